@@ -1,0 +1,706 @@
+// QTensor, the quantized tensor, and the functions that make, quantize and dequantize one (sync and async).
+//
+// Layouts: quantize and dequantize follow torch's suggest_memory_format(): a channels_last
+// (or channels_last_3d) input keeps its format, any other input produces a contiguous
+// output; per_channel_affine_float_qparams always produces a contiguous output, as torch's
+// float-qparams quantizer does. An input that is not already dense in that format is first copied into it (in
+// JS); the native op then reads the dense buffer in place. Per-channel ops describe the
+// dense buffer to native code as a ChannelLayout {outer, channels, inner} derived from the
+// format's memory order.
+
+import { pythonFloatRepr, pythonTuple, plainTensorRepr, tensorRepr } from './format';
+import { QStorage, addon } from './native';
+import {
+  MemoryFormat,
+  contiguousStrides,
+  flattenedShape,
+  formatStrides,
+  inferShape,
+  isContiguousAs,
+  memoryFormatFor,
+  memoryFormatName,
+  memoryOrder,
+  numelOf,
+  permutation,
+  stridedCopy,
+  suggestMemoryFormat,
+  viewStrides,
+} from './shape';
+import { Tensor, checkTensor, makeTensor } from './tensor';
+import * as validate from './validate';
+
+export type QDType = 'quint8' | 'qint8' | 'qint32' | 'quint4x2';
+export type QScheme = 'per_tensor_affine' | 'per_channel_affine' | 'per_channel_affine_float_qparams';
+
+export const QDTYPES: readonly QDType[] = ['quint8', 'qint8', 'qint32', 'quint4x2'];
+
+type StorageName = 'Uint8Array' | 'Int8Array' | 'Int32Array';
+
+interface DTypeInfo {
+  /** qk::QDType in native/src/ops/quantize.h. */
+  readonly code: number;
+  readonly qmin: number;
+  readonly qmax: number;
+  readonly storage: StorageName;
+  /** Two 4-bit values per byte, element 2i in the low nibble of byte i. */
+  readonly packed: boolean;
+}
+
+const DTYPE_INFO: { readonly [K in QDType]: DTypeInfo } = {
+  quint8: { code: 0, qmin: 0, qmax: 255, storage: 'Uint8Array', packed: false },
+  qint8: { code: 1, qmin: -128, qmax: 127, storage: 'Int8Array', packed: false },
+  qint32: { code: 2, qmin: -2147483648, qmax: 2147483647, storage: 'Int32Array', packed: false },
+  quint4x2: { code: 3, qmin: 0, qmax: 15, storage: 'Uint8Array', packed: true },
+};
+
+/** dtypes per qscheme: torch implements per_channel_affine for 8- and 32-bit, float qparams for quint8 and quint4x2. */
+const PER_CHANNEL_AFFINE_DTYPES: readonly QDType[] = ['quint8', 'qint8', 'qint32'];
+const FLOAT_QPARAMS_DTYPES: readonly QDType[] = ['quint8', 'quint4x2'];
+const DYNAMIC_DTYPES: readonly ('quint8' | 'qint8')[] = ['quint8', 'qint8'];
+
+/** How a QTensor maps integers to reals. */
+type Quantizer =
+  | { readonly qscheme: 'per_tensor_affine'; readonly scale: number; readonly zeroPoint: number }
+  | { readonly qscheme: 'per_channel_affine'; readonly scales: Float64Array; readonly zeroPoints: Int32Array; readonly axis: number }
+  | {
+      readonly qscheme: 'per_channel_affine_float_qparams';
+      readonly scales: Float32Array;
+      readonly zeroPoints: Float32Array;
+      readonly axis: number;
+    };
+
+/** Storage length (in typed-array elements) of numel contiguous elements. */
+function storageLength(dtype: QDType, numel: number): number {
+  return DTYPE_INFO[dtype].packed ? Math.ceil(numel / 2) : numel;
+}
+
+function newStorage(dtype: QDType, length: number): QStorage {
+  switch (DTYPE_INFO[dtype].storage) {
+    case 'Int8Array':
+      return new Int8Array(length);
+    case 'Int32Array':
+      return new Int32Array(length);
+    default:
+      return new Uint8Array(length);
+  }
+}
+
+function unpackNibbles(packed: Uint8Array, elements: number): Uint8Array {
+  const values = new Uint8Array(elements);
+  for (let i = 0; i < elements; i++) values[i] = (packed[i >> 1] >> ((i & 1) * 4)) & 0xf;
+  return values;
+}
+
+function packNibbles(values: Uint8Array): Uint8Array {
+  const packed = new Uint8Array(Math.ceil(values.length / 2));
+  for (let i = 0; i < values.length; i++) packed[i >> 1] |= (values[i] & 0xf) << ((i & 1) * 4);
+  return packed;
+}
+
+/** A copy of (storage, strides) laid out densely with `toStrides` (packed dtypes unpack, copy, repack). */
+function copyStorage(dtype: QDType, storage: QStorage, shape: readonly number[], fromStrides: readonly number[], toStrides: readonly number[]): QStorage {
+  const numel = numelOf(shape);
+  if (DTYPE_INFO[dtype].packed) {
+    const source = unpackNibbles(storage as Uint8Array, storage.length * 2);
+    const target = new Uint8Array(numel);
+    stridedCopy(source, fromStrides, target, toStrides, shape);
+    return packNibbles(target);
+  }
+  const target = newStorage(dtype, numel);
+  stridedCopy(storage, fromStrides, target, toStrides, shape);
+  return target;
+}
+
+/** The module-private key that lets only this file construct QTensors. */
+const constructionKey = Symbol('QTensor construction');
+
+/**
+ * A quantized tensor: integers in `data` (the storage; see QDType) with the qparams that map
+ * them to reals, `shape` and `strides` (in elements; for quint4x2 in 4-bit elements).
+ * Made by quantizePerTensor, quantizePerChannel, quantizePerTensorDynamic and the
+ * make*QuantizedTensor functions, never constructed directly.
+ *
+ * @example
+ * const q = quantizePerTensor(tensor([0.1, 0.2]), 0.1, 3, 'quint8');
+ * q.intRepr();     // Uint8Array [4, 5]
+ * q.dequantize();  // tensor([0.1000, 0.2000])
+ */
+export class QTensor {
+  readonly dtype: QDType;
+  readonly qscheme: QScheme;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  /** The storage: Uint8Array (quint8; quint4x2 packed two per byte), Int8Array (qint8), Int32Array (qint32). */
+  readonly data: QStorage;
+  private readonly quantizer: Quantizer;
+
+  /** @internal Use the quantize and make* functions. */
+  constructor(key: symbol, data: QStorage, shape: readonly number[], strides: readonly number[], dtype: QDType, quantizer: Quantizer) {
+    if (key !== constructionKey) {
+      throw validate.invalidType(
+        'QTensor made by quantizePerTensor, quantizePerChannel or make*QuantizedTensor (not new QTensor)',
+        'QTensor constructor',
+        key,
+      );
+    }
+    this.data = data;
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
+    this.strides = Object.isFrozen(strides) ? strides : Object.freeze(strides.slice());
+    this.dtype = dtype;
+    this.qscheme = quantizer.qscheme;
+    this.quantizer = quantizer;
+    // shape, strides, data and qparams must stay consistent: the instance is immutable (data's values are not).
+    Object.freeze(this);
+  }
+
+  numel(): number {
+    return numelOf(this.shape);
+  }
+
+  dim(): number {
+    return this.shape.length;
+  }
+
+  /** The integer values in logical (row-major) order, in a new typed array; quint4x2 packed, ceil(numel/2) bytes (like torch's int_repr). */
+  intRepr(): QStorage {
+    checkQTensor(this, 'this');
+    const numel = this.numel();
+    if (isContiguousAs(this.shape, this.strides, 'contiguous_format')) return this.data.slice(0, storageLength(this.dtype, numel));
+    return copyStorage(this.dtype, this.data, this.shape, this.strides, contiguousStrides(this.shape));
+  }
+
+  /** The real values: scale * (q - zeroPoint), per channel where the qscheme says so. */
+  dequantize(): Tensor {
+    return dequantize(this);
+  }
+
+  /** The scale of a per_tensor_affine tensor. */
+  qScale(): number {
+    return this.perTensor('qScale()').scale;
+  }
+
+  /** The zero point of a per_tensor_affine tensor. */
+  qZeroPoint(): number {
+    return this.perTensor('qZeroPoint()').zeroPoint;
+  }
+
+  /** A copy of the per-channel scales. */
+  qPerChannelScales(): Float64Array {
+    return Float64Array.from(this.perChannel('qPerChannelScales()').scales);
+  }
+
+  /** A copy of the per-channel zero points: Int32Array, or Float32Array for per_channel_affine_float_qparams. */
+  qPerChannelZeroPoints(): Int32Array | Float32Array {
+    return this.perChannel('qPerChannelZeroPoints()').zeroPoints.slice();
+  }
+
+  /** The dim the per-channel qparams run along. */
+  qPerChannelAxis(): number {
+    return this.perChannel('qPerChannelAxis()').axis;
+  }
+
+  /** True when the elements lie in `data` in the given format's order with no gaps (default contiguous_format). */
+  isContiguous(memoryFormat?: MemoryFormat): boolean {
+    return isContiguousAs(this.shape, this.strides, memoryFormatName(memoryFormat, 'memoryFormat'));
+  }
+
+  /**
+   * The same values laid out in the given format (default contiguous_format; channels_last
+   * for 4-D, channels_last_3d for 5-D): this tensor itself when already so, else a copy.
+   */
+  contiguous(memoryFormat?: MemoryFormat): QTensor {
+    const format = memoryFormatFor(memoryFormat, this.shape.length, 'memoryFormat');
+    if (isContiguousAs(this.shape, this.strides, format)) return this;
+    checkQTensor(this, 'this');
+    const strides = formatStrides(this.shape, format);
+    const data = copyStorage(this.dtype, this.data, this.shape, this.strides, strides);
+    return new QTensor(constructionKey, data, this.shape, strides, this.dtype, this.quantizer);
+  }
+
+  /** A view with another shape (-1 once: inferred); throws when the strides do not allow one (use reshape). */
+  view(shape: readonly number[]): QTensor {
+    const dims = inferShape(shape, this.numel(), 'shape');
+    const quantizer = this.reshapedQuantizer(dims, shape);
+    const strides = viewStrides(this.shape, this.strides, dims);
+    if (strides === null) {
+      throw validate.invalidRange('shape that a view of these strides can take (dims to merge must be contiguous; use reshape)', 'shape', shape);
+    }
+    return new QTensor(constructionKey, this.data, dims, strides, this.dtype, quantizer);
+  }
+
+  /** Another shape: a view when the strides allow it, else a contiguous copy. */
+  reshape(shape: readonly number[]): QTensor {
+    const dims = inferShape(shape, this.numel(), 'shape');
+    const quantizer = this.reshapedQuantizer(dims, shape);
+    const strides = viewStrides(this.shape, this.strides, dims);
+    if (strides !== null) return new QTensor(constructionKey, this.data, dims, strides, this.dtype, quantizer);
+    const dense = this.contiguous();
+    return new QTensor(constructionKey, dense.data, dims, contiguousStrides(dims), this.dtype, quantizer);
+  }
+
+  /** Merges dims startDim..endDim (inclusive, negatives count from the end) into one. */
+  flatten(startDim = 0, endDim = -1): QTensor {
+    const dims = flattenedShape(this.shape, startDim, endDim);
+    return dims === undefined ? this : this.reshape(dims);
+  }
+
+  /** A view with the dims reordered: result dim i is this tensor's dim dims[i]. A per-channel axis moves with its dim. */
+  permute(dims: readonly number[]): QTensor {
+    const order = permutation(dims, this.shape.length, 'dims');
+    const q = this.quantizer;
+    const quantizer: Quantizer = q.qscheme === 'per_tensor_affine' ? q : { ...q, axis: order.indexOf(q.axis) };
+    return new QTensor(
+      constructionKey,
+      this.data,
+      order.map((d) => this.shape[d]),
+      order.map((d) => this.strides[d]),
+      this.dtype,
+      quantizer,
+    );
+  }
+
+  /** As torch prints it: dequantized values, then size, dtype, quantization_scheme and the qparams. */
+  toString(): string {
+    const values = this.dequantize().contiguous().data.subarray(0, this.numel());
+    const suffixes = [`size=${pythonTuple(this.shape)}`, `dtype=torch.${this.dtype}`, `quantization_scheme=torch.${this.qscheme}`];
+    const q = this.quantizer;
+    if (q.qscheme === 'per_tensor_affine') {
+      suffixes.push(`scale=${pythonFloatRepr(q.scale)}`, `zero_point=${q.zeroPoint}`);
+    } else {
+      const floatQParams = q.qscheme === 'per_channel_affine_float_qparams';
+      const channels = [q.scales.length];
+      suffixes.push(
+        `scale=${plainTensorRepr(q.scales, channels, floatQParams ? 'float32' : 'float64')}`,
+        `zero_point=${plainTensorRepr(q.zeroPoints, channels, floatQParams ? 'float32' : 'int64')}`,
+        `axis=${q.axis}`,
+      );
+    }
+    return tensorRepr(values, this.shape, true, suffixes);
+  }
+
+  [validate.inspectSymbol](): string {
+    return this.toString();
+  }
+
+  [validate.describeSymbol](): string {
+    return `QTensor(size=[${this.shape.join(', ')}], dtype=${this.dtype}, qscheme=${this.qscheme})`;
+  }
+
+  private perTensor(accessor: string): Extract<Quantizer, { qscheme: 'per_tensor_affine' }> {
+    const q = this.quantizer;
+    if (q.qscheme !== 'per_tensor_affine') throw validate.invalidType('per_tensor_affine QTensor', accessor, this);
+    return q;
+  }
+
+  private perChannel(accessor: string): Exclude<Quantizer, { qscheme: 'per_tensor_affine' }> {
+    const q = this.quantizer;
+    if (q.qscheme === 'per_tensor_affine') throw validate.invalidType('per_channel_affine or per_channel_affine_float_qparams QTensor', accessor, this);
+    return q;
+  }
+
+  /**
+   * The quantizer after a reshape to `dims`: per-tensor qparams carry over; a per-channel
+   * axis must survive whole, as some dim k of the new shape with the same size and the
+   * same number of elements before it.
+   */
+  private reshapedQuantizer(dims: readonly number[], requested: unknown): Quantizer {
+    const q = this.quantizer;
+    if (q.qscheme === 'per_tensor_affine') return q;
+    const before = numelOf(this.shape.slice(0, q.axis));
+    const size = this.shape[q.axis];
+    let prefix = 1;
+    for (let k = 0; k < dims.length; k++) {
+      if (prefix === before && dims[k] === size) return { ...q, axis: k };
+      prefix *= dims[k];
+    }
+    throw validate.invalidRange(
+      `shape that keeps the per-channel axis (dim ${q.axis}, size ${size}) as one dim with the same elements before it`,
+      'shape',
+      requested,
+    );
+  }
+}
+
+/** Throws the TypeError for anything that is not a QTensor (or whose storage was transferred away). */
+export function checkQTensor(value: unknown, parameter: string): QTensor {
+  if (!(value instanceof QTensor)) throw validate.invalidType('QTensor', parameter, value);
+  validate.attached(value.data, `${parameter}.data`);
+  return value;
+}
+
+// ---- argument checks shared by the quantize and make functions -----------------------------
+
+function checkDType(value: unknown, parameter: string, allowed: readonly QDType[], why?: string): QDType {
+  const dtype = validate.oneOf(value, parameter, QDTYPES);
+  if (!allowed.includes(dtype)) throw validate.invalidRange(`one of ${allowed.join(', ')}${why ? ` (${why})` : ''}`, parameter, value);
+  return dtype;
+}
+
+/** A zero point: an integer in the dtype's range. */
+export function checkZeroPoint(value: unknown, parameter: string, dtype: QDType): number {
+  const info = DTYPE_INFO[dtype];
+  return validate.integerInRange(value, parameter, info.qmin, info.qmax);
+}
+
+/**
+ * Per-channel values as numbers: a 1-D Tensor or an array / typed array of numbers, exactly
+ * one per channel.
+ */
+function channelValues(value: unknown, parameter: string, channels: number, axisIndex: number): ArrayLike<number> {
+  const what = `${channels} values (one per channel of dim ${axisIndex})`;
+  let values: ArrayLike<number>;
+  if (value instanceof Tensor) {
+    checkTensor(value, parameter);
+    if (value.dim() !== 1) throw validate.invalidRange(`1-D Tensor of ${what}`, parameter, value);
+    values = value.contiguous().data.subarray(0, value.numel());
+  } else {
+    values = validate.numberList(value, parameter, `Tensor or array of ${what}`);
+  }
+  if (values.length !== channels) throw validate.invalidRange(what, parameter, value);
+  for (let i = 0; i < values.length; i++) {
+    if (typeof values[i] !== 'number') throw validate.invalidType('number', `${parameter}[${i}]`, values[i]);
+  }
+  return values;
+}
+
+function affineScales(value: unknown, channels: number, axisIndex: number): Float64Array {
+  const values = channelValues(value, 'scales', channels, axisIndex);
+  const scales = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) scales[c] = validate.positiveFiniteNumber(values[c], `scales[${c}]`);
+  return scales;
+}
+
+/** Float-qparams scales live in fp32, as torch keeps them; a value fp32 cannot hold as a positive finite number is rejected. */
+function floatScales(value: unknown, channels: number, axisIndex: number): Float32Array {
+  const values = channelValues(value, 'scales', channels, axisIndex);
+  const scales = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    scales[c] = validate.positiveFiniteNumber(values[c], `scales[${c}]`);
+    if (!(Number.isFinite(scales[c]) && scales[c] > 0)) throw validate.invalidRange('positive number finite in float32', `scales[${c}]`, values[c]);
+  }
+  return scales;
+}
+
+function affineZeroPoints(value: unknown, channels: number, axisIndex: number, dtype: QDType): Int32Array {
+  const values = channelValues(value, 'zeroPoints', channels, axisIndex);
+  const zeroPoints = new Int32Array(channels);
+  for (let c = 0; c < channels; c++) zeroPoints[c] = checkZeroPoint(values[c], `zeroPoints[${c}]`, dtype);
+  return zeroPoints;
+}
+
+function floatZeroPoints(value: unknown, channels: number, axisIndex: number): Float32Array {
+  const values = channelValues(value, 'zeroPoints', channels, axisIndex);
+  const zeroPoints = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    zeroPoints[c] = validate.finiteNumber(values[c], `zeroPoints[${c}]`);
+    if (!Number.isFinite(zeroPoints[c])) throw validate.invalidRange('number finite in float32', `zeroPoints[${c}]`, values[c]);
+  }
+  return zeroPoints;
+}
+
+/** Float zero points (a Tensor or a Float32Array) select per_channel_affine_float_qparams, as in torch. */
+function hasFloatZeroPoints(zeroPoints: unknown): boolean {
+  return zeroPoints instanceof Tensor || validate.typedArrayKind(zeroPoints, ['Float32Array']) !== undefined;
+}
+
+interface ChannelQParams {
+  readonly dtype: QDType;
+  readonly quantizer: Exclude<Quantizer, { qscheme: 'per_tensor_affine' }>;
+}
+
+/** Reads (scales, zeroPoints, axis, dtype) of a per-channel quantizer for a tensor of `shape`. */
+function channelQParams(shape: readonly number[], scales: unknown, zeroPoints: unknown, axisValue: unknown, dtypeValue: unknown): ChannelQParams {
+  const axisIndex = validate.channelAxis(axisValue, 'axis', shape.length);
+  const channels = shape[axisIndex];
+  const floatQParams = hasFloatZeroPoints(zeroPoints);
+  const allowed = floatQParams ? FLOAT_QPARAMS_DTYPES : PER_CHANNEL_AFFINE_DTYPES;
+  const why = floatQParams
+    ? 'float zero points make per_channel_affine_float_qparams'
+    : 'integer zero points make per_channel_affine; use float zero points for quint4x2';
+  const dtype = checkDType(dtypeValue, 'dtype', allowed, why);
+  if (floatQParams) {
+    return {
+      dtype,
+      quantizer: {
+        qscheme: 'per_channel_affine_float_qparams',
+        scales: floatScales(scales, channels, axisIndex),
+        zeroPoints: floatZeroPoints(zeroPoints, channels, axisIndex),
+        axis: axisIndex,
+      },
+    };
+  }
+  return {
+    dtype,
+    quantizer: {
+      qscheme: 'per_channel_affine',
+      scales: affineScales(scales, channels, axisIndex),
+      zeroPoints: affineZeroPoints(zeroPoints, channels, axisIndex, dtype),
+      axis: axisIndex,
+    },
+  };
+}
+
+/** {outer, channels, inner} of a dense buffer in `format` for per-channel qparams along `axisIndex`. */
+function channelLayout(shape: readonly number[], format: MemoryFormat, axisIndex: number): [number, number, number] {
+  const order = memoryOrder(format, shape.length);
+  const position = order.indexOf(axisIndex);
+  const outer = numelOf(order.slice(0, position).map((d) => shape[d]));
+  const inner = numelOf(order.slice(position + 1).map((d) => shape[d]));
+  return [outer, shape[axisIndex], inner];
+}
+
+// ---- the op plans: validate once, then run now or off the event loop ---------------------------
+
+/**
+ * An op whose arguments are all checked: run() calls the native op now; runAsync() calls
+ * its Promise variant, computed on libuv's pool.
+ */
+export interface OpPlan<T> {
+  run(): T;
+  runAsync(caller: CallerStack): Promise<T>;
+}
+
+/** The JS stack of a public async call, captured before the native call (sharp-style). */
+export interface CallerStack {
+  stack?: string;
+}
+
+/** Captures the caller's stack, omitting `above` and everything it called. */
+export function captureCaller(above: Function): CallerStack {
+  const holder: CallerStack = {};
+  Error.captureStackTrace(holder, above);
+  return holder;
+}
+
+/**
+ * A native rejection carries no JS frames (it settles from libuv's loop), so its stack is
+ * replaced by the caller's: the error then points at the line that called forwardAsync.
+ */
+function withCallerStack(error: unknown, caller: CallerStack): unknown {
+  if (error instanceof Error && caller.stack !== undefined) {
+    const frames = caller.stack.split('\n').slice(1).join('\n');
+    error.stack = `${error.name}: ${error.message}\n${frames}`;
+  }
+  return error;
+}
+
+function makePlan<R, T>(sync: () => R, async: () => Promise<R>, finish: (result: R) => T): OpPlan<T> {
+  return {
+    run: () => finish(sync()),
+    runAsync: (caller) =>
+      async().then(finish, (error: unknown) => {
+        throw withCallerStack(error, caller);
+      }),
+  };
+}
+
+/**
+ * The input's values, dense in the memory format its output will have: the suggested one,
+ * or contiguous_format when the op always produces that (float-qparams, as in torch).
+ */
+function denseInput(input: Tensor, keepFormat = true): { data: Float32Array; format: MemoryFormat } {
+  const format = keepFormat ? suggestMemoryFormat(input.shape, input.strides) : 'contiguous_format';
+  const dense = input.contiguous(format);
+  const numel = dense.numel();
+  return { data: dense.data.length === numel ? dense.data : dense.data.subarray(0, numel), format };
+}
+
+function denseQuantized(q: QTensor, keepFormat = true): { data: QStorage; format: MemoryFormat } {
+  const format = keepFormat ? suggestMemoryFormat(q.shape, q.strides) : 'contiguous_format';
+  const dense = q.contiguous(format);
+  const length = storageLength(q.dtype, q.numel());
+  return { data: dense.data.length === length ? dense.data : dense.data.subarray(0, length), format };
+}
+
+/** @internal `inputName` is the caller's name for the input (quantizePerTensor's `input`, a module's `x`). */
+export function planQuantizePerTensor(input: unknown, scale: unknown, zeroPoint: unknown, dtype: unknown, inputName = 'input'): OpPlan<QTensor> {
+  const x = checkTensor(input, inputName);
+  const s = validate.positiveFiniteNumber(scale, 'scale');
+  const type = checkDType(dtype, 'dtype', QDTYPES);
+  const zp = checkZeroPoint(zeroPoint, 'zeroPoint', type);
+  const { data, format } = denseInput(x);
+  const code = DTYPE_INFO[type].code;
+  const quantizer: Quantizer = { qscheme: 'per_tensor_affine', scale: s, zeroPoint: zp };
+  return makePlan(
+    () => addon.quantizePerTensor(data, s, zp, code),
+    () => addon.quantizePerTensorAsync(data, s, zp, code),
+    (storage) => new QTensor(constructionKey, storage, x.shape, formatStrides(x.shape, format), type, quantizer),
+  );
+}
+
+/** @internal */
+export function planQuantizePerChannel(input: unknown, scales: unknown, zeroPoints: unknown, axis: unknown, dtype: unknown): OpPlan<QTensor> {
+  const x = checkTensor(input, 'input');
+  if (x.dim() < 1) throw validate.invalidRange('Tensor with at least 1 dim (per-channel qparams need a channel axis)', 'input', input);
+  const { dtype: type, quantizer } = channelQParams(x.shape, scales, zeroPoints, axis, dtype);
+  // torch's float-qparams quantizer always writes a contiguous output; the affine ones keep channels_last.
+  const { data, format } = denseInput(x, quantizer.qscheme === 'per_channel_affine');
+  const [outer, channels, inner] = channelLayout(x.shape, format, quantizer.axis);
+  const code = DTYPE_INFO[type].code;
+  const finish = (storage: QStorage): QTensor =>
+    new QTensor(constructionKey, storage, x.shape, formatStrides(x.shape, format), type, quantizer);
+  if (quantizer.qscheme === 'per_channel_affine_float_qparams') {
+    const { scales: s, zeroPoints: z } = quantizer;
+    return makePlan(
+      () => addon.quantizePerChannelFloatQParams(data, outer, channels, inner, s, z, code),
+      () => addon.quantizePerChannelFloatQParamsAsync(data, outer, channels, inner, s, z, code),
+      finish,
+    );
+  }
+  const { scales: s, zeroPoints: z } = quantizer;
+  return makePlan(
+    () => addon.quantizePerChannel(data, outer, channels, inner, s, z, code),
+    () => addon.quantizePerChannelAsync(data, outer, channels, inner, s, z, code),
+    finish,
+  );
+}
+
+/** @internal `inputName` is the caller's name for the input (dequantize's `q`, a module's `x`). */
+export function planDequantize(q: unknown, inputName = 'q'): OpPlan<Tensor> {
+  const input = checkQTensor(q, inputName);
+  // The float32 output is the largest buffer here; say so before V8's allocation fails.
+  validate.storageFits(input.numel(), 4, inputName, q);
+  const qp = input['quantizer']; // TS allows this one escape hatch to a private member, for ops in this file
+  // As in torch: float-qparams dequantize writes a contiguous output; the others keep channels_last.
+  const { data, format } = denseQuantized(input, qp.qscheme !== 'per_channel_affine_float_qparams');
+  const shape = input.shape;
+  const numel = input.numel();
+  const code = DTYPE_INFO[input.dtype].code;
+  const finish = (values: Float32Array): Tensor => makeTensor(values, shape, formatStrides(shape, format));
+  if (qp.qscheme === 'per_tensor_affine') {
+    return makePlan(
+      () => addon.dequantizePerTensor(data, code, numel, qp.scale, qp.zeroPoint),
+      () => addon.dequantizePerTensorAsync(data, code, numel, qp.scale, qp.zeroPoint),
+      finish,
+    );
+  }
+  const [outer, channels, inner] = channelLayout(shape, format, qp.axis);
+  if (qp.qscheme === 'per_channel_affine_float_qparams') {
+    return makePlan(
+      () => addon.dequantizePerChannelFloatQParams(data, code, outer, channels, inner, qp.scales, qp.zeroPoints),
+      () => addon.dequantizePerChannelFloatQParamsAsync(data, code, outer, channels, inner, qp.scales, qp.zeroPoints),
+      finish,
+    );
+  }
+  return makePlan(
+    () => addon.dequantizePerChannel(data, code, outer, channels, inner, qp.scales, qp.zeroPoints),
+    () => addon.dequantizePerChannelAsync(data, code, outer, channels, inner, qp.scales, qp.zeroPoints),
+    finish,
+  );
+}
+
+// ---- public functions -----------------------------------------------------------------------
+
+/**
+ * torch.quantize_per_tensor: q = clamp(zeroPoint + round(x / scale), qmin, qmax), ties to even.
+ *
+ * @example
+ * const q = quantizePerTensor(tensor(data, [20, 16, 50]), 0.05, 128, 'quint8');
+ */
+export function quantizePerTensor(input: Tensor, scale: number, zeroPoint: number, dtype: QDType): QTensor {
+  return planQuantizePerTensor(input, scale, zeroPoint, dtype).run();
+}
+
+/**
+ * torch.quantize_per_channel: one (scale, zeroPoint) per index of dim `axis`. Integer zero
+ * points (number[], Int32Array, ...) give per_channel_affine (quint8, qint8, qint32); float
+ * zero points (a Tensor or a Float32Array) give per_channel_affine_float_qparams (quint8, quint4x2).
+ *
+ * @example
+ * const w = quantizePerChannel(tensor(wData, [33, 16, 3]), scales, zeroPoints, 0, 'qint8');
+ */
+export function quantizePerChannel(
+  input: Tensor,
+  scales: Tensor | ArrayLike<number>,
+  zeroPoints: Tensor | ArrayLike<number>,
+  axis: number,
+  dtype: QDType,
+): QTensor {
+  return planQuantizePerChannel(input, scales, zeroPoints, axis, dtype).run();
+}
+
+/**
+ * torch.quantize_per_tensor_dynamic: scale and zero point chosen from the input's min and
+ * max (widened to include 0) by PyTorch's ChooseQuantizationParams; reduceRange halves the
+ * integer range (7 bits), as the x86 engines use it.
+ */
+export function quantizePerTensorDynamic(input: Tensor, dtype: 'quint8' | 'qint8', reduceRange: boolean): QTensor {
+  const x = checkTensor(input, 'input');
+  const type = validate.oneOf(dtype, 'dtype', DYNAMIC_DTYPES);
+  const reduce = validate.boolean(reduceRange, 'reduceRange');
+  if (x.numel() === 0) throw validate.invalidRange('non-empty Tensor (its min and max choose the qparams)', 'input', input);
+  const values = x.contiguous().data.subarray(0, x.numel());
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw validate.invalidRange('Tensor of finite values (no NaN or infinity)', 'input', input);
+  }
+  const chosen = addon.chooseQuantizationParams(values, DTYPE_INFO[type].code, reduce);
+  return planQuantizePerTensor(x, chosen.scale, chosen.zeroPoint, type).run();
+}
+
+/** torch.dequantize: the real values of a QTensor, as a float32 Tensor (channels_last stays channels_last). */
+export function dequantize(q: QTensor): Tensor {
+  return planDequantize(q).run();
+}
+
+/** The storage of a make* call: the typed array kind decides the default dtype. */
+function makeStorage(data: unknown, dtypeValue: unknown, shape: readonly number[], allowed: readonly QDType[]): { storage: QStorage; dtype: QDType } {
+  const kind = validate.typedArrayKind(data, ['Uint8Array', 'Int8Array', 'Int32Array']);
+  if (kind === undefined) throw validate.invalidType('Uint8Array, Int8Array or Int32Array', 'data', data);
+  const storage = data as QStorage;
+  validate.attached(storage, 'data');
+  const defaultDType: QDType = kind === 'Int8Array' ? 'qint8' : kind === 'Int32Array' ? 'qint32' : 'quint8';
+  const dtype = checkDType(dtypeValue === undefined ? defaultDType : dtypeValue, 'dtype', allowed);
+  const info = DTYPE_INFO[dtype];
+  if (info.storage !== kind) throw validate.invalidType(`${info.storage} (the storage of ${dtype})`, 'data', data);
+  const length = storageLength(dtype, numelOf(shape));
+  if (storage.length !== length) {
+    const unit = info.packed ? 'bytes (two 4-bit values per byte)' : 'elements';
+    throw validate.invalidRange(`${info.storage} of ${length} ${unit} for shape [${shape.join(', ')}] as ${dtype}`, 'data', data);
+  }
+  return { storage, dtype };
+}
+
+/**
+ * torch._make_per_tensor_quantized_tensor: a QTensor over integers you already have. `data`
+ * is used in place; dtype defaults from its type (Uint8Array quint8, Int8Array qint8,
+ * Int32Array qint32); quint4x2 takes packed bytes, ceil(numel / 2) of them.
+ *
+ * @example
+ * const q = makePerTensorQuantizedTensor(new Uint8Array(32), [4, 8], 0.1, 3, 'quint8');
+ */
+export function makePerTensorQuantizedTensor(
+  data: Uint8Array | Int8Array | Int32Array,
+  shape: readonly number[],
+  scale: number,
+  zeroPoint: number,
+  dtype?: QDType,
+): QTensor {
+  const dims = validate.shape(shape, 'shape');
+  const { storage, dtype: type } = makeStorage(data, dtype, dims, QDTYPES);
+  const s = validate.positiveFiniteNumber(scale, 'scale');
+  const zp = checkZeroPoint(zeroPoint, 'zeroPoint', type);
+  return new QTensor(constructionKey, storage, dims, contiguousStrides(dims), type, { qscheme: 'per_tensor_affine', scale: s, zeroPoint: zp });
+}
+
+/**
+ * torch._make_per_channel_quantized_tensor: a per-channel QTensor over integers you already
+ * have (`data` used in place). Float zero points (a Tensor or a Float32Array) make
+ * per_channel_affine_float_qparams, as torch does.
+ *
+ * @example
+ * const qc = makePerChannelQuantizedTensor(new Int8Array(32), [4, 8], scales, zeroPoints, 0, 'qint8');
+ */
+export function makePerChannelQuantizedTensor(
+  data: Uint8Array | Int8Array | Int32Array,
+  shape: readonly number[],
+  scales: Tensor | ArrayLike<number>,
+  zeroPoints: Tensor | ArrayLike<number>,
+  axis: number,
+  dtype?: QDType,
+): QTensor {
+  const dims = validate.shape(shape, 'shape');
+  if (dims.length < 1) throw validate.invalidRange('shape with at least 1 dim (per-channel qparams need a channel axis)', 'shape', shape);
+  const { storage, dtype: type } = makeStorage(data, dtype, dims, QDTYPES);
+  const { quantizer } = channelQParams(dims, scales, zeroPoints, axis, type);
+  return new QTensor(constructionKey, storage, dims, contiguousStrides(dims), type, quantizer);
+}

@@ -1,0 +1,282 @@
+// Shape and stride arithmetic shared by Tensor and QTensor: memory formats, views, permutes, strided copies.
+//
+// A tensor here is (storage, shape, strides) with storage offset 0: every view qkernels
+// makes (permute, view, reshape, flatten) starts at the first element of its storage.
+// Strides are in elements (for quint4x2, in 4-bit elements: element i is nibble i).
+
+import { axis, invalidRange, invalidType, oneOf, shapeNumel } from './validate';
+
+export type MemoryFormat = 'contiguous_format' | 'channels_last' | 'channels_last_3d';
+export const MEMORY_FORMATS: readonly MemoryFormat[] = ['contiguous_format', 'channels_last', 'channels_last_3d'];
+
+export function numelOf(shape: readonly number[]): number {
+  let product = 1;
+  for (const dim of shape) product *= dim;
+  return product;
+}
+
+/** Row-major strides, as torch computes them (a size-0 dim counts as 1). */
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let stride = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = stride;
+    stride *= Math.max(shape[d], 1);
+  }
+  return strides;
+}
+
+/** The order of dims from outermost to innermost in memory, for a memory format. */
+export function memoryOrder(format: MemoryFormat, rank: number): number[] {
+  if (format === 'channels_last') return [0, 2, 3, 1];
+  if (format === 'channels_last_3d') return [0, 2, 3, 4, 1];
+  return Array.from({ length: rank }, (_, d) => d);
+}
+
+/** The rank a memory format needs, or undefined when any rank will do. */
+export function formatRank(format: MemoryFormat): number | undefined {
+  return format === 'channels_last' ? 4 : format === 'channels_last_3d' ? 5 : undefined;
+}
+
+/** Canonical strides of a memory format (channels_last: NHWC in memory), as c10 computes them. */
+export function formatStrides(shape: readonly number[], format: MemoryFormat): number[] {
+  if (format === 'contiguous_format') return contiguousStrides(shape);
+  const strides = new Array<number>(shape.length).fill(0);
+  let stride = 1;
+  const order = memoryOrder(format, shape.length);
+  for (let i = order.length - 1; i >= 0; i--) {
+    strides[order[i]] = stride;
+    stride *= shape[order[i]];
+  }
+  return strides;
+}
+
+/**
+ * True when the strides address the elements exactly as the format's canonical layout does.
+ * Dims of size 1 are ignored (their stride never multiplies a non-zero index), as torch's
+ * is_contiguous does; an empty tensor is contiguous in every format of its rank.
+ */
+export function isContiguousAs(shape: readonly number[], strides: readonly number[], format: MemoryFormat): boolean {
+  const rank = formatRank(format);
+  if (rank !== undefined && shape.length !== rank) return false;
+  if (numelOf(shape) === 0) return true;
+  const order = memoryOrder(format, shape.length);
+  let expected = 1;
+  for (let i = order.length - 1; i >= 0; i--) {
+    const d = order[i];
+    if (shape[d] === 1) continue;
+    if (strides[d] !== expected) return false;
+    expected *= shape[d];
+  }
+  return true;
+}
+
+/**
+ * torch's is_channels_last_strides_2d_s4 / _3d_s5: do the strides *order* the dims like
+ * channels_last (whether or not they are exact)? Ambiguous cases (N111, 1C1W permutes)
+ * resolve to contiguous, as in c10.
+ */
+function stridesLikeChannelsLast(shape: readonly number[], strides: readonly number[], order: readonly number[]): boolean {
+  let min = 0;
+  if (strides[1] === 0) return false;
+  for (const d of order) {
+    if (shape[d] === 0) return false;
+    if (strides[d] < min) return false;
+    if (d === 0 && min === strides[1]) return false;
+    min = strides[d];
+    if (shape[d] > 1) min *= shape[d];
+  }
+  return true;
+}
+
+/**
+ * torch's suggest_memory_format(): the layout an op's output takes for this input. Only
+ * channels_last-like inputs keep their format; every other layout (a generic permute
+ * included) produces a contiguous output, as torch's quantize and dequantize do.
+ */
+export function suggestMemoryFormat(shape: readonly number[], strides: readonly number[]): MemoryFormat {
+  if (shape.length === 4 && stridesLikeChannelsLast(shape, strides, [1, 3, 2, 0])) return 'channels_last';
+  if (shape.length === 5 && stridesLikeChannelsLast(shape, strides, [1, 4, 3, 2, 0])) return 'channels_last_3d';
+  return 'contiguous_format';
+}
+
+/** The largest storage index the view addresses, plus one (0 for an empty tensor). */
+export function storageExtent(shape: readonly number[], strides: readonly number[]): number {
+  if (numelOf(shape) === 0) return 0;
+  let last = 0;
+  for (let d = 0; d < shape.length; d++) last += (shape[d] - 1) * strides[d];
+  return last + 1;
+}
+
+/**
+ * Resolves a requested view shape against numel: at most one -1, inferred like torch's
+ * infer_size. Throws RangeError naming `parameter` otherwise.
+ */
+export function inferShape(requested: unknown, numel: number, parameter: string): number[] {
+  const what = `array of non-negative integers (at most one -1) with ${numel} elements in all`;
+  if (!Array.isArray(requested)) {
+    throw invalidType(what, parameter, requested);
+  }
+  const dims: number[] = [];
+  let inferred = -1;
+  for (let i = 0; i < requested.length; i++) {
+    const dim: unknown = requested[i];
+    if (typeof dim !== 'number') {
+      throw invalidType('integer >= -1', `${parameter}[${i}]`, dim);
+    }
+    if (dim === -1 && inferred < 0) {
+      inferred = i;
+      dims.push(1);
+      continue;
+    }
+    if (!Number.isSafeInteger(dim) || dim < 0) throw invalidRange(dim === -1 ? 'at most one -1' : 'integer >= -1', `${parameter}[${i}]`, dim);
+    dims.push(dim);
+  }
+  const known = shapeNumel(dims, parameter);
+  if (inferred >= 0) {
+    // With a zero-sized known part the -1 could be anything: torch refuses, so do we.
+    if (known === 0 || numel % known !== 0) throw invalidRange(what, parameter, requested);
+    dims[inferred] = numel / known;
+  } else if (known !== numel) {
+    throw invalidRange(what, parameter, requested);
+  }
+  return dims;
+}
+
+/**
+ * Strides that let `newShape` view the same storage as (oldShape, oldStrides), or null when
+ * no such view exists (a copy is needed). A port of torch's computeStride.
+ */
+export function viewStrides(oldShape: readonly number[], oldStrides: readonly number[], newShape: readonly number[]): number[] | null {
+  if (oldShape.length === 0) return new Array<number>(newShape.length).fill(1);
+  const numel = numelOf(oldShape);
+  if (numel === 0 && oldShape.length === newShape.length && oldShape.every((d, i) => d === newShape[i])) {
+    return oldStrides.slice();
+  }
+  const newStrides = new Array<number>(newShape.length).fill(0);
+  if (numel === 0) return contiguousStrides(newShape);
+  let viewD = newShape.length - 1;
+  let chunkBaseStride = oldStrides[oldStrides.length - 1];
+  let tensorNumel = 1;
+  let viewNumel = 1;
+  for (let tensorD = oldShape.length - 1; tensorD >= 0; tensorD--) {
+    tensorNumel *= oldShape[tensorD];
+    // At the end of a chunk of dims that are contiguous with each other, the view's dims
+    // must tile exactly the same number of elements.
+    if (tensorD === 0 || (oldShape[tensorD - 1] !== 1 && oldStrides[tensorD - 1] !== tensorNumel * chunkBaseStride)) {
+      while (viewD >= 0 && (viewNumel < tensorNumel || newShape[viewD] === 1)) {
+        newStrides[viewD] = viewNumel * chunkBaseStride;
+        viewNumel *= newShape[viewD];
+        viewD--;
+      }
+      if (viewNumel !== tensorNumel) return null;
+      if (tensorD > 0) {
+        chunkBaseStride = oldStrides[tensorD - 1];
+        tensorNumel = 1;
+        viewNumel = 1;
+      }
+    }
+  }
+  return viewD === -1 ? newStrides : null;
+}
+
+/** Checks `dims` is a permutation of [0, rank) (negatives wrap) and returns it wrapped. */
+export function permutation(dims: unknown, rank: number, parameter: string): number[] {
+  const what = `permutation of the ${rank} dims (each an integer in [${-rank}, ${rank - 1}], each once)`;
+  if (!Array.isArray(dims)) {
+    throw invalidType(what, parameter, dims);
+  }
+  if (dims.length !== rank) throw invalidRange(what, parameter, dims);
+  const seen = new Array<boolean>(rank).fill(false);
+  return dims.map((dim: unknown, i: number) => {
+    if (typeof dim !== 'number') {
+      throw invalidType(`integer in [${-rank}, ${rank - 1}]`, `${parameter}[${i}]`, dim);
+    }
+    if (!Number.isInteger(dim) || dim < -rank || dim >= rank) throw invalidRange(`integer in [${-rank}, ${rank - 1}]`, `${parameter}[${i}]`, dim);
+    const wrapped = dim < 0 ? dim + rank : dim;
+    if (seen[wrapped]) throw invalidRange(what, parameter, dims);
+    seen[wrapped] = true;
+    return wrapped;
+  });
+}
+
+/** Anything indexable by number that can be read and written: the typed arrays. */
+export interface NumericArray {
+  readonly length: number;
+  [index: number]: number;
+}
+
+/**
+ * dst[dstStrides . i] = src[srcStrides . i] for every index i of `shape`. The innermost
+ * dim runs as a tight loop; the others advance like an odometer.
+ */
+export function stridedCopy(
+  src: NumericArray,
+  srcStrides: readonly number[],
+  dst: NumericArray,
+  dstStrides: readonly number[],
+  shape: readonly number[],
+): void {
+  const numel = numelOf(shape);
+  if (numel === 0) return;
+  const rank = shape.length;
+  if (rank === 0) {
+    dst[0] = src[0];
+    return;
+  }
+  const last = rank - 1;
+  const inner = shape[last];
+  const srcInner = srcStrides[last];
+  const dstInner = dstStrides[last];
+  const index = new Array<number>(rank).fill(0);
+  let s = 0;
+  let d = 0;
+  for (let done = 0; done < numel; done += inner) {
+    for (let i = 0, si = s, di = d; i < inner; i++, si += srcInner, di += dstInner) dst[di] = src[si];
+    for (let k = last - 1; k >= 0; k--) {
+      index[k]++;
+      s += srcStrides[k];
+      d += dstStrides[k];
+      if (index[k] < shape[k]) break;
+      s -= srcStrides[k] * shape[k];
+      d -= dstStrides[k] * shape[k];
+      index[k] = 0;
+    }
+  }
+}
+
+/**
+ * The memoryFormat argument of contiguous(): undefined is contiguous_format; channels_last
+ * needs a 4-D tensor and channels_last_3d a 5-D one, as in torch.
+ */
+export function memoryFormatFor(value: unknown, rank: number, parameter: string): MemoryFormat {
+  if (value === undefined) return 'contiguous_format';
+  const format = oneOf(value, parameter, MEMORY_FORMATS);
+  const needed = formatRank(format);
+  if (needed !== undefined && needed !== rank) {
+    const allowed = MEMORY_FORMATS.filter((f) => formatRank(f) === undefined || formatRank(f) === rank);
+    throw invalidRange(`one of ${allowed.join(', ')} (the memory formats of a ${rank}-D tensor)`, parameter, value);
+  }
+  return format;
+}
+
+/** The memoryFormat argument of isContiguous(): any known format (a format of another rank is simply not matched). */
+export function memoryFormatName(value: unknown, parameter: string): MemoryFormat {
+  return value === undefined ? 'contiguous_format' : oneOf(value, parameter, MEMORY_FORMATS);
+}
+
+/**
+ * The shape flatten(startDim, endDim) produces, or undefined when it is the input's own
+ * shape (torch returns the tensor itself then). A 0-d tensor flattens to [1].
+ */
+export function flattenedShape(shape: readonly number[], startDim: unknown, endDim: unknown): number[] | undefined {
+  const rank = shape.length;
+  const start = axis(startDim === undefined ? 0 : startDim, 'startDim', rank);
+  const end = axis(endDim === undefined ? -1 : endDim, 'endDim', rank);
+  if (rank === 0) return [1];
+  if (start > end) throw invalidRange(`integer >= startDim (${start})`, 'endDim', endDim === undefined ? -1 : endDim);
+  if (start === end) return undefined;
+  let merged = 1;
+  for (let d = start; d <= end; d++) merged *= shape[d];
+  return [...shape.slice(0, start), merged, ...shape.slice(end + 1)];
+}

@@ -1,0 +1,300 @@
+// The one family of argument checks: every public function validates through these, so every error reads the same.
+//
+// Every message has the shape
+//   Expected <what> for <parameter> but received <value> of type <typeof value>
+// A value of the wrong JavaScript type throws a TypeError; a value of the right type
+// that is out of range, of the wrong length or shape, throws a RangeError.
+
+import { constants as bufferConstants } from 'buffer';
+import { types } from 'util';
+
+/** Objects that know how to describe themselves in an error message (Tensor, QTensor). */
+export const describeSymbol: unique symbol = Symbol('qkernels.describe');
+
+/**
+ * util.inspect.custom, by its registered name: console.log then prints tensors as torch does.
+ * Spelled out (not imported from 'util') so the published .d.ts files need no @types/node.
+ */
+export const inspectSymbol: unique symbol = Symbol.for('nodejs.util.inspect.custom');
+
+interface SelfDescribing {
+  [describeSymbol](): string;
+}
+
+const MAX_LISTED_ITEMS = 8;
+const MAX_STRING_CHARS = 64;
+
+/** A short rendering of a received value: never the whole of a big array. */
+export function describeValue(value: unknown, depth = 0): string {
+  switch (typeof value) {
+    case 'string':
+      // Quoted, so that '' and ' ' are visible: received '' of type string.
+      return `'${value.length > MAX_STRING_CHARS ? `${value.slice(0, MAX_STRING_CHARS - 3)}...` : value}'`;
+    case 'number':
+      return Object.is(value, -0) ? '-0' : String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return value.name ? `[Function ${value.name}]` : '[Function]';
+    case 'boolean':
+    case 'undefined':
+      return String(value);
+    default:
+      break;
+  }
+  if (value === null) return 'null';
+  const object = value as object;
+  if (typeof (object as Partial<SelfDescribing>)[describeSymbol] === 'function') {
+    return (object as SelfDescribing)[describeSymbol]();
+  }
+  if (types.isTypedArray(object)) {
+    const name = object.constructor?.name ?? 'TypedArray';
+    return isDetached(object) ? `${name}(detached)` : `${name}(${object.length})`;
+  }
+  if (types.isArrayBuffer(object) || types.isSharedArrayBuffer(object)) {
+    return `${object.constructor?.name ?? 'ArrayBuffer'}(${object.byteLength})`;
+  }
+  if (depth > 0) return Array.isArray(object) ? '[...]' : '{...}';
+  if (Array.isArray(object)) {
+    const shown = object.slice(0, MAX_LISTED_ITEMS).map((item) => describeValue(item, depth + 1));
+    if (object.length > MAX_LISTED_ITEMS) shown.push('...');
+    return `[${shown.join(', ')}]`;
+  }
+  const prototype = Object.getPrototypeOf(object);
+  if (prototype === Object.prototype || prototype === null) {
+    const keys = Object.keys(object);
+    const shown = keys.slice(0, MAX_LISTED_ITEMS).map((key) => `${key}: ${describeValue((object as Record<string, unknown>)[key], depth + 1)}`);
+    if (keys.length > MAX_LISTED_ITEMS) shown.push('...');
+    return `{${shown.join(', ')}}`;
+  }
+  return `[object ${object.constructor?.name ?? 'Object'}]`;
+}
+
+/** The one message builder. */
+export function expectedMessage(what: string, parameter: string, value: unknown): string {
+  return `Expected ${what} for ${parameter} but received ${describeValue(value)} of type ${typeof value}`;
+}
+
+/** A TypeError: the value has the wrong JavaScript type. */
+export function invalidType(what: string, parameter: string, value: unknown): TypeError {
+  return new TypeError(expectedMessage(what, parameter, value));
+}
+
+/** A RangeError: the value has the right type but a bad value, length or shape. */
+export function invalidRange(what: string, parameter: string, value: unknown): RangeError {
+  return new RangeError(expectedMessage(what, parameter, value));
+}
+
+// ---- numbers ---------------------------------------------------------------
+
+function requireNumber(value: unknown, parameter: string, what: string): number {
+  if (typeof value !== 'number') throw invalidType(what, parameter, value);
+  return value;
+}
+
+/** A finite number (no NaN, no infinities). */
+export function finiteNumber(value: unknown, parameter: string): number {
+  const what = 'finite number';
+  const number = requireNumber(value, parameter, what);
+  if (!Number.isFinite(number)) throw invalidRange(what, parameter, value);
+  return number;
+}
+
+/** A finite number > 0: scales. */
+export function positiveFiniteNumber(value: unknown, parameter: string): number {
+  const what = 'positive finite number';
+  const number = requireNumber(value, parameter, what);
+  if (!(Number.isFinite(number) && number > 0)) throw invalidRange(what, parameter, value);
+  return number;
+}
+
+/** An integer in [min, max] (both inclusive); -0 is returned as 0, as an integer has no sign of zero. */
+export function integerInRange(value: unknown, parameter: string, min: number, max: number): number {
+  const what = `integer in [${min}, ${max}]`;
+  const number = requireNumber(value, parameter, what);
+  if (!Number.isInteger(number) || number < min || number > max) throw invalidRange(what, parameter, value);
+  return number + 0;
+}
+
+/** An integer >= 0 that is exactly representable (<= 2^53 - 1). */
+export function nonNegativeInteger(value: unknown, parameter: string): number {
+  const what = 'non-negative integer';
+  const number = requireNumber(value, parameter, what);
+  if (!Number.isSafeInteger(number) || number < 0) throw invalidRange(what, parameter, value);
+  return number;
+}
+
+export function boolean(value: unknown, parameter: string): boolean {
+  if (typeof value !== 'boolean') throw invalidType('boolean', parameter, value);
+  return value;
+}
+
+/** One of a fixed set of strings (dtype, qscheme, memory format, ISA level). */
+export function oneOf<T extends string>(value: unknown, parameter: string, allowed: readonly T[]): T {
+  const what = `one of ${allowed.join(', ')}`;
+  if (typeof value !== 'string') throw invalidType(what, parameter, value);
+  if (!(allowed as readonly string[]).includes(value)) throw invalidRange(what, parameter, value);
+  return value as T;
+}
+
+// ---- options objects -------------------------------------------------------
+
+/**
+ * An options object: undefined means "all defaults"; anything but a plain object is a
+ * TypeError; a key that is not an option of this function is a RangeError (a typo must
+ * never silently fall back to a default).
+ */
+export function options(value: unknown, parameter: string, known: readonly string[]): Record<string, unknown> {
+  if (value === undefined) return {};
+  const what = known.length > 0 ? `object with options ${known.join(', ')}` : 'empty object';
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || types.isTypedArray(value)) {
+    throw invalidType(what, parameter, value);
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw invalidRange(known.length > 0 ? `one of ${known.join(', ')}` : 'no option', `${parameter} key`, key);
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+// ---- typed arrays ----------------------------------------------------------
+
+/**
+ * True when the typed array's ArrayBuffer has been detached (transferred to a worker,
+ * or by ArrayBuffer.prototype.transfer). Node 20's V8 lacks ArrayBuffer.prototype.detached,
+ * so fall back to the one operation that tells: constructing a view on a detached buffer throws.
+ */
+export function isDetached(array: ArrayBufferView): boolean {
+  const buffer = array.buffer as ArrayBuffer & { detached?: boolean };
+  if (typeof buffer.detached === 'boolean') return buffer.detached;
+  if (array.byteLength !== 0 || types.isSharedArrayBuffer(buffer)) return false;
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+export type TypedArrayName =
+  | 'Float32Array'
+  | 'Float64Array'
+  | 'Uint8Array'
+  | 'Int8Array'
+  | 'Int32Array';
+
+interface TypedArrayByName {
+  Float32Array: Float32Array;
+  Float64Array: Float64Array;
+  Uint8Array: Uint8Array;
+  Int8Array: Int8Array;
+  Int32Array: Int32Array;
+}
+
+// util.types checks work across realms (vm contexts), unlike instanceof.
+const typedArrayTests: { [K in TypedArrayName]: (value: unknown) => boolean } = {
+  Float32Array: (value) => types.isFloat32Array(value),
+  Float64Array: (value) => types.isFloat64Array(value),
+  Uint8Array: (value) => types.isUint8Array(value),
+  Int8Array: (value) => types.isInt8Array(value),
+  Int32Array: (value) => types.isInt32Array(value),
+};
+
+/** Which of the given typed array kinds value is, or undefined. */
+export function typedArrayKind<K extends TypedArrayName>(value: unknown, kinds: readonly K[]): K | undefined {
+  return kinds.find((kind) => typedArrayTests[kind](value));
+}
+
+/** A typed array of one of the given kinds whose buffer is still attached. */
+export function typedArray<K extends TypedArrayName>(
+  value: unknown,
+  parameter: string,
+  kinds: readonly K[],
+): TypedArrayByName[K] {
+  const what = kinds.join(' or ');
+  if (typedArrayKind(value, kinds) === undefined) throw invalidType(what, parameter, value);
+  const array = value as TypedArrayByName[K];
+  if (isDetached(array)) throw invalidType(`${what} with an attached (not transferred) buffer`, parameter, value);
+  return array;
+}
+
+/** Throws the TypeError for a detached buffer; used where the kind is already known. */
+export function attached(array: ArrayBufferView, parameter: string): void {
+  if (isDetached(array)) {
+    throw invalidType(`${array.constructor?.name ?? 'typed array'} with an attached (not transferred) buffer`, parameter, array);
+  }
+}
+
+/**
+ * A list of numbers: an Array or a typed array (not a string, not an object with a
+ * length). Elements are checked by the caller, which knows what they must be.
+ */
+export function numberList(value: unknown, parameter: string, what: string): ArrayLike<number> {
+  if (Array.isArray(value)) return value as ArrayLike<number>;
+  if (types.isTypedArray(value) && !types.isBigInt64Array(value) && !types.isBigUint64Array(value)) {
+    attached(value, parameter);
+    return value as unknown as ArrayLike<number>;
+  }
+  throw invalidType(what, parameter, value);
+}
+
+// ---- shapes, axes, sizes ---------------------------------------------------
+
+/** The largest byte length one ArrayBuffer may have in this Node.js. */
+export const MAX_BUFFER_BYTES: number = bufferConstants.MAX_LENGTH;
+
+/**
+ * A shape: an array of non-negative integers whose product is exactly representable.
+ * Returns a fresh frozen copy, so callers can keep it.
+ */
+export function shape(value: unknown, parameter: string): readonly number[] {
+  const what = 'array of non-negative integers';
+  if (!Array.isArray(value)) throw invalidType(what, parameter, value);
+  const dims: number[] = [];
+  for (let i = 0; i < value.length; i++) dims.push(nonNegativeInteger(value[i], `${parameter}[${i}]`));
+  shapeNumel(dims, parameter);
+  return Object.freeze(dims);
+}
+
+/**
+ * The number of elements of a shape; a product above 2^53 - 1 cannot be computed exactly
+ * in a JS number and is rejected rather than rounded.
+ */
+export function shapeNumel(dims: readonly number[], parameter: string): number {
+  // A zero dim makes the product 0 whatever the others are (and Infinity * 0 would be NaN).
+  if (dims.includes(0)) return 0;
+  let product = 1;
+  for (const dim of dims) product *= dim;
+  if (!(product <= Number.MAX_SAFE_INTEGER)) {
+    throw invalidRange(`shape with at most ${Number.MAX_SAFE_INTEGER} elements`, parameter, dims);
+  }
+  return product;
+}
+
+/** Rejects element counts whose storage would not fit in one ArrayBuffer. */
+export function storageFits(elements: number, bytesPerElement: number, parameter: string, value: unknown): void {
+  if (elements * bytesPerElement > MAX_BUFFER_BYTES) {
+    throw invalidRange(`shape whose storage fits in one ArrayBuffer (at most ${MAX_BUFFER_BYTES} bytes)`, parameter, value);
+  }
+}
+
+/**
+ * A dimension index in [-rank, rank - 1], wrapped like torch's wrap_dim (negative counts
+ * from the end). A 0-d tensor accepts -1 and 0, as torch's wrap_dim does for scalars.
+ */
+export function axis(value: unknown, parameter: string, rank: number): number {
+  const effective = Math.max(rank, 1);
+  const wrapped = integerInRange(value, parameter, -effective, effective - 1);
+  return wrapped < 0 ? wrapped + effective : wrapped;
+}
+
+/**
+ * A per-channel axis in [0, rank - 1]. Not wrapped: torch's quantize_per_channel rejects a
+ * negative axis ("Channel axis out of range"), and so do the per-channel functions here.
+ */
+export function channelAxis(value: unknown, parameter: string, rank: number): number {
+  return integerInRange(value, parameter, 0, rank - 1);
+}

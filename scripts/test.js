@@ -1,0 +1,136 @@
+// `npm test`: the C++ tests (native, then arm64 under qemu), then the jest suite on each build of the addon.
+//
+// Steps (all by default; QKERNELS_TEST_STEPS=native,arm,armjs,jest,cmake,prebuild picks some):
+//   native    C++ test binary for every ISA level this CPU runs (ctest)
+//   arm       the same binary cross-built for arm64, run under qemu-aarch64 (-cpu max and a53)
+//   armjs     the addon cross-built for arm64, run by an arm64 node under qemu: same bits as x64
+//   jest      the jest suite on the node-gyp build (build/Release, made by `npm install`)
+//   cmake     builds the addon with cmake-js and runs the jest suite on it (QKERNELS_ADDON)
+//   prebuild  runs `npm run prebuild` and the jest suite with PREBUILDS_ONLY=1, so the
+//             package is proven to load from prebuilds/ alone
+// Ends with one line `qkernels: N passed, M failed, K skipped` summing every step.
+'use strict';
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const root = path.join(__dirname, '..');
+const allSteps = ['native', 'arm', 'armjs', 'jest', 'cmake', 'prebuild'];
+const wanted = (process.env.QKERNELS_TEST_STEPS || allSteps.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+for (const step of wanted) {
+  if (!allSteps.includes(step)) {
+    console.error(`Expected one of ${allSteps.join(', ')} in QKERNELS_TEST_STEPS but received '${step}'`);
+    process.exit(2);
+  }
+}
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const report = [];
+
+function run(title, command, args, env) {
+  console.log(`\n=== ${title}: ${command} ${args.join(' ')}`);
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  process.stdout.write(result.stdout || '');
+  return { status: result.status === null ? 1 : result.status, stdout: result.stdout || '' };
+}
+
+// ctest prints "100% tests passed, 0 tests failed out of 4"; each test is one ISA level.
+function countCtest(title, out, status) {
+  const m = /(\d+)% tests passed, (\d+) tests? failed out of (\d+)/.exec(out);
+  const skipped = (out.match(/\*\*\*Skipped|Not Run/g) || []).length;
+  if (!m) {
+    report.push(`${title}: no ctest summary (exit ${status})`);
+    totals.failed += 1;
+    return;
+  }
+  const failed = Number(m[2]);
+  const total = Number(m[3]);
+  totals.passed += total - failed - skipped;
+  totals.failed += failed + (status !== 0 && failed === 0 ? 1 : 0);
+  totals.skipped += skipped;
+  report.push(`${title}: ${total - failed - skipped} passed, ${failed} failed, ${skipped} skipped (ctest entries)`);
+}
+
+function runJest(title, env) {
+  const jsonFile = path.join(os.tmpdir(), `qkernels-jest-${process.pid}-${report.length}.json`);
+  const jestBin = require.resolve('jest/bin/jest.js', { paths: [root] });
+  const { status } = run(title, process.execPath, [jestBin, '--json', `--outputFile=${jsonFile}`], env);
+  let summary = null;
+  try {
+    summary = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+    fs.unlinkSync(jsonFile);
+  } catch (err) {
+    summary = null;
+  }
+  if (!summary) {
+    report.push(`${title}: jest produced no result (exit ${status})`);
+    totals.failed += 1;
+    return;
+  }
+  const skipped = summary.numPendingTests + summary.numTodoTests;
+  totals.passed += summary.numPassedTests;
+  totals.failed += summary.numFailedTests + (status !== 0 && summary.numFailedTests === 0 ? 1 : 0);
+  totals.skipped += skipped;
+  report.push(`${title}: ${summary.numPassedTests} passed, ${summary.numFailedTests} failed, ${skipped} skipped (jest tests)`);
+}
+
+function step(name, fn) {
+  if (wanted.includes(name)) fn();
+}
+
+step('native', () => {
+  const r = run('C++ tests, native', 'bash', ['scripts/test-native.sh']);
+  countCtest('C++ native', r.stdout, r.status);
+});
+step('arm', () => {
+  const r = run('C++ tests, arm64 under qemu', 'bash', ['scripts/test-arm.sh']);
+  if (/SKIPPED/.test(r.stdout) && r.status === 0) {
+    report.push('C++ arm64: skipped (no cross compiler or qemu; CI installs them)');
+    totals.skipped += 1;
+  } else {
+    countCtest('C++ arm64', r.stdout, r.status);
+  }
+});
+step('armjs', () => {
+  const r = run('JS API on arm64 under qemu', 'bash', ['scripts/test-arm-js.sh']);
+  const m = /(\d+) passed, (\d+) failed/.exec(r.stdout);
+  if (/SKIPPED/.test(r.stdout) && r.status === 0) {
+    report.push('JS arm64: skipped');
+    totals.skipped += 1;
+  } else if (m && r.status === 0) {
+    totals.passed += Number(m[1]);
+    report.push(`JS arm64 under qemu: ${m[1]} passed, 0 failed (bit-identical to x64 on every level and thread count)`);
+  } else {
+    totals.failed += 1;
+    report.push(`JS arm64 under qemu: FAILED (exit ${r.status})`);
+  }
+});
+step('jest', () => {
+  if (!fs.existsSync(path.join(root, 'build', 'Release'))) {
+    const r = run('node-gyp build (missing: npm install normally makes it)', 'npx', ['node-gyp', 'rebuild', '--jobs', '2']);
+    if (r.status !== 0) { totals.failed += 1; report.push('node-gyp build failed'); return; }
+  }
+  runJest('jest, node-gyp build', { QKERNELS_ADDON: '', PREBUILDS_ONLY: '' });
+});
+step('cmake', () => {
+  const r = run('cmake-js build', 'npx', ['cmake-js', 'build', '--out', 'build-cmake', '--parallel', '2']);
+  if (r.status !== 0) { totals.failed += 1; report.push('cmake-js build failed'); return; }
+  runJest('jest, cmake-js build', { QKERNELS_ADDON: path.join(root, 'build-cmake', 'Release', 'qkernels.node'), PREBUILDS_ONLY: '' });
+});
+step('prebuild', () => {
+  const r = run('prebuildify', 'npm', ['run', 'prebuild']);
+  if (r.status !== 0) { totals.failed += 1; report.push('prebuild failed'); return; }
+  runJest('jest, prebuilds/ only', { QKERNELS_ADDON: '', PREBUILDS_ONLY: '1', QKERNELS_EXPECT_PREBUILD: '1' });
+});
+
+console.log('\n=== summary');
+for (const line of report) console.log(`  ${line}`);
+console.log(`qkernels: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(totals.failed === 0 ? 0 : 1);

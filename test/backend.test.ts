@@ -1,0 +1,109 @@
+// backend: CPU features and best level as the OS reports them, setMaxIsa/setNumThreads round trips, the QKERNELS_MAX_ISA cap.
+import * as fs from 'fs';
+import { backend } from '..';
+import { runNodeJson } from './helpers/child';
+import { levelsOfThisMachine, planLevels } from './helpers/paths';
+
+type IsaLevel = Parameters<typeof backend.setMaxIsa>[0];
+
+/** The CPU flags Linux reports for this machine (the kernel hides what the OS does not enable). */
+function linuxCpuFlags(): Set<string> | null {
+  if (process.platform !== 'linux') return null;
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const line = cpuinfo.split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
+  return line ? new Set(line.split(':')[1].trim().split(/\s+/)) : null;
+}
+
+const flags = linuxCpuFlags();
+
+describe('backend.info()', () => {
+  const info = backend.info();
+
+  test('has the documented fields', () => {
+    expect(levelsOfThisMachine()).toContain(info.isa);
+    expect(levelsOfThisMachine()).toContain(info.bestIsa);
+    expect(Array.isArray(info.features)).toBe(true);
+    expect(info.threads).toBe(backend.getNumThreads());
+    expect(info.isa).toBe(backend.getIsa());
+    expect(info.version).toBe((JSON.parse(fs.readFileSync(`${__dirname}/../package.json`, 'utf8')) as { version: string }).version);
+  });
+
+  (flags && process.arch === 'x64' ? test : test.skip)('x64: features and bestIsa agree with /proc/cpuinfo', () => {
+    const has = (flag: string) => flags!.has(flag);
+    for (const [feature, flag] of [['avx2', 'avx2'], ['fma', 'fma'], ['avx512f', 'avx512f'], ['avx512bw', 'avx512bw'], ['avx512vl', 'avx512vl'], ['avx512vnni', 'avx512_vnni']]) {
+      expect(`${feature}: ${info.features.includes(feature)}`).toBe(`${feature}: ${has(flag)}`);
+    }
+    const avx512vnni = ['avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni'].every(has);
+    const avx2 = has('avx2') && has('fma');
+    expect(info.bestIsa).toBe(avx512vnni ? 'avx512vnni' : avx2 ? 'avx2' : 'scalar');
+  });
+
+  (flags && process.arch === 'arm64' ? test : test.skip)('arm64: dotprod decides neondot, as /proc/cpuinfo reports it', () => {
+    expect(info.bestIsa).toBe(flags!.has('asimddp') ? 'neondot' : 'neon');
+  });
+});
+
+describe('backend.setMaxIsa / setNumThreads', () => {
+  const startIsa = backend.getIsa();
+  const startThreads = backend.getNumThreads();
+  afterAll(() => {
+    backend.setMaxIsa(startIsa as IsaLevel);
+    backend.setNumThreads(startThreads);
+  });
+
+  test('each level up to the best is put in force and reported; a higher one is capped at the best', () => {
+    const best = backend.info().bestIsa;
+    const levels = levelsOfThisMachine();
+    for (const level of levels) {
+      const expected = levels.indexOf(level) <= levels.indexOf(best) ? level : best;
+      expect(`${level} -> ${backend.setMaxIsa(level as IsaLevel)}`).toBe(`${level} -> ${expected}`);
+      expect(backend.getIsa()).toBe(expected);
+      expect(backend.info().isa).toBe(expected);
+    }
+  });
+
+  test('every level planned for the exact-match suites is runnable or skipped with a reason', () => {
+    for (const plan of planLevels()) {
+      if (plan.skipReason === null) expect(backend.setMaxIsa(plan.isa as IsaLevel)).toBe(plan.isa);
+      else expect(plan.skipReason.length).toBeGreaterThan(0);
+    }
+  });
+
+  test('thread counts round-trip', () => {
+    for (const n of [1, 2, 3, 1]) {
+      backend.setNumThreads(n);
+      expect(backend.getNumThreads()).toBe(n);
+      expect(backend.info().threads).toBe(n);
+    }
+  });
+});
+
+describe('a fresh process', () => {
+  test('defaults to one thread and the best level', () => {
+    const report = runNodeJson<{ threads: number; isa: string; bestIsa: string }>(
+      `const { backend } = require('.'); const i = backend.info(); console.log(JSON.stringify({ threads: i.threads, isa: i.isa, bestIsa: i.bestIsa }));`,
+      { env: { QKERNELS_MAX_ISA: undefined } },
+    );
+    expect(report).toEqual({ threads: 1, isa: backend.info().bestIsa, bestIsa: backend.info().bestIsa });
+  });
+
+  test('QKERNELS_MAX_ISA=scalar caps dispatch at load, and the scalar path computes', () => {
+    const report = runNodeJson<{ isa: string; getIsa: string; ints: number[] }>(
+      `const qk = require('.');
+       const q = qk.quantizePerTensor(qk.tensor(new Float32Array([0.25, 0.75, -1, 1e30, NaN])), 0.5, 3, 'qint8');
+       console.log(JSON.stringify({ isa: qk.backend.info().isa, getIsa: qk.backend.getIsa(), ints: Array.from(q.intRepr()) }));`,
+      { env: { QKERNELS_MAX_ISA: 'scalar' } },
+    );
+    // The values themselves are checked against torch in the quantize suites; here: same as in-process.
+    const { quantizePerTensor, tensor } = require('..') as typeof import('..');
+    const inProcess = quantizePerTensor(tensor(new Float32Array([0.25, 0.75, -1, 1e30, NaN])), 0.5, 3, 'qint8');
+    expect(report).toEqual({ isa: 'scalar', getIsa: 'scalar', ints: Array.from(inProcess.intRepr()) });
+  });
+
+  (levelsOfThisMachine().includes('avx2') ? test : test.skip)('QKERNELS_MAX_ISA=avx2 caps at avx2 (or the best, if lower)', () => {
+    const report = runNodeJson<{ isa: string }>(`console.log(JSON.stringify({ isa: require('.').backend.info().isa }))`, { env: { QKERNELS_MAX_ISA: 'avx2' } });
+    const levels = levelsOfThisMachine();
+    const best = backend.info().bestIsa;
+    expect(report.isa).toBe(levels.indexOf(best) < levels.indexOf('avx2') ? best : 'avx2');
+  });
+});
