@@ -107,7 +107,7 @@ describe('oracle unavailable', () => {
     if (process.env.QKERNELS_ORACLE_SELFTEST_CHILD === '1') return; // no recursion
     const child = spawnSync(
       process.execPath,
-      [require.resolve('jest/bin/jest'), '--json', '--testPathPatterns', 'test/oracle\\.test\\.ts$'],
+      [require.resolve('jest/bin/jest'), '--json', 'test/oracle\\.test\\.ts$'],
       { cwd: path.join(__dirname, '..'), encoding: 'utf8', env: { ...process.env, QKERNELS_SKIP_ORACLE: '1', QKERNELS_ORACLE_SELFTEST_CHILD: '1' } },
     );
     const report = JSON.parse(child.stdout) as { numFailedTests: number; numPendingTests: number; testResults: Array<{ assertionResults: Array<{ ancestorTitles: string[]; status: string }> }> };
