@@ -60,7 +60,7 @@ function countCtest(title, out, status) {
 
 function runJest(title, env) {
   const jsonFile = path.join(os.tmpdir(), `qkernels-jest-${process.pid}-${report.length}.json`);
-  const jestBin = require.resolve('jest/bin/jest.js', { paths: [root] });
+  const jestBin = require.resolve('jest/bin/jest', { paths: [root] });
   const { status } = run(title, process.execPath, [jestBin, '--json', `--outputFile=${jsonFile}`], env);
   let summary = null;
   try {
