@@ -1,6 +1,6 @@
 // `npm test`: the C++ tests (native, then arm64 under qemu), then the jest suite on each build of the addon.
 //
-// Steps (all by default; QKERNELS_TEST_STEPS=native,arm,armjs,jest,cmake,prebuild picks some):
+// Steps (all by default; QKERNELS_TEST_STEPS=native,arm,armjs,jest,cmake,prebuild,pack picks some):
 //   native    C++ test binary for every ISA level this CPU runs (ctest)
 //   arm       the same binary cross-built for arm64, run under qemu-aarch64 (-cpu max and a53)
 //   armjs     the addon cross-built for arm64, run by an arm64 node under qemu: same bits as x64
@@ -8,6 +8,8 @@
 //   cmake     builds the addon with cmake-js and runs the jest suite on it (QKERNELS_ADDON)
 //   prebuild  runs `npm run prebuild` and the jest suite with PREBUILDS_ONLY=1, so the
 //             package is proven to load from prebuilds/ alone
+//   pack      installs the npm tarball into a scratch project: without a prebuild it must
+//             build from source, with one it must load it without compiling
 // Ends with one line `qkernels: N passed, M failed, K skipped` summing every step.
 'use strict';
 const { spawnSync } = require('child_process');
@@ -16,7 +18,7 @@ const os = require('os');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const allSteps = ['native', 'arm', 'armjs', 'jest', 'cmake', 'prebuild'];
+const allSteps = ['native', 'arm', 'armjs', 'jest', 'cmake', 'prebuild', 'pack'];
 const wanted = (process.env.QKERNELS_TEST_STEPS || allSteps.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 for (const step of wanted) {
   if (!allSteps.includes(step)) {
@@ -138,6 +140,18 @@ step('prebuild', () => {
   const r = run('prebuildify', 'npm', ['run', 'prebuild']);
   if (r.status !== 0) { totals.failed += 1; report.push('prebuild failed'); return; }
   runJest('jest, prebuilds/ only', { QKERNELS_ADDON: '', PREBUILDS_ONLY: '1', QKERNELS_EXPECT_PREBUILD: '1' });
+});
+
+step('pack', () => {
+  const r = run('npm tarball installed as a dependency', 'bash', ['scripts/test-pack.sh']);
+  const m = /(\d+) passed, (\d+) failed/.exec(r.stdout);
+  if (m && r.status === 0) {
+    totals.passed += Number(m[1]);
+    report.push(`npm tarball: ${m[1]} passed, 0 failed (source build, and prebuild without compiling)`);
+  } else {
+    totals.failed += 1;
+    report.push(`npm tarball: FAILED (exit ${r.status})`);
+  }
 });
 
 console.log('\n=== summary');

@@ -355,12 +355,13 @@ ChannelLayout ArgLayout(const Napi::CallbackInfo& info, size_t index) {
 size_t LayoutNumel(const ChannelLayout& layout) { return layout.outer * layout.channels * layout.inner; }
 
 // Affine per-channel qparams: Float64Array scales and Int32Array zero points, one per
-// channel. The ops take int64 zero points; the few values are widened into a vector the
-// compute closure owns.
+// channel. The ops take int64 zero points; the few values are widened into a vector that
+// `owner` keeps alive for as long as the compute closure (which copies this struct) lives.
 struct AffineChannelParams {
   const double* scales;
-  std::shared_ptr<std::vector<int64_t>> zero_points;
+  const int64_t* zero_points;
   size_t length;
+  std::shared_ptr<std::vector<int64_t>> owner;
 };
 
 AffineChannelParams ArgAffineChannelParams(const Napi::CallbackInfo& info, size_t index, size_t channels,
@@ -372,7 +373,7 @@ AffineChannelParams ArgAffineChannelParams(const Napi::CallbackInfo& info, size_
   auto widened = std::make_shared<std::vector<int64_t>>(channels);
   const int32_t* source = static_cast<const int32_t*>(zero_points.data);
   for (size_t c = 0; c < channels; ++c) (*widened)[c] = source[c];
-  return AffineChannelParams{static_cast<const double*>(scales.data), std::move(widened), channels};
+  return AffineChannelParams{static_cast<const double*>(scales.data), widened->data(), channels, widened};
 }
 
 struct FloatChannelParams {
@@ -411,14 +412,17 @@ PreparedOp PrepareQuantizePerTensor(const Napi::CallbackInfo& info, bool snapsho
   return op;
 }
 
-// quantizePerChannel(x, outer, channels, inner, scales: Float64Array, zeroPoints: Int32Array, dtype)
-PreparedOp PrepareQuantizePerChannel(const Napi::CallbackInfo& info, bool snapshot) {
+// quantizePerChannel(x, outer, channels, inner, scales: Float64Array, zeroPoints: Int32Array, dtype) and
+// quantizePerChannelFloatQParams(x, outer, channels, inner, scales: Float32Array, zeroPoints: Float32Array, dtype):
+// one shape of arguments; kReadParams reads the qscheme's qparams, kQuantize is its op.
+template <auto kReadParams, auto kQuantize>
+PreparedOp PrepareQuantizeChannels(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   View x = ArgInput(info, 0, napi_float32_array, "input", &op);
   const ChannelLayout layout = ArgLayout(info, 1);
   if (LayoutNumel(layout) != x.length) ThrowRange(info.Env(), "outer * channels * inner equal to input.length", "input", x.holder);
-  AffineChannelParams params = ArgAffineChannelParams(info, 4, layout.channels, &op);
+  const auto params = kReadParams(info, 4, layout.channels, &op);
   const QDType dtype = ArgDType(info, 6);
   Output out = NewQuantizedOutput(info.Env(), dtype, x.length);
   op.output = out.array;
@@ -427,30 +431,7 @@ PreparedOp PrepareQuantizePerChannel(const Napi::CallbackInfo& info, bool snapsh
   void* out_data = out.data;
   const size_t out_bytes = out.bytes;
   op.compute = [=] {
-    return QuantizePerChannel(x_data, x_len, layout, params.scales, params.zero_points->data(), params.length, dtype,
-                              out_data, out_bytes);
-  };
-  return op;
-}
-
-// quantizePerChannelFloatQParams(x, outer, channels, inner, scales: Float32Array, zeroPoints: Float32Array, dtype)
-PreparedOp PrepareQuantizePerChannelFloatQParams(const Napi::CallbackInfo& info, bool snapshot) {
-  PreparedOp op;
-  op.snapshot_inputs = snapshot;
-  View x = ArgInput(info, 0, napi_float32_array, "input", &op);
-  const ChannelLayout layout = ArgLayout(info, 1);
-  if (LayoutNumel(layout) != x.length) ThrowRange(info.Env(), "outer * channels * inner equal to input.length", "input", x.holder);
-  FloatChannelParams params = ArgFloatChannelParams(info, 4, layout.channels, &op);
-  const QDType dtype = ArgDType(info, 6);
-  Output out = NewQuantizedOutput(info.Env(), dtype, x.length);
-  op.output = out.array;
-  const float* x_data = static_cast<const float*>(x.data);
-  const size_t x_len = x.length;
-  void* out_data = out.data;
-  const size_t out_bytes = out.bytes;
-  op.compute = [=] {
-    return QuantizePerChannelFloatQParams(x_data, x_len, layout, params.scales, params.zero_points, params.length,
-                                          dtype, out_data, out_bytes);
+    return kQuantize(x_data, x_len, layout, params.scales, params.zero_points, params.length, dtype, out_data, out_bytes);
   };
   return op;
 }
@@ -477,8 +458,11 @@ PreparedOp PrepareDequantizePerTensor(const Napi::CallbackInfo& info, bool snaps
   return op;
 }
 
-// dequantizePerChannel(q, dtype, outer, channels, inner, scales: Float64Array, zeroPoints: Int32Array)
-PreparedOp PrepareDequantizePerChannel(const Napi::CallbackInfo& info, bool snapshot) {
+// dequantizePerChannel(q, dtype, outer, channels, inner, scales: Float64Array, zeroPoints: Int32Array) and
+// dequantizePerChannelFloatQParams(q, dtype, outer, channels, inner, scales: Float32Array, zeroPoints: Float32Array)
+// -> Float32Array(outer * channels * inner), as PrepareQuantizeChannels above.
+template <auto kReadParams, auto kDequantize>
+PreparedOp PrepareDequantizeChannels(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   const QDType dtype = ArgDType(info, 1);
@@ -487,41 +471,24 @@ PreparedOp PrepareDequantizePerChannel(const Napi::CallbackInfo& info, bool snap
   const size_t numel = LayoutNumel(layout);
   size_t needed = 0;
   if (!QDTypeStorageBytes(dtype, numel, &needed) || needed > q.bytes) ThrowRange(info.Env(), "storage holding outer * channels * inner elements", "storage", q.holder);
-  AffineChannelParams params = ArgAffineChannelParams(info, 5, layout.channels, &op);
+  const auto params = kReadParams(info, 5, layout.channels, &op);
   Output out = NewOutput(info.Env(), napi_float32_array, numel);
   op.output = out.array;
   const void* q_data = q.data;
   const size_t q_bytes = q.bytes;
   float* y = static_cast<float*>(out.data);
   op.compute = [=] {
-    return DequantizePerChannel(q_data, q_bytes, dtype, layout, params.scales, params.zero_points->data(),
-                                params.length, y, numel);
+    return kDequantize(q_data, q_bytes, dtype, layout, params.scales, params.zero_points, params.length, y, numel);
   };
   return op;
 }
 
-// dequantizePerChannelFloatQParams(q, dtype, outer, channels, inner, scales: Float32Array, zeroPoints: Float32Array)
-PreparedOp PrepareDequantizePerChannelFloatQParams(const Napi::CallbackInfo& info, bool snapshot) {
-  PreparedOp op;
-  op.snapshot_inputs = snapshot;
-  const QDType dtype = ArgDType(info, 1);
-  View q = ArgInput(info, 0, StorageArrayType(dtype), "storage", &op);
-  const ChannelLayout layout = ArgLayout(info, 2);
-  const size_t numel = LayoutNumel(layout);
-  size_t needed = 0;
-  if (!QDTypeStorageBytes(dtype, numel, &needed) || needed > q.bytes) ThrowRange(info.Env(), "storage holding outer * channels * inner elements", "storage", q.holder);
-  FloatChannelParams params = ArgFloatChannelParams(info, 5, layout.channels, &op);
-  Output out = NewOutput(info.Env(), napi_float32_array, numel);
-  op.output = out.array;
-  const void* q_data = q.data;
-  const size_t q_bytes = q.bytes;
-  float* y = static_cast<float*>(out.data);
-  op.compute = [=] {
-    return DequantizePerChannelFloatQParams(q_data, q_bytes, dtype, layout, params.scales, params.zero_points,
-                                            params.length, y, numel);
-  };
-  return op;
-}
+constexpr Prepare kQuantizePerChannel = PrepareQuantizeChannels<ArgAffineChannelParams, QuantizePerChannel>;
+constexpr Prepare kQuantizePerChannelFloatQParams =
+    PrepareQuantizeChannels<ArgFloatChannelParams, QuantizePerChannelFloatQParams>;
+constexpr Prepare kDequantizePerChannel = PrepareDequantizeChannels<ArgAffineChannelParams, DequantizePerChannel>;
+constexpr Prepare kDequantizePerChannelFloatQParams =
+    PrepareDequantizeChannels<ArgFloatChannelParams, DequantizePerChannelFloatQParams>;
 
 // ---- the addon ---------------------------------------------------------------------------
 
@@ -538,16 +505,16 @@ class QkAddon : public Napi::Addon<QkAddon> {
       InstanceMethod("chooseQuantizationParams", &QkAddon::ChooseQParams),
       InstanceMethod("quantizePerTensor", &QkAddon::Sync<PrepareQuantizePerTensor>),
       InstanceMethod("quantizePerTensorAsync", &QkAddon::Async<PrepareQuantizePerTensor>),
-      InstanceMethod("quantizePerChannel", &QkAddon::Sync<PrepareQuantizePerChannel>),
-      InstanceMethod("quantizePerChannelAsync", &QkAddon::Async<PrepareQuantizePerChannel>),
-      InstanceMethod("quantizePerChannelFloatQParams", &QkAddon::Sync<PrepareQuantizePerChannelFloatQParams>),
-      InstanceMethod("quantizePerChannelFloatQParamsAsync", &QkAddon::Async<PrepareQuantizePerChannelFloatQParams>),
+      InstanceMethod("quantizePerChannel", &QkAddon::Sync<kQuantizePerChannel>),
+      InstanceMethod("quantizePerChannelAsync", &QkAddon::Async<kQuantizePerChannel>),
+      InstanceMethod("quantizePerChannelFloatQParams", &QkAddon::Sync<kQuantizePerChannelFloatQParams>),
+      InstanceMethod("quantizePerChannelFloatQParamsAsync", &QkAddon::Async<kQuantizePerChannelFloatQParams>),
       InstanceMethod("dequantizePerTensor", &QkAddon::Sync<PrepareDequantizePerTensor>),
       InstanceMethod("dequantizePerTensorAsync", &QkAddon::Async<PrepareDequantizePerTensor>),
-      InstanceMethod("dequantizePerChannel", &QkAddon::Sync<PrepareDequantizePerChannel>),
-      InstanceMethod("dequantizePerChannelAsync", &QkAddon::Async<PrepareDequantizePerChannel>),
-      InstanceMethod("dequantizePerChannelFloatQParams", &QkAddon::Sync<PrepareDequantizePerChannelFloatQParams>),
-      InstanceMethod("dequantizePerChannelFloatQParamsAsync", &QkAddon::Async<PrepareDequantizePerChannelFloatQParams>),
+      InstanceMethod("dequantizePerChannel", &QkAddon::Sync<kDequantizePerChannel>),
+      InstanceMethod("dequantizePerChannelAsync", &QkAddon::Async<kDequantizePerChannel>),
+      InstanceMethod("dequantizePerChannelFloatQParams", &QkAddon::Sync<kDequantizePerChannelFloatQParams>),
+      InstanceMethod("dequantizePerChannelFloatQParamsAsync", &QkAddon::Async<kDequantizePerChannelFloatQParams>),
     });
   }
 
