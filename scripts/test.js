@@ -1,7 +1,8 @@
 // `npm test`: the C++ tests (native, then arm64 under qemu), then the jest suite on each build of the addon.
 //
-// Steps (all by default; QKERNELS_TEST_STEPS=native,arm,armjs,jest,cmake,prebuild,pack picks some):
+// Steps (all by default; QKERNELS_TEST_STEPS=native,sanitize,arm,armjs,jest,cmake,prebuild,pack picks some):
 //   native    C++ test binary for every ISA level this CPU runs (ctest)
+//   sanitize  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 //   arm       the same binary cross-built for arm64, run under qemu-aarch64 (-cpu max and a53)
 //   armjs     the addon cross-built for arm64, run by an arm64 node under qemu: same bits as x64
 //   jest      the jest suite on the node-gyp build (build/Release, made by `npm install`)
@@ -18,7 +19,7 @@ const os = require('os');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const allSteps = ['native', 'arm', 'armjs', 'jest', 'cmake', 'prebuild', 'pack'];
+const allSteps = ['native', 'sanitize', 'arm', 'armjs', 'jest', 'cmake', 'prebuild', 'pack'];
 const wanted = (process.env.QKERNELS_TEST_STEPS || allSteps.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 for (const step of wanted) {
   if (!allSteps.includes(step)) {
@@ -100,6 +101,10 @@ function step(name, fn) {
 step('native', () => {
   const r = run('C++ tests, native', 'bash', ['scripts/test-native.sh']);
   countCtest('C++ native', r.stdout, r.status);
+});
+step('sanitize', () => {
+  const r = run('C++ tests, ASan + UBSan', 'bash', ['scripts/test-native.sh', '--sanitize']);
+  countCtest('C++ ASan+UBSan', r.stdout, r.status);
 });
 step('arm', () => {
   const r = run('C++ tests, arm64 under qemu', 'bash', ['scripts/test-arm.sh']);
