@@ -28,5 +28,5 @@ case "${1:-}" in
 esac
 
 cmake -S . -B "$build_dir" "${cmake_args[@]}"
-cmake --build "$build_dir" -j2
-ctest --test-dir "$build_dir" --output-on-failure -V
+cmake --build "$build_dir" -j2 --config Release
+ctest --test-dir "$build_dir" -C Release --output-on-failure -V  # -C: multi-config generators (Visual Studio)
