@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,20 @@ bool RequireIsaLevel(Context& ctx);
 
 // Thread counts the ops tests compare (the output must not depend on them).
 extern const int kThreadCounts[4];
+
+// The value range of an 8-bit storage type (uint8_t, int8_t) as int32.
+template <typename T>
+constexpr int32_t kTypeMin = std::numeric_limits<T>::min();
+template <typename T>
+constexpr int32_t kTypeMax = std::numeric_limits<T>::max();
+
+// n uniformly random values over T's whole range.
+template <typename T>
+std::vector<T> RandomQuantized(Random& rng, size_t n) {
+  std::vector<T> q(n);
+  for (T& v : q) v = static_cast<T>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+  return q;
+}
 
 }  // namespace test
 }  // namespace qk

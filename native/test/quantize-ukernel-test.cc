@@ -92,11 +92,6 @@ void QuantizeRef(size_t n, const float* x, int8_t* y, const QuantizeParams* p) {
 void DequantizeRef(size_t n, const uint8_t* q, float* y, const DequantizeParams* p) { DequantizeU8Ref(n, q, y, p); }
 void DequantizeRef(size_t n, const int8_t* q, float* y, const DequantizeParams* p) { DequantizeS8Ref(n, q, y, p); }
 
-template <typename T>
-constexpr int32_t kTypeMin = std::numeric_limits<T>::min();
-template <typename T>
-constexpr int32_t kTypeMax = std::numeric_limits<T>::max();
-
 std::string DescribeParams(const QuantizeParams& p) {
   return "inv_scale=" + DescribeFloat(p.inv_scale) + " zero_point=" + std::to_string(p.zero_point) +
          " qmin=" + std::to_string(p.qmin) + " qmax=" + std::to_string(p.qmax);
@@ -284,13 +279,6 @@ void RegisterQuantizeKernelTests(const char* name, Isa isa, QuantizeKernel<T>* k
       }
     }
   });
-}
-
-template <typename T>
-std::vector<T> RandomQuantized(Random& rng, size_t n) {
-  std::vector<T> q(n);
-  for (T& v : q) v = static_cast<T>(rng.Int(kTypeMin<T>, kTypeMax<T>));
-  return q;
 }
 
 template <typename T>

@@ -148,11 +148,6 @@ void RegisterSizeCases(const KernelPair<In, Out, Params>& pair, std::vector<In> 
   });
 }
 
-template <typename T>
-constexpr int32_t kTypeMin = std::numeric_limits<T>::min();
-template <typename T>
-constexpr int32_t kTypeMax = std::numeric_limits<T>::max();
-
 // Zero points at and next to both ends of [qmin, qmax], and the middle.
 std::vector<int32_t> EdgeZeroPoints(int32_t qmin, int32_t qmax) {
   return {qmin, qmin + 1, qmin + 2, (qmin + qmax) / 2, (qmin + qmax + 1) / 2, qmax - 2, qmax - 1, qmax};
@@ -285,13 +280,6 @@ void RegisterQuantizeCases(const KernelPair<float, T, QuantizeParams>& pair) {
 }
 
 // ---- dequantize --------------------------------------------------------------------------
-
-template <typename T>
-std::vector<T> RandomQuantized(Random& rng, size_t n) {
-  std::vector<T> q(n);
-  for (T& v : q) v = static_cast<T>(rng.Int(kTypeMin<T>, kTypeMax<T>));
-  return q;
-}
 
 template <typename T>
 DequantizeParams RandomDequantizeParams(Random& rng) {
