@@ -4,11 +4,11 @@
 # once with this platform's prebuild inside (npm install must not compile anything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-# The tarball is made from a copy, so this checkout's prebuilds/ is left as it is.
+# The tarball is made from a copy of the tracked files (so it holds no prebuild until
+# one is copied in below), and this checkout's prebuilds/ is left as it is.
 stage="$scratch/stage"
 mkdir -p "$stage"
 git ls-files -z | xargs -0 -I{} cp --parents {} "$stage"/
@@ -36,7 +36,6 @@ install_and_probe() {
   fi
 }
 
-rm -rf "$stage/prebuilds"/*/
 (cd "$stage" && npm pack --ignore-scripts --silent --pack-destination "$scratch" >/dev/null)
 mv "$scratch"/qkernels-*.tgz "$scratch/source.tgz"
 install_and_probe source "$scratch/source.tgz"
