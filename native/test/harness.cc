@@ -101,6 +101,17 @@ std::string DescribeDouble(double v) {
   return buffer;
 }
 
+std::vector<float> HalfWayFloats(float scale, int k_max) {
+  std::vector<float> x;
+  for (int k = -k_max; k <= k_max; ++k) {
+    const float half = (static_cast<float>(k) + 0.5f) * scale;
+    x.push_back(half);
+    x.push_back(std::nextafter(half, 1e30f));
+    x.push_back(std::nextafter(half, -1e30f));
+  }
+  return x;
+}
+
 std::vector<float> SpecialFloats() {
   const float inf = std::numeric_limits<float>::infinity();
   const float max = std::numeric_limits<float>::max();

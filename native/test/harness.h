@@ -115,6 +115,11 @@ std::string DescribeDouble(double v);
 // denormals, the largest finite values, 2^31 and 2^63 neighbourhoods.
 std::vector<float> SpecialFloats();
 
+// With a power-of-two scale, x = (k + 0.5) * scale makes x * (1 / scale) exactly
+// k + 0.5, so round-half-to-even decides each one; their float neighbours check
+// that nothing "nearly half" rounds the wrong way. k runs over [-k_max, k_max].
+std::vector<float> HalfWayFloats(float scale, int k_max);
+
 // For cases that test whatever Dispatch() selects: skips the case (and returns
 // false) when the CPU cannot run the run's --isa level, since dispatch would
 // then silently use a lower level that its own run already covers.

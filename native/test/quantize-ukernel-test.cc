@@ -248,18 +248,10 @@ void RegisterQuantizeKernelTests(const char* name, Isa isa, QuantizeKernel<T>* k
   RegisterTest(Mode::kIsa, prefix + "half-way", [=](Context& ctx) {
     if (!Applies(ctx, isa)) return;
     Random rng(seed + 5);
-    // With a power-of-two scale, x = (k + 0.5) * scale gives t exactly k + 0.5:
-    // round-half-to-even decides every one. Their float neighbours check that
-    // nothing rounds "nearly half" the wrong way.
+    // Ties to even decide every value (see HalfWayFloats).
     for (float scale : {1.0f, 0.25f, 4.0f, 0x1p-10f, 0x1p10f}) {
       for (int32_t zp : EdgeZeroPoints(kTypeMin<T>, kTypeMax<T>, rng)) {
-        std::vector<float> x;
-        for (int k = -400; k <= 400; ++k) {
-          const float half = (static_cast<float>(k) + 0.5f) * scale;
-          x.push_back(half);
-          x.push_back(std::nextafter(half, 1e30f));
-          x.push_back(std::nextafter(half, -1e30f));
-        }
+        const std::vector<float> x = HalfWayFloats(scale, 400);
         if (!CheckQuantize<T>(ctx, name, kernel, x, QuantizeParams{1.0f / scale, zp, kTypeMin<T>, kTypeMax<T>})) return;
       }
     }

@@ -248,18 +248,11 @@ void RegisterQuantizeCases(const KernelPair<float, T, QuantizeParams>& pair) {
     }
   });
 
-  // With a power-of-two scale, x = (k + 0.5) * scale makes x * inv_scale exactly
-  // k + 0.5: ties to even decide every one, and their neighbours must not tie.
+  // Ties to even decide every value (see HalfWayFloats).
   RegisterCase(pair, "half-way", [](Context& ctx, const Pair& p, Random&) {
     for (float scale : {1.0f, 0.25f, 4.0f, 0x1p-10f, 0x1p10f}) {
       for (int32_t zp : EdgeZeroPoints(kTypeMin<T>, kTypeMax<T>)) {
-        std::vector<float> x;
-        for (int k = -300; k <= 300; ++k) {
-          const float half = (static_cast<float>(k) + 0.5f) * scale;
-          x.push_back(half);
-          x.push_back(std::nextafter(half, 1e30f));
-          x.push_back(std::nextafter(half, -1e30f));
-        }
+        const std::vector<float> x = HalfWayFloats(scale, 300);
         if (!Agree(ctx, p, x, QuantizeParams{1.0f / scale, zp, kTypeMin<T>, kTypeMax<T>})) return;
       }
     }
