@@ -61,10 +61,21 @@
       ]
     },
     {
+      "target_name": "qk_isa_neondot",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch == 'arm64'", {
+          "sources": ["<!@(node scripts/sources.js isa neondot)"],
+          "cflags": ["<!@(node scripts/sources.js flags gcc neondot)"],
+          "xcode_settings": {"OTHER_CFLAGS": ["-ffp-contract=off", "<!@(node scripts/sources.js flags gcc neondot)"]}
+        }]
+      ]
+    },
+    {
       "target_name": "qkernels",
       "sources": ["<!@(node scripts/sources.js addon)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "dependencies": ["qk_core", "qk_isa_avx2", "qk_isa_avx512vnni", "qk_isa_neon"],
+      "dependencies": ["qk_core", "qk_isa_avx2", "qk_isa_avx512vnni", "qk_isa_neon", "qk_isa_neondot"],
       "conditions": [
         ["OS == 'linux'", {"libraries": ["-lpthread"]}]
       ]

@@ -1,32 +1,91 @@
-// The torch-shaped namespaces: qF, nnq, nnqd, nniq, nn and ops, each a frozen object of what exists so far.
+// The torch-shaped namespaces: qF, nnq, nnqd, nniq, nn and ops, each a frozen object assembled from the families.
 //
 // nn.quantized === nnq, nn.quantized.functional === nnq.functional === qF,
 // nn.quantized.dynamic === nnq.dynamic === nnqd, nn.intrinsic.quantized === nniq,
-// ops.quantized mirrors torch.ops.quantized (camelCase). Namespaces without members yet
-// are empty: later capabilities add their functions and modules here.
+// nniq.dynamic === nn.intrinsic.quantized.dynamic, ops.quantized mirrors torch.ops.quantized
+// (camelCase). Each family (lib/<family>/index.ts) exports one object per namespace; the
+// values are spread in here, and each module class also gets a type alias in the
+// namespace declarations below (so `let m: nnq.Conv2d` works as it does in torch).
 
+import * as elementwise from './elementwise';
+import * as embedding from './embedding';
+import * as linearConv from './linear-conv';
 import { DeQuantize as DeQuantizeModule, Quantize as QuantizeModule } from './modules/quantize';
+import * as poolNorm from './pool-norm';
 
 /** torch.ao.nn.quantized.functional. */
-export const qF = Object.freeze({});
+export const qF = Object.freeze({
+  ...linearConv.functional,
+  ...elementwise.functional,
+  ...poolNorm.functional,
+  ...embedding.functional,
+});
 
 /** torch.ao.nn.quantized.dynamic. */
-export const nnqd = Object.freeze({});
+export const nnqd = Object.freeze({
+  ...linearConv.dynamicModules,
+  ...elementwise.dynamicModules,
+  ...poolNorm.dynamicModules,
+  ...embedding.dynamicModules,
+});
+
+/** torch.ao.nn.intrinsic.quantized.dynamic. */
+const nniqDynamic = Object.freeze({
+  ...linearConv.intrinsicDynamicModules,
+  ...elementwise.intrinsicDynamicModules,
+  ...poolNorm.intrinsicDynamicModules,
+  ...embedding.intrinsicDynamicModules,
+});
 
 /** torch.ao.nn.intrinsic.quantized. */
-export const nniq = Object.freeze({});
+export const nniq = Object.freeze({
+  ...linearConv.intrinsicModules,
+  ...elementwise.intrinsicModules,
+  ...poolNorm.intrinsicModules,
+  ...embedding.intrinsicModules,
+  dynamic: nniqDynamic,
+});
 
 /** torch.ao.nn.quantized. */
 export const nnq = Object.freeze({
   Quantize: QuantizeModule,
   DeQuantize: DeQuantizeModule,
+  ...linearConv.modules,
+  ...elementwise.modules,
+  ...poolNorm.modules,
+  ...embedding.modules,
   functional: qF,
   dynamic: nnqd,
 });
-// The module classes as types too, so `let m: nnq.Quantize` works as it does in torch.
+
+// ---- module classes as types ------------------------------------------------------------------
+// One alias per class, in each family's block.
 export declare namespace nnq {
+  // quantize
   type Quantize = QuantizeModule;
   type DeQuantize = DeQuantizeModule;
+
+  // linear-conv
+
+  // elementwise
+
+  // pool-norm
+
+  // embedding
+}
+
+export declare namespace nnqd {
+  // linear-conv
+
+  // elementwise
+}
+
+export declare namespace nniq {
+  // linear-conv
+
+  // elementwise
+
+  // pool-norm
 }
 
 /** torch.ao.nn. */
@@ -37,5 +96,10 @@ export const nn = Object.freeze({
 
 /** torch.ops. */
 export const ops = Object.freeze({
-  quantized: Object.freeze({}),
+  quantized: Object.freeze({
+    ...linearConv.quantizedOps,
+    ...elementwise.quantizedOps,
+    ...poolNorm.quantizedOps,
+    ...embedding.quantizedOps,
+  }),
 });

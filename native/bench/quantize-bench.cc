@@ -1,6 +1,6 @@
-// qk_bench: throughput of every registered quantize/dequantize kernel on 1M elements, and its ratio to scalar.
+// qk_bench_quantize: throughput of every registered quantize/dequantize kernel on 1M elements, and its ratio to scalar.
 //
-//   build-native/qk_bench [--elements N] [--min-seconds S]
+//   build-native/qk_bench_quantize [--elements N] [--min-seconds S]
 //
 // Each kernel runs on the same 1M-element buffers (inputs in a realistic range,
 // so most values land inside [qmin, qmax]); the best of several timed runs
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--min-seconds") == 0 && i + 1 < argc) {
       options.min_seconds = std::strtod(argv[++i], nullptr);
     } else {
-      std::printf("usage: qk_bench [--elements N] [--min-seconds S]\n");
+      std::printf("usage: qk_bench_quantize [--elements N] [--min-seconds S]\n");
       return 2;
     }
   }
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   }
 
   const qk::CpuFeatures& cpu = qk::GetCpuFeatures();
-  std::printf("qk_bench: %zu elements per call, best of >= %.2f s per kernel, CPU best level %s\n", options.elements,
+  std::printf("qk_bench_quantize: %zu elements per call, best of >= %.2f s per kernel, CPU best level %s\n", options.elements,
               options.min_seconds, qk::IsaName(qk::BestSupportedIsa(cpu)));
   std::printf("%-46s %-11s %9s %9s\n", "kernel", "isa", "GB/s", "x scalar");
 

@@ -6,6 +6,7 @@
 # Protocol (see test/oracle/index.ts for the other side):
 #   stdin:  {"engine": "onednn" | "qnnpack" | null, "cases": [case, ...]}
 #           each case is {"op": <name in HANDLERS>, ...op arguments}
+#           HANDLERS merges the HANDLERS dict of every ops_<family>.py next to this file.
 #   stdout: [result, ...], one per case in the same order; a result is a dict of outputs,
 #           or {"error": message, "errorType": exception class name} when torch raised.
 #           A failing case never stops the batch; only a malformed batch exits non-zero.
@@ -16,339 +17,31 @@
 #   other float scalars travel as JSON numbers, which both sides print and parse round-trip exactly.
 # Exit codes: 0 ok, 2 malformed batch, 3 torch (or numpy) cannot be imported.
 
-import base64
+import glob
+import importlib
 import json
-import math
 import os
 import sys
 import traceback
 
-try:
-    import numpy as np
-    import torch
-except Exception as import_error:  # noqa: BLE001 - any import failure means "no oracle here"
-    sys.stderr.write(
-        "qkernels oracle: cannot import torch/numpy with %s (%s: %s). "
-        "Install Debian's python3-torch (apt-get install --no-install-recommends python3-torch) "
-        "or set QKERNELS_SKIP_ORACLE=1 to skip the oracle-based tests.\n"
-        % (sys.executable, type(import_error).__name__, import_error)
-    )
-    sys.exit(3)
-
-NUMPY_DTYPES = {
-    "float32": np.dtype("<f4"),
-    "float64": np.dtype("<f8"),
-    "uint8": np.dtype("u1"),
-    "int8": np.dtype("i1"),
-    "int32": np.dtype("<i4"),
-    "int64": np.dtype("<i8"),
-}
-TORCH_TO_WIRE = {
-    torch.float32: "float32",
-    torch.float64: "float64",
-    torch.uint8: "uint8",
-    torch.int8: "int8",
-    torch.int32: "int32",
-    torch.int64: "int64",
-}
-QDTYPES = {
-    "quint8": torch.quint8,
-    "qint8": torch.qint8,
-    "qint32": torch.qint32,
-    "quint4x2": torch.quint4x2,
-}
-QDTYPE_NAMES = {v: k for k, v in QDTYPES.items()}
-QSCHEME_NAMES = {
-    torch.per_tensor_affine: "per_tensor_affine",
-    torch.per_channel_affine: "per_channel_affine",
-    torch.per_channel_affine_float_qparams: "per_channel_affine_float_qparams",
-}
-# The integer dtype of torch's int_repr() for each quantized dtype (quint4x2 is packed bytes).
-INT_REPR_DTYPES = {"quint8": torch.uint8, "qint8": torch.int8, "qint32": torch.int32, "quint4x2": torch.uint8}
-MEMORY_FORMATS = {
-    "contiguous_format": torch.contiguous_format,
-    "channels_last": torch.channels_last,
-    "channels_last_3d": torch.channels_last_3d,
-}
-SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf, "-0": -0.0}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oracle_wire import encode, decode, torch  # noqa: E402 - exits 3 when torch is missing
 
 
-# ---------------------------------------------------------------------------------------------
-# Wire encoding
+def load_handlers():
+    """The op table: every ops_<family>.py's HANDLERS, an op name defined twice is an error."""
+    handlers = {}
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(here, "ops_*.py"))):
+        module = importlib.import_module(os.path.splitext(os.path.basename(path))[0])
+        for name, handler in module.HANDLERS.items():
+            if name in handlers:
+                raise RuntimeError("oracle op %r is defined twice (again in %s)" % (name, path))
+            handlers[name] = handler
+    return handlers
 
 
-def decode(value):
-    """Turns the wire form into Python values: arrays become torch tensors, special floats floats."""
-    if isinstance(value, dict):
-        if "$array" in value:
-            dtype = NUMPY_DTYPES[value["$array"]]
-            raw = base64.b64decode(value["b64"])
-            flat = np.frombuffer(raw, dtype=dtype).copy()
-            return torch.from_numpy(flat.astype(dtype.newbyteorder("="))).reshape(value["shape"])
-        if "$f64" in value:
-            return SPECIAL_FLOATS[value["$f64"]]
-        return {k: decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    return value
-
-
-def encode(value):
-    """Turns results into the wire form: tensors to base64 arrays, non-JSON floats to {"$f64"}."""
-    if isinstance(value, torch.Tensor):
-        if value.is_quantized:
-            raise TypeError("internal: encode a quantized tensor's int_repr(), not the tensor")
-        wire = TORCH_TO_WIRE[value.dtype]
-        array = value.detach().contiguous().numpy().astype(NUMPY_DTYPES[wire], copy=False)
-        return {"$array": wire, "shape": list(value.shape), "b64": base64.b64encode(array.tobytes()).decode("ascii")}
-    if isinstance(value, float):
-        if math.isnan(value):
-            return {"$f64": "NaN"}
-        if math.isinf(value):
-            return {"$f64": "Infinity" if value > 0 else "-Infinity"}
-        if value == 0.0 and math.copysign(1.0, value) < 0:
-            return {"$f64": "-0"}
-        return value
-    if isinstance(value, dict):
-        return {k: encode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [encode(v) for v in value]
-    return value
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers shared by the handlers
-
-
-def qdtype(name):
-    if name not in QDTYPES:
-        raise ValueError("unknown quantized dtype %r" % (name,))
-    return QDTYPES[name]
-
-
-def packed_int_repr(q):
-    """int_repr() of a quint4x2 tensor in logical order, read from its storage: torch 1.13's own
-    int_repr() raises for a channels_last quint4x2 tensor ("required rank 4 tensor to use
-    channels_last format"). Storage holds element 2i of memory order in the low nibble of byte i."""
-    storage = torch.empty(0, dtype=torch.uint8)
-    storage.set_(q.storage().untyped())
-    nibbles = torch.stack([storage & 15, storage >> 4], dim=1).flatten()
-    logical = torch.as_strided(nibbles, q.shape, q.stride(), q.storage_offset()).contiguous().flatten()
-    if logical.numel() % 2:
-        logical = torch.cat([logical, torch.zeros(1, dtype=torch.uint8)])
-    pairs = logical.reshape(-1, 2)
-    return pairs[:, 0] | (pairs[:, 1] << 4)
-
-
-def int_repr(q):
-    if q.dtype == torch.quint4x2 and not q.is_contiguous():
-        return packed_int_repr(q)
-    return q.int_repr()
-
-
-def describe_qtensor(q):
-    """Everything a test may compare about a quantized tensor. Arrays go in logical (row-major)
-    order whatever the memory format; strides say the layout."""
-    dequantized = q.dequantize()
-    out = {
-        "dtype": QDTYPE_NAMES[q.dtype],
-        "qscheme": QSCHEME_NAMES[q.qscheme()],
-        "shape": list(q.shape),
-        "strides": list(q.stride()),
-        "int_repr": int_repr(q),
-        "dequant": dequantized,
-        "dequant_strides": list(dequantized.stride()),
-    }
-    if q.qscheme() == torch.per_tensor_affine:
-        out["scale"] = float(q.q_scale())
-        out["zero_point"] = int(q.q_zero_point())
-    else:
-        out["scales"] = q.q_per_channel_scales().to(torch.float64)
-        zero_points = q.q_per_channel_zero_points()
-        out["zero_points"] = zero_points.to(torch.float32 if zero_points.is_floating_point() else torch.int64)
-        out["axis"] = int(q.q_per_channel_axis())
-    return out
-
-
-def make_quantized_from_ints(case):
-    """torch._make_per_{tensor,channel}_quantized_tensor; quint4x2 (which they cannot make)
-    is built empty with the qparams and its storage overwritten with the packed bytes."""
-    values = case["values"]
-    dtype_name = case["dtype"]
-    shape = list(case["shape"])
-    per_channel = "scales" in case
-    if dtype_name == "quint4x2":
-        if per_channel:
-            q = torch._empty_per_channel_affine_quantized(
-                shape,
-                scales=case["scales"],
-                zero_points=case["zero_points"],
-                axis=case["axis"],
-                dtype=torch.quint4x2,
-            )
-        else:
-            q = torch._empty_affine_quantized(
-                shape, scale=case["scale"], zero_point=case["zero_point"], dtype=torch.quint4x2
-            )
-        packed = values.to(torch.uint8).flatten()
-        expected = (q.numel() + 1) // 2
-        if packed.numel() != expected:
-            raise ValueError("quint4x2 needs %d packed bytes for %d elements, got %d" % (expected, q.numel(), packed.numel()))
-        storage = q.storage().untyped()
-        # torch may allocate more bytes than ceil(numel/2); keep the tail zero.
-        padded = torch.zeros(storage.nbytes(), dtype=torch.uint8)
-        padded[:expected] = packed
-        storage.copy_(padded.storage().untyped())
-        return q
-    ints = values.reshape(shape)
-    if ints.dtype != INT_REPR_DTYPES[dtype_name]:
-        raise ValueError("values of dtype %s cannot make a %s tensor" % (ints.dtype, dtype_name))
-    if per_channel:
-        return torch._make_per_channel_quantized_tensor(ints, case["scales"], case["zero_points"], case["axis"])
-    return torch._make_per_tensor_quantized_tensor(ints, case["scale"], case["zero_point"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Op handlers: each takes the decoded case and returns a dict of outputs (or raises).
-
-
-def input_in_format(case):
-    """The float input x after case["input_steps"] (view steps as in op view_chain, e.g.
-    [["contiguous", "channels_last"]] or [["permute", [1, 0]]]); x itself when there are none."""
-    x = case["x"]
-    for step in case.get("input_steps") or []:
-        x = apply_view_step(x, step)
-    return x
-
-
-def op_quantize_per_tensor(case):
-    """torch.quantize_per_tensor(x, scale, zero_point, dtype)."""
-    q = torch.quantize_per_tensor(input_in_format(case), float(case["scale"]), int(case["zero_point"]), qdtype(case["dtype"]))
-    return describe_qtensor(q)
-
-
-def op_quantize_per_channel(case):
-    """torch.quantize_per_channel(x, scales, zero_points, axis, dtype); float zero points select
-    per_channel_affine_float_qparams (scales go in as float64, torch converts them as it does)."""
-    q = torch.quantize_per_channel(
-        input_in_format(case), case["scales"], case["zero_points"], int(case["axis"]), qdtype(case["dtype"])
-    )
-    return describe_qtensor(q)
-
-
-def op_quantize_per_tensor_dynamic(case):
-    """torch.quantize_per_tensor_dynamic(x, dtype, reduce_range): the chosen qparams and values."""
-    q = torch.quantize_per_tensor_dynamic(case["x"], qdtype(case["dtype"]), bool(case["reduce_range"]))
-    return describe_qtensor(q)
-
-
-def op_dequantize(case):
-    """Dequantize integer values under given qparams (per tensor: scale/zero_point; per channel:
-    scales/zero_points/axis; float zero points select float qparams)."""
-    return describe_qtensor(make_quantized_from_ints(case))
-
-
-def op_int_repr(case):
-    """torch's packed int_repr of quint4x2 values 0..15 given one per element (quantized with
-    scale 1, zero point 0, so element i becomes the nibble it names)."""
-    values = case["values"]
-    q = torch.quantize_per_tensor(values.to(torch.float32), 1.0, 0, qdtype(case.get("dtype", "quint4x2")))
-    return {"int_repr": q.int_repr()}
-
-
-def apply_view_step(q, step):
-    name, arg = step[0], step[1] if len(step) > 1 else None
-    if name == "permute":
-        return q.permute(*arg)
-    if name == "reshape":
-        return q.reshape(arg)
-    if name == "view":
-        return q.view(arg)
-    if name == "flatten":
-        return q.flatten(*arg)
-    if name == "contiguous":
-        return q.contiguous(memory_format=MEMORY_FORMATS[arg or "contiguous_format"])
-    raise ValueError("unknown view step %r" % (name,))
-
-
-def op_view_chain(case):
-    """Builds a quantized tensor from integer values (as op dequantize) and applies steps such as
-    ["permute", [0, 2, 3, 1]], ["reshape", [6, -1]], ["view", [-1]], ["flatten", [1, 2]],
-    ["contiguous", "channels_last"]; returns the final tensor, is_contiguous per memory format
-    and shares_storage (whether the result is a view of the tensor it started from)."""
-    original = make_quantized_from_ints(case)
-    q = original
-    for step in case["steps"]:
-        q = apply_view_step(q, step)
-    out = describe_qtensor(q)
-    out["shares_storage"] = bool(q.storage().data_ptr() == original.storage().data_ptr())
-    out["is_contiguous"] = {name: bool(q.is_contiguous(memory_format=fmt)) for name, fmt in MEMORY_FORMATS.items()
-                            if name == "contiguous_format" or (name == "channels_last" and q.dim() == 4)
-                            or (name == "channels_last_3d" and q.dim() == 5)}
-    return out
-
-
-def op_dequantized_view_chain(case):
-    """Dequantizes a quantized tensor built from integer values (any qscheme or dtype), then applies
-    the steps to the float result: the expectation for views torch cannot take of quantized tensors
-    (per-channel and quint4x2 permutes)."""
-    x = make_quantized_from_ints(case).dequantize()
-    for step in case["steps"]:
-        x = apply_view_step(x, step)
-    return {"values": x.contiguous(), "shape": list(x.shape), "strides": list(x.stride())}
-
-
-def op_repr(case):
-    """str() of a quantized tensor built from integer values, as torch prints it."""
-    return {"repr": str(make_quantized_from_ints(case))}
-
-
-def op_float_view_chain(case):
-    """The same steps on a float tensor (the expectation for per-channel and quint4x2 tensors,
-    which torch 1.13 cannot permute): returns the values in logical order, shape and strides."""
-    x = case["x"]
-    for step in case["steps"]:
-        x = apply_view_step(x, step)
-    return {"values": x.contiguous(), "shape": list(x.shape), "strides": list(x.stride())}
-
-
-def op_nnq_quantize(case):
-    """torch.ao.nn.quantized.Quantize(scale, zero_point, dtype) applied to x (the module keeps
-    scale in a float32 buffer); also its repr and DeQuantize's."""
-    import torch.ao.nn.quantized as nnq
-
-    module = nnq.Quantize(float(case["scale"]), int(case["zero_point"]), qdtype(case["dtype"]))
-    out = describe_qtensor(module(input_in_format(case)))
-    out["module_repr"] = repr(module)
-    out["dequantize_module_repr"] = repr(nnq.DeQuantize())
-    return out
-
-
-def op_ping(case):
-    """Versions and engines: lets a test name what it compared against."""
-    return {
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "python": sys.version.split()[0],
-        "engines": list(torch.backends.quantized.supported_engines),
-        "engine": torch.backends.quantized.engine,
-        "echo": case.get("echo"),
-    }
-
-
-HANDLERS = {
-    "ping": op_ping,
-    "quantize_per_tensor": op_quantize_per_tensor,
-    "quantize_per_channel": op_quantize_per_channel,
-    "quantize_per_tensor_dynamic": op_quantize_per_tensor_dynamic,
-    "dequantize": op_dequantize,
-    "int_repr": op_int_repr,
-    "view_chain": op_view_chain,
-    "float_view_chain": op_float_view_chain,
-    "dequantized_view_chain": op_dequantized_view_chain,
-    "repr": op_repr,
-    "nnq_quantize": op_nnq_quantize,
-}
+HANDLERS = load_handlers()
 
 
 def run_case(case):

@@ -123,7 +123,14 @@ CpuFeatures DetectArm64() {
 #endif
 
 CpuFeatures Detect() {
-#if QK_ARCH_X86
+#if QK_ARCH_X86 && defined(QK_TEST_EMULATED_AVX512)
+  // Test-only (qk_test_avx512emu, see CMakeLists.txt): that binary's avx512vnni kernels are
+  // compiled against an emulated <immintrin.h>, so every CPU can run them; claiming the
+  // features lets dispatch, the ops and every test reach them like on real hardware.
+  CpuFeatures emulated = DetectX86();
+  emulated.avx512f = emulated.avx512bw = emulated.avx512vl = emulated.avx512dq = emulated.avx512vnni = true;
+  return emulated;
+#elif QK_ARCH_X86
   return DetectX86();
 #elif QK_ARCH_ARM64
   return DetectArm64();

@@ -10,6 +10,12 @@
 #include <cstdint>
 
 #include "base/isa.h"  // QK_ARCH_* select the registry lines of this architecture
+// The other families' function types and parameter structs (quantize's are below).
+#include "ukernels/conv/conv.h"
+#include "ukernels/elementwise/elementwise.h"
+#include "ukernels/embedding/embedding.h"
+#include "ukernels/gemm/gemm.h"
+#include "ukernels/pool-norm/pool-norm.h"
 
 namespace qk {
 

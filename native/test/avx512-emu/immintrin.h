@@ -494,3 +494,13 @@ static inline __m512i _mm512_maskz_dpbusd_epi32(__mmask16 k, __m512i src, __m512
   }
   return dst;
 }
+
+// Intrinsics the other kernel families need, one header each. Wrap each function in
+// `#ifndef QK_EMU_<intrinsic>` / `#define QK_EMU_<intrinsic>` so that two families adding
+// the same intrinsic do not collide; follow Intel's pseudocode, and add a lane-by-lane
+// check against real AVX2 (shim-test.cc) where an AVX2 counterpart exists.
+#include "intrinsics-gemm.h"
+#include "intrinsics-conv.h"
+#include "intrinsics-embedding.h"
+#include "intrinsics-elementwise.h"
+#include "intrinsics-pool-norm.h"

@@ -1,0 +1,270 @@
+// The binding's shared plumbing: error messages, argument readers, outputs, and the sync/async op runner.
+#include "addon/common.h"
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <new>
+
+#include "base/checked.h"
+
+namespace qk {
+namespace addon {
+
+// ---- errors ----------------------------------------------------------------------------
+
+Napi::Error ErrorFromStatus(Napi::Env env, const Status& status) {
+  switch (status.kind()) {
+    case ErrorKind::kTypeError: return Napi::TypeError::New(env, status.message());
+    case ErrorKind::kRangeError: return Napi::RangeError::New(env, status.message());
+    default: return Napi::Error::New(env, status.message());
+  }
+}
+
+namespace {
+
+const char* TypedArrayName(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "typed array";
+  }
+}
+
+// Native messages keep lib's shape: "Expected <what> for <parameter> but received <value> of type <type>".
+std::string TypeOfName(const Napi::Value& value) {
+  switch (value.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "object";
+    case napi_boolean: return "boolean";
+    case napi_number: return "number";
+    case napi_string: return "string";
+    case napi_symbol: return "symbol";
+    case napi_function: return "function";
+    case napi_bigint: return "bigint";
+    default: return "object";
+  }
+}
+
+}  // namespace
+
+std::string Describe(const Napi::Value& value) {
+  switch (value.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return value.As<Napi::Boolean>().Value() ? "true" : "false";
+    case napi_number: {
+      const double number = value.As<Napi::Number>().DoubleValue();
+      if (std::isnan(number)) return "NaN";
+      if (std::isinf(number)) return number > 0 ? "Infinity" : "-Infinity";
+      char text[32];
+      std::snprintf(text, sizeof(text), "%.17g", number);
+      return text;
+    }
+    case napi_string: {
+      std::string text = value.As<Napi::String>().Utf8Value();
+      return "'" + (text.size() > 64 ? text.substr(0, 61) + "..." : text) + "'";
+    }
+    default: break;
+  }
+  if (value.IsTypedArray()) {
+    Napi::TypedArray array = value.As<Napi::TypedArray>();
+    return std::string(TypedArrayName(array.TypedArrayType())) + "(" + std::to_string(array.ElementLength()) + ")";
+  }
+  if (value.IsArray()) return "[array]";
+  return "[object]";
+}
+
+std::string Expected(const std::string& what, const char* parameter, const Napi::Value& received) {
+  return "Expected " + what + " for " + parameter + " but received " + Describe(received) + " of type " +
+         TypeOfName(received);
+}
+// (info[i] past the last argument is undefined, so `received` is always a value.)
+[[noreturn]] void ThrowType(Napi::Env env, const std::string& what, const char* parameter, const Napi::Value& received) {
+  throw Napi::TypeError::New(env, Expected(what, parameter, received));
+}
+[[noreturn]] void ThrowRange(Napi::Env env, const std::string& what, const char* parameter, const Napi::Value& received) {
+  throw Napi::RangeError::New(env, Expected(what, parameter, received));
+}
+
+// ---- argument readers --------------------------------------------------------------------
+
+double ArgNumber(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
+  if (index >= info.Length() || !info[index].IsNumber()) ThrowType(info.Env(), "number", parameter, info[index]);
+  return info[index].As<Napi::Number>().DoubleValue();
+}
+
+// A non-negative integer that is exact in a double and fits size_t.
+size_t ArgSize(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
+  const double value = ArgNumber(info, index, parameter);
+  if (!(value >= 0 && value <= 9007199254740991.0) || std::floor(value) != value ||
+      value > static_cast<double>(std::numeric_limits<size_t>::max())) {
+    ThrowRange(info.Env(), "non-negative integer", parameter, info[index]);
+  }
+  return static_cast<size_t>(value);
+}
+
+// Any integer exact in a double; the op decides which range is valid (it knows the dtype).
+int64_t ArgInt64(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
+  const double value = ArgNumber(info, index, parameter);
+  if (!(std::fabs(value) <= 9007199254740991.0) || std::floor(value) != value) {
+    ThrowRange(info.Env(), "integer", parameter, info[index]);
+  }
+  return static_cast<int64_t>(value);
+}
+
+bool ArgBool(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
+  if (index >= info.Length() || !info[index].IsBoolean()) ThrowType(info.Env(), "boolean", parameter, info[index]);
+  return info[index].As<Napi::Boolean>().Value();
+}
+
+QDType ArgDType(const Napi::CallbackInfo& info, size_t index) {
+  const double value = ArgNumber(info, index, "dtype");
+  if (!(value == 0 || value == 1 || value == 2 || value == 3)) ThrowRange(info.Env(), "dtype code in [0, 3]", "dtype", info[index]);
+  return static_cast<QDType>(static_cast<int>(value));
+}
+
+View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsTypedArray()) ThrowType(env, TypedArrayName(expected), parameter, info[index]);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t byte_offset = 0;
+  // napi_get_typedarray_info's data pointer already includes byteOffset.
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, info[index], &type, &length, &data, &buffer, &byte_offset),
+                       View());
+  if (type != expected) ThrowType(env, TypedArrayName(expected), parameter, info[index]);
+  // A SharedArrayBuffer is never detached; napi_is_detached_arraybuffer reports an error
+  // status for it, which is read here as "not detached".
+  bool detached = false;
+  if (napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok) detached = false;
+  if (detached) ThrowType(env, std::string(TypedArrayName(expected)) + " with an attached (not transferred) buffer", parameter, info[index]);
+  View view;
+  view.data = data;
+  view.length = length;
+  size_t element_bytes = 1;
+  switch (type) {
+    case napi_int32_array:
+    case napi_float32_array: element_bytes = 4; break;
+    case napi_float64_array: element_bytes = 8; break;
+    default: break;
+  }
+  if (!CheckedBytes(length, element_bytes, &view.bytes)) ThrowRange(env, "typed array whose byte length fits size_t", parameter, info[index]);
+  if (view.length > 0 && view.data == nullptr) ThrowType(env, "typed array with storage", parameter, info[index]);
+  view.holder = info[index].As<Napi::Object>();
+  return view;
+}
+
+// The typed array kind that stores a dtype: quint8 and quint4x2 (packed) in Uint8Array,
+// qint8 in Int8Array, qint32 in Int32Array.
+napi_typedarray_type StorageArrayType(QDType dtype) {
+  switch (dtype) {
+    case QDType::kQInt8: return napi_int8_array;
+    case QDType::kQInt32: return napi_int32_array;
+    default: return napi_uint8_array;
+  }
+}
+
+// ---- outputs ---------------------------------------------------------------------------
+
+// A fresh, zero-filled, V8-owned typed array (never an external buffer).
+
+Output NewOutput(Napi::Env env, napi_typedarray_type type, size_t length) {
+  size_t element_bytes = (type == napi_int32_array || type == napi_float32_array) ? 4 : 1;
+  Output out;
+  out.length = length;
+  if (!CheckedBytes(length, element_bytes, &out.bytes)) ThrowRange(env, "output size that fits size_t", "output length", Napi::Number::New(env, static_cast<double>(length)));
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, out.bytes);  // throws RangeError when V8 cannot allocate
+  out.data = buffer.Data();
+  napi_value array;
+  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, type, length, buffer, 0, &array), Output());
+  out.array = Napi::Object(env, array);
+  return out;
+}
+
+Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel) {
+  size_t bytes = 0;
+  if (!QDTypeStorageBytes(dtype, numel, &bytes)) ThrowRange(env, "element count whose storage fits size_t", "numel", Napi::Number::New(env, static_cast<double>(numel)));
+  const napi_typedarray_type type = StorageArrayType(dtype);
+  return NewOutput(env, type, type == napi_int32_array ? bytes / 4 : bytes);
+}
+
+// ---- prepared ops, run now or on the pool ----------------------------------------------------
+
+// Reads a typed-array input of an op. Sync ops read the caller's memory in place; async
+// ops read a copy the op owns (see the rule at the top of this file). The returned View
+// points at whichever memory `compute` must use.
+View ArgInput(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter,
+              PreparedOp* op) {
+  View view = ArgTypedArray(info, index, expected, parameter);
+  if (op->snapshot_inputs) {
+    auto copy = std::make_shared<std::vector<uint8_t>>(view.bytes);
+    if (view.bytes > 0) std::memcpy(copy->data(), view.data, view.bytes);
+    view.data = copy->data();
+    op->snapshots.push_back(std::move(copy));
+  }
+  return view;
+}
+
+Status RunGuarded(const std::function<Status()>& compute) {
+  try {
+    return compute();
+  } catch (const std::bad_alloc&) {
+    return Status::RangeError("qkernels: out of memory in a native operation");
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("qkernels: native operation failed: ") + e.what());
+  }
+}
+
+// ---- per-channel parameters ----------------------------------------------------------------
+
+ChannelLayout ArgLayout(const Napi::CallbackInfo& info, size_t index) {
+  ChannelLayout layout;
+  layout.outer = ArgSize(info, index, "outer");
+  layout.channels = ArgSize(info, index + 1, "channels");
+  layout.inner = ArgSize(info, index + 2, "inner");
+  size_t numel = 0;
+  if (!CheckedMul(layout.outer, layout.channels, &numel) || !CheckedMul(numel, layout.inner, &numel)) {
+    ThrowRange(info.Env(), "outer * channels * inner that fits size_t", "layout", info[index]);
+  }
+  return layout;
+}
+
+size_t LayoutNumel(const ChannelLayout& layout) { return layout.outer * layout.channels * layout.inner; }
+
+AffineChannelParams ArgAffineChannelParams(const Napi::CallbackInfo& info, size_t index, size_t channels,
+                                           PreparedOp* op) {
+  View scales = ArgInput(info, index, napi_float64_array, "scales", op);
+  View zero_points = ArgTypedArray(info, index + 1, napi_int32_array, "zeroPoints");  // widened below, now
+  if (scales.length != channels) ThrowRange(info.Env(), "one scale per channel", "scales", scales.holder);
+  if (zero_points.length != channels) ThrowRange(info.Env(), "one zero point per channel", "zeroPoints", zero_points.holder);
+  auto widened = std::make_shared<std::vector<int64_t>>(channels);
+  const int32_t* source = static_cast<const int32_t*>(zero_points.data);
+  for (size_t c = 0; c < channels; ++c) (*widened)[c] = source[c];
+  return AffineChannelParams{static_cast<const double*>(scales.data), widened->data(), channels, widened};
+}
+
+FloatChannelParams ArgFloatChannelParams(const Napi::CallbackInfo& info, size_t index, size_t channels,
+                                         PreparedOp* op) {
+  View scales = ArgInput(info, index, napi_float32_array, "scales", op);
+  View zero_points = ArgInput(info, index + 1, napi_float32_array, "zeroPoints", op);
+  if (scales.length != channels) ThrowRange(info.Env(), "one scale per channel", "scales", scales.holder);
+  if (zero_points.length != channels) ThrowRange(info.Env(), "one zero point per channel", "zeroPoints", zero_points.holder);
+  return FloatChannelParams{static_cast<const float*>(scales.data), static_cast<const float*>(zero_points.data),
+                            channels};
+}
+
+}  // namespace addon
+}  // namespace qk

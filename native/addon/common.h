@@ -1,0 +1,201 @@
+// The binding's shared plumbing, used by every family's binding file (native/addon/<family>.cc).
+//
+// The rules every binding file keeps are at the top of addon.cc. In short: check every
+// argument again (types, lengths, sizes) and name the parameter in the error; sync ops
+// read inputs in place, async ops read copies (ArgInput does both); outputs are fresh
+// V8-owned typed arrays (NewOutput); the math happens in `compute`, which touches only
+// raw memory and reports failures as a Status.
+//
+// A family registers its functions with DefineOp, which adds `name` (sync) and
+// `nameAsync` (Promise) to the exports, both running the same Prepare function.
+#pragma once
+
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+#error "qkernels' addon must be compiled with NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED (see binding.gyp, CMakeLists.txt)"
+#endif
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "ops/quantize.h"
+
+namespace qk {
+namespace addon {
+
+// ---- errors ----------------------------------------------------------------------------
+
+// The TypeError / RangeError / Error a Status names.
+Napi::Error ErrorFromStatus(Napi::Env env, const Status& status);
+// A short rendering of a JS value for messages: numbers, strings, typed arrays with their length.
+std::string Describe(const Napi::Value& value);
+// "Expected <what> for <parameter> but received <value> of type <type>".
+std::string Expected(const std::string& what, const char* parameter, const Napi::Value& received);
+[[noreturn]] void ThrowType(Napi::Env env, const std::string& what, const char* parameter, const Napi::Value& received);
+[[noreturn]] void ThrowRange(Napi::Env env, const std::string& what, const char* parameter, const Napi::Value& received);
+
+// ---- argument readers (each throws a TypeError/RangeError naming `parameter`) -----------
+
+double ArgNumber(const Napi::CallbackInfo& info, size_t index, const char* parameter);
+// A non-negative integer that is exact in a double and fits size_t.
+size_t ArgSize(const Napi::CallbackInfo& info, size_t index, const char* parameter);
+// Any integer exact in a double; the op decides which range is valid.
+int64_t ArgInt64(const Napi::CallbackInfo& info, size_t index, const char* parameter);
+bool ArgBool(const Napi::CallbackInfo& info, size_t index, const char* parameter);
+// The dtype code lib/ sends: 0 quint8, 1 qint8, 2 qint32, 3 quint4x2.
+QDType ArgDType(const Napi::CallbackInfo& info, size_t index);
+
+// A typed array as the op sees it: where its bytes start (byteOffset already applied),
+// how many elements it has, and the JS value it came from (named in error messages).
+struct View {
+  void* data = nullptr;
+  size_t length = 0;  // elements
+  size_t bytes = 0;
+  Napi::Object holder;
+};
+
+View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter);
+
+// The typed array kind that stores a dtype: quint8 and quint4x2 (packed) in Uint8Array,
+// qint8 in Int8Array, qint32 in Int32Array.
+napi_typedarray_type StorageArrayType(QDType dtype);
+
+// ---- outputs ---------------------------------------------------------------------------
+
+struct Output {
+  Napi::Object array;
+  void* data = nullptr;
+  size_t length = 0;  // elements
+  size_t bytes = 0;
+};
+
+// A fresh, zero-filled, V8-owned typed array (never an external buffer).
+Output NewOutput(Napi::Env env, napi_typedarray_type type, size_t length);
+Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel);
+
+// ---- prepared ops, run now or on the pool ----------------------------------------------
+
+// An op whose arguments have all been read and checked: `compute` touches only raw
+// memory (safe off the JS thread), `output` is the typed array it fills.
+struct PreparedOp {
+  std::function<Status()> compute;
+  Napi::Object output;
+  // True for async ops: inputs are copied into `snapshots` and `compute` reads the copies.
+  bool snapshot_inputs = false;
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> snapshots;
+};
+
+// Reads a typed-array input of an op. Sync ops read the caller's memory in place; async
+// ops read a copy the op owns. The returned View points at whichever memory `compute` must use.
+View ArgInput(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter,
+              PreparedOp* op);
+
+// Runs compute, turning C++ exceptions (bad_alloc, ...) into a Status.
+Status RunGuarded(const std::function<Status()>& compute);
+
+// Resolves a Promise with the prepared op's output once `compute` has run on libuv's
+// thread pool; rejects with the TypeError / RangeError / Error its Status names.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  PromiseWorker(Napi::Env env, PreparedOp op)
+      : Napi::AsyncWorker(env, "qkernels:op"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        compute_(std::move(op.compute)),
+        snapshots_(std::move(op.snapshots)),
+        // A strong reference: the output, not yet visible to JS, cannot be collected
+        // while Execute writes it.
+        output_(Napi::Persistent(op.output)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    status_ = RunGuarded(compute_);
+    if (!status_.ok()) SetError(status_.message());
+  }
+
+  void OnOK() override { deferred_.Resolve(output_.Value()); }
+
+  void OnError(const Napi::Error&) override { deferred_.Reject(ErrorFromStatus(Env(), status_).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<Status()> compute_;
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> snapshots_;  // the inputs compute_ reads
+  Napi::ObjectReference output_;
+  Status status_;
+};
+
+using Prepare = PreparedOp (*)(const Napi::CallbackInfo& info, bool snapshot);
+
+template <Prepare prepare>
+Napi::Value RunSync(const Napi::CallbackInfo& info) {
+  PreparedOp op = prepare(info, /*snapshot=*/false);
+  const Status status = RunGuarded(op.compute);
+  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
+  return op.output;
+}
+
+template <Prepare prepare>
+Napi::Value RunAsync(const Napi::CallbackInfo& info) {
+  PreparedOp op = prepare(info, /*snapshot=*/true);
+  auto* worker = new PromiseWorker(info.Env(), std::move(op));  // deletes itself after OnOK/OnError
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// Adds `name` and `name + "Async"` to exports, both running `prepare`.
+template <Prepare prepare>
+void DefineOp(Napi::Env env, Napi::Object exports, const std::string& name) {
+  exports.Set(name, Napi::Function::New(env, RunSync<prepare>, name));
+  const std::string async_name = name + "Async";
+  exports.Set(async_name, Napi::Function::New(env, RunAsync<prepare>, async_name));
+}
+
+// ---- per-channel parameters ------------------------------------------------------------
+
+// outer, channels, inner at info[index..index+2], with a checked product.
+ChannelLayout ArgLayout(const Napi::CallbackInfo& info, size_t index);
+size_t LayoutNumel(const ChannelLayout& layout);
+
+// Affine per-channel qparams: Float64Array scales and Int32Array zero points, one per
+// channel. The ops take int64 zero points; the few values are widened into a vector that
+// `owner` keeps alive for as long as the compute closure (which copies this struct) lives.
+struct AffineChannelParams {
+  const double* scales;
+  const int64_t* zero_points;
+  size_t length;
+  std::shared_ptr<std::vector<int64_t>> owner;
+};
+
+AffineChannelParams ArgAffineChannelParams(const Napi::CallbackInfo& info, size_t index, size_t channels,
+                                           PreparedOp* op);
+
+// Float-qparams per-channel parameters: Float32Array scales and zero points.
+struct FloatChannelParams {
+  const float* scales;
+  const float* zero_points;
+  size_t length;
+};
+
+FloatChannelParams ArgFloatChannelParams(const Napi::CallbackInfo& info, size_t index, size_t channels,
+                                         PreparedOp* op);
+
+// ---- the families: each adds its functions to the addon's exports -------------------------
+
+void RegisterQuantizeOps(Napi::Env env, Napi::Object exports);     // addon/quantize.cc
+void RegisterLinearConvOps(Napi::Env env, Napi::Object exports);   // addon/linear-conv.cc
+void RegisterEmbeddingOps(Napi::Env env, Napi::Object exports);    // addon/embedding.cc
+void RegisterElementwiseOps(Napi::Env env, Napi::Object exports);  // addon/elementwise.cc
+void RegisterPoolNormOps(Napi::Env env, Napi::Object exports);     // addon/pool-norm.cc
+
+}  // namespace addon
+}  // namespace qk

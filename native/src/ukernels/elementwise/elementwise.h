@@ -1,0 +1,9 @@
+// Elementwise, lookup-table and arithmetic microkernels: function types and parameter structs (declarations come from registry.inc via ukernels.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace qk {
+
+}  // namespace qk

@@ -1,0 +1,2 @@
+// Emulated AVX-512 intrinsics used by the elementwise kernels (included by immintrin.h; see its end for the rules).
+#pragma once
