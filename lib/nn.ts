@@ -66,6 +66,13 @@ export declare namespace nnq {
   type DeQuantize = DeQuantizeModule;
 
   // linear-conv
+  type Linear = linearConv.Linear;
+  type Conv1d = linearConv.Conv1d;
+  type Conv2d = linearConv.Conv2d;
+  type Conv3d = linearConv.Conv3d;
+  type ConvTranspose1d = linearConv.ConvTranspose1d;
+  type ConvTranspose2d = linearConv.ConvTranspose2d;
+  type ConvTranspose3d = linearConv.ConvTranspose3d;
 
   // elementwise
 
@@ -76,12 +83,24 @@ export declare namespace nnq {
 
 export declare namespace nnqd {
   // linear-conv
+  type Linear = linearConv.DynamicLinear;
 
   // elementwise
 }
 
 export declare namespace nniq {
   // linear-conv
+  type LinearReLU = linearConv.LinearReLU;
+  type LinearLeakyReLU = linearConv.LinearLeakyReLU;
+  type LinearTanh = linearConv.LinearTanh;
+  type ConvReLU1d = linearConv.ConvReLU1d;
+  type ConvReLU2d = linearConv.ConvReLU2d;
+  type ConvReLU3d = linearConv.ConvReLU3d;
+  type ConvAdd2d = linearConv.ConvAdd2d;
+  type ConvAddReLU2d = linearConv.ConvAddReLU2d;
+  namespace dynamic {
+    type LinearReLU = linearConv.DynamicLinearReLU;
+  }
 
   // elementwise
 

@@ -1,10 +1,521 @@
-// The binding of linear, conv and conv-transpose (prepack and run).
+// The binding of linear, conv and conv-transpose: prepacked-weight handles, the ops (sync and async), unpack.
+//
+// A prepacked weight is a Napi::External that owns a shared_ptr to the immutable native
+// weights (type-tagged, so a linear handle can never be used as a conv handle). Every compute
+// closure copies that shared_ptr, so an async call keeps the weights alive even when the
+// module that made them is collected meanwhile.
+//
+// The fused epilogues PyTorch has beyond ReLU (LinearLeakyReLU, LinearTanh, ConvAdd2d,
+// ConvAddReLU2d) are computed here from the fp32 GEMM output (QGemmF32: float(acc) *
+// (x_scale * w_scale) + bias), then the activation or the add in fp32, then PyTorch's
+// quantize formula (QuantizePerTensor) to the output qparams, as oneDNN's post-ops do.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
 #include "addon/common.h"
+#include "base/checked.h"
+#include "ops/conv.h"
+#include "ops/linear.h"
+#include "ops/qgemm.h"
+#include "ops/quantize.h"
 
 namespace qk {
 namespace addon {
+namespace {
 
-void RegisterLinearConvOps(Napi::Env env, Napi::Object exports) {}
+// ---- handles ---------------------------------------------------------------------------
+
+constexpr napi_type_tag kLinearTag = {0x71b3c6a2d5e84f10ULL, 0x9e27a4c1b8d35f62ULL};
+constexpr napi_type_tag kConvTag = {0x3c8e51f7a9d24b06ULL, 0xd41f86b2e7a39c15ULL};
+
+struct LinearHandle {
+  std::shared_ptr<const LinearWeights> weights;
+};
+
+// ConvAdd's fp32 path needs one GEMM per group over the original weights; built on first use.
+struct ConvAddGemms {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<GemmWeights>> groups;
+};
+
+struct ConvHandle {
+  std::shared_ptr<const ConvWeights> weights;
+  std::shared_ptr<ConvAddGemms> add_gemms = std::make_shared<ConvAddGemms>();
+};
+
+// The bytes the handle keeps alive (the original weights and about two packed copies), so V8's
+// heuristics see them.
+int64_t RetainedBytes(size_t weight_count) { return static_cast<int64_t>(weight_count) * 3; }
+
+template <typename T>
+Napi::Value NewHandle(Napi::Env env, T* holder, const napi_type_tag& tag, size_t weight_count) {
+  const int64_t bytes = RetainedBytes(weight_count);
+  auto external = Napi::External<T>::New(env, holder, [bytes](Napi::Env finalize_env, T* data) {
+    Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -bytes);
+    delete data;
+  });
+  external.TypeTag(&tag);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return external;
+}
+
+template <typename T>
+T* ArgHandle(const Napi::CallbackInfo& info, size_t index, const napi_type_tag& tag, const char* what) {
+  const Napi::Value value = info[index];
+  if (!value.IsExternal() || !value.As<Napi::External<T>>().CheckTypeTag(&tag)) {
+    ThrowType(info.Env(), what, "handle", value);
+  }
+  return value.As<Napi::External<T>>().Data();
+}
+
+// An optional fp32 bias of `count` values: null/undefined gives nullptr.
+const float* ArgBias(const Napi::CallbackInfo& info, size_t index, size_t count) {
+  if (info[index].IsNull() || info[index].IsUndefined()) return nullptr;
+  View bias = ArgTypedArray(info, index, napi_float32_array, "bias");
+  if (bias.length != count) ThrowRange(info.Env(), "Float32Array with one value per output channel", "bias", bias.holder);
+  return static_cast<const float*>(bias.data);
+}
+
+// Weight qparams: Float64Array scales and Int32Array zero points, 1 or `channels` of each.
+struct WeightQParams {
+  const double* scales;
+  const int32_t* zero_points;
+  size_t count;
+};
+
+WeightQParams ArgWeightQParams(const Napi::CallbackInfo& info, size_t index, size_t channels) {
+  View scales = ArgTypedArray(info, index, napi_float64_array, "scales");
+  View zero_points = ArgTypedArray(info, index + 1, napi_int32_array, "zeroPoints");
+  if (scales.length != 1 && scales.length != channels) {
+    ThrowRange(info.Env(), "1 scale (per tensor) or one per output channel", "scales", scales.holder);
+  }
+  if (zero_points.length != scales.length) ThrowRange(info.Env(), "as many zero points as scales", "zeroPoints", zero_points.holder);
+  return {static_cast<const double*>(scales.data), static_cast<const int32_t*>(zero_points.data), scales.length};
+}
+
+Napi::Object UnpackResult(Napi::Env env, const std::vector<int8_t>& w, const std::vector<float>& bias) {
+  Napi::Object result = Napi::Object::New(env);
+  Output weight = NewOutput(env, napi_int8_array, w.size());
+  if (!w.empty()) std::memcpy(weight.data, w.data(), w.size());
+  result.Set("weight", weight.array);
+  if (bias.empty()) {
+    result.Set("bias", env.Null());
+  } else {
+    Output b = NewOutput(env, napi_float32_array, bias.size());
+    std::memcpy(b.data, bias.data(), bias.size() * sizeof(float));
+    result.Set("bias", b.array);
+  }
+  return result;
+}
+
+int32_t ArgZeroPointU8(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
+  const int64_t value = ArgInt64(info, index, parameter);
+  if (value < 0 || value > 255) ThrowRange(info.Env(), "integer in [0, 255]", parameter, info[index]);
+  return static_cast<int32_t>(value);
+}
+
+float ArgScale(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
+  const double value = ArgNumber(info, index, parameter);
+  const float rounded = static_cast<float>(value);
+  if (!(std::isfinite(rounded) && rounded > 0)) ThrowRange(info.Env(), "positive number finite in float32", parameter, info[index]);
+  return rounded;
+}
+
+// ---- fp32 epilogues shared by the fused ops ----------------------------------------------
+
+enum class Activation : int { kNone = 0, kReLU = 1, kLeakyReLU = 2, kTanh = 3 };
+
+// y = quantize(f(v)) with PyTorch's quantize_per_tensor formula.
+Status QuantizeActivated(std::vector<float>* values, Activation activation, float alpha, double y_scale,
+                         int32_t y_zero_point, uint8_t* y, size_t n) {
+  float* v = values->data();
+  switch (activation) {
+    case Activation::kReLU:
+      for (size_t i = 0; i < n; ++i) v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+      break;
+    case Activation::kLeakyReLU:
+      for (size_t i = 0; i < n; ++i) v[i] = v[i] > 0.0f ? v[i] : v[i] * alpha;
+      break;
+    case Activation::kTanh:
+      for (size_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]);
+      break;
+    case Activation::kNone:
+      break;
+  }
+  return QuantizePerTensor(v, n, y_scale, y_zero_point, QDType::kQUInt8, y, n);
+}
+
+// ---- linear ------------------------------------------------------------------------------
+
+// linearPrepack(w: Int8Array, outFeatures, inFeatures, scales: Float64Array, zeroPoints: Int32Array, bias) -> handle
+Napi::Value LinearPrepack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View w = ArgTypedArray(info, 0, napi_int8_array, "weight");
+  const size_t out_features = ArgSize(info, 1, "outFeatures");
+  const size_t in_features = ArgSize(info, 2, "inFeatures");
+  size_t count = 0;
+  if (!CheckedMul(out_features, in_features, &count) || count != w.length) {
+    ThrowRange(env, "Int8Array of outFeatures * inFeatures values", "weight", w.holder);
+  }
+  const WeightQParams qparams = ArgWeightQParams(info, 3, out_features);
+  const float* bias = ArgBias(info, 5, out_features);
+  std::shared_ptr<const LinearWeights> weights;
+  const Status status = RunGuarded([&] {
+    return CreateLinearWeights(static_cast<const int8_t*>(w.data), out_features, in_features, qparams.scales,
+                               qparams.zero_points, qparams.count, bias, &weights);
+  });
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  return NewHandle(env, new LinearHandle{weights}, kLinearTag, count);
+}
+
+Napi::Value LinearUnpack(const Napi::CallbackInfo& info) {
+  const LinearHandle* handle = ArgHandle<LinearHandle>(info, 0, kLinearTag, "linear weight handle");
+  return UnpackResult(info.Env(), handle->weights->w, handle->weights->bias);
+}
+
+// Checks that x holds rows * in_features values (rows at info[2]); returns the output's rows * out_features.
+size_t LinearOutputCount(const Napi::CallbackInfo& info, const LinearWeights& w, const View& x, size_t rows, const char* what) {
+  size_t x_count = 0, y_count = 0;
+  if (!CheckedMul(rows, w.in_features, &x_count) || x_count != x.length) ThrowRange(info.Env(), what, "input", x.holder);
+  if (!CheckedMul(rows, w.out_features, &y_count)) ThrowRange(info.Env(), "rows * outFeatures that fits in memory", "rows", info[2]);
+  return y_count;
+}
+
+// linear(handle, x: Uint8Array, rows, xScale, xZeroPoint, yScale, yZeroPoint, activation, alpha) -> Uint8Array
+PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  std::shared_ptr<const LinearWeights> weights = ArgHandle<LinearHandle>(info, 0, kLinearTag, "linear weight handle")->weights;
+  View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
+  const size_t rows = ArgSize(info, 2, "rows");
+  const float x_scale = ArgScale(info, 3, "input scale");
+  const int32_t x_zero_point = ArgZeroPointU8(info, 4, "input zero point");
+  const double y_scale_double = ArgNumber(info, 5, "scale");
+  const float y_scale = ArgScale(info, 5, "scale");
+  const int32_t y_zero_point = ArgZeroPointU8(info, 6, "zeroPoint");
+  const int64_t activation_code = ArgInt64(info, 7, "activation");
+  if (activation_code < 0 || activation_code > 3) ThrowRange(env, "activation code 0..3", "activation", info[7]);
+  const auto activation = static_cast<Activation>(activation_code);
+  const float alpha = static_cast<float>(ArgNumber(info, 8, "negativeSlope"));
+  const size_t y_count = LinearOutputCount(info, *weights, x, rows, "Uint8Array of rows * inFeatures values");
+  Output out = NewOutput(env, napi_uint8_array, y_count);
+  op.output = out.array;
+  const uint8_t* x_data = static_cast<const uint8_t*>(x.data);
+  uint8_t* y = static_cast<uint8_t*>(out.data);
+  if (activation == Activation::kNone || activation == Activation::kReLU) {
+    const bool relu = activation == Activation::kReLU;
+    op.compute = [=] { return LinearU8(*weights, x_data, rows, x_scale, x_zero_point, y_scale, y_zero_point, relu, y); };
+    return op;
+  }
+  op.compute = [=]() -> Status {
+    std::vector<float> values(y_count);
+    const float* bias = weights->bias.empty() ? nullptr : weights->bias.data();
+    QK_RETURN_IF_ERROR(QGemmF32(*weights->gemm, rows, x_data, weights->in_features, x_scale, x_zero_point,
+                                weights->w_scales.data(), bias, false, values.data(), weights->out_features));
+    return QuantizeActivated(&values, activation, alpha, y_scale_double, y_zero_point, y, y_count);
+  };
+  return op;
+}
+
+// linearDynamic(handle, x: Float32Array, rows, reduceRange, relu) -> Float32Array
+PreparedOp PrepareLinearDynamic(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  std::shared_ptr<const LinearWeights> weights = ArgHandle<LinearHandle>(info, 0, kLinearTag, "linear weight handle")->weights;
+  View x = ArgInput(info, 1, napi_float32_array, "input", &op);
+  const size_t rows = ArgSize(info, 2, "rows");
+  const bool reduce_range = ArgBool(info, 3, "reduceRange");
+  const bool relu = ArgBool(info, 4, "relu");
+  const size_t y_count = LinearOutputCount(info, *weights, x, rows, "Float32Array of rows * inFeatures values");
+  Output out = NewOutput(env, napi_float32_array, y_count);
+  op.output = out.array;
+  const float* x_data = static_cast<const float*>(x.data);
+  float* y = static_cast<float*>(out.data);
+  op.compute = [=] { return LinearDynamicF32(*weights, x_data, rows, reduce_range, relu, y); };
+  return op;
+}
+
+// ---- conv --------------------------------------------------------------------------------
+
+// The geometry Float64Array lib/linear-conv/params.ts writes (geometryArray), GEOMETRY_LENGTH values:
+// dims, in, out, groups, kernel[3], stride[3], dilation[3], padBefore[3], padAfter[3], outputPadding[3],
+// transposed, paddingMode (0 zeros, 1 reflect, 2 replicate, 3 circular).
+constexpr size_t kGeometryLength = 24;
+
+ConvGeometry ArgGeometry(const Napi::CallbackInfo& info, size_t index) {
+  View view = ArgTypedArray(info, index, napi_float64_array, "geometry");
+  if (view.length != kGeometryLength) ThrowRange(info.Env(), "Float64Array of 24 geometry values", "geometry", view.holder);
+  const double* v = static_cast<const double*>(view.data);
+  for (size_t i = 0; i < kGeometryLength; ++i) {
+    if (!(v[i] >= 0 && v[i] <= 9007199254740991.0) || std::floor(v[i]) != v[i]) {
+      ThrowRange(info.Env(), "non-negative integers", "geometry", view.holder);
+    }
+  }
+  ConvGeometry g;
+  if (v[0] < 1 || v[0] > 3) ThrowRange(info.Env(), "1, 2 or 3 spatial dims", "geometry", view.holder);
+  if (v[23] > 3 || v[22] > 1) ThrowRange(info.Env(), "a known padding mode and transposed flag", "geometry", view.holder);
+  g.dims = static_cast<int>(v[0]);
+  g.in_channels = static_cast<size_t>(v[1]);
+  g.out_channels = static_cast<size_t>(v[2]);
+  g.groups = static_cast<size_t>(v[3]);
+  for (int d = 0; d < 3; ++d) {
+    g.kernel[d] = static_cast<size_t>(v[4 + d]);
+    g.stride[d] = static_cast<size_t>(v[7 + d]);
+    g.dilation[d] = static_cast<size_t>(v[10 + d]);
+    g.pad_before[d] = static_cast<size_t>(v[13 + d]);
+    g.pad_after[d] = static_cast<size_t>(v[16 + d]);
+    g.output_padding[d] = static_cast<size_t>(v[19 + d]);
+  }
+  g.transposed = v[22] != 0;
+  static const ConvPaddingMode kModes[] = {ConvPaddingMode::kZeros, ConvPaddingMode::kReflect, ConvPaddingMode::kReplicate,
+                                           ConvPaddingMode::kCircular};
+  g.padding_mode = kModes[static_cast<int>(v[23])];
+  const Status status = CheckConvGeometry(g);
+  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
+  return g;
+}
+
+// convPrepack(geometry: Float64Array, w: Int8Array, scales: Float64Array, zeroPoints: Int32Array, bias) -> handle
+Napi::Value ConvPrepack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ConvGeometry g = ArgGeometry(info, 0);
+  View w = ArgTypedArray(info, 1, napi_int8_array, "weight");
+  size_t count = 0;
+  if (!ConvWeightCount(g, &count) || count != w.length) ThrowRange(env, "Int8Array with the weight shape's element count", "weight", w.holder);
+  const WeightQParams qparams = ArgWeightQParams(info, 2, g.out_channels);
+  const float* bias = ArgBias(info, 4, g.out_channels);
+  std::shared_ptr<const ConvWeights> weights;
+  const Status status = RunGuarded([&] {
+    return CreateConvWeights(g, static_cast<const int8_t*>(w.data), qparams.scales, qparams.zero_points, qparams.count,
+                             bias, &weights);
+  });
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  auto* handle = new ConvHandle;
+  handle->weights = weights;
+  return NewHandle(env, handle, kConvTag, count);
+}
+
+Napi::Value ConvUnpack(const Napi::CallbackInfo& info) {
+  const ConvHandle* handle = ArgHandle<ConvHandle>(info, 0, kConvTag, "conv weight handle");
+  return UnpackResult(info.Env(), handle->weights->w, handle->weights->bias);
+}
+
+// Where padded coordinate `p` (may be negative or past the end) reads the input, or -1 for the zero point.
+int64_t SourceIndex(int64_t p, int64_t size, ConvPaddingMode mode) {
+  if (p >= 0 && p < size) return p;
+  switch (mode) {
+    case ConvPaddingMode::kReflect:
+      return p < 0 ? -p : 2 * (size - 1) - p;
+    case ConvPaddingMode::kReplicate:
+      return p < 0 ? 0 : size - 1;
+    case ConvPaddingMode::kCircular:
+      return ((p % size) + size) % size;
+    case ConvPaddingMode::kZeros:
+      break;
+  }
+  return -1;
+}
+
+// The per-group GEMMs of ConvAdd's fp32 path: rows [out/groups][(in/groups) * prod(kernel)], K order (c, kd, kh, kw),
+// exactly the rows of PyTorch's weight layout.
+Status AddGemms(const ConvWeights& weights, ConvAddGemms* cache, std::vector<std::shared_ptr<GemmWeights>>* out) {
+  std::lock_guard<std::mutex> lock(cache->mutex);
+  const ConvGeometry& g = weights.geometry;
+  if (cache->groups.empty()) {
+    const size_t opg = g.out_channels / g.groups;
+    const size_t k = weights.w.size() / g.out_channels;
+    std::vector<std::shared_ptr<GemmWeights>> groups(g.groups);
+    for (size_t group = 0; group < g.groups; ++group) {
+      GemmWeightsDesc desc;
+      desc.n = opg;
+      desc.k = k;
+      desc.w = weights.w.data() + group * opg * k;
+      desc.w_zero_points = weights.w_zero_points.data() + group * opg;
+      QK_RETURN_IF_ERROR(GemmWeights::Create(desc, &groups[group]));
+    }
+    cache->groups = std::move(groups);
+  }
+  *out = cache->groups;
+  return Status::Ok();
+}
+
+struct ConvAddCall {
+  std::shared_ptr<const ConvWeights> weights;
+  std::shared_ptr<ConvAddGemms> gemms;
+  const uint8_t* x;
+  size_t batch;
+  size_t in_spatial[3];
+  size_t out_spatial[3];
+  bool channels_last;
+  float x_scale;
+  int32_t x_zero_point;
+  double y_scale;
+  int32_t y_zero_point;
+  bool relu;
+  const uint8_t* extra;
+  float extra_scale;
+  int32_t extra_zero_point;
+  uint8_t* y;
+  size_t y_count;
+};
+
+// y = quantize(conv_fp32(x) + extra_scale * (extra - extra_zero_point)), ReLU after the add (oneDNN's sum post-op).
+// An im2col of a block of output pixels per group feeds QGemmF32.
+Status RunConvAdd(const ConvAddCall& c) {
+  const ConvWeights& weights = *c.weights;
+  const ConvGeometry& g = weights.geometry;
+  std::vector<std::shared_ptr<GemmWeights>> gemms;
+  QK_RETURN_IF_ERROR(AddGemms(weights, c.gemms.get(), &gemms));
+  const size_t cpg = g.in_channels / g.groups, opg = g.out_channels / g.groups;
+  const size_t taps = g.kernel[0] * g.kernel[1] * g.kernel[2];
+  const size_t k = cpg * taps;
+  const size_t in_pixels = c.in_spatial[0] * c.in_spatial[1] * c.in_spatial[2];
+  const size_t out_pixels = c.out_spatial[0] * c.out_spatial[1] * c.out_spatial[2];
+  constexpr size_t kBlock = 64;
+  std::vector<uint8_t> a(kBlock * k);
+  std::vector<float> f(kBlock * opg);
+  std::vector<float> values(c.y_count);
+  // Strides of (image, channel, pixel) in the input and the output for the layout.
+  const size_t x_image = g.in_channels * in_pixels, y_image = g.out_channels * out_pixels;
+  const size_t x_channel = c.channels_last ? 1 : in_pixels, x_pixel = c.channels_last ? g.in_channels : 1;
+  const size_t y_channel = c.channels_last ? 1 : out_pixels, y_pixel = c.channels_last ? g.out_channels : 1;
+  const float* bias_all = weights.bias.empty() ? nullptr : weights.bias.data();
+  for (size_t n = 0; n < c.batch; ++n) {
+    for (size_t group = 0; group < g.groups; ++group) {
+      for (size_t p0 = 0; p0 < out_pixels; p0 += kBlock) {
+        const size_t rows = std::min(kBlock, out_pixels - p0);
+        for (size_t r = 0; r < rows; ++r) {
+          const size_t p = p0 + r;
+          const int64_t o[3] = {static_cast<int64_t>(p / (c.out_spatial[1] * c.out_spatial[2])),
+                                static_cast<int64_t>((p / c.out_spatial[2]) % c.out_spatial[1]),
+                                static_cast<int64_t>(p % c.out_spatial[2])};
+          uint8_t* row = a.data() + r * k;
+          for (size_t ci = 0; ci < cpg; ++ci) {
+            const uint8_t* plane = c.x + n * x_image + (group * cpg + ci) * x_channel;
+            for (size_t t = 0; t < taps; ++t) {
+              const size_t kk[3] = {t / (g.kernel[1] * g.kernel[2]), (t / g.kernel[2]) % g.kernel[1], t % g.kernel[2]};
+              int64_t offset = 0;
+              bool inside = true;
+              for (int d = 0; d < 3; ++d) {
+                const int64_t size = static_cast<int64_t>(c.in_spatial[d]);
+                const int64_t pos = o[d] * static_cast<int64_t>(g.stride[d]) - static_cast<int64_t>(g.pad_before[d]) +
+                                    static_cast<int64_t>(kk[d] * g.dilation[d]);
+                const int64_t source = SourceIndex(pos, size, g.padding_mode);
+                if (source < 0 || source >= size) {
+                  inside = false;
+                  break;
+                }
+                offset = offset * size + source;
+              }
+              row[ci * taps + t] = inside ? plane[static_cast<size_t>(offset) * x_pixel] : static_cast<uint8_t>(c.x_zero_point);
+            }
+          }
+        }
+        const float* bias = bias_all == nullptr ? nullptr : bias_all + group * opg;
+        QK_RETURN_IF_ERROR(QGemmF32(*gemms[group], rows, a.data(), k, c.x_scale, c.x_zero_point,
+                                    weights.w_scales.data() + group * opg, bias, false, f.data(), opg));
+        for (size_t r = 0; r < rows; ++r) {
+          for (size_t j = 0; j < opg; ++j) {
+            const size_t index = n * y_image + (group * opg + j) * y_channel + (p0 + r) * y_pixel;
+            const float extra = c.extra_scale * static_cast<float>(static_cast<int32_t>(c.extra[index]) - c.extra_zero_point);
+            values[index] = f[r * opg + j] + extra;
+          }
+        }
+      }
+    }
+  }
+  return QuantizeActivated(&values, c.relu ? Activation::kReLU : Activation::kNone, 0.0f, c.y_scale, c.y_zero_point, c.y,
+                           c.y_count);
+}
+
+// conv(handle, x: Uint8Array, batch, inSpatial: Float64Array(3), layout (0 contiguous, 1 channels_last),
+//      xScale, xZeroPoint, yScale, yZeroPoint, relu, extra: Uint8Array | null, extraScale, extraZeroPoint) -> Uint8Array
+PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  const ConvHandle* handle = ArgHandle<ConvHandle>(info, 0, kConvTag, "conv weight handle");
+  std::shared_ptr<const ConvWeights> weights = handle->weights;
+  std::shared_ptr<ConvAddGemms> gemms = handle->add_gemms;
+  const ConvGeometry& g = weights->geometry;
+  View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
+  const size_t batch = ArgSize(info, 2, "batch");
+  View spatial = ArgTypedArray(info, 3, napi_float64_array, "inSpatial");
+  if (spatial.length != 3) ThrowRange(env, "Float64Array of 3 spatial sizes", "inSpatial", spatial.holder);
+  size_t in_spatial[3] = {1, 1, 1};
+  for (int d = 0; d < 3; ++d) {
+    const double v = static_cast<const double*>(spatial.data)[d];
+    if (!(v >= 0 && v <= 9007199254740991.0) || std::floor(v) != v || (d >= g.dims && v != 1)) {
+      ThrowRange(env, "non-negative integer sizes (1 for unused dims)", "inSpatial", spatial.holder);
+    }
+    in_spatial[d] = static_cast<size_t>(v);
+  }
+  const int64_t layout_code = ArgInt64(info, 4, "layout");
+  if (layout_code != 0 && layout_code != 1) ThrowRange(env, "0 (contiguous) or 1 (channels_last)", "layout", info[4]);
+  const ConvLayout layout = layout_code == 1 ? ConvLayout::kChannelsLast : ConvLayout::kContiguous;
+  const float x_scale = ArgScale(info, 5, "input scale");
+  const int32_t x_zero_point = ArgZeroPointU8(info, 6, "input zero point");
+  const double y_scale_double = ArgNumber(info, 7, "scale");
+  const float y_scale = ArgScale(info, 7, "scale");
+  const int32_t y_zero_point = ArgZeroPointU8(info, 8, "zeroPoint");
+  const bool relu = ArgBool(info, 9, "relu");
+  size_t out_spatial[3] = {1, 1, 1};
+  const Status size_status = ConvOutputSize(g, in_spatial, out_spatial);
+  if (!size_status.ok()) throw ErrorFromStatus(env, size_status);
+  size_t x_count = 0, y_count = 0;
+  const bool x_ok = CheckedMul(batch, g.in_channels, &x_count) && CheckedMul(x_count, in_spatial[0], &x_count) &&
+                    CheckedMul(x_count, in_spatial[1], &x_count) && CheckedMul(x_count, in_spatial[2], &x_count);
+  if (!x_ok || x_count != x.length) ThrowRange(env, "Uint8Array of batch * inChannels * prod(inSpatial) values", "input", x.holder);
+  const bool y_ok = CheckedMul(batch, g.out_channels, &y_count) && CheckedMul(y_count, out_spatial[0], &y_count) &&
+                    CheckedMul(y_count, out_spatial[1], &y_count) && CheckedMul(y_count, out_spatial[2], &y_count);
+  if (!y_ok) ThrowRange(env, "an output that fits in memory", "input", x.holder);
+  const bool has_extra = !(info[10].IsNull() || info[10].IsUndefined());
+  View extra;
+  float extra_scale = 1;
+  int32_t extra_zero_point = 0;
+  if (has_extra) {
+    extra = ArgInput(info, 10, napi_uint8_array, "extra", &op);
+    if (extra.length != y_count) ThrowRange(env, "Uint8Array with the output's element count", "extra", extra.holder);
+    if (g.transposed) ThrowRange(env, "a non-transposed convolution", "extra", extra.holder);
+    extra_scale = ArgScale(info, 11, "extra scale");
+    extra_zero_point = ArgZeroPointU8(info, 12, "extra zero point");
+  }
+  Output out = NewOutput(env, napi_uint8_array, y_count);
+  op.output = out.array;
+  const uint8_t* x_data = static_cast<const uint8_t*>(x.data);
+  uint8_t* y = static_cast<uint8_t*>(out.data);
+  if (!has_extra) {
+    op.compute = [=] {
+      return ConvU8(*weights, x_data, batch, in_spatial, layout, x_scale, x_zero_point, y_scale, y_zero_point, relu, y);
+    };
+    return op;
+  }
+  ConvAddCall call{weights, gemms, x_data, batch, {in_spatial[0], in_spatial[1], in_spatial[2]},
+                   {out_spatial[0], out_spatial[1], out_spatial[2]}, layout == ConvLayout::kChannelsLast, x_scale,
+                   x_zero_point, y_scale_double, y_zero_point, relu, static_cast<const uint8_t*>(extra.data), extra_scale,
+                   extra_zero_point, y, y_count};
+  op.compute = [call] { return RunConvAdd(call); };
+  return op;
+}
+
+}  // namespace
+
+void RegisterLinearConvOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("linearPrepack", Napi::Function::New(env, LinearPrepack, "linearPrepack"));
+  exports.Set("linearUnpack", Napi::Function::New(env, LinearUnpack, "linearUnpack"));
+  DefineOp<PrepareLinear>(env, exports, "linear");
+  DefineOp<PrepareLinearDynamic>(env, exports, "linearDynamic");
+  exports.Set("convPrepack", Napi::Function::New(env, ConvPrepack, "convPrepack"));
+  exports.Set("convUnpack", Napi::Function::New(env, ConvUnpack, "convUnpack"));
+  DefineOp<PrepareConv>(env, exports, "conv");
+}
 
 }  // namespace addon
 }  // namespace qk

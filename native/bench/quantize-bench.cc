@@ -94,6 +94,12 @@ double Measure(const Options& o, Buffers& b, qk::DequantizeS8Fn* kernel) {
   return 5.0 * o.elements / s * 1e-9;
 }
 
+// Other families' kernels (GEMM, conv, ...) have their own benchmarks: -1 leaves them out.
+template <typename Fn>
+double Measure(const Options&, Buffers&, Fn*) {
+  return -1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,6 +145,7 @@ int main(int argc, char** argv) {
 #undef QK_UKERNEL
 
   for (const Row& row : rows) {
+    if (row.gbps < 0) continue;
     double scalar = 0;
     for (const Row& other : rows) {
       if (other.slot == row.slot && other.isa == Isa::kScalar) scalar = other.gbps;

@@ -2,7 +2,7 @@
 // Each @ts-expect-error is a misuse the types must reject: if one compiles, the directive
 // itself becomes an error and the test fails.
 import {
-  backend, dequantize, makePerChannelQuantizedTensor, makePerTensorQuantizedTensor, nn, nnq,
+  backend, dequantize, makePerChannelQuantizedTensor, makePerTensorQuantizedTensor, nn, nniq, nnq, nnqd, qF,
   quantizePerChannel, quantizePerTensor, quantizePerTensorDynamic, tensor,
 } from 'qkernels';
 import type { BackendInfo, Isa, MemoryFormat, QDType, QScheme, QTensor, Tensor } from 'qkernels';
@@ -34,6 +34,26 @@ async function run(): Promise<QTensor> {
   return module.forwardAsync(x);
 }
 
+// linear-conv
+const conv: nnq.Conv2d = new nnq.Conv2d(4, 8, 3, { stride: 2, padding: 'same', paddingMode: 'reflect', groups: 2 });
+conv.setWeightBias(quantizePerTensor(tensor(new Float32Array(8 * 2 * 9), [8, 2, 3, 3]), 0.1, 0, 'qint8'), null);
+const convOut: QTensor = conv.forward(nhwc);
+const linearModule: nnq.Linear = new nnq.Linear(4, 2, { bias: false });
+const linearBias: Tensor | null = linearModule.bias();
+const fused: nniq.ConvAddReLU2d = new nniq.ConvAddReLU2d(4, 4, 1);
+const dynamicLinear: nnqd.Linear = new nnqd.Linear(4, 2, { reduceRange: false });
+const dynamicRelu: nniq.dynamic.LinearReLU = new nniq.dynamic.LinearReLU(4, 2);
+const up: nnq.ConvTranspose1d = new nnq.ConvTranspose1d(4, 4, 3, { stride: 2, outputPadding: 1 });
+const viaFunctional: QTensor = qF.conv1d(q.reshape([1, 2, 12]), quantizePerTensor(tensor(new Float32Array(6), [1, 2, 3]), 0.1, 0, 'qint8'), null, { padding: 'valid' });
+const viaLinear: QTensor = qF.linear(q.reshape([6, 4]), quantizePerTensor(tensor(new Float32Array(8), [2, 4]), 0.1, 0, 'qint8'));
+async function runConv(): Promise<Tensor> {
+  return dynamicLinear.forwardAsync(x.reshape([6, 4]));
+}
+// @ts-expect-error: paddingMode is a closed set
+new nnq.Conv2d(4, 8, 3, { paddingMode: 'mirror' });
+// @ts-expect-error: transposed convolutions take no 'same' padding
+new nnq.ConvTranspose2d(4, 8, 3, { padding: 'same' });
+
 // @ts-expect-error: dtype is a closed set of strings
 quantizePerTensor(x, 0.1, 3, 'float32');
 // @ts-expect-error: scale is a number
@@ -45,4 +65,5 @@ q.shape.push(1);
 // @ts-expect-error: memory formats are torch's names
 q.contiguous('nhwc');
 
+export { conv, convOut, dynamicRelu, fused, linearBias, runConv, up, viaFunctional, viaLinear };
 export { axis, channelScales, dtype, dynamic, floatQParams, floats, info, ints, isa, made, madeChannels, nhwc, run, same, scale, scheme, shape, zeroPoint };

@@ -1,9 +1,38 @@
 // Convolution (depthwise and other conv-specific) microkernels: function types and parameter structs (declarations come from registry.inc via ukernels.h).
+//
+// Depthwise convolution (groups == in_channels == out_channels), channels_last:
+//   acc[p][c] = sum_t (x_t[c] - x_zp) * w16[t][c]          int32, w16 = w - w_zp[c] (exact)
+//   y[p][c]   = clamp(round_half_even((float(acc) + bias_term[c]) * multiplier[c]), lo, hi) + y_zp
+// exactly the GEMM's output stage (ukernels/gemm/requant-*.h, GemmU8Params' formula).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 namespace qk {
+
+// Channel alignment of the packed depthwise weights (every kernel's channel tile divides it).
+constexpr size_t kDwconvChannelAlign = 16;
+
+// Packed depthwise weights, one layout for every ISA (ops/conv.cc packs it, doc/conv.md):
+//   int16 w16[ceil(taps / 2)][round_up(channels, 16)][2]
+// element [q][c][h] = w[c][tap 2q + h] - w_zp[c], 0 for padded channels and for the missing
+// second tap of an odd tap count. Pairs of taps sit side by side so that x86 kernels can use
+// pmaddwd / vpdpwssd on (x_t[c], x_t+1[c]) pairs and NEON de-interleaves them with vld2.
+// |w16| <= 255, |x - x_zp| <= 255: every product and pair sum is exact in int32.
+struct DwconvU8Params {
+  int32_t x_zero_point;
+  const float* bias_term;   // channels values: bias[c] / (x_scale * w_scale[c]), 0 without bias
+  const float* multiplier;  // channels values: (x_scale * w_scale[c]) / y_scale
+  float lo, hi;             // y_min - y_zp, y_max - y_zp
+  int32_t y_zero_point;
+};
+
+// Computes `pixels` output pixels of all `channels`:
+//   input[p * taps + t] points at channel 0 of the input pixel tap t of output pixel p reads
+//   (a buffer of `channels` bytes equal to x_zp for padding), readable for `channels` bytes;
+//   y + p * y_stride receives the `channels` outputs of pixel p. taps >= 1.
+using DwconvU8Fn = void(size_t channels, size_t pixels, size_t taps, const uint8_t* const* input,
+                        const int16_t* weights, uint8_t* y, size_t y_stride, const DwconvU8Params* params);
 
 }  // namespace qk

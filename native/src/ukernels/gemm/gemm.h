@@ -1,9 +1,58 @@
 // Quantized GEMM microkernels: function types and parameter structs (declarations come from registry.inc via ukernels.h).
+//
+// A GEMM microkernel computes one tile of at most MR rows x NR columns:
+//   raw[i][j] = sum_{k < kc} A(i, k) * W(j, k)          over the packed (converted) elements
+//   acc[i][j] = raw[i][j] + a_offset * colsum[j] + w_zp[j] * row_term[i]       int32, wrapping
+// where colsum[j] and w_zp[j] head the packed column block, row_term[i] = K * a_zp - sum_k a[i][k]
+// (the op computes it with the A panel) and a_offset is -a_zp, or 128 - a_zp for kernels whose
+// A panel holds a - 128 (see native/src/pack/gemm-pack.h). This equals
+// sum_k (a - a_zp)(w - w_zp[j]) modulo 2^32. The epilogue then requantizes (requant-*.h) or
+// scales to fp32, and stores the first mr rows and nc columns only.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 namespace qk {
+
+// The u8 output stage, per column j of the block (pointers start at the block's first column):
+//   y = clamp(round_half_even((float(acc) + bias_term[j]) * multiplier[j]), lo, hi) + y_zero_point
+// lo = y_min - y_zp, hi = y_max - y_zp (see requant-scalar.h for the exact order and NaN).
+struct GemmU8Params {
+  int32_t a_zero_point;
+  const float* bias_term;   // bias[j] / (a_scale * w_scale[j]), 0 without bias
+  const float* multiplier;  // (a_scale * w_scale[j]) / y_scale
+  float lo, hi;
+  int32_t y_zero_point;
+};
+
+// The fp32 output stage: y = float(acc) * scale[j] (+ bias[j] when bias is not null), then
+// y = (0 > y) ? 0 : y when relu (NaN and -0.0 pass through, as the scalar code reads).
+struct GemmF32Params {
+  int32_t a_zero_point;
+  const float* scale;  // a_scale * w_scale[j]
+  const float* bias;   // nullptr: no bias
+  bool relu;
+};
+
+// mr in [1, MR], nc in [1, NR], kc = the padded depth (multiple of KR). a: the A panel, rows
+// a_stride bytes apart, kc elements each (rows >= mr are not read). row_terms: mr values.
+// w: one packed column block. y: rows y_stride elements apart.
+using GemmU8Fn = void(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t* row_terms,
+                      const void* w, uint8_t* y, size_t y_stride, const GemmU8Params* params);
+using GemmF32Fn = void(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t* row_terms,
+                       const void* w, float* y, size_t y_stride, const GemmF32Params* params);
+
+// How a kernel wants its operands (the pack and the op layer read this; gemm/registry.inc
+// lists one per kernel pair under QK_GEMM_LAYOUT).
+enum class GemmAFormat : int {
+  kU8 = 0,      // a as uint8
+  kS16 = 1,     // a zero-extended to int16
+  kS8Flip = 2,  // a - 128 as int8 (a ^ 0x80)
+};
+enum class GemmWFormat : int {
+  kS8 = 0,   // w as int8
+  kS16 = 1,  // w sign-extended to int16
+};
 
 }  // namespace qk

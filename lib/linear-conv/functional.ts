@@ -1,0 +1,149 @@
+// qF.linear, qF.conv1d|2d|3d and qF.convTranspose1d|2d|3d: torch.ao.nn.quantized.functional, packing the weights per call.
+
+import { QTensor, checkQTensor } from '../qtensor';
+import { Tensor } from '../tensor';
+import * as validate from '../validate';
+import { Activation } from './native';
+import { checkQuint8, checkScale, checkZeroPointU8, planConv, planLinear } from './ops';
+import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec } from './params';
+import { linearWeightDims, packConv, packLinear } from './weights';
+
+export interface LinearOptions {
+  /** Output scale; default: the input's. */
+  scale?: number;
+  /** Output zero point; default: the input's. */
+  zeroPoint?: number;
+}
+
+/**
+ * torch.ao.nn.quantized.functional.linear: y = x w^T + b on a quint8 input (N, *, in) with a
+ * qint8 weight [out, in] (per tensor or per channel along axis 0) and an fp32 bias.
+ *
+ * @example
+ * const y = qF.linear(qx, qw, bias, { scale: 0.05, zeroPoint: 64 });
+ */
+export function linear(input: QTensor, weight: QTensor, bias?: Tensor | null, options?: LinearOptions): QTensor {
+  const opts = validate.options(options, 'options', ['scale', 'zeroPoint']);
+  const q = checkQuint8(input, 'input');
+  const [outFeatures, inFeatures] = linearWeightDims(weight);
+  const scale = opts.scale === undefined ? q.qScale() : checkScale(opts.scale, 'scale');
+  const zeroPoint = opts.zeroPoint === undefined ? q.qZeroPoint() : checkZeroPointU8(opts.zeroPoint, 'zeroPoint');
+  if (q.dim() < 1 || q.shape[q.dim() - 1] !== inFeatures) {
+    throw validate.invalidRange(`QTensor whose last dim is the weight's inFeatures (${inFeatures})`, 'input', input);
+  }
+  const packed = packLinear(weight, bias, outFeatures, inFeatures);
+  return planLinear(packed, q, 'input', scale, zeroPoint, Activation.None).run();
+}
+
+export interface ConvOptions {
+  stride?: IntOrTuple;
+  padding?: ConvPadding;
+  dilation?: IntOrTuple;
+  groups?: number;
+  paddingMode?: PaddingMode;
+  /** Output scale (default 1). */
+  scale?: number;
+  /** Output zero point (default 0). */
+  zeroPoint?: number;
+  /** Output dtype: quint8, the only one torch supports. */
+  dtype?: 'quint8';
+}
+
+export interface ConvTransposeOptions {
+  stride?: IntOrTuple;
+  padding?: IntOrTuple;
+  outputPadding?: IntOrTuple;
+  groups?: number;
+  dilation?: IntOrTuple;
+  scale?: number;
+  zeroPoint?: number;
+}
+
+const CONV_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'paddingMode', 'scale', 'zeroPoint', 'dtype'];
+const CONV_TRANSPOSE_OPTIONS = ['stride', 'padding', 'outputPadding', 'groups', 'dilation', 'scale', 'zeroPoint'];
+
+/** The spec of a functional conv, read from the input's channels and the weight's shape. */
+function functionalSpec(dims: 1 | 2 | 3, transposed: boolean, input: QTensor, weight: unknown, opts: Record<string, unknown>): ConvSpec {
+  const w = checkQTensor(weight, 'weight');
+  if (w.dim() !== dims + 2) throw validate.invalidRange(`${dims + 2}-dim QTensor`, 'weight', weight);
+  if (input.dim() !== dims + 2) throw validate.invalidRange(`${dims + 2}-dim QTensor`, 'input', input);
+  const groups = validate.integerInRange(opts.groups ?? 1, 'groups', 1, Number.MAX_SAFE_INTEGER);
+  const channels = input.shape[1];
+  let inChannels: number;
+  let outChannels: number;
+  if (transposed) {
+    inChannels = w.shape[0];
+    outChannels = w.shape[1] * groups;
+    if (inChannels !== channels) {
+      throw validate.invalidRange(`QTensor with ${inChannels} channels (dim 1), the weight's dim 0`, 'input', input);
+    }
+  } else {
+    inChannels = channels;
+    outChannels = w.shape[0];
+    if (w.shape[1] * groups !== channels) {
+      throw validate.invalidRange(
+        `weight whose dim 1 times groups (${w.shape[1]} * ${groups}) equals the input's channels (${channels})`,
+        'weight',
+        weight,
+      );
+    }
+  }
+  if (inChannels === 0 || outChannels === 0) throw validate.invalidRange('weight with non-zero channel counts', 'weight', weight);
+  return convSpec({
+    dims,
+    transposed,
+    inChannels,
+    outChannels,
+    kernel: w.shape.slice(2),
+    stride: opts.stride,
+    padding: opts.padding,
+    dilation: opts.dilation,
+    groups,
+    outputPadding: opts.outputPadding,
+    paddingMode: opts.paddingMode,
+  });
+}
+
+function functionalConv(dims: 1 | 2 | 3, transposed: boolean, input: unknown, weight: unknown, bias: unknown, options: unknown): QTensor {
+  const opts = validate.options(options, 'options', transposed ? CONV_TRANSPOSE_OPTIONS : CONV_OPTIONS);
+  if (opts.dtype !== undefined) validate.oneOf(opts.dtype, 'dtype', ['quint8']);
+  const q = checkQuint8(input, 'input');
+  const scale = checkScale(opts.scale ?? 1, 'scale');
+  const zeroPoint = checkZeroPointU8(opts.zeroPoint ?? 0, 'zeroPoint');
+  const spec = functionalSpec(dims, transposed, q, weight, opts);
+  const packed = packConv(spec, weight, bias);
+  return planConv(packed, spec, q, 'input', scale, zeroPoint, false).run();
+}
+
+/**
+ * torch.ao.nn.quantized.functional.conv1d: input (N, C, L) quint8, weight (out, C/groups, k)
+ * qint8, bias fp32 (out) or null. Beyond torch: padding 'same'/'valid', every paddingMode.
+ */
+export function conv1d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): QTensor {
+  return functionalConv(1, false, input, weight, bias, options);
+}
+
+/** torch.ao.nn.quantized.functional.conv2d: input (N, C, H, W), contiguous or channels_last (kept in the output). */
+export function conv2d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): QTensor {
+  return functionalConv(2, false, input, weight, bias, options);
+}
+
+/** torch.ao.nn.quantized.functional.conv3d: input (N, C, D, H, W), contiguous or channels_last_3d. */
+export function conv3d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): QTensor {
+  return functionalConv(3, false, input, weight, bias, options);
+}
+
+/** Transposed conv1d (torch.ops.quantized.conv_transpose1d): weight (C, out/groups, k). */
+export function convTranspose1d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): QTensor {
+  return functionalConv(1, true, input, weight, bias, options);
+}
+
+/** Transposed conv2d: weight (C, out/groups, kH, kW). */
+export function convTranspose2d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): QTensor {
+  return functionalConv(2, true, input, weight, bias, options);
+}
+
+/** Transposed conv3d: weight (C, out/groups, kD, kH, kW). */
+export function convTranspose3d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): QTensor {
+  return functionalConv(3, true, input, weight, bias, options);
+}

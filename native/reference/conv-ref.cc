@@ -1,0 +1,125 @@
+// Reference convolution and transposed convolution: naive loops, one output element at a time.
+#include "reference/conv-ref.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ukernels/gemm/requant-scalar.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+namespace qk {
+namespace {
+
+// The geometry as three spatial dims D, H, W: a 1-D conv is D = H = 1, a 2-D one D = 1.
+struct Dims3 {
+  long in[3], out[3], kernel[3], stride[3], dilation[3], pad[3];
+};
+
+Dims3 ToDims3(const ConvGeometry& g, const size_t in_spatial[3]) {
+  Dims3 d{};
+  const int skip = 3 - g.dims;
+  for (int j = 0; j < 3; ++j) {
+    const bool used = j >= skip;
+    const int s = j - skip;
+    d.in[j] = used ? static_cast<long>(in_spatial[s]) : 1;
+    d.kernel[j] = used ? static_cast<long>(g.kernel[s]) : 1;
+    d.stride[j] = used ? static_cast<long>(g.stride[s]) : 1;
+    d.dilation[j] = used ? static_cast<long>(g.dilation[s]) : 1;
+    d.pad[j] = used ? static_cast<long>(g.pad_before[s]) : 0;
+    const long pads = used ? static_cast<long>(g.pad_before[s] + g.pad_after[s]) : 0;
+    const long span = d.dilation[j] * (d.kernel[j] - 1);
+    if (g.transposed) {
+      d.out[j] = (d.in[j] - 1) * d.stride[j] - pads + span + (used ? static_cast<long>(g.output_padding[s]) : 0) + 1;
+    } else {
+      d.out[j] = (d.in[j] + pads - span - 1) / d.stride[j] + 1;
+    }
+  }
+  return d;
+}
+
+// Where padded coordinate p of an input of length n reads, by the padding mode, as F.pad
+// defines it; -1 for the zeros mode's padding. Written as moves back into range (reflect mirrors
+// about the edge element, replicate repeats it, circular wraps a period) rather than formulas.
+long SourceCoordinate(long p, long n, ConvPaddingMode mode) {
+  if (mode == ConvPaddingMode::kZeros) return (p >= 0 && p < n) ? p : -1;
+  if (mode == ConvPaddingMode::kReplicate || n == 1) return std::min(std::max(p, 0L), n - 1);
+  while (p < 0 || p >= n) {
+    if (mode == ConvPaddingMode::kCircular) {
+      p += p < 0 ? n : -n;
+    } else {  // reflect: x[-1] = x[1], x[n] = x[n - 2]
+      p = p < 0 ? -p : 2 * (n - 1) - p;
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+int32_t ConvRequantValueRef(int32_t acc, float x_scale, float w_scale, bool has_bias, float bias, float y_scale,
+                            int32_t y_zero_point, int32_t y_min, int32_t y_max) {
+  const float product = x_scale * w_scale;
+  const float bias_term = has_bias ? bias / product : 0.0f;
+  return RequantizeGemmValue(acc, bias_term, product / y_scale, static_cast<float>(y_min - y_zero_point),
+                             static_cast<float>(y_max - y_zero_point), y_zero_point);
+}
+
+void ConvRef(const ConvGeometry& g, const int8_t* w, const float* w_scales, const int32_t* w_zero_points,
+             const float* bias, const uint8_t* x, size_t batch, const size_t in_spatial[3], float x_scale,
+             int32_t x_zero_point, float y_scale, int32_t y_zero_point, bool relu, uint8_t* y) {
+  const Dims3 d = ToDims3(g, in_spatial);
+  const long in_c = static_cast<long>(g.in_channels), out_c = static_cast<long>(g.out_channels);
+  const long groups = static_cast<long>(g.groups);
+  const long icg = in_c / groups, ocg = out_c / groups;
+  const long in_size = d.in[0] * d.in[1] * d.in[2], out_size = d.out[0] * d.out[1] * d.out[2];
+  const long taps = d.kernel[0] * d.kernel[1] * d.kernel[2];
+  const int32_t y_min = relu ? y_zero_point : 0;
+  for (long n = 0; n < static_cast<long>(batch); ++n) {
+    for (long oc = 0; oc < out_c; ++oc) {
+      const long group = oc / ocg, j = oc % ocg;
+      for (long o0 = 0; o0 < d.out[0]; ++o0) {
+        for (long o1 = 0; o1 < d.out[1]; ++o1) {
+          for (long o2 = 0; o2 < d.out[2]; ++o2) {
+            const long o[3] = {o0, o1, o2};
+            uint32_t acc = 0;  // wraps modulo 2^32, as the GEMM
+            for (long c = 0; c < icg; ++c) {
+              const long ic = group * icg + c;
+              for (long k0 = 0; k0 < d.kernel[0]; ++k0) {
+                for (long k1 = 0; k1 < d.kernel[1]; ++k1) {
+                  for (long k2 = 0; k2 < d.kernel[2]; ++k2) {
+                    const long k[3] = {k0, k1, k2};
+                    long i[3];
+                    bool inside = true;
+                    for (int s = 0; s < 3; ++s) {
+                      if (!g.transposed) {
+                        i[s] = SourceCoordinate(o[s] * d.stride[s] - d.pad[s] + k[s] * d.dilation[s], d.in[s],
+                                             g.padding_mode);
+                        inside = inside && i[s] >= 0;
+                      } else {
+                        const long t = o[s] + d.pad[s] - k[s] * d.dilation[s];
+                        i[s] = t / d.stride[s];
+                        inside = inside && t >= 0 && t % d.stride[s] == 0 && i[s] < d.in[s];
+                      }
+                    }
+                    if (!inside) continue;
+                    const long tap = (k0 * d.kernel[1] + k1) * d.kernel[2] + k2;
+                    const long w_index = g.transposed ? (ic * ocg + j) * taps + tap : (oc * icg + c) * taps + tap;
+                    const int32_t xv = x[(n * in_c + ic) * in_size + (i[0] * d.in[1] + i[1]) * d.in[2] + i[2]];
+                    acc += static_cast<uint32_t>((xv - x_zero_point) * (static_cast<int32_t>(w[w_index]) - w_zero_points[oc]));
+                  }
+                }
+              }
+            }
+            const int32_t q = ConvRequantValueRef(static_cast<int32_t>(acc), x_scale, w_scales[oc], bias != nullptr,
+                                                  bias != nullptr ? bias[oc] : 0.0f, y_scale, y_zero_point, y_min, 255);
+            y[(n * out_c + oc) * out_size + (o0 * d.out[1] + o1) * d.out[2] + o2] = static_cast<uint8_t>(q);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace qk

@@ -1,0 +1,753 @@
+// Quantized convolution ops: shape checks, weight packing, and the depthwise / direct-GEMM / implicit-GEMM / transposed paths.
+#include "ops/conv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "base/checked.h"
+#include "base/dispatch.h"
+#include "base/threadpool.h"
+#include "ops/qgemm.h"
+#include "ukernels/gemm/requant-scalar.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+namespace qk {
+
+// ---- the packed forms -----------------------------------------------------------------
+
+// One stride phase of a (transposed) convolution: the taps it uses along each dim and its
+// GEMM weights per group. An ordinary convolution is one phase with every tap.
+struct ConvPhase {
+  size_t residue[3] = {0, 0, 0};     // transposed: outputs o with (o + pad_before) % stride == residue
+  std::vector<size_t> taps[3];       // kernel indices along D, H, W (the K order: D, H, W, then channel)
+  size_t k = 0;                      // taps[0].size() * taps[1].size() * taps[2].size() * in_channels / groups
+  std::vector<std::shared_ptr<GemmWeights>> gemm;  // per group; empty when k == 0
+};
+
+struct ConvPacked {
+  bool depthwise = false;
+  std::vector<int16_t> dw_weights;  // ukernels/conv/conv.h's layout
+  std::vector<ConvPhase> phases;    // implicit GEMM (also the 1x1 direct GEMM: one phase, one tap)
+};
+
+namespace {
+
+// ---- error messages ---------------------------------------------------------------------
+
+std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
+  return "Expected " + what + " for " + parameter + " but received " + received;
+}
+
+std::string Tuple(const size_t* v, int dims) {
+  std::string s = "[";
+  for (int i = 0; i < dims; ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+const char* PaddingModeName(ConvPaddingMode mode) {
+  switch (mode) {
+    case ConvPaddingMode::kZeros: return "zeros";
+    case ConvPaddingMode::kReflect: return "reflect";
+    case ConvPaddingMode::kReplicate: return "replicate";
+    case ConvPaddingMode::kCircular: return "circular";
+  }
+  return "unknown";
+}
+
+// ---- the geometry as three spatial dims D, H, W (1-D: D = H = 1; 2-D: D = 1) ---------------
+
+struct Shape3 {
+  size_t in[3], out[3], kernel[3], stride[3], dilation[3], pad[3];
+};
+
+Shape3 ToShape3(const ConvGeometry& g, const size_t in_spatial[3], const size_t out_spatial[3]) {
+  Shape3 s{};
+  const int skip = 3 - g.dims;
+  for (int j = 0; j < 3; ++j) {
+    const bool used = j >= skip;
+    const int d = j - skip;
+    s.in[j] = used ? in_spatial[d] : 1;
+    s.out[j] = used ? out_spatial[d] : 1;
+    s.kernel[j] = used ? g.kernel[d] : 1;
+    s.stride[j] = used ? g.stride[d] : 1;
+    s.dilation[j] = used ? g.dilation[d] : 1;
+    s.pad[j] = used ? g.pad_before[d] : 0;
+  }
+  return s;
+}
+
+// The kernel as three dims (unused: 1).
+void Kernel3(const ConvGeometry& g, size_t kernel[3]) {
+  const int skip = 3 - g.dims;
+  for (int j = 0; j < 3; ++j) kernel[j] = j >= skip ? g.kernel[j - skip] : 1;
+}
+
+// A padded coordinate p of an input of length n mapped by the padding mode; -1 reads padding
+// (zeros mode). Reflect excludes the edge value, as PyTorch's reflection padding.
+long MapCoordinate(long p, long n, ConvPaddingMode mode) {
+  if (p >= 0 && p < n) return p;
+  switch (mode) {
+    case ConvPaddingMode::kZeros: return -1;
+    case ConvPaddingMode::kReflect: return p < 0 ? -p : 2 * (n - 1) - p;
+    case ConvPaddingMode::kReplicate: return p < 0 ? 0 : n - 1;
+    case ConvPaddingMode::kCircular: return ((p % n) + n) % n;
+  }
+  return -1;
+}
+
+// Along one dim: the output coordinates a phase computes and, for each of them and each tap of
+// the phase, the input coordinate it reads (-1: padding, or no input for a transposed tap).
+struct AxisTable {
+  std::vector<size_t> outputs;
+  size_t taps = 0;
+  std::vector<long> input;         // [outputs.size()][taps]
+  std::vector<uint8_t> run;        // per output: 1 when its taps read consecutive input coordinates
+};
+
+AxisTable BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const ConvPhase& phase) {
+  AxisTable t;
+  const std::vector<size_t>& taps = phase.taps[dim];
+  t.taps = taps.size();
+  const long in = static_cast<long>(s.in[dim]), stride = static_cast<long>(s.stride[dim]);
+  const long dilation = static_cast<long>(s.dilation[dim]), pad = static_cast<long>(s.pad[dim]);
+  t.outputs.reserve(s.out[dim]);
+  t.input.reserve(s.out[dim] * taps.size());
+  t.run.reserve(s.out[dim]);
+  for (size_t o = 0; o < s.out[dim]; ++o) {
+    if (g.transposed && (o + s.pad[dim]) % s.stride[dim] != phase.residue[dim]) continue;
+    t.outputs.push_back(o);
+    bool run = true;
+    for (size_t i = 0; i < taps.size(); ++i) {
+      const long k = static_cast<long>(taps[i]);
+      long coordinate;
+      if (!g.transposed) {
+        coordinate = MapCoordinate(static_cast<long>(o) * stride - pad + k * dilation, in, g.padding_mode);
+      } else {
+        const long u = static_cast<long>(o) + pad - k * dilation;  // a multiple of stride in this phase
+        coordinate = (u >= 0 && u / stride < in) ? u / stride : -1;
+      }
+      t.input.push_back(coordinate);
+      run = run && coordinate >= 0 && (i == 0 || coordinate == t.input[t.input.size() - 2] + 1);
+    }
+    t.run.push_back(run ? 1 : 0);
+  }
+  return t;
+}
+
+// ---- layout transposes ------------------------------------------------------------------
+
+// Transposes the 8x8 bytes of eight little-endian words in place (byte j of a[i] <-> byte i of
+// a[j]): three rounds swapping 1-, 2- and 4-byte units between rows 1, 2 and 4 apart.
+inline void Transpose8x8(uint64_t a[8]) {
+  const uint64_t masks[3] = {0x00FF00FF00FF00FFull, 0x0000FFFF0000FFFFull, 0x00000000FFFFFFFFull};
+  for (int round = 0, step = 1; round < 3; ++round, step *= 2) {
+    for (int base = 0; base < 8; base += 2 * step) {
+      for (int i = base; i < base + step; ++i) {
+        const uint64_t t = ((a[i] >> (8 * step)) ^ a[i + step]) & masks[round];
+        a[i + step] ^= t;
+        a[i] ^= t << (8 * step);
+      }
+    }
+  }
+}
+
+// One tile of dst[c][r] = src[r][c] (rows r0..r1, columns c0..c1): 8x8 blocks through
+// Transpose8x8, the edges byte by byte. Plain locals: uint8_t stores may alias anything.
+void TransposeTile(const uint8_t* src, size_t rows, size_t cols, size_t r0, size_t r1, size_t c0, size_t c1,
+                   uint8_t* dst) {
+  size_t r = r0;
+  for (; r + 8 <= r1; r += 8) {
+    size_t c = c0;
+    for (; c + 8 <= c1; c += 8) {
+      uint64_t block[8];
+      for (int i = 0; i < 8; ++i) std::memcpy(&block[i], src + (r + i) * cols + c, 8);
+      Transpose8x8(block);
+      for (int i = 0; i < 8; ++i) std::memcpy(dst + (c + i) * rows + r, &block[i], 8);
+    }
+    for (; c < c1; ++c) {
+      for (size_t i = r; i < r + 8; ++i) dst[c * rows + i] = src[i * cols + c];
+    }
+  }
+  for (; r < r1; ++r) {
+    for (size_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+  }
+}
+
+// [batch][rows][cols] -> [batch][cols][rows], in tiles so both sides stay in cache
+// (contiguous <-> channels_last).
+void Transpose(const uint8_t* src, size_t batch, size_t rows, size_t cols, uint8_t* dst) {
+  constexpr size_t kTile = 64;
+  const size_t row_tiles = (rows + kTile - 1) / kTile;
+  ParallelFor(batch * row_tiles, [src, dst, rows, cols, row_tiles](size_t task) {
+    const size_t n = task / row_tiles, r0 = task % row_tiles * kTile, r1 = std::min(rows, r0 + kTile);
+    for (size_t c0 = 0; c0 < cols; c0 += kTile) {
+      TransposeTile(src + n * rows * cols, rows, cols, r0, r1, c0, std::min(cols, c0 + kTile), dst + n * rows * cols);
+    }
+  });
+}
+
+// Per-call buffers reused by the tasks that run on one thread.
+std::vector<uint8_t>& ThreadScratch(size_t which) {
+  thread_local std::vector<uint8_t> buffers[2];
+  return buffers[which];
+}
+
+// ---- the paths ---------------------------------------------------------------------------
+
+struct ConvCall {
+  const ConvWeights* w;
+  Shape3 s;
+  size_t batch;
+  const uint8_t* x;  // channels_last
+  uint8_t* y;        // channels_last
+  float x_scale, y_scale;
+  int32_t x_zp, y_zp, y_min;
+  std::vector<float> bias_term, multiplier;  // per output channel, GEMM's output stage
+};
+
+// Depthwise: pieces of output rows per task through an indirection buffer; a piece spans about
+// kDwBytes of input pixels so that the kernel's passes over it (one per channel block) hit L1.
+constexpr size_t kDwBytes = 16 * 1024;
+
+void RunDepthwise(const ConvCall& call) {
+  const ConvGeometry& g = call.w->geometry;
+  const ConvPacked& packed = *call.w->packed;
+  const Shape3& s = call.s;
+  const size_t channels = g.in_channels;
+  ConvPhase all;
+  for (int d = 0; d < 3; ++d) {
+    for (size_t k = 0; k < s.kernel[d]; ++k) all.taps[d].push_back(k);
+  }
+  AxisTable axes[3];
+  for (int d = 0; d < 3; ++d) axes[d] = BuildAxisTable(g, s, d, all);
+  const size_t taps = s.kernel[0] * s.kernel[1] * s.kernel[2];
+  const std::vector<uint8_t> padding(channels, static_cast<uint8_t>(call.x_zp));
+  DwconvU8Params params;
+  params.x_zero_point = call.x_zp;
+  params.bias_term = call.bias_term.data();
+  params.multiplier = call.multiplier.data();
+  params.lo = static_cast<float>(call.y_min - call.y_zp);
+  params.hi = static_cast<float>(255 - call.y_zp);
+  params.y_zero_point = call.y_zp;
+  DwconvU8Fn* kernel = Dispatch().qu8qs8_dwconv;
+  const size_t piece = std::max<size_t>(16, std::min<size_t>(256, kDwBytes / channels));
+  const size_t chunks = (s.out[2] + piece - 1) / piece;
+  const size_t rows = call.batch * s.out[0] * s.out[1];
+  ParallelFor(rows * chunks, [&](size_t task) {
+    const size_t row = task / chunks, w0 = task % chunks * piece, w1 = std::min(s.out[2], w0 + piece);
+    const size_t n = row / (s.out[0] * s.out[1]), od = row / s.out[1] % s.out[0], oh = row % s.out[1];
+    thread_local std::vector<const uint8_t*> indirection;
+    indirection.resize((w1 - w0) * taps);
+    const uint8_t** pointers = indirection.data();
+    const uint8_t* image = call.x + n * s.in[0] * s.in[1] * s.in[2] * channels;
+    // The input lines (D, H taps) of this output row; null where they read padding.
+    const size_t lines = s.kernel[0] * s.kernel[1];
+    const uint8_t* line[64];
+    std::vector<const uint8_t*> many_lines;
+    const uint8_t** line_ptr = line;
+    if (lines > 64) {
+      many_lines.resize(lines);
+      line_ptr = many_lines.data();
+    }
+    for (size_t kd = 0; kd < s.kernel[0]; ++kd) {
+      const long id = axes[0].input[od * s.kernel[0] + kd];
+      for (size_t kh = 0; kh < s.kernel[1]; ++kh) {
+        const long ih = axes[1].input[oh * s.kernel[1] + kh];
+        line_ptr[kd * s.kernel[1] + kh] =
+            (id < 0 || ih < 0) ? nullptr
+                               : image + (static_cast<size_t>(id) * s.in[1] + static_cast<size_t>(ih)) * s.in[2] * channels;
+      }
+    }
+    const size_t kw_taps = s.kernel[2];
+    for (size_t ow = w0; ow < w1; ++ow) {
+      const uint8_t** p = pointers + (ow - w0) * taps;
+      const long* iw = &axes[2].input[ow * kw_taps];
+      for (size_t l = 0; l < lines; ++l) {
+        const uint8_t* base = line_ptr[l];
+        for (size_t kw = 0; kw < kw_taps; ++kw) {
+          *p++ = (base != nullptr && iw[kw] >= 0) ? base + static_cast<size_t>(iw[kw]) * channels : padding.data();
+        }
+      }
+    }
+    uint8_t* out = call.y + ((row * s.out[2]) + w0) * channels;
+    kernel(channels, w1 - w0, taps, pointers, packed.dw_weights.data(), out, channels, &params);
+  });
+}
+
+GemmRequant GroupRequant(const ConvCall& call, size_t first_channel) {
+  GemmRequant rq;
+  rq.a_scale = call.x_scale;
+  rq.a_zero_point = call.x_zp;
+  rq.w_scales = call.w->w_scales.data() + first_channel;
+  rq.bias = call.w->bias.empty() ? nullptr : call.w->bias.data() + first_channel;
+  rq.y_scale = call.y_scale;
+  rq.y_zero_point = call.y_zp;
+  rq.y_min = call.y_min;
+  rq.y_max = 255;
+  return rq;
+}
+
+// 1x1, stride 1, no padding: the channels_last input is A (rows = pixels, lda = in_channels).
+Status RunPointwise(const ConvCall& call) {
+  const ConvGeometry& g = call.w->geometry;
+  const ConvPhase& phase = call.w->packed->phases[0];
+  const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
+  const size_t m = call.batch * call.s.out[0] * call.s.out[1] * call.s.out[2];
+  for (size_t group = 0; group < g.groups; ++group) {
+    QK_RETURN_IF_ERROR(QGemmU8(*phase.gemm[group], m, call.x + group * icg, g.in_channels,
+                               GroupRequant(call, group * ocg), call.y + group * ocg, g.out_channels));
+  }
+  return Status::Ok();
+}
+
+// Rows of about this many bytes of im2col per block: the block and the weights stay in L2.
+constexpr size_t kBlockBytes = 48 * 1024;
+
+// Implicit GEMM for one phase: blocks of output pixels are gathered (im2col, K order D, H, W taps
+// then channel) into per-thread scratch and multiplied by the phase's group weights. Ordinary
+// convolutions write the GEMM output in place (rows are consecutive pixels); transposed phases
+// write a block and copy each row to its pixel.
+Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
+  const ConvGeometry& g = call.w->geometry;
+  const Shape3& s = call.s;
+  const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
+  AxisTable axes[3];
+  for (int d = 0; d < 3; ++d) axes[d] = BuildAxisTable(g, s, d, phase);
+  const size_t n0 = axes[0].outputs.size(), n1 = axes[1].outputs.size(), n2 = axes[2].outputs.size();
+  const size_t per_image = n0 * n1 * n2, rows = call.batch * per_image;
+  if (rows == 0) return Status::Ok();
+  const size_t out_pixels = s.out[0] * s.out[1] * s.out[2];
+  const size_t in_pixels = s.in[0] * s.in[1] * s.in[2];
+  auto output_pixel = [&](size_t row) {
+    const size_t n = row / per_image, r = row % per_image;
+    const size_t a0 = r / (n1 * n2), a1 = r / n2 % n1, a2 = r % n2;
+    return n * out_pixels + (axes[0].outputs[a0] * s.out[1] + axes[1].outputs[a1]) * s.out[2] + axes[2].outputs[a2];
+  };
+  if (phase.k == 0) {
+    // No tap reaches these outputs (transposed, stride > kernel span): acc = 0, only the bias.
+    std::vector<uint8_t> value(g.out_channels);
+    for (size_t c = 0; c < g.out_channels; ++c) {
+      value[c] = static_cast<uint8_t>(RequantizeGemmValue(0, call.bias_term[c], call.multiplier[c],
+                                                          static_cast<float>(call.y_min - call.y_zp),
+                                                          static_cast<float>(255 - call.y_zp), call.y_zp));
+    }
+    for (size_t row = 0; row < rows; ++row) {
+      std::memcpy(call.y + output_pixel(row) * g.out_channels, value.data(), g.out_channels);
+    }
+    return Status::Ok();
+  }
+  const size_t k = phase.k;
+  const size_t block = std::max<size_t>(16, std::min<size_t>(512, kBlockBytes / k / 8 * 8));
+  const size_t blocks = (rows + block - 1) / block;
+  const bool whole_runs = g.groups == 1;  // a run of taps along W is one copy of taps * channels bytes
+  std::vector<Status> errors(blocks * g.groups);
+  ParallelFor(blocks * g.groups, [&](size_t task) {
+    const size_t b = task / g.groups, group = task % g.groups;
+    const size_t r0 = b * block, r1 = std::min(rows, r0 + block);
+    std::vector<uint8_t>& a = ThreadScratch(0);
+    a.resize(block * k);
+    for (size_t row = r0; row < r1; ++row) {
+      const size_t n = row / per_image, r = row % per_image;
+      const size_t a0 = r / (n1 * n2), a1 = r / n2 % n1, a2 = r % n2;
+      const uint8_t* image = call.x + n * in_pixels * g.in_channels + group * icg;
+      uint8_t* dst = a.data() + (row - r0) * k;
+      const long* in0 = &axes[0].input[a0 * axes[0].taps];
+      const long* in1 = &axes[1].input[a1 * axes[1].taps];
+      const long* in2 = &axes[2].input[a2 * axes[2].taps];
+      const bool run = whole_runs && axes[2].run[a2];
+      for (size_t t0 = 0; t0 < axes[0].taps; ++t0) {
+        for (size_t t1 = 0; t1 < axes[1].taps; ++t1) {
+          const bool line = in0[t0] >= 0 && in1[t1] >= 0;
+          const uint8_t* src_line =
+              image + (static_cast<size_t>(line ? in0[t0] : 0) * s.in[1] + static_cast<size_t>(line ? in1[t1] : 0)) *
+                          s.in[2] * g.in_channels;
+          if (line && run) {
+            std::memcpy(dst, src_line + static_cast<size_t>(in2[0]) * g.in_channels, axes[2].taps * icg);
+            dst += axes[2].taps * icg;
+            continue;
+          }
+          for (size_t t2 = 0; t2 < axes[2].taps; ++t2, dst += icg) {
+            if (line && in2[t2] >= 0) {
+              std::memcpy(dst, src_line + static_cast<size_t>(in2[t2]) * g.in_channels, icg);
+            } else {
+              std::memset(dst, call.x_zp, icg);
+            }
+          }
+        }
+      }
+    }
+    const GemmRequant rq = GroupRequant(call, group * ocg);
+    if (!g.transposed) {
+      errors[task] = QGemmU8(*phase.gemm[group], r1 - r0, a.data(), k, rq,
+                             call.y + output_pixel(r0) * g.out_channels + group * ocg, g.out_channels);
+      return;
+    }
+    std::vector<uint8_t>& out = ThreadScratch(1);
+    out.resize(block * ocg);
+    errors[task] = QGemmU8(*phase.gemm[group], r1 - r0, a.data(), k, rq, out.data(), ocg);
+    for (size_t row = r0; row < r1; ++row) {
+      std::memcpy(call.y + output_pixel(row) * g.out_channels + group * ocg, out.data() + (row - r0) * ocg, ocg);
+    }
+  });
+  for (const Status& e : errors) QK_RETURN_IF_ERROR(e);
+  return Status::Ok();
+}
+
+// ---- packing --------------------------------------------------------------------------
+
+bool IsDepthwise(const ConvGeometry& g) {
+  return !g.transposed && g.groups == g.in_channels && g.out_channels == g.in_channels && g.groups > 1;
+}
+
+bool IsPointwise(const ConvGeometry& g) {
+  if (g.transposed) return false;
+  for (int d = 0; d < g.dims; ++d) {
+    if (g.kernel[d] != 1 || g.stride[d] != 1 || g.pad_before[d] != 0 || g.pad_after[d] != 0) return false;
+  }
+  return true;
+}
+
+// The phases of a geometry with their tap lists (weights not yet packed).
+std::vector<ConvPhase> PlanPhases(const ConvGeometry& g) {
+  size_t kernel[3], stride[3] = {1, 1, 1}, dilation[3] = {1, 1, 1};
+  Kernel3(g, kernel);
+  const int skip = 3 - g.dims;
+  for (int d = skip; d < 3; ++d) {
+    stride[d] = g.stride[d - skip];
+    dilation[d] = g.dilation[d - skip];
+  }
+  const size_t residues[3] = {g.transposed ? stride[0] : 1, g.transposed ? stride[1] : 1,
+                              g.transposed ? stride[2] : 1};
+  std::vector<ConvPhase> phases;
+  for (size_t r0 = 0; r0 < residues[0]; ++r0) {
+    for (size_t r1 = 0; r1 < residues[1]; ++r1) {
+      for (size_t r2 = 0; r2 < residues[2]; ++r2) {
+        ConvPhase phase;
+        const size_t r[3] = {r0, r1, r2};
+        size_t taps = 1;
+        for (int d = 0; d < 3; ++d) {
+          phase.residue[d] = r[d];
+          for (size_t k = 0; k < kernel[d]; ++k) {
+            // Transposed: output o reads input (o + pad - k * dilation) / stride, an integer only for
+            // the taps with k * dilation = o + pad (mod stride).
+            if (!g.transposed || (k * dilation[d]) % stride[d] == r[d]) phase.taps[d].push_back(k);
+          }
+          taps *= phase.taps[d].size();
+        }
+        phase.k = taps * (g.in_channels / g.groups);
+        phases.push_back(std::move(phase));
+      }
+    }
+  }
+  return phases;
+}
+
+// The GEMM weights of one phase and group: row j (output channel group * ocg + j), column
+// tap * icg + c with taps in the phase's D, H, W order.
+Status PackPhase(const ConvGeometry& g, const int8_t* w, const std::vector<int32_t>& w_zero_points, ConvPhase* phase) {
+  size_t kernel[3];
+  Kernel3(g, kernel);
+  const size_t all_taps = kernel[0] * kernel[1] * kernel[2];
+  const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
+  if (phase->k == 0) return Status::Ok();
+  std::vector<int8_t> rows(ocg * phase->k);
+  for (size_t group = 0; group < g.groups; ++group) {
+    for (size_t j = 0; j < ocg; ++j) {
+      int8_t* dst = rows.data() + j * phase->k;
+      for (size_t k0 : phase->taps[0]) {
+        for (size_t k1 : phase->taps[1]) {
+          for (size_t k2 : phase->taps[2]) {
+            const size_t tap = (k0 * kernel[1] + k1) * kernel[2] + k2;
+            for (size_t c = 0; c < icg; ++c) {
+              *dst++ = g.transposed ? w[((group * icg + c) * ocg + j) * all_taps + tap]
+                                    : w[((group * ocg + j) * icg + c) * all_taps + tap];
+            }
+          }
+        }
+      }
+    }
+    GemmWeightsDesc desc;
+    desc.n = ocg;
+    desc.k = phase->k;
+    desc.w = rows.data();
+    desc.w_zero_points = w_zero_points.data() + group * ocg;
+    std::shared_ptr<GemmWeights> gemm;
+    QK_RETURN_IF_ERROR(GemmWeights::Create(desc, &gemm));
+    phase->gemm.push_back(std::move(gemm));
+  }
+  return Status::Ok();
+}
+
+std::vector<int16_t> PackDepthwise(const ConvGeometry& g, const int8_t* w, const std::vector<int32_t>& w_zero_points) {
+  size_t kernel[3];
+  Kernel3(g, kernel);
+  const size_t taps = kernel[0] * kernel[1] * kernel[2], channels = g.in_channels;
+  const size_t padded = (channels + kDwconvChannelAlign - 1) / kDwconvChannelAlign * kDwconvChannelAlign;
+  std::vector<int16_t> packed((taps + 1) / 2 * padded * 2, 0);
+  for (size_t c = 0; c < channels; ++c) {
+    for (size_t t = 0; t < taps; ++t) {
+      packed[((t / 2) * padded + c) * 2 + t % 2] = static_cast<int16_t>(w[c * taps + t] - w_zero_points[c]);
+    }
+  }
+  return packed;
+}
+
+Status CheckQuantScale(float scale, const char* parameter) {
+  if (std::isfinite(scale) && scale > 0) return Status::Ok();
+  return Status::RangeError(Expected("positive finite number", parameter, std::to_string(scale)));
+}
+
+Status CheckActivationZeroPoint(int32_t zero_point, const char* parameter) {
+  if (zero_point >= 0 && zero_point <= 255) return Status::Ok();
+  return Status::RangeError(Expected("integer in [0, 255]", parameter, std::to_string(zero_point)));
+}
+
+}  // namespace
+
+// ---- public entry points ---------------------------------------------------------------
+
+Status CheckConvGeometry(const ConvGeometry& g) {
+  if (g.dims < 1 || g.dims > 3) {
+    return Status::RangeError(Expected("1, 2 or 3 spatial dims", "kernelSize", std::to_string(g.dims)));
+  }
+  if (g.groups == 0) return Status::RangeError(Expected("positive integer", "groups", "0"));
+  if (g.in_channels == 0 || g.in_channels % g.groups != 0) {
+    return Status::RangeError(Expected("positive multiple of groups (" + std::to_string(g.groups) + ")",
+                                       "inChannels", std::to_string(g.in_channels)));
+  }
+  if (g.out_channels == 0 || g.out_channels % g.groups != 0) {
+    return Status::RangeError(Expected("positive multiple of groups (" + std::to_string(g.groups) + ")",
+                                       "outChannels", std::to_string(g.out_channels)));
+  }
+  const char* names[3] = {"kernelSize", "stride", "dilation"};
+  const size_t* values[3] = {g.kernel, g.stride, g.dilation};
+  for (int i = 0; i < 3; ++i) {
+    for (int d = 0; d < g.dims; ++d) {
+      if (values[i][d] == 0 || values[i][d] > (size_t{1} << 31)) {
+        return Status::RangeError(Expected("positive integers", names[i], Tuple(values[i], g.dims)));
+      }
+    }
+  }
+  for (int d = 0; d < g.dims; ++d) {
+    if (g.pad_before[d] > (size_t{1} << 31) || g.pad_after[d] > (size_t{1} << 31)) {
+      return Status::RangeError(Expected("padding below 2^31", "padding", Tuple(g.pad_before, g.dims) + " / " +
+                                                                              Tuple(g.pad_after, g.dims)));
+    }
+  }
+  if (g.transposed) {
+    if (g.padding_mode != ConvPaddingMode::kZeros) {
+      return Status::RangeError(Expected("'zeros' (transposed convolution)", "paddingMode",
+                                         PaddingModeName(g.padding_mode)));
+    }
+    for (int d = 0; d < g.dims; ++d) {
+      if (g.output_padding[d] >= std::max(g.stride[d], g.dilation[d])) {
+        return Status::RangeError(Expected("values smaller than either stride or dilation", "outputPadding",
+                                           Tuple(g.output_padding, g.dims)));
+      }
+    }
+  } else {
+    for (int d = 0; d < g.dims; ++d) {
+      if (g.output_padding[d] != 0) {
+        return Status::RangeError(Expected("zeros (not a transposed convolution)", "outputPadding",
+                                           Tuple(g.output_padding, g.dims)));
+      }
+    }
+  }
+  size_t count = 0;
+  if (!ConvWeightCount(g, &count)) {
+    return Status::RangeError(Expected("a weight whose size fits in memory", "weight", "a larger shape"));
+  }
+  return Status::Ok();
+}
+
+bool ConvWeightCount(const ConvGeometry& g, size_t* count) {
+  if (g.groups == 0) return false;
+  size_t n = 0;
+  if (!CheckedMul(g.transposed ? g.in_channels : g.out_channels,
+                  (g.transposed ? g.out_channels : g.in_channels) / g.groups, &n)) {
+    return false;
+  }
+  for (int d = 0; d < g.dims && d < 3; ++d) {
+    if (!CheckedMul(n, g.kernel[d], &n)) return false;
+  }
+  *count = n;
+  return true;
+}
+
+Status ConvOutputSize(const ConvGeometry& g, const size_t in_spatial[3], size_t out_spatial[3]) {
+  QK_RETURN_IF_ERROR(CheckConvGeometry(g));
+  for (int d = 0; d < 3; ++d) out_spatial[d] = 1;
+  for (int d = 0; d < g.dims; ++d) {
+    const size_t in = in_spatial[d];
+    if (in == 0 || in > (size_t{1} << 40)) {
+      return Status::RangeError(Expected("positive spatial sizes", "input", Tuple(in_spatial, g.dims)));
+    }
+    const size_t pad_max = std::max(g.pad_before[d], g.pad_after[d]);
+    if (g.padding_mode == ConvPaddingMode::kReflect && pad_max >= in) {
+      return Status::RangeError(Expected("padding smaller than the input size " + Tuple(in_spatial, g.dims) +
+                                             " for paddingMode 'reflect'",
+                                         "padding", Tuple(g.pad_before, g.dims)));
+    }
+    if (g.padding_mode == ConvPaddingMode::kCircular && pad_max > in) {
+      return Status::RangeError(Expected("padding at most the input size " + Tuple(in_spatial, g.dims) +
+                                             " for paddingMode 'circular'",
+                                         "padding", Tuple(g.pad_before, g.dims)));
+    }
+    // dilation, kernel <= 2^31 and in <= 2^40 keep span and the conv sums below 2^63; the
+    // transposed product (in - 1) * stride is checked.
+    const size_t span = g.dilation[d] * (g.kernel[d] - 1);
+    if (!g.transposed) {
+      const size_t padded = in + g.pad_before[d] + g.pad_after[d];
+      if (padded < span + 1) {
+        return Status::RangeError(Expected("an input at least as large as the dilated kernel " +
+                                               std::to_string(span + 1) + " (after padding) in every spatial dim",
+                                           "input", Tuple(in_spatial, g.dims)));
+      }
+      out_spatial[d] = (padded - span - 1) / g.stride[d] + 1;
+    } else {
+      size_t full = 0;
+      if (!CheckedMul(in - 1, g.stride[d], &full) || !CheckedAdd(full, span + g.output_padding[d] + 1, &full)) {
+        return Status::RangeError(Expected("an input whose transposed output size fits in memory", "input",
+                                           Tuple(in_spatial, g.dims)));
+      }
+      const size_t pads = g.pad_before[d] + g.pad_after[d];
+      if (full <= pads) {
+        return Status::RangeError(Expected("an input whose transposed output size is positive", "input",
+                                           Tuple(in_spatial, g.dims)));
+      }
+      out_spatial[d] = full - pads;
+    }
+  }
+  return Status::Ok();
+}
+
+Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w_scales,
+                         const int32_t* w_zero_points, size_t num_qparams, const float* bias,
+                         std::shared_ptr<const ConvWeights>* out) {
+  QK_RETURN_IF_ERROR(CheckConvGeometry(g));
+  size_t count = 0;
+  ConvWeightCount(g, &count);
+  if (w == nullptr) return Status::TypeError(Expected("a buffer", "weight", "null"));
+  if (num_qparams != 1 && num_qparams != g.out_channels) {
+    return Status::RangeError(Expected("1 or " + std::to_string(g.out_channels) + " (out channels) values",
+                                       "weight scales", std::to_string(num_qparams) + " values"));
+  }
+  if (w_scales == nullptr || w_zero_points == nullptr) {
+    return Status::TypeError(Expected("arrays", "weight scales and zero points", "null"));
+  }
+  auto weights = std::make_shared<ConvWeights>();
+  weights->geometry = g;
+  weights->per_channel = num_qparams != 1;
+  weights->w_scales.resize(g.out_channels);
+  weights->w_zero_points.resize(g.out_channels);
+  for (size_t c = 0; c < g.out_channels; ++c) {
+    const size_t i = num_qparams == 1 ? 0 : c;
+    const float scale = static_cast<float>(w_scales[i]);
+    if (!(std::isfinite(scale) && scale > 0)) {
+      return Status::RangeError(Expected("positive finite number", "weight scale[" + std::to_string(i) + "]",
+                                         std::to_string(w_scales[i])));
+    }
+    if (w_zero_points[i] < -128 || w_zero_points[i] > 127) {
+      return Status::RangeError(Expected("integer in [-128, 127]", "weight zero point[" + std::to_string(i) + "]",
+                                         std::to_string(w_zero_points[i])));
+    }
+    weights->w_scales[c] = scale;
+    weights->w_zero_points[c] = w_zero_points[i];
+  }
+  if (bias != nullptr) weights->bias.assign(bias, bias + g.out_channels);
+  weights->w.assign(w, w + count);
+  auto packed = std::make_shared<ConvPacked>();
+  if (IsDepthwise(g)) {
+    packed->depthwise = true;
+    packed->dw_weights = PackDepthwise(g, w, weights->w_zero_points);
+  } else {
+    packed->phases = PlanPhases(g);
+    for (ConvPhase& phase : packed->phases) QK_RETURN_IF_ERROR(PackPhase(g, w, weights->w_zero_points, &phase));
+  }
+  weights->packed = std::move(packed);
+  *out = std::move(weights);
+  return Status::Ok();
+}
+
+const ConvGeometry& GeometryOf(const ConvWeights& w) { return w.geometry; }
+
+Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
+              ConvLayout layout, float x_scale, int32_t x_zero_point, float y_scale,
+              int32_t y_zero_point, bool relu, uint8_t* y) {
+  const ConvGeometry& g = w.geometry;
+  size_t out_spatial[3];
+  QK_RETURN_IF_ERROR(ConvOutputSize(g, in_spatial, out_spatial));
+  QK_RETURN_IF_ERROR(CheckQuantScale(x_scale, "input scale"));
+  QK_RETURN_IF_ERROR(CheckQuantScale(y_scale, "scale"));
+  QK_RETURN_IF_ERROR(CheckActivationZeroPoint(x_zero_point, "input zero point"));
+  QK_RETURN_IF_ERROR(CheckActivationZeroPoint(y_zero_point, "zeroPoint"));
+  size_t in_pixels = 1, out_pixels = 1, in_elems = 0, out_elems = 0;
+  for (int d = 0; d < g.dims; ++d) {
+    if (!CheckedMul(in_pixels, in_spatial[d], &in_pixels) || !CheckedMul(out_pixels, out_spatial[d], &out_pixels)) {
+      return Status::RangeError(Expected("a spatial size that fits in memory", "input", Tuple(in_spatial, g.dims)));
+    }
+  }
+  if (!CheckedMul(in_pixels, g.in_channels, &in_elems) || !CheckedMul(in_elems, batch, &in_elems) ||
+      !CheckedMul(out_pixels, g.out_channels, &out_elems) || !CheckedMul(out_elems, batch, &out_elems)) {
+    return Status::RangeError(Expected("a tensor size that fits in memory", "input", Tuple(in_spatial, g.dims)));
+  }
+  if (batch == 0) return Status::Ok();
+  if (x == nullptr || y == nullptr) return Status::TypeError(Expected("buffers", "input and output", "null"));
+
+  ConvCall call;
+  call.w = &w;
+  call.s = ToShape3(g, in_spatial, out_spatial);
+  call.batch = batch;
+  call.x_scale = x_scale;
+  call.y_scale = y_scale;
+  call.x_zp = x_zero_point;
+  call.y_zp = y_zero_point;
+  call.y_min = relu ? y_zero_point : 0;
+  call.bias_term.resize(g.out_channels);
+  call.multiplier.resize(g.out_channels);
+  for (size_t c = 0; c < g.out_channels; ++c) {
+    const float product = x_scale * w.w_scales[c];
+    call.bias_term[c] = w.bias.empty() ? 0.0f : w.bias[c] / product;
+    call.multiplier[c] = product / y_scale;
+  }
+  // The paths work in channels_last; a contiguous tensor with more than one channel and pixel is
+  // transposed on the way in and out.
+  // The channels_last copies live in per-thread buffers kept between calls (a fresh large
+  // allocation costs a page fault per 4 KiB on every call); big ones are released afterwards.
+  thread_local std::vector<uint8_t> x_cl, y_cl;
+  struct Release {
+    ~Release() {
+      constexpr size_t kKeepBytes = size_t{8} << 20;
+      if (x_cl.capacity() > kKeepBytes) std::vector<uint8_t>().swap(x_cl);
+      if (y_cl.capacity() > kKeepBytes) std::vector<uint8_t>().swap(y_cl);
+    }
+  } release;
+  call.x = x;
+  call.y = y;
+  if (layout == ConvLayout::kContiguous && g.in_channels > 1 && in_pixels > 1) {
+    if (x_cl.size() < in_elems) x_cl.resize(in_elems);
+    Transpose(x, batch, g.in_channels, in_pixels, x_cl.data());
+    call.x = x_cl.data();
+  }
+  const bool transpose_out = layout == ConvLayout::kContiguous && g.out_channels > 1 && out_pixels > 1;
+  if (transpose_out) {
+    if (y_cl.size() < out_elems) y_cl.resize(out_elems);
+    call.y = y_cl.data();
+  }
+  if (w.packed->depthwise) {
+    RunDepthwise(call);
+  } else if (IsPointwise(g)) {
+    QK_RETURN_IF_ERROR(RunPointwise(call));
+  } else {
+    for (const ConvPhase& phase : w.packed->phases) QK_RETURN_IF_ERROR(RunPhase(call, phase));
+  }
+  if (transpose_out) Transpose(call.y, batch, out_pixels, g.out_channels, y);
+  return Status::Ok();
+}
+
+}  // namespace qk

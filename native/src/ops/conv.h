@@ -1,0 +1,96 @@
+// Quantized convolution and transposed convolution (1-D, 2-D, 3-D; quint8 activations, qint8 weights).
+//
+// Algorithms (doc/conv.md has the details and the packed layouts):
+//   - depthwise (groups == in_channels == out_channels): dedicated microkernels per ISA
+//     (ukernels/conv/), one output row at a time through an indirection buffer;
+//   - 1x1, stride 1, no padding: the channels_last input IS the GEMM's A matrix (QGemmU8);
+//   - everything else: implicit GEMM, im2col of a block of output pixels into per-task
+//     scratch, then QGemmU8 on the block (K order: kernel taps d,h,w then input channel);
+//   - transposed: decomposed into stride phases: the outputs o with (o + pad_before) % stride
+//     == r only see the taps k with (r - k * dilation) % stride == 0, so each phase is an
+//     ordinary (gathering) implicit GEMM with its own weights; every output element is
+//     computed by one task, with no scatter-add.
+// Non-zero padding modes map padded coordinates to input coordinates (reflect, replicate,
+// circular); in the zeros mode the padding value is the input zero point (a real zero).
+// Input in contiguous layout is transposed to channels_last, and the output back.
+//
+// Numerics: the output stage of DESIGN §2 (GemmRequant in ops/qgemm.h), per output channel:
+//   acc = sum (x - x_zp)(w - w_zp[c]); raw = float(acc) + bias[c] / (x_scale * w_scale[c]);
+//   y = clamp(round_half_even(raw * ((x_scale * w_scale[c]) / y_scale)) + y_zp, lo, 255),
+//   lo = relu ? y_zp : 0. Identical for every ISA and thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/status.h"
+
+namespace qk {
+
+enum class ConvPaddingMode { kZeros, kReflect, kReplicate, kCircular };
+enum class ConvLayout { kContiguous /* N C [D] [H] W */, kChannelsLast /* N [D] [H] W C */ };
+
+struct ConvGeometry {
+  int dims = 2;                          // spatial dims: 1, 2 or 3 (used entries: [0, dims))
+  size_t in_channels = 0, out_channels = 0, groups = 1;
+  size_t kernel[3] = {1, 1, 1}, stride[3] = {1, 1, 1}, dilation[3] = {1, 1, 1};
+  size_t pad_before[3] = {0, 0, 0}, pad_after[3] = {0, 0, 0};  // JS resolves 'same'/'valid'/numbers
+  size_t output_padding[3] = {0, 0, 0};  // transposed only
+  bool transposed = false;
+  ConvPaddingMode padding_mode = ConvPaddingMode::kZeros;      // non-zeros modes: not transposed
+};
+
+// Checks the geometry alone (channels, groups, kernel, stride, dilation, padding-mode rules,
+// output_padding < max(stride, dilation) as PyTorch requires). RangeError naming the parameter.
+Status CheckConvGeometry(const ConvGeometry& g);
+
+// Output spatial size, with every PyTorch shape check (RangeError status naming the parameter).
+// Unused entries (index >= dims) of in_spatial are ignored and those of out_spatial set to 1.
+//   conv:       out = (in + pad_before + pad_after - dilation * (kernel - 1) - 1) / stride + 1
+//   transposed: out = (in - 1) * stride - pad_before - pad_after + dilation * (kernel - 1)
+//                     + output_padding + 1
+// Reflect padding needs pad < in, circular pad <= in (as PyTorch's F.pad).
+Status ConvOutputSize(const ConvGeometry& g, const size_t in_spatial[3], size_t out_spatial[3]);
+
+// Number of weight values: conv out * (in / groups) * prod(kernel), transposed
+// in * (out / groups) * prod(kernel). False on overflow (CheckConvGeometry catches it).
+bool ConvWeightCount(const ConvGeometry& g, size_t* count);
+
+struct ConvPacked;  // the packed forms (implementation detail of conv.cc)
+
+// Immutable prepacked weights (+ bias, qparams, original weights for weight()).
+// Shared by a module and its in-flight async calls.
+struct ConvWeights {
+  ConvGeometry geometry;
+  bool per_channel = false;
+  // Per output channel (per-tensor: the one value repeated), scales rounded to float as PyTorch does.
+  // For transposed weights ([in][out/groups][k...]) output channel oc = group * (out / groups) + j
+  // is weight axis 1 within its group; PyTorch's FBGEMM refuses per-channel transposed weights,
+  // qkernels indexes their qparams by output channel (the only axis the output stage can scale).
+  std::vector<float> w_scales;
+  std::vector<int32_t> w_zero_points;
+  std::vector<float> bias;             // empty or out_channels values
+  std::vector<int8_t> w;               // the original weights, PyTorch's layout
+  std::shared_ptr<const ConvPacked> packed;
+};
+
+// w in PyTorch's layout: conv [out][in/groups][k...]; transposed [in][out/groups][k...].
+// w_scales/w_zero_points: 1 value (per-tensor) or out_channels values (per output channel).
+// Scales must be positive and finite (after rounding to float), zero points in [-128, 127];
+// bias: out_channels floats or nullptr (any value; NaN follows the output stage: y_min).
+Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w_scales,
+                         const int32_t* w_zero_points, size_t num_qparams, const float* bias,
+                         std::shared_ptr<const ConvWeights>* out);
+const ConvGeometry& GeometryOf(const ConvWeights& w);
+
+// x: [batch][...] quint8 in `layout`; y: same layout, out_spatial from ConvOutputSize.
+// The caller provides buffers of the exact sizes (batch * in_channels * prod(in_spatial) and
+// batch * out_channels * prod(out_spatial)); x_scale, y_scale positive finite, zero points in [0, 255].
+// Splits the work over the thread pool; output identical for any thread count and ISA.
+Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
+              ConvLayout layout, float x_scale, int32_t x_zero_point, float y_scale,
+              int32_t y_zero_point, bool relu, uint8_t* y);
+
+}  // namespace qk

@@ -1,0 +1,238 @@
+// Quantized GEMM op: argument checks, per-call column constants, the A panel, and the (row, column) tiles over threads.
+#include "ops/qgemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "base/cpu.h"
+#include "base/dispatch.h"
+#include "base/threadpool.h"
+#include "pack/gemm-pack.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+namespace qk {
+namespace {
+
+// Rows per task: an A panel of kMC rows stays in L2 while the task walks its column blocks.
+constexpr size_t kMC = 64;
+// Columns per task, in NR blocks: about 256 columns, so a row block splits over threads even for m = 1.
+constexpr size_t kTaskColumns = 256;
+
+std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
+  return "Expected " + what + " for " + parameter + " but received " + received;
+}
+
+std::string FloatText(float v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.9g", static_cast<double>(v));
+  return buffer;
+}
+
+Status CheckScale(float v, const std::string& parameter) {
+  if (std::isfinite(v) && v > 0) return Status::Ok();
+  return Status::RangeError(Expected("a positive finite number", parameter, FloatText(v)));
+}
+
+Status CheckByte(int32_t v, const char* parameter) {
+  if (v >= 0 && v <= 255) return Status::Ok();
+  return Status::RangeError(Expected("an integer in [0, 255]", parameter, std::to_string(v)));
+}
+
+Status CheckCommon(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda, int32_t a_zero_point, float a_scale,
+                   const float* w_scales, const void* y, size_t ldy) {
+  QK_RETURN_IF_ERROR(CheckByte(a_zero_point, "input zero point"));
+  QK_RETURN_IF_ERROR(CheckScale(a_scale, "input scale"));
+  if (m == 0 || p.n() == 0) return Status::Ok();
+  if (lda < p.k()) return Status::RangeError(Expected("a row stride >= " + std::to_string(p.k()), "input", std::to_string(lda)));
+  if (ldy < p.n()) return Status::RangeError(Expected("a row stride >= " + std::to_string(p.n()), "output", std::to_string(ldy)));
+  if (a == nullptr && p.k() > 0) return Status::TypeError(Expected("a buffer", "input", "null"));
+  if (y == nullptr) return Status::TypeError(Expected("a buffer", "output", "null"));
+  if (w_scales == nullptr) return Status::TypeError(Expected("an array", "weight scales", "null"));
+  for (size_t j = 0; j < p.n(); ++j) {
+    // The name is built only on failure: this loop runs on every call.
+    if (!(std::isfinite(w_scales[j]) && w_scales[j] > 0)) {
+      return CheckScale(w_scales[j], "weight scales[" + std::to_string(j) + "]");
+    }
+  }
+  return Status::Ok();
+}
+
+// Per-call buffers (A panel, row terms, column constants), kept by the calling thread across
+// calls so that small calls allocate nothing; a huge panel is released after its call.
+struct Scratch {
+  std::vector<uint8_t> panel;
+  std::vector<int32_t> row_terms;
+  std::vector<float> columns;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+// Runs kernel(mr, nc, ..., n0) over every tile. make_params(n0) gives the kernel params of the
+// column block starting at n0; store(i0, n0) the output pointer of the tile's first element.
+template <typename Out, typename Params, typename Fn, typename MakeParams>
+void RunTiles(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda, int32_t a_zero_point, Fn* kernel,
+              const MakeParams& make_params, Out* y, size_t ldy) {
+  const GemmLayout& l = p.layout();
+  const size_t n = p.n();
+  const size_t row_bytes = p.a_row_bytes();
+  const size_t mc = std::max(l.mr, kMC / l.mr * l.mr);
+  const size_t row_blocks = (m + mc - 1) / mc;
+  const size_t nc_blocks = std::max<size_t>(1, kTaskColumns / l.nr);
+  const size_t col_tasks = (p.blocks() + nc_blocks - 1) / nc_blocks;
+
+  Scratch& scratch = ThreadScratch();
+  scratch.panel.resize(m * row_bytes + 64);
+  scratch.row_terms.resize(m);
+  uint8_t* panel = scratch.panel.data() + (64 - reinterpret_cast<uintptr_t>(scratch.panel.data()) % 64) % 64;
+  int32_t* row_terms = scratch.row_terms.data();
+
+  ParallelFor(row_blocks, [&](size_t rb) {
+    const size_t i0 = rb * mc, rows = std::min(mc, m - i0);
+    PackGemmA(p, rows, a + i0 * lda, lda, a_zero_point, panel + i0 * row_bytes, row_terms + i0);
+  });
+  ParallelFor(row_blocks * col_tasks, [&](size_t task) {
+    const size_t rb = task / col_tasks, ct = task % col_tasks;
+    const size_t i0 = rb * mc, i_end = std::min(m, i0 + mc);
+    const size_t b_end = std::min(p.blocks(), (ct + 1) * nc_blocks);
+    for (size_t b = ct * nc_blocks; b < b_end; ++b) {
+      const size_t n0 = b * l.nr, nc = std::min(l.nr, n - n0);
+      const Params params = make_params(n0);
+      for (size_t i = i0; i < i_end; i += l.mr) {
+        kernel(std::min(l.mr, i_end - i), nc, p.kpad(), panel + i * row_bytes, row_bytes, row_terms + i, p.block(b),
+               y + i * ldy + n0, ldy, &params);
+      }
+    }
+  });
+  if (scratch.panel.size() > (size_t{8} << 20)) {
+    scratch.panel = std::vector<uint8_t>();  // do not keep a huge panel alive in this thread
+  }
+}
+
+}  // namespace
+
+Status PackGemm(const GemmWeightsDesc& desc, Isa isa, std::shared_ptr<const PackedGemm>* out) {
+  if (!IsaIsNative(isa) || !CpuSupports(GetCpuFeatures(), isa)) {
+    return Status::RangeError(Expected("an ISA level this CPU runs", "isa", IsaName(isa)));
+  }
+  if (desc.n > 0 && desc.k > 0 && desc.w == nullptr) return Status::TypeError(Expected("a buffer", "weight", "null"));
+  if (desc.n > 0 && desc.w_zero_points == nullptr) {
+    return Status::TypeError(Expected("an array", "weight zero points", "null"));
+  }
+  for (size_t j = 0; j < desc.n; ++j) {
+    if (desc.w_zero_points[j] < -128 || desc.w_zero_points[j] > 127) {
+      return Status::RangeError(Expected("an integer in [-128, 127]", "weight zero points[" + std::to_string(j) + "]",
+                                         std::to_string(desc.w_zero_points[j])));
+    }
+  }
+  GemmLayout layout;
+  if (!GemmLayoutForIsa(isa, &layout)) return Status::Error(std::string("no GEMM layout for ") + IsaName(isa));
+  return PackedGemm::Create(layout, desc.n, desc.k, desc.w, desc.w_zero_points, out);
+}
+
+Status GemmWeights::Create(const GemmWeightsDesc& desc, std::shared_ptr<GemmWeights>* out) {
+  if (desc.n > 0 && desc.k > 0 && desc.w == nullptr) return Status::TypeError(Expected("a buffer", "weight", "null"));
+  if (desc.n > 0 && desc.w_zero_points == nullptr) {
+    return Status::TypeError(Expected("an array", "weight zero points", "null"));
+  }
+  auto g = std::make_shared<GemmWeights>();
+  g->n_ = desc.n;
+  g->k_ = desc.k;
+  if (desc.n > 0 && desc.k > 0) g->w_.assign(desc.w, desc.w + desc.n * desc.k);
+  if (desc.n > 0) g->w_zero_points_.assign(desc.w_zero_points, desc.w_zero_points + desc.n);
+  // Pack for the active level now: errors (bad zero points, sizes) surface at creation.
+  std::shared_ptr<const PackedGemm> packed;
+  QK_RETURN_IF_ERROR(g->PackedForActiveIsa(&packed));
+  *out = std::move(g);
+  return Status::Ok();
+}
+
+Status GemmWeights::PackedFor(Isa isa, std::shared_ptr<const PackedGemm>* out) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::shared_ptr<const PackedGemm>& slot = packs_[static_cast<int>(isa)];
+  if (slot == nullptr) {
+    GemmWeightsDesc desc;
+    desc.n = n_;
+    desc.k = k_;
+    desc.w = w_.data();
+    desc.w_zero_points = w_zero_points_.data();
+    QK_RETURN_IF_ERROR(PackGemm(desc, isa, &slot));
+  }
+  *out = slot;
+  return Status::Ok();
+}
+
+Status GemmWeights::PackedForActiveIsa(std::shared_ptr<const PackedGemm>* out) const {
+  return PackedFor(ActiveIsa(), out);
+}
+
+Status QGemmU8Packed(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda, const GemmRequant& rq, uint8_t* y,
+                     size_t ldy) {
+  QK_RETURN_IF_ERROR(CheckCommon(p, m, a, lda, rq.a_zero_point, rq.a_scale, rq.w_scales, y, ldy));
+  QK_RETURN_IF_ERROR(CheckScale(rq.y_scale, "output scale"));
+  QK_RETURN_IF_ERROR(CheckByte(rq.y_zero_point, "output zero point"));
+  QK_RETURN_IF_ERROR(CheckByte(rq.y_min, "output minimum"));
+  QK_RETURN_IF_ERROR(CheckByte(rq.y_max, "output maximum"));
+  if (rq.y_min > rq.y_max) {
+    return Status::RangeError(Expected("an output minimum <= maximum " + std::to_string(rq.y_max), "output minimum",
+                                       std::to_string(rq.y_min)));
+  }
+  if (m == 0 || p.n() == 0) return Status::Ok();
+  const size_t n = p.n();
+  const size_t padded = p.blocks() * p.layout().nr;
+  std::vector<float>& columns = ThreadScratch().columns;
+  columns.assign(2 * padded, 0.0f);
+  float* bias_term = columns.data();
+  float* multiplier = columns.data() + padded;
+  for (size_t j = 0; j < n; ++j) {
+    const float s = rq.a_scale * rq.w_scales[j];
+    bias_term[j] = rq.bias != nullptr ? rq.bias[j] / s : 0.0f;
+    multiplier[j] = s / rq.y_scale;
+  }
+  const float lo = static_cast<float>(rq.y_min - rq.y_zero_point);
+  const float hi = static_cast<float>(rq.y_max - rq.y_zero_point);
+  auto make_params = [&](size_t n0) {
+    return GemmU8Params{rq.a_zero_point, bias_term + n0, multiplier + n0, lo, hi, rq.y_zero_point};
+  };
+  RunTiles<uint8_t, GemmU8Params>(p, m, a, lda, rq.a_zero_point, p.layout().u8_kernel, make_params, y, ldy);
+  return Status::Ok();
+}
+
+Status QGemmF32Packed(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda, float a_scale, int32_t a_zero_point,
+                      const float* w_scales, const float* bias, bool relu, float* y, size_t ldy) {
+  QK_RETURN_IF_ERROR(CheckCommon(p, m, a, lda, a_zero_point, a_scale, w_scales, y, ldy));
+  if (m == 0 || p.n() == 0) return Status::Ok();
+  const size_t n = p.n();
+  std::vector<float>& scale = ThreadScratch().columns;
+  scale.assign(p.blocks() * p.layout().nr, 0.0f);
+  for (size_t j = 0; j < n; ++j) scale[j] = a_scale * w_scales[j];
+  auto make_params = [&](size_t n0) {
+    return GemmF32Params{a_zero_point, scale.data() + n0, bias != nullptr ? bias + n0 : nullptr, relu};
+  };
+  RunTiles<float, GemmF32Params>(p, m, a, lda, a_zero_point, p.layout().f32_kernel, make_params, y, ldy);
+  return Status::Ok();
+}
+
+Status QGemmU8(const GemmWeights& w, size_t m, const uint8_t* a, size_t lda, const GemmRequant& rq, uint8_t* y,
+               size_t ldy) {
+  std::shared_ptr<const PackedGemm> packed;
+  QK_RETURN_IF_ERROR(w.PackedForActiveIsa(&packed));
+  return QGemmU8Packed(*packed, m, a, lda, rq, y, ldy);
+}
+
+Status QGemmF32(const GemmWeights& w, size_t m, const uint8_t* a, size_t lda, float a_scale, int32_t a_zero_point,
+                const float* w_scales, const float* bias, bool relu, float* y, size_t ldy) {
+  std::shared_ptr<const PackedGemm> packed;
+  QK_RETURN_IF_ERROR(w.PackedForActiveIsa(&packed));
+  return QGemmF32Packed(*packed, m, a, lda, a_scale, a_zero_point, w_scales, bias, relu, y, ldy);
+}
+
+}  // namespace qk

@@ -1,0 +1,119 @@
+// Depthwise convolution microkernel, AVX2: blocks of 16 channels, two taps per vpmaddwd, weights held across pixels.
+//
+// Per block of 16 channels (the outer loop; pixels inside, so the block's weights stay in
+// registers for the common tap counts), for taps (a, b) = (2q, 2q + 1):
+//   pairs = zero-extend(interleave(x_a[c], x_b[c])) to int16        punpck{l,h}bw + vpmovzxbw
+//   acc  += vpmaddwd(pairs, (w16_a[c], w16_b[c]))                    x_a * w16_a + x_b * w16_b, exact
+// with acc starting at -x_zp * sum_t w16[t][c] (one vpmaddwd per pair per block), so that
+// acc = sum_t (x_t - x_zp) * w16_t modulo 2^32, as the scalar kernel. |x| <= 255, |w16| <= 255.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "ukernels/gemm/requant-avx2.h"
+#include "ukernels/ukernels.h"
+
+namespace qk {
+namespace {
+
+// 16 input bytes of channels [c, c + n) (n <= 16); a partial block never reads past the row.
+template <bool kFull>
+inline __m128i LoadChannels(const uint8_t* row, size_t n) {
+  if (kFull) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
+  alignas(16) uint8_t buffer[16] = {0};
+  std::memcpy(buffer, row, n);
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(buffer));
+}
+
+struct Block {
+  __m256i corr0, corr1;           // -x_zp * sum of the weights, channels 0-7 and 8-15
+  __m256 bias0, bias1, mult0, mult1;
+};
+
+// The pixels of one 16-channel block; kTaps > 0 unrolls the taps (weights in registers),
+// kTaps == 0 loops over `taps`.
+template <size_t kTaps, bool kFull>
+void BlockPixels(size_t c, size_t n, size_t padded, size_t taps, size_t pixels, const uint8_t* const* input,
+                 const int16_t* w, const Block& b, const Avx2Requant& rq, uint8_t* y, size_t y_stride) {
+  if (kTaps != 0) taps = kTaps;
+  constexpr size_t kPairs = kTaps == 0 ? 1 : (kTaps + 1) / 2;
+  __m256i w0[kPairs], w1[kPairs];
+  if (kTaps != 0) {
+    for (size_t q = 0; q < kPairs; ++q) {
+      w0[q] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q * padded * 2));
+      w1[q] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q * padded * 2 + 16));
+    }
+  }
+  for (size_t p = 0; p < pixels; ++p) {
+    const uint8_t* const* rows = input + p * taps;
+    __m256i acc0 = b.corr0, acc1 = b.corr1;
+    for (size_t t = 0; t < taps; t += 2) {
+      const __m128i xa = LoadChannels<kFull>(rows[t] + c, n);
+      // An odd last tap pairs with itself: its packed second weight is 0.
+      const __m128i xb = t + 1 < taps ? LoadChannels<kFull>(rows[t + 1] + c, n) : xa;
+      const __m256i p0 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(xa, xb));
+      const __m256i p1 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(xa, xb));
+      __m256i wa, wb;
+      if (kTaps != 0) {
+        wa = w0[t / 2];
+        wb = w1[t / 2];
+      } else {
+        wa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + t / 2 * padded * 2));
+        wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + t / 2 * padded * 2 + 16));
+      }
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(p0, wa));
+      acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(p1, wb));
+    }
+    Avx2StoreU8x16(y + p * y_stride + c, rq.Apply(acc0, b.bias0, b.mult0), rq.Apply(acc1, b.bias1, b.mult1), n);
+  }
+}
+
+template <bool kFull>
+void Pixels(size_t c, size_t n, size_t padded, size_t taps, size_t pixels, const uint8_t* const* input,
+            const int16_t* w, const Block& b, const Avx2Requant& rq, uint8_t* y, size_t y_stride) {
+  switch (taps) {
+    case 3: return BlockPixels<3, kFull>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+    case 5: return BlockPixels<5, kFull>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+    case 9: return BlockPixels<9, kFull>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+    default: return BlockPixels<0, kFull>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+  }
+}
+
+}  // namespace
+
+void qk_qu8qs8_dwconv_ukernel_c16__avx2(size_t channels, size_t pixels, size_t taps, const uint8_t* const* input,
+                                        const int16_t* weights, uint8_t* y, size_t y_stride,
+                                        const DwconvU8Params* params) {
+  const size_t padded = (channels + kDwconvChannelAlign - 1) / kDwconvChannelAlign * kDwconvChannelAlign;
+  const __m256i zp_pair = _mm256_set1_epi32(params->x_zero_point * 0x10001);
+  const Avx2Requant rq(params->lo, params->hi, params->y_zero_point);
+  for (size_t c = 0; c < channels; c += 16) {
+    const size_t n = channels - c < 16 ? channels - c : 16;
+    const int16_t* w = weights + c * 2;
+    Block b;
+    b.corr0 = b.corr1 = _mm256_setzero_si256();
+    for (size_t q = 0; q < (taps + 1) / 2; ++q) {
+      b.corr0 = _mm256_sub_epi32(
+          b.corr0, _mm256_madd_epi16(zp_pair, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q * padded * 2))));
+      b.corr1 = _mm256_sub_epi32(
+          b.corr1,
+          _mm256_madd_epi16(zp_pair, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q * padded * 2 + 16))));
+    }
+    if (n == 16) {
+      b.bias0 = _mm256_loadu_ps(params->bias_term + c);
+      b.bias1 = _mm256_loadu_ps(params->bias_term + c + 8);
+      b.mult0 = _mm256_loadu_ps(params->multiplier + c);
+      b.mult1 = _mm256_loadu_ps(params->multiplier + c + 8);
+      Pixels<true>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+    } else {
+      const __m256i m0 = Avx2GemmFirstLanes(n < 8 ? n : 8), m1 = Avx2GemmFirstLanes(n > 8 ? n - 8 : 0);
+      b.bias0 = _mm256_maskload_ps(params->bias_term + c, m0);
+      b.bias1 = _mm256_maskload_ps(params->bias_term + c + 8, m1);
+      b.mult0 = _mm256_maskload_ps(params->multiplier + c, m0);
+      b.mult1 = _mm256_maskload_ps(params->multiplier + c + 8, m1);
+      Pixels<false>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+    }
+  }
+}
+
+}  // namespace qk

@@ -1,0 +1,122 @@
+// AVX2 GEMM microkernels, tile 6x16c2: exact int16 multiply-adds (vpmaddwd), fused requantization.
+//
+// Layout (gemm-pack.h): A panel as int16 (a zero-extended), weights as int8, KR = 2: group g of a
+// column block is 16 columns x 2 depths = 32 bytes, the low 16 bytes columns 0-7, then 8-15.
+// Each half is sign-extended to int16 on load (vpmovsxbw: a shuffle-port uop, beside the
+// multiply ports), so weights stream at one byte each. Per group, vpbroadcastd puts
+// (a[i][2g], a[i][2g+1]) in every dword and vpmaddwd forms a0*w0 + a1*w1 per column:
+// |a*w| <= 255 * 128, so the pair sum never leaves int32 and nothing saturates, for any weights.
+// (vpmaddubsw on raw bytes saturates for pairs such as (-128, -128) and, widened back to int32,
+// needs as many multiplies per MAC as this path; see doc/gemm.md.)
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "ukernels/gemm/gemm-rows.h"
+#include "ukernels/gemm/requant-avx2.h"
+#include "ukernels/ukernels.h"
+
+namespace qk {
+namespace {
+
+constexpr size_t kNR = 16;
+
+constexpr size_t kMR = 6;
+
+struct Tile {
+  __m256i acc[kMR][2];
+};
+
+// One row's accumulators for one k group: named variables (not an array) so that the compiler
+// keeps all 12 in registers without copies.
+#define QK_GEMM_AVX2_ROW(i)                                                     \
+  if (M > i) {                                                                  \
+    int32_t pair;                                                               \
+    std::memcpy(&pair, a##i + 4 * g, 4);                                        \
+    const __m256i av = _mm256_set1_epi32(pair);                                 \
+    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(av, w0));            \
+    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(av, w1));            \
+  }
+
+template <size_t M>
+inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w,
+                        int32_t a_zero_point, Tile* tile) {
+  const int32_t* header = static_cast<const int32_t*>(w);
+  const __m128i* weights = reinterpret_cast<const __m128i*>(header + 2 * kNR);
+  // Rows past M alias the last real row: never read in the loop (M is a constant), kept valid.
+  const uint8_t* a0 = static_cast<const uint8_t*>(a);
+  const uint8_t* a1 = M > 1 ? a0 + a_stride : a0;
+  const uint8_t* a2 = M > 2 ? a1 + a_stride : a1;
+  const uint8_t* a3 = M > 3 ? a2 + a_stride : a2;
+  const uint8_t* a4 = M > 4 ? a3 + a_stride : a3;
+  const uint8_t* a5 = M > 5 ? a4 + a_stride : a4;
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  const size_t groups = kc / 2;
+  for (size_t g = 0; g < groups; ++g) {
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(weights + 2 * g));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(weights + 2 * g + 1));
+    QK_GEMM_AVX2_ROW(0)
+    QK_GEMM_AVX2_ROW(1)
+    QK_GEMM_AVX2_ROW(2)
+    QK_GEMM_AVX2_ROW(3)
+    QK_GEMM_AVX2_ROW(4)
+    QK_GEMM_AVX2_ROW(5)
+  }
+  const __m256i acc[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  // acc += -a_zp * colsum[j] + w_zp[j] * row_terms[i]  (wrapping int32)
+  const __m256i a_offset = _mm256_set1_epi32(-a_zero_point);
+  const __m256i col0 = _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(header)), a_offset);
+  const __m256i col1 = _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(header + 8)), a_offset);
+  const __m256i zp0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(header + kNR));
+  const __m256i zp1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(header + kNR + 8));
+  for (size_t i = 0; i < M; ++i) {
+    const __m256i rt = _mm256_set1_epi32(row_terms[i]);
+    tile->acc[i][0] = _mm256_add_epi32(_mm256_add_epi32(acc[i][0], col0), _mm256_mullo_epi32(zp0, rt));
+    tile->acc[i][1] = _mm256_add_epi32(_mm256_add_epi32(acc[i][1], col1), _mm256_mullo_epi32(zp1, rt));
+  }
+}
+#undef QK_GEMM_AVX2_ROW
+
+template <size_t M>
+void GemmU8(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w, uint8_t* y,
+            size_t y_stride, const GemmU8Params* p) {
+  Tile tile;
+  ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
+  const Avx2Requant rq(p->lo, p->hi, p->y_zero_point);
+  const __m256 b0 = _mm256_loadu_ps(p->bias_term), b1 = _mm256_loadu_ps(p->bias_term + 8);
+  const __m256 m0 = _mm256_loadu_ps(p->multiplier), m1 = _mm256_loadu_ps(p->multiplier + 8);
+  for (size_t i = 0; i < M; ++i) {
+    Avx2StoreU8x16(y + i * y_stride, rq.Apply(tile.acc[i][0], b0, m0), rq.Apply(tile.acc[i][1], b1, m1), nc);
+  }
+}
+
+template <size_t M>
+void GemmF32(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w, float* y,
+             size_t y_stride, const GemmF32Params* p) {
+  Tile tile;
+  ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
+  const __m256 s0 = _mm256_loadu_ps(p->scale), s1 = _mm256_loadu_ps(p->scale + 8);
+  const size_t n0 = nc < 8 ? nc : 8, n1 = nc - n0;
+  for (size_t i = 0; i < M; ++i) {
+    float* row = y + i * y_stride;
+    Avx2StoreScaledF32x8(row, tile.acc[i][0], s0, p->bias, p->relu, n0);
+    if (n1 != 0) Avx2StoreScaledF32x8(row + 8, tile.acc[i][1], s1, p->bias != nullptr ? p->bias + 8 : nullptr, p->relu, n1);
+  }
+}
+
+}  // namespace
+
+void qk_qu8_gemm_minmax_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride,
+                                             const int32_t* row_terms, const void* w, uint8_t* y, size_t y_stride,
+                                             const GemmU8Params* params) {
+  ForRows<1, kMR>(mr, [&](auto rows) { GemmU8<decltype(rows)::value>(nc, kc, a, a_stride, row_terms, w, y, y_stride, params); });
+}
+
+void qk_qu8_f32_gemm_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc, const void* a, size_t a_stride,
+                                          const int32_t* row_terms, const void* w, float* y, size_t y_stride,
+                                          const GemmF32Params* params) {
+  ForRows<1, kMR>(mr, [&](auto rows) { GemmF32<decltype(rows)::value>(nc, kc, a, a_stride, row_terms, w, y, y_stride, params); });
+}
+
+}  // namespace qk

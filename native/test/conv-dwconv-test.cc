@@ -1,0 +1,159 @@
+// Depthwise microkernels: every registered qu8qs8_dwconv kernel the CPU can run, against a naive loop, exactly.
+//
+// The registry is expanded here, so a new kernel line is tested without touching this file.
+// Each kernel sees channel counts 1..2 * 32 + 7 (every tail of a 16- or 32-channel tile),
+// tap counts odd and even, padding taps (the zero-point buffer), extreme zero points and
+// weights (|w - w_zp| = 255), relu and huge/NaN-free scales, and an output stride wider than
+// the channel count whose gaps hold a sentinel. Each input pixel is its own exactly-sized heap
+// block, so a kernel that reads past `channels` shows up under AddressSanitizer.
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/cpu.h"
+#include "harness.h"
+#include "ukernels/gemm/requant-scalar.h"
+#include "ukernels/ukernels.h"
+
+namespace qk {
+namespace test {
+namespace {
+
+constexpr uint8_t kSentinel = 0xA5;
+
+bool Applies(Context& ctx, Isa kernel_isa) {
+  const Isa level = GetOptions().isa;
+  if (!IsaIsNative(kernel_isa) || IsaRank(kernel_isa) > IsaRank(level)) {
+    ctx.Exclude();
+    return false;
+  }
+  if (!CpuSupports(GetCpuFeatures(), kernel_isa)) {
+    ctx.Skip(std::string("this CPU cannot run ") + IsaName(kernel_isa) + " code");
+    return false;
+  }
+  return true;
+}
+
+// The packed layout of ukernels/conv/conv.h, written out from its definition.
+std::vector<int16_t> PackWeights(const std::vector<int8_t>& w, const std::vector<int32_t>& w_zp, size_t channels,
+                                 size_t taps) {
+  const size_t padded = (channels + kDwconvChannelAlign - 1) / kDwconvChannelAlign * kDwconvChannelAlign;
+  std::vector<int16_t> packed((taps + 1) / 2 * padded * 2, 0);
+  for (size_t q = 0; q < (taps + 1) / 2; ++q) {
+    for (size_t c = 0; c < channels; ++c) {
+      for (size_t h = 0; h < 2; ++h) {
+        const size_t t = 2 * q + h;
+        if (t < taps) packed[(q * padded + c) * 2 + h] = static_cast<int16_t>(w[c * taps + t] - w_zp[c]);
+      }
+    }
+  }
+  return packed;
+}
+
+bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, Random& rng, size_t channels, size_t taps,
+               size_t pixels, int32_t x_zp, int32_t y_zp, bool relu, bool extreme) {
+  // Distinct input pixels (some taps share one, some read padding), each its own heap block.
+  const size_t sources = taps + pixels;
+  std::vector<std::unique_ptr<uint8_t[]>> blocks;
+  for (size_t i = 0; i < sources; ++i) {
+    blocks.emplace_back(new uint8_t[channels]);
+    for (size_t c = 0; c < channels; ++c) {
+      blocks.back()[c] = extreme ? static_cast<uint8_t>(rng.Int(0, 1) ? 255 : 0) : static_cast<uint8_t>(rng.Int(0, 255));
+    }
+  }
+  std::unique_ptr<uint8_t[]> padding(new uint8_t[channels]);
+  std::fill(padding.get(), padding.get() + channels, static_cast<uint8_t>(x_zp));
+  std::vector<const uint8_t*> input(pixels * taps);
+  for (size_t i = 0; i < input.size(); ++i) {
+    const int64_t pick = rng.Int(0, 9);
+    input[i] = pick == 0 ? padding.get() : blocks[static_cast<size_t>(rng.Int(0, sources - 1))].get();
+  }
+  std::vector<int8_t> w(channels * taps);
+  std::vector<int32_t> w_zp(channels);
+  for (size_t c = 0; c < channels; ++c) {
+    w_zp[c] = extreme ? (rng.Int(0, 1) ? 127 : -128) : static_cast<int32_t>(rng.Int(-128, 127));
+    for (size_t t = 0; t < taps; ++t) {
+      w[c * taps + t] = extreme ? static_cast<int8_t>(w_zp[c] == 127 ? -128 : 127) : static_cast<int8_t>(rng.Int(-128, 127));
+    }
+  }
+  const std::vector<int16_t> packed = PackWeights(w, w_zp, channels, taps);
+  std::vector<float> bias_term(channels), multiplier(channels);
+  for (size_t c = 0; c < channels; ++c) {
+    bias_term[c] = rng.Int(0, 3) == 0 ? 0.0f : static_cast<float>(rng.Uniform(-3e4, 3e4));
+    multiplier[c] = static_cast<float>(rng.LogUniform(-5.5, -2.5));
+  }
+  DwconvU8Params params;
+  params.x_zero_point = x_zp;
+  params.bias_term = bias_term.data();
+  params.multiplier = multiplier.data();
+  params.lo = static_cast<float>((relu ? y_zp : 0) - y_zp);
+  params.hi = static_cast<float>(255 - y_zp);
+  params.y_zero_point = y_zp;
+  const size_t y_stride = channels + 3;
+  std::vector<uint8_t> y(pixels * y_stride, kSentinel);
+  kernel(channels, pixels, taps, input.data(), packed.data(), y.data(), y_stride, &params);
+  for (size_t p = 0; p < pixels; ++p) {
+    for (size_t c = 0; c < y_stride; ++c) {
+      uint8_t expected = kSentinel;
+      if (c < channels) {
+        int32_t acc = 0;
+        for (size_t t = 0; t < taps; ++t) {
+          acc += (static_cast<int32_t>(input[p * taps + t][c]) - x_zp) * (w[c * taps + t] - w_zp[c]);
+        }
+        expected = static_cast<uint8_t>(
+            RequantizeGemmValue(acc, bias_term[c], multiplier[c], params.lo, params.hi, y_zp));
+      }
+      if (y[p * y_stride + c] != expected) {
+        ctx.Fail(std::string(name) + " channels=" + std::to_string(channels) + " taps=" + std::to_string(taps) +
+                 " pixels=" + std::to_string(pixels) + " x_zp=" + std::to_string(x_zp) + " y_zp=" +
+                 std::to_string(y_zp) + (relu ? " relu" : "") + ": pixel " + std::to_string(p) + " byte " +
+                 std::to_string(c) + (c < channels ? "" : " (past the channels)") + ": got " +
+                 std::to_string(y[p * y_stride + c]) + ", expected " + std::to_string(expected));
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+void RegisterDwconvTests(const char* name, Isa isa, DwconvU8Fn* kernel) {
+  RegisterTest(Mode::kIsa, std::string("conv/ukernel/") + name, [=](Context& ctx) {
+    if (!Applies(ctx, isa)) return;
+    Random rng(0x5EED0000u + static_cast<uint64_t>(isa));
+    const size_t kTaps[] = {1, 2, 3, 5, 9, 25, 27};
+    for (size_t channels = 1; channels <= 2 * 32 + 7; ++channels) {
+      for (size_t taps : kTaps) {
+        const int64_t pick = rng.Int(0, 3);
+        const int32_t x_zp = pick == 0 ? 0 : pick == 1 ? 255 : static_cast<int32_t>(rng.Int(0, 255));
+        const int32_t y_zp = static_cast<int32_t>(rng.Int(0, 255));
+        const bool extreme = rng.Int(0, 3) == 0;
+        if (!CheckCase(ctx, name, kernel, rng, channels, taps, static_cast<size_t>(rng.Int(1, 3)), x_zp, y_zp,
+                       rng.Int(0, 3) == 0, extreme)) {
+          return;
+        }
+      }
+    }
+    // Larger blocks: many pixels and channels in one call.
+    CheckCase(ctx, name, kernel, rng, 256, 5, 17, 128, 3, false, false);
+    CheckCase(ctx, name, kernel, rng, 96, 9, 13, 255, 0, true, true);
+  });
+}
+
+// One registration per registry line of the depthwise slot; other signatures are other tests'.
+void RegisterKernel(const char* name, Isa isa, DwconvU8Fn* kernel) { RegisterDwconvTests(name, isa, kernel); }
+template <typename Fn>
+void RegisterKernel(const char*, Isa, Fn*) {}
+
+bool RegisterAllKernels() {
+#define QK_UKERNEL(slot, type, isa, function) RegisterKernel(#function, Isa::isa, &function);
+#include "ukernels/registry.inc"
+#undef QK_UKERNEL
+  return true;
+}
+
+const bool kKernelsRegistered = RegisterAllKernels();
+
+}  // namespace
+}  // namespace test
+}  // namespace qk

@@ -1,0 +1,128 @@
+// GEMM microkernel tests: every registered kernel pair, forced in turn, against the reference with tolerance 0.
+//
+// Each kernel runs on its own pack (PackedGemm for its layout) and A panel, tile by tile as the
+// op calls it, over m = 1..MR, n = 1..NR and n across several blocks with tails, K below, at
+// and above KR and odd, extreme zero points, saturation-edge weights, bias/relu/clamp variants,
+// outputs with row gaps and guard bytes filled with a sentinel.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "base/cpu.h"
+#include "gemm-tester.h"
+#include "harness.h"
+#include "pack/gemm-pack.h"
+
+namespace qk {
+namespace test {
+namespace {
+
+bool Applies(Context& ctx, Isa kernel_isa) {
+  if (!IsaIsNative(kernel_isa) || IsaRank(kernel_isa) > IsaRank(GetOptions().isa)) {
+    ctx.Exclude();
+    return false;
+  }
+  if (!CpuSupports(GetCpuFeatures(), kernel_isa)) {
+    ctx.Skip(std::string("this CPU cannot run ") + IsaName(kernel_isa) + " code");
+    return false;
+  }
+  return true;
+}
+
+// Runs both kernels of `l` over the whole problem, tile by tile, and compares with the reference.
+bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& p) {
+  std::shared_ptr<const PackedGemm> packed;
+  const Status st = PackedGemm::Create(l, p.n, p.k, p.w.data(), p.w_zp.data(), &packed);
+  if (!ctx.Check(st.ok(), "pack failed: " + st.message())) return false;
+  const size_t row_bytes = packed->a_row_bytes();
+  std::vector<uint8_t> panel(p.m * row_bytes);
+  std::vector<int32_t> row_terms(p.m);
+  PackGemmA(*packed, p.m, p.a.data(), p.lda, p.a_zp, panel.data(), row_terms.data());
+
+  const size_t padded = packed->blocks() * l.nr;
+  std::vector<float> bias_term(padded, 0.0f), multiplier(padded, 0.0f), scale(padded, 0.0f);
+  for (size_t j = 0; j < p.n; ++j) {
+    const float s = p.a_scale * p.w_scales[j];
+    bias_term[j] = p.bias.empty() ? 0.0f : p.bias[j] / s;
+    multiplier[j] = s / p.y_scale;
+    scale[j] = s;
+  }
+  const size_t ldy = p.n + 3;
+  const size_t total = p.m * ldy + 16;  // 16 guard elements after the last row
+  std::vector<uint8_t> y(total, kGemmSentinel);
+  std::vector<float> yf(total, kGemmF32Sentinel);
+  for (size_t b = 0; b < packed->blocks(); ++b) {
+    const size_t n0 = b * l.nr, nc = std::min(l.nr, p.n - n0);
+    const GemmU8Params u8{p.a_zp,
+                          bias_term.data() + n0,
+                          multiplier.data() + n0,
+                          static_cast<float>(p.y_min - p.y_zp),
+                          static_cast<float>(p.y_max - p.y_zp),
+                          p.y_zp};
+    const GemmF32Params f32{p.a_zp, scale.data() + n0, p.bias.empty() ? nullptr : p.bias.data() + n0, p.relu};
+    for (size_t i = 0; i < p.m; i += l.mr) {
+      const size_t mr = std::min(l.mr, p.m - i);
+      l.u8_kernel(mr, nc, packed->kpad(), panel.data() + i * row_bytes, row_bytes, row_terms.data() + i,
+                  packed->block(b), y.data() + i * ldy + n0, ldy, &u8);
+      l.f32_kernel(mr, nc, packed->kpad(), panel.data() + i * row_bytes, row_bytes, row_terms.data() + i,
+                   packed->block(b), yf.data() + i * ldy + n0, ldy, &f32);
+    }
+  }
+  return CheckGemmU8(ctx, l.u8_name, p, y, ldy) && CheckGemmF32(ctx, l.f32_name, p, yf, ldy);
+}
+
+void TestLayout(Context& ctx, const GemmLayout& l) {
+  if (!Applies(ctx, l.isa)) return;
+  Random rng(0x6E3A + l.mr * 131 + l.nr * 7 + l.kr);
+  int variant = 0;
+  // Every tile shape, at two depths (one of them odd and not a multiple of KR).
+  for (size_t m = 1; m <= l.mr; ++m) {
+    for (size_t n = 1; n <= l.nr; ++n) {
+      for (size_t k : {l.kr * 2 + 1, size_t{13}}) {
+        if (!RunKernels(ctx, l, MakeGemmProblem(rng, m, n, k, variant++))) return;
+      }
+    }
+  }
+  // Depth sweep (below, at, above KR and the vector widths; odd) with full and tail tiles over
+  // several column blocks.
+  const size_t depths[] = {1, 2, 3, l.kr - 1 == 0 ? 4 : l.kr - 1, l.kr, l.kr + 1, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 255, 513};
+  for (size_t k : depths) {
+    for (size_t shape = 0; shape < 3; ++shape) {
+      const size_t m = shape == 0 ? l.mr : shape == 1 ? 2 * l.mr + 1 : 1;
+      const size_t n = shape == 0 ? l.nr : shape == 1 ? 2 * l.nr + 3 : 3 * l.nr - 1;
+      if (!RunKernels(ctx, l, MakeGemmProblem(rng, m, n, k, variant++))) return;
+    }
+  }
+  // Every weight pattern and zero-point combination at one shape.
+  for (int v = 0; v < 84; ++v) {
+    if (!RunKernels(ctx, l, MakeGemmProblem(rng, l.mr + 1, l.nr + 1, 37, v))) return;
+  }
+}
+
+// Non-finite output stages: NaN/Inf bias terms and huge multipliers must follow the reference.
+void TestSpecials(Context& ctx, const GemmLayout& l) {
+  if (!Applies(ctx, l.isa)) return;
+  Random rng(99);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), 3e38f, -3e38f, 2.5f, -2.5f, 0.5f};
+  for (int v = 0; v < 8; ++v) {
+    GemmProblem p = MakeGemmProblem(rng, l.mr, 2 * l.nr, 9, 2 * v + 1);
+    for (size_t j = 0; j < p.n; ++j) p.bias[j] = specials[(j + v) % 8];
+    if (v % 2 == 0) p.y_scale = 1e-30f;  // every multiplier huge: clamps
+    if (!RunKernels(ctx, l, p)) return;
+  }
+}
+
+const bool kRegistered = [] {
+  for (size_t i = 0; i < GemmLayoutCount(); ++i) {
+    const GemmLayout& l = GemmLayoutAt(i);
+    RegisterTest(Mode::kIsa, std::string("gemm/") + l.u8_name, [i](Context& ctx) { TestLayout(ctx, GemmLayoutAt(i)); });
+    RegisterTest(Mode::kIsa, std::string("gemm/specials/") + l.u8_name,
+                 [i](Context& ctx) { TestSpecials(ctx, GemmLayoutAt(i)); });
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace test
+}  // namespace qk
