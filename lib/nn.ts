@@ -68,6 +68,17 @@ export declare namespace nnq {
   // linear-conv
 
   // elementwise
+  type ReLU6 = elementwise.ReLU6;
+  type Hardswish = elementwise.Hardswish;
+  type ELU = elementwise.ELU;
+  type LeakyReLU = elementwise.LeakyReLU;
+  type Sigmoid = elementwise.Sigmoid;
+  type Softmax = elementwise.Softmax;
+  type PReLU = elementwise.PReLU;
+  type Dropout = elementwise.Dropout;
+  type QFunctional = elementwise.QFunctional;
+  type FloatFunctional = elementwise.FloatFunctional;
+  type FXFloatFunctional = elementwise.FXFloatFunctional;
 
   // pool-norm
 

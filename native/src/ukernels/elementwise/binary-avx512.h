@@ -6,6 +6,14 @@
 
 #include <immintrin.h>
 
+// GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() merge sources as
+// maybe-uninitialized once inlined (GCC bug 105593); the warning is about the header.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <type_traits>
 
 #include "ukernels/elementwise/elementwise-scalar.h"
@@ -55,3 +63,7 @@ void BinaryAvx512(size_t n, const T* a, const T* b, T* y, const BinaryParams& p)
 
 }  // namespace
 }  // namespace qk
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
