@@ -98,12 +98,16 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   ]);
   const da = denseBroadcast(a, shape, format);
   const db = denseBroadcast(b, shape, format);
-  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp);
+  // qmul.cpp sends qint8 products with an output zero point below 127 to XNNPACK, which has one
+  // formula for every element and takes its multiplier as (a_scale * b_scale) / scale.
+  const xnnpack = kind.multiply && a.dtype === 'qint8' && zp < 127;
+  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, xnnpack ? 1 : 0);
   const code = dtypeCode(a.dtype);
   const row = Math.max(rowLength, 1);
+  const vector = xnnpack ? row : vectorLength;
   return makePlan(
-    () => native.elementwiseBinary(da, db, code, kind.multiply, kind.relu, params, row, vectorLength),
-    () => native.elementwiseBinaryAsync(da, db, code, kind.multiply, kind.relu, params, row, vectorLength),
+    () => native.elementwiseBinary(da, db, code, kind.multiply, kind.relu, params, row, vector),
+    () => native.elementwiseBinaryAsync(da, db, code, kind.multiply, kind.relu, params, row, vector),
     (storage) => makePerTensorQTensor(storage, shape, formatStrides(shape, format), a.dtype, s, zp),
   );
 }

@@ -29,7 +29,7 @@ export interface ElementwiseAddon {
   /** params: [inScale, inZeroPoint, outScale, outZeroPoint, p0, p1, p2, inverse]. */
   elementwiseLookup(x: QStorage, dtype: number, op: number, params: Float64Array, rowLength: number, vectorLength: number): QStorage;
   elementwiseLookupAsync(x: QStorage, dtype: number, op: number, params: Float64Array, rowLength: number, vectorLength: number): Promise<QStorage>;
-  /** params: [aScale, aZeroPoint, bScale, bZeroPoint, scale, zeroPoint]. */
+  /** params: [aScale, aZeroPoint, bScale, bZeroPoint, scale, zeroPoint, divideByOutScale (XNNPACK's multiplier) 0 | 1]. */
   elementwiseBinary(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): QStorage;
   elementwiseBinaryAsync(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): Promise<QStorage>;
 }

@@ -60,7 +60,7 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
 }
 
 // elementwiseBinary(a, b, dtype, multiply, relu, params: Float64Array [aScale, aZeroPoint, bScale, bZeroPoint,
-//                   scale, zeroPoint], rowLength, vectorLength) -> a new array of a's kind and length
+//                   scale, zeroPoint, divideByOutScale], rowLength, vectorLength) -> a new array of a's kind and length
 PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
@@ -73,7 +73,7 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   spec.multiply = ArgBool(info, 3, "multiply");
   spec.relu = ArgBool(info, 4, "relu");
   View params = ArgTypedArray(info, 5, napi_float64_array, "params");
-  if (params.length != 6) ThrowRange(env, "Float64Array of 6 values", "params", params.holder);
+  if (params.length != 7) ThrowRange(env, "Float64Array of 7 values", "params", params.holder);
   const double* p = static_cast<const double*>(params.data);
   spec.a_scale = p[0];
   spec.a_zero_point = ZeroPointAt(env, params, 1, "qa.zeroPoint");
@@ -81,6 +81,7 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   spec.b_zero_point = ZeroPointAt(env, params, 3, "qb.zeroPoint");
   spec.out_scale = p[4];
   spec.out_zero_point = ZeroPointAt(env, params, 5, "zeroPoint");
+  spec.divide_by_out_scale = p[6] != 0;
   const size_t row_length = ArgSize(info, 6, "rowLength");
   const size_t vector_length = ArgSize(info, 7, "vectorLength");
   if (b.length != a.length) ThrowRange(env, "as many elements as qa", "qb", b.holder);

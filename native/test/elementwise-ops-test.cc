@@ -127,6 +127,7 @@ QK_TEST(kIsa, "elementwise/ops/binary-rows") {
         spec.a_zero_point = RandomZeroPoint(rng, dtype);
         spec.b_zero_point = RandomZeroPoint(rng, dtype);
         spec.out_zero_point = RandomZeroPoint(rng, dtype);
+        spec.divide_by_out_scale = rng.Int(0, 1) == 1;
         const std::vector<uint8_t> a = RandomBytes(rng, layout.n), b = RandomBytes(rng, layout.n);
         const size_t row = layout.row_length == 0 ? 1 : layout.row_length;
         const std::vector<uint8_t> expected = BinaryRowsRef(spec, a, b, row, layout.vector_length);

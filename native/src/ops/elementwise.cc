@@ -198,7 +198,8 @@ void MakeBinaryParams(const BinarySpec& spec, BinaryParams* p) {
   p->a_premul = p->a_scale * -static_cast<float>(spec.a_zero_point);
   p->b_premul = p->b_scale * -static_cast<float>(spec.b_zero_point);
   p->inv_out_scale = 1.0f / static_cast<float>(spec.out_scale);
-  p->multiplier = p->a_scale * p->b_scale * p->inv_out_scale;
+  p->multiplier = spec.divide_by_out_scale ? (p->a_scale * p->b_scale) / static_cast<float>(spec.out_scale)
+                                           : p->a_scale * p->b_scale * p->inv_out_scale;
   p->a_zero_point = static_cast<int32_t>(spec.a_zero_point);
   p->b_zero_point = static_cast<int32_t>(spec.b_zero_point);
   p->out_zero_point = static_cast<int32_t>(spec.out_zero_point);

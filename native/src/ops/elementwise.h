@@ -90,6 +90,10 @@ struct BinarySpec {
   int64_t b_zero_point = 0;
   double out_scale = 1;
   int64_t out_zero_point = 0;
+  // multiply's multiplier: false: a_scale * b_scale * (1 / out_scale), PyTorch's own kernel;
+  // true: (a_scale * b_scale) / out_scale, XNNPACK's (PyTorch 1.13 multiplies qint8 through
+  // XNNPACK when the output zero point is below 127).
+  bool divide_by_out_scale = false;
 };
 
 Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const void* b, size_t b_len, void* y,
