@@ -12,7 +12,10 @@ import { Rng, testSeed } from './helpers/random';
 import { Step } from './helpers/views';
 import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
 
+const SWEEP = process.env.QKERNELS_SWEEP === '1';
 const SEED = testSeed('arith-binary');
+// QKERNELS_SWEEP=1 draws many more qparams per shape pair (the long sweep).
+const REPEATS = SWEEP ? 20 : 1;
 const rng = new Rng(SEED);
 
 type Fn = 'add' | 'add_relu' | 'mul' | 'mul_relu';
@@ -56,7 +59,7 @@ function buildCases(): Case[] {
   const cases: Case[] = [];
   for (const fn of FNS) {
     for (const dtype of ['quint8', 'qint8'] as ByteDType[]) {
-      for (const p of PAIRS) {
+      for (const p of PAIRS) for (let repeat = 0; repeat < REPEATS; repeat++) {
         // permute steps describe the source shape: the tensor made is [rows, cols] then permuted.
         const aShape = p.aSteps?.[0]?.[0] === 'permute' ? [...p.a].reverse() : p.a;
         const bShape = p.bSteps?.[0]?.[0] === 'permute' ? [...p.b].reverse() : p.b;

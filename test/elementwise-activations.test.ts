@@ -12,7 +12,10 @@ import { describeEachPath } from './helpers/paths';
 import { Rng, testSeed } from './helpers/random';
 import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
 
+const SWEEP = process.env.QKERNELS_SWEEP === '1';
 const SEED = testSeed('elementwise-activations');
+// QKERNELS_SWEEP=1 draws many more qparams per shape (the long sweep).
+const REPEATS = SWEEP ? 25 : 1;
 const rng = new Rng(SEED);
 
 type Args = Record<string, number | null | undefined>;
@@ -124,7 +127,7 @@ function buildCases(): Case[] {
   const cases: Case[] = [];
   for (const entry of ENTRIES) {
     for (const dtype of ['quint8', 'qint8'] as ByteDType[]) {
-      for (const layout of UNARY_SHAPES) {
+      for (const layout of UNARY_SHAPES) for (let repeat = 0; repeat < REPEATS; repeat++) {
         if (entry.fn.endsWith('softmax') && layout.shape.length < 2) continue;
         const input = randomQInput(rng, dtype, layout.shape, layout.steps);
         const args = entry.args(rng, dtype);

@@ -24,6 +24,7 @@ const CASES: Array<[string, () => unknown, ErrorClassName, string]> = [
   ['alpha not a number', () => qF.celu(q(), 0.1, 0, { alpha: '1' as never }), 'TypeError', 'options.alpha'],
   ['celu alpha 0', () => qF.celu(q(), 0.1, 0, { alpha: 0 }), 'RangeError', 'options.alpha'],
   ['leakyRelu scale without zeroPoint', () => qF.leakyRelu(q(), { scale: 0.1 }), 'TypeError', 'zeroPoint'],
+  ['clamp without bounds', () => qF.clamp(q(), null, null), 'TypeError', 'min'],
   ['threshold NaN', () => qF.threshold(q(), NaN, 0), 'RangeError', 'threshold'],
   ['hardsigmoid inplace', () => qF.hardsigmoid(q(), { inplace: true }), 'RangeError', 'options.inplace'],
   ['softmax dim out of range', () => ops.quantized.softmax(q(), 3, 0.1, 0), 'RangeError', 'dim'],

@@ -154,7 +154,10 @@ export function hardtanh(input: QTensor, options?: { minVal?: number; maxVal?: n
 
 /** qF.clamp: clamp to [min, max] (either may be null) in the quantized domain, the input's qparams. */
 export function clamp(input: QTensor, min: number | null, max: number | null): QTensor {
-  return planClamp(input, clampBound(min, 'min'), clampBound(max, 'max')).run();
+  const lo = clampBound(min, 'min');
+  const hi = clampBound(max, 'max');
+  if (lo === null && hi === null) throw validate.invalidType("number for at least one of min and max (torch: \"At least one of 'min' or 'max' must not be None\")", 'min', min);
+  return planClamp(input, lo, hi).run();
 }
 
 /** qF.hardswish: x * relu6(x + 3) / 6, output quantized with (scale, zeroPoint). */
