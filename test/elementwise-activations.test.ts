@@ -85,6 +85,12 @@ const ENTRIES: Entry[] = [
         : qF.leakyRelu(x, { negativeSlope: a.negative_slope as number, scale: a.scale as number, zeroPoint: a.zero_point as number }),
     args: (r, d) => (r.bool() ? { negative_slope: r.range(0.001, 0.5) } : { negative_slope: r.range(0.001, 0.5), ...outQParams(r, d) }),
   },
+  {
+    fn: 'ops_leaky_relu',
+    run: (x, a) => ops.quantized.leakyRelu(x, a.negative_slope as number, false, a.scale as number, a.zero_point as number),
+    args: (r, d) => ({ negative_slope: r.range(0.001, 0.5), ...outQParams(r, d) }),
+    module: (a) => new nnq.LeakyReLU(a.scale as number, a.zero_point as number, { negativeSlope: a.negative_slope as number }),
+  },
   { fn: 'hardsigmoid', run: (x) => qF.hardsigmoid(x), args: () => ({}) },
   { fn: 'sigmoid', run: (x) => qF.sigmoid(x), args: () => ({}), tolerance: 1 },
   {

@@ -76,16 +76,26 @@ export function planElu(
   });
 }
 
-/** @internal Output qparams: the input's when scale / zeroPoint are undefined. */
-export function planLeakyRelu(input: unknown, negativeSlope: number, scale: unknown, zeroPoint: unknown, name = 'input'): OpPlan<QTensor> {
+/**
+ * @internal Output qparams: the input's when scale / zeroPoint are undefined. qF.leaky_relu with
+ * scale writes into `torch._empty_affine_quantized(input.shape)`, a contiguous tensor
+ * (contiguousWhenRescaled); quantized::leaky_relu (ops, nnq.LeakyReLU) keeps the input's format.
+ */
+export function planLeakyRelu(
+  input: unknown,
+  negativeSlope: number,
+  scale: unknown,
+  zeroPoint: unknown,
+  name = 'input',
+  contiguousWhenRescaled = false,
+): OpPlan<QTensor> {
   const x = checkByteQTensor(input, name);
   if ((scale === undefined || scale === null) !== (zeroPoint === undefined || zeroPoint === null)) {
     throw validate.invalidType('both scale and zeroPoint, or neither', scale === undefined || scale === null ? 'scale' : 'zeroPoint', scale ?? zeroPoint);
   }
   const rescale = scale !== undefined && scale !== null;
   const [s, zp] = rescale ? checkOutputQParams(scale, zeroPoint, x.dtype) : [x.qScale(), x.qZeroPoint()];
-  // torch writes into an output made with the input's options, hence contiguous, when it rescales.
-  return planLookup({ op: LookupOp.LeakyRelu, input: x, scale: s, zeroPoint: zp, p0: negativeSlope, contiguousOutput: rescale });
+  return planLookup({ op: LookupOp.LeakyRelu, input: x, scale: s, zeroPoint: zp, p0: negativeSlope, contiguousOutput: rescale && contiguousWhenRescaled });
 }
 
 /** @internal Output qparams: torch's fixed ones unless given (nnq.Sigmoid, ops.quantized.sigmoid). */
@@ -190,7 +200,7 @@ export function leakyRelu(
   const o = validate.options(options, 'options', ['negativeSlope', 'inplace', 'scale', 'zeroPoint']);
   const inplace = inplaceOption(o.inplace);
   if (inplace && o.scale !== undefined) throw validate.invalidRange('false when scale is given (cannot rescale in place)', 'options.inplace', true);
-  const plan = planLeakyRelu(input, optionalNumber(o.negativeSlope, 'options.negativeSlope', 0.01), o.scale, o.zeroPoint);
+  const plan = planLeakyRelu(input, optionalNumber(o.negativeSlope, 'options.negativeSlope', 0.01), o.scale, o.zeroPoint, 'input', true);
   return finish(input, plan, inplace);
 }
 

@@ -32,6 +32,7 @@ UNARY = {
                                                     opt(a, "coef", 1.0), opt(a, "input_scale", 1.0)),
     "celu": lambda q, a: qF.celu(q, a["scale"], a["zero_point"], opt(a, "alpha", 1.0)),
     "leaky_relu": lambda q, a: qF.leaky_relu(q, opt(a, "negative_slope", 0.01), False, a.get("scale"), a.get("zero_point")),
+    "ops_leaky_relu": lambda q, a: torch.ops.quantized.leaky_relu(q, a["negative_slope"], False, a["scale"], a["zero_point"]),
     "hardsigmoid": lambda q, a: qF.hardsigmoid(q),
     "sigmoid": lambda q, a: torch.sigmoid(q),
     "ops_sigmoid": lambda q, a: torch.ops.quantized.sigmoid(q, a["scale"], a["zero_point"]),
