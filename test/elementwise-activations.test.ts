@@ -180,4 +180,42 @@ describeOracle('quantized activations vs PyTorch', () => {
     }
     log.finish('modules');
   });
+
+  test('inplace: relu, relu6, hardtanh write torch\'s result into the input and return it', () => {
+    const log = new FailureLog();
+    const inplace: Record<string, (x: QTensor, a: Args) => QTensor> = {
+      relu: (x) => qF.relu(x, { inplace: true }),
+      relu6: (x) => qF.relu6(x, { inplace: true }),
+      ops_relu6: (x) => ops.quantized.relu6(x, { inplace: true }),
+      hardtanh: (x, a) => qF.hardtanh(x, { minVal: a.min_val as number, maxVal: a.max_val as number, inplace: true }),
+    };
+    cases.forEach((c, k) => {
+      const run = inplace[c.entry.fn];
+      if (!run || c.input.steps.some((step) => step[0] === 'permute')) return;
+      log.check(`inplace ${c.label}`, () => {
+        const x = makeQ(c.input);
+        const y = run(x, c.args);
+        if (y !== x) throw new Error('inplace did not return its input');
+        expectQTensorLike(expected[k], x, `seed ${SEED}`);
+      });
+    });
+    log.finish('inplace');
+  });
+
+  test('ops.quantized.hardswish / celu / threshold are the qF functions', () => {
+    const log = new FailureLog();
+    cases.forEach((c, k) => {
+      const a = c.args;
+      const run =
+        c.entry.fn === 'hardswish'
+          ? (x: QTensor) => ops.quantized.hardswish(x, a.scale as number, a.zero_point as number)
+          : c.entry.fn === 'celu'
+            ? (x: QTensor) => ops.quantized.celu(x, a.scale as number, a.zero_point as number, { alpha: a.alpha as number })
+            : c.entry.fn === 'threshold'
+              ? (x: QTensor) => ops.quantized.threshold(x, a.threshold as number, a.value as number)
+              : undefined;
+      if (run) log.check(`ops ${c.label}`, () => expectQTensorLike(expected[k], run(makeQ(c.input)), `seed ${SEED}`, c.entry.tolerance));
+    });
+    log.finish('ops wrappers');
+  });
 });
