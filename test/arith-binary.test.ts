@@ -11,6 +11,8 @@ import { describeEachPath } from './helpers/paths';
 import { Rng, testSeed } from './helpers/random';
 import { Step } from './helpers/views';
 import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
+// The plan behind ops.quantized.add / mul, for its off-the-event-loop form (no public async name in torch).
+import { ADD_RELU, MUL, planBinary } from '../dist/elementwise/arithmetic';
 
 const SWEEP = process.env.QKERNELS_SWEEP === '1';
 const SEED = testSeed('arith-binary');
@@ -110,5 +112,15 @@ describeOracle('quantized add / mul vs PyTorch', () => {
       log.check(c.label, () => expectQTensorLike(expected[k], run(makeQ(c.a), makeQ(c.b)), `seed ${SEED}`));
     });
     log.finish('QFunctional');
+  });
+
+  test('the async binding computes the same bytes off the event loop', async () => {
+    const log = new FailureLog();
+    for (const [k, c] of cases.entries()) {
+      if (c.fn !== 'add_relu' && c.fn !== 'mul') continue;
+      const got = await planBinary(c.fn === 'mul' ? MUL : ADD_RELU, makeQ(c.a), makeQ(c.b), c.scale, c.zeroPoint).runAsync({});
+      log.check(`async ${c.label}`, () => expectQTensorLike(expected[k], got, `seed ${SEED}`));
+    }
+    log.finish('async');
   });
 });
