@@ -38,7 +38,7 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], name
 }
 
 /** Strides of `shape`'s tensor broadcast to `outShape`: 0 along broadcast (and added) dims. */
-function expandedStrides(shape: readonly number[], strides: readonly number[], outShape: readonly number[]): number[] {
+export function expandedStrides(shape: readonly number[], strides: readonly number[], outShape: readonly number[]): number[] {
   const offset = outShape.length - shape.length;
   return outShape.map((size, d) => (d < offset || shape[d - offset] !== size ? 0 : strides[d - offset]));
 }

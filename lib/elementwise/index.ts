@@ -39,6 +39,7 @@ export const quantizedOps = {
   elu: quantized.elu,
   hardswish: quantized.hardswish,
   leakyRelu: quantized.leakyRelu,
+  matmul: quantized.matmul,
   mul: quantized.mul,
   mulRelu: quantized.mulRelu,
   mulScalar: quantized.mulScalar,

@@ -24,6 +24,7 @@ import {
   planMulScalar,
   quantizedCat,
 } from './arithmetic';
+import { floatMatmul, quantizedMatmul } from './matmul';
 import { checkByteQTensor, optionalNumber, runAsync, writeBack } from './plan';
 import { implicitSoftmaxDim, quantizedPrelu, quantizedSoftmax } from './softmax';
 
@@ -287,11 +288,11 @@ export class Dropout {
 }
 
 function noForward(name: string): never {
-  throw new Error(`${name} has no forward: call its operations (add, addScalar, mul, mulScalar, cat, addRelu) instead`);
+  throw new Error(`${name} has no forward: call its operations (add, addScalar, mul, mulScalar, cat, addRelu, matmul) instead`);
 }
 
 /**
- * nnq.QFunctional: quantized add / mul / cat / addRelu whose outputs take the module's
+ * nnq.QFunctional: quantized add / mul / cat / addRelu / matmul whose outputs take the module's
  * `scale` and `zeroPoint` attributes (default 1, 0); addScalar and mulScalar choose their own
  * output qparams, as torch's do.
  *
@@ -331,6 +332,11 @@ export class QFunctional {
     return planBinary(ADD_RELU, x, y, this.scale, this.zeroPoint).run();
   }
 
+  /** torch.ops.quantized.matmul(x, y, scale, zeroPoint) (torch 2.x's QFunctional.matmul; within 1 quantum of torch). */
+  matmul(x: QTensor, y: QTensor): QTensor {
+    return quantizedMatmul(x, y, this.scale, this.zeroPoint, ['x', 'y']);
+  }
+
   toString(): string {
     return `QFunctional(scale=${pythonFloatRepr(this.scale)}, zero_point=${this.zeroPoint})`;
   }
@@ -342,7 +348,7 @@ export class QFunctional {
 
 /**
  * nnq.FloatFunctional: the same operations on float Tensors (fp32, broadcasting), as torch.add /
- * torch.mul / torch.cat / relu; the observer torch attaches is an identity here.
+ * torch.mul / torch.cat / relu / torch.matmul; the observer torch attaches is an identity here.
  */
 export class FloatFunctional {
   forward(): never {
@@ -371,6 +377,11 @@ export class FloatFunctional {
 
   addRelu(x: Tensor, y: Tensor): Tensor {
     return floatBinary(x, y, floatAddRelu);
+  }
+
+  /** torch.matmul on float Tensors (torch 2.x's FloatFunctional.matmul): fp32 result summed in double. */
+  matmul(x: Tensor, y: Tensor): Tensor {
+    return floatMatmul(x, y);
   }
 
   toString(): string {

@@ -32,6 +32,9 @@ export interface ElementwiseAddon {
   /** params: [aScale, aZeroPoint, bScale, bZeroPoint, scale, zeroPoint, divideByOutScale (XNNPACK's multiplier) 0 | 1]. */
   elementwiseBinary(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): QStorage;
   elementwiseBinaryAsync(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): Promise<QStorage>;
+  /** batch dense m x k matrices times batch dense k x n ones (fp32, summed in double): batch * m * n values. */
+  elementwiseMatmul(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float32Array;
+  elementwiseMatmulAsync(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Promise<Float32Array>;
 }
 
 export const native = addon as unknown as ElementwiseAddon;

@@ -4,6 +4,7 @@ import { QTensor } from '../qtensor';
 import * as validate from '../validate';
 import { planClamp, planElu, planHardswish, planLeakyRelu, planSigmoid, planThreshold } from './activations';
 import { ADD, ADD_RELU, MUL, MUL_RELU, planAddScalar, planBinary, planMulScalar, quantizedCat } from './arithmetic';
+import { quantizedMatmul } from './matmul';
 import { optionalNumber, writeBack } from './plan';
 import { quantizedPrelu, quantizedSoftmax } from './softmax';
 
@@ -50,6 +51,15 @@ export function mulScalarRelu(qa: QTensor, b: number): QTensor {
 /** quantized::cat(qx, dim, scale, zero_point): scale / zeroPoint null or undefined take qx[0]'s. */
 export function cat(qx: QTensor[], dim: number, scale?: number | null, zeroPoint?: number | null): QTensor {
   return quantizedCat(qx, dim, scale, zeroPoint);
+}
+
+/**
+ * quantized::matmul(qa, qb, scale, zero_point): torch.matmul of the dequantized operands (1-D,
+ * 2-D, batched with broadcasting) quantized with (scale, zeroPoint) in qa's dtype; within 1
+ * quantum of torch (its sgemm's summation order).
+ */
+export function matmul(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): QTensor {
+  return quantizedMatmul(qa, qb, scale, zeroPoint);
 }
 
 /** quantized::relu6(qx, inplace=False). */

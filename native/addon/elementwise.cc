@@ -1,7 +1,9 @@
-// The binding of activations, quantized arithmetic and tensor ops: lookup-table maps and quantized add / mul on 8-bit storage.
+// The binding of activations, quantized arithmetic and tensor ops: lookup-table maps and quantized add / mul on 8-bit storage, the fp32 matmul.
 #include <cmath>
+#include <string>
 
 #include "addon/common.h"
+#include "base/checked.h"
 #include "ops/elementwise.h"
 
 namespace qk {
@@ -95,11 +97,41 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
+// elementwiseMatmul(a: Float32Array, b: Float32Array, batch, m, k, n) -> Float32Array of batch * m * n:
+// a holds batch dense m x k matrices, b batch dense k x n ones (MatmulF32 re-checks both lengths).
+PreparedOp PrepareMatmul(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  View a = ArgInput(info, 0, napi_float32_array, "a", &op);
+  View b = ArgInput(info, 1, napi_float32_array, "b", &op);
+  const size_t batch = ArgSize(info, 2, "batch");
+  const size_t m = ArgSize(info, 3, "m");
+  const size_t k = ArgSize(info, 4, "k");
+  const size_t n = ArgSize(info, 5, "n");
+  size_t rows = 0, a_need = 0, b_need = 0, y_len = 0;
+  if (!CheckedMul(batch, m, &rows) || !CheckedMul(rows, k, &a_need) || !CheckedMul(batch, k, &b_need) ||
+      !CheckedMul(b_need, n, &b_need) || !CheckedMul(rows, n, &y_len) || y_len > (size_t{1} << 40)) {
+    ThrowRange(env, "sizes whose products fit in memory", "n", info[5]);
+  }
+  if (a.length != a_need) ThrowRange(env, "Float32Array of batch * m * k = " + std::to_string(a_need) + " values", "a", a.holder);
+  if (b.length != b_need) ThrowRange(env, "Float32Array of batch * k * n = " + std::to_string(b_need) + " values", "b", b.holder);
+  Output out = NewOutput(env, napi_float32_array, y_len);
+  op.output = out.array;
+  const float* a_data = static_cast<const float*>(a.data);
+  const float* b_data = static_cast<const float*>(b.data);
+  const size_t a_len = a.length, b_len = b.length;
+  float* y = static_cast<float*>(out.data);
+  op.compute = [=] { return MatmulF32(a_data, a_len, b_data, b_len, y, y_len, batch, m, k, n); };
+  return op;
+}
+
 }  // namespace
 
 void RegisterElementwiseOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PrepareLookup>(env, exports, "elementwiseLookup");
   DefineOp<PrepareBinary>(env, exports, "elementwiseBinary");
+  DefineOp<PrepareMatmul>(env, exports, "elementwiseMatmul");
 }
 
 }  // namespace addon

@@ -35,4 +35,21 @@ std::vector<uint8_t> BinaryRowsRef(const BinarySpec& spec, const std::vector<uin
   return y;
 }
 
+std::vector<float> MatmulF32Ref(const std::vector<float>& a, const std::vector<float>& b, size_t batch, size_t m, size_t k,
+                                size_t n) {
+  std::vector<float> y(batch * m * n);
+  for (size_t t = 0; t < batch; ++t) {
+    for (size_t i = 0; i < m; ++i) {
+      for (size_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (size_t p = 0; p < k; ++p) {
+          sum += static_cast<double>(a[(t * m + i) * k + p]) * static_cast<double>(b[(t * k + p) * n + j]);
+        }
+        y[(t * m + i) * n + j] = static_cast<float>(sum);
+      }
+    }
+  }
+  return y;
+}
+
 }  // namespace qk

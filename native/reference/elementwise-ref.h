@@ -22,4 +22,9 @@ std::vector<uint8_t> LookupRowsRef(const LookupSpec& spec, const std::vector<uin
 std::vector<uint8_t> BinaryRowsRef(const BinarySpec& spec, const std::vector<uint8_t>& a, const std::vector<uint8_t>& b,
                                    size_t row_length, size_t vector_length);
 
+// As MatmulF32: per batch, per output element, the double sum over p in index order of
+// a[i][p] * b[p][j], rounded once to float (textbook triple loop).
+std::vector<float> MatmulF32Ref(const std::vector<float>& a, const std::vector<float>& b, size_t batch, size_t m, size_t k,
+                                size_t n);
+
 }  // namespace qk

@@ -1,10 +1,11 @@
-// Operator tests of the elementwise family: LookupRows and BinaryRows through Dispatch(), at several thread counts, against the reference.
+// Operator tests of the elementwise family: LookupRows, BinaryRows (through Dispatch()) and MatmulF32, at several thread counts, against the reference.
 //
 // Cases cover every LookupOp on both 8-bit dtypes with random qparams, row layouts
 // (one run; rows with a vector part and a scalar tail; rows shorter than a vector
 // step; vector_length 0), sizes large enough to split over threads, guard bytes
 // after the output, and the error statuses (bad dtype, qparams, lengths, rows).
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,46 @@ QK_TEST(kIsa, "elementwise/ops/binary-rows") {
     }
   }
   SetNumThreads(1);
+}
+
+QK_TEST(kIsa, "elementwise/ops/matmul-f32") {
+  Random rng(0x3A73);
+  // Shapes: empty dims, vectors, k = 0, n above the 256-column block, sizes that split over threads.
+  const size_t shapes[][4] = {{1, 1, 1, 1}, {1, 0, 5, 3}, {2, 3, 0, 4}, {3, 1, 7, 1}, {2, 5, 9, 6},
+                              {1, 3, 20, 300}, {4, 33, 40, 21}, {1, 64, 70, 600}};
+  for (const auto& shape : shapes) {
+    const size_t batch = shape[0], m = shape[1], k = shape[2], n = shape[3];
+    std::vector<float> a(batch * m * k), b(batch * k * n);
+    for (float& v : a) v = static_cast<float>(rng.Uniform(-2, 2));
+    for (float& v : b) v = static_cast<float>(rng.Uniform(-2, 2));
+    const std::vector<float> expected = MatmulF32Ref(a, b, batch, m, k, n);
+    for (int threads : kThreadCounts) {
+      SetNumThreads(threads);
+      std::vector<float> y(expected.size() + kGuard, 123.0f);
+      const std::string where = "MatmulF32 " + std::to_string(batch) + "x" + std::to_string(m) + "x" + std::to_string(k) +
+                                "x" + std::to_string(n) + " threads=" + std::to_string(threads);
+      const Status status = MatmulF32(a.data(), a.size(), b.data(), b.size(), y.data(), expected.size(), batch, m, k, n);
+      if (!ctx.Check(status.ok(), where + ": " + status.message())) break;
+      for (size_t i = 0; i < expected.size(); ++i) {
+        if (BitsOfFloat(y[i]) != BitsOfFloat(expected[i])) {
+          ctx.Fail(where + ": y[" + std::to_string(i) + "] = " + DescribeFloat(y[i]) + ", reference " + DescribeFloat(expected[i]));
+          break;
+        }
+      }
+      for (size_t i = expected.size(); i < y.size(); ++i) ctx.Check(y[i] == 123.0f, where + ": wrote past the output");
+    }
+  }
+  SetNumThreads(1);
+  std::vector<float> a(12, 1.0f), b(20, 1.0f), y(15, 0.0f);
+  Status status = MatmulF32(a.data(), 11, b.data(), 20, y.data(), 15, 1, 3, 4, 5);
+  ctx.Check(status.kind() == ErrorKind::kRangeError, "a shorter than m * k: " + status.message());
+  status = MatmulF32(a.data(), 12, b.data(), 19, y.data(), 15, 1, 3, 4, 5);
+  ctx.Check(status.kind() == ErrorKind::kRangeError, "b shorter than k * n: " + status.message());
+  status = MatmulF32(a.data(), 12, b.data(), 20, y.data(), 14, 1, 3, 4, 5);
+  ctx.Check(status.kind() == ErrorKind::kRangeError, "short output: " + status.message());
+  status = MatmulF32(a.data(), 12, b.data(), 20, y.data(), 15, SIZE_MAX / 2, 3, 4, 5);
+  ctx.Check(status.kind() == ErrorKind::kRangeError, "overflowing sizes: " + status.message());
+  for (float v : y) ctx.Check(v == 0.0f, "a failing MatmulF32 wrote to its output");
 }
 
 QK_TEST(kIsa, "elementwise/ops/errors") {

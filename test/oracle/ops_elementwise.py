@@ -93,6 +93,20 @@ def op_ew_float(case):
     return {"values": y.contiguous(), "shape": list(y.shape)}
 
 
+def op_ew_matmul(case):
+    """torch.ops.quantized.matmul(a, b, scale, zero_point) (fn "quantized"; with "product", the fp32
+    torch.matmul of the dequantized operands it quantizes, to locate rounding boundaries) or
+    torch.matmul(x, y) on float tensors (fn "float": torch 2.x's FloatFunctional.matmul, which
+    torch 1.13's FloatFunctional lacks)."""
+    if case["fn"] == "float":
+        y = torch.matmul(case["x"], case["y"])
+        return {"values": y.contiguous(), "shape": list(y.shape)}
+    qa, qb = qinput(case["a"]), qinput(case["b"])
+    out = describe_qtensor(torch.ops.quantized.matmul(qa, qb, case["scale"], case["zero_point"]))
+    out["product"] = torch.matmul(qa.dequantize(), qb.dequantize()).contiguous()
+    return out
+
+
 def op_ew_tensor_op(case):
     """A tensor operation on a quantized tensor (case["fn"]: transpose, narrow, slice, chunk, split,
     unsqueeze, squeeze, mean); returns the results (one or a list) described, with shares_storage."""
@@ -134,5 +148,6 @@ HANDLERS = {
     "ew_binary": op_ew_binary,
     "ew_cat": op_ew_cat,
     "ew_float": op_ew_float,
+    "ew_matmul": op_ew_matmul,
     "ew_tensor_op": op_ew_tensor_op,
 }

@@ -1,9 +1,11 @@
-// Elementwise operators: lookup tables built from PyTorch's per-element formulas, quantized add / mul, threads.
+// Elementwise operators: lookup tables built from PyTorch's per-element formulas, quantized add / mul, threads, the fp32 matmul.
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
+#include "base/checked.h"
 #include "base/dispatch.h"
 #include "base/threadpool.h"
 #include "ukernels/elementwise/elementwise-scalar.h"
@@ -240,6 +242,49 @@ Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const voi
         if (vector) table.qs8_binary(count, pa, pb, py, &params); else BinaryScalarLoop(count, pa, pb, py, params);
       }
     });
+  });
+  return Status::Ok();
+}
+
+Status MatmulF32(const float* a, size_t a_len, const float* b, size_t b_len, float* y, size_t y_len, size_t batch,
+                 size_t m, size_t k, size_t n) {
+  size_t a_need = 0, b_need = 0, y_need = 0, rows = 0;
+  if (!CheckedMul(batch, m, &rows) || !CheckedMul(rows, k, &a_need) || !CheckedMul(batch, k, &b_need) ||
+      !CheckedMul(b_need, n, &b_need) || !CheckedMul(rows, n, &y_need)) {
+    return Status::RangeError(Expected("sizes whose products fit in size_t", "shape", std::to_string(batch) + " x " +
+                                           std::to_string(m) + " x " + std::to_string(k) + " x " + std::to_string(n)));
+  }
+  QK_RETURN_IF_ERROR(CheckBuffer(a, a_len, a_need, "a"));
+  QK_RETURN_IF_ERROR(CheckBuffer(b, b_len, b_need, "b"));
+  QK_RETURN_IF_ERROR(CheckBuffer(y, y_len, y_need, "output"));
+  if (y_need == 0) return Status::Ok();
+  // Blocks of kColumns output columns keep one row of double sums in L1; within a block the
+  // i-p-j order streams b's rows. Each output is summed over p in index order, whatever the
+  // blocking and threading, so the bits do not depend on them.
+  constexpr size_t kColumns = 256;
+  constexpr double kMinTaskWork = 65536;  // multiply-adds per task, at least
+  const double work = static_cast<double>(rows) * static_cast<double>(std::max<size_t>(1, k)) * static_cast<double>(n);
+  const size_t parts = static_cast<size_t>(
+      std::max(1.0, std::min(static_cast<double>(GetNumThreads()), std::min(static_cast<double>(rows), work / kMinTaskWork))));
+  ParallelFor(parts, [&](size_t task) {
+    size_t begin = 0, end = 0;
+    SplitRange(rows, parts, 1, task, &begin, &end);
+    double sums[kColumns];
+    for (size_t row = begin; row < end; ++row) {
+      const float* pa = a + row * k;
+      const float* pb = b + (row / m) * k * n;
+      float* py = y + row * n;
+      for (size_t j0 = 0; j0 < n; j0 += kColumns) {
+        const size_t width = std::min(kColumns, n - j0);
+        std::fill(sums, sums + width, 0.0);
+        for (size_t p = 0; p < k; ++p) {
+          const double av = pa[p];
+          const float* brow = pb + p * n + j0;
+          for (size_t j = 0; j < width; ++j) sums[j] += av * static_cast<double>(brow[j]);
+        }
+        for (size_t j = 0; j < width; ++j) py[j0 + j] = static_cast<float>(sums[j]);
+      }
+    }
   });
   return Status::Ok();
 }

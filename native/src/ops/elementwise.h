@@ -1,4 +1,4 @@
-// Elementwise operators on 8-bit quantized data: 256-entry lookup tables for the fixed-qparams maps, and quantized add / mul.
+// Elementwise operators on 8-bit quantized data: 256-entry lookup tables for the fixed-qparams maps, quantized add / mul, and the fp32 product of quantized matmul.
 //
 // Numerics: PyTorch 1.13 on x86 without FBGEMM (Debian's python3-torch), whose
 // kernels (aten/src/ATen/native/quantized/cpu/kernels/QuantizedOpKernels.cpp) run
@@ -101,5 +101,14 @@ Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const voi
 
 // The kernel parameters of a spec (shared with the reference and the tests).
 void MakeBinaryParams(const BinarySpec& spec, BinaryParams* params);
+
+// The float product inside quantized::matmul (PyTorch 1.13 without ruy dequantizes both
+// operands, calls at::matmul in fp32 and quantizes) and FloatFunctional.matmul:
+// y[i] = a[i] (m x k) * b[i] (k x n) for i < batch, all dense row-major. PyTorch's sgemm sums
+// in a blocked order no one can reproduce; this sums each dot product in double (fp32
+// products are exact there) and rounds once to float, so the result is within about one
+// float ulp of the exact product, for any thread count the same bits.
+Status MatmulF32(const float* a, size_t a_len, const float* b, size_t b_len, float* y, size_t y_len, size_t batch,
+                 size_t m, size_t k, size_t n);
 
 }  // namespace qk
