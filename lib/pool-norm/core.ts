@@ -2,7 +2,7 @@
 
 import { QStorage, addon } from '../native';
 import { CallerStack, QDType, QTensor, captureCaller, makePerTensorQuantizedTensor } from '../qtensor';
-import { MemoryFormat, isContiguousAs, numelOf } from '../shape';
+import { MemoryFormat, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import * as validate from '../validate';
 
 /** The binding functions of native/addon/pool-norm.cc (sync, and Async returning a Promise). */
@@ -67,6 +67,11 @@ export function storageIn(input: Input, format: MemoryFormat): QStorage {
   const dense = input.q.contiguous(format);
   const numel = numelOf(input.shape);
   return dense.data.length === numel ? dense.data : dense.data.subarray(0, numel);
+}
+
+/** The format torch's suggest_memory_format gives the input. */
+export function suggestedFormat(input: Input): MemoryFormat {
+  return suggestMemoryFormat(input.shape, input.q.strides);
 }
 
 /**

@@ -4,7 +4,7 @@ import { QTensor } from '../qtensor';
 import { MemoryFormat, numelOf } from '../shape';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
-import { Input, Plan, channelsLastFormat, checkInput, outputTensor, plan, readsChannelsLast, storageIn } from './core';
+import { Input, Plan, channelsLastFormat, checkInput, outputTensor, plan, readsChannelsLast, storageIn, suggestedFormat } from './core';
 
 type IntOrList = number | readonly number[];
 
@@ -33,6 +33,8 @@ interface Problem {
   readonly channels: number;
   readonly spatial: number[];
   readonly channelsLast: boolean;
+  /** The op always computes channels last (avg_pool3d), whatever the input's layout. */
+  readonly forcedChannelsLast: boolean;
 }
 
 function problem(x: unknown, dims: number, name: string, forceChannelsLast = false): Problem {
@@ -45,7 +47,7 @@ function problem(x: unknown, dims: number, name: string, forceChannelsLast = fal
     throw validate.invalidRange(`non-empty QTensor for ${name}`, 'input', x);
   }
   const channelsLast = batched && (forceChannelsLast ? channelsLastFormat(dims + 2) !== undefined : readsChannelsLast(input));
-  return { input, batched, batch, channels, spatial, channelsLast };
+  return { input, batched, batch, channels, spatial, channelsLast, forcedChannelsLast: forceChannelsLast };
 }
 
 /** Pads per-dim values of an N-d problem to (D, H, W). */
@@ -63,7 +65,13 @@ function inputStorage(p: Problem): { storage: ReturnType<typeof storageIn>; layo
 function outputFinish(p: Problem, outSpatial: readonly number[]) {
   const shape = p.batched ? [p.batch, p.channels, ...outSpatial] : [p.channels, ...outSpatial];
   const format: MemoryFormat = p.channelsLast ? channelsLastFormat(shape.length)! : 'contiguous_format';
-  return (storage: ReturnType<typeof storageIn>): QTensor => outputTensor(storage, shape, format, p.input.scale, p.input.zeroPoint, p.input.dtype);
+  // torch computes channels last whenever the input is dense that way, but an input that is
+  // also dense contiguous (C = 1, 1x1 spatial) gets a contiguous output (suggest_memory_format).
+  const contiguousOutput = p.channelsLast && !p.forcedChannelsLast && suggestedFormat(p.input) === 'contiguous_format';
+  return (storage: ReturnType<typeof storageIn>): QTensor => {
+    const y = outputTensor(storage, shape, format, p.input.scale, p.input.zeroPoint, p.input.dtype);
+    return contiguousOutput ? y.contiguous() : y;
+  };
 }
 
 // ---- max and average pooling ---------------------------------------------------------------
