@@ -283,8 +283,11 @@ export function planBatchNorm(
   const rank = input.shape.length;
   const last = rank >= 4 && readsChannelsLast(input);
   const storage = storageIn(input, last ? channelsLastFormat(rank)! : 'contiguous_format');
-  const finish = (data: ReturnType<typeof storageIn>): QTensor =>
-    outputTensor(data, input.shape, rank >= 3 ? (channelsLastFormat(rank) ?? 'channels_last_1d') : 'contiguous_format', out.scale, out.zeroPoint, input.dtype);
+  // torch writes 2-D and 3-D batch norms channels last; a (N, C, L) input comes back contiguous.
+  const finish = (data: ReturnType<typeof storageIn>): QTensor => {
+    const y = outputTensor(data, input.shape, rank >= 3 ? (channelsLastFormat(rank) ?? 'channels_last_1d') : 'contiguous_format', out.scale, out.zeroPoint, input.dtype);
+    return rank === 3 ? y.contiguous() : y;
+  };
   return plan('batchNorm', [storage, input.code, last, batch, channels, spatial, w, b, m, v, e, input.scale, input.zeroPoint, out.scale, out.zeroPoint, relu], finish);
 }
 

@@ -100,7 +100,10 @@ def op_batch_norm(case):
 
 def op_layer_norm(case):
     q = quantized_input(case)
-    y = torch.ops.quantized.layer_norm(q, case["normalized_shape"], case.get("weight"), case.get("bias"),
+    shape = list(case["normalized_shape"])
+    weight = case["weight"].reshape(shape) if case.get("weight") is not None else None
+    bias = case["bias"].reshape(shape) if case.get("bias") is not None else None
+    y = torch.ops.quantized.layer_norm(q, shape, weight, bias,
                                        float(case["eps"]), float(case["out_scale"]), int(case["out_zero_point"]))
     return described(y)
 
