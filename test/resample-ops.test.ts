@@ -1,9 +1,7 @@
 // Quantized interpolate / upsample against PyTorch 1.13: nearest (1-, 2-, 3-D) and bilinear, size or scaleFactor, both memory formats, every path.
 //
-// Exact, with one documented exception: bilinear on channels_last inputs allows 1 quantum. torch's
-// NHWC kernel is compiled for AVX2 with FMA and GCC contracts its weighted sums into fused
-// multiply-adds, while qkernels (and torch's NCHW path) round each product; near a .5 tie the
-// two can round differently.
+// Exact everywhere. Bilinear on channels_last inputs reproduces the fused multiply-adds GCC put into
+// torch's AVX2 NHWC kernel (native/src/ops/resample.h); these cases are what pin that choice.
 import { qF, QTensor } from '..';
 import { FailureLog } from './helpers/compare';
 import { describeEachPath } from './helpers/paths';
@@ -42,9 +40,7 @@ function makeCase(index: number, mode: 'nearest' | 'bilinear'): Case {
     label: `#${index} ${mode} ${dtype} [${shape}] ${format} size ${size} scale ${scaleFactor} align ${alignCorners}`,
     run: () => qF.interpolate(input.q, options),
     oracle: { op: 'pool_norm.interpolate', ...input.wire, size, scale_factor: scaleFactor, mode, align_corners: alignCorners },
-    // UNRESOLVED (see doc/pool-norm.md): bilinear differs from torch by 1 quantum in a few elements per
-    // thousand when the size ratio is fractional (suspected: FMA contraction in torch's build, as above).
-    tolerance: mode === 'bilinear' ? 1 : 0,
+    tolerance: 0,
   };
 }
 

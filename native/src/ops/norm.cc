@@ -54,7 +54,8 @@ void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
       const float n = static_cast<float>(N);
       const float mean = static_cast<float>(sum) / n;
       const float mean_centred = mean - x_zp;
-      const float var = std::max(static_cast<float>(sum_sq) / n - mean * mean, 0.0f);
+      // GCC contracts torch's `sum_sq / N - mean * mean` into one fused negative multiply-add.
+      const float var = std::max(std::fma(-mean, mean, static_cast<float>(sum_sq) / n), 0.0f);
       const float s = static_cast<float>(static_cast<double>(a.x_scale) /
                                          std::sqrt(static_cast<double>(var * a.x_scale * a.x_scale) + a.eps));
       auto store = [&](size_t i, float t) {

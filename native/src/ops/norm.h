@@ -12,7 +12,7 @@
 //     integer sums S = sum q, Q = sum q^2 (int64),
 //     m  = float(S) / float(N)                    mean of q
 //     md = m - float(x_zp)                        mean of the centred values
-//     v  = max(float(Q) / float(N) - m * m, 0)    variance of q, in fp32
+//     v  = max(fma(-m, m, float(Q) / float(N)), 0) variance of q, in fp32 (GCC fused it in torch's build)
 //     s  = float(double(x_scale) / sqrt(double(v * x_scale * x_scale) + eps))
 //     per element, d = float(q) - float(x_zp):
 //       layer norm:  t = ((d - md) * s) * gamma[i] + beta[i]        (elementwise affine)

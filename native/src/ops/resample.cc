@@ -51,9 +51,12 @@ float LinearScale(int64_t in, int64_t out, bool align_corners, double scale_fact
   return scale_factor > 0 ? static_cast<float>(1.0 / scale_factor) : static_cast<float>(in) / static_cast<float>(out);
 }
 
-float LinearSource(float scale, int64_t o, bool align_corners) {
+// `fused`: torch's NHWC kernel is built with FMA and GCC contracts scale * (o + 0.5) - 0.5 into one
+// fused multiply-add; its NCHW kernel (a baseline x86-64 file) rounds the product first.
+float LinearSource(float scale, int64_t o, bool align_corners, bool fused) {
   if (align_corners) return scale * static_cast<float>(o);
-  const float src = static_cast<float>(static_cast<double>(scale) * (static_cast<double>(o) + 0.5) - 0.5);
+  const float half = static_cast<float>(o) + 0.5f;
+  const float src = fused ? std::fma(scale, half, -0.5f) : scale * half - 0.5f;
   return src < 0 ? 0.0f : src;
 }
 
@@ -65,17 +68,32 @@ struct Tap {
   float l1;
 };
 
-std::vector<Tap> LinearTaps(int64_t in, int64_t out, bool align_corners, double scale_factor) {
+std::vector<Tap> LinearTaps(int64_t in, int64_t out, bool align_corners, double scale_factor, bool fused) {
   const float scale = LinearScale(in, out, align_corners, scale_factor);
   std::vector<Tap> taps(static_cast<size_t>(out));
   for (int64_t o = 0; o < out; ++o) {
-    const float src = LinearSource(scale, o, align_corners);
+    const float src = LinearSource(scale, o, align_corners, fused);
     const int64_t i = static_cast<int64_t>(src);
     const float l1 = src - static_cast<float>(i);
     taps[static_cast<size_t>(o)] = {i, i < in - 1 ? 1 : 0, l1, l1};
     taps[static_cast<size_t>(o)].l0 = 1.0f - l1;
   }
   return taps;
+}
+
+// The weighted sum as GCC contracted it in torch's NHWC kernel (found by matching torch value by
+// value; test/resample-ops.test.ts pins it). Its vector part, channels below C rounded down to 8,
+// fuses the second product of each a * b + c * d: fma(c, d, a * b); its scalar tail fuses the
+// first: fma(a, b, c * d).
+float BilinearFused(const Tap& r, const Tap& c, float q00, float q01, float q10, float q11, bool vector_part) {
+  if (vector_part) {
+    const float top = std::fma(c.l1, q01, c.l0 * q00);
+    const float bottom = std::fma(c.l1, q11, c.l0 * q10);
+    return std::fma(r.l1, bottom, r.l0 * top);
+  }
+  const float top = std::fma(c.l0, q00, c.l1 * q01);
+  const float bottom = std::fma(c.l0, q10, c.l1 * q11);
+  return std::fma(r.l0, top, r.l1 * bottom);
 }
 
 }  // namespace
@@ -140,15 +158,16 @@ Status UpsampleBilinear(const ResampleGeometry& g, QDType dtype, PoolLayout layo
     std::memcpy(y, x, g.batch * C * in_plane);
     return Status::Ok();
   }
-  const std::vector<Tap> rows = LinearTaps(H, static_cast<int64_t>(OH), align_corners, g.scale_factor[1]);
-  const std::vector<Tap> cols = LinearTaps(W, static_cast<int64_t>(OW), align_corners, g.scale_factor[2]);
   const bool last = layout == PoolLayout::kChannelsLast;
+  const std::vector<Tap> rows = LinearTaps(H, static_cast<int64_t>(OH), align_corners, g.scale_factor[1], last);
+  const std::vector<Tap> cols = LinearTaps(W, static_cast<int64_t>(OW), align_corners, g.scale_factor[2], last);
   return WithInt8Type(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* xt = static_cast<const T*>(x);
     T* yt = static_cast<T*>(y);
     const float zp = static_cast<float>(zero_point);
     const float qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
+    const size_t vector_channels = C / 8 * 8;
     ParallelOverRange(g.batch * out_plane, C * 8, [&](size_t begin, size_t end) {
       for (size_t p = begin; p < end; ++p) {
         const size_t n = p / out_plane, o = p % out_plane;
@@ -161,8 +180,10 @@ Status UpsampleBilinear(const ResampleGeometry& g, QDType dtype, PoolLayout layo
         const size_t pixel = static_cast<size_t>(r.index * W + c.index);
         for (size_t ch = 0; ch < C; ++ch) {
           const T* q = last ? xt + (n * in_plane + pixel) * C + ch : xt + (n * C + ch) * in_plane + pixel;
-          const float t = r.l0 * (c.l0 * static_cast<float>(q[0]) + c.l1 * static_cast<float>(q[ws])) +
-                          r.l1 * (c.l0 * static_cast<float>(q[hs]) + c.l1 * static_cast<float>(q[hs + ws])) - zp;
+          const float q00 = static_cast<float>(q[0]), q01 = static_cast<float>(q[ws]);
+          const float q10 = static_cast<float>(q[hs]), q11 = static_cast<float>(q[hs + ws]);
+          const float t = last ? BilinearFused(r, c, q00, q01, q10, q11, ch < vector_channels) - zp
+                               : r.l0 * (c.l0 * q00 + c.l1 * q01) + r.l1 * (c.l0 * q10 + c.l1 * q11) - zp;
           const float v = std::min(std::max(std::nearbyint(t) + zp, qmin), qmax);
           T* out = last ? yt + p * C + ch : yt + (n * C + ch) * out_plane + o;
           *out = static_cast<T>(v);

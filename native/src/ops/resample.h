@@ -7,10 +7,14 @@
 //   bilinear (align_corners a):
 //     scale = a ? (out > 1 ? float(in - 1) / float(out - 1) : 0)
 //               : (scale_factor given ? float(1.0 / scale_factor) : float(in) / float(out))
-//     src   = a ? scale * float(o) : max(float(double(scale) * (double(o) + 0.5) - 0.5), 0)
+//     src   = a ? scale * float(o) : max(scale * (float(o) + 0.5f) - 0.5f, 0)          (fp32)
 //     i0 = int64(src), step = i0 < in - 1 ? 1 : 0, l1 = src - float(i0), l0 = 1 - l1 (fp32)
 //     t = (h0 * (w0 * q00 + w1 * q01) + h1 * (w0 * q10 + w1 * q11)) - float(zp), each op in fp32
 //     y = clamp(nearbyint(t) + zp)      (output qparams are the input's)
+//     Channels last follows torch's NHWC kernel, which GCC built with FMA contraction: src =
+//     fma(scale, o + 0.5f, -0.5f) and, for channels below C rounded down to 8 (its vector part),
+//     t = fma(h1, fma(w1, q11, w0 * q10), h0 * fma(w1, q01, w0 * q00)) - zp; for the other channels
+//     (its scalar tail) t = fma(h0, fma(w0, q00, w1 * q01), h1 * fma(w0, q10, w1 * q11)) - zp.
 //   When in == out in both dims, bilinear copies (PyTorch's special case).
 #pragma once
 
