@@ -2,22 +2,13 @@
 //
 // Exact. The layer-norm cases pin the fused multiply-adds of torch's AVX2 build (variance and affine
 // step, native/src/ops/norm.h): with separate roundings about one element in 10^5 differs.
-import { nniq, nnq, ops, QTensor, tensor } from '..';
-import { FailureLog } from './helpers/compare';
-import { describeEachPath } from './helpers/paths';
-import { expectLikeTorch, Int8DType, randomFormat, randomInput } from './helpers/pool-norm';
+import { nniq, nnq, ops, tensor } from '..';
+import { describeAgainstTorch, Int8DType, randomFormat, randomInput, TorchCase } from './helpers/pool-norm';
 import { Rng, testSeed } from './helpers/random';
-import { describeOracle, okResult, OracleCase, OracleResult, runOracle } from './oracle';
 
 const SWEEP = process.env.QKERNELS_SWEEP === '1';
 const SEED = testSeed('norm-ops');
 const rng = new Rng(SEED);
-
-interface Case {
-  label: string;
-  run: () => QTensor;
-  oracle: OracleCase;
-}
 
 function floats(n: number, lo: number, hi: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.range(lo, hi));
@@ -26,7 +17,7 @@ function floats(n: number, lo: number, hi: number): Float32Array {
 
 const CHANNELS = [1, 3, 7, 8, 16, 17, 32, 40, 64, 77];
 
-function batchNormCase(index: number): Case {
+function batchNormCase(index: number): TorchCase {
   const rank = rng.pick([2, 3, 4, 4, 4, 5, 5]);
   const c = rng.pick(CHANNELS);
   const shape = [rng.int(1, 3), c, ...Array.from({ length: rank - 2 }, () => rng.int(1, rank === 5 ? 4 : 6))];
@@ -61,7 +52,7 @@ function batchNormCase(index: number): Case {
   return { label, run, oracle: { op: 'pool_norm.batch_norm', ...wire } };
 }
 
-function layerNormCase(index: number): Case {
+function layerNormCase(index: number): TorchCase {
   const rank = rng.int(2, 4);
   const shape = Array.from({ length: rank }, () => rng.int(1, 9));
   shape[rank - 1] = rng.pick([1, 5, 8, 31, 32, 33, 64, 70]);
@@ -87,7 +78,7 @@ function layerNormCase(index: number): Case {
   };
 }
 
-function groupNormCase(index: number, instance: boolean): Case {
+function groupNormCase(index: number, instance: boolean): TorchCase {
   const rank = rng.int(3, 5);
   const groups = rng.pick([1, 2, 3, 4]);
   const c = instance ? rng.pick(CHANNELS) : groups * rng.int(1, 5);
@@ -124,24 +115,11 @@ function groupNormCase(index: number, instance: boolean): Case {
   };
 }
 
-const PER_KIND = SWEEP ? 150 : 20;
-const cases: Case[] = [];
+const PER_KIND = SWEEP ? 150 : 15;
+const cases: TorchCase[] = [];
 for (let i = 0; i < PER_KIND; i++) cases.push(batchNormCase(cases.length));
 for (let i = 0; i < PER_KIND; i++) cases.push(layerNormCase(cases.length));
 for (let i = 0; i < PER_KIND; i++) cases.push(groupNormCase(cases.length, false));
 for (let i = 0; i < PER_KIND; i++) cases.push(groupNormCase(cases.length, true));
 
-describeOracle('normalization against PyTorch', () => {
-  let results: OracleResult[] = [];
-  beforeAll(() => {
-    results = runOracle(cases.map((c) => c.oracle));
-  });
-
-  describeEachPath('every case', () => {
-    test(`${cases.length} cases (seed ${SEED})`, () => {
-      const log = new FailureLog(40);
-      cases.forEach((c, i) => log.check(c.label, () => expectLikeTorch(c.label, okResult(results[i], c.label), c.run())));
-      log.finish('normalization');
-    });
-  });
-});
+describeAgainstTorch('normalization', SEED, cases);

@@ -90,19 +90,30 @@ View ArgOptionalFloats(const Napi::CallbackInfo& info, size_t index, const char*
   return ArgInput(info, index, napi_float32_array, parameter, op);
 }
 
-// Shared shape of the pooling entry points: x, dtype, layout, geometry, then op-specific arguments.
-template <typename Run>
-PreparedOp PreparePool(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
+// Shared shape of the pooling and resampling entry points: x, dtype, layout, geometry, then
+// op-specific arguments; `read` reads the geometry, `run` makes the compute closure.
+template <typename Geometry, Geometry (*read)(const Napi::CallbackInfo&, size_t), typename Run>
+PreparedOp PrepareSpatial(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   const QDType dtype = ArgDType(info, 1);
   View x = ArgInput(info, 0, StorageArrayType(dtype), "input", &op);
   const PoolLayout layout = ArgLayout01(info, 2);
-  const PoolGeometry g = ArgPoolGeometry(info, 3);
+  const Geometry g = read(info, 3);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, g.batch, g.channels, g.output));
   op.output = out.array;
   op.compute = run(g, dtype, layout, x, out);
   return op;
+}
+
+template <typename Run>
+PreparedOp PreparePool(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
+  return PrepareSpatial<PoolGeometry, ArgPoolGeometry>(info, snapshot, run);
+}
+
+template <typename Run>
+PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
+  return PrepareSpatial<ResampleGeometry, ArgResampleGeometry>(info, snapshot, run);
 }
 
 // maxPool(x, dtype, layout, geometry)
@@ -208,20 +219,6 @@ PreparedOp PrepareNormalize(const Napi::CallbackInfo& info, bool snapshot) {
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.groups, args.group_size, dims));
   op.output = out.array;
   op.compute = [=] { return Normalize(args, dtype, x.data, x.bytes, out.data, out.bytes); };
-  return op;
-}
-
-template <typename Run>
-PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
-  PreparedOp op;
-  op.snapshot_inputs = snapshot;
-  const QDType dtype = ArgDType(info, 1);
-  View x = ArgInput(info, 0, StorageArrayType(dtype), "input", &op);
-  const PoolLayout layout = ArgLayout01(info, 2);
-  const ResampleGeometry g = ArgResampleGeometry(info, 3);
-  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, g.batch, g.channels, g.output));
-  op.output = out.array;
-  op.compute = run(g, dtype, layout, x, out);
   return op;
 }
 

@@ -1,6 +1,8 @@
 // Shared by the pool-norm suites: random quantized inputs in a memory format, their oracle form, and the exact comparison.
 import { makePerTensorQuantizedTensor, QTensor } from '../..';
-import { OracleResult, shaped } from '../oracle';
+import { describeOracle, okResult, OracleCase, OracleResult, runOracle, shaped } from '../oracle';
+import { FailureLog } from './compare';
+import { describeEachPath } from './paths';
 import { expectExact, expectSame, expectSameList } from './compare';
 import { Rng } from './random';
 
@@ -52,4 +54,38 @@ export function expectLikeTorch(label: string, expected: OracleResult, got: QTen
   if (far.length > 0 || want.length !== have.length) {
     throw new Error(`${label} int_repr: ${far.length} elements differ by more than ${tolerance}\n  ${far.slice(0, 6).join('\n  ')}`);
   }
+}
+
+/** One differential case: how qkernels computes it, what the oracle runs, how strictly they compare. */
+export interface TorchCase {
+  label: string;
+  run: () => QTensor;
+  oracle: OracleCase;
+  /** Quanta allowed (0 unless the suite documents why). */
+  tolerance?: number;
+  /** Whether strides must match too (default true). */
+  checkStrides?: (expected: OracleResult) => boolean;
+}
+
+/** One oracle batch for all cases, then every case on every dispatch path (each ISA, 1 and 2 threads). */
+export function describeAgainstTorch(name: string, seed: number, cases: readonly TorchCase[]): void {
+  describeOracle(`${name} against PyTorch`, () => {
+    let results: OracleResult[] = [];
+    beforeAll(() => {
+      results = runOracle(cases.map((c) => c.oracle));
+    });
+
+    describeEachPath('every case', () => {
+      test(`${cases.length} cases (seed ${seed})`, () => {
+        const log = new FailureLog(40);
+        cases.forEach((c, i) =>
+          log.check(c.label, () => {
+            const expected = okResult(results[i], c.label);
+            expectLikeTorch(c.label, expected, c.run(), c.tolerance ?? 0, c.checkStrides ? c.checkStrides(expected) : true);
+          }),
+        );
+        log.finish(name);
+      });
+    });
+  });
 }

@@ -56,6 +56,14 @@ inline Status CheckByteBuffer(const void* data, size_t bytes, size_t needed, con
   return Status::Ok();
 }
 
+// The input's zero point must lie in its dtype's range (the ops' outputs keep it).
+inline Status CheckInputZeroPoint(int64_t zero_point, QDType dtype) {
+  const QRange range = QDTypeRange(dtype);
+  if (zero_point >= range.qmin && zero_point <= range.qmax) return Status::Ok();
+  return Status::RangeError("Expected integer in the dtype's range for input zeroPoint but received " +
+                            std::to_string(zero_point));
+}
+
 // The dispatched kernels of one 8-bit type.
 template <typename T>
 struct KernelsFor;

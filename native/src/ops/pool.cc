@@ -46,7 +46,7 @@ Span ClippedSpan(int64_t o, int64_t input, int64_t kernel, int64_t stride, int64
 
 int64_t I(size_t v) { return static_cast<int64_t>(v); }
 
-// Runs fn(rows, count, window, y_pixel) for every output pixel, split over threads; x and y
+// Runs fn(rows, window, y_pixel) for every output pixel (window_of(o) gives the window of output position o), split over threads; x and y
 // are channels last. Each pixel is computed the same way whoever runs it.
 template <typename T, typename WindowFn, typename PixelFn>
 void ForEachPixel(const PoolGeometry& g, const T* x, T* y, const WindowFn& window_of, const PixelFn& fn) {
@@ -57,12 +57,10 @@ void ForEachPixel(const PoolGeometry& g, const T* x, T* y, const WindowFn& windo
     std::vector<const T*> rows;
     for (size_t p = begin; p < end; ++p) {
       const size_t n = p / out_volume;
-      size_t rest = p - n * out_volume;
-      const int64_t od = I(rest / (g.output[1] * g.output[2]));
-      rest %= g.output[1] * g.output[2];
-      const int64_t oh = I(rest / g.output[2]);
-      const int64_t ow = I(rest % g.output[2]);
-      const Window w = window_of(od, oh, ow);
+      const size_t rest = p - n * out_volume;
+      const int64_t o[3] = {I(rest / (g.output[1] * g.output[2])), I(rest % (g.output[1] * g.output[2]) / g.output[2]),
+                            I(rest % g.output[2])};
+      const Window w = window_of(o);
       rows.clear();
       for (int64_t d = w.span[0].begin; d < w.span[0].end; d += w.span[0].step) {
         for (int64_t h = w.span[1].begin; h < w.span[1].end; h += w.span[1].step) {
@@ -114,8 +112,7 @@ void RunMaxPool(const PoolGeometry& g, const T* x, T* y, bool adaptive) {
   auto* kernel = KernelsFor<T>::MaxPool(Dispatch());
   ForEachPixel(
       g, x, y,
-      [&](int64_t od, int64_t oh, int64_t ow) {
-        const int64_t o[3] = {od, oh, ow};
+      [&](const int64_t o[3]) {
         Window w{};
         for (int d = 0; d < 3; ++d) {
           w.span[d] = adaptive ? Span{AdaptiveMaxStart(o[d], I(g.output[d]), I(g.input[d])),
@@ -155,8 +152,7 @@ void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& 
   auto* kernel = KernelsFor<T>::SumPool(Dispatch());
   ForEachPixel(
       g, x, y,
-      [&](int64_t od, int64_t oh, int64_t ow) {
-        const int64_t o[3] = {od, oh, ow};
+      [&](const int64_t o[3]) {
         Window w{};
         int64_t pool_size = 1, size = 1;
         for (int d = 0; d < 3; ++d) {
@@ -185,8 +181,7 @@ void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_p
   const int32_t qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
   ForEachPixel(
       g, x, y,
-      [&](int64_t od, int64_t oh, int64_t ow) {
-        const int64_t o[3] = {od, oh, ow};
+      [&](const int64_t o[3]) {
         Window w{};
         for (int d = 0; d < 3; ++d) {
           w.span[d] = Span{AdaptiveAvgStart(o[d], I(g.output[d]), I(g.input[d])),
@@ -303,11 +298,7 @@ Status AvgPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const Avg
     return Status::RangeError("Expected positive integer below 2^23 for divisorOverride but received " +
                               std::to_string(options.divisor_override));
   }
-  const QRange range = QDTypeRange(dtype);
-  if (options.zero_point < range.qmin || options.zero_point > range.qmax) {
-    return Status::RangeError("Expected zero point in the dtype's range for input but received " +
-                              std::to_string(options.zero_point));
-  }
+  QK_RETURN_IF_ERROR(CheckInputZeroPoint(options.zero_point, dtype));
   return WithInt8Type(dtype, [&](auto tag) {
     using T = decltype(tag);
     return RunChannelsLast<T>(g, layout, x, y, [&](const T* xc, T* yc) { RunAvgPool(g, layout, options, xc, yc); });
@@ -318,10 +309,7 @@ Status AdaptiveAvgPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, i
                        size_t x_bytes, void* y, size_t y_bytes) {
   QK_RETURN_IF_ERROR(CheckAdaptive(g));
   QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
-  const QRange range = QDTypeRange(dtype);
-  if (zero_point < range.qmin || zero_point > range.qmax) {
-    return Status::RangeError("Expected zero point in the dtype's range for input but received " + std::to_string(zero_point));
-  }
+  QK_RETURN_IF_ERROR(CheckInputZeroPoint(zero_point, dtype));
   return WithInt8Type(dtype, [&](auto tag) {
     using T = decltype(tag);
     return RunChannelsLast<T>(g, layout, x, y,

@@ -147,10 +147,7 @@ Status UpsampleBilinear(const ResampleGeometry& g, QDType dtype, PoolLayout layo
                         int32_t zero_point, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
   QK_RETURN_IF_ERROR(CheckResample(g, dtype, x_bytes, y_bytes, x, y));
   if (g.input[0] != 1 || g.output[0] != 1) return Status::RangeError("Expected a 4-D input for bilinear mode");
-  const QRange range = QDTypeRange(dtype);
-  if (zero_point < range.qmin || zero_point > range.qmax) {
-    return Status::RangeError("Expected zero point in the dtype's range for input but received " + std::to_string(zero_point));
-  }
+  QK_RETURN_IF_ERROR(CheckInputZeroPoint(zero_point, dtype));
   const int64_t H = static_cast<int64_t>(g.input[1]), W = static_cast<int64_t>(g.input[2]);
   const size_t OH = g.output[1], OW = g.output[2], C = g.channels;
   const size_t in_plane = g.input[1] * g.input[2], out_plane = OH * OW;
