@@ -28,11 +28,13 @@ function makeCase(index: number, mode: 'nearest' | 'bilinear'): TorchCase {
   // torch asserts (INTERNAL ASSERT) when a scale factor makes an output size 0; qkernels refuses those.
   if (scaleFactor !== undefined && shape.slice(2).some((s) => Math.floor(s * scaleFactor!) < 1)) scaleFactor = 2;
   const alignCorners = mode === 'bilinear' ? rng.bool() : undefined;
-  const options = { size, scaleFactor, mode, alignCorners };
+  // recomputeScaleFactor: the output size from the factor, then indices from the sizes alone.
+  const recomputeScaleFactor = scaleFactor !== undefined && rng.bool(0.3) ? true : undefined;
+  const options = { size, scaleFactor, mode, alignCorners, recomputeScaleFactor };
   return {
-    label: `#${index} ${mode} ${dtype} [${shape}] ${format} size ${size} scale ${scaleFactor} align ${alignCorners}`,
+    label: `#${index} ${mode} ${dtype} [${shape}] ${format} size ${size} scale ${scaleFactor} align ${alignCorners} recompute ${recomputeScaleFactor}`,
     run: () => qF.interpolate(input.q, options),
-    oracle: { op: 'pool_norm.interpolate', ...input.wire, size, scale_factor: scaleFactor, mode, align_corners: alignCorners },
+    oracle: { op: 'pool_norm.interpolate', ...input.wire, size, scale_factor: scaleFactor, mode, align_corners: alignCorners, recompute_scale_factor: recomputeScaleFactor },
     // A one-channel input is dense in both layouts: only its values compare (as in pool-ops).
     checkStrides: () => shape[1] !== 1,
   };
