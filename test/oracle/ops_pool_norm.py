@@ -82,11 +82,12 @@ def op_interpolate(case):
     q = quantized_input(case)
     kwargs = dict(size=case.get("size"), scale_factor=case.get("scale_factor"), mode=case["mode"],
                   align_corners=case.get("align_corners"))
+    if case.get("recompute_scale_factor") is not None:
+        kwargs["recompute_scale_factor"] = case["recompute_scale_factor"]
     if q.dim() == 3:
         # torch 1.13 has no quantized upsample_nearest1d: the float op on the dequantized input.
         return described(through_float(q, lambda x: F.interpolate(x, **kwargs)), True)
-    if case.get("recompute_scale_factor") is not None:
-        kwargs["recompute_scale_factor"] = case["recompute_scale_factor"]
+    if "recompute_scale_factor" in kwargs:
         return described(F.interpolate(q, **kwargs))
     return described(qF.interpolate(q, **kwargs))
 
