@@ -305,6 +305,10 @@ void RegisterKernel(const char* name, Isa isa, DequantizeKernel<T>* kernel) {
   RegisterDequantizeKernelTests<T>(name, isa, kernel);
 }
 
+// Other signatures (pooling, GEMM, ... kernels) are tested by their family's test file.
+template <typename Fn>
+void RegisterKernel(const char*, Isa, Fn*) {}
+
 bool RegisterAllKernels() {
 #define QK_UKERNEL(slot, type, isa, function) RegisterKernel(#function, Isa::isa, &function);
 #include "ukernels/quantize/registry.inc"  // the quantize lines only: other families test their own kernels
