@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
     const bool runs = qk::IsaIsNative(Isa::isa) && qk::CpuSupports(cpu, Isa::isa);                          \
     rows.push_back({#slot, #function, Isa::isa, runs ? Measure(options, b, &qk::function) : 0.0});          \
   }
-#include "ukernels/registry.inc"
+#include "ukernels/quantize/registry.inc"  // the quantize lines only: other families bench their own kernels
 #undef QK_UKERNEL
 
   for (const Row& row : rows) {

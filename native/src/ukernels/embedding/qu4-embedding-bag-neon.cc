@@ -1,0 +1,32 @@
+// qk_qu4_embedding_bag_ukernel__neon: 4-bit rows, sixteen elements (eight bytes) per step in double precision, prefetching ahead.
+#include <arm_neon.h>
+
+#include "ukernels/embedding/embedding-common.h"
+#include "ukernels/embedding/embedding-neon.h"
+#include "ukernels/ukernels.h"
+
+namespace qk {
+
+void qk_qu4_embedding_bag_ukernel__neon(size_t dim, size_t count, const uint8_t* const* rows, const float* weights,
+                                        float* out) {
+  const size_t row_bytes = embedding::U4RowBytes(dim);
+  for (size_t i = 0; i < count; ++i) {
+    embedding::PrefetchRow(rows, i, count, row_bytes);
+    const uint8_t* row = rows[i];
+    float scale, bias;
+    embedding::U4ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
+    const float64x2_t scale_v = vdupq_n_f64(scale);
+    const float32x4_t bias_v = vdupq_n_f32(bias);
+    size_t j = 0;
+    for (; j + 16 <= dim; j += 16) {
+      // Element 2k is the low nibble of byte k: zipping low and high nibbles gives element order.
+      const uint8x8_t bytes = vld1_u8(row + j / 2);
+      const uint8x8x2_t values = vzip_u8(vand_u8(bytes, vdup_n_u8(0x0F)), vshr_n_u8(bytes, 4));
+      embedding::AccumulateEightNeon(values.val[0], scale_v, bias_v, out + j);
+      embedding::AccumulateEightNeon(values.val[1], scale_v, bias_v, out + j + 8);
+    }
+    embedding::U4RowTail(j, dim, row, scale, bias, out);
+  }
+}
+
+}  // namespace qk

@@ -1,0 +1,29 @@
+// qk_qu8_embedding_bag_ukernel__avx512vnni: 8-bit rows, eight elements per 512-bit double step (PyTorch's arithmetic), prefetching ahead.
+#include <immintrin.h>
+
+#include "ukernels/embedding/embedding-avx512.h"
+#include "ukernels/embedding/embedding-common.h"
+#include "ukernels/ukernels.h"
+
+namespace qk {
+
+void qk_qu8_embedding_bag_ukernel__avx512vnni(size_t dim, size_t count, const uint8_t* const* rows,
+                                              const float* weights, float* out) {
+  const size_t row_bytes = embedding::U8RowBytes(dim);
+  for (size_t i = 0; i < count; ++i) {
+    embedding::PrefetchRow(rows, i, count, row_bytes);
+    const uint8_t* row = rows[i];
+    float scale, bias;
+    embedding::U8ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
+    const __m512d scale_v = _mm512_set1_pd(scale);
+    const __m256 bias_v = _mm256_set1_ps(bias);
+    size_t j = 0;
+    for (; j + 8 <= dim; j += 8) {
+      const __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + j)));
+      embedding::AccumulateEightAvx512(q, scale_v, bias_v, out + j);
+    }
+    embedding::U8RowTail(j, dim, row, scale, bias, out);
+  }
+}
+
+}  // namespace qk
