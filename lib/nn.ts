@@ -72,6 +72,8 @@ export declare namespace nnq {
   // pool-norm
 
   // embedding
+  type Embedding = embedding.Embedding;
+  type EmbeddingBag = embedding.EmbeddingBag;
 }
 
 export declare namespace nnqd {

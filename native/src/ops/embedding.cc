@@ -23,6 +23,12 @@ std::string Expected(const std::string& what, const std::string& parameter, cons
   return "Expected " + what + " for " + parameter + " but received " + received;
 }
 
+// A message about one element (an index, an offset, a mapping entry), worded as lib/ words
+// its own: the element is a number in JS.
+std::string ExpectedElement(const std::string& what, const std::string& parameter, int64_t received) {
+  return Expected(what, parameter, std::to_string(received) + " of type number");
+}
+
 std::string At(const char* name, size_t i) { return std::string(name) + "[" + std::to_string(i) + "]"; }
 
 int64_t ValueAt(const EmbeddingIndexArray& array, size_t i) {
@@ -69,13 +75,12 @@ Status CheckValues(const EmbeddingBagArgs& args, size_t bags) {
   for (size_t i = 0; i < args.offsets.length; ++i) {
     const int64_t v = ValueAt(args.offsets, i);
     if (i == 0 && v != 0) {
-      return Status::RangeError(Expected("0 (the first bag starts at the first index)", At("offsets", 0),
-                                         std::to_string(v)));
+      return Status::RangeError(ExpectedElement("0 (the first bag starts at the first index)", At("offsets", 0), v));
     }
     if (v < previous || v > static_cast<int64_t>(n)) {
-      return Status::RangeError(Expected("an offset in [" + std::to_string(previous) + ", " + std::to_string(n) +
+      return Status::RangeError(ExpectedElement("an offset in [" + std::to_string(previous) + ", " + std::to_string(n) +
                                              "] (offsets never decrease nor pass indices.length)",
-                                         At("offsets", i), std::to_string(v)));
+                                         At("offsets", i), v));
     }
     previous = v;
   }
@@ -86,8 +91,8 @@ Status CheckValues(const EmbeddingBagArgs& args, size_t bags) {
     for (size_t i = 0; i < args.compressed_indices_mapping_len; ++i) {
       const int32_t v = args.compressed_indices_mapping[i];
       if (v < -1 || static_cast<int64_t>(v) >= static_cast<int64_t>(rows)) {
-        return Status::RangeError(Expected("-1 (pruned) or a row in [0, " + std::to_string(rows) + ")",
-                                           At("compressedIndicesMapping", i), std::to_string(v)));
+        return Status::RangeError(ExpectedElement("-1 (pruned) or a row in [0, " + std::to_string(rows) + ")",
+                                                  At("compressedIndicesMapping", i), v));
       }
     }
   }
@@ -96,9 +101,9 @@ Status CheckValues(const EmbeddingBagArgs& args, size_t bags) {
     const int64_t v = ValueAt(args.indices, i);
     if (args.has_padding_idx && v == args.padding_idx) continue;
     if (v < 0 || static_cast<uint64_t>(v) >= limit) {
-      return Status::RangeError(Expected(std::string("an index in [0, ") + std::to_string(limit) + ")" +
+      return Status::RangeError(ExpectedElement(std::string("an index in [0, ") + std::to_string(limit) + ")" +
                                              (mapped ? " (the compressedIndicesMapping length)" : " (the table rows)"),
-                                         At("indices", i), std::to_string(v)));
+                                         At("indices", i), v));
     }
   }
   return Status::Ok();

@@ -248,6 +248,43 @@ Status EmbeddingBagPrepack(int bits, const float* weight, size_t weight_len, siz
   return Status::Ok();
 }
 
+Status EmbeddingBagPackQuantized(int bits, const uint8_t* q, size_t q_bytes, size_t rows, size_t dim,
+                                 const float* scales, const float* zero_points, size_t qparams_len, uint8_t* out,
+                                 size_t out_bytes) {
+  QK_RETURN_IF_ERROR(CheckBits(bits));
+  size_t row_bytes = 0, packed = 0, needed = 0;
+  if (!EmbeddingPackedRowBytes(bits, dim, &row_bytes) || !CheckedMul(rows, row_bytes, &packed) ||
+      !CheckedMul(rows, bits == 8 ? dim : dim / 2, &needed)) {
+    return Status::RangeError(Expected(bits == 4 ? "an even embedding dim" : "a table that fits in memory", "weight",
+                                       std::to_string(rows) + " x " + std::to_string(dim)));
+  }
+  if (q_bytes < needed || (needed > 0 && q == nullptr)) {
+    return Status::RangeError(Expected(std::to_string(needed) + " bytes", "weight", std::to_string(q_bytes)));
+  }
+  if (qparams_len != rows || (rows > 0 && (scales == nullptr || zero_points == nullptr))) {
+    return Status::RangeError(Expected(std::to_string(rows) + " scales and zero points (one per row)", "scales",
+                                       std::to_string(qparams_len)));
+  }
+  if (out_bytes < packed || (packed > 0 && out == nullptr)) {
+    return Status::RangeError(Expected(std::to_string(packed) + " bytes", "output", std::to_string(out_bytes)));
+  }
+  const size_t data_bytes = bits == 8 ? dim : dim / 2;
+  for (size_t r = 0; r < rows; ++r) {
+    uint8_t* row = out + r * row_bytes;
+    if (data_bytes > 0) std::memcpy(row, q + r * data_bytes, data_bytes);
+    const float scale = scales[r];
+    const float bias = zero_points[r] * scale * -1.0f;
+    if (bits == 8) {
+      StoreFloat(row + dim, scale);
+      StoreFloat(row + dim + 4, bias);
+    } else {
+      StoreHalf(row + data_bytes, FloatToHalfBits(scale));
+      StoreHalf(row + data_bytes + 2, FloatToHalfBits(bias));
+    }
+  }
+  return Status::Ok();
+}
+
 float EmbeddingDequantizeElement(int bits, const uint8_t* row, size_t dim, size_t j) {
   if (bits == 8) {
     const float scale = embedding::LoadFloat(row + dim);

@@ -40,6 +40,14 @@ bool EmbeddingPackedRowBytes(int bits, size_t dim, size_t* row_bytes);
 Status EmbeddingBagPrepack(int bits, const float* weight, size_t weight_len, size_t rows, size_t dim,
                            bool optimized_qparams, uint8_t* out, size_t out_bytes);
 
+// quantized::embedding_bag_prepack of a per_channel_affine_float_qparams tensor (what
+// nn.quantized.EmbeddingBag.set_weight packs): the rows' integers copied as they are
+// (4-bit: dim/2 bytes a row, already two per byte), scale = scales[r],
+// bias = zero_points[r] * scales[r] * -1 in fp32; 4-bit rows store both as fp16.
+Status EmbeddingBagPackQuantized(int bits, const uint8_t* q, size_t q_bytes, size_t rows, size_t dim,
+                                 const float* scales, const float* zero_points, size_t qparams_len, uint8_t* out,
+                                 size_t out_bytes);
+
 // packed: rows x row_bytes; out: rows * dim floats.
 Status EmbeddingBagUnpack(int bits, const uint8_t* packed, size_t packed_bytes, size_t rows, size_t row_bytes,
                           float* out, size_t out_len);
