@@ -172,12 +172,31 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
+// embeddingBagGatherBound(packed: Uint8Array, rows, rowBytes, indices: Int32Array) -> number: the sum of
+// the bytes of the indexed rows, by the plain loop bench/embedding.js times as the memory bound.
+Napi::Value GatherBound(const Napi::CallbackInfo& info) {
+  View packed = ArgTypedArray(info, 0, napi_uint8_array, "packed");
+  const size_t rows = ArgSize(info, 1, "rows");
+  const size_t row_bytes = ArgSize(info, 2, "rowBytes");
+  View indices = ArgTypedArray(info, 3, napi_int32_array, "indices");
+  size_t needed = 0;
+  if (!CheckedMul(rows, row_bytes, &needed) || needed > packed.bytes) ThrowRange(info.Env(), "rows * rowBytes bytes", "packed", info[0]);
+  const int32_t* index_data = static_cast<const int32_t*>(indices.data);
+  for (size_t i = 0; i < indices.length; ++i) {
+    if (index_data[i] < 0 || static_cast<size_t>(index_data[i]) >= rows) ThrowRange(info.Env(), "indices in [0, rows)", "indices", info[3]);
+  }
+  const uint64_t sum =
+      EmbeddingGatherRowBytes(static_cast<const uint8_t*>(packed.data), row_bytes, index_data, indices.length);
+  return Napi::Number::New(info.Env(), static_cast<double>(sum));
+}
+
 }  // namespace
 
 void RegisterEmbeddingOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PreparePrepack>(env, exports, "embeddingBagPrepack");
   DefineOp<PrepareUnpack>(env, exports, "embeddingBagUnpack");
   DefineOp<PreparePackQuantized>(env, exports, "embeddingBagPackQuantized");
+  exports.Set("embeddingBagGatherBound", Napi::Function::New(env, GatherBound, "embeddingBagGatherBound"));
   DefineOp<PrepareLookup>(env, exports, "embeddingBagLookup");
 }
 

@@ -3,6 +3,7 @@
 // Each kernel adds `count` random rows (with and without per-sample weights) for every
 // dim from 2 to 64 and a few up to 512 (4-bit: even dims), counts around the prefetch
 // distance; the output row sits between sentinel guards so a write past dim shows.
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -116,8 +117,14 @@ bool CheckBag(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel, i
   return true;
 }
 
+bool CheckDoubleRoundingRows(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel, int bits);
+
 void RegisterBagKernelTests(const char* name, Isa isa, EmbeddingBagU8Fn* kernel, int bits) {
   const std::string base = name;
+  RegisterTest(Mode::kIsa, base + "/double-rounding", [=](Context& ctx) {
+    if (!KernelRuns(ctx, isa)) return;
+    CheckDoubleRoundingRows(ctx, base, kernel, bits);
+  });
   RegisterTest(Mode::kIsa, base + "/dims", [=](Context& ctx) {
     if (!KernelRuns(ctx, isa)) return;
     Random rng(1000 + static_cast<uint64_t>(bits) * 7 + static_cast<uint64_t>(isa));
@@ -133,6 +140,66 @@ void RegisterBagKernelTests(const char* name, Isa isa, EmbeddingBagU8Fn* kernel,
       }
     }
   });
+}
+
+// Rows where PyTorch's double multiply-add and an fp32 FMA round differently: s * q lands
+// on (or next to) a float rounding midpoint and t = out + bias is ~2^-60 of it, so only the double
+// path is right. The SIMD kernels must notice that t's exponent is far from s's and take it.
+// Returns false on the first mismatch.
+bool CheckDoubleRoundingRows(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel, int bits) {
+  const size_t dim = 240;  // q = 1..240 (4-bit: q = j % 16)
+  const size_t row_bytes = bits == 8 ? dim + 8 : dim / 2 + 4;
+  size_t fp32_differs = 0;
+  for (int k = 1; k <= 64; ++k) {
+    const float s = 1.0f + static_cast<float>(k) * 0x1p-23f;
+    for (int sign : {1, -1}) {
+      // 8-bit: one row, scale s, bias +-2^-60. 4-bit (fp16 qparams cannot be that far apart):
+      // row 0 (all q = 0, scale and bias 1, weight +-2^-70) leaves out = +-2^-70; row 1 (scale
+      // 2^15, bias 0, weight s * 2^-15) then adds s * q to that.
+      const float tiny = bits == 8 ? static_cast<float>(sign) * 0x1p-60f : static_cast<float>(sign) * 0x1p-70f;
+      std::vector<uint8_t> table(2 * row_bytes, 0);
+      uint8_t* row = table.data() + (bits == 8 ? 0 : row_bytes);
+      std::vector<float> weights = {tiny, s * 0x1p-15f};
+      if (bits == 8) {
+        for (size_t j = 0; j < dim; ++j) row[j] = static_cast<uint8_t>(j + 1);
+        std::memcpy(row + dim, &s, 4);
+        std::memcpy(row + dim + 4, &tiny, 4);
+      } else {
+        for (size_t j = 0; j < dim; ++j) row[j / 2] = static_cast<uint8_t>(row[j / 2] | ((j % 16) << ((j % 2) * 4)));
+        const uint16_t first[2] = {0x3C00, 0x3C00};
+        const uint16_t second[2] = {0x7800, 0x0000};
+        std::memcpy(table.data() + dim / 2, first, 4);
+        std::memcpy(row + dim / 2, second, 4);
+      }
+      const size_t count = bits == 8 ? 1 : 2;
+      const uint8_t* rows[2] = {table.data(), table.data() + row_bytes};
+      std::vector<float> out(dim, 0.0f);
+      kernel(dim, count, rows, bits == 4 ? weights.data() : nullptr, out.data());
+      EmbeddingBagArgs args;
+      args.table = {table.data(), table.size(), 2, row_bytes, bits};
+      const int64_t indices[2] = {0, 1};
+      const int64_t zero = 0;
+      args.indices = {indices, count, true};
+      args.offsets = {&zero, 1, true};
+      if (bits == 4) {
+        args.per_sample_weights = weights.data();
+        args.per_sample_weights_len = 2;
+      }
+      std::vector<float> expected(dim);
+      EmbeddingBagRef(args, 1, expected.data());
+      for (size_t j = 0; j < dim; ++j) {
+        const float q = bits == 8 ? static_cast<float>(j + 1) : static_cast<float>(j % 16);
+        if (BitsOfFloat(std::fma(s, q, tiny)) != BitsOfFloat(expected[j])) ++fp32_differs;
+        if (BitsOfFloat(out[j]) != BitsOfFloat(expected[j])) {
+          ctx.Fail(name + " double-rounding row k=" + std::to_string(k) + " element " + std::to_string(j) + ": " +
+                   DescribeFloat(out[j]) + ", reference " + DescribeFloat(expected[j]));
+          return false;
+        }
+      }
+    }
+  }
+  // The rows must really separate the two roundings, or this case proves nothing.
+  return ctx.Check(fp32_differs > 0, name + ": no double-rounding row differed from an fp32 FMA");
 }
 
 // The 8-bit and 4-bit kernels share one signature; the slot says which format a kernel reads.

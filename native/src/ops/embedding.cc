@@ -255,4 +255,21 @@ Status EmbeddingBagLookup(const EmbeddingBagArgs& args, float* out, size_t out_l
   return Status::Ok();
 }
 
+uint64_t EmbeddingGatherRowBytes(const uint8_t* table, size_t row_bytes, const int32_t* indices, size_t count) {
+  // Eight bytes at a time (added as 64-bit words: every byte is read, the loop stays a
+  // few instructions per cache line), then the row's last bytes one by one.
+  uint64_t sum = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t* row = table + static_cast<size_t>(indices[i]) * row_bytes;
+    size_t b = 0;
+    for (; b + 8 <= row_bytes; b += 8) {
+      uint64_t word;
+      std::memcpy(&word, row + b, 8);
+      sum += word;
+    }
+    for (; b < row_bytes; ++b) sum += row[b];
+  }
+  return sum;
+}
+
 }  // namespace qk

@@ -70,4 +70,9 @@ Status EmbeddingBagOutputBags(const EmbeddingBagArgs& args, size_t* bags);
 // out: bags x dim floats.
 Status EmbeddingBagLookup(const EmbeddingBagArgs& args, float* out, size_t out_len);
 
+// The benchmark's memory bound (bench/embedding.js, qk_bench_embedding): reads every byte of
+// rows[indices[i]] with a plain loop (no prefetch, no SIMD; 8-byte words summed), so its
+// time is what reading those rows costs. Indices must be < rows (unchecked: bench only).
+uint64_t EmbeddingGatherRowBytes(const uint8_t* table, size_t row_bytes, const int32_t* indices, size_t count);
+
 }  // namespace qk

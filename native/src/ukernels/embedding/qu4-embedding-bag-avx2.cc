@@ -1,4 +1,4 @@
-// qk_qu4_embedding_bag_ukernel__avx2: 4-bit rows, sixteen elements (eight bytes) per step in double precision, prefetching ahead.
+// qk_qu4_embedding_bag_ukernel__avx2: 4-bit rows, sixteen elements (eight bytes) per step with PyTorch's double-precision rounding, prefetching ahead.
 #include <immintrin.h>
 
 #include "ukernels/embedding/embedding-avx2.h"
@@ -16,8 +16,7 @@ void qk_qu4_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t*
     const uint8_t* row = rows[i];
     float scale, bias;
     embedding::U4ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
-    const __m256d scale_v = _mm256_set1_pd(scale);
-    const __m256 bias_v = _mm256_set1_ps(bias);
+    const embedding::RowConstantsAvx2 constants = embedding::MakeRowConstantsAvx2(scale, bias);
     size_t j = 0;
     for (; j + 16 <= dim; j += 16) {
       // Eight bytes hold elements j..j+15, element 2k in the low nibble of byte k:
@@ -26,9 +25,8 @@ void qk_qu4_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t*
       const __m128i lo = _mm_and_si128(bytes, low_nibbles);
       const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles);
       const __m128i values = _mm_unpacklo_epi8(lo, hi);
-      embedding::AccumulateEightAvx2(_mm256_cvtepu8_epi32(values), scale_v, bias_v, out + j);
-      embedding::AccumulateEightAvx2(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(values, values)), scale_v, bias_v,
-                                     out + j + 8);
+      embedding::AccumulateEightAvx2(_mm256_cvtepu8_epi32(values), constants, out + j);
+      embedding::AccumulateEightAvx2(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(values, values)), constants, out + j + 8);
     }
     embedding::U4RowTail(j, dim, row, scale, bias, out);
   }

@@ -1,4 +1,4 @@
-// qk_qu4_embedding_bag_ukernel__avx512vnni: 4-bit rows, sixteen elements (eight bytes) per step in 512-bit doubles, prefetching ahead.
+// qk_qu4_embedding_bag_ukernel__avx512vnni: 4-bit rows, sixteen elements (eight bytes) per step with PyTorch's double-precision rounding, prefetching ahead.
 #include <immintrin.h>
 
 #include "ukernels/embedding/embedding-avx512.h"
@@ -16,18 +16,14 @@ void qk_qu4_embedding_bag_ukernel__avx512vnni(size_t dim, size_t count, const ui
     const uint8_t* row = rows[i];
     float scale, bias;
     embedding::U4ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
-    const __m512d scale_v = _mm512_set1_pd(scale);
-    const __m256 bias_v = _mm256_set1_ps(bias);
+    const embedding::RowConstantsAvx512 constants = embedding::MakeRowConstantsAvx512(scale, bias);
     size_t j = 0;
     for (; j + 16 <= dim; j += 16) {
-      // Low and high nibbles interleaved are the elements in order (see the AVX2 kernel).
+      // Low and high nibbles interleaved are the sixteen elements in order (see the AVX2 kernel).
       const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + j / 2));
       const __m128i lo = _mm_and_si128(bytes, low_nibbles);
       const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles);
-      const __m128i values = _mm_unpacklo_epi8(lo, hi);
-      embedding::AccumulateEightAvx512(_mm256_cvtepu8_epi32(values), scale_v, bias_v, out + j);
-      embedding::AccumulateEightAvx512(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(values, values)), scale_v, bias_v,
-                                       out + j + 8);
+      embedding::AccumulateSixteenAvx512(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)), constants, out + j);
     }
     embedding::U4RowTail(j, dim, row, scale, bias, out);
   }

@@ -1,4 +1,4 @@
-// qk_qu8_embedding_bag_ukernel__avx2: 8-bit rows, eight elements per step in double precision (PyTorch's arithmetic), prefetching ahead.
+// qk_qu8_embedding_bag_ukernel__avx2: 8-bit rows, eight elements per step with PyTorch's double-precision rounding, prefetching ahead.
 #include <immintrin.h>
 
 #include "ukernels/embedding/embedding-avx2.h"
@@ -15,12 +15,11 @@ void qk_qu8_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t*
     const uint8_t* row = rows[i];
     float scale, bias;
     embedding::U8ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
-    const __m256d scale_v = _mm256_set1_pd(scale);
-    const __m256 bias_v = _mm256_set1_ps(bias);
+    const embedding::RowConstantsAvx2 constants = embedding::MakeRowConstantsAvx2(scale, bias);
     size_t j = 0;
     for (; j + 8 <= dim; j += 8) {
       const __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + j)));
-      embedding::AccumulateEightAvx2(q, scale_v, bias_v, out + j);
+      embedding::AccumulateEightAvx2(q, constants, out + j);
     }
     embedding::U8RowTail(j, dim, row, scale, bias, out);
   }

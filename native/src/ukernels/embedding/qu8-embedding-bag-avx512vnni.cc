@@ -1,4 +1,4 @@
-// qk_qu8_embedding_bag_ukernel__avx512vnni: 8-bit rows, eight elements per 512-bit double step (PyTorch's arithmetic), prefetching ahead.
+// qk_qu8_embedding_bag_ukernel__avx512vnni: 8-bit rows, sixteen elements per step with PyTorch's double-precision rounding, prefetching ahead.
 #include <immintrin.h>
 
 #include "ukernels/embedding/embedding-avx512.h"
@@ -15,12 +15,11 @@ void qk_qu8_embedding_bag_ukernel__avx512vnni(size_t dim, size_t count, const ui
     const uint8_t* row = rows[i];
     float scale, bias;
     embedding::U8ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
-    const __m512d scale_v = _mm512_set1_pd(scale);
-    const __m256 bias_v = _mm256_set1_ps(bias);
+    const embedding::RowConstantsAvx512 constants = embedding::MakeRowConstantsAvx512(scale, bias);
     size_t j = 0;
-    for (; j + 8 <= dim; j += 8) {
-      const __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + j)));
-      embedding::AccumulateEightAvx512(q, scale_v, bias_v, out + j);
+    for (; j + 16 <= dim; j += 16) {
+      const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + j)));
+      embedding::AccumulateSixteenAvx512(q, constants, out + j);
     }
     embedding::U8RowTail(j, dim, row, scale, bias, out);
   }
