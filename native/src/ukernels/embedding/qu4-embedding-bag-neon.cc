@@ -1,4 +1,4 @@
-// qk_qu4_embedding_bag_ukernel__neon: 4-bit rows, sixteen elements (eight bytes) per step in double precision, prefetching ahead.
+// qk_qu4_embedding_bag_ukernel__neon: 4-bit rows, sixteen elements (eight bytes) per step with PyTorch's double-precision rounding, prefetching ahead.
 #include <arm_neon.h>
 
 #include "ukernels/embedding/embedding-common.h"
@@ -15,15 +15,14 @@ void qk_qu4_embedding_bag_ukernel__neon(size_t dim, size_t count, const uint8_t*
     const uint8_t* row = rows[i];
     float scale, bias;
     embedding::U4ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
-    const float64x2_t scale_v = vdupq_n_f64(scale);
-    const float32x4_t bias_v = vdupq_n_f32(bias);
+    const embedding::RowConstantsNeon constants = embedding::MakeRowConstantsNeon(scale, bias);
     size_t j = 0;
     for (; j + 16 <= dim; j += 16) {
       // Element 2k is the low nibble of byte k: zipping low and high nibbles gives element order.
       const uint8x8_t bytes = vld1_u8(row + j / 2);
       const uint8x8x2_t values = vzip_u8(vand_u8(bytes, vdup_n_u8(0x0F)), vshr_n_u8(bytes, 4));
-      embedding::AccumulateEightNeon(values.val[0], scale_v, bias_v, out + j);
-      embedding::AccumulateEightNeon(values.val[1], scale_v, bias_v, out + j + 8);
+      embedding::AccumulateEightNeon(values.val[0], constants, out + j);
+      embedding::AccumulateEightNeon(values.val[1], constants, out + j + 8);
     }
     embedding::U4RowTail(j, dim, row, scale, bias, out);
   }

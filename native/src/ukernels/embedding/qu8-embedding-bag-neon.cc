@@ -1,4 +1,4 @@
-// qk_qu8_embedding_bag_ukernel__neon: 8-bit rows, eight elements per step in double precision (PyTorch's arithmetic), prefetching ahead.
+// qk_qu8_embedding_bag_ukernel__neon: 8-bit rows, eight elements per step with PyTorch's double-precision rounding, prefetching ahead.
 #include <arm_neon.h>
 
 #include "ukernels/embedding/embedding-common.h"
@@ -15,10 +15,9 @@ void qk_qu8_embedding_bag_ukernel__neon(size_t dim, size_t count, const uint8_t*
     const uint8_t* row = rows[i];
     float scale, bias;
     embedding::U8ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
-    const float64x2_t scale_v = vdupq_n_f64(scale);
-    const float32x4_t bias_v = vdupq_n_f32(bias);
+    const embedding::RowConstantsNeon constants = embedding::MakeRowConstantsNeon(scale, bias);
     size_t j = 0;
-    for (; j + 8 <= dim; j += 8) embedding::AccumulateEightNeon(vld1_u8(row + j), scale_v, bias_v, out + j);
+    for (; j + 8 <= dim; j += 8) embedding::AccumulateEightNeon(vld1_u8(row + j), constants, out + j);
     embedding::U8RowTail(j, dim, row, scale, bias, out);
   }
 }
