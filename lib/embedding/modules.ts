@@ -105,35 +105,20 @@ function checkFloatModule(mod: unknown): FloatEmbeddingLike & { weight: Tensor }
 }
 
 /**
- * torch.ao.nn.quantized.EmbeddingBag: bags of rows of an 8-bit (quint8) or 4-bit (quint4x2)
- * rowwise table. Beyond torch (whose quantized op always sums and has no padding): modes
- * 'mean' and 'max' as float nn.EmbeddingBag computes them on the dequantized table, and
- * paddingIdx skipped; a compressedIndicesMapping given to forward marks the table pruned.
- *
- * @example
- * const bag = nnq.EmbeddingBag.fromFloat({ weight: tensor(w, [1000, 64]) }, { dtype: 'quint4x2' });
- * const y = bag.forward(new Int32Array([3, 1, 4, 1, 5]), new Int32Array([0, 2])); // [2, 64]
+ * What nnq.Embedding and nnq.EmbeddingBag share: the table's size and dtype, the padding
+ * index, and the weight with its packed form.
  */
-export class EmbeddingBag {
+abstract class QuantizedEmbeddingBase {
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
   readonly dtype: EmbeddingDType;
-  mode: EmbeddingBagMode;
-  includeLastOffset: boolean;
   readonly paddingIdx: number | null;
-  private state: PackedTableState;
+  protected state: PackedTableState;
 
-  constructor(
-    numEmbeddings: number,
-    embeddingDim: number,
-    options?: { mode?: EmbeddingBagMode; includeLastOffset?: boolean; paddingIdx?: number | null; dtype?: EmbeddingDType },
-  ) {
-    const opts = validate.options(options, 'options', ['mode', 'includeLastOffset', 'paddingIdx', 'dtype']);
-    this.dtype = opts.dtype === undefined ? 'quint8' : validate.oneOf(opts.dtype, 'dtype', DTYPES);
+  protected constructor(numEmbeddings: unknown, embeddingDim: unknown, paddingIdx: unknown, dtype: unknown) {
+    this.dtype = dtype === undefined ? 'quint8' : validate.oneOf(dtype, 'dtype', DTYPES);
     [this.numEmbeddings, this.embeddingDim] = checkDims(numEmbeddings, embeddingDim, this.dtype);
-    this.mode = opts.mode === undefined ? 'sum' : validate.oneOf(opts.mode, 'mode', MODES);
-    this.includeLastOffset = opts.includeLastOffset === undefined ? false : validate.boolean(opts.includeLastOffset, 'includeLastOffset');
-    this.paddingIdx = checkPaddingIdx(opts.paddingIdx, this.numEmbeddings);
+    this.paddingIdx = checkPaddingIdx(paddingIdx, this.numEmbeddings);
     this.state = new PackedTableState(initialWeight(this.numEmbeddings, this.embeddingDim, this.dtype), this.dtype === 'quint8' ? 8 : 4);
   }
 
@@ -150,6 +135,45 @@ export class EmbeddingBag {
   /** The packed table (torch's _packed_params._packed_weight). */
   packedWeight(): Uint8Tensor {
     return this.state.packed;
+  }
+
+  protected describe(kind: string): string {
+    return `${kind}(num_embeddings=${this.numEmbeddings}, embedding_dim=${this.embeddingDim}, dtype=torch.${this.dtype}, qscheme=torch.per_channel_affine_float_qparams)`;
+  }
+}
+
+/** fromFloat's shared part: the checked float module and the quantized weight in the requested dtype. */
+function quantizeFloatModule(mod: unknown, options: unknown): { m: FloatEmbeddingLike; dtype: EmbeddingDType; rows: number; dim: number; qweight: () => QTensor } {
+  const m = checkFloatModule(mod);
+  const opts = validate.options(options, 'options', ['dtype']);
+  const dtype: EmbeddingDType = opts.dtype === undefined ? 'quint8' : validate.oneOf(opts.dtype, 'dtype', DTYPES);
+  const [rows, dim] = m.weight.shape;
+  return { m, dtype, rows, dim, qweight: () => quantizeRowwise(m.weight, dtype) };
+}
+
+/**
+ * torch.ao.nn.quantized.EmbeddingBag: bags of rows of an 8-bit (quint8) or 4-bit (quint4x2)
+ * rowwise table. Beyond torch (whose quantized op always sums and has no padding): modes
+ * 'mean' and 'max' as float nn.EmbeddingBag computes them on the dequantized table, and
+ * paddingIdx skipped; a compressedIndicesMapping given to forward marks the table pruned.
+ *
+ * @example
+ * const bag = nnq.EmbeddingBag.fromFloat({ weight: tensor(w, [1000, 64]) }, { dtype: 'quint4x2' });
+ * const y = bag.forward(new Int32Array([3, 1, 4, 1, 5]), new Int32Array([0, 2])); // [2, 64]
+ */
+export class EmbeddingBag extends QuantizedEmbeddingBase {
+  mode: EmbeddingBagMode;
+  includeLastOffset: boolean;
+
+  constructor(
+    numEmbeddings: number,
+    embeddingDim: number,
+    options?: { mode?: EmbeddingBagMode; includeLastOffset?: boolean; paddingIdx?: number | null; dtype?: EmbeddingDType },
+  ) {
+    const opts = validate.options(options, 'options', ['mode', 'includeLastOffset', 'paddingIdx', 'dtype']);
+    super(numEmbeddings, embeddingDim, opts.paddingIdx, opts.dtype);
+    this.mode = opts.mode === undefined ? 'sum' : validate.oneOf(opts.mode, 'mode', MODES);
+    this.includeLastOffset = opts.includeLastOffset === undefined ? false : validate.boolean(opts.includeLastOffset, 'includeLastOffset');
   }
 
   private plan(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): LookupPlan {
@@ -181,17 +205,14 @@ export class EmbeddingBag {
 
   /** From a float nn.EmbeddingBag ({ weight, mode?, includeLastOffset?, paddingIdx? }): rowwise float qparams, as torch's float_qparams_weight_only_qconfig. */
   static fromFloat(mod: FloatEmbeddingLike, options?: { dtype?: EmbeddingDType }): EmbeddingBag {
-    const m = checkFloatModule(mod);
-    const opts = validate.options(options, 'options', ['dtype']);
-    const dtype = opts.dtype === undefined ? 'quint8' : validate.oneOf(opts.dtype, 'dtype', DTYPES);
-    const [rows, dim] = m.weight.shape;
+    const { m, dtype, rows, dim, qweight } = quantizeFloatModule(mod, options);
     const bag = new EmbeddingBag(rows, dim, { mode: m.mode, includeLastOffset: m.includeLastOffset, paddingIdx: m.paddingIdx, dtype });
-    bag.setWeight(quantizeRowwise(m.weight, dtype));
+    bag.setWeight(qweight());
     return bag;
   }
 
-  toString(): string {
-    return `QuantizedEmbeddingBag(num_embeddings=${this.numEmbeddings}, embedding_dim=${this.embeddingDim}, dtype=torch.${this.dtype}, qscheme=torch.per_channel_affine_float_qparams)`;
+  override toString(): string {
+    return this.describe('QuantizedEmbeddingBag');
   }
 }
 
@@ -204,31 +225,10 @@ export class EmbeddingBag {
  * const emb = nnq.Embedding.fromFloat({ weight: tensor(w, [1000, 64]) });
  * const y = emb.forward([[1, 2], [3, 4]]); // [2, 2, 64]
  */
-export class Embedding {
-  readonly numEmbeddings: number;
-  readonly embeddingDim: number;
-  readonly dtype: EmbeddingDType;
-  readonly paddingIdx: number | null;
-  private state: PackedTableState;
-
+export class Embedding extends QuantizedEmbeddingBase {
   constructor(numEmbeddings: number, embeddingDim: number, options?: { paddingIdx?: number | null; dtype?: EmbeddingDType }) {
     const opts = validate.options(options, 'options', ['paddingIdx', 'dtype']);
-    this.dtype = opts.dtype === undefined ? 'quint8' : validate.oneOf(opts.dtype, 'dtype', DTYPES);
-    [this.numEmbeddings, this.embeddingDim] = checkDims(numEmbeddings, embeddingDim, this.dtype);
-    this.paddingIdx = checkPaddingIdx(opts.paddingIdx, this.numEmbeddings);
-    this.state = new PackedTableState(initialWeight(this.numEmbeddings, this.embeddingDim, this.dtype), this.dtype === 'quint8' ? 8 : 4);
-  }
-
-  setWeight(w: QTensor): void {
-    this.state = new PackedTableState(checkWeight(w, this.numEmbeddings, this.embeddingDim, this.dtype), this.state.bits);
-  }
-
-  weight(): QTensor {
-    return this.state.weight;
-  }
-
-  packedWeight(): Uint8Tensor {
-    return this.state.packed;
+    super(numEmbeddings, embeddingDim, opts.paddingIdx, opts.dtype);
   }
 
   forward(indices: IndexInput): Tensor {
@@ -245,16 +245,13 @@ export class Embedding {
 
   /** From a float nn.Embedding ({ weight, paddingIdx? }): rowwise float qparams, as torch's float_qparams_weight_only_qconfig. */
   static fromFloat(mod: FloatEmbeddingLike, options?: { dtype?: EmbeddingDType }): Embedding {
-    const m = checkFloatModule(mod);
-    const opts = validate.options(options, 'options', ['dtype']);
-    const dtype = opts.dtype === undefined ? 'quint8' : validate.oneOf(opts.dtype, 'dtype', DTYPES);
-    const [rows, dim] = m.weight.shape;
+    const { m, dtype, rows, dim, qweight } = quantizeFloatModule(mod, options);
     const emb = new Embedding(rows, dim, { paddingIdx: m.paddingIdx, dtype });
-    emb.setWeight(quantizeRowwise(m.weight, dtype));
+    emb.setWeight(qweight());
     return emb;
   }
 
-  toString(): string {
-    return `QuantizedEmbedding(num_embeddings=${this.numEmbeddings}, embedding_dim=${this.embeddingDim}, dtype=torch.${this.dtype}, qscheme=torch.per_channel_affine_float_qparams)`;
+  override toString(): string {
+    return this.describe('QuantizedEmbedding');
   }
 }

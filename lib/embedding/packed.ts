@@ -9,7 +9,7 @@ import { types } from 'util';
 
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
-import { IndexStorage, embeddingAddon } from './native';
+import { IndexStorage, LookupArgs, embeddingAddon } from './native';
 
 /**
  * A uint8 tensor, as torch's packed embedding tables are: `data` holds the bytes in
@@ -252,7 +252,7 @@ export function planLookup(packed: unknown, bits: 8 | 4, indicesValue: unknown, 
   };
 }
 
-function lookupArgs(p: LookupPlan) {
+function lookupArgs(p: LookupPlan): LookupArgs {
   return [
     p.table.data,
     p.table.rows,

@@ -45,6 +45,16 @@ EmbeddingIndexArray ArgIndexArray(const Napi::CallbackInfo& info, size_t index, 
   return array;
 }
 
+// Bytes of a rows x dim table packed with `bits` (dim is info[2]).
+size_t ArgPackedBytes(const Napi::CallbackInfo& info, size_t rows, size_t dim, int bits) {
+  size_t row_bytes = 0, packed_bytes = 0;
+  if (!EmbeddingPackedRowBytes(bits, dim, &row_bytes) || !CheckedMul(rows, row_bytes, &packed_bytes)) {
+    ThrowRange(info.Env(), bits == 4 ? "an even dim whose table fits in memory" : "a dim whose table fits in memory",
+               "dim", info[2]);
+  }
+  return packed_bytes;
+}
+
 bool IsAbsent(const Napi::CallbackInfo& info, size_t index) {
   return index >= info.Length() || info[index].IsNull() || info[index].IsUndefined();
 }
@@ -58,11 +68,7 @@ PreparedOp PreparePrepack(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t dim = ArgSize(info, 2, "dim");
   const int bits = ArgBits(info, 3);
   const bool optimized = ArgBool(info, 4, "optimizedQparams");
-  size_t row_bytes = 0, packed_bytes = 0;
-  if (!EmbeddingPackedRowBytes(bits, dim, &row_bytes) || !CheckedMul(rows, row_bytes, &packed_bytes)) {
-    ThrowRange(info.Env(), bits == 4 ? "an even dim whose table fits in memory" : "a dim whose table fits in memory",
-               "dim", info[2]);
-  }
+  const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
   Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
   op.output = out.array;
   const float* weight_data = static_cast<const float*>(weight.data);
@@ -86,11 +92,7 @@ PreparedOp PreparePackQuantized(const Napi::CallbackInfo& info, bool snapshot) {
   View scales = ArgInput(info, 4, napi_float32_array, "scales", &op);
   View zero_points = ArgInput(info, 5, napi_float32_array, "zeroPoints", &op);
   if (zero_points.length != scales.length) ThrowRange(info.Env(), "as many zero points as scales", "zeroPoints", info[5]);
-  size_t row_bytes = 0, packed_bytes = 0;
-  if (!EmbeddingPackedRowBytes(bits, dim, &row_bytes) || !CheckedMul(rows, row_bytes, &packed_bytes)) {
-    ThrowRange(info.Env(), bits == 4 ? "an even dim whose table fits in memory" : "a dim whose table fits in memory",
-               "dim", info[2]);
-  }
+  const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
   Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
   op.output = out.array;
   const uint8_t* q_data = static_cast<const uint8_t*>(q.data);

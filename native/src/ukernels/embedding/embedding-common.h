@@ -85,6 +85,26 @@ static inline void PrefetchRow(const uint8_t* const* rows, size_t i, size_t coun
   }
 }
 
+// The loop every bag kernel shares: for each row, prefetch ahead, read its scale and bias
+// (times the row's weight), then row_fn(row, scale, bias) adds it to out. kBits is 8 or 4.
+// A static template: each ISA translation unit instantiates its own copy.
+template <int kBits, typename RowFn>
+static inline void ForEachBagRow(size_t dim, size_t count, const uint8_t* const* rows, const float* weights,
+                                 const RowFn& row_fn) {
+  const size_t row_bytes = kBits == 8 ? U8RowBytes(dim) : U4RowBytes(dim);
+  for (size_t i = 0; i < count; ++i) {
+    PrefetchRow(rows, i, count, row_bytes);
+    const float weight = weights != nullptr ? weights[i] : 1.0f;
+    float scale, bias;
+    if (kBits == 8) {
+      U8ScaleBias(rows[i], dim, weight, &scale, &bias);
+    } else {
+      U4ScaleBias(rows[i], dim, weight, &scale, &bias);
+    }
+    row_fn(rows[i], scale, bias);
+  }
+}
+
 // The scalar element loops, used by the scalar kernels and for the SIMD kernels' tails.
 static inline void U8RowTail(size_t begin, size_t dim, const uint8_t* row, float scale, float bias, float* out) {
   for (size_t j = begin; j < dim; ++j) out[j] = AccumulateElement(out[j], scale, bias, row[j]);

@@ -7,15 +7,9 @@
 
 namespace qk {
 
-void qk_qu4_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t* const* rows, const float* weights,
-                                        float* out) {
-  const size_t row_bytes = embedding::U4RowBytes(dim);
+void qk_qu4_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t* const* rows, const float* weights, float* out) {
   const __m128i low_nibbles = _mm_set1_epi8(0x0F);
-  for (size_t i = 0; i < count; ++i) {
-    embedding::PrefetchRow(rows, i, count, row_bytes);
-    const uint8_t* row = rows[i];
-    float scale, bias;
-    embedding::U4ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
+  embedding::ForEachBagRow<4>(dim, count, rows, weights, [&](const uint8_t* row, float scale, float bias) {
     const embedding::RowConstantsAvx2 constants = embedding::MakeRowConstantsAvx2(scale, bias);
     size_t j = 0;
     for (; j + 16 <= dim; j += 16) {
@@ -29,7 +23,7 @@ void qk_qu4_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t*
       embedding::AccumulateEightAvx2(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(values, values)), constants, out + j + 8);
     }
     embedding::U4RowTail(j, dim, row, scale, bias, out);
-  }
+  });
 }
 
 }  // namespace qk

@@ -1,20 +1,14 @@
 // qk_qu4_embedding_bag_ukernel__neon: 4-bit rows, sixteen elements (eight bytes) per step with PyTorch's double-precision rounding, prefetching ahead.
 #include <arm_neon.h>
 
-#include "ukernels/embedding/embedding-common.h"
 #include "ukernels/embedding/embedding-neon.h"
+#include "ukernels/embedding/embedding-common.h"
 #include "ukernels/ukernels.h"
 
 namespace qk {
 
-void qk_qu4_embedding_bag_ukernel__neon(size_t dim, size_t count, const uint8_t* const* rows, const float* weights,
-                                        float* out) {
-  const size_t row_bytes = embedding::U4RowBytes(dim);
-  for (size_t i = 0; i < count; ++i) {
-    embedding::PrefetchRow(rows, i, count, row_bytes);
-    const uint8_t* row = rows[i];
-    float scale, bias;
-    embedding::U4ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
+void qk_qu4_embedding_bag_ukernel__neon(size_t dim, size_t count, const uint8_t* const* rows, const float* weights, float* out) {
+  embedding::ForEachBagRow<4>(dim, count, rows, weights, [&](const uint8_t* row, float scale, float bias) {
     const embedding::RowConstantsNeon constants = embedding::MakeRowConstantsNeon(scale, bias);
     size_t j = 0;
     for (; j + 16 <= dim; j += 16) {
@@ -25,7 +19,7 @@ void qk_qu4_embedding_bag_ukernel__neon(size_t dim, size_t count, const uint8_t*
       embedding::AccumulateEightNeon(values.val[1], constants, out + j + 8);
     }
     embedding::U4RowTail(j, dim, row, scale, bias, out);
-  }
+  });
 }
 
 }  // namespace qk

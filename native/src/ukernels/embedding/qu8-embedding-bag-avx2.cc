@@ -7,14 +7,8 @@
 
 namespace qk {
 
-void qk_qu8_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t* const* rows, const float* weights,
-                                        float* out) {
-  const size_t row_bytes = embedding::U8RowBytes(dim);
-  for (size_t i = 0; i < count; ++i) {
-    embedding::PrefetchRow(rows, i, count, row_bytes);
-    const uint8_t* row = rows[i];
-    float scale, bias;
-    embedding::U8ScaleBias(row, dim, weights != nullptr ? weights[i] : 1.0f, &scale, &bias);
+void qk_qu8_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t* const* rows, const float* weights, float* out) {
+  embedding::ForEachBagRow<8>(dim, count, rows, weights, [&](const uint8_t* row, float scale, float bias) {
     const embedding::RowConstantsAvx2 constants = embedding::MakeRowConstantsAvx2(scale, bias);
     size_t j = 0;
     for (; j + 8 <= dim; j += 8) {
@@ -22,7 +16,7 @@ void qk_qu8_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t*
       embedding::AccumulateEightAvx2(q, constants, out + j);
     }
     embedding::U8RowTail(j, dim, row, scale, bias, out);
-  }
+  });
 }
 
 }  // namespace qk
