@@ -68,6 +68,17 @@ bool MappingIsIdentityMarker(const EmbeddingBagArgs& args) {
 
 bool UsesMapping(const EmbeddingBagArgs& args) { return args.pruned_weights && !MappingIsIdentityMarker(args); }
 
+// The first position whose index is outside [0, limit) (the padding index excepted), or n.
+// Typed, and one unsigned compare per index: it runs over every index of every call.
+template <typename T>
+size_t FirstBadIndex(const T* indices, size_t n, uint64_t limit, const EmbeddingBagArgs& args) {
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t v = indices[i];
+    if (static_cast<uint64_t>(v) >= limit && !(args.has_padding_idx && v == args.padding_idx)) return i;
+  }
+  return n;
+}
+
 Status CheckValues(const EmbeddingBagArgs& args, size_t bags) {
   const size_t n = args.indices.length;
   // offsets: start at 0, never decrease, never pass the end of indices.
@@ -97,14 +108,13 @@ Status CheckValues(const EmbeddingBagArgs& args, size_t bags) {
     }
   }
   const uint64_t limit = mapped ? args.compressed_indices_mapping_len : rows;
-  for (size_t i = 0; i < n; ++i) {
-    const int64_t v = ValueAt(args.indices, i);
-    if (args.has_padding_idx && v == args.padding_idx) continue;
-    if (v < 0 || static_cast<uint64_t>(v) >= limit) {
-      return Status::RangeError(ExpectedElement(std::string("an index in [0, ") + std::to_string(limit) + ")" +
-                                             (mapped ? " (the compressedIndicesMapping length)" : " (the table rows)"),
-                                         At("indices", i), v));
-    }
+  const size_t i = args.indices.is64
+                       ? FirstBadIndex(static_cast<const int64_t*>(args.indices.data), n, limit, args)
+                       : FirstBadIndex(static_cast<const int32_t*>(args.indices.data), n, limit, args);
+  if (i < n) {
+    return Status::RangeError(ExpectedElement(std::string("an index in [0, ") + std::to_string(limit) + ")" +
+                                                  (mapped ? " (the compressedIndicesMapping length)" : " (the table rows)"),
+                                              At("indices", i), ValueAt(args.indices, i)));
   }
   return Status::Ok();
 }
@@ -121,19 +131,41 @@ struct BagRows {
   std::vector<float> weights;
 };
 
-void GatherBag(const EmbeddingBagArgs& args, size_t begin, size_t end, bool mapped, BagRows* bag) {
-  bag->rows.clear();
-  bag->weights.clear();
-  for (size_t i = begin; i < end; ++i) {
-    const int64_t index = ValueAt(args.indices, i);
-    if (args.has_padding_idx && index == args.padding_idx) continue;
-    int64_t row = index;
-    if (mapped) {
-      row = args.compressed_indices_mapping[index];
+template <typename T>
+void GatherBagTyped(const T* indices, const EmbeddingBagArgs& args, size_t begin, size_t end, bool mapped,
+                    BagRows* bag) {
+  const uint8_t* const table = args.table.data;
+  const size_t row_bytes = args.table.row_bytes;
+  bag->rows.resize(end - begin);
+  size_t count = 0;
+  if (!mapped && !args.has_padding_idx) {
+    // The common case: every index is a row.
+    for (size_t i = begin; i < end; ++i) bag->rows[count++] = table + static_cast<size_t>(indices[i]) * row_bytes;
+  } else {
+    for (size_t i = begin; i < end; ++i) {
+      const int64_t index = indices[i];
+      if (args.has_padding_idx && index == args.padding_idx) continue;
+      const int64_t row = mapped ? args.compressed_indices_mapping[index] : index;
       if (row == -1) continue;
+      bag->rows[count++] = table + static_cast<size_t>(row) * row_bytes;
     }
-    bag->rows.push_back(args.table.data + static_cast<size_t>(row) * args.table.row_bytes);
-    if (args.per_sample_weights != nullptr) bag->weights.push_back(args.per_sample_weights[i]);
+  }
+  bag->rows.resize(count);
+  bag->weights.clear();
+  if (args.per_sample_weights == nullptr) return;
+  for (size_t i = begin; i < end; ++i) {
+    const int64_t index = indices[i];
+    if (args.has_padding_idx && index == args.padding_idx) continue;
+    if (mapped && args.compressed_indices_mapping[index] == -1) continue;
+    bag->weights.push_back(args.per_sample_weights[i]);
+  }
+}
+
+void GatherBag(const EmbeddingBagArgs& args, size_t begin, size_t end, bool mapped, BagRows* bag) {
+  if (args.indices.is64) {
+    GatherBagTyped(static_cast<const int64_t*>(args.indices.data), args, begin, end, mapped, bag);
+  } else {
+    GatherBagTyped(static_cast<const int32_t*>(args.indices.data), args, begin, end, mapped, bag);
   }
 }
 

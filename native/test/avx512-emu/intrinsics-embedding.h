@@ -173,11 +173,15 @@ static inline __m512i _mm512_and_si512(__m512i a, __m512i b) {
 }
 #endif
 
-#ifndef QK_EMU__mm512_max_epi32
-#define QK_EMU__mm512_max_epi32
-// VPMAXSD zmm, zmm, zmm AVX512F: dst.dword[j] := max(a.dword[j], b.dword[j]) (signed)
-static inline __m512i _mm512_max_epi32(__m512i a, __m512i b) {
-  return qk_avx512emu::Map<int32_t>(a, b, [](int32_t x, int32_t y) { return x > y ? x : y; });
+#ifndef QK_EMU__mm512_cmpeq_epi32_mask
+#define QK_EMU__mm512_cmpeq_epi32_mask
+// VPCMPEQD k, zmm, zmm AVX512F: k[j] := a.dword[j] == b.dword[j]
+static inline __mmask16 _mm512_cmpeq_epi32_mask(__m512i a, __m512i b) {
+  __mmask16 k = 0;
+  for (int j = 0; j < 16; ++j) {
+    if (qk_avx512emu::Get<int32_t>(a, j) == qk_avx512emu::Get<int32_t>(b, j)) k = static_cast<__mmask16>(k | (1u << j));
+  }
+  return k;
 }
 #endif
 

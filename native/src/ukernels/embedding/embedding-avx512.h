@@ -1,7 +1,7 @@
 // The AVX-512 step of the embedding kernels: sixteen output elements, as PyTorch's double multiply-add rounds them.
 //
 // Same scheme as embedding-avx2.h (whose comment derives it): an fp32 FMA where the exact
-// sum fits in a double, which each step checks from the exponents of its sixteen t = out + b;
+// sum fits in a double (t = 0, or its exponent near s's), checked for the sixteen t = out + b;
 // otherwise two 512-bit double multiply-adds, as the scalar kernel computes every element.
 #pragma once
 
@@ -19,6 +19,7 @@ struct RowConstantsAvx512 {
   __m512 bias;
   __m512i exponent_low;   // E(s) - 21: lanes must be above
   __m512i exponent_high;  // min(E(s) + 28, 254) + 1: lanes must be below
+  __m512i zero_magnitude;  // 0, or an impossible magnitude when s is inf/NaN (then no lane is safe)
 };
 
 static inline RowConstantsAvx512 MakeRowConstantsAvx512(float scale, float bias) {
@@ -32,15 +33,17 @@ static inline RowConstantsAvx512 MakeRowConstantsAvx512(float scale, float bias)
   c.bias = _mm512_set1_ps(bias);
   c.exponent_low = _mm512_set1_epi32(e == 255 ? 1000 : e - 21);
   c.exponent_high = _mm512_set1_epi32((e + 28 < 254 ? e + 28 : 254) + 1);
+  c.zero_magnitude = _mm512_set1_epi32(e == 255 ? -1 : 0);
   return c;
 }
 
 // out[0..16) = float(double(s) * q + double(out + b)) for q the sixteen int32 lanes of q32.
 static inline void AccumulateSixteenAvx512(__m512i q32, const RowConstantsAvx512& c, float* out) {
   const __m512 t = _mm512_add_ps(_mm512_loadu_ps(out), c.bias);
-  __m512i e = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(t), 23), _mm512_set1_epi32(0xFF));
-  e = _mm512_max_epi32(e, _mm512_set1_epi32(1));
-  const __mmask16 inside = _mm512_cmpgt_epi32_mask(e, c.exponent_low) & _mm512_cmpgt_epi32_mask(c.exponent_high, e);
+  const __m512i magnitude = _mm512_and_si512(_mm512_castps_si512(t), _mm512_set1_epi32(0x7FFFFFFF));
+  const __m512i e = _mm512_srli_epi32(magnitude, 23);
+  const __mmask16 inside = (_mm512_cmpgt_epi32_mask(e, c.exponent_low) & _mm512_cmpgt_epi32_mask(c.exponent_high, e)) |
+                           _mm512_cmpeq_epi32_mask(magnitude, c.zero_magnitude);
   if (inside == 0xFFFF) {
     _mm512_storeu_ps(out, _mm512_fmadd_ps(c.scale, _mm512_cvtepi32_ps(q32), t));
     return;

@@ -1,7 +1,7 @@
 // The NEON step of the embedding kernels: eight output elements from eight quantized values, as PyTorch's double multiply-add rounds them.
 //
 // Same scheme as embedding-avx2.h (whose comment derives it): an fp32 FMA where the exact
-// sum s*q + t fits in a double, checked per step from the exponents of t = out + b;
+// sum s*q + t fits in a double (t = 0, or its exponent near s's), checked per step for t = out + b;
 // otherwise the double multiply-add, as the scalar kernel computes every element.
 #pragma once
 
@@ -19,6 +19,7 @@ struct RowConstantsNeon {
   float32x4_t bias;
   int32x4_t exponent_low;   // E(s) - 21: lanes must be above
   int32x4_t exponent_high;  // min(E(s) + 28, 254) + 1: lanes must be below
+  uint32x4_t zero_magnitude;  // 0, or an impossible magnitude when s is inf/NaN (then no lane is safe)
 };
 
 static inline RowConstantsNeon MakeRowConstantsNeon(float scale, float bias) {
@@ -32,14 +33,16 @@ static inline RowConstantsNeon MakeRowConstantsNeon(float scale, float bias) {
   c.bias = vdupq_n_f32(bias);
   c.exponent_low = vdupq_n_s32(e == 255 ? 1000 : e - 21);
   c.exponent_high = vdupq_n_s32((e + 28 < 254 ? e + 28 : 254) + 1);
+  c.zero_magnitude = vdupq_n_u32(e == 255 ? 0xFFFFFFFFu : 0u);
   return c;
 }
 
-// All-ones lanes where t's exponent field (at least 1) lies inside the row's window.
+// All-ones lanes where t is zero or its exponent field lies inside the row's window.
 static inline uint32x4_t InsideWindowNeon(float32x4_t t, const RowConstantsNeon& c) {
-  int32x4_t e = vreinterpretq_s32_u32(vandq_u32(vshrq_n_u32(vreinterpretq_u32_f32(t), 23), vdupq_n_u32(0xFF)));
-  e = vmaxq_s32(e, vdupq_n_s32(1));
-  return vandq_u32(vcgtq_s32(e, c.exponent_low), vcgtq_s32(c.exponent_high, e));
+  const uint32x4_t magnitude = vandq_u32(vreinterpretq_u32_f32(t), vdupq_n_u32(0x7FFFFFFFu));
+  const int32x4_t e = vreinterpretq_s32_u32(vshrq_n_u32(magnitude, 23));
+  const uint32x4_t in_window = vandq_u32(vcgtq_s32(e, c.exponent_low), vcgtq_s32(c.exponent_high, e));
+  return vorrq_u32(in_window, vceqq_u32(magnitude, c.zero_magnitude));
 }
 
 // out[0..4) for four q as floats (exact) and t = out + b.
