@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
              for (size_t i = 0; i < kBags * kBagSize; ++i) rows[i] = table.data() + static_cast<size_t>(idx[i]) * row_bytes; \
              std::fill(out.begin(), out.end(), 0.0f);                                                                \
              for (size_t bag = 0; bag < kBags; ++bag) {                                                              \
-               qk::function(c.dim, kBagSize, rows.data() + bag * kBagSize, nullptr, out.data() + bag * c.dim);       \
+               qk::function(c.dim, kBagSize, (kBags - bag) * kBagSize, rows.data() + bag * kBagSize, nullptr,        \
+                            out.data() + bag * c.dim);                                                               \
              }                                                                                                       \
              g_sink_float = out[0];                                                                                  \
            }));                                                                                                      \

@@ -75,17 +75,19 @@ bool CheckBag(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel, i
   const size_t row_bytes = bits == 8 ? dim + 8 : dim / 2 + 4;
   const size_t rows = 1 + static_cast<size_t>(rng.Int(0, 40));
   const std::vector<uint8_t> table = RandomTable(rng, bits, rows, dim, row_bytes);
-  std::vector<int64_t> indices(count);
-  std::vector<const uint8_t*> row_pointers(count);
-  std::vector<float> weights(count);
-  for (size_t i = 0; i < count; ++i) {
+  // Rows past `count` (up to lookahead) are the next bag's: prefetched, never added.
+  const size_t lookahead = count + static_cast<size_t>(rng.Int(0, 20));
+  std::vector<int64_t> indices(lookahead);
+  std::vector<const uint8_t*> row_pointers(lookahead);
+  std::vector<float> weights(lookahead);
+  for (size_t i = 0; i < lookahead; ++i) {
     indices[i] = rng.Int(0, static_cast<int64_t>(rows) - 1);
     row_pointers[i] = table.data() + static_cast<size_t>(indices[i]) * row_bytes;
     weights[i] = static_cast<float>(rng.Uniform(-3, 3));
   }
   std::vector<float> out(dim + 2 * kGuard, kSentinel);
   std::fill(out.begin() + kGuard, out.begin() + kGuard + dim, 0.0f);
-  kernel(dim, count, row_pointers.data(), weighted ? weights.data() : nullptr, out.data() + kGuard);
+  kernel(dim, count, lookahead, row_pointers.data(), weighted ? weights.data() : nullptr, out.data() + kGuard);
 
   EmbeddingBagArgs args;
   args.table = {table.data(), table.size(), rows, row_bytes, bits};
@@ -174,7 +176,7 @@ bool CheckDoubleRoundingRows(Context& ctx, const std::string& name, EmbeddingBag
       const size_t count = bits == 8 ? 1 : 2;
       const uint8_t* rows[2] = {table.data(), table.data() + row_bytes};
       std::vector<float> out(dim, 0.0f);
-      kernel(dim, count, rows, bits == 4 ? weights.data() : nullptr, out.data());
+      kernel(dim, count, count, rows, bits == 4 ? weights.data() : nullptr, out.data());
       EmbeddingBagArgs args;
       args.table = {table.data(), table.size(), 2, row_bytes, bits};
       const int64_t indices[2] = {0, 1};

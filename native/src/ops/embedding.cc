@@ -125,62 +125,67 @@ void BagRange(const EmbeddingBagArgs& args, size_t b, size_t* begin, size_t* end
   *end = b + 1 < args.offsets.length ? static_cast<size_t>(ValueAt(args.offsets, b + 1)) : args.indices.length;
 }
 
-// Per-task scratch: the rows (and weights) one bag reads, padding and pruned entries dropped.
-struct BagRows {
+// Per-task scratch: the rows (and weights) of a run of bags, padding and pruned entries
+// dropped; bag k of the run reads rows[starts[k] .. starts[k + 1]). One array for the whole
+// run lets each kernel call prefetch into the next bags' rows.
+struct TaskRows {
   std::vector<const uint8_t*> rows;
   std::vector<float> weights;
+  std::vector<size_t> starts;
 };
 
 template <typename T>
-void GatherBagTyped(const T* indices, const EmbeddingBagArgs& args, size_t begin, size_t end, bool mapped,
-                    BagRows* bag) {
+void GatherTaskTyped(const T* indices, const EmbeddingBagArgs& args, size_t first_bag, size_t last_bag, bool mapped,
+                     TaskRows* task) {
   const uint8_t* const table = args.table.data;
   const size_t row_bytes = args.table.row_bytes;
-  bag->rows.resize(end - begin);
+  size_t begin = 0, end = 0, unused = 0;
+  BagRange(args, first_bag, &begin, &unused);
+  BagRange(args, last_bag - 1, &unused, &end);
+  task->rows.resize(end - begin);
+  task->weights.resize(args.per_sample_weights != nullptr ? end - begin : 0);
+  task->starts.resize(last_bag - first_bag + 1);
+  const bool every_index_is_a_row = !mapped && !args.has_padding_idx;
   size_t count = 0;
-  if (!mapped && !args.has_padding_idx) {
-    // The common case: every index is a row.
-    for (size_t i = begin; i < end; ++i) bag->rows[count++] = table + static_cast<size_t>(indices[i]) * row_bytes;
-  } else {
-    for (size_t i = begin; i < end; ++i) {
+  for (size_t b = first_bag; b < last_bag; ++b) {
+    size_t bag_begin = 0, bag_end = 0;
+    BagRange(args, b, &bag_begin, &bag_end);
+    task->starts[b - first_bag] = count;
+    for (size_t i = bag_begin; i < bag_end; ++i) {
       const int64_t index = indices[i];
-      if (args.has_padding_idx && index == args.padding_idx) continue;
-      const int64_t row = mapped ? args.compressed_indices_mapping[index] : index;
-      if (row == -1) continue;
-      bag->rows[count++] = table + static_cast<size_t>(row) * row_bytes;
+      int64_t row = index;
+      if (!every_index_is_a_row) {
+        if (args.has_padding_idx && index == args.padding_idx) continue;
+        if (mapped) row = args.compressed_indices_mapping[index];
+        if (row == -1) continue;
+      }
+      if (args.per_sample_weights != nullptr) task->weights[count] = args.per_sample_weights[i];
+      task->rows[count++] = table + static_cast<size_t>(row) * row_bytes;
     }
   }
-  bag->rows.resize(count);
-  bag->weights.clear();
-  if (args.per_sample_weights == nullptr) return;
-  for (size_t i = begin; i < end; ++i) {
-    const int64_t index = indices[i];
-    if (args.has_padding_idx && index == args.padding_idx) continue;
-    if (mapped && args.compressed_indices_mapping[index] == -1) continue;
-    bag->weights.push_back(args.per_sample_weights[i]);
-  }
+  task->starts[last_bag - first_bag] = count;
 }
 
-void GatherBag(const EmbeddingBagArgs& args, size_t begin, size_t end, bool mapped, BagRows* bag) {
+void GatherTask(const EmbeddingBagArgs& args, size_t first_bag, size_t last_bag, bool mapped, TaskRows* task) {
   if (args.indices.is64) {
-    GatherBagTyped(static_cast<const int64_t*>(args.indices.data), args, begin, end, mapped, bag);
+    GatherTaskTyped(static_cast<const int64_t*>(args.indices.data), args, first_bag, last_bag, mapped, task);
   } else {
-    GatherBagTyped(static_cast<const int32_t*>(args.indices.data), args, begin, end, mapped, bag);
+    GatherTaskTyped(static_cast<const int32_t*>(args.indices.data), args, first_bag, last_bag, mapped, task);
   }
 }
 
-void MeanBag(const EmbeddingBagArgs& args, size_t dim, const BagRows& bag, float* out) {
-  for (const uint8_t* row : bag.rows) {
-    for (size_t j = 0; j < dim; ++j) out[j] = out[j] + EmbeddingDequantizeElement(args.table.bits, row, dim, j);
+void MeanBag(int bits, size_t dim, const uint8_t* const* rows, size_t count, float* out) {
+  for (size_t r = 0; r < count; ++r) {
+    for (size_t j = 0; j < dim; ++j) out[j] = out[j] + EmbeddingDequantizeElement(bits, rows[r], dim, j);
   }
-  const float count = static_cast<float>(std::max<size_t>(bag.rows.size(), 1));
-  for (size_t j = 0; j < dim; ++j) out[j] = out[j] / count;
+  const float divisor = static_cast<float>(std::max<size_t>(count, 1));
+  for (size_t j = 0; j < dim; ++j) out[j] = out[j] / divisor;
 }
 
-void MaxBag(const EmbeddingBagArgs& args, size_t dim, const BagRows& bag, float* out) {
-  for (size_t r = 0; r < bag.rows.size(); ++r) {
+void MaxBag(int bits, size_t dim, const uint8_t* const* rows, size_t count, float* out) {
+  for (size_t r = 0; r < count; ++r) {
     for (size_t j = 0; j < dim; ++j) {
-      const float v = EmbeddingDequantizeElement(args.table.bits, bag.rows[r], dim, j);
+      const float v = EmbeddingDequantizeElement(bits, rows[r], dim, j);
       if (r == 0 || v > out[j]) out[j] = v;
     }
   }
@@ -249,20 +254,23 @@ Status EmbeddingBagLookup(const EmbeddingBagArgs& args, float* out, size_t out_l
   const bool mapped = UsesMapping(args);
 
   auto run_bags = [&](size_t first, size_t last) {
-    BagRows bag;
+    if (first >= last) return;
+    TaskRows task;
+    GatherTask(args, first, last, mapped, &task);
+    const size_t total = task.starts.back();
     for (size_t b = first; b < last; ++b) {
-      size_t begin = 0, end = 0;
-      BagRange(args, b, &begin, &end);
-      GatherBag(args, begin, end, mapped, &bag);
+      const size_t start = task.starts[b - first];
+      const size_t count = task.starts[b - first + 1] - start;
+      const uint8_t* const* rows = task.rows.data() + start;
       float* row_out = out + b * dim;
       std::fill(row_out, row_out + dim, 0.0f);
       switch (args.mode) {
         case EmbeddingBagMode::kSum:
-          sum_kernel(dim, bag.rows.size(), bag.rows.data(),
-                     args.per_sample_weights != nullptr ? bag.weights.data() : nullptr, row_out);
+          sum_kernel(dim, count, total - start, rows,
+                     args.per_sample_weights != nullptr ? task.weights.data() + start : nullptr, row_out);
           break;
-        case EmbeddingBagMode::kMean: MeanBag(args, dim, bag, row_out); break;
-        case EmbeddingBagMode::kMax: MaxBag(args, dim, bag, row_out); break;
+        case EmbeddingBagMode::kMean: MeanBag(args.table.bits, dim, rows, count, row_out); break;
+        case EmbeddingBagMode::kMax: MaxBag(args.table.bits, dim, rows, count, row_out); break;
       }
     }
   };

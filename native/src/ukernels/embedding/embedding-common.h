@@ -77,23 +77,23 @@ static inline void Prefetch(const void* p) {
 }
 
 // Prefetches every cache line of the row `distance` entries ahead, if there is one.
-static inline void PrefetchRow(const uint8_t* const* rows, size_t i, size_t count, size_t row_bytes) {
-  if (i + kEmbeddingPrefetchDistance < count) {
+static inline void PrefetchRow(const uint8_t* const* rows, size_t i, size_t lookahead, size_t row_bytes) {
+  if (i + kEmbeddingPrefetchDistance < lookahead) {
     const uint8_t* row = rows[i + kEmbeddingPrefetchDistance];
     for (size_t offset = 0; offset < row_bytes; offset += 64) Prefetch(row + offset);
     Prefetch(row + row_bytes - 1);
   }
 }
 
-// The loop every bag kernel shares: for each row, prefetch ahead, read its scale and bias
+// The loop every bag kernel shares: for each row, prefetch ahead (up to lookahead), read its scale and bias
 // (times the row's weight), then row_fn(row, scale, bias) adds it to out. kBits is 8 or 4.
 // A static template: each ISA translation unit instantiates its own copy.
 template <int kBits, typename RowFn>
-static inline void ForEachBagRow(size_t dim, size_t count, const uint8_t* const* rows, const float* weights,
-                                 const RowFn& row_fn) {
+static inline void ForEachBagRow(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows,
+                                 const float* weights, const RowFn& row_fn) {
   const size_t row_bytes = kBits == 8 ? U8RowBytes(dim) : U4RowBytes(dim);
   for (size_t i = 0; i < count; ++i) {
-    PrefetchRow(rows, i, count, row_bytes);
+    PrefetchRow(rows, i, lookahead, row_bytes);
     const float weight = weights != nullptr ? weights[i] : 1.0f;
     float scale, bias;
     if (kBits == 8) {

@@ -17,9 +17,11 @@
 // 8-bit rows (qu8): [dim x u8][fp32 scale][fp32 bias], scale and bias little-endian, unaligned.
 // 4-bit rows (qu4): [dim/2 bytes, element 2k in the low nibble of byte k][fp16 scale][fp16 bias];
 //                   dim is even.
-// The kernel adds to `out` (the caller zeroes it first) and prefetches the rows
-// kEmbeddingPrefetchDistance entries ahead. No allocation, no checks: the caller has
-// validated every index.
+// The kernel adds rows[0 .. count) to `out` (the caller zeroes it first). rows[count ..
+// lookahead) are the rows the caller reads next (the following bags): the kernel only
+// prefetches them, so that every row is prefetched kEmbeddingPrefetchDistance entries
+// ahead, across bag boundaries too. lookahead >= count. No allocation, no checks: the
+// caller has validated every index.
 #pragma once
 
 #include <cstddef>
@@ -30,7 +32,9 @@ namespace qk {
 // Rows ahead of the one being added that the kernels prefetch (FBGEMM and PyTorch use 16).
 constexpr size_t kEmbeddingPrefetchDistance = 16;
 
-using EmbeddingBagU8Fn = void(size_t dim, size_t count, const uint8_t* const* rows, const float* weights, float* out);
-using EmbeddingBagU4Fn = void(size_t dim, size_t count, const uint8_t* const* rows, const float* weights, float* out);
+using EmbeddingBagU8Fn = void(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows,
+                              const float* weights, float* out);
+using EmbeddingBagU4Fn = void(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows,
+                              const float* weights, float* out);
 
 }  // namespace qk

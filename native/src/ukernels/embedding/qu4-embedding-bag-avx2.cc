@@ -7,9 +7,10 @@
 
 namespace qk {
 
-void qk_qu4_embedding_bag_ukernel__avx2(size_t dim, size_t count, const uint8_t* const* rows, const float* weights, float* out) {
+void qk_qu4_embedding_bag_ukernel__avx2(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows,
+    const float* weights, float* out) {
   const __m128i low_nibbles = _mm_set1_epi8(0x0F);
-  embedding::ForEachBagRow<4>(dim, count, rows, weights, [&](const uint8_t* row, float scale, float bias) {
+  embedding::ForEachBagRow<4>(dim, count, lookahead, rows, weights, [&](const uint8_t* row, float scale, float bias) {
     const embedding::RowConstantsAvx2 constants = embedding::MakeRowConstantsAvx2(scale, bias);
     size_t j = 0;
     for (; j + 16 <= dim; j += 16) {

@@ -7,8 +7,9 @@
 
 namespace qk {
 
-void qk_qu4_embedding_bag_ukernel__neon(size_t dim, size_t count, const uint8_t* const* rows, const float* weights, float* out) {
-  embedding::ForEachBagRow<4>(dim, count, rows, weights, [&](const uint8_t* row, float scale, float bias) {
+void qk_qu4_embedding_bag_ukernel__neon(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows,
+    const float* weights, float* out) {
+  embedding::ForEachBagRow<4>(dim, count, lookahead, rows, weights, [&](const uint8_t* row, float scale, float bias) {
     const embedding::RowConstantsNeon constants = embedding::MakeRowConstantsNeon(scale, bias);
     size_t j = 0;
     for (; j + 16 <= dim; j += 16) {

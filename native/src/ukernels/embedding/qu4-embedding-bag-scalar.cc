@@ -4,8 +4,9 @@
 
 namespace qk {
 
-void qk_qu4_embedding_bag_ukernel__scalar(size_t dim, size_t count, const uint8_t* const* rows, const float* weights, float* out) {
-  embedding::ForEachBagRow<4>(dim, count, rows, weights, [&](const uint8_t* row, float scale, float bias) {
+void qk_qu4_embedding_bag_ukernel__scalar(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows,
+    const float* weights, float* out) {
+  embedding::ForEachBagRow<4>(dim, count, lookahead, rows, weights, [&](const uint8_t* row, float scale, float bias) {
     embedding::U4RowTail(0, dim, row, scale, bias, out);
   });
 }

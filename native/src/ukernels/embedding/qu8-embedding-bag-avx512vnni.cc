@@ -7,8 +7,9 @@
 
 namespace qk {
 
-void qk_qu8_embedding_bag_ukernel__avx512vnni(size_t dim, size_t count, const uint8_t* const* rows, const float* weights, float* out) {
-  embedding::ForEachBagRow<8>(dim, count, rows, weights, [&](const uint8_t* row, float scale, float bias) {
+void qk_qu8_embedding_bag_ukernel__avx512vnni(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows,
+    const float* weights, float* out) {
+  embedding::ForEachBagRow<8>(dim, count, lookahead, rows, weights, [&](const uint8_t* row, float scale, float bias) {
     const embedding::RowConstantsAvx512 constants = embedding::MakeRowConstantsAvx512(scale, bias);
     size_t j = 0;
     for (; j + 16 <= dim; j += 16) {
