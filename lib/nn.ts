@@ -103,6 +103,8 @@ export declare namespace nnq {
   type InstanceNorm3d = InstanceType<typeof poolNorm.modules.InstanceNorm3d>;
 
   // embedding
+  type Embedding = embedding.Embedding;
+  type EmbeddingBag = embedding.EmbeddingBag;
 }
 
 export declare namespace nnqd {
