@@ -18,8 +18,7 @@ int ArgBits(const Napi::CallbackInfo& info, size_t index) {
   return static_cast<int>(bits);
 }
 
-// An Int32Array or BigInt64Array of indices or offsets (copied for async ops). The
-// element size is set here: common.cc's View counts BigInt64Array elements as bytes.
+// An Int32Array or BigInt64Array of indices or offsets (copied for async ops by ArgInput).
 EmbeddingIndexArray ArgIndexArray(const Napi::CallbackInfo& info, size_t index, const char* parameter, PreparedOp* op) {
   Napi::Env env = info.Env();
   if (index >= info.Length() || !info[index].IsTypedArray()) {
@@ -29,19 +28,11 @@ EmbeddingIndexArray ArgIndexArray(const Napi::CallbackInfo& info, size_t index, 
   if (type != napi_int32_array && type != napi_bigint64_array) {
     ThrowType(env, "Int32Array or BigInt64Array", parameter, info[index]);
   }
-  View view = ArgTypedArray(info, index, type, parameter);
+  const View view = ArgInput(info, index, type, parameter, op);
   EmbeddingIndexArray array;
   array.is64 = type == napi_bigint64_array;
   array.length = view.length;
-  size_t bytes = 0;
-  if (!CheckedBytes(view.length, array.is64 ? 8 : 4, &bytes)) ThrowRange(env, "a smaller array", parameter, info[index]);
   array.data = view.data;
-  if (op->snapshot_inputs) {
-    auto copy = std::make_shared<std::vector<uint8_t>>(bytes);
-    if (bytes > 0) std::memcpy(copy->data(), view.data, bytes);
-    array.data = copy->data();
-    op->snapshots.push_back(std::move(copy));
-  }
   return array;
 }
 
