@@ -75,10 +75,43 @@ export declare namespace nnq {
   type ConvTranspose3d = linearConv.ConvTranspose3d;
 
   // elementwise
+  type ReLU6 = elementwise.ReLU6;
+  type Hardswish = elementwise.Hardswish;
+  type ELU = elementwise.ELU;
+  type LeakyReLU = elementwise.LeakyReLU;
+  type Sigmoid = elementwise.Sigmoid;
+  type Softmax = elementwise.Softmax;
+  type PReLU = elementwise.PReLU;
+  type Dropout = elementwise.Dropout;
+  type QFunctional = elementwise.QFunctional;
+  type FloatFunctional = elementwise.FloatFunctional;
+  type FXFloatFunctional = elementwise.FXFloatFunctional;
 
   // pool-norm
+  type MaxPool1d = InstanceType<typeof poolNorm.modules.MaxPool1d>;
+  type MaxPool2d = InstanceType<typeof poolNorm.modules.MaxPool2d>;
+  type MaxPool3d = InstanceType<typeof poolNorm.modules.MaxPool3d>;
+  type AvgPool1d = InstanceType<typeof poolNorm.modules.AvgPool1d>;
+  type AvgPool2d = InstanceType<typeof poolNorm.modules.AvgPool2d>;
+  type AvgPool3d = InstanceType<typeof poolNorm.modules.AvgPool3d>;
+  type AdaptiveAvgPool1d = InstanceType<typeof poolNorm.modules.AdaptiveAvgPool1d>;
+  type AdaptiveAvgPool2d = InstanceType<typeof poolNorm.modules.AdaptiveAvgPool2d>;
+  type AdaptiveAvgPool3d = InstanceType<typeof poolNorm.modules.AdaptiveAvgPool3d>;
+  type AdaptiveMaxPool1d = InstanceType<typeof poolNorm.modules.AdaptiveMaxPool1d>;
+  type AdaptiveMaxPool2d = InstanceType<typeof poolNorm.modules.AdaptiveMaxPool2d>;
+  type Upsample = InstanceType<typeof poolNorm.modules.Upsample>;
+  type BatchNorm1d = InstanceType<typeof poolNorm.modules.BatchNorm1d>;
+  type BatchNorm2d = InstanceType<typeof poolNorm.modules.BatchNorm2d>;
+  type BatchNorm3d = InstanceType<typeof poolNorm.modules.BatchNorm3d>;
+  type LayerNorm = InstanceType<typeof poolNorm.modules.LayerNorm>;
+  type GroupNorm = InstanceType<typeof poolNorm.modules.GroupNorm>;
+  type InstanceNorm1d = InstanceType<typeof poolNorm.modules.InstanceNorm1d>;
+  type InstanceNorm2d = InstanceType<typeof poolNorm.modules.InstanceNorm2d>;
+  type InstanceNorm3d = InstanceType<typeof poolNorm.modules.InstanceNorm3d>;
 
   // embedding
+  type Embedding = embedding.Embedding;
+  type EmbeddingBag = embedding.EmbeddingBag;
 }
 
 export declare namespace nnqd {
@@ -105,6 +138,8 @@ export declare namespace nniq {
   // elementwise
 
   // pool-norm
+  type BNReLU2d = InstanceType<typeof poolNorm.intrinsicModules.BNReLU2d>;
+  type BNReLU3d = InstanceType<typeof poolNorm.intrinsicModules.BNReLU3d>;
 }
 
 /** torch.ao.nn. */

@@ -259,6 +259,115 @@ export class QTensor {
     );
   }
 
+  /** A view with dims dim0 and dim1 swapped (negatives count from the end), as torch's transpose. */
+  transpose(dim0: number, dim1: number): QTensor {
+    const rank = this.shape.length;
+    const a = validate.axis(dim0, 'dim0', rank);
+    const b = validate.axis(dim1, 'dim1', rank);
+    if (rank === 0) return this;
+    const order = Array.from({ length: rank }, (_, d) => (d === a ? b : d === b ? a : d));
+    return this.permute(order);
+  }
+
+  /** A view of `length` indices of dim `dim` from `start` (torch's narrow); shares the storage. */
+  narrow(dim: number, start: number, length: number): QTensor {
+    const d = this.checkDimForView(dim, 'dim', 'narrow');
+    const size = this.shape[d];
+    const begin = validate.integerInRange(start, 'start', -size, size);
+    const first = begin < 0 ? begin + size : begin;
+    const count = validate.integerInRange(length, 'length', 0, size - first);
+    return this.sliceView(d, first, count, 1);
+  }
+
+  /**
+   * A view of indices start, start + step, ... below end of dim `dim` (torch's aten::slice,
+   * Python's x[start:end:step]): start and end are clamped to the dim and may be negative; step >= 1.
+   */
+  slice(dim = 0, start?: number | null, end?: number | null, step = 1): QTensor {
+    const d = this.checkDimForView(dim, 'dim', 'slice');
+    const size = this.shape[d];
+    const stride = validate.integerInRange(step, 'step', 1, Number.MAX_SAFE_INTEGER);
+    const clampIndex = (value: unknown, parameter: string, fallback: number): number => {
+      if (value === undefined || value === null) return fallback;
+      const v = validate.integerInRange(value, parameter, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      const wrapped = v < 0 ? v + size : v;
+      return Math.min(Math.max(wrapped, 0), size);
+    };
+    const first = clampIndex(start, 'start', 0);
+    const last = Math.max(clampIndex(end, 'end', size), first);
+    return this.sliceView(d, first, Math.ceil((last - first) / stride), stride);
+  }
+
+  /** torch.chunk: `chunks` views along dim of ceil(size / chunks) indices each (the last may be smaller; fewer when they run out). */
+  chunk(chunks: number, dim = 0): QTensor[] {
+    const count = validate.integerInRange(chunks, 'chunks', 1, Number.MAX_SAFE_INTEGER);
+    const d = this.checkDimForView(dim, 'dim', 'chunk');
+    const size = this.shape[d];
+    const each = Math.ceil(size / count);
+    if (each === 0) return Array.from({ length: count }, () => this.sliceView(d, 0, 0, 1));
+    return this.split(each, d);
+  }
+
+  /**
+   * torch.split: views along dim, either of splitSize indices each (the last takes the rest)
+   * or, given an array, of exactly those sizes (which must add up to the dim's size).
+   */
+  split(splitSizeOrSections: number | readonly number[], dim = 0): QTensor[] {
+    const d = this.checkDimForView(dim, 'dim', 'split');
+    const size = this.shape[d];
+    const parts: QTensor[] = [];
+    if (Array.isArray(splitSizeOrSections)) {
+      let total = 0;
+      const sizes = splitSizeOrSections.map((v: unknown, i: number) => validate.nonNegativeInteger(v, `splitSizeOrSections[${i}]`));
+      for (const v of sizes) total += v;
+      if (total !== size) {
+        throw validate.invalidRange(`sizes that add up to ${size} (the size of dim ${d})`, 'splitSizeOrSections', splitSizeOrSections);
+      }
+      let start = 0;
+      for (const v of sizes) {
+        parts.push(this.sliceView(d, start, v, 1));
+        start += v;
+      }
+      return parts;
+    }
+    const each = validate.nonNegativeInteger(splitSizeOrSections, 'splitSizeOrSections');
+    if (each === 0) {
+      if (size !== 0) throw validate.invalidRange(`positive integer (dim ${d} has size ${size})`, 'splitSizeOrSections', splitSizeOrSections);
+      return [this];
+    }
+    for (let start = 0; start < size || (size === 0 && start === 0); start += each) {
+      parts.push(this.sliceView(d, start, Math.min(each, size - start), 1));
+      if (size === 0) break;
+    }
+    return parts;
+  }
+
+  /** A view with a size-1 dim inserted at `dim` (in [-rank - 1, rank]). */
+  unsqueeze(dim: number): QTensor {
+    const rank = this.shape.length;
+    const d = validate.axis(dim, 'dim', rank + 1);
+    const shape = [...this.shape.slice(0, d), 1, ...this.shape.slice(d)];
+    return this.view(shape);
+  }
+
+  /** A view without size-1 dims (all of them, or only `dim` when given and of size 1). */
+  squeeze(dim?: number): QTensor {
+    const rank = this.shape.length;
+    if (dim === undefined) return this.reshape(this.shape.filter((size) => size !== 1));
+    const d = validate.axis(dim, 'dim', rank);
+    if (rank === 0 || this.shape[d] !== 1) return this;
+    return this.reshape([...this.shape.slice(0, d), ...this.shape.slice(d + 1)]);
+  }
+
+  /**
+   * torch.mean over dims of a per_tensor_affine QTensor (quint8 or qint8), with the input's
+   * qparams, as torch's quantized mean: dequantize, average in float, quantize. dim: a dim,
+   * an array of dims, or undefined for all of them.
+   */
+  mean(dim?: number | readonly number[], keepdim = false): QTensor {
+    return quantizedMean(this, dim, keepdim);
+  }
+
   /** As torch prints it: dequantized values, then size, dtype, quantization_scheme and the qparams. */
   toString(): string {
     const values = this.dequantize().contiguous().data.subarray(0, this.numel());
@@ -296,6 +405,45 @@ export class QTensor {
     const q = this.quantizer;
     if (q.qscheme === 'per_tensor_affine') throw validate.invalidType('per_channel_affine or per_channel_affine_float_qparams QTensor', accessor, this);
     return q;
+  }
+
+  /** A dim argument of a view that cuts along it (narrow, slice, chunk, split): a tensor with at least one dim. */
+  private checkDimForView(dim: unknown, parameter: string, op: string): number {
+    if (this.shape.length === 0) throw validate.invalidRange(`tensor with at least 1 dim (${op} cuts along a dim)`, 'this', this);
+    return validate.axis(dim, parameter, this.shape.length);
+  }
+
+  /**
+   * The view of `count` indices of dim d from `first`, `step` apart. Shares the storage (a
+   * subarray of `data`); quint4x2 views that would start inside a byte are copies instead.
+   * Per-channel qparams along d are cut the same way.
+   */
+  private sliceView(d: number, first: number, count: number, step: number): QTensor {
+    const shape = this.shape.slice();
+    shape[d] = count;
+    const strides = this.strides.slice();
+    strides[d] = this.strides[d] * step;
+    const offset = count === 0 ? 0 : first * this.strides[d];
+    let quantizer = this.quantizer;
+    if (quantizer.qscheme !== 'per_tensor_affine' && quantizer.axis === d) {
+      const pick = <A extends Float64Array | Float32Array | Int32Array>(values: A): A => {
+        const out = new (values.constructor as { new (n: number): A })(count);
+        for (let i = 0; i < count; i++) out[i] = values[first + i * step];
+        return out;
+      };
+      quantizer = { ...quantizer, scales: pick(quantizer.scales), zeroPoints: pick(quantizer.zeroPoints) } as Quantizer;
+    }
+    if (!DTYPE_INFO[this.dtype].packed) {
+      return new QTensor(constructionKey, this.data.subarray(offset), shape, strides, this.dtype, quantizer);
+    }
+    if (offset % 2 === 0) {
+      return new QTensor(constructionKey, this.data.subarray(offset / 2), shape, strides, this.dtype, quantizer);
+    }
+    const nibbles = unpackNibbles(this.data as Uint8Array, this.data.length * 2).subarray(offset);
+    const dense = new Uint8Array(numelOf(shape));
+    const denseStrides = contiguousStrides(shape);
+    stridedCopy(nibbles, strides, dense, denseStrides, shape);
+    return new QTensor(constructionKey, packNibbles(dense), shape, denseStrides, this.dtype, quantizer);
   }
 
   /**
@@ -484,7 +632,8 @@ function withCallerStack(error: unknown, caller: CallerStack): unknown {
   return error;
 }
 
-function makePlan<R, T>(sync: () => R, async: () => Promise<R>, finish: (result: R) => T): OpPlan<T> {
+/** @internal An OpPlan from a native op's sync and async entry points and what turns their result into the output. */
+export function makePlan<R, T>(sync: () => R, async: () => Promise<R>, finish: (result: R) => T): OpPlan<T> {
   return {
     run: () => finish(sync()),
     runAsync: (caller) =>
@@ -505,7 +654,8 @@ function denseInput(input: Tensor, keepFormat = true): { data: Float32Array; for
   return { data: dense.data.length === numel ? dense.data : dense.data.subarray(0, numel), format };
 }
 
-function denseQuantized(q: QTensor, keepFormat = true): { data: QStorage; format: MemoryFormat } {
+/** @internal The storage of q laid out densely (in its suggested memory format, or contiguous), trimmed to numel. */
+export function denseQuantized(q: QTensor, keepFormat = true): { data: QStorage; format: MemoryFormat } {
   const format = keepFormat ? suggestMemoryFormat(q.shape, q.strides) : 'contiguous_format';
   const dense = q.contiguous(format);
   const length = storageLength(q.dtype, q.numel());
@@ -703,4 +853,69 @@ export function makePerChannelQuantizedTensor(
   const { storage, dtype: type } = makeStorage(data, dtype, dims, QDTYPES);
   const { quantizer } = channelQParams(dims, scales, zeroPoints, axis, type);
   return new QTensor(constructionKey, storage, dims, contiguousStrides(dims), type, quantizer);
+}
+
+// ---- constructors and ops for the other files of lib/ ---------------------------------------------
+
+/**
+ * @internal A per_tensor_affine QTensor over storage that an op produced (dense in the layout
+ * `strides` describe); the qparams must already be checked.
+ */
+export function makePerTensorQTensor(
+  storage: QStorage,
+  shape: readonly number[],
+  strides: readonly number[],
+  dtype: QDType,
+  scale: number,
+  zeroPoint: number,
+): QTensor {
+  return new QTensor(constructionKey, storage, shape, strides, dtype, { qscheme: 'per_tensor_affine', scale, zeroPoint });
+}
+
+/** @internal The dims a reduction runs over: a dim, an array of distinct dims (negatives wrap), or all dims. */
+export function reductionDims(dim: unknown, rank: number): number[] {
+  if (dim === undefined || dim === null) return Array.from({ length: rank }, (_, d) => d);
+  if (typeof dim === 'number') return [validate.axis(dim, 'dim', rank)];
+  if (!Array.isArray(dim)) throw validate.invalidType('integer or array of integers', 'dim', dim);
+  const dims = dim.map((d: unknown, i: number) => validate.axis(d, `dim[${i}]`, rank));
+  if (new Set(dims).size !== dims.length) throw validate.invalidRange('array of distinct dims', 'dim', dim);
+  if (dims.length === 0) return Array.from({ length: rank }, (_, d) => d);
+  return dims;
+}
+
+/**
+ * torch.mean of a quantized tensor (ReduceOps.cpp mean_out_quantized_cpu, general path):
+ * dequantize, mean in float (sum, then divide by the count), quantize with the input's qparams.
+ * The float sum runs in double here and PyTorch sums in float in its own (vectorized,
+ * cascaded) order, so an average that falls on a rounding boundary can differ by 1 quantum.
+ */
+function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
+  const x = checkQTensor(q, 'this');
+  if (x.qscheme !== 'per_tensor_affine') throw validate.invalidType('per_tensor_affine QTensor', 'this', x);
+  if (x.dtype !== 'quint8' && x.dtype !== 'qint8') throw validate.invalidRange('QTensor of dtype quint8 or qint8', 'this', x);
+  const keep = validate.boolean(keepdim, 'keepdim');
+  const rank = x.shape.length;
+  const reduced = reductionDims(dim, rank);
+  const values = dequantize(x).contiguous().data;
+  const inputStrides = contiguousStrides(x.shape);
+  const outShape = x.shape.map((size, d) => (reduced.includes(d) ? 1 : size));
+  const outStrides = contiguousStrides(outShape);
+  const count = numelOf(reduced.map((d) => x.shape[d]));
+  const sums = new Float64Array(numelOf(outShape));
+  const index = new Array<number>(rank).fill(0);
+  for (let i = 0; i < values.length; i++) {
+    let rest = i;
+    let target = 0;
+    for (let d = 0; d < rank; d++) {
+      index[d] = Math.floor(rest / inputStrides[d]);
+      rest -= index[d] * inputStrides[d];
+      if (!reduced.includes(d)) target += index[d] * outStrides[d];
+    }
+    sums[target] += values[i];
+  }
+  const means = new Float32Array(sums.length);
+  for (let i = 0; i < sums.length; i++) means[i] = Math.fround(Math.fround(sums[i]) / count);
+  const shape = keep ? outShape : x.shape.filter((_, d) => !reduced.includes(d));
+  const qp = x['quantizer'] as Extract<Quantizer, { qscheme: 'per_tensor_affine' }>;
+  return quantizePerTensor(makeTensor(means, shape, contiguousStrides(shape)), qp.scale, qp.zeroPoint, x.dtype);
 }

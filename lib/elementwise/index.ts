@@ -1,9 +1,27 @@
 // The elementwise family's public members, by torch namespace; lib/nn.ts spreads each object into its namespace.
 
-/** Members of qF (torch.ao.nn.quantized.functional). */
-export const functional = {};
+import { celu, clamp, elu, hardsigmoid, hardswish, hardtanh, leakyRelu, relu, relu6, sigmoid, tanh, threshold } from './activations';
+import { Dropout, ELU, FXFloatFunctional, FloatFunctional, Hardswish, LeakyReLU, PReLU, QFunctional, ReLU6, Sigmoid, Softmax } from './modules';
+import * as quantized from './ops';
+
+export {
+  Dropout,
+  ELU,
+  FXFloatFunctional,
+  FloatFunctional,
+  Hardswish,
+  LeakyReLU,
+  PReLU,
+  QFunctional,
+  ReLU6,
+  Sigmoid,
+  Softmax,
+};
+
+/** Members of qF (torch.ao.nn.quantized.functional); relu, relu6, sigmoid and tanh are torch's functions on quantized tensors. */
+export const functional = { celu, clamp, elu, hardsigmoid, hardswish, hardtanh, leakyRelu, relu, relu6, sigmoid, tanh, threshold };
 /** Members of nnq (torch.ao.nn.quantized). */
-export const modules = {};
+export const modules = { Dropout, ELU, FXFloatFunctional, FloatFunctional, Hardswish, LeakyReLU, PReLU, QFunctional, ReLU6, Sigmoid, Softmax };
 /** Members of nnqd (torch.ao.nn.quantized.dynamic). */
 export const dynamicModules = {};
 /** Members of nniq (torch.ao.nn.intrinsic.quantized). */
@@ -11,4 +29,24 @@ export const intrinsicModules = {};
 /** Members of nniq.dynamic (torch.ao.nn.intrinsic.quantized.dynamic). */
 export const intrinsicDynamicModules = {};
 /** Members of ops.quantized (torch.ops.quantized). */
-export const quantizedOps = {};
+export const quantizedOps = {
+  add: quantized.add,
+  addRelu: quantized.addRelu,
+  addScalar: quantized.addScalar,
+  addScalarRelu: quantized.addScalarRelu,
+  cat: quantized.cat,
+  celu: quantized.celu,
+  elu: quantized.elu,
+  hardswish: quantized.hardswish,
+  leakyRelu: quantized.leakyRelu,
+  matmul: quantized.matmul,
+  mul: quantized.mul,
+  mulRelu: quantized.mulRelu,
+  mulScalar: quantized.mulScalar,
+  mulScalarRelu: quantized.mulScalarRelu,
+  prelu: quantized.prelu,
+  relu6: quantized.relu6,
+  sigmoid: quantized.sigmoid,
+  softmax: quantized.softmax,
+  threshold: quantized.threshold,
+};

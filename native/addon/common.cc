@@ -24,6 +24,22 @@ Napi::Error ErrorFromStatus(Napi::Env env, const Status& status) {
 
 namespace {
 
+// Bytes per element of each typed array kind (every kind, so a View's byte count is
+// right whatever array an op accepts).
+size_t TypedArrayElementBytes(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int16_array:
+    case napi_uint16_array: return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: return 8;
+    default: return 1;  // int8, uint8, uint8_clamped
+  }
+}
+
 const char* TypedArrayName(napi_typedarray_type type) {
   switch (type) {
     case napi_int8_array: return "Int8Array";
@@ -154,14 +170,7 @@ View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray
   View view;
   view.data = data;
   view.length = length;
-  size_t element_bytes = 1;
-  switch (type) {
-    case napi_int32_array:
-    case napi_float32_array: element_bytes = 4; break;
-    case napi_float64_array: element_bytes = 8; break;
-    default: break;
-  }
-  if (!CheckedBytes(length, element_bytes, &view.bytes)) ThrowRange(env, "typed array whose byte length fits size_t", parameter, info[index]);
+  if (!CheckedBytes(length, TypedArrayElementBytes(type), &view.bytes)) ThrowRange(env, "typed array whose byte length fits size_t", parameter, info[index]);
   if (view.length > 0 && view.data == nullptr) ThrowType(env, "typed array with storage", parameter, info[index]);
   view.holder = info[index].As<Napi::Object>();
   return view;
@@ -182,10 +191,9 @@ napi_typedarray_type StorageArrayType(QDType dtype) {
 // A fresh, zero-filled, V8-owned typed array (never an external buffer).
 
 Output NewOutput(Napi::Env env, napi_typedarray_type type, size_t length) {
-  size_t element_bytes = (type == napi_int32_array || type == napi_float32_array) ? 4 : 1;
   Output out;
   out.length = length;
-  if (!CheckedBytes(length, element_bytes, &out.bytes)) ThrowRange(env, "output size that fits size_t", "output length", Napi::Number::New(env, static_cast<double>(length)));
+  if (!CheckedBytes(length, TypedArrayElementBytes(type), &out.bytes)) ThrowRange(env, "output size that fits size_t", "output length", Napi::Number::New(env, static_cast<double>(length)));
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, out.bytes);  // throws RangeError when V8 cannot allocate
   out.data = buffer.Data();
   napi_value array;

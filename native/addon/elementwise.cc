@@ -1,10 +1,138 @@
-// The binding of activations, quantized arithmetic and tensor ops.
+// The binding of activations, quantized arithmetic and tensor ops: lookup-table maps and quantized add / mul on 8-bit storage, the fp32 matmul.
+#include <cmath>
+#include <string>
+
 #include "addon/common.h"
+#include "base/checked.h"
+#include "ops/elementwise.h"
 
 namespace qk {
 namespace addon {
+namespace {
 
-void RegisterElementwiseOps(Napi::Env env, Napi::Object exports) {}
+// A zero point carried in a Float64Array slot: an integer exact in a double (the op checks its range).
+int64_t ZeroPointAt(Napi::Env env, const View& params, size_t index, const char* parameter) {
+  const double value = static_cast<const double*>(params.data)[index];
+  if (!(std::fabs(value) <= 9007199254740991.0) || std::floor(value) != value) {
+    ThrowRange(env, "integer", parameter, Napi::Number::New(env, value));
+  }
+  return static_cast<int64_t>(value);
+}
+
+// Only quint8 and qint8 have 8-bit storage; the ops re-check the dtype.
+QDType ArgByteDType(const Napi::CallbackInfo& info, size_t index) {
+  const QDType dtype = ArgDType(info, index);
+  if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) ThrowRange(info.Env(), "quint8 or qint8 (code 0 or 1)", "dtype", info[index]);
+  return dtype;
+}
+
+// elementwiseLookup(x, dtype, op, params: Float64Array [inScale, inZeroPoint, outScale, outZeroPoint, p0, p1, p2,
+//                   inverse], rowLength, vectorLength) -> a new array of x's kind and length
+PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  const QDType dtype = ArgByteDType(info, 1);
+  View x = ArgInput(info, 0, StorageArrayType(dtype), "input", &op);
+  LookupSpec spec;
+  spec.dtype = dtype;
+  spec.op = static_cast<LookupOp>(ArgInt64(info, 2, "op") & 0x7fffffff);
+  View params = ArgTypedArray(info, 3, napi_float64_array, "params");
+  if (params.length != 8) ThrowRange(env, "Float64Array of 8 values", "params", params.holder);
+  const double* p = static_cast<const double*>(params.data);
+  spec.in_scale = p[0];
+  spec.in_zero_point = ZeroPointAt(env, params, 1, "zeroPoint");
+  spec.out_scale = p[2];
+  spec.out_zero_point = ZeroPointAt(env, params, 3, "outputZeroPoint");
+  spec.p0 = p[4];
+  spec.p1 = p[5];
+  spec.p2 = p[6];
+  spec.inverse = static_cast<InverseScale>(ZeroPointAt(env, params, 7, "inverse") & 3);
+  const size_t row_length = ArgSize(info, 4, "rowLength");
+  const size_t vector_length = ArgSize(info, 5, "vectorLength");
+  const Status checked = CheckLookupSpec(spec);
+  if (!checked.ok()) throw ErrorFromStatus(env, checked);
+  Output out = NewOutput(env, StorageArrayType(dtype), x.length);
+  op.output = out.array;
+  const void* x_data = x.data;
+  const size_t n = x.length;
+  void* y = out.data;
+  op.compute = [=] { return LookupRows(spec, x_data, n, y, n, row_length, vector_length); };
+  return op;
+}
+
+// elementwiseBinary(a, b, dtype, multiply, relu, params: Float64Array [aScale, aZeroPoint, bScale, bZeroPoint,
+//                   scale, zeroPoint, divideByOutScale], rowLength, vectorLength) -> a new array of a's kind and length
+PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  const QDType dtype = ArgByteDType(info, 2);
+  View a = ArgInput(info, 0, StorageArrayType(dtype), "qa", &op);
+  View b = ArgInput(info, 1, StorageArrayType(dtype), "qb", &op);
+  BinarySpec spec;
+  spec.dtype = dtype;
+  spec.multiply = ArgBool(info, 3, "multiply");
+  spec.relu = ArgBool(info, 4, "relu");
+  View params = ArgTypedArray(info, 5, napi_float64_array, "params");
+  if (params.length != 7) ThrowRange(env, "Float64Array of 7 values", "params", params.holder);
+  const double* p = static_cast<const double*>(params.data);
+  spec.a_scale = p[0];
+  spec.a_zero_point = ZeroPointAt(env, params, 1, "qa.zeroPoint");
+  spec.b_scale = p[2];
+  spec.b_zero_point = ZeroPointAt(env, params, 3, "qb.zeroPoint");
+  spec.out_scale = p[4];
+  spec.out_zero_point = ZeroPointAt(env, params, 5, "zeroPoint");
+  spec.divide_by_out_scale = p[6] != 0;
+  const size_t row_length = ArgSize(info, 6, "rowLength");
+  const size_t vector_length = ArgSize(info, 7, "vectorLength");
+  if (b.length != a.length) ThrowRange(env, "as many elements as qa", "qb", b.holder);
+  Output out = NewOutput(env, StorageArrayType(dtype), a.length);
+  op.output = out.array;
+  const void* a_data = a.data;
+  const void* b_data = b.data;
+  const size_t n = a.length;
+  void* y = out.data;
+  op.compute = [=] { return BinaryRows(spec, a_data, n, b_data, n, y, n, row_length, vector_length); };
+  return op;
+}
+
+// elementwiseMatmul(a: Float32Array, b: Float32Array, batch, m, k, n) -> Float32Array of batch * m * n:
+// a holds batch dense m x k matrices, b batch dense k x n ones (MatmulF32 re-checks both lengths).
+PreparedOp PrepareMatmul(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  View a = ArgInput(info, 0, napi_float32_array, "a", &op);
+  View b = ArgInput(info, 1, napi_float32_array, "b", &op);
+  const size_t batch = ArgSize(info, 2, "batch");
+  const size_t m = ArgSize(info, 3, "m");
+  const size_t k = ArgSize(info, 4, "k");
+  const size_t n = ArgSize(info, 5, "n");
+  size_t rows = 0, a_need = 0, b_need = 0, y_len = 0;
+  if (!CheckedMul(batch, m, &rows) || !CheckedMul(rows, k, &a_need) || !CheckedMul(batch, k, &b_need) ||
+      !CheckedMul(b_need, n, &b_need) || !CheckedMul(rows, n, &y_len) || y_len > (size_t{1} << 40)) {
+    ThrowRange(env, "sizes whose products fit in memory", "n", info[5]);
+  }
+  if (a.length != a_need) ThrowRange(env, "Float32Array of batch * m * k = " + std::to_string(a_need) + " values", "a", a.holder);
+  if (b.length != b_need) ThrowRange(env, "Float32Array of batch * k * n = " + std::to_string(b_need) + " values", "b", b.holder);
+  Output out = NewOutput(env, napi_float32_array, y_len);
+  op.output = out.array;
+  const float* a_data = static_cast<const float*>(a.data);
+  const float* b_data = static_cast<const float*>(b.data);
+  const size_t a_len = a.length, b_len = b.length;
+  float* y = static_cast<float*>(out.data);
+  op.compute = [=] { return MatmulF32(a_data, a_len, b_data, b_len, y, y_len, batch, m, k, n); };
+  return op;
+}
+
+}  // namespace
+
+void RegisterElementwiseOps(Napi::Env env, Napi::Object exports) {
+  DefineOp<PrepareLookup>(env, exports, "elementwiseLookup");
+  DefineOp<PrepareBinary>(env, exports, "elementwiseBinary");
+  DefineOp<PrepareMatmul>(env, exports, "elementwiseMatmul");
+}
 
 }  // namespace addon
 }  // namespace qk

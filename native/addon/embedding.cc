@@ -1,10 +1,197 @@
-// The binding of embedding and embedding-bag (prepack, unpack, lookups).
+// The binding of embedding and embedding-bag (prepack, unpack, lookups): sync and async, every length re-checked natively.
+#include <cstring>
+#include <memory>
+#include <vector>
+
 #include "addon/common.h"
+#include "base/checked.h"
+#include "ops/embedding.h"
+#include "pack/embedding-pack.h"
 
 namespace qk {
 namespace addon {
+namespace {
 
-void RegisterEmbeddingOps(Napi::Env env, Napi::Object exports) {}
+int ArgBits(const Napi::CallbackInfo& info, size_t index) {
+  const int64_t bits = ArgInt64(info, index, "bits");
+  if (bits != 8 && bits != 4) ThrowRange(info.Env(), "8 or 4", "bits", info[index]);
+  return static_cast<int>(bits);
+}
+
+// An Int32Array or BigInt64Array of indices or offsets (copied for async ops by ArgInput).
+EmbeddingIndexArray ArgIndexArray(const Napi::CallbackInfo& info, size_t index, const char* parameter, PreparedOp* op) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsTypedArray()) {
+    ThrowType(env, "Int32Array or BigInt64Array", parameter, info[index]);
+  }
+  const napi_typedarray_type type = info[index].As<Napi::TypedArray>().TypedArrayType();
+  if (type != napi_int32_array && type != napi_bigint64_array) {
+    ThrowType(env, "Int32Array or BigInt64Array", parameter, info[index]);
+  }
+  const View view = ArgInput(info, index, type, parameter, op);
+  EmbeddingIndexArray array;
+  array.is64 = type == napi_bigint64_array;
+  array.length = view.length;
+  array.data = view.data;
+  return array;
+}
+
+// Bytes of a rows x dim table packed with `bits` (dim is info[2]).
+size_t ArgPackedBytes(const Napi::CallbackInfo& info, size_t rows, size_t dim, int bits) {
+  size_t row_bytes = 0, packed_bytes = 0;
+  if (!EmbeddingPackedRowBytes(bits, dim, &row_bytes) || !CheckedMul(rows, row_bytes, &packed_bytes)) {
+    ThrowRange(info.Env(), bits == 4 ? "an even dim whose table fits in memory" : "a dim whose table fits in memory",
+               "dim", info[2]);
+  }
+  return packed_bytes;
+}
+
+bool IsAbsent(const Napi::CallbackInfo& info, size_t index) {
+  return index >= info.Length() || info[index].IsNull() || info[index].IsUndefined();
+}
+
+// embeddingBagPrepack(weight: Float32Array, rows, dim, bits, optimizedQparams) -> Uint8Array(rows * rowBytes)
+PreparedOp PreparePrepack(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  View weight = ArgInput(info, 0, napi_float32_array, "weight", &op);
+  const size_t rows = ArgSize(info, 1, "rows");
+  const size_t dim = ArgSize(info, 2, "dim");
+  const int bits = ArgBits(info, 3);
+  const bool optimized = ArgBool(info, 4, "optimizedQparams");
+  const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
+  Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
+  op.output = out.array;
+  const float* weight_data = static_cast<const float*>(weight.data);
+  const size_t weight_len = weight.length;
+  uint8_t* out_data = static_cast<uint8_t*>(out.data);
+  op.compute = [=] {
+    return EmbeddingBagPrepack(bits, weight_data, weight_len, rows, dim, optimized, out_data, packed_bytes);
+  };
+  return op;
+}
+
+// embeddingBagPackQuantized(q: Uint8Array, rows, dim, bits, scales: Float32Array, zeroPoints: Float32Array)
+//   -> Uint8Array(rows * rowBytes): the packing of a per_channel_affine_float_qparams weight.
+PreparedOp PreparePackQuantized(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  View q = ArgInput(info, 0, napi_uint8_array, "weight", &op);
+  const size_t rows = ArgSize(info, 1, "rows");
+  const size_t dim = ArgSize(info, 2, "dim");
+  const int bits = ArgBits(info, 3);
+  View scales = ArgInput(info, 4, napi_float32_array, "scales", &op);
+  View zero_points = ArgInput(info, 5, napi_float32_array, "zeroPoints", &op);
+  if (zero_points.length != scales.length) ThrowRange(info.Env(), "as many zero points as scales", "zeroPoints", info[5]);
+  const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
+  Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
+  op.output = out.array;
+  const uint8_t* q_data = static_cast<const uint8_t*>(q.data);
+  const size_t q_bytes = q.bytes;
+  const float* scale_data = static_cast<const float*>(scales.data);
+  const float* zp_data = static_cast<const float*>(zero_points.data);
+  const size_t qparams_len = scales.length;
+  uint8_t* out_data = static_cast<uint8_t*>(out.data);
+  op.compute = [=] {
+    return EmbeddingBagPackQuantized(bits, q_data, q_bytes, rows, dim, scale_data, zp_data, qparams_len, out_data,
+                                     packed_bytes);
+  };
+  return op;
+}
+
+// embeddingBagUnpack(packed: Uint8Array, rows, rowBytes, bits) -> Float32Array(rows * dim)
+PreparedOp PrepareUnpack(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  View packed = ArgInput(info, 0, napi_uint8_array, "packed", &op);
+  const size_t rows = ArgSize(info, 1, "rows");
+  const size_t row_bytes = ArgSize(info, 2, "rowBytes");
+  const int bits = ArgBits(info, 3);
+  EmbeddingTable table{static_cast<const uint8_t*>(packed.data), packed.bytes, rows, row_bytes, bits};
+  const size_t dim = EmbeddingTableDim(table);
+  size_t numel = 0;
+  if (!CheckedMul(rows, dim, &numel)) ThrowRange(info.Env(), "a table that fits in memory", "rows", info[1]);
+  Output out = NewOutput(info.Env(), napi_float32_array, numel);
+  op.output = out.array;
+  float* out_data = static_cast<float*>(out.data);
+  op.compute = [=] { return EmbeddingBagUnpack(bits, table.data, table.bytes, rows, row_bytes, out_data, numel); };
+  return op;
+}
+
+// embeddingBagLookup(packed: Uint8Array, rows, rowBytes, bits, indices, offsets, includeLastOffset, mode,
+//                    perSampleWeights: Float32Array | null, prunedWeights, compressedIndicesMapping: Int32Array | null,
+//                    paddingIdx: number | null) -> Float32Array(bags * dim)
+PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  View packed = ArgInput(info, 0, napi_uint8_array, "packed", &op);
+  EmbeddingBagArgs args;
+  args.table.data = static_cast<const uint8_t*>(packed.data);
+  args.table.bytes = packed.bytes;
+  args.table.rows = ArgSize(info, 1, "rows");
+  args.table.row_bytes = ArgSize(info, 2, "rowBytes");
+  args.table.bits = ArgBits(info, 3);
+  args.indices = ArgIndexArray(info, 4, "indices", &op);
+  args.offsets = ArgIndexArray(info, 5, "offsets", &op);
+  args.include_last_offset = ArgBool(info, 6, "includeLastOffset");
+  const int64_t mode = ArgInt64(info, 7, "mode");
+  if (mode < 0 || mode > 2) ThrowRange(env, "mode code 0 (sum), 1 (mean) or 2 (max)", "mode", info[7]);
+  args.mode = static_cast<EmbeddingBagMode>(mode);
+  if (!IsAbsent(info, 8)) {
+    View weights = ArgInput(info, 8, napi_float32_array, "perSampleWeights", &op);
+    args.per_sample_weights = static_cast<const float*>(weights.data);
+    args.per_sample_weights_len = weights.length;
+  }
+  args.pruned_weights = ArgBool(info, 9, "prunedWeights");
+  if (!IsAbsent(info, 10)) {
+    View mapping = ArgInput(info, 10, napi_int32_array, "compressedIndicesMapping", &op);
+    args.compressed_indices_mapping = static_cast<const int32_t*>(mapping.data);
+    args.compressed_indices_mapping_len = mapping.length;
+  }
+  if (!IsAbsent(info, 11)) {
+    args.has_padding_idx = true;
+    args.padding_idx = ArgInt64(info, 11, "paddingIdx");
+  }
+  size_t bags = 0;
+  const Status shape = EmbeddingBagOutputBags(args, &bags);
+  if (!shape.ok()) throw ErrorFromStatus(env, shape);
+  size_t numel = 0;
+  if (!CheckedMul(bags, EmbeddingTableDim(args.table), &numel)) ThrowRange(env, "an output that fits in memory", "offsets", info[5]);
+  Output out = NewOutput(env, napi_float32_array, numel);
+  op.output = out.array;
+  float* out_data = static_cast<float*>(out.data);
+  op.compute = [=] { return EmbeddingBagLookup(args, out_data, numel); };
+  return op;
+}
+
+// embeddingBagGatherBound(packed: Uint8Array, rows, rowBytes, indices: Int32Array) -> number: the sum of
+// the bytes of the indexed rows, by the plain loop bench/embedding.js times as the memory bound.
+Napi::Value GatherBound(const Napi::CallbackInfo& info) {
+  View packed = ArgTypedArray(info, 0, napi_uint8_array, "packed");
+  const size_t rows = ArgSize(info, 1, "rows");
+  const size_t row_bytes = ArgSize(info, 2, "rowBytes");
+  View indices = ArgTypedArray(info, 3, napi_int32_array, "indices");
+  size_t needed = 0;
+  if (!CheckedMul(rows, row_bytes, &needed) || needed > packed.bytes) ThrowRange(info.Env(), "rows * rowBytes bytes", "packed", info[0]);
+  const int32_t* index_data = static_cast<const int32_t*>(indices.data);
+  for (size_t i = 0; i < indices.length; ++i) {
+    if (index_data[i] < 0 || static_cast<size_t>(index_data[i]) >= rows) ThrowRange(info.Env(), "indices in [0, rows)", "indices", info[3]);
+  }
+  const uint64_t sum =
+      EmbeddingGatherRowBytes(static_cast<const uint8_t*>(packed.data), row_bytes, index_data, indices.length);
+  return Napi::Number::New(info.Env(), static_cast<double>(sum));
+}
+
+}  // namespace
+
+void RegisterEmbeddingOps(Napi::Env env, Napi::Object exports) {
+  DefineOp<PreparePrepack>(env, exports, "embeddingBagPrepack");
+  DefineOp<PrepareUnpack>(env, exports, "embeddingBagUnpack");
+  DefineOp<PreparePackQuantized>(env, exports, "embeddingBagPackQuantized");
+  exports.Set("embeddingBagGatherBound", Napi::Function::New(env, GatherBound, "embeddingBagGatherBound"));
+  DefineOp<PrepareLookup>(env, exports, "embeddingBagLookup");
+}
 
 }  // namespace addon
 }  // namespace qk

@@ -1,10 +1,257 @@
-// The binding of pooling, normalization and resampling.
+// The binding of pooling, normalization and resampling: reads and re-checks arguments, sizes the output, calls the ops.
+//
+// Geometry arrives as one Float64Array of whole numbers (lib/pool-norm/native.ts builds it):
+//   pooling:    [batch, channels, in D H W, out D H W, kernel D H W, stride D H W, padding D H W, dilation D H W]
+//   resampling: [batch, channels, in D H W, out D H W, scaleFactor D H W (0: none)]
+// Every count is checked here again (integer, in range); the ops check the rest.
+#include <cmath>
+#include <string>
+
 #include "addon/common.h"
+#include "base/checked.h"
+#include "ops/norm.h"
+#include "ops/pool.h"
+#include "ops/resample.h"
 
 namespace qk {
 namespace addon {
+namespace {
 
-void RegisterPoolNormOps(Napi::Env env, Napi::Object exports) {}
+constexpr size_t kPoolGeometryLength = 20;
+constexpr size_t kResampleGeometryLength = 11;
+
+// A whole number in [0, 2^53) from a geometry array.
+size_t GeometryCount(const Napi::CallbackInfo& info, const View& view, size_t i) {
+  const double v = static_cast<const double*>(view.data)[i];
+  if (!(v >= 0 && v < 9007199254740992.0) || v != std::floor(v)) {
+    ThrowRange(info.Env(), "whole numbers (sizes) in geometry[" + std::to_string(i) + "]", "geometry", view.holder);
+  }
+  return static_cast<size_t>(v);
+}
+
+View ArgGeometry(const Napi::CallbackInfo& info, size_t index, size_t length) {
+  View view = ArgTypedArray(info, index, napi_float64_array, "geometry");
+  if (view.length != length) ThrowRange(info.Env(), "Float64Array of " + std::to_string(length) + " numbers", "geometry", view.holder);
+  return view;
+}
+
+PoolGeometry ArgPoolGeometry(const Napi::CallbackInfo& info, size_t index) {
+  const View view = ArgGeometry(info, index, kPoolGeometryLength);
+  PoolGeometry g;
+  g.batch = GeometryCount(info, view, 0);
+  g.channels = GeometryCount(info, view, 1);
+  size_t* fields[6] = {g.input, g.output, g.kernel, g.stride, g.padding, g.dilation};
+  for (size_t f = 0; f < 6; ++f) {
+    for (size_t d = 0; d < 3; ++d) fields[f][d] = GeometryCount(info, view, 2 + f * 3 + d);
+  }
+  return g;
+}
+
+ResampleGeometry ArgResampleGeometry(const Napi::CallbackInfo& info, size_t index) {
+  const View view = ArgGeometry(info, index, kResampleGeometryLength);
+  ResampleGeometry g;
+  g.batch = GeometryCount(info, view, 0);
+  g.channels = GeometryCount(info, view, 1);
+  for (size_t d = 0; d < 3; ++d) {
+    g.input[d] = GeometryCount(info, view, 2 + d);
+    g.output[d] = GeometryCount(info, view, 5 + d);
+    g.scale_factor[d] = static_cast<const double*>(view.data)[8 + d];
+  }
+  return g;
+}
+
+PoolLayout ArgLayout01(const Napi::CallbackInfo& info, size_t index) {
+  const int64_t v = ArgInt64(info, index, "layout");
+  if (v != 0 && v != 1) ThrowRange(info.Env(), "0 (channels first) or 1 (channels last)", "layout", info[index]);
+  return static_cast<PoolLayout>(v);
+}
+
+// The output element count of a geometry: batch * channels * output D H W, checked.
+size_t OutputNumel(const Napi::CallbackInfo& info, size_t batch, size_t channels, const size_t output[3]) {
+  const int64_t dims[5] = {static_cast<int64_t>(batch), static_cast<int64_t>(channels), static_cast<int64_t>(output[0]),
+                           static_cast<int64_t>(output[1]), static_cast<int64_t>(output[2])};
+  size_t numel = 0;
+  if (!CheckedShapeProduct(dims, 5, &numel)) {
+    ThrowRange(info.Env(), "an output that fits in memory", "geometry", info[3]);
+  }
+  return numel;
+}
+
+// The int32 zero point of an 8-bit input.
+int32_t ArgZeroPoint(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
+  const int64_t v = ArgInt64(info, index, parameter);
+  if (v < -128 || v > 255) ThrowRange(info.Env(), "integer in [-128, 255]", parameter, info[index]);
+  return static_cast<int32_t>(v);
+}
+
+// A Float32Array argument that may be null (then nullptr, length 0).
+View ArgOptionalFloats(const Napi::CallbackInfo& info, size_t index, const char* parameter, PreparedOp* op) {
+  if (info.Length() > index && info[index].IsNull()) return View{};
+  return ArgInput(info, index, napi_float32_array, parameter, op);
+}
+
+// Shared shape of the pooling and resampling entry points: x, dtype, layout, geometry, then
+// op-specific arguments; `read` reads the geometry, `run` makes the compute closure.
+template <typename Geometry, Geometry (*read)(const Napi::CallbackInfo&, size_t), typename Run>
+PreparedOp PrepareSpatial(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  const QDType dtype = ArgDType(info, 1);
+  View x = ArgInput(info, 0, StorageArrayType(dtype), "input", &op);
+  const PoolLayout layout = ArgLayout01(info, 2);
+  const Geometry g = read(info, 3);
+  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, g.batch, g.channels, g.output));
+  op.output = out.array;
+  op.compute = run(g, dtype, layout, x, out);
+  return op;
+}
+
+template <typename Run>
+PreparedOp PreparePool(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
+  return PrepareSpatial<PoolGeometry, ArgPoolGeometry>(info, snapshot, run);
+}
+
+template <typename Run>
+PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
+  return PrepareSpatial<ResampleGeometry, ArgResampleGeometry>(info, snapshot, run);
+}
+
+// maxPool(x, dtype, layout, geometry)
+PreparedOp PrepareMaxPool(const Napi::CallbackInfo& info, bool snapshot) {
+  return PreparePool(info, snapshot, [&](const PoolGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
+    return std::function<Status()>([=] { return MaxPool(g, dtype, layout, x.data, x.bytes, out.data, out.bytes); });
+  });
+}
+
+// adaptiveMaxPool(x, dtype, layout, geometry)
+PreparedOp PrepareAdaptiveMaxPool(const Napi::CallbackInfo& info, bool snapshot) {
+  return PreparePool(info, snapshot, [&](const PoolGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
+    return std::function<Status()>([=] { return AdaptiveMaxPool(g, dtype, layout, x.data, x.bytes, out.data, out.bytes); });
+  });
+}
+
+// avgPool(x, dtype, layout, geometry, countIncludePad, divisorOverride (0: none), zeroPoint)
+PreparedOp PrepareAvgPool(const Napi::CallbackInfo& info, bool snapshot) {
+  AvgPoolOptions options;
+  options.count_include_pad = ArgBool(info, 4, "countIncludePad");
+  options.divisor_override = ArgInt64(info, 5, "divisorOverride");
+  options.zero_point = ArgZeroPoint(info, 6, "zeroPoint");
+  return PreparePool(info, snapshot, [&](const PoolGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
+    return std::function<Status()>([=] { return AvgPool(g, dtype, layout, options, x.data, x.bytes, out.data, out.bytes); });
+  });
+}
+
+// adaptiveAvgPool(x, dtype, layout, geometry, zeroPoint)
+PreparedOp PrepareAdaptiveAvgPool(const Napi::CallbackInfo& info, bool snapshot) {
+  const int32_t zero_point = ArgZeroPoint(info, 4, "zeroPoint");
+  return PreparePool(info, snapshot, [&](const PoolGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
+    return std::function<Status()>(
+        [=] { return AdaptiveAvgPool(g, dtype, layout, zero_point, x.data, x.bytes, out.data, out.bytes); });
+  });
+}
+
+// batchNorm(x, dtype, channelsLastInput, batch, channels, spatial, weight|null, bias|null, mean, var,
+//           eps, xScale, xZeroPoint, yScale, yZeroPoint, relu) -> channels-last output
+PreparedOp PrepareBatchNorm(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  const QDType dtype = ArgDType(info, 1);
+  View x = ArgInput(info, 0, StorageArrayType(dtype), "input", &op);
+  BatchNormArgs args;
+  args.channels_last_input = ArgBool(info, 2, "channelsLast");
+  args.batch = ArgSize(info, 3, "batch");
+  args.channels = ArgSize(info, 4, "channels");
+  args.spatial = ArgSize(info, 5, "spatial");
+  const View weight = ArgOptionalFloats(info, 6, "weight", &op);
+  const View bias = ArgOptionalFloats(info, 7, "bias", &op);
+  const View mean = ArgInput(info, 8, napi_float32_array, "runningMean", &op);
+  const View var = ArgInput(info, 9, napi_float32_array, "runningVar", &op);
+  for (const View* v : {&weight, &bias, &var}) {
+    if (v->data != nullptr && v->length != mean.length) {
+      ThrowRange(info.Env(), "as many values as runningMean", "weight, bias and runningVar", v->holder);
+    }
+  }
+  args.weight = static_cast<const float*>(weight.data);
+  args.bias = static_cast<const float*>(bias.data);
+  args.mean = static_cast<const float*>(mean.data);
+  args.var = static_cast<const float*>(var.data);
+  args.params_len = mean.length;
+  args.eps = ArgNumber(info, 10, "eps");
+  args.x_scale = ArgNumber(info, 11, "input scale");
+  args.x_zero_point = ArgZeroPoint(info, 12, "input zeroPoint");
+  args.y_scale = ArgNumber(info, 13, "scale");
+  args.y_zero_point = ArgZeroPoint(info, 14, "zeroPoint");
+  args.relu = ArgBool(info, 15, "relu");
+  const size_t dims[3] = {args.spatial, 1, 1};
+  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.batch, args.channels, dims));
+  op.output = out.array;
+  op.compute = [=] { return BatchNorm(args, dtype, x.data, x.bytes, out.data, out.bytes); };
+  return op;
+}
+
+// normalize(x, dtype, groups, groupSize, perChannel, numChannels, channelsPerGroup, gamma|null, beta|null,
+//           eps, xScale, xZeroPoint, yScale, yZeroPoint)
+PreparedOp PrepareNormalize(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  const QDType dtype = ArgDType(info, 1);
+  View x = ArgInput(info, 0, StorageArrayType(dtype), "input", &op);
+  NormalizeArgs args;
+  args.groups = ArgSize(info, 2, "groups");
+  args.group_size = ArgSize(info, 3, "groupSize");
+  args.per_channel = ArgBool(info, 4, "perChannel");
+  args.num_channels = ArgSize(info, 5, "numChannels");
+  args.channels_per_group = ArgSize(info, 6, "channelsPerGroup");
+  const View gamma = ArgOptionalFloats(info, 7, "weight", &op);
+  const View beta = ArgOptionalFloats(info, 8, "bias", &op);
+  if ((gamma.data == nullptr) != (beta.data == nullptr) || (gamma.data && gamma.length != beta.length)) {
+    ThrowRange(info.Env(), "weight and bias of one length (or both null)", "bias", info[8]);
+  }
+  args.gamma = static_cast<const float*>(gamma.data);
+  args.beta = static_cast<const float*>(beta.data);
+  args.affine_len = gamma.length;
+  args.eps = ArgNumber(info, 9, "eps");
+  args.x_scale = static_cast<float>(ArgNumber(info, 10, "input scale"));
+  args.x_zero_point = ArgZeroPoint(info, 11, "input zeroPoint");
+  args.y_scale = static_cast<float>(ArgNumber(info, 12, "scale"));
+  args.y_zero_point = ArgZeroPoint(info, 13, "zeroPoint");
+  const size_t dims[3] = {1, 1, 1};
+  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.groups, args.group_size, dims));
+  op.output = out.array;
+  op.compute = [=] { return Normalize(args, dtype, x.data, x.bytes, out.data, out.bytes); };
+  return op;
+}
+
+// upsampleNearest(x, dtype, layout, geometry)
+PreparedOp PrepareUpsampleNearest(const Napi::CallbackInfo& info, bool snapshot) {
+  return PrepareResample(info, snapshot, [&](const ResampleGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
+    return std::function<Status()>([=] { return UpsampleNearest(g, dtype, layout, x.data, x.bytes, out.data, out.bytes); });
+  });
+}
+
+// upsampleBilinear(x, dtype, layout, geometry, alignCorners, zeroPoint)
+PreparedOp PrepareUpsampleBilinear(const Napi::CallbackInfo& info, bool snapshot) {
+  const bool align_corners = ArgBool(info, 4, "alignCorners");
+  const int32_t zero_point = ArgZeroPoint(info, 5, "zeroPoint");
+  return PrepareResample(info, snapshot, [&](const ResampleGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
+    return std::function<Status()>([=] {
+      return UpsampleBilinear(g, dtype, layout, align_corners, zero_point, x.data, x.bytes, out.data, out.bytes);
+    });
+  });
+}
+
+}  // namespace
+
+void RegisterPoolNormOps(Napi::Env env, Napi::Object exports) {
+  DefineOp<PrepareMaxPool>(env, exports, "maxPool");
+  DefineOp<PrepareAvgPool>(env, exports, "avgPool");
+  DefineOp<PrepareAdaptiveAvgPool>(env, exports, "adaptiveAvgPool");
+  DefineOp<PrepareAdaptiveMaxPool>(env, exports, "adaptiveMaxPool");
+  DefineOp<PrepareBatchNorm>(env, exports, "batchNorm");
+  DefineOp<PrepareNormalize>(env, exports, "normalize");
+  DefineOp<PrepareUpsampleNearest>(env, exports, "upsampleNearest");
+  DefineOp<PrepareUpsampleBilinear>(env, exports, "upsampleBilinear");
+}
 
 }  // namespace addon
 }  // namespace qk

@@ -94,12 +94,6 @@ double Measure(const Options& o, Buffers& b, qk::DequantizeS8Fn* kernel) {
   return 5.0 * o.elements / s * 1e-9;
 }
 
-// Other families' kernels (GEMM, conv, ...) have their own benchmarks: -1 leaves them out.
-template <typename Fn>
-double Measure(const Options&, Buffers&, Fn*) {
-  return -1;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,11 +135,10 @@ int main(int argc, char** argv) {
     const bool runs = qk::IsaIsNative(Isa::isa) && qk::CpuSupports(cpu, Isa::isa);                          \
     rows.push_back({#slot, #function, Isa::isa, runs ? Measure(options, b, &qk::function) : 0.0});          \
   }
-#include "ukernels/registry.inc"
+#include "ukernels/quantize/registry.inc"  // the quantize lines only: other families bench their own kernels
 #undef QK_UKERNEL
 
   for (const Row& row : rows) {
-    if (row.gbps < 0) continue;
     double scalar = 0;
     for (const Row& other : rows) {
       if (other.slot == row.slot && other.isa == Isa::kScalar) scalar = other.gbps;

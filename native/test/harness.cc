@@ -45,6 +45,25 @@ bool RequireIsaLevel(Context& ctx) {
   return false;
 }
 
+uint64_t SeedFromName(const char* name) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (; *name != '\0'; ++name) h = (h ^ static_cast<uint8_t>(*name)) * 0x100000001B3ull;
+  return h;
+}
+
+bool Applies(Context& ctx, Isa kernel_isa) {
+  const Isa level = GetOptions().isa;
+  if (!IsaIsNative(kernel_isa) || IsaRank(kernel_isa) > IsaRank(level)) {
+    ctx.Exclude();
+    return false;
+  }
+  if (!CpuSupports(GetCpuFeatures(), kernel_isa)) {
+    ctx.Skip(std::string("this CPU cannot run ") + IsaName(kernel_isa) + " code");
+    return false;
+  }
+  return true;
+}
+
 void Context::Fail(const std::string& message) {
   if (failures_ < kMaxPrintedFailures) std::printf("    FAIL %s: %s\n", name_.c_str(), message.c_str());
   if (failures_ == kMaxPrintedFailures) std::printf("    FAIL %s: (further failures not printed)\n", name_.c_str());

@@ -125,6 +125,13 @@ std::vector<float> HalfWayFloats(float scale, int k_max);
 // then silently use a lower level that its own run already covers.
 bool RequireIsaLevel(Context& ctx);
 
+// FNV-1a of a case's name: a per-kernel seed that is the same on every platform.
+uint64_t SeedFromName(const char* name);
+
+// For a microkernel test: excludes kernels above the run's --isa level (and non-native
+// ones), skips those this CPU cannot execute; true when the kernel should be tested.
+bool Applies(Context& ctx, Isa kernel_isa);
+
 // Thread counts the ops tests compare (the output must not depend on them).
 extern const int kThreadCounts[4];
 

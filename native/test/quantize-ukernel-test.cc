@@ -29,27 +29,6 @@ constexpr uint8_t kSentinel = 0xA5;
 constexpr size_t kMaxSmallN = 2 * 64 + 3;
 const size_t kLargeN[] = {256, 1000, 4099, 65543};
 
-// FNV-1a: a per-kernel seed that is the same on every platform.
-uint64_t SeedFromName(const char* name) {
-  uint64_t h = 0xCBF29CE484222325ull;
-  for (; *name != '\0'; ++name) h = (h ^ static_cast<uint8_t>(*name)) * 0x100000001B3ull;
-  return h;
-}
-
-// Excludes kernels above the run's level; skips those the CPU cannot execute.
-bool Applies(Context& ctx, Isa kernel_isa) {
-  const Isa level = GetOptions().isa;
-  if (!IsaIsNative(kernel_isa) || IsaRank(kernel_isa) > IsaRank(level)) {
-    ctx.Exclude();
-    return false;
-  }
-  if (!CpuSupports(GetCpuFeatures(), kernel_isa)) {
-    ctx.Skip(std::string("this CPU cannot run ") + IsaName(kernel_isa) + " code");
-    return false;
-  }
-  return true;
-}
-
 // An output block with guard bytes on both sides; `offset` (in elements, so the
 // output stays aligned to its type) moves it off the vector-width alignment.
 template <typename T>
@@ -326,13 +305,9 @@ void RegisterKernel(const char* name, Isa isa, DequantizeKernel<T>* kernel) {
   RegisterDequantizeKernelTests<T>(name, isa, kernel);
 }
 
-// Other families' kernels (GEMM, conv, ...) are tested by their own <family>-*-test.cc files.
-template <typename Fn>
-void RegisterKernel(const char*, Isa, Fn*) {}
-
 bool RegisterAllKernels() {
 #define QK_UKERNEL(slot, type, isa, function) RegisterKernel(#function, Isa::isa, &function);
-#include "ukernels/registry.inc"
+#include "ukernels/quantize/registry.inc"  // the quantize lines only: other families test their own kernels
 #undef QK_UKERNEL
   return true;
 }

@@ -1,2 +1,260 @@
 // Emulated AVX-512 intrinsics used by the embedding kernels (included by immintrin.h; see its end for the rules).
 #pragma once
+
+// ---- set, load, store ----------------------------------------------------------------
+
+#ifndef QK_EMU__mm512_set1_pd
+#define QK_EMU__mm512_set1_pd
+// VBROADCASTSD zmm AVX512F: dst.qword[j] := a
+static inline __m512d _mm512_set1_pd(double a) { return qk_avx512emu::Broadcast<double, __m512d>(a); }
+#endif
+
+#ifndef QK_EMU__mm_set1_epi8
+#define QK_EMU__mm_set1_epi8
+// (sequence) SSE2: dst.byte[j] := a
+static inline __m128i _mm_set1_epi8(char a) { return qk_avx512emu::Broadcast<int8_t, __m128i>(static_cast<int8_t>(a)); }
+#endif
+
+#ifndef QK_EMU__mm_loadl_epi64
+#define QK_EMU__mm_loadl_epi64
+// MOVQ xmm, m64 SSE2: dst.qword[0] := MEM[mem_addr], dst.qword[1] := 0
+static inline __m128i _mm_loadl_epi64(__m128i const* mem_addr) {
+  __m128i dst{};
+  std::memcpy(dst.bytes, mem_addr, 8);
+  return dst;
+}
+#endif
+
+// ---- integer ---------------------------------------------------------------------------
+
+#ifndef QK_EMU__mm_and_si128
+#define QK_EMU__mm_and_si128
+// PAND xmm, xmm SSE2: dst := a AND b
+static inline __m128i _mm_and_si128(__m128i a, __m128i b) {
+  return qk_avx512emu::Map<uint8_t>(a, b, [](uint8_t x, uint8_t y) { return static_cast<uint8_t>(x & y); });
+}
+#endif
+
+#ifndef QK_EMU__mm_srli_epi16
+#define QK_EMU__mm_srli_epi16
+// PSRLW xmm, imm8 SSE2: dst.word[j] := imm8 > 15 ? 0 : ZeroExtend(a.word[j] >> imm8)
+static inline __m128i _mm_srli_epi16(__m128i a, int imm8) {
+  return qk_avx512emu::Map<uint16_t>(a, [imm8](uint16_t x) {
+    return static_cast<uint16_t>((imm8 & 0xFF) > 15 ? 0 : x >> (imm8 & 0xFF));
+  });
+}
+#endif
+
+#ifndef QK_EMU__mm_unpacklo_epi8
+#define QK_EMU__mm_unpacklo_epi8
+// PUNPCKLBW xmm, xmm SSE2: dst.byte[2i] := a.byte[i], dst.byte[2i+1] := b.byte[i], i in [0, 8)
+static inline __m128i _mm_unpacklo_epi8(__m128i a, __m128i b) {
+  __m128i dst{};
+  for (int i = 0; i < 8; ++i) {
+    dst.bytes[2 * i] = a.bytes[i];
+    dst.bytes[2 * i + 1] = b.bytes[i];
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm_unpackhi_epi64
+#define QK_EMU__mm_unpackhi_epi64
+// PUNPCKHQDQ xmm, xmm SSE2: dst.qword[0] := a.qword[1], dst.qword[1] := b.qword[1]
+static inline __m128i _mm_unpackhi_epi64(__m128i a, __m128i b) {
+  __m128i dst{};
+  std::memcpy(dst.bytes, a.bytes + 8, 8);
+  std::memcpy(dst.bytes + 8, b.bytes + 8, 8);
+  return dst;
+}
+#endif
+
+// ---- floating point --------------------------------------------------------------------
+// Conversions between float and double are exact one way and a rounding in the current
+// mode the other, as C++'s conversions on x86 (cvtss2sd / cvtsd2ss): NaNs stay NaN,
+// quiet, with the payload kept (float -> double) or truncated (double -> float).
+
+#ifndef QK_EMU__mm512_cvtepi32_pd
+#define QK_EMU__mm512_cvtepi32_pd
+// VCVTDQ2PD zmm, ymm AVX512F: dst.qword[j] := Convert_Int32_To_FP64(a.dword[j]) (exact)
+static inline __m512d _mm512_cvtepi32_pd(__m256i a) {
+  return qk_avx512emu::Convert<double, int32_t, __m512d>(a, [](int32_t x) { return static_cast<double>(x); });
+}
+#endif
+
+#ifndef QK_EMU__mm512_cvtps_pd
+#define QK_EMU__mm512_cvtps_pd
+// VCVTPS2PD zmm, ymm AVX512F: dst.qword[j] := Convert_FP32_To_FP64(a[j]) (exact; NaN quieted)
+static inline __m512d _mm512_cvtps_pd(__m256 a) {
+  return qk_avx512emu::Convert<double, float, __m512d>(a, [](float x) {
+    return static_cast<double>(qk_avx512emu::IsNaN(x) ? qk_avx512emu::Quiet(x) : x);
+  });
+}
+#endif
+
+#ifndef QK_EMU__mm512_cvtpd_ps
+#define QK_EMU__mm512_cvtpd_ps
+// VCVTPD2PS ymm, zmm AVX512F: dst[j] := Convert_FP64_To_FP32(a.qword[j]), rounded per MXCSR.RC
+static inline __m256 _mm512_cvtpd_ps(__m512d a) {
+  return qk_avx512emu::Convert<float, double, __m256>(a, [](double x) { return static_cast<float>(x); });
+}
+#endif
+
+#ifndef QK_EMU__mm512_fmadd_pd
+#define QK_EMU__mm512_fmadd_pd
+// VFMADD231PD zmm, zmm, zmm AVX512F: dst.qword[j] := a[j] * b[j] + c[j], one rounding
+static inline __m512d _mm512_fmadd_pd(__m512d a, __m512d b, __m512d c) {
+  __m512d dst{};
+  for (int j = 0; j < 8; ++j) {
+    qk_avx512emu::Put<double>(dst, j,
+                              std::fma(qk_avx512emu::Get<double>(a, j), qk_avx512emu::Get<double>(b, j),
+                                       qk_avx512emu::Get<double>(c, j)));
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_add_ps
+#define QK_EMU__mm512_add_ps
+// VADDPS zmm, zmm, zmm AVX512F: dst[j] := a[j] + b[j]
+static inline __m512 _mm512_add_ps(__m512 a, __m512 b) {
+  return qk_avx512emu::Map<float>(
+      a, b, [](float x, float y) { return qk_avx512emu::Arithmetic(x, y, [](float p, float q) { return p + q; }); });
+}
+#endif
+
+#ifndef QK_EMU__mm512_fmadd_ps
+#define QK_EMU__mm512_fmadd_ps
+// VFMADD231PS zmm, zmm, zmm AVX512F: dst[j] := a[j] * b[j] + c[j], one rounding
+// (NaN operands: the first NaN of a, b, c, quieted, as SDM's FMA NaN rules)
+static inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {
+  __m512 dst{};
+  for (int j = 0; j < 16; ++j) {
+    const float x = qk_avx512emu::Get<float>(a, j), y = qk_avx512emu::Get<float>(b, j), z = qk_avx512emu::Get<float>(c, j);
+    float r;
+    if (qk_avx512emu::IsNaN(x)) r = qk_avx512emu::Quiet(x);
+    else if (qk_avx512emu::IsNaN(y)) r = qk_avx512emu::Quiet(y);
+    else if (qk_avx512emu::IsNaN(z)) r = qk_avx512emu::Quiet(z);
+    else {
+      r = std::fma(x, y, z);
+      if (qk_avx512emu::IsNaN(r)) r = qk_avx512emu::FromBits(qk_avx512emu::kDefaultNaNBits);
+    }
+    qk_avx512emu::Put<float>(dst, j, r);
+  }
+  return dst;
+}
+#endif
+
+// ---- integer lanes of float vectors ------------------------------------------------------
+
+#ifndef QK_EMU__mm512_castps_si512
+#define QK_EMU__mm512_castps_si512
+// (no instruction) AVX512F: the same 64 bytes as integers
+static inline __m512i _mm512_castps_si512(__m512 a) {
+  __m512i dst;
+  std::memcpy(dst.bytes, a.bytes, 64);
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_srli_epi32
+#define QK_EMU__mm512_srli_epi32
+// VPSRLD zmm, zmm, imm8 AVX512F: dst.dword[j] := imm8 > 31 ? 0 : a.dword[j] >> imm8 (logical)
+static inline __m512i _mm512_srli_epi32(__m512i a, unsigned int imm8) {
+  return qk_avx512emu::Map<uint32_t>(a, [imm8](uint32_t x) { return (imm8 & 0xFF) > 31 ? 0u : x >> (imm8 & 0xFF); });
+}
+#endif
+
+#ifndef QK_EMU__mm512_and_si512
+#define QK_EMU__mm512_and_si512
+// VPANDD zmm, zmm, zmm AVX512F: dst := a AND b
+static inline __m512i _mm512_and_si512(__m512i a, __m512i b) {
+  return qk_avx512emu::Map<uint32_t>(a, b, [](uint32_t x, uint32_t y) { return x & y; });
+}
+#endif
+
+#ifndef QK_EMU__mm512_cmpeq_epi32_mask
+#define QK_EMU__mm512_cmpeq_epi32_mask
+// VPCMPEQD k, zmm, zmm AVX512F: k[j] := a.dword[j] == b.dword[j]
+static inline __mmask16 _mm512_cmpeq_epi32_mask(__m512i a, __m512i b) {
+  __mmask16 k = 0;
+  for (int j = 0; j < 16; ++j) {
+    if (qk_avx512emu::Get<int32_t>(a, j) == qk_avx512emu::Get<int32_t>(b, j)) k = static_cast<__mmask16>(k | (1u << j));
+  }
+  return k;
+}
+#endif
+
+#ifndef QK_EMU__mm512_cmpgt_epi32_mask
+#define QK_EMU__mm512_cmpgt_epi32_mask
+// VPCMPGTD k, zmm, zmm AVX512F: k[j] := a.dword[j] > b.dword[j] (signed)
+static inline __mmask16 _mm512_cmpgt_epi32_mask(__m512i a, __m512i b) {
+  __mmask16 k = 0;
+  for (int j = 0; j < 16; ++j) {
+    if (qk_avx512emu::Get<int32_t>(a, j) > qk_avx512emu::Get<int32_t>(b, j)) k = static_cast<__mmask16>(k | (1u << j));
+  }
+  return k;
+}
+#endif
+
+// ---- halves of 512-bit vectors ---------------------------------------------------------
+
+#ifndef QK_EMU__mm512_castsi512_si256
+#define QK_EMU__mm512_castsi512_si256
+// (no instruction) AVX512F: the low 256 bits
+static inline __m256i _mm512_castsi512_si256(__m512i a) {
+  __m256i dst;
+  std::memcpy(dst.bytes, a.bytes, 32);
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_extracti64x4_epi64
+#define QK_EMU__mm512_extracti64x4_epi64
+// VEXTRACTI64X4 ymm, zmm, imm8 AVX512F: dst := a[255:0] or a[511:256] by imm8[0]
+static inline __m256i _mm512_extracti64x4_epi64(__m512i a, int imm8) {
+  __m256i dst;
+  std::memcpy(dst.bytes, a.bytes + 32 * (imm8 & 1), 32);
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_castps512_ps256
+#define QK_EMU__mm512_castps512_ps256
+// (no instruction) AVX512F: the low 256 bits
+static inline __m256 _mm512_castps512_ps256(__m512 a) {
+  __m256 dst;
+  std::memcpy(dst.bytes, a.bytes, 32);
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_extractf32x8_ps
+#define QK_EMU__mm512_extractf32x8_ps
+// VEXTRACTF32X8 ymm, zmm, imm8 AVX512DQ: dst := a[255:0] or a[511:256] by imm8[0]
+static inline __m256 _mm512_extractf32x8_ps(__m512 a, int imm8) {
+  __m256 dst;
+  std::memcpy(dst.bytes, a.bytes + 32 * (imm8 & 1), 32);
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_castps256_ps512
+#define QK_EMU__mm512_castps256_ps512
+// (no instruction) AVX512F: a in the low 256 bits; the upper bits are undefined (zero here)
+static inline __m512 _mm512_castps256_ps512(__m256 a) {
+  __m512 dst{};
+  std::memcpy(dst.bytes, a.bytes, 32);
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_insertf32x8
+#define QK_EMU__mm512_insertf32x8
+// VINSERTF32X8 zmm, zmm, ymm, imm8 AVX512DQ: dst := a with its imm8[0] half replaced by b
+static inline __m512 _mm512_insertf32x8(__m512 a, __m256 b, int imm8) {
+  __m512 dst = a;
+  std::memcpy(dst.bytes + 32 * (imm8 & 1), b.bytes, 32);
+  return dst;
+}
+#endif

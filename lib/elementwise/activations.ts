@@ -1,0 +1,229 @@
+// Quantized activations (torch.ao.nn.quantized.functional and torch.ops.quantized): fixed-qparams maps through 256-entry tables.
+//
+// Each function checks its arguments, then runs planLookup with the op's formula code and
+// the output qparams PyTorch 1.13 gives it: the input's (relu, relu6, hardtanh, clamp,
+// threshold, leakyRelu without scale), the caller's (hardswish, elu, celu, leakyRelu with
+// scale, ops.quantized.sigmoid), or fixed ones (sigmoid 1/256, tanh 2/256, hardsigmoid 1/256;
+// see fixedQParams).
+
+import { OpPlan, QDType, QTensor } from '../qtensor';
+import * as validate from '../validate';
+import { InverseScale, LookupOp } from './native';
+import { checkByteQTensor, checkOutputQParams, optionalNumber, planLookup, writeBack } from './plan';
+
+/**
+ * The output qparams torch fixes for sigmoid, hardsigmoid (scale 1/256, zero point 0 for
+ * quint8 and -128 for qint8) and tanh (scale 2/256, zero point 128 for quint8 and 0 for qint8).
+ */
+export function fixedQParams(op: 'sigmoid' | 'hardsigmoid' | 'tanh', dtype: QDType): [number, number] {
+  if (op === 'tanh') return [2 / 256, dtype === 'quint8' ? 128 : 0];
+  return [1 / 256, dtype === 'quint8' ? 0 : -128];
+}
+
+function inplaceOption(value: unknown): boolean {
+  return value === undefined ? false : validate.boolean(value, 'options.inplace');
+}
+
+/** Runs a plan now, or in place (torch's inplace=True) when asked. */
+function finish(input: QTensor, plan: OpPlan<QTensor>, inplace: boolean): QTensor {
+  const result = plan.run();
+  return inplace ? writeBack(input, result) : result;
+}
+
+// ---- plans (shared by the functions, the modules and ops.quantized) --------------------------------
+
+/** @internal */
+export function planRelu(input: unknown, name = 'input'): OpPlan<QTensor> {
+  const x = checkByteQTensor(input, name);
+  return planLookup({ op: LookupOp.Relu, input: x, scale: x.qScale(), zeroPoint: x.qZeroPoint() });
+}
+
+/** @internal Integer clamp to quantize(min) .. quantize(max) (null: no bound), the input's qparams. */
+export function planClamp(input: unknown, min: number | null, max: number | null, name = 'input'): OpPlan<QTensor> {
+  const x = checkByteQTensor(input, name);
+  return planLookup({ op: LookupOp.Clamp, input: x, scale: x.qScale(), zeroPoint: x.qZeroPoint(), p0: min ?? NaN, p1: max ?? NaN });
+}
+
+/** @internal */
+export function planHardswish(input: unknown, scale: unknown, zeroPoint: unknown, name = 'input'): OpPlan<QTensor> {
+  const x = checkByteQTensor(input, name);
+  const [s, zp] = checkOutputQParams(scale, zeroPoint, x.dtype);
+  return planLookup({ op: LookupOp.Hardswish, input: x, scale: s, zeroPoint: zp, inverse: InverseScale.Double });
+}
+
+/** @internal elu and celu: PyTorch's generalized ELU (alpha, output scale coefficient, input scale coefficient). */
+export function planElu(
+  input: unknown,
+  scale: unknown,
+  zeroPoint: unknown,
+  alpha: number,
+  coefficient: number,
+  inputScale: number,
+  name = 'input',
+): OpPlan<QTensor> {
+  const x = checkByteQTensor(input, name);
+  const [s, zp] = checkOutputQParams(scale, zeroPoint, x.dtype);
+  return planLookup({
+    op: LookupOp.Elu,
+    input: x,
+    scale: s,
+    zeroPoint: zp,
+    p0: alpha,
+    p1: coefficient,
+    p2: inputScale,
+    inverse: InverseScale.DoubleOfFloat,
+    contiguousOutput: true,
+  });
+}
+
+/**
+ * @internal Output qparams: the input's when scale / zeroPoint are undefined. qF.leaky_relu with
+ * scale writes into `torch._empty_affine_quantized(input.shape)`, a contiguous tensor
+ * (contiguousWhenRescaled); quantized::leaky_relu (ops, nnq.LeakyReLU) keeps the input's format.
+ */
+export function planLeakyRelu(
+  input: unknown,
+  negativeSlope: number,
+  scale: unknown,
+  zeroPoint: unknown,
+  name = 'input',
+  contiguousWhenRescaled = false,
+): OpPlan<QTensor> {
+  const x = checkByteQTensor(input, name);
+  if ((scale === undefined || scale === null) !== (zeroPoint === undefined || zeroPoint === null)) {
+    throw validate.invalidType('both scale and zeroPoint, or neither', scale === undefined || scale === null ? 'scale' : 'zeroPoint', scale ?? zeroPoint);
+  }
+  const rescale = scale !== undefined && scale !== null;
+  const [s, zp] = rescale ? checkOutputQParams(scale, zeroPoint, x.dtype) : [x.qScale(), x.qZeroPoint()];
+  return planLookup({ op: LookupOp.LeakyRelu, input: x, scale: s, zeroPoint: zp, p0: negativeSlope, contiguousOutput: rescale && contiguousWhenRescaled });
+}
+
+/** @internal Output qparams: torch's fixed ones unless given (nnq.Sigmoid, ops.quantized.sigmoid). */
+export function planSigmoid(input: unknown, scale?: unknown, zeroPoint?: unknown, name = 'input'): OpPlan<QTensor> {
+  const x = checkByteQTensor(input, name);
+  const [s, zp] = scale === undefined ? fixedQParams('sigmoid', x.dtype) : checkOutputQParams(scale, zeroPoint, x.dtype);
+  return planLookup({ op: LookupOp.Sigmoid, input: x, scale: s, zeroPoint: zp, inverse: InverseScale.Double });
+}
+
+/** @internal */
+export function planHardsigmoid(input: unknown, name = 'input'): OpPlan<QTensor> {
+  const x = checkByteQTensor(input, name);
+  const [s, zp] = fixedQParams('hardsigmoid', x.dtype);
+  return planLookup({ op: LookupOp.Hardsigmoid, input: x, scale: s, zeroPoint: zp });
+}
+
+/** @internal */
+export function planTanh(input: unknown, name = 'input'): OpPlan<QTensor> {
+  const x = checkByteQTensor(input, name);
+  const [s, zp] = fixedQParams('tanh', x.dtype);
+  return planLookup({ op: LookupOp.Tanh, input: x, scale: s, zeroPoint: zp });
+}
+
+/** @internal */
+export function planThreshold(input: unknown, threshold: unknown, value: unknown, name = 'input'): OpPlan<QTensor> {
+  const x = checkByteQTensor(input, name);
+  const th = validate.finiteNumber(threshold, 'threshold');
+  const v = validate.finiteNumber(value, 'value');
+  return planLookup({
+    op: LookupOp.Threshold,
+    input: x,
+    scale: x.qScale(),
+    zeroPoint: x.qZeroPoint(),
+    p0: th,
+    p1: v,
+    inverse: InverseScale.DoubleOfFloat,
+  });
+}
+
+function clampBound(value: unknown, parameter: string): number | null {
+  if (value === null || value === undefined) return null;
+  return validate.finiteNumber(value, parameter);
+}
+
+// ---- qF --------------------------------------------------------------------------------------------
+
+/** torch.nn.functional.relu on a quantized tensor: max(q, zeroPoint), the input's qparams. */
+export function relu(input: QTensor, options?: { inplace?: boolean }): QTensor {
+  const o = validate.options(options, 'options', ['inplace']);
+  return finish(input, planRelu(input), inplaceOption(o.inplace));
+}
+
+/** torch.nn.functional.relu6 on a quantized tensor: clamp to [0, 6] in the quantized domain, the input's qparams. */
+export function relu6(input: QTensor, options?: { inplace?: boolean }): QTensor {
+  const o = validate.options(options, 'options', ['inplace']);
+  return finish(input, planClamp(input, 0, 6), inplaceOption(o.inplace));
+}
+
+/** qF.hardtanh: clamp to [minVal, maxVal] (defaults -1, 1) in the quantized domain, the input's qparams. */
+export function hardtanh(input: QTensor, options?: { minVal?: number; maxVal?: number; inplace?: boolean }): QTensor {
+  const o = validate.options(options, 'options', ['minVal', 'maxVal', 'inplace']);
+  const min = optionalNumber(o.minVal, 'options.minVal', -1);
+  const max = optionalNumber(o.maxVal, 'options.maxVal', 1);
+  return finish(input, planClamp(input, min, max), inplaceOption(o.inplace));
+}
+
+/** qF.clamp: clamp to [min, max] (either may be null) in the quantized domain, the input's qparams. */
+export function clamp(input: QTensor, min: number | null, max: number | null): QTensor {
+  const lo = clampBound(min, 'min');
+  const hi = clampBound(max, 'max');
+  if (lo === null && hi === null) throw validate.invalidType("number for at least one of min and max (torch: \"At least one of 'min' or 'max' must not be None\")", 'min', min);
+  return planClamp(input, lo, hi).run();
+}
+
+/** qF.hardswish: x * relu6(x + 3) / 6, output quantized with (scale, zeroPoint). */
+export function hardswish(input: QTensor, scale: number, zeroPoint: number): QTensor {
+  return planHardswish(input, scale, zeroPoint).run();
+}
+
+/** qF.elu: x >= 0 ? x : alpha * (exp(x) - 1) (alpha default 1), output quantized with (scale, zeroPoint); contiguous output, as torch. */
+export function elu(input: QTensor, scale: number, zeroPoint: number, options?: { alpha?: number }): QTensor {
+  const o = validate.options(options, 'options', ['alpha']);
+  return planElu(input, scale, zeroPoint, optionalNumber(o.alpha, 'options.alpha', 1), 1, 1).run();
+}
+
+/** qF.celu: max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) (alpha default 1, not 0), output quantized with (scale, zeroPoint). */
+export function celu(input: QTensor, scale: number, zeroPoint: number, options?: { alpha?: number }): QTensor {
+  const o = validate.options(options, 'options', ['alpha']);
+  const alpha = optionalNumber(o.alpha, 'options.alpha', 1);
+  if (alpha === 0) throw validate.invalidRange('non-zero number (celu divides by alpha)', 'options.alpha', alpha);
+  return planElu(input, scale, zeroPoint, alpha, 1, 1 / alpha).run();
+}
+
+/**
+ * qF.leaky_relu: x > 0 ? x : negativeSlope * x (default 0.01). With scale and zeroPoint the
+ * output is requantized to them (and, as in torch, contiguous); otherwise it keeps the input's qparams.
+ */
+export function leakyRelu(
+  input: QTensor,
+  options?: { negativeSlope?: number; inplace?: boolean; scale?: number; zeroPoint?: number },
+): QTensor {
+  const o = validate.options(options, 'options', ['negativeSlope', 'inplace', 'scale', 'zeroPoint']);
+  const inplace = inplaceOption(o.inplace);
+  if (inplace && o.scale !== undefined) throw validate.invalidRange('false when scale is given (cannot rescale in place)', 'options.inplace', true);
+  const plan = planLeakyRelu(input, optionalNumber(o.negativeSlope, 'options.negativeSlope', 0.01), o.scale, o.zeroPoint, 'input', true);
+  return finish(input, plan, inplace);
+}
+
+/** qF.hardsigmoid: relu6(x + 3) / 6, output qparams fixed by torch (scale 1/256; zero point 0 quint8, -128 qint8). */
+export function hardsigmoid(input: QTensor, options?: { inplace?: boolean }): QTensor {
+  const o = validate.options(options, 'options', ['inplace']);
+  if (inplaceOption(o.inplace)) {
+    throw validate.invalidRange('false (the output qparams differ from the input\'s, so it cannot be written in place)', 'options.inplace', true);
+  }
+  return planHardsigmoid(input).run();
+}
+
+/** torch.sigmoid on a quantized tensor: output qparams fixed by torch (scale 1/256; zero point 0 quint8, -128 qint8). */
+export function sigmoid(input: QTensor): QTensor {
+  return planSigmoid(input).run();
+}
+
+/** torch.tanh on a quantized tensor: output qparams fixed by torch (scale 2/256; zero point 128 quint8, 0 qint8). */
+export function tanh(input: QTensor): QTensor {
+  return planTanh(input).run();
+}
+
+/** qF.threshold: x > threshold ? x : value, the input's qparams. */
+export function threshold(input: QTensor, threshold: number, value: number): QTensor {
+  return planThreshold(input, threshold, value).run();
+}

@@ -1,0 +1,302 @@
+// Quantized arithmetic (torch.ops.quantized add / mul / add_relu / mul_relu / add_scalar / mul_scalar / cat) and float arithmetic for FloatFunctional.
+//
+// add and mul follow qadd.cpp / qmul.cpp without QNNPACK: the output has the broadcast shape
+// and qa's memory format (qb's when only qb has the full shape); values come from the native
+// binary op, told how torch's TensorIterator would walk the operands (see iterationRows).
+// add_scalar and mul_scalar choose new output qparams exactly as torch does and map values
+// through a lookup table (or copy them). cat requantizes every input to the output qparams.
+
+import { QStorage } from '../native';
+import { OpPlan, QDType, QTensor, denseQuantized, makePerTensorQTensor, makePlan } from '../qtensor';
+import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, suggestMemoryFormat } from '../shape';
+import { Tensor, checkTensor, makeTensor } from '../tensor';
+import * as validate from '../validate';
+import { InverseScale, LookupOp, native } from './native';
+import { checkByteQTensor, checkOutputQParams, dtypeCode, planLookup, roundHalfEven, vectorPart } from './plan';
+
+const { fround } = Math;
+
+// ---- broadcasting and TensorIterator's walk ---------------------------------------------------------
+
+/** The broadcast shape of two shapes (numpy rules), or a RangeError naming qb. */
+export function broadcastShapes(a: readonly number[], b: readonly number[], names: [string, string], values: [unknown, unknown]): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw validate.invalidRange(
+        `shape broadcastable with ${names[0]}'s [${a.join(', ')}] (dims must match or be 1)`,
+        names[1],
+        values[1],
+      );
+    }
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** Strides of `shape`'s tensor broadcast to `outShape`: 0 along broadcast (and added) dims. */
+export function expandedStrides(shape: readonly number[], strides: readonly number[], outShape: readonly number[]): number[] {
+  const offset = outShape.length - shape.length;
+  return outShape.map((size, d) => (d < offset || shape[d - offset] !== size ? 0 : strides[d - offset]));
+}
+
+/**
+ * The inner loop TensorIterator runs for an elementwise op writing a dense output in `format`:
+ * its dims from innermost out (size-1 dims dropped) merge while every operand's strides allow
+ * (stride[outer] == size * stride[inner]); the merged innermost dim is one run of cpu_kernel_vec,
+ * vectorized when each input's stride there is 1 or (for one input) 0.
+ */
+export function iterationRows(shape: readonly number[], format: MemoryFormat, inputStrides: readonly (readonly number[])[]): { rowLength: number; vectorLength: number } {
+  const outStrides = formatStrides(shape, format);
+  const order = memoryOrder(format, shape.length).filter((d) => shape[d] !== 1).reverse();
+  if (order.length === 0) return { rowLength: 1, vectorLength: 0 };
+  const operands = [outStrides, ...inputStrides];
+  const inner = order[0];
+  let size = shape[inner];
+  for (let k = 1; k < order.length; k++) {
+    const d = order[k];
+    if (!operands.every((s) => s[d] === size * s[inner])) break;
+    size *= shape[d];
+  }
+  const innerStrides = inputStrides.map((s) => s[inner]);
+  const scalars = innerStrides.filter((s) => s === 0).length;
+  const vectorizable = innerStrides.every((s) => s === 0 || s === 1) && scalars < innerStrides.length;
+  return { rowLength: size, vectorLength: vectorizable ? vectorPart(size) : 0 };
+}
+
+/** x's values laid out densely in `format` at `outShape` (broadcast where x's dims are 1). */
+function denseBroadcast(x: QTensor, outShape: readonly number[], format: MemoryFormat): QStorage {
+  const same = x.shape.length === outShape.length && x.shape.every((s, d) => s === outShape[d]);
+  if (same && isContiguousAs(x.shape, x.strides, format)) return denseQuantized(x, format !== 'contiguous_format').data;
+  const out = x.dtype === 'qint8' ? new Int8Array(numelOf(outShape)) : new Uint8Array(numelOf(outShape));
+  stridedCopy(x.data, expandedStrides(x.shape, x.strides, outShape), out, formatStrides(outShape, format), outShape);
+  return out;
+}
+
+// ---- add / mul --------------------------------------------------------------------------------------
+
+export interface BinaryRequest {
+  multiply: boolean;
+  relu: boolean;
+}
+
+/** @internal quantized::add / add_relu / mul / mul_relu (qa, qb, scale, zeroPoint). */
+export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale: unknown, zeroPoint: unknown): OpPlan<QTensor> {
+  const a = checkByteQTensor(qa, 'qa');
+  const b = checkByteQTensor(qb, 'qb');
+  if (b.dtype !== a.dtype) throw validate.invalidType(`QTensor of dtype ${a.dtype} (qa's; torch: operands should have the same data type)`, 'qb', qb);
+  const [s, zp] = checkOutputQParams(scale, zeroPoint, a.dtype);
+  const shape = broadcastShapes(a.shape, b.shape, ['qa', 'qb'], [qa, qb]);
+  const full = (x: QTensor) => x.shape.length === shape.length && x.shape.every((size, d) => size === shape[d]);
+  const format = suggestMemoryFormat(...(full(a) || !full(b) ? [a.shape, a.strides] : [b.shape, b.strides]) as [number[], number[]]);
+  const { rowLength, vectorLength } = iterationRows(shape, format, [
+    expandedStrides(a.shape, a.strides, shape),
+    expandedStrides(b.shape, b.strides, shape),
+  ]);
+  const da = denseBroadcast(a, shape, format);
+  const db = denseBroadcast(b, shape, format);
+  // qmul.cpp sends qint8 products with an output zero point below 127 to XNNPACK, which has one
+  // formula for every element and takes its multiplier as (a_scale * b_scale) / scale.
+  const xnnpack = kind.multiply && a.dtype === 'qint8' && zp < 127;
+  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, xnnpack ? 1 : 0);
+  const code = dtypeCode(a.dtype);
+  const row = Math.max(rowLength, 1);
+  const vector = xnnpack ? row : vectorLength;
+  return makePlan(
+    () => native.elementwiseBinary(da, db, code, kind.multiply, kind.relu, params, row, vector),
+    () => native.elementwiseBinaryAsync(da, db, code, kind.multiply, kind.relu, params, row, vector),
+    (storage) => makePerTensorQTensor(storage, shape, formatStrides(shape, format), a.dtype, s, zp),
+  );
+}
+
+export const ADD: BinaryRequest = { multiply: false, relu: false };
+export const ADD_RELU: BinaryRequest = { multiply: false, relu: true };
+export const MUL: BinaryRequest = { multiply: true, relu: false };
+export const MUL_RELU: BinaryRequest = { multiply: true, relu: true };
+
+// ---- add_scalar / mul_scalar ------------------------------------------------------------------------
+
+function typeRange(dtype: QDType): [number, number] {
+  return dtype === 'quint8' ? [0, 255] : [-128, 127];
+}
+
+/** x's integers relabelled with another zero point (same storage). */
+function reZero(x: QTensor, zeroPoint: number): QTensor {
+  return makePerTensorQTensor(x.data, x.shape, x.strides, x.dtype, x.qScale(), zeroPoint);
+}
+
+function mapPlan<T, U>(plan: OpPlan<T>, f: (value: T) => U): OpPlan<U> {
+  return { run: () => f(plan.run()), runAsync: (caller) => plan.runAsync(caller).then(f) };
+}
+
+/**
+ * x's integers under new qparams (scale, zeroPoint), copied; with relu, max(q, zeroPoint) as
+ * torch's quantized relu on the relabelled tensor. Both are identity / max tables.
+ */
+function requalified(x: QTensor, scale: number, zeroPoint: number, relu: boolean): OpPlan<QTensor> {
+  const plan = planLookup({
+    op: relu ? LookupOp.Relu : LookupOp.Clamp,
+    input: reZero(x, zeroPoint),
+    scale: x.qScale(),
+    zeroPoint,
+    p0: NaN,
+    p1: NaN,
+  });
+  return mapPlan(plan, (y) => makePerTensorQTensor(y.data, y.shape, y.strides, y.dtype, scale, zeroPoint));
+}
+
+/**
+ * @internal quantized::add_scalar (qadd.cpp _add_scalar_out): c_q = round(other / scale); when
+ * z - c_q stays in the dtype's range the values are copied with zero point z - c_q, else the
+ * output takes the range's end as zero point, a scale widened to fit, and the values are
+ * requantized (requantize_from_int(q - z + c_q, scale / scale', z')).
+ */
+export function planAddScalar(qa: unknown, other: unknown, relu: boolean): OpPlan<QTensor> {
+  const x = checkByteQTensor(qa, 'qa');
+  const c = validate.finiteNumber(other, 'other');
+  const s = x.qScale();
+  const z = x.qZeroPoint();
+  const [qmin, qmax] = typeRange(x.dtype);
+  const cq = roundHalfEven(c / s);
+  if (!(Math.abs(cq) <= 2147483647)) throw validate.invalidRange('number whose other / scale fits in int32', 'other', other);
+  const shifted = z - cq;
+  if (shifted >= qmin && shifted <= qmax) return requalified(x, s, shifted, relu);
+  const sPrime = shifted < qmin ? ((qmax - shifted) / (qmax - qmin)) * s : ((shifted - qmin) / (qmax - qmin)) * s;
+  const zPrime = shifted < qmin ? qmin : qmax;
+  return planLookup({ op: LookupOp.AddScalar, input: x, scale: sPrime, zeroPoint: zPrime, p0: cq, p1: relu ? 1 : 0 });
+}
+
+/**
+ * @internal quantized::mul_scalar (qmul.cpp _mul_scalar_out): other > 0 keeps the values with scale
+ * other * scale; other == 0 gives zeros with scale 1, zero point 0; other < 0 reflects the values
+ * (qmax + qmin - q) with scale |other| * scale and zero point qmax - (z - qmin).
+ */
+export function planMulScalar(qa: unknown, other: unknown, relu: boolean): OpPlan<QTensor> {
+  const x = checkByteQTensor(qa, 'qa');
+  const c = validate.finiteNumber(other, 'other');
+  const s = x.qScale();
+  const z = x.qZeroPoint();
+  const [qmin, qmax] = typeRange(x.dtype);
+  if (c > 0) return requalified(x, c * s, z, relu);
+  if (c === 0) {
+    const zeros = (): QTensor => {
+      const format = suggestMemoryFormat(x.shape, x.strides);
+      const storage = x.dtype === 'qint8' ? new Int8Array(x.numel()) : new Uint8Array(x.numel());
+      return makePerTensorQTensor(storage, x.shape, formatStrides(x.shape, format), x.dtype, 1, 0);
+    };
+    return { run: zeros, runAsync: () => Promise.resolve().then(zeros) };
+  }
+  const zPrime = qmax - (z - qmin);
+  const plan = planLookup({ op: LookupOp.Negate, input: reZero(x, zPrime), scale: x.qScale(), zeroPoint: zPrime, p0: relu ? 1 : 0 });
+  return mapPlan(plan, (y) => makePerTensorQTensor(y.data, y.shape, y.strides, y.dtype, Math.abs(c) * s, zPrime));
+}
+
+// ---- cat --------------------------------------------------------------------------------------------
+
+/**
+ * @internal quantized::cat(qx, dim, scale, zeroPoint) (qconcat.cpp): scale / zeroPoint default
+ * to the first input's. 4-D channels_last inputs joined along dim 1 take torch's NHWC path
+ * (per pixel, the first C - C % 32 channels of each input in the vectorized formula); the
+ * others dequantize, join and quantize (the scalar formulas). Output in the inputs' common
+ * memory format, contiguous when they differ.
+ */
+export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, zeroPoint?: unknown): QTensor {
+  if (!Array.isArray(tensors)) throw validate.invalidType('array of QTensors', 'tensors', tensors);
+  if (tensors.length === 0) throw validate.invalidRange('non-empty array of QTensors', 'tensors', tensors);
+  const xs = tensors.map((t: unknown, i: number) => checkByteQTensor(t, `tensors[${i}]`));
+  const first = xs[0];
+  const rank = first.shape.length;
+  const d = validate.axis(dim, 'dim', rank);
+  if (rank === 0) throw validate.invalidRange('QTensors with at least 1 dim (zero-dim tensors cannot be concatenated)', 'tensors[0]', first);
+  xs.forEach((x, i) => {
+    if (x.dtype !== first.dtype) throw validate.invalidType(`QTensor of dtype ${first.dtype} (all dtypes must be the same)`, `tensors[${i}]`, x);
+    if (x.shape.length !== rank || x.shape.some((size, k) => k !== d && size !== first.shape[k])) {
+      throw validate.invalidRange(
+        `QTensor of shape [${first.shape.map((size, k) => (k === d ? '*' : size)).join(', ')}] (sizes must match except in dim ${d})`,
+        `tensors[${i}]`,
+        x,
+      );
+    }
+  });
+  const s = scale === undefined || scale === null ? first.qScale() : scale;
+  const z = zeroPoint === undefined || zeroPoint === null ? first.qZeroPoint() : zeroPoint;
+  const [outScale, outZeroPoint] = checkOutputQParams(s, z, first.dtype);
+  const formats = xs.map((x) => suggestMemoryFormat(x.shape, x.strides));
+  const format: MemoryFormat = formats.every((f) => f === formats[0]) ? formats[0] : 'contiguous_format';
+  const nhwc = d === 1 && rank === 4 && xs.every((x) => isContiguousAs(x.shape, x.strides, 'channels_last'));
+  const shape = first.shape.slice();
+  shape[d] = xs.reduce((sum, x) => sum + x.shape[d], 0);
+  const outStrides = formatStrides(shape, format);
+  const out = first.dtype === 'qint8' ? new Int8Array(numelOf(shape)) : new Uint8Array(numelOf(shape));
+  let start = 0;
+  for (const x of xs) {
+    const channels = x.shape[1];
+    const dense = x.contiguous(format === 'contiguous_format' ? undefined : format);
+    const n = x.numel();
+    const rowLength = nhwc ? Math.max(channels, 1) : Math.max(n, 1);
+    const vectorLength = nhwc ? channels - (channels % 32) : 0;
+    const params = Float64Array.of(x.qScale(), x.qZeroPoint(), outScale, outZeroPoint, 0, 0, 0, InverseScale.Double);
+    const data = dense.data.length === n ? dense.data : dense.data.subarray(0, n);
+    const values = n === 0 ? data : native.elementwiseLookup(data, dtypeCode(x.dtype), LookupOp.Requantize, params, rowLength, vectorLength);
+    stridedCopy(values, formatStrides(x.shape, format), out.subarray(start * outStrides[d]), outStrides, x.shape);
+    start += x.shape[d];
+  }
+  return makePerTensorQTensor(out, shape, outStrides, first.dtype, outScale, outZeroPoint);
+}
+
+// ---- float arithmetic (FloatFunctional) ------------------------------------------------------------
+
+/** fp32 elementwise op of two broadcastable Tensors (torch.add / torch.mul on float tensors); output contiguous. */
+export function floatBinary(x: unknown, y: unknown, op: (a: number, b: number) => number): Tensor {
+  const a = checkTensor(x, 'x');
+  const b = checkTensor(y, 'y');
+  const shape = broadcastShapes(a.shape, b.shape, ['x', 'y'], [x, y]);
+  const n = numelOf(shape);
+  const out = new Float32Array(n);
+  const strides = formatStrides(shape, 'contiguous_format');
+  const av = new Float32Array(n);
+  const bv = new Float32Array(n);
+  stridedCopy(a.data, expandedStrides(a.shape, a.strides, shape), av, strides, shape);
+  stridedCopy(b.data, expandedStrides(b.shape, b.strides, shape), bv, strides, shape);
+  for (let i = 0; i < n; i++) out[i] = op(av[i], bv[i]);
+  return makeTensor(out, shape, strides);
+}
+
+/** fp32 op of a Tensor and a number (the number rounded to float32 first, as torch casts a scalar to the tensor's dtype). */
+export function floatScalar(x: unknown, other: unknown, op: (a: number, b: number) => number): Tensor {
+  const a = checkTensor(x, 'x').contiguous();
+  const c = fround(validate.finiteNumber(other, 'y'));
+  const out = new Float32Array(a.numel());
+  for (let i = 0; i < out.length; i++) out[i] = op(a.data[i], c);
+  return makeTensor(out, a.shape, a.strides);
+}
+
+/** torch.cat of float Tensors along dim. */
+export function floatCat(tensors: unknown, dim: unknown): Tensor {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw validate.invalidType('non-empty array of Tensors', 'x', tensors);
+  const xs = tensors.map((t: unknown, i: number) => checkTensor(t, `x[${i}]`));
+  const rank = xs[0].shape.length;
+  const d = validate.axis(dim, 'dim', rank);
+  xs.forEach((x, i) => {
+    if (x.shape.length !== rank || x.shape.some((size, k) => k !== d && size !== xs[0].shape[k])) {
+      throw validate.invalidRange(`Tensor whose sizes match x[0]'s except in dim ${d}`, `x[${i}]`, x);
+    }
+  });
+  const shape = xs[0].shape.slice();
+  shape[d] = xs.reduce((sum, x) => sum + x.shape[d], 0);
+  const strides = formatStrides(shape, 'contiguous_format');
+  const out = new Float32Array(numelOf(shape));
+  let start = 0;
+  for (const x of xs) {
+    stridedCopy(x.data, x.strides, out.subarray(start * strides[d]), strides, x.shape);
+    start += x.shape[d];
+  }
+  return makeTensor(out, shape, strides);
+}
+
+export const floatAdd = (a: number, b: number): number => fround(a + b);
+export const floatMul = (a: number, b: number): number => fround(a * b);
+export const floatAddRelu = (a: number, b: number): number => Math.max(fround(a + b), 0);

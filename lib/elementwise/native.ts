@@ -1,0 +1,40 @@
+// The elementwise family's binding functions (native/addon/elementwise.cc), typed, and the codes they take.
+
+import { QStorage, addon } from '../native';
+
+/** qk::LookupOp (native/src/ops/elementwise.h). */
+export const enum LookupOp {
+  Relu = 0,
+  Clamp = 1,
+  Hardswish = 2,
+  Elu = 3,
+  LeakyRelu = 4,
+  Hardsigmoid = 5,
+  Sigmoid = 6,
+  Tanh = 7,
+  Threshold = 8,
+  AddScalar = 9,
+  Requantize = 10,
+  Negate = 11,
+}
+
+/** qk::InverseScale: how a PyTorch kernel's vectorized quantize computes 1 / output scale. */
+export const enum InverseScale {
+  Float = 0,
+  Double = 1,
+  DoubleOfFloat = 2,
+}
+
+export interface ElementwiseAddon {
+  /** params: [inScale, inZeroPoint, outScale, outZeroPoint, p0, p1, p2, inverse]. */
+  elementwiseLookup(x: QStorage, dtype: number, op: number, params: Float64Array, rowLength: number, vectorLength: number): QStorage;
+  elementwiseLookupAsync(x: QStorage, dtype: number, op: number, params: Float64Array, rowLength: number, vectorLength: number): Promise<QStorage>;
+  /** params: [aScale, aZeroPoint, bScale, bZeroPoint, scale, zeroPoint, divideByOutScale (XNNPACK's multiplier) 0 | 1]. */
+  elementwiseBinary(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): QStorage;
+  elementwiseBinaryAsync(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): Promise<QStorage>;
+  /** batch dense m x k matrices times batch dense k x n ones (fp32, summed in double): batch * m * n values. */
+  elementwiseMatmul(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float32Array;
+  elementwiseMatmulAsync(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Promise<Float32Array>;
+}
+
+export const native = addon as unknown as ElementwiseAddon;

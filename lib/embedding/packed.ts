@@ -1,0 +1,385 @@
+// Packed embedding tables (torch's uint8 tensors of rowwise-quantized rows) and the ops.quantized embedding functions.
+//
+// A packed table is what torch.ops.quantized.embedding_bag_byte_prepack returns: a uint8
+// tensor whose rows are [dim x u8][fp32 scale][fp32 bias] (8-bit) or
+// [dim/2 bytes, low nibble first][fp16 scale][fp16 bias] (4-bit). Here it is a Uint8Tensor
+// (data: Uint8Array, shape); any object with a Uint8Array `data` and a `shape` is accepted.
+
+import { types } from 'util';
+
+import { Tensor } from '../tensor';
+import * as validate from '../validate';
+import { IndexStorage, LookupArgs, embeddingAddon } from './native';
+
+/**
+ * A uint8 tensor, as torch's packed embedding tables are: `data` holds the bytes in
+ * row-major order, `shape` is [..., rowBytes].
+ *
+ * @example
+ * const packed = ops.quantized.embeddingBagBytePrepack(tensor(w, [1000, 64])); // shape [1000, 72]
+ */
+export class Uint8Tensor {
+  readonly data: Uint8Array;
+  readonly shape: readonly number[];
+  readonly dtype = 'uint8' as const;
+
+  constructor(data: Uint8Array, shape: readonly number[]) {
+    this.data = validate.typedArray(data, 'data', ['Uint8Array']);
+    this.shape = validate.shape(shape, 'shape');
+    const numel = this.shape.reduce((a, b) => a * b, 1);
+    if (this.data.length !== numel) {
+      throw validate.invalidRange(`Uint8Array of ${numel} bytes (the product of shape [${this.shape.join(', ')}])`, 'data', data);
+    }
+    Object.freeze(this);
+  }
+
+  numel(): number {
+    return this.data.length;
+  }
+
+  dim(): number {
+    return this.shape.length;
+  }
+
+  toString(): string {
+    return `tensor(<${this.data.length} bytes>, size=[${this.shape.join(', ')}], dtype=torch.uint8)`;
+  }
+}
+
+/** A packed table argument: a Uint8Tensor or any { data: Uint8Array, shape: [rows, rowBytes] }. */
+export interface PackedTable {
+  readonly data: Uint8Array;
+  readonly shape: readonly number[];
+}
+
+export type EmbeddingBagMode = 'sum' | 'mean' | 'max';
+const MODES: readonly EmbeddingBagMode[] = ['sum', 'mean', 'max'];
+
+/** Indices or offsets: Int32Array, BigInt64Array, or an array of integers (an array of such rows for 2-D indices). */
+export type IndexInput = Int32Array | BigInt64Array | readonly number[] | readonly bigint[] | readonly (Int32Array | BigInt64Array | readonly number[] | readonly bigint[])[];
+
+/** What every lookup needs to know about a packed table. */
+export interface TableView {
+  data: Uint8Array;
+  rows: number;
+  rowBytes: number;
+  bits: 8 | 4;
+  dim: number;
+}
+
+export function checkTable(value: unknown, parameter: string, bits: 8 | 4): TableView {
+  const what = 'packed table (a Uint8Tensor or { data: Uint8Array, shape: [rows, rowBytes] })';
+  if (typeof value !== 'object' || value === null) throw validate.invalidType(what, parameter, value);
+  const table = value as Partial<PackedTable>;
+  const data = validate.typedArray(table.data, `${parameter}.data`, ['Uint8Array']);
+  const shape = validate.shape(table.shape, `${parameter}.shape`);
+  if (shape.length !== 2) throw validate.invalidRange('2-D shape [rows, rowBytes]', `${parameter}.shape`, table.shape);
+  const [rows, rowBytes] = shape;
+  const overhead = bits === 8 ? 8 : 4;
+  if (rowBytes < overhead) {
+    throw validate.invalidRange(`rows of at least ${overhead} bytes (the ${bits}-bit scale and bias)`, `${parameter}.shape`, table.shape);
+  }
+  if (data.length !== rows * rowBytes) {
+    throw validate.invalidRange(`Uint8Array of ${rows * rowBytes} bytes (rows * rowBytes)`, `${parameter}.data`, data);
+  }
+  return { data, rows, rowBytes, bits, dim: bits === 8 ? rowBytes - 8 : (rowBytes - 4) * 2 };
+}
+
+function integerValue(value: unknown, parameter: string): number | bigint {
+  if (typeof value === 'bigint') return value;
+  if (typeof value !== 'number') throw validate.invalidType('integer (number or bigint)', parameter, value);
+  if (!Number.isSafeInteger(value)) throw validate.invalidRange('integer', parameter, value);
+  return value;
+}
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+/** One row of integers as Int32Array (when every value fits) or BigInt64Array. */
+function toIndexStorage(values: ArrayLike<unknown>, parameter: string, forceBig: boolean): IndexStorage {
+  const checked: (number | bigint)[] = [];
+  let big = forceBig;
+  for (let i = 0; i < values.length; i++) {
+    const v = integerValue(values[i], `${parameter}[${i}]`);
+    if (typeof v === 'bigint') {
+      if (v < -(1n << 63n) || v >= 1n << 63n) throw validate.invalidRange('integer in the int64 range', `${parameter}[${i}]`, v);
+      if (v < BigInt(INT32_MIN) || v > BigInt(INT32_MAX)) big = true;
+    } else if (v < INT32_MIN || v > INT32_MAX) {
+      big = true;
+    }
+    checked.push(v);
+  }
+  if (big) return BigInt64Array.from(checked, (v) => BigInt(v));
+  return Int32Array.from(checked, (v) => Number(v));
+}
+
+/** Indices (1-D or 2-D) or offsets (1-D) as the binding takes them, with their shape. */
+export function toIndices(value: unknown, parameter: string, allow2d: boolean): { array: IndexStorage; shape: number[] } {
+  const what = allow2d
+    ? 'Int32Array, BigInt64Array or array of integers (or an array of such rows)'
+    : 'Int32Array, BigInt64Array or array of integers';
+  if (types.isInt32Array(value) || types.isBigInt64Array(value)) {
+    validate.attached(value as ArrayBufferView, parameter);
+    const array = value as IndexStorage;
+    return { array, shape: [array.length] };
+  }
+  if (!Array.isArray(value)) throw validate.invalidType(what, parameter, value);
+  const isRow = (v: unknown) => Array.isArray(v) || types.isInt32Array(v) || types.isBigInt64Array(v);
+  if (value.length > 0 && isRow(value[0])) {
+    if (!allow2d) throw validate.invalidType(what, parameter, value);
+    const rows = value as unknown[];
+    const width = (rows[0] as ArrayLike<unknown>).length;
+    const flat: unknown[] = [];
+    let big = false;
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r];
+      if (!isRow(row)) throw validate.invalidType('row of integers', `${parameter}[${r}]`, row);
+      const items = row as ArrayLike<unknown>;
+      if (items.length !== width) throw validate.invalidRange(`row of ${width} indices (every row the same length)`, `${parameter}[${r}]`, row);
+      if (types.isBigInt64Array(row)) big = true;
+      for (let i = 0; i < items.length; i++) flat.push(items[i]);
+    }
+    return { array: toIndexStorage(flat, parameter, big), shape: [rows.length, width] };
+  }
+  return { array: toIndexStorage(value, parameter, false), shape: [value.length] };
+}
+
+/** arange(0, count * step, step) in the indices' integer type: offsets of fixed-size bags. */
+function arangeOffsets(count: number, step: number, like: IndexStorage): IndexStorage {
+  if (types.isBigInt64Array(like) || count * step > INT32_MAX) {
+    return BigInt64Array.from({ length: count }, (_, i) => BigInt(i * step));
+  }
+  return Int32Array.from({ length: count }, (_, i) => i * step);
+}
+
+function modeCode(value: unknown, parameter: string): number {
+  if (value === undefined) return 0;
+  if (typeof value === 'number') return validate.integerInRange(value, parameter, 0, 2);
+  return MODES.indexOf(validate.oneOf(value, parameter, MODES));
+}
+
+export interface LookupPlan {
+  table: TableView;
+  indices: IndexStorage;
+  offsets: IndexStorage;
+  includeLastOffset: boolean;
+  mode: number;
+  perSampleWeights: Float32Array | null;
+  prunedWeights: boolean;
+  compressedIndicesMapping: Int32Array | null;
+  paddingIdx: number | null;
+  /** The output shape. */
+  shape: number[];
+}
+
+export interface LookupOptions {
+  mode?: EmbeddingBagMode | 0 | 1 | 2;
+  prunedWeights?: boolean;
+  perSampleWeights?: Tensor | Float32Array | null;
+  compressedIndicesMapping?: Int32Array | readonly number[] | null;
+  includeLastOffset?: boolean;
+  paddingIdx?: number | null;
+}
+
+const LOOKUP_OPTIONS = ['mode', 'prunedWeights', 'perSampleWeights', 'compressedIndicesMapping', 'includeLastOffset', 'paddingIdx'];
+
+function floatArray(value: unknown, parameter: string): Float32Array {
+  if (value instanceof Tensor) return value.contiguous().data.subarray(0, value.numel());
+  return validate.typedArray(value, parameter, ['Float32Array']);
+}
+
+function mappingArray(value: unknown, parameter: string): Int32Array {
+  if (types.isInt32Array(value)) {
+    validate.attached(value as Int32Array, parameter);
+    return value as Int32Array;
+  }
+  if (!Array.isArray(value)) throw validate.invalidType('Int32Array or array of integers', parameter, value);
+  return Int32Array.from(value, (v, i) => validate.integerInRange(v, `${parameter}[${i}]`, -1, INT32_MAX));
+}
+
+/**
+ * Checks a bag lookup's arguments and resolves them to what the binding takes. 2-D
+ * indices without offsets are fixed-length bags (one per row), as torch treats them.
+ */
+export function planLookup(packed: unknown, bits: 8 | 4, indicesValue: unknown, offsetsValue: unknown, optionsValue: unknown): LookupPlan {
+  const table = checkTable(packed, 'packed', bits);
+  const opts = validate.options(optionsValue, 'options', LOOKUP_OPTIONS) as LookupOptions;
+  const { array: indices, shape } = toIndices(indicesValue, 'indices', true);
+  let offsets: IndexStorage;
+  let includeLastOffset = opts.includeLastOffset === undefined ? false : validate.boolean(opts.includeLastOffset, 'includeLastOffset');
+  if (shape.length === 2) {
+    if (offsetsValue !== undefined && offsetsValue !== null) {
+      throw validate.invalidRange('no offsets with 2-D indices (each row is one bag)', 'offsets', offsetsValue);
+    }
+    offsets = arangeOffsets(shape[0], shape[1], indices);
+    includeLastOffset = false;
+  } else {
+    if (offsetsValue === undefined || offsetsValue === null) {
+      throw validate.invalidType('offsets (1-D indices need them)', 'offsets', offsetsValue);
+    }
+    offsets = toIndices(offsetsValue, 'offsets', false).array;
+  }
+  const mode = modeCode(opts.mode, 'mode');
+  const perSampleWeights = opts.perSampleWeights === undefined || opts.perSampleWeights === null ? null : floatArray(opts.perSampleWeights, 'perSampleWeights');
+  const prunedWeights = opts.prunedWeights === undefined ? false : validate.boolean(opts.prunedWeights, 'prunedWeights');
+  const mappingValue = opts.compressedIndicesMapping;
+  const compressedIndicesMapping = mappingValue === undefined || mappingValue === null ? null : mappingArray(mappingValue, 'compressedIndicesMapping');
+  if (prunedWeights && compressedIndicesMapping === null) {
+    throw validate.invalidType('Int32Array (prunedWeights is true)', 'compressedIndicesMapping', mappingValue);
+  }
+  const paddingIdx = opts.paddingIdx === undefined || opts.paddingIdx === null ? null : validate.integerInRange(opts.paddingIdx, 'paddingIdx', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (perSampleWeights !== null && perSampleWeights.length !== indices.length) {
+    throw validate.invalidRange(`${indices.length} weights (one per index)`, 'perSampleWeights', opts.perSampleWeights);
+  }
+  if (perSampleWeights !== null && mode !== 0) {
+    throw validate.invalidRange("no perSampleWeights with mode mean or max (as float nn.EmbeddingBag: sum only)", 'perSampleWeights', opts.perSampleWeights);
+  }
+  if (includeLastOffset && offsets.length === 0) {
+    throw validate.invalidRange('at least one offset (with includeLastOffset the last one only ends the last bag)', 'offsets', offsetsValue);
+  }
+  const bags = includeLastOffset ? offsets.length - 1 : offsets.length;
+  return {
+    table,
+    indices,
+    offsets,
+    includeLastOffset,
+    mode,
+    perSampleWeights,
+    prunedWeights,
+    compressedIndicesMapping,
+    paddingIdx,
+    shape: [bags, table.dim],
+  };
+}
+
+function lookupArgs(p: LookupPlan): LookupArgs {
+  return [
+    p.table.data,
+    p.table.rows,
+    p.table.rowBytes,
+    p.table.bits,
+    p.indices,
+    p.offsets,
+    p.includeLastOffset,
+    p.mode,
+    p.perSampleWeights,
+    p.prunedWeights,
+    p.compressedIndicesMapping,
+    p.paddingIdx,
+  ] as const;
+}
+
+export function runLookup(p: LookupPlan): Tensor {
+  return new Tensor(embeddingAddon.embeddingBagLookup(...lookupArgs(p)), p.shape);
+}
+
+export async function runLookupAsync(p: LookupPlan): Promise<Tensor> {
+  return new Tensor(await embeddingAddon.embeddingBagLookupAsync(...lookupArgs(p)), p.shape);
+}
+
+/** Plan of an Embedding lookup: every index its own bag; output shape [...indices.shape, dim]. */
+export function planEmbedding(packed: unknown, bits: 8 | 4, indicesValue: unknown, paddingIdx: number | null): LookupPlan {
+  const table = checkTable(packed, 'packed', bits);
+  const { array: indices, shape } = toIndices(indicesValue, 'indices', true);
+  const numel = indices.length;
+  return {
+    table,
+    indices,
+    offsets: arangeOffsets(numel, 1, indices),
+    includeLastOffset: false,
+    mode: 0,
+    perSampleWeights: null,
+    prunedWeights: false,
+    compressedIndicesMapping: null,
+    paddingIdx,
+    shape: [...shape, table.dim],
+  };
+}
+
+// ---- prepack / unpack -------------------------------------------------------------------------
+
+function checkWeight(value: unknown, parameter: string, minRank: number): Tensor {
+  if (!(value instanceof Tensor)) throw validate.invalidType('Tensor', parameter, value);
+  if (value.dim() < minRank) throw validate.invalidRange(`Tensor of at least ${minRank} dims`, parameter, value);
+  return value;
+}
+
+/**
+ * torch.ops.quantized.embedding_bag_byte_prepack: each row (the last dim) quantized to 8 bits
+ * with its own fp32 scale and bias; shape [..., dim] becomes [..., dim + 8].
+ */
+export function embeddingBagBytePrepack(weight: Tensor): Uint8Tensor {
+  const w = checkWeight(weight, 'weight', 1);
+  const dim = w.shape[w.shape.length - 1];
+  const rows = dim === 0 ? w.shape.slice(0, -1).reduce((a, b) => a * b, 1) : w.numel() / dim;
+  const data = w.contiguous().data.subarray(0, w.numel());
+  const packed = embeddingAddon.embeddingBagPrepack(data, rows, dim, 8, false);
+  return new Uint8Tensor(packed, [...w.shape.slice(0, -1), dim + 8]);
+}
+
+/**
+ * torch.ops.quantized.embedding_bag_4bit_prepack: each row quantized to 4 bits, two per byte,
+ * with an fp16 scale and bias; [rows, dim] (dim even) becomes [rows, dim / 2 + 4].
+ * optimizedQparams picks each row's range by torch's greedy search
+ * (choose_qparams_optimized, 200 bins, ratio 0.16) instead of its min and max.
+ */
+export function embeddingBag4bitPrepack(weight: Tensor, options?: { optimizedQparams?: boolean }): Uint8Tensor {
+  const w = checkWeight(weight, 'weight', 2);
+  if (w.dim() !== 2) throw validate.invalidRange('2-D Tensor [rows, dim]', 'weight', weight);
+  const opts = validate.options(options, 'options', ['optimizedQparams']);
+  const optimized = opts.optimizedQparams === undefined ? false : validate.boolean(opts.optimizedQparams, 'optimizedQparams');
+  const [rows, dim] = w.shape;
+  if (dim % 2 !== 0) throw validate.invalidRange('Tensor with an even number of columns (two 4-bit values per byte)', 'weight', weight);
+  const data = w.contiguous().data.subarray(0, w.numel());
+  const packed = embeddingAddon.embeddingBagPrepack(data, rows, dim, 4, optimized);
+  return new Uint8Tensor(packed, [rows, dim / 2 + 4]);
+}
+
+function unpack(packed: unknown, bits: 8 | 4): Tensor {
+  if (bits === 8 && typeof packed === 'object' && packed !== null && Array.isArray((packed as PackedTable).shape) && (packed as PackedTable).shape.length > 2) {
+    // N-D byte tables: unpack as [prod(leading), rowBytes] and restore the leading dims.
+    const t = packed as PackedTable;
+    const lead = t.shape.slice(0, -1);
+    const flat = checkTable({ data: t.data, shape: [lead.reduce((a, b) => a * b, 1), t.shape[t.shape.length - 1]] }, 'packed', 8);
+    const out = embeddingAddon.embeddingBagUnpack(flat.data, flat.rows, flat.rowBytes, 8);
+    return new Tensor(out, [...lead, flat.dim]);
+  }
+  const table = checkTable(packed, 'packed', bits);
+  return new Tensor(embeddingAddon.embeddingBagUnpack(table.data, table.rows, table.rowBytes, bits), [table.rows, table.dim]);
+}
+
+/** torch.ops.quantized.embedding_bag_byte_unpack: the dequantized table, scale * q + bias in fp32. */
+export function embeddingBagByteUnpack(packed: PackedTable): Tensor {
+  return unpack(packed, 8);
+}
+
+/** torch.ops.quantized.embedding_bag_4bit_unpack: the dequantized table, scale * q + bias in fp32. */
+export function embeddingBag4bitUnpack(packed: PackedTable): Tensor {
+  return unpack(packed, 4);
+}
+
+/**
+ * torch.ops.quantized.embedding_bag_byte_rowwise_offsets: sums (or, beyond torch, means and
+ * maxima) of bags of rows of an 8-bit packed table; output [bags, dim].
+ *
+ * @example
+ * const y = ops.quantized.embeddingBagByteRowwiseOffsets(packed, new Int32Array([1, 5, 2]), new Int32Array([0, 2]));
+ */
+export function embeddingBagByteRowwiseOffsets(packed: PackedTable, indices: IndexInput, offsets?: IndexInput | null, options?: LookupOptions): Tensor {
+  return runLookup(planLookup(packed, 8, indices, offsets, options));
+}
+
+/** torch.ops.quantized.embedding_bag_4bit_rowwise_offsets: embeddingBagByteRowwiseOffsets on a 4-bit table. */
+export function embeddingBag4bitRowwiseOffsets(packed: PackedTable, indices: IndexInput, offsets?: IndexInput | null, options?: LookupOptions): Tensor {
+  return runLookup(planLookup(packed, 4, indices, offsets, options));
+}
+
+/** torch.ops.quantized.embedding_byte: one row per index; output [...indices.shape, dim]. */
+export function embeddingByte(packed: PackedTable, indices: IndexInput): Tensor {
+  return runLookup(planEmbedding(packed, 8, indices, null));
+}
+
+/** torch.ops.quantized.embedding_4bit: embeddingByte on a 4-bit table. */
+export function embedding4bit(packed: PackedTable, indices: IndexInput): Tensor {
+  return runLookup(planEmbedding(packed, 4, indices, null));
+}

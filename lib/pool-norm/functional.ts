@@ -1,0 +1,336 @@
+// Pooling, normalization and resampling as functions: qF.maxPool2d, qF.interpolate, ops.quantized.batchNorm2d, ...
+
+import { QTensor } from '../qtensor';
+import { MemoryFormat, numelOf } from '../shape';
+import { Tensor } from '../tensor';
+import * as validate from '../validate';
+import { Input, Plan, channelsLastFormat, checkInput, outputTensor, plan, readsChannelsLast, storageIn, suggestedFormat } from './core';
+
+type IntOrList = number | readonly number[];
+
+/** n non-negative integers from one integer or a list of 1 or n (torch's _single/_pair/_triple). */
+export function intTuple(value: unknown, parameter: string, n: number, min: number): number[] {
+  const list = typeof value === 'number' ? [value] : value;
+  if (!Array.isArray(list)) throw validate.invalidType(`integer or array of ${n} integers`, parameter, value);
+  if (list.length !== 1 && list.length !== n) throw validate.invalidRange(`integer or array of 1 or ${n} integers`, parameter, value);
+  const values = list.map((v, i) => validate.integerInRange(v, `${parameter}[${i}]`, min, 2 ** 31 - 1));
+  return values.length === 1 ? new Array<number>(n).fill(values[0]) : values;
+}
+
+/** PyTorch's pooling_output_shape (see native/src/ops/pool.h). */
+export function poolOutputSize(input: number, kernel: number, padding: number, stride: number, dilation: number, ceilMode: boolean): number {
+  const span = input + 2 * padding - dilation * (kernel - 1) - 1 + (ceilMode ? stride - 1 : 0);
+  let size = Math.floor(span / stride) + 1;
+  if (ceilMode && (size - 1) * stride >= input + padding) size--;
+  return size;
+}
+
+/** A problem in (batched) N-d form: batch, channels, spatial sizes, and how to read and write it. */
+interface Problem {
+  readonly input: Input;
+  readonly batched: boolean;
+  readonly batch: number;
+  readonly channels: number;
+  readonly spatial: number[];
+  readonly channelsLast: boolean;
+  /** The op always computes channels last (avg_pool3d), whatever the input's layout. */
+  readonly forcedChannelsLast: boolean;
+}
+
+function problem(x: unknown, dims: number, name: string, forceChannelsLast = false): Problem {
+  const input = checkInput(x, 'input', [dims + 1, dims + 2], `${dims + 1}-D (unbatched) or ${dims + 2}-D`);
+  const batched = input.shape.length === dims + 2;
+  const batch = batched ? input.shape[0] : 1;
+  const channels = input.shape[batched ? 1 : 0];
+  const spatial = input.shape.slice(-dims);
+  if (channels === 0 || batch === 0 || spatial.includes(0)) {
+    throw validate.invalidRange(`non-empty QTensor for ${name}`, 'input', x);
+  }
+  const channelsLast = batched && (forceChannelsLast ? channelsLastFormat(dims + 2) !== undefined : readsChannelsLast(input));
+  return { input, batched, batch, channels, spatial, channelsLast, forcedChannelsLast: forceChannelsLast };
+}
+
+/** Pads per-dim values of an N-d problem to (D, H, W). */
+function pad3(values: readonly number[], fill: number): number[] {
+  return [...new Array<number>(3 - values.length).fill(fill), ...values];
+}
+
+/** The input storage in the layout the op reads, and the layout code. */
+function inputStorage(p: Problem): { storage: ReturnType<typeof storageIn>; layout: number } {
+  const format: MemoryFormat = p.channelsLast ? channelsLastFormat(p.spatial.length + 2)! : 'contiguous_format';
+  return { storage: storageIn(p.input, format), layout: p.channelsLast ? 1 : 0 };
+}
+
+/** Outputs keep the layout the op computed in: channels last when the input was, else contiguous. */
+function outputFinish(p: Problem, outSpatial: readonly number[]) {
+  const shape = p.batched ? [p.batch, p.channels, ...outSpatial] : [p.channels, ...outSpatial];
+  const format: MemoryFormat = p.channelsLast ? channelsLastFormat(shape.length)! : 'contiguous_format';
+  // torch computes channels last whenever the input is dense that way, but an input that is
+  // also dense contiguous (C = 1, 1x1 spatial) gets a contiguous output (suggest_memory_format).
+  const contiguousOutput = p.channelsLast && !p.forcedChannelsLast && suggestedFormat(p.input) === 'contiguous_format';
+  return (storage: ReturnType<typeof storageIn>): QTensor => {
+    const y = outputTensor(storage, shape, format, p.input.scale, p.input.zeroPoint, p.input.dtype);
+    return contiguousOutput ? y.contiguous() : y;
+  };
+}
+
+// ---- max and average pooling ---------------------------------------------------------------
+
+export interface MaxPoolOptions {
+  stride?: IntOrList | null;
+  padding?: IntOrList;
+  dilation?: IntOrList;
+  ceilMode?: boolean;
+  returnIndices?: boolean;
+}
+
+export interface AvgPoolOptions {
+  stride?: IntOrList | null;
+  padding?: IntOrList;
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
+  divisorOverride?: number | null;
+}
+
+interface Window {
+  kernel: number[];
+  stride: number[];
+  padding: number[];
+  dilation: number[];
+  output: number[];
+}
+
+function poolWindow(p: Problem, kernelSize: unknown, stride: unknown, padding: unknown, dilation: unknown, ceilMode: boolean): Window {
+  const n = p.spatial.length;
+  const kernel = intTuple(kernelSize, 'kernelSize', n, 1);
+  const strides = stride === undefined || stride === null || (Array.isArray(stride) && stride.length === 0) ? kernel : intTuple(stride, 'stride', n, 1);
+  const paddings = intTuple(padding ?? 0, 'padding', n, 0);
+  const dilations = intTuple(dilation ?? 1, 'dilation', n, 1);
+  const output: number[] = [];
+  for (let d = 0; d < n; d++) {
+    if (paddings[d] > Math.floor(kernel[d] / 2)) {
+      throw validate.invalidRange(`padding at most half of kernelSize (${Math.floor(kernel[d] / 2)})`, 'padding', padding);
+    }
+    const size = poolOutputSize(p.spatial[d], kernel[d], paddings[d], strides[d], dilations[d], ceilMode);
+    if (size < 1) {
+      throw validate.invalidRange(`QTensor whose padded size ${p.spatial[d] + 2 * paddings[d]} fits the dilated kernel ${dilations[d] * (kernel[d] - 1) + 1} in dim ${d}`, 'input', p.input.q);
+    }
+    output.push(size);
+  }
+  return { kernel, stride: strides, padding: paddings, dilation: dilations, output };
+}
+
+function poolGeometry(p: Problem, w: Window): Float64Array {
+  return Float64Array.from([
+    p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(w.output, 1), ...pad3(w.kernel, 1), ...pad3(w.stride, 1), ...pad3(w.padding, 0), ...pad3(w.dilation, 1),
+  ]);
+}
+
+/** @internal */
+export function planMaxPool(dims: number, x: unknown, kernelSize: unknown, options: unknown): Plan {
+  const o = validate.options(options, 'options', ['stride', 'padding', 'dilation', 'ceilMode', 'returnIndices']);
+  const ceilMode = o.ceilMode === undefined ? false : validate.boolean(o.ceilMode, 'ceilMode');
+  if (o.returnIndices !== undefined && validate.boolean(o.returnIndices, 'returnIndices')) {
+    throw validate.invalidRange('false (quantized max pooling returns no indices, as in torch)', 'returnIndices', o.returnIndices);
+  }
+  const p = problem(x, dims, `maxPool${dims}d`);
+  const w = poolWindow(p, kernelSize, o.stride, o.padding, o.dilation, ceilMode);
+  const { storage, layout } = inputStorage(p);
+  return plan('maxPool', [storage, p.input.code, layout, poolGeometry(p, w)], outputFinish(p, w.output));
+}
+
+/** @internal */
+export function planAvgPool(dims: number, x: unknown, kernelSize: unknown, options: unknown): Plan {
+  const o = validate.options(options, 'options', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
+  const ceilMode = o.ceilMode === undefined ? false : validate.boolean(o.ceilMode, 'ceilMode');
+  const countIncludePad = o.countIncludePad === undefined ? true : validate.boolean(o.countIncludePad, 'countIncludePad');
+  const divisor = o.divisorOverride === undefined || o.divisorOverride === null ? 0 : validate.integerInRange(o.divisorOverride, 'divisorOverride', 1, 2 ** 23);
+  // PyTorch's quantized avg_pool3d always computes channels last (channels_last_3d).
+  const p = problem(x, dims, `avgPool${dims}d`, dims === 3);
+  const w = poolWindow(p, kernelSize, o.stride, o.padding, 1, ceilMode);
+  const { storage, layout } = inputStorage(p);
+  return plan('avgPool', [storage, p.input.code, layout, poolGeometry(p, w), countIncludePad, divisor, p.input.zeroPoint], outputFinish(p, w.output));
+}
+
+function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: string): { p: Problem; output: number[] } {
+  const p = problem(x, dims, name);
+  const list = typeof outputSize === 'number' ? [outputSize] : outputSize;
+  if (!Array.isArray(list)) throw validate.invalidType(`integer or array of ${dims} integers (null keeps the input size)`, 'outputSize', outputSize);
+  if (list.length !== 1 && list.length !== dims) throw validate.invalidRange(`integer or array of 1 or ${dims} integers`, 'outputSize', outputSize);
+  const output = p.spatial.map((inSize, d) => {
+    const v = list.length === 1 ? list[0] : list[d];
+    return v === null || v === undefined ? inSize : validate.integerInRange(v, `outputSize[${d}]`, 1, 2 ** 31 - 1);
+  });
+  return { p, output };
+}
+
+function adaptiveGeometry(p: Problem, output: readonly number[]): Float64Array {
+  return Float64Array.from([p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(output, 1), 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1]);
+}
+
+/** @internal */
+export function planAdaptiveAvgPool(dims: number, x: unknown, outputSize: unknown): Plan {
+  const { p, output } = adaptiveProblem(dims, x, outputSize, `adaptiveAvgPool${dims}d`);
+  const { storage, layout } = inputStorage(p);
+  return plan('adaptiveAvgPool', [storage, p.input.code, layout, adaptiveGeometry(p, output), p.input.zeroPoint], outputFinish(p, output));
+}
+
+/** @internal */
+export function planAdaptiveMaxPool(dims: number, x: unknown, outputSize: unknown, options: unknown): Plan {
+  const o = validate.options(options, 'options', ['returnIndices']);
+  if (o.returnIndices !== undefined && validate.boolean(o.returnIndices, 'returnIndices')) {
+    throw validate.invalidRange('false (quantized max pooling returns no indices)', 'returnIndices', o.returnIndices);
+  }
+  const { p, output } = adaptiveProblem(dims, x, outputSize, `adaptiveMaxPool${dims}d`);
+  const { storage, layout } = inputStorage(p);
+  return plan('adaptiveMaxPool', [storage, p.input.code, layout, adaptiveGeometry(p, output)], outputFinish(p, output));
+}
+
+// ---- resampling ----------------------------------------------------------------------------
+
+export interface InterpolateOptions {
+  size?: IntOrList | null;
+  scaleFactor?: number | readonly number[] | null;
+  mode?: 'nearest' | 'bilinear';
+  alignCorners?: boolean | null;
+  recomputeScaleFactor?: boolean | null;
+}
+
+/** @internal */
+export function planInterpolate(x: unknown, options: unknown): Plan {
+  const o = validate.options(options, 'options', ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor']);
+  const mode = o.mode === undefined ? 'nearest' : validate.oneOf(o.mode, 'mode', ['nearest', 'bilinear'] as const);
+  const input = checkInput(x, 'input', mode === 'bilinear' ? [4] : [3, 4, 5], mode === 'bilinear' ? 'a 4-D (N, C, H, W) for bilinear mode,' : 'a 3-D, 4-D or 5-D');
+  const dims = input.shape.length - 2;
+  const p = problem(x, dims, 'interpolate');
+  const alignCorners = o.alignCorners === undefined || o.alignCorners === null ? null : validate.boolean(o.alignCorners, 'alignCorners');
+  if (alignCorners !== null && mode === 'nearest') {
+    throw validate.invalidRange('null or undefined (alignCorners only applies to bilinear mode)', 'alignCorners', o.alignCorners);
+  }
+  const hasSize = o.size !== undefined && o.size !== null;
+  const hasScale = o.scaleFactor !== undefined && o.scaleFactor !== null;
+  if (hasSize === hasScale) throw validate.invalidRange('exactly one of size and scaleFactor', 'options', options);
+  const recompute = o.recomputeScaleFactor === undefined || o.recomputeScaleFactor === null ? false : validate.boolean(o.recomputeScaleFactor, 'recomputeScaleFactor');
+  let output: number[];
+  let scales = [0, 0, 0];
+  if (hasSize) {
+    output = intTuple(o.size, 'size', dims, 1);
+  } else {
+    const list = typeof o.scaleFactor === 'number' ? [o.scaleFactor] : o.scaleFactor;
+    if (!Array.isArray(list)) throw validate.invalidType(`number or array of ${dims} numbers`, 'scaleFactor', o.scaleFactor);
+    if (list.length !== 1 && list.length !== dims) throw validate.invalidRange(`number or array of 1 or ${dims} numbers`, 'scaleFactor', o.scaleFactor);
+    const factors = p.spatial.map((_, d) => validate.positiveFiniteNumber(list.length === 1 ? list[0] : list[d], `scaleFactor[${d}]`));
+    output = p.spatial.map((inSize, d) => Math.floor(inSize * factors[d]));
+    output.forEach((size, d) => {
+      if (size < 1) throw validate.invalidRange(`scaleFactor giving an output size of at least 1 (input size ${p.spatial[d]})`, 'scaleFactor', o.scaleFactor);
+    });
+    if (!recompute) scales = pad3(factors, 0);
+  }
+  const geometry = Float64Array.from([p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(output, 1), ...scales]);
+  const { storage, layout } = inputStorage(p);
+  const finish = outputFinish(p, output);
+  if (mode === 'bilinear') {
+    return plan('upsampleBilinear', [storage, p.input.code, layout, geometry, alignCorners ?? false, p.input.zeroPoint], finish);
+  }
+  return plan('upsampleNearest', [storage, p.input.code, layout, geometry], finish);
+}
+
+// ---- normalization -------------------------------------------------------------------------
+
+/** Float32 values of a weight-like argument (Tensor, Float32Array, number[]), of a given length; null passes. */
+export function floatParams(value: unknown, parameter: string, length: number, nullable: boolean): Float32Array | null {
+  if (value === null || value === undefined) {
+    if (nullable) return null;
+    throw validate.invalidType(`Tensor or array of ${length} numbers`, parameter, value);
+  }
+  const values = value instanceof Tensor ? value.contiguous().data.subarray(0, value.numel()) : validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
+  if (values.length !== length) throw validate.invalidRange(`${length} values`, parameter, value);
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    if (typeof values[i] !== 'number') throw validate.invalidType('number', `${parameter}[${i}]`, values[i]);
+    out[i] = values[i];
+  }
+  return out;
+}
+
+function outputQParams(scale: unknown, zeroPoint: unknown, input: Input): { scale: number; zeroPoint: number } {
+  const s = validate.positiveFiniteNumber(scale, 'outputScale');
+  const range = input.dtype === 'quint8' ? [0, 255] : [-128, 127];
+  return { scale: s, zeroPoint: validate.integerInRange(zeroPoint, 'outputZeroPoint', range[0], range[1]) };
+}
+
+function epsilon(eps: unknown): number {
+  const value = validate.finiteNumber(eps, 'eps');
+  if (value < 0) throw validate.invalidRange('non-negative finite number', 'eps', eps);
+  return value;
+}
+
+/** @internal Batch norm over (N, C, ...spatial); spatialDims: 0 or 1 (BatchNorm1d), 2, 3. */
+export function planBatchNorm(
+  ranks: readonly number[], x: unknown, weight: unknown, bias: unknown, mean: unknown, variance: unknown,
+  eps: unknown, scale: unknown, zeroPoint: unknown, relu: boolean,
+): Plan {
+  const input = checkInput(x, 'input', ranks, ranks.map((r) => `${r}-D`).join(' or '));
+  const [batch, channels] = input.shape;
+  const spatialShape = input.shape.slice(2);
+  const spatial = numelOf(spatialShape);
+  const w = floatParams(weight, 'weight', channels, true);
+  const b = floatParams(bias, 'bias', channels, true);
+  const m = floatParams(mean, 'runningMean', channels, false)!;
+  const v = floatParams(variance, 'runningVar', channels, false)!;
+  const e = epsilon(eps);
+  const out = outputQParams(scale, zeroPoint, input);
+  const rank = input.shape.length;
+  const last = rank >= 4 && readsChannelsLast(input);
+  const storage = storageIn(input, last ? channelsLastFormat(rank)! : 'contiguous_format');
+  // torch writes 2-D and 3-D batch norms channels last; a (N, C, L) input comes back contiguous.
+  const finish = (data: ReturnType<typeof storageIn>): QTensor => {
+    const y = outputTensor(data, input.shape, rank >= 3 ? (channelsLastFormat(rank) ?? 'channels_last_1d') : 'contiguous_format', out.scale, out.zeroPoint, input.dtype);
+    return rank === 3 ? y.contiguous() : y;
+  };
+  return plan('batchNorm', [storage, input.code, last, batch, channels, spatial, w, b, m, v, e, input.scale, input.zeroPoint, out.scale, out.zeroPoint, relu], finish);
+}
+
+/** @internal Layer norm over the trailing dims `normalizedShape`. */
+export function planLayerNorm(x: unknown, normalizedShape: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown): Plan {
+  const input = checkInput(x, 'input', [1, 2, 3, 4, 5, 6, 7, 8], 'a 1-D to 8-D');
+  const normalized = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  if (!Array.isArray(normalized) || normalized.length === 0) throw validate.invalidType('integer or non-empty array of integers', 'normalizedShape', normalizedShape);
+  const dims = normalized.map((d, i) => validate.integerInRange(d, `normalizedShape[${i}]`, 1, 2 ** 31 - 1));
+  const tail = input.shape.slice(input.shape.length - dims.length);
+  if (dims.length > input.shape.length || dims.some((d, i) => d !== tail[i])) {
+    throw validate.invalidRange(`normalizedShape matching the last dims of input [${input.shape.join(', ')}]`, 'normalizedShape', normalizedShape);
+  }
+  const groupSize = numelOf(dims);
+  const groups = numelOf(input.shape) / groupSize;
+  const g = floatParams(weight, 'weight', groupSize, true);
+  const b = floatParams(bias, 'bias', groupSize, true);
+  if ((g === null) !== (b === null)) throw validate.invalidRange('weight and bias both given or both null', 'bias', bias);
+  return planNormalize(input, groups, groupSize, false, 0, 0, g, b, epsilon(eps), outputQParams(scale, zeroPoint, input));
+}
+
+/** @internal Group norm of (N, C, ...) with numGroups groups; instance norm is numGroups = C. */
+export function planGroupNorm(x: unknown, numGroups: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown, minRank = 2): Plan {
+  const input = checkInput(x, 'input', [2, 3, 4, 5, 6].filter((r) => r >= minRank), `a ${minRank}-D or larger (N, C, ...)`);
+  const [batch, channels] = input.shape;
+  const groups = validate.integerInRange(numGroups, 'numGroups', 1, 2 ** 31 - 1);
+  if (channels % groups !== 0) throw validate.invalidRange(`divisor of the channel count ${channels}`, 'numGroups', numGroups);
+  const g = floatParams(weight, 'weight', channels, true);
+  const b = floatParams(bias, 'bias', channels, true);
+  if ((g === null) !== (b === null)) throw validate.invalidRange('weight and bias both given or both null', 'bias', bias);
+  const groupSize = numelOf(input.shape) / (batch * groups);
+  return planNormalize(input, batch * groups, groupSize, true, channels, channels / groups, g, b, epsilon(eps), outputQParams(scale, zeroPoint, input));
+}
+
+function planNormalize(
+  input: Input, groups: number, groupSize: number, perChannel: boolean, numChannels: number, channelsPerGroup: number,
+  gamma: Float32Array | null, beta: Float32Array | null, eps: number, out: { scale: number; zeroPoint: number },
+): Plan {
+  if (numelOf(input.shape) === 0) throw validate.invalidRange('non-empty QTensor', 'input', input.q);
+  const storage = storageIn(input, 'contiguous_format');
+  return plan(
+    'normalize',
+    [storage, input.code, groups, groupSize, perChannel, numChannels, channelsPerGroup, gamma, beta, eps, Math.fround(input.scale), input.zeroPoint, Math.fround(out.scale), out.zeroPoint],
+    (data) => outputTensor(data, input.shape, 'contiguous_format', out.scale, out.zeroPoint, input.dtype),
+  );
+}

@@ -1,0 +1,418 @@
+// The pool-norm family's modules: nnq pooling, upsampling and normalization modules, nniq.BNReLU2d/3d.
+//
+// Each module keeps its constructor arguments as attributes (torch's names in camelCase) and
+// checks them on every forward, so reassigning one (m.scale = 0.2) takes effect as in torch.
+
+import { QTensor } from '../qtensor';
+import { Tensor, tensor } from '../tensor';
+import * as validate from '../validate';
+import { Plan, runAsync } from './core';
+import {
+  AvgPoolOptions,
+  InterpolateOptions,
+  MaxPoolOptions,
+  floatParams,
+  planAdaptiveAvgPool,
+  planAdaptiveMaxPool,
+  planAvgPool,
+  planBatchNorm,
+  planGroupNorm,
+  planInterpolate,
+  planLayerNorm,
+  planMaxPool,
+} from './functional';
+
+type IntOrList = number | readonly number[];
+type SizeList = number | readonly (number | null)[];
+type Floats = Tensor | ArrayLike<number>;
+
+/** forward / forwardAsync / toString over one plan function. */
+abstract class PlannedModule {
+  /** @internal The op this module runs on x. */
+  abstract plan(x: QTensor): Plan;
+  /** @internal torch's repr. */
+  abstract describe(): string;
+
+  forward(x: QTensor): QTensor {
+    return this.plan(x).run();
+  }
+
+  /** forward off the event loop (libuv's pool): same bits. */
+  forwardAsync(x: QTensor): Promise<QTensor> {
+    return runAsync(this.forwardAsync, () => this.plan(x));
+  }
+
+  toString(): string {
+    return this.describe();
+  }
+
+  [validate.inspectSymbol](): string {
+    return this.toString();
+  }
+}
+
+function tupleText(value: unknown): string {
+  return Array.isArray(value) ? `(${value.join(', ')})` : String(value);
+}
+
+// ---- pooling ---------------------------------------------------------------------------------
+
+abstract class MaxPoolNd extends PlannedModule {
+    kernelSize: IntOrList;
+    options: MaxPoolOptions;
+    constructor(private readonly dims: number, private readonly torchName: string, kernelSize: IntOrList, options?: MaxPoolOptions) {
+      super();
+      this.kernelSize = kernelSize;
+      this.options = { ...validate.options(options, 'options', ['stride', 'padding', 'dilation', 'ceilMode', 'returnIndices']) };
+      planMaxPoolCheck(this.dims, kernelSize, this.options);
+    }
+    plan(x: QTensor): Plan {
+      return planMaxPool(this.dims, x, this.kernelSize, this.options);
+    }
+    describe(): string {
+      const o = this.options;
+      return `${this.torchName}(kernel_size=${tupleText(this.kernelSize)}, stride=${tupleText(o.stride ?? this.kernelSize)}, padding=${tupleText(o.padding ?? 0)}, dilation=${tupleText(o.dilation ?? 1)}, ceil_mode=${o.ceilMode ? 'True' : 'False'})`;
+    }
+}
+
+// Constructor-time checks of the options' types (sizes are checked against the input in forward).
+function planMaxPoolCheck(dims: number, kernelSize: unknown, options: MaxPoolOptions): void {
+  if (typeof kernelSize !== 'number' && !Array.isArray(kernelSize)) throw validate.invalidType(`integer or array of ${dims} integers`, 'kernelSize', kernelSize);
+  if (options.ceilMode !== undefined) validate.boolean(options.ceilMode, 'ceilMode');
+}
+
+abstract class AvgPoolNd extends PlannedModule {
+    kernelSize: IntOrList;
+    options: AvgPoolOptions;
+    constructor(private readonly dims: number, private readonly torchName: string, kernelSize: IntOrList, options?: AvgPoolOptions) {
+      super();
+      this.kernelSize = kernelSize;
+      this.options = { ...validate.options(options, 'options', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']) };
+      if (typeof kernelSize !== 'number' && !Array.isArray(kernelSize)) throw validate.invalidType(`integer or array of ${this.dims} integers`, 'kernelSize', kernelSize);
+    }
+    plan(x: QTensor): Plan {
+      return planAvgPool(this.dims, x, this.kernelSize, this.options);
+    }
+    describe(): string {
+      const o = this.options;
+      return `${this.torchName}(kernel_size=${tupleText(this.kernelSize)}, stride=${tupleText(o.stride ?? this.kernelSize)}, padding=${tupleText(o.padding ?? 0)})`;
+    }
+}
+
+abstract class AdaptivePoolNd extends PlannedModule {
+    outputSize: SizeList;
+    constructor(private readonly dims: number, private readonly torchName: string, private readonly max: boolean, outputSize: SizeList) {
+      super();
+      this.outputSize = outputSize;
+    }
+    plan(x: QTensor): Plan {
+      return this.max ? planAdaptiveMaxPool(this.dims, x, this.outputSize, undefined) : planAdaptiveAvgPool(this.dims, x, this.outputSize);
+    }
+    describe(): string {
+      return `${this.torchName}(output_size=${tupleText(this.outputSize)})`;
+    }
+}
+
+/** torch.nn.MaxPool1d on quantized tensors. */
+export class MaxPool1d extends MaxPoolNd {
+  constructor(kernelSize: IntOrList, options?: MaxPoolOptions) {
+    super(1, 'MaxPool1d', kernelSize, options);
+  }
+}
+/** torch.ao.nn.quantized.MaxPool2d (torch re-exports nn.MaxPool2d, which runs the quantized kernel). */
+export class MaxPool2d extends MaxPoolNd {
+  constructor(kernelSize: IntOrList, options?: MaxPoolOptions) {
+    super(2, 'MaxPool2d', kernelSize, options);
+  }
+}
+/** Beyond PyTorch: 3-D max pooling of quantized tensors. */
+export class MaxPool3d extends MaxPoolNd {
+  constructor(kernelSize: IntOrList, options?: MaxPoolOptions) {
+    super(3, 'MaxPool3d', kernelSize, options);
+  }
+}
+/** Beyond PyTorch: 1-D average pooling of quantized tensors. */
+export class AvgPool1d extends AvgPoolNd {
+  constructor(kernelSize: IntOrList, options?: AvgPoolOptions) {
+    super(1, 'AvgPool1d', kernelSize, options);
+  }
+}
+/** torch.nn.AvgPool2d on quantized tensors. */
+export class AvgPool2d extends AvgPoolNd {
+  constructor(kernelSize: IntOrList, options?: AvgPoolOptions) {
+    super(2, 'AvgPool2d', kernelSize, options);
+  }
+}
+/** torch.nn.AvgPool3d on quantized tensors. */
+export class AvgPool3d extends AvgPoolNd {
+  constructor(kernelSize: IntOrList, options?: AvgPoolOptions) {
+    super(3, 'AvgPool3d', kernelSize, options);
+  }
+}
+/** Beyond PyTorch: 1-D adaptive average pooling of quantized tensors. */
+export class AdaptiveAvgPool1d extends AdaptivePoolNd {
+  constructor(outputSize: SizeList) {
+    super(1, 'AdaptiveAvgPool1d', false, outputSize);
+  }
+}
+/** torch.nn.AdaptiveAvgPool2d on quantized tensors. */
+export class AdaptiveAvgPool2d extends AdaptivePoolNd {
+  constructor(outputSize: SizeList) {
+    super(2, 'AdaptiveAvgPool2d', false, outputSize);
+  }
+}
+/** torch.nn.AdaptiveAvgPool3d on quantized tensors. */
+export class AdaptiveAvgPool3d extends AdaptivePoolNd {
+  constructor(outputSize: SizeList) {
+    super(3, 'AdaptiveAvgPool3d', false, outputSize);
+  }
+}
+/** Beyond PyTorch: 1-D adaptive max pooling of quantized tensors. */
+export class AdaptiveMaxPool1d extends AdaptivePoolNd {
+  constructor(outputSize: SizeList) {
+    super(1, 'AdaptiveMaxPool1d', true, outputSize);
+  }
+}
+/** Beyond PyTorch: 2-D adaptive max pooling of quantized tensors. */
+export class AdaptiveMaxPool2d extends AdaptivePoolNd {
+  constructor(outputSize: SizeList) {
+    super(2, 'AdaptiveMaxPool2d', true, outputSize);
+  }
+}
+
+/** torch.nn.Upsample on quantized tensors: qF.interpolate with the stored options. */
+export class Upsample extends PlannedModule {
+  options: InterpolateOptions;
+  constructor(options?: InterpolateOptions) {
+    super();
+    this.options = { ...validate.options(options, 'options', ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor']) };
+  }
+  plan(x: QTensor): Plan {
+    return planInterpolate(x, this.options);
+  }
+  describe(): string {
+    const o = this.options;
+    return o.size !== undefined && o.size !== null
+      ? `Upsample(size=${tupleText(o.size)}, mode='${o.mode ?? 'nearest'}')`
+      : `Upsample(scale_factor=${tupleText(o.scaleFactor)}, mode='${o.mode ?? 'nearest'}')`;
+  }
+}
+
+// ---- normalization -----------------------------------------------------------------------------
+
+type InstanceNormOptions = { eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean };
+
+function filled(length: number, value: number): Tensor {
+  return tensor(new Float32Array(length).fill(value), [length]);
+}
+
+/** The scale as torch's float32 buffer holds it. */
+function float32Scale(scale: unknown, parameter = 'scale'): number {
+  const value = validate.positiveFiniteNumber(scale, parameter);
+  const rounded = Math.fround(value);
+  if (!(rounded > 0 && Number.isFinite(rounded))) throw validate.invalidRange('positive number finite in float32', parameter, scale);
+  return rounded;
+}
+
+abstract class BatchNormNd extends PlannedModule {
+    /** Attributes, as in torch (float32 buffers there; here Tensors of numFeatures values). */
+    weight: Tensor;
+    bias: Tensor;
+    runningMean: Tensor;
+    runningVar: Tensor;
+    eps: number;
+    momentum: number;
+    scale: number;
+    zeroPoint: number;
+    readonly numFeatures: number;
+
+    constructor(private readonly ranks: readonly number[], private readonly torchName: string, private readonly relu: boolean, numFeatures: number, options?: { eps?: number; momentum?: number }) {
+      super();
+      const o = validate.options(options, 'options', ['eps', 'momentum']);
+      this.numFeatures = validate.integerInRange(numFeatures, 'numFeatures', 1, 2 ** 31 - 1);
+      this.eps = o.eps === undefined ? 1e-5 : validate.finiteNumber(o.eps, 'eps');
+      this.momentum = o.momentum === undefined ? 0.1 : validate.finiteNumber(o.momentum, 'momentum');
+      this.weight = filled(numFeatures, 1);
+      this.bias = filled(numFeatures, 0);
+      this.runningMean = filled(numFeatures, 0);
+      this.runningVar = filled(numFeatures, 1);
+      this.scale = 1;
+      this.zeroPoint = 0;
+    }
+
+    plan(x: QTensor): Plan {
+      return planBatchNorm(this.ranks, x, this.weight, this.bias, this.runningMean, this.runningVar, this.eps, float32Scale(this.scale), this.zeroPoint, this.relu);
+    }
+
+    describe(): string {
+      return `${this.torchName}(${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=True, track_running_stats=True)`;
+    }
+}
+
+/** Beyond PyTorch 1.13's modules: quantized BatchNorm over (N, C) or (N, C, L). */
+export class BatchNorm1d extends BatchNormNd {
+  constructor(numFeatures: number, options?: { eps?: number; momentum?: number }) {
+    super([2, 3], 'QuantizedBatchNorm1d', false, numFeatures, options);
+  }
+}
+/**
+ * torch.ao.nn.quantized.BatchNorm2d. Attributes weight, bias, runningMean, runningVar (Tensors),
+ * eps, scale (kept in float32, as torch's buffer), zeroPoint.
+ *
+ * @example
+ * const bn = new nnq.BatchNorm2d(16);
+ * bn.runningMean = tensor(mean, [16]); bn.runningVar = tensor(variance, [16]);
+ * bn.scale = 0.05; bn.zeroPoint = 128;
+ * const y = bn.forward(x);
+ */
+export class BatchNorm2d extends BatchNormNd {
+  constructor(numFeatures: number, options?: { eps?: number; momentum?: number }) {
+    super([4], 'QuantizedBatchNorm2d', false, numFeatures, options);
+  }
+}
+/** torch.ao.nn.quantized.BatchNorm3d. */
+export class BatchNorm3d extends BatchNormNd {
+  constructor(numFeatures: number, options?: { eps?: number; momentum?: number }) {
+    super([5], 'QuantizedBatchNorm3d', false, numFeatures, options);
+  }
+}
+/** torch.ao.nn.intrinsic.quantized.BNReLU2d: BatchNorm2d then ReLU, fused. */
+export class BNReLU2d extends BatchNormNd {
+  constructor(numFeatures: number, options?: { eps?: number; momentum?: number }) {
+    super([4], 'QuantizedBNReLU2d', true, numFeatures, options);
+  }
+}
+/** torch.ao.nn.intrinsic.quantized.BNReLU3d. */
+export class BNReLU3d extends BatchNormNd {
+  constructor(numFeatures: number, options?: { eps?: number; momentum?: number }) {
+    super([5], 'QuantizedBNReLU3d', true, numFeatures, options);
+  }
+}
+
+/**
+ * torch.ao.nn.quantized.LayerNorm(normalized_shape, weight, bias, scale, zero_point, eps, elementwise_affine).
+ *
+ * @example
+ * const ln = new nnq.LayerNorm([16], weight, bias, 0.1, 128, { eps: 1e-5 });
+ */
+export class LayerNorm extends PlannedModule {
+  normalizedShape: IntOrList;
+  weight: Floats | null;
+  bias: Floats | null;
+  scale: number;
+  zeroPoint: number;
+  eps: number;
+  elementwiseAffine: boolean;
+
+  constructor(normalizedShape: IntOrList, weight: Floats | null, bias: Floats | null, scale: number, zeroPoint: number, options?: { eps?: number; elementwiseAffine?: boolean }) {
+    super();
+    const o = validate.options(options, 'options', ['eps', 'elementwiseAffine']);
+    this.normalizedShape = normalizedShape;
+    this.weight = weight;
+    this.bias = bias;
+    this.scale = validate.positiveFiniteNumber(scale, 'scale');
+    this.zeroPoint = validate.integerInRange(zeroPoint, 'zeroPoint', -128, 255);
+    this.eps = o.eps === undefined ? 1e-5 : validate.finiteNumber(o.eps, 'eps');
+    this.elementwiseAffine = o.elementwiseAffine === undefined ? true : validate.boolean(o.elementwiseAffine, 'elementwiseAffine');
+  }
+
+  plan(x: QTensor): Plan {
+    return planLayerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps, this.scale, this.zeroPoint);
+  }
+
+  describe(): string {
+    return `QuantizedLayerNorm(${tupleText(this.normalizedShape)}, eps=${this.eps}, elementwise_affine=${this.elementwiseAffine ? 'True' : 'False'})`;
+  }
+}
+
+/** torch.ao.nn.quantized.GroupNorm(num_groups, num_channels, weight, bias, scale, zero_point, eps, affine). */
+export class GroupNorm extends PlannedModule {
+  numGroups: number;
+  numChannels: number;
+  weight: Floats | null;
+  bias: Floats | null;
+  scale: number;
+  zeroPoint: number;
+  eps: number;
+  affine: boolean;
+
+  constructor(numGroups: number, numChannels: number, weight: Floats | null, bias: Floats | null, scale: number, zeroPoint: number, options?: { eps?: number; affine?: boolean }) {
+    super();
+    const o = validate.options(options, 'options', ['eps', 'affine']);
+    this.numGroups = validate.integerInRange(numGroups, 'numGroups', 1, 2 ** 31 - 1);
+    this.numChannels = validate.integerInRange(numChannels, 'numChannels', 1, 2 ** 31 - 1);
+    if (this.numChannels % this.numGroups !== 0) throw validate.invalidRange(`divisor of numChannels (${numChannels})`, 'numGroups', numGroups);
+    this.weight = weight;
+    this.bias = bias;
+    this.scale = validate.positiveFiniteNumber(scale, 'scale');
+    this.zeroPoint = validate.integerInRange(zeroPoint, 'zeroPoint', -128, 255);
+    this.eps = o.eps === undefined ? 1e-5 : validate.finiteNumber(o.eps, 'eps');
+    this.affine = o.affine === undefined ? true : validate.boolean(o.affine, 'affine');
+  }
+
+  plan(x: QTensor): Plan {
+    if (x instanceof QTensor && x.dim() >= 2 && x.shape[1] !== this.numChannels) {
+      throw validate.invalidRange(`QTensor with ${this.numChannels} channels (dim 1)`, 'x', x);
+    }
+    return planGroupNorm(x, this.numGroups, this.weight, this.bias, this.eps, this.scale, this.zeroPoint);
+  }
+
+  describe(): string {
+    return `QuantizedGroupNorm(${this.numGroups}, ${this.numChannels}, eps=${this.eps}, affine=${this.affine ? 'True' : 'False'})`;
+  }
+}
+
+abstract class InstanceNormNd extends PlannedModule {
+    numFeatures: number;
+    weight: Floats | null;
+    bias: Floats | null;
+    scale: number;
+    zeroPoint: number;
+    eps: number;
+    momentum: number;
+    affine: boolean;
+    trackRunningStats: boolean;
+
+    constructor(private readonly rank: number, private readonly torchName: string, numFeatures: number, weight: Floats | null, bias: Floats | null, scale: number, zeroPoint: number, options?: InstanceNormOptions) {
+      super();
+      const o = validate.options(options, 'options', ['eps', 'momentum', 'affine', 'trackRunningStats']);
+      this.numFeatures = validate.integerInRange(numFeatures, 'numFeatures', 1, 2 ** 31 - 1);
+      this.weight = weight;
+      this.bias = bias;
+      if (weight !== null) floatParams(weight, 'weight', this.numFeatures, false);
+      this.scale = validate.positiveFiniteNumber(scale, 'scale');
+      this.zeroPoint = validate.integerInRange(zeroPoint, 'zeroPoint', -128, 255);
+      this.eps = o.eps === undefined ? 1e-5 : validate.finiteNumber(o.eps, 'eps');
+      this.momentum = o.momentum === undefined ? 0.1 : validate.finiteNumber(o.momentum, 'momentum');
+      this.affine = o.affine === undefined ? false : validate.boolean(o.affine, 'affine');
+      this.trackRunningStats = o.trackRunningStats === undefined ? false : validate.boolean(o.trackRunningStats, 'trackRunningStats');
+    }
+
+    plan(x: QTensor): Plan {
+      if (!(x instanceof QTensor) || x.dim() !== this.rank) throw validate.invalidRange(`${this.rank}-D (N, C, ...) QTensor`, 'x', x);
+      return planGroupNorm(x, x.shape[1], this.weight, this.bias, this.eps, this.scale, this.zeroPoint, 3);
+    }
+
+    describe(): string {
+      return `${this.torchName}(${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine ? 'True' : 'False'}, track_running_stats=${this.trackRunningStats ? 'True' : 'False'})`;
+    }
+}
+
+/** torch.ao.nn.quantized.InstanceNorm1d: (N, C, L). */
+export class InstanceNorm1d extends InstanceNormNd {
+  constructor(numFeatures: number, weight: Floats | null, bias: Floats | null, scale: number, zeroPoint: number, options?: InstanceNormOptions) {
+    super(3, 'QuantizedInstanceNorm1d', numFeatures, weight, bias, scale, zeroPoint, options);
+  }
+}
+/** torch.ao.nn.quantized.InstanceNorm2d: (N, C, H, W). */
+export class InstanceNorm2d extends InstanceNormNd {
+  constructor(numFeatures: number, weight: Floats | null, bias: Floats | null, scale: number, zeroPoint: number, options?: InstanceNormOptions) {
+    super(4, 'QuantizedInstanceNorm2d', numFeatures, weight, bias, scale, zeroPoint, options);
+  }
+}
+/** torch.ao.nn.quantized.InstanceNorm3d: (N, C, D, H, W). */
+export class InstanceNorm3d extends InstanceNormNd {
+  constructor(numFeatures: number, weight: Floats | null, bias: Floats | null, scale: number, zeroPoint: number, options?: InstanceNormOptions) {
+    super(5, 'QuantizedInstanceNorm3d', numFeatures, weight, bias, scale, zeroPoint, options);
+  }
+}

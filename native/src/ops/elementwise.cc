@@ -1,0 +1,292 @@
+// Elementwise operators: lookup tables built from PyTorch's per-element formulas, quantized add / mul, threads, the fp32 matmul.
+#include "ops/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "base/checked.h"
+#include "base/dispatch.h"
+#include "base/threadpool.h"
+#include "ukernels/elementwise/elementwise-scalar.h"
+
+// The formulas are sequences of fp32 roundings, as in PyTorch: no contraction.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+namespace qk {
+namespace {
+
+std::string Expected(const std::string& what, const char* parameter, const std::string& received) {
+  return std::string("Expected ") + what + " for " + parameter + " but received " + received;
+}
+
+Status CheckByteDType(QDType dtype) {
+  if (dtype == QDType::kQUInt8 || dtype == QDType::kQInt8) return Status::Ok();
+  return Status::RangeError(Expected("quint8 or qint8", "dtype", std::to_string(static_cast<int>(dtype))));
+}
+
+Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* scale_name, const char* zp_name) {
+  if (!(std::isfinite(scale) && scale > 0 && std::isfinite(static_cast<float>(scale)) && static_cast<float>(scale) > 0)) {
+    return Status::RangeError(Expected("positive number finite in float32", scale_name, std::to_string(scale)));
+  }
+  const QRange range = QDTypeRange(dtype);
+  if (zero_point < range.qmin || zero_point > range.qmax) {
+    return Status::RangeError(Expected("integer in [" + std::to_string(range.qmin) + ", " + std::to_string(range.qmax) + "]",
+                                       zp_name, std::to_string(zero_point)));
+  }
+  return Status::Ok();
+}
+
+// Rows of row_length covering n elements, the first vector_length of each in the vector formula.
+Status CheckRows(size_t n, size_t row_length, size_t vector_length) {
+  if (n == 0) return Status::Ok();
+  if (row_length == 0 || n % row_length != 0) {
+    return Status::RangeError(Expected("a row length dividing " + std::to_string(n), "rowLength", std::to_string(row_length)));
+  }
+  if (vector_length > row_length) {
+    return Status::RangeError(Expected("at most the row length " + std::to_string(row_length), "vectorLength",
+                                       std::to_string(vector_length)));
+  }
+  return Status::Ok();
+}
+
+Status CheckBuffer(const void* data, size_t length, size_t needed, const char* parameter) {
+  if (needed > 0 && data == nullptr) return Status::TypeError(Expected("a buffer", parameter, "null"));
+  if (length < needed) {
+    return Status::RangeError(Expected("at least " + std::to_string(needed) + " elements", parameter, std::to_string(length)));
+  }
+  return Status::Ok();
+}
+
+// Calls fn(offset, count, vector_formula) for the pieces of [begin, end) that lie
+// wholly in one row's vector part or scalar part.
+template <typename Fn>
+void ForEachSegment(size_t begin, size_t end, size_t row_length, size_t vector_length, Fn fn) {
+  size_t i = begin;
+  while (i < end) {
+    const size_t in_row = i % row_length;
+    const size_t row_start = i - in_row;
+    const bool vector = in_row < vector_length;
+    const size_t segment_end = std::min(end, row_start + (vector ? vector_length : row_length));
+    fn(i, segment_end - i, vector);
+    i = segment_end;
+  }
+}
+
+// Splits n elements over the threads in chunks that keep the SIMD kernels on full vectors.
+template <typename Fn>
+void ParallelSegments(size_t n, Fn fn) {
+  constexpr size_t kMinChunk = 16384;
+  const size_t parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(GetNumThreads()), n / kMinChunk));
+  ParallelFor(parts, [&](size_t task) {
+    size_t begin = 0, end = 0;
+    SplitRange(n, parts, kTorchVectorStep, task, &begin, &end);
+    fn(begin, end);
+  });
+}
+
+float InverseOf(double scale, InverseScale how) {
+  switch (how) {
+    case InverseScale::kDouble: return static_cast<float>(1.0 / scale);
+    case InverseScale::kDoubleOfFloat: return static_cast<float>(1.0 / static_cast<double>(static_cast<float>(scale)));
+    case InverseScale::kFloat: break;
+  }
+  return 1.0f / static_cast<float>(scale);
+}
+
+// The real-valued maps: y = f(x) in PyTorch's fp32 order (std::exp / std::tanh on
+// floats are libm's expf / tanhf, which PyTorch's scalar lambdas call too).
+float RealMap(const LookupSpec& spec, float x) {
+  const float p0 = static_cast<float>(spec.p0), p1 = static_cast<float>(spec.p1), p2 = static_cast<float>(spec.p2);
+  switch (spec.op) {
+    case LookupOp::kHardswish: return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+    case LookupOp::kElu: return x >= 0 ? x * p1 : (std::exp(x * p2) - 1) * p0 * p1;
+    case LookupOp::kLeakyRelu: return x > 0 ? x : x * p0;
+    case LookupOp::kHardsigmoid: return std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+    case LookupOp::kSigmoid: return 1.0f / (1.0f + std::exp(-x));
+    case LookupOp::kTanh: return std::tanh(x);
+    case LookupOp::kThreshold: return x > p0 ? x : p1;
+    case LookupOp::kRequantize: return spec.p0 != 0 ? std::max(0.0f, x) : x;
+    default: return x;
+  }
+}
+
+}  // namespace
+
+Status CheckLookupSpec(const LookupSpec& spec) {
+  QK_RETURN_IF_ERROR(CheckByteDType(spec.dtype));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.in_scale, spec.in_zero_point, spec.dtype, "scale", "zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.out_scale, spec.out_zero_point, spec.dtype, "outputScale", "outputZeroPoint"));
+  if (spec.op == LookupOp::kAddScalar && !(std::fabs(spec.p0) <= 2147483647.0 && spec.p0 == std::trunc(spec.p0))) {
+    return Status::RangeError(Expected("an integer in int32 range", "other / scale", std::to_string(spec.p0)));
+  }
+  if (static_cast<int32_t>(spec.op) < 0 || static_cast<int32_t>(spec.op) > static_cast<int32_t>(LookupOp::kNegate)) {
+    return Status::RangeError(Expected("a known lookup op", "op", std::to_string(static_cast<int32_t>(spec.op))));
+  }
+  return Status::Ok();
+}
+
+int32_t LookupValue(const LookupSpec& spec, int32_t q, bool vector_formula) {
+  const QRange range = QDTypeRange(spec.dtype);
+  const int32_t qmin = static_cast<int32_t>(range.qmin), qmax = static_cast<int32_t>(range.qmax);
+  const int32_t in_zp = static_cast<int32_t>(spec.in_zero_point), out_zp = static_cast<int32_t>(spec.out_zero_point);
+  const float in_scale = static_cast<float>(spec.in_scale);
+  const float out_inv_scalar = 1.0f / static_cast<float>(spec.out_scale);
+  switch (spec.op) {
+    case LookupOp::kRelu: return std::max(q, in_zp);
+    case LookupOp::kClamp: {
+      // quantize_val of each bound with the input's qparams, then integer max / min.
+      const float in_inv = 1.0f / in_scale;
+      const int32_t lo = std::isnan(spec.p0) ? qmin : QuantizeScalarValue(static_cast<float>(spec.p0), in_inv, in_zp, qmin, qmax);
+      const int32_t hi = std::isnan(spec.p1) ? qmax : QuantizeScalarValue(static_cast<float>(spec.p1), in_inv, in_zp, qmin, qmax);
+      return std::min(std::max(q, lo), hi);
+    }
+    case LookupOp::kAddScalar: {
+      // qadd_scalar_kernel: multiplier = float(self_scale) * (1.0f / float(out_scale)).
+      const float multiplier = in_scale * out_inv_scalar;
+      const int32_t c = static_cast<int32_t>(static_cast<uint32_t>(q - in_zp) + static_cast<uint32_t>(static_cast<int32_t>(spec.p0)));
+      const int32_t y = vector_formula ? RequantizeVectorValue(c, multiplier, out_zp, qmin, qmax)
+                                       : RequantizeScalarValue(c, multiplier, out_zp, qmin, qmax);
+      return spec.p1 != 0 ? std::max(y, out_zp) : y;
+    }
+    case LookupOp::kNegate: {
+      const int32_t y = qmax + qmin - q;
+      return spec.p0 != 0 ? std::max(y, out_zp) : y;
+    }
+    default: break;
+  }
+  const float premul = in_scale * -static_cast<float>(in_zp);
+  const float x = vector_formula ? DequantizeVectorValue(q, in_scale, premul) : DequantizeScalarValue(q, in_scale, in_zp);
+  const float real = RealMap(spec, x);
+  return vector_formula ? QuantizeVectorValue(real, InverseOf(spec.out_scale, spec.inverse), out_zp, qmin, qmax)
+                        : QuantizeScalarValue(real, out_inv_scalar, out_zp, qmin, qmax);
+}
+
+Status BuildLookupTable(const LookupSpec& spec, bool vector_formula, uint8_t table[256]) {
+  QK_RETURN_IF_ERROR(CheckLookupSpec(spec));
+  for (int b = 0; b < 256; ++b) {
+    const int32_t q = spec.dtype == QDType::kQInt8 ? static_cast<int8_t>(b) : b;
+    table[b] = static_cast<uint8_t>(LookupValue(spec, q, vector_formula));
+  }
+  return Status::Ok();
+}
+
+Status LookupRows(const LookupSpec& spec, const void* x, size_t x_len, void* y, size_t y_len, size_t row_length,
+                  size_t vector_length) {
+  QK_RETURN_IF_ERROR(CheckBuffer(x, x_len, x_len, "input"));
+  QK_RETURN_IF_ERROR(CheckBuffer(y, y_len, x_len, "output"));
+  QK_RETURN_IF_ERROR(CheckRows(x_len, row_length, vector_length));
+  uint8_t tables[2][256];
+  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/false, tables[0]));
+  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/true, tables[1]));
+  if (x_len == 0) return Status::Ok();
+  LookupX8Fn* kernel = Dispatch().x8_lut;
+  const uint8_t* in = static_cast<const uint8_t*>(x);
+  uint8_t* out = static_cast<uint8_t*>(y);
+  ParallelSegments(x_len, [&](size_t begin, size_t end) {
+    ForEachSegment(begin, end, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
+      kernel(count, in + offset, tables[vector ? 1 : 0], out + offset);
+    });
+  });
+  return Status::Ok();
+}
+
+void MakeBinaryParams(const BinarySpec& spec, BinaryParams* p) {
+  const QRange range = QDTypeRange(spec.dtype);
+  p->a_scale = static_cast<float>(spec.a_scale);
+  p->b_scale = static_cast<float>(spec.b_scale);
+  p->a_premul = p->a_scale * -static_cast<float>(spec.a_zero_point);
+  p->b_premul = p->b_scale * -static_cast<float>(spec.b_zero_point);
+  p->inv_out_scale = 1.0f / static_cast<float>(spec.out_scale);
+  p->multiplier = spec.divide_by_out_scale ? (p->a_scale * p->b_scale) / static_cast<float>(spec.out_scale)
+                                           : p->a_scale * p->b_scale * p->inv_out_scale;
+  p->a_zero_point = static_cast<int32_t>(spec.a_zero_point);
+  p->b_zero_point = static_cast<int32_t>(spec.b_zero_point);
+  p->out_zero_point = static_cast<int32_t>(spec.out_zero_point);
+  p->qmin = static_cast<int32_t>(range.qmin);
+  p->qmax = static_cast<int32_t>(range.qmax);
+  p->multiply = spec.multiply ? 1 : 0;
+  p->relu = spec.relu ? 1 : 0;
+}
+
+Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const void* b, size_t b_len, void* y,
+                  size_t y_len, size_t row_length, size_t vector_length) {
+  QK_RETURN_IF_ERROR(CheckByteDType(spec.dtype));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.a_scale, spec.a_zero_point, spec.dtype, "qa.scale", "qa.zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.b_scale, spec.b_zero_point, spec.dtype, "qb.scale", "qb.zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.out_scale, spec.out_zero_point, spec.dtype, "scale", "zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckBuffer(a, a_len, a_len, "qa"));
+  if (b_len != a_len) {
+    return Status::RangeError(Expected(std::to_string(a_len) + " elements (as many as qa)", "qb", std::to_string(b_len)));
+  }
+  QK_RETURN_IF_ERROR(CheckBuffer(b, b_len, a_len, "qb"));
+  QK_RETURN_IF_ERROR(CheckBuffer(y, y_len, a_len, "output"));
+  QK_RETURN_IF_ERROR(CheckRows(a_len, row_length, vector_length));
+  if (a_len == 0) return Status::Ok();
+  BinaryParams params;
+  MakeBinaryParams(spec, &params);
+  const DispatchTable& table = Dispatch();
+  ParallelSegments(a_len, [&](size_t begin, size_t end) {
+    ForEachSegment(begin, end, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
+      if (spec.dtype == QDType::kQUInt8) {
+        const uint8_t* pa = static_cast<const uint8_t*>(a) + offset;
+        const uint8_t* pb = static_cast<const uint8_t*>(b) + offset;
+        uint8_t* py = static_cast<uint8_t*>(y) + offset;
+        if (vector) table.qu8_binary(count, pa, pb, py, &params); else BinaryScalarLoop(count, pa, pb, py, params);
+      } else {
+        const int8_t* pa = static_cast<const int8_t*>(a) + offset;
+        const int8_t* pb = static_cast<const int8_t*>(b) + offset;
+        int8_t* py = static_cast<int8_t*>(y) + offset;
+        if (vector) table.qs8_binary(count, pa, pb, py, &params); else BinaryScalarLoop(count, pa, pb, py, params);
+      }
+    });
+  });
+  return Status::Ok();
+}
+
+Status MatmulF32(const float* a, size_t a_len, const float* b, size_t b_len, float* y, size_t y_len, size_t batch,
+                 size_t m, size_t k, size_t n) {
+  size_t a_need = 0, b_need = 0, y_need = 0, rows = 0;
+  if (!CheckedMul(batch, m, &rows) || !CheckedMul(rows, k, &a_need) || !CheckedMul(batch, k, &b_need) ||
+      !CheckedMul(b_need, n, &b_need) || !CheckedMul(rows, n, &y_need)) {
+    return Status::RangeError(Expected("sizes whose products fit in size_t", "shape", std::to_string(batch) + " x " +
+                                           std::to_string(m) + " x " + std::to_string(k) + " x " + std::to_string(n)));
+  }
+  QK_RETURN_IF_ERROR(CheckBuffer(a, a_len, a_need, "a"));
+  QK_RETURN_IF_ERROR(CheckBuffer(b, b_len, b_need, "b"));
+  QK_RETURN_IF_ERROR(CheckBuffer(y, y_len, y_need, "output"));
+  if (y_need == 0) return Status::Ok();
+  // Blocks of kColumns output columns keep one row of double sums in L1; within a block the
+  // i-p-j order streams b's rows. Each output is summed over p in index order, whatever the
+  // blocking and threading, so the bits do not depend on them.
+  constexpr size_t kColumns = 256;
+  constexpr double kMinTaskWork = 65536;  // multiply-adds per task, at least
+  const double work = static_cast<double>(rows) * static_cast<double>(std::max<size_t>(1, k)) * static_cast<double>(n);
+  const size_t parts = static_cast<size_t>(
+      std::max(1.0, std::min(static_cast<double>(GetNumThreads()), std::min(static_cast<double>(rows), work / kMinTaskWork))));
+  ParallelFor(parts, [&](size_t task) {
+    size_t begin = 0, end = 0;
+    SplitRange(rows, parts, 1, task, &begin, &end);
+    double sums[kColumns];
+    for (size_t row = begin; row < end; ++row) {
+      const float* pa = a + row * k;
+      const float* pb = b + (row / m) * k * n;
+      float* py = y + row * n;
+      for (size_t j0 = 0; j0 < n; j0 += kColumns) {
+        const size_t width = std::min(kColumns, n - j0);
+        std::fill(sums, sums + width, 0.0);
+        for (size_t p = 0; p < k; ++p) {
+          const double av = pa[p];
+          const float* brow = pb + p * n + j0;
+          for (size_t j = 0; j < width; ++j) sums[j] += av * static_cast<double>(brow[j]);
+        }
+        for (size_t j = 0; j < width; ++j) py[j0 + j] = static_cast<float>(sums[j]);
+      }
+    }
+  });
+  return Status::Ok();
+}
+
+}  // namespace qk

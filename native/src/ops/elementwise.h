@@ -1,0 +1,114 @@
+// Elementwise operators on 8-bit quantized data: 256-entry lookup tables for the fixed-qparams maps, quantized add / mul, and the fp32 product of quantized matmul.
+//
+// Numerics: PyTorch 1.13 on x86 without FBGEMM (Debian's python3-torch), whose
+// kernels (aten/src/ATen/native/quantized/cpu/kernels/QuantizedOpKernels.cpp) run
+// through cpu_kernel_vec: in each contiguous run, elements [0, run - run % 64)
+// take the vectorized lambda and the rest the scalar lambda, and the two round
+// differently (ukernels/elementwise/elementwise-scalar.h). So every op here takes
+// a row length and a vector length: within each row of `row_length` elements the
+// first `vector_length` use the vector formula and the rest the scalar one.
+// Callers pass vector_length = row_length - row_length % 64 to follow PyTorch.
+//
+// A lookup op builds two 256-entry tables (vector and scalar formula) from the
+// qparams and applies them with the dispatched x8_lut kernel, so its cost is that
+// of a byte shuffle whatever the activation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/status.h"
+#include "ops/quantize.h"
+#include "ukernels/ukernels.h"
+
+namespace qk {
+
+// The fixed-qparams maps, each exactly as PyTorch computes it (x the dequantized
+// input, y the real result; "float" means fp32 arithmetic in that order):
+enum class LookupOp : int32_t {
+  kRelu = 0,         // q -> max(q, zp)                                     (qrelu; output qparams = input's)
+  kClamp = 1,        // q -> min(max(q, quantize(p0)), quantize(p1)) in integers; NaN p0 / p1 = no bound
+                     // (qclamp, hardtanh, relu6; output qparams = input's)
+  kHardswish = 2,    // y = x * min(max(x + 3, 0), 6) / 6
+  kElu = 3,          // y = x >= 0 ? x * p1 : (exp(x * p2) - 1) * p0 * p1   (p0 alpha, p1 scale, p2 input scale)
+  kLeakyRelu = 4,    // y = x > 0 ? x : x * p0
+  kHardsigmoid = 5,  // y = min(max(x + 3, 0), 6) / 6
+  kSigmoid = 6,      // y = 1 / (1 + exp(-x))
+  kTanh = 7,         // y = tanh(x)
+  kThreshold = 8,    // y = x > p0 ? x : p1
+  kAddScalar = 9,    // q -> requantize_from_int(q - zp + p0, in_scale / out_scale, out_zp); p1 != 0: ReLU (max with out_zp)
+  kRequantize = 10,  // y = x (dequantize, then quantize with the output qparams); p0 != 0: y = max(x, 0)
+  kNegate = 11,      // q -> qmax + qmin - q; p0 != 0: max with out_zp   (mul_scalar by a negative number)
+};
+
+// How the vectorized lambda's quantize computes its reciprocal scale (each
+// PyTorch kernel writes it its own way; the scalar lambda's quantize_val always
+// uses 1.0f / float(scale)):
+enum class InverseScale : int32_t {
+  kFloat = 0,          // 1.0f / float(scale)
+  kDouble = 1,         // float(1.0 / scale)            (scale a double)
+  kDoubleOfFloat = 2,  // float(1.0 / double(float(scale)))
+};
+
+struct LookupSpec {
+  LookupOp op = LookupOp::kRelu;
+  QDType dtype = QDType::kQUInt8;  // quint8 or qint8
+  double in_scale = 1;
+  int64_t in_zero_point = 0;
+  double out_scale = 1;
+  int64_t out_zero_point = 0;
+  double p0 = 0, p1 = 0, p2 = 0;
+  InverseScale inverse = InverseScale::kFloat;
+};
+
+// Checks dtype (quint8 / qint8), both qparams and the op's parameters.
+Status CheckLookupSpec(const LookupSpec& spec);
+
+// One output value (as an int of the dtype) for input value q, in the vector or
+// scalar formula; the spec must have passed CheckLookupSpec.
+int32_t LookupValue(const LookupSpec& spec, int32_t q, bool vector_formula);
+
+// The op's table for one formula: table[b] is the output byte for the input whose
+// storage byte is b (qint8 values by their two's-complement byte). Checks the spec.
+Status BuildLookupTable(const LookupSpec& spec, bool vector_formula, uint8_t table[256]);
+
+// y = op(x) for x_len elements in rows of row_length (x_len a multiple of it),
+// the first vector_length of each row by the vector table. y holds y_len bytes.
+// Any thread count gives the same bytes.
+Status LookupRows(const LookupSpec& spec, const void* x, size_t x_len, void* y, size_t y_len, size_t row_length,
+                  size_t vector_length);
+
+// Quantized add (multiply = false) or mul of two same-shaped dense runs of n
+// elements, rows and vector length as above; relu fuses ReLU. dtype quint8 or qint8.
+struct BinarySpec {
+  QDType dtype = QDType::kQUInt8;
+  bool multiply = false;
+  bool relu = false;
+  double a_scale = 1;
+  int64_t a_zero_point = 0;
+  double b_scale = 1;
+  int64_t b_zero_point = 0;
+  double out_scale = 1;
+  int64_t out_zero_point = 0;
+  // multiply's multiplier: false: a_scale * b_scale * (1 / out_scale), PyTorch's own kernel;
+  // true: (a_scale * b_scale) / out_scale, XNNPACK's (PyTorch 1.13 multiplies qint8 through
+  // XNNPACK when the output zero point is below 127).
+  bool divide_by_out_scale = false;
+};
+
+Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const void* b, size_t b_len, void* y,
+                  size_t y_len, size_t row_length, size_t vector_length);
+
+// The kernel parameters of a spec (shared with the reference and the tests).
+void MakeBinaryParams(const BinarySpec& spec, BinaryParams* params);
+
+// The float product inside quantized::matmul (PyTorch 1.13 without ruy dequantizes both
+// operands, calls at::matmul in fp32 and quantizes) and FloatFunctional.matmul:
+// y[i] = a[i] (m x k) * b[i] (k x n) for i < batch, all dense row-major. PyTorch's sgemm sums
+// in a blocked order no one can reproduce; this sums each dot product in double (fp32
+// products are exact there) and rounds once to float, so the result is within about one
+// float ulp of the exact product, for any thread count the same bits.
+Status MatmulF32(const float* a, size_t a_len, const float* b, size_t b_len, float* y, size_t y_len, size_t batch,
+                 size_t m, size_t k, size_t n);
+
+}  // namespace qk

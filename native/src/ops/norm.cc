@@ -1,0 +1,175 @@
+// Quantized normalization operators: batch norm through the dispatched kernel, layer/group/instance norm with integer statistics.
+#include "ops/norm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "base/checked.h"
+#include "ops/pool-norm-common.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+namespace qk {
+namespace {
+
+// PyTorch's AVX2 build contracts the affine step `u * gamma + beta` into one FMA (GCC's
+// default -ffp-contract=fast with -mfma); the oracle tests pin this choice.
+constexpr bool kFusedAffine = true;
+
+inline float Affine(float u, float gamma, float beta) { return kFusedAffine ? std::fma(u, gamma, beta) : u * gamma + beta; }
+
+Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* scale_name, const char* zp_name) {
+  if (!(std::isfinite(scale) && scale > 0)) {
+    return Status::RangeError(std::string("Expected positive finite number for ") + scale_name + " but received " +
+                              std::to_string(scale));
+  }
+  const QRange range = QDTypeRange(dtype);
+  if (zero_point < range.qmin || zero_point > range.qmax) {
+    return Status::RangeError(std::string("Expected integer in the dtype's range for ") + zp_name + " but received " +
+                              std::to_string(zero_point));
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
+  const int32_t qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
+  const float y_inv_scale = 1.0f / a.y_scale;
+  const float x_zp = static_cast<float>(a.x_zero_point);
+  const size_t N = a.group_size;
+  ParallelOverRange(a.groups, N * 4, [&](size_t begin, size_t end) {
+    for (size_t g = begin; g < end; ++g) {
+      const T* xg = x + g * N;
+      T* yg = y + g * N;
+      int64_t sum = 0, sum_sq = 0;
+      for (size_t i = 0; i < N; ++i) {
+        sum += xg[i];
+        sum_sq += static_cast<int64_t>(xg[i]) * xg[i];
+      }
+      const float n = static_cast<float>(N);
+      const float mean = static_cast<float>(sum) / n;
+      const float mean_centred = mean - x_zp;
+      // GCC contracts torch's `sum_sq / N - mean * mean` into one fused negative multiply-add.
+      const float var = std::max(std::fma(-mean, mean, static_cast<float>(sum_sq) / n), 0.0f);
+      const float s = static_cast<float>(static_cast<double>(a.x_scale) /
+                                         std::sqrt(static_cast<double>(var * a.x_scale * a.x_scale) + a.eps));
+      auto store = [&](size_t i, float t) {
+        const float q = std::nearbyint(t * y_inv_scale) + static_cast<float>(a.y_zero_point);
+        yg[i] = static_cast<T>(std::min<float>(std::max<float>(q, qmin), qmax));
+      };
+      if (a.per_channel) {
+        const size_t per_channel = N / a.channels_per_group;
+        for (size_t k = 0; k < a.channels_per_group; ++k) {
+          const size_t c = (g * a.channels_per_group + k) % a.num_channels;
+          const float gamma = a.gamma ? a.gamma[c] : 1.0f;
+          const float beta = a.beta ? a.beta[c] : 0.0f;
+          const float gamma_s = s * gamma;
+          for (size_t i = k * per_channel; i < (k + 1) * per_channel; ++i) {
+            store(i, Affine(static_cast<float>(xg[i]) - x_zp - mean_centred, gamma_s, beta));
+          }
+        }
+      } else {
+        for (size_t i = 0; i < N; ++i) {
+          const float u = (static_cast<float>(xg[i]) - x_zp - mean_centred) * s;
+          store(i, Affine(u, a.gamma ? a.gamma[i] : 1.0f, a.beta ? a.beta[i] : 0.0f));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void BatchNormFusedParams(const BatchNormArgs& args, float* alpha, float* beta) {
+  for (size_t c = 0; c < args.channels; ++c) {
+    const float inv_sigma =
+        static_cast<float>(1.0 / static_cast<double>(std::sqrt(args.var[c] + static_cast<float>(args.eps))));
+    const float weight = args.weight ? args.weight[c] : 1.0f;
+    const float bias = args.bias ? args.bias[c] : 0.0f;
+    alpha[c] = static_cast<float>(static_cast<double>(inv_sigma * weight) * (args.x_scale / args.y_scale));
+    beta[c] = static_cast<float>(static_cast<double>(bias - args.mean[c] * inv_sigma * weight) / args.y_scale);
+  }
+}
+
+Status BatchNorm(const BatchNormArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+  QK_RETURN_IF_ERROR(CheckQParams(args.x_scale, args.x_zero_point, dtype, "input scale", "input zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQParams(args.y_scale, args.y_zero_point, dtype, "scale", "zeroPoint"));
+  if (args.params_len != args.channels || (args.channels > 0 && (args.mean == nullptr || args.var == nullptr))) {
+    return Status::RangeError("Expected " + std::to_string(args.channels) +
+                              " values (one per channel) for runningMean and runningVar but received " +
+                              std::to_string(args.params_len));
+  }
+  if (!(args.eps >= 0) || !std::isfinite(args.eps)) {
+    return Status::RangeError("Expected non-negative finite number for eps but received " + std::to_string(args.eps));
+  }
+  const int64_t dims[3] = {static_cast<int64_t>(args.batch), static_cast<int64_t>(args.channels),
+                           static_cast<int64_t>(args.spatial)};
+  size_t numel = 0;
+  if (!CheckedShapeProduct(dims, 3, &numel)) return Status::RangeError("Expected a shape that fits in memory for input");
+  QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, numel, "input"));
+  QK_RETURN_IF_ERROR(CheckByteBuffer(y, y_bytes, numel, "output"));
+  std::vector<float> alpha(args.channels), beta(args.channels);
+  BatchNormFusedParams(args, alpha.data(), beta.data());
+  return WithInt8Type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xc = static_cast<const T*>(x);
+    std::vector<T> staged;
+    if (!args.channels_last_input) {
+      staged.resize(numel);
+      TransposePlanes(xc, staged.data(), args.batch, args.channels, args.spatial);
+      xc = staged.data();
+    }
+    BatchNormParams params;
+    params.x_zero_point = args.x_zero_point;
+    params.y_zero_point = args.y_zero_point;
+    params.qmin = args.relu ? args.y_zero_point : static_cast<int32_t>(std::numeric_limits<T>::min());
+    params.qmax = std::numeric_limits<T>::max();
+    auto* kernel = KernelsFor<T>::BatchNorm(Dispatch());
+    T* yc = static_cast<T*>(y);
+    const size_t C = args.channels;
+    ParallelOverRange(args.batch * args.spatial, C, [&](size_t begin, size_t end) {
+      for (size_t p = begin; p < end; ++p) kernel(C, xc + p * C, alpha.data(), beta.data(), yc + p * C, &params);
+    });
+    return Status::Ok();
+  });
+}
+
+Status Normalize(const NormalizeArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+  QK_RETURN_IF_ERROR(CheckQParams(args.x_scale, args.x_zero_point, dtype, "input scale", "input zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQParams(args.y_scale, args.y_zero_point, dtype, "scale", "zeroPoint"));
+  if (!(args.eps >= 0) || !std::isfinite(args.eps)) {
+    return Status::RangeError("Expected non-negative finite number for eps but received " + std::to_string(args.eps));
+  }
+  if (args.group_size == 0 && args.groups > 0) return Status::RangeError("Expected a non-empty normalized shape for input");
+  size_t needed_affine = args.group_size;
+  if (args.per_channel) {
+    if (args.channels_per_group == 0 || args.num_channels == 0 || args.group_size % args.channels_per_group != 0 ||
+        args.num_channels % args.channels_per_group != 0) {
+      return Status::RangeError("Expected channels divisible into groups for numGroups but received " +
+                                std::to_string(args.channels_per_group) + " channels per group");
+    }
+    needed_affine = args.num_channels;
+  }
+  if ((args.gamma || args.beta) && args.affine_len != needed_affine) {
+    return Status::RangeError("Expected " + std::to_string(needed_affine) + " values for weight and bias but received " +
+                              std::to_string(args.affine_len));
+  }
+  size_t numel = 0;
+  if (!CheckedMul(args.groups, args.group_size, &numel) || args.group_size > (size_t{1} << 40)) {
+    return Status::RangeError("Expected a shape that fits in memory for input");
+  }
+  QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, numel, "input"));
+  QK_RETURN_IF_ERROR(CheckByteBuffer(y, y_bytes, numel, "output"));
+  return WithInt8Type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    RunNormalize(args, static_cast<const T*>(x), static_cast<T*>(y));
+    return Status::Ok();
+  });
+}
+
+}  // namespace qk

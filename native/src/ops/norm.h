@@ -1,0 +1,79 @@
+// Quantized normalization operators: batch norm (optionally fused with ReLU), and layer / group / instance norm.
+//
+// Numerics (PyTorch 1.13 on x86, checked against the Debian build by test/norm-*.test.ts):
+//   batch norm (qbatch_norm.cpp's compute_fused_params, then the AVX2 kernel):
+//     inv_sigma = float(1.0 / double(sqrtf(var[c] + float(eps))))
+//     alpha[c]  = float(double(inv_sigma * weight[c]) * (x_scale / y_scale))
+//     beta[c]   = float(double(bias[c] - mean[c] * inv_sigma * weight[c]) / y_scale)
+//     y         = clamp(nearbyint(fma(alpha[c], float(q - x_zp), beta[c])) + y_zp)   (the kernel's formula;
+//                 see ukernels/pool-norm/pool-norm.h). ReLU raises the lower clamp to y_zp.
+//     PyTorch always writes channels last (NHWC / NDHWC); so does this op.
+//   layer / group / instance norm (quantized_normalize_kernel): per group of N elements,
+//     integer sums S = sum q, Q = sum q^2 (int64),
+//     m  = float(S) / float(N)                    mean of q
+//     md = m - float(x_zp)                        mean of the centred values
+//     v  = max(fma(-m, m, float(Q) / float(N)), 0) variance of q, in fp32 (GCC fused it in torch's build)
+//     s  = float(double(x_scale) / sqrt(double(v * x_scale * x_scale) + eps))
+//     per element, d = float(q) - float(x_zp):
+//       layer norm:  t = ((d - md) * s) * gamma[i] + beta[i]        (elementwise affine)
+//       group norm:  t = (d - md) * (s * gamma[c]) + beta[c]        (per-channel affine)
+//     y = clamp(nearbyint(t * (1.0f / float(y_scale))) + y_zp)
+//     The last multiply-add of t is one fused operation, as GCC contracts it in PyTorch's
+//     AVX2 build (see kFusedAffine in norm.cc and the tests that pin it).
+//   Input and output of layer/group/instance norm are contiguous (PyTorch calls .contiguous()).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/status.h"
+#include "ops/quantize.h"
+
+namespace qk {
+
+struct BatchNormArgs {
+  size_t batch = 0;
+  size_t channels = 0;
+  size_t spatial = 1;             // D * H * W
+  bool channels_last_input = false;
+  const float* weight = nullptr;  // null: 1
+  const float* bias = nullptr;    // null: 0
+  const float* mean = nullptr;
+  const float* var = nullptr;
+  size_t params_len = 0;          // length of each of weight/bias/mean/var
+  double eps = 1e-5;
+  double x_scale = 1;
+  int32_t x_zero_point = 0;
+  double y_scale = 1;
+  int32_t y_zero_point = 0;
+  bool relu = false;
+};
+
+// y is channels last (N, spatial, C).
+Status BatchNorm(const BatchNormArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes);
+
+// The fused per-channel parameters, exactly as the op computes them (exposed for the reference).
+void BatchNormFusedParams(const BatchNormArgs& args, float* alpha, float* beta);
+
+struct NormalizeArgs {
+  size_t groups = 0;            // M: rows normalized independently (all batches)
+  size_t group_size = 0;        // N: elements per group
+  // Affine: per element of a group (layer norm, gamma length group_size) or per channel
+  // (group norm: channels_per_group channels of group_size / channels_per_group elements each,
+  // gamma length num_channels).
+  bool per_channel = false;
+  size_t num_channels = 0;      // per_channel only
+  size_t channels_per_group = 0;
+  const float* gamma = nullptr;  // null: 1
+  const float* beta = nullptr;   // null: 0
+  size_t affine_len = 0;
+  double eps = 1e-5;
+  float x_scale = 1;
+  int32_t x_zero_point = 0;
+  float y_scale = 1;
+  int32_t y_zero_point = 0;
+};
+
+Status Normalize(const NormalizeArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes);
+
+}  // namespace qk

@@ -1,0 +1,91 @@
+// Helpers shared by the pool-norm family's operators (pool.cc, norm.cc, resample.cc): threads, layout staging, dtype dispatch.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "base/dispatch.h"
+#include "base/status.h"
+#include "base/threadpool.h"
+#include "ops/quantize.h"
+
+namespace qk {
+
+// fn(begin, end) over disjoint ranges covering [0, n); `cost` is a rough work count per
+// item, so that small problems stay on one thread. Which thread computes an item never
+// changes its value, so the output is the same for any thread count.
+template <typename Fn>
+void ParallelOverRange(size_t n, size_t cost, const Fn& fn) {
+  constexpr size_t kMinWorkPerTask = 32768;
+  const size_t threads = static_cast<size_t>(GetNumThreads());
+  const size_t work = n * std::max<size_t>(cost, 1);
+  const size_t wanted = std::min({threads, n, (work + kMinWorkPerTask - 1) / kMinWorkPerTask});
+  if (wanted <= 1) {
+    fn(size_t{0}, n);
+    return;
+  }
+  ParallelFor(wanted, [&](size_t task) {
+    size_t begin = 0, end = 0;
+    SplitRange(n, wanted, 1, task, &begin, &end);
+    fn(begin, end);
+  });
+}
+
+// dst[b][j][i] = src[b][i][j] for src of shape [batch][rows][cols] (NCHW <-> NHWC with
+// rows = C, cols = spatial, or back with rows = spatial, cols = C).
+template <typename T>
+void TransposePlanes(const T* src, T* dst, size_t batch, size_t rows, size_t cols) {
+  ParallelOverRange(batch * rows, cols, [&](size_t begin, size_t end) {
+    for (size_t k = begin; k < end; ++k) {
+      const size_t b = k / rows, i = k % rows;
+      const T* s = src + k * cols;
+      T* d = dst + b * rows * cols + i;
+      for (size_t j = 0; j < cols; ++j) d[j * rows] = s[j];
+    }
+  });
+}
+
+inline Status CheckByteBuffer(const void* data, size_t bytes, size_t needed, const char* parameter) {
+  if (data == nullptr && needed > 0) return Status::TypeError(std::string("Expected a buffer for ") + parameter + " but received null");
+  if (bytes < needed) {
+    return Status::RangeError(std::string("Expected at least ") + std::to_string(needed) + " bytes for " + parameter +
+                              " but received " + std::to_string(bytes) + " bytes");
+  }
+  return Status::Ok();
+}
+
+// The input's zero point must lie in its dtype's range (the ops' outputs keep it).
+inline Status CheckInputZeroPoint(int64_t zero_point, QDType dtype) {
+  const QRange range = QDTypeRange(dtype);
+  if (zero_point >= range.qmin && zero_point <= range.qmax) return Status::Ok();
+  return Status::RangeError("Expected integer in the dtype's range for input zeroPoint but received " +
+                            std::to_string(zero_point));
+}
+
+// The dispatched kernels of one 8-bit type.
+template <typename T>
+struct KernelsFor;
+template <>
+struct KernelsFor<uint8_t> {
+  static MaxPoolU8Fn* MaxPool(const DispatchTable& t) { return t.qu8_maxpool; }
+  static SumPoolU8Fn* SumPool(const DispatchTable& t) { return t.qu8_sumpool; }
+  static BatchNormU8Fn* BatchNorm(const DispatchTable& t) { return t.qu8_batchnorm; }
+};
+template <>
+struct KernelsFor<int8_t> {
+  static MaxPoolS8Fn* MaxPool(const DispatchTable& t) { return t.qs8_maxpool; }
+  static SumPoolS8Fn* SumPool(const DispatchTable& t) { return t.qs8_sumpool; }
+  static BatchNormS8Fn* BatchNorm(const DispatchTable& t) { return t.qs8_batchnorm; }
+};
+
+// Calls fn(uint8_t{}) for quint8, fn(int8_t{}) for qint8; other dtypes are a RangeError.
+template <typename Fn>
+Status WithInt8Type(QDType dtype, const Fn& fn) {
+  if (dtype == QDType::kQUInt8) return fn(uint8_t{});
+  if (dtype == QDType::kQInt8) return fn(int8_t{});
+  return Status::RangeError(std::string("Expected quint8 or qint8 for input dtype but received ") + QDTypeName(dtype));
+}
+
+}  // namespace qk

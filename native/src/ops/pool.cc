@@ -1,0 +1,330 @@
+// Quantized pooling operators: argument checks, the channels-last staging of NCHW tensors, windows, threads, requantization.
+#include "ops/pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "base/checked.h"
+#include "base/dispatch.h"
+#include "base/threadpool.h"
+#include "ops/pool-norm-common.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+namespace qk {
+namespace {
+
+// Windows larger than this are refused: int32 sums of 8-bit values stay exact in fp32.
+constexpr int64_t kMaxWindowElements = int64_t{1} << 23;
+const char* const kDimNames[3] = {"depth", "height", "width"};
+
+// The in-bounds input positions of one window along one dim: begin, begin + step, ... < end.
+struct Span {
+  int64_t begin;
+  int64_t end;
+  int64_t step;
+  int64_t Count() const { return end > begin ? (end - begin + step - 1) / step : 0; }
+};
+
+struct Window {
+  Span span[3];
+  int64_t divisor;  // average pooling's divisor (unused by max pooling)
+};
+
+// A window of `kernel` positions `dilation` apart starting at o * stride - padding, clipped to [0, input).
+Span ClippedSpan(int64_t o, int64_t input, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation) {
+  int64_t begin = o * stride - padding;
+  int64_t end = std::min(begin + (kernel - 1) * dilation + 1, input);
+  if (begin < 0) begin += ((-begin + dilation - 1) / dilation) * dilation;
+  return {begin, end, dilation};
+}
+
+int64_t I(size_t v) { return static_cast<int64_t>(v); }
+
+// Runs fn(rows, window, y_pixel) for every output pixel (window_of(o) gives the window of output position o), split over threads; x and y
+// are channels last. Each pixel is computed the same way whoever runs it.
+template <typename T, typename WindowFn, typename PixelFn>
+void ForEachPixel(const PoolGeometry& g, const T* x, T* y, const WindowFn& window_of, const PixelFn& fn) {
+  const size_t out_volume = g.output[0] * g.output[1] * g.output[2];
+  const size_t total = g.batch * out_volume;
+  const size_t C = g.channels;
+  ParallelOverRange(total, C * 8 + 1, [&](size_t begin, size_t end) {
+    std::vector<const T*> rows;
+    for (size_t p = begin; p < end; ++p) {
+      const size_t n = p / out_volume;
+      const size_t rest = p - n * out_volume;
+      const int64_t o[3] = {I(rest / (g.output[1] * g.output[2])), I(rest % (g.output[1] * g.output[2]) / g.output[2]),
+                            I(rest % g.output[2])};
+      const Window w = window_of(o);
+      rows.clear();
+      for (int64_t d = w.span[0].begin; d < w.span[0].end; d += w.span[0].step) {
+        for (int64_t h = w.span[1].begin; h < w.span[1].end; h += w.span[1].step) {
+          for (int64_t i = w.span[2].begin; i < w.span[2].end; i += w.span[2].step) {
+            const size_t offset = ((n * g.input[0] + static_cast<size_t>(d)) * g.input[1] + static_cast<size_t>(h)) *
+                                      g.input[2] + static_cast<size_t>(i);
+            rows.push_back(x + offset * C);
+          }
+        }
+      }
+      fn(rows, w, y + p * C);
+    }
+  });
+}
+
+// Stages an NCHW problem through channels-last buffers (or runs in place when already NHWC).
+template <typename T, typename Body>
+Status RunChannelsLast(const PoolGeometry& g, PoolLayout layout, const void* x, void* y, const Body& body) {
+  const size_t in_spatial = g.input[0] * g.input[1] * g.input[2];
+  const size_t out_spatial = g.output[0] * g.output[1] * g.output[2];
+  if (layout == PoolLayout::kChannelsLast) {
+    body(static_cast<const T*>(x), static_cast<T*>(y));
+    return Status::Ok();
+  }
+  std::vector<T> x_last(g.batch * in_spatial * g.channels);
+  std::vector<T> y_last(g.batch * out_spatial * g.channels);
+  TransposePlanes(static_cast<const T*>(x), x_last.data(), g.batch, g.channels, in_spatial);
+  body(x_last.data(), y_last.data());
+  TransposePlanes(y_last.data(), static_cast<T*>(y), g.batch, out_spatial, g.channels);
+  return Status::Ok();
+}
+
+Status CheckBuffers(const PoolGeometry& g, QDType dtype, size_t x_bytes, size_t y_bytes, const void* x, void* y) {
+  if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) {
+    return Status::RangeError("Expected quint8 or qint8 for input dtype but received " + std::string(QDTypeName(dtype)));
+  }
+  size_t in = 0, out = 0;
+  const int64_t in_dims[5] = {I(g.batch), I(g.channels), I(g.input[0]), I(g.input[1]), I(g.input[2])};
+  const int64_t out_dims[5] = {I(g.batch), I(g.channels), I(g.output[0]), I(g.output[1]), I(g.output[2])};
+  if (!CheckedShapeProduct(in_dims, 5, &in) || !CheckedShapeProduct(out_dims, 5, &out)) {
+    return Status::RangeError("Expected a shape whose element count fits in memory for input but received an overflow");
+  }
+  QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, in, "input"));
+  return CheckByteBuffer(y, y_bytes, out, "output");
+}
+
+template <typename T>
+void RunMaxPool(const PoolGeometry& g, const T* x, T* y, bool adaptive) {
+  auto* kernel = KernelsFor<T>::MaxPool(Dispatch());
+  ForEachPixel(
+      g, x, y,
+      [&](const int64_t o[3]) {
+        Window w{};
+        for (int d = 0; d < 3; ++d) {
+          w.span[d] = adaptive ? Span{AdaptiveMaxStart(o[d], I(g.output[d]), I(g.input[d])),
+                                      AdaptiveMaxEnd(o[d], I(g.output[d]), I(g.input[d])), 1}
+                               : ClippedSpan(o[d], I(g.input[d]), I(g.kernel[d]), I(g.stride[d]), I(g.padding[d]),
+                                             I(g.dilation[d]));
+        }
+        return w;
+      },
+      [&](const std::vector<const T*>& rows, const Window&, T* out) { kernel(rows.size(), g.channels, rows.data(), out); });
+}
+
+// The requantization of average pooling, per layout (see pool.h).
+template <typename T>
+void RequantizeAverage(PoolLayout layout, size_t channels, const int32_t* acc, int64_t divisor, int32_t zero_point,
+                       T* out) {
+  const int32_t qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
+  if (layout == PoolLayout::kChannelsFirst) {
+    const float m = static_cast<float>(1.0 / static_cast<double>(divisor));
+    for (size_t c = 0; c < channels; ++c) {
+      const float t = std::nearbyint(static_cast<float>(acc[c]) * m + static_cast<float>(zero_point));
+      out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
+    }
+    return;
+  }
+  const float m = 1.0f / static_cast<float>(divisor);
+  const float tail_m = 1.0f / (1.0f / m);
+  const size_t vector_channels = channels / 8 * 8;
+  for (size_t c = 0; c < channels; ++c) {
+    const float t = std::nearbyint(static_cast<float>(acc[c]) * (c < vector_channels ? m : tail_m));
+    out[c] = static_cast<T>(std::min<float>(std::max<float>(t + static_cast<float>(zero_point), qmin), qmax));
+  }
+}
+
+template <typename T>
+void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& options, const T* x, T* y) {
+  auto* kernel = KernelsFor<T>::SumPool(Dispatch());
+  ForEachPixel(
+      g, x, y,
+      [&](const int64_t o[3]) {
+        Window w{};
+        int64_t pool_size = 1, size = 1;
+        for (int d = 0; d < 3; ++d) {
+          const int64_t start = o[d] * I(g.stride[d]) - I(g.padding[d]);
+          const int64_t end = std::min(start + I(g.kernel[d]), I(g.input[d]) + I(g.padding[d]));
+          pool_size *= end - start;
+          w.span[d] = Span{std::max<int64_t>(start, 0), std::min(end, I(g.input[d])), 1};
+          size *= w.span[d].Count();
+        }
+        w.divisor = options.divisor_override != 0 ? options.divisor_override
+                                                  : (options.count_include_pad ? pool_size : size);
+        return w;
+      },
+      [&](const std::vector<const T*>& rows, const Window& w, T* out) {
+        thread_local std::vector<int32_t> acc;
+        acc.resize(g.channels);
+        const int32_t init = -static_cast<int32_t>(rows.size()) * options.zero_point;
+        kernel(rows.size(), g.channels, rows.data(), init, acc.data());
+        RequantizeAverage(layout, g.channels, acc.data(), w.divisor, options.zero_point, out);
+      });
+}
+
+template <typename T>
+void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_point, const T* x, T* y) {
+  auto* kernel = KernelsFor<T>::SumPool(Dispatch());
+  const int32_t qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
+  ForEachPixel(
+      g, x, y,
+      [&](const int64_t o[3]) {
+        Window w{};
+        for (int d = 0; d < 3; ++d) {
+          w.span[d] = Span{AdaptiveAvgStart(o[d], I(g.output[d]), I(g.input[d])),
+                           AdaptiveAvgEnd(o[d], I(g.output[d]), I(g.input[d])), 1};
+        }
+        return w;
+      },
+      [&](const std::vector<const T*>& rows, const Window& w, T* out) {
+        thread_local std::vector<int32_t> acc;
+        acc.resize(g.channels);
+        const int32_t k = static_cast<int32_t>(rows.size());
+        if (layout == PoolLayout::kChannelsFirst) {
+          kernel(rows.size(), g.channels, rows.data(), 0, acc.data());
+          const float r = ((static_cast<float>(1.0 / static_cast<double>(w.span[0].Count())) /
+                            static_cast<float>(w.span[1].Count())) /
+                           static_cast<float>(w.span[2].Count()));
+          for (size_t c = 0; c < g.channels; ++c) {
+            const float t = std::nearbyint(static_cast<float>(acc[c]) * r);
+            out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
+          }
+        } else {
+          kernel(rows.size(), g.channels, rows.data(), -k * zero_point, acc.data());
+          const float inv = 1.0f / (1.0f / (1.0f / static_cast<float>(k)));
+          for (size_t c = 0; c < g.channels; ++c) {
+            const float t = std::nearbyint(static_cast<float>(acc[c]) * inv) + static_cast<float>(zero_point);
+            out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
+          }
+        }
+      });
+}
+
+Status CheckWindowVolume(const size_t kernel[3], const char* what) {
+  const int64_t dims[3] = {I(kernel[0]), I(kernel[1]), I(kernel[2])};
+  size_t volume = 0;
+  if (!CheckedShapeProduct(dims, 3, &volume) || volume > static_cast<size_t>(kMaxWindowElements)) {
+    return Status::RangeError(std::string("Expected a window of at most 8388608 elements for ") + what +
+                              " but received a larger one");
+  }
+  return Status::Ok();
+}
+
+// Adaptive windows are at most ceil(in / out) + 1 wide per dim.
+Status CheckAdaptive(const PoolGeometry& g) {
+  size_t widest[3];
+  for (int d = 0; d < 3; ++d) {
+    if (g.output[d] == 0 || g.input[d] == 0) {
+      return Status::RangeError(std::string("Expected positive sizes for outputSize and input ") + kDimNames[d] +
+                                " but received 0");
+    }
+    widest[d] = g.input[d] / g.output[d] + 2;
+  }
+  return CheckWindowVolume(widest, "the adaptive pooling window (input size / output size)");
+}
+
+}  // namespace
+
+bool PoolOutputSize(int64_t input, int64_t kernel, int64_t padding, int64_t stride, int64_t dilation, bool ceil_mode,
+                    int64_t* output) {
+  if (kernel < 1 || stride < 1 || dilation < 1 || padding < 0 || input < 0) return false;
+  const int64_t span = input + 2 * padding - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  // div_rtn: floor division for negative spans too.
+  int64_t size = (span >= 0 ? span / stride : -((-span + stride - 1) / stride)) + 1;
+  if (ceil_mode && (size - 1) * stride >= input + padding) --size;
+  *output = size;
+  return size >= 1;
+}
+
+Status CheckPoolGeometry(const PoolGeometry& g, bool dilation_allowed) {
+  for (int d = 0; d < 3; ++d) {
+    if (g.kernel[d] < 1) return Status::RangeError(std::string("Expected positive integer for kernelSize ") + kDimNames[d] + " but received 0");
+    if (g.stride[d] < 1) return Status::RangeError(std::string("Expected positive integer for stride ") + kDimNames[d] + " but received 0");
+    if (g.dilation[d] < 1 || (!dilation_allowed && g.dilation[d] != 1)) {
+      return Status::RangeError(std::string("Expected ") + (dilation_allowed ? "positive integer" : "1") +
+                                " for dilation " + kDimNames[d] + " but received " + std::to_string(g.dilation[d]));
+    }
+    if (g.padding[d] > g.kernel[d] / 2) {
+      return Status::RangeError(std::string("Expected at most half the kernel size for padding ") + kDimNames[d] +
+                                " but received " + std::to_string(g.padding[d]));
+    }
+    if (g.kernel[d] > static_cast<size_t>(kMaxWindowElements) || g.input[d] > (size_t{1} << 40) ||
+        g.dilation[d] > static_cast<size_t>(kMaxWindowElements) || g.stride[d] > (size_t{1} << 40)) {
+      return Status::RangeError(std::string("Expected sizes below 2^23 for kernelSize and dilation ") + kDimNames[d]);
+    }
+    int64_t floor_size = 0, ceil_size = 0;
+    const bool floor_ok = PoolOutputSize(I(g.input[d]), I(g.kernel[d]), I(g.padding[d]), I(g.stride[d]),
+                                         I(g.dilation[d]), false, &floor_size);
+    const bool ceil_ok = PoolOutputSize(I(g.input[d]), I(g.kernel[d]), I(g.padding[d]), I(g.stride[d]),
+                                        I(g.dilation[d]), true, &ceil_size);
+    const int64_t out = I(g.output[d]);
+    if (!((floor_ok && out == floor_size) || (ceil_ok && out == ceil_size))) {
+      return Status::RangeError(std::string("Expected an output ") + kDimNames[d] +
+                                " of at least 1 (the input is too small for the kernel) for input but received output size " +
+                                std::to_string(out));
+    }
+  }
+  return CheckWindowVolume(g.kernel, "kernelSize");
+}
+
+Status MaxPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes, void* y,
+               size_t y_bytes) {
+  QK_RETURN_IF_ERROR(CheckPoolGeometry(g, true));
+  QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
+  return WithInt8Type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    return RunChannelsLast<T>(g, layout, x, y, [&](const T* xc, T* yc) { RunMaxPool(g, xc, yc, false); });
+  });
+}
+
+Status AvgPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const AvgPoolOptions& options, const void* x,
+               size_t x_bytes, void* y, size_t y_bytes) {
+  QK_RETURN_IF_ERROR(CheckPoolGeometry(g, false));
+  QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
+  if (options.divisor_override < 0 || options.divisor_override > kMaxWindowElements) {
+    return Status::RangeError("Expected positive integer below 2^23 for divisorOverride but received " +
+                              std::to_string(options.divisor_override));
+  }
+  QK_RETURN_IF_ERROR(CheckInputZeroPoint(options.zero_point, dtype));
+  return WithInt8Type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    return RunChannelsLast<T>(g, layout, x, y, [&](const T* xc, T* yc) { RunAvgPool(g, layout, options, xc, yc); });
+  });
+}
+
+Status AdaptiveAvgPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, int32_t zero_point, const void* x,
+                       size_t x_bytes, void* y, size_t y_bytes) {
+  QK_RETURN_IF_ERROR(CheckAdaptive(g));
+  QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
+  QK_RETURN_IF_ERROR(CheckInputZeroPoint(zero_point, dtype));
+  return WithInt8Type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    return RunChannelsLast<T>(g, layout, x, y,
+                              [&](const T* xc, T* yc) { RunAdaptiveAvgPool(g, layout, zero_point, xc, yc); });
+  });
+}
+
+Status AdaptiveMaxPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes, void* y,
+                       size_t y_bytes) {
+  QK_RETURN_IF_ERROR(CheckAdaptive(g));
+  QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
+  return WithInt8Type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    return RunChannelsLast<T>(g, layout, x, y, [&](const T* xc, T* yc) { RunMaxPool(g, xc, yc, true); });
+  });
+}
+
+}  // namespace qk

@@ -1,0 +1,194 @@
+// Quantized resampling operators: nearest and bilinear, with PyTorch's fp32 index and weight arithmetic.
+#include "ops/resample.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "base/checked.h"
+#include "ops/pool-norm-common.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+namespace qk {
+namespace {
+
+Status CheckResample(const ResampleGeometry& g, QDType dtype, size_t x_bytes, size_t y_bytes, const void* x,
+                     const void* y) {
+  int64_t in_dims[5] = {static_cast<int64_t>(g.batch), static_cast<int64_t>(g.channels), 0, 0, 0};
+  int64_t out_dims[5] = {in_dims[0], in_dims[1], 0, 0, 0};
+  for (int d = 0; d < 3; ++d) {
+    if (g.input[d] == 0 || g.output[d] == 0) {
+      return Status::RangeError("Expected positive sizes for input and size but received " +
+                                std::to_string(g.input[d]) + " -> " + std::to_string(g.output[d]));
+    }
+    if (!(g.scale_factor[d] >= 0) || !std::isfinite(g.scale_factor[d])) {
+      return Status::RangeError("Expected positive finite number for scaleFactor but received " +
+                                std::to_string(g.scale_factor[d]));
+    }
+    in_dims[2 + d] = static_cast<int64_t>(g.input[d]);
+    out_dims[2 + d] = static_cast<int64_t>(g.output[d]);
+  }
+  size_t in = 0, out = 0;
+  if (!CheckedShapeProduct(in_dims, 5, &in) || !CheckedShapeProduct(out_dims, 5, &out)) {
+    return Status::RangeError("Expected a shape that fits in memory for input");
+  }
+  QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, in, "input"));
+  QK_RETURN_IF_ERROR(CheckByteBuffer(y, y_bytes, out, "output"));
+  if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) {
+    return Status::RangeError(std::string("Expected quint8 or qint8 for input dtype but received ") + QDTypeName(dtype));
+  }
+  return Status::Ok();
+}
+
+float LinearScale(int64_t in, int64_t out, bool align_corners, double scale_factor) {
+  if (align_corners) return out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.0f;
+  return scale_factor > 0 ? static_cast<float>(1.0 / scale_factor) : static_cast<float>(in) / static_cast<float>(out);
+}
+
+// `fused`: torch's NHWC kernel is built with FMA and GCC contracts scale * (o + 0.5) - 0.5 into one
+// fused multiply-add; its NCHW kernel (a baseline x86-64 file) rounds the product first.
+float LinearSource(float scale, int64_t o, bool align_corners, bool fused) {
+  if (align_corners) return scale * static_cast<float>(o);
+  const float half = static_cast<float>(o) + 0.5f;
+  const float src = fused ? std::fma(scale, half, -0.5f) : scale * half - 0.5f;
+  return src < 0 ? 0.0f : src;
+}
+
+// One bilinear tap along a dim: the first source index, the step to the second (0 at the edge), the weights.
+struct Tap {
+  int64_t index;
+  int64_t step;
+  float l0;
+  float l1;
+};
+
+std::vector<Tap> LinearTaps(int64_t in, int64_t out, bool align_corners, double scale_factor, bool fused) {
+  const float scale = LinearScale(in, out, align_corners, scale_factor);
+  std::vector<Tap> taps(static_cast<size_t>(out));
+  for (int64_t o = 0; o < out; ++o) {
+    const float src = LinearSource(scale, o, align_corners, fused);
+    const int64_t i = static_cast<int64_t>(src);
+    const float l1 = src - static_cast<float>(i);
+    taps[static_cast<size_t>(o)] = {i, i < in - 1 ? 1 : 0, l1, l1};
+    taps[static_cast<size_t>(o)].l0 = 1.0f - l1;
+  }
+  return taps;
+}
+
+// The weighted sum as GCC contracted it in torch's NHWC kernel (found by matching torch value by
+// value; test/resample-ops.test.ts pins it). Its vector part, channels below C rounded down to 8,
+// fuses the second product of each a * b + c * d: fma(c, d, a * b); its scalar tail fuses the
+// first: fma(a, b, c * d).
+float BilinearFused(const Tap& r, const Tap& c, float q00, float q01, float q10, float q11, bool vector_part) {
+  if (vector_part) {
+    const float top = std::fma(c.l1, q01, c.l0 * q00);
+    const float bottom = std::fma(c.l1, q11, c.l0 * q10);
+    return std::fma(r.l1, bottom, r.l0 * top);
+  }
+  const float top = std::fma(c.l0, q00, c.l1 * q01);
+  const float bottom = std::fma(c.l0, q10, c.l1 * q11);
+  return std::fma(r.l0, top, r.l1 * bottom);
+}
+
+}  // namespace
+
+int64_t NearestSourceIndex(int64_t o, int64_t in, int64_t out, double scale_factor) {
+  if (out == in) return o;
+  if (out == 2 * in) return o >> 1;
+  const float scale =
+      scale_factor > 0 ? static_cast<float>(1.0 / scale_factor) : static_cast<float>(in) / static_cast<float>(out);
+  return std::min(static_cast<int64_t>(std::floor(static_cast<float>(o) * scale)), in - 1);
+}
+
+Status UpsampleNearest(const ResampleGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes,
+                       void* y, size_t y_bytes) {
+  QK_RETURN_IF_ERROR(CheckResample(g, dtype, x_bytes, y_bytes, x, y));
+  std::vector<size_t> source[3];
+  for (int d = 0; d < 3; ++d) {
+    source[d].resize(g.output[d]);
+    for (size_t o = 0; o < g.output[d]; ++o) {
+      source[d][o] = static_cast<size_t>(NearestSourceIndex(static_cast<int64_t>(o), static_cast<int64_t>(g.input[d]),
+                                                            static_cast<int64_t>(g.output[d]), g.scale_factor[d]));
+    }
+  }
+  const size_t in_spatial = g.input[0] * g.input[1] * g.input[2];
+  const size_t out_spatial = g.output[0] * g.output[1] * g.output[2];
+  const size_t C = g.channels;
+  const bool last = layout == PoolLayout::kChannelsLast;
+  // 8-bit values are copied as bytes whatever their signedness.
+  const uint8_t* xb = static_cast<const uint8_t*>(x);
+  uint8_t* yb = static_cast<uint8_t*>(y);
+  ParallelOverRange(g.batch * out_spatial, C, [&](size_t begin, size_t end) {
+    for (size_t p = begin; p < end; ++p) {
+      const size_t n = p / out_spatial;
+      size_t rest = p % out_spatial;
+      const size_t od = rest / (g.output[1] * g.output[2]);
+      rest %= g.output[1] * g.output[2];
+      const size_t oh = rest / g.output[2], ow = rest % g.output[2];
+      const size_t s = (source[0][od] * g.input[1] + source[1][oh]) * g.input[2] + source[2][ow];
+      const size_t o = p - n * out_spatial;
+      if (last) {
+        std::memcpy(yb + p * C, xb + (n * in_spatial + s) * C, C);
+      } else {
+        for (size_t c = 0; c < C; ++c) yb[(n * C + c) * out_spatial + o] = xb[(n * C + c) * in_spatial + s];
+      }
+    }
+  });
+  return Status::Ok();
+}
+
+Status UpsampleBilinear(const ResampleGeometry& g, QDType dtype, PoolLayout layout, bool align_corners,
+                        int32_t zero_point, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+  QK_RETURN_IF_ERROR(CheckResample(g, dtype, x_bytes, y_bytes, x, y));
+  if (g.input[0] != 1 || g.output[0] != 1) return Status::RangeError("Expected a 4-D input for bilinear mode");
+  QK_RETURN_IF_ERROR(CheckInputZeroPoint(zero_point, dtype));
+  const int64_t H = static_cast<int64_t>(g.input[1]), W = static_cast<int64_t>(g.input[2]);
+  const size_t OH = g.output[1], OW = g.output[2], C = g.channels;
+  const size_t in_plane = g.input[1] * g.input[2], out_plane = OH * OW;
+  if (g.input[1] == OH && g.input[2] == OW) {
+    std::memcpy(y, x, g.batch * C * in_plane);
+    return Status::Ok();
+  }
+  const bool last = layout == PoolLayout::kChannelsLast;
+  const std::vector<Tap> rows = LinearTaps(H, static_cast<int64_t>(OH), align_corners, g.scale_factor[1], last);
+  const std::vector<Tap> cols = LinearTaps(W, static_cast<int64_t>(OW), align_corners, g.scale_factor[2], last);
+  return WithInt8Type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xt = static_cast<const T*>(x);
+    T* yt = static_cast<T*>(y);
+    const float zp = static_cast<float>(zero_point);
+    const float qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
+    const size_t vector_channels = C / 8 * 8;
+    ParallelOverRange(g.batch * out_plane, C * 8, [&](size_t begin, size_t end) {
+      for (size_t p = begin; p < end; ++p) {
+        const size_t n = p / out_plane, o = p % out_plane;
+        const Tap& r = rows[o / OW];
+        const Tap& c = cols[o % OW];
+        // Element strides of a step right (w) and a step down (h) in the input.
+        const size_t cs = last ? C : 1;
+        const size_t ws = static_cast<size_t>(c.step) * cs;
+        const size_t hs = static_cast<size_t>(r.step) * static_cast<size_t>(W) * cs;
+        const size_t pixel = static_cast<size_t>(r.index * W + c.index);
+        for (size_t ch = 0; ch < C; ++ch) {
+          const T* q = last ? xt + (n * in_plane + pixel) * C + ch : xt + (n * C + ch) * in_plane + pixel;
+          const float q00 = static_cast<float>(q[0]), q01 = static_cast<float>(q[ws]);
+          const float q10 = static_cast<float>(q[hs]), q11 = static_cast<float>(q[hs + ws]);
+          const float t = last ? BilinearFused(r, c, q00, q01, q10, q11, ch < vector_channels) - zp
+                               : r.l0 * (c.l0 * q00 + c.l1 * q01) + r.l1 * (c.l0 * q10 + c.l1 * q11) - zp;
+          const float v = std::min(std::max(std::nearbyint(t) + zp, qmin), qmax);
+          T* out = last ? yt + p * C + ch : yt + (n * C + ch) * out_plane + o;
+          *out = static_cast<T>(v);
+        }
+      }
+    });
+    return Status::Ok();
+  });
+}
+
+}  // namespace qk

@@ -1,0 +1,69 @@
+// Quantized add / mul, AVX-512: 16 elements per step in PyTorch's vectorized formula (BinaryParams), for both 8-bit dtypes.
+//
+// The same operations in the same order as the AVX2 loop (binary-avx2.h), which is
+// what makes it bit-identical to BinaryVectorValue.
+#pragma once
+
+#include <immintrin.h>
+
+// GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_*() merge sources as
+// maybe-uninitialized once inlined (GCC bug 105593); the warning is about the header.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#include <type_traits>
+
+#include "ukernels/elementwise/elementwise-scalar.h"
+
+namespace qk {
+namespace {
+
+template <typename T>
+inline __m512i LoadSixteen(const T* p) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return std::is_signed<T>::value ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
+}
+
+template <typename T>
+void BinaryAvx512(size_t n, const T* a, const T* b, T* y, const BinaryParams& p) {
+  const __m512 a_scale = _mm512_set1_ps(p.a_scale), a_premul = _mm512_set1_ps(p.a_premul);
+  const __m512 b_scale = _mm512_set1_ps(p.b_scale), b_premul = _mm512_set1_ps(p.b_premul);
+  const __m512 inv_scale = _mm512_set1_ps(p.inv_out_scale);
+  const __m512 bound = _mm512_set1_ps(kInt32FloatMax);
+  const __m512 zero = _mm512_set1_ps(0.0f);
+  const __m512i zero_point = _mm512_set1_epi32(p.out_zero_point);
+  const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
+  const __m512i a_zero_point = _mm512_set1_epi32(p.a_zero_point), b_zero_point = _mm512_set1_epi32(p.b_zero_point);
+  const __m512 multiplier = _mm512_set1_ps(p.multiplier);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512i r;
+    if (p.multiply) {
+      const __m512i c = _mm512_mullo_epi32(_mm512_sub_epi32(LoadSixteen(a + i), a_zero_point),
+                                           _mm512_sub_epi32(LoadSixteen(b + i), b_zero_point));
+      r = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(c), multiplier)), zero_point);
+      r = _mm512_max_epi32(_mm512_min_epi32(r, qmax), qmin);
+      if (p.relu) r = _mm512_max_epi32(r, zero_point);
+    } else {
+      const __m512 da = _mm512_fmadd_ps(a_scale, _mm512_cvtepi32_ps(LoadSixteen(a + i)), a_premul);
+      const __m512 db = _mm512_fmadd_ps(b_scale, _mm512_cvtepi32_ps(LoadSixteen(b + i)), b_premul);
+      __m512 c = _mm512_add_ps(da, db);
+      if (p.relu) c = _mm512_max_ps(zero, c);  // NaN c stays NaN (second operand)
+      const __m512 t = _mm512_min_ps(_mm512_mul_ps(c, inv_scale), bound);
+      r = _mm512_add_epi32(_mm512_cvtps_epi32(t), zero_point);
+      r = _mm512_max_epi32(_mm512_min_epi32(r, qmax), qmin);
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtepi32_epi8(r));
+  }
+  BinaryVectorLoop(n - i, a + i, b + i, y + i, p);
+}
+
+}  // namespace
+}  // namespace qk
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

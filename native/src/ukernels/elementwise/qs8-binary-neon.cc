@@ -1,0 +1,10 @@
+// qint8 add / mul microkernel, NEON (the formula: BinaryParams; the loop: binary-neon.h).
+#include "ukernels/elementwise/binary-neon.h"
+
+namespace qk {
+
+void qk_qs8_binary_ukernel__neon(size_t n, const int8_t* a, const int8_t* b, int8_t* y, const BinaryParams* params) {
+  BinaryNeon(n, a, b, y, *params);
+}
+
+}  // namespace qk

@@ -1,0 +1,10 @@
+// qs8 max pooling microkernel, plain C++ (the normative formulas): max over the window's rows, channel by channel.
+#include "ukernels/pool-norm/pool-norm-scalar.h"
+
+namespace qk {
+
+void qk_qs8_maxpool_ukernel__scalar(size_t rows, size_t channels, const int8_t* const* input, int8_t* y) {
+  pool_norm_scalar::MaxPool(rows, channels, input, y);
+}
+
+}  // namespace qk

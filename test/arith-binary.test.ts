@@ -1,0 +1,126 @@
+// Quantized add / mul / add_relu / mul_relu (ops.quantized, QFunctional) against PyTorch: broadcasting, memory formats, both dtypes, every dispatch path, exact.
+//
+// Shapes are chosen so that TensorIterator's inner runs have vector parts and scalar tails
+// (PyTorch rounds those differently; qkernels follows it element by element), that one operand
+// broadcasts along the inner dim (torch's "scalar" vectorized loop) or along outer dims, and
+// that operands of different memory formats force torch's strided (all scalar) loop.
+import { QTensor, nnq, ops } from '..';
+import { FailureLog } from './helpers/compare';
+import { ByteDType, QInput, describeQInput, expectQTensorLike, makeQ, randomQInput, wireQ } from './helpers/elementwise';
+import { describeEachPath } from './helpers/paths';
+import { Rng, testSeed } from './helpers/random';
+import { Step } from './helpers/views';
+import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
+// The plan behind ops.quantized.add / mul, for its off-the-event-loop form (no public async name in torch).
+import { ADD_RELU, MUL, planBinary } from '../dist/elementwise/arithmetic';
+
+const SWEEP = process.env.QKERNELS_SWEEP === '1';
+const SEED = testSeed('arith-binary');
+// QKERNELS_SWEEP=1 draws many more qparams per shape pair (the long sweep).
+const REPEATS = SWEEP ? 20 : 1;
+const rng = new Rng(SEED);
+
+type Fn = 'add' | 'add_relu' | 'mul' | 'mul_relu';
+const FNS: Fn[] = ['add', 'add_relu', 'mul', 'mul_relu'];
+const RUN: Record<Fn, (a: QTensor, b: QTensor, s: number, z: number) => QTensor> = {
+  add: ops.quantized.add,
+  add_relu: ops.quantized.addRelu,
+  mul: ops.quantized.mul,
+  mul_relu: ops.quantized.mulRelu,
+};
+
+const CL: Step[] = [['contiguous', 'channels_last']];
+// torchRaises: torch 1.13's XNNPACK qint8 mul reads qb's [N, C, 1, 1] shape in the wrong layout next to a
+// channels_last qa and fails ("xnn setup operator failed"); qkernels computes the product.
+const PAIRS: Array<{ a: number[]; b: number[]; aSteps?: Step[]; bSteps?: Step[]; torchRaises?: boolean }> = [
+  { a: [100], b: [100] },
+  { a: [3, 5, 7, 11], b: [3, 5, 7, 11] },
+  { a: [2, 16, 9, 9], b: [2, 16, 9, 9], aSteps: CL, bSteps: CL },
+  { a: [2, 6, 5, 5], b: [2, 6, 5, 5], aSteps: CL },
+  { a: [2, 6, 5, 5], b: [2, 6, 5, 5], bSteps: CL },
+  { a: [2, 3, 10, 13], b: [1, 3, 1, 1] },
+  { a: [1, 3, 1, 1], b: [2, 3, 10, 13] },
+  { a: [4, 70], b: [70] },
+  { a: [4, 70], b: [4, 1] },
+  { a: [2, 20, 6, 6], b: [2, 20, 1, 1], aSteps: CL, torchRaises: true },
+  { a: [5, 1], b: [1, 130] },
+  { a: [130, 7], b: [130, 7], aSteps: [['permute', [1, 0]]] as Step[], bSteps: [['permute', [1, 0]]] as Step[] },
+  { a: [300, 300], b: [300, 300] },
+];
+
+interface Case {
+  fn: Fn;
+  a: QInput;
+  b: QInput;
+  scale: number;
+  zeroPoint: number;
+  label: string;
+}
+
+function buildCases(): Case[] {
+  const cases: Case[] = [];
+  for (const fn of FNS) {
+    for (const dtype of ['quint8', 'qint8'] as ByteDType[]) {
+      for (const p of PAIRS) for (let repeat = 0; repeat < REPEATS; repeat++) {
+        // permute steps describe the source shape: the tensor made is [rows, cols] then permuted.
+        const aShape = p.aSteps?.[0]?.[0] === 'permute' ? [...p.a].reverse() : p.a;
+        const bShape = p.bSteps?.[0]?.[0] === 'permute' ? [...p.b].reverse() : p.b;
+        const a = randomQInput(rng, dtype, aShape, p.aSteps ?? []);
+        const b = randomQInput(rng, dtype, bShape, p.bSteps ?? []);
+        const scale = fn.startsWith('mul') ? rng.logUniform(0.001, 0.05) : rng.logUniform(0.005, 0.1);
+        const zeroPoint = rng.int(dtype === 'quint8' ? 0 : -128, dtype === 'quint8' ? 255 : 127);
+        if (p.torchRaises && fn.startsWith('mul') && dtype === 'qint8' && zeroPoint < 127) continue;
+        cases.push({ fn, a, b, scale, zeroPoint, label: `${fn}(${describeQInput(a)}, ${describeQInput(b)}, ${scale}, ${zeroPoint})` });
+      }
+    }
+  }
+  return cases;
+}
+
+const cases = buildCases();
+
+describeOracle('quantized add / mul vs PyTorch', () => {
+  let expected: OracleResult[] = [];
+
+  beforeAll(() => {
+    expected = runOracle(
+      cases.map((c) => ({ op: 'ew_binary', fn: c.fn, a: wireQ(c.a), b: wireQ(c.b), scale: c.scale, zero_point: c.zeroPoint })),
+    ).map((r, i) => okResult(r, cases[i].label));
+  });
+
+  describeEachPath('exact', (path) => {
+    for (const fn of FNS) {
+      test(`ops.quantized.${fn}`, () => {
+        const log = new FailureLog();
+        cases.forEach((c, k) => {
+          if (c.fn !== fn) return;
+          log.check(c.label, () => expectQTensorLike(expected[k], RUN[fn](makeQ(c.a), makeQ(c.b), c.scale, c.zeroPoint), `seed ${SEED}, ${path.isa} x${path.threads}`));
+        });
+        log.finish(fn);
+      });
+    }
+  });
+
+  test('QFunctional.add / mul / addRelu use the module\'s scale and zeroPoint', () => {
+    const log = new FailureLog();
+    const f = new nnq.QFunctional();
+    cases.forEach((c, k) => {
+      if (c.fn === 'mul_relu') return;
+      f.scale = c.scale;
+      f.zeroPoint = c.zeroPoint;
+      const run = c.fn === 'add' ? f.add.bind(f) : c.fn === 'mul' ? f.mul.bind(f) : f.addRelu.bind(f);
+      log.check(c.label, () => expectQTensorLike(expected[k], run(makeQ(c.a), makeQ(c.b)), `seed ${SEED}`));
+    });
+    log.finish('QFunctional');
+  });
+
+  test('the async binding computes the same bytes off the event loop', async () => {
+    const log = new FailureLog();
+    for (const [k, c] of cases.entries()) {
+      if (c.fn !== 'add_relu' && c.fn !== 'mul') continue;
+      const got = await planBinary(c.fn === 'mul' ? MUL : ADD_RELU, makeQ(c.a), makeQ(c.b), c.scale, c.zeroPoint).runAsync({});
+      log.check(`async ${c.label}`, () => expectQTensorLike(expected[k], got, `seed ${SEED}`));
+    }
+    log.finish('async');
+  });
+});

@@ -1,0 +1,221 @@
+// Quantized activations (qF, nnq modules, ops.quantized) against PyTorch: every entry, both 8-bit dtypes, both memory formats, every dispatch path.
+//
+// Exact, except where torch's vectorized lambda calls SLEEF (expf / tanhf to <= 1 ulp) and
+// qkernels calls libm's correctly-rounded-or-nearly expf / tanhf: sigmoid, tanh, elu, celu may
+// differ by 1 quantum for an input whose result lies on a rounding boundary; and softmax, whose
+// float sum torch takes in its own vectorized order (1 quantum allowed). Everything else is
+// integer arithmetic or the same fp32 operations in the same order, so it must be bit-exact.
+import { QTensor, nnq, ops, qF } from '..';
+import { FailureLog } from './helpers/compare';
+import { ByteDType, QInput, UNARY_SHAPES, describeQInput, expectQTensorLike, makeQ, randomQInput, wireQ } from './helpers/elementwise';
+import { describeEachPath } from './helpers/paths';
+import { Rng, testSeed } from './helpers/random';
+import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
+
+const SWEEP = process.env.QKERNELS_SWEEP === '1';
+const SEED = testSeed('elementwise-activations');
+// QKERNELS_SWEEP=1 draws many more qparams per shape (the long sweep).
+const REPEATS = SWEEP ? 25 : 1;
+const rng = new Rng(SEED);
+
+type Args = Record<string, number | null | undefined>;
+
+interface Entry {
+  /** The oracle's UNARY key. */
+  fn: string;
+  /** What qkernels calls for it. */
+  run: (x: QTensor, a: Args) => QTensor;
+  args: (r: Rng, dtype: ByteDType) => Args;
+  /** Allowed difference in quanta (see the file comment). */
+  tolerance?: number;
+  /** The module form, when there is one: run through forwardAsync too. */
+  module?: (a: Args) => { forward(x: QTensor): QTensor; forwardAsync(x: QTensor): Promise<QTensor> };
+}
+
+const outQParams = (r: Rng, dtype: ByteDType): Args => ({
+  scale: r.logUniform(0.003, 0.1),
+  zero_point: dtype === 'quint8' ? r.int(0, 255) : r.int(-128, 127),
+});
+
+const ENTRIES: Entry[] = [
+  { fn: 'relu', run: (x) => qF.relu(x), args: () => ({}) },
+  { fn: 'relu6', run: (x) => qF.relu6(x), args: () => ({}), module: () => new nnq.ReLU6() },
+  { fn: 'ops_relu6', run: (x) => ops.quantized.relu6(x), args: () => ({}) },
+  {
+    fn: 'hardtanh',
+    run: (x, a) => qF.hardtanh(x, { minVal: a.min_val as number, maxVal: a.max_val as number }),
+    args: (r) => ({ min_val: r.range(-2, 0), max_val: r.range(0, 2) }),
+  },
+  {
+    fn: 'clamp',
+    run: (x, a) => qF.clamp(x, a.min ?? null, a.max ?? null),
+    args: (r) => (r.bool(0.3) ? { min: r.range(-2, 0), max: null } : { min: r.range(-2, 0), max: r.range(0, 2) }),
+  },
+  {
+    fn: 'hardswish',
+    run: (x, a) => qF.hardswish(x, a.scale as number, a.zero_point as number),
+    args: outQParams,
+    module: (a) => new nnq.Hardswish(a.scale as number, a.zero_point as number),
+  },
+  {
+    fn: 'elu',
+    run: (x, a) => qF.elu(x, a.scale as number, a.zero_point as number, { alpha: a.alpha as number }),
+    args: (r, d) => ({ ...outQParams(r, d), alpha: r.range(0.2, 2) }),
+    tolerance: 1,
+    module: (a) => new nnq.ELU(a.scale as number, a.zero_point as number, { alpha: a.alpha as number }),
+  },
+  {
+    fn: 'ops_elu',
+    run: (x, a) =>
+      ops.quantized.elu(x, a.scale as number, a.zero_point as number, { alpha: a.alpha as number, scale: a.coef as number, inputScale: a.input_scale as number }),
+    args: (r, d) => ({ ...outQParams(r, d), alpha: r.range(0.2, 2), coef: r.range(0.5, 1.5), input_scale: r.range(0.5, 2) }),
+    tolerance: 1,
+  },
+  {
+    fn: 'celu',
+    run: (x, a) => qF.celu(x, a.scale as number, a.zero_point as number, { alpha: a.alpha as number }),
+    args: (r, d) => ({ ...outQParams(r, d), alpha: r.range(0.2, 2) }),
+    tolerance: 1,
+  },
+  {
+    fn: 'leaky_relu',
+    run: (x, a) =>
+      a.scale === undefined
+        ? qF.leakyRelu(x, { negativeSlope: a.negative_slope as number })
+        : qF.leakyRelu(x, { negativeSlope: a.negative_slope as number, scale: a.scale as number, zeroPoint: a.zero_point as number }),
+    args: (r, d) => (r.bool() ? { negative_slope: r.range(0.001, 0.5) } : { negative_slope: r.range(0.001, 0.5), ...outQParams(r, d) }),
+  },
+  {
+    fn: 'ops_leaky_relu',
+    run: (x, a) => ops.quantized.leakyRelu(x, a.negative_slope as number, false, a.scale as number, a.zero_point as number),
+    args: (r, d) => ({ negative_slope: r.range(0.001, 0.5), ...outQParams(r, d) }),
+    module: (a) => new nnq.LeakyReLU(a.scale as number, a.zero_point as number, { negativeSlope: a.negative_slope as number }),
+  },
+  { fn: 'hardsigmoid', run: (x) => qF.hardsigmoid(x), args: () => ({}) },
+  { fn: 'sigmoid', run: (x) => qF.sigmoid(x), args: () => ({}), tolerance: 1 },
+  {
+    fn: 'ops_sigmoid',
+    run: (x, a) => ops.quantized.sigmoid(x, a.scale as number, a.zero_point as number),
+    args: outQParams,
+    tolerance: 1,
+    module: (a) => new nnq.Sigmoid(a.scale as number, a.zero_point as number),
+  },
+  { fn: 'tanh', run: (x) => qF.tanh(x), args: () => ({}), tolerance: 1 },
+  {
+    fn: 'threshold',
+    run: (x, a) => qF.threshold(x, a.threshold as number, a.value as number),
+    args: (r) => ({ threshold: r.range(-1, 1), value: r.range(-2, 2) }),
+  },
+  {
+    fn: 'softmax',
+    run: (x, a) => ops.quantized.softmax(x, a.dim as number, a.scale as number, a.zero_point as number),
+    args: (r, d) => ({ ...outQParams(r, d), dim: -1 }),
+    tolerance: 1,
+  },
+  {
+    fn: 'nnq_softmax',
+    run: (x, a) => new nnq.Softmax({ dim: a.dim as number, scale: a.scale as number, zeroPoint: a.zero_point as number }).forward(x),
+    args: (r, d) => ({ ...outQParams(r, d), dim: 1 }),
+    tolerance: 1,
+    module: (a) => new nnq.Softmax({ dim: a.dim as number, scale: a.scale as number, zeroPoint: a.zero_point as number }),
+  },
+  { fn: 'dropout', run: (x) => new nnq.Dropout({ p: 0.3 }).forward(x), args: () => ({ p: 0.3 }), module: () => new nnq.Dropout({ p: 0.3 }) },
+];
+
+interface Case {
+  entry: Entry;
+  input: QInput;
+  args: Args;
+  label: string;
+}
+
+function buildCases(): Case[] {
+  const cases: Case[] = [];
+  for (const entry of ENTRIES) {
+    for (const dtype of ['quint8', 'qint8'] as ByteDType[]) {
+      for (const layout of UNARY_SHAPES) for (let repeat = 0; repeat < REPEATS; repeat++) {
+        if (entry.fn.endsWith('softmax') && layout.shape.length < 2) continue;
+        const input = randomQInput(rng, dtype, layout.shape, layout.steps);
+        const args = entry.args(rng, dtype);
+        cases.push({ entry, input, args, label: `${entry.fn}(${describeQInput(input)}, ${JSON.stringify(args)})` });
+      }
+    }
+  }
+  return cases;
+}
+
+const cases = buildCases();
+
+describeOracle('quantized activations vs PyTorch', () => {
+  let expected: OracleResult[] = [];
+
+  beforeAll(() => {
+    expected = runOracle(cases.map((c) => ({ op: 'ew_unary', fn: c.entry.fn, input: wireQ(c.input), args: c.args }))).map((r, i) =>
+      okResult(r, cases[i].label),
+    );
+  });
+
+  describeEachPath('values, qparams and layout', (path) => {
+    for (const entry of ENTRIES) {
+      test(`${entry.fn}${entry.tolerance ? ` (within ${entry.tolerance} quantum: float-order, see file comment)` : ' (exact)'}`, () => {
+        const log = new FailureLog();
+        cases.forEach((c, k) => {
+          if (c.entry !== entry) return;
+          log.check(c.label, () => expectQTensorLike(expected[k], entry.run(makeQ(c.input), c.args), `seed ${SEED}, ${path.isa} x${path.threads}`, entry.tolerance));
+        });
+        log.finish(entry.fn);
+      });
+    }
+  });
+
+  test('modules: forward and forwardAsync give the functional results', async () => {
+    const log = new FailureLog();
+    for (const [k, c] of cases.entries()) {
+      if (!c.entry.module) continue;
+      const m = c.entry.module(c.args);
+      const sync = m.forward(makeQ(c.input));
+      const asyncResult = await m.forwardAsync(makeQ(c.input));
+      log.check(`${c.label} forward`, () => expectQTensorLike(expected[k], sync, `seed ${SEED}`, c.entry.tolerance));
+      log.check(`${c.label} forwardAsync`, () => expectQTensorLike(expected[k], asyncResult, `seed ${SEED}`, c.entry.tolerance));
+    }
+    log.finish('modules');
+  });
+
+  test('inplace: relu, relu6, hardtanh write torch\'s result into the input and return it', () => {
+    const log = new FailureLog();
+    const inplace: Record<string, (x: QTensor, a: Args) => QTensor> = {
+      relu: (x) => qF.relu(x, { inplace: true }),
+      relu6: (x) => qF.relu6(x, { inplace: true }),
+      ops_relu6: (x) => ops.quantized.relu6(x, { inplace: true }),
+      hardtanh: (x, a) => qF.hardtanh(x, { minVal: a.min_val as number, maxVal: a.max_val as number, inplace: true }),
+    };
+    cases.forEach((c, k) => {
+      const run = inplace[c.entry.fn];
+      if (!run || c.input.steps.some((step) => step[0] === 'permute')) return;
+      log.check(`inplace ${c.label}`, () => {
+        const x = makeQ(c.input);
+        const y = run(x, c.args);
+        if (y !== x) throw new Error('inplace did not return its input');
+        expectQTensorLike(expected[k], x, `seed ${SEED}`);
+      });
+    });
+    log.finish('inplace');
+  });
+
+  test('ops.quantized.hardswish / celu / threshold are the qF functions', () => {
+    const log = new FailureLog();
+    cases.forEach((c, k) => {
+      const a = c.args;
+      const run =
+        c.entry.fn === 'hardswish'
+          ? (x: QTensor) => ops.quantized.hardswish(x, a.scale as number, a.zero_point as number)
+          : c.entry.fn === 'celu'
+            ? (x: QTensor) => ops.quantized.celu(x, a.scale as number, a.zero_point as number, { alpha: a.alpha as number })
+            : c.entry.fn === 'threshold'
+              ? (x: QTensor) => ops.quantized.threshold(x, a.threshold as number, a.value as number)
+              : undefined;
+      if (run) log.check(`ops ${c.label}`, () => expectQTensorLike(expected[k], run(makeQ(c.input)), `seed ${SEED}`, c.entry.tolerance));
+    });
+    log.finish('ops wrappers');
+  });
+});

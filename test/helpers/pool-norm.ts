@@ -1,0 +1,91 @@
+// Shared by the pool-norm suites: random quantized inputs in a memory format, their oracle form, and the exact comparison.
+import { makePerTensorQuantizedTensor, QTensor } from '../..';
+import { describeOracle, okResult, OracleCase, OracleResult, runOracle, shaped } from '../oracle';
+import { FailureLog } from './compare';
+import { describeEachPath } from './paths';
+import { expectExact, expectSame, expectSameList } from './compare';
+import { Rng } from './random';
+
+export type Format = 'contiguous_format' | 'channels_last' | 'channels_last_3d';
+export type Int8DType = 'quint8' | 'qint8';
+
+export interface InputCase {
+  q: QTensor;
+  /** The oracle's input fields (integers, qparams, memory format). */
+  wire: Record<string, unknown>;
+}
+
+/** Random integer values of `shape` under random qparams, laid out in `format`. */
+export function randomInput(rng: Rng, shape: number[], dtype: Int8DType, format: Format): InputCase {
+  const numel = shape.reduce((a, b) => a * b, 1);
+  const values = dtype === 'quint8' ? new Uint8Array(numel) : new Int8Array(numel);
+  const lo = dtype === 'quint8' ? 0 : -128;
+  for (let i = 0; i < numel; i++) values[i] = rng.int(lo, lo + 255);
+  const scale = rng.logUniform(1e-3, 1);
+  const zeroPoint = rng.int(lo, lo + 255);
+  const q = makePerTensorQuantizedTensor(values, shape, scale, zeroPoint, dtype).contiguous(format);
+  return { q, wire: { values: shaped(values, [numel]), shape, scale, zero_point: zeroPoint, dtype, format } };
+}
+
+/** A random memory format the rank allows (channels_last for 4-D, channels_last_3d for 5-D). */
+export function randomFormat(rng: Rng, rank: number): Format {
+  if (rank === 4 && rng.bool()) return 'channels_last';
+  if (rank === 5 && rng.bool()) return 'channels_last_3d';
+  return 'contiguous_format';
+}
+
+/**
+ * Compares a qkernels output with torch's: shape, strides, qparams, and the integers exactly, or
+ * within `tolerance` quanta (only where a test documents why).
+ */
+export function expectLikeTorch(label: string, expected: OracleResult, got: QTensor, tolerance = 0, checkStrides = true): void {
+  expectSameList(`${label} shape`, expected.shape, got.shape);
+  if (checkStrides) expectSameList(`${label} strides`, expected.strides, got.strides);
+  expectSame(`${label} zero point`, expected.zero_point, got.qZeroPoint());
+  expectSame(`${label} scale`, expected.scale, got.qScale());
+  const want = expected.int_repr.data as ArrayLike<number>;
+  const have = got.intRepr();
+  if (tolerance === 0) {
+    expectExact(`${label} int_repr`, want, have, { shape: got.shape as number[] });
+    return;
+  }
+  const far: string[] = [];
+  for (let i = 0; i < want.length; i++) if (Math.abs(want[i] - have[i]) > tolerance) far.push(`at ${i}: expected ${want[i]}, got ${have[i]}`);
+  if (far.length > 0 || want.length !== have.length) {
+    throw new Error(`${label} int_repr: ${far.length} elements differ by more than ${tolerance}\n  ${far.slice(0, 6).join('\n  ')}`);
+  }
+}
+
+/** One differential case: how qkernels computes it, what the oracle runs, how strictly they compare. */
+export interface TorchCase {
+  label: string;
+  run: () => QTensor;
+  oracle: OracleCase;
+  /** Quanta allowed (0 unless the suite documents why). */
+  tolerance?: number;
+  /** Whether strides must match too (default true). */
+  checkStrides?: (expected: OracleResult) => boolean;
+}
+
+/** One oracle batch for all cases, then every case on every dispatch path (each ISA, 1 and 2 threads). */
+export function describeAgainstTorch(name: string, seed: number, cases: readonly TorchCase[]): void {
+  describeOracle(`${name} against PyTorch`, () => {
+    let results: OracleResult[] = [];
+    beforeAll(() => {
+      results = runOracle(cases.map((c) => c.oracle));
+    });
+
+    describeEachPath('every case', () => {
+      test(`${cases.length} cases (seed ${seed})`, () => {
+        const log = new FailureLog(40);
+        cases.forEach((c, i) =>
+          log.check(c.label, () => {
+            const expected = okResult(results[i], c.label);
+            expectLikeTorch(c.label, expected, c.run(), c.tolerance ?? 0, c.checkStrides ? c.checkStrides(expected) : true);
+          }),
+        );
+        log.finish(name);
+      });
+    });
+  });
+}

@@ -1,0 +1,100 @@
+// Tensor operations on QTensors (transpose, narrow, slice, chunk, split, unsqueeze, squeeze, mean) against PyTorch.
+//
+// Views must match torch's shape, strides, values and qparams, and share storage exactly when
+// torch's do. mean dequantizes, averages in float and quantizes (torch's general path): its
+// float sum runs in another order than ATen's cascaded vector sum, so 1 quantum is allowed.
+import { QTensor } from '..';
+import { expectSame, FailureLog } from './helpers/compare';
+import { ByteDType, QInput, describeQInput, expectQTensorLike, makeQ, randomQInput, wireQ } from './helpers/elementwise';
+import { Rng, testSeed } from './helpers/random';
+import { Step } from './helpers/views';
+import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
+
+const SEED = testSeed('tensor-ops-views');
+const rng = new Rng(SEED);
+const CL: Step[] = [['contiguous', 'channels_last']];
+
+type Args = Record<string, unknown>;
+interface Case {
+  fn: string;
+  input: QInput;
+  args: Args;
+  label: string;
+}
+
+const RUN: Record<string, (q: QTensor, a: Args) => QTensor | QTensor[]> = {
+  transpose: (q, a) => q.transpose(a.dim0 as number, a.dim1 as number),
+  narrow: (q, a) => q.narrow(a.dim as number, a.start as number, a.length as number),
+  slice: (q, a) => q.slice(a.dim as number, a.start as number | undefined, a.end as number | undefined, (a.step as number | undefined) ?? 1),
+  chunk: (q, a) => q.chunk(a.chunks as number, a.dim as number),
+  split: (q, a) => q.split(a.split as number | number[], a.dim as number),
+  unsqueeze: (q, a) => q.unsqueeze(a.dim as number),
+  squeeze: (q, a) => q.squeeze(a.dim as number | undefined),
+  mean: (q, a) => q.mean(a.dim as number | number[] | undefined, (a.keepdim as boolean | undefined) ?? false),
+};
+
+function buildCases(): Case[] {
+  const cases: Case[] = [];
+  const add = (fn: string, dtype: ByteDType, shape: number[], steps: Step[], args: Args) => {
+    const input = randomQInput(rng, dtype, shape, steps);
+    cases.push({ fn, input, args, label: `${fn}(${describeQInput(input)}, ${JSON.stringify(args)})` });
+  };
+  for (const dtype of ['quint8', 'qint8'] as ByteDType[]) {
+    add('transpose', dtype, [3, 4, 5], [], { dim0: 0, dim1: -1 });
+    add('transpose', dtype, [2, 3, 4, 5], CL, { dim0: 1, dim1: 2 });
+    add('narrow', dtype, [6, 7], [], { dim: 1, start: 2, length: 4 });
+    add('narrow', dtype, [2, 6, 3, 3], CL, { dim: 1, start: -4, length: 3 });
+    add('narrow', dtype, [5, 4], [], { dim: 0, start: 5, length: 0 });
+    add('slice', dtype, [10, 3], [], { dim: 0, start: 1, end: 9, step: 3 });
+    add('slice', dtype, [4, 10], [], { dim: 1, start: -7, end: null, step: 2 });
+    add('slice', dtype, [4, 10], [], { dim: 1, start: 20, end: 30, step: 1 });
+    add('chunk', dtype, [7, 3], [], { chunks: 3, dim: 0 });
+    add('chunk', dtype, [2, 3, 5], [], { chunks: 2, dim: -1 });
+    add('split', dtype, [2, 9, 2, 2], CL, { split: 4, dim: 1 });
+    add('split', dtype, [7, 3], [], { split: [2, 0, 5], dim: 0 });
+    add('unsqueeze', dtype, [3, 4], [], { dim: -1 });
+    add('squeeze', dtype, [1, 3, 1, 4], [], {});
+    add('squeeze', dtype, [1, 3, 1, 4], [], { dim: 2 });
+    add('mean', dtype, [2, 3, 4, 5], [], { dim: [2, 3], keepdim: true });
+    add('mean', dtype, [4, 30], [], { dim: 1 });
+    add('mean', dtype, [3, 5, 7], [], { dim: [0, -1] });
+  }
+  return cases;
+}
+
+const cases = buildCases();
+
+describeOracle('QTensor tensor operations vs PyTorch', () => {
+  let expected: OracleResult[] = [];
+
+  beforeAll(() => {
+    expected = runOracle(cases.map((c) => ({ op: 'ew_tensor_op', fn: c.fn, input: wireQ(c.input), args: c.args }))).map((r, i) =>
+      okResult(r, cases[i].label),
+    );
+  });
+
+  test('results: shape, strides, values, qparams, storage sharing', () => {
+    const log = new FailureLog();
+    cases.forEach((c, k) => {
+      log.check(c.label, () => {
+        const q = makeQ(c.input);
+        const out = RUN[c.fn](q, c.args);
+        const results = Array.isArray(out) ? out : [out];
+        const want = expected[k].results as OracleResult[];
+        expectSame('number of results', want.length, results.length);
+        results.forEach((y, i) => {
+          expectQTensorLike(want[i], y, `seed ${SEED}, result ${i}`, c.fn === 'mean' ? 1 : 0);
+          if (c.fn !== 'mean') expectSame(`result ${i} shares storage`, want[i].shares_storage, y.data.buffer === q.data.buffer);
+        });
+      });
+    });
+    log.finish('tensor ops');
+  });
+
+  test('a narrowed view writes through to its base, as torch views do', () => {
+    const q = makeQ(randomQInput(rng, 'quint8', [4, 6]));
+    const view = q.narrow(1, 2, 3);
+    view.data[0] = 7; // the view's first element is q[0, 2]
+    expectSame('q[0, 2]', 7, q.intRepr()[2]);
+  });
+});
