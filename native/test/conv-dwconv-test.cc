@@ -22,19 +22,6 @@ namespace {
 
 constexpr uint8_t kSentinel = 0xA5;
 
-bool Applies(Context& ctx, Isa kernel_isa) {
-  const Isa level = GetOptions().isa;
-  if (!IsaIsNative(kernel_isa) || IsaRank(kernel_isa) > IsaRank(level)) {
-    ctx.Exclude();
-    return false;
-  }
-  if (!CpuSupports(GetCpuFeatures(), kernel_isa)) {
-    ctx.Skip(std::string("this CPU cannot run ") + IsaName(kernel_isa) + " code");
-    return false;
-  }
-  return true;
-}
-
 // The packed layout of ukernels/conv/conv.h, written out from its definition.
 std::vector<int16_t> PackWeights(const std::vector<int8_t>& w, const std::vector<int32_t>& w_zp, size_t channels,
                                  size_t taps) {

@@ -17,18 +17,6 @@ namespace qk {
 namespace test {
 namespace {
 
-bool Applies(Context& ctx, Isa kernel_isa) {
-  if (!IsaIsNative(kernel_isa) || IsaRank(kernel_isa) > IsaRank(GetOptions().isa)) {
-    ctx.Exclude();
-    return false;
-  }
-  if (!CpuSupports(GetCpuFeatures(), kernel_isa)) {
-    ctx.Skip(std::string("this CPU cannot run ") + IsaName(kernel_isa) + " code");
-    return false;
-  }
-  return true;
-}
-
 // Runs both kernels of `l` over the whole problem, tile by tile, and compares with the reference.
 bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& p) {
   std::shared_ptr<const PackedGemm> packed;

@@ -21,19 +21,6 @@ namespace {
 constexpr size_t kMaxChannels = 150;
 constexpr size_t kGuard = 32;
 
-bool Applies(Context& ctx, Isa kernel_isa) {
-  const Isa level = GetOptions().isa;
-  if (!IsaIsNative(kernel_isa) || IsaRank(kernel_isa) > IsaRank(level)) {
-    ctx.Exclude();
-    return false;
-  }
-  if (!CpuSupports(GetCpuFeatures(), kernel_isa)) {
-    ctx.Skip(std::string("this CPU cannot run ") + IsaName(kernel_isa) + " code");
-    return false;
-  }
-  return true;
-}
-
 // The scalar kernel of a slot.
 template <typename Fn>
 Fn* ScalarOf(const std::string& slot) {
