@@ -1,9 +1,9 @@
-// `npm run demo`: prints the backend and runs a small quantized pipeline end to end (sync, async, every ISA level).
+// `npm run demo`: prints the backend, quantizes a tensor, then runs a small quantized model (conv, pooling, linear, embedding bag) on every ISA level.
 'use strict';
 
 const qk = require('..');
 
-const { backend, tensor, quantizePerTensor, quantizePerChannel, quantizePerTensorDynamic, dequantize, nnq } = qk;
+const { backend, tensor, quantizePerTensor, quantizePerChannel, quantizePerTensorDynamic, dequantize, nnq, nniq, qF } = qk;
 
 function maxAbsError(a, b) {
   const x = a.contiguous().data;
@@ -33,6 +33,93 @@ function availableIsas(info) {
   const family = ['x64', 'ia32'].includes(process.arch) ? ['scalar', 'avx2', 'avx512vnni']
     : process.arch === 'arm64' ? ['scalar', 'neon', 'neondot'] : ['scalar'];
   return family.slice(0, family.indexOf(info.bestIsa) + 1);
+}
+
+
+// A deterministic pseudo-random stream in [-1, 1).
+function* waves(seed) {
+  let state = seed >>> 0;
+  for (;;) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    yield state / 2 ** 31 - 1;
+  }
+}
+function randomTensor(shape, seed, amplitude = 1) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const source = waves(seed);
+  return tensor(Float32Array.from({ length: n }, () => amplitude * source.next().value), shape);
+}
+function perChannelWeight(shape, seed) {
+  const w = randomTensor(shape, seed, 0.5);
+  const scales = Array.from({ length: shape[0] }, (_, c) => (0.5 + 0.1 * (c % 5)) / 127);
+  return quantizePerChannel(w, scales, scales.map(() => 0), 0, 'qint8');
+}
+
+// conv(3->16, 3x3) + ReLU, max pool 2x2, conv(16->32, 3x3, stride 2) + ReLU, global average
+// pool, linear 32->10; plus an embedding bag over a 1000 x 64 8-bit table. The models a
+// converted PyTorch network becomes: prepacked modules with output scales and zero points.
+function buildModel() {
+  const conv1 = new nniq.ConvReLU2d(3, 16, 3, { padding: 1 });
+  conv1.setWeightBias(perChannelWeight([16, 3, 3, 3], 1), randomTensor([16], 2, 0.1));
+  conv1.scale = 0.04; conv1.zeroPoint = 0;
+  const conv2 = new nniq.ConvReLU2d(16, 32, 3, { stride: 2, padding: 1 });
+  conv2.setWeightBias(perChannelWeight([32, 16, 3, 3], 3), randomTensor([32], 4, 0.1));
+  conv2.scale = 0.05; conv2.zeroPoint = 0;
+  const fc = new nnq.Linear(32, 10);
+  fc.setWeightBias(perChannelWeight([10, 32], 5), randomTensor([10], 6, 0.1));
+  fc.scale = 0.05; fc.zeroPoint = 128;
+  const table = nnq.EmbeddingBag.fromFloat({ weight: randomTensor([1000, 64], 7) }, { dtype: 'quint8' });
+  return {
+    layers: [String(conv1), 'max_pool2d(2)', String(conv2), 'adaptive_avg_pool2d(1)', String(fc), String(table)],
+    forward(x) {
+      let h = conv1.forward(x);
+      h = qF.maxPool2d(h, 2);
+      h = conv2.forward(h);
+      h = qF.adaptiveAvgPool2d(h, 1).reshape([x.shape[0], 32]);
+      const logits = fc.forward(h);
+      const bags = table.forward(Int32Array.from({ length: 40 }, (_, i) => (i * 37) % 1000), Int32Array.of(0, 10, 25));
+      return { logits, bags };
+    },
+  };
+}
+
+function argmaxRows(t) {
+  const [rows, cols] = t.shape;
+  const data = t.contiguous().data;
+  return Array.from({ length: rows }, (_, r) => {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (data[r * cols + c] > data[r * cols + best]) best = c;
+    return best;
+  });
+}
+
+async function runModel(info) {
+  section('a small quantized model');
+  const model = buildModel();
+  for (const layer of model.layers) console.log(`  ${layer}`);
+  const images = quantizePerTensor(randomTensor([2, 3, 32, 32], 11, 2), 0.02, 128, 'quint8').contiguous('channels_last');
+  const reference = model.forward(images);
+  console.log(`logits (quint8, scale ${reference.logits.qScale()}):`);
+  console.log(String(reference.logits.dequantize()));
+  console.log(`predicted classes: ${argmaxRows(reference.logits.dequantize()).join(', ')}`);
+  console.log(`embedding bags (sum of 10, 15 and 15 rows): shape [${reference.bags.shape}]`);
+  const expected = reference.logits.intRepr();
+  for (const level of availableIsas(info)) {
+    for (const threads of [1, 2]) {
+      backend.setMaxIsa(level);
+      backend.setNumThreads(threads);
+      const out = model.forward(images);
+      const started = process.hrtime.bigint();
+      const runs = 20;
+      for (let i = 0; i < runs; i++) model.forward(images);
+      const micros = Number(process.hrtime.bigint() - started) / 1e3 / runs;
+      const same = out.logits.intRepr().every((v, i) => v === expected[i]) &&
+        out.bags.data.every((v, i) => Object.is(v, reference.bags.data[i]));
+      console.log(`  ${level.padEnd(10)} ${threads} thread${threads > 1 ? 's' : ' '}: ${micros.toFixed(0).padStart(6)} us per forward, bit-identical: ${same}`);
+    }
+  }
+  backend.setMaxIsa(info.isa);
+  backend.setNumThreads(1);
 }
 
 async function main() {
@@ -84,6 +171,8 @@ async function main() {
     console.log(`  setMaxIsa('${level}') -> ${inForce}: bit-identical to the default path: ${identical}`);
   }
   backend.setMaxIsa(info.isa);
+
+  await runModel(info);
 }
 
 main().catch((error) => {
