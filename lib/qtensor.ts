@@ -833,6 +833,24 @@ export function makePerTensorQuantizedTensor(
 }
 
 /**
+ * @internal A per-tensor QTensor over storage a native op has just produced, without
+ * makePerTensorQuantizedTensor's checks: the caller guarantees that `storage` is a fresh typed
+ * array of exactly numel(shape) elements of dtype's storage kind, that `shape` and `strides`
+ * are frozen contiguous ones, and that the qparams passed that dtype's checks (zeroPoint
+ * without a sign of zero). Used by ops' per-call fast paths.
+ */
+export function wrapPerTensorOutput(
+  storage: QStorage,
+  shape: readonly number[],
+  strides: readonly number[],
+  scale: number,
+  zeroPoint: number,
+  dtype: QDType,
+): QTensor {
+  return new QTensor(constructionKey, storage, shape, strides, dtype, { qscheme: 'per_tensor_affine', scale, zeroPoint });
+}
+
+/**
  * torch._make_per_channel_quantized_tensor: a per-channel QTensor over integers you already
  * have (`data` used in place). Float zero points (a Tensor or a Float32Array) make
  * per_channel_affine_float_qparams, as torch does.

@@ -5,7 +5,7 @@ import { OpPlan, QTensor, captureCaller, makePerTensorQuantizedTensor } from '..
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
-import { checkScale, checkZeroPointU8, planConv, planLinear, planLinearDynamic } from './ops';
+import { checkScale, checkZeroPointU8, fastOutputQParams, newLinearFastCache, planConv, planLinear, planLinearDynamic, runLinearFast } from './ops';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec, outputPaddingFor, tupleRepr, weightShape } from './params';
 import { runPlanAsync } from './plan';
 import { PackedWeight, packConv, packLinear, repackConv, unpackBias, unpackWeight } from './weights';
@@ -60,6 +60,7 @@ abstract class LinearBase {
   scale = 1;
   zeroPoint = 0;
   private packed: PackedWeight;
+  private readonly fastCache = newLinearFastCache();
 
   constructor(inFeatures: number, outFeatures: number, options?: LinearModuleOptions) {
     const opts = validate.options(options, 'options', ['bias', 'dtype']);
@@ -105,6 +106,17 @@ abstract class LinearBase {
     return planLinear(this.packed, x, 'x', scale, zeroPoint, activation, alpha);
   }
 
+  /** @internal forward: the fast path when it applies (see doc/linear-conv.md), else the plan, which makes every check. */
+  protected run(x: unknown, activation: Activation, alpha = 0): QTensor {
+    const scale = this.scale;
+    const zeroPoint = this.zeroPoint;
+    if (fastOutputQParams(scale, zeroPoint)) {
+      const y = runLinearFast(this.packed, x, scale, zeroPoint, activation, alpha, this.fastCache);
+      if (y !== null) return y;
+    }
+    return this.plan(x, activation, alpha).run();
+  }
+
   /** @internal */
   protected reprBody(): string {
     return (
@@ -130,7 +142,7 @@ abstract class LinearBase {
  */
 export class Linear extends LinearBase {
   forward(x: QTensor): QTensor {
-    return this.plan(x, Activation.None).run();
+    return this.run(x, Activation.None);
   }
 
   /** forward off the event loop (libuv's pool): same bits. */
@@ -146,7 +158,7 @@ export class Linear extends LinearBase {
 /** torch.ao.nn.intrinsic.quantized.LinearReLU: Linear with ReLU fused into the output stage. */
 export class LinearReLU extends LinearBase {
   forward(x: QTensor): QTensor {
-    return this.plan(x, Activation.ReLU).run();
+    return this.run(x, Activation.ReLU);
   }
 
   forwardAsync(x: QTensor): Promise<QTensor> {
@@ -171,7 +183,7 @@ export class LinearLeakyReLU extends LinearBase {
   }
 
   forward(x: QTensor): QTensor {
-    return this.plan(x, Activation.LeakyReLU, validate.finiteNumber(this.negativeSlope, 'negativeSlope')).run();
+    return this.run(x, Activation.LeakyReLU, validate.finiteNumber(this.negativeSlope, 'negativeSlope'));
   }
 
   forwardAsync(x: QTensor): Promise<QTensor> {
@@ -188,7 +200,7 @@ export class LinearLeakyReLU extends LinearBase {
 /** torch.ao.nn.intrinsic.quantized.LinearTanh: the fp32 linear output, tanh, then quantized to (scale, zeroPoint). */
 export class LinearTanh extends LinearBase {
   forward(x: QTensor): QTensor {
-    return this.plan(x, Activation.Tanh).run();
+    return this.run(x, Activation.Tanh);
   }
 
   forwardAsync(x: QTensor): Promise<QTensor> {

@@ -1,6 +1,6 @@
 // The linear and conv op plans the functional forms and the modules share: input checks, layouts, the native calls.
 
-import { OpPlan, QTensor, checkQTensor } from '../qtensor';
+import { OpPlan, QTensor, checkQTensor, wrapPerTensorOutput } from '../qtensor';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import { contiguousStrides } from '../shape';
 import * as validate from '../validate';
@@ -64,6 +64,73 @@ export function planLinear(
     () => native.linearAsync(h, data, rows, xScale, xZeroPoint, scale, zeroPoint, activation, alpha),
     (storage) => quint8Output(storage, shape, null, scale, zeroPoint),
   );
+}
+
+/**
+ * What a module's linear fast path keeps between calls: the output shape and strides (frozen)
+ * for the last input shape seen, so a repeated shape allocates nothing but the output.
+ */
+export interface LinearFastCache {
+  inShape: readonly number[] | null;
+  outShape: readonly number[];
+  outStrides: readonly number[];
+}
+
+export function newLinearFastCache(): LinearFastCache {
+  return { inShape: null, outShape: [], outStrides: [] };
+}
+
+/** True when the output qparams pass checkScale and checkZeroPointU8 (zeroPoint without a sign of zero). */
+export function fastOutputQParams(scale: unknown, zeroPoint: unknown): boolean {
+  if (typeof scale !== 'number' || !(scale > 0 && scale < Infinity)) return false;
+  const rounded = Math.fround(scale);
+  if (!(rounded > 0 && rounded < Infinity)) return false;
+  return typeof zeroPoint === 'number' && zeroPoint >= 0 && zeroPoint <= 255 && Math.floor(zeroPoint) === zeroPoint && !Object.is(zeroPoint, -0);
+}
+
+/**
+ * planLinear(...).run() for the common case, without the plan's objects and closures: a quint8
+ * per-tensor QTensor with row-major strides and attached storage, whose last dim is
+ * inFeatures; `scale` and `zeroPoint` must have passed fastOutputQParams. Returns null for
+ * anything else, and the caller then takes planLinear, which throws the errors or handles the
+ * case. The native op checks every length again.
+ */
+export function runLinearFast(
+  packed: PackedWeight,
+  input: unknown,
+  scale: number,
+  zeroPoint: number,
+  activation: Activation,
+  alpha: number,
+  cache: LinearFastCache,
+): QTensor | null {
+  if (!(input instanceof QTensor) || input.dtype !== 'quint8' || input.qscheme !== 'per_tensor_affine') return null;
+  const shape = input.shape;
+  const strides = input.strides;
+  const rank = shape.length;
+  const inFeatures = packed.shape[1];
+  if (rank < 1 || shape[rank - 1] !== inFeatures) return null;
+  let numel = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    if (strides[d] !== numel) return null;
+    numel *= shape[d];
+  }
+  const data = input.data as Uint8Array;
+  // A transferred buffer reads as length 0: the general path names it.
+  if (numel === 0 || data.length < numel) return null;
+  const outFeatures = packed.shape[0];
+  const rows = numel / inFeatures;
+  if (rows * outFeatures > validate.MAX_BUFFER_BYTES) return null; // validate.storageFits' RangeError
+  if (cache.inShape !== shape) {
+    const outShape = shape.slice();
+    outShape[rank - 1] = outFeatures;
+    cache.outShape = Object.freeze(outShape);
+    cache.outStrides = Object.freeze(contiguousStrides(outShape));
+    cache.inShape = shape;
+  }
+  const x = data.length === numel ? data : data.subarray(0, numel);
+  const storage = native.linear(packed.handle, x, rows, input.qScale(), input.qZeroPoint(), scale, zeroPoint, activation, alpha);
+  return wrapPerTensorOutput(storage, cache.outShape, cache.outStrides, scale, zeroPoint, 'quint8');
 }
 
 /** Dynamic linear on an fp32 input (N, *, in): fp32 (N, *, out). */

@@ -223,6 +223,114 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
+// The sync linear through the general path: Napi::CallbackInfo, PrepareLinear and RunSync, errors thrown to JS.
+napi_value LinearSyncGeneral(napi_env env, napi_callback_info cbinfo) {
+  try {
+    Napi::CallbackInfo info(env, cbinfo);
+    return RunSync<PrepareLinear>(info);
+  } catch (const Napi::Error& error) {
+    error.ThrowAsJavaScriptException();
+    return nullptr;
+  }
+}
+
+// A number argument the fast path accepts: an integer in [0, max] (so also one ArgSize / ArgInt64 accept).
+bool FastInteger(napi_env env, napi_value value, double max, double* out) {
+  return napi_get_value_double(env, value, out) == napi_ok && *out >= 0 && *out <= max && std::floor(*out) == *out;
+}
+
+// A scale the fast path accepts: ArgScale's rule (positive and finite once rounded to float32).
+bool FastScale(napi_env env, napi_value value, float* out) {
+  double number = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok) return false;
+  *out = static_cast<float>(number);
+  return std::isfinite(*out) && *out > 0;
+}
+
+struct LinearFastCall {
+  const LinearWeights* weights;
+  const uint8_t* x;
+  size_t rows;
+  float x_scale;
+  int32_t x_zero_point;
+  float y_scale;
+  int32_t y_zero_point;
+  bool relu;
+  uint8_t* y;
+};
+
+// linear(...) sync, the per-call fast path: reads the 9 arguments with raw N-API into stack storage
+// and runs LinearU8 in place, with no PreparedOp, std::function, shared_ptr copy or argument vector.
+// It accepts only arguments every check of PrepareLinear passes (activation None or ReLU); anything
+// else goes to LinearSyncGeneral, which makes the same checks and throws the same errors. The
+// weights stay alive: the handle argument holds them for the duration of this call.
+napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
+  constexpr size_t kArgs = 9;
+  size_t argc = kArgs;
+  napi_value argv[kArgs];
+  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok || argc < kArgs) {
+    return LinearSyncGeneral(env, cbinfo);
+  }
+  napi_valuetype type = napi_undefined;
+  bool tagged = false;
+  void* holder = nullptr;
+  if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, argv[0], &kLinearTag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, argv[0], &holder) != napi_ok) {
+    return LinearSyncGeneral(env, cbinfo);
+  }
+  const LinearWeights& weights = *static_cast<const LinearHandle*>(holder)->weights;
+  bool is_typed_array = false;
+  napi_typedarray_type x_type = napi_int8_array;
+  size_t x_length = 0;
+  void* x_data = nullptr;
+  napi_value x_buffer = nullptr;
+  size_t x_offset = 0;
+  bool detached = true;
+  if (napi_is_typedarray(env, argv[1], &is_typed_array) != napi_ok || !is_typed_array ||
+      napi_get_typedarray_info(env, argv[1], &x_type, &x_length, &x_data, &x_buffer, &x_offset) != napi_ok ||
+      x_type != napi_uint8_array || napi_is_detached_arraybuffer(env, x_buffer, &detached) != napi_ok || detached ||
+      x_length == 0 || x_data == nullptr) {
+    return LinearSyncGeneral(env, cbinfo);
+  }
+  LinearFastCall call{};
+  double rows = 0, x_zero_point = 0, y_zero_point = 0, activation = 0, alpha = 0;
+  size_t x_count = 0, y_count = 0;
+  if (!FastInteger(env, argv[2], 9007199254740991.0, &rows) || !FastScale(env, argv[3], &call.x_scale) ||
+      !FastInteger(env, argv[4], 255, &x_zero_point) || !FastScale(env, argv[5], &call.y_scale) ||
+      !FastInteger(env, argv[6], 255, &y_zero_point) || !FastInteger(env, argv[7], 1, &activation) ||
+      napi_get_value_double(env, argv[8], &alpha) != napi_ok ||
+      !CheckedMul(static_cast<size_t>(rows), weights.in_features, &x_count) || x_count != x_length ||
+      !CheckedMul(static_cast<size_t>(rows), weights.out_features, &y_count)) {
+    return LinearSyncGeneral(env, cbinfo);
+  }
+  napi_value y_buffer = nullptr, y_array = nullptr;
+  void* y_data = nullptr;
+  if (napi_create_arraybuffer(env, y_count, &y_data, &y_buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_uint8_array, y_count, y_buffer, 0, &y_array) != napi_ok) {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return nullptr;
+    return LinearSyncGeneral(env, cbinfo);
+  }
+  call.weights = &weights;
+  call.x = static_cast<const uint8_t*>(x_data);
+  call.rows = static_cast<size_t>(rows);
+  call.x_zero_point = static_cast<int32_t>(x_zero_point);
+  call.y_zero_point = static_cast<int32_t>(y_zero_point);
+  call.relu = activation == 1;
+  call.y = static_cast<uint8_t*>(y_data);
+  // One reference captured: the std::function keeps it in its small buffer (no allocation).
+  const Status status = RunGuarded([&call] {
+    return LinearU8(*call.weights, call.x, call.rows, call.x_scale, call.x_zero_point, call.y_scale, call.y_zero_point,
+                    call.relu, call.y);
+  });
+  if (!status.ok()) {
+    ErrorFromStatus(env, status).ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return y_array;
+}
+
 // linearDynamic(handle, x: Float32Array, rows, reduceRange, relu) -> Float32Array
 PreparedOp PrepareLinearDynamic(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
@@ -510,7 +618,11 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
 void RegisterLinearConvOps(Napi::Env env, Napi::Object exports) {
   exports.Set("linearPrepack", Napi::Function::New(env, LinearPrepack, "linearPrepack"));
   exports.Set("linearUnpack", Napi::Function::New(env, LinearUnpack, "linearUnpack"));
-  DefineOp<PrepareLinear>(env, exports, "linear");
+  // linear's sync entry is the fast path above (raw N-API); linearAsync is DefineOp's.
+  napi_value linear_sync = nullptr;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "linear", NAPI_AUTO_LENGTH, LinearSync, nullptr, &linear_sync));
+  exports.Set("linear", Napi::Value(env, linear_sync));
+  exports.Set("linearAsync", Napi::Function::New(env, RunAsync<PrepareLinear>, "linearAsync"));
   DefineOp<PrepareLinearDynamic>(env, exports, "linearDynamic");
   exports.Set("convPrepack", Napi::Function::New(env, ConvPrepack, "convPrepack"));
   exports.Set("convUnpack", Napi::Function::New(env, ConvUnpack, "convUnpack"));
