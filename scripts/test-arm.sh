@@ -31,4 +31,4 @@ fi
 
 cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake -DCMAKE_BUILD_TYPE=Release
 cmake --build build-arm64 -j2
-ctest --test-dir build-arm64 --output-on-failure -V
+ctest --test-dir build-arm64 --output-on-failure -V -j "${JOBS:-2}"

@@ -29,4 +29,4 @@ esac
 
 cmake -S . -B "$build_dir" "${cmake_args[@]}"
 cmake --build "$build_dir" -j2 --config Release
-ctest --test-dir "$build_dir" -C Release --output-on-failure -V  # -C: multi-config generators (Visual Studio)
+ctest --test-dir "$build_dir" -C Release --output-on-failure -V -j "${JOBS:-2}"  # -C: multi-config generators (Visual Studio)
