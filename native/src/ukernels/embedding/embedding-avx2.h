@@ -1,4 +1,4 @@
-// The AVX2 step of the embedding kernels: eight output elements from eight quantized values, as PyTorch's double multiply-add rounds them.
+// The AVX2 bag loop of the embedding kernels: output columns held in registers across a bag, each row added as PyTorch's double multiply-add rounds it.
 //
 // PyTorch computes out = float(double(s) * q + double(t)) with t = out + b. The product
 // s * q (24-bit significand times an integer < 256) is exact, so the double result is the
@@ -8,10 +8,20 @@
 // (at least 1), msb(s*q) <= E(s) - 119 and lsb >= E(s) - 150, msb(t) <= E(t) - 127 and
 // lsb >= E(t) - 150, so the span of S is at most 53 bits when
 //   E(s) - 20 <= E(t) <= E(s) + 28.
-// A zero t (the first row of a bag whose bias is 0) always fits: S = s*q. Each step checks
-// this for its eight t (and that none is inf/NaN, nor s) and takes the fp32 FMA; otherwise
-// it computes the double multiply-add, as the scalar kernel always does. (A subnormal t
-// counts as exponent 0 here, not 1: rejected a little more often, never wrongly accepted.)
+// On the magnitude bits m of t (sign cleared) that window is low <= m < high with
+// low = (E(s) - 20) << 23 and high = (min(E(s) + 28, 254) + 1) << 23 (m < high also rules
+// out inf/NaN t; for an inf/NaN s, high = 0 empties the window), i.e. the sign bit of
+// (m - high) is set and that of (m - low) is clear: three integer operations per eight
+// lanes, and-ed over all the vectors of a row, one movemask per row. A row whose every
+// lane is inside takes fp32 FMAs; otherwise each vector of the row is checked again on its
+// own, with t = 0 (always exact: the sum is s*q) accepted too, and takes the fp32 FMA or
+// the double multiply-add the scalar kernel always computes (never wrong, only slower).
+// Rejected although exact: a subnormal t, and t's of such size that m - low would
+// overflow (only when E(s) < 20): both rare.
+//
+// The accumulation order per output element is the scalar kernel's (row after row); only
+// the columns are split into chunks of up to 64 (eight registers), each chunk running
+// over all rows of the bag, which changes no result since columns are independent.
 #pragma once
 
 #include <immintrin.h>
@@ -19,17 +29,18 @@
 #include <cstdint>
 #include <cstring>
 
+#include "ukernels/embedding/embedding-common.h"
+
 namespace qk {
 namespace embedding {
 
-// A row's constants: s as float and double, b, and the exponent window of the fast path.
+// A row's constants: s as float and double, b, and the magnitude window of the fast path.
 struct RowConstantsAvx2 {
   __m256 scale;
   __m256d scale_double;
   __m256 bias;
-  __m256i exponent_low;   // E(s) - 21: lanes must be above
-  __m256i exponent_high;  // min(E(s) + 28, 254) + 1: lanes must be below
-  __m256i zero_magnitude;  // 0, or an impossible magnitude when s is inf/NaN (then no lane is safe)
+  __m256i low;   // lanes' magnitude bits must be >= low
+  __m256i high;  // and < high
 };
 
 static inline RowConstantsAvx2 MakeRowConstantsAvx2(float scale, float bias) {
@@ -41,29 +52,115 @@ static inline RowConstantsAvx2 MakeRowConstantsAvx2(float scale, float bias) {
   c.scale = _mm256_set1_ps(scale);
   c.scale_double = _mm256_set1_pd(scale);
   c.bias = _mm256_set1_ps(bias);
-  // s inf or NaN: an empty window, so every step takes the double path.
-  c.exponent_low = _mm256_set1_epi32(e == 255 ? 1000 : e - 21);
-  c.exponent_high = _mm256_set1_epi32((e + 28 < 254 ? e + 28 : 254) + 1);
-  c.zero_magnitude = _mm256_set1_epi32(e == 255 ? -1 : 0);
+  c.low = _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(e - 20) << 23));
+  c.high = _mm256_set1_epi32(e == 255 ? 0 : ((e + 28 < 254 ? e + 28 : 254) + 1) << 23);
   return c;
 }
 
-// out[0..8) = float(double(s) * q + double(out + b)) for q the eight int32 lanes of q32.
-static inline void AccumulateEightAvx2(__m256i q32, const RowConstantsAvx2& c, float* out) {
-  const __m256 t = _mm256_add_ps(_mm256_loadu_ps(out), c.bias);
+// Sign bit set in each lane whose t is inside the row's fast-path window.
+static inline __m256i InsideWindowAvx2(__m256 t, const RowConstantsAvx2& c) {
   const __m256i magnitude = _mm256_and_si256(_mm256_castps_si256(t), _mm256_set1_epi32(0x7FFFFFFF));
-  const __m256i e = _mm256_srli_epi32(magnitude, 23);
-  const __m256i in_window = _mm256_and_si256(_mm256_cmpgt_epi32(e, c.exponent_low), _mm256_cmpgt_epi32(c.exponent_high, e));
-  const __m256i inside = _mm256_or_si256(in_window, _mm256_cmpeq_epi32(magnitude, c.zero_magnitude));
-  if (_mm256_movemask_ps(_mm256_castsi256_ps(inside)) == 0xFF) {
-    _mm256_storeu_ps(out, _mm256_fmadd_ps(c.scale, _mm256_cvtepi32_ps(q32), t));
-    return;
-  }
+  return _mm256_andnot_si256(_mm256_sub_epi32(magnitude, c.low), _mm256_sub_epi32(magnitude, c.high));
+}
+
+// float(double(s) * q + double(t)) for the eight int32 lanes q32.
+static inline __m256 MultiplyAddDoubleAvx2(__m256i q32, const RowConstantsAvx2& c, __m256 t) {
   const __m256d lo = _mm256_fmadd_pd(c.scale_double, _mm256_cvtepi32_pd(_mm256_castsi256_si128(q32)),
                                      _mm256_cvtps_pd(_mm256_castps256_ps128(t)));
   const __m256d hi = _mm256_fmadd_pd(c.scale_double, _mm256_cvtepi32_pd(_mm256_extracti128_si256(q32, 1)),
                                      _mm256_cvtps_pd(_mm256_extractf128_ps(t, 1)));
-  _mm256_storeu_ps(out, _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1));
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
+}
+
+// The slow path of a row, on the chunk stored in out: each vector checked on its own, now
+// also accepting t = 0 (exact: the sum is s*q), which the row-wide check leaves out; an
+// all-inside vector takes the fp32 FMA, any other the double multiply-add. Columns whose
+// sums stay 0 (rows of zeros with bias 0) thus keep the fast path. Out of line and
+// through memory, so that the fast loop keeps its accumulators in registers (their
+// address is never taken).
+template <int kVectors, typename LoadQ>
+__attribute__((noinline)) static void RowDoubleAvx2(const uint8_t* row, size_t column, const RowConstantsAvx2& c,
+                                                    const LoadQ& load_q, float* out) {
+  for (int v = 0; v < kVectors; ++v) {
+    float* p = out + column + 8 * v;
+    const __m256 t = _mm256_add_ps(_mm256_loadu_ps(p), c.bias);
+    const __m256i q32 = load_q(row, column + 8 * v);
+    const __m256i zero = _mm256_cmpeq_epi32(_mm256_slli_epi32(_mm256_castps_si256(t), 1), _mm256_setzero_si256());
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(InsideWindowAvx2(t, c), zero))) == 0xFF) {
+      _mm256_storeu_ps(p, _mm256_fmadd_ps(c.scale, _mm256_cvtepi32_ps(q32), t));
+    } else {
+      _mm256_storeu_ps(p, MultiplyAddDoubleAvx2(q32, c, t));
+    }
+  }
+}
+
+// Columns [column, column + 8 * kVectors) of a bag, held in kVectors registers over all its
+// rows. load_q(row, j) gives the eight quantized values of columns j .. j + 8 as int32.
+// Prefetches ahead when `prefetch` (the first chunk of the bag).
+template <int kBits, int kVectors, typename LoadQ>
+static inline void BagChunkAvx2(size_t dim, size_t column, size_t count, size_t lookahead, const uint8_t* const* rows,
+                                const float* weights, bool prefetch, const LoadQ& load_q, float* out) {
+  const size_t row_bytes = kBits == 8 ? U8RowBytes(dim) : U4RowBytes(dim);
+  __m256 acc[kVectors];
+  for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_loadu_ps(out + column + 8 * v);
+  for (size_t i = 0; i < count; ++i) {
+    if (prefetch) PrefetchRow(rows, i, lookahead, row_bytes);
+    const uint8_t* row = rows[i];
+    const float weight = weights != nullptr ? weights[i] : 1.0f;
+    float scale, bias;
+    if (kBits == 8) {
+      U8ScaleBias(row, dim, weight, &scale, &bias);
+    } else {
+      U4ScaleBias(row, dim, weight, &scale, &bias);
+    }
+    const RowConstantsAvx2 c = MakeRowConstantsAvx2(scale, bias);
+    // t = acc + b is computed again after the check rather than kept: sixteen live
+    // registers would spill.
+    __m256i inside = _mm256_set1_epi32(-1);
+    for (int v = 0; v < kVectors; ++v) inside = _mm256_and_si256(inside, InsideWindowAvx2(_mm256_add_ps(acc[v], c.bias), c));
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(inside)) == 0xFF) {
+      for (int v = 0; v < kVectors; ++v) {
+        acc[v] = _mm256_fmadd_ps(c.scale, _mm256_cvtepi32_ps(load_q(row, column + 8 * v)), _mm256_add_ps(acc[v], c.bias));
+      }
+    } else {
+      for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out + column + 8 * v, acc[v]);
+      RowDoubleAvx2<kVectors>(row, column, c, load_q, out);
+      for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_loadu_ps(out + column + 8 * v);
+    }
+  }
+  for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out + column + 8 * v, acc[v]);
+}
+
+// A whole bag: chunks of 64 columns, then one of 8..56, then the last dim % 8 columns by
+// the scalar loop (which prefetches as well: a second prefetch of a line is cheap).
+template <int kBits, typename LoadQ>
+static inline void BagAvx2(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows, const float* weights,
+                           const LoadQ& load_q, float* out) {
+  const size_t vector_end = dim / 8 * 8;
+  size_t column = 0;
+  for (; column + 64 <= vector_end; column += 64) {
+    BagChunkAvx2<kBits, 8>(dim, column, count, lookahead, rows, weights, column == 0, load_q, out);
+  }
+  const bool prefetch = column == 0;
+  switch ((vector_end - column) / 8) {
+    case 7: BagChunkAvx2<kBits, 7>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 6: BagChunkAvx2<kBits, 6>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 5: BagChunkAvx2<kBits, 5>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 4: BagChunkAvx2<kBits, 4>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 3: BagChunkAvx2<kBits, 3>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 2: BagChunkAvx2<kBits, 2>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 1: BagChunkAvx2<kBits, 1>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    default: break;
+  }
+  if (vector_end < dim) {
+    ForEachBagRow<kBits>(dim, count, lookahead, rows, weights, [&](const uint8_t* row, float scale, float bias) {
+      if (kBits == 8) {
+        U8RowTail(vector_end, dim, row, scale, bias, out);
+      } else {
+        U4RowTail(vector_end, dim, row, scale, bias, out);
+      }
+    });
+  }
 }
 
 }  // namespace embedding
