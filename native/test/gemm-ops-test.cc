@@ -124,6 +124,7 @@ QK_TEST(kIsa, "gemm-ops/pair-proof") {
             const size_t pair = (i / p.k) * 7 + (i % p.k) / 2;
             p.w[i] = static_cast<int8_t>(safe ? kSafePairs[pair % 6][i % p.k % 2] : kUnsafePairs[pair % 6][i % p.k % 2]);
           }
+          p.pattern = safe ? "edge pairs |w0| + |w1| <= 128" : "edge pairs |w0| + |w1| > 128";
           for (uint8_t& v : p.a) v = static_cast<uint8_t>(rng.Int(0, 127));
           p.a[(p.m - 1) * p.lda + p.k - 1] = static_cast<uint8_t>(a_max);  // last element of the call
           if (a_max != 127) p.a[(p.m - 1) * p.lda + p.k] = 255;  // past k: never read, never decides
