@@ -1,6 +1,10 @@
 // qk_bench_gemm: GOPS of every registered GEMM kernel (through the op, single thread by default) on the linear shapes, with ratios to scalar.
 //
-//   build-native/qk_bench_gemm [--threads N] [--min-seconds S] [--shape MxNxK]... [--f32]
+//   build-native/qk_bench_gemm [--threads N] [--min-seconds S] [--shape MxNxK]... [--f32] [--a7]
+//
+// Activations are random bytes, or with --a7 random 7-bit bytes (PyTorch's x86 reduce_range
+// quantization), which proves the kPairProof kernels exact for any weights; without it they run
+// their exact twin (random weights have unsafe pairs), shown as "(ran <kernel>)".
 //
 // Each kernel runs through QGemmU8Packed (or QGemmF32Packed with --f32) on its own pack, so the
 // time includes the A panel and the requantizing epilogue, as a linear layer pays them.
@@ -73,6 +77,7 @@ int main(int argc, char** argv) {
   int threads = 1;
   double min_seconds = 0.3;
   bool f32 = false;
+  bool a7 = false;
   std::vector<Shape> shapes;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -88,8 +93,10 @@ int main(int argc, char** argv) {
       shapes.push_back(s);
     } else if (std::strcmp(argv[i], "--f32") == 0) {
       f32 = true;
+    } else if (std::strcmp(argv[i], "--a7") == 0) {
+      a7 = true;
     } else {
-      std::fprintf(stderr, "usage: qk_bench_gemm [--threads N] [--min-seconds S] [--shape MxNxK]... [--f32]\n");
+      std::fprintf(stderr, "usage: qk_bench_gemm [--threads N] [--min-seconds S] [--shape MxNxK]... [--f32] [--a7]\n");
       return 2;
     }
   }
@@ -97,15 +104,15 @@ int main(int argc, char** argv) {
   if (shapes.empty()) shapes = {{256, 1024, 1024}, {1, 1024, 1024}, {64, 768, 768}, {128, 3072, 768}};
   qk::SetNumThreads(threads);
   const qk::CpuFeatures& cpu = qk::GetCpuFeatures();
-  std::printf("qk_bench_gemm: %s output, %d thread(s), best of >= %.2f s %s per kernel and shape, CPU best level %s\n",
-              f32 ? "fp32" : "quint8", threads, min_seconds,
+  std::printf("qk_bench_gemm: %s output, %s activations, %d thread(s), best of >= %.2f s %s per kernel and shape, CPU best level %s\n",
+              f32 ? "fp32" : "quint8", a7 ? "7-bit" : "8-bit", threads, min_seconds,
               threads == 1 ? "thread CPU time" : "wall time", qk::IsaName(qk::BestSupportedIsa(cpu)));
   std::printf("%-48s %-11s %-16s %9s %9s\n", "kernel", "isa", "m x n x k", "GOPS", "x scalar");
   for (const Shape& s : shapes) {
     std::vector<uint8_t> a(s.m * s.k);
     std::vector<int8_t> w(s.n * s.k);
     uint64_t state = 42;
-    for (uint8_t& v : a) v = static_cast<uint8_t>((state = state * 6364136223846793005ull + 1442695040888963407ull) >> 56);
+    for (uint8_t& v : a) v = static_cast<uint8_t>((state = state * 6364136223846793005ull + 1442695040888963407ull) >> (a7 ? 57 : 56));
     for (int8_t& v : w) v = static_cast<int8_t>((state = state * 6364136223846793005ull + 1442695040888963407ull) >> 56);
     std::vector<int32_t> w_zp(s.n, 0);
     std::vector<float> w_scales(s.n, 0.002f), bias(s.n, 0.1f);
@@ -113,7 +120,7 @@ int main(int argc, char** argv) {
     std::vector<float> yf(s.m * s.n);
     qk::GemmRequant rq;
     rq.a_scale = 0.02f;
-    rq.a_zero_point = 128;
+    rq.a_zero_point = a7 ? 64 : 128;
     rq.w_scales = w_scales.data();
     rq.bias = bias.data();
     rq.y_scale = 0.5f;
@@ -142,8 +149,11 @@ int main(int argc, char** argv) {
       g_sink = y[y.size() / 2];
       const double gops = 2.0 * s.m * s.n * s.k / seconds * 1e-9;
       if (layout.isa == qk::Isa::kScalar) scalar_gops = gops;
-      std::printf("%-48s %-11s %-16s %9.2f %8.2fx\n", name, qk::IsaName(layout.isa), shape_text, gops,
-                  scalar_gops > 0 ? gops / scalar_gops : 0.0);
+      const qk::PackedGemm& ran = qk::GemmPackForCall(*packed, s.m, a.data(), s.k);
+      std::printf("%-48s %-11s %-16s %9.2f %8.2fx%s%s%s\n", name, qk::IsaName(layout.isa), shape_text, gops,
+                  scalar_gops > 0 ? gops / scalar_gops : 0.0, &ran != packed.get() ? "  (ran " : "",
+                  &ran != packed.get() ? (f32 ? ran.layout().f32_name : ran.layout().u8_name) : "",
+                  &ran != packed.get() ? ")" : "");
     }
   }
   return 0;

@@ -13,6 +13,7 @@
 #include "gemm-tester.h"
 #include "harness.h"
 #include "ops/linear.h"
+#include "pack/gemm-pack.h"
 #include "ops/qgemm.h"
 #include "ops/quantize.h"
 
@@ -26,15 +27,8 @@ struct Shape {
 const Shape kShapes[] = {{1, 1, 1}, {3, 5, 0}, {1, 37, 64}, {3, 5, 7}, {7, 33, 17}, {17, 70, 33}, {70, 9, 100}, {65, 300, 19}, {2, 1, 257}};
 const Shape kSweepShapes[] = {{129, 520, 77}, {256, 64, 1024}, {1, 1030, 300}, {200, 200, 200}};
 
-bool RunQGemm(Context& ctx, const GemmProblem& p, const int* threads, size_t thread_count) {
-  GemmWeightsDesc desc;
-  desc.n = p.n;
-  desc.k = p.k;
-  desc.w = p.w.data();
-  desc.w_zero_points = p.w_zp.data();
-  std::shared_ptr<GemmWeights> weights;
-  Status st = GemmWeights::Create(desc, &weights);
-  if (!ctx.Check(st.ok(), "GemmWeights::Create: " + st.message())) return false;
+// The output stage of problem p.
+GemmRequant RequantOf(const GemmProblem& p) {
   GemmRequant rq;
   rq.a_scale = p.a_scale;
   rq.a_zero_point = p.a_zp;
@@ -44,6 +38,19 @@ bool RunQGemm(Context& ctx, const GemmProblem& p, const int* threads, size_t thr
   rq.y_zero_point = p.y_zp;
   rq.y_min = p.y_min;
   rq.y_max = p.y_max;
+  return rq;
+}
+
+bool RunQGemm(Context& ctx, const GemmProblem& p, const int* threads, size_t thread_count) {
+  GemmWeightsDesc desc;
+  desc.n = p.n;
+  desc.k = p.k;
+  desc.w = p.w.data();
+  desc.w_zero_points = p.w_zp.data();
+  std::shared_ptr<GemmWeights> weights;
+  Status st = GemmWeights::Create(desc, &weights);
+  if (!ctx.Check(st.ok(), "GemmWeights::Create: " + st.message())) return false;
+  const GemmRequant rq = RequantOf(p);
   const size_t ldy = p.n + 1;
   bool ok = true;
   for (size_t t = 0; t < thread_count && ok; ++t) {
@@ -82,6 +89,62 @@ QK_TEST(kIsa, "gemm-ops/qgemm") { TestQGemm(ctx, kShapes, sizeof(kShapes) / size
 QK_TEST(kThreadsSweep, "gemm-ops/qgemm-large") {
   const int threads[] = {1, 2, 3, 5, 8};
   TestQGemm(ctx, kSweepShapes, sizeof(kSweepShapes) / sizeof(kSweepShapes[0]), threads, 5);
+}
+
+// kPairProof layouts (u8 x s8 int16 pair sums): the op runs the fast kernel only under a proof
+// (every weight pair |w0| + |w1| <= 128, or every activation <= 127) and else the exact twin;
+// either way the result must equal the reference, and the choice must follow the proof exactly.
+bool RunPackedCall(Context& ctx, const PackedGemm& packed, const GemmProblem& p, const std::string& what) {
+  const GemmRequant rq = RequantOf(p);
+  const size_t ldy = p.n + 2;
+  std::vector<uint8_t> y(p.m * ldy + 16, kGemmSentinel);
+  Status st = QGemmU8Packed(packed, p.m, p.a.data(), p.lda, rq, y.data(), ldy);
+  if (!ctx.Check(st.ok(), what + ": " + st.message()) || !CheckGemmU8(ctx, what, p, y, ldy)) return false;
+  // The fp32 output shows every accumulator (no clamping), so a saturated pair cannot hide.
+  std::vector<float> yf(p.m * ldy + 16, kGemmF32Sentinel);
+  st = QGemmF32Packed(packed, p.m, p.a.data(), p.lda, p.a_scale, p.a_zp, p.w_scales.data(),
+                      p.bias.empty() ? nullptr : p.bias.data(), p.relu, yf.data(), ldy);
+  return ctx.Check(st.ok(), what + " f32: " + st.message()) && CheckGemmF32(ctx, what + " f32", p, yf, ldy);
+}
+
+QK_TEST(kIsa, "gemm-ops/pair-proof") {
+  static const int32_t kUnsafePairs[][2] = {{-128, -128}, {127, 127}, {-128, 127}, {127, -128}, {65, 64}, {5, -3}};
+  static const int32_t kSafePairs[][2] = {{-128, 0}, {0, -128}, {64, 64}, {127, 1}, {-100, -28}, {7, -9}};
+  Random rng(0x9a1);
+  int variant = 0;
+  for (size_t li = 0; li < GemmLayoutCount(); ++li) {
+    const GemmLayout& l = GemmLayoutAt(li);
+    if (l.exactness != GemmExactness::kPairProof || !Applies(ctx, l.isa)) continue;
+    for (const Shape& s : {Shape{l.mr + 1, l.nr + 3, 37}, Shape{1, l.nr, l.kr}, Shape{2 * l.mr, 2 * l.nr - 1, 1}, Shape{3, 5, 64}}) {
+      for (int safe = 0; safe < 2; ++safe) {
+        // Activations: the largest byte of the call decides the 7-bit proof (127 keeps it, 128 breaks it).
+        for (int a_max : {127, 128, 255}) {
+          GemmProblem p = MakeGemmProblem(rng, s.m, s.n, s.k, variant++);
+          for (size_t i = 0; i < p.w.size(); ++i) {
+            const size_t pair = (i / p.k) * 7 + (i % p.k) / 2;
+            p.w[i] = static_cast<int8_t>(safe ? kSafePairs[pair % 6][i % p.k % 2] : kUnsafePairs[pair % 6][i % p.k % 2]);
+          }
+          p.pattern = safe ? "edge pairs |w0| + |w1| <= 128" : "edge pairs |w0| + |w1| > 128";
+          for (uint8_t& v : p.a) v = static_cast<uint8_t>(rng.Int(0, 127));
+          p.a[(p.m - 1) * p.lda + p.k - 1] = static_cast<uint8_t>(a_max);  // last element of the call
+          if (a_max != 127) p.a[(p.m - 1) * p.lda + p.k] = 255;  // past k: never read, never decides
+          std::shared_ptr<const PackedGemm> packed;
+          const Status st = PackedGemm::Create(l, p.n, p.k, p.w.data(), p.w_zp.data(), &packed);
+          if (!ctx.Check(st.ok(), "pack: " + st.message())) return;
+          // k = 1 has no pair, so any weights are safe there.
+          const bool pairs_safe = safe == 1 || p.k < 2;
+          const std::string what = std::string(l.u8_name) + (safe ? " safe" : " unsafe") + " pairs, a_max " +
+                                   std::to_string(a_max) + " " + p.Describe();
+          if (!ctx.Check(packed->pairs_safe() == pairs_safe, what + ": pairs_safe")) return;
+          const bool fast = pairs_safe || a_max <= 127;
+          const PackedGemm& chosen = GemmPackForCall(*packed, p.m, p.a.data(), p.lda);
+          if (!ctx.Check((&chosen == packed.get()) == fast, what + ": kernel choice")) return;
+          if (!fast && !ctx.Check(chosen.layout().exactness == GemmExactness::kAlways, what + ": twin is exact")) return;
+          if (!RunPackedCall(ctx, *packed, p, what)) return;
+        }
+      }
+    }
+  }
 }
 
 // LinearU8 / LinearDynamicF32: per-tensor and per-channel weights, bias or none, relu.

@@ -174,9 +174,9 @@ Status GemmWeights::PackedForActiveIsa(std::shared_ptr<const PackedGemm>* out) c
   return PackedFor(ActiveIsa(), out);
 }
 
-Status QGemmU8Packed(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda, const GemmRequant& rq, uint8_t* y,
-                     size_t ldy) {
-  QK_RETURN_IF_ERROR(CheckCommon(p, m, a, lda, rq.a_zero_point, rq.a_scale, rq.w_scales, y, ldy));
+Status QGemmU8Packed(const PackedGemm& packed, size_t m, const uint8_t* a, size_t lda, const GemmRequant& rq,
+                     uint8_t* y, size_t ldy) {
+  QK_RETURN_IF_ERROR(CheckCommon(packed, m, a, lda, rq.a_zero_point, rq.a_scale, rq.w_scales, y, ldy));
   QK_RETURN_IF_ERROR(CheckScale(rq.y_scale, "output scale"));
   QK_RETURN_IF_ERROR(CheckByte(rq.y_zero_point, "output zero point"));
   QK_RETURN_IF_ERROR(CheckByte(rq.y_min, "output minimum"));
@@ -185,7 +185,8 @@ Status QGemmU8Packed(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda
     return Status::RangeError(Expected("an output minimum <= maximum " + std::to_string(rq.y_max), "output minimum",
                                        std::to_string(rq.y_min)));
   }
-  if (m == 0 || p.n() == 0) return Status::Ok();
+  if (m == 0 || packed.n() == 0) return Status::Ok();
+  const PackedGemm& p = GemmPackForCall(packed, m, a, lda);
   const size_t n = p.n();
   const size_t padded = p.blocks() * p.layout().nr;
   std::vector<float>& columns = ThreadScratch().columns;
@@ -206,10 +207,11 @@ Status QGemmU8Packed(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda
   return Status::Ok();
 }
 
-Status QGemmF32Packed(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda, float a_scale, int32_t a_zero_point,
-                      const float* w_scales, const float* bias, bool relu, float* y, size_t ldy) {
-  QK_RETURN_IF_ERROR(CheckCommon(p, m, a, lda, a_zero_point, a_scale, w_scales, y, ldy));
-  if (m == 0 || p.n() == 0) return Status::Ok();
+Status QGemmF32Packed(const PackedGemm& packed, size_t m, const uint8_t* a, size_t lda, float a_scale,
+                      int32_t a_zero_point, const float* w_scales, const float* bias, bool relu, float* y, size_t ldy) {
+  QK_RETURN_IF_ERROR(CheckCommon(packed, m, a, lda, a_zero_point, a_scale, w_scales, y, ldy));
+  if (m == 0 || packed.n() == 0) return Status::Ok();
+  const PackedGemm& p = GemmPackForCall(packed, m, a, lda);
   const size_t n = p.n();
   std::vector<float>& scale = ThreadScratch().columns;
   scale.assign(p.blocks() * p.layout().nr, 0.0f);

@@ -1,6 +1,7 @@
 // GEMM weight packing and A panels for every kernel layout (the format is described in gemm-pack.h).
 #include "pack/gemm-pack.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -11,9 +12,9 @@ namespace qk {
 namespace {
 
 const GemmLayout kLayouts[] = {
-#define QK_GEMM_LAYOUT(isa, mr, nr, kr, a_format, w_format, u8_kernel, f32_kernel)                              \
-  GemmLayout{Isa::isa, mr, nr, kr, GemmAFormat::a_format, GemmWFormat::w_format, &u8_kernel, &f32_kernel,     \
-             #u8_kernel, #f32_kernel},
+#define QK_GEMM_LAYOUT(isa, mr, nr, kr, a_format, w_format, exactness, u8_kernel, f32_kernel)                  \
+  GemmLayout{Isa::isa, mr, nr, kr, GemmAFormat::a_format, GemmWFormat::w_format, GemmExactness::exactness,     \
+             &u8_kernel, &f32_kernel, #u8_kernel, #f32_kernel},
 #include "ukernels/gemm/registry.inc"
 #undef QK_GEMM_LAYOUT
 };
@@ -40,6 +41,28 @@ void PackBlock(const GemmLayout& l, size_t n, size_t k, size_t kpad, const int8_
     colsum[j] = sum;
     zps[j] = col < n ? w_zp[col] : 0;
   }
+}
+
+// True when every pair (w[j][2t], w[j][2t+1]) has |w0| + |w1| <= 128 (a lone last element always does).
+bool WeightPairsSafe(size_t n, size_t k, const int8_t* w) {
+  for (size_t j = 0; j < n; ++j) {
+    const int8_t* row = w + j * k;
+    for (size_t kk = 0; kk + 1 < k; kk += 2) {
+      if (std::abs(static_cast<int32_t>(row[kk])) + std::abs(static_cast<int32_t>(row[kk + 1])) > 128) return false;
+    }
+  }
+  return true;
+}
+
+// True when every a[i][kk] (i < m, kk < k) is <= 127.
+bool ActivationsAre7Bit(size_t m, size_t k, const uint8_t* a, size_t lda) {
+  for (size_t i = 0; i < m; ++i) {
+    const uint8_t* row = a + i * lda;
+    uint8_t any = 0;
+    for (size_t kk = 0; kk < k; ++kk) any |= row[kk];
+    if (any & 0x80) return false;
+  }
+  return true;
 }
 
 template <typename T>
@@ -106,8 +129,25 @@ Status PackedGemm::Create(const GemmLayout& layout, size_t n, size_t k, const in
       PackBlock<int8_t>(layout, n, k, p->kpad_, w, w_zero_points, b * layout.nr, block);
     }
   }
+  if (layout.exactness == GemmExactness::kPairProof) {
+    p->pairs_safe_ = WeightPairsSafe(n, k, w);
+    if (!p->pairs_safe_) {
+      const GemmLayout* exact = nullptr;
+      for (const GemmLayout& l : kLayouts) {
+        if (l.isa == layout.isa && l.exactness == GemmExactness::kAlways) exact = &l;
+      }
+      if (exact == nullptr) return Status::Error("no exact GEMM layout beside " + std::string(layout.u8_name));
+      QK_RETURN_IF_ERROR(Create(*exact, n, k, w, w_zero_points, &p->exact_twin_));
+    }
+  }
   *out = std::move(p);
   return Status::Ok();
+}
+
+const PackedGemm& GemmPackForCall(const PackedGemm& packed, size_t m, const uint8_t* a, size_t lda) {
+  const PackedGemm* twin = packed.exact_twin();
+  if (twin == nullptr || ActivationsAre7Bit(m, packed.k(), a, lda)) return packed;
+  return *twin;
 }
 
 void PackGemmA(const PackedGemm& packed, size_t rows, const uint8_t* a, size_t lda, int32_t a_zero_point,

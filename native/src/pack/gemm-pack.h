@@ -29,6 +29,7 @@ struct GemmLayout {
   size_t mr = 1, nr = 1, kr = 1;
   GemmAFormat a_format = GemmAFormat::kU8;
   GemmWFormat w_format = GemmWFormat::kS8;
+  GemmExactness exactness = GemmExactness::kAlways;
   GemmU8Fn* u8_kernel = nullptr;
   GemmF32Fn* f32_kernel = nullptr;
   const char* u8_name = "";
@@ -57,6 +58,13 @@ class PackedGemm {
   // Bytes of one A panel row (kpad elements, rounded to 64 bytes).
   size_t a_row_bytes() const { return a_row_bytes_; }
 
+  // kPairProof layouts: true when every weight pair (w[j][2t], w[j][2t+1]) has |w0| + |w1| <= 128,
+  // so that 255 * (|w0| + |w1|) fits int16 and the kernel is exact for any activations.
+  bool pairs_safe() const { return pairs_safe_; }
+  // kPairProof layouts whose pairs are not safe: the same weights packed for the kAlways layout
+  // of the same isa, run when the activations of a call are not all <= 127. Null otherwise.
+  const PackedGemm* exact_twin() const { return exact_twin_.get(); }
+
   // Packs w ([n][k] int8) and w_zero_points (n values) for `layout`. Fails only on size overflow.
   static Status Create(const GemmLayout& layout, size_t n, size_t k, const int8_t* w, const int32_t* w_zero_points,
                        std::shared_ptr<const PackedGemm>* out);
@@ -64,9 +72,16 @@ class PackedGemm {
  private:
   GemmLayout layout_;
   size_t n_ = 0, k_ = 0, kpad_ = 0, blocks_ = 0, block_bytes_ = 0, a_row_bytes_ = 0;
+  bool pairs_safe_ = true;
+  std::shared_ptr<const PackedGemm> exact_twin_;
   std::unique_ptr<uint8_t[]> storage_;
   uint8_t* base_ = nullptr;
 };
+
+// The pack whose kernels a call runs: `packed` itself unless it is a kPairProof pack without a
+// proof for this call (pairs not safe and some a[i][k] > 127), then its exact twin. Deterministic:
+// the choice depends only on the weights and this call's activations; both give identical results.
+const PackedGemm& GemmPackForCall(const PackedGemm& packed, size_t m, const uint8_t* a, size_t lda);
 
 // Writes rows [0, rows) of a (row i at a + i * lda) into the panel (row i at panel + i *
 // packed.a_row_bytes()) in the kernel's A format, and row_terms[i] = k * a_zp - sum_k a[i][k].

@@ -55,4 +55,10 @@ enum class GemmWFormat : int {
   kS16 = 1,  // w sign-extended to int16
 };
 
+// Whether a kernel is exact for every operand (see QK_GEMM_LAYOUT in registry.inc).
+enum class GemmExactness : int {
+  kAlways = 0,
+  kPairProof = 1,  // u8 x s8 int16 pair sums saturate unless |w0| + |w1| <= 128 or every a <= 127
+};
+
 }  // namespace qk

@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "ukernels/gemm/gemm-rows.h"
-#include "ukernels/gemm/requant-avx2.h"
+#include "ukernels/gemm/tile-avx2.h"
 #include "ukernels/ukernels.h"
 
 namespace qk {
@@ -23,9 +23,7 @@ constexpr size_t kNR = 16;
 
 constexpr size_t kMR = 6;
 
-struct Tile {
-  __m256i acc[kMR][2];
-};
+using Tile = Avx2Tile16<kMR>;
 
 // One row's accumulators for one k group: named variables (not an array) so that the compiler
 // keeps all 12 in registers without copies.
@@ -63,18 +61,8 @@ inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t
     QK_GEMM_AVX2_ROW(4)
     QK_GEMM_AVX2_ROW(5)
   }
-  const __m256i acc[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  // acc += -a_zp * colsum[j] + w_zp[j] * row_terms[i]  (wrapping int32)
-  const __m256i a_offset = _mm256_set1_epi32(-a_zero_point);
-  const __m256i col0 = _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(header)), a_offset);
-  const __m256i col1 = _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(header + 8)), a_offset);
-  const __m256i zp0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(header + kNR));
-  const __m256i zp1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(header + kNR + 8));
-  for (size_t i = 0; i < M; ++i) {
-    const __m256i rt = _mm256_set1_epi32(row_terms[i]);
-    tile->acc[i][0] = _mm256_add_epi32(_mm256_add_epi32(acc[i][0], col0), _mm256_mullo_epi32(zp0, rt));
-    tile->acc[i][1] = _mm256_add_epi32(_mm256_add_epi32(acc[i][1], col1), _mm256_mullo_epi32(zp1, rt));
-  }
+  const __m256i raw[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  Avx2FinishTile16<M>(raw, header, row_terms, a_zero_point, tile);
 }
 #undef QK_GEMM_AVX2_ROW
 
@@ -83,12 +71,7 @@ void GemmU8(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t*
             size_t y_stride, const GemmU8Params* p) {
   Tile tile;
   ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
-  const Avx2Requant rq(p->lo, p->hi, p->y_zero_point);
-  const __m256 b0 = _mm256_loadu_ps(p->bias_term), b1 = _mm256_loadu_ps(p->bias_term + 8);
-  const __m256 m0 = _mm256_loadu_ps(p->multiplier), m1 = _mm256_loadu_ps(p->multiplier + 8);
-  for (size_t i = 0; i < M; ++i) {
-    Avx2StoreU8x16(y + i * y_stride, rq.Apply(tile.acc[i][0], b0, m0), rq.Apply(tile.acc[i][1], b1, m1), nc);
-  }
+  Avx2StoreTile16U8<M>(tile, nc, y, y_stride, p);
 }
 
 template <size_t M>
@@ -96,13 +79,7 @@ void GemmF32(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t
              size_t y_stride, const GemmF32Params* p) {
   Tile tile;
   ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
-  const __m256 s0 = _mm256_loadu_ps(p->scale), s1 = _mm256_loadu_ps(p->scale + 8);
-  const size_t n0 = nc < 8 ? nc : 8, n1 = nc - n0;
-  for (size_t i = 0; i < M; ++i) {
-    float* row = y + i * y_stride;
-    Avx2StoreScaledF32x8(row, tile.acc[i][0], s0, p->bias, p->relu, n0);
-    if (n1 != 0) Avx2StoreScaledF32x8(row + 8, tile.acc[i][1], s1, p->bias != nullptr ? p->bias + 8 : nullptr, p->relu, n1);
-  }
+  Avx2StoreTile16F32<M>(tile, nc, y, y_stride, p);
 }
 
 }  // namespace
