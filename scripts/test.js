@@ -6,8 +6,8 @@
 //   arm       the same binary cross-built for arm64, run under qemu-aarch64 (-cpu max and a53)
 //   armjs     the addon cross-built for arm64, run by an arm64 node under qemu: same bits as x64
 //   jest      the jest suite on the node-gyp build (build/Release, made by `npm install`)
-//   cmake     builds the addon with cmake-js and runs the jest suite on it (QKERNELS_ADDON)
-//   prebuild  runs `npm run prebuild` and the jest suite with PREBUILDS_ONLY=1, so the
+//   cmake     builds the addon with cmake-js and runs the binding suites on it (QKERNELS_ADDON)
+//   prebuild  runs `npm run prebuild` and the binding suites with PREBUILDS_ONLY=1, so the
 //             package is proven to load from prebuilds/ alone
 //   pack      installs the npm tarball into a scratch project: without a prebuild it must
 //             build from source, with one it must load it without compiling
@@ -71,10 +71,21 @@ function countCtest(title, out, status) {
   report.push(`${title}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (cases, over ${summary[3]} ctest entries)`);
 }
 
-function runJest(title, env) {
+// The suites the cmake-js and prebuild steps run: together they call every binding entry
+// point of every family (sync, async, errors, loading). The long differential suites run once,
+// on the node-gyp build: the numerics of the CMake-compiled kernels are proven by the C++
+// tests (same CMake flags), so repeating them per build would only cost time.
+// QKERNELS_FULL_JEST_EVERY_BUILD=1 runs the whole suite on every build.
+const BINDING_SUITES = [
+  'loading', 'backend', 'async', 'errors', 'byte-offset', 'modules', 'conv-modules', 'linear-fast-path',
+  'elementwise-errors', 'pool-errors', 'pool-ops', 'norm-ops', 'embedding-bag', 'tensor-ops-views',
+].map((name) => `test/${name}\\.test\\.ts$`);
+
+function runJest(title, env, suites) {
   const jsonFile = path.join(os.tmpdir(), `qkernels-jest-${process.pid}-${report.length}.json`);
   const jestBin = require.resolve('jest/bin/jest', { paths: [root] });
-  const { status } = run(title, process.execPath, [jestBin, '--json', `--outputFile=${jsonFile}`], env);
+  const only = suites && process.env.QKERNELS_FULL_JEST_EVERY_BUILD !== '1' ? suites : [];
+  const { status } = run(title, process.execPath, [jestBin, '--json', `--outputFile=${jsonFile}`, ...only], env);
   let summary = null;
   try {
     summary = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
@@ -148,12 +159,12 @@ step('jest', () => {
 step('cmake', () => {
   const r = run('cmake-js build', 'npx', ['cmake-js', 'build', '--out', 'build-cmake', '--parallel', '2']);
   if (r.status !== 0) { totals.failed += 1; report.push('cmake-js build failed'); return; }
-  runJest('jest, cmake-js build', { QKERNELS_ADDON: path.join(root, 'build-cmake', 'Release', 'qkernels.node'), PREBUILDS_ONLY: '' });
+  runJest('jest (binding suites), cmake-js build', { QKERNELS_ADDON: path.join(root, 'build-cmake', 'Release', 'qkernels.node'), PREBUILDS_ONLY: '' }, BINDING_SUITES);
 });
 step('prebuild', () => {
   const r = run('prebuildify', 'npm', ['run', 'prebuild']);
   if (r.status !== 0) { totals.failed += 1; report.push('prebuild failed'); return; }
-  runJest('jest, prebuilds/ only', { QKERNELS_ADDON: '', PREBUILDS_ONLY: '1', QKERNELS_EXPECT_PREBUILD: '1' });
+  runJest('jest (binding suites), prebuilds/ only', { QKERNELS_ADDON: '', PREBUILDS_ONLY: '1', QKERNELS_EXPECT_PREBUILD: '1' }, BINDING_SUITES);
 });
 
 step('pack', () => {
