@@ -83,7 +83,7 @@ function rng(seed) {
   };
 }
 
-/** n seeded random bytes (activation values: any byte is as fast as any other). */
+/** n seeded random bytes over the full range 0..255: activations that make qkernels run its exact AVX2 GEMM kernel (7-bit ones would allow the vpmaddubsw kernel, doc/gemm.md). */
 function rngBytes(n, seed) {
   const next = rng(seed);
   const out = new Uint8Array(n);
