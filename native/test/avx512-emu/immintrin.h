@@ -495,6 +495,68 @@ static inline __m512i _mm512_maskz_dpbusd_epi32(__mmask16 k, __m512i src, __m512
   return dst;
 }
 
+// ---- intrinsics several kernel families use (one definition each) ------------------
+
+#ifndef QK_EMU__mm512_mullo_epi32
+#define QK_EMU__mm512_mullo_epi32
+static inline __m512i _mm512_mullo_epi32(__m512i a, __m512i b) {
+  return qk_avx512emu::Map<uint32_t>(a, b, [](uint32_t x, uint32_t y) { return x * y; });
+}
+#endif
+
+#ifndef QK_EMU__mm512_add_ps
+#define QK_EMU__mm512_add_ps
+static inline __m512 _mm512_add_ps(__m512 a, __m512 b) {
+  return qk_avx512emu::Map<float>(a, b, [](float x, float y) {
+    return qk_avx512emu::Arithmetic(x, y, [](float u, float v) { return u + v; });
+  });
+}
+#endif
+
+#ifndef QK_EMU__mm512_fmadd_ps
+#define QK_EMU__mm512_fmadd_ps
+// VFMADD231PS zmm, zmm, zmm AVX512F: dst[j] := a[j] * b[j] + c[j], one rounding
+// (NaN operands: the first NaN of a, b, c, quieted, as SDM's FMA NaN rules)
+static inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {
+  __m512 dst{};
+  for (int j = 0; j < 16; ++j) {
+    const float x = qk_avx512emu::Get<float>(a, j), y = qk_avx512emu::Get<float>(b, j), z = qk_avx512emu::Get<float>(c, j);
+    float r;
+    if (qk_avx512emu::IsNaN(x)) r = qk_avx512emu::Quiet(x);
+    else if (qk_avx512emu::IsNaN(y)) r = qk_avx512emu::Quiet(y);
+    else if (qk_avx512emu::IsNaN(z)) r = qk_avx512emu::Quiet(z);
+    else {
+      r = std::fma(x, y, z);
+      if (qk_avx512emu::IsNaN(r)) r = qk_avx512emu::FromBits(qk_avx512emu::kDefaultNaNBits);
+    }
+    qk_avx512emu::Put<float>(dst, j, r);
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_and_si512
+#define QK_EMU__mm512_and_si512
+// VPANDD zmm, zmm, zmm AVX512F: dst := a AND b
+static inline __m512i _mm512_and_si512(__m512i a, __m512i b) {
+  return qk_avx512emu::Map<uint32_t>(a, b, [](uint32_t x, uint32_t y) { return x & y; });
+}
+#endif
+
+#ifndef QK_EMU__mm512_max_epi32
+#define QK_EMU__mm512_max_epi32
+static inline __m512i _mm512_max_epi32(__m512i a, __m512i b) {
+  return qk_avx512emu::Map<int32_t>(a, b, [](int32_t x, int32_t y) { return x > y ? x : y; });
+}
+#endif
+
+#ifndef QK_EMU__mm512_min_epi32
+#define QK_EMU__mm512_min_epi32
+static inline __m512i _mm512_min_epi32(__m512i a, __m512i b) {
+  return qk_avx512emu::Map<int32_t>(a, b, [](int32_t x, int32_t y) { return x < y ? x : y; });
+}
+#endif
+
 // Intrinsics the other kernel families need, one header each. Wrap each function in
 // `#ifndef QK_EMU_<intrinsic>` / `#define QK_EMU_<intrinsic>` so that two families adding
 // the same intrinsic do not collide; follow Intel's pseudocode, and add a lane-by-lane

@@ -2,14 +2,6 @@
 #pragma once
 
 // VADDPS zmm, zmm, zmm AVX512F: dst[j] := a[j] + b[j] (NaN rules of SDM Vol. 1 Table 4-7)
-#ifndef QK_EMU__mm512_add_ps
-#define QK_EMU__mm512_add_ps
-static inline __m512 _mm512_add_ps(__m512 a, __m512 b) {
-  return qk_avx512emu::Map<float>(a, b, [](float x, float y) {
-    return qk_avx512emu::Arithmetic(x, y, [](float u, float v) { return u + v; });
-  });
-}
-#endif
 
 // VPSLLD zmm, zmm, imm8 AVX512F: dst.dword[j] := imm8 > 31 ? 0 : ZeroExtend32(a.dword[j] << imm8)
 #ifndef QK_EMU__mm512_slli_epi32

@@ -114,37 +114,6 @@ static inline __m512d _mm512_fmadd_pd(__m512d a, __m512d b, __m512d c) {
 }
 #endif
 
-#ifndef QK_EMU__mm512_add_ps
-#define QK_EMU__mm512_add_ps
-// VADDPS zmm, zmm, zmm AVX512F: dst[j] := a[j] + b[j]
-static inline __m512 _mm512_add_ps(__m512 a, __m512 b) {
-  return qk_avx512emu::Map<float>(
-      a, b, [](float x, float y) { return qk_avx512emu::Arithmetic(x, y, [](float p, float q) { return p + q; }); });
-}
-#endif
-
-#ifndef QK_EMU__mm512_fmadd_ps
-#define QK_EMU__mm512_fmadd_ps
-// VFMADD231PS zmm, zmm, zmm AVX512F: dst[j] := a[j] * b[j] + c[j], one rounding
-// (NaN operands: the first NaN of a, b, c, quieted, as SDM's FMA NaN rules)
-static inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {
-  __m512 dst{};
-  for (int j = 0; j < 16; ++j) {
-    const float x = qk_avx512emu::Get<float>(a, j), y = qk_avx512emu::Get<float>(b, j), z = qk_avx512emu::Get<float>(c, j);
-    float r;
-    if (qk_avx512emu::IsNaN(x)) r = qk_avx512emu::Quiet(x);
-    else if (qk_avx512emu::IsNaN(y)) r = qk_avx512emu::Quiet(y);
-    else if (qk_avx512emu::IsNaN(z)) r = qk_avx512emu::Quiet(z);
-    else {
-      r = std::fma(x, y, z);
-      if (qk_avx512emu::IsNaN(r)) r = qk_avx512emu::FromBits(qk_avx512emu::kDefaultNaNBits);
-    }
-    qk_avx512emu::Put<float>(dst, j, r);
-  }
-  return dst;
-}
-#endif
-
 // ---- integer lanes of float vectors ------------------------------------------------------
 
 #ifndef QK_EMU__mm512_castps_si512
@@ -162,14 +131,6 @@ static inline __m512i _mm512_castps_si512(__m512 a) {
 // VPSRLD zmm, zmm, imm8 AVX512F: dst.dword[j] := imm8 > 31 ? 0 : a.dword[j] >> imm8 (logical)
 static inline __m512i _mm512_srli_epi32(__m512i a, unsigned int imm8) {
   return qk_avx512emu::Map<uint32_t>(a, [imm8](uint32_t x) { return (imm8 & 0xFF) > 31 ? 0u : x >> (imm8 & 0xFF); });
-}
-#endif
-
-#ifndef QK_EMU__mm512_and_si512
-#define QK_EMU__mm512_and_si512
-// VPANDD zmm, zmm, zmm AVX512F: dst := a AND b
-static inline __m512i _mm512_and_si512(__m512i a, __m512i b) {
-  return qk_avx512emu::Map<uint32_t>(a, b, [](uint32_t x, uint32_t y) { return x & y; });
 }
 #endif
 
