@@ -1,0 +1,193 @@
+# Builds torchvision 0.14's quantized models with random, calibrated weights and writes the files the zoo tests and the demo load.
+#
+# Run with Debian's PyTorch: /usr/bin/python3 scripts/zoo/make_zoo.py --out DIR ARCH...
+# For each ARCH (torchvision's builder name, e.g. resnet18, mobilenet_v2, shufflenet_v2_x0_5) it writes
+#   ARCH.pth          torch.save(model.state_dict())            (what torchvision publishes)
+#   ARCH.pt           torch.jit.save(torch.jit.script(model))   (a TorchScript archive)
+#   ARCH.inputs.bin   float32 little-endian [N, 3, H, W] inputs
+#   ARCH.logits.bin   float32 little-endian [N, classes] logits PyTorch computes for them
+#   ARCH.json         shapes, the output's qparams, the engine, and the qparams calibrated after convert
+# Files that exist already are kept (the tests call this once per run into a cache directory).
+#
+# No pretrained weights and no network: weights are torchvision's random init; the BatchNorm layers
+# get random affine parameters and running statistics taken from data (one training-mode pass with
+# cumulative averaging), so every layer sees activations at realistic scales before the model is
+# fused, prepared with the onednn qconfig (torchvision's quantize_model only knows fbgemm and
+# qnnpack), calibrated and converted under the onednn engine.
+#
+# Modules whose output qparams state_dict() does not save (nnq.Hardswish, ELU, Sigmoid, Softmax)
+# are calibrated again after convert the way qkernels' calibrate() does it (lib/observers/): a
+# MinMaxObserver sees the float op applied to the dequantized input, over the calibration batch.
+# The float model's calibration cannot be reproduced from a state dict; this one can, so the
+# state-dict path of the tests compares against the same model the TorchScript archive holds.
+import argparse
+import json
+import os
+import sys
+import warnings
+
+import torch
+import torch.nn as nn
+import torchvision.models.quantization as tvq
+
+warnings.filterwarnings('ignore')
+
+# Per architecture: torchvision builder, its keyword arguments, and the default input side (small
+# where the architecture allows, to keep the test run short; inception_v3 needs at least 75).
+ARCHES = {
+    'resnet18': (tvq.resnet18, {}, 64),
+    'resnet50': (tvq.resnet50, {}, 64),
+    'resnext101_32x8d': (tvq.resnext101_32x8d, {}, 64),
+    'mobilenet_v2': (tvq.mobilenet_v2, {}, 64),
+    'mobilenet_v3_large': (tvq.mobilenet_v3_large, {}, 64),
+    'shufflenet_v2_x0_5': (tvq.shufflenet_v2_x0_5, {}, 64),
+    'shufflenet_v2_x1_0': (tvq.shufflenet_v2_x1_0, {}, 64),
+    'shufflenet_v2_x1_5': (tvq.shufflenet_v2_x1_5, {}, 64),
+    'shufflenet_v2_x2_0': (tvq.shufflenet_v2_x2_0, {}, 64),
+    # transform_input=True is what torchvision's published quantized weights use.
+    'googlenet': (tvq.googlenet, {'aux_logits': False, 'transform_input': True, 'init_weights': True}, 64),
+    'inception_v3': (tvq.inception_v3, {'aux_logits': False, 'transform_input': True, 'init_weights': True}, 80),
+}
+
+# torch.ao.nn.quantized modules that keep their output qparams as plain attributes.
+UNSAVED_QPARAMS = (torch.ao.nn.quantized.Hardswish, torch.ao.nn.quantized.ELU,
+                   torch.ao.nn.quantized.Sigmoid, torch.ao.nn.quantized.Softmax)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def images(generator, count, side):
+    """Smooth random RGB images in [0, 1] (low-frequency noise upsampled), normalized like ImageNet."""
+    coarse = torch.rand(count, 3, 8, 8, generator=generator)
+    fine = torch.rand(count, 3, side, side, generator=generator)
+    x = nn.functional.interpolate(coarse, size=(side, side), mode='bilinear', align_corners=False)
+    x = (0.8 * x + 0.2 * fine).clamp(0, 1)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def float_model(arch, generator, calibration):
+    builder, kwargs, _ = ARCHES[arch]
+    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+    model = builder(weights=None, quantize=False, **kwargs)
+    # BatchNorm: random affine parameters, running statistics from one training-mode pass.
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            with torch.no_grad():
+                module.weight.uniform_(0.5, 1.5, generator=generator)
+                module.bias.normal_(0.0, 0.2, generator=generator)
+            module.reset_running_stats()
+            module.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(calibration)
+    model.eval()
+    return model
+
+
+def quantize(model, calibration):
+    torch.backends.quantized.engine = 'onednn'
+    model.qconfig = torch.ao.quantization.get_default_qconfig('onednn')
+    model.fuse_model()
+    torch.ao.quantization.prepare(model, inplace=True)
+    with torch.no_grad():
+        model(calibration)
+    torch.ao.quantization.convert(model, inplace=True)
+    return model
+
+
+def float_op(module, x):
+    if isinstance(module, torch.ao.nn.quantized.Hardswish):
+        return nn.functional.hardswish(x)
+    if isinstance(module, torch.ao.nn.quantized.ELU):
+        return nn.functional.elu(x, module.alpha)
+    if isinstance(module, torch.ao.nn.quantized.Sigmoid):
+        return torch.sigmoid(x)
+    return torch.softmax(x, module.dim)
+
+
+def recalibrate_unsaved(model, calibration):
+    """MinMaxObserver (quint8, per-tensor affine, no reduce_range) on float_op(dequantize(input))."""
+    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, UNSAVED_QPARAMS)]
+    observers = {name: torch.ao.quantization.MinMaxObserver() for name, _ in targets}
+    hooks = []
+    for name, module in targets:
+        def hook(module, inputs, name=name):
+            observers[name](float_op(module, inputs[0].dequantize()))
+        hooks.append(module.register_forward_pre_hook(hook))
+    with torch.no_grad():
+        model(calibration)
+    for h in hooks:
+        h.remove()
+    calibrated = {}
+    for name, module in targets:
+        scale, zero_point = observers[name].calculate_qparams()
+        module.scale = float(scale)
+        module.zero_point = int(zero_point)
+        calibrated[name] = {'scale': float(scale), 'zeroPoint': int(zero_point)}
+    return calibrated
+
+
+def make(arch, out, side, count, seed):
+    stem = os.path.join(out, arch)
+    if all(os.path.exists(stem + ext) for ext in ('.pth', '.pt', '.inputs.bin', '.logits.bin', '.json')):
+        return
+    side = side or ARCHES[arch][2]
+    generator = torch.Generator().manual_seed(seed)
+    calibration = images(generator, 8, side)
+    inputs = images(generator, count, side)
+    model = quantize(float_model(arch, generator, calibration), calibration)
+    calibrated = recalibrate_unsaved(model, calibration)
+
+    captured = {}
+    hook = model.dequant.register_forward_pre_hook(lambda m, i: captured.update(q=i[0]))
+    with torch.no_grad():
+        logits = model(inputs)
+    hook.remove()
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    q = captured['q']
+
+    torch.save(model.state_dict(), stem + '.pth.tmp')
+    scripted = torch.jit.script(model)
+    torch.jit.save(scripted, stem + '.pt.tmp')
+    with open(stem + '.inputs.bin.tmp', 'wb') as f:
+        f.write(inputs.contiguous().numpy().astype('<f4').tobytes())
+    with open(stem + '.logits.bin.tmp', 'wb') as f:
+        f.write(logits.contiguous().numpy().astype('<f4').tobytes())
+    meta = {
+        'arch': arch,
+        'engine': 'onednn',
+        'inputShape': list(inputs.shape),
+        'logitsShape': list(logits.shape),
+        'outputScale': float(q.q_scale()),
+        'outputZeroPoint': int(q.q_zero_point()),
+        'calibrationSeed': seed,
+        'calibrated': calibrated,
+    }
+    with open(stem + '.json.tmp', 'w') as f:
+        json.dump(meta, f, indent=1)
+    # Rename last so a killed run never leaves a half-written cache entry.
+    for ext in ('.pth', '.pt', '.inputs.bin', '.logits.bin', '.json'):
+        os.replace(stem + ext + '.tmp', stem + ext)
+
+
+def main():
+    parser = argparse.ArgumentParser(description='torchvision quantized models with random calibrated weights')
+    parser.add_argument('--out', required=True)
+    parser.add_argument('--side', type=int, default=0, help='input height and width (default per architecture)')
+    parser.add_argument('--inputs', type=int, default=4)
+    parser.add_argument('--seed', type=int, default=20240)
+    parser.add_argument('arches', nargs='+', choices=sorted(ARCHES))
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.set_num_threads(1)
+    for arch in args.arches:
+        make(arch, args.out, args.side, args.inputs, args.seed)
+        print(arch, file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
