@@ -10,6 +10,8 @@
 import * as elementwise from './elementwise';
 import * as embedding from './embedding';
 import * as linearConv from './linear-conv';
+import { ModuleDict as ModuleDictClass, ModuleList as ModuleListClass, Sequential as SequentialClass } from './nn/containers';
+import { Module as ModuleClass, StateDictError as StateDictErrorClass } from './nn/module';
 import { DeQuantize as DeQuantizeModule, Quantize as QuantizeModule } from './modules/quantize';
 import * as poolNorm from './pool-norm';
 
@@ -142,11 +144,29 @@ export declare namespace nniq {
   type BNReLU3d = InstanceType<typeof poolNorm.intrinsicModules.BNReLU3d>;
 }
 
-/** torch.ao.nn. */
+/** torch.nn as a converted model uses it: the Module base class, containers and the float-side glue; torch.ao.nn's quantized and intrinsic. */
 export const nn = Object.freeze({
+  Module: ModuleClass,
+  Sequential: SequentialClass,
+  ModuleList: ModuleListClass,
+  ModuleDict: ModuleDictClass,
+  StateDictError: StateDictErrorClass,
   quantized: nnq,
   intrinsic: Object.freeze({ quantized: nniq }),
 });
+
+export declare namespace nn {
+  // lib/nn: base class and containers
+  type Module = ModuleClass;
+  type Sequential = SequentialClass;
+  type ModuleList = ModuleListClass;
+  type ModuleDict = ModuleDictClass;
+  type StateDictError = StateDictErrorClass;
+  type StateDict = import('./nn/state').StateDict;
+  type StateValue = import('./nn/state').StateValue;
+  type LoadContext = import('./nn/module').LoadContext;
+  type IncompatibleKeys = import('./nn/module').IncompatibleKeys;
+}
 
 /** torch.ops. */
 export const ops = Object.freeze({
