@@ -18,6 +18,7 @@ export const {
   nniq,
   nn,
   ops,
+  StoredTensor,
 } = qkernels;
 
 export default qkernels;

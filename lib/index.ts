@@ -15,3 +15,5 @@ export type { MemoryFormat } from './shape';
 export { backend } from './backend';
 export type { BackendInfo, Isa } from './backend';
 export { nn, nniq, nnq, nnqd, ops, qF } from './nn';
+export { StoredTensor } from './io/stored-tensor';
+export type { StoredDType, StoredTensorData } from './io/stored-tensor';

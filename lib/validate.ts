@@ -184,7 +184,10 @@ export type TypedArrayName =
   | 'Float64Array'
   | 'Uint8Array'
   | 'Int8Array'
-  | 'Int32Array';
+  | 'Int32Array'
+  | 'Int16Array'
+  | 'Uint16Array'
+  | 'BigInt64Array';
 
 interface TypedArrayByName {
   Float32Array: Float32Array;
@@ -192,6 +195,9 @@ interface TypedArrayByName {
   Uint8Array: Uint8Array;
   Int8Array: Int8Array;
   Int32Array: Int32Array;
+  Int16Array: Int16Array;
+  Uint16Array: Uint16Array;
+  BigInt64Array: BigInt64Array;
 }
 
 // util.types checks work across realms (vm contexts), unlike instanceof.
@@ -201,6 +207,9 @@ const typedArrayTests: { [K in TypedArrayName]: (value: unknown) => boolean } = 
   Uint8Array: (value) => types.isUint8Array(value),
   Int8Array: (value) => types.isInt8Array(value),
   Int32Array: (value) => types.isInt32Array(value),
+  Int16Array: (value) => types.isInt16Array(value),
+  Uint16Array: (value) => types.isUint16Array(value),
+  BigInt64Array: (value) => types.isBigInt64Array(value),
 };
 
 /** Which of the given typed array kinds value is, or undefined. */
