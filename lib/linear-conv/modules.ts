@@ -1,6 +1,8 @@
 // The linear and conv modules of nnq, nniq, nnqd and nniq.dynamic: prepacked once in setWeightBias, run by forward.
 
 import { pythonFloatRepr } from '../format';
+import { LoadContext, Module } from '../nn/module';
+import { StateDict, describeStateValue, floatTensor, quantizedTensor, readConstant, readQParams, saveQParams } from '../nn/state';
 import { OpPlan, QTensor, captureCaller, makePerTensorQuantizedTensor } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
@@ -9,14 +11,6 @@ import { checkScale, checkZeroPointU8, fastOutputQParams, newLinearFastCache, pl
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec, outputPaddingFor, tupleRepr, weightShape } from './params';
 import { runPlanAsync } from './plan';
 import { PackedWeight, packConv, packLinear, repackConv, unpackBias, unpackWeight } from './weights';
-
-/** What stateDict() returns and loadStateDict() takes (torch's keys: weight, bias, scale, zero_point). */
-export interface LinearConvStateDict {
-  weight: QTensor;
-  bias: Tensor | null;
-  scale: number;
-  zero_point: number;
-}
 
 function channelCount(value: unknown, parameter: string): number {
   return validate.integerInRange(value, parameter, 1, Number.MAX_SAFE_INTEGER);
@@ -38,9 +32,31 @@ function qschemeRepr(packed: PackedWeight): string {
   return packed.qparams.axis === null ? 'torch.per_tensor_affine' : 'torch.per_channel_affine';
 }
 
-function checkStateDict(value: unknown): LinearConvStateDict {
-  const dict = validate.options(value, 'stateDict', ['weight', 'bias', 'scale', 'zero_point']);
-  return dict as unknown as LinearConvStateDict;
+/** The `[weight, bias]` pair torch saves as `_packed_params._packed_params` (a tuple), checked. */
+function weightBiasPair(value: unknown, key: string): [QTensor, Tensor | null] {
+  if (!Array.isArray(value) || value.length !== 2) {
+    throw new TypeError(`Expected [weight QTensor, bias Tensor | null] for ${key} but received ${describeStateValue(value)}`);
+  }
+  return [quantizedTensor(value[0], `${key}[0]`), value[1] === null ? null : floatTensor(value[1], `${key}[1]`)];
+}
+
+/** Writes a linear module's entries under torch's keys (nnq.Linear and dynamic Linear save the same ones). */
+function saveLinear(dest: StateDict, prefix: string, scale: number, zeroPoint: number, weight: QTensor, bias: Tensor | null): void {
+  saveQParams(dest, prefix, scale, zeroPoint);
+  dest.set(`${prefix}_packed_params.dtype`, 'torch.qint8');
+  dest.set(`${prefix}_packed_params._packed_params`, [weight, bias]);
+}
+
+/** Reads and prepacks a linear module's entries; undefined when anything is missing or bad (reported to ctx). */
+function readLinear(ctx: LoadContext, prefix: string, outFeatures: number, inFeatures: number): { scale: number; zeroPoint: number; packed: PackedWeight } | undefined {
+  const qparams = readQParams(ctx, prefix);
+  readConstant(ctx, `${prefix}_packed_params.dtype`, ['torch.qint8']);
+  const key = `${prefix}_packed_params._packed_params`;
+  const packed = ctx.read(key, (value) => {
+    const [weight, bias] = weightBiasPair(value, key);
+    return packLinear(weight, bias, outFeatures, inFeatures);
+  });
+  return qparams === undefined || packed === undefined ? undefined : { ...qparams, packed };
 }
 
 // ---- linear ----------------------------------------------------------------------------------
@@ -53,7 +69,7 @@ export interface LinearModuleOptions {
 }
 
 /** The state and methods every quantized linear module shares. */
-abstract class LinearBase {
+abstract class LinearBase extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
   /** Output qparams (attributes, as in torch; forward checks them). */
@@ -63,6 +79,7 @@ abstract class LinearBase {
   private readonly fastCache = newLinearFastCache();
 
   constructor(inFeatures: number, outFeatures: number, options?: LinearModuleOptions) {
+    super();
     const opts = validate.options(options, 'options', ['bias', 'dtype']);
     this.inFeatures = channelCount(inFeatures, 'inFeatures');
     this.outFeatures = channelCount(outFeatures, 'outFeatures');
@@ -86,17 +103,19 @@ abstract class LinearBase {
     return unpackBias(this.packed, false);
   }
 
-  stateDict(): LinearConvStateDict {
-    return { weight: this.weight(), bias: this.bias(), scale: this.scale, zero_point: this.zeroPoint };
+  /** torch's keys: `scale`, `zero_point`, `_packed_params.dtype`, `_packed_params._packed_params` ([weight, bias]). */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    saveLinear(dest, prefix, this.scale, this.zeroPoint, this.weight(), this.bias());
   }
 
-  loadStateDict(stateDict: LinearConvStateDict): void {
-    const dict = checkStateDict(stateDict);
-    const scale = checkScale(dict.scale, 'stateDict.scale');
-    const zeroPoint = checkZeroPointU8(dict.zero_point, 'stateDict.zero_point');
-    this.setWeightBias(dict.weight, dict.bias);
-    this.scale = scale;
-    this.zeroPoint = zeroPoint;
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    const loaded = readLinear(ctx, prefix, this.outFeatures, this.inFeatures);
+    if (loaded === undefined) return;
+    return () => {
+      this.packed = loaded.packed;
+      this.scale = loaded.scale;
+      this.zeroPoint = loaded.zeroPoint;
+    };
   }
 
   /** @internal */
@@ -117,16 +136,11 @@ abstract class LinearBase {
     return this.plan(x, activation, alpha).run();
   }
 
-  /** @internal */
-  protected reprBody(): string {
+  override extraRepr(): string {
     return (
       `in_features=${this.inFeatures}, out_features=${this.outFeatures}, scale=${pythonFloatRepr(this.scale)}, ` +
       `zero_point=${this.zeroPoint}, qscheme=${qschemeRepr(this.packed)}`
     );
-  }
-
-  [validate.inspectSymbol](): string {
-    return this.toString();
   }
 }
 
@@ -141,32 +155,32 @@ abstract class LinearBase {
  * const y = m.forward(qx);
  */
 export class Linear extends LinearBase {
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     return this.run(x, Activation.None);
   }
 
   /** forward off the event loop (libuv's pool): same bits. */
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, Activation.None));
   }
 
-  override toString(): string {
-    return `QuantizedLinear(${this.reprBody()})`;
+  override getName(): string {
+    return 'QuantizedLinear';
   }
 }
 
 /** torch.ao.nn.intrinsic.quantized.LinearReLU: Linear with ReLU fused into the output stage. */
 export class LinearReLU extends LinearBase {
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     return this.run(x, Activation.ReLU);
   }
 
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, Activation.ReLU));
   }
 
-  override toString(): string {
-    return `QuantizedLinearReLU(${this.reprBody()})`;
+  override getName(): string {
+    return 'QuantizedLinearReLU';
   }
 }
 
@@ -182,33 +196,33 @@ export class LinearLeakyReLU extends LinearBase {
     this.negativeSlope = validate.finiteNumber(negativeSlope, 'negativeSlope');
   }
 
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     return this.run(x, Activation.LeakyReLU, validate.finiteNumber(this.negativeSlope, 'negativeSlope'));
   }
 
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     return runPlanAsync(captureCaller(this.forwardAsync), () =>
       this.plan(x, Activation.LeakyReLU, validate.finiteNumber(this.negativeSlope, 'negativeSlope')),
     );
   }
 
-  override toString(): string {
-    return `QuantizedLinearLeakyReLU(${this.reprBody()})`;
+  override getName(): string {
+    return 'QuantizedLinearLeakyReLU';
   }
 }
 
 /** torch.ao.nn.intrinsic.quantized.LinearTanh: the fp32 linear output, tanh, then quantized to (scale, zeroPoint). */
 export class LinearTanh extends LinearBase {
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     return this.run(x, Activation.Tanh);
   }
 
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, Activation.Tanh));
   }
 
-  override toString(): string {
-    return `QuantizedLinearTanh(${this.reprBody()})`;
+  override getName(): string {
+    return 'QuantizedLinearTanh';
   }
 }
 
@@ -223,14 +237,18 @@ export interface DynamicLinearOptions {
 }
 
 /** The state and methods of the dynamic linear modules (fp32 in and out). */
-abstract class DynamicLinearBase {
+abstract class DynamicLinearBase extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
   /** Whether activations are quantized to 7 bits (torch's modules pass reduce_range=True). */
   reduceRange: boolean;
+  /** Unused by forward (the output is fp32); torch's dynamic Linear keeps and saves them, so they round-trip. */
+  scale = 1;
+  zeroPoint = 0;
   private packed: PackedWeight;
 
   constructor(inFeatures: number, outFeatures: number, options?: DynamicLinearOptions) {
+    super();
     const opts = validate.options(options, 'options', ['bias', 'dtype', 'reduceRange']);
     this.inFeatures = channelCount(inFeatures, 'inFeatures');
     this.outFeatures = channelCount(outFeatures, 'outFeatures');
@@ -252,18 +270,28 @@ abstract class DynamicLinearBase {
     return unpackBias(this.packed, false);
   }
 
+  /** The same keys as nnq.Linear's (torch's dynamic Linear inherits them). */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    saveLinear(dest, prefix, this.scale, this.zeroPoint, this.weight(), this.bias());
+  }
+
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    const loaded = readLinear(ctx, prefix, this.outFeatures, this.inFeatures);
+    if (loaded === undefined) return;
+    return () => {
+      this.packed = loaded.packed;
+      this.scale = loaded.scale;
+      this.zeroPoint = loaded.zeroPoint;
+    };
+  }
+
   /** @internal */
   protected plan(x: unknown, relu: boolean): OpPlan<Tensor> {
     return planLinearDynamic(this.packed, x, 'x', validate.boolean(this.reduceRange, 'reduceRange'), relu);
   }
 
-  /** @internal */
-  protected reprBody(): string {
+  override extraRepr(): string {
     return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, dtype=torch.qint8, qscheme=${qschemeRepr(this.packed)}`;
-  }
-
-  [validate.inspectSymbol](): string {
-    return this.toString();
   }
 }
 
@@ -272,31 +300,31 @@ abstract class DynamicLinearBase {
  * quantized per call to quint8 from its min and max (7 bits with reduceRange).
  */
 export class DynamicLinear extends DynamicLinearBase {
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return this.plan(x, false).run();
   }
 
-  forwardAsync(x: Tensor): Promise<Tensor> {
+  override forwardAsync(x: Tensor): Promise<Tensor> {
     return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, false));
   }
 
-  override toString(): string {
-    return `DynamicQuantizedLinear(${this.reprBody()})`;
+  override getName(): string {
+    return 'DynamicQuantizedLinear';
   }
 }
 
 /** torch.ao.nn.intrinsic.quantized.dynamic.LinearReLU: dynamic Linear with ReLU on the fp32 output. */
 export class DynamicLinearReLU extends DynamicLinearBase {
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return this.plan(x, true).run();
   }
 
-  forwardAsync(x: Tensor): Promise<Tensor> {
+  override forwardAsync(x: Tensor): Promise<Tensor> {
     return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, true));
   }
 
-  override toString(): string {
-    return `DynamicQuantizedLinearReLU(${this.reprBody()})`;
+  override getName(): string {
+    return 'DynamicQuantizedLinearReLU';
   }
 }
 
@@ -326,7 +354,7 @@ const CONV_MODULE_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'bias', 
 const CONV_TRANSPOSE_MODULE_OPTIONS = ['stride', 'padding', 'outputPadding', 'groups', 'bias', 'dilation', 'paddingMode'];
 
 /** The state and methods every quantized conv module shares. */
-abstract class ConvBase {
+abstract class ConvBase extends Module {
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernelSize: readonly number[];
@@ -346,6 +374,7 @@ abstract class ConvBase {
   private repacked: { key: string; packed: PackedWeight } | null = null;
 
   constructor(dims: 1 | 2 | 3, transposed: boolean, inChannels: number, outChannels: number, kernelSize: IntOrTuple, options: unknown) {
+    super();
     const opts = validate.options(options, 'options', transposed ? CONV_TRANSPOSE_MODULE_OPTIONS : CONV_MODULE_OPTIONS);
     this.inChannels = channelCount(inChannels, 'inChannels');
     this.outChannels = channelCount(outChannels, 'outChannels');
@@ -390,17 +419,32 @@ abstract class ConvBase {
     return unpackBias(this.packed, true);
   }
 
-  stateDict(): LinearConvStateDict {
-    return { weight: this.weight(), bias: this.bias(), scale: this.scale, zero_point: this.zeroPoint };
+  /** torch's keys: `weight` (QTensor), `bias` (Tensor or null), `scale`, `zero_point`. */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    dest.set(`${prefix}weight`, this.weight());
+    dest.set(`${prefix}bias`, this.bias());
+    saveQParams(dest, prefix, this.scale, this.zeroPoint);
   }
 
-  loadStateDict(stateDict: LinearConvStateDict): void {
-    const dict = checkStateDict(stateDict);
-    const scale = checkScale(dict.scale, 'stateDict.scale');
-    const zeroPoint = checkZeroPointU8(dict.zero_point, 'stateDict.zero_point');
-    this.setWeightBias(dict.weight, dict.bias);
-    this.scale = scale;
-    this.zeroPoint = zeroPoint;
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    const weight = ctx.read(`${prefix}weight`, (value) => quantizedTensor(value, `${prefix}weight`));
+    const bias = ctx.read(`${prefix}bias`, (value) => (value === null ? null : floatTensor(value, `${prefix}bias`)));
+    const qparams = readQParams(ctx, prefix);
+    if (weight === undefined || bias === undefined) return;
+    let packed: PackedWeight;
+    try {
+      packed = packConv(this.spec, weight, bias);
+    } catch (error) {
+      ctx.error(`While copying "${prefix}weight" and "${prefix}bias": ${(error as Error).message}`);
+      return;
+    }
+    if (qparams === undefined) return;
+    return () => {
+      this.packed = packed;
+      this.repacked = null;
+      this.scale = qparams.scale;
+      this.zeroPoint = qparams.zeroPoint;
+    };
   }
 
   /** @internal */
@@ -427,8 +471,7 @@ abstract class ConvBase {
   }
 
   /** torch's _ConvNd.extra_repr. */
-  /** @internal */
-  protected reprBody(): string {
+  override extraRepr(): string {
     const zeros = (values: readonly number[], value: number) => values.every((v) => v === value);
     let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${tupleRepr(this.kernelSize)}, stride=${tupleRepr(this.stride)}`;
     s += `, scale=${pythonFloatRepr(this.scale)}, zero_point=${this.zeroPoint}`;
@@ -440,10 +483,6 @@ abstract class ConvBase {
     if (!this.packed.hasBias) s += ', bias=False';
     return s;
   }
-
-  [validate.inspectSymbol](): string {
-    return this.toString();
-  }
 }
 
 /** A conv module whose forward takes one input; `relu` fuses ReLU into the output stage. */
@@ -453,17 +492,17 @@ abstract class SingleInputConv extends ConvBase {
   /** @internal */
   protected abstract readonly reprName: string;
 
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     return this.plan(x, this.relu).run();
   }
 
   /** forward off the event loop (libuv's pool): same bits. */
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, this.relu));
   }
 
-  override toString(): string {
-    return `${this.reprName}(${this.reprBody()})`;
+  override getName(): string {
+    return this.reprName;
   }
 }
 
@@ -533,16 +572,16 @@ abstract class TransposedConv extends ConvBase {
   protected abstract readonly reprName: string;
 
   /** outputSize (spatial sizes, or the whole output shape) picks the outputPadding, as torch's float module does. */
-  forward(x: QTensor, outputSize?: readonly number[]): QTensor {
+  override forward(x: QTensor, outputSize?: readonly number[]): QTensor {
     return this.plan(x, false, outputSize).run();
   }
 
-  forwardAsync(x: QTensor, outputSize?: readonly number[]): Promise<QTensor> {
+  override forwardAsync(x: QTensor, outputSize?: readonly number[]): Promise<QTensor> {
     return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, false, outputSize));
   }
 
-  override toString(): string {
-    return `${this.reprName}(${this.reprBody()})`;
+  override getName(): string {
+    return this.reprName;
   }
 }
 
@@ -582,16 +621,16 @@ abstract class ConvAddBase extends ConvBase {
   }
 
   /** conv(x) + extra (both real-valued), then ReLU for ConvAddReLU2d, quantized to (scale, zeroPoint). */
-  forward(x: QTensor, extra: QTensor): QTensor {
+  override forward(x: QTensor, extra: QTensor): QTensor {
     return this.plan(x, this.relu, undefined, extra).run();
   }
 
-  forwardAsync(x: QTensor, extra: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor, extra: QTensor): Promise<QTensor> {
     return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, this.relu, undefined, extra));
   }
 
-  override toString(): string {
-    return `${this.reprName}(${this.reprBody()})`;
+  override getName(): string {
+    return this.reprName;
   }
 }
 

@@ -1,27 +1,18 @@
 // State-dict values (what torch's state_dict() holds, as qkernels represents them) and the helpers modules use to read and write them.
 
+import { StoredTensor, makeStoredTensor } from '../io/stored-tensor';
 import { QTensor } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
+import type { LoadContext } from './module';
 
-/**
- * A tensor of a dtype qkernels stores but does not compute with (int64 zero points,
- * num_batches_tracked, ...): the shape of lib/io's StoredTensor, which the loader produces.
- */
-export interface StoredTensorLike {
-  readonly dtype: string;
-  readonly shape: readonly number[];
-  readonly strides: readonly number[];
-  readonly data: ArrayLike<number | bigint>;
-  numel(): number;
-  item(): number | boolean;
-  toNumbers(): number[];
-}
+/** A StoredTensor by its old name (the structural type the first commit declared before lib/io existed). */
+export type StoredTensorLike = StoredTensor;
 
 /** One state-dict value: tensors, and the Python values torch saves beside them. */
 export type StateValue =
   | Tensor
   | QTensor
-  | StoredTensorLike
+  | StoredTensor
   | number
   | bigint
   | string
@@ -33,11 +24,9 @@ export type StateValue =
 /** An ordered state dict: insertion order is PyTorch's key order. */
 export type StateDict = Map<string, StateValue>;
 
-/** True for a StoredTensor (structurally: dtype, shape, data, item, toNumbers). */
-export function isStoredTensor(value: unknown): value is StoredTensorLike {
-  if (value === null || typeof value !== 'object' || value instanceof Tensor || value instanceof QTensor) return false;
-  const v = value as Partial<StoredTensorLike>;
-  return typeof v.dtype === 'string' && Array.isArray(v.shape) && typeof v.item === 'function' && typeof v.toNumbers === 'function';
+/** True for a StoredTensor. */
+export function isStoredTensor(value: unknown): value is StoredTensor {
+  return value instanceof StoredTensor;
 }
 
 /** A short description of a state value for error messages: `QTensor(qint8, [8, 3, 3, 3])`, `int64 [1]`, `number`. */
@@ -81,9 +70,14 @@ export function scalarInteger(value: StateValue, key: string): number {
   return n;
 }
 
-/** A 0-dim float32 tensor holding `value` (torch's `torch.tensor(scale)`, as nnq modules save scale). */
-export function scalarTensor(value: number): Tensor {
-  return tensor(new Float32Array([value]), []);
+/** A float32 tensor of one element holding `value`: 0-dim as nnq modules save `scale`, [1] for Quantize's. */
+export function scalarTensor(value: number, shape: readonly number[] = []): Tensor {
+  return tensor(new Float32Array([value]), shape);
+}
+
+/** An int64 StoredTensor holding `value` with `shape` ([] as torch saves zero_point, [1] for Quantize's). */
+export function int64Tensor(value: number, shape: readonly number[] = []): StoredTensor {
+  return makeStoredTensor('int64', new BigInt64Array([BigInt(value)]), shape, shape.map(() => 1));
 }
 
 /** A float32 Tensor from a state value, or a TypeError naming `key` (QTensors and other dtypes are refused). */
@@ -105,4 +99,49 @@ export function checkShape(shape: readonly number[], expected: readonly number[]
       `size mismatch for ${key}: copying a param with shape [${shape.join(', ')}] from checkpoint, the shape in current model is [${expected.join(', ')}]`,
     );
   }
+}
+
+/**
+ * Writes torch's output-qparam entries `scale` (float32) and `zero_point` (int64), 0-dim as
+ * most quantized modules save them (`shape` [1] for Quantize's buffers).
+ */
+export function saveQParams(dest: StateDict, prefix: string, scale: number, zeroPoint: number, shape: readonly number[] = []): void {
+  dest.set(`${prefix}scale`, scalarTensor(scale, shape));
+  dest.set(`${prefix}zero_point`, int64Tensor(zeroPoint, shape));
+}
+
+/**
+ * Reads `scale` and `zero_point` as torch's modules do (float(...), int(...)), refusing a
+ * scale that is not a positive float32 and a zero point outside `zeroPointRange`. Returns
+ * undefined when either is missing or bad (the problem is reported through ctx).
+ */
+export function readQParams(
+  ctx: LoadContext,
+  prefix: string,
+  zeroPointRange: readonly [number, number] = [0, 255],
+): { scale: number; zeroPoint: number } | undefined {
+  const scale = ctx.read(`${prefix}scale`, (value) => {
+    const n = scalarNumber(value, `${prefix}scale`);
+    if (!(n > 0 && Number.isFinite(Math.fround(n)) && Math.fround(n) > 0)) {
+      throw new RangeError(`Expected a positive float32 scale for ${prefix}scale but received ${n}`);
+    }
+    return n;
+  });
+  const zeroPoint = ctx.read(`${prefix}zero_point`, (value) => {
+    const n = scalarInteger(value, `${prefix}zero_point`);
+    const [lo, hi] = zeroPointRange;
+    if (n < lo || n > hi) throw new RangeError(`Expected a zero point in [${lo}, ${hi}] for ${prefix}zero_point but received ${n}`);
+    return n;
+  });
+  return scale === undefined || zeroPoint === undefined ? undefined : { scale, zeroPoint };
+}
+
+/** Reads a string entry that must equal `expected` (e.g. `_packed_params.dtype` 'torch.qint8'); true when it does. */
+export function readConstant(ctx: LoadContext, key: string, expected: readonly string[]): string | undefined {
+  return ctx.read(key, (value) => {
+    if (typeof value !== 'string' || !expected.includes(value)) {
+      throw new RangeError(`Expected ${expected.map((e) => `'${e}'`).join(' or ')} for ${key} but received ${typeof value === 'string' ? `'${value}'` : describeStateValue(value)}`);
+    }
+    return value;
+  });
 }
