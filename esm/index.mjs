@@ -19,6 +19,10 @@ export const {
   nn,
   ops,
   StoredTensor,
+  observers,
+  MinMaxObserver,
+  calibrate,
+  image,
 } = qkernels;
 
 export default qkernels;

@@ -17,3 +17,6 @@ export type { BackendInfo, Isa } from './backend';
 export { nn, nniq, nnq, nnqd, ops, qF } from './nn';
 export { StoredTensor } from './io/stored-tensor';
 export type { StoredDType, StoredTensorData } from './io/stored-tensor';
+export * as observers from './observers';
+export { MinMaxObserver, calibrate } from './observers';
+export * as image from './image';

@@ -5,6 +5,7 @@
 #   ARCH.pth          torch.save(model.state_dict())            (what torchvision publishes)
 #   ARCH.pt           torch.jit.save(torch.jit.script(model))   (a TorchScript archive)
 #   ARCH.inputs.bin   float32 little-endian [N, 3, H, W] inputs
+#   ARCH.calibration.bin  float32 [8, 3, H, W]: the batch the model was calibrated on
 #   ARCH.logits.bin   float32 little-endian [N, classes] logits PyTorch computes for them
 #   ARCH.json         shapes, the output's qparams, the engine, and the qparams calibrated after convert
 # Files that exist already are kept (the tests call this once per run into a cache directory).
@@ -16,8 +17,9 @@
 # qnnpack), calibrated and converted under the onednn engine.
 #
 # Modules whose output qparams state_dict() does not save (nnq.Hardswish, ELU, Sigmoid, Softmax)
-# are calibrated again after convert the way qkernels' calibrate() does it (lib/observers/): a
-# MinMaxObserver sees the float op applied to the dequantized input, over the calibration batch.
+# are calibrated again after convert the way qkernels' calibrate() does it (lib/observers/): in
+# forward order, a MinMaxObserver sees the float op applied to the module's dequantized input
+# over the calibration batch, and the module takes those qparams before it runs.
 # The float model's calibration cannot be reproduced from a state dict; this one can, so the
 # state-dict path of the tests compares against the same model the TorchScript archive holds.
 import argparse
@@ -109,30 +111,33 @@ def float_op(module, x):
 
 
 def recalibrate_unsaved(model, calibration):
-    """MinMaxObserver (quint8, per-tensor affine, no reduce_range) on float_op(dequantize(input))."""
-    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, UNSAVED_QPARAMS)]
-    observers = {name: torch.ao.quantization.MinMaxObserver() for name, _ in targets}
-    hooks = []
-    for name, module in targets:
-        def hook(module, inputs, name=name):
-            observers[name](float_op(module, inputs[0].dequantize()))
-        hooks.append(module.register_forward_pre_hook(hook))
+    """Per module, in forward order: a MinMaxObserver (quint8, per-tensor affine, no reduce_range)
+    sees float_op(dequantize(input)) of the whole batch, and the module takes its qparams before it
+    runs, so later modules are observed downstream of final qparams (lib/observers/calibrate.ts)."""
+    calibrated = {}
+    names = {m: name for name, m in model.named_modules()}
+
+    def hook(module, inputs):
+        observer = torch.ao.quantization.MinMaxObserver()
+        observer(float_op(module, inputs[0].dequantize()))
+        scale, zero_point = observer.calculate_qparams()
+        if isinstance(module, torch.ao.nn.quantized.Sigmoid):
+            module.output_scale, module.output_zero_point = float(scale), int(zero_point)
+        else:
+            module.scale, module.zero_point = float(scale), int(zero_point)
+        calibrated[names[module]] = {'scale': float(scale), 'zeroPoint': int(zero_point)}
+
+    hooks = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, UNSAVED_QPARAMS)]
     with torch.no_grad():
         model(calibration)
     for h in hooks:
         h.remove()
-    calibrated = {}
-    for name, module in targets:
-        scale, zero_point = observers[name].calculate_qparams()
-        module.scale = float(scale)
-        module.zero_point = int(zero_point)
-        calibrated[name] = {'scale': float(scale), 'zeroPoint': int(zero_point)}
     return calibrated
 
 
 def make(arch, out, side, count, seed):
     stem = os.path.join(out, arch)
-    if all(os.path.exists(stem + ext) for ext in ('.pth', '.pt', '.inputs.bin', '.logits.bin', '.json')):
+    if all(os.path.exists(stem + ext) for ext in ('.pth', '.pt', '.inputs.bin', '.calibration.bin', '.logits.bin', '.json')):
         return
     side = side or ARCHES[arch][2]
     generator = torch.Generator().manual_seed(seed)
@@ -155,12 +160,15 @@ def make(arch, out, side, count, seed):
     torch.jit.save(scripted, stem + '.pt.tmp')
     with open(stem + '.inputs.bin.tmp', 'wb') as f:
         f.write(inputs.contiguous().numpy().astype('<f4').tobytes())
+    with open(stem + '.calibration.bin.tmp', 'wb') as f:
+        f.write(calibration.contiguous().numpy().astype('<f4').tobytes())
     with open(stem + '.logits.bin.tmp', 'wb') as f:
         f.write(logits.contiguous().numpy().astype('<f4').tobytes())
     meta = {
         'arch': arch,
         'engine': 'onednn',
         'inputShape': list(inputs.shape),
+        'calibrationShape': list(calibration.shape),
         'logitsShape': list(logits.shape),
         'outputScale': float(q.q_scale()),
         'outputZeroPoint': int(q.q_zero_point()),
@@ -170,7 +178,7 @@ def make(arch, out, side, count, seed):
     with open(stem + '.json.tmp', 'w') as f:
         json.dump(meta, f, indent=1)
     # Rename last so a killed run never leaves a half-written cache entry.
-    for ext in ('.pth', '.pt', '.inputs.bin', '.logits.bin', '.json'):
+    for ext in ('.pth', '.pt', '.inputs.bin', '.calibration.bin', '.logits.bin', '.json'):
         os.replace(stem + ext + '.tmp', stem + ext)
 
 
