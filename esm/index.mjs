@@ -19,6 +19,11 @@ export const {
   nn,
   ops,
   StoredTensor,
+  load,
+  loadAsync,
+  loadArchive,
+  loadArchiveAsync,
+  LoadError,
 } = qkernels;
 
 export default qkernels;

@@ -17,3 +17,6 @@ export type { BackendInfo, Isa } from './backend';
 export { nn, nniq, nnq, nnqd, ops, qF } from './nn';
 export { StoredTensor } from './io/stored-tensor';
 export type { StoredDType, StoredTensorData } from './io/stored-tensor';
+export { LoadError, load, loadArchive, loadArchiveAsync, loadAsync } from './io/load';
+export type { LoadedArchive } from './io/load';
+export type { StateDict, StateValue } from './io/state-dict';
