@@ -71,6 +71,13 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
     if (value > BigInt(bytes.length)) fail(`length ${value} exceeds the pickle's size`);
     return Number(value);
   };
+  // A copy, so the result never aliases the archive (Buffer's slice would be a view).
+  const copyOf = (length: number): Uint8Array => {
+    const start = need(length);
+    const copy = new Uint8Array(length);
+    copy.set(bytes.subarray(start, start + length));
+    return copy;
+  };
   const utf8 = (length: number): string => {
     const start = need(length);
     return Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('utf8');
@@ -202,16 +209,12 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
       case 0x55: // SHORT_BINSTRING
         stack.push(latin1(u8()));
         break;
-      case 0x42: { // BINBYTES: copied, so the result never aliases the archive
-        const length = u32();
-        stack.push(bytes.slice(need(length), position));
+      case 0x42: // BINBYTES
+        stack.push(copyOf(u32()));
         break;
-      }
-      case 0x43: { // SHORT_BINBYTES
-        const length = u8();
-        stack.push(bytes.slice(need(length), position));
+      case 0x43: // SHORT_BINBYTES
+        stack.push(copyOf(u8()));
         break;
-      }
       case 0x29: // EMPTY_TUPLE
         stack.push(makeTuple([]));
         break;

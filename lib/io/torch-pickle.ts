@@ -152,7 +152,9 @@ function typedView(dtype: StorageDType, bytes: Uint8Array, numel: number): Stora
   const size = ELEMENT_BYTES[dtype];
   if (bytes.byteOffset % size === 0) return new Type(bytes.buffer as ArrayBuffer, bytes.byteOffset, numel) as Storage['array'];
   // Unaligned (an archive not written by PyTorch, or a buffer the caller sliced): one memcpy, no per-element work.
-  return new Type(bytes.slice(0, numel * size).buffer, 0, numel) as Storage['array'];
+  const copy = new Uint8Array(numel * size);
+  copy.set(bytes.subarray(0, numel * size));
+  return new Type(copy.buffer, 0, numel) as Storage['array'];
 }
 
 /** Options of one unpickling: which file, whether TorchScript classes may appear. */
@@ -252,8 +254,10 @@ export function torchEnvironment(options: TorchPickleOptions): PickleEnvironment
       if (qscheme === 'torch.per_channel_affine' || qscheme === 'torch.per_channel_affine_float_qparams') {
         if (params.length !== 4) fail(`corrupted quantized tensor: ${qscheme as string} takes (qscheme, scales, zero_points, axis)`);
         const scales = channelValues(params[1], 'scales');
-        // Float zero points select per_channel_affine_float_qparams in makeStridedQuantizedTensor.
-        const zeroPoints = qscheme === 'torch.per_channel_affine' ? channelValues(params[2], 'zero_points') : Float32Array.from(channelValues(params[2], 'zero_points'));
+        // torch pickles float-qparams tensors as per_channel_affine too; float zero points (a
+        // float32 tensor) are what tells them apart, and select that scheme in makeStridedQuantizedTensor.
+        const floatZeroPoints = params[2] instanceof Tensor;
+        const zeroPoints = floatZeroPoints ? Float32Array.from(channelValues(params[2], 'zero_points')) : channelValues(params[2], 'zero_points');
         return makeStridedQuantizedTensor(data, shape, strides, dtype, { scales, zeroPoints, axis: params[3] as number });
       }
     } catch (error) {
