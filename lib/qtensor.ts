@@ -26,7 +26,7 @@ import {
   suggestMemoryFormat,
   viewStrides,
 } from './shape';
-import { Tensor, checkTensor, makeTensor } from './tensor';
+import { Tensor, checkStrides, checkTensor, makeTensor } from './tensor';
 import * as validate from './validate';
 
 export type QDType = 'quint8' | 'qint8' | 'qint32' | 'quint4x2';
@@ -874,6 +874,37 @@ export function makePerChannelQuantizedTensor(
 }
 
 // ---- constructors and ops for the other files of lib/ ---------------------------------------------
+
+/**
+ * @internal The weights loader's constructor: a QTensor with any strides over `data` (a view
+ * of a file's bytes, used in place), its qparams checked as make*QuantizedTensor checks them.
+ * `qparams` is { scale, zeroPoint } for per_tensor_affine, or { scales, zeroPoints, axis } for
+ * the per-channel schemes (float zero points select per_channel_affine_float_qparams).
+ * Strides are in elements (4-bit elements for quint4x2); every addressed element must lie in `data`.
+ */
+export function makeStridedQuantizedTensor(
+  data: QStorage,
+  shape: readonly number[],
+  strides: readonly number[],
+  dtype: QDType,
+  qparams: { scale: number; zeroPoint: number } | { scales: ArrayLike<number> | Tensor; zeroPoints: ArrayLike<number> | Tensor; axis: number },
+): QTensor {
+  const dims = validate.shape(shape, 'shape');
+  const type = checkDType(dtype, 'dtype', QDTYPES);
+  const info = DTYPE_INFO[type];
+  if (validate.typedArrayKind(data, [info.storage]) === undefined) throw validate.invalidType(`${info.storage} (the storage of ${type})`, 'data', data);
+  const capacity = info.packed ? data.length * 2 : data.length;
+  const layout = checkStrides(strides, dims, data, capacity, (extent) => `${info.storage} holding at least ${extent} ${type} elements`);
+  if ('scale' in qparams) {
+    const scale = validate.positiveFiniteNumber(qparams.scale, 'scale');
+    const zeroPoint = checkZeroPoint(qparams.zeroPoint, 'zeroPoint', type);
+    return new QTensor(constructionKey, data, dims, layout, type, { qscheme: 'per_tensor_affine', scale, zeroPoint });
+  }
+  if (dims.length < 1) throw validate.invalidRange('shape with at least 1 dim (per-channel qparams need a channel axis)', 'shape', shape);
+  const { quantizer } = channelQParams(dims, qparams.scales, qparams.zeroPoints, qparams.axis, type);
+  return new QTensor(constructionKey, data, dims, layout, type, quantizer);
+}
+
 
 /**
  * @internal A per_tensor_affine QTensor over storage that an op produced (dense in the layout
