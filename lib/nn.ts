@@ -11,6 +11,7 @@ import * as elementwise from './elementwise';
 import * as embedding from './embedding';
 import * as linearConv from './linear-conv';
 import { ModuleDict as ModuleDictClass, ModuleList as ModuleListClass, Sequential as SequentialClass } from './nn/containers';
+import * as glue from './nn/glue';
 import { Module as ModuleClass, StateDictError as StateDictErrorClass } from './nn/module';
 import { DeQuantize as DeQuantizeModule, Quantize as QuantizeModule } from './modules/quantize';
 import * as poolNorm from './pool-norm';
@@ -151,6 +152,18 @@ export const nn = Object.freeze({
   ModuleList: ModuleListClass,
   ModuleDict: ModuleDictClass,
   StateDictError: StateDictErrorClass,
+  Identity: glue.Identity,
+  Flatten: glue.Flatten,
+  ReLU: glue.ReLU,
+  ReLU6: glue.ReLU6,
+  Hardsigmoid: glue.Hardsigmoid,
+  Hardswish: glue.Hardswish,
+  Dropout: glue.Dropout,
+  // torch.nn's pooling modules run the quantized kernels on QTensors: the same classes as nnq's.
+  MaxPool2d: poolNorm.modules.MaxPool2d,
+  AvgPool2d: poolNorm.modules.AvgPool2d,
+  AdaptiveAvgPool2d: poolNorm.modules.AdaptiveAvgPool2d,
+  Upsample: poolNorm.modules.Upsample,
   quantized: nnq,
   intrinsic: Object.freeze({ quantized: nniq }),
 });
@@ -166,6 +179,19 @@ export declare namespace nn {
   type StateValue = import('./nn/state').StateValue;
   type LoadContext = import('./nn/module').LoadContext;
   type IncompatibleKeys = import('./nn/module').IncompatibleKeys;
+
+  // lib/nn/glue: the float modules a converted model keeps
+  type Identity = glue.Identity;
+  type Flatten = glue.Flatten;
+  type ReLU = glue.ReLU;
+  type ReLU6 = glue.ReLU6;
+  type Hardsigmoid = glue.Hardsigmoid;
+  type Hardswish = glue.Hardswish;
+  type Dropout = glue.Dropout;
+  type MaxPool2d = InstanceType<typeof poolNorm.modules.MaxPool2d>;
+  type AvgPool2d = InstanceType<typeof poolNorm.modules.AvgPool2d>;
+  type AdaptiveAvgPool2d = InstanceType<typeof poolNorm.modules.AdaptiveAvgPool2d>;
+  type Upsample = InstanceType<typeof poolNorm.modules.Upsample>;
 }
 
 /** torch.ops. */

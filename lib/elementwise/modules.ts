@@ -5,6 +5,9 @@
 // work off the event loop (same bits); Softmax and PReLU compute in JS, so theirs only defers.
 
 import { pythonFloatRepr } from '../format';
+import { Identity } from '../nn/glue';
+import { LoadContext, Module } from '../nn/module';
+import { StateDict, readQParams, saveQParams } from '../nn/state';
 import { OpPlan, QTensor, captureCaller, makePerTensorQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
@@ -33,22 +36,18 @@ function inplaceOption(value: unknown): boolean {
 }
 
 /** A module whose forward is one op plan: forward runs it, forwardAsync runs it on libuv's pool. */
-abstract class PlanModule {
+abstract class PlanModule extends Module {
   /** @internal */
   protected abstract plan(x: unknown): OpPlan<QTensor>;
 
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     return this.plan(x).run();
   }
 
   /** forward off the event loop: same bits. */
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     const caller = captureCaller(this.forwardAsync);
     return runAsync(caller, () => this.plan(x));
-  }
-
-  [validate.inspectSymbol](): string {
-    return this.toString();
   }
 }
 
@@ -81,8 +80,12 @@ export class ReLU6 extends PlanModule {
     return planClamp(x, 0, 6, 'x');
   }
 
-  override toString(): string {
-    return this.inplace ? 'ReLU6(inplace=True)' : 'ReLU6()';
+  override getName(): string {
+    return 'QuantizedReLU6';
+  }
+
+  override extraRepr(): string {
+    return this.inplace ? 'inplace=True' : '';
   }
 }
 
@@ -101,8 +104,8 @@ export class Hardswish extends PlanModule {
     return planHardswish(x, this.scale, this.zeroPoint, 'x');
   }
 
-  override toString(): string {
-    return 'QuantizedHardswish()';
+  override getName(): string {
+    return 'QuantizedHardswish';
   }
 }
 
@@ -124,8 +127,12 @@ export class ELU extends PlanModule {
     return planElu(x, this.scale, this.zeroPoint, validate.finiteNumber(this.alpha, 'alpha'), 1, 1, 'x');
   }
 
-  override toString(): string {
-    return `QuantizedELU(alpha=${pythonFloatRepr(this.alpha)})`;
+  override getName(): string {
+    return 'QuantizedELU';
+  }
+
+  override extraRepr(): string {
+    return `alpha=${pythonFloatRepr(this.alpha)}`;
   }
 }
 
@@ -151,8 +158,26 @@ export class LeakyReLU extends PlanModule {
     return planLeakyRelu(x, validate.finiteNumber(this.negativeSlope, 'negativeSlope'), this.scale, this.zeroPoint, 'x');
   }
 
-  override toString(): string {
-    return `QuantizedLeakyReLU(negative_slope=${pythonFloatRepr(this.negativeSlope)}${this.inplace ? ', inplace=True' : ''})`;
+  /** torch's LeakyReLU keeps scale and zero_point in buffers: they are saved. */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    saveQParams(dest, prefix, this.scale, this.zeroPoint);
+  }
+
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    const qparams = readQParams(ctx, prefix, [-128, 255]);
+    if (qparams === undefined) return;
+    return () => {
+      this.scale = qparams.scale;
+      this.zeroPoint = qparams.zeroPoint;
+    };
+  }
+
+  override getName(): string {
+    return 'QuantizedLeakyReLU';
+  }
+
+  override extraRepr(): string {
+    return `negative_slope=${pythonFloatRepr(this.negativeSlope)}${this.inplace ? ', inplace=True' : ''}`;
   }
 }
 
@@ -171,8 +196,8 @@ export class Sigmoid extends PlanModule {
     return planSigmoid(x, this.outputScale, this.outputZeroPoint, 'x');
   }
 
-  override toString(): string {
-    return 'Sigmoid()';
+  override getName(): string {
+    return 'Sigmoid';
   }
 }
 
@@ -180,35 +205,36 @@ export class Sigmoid extends PlanModule {
  * nnq.Softmax({ dim, scale = 1, zeroPoint = 0 }): softmax along dim (torch's implicit dim
  * when undefined), quantized with (scale, zeroPoint); see quantizedSoftmax for the numerics.
  */
-export class Softmax {
+export class Softmax extends Module {
   dim: number | undefined;
   scale: number;
   zeroPoint: number;
 
   constructor(options?: { dim?: number; scale?: number; zeroPoint?: number }) {
+    super();
     const o = validate.options(options, 'options', ['dim', 'scale', 'zeroPoint']);
     this.dim = o.dim === undefined || o.dim === null ? undefined : validate.integerInRange(o.dim, 'options.dim', -64, 63);
     this.scale = o.scale === undefined ? 1 : validate.positiveFiniteNumber(o.scale, 'options.scale');
     this.zeroPoint = o.zeroPoint === undefined ? 0 : validate.integerInRange(o.zeroPoint, 'options.zeroPoint', -128, 255);
   }
 
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     const input = checkByteQTensor(x, 'x');
     const dim = this.dim === undefined ? implicitSoftmaxDim(input.dim()) : this.dim;
     return quantizedSoftmax(input, dim, this.scale, this.zeroPoint, 'x');
   }
 
   /** forward on a later turn of the event loop (computed in JS). */
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     return deferred(() => this.forward(x));
   }
 
-  toString(): string {
-    return `QuantizedSoftmax(dim=${this.dim === undefined ? 'None' : this.dim})`;
+  override getName(): string {
+    return 'QuantizedSoftmax';
   }
 
-  [validate.inspectSymbol](): string {
-    return this.toString();
+  override extraRepr(): string {
+    return `dim=${this.dim === undefined ? 'None' : this.dim}`;
   }
 }
 
@@ -217,13 +243,14 @@ export class Softmax {
  * quantized weight (setWeight). torch starts from a random weight; this one starts at 0.25
  * (torch.nn.PReLU's float default) quantized with scale 1, zero point 0, which is q = 0.
  */
-export class PReLU {
+export class PReLU extends Module {
   numParameters: number;
   scale: number;
   zeroPoint: number;
   weight: QTensor;
 
   constructor(outputScale: number, outputZeroPoint: number, options?: { numParameters?: number }) {
+    super();
     const o = validate.options(options, 'options', ['numParameters']);
     this.scale = validate.positiveFiniteNumber(outputScale, 'outputScale');
     this.zeroPoint = validate.integerInRange(outputZeroPoint, 'outputZeroPoint', -128, 255);
@@ -240,50 +267,47 @@ export class PReLU {
     this.weight = weight;
   }
 
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     return quantizedPrelu(x, this.weight, this.scale, this.zeroPoint, 'x');
   }
 
   /** forward on a later turn of the event loop (computed in JS). */
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     return deferred(() => this.forward(x));
   }
 
-  toString(): string {
-    return 'QuantizedPReLU()';
-  }
-
-  [validate.inspectSymbol](): string {
-    return this.toString();
+  override getName(): string {
+    return 'QuantizedPReLU';
   }
 }
 
 /** nnq.Dropout({ p = 0.5, inplace }): the identity at inference, as torch's quantized Dropout. */
-export class Dropout {
+export class Dropout extends Module {
   p: number;
   inplace: boolean;
 
   constructor(options?: { p?: number; inplace?: boolean }) {
+    super();
     const o = validate.options(options, 'options', ['p', 'inplace']);
     this.p = optionalNumber(o.p, 'options.p', 0.5);
     if (this.p < 0 || this.p > 1) throw validate.invalidRange('number in [0, 1]', 'options.p', o.p);
     this.inplace = inplaceOption(o.inplace);
   }
 
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     return checkByteQTensor(x, 'x');
   }
 
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     return deferred(() => this.forward(x));
   }
 
-  toString(): string {
-    return `QuantizedDropout(p=${pythonFloatRepr(this.p)}, inplace=${this.inplace ? 'True' : 'False'})`;
+  override getName(): string {
+    return 'QuantizedDropout';
   }
 
-  [validate.inspectSymbol](): string {
-    return this.toString();
+  override extraRepr(): string {
+    return `p=${pythonFloatRepr(this.p)}, inplace=${this.inplace ? 'True' : 'False'}`;
   }
 }
 
@@ -300,11 +324,13 @@ function noForward(name: string): never {
  * const f = new nnq.QFunctional(); f.scale = 0.1; f.zeroPoint = 128;
  * const y = f.add(a, b);
  */
-export class QFunctional {
+export class QFunctional extends Module {
   scale = 1;
   zeroPoint = 0;
+  /** torch's observer slot: an Identity after convert (printed, no state). */
+  activation_post_process = new Identity();
 
-  forward(): never {
+  override forward(): never {
     return noForward('QFunctional');
   }
 
@@ -312,24 +338,50 @@ export class QFunctional {
     return planBinary(ADD, x, y, this.scale, this.zeroPoint).run();
   }
 
+  /** add off the event loop (libuv's pool): same bits. */
+  addAsync(x: QTensor, y: QTensor): Promise<QTensor> {
+    return runAsync(captureCaller(this.addAsync), () => planBinary(ADD, x, y, this.scale, this.zeroPoint));
+  }
+
   addScalar(x: QTensor, y: number): QTensor {
     return planAddScalar(x, y, false).run();
+  }
+
+  addScalarAsync(x: QTensor, y: number): Promise<QTensor> {
+    return runAsync(captureCaller(this.addScalarAsync), () => planAddScalar(x, y, false));
   }
 
   mul(x: QTensor, y: QTensor): QTensor {
     return planBinary(MUL, x, y, this.scale, this.zeroPoint).run();
   }
 
+  mulAsync(x: QTensor, y: QTensor): Promise<QTensor> {
+    return runAsync(captureCaller(this.mulAsync), () => planBinary(MUL, x, y, this.scale, this.zeroPoint));
+  }
+
   mulScalar(x: QTensor, y: number): QTensor {
     return planMulScalar(x, y, false).run();
+  }
+
+  mulScalarAsync(x: QTensor, y: number): Promise<QTensor> {
+    return runAsync(captureCaller(this.mulScalarAsync), () => planMulScalar(x, y, false));
   }
 
   cat(x: QTensor[], dim = 0): QTensor {
     return quantizedCat(x, dim, this.scale, this.zeroPoint);
   }
 
+  /** cat on a later turn of the event loop (a copy with per-input requantization, run on the main thread). */
+  catAsync(x: QTensor[], dim = 0): Promise<QTensor> {
+    return deferred(() => this.cat(x, dim));
+  }
+
   addRelu(x: QTensor, y: QTensor): QTensor {
     return planBinary(ADD_RELU, x, y, this.scale, this.zeroPoint).run();
+  }
+
+  addReluAsync(x: QTensor, y: QTensor): Promise<QTensor> {
+    return runAsync(captureCaller(this.addReluAsync), () => planBinary(ADD_RELU, x, y, this.scale, this.zeroPoint));
   }
 
   /** torch.ops.quantized.matmul(x, y, scale, zeroPoint) (torch 2.x's QFunctional.matmul; within 1 quantum of torch). */
@@ -337,22 +389,34 @@ export class QFunctional {
     return quantizedMatmul(x, y, this.scale, this.zeroPoint, ['x', 'y']);
   }
 
-  toString(): string {
-    return `QFunctional(scale=${pythonFloatRepr(this.scale)}, zero_point=${this.zeroPoint})`;
+  /** matmul on a later turn of the event loop (computed on the main thread). */
+  matmulAsync(x: QTensor, y: QTensor): Promise<QTensor> {
+    return deferred(() => this.matmul(x, y));
   }
 
-  [validate.inspectSymbol](): string {
-    return this.toString();
+  /** torch's keys: `scale`, `zero_point` (buffers; activation_post_process has none). */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    saveQParams(dest, prefix, this.scale, this.zeroPoint);
+  }
+
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    const qparams = readQParams(ctx, prefix, [-128, 255]);
+    if (qparams === undefined) return;
+    return () => {
+      this.scale = qparams.scale;
+      this.zeroPoint = qparams.zeroPoint;
+    };
+  }
+
+  override extraRepr(): string {
+    return `scale=${pythonFloatRepr(this.scale)}, zero_point=${this.zeroPoint}`;
   }
 }
 
-/**
- * nnq.FloatFunctional: the same operations on float Tensors (fp32, broadcasting), as torch.add /
- * torch.mul / torch.cat / relu / torch.matmul; the observer torch attaches is an identity here.
- */
-export class FloatFunctional {
-  forward(): never {
-    return noForward(this.constructor.name);
+/** The float operations FloatFunctional and FXFloatFunctional share (torch.add, torch.mul, ... on fp32 Tensors). */
+abstract class FloatOperations extends Module {
+  override forward(): never {
+    return noForward(this.getName());
   }
 
   add(x: Tensor, y: Tensor): Tensor {
@@ -383,15 +447,24 @@ export class FloatFunctional {
   matmul(x: Tensor, y: Tensor): Tensor {
     return floatMatmul(x, y);
   }
+}
 
-  toString(): string {
-    return `${this.constructor.name}()`;
-  }
+/**
+ * nnq.FloatFunctional: the same operations on float Tensors (fp32, broadcasting), as torch.add /
+ * torch.mul / torch.cat / relu / torch.matmul; the observer torch attaches is an identity here.
+ */
+export class FloatFunctional extends FloatOperations {
+  /** torch's observer slot (an Identity until prepare; printed, no state). */
+  activation_post_process = new Identity();
 
-  [validate.inspectSymbol](): string {
-    return this.toString();
+  override getName(): string {
+    return 'FloatFunctional';
   }
 }
 
-/** nnq.FXFloatFunctional: FloatFunctional for FX graph mode (no observer in torch either). */
-export class FXFloatFunctional extends FloatFunctional {}
+/** nnq.FXFloatFunctional: FloatFunctional for FX graph mode (no observer slot in torch either). */
+export class FXFloatFunctional extends FloatOperations {
+  override getName(): string {
+    return 'FXFloatFunctional';
+  }
+}

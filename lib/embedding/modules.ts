@@ -1,5 +1,7 @@
 // nnq.Embedding and nnq.EmbeddingBag: modules holding a packed 8-bit or 4-bit rowwise table (torch.ao.nn.quantized).
 
+import { LoadContext, Module } from '../nn/module';
+import { StateDict, quantizedTensor, readConstant } from '../nn/state';
 import { QTensor, checkQTensor, makePerChannelQuantizedTensor, quantizePerChannel } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
@@ -51,11 +53,11 @@ function initialWeight(rows: number, dim: number, dtype: EmbeddingDType): QTenso
   return makePerChannelQuantizedTensor(new Uint8Array(bytes), [rows, dim], new Float32Array(rows).fill(1), new Float32Array(rows), 0, dtype);
 }
 
-function checkWeight(value: unknown, rows: number, dim: number, dtype: EmbeddingDType): QTensor {
-  const w = checkQTensor(value, 'weight');
+function checkWeight(value: unknown, rows: number, dim: number, dtype: EmbeddingDType, parameter = 'weight'): QTensor {
+  const w = checkQTensor(value, parameter);
   const what = `QTensor of dtype ${dtype}, per_channel_affine_float_qparams along axis 0, shape [${rows}, ${dim}]`;
   if (w.dtype !== dtype || w.qscheme !== 'per_channel_affine_float_qparams' || w.qPerChannelAxis() !== 0 || w.shape.length !== 2 || w.shape[0] !== rows || w.shape[1] !== dim) {
-    throw validate.invalidRange(what, 'weight', value);
+    throw validate.invalidRange(what, parameter, value);
   }
   return w;
 }
@@ -108,7 +110,7 @@ function checkFloatModule(mod: unknown): FloatEmbeddingLike & { weight: Tensor }
  * What nnq.Embedding and nnq.EmbeddingBag share: the table's size and dtype, the padding
  * index, and the weight with its packed form.
  */
-abstract class QuantizedEmbeddingBase {
+abstract class QuantizedEmbeddingBase extends Module {
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
   readonly dtype: EmbeddingDType;
@@ -116,6 +118,7 @@ abstract class QuantizedEmbeddingBase {
   protected state: PackedTableState;
 
   protected constructor(numEmbeddings: unknown, embeddingDim: unknown, paddingIdx: unknown, dtype: unknown) {
+    super();
     this.dtype = dtype === undefined ? 'quint8' : validate.oneOf(dtype, 'dtype', DTYPES);
     [this.numEmbeddings, this.embeddingDim] = checkDims(numEmbeddings, embeddingDim, this.dtype);
     this.paddingIdx = checkPaddingIdx(paddingIdx, this.numEmbeddings);
@@ -137,8 +140,27 @@ abstract class QuantizedEmbeddingBase {
     return this.state.packed;
   }
 
-  protected describe(kind: string): string {
-    return `${kind}(num_embeddings=${this.numEmbeddings}, embedding_dim=${this.embeddingDim}, dtype=torch.${this.dtype}, qscheme=torch.per_channel_affine_float_qparams)`;
+  /** torch's keys: `_packed_params.dtype` ('torch.quint8' | 'torch.quint4x2') and `_packed_params._packed_weight` (the quantized weight). */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    dest.set(`${prefix}_packed_params.dtype`, `torch.${this.dtype}`);
+    dest.set(`${prefix}_packed_params._packed_weight`, this.state.weight);
+  }
+
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    readConstant(ctx, `${prefix}_packed_params.dtype`, [`torch.${this.dtype}`]);
+    const key = `${prefix}_packed_params._packed_weight`;
+    const state = ctx.read(key, (value) => {
+      const weight = checkWeight(quantizedTensor(value, key), this.numEmbeddings, this.embeddingDim, this.dtype, key);
+      return new PackedTableState(weight, this.state.bits);
+    });
+    if (state === undefined) return;
+    return () => {
+      this.state = state;
+    };
+  }
+
+  override extraRepr(): string {
+    return `num_embeddings=${this.numEmbeddings}, embedding_dim=${this.embeddingDim}, dtype=torch.${this.dtype}, qscheme=torch.per_channel_affine_float_qparams`;
   }
 }
 
@@ -190,12 +212,12 @@ export class EmbeddingBag extends QuantizedEmbeddingBase {
   }
 
   /** One output row per bag: [bags, embeddingDim]. 2-D indices without offsets are one bag per row. */
-  forward(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Tensor {
+  override forward(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Tensor {
     return runLookup(this.plan(indices, offsets, perSampleWeights, compressedIndicesMapping));
   }
 
   /** forward off the event loop (libuv's pool): same bits. */
-  forwardAsync(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Promise<Tensor> {
+  override forwardAsync(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Promise<Tensor> {
     try {
       return runLookupAsync(this.plan(indices, offsets, perSampleWeights, compressedIndicesMapping));
     } catch (error) {
@@ -211,8 +233,8 @@ export class EmbeddingBag extends QuantizedEmbeddingBase {
     return bag;
   }
 
-  override toString(): string {
-    return this.describe('QuantizedEmbeddingBag');
+  override getName(): string {
+    return 'QuantizedEmbeddingBag';
   }
 }
 
@@ -231,11 +253,11 @@ export class Embedding extends QuantizedEmbeddingBase {
     super(numEmbeddings, embeddingDim, opts.paddingIdx, opts.dtype);
   }
 
-  forward(indices: IndexInput): Tensor {
+  override forward(indices: IndexInput): Tensor {
     return runLookup(planEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx));
   }
 
-  forwardAsync(indices: IndexInput): Promise<Tensor> {
+  override forwardAsync(indices: IndexInput): Promise<Tensor> {
     try {
       return runLookupAsync(planEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx));
     } catch (error) {
@@ -251,7 +273,7 @@ export class Embedding extends QuantizedEmbeddingBase {
     return emb;
   }
 
-  override toString(): string {
-    return this.describe('QuantizedEmbedding');
+  override getName(): string {
+    return 'QuantizedEmbedding';
   }
 }

@@ -1,6 +1,8 @@
 // nnq.Quantize and nnq.DeQuantize: the modules that enter and leave the quantized domain (torch.ao.nn.quantized).
 
 import { plainTensorRepr } from '../format';
+import { LoadContext, Module } from '../nn/module';
+import { StateDict, saveQParams, scalarInteger, scalarNumber } from '../nn/state';
 import { CallerStack, QDType, QDTYPES, QTensor, captureCaller, checkZeroPoint, planDequantize, planQuantizePerTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
@@ -24,37 +26,49 @@ function runAsync<T>(caller: CallerStack, plan: () => { runAsync(caller: CallerS
  * const q = m.forward(tensor(data, [2, 8]));
  * const same = await m.forwardAsync(tensor(data, [2, 8]));
  */
-export class Quantize {
+export class Quantize extends Module {
   /** Attributes, as in torch: they may be reassigned; forward checks them each call. */
   scale: number;
   zeroPoint: number;
   dtype: QDType;
 
   constructor(scale: number, zeroPoint: number, dtype: QDType) {
+    super();
     this.scale = float32Scale(scale);
     this.dtype = validate.oneOf(dtype, 'dtype', QDTYPES);
     this.zeroPoint = checkZeroPoint(zeroPoint, 'zeroPoint', this.dtype);
   }
 
-  forward(x: Tensor): QTensor {
+  override forward(x: Tensor): QTensor {
     return planQuantizePerTensor(x, float32Scale(this.scale), this.zeroPoint, this.dtype, 'x').run();
   }
 
   /** forward off the event loop (libuv's pool): same bits. */
-  forwardAsync(x: Tensor): Promise<QTensor> {
+  override forwardAsync(x: Tensor): Promise<QTensor> {
     const caller = captureCaller(this.forwardAsync);
     return runAsync(caller, () => planQuantizePerTensor(x, float32Scale(this.scale), this.zeroPoint, this.dtype, 'x'));
   }
 
-  /** As torch prints it: `Quantize(scale=tensor([0.1000]), zero_point=tensor([3]), dtype=torch.quint8)`. */
-  toString(): string {
-    const scale = plainTensorRepr([Math.fround(this.scale)], [1], 'float32');
-    const zeroPoint = plainTensorRepr([this.zeroPoint], [1], 'int64');
-    return `Quantize(scale=${scale}, zero_point=${zeroPoint}, dtype=torch.${this.dtype})`;
+  /** torch's keys: `scale` (float32 [1]) and `zero_point` (int64 [1]), its two buffers. */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    saveQParams(dest, prefix, Math.fround(this.scale), this.zeroPoint, [1]);
   }
 
-  [validate.inspectSymbol](): string {
-    return this.toString();
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    const scale = ctx.read(`${prefix}scale`, (value) => float32Scale(scalarNumber(value, `${prefix}scale`), `${prefix}scale`));
+    const zeroPoint = ctx.read(`${prefix}zero_point`, (value) => checkZeroPoint(scalarInteger(value, `${prefix}zero_point`), `${prefix}zero_point`, this.dtype));
+    if (scale === undefined || zeroPoint === undefined) return;
+    return () => {
+      this.scale = scale;
+      this.zeroPoint = zeroPoint;
+    };
+  }
+
+  /** As torch prints it: `Quantize(scale=tensor([0.1000]), zero_point=tensor([3]), dtype=torch.quint8)`. */
+  override extraRepr(): string {
+    const scale = plainTensorRepr([Math.fround(this.scale)], [1], 'float32');
+    const zeroPoint = plainTensorRepr([this.zeroPoint], [1], 'int64');
+    return `scale=${scale}, zero_point=${zeroPoint}, dtype=torch.${this.dtype}`;
   }
 }
 
@@ -64,30 +78,22 @@ export class Quantize {
  * @example
  * const y = new nnq.DeQuantize().forward(q); // a float32 Tensor
  */
-export class DeQuantize {
-  forward(x: QTensor): Tensor {
+export class DeQuantize extends Module {
+  override forward(x: QTensor): Tensor {
     return planDequantize(x, 'x').run();
   }
 
   /** forward off the event loop (libuv's pool): same bits. */
-  forwardAsync(x: QTensor): Promise<Tensor> {
+  override forwardAsync(x: QTensor): Promise<Tensor> {
     const caller = captureCaller(this.forwardAsync);
     return runAsync(caller, () => planDequantize(x, 'x'));
-  }
-
-  toString(): string {
-    return 'DeQuantize()';
-  }
-
-  [validate.inspectSymbol](): string {
-    return this.toString();
   }
 }
 
 /** The scale as torch's float32 buffer holds it; a scale float32 cannot hold as a positive finite number is rejected. */
-function float32Scale(scale: unknown): number {
-  const value = validate.positiveFiniteNumber(scale, 'scale');
+function float32Scale(scale: unknown, parameter = 'scale'): number {
+  const value = validate.positiveFiniteNumber(scale, parameter);
   const rounded = Math.fround(value);
-  if (!(rounded > 0 && Number.isFinite(rounded))) throw validate.invalidRange('positive number finite in float32', 'scale', scale);
+  if (!(rounded > 0 && Number.isFinite(rounded))) throw validate.invalidRange('positive number finite in float32', parameter, scale);
   return rounded;
 }

@@ -136,7 +136,7 @@ export function readQParams(
   return scale === undefined || zeroPoint === undefined ? undefined : { scale, zeroPoint };
 }
 
-/** Reads a string entry that must equal `expected` (e.g. `_packed_params.dtype` 'torch.qint8'); true when it does. */
+/** Reads a string entry that must be one of `expected` (e.g. `_packed_params.dtype` 'torch.qint8'); returns it, or undefined (reported). */
 export function readConstant(ctx: LoadContext, key: string, expected: readonly string[]): string | undefined {
   return ctx.read(key, (value) => {
     if (typeof value !== 'string' || !expected.includes(value)) {
@@ -144,4 +144,18 @@ export function readConstant(ctx: LoadContext, key: string, expected: readonly s
     }
     return value;
   });
+}
+
+/** Reads a float32 Tensor entry of exactly `shape`; undefined when missing or bad (reported through ctx). */
+export function readFloatTensor(ctx: LoadContext, key: string, shape: readonly number[]): Tensor | undefined {
+  return ctx.read(key, (value) => {
+    const t = floatTensor(value, key);
+    checkShape(t.shape, shape, key);
+    return t;
+  });
+}
+
+/** A Tensor from a module attribute that may be a Tensor or a plain list of numbers (saved as 1-D float32). */
+export function asFloatTensor(value: Tensor | ArrayLike<number>): Tensor {
+  return value instanceof Tensor ? value : tensor(Float32Array.from(value), [value.length]);
 }

@@ -3,6 +3,9 @@
 // Each module keeps its constructor arguments as attributes (torch's names in camelCase) and
 // checks them on every forward, so reassigning one (m.scale = 0.2) takes effect as in torch.
 
+import { LoadContext, Module } from '../nn/module';
+import { StateDict, asFloatTensor, int64Tensor, readFloatTensor, readQParams, saveQParams, scalarInteger } from '../nn/state';
+import { pythonFloatRepr } from '../format';
 import { QTensor } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
@@ -27,28 +30,59 @@ type SizeList = number | readonly (number | null)[];
 type Floats = Tensor | ArrayLike<number>;
 
 /** forward / forwardAsync / toString over one plan function. */
-abstract class PlannedModule {
+abstract class PlannedModule extends Module {
   /** @internal The op this module runs on x. */
   abstract plan(x: QTensor): Plan;
   /** @internal torch's repr. */
   abstract describe(): string;
 
-  forward(x: QTensor): QTensor {
+  override forward(x: QTensor): QTensor {
     return this.plan(x).run();
   }
 
   /** forward off the event loop (libuv's pool): same bits. */
-  forwardAsync(x: QTensor): Promise<QTensor> {
+  override forwardAsync(x: QTensor): Promise<QTensor> {
     return runAsync(this.forwardAsync, () => this.plan(x));
   }
 
-  toString(): string {
+  // These modules have no children: describe() is the whole of torch's repr.
+  override toString(): string {
     return this.describe();
   }
+}
 
-  [validate.inspectSymbol](): string {
-    return this.toString();
-  }
+/** Saves the affine weight and bias of a norm module when it has them (torch skips None parameters). */
+function saveAffine(dest: StateDict, prefix: string, weight: Floats | null, bias: Floats | null): void {
+  if (weight !== null) dest.set(`${prefix}weight`, asFloatTensor(weight));
+  if (bias !== null) dest.set(`${prefix}bias`, asFloatTensor(bias));
+}
+
+/**
+ * Reads a norm module's weight/bias (of `shape`, each only when the module has one) and
+ * output qparams; returns the closure applying them, or nothing when something was wrong.
+ */
+function loadNorm(
+  ctx: LoadContext,
+  prefix: string,
+  shape: readonly number[],
+  module: { weight: Floats | null; bias: Floats | null; scale: number; zeroPoint: number },
+): (() => void) | void {
+  const weight = module.weight === null ? null : readFloatTensor(ctx, `${prefix}weight`, shape);
+  const bias = module.bias === null ? null : readFloatTensor(ctx, `${prefix}bias`, shape);
+  const qparams = readQParams(ctx, prefix, [-128, 255]);
+  if (weight === undefined || bias === undefined || qparams === undefined) return;
+  return () => {
+    module.weight = weight;
+    module.bias = bias;
+    module.scale = qparams.scale;
+    module.zeroPoint = qparams.zeroPoint;
+  };
+}
+
+/** A Python tuple as torch prints normalized_shape: `(6,)`, `(2, 3)`. */
+function shapeTuple(value: IntOrList): string {
+  const dims = typeof value === 'number' ? [value] : [...value];
+  return dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`;
 }
 
 function tupleText(value: unknown): string {
@@ -224,6 +258,8 @@ abstract class BatchNormNd extends PlannedModule {
     momentum: number;
     scale: number;
     zeroPoint: number;
+    /** torch's num_batches_tracked buffer (a count; inference does not change it). */
+    numBatchesTracked: number;
     readonly numFeatures: number;
 
     constructor(private readonly ranks: readonly number[], private readonly torchName: string, private readonly relu: boolean, numFeatures: number, options?: { eps?: number; momentum?: number }) {
@@ -238,6 +274,37 @@ abstract class BatchNormNd extends PlannedModule {
       this.runningVar = filled(numFeatures, 1);
       this.scale = 1;
       this.zeroPoint = 0;
+      this.numBatchesTracked = 0;
+    }
+
+    /** torch's keys: weight, bias, running_mean, running_var, num_batches_tracked, scale, zero_point. */
+    protected override saveToStateDict(dest: StateDict, prefix: string): void {
+      dest.set(`${prefix}weight`, this.weight);
+      dest.set(`${prefix}bias`, this.bias);
+      dest.set(`${prefix}running_mean`, this.runningMean);
+      dest.set(`${prefix}running_var`, this.runningVar);
+      dest.set(`${prefix}num_batches_tracked`, int64Tensor(this.numBatchesTracked));
+      saveQParams(dest, prefix, this.scale, this.zeroPoint);
+    }
+
+    protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+      const shape = [this.numFeatures];
+      const weight = readFloatTensor(ctx, `${prefix}weight`, shape);
+      const bias = readFloatTensor(ctx, `${prefix}bias`, shape);
+      const runningMean = readFloatTensor(ctx, `${prefix}running_mean`, shape);
+      const runningVar = readFloatTensor(ctx, `${prefix}running_var`, shape);
+      const tracked = ctx.read(`${prefix}num_batches_tracked`, (v) => scalarInteger(v, `${prefix}num_batches_tracked`));
+      const qparams = readQParams(ctx, prefix, [-128, 255]);
+      if (weight === undefined || bias === undefined || runningMean === undefined || runningVar === undefined || tracked === undefined || qparams === undefined) return;
+      return () => {
+        this.weight = weight;
+        this.bias = bias;
+        this.runningMean = runningMean;
+        this.runningVar = runningVar;
+        this.numBatchesTracked = tracked;
+        this.scale = qparams.scale;
+        this.zeroPoint = qparams.zeroPoint;
+      };
     }
 
     plan(x: QTensor): Plan {
@@ -245,7 +312,7 @@ abstract class BatchNormNd extends PlannedModule {
     }
 
     describe(): string {
-      return `${this.torchName}(${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=True, track_running_stats=True)`;
+      return `${this.torchName}(${this.numFeatures}, eps=${pythonFloatRepr(this.eps)}, momentum=${pythonFloatRepr(this.momentum)}, affine=True, track_running_stats=True)`;
     }
 }
 
@@ -316,12 +383,23 @@ export class LayerNorm extends PlannedModule {
     this.elementwiseAffine = o.elementwiseAffine === undefined ? true : validate.boolean(o.elementwiseAffine, 'elementwiseAffine');
   }
 
+  /** torch's keys: weight and bias (when set), scale, zero_point. */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    saveAffine(dest, prefix, this.weight, this.bias);
+    saveQParams(dest, prefix, this.scale, this.zeroPoint);
+  }
+
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    const n = this.normalizedShape;
+    return loadNorm(ctx, prefix, typeof n === 'number' ? [n] : n, this);
+  }
+
   plan(x: QTensor): Plan {
     return planLayerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps, this.scale, this.zeroPoint);
   }
 
   describe(): string {
-    return `QuantizedLayerNorm(${tupleText(this.normalizedShape)}, eps=${this.eps}, elementwise_affine=${this.elementwiseAffine ? 'True' : 'False'})`;
+    return `QuantizedLayerNorm(${shapeTuple(this.normalizedShape)}, eps=${pythonFloatRepr(this.eps)}, elementwise_affine=${this.elementwiseAffine ? 'True' : 'False'})`;
   }
 }
 
@@ -350,6 +428,16 @@ export class GroupNorm extends PlannedModule {
     this.affine = o.affine === undefined ? true : validate.boolean(o.affine, 'affine');
   }
 
+  /** torch's keys: weight and bias (when set), scale, zero_point. */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    saveAffine(dest, prefix, this.weight, this.bias);
+    saveQParams(dest, prefix, this.scale, this.zeroPoint);
+  }
+
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    return loadNorm(ctx, prefix, [this.numChannels], this);
+  }
+
   plan(x: QTensor): Plan {
     if (x instanceof QTensor && x.dim() >= 2 && x.shape[1] !== this.numChannels) {
       throw validate.invalidRange(`QTensor with ${this.numChannels} channels (dim 1)`, 'x', x);
@@ -358,7 +446,7 @@ export class GroupNorm extends PlannedModule {
   }
 
   describe(): string {
-    return `QuantizedGroupNorm(${this.numGroups}, ${this.numChannels}, eps=${this.eps}, affine=${this.affine ? 'True' : 'False'})`;
+    return `QuantizedGroupNorm(${this.numGroups}, ${this.numChannels}, eps=${pythonFloatRepr(this.eps)}, affine=${this.affine ? 'True' : 'False'})`;
   }
 }
 
@@ -388,13 +476,23 @@ abstract class InstanceNormNd extends PlannedModule {
       this.trackRunningStats = o.trackRunningStats === undefined ? false : validate.boolean(o.trackRunningStats, 'trackRunningStats');
     }
 
+    /** torch's keys: weight and bias (when set), scale, zero_point. */
+    protected override saveToStateDict(dest: StateDict, prefix: string): void {
+      saveAffine(dest, prefix, this.weight, this.bias);
+      saveQParams(dest, prefix, this.scale, this.zeroPoint);
+    }
+
+    protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+      return loadNorm(ctx, prefix, [this.numFeatures], this);
+    }
+
     plan(x: QTensor): Plan {
       if (!(x instanceof QTensor) || x.dim() !== this.rank) throw validate.invalidRange(`${this.rank}-D (N, C, ...) QTensor`, 'x', x);
       return planGroupNorm(x, x.shape[1], this.weight, this.bias, this.eps, this.scale, this.zeroPoint, 3);
     }
 
     describe(): string {
-      return `${this.torchName}(${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine ? 'True' : 'False'}, track_running_stats=${this.trackRunningStats ? 'True' : 'False'})`;
+      return `${this.torchName}(${this.numFeatures}, eps=${pythonFloatRepr(this.eps)}, momentum=${pythonFloatRepr(this.momentum)}, affine=${this.affine ? 'True' : 'False'}, track_running_stats=${this.trackRunningStats ? 'True' : 'False'})`;
     }
 }
 
