@@ -28,6 +28,7 @@ export const {
   MinMaxObserver,
   calibrate,
   image,
+  models,
 } = qkernels;
 
 export default qkernels;

@@ -23,3 +23,4 @@ export type { StateDict, StateValue } from './io/state-dict';
 export * as observers from './observers';
 export { MinMaxObserver, calibrate } from './observers';
 export * as image from './image';
+export { models } from './models';

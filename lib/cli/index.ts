@@ -1,5 +1,6 @@
 // The `qkernels` command line (bin/qkernels.js): one table of subcommands, each in its own file of lib/cli/.
 
+import { classifyCommand } from './classify';
 import { inspectCommand } from './inspect';
 
 /** Where a command writes: one call per line (tests capture them). */
@@ -18,6 +19,7 @@ export interface Command {
 /** The subcommands by name: adding one is one import and one line here. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
   inspect: inspectCommand,
+  classify: classifyCommand,
 };
 
 function help(): string[] {

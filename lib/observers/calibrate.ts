@@ -104,6 +104,37 @@ function floatOp(module: Calibratable, x: Tensor): Float32Array {
   return out;
 }
 
+/**
+ * Sets the output qparams a TorchScript archive kept as attributes (loadArchive(file).attributes:
+ * 'features.0.2.scale' -> number, 'features.0.2.zero_point' -> number; Sigmoid's
+ * output_scale/output_zero_point) on the modules of the same names. Every attribute must name
+ * a Hardswish/ELU/Sigmoid/Softmax of the model; on error nothing changes.
+ *
+ * @example
+ * const archive = loadArchive('mobilenet_v3_large_quantized.pt');
+ * net.loadStateDict(archive.stateDict);
+ * loadOutputQParams(net, archive.attributes);
+ */
+export function loadOutputQParams(model: Module, attributes: ReadonlyMap<string, unknown>): void {
+  if (!(attributes instanceof Map)) throw validate.invalidType('Map of attribute name to number (loadArchive(file).attributes)', 'attributes', attributes);
+  const modules = new Map<string, Calibratable>();
+  for (const [name, module] of model.namedModules()) if (isCalibratable(module)) modules.set(name, module);
+  const updates = new Map<Calibratable, QParams>();
+  for (const [key, value] of attributes) {
+    const match = /^(?:(.*)\.)?(scale|zero_point|output_scale|output_zero_point)$/.exec(String(key));
+    const module = match === null ? undefined : modules.get(match[1] ?? '');
+    if (match === null || module === undefined) {
+      throw new RangeError(`loadOutputQParams: '${String(key)}' names no Hardswish, ELU, Sigmoid or Softmax of ${model.getName()}`);
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw validate.invalidType('finite number', `attributes.get('${String(key)}')`, value);
+    const qparams = updates.get(module) ?? { ...getQParams(module) };
+    if (match[2].endsWith('scale')) qparams.scale = validate.positiveFiniteNumber(value, `attributes.get('${String(key)}')`);
+    else qparams.zeroPoint = validate.integerInRange(value, `attributes.get('${String(key)}')`, -128, 255);
+    updates.set(module, qparams);
+  }
+  for (const [module, qparams] of updates) setQParams(module, qparams);
+}
+
 export interface CalibrateOptions {
   /** A new observer per module (default: () => new MinMaxObserver(), quint8 per-tensor affine, no reduceRange). */
   observer?: () => MinMaxObserver;
