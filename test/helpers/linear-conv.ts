@@ -6,7 +6,8 @@
 // and allows 1 quantum: the float order of the output stage differs between engines (oneDNN and
 // QNNPACK requantize with their own scale products and roundings; qkernels uses DESIGN §2's),
 // so a value within a rounding error of a .5 boundary may land on either side.
-import { QTensor, Tensor, makePerChannelQuantizedTensor, makePerTensorQuantizedTensor, nniq, nnq, nnqd, qF, tensor } from '../..';
+import type { QuantizedEngine } from '../..';
+import { QTensor, Tensor, backend, makePerChannelQuantizedTensor, makePerTensorQuantizedTensor, nniq, nnq, nnqd, qF, tensor } from '../..';
 import { OracleCase, OracleResult, shaped } from '../oracle';
 import { FailureLog } from './compare';
 import { runnablePaths, withPath } from './paths';
@@ -405,6 +406,17 @@ function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
+/** Runs `f` with qkernels following `engine`'s arithmetic, then restores the engine in force. */
+export function withEngine<T>(engine: QuantizedEngine, f: () => T): T {
+  const saved = backend.quantizedEngine();
+  backend.setQuantizedEngine(engine);
+  try {
+    return f();
+  } finally {
+    backend.setQuantizedEngine(saved);
+  }
+}
+
 /** Every element within `tolerance` quanta; returns how many were exact. */
 export function checkWithinQuanta(expected: ArrayLike<number>, got: ArrayLike<number>, tolerance = 1, what = 'expected'): number {
   if (expected.length !== got.length) throw new Error(`length: ${what} ${expected.length}, got ${got.length}`);
@@ -440,7 +452,9 @@ export function checkCasesAgainstOracle<C extends { label: string }>(
       const result = results[i];
       if (result.error !== undefined) throw new Error(`oracle failed: ${result.errorType}: ${result.error}`);
       const reference = result.reference.data as Uint8Array;
-      const got = run(c, i);
+      // qkernels computes with the arithmetic of the engine that answered (fbgemm's otherwise).
+      const engine = (result.torch !== undefined ? result.engine : 'fbgemm') as QuantizedEngine;
+      const got = withEngine(engine, () => run(c, i));
       const values = got.intRepr() as Uint8Array;
       const exactVsReference = checkWithinQuanta(reference, values, 1, 'float64 reference');
       const torchValues = result.torch?.data as Uint8Array | undefined;
@@ -452,7 +466,7 @@ export function checkCasesAgainstOracle<C extends { label: string }>(
         report.exact += exactVsReference;
         wrong.push(`${c.label} (${result.engine})`);
       } else {
-        report.exact += checkWithinQuanta(torchValues, values, 1, `torch (${result.engine})`);
+        report.exact += checkWithinQuanta(torchValues, values, 0, `torch (${result.engine})`);
         report.vsTorch++;
         report.engines[result.engine] = (report.engines[result.engine] ?? 0) + 1;
       }
