@@ -467,7 +467,8 @@ struct ConvAddCall {
   size_t batch;
   size_t in_spatial[3];
   size_t out_spatial[3];
-  bool channels_last;
+  bool channels_last;      // the input's layout
+  bool out_channels_last;  // the output's (and extra's) layout
   float x_scale;
   int32_t x_zero_point;
   double y_scale;
@@ -499,7 +500,7 @@ Status RunConvAdd(const ConvAddCall& c) {
   // Strides of (image, channel, pixel) in the input and the output for the layout.
   const size_t x_image = g.in_channels * in_pixels, y_image = g.out_channels * out_pixels;
   const size_t x_channel = c.channels_last ? 1 : in_pixels, x_pixel = c.channels_last ? g.in_channels : 1;
-  const size_t y_channel = c.channels_last ? 1 : out_pixels, y_pixel = c.channels_last ? g.out_channels : 1;
+  const size_t y_channel = c.out_channels_last ? 1 : out_pixels, y_pixel = c.out_channels_last ? g.out_channels : 1;
   const float* bias_all = weights.bias.empty() ? nullptr : weights.bias.data();
   for (size_t n = 0; n < c.batch; ++n) {
     for (size_t group = 0; group < g.groups; ++group) {
@@ -549,7 +550,8 @@ Status RunConvAdd(const ConvAddCall& c) {
                            c.y_count);
 }
 
-// conv(handle, x: Uint8Array, batch, inSpatial: Float64Array(3), layout (0 contiguous, 1 channels_last),
+// conv(handle, x: Uint8Array, batch, inSpatial: Float64Array(3),
+//      layout (0 contiguous, 1 channels_last, 2 contiguous input and channels_last output),
 //      xScale, xZeroPoint, yScale, yZeroPoint, relu, extra: Uint8Array | null, extraScale, extraZeroPoint) -> Uint8Array
 PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
@@ -572,8 +574,11 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
     in_spatial[d] = static_cast<size_t>(v);
   }
   const int64_t layout_code = ArgInt64(info, 4, "layout");
-  if (layout_code != 0 && layout_code != 1) ThrowRange(env, "0 (contiguous) or 1 (channels_last)", "layout", info[4]);
+  if (layout_code < 0 || layout_code > 2) {
+    ThrowRange(env, "0 (contiguous), 1 (channels_last) or 2 (contiguous in, channels_last out)", "layout", info[4]);
+  }
   const ConvLayout layout = layout_code == 1 ? ConvLayout::kChannelsLast : ConvLayout::kContiguous;
+  const bool out_channels_last = layout_code != 0;
   const float x_scale = ArgScale(info, 5, "input scale");
   const double x_scale_double = ArgNumber(info, 5, "input scale");
   const int32_t x_zero_point = ArgZeroPointU8(info, 6, "input zero point");
@@ -610,12 +615,12 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   if (!has_extra) {
     op.compute = [=] {
       return ConvU8(*weights, x_data, batch, in_spatial, layout, x_scale_double, x_zero_point, y_scale_double,
-                    y_zero_point, relu, y, engine);
+                    y_zero_point, relu, y, engine, out_channels_last);
     };
     return op;
   }
   ConvAddCall call{weights, gemms, x_data, batch, {in_spatial[0], in_spatial[1], in_spatial[2]},
-                   {out_spatial[0], out_spatial[1], out_spatial[2]}, layout == ConvLayout::kChannelsLast, x_scale,
+                   {out_spatial[0], out_spatial[1], out_spatial[2]}, layout == ConvLayout::kChannelsLast, out_channels_last, x_scale,
                    x_zero_point, y_scale_double, y_zero_point, relu, static_cast<const uint8_t*>(extra.data), extra_scale,
                    extra_zero_point, y, y_count};
   op.compute = [call] { return RunConvAdd(call); };

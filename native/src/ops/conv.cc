@@ -693,7 +693,7 @@ const ConvGeometry& GeometryOf(const ConvWeights& w) { return w.geometry; }
 
 Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
               ConvLayout layout, double x_scale64, int32_t x_zero_point, double y_scale64,
-              int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine) {
+              int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine, bool out_channels_last) {
   const float x_scale = static_cast<float>(x_scale64), y_scale = static_cast<float>(y_scale64);
   const ConvGeometry& g = w.geometry;
   size_t out_spatial[3];
@@ -757,7 +757,8 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
     Transpose(x, batch, g.in_channels, in_pixels, x_cl.data());
     call.x = x_cl.data();
   }
-  const bool transpose_out = layout == ConvLayout::kContiguous && g.out_channels > 1 && out_pixels > 1;
+  const bool transpose_out =
+      layout == ConvLayout::kContiguous && !out_channels_last && g.out_channels > 1 && out_pixels > 1;
   if (transpose_out) {
     if (y_cl.size() < out_elems) y_cl.resize(out_elems);
     call.y = y_cl.data();

@@ -87,7 +87,8 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
                          std::shared_ptr<const ConvWeights>* out);
 const ConvGeometry& GeometryOf(const ConvWeights& w);
 
-// x: [batch][...] quint8 in `layout`; y: same layout, out_spatial from ConvOutputSize.
+// x: [batch][...] quint8 in `layout`; y: same layout (channels_last when out_channels_last, the
+// layout PyTorch's engines return whatever the input's), out_spatial from ConvOutputSize.
 // The output stage is the one of `engine` (ops/qgemm.h GemmRequant); the scales are doubles as
 // PyTorch keeps them (fbgemm's formula rounds them to float first).
 // The caller provides buffers of the exact sizes (batch * in_channels * prod(in_spatial) and
@@ -95,6 +96,7 @@ const ConvGeometry& GeometryOf(const ConvWeights& w);
 // Splits the work over the thread pool; output identical for any thread count and ISA.
 Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
               ConvLayout layout, double x_scale, int32_t x_zero_point, double y_scale,
-              int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine = QEngine::kFbgemm);
+              int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine = QEngine::kFbgemm,
+              bool out_channels_last = false);
 
 }  // namespace qk
