@@ -1,4 +1,4 @@
-// backend: which ISA level the kernels dispatch to, how many threads they use, and the package version.
+// backend: which ISA level the kernels dispatch to, which quantized engine's numerics they follow, how many threads they use, and the package version.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -9,6 +9,14 @@ import * as validate from './validate';
 /** Dispatch levels: x86 scalar < avx2 < avx512vnni, arm64 scalar < neon < neondot. */
 export type Isa = 'scalar' | 'avx2' | 'avx512vnni' | 'neon' | 'neondot';
 
+/**
+ * PyTorch's quantized engines (`torch.backends.quantized.engine`) whose arithmetic qkernels
+ * reproduces bit for bit; 'x86' is torch 2.x's name, with fbgemm's numerics.
+ */
+export type QuantizedEngine = 'fbgemm' | 'x86' | 'onednn' | 'qnnpack';
+
+const ENGINES: readonly QuantizedEngine[] = ['fbgemm', 'x86', 'onednn', 'qnnpack'];
+
 export interface BackendInfo {
   /** The level in force: min(bestIsa, the cap from QKERNELS_MAX_ISA or setMaxIsa). */
   isa: Isa;
@@ -16,6 +24,8 @@ export interface BackendInfo {
   bestIsa: Isa;
   /** CPU features detected, e.g. ['avx2', 'fma', 'f16c']. */
   features: string[];
+  /** The quantized engine whose numerics the ops follow (default 'fbgemm'). */
+  quantizedEngine: QuantizedEngine;
   /** Threads a native op may use (caller included); default 1. */
   threads: number;
   /** The qkernels package version. */
@@ -35,15 +45,22 @@ function nativeIsas(): readonly Isa[] {
 
 const version: string = (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
-// A bad QKERNELS_MAX_ISA does not stop loading (the best level is used) but must not pass
-// silently either: warn once per process, however many times the module is loaded.
-const warnedKey = Symbol.for('qkernels.maxIsaWarningEmitted');
+// A bad QKERNELS_MAX_ISA or QKERNELS_QUANTIZED_ENGINE does not stop loading (the best level,
+// fbgemm's numerics are used) but must not pass silently either: warn once per process and
+// variable, however many times the module is loaded.
 {
-  const envError = addon.backendInfo().envMaxIsaError;
+  const native = addon.backendInfo();
   const flags = process as unknown as Record<symbol, boolean>;
-  if (envError && !flags[warnedKey]) {
-    flags[warnedKey] = true;
-    process.emitWarning(envError, { type: 'QkernelsWarning', code: 'QKERNELS_MAX_ISA' });
+  const envErrors: Array<[string, string]> = [
+    [native.envMaxIsaError, 'QKERNELS_MAX_ISA'],
+    [native.envQuantizedEngineError, 'QKERNELS_QUANTIZED_ENGINE'],
+  ];
+  for (const [envError, code] of envErrors) {
+    const warnedKey = Symbol.for(code === 'QKERNELS_MAX_ISA' ? 'qkernels.maxIsaWarningEmitted' : `qkernels.${code}.warned`);
+    if (envError && !flags[warnedKey]) {
+      flags[warnedKey] = true;
+      process.emitWarning(envError, { type: 'QkernelsWarning', code });
+    }
   }
 }
 
@@ -54,6 +71,7 @@ function info(): BackendInfo {
     isa: native.isa as Isa,
     bestIsa: native.bestIsa as Isa,
     features: native.features,
+    quantizedEngine: native.quantizedEngine as QuantizedEngine,
     threads: native.threads,
     version,
     binary: addonPath,
@@ -88,11 +106,36 @@ function getIsa(): Isa {
 }
 
 /**
- * The backend: `info()`, `setNumThreads(n)`, `getNumThreads()`, `setMaxIsa(isa)`, `getIsa()`.
- * The ISA cap and the thread count are process-wide (shared by all worker_threads).
+ * Selects whose quantized arithmetic the ops reproduce, as `torch.backends.quantized.engine = …`
+ * does in PyTorch: 'fbgemm' (the default, and 'x86'), 'onednn' or 'qnnpack', on any CPU.
+ * Process-wide; an op reads it when called (an async op keeps the engine of its call).
+ * Returns the engine now in force.
+ */
+function setQuantizedEngine(engine: QuantizedEngine): QuantizedEngine {
+  return addon.setQuantizedEngine(validate.oneOf(engine, 'engine', ENGINES)) as QuantizedEngine;
+}
+
+/** The quantized engine in force: `torch.backends.quantized.engine`. */
+function quantizedEngine(): QuantizedEngine {
+  return addon.quantizedEngine() as QuantizedEngine;
+}
+
+/**
+ * The backend: `info()`, `setNumThreads(n)`, `getNumThreads()`, `setMaxIsa(isa)`, `getIsa()`,
+ * `setQuantizedEngine(engine)`, `quantizedEngine()`.
+ * The ISA cap, the engine and the thread count are process-wide (shared by all worker_threads).
  *
  * @example
  * backend.info();           // { isa: 'avx2', bestIsa: 'avx2', features: [...], threads: 1, version: '0.1.0' }
  * backend.setMaxIsa('scalar');
+ * backend.setQuantizedEngine('qnnpack');  // PyTorch's numbers under torch.backends.quantized.engine = 'qnnpack'
  */
-export const backend = Object.freeze({ info, setNumThreads, getNumThreads, setMaxIsa, getIsa });
+export const backend = Object.freeze({
+  info,
+  setNumThreads,
+  getNumThreads,
+  setMaxIsa,
+  getIsa,
+  setQuantizedEngine,
+  quantizedEngine,
+});

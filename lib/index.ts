@@ -13,7 +13,7 @@ export {
 export type { QDType, QScheme } from './qtensor';
 export type { MemoryFormat } from './shape';
 export { backend } from './backend';
-export type { BackendInfo, Isa } from './backend';
+export type { BackendInfo, Isa, QuantizedEngine } from './backend';
 export { nn, nniq, nnq, nnqd, ops, qF } from './nn';
 export { StoredTensor } from './io/stored-tensor';
 export type { StoredDType, StoredTensorData } from './io/stored-tensor';

@@ -15,6 +15,10 @@ export interface NativeBackendInfo {
   threads: number;
   /** Why QKERNELS_MAX_ISA was ignored, or '' when it was unset or valid. */
   envMaxIsaError: string;
+  /** The quantized engine in force (fbgemm, x86, onednn, qnnpack). */
+  quantizedEngine: string;
+  /** Why QKERNELS_QUANTIZED_ENGINE was ignored, or '' when it was unset or valid. */
+  envQuantizedEngineError: string;
 }
 
 /**
@@ -27,6 +31,8 @@ export interface NativeAddon {
   backendInfo(): NativeBackendInfo;
   getIsa(): string;
   setMaxIsa(isa: string): string;
+  quantizedEngine(): string;
+  setQuantizedEngine(engine: string): string;
   getNumThreads(): number;
   setNumThreads(threads: number): void;
   chooseQuantizationParams(input: Float32Array, dtype: number, reduceRange: boolean): { scale: number; zeroPoint: number };
@@ -47,7 +53,7 @@ export interface NativeAddon {
 }
 
 /** The binding version lib/ was written against; addon.cc's kInterfaceVersion. */
-const INTERFACE_VERSION = 2;
+const INTERFACE_VERSION = 3;
 
 /** Platforms the release workflow publishes prebuilds for. */
 const PREBUILT_PLATFORMS = ['linux-x64 (glibc, musl)', 'linux-arm64 (glibc, musl)', 'darwin-arm64', 'win32-x64'];

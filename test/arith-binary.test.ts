@@ -7,6 +7,7 @@
 import { QTensor, nnq, ops } from '..';
 import { FailureLog } from './helpers/compare';
 import { ByteDType, QInput, describeQInput, expectQTensorLike, makeQ, randomQInput, wireQ } from './helpers/elementwise';
+import { withEngine } from './helpers/linear-conv';
 import { describeEachPath } from './helpers/paths';
 import { Rng, testSeed } from './helpers/random';
 import { Step } from './helpers/views';
@@ -122,5 +123,36 @@ describeOracle('quantized add / mul vs PyTorch', () => {
       log.check(`async ${c.label}`, () => expectQTensorLike(expected[k], got, `seed ${SEED}`));
     }
     log.finish('async');
+  });
+});
+
+// Under torch.backends.quantized.engine = 'qnnpack', same-shape quint8 add / add_relu run
+// QNNPACK's fixed-point add; with backend.setQuantizedEngine('qnnpack') qkernels computes the
+// same (mul and broadcast adds stay torch's own kernel under both engines). qint8 adds go to
+// XNNPACK under qnnpack, which qkernels does not follow (doc/numerics.md): quint8 only here.
+const QNNPACK_CASES = cases.filter((c) => c.a.dtype === 'quint8');
+
+describeOracle('quantized add / mul vs PyTorch under the qnnpack engine', () => {
+  let expected: OracleResult[] = [];
+
+  beforeAll(() => {
+    expected = runOracle(
+      QNNPACK_CASES.map((c) => ({ op: 'ew_binary', fn: c.fn, a: wireQ(c.a), b: wireQ(c.b), scale: c.scale, zero_point: c.zeroPoint })),
+      { engine: 'qnnpack' },
+    ).map((r, i) => okResult(r, QNNPACK_CASES[i].label));
+  });
+
+  describeEachPath('exact', (path) => {
+    test('ops.quantized.add / addRelu / mul / mulRelu, quint8', () => {
+      const log = new FailureLog();
+      withEngine('qnnpack', () => {
+        QNNPACK_CASES.forEach((c, k) => {
+          log.check(c.label, () =>
+            expectQTensorLike(expected[k], RUN[c.fn](makeQ(c.a), makeQ(c.b), c.scale, c.zeroPoint), `qnnpack, seed ${SEED}, ${path.isa} x${path.threads}`),
+          );
+        });
+      });
+      log.finish('qnnpack');
+    });
   });
 });

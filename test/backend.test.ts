@@ -107,3 +107,65 @@ describe('a fresh process', () => {
     expect(report.isa).toBe(levels.indexOf(best) < levels.indexOf('avx2') ? best : 'avx2');
   });
 });
+
+describe('backend.setQuantizedEngine / quantizedEngine', () => {
+  afterEach(() => backend.setQuantizedEngine('fbgemm'));
+
+  test('each engine round-trips and info() reports it; x86 is accepted under its own name', () => {
+    expect(backend.quantizedEngine()).toBe('fbgemm');
+    for (const engine of ['onednn', 'qnnpack', 'x86', 'fbgemm'] as const) {
+      expect(backend.setQuantizedEngine(engine)).toBe(engine);
+      expect(backend.quantizedEngine()).toBe(engine);
+      expect(backend.info().quantizedEngine).toBe(engine);
+    }
+  });
+
+  test('a bad engine is a RangeError naming the parameter and changes nothing', () => {
+    backend.setQuantizedEngine('qnnpack');
+    expect(() => backend.setQuantizedEngine('mkldnn' as never)).toThrow(RangeError);
+    expect(() => backend.setQuantizedEngine('mkldnn' as never)).toThrow(/engine/);
+    expect(() => backend.setQuantizedEngine(3 as never)).toThrow(TypeError);
+    expect(backend.quantizedEngine()).toBe('qnnpack');
+  });
+
+  test('an async op computes with the engine in force when it was called', async () => {
+    // A case on a rounding boundary of the zero point's parity: onednn rounds t + y_zp in fp32,
+    // fbgemm rounds t and adds y_zp, so the engines answer 2 and 3 (checked against torch in the
+    // conv and linear differential suites; here only which engine an async call uses).
+    const { nnq, makePerTensorQuantizedTensor, tensor } = require('..') as typeof import('..');
+    const m = new nnq.Conv1d(1, 1, 1);
+    m.setWeightBias(makePerTensorQuantizedTensor(new Int8Array([1]), [1, 1, 1], 0.5, 0, 'qint8'), tensor(new Float32Array([0]), [1]));
+    m.scale = 1;
+    m.zeroPoint = 1;
+    const x = makePerTensorQuantizedTensor(new Uint8Array([3]), [1, 1, 1], 1, 0, 'quint8');  // t = 1.5
+    const fbgemm = Array.from(m.forward(x).intRepr());
+    backend.setQuantizedEngine('onednn');
+    const onednn = Array.from(m.forward(x).intRepr());
+    const pending = m.forwardAsync(x);
+    backend.setQuantizedEngine('fbgemm');
+    expect(Array.from((await pending).intRepr())).toEqual(onednn);
+    expect(fbgemm).toEqual([3]);  // round(1.5) = 2, + 1
+    expect(onednn).toEqual([2]);  // round(1.5 + 1) = 2
+  });
+});
+
+describe('QKERNELS_QUANTIZED_ENGINE in a fresh process', () => {
+  test('selects the engine at load', () => {
+    const report = runNodeJson<{ engine: string }>(`console.log(JSON.stringify({ engine: require('.').backend.quantizedEngine() }))`, {
+      env: { QKERNELS_QUANTIZED_ENGINE: 'qnnpack' },
+    });
+    expect(report.engine).toBe('qnnpack');
+  });
+
+  test('a bad value is ignored with one process warning, and fbgemm is used', () => {
+    const report = runNodeJson<{ engine: string; warnings: string[] }>(
+      `const warnings = []; process.on('warning', (w) => warnings.push(w.code + ': ' + w.message));
+       const qk = require('.');
+       setImmediate(() => console.log(JSON.stringify({ engine: qk.backend.quantizedEngine(), warnings })));`,
+      { env: { QKERNELS_QUANTIZED_ENGINE: 'mkldnn' } },
+    );
+    expect(report.engine).toBe('fbgemm');
+    expect(report.warnings).toHaveLength(1);
+    expect(report.warnings[0]).toMatch(/^QKERNELS_QUANTIZED_ENGINE: .*'mkldnn'/);
+  });
+});

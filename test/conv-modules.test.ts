@@ -224,7 +224,7 @@ test('ConvTranspose forward(x, outputSize) picks the outputPadding as torch\'s f
   expectValidationError(() => m.forward(h, 12 as unknown as number[]), 'TypeError', 'outputSize');
 });
 
-test('functional and module forms agree; channels-last input gives a channels-last output with the same values', () => {
+test('functional and module forms agree; contiguous and channels-last inputs both give a channels-last output (torch\'s layout) with the same values', () => {
   let c = randomConvCase(rng, 2, false);
   // Channels-last and contiguous strides must differ (C > 1 and more than one pixel) for the layout to show.
   while (c.inChannels === 1 || c.outChannels === 1 || c.x.shape[2] * c.x.shape[3] === 1) c = randomConvCase(rng, 2, false);
@@ -242,6 +242,8 @@ test('functional and module forms agree; channels-last input gives a channels-la
   const nhwc = preparedConvModule(c).forward(x.contiguous('channels_last'));
   expect(x.contiguous('channels_last').isContiguous()).toBe(false);
   expect(nhwc.isContiguous('channels_last')).toBe(true);
+  expect(viaModule.isContiguous('channels_last')).toBe(true);
+  expect(viaModule.strides).toEqual(nhwc.strides);
   expectExact('channels_last', viaModule.intRepr(), nhwc.intRepr());
 });
 
@@ -342,7 +344,7 @@ describe('bad arguments throw TypeError/RangeError naming the parameter', () => 
     );
     const spatial = new Float64Array([5, 5, 1]);
     expectValidationError(() => addon.conv(handle, new Uint8Array(99), 1, spatial, 0, 0.1, 0, 0.1, 0, false, null, 1, 0), 'RangeError', 'input');
-    expectValidationError(() => addon.conv(handle, new Uint8Array(100), 1, spatial, 2, 0.1, 0, 0.1, 0, false, null, 1, 0), 'RangeError', 'layout');
+    expectValidationError(() => addon.conv(handle, new Uint8Array(100), 1, spatial, 3, 0.1, 0, 0.1, 0, false, null, 1, 0), 'RangeError', 'layout');
     expectValidationError(() => addon.conv(handle, new Uint8Array(100), 1, spatial, 0, 0.1, 0, 0.1, 0, false, new Uint8Array(5), 1, 0), 'RangeError', 'extra');
     expectValidationError(() => addon.conv({}, new Uint8Array(100), 1, spatial, 0, 0.1, 0, 0.1, 0, false, null, 1, 0), 'TypeError', 'handle');
     const linear = addon.linearPrepack(new Int8Array(12), 3, 4, new Float64Array([0.1]), new Int32Array([0]), null);

@@ -6,7 +6,7 @@
 // add_scalar and mul_scalar choose new output qparams exactly as torch does and map values
 // through a lookup table (or copy them). cat requantizes every input to the output qparams.
 
-import { QStorage } from '../native';
+import { addon, QStorage } from '../native';
 import { OpPlan, QDType, QTensor, denseQuantized, makePerTensorQTensor, makePlan } from '../qtensor';
 import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
@@ -15,6 +15,11 @@ import { InverseScale, LookupOp, native } from './native';
 import { checkByteQTensor, checkOutputQParams, dtypeCode, planLookup, roundHalfEven, vectorPart } from './plan';
 
 const { fround } = Math;
+
+/** The quantized engine in force (backend.quantizedEngine()), read when an op is called. */
+function quantizedEngine(): string {
+  return addon.quantizedEngine();
+}
 
 // ---- broadcasting and TensorIterator's walk ---------------------------------------------------------
 
@@ -101,7 +106,11 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   // qmul.cpp sends qint8 products with an output zero point below 127 to XNNPACK, which has one
   // formula for every element and takes its multiplier as (a_scale * b_scale) / scale.
   const xnnpack = kind.multiply && a.dtype === 'qint8' && zp < 127;
-  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, xnnpack ? 1 : 0);
+  // qadd.cpp under the qnnpack engine sends same-shape quint8 adds to QNNPACK's fixed-point add.
+  const qnnpackAdd =
+    !kind.multiply && a.dtype === 'quint8' && quantizedEngine() === 'qnnpack' && a.shape.length === b.shape.length &&
+    a.shape.every((size, d) => size === b.shape[d]);
+  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, xnnpack ? 1 : qnnpackAdd ? 2 : 0);
   const code = dtypeCode(a.dtype);
   const row = Math.max(rowLength, 1);
   const vector = xnnpack ? row : vectorLength;

@@ -29,7 +29,7 @@ export interface ElementwiseAddon {
   /** params: [inScale, inZeroPoint, outScale, outZeroPoint, p0, p1, p2, inverse]. */
   elementwiseLookup(x: QStorage, dtype: number, op: number, params: Float64Array, rowLength: number, vectorLength: number): QStorage;
   elementwiseLookupAsync(x: QStorage, dtype: number, op: number, params: Float64Array, rowLength: number, vectorLength: number): Promise<QStorage>;
-  /** params: [aScale, aZeroPoint, bScale, bZeroPoint, scale, zeroPoint, divideByOutScale (XNNPACK's multiplier) 0 | 1]. */
+  /** params: [aScale, aZeroPoint, bScale, bZeroPoint, scale, zeroPoint, formula: 0 torch's kernel, 1 XNNPACK's multiplier, 2 QNNPACK's add]. */
   elementwiseBinary(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): QStorage;
   elementwiseBinaryAsync(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): Promise<QStorage>;
   /** batch dense m x k matrices times batch dense k x n ones (fp32, summed in double): batch * m * n values. */

@@ -39,7 +39,7 @@ type LinearOp = (
   alpha: number,
 ) => Uint8Array;
 type LinearDynamicOp = (handle: PackedHandle, x: Float32Array, rows: number, reduceRange: boolean, relu: boolean) => Float32Array;
-/** inSpatial: 3 entries (unused ones 1); layout 0 contiguous, 1 channels_last; `extra` (ConvAdd) or null. */
+/** inSpatial: 3 entries (unused ones 1); layout 0 contiguous, 1 channels_last, 2 contiguous in and channels_last out; `extra` (ConvAdd) or null. */
 type ConvOp = (
   handle: PackedHandle,
   x: Uint8Array,

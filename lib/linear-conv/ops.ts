@@ -183,7 +183,9 @@ export interface ConvExtra {
 
 /**
  * Conv / transposed conv on a quint8 input (N, C, spatial...) in contiguous or channels-last
- * layout; the output has the input's layout. `extra` (ConvAdd) is added before the ReLU.
+ * layout. The output is channels-last whatever the input's layout, as PyTorch's quantized conv
+ * returns it under every engine (conv1d strides (C*L, 1, C)); layout changes what later ops
+ * compute (average pooling rounds per layout). `extra` (ConvAdd) is added before the ReLU.
  */
 export function planConv(
   packed: PackedWeight,
@@ -214,7 +216,8 @@ export function planConv(
   inSpatial.forEach((s, d) => {
     spatial[d] = s;
   });
-  const layout = order === null ? 0 : 1;
+  const outOrder = channelsLastOrder(rank);
+  const layout = order === null ? 2 : 1;  // contiguous or channels-last in, channels-last out
   const xScale = q.qScale();
   const xZeroPoint = q.qZeroPoint();
   let extraData: Uint8Array | null = null;
@@ -225,7 +228,7 @@ export function planConv(
     if (e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
       throw validate.invalidRange(`QTensor of the output's shape [${shape.join(', ')}]`, extra.name, extra.input);
     }
-    extraData = denseIn(e, order);
+    extraData = denseIn(e, outOrder);
     extraScale = e.qScale();
     extraZeroPoint = e.qZeroPoint();
   }
@@ -233,6 +236,6 @@ export function planConv(
   return makePlan(
     () => native.conv(h, data, batch, spatial, layout, xScale, xZeroPoint, scale, zeroPoint, relu, extraData, extraScale, extraZeroPoint),
     () => native.convAsync(h, data, batch, spatial, layout, xScale, xZeroPoint, scale, zeroPoint, relu, extraData, extraScale, extraZeroPoint),
-    (storage) => quint8Output(storage, shape, order, scale, zeroPoint),
+    (storage) => quint8Output(storage, shape, outOrder, scale, zeroPoint),
   );
 }

@@ -34,7 +34,7 @@ using namespace addon;  // NOLINT: the helpers of common.h are this file's vocab
 
 // Bumped whenever a function's arguments change, so lib/native.ts can refuse a stale build
 // instead of calling it with arguments it misreads.
-constexpr int kInterfaceVersion = 2;
+constexpr int kInterfaceVersion = 3;
 
 class QkAddon : public Napi::Addon<QkAddon> {
  public:
@@ -44,6 +44,8 @@ class QkAddon : public Napi::Addon<QkAddon> {
       InstanceMethod("backendInfo", &QkAddon::BackendInfo),
       InstanceMethod("getIsa", &QkAddon::GetIsa),
       InstanceMethod("setMaxIsa", &QkAddon::SetMaxIsa),
+      InstanceMethod("quantizedEngine", &QkAddon::QuantizedEngine),
+      InstanceMethod("setQuantizedEngine", &QkAddon::SetQuantizedEngine),
       InstanceMethod("getNumThreads", &QkAddon::GetNumThreads),
       InstanceMethod("setNumThreads", &QkAddon::SetNumThreads),
       InstanceMethod("chooseQuantizationParams", &QkAddon::ChooseQParams),
@@ -58,7 +60,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
 
  private:
 
-  // { isa, bestIsa, features: string[], threads, envMaxIsaError }
+  // { isa, bestIsa, features: string[], threads, envMaxIsaError, quantizedEngine, envQuantizedEngineError }
   Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const CpuFeatures& cpu = GetCpuFeatures();
@@ -80,6 +82,8 @@ class QkAddon : public Napi::Addon<QkAddon> {
     result.Set("features", features);
     result.Set("threads", Napi::Number::New(env, qk::GetNumThreads()));
     result.Set("envMaxIsaError", Napi::String::New(env, EnvMaxIsaError()));
+    result.Set("quantizedEngine", Napi::String::New(env, QEngineName(ActiveQEngine())));
+    result.Set("envQuantizedEngineError", Napi::String::New(env, EnvQEngineError()));
     return result;
   }
 
@@ -95,6 +99,21 @@ class QkAddon : public Napi::Addon<QkAddon> {
     std::string error;
     if (!qk::SetMaxIsa(cap, &error)) throw Napi::RangeError::New(env, error);
     return Napi::String::New(env, IsaName(ActiveIsa()));
+  }
+
+  Napi::Value QuantizedEngine(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), QEngineName(ActiveQEngine()));
+  }
+
+  // setQuantizedEngine(name) -> the engine now in force
+  Napi::Value SetQuantizedEngine(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) ThrowType(env, "string", "engine", info[0]);
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    QEngine engine;
+    if (!ParseQEngine(name.c_str(), &engine)) ThrowRange(env, "one of fbgemm, x86, onednn, qnnpack", "engine", info[0]);
+    SetQEngine(engine);
+    return Napi::String::New(env, QEngineName(ActiveQEngine()));
   }
 
   Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), qk::GetNumThreads()); }

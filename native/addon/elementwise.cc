@@ -62,7 +62,8 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
 }
 
 // elementwiseBinary(a, b, dtype, multiply, relu, params: Float64Array [aScale, aZeroPoint, bScale, bZeroPoint,
-//                   scale, zeroPoint, divideByOutScale], rowLength, vectorLength) -> a new array of a's kind and length
+//                   scale, zeroPoint, formula (0 torch's, 1 XNNPACK's multiplier, 2 QNNPACK's add)], rowLength,
+//                   vectorLength) -> a new array of a's kind and length
 PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
@@ -83,7 +84,10 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   spec.b_zero_point = ZeroPointAt(env, params, 3, "qb.zeroPoint");
   spec.out_scale = p[4];
   spec.out_zero_point = ZeroPointAt(env, params, 5, "zeroPoint");
-  spec.divide_by_out_scale = p[6] != 0;
+  // p[6]: 0 PyTorch's own kernel, 1 XNNPACK's multiplier, 2 QNNPACK's add (engine qnnpack).
+  if (!(p[6] == 0 || p[6] == 1 || p[6] == 2)) ThrowRange(env, "0, 1 or 2", "params[6]", params.holder);
+  spec.divide_by_out_scale = p[6] == 1;
+  spec.qnnpack_add = p[6] == 2;
   const size_t row_length = ArgSize(info, 6, "rowLength");
   const size_t vector_length = ArgSize(info, 7, "vectorLength");
   if (b.length != a.length) ThrowRange(env, "as many elements as qa", "qb", b.holder);

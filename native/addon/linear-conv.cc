@@ -195,9 +195,11 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
   const size_t rows = ArgSize(info, 2, "rows");
   const float x_scale = ArgScale(info, 3, "input scale");
+  const double x_scale_double = ArgNumber(info, 3, "input scale");
   const int32_t x_zero_point = ArgZeroPointU8(info, 4, "input zero point");
   const double y_scale_double = ArgNumber(info, 5, "scale");
-  const float y_scale = ArgScale(info, 5, "scale");
+  ArgScale(info, 5, "scale");  // validates; the op reads the double
+  const QEngine engine = ActiveQEngine();  // read at the call: an async op keeps its call's engine
   const int32_t y_zero_point = ArgZeroPointU8(info, 6, "zeroPoint");
   const int64_t activation_code = ArgInt64(info, 7, "activation");
   if (activation_code < 0 || activation_code > 3) ThrowRange(env, "activation code 0..3", "activation", info[7]);
@@ -210,7 +212,10 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   uint8_t* y = static_cast<uint8_t*>(out.data);
   if (activation == Activation::kNone || activation == Activation::kReLU) {
     const bool relu = activation == Activation::kReLU;
-    op.compute = [=] { return LinearU8(*weights, x_data, rows, x_scale, x_zero_point, y_scale, y_zero_point, relu, y); };
+    op.compute = [=] {
+      return LinearU8(*weights, x_data, rows, x_scale_double, x_zero_point, y_scale_double, y_zero_point, relu, y,
+                      engine);
+    };
     return op;
   }
   op.compute = [=]() -> Status {
@@ -240,22 +245,22 @@ bool FastInteger(napi_env env, napi_value value, double max, double* out) {
 }
 
 // A scale the fast path accepts: ArgScale's rule (positive and finite once rounded to float32).
-bool FastScale(napi_env env, napi_value value, float* out) {
-  double number = 0;
-  if (napi_get_value_double(env, value, &number) != napi_ok) return false;
-  *out = static_cast<float>(number);
-  return std::isfinite(*out) && *out > 0;
+bool FastScale(napi_env env, napi_value value, double* out) {
+  if (napi_get_value_double(env, value, out) != napi_ok) return false;
+  const float rounded = static_cast<float>(*out);
+  return std::isfinite(rounded) && rounded > 0;
 }
 
 struct LinearFastCall {
   const LinearWeights* weights;
   const uint8_t* x;
   size_t rows;
-  float x_scale;
+  double x_scale;
   int32_t x_zero_point;
-  float y_scale;
+  double y_scale;
   int32_t y_zero_point;
   bool relu;
+  QEngine engine;
   uint8_t* y;
 };
 
@@ -318,11 +323,12 @@ napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
   call.x_zero_point = static_cast<int32_t>(x_zero_point);
   call.y_zero_point = static_cast<int32_t>(y_zero_point);
   call.relu = activation == 1;
+  call.engine = ActiveQEngine();
   call.y = static_cast<uint8_t*>(y_data);
   // One reference captured: the std::function keeps it in its small buffer (no allocation).
   const Status status = RunGuarded([&call] {
     return LinearU8(*call.weights, call.x, call.rows, call.x_scale, call.x_zero_point, call.y_scale, call.y_zero_point,
-                    call.relu, call.y);
+                    call.relu, call.y, call.engine);
   });
   if (!status.ok()) {
     ErrorFromStatus(env, status).ThrowAsJavaScriptException();
@@ -461,7 +467,8 @@ struct ConvAddCall {
   size_t batch;
   size_t in_spatial[3];
   size_t out_spatial[3];
-  bool channels_last;
+  bool channels_last;      // the input's layout
+  bool out_channels_last;  // the output's (and extra's) layout
   float x_scale;
   int32_t x_zero_point;
   double y_scale;
@@ -493,7 +500,7 @@ Status RunConvAdd(const ConvAddCall& c) {
   // Strides of (image, channel, pixel) in the input and the output for the layout.
   const size_t x_image = g.in_channels * in_pixels, y_image = g.out_channels * out_pixels;
   const size_t x_channel = c.channels_last ? 1 : in_pixels, x_pixel = c.channels_last ? g.in_channels : 1;
-  const size_t y_channel = c.channels_last ? 1 : out_pixels, y_pixel = c.channels_last ? g.out_channels : 1;
+  const size_t y_channel = c.out_channels_last ? 1 : out_pixels, y_pixel = c.out_channels_last ? g.out_channels : 1;
   const float* bias_all = weights.bias.empty() ? nullptr : weights.bias.data();
   for (size_t n = 0; n < c.batch; ++n) {
     for (size_t group = 0; group < g.groups; ++group) {
@@ -543,7 +550,8 @@ Status RunConvAdd(const ConvAddCall& c) {
                            c.y_count);
 }
 
-// conv(handle, x: Uint8Array, batch, inSpatial: Float64Array(3), layout (0 contiguous, 1 channels_last),
+// conv(handle, x: Uint8Array, batch, inSpatial: Float64Array(3),
+//      layout (0 contiguous, 1 channels_last, 2 contiguous input and channels_last output),
 //      xScale, xZeroPoint, yScale, yZeroPoint, relu, extra: Uint8Array | null, extraScale, extraZeroPoint) -> Uint8Array
 PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
@@ -566,12 +574,17 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
     in_spatial[d] = static_cast<size_t>(v);
   }
   const int64_t layout_code = ArgInt64(info, 4, "layout");
-  if (layout_code != 0 && layout_code != 1) ThrowRange(env, "0 (contiguous) or 1 (channels_last)", "layout", info[4]);
+  if (layout_code < 0 || layout_code > 2) {
+    ThrowRange(env, "0 (contiguous), 1 (channels_last) or 2 (contiguous in, channels_last out)", "layout", info[4]);
+  }
   const ConvLayout layout = layout_code == 1 ? ConvLayout::kChannelsLast : ConvLayout::kContiguous;
+  const bool out_channels_last = layout_code != 0;
   const float x_scale = ArgScale(info, 5, "input scale");
+  const double x_scale_double = ArgNumber(info, 5, "input scale");
   const int32_t x_zero_point = ArgZeroPointU8(info, 6, "input zero point");
   const double y_scale_double = ArgNumber(info, 7, "scale");
-  const float y_scale = ArgScale(info, 7, "scale");
+  ArgScale(info, 7, "scale");  // validates; the op reads the double
+  const QEngine engine = ActiveQEngine();  // read at the call: an async op keeps its call's engine
   const int32_t y_zero_point = ArgZeroPointU8(info, 8, "zeroPoint");
   const bool relu = ArgBool(info, 9, "relu");
   size_t out_spatial[3] = {1, 1, 1};
@@ -601,12 +614,13 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   uint8_t* y = static_cast<uint8_t*>(out.data);
   if (!has_extra) {
     op.compute = [=] {
-      return ConvU8(*weights, x_data, batch, in_spatial, layout, x_scale, x_zero_point, y_scale, y_zero_point, relu, y);
+      return ConvU8(*weights, x_data, batch, in_spatial, layout, x_scale_double, x_zero_point, y_scale_double,
+                    y_zero_point, relu, y, engine, out_channels_last);
     };
     return op;
   }
   ConvAddCall call{weights, gemms, x_data, batch, {in_spatial[0], in_spatial[1], in_spatial[2]},
-                   {out_spatial[0], out_spatial[1], out_spatial[2]}, layout == ConvLayout::kChannelsLast, x_scale,
+                   {out_spatial[0], out_spatial[1], out_spatial[2]}, layout == ConvLayout::kChannelsLast, out_channels_last, x_scale,
                    x_zero_point, y_scale_double, y_zero_point, relu, static_cast<const uint8_t*>(extra.data), extra_scale,
                    extra_zero_point, y, y_count};
   op.compute = [call] { return RunConvAdd(call); };

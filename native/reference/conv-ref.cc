@@ -62,13 +62,45 @@ int32_t ConvRequantValueRef(int32_t acc, float x_scale, float w_scale, bool has_
                             int32_t y_zero_point, int32_t y_min, int32_t y_max) {
   const float product = x_scale * w_scale;
   const float bias_term = has_bias ? bias / product : 0.0f;
-  return RequantizeGemmValue(acc, bias_term, product / y_scale, static_cast<float>(y_min - y_zero_point),
-                             static_cast<float>(y_max - y_zero_point), y_zero_point);
+  return RequantizeGemmValue(acc, 0, bias_term, product / y_scale, static_cast<float>(y_min - y_zero_point),
+                             static_cast<float>(y_max - y_zero_point), 0.0f, y_zero_point);
 }
 
-void ConvRef(const ConvGeometry& g, const int8_t* w, const float* w_scales, const int32_t* w_zero_points,
-             const float* bias, const uint8_t* x, size_t batch, const size_t in_spatial[3], float x_scale,
-             int32_t x_zero_point, float y_scale, int32_t y_zero_point, bool relu, uint8_t* y) {
+int32_t EngineRequantValueRef(RefEngine engine, int32_t acc, double x_scale, double w_scale, bool has_bias,
+                              float bias, double y_scale, int32_t y_zero_point, int32_t y_min, int32_t y_max) {
+  if (engine == kRefFbgemm) {
+    return ConvRequantValueRef(acc, static_cast<float>(x_scale), static_cast<float>(w_scale), has_bias, bias,
+                               static_cast<float>(y_scale), y_zero_point, y_min, y_max);
+  }
+  double q;  // the rounded value before the clamp, exact in double
+  if (engine == kRefQnnpack) {
+    int64_t qb = 0;
+    if (has_bias) {
+      const float inverse = 1.0f / static_cast<float>(w_scale * x_scale);
+      const double v = std::nearbyint(bias * inverse);  // the fp32 product, rounded half to even
+      qb = std::isnan(v) ? 0 : v >= 2147483647.0 ? 2147483647 : v <= -2147483648.0 ? -2147483647 - 1
+                                                                                    : static_cast<int64_t>(v);
+    }
+    const int32_t sum = static_cast<int32_t>(static_cast<uint32_t>(acc) + static_cast<uint32_t>(qb));
+    const float requant = (static_cast<float>(w_scale) * static_cast<float>(x_scale)) * (1.0f / static_cast<float>(y_scale));
+    const float t = static_cast<float>(sum) * requant;
+    q = static_cast<double>(std::nearbyint(t)) + y_zero_point;
+  } else {
+    const float s = static_cast<float>(1.0 / x_scale) * static_cast<float>(1.0 / w_scale);
+    const float multiplier = static_cast<float>(1.0 / y_scale) / s;
+    float t = (static_cast<float>(acc) + (has_bias ? bias * s : 0.0f)) * multiplier;
+    // Clamping before the fp32 zero-point add equals oneDNN's saturation after it (monotonic add).
+    const float lo = static_cast<float>(y_min - y_zero_point), hi = static_cast<float>(y_max - y_zero_point);
+    t = std::isnan(t) ? lo : std::max(lo, std::min(t, hi));
+    q = static_cast<double>(std::nearbyint(t + static_cast<float>(y_zero_point)));
+  }
+  if (std::isnan(q)) return y_min;
+  return static_cast<int32_t>(q < y_min ? y_min : (q > y_max ? y_max : q));
+}
+
+void ConvRef(const ConvGeometry& g, const int8_t* w, const double* w_scales, const int32_t* w_zero_points,
+             const float* bias, const uint8_t* x, size_t batch, const size_t in_spatial[3], double x_scale,
+             int32_t x_zero_point, double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, RefEngine engine) {
   const Dims3 d = ToDims3(g, in_spatial);
   const long in_c = static_cast<long>(g.in_channels), out_c = static_cast<long>(g.out_channels);
   const long groups = static_cast<long>(g.groups);
@@ -112,8 +144,9 @@ void ConvRef(const ConvGeometry& g, const int8_t* w, const float* w_scales, cons
                 }
               }
             }
-            const int32_t q = ConvRequantValueRef(static_cast<int32_t>(acc), x_scale, w_scales[oc], bias != nullptr,
-                                                  bias != nullptr ? bias[oc] : 0.0f, y_scale, y_zero_point, y_min, 255);
+            const int32_t q = EngineRequantValueRef(engine, static_cast<int32_t>(acc), x_scale, w_scales[oc],
+                                                    bias != nullptr, bias != nullptr ? bias[oc] : 0.0f, y_scale,
+                                                    y_zero_point, y_min, 255);
             y[(n * out_c + oc) * out_size + (o0 * d.out[1] + o1) * d.out[2] + o2] = static_cast<uint8_t>(q);
           }
         }

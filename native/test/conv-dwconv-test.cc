@@ -65,18 +65,26 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, Random& rng, 
     }
   }
   const std::vector<int16_t> packed = PackWeights(w, w_zp, channels, taps);
-  std::vector<float> bias_term(channels), multiplier(channels);
+  // The output stage's constants of the three engines (ops/qgemm.h): fbgemm's fp32 bias term,
+  // qnnpack's int32 bias, onednn's zero point added in fp32 before rounding.
+  const int engine = static_cast<int>(rng.Int(0, 2));
+  std::vector<int32_t> bias_int(channels, 0);
+  std::vector<float> bias_term(channels, 0.0f), multiplier(channels);
   for (size_t c = 0; c < channels; ++c) {
-    bias_term[c] = rng.Int(0, 3) == 0 ? 0.0f : static_cast<float>(rng.Uniform(-3e4, 3e4));
+    const bool with_bias = rng.Int(0, 3) != 0;
+    if (with_bias && engine == 1) bias_int[c] = static_cast<int32_t>(rng.Int(-30000, 30000));
+    if (with_bias && engine != 1) bias_term[c] = static_cast<float>(rng.Uniform(-3e4, 3e4));
     multiplier[c] = static_cast<float>(rng.LogUniform(-5.5, -2.5));
   }
   DwconvU8Params params;
   params.x_zero_point = x_zp;
+  params.bias_int = bias_int.data();
   params.bias_term = bias_term.data();
   params.multiplier = multiplier.data();
   params.lo = static_cast<float>((relu ? y_zp : 0) - y_zp);
   params.hi = static_cast<float>(255 - y_zp);
-  params.y_zero_point = y_zp;
+  params.y_zero_point_f = engine == 2 ? static_cast<float>(y_zp) : 0.0f;
+  params.y_zero_point = engine == 2 ? 0 : y_zp;
   const size_t y_stride = channels + 3;
   std::vector<uint8_t> y(pixels * y_stride, kSentinel);
   kernel(channels, pixels, taps, input.data(), packed.data(), y.data(), y_stride, &params);
@@ -89,7 +97,8 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, Random& rng, 
           acc += (static_cast<int32_t>(input[p * taps + t][c]) - x_zp) * (w[c * taps + t] - w_zp[c]);
         }
         expected = static_cast<uint8_t>(
-            RequantizeGemmValue(acc, bias_term[c], multiplier[c], params.lo, params.hi, y_zp));
+            RequantizeGemmValue(acc, bias_int[c], bias_term[c], multiplier[c], params.lo, params.hi,
+                                params.y_zero_point_f, params.y_zero_point));
       }
       if (y[p * y_stride + c] != expected) {
         ctx.Fail(std::string(name) + " channels=" + std::to_string(channels) + " taps=" + std::to_string(taps) +

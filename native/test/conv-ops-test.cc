@@ -98,9 +98,15 @@ bool RunCase(Context& ctx, Random& rng, const ConvCase& c) {
   // 5500 * sqrt(depth) for random values.
   const float y_scale = static_cast<float>(c.x_scale * w_scales[0] * 5500.0 * std::sqrt(depth) /
                                            rng.Uniform(30, 120));
+  // Each case runs under one of PyTorch's engines (their output stages differ; doc/numerics.md).
+  const RefEngine ref_engine = static_cast<RefEngine>(rng.Int(0, 2));
+  const QEngine engine = ref_engine == kRefOnednn ? QEngine::kOnednn
+                         : ref_engine == kRefQnnpack ? QEngine::kQnnpack : QEngine::kFbgemm;
+  std::vector<double> channel_scales(g.out_channels);
+  for (size_t oc = 0; oc < g.out_channels; ++oc) channel_scales[oc] = w_scales[nq == 1 ? 0 : oc];
   std::vector<uint8_t> expected(c.batch * g.out_channels * out_pixels);
-  ConvRef(g, w.data(), weights->w_scales.data(), weights->w_zero_points.data(), c.has_bias ? bias.data() : nullptr,
-          x.data(), c.batch, c.in_spatial, c.x_scale, c.x_zp, y_scale, c.y_zp, c.relu, expected.data());
+  ConvRef(g, w.data(), channel_scales.data(), weights->w_zero_points.data(), c.has_bias ? bias.data() : nullptr,
+          x.data(), c.batch, c.in_spatial, c.x_scale, c.x_zp, y_scale, c.y_zp, c.relu, expected.data(), ref_engine);
   const std::vector<uint8_t> x_cl = SwapLayout(x, c.batch, g.in_channels, in_pixels);
   bool ok = true;
   for (int layout = 0; layout < 2 && ok; ++layout) {
@@ -110,7 +116,7 @@ bool RunCase(Context& ctx, Random& rng, const ConvCase& c) {
       std::vector<uint8_t> y(expected.size(), kSentinel);
       st = ConvU8(*weights, channels_last ? x_cl.data() : x.data(), c.batch, c.in_spatial,
                   channels_last ? ConvLayout::kChannelsLast : ConvLayout::kContiguous, c.x_scale, c.x_zp, y_scale,
-                  c.y_zp, c.relu, y.data());
+                  c.y_zp, c.relu, y.data(), engine);
       if (!ctx.Check(st.ok(), Describe(c) + ": ConvU8 failed: " + st.message())) {
         ok = false;
         break;
@@ -119,7 +125,7 @@ bool RunCase(Context& ctx, Random& rng, const ConvCase& c) {
       for (size_t i = 0; i < y.size(); ++i) {
         if (y[i] != expected[i]) {
           const size_t n = i / (g.out_channels * out_pixels), oc = i / out_pixels % g.out_channels;
-          ctx.Fail(Describe(c) + (channels_last ? " channels_last" : " contiguous") + " threads " +
+          ctx.Fail(Describe(c) + " engine " + QEngineName(engine) + (channels_last ? " channels_last" : " contiguous") + " threads " +
                    std::to_string(kThreadCounts[t]) + ": first mismatch at n=" + std::to_string(n) + " oc=" +
                    std::to_string(oc) + " pixel=" + std::to_string(i % out_pixels) + ": got " +
                    std::to_string(y[i]) + ", expected " + std::to_string(expected[i]));

@@ -36,6 +36,7 @@ bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& problem) {
 
   const size_t padded = packed->blocks() * l.nr;
   std::vector<float> bias_term(padded, 0.0f), multiplier(padded, 0.0f), scale(padded, 0.0f);
+  const std::vector<int32_t> bias_int(padded, 0);  // fbgemm's stage (the engines: gemm-ops-test.cc)
   for (size_t j = 0; j < p.n; ++j) {
     const float s = p.a_scale * p.w_scales[j];
     bias_term[j] = p.bias.empty() ? 0.0f : p.bias[j] / s;
@@ -49,10 +50,12 @@ bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& problem) {
   for (size_t b = 0; b < packed->blocks(); ++b) {
     const size_t n0 = b * l.nr, nc = std::min(l.nr, p.n - n0);
     const GemmU8Params u8{p.a_zp,
+                          bias_int.data() + n0,
                           bias_term.data() + n0,
                           multiplier.data() + n0,
                           static_cast<float>(p.y_min - p.y_zp),
                           static_cast<float>(p.y_max - p.y_zp),
+                          0.0f,
                           p.y_zp};
     const GemmF32Params f32{p.a_zp, scale.data() + n0, p.bias.empty() ? nullptr : p.bias.data() + n0, p.relu};
     for (size_t i = 0; i < p.m; i += l.mr) {

@@ -6,7 +6,8 @@
 // and allows 1 quantum: the float order of the output stage differs between engines (oneDNN and
 // QNNPACK requantize with their own scale products and roundings; qkernels uses DESIGN §2's),
 // so a value within a rounding error of a .5 boundary may land on either side.
-import { QTensor, Tensor, makePerChannelQuantizedTensor, makePerTensorQuantizedTensor, nniq, nnq, nnqd, qF, tensor } from '../..';
+import type { QuantizedEngine } from '../..';
+import { QTensor, Tensor, backend, makePerChannelQuantizedTensor, makePerTensorQuantizedTensor, nniq, nnq, nnqd, qF, tensor } from '../..';
 import { OracleCase, OracleResult, shaped } from '../oracle';
 import { FailureLog } from './compare';
 import { runnablePaths, withPath } from './paths';
@@ -405,6 +406,17 @@ function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
+/** Runs `f` with qkernels following `engine`'s arithmetic, then restores the engine in force. */
+export function withEngine<T>(engine: QuantizedEngine, f: () => T): T {
+  const saved = backend.quantizedEngine();
+  backend.setQuantizedEngine(engine);
+  try {
+    return f();
+  } finally {
+    backend.setQuantizedEngine(saved);
+  }
+}
+
 /** Every element within `tolerance` quanta; returns how many were exact. */
 export function checkWithinQuanta(expected: ArrayLike<number>, got: ArrayLike<number>, tolerance = 1, what = 'expected'): number {
   if (expected.length !== got.length) throw new Error(`length: ${what} ${expected.length}, got ${got.length}`);
@@ -440,7 +452,9 @@ export function checkCasesAgainstOracle<C extends { label: string }>(
       const result = results[i];
       if (result.error !== undefined) throw new Error(`oracle failed: ${result.errorType}: ${result.error}`);
       const reference = result.reference.data as Uint8Array;
-      const got = run(c, i);
+      // qkernels computes with the arithmetic of the engine that answered (fbgemm's otherwise).
+      const engine = (result.torch !== undefined ? result.engine : 'fbgemm') as QuantizedEngine;
+      const got = withEngine(engine, () => run(c, i));
       const values = got.intRepr() as Uint8Array;
       const exactVsReference = checkWithinQuanta(reference, values, 1, 'float64 reference');
       const torchValues = result.torch?.data as Uint8Array | undefined;
@@ -452,17 +466,20 @@ export function checkCasesAgainstOracle<C extends { label: string }>(
         report.exact += exactVsReference;
         wrong.push(`${c.label} (${result.engine})`);
       } else {
-        report.exact += checkWithinQuanta(torchValues, values, 1, `torch (${result.engine})`);
+        report.exact += checkWithinQuanta(torchValues, values, 0, `torch (${result.engine})`);
         report.vsTorch++;
         report.engines[result.engine] = (report.engines[result.engine] ?? 0) + 1;
       }
       report.elements += values.length;
-      // The output keeps the input's layout (torch's oneDNN conv returns channels_last whatever the input's).
-      const input = inputOf(c);
-      if (input !== null) {
-        const order = input.channelsLast ? [0, ...Array.from({ length: got.dim() - 2 }, (_, d) => d + 2), 1] : null;
+      // Output strides: torch's where torch answered; conv outputs are channels-last whatever the
+      // input's layout (every engine of torch 1.13), linear outputs row-major.
+      const torchStrides = result.torch_strides as number[] | undefined;
+      if (torchStrides !== undefined) {
+        if (got.strides.join() !== torchStrides.join()) throw new Error(`output strides [${got.strides}], torch's [${torchStrides}]`);
+      } else {
+        const order = isConvCase(c) ? [0, ...Array.from({ length: got.dim() - 2 }, (_, d) => d + 2), 1] : null;
         if (!(order === null ? got.isContiguous() : got.permute(order).isContiguous())) {
-          throw new Error(`output strides [${got.strides}] are not dense in the input's ${input.channelsLast ? 'channels-last' : 'contiguous'} layout`);
+          throw new Error(`output strides [${got.strides}] are not ${order === null ? 'row-major' : 'channels-last'}`);
         }
       }
     });
@@ -478,14 +495,10 @@ export function checkCasesAgainstOracle<C extends { label: string }>(
   return report;
 }
 
-/** Whether a case's input is in channels-last layout (strides that differ from the row-major ones). */
-function inputOf(c: unknown): { channelsLast: boolean } | null {
+/** Whether a case is a conv case (its output is channels-last). */
+function isConvCase(c: unknown): boolean {
   const conv = c as Partial<ConvCase>;
-  if (conv.channelsLast === undefined || conv.x === undefined) return null;
-  if (!conv.channelsLast) return { channelsLast: false };
-  const x = inputTensor(conv.x, true);
-  const rowMajor = makePerTensorQuantizedTensor(conv.x.data, conv.x.shape, 1, 0, 'quint8').strides;
-  return { channelsLast: x.strides.some((stride, d) => stride !== rowMajor[d]) };
+  return conv.channelsLast !== undefined && conv.x !== undefined;
 }
 
 /** Every runnable (ISA, threads) path gives the same bits as the first one. */

@@ -206,8 +206,14 @@ struct ConvCall {
   const uint8_t* x;  // channels_last
   uint8_t* y;        // channels_last
   float x_scale, y_scale;
+  double x_scale_f64, y_scale_f64;
   int32_t x_zp, y_zp, y_min;
-  std::vector<float> bias_term, multiplier;  // per output channel, GEMM's output stage
+  QEngine engine;
+  // Per output channel, GEMM's output stage (OutputStageFor); y_zp_f / y_zp_i from OutputZeroPoints.
+  std::vector<int32_t> bias_int;
+  std::vector<float> bias_term, multiplier;
+  float y_zp_f;
+  int32_t y_zp_i;
 };
 
 // Depthwise: pieces of output rows per task through an indirection buffer; a piece spans about
@@ -229,11 +235,13 @@ void RunDepthwise(const ConvCall& call) {
   const std::vector<uint8_t> padding(channels, static_cast<uint8_t>(call.x_zp));
   DwconvU8Params params;
   params.x_zero_point = call.x_zp;
+  params.bias_int = call.bias_int.data();
   params.bias_term = call.bias_term.data();
   params.multiplier = call.multiplier.data();
   params.lo = static_cast<float>(call.y_min - call.y_zp);
   params.hi = static_cast<float>(255 - call.y_zp);
-  params.y_zero_point = call.y_zp;
+  params.y_zero_point_f = call.y_zp_f;
+  params.y_zero_point = call.y_zp_i;
   DwconvU8Fn* kernel = Dispatch().qu8qs8_dwconv;
   const size_t piece = std::max<size_t>(16, std::min<size_t>(256, kDwBytes / channels));
   const size_t chunks = (s.out[2] + piece - 1) / piece;
@@ -289,6 +297,10 @@ GemmRequant GroupRequant(const ConvCall& call, size_t first_channel) {
   rq.y_zero_point = call.y_zp;
   rq.y_min = call.y_min;
   rq.y_max = 255;
+  rq.engine = call.engine;
+  rq.a_scale_f64 = call.x_scale_f64;
+  rq.y_scale_f64 = call.y_scale_f64;
+  rq.w_scales_f64 = call.w->w_scales_f64.data() + first_channel;
   return rq;
 }
 
@@ -332,9 +344,10 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
     // No tap reaches these outputs (transposed, stride > kernel span): acc = 0, only the bias.
     std::vector<uint8_t> value(g.out_channels);
     for (size_t c = 0; c < g.out_channels; ++c) {
-      value[c] = static_cast<uint8_t>(RequantizeGemmValue(0, call.bias_term[c], call.multiplier[c],
+      value[c] = static_cast<uint8_t>(RequantizeGemmValue(0, call.bias_int[c], call.bias_term[c], call.multiplier[c],
                                                           static_cast<float>(call.y_min - call.y_zp),
-                                                          static_cast<float>(255 - call.y_zp), call.y_zp));
+                                                          static_cast<float>(255 - call.y_zp), call.y_zp_f,
+                                                          call.y_zp_i));
     }
     for (size_t row = 0; row < rows; ++row) {
       std::memcpy(call.y + output_pixel(row) * g.out_channels, value.data(), g.out_channels);
@@ -644,6 +657,7 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
   weights->geometry = g;
   weights->per_channel = num_qparams != 1;
   weights->w_scales.resize(g.out_channels);
+  weights->w_scales_f64.resize(g.out_channels);
   weights->w_zero_points.resize(g.out_channels);
   for (size_t c = 0; c < g.out_channels; ++c) {
     const size_t i = num_qparams == 1 ? 0 : c;
@@ -657,6 +671,7 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
                                          std::to_string(w_zero_points[i])));
     }
     weights->w_scales[c] = scale;
+    weights->w_scales_f64[c] = w_scales[i];
     weights->w_zero_points[c] = w_zero_points[i];
   }
   if (bias != nullptr) weights->bias.assign(bias, bias + g.out_channels);
@@ -677,8 +692,9 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
 const ConvGeometry& GeometryOf(const ConvWeights& w) { return w.geometry; }
 
 Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
-              ConvLayout layout, float x_scale, int32_t x_zero_point, float y_scale,
-              int32_t y_zero_point, bool relu, uint8_t* y) {
+              ConvLayout layout, double x_scale64, int32_t x_zero_point, double y_scale64,
+              int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine, bool out_channels_last) {
+  const float x_scale = static_cast<float>(x_scale64), y_scale = static_cast<float>(y_scale64);
   const ConvGeometry& g = w.geometry;
   size_t out_spatial[3];
   QK_RETURN_IF_ERROR(ConvOutputSize(g, in_spatial, out_spatial));
@@ -708,13 +724,20 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
   call.x_zp = x_zero_point;
   call.y_zp = y_zero_point;
   call.y_min = relu ? y_zero_point : 0;
+  call.x_scale_f64 = x_scale64;
+  call.y_scale_f64 = y_scale64;
+  call.engine = engine;
+  call.bias_int.resize(g.out_channels);
   call.bias_term.resize(g.out_channels);
   call.multiplier.resize(g.out_channels);
+  const GemmRequant whole = GroupRequant(call, 0);
   for (size_t c = 0; c < g.out_channels; ++c) {
-    const float product = x_scale * w.w_scales[c];
-    call.bias_term[c] = w.bias.empty() ? 0.0f : w.bias[c] / product;
-    call.multiplier[c] = product / y_scale;
+    const OutputStageColumn column = OutputStageFor(whole, c);
+    call.bias_int[c] = column.bias_int;
+    call.bias_term[c] = column.bias_term;
+    call.multiplier[c] = column.multiplier;
   }
+  OutputZeroPoints(whole, &call.y_zp_f, &call.y_zp_i);
   // The paths work in channels_last; a contiguous tensor with more than one channel and pixel is
   // transposed on the way in and out.
   // The channels_last copies live in per-thread buffers kept between calls (a fresh large
@@ -734,7 +757,8 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
     Transpose(x, batch, g.in_channels, in_pixels, x_cl.data());
     call.x = x_cl.data();
   }
-  const bool transpose_out = layout == ConvLayout::kContiguous && g.out_channels > 1 && out_pixels > 1;
+  const bool transpose_out =
+      layout == ConvLayout::kContiguous && !out_channels_last && g.out_channels > 1 && out_pixels > 1;
   if (transpose_out) {
     if (y_cl.size() < out_elems) y_cl.resize(out_elems);
     call.y = y_cl.data();

@@ -25,6 +25,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/dispatch.h"
 #include "base/status.h"
 
 namespace qk {
@@ -70,6 +71,7 @@ struct ConvWeights {
   // is weight axis 1 within its group; PyTorch's FBGEMM refuses per-channel transposed weights,
   // qkernels indexes their qparams by output channel (the only axis the output stage can scale).
   std::vector<float> w_scales;
+  std::vector<double> w_scales_f64;    // the same scales as given (onednn and qnnpack read doubles)
   std::vector<int32_t> w_zero_points;
   std::vector<float> bias;             // empty or out_channels values
   std::vector<int8_t> w;               // the original weights, PyTorch's layout
@@ -85,12 +87,16 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
                          std::shared_ptr<const ConvWeights>* out);
 const ConvGeometry& GeometryOf(const ConvWeights& w);
 
-// x: [batch][...] quint8 in `layout`; y: same layout, out_spatial from ConvOutputSize.
+// x: [batch][...] quint8 in `layout`; y: same layout (channels_last when out_channels_last, the
+// layout PyTorch's engines return whatever the input's), out_spatial from ConvOutputSize.
+// The output stage is the one of `engine` (ops/qgemm.h GemmRequant); the scales are doubles as
+// PyTorch keeps them (fbgemm's formula rounds them to float first).
 // The caller provides buffers of the exact sizes (batch * in_channels * prod(in_spatial) and
 // batch * out_channels * prod(out_spatial)); x_scale, y_scale positive finite, zero points in [0, 255].
 // Splits the work over the thread pool; output identical for any thread count and ISA.
 Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
-              ConvLayout layout, float x_scale, int32_t x_zero_point, float y_scale,
-              int32_t y_zero_point, bool relu, uint8_t* y);
+              ConvLayout layout, double x_scale, int32_t x_zero_point, double y_scale,
+              int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine = QEngine::kFbgemm,
+              bool out_channels_last = false);
 
 }  // namespace qk

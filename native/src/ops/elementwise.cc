@@ -224,6 +224,13 @@ Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const voi
   QK_RETURN_IF_ERROR(CheckBuffer(b, b_len, a_len, "qb"));
   QK_RETURN_IF_ERROR(CheckBuffer(y, y_len, a_len, "output"));
   QK_RETURN_IF_ERROR(CheckRows(a_len, row_length, vector_length));
+  if (spec.qnnpack_add) {
+    if (spec.dtype != QDType::kQUInt8 || spec.multiply) {
+      return Status::RangeError(Expected("a quint8 add", "engine qnnpack's add", "another op or dtype"));
+    }
+    return QnnpackAddRows(spec, static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), static_cast<uint8_t*>(y),
+                          a_len);
+  }
   if (a_len == 0) return Status::Ok();
   BinaryParams params;
   MakeBinaryParams(spec, &params);
@@ -242,6 +249,43 @@ Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const voi
         if (vector) table.qs8_binary(count, pa, pb, py, &params); else BinaryScalarLoop(count, pa, pb, py, params);
       }
     });
+  });
+  return Status::Ok();
+}
+
+Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b, uint8_t* y, size_t n) {
+  const float out_scale = static_cast<float>(spec.out_scale);
+  const float ra = static_cast<float>(spec.a_scale) / out_scale;
+  const float rb = static_cast<float>(spec.b_scale) / out_scale;
+  for (const float r : {ra, rb}) {
+    if (!(r >= 0x1.0p-14f && r < 0x1.0p+8f)) {
+      return Status::RangeError(Expected("input scale / output scale in [2^-14, 2^8) (QNNPACK's add)", "scale",
+                                         std::to_string(r)));
+    }
+  }
+  const int32_t y_zp = static_cast<int32_t>(spec.out_zero_point);
+  const int32_t y_min = spec.relu ? y_zp : 0, y_max = 255;
+  if (y_min >= y_max) {
+    return Status::RangeError(Expected("an output range with min below max (QNNPACK's add_relu)", "zeroPoint",
+                                       std::to_string(y_zp)));
+  }
+  int exponent = 0;
+  std::frexp(std::max(ra, rb), &exponent);  // max = f * 2^exponent, f in [0.5, 1): IEEE exponent = exponent - 1
+  const int shift = 21 - (exponent - 1);
+  const int32_t ma = static_cast<int32_t>(std::lrintf(std::ldexp(ra, shift)));
+  const int32_t mb = static_cast<int32_t>(std::lrintf(std::ldexp(rb, shift)));
+  const int32_t a_zp = static_cast<int32_t>(spec.a_zero_point), b_zp = static_cast<int32_t>(spec.b_zero_point);
+  // QNNPACK adds -(ma * a_zp + mb * b_zp) to ma * a + mb * b, all in wrapping int32; the
+  // magnitudes here (< 2^22 * 255 * 2) stay far below 2^31, so plain int64 gives the same sum.
+  const int64_t zero_point_product = -(int64_t{ma} * a_zp + int64_t{mb} * b_zp);
+  const int64_t mask = (int64_t{1} << shift) - 1, threshold = mask >> 1;
+  ParallelSegments(n, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const int64_t acc = zero_point_product + int64_t{ma} * a[i] + int64_t{mb} * b[i];
+      const int64_t remainder = (acc & mask) - (acc < 0 ? 1 : 0);
+      const int64_t q = (acc >> shift) + (remainder > threshold ? 1 : 0) + y_zp;
+      y[i] = static_cast<uint8_t>(std::min<int64_t>(std::max<int64_t>(q, y_min), y_max));
+    }
   });
   return Status::Ok();
 }

@@ -94,7 +94,22 @@ struct BinarySpec {
   // true: (a_scale * b_scale) / out_scale, XNNPACK's (PyTorch 1.13 multiplies qint8 through
   // XNNPACK when the output zero point is below 127).
   bool divide_by_out_scale = false;
+  // quint8 add of same-shape operands under the qnnpack engine: QNNPACK's fixed-point add
+  // (q8vadd; QnnpackAddRows below) instead of PyTorch's own kernel.
+  bool qnnpack_add = false;
 };
+
+// QNNPACK's quint8 add (pytorch_qnnp_compute_add_quantization_params and the q8vadd kernels,
+// which torch 1.13's quantized::add / add_relu run under the qnnpack engine for same-shape
+// quint8 operands), per element:
+//   ra = float(a_scale) / float(scale), rb likewise       (fp32; each must be in [2^-14, 2^8))
+//   shift = 21 - exponent(max(ra, rb))                    (in [13, 31])
+//   ma = lrintf(ra * 2^shift), mb likewise                (exact power-of-two scaling)
+//   acc = ma * (a - a_zp) + mb * (b - b_zp)               int32
+//   y = clamp(round_half_away_from_zero(acc / 2^shift) + y_zp, y_min, y_max)   (ties away from 0:
+//       asr plus 1 when the remainder exceeds half, the remainder taken as QNNPACK does)
+// add_relu: y_min = y_zp; QNNPACK refuses y_min == y_max (a ReLU with zero point 255).
+Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b, uint8_t* y, size_t n);
 
 Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const void* b, size_t b_len, void* y,
                   size_t y_len, size_t row_length, size_t vector_length);

@@ -47,6 +47,7 @@ Status CreateLinearWeights(const int8_t* w, size_t out_features, size_t in_featu
   lw->in_features = in_features;
   lw->per_channel = num_qparams != 1;
   lw->w_scales.resize(out_features);
+  lw->w_scales_f64.resize(out_features);
   lw->w_zero_points.resize(out_features);
   for (size_t j = 0; j < num_qparams; ++j) {
     const double s = w_scales[j];
@@ -65,6 +66,7 @@ Status CreateLinearWeights(const int8_t* w, size_t out_features, size_t in_featu
   for (size_t j = 0; j < out_features; ++j) {
     const size_t q = num_qparams == 1 ? 0 : j;
     lw->w_scales[j] = static_cast<float>(w_scales[q]);
+    lw->w_scales_f64[j] = w_scales[q];
     lw->w_zero_points[j] = w_zero_points[q];
   }
   if (bias != nullptr) lw->bias.assign(bias, bias + out_features);
@@ -82,15 +84,19 @@ Status CreateLinearWeights(const int8_t* w, size_t out_features, size_t in_featu
   return Status::Ok();
 }
 
-Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, float x_scale, int32_t x_zero_point,
-                float y_scale, int32_t y_zero_point, bool relu, uint8_t* y) {
+Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, double x_scale, int32_t x_zero_point,
+                double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine) {
   QK_RETURN_IF_ERROR(CheckInput(w, x, rows, y));
   GemmRequant rq;
-  rq.a_scale = x_scale;
+  rq.engine = EngineNumerics(engine) == QEngine::kQnnpack ? QEngine::kQnnpack : QEngine::kFbgemm;
+  rq.a_scale_f64 = x_scale;
+  rq.y_scale_f64 = y_scale;
+  rq.w_scales_f64 = w.w_scales_f64.data();
+  rq.a_scale = static_cast<float>(x_scale);
   rq.a_zero_point = x_zero_point;
   rq.w_scales = w.w_scales.data();
   rq.bias = w.bias.empty() ? nullptr : w.bias.data();
-  rq.y_scale = y_scale;
+  rq.y_scale = static_cast<float>(y_scale);
   rq.y_zero_point = y_zero_point;
   rq.y_min = relu ? y_zero_point : 0;
   rq.y_max = 255;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/dispatch.h"
 #include "base/status.h"
 #include "ops/qgemm.h"
 
@@ -15,6 +16,7 @@ struct LinearWeights {  // immutable after creation; shared by a module and its 
   size_t out_features, in_features;
   bool per_channel;
   std::vector<float> w_scales;        // out_features values (per-tensor: repeated)
+  std::vector<double> w_scales_f64;   // the same as given (qnnpack's bias quantization reads doubles)
   std::vector<int32_t> w_zero_points; // out_features values
   std::vector<float> bias;            // empty or out_features values
   std::shared_ptr<GemmWeights> gemm;
@@ -28,9 +30,11 @@ Status CreateLinearWeights(const int8_t* w, size_t out_features, size_t in_featu
                            const double* w_scales, const int32_t* w_zero_points, size_t num_qparams,
                            const float* bias, std::shared_ptr<const LinearWeights>* out);
 
-// quint8 in/out, x is [rows][in_features], y is [rows][out_features].
-Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, float x_scale, int32_t x_zero_point,
-                float y_scale, int32_t y_zero_point, bool relu, uint8_t* y);
+// quint8 in/out, x is [rows][in_features], y is [rows][out_features]. The output stage is the
+// engine's (ops/qgemm.h); PyTorch 1.13's onednn linear gives fbgemm's numbers (measured against
+// Debian's torch: doc/numerics.md), so onednn runs fbgemm's formula here.
+Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, double x_scale, int32_t x_zero_point,
+                double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine = QEngine::kFbgemm);
 
 // Dynamic: fp32 in/out, activations quantized per call to quint8 as PyTorch does
 // (min/max over x incl. 0, reduce_range -> 7-bit); y = ... + bias; relu optional.

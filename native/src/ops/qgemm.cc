@@ -69,6 +69,7 @@ struct Scratch {
   std::vector<uint8_t> panel;
   std::vector<int32_t> row_terms;
   std::vector<float> columns;
+  std::vector<int32_t> int_columns;
 };
 
 Scratch& ThreadScratch() {
@@ -174,6 +175,54 @@ Status GemmWeights::PackedForActiveIsa(std::shared_ptr<const PackedGemm>* out) c
   return PackedFor(ActiveIsa(), out);
 }
 
+OutputStageColumn OutputStageFor(const GemmRequant& rq, size_t j) {
+  const float bias = rq.bias != nullptr ? rq.bias[j] : 0.0f;
+  const double a_scale64 = rq.a_scale_f64 > 0 ? rq.a_scale_f64 : rq.a_scale;
+  const double y_scale64 = rq.y_scale_f64 > 0 ? rq.y_scale_f64 : rq.y_scale;
+  const double w_scale64 = rq.w_scales_f64 != nullptr ? rq.w_scales_f64[j] : rq.w_scales[j];
+  OutputStageColumn column{0, 0.0f, 0.0f};
+  switch (EngineNumerics(rq.engine)) {
+    case QEngine::kQnnpack: {
+      // QuantizeBias (quant_utils.h): quantize_per_tensor/channel to qint32 with scale
+      // w_scale * a_scale in double, i.e. quantize_val: nearbyint(bias * (1.0f / float(scale))).
+      if (rq.bias != nullptr) {
+        const float inverse = 1.0f / static_cast<float>(w_scale64 * a_scale64);
+        const float q = std::nearbyint(bias * inverse);
+        // NaN (undefined in torch's cast) becomes 0; out-of-range values clamp like qint32's.
+        column.bias_int = !(q == q) ? 0 : q >= 2147483648.0f ? INT32_MAX : q < -2147483648.0f ? INT32_MIN
+                                                                        : static_cast<int32_t>(q);
+      }
+      // generate_requantization_scales (qnnpack_utils.h), all float.
+      column.multiplier = (rq.w_scales[j] * rq.a_scale) * (1.0f / rq.y_scale);
+      break;
+    }
+    case QEngine::kOnednn: {
+      // ideep: scales are reciprocals (float), the bias is scaled to the accumulator's domain in
+      // fp32 and the output scale is dst_scale / (src_scale * weight_scale).
+      const float src = static_cast<float>(1.0 / a_scale64);
+      const float wei = static_cast<float>(1.0 / w_scale64);
+      const float dst = static_cast<float>(1.0 / y_scale64);
+      const float s = src * wei;
+      column.bias_term = bias * s;
+      column.multiplier = dst / s;
+      break;
+    }
+    default: {
+      const float s = rq.a_scale * rq.w_scales[j];
+      column.bias_term = rq.bias != nullptr ? bias / s : 0.0f;
+      column.multiplier = s / rq.y_scale;
+      break;
+    }
+  }
+  return column;
+}
+
+void OutputZeroPoints(const GemmRequant& rq, float* y_zero_point_f, int32_t* y_zero_point) {
+  const bool in_float = EngineNumerics(rq.engine) == QEngine::kOnednn;  // oneDNN adds it before rounding
+  *y_zero_point_f = in_float ? static_cast<float>(rq.y_zero_point) : 0.0f;
+  *y_zero_point = in_float ? 0 : rq.y_zero_point;
+}
+
 Status QGemmU8Packed(const PackedGemm& packed, size_t m, const uint8_t* a, size_t lda, const GemmRequant& rq,
                      uint8_t* y, size_t ldy) {
   QK_RETURN_IF_ERROR(CheckCommon(packed, m, a, lda, rq.a_zero_point, rq.a_scale, rq.w_scales, y, ldy));
@@ -190,18 +239,25 @@ Status QGemmU8Packed(const PackedGemm& packed, size_t m, const uint8_t* a, size_
   const size_t n = p.n();
   const size_t padded = p.blocks() * p.layout().nr;
   std::vector<float>& columns = ThreadScratch().columns;
+  std::vector<int32_t>& int_columns = ThreadScratch().int_columns;
   columns.assign(2 * padded, 0.0f);
+  int_columns.assign(padded, 0);
   float* bias_term = columns.data();
   float* multiplier = columns.data() + padded;
+  int32_t* bias_int = int_columns.data();
   for (size_t j = 0; j < n; ++j) {
-    const float s = rq.a_scale * rq.w_scales[j];
-    bias_term[j] = rq.bias != nullptr ? rq.bias[j] / s : 0.0f;
-    multiplier[j] = s / rq.y_scale;
+    const OutputStageColumn column = OutputStageFor(rq, j);
+    bias_int[j] = column.bias_int;
+    bias_term[j] = column.bias_term;
+    multiplier[j] = column.multiplier;
   }
   const float lo = static_cast<float>(rq.y_min - rq.y_zero_point);
   const float hi = static_cast<float>(rq.y_max - rq.y_zero_point);
+  float y_zp_f = 0;
+  int32_t y_zp_i = 0;
+  OutputZeroPoints(rq, &y_zp_f, &y_zp_i);
   auto make_params = [&](size_t n0) {
-    return GemmU8Params{rq.a_zero_point, bias_term + n0, multiplier + n0, lo, hi, rq.y_zero_point};
+    return GemmU8Params{rq.a_zero_point, bias_int + n0, bias_term + n0, multiplier + n0, lo, hi, y_zp_f, y_zp_i};
   };
   RunTiles<uint8_t, GemmU8Params>(p, m, a, lda, rq.a_zero_point, p.layout().u8_kernel, make_params, y, ldy);
   return Status::Ok();

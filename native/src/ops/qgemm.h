@@ -17,6 +17,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/dispatch.h"
 #include "base/isa.h"
 #include "base/status.h"
 
@@ -62,13 +63,36 @@ class GemmWeights {
 //   raw = float(acc) + bias[j] / (a_scale * w_scale[j])                   fp32, product first
 //   y   = clamp(round_half_even(raw * ((a_scale * w_scale[j]) / y_scale)) + y_zp, y_min, y_max)
 // (ReLU fusion: y_min = y_zp.) NaN gives y_min; see the file comment.
+// Engines (the engine field, EngineNumerics of the engine in force when the op was called) change
+// the constants of that stage (OutputStageFor below; doc/numerics.md):
+//   fbgemm:  as above.
+//   qnnpack: qb = nearbyint(bias[j] * (1.0f / float(w_scale64[j] * a_scale64)))      int32
+//            t = float(acc + qb) * ((w_scale[j] * a_scale) * (1.0f / y_scale))
+//            y = clamp(round_half_even(t) + y_zp, y_min, y_max)
+//   onednn:  s = float(1 / a_scale64) * float(1 / w_scale64[j])       (oneDNN's reciprocal scales)
+//            t = (float(acc) + bias[j] * s) * (float(1 / y_scale64) / s)
+//            y = clamp(round_half_even(max(t, y_min - y_zp) + float(y_zp)), y_min, y_max)
+//            (the zero point is added in fp32 BEFORE rounding, so ties round differently)
+// The doubles are the scales as PyTorch keeps them; 0 / nullptr means "the float field widened".
 struct GemmRequant {
   float a_scale = 1; int32_t a_zero_point = 0;
   const float* w_scales = nullptr;  // n values
   const float* bias = nullptr;      // n values or nullptr
   float y_scale = 1; int32_t y_zero_point = 0;
   int32_t y_min = 0, y_max = 255;
+  QEngine engine = QEngine::kFbgemm;
+  double a_scale_f64 = 0, y_scale_f64 = 0;
+  const double* w_scales_f64 = nullptr;  // n values or nullptr
 };
+
+// One output column's constants of the u8 output stage (GemmU8Params / DwconvU8Params) for
+// rq.engine; y_zero_point_f / y_zero_point of the stage come from OutputZeroPoints.
+struct OutputStageColumn {
+  int32_t bias_int;
+  float bias_term, multiplier;
+};
+OutputStageColumn OutputStageFor(const GemmRequant& rq, size_t j);
+void OutputZeroPoints(const GemmRequant& rq, float* y_zero_point_f, int32_t* y_zero_point);
 
 // y[i*ldy + j] for i < m, j < n (quint8). Splits (m, n) tiles over the thread pool; when called
 // inside a ParallelFor task it runs inline. Output identical for any thread count and ISA.

@@ -20,12 +20,15 @@ constexpr size_t kDwconvChannelAlign = 16;
 // second tap of an odd tap count. Pairs of taps sit side by side so that x86 kernels can use
 // pmaddwd / vpdpwssd on (x_t[c], x_t+1[c]) pairs and NEON de-interleaves them with vld2.
 // |w16| <= 255, |x - x_zp| <= 255: every product and pair sum is exact in int32.
+// The output stage is GEMM's (GemmU8Params, requant-scalar.h), per channel.
 struct DwconvU8Params {
   int32_t x_zero_point;
-  const float* bias_term;   // channels values: bias[c] / (x_scale * w_scale[c]), 0 without bias
-  const float* multiplier;  // channels values: (x_scale * w_scale[c]) / y_scale
+  const int32_t* bias_int;  // channels values: qnnpack's int32 bias, else 0
+  const float* bias_term;   // channels values: the engine's fp32 bias term, 0 without bias
+  const float* multiplier;  // channels values: (x_scale * w_scale[c]) / y_scale in the engine's order
   float lo, hi;             // y_min - y_zp, y_max - y_zp
-  int32_t y_zero_point;
+  float y_zero_point_f;     // onednn: y_zp, else 0
+  int32_t y_zero_point;     // onednn: 0, else y_zp
 };
 
 // Computes `pixels` output pixels of all `channels`:

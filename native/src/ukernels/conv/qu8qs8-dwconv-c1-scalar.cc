@@ -19,8 +19,9 @@ void qk_qu8qs8_dwconv_ukernel_c1__scalar(size_t channels, size_t pixels, size_t 
         const int32_t w = weights[((t / 2) * padded + c) * 2 + (t % 2)];
         acc += static_cast<uint32_t>((static_cast<int32_t>(rows[t][c]) - x_zp) * w);
       }
-      out[c] = static_cast<uint8_t>(RequantizeGemmValue(static_cast<int32_t>(acc), params->bias_term[c], params->multiplier[c], params->lo,
-                                                        params->hi, params->y_zero_point));
+      out[c] = static_cast<uint8_t>(RequantizeGemmValue(static_cast<int32_t>(acc), params->bias_int[c],
+                                                        params->bias_term[c], params->multiplier[c], params->lo,
+                                                        params->hi, params->y_zero_point_f, params->y_zero_point));
     }
   }
 }

@@ -26,7 +26,7 @@ inline __m128i LoadChannels(const uint8_t* row, size_t n) {
 }
 
 struct Block {
-  __m256i corr0, corr1;           // -x_zp * sum of the weights, channels 0-7 and 8-15
+  __m256i corr0, corr1;           // -x_zp * sum of the weights + the int32 bias, channels 0-7 and 8-15
   __m256 bias0, bias1, mult0, mult1;
 };
 
@@ -64,7 +64,9 @@ void BlockPixels(size_t c, size_t n, size_t padded, size_t taps, size_t pixels, 
       acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(p0, wa));
       acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(p1, wb));
     }
-    Avx2StoreU8x16(y + p * y_stride + c, rq.Apply(acc0, b.bias0, b.mult0), rq.Apply(acc1, b.bias1, b.mult1), n);
+    const __m256i folded = _mm256_setzero_si256();  // the int32 bias is already in acc (corr)
+    Avx2StoreU8x16(y + p * y_stride + c, rq.Apply(acc0, folded, b.bias0, b.mult0), rq.Apply(acc1, folded, b.bias1, b.mult1),
+                   n);
   }
 }
 
@@ -86,7 +88,7 @@ void qk_qu8qs8_dwconv_ukernel_c16__avx2(size_t channels, size_t pixels, size_t t
                                         const DwconvU8Params* params) {
   const size_t padded = (channels + kDwconvChannelAlign - 1) / kDwconvChannelAlign * kDwconvChannelAlign;
   const __m256i zp_pair = _mm256_set1_epi32(params->x_zero_point * 0x10001);
-  const Avx2Requant rq(params->lo, params->hi, params->y_zero_point);
+  const Avx2Requant rq(params->lo, params->hi, params->y_zero_point_f, params->y_zero_point);
   for (size_t c = 0; c < channels; c += 16) {
     const size_t n = channels - c < 16 ? channels - c : 16;
     const int16_t* w = weights + c * 2;
@@ -100,6 +102,8 @@ void qk_qu8qs8_dwconv_ukernel_c16__avx2(size_t channels, size_t pixels, size_t t
           _mm256_madd_epi16(zp_pair, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q * padded * 2 + 16))));
     }
     if (n == 16) {
+      b.corr0 = _mm256_add_epi32(b.corr0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(params->bias_int + c)));
+      b.corr1 = _mm256_add_epi32(b.corr1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(params->bias_int + c + 8)));
       b.bias0 = _mm256_loadu_ps(params->bias_term + c);
       b.bias1 = _mm256_loadu_ps(params->bias_term + c + 8);
       b.mult0 = _mm256_loadu_ps(params->multiplier + c);
@@ -107,6 +111,8 @@ void qk_qu8qs8_dwconv_ukernel_c16__avx2(size_t channels, size_t pixels, size_t t
       Pixels<true>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
     } else {
       const __m256i m0 = Avx2GemmFirstLanes(n < 8 ? n : 8), m1 = Avx2GemmFirstLanes(n > 8 ? n - 8 : 0);
+      b.corr0 = _mm256_add_epi32(b.corr0, _mm256_maskload_epi32(params->bias_int + c, m0));
+      b.corr1 = _mm256_add_epi32(b.corr1, _mm256_maskload_epi32(params->bias_int + c + 8, m1));
       b.bias0 = _mm256_maskload_ps(params->bias_term + c, m0);
       b.bias1 = _mm256_maskload_ps(params->bias_term + c + 8, m1);
       b.mult0 = _mm256_maskload_ps(params->multiplier + c, m0);

@@ -13,11 +13,12 @@ namespace qk {
 namespace {
 
 // The output stage of ukernels/gemm/requant-scalar.h on 4 lanes: maxnm gives lo for NaN.
-inline int32x4_t Requantize(int32x4_t acc, const float* bias_term, const float* multiplier, float32x4_t lo,
-                            float32x4_t hi, int32x4_t y_zp) {
-  float32x4_t t = vmulq_f32(vaddq_f32(vcvtq_f32_s32(acc), vld1q_f32(bias_term)), vld1q_f32(multiplier));
+inline int32x4_t Requantize(int32x4_t acc, const int32_t* bias_int, const float* bias_term, const float* multiplier,
+                            float32x4_t lo, float32x4_t hi, float32x4_t y_zp_f, int32x4_t y_zp) {
+  const float32x4_t sum = vcvtq_f32_s32(vaddq_s32(acc, vld1q_s32(bias_int)));
+  float32x4_t t = vmulq_f32(vaddq_f32(sum, vld1q_f32(bias_term)), vld1q_f32(multiplier));
   t = vminnmq_f32(vmaxnmq_f32(t, lo), hi);
-  return vaddq_s32(vcvtnq_s32_f32(t), y_zp);  // round half to even
+  return vaddq_s32(vcvtnq_s32_f32(vaddq_f32(t, y_zp_f)), y_zp);  // round half to even
 }
 
 // 16 channels [c, c + n) of one output pixel; n < 16 goes through local copies.
@@ -47,20 +48,25 @@ inline void Block(size_t c, size_t n, size_t padded, size_t taps, const uint8_t*
     }
   }
   float bias_copy[16] = {0}, multiplier_copy[16] = {0};
+  int32_t bias_int_copy[16] = {0};
+  const int32_t* bias_int = params->bias_int + c;
   const float* bias_term = params->bias_term + c;
   const float* multiplier = params->multiplier + c;
   if (n < 16) {  // a tail reads its parameters from zero-padded copies
+    std::memcpy(bias_int_copy, bias_int, n * sizeof(int32_t));
     std::memcpy(bias_copy, bias_term, n * sizeof(float));
     std::memcpy(multiplier_copy, multiplier, n * sizeof(float));
+    bias_int = bias_int_copy;
     bias_term = bias_copy;
     multiplier = multiplier_copy;
   }
   const float32x4_t lo = vdupq_n_f32(params->lo), hi = vdupq_n_f32(params->hi);
+  const float32x4_t y_zp_f = vdupq_n_f32(params->y_zero_point_f);
   const int32x4_t y_zp = vdupq_n_s32(params->y_zero_point);
-  const int32x4_t q0 = Requantize(acc0, bias_term, multiplier, lo, hi, y_zp);
-  const int32x4_t q1 = Requantize(acc1, bias_term + 4, multiplier + 4, lo, hi, y_zp);
-  const int32x4_t q2 = Requantize(acc2, bias_term + 8, multiplier + 8, lo, hi, y_zp);
-  const int32x4_t q3 = Requantize(acc3, bias_term + 12, multiplier + 12, lo, hi, y_zp);
+  const int32x4_t q0 = Requantize(acc0, bias_int, bias_term, multiplier, lo, hi, y_zp_f, y_zp);
+  const int32x4_t q1 = Requantize(acc1, bias_int + 4, bias_term + 4, multiplier + 4, lo, hi, y_zp_f, y_zp);
+  const int32x4_t q2 = Requantize(acc2, bias_int + 8, bias_term + 8, multiplier + 8, lo, hi, y_zp_f, y_zp);
+  const int32x4_t q3 = Requantize(acc3, bias_int + 12, bias_term + 12, multiplier + 12, lo, hi, y_zp_f, y_zp);
   const uint16x8_t u_lo = vcombine_u16(vqmovun_s32(q0), vqmovun_s32(q1));
   const uint16x8_t u_hi = vcombine_u16(vqmovun_s32(q2), vqmovun_s32(q3));
   const uint8x16_t bytes = vcombine_u8(vqmovn_u16(u_lo), vqmovn_u16(u_hi));

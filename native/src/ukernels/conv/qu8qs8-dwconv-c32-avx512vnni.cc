@@ -23,11 +23,12 @@ inline __mmask16 FirstLanes(size_t n) {
 }
 
 // The output stage of ukernels/gemm/requant-scalar.h on 16 lanes, stored to the lanes of k.
+// acc already holds the int32 bias (Block's corr), y_zp_f is the fp32 zero point (onednn) or 0.
 inline void StoreRequantized(uint8_t* y, __mmask16 k, __m512i acc, __m512 bias_term, __m512 multiplier, __m512 lo,
-                             __m512 hi, __m512i y_zp) {
+                             __m512 hi, __m512 y_zp_f, __m512i y_zp) {
   __m512 t = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc), bias_term), multiplier);
   t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);  // maxps(t, lo) gives lo for NaN
-  _mm512_mask_cvtepi32_storeu_epi8(y, k, _mm512_add_epi32(_mm512_cvtps_epi32(t), y_zp));
+  _mm512_mask_cvtepi32_storeu_epi8(y, k, _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(t, y_zp_f)), y_zp));
 }
 
 // (x_a[c], x_b[c]) of 16 channels as int16 pairs.
@@ -39,7 +40,7 @@ inline __m512i Pairs(const uint8_t* a, const uint8_t* b, __mmask16 k) {
 
 struct Block {
   __mmask16 k0, k1;                 // lanes of the two 16-channel halves (k1 == 0: no second half)
-  __m512i corr0, corr1;             // -x_zp * sum of the weights
+  __m512i corr0, corr1;             // -x_zp * sum of the weights + the int32 bias (wrapping)
   __m512 bias0, bias1, mult0, mult1;
 };
 
@@ -47,7 +48,7 @@ struct Block {
 // in registers across pixels, kTaps == 0 loops over `taps`.
 template <size_t kTaps>
 void BlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const uint8_t* const* input, const int16_t* w,
-                 const Block& b, __m512 lo, __m512 hi, __m512i y_zp, uint8_t* y, size_t y_stride) {
+                 const Block& b, __m512 lo, __m512 hi, __m512 y_zp_f, __m512i y_zp, uint8_t* y, size_t y_stride) {
   if (kTaps != 0) taps = kTaps;
   constexpr size_t kPairs = kTaps == 0 ? 1 : (kTaps + 1) / 2;
   __m512i w0[kPairs], w1[kPairs];
@@ -72,8 +73,8 @@ void BlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const uint
       }
     }
     uint8_t* out = y + p * y_stride + c;
-    StoreRequantized(out, b.k0, acc0, b.bias0, b.mult0, lo, hi, y_zp);
-    if (b.k1 != 0) StoreRequantized(out + 16, b.k1, acc1, b.bias1, b.mult1, lo, hi, y_zp);
+    StoreRequantized(out, b.k0, acc0, b.bias0, b.mult0, lo, hi, y_zp_f, y_zp);
+    if (b.k1 != 0) StoreRequantized(out + 16, b.k1, acc1, b.bias1, b.mult1, lo, hi, y_zp_f, y_zp);
   }
 }
 
@@ -87,6 +88,7 @@ void qk_qu8qs8_dwconv_ukernel_c32__avx512vnni(size_t channels, size_t pixels, si
   const __m512i zp_pair = _mm512_set1_epi32(params->x_zero_point * 0x10001);
   const __m512 lo = _mm512_set1_ps(params->lo), hi = _mm512_set1_ps(params->hi);
   const __m512i y_zp = _mm512_set1_epi32(params->y_zero_point);
+  const __m512 y_zp_f = _mm512_set1_ps(params->y_zero_point_f);
   for (size_t c = 0; c < channels; c += 32) {
     const size_t n = channels - c < 32 ? channels - c : 32;
     Block b;
@@ -99,17 +101,20 @@ void qk_qu8qs8_dwconv_ukernel_c32__avx512vnni(size_t channels, size_t pixels, si
       corr0 = _mm512_dpwssd_epi32(corr0, zp_pair, _mm512_loadu_si512(w + q * padded * 2));
       if (b.k1 != 0) corr1 = _mm512_dpwssd_epi32(corr1, zp_pair, _mm512_loadu_si512(w + q * padded * 2 + 32));
     }
-    b.corr0 = _mm512_sub_epi32(_mm512_setzero_si512(), corr0);
-    b.corr1 = _mm512_sub_epi32(_mm512_setzero_si512(), corr1);
+    // The int32 bias joins the correction (loaded through the ps form: a masked load moves bits).
+    const __m512i bias_int0 = _mm512_castps_si512(_mm512_maskz_loadu_ps(b.k0, params->bias_int + c));
+    const __m512i bias_int1 = _mm512_castps_si512(_mm512_maskz_loadu_ps(b.k1, params->bias_int + c + 16));
+    b.corr0 = _mm512_sub_epi32(bias_int0, corr0);
+    b.corr1 = _mm512_sub_epi32(bias_int1, corr1);
     b.bias0 = _mm512_maskz_loadu_ps(b.k0, params->bias_term + c);
     b.mult0 = _mm512_maskz_loadu_ps(b.k0, params->multiplier + c);
     b.bias1 = _mm512_maskz_loadu_ps(b.k1, params->bias_term + c + 16);
     b.mult1 = _mm512_maskz_loadu_ps(b.k1, params->multiplier + c + 16);
     switch (taps) {
-      case 3: BlockPixels<3>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp, y, y_stride); break;
-      case 5: BlockPixels<5>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp, y, y_stride); break;
-      case 9: BlockPixels<9>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp, y, y_stride); break;
-      default: BlockPixels<0>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp, y, y_stride); break;
+      case 3: BlockPixels<3>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+      case 5: BlockPixels<5>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+      case 9: BlockPixels<9>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+      default: BlockPixels<0>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
     }
   }
 }

@@ -16,14 +16,18 @@
 namespace qk {
 
 // The u8 output stage, per column j of the block (pointers start at the block's first column):
-//   y = clamp(round_half_even((float(acc) + bias_term[j]) * multiplier[j]), lo, hi) + y_zero_point
-// lo = y_min - y_zp, hi = y_max - y_zp (see requant-scalar.h for the exact order and NaN).
+//   t = clamp((float(acc + bias_int[j]) + bias_term[j]) * multiplier[j], lo, hi)
+//   y = round_half_even(t + y_zero_point_f) + y_zero_point
+// lo = y_min - y_zp, hi = y_max - y_zp (see requant-scalar.h for the exact order and NaN, and
+// ops/qgemm.h for each engine's constants).
 struct GemmU8Params {
   int32_t a_zero_point;
-  const float* bias_term;   // bias[j] / (a_scale * w_scale[j]), 0 without bias
-  const float* multiplier;  // (a_scale * w_scale[j]) / y_scale
+  const int32_t* bias_int;  // qnnpack's int32 bias, else 0
+  const float* bias_term;   // fbgemm: bias[j] / (a_scale * w_scale[j]); onednn: its fp32 bias; 0 without bias
+  const float* multiplier;  // (a_scale * w_scale[j]) / y_scale in the engine's fp32 order
   float lo, hi;
-  int32_t y_zero_point;
+  float y_zero_point_f;     // onednn adds the zero point in fp32 before rounding: y_zp, else 0
+  int32_t y_zero_point;     // the others add it after: y_zp (onednn 0)
 };
 
 // The fp32 output stage: y = float(acc) * scale[j] (+ bias[j] when bias is not null), then

@@ -49,7 +49,8 @@ void qk_qu8_gemm_minmax_ukernel_2x4c2__scalar(size_t mr, size_t nc, size_t kc, c
   for (size_t i = 0; i < mr; ++i) {
     for (size_t j = 0; j < nc; ++j) {
       y[i * y_stride + j] = static_cast<uint8_t>(RequantizeGemmValue(
-          acc[i][j], params->bias_term[j], params->multiplier[j], params->lo, params->hi, params->y_zero_point));
+          acc[i][j], params->bias_int[j], params->bias_term[j], params->multiplier[j], params->lo, params->hi,
+          params->y_zero_point_f, params->y_zero_point));
     }
   }
 }

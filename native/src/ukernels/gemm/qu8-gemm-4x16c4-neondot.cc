@@ -60,14 +60,15 @@ void GemmU8(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t*
             size_t y_stride, const GemmU8Params* p) {
   Tile tile;
   ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
-  const NeonRequant rq(p->lo, p->hi, p->y_zero_point);
+  const NeonRequant rq(p->lo, p->hi, p->y_zero_point_f, p->y_zero_point);
   for (size_t half = 0; half < 2 && 8 * half < nc; ++half) {
     const size_t n = nc - 8 * half < 8 ? nc - 8 * half : 8;
+    const int32x4_t i0 = vld1q_s32(p->bias_int + 8 * half), i1 = vld1q_s32(p->bias_int + 8 * half + 4);
     const float32x4_t b0 = vld1q_f32(p->bias_term + 8 * half), b1 = vld1q_f32(p->bias_term + 8 * half + 4);
     const float32x4_t m0 = vld1q_f32(p->multiplier + 8 * half), m1 = vld1q_f32(p->multiplier + 8 * half + 4);
     for (size_t i = 0; i < M; ++i) {
-      NeonStoreU8x8(y + i * y_stride + 8 * half, rq.Apply(tile.acc[i][2 * half], b0, m0),
-                    rq.Apply(tile.acc[i][2 * half + 1], b1, m1), n);
+      NeonStoreU8x8(y + i * y_stride + 8 * half, rq.Apply(tile.acc[i][2 * half], i0, b0, m0),
+                    rq.Apply(tile.acc[i][2 * half + 1], i1, b1, m1), n);
     }
   }
 }

@@ -50,11 +50,12 @@ void GemmU8(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t*
             size_t y_stride, const GemmU8Params* p) {
   Tile tile;
   ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
-  const NeonRequant rq(p->lo, p->hi, p->y_zero_point);
+  const NeonRequant rq(p->lo, p->hi, p->y_zero_point_f, p->y_zero_point);
+  const int32x4_t i0 = vld1q_s32(p->bias_int), i1 = vld1q_s32(p->bias_int + 4);
   const float32x4_t b0 = vld1q_f32(p->bias_term), b1 = vld1q_f32(p->bias_term + 4);
   const float32x4_t m0 = vld1q_f32(p->multiplier), m1 = vld1q_f32(p->multiplier + 4);
   for (size_t i = 0; i < M; ++i) {
-    NeonStoreU8x8(y + i * y_stride, rq.Apply(tile.acc[i][0], b0, m0), rq.Apply(tile.acc[i][1], b1, m1), nc);
+    NeonStoreU8x8(y + i * y_stride, rq.Apply(tile.acc[i][0], i0, b0, m0), rq.Apply(tile.acc[i][1], i1, b1, m1), nc);
   }
 }
 

@@ -79,14 +79,15 @@ void GemmU8(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t*
             size_t y_stride, const GemmU8Params* p) {
   Tile tile;
   ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
-  const Avx512Requant rq(p->lo, p->hi, p->y_zero_point);
+  const Avx512Requant rq(p->lo, p->hi, p->y_zero_point_f, p->y_zero_point);
+  const __m512i i0 = _mm512_loadu_si512(p->bias_int), i1 = _mm512_loadu_si512(p->bias_int + 16);
   const __m512 b0 = _mm512_loadu_ps(p->bias_term), b1 = _mm512_loadu_ps(p->bias_term + 16);
   const __m512 m0 = _mm512_loadu_ps(p->multiplier), m1 = _mm512_loadu_ps(p->multiplier + 16);
   const size_t n0 = nc < 16 ? nc : 16, n1 = nc - n0;
   for (size_t i = 0; i < M; ++i) {
     uint8_t* row = y + i * y_stride;
-    Avx512StoreU8x16(row, rq.Apply(tile.acc[i][0], b0, m0), n0);
-    if (n1 != 0) Avx512StoreU8x16(row + 16, rq.Apply(tile.acc[i][1], b1, m1), n1);
+    Avx512StoreU8x16(row, rq.Apply(tile.acc[i][0], i0, b0, m0), n0);
+    if (n1 != 0) Avx512StoreU8x16(row + 16, rq.Apply(tile.acc[i][1], i1, b1, m1), n1);
   }
 }
 

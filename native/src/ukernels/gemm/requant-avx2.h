@@ -1,10 +1,10 @@
 // AVX2 form of the GEMM/conv output stage (requant-scalar.h), 8 int32 lanes at a time; include only from -mavx2 files.
 //
 // Lane by lane the same operations as RequantizeGemmValue:
-//   t = (cvtdq2ps(acc) + bias_term) * multiplier    cvtdq2ps rounds like the scalar int -> float cast
+//   t = (cvtdq2ps(acc + bias_int) + bias_term) * multiplier   paddd wraps; cvtdq2ps rounds like the cast
 //   t = maxps(t, lo)                                  maxps returns its second operand for NaN: lo
 //   t = minps(t, hi)
-//   q = cvtps2dq(t) + y_zp                            round half to even (MXCSR default), t is small
+//   q = cvtps2dq(t + y_zp_f) + y_zp_i                 round half to even (MXCSR default), t is small
 // and ScaleGemmValue: y = cvtdq2ps(acc) * scale (+ bias); relu = maxps(0, y) = (0 > y) ? 0 : y.
 #pragma once
 
@@ -18,15 +18,17 @@ namespace qk {
 namespace {
 
 struct Avx2Requant {
-  __m256 lo, hi;
+  __m256 lo, hi, y_zero_point_f;
   __m256i y_zero_point;
-  Avx2Requant(float lo_value, float hi_value, int32_t y_zp)
-      : lo(_mm256_set1_ps(lo_value)), hi(_mm256_set1_ps(hi_value)), y_zero_point(_mm256_set1_epi32(y_zp)) {}
+  Avx2Requant(float lo_value, float hi_value, float y_zp_f, int32_t y_zp)
+      : lo(_mm256_set1_ps(lo_value)), hi(_mm256_set1_ps(hi_value)), y_zero_point_f(_mm256_set1_ps(y_zp_f)),
+        y_zero_point(_mm256_set1_epi32(y_zp)) {}
   // q (int32 lanes, already in [y_min, y_max]) of 8 accumulators.
-  __m256i Apply(__m256i acc, __m256 bias_term, __m256 multiplier) const {
-    __m256 t = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(acc), bias_term), multiplier);
+  __m256i Apply(__m256i acc, __m256i bias_int, __m256 bias_term, __m256 multiplier) const {
+    const __m256 sum = _mm256_cvtepi32_ps(_mm256_add_epi32(acc, bias_int));
+    __m256 t = _mm256_mul_ps(_mm256_add_ps(sum, bias_term), multiplier);
     t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
-    return _mm256_add_epi32(_mm256_cvtps_epi32(t), y_zero_point);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_add_ps(t, y_zero_point_f)), y_zero_point);
   }
 };
 

@@ -1,7 +1,8 @@
 // AVX-512 form of the GEMM/conv output stage (requant-scalar.h), 16 int32 lanes at a time; include only from avx512vnni files.
 //
 // Lane by lane the operations of RequantizeGemmValue / ScaleGemmValue, as in requant-avx2.h:
-// vcvtdq2ps, add, mul, maxps(t, lo) (NaN -> lo), minps(t, hi), vcvtps2dq (nearest even), + y_zp;
+// vpaddd bias_int, vcvtdq2ps, add, mul, maxps(t, lo) (NaN -> lo), minps(t, hi), + y_zp_f,
+// vcvtps2dq (nearest even), + y_zp_i;
 // the fp32 stage multiplies, adds the bias and applies ReLU as maxps(0, y).
 #pragma once
 
@@ -18,14 +19,16 @@ inline __mmask16 Avx512FirstLanes(size_t n) {
 }
 
 struct Avx512Requant {
-  __m512 lo, hi;
+  __m512 lo, hi, y_zero_point_f;
   __m512i y_zero_point;
-  Avx512Requant(float lo_value, float hi_value, int32_t y_zp)
-      : lo(_mm512_set1_ps(lo_value)), hi(_mm512_set1_ps(hi_value)), y_zero_point(_mm512_set1_epi32(y_zp)) {}
-  __m512i Apply(__m512i acc, __m512 bias_term, __m512 multiplier) const {
-    __m512 t = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc), bias_term), multiplier);
+  Avx512Requant(float lo_value, float hi_value, float y_zp_f, int32_t y_zp)
+      : lo(_mm512_set1_ps(lo_value)), hi(_mm512_set1_ps(hi_value)), y_zero_point_f(_mm512_set1_ps(y_zp_f)),
+        y_zero_point(_mm512_set1_epi32(y_zp)) {}
+  __m512i Apply(__m512i acc, __m512i bias_int, __m512 bias_term, __m512 multiplier) const {
+    const __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(acc, bias_int));
+    __m512 t = _mm512_mul_ps(_mm512_add_ps(sum, bias_term), multiplier);
     t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
-    return _mm512_add_epi32(_mm512_cvtps_epi32(t), y_zero_point);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(t, y_zero_point_f)), y_zero_point);
   }
 };
 

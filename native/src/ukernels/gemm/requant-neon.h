@@ -1,10 +1,10 @@
 // NEON form of the GEMM/conv output stage (requant-scalar.h), 4 int32 lanes at a time; include only from arm64 files.
 //
 // Lane by lane the operations of RequantizeGemmValue / ScaleGemmValue:
-//   t = (scvtf(acc) + bias_term) * multiplier   scvtf rounds to nearest like the scalar cast
+//   t = (scvtf(acc + bias_int) + bias_term) * multiplier   add wraps; scvtf rounds like the scalar cast
 //   t = fmaxnm(t, lo)                           maxNum: a NaN t gives lo
 //   t = fminnm(t, hi)
-//   q = fcvtns(t) + y_zp                        round to nearest, ties to even
+//   q = fcvtns(t + y_zp_f) + y_zp_i             round to nearest, ties to even
 // fp32 stage: y = scvtf(acc) * scale (+ bias); ReLU as a select of (0 > y) ? 0 : y (fmax would
 // turn -0.0 into +0.0 and NaN into NaN differently from the scalar expression).
 #pragma once
@@ -19,14 +19,16 @@ namespace qk {
 namespace {
 
 struct NeonRequant {
-  float32x4_t lo, hi;
+  float32x4_t lo, hi, y_zero_point_f;
   int32x4_t y_zero_point;
-  NeonRequant(float lo_value, float hi_value, int32_t y_zp)
-      : lo(vdupq_n_f32(lo_value)), hi(vdupq_n_f32(hi_value)), y_zero_point(vdupq_n_s32(y_zp)) {}
-  int32x4_t Apply(int32x4_t acc, float32x4_t bias_term, float32x4_t multiplier) const {
-    float32x4_t t = vmulq_f32(vaddq_f32(vcvtq_f32_s32(acc), bias_term), multiplier);
+  NeonRequant(float lo_value, float hi_value, float y_zp_f, int32_t y_zp)
+      : lo(vdupq_n_f32(lo_value)), hi(vdupq_n_f32(hi_value)), y_zero_point_f(vdupq_n_f32(y_zp_f)),
+        y_zero_point(vdupq_n_s32(y_zp)) {}
+  int32x4_t Apply(int32x4_t acc, int32x4_t bias_int, float32x4_t bias_term, float32x4_t multiplier) const {
+    const float32x4_t sum = vcvtq_f32_s32(vaddq_s32(acc, bias_int));
+    float32x4_t t = vmulq_f32(vaddq_f32(sum, bias_term), multiplier);
     t = vminnmq_f32(vmaxnmq_f32(t, lo), hi);
-    return vaddq_s32(vcvtnq_s32_f32(t), y_zero_point);
+    return vaddq_s32(vcvtnq_s32_f32(vaddq_f32(t, y_zero_point_f)), y_zero_point);
   }
 };
 

@@ -38,11 +38,13 @@ inline void Avx2FinishTile16(const __m256i (&raw)[MR][2], const int32_t* header,
 // Requantizes the first M rows and stores their first nc columns.
 template <size_t M, size_t MR>
 inline void Avx2StoreTile16U8(const Avx2Tile16<MR>& tile, size_t nc, uint8_t* y, size_t y_stride, const GemmU8Params* p) {
-  const Avx2Requant rq(p->lo, p->hi, p->y_zero_point);
+  const Avx2Requant rq(p->lo, p->hi, p->y_zero_point_f, p->y_zero_point);
+  const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p->bias_int));
+  const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p->bias_int + 8));
   const __m256 b0 = _mm256_loadu_ps(p->bias_term), b1 = _mm256_loadu_ps(p->bias_term + 8);
   const __m256 m0 = _mm256_loadu_ps(p->multiplier), m1 = _mm256_loadu_ps(p->multiplier + 8);
   for (size_t i = 0; i < M; ++i) {
-    Avx2StoreU8x16(y + i * y_stride, rq.Apply(tile.acc[i][0], b0, m0), rq.Apply(tile.acc[i][1], b1, m1), nc);
+    Avx2StoreU8x16(y + i * y_stride, rq.Apply(tile.acc[i][0], i0, b0, m0), rq.Apply(tile.acc[i][1], i1, b1, m1), nc);
   }
 }
 
