@@ -1,5 +1,5 @@
 // MinMaxObserver against torch.ao.quantization.MinMaxObserver: the same qparams for every dtype, qscheme, reduce_range and custom range.
-import { MinMaxObserver, tensor } from '..';
+import { calibrate, MinMaxObserver, nn, nnq, observers, tensor } from '..';
 import { Rng, testSeed } from './helpers/random';
 import { describeOracle, okResult, OracleResult, runOracle, shaped } from './oracle';
 
@@ -77,5 +77,48 @@ describe('MinMaxObserver errors and defaults', () => {
     expect(() => new MinMaxObserver({ dtype: 'qint32' as 'qint8' })).toThrow(/options\.dtype/);
     expect(() => new MinMaxObserver({ quantMin: 1, quantMax: 10 })).toThrow(/options\.quantMin/);
     expect(() => new MinMaxObserver().forward([1, 2] as never)).toThrow(TypeError);
+  });
+});
+
+describeOracle('calibrate() against torch: observer on the float op of the dequantized input', () => {
+  const rng = new Rng(testSeed('zoo-calibrate'));
+  const cases = Array.from({ length: 6 }, (_, k) => {
+    const n = rng.int(1, 300);
+    const spread = rng.range(0.5, 12);
+    return { x: Float32Array.from({ length: n }, () => rng.range(-spread, spread * (k % 2 === 0 ? 1 : 0.3))), scale: rng.range(0.01, 0.2), zeroPoint: rng.int(0, 255) };
+  });
+  let results: OracleResult[];
+  beforeAll(() => {
+    results = runOracle(cases.map((c) => ({ op: 'calibrate_hardswish', x: shaped(c.x, [1, c.x.length]), scale: c.scale, zero_point: c.zeroPoint })));
+  });
+
+  test('Quantize -> Hardswish: the same qparams and output as torch', () => {
+    cases.forEach((c, i) => {
+      const expected = okResult(results[i], `case ${i}`);
+      const hardswish = new nnq.Hardswish(1, 0);
+      observers.markUncalibrated(hardswish);
+      const model = new nn.Sequential(new nnq.Quantize(c.scale, c.zeroPoint, 'quint8'), hardswish);
+      const x = tensor(c.x, [1, c.x.length]);
+      expect(observers.uncalibratedModules(model).map(([name]) => name)).toEqual(['1']);
+      const chosen = calibrate(model, x);
+      expect(chosen.get('1')).toEqual({ scale: expected.scale, zeroPoint: expected.zero_point });
+      expect([hardswish.scale, hardswish.zeroPoint]).toEqual([expected.scale, expected.zero_point]);
+      expect(Array.from(model.forward(x).intRepr() as Uint8Array)).toEqual(Array.from(expected.int_repr.data as Uint8Array));
+      expect(observers.uncalibratedModules(model)).toEqual([]);
+    });
+  });
+
+  test('a forward that does not reach the module leaves its qparams missing and says so', () => {
+    const hardswish = new nnq.Hardswish(1, 0);
+    observers.markUncalibrated(hardswish);
+    class SkipsIt extends nn.Module {
+      quant = new nnq.Quantize(0.1, 0, 'quint8');
+      extra = hardswish;
+      override forward(x: ReturnType<typeof tensor>) {
+        return this.quant.forward(x);
+      }
+    }
+    expect(() => calibrate(new SkipsIt(), tensor(new Float32Array([1, 2]), [2]))).toThrow(/did not reach extra/);
+    expect(Number.isNaN(hardswish.scale)).toBe(true);
   });
 });

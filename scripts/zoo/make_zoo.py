@@ -5,7 +5,7 @@
 #   ARCH.pth          torch.save(model.state_dict())            (what torchvision publishes)
 #   ARCH.pt           torch.jit.save(torch.jit.script(model))   (a TorchScript archive)
 #   ARCH.inputs.bin   float32 little-endian [N, 3, H, W] inputs
-#   ARCH.calibration.bin  float32 [8, 3, H, W]: the batch the model was calibrated on
+#   ARCH.calibration.bin  float32 [8, 3, H, W]: the batch the model was calibrated on (inputs included)
 #   ARCH.logits.bin   float32 little-endian [N, classes] logits PyTorch computes for them
 #   ARCH.json         shapes, the output's qparams, the engine, and the qparams calibrated after convert
 # Files that exist already are kept (the tests call this once per run into a cache directory).
@@ -13,8 +13,8 @@
 # No pretrained weights and no network: weights are torchvision's random init; the BatchNorm layers
 # get random affine parameters and running statistics taken from data (one training-mode pass with
 # cumulative averaging), so every layer sees activations at realistic scales before the model is
-# fused, prepared with the onednn qconfig (torchvision's quantize_model only knows fbgemm and
-# qnnpack), calibrated and converted under the onednn engine.
+# fused, prepared with a qconfig for onednn (torchvision's quantize_model only knows fbgemm and
+# qnnpack: its fbgemm qconfig without reduce_range), calibrated and converted under the onednn engine.
 #
 # Modules whose output qparams state_dict() does not save (nnq.Hardswish, ELU, Sigmoid, Softmax)
 # are calibrated again after convert the way qkernels' calibrate() does it (lib/observers/): in
@@ -91,7 +91,13 @@ def float_model(arch, generator, calibration):
 
 def quantize(model, calibration):
     torch.backends.quantized.engine = 'onednn'
-    model.qconfig = torch.ao.quantization.get_default_qconfig('onednn')
+    # torchvision's quantize_model qconfig for fbgemm (MinMaxObserver activations, per-channel
+    # weights), without reduce_range, which only fbgemm's vpmaddubsw needs. (onednn's default
+    # qconfig uses a HistogramObserver, which clips the largest logits: top-1 ties at qmax.)
+    model.qconfig = torch.ao.quantization.QConfig(
+        activation=torch.ao.quantization.MinMaxObserver.with_args(reduce_range=False),
+        weight=torch.ao.quantization.default_per_channel_weight_observer,
+    )
     model.fuse_model()
     torch.ao.quantization.prepare(model, inplace=True)
     with torch.no_grad():
@@ -141,8 +147,10 @@ def make(arch, out, side, count, seed):
         return
     side = side or ARCHES[arch][2]
     generator = torch.Generator().manual_seed(seed)
-    calibration = images(generator, 8, side)
     inputs = images(generator, count, side)
+    # The test inputs are part of the calibration batch, as a deployment's calibration set
+    # covers its inputs: their logits stay inside the calibrated range (no ties at qmax).
+    calibration = torch.cat([images(generator, 8 - count, side), inputs])
     model = quantize(float_model(arch, generator, calibration), calibration)
     calibrated = recalibrate_unsaved(model, calibration)
 

@@ -47,7 +47,18 @@ def op_classification_transforms(case):
     }
 
 
+def op_calibrate_hardswish(case):
+    """quantize(x) -> nnq.Hardswish whose qparams a MinMaxObserver picks from hardswish(dequantize(input))."""
+    q = torch.quantize_per_tensor(case["x"], float(case["scale"]), int(case["zero_point"]), torch.quint8)
+    observer = torch.ao.quantization.MinMaxObserver()
+    observer(torch.nn.functional.hardswish(q.dequantize()))
+    scale, zero_point = observer.calculate_qparams()
+    module = torch.ao.nn.quantized.Hardswish(float(scale), int(zero_point))
+    return {"scale": float(scale), "zero_point": int(zero_point), "int_repr": module(q).int_repr()}
+
+
 HANDLERS = {
+    "calibrate_hardswish": op_calibrate_hardswish,
     "min_max_observer": op_min_max_observer,
     "classification_transforms": op_classification_transforms,
 }
