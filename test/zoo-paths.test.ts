@@ -1,7 +1,7 @@
 // The small zoo models on every dispatch path (each ISA level the CPU has, 1 and 2 threads): the same logits bit for bit, and PyTorch's top-1.
 import { backend, load, models, Tensor } from '..';
 import { runnablePaths, withPath, planLevels } from './helpers/paths';
-import { agreement, zooFixtures, ZooFixture } from './helpers/zoo';
+import { agreement, asModuleState, zooFixtures, ZooFixture } from './helpers/zoo';
 import { describeOracle } from './oracle';
 
 const ARCHES = ['shufflenet_v2_x0_5', 'mobilenet_v2', 'resnet18'];
@@ -27,7 +27,7 @@ describeOracle('zoo models on every ISA level and thread count', () => {
     test(`${arch}: identical logits on ${runnablePaths().map((p) => `${p.isa}/${p.threads}t`).join(', ')}, PyTorch's top-1 on each`, () => {
       const fixture = fixtures.get(arch)!;
       const model = models.architectures[arch]();
-      model.loadStateDict(load(fixture.stateDictFile));
+      model.loadStateDict(asModuleState(load(fixture.stateDictFile)));
       let reference: Buffer | null = null;
       let referencePath = '';
       for (const path of runnablePaths()) {

@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { backend, calibrate, load, loadArchive, models, observers, Tensor } from '..';
-import { agreement, Agreement, agreementLine, zooCacheDir, zooFixtures, ZooFixture, ZOO_FULL } from './helpers/zoo';
+import { agreement, Agreement, agreementLine, asModuleState, zooCacheDir, zooFixtures, ZooFixture, ZOO_FULL } from './helpers/zoo';
 import { describeOracle } from './oracle';
 
 const SMALL = ['resnet18', 'mobilenet_v2', 'mobilenet_v3_large', 'shufflenet_v2_x0_5', 'shufflenet_v2_x1_0', 'shufflenet_v2_x1_5', 'shufflenet_v2_x2_0', 'googlenet'];
@@ -53,7 +53,7 @@ describeOracle('torchvision quantized zoo against PyTorch', () => {
       const fixture = fixtures.get(arch)!;
       const stateDict = load(fixture.stateDictFile);
       const model = models.architectures[arch]();
-      model.loadStateDict(stateDict);
+      model.loadStateDict(asModuleState(stateDict));
       // The tree is torchvision's: the same keys, in the same order, come back out.
       expect([...model.stateDict().keys()]).toEqual([...stateDict.keys()]);
       if (arch === 'mobilenet_v3_large') {
@@ -73,7 +73,7 @@ describeOracle('torchvision quantized zoo against PyTorch', () => {
       const archive = loadArchive(fixture.torchScriptFile);
       expect(archive.format).toBe('torchscript');
       const model = models.architectures[arch]();
-      model.loadStateDict(archive.stateDict);
+      model.loadStateDict(asModuleState(archive.stateDict));
       observers.loadOutputQParams(model, archive.attributes);
       expect(observers.uncalibratedModules(model)).toEqual([]);
       check(arch, 'TorchScript', model.forward(fixture.inputs), fixture);

@@ -7,7 +7,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tensor, Tensor } from '../..';
+import { nn, tensor, Tensor } from '../..';
 import { ORACLE_PYTHON } from '../oracle';
 
 export const ZOO_SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'zoo', 'make_zoo.py');
@@ -102,4 +102,13 @@ export function agreement(got: Float32Array, expected: Float32Array, rows: numbe
 /** One line of the agreement table the zoo tests print (and write next to the fixtures). */
 export function agreementLine(arch: string, source: string, a: Agreement): string {
   return `${arch.padEnd(20)} ${source.padEnd(12)} top-1 ${a.top1Equal}/${a.inputs}  exact logits ${(100 * a.exactShare).toFixed(1).padStart(5)}%  max diff ${a.maxQuanta} quanta`;
+}
+
+/**
+ * load()'s StateDict as loadStateDict's parameter type. The loader's StateValue also allows
+ * Uint8Array and non-string Map keys, which nn's type lacks (the values a zoo file holds are
+ * in both): a type-level mismatch between the two branches, left for the merge to unify.
+ */
+export function asModuleState(stateDict: Map<string, unknown>): Parameters<InstanceType<typeof nn.Module>['loadStateDict']>[0] {
+  return stateDict as unknown as Parameters<InstanceType<typeof nn.Module>['loadStateDict']>[0];
 }
