@@ -25,7 +25,7 @@ describeOracle('torchvision quantized zoo against PyTorch', () => {
   let fixtures: Map<string, ZooFixture>;
   const table: string[] = [];
 
-  let savedEngine: string;
+  let savedEngine: string | undefined;
   beforeAll(() => {
     fixtures = zooFixtures(ARCHES);
     // The models were converted and run under torch's onednn engine: reproduce its arithmetic.
@@ -34,7 +34,7 @@ describeOracle('torchvision quantized zoo against PyTorch', () => {
   }, 900000);
 
   afterAll(() => {
-    backend.setQuantizedEngine(savedEngine as 'fbgemm');
+    if (savedEngine !== undefined) backend.setQuantizedEngine(savedEngine as 'fbgemm');
     if (table.length === 0) return;
     const text = [`zoo agreement with PyTorch 1.13 (onednn), ${ZOO_FULL ? 'all models' : 'default models (QKERNELS_ZOO_FULL=1 for all)'}:`, ...table].join('\n');
     process.stdout.write(`\n${text}\n`);
@@ -56,6 +56,8 @@ describeOracle('torchvision quantized zoo against PyTorch', () => {
       model.loadStateDict(asModuleState(stateDict));
       // The tree is torchvision's: the same keys, in the same order, come back out.
       expect([...model.stateDict().keys()]).toEqual([...stateDict.keys()]);
+      // ... and prints as print(model) does, every module and qparam included.
+      expect(model.toString()).toBe(fixture.repr);
       if (arch === 'mobilenet_v3_large') {
         expect(() => model.forward(fixture.inputs)).toThrow(/output qparams missing for features\.0\.2 \(QuantizedHardswish\)/);
         expect(observers.uncalibratedModules(model).length).toBe(Object.keys(fixture.meta.calibrated).length);

@@ -209,7 +209,7 @@ export class QuantizableMobileNetV3 extends GraphModule {
     features.push(new Conv2dNormActivation(lastIn, 6 * lastIn, 1, 1, 1, HS));
     this.features = new nn.Sequential(...features);
     this.avgpool = new nn.AdaptiveAvgPool2d(1);
-    this.classifier = new nn.Sequential(linear(6 * lastIn, lastChannel), uncalibratedHardswish(), new nnq.Dropout({ p: 0.2 }), linear(lastChannel, options.numClasses ?? 1000));
+    this.classifier = new nn.Sequential(linear(6 * lastIn, lastChannel), uncalibratedHardswish(), new nnq.Dropout({ p: 0.2, inplace: true }), linear(lastChannel, options.numClasses ?? 1000));
     this.quant = quantStub();
     this.dequant = dequantStub();
   }

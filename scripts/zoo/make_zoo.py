@@ -7,6 +7,7 @@
 #   ARCH.inputs.bin   float32 little-endian [N, 3, H, W] inputs
 #   ARCH.calibration.bin  float32 [8, 3, H, W]: the batch the model was calibrated on (inputs included)
 #   ARCH.logits.bin   float32 little-endian [N, classes] logits PyTorch computes for them
+#   ARCH.repr.txt     print(model)
 #   ARCH.json         shapes, the output's qparams, the engine, and the qparams calibrated after convert
 # Files that exist already are kept (the tests call this once per run into a cache directory).
 #
@@ -23,6 +24,7 @@
 # The float model's calibration cannot be reproduced from a state dict; this one can, so the
 # state-dict path of the tests compares against the same model the TorchScript archive holds.
 import argparse
+import fcntl
 import json
 import os
 import sys
@@ -143,7 +145,7 @@ def recalibrate_unsaved(model, calibration):
 
 def make(arch, out, side, count, seed):
     stem = os.path.join(out, arch)
-    if all(os.path.exists(stem + ext) for ext in ('.pth', '.pt', '.inputs.bin', '.calibration.bin', '.logits.bin', '.json')):
+    if all(os.path.exists(stem + ext) for ext in ('.pth', '.pt', '.inputs.bin', '.calibration.bin', '.logits.bin', '.repr.txt', '.json')):
         return
     side = side or ARCHES[arch][2]
     generator = torch.Generator().manual_seed(seed)
@@ -183,10 +185,12 @@ def make(arch, out, side, count, seed):
         'calibrationSeed': seed,
         'calibrated': calibrated,
     }
+    with open(stem + '.repr.txt.tmp', 'w') as f:
+        f.write(str(model))
     with open(stem + '.json.tmp', 'w') as f:
         json.dump(meta, f, indent=1)
     # Rename last so a killed run never leaves a half-written cache entry.
-    for ext in ('.pth', '.pt', '.inputs.bin', '.calibration.bin', '.logits.bin', '.json'):
+    for ext in ('.pth', '.pt', '.inputs.bin', '.calibration.bin', '.logits.bin', '.repr.txt', '.json'):
         os.replace(stem + ext + '.tmp', stem + ext)
 
 
@@ -200,9 +204,13 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
-    for arch in args.arches:
-        make(arch, args.out, args.side, args.inputs, args.seed)
-        print(arch, file=sys.stderr)
+    # Test files running in parallel share the cache: one generator at a time, the others then
+    # find the files made (an exclusive lock, released when the process ends).
+    with open(os.path.join(args.out, '.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for arch in args.arches:
+            make(arch, args.out, args.side, args.inputs, args.seed)
+            print(arch, file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -32,6 +32,8 @@ export interface ZooFixture {
   inputs: Tensor;
   calibration: Tensor;
   logits: Float32Array;
+  /** print(model) of the converted model. */
+  repr: string;
 }
 
 export function zooCacheDir(): string {
@@ -64,6 +66,7 @@ export function zooFixtures(arches: readonly string[]): Map<string, ZooFixture> 
       inputs: tensor(readFloats(`${stem}.inputs.bin`, meta.inputShape), meta.inputShape),
       calibration: tensor(readFloats(`${stem}.calibration.bin`, meta.calibrationShape), meta.calibrationShape),
       logits: readFloats(`${stem}.logits.bin`, meta.logitsShape),
+      repr: fs.readFileSync(`${stem}.repr.txt`, 'utf8'),
     });
   }
   return fixtures;
