@@ -12,14 +12,14 @@ interface SharpInstance {
   removeAlpha(): SharpInstance;
   toColourspace(space: string): SharpInstance;
   raw(): SharpInstance;
-  toBuffer(options: { resolveWithObject: true }): Promise<{ data: Buffer; info: { width: number; height: number; channels: number } }>;
+  toBuffer(options: { resolveWithObject: true }): Promise<{ data: Uint8Array; info: { width: number; height: number; channels: number } }>;
 }
-type SharpFactory = (input: string | Buffer | Uint8Array, options?: { failOn?: string }) => SharpInstance;
+type SharpFactory = (input: string | Uint8Array, options?: { failOn?: string }) => SharpInstance;
 
 let sharpModule: SharpFactory | null = null;
 
 /** sharp, loaded on first use; an Error saying how to install it when it is missing. */
-export function loadSharp(): SharpFactory {
+function loadSharp(): SharpFactory {
   if (sharpModule !== null) return sharpModule;
   try {
     // A runtime require: sharp is optional, and a bundler must not follow it.
