@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { image } from '..';
+import { runNodeJson } from './helpers/child';
 import { Rng, testSeed } from './helpers/random';
 import { describeOracle, okResult, OracleResult, runOracle, shaped } from './oracle';
 
@@ -93,5 +94,20 @@ describe('image input errors and decoding', () => {
     expect(Buffer.from(decoded.data).equals(pixels)).toBe(true);
     await expect(image.decodeImage(Buffer.from('not an image'))).rejects.toThrow();
     await expect(image.decodeImage(42 as never)).rejects.toThrow(/input/);
+  });
+
+  test('without sharp, decodeImage says how to install it', () => {
+    // A child whose module resolution cannot find 'sharp', as after npm install --omit=dev.
+    const report = runNodeJson<{ message: string }>(`
+      const Module = require('module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (request === 'sharp') throw Object.assign(new Error("Cannot find module 'sharp'"), { code: 'MODULE_NOT_FOUND' });
+        return resolve.call(this, request, ...rest);
+      };
+      require('.').image.decodeImage('demo/assets/sample.png').then(
+        () => console.log(JSON.stringify({ message: 'decoded' })),
+        (error) => console.log(JSON.stringify({ message: error.message })));`);
+    expect(report.message).toMatch(/decoding images needs the optional package sharp.*Cannot find module 'sharp'.*npm install sharp/);
   });
 });
