@@ -40,7 +40,7 @@ async function main() {
   const torchTop1 = expected.top5[0][0];
   const torchTop5 = expected.top5.map(([i, v]) => `${i} (${v.toFixed(4)})`).join(', ');
   console.log(`PyTorch ${expected.torch} (${expected.engine}) on the same image: ${torchTop5}; top-1 ${torchTop1 === top5[0] ? 'the same' : 'differs'}`);
-  console.log('  (torchvision\'s bilinear resize rounds a few pixels differently, and ShuffleNet's mean rounds differently at ties, so logits may differ by a few quanta: doc/models.md)');
+  console.log('  (torchvision\'s bilinear resize rounds a few pixels differently, and ShuffleNet\'s mean rounds differently at ties, so logits may differ by a few quanta: doc/models.md)');
 
   const runs = 20;
   await net.forwardAsync(input); // warm-up: first-touch of the packed weights and scratch buffers
