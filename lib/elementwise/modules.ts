@@ -5,9 +5,9 @@
 // work off the event loop (same bits); Softmax and PReLU compute in JS, so theirs only defers.
 
 import { pythonFloatRepr } from '../format';
-import { Identity } from '../nn/glue';
+import { Identity } from '../nn/identity';
 import { LoadContext, Module } from '../nn/module';
-import { StateDict, readQParams, saveQParams } from '../nn/state';
+import { StateDict, loadQParamsInto, saveQParams } from '../nn/state';
 import { OpPlan, QTensor, captureCaller, makePerTensorQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
@@ -160,12 +160,7 @@ export class LeakyReLU extends PlanModule {
   }
 
   protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
-    const qparams = readQParams(ctx, prefix, [-128, 255]);
-    if (qparams === undefined) return;
-    return () => {
-      this.scale = qparams.scale;
-      this.zeroPoint = qparams.zeroPoint;
-    };
+    return loadQParamsInto(ctx, prefix, this);
   }
 
   override getName(): string {
@@ -396,12 +391,7 @@ export class QFunctional extends Module {
   }
 
   protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
-    const qparams = readQParams(ctx, prefix, [-128, 255]);
-    if (qparams === undefined) return;
-    return () => {
-      this.scale = qparams.scale;
-      this.zeroPoint = qparams.zeroPoint;
-    };
+    return loadQParamsInto(ctx, prefix, this);
   }
 
   override extraRepr(): string {
