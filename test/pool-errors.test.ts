@@ -116,7 +116,7 @@ describe('async forwards and reprs', () => {
 
   test('module reprs follow torch', () => {
     expect(String(new nnq.MaxPool2d(2))).toBe('MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)');
-    expect(String(new nnq.BatchNorm2d(4))).toBe('QuantizedBatchNorm2d(4, eps=0.00001, momentum=0.1, affine=True, track_running_stats=True)');
+    expect(String(new nnq.BatchNorm2d(4))).toBe('QuantizedBatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)');
     expect(String(new nnq.AdaptiveAvgPool2d([1, 1]))).toBe('AdaptiveAvgPool2d(output_size=(1, 1))');
   });
 

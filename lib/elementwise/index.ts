@@ -1,5 +1,6 @@
 // The elementwise family's public members, by torch namespace; lib/nn.ts spreads each object into its namespace.
 
+import * as activations from './activations';
 import { celu, clamp, elu, hardsigmoid, hardswish, hardtanh, leakyRelu, relu, relu6, sigmoid, tanh, threshold } from './activations';
 import { Dropout, ELU, FXFloatFunctional, FloatFunctional, Hardswish, LeakyReLU, PReLU, QFunctional, ReLU6, Sigmoid, Softmax } from './modules';
 import * as quantized from './ops';
@@ -19,7 +20,33 @@ export {
 };
 
 /** Members of qF (torch.ao.nn.quantized.functional); relu, relu6, sigmoid and tanh are torch's functions on quantized tensors. */
-export const functional = { celu, clamp, elu, hardsigmoid, hardswish, hardtanh, leakyRelu, relu, relu6, sigmoid, tanh, threshold };
+export const functional = {
+  celu,
+  clamp,
+  elu,
+  hardsigmoid,
+  hardswish,
+  hardtanh,
+  leakyRelu,
+  relu,
+  relu6,
+  sigmoid,
+  tanh,
+  threshold,
+  // off the event loop, same bits
+  celuAsync: activations.celuAsync,
+  clampAsync: activations.clampAsync,
+  eluAsync: activations.eluAsync,
+  hardsigmoidAsync: activations.hardsigmoidAsync,
+  hardswishAsync: activations.hardswishAsync,
+  hardtanhAsync: activations.hardtanhAsync,
+  leakyReluAsync: activations.leakyReluAsync,
+  reluAsync: activations.reluAsync,
+  relu6Async: activations.relu6Async,
+  sigmoidAsync: activations.sigmoidAsync,
+  tanhAsync: activations.tanhAsync,
+  thresholdAsync: activations.thresholdAsync,
+};
 /** Members of nnq (torch.ao.nn.quantized). */
 export const modules = { Dropout, ELU, FXFloatFunctional, FloatFunctional, Hardswish, LeakyReLU, PReLU, QFunctional, ReLU6, Sigmoid, Softmax };
 /** Members of nnqd (torch.ao.nn.quantized.dynamic). */
@@ -49,4 +76,19 @@ export const quantizedOps = {
   sigmoid: quantized.sigmoid,
   softmax: quantized.softmax,
   threshold: quantized.threshold,
+  // off the event loop, same bits (catAsync: computed at call time on the main thread)
+  addAsync: quantized.addAsync,
+  addReluAsync: quantized.addReluAsync,
+  addScalarAsync: quantized.addScalarAsync,
+  addScalarReluAsync: quantized.addScalarReluAsync,
+  catAsync: quantized.catAsync,
+  celuAsync: quantized.celuAsync,
+  eluAsync: quantized.eluAsync,
+  hardswishAsync: quantized.hardswishAsync,
+  mulAsync: quantized.mulAsync,
+  mulReluAsync: quantized.mulReluAsync,
+  mulScalarAsync: quantized.mulScalarAsync,
+  mulScalarReluAsync: quantized.mulScalarReluAsync,
+  sigmoidAsync: quantized.sigmoidAsync,
+  thresholdAsync: quantized.thresholdAsync,
 };

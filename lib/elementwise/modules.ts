@@ -5,9 +5,9 @@
 // work off the event loop (same bits); Softmax and PReLU compute in JS, so theirs only defers.
 
 import { pythonFloatRepr } from '../format';
-import { Identity } from '../nn/glue';
+import { Identity } from '../nn/identity';
 import { LoadContext, Module } from '../nn/module';
-import { StateDict, readQParams, saveQParams } from '../nn/state';
+import { StateDict, loadQParamsInto, saveQParams } from '../nn/state';
 import { OpPlan, QTensor, captureCaller, makePerTensorQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
@@ -28,7 +28,7 @@ import {
   quantizedCat,
 } from './arithmetic';
 import { floatMatmul, quantizedMatmul } from './matmul';
-import { checkByteQTensor, optionalNumber, runAsync, writeBack } from './plan';
+import { atCallTime, checkByteQTensor, optionalNumber, runAsync, writeBack } from './plan';
 import { implicitSoftmaxDim, quantizedPrelu, quantizedSoftmax } from './softmax';
 
 function inplaceOption(value: unknown): boolean {
@@ -51,10 +51,6 @@ abstract class PlanModule extends Module {
   }
 }
 
-/** Deferred to a later turn of the event loop (for modules computed in JS), errors rejected. */
-function deferred<T>(compute: () => T): Promise<T> {
-  return Promise.resolve().then(compute);
-}
 
 /**
  * nnq.ReLU6: min(max(x, 0), 6) in the quantized domain, the input's qparams.
@@ -164,12 +160,7 @@ export class LeakyReLU extends PlanModule {
   }
 
   protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
-    const qparams = readQParams(ctx, prefix, [-128, 255]);
-    if (qparams === undefined) return;
-    return () => {
-      this.scale = qparams.scale;
-      this.zeroPoint = qparams.zeroPoint;
-    };
+    return loadQParamsInto(ctx, prefix, this);
   }
 
   override getName(): string {
@@ -224,9 +215,9 @@ export class Softmax extends Module {
     return quantizedSoftmax(input, dim, this.scale, this.zeroPoint, 'x');
   }
 
-  /** forward on a later turn of the event loop (computed in JS). */
+  /** forward as a Promise (computed in JS, from the input at call time). */
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return deferred(() => this.forward(x));
+    return atCallTime(() => this.forward(x));
   }
 
   override getName(): string {
@@ -271,9 +262,9 @@ export class PReLU extends Module {
     return quantizedPrelu(x, this.weight, this.scale, this.zeroPoint, 'x');
   }
 
-  /** forward on a later turn of the event loop (computed in JS). */
+  /** forward as a Promise (computed in JS, from the input at call time). */
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return deferred(() => this.forward(x));
+    return atCallTime(() => this.forward(x));
   }
 
   override getName(): string {
@@ -299,7 +290,7 @@ export class Dropout extends Module {
   }
 
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return deferred(() => this.forward(x));
+    return atCallTime(() => this.forward(x));
   }
 
   override getName(): string {
@@ -371,9 +362,9 @@ export class QFunctional extends Module {
     return quantizedCat(x, dim, this.scale, this.zeroPoint);
   }
 
-  /** cat on a later turn of the event loop (a copy with per-input requantization, run on the main thread). */
+  /** cat as a Promise (a copy with per-input requantization computed now on the main thread); errors reject. */
   catAsync(x: QTensor[], dim = 0): Promise<QTensor> {
-    return deferred(() => this.cat(x, dim));
+    return atCallTime(() => this.cat(x, dim));
   }
 
   addRelu(x: QTensor, y: QTensor): QTensor {
@@ -389,9 +380,9 @@ export class QFunctional extends Module {
     return quantizedMatmul(x, y, this.scale, this.zeroPoint, ['x', 'y']);
   }
 
-  /** matmul on a later turn of the event loop (computed on the main thread). */
+  /** matmul as a Promise (computed now on the main thread); errors reject. */
   matmulAsync(x: QTensor, y: QTensor): Promise<QTensor> {
-    return deferred(() => this.matmul(x, y));
+    return atCallTime(() => this.matmul(x, y));
   }
 
   /** torch's keys: `scale`, `zero_point` (buffers; activation_post_process has none). */
@@ -400,12 +391,7 @@ export class QFunctional extends Module {
   }
 
   protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
-    const qparams = readQParams(ctx, prefix, [-128, 255]);
-    if (qparams === undefined) return;
-    return () => {
-      this.scale = qparams.scale;
-      this.zeroPoint = qparams.zeroPoint;
-    };
+    return loadQParamsInto(ctx, prefix, this);
   }
 
   override extraRepr(): string {

@@ -1,11 +1,11 @@
 // torch.ops.quantized members of the elementwise family, in camelCase with torch's argument order.
 
-import { QTensor } from '../qtensor';
+import { OpPlan, QTensor, captureCaller } from '../qtensor';
 import * as validate from '../validate';
 import { planClamp, planElu, planHardswish, planLeakyRelu, planSigmoid, planThreshold } from './activations';
 import { ADD, ADD_RELU, MUL, MUL_RELU, planAddScalar, planBinary, planMulScalar, quantizedCat } from './arithmetic';
 import { quantizedMatmul } from './matmul';
-import { optionalNumber, writeBack } from './plan';
+import { atCallTime, optionalNumber, runAsync, writeBack } from './plan';
 import { quantizedPrelu, quantizedSoftmax } from './softmax';
 
 /** quantized::add(qa, qb, scale, zero_point): (qa + qb) quantized with (scale, zeroPoint); broadcasting. */
@@ -13,9 +13,19 @@ export function add(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number):
   return planBinary(ADD, qa, qb, scale, zeroPoint).run();
 }
 
+/** add off the event loop (libuv's pool): same bits; argument errors reject. */
+export function addAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
+  return runAsync(captureCaller(addAsync), () => planBinary(ADD, qa, qb, scale, zeroPoint));
+}
+
 /** quantized::add_relu: relu(qa + qb) quantized with (scale, zeroPoint). */
 export function addRelu(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): QTensor {
   return planBinary(ADD_RELU, qa, qb, scale, zeroPoint).run();
+}
+
+/** addRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+export function addReluAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
+  return runAsync(captureCaller(addReluAsync), () => planBinary(ADD_RELU, qa, qb, scale, zeroPoint));
 }
 
 /** quantized::mul(qa, qb, scale, zero_point): qa * qb quantized with (scale, zeroPoint); broadcasting. */
@@ -23,9 +33,19 @@ export function mul(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number):
   return planBinary(MUL, qa, qb, scale, zeroPoint).run();
 }
 
+/** mul off the event loop (libuv's pool): same bits; argument errors reject. */
+export function mulAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
+  return runAsync(captureCaller(mulAsync), () => planBinary(MUL, qa, qb, scale, zeroPoint));
+}
+
 /** quantized::mul_relu: relu(qa * qb) quantized with (scale, zeroPoint). */
 export function mulRelu(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): QTensor {
   return planBinary(MUL_RELU, qa, qb, scale, zeroPoint).run();
+}
+
+/** mulRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+export function mulReluAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
+  return runAsync(captureCaller(mulReluAsync), () => planBinary(MUL_RELU, qa, qb, scale, zeroPoint));
 }
 
 /** quantized::add_scalar(qa, b): qa + b with output qparams chosen as torch chooses them. */
@@ -33,9 +53,19 @@ export function addScalar(qa: QTensor, b: number): QTensor {
   return planAddScalar(qa, b, false).run();
 }
 
+/** addScalar off the event loop (libuv's pool): same bits; argument errors reject. */
+export function addScalarAsync(qa: QTensor, b: number): Promise<QTensor> {
+  return runAsync(captureCaller(addScalarAsync), () => planAddScalar(qa, b, false));
+}
+
 /** quantized::add_scalar_relu(qa, b). */
 export function addScalarRelu(qa: QTensor, b: number): QTensor {
   return planAddScalar(qa, b, true).run();
+}
+
+/** addScalarRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+export function addScalarReluAsync(qa: QTensor, b: number): Promise<QTensor> {
+  return runAsync(captureCaller(addScalarReluAsync), () => planAddScalar(qa, b, true));
 }
 
 /** quantized::mul_scalar(qa, b): qa * b with output qparams chosen as torch chooses them. */
@@ -43,14 +73,32 @@ export function mulScalar(qa: QTensor, b: number): QTensor {
   return planMulScalar(qa, b, false).run();
 }
 
+/** mulScalar off the event loop (libuv's pool): same bits; argument errors reject. */
+export function mulScalarAsync(qa: QTensor, b: number): Promise<QTensor> {
+  return runAsync(captureCaller(mulScalarAsync), () => planMulScalar(qa, b, false));
+}
+
 /** quantized::mul_scalar_relu(qa, b). */
 export function mulScalarRelu(qa: QTensor, b: number): QTensor {
   return planMulScalar(qa, b, true).run();
 }
 
+/** mulScalarRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+export function mulScalarReluAsync(qa: QTensor, b: number): Promise<QTensor> {
+  return runAsync(captureCaller(mulScalarReluAsync), () => planMulScalar(qa, b, true));
+}
+
 /** quantized::cat(qx, dim, scale, zero_point): scale / zeroPoint null or undefined take qx[0]'s. */
 export function cat(qx: QTensor[], dim: number, scale?: number | null, zeroPoint?: number | null): QTensor {
   return quantizedCat(qx, dim, scale, zeroPoint);
+}
+
+/**
+ * cat as a Promise: computed now on the main thread (a copy with per-input requantization),
+ * from the inputs as they are at call time; errors reject.
+ */
+export function catAsync(qx: QTensor[], dim: number, scale?: number | null, zeroPoint?: number | null): Promise<QTensor> {
+  return atCallTime(() => quantizedCat(qx, dim, scale, zeroPoint));
 }
 
 /**
@@ -74,6 +122,24 @@ export function hardswish(input: QTensor, outputScale: number, outputZeroPoint: 
   return planHardswish(input, outputScale, outputZeroPoint).run();
 }
 
+/** hardswish off the event loop (libuv's pool): same bits; argument errors reject. */
+export function hardswishAsync(input: QTensor, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
+  return runAsync(captureCaller(hardswishAsync), () => planHardswish(input, outputScale, outputZeroPoint));
+}
+
+function eluPlan(
+  input: QTensor,
+  outputScale: number,
+  outputZeroPoint: number,
+  options?: { alpha?: number; scale?: number; inputScale?: number },
+): OpPlan<QTensor> {
+  const o = validate.options(options, 'options', ['alpha', 'scale', 'inputScale']);
+  const alpha = optionalNumber(o.alpha, 'options.alpha', 1);
+  const coefficient = optionalNumber(o.scale, 'options.scale', 1);
+  const inputScale = optionalNumber(o.inputScale, 'options.inputScale', 1);
+  return planElu(input, outputScale, outputZeroPoint, alpha, coefficient, inputScale);
+}
+
 /**
  * quantized::elu(self, output_scale, output_zero_point, alpha=1, scale=1, input_scale=1): the
  * generalized ELU x >= 0 ? x * scale : (exp(x * inputScale) - 1) * alpha * scale.
@@ -84,19 +150,34 @@ export function elu(
   outputZeroPoint: number,
   options?: { alpha?: number; scale?: number; inputScale?: number },
 ): QTensor {
-  const o = validate.options(options, 'options', ['alpha', 'scale', 'inputScale']);
+  return eluPlan(input, outputScale, outputZeroPoint, options).run();
+}
+
+/** elu off the event loop (libuv's pool): same bits; argument errors reject. */
+export function eluAsync(
+  input: QTensor,
+  outputScale: number,
+  outputZeroPoint: number,
+  options?: { alpha?: number; scale?: number; inputScale?: number },
+): Promise<QTensor> {
+  return runAsync(captureCaller(eluAsync), () => eluPlan(input, outputScale, outputZeroPoint, options));
+}
+
+function celuPlan(input: QTensor, outputScale: number, outputZeroPoint: number, options?: { alpha?: number }): OpPlan<QTensor> {
+  const o = validate.options(options, 'options', ['alpha']);
   const alpha = optionalNumber(o.alpha, 'options.alpha', 1);
-  const coefficient = optionalNumber(o.scale, 'options.scale', 1);
-  const inputScale = optionalNumber(o.inputScale, 'options.inputScale', 1);
-  return planElu(input, outputScale, outputZeroPoint, alpha, coefficient, inputScale).run();
+  if (alpha === 0) throw validate.invalidRange('non-zero number (celu divides by alpha)', 'options.alpha', alpha);
+  return planElu(input, outputScale, outputZeroPoint, alpha, 1, 1 / alpha);
 }
 
 /** quantized::celu(self, output_scale, output_zero_point, alpha=1). */
 export function celu(input: QTensor, outputScale: number, outputZeroPoint: number, options?: { alpha?: number }): QTensor {
-  const o = validate.options(options, 'options', ['alpha']);
-  const alpha = optionalNumber(o.alpha, 'options.alpha', 1);
-  if (alpha === 0) throw validate.invalidRange('non-zero number (celu divides by alpha)', 'options.alpha', alpha);
-  return planElu(input, outputScale, outputZeroPoint, alpha, 1, 1 / alpha).run();
+  return celuPlan(input, outputScale, outputZeroPoint, options).run();
+}
+
+/** celu off the event loop (libuv's pool): same bits; argument errors reject. */
+export function celuAsync(input: QTensor, outputScale: number, outputZeroPoint: number, options?: { alpha?: number }): Promise<QTensor> {
+  return runAsync(captureCaller(celuAsync), () => celuPlan(input, outputScale, outputZeroPoint, options));
 }
 
 /** quantized::leaky_relu(qx, negative_slope, inplace, output_scale, output_zero_point). */
@@ -110,9 +191,19 @@ export function sigmoid(qx: QTensor, outputScale: number, outputZeroPoint: numbe
   return planSigmoid(qx, outputScale, outputZeroPoint, 'qx').run();
 }
 
+/** sigmoid off the event loop (libuv's pool): same bits; argument errors reject. */
+export function sigmoidAsync(qx: QTensor, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
+  return runAsync(captureCaller(sigmoidAsync), () => planSigmoid(qx, outputScale, outputZeroPoint, 'qx'));
+}
+
 /** quantized::threshold(self, threshold, value). */
 export function threshold(input: QTensor, threshold: number, value: number): QTensor {
   return planThreshold(input, threshold, value).run();
+}
+
+/** threshold off the event loop (libuv's pool): same bits; argument errors reject. */
+export function thresholdAsync(input: QTensor, threshold: number, value: number): Promise<QTensor> {
+  return runAsync(captureCaller(thresholdAsync), () => planThreshold(input, threshold, value));
 }
 
 /** quantized::softmax(qx, dim, output_scale, output_zero_point). */

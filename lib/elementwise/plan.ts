@@ -133,3 +133,15 @@ export function runAsync<T>(caller: CallerStack, plan: () => OpPlan<T>): Promise
     return Promise.reject(error);
   }
 }
+
+/**
+ * The Promise form of an op computed in JS: computed now, from the inputs as they are at call
+ * time (as the native-backed ops copy theirs), handed over settled; errors reject.
+ */
+export function atCallTime<T>(compute: () => T): Promise<T> {
+  try {
+    return Promise.resolve(compute());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

@@ -1,11 +1,12 @@
 // qF.linear, qF.conv1d|2d|3d and qF.convTranspose1d|2d|3d: torch.ao.nn.quantized.functional, packing the weights per call.
 
-import { QTensor, checkQTensor } from '../qtensor';
+import { OpPlan, QTensor, captureCaller, checkQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
 import { checkQuint8, checkScale, checkZeroPointU8, planConv, planLinear } from './ops';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec } from './params';
+import { runPlanAsync } from './plan';
 import { linearWeightDims, packConv, packLinear } from './weights';
 
 export interface LinearOptions {
@@ -23,6 +24,15 @@ export interface LinearOptions {
  * const y = qF.linear(qx, qw, bias, { scale: 0.05, zeroPoint: 64 });
  */
 export function linear(input: QTensor, weight: QTensor, bias?: Tensor | null, options?: LinearOptions): QTensor {
+  return linearPlan(input, weight, bias, options).run();
+}
+
+/** linear off the event loop (libuv's pool): same bits; argument errors reject. */
+export function linearAsync(input: QTensor, weight: QTensor, bias?: Tensor | null, options?: LinearOptions): Promise<QTensor> {
+  return runPlanAsync(captureCaller(linearAsync), () => linearPlan(input, weight, bias, options));
+}
+
+function linearPlan(input: unknown, weight: unknown, bias: unknown, options: unknown): OpPlan<QTensor> {
   const opts = validate.options(options, 'options', ['scale', 'zeroPoint']);
   const q = checkQuint8(input, 'input');
   const [outFeatures, inFeatures] = linearWeightDims(weight);
@@ -32,7 +42,7 @@ export function linear(input: QTensor, weight: QTensor, bias?: Tensor | null, op
     throw validate.invalidRange(`QTensor whose last dim is the weight's inFeatures (${inFeatures})`, 'input', input);
   }
   const packed = packLinear(weight, bias, outFeatures, inFeatures);
-  return planLinear(packed, q, 'input', scale, zeroPoint, Activation.None).run();
+  return planLinear(packed, q, 'input', scale, zeroPoint, Activation.None);
 }
 
 export interface ConvOptions {
@@ -104,7 +114,7 @@ function functionalSpec(dims: 1 | 2 | 3, transposed: boolean, input: QTensor, we
   });
 }
 
-function functionalConv(dims: 1 | 2 | 3, transposed: boolean, input: unknown, weight: unknown, bias: unknown, options: unknown): QTensor {
+function functionalConv(dims: 1 | 2 | 3, transposed: boolean, input: unknown, weight: unknown, bias: unknown, options: unknown): OpPlan<QTensor> {
   const opts = validate.options(options, 'options', transposed ? CONV_TRANSPOSE_OPTIONS : CONV_OPTIONS);
   if (opts.dtype !== undefined) validate.oneOf(opts.dtype, 'dtype', ['quint8']);
   const q = checkQuint8(input, 'input');
@@ -112,7 +122,7 @@ function functionalConv(dims: 1 | 2 | 3, transposed: boolean, input: unknown, we
   const zeroPoint = checkZeroPointU8(opts.zeroPoint ?? 0, 'zeroPoint');
   const spec = functionalSpec(dims, transposed, q, weight, opts);
   const packed = packConv(spec, weight, bias);
-  return planConv(packed, spec, q, 'input', scale, zeroPoint, false).run();
+  return planConv(packed, spec, q, 'input', scale, zeroPoint, false);
 }
 
 /**
@@ -120,30 +130,60 @@ function functionalConv(dims: 1 | 2 | 3, transposed: boolean, input: unknown, we
  * qint8, bias fp32 (out) or null. Beyond torch: padding 'same'/'valid', every paddingMode.
  */
 export function conv1d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): QTensor {
-  return functionalConv(1, false, input, weight, bias, options);
+  return functionalConv(1, false, input, weight, bias, options).run();
+}
+
+/** conv1d off the event loop (libuv's pool): same bits; argument errors reject. */
+export function conv1dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
+  return runPlanAsync(captureCaller(conv1dAsync), () => functionalConv(1, false, input, weight, bias, options));
 }
 
 /** torch.ao.nn.quantized.functional.conv2d: input (N, C, H, W), contiguous or channels_last (kept in the output). */
 export function conv2d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): QTensor {
-  return functionalConv(2, false, input, weight, bias, options);
+  return functionalConv(2, false, input, weight, bias, options).run();
+}
+
+/** conv2d off the event loop (libuv's pool): same bits; argument errors reject. */
+export function conv2dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
+  return runPlanAsync(captureCaller(conv2dAsync), () => functionalConv(2, false, input, weight, bias, options));
 }
 
 /** torch.ao.nn.quantized.functional.conv3d: input (N, C, D, H, W), contiguous or channels_last_3d. */
 export function conv3d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): QTensor {
-  return functionalConv(3, false, input, weight, bias, options);
+  return functionalConv(3, false, input, weight, bias, options).run();
+}
+
+/** conv3d off the event loop (libuv's pool): same bits; argument errors reject. */
+export function conv3dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
+  return runPlanAsync(captureCaller(conv3dAsync), () => functionalConv(3, false, input, weight, bias, options));
 }
 
 /** Transposed conv1d (torch.ops.quantized.conv_transpose1d): weight (C, out/groups, k). */
 export function convTranspose1d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): QTensor {
-  return functionalConv(1, true, input, weight, bias, options);
+  return functionalConv(1, true, input, weight, bias, options).run();
+}
+
+/** convTranspose1d off the event loop (libuv's pool): same bits; argument errors reject. */
+export function convTranspose1dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
+  return runPlanAsync(captureCaller(convTranspose1dAsync), () => functionalConv(1, true, input, weight, bias, options));
 }
 
 /** Transposed conv2d: weight (C, out/groups, kH, kW). */
 export function convTranspose2d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): QTensor {
-  return functionalConv(2, true, input, weight, bias, options);
+  return functionalConv(2, true, input, weight, bias, options).run();
+}
+
+/** convTranspose2d off the event loop (libuv's pool): same bits; argument errors reject. */
+export function convTranspose2dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
+  return runPlanAsync(captureCaller(convTranspose2dAsync), () => functionalConv(2, true, input, weight, bias, options));
 }
 
 /** Transposed conv3d: weight (C, out/groups, kD, kH, kW). */
 export function convTranspose3d(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): QTensor {
-  return functionalConv(3, true, input, weight, bias, options);
+  return functionalConv(3, true, input, weight, bias, options).run();
+}
+
+/** convTranspose3d off the event loop (libuv's pool): same bits; argument errors reject. */
+export function convTranspose3dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
+  return runPlanAsync(captureCaller(convTranspose3dAsync), () => functionalConv(3, true, input, weight, bias, options));
 }

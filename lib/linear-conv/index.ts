@@ -1,6 +1,21 @@
 // The linear-conv family's public members, by torch namespace; lib/nn.ts spreads each object into its namespace.
 
-import { conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d, linear } from './functional';
+import {
+  conv1d,
+  conv1dAsync,
+  conv2d,
+  conv2dAsync,
+  conv3d,
+  conv3dAsync,
+  convTranspose1d,
+  convTranspose1dAsync,
+  convTranspose2d,
+  convTranspose2dAsync,
+  convTranspose3d,
+  convTranspose3dAsync,
+  linear,
+  linearAsync,
+} from './functional';
 import * as m from './modules';
 import { torchOps } from './torch-ops';
 
@@ -10,7 +25,23 @@ export type { ConvPadding, IntOrTuple, PaddingMode } from './params';
 export { ConvPackedParams, LinearPackedParams } from './torch-ops';
 
 /** Members of qF (torch.ao.nn.quantized.functional). */
-export const functional = { linear, conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d };
+export const functional = {
+  linear,
+  conv1d,
+  conv2d,
+  conv3d,
+  convTranspose1d,
+  convTranspose2d,
+  convTranspose3d,
+  // off the event loop, same bits
+  linearAsync,
+  conv1dAsync,
+  conv2dAsync,
+  conv3dAsync,
+  convTranspose1dAsync,
+  convTranspose2dAsync,
+  convTranspose3dAsync,
+};
 /** Members of nnq (torch.ao.nn.quantized). */
 export const modules = {
   Linear: m.Linear,

@@ -40,25 +40,6 @@ function weightBiasPair(value: unknown, key: string): [QTensor, Tensor | null] {
   return [quantizedTensor(value[0], `${key}[0]`), value[1] === null ? null : floatTensor(value[1], `${key}[1]`)];
 }
 
-/** Writes a linear module's entries under torch's keys (nnq.Linear and dynamic Linear save the same ones). */
-function saveLinear(dest: StateDict, prefix: string, scale: number, zeroPoint: number, weight: QTensor, bias: Tensor | null): void {
-  saveQParams(dest, prefix, scale, zeroPoint);
-  dest.set(`${prefix}_packed_params.dtype`, 'torch.qint8');
-  dest.set(`${prefix}_packed_params._packed_params`, [weight, bias]);
-}
-
-/** Reads and prepacks a linear module's entries; undefined when anything is missing or bad (reported to ctx). */
-function readLinear(ctx: LoadContext, prefix: string, outFeatures: number, inFeatures: number): { scale: number; zeroPoint: number; packed: PackedWeight } | undefined {
-  const qparams = readQParams(ctx, prefix);
-  readConstant(ctx, `${prefix}_packed_params.dtype`, ['torch.qint8']);
-  const key = `${prefix}_packed_params._packed_params`;
-  const packed = ctx.read(key, (value) => {
-    const [weight, bias] = weightBiasPair(value, key);
-    return packLinear(weight, bias, outFeatures, inFeatures);
-  });
-  return qparams === undefined || packed === undefined ? undefined : { ...qparams, packed };
-}
-
 // ---- linear ----------------------------------------------------------------------------------
 
 export interface LinearModuleOptions {
@@ -68,19 +49,22 @@ export interface LinearModuleOptions {
   dtype?: 'qint8';
 }
 
-/** The state and methods every quantized linear module shares. */
-abstract class LinearBase extends Module {
+/**
+ * What the static and dynamic linear modules share: sizes, the packed weight, scale and
+ * zero point (unused by the dynamic forward, but saved by torch), and torch's state-dict keys.
+ */
+abstract class PackedLinearModule extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
-  /** Output qparams (attributes, as in torch; forward checks them). */
   scale = 1;
   zeroPoint = 0;
-  private packed: PackedWeight;
-  private readonly fastCache = newLinearFastCache();
+  /** @internal */
+  protected packed: PackedWeight;
 
-  constructor(inFeatures: number, outFeatures: number, options?: LinearModuleOptions) {
+  /** `known`: the option names this module takes (bias and dtype are read here). */
+  constructor(inFeatures: number, outFeatures: number, options: unknown, known: readonly string[]) {
     super();
-    const opts = validate.options(options, 'options', ['bias', 'dtype']);
+    const opts = validate.options(options, 'options', known);
     this.inFeatures = channelCount(inFeatures, 'inFeatures');
     this.outFeatures = channelCount(outFeatures, 'outFeatures');
     if (opts.dtype !== undefined) validate.oneOf(opts.dtype, 'dtype', ['qint8']);
@@ -105,17 +89,35 @@ abstract class LinearBase extends Module {
 
   /** torch's keys: `scale`, `zero_point`, `_packed_params.dtype`, `_packed_params._packed_params` ([weight, bias]). */
   protected override saveToStateDict(dest: StateDict, prefix: string): void {
-    saveLinear(dest, prefix, this.scale, this.zeroPoint, this.weight(), this.bias());
+    saveQParams(dest, prefix, this.scale, this.zeroPoint);
+    dest.set(`${prefix}_packed_params.dtype`, 'torch.qint8');
+    dest.set(`${prefix}_packed_params._packed_params`, [this.weight(), this.bias()]);
   }
 
   protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
-    const loaded = readLinear(ctx, prefix, this.outFeatures, this.inFeatures);
-    if (loaded === undefined) return;
+    const qparams = readQParams(ctx, prefix);
+    readConstant(ctx, `${prefix}_packed_params.dtype`, ['torch.qint8']);
+    const key = `${prefix}_packed_params._packed_params`;
+    const packed = ctx.read(key, (value) => {
+      const [weight, bias] = weightBiasPair(value, key);
+      return packLinear(weight, bias, this.outFeatures, this.inFeatures);
+    });
+    if (qparams === undefined || packed === undefined) return;
     return () => {
-      this.packed = loaded.packed;
-      this.scale = loaded.scale;
-      this.zeroPoint = loaded.zeroPoint;
+      this.packed = packed;
+      this.scale = qparams.scale;
+      this.zeroPoint = qparams.zeroPoint;
     };
+  }
+}
+
+/** The state and methods every quantized linear module shares. */
+abstract class LinearBase extends PackedLinearModule {
+  // scale and zeroPoint are the output qparams (attributes, as in torch; forward checks them).
+  private readonly fastCache = newLinearFastCache();
+
+  constructor(inFeatures: number, outFeatures: number, options?: LinearModuleOptions) {
+    super(inFeatures, outFeatures, options, ['bias', 'dtype']);
   }
 
   /** @internal */
@@ -237,52 +239,14 @@ export interface DynamicLinearOptions {
 }
 
 /** The state and methods of the dynamic linear modules (fp32 in and out). */
-abstract class DynamicLinearBase extends Module {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
+abstract class DynamicLinearBase extends PackedLinearModule {
   /** Whether activations are quantized to 7 bits (torch's modules pass reduce_range=True). */
   reduceRange: boolean;
-  /** Unused by forward (the output is fp32); torch's dynamic Linear keeps and saves them, so they round-trip. */
-  scale = 1;
-  zeroPoint = 0;
-  private packed: PackedWeight;
 
   constructor(inFeatures: number, outFeatures: number, options?: DynamicLinearOptions) {
-    super();
-    const opts = validate.options(options, 'options', ['bias', 'dtype', 'reduceRange']);
-    this.inFeatures = channelCount(inFeatures, 'inFeatures');
-    this.outFeatures = channelCount(outFeatures, 'outFeatures');
-    if (opts.dtype !== undefined) validate.oneOf(opts.dtype, 'dtype', ['qint8']);
-    this.reduceRange = opts.reduceRange === undefined ? true : validate.boolean(opts.reduceRange, 'reduceRange');
-    const [w, b] = initialWeights([this.outFeatures, this.inFeatures], this.outFeatures, biasOption(opts.bias), 'inFeatures', inFeatures);
-    this.packed = packLinear(w, b, this.outFeatures, this.inFeatures);
-  }
-
-  setWeightBias(weight: QTensor, bias: Tensor | null): void {
-    this.packed = packLinear(weight, bias, this.outFeatures, this.inFeatures);
-  }
-
-  weight(): QTensor {
-    return unpackWeight(this.packed, false);
-  }
-
-  bias(): Tensor | null {
-    return unpackBias(this.packed, false);
-  }
-
-  /** The same keys as nnq.Linear's (torch's dynamic Linear inherits them). */
-  protected override saveToStateDict(dest: StateDict, prefix: string): void {
-    saveLinear(dest, prefix, this.scale, this.zeroPoint, this.weight(), this.bias());
-  }
-
-  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
-    const loaded = readLinear(ctx, prefix, this.outFeatures, this.inFeatures);
-    if (loaded === undefined) return;
-    return () => {
-      this.packed = loaded.packed;
-      this.scale = loaded.scale;
-      this.zeroPoint = loaded.zeroPoint;
-    };
+    super(inFeatures, outFeatures, options, ['bias', 'dtype', 'reduceRange']);
+    const reduceRange = (options as DynamicLinearOptions | undefined)?.reduceRange;
+    this.reduceRange = reduceRange === undefined ? true : validate.boolean(reduceRange, 'reduceRange');
   }
 
   /** @internal */

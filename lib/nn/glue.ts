@@ -8,32 +8,16 @@
 
 import { planClamp, planHardsigmoid, planRelu } from '../elementwise/activations';
 import { runAsync, writeBack } from '../elementwise/plan';
-import { pythonFloatRepr } from '../format';
 import { OpPlan, QTensor, captureCaller, checkQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
+import { Dropout as QuantizedDropout } from '../elementwise/modules';
 import { Module } from './module';
+
+export { Identity } from './identity';
 
 function inplaceOption(value: unknown, parameter = 'options.inplace'): boolean {
   return value === undefined ? false : validate.boolean(value, parameter);
-}
-
-/** torch.nn.Identity: returns its input (any value). Constructor arguments are ignored, as torch's. */
-export class Identity extends Module {
-  // torch's Identity(*args, **kwargs) accepts and ignores arguments.
-  constructor(...ignored: unknown[]) {
-    super();
-    void ignored;
-  }
-
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override forward<T>(x: T): T {
-    return x;
-  }
-
-  override async forwardAsync<T>(x: T): Promise<T> {
-    return x;
-  }
 }
 
 /** torch.nn.Flatten({ startDim = 1, endDim = -1 }): a view (or copy) merging dims startDim..endDim, for Tensor and QTensor. */
@@ -152,17 +136,10 @@ export class Hardsigmoid extends QuantizedActivation {
   }
 }
 
-/** torch.nn.Dropout({ p = 0.5, inplace }): the identity at inference (converted models run in eval mode). */
-export class Dropout extends Module {
-  p: number;
-  inplace: boolean;
-
-  constructor(options?: { p?: number; inplace?: boolean }) {
-    super();
-    const o = validate.options(options, 'options', ['p', 'inplace']);
-    this.p = o.p === undefined ? 0.5 : validate.finiteNumber(o.p, 'options.p');
-    if (this.p < 0 || this.p > 1) throw validate.invalidRange('number in [0, 1]', 'options.p', o.p);
-    this.inplace = inplaceOption(o.inplace);
+/** torch.nn.Dropout({ p = 0.5, inplace }): the identity at inference (converted models run in eval mode), on any value. */
+export class Dropout extends QuantizedDropout {
+  override getName(): string {
+    return 'Dropout';
   }
 
   override forward<T>(x: T): T {
@@ -171,9 +148,5 @@ export class Dropout extends Module {
 
   override async forwardAsync<T>(x: T): Promise<T> {
     return x;
-  }
-
-  override extraRepr(): string {
-    return `p=${pythonFloatRepr(this.p)}, inplace=${this.inplace ? 'True' : 'False'}`;
   }
 }

@@ -92,15 +92,18 @@ export class Module {
   }
 
   /**
-   * `forward` off the event loop. Containers and qkernels' modules run each native op as an
-   * async job; this default, for a subclass that only defines `forward`, runs `forward` on a
-   * later tick of the event loop (not off it): override it with the children's forwardAsync
-   * and the async functionals to free the event loop.
+   * `forward` as a Promise. Containers and qkernels' modules run each native op off the event
+   * loop (libuv's pool). This default, for a subclass that only defines `forward`, runs
+   * `forward` now, on the event loop, and returns its result settled (errors reject): override
+   * it with the children's forwardAsync and the `*Async` functionals to free the event loop.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async forwardAsync(...inputs: any[]): Promise<any> {
-    await Promise.resolve();
-    return this.forward(...inputs);
+  forwardAsync(...inputs: any[]): Promise<any> {
+    try {
+      return Promise.resolve(this.forward(...inputs));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** The name print(model) shows: torch's class name (QuantizedConv2d, ...), by default this class's name. */

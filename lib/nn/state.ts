@@ -159,3 +159,13 @@ export function readFloatTensor(ctx: LoadContext, key: string, shape: readonly n
 export function asFloatTensor(value: Tensor | ArrayLike<number>): Tensor {
   return value instanceof Tensor ? value : tensor(Float32Array.from(value), [value.length]);
 }
+
+/** loadFromStateDict of a module whose state is only its output qparams (`scale`, `zero_point`; 8-bit either sign). */
+export function loadQParamsInto(ctx: LoadContext, prefix: string, module: { scale: number; zeroPoint: number }): (() => void) | void {
+  const qparams = readQParams(ctx, prefix, [-128, 255]);
+  if (qparams === undefined) return;
+  return () => {
+    module.scale = qparams.scale;
+    module.zeroPoint = qparams.zeroPoint;
+  };
+}

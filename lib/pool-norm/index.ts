@@ -21,6 +21,21 @@ export const functional = {
   upsample: api.upsample,
   upsampleBilinear: api.upsampleBilinear,
   upsampleNearest: api.upsampleNearest,
+  // off the event loop, same bits
+  maxPool1dAsync: api.maxPool1dAsync,
+  maxPool2dAsync: api.maxPool2dAsync,
+  maxPool3dAsync: api.maxPool3dAsync,
+  avgPool1dAsync: api.avgPool1dAsync,
+  avgPool2dAsync: api.avgPool2dAsync,
+  avgPool3dAsync: api.avgPool3dAsync,
+  adaptiveAvgPool1dAsync: api.adaptiveAvgPool1dAsync,
+  adaptiveAvgPool2dAsync: api.adaptiveAvgPool2dAsync,
+  adaptiveAvgPool3dAsync: api.adaptiveAvgPool3dAsync,
+  adaptiveMaxPool1dAsync: api.adaptiveMaxPool1dAsync,
+  adaptiveMaxPool2dAsync: api.adaptiveMaxPool2dAsync,
+  upsampleAsync: api.upsampleAsync,
+  upsampleBilinearAsync: api.upsampleBilinearAsync,
+  upsampleNearestAsync: api.upsampleNearestAsync,
 };
 /** Members of nnq (torch.ao.nn.quantized). */
 export const modules = {
@@ -64,4 +79,13 @@ export const quantizedOps = {
   layerNorm: api.layerNorm,
   groupNorm: api.groupNorm,
   instanceNorm: api.instanceNorm,
+  // off the event loop, same bits
+  batchNorm1dAsync: api.batchNorm1dAsync,
+  batchNorm2dAsync: api.batchNorm2dAsync,
+  batchNorm3dAsync: api.batchNorm3dAsync,
+  batchNorm2dReluAsync: api.batchNorm2dReluAsync,
+  batchNorm3dReluAsync: api.batchNorm3dReluAsync,
+  layerNormAsync: api.layerNormAsync,
+  groupNormAsync: api.groupNormAsync,
+  instanceNormAsync: api.instanceNormAsync,
 };

@@ -226,9 +226,12 @@ export class Upsample extends PlannedModule {
   }
   describe(): string {
     const o = this.options;
-    return o.size !== undefined && o.size !== null
-      ? `Upsample(size=${tupleText(o.size)}, mode='${o.mode ?? 'nearest'}')`
-      : `Upsample(scale_factor=${tupleText(o.scaleFactor)}, mode='${o.mode ?? 'nearest'}')`;
+    // torch 1.13's extra_repr: str(size) or str(float scale_factor), then the mode unquoted.
+    const mode = o.mode ?? 'nearest';
+    if (o.size !== undefined && o.size !== null) return `Upsample(size=${tupleText(o.size)}, mode=${mode})`;
+    const factor = o.scaleFactor;
+    const factors = typeof factor === 'number' ? pythonFloatRepr(factor) : `(${(factor ?? []).map((f) => pythonFloatRepr(f)).join(', ')})`;
+    return `Upsample(scale_factor=${factors}, mode=${mode})`;
   }
 }
 

@@ -7,6 +7,8 @@
 #   inputs   a list of input specs: {"float": shape} | {"quint8": shape} | {"qint8": shape}
 #            | {"indices": [values]} (int64) ; quantized inputs get random qparams
 #   call     the method to call (default "forward")
+#   setup    optional Python statements run first (class definitions for `build`)
+#   converted  true when `build` already gives calibrated qparams (no randomize)
 # Result:
 #   state    [[key, value], ...] in state_dict order; value: {"qtensor": describe_qtensor},
 #            {"tensor": array, "dtype": torch dtype name}, {"str": s}, {"list": [values]},
@@ -141,6 +143,8 @@ def convert_model(float_model, example_shapes, gen, fuse=None):
 def nn_module(case):
     gen = torch.Generator().manual_seed(int(case.get("seed", 0)))
     scope = dict(torch=torch, nn=nn, nnq=nnq, nnqd=nnqd, nniq=nniq, nniqd=nniqd, tq=tq, gen=gen, convert_model=convert_model)
+    if case.get("setup"):
+        exec(case["setup"], scope)  # noqa: S102 - the test's own class definitions
     module = eval(case["build"], scope)  # noqa: S307 - the test's own expressions
     if not case.get("converted"):
         randomize(module, gen)

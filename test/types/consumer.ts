@@ -54,6 +54,38 @@ new nnq.Conv2d(4, 8, 3, { paddingMode: 'mirror' });
 // @ts-expect-error: transposed convolutions take no 'same' padding
 new nnq.ConvTranspose2d(4, 8, 3, { padding: 'same' });
 
+// nn.Module: a user's subclass with children as properties, the state-dict hooks, containers, glue
+class Net extends nn.Module {
+  quant = new nnq.Quantize(0.1, 3, 'quint8');
+  body = new nn.Sequential(new nniq.ConvReLU2d(3, 4, 3), new nn.Identity(), new nn.ReLU({ inplace: true }));
+  head = new nn.ModuleList([new nn.Flatten(), new nn.Dropout({ p: 0.2 })]);
+  pool = new nn.AdaptiveAvgPool2d([1, 1]);
+  extra = tensor(new Float32Array(2), [2]);
+  override forward(input: Tensor): QTensor {
+    return this.pool.forward(this.body.forward(this.quant.forward(input)));
+  }
+  override async forwardAsync(input: Tensor): Promise<QTensor> {
+    return qF.adaptiveAvgPool2dAsync(await this.body.forwardAsync(await this.quant.forwardAsync(input)), [1, 1]);
+  }
+  protected override saveToStateDict(dest: nn.StateDict, prefix: string): void {
+    dest.set(`${prefix}extra`, this.extra);
+  }
+  protected override loadFromStateDict(ctx: nn.LoadContext, prefix: string): (() => void) | void {
+    const value = ctx.read(`${prefix}extra`, (v) => v as Tensor);
+    if (value !== undefined) return () => { this.extra = value; };
+  }
+}
+const net = new Net();
+const state: nn.StateDict = net.stateDict();
+const incompatible: nn.IncompatibleKeys = net.loadStateDict(state, { strict: false });
+const sub: nn.Module = net.getSubmodule('body.0');
+const names: string[] = [...net.namedModules()].map(([name]) => name);
+const printed: string = net.toString();
+// @ts-expect-error: the hooks are protected
+net.saveToStateDict(state, '');
+// @ts-expect-error: strict is a boolean
+net.loadStateDict(state, { strict: 'yes' });
+
 // @ts-expect-error: dtype is a closed set of strings
 quantizePerTensor(x, 0.1, 3, 'float32');
 // @ts-expect-error: scale is a number
@@ -65,5 +97,6 @@ q.shape.push(1);
 // @ts-expect-error: memory formats are torch's names
 q.contiguous('nhwc');
 
+export { incompatible, names, printed, sub };
 export { conv, convOut, dynamicRelu, fused, linearBias, runConv, up, viaFunctional, viaLinear };
 export { axis, channelScales, dtype, dynamic, floatQParams, floats, info, ints, isa, made, madeChannels, nhwc, run, same, scale, scheme, shape, zeroPoint };
