@@ -28,19 +28,16 @@ export interface PickleEnvironment {
   persistentLoad(pid: unknown): unknown;
 }
 
-/** Python's tuple: an array the loader can tell from a list when it needs to. */
-export type PyTuple = readonly unknown[] & { readonly [tupleTag]: true };
-declare const tupleTag: unique symbol;
-const tuples = new WeakSet<readonly unknown[]>();
+/** Python's tuple: a frozen array (tuples are immutable; lists are never frozen), so the loader can tell them apart. */
+export type PyTuple = readonly unknown[];
 
 function makeTuple(items: unknown[]): unknown[] {
-  tuples.add(items);
-  return items;
+  return Object.freeze(items) as unknown[];
 }
 
 /** True for arrays the pickle built as tuples. */
 export function isTuple(value: unknown): value is PyTuple {
-  return Array.isArray(value) && tuples.has(value);
+  return Array.isArray(value) && Object.isFrozen(value);
 }
 
 // Longest LONG4 accepted: a weights file has no integer of thousands of digits, and BigInt parsing of one is slow.

@@ -228,10 +228,20 @@ export function torchEnvironment(options: TorchPickleOptions): PickleEnvironment
     return fail(`a ${storage.dtype} storage rebuilt as a plain tensor (quantized tensors use _rebuild_qtensor)`);
   };
 
-  const channelValues = (value: unknown, what: string): number[] => {
-    if (value instanceof Tensor) return Array.from(value.contiguous().data.subarray(0, value.numel()));
-    if (value instanceof StoredTensor) return value.toNumbers();
-    return fail(`corrupted quantized tensor: ${what} is not a tensor`);
+  /** Per-channel scales or zero points as numbers: the 1-D float64/int64/float32 tensors torch pickles (other layouts go through toNumbers()). */
+  const channelValues = (value: unknown, what: string): ArrayLike<number> => {
+    if (value instanceof Tensor) return value.contiguous().data.subarray(0, value.numel());
+    if (!(value instanceof StoredTensor)) return fail(`corrupted quantized tensor: ${what} is not a tensor`);
+    const data = value.data;
+    if (value.shape.length !== 1 || value.strides[0] !== 1) return value.toNumbers();
+    const count = value.shape[0];
+    if (data instanceof BigInt64Array) {
+      const out = new Array<number>(count);
+      // Zero points beyond 2^53 are invalid anyway; Number() keeps them out of range so the qparams check names them.
+      for (let i = 0; i < count; i++) out[i] = Number(data[i]);
+      return out;
+    }
+    return value.dtype === 'float16' || value.dtype === 'bfloat16' ? value.toNumbers() : (data as Exclude<typeof data, BigInt64Array>).subarray(0, count);
   };
 
   const rebuildQTensor = (args: readonly unknown[]): QTensor => {
@@ -257,7 +267,7 @@ export function torchEnvironment(options: TorchPickleOptions): PickleEnvironment
         // torch pickles float-qparams tensors as per_channel_affine too; float zero points (a
         // float32 tensor) are what tells them apart, and select that scheme in makeStridedQuantizedTensor.
         const floatZeroPoints = params[2] instanceof Tensor;
-        const zeroPoints = floatZeroPoints ? Float32Array.from(channelValues(params[2], 'zero_points')) : channelValues(params[2], 'zero_points');
+        const zeroPoints = floatZeroPoints ? Float32Array.from(channelValues(params[2], 'zero_points')) : Array.from(channelValues(params[2], 'zero_points'));
         return makeStridedQuantizedTensor(data, shape, strides, dtype, { scales, zeroPoints, axis: params[3] as number });
       }
     } catch (error) {
