@@ -146,18 +146,29 @@ function expectLoadError(body: () => unknown, pattern: RegExp): LoadError {
   return caught;
 }
 
+// The oracle writes the fixture files once for the whole file (a temp dir, removed at the end).
+let fixtureDir = '';
+let fixtureFiles: Record<string, FixtureFile> | undefined;
+
+function fixtures(): { dir: string; files: Record<string, FixtureFile> } {
+  if (fixtureFiles === undefined) {
+    fixtureDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-io-'));
+    const [result] = runOracle([{ op: 'io_fixtures', dir: fixtureDir }], { engine: 'onednn' });
+    fixtureFiles = okResult(result, 'io_fixtures').files as Record<string, FixtureFile>;
+  }
+  return { dir: fixtureDir, files: fixtureFiles };
+}
+
+afterAll(() => {
+  if (fixtureDir) fs.rmSync(fixtureDir, { recursive: true, force: true });
+});
+
 describeOracle('load: files written by torch 1.13', () => {
   let dir = '';
   let files: Record<string, FixtureFile> = {};
 
   beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-io-'));
-    const [result] = runOracle([{ op: 'io_fixtures', dir }], { engine: 'onednn' });
-    files = okResult(result, 'io_fixtures').files as Record<string, FixtureFile>;
-  });
-
-  afterAll(() => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    ({ dir, files } = fixtures());
   });
 
   const names = ['vision', 'convs', 'embeddings', 'dynamic8'];
@@ -232,7 +243,7 @@ describeOracle('load: files written by torch 1.13', () => {
 });
 
 // Default: a bounded fuzz run in every test run; QKERNELS_FUZZ_LOADER=N runs N mutations instead.
-const FUZZ_ITERATIONS = Number(process.env.QKERNELS_FUZZ_LOADER ?? 3000);
+const FUZZ_ITERATIONS = Number(process.env.QKERNELS_FUZZ_LOADER ?? 2000);
 
 /** One seeded mutation of an archive: raw bytes of the file, or the pickle's bytes re-packed into a valid zip. */
 function mutate(rng: Rng, bytes: Buffer, entries: Array<[string, Uint8Array]>, pickleIndex: number): { bytes: Buffer; how: string } {
@@ -277,22 +288,16 @@ function mutate(rng: Rng, bytes: Buffer, entries: Array<[string, Uint8Array]>, p
 }
 
 describeOracle('load: fuzzed archives', () => {
-  let dir = '';
   let sources: Array<{ name: string; bytes: Buffer; entries: Array<[string, Uint8Array]>; pickleIndex: number }> = [];
 
   beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-io-fuzz-'));
-    okResult(runOracle([{ op: 'io_fixtures', dir }], { engine: 'onednn' })[0], 'io_fixtures');
+    const { dir } = fixtures();
     sources = ['vision.pt', 'vision.jit.pt', 'tensors.pt', 'embeddings.jit.pt', 'convs.jit.pt'].map((name) => {
       const bytes = fs.readFileSync(path.join(dir, name));
       const archive = new ZipArchive(bytes, name);
       const entries = Array.from(archive.entries.keys(), (entry) => [entry, archive.read(entry)] as [string, Uint8Array]);
       return { name, bytes, entries, pickleIndex: entries.findIndex(([entry]) => entry.endsWith('/data.pkl')) };
     });
-  });
-
-  afterAll(() => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test(`${FUZZ_ITERATIONS} seeded mutations: each loads or throws a LoadError, never anything else`, () => {
