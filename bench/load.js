@@ -4,7 +4,8 @@
 // Without --file, torch writes a synthetic checkpoint shaped like a converted quantized CNN
 // (per-channel qint8 conv weights, float biases, BN buffers, scale/zero_point scalars) of
 // about --mb megabytes into a temp dir. Times are medians over --rounds, page cache warm.
-// Peak memory is measured in a fresh node process: its peak RSS (getrusage maxrss) minus its
+// Times are wall and CPU (user + system of the process; on a busy machine CPU time leaves out
+// waiting for a core). Peak memory is measured in a fresh node process: its peak RSS (getrusage maxrss) minus its
 // RSS just before load(), against the file size.
 'use strict';
 
@@ -50,11 +51,15 @@ const TIME_TORCH_LOAD = `
 import sys, time, torch
 path, rounds = sys.argv[1], int(sys.argv[2])
 torch.set_num_threads(1)
-times = []
+wall, cpu = [], []
+torch.load(path)
 for _ in range(rounds):
-    t0 = time.perf_counter(); sd = torch.load(path); times.append(time.perf_counter() - t0); del sd
-times.sort()
-print(times[len(times) // 2])
+    t0, c0 = time.perf_counter(), time.process_time()
+    sd = torch.load(path)
+    wall.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
+    del sd
+wall.sort(); cpu.sort()
+print(wall[len(wall) // 2], cpu[len(cpu) // 2])
 `;
 
 const PEAK_RSS = `
@@ -72,15 +77,22 @@ function python(script, args) {
   return child.stdout.trim();
 }
 
-function timeMedian(fn) {
-  fn();
-  const times = [];
+/** Wall and CPU time medians of each function, measured interleaved round by round (a busy machine slows all of them alike). */
+function timeInterleaved(fns) {
+  const wall = fns.map(() => []);
+  const cpu = fns.map(() => []);
+  fns.forEach((fn) => fn());
   for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    fns.forEach((fn, i) => {
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      fn();
+      wall[i].push(Number(process.hrtime.bigint() - t0) / 1e9);
+      const c = process.cpuUsage(c0);
+      cpu[i].push((c.user + c.system) / 1e6);
+    });
   }
-  return median(times);
+  return fns.map((_, i) => ({ wall: median(wall[i]), cpu: median(cpu[i]) }));
 }
 
 function main() {
@@ -94,20 +106,20 @@ function main() {
   }
   try {
     const size = fs.statSync(file).size;
-    const read = timeMedian(() => fs.readFileSync(file));
-    const loaded = timeMedian(() => load(file));
-    const torchLoad = Number(python(TIME_TORCH_LOAD, [file, String(rounds)]));
+    const [read, loaded] = timeInterleaved([() => fs.readFileSync(file), () => load(file)]);
+    const [torchWall, torchCpu] = python(TIME_TORCH_LOAD, [file, String(rounds)]).split(' ').map(Number);
+    const torchLoad = { wall: torchWall, cpu: torchCpu };
     const memory = spawnSync(process.execPath, ['-e', PEAK_RSS, file], { encoding: 'utf8' });
     if (memory.status !== 0) throw new Error(`peak RSS child failed: ${memory.stderr}`);
     const { before, peak, keys } = JSON.parse(memory.stdout);
     const mb = (bytes) => `${fmt(bytes / 1e6)} MB`;
     console.log(`## Loading weights: ${path.basename(file)}, ${mb(size)}, ${keys} keys; median of ${rounds} rounds, page cache warm\n`);
     printTable(
-      ['step', 'time (ms)', 'vs reading the file'],
+      ['step', 'wall (ms)', 'vs read', 'CPU (ms)', 'vs read'],
       [
-        ['fs.readFileSync (the read time)', fmt(read * 1e3), '1.00x'],
-        ['qkernels load()', fmt(loaded * 1e3), fmtRatio(loaded / read)],
-        ['torch.load (1 thread)', fmt(torchLoad * 1e3), fmtRatio(torchLoad / read)],
+        ['fs.readFileSync (the read time)', fmt(read.wall * 1e3), '1.00x', fmt(read.cpu * 1e3), '1.00x'],
+        ['qkernels load()', fmt(loaded.wall * 1e3), fmtRatio(loaded.wall / read.wall), fmt(loaded.cpu * 1e3), fmtRatio(loaded.cpu / read.cpu)],
+        ['torch.load (1 thread)', fmt(torchLoad.wall * 1e3), fmtRatio(torchLoad.wall / read.wall), fmt(torchLoad.cpu * 1e3), fmtRatio(torchLoad.cpu / read.cpu)],
       ],
     );
     console.log('');
@@ -119,7 +131,7 @@ function main() {
         ['peak RSS - RSS before', fmt((peak - before) / 1e6), fmtRatio((peak - before) / size)],
       ],
     );
-    console.log(`\nGoals (issue 9): load() <= 1.5x the read time, peak RSS growth <= 1.3x the file size. qkernels load() vs torch.load: ${fmtRatio(loaded / torchLoad)}.`);
+    console.log(`\nGoals (issue 9): load() <= 1.5x the read time, peak RSS growth <= 1.3x the file size. qkernels load() vs torch.load: ${fmtRatio(loaded.wall / torchLoad.wall)} wall.`);
   } finally {
     if (tmp !== null) fs.rmSync(tmp, { recursive: true, force: true });
   }
