@@ -65,10 +65,12 @@ print(wall[len(wall) // 2], cpu[len(cpu) // 2])
 const PEAK_RSS = `
 const { load } = require(${JSON.stringify(path.join(ROOT_DIR, 'dist'))});
 const before = process.memoryUsage().rss;
+const t0 = process.hrtime.bigint();
 const sd = load(process.argv[1]);
+const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 let bytes = 0;
 for (const v of sd.values()) if (v && v.data) bytes += v.data.byteLength;
-console.log(JSON.stringify({ before, peak: process.resourceUsage().maxRSS * 1024, keys: sd.size, bytes }));
+console.log(JSON.stringify({ before, peak: process.resourceUsage().maxRSS * 1024, keys: sd.size, bytes, seconds }));
 `;
 
 function python(script, args) {
@@ -111,7 +113,7 @@ function main() {
     const torchLoad = { wall: torchWall, cpu: torchCpu };
     const memory = spawnSync(process.execPath, ['-e', PEAK_RSS, file], { encoding: 'utf8' });
     if (memory.status !== 0) throw new Error(`peak RSS child failed: ${memory.stderr}`);
-    const { before, peak, keys } = JSON.parse(memory.stdout);
+    const { before, peak, keys, seconds: cold } = JSON.parse(memory.stdout);
     const mb = (bytes) => `${fmt(bytes / 1e6)} MB`;
     console.log(`## Loading weights: ${path.basename(file)}, ${mb(size)}, ${keys} keys; median of ${rounds} rounds, page cache warm\n`);
     printTable(
@@ -119,6 +121,7 @@ function main() {
       [
         ['fs.readFileSync (the read time)', fmt(read.wall * 1e3), '1.00x', fmt(read.cpu * 1e3), '1.00x'],
         ['qkernels load()', fmt(loaded.wall * 1e3), fmtRatio(loaded.wall / read.wall), fmt(loaded.cpu * 1e3), fmtRatio(loaded.cpu / read.cpu)],
+        ['qkernels load(), first call in a fresh process', fmt(cold * 1e3), fmtRatio(cold / read.wall), '', ''],
         ['torch.load (1 thread)', fmt(torchLoad.wall * 1e3), fmtRatio(torchLoad.wall / read.wall), fmt(torchLoad.cpu * 1e3), fmtRatio(torchLoad.cpu / read.cpu)],
       ],
     );

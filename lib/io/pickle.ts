@@ -7,6 +7,7 @@
 // length and index against the bytes it has, so bad input ends in a LoadError.
 
 import { Where, loadError } from './errors';
+import { decodeText } from './zip';
 
 /** A global the caller allowed: what REDUCE/NEWOBJ/BUILD handlers get back. */
 export interface PickleGlobal {
@@ -48,7 +49,14 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: unknown[] = [];
   const marks: number[] = [];
-  const memo = new Map<number, unknown>();
+  // Memo: a dense array for the sequential small indexes pickle writes, a Map for the rest (a huge index allocates nothing).
+  const memoDense: unknown[] = [];
+  const memoSparse = new Map<number, unknown>();
+  const DENSE_LIMIT = 1 << 20;
+  const memoSet = (index: number, value: unknown): void => {
+    if (index < DENSE_LIMIT && index <= memoDense.length) memoDense[index] = value;
+    else memoSparse.set(index, value);
+  };
   let position = 0;
 
   const fail = (problem: string): never => {
@@ -77,7 +85,7 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
   };
   const utf8 = (length: number): string => {
     const start = need(length);
-    return Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('utf8');
+    return decodeText(bytes, start, length);
   };
   const latin1 = (length: number): string => {
     const start = need(length);
@@ -104,8 +112,9 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
     return stack.splice(mark as number);
   };
   const memoGet = (index: number): void => {
-    if (!memo.has(index)) fail(`corrupted pickle: memo index ${index} was never stored`);
-    stack.push(memo.get(index));
+    if (index < memoDense.length) stack.push(memoDense[index]);
+    else if (memoSparse.has(index)) stack.push(memoSparse.get(index));
+    else fail(`corrupted pickle: memo index ${index} was never stored`);
   };
   const long = (length: number): number | bigint => {
     if (length > MAX_LONG_BYTES) fail(`integer of ${length} bytes is too large for a weights file`);
@@ -321,13 +330,13 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
         stack.push(environment.persistentLoad(pop()));
         break;
       case 0x71: // BINPUT
-        memo.set(u8(), top());
+        memoSet(u8(), top());
         break;
       case 0x72: // LONG_BINPUT
-        memo.set(u32(), top());
+        memoSet(u32(), top());
         break;
       case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
+        memoSet(memoDense.length + memoSparse.size, top());
         break;
       case 0x68: // BINGET
         memoGet(u8());

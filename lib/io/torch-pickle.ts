@@ -228,7 +228,12 @@ export function torchEnvironment(options: TorchPickleOptions): PickleEnvironment
     return fail(`a ${storage.dtype} storage rebuilt as a plain tensor (quantized tensors use _rebuild_qtensor)`);
   };
 
-  /** Per-channel scales or zero points as numbers: the 1-D float64/int64/float32 tensors torch pickles (other layouts go through toNumbers()). */
+  /**
+   * Per-channel scales or zero points as the typed arrays makeStridedQuantizedTensor checks in
+   * one loop: float64 scales (Float64Array), int64 zero points (Int32Array), float32 scales and
+   * zero points of float qparams (Float32Array). Other dtypes, layouts, and int64 values beyond
+   * int32 go through toNumbers(), whose numbers the qparams checks then name.
+   */
   const channelValues = (value: unknown, what: string): ArrayLike<number> => {
     if (value instanceof Tensor) return value.contiguous().data.subarray(0, value.numel());
     if (!(value instanceof StoredTensor)) return fail(`corrupted quantized tensor: ${what} is not a tensor`);
@@ -236,12 +241,18 @@ export function torchEnvironment(options: TorchPickleOptions): PickleEnvironment
     if (value.shape.length !== 1 || value.strides[0] !== 1) return value.toNumbers();
     const count = value.shape[0];
     if (data instanceof BigInt64Array) {
-      const out = new Array<number>(count);
-      // Zero points beyond 2^53 are invalid anyway; Number() keeps them out of range so the qparams check names them.
-      for (let i = 0; i < count; i++) out[i] = Number(data[i]);
+      // Read each int64 as two int32 words (no BigInt arithmetic): exact when the high word is the low word's sign.
+      const words = new Int32Array(data.buffer, data.byteOffset, count * 2);
+      const out = new Int32Array(count);
+      for (let i = 0; i < count; i++) {
+        const low = words[2 * i];
+        if (words[2 * i + 1] !== low >> 31) return value.toNumbers();
+        out[i] = low;
+      }
       return out;
     }
-    return value.dtype === 'float16' || value.dtype === 'bfloat16' ? value.toNumbers() : (data as Exclude<typeof data, BigInt64Array>).subarray(0, count);
+    if (data instanceof Float64Array) return data.subarray(0, count);
+    return value.toNumbers();
   };
 
   const rebuildQTensor = (args: readonly unknown[]): QTensor => {
@@ -263,11 +274,11 @@ export function torchEnvironment(options: TorchPickleOptions): PickleEnvironment
       }
       if (qscheme === 'torch.per_channel_affine' || qscheme === 'torch.per_channel_affine_float_qparams') {
         if (params.length !== 4) fail(`corrupted quantized tensor: ${qscheme as string} takes (qscheme, scales, zero_points, axis)`);
-        const scales = channelValues(params[1], 'scales');
         // torch pickles float-qparams tensors as per_channel_affine too; float zero points (a
         // float32 tensor) are what tells them apart, and select that scheme in makeStridedQuantizedTensor.
         const floatZeroPoints = params[2] instanceof Tensor;
-        const zeroPoints = floatZeroPoints ? Float32Array.from(channelValues(params[2], 'zero_points')) : Array.from(channelValues(params[2], 'zero_points'));
+        const scales = floatZeroPoints ? Float32Array.from(channelValues(params[1], 'scales')) : channelValues(params[1], 'scales');
+        const zeroPoints = floatZeroPoints ? Float32Array.from(channelValues(params[2], 'zero_points')) : channelValues(params[2], 'zero_points');
         return makeStridedQuantizedTensor(data, shape, strides, dtype, { scales, zeroPoints, axis: params[3] as number });
       }
     } catch (error) {
