@@ -7,7 +7,7 @@ import { LoadError, QTensor, StoredTensor, Tensor, load, loadArchive, loadArchiv
 import type { StateValue } from '..';
 import { inspectRows } from '../dist/cli/inspect';
 import { ZipArchive } from '../dist/io/zip';
-import { expectValidationError } from './helpers/errors';
+import { expectLoadError, expectValidationError } from './helpers/errors';
 import { Rng, testSeed } from './helpers/random';
 import { makeZip } from './helpers/zip-writer';
 import { describeOracle, okResult, runOracle } from './oracle';
@@ -131,19 +131,6 @@ function centralHeaderOf(bytes: Buffer, name: string): number {
     if (bytes.toString('utf8', at + 46, at + 46 + bytes.readUInt16LE(at + 28)) === name) return at;
   }
   throw new Error(`no central directory record for ${name}`);
-}
-
-/** Runs body, which must throw a LoadError whose message matches `pattern`. */
-function expectLoadError(body: () => unknown, pattern: RegExp): LoadError {
-  let caught: unknown;
-  try {
-    body();
-  } catch (error) {
-    caught = error;
-  }
-  if (!(caught instanceof LoadError)) throw new Error(`expected a LoadError matching ${pattern}, got ${caught instanceof Error ? `${caught.constructor.name}: ${caught.message}` : String(caught)}`);
-  expect(caught.message).toMatch(pattern);
-  return caught;
 }
 
 // The oracle writes the fixture files once for the whole file (a temp dir, removed at the end).

@@ -1,8 +1,8 @@
 // The restricted unpickler on hand-made pickles (bombs, bad indexes, refused globals) and StoredTensor's accessors.
-import { LoadError, StoredTensor, Tensor, load } from '..';
+import { StoredTensor, Tensor, load } from '..';
 import type { StateValue } from '..';
 import { inspectRows } from '../dist/cli/inspect';
-import { expectValidationError } from './helpers/errors';
+import { expectLoadError, expectValidationError } from './helpers/errors';
 import { PickleBuilder, makeTorchArchive } from './helpers/zip-writer';
 
 const PROTO2 = [0x80, 2];
@@ -16,17 +16,6 @@ function dictPickle(key: string, body: (p: PickleBuilder) => void): Uint8Array {
 
 function loadPickle(pickle: Uint8Array, storages: Record<string, Uint8Array> = {}): Map<string, StateValue> {
   return load(makeTorchArchive(pickle, storages));
-}
-
-function expectLoadError(body: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    body();
-  } catch (error) {
-    caught = error;
-  }
-  if (!(caught instanceof LoadError)) throw new Error(`expected a LoadError matching ${pattern}, got ${caught instanceof Error ? `${caught.constructor.name}: ${caught.message}` : String(caught)}`);
-  expect(caught.message).toMatch(pattern);
 }
 
 /** (storage, 0, size, stride, False, OrderedDict()) rebuilt by _rebuild_tensor_v2 over storage key '0' of `numel` float32s. */

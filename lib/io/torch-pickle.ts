@@ -67,8 +67,8 @@ export const ALLOWED_CALLABLES: readonly string[] = [
   'torch.jit._pickle.restore_type_tag',
 ];
 
-/** A callable or class token from the allowlist. */
-class AllowedGlobal implements PickleGlobal {
+/** A global the pickle named: module and name. */
+class GlobalName implements PickleGlobal {
   constructor(
     readonly module: string,
     readonly name: string,
@@ -80,6 +80,9 @@ class AllowedGlobal implements PickleGlobal {
     return `${this.module}.${this.name}`;
   }
 }
+
+/** A callable or class token from the allowlist. */
+class AllowedGlobal extends GlobalName {}
 
 /** A storage class token (torch.FloatStorage, ...): only a persistent id may use it. */
 class StorageClass {
@@ -89,18 +92,7 @@ class StorageClass {
 }
 
 /** A class compiled by TorchScript (`__torch__.…`): its instances are data only, never run. */
-export class ScriptClass implements PickleGlobal {
-  constructor(
-    readonly module: string,
-    readonly name: string,
-  ) {
-    Object.freeze(this);
-  }
-
-  get qualifiedName(): string {
-    return `${this.module}.${this.name}`;
-  }
-}
+export class ScriptClass extends GlobalName {}
 
 /** An instance of a TorchScript class: its class name and the state BUILD gave it (a dict for modules, a tuple for __getstate__ classes). */
 export class ScriptObject {
