@@ -27,13 +27,9 @@ const utf8Decoder = new TextDecoder('utf-8');
  */
 export function decodeText(bytes: Uint8Array, start: number, length: number): string {
   if (length <= 64) {
-    let text = '';
-    for (let i = start; i < start + length; i++) {
-      const byte = bytes[i];
-      if (byte >= 0x80) return utf8Decoder.decode(bytes.subarray(start, start + length));
-      text += String.fromCharCode(byte);
-    }
-    return text;
+    const end = start + length;
+    for (let i = start; i < end; i++) if (bytes[i] >= 0x80) return utf8Decoder.decode(bytes.subarray(start, end));
+    return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
   }
   return utf8Decoder.decode(bytes.subarray(start, start + length));
 }
