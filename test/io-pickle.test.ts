@@ -44,6 +44,13 @@ describe('restricted unpickler', () => {
     expect(Array.from(t.contiguous().data)).toEqual([1, 3, 5, 2, 4, 6]);
   });
 
+  test('zip64 archives (sizes and offsets in zip64 records, as past 4 GiB) read the same', () => {
+    const storage = new Uint8Array(Float32Array.of(1, 2, 3, 4).buffer);
+    const archive = makeTorchArchive(floatTensorPickle([4], [1], 4), { 0: storage }, { zip64: true });
+    expect(archive.readUInt32LE(archive.length - 22 - 20)).toBe(0x07064b50);
+    expect(Array.from((load(archive).get('t') as Tensor).data)).toEqual([1, 2, 3, 4]);
+  });
+
   test('a tensor addressing past its storage is refused', () => {
     const storage = new Uint8Array(16);
     expectLoadError(() => loadPickle(floatTensorPickle([10], [1], 4), { 0: storage }), /size \[10\] with strides \[1\] at offset 0 lies past the end of its float32 storage of 4 elements/);
