@@ -887,7 +887,9 @@ export function makeStridedQuantizedTensor(
   shape: readonly number[],
   strides: readonly number[],
   dtype: QDType,
-  qparams: { scale: number; zeroPoint: number } | { scales: ArrayLike<number> | Tensor; zeroPoints: ArrayLike<number> | Tensor; axis: number },
+  qparams:
+    | { scale: number; zeroPoint: number }
+    | { scales: ArrayLike<number> | Tensor | Float64Array | Float32Array; zeroPoints: ArrayLike<number> | Tensor | Int32Array | Float32Array; axis: number },
 ): QTensor {
   const dims = validate.shape(shape, 'shape');
   const type = checkDType(dtype, 'dtype', QDTYPES);
@@ -901,8 +903,34 @@ export function makeStridedQuantizedTensor(
     return new QTensor(constructionKey, data, dims, layout, type, { qscheme: 'per_tensor_affine', scale, zeroPoint });
   }
   if (dims.length < 1) throw validate.invalidRange('shape with at least 1 dim (per-channel qparams need a channel axis)', 'shape', shape);
-  const { quantizer } = channelQParams(dims, qparams.scales, qparams.zeroPoints, qparams.axis, type);
+  const quantizer = typedChannelQuantizer(dims, qparams.scales, qparams.zeroPoints, qparams.axis, type) ?? channelQParams(dims, qparams.scales, qparams.zeroPoints, qparams.axis, type).quantizer;
   return new QTensor(constructionKey, data, dims, layout, type, quantizer);
+}
+
+/**
+ * The quantizer of per-channel qparams already in typed arrays (Float64Array scales with
+ * Int32Array zero points, or Float32Array scales and zero points for float qparams), checked
+ * in one tight loop each: a weights file has tens of thousands of channels, and the per-value
+ * checks of channelQParams cost more than reading the file. Returns undefined when anything
+ * is off, so channelQParams reports it with its usual message.
+ */
+function typedChannelQuantizer(dims: readonly number[], scales: unknown, zeroPoints: unknown, axis: unknown, dtype: QDType): Quantizer | undefined {
+  if (typeof axis !== 'number' || !Number.isInteger(axis) || axis < 0 || axis >= dims.length) return undefined;
+  const channels = dims[axis];
+  const floatQParams = validate.typedArrayKind(zeroPoints, ['Float32Array']) !== undefined;
+  const scaleKind = validate.typedArrayKind(scales, [floatQParams ? 'Float32Array' : 'Float64Array']);
+  if (scaleKind === undefined || validate.typedArrayKind(zeroPoints, [floatQParams ? 'Float32Array' : 'Int32Array']) === undefined) return undefined;
+  const s = (scales as Float64Array | Float32Array).slice();
+  const z = (zeroPoints as Int32Array | Float32Array).slice();
+  if (s.length !== channels || z.length !== channels || !(floatQParams ? FLOAT_QPARAMS_DTYPES : PER_CHANNEL_AFFINE_DTYPES).includes(dtype)) return undefined;
+  for (let c = 0; c < channels; c++) if (!(s[c] > 0 && s[c] < Infinity)) return undefined;
+  if (floatQParams) {
+    for (let c = 0; c < channels; c++) if (!Number.isFinite(z[c])) return undefined;
+    return { qscheme: 'per_channel_affine_float_qparams', scales: s as Float32Array, zeroPoints: z as Float32Array, axis };
+  }
+  const { qmin, qmax } = DTYPE_INFO[dtype];
+  for (let c = 0; c < channels; c++) if (z[c] < qmin || z[c] > qmax) return undefined;
+  return { qscheme: 'per_channel_affine', scales: s as Float64Array, zeroPoints: z as Int32Array, axis };
 }
 
 

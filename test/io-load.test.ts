@@ -5,7 +5,11 @@ import * as path from 'path';
 
 import { LoadError, QTensor, StoredTensor, Tensor, load, loadArchive, loadArchiveAsync, loadAsync } from '..';
 import type { StateValue } from '..';
-import { expectValidationError } from './helpers/errors';
+import { inspectRows } from '../dist/cli/inspect';
+import { ZipArchive } from '../dist/io/zip';
+import { expectLoadError, expectValidationError } from './helpers/errors';
+import { Rng, testSeed } from './helpers/random';
+import { makeZip } from './helpers/zip-writer';
 import { describeOracle, okResult, runOracle } from './oracle';
 
 interface Descriptor {
@@ -129,31 +133,29 @@ function centralHeaderOf(bytes: Buffer, name: string): number {
   throw new Error(`no central directory record for ${name}`);
 }
 
-/** Runs body, which must throw a LoadError whose message matches `pattern`. */
-function expectLoadError(body: () => unknown, pattern: RegExp): LoadError {
-  let caught: unknown;
-  try {
-    body();
-  } catch (error) {
-    caught = error;
+// The oracle writes the fixture files once for the whole file (a temp dir, removed at the end).
+let fixtureDir = '';
+let fixtureFiles: Record<string, FixtureFile> | undefined;
+
+function fixtures(): { dir: string; files: Record<string, FixtureFile> } {
+  if (fixtureFiles === undefined) {
+    fixtureDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-io-'));
+    const [result] = runOracle([{ op: 'io_fixtures', dir: fixtureDir }], { engine: 'onednn' });
+    fixtureFiles = okResult(result, 'io_fixtures').files as Record<string, FixtureFile>;
   }
-  if (!(caught instanceof LoadError)) throw new Error(`expected a LoadError matching ${pattern}, got ${caught instanceof Error ? `${caught.constructor.name}: ${caught.message}` : String(caught)}`);
-  expect(caught.message).toMatch(pattern);
-  return caught;
+  return { dir: fixtureDir, files: fixtureFiles };
 }
+
+afterAll(() => {
+  if (fixtureDir) fs.rmSync(fixtureDir, { recursive: true, force: true });
+});
 
 describeOracle('load: files written by torch 1.13', () => {
   let dir = '';
   let files: Record<string, FixtureFile> = {};
 
   beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-io-'));
-    const [result] = runOracle([{ op: 'io_fixtures', dir }], { engine: 'onednn' });
-    files = okResult(result, 'io_fixtures').files as Record<string, FixtureFile>;
-  });
-
-  afterAll(() => {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    ({ dir, files } = fixtures());
   });
 
   const names = ['vision', 'convs', 'embeddings', 'dynamic8'];
@@ -224,6 +226,87 @@ describeOracle('load: files written by torch 1.13', () => {
     const bytes = Buffer.from(fs.readFileSync(path.join(dir, 'vision.pt')));
     bytes.writeUInt32LE(0x7fffffff, centralHeaderOf(bytes, 'vision/data/3') + 42);
     expectLoadError(() => load(bytes), /past the end of the file/);
+  });
+});
+
+// Default: a bounded fuzz run in every test run; QKERNELS_FUZZ_LOADER=N runs N mutations instead.
+const FUZZ_ITERATIONS = Number(process.env.QKERNELS_FUZZ_LOADER ?? 2000);
+
+/** One seeded mutation of an archive: raw bytes of the file, or the pickle's bytes re-packed into a valid zip. */
+function mutate(rng: Rng, bytes: Buffer, entries: Array<[string, Uint8Array]>, pickleIndex: number): { bytes: Buffer; how: string } {
+  const flip = (target: Uint8Array, from: number, to: number, count: number): void => {
+    for (let i = 0; i < count; i++) target[rng.int(from, to - 1)] = rng.int(0, 255);
+  };
+  const extremes = [0, 1, 0x7f, 0x80, 0xff, 0x7fffffff, 0x80000000, 0xffffffff];
+  const kind = rng.int(0, 5);
+  if (kind <= 1) {
+    const copy = Buffer.from(bytes);
+    const count = rng.int(1, 8);
+    flip(copy, 0, copy.length, count);
+    return { bytes: copy, how: `flip ${count} file bytes` };
+  }
+  if (kind === 2) {
+    const cut = rng.int(0, bytes.length - 1);
+    return { bytes: bytes.subarray(0, cut), how: `truncate at ${cut}` };
+  }
+  // Pickle-level mutations, re-zipped so they reach the unpickler.
+  const pickle = Buffer.from(entries[pickleIndex][1]);
+  let mutated: Buffer;
+  let how: string;
+  if (kind === 3) {
+    const count = rng.int(1, 4);
+    flip(pickle, 0, pickle.length, count);
+    mutated = pickle;
+    how = `flip ${count} pickle bytes`;
+  } else if (kind === 4) {
+    const at = rng.int(0, pickle.length - 4);
+    pickle.writeUInt32LE(rng.pick(extremes), at);
+    mutated = pickle;
+    how = `extreme u32 at pickle byte ${at}`;
+  } else {
+    const from = rng.int(0, pickle.length - 1);
+    const length = rng.int(1, Math.min(64, pickle.length - from));
+    const to = rng.int(0, pickle.length - 1);
+    mutated = Buffer.concat([pickle.subarray(0, to), pickle.subarray(from, from + length), pickle.subarray(rng.bool() ? to : to + length)]);
+    how = `splice ${length} pickle bytes from ${from} to ${to}`;
+  }
+  const rebuilt = entries.map(([name, data], i) => [name, i === pickleIndex ? mutated : data] as [string, Uint8Array]);
+  return { bytes: makeZip(rebuilt), how };
+}
+
+describeOracle('load: fuzzed archives', () => {
+  let sources: Array<{ name: string; bytes: Buffer; entries: Array<[string, Uint8Array]>; pickleIndex: number }> = [];
+
+  beforeAll(() => {
+    const { dir } = fixtures();
+    sources = ['vision.pt', 'vision.jit.pt', 'tensors.pt', 'embeddings.jit.pt', 'convs.jit.pt'].map((name) => {
+      const bytes = fs.readFileSync(path.join(dir, name));
+      const archive = new ZipArchive(bytes, name);
+      const entries = Array.from(archive.entries.keys(), (entry) => [entry, archive.read(entry)] as [string, Uint8Array]);
+      return { name, bytes, entries, pickleIndex: entries.findIndex(([entry]) => entry.endsWith('/data.pkl')) };
+    });
+  });
+
+  test(`${FUZZ_ITERATIONS} seeded mutations: each loads or throws a LoadError, never anything else`, () => {
+    const seed = testSeed('io-load fuzz');
+    const rng = new Rng(seed);
+    const failures: string[] = [];
+    let loaded = 0;
+    for (let i = 0; i < FUZZ_ITERATIONS && failures.length < 5; i++) {
+      const source = sources[i % sources.length];
+      const { bytes, how } = mutate(rng, source.bytes, source.entries, source.pickleIndex);
+      try {
+        const sd = load(bytes);
+        // Whatever loaded must be usable: walk every value as inspect does.
+        inspectRows(sd);
+        loaded++;
+      } catch (error) {
+        if (!(error instanceof LoadError)) failures.push(`seed ${seed} iteration ${i} (${source.name}, ${how}): ${error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    // The mutations must not all be rejected early: some still load (bytes flipped inside tensor data).
+    expect(loaded).toBeGreaterThan(0);
   });
 });
 

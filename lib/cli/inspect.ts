@@ -41,6 +41,14 @@ function range(values: Float64Array | Float32Array | Int32Array): string {
   return lo === hi ? show(lo) : `${show(lo)}..${show(hi)}`;
 }
 
+/** The value of a one-element tensor as text (int64 exactly, even beyond 2^53; the one element is data[0] whatever the strides). */
+function oneValue(value: Tensor | StoredTensor): string {
+  if (value instanceof Tensor) return pythonFloatRepr(value.data[0]);
+  if (value.dtype === 'int64') return String(value.data[0]);
+  const item = value.item();
+  return typeof item === 'number' && value.dtype.startsWith('float') || value.dtype === 'bfloat16' ? pythonFloatRepr(item as number) : String(item);
+}
+
 function tensorBytes(dtype: string, numel: number): number {
   return dtype === 'quint4x2' ? Math.ceil(numel / 2) : numel * ELEMENT_BYTES[dtype];
 }
@@ -70,7 +78,7 @@ export function inspectRows(stateDict: ReadonlyMap<string, StateValue>): { rows:
       const dtype = value instanceof Tensor ? 'float32' : value.dtype;
       const numel = value.numel();
       // A one-element tensor (scale, zero_point, num_batches_tracked) shows its value.
-      const shown = numel === 1 && dtype !== 'float16' && dtype !== 'bfloat16' ? `value ${value instanceof Tensor ? pythonFloatRepr(value.contiguous().data[0]) : String(value.item())}` : '';
+      const shown = numel === 1 ? `value ${oneValue(value)}` : '';
       rows.push({ key, type: value instanceof Tensor ? 'Tensor' : 'StoredTensor', dtype, shape: `[${value.shape.join(', ')}]`, qscheme: '', qparams: shown, bytes: tensorBytes(dtype, numel) });
     } else if (Array.isArray(value) || value instanceof Map) {
       const items: Array<[string, StateValue]> = Array.isArray(value)

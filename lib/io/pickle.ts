@@ -7,6 +7,7 @@
 // length and index against the bytes it has, so bad input ends in a LoadError.
 
 import { Where, loadError } from './errors';
+import { decodeText } from './zip';
 
 /** A global the caller allowed: what REDUCE/NEWOBJ/BUILD handlers get back. */
 export interface PickleGlobal {
@@ -28,19 +29,16 @@ export interface PickleEnvironment {
   persistentLoad(pid: unknown): unknown;
 }
 
-/** Python's tuple: an array the loader can tell from a list when it needs to. */
-export type PyTuple = readonly unknown[] & { readonly [tupleTag]: true };
-declare const tupleTag: unique symbol;
-const tuples = new WeakSet<readonly unknown[]>();
+/** Python's tuple: a frozen array (tuples are immutable; lists are never frozen), so the loader can tell them apart. */
+export type PyTuple = readonly unknown[];
 
 function makeTuple(items: unknown[]): unknown[] {
-  tuples.add(items);
-  return items;
+  return Object.freeze(items) as unknown[];
 }
 
 /** True for arrays the pickle built as tuples. */
 export function isTuple(value: unknown): value is PyTuple {
-  return Array.isArray(value) && tuples.has(value);
+  return Array.isArray(value) && Object.isFrozen(value);
 }
 
 // Longest LONG4 accepted: a weights file has no integer of thousands of digits, and BigInt parsing of one is slow.
@@ -51,7 +49,14 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: unknown[] = [];
   const marks: number[] = [];
-  const memo = new Map<number, unknown>();
+  // Memo: a dense array for the sequential small indexes pickle writes, a Map for the rest (a huge index allocates nothing).
+  const memoDense: unknown[] = [];
+  const memoSparse = new Map<number, unknown>();
+  const DENSE_LIMIT = 1 << 20;
+  const memoSet = (index: number, value: unknown): void => {
+    if (index < DENSE_LIMIT && index <= memoDense.length) memoDense[index] = value;
+    else memoSparse.set(index, value);
+  };
   let position = 0;
 
   const fail = (problem: string): never => {
@@ -80,7 +85,7 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
   };
   const utf8 = (length: number): string => {
     const start = need(length);
-    return Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('utf8');
+    return decodeText(bytes, start, length);
   };
   const latin1 = (length: number): string => {
     const start = need(length);
@@ -107,8 +112,9 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
     return stack.splice(mark as number);
   };
   const memoGet = (index: number): void => {
-    if (!memo.has(index)) fail(`corrupted pickle: memo index ${index} was never stored`);
-    stack.push(memo.get(index));
+    if (index < memoDense.length) stack.push(memoDense[index]);
+    else if (memoSparse.has(index)) stack.push(memoSparse.get(index));
+    else fail(`corrupted pickle: memo index ${index} was never stored`);
   };
   const long = (length: number): number | bigint => {
     if (length > MAX_LONG_BYTES) fail(`integer of ${length} bytes is too large for a weights file`);
@@ -324,13 +330,13 @@ export function unpickle(bytes: Uint8Array, environment: PickleEnvironment, wher
         stack.push(environment.persistentLoad(pop()));
         break;
       case 0x71: // BINPUT
-        memo.set(u8(), top());
+        memoSet(u8(), top());
         break;
       case 0x72: // LONG_BINPUT
-        memo.set(u32(), top());
+        memoSet(u32(), top());
         break;
       case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
+        memoSet(memoDense.length + memoSparse.size, top());
         break;
       case 0x68: // BINGET
         memoGet(u8());

@@ -67,8 +67,8 @@ export const ALLOWED_CALLABLES: readonly string[] = [
   'torch.jit._pickle.restore_type_tag',
 ];
 
-/** A callable or class token from the allowlist. */
-class AllowedGlobal implements PickleGlobal {
+/** A global the pickle named: module and name. */
+class GlobalName implements PickleGlobal {
   constructor(
     readonly module: string,
     readonly name: string,
@@ -80,6 +80,9 @@ class AllowedGlobal implements PickleGlobal {
     return `${this.module}.${this.name}`;
   }
 }
+
+/** A callable or class token from the allowlist. */
+class AllowedGlobal extends GlobalName {}
 
 /** A storage class token (torch.FloatStorage, ...): only a persistent id may use it. */
 class StorageClass {
@@ -89,18 +92,7 @@ class StorageClass {
 }
 
 /** A class compiled by TorchScript (`__torch__.…`): its instances are data only, never run. */
-export class ScriptClass implements PickleGlobal {
-  constructor(
-    readonly module: string,
-    readonly name: string,
-  ) {
-    Object.freeze(this);
-  }
-
-  get qualifiedName(): string {
-    return `${this.module}.${this.name}`;
-  }
-}
+export class ScriptClass extends GlobalName {}
 
 /** An instance of a TorchScript class: its class name and the state BUILD gave it (a dict for modules, a tuple for __getstate__ classes). */
 export class ScriptObject {
@@ -228,10 +220,31 @@ export function torchEnvironment(options: TorchPickleOptions): PickleEnvironment
     return fail(`a ${storage.dtype} storage rebuilt as a plain tensor (quantized tensors use _rebuild_qtensor)`);
   };
 
-  const channelValues = (value: unknown, what: string): number[] => {
-    if (value instanceof Tensor) return Array.from(value.contiguous().data.subarray(0, value.numel()));
-    if (value instanceof StoredTensor) return value.toNumbers();
-    return fail(`corrupted quantized tensor: ${what} is not a tensor`);
+  /**
+   * Per-channel scales or zero points as the typed arrays makeStridedQuantizedTensor checks in
+   * one loop: float64 scales (Float64Array), int64 zero points (Int32Array), float32 scales and
+   * zero points of float qparams (Float32Array). Other dtypes, layouts, and int64 values beyond
+   * int32 go through toNumbers(), whose numbers the qparams checks then name.
+   */
+  const channelValues = (value: unknown, what: string): ArrayLike<number> => {
+    if (value instanceof Tensor) return value.contiguous().data.subarray(0, value.numel());
+    if (!(value instanceof StoredTensor)) return fail(`corrupted quantized tensor: ${what} is not a tensor`);
+    const data = value.data;
+    if (value.shape.length !== 1 || value.strides[0] !== 1) return value.toNumbers();
+    const count = value.shape[0];
+    if (data instanceof BigInt64Array) {
+      // Read each int64 as two int32 words (no BigInt arithmetic): exact when the high word is the low word's sign.
+      const words = new Int32Array(data.buffer, data.byteOffset, count * 2);
+      const out = new Int32Array(count);
+      for (let i = 0; i < count; i++) {
+        const low = words[2 * i];
+        if (words[2 * i + 1] !== low >> 31) return value.toNumbers();
+        out[i] = low;
+      }
+      return out;
+    }
+    if (data instanceof Float64Array) return data.subarray(0, count);
+    return value.toNumbers();
   };
 
   const rebuildQTensor = (args: readonly unknown[]): QTensor => {
@@ -253,10 +266,10 @@ export function torchEnvironment(options: TorchPickleOptions): PickleEnvironment
       }
       if (qscheme === 'torch.per_channel_affine' || qscheme === 'torch.per_channel_affine_float_qparams') {
         if (params.length !== 4) fail(`corrupted quantized tensor: ${qscheme as string} takes (qscheme, scales, zero_points, axis)`);
-        const scales = channelValues(params[1], 'scales');
         // torch pickles float-qparams tensors as per_channel_affine too; float zero points (a
         // float32 tensor) are what tells them apart, and select that scheme in makeStridedQuantizedTensor.
         const floatZeroPoints = params[2] instanceof Tensor;
+        const scales = floatZeroPoints ? Float32Array.from(channelValues(params[1], 'scales')) : channelValues(params[1], 'scales');
         const zeroPoints = floatZeroPoints ? Float32Array.from(channelValues(params[2], 'zero_points')) : channelValues(params[2], 'zero_points');
         return makeStridedQuantizedTensor(data, shape, strides, dtype, { scales, zeroPoints, axis: params[3] as number });
       }

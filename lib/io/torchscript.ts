@@ -62,6 +62,8 @@ export interface ScriptState {
 // Output-qparams attribute names of quantized modules whose state_dict() omits them (Hardswish, ELU, Softmax: scale/zero_point; Sigmoid: output_*).
 const QPARAM_ATTRIBUTES = ['scale', 'zero_point', 'output_scale', 'output_zero_point'];
 const MAX_DEPTH = 1000;
+// A module shared by many parents is visited once per path (as torch's state_dict() does); a hostile DAG could make that exponential.
+const MAX_MODULE_VISITS = 1_000_000;
 
 /** Walks the module tree from `root`, emitting each module's entries then its children's, as Module.state_dict() orders them. */
 export function scriptStateDict(root: unknown, classes: ReadonlyMap<string, ScriptClassInfo>, where: Where): ScriptState {
@@ -108,7 +110,9 @@ export function scriptStateDict(root: unknown, classes: ReadonlyMap<string, Scri
   const packedClass = (value: unknown): string | undefined =>
     value instanceof ScriptObject && value.className.startsWith('__torch__.torch.classes.') ? value.className.slice(value.className.lastIndexOf('.') + 1) : undefined;
 
+  let visits = 0;
   const visit = (module: ScriptObject, prefix: string, depth: number): void => {
+    if (++visits > MAX_MODULE_VISITS) fail(`TorchScript module tree has more than ${MAX_MODULE_VISITS} module paths`);
     if (depth > MAX_DEPTH || onPath.has(module)) fail(`TorchScript module tree is cyclic or deeper than ${MAX_DEPTH} levels at ${prefix || '<root>'}`);
     onPath.add(module);
     const state = module.state;

@@ -19,6 +19,21 @@ const LOCAL_SIGNATURE = 0x04034b50;
 const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
 
+const utf8Decoder = new TextDecoder('utf-8');
+
+/**
+ * `length` bytes at `start` as UTF-8 text; pure ASCII (every name and key PyTorch writes)
+ * without a decoder call, which costs more than the copy for short strings.
+ */
+export function decodeText(bytes: Uint8Array, start: number, length: number): string {
+  if (length <= 64) {
+    const end = start + length;
+    for (let i = start; i < end; i++) if (bytes[i] >= 0x80) return utf8Decoder.decode(bytes.subarray(start, end));
+    return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  }
+  return utf8Decoder.decode(bytes.subarray(start, start + length));
+}
+
 /** One member of the archive: where its bytes lie in the file. */
 export interface ZipEntry {
   readonly name: string;
@@ -71,21 +86,21 @@ class Cursor {
     return Number(value);
   }
 
-  text(offset: number, length: number, what: string): string {
-    this.need(offset, length, what);
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + offset, length).toString('utf8');
-  }
 }
 
 /** The members of a zip archive held in `bytes`, by name, in central-directory order. */
 export class ZipArchive {
   readonly entries: ReadonlyMap<string, ZipEntry>;
 
+  readonly bytes: Uint8Array;
+
   constructor(
-    readonly bytes: Uint8Array,
+    bytes: Uint8Array,
     private readonly file: string,
   ) {
-    this.entries = readCentralDirectory(bytes, { file });
+    // A plain Uint8Array over the same memory: Buffer's subarray is slower and its slice is a view.
+    this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.entries = readCentralDirectory(this.bytes, { file });
   }
 
   /** The entry's bytes: a view over the file for stored entries, an inflated copy for deflated ones. */
@@ -137,36 +152,43 @@ function readCentralDirectory(bytes: Uint8Array, where: Where): Map<string, ZipE
   if (count * 46 > directorySize) throw loadError(where, `corrupted zip archive: ${count} entries cannot fit a ${directorySize}-byte central directory`);
   const entries = new Map<string, ZipEntry>();
   let offset = directoryOffset;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const directoryEnd = directoryOffset + directorySize;
   for (let i = 0; i < count; i++) {
-    if (cursor.u32(offset, 'central directory header') !== CENTRAL_SIGNATURE) throw loadError(where, `corrupted zip archive: bad central directory header ${i} at byte ${offset}`);
-    const flags = cursor.u16(offset + 8, 'flags');
+    // One bounds check per record, then plain DataView reads: archives have thousands of entries.
+    if (offset + 46 > directoryEnd || view.getUint32(offset, true) !== CENTRAL_SIGNATURE) throw loadError(where, `corrupted zip archive: bad central directory header ${i} at byte ${offset}`);
+    const flags = view.getUint16(offset + 8, true);
     if (flags & 1) throw loadError(where, 'encrypted zip entries are not supported');
-    const method = cursor.u16(offset + 10, 'compression method');
-    let compressedSize = cursor.u32(offset + 20, 'compressed size');
-    let size = cursor.u32(offset + 24, 'size');
-    const nameLength = cursor.u16(offset + 28, 'name length');
-    const extraLength = cursor.u16(offset + 30, 'extra length');
-    const commentLength = cursor.u16(offset + 32, 'comment length');
-    let localOffset = cursor.u32(offset + 42, 'local header offset');
-    const name = cursor.text(offset + 46, nameLength, 'entry name');
+    const method = view.getUint16(offset + 10, true);
+    let compressedSize = view.getUint32(offset + 20, true);
+    let size = view.getUint32(offset + 24, true);
+    const nameLength = view.getUint16(offset + 28, true);
+    const extraLength = view.getUint16(offset + 30, true);
+    const commentLength = view.getUint16(offset + 32, true);
+    let localOffset = view.getUint32(offset + 42, true);
+    const recordEnd = offset + 46 + nameLength + extraLength + commentLength;
+    if (recordEnd > directoryEnd) throw loadError(where, `corrupted zip archive: central directory record ${i} runs past the directory`);
+    const name = decodeText(bytes, offset + 46, nameLength);
     // The zip64 extra field holds, in order, whichever of these three saturated at 0xffffffff.
-    let extra = offset + 46 + nameLength;
-    const extraEnd = extra + extraLength;
-    while (extra + 4 <= extraEnd) {
-      const id = cursor.u16(extra, 'extra field id');
-      const length = cursor.u16(extra + 2, 'extra field length');
-      if (id === 1) {
-        let field = extra + 4;
-        if (size === 0xffffffff) { size = cursor.u64(field, 'zip64 size'); field += 8; }
-        if (compressedSize === 0xffffffff) { compressedSize = cursor.u64(field, 'zip64 compressed size'); field += 8; }
-        if (localOffset === 0xffffffff) { localOffset = cursor.u64(field, 'zip64 local header offset'); }
+    if (size === 0xffffffff || compressedSize === 0xffffffff || localOffset === 0xffffffff) {
+      let extra = offset + 46 + nameLength;
+      const extraEnd = extra + extraLength;
+      while (extra + 4 <= extraEnd) {
+        const id = cursor.u16(extra, 'extra field id');
+        const length = cursor.u16(extra + 2, 'extra field length');
+        if (id === 1) {
+          let field = extra + 4;
+          if (size === 0xffffffff) { size = cursor.u64(field, 'zip64 size'); field += 8; }
+          if (compressedSize === 0xffffffff) { compressedSize = cursor.u64(field, 'zip64 compressed size'); field += 8; }
+          if (localOffset === 0xffffffff) { localOffset = cursor.u64(field, 'zip64 local header offset'); }
+        }
+        extra += 4 + length;
       }
-      extra += 4 + length;
     }
     if (cursor.u32(localOffset, `local header of ${name}`) !== LOCAL_SIGNATURE) throw loadError({ ...where, entry: name }, `corrupted zip archive: bad local header at byte ${localOffset}`);
     const dataOffset = localOffset + 30 + cursor.u16(localOffset + 26, 'local name length') + cursor.u16(localOffset + 28, 'local extra length');
     entries.set(name, { name, method, compressedSize, size, dataOffset });
-    offset += 46 + nameLength + extraLength + commentLength;
+    offset = recordEnd;
   }
   return entries;
 }

@@ -5,6 +5,8 @@
 // context, so `instanceof RangeError` would be false for it there. The class is therefore checked by
 // name and constructor name; test/async.test.ts also checks real `instanceof` in a plain Node process.
 
+import { LoadError } from '../..';
+
 export type ErrorClassName = 'TypeError' | 'RangeError';
 
 function escapeRegExp(text: string): string {
@@ -66,4 +68,17 @@ export async function expectValidationRejection(promise: Promise<unknown>, class
   }
   const complaint = rejected ? complaintAbout(caught, className, parameter) : `expected a rejection with ${className} naming ${parameter}, but it resolved`;
   if (complaint !== null) throw new Error(`${what ? `${what}: ` : ''}${complaint}`);
+}
+
+/** Runs body, which must throw the loader's LoadError with a message matching `pattern`; returns it. */
+export function expectLoadError(body: () => unknown, pattern: RegExp): LoadError {
+  let caught: unknown;
+  try {
+    body();
+  } catch (error) {
+    caught = error;
+  }
+  if (!(caught instanceof LoadError)) throw new Error(`expected a LoadError matching ${pattern}, got ${describeThrown(caught)}`);
+  expect(caught.message).toMatch(pattern);
+  return caught;
 }
