@@ -19,22 +19,38 @@ namespace qk {
 namespace test {
 namespace {
 
-// Runs both kernels of `l` over the whole problem, tile by tile, and compares with the reference.
+// A problem packed for one kernel layout: the pack, the A panel and its row terms.
 // A kPairProof kernel is exact only under its proof, which the op checks per call (the fallback
 // is tested in gemm-ops-test.cc): for weights whose pairs are not safe it runs here on the same
 // problem with 7-bit activations (a & 127); safe weights keep the full activation range.
-bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& problem) {
+struct KernelInput {
   std::shared_ptr<const PackedGemm> packed;
-  const Status st = PackedGemm::Create(l, problem.n, problem.k, problem.w.data(), problem.w_zp.data(), &packed);
+  GemmProblem p;
+  size_t row_bytes = 0;
+  std::vector<uint8_t> panel;
+  std::vector<int32_t> row_terms;
+};
+
+bool PrepareKernelInput(Context& ctx, const GemmLayout& l, const GemmProblem& problem, KernelInput* in) {
+  const Status st = PackedGemm::Create(l, problem.n, problem.k, problem.w.data(), problem.w_zp.data(), &in->packed);
   if (!ctx.Check(st.ok(), "pack failed: " + st.message())) return false;
-  GemmProblem p = problem;
-  if (l.exactness == GemmExactness::kPairProof && !packed->pairs_safe()) {
-    for (uint8_t& v : p.a) v &= 0x7F;
+  in->p = problem;
+  if (l.exactness == GemmExactness::kPairProof && !in->packed->pairs_safe()) {
+    for (uint8_t& v : in->p.a) v &= 0x7F;
   }
-  const size_t row_bytes = packed->a_row_bytes();
-  std::vector<uint8_t> panel(p.m * row_bytes);
-  std::vector<int32_t> row_terms(p.m);
-  PackGemmA(*packed, p.m, p.a.data(), p.lda, p.a_zp, panel.data(), row_terms.data());
+  in->row_bytes = in->packed->a_row_bytes();
+  in->panel.resize(in->p.m * in->row_bytes);
+  in->row_terms.resize(in->p.m);
+  PackGemmA(*in->packed, in->p.m, in->p.a.data(), in->p.lda, in->p.a_zp, in->panel.data(), in->row_terms.data());
+  return true;
+}
+
+// Runs both kernels of `l` over the whole problem, tile by tile, and compares with the reference.
+bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& problem) {
+  KernelInput in;
+  if (!PrepareKernelInput(ctx, l, problem, &in)) return false;
+  const GemmProblem& p = in.p;
+  const PackedGemm* packed = in.packed.get();
 
   const size_t padded = packed->blocks() * l.nr;
   std::vector<float> bias_term(padded, 0.0f), multiplier(padded, 0.0f), scale(padded, 0.0f);
@@ -62,9 +78,9 @@ bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& problem) {
     const GemmF32Params f32{p.a_zp, scale.data() + n0, p.bias.empty() ? nullptr : p.bias.data() + n0, p.relu};
     for (size_t i = 0; i < p.m; i += l.mr) {
       const size_t mr = std::min(l.mr, p.m - i);
-      l.u8_kernel(mr, nc, packed->kpad(), panel.data() + i * row_bytes, row_bytes, row_terms.data() + i,
+      l.u8_kernel(mr, nc, packed->kpad(), in.panel.data() + i * in.row_bytes, in.row_bytes, in.row_terms.data() + i,
                   packed->block(b), y.data() + i * ldy + n0, ldy, &u8);
-      l.f32_kernel(mr, nc, packed->kpad(), panel.data() + i * row_bytes, row_bytes, row_terms.data() + i,
+      l.f32_kernel(mr, nc, packed->kpad(), in.panel.data() + i * in.row_bytes, in.row_bytes, in.row_terms.data() + i,
                    packed->block(b), yf.data() + i * ldy + n0, ldy, &f32);
     }
   }
@@ -75,17 +91,10 @@ bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& problem) {
 // before the conversion, wrapping) or onednn's fp32 zero point (added before rounding), per
 // column, against the scalar stage RequantizeGemmValue on the reference accumulators.
 bool RunEngineStage(Context& ctx, const GemmLayout& l, const GemmProblem& problem, Random& rng, bool qnnpack) {
-  std::shared_ptr<const PackedGemm> packed;
-  const Status st = PackedGemm::Create(l, problem.n, problem.k, problem.w.data(), problem.w_zp.data(), &packed);
-  if (!ctx.Check(st.ok(), "pack failed: " + st.message())) return false;
-  GemmProblem p = problem;
-  if (l.exactness == GemmExactness::kPairProof && !packed->pairs_safe()) {
-    for (uint8_t& v : p.a) v &= 0x7F;
-  }
-  const size_t row_bytes = packed->a_row_bytes();
-  std::vector<uint8_t> panel(p.m * row_bytes);
-  std::vector<int32_t> row_terms(p.m);
-  PackGemmA(*packed, p.m, p.a.data(), p.lda, p.a_zp, panel.data(), row_terms.data());
+  KernelInput in;
+  if (!PrepareKernelInput(ctx, l, problem, &in)) return false;
+  const GemmProblem& p = in.p;
+  const PackedGemm* packed = in.packed.get();
   const size_t padded = packed->blocks() * l.nr;
   std::vector<int32_t> bias_int(padded, 0);
   std::vector<float> bias_term(padded, 0.0f), multiplier(padded, 0.0f);
@@ -103,8 +112,8 @@ bool RunEngineStage(Context& ctx, const GemmLayout& l, const GemmProblem& proble
     const size_t n0 = b * l.nr, nc = std::min(l.nr, p.n - n0);
     const GemmU8Params u8{p.a_zp, bias_int.data() + n0, bias_term.data() + n0, multiplier.data() + n0, lo, hi, y_zp_f, y_zp_i};
     for (size_t i = 0; i < p.m; i += l.mr) {
-      l.u8_kernel(std::min(l.mr, p.m - i), nc, packed->kpad(), panel.data() + i * row_bytes, row_bytes,
-                  row_terms.data() + i, packed->block(b), y.data() + i * ldy + n0, ldy, &u8);
+      l.u8_kernel(std::min(l.mr, p.m - i), nc, packed->kpad(), in.panel.data() + i * in.row_bytes, in.row_bytes,
+                  in.row_terms.data() + i, packed->block(b), y.data() + i * ldy + n0, ldy, &u8);
     }
   }
   std::vector<int32_t> acc(p.m * p.n);
