@@ -3,7 +3,7 @@
 // Exact. The layer-norm cases pin the fused multiply-adds of torch's AVX2 build (variance and affine
 // step, native/src/ops/norm.h): with separate roundings about one element in 10^5 differs.
 import { nniq, nnq, ops, tensor } from '..';
-import { describeAgainstTorch, Int8DType, randomFormat, randomInput, TorchCase } from './helpers/pool-norm';
+import { describeAgainstTorch, describeAgainstTorchUnderQnnpack, Int8DType, randomFormat, randomInput, TorchCase } from './helpers/pool-norm';
 import { Rng, testSeed } from './helpers/random';
 
 const SWEEP = process.env.QKERNELS_SWEEP === '1';
@@ -123,3 +123,4 @@ for (let i = 0; i < PER_KIND; i++) cases.push(groupNormCase(cases.length, false)
 for (let i = 0; i < PER_KIND; i++) cases.push(groupNormCase(cases.length, true));
 
 describeAgainstTorch('normalization', SEED, cases);
+describeAgainstTorchUnderQnnpack('normalization', SEED, cases);

@@ -6,7 +6,7 @@
 // does, so those two allow 1 quantum. maxPool3d and adaptiveMaxPool1d/2d compare with the float op
 // too, exactly (max commutes with dequantization).
 import { qF, QTensor } from '..';
-import { describeAgainstTorch, Int8DType, randomFormat, randomInput, TorchCase } from './helpers/pool-norm';
+import { describeAgainstTorch, describeAgainstTorchUnderQnnpack, Int8DType, randomFormat, randomInput, TorchCase } from './helpers/pool-norm';
 import { Rng, testSeed } from './helpers/random';
 import { OracleResult } from './oracle';
 // Tensors dense in both layouts (one channel, or 1x1 spatial; inputs, and outputs of 1x1 spatial
@@ -106,3 +106,4 @@ const cases: TorchCase[] = [];
 for (const [kind, dims] of KINDS) for (let i = 0; i < PER_KIND; i++) cases.push(makeCase(kind, dims, cases.length));
 
 describeAgainstTorch('pooling', SEED, cases);
+describeAgainstTorchUnderQnnpack('pooling', SEED, cases);

@@ -6,7 +6,7 @@
 // Exact everywhere. Bilinear on channels_last inputs reproduces the fused multiply-adds GCC put into
 // torch's AVX2 NHWC kernel (native/src/ops/resample.h); these cases are what pin that choice.
 import { qF } from '..';
-import { describeAgainstTorch, Int8DType, randomFormat, randomInput, TorchCase } from './helpers/pool-norm';
+import { describeAgainstTorch, describeAgainstTorchUnderQnnpack, Int8DType, randomFormat, randomInput, TorchCase } from './helpers/pool-norm';
 import { Rng, testSeed } from './helpers/random';
 
 const SWEEP = process.env.QKERNELS_SWEEP === '1';
@@ -46,3 +46,4 @@ for (let i = 0; i < PER_MODE; i++) cases.push(makeCase(cases.length, 'nearest'))
 for (let i = 0; i < PER_MODE; i++) cases.push(makeCase(cases.length, 'bilinear'));
 
 describeAgainstTorch('resampling', SEED, cases);
+describeAgainstTorchUnderQnnpack('resampling', SEED, cases);

@@ -8,7 +8,7 @@
 
 import { OpPlan, QDType, QTensor, captureCaller } from '../qtensor';
 import * as validate from '../validate';
-import { InverseScale, LookupOp } from './native';
+import { InverseScale, LookupOp, quantizedEngine } from './native';
 import { checkByteQTensor, checkOutputQParams, optionalNumber, planLookup, runAsync, writeBack } from './plan';
 
 /**
@@ -58,7 +58,9 @@ export function planClamp(input: unknown, min: number | null, max: number | null
 export function planHardswish(input: unknown, scale: unknown, zeroPoint: unknown, name = 'input'): OpPlan<QTensor> {
   const x = checkByteQTensor(input, name);
   const [s, zp] = checkOutputQParams(scale, zeroPoint, x.dtype);
-  return planLookup({ op: LookupOp.Hardswish, input: x, scale: s, zeroPoint: zp, inverse: InverseScale.Double });
+  // qhardswish.cpp sends quint8 to QNNPACK's table under the qnnpack engine.
+  const op = x.dtype === 'quint8' && quantizedEngine() === 'qnnpack' ? LookupOp.QnnpackHardswish : LookupOp.Hardswish;
+  return planLookup({ op, input: x, scale: s, zeroPoint: zp, inverse: InverseScale.Double });
 }
 
 /** @internal elu and celu: PyTorch's generalized ELU (alpha, output scale coefficient, input scale coefficient). */

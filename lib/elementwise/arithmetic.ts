@@ -6,20 +6,15 @@
 // add_scalar and mul_scalar choose new output qparams exactly as torch does and map values
 // through a lookup table (or copy them). cat requantizes every input to the output qparams.
 
-import { addon, QStorage } from '../native';
+import { QStorage } from '../native';
 import { OpPlan, QDType, QTensor, denseQuantized, makePerTensorQTensor, makePlan } from '../qtensor';
 import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
-import { InverseScale, LookupOp, native } from './native';
+import { InverseScale, LookupOp, native, quantizedEngine } from './native';
 import { checkByteQTensor, checkOutputQParams, dtypeCode, planLookup, roundHalfEven, vectorPart } from './plan';
 
 const { fround } = Math;
-
-/** The quantized engine in force (backend.quantizedEngine()), read when an op is called. */
-function quantizedEngine(): string {
-  return addon.quantizedEngine();
-}
 
 // ---- broadcasting and TensorIterator's walk ---------------------------------------------------------
 

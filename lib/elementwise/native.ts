@@ -16,6 +16,12 @@ export const enum LookupOp {
   AddScalar = 9,
   Requantize = 10,
   Negate = 11,
+  QnnpackHardswish = 12,
+}
+
+/** The quantized engine in force (backend.quantizedEngine()), read when an op is called. */
+export function quantizedEngine(): string {
+  return addon.quantizedEngine();
 }
 
 /** qk::InverseScale: how a PyTorch kernel's vectorized quantize computes 1 / output scale. */

@@ -8,7 +8,8 @@ import * as validate from '../validate';
 /** The binding functions of native/addon/pool-norm.cc (sync, and Async returning a Promise). */
 interface PoolNormAddon {
   maxPool(x: QStorage, dtype: number, layout: number, geometry: Float64Array): QStorage;
-  avgPool(x: QStorage, dtype: number, layout: number, geometry: Float64Array, countIncludePad: boolean, divisorOverride: number, zeroPoint: number): QStorage;
+  /** qnnpackScale: 0 for PyTorch's own kernel, else the input scale for QNNPACK's average pooling (engine qnnpack). */
+  avgPool(x: QStorage, dtype: number, layout: number, geometry: Float64Array, countIncludePad: boolean, divisorOverride: number, zeroPoint: number, qnnpackScale: number): QStorage;
   adaptiveAvgPool(x: QStorage, dtype: number, layout: number, geometry: Float64Array, zeroPoint: number): QStorage;
   adaptiveMaxPool(x: QStorage, dtype: number, layout: number, geometry: Float64Array): QStorage;
   batchNorm(

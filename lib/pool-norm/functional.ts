@@ -1,5 +1,6 @@
 // Pooling, normalization and resampling as functions: qF.maxPool2d, qF.interpolate, ops.quantized.batchNorm2d, ...
 
+import { addon } from '../native';
 import { QTensor } from '../qtensor';
 import { MemoryFormat, numelOf } from '../shape';
 import { Tensor } from '../tensor';
@@ -149,7 +150,13 @@ export function planAvgPool(dims: number, x: unknown, kernelSize: unknown, optio
   const p = problem(x, dims, `avgPool${dims}d`, dims === 3);
   const w = poolWindow(p, kernelSize, o.stride, o.padding, 1, ceilMode);
   const { storage, layout } = inputStorage(p);
-  return plan('avgPool', [storage, p.input.code, layout, poolGeometry(p, w), countIncludePad, divisor, p.input.zeroPoint], outputFinish(p, w.output));
+  // qavg_pool.cpp under the qnnpack engine: 4-D quint8 input without ceil_mode goes to QNNPACK,
+  // which refuses a 1x1 kernel (torch then fails; qkernels keeps its own kernel there).
+  const qnnpack =
+    dims === 2 && p.input.dtype === 'quint8' && !ceilMode && p.input.shape.length === 4 && w.kernel[0] * w.kernel[1] > 1 &&
+    addon.quantizedEngine() === 'qnnpack';
+  const qnnpackScale = qnnpack ? p.input.scale : 0;
+  return plan('avgPool', [storage, p.input.code, layout, poolGeometry(p, w), countIncludePad, divisor, p.input.zeroPoint, qnnpackScale], outputFinish(p, w.output));
 }
 
 function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: string): { p: Problem; output: number[] } {

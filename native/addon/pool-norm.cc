@@ -130,12 +130,17 @@ PreparedOp PrepareAdaptiveMaxPool(const Napi::CallbackInfo& info, bool snapshot)
   });
 }
 
-// avgPool(x, dtype, layout, geometry, countIncludePad, divisorOverride (0: none), zeroPoint)
+// avgPool(x, dtype, layout, geometry, countIncludePad, divisorOverride (0: none), zeroPoint,
+//         qnnpackScale (0: PyTorch's own kernel; > 0: QNNPACK's formula with this input scale))
 PreparedOp PrepareAvgPool(const Napi::CallbackInfo& info, bool snapshot) {
   AvgPoolOptions options;
   options.count_include_pad = ArgBool(info, 4, "countIncludePad");
   options.divisor_override = ArgInt64(info, 5, "divisorOverride");
   options.zero_point = ArgZeroPoint(info, 6, "zeroPoint");
+  const double qnnpack_scale = ArgNumber(info, 7, "qnnpackScale");
+  if (!(qnnpack_scale >= 0 && std::isfinite(qnnpack_scale))) ThrowRange(info.Env(), "0 or a positive scale", "qnnpackScale", info[7]);
+  options.qnnpack = qnnpack_scale > 0;
+  options.scale = qnnpack_scale;
   return PreparePool(info, snapshot, [&](const PoolGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
     return std::function<Status()>([=] { return AvgPool(g, dtype, layout, options, x.data, x.bytes, out.data, out.bytes); });
   });

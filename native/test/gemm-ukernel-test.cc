@@ -12,27 +12,45 @@
 #include "gemm-tester.h"
 #include "harness.h"
 #include "pack/gemm-pack.h"
+#include "reference/gemm-ref.h"
+#include "ukernels/gemm/requant-scalar.h"
 
 namespace qk {
 namespace test {
 namespace {
 
-// Runs both kernels of `l` over the whole problem, tile by tile, and compares with the reference.
+// A problem packed for one kernel layout: the pack, the A panel and its row terms.
 // A kPairProof kernel is exact only under its proof, which the op checks per call (the fallback
 // is tested in gemm-ops-test.cc): for weights whose pairs are not safe it runs here on the same
 // problem with 7-bit activations (a & 127); safe weights keep the full activation range.
-bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& problem) {
+struct KernelInput {
   std::shared_ptr<const PackedGemm> packed;
-  const Status st = PackedGemm::Create(l, problem.n, problem.k, problem.w.data(), problem.w_zp.data(), &packed);
+  GemmProblem p;
+  size_t row_bytes = 0;
+  std::vector<uint8_t> panel;
+  std::vector<int32_t> row_terms;
+};
+
+bool PrepareKernelInput(Context& ctx, const GemmLayout& l, const GemmProblem& problem, KernelInput* in) {
+  const Status st = PackedGemm::Create(l, problem.n, problem.k, problem.w.data(), problem.w_zp.data(), &in->packed);
   if (!ctx.Check(st.ok(), "pack failed: " + st.message())) return false;
-  GemmProblem p = problem;
-  if (l.exactness == GemmExactness::kPairProof && !packed->pairs_safe()) {
-    for (uint8_t& v : p.a) v &= 0x7F;
+  in->p = problem;
+  if (l.exactness == GemmExactness::kPairProof && !in->packed->pairs_safe()) {
+    for (uint8_t& v : in->p.a) v &= 0x7F;
   }
-  const size_t row_bytes = packed->a_row_bytes();
-  std::vector<uint8_t> panel(p.m * row_bytes);
-  std::vector<int32_t> row_terms(p.m);
-  PackGemmA(*packed, p.m, p.a.data(), p.lda, p.a_zp, panel.data(), row_terms.data());
+  in->row_bytes = in->packed->a_row_bytes();
+  in->panel.resize(in->p.m * in->row_bytes);
+  in->row_terms.resize(in->p.m);
+  PackGemmA(*in->packed, in->p.m, in->p.a.data(), in->p.lda, in->p.a_zp, in->panel.data(), in->row_terms.data());
+  return true;
+}
+
+// Runs both kernels of `l` over the whole problem, tile by tile, and compares with the reference.
+bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& problem) {
+  KernelInput in;
+  if (!PrepareKernelInput(ctx, l, problem, &in)) return false;
+  const GemmProblem& p = in.p;
+  const PackedGemm* packed = in.packed.get();
 
   const size_t padded = packed->blocks() * l.nr;
   std::vector<float> bias_term(padded, 0.0f), multiplier(padded, 0.0f), scale(padded, 0.0f);
@@ -60,13 +78,60 @@ bool RunKernels(Context& ctx, const GemmLayout& l, const GemmProblem& problem) {
     const GemmF32Params f32{p.a_zp, scale.data() + n0, p.bias.empty() ? nullptr : p.bias.data() + n0, p.relu};
     for (size_t i = 0; i < p.m; i += l.mr) {
       const size_t mr = std::min(l.mr, p.m - i);
-      l.u8_kernel(mr, nc, packed->kpad(), panel.data() + i * row_bytes, row_bytes, row_terms.data() + i,
+      l.u8_kernel(mr, nc, packed->kpad(), in.panel.data() + i * in.row_bytes, in.row_bytes, in.row_terms.data() + i,
                   packed->block(b), y.data() + i * ldy + n0, ldy, &u8);
-      l.f32_kernel(mr, nc, packed->kpad(), panel.data() + i * row_bytes, row_bytes, row_terms.data() + i,
+      l.f32_kernel(mr, nc, packed->kpad(), in.panel.data() + i * in.row_bytes, in.row_bytes, in.row_terms.data() + i,
                    packed->block(b), yf.data() + i * ldy + n0, ldy, &f32);
     }
   }
   return CheckGemmU8(ctx, l.u8_name, p, y, ldy) && CheckGemmF32(ctx, l.f32_name, p, yf, ldy);
+}
+
+// The engines' constants of the u8 output stage (ops/qgemm.h): qnnpack's int32 bias (added
+// before the conversion, wrapping) or onednn's fp32 zero point (added before rounding), per
+// column, against the scalar stage RequantizeGemmValue on the reference accumulators.
+bool RunEngineStage(Context& ctx, const GemmLayout& l, const GemmProblem& problem, Random& rng, bool qnnpack) {
+  KernelInput in;
+  if (!PrepareKernelInput(ctx, l, problem, &in)) return false;
+  const GemmProblem& p = in.p;
+  const PackedGemm* packed = in.packed.get();
+  const size_t padded = packed->blocks() * l.nr;
+  std::vector<int32_t> bias_int(padded, 0);
+  std::vector<float> bias_term(padded, 0.0f), multiplier(padded, 0.0f);
+  for (size_t j = 0; j < p.n; ++j) {
+    if (qnnpack) bias_int[j] = static_cast<int32_t>(rng.Int(-200000, 200000));
+    if (!qnnpack) bias_term[j] = static_cast<float>(rng.Uniform(-3e4, 3e4));
+    multiplier[j] = static_cast<float>(rng.LogUniform(-5.5, -2.5));
+  }
+  const float lo = static_cast<float>(p.y_min - p.y_zp), hi = static_cast<float>(p.y_max - p.y_zp);
+  const float y_zp_f = qnnpack ? 0.0f : static_cast<float>(p.y_zp);
+  const int32_t y_zp_i = qnnpack ? p.y_zp : 0;
+  const size_t ldy = p.n + 3;
+  std::vector<uint8_t> y(p.m * ldy + 16, kGemmSentinel);
+  for (size_t b = 0; b < packed->blocks(); ++b) {
+    const size_t n0 = b * l.nr, nc = std::min(l.nr, p.n - n0);
+    const GemmU8Params u8{p.a_zp, bias_int.data() + n0, bias_term.data() + n0, multiplier.data() + n0, lo, hi, y_zp_f, y_zp_i};
+    for (size_t i = 0; i < p.m; i += l.mr) {
+      l.u8_kernel(std::min(l.mr, p.m - i), nc, packed->kpad(), in.panel.data() + i * in.row_bytes, in.row_bytes,
+                  in.row_terms.data() + i, packed->block(b), y.data() + i * ldy + n0, ldy, &u8);
+    }
+  }
+  std::vector<int32_t> acc(p.m * p.n);
+  ref::GemmAcc(p.m, p.n, p.k, p.a.data(), p.lda, p.a_zp, p.w.data(), p.w_zp.data(), acc.data());
+  for (size_t i = 0; i < p.m; ++i) {
+    for (size_t j = 0; j < ldy; ++j) {
+      const uint8_t want = j < p.n ? static_cast<uint8_t>(RequantizeGemmValue(acc[i * p.n + j], bias_int[j], bias_term[j],
+                                                                           multiplier[j], lo, hi, y_zp_f, y_zp_i))
+                                   : kGemmSentinel;
+      if (y[i * ldy + j] != want) {
+        ctx.Fail(std::string(l.u8_name) + (qnnpack ? " qnnpack" : " onednn") + " stage, " + p.Describe() + ": row " +
+                 std::to_string(i) + " column " + std::to_string(j) + " got " + std::to_string(y[i * ldy + j]) +
+                 ", expected " + std::to_string(want));
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 void TestLayout(Context& ctx, const GemmLayout& l) {
@@ -94,6 +159,12 @@ void TestLayout(Context& ctx, const GemmLayout& l) {
   // Every weight pattern and zero-point combination at one shape.
   for (int v = 0; v < 84; ++v) {
     if (!RunKernels(ctx, l, MakeGemmProblem(rng, l.mr + 1, l.nr + 1, 37, v))) return;
+  }
+  // The qnnpack and onednn constants of the output stage, at tile and multi-block shapes.
+  for (int v = 0; v < 24; ++v) {
+    const size_t m = v % 3 == 0 ? l.mr : v % 3 == 1 ? 1 : 2 * l.mr + 1;
+    const size_t n = v % 4 == 0 ? l.nr : v % 4 == 1 ? 1 : 2 * l.nr + 3;
+    if (!RunEngineStage(ctx, l, MakeGemmProblem(rng, m, n, 17 + v, v), rng, v % 2 == 0)) return;
   }
 }
 

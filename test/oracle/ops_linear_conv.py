@@ -254,7 +254,108 @@ def op_linear_conv_repr(case):
         torch.backends.quantized.engine = saved
 
 
+# ---- small networks, converted under one engine --------------------------------------------------
+
+
+def quantized_module_params(m):
+    """A quantized conv/linear module's weights (int8 values, qparams), bias and output qparams."""
+    w = m.weight()
+    per_channel = w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric)
+    out = {
+        "w": w.int_repr(),
+        "w_scales": (w.q_per_channel_scales() if per_channel else torch.tensor([w.q_scale()])).to(torch.float64),
+        "w_zero_points": (w.q_per_channel_zero_points() if per_channel else torch.tensor([w.q_zero_point()])).to(torch.int32),
+        "scale": float(m.scale),
+        "zero_point": int(m.zero_point),
+    }
+    b = m.bias()
+    if b is not None:
+        out["bias"] = b.detach().to(torch.float32)
+    return out
+
+
+def op_engine_net(case):
+    """A small float network (conv1d stack, or a residual conv2d block), fused, calibrated and
+    converted with torch.ao.quantization under case["engine"]'s default qconfig; returns every
+    quantized module's parameters, the input qparams and torch's quantized logits."""
+    import torch.nn as nn
+    import torch.ao.quantization as tq
+
+    engine = case["engine"]
+    torch.backends.quantized.engine = engine
+    torch.manual_seed(int(case["seed"]))
+    kind = case["kind"]
+
+    class Conv1dNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+            self.c1, self.r1 = nn.Conv1d(4, 16, 5, padding=2), nn.ReLU()
+            self.c2, self.r2 = nn.Conv1d(16, 16, 3, stride=2, groups=4), nn.ReLU()
+            self.c3 = nn.Conv1d(16, 8, 3, dilation=2)
+            self.fc = nn.Linear(8 * 10, 10)
+
+        def forward(self, x):
+            x = self.quant(x)
+            x = self.c3(self.r2(self.c2(self.r1(self.c1(x)))))
+            return self.dequant(self.fc(torch.flatten(x, 1)))
+
+        fuse = [["c1", "r1"], ["c2", "r2"]]
+
+    class ResidualNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+            self.stem, self.r0 = nn.Conv2d(3, 16, 3, padding=1), nn.ReLU()
+            self.a, self.ra = nn.Conv2d(16, 16, 3, padding=1), nn.ReLU()
+            self.b = nn.Conv2d(16, 16, 3, padding=1)
+            self.dw, self.rdw = nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.ReLU()
+            self.skip = nn.quantized.FloatFunctional()
+            self.pool = nn.AvgPool2d(2)
+            self.fc = nn.Linear(16 * 4 * 4, 10)
+
+        def forward(self, x):
+            x = self.r0(self.stem(self.quant(x)))
+            y = self.b(self.ra(self.a(x)))
+            x = self.skip.add_relu(x, y)
+            x = self.pool(self.rdw(self.dw(x)))
+            return self.dequant(self.fc(torch.flatten(x, 1)))
+
+        fuse = [["stem", "r0"], ["a", "ra"], ["dw", "rdw"]]
+
+    model = (Conv1dNet if kind == "conv1d" else ResidualNet)().eval()
+    shape = [2, 4, 30] if kind == "conv1d" else [2, 3, 8, 8]
+    tq.fuse_modules(model, model.fuse, inplace=True)
+    model.qconfig = tq.get_default_qconfig(engine)
+    tq.prepare(model, inplace=True)
+    for _ in range(4):
+        model(torch.randn(*shape))
+    tq.convert(model, inplace=True)
+    x = torch.randn(*shape)
+    qx = model.quant(x)
+    captured = {}
+    handle = model.fc.register_forward_hook(lambda mod, inp, out: captured.update(logits=out))
+    model(x)
+    handle.remove()
+    modules = {name: quantized_module_params(getattr(model, name))
+               for name in (["c1", "c2", "c3", "fc"] if kind == "conv1d" else ["stem", "a", "b", "dw", "fc"])}
+    out = {
+        "x": x.to(torch.float32),
+        "x_scale": float(qx.q_scale()),
+        "x_zero_point": int(qx.q_zero_point()),
+        "modules": modules,
+        "logits": captured["logits"].int_repr(),
+        "logits_scale": float(captured["logits"].q_scale()),
+        "logits_zero_point": int(captured["logits"].q_zero_point()),
+    }
+    if kind != "conv1d":
+        out["skip_scale"] = float(model.skip.scale)
+        out["skip_zero_point"] = int(model.skip.zero_point)
+    return out
+
+
 HANDLERS = {
+    "engine_net": op_engine_net,
     "linear": op_linear,
     "linear_dynamic": op_linear_dynamic,
     "conv": op_conv,

@@ -119,10 +119,13 @@ Status CheckLookupSpec(const LookupSpec& spec) {
   QK_RETURN_IF_ERROR(CheckByteDType(spec.dtype));
   QK_RETURN_IF_ERROR(CheckQParams(spec.in_scale, spec.in_zero_point, spec.dtype, "scale", "zeroPoint"));
   QK_RETURN_IF_ERROR(CheckQParams(spec.out_scale, spec.out_zero_point, spec.dtype, "outputScale", "outputZeroPoint"));
+  if (spec.op == LookupOp::kQnnpackHardswish && spec.dtype != QDType::kQUInt8) {
+    return Status::RangeError(Expected("quint8 (QNNPACK's hardswish)", "dtype", "qint8"));
+  }
   if (spec.op == LookupOp::kAddScalar && !(std::fabs(spec.p0) <= 2147483647.0 && spec.p0 == std::trunc(spec.p0))) {
     return Status::RangeError(Expected("an integer in int32 range", "other / scale", std::to_string(spec.p0)));
   }
-  if (static_cast<int32_t>(spec.op) < 0 || static_cast<int32_t>(spec.op) > static_cast<int32_t>(LookupOp::kNegate)) {
+  if (static_cast<int32_t>(spec.op) < 0 || static_cast<int32_t>(spec.op) > static_cast<int32_t>(LookupOp::kQnnpackHardswish)) {
     return Status::RangeError(Expected("a known lookup op", "op", std::to_string(static_cast<int32_t>(spec.op))));
   }
   return Status::Ok();
@@ -154,6 +157,13 @@ int32_t LookupValue(const LookupSpec& spec, int32_t q, bool vector_formula) {
     case LookupOp::kNegate: {
       const int32_t y = qmax + qmin - q;
       return spec.p0 != 0 ? std::max(y, out_zp) : y;
+    }
+    case LookupOp::kQnnpackHardswish: {
+      const float x = in_scale * static_cast<float>(q - in_zp);
+      const float clipped = std::min(std::max(x + 3.0f, 0.0f), 6.0f);
+      float t = out_inv_scalar * (x * clipped / 6.0f) + static_cast<float>(out_zp);
+      t = t < 0.0f ? 0.0f : (t > 255.0f ? 255.0f : t);
+      return static_cast<int32_t>(std::lrintf(t));
     }
     default: break;
   }

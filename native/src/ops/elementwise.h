@@ -39,6 +39,11 @@ enum class LookupOp : int32_t {
   kAddScalar = 9,    // q -> requantize_from_int(q - zp + p0, in_scale / out_scale, out_zp); p1 != 0: ReLU (max with out_zp)
   kRequantize = 10,  // y = x (dequantize, then quantize with the output qparams); p0 != 0: y = max(x, 0)
   kNegate = 11,      // q -> qmax + qmin - q; p0 != 0: max with out_zp   (mul_scalar by a negative number)
+  // QNNPACK's hardswish table (pytorch_qnnp_create_hardswish_nc_q8; torch 1.13's qnnpack engine,
+  // quint8), one formula for every element, all fp32:
+  //   x = in_scale * (q - in_zp); t = x * min(max(x + 3, 0), 6) / 6
+  //   y = lrintf(clamp((1 / out_scale) * t + out_zp, 0, 255))
+  kQnnpackHardswish = 12,
 };
 
 // How the vectorized lambda's quantize computes its reciprocal scale (each

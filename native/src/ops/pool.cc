@@ -171,6 +171,17 @@ void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& 
         acc.resize(g.channels);
         const int32_t init = -static_cast<int32_t>(rows.size()) * options.zero_point;
         kernel(rows.size(), g.channels, rows.data(), init, acc.data());
+        if (options.qnnpack) {
+          const float scale = static_cast<float>(options.scale);
+          const float kernel_size = static_cast<float>(g.kernel[0] * g.kernel[1] * g.kernel[2]);
+          const float multiplier = scale / (scale * kernel_size);
+          for (size_t c = 0; c < g.channels; ++c) {
+            const int64_t q = static_cast<int64_t>(std::lrintf(static_cast<float>(acc[c]) * multiplier)) + options.zero_point;
+            out[c] = static_cast<T>(std::min<int64_t>(std::max<int64_t>(q, std::numeric_limits<T>::min()),
+                                                      std::numeric_limits<T>::max()));
+          }
+          return;
+        }
         RequantizeAverage(layout, g.channels, acc.data(), w.divisor, options.zero_point, out);
       });
 }

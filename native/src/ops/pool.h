@@ -69,6 +69,14 @@ struct AvgPoolOptions {
   bool count_include_pad = true;
   int64_t divisor_override = 0;  // 0: none
   int32_t zero_point = 0;
+  // QNNPACK's average pooling (torch 1.13's avg_pool2d under the qnnpack engine for 4-D quint8
+  // input without ceil_mode; the caller decides): the same int32 sum s (padding counts as the
+  // zero point), then y = clamp(lrintf(float(s) * (scale / (scale * K))) + zp, 0, 255) with
+  // K = the kernel's size and every product and quotient in fp32 (q8avgpool's fp32 requantization).
+  // count_include_pad and divisor_override are ignored, as QNNPACK ignores them (a torch 1.13 bug
+  // followed: doc/numerics.md).
+  bool qnnpack = false;
+  double scale = 1;  // the input's (and output's) scale, read by the qnnpack formula only
 };
 
 // Dilation must be 1 (PyTorch's average pooling has none).
