@@ -7,7 +7,6 @@ import { classificationTransform, stack } from '../image/transforms';
 import { loadArchiveAsync } from '../io/load';
 import { architectures } from '../models';
 import { calibrate, loadOutputQParams, uncalibratedModules } from '../observers/calibrate';
-import type { StateValue } from '../nn/state';
 import type { Tensor } from '../tensor';
 import type { Command, CommandIO } from './index';
 
@@ -68,8 +67,7 @@ function readLabels(file: string): string[] {
 async function classify(args: ClassifyArgs, io: CommandIO): Promise<number> {
   const model = architectures[args.arch]();
   const archive = await loadArchiveAsync(args.weights);
-  // The loader's and nn's StateValue types describe the same values (the lead unifies them).
-  model.loadStateDict(archive.stateDict as unknown as ReadonlyMap<string, StateValue>);
+  model.loadStateDict(archive.stateDict);
   loadOutputQParams(model, archive.attributes);
   // torchvision's presets: inception_v3 resizes to 342 and crops 299, the others 256 and 224.
   const crop = args.crop ?? (args.arch === 'inception_v3' ? 299 : 224);

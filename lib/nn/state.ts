@@ -8,21 +8,10 @@ import type { LoadContext } from './module';
 /** A StoredTensor by its old name (the structural type the first commit declared before lib/io existed). */
 export type StoredTensorLike = StoredTensor;
 
-/** One state-dict value: tensors, and the Python values torch saves beside them. */
-export type StateValue =
-  | Tensor
-  | QTensor
-  | StoredTensor
-  | number
-  | bigint
-  | string
-  | boolean
-  | null
-  | readonly StateValue[]
-  | ReadonlyMap<string, StateValue>;
-
-/** An ordered state dict: insertion order is PyTorch's key order. */
-export type StateDict = Map<string, StateValue>;
+// One definition of the values a state dict holds, shared with the loader (lib/io is the lower
+// layer: load() returns exactly what loadStateDict() takes).
+export type { StateDict, StateValue } from '../io/state-dict';
+import type { StateDict, StateValue } from '../io/state-dict';
 
 /** True for a StoredTensor. */
 export function isStoredTensor(value: unknown): value is StoredTensor {
