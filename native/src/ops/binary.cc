@@ -1,0 +1,230 @@
+// 1-bit convolution: packing of activations and weights, the implicit GEMM over XNOR-popcount tiles, the pad correction.
+#include "ops/binary.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "base/checked.h"
+#include "base/cpu.h"
+#include "base/dispatch.h"
+#include "base/threadpool.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+namespace qk {
+namespace {
+
+// Output positions one task computes: a multiple of the tile's rows.
+constexpr size_t kPositionsPerTask = 64;
+
+inline bool IsMinusOne(float x, BinaryRule rule) { return rule == BinaryRule::kSign ? x < 0.0f : !(x > 0.0f); }
+
+// The word of a group whose valid bits (channels below group_in) are all set: a group of -1 values.
+inline uint64_t FullWord(size_t word, size_t group_in) {
+  const size_t bits = group_in - word * 64;
+  return bits >= 64 ? ~uint64_t{0} : ((uint64_t{1} << bits) - 1);
+}
+
+}  // namespace
+
+void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t positions, size_t groups,
+                           BinaryRule rule, uint64_t* out) {
+  const size_t group_in = channels / groups, gw = BinaryGroupWords(channels, groups);
+  const size_t row_words = groups * gw;
+  std::memset(out, 0, batch * positions * row_words * sizeof(uint64_t));
+  for (size_t n = 0; n < batch; ++n) {
+    for (size_t c = 0; c < channels; ++c) {
+      const float* plane = x + (n * channels + c) * positions;
+      const size_t g = c / group_in, cl = c % group_in;
+      uint64_t* words = out + n * positions * row_words + g * gw + cl / 64;
+      const uint64_t bit = uint64_t{1} << (cl % 64);
+      for (size_t p = 0; p < positions; ++p) {
+        if (IsMinusOne(plane[p], rule)) words[p * row_words] |= bit;
+      }
+    }
+  }
+}
+
+void BinaryUnpackActivations(const uint64_t* bits, size_t batch, size_t channels, size_t positions, size_t groups,
+                             float* out) {
+  const size_t group_in = channels / groups, gw = BinaryGroupWords(channels, groups);
+  const size_t row_words = groups * gw;
+  for (size_t n = 0; n < batch; ++n) {
+    for (size_t c = 0; c < channels; ++c) {
+      const size_t g = c / group_in, cl = c % group_in;
+      const uint64_t* words = bits + n * positions * row_words + g * gw + cl / 64;
+      float* plane = out + (n * channels + c) * positions;
+      for (size_t p = 0; p < positions; ++p) plane[p] = ((words[p * row_words] >> (cl % 64)) & 1) ? -1.0f : 1.0f;
+    }
+  }
+}
+
+Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_len, float pad_value,
+                               const float* bias, std::shared_ptr<const BinaryConvWeights>* out) {
+  if (g.transposed || g.padding_mode != ConvPaddingMode::kZeros) {
+    return Status::RangeError("Expected a plain convolution (constant padding, not transposed) for geometry");
+  }
+  QK_RETURN_IF_ERROR(CheckConvGeometry(g));
+  size_t count = 0;
+  if (!ConvWeightCount(g, &count) || count != w_len) {
+    return Status::RangeError("Expected " + std::to_string(count) + " weight values for weight but received " +
+                              std::to_string(w_len));
+  }
+  if (!std::isfinite(pad_value)) {
+    return Status::RangeError("Expected a finite number for padValue but received " + std::to_string(pad_value));
+  }
+  auto bw = std::make_shared<BinaryConvWeights>();
+  bw->geometry = g;
+  bw->pad_value = pad_value;
+  bw->taps = 1;
+  for (int d = 0; d < g.dims; ++d) bw->taps *= g.kernel[d];
+  bw->group_in = g.in_channels / g.groups;
+  bw->group_out = g.out_channels / g.groups;
+  bw->group_words = BinaryGroupWords(g.in_channels, g.groups);
+  bw->kw = bw->taps * bw->group_words;
+  bw->k_bits = bw->taps * bw->group_in;
+  if (bw->kw > kXnorMaxWords) {
+    return Status::RangeError("Expected at most " + std::to_string(kXnorMaxWords * 64) +
+                              " bits per dot product for kernelSize * inChannels / groups but received " +
+                              std::to_string(bw->k_bits));
+  }
+  const size_t blocks = (bw->group_out + kXnorNR - 1) / kXnorNR;
+  bw->packed.assign(g.groups * blocks * bw->kw * kXnorNR, 0);
+  bw->tap_sums.assign(g.out_channels * bw->taps, 0);
+  for (size_t o = 0; o < g.out_channels; ++o) {
+    const size_t grp = o / bw->group_out, ol = o % bw->group_out;
+    uint64_t* block = bw->packed.data() + (grp * blocks + ol / kXnorNR) * bw->kw * kXnorNR;
+    for (size_t c = 0; c < bw->group_in; ++c) {
+      for (size_t t = 0; t < bw->taps; ++t) {
+        const size_t index = (o * bw->group_in + c) * bw->taps + t;
+        const float v = w[index];
+        if (v != 1.0f && v != -1.0f) {
+          return Status::RangeError("Expected +1 or -1 (a binarized weight) for weight[" + std::to_string(index) +
+                                    "] but received " + std::to_string(v));
+        }
+        bw->tap_sums[o * bw->taps + t] += v < 0 ? -1 : 1;
+        // K order: tap, then the group's channel words (the im2col rows' order).
+        if (v < 0) block[(t * bw->group_words + c / 64) * kXnorNR + ol % kXnorNR] |= uint64_t{1} << (c % 64);
+      }
+    }
+  }
+  if (bias != nullptr) bw->bias.assign(bias, bias + g.out_channels);
+  *out = std::move(bw);
+  return Status::Ok();
+}
+
+XnorGemmFn* SelectXnorGemm(const DispatchTable& table) {
+  if (table.xnor_gemm_vpopcnt != nullptr && GetCpuFeatures().avx512vpopcntdq) return table.xnor_gemm_vpopcnt;
+  return table.xnor_gemm;
+}
+
+Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t batch, const size_t in_spatial[3],
+                  const BinaryConvOutput& out) {
+  const ConvGeometry& g = w.geometry;
+  size_t out_spatial[3];
+  QK_RETURN_IF_ERROR(ConvOutputSize(g, in_spatial, out_spatial));
+  const size_t in_positions = in_spatial[0] * (g.dims > 1 ? in_spatial[1] : 1) * (g.dims > 2 ? in_spatial[2] : 1);
+  const size_t out_positions = out_spatial[0] * out_spatial[1] * out_spatial[2];
+  if (out.bits != nullptr && (out.groups == 0 || g.out_channels % out.groups != 0)) {
+    return Status::RangeError("Expected a divisor of " + std::to_string(g.out_channels) +
+                              " for the next layer's groups but received " + std::to_string(out.groups));
+  }
+  // Spatial sizes padded to 3 dims (leading 1s) so one loop nest serves 1-D, 2-D and 3-D.
+  size_t in3[3] = {1, 1, 1}, out3[3] = {1, 1, 1}, k3[3] = {1, 1, 1}, s3[3] = {1, 1, 1}, d3[3] = {1, 1, 1},
+         p3[3] = {0, 0, 0};
+  for (int d = 0; d < g.dims; ++d) {
+    const int e = 3 - g.dims + d;
+    in3[e] = in_spatial[d];
+    out3[e] = out_spatial[d];
+    k3[e] = g.kernel[d];
+    s3[e] = g.stride[d];
+    d3[e] = g.dilation[d];
+    p3[e] = g.pad_before[d];
+  }
+  XnorGemmFn* gemm = SelectXnorGemm(Dispatch());
+  const size_t in_row = g.groups * w.group_words;  // words per input position
+  const size_t blocks = (w.group_out + kXnorNR - 1) / kXnorNR;
+  const size_t next_gw = out.bits ? BinaryGroupWords(g.out_channels, out.groups) : 0;
+  const size_t next_row = out.bits ? out.groups * next_gw : 0;
+  const size_t next_group_in = out.bits ? g.out_channels / out.groups : 1;
+  const bool corrected = w.pad_value != -1.0f;
+  const size_t tasks_per_image = (out_positions + kPositionsPerTask - 1) / kPositionsPerTask;
+
+  ParallelFor(batch * tasks_per_image, [&](size_t task) {
+    const size_t n = task / tasks_per_image;
+    const size_t p0 = (task % tasks_per_image) * kPositionsPerTask;
+    const size_t rows = out_positions - p0 < kPositionsPerTask ? out_positions - p0 : kPositionsPerTask;
+    std::vector<uint64_t> patches(rows * w.kw);
+    std::vector<int32_t> counts(rows * w.group_out);
+    std::vector<uint32_t> padded(corrected ? rows * w.taps : 0);  // per row: its padded taps
+    std::vector<uint32_t> padded_count(rows, 0);
+    const uint64_t* image = x_bits + n * in_positions * in_row;
+    if (out.bits) std::memset(out.bits + (n * out_positions + p0) * next_row, 0, rows * next_row * sizeof(uint64_t));
+    for (size_t grp = 0; grp < g.groups; ++grp) {
+      // im2col of the block: row r = the taps' words of output position p0 + r, in K order.
+      for (size_t r = 0; r < rows; ++r) {
+        const size_t p = p0 + r;
+        const size_t oz = p / (out3[1] * out3[2]), oy = (p / out3[2]) % out3[1], ox = p % out3[2];
+        uint64_t* dst = patches.data() + r * w.kw;
+        size_t t = 0, npad = 0;
+        for (size_t kz = 0; kz < k3[0]; ++kz) {
+          const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
+          for (size_t ky = 0; ky < k3[1]; ++ky) {
+            const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
+            for (size_t kx = 0; kx < k3[2]; ++kx, ++t) {
+              const int64_t ix = static_cast<int64_t>(ox * s3[2] + kx * d3[2]) - static_cast<int64_t>(p3[2]);
+              uint64_t* words = dst + t * w.group_words;
+              if (iz < 0 || iy < 0 || ix < 0 || iz >= static_cast<int64_t>(in3[0]) ||
+                  iy >= static_cast<int64_t>(in3[1]) || ix >= static_cast<int64_t>(in3[2])) {
+                // A pad: -1 in every channel; the correction below replaces it by pad_value.
+                for (size_t k = 0; k < w.group_words; ++k) words[k] = FullWord(k, w.group_in);
+                if (corrected) padded[r * w.taps + npad] = static_cast<uint32_t>(t);
+                ++npad;
+              } else {
+                const size_t q = (static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] +
+                                 static_cast<size_t>(ix);
+                std::memcpy(words, image + q * in_row + grp * w.group_words, w.group_words * sizeof(uint64_t));
+              }
+            }
+          }
+        }
+        padded_count[r] = static_cast<uint32_t>(npad);
+      }
+      const uint64_t* group_weights = w.packed.data() + grp * blocks * w.kw * kXnorNR;
+      for (size_t r = 0; r < rows; r += kXnorMR) {
+        const size_t mr = rows - r < kXnorMR ? rows - r : kXnorMR;
+        gemm(mr, w.group_out, w.kw, patches.data() + r * w.kw, w.kw, group_weights,
+             counts.data() + r * w.group_out, w.group_out);
+      }
+      // Epilogue: dot products, pad correction, bias; floats or the next layer's bits.
+      for (size_t r = 0; r < rows; ++r) {
+        const size_t p = p0 + r;
+        for (size_t ol = 0; ol < w.group_out; ++ol) {
+          const size_t o = grp * w.group_out + ol;
+          const int64_t dot = static_cast<int64_t>(w.k_bits) - 2 * static_cast<int64_t>(counts[r * w.group_out + ol]);
+          float y;
+          if (corrected && padded_count[r] != 0) {
+            int64_t pad_sum = 0;
+            for (uint32_t i = 0; i < padded_count[r]; ++i) pad_sum += w.tap_sums[o * w.taps + padded[r * w.taps + i]];
+            y = static_cast<float>(dot + pad_sum) + w.pad_value * static_cast<float>(pad_sum);
+          } else {
+            y = static_cast<float>(dot);
+          }
+          if (!w.bias.empty()) y = y + w.bias[o];
+          if (out.floats) {
+            out.floats[(n * g.out_channels + o) * out_positions + p] = y;
+          } else if (IsMinusOne(y, out.rule)) {
+            const size_t ng = o / next_group_in, nc = o % next_group_in;
+            out.bits[(n * out_positions + p) * next_row + ng * next_gw + nc / 64] |= uint64_t{1} << (nc % 64);
+          }
+        }
+      }
+    }
+  });
+  return Status::Ok();
+}
+
+}  // namespace qk
