@@ -15,3 +15,5 @@ export type { MemoryFormat } from './shape';
 export { backend } from './backend';
 export type { BackendInfo, Isa } from './backend';
 export { nn, nniq, nnq, nnqd, ops, qF } from './nn';
+export { bitorch } from './binary';
+export { unitScaling } from './unit-scaling';
