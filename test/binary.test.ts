@@ -211,7 +211,7 @@ describe('bitorch API and quirks', () => {
     expectValidationError(() => layer.forward(tensor(new Float32Array(12), [1, 3, 4])), 'RangeError', 'x');
     expectValidationError(() => layer.forward(tensor(new Float32Array(4), [1, 2, 2])), 'RangeError', 'x');
     expectValidationError(() => bitorch.pack(tensor(new Float32Array(4), [1, 2, 2]), { quantization: 'identity' }), 'RangeError', 'quantization');
-    expectValidationError(() => layer.loadStateDict({ weight: tensor(new Float32Array(18), [3, 2, 3]), extra: 1 } as never), 'RangeError', 'stateDict');
+    expectValidationError(() => layer.loadStateDict({ weight: tensor(new Float32Array(18), [3, 2, 3]), extra: 1 } as never), 'RangeError', 'stateDict key');
   });
 });
 

@@ -237,7 +237,7 @@ abstract class BinaryLayerBase {
     this.weightQuantization = weightQuantization;
     this.padValue = padValue;
     this.activation = activation;
-    const shape = weightShape(spec);
+    const shape = this.weightShape();
     // bitorch initializes with xavier_normal_; qkernels starts from zeros (sign(0) = +1): set the trained weights.
     this.weightValue = tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
     this.biasValue = bias ? tensor(new Float32Array(spec.outChannels)) : null;
@@ -262,7 +262,7 @@ abstract class BinaryLayerBase {
   /** Sets the float weight (torch's shape); it is quantized and, when binary, packed once here. */
   setWeight(weight: Tensor): void {
     if (!(weight instanceof Tensor)) throw validate.invalidType('Tensor', 'weight', weight);
-    const shape = weightShape(this.spec);
+    const shape = this.weightShape();
     if (weight.shape.length !== shape.length || weight.shape.some((s, i) => s !== shape[i])) {
       throw validate.invalidRange(`Tensor of shape [${shape.join(', ')}]`, 'weight', weight);
     }
@@ -304,6 +304,11 @@ abstract class BinaryLayerBase {
 
   /** Input shape check; returns batch, spatial sizes, output shape. */
   protected abstract shapeOf(shape: readonly number[], input: unknown): Shape;
+
+  /** torch's weight shape: conv [out, in / groups, ...kernel]; QLinear [out, in]. */
+  protected weightShape(): number[] {
+    return weightShape(this.spec);
+  }
 
   /** The spatial dims a BitTensor output keeps (QLinear: none). */
   protected bitsSpatial(outSpatial: number[]): number[] {
@@ -349,8 +354,9 @@ abstract class BinaryLayerBase {
     // Bits always stand for [batch, channels, ...spatial] (a QLinear's: [batch, outFeatures]).
     const bitsShape = [run.batch, this.spec.outChannels, ...this.bitsSpatial(run.outSpatial)];
     const finish = (out: Float32Array | BigUint64Array): Tensor | BitTensor => {
-      if (out instanceof Float32Array) return tensor(out, run.outShape);
-      return new BitTensor(BIT_TENSOR_TOKEN, out, bitsShape, outGroups ?? 1);
+      // By what was asked, not instanceof: the addon's typed arrays may come from another realm (jest's vm).
+      if (outGroups === null) return tensor(out as Float32Array, run.outShape);
+      return new BitTensor(BIT_TENSOR_TOKEN, out as BigUint64Array, bitsShape, outGroups);
     };
     if (run.native !== null && this.handle !== null) {
       const args = [this.handle, run.native.input, run.batch, run.inSpatial, run.native.rule, outGroups, outRule] as const;
@@ -518,6 +524,10 @@ export class QLinear extends BinaryLayerBase {
           new QActivation(opts.inputQuantization as string | Quantization | null | undefined, opts.gradientCancellationThreshold as number | null | undefined), bias);
     this.inFeatures = cin;
     this.outFeatures = cout;
+  }
+
+  protected override weightShape(): number[] {
+    return [this.spec.outChannels, this.spec.inChannels];
   }
 
   protected override bitsSpatial(): number[] {

@@ -156,3 +156,9 @@ def op_unit_scaling_conv1d(case):
         q = torch.quantize_per_tensor(y, case["out_scale"], case["out_zero_point"], torch.quint8)
         result["q"] = q.int_repr()
     return result
+
+
+HANDLERS = {
+    "bitorch_layer": op_bitorch_layer,
+    "unit_scaling_conv1d": op_unit_scaling_conv1d,
+}
