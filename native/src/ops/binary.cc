@@ -34,15 +34,22 @@ void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t
                            BinaryRule rule, uint64_t* out) {
   const size_t group_in = channels / groups, gw = BinaryGroupWords(channels, groups);
   const size_t row_words = groups * gw;
-  std::memset(out, 0, batch * positions * row_words * sizeof(uint64_t));
+  // One output word at a time, built in a register from its (up to) 64 channels: the planes are
+  // read with a stride, but consecutive positions reuse the same cache lines, and every word
+  // is written once (no read-modify-write scattered over the output).
   for (size_t n = 0; n < batch; ++n) {
-    for (size_t c = 0; c < channels; ++c) {
-      const float* plane = x + (n * channels + c) * positions;
-      const size_t g = c / group_in, cl = c % group_in;
-      uint64_t* words = out + n * positions * row_words + g * gw + cl / 64;
-      const uint64_t bit = uint64_t{1} << (cl % 64);
-      for (size_t p = 0; p < positions; ++p) {
-        if (IsMinusOne(plane[p], rule)) words[p * row_words] |= bit;
+    const float* image = x + n * channels * positions;
+    uint64_t* words = out + n * positions * row_words;
+    for (size_t g = 0; g < groups; ++g) {
+      for (size_t k = 0; k < gw; ++k) {
+        const size_t c0 = g * group_in + k * 64;
+        const size_t width = group_in - k * 64 < 64 ? group_in - k * 64 : 64;
+        const float* planes = image + c0 * positions;
+        for (size_t p = 0; p < positions; ++p) {
+          uint64_t word = 0;
+          for (size_t c = 0; c < width; ++c) word |= static_cast<uint64_t>(IsMinusOne(planes[c * positions + p], rule)) << c;
+          words[p * row_words + g * gw + k] = word;
+        }
       }
     }
   }
@@ -152,6 +159,14 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
   const size_t next_group_in = out.bits ? g.out_channels / out.groups : 1;
   const bool corrected = w.pad_value != -1.0f;
   const size_t tasks_per_image = (out_positions + kPositionsPerTask - 1) / kPositionsPerTask;
+  // Where output channel o's bit goes in a position's words of the next layer (no division per element).
+  std::vector<uint32_t> next_word(out.bits ? g.out_channels : 0);
+  std::vector<uint64_t> next_mask(out.bits ? g.out_channels : 0);
+  for (size_t o = 0; o < next_word.size(); ++o) {
+    const size_t ng = o / next_group_in, nc = o % next_group_in;
+    next_word[o] = static_cast<uint32_t>(ng * next_gw + nc / 64);
+    next_mask[o] = uint64_t{1} << (nc % 64);
+  }
 
   ParallelFor(batch * tasks_per_image, [&](size_t task) {
     const size_t n = task / tasks_per_image;
@@ -161,6 +176,8 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
     std::vector<int32_t> counts(rows * w.group_out);
     std::vector<uint32_t> padded(corrected ? rows * w.taps : 0);  // per row: its padded taps
     std::vector<uint32_t> padded_count(rows, 0);
+    std::vector<float> values(w.group_out);
+    std::vector<float> block(out.floats ? rows * w.group_out : 0);
     const uint64_t* image = x_bits + n * in_positions * in_row;
     if (out.bits) std::memset(out.bits + (n * out_positions + p0) * next_row, 0, rows * next_row * sizeof(uint64_t));
     for (size_t grp = 0; grp < g.groups; ++grp) {
@@ -199,28 +216,44 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
         gemm(mr, w.group_out, w.kw, patches.data() + r * w.kw, w.kw, group_weights,
              counts.data() + r * w.group_out, w.group_out);
       }
-      // Epilogue: dot products, pad correction, bias; floats or the next layer's bits.
+      // Epilogue: dot products, pad correction, bias (in a row buffer, so the common case is one
+      // vectorizable loop); then floats, or the next layer's bits through the precomputed word/mask.
       for (size_t r = 0; r < rows; ++r) {
         const size_t p = p0 + r;
-        for (size_t ol = 0; ol < w.group_out; ++ol) {
-          const size_t o = grp * w.group_out + ol;
-          const int64_t dot = static_cast<int64_t>(w.k_bits) - 2 * static_cast<int64_t>(counts[r * w.group_out + ol]);
-          float y;
-          if (corrected && padded_count[r] != 0) {
+        const int32_t* row_counts = counts.data() + r * w.group_out;
+        const int32_t k_bits = static_cast<int32_t>(w.k_bits);
+        for (size_t ol = 0; ol < w.group_out; ++ol) values[ol] = static_cast<float>(k_bits - 2 * row_counts[ol]);
+        if (corrected && padded_count[r] != 0) {
+          for (size_t ol = 0; ol < w.group_out; ++ol) {
+            const size_t o = grp * w.group_out + ol;
             int64_t pad_sum = 0;
             for (uint32_t i = 0; i < padded_count[r]; ++i) pad_sum += w.tap_sums[o * w.taps + padded[r * w.taps + i]];
-            y = static_cast<float>(dot + pad_sum) + w.pad_value * static_cast<float>(pad_sum);
-          } else {
-            y = static_cast<float>(dot);
-          }
-          if (!w.bias.empty()) y = y + w.bias[o];
-          if (out.floats) {
-            out.floats[(n * g.out_channels + o) * out_positions + p] = y;
-          } else if (IsMinusOne(y, out.rule)) {
-            const size_t ng = o / next_group_in, nc = o % next_group_in;
-            out.bits[(n * out_positions + p) * next_row + ng * next_gw + nc / 64] |= uint64_t{1} << (nc % 64);
+            const int64_t dot = static_cast<int64_t>(k_bits) - 2 * static_cast<int64_t>(row_counts[ol]);
+            values[ol] = static_cast<float>(dot + pad_sum) + w.pad_value * static_cast<float>(pad_sum);
           }
         }
+        if (!w.bias.empty()) {
+          const float* bias = w.bias.data() + grp * w.group_out;
+          for (size_t ol = 0; ol < w.group_out; ++ol) values[ol] = values[ol] + bias[ol];
+        }
+        if (out.floats) {
+          // Transposed through the block buffer: each channel's run of positions is written at once below.
+          for (size_t ol = 0; ol < w.group_out; ++ol) block[ol * rows + r] = values[ol];
+        } else {
+          uint64_t* y = out.bits + (n * out_positions + p) * next_row;
+          const uint32_t* word = next_word.data() + grp * w.group_out;
+          const uint64_t* mask = next_mask.data() + grp * w.group_out;
+          // Branch-free: the signs are data, a branch on them mispredicts half the time.
+          const BinaryRule rule = out.rule;
+          const size_t count = w.group_out;
+          for (size_t ol = 0; ol < count; ++ol) {
+            y[word[ol]] |= mask[ol] & (uint64_t{0} - static_cast<uint64_t>(IsMinusOne(values[ol], rule)));
+          }
+        }
+      }
+      if (out.floats) {
+        float* y = out.floats + (n * g.out_channels + grp * w.group_out) * out_positions + p0;
+        for (size_t ol = 0; ol < w.group_out; ++ol) std::memcpy(y + ol * out_positions, block.data() + ol * rows, rows * sizeof(float));
       }
     }
   });
