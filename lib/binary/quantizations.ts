@@ -109,31 +109,30 @@ function dorefaBits(bits: unknown): number {
   return validate.integerInRange(bits, 'bits', 1, 16);
 }
 
-/**
- * inputdorefa (dorefa.py InputDoReFaFunction.forward):
- *   round(clamp(x, 0, 1) * (2^bits - 1)) / (2^bits - 1), each step in fp32, round half to even.
- */
-export class InputDoReFa extends Quantization {
-  readonly name = 'inputdorefa';
+/** The two DoReFa functions' shared state: k bits (bitorch: `bits or config.dorefa_bits`). */
+abstract class DoReFa extends Quantization {
   readonly bitWidth: number;
   constructor(bits?: number | null) {
     super();
     this.bitWidth = dorefaBits(bits);
   }
+  override toString(): string {
+    return `${this.constructor.name}(bits=${this.bitWidth})`;
+  }
+}
+
+/**
+ * inputdorefa (dorefa.py InputDoReFaFunction.forward):
+ *   round(clamp(x, 0, 1) * (2^bits - 1)) / (2^bits - 1), each step in fp32, round half to even.
+ */
+export class InputDoReFa extends DoReFa {
+  readonly name = 'inputdorefa';
   quantizeValues(values: Float32Array): Float32Array {
     const n = 2 ** this.bitWidth - 1;
     return values.map((v) => {
       const c = Number.isNaN(v) ? v : Math.min(Math.max(v, 0), 1);
       return f(roundHalfEven(f(c * n)) / n);
     });
-  }
-  /** @internal The integer level of each value (0..2^bits - 1): quantizeValues = level / (2^bits - 1). */
-  levels(values: Float32Array): Float32Array {
-    const n = 2 ** this.bitWidth - 1;
-    return values.map((v) => roundHalfEven(f((Number.isNaN(v) ? v : Math.min(Math.max(v, 0), 1)) * n)));
-  }
-  override toString(): string {
-    return `InputDoReFa(bits=${this.bitWidth})`;
   }
 }
 
@@ -144,13 +143,8 @@ export class InputDoReFa extends Quantization {
  * place, which changes a result only when a * (2^bits - 1) lies that close to a rounding tie
  * (doc/binary.md). With bits = 1 the result is +-1 and runs on the binary kernels.
  */
-export class WeightDoReFa extends Quantization {
+export class WeightDoReFa extends DoReFa {
   readonly name = 'weightdorefa';
-  readonly bitWidth: number;
-  constructor(bits?: number | null) {
-    super();
-    this.bitWidth = dorefaBits(bits);
-  }
   quantizeValues(values: Float32Array): Float32Array {
     const n = 2 ** this.bitWidth - 1;
     const t = values.map((v) => f(Math.tanh(v)));
@@ -161,9 +155,6 @@ export class WeightDoReFa extends Quantization {
       const a = f(f(v / twoM) + 0.5);
       return f(f(2 * f(roundHalfEven(f(a * n)) / n)) - 1);
     });
-  }
-  override toString(): string {
-    return `WeightDoReFa(bits=${this.bitWidth})`;
   }
 }
 
