@@ -158,14 +158,21 @@ describeOracle('bitorch layers vs their torch forward', () => {
     });
   });
 
-  test('multi-bit and identity layers (float path): within fp32 rounding of torch, exact share reported', () => {
+  describeEachPath('multi-bit layers', () => test('multi-bit (int8 kernels) and identity (float path) layers: within fp32 rounding of torch, exact share reported', () => {
     let exact = 0;
     let total = 0;
     let worst = 0;
+    let onInt8 = 0;
     for (let k = 0; k < layerCases.length; k++) {
       const c = layerCases[k];
       if (c.binary) continue;
-      const got = buildLayer(c).forward(c.x).data;
+      const layer = buildLayer(c);
+      // DoReFa with <= 7 bits on a grid the pad value belongs to runs on the int8 kernels.
+      const pad = c.kind === 'linear' || c.padValue === 0 ? -1 : c.padValue;  // QLinear has no padding; 0 means -1
+      const expectInt8 = c.inQ.name === 'inputdorefa' && Number.isInteger(pad * (2 ** (c.inQ.bits ?? 1) - 1));
+      expect({ label: c.label, int8: layer.int8 }).toEqual({ label: c.label, int8: expectInt8 });
+      if (layer.int8) onInt8++;
+      const got = layer.forward(c.x).data;
       const want = expected[k].out.data as Float32Array;
       let scale = 1;
       for (const v of want) scale = Math.max(scale, Math.abs(v));
@@ -176,10 +183,11 @@ describeOracle('bitorch layers vs their torch forward', () => {
       }
     }
     // Summation order (and fp32 tanh's last bit for weightdorefa) differ from torch: relative 1e-5 of the largest output.
-    console.log(`bitorch float path: ${exact} of ${total} outputs bit-identical to torch (${((100 * exact) / total).toFixed(1)}%), worst error ${worst.toExponential(2)} of the largest |y|`);
+    expect(onInt8).toBeGreaterThan(0);
+    console.log(`bitorch multi-bit layers (${onInt8} on the int8 kernels): ${exact} of ${total} outputs bit-identical to torch (${((100 * exact) / total).toFixed(1)}%), worst error ${worst.toExponential(2)} of the largest |y|`);
     expect(total).toBeGreaterThan(0);
     expect(worst).toBeLessThan(1e-5);
-  });
+  }));
 });
 
 describe('bitorch API and quirks', () => {

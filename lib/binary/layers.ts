@@ -10,8 +10,8 @@ import { captureCaller, makePlan, OpPlan } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { ConvSpec, PADDING_MODES, convSpec, geometryArray, outputSpatial, weightShape } from '../linear-conv/params';
-import { BinaryWeightHandle, RuleCode, binaryAddon } from './native';
-import { Quantization, resolveQuantization } from './quantizations';
+import { BinaryWeightHandle, LowBitWeightHandle, RuleCode, binaryAddon } from './native';
+import { InputDoReFa, Quantization, WeightDoReFa, resolveQuantization } from './quantizations';
 
 // ---- bit-packed activations ------------------------------------------------------------------
 
@@ -169,6 +169,46 @@ function floatConv(spec: ConvSpec, x: Float32Array, batch: number, inSpatial: nu
   return y;
 }
 
+// ---- multi-bit layers on the int8 kernels -----------------------------------------------------
+
+/** An input quantization whose values are levels / scale: how to turn a value into a u8 level. */
+interface InputGrid {
+  scale: number;
+  zeroPoint: number;
+  /** The u8 level of a quantized value. */
+  level(value: number): number;
+}
+
+/**
+ * inputdorefa(k <= 7): value = level / (2^k - 1), zero point 2^k - 1 (so that pad values down to
+ * -1 are levels too); 1-bit sign-like: +-1 as 0 / 2 with zero point 1. Others: none (float path).
+ */
+function inputGrid(q: Quantization | undefined): InputGrid | null {
+  if (q instanceof InputDoReFa && q.bitWidth <= 7) {
+    const n = 2 ** q.bitWidth - 1;
+    return { scale: 1 / n, zeroPoint: n, level: (v) => Math.round(v * n) + n };
+  }
+  if (q !== undefined && q.rule !== null) return { scale: 1, zeroPoint: 1, level: (v) => v + 1 };
+  return null;
+}
+
+/** The pad value's level on the grid, or null when it is not one (then the float path pads exactly). */
+function padLevel(grid: InputGrid, padValue: number): number | null {
+  const level = padValue / grid.scale + grid.zeroPoint;
+  const rounded = Math.round(level);
+  return Math.abs(level - rounded) < 1e-6 && rounded >= 0 && rounded <= 255 ? rounded : null;
+}
+
+/** Quantized weights as int8 levels and a scale: weightdorefa(k <= 7): (2q - n) / n; +-1 weights: scale 1. */
+function weightLevels(q: Quantization, values: Float32Array): { levels: Int8Array; scale: number } | null {
+  if (q instanceof WeightDoReFa && q.bitWidth <= 7) {
+    const n = 2 ** q.bitWidth - 1;
+    return { levels: Int8Array.from(values, (v) => 2 * Math.round(((v + 1) * n) / 2) - n), scale: 1 / n };
+  }
+  if (values.every((v) => v === 1 || v === -1)) return { levels: Int8Array.from(values), scale: 1 };
+  return null;
+}
+
 // ---- the layers ------------------------------------------------------------------------------
 
 type IntOrTuple = number | number[];
@@ -231,6 +271,7 @@ abstract class BinaryLayerBase {
   private biasValue: Tensor | null;
   private quantizedWeight: Float32Array = new Float32Array(0);
   private handle: BinaryWeightHandle | null = null;
+  private lowBit: { handle: LowBitWeightHandle; grid: InputGrid } | null = null;
 
   protected constructor(spec: ConvSpec, weightQuantization: Quantization, padValue: number, activation: QActivation | null, bias: boolean) {
     this.spec = spec;
@@ -300,6 +341,19 @@ abstract class BinaryLayerBase {
     const binaryWeights = this.quantizedWeight.every((v) => v === 1 || v === -1);
     const bias = this.biasValue === null ? null : this.biasValue.contiguous().data.subarray(0, this.spec.outChannels);
     this.handle = binaryWeights ? binaryAddon.binaryConvPrepack(geometryArray(this.spec), this.quantizedWeight, this.padValue, bias) : null;
+    this.lowBit = null;
+    const grid = inputGrid(this.activation?.activationFunction);
+    if (this.binary || grid === null) return;
+    const weights = weightLevels(this.weightQuantization, this.quantizedWeight);
+    const pad = padLevel(grid, this.padValue);
+    if (weights === null || pad === null) return;
+    const handle = binaryAddon.lowBitConvPrepack(geometryArray(this.spec), weights.levels, weights.scale, grid.scale, grid.zeroPoint, pad, bias);
+    this.lowBit = { handle, grid };
+  }
+
+  /** Whether forward runs on the int8 kernels (multi-bit DoReFa layers whose operands are integer grids). */
+  get int8(): boolean {
+    return this.lowBit !== null;
   }
 
   /** Input shape check; returns batch, spatial sizes, output shape. */
@@ -361,6 +415,12 @@ abstract class BinaryLayerBase {
     if (run.native !== null && this.handle !== null) {
       const args = [this.handle, run.native.input, run.batch, run.inSpatial, run.native.rule, outGroups, outRule] as const;
       return makePlan(() => binaryAddon.binaryConvForward(...args), () => binaryAddon.binaryConvForwardAsync(...args), finish);
+    }
+    if (run.native === null && this.lowBit !== null && run.float !== null && outGroups === null) {
+      const { handle, grid } = this.lowBit;
+      const levels = Uint8Array.from(run.float, (v) => grid.level(v));
+      const args = [handle, levels, run.batch, run.inSpatial] as const;
+      return makePlan(() => binaryAddon.lowBitConvForward(...args), () => binaryAddon.lowBitConvForwardAsync(...args), finish);
     }
     const compute = (): Float32Array | BigUint64Array => {
       const bias = this.biasValue === null ? null : this.biasValue.contiguous().data;

@@ -18,7 +18,16 @@ type ForwardArgs = [
   outRule: RuleCode,
 ];
 
+/** An opaque handle to int8 weights of a multi-bit (DoReFa) layer. */
+export type LowBitWeightHandle = { readonly __lowBitWeights: unique symbol };
+
+type LowBitArgs = [handle: LowBitWeightHandle, input: Uint8Array, batch: number, inSpatial: number[]];
+
 export interface BinaryAddon {
+  lowBitConvPrepack(geometry: Float64Array, weight: Int8Array, wScale: number, aScale: number, aZeroPoint: number, padLevel: number,
+                    bias: Float32Array | null): LowBitWeightHandle;
+  lowBitConvForward(...args: LowBitArgs): Float32Array;
+  lowBitConvForwardAsync(...args: LowBitArgs): Promise<Float32Array>;
   binaryConvPrepack(geometry: Float64Array, weight: Float32Array, padValue: number, bias: Float32Array | null): BinaryWeightHandle;
   binaryPack(x: Float32Array, batch: number, channels: number, positions: number, groups: number, rule: RuleCode): BigUint64Array;
   binaryUnpack(bits: BigUint64Array, batch: number, channels: number, positions: number, groups: number): Float32Array;

@@ -36,6 +36,36 @@ size_t ArgGroupsOf(const Napi::CallbackInfo& info, size_t index, size_t channels
   return groups;
 }
 
+template <typename T>
+Napi::Value NewBinaryHandle(Napi::Env env, T* holder, const napi_type_tag& tag, int64_t bytes) {
+  auto external = Napi::External<T>::New(env, holder, [bytes](Napi::Env finalize_env, T* data) {
+    Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -bytes);
+    delete data;
+  });
+  external.TypeTag(&tag);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return external;
+}
+
+// The spatial sizes array of a forward (info[index]), dims entries; returns the position count.
+size_t ArgSpatial(const Napi::CallbackInfo& info, size_t index, int dims, size_t in_spatial[3]) {
+  Napi::Env env = info.Env();
+  if (!info[index].IsArray() || info[index].As<Napi::Array>().Length() != static_cast<uint32_t>(dims)) {
+    ThrowType(env, "array of " + std::to_string(dims) + " spatial sizes", "inSpatial", info[index]);
+  }
+  size_t positions = 1;
+  for (int d = 0; d < dims; ++d) {
+    const Napi::Value v = info[index].As<Napi::Array>().Get(static_cast<uint32_t>(d));
+    const double size = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(size >= 1) || size > 1e12 || size != static_cast<double>(static_cast<size_t>(size))) {
+      ThrowRange(env, "positive integer spatial sizes", "inSpatial", info[index]);
+    }
+    in_spatial[d] = static_cast<size_t>(size);
+    if (!CheckedMul(positions, in_spatial[d], &positions)) ThrowRange(env, "a size that fits in memory", "inSpatial", info[index]);
+  }
+  return positions;
+}
+
 // binaryConvPrepack(geometry: Float64Array, weight: Float32Array of +-1, padValue, bias: Float32Array | null) -> handle
 Napi::Value BinaryConvPrepack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -55,14 +85,7 @@ Napi::Value BinaryConvPrepack(const Napi::CallbackInfo& info) {
   });
   if (!status.ok()) throw ErrorFromStatus(env, status);
   const int64_t bytes = static_cast<int64_t>(weights->packed.size() * sizeof(uint64_t) + weights->tap_sums.size() * 4);
-  auto* handle = new BinaryHandle{weights};
-  auto external = Napi::External<BinaryHandle>::New(env, handle, [bytes](Napi::Env finalize_env, BinaryHandle* data) {
-    Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -bytes);
-    delete data;
-  });
-  external.TypeTag(&kBinaryTag);
-  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
-  return external;
+  return NewBinaryHandle(env, new BinaryHandle{weights}, kBinaryTag, bytes);
 }
 
 // binaryPack(x: Float32Array, batch, channels, positions, groups, rule) -> BigUint64Array
@@ -129,20 +152,8 @@ PreparedOp PrepareForward(const Napi::CallbackInfo& info, bool snapshot) {
                             info[1].As<Napi::TypedArray>().TypedArrayType() == napi_biguint64_array;
   View x = ArgInput(info, 1, packed_input ? napi_biguint64_array : napi_float32_array, "input", &op);
   const size_t batch = ArgSize(info, 2, "batch");
-  if (!info[3].IsArray() || info[3].As<Napi::Array>().Length() != static_cast<uint32_t>(g.dims)) {
-    ThrowType(env, "array of " + std::to_string(g.dims) + " spatial sizes", "inSpatial", info[3]);
-  }
   size_t in_spatial[3] = {1, 1, 1};
-  size_t positions = 1;
-  for (int d = 0; d < g.dims; ++d) {
-    const Napi::Value v = info[3].As<Napi::Array>().Get(static_cast<uint32_t>(d));
-    if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() >= 1) || v.As<Napi::Number>().DoubleValue() > 1e12 ||
-        v.As<Napi::Number>().DoubleValue() != static_cast<double>(static_cast<size_t>(v.As<Napi::Number>().DoubleValue()))) {
-      ThrowRange(env, "positive integer spatial sizes", "inSpatial", info[3]);
-    }
-    in_spatial[d] = static_cast<size_t>(v.As<Napi::Number>().DoubleValue());
-    if (!CheckedMul(positions, in_spatial[d], &positions)) ThrowRange(env, "a size that fits in memory", "inSpatial", info[3]);
-  }
+  const size_t positions = ArgSpatial(info, 3, g.dims, in_spatial);
   const BinaryRule in_rule = ArgRule(info, 4, "inputRule");
   const bool bits_out = !info[5].IsNull() && !info[5].IsUndefined();
   const size_t out_groups = bits_out ? ArgGroupsOf(info, 5, g.out_channels) : 1;
@@ -185,6 +196,65 @@ PreparedOp PrepareForward(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
+struct LowBitHandle {
+  std::shared_ptr<const LowBitConvWeights> weights;
+};
+const napi_type_tag kLowBitTag = {0x5d1f0e7a3b2c4d68ull, 0x1a9e8f7c6b5d4e3full};
+
+// lowBitConvPrepack(geometry, weight: Int8Array levels, wScale, aScale, aZeroPoint, padLevel, bias | null) -> handle
+Napi::Value LowBitConvPrepack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ConvGeometry g = ArgGeometry(info, 0);
+  View w = ArgTypedArray(info, 1, napi_int8_array, "weight");
+  const double w_scale = ArgNumber(info, 2, "wScale"), a_scale = ArgNumber(info, 3, "aScale");
+  const int64_t a_zero_point = ArgInt64(info, 4, "aZeroPoint");
+  const int64_t pad_level = ArgInt64(info, 5, "padLevel");
+  if (pad_level < 0 || pad_level > 255) ThrowRange(env, "an integer in [0, 255]", "padLevel", info[5]);
+  const float* bias = nullptr;
+  if (!info[6].IsNull() && !info[6].IsUndefined()) {
+    View b = ArgTypedArray(info, 6, napi_float32_array, "bias");
+    if (b.length != g.out_channels) ThrowRange(env, "Float32Array with one value per output channel", "bias", b.holder);
+    bias = static_cast<const float*>(b.data);
+  }
+  std::shared_ptr<const LowBitConvWeights> weights;
+  const Status status = RunGuarded([&] {
+    return CreateLowBitConvWeights(g, static_cast<const int8_t*>(w.data), w.length, static_cast<float>(w_scale),
+                                   static_cast<float>(a_scale), static_cast<int32_t>(a_zero_point),
+                                   static_cast<uint8_t>(pad_level), bias, &weights);
+  });
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  return NewBinaryHandle(env, new LowBitHandle{weights}, kLowBitTag, static_cast<int64_t>(w.length) * 3);
+}
+
+// lowBitConvForward(handle, input: Uint8Array levels, batch, inSpatial: number[]) -> Float32Array
+PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  if (!info[0].IsExternal() || !info[0].As<Napi::External<LowBitHandle>>().CheckTypeTag(&kLowBitTag)) {
+    ThrowType(env, "low-bit conv weight handle", "handle", info[0]);
+  }
+  std::shared_ptr<const LowBitConvWeights> weights = info[0].As<Napi::External<LowBitHandle>>().Data()->weights;
+  const ConvGeometry& g = weights->geometry;
+  View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
+  const size_t batch = ArgSize(info, 2, "batch");
+  size_t in_spatial[3] = {1, 1, 1};
+  const size_t positions = ArgSpatial(info, 3, g.dims, in_spatial);
+  if (ArgCount(info, batch, g.in_channels, positions, "input", 1) != x.length) {
+    ThrowRange(env, "batch * inChannels * prod(inSpatial) values", "input", x.holder);
+  }
+  size_t out_spatial[3];
+  const Status shape = ConvOutputSize(g, in_spatial, out_spatial);
+  if (!shape.ok()) throw ErrorFromStatus(env, shape);
+  Output out = NewOutput(env, napi_float32_array,
+                         ArgCount(info, batch, g.out_channels, out_spatial[0] * out_spatial[1] * out_spatial[2], "batch", 2));
+  op.output = out.array;
+  const uint8_t* x_data = static_cast<const uint8_t*>(x.data);
+  float* y = static_cast<float*>(out.data);
+  op.compute = [=] { return LowBitConv(*weights, x_data, batch, in_spatial, y); };
+  return op;
+}
+
 }  // namespace
 
 void RegisterBinaryOps(Napi::Env env, Napi::Object exports) {
@@ -192,6 +262,8 @@ void RegisterBinaryOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PreparePack>(env, exports, "binaryPack");
   DefineOp<PrepareUnpack>(env, exports, "binaryUnpack");
   DefineOp<PrepareForward>(env, exports, "binaryConvForward");
+  exports.Set("lowBitConvPrepack", Napi::Function::New(env, LowBitConvPrepack, "lowBitConvPrepack"));
+  DefineOp<PrepareLowBitForward>(env, exports, "lowBitConvForward");
 }
 
 }  // namespace addon

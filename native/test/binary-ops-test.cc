@@ -176,3 +176,76 @@ QK_TEST(kIsa, "binary/ops/errors") {
 }  // namespace
 }  // namespace test
 }  // namespace qk
+
+namespace qk {
+namespace test {
+namespace {
+
+// The multi-bit path: im2col of u8 levels + QGemmF32, against the formula written out per output:
+//   y = float(sum (x - zp) * w, pads at pad_level) * (a_scale * w_scale) + bias   (each step fp32)
+QK_TEST(kIsa, "binary/ops/lowbit-conv") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(SeedFromName("binary/ops/lowbit-conv"));
+  for (int trial = 0; trial < 20; ++trial) {
+    ConvGeometry g;
+    g.dims = static_cast<int>(rng.Int(1, 2));
+    g.groups = static_cast<size_t>(rng.Int(1, 2));
+    g.in_channels = g.groups * static_cast<size_t>(rng.Int(1, 9));
+    g.out_channels = g.groups * static_cast<size_t>(rng.Int(1, 9));
+    size_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, in_pos = 1, out_pos = 1;
+    for (int d = 0; d < g.dims; ++d) {
+      g.kernel[d] = static_cast<size_t>(rng.Int(1, 3));
+      g.stride[d] = static_cast<size_t>(rng.Int(1, 2));
+      g.pad_before[d] = g.pad_after[d] = static_cast<size_t>(rng.Int(0, 1));
+      in[d] = g.kernel[d] + static_cast<size_t>(rng.Int(0, 7));
+      out[d] = (in[d] + 2 * g.pad_before[d] - g.kernel[d]) / g.stride[d] + 1;
+      in_pos *= in[d];
+      out_pos *= out[d];
+    }
+    const int n = 7;  // 3-bit DoReFa: input levels 0..7 (+ zero point 7), weights 2q - 7
+    size_t count = 0;
+    ConvWeightCount(g, &count);
+    std::vector<int8_t> w(count);
+    for (int8_t& v : w) v = static_cast<int8_t>(2 * rng.Int(0, n) - n);
+    std::vector<uint8_t> x(g.in_channels * in_pos);
+    for (uint8_t& v : x) v = static_cast<uint8_t>(rng.Int(0, n) + n);
+    std::vector<float> bias(g.out_channels);
+    for (float& v : bias) v = static_cast<float>(rng.Uniform(-1, 1));
+    const float a_scale = 1.0f / n, w_scale = 1.0f / n;
+    std::shared_ptr<const LowBitConvWeights> weights;
+    const Status created = CreateLowBitConvWeights(g, w.data(), w.size(), w_scale, a_scale, n, 0, bias.data(), &weights);
+    if (!ctx.Check(created.ok(), created.message())) return;
+    std::vector<float> y(g.out_channels * out_pos, -1.0f);
+    const Status run = LowBitConv(*weights, x.data(), 1, in, y.data());
+    if (!ctx.Check(run.ok(), run.message())) return;
+    const size_t cin = g.in_channels / g.groups, cout = g.out_channels / g.groups;
+    const size_t taps = g.kernel[0] * (g.dims > 1 ? g.kernel[1] : 1);
+    for (size_t o = 0; o < g.out_channels; ++o) {
+      for (size_t p = 0; p < out_pos; ++p) {
+        const size_t oy = g.dims > 1 ? p / out[1] : 0, ox = g.dims > 1 ? p % out[1] : p;
+        int64_t acc = 0;
+        for (size_t c = 0; c < cin; ++c) {
+          for (size_t t = 0; t < taps; ++t) {
+            const size_t ky = g.dims > 1 ? t / g.kernel[1] : 0, kx = g.dims > 1 ? t % g.kernel[1] : t;
+            const int64_t iy = g.dims > 1 ? static_cast<int64_t>(oy * g.stride[0] + ky) - static_cast<int64_t>(g.pad_before[0]) : 0;
+            const int64_t ix = static_cast<int64_t>(ox * g.stride[g.dims - 1] + kx) - static_cast<int64_t>(g.pad_before[g.dims - 1]);
+            const size_t width = g.dims > 1 ? in[1] : in[0], height = g.dims > 1 ? in[0] : 1;
+            const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<int64_t>(height) && ix < static_cast<int64_t>(width);
+            const int64_t level = inside ? x[((o / cout) * cin + c) * in_pos + static_cast<size_t>(iy) * width + static_cast<size_t>(ix)] : 0;
+            acc += (level - n) * w[(o * cin + c) * taps + t];
+          }
+        }
+        const float expected = static_cast<float>(acc) * (a_scale * w_scale) + bias[o];
+        if (BitsOfFloat(y[o * out_pos + p]) != BitsOfFloat(expected)) {
+          ctx.Fail("trial " + std::to_string(trial) + ": y[" + std::to_string(o) + "][" + std::to_string(p) + "] is " +
+                   DescribeFloat(y[o * out_pos + p]) + ", expected " + DescribeFloat(expected));
+          return;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace test
+}  // namespace qk

@@ -9,6 +9,7 @@
 #include "base/cpu.h"
 #include "base/dispatch.h"
 #include "base/threadpool.h"
+#include "ops/qgemm.h"
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -257,6 +258,107 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
       }
     }
   });
+  return Status::Ok();
+}
+
+Status CreateLowBitConvWeights(const ConvGeometry& g, const int8_t* w, size_t w_len, float w_scale, float a_scale,
+                               int32_t a_zero_point, uint8_t pad_level, const float* bias,
+                               std::shared_ptr<const LowBitConvWeights>* out) {
+  if (g.transposed || g.padding_mode != ConvPaddingMode::kZeros) {
+    return Status::RangeError("Expected a plain convolution (constant padding, not transposed) for geometry");
+  }
+  QK_RETURN_IF_ERROR(CheckConvGeometry(g));
+  size_t count = 0;
+  if (!ConvWeightCount(g, &count) || count != w_len) {
+    return Status::RangeError("Expected " + std::to_string(count) + " weight values for weight but received " +
+                              std::to_string(w_len));
+  }
+  if (!(w_scale > 0) || !std::isfinite(w_scale) || !(a_scale > 0) || !std::isfinite(a_scale)) {
+    return Status::RangeError("Expected positive finite scales for the weight and input levels");
+  }
+  if (a_zero_point < 0 || a_zero_point > 255) {
+    return Status::RangeError("Expected an input zero point in [0, 255] but received " + std::to_string(a_zero_point));
+  }
+  auto lw = std::make_shared<LowBitConvWeights>();
+  lw->geometry = g;
+  lw->taps = 1;
+  for (int d = 0; d < g.dims; ++d) lw->taps *= g.kernel[d];
+  lw->group_in = g.in_channels / g.groups;
+  lw->group_out = g.out_channels / g.groups;
+  const size_t k = lw->group_in * lw->taps;
+  std::vector<int32_t> zero_points(lw->group_out, 0);
+  for (size_t grp = 0; grp < g.groups; ++grp) {
+    GemmWeightsDesc desc;
+    desc.n = lw->group_out;
+    desc.k = k;
+    desc.w = w + grp * lw->group_out * k;  // torch's rows [out][in / groups][taps] are the GEMM's rows
+    desc.w_zero_points = zero_points.data();
+    std::shared_ptr<GemmWeights> gemm;
+    QK_RETURN_IF_ERROR(GemmWeights::Create(desc, &gemm));
+    lw->gemms.push_back(std::move(gemm));
+  }
+  lw->w_scales.assign(g.out_channels, w_scale);
+  if (bias != nullptr) lw->bias.assign(bias, bias + g.out_channels);
+  lw->a_scale = a_scale;
+  lw->a_zero_point = a_zero_point;
+  lw->pad_level = pad_level;
+  *out = std::move(lw);
+  return Status::Ok();
+}
+
+Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3], float* y) {
+  const ConvGeometry& g = w.geometry;
+  size_t out_spatial[3];
+  QK_RETURN_IF_ERROR(ConvOutputSize(g, in_spatial, out_spatial));
+  size_t in3[3] = {1, 1, 1}, out3[3] = {1, 1, 1}, k3[3] = {1, 1, 1}, s3[3] = {1, 1, 1}, d3[3] = {1, 1, 1},
+         p3[3] = {0, 0, 0};
+  for (int d = 0; d < g.dims; ++d) {
+    const int e = 3 - g.dims + d;
+    in3[e] = in_spatial[d];
+    out3[e] = out_spatial[d];
+    k3[e] = g.kernel[d];
+    s3[e] = g.stride[d];
+    d3[e] = g.dilation[d];
+    p3[e] = g.pad_before[d];
+  }
+  const size_t in_positions = in3[0] * in3[1] * in3[2], out_positions = out3[0] * out3[1] * out3[2];
+  const size_t k = w.group_in * w.taps;
+  std::vector<uint8_t> rows(out_positions * k);
+  std::vector<float> result(out_positions * w.group_out);
+  for (size_t n = 0; n < batch; ++n) {
+    for (size_t grp = 0; grp < g.groups; ++grp) {
+      // im2col in torch's weight order (channel, then taps), pads at the pad value's level.
+      for (size_t p = 0; p < out_positions; ++p) {
+        const size_t oz = p / (out3[1] * out3[2]), oy = (p / out3[2]) % out3[1], ox = p % out3[2];
+        uint8_t* row = rows.data() + p * k;
+        for (size_t c = 0; c < w.group_in; ++c) {
+          const uint8_t* plane = x + (n * g.in_channels + grp * w.group_in + c) * in_positions;
+          size_t t = 0;
+          for (size_t kz = 0; kz < k3[0]; ++kz) {
+            const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
+            for (size_t ky = 0; ky < k3[1]; ++ky) {
+              const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
+              for (size_t kx = 0; kx < k3[2]; ++kx, ++t) {
+                const int64_t ix = static_cast<int64_t>(ox * s3[2] + kx * d3[2]) - static_cast<int64_t>(p3[2]);
+                const bool inside = iz >= 0 && iy >= 0 && ix >= 0 && iz < static_cast<int64_t>(in3[0]) &&
+                                    iy < static_cast<int64_t>(in3[1]) && ix < static_cast<int64_t>(in3[2]);
+                row[c * w.taps + t] = inside ? plane[(static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] +
+                                                     static_cast<size_t>(ix)]
+                                             : w.pad_level;
+              }
+            }
+          }
+        }
+      }
+      const float* bias = w.bias.empty() ? nullptr : w.bias.data() + grp * w.group_out;
+      QK_RETURN_IF_ERROR(QGemmF32(*w.gemms[grp], out_positions, rows.data(), k, w.a_scale, w.a_zero_point,
+                                  w.w_scales.data() + grp * w.group_out, bias, false, result.data(), w.group_out));
+      for (size_t ol = 0; ol < w.group_out; ++ol) {
+        float* plane = y + (n * g.out_channels + grp * w.group_out + ol) * out_positions;
+        for (size_t p = 0; p < out_positions; ++p) plane[p] = result[p * w.group_out + ol];
+      }
+    }
+  }
   return Status::Ok();
 }
 

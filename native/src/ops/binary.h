@@ -78,6 +78,32 @@ struct BinaryConvOutput {
 Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t batch, const size_t in_spatial[3],
                   const BinaryConvOutput& out);
 
+// ---- multi-bit layers (DoReFa) on the int8 GEMM -------------------------------------------------
+//
+// When the quantized operands are integer grids (DoReFa: input level / (2^k - 1), weight
+// (2q - (2^k - 1)) / (2^k - 1); sign: +-1), the conv runs on qkernels' int8 kernels: im2col of the
+// input levels (u8, with a zero point so that the pad value is a level too), then QGemmF32:
+//   y = float(sum (a - a_zp) * w) * (a_scale * w_scale) + bias      (ops/qgemm.h, fp32)
+class GemmWeights;
+struct LowBitConvWeights {
+  ConvGeometry geometry;
+  size_t taps = 0, group_in = 0, group_out = 0;
+  std::vector<std::shared_ptr<GemmWeights>> gemms;  // per group: [group_out][group_in * taps], torch's order
+  std::vector<float> w_scales;                      // out_channels copies of the weight scale
+  std::vector<float> bias;                          // empty or out_channels values
+  float a_scale = 1.0f;
+  int32_t a_zero_point = 0;
+  uint8_t pad_level = 0;                            // the pad value as an input level (+ zero point)
+};
+
+// w: int8 weight levels in torch's layout; pad_level: the pad value's u8 level.
+Status CreateLowBitConvWeights(const ConvGeometry& g, const int8_t* w, size_t w_len, float w_scale, float a_scale,
+                               int32_t a_zero_point, uint8_t pad_level, const float* bias,
+                               std::shared_ptr<const LowBitConvWeights>* out);
+
+// x: u8 input levels [batch][in][in_spatial...]; y: floats [batch][out][out_spatial...].
+Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3], float* y);
+
 // The XNOR kernel dispatch uses at the level in force (`table`): the VPOPCNTDQ one where the
 // avx512vnni table has it and the CPU reports AVX512_VPOPCNTDQ, else the slot's kernel.
 XnorGemmFn* SelectXnorGemm(const struct DispatchTable& table);
