@@ -18,6 +18,8 @@ export const {
   nniq,
   nn,
   ops,
+  bitorch,
+  unitScaling,
 } = qkernels;
 
 export default qkernels;
