@@ -125,8 +125,7 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
 }
 
 XnorGemmFn* SelectXnorGemm(const DispatchTable& table) {
-  if (table.xnor_gemm_vpopcnt != nullptr && GetCpuFeatures().avx512vpopcntdq) return table.xnor_gemm_vpopcnt;
-  return table.xnor_gemm;
+  return GetCpuFeatures().avx512vpopcntdq ? table.xnor_gemm_vpopcnt : table.xnor_gemm;
 }
 
 Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t batch, const size_t in_spatial[3],

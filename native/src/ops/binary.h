@@ -104,8 +104,8 @@ Status CreateLowBitConvWeights(const ConvGeometry& g, const int8_t* w, size_t w_
 // x: u8 input levels [batch][in][in_spatial...]; y: floats [batch][out][out_spatial...].
 Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3], float* y);
 
-// The XNOR kernel dispatch uses at the level in force (`table`): the VPOPCNTDQ one where the
-// avx512vnni table has it and the CPU reports AVX512_VPOPCNTDQ, else the slot's kernel.
+// The XNOR kernel of a dispatch table: its xnor_gemm_vpopcnt slot when the CPU reports
+// AVX512_VPOPCNTDQ (the VPOPCNTQ kernel at avx512vnni, the same kernel as xnor_gemm below), else xnor_gemm.
 XnorGemmFn* SelectXnorGemm(const struct DispatchTable& table);
 
 }  // namespace qk
