@@ -29,6 +29,25 @@ inline uint64_t FullWord(size_t word, size_t group_in) {
   return bits >= 64 ? ~uint64_t{0} : ((uint64_t{1} << bits) - 1);
 }
 
+// Spatial sizes padded to 3 dims (leading 1s) so one loop nest serves 1-D, 2-D and 3-D.
+struct Dims3 {
+  size_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, p[3] = {0, 0, 0};
+};
+
+Dims3 MakeDims3(const ConvGeometry& g, const size_t in_spatial[3], const size_t out_spatial[3]) {
+  Dims3 r;
+  for (int d = 0; d < g.dims; ++d) {
+    const int e = 3 - g.dims + d;
+    r.in[e] = in_spatial[d];
+    r.out[e] = out_spatial[d];
+    r.k[e] = g.kernel[d];
+    r.s[e] = g.stride[d];
+    r.d[e] = g.dilation[d];
+    r.p[e] = g.pad_before[d];
+  }
+  return r;
+}
+
 }  // namespace
 
 void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t positions, size_t groups,
@@ -139,18 +158,8 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
     return Status::RangeError("Expected a divisor of " + std::to_string(g.out_channels) +
                               " for the next layer's groups but received " + std::to_string(out.groups));
   }
-  // Spatial sizes padded to 3 dims (leading 1s) so one loop nest serves 1-D, 2-D and 3-D.
-  size_t in3[3] = {1, 1, 1}, out3[3] = {1, 1, 1}, k3[3] = {1, 1, 1}, s3[3] = {1, 1, 1}, d3[3] = {1, 1, 1},
-         p3[3] = {0, 0, 0};
-  for (int d = 0; d < g.dims; ++d) {
-    const int e = 3 - g.dims + d;
-    in3[e] = in_spatial[d];
-    out3[e] = out_spatial[d];
-    k3[e] = g.kernel[d];
-    s3[e] = g.stride[d];
-    d3[e] = g.dilation[d];
-    p3[e] = g.pad_before[d];
-  }
+  const Dims3 dims3 = MakeDims3(g, in_spatial, out_spatial);
+  const size_t *in3 = dims3.in, *out3 = dims3.out, *k3 = dims3.k, *s3 = dims3.s, *d3 = dims3.d, *p3 = dims3.p;
   XnorGemmFn* gemm = SelectXnorGemm(Dispatch());
   const size_t in_row = g.groups * w.group_words;  // words per input position
   const size_t blocks = (w.group_out + kXnorNR - 1) / kXnorNR;
@@ -309,17 +318,8 @@ Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, co
   const ConvGeometry& g = w.geometry;
   size_t out_spatial[3];
   QK_RETURN_IF_ERROR(ConvOutputSize(g, in_spatial, out_spatial));
-  size_t in3[3] = {1, 1, 1}, out3[3] = {1, 1, 1}, k3[3] = {1, 1, 1}, s3[3] = {1, 1, 1}, d3[3] = {1, 1, 1},
-         p3[3] = {0, 0, 0};
-  for (int d = 0; d < g.dims; ++d) {
-    const int e = 3 - g.dims + d;
-    in3[e] = in_spatial[d];
-    out3[e] = out_spatial[d];
-    k3[e] = g.kernel[d];
-    s3[e] = g.stride[d];
-    d3[e] = g.dilation[d];
-    p3[e] = g.pad_before[d];
-  }
+  const Dims3 dims3 = MakeDims3(g, in_spatial, out_spatial);
+  const size_t *in3 = dims3.in, *out3 = dims3.out, *k3 = dims3.k, *s3 = dims3.s, *d3 = dims3.d, *p3 = dims3.p;
   const size_t in_positions = in3[0] * in3[1] * in3[2], out_positions = out3[0] * out3[1] * out3[2];
   const size_t k = w.group_in * w.taps;
   std::vector<uint8_t> rows(out_positions * k);
