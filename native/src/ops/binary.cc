@@ -54,9 +54,9 @@ void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t
                            BinaryRule rule, uint64_t* out) {
   const size_t group_in = channels / groups, gw = BinaryGroupWords(channels, groups);
   const size_t row_words = groups * gw;
-  // One output word at a time, built in a register from its (up to) 64 channels: the planes are
-  // read with a stride, but consecutive positions reuse the same cache lines, and every word
-  // is written once (no read-modify-write scattered over the output).
+  // Words of 64 consecutive positions are built together in a small buffer, channel by channel:
+  // each plane is read contiguously (a loop the compiler vectorizes), and every output word is
+  // written once (no read-modify-write scattered over the output).
   for (size_t n = 0; n < batch; ++n) {
     const float* image = x + n * channels * positions;
     uint64_t* words = out + n * positions * row_words;
@@ -65,10 +65,14 @@ void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t
         const size_t c0 = g * group_in + k * 64;
         const size_t width = group_in - k * 64 < 64 ? group_in - k * 64 : 64;
         const float* planes = image + c0 * positions;
-        for (size_t p = 0; p < positions; ++p) {
-          uint64_t word = 0;
-          for (size_t c = 0; c < width; ++c) word |= static_cast<uint64_t>(IsMinusOne(planes[c * positions + p], rule)) << c;
-          words[p * row_words + g * gw + k] = word;
+        for (size_t p0 = 0; p0 < positions; p0 += 64) {
+          const size_t block = positions - p0 < 64 ? positions - p0 : 64;
+          uint64_t acc[64] = {};
+          for (size_t c = 0; c < width; ++c) {
+            const float* row = planes + c * positions + p0;
+            for (size_t j = 0; j < block; ++j) acc[j] |= static_cast<uint64_t>(IsMinusOne(row[j], rule)) << c;
+          }
+          for (size_t j = 0; j < block; ++j) words[(p0 + j) * row_words + g * gw + k] = acc[j];
         }
       }
     }
