@@ -324,7 +324,11 @@ describeOracle('unitScaling.functional.conv1d vs unit_scaling', () => {
     const w = randomTensor([6, 4, 3]), b = randomTensor([6]), x = randomTensor([1, 4, 9]);
     m.loadStateDict({ weight: w, bias: b });
     expectExact('module', unitScaling.functional.conv1d(x, w, b, { padding: 1, constraint: 'gmean' }).data, m.forward(x).data, { kind: 'float32' });
-    expect(() => unitScaling.functional.conv1d(x, w, b, { constraint: 'bogus' as never })).toThrow(new RangeError('Constraint: bogus is not a valid constraint (see unit_scaling.constraints for available options).'));
+    // The message is unit_scaling's own, as the oracle's copy of apply_constraint raises it.
+    const [torchError] = runOracle([{ op: 'unit_scaling_conv1d', x: shaped(x.data, [...x.shape]), weight: shaped(w.data, [...w.shape]), bias: null,
+                                      stride: 1, padding: 1, dilation: 1, groups: 1, constraint: 'bogus' }]);
+    expect(torchError.errorType).toBe('ValueError');
+    expect(() => unitScaling.functional.conv1d(x, w, b, { constraint: 'bogus' as never })).toThrow(new RangeError(torchError.error));
     expect(() => new unitScaling.Conv1d(4, 6, 3, { constraint: 'to_left_grad_scale' as never })).toThrow(TypeError);
     expectValidationError(() => unitScaling.functional.conv1d(x, w, b, { stride: 0 }), 'RangeError', 'stride');
   });
