@@ -29,6 +29,8 @@ export const {
   calibrate,
   image,
   models,
+  bitorch,
+  unitScaling,
 } = qkernels;
 
 export default qkernels;

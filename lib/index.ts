@@ -24,3 +24,5 @@ export * as observers from './observers';
 export { MinMaxObserver, calibrate } from './observers';
 export * as image from './image';
 export { models } from './models';
+export { bitorch } from './binary';
+export { unitScaling } from './unit-scaling';

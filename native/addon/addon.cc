@@ -56,6 +56,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
     addon::RegisterEmbeddingOps(env, exports);
     addon::RegisterElementwiseOps(env, exports);
     addon::RegisterPoolNormOps(env, exports);
+    addon::RegisterBinaryOps(env, exports);
   }
 
  private:
@@ -70,6 +71,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
         {"avx512vl", cpu.avx512vl},    {"avx512dq", cpu.avx512dq}, {"avx512vnni", cpu.avx512vnni},
         {"avxvnni", cpu.avxvnni},      {"neon", cpu.neon},         {"dotprod", cpu.dotprod},
         {"i8mm", cpu.i8mm},            {"fp16", cpu.fp16},
+        {"avx512vpopcntdq", cpu.avx512vpopcntdq}, {"avx512bitalg", cpu.avx512bitalg},
     };
     Napi::Array features = Napi::Array::New(env);
     uint32_t count = 0;

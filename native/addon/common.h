@@ -28,6 +28,7 @@
 #include "ops/quantize.h"
 
 namespace qk {
+struct ConvGeometry;  // ops/conv.h
 namespace addon {
 
 // ---- errors ----------------------------------------------------------------------------
@@ -191,11 +192,16 @@ FloatChannelParams ArgFloatChannelParams(const Napi::CallbackInfo& info, size_t 
 
 // ---- the families: each adds its functions to the addon's exports -------------------------
 
+// A convolution geometry from the Float64Array lib/linear-conv/params.ts writes (addon/linear-conv.cc);
+// throws a RangeError naming `geometry` when it is malformed.
+ConvGeometry ArgGeometry(const Napi::CallbackInfo& info, size_t index);
+
 void RegisterQuantizeOps(Napi::Env env, Napi::Object exports);     // addon/quantize.cc
 void RegisterLinearConvOps(Napi::Env env, Napi::Object exports);   // addon/linear-conv.cc
 void RegisterEmbeddingOps(Napi::Env env, Napi::Object exports);    // addon/embedding.cc
 void RegisterElementwiseOps(Napi::Env env, Napi::Object exports);  // addon/elementwise.cc
 void RegisterPoolNormOps(Napi::Env env, Napi::Object exports);     // addon/pool-norm.cc
+void RegisterBinaryOps(Napi::Env env, Napi::Object exports);       // addon/binary.cc
 
 }  // namespace addon
 }  // namespace qk

@@ -363,6 +363,9 @@ PreparedOp PrepareLinearDynamic(const Napi::CallbackInfo& info, bool snapshot) {
 // transposed, paddingMode (0 zeros, 1 reflect, 2 replicate, 3 circular).
 constexpr size_t kGeometryLength = 24;
 
+}  // namespace
+
+// Declared in common.h: the binary family reads the same geometry array.
 ConvGeometry ArgGeometry(const Napi::CallbackInfo& info, size_t index) {
   View view = ArgTypedArray(info, index, napi_float64_array, "geometry");
   if (view.length != kGeometryLength) ThrowRange(info.Env(), "Float64Array of 24 geometry values", "geometry", view.holder);
@@ -395,6 +398,8 @@ ConvGeometry ArgGeometry(const Napi::CallbackInfo& info, size_t index) {
   if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
   return g;
 }
+
+namespace {
 
 // convPrepack(geometry: Float64Array, w: Int8Array, scales: Float64Array, zeroPoints: Int32Array, bias) -> handle
 Napi::Value ConvPrepack(const Napi::CallbackInfo& info) {

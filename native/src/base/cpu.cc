@@ -88,6 +88,8 @@ CpuFeatures DetectX86() {
     f.avx512bw = (ebx7 >> 30) & 1;
     f.avx512vl = (ebx7 >> 31) & 1;
     f.avx512vnni = f.avx512f && ((ecx7 >> 11) & 1);
+    f.avx512bitalg = f.avx512f && ((ecx7 >> 12) & 1);
+    f.avx512vpopcntdq = f.avx512f && ((ecx7 >> 14) & 1);
   }
   return f;
 }
@@ -129,6 +131,7 @@ CpuFeatures Detect() {
   // features lets dispatch, the ops and every test reach them like on real hardware.
   CpuFeatures emulated = DetectX86();
   emulated.avx512f = emulated.avx512bw = emulated.avx512vl = emulated.avx512dq = emulated.avx512vnni = true;
+  emulated.avx512vpopcntdq = true;  // the emulation has _mm512_popcnt_epi64 too
   return emulated;
 #elif QK_ARCH_X86
   return DetectX86();

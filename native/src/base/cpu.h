@@ -17,6 +17,8 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512dq = false;
   bool avx512vnni = false;
+  bool avx512vpopcntdq = false;  // VPOPCNTD/Q: the binary kernels' popcount (not an ISA level)
+  bool avx512bitalg = false;     // VPOPCNTB/W (reported only)
   bool avxvnni = false;
   bool neon = false;
   bool dotprod = false;

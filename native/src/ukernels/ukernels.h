@@ -11,6 +11,7 @@
 
 #include "base/isa.h"  // QK_ARCH_* select the registry lines of this architecture
 // The other families' function types and parameter structs (quantize's are below).
+#include "ukernels/binary/binary.h"
 #include "ukernels/conv/conv.h"
 #include "ukernels/elementwise/elementwise.h"
 #include "ukernels/embedding/embedding.h"

@@ -1,0 +1,270 @@
+// The binding of the 1-bit layers: weight prepack (a handle), bit packing, and the binary convolution, sync and async.
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "addon/common.h"
+#include "base/checked.h"
+#include "ops/binary.h"
+#include "ops/conv.h"
+
+namespace qk {
+namespace addon {
+namespace {
+
+struct BinaryHandle {
+  std::shared_ptr<const BinaryConvWeights> weights;
+};
+const napi_type_tag kBinaryTag = {0x9b3c1e0f5a7d4c21ull, 0x8e2f6a1b3c5d7e90ull};
+
+BinaryRule ArgRule(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
+  const int64_t rule = ArgInt64(info, index, parameter);
+  if (rule != 0 && rule != 1) ThrowRange(info.Env(), "rule code 0 (sign) or 1 (heaviside)", parameter, info[index]);
+  return static_cast<BinaryRule>(rule);
+}
+
+// batch * channels * positions, checked against overflow (`parameter` names the count's source).
+size_t ArgCount(const Napi::CallbackInfo& info, size_t a, size_t b, size_t c, const char* parameter, size_t index) {
+  size_t ab = 0, abc = 0;
+  if (!CheckedMul(a, b, &ab) || !CheckedMul(ab, c, &abc)) ThrowRange(info.Env(), "a size that fits in memory", parameter, info[index]);
+  return abc;
+}
+
+size_t ArgGroupsOf(const Napi::CallbackInfo& info, size_t index, size_t channels) {
+  const size_t groups = ArgSize(info, index, "groups");
+  if (groups == 0 || channels % groups != 0) ThrowRange(info.Env(), "a positive divisor of the channel count", "groups", info[index]);
+  return groups;
+}
+
+template <typename T>
+Napi::Value NewBinaryHandle(Napi::Env env, T* holder, const napi_type_tag& tag, int64_t bytes) {
+  auto external = Napi::External<T>::New(env, holder, [bytes](Napi::Env finalize_env, T* data) {
+    Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -bytes);
+    delete data;
+  });
+  external.TypeTag(&tag);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return external;
+}
+
+// The spatial sizes array of a forward (info[index]), dims entries; returns the position count.
+size_t ArgSpatial(const Napi::CallbackInfo& info, size_t index, int dims, size_t in_spatial[3]) {
+  Napi::Env env = info.Env();
+  if (!info[index].IsArray() || info[index].As<Napi::Array>().Length() != static_cast<uint32_t>(dims)) {
+    ThrowType(env, "array of " + std::to_string(dims) + " spatial sizes", "inSpatial", info[index]);
+  }
+  size_t positions = 1;
+  for (int d = 0; d < dims; ++d) {
+    const Napi::Value v = info[index].As<Napi::Array>().Get(static_cast<uint32_t>(d));
+    const double size = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(size >= 1) || size > 1e12 || size != static_cast<double>(static_cast<size_t>(size))) {
+      ThrowRange(env, "positive integer spatial sizes", "inSpatial", info[index]);
+    }
+    in_spatial[d] = static_cast<size_t>(size);
+    if (!CheckedMul(positions, in_spatial[d], &positions)) ThrowRange(env, "a size that fits in memory", "inSpatial", info[index]);
+  }
+  return positions;
+}
+
+// binaryConvPrepack(geometry: Float64Array, weight: Float32Array of +-1, padValue, bias: Float32Array | null) -> handle
+Napi::Value BinaryConvPrepack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ConvGeometry g = ArgGeometry(info, 0);
+  View w = ArgTypedArray(info, 1, napi_float32_array, "weight");
+  const double pad_value = ArgNumber(info, 2, "padValue");
+  const float* bias = nullptr;
+  if (!info[3].IsNull() && !info[3].IsUndefined()) {
+    View b = ArgTypedArray(info, 3, napi_float32_array, "bias");
+    if (b.length != g.out_channels) ThrowRange(env, "Float32Array with one value per output channel", "bias", b.holder);
+    bias = static_cast<const float*>(b.data);
+  }
+  std::shared_ptr<const BinaryConvWeights> weights;
+  const Status status = RunGuarded([&] {
+    return CreateBinaryConvWeights(g, static_cast<const float*>(w.data), w.length, static_cast<float>(pad_value), bias,
+                                   &weights);
+  });
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  const int64_t bytes = static_cast<int64_t>(weights->packed.size() * sizeof(uint64_t) + weights->tap_sums.size() * 4);
+  return NewBinaryHandle(env, new BinaryHandle{weights}, kBinaryTag, bytes);
+}
+
+// binaryPack(x: Float32Array, batch, channels, positions, groups, rule) -> BigUint64Array
+PreparedOp PreparePack(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  View x = ArgInput(info, 0, napi_float32_array, "input", &op);
+  const size_t batch = ArgSize(info, 1, "batch"), channels = ArgSize(info, 2, "channels");
+  const size_t positions = ArgSize(info, 3, "positions");
+  const size_t groups = ArgGroupsOf(info, 4, channels);
+  const BinaryRule rule = ArgRule(info, 5, "rule");
+  if (ArgCount(info, batch, channels, positions, "input", 0) != x.length) {
+    ThrowRange(info.Env(), "batch * channels * positions values", "input", x.holder);
+  }
+  const size_t words = ArgCount(info, batch, positions, groups * BinaryGroupWords(channels, groups), "input", 0);
+  Output out = NewOutput(info.Env(), napi_biguint64_array, words);
+  op.output = out.array;
+  const float* x_data = static_cast<const float*>(x.data);
+  uint64_t* bits = static_cast<uint64_t*>(out.data);
+  op.compute = [=] {
+    BinaryPackActivations(x_data, batch, channels, positions, groups, rule, bits);
+    return Status::Ok();
+  };
+  return op;
+}
+
+// binaryUnpack(bits: BigUint64Array, batch, channels, positions, groups) -> Float32Array of +-1
+PreparedOp PrepareUnpack(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  View bits = ArgInput(info, 0, napi_biguint64_array, "bits", &op);
+  const size_t batch = ArgSize(info, 1, "batch"), channels = ArgSize(info, 2, "channels");
+  const size_t positions = ArgSize(info, 3, "positions");
+  const size_t groups = ArgGroupsOf(info, 4, channels);
+  if (ArgCount(info, batch, positions, groups * BinaryGroupWords(channels, groups), "bits", 0) != bits.length) {
+    ThrowRange(info.Env(), "batch * positions * groups * ceil(channels / groups / 64) words", "bits", bits.holder);
+  }
+  const size_t numel = ArgCount(info, batch, channels, positions, "bits", 0);
+  Output out = NewOutput(info.Env(), napi_float32_array, numel);
+  op.output = out.array;
+  const uint64_t* bits_data = static_cast<const uint64_t*>(bits.data);
+  float* y = static_cast<float*>(out.data);
+  op.compute = [=] {
+    BinaryUnpackActivations(bits_data, batch, channels, positions, groups, y);
+    return Status::Ok();
+  };
+  return op;
+}
+
+// binaryConvForward(handle, input: Float32Array | BigUint64Array, batch, inSpatial: number[], inputRule,
+//                   outGroups: number | null (null: floats out), outRule) -> Float32Array | BigUint64Array
+// A Float32Array input is binarized by inputRule and packed first; a BigUint64Array is already
+// packed for the layer's groups. With outGroups the output is bits for a next layer of that many groups.
+PreparedOp PrepareForward(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  if (!info[0].IsExternal() || !info[0].As<Napi::External<BinaryHandle>>().CheckTypeTag(&kBinaryTag)) {
+    ThrowType(env, "binary conv weight handle", "handle", info[0]);
+  }
+  std::shared_ptr<const BinaryConvWeights> weights = info[0].As<Napi::External<BinaryHandle>>().Data()->weights;
+  const ConvGeometry& g = weights->geometry;
+  const bool packed_input = info[1].IsTypedArray() &&
+                            info[1].As<Napi::TypedArray>().TypedArrayType() == napi_biguint64_array;
+  View x = ArgInput(info, 1, packed_input ? napi_biguint64_array : napi_float32_array, "input", &op);
+  const size_t batch = ArgSize(info, 2, "batch");
+  size_t in_spatial[3] = {1, 1, 1};
+  const size_t positions = ArgSpatial(info, 3, g.dims, in_spatial);
+  const BinaryRule in_rule = ArgRule(info, 4, "inputRule");
+  const bool bits_out = !info[5].IsNull() && !info[5].IsUndefined();
+  const size_t out_groups = bits_out ? ArgGroupsOf(info, 5, g.out_channels) : 1;
+  const BinaryRule out_rule = ArgRule(info, 6, "outRule");
+  const size_t row_words = g.groups * weights->group_words;
+  if (packed_input) {
+    if (ArgCount(info, batch, positions, row_words, "input", 1) != x.length) {
+      ThrowRange(env, "batch * positions * groups * ceil(inChannels / groups / 64) words (bits packed for this layer)",
+                 "input", x.holder);
+    }
+  } else if (ArgCount(info, batch, g.in_channels, positions, "input", 1) != x.length) {
+    ThrowRange(env, "batch * inChannels * prod(inSpatial) values", "input", x.holder);
+  }
+  size_t out_spatial[3];
+  const Status shape = ConvOutputSize(g, in_spatial, out_spatial);
+  if (!shape.ok()) throw ErrorFromStatus(env, shape);
+  const size_t out_positions = out_spatial[0] * out_spatial[1] * out_spatial[2];
+  const size_t out_len = bits_out
+      ? ArgCount(info, batch, out_positions, out_groups * BinaryGroupWords(g.out_channels, out_groups), "batch", 2)
+      : ArgCount(info, batch, g.out_channels, out_positions, "batch", 2);
+  Output out = NewOutput(env, bits_out ? napi_biguint64_array : napi_float32_array, out_len);
+  op.output = out.array;
+  const void* x_data = x.data;
+  void* y = out.data;
+  op.compute = [=] {
+    BinaryConvOutput target;
+    if (bits_out) {
+      target.bits = static_cast<uint64_t*>(y);
+      target.groups = out_groups;
+      target.rule = out_rule;
+    } else {
+      target.floats = static_cast<float*>(y);
+    }
+    if (packed_input) return BinaryConv(*weights, static_cast<const uint64_t*>(x_data), batch, in_spatial, target);
+    std::vector<uint64_t> bits(batch * positions * row_words);
+    BinaryPackActivations(static_cast<const float*>(x_data), batch, g.in_channels, positions, g.groups, in_rule,
+                          bits.data());
+    return BinaryConv(*weights, bits.data(), batch, in_spatial, target);
+  };
+  return op;
+}
+
+struct LowBitHandle {
+  std::shared_ptr<const LowBitConvWeights> weights;
+};
+const napi_type_tag kLowBitTag = {0x5d1f0e7a3b2c4d68ull, 0x1a9e8f7c6b5d4e3full};
+
+// lowBitConvPrepack(geometry, weight: Int8Array levels, wScale, aScale, aZeroPoint, padLevel, bias | null) -> handle
+Napi::Value LowBitConvPrepack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ConvGeometry g = ArgGeometry(info, 0);
+  View w = ArgTypedArray(info, 1, napi_int8_array, "weight");
+  const double w_scale = ArgNumber(info, 2, "wScale"), a_scale = ArgNumber(info, 3, "aScale");
+  const int64_t a_zero_point = ArgInt64(info, 4, "aZeroPoint");
+  const int64_t pad_level = ArgInt64(info, 5, "padLevel");
+  if (pad_level < 0 || pad_level > 255) ThrowRange(env, "an integer in [0, 255]", "padLevel", info[5]);
+  const float* bias = nullptr;
+  if (!info[6].IsNull() && !info[6].IsUndefined()) {
+    View b = ArgTypedArray(info, 6, napi_float32_array, "bias");
+    if (b.length != g.out_channels) ThrowRange(env, "Float32Array with one value per output channel", "bias", b.holder);
+    bias = static_cast<const float*>(b.data);
+  }
+  std::shared_ptr<const LowBitConvWeights> weights;
+  const Status status = RunGuarded([&] {
+    return CreateLowBitConvWeights(g, static_cast<const int8_t*>(w.data), w.length, static_cast<float>(w_scale),
+                                   static_cast<float>(a_scale), static_cast<int32_t>(a_zero_point),
+                                   static_cast<uint8_t>(pad_level), bias, &weights);
+  });
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  return NewBinaryHandle(env, new LowBitHandle{weights}, kLowBitTag, static_cast<int64_t>(w.length) * 3);
+}
+
+// lowBitConvForward(handle, input: Uint8Array levels, batch, inSpatial: number[]) -> Float32Array
+PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  if (!info[0].IsExternal() || !info[0].As<Napi::External<LowBitHandle>>().CheckTypeTag(&kLowBitTag)) {
+    ThrowType(env, "low-bit conv weight handle", "handle", info[0]);
+  }
+  std::shared_ptr<const LowBitConvWeights> weights = info[0].As<Napi::External<LowBitHandle>>().Data()->weights;
+  const ConvGeometry& g = weights->geometry;
+  View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
+  const size_t batch = ArgSize(info, 2, "batch");
+  size_t in_spatial[3] = {1, 1, 1};
+  const size_t positions = ArgSpatial(info, 3, g.dims, in_spatial);
+  if (ArgCount(info, batch, g.in_channels, positions, "input", 1) != x.length) {
+    ThrowRange(env, "batch * inChannels * prod(inSpatial) values", "input", x.holder);
+  }
+  size_t out_spatial[3];
+  const Status shape = ConvOutputSize(g, in_spatial, out_spatial);
+  if (!shape.ok()) throw ErrorFromStatus(env, shape);
+  Output out = NewOutput(env, napi_float32_array,
+                         ArgCount(info, batch, g.out_channels, out_spatial[0] * out_spatial[1] * out_spatial[2], "batch", 2));
+  op.output = out.array;
+  const uint8_t* x_data = static_cast<const uint8_t*>(x.data);
+  float* y = static_cast<float*>(out.data);
+  op.compute = [=] { return LowBitConv(*weights, x_data, batch, in_spatial, y); };
+  return op;
+}
+
+}  // namespace
+
+void RegisterBinaryOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("binaryConvPrepack", Napi::Function::New(env, BinaryConvPrepack, "binaryConvPrepack"));
+  DefineOp<PreparePack>(env, exports, "binaryPack");
+  DefineOp<PrepareUnpack>(env, exports, "binaryUnpack");
+  DefineOp<PrepareForward>(env, exports, "binaryConvForward");
+  exports.Set("lowBitConvPrepack", Napi::Function::New(env, LowBitConvPrepack, "lowBitConvPrepack"));
+  DefineOp<PrepareLowBitForward>(env, exports, "lowBitConvForward");
+}
+
+}  // namespace addon
+}  // namespace qk

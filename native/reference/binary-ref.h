@@ -1,0 +1,19 @@
+// Reference 1-bit convolution: bitorch's forward (pad with pad_value, then conv of +-1 values) element by element.
+//
+// Written to be read against bitorch's QConv forward rather than to be fast: no bits, no
+// packing, no kernel header. Arguments must already be valid (the op's checks).
+#pragma once
+
+#include <cstddef>
+
+#include "ops/binary.h"
+
+namespace qk {
+
+// x: [batch][in][in_spatial...] raw floats binarized by `rule`; w: [out][in/groups][kernel...]
+// of +-1; bias: out values or nullptr. y: [batch][out][out_spatial...], every element written:
+//   y = float(in-bounds dot) + pad_value * float(sum of w over padded taps)   (+ bias)
+void BinaryConvRef(const ConvGeometry& g, const float* x, size_t batch, const size_t in_spatial[3], BinaryRule rule,
+                   const float* w, float pad_value, const float* bias, float* y);
+
+}  // namespace qk

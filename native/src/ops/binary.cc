@@ -1,0 +1,368 @@
+// 1-bit convolution: packing of activations and weights, the implicit GEMM over XNOR-popcount tiles, the pad correction.
+#include "ops/binary.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "base/checked.h"
+#include "base/cpu.h"
+#include "base/dispatch.h"
+#include "base/threadpool.h"
+#include "ops/qgemm.h"
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+namespace qk {
+namespace {
+
+// Output positions one task computes: a multiple of the tile's rows.
+constexpr size_t kPositionsPerTask = 64;
+
+inline bool IsMinusOne(float x, BinaryRule rule) { return rule == BinaryRule::kSign ? x < 0.0f : !(x > 0.0f); }
+
+// The word of a group whose valid bits (channels below group_in) are all set: a group of -1 values.
+inline uint64_t FullWord(size_t word, size_t group_in) {
+  const size_t bits = group_in - word * 64;
+  return bits >= 64 ? ~uint64_t{0} : ((uint64_t{1} << bits) - 1);
+}
+
+// Spatial sizes padded to 3 dims (leading 1s) so one loop nest serves 1-D, 2-D and 3-D.
+struct Dims3 {
+  size_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, p[3] = {0, 0, 0};
+};
+
+Dims3 MakeDims3(const ConvGeometry& g, const size_t in_spatial[3], const size_t out_spatial[3]) {
+  Dims3 r;
+  for (int d = 0; d < g.dims; ++d) {
+    const int e = 3 - g.dims + d;
+    r.in[e] = in_spatial[d];
+    r.out[e] = out_spatial[d];
+    r.k[e] = g.kernel[d];
+    r.s[e] = g.stride[d];
+    r.d[e] = g.dilation[d];
+    r.p[e] = g.pad_before[d];
+  }
+  return r;
+}
+
+}  // namespace
+
+void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t positions, size_t groups,
+                           BinaryRule rule, uint64_t* out) {
+  const size_t group_in = channels / groups, gw = BinaryGroupWords(channels, groups);
+  const size_t row_words = groups * gw;
+  // Words of 64 consecutive positions are built together in a small buffer, channel by channel:
+  // each plane is read contiguously (a loop the compiler vectorizes), and every output word is
+  // written once (no read-modify-write scattered over the output).
+  for (size_t n = 0; n < batch; ++n) {
+    const float* image = x + n * channels * positions;
+    uint64_t* words = out + n * positions * row_words;
+    for (size_t g = 0; g < groups; ++g) {
+      for (size_t k = 0; k < gw; ++k) {
+        const size_t c0 = g * group_in + k * 64;
+        const size_t width = group_in - k * 64 < 64 ? group_in - k * 64 : 64;
+        const float* planes = image + c0 * positions;
+        for (size_t p0 = 0; p0 < positions; p0 += 64) {
+          const size_t block = positions - p0 < 64 ? positions - p0 : 64;
+          uint64_t acc[64] = {};
+          for (size_t c = 0; c < width; ++c) {
+            const float* row = planes + c * positions + p0;
+            for (size_t j = 0; j < block; ++j) acc[j] |= static_cast<uint64_t>(IsMinusOne(row[j], rule)) << c;
+          }
+          for (size_t j = 0; j < block; ++j) words[(p0 + j) * row_words + g * gw + k] = acc[j];
+        }
+      }
+    }
+  }
+}
+
+void BinaryUnpackActivations(const uint64_t* bits, size_t batch, size_t channels, size_t positions, size_t groups,
+                             float* out) {
+  const size_t group_in = channels / groups, gw = BinaryGroupWords(channels, groups);
+  const size_t row_words = groups * gw;
+  for (size_t n = 0; n < batch; ++n) {
+    for (size_t c = 0; c < channels; ++c) {
+      const size_t g = c / group_in, cl = c % group_in;
+      const uint64_t* words = bits + n * positions * row_words + g * gw + cl / 64;
+      float* plane = out + (n * channels + c) * positions;
+      for (size_t p = 0; p < positions; ++p) plane[p] = ((words[p * row_words] >> (cl % 64)) & 1) ? -1.0f : 1.0f;
+    }
+  }
+}
+
+Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_len, float pad_value,
+                               const float* bias, std::shared_ptr<const BinaryConvWeights>* out) {
+  if (g.transposed || g.padding_mode != ConvPaddingMode::kZeros) {
+    return Status::RangeError("Expected a plain convolution (constant padding, not transposed) for geometry");
+  }
+  QK_RETURN_IF_ERROR(CheckConvGeometry(g));
+  size_t count = 0;
+  if (!ConvWeightCount(g, &count) || count != w_len) {
+    return Status::RangeError("Expected " + std::to_string(count) + " weight values for weight but received " +
+                              std::to_string(w_len));
+  }
+  if (!std::isfinite(pad_value)) {
+    return Status::RangeError("Expected a finite number for padValue but received " + std::to_string(pad_value));
+  }
+  auto bw = std::make_shared<BinaryConvWeights>();
+  bw->geometry = g;
+  bw->pad_value = pad_value;
+  bw->taps = 1;
+  for (int d = 0; d < g.dims; ++d) bw->taps *= g.kernel[d];
+  bw->group_in = g.in_channels / g.groups;
+  bw->group_out = g.out_channels / g.groups;
+  bw->group_words = BinaryGroupWords(g.in_channels, g.groups);
+  bw->kw = bw->taps * bw->group_words;
+  bw->k_bits = bw->taps * bw->group_in;
+  if (bw->kw > kXnorMaxWords) {
+    return Status::RangeError("Expected at most " + std::to_string(kXnorMaxWords * 64) +
+                              " bits per dot product for kernelSize * inChannels / groups but received " +
+                              std::to_string(bw->k_bits));
+  }
+  const size_t blocks = (bw->group_out + kXnorNR - 1) / kXnorNR;
+  bw->packed.assign(g.groups * blocks * bw->kw * kXnorNR, 0);
+  bw->tap_sums.assign(g.out_channels * bw->taps, 0);
+  for (size_t o = 0; o < g.out_channels; ++o) {
+    const size_t grp = o / bw->group_out, ol = o % bw->group_out;
+    uint64_t* block = bw->packed.data() + (grp * blocks + ol / kXnorNR) * bw->kw * kXnorNR;
+    for (size_t c = 0; c < bw->group_in; ++c) {
+      for (size_t t = 0; t < bw->taps; ++t) {
+        const size_t index = (o * bw->group_in + c) * bw->taps + t;
+        const float v = w[index];
+        if (v != 1.0f && v != -1.0f) {
+          return Status::RangeError("Expected +1 or -1 (a binarized weight) for weight[" + std::to_string(index) +
+                                    "] but received " + std::to_string(v));
+        }
+        bw->tap_sums[o * bw->taps + t] += v < 0 ? -1 : 1;
+        // K order: tap, then the group's channel words (the im2col rows' order).
+        if (v < 0) block[(t * bw->group_words + c / 64) * kXnorNR + ol % kXnorNR] |= uint64_t{1} << (c % 64);
+      }
+    }
+  }
+  if (bias != nullptr) bw->bias.assign(bias, bias + g.out_channels);
+  *out = std::move(bw);
+  return Status::Ok();
+}
+
+XnorGemmFn* SelectXnorGemm(const DispatchTable& table) {
+  return GetCpuFeatures().avx512vpopcntdq ? table.xnor_gemm_vpopcnt : table.xnor_gemm;
+}
+
+Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t batch, const size_t in_spatial[3],
+                  const BinaryConvOutput& out) {
+  const ConvGeometry& g = w.geometry;
+  size_t out_spatial[3];
+  QK_RETURN_IF_ERROR(ConvOutputSize(g, in_spatial, out_spatial));
+  const size_t in_positions = in_spatial[0] * (g.dims > 1 ? in_spatial[1] : 1) * (g.dims > 2 ? in_spatial[2] : 1);
+  const size_t out_positions = out_spatial[0] * out_spatial[1] * out_spatial[2];
+  if (out.bits != nullptr && (out.groups == 0 || g.out_channels % out.groups != 0)) {
+    return Status::RangeError("Expected a divisor of " + std::to_string(g.out_channels) +
+                              " for the next layer's groups but received " + std::to_string(out.groups));
+  }
+  const Dims3 dims3 = MakeDims3(g, in_spatial, out_spatial);
+  const size_t *in3 = dims3.in, *out3 = dims3.out, *k3 = dims3.k, *s3 = dims3.s, *d3 = dims3.d, *p3 = dims3.p;
+  XnorGemmFn* gemm = SelectXnorGemm(Dispatch());
+  const size_t in_row = g.groups * w.group_words;  // words per input position
+  const size_t blocks = (w.group_out + kXnorNR - 1) / kXnorNR;
+  const size_t next_gw = out.bits ? BinaryGroupWords(g.out_channels, out.groups) : 0;
+  const size_t next_row = out.bits ? out.groups * next_gw : 0;
+  const size_t next_group_in = out.bits ? g.out_channels / out.groups : 1;
+  const bool corrected = w.pad_value != -1.0f;
+  const size_t tasks_per_image = (out_positions + kPositionsPerTask - 1) / kPositionsPerTask;
+  // Where output channel o's bit goes in a position's words of the next layer (no division per element).
+  std::vector<uint32_t> next_word(out.bits ? g.out_channels : 0);
+  std::vector<uint64_t> next_mask(out.bits ? g.out_channels : 0);
+  for (size_t o = 0; o < next_word.size(); ++o) {
+    const size_t ng = o / next_group_in, nc = o % next_group_in;
+    next_word[o] = static_cast<uint32_t>(ng * next_gw + nc / 64);
+    next_mask[o] = uint64_t{1} << (nc % 64);
+  }
+
+  ParallelFor(batch * tasks_per_image, [&](size_t task) {
+    const size_t n = task / tasks_per_image;
+    const size_t p0 = (task % tasks_per_image) * kPositionsPerTask;
+    const size_t rows = out_positions - p0 < kPositionsPerTask ? out_positions - p0 : kPositionsPerTask;
+    std::vector<uint64_t> patches(rows * w.kw);
+    std::vector<int32_t> counts(rows * w.group_out);
+    std::vector<uint32_t> padded(corrected ? rows * w.taps : 0);  // per row: its padded taps
+    std::vector<uint32_t> padded_count(rows, 0);
+    std::vector<float> values(w.group_out);
+    std::vector<float> block(out.floats ? rows * w.group_out : 0);
+    const uint64_t* image = x_bits + n * in_positions * in_row;
+    if (out.bits) std::memset(out.bits + (n * out_positions + p0) * next_row, 0, rows * next_row * sizeof(uint64_t));
+    for (size_t grp = 0; grp < g.groups; ++grp) {
+      // im2col of the block: row r = the taps' words of output position p0 + r, in K order.
+      for (size_t r = 0; r < rows; ++r) {
+        const size_t p = p0 + r;
+        const size_t oz = p / (out3[1] * out3[2]), oy = (p / out3[2]) % out3[1], ox = p % out3[2];
+        uint64_t* dst = patches.data() + r * w.kw;
+        size_t t = 0, npad = 0;
+        for (size_t kz = 0; kz < k3[0]; ++kz) {
+          const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
+          for (size_t ky = 0; ky < k3[1]; ++ky) {
+            const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
+            for (size_t kx = 0; kx < k3[2]; ++kx, ++t) {
+              const int64_t ix = static_cast<int64_t>(ox * s3[2] + kx * d3[2]) - static_cast<int64_t>(p3[2]);
+              uint64_t* words = dst + t * w.group_words;
+              if (iz < 0 || iy < 0 || ix < 0 || iz >= static_cast<int64_t>(in3[0]) ||
+                  iy >= static_cast<int64_t>(in3[1]) || ix >= static_cast<int64_t>(in3[2])) {
+                // A pad: -1 in every channel; the correction below replaces it by pad_value.
+                for (size_t k = 0; k < w.group_words; ++k) words[k] = FullWord(k, w.group_in);
+                if (corrected) padded[r * w.taps + npad] = static_cast<uint32_t>(t);
+                ++npad;
+              } else {
+                const size_t q = (static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] +
+                                 static_cast<size_t>(ix);
+                std::memcpy(words, image + q * in_row + grp * w.group_words, w.group_words * sizeof(uint64_t));
+              }
+            }
+          }
+        }
+        padded_count[r] = static_cast<uint32_t>(npad);
+      }
+      const uint64_t* group_weights = w.packed.data() + grp * blocks * w.kw * kXnorNR;
+      for (size_t r = 0; r < rows; r += kXnorMR) {
+        const size_t mr = rows - r < kXnorMR ? rows - r : kXnorMR;
+        gemm(mr, w.group_out, w.kw, patches.data() + r * w.kw, w.kw, group_weights,
+             counts.data() + r * w.group_out, w.group_out);
+      }
+      // Epilogue: dot products, pad correction, bias (in a row buffer, so the common case is one
+      // vectorizable loop); then floats, or the next layer's bits through the precomputed word/mask.
+      for (size_t r = 0; r < rows; ++r) {
+        const size_t p = p0 + r;
+        const int32_t* row_counts = counts.data() + r * w.group_out;
+        const int32_t k_bits = static_cast<int32_t>(w.k_bits);
+        for (size_t ol = 0; ol < w.group_out; ++ol) values[ol] = static_cast<float>(k_bits - 2 * row_counts[ol]);
+        if (corrected && padded_count[r] != 0) {
+          for (size_t ol = 0; ol < w.group_out; ++ol) {
+            const size_t o = grp * w.group_out + ol;
+            int64_t pad_sum = 0;
+            for (uint32_t i = 0; i < padded_count[r]; ++i) pad_sum += w.tap_sums[o * w.taps + padded[r * w.taps + i]];
+            const int64_t dot = static_cast<int64_t>(k_bits) - 2 * static_cast<int64_t>(row_counts[ol]);
+            values[ol] = static_cast<float>(dot + pad_sum) + w.pad_value * static_cast<float>(pad_sum);
+          }
+        }
+        if (!w.bias.empty()) {
+          const float* bias = w.bias.data() + grp * w.group_out;
+          for (size_t ol = 0; ol < w.group_out; ++ol) values[ol] = values[ol] + bias[ol];
+        }
+        if (out.floats) {
+          // Transposed through the block buffer: each channel's run of positions is written at once below.
+          for (size_t ol = 0; ol < w.group_out; ++ol) block[ol * rows + r] = values[ol];
+        } else {
+          uint64_t* y = out.bits + (n * out_positions + p) * next_row;
+          const uint32_t* word = next_word.data() + grp * w.group_out;
+          const uint64_t* mask = next_mask.data() + grp * w.group_out;
+          // Branch-free: the signs are data, a branch on them mispredicts half the time.
+          const BinaryRule rule = out.rule;
+          const size_t count = w.group_out;
+          for (size_t ol = 0; ol < count; ++ol) {
+            y[word[ol]] |= mask[ol] & (uint64_t{0} - static_cast<uint64_t>(IsMinusOne(values[ol], rule)));
+          }
+        }
+      }
+      if (out.floats) {
+        float* y = out.floats + (n * g.out_channels + grp * w.group_out) * out_positions + p0;
+        for (size_t ol = 0; ol < w.group_out; ++ol) std::memcpy(y + ol * out_positions, block.data() + ol * rows, rows * sizeof(float));
+      }
+    }
+  });
+  return Status::Ok();
+}
+
+Status CreateLowBitConvWeights(const ConvGeometry& g, const int8_t* w, size_t w_len, float w_scale, float a_scale,
+                               int32_t a_zero_point, uint8_t pad_level, const float* bias,
+                               std::shared_ptr<const LowBitConvWeights>* out) {
+  if (g.transposed || g.padding_mode != ConvPaddingMode::kZeros) {
+    return Status::RangeError("Expected a plain convolution (constant padding, not transposed) for geometry");
+  }
+  QK_RETURN_IF_ERROR(CheckConvGeometry(g));
+  size_t count = 0;
+  if (!ConvWeightCount(g, &count) || count != w_len) {
+    return Status::RangeError("Expected " + std::to_string(count) + " weight values for weight but received " +
+                              std::to_string(w_len));
+  }
+  if (!(w_scale > 0) || !std::isfinite(w_scale) || !(a_scale > 0) || !std::isfinite(a_scale)) {
+    return Status::RangeError("Expected positive finite scales for the weight and input levels");
+  }
+  if (a_zero_point < 0 || a_zero_point > 255) {
+    return Status::RangeError("Expected an input zero point in [0, 255] but received " + std::to_string(a_zero_point));
+  }
+  auto lw = std::make_shared<LowBitConvWeights>();
+  lw->geometry = g;
+  lw->taps = 1;
+  for (int d = 0; d < g.dims; ++d) lw->taps *= g.kernel[d];
+  lw->group_in = g.in_channels / g.groups;
+  lw->group_out = g.out_channels / g.groups;
+  const size_t k = lw->group_in * lw->taps;
+  std::vector<int32_t> zero_points(lw->group_out, 0);
+  for (size_t grp = 0; grp < g.groups; ++grp) {
+    GemmWeightsDesc desc;
+    desc.n = lw->group_out;
+    desc.k = k;
+    desc.w = w + grp * lw->group_out * k;  // torch's rows [out][in / groups][taps] are the GEMM's rows
+    desc.w_zero_points = zero_points.data();
+    std::shared_ptr<GemmWeights> gemm;
+    QK_RETURN_IF_ERROR(GemmWeights::Create(desc, &gemm));
+    lw->gemms.push_back(std::move(gemm));
+  }
+  lw->w_scales.assign(g.out_channels, w_scale);
+  if (bias != nullptr) lw->bias.assign(bias, bias + g.out_channels);
+  lw->a_scale = a_scale;
+  lw->a_zero_point = a_zero_point;
+  lw->pad_level = pad_level;
+  *out = std::move(lw);
+  return Status::Ok();
+}
+
+Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3], float* y) {
+  const ConvGeometry& g = w.geometry;
+  size_t out_spatial[3];
+  QK_RETURN_IF_ERROR(ConvOutputSize(g, in_spatial, out_spatial));
+  const Dims3 dims3 = MakeDims3(g, in_spatial, out_spatial);
+  const size_t *in3 = dims3.in, *out3 = dims3.out, *k3 = dims3.k, *s3 = dims3.s, *d3 = dims3.d, *p3 = dims3.p;
+  const size_t in_positions = in3[0] * in3[1] * in3[2], out_positions = out3[0] * out3[1] * out3[2];
+  const size_t k = w.group_in * w.taps;
+  std::vector<uint8_t> rows(out_positions * k);
+  std::vector<float> result(out_positions * w.group_out);
+  for (size_t n = 0; n < batch; ++n) {
+    for (size_t grp = 0; grp < g.groups; ++grp) {
+      // im2col in torch's weight order (channel, then taps), pads at the pad value's level.
+      for (size_t p = 0; p < out_positions; ++p) {
+        const size_t oz = p / (out3[1] * out3[2]), oy = (p / out3[2]) % out3[1], ox = p % out3[2];
+        uint8_t* row = rows.data() + p * k;
+        for (size_t c = 0; c < w.group_in; ++c) {
+          const uint8_t* plane = x + (n * g.in_channels + grp * w.group_in + c) * in_positions;
+          size_t t = 0;
+          for (size_t kz = 0; kz < k3[0]; ++kz) {
+            const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
+            for (size_t ky = 0; ky < k3[1]; ++ky) {
+              const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
+              for (size_t kx = 0; kx < k3[2]; ++kx, ++t) {
+                const int64_t ix = static_cast<int64_t>(ox * s3[2] + kx * d3[2]) - static_cast<int64_t>(p3[2]);
+                const bool inside = iz >= 0 && iy >= 0 && ix >= 0 && iz < static_cast<int64_t>(in3[0]) &&
+                                    iy < static_cast<int64_t>(in3[1]) && ix < static_cast<int64_t>(in3[2]);
+                row[c * w.taps + t] = inside ? plane[(static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] +
+                                                     static_cast<size_t>(ix)]
+                                             : w.pad_level;
+              }
+            }
+          }
+        }
+      }
+      const float* bias = w.bias.empty() ? nullptr : w.bias.data() + grp * w.group_out;
+      QK_RETURN_IF_ERROR(QGemmF32(*w.gemms[grp], out_positions, rows.data(), k, w.a_scale, w.a_zero_point,
+                                  w.w_scales.data() + grp * w.group_out, bias, false, result.data(), w.group_out));
+      for (size_t ol = 0; ol < w.group_out; ++ol) {
+        float* plane = y + (n * g.out_channels + grp * w.group_out + ol) * out_positions;
+        for (size_t p = 0; p < out_positions; ++p) plane[p] = result[p * w.group_out + ol];
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace qk

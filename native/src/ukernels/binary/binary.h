@@ -1,0 +1,34 @@
+// XNOR-popcount microkernels of the 1-bit (binary) layers: function type, tile sizes and the packed weight layout.
+//
+// A binary value is one bit: 1 means -1, 0 means +1 (so a float's sign bit is its code).
+// For two K-bit vectors a, w the dot product of their +-1 values is
+//   K - 2 * popcount(a XOR w)
+// and bits beyond K that are 0 in both contribute nothing. The kernels compute only the
+// popcount sums; the caller (ops/binary.cc) turns them into dot products and floats.
+//
+// Operands are 64-bit words. A tile is up to kXnorMR rows of `a` (row i at a + i * lda,
+// kw words each) against nc output channels of packed weights, laid out in channel blocks
+// of kXnorNR: block b is kw * kXnorNR words, word k of channel 8b + l at [k * kXnorNR + l];
+// lanes past nc in the last block are zero words (their sums are computed, never stored).
+//
+//   for i < mr, j < nc:  c[i * ldc + j] = sum_{k < kw} popcount(a[i * lda + k] XOR w_j[k])
+//
+// Requires 1 <= mr <= kXnorMR, nc >= 1, kw <= kXnorMaxWords (so that every sum and every
+// narrow SIMD accumulator fits). No allocation, no checks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace qk {
+
+constexpr size_t kXnorMR = 4;
+constexpr size_t kXnorNR = 8;
+// 2^20 words = 2^26 bits per dot product: far beyond any layer, and the NEON kernel's
+// 16-bit lane accumulators are flushed every 2048 words, so no lane can overflow.
+constexpr size_t kXnorMaxWords = size_t{1} << 20;
+
+using XnorGemmFn = void(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
+                        int32_t* c, size_t ldc);
+
+}  // namespace qk
