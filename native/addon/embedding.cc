@@ -59,6 +59,10 @@ PreparedOp PreparePrepack(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t dim = ArgSize(info, 2, "dim");
   const int bits = ArgBits(info, 3);
   const bool optimized = ArgBool(info, 4, "optimizedQparams");
+  size_t numel = 0;
+  if (!CheckedMul(rows, dim, &numel) || numel > weight.length) {
+    ThrowRange(info.Env(), "Float32Array of rows * dim values", "weight", weight.holder);
+  }
   const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
   Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
   op.output = out.array;
@@ -83,6 +87,12 @@ PreparedOp PreparePackQuantized(const Napi::CallbackInfo& info, bool snapshot) {
   View scales = ArgInput(info, 4, napi_float32_array, "scales", &op);
   View zero_points = ArgInput(info, 5, napi_float32_array, "zeroPoints", &op);
   if (zero_points.length != scales.length) ThrowRange(info.Env(), "as many zero points as scales", "zeroPoints", info[5]);
+  // Checked before the output is allocated, so a table size that lies costs nothing.
+  if (scales.length != rows) ThrowRange(info.Env(), "one scale per row", "scales", info[4]);
+  size_t needed = 0;
+  if (!CheckedMul(rows, bits == 8 ? dim : dim / 2, &needed) || needed > q.bytes) {
+    ThrowRange(info.Env(), "Uint8Array of rows * dim values (packed two per byte for 4 bits)", "weight", info[0]);
+  }
   const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
   Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
   op.output = out.array;

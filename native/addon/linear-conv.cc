@@ -73,12 +73,13 @@ T* ArgHandle(const Napi::CallbackInfo& info, size_t index, const napi_type_tag& 
   return value.As<Napi::External<T>>().Data();
 }
 
-// An optional fp32 bias of `count` values: null/undefined gives nullptr.
-const float* ArgBias(const Napi::CallbackInfo& info, size_t index, size_t count) {
-  if (info[index].IsNull() || info[index].IsUndefined()) return nullptr;
+// An optional fp32 bias of `count` values: null/undefined gives an empty View (data
+// nullptr). Returned whole so that a shared-memory copy lives as long as the caller's use.
+View ArgBias(const Napi::CallbackInfo& info, size_t index, size_t count) {
+  if (info[index].IsNull() || info[index].IsUndefined()) return View{};
   View bias = ArgTypedArray(info, index, napi_float32_array, "bias");
   if (bias.length != count) ThrowRange(info.Env(), "Float32Array with one value per output channel", "bias", bias.holder);
-  return static_cast<const float*>(bias.data);
+  return bias;
 }
 
 // Weight qparams: Float64Array scales and Int32Array zero points, 1 or `channels` of each.
@@ -86,6 +87,7 @@ struct WeightQParams {
   const double* scales;
   const int32_t* zero_points;
   size_t count;
+  View scales_view, zero_points_view;  // own the copies of shared memory the pointers may point into
 };
 
 WeightQParams ArgWeightQParams(const Napi::CallbackInfo& info, size_t index, size_t channels) {
@@ -95,7 +97,8 @@ WeightQParams ArgWeightQParams(const Napi::CallbackInfo& info, size_t index, siz
     ThrowRange(info.Env(), "1 scale (per tensor) or one per output channel", "scales", scales.holder);
   }
   if (zero_points.length != scales.length) ThrowRange(info.Env(), "as many zero points as scales", "zeroPoints", zero_points.holder);
-  return {static_cast<const double*>(scales.data), static_cast<const int32_t*>(zero_points.data), scales.length};
+  return {static_cast<const double*>(scales.data), static_cast<const int32_t*>(zero_points.data), scales.length, scales,
+          zero_points};
 }
 
 Napi::Object UnpackResult(Napi::Env env, const std::vector<int8_t>& w, const std::vector<float>& bias) {
@@ -163,7 +166,8 @@ Napi::Value LinearPrepack(const Napi::CallbackInfo& info) {
     ThrowRange(env, "Int8Array of outFeatures * inFeatures values", "weight", w.holder);
   }
   const WeightQParams qparams = ArgWeightQParams(info, 3, out_features);
-  const float* bias = ArgBias(info, 5, out_features);
+  const View bias_view = ArgBias(info, 5, out_features);
+  const float* bias = static_cast<const float*>(bias_view.data);
   std::shared_ptr<const LinearWeights> weights;
   const Status status = RunGuarded([&] {
     return CreateLinearWeights(static_cast<const int8_t*>(w.data), out_features, in_features, qparams.scales,
@@ -398,7 +402,8 @@ Napi::Value ConvPrepack(const Napi::CallbackInfo& info) {
   size_t count = 0;
   if (!ConvWeightCount(g, &count) || count != w.length) ThrowRange(env, "Int8Array with the weight shape's element count", "weight", w.holder);
   const WeightQParams qparams = ArgWeightQParams(info, 2, g.out_channels);
-  const float* bias = ArgBias(info, 4, g.out_channels);
+  const View bias_view = ArgBias(info, 4, g.out_channels);
+  const float* bias = static_cast<const float*>(bias_view.data);
   std::shared_ptr<const ConvWeights> weights;
   const Status status = RunGuarded([&] {
     return CreateConvWeights(g, static_cast<const int8_t*>(w.data), qparams.scales, qparams.zero_points, qparams.count,
