@@ -7,7 +7,7 @@
 
 import { types } from 'util';
 
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
 import { IndexStorage, LookupArgs, embeddingAddon } from './native';
 
@@ -97,10 +97,11 @@ const INT32_MAX = 2147483647;
 
 /** One row of integers as Int32Array (when every value fits) or BigInt64Array. */
 function toIndexStorage(values: ArrayLike<unknown>, parameter: string, forceBig: boolean): IndexStorage {
+  const items: ArrayLike<unknown> = Array.isArray(values) ? validate.arrayOnce(values, parameter, 'array of indices') : values;
   const checked: (number | bigint)[] = [];
   let big = forceBig;
-  for (let i = 0; i < values.length; i++) {
-    const v = integerValue(values[i], `${parameter}[${i}]`);
+  for (let i = 0, length = items.length; i < length; i++) {
+    const v = integerValue(items[i], `${parameter}[${i}]`);
     if (typeof v === 'bigint') {
       if (v < -(1n << 63n) || v >= 1n << 63n) throw validate.invalidRange('integer in the int64 range', `${parameter}[${i}]`, v);
       if (v < BigInt(INT32_MIN) || v > BigInt(INT32_MAX)) big = true;
@@ -184,7 +185,7 @@ export interface LookupOptions {
 const LOOKUP_OPTIONS = ['mode', 'prunedWeights', 'perSampleWeights', 'compressedIndicesMapping', 'includeLastOffset', 'paddingIdx'];
 
 function floatArray(value: unknown, parameter: string): Float32Array {
-  if (value instanceof Tensor) return value.contiguous().data.subarray(0, value.numel());
+  if (value instanceof Tensor) return checkTensor(value, parameter).contiguous().data.subarray(0, value.numel());
   return validate.typedArray(value, parameter, ['Float32Array']);
 }
 
@@ -194,7 +195,8 @@ function mappingArray(value: unknown, parameter: string): Int32Array {
     return value as Int32Array;
   }
   if (!Array.isArray(value)) throw validate.invalidType('Int32Array or array of integers', parameter, value);
-  return Int32Array.from(value, (v, i) => validate.integerInRange(v, `${parameter}[${i}]`, -1, INT32_MAX));
+  const items = validate.arrayOnce(value, parameter, 'Int32Array or array of integers');
+  return Int32Array.from(items, (v, i) => validate.integerInRange(v, `${parameter}[${i}]`, -1, INT32_MAX));
 }
 
 /**
@@ -299,9 +301,9 @@ export function planEmbedding(packed: unknown, bits: 8 | 4, indicesValue: unknow
 // ---- prepack / unpack -------------------------------------------------------------------------
 
 function checkWeight(value: unknown, parameter: string, minRank: number): Tensor {
-  if (!(value instanceof Tensor)) throw validate.invalidType('Tensor', parameter, value);
-  if (value.dim() < minRank) throw validate.invalidRange(`Tensor of at least ${minRank} dims`, parameter, value);
-  return value;
+  const weight = checkTensor(value, parameter);
+  if (weight.dim() < minRank) throw validate.invalidRange(`Tensor of at least ${minRank} dims`, parameter, value);
+  return weight;
 }
 
 /**

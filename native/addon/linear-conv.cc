@@ -386,6 +386,11 @@ ConvGeometry ArgGeometry(const Napi::CallbackInfo& info, size_t index) {
     g.output_padding[d] = static_cast<size_t>(v[19 + d]);
   }
   g.transposed = v[22] != 0;
+  // One GEMM phase per stride residue: bound them before any is planned (lib/linear-conv/params.ts).
+  constexpr double kMaxTransposedPhases = 65536;
+  if (g.transposed && static_cast<double>(g.stride[0]) * static_cast<double>(g.stride[1]) * static_cast<double>(g.stride[2]) > kMaxTransposedPhases) {
+    ThrowRange(info.Env(), "transposed stride whose product is at most 65536", "geometry", view.holder);
+  }
   static const ConvPaddingMode kModes[] = {ConvPaddingMode::kZeros, ConvPaddingMode::kReflect, ConvPaddingMode::kReplicate,
                                            ConvPaddingMode::kCircular};
   g.padding_mode = kModes[static_cast<int>(v[23])];
