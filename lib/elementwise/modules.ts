@@ -53,8 +53,17 @@ abstract class PlanModule {
 }
 
 /** Deferred to a later turn of the event loop (for modules computed in JS), errors rejected. */
-function deferred<T>(compute: () => T): Promise<T> {
-  return Promise.resolve().then(compute);
+/**
+ * forwardAsync of a module computed in JS: computed now, from the input as it is at call
+ * time (as the native-backed ops copy theirs), and handed over as a settled Promise (errors
+ * reject). Computing on a later microtask would read whatever the caller wrote meanwhile.
+ */
+function atCallTime<T>(compute: () => T): Promise<T> {
+  try {
+    return Promise.resolve(compute());
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /**
@@ -198,9 +207,9 @@ export class Softmax {
     return quantizedSoftmax(input, dim, this.scale, this.zeroPoint, 'x');
   }
 
-  /** forward on a later turn of the event loop (computed in JS). */
+  /** forward as a Promise (computed in JS, from the input at call time). */
   forwardAsync(x: QTensor): Promise<QTensor> {
-    return deferred(() => this.forward(x));
+    return atCallTime(() => this.forward(x));
   }
 
   toString(): string {
@@ -244,9 +253,9 @@ export class PReLU {
     return quantizedPrelu(x, this.weight, this.scale, this.zeroPoint, 'x');
   }
 
-  /** forward on a later turn of the event loop (computed in JS). */
+  /** forward as a Promise (computed in JS, from the input at call time). */
   forwardAsync(x: QTensor): Promise<QTensor> {
-    return deferred(() => this.forward(x));
+    return atCallTime(() => this.forward(x));
   }
 
   toString(): string {
@@ -274,8 +283,12 @@ export class Dropout {
     return checkByteQTensor(x, 'x');
   }
 
+  /** A copy of the input as it is at call time (forward returns the input itself, as torch). */
   forwardAsync(x: QTensor): Promise<QTensor> {
-    return deferred(() => this.forward(x));
+    return atCallTime(() => {
+      const y = this.forward(x);
+      return makePerTensorQTensor(y.data.slice(), y.shape, y.strides, y.dtype, y.qScale(), y.qZeroPoint());
+    });
   }
 
   toString(): string {
