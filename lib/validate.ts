@@ -8,6 +8,12 @@
 import { constants as bufferConstants } from 'buffer';
 import { types } from 'util';
 
+/**
+ * Symbol.dispose (explicit resource management: `using m = new nnq.Linear(...)`), by its
+ * registered name where this Node.js does not define it yet.
+ */
+export const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+
 /** Objects that know how to describe themselves in an error message (Tensor, QTensor). */
 export const describeSymbol: unique symbol = Symbol('qkernels.describe');
 

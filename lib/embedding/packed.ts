@@ -125,24 +125,28 @@ export function toIndices(value: unknown, parameter: string, allow2d: boolean): 
     return { array, shape: [array.length] };
   }
   if (!Array.isArray(value)) throw validate.invalidType(what, parameter, value);
+  // Read once: a Proxy's length must not differ between the checks and the shape.
+  const list = validate.arrayOnce(value, parameter, what);
   const isRow = (v: unknown) => Array.isArray(v) || types.isInt32Array(v) || types.isBigInt64Array(v);
-  if (value.length > 0 && isRow(value[0])) {
+  const rowItems = (row: unknown, r: number): ArrayLike<unknown> =>
+    Array.isArray(row) ? validate.arrayOnce(row, `${parameter}[${r}]`, 'row of integers') : (row as ArrayLike<unknown>);
+  if (list.length > 0 && isRow(list[0])) {
     if (!allow2d) throw validate.invalidType(what, parameter, value);
-    const rows = value as unknown[];
-    const width = (rows[0] as ArrayLike<unknown>).length;
+    const first = rowItems(list[0], 0);
+    const width = first.length;
     const flat: unknown[] = [];
     let big = false;
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r];
+    for (let r = 0; r < list.length; r++) {
+      const row = list[r];
       if (!isRow(row)) throw validate.invalidType('row of integers', `${parameter}[${r}]`, row);
-      const items = row as ArrayLike<unknown>;
+      const items = r === 0 ? first : rowItems(row, r);
       if (items.length !== width) throw validate.invalidRange(`row of ${width} indices (every row the same length)`, `${parameter}[${r}]`, row);
       if (types.isBigInt64Array(row)) big = true;
-      for (let i = 0; i < items.length; i++) flat.push(items[i]);
+      for (let i = 0; i < width; i++) flat.push(items[i]);
     }
-    return { array: toIndexStorage(flat, parameter, big), shape: [rows.length, width] };
+    return { array: toIndexStorage(flat, parameter, big), shape: [list.length, width] };
   }
-  return { array: toIndexStorage(value, parameter, false), shape: [value.length] };
+  return { array: toIndexStorage(list, parameter, false), shape: [list.length] };
 }
 
 /** arange(0, count * step, step) in the indices' integer type: offsets of fixed-size bags. */

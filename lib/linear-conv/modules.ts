@@ -8,7 +8,7 @@ import { Activation } from './native';
 import { checkScale, checkZeroPointU8, fastOutputQParams, newLinearFastCache, planConv, planLinear, planLinearDynamic, runLinearFast } from './ops';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec, outputPaddingFor, tupleRepr, weightShape } from './params';
 import { runPlanAsync } from './plan';
-import { PackedWeight, packConv, packLinear, repackConv, unpackBias, unpackWeight } from './weights';
+import { PackedWeight, packConv, packLinear, releasePacked, repackConv, unpackBias, unpackWeight } from './weights';
 
 /** What stateDict() returns and loadStateDict() takes (torch's keys: weight, bias, scale, zero_point). */
 export interface LinearConvStateDict {
@@ -84,6 +84,19 @@ abstract class LinearBase {
   /** The bias as a new fp32 Tensor, or null. */
   bias(): Tensor | null {
     return unpackBias(this.packed, false);
+  }
+
+  /**
+   * Frees the native packed weights now instead of when the module is garbage collected
+   * (calls already queued by forwardAsync finish); forward afterwards throws a TypeError.
+   * Also run by `using` (Symbol.dispose).
+   */
+  dispose(): void {
+    releasePacked(this.packed);
+  }
+
+  [validate.disposeSymbol](): void {
+    this.dispose();
   }
 
   stateDict(): LinearConvStateDict {
@@ -252,6 +265,19 @@ abstract class DynamicLinearBase {
     return unpackBias(this.packed, false);
   }
 
+  /**
+   * Frees the native packed weights now instead of when the module is garbage collected
+   * (calls already queued by forwardAsync finish); forward afterwards throws a TypeError.
+   * Also run by `using` (Symbol.dispose).
+   */
+  dispose(): void {
+    releasePacked(this.packed);
+  }
+
+  [validate.disposeSymbol](): void {
+    this.dispose();
+  }
+
   /** @internal */
   protected plan(x: unknown, relu: boolean): OpPlan<Tensor> {
     return planLinearDynamic(this.packed, x, 'x', validate.boolean(this.reduceRange, 'reduceRange'), relu);
@@ -388,6 +414,21 @@ abstract class ConvBase {
 
   bias(): Tensor | null {
     return unpackBias(this.packed, true);
+  }
+
+  /**
+   * Frees the native packed weights now instead of when the module is garbage collected
+   * (calls already queued by forwardAsync finish); forward afterwards throws a TypeError.
+   * Also run by `using` (Symbol.dispose).
+   */
+  dispose(): void {
+    releasePacked(this.packed);
+    if (this.repacked !== null) releasePacked(this.repacked.packed);
+    this.repacked = null;
+  }
+
+  [validate.disposeSymbol](): void {
+    this.dispose();
   }
 
   stateDict(): LinearConvStateDict {

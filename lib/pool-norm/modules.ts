@@ -52,7 +52,13 @@ abstract class PlannedModule {
 }
 
 function tupleText(value: unknown): string {
-  return Array.isArray(value) ? `(${value.join(', ')})` : String(value);
+  if (!Array.isArray(value)) return String(value);
+  // Read once and bounded: a kept argument may be an array-like whose length lies.
+  try {
+    return `(${validate.arrayOnce(value, 'value', 'tuple', 8).join(', ')})`;
+  } catch {
+    return '(...)';
+  }
 }
 
 // ---- pooling ---------------------------------------------------------------------------------

@@ -33,8 +33,11 @@ namespace {
 constexpr napi_type_tag kLinearTag = {0x71b3c6a2d5e84f10ULL, 0x9e27a4c1b8d35f62ULL};
 constexpr napi_type_tag kConvTag = {0x3c8e51f7a9d24b06ULL, 0xd41f86b2e7a39c15ULL};
 
+// `weights` is null once released (dispose()); `retained_bytes` is what was reported to V8
+// and is still owed back (0 after a release, so the finalizer does not return it twice).
 struct LinearHandle {
   std::shared_ptr<const LinearWeights> weights;
+  int64_t retained_bytes = 0;
 };
 
 // ConvAdd's fp32 path needs one GEMM per group over the original weights; built on first use.
@@ -46,6 +49,7 @@ struct ConvAddGemms {
 struct ConvHandle {
   std::shared_ptr<const ConvWeights> weights;
   std::shared_ptr<ConvAddGemms> add_gemms = std::make_shared<ConvAddGemms>();
+  int64_t retained_bytes = 0;
 };
 
 // The bytes the handle keeps alive (the original weights and about two packed copies), so V8's
@@ -55,8 +59,9 @@ int64_t RetainedBytes(size_t weight_count) { return static_cast<int64_t>(weight_
 template <typename T>
 Napi::Value NewHandle(Napi::Env env, T* holder, const napi_type_tag& tag, size_t weight_count) {
   const int64_t bytes = RetainedBytes(weight_count);
-  auto external = Napi::External<T>::New(env, holder, [bytes](Napi::Env finalize_env, T* data) {
-    Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -bytes);
+  holder->retained_bytes = bytes;
+  auto external = Napi::External<T>::New(env, holder, [](Napi::Env finalize_env, T* data) {
+    if (data->retained_bytes != 0) Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -data->retained_bytes);
     delete data;
   });
   external.TypeTag(&tag);
@@ -70,7 +75,36 @@ T* ArgHandle(const Napi::CallbackInfo& info, size_t index, const napi_type_tag& 
   if (!value.IsExternal() || !value.As<Napi::External<T>>().CheckTypeTag(&tag)) {
     ThrowType(info.Env(), what, "handle", value);
   }
-  return value.As<Napi::External<T>>().Data();
+  T* handle = value.As<Napi::External<T>>().Data();
+  if (!handle->weights) ThrowType(info.Env(), std::string(what) + " that was not disposed", "handle", value);
+  return handle;
+}
+
+// Frees a handle's weights now (the module's dispose()), rather than when GC finalizes the
+// handle; async calls already queued keep their own reference and finish normally.
+template <typename T>
+void ReleaseHandle(Napi::Env env, T* handle) {
+  handle->weights.reset();
+  if (handle->retained_bytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -handle->retained_bytes);
+  handle->retained_bytes = 0;
+}
+
+// releaseWeights(handle): a linear or conv handle; releasing twice is a no-op.
+Napi::Value ReleaseWeights(const Napi::CallbackInfo& info) {
+  const Napi::Value value = info[0];
+  if (value.IsExternal()) {
+    if (value.As<Napi::External<LinearHandle>>().CheckTypeTag(&kLinearTag)) {
+      ReleaseHandle(info.Env(), value.As<Napi::External<LinearHandle>>().Data());
+      return info.Env().Undefined();
+    }
+    if (value.As<Napi::External<ConvHandle>>().CheckTypeTag(&kConvTag)) {
+      ConvHandle* handle = value.As<Napi::External<ConvHandle>>().Data();
+      ReleaseHandle(info.Env(), handle);
+      handle->add_gemms = std::make_shared<ConvAddGemms>();
+      return info.Env().Undefined();
+    }
+  }
+  ThrowType(info.Env(), "linear or conv weight handle", "handle", value);
 }
 
 // An optional fp32 bias of `count` values: null/undefined gives an empty View (data
@@ -283,7 +317,9 @@ napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
       napi_get_value_external(env, argv[0], &holder) != napi_ok) {
     return LinearSyncGeneral(env, cbinfo);
   }
-  const LinearWeights& weights = *static_cast<const LinearHandle*>(holder)->weights;
+  const LinearHandle* handle = static_cast<const LinearHandle*>(holder);
+  if (!handle->weights) return LinearSyncGeneral(env, cbinfo);  // released: the general path says so
+  const LinearWeights& weights = *handle->weights;
   bool is_typed_array = false;
   napi_typedarray_type x_type = napi_int8_array;
   size_t x_length = 0;
@@ -627,6 +663,7 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
 
 void RegisterLinearConvOps(Napi::Env env, Napi::Object exports) {
   exports.Set("linearPrepack", Napi::Function::New(env, LinearPrepack, "linearPrepack"));
+  exports.Set("releaseWeights", Napi::Function::New(env, ReleaseWeights, "releaseWeights"));
   exports.Set("linearUnpack", Napi::Function::New(env, LinearUnpack, "linearUnpack"));
   // linear's sync entry is the fast path above (raw N-API); linearAsync is DefineOp's.
   napi_value linear_sync = nullptr;
