@@ -2,6 +2,10 @@
 #include "addon/common.h"
 
 #include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -253,6 +257,57 @@ View ArgInput(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type
 }
 
 // ---- the async runner ------------------------------------------------------------------------
+
+namespace {
+
+// How many async computations may run at once, process-wide (every env, every worker
+// thread): one less than the cores, at least 1; QKERNELS_ASYNC_CONCURRENCY overrides. libuv
+// runs 4 pool threads; with more compute threads than cores the JS thread is descheduled
+// for tens of milliseconds at a time (issue 14: 62-95 ms event-loop gaps with 16 convs in
+// flight). Waiting computations hold a pool thread, as they would while computing.
+class ComputeGate {
+ public:
+  ComputeGate() {
+    const unsigned cores = std::thread::hardware_concurrency();
+    limit_ = cores > 1 ? static_cast<int>(cores) - 1 : 1;
+    if (const char* text = std::getenv("QKERNELS_ASYNC_CONCURRENCY")) {
+      const int value = std::atoi(text);
+      if (value >= 1 && value <= 1024) limit_ = value;
+    }
+  }
+  void Enter() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait(lock, [this] { return running_ < limit_; });
+    ++running_;
+  }
+  void Leave() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --running_;
+    }
+    ready_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  int running_ = 0;
+  int limit_ = 1;
+};
+
+ComputeGate& Gate() {
+  static ComputeGate* gate = new ComputeGate();  // never destroyed: pool threads may outlive static destructors
+  return *gate;
+}
+
+}  // namespace
+
+void PromiseWorker::Execute() {
+  Gate().Enter();
+  status_ = RunGuarded(compute_);
+  Gate().Leave();
+  if (!status_.ok()) SetError(status_.message());
+}
 
 PromiseWorker::PromiseWorker(Napi::Env env, PreparedOp op)
     : Napi::AsyncWorker(env, "qkernels:op"), compute_(std::move(op.compute)), snapshots_(std::move(op.snapshots)) {

@@ -128,10 +128,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   napi_value Promise() const { return promise_; }
 
  protected:
-  void Execute() override {
-    status_ = RunGuarded(compute_);
-    if (!status_.ok()) SetError(status_.message());
-  }
+  void Execute() override;  // runs compute_ under the process-wide gate (common.cc)
 
   void OnWorkComplete(Napi::Env env, napi_status status) override;
 
