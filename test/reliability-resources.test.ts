@@ -38,6 +38,21 @@ describe('dispose()', () => {
   });
 });
 
+describe('EmbeddingBag.forwardAsync shares its table', () => {
+  test('same bits as forward, concurrent calls, and the module table cannot be changed from outside', async () => {
+    const m = new nnq.EmbeddingBag(1000, 16, { mode: 'sum' });
+    const indices = new Int32Array(64).map((_, i) => (i * 37) % 1000);
+    const offsets = new Int32Array([0, 10, 40]);
+    const want = Array.from(m.forward(indices, offsets).data);
+    const got = await Promise.all(Array.from({ length: 8 }, () => m.forwardAsync(indices, offsets)));
+    for (const y of got) expect(Array.from(y.data)).toEqual(want);
+    // packedWeight() is a copy: writing it changes neither sync nor async results.
+    m.packedWeight().data.fill(255);
+    expect(Array.from(m.forward(indices, offsets).data)).toEqual(want);
+    expect(Array.from((await m.forwardAsync(indices, offsets)).data)).toEqual(want);
+  });
+});
+
 describe('RSS stays flat', () => {
   // RSS after a warm-up, then after the loop: at most 10% (plus 8 MB of allocator slack) more.
   const loop = (setup: string, body: string, iterations: number): string => `

@@ -132,9 +132,13 @@ abstract class QuantizedEmbeddingBase {
     return this.state.weight;
   }
 
-  /** The packed table (torch's _packed_params._packed_weight). */
+  /**
+   * The packed table (torch's _packed_params._packed_weight), as a copy: the module's own
+   * table is immutable, because async lookups share a native copy of it (made once).
+   */
   packedWeight(): Uint8Tensor {
-    return this.state.packed;
+    const packed = this.state.packed;
+    return new Uint8Tensor(packed.data.slice(), packed.shape);
   }
 
   protected describe(kind: string): string {
@@ -197,7 +201,7 @@ export class EmbeddingBag extends QuantizedEmbeddingBase {
   /** forward off the event loop (libuv's pool): same bits. */
   forwardAsync(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Promise<Tensor> {
     try {
-      return runLookupAsync(this.plan(indices, offsets, perSampleWeights, compressedIndicesMapping));
+      return runLookupAsync(this.plan(indices, offsets, perSampleWeights, compressedIndicesMapping), true);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -237,7 +241,7 @@ export class Embedding extends QuantizedEmbeddingBase {
 
   forwardAsync(indices: IndexInput): Promise<Tensor> {
     try {
-      return runLookupAsync(planEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx));
+      return runLookupAsync(planEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx), true);
     } catch (error) {
       return Promise.reject(error);
     }

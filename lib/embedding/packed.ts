@@ -9,7 +9,7 @@ import { types } from 'util';
 
 import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
-import { IndexStorage, LookupArgs, embeddingAddon } from './native';
+import { IndexStorage, LookupArgs, TableHandle, embeddingAddon } from './native';
 
 /**
  * A uint8 tensor, as torch's packed embedding tables are: `data` holds the bytes in
@@ -279,9 +279,31 @@ export function runLookup(p: LookupPlan): Tensor {
   return new Tensor(embeddingAddon.embeddingBagLookup(...lookupArgs(p)), p.shape);
 }
 
-export async function runLookupAsync(p: LookupPlan): Promise<Tensor> {
-  return new Tensor(await embeddingAddon.embeddingBagLookupAsync(...lookupArgs(p)), p.shape);
+/**
+ * The native copy of each table an async lookup has read, made once per table: async work
+ * must not read the caller's buffer off the JS thread, and copying a large table on every
+ * call (136 MB for 10^6 x 128) is what issue 14 measured. Only for tables modules own
+ * (never handed to user code, so never written after packing).
+ */
+const sharedTables = new WeakMap<Uint8Array, TableHandle>();
+
+function sharedTable(packed: Uint8Array): TableHandle {
+  let handle = sharedTables.get(packed);
+  if (handle === undefined) {
+    handle = embeddingAddon.embeddingTable(packed);
+    sharedTables.set(packed, handle);
+  }
+  return handle;
 }
+
+/** An async lookup; `ownedTable`: the table belongs to a module (shared, copied once, not per call). */
+export async function runLookupAsync(p: LookupPlan, ownedTable = false): Promise<Tensor> {
+  const args = lookupArgs(p);
+  const table = ownedTable ? sharedTable(p.table.data) : args[0];
+  return new Tensor(await embeddingAddon.embeddingBagLookupAsync(table, ...(args.slice(1) as unknown as Tail<LookupArgs>)), p.shape);
+}
+
+type Tail<T extends readonly unknown[]> = T extends readonly [unknown, ...infer R] ? R : never;
 
 /** Plan of an Embedding lookup: every index its own bag; output shape [...indices.shape, dim]. */
 export function planEmbedding(packed: unknown, bits: 8 | 4, indicesValue: unknown, paddingIdx: number | null): LookupPlan {

@@ -46,6 +46,50 @@ size_t ArgPackedBytes(const Napi::CallbackInfo& info, size_t rows, size_t dim, i
   return packed_bytes;
 }
 
+// ---- shared tables -------------------------------------------------------------------------
+
+// A packed table copied once into native memory that async lookups share by reference
+// (issue 14: EmbeddingBag.forwardAsync copied its whole table on every call). Immutable
+// after creation; each queued lookup keeps it alive through its snapshots.
+constexpr napi_type_tag kTableTag = {0x5a1e7c03b96d4f28ULL, 0x8d2b41f6e07c93a5ULL};
+
+struct TableHandle {
+  std::shared_ptr<std::vector<uint8_t>> bytes;
+};
+
+// embeddingTable(packed: Uint8Array) -> an opaque handle lookups take in place of the Uint8Array.
+Napi::Value NewTable(const Napi::CallbackInfo& info) {
+  const View packed = ArgTypedArray(info, 0, napi_uint8_array, "packed");
+  auto* handle = new TableHandle{std::make_shared<std::vector<uint8_t>>(packed.bytes)};
+  if (packed.bytes > 0) std::memcpy(handle->bytes->data(), packed.data, packed.bytes);
+  const int64_t bytes = static_cast<int64_t>(packed.bytes);
+  auto external = Napi::External<TableHandle>::New(info.Env(), handle, [bytes](Napi::Env env, TableHandle* data) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+    delete data;
+  });
+  external.TypeTag(&kTableTag);
+  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes);
+  return external;
+}
+
+// The table argument of a lookup: a Uint8Array (read in place by sync lookups, copied by
+// async ones) or a table handle (shared, never copied).
+View ArgTable(const Napi::CallbackInfo& info, size_t index, PreparedOp* op) {
+  const Napi::Value value = info[index];
+  if (value.IsExternal()) {
+    if (!value.As<Napi::External<TableHandle>>().CheckTypeTag(&kTableTag)) ThrowType(info.Env(), "Uint8Array or embedding table handle", "packed", value);
+    const std::shared_ptr<std::vector<uint8_t>>& bytes = value.As<Napi::External<TableHandle>>().Data()->bytes;
+    op->snapshots.push_back(bytes);  // keeps the shared table alive for as long as the op
+    View view;
+    view.data = bytes->data();
+    view.length = bytes->size();
+    view.bytes = bytes->size();
+    view.holder = value.As<Napi::Object>();
+    return view;
+  }
+  return ArgInput(info, index, napi_uint8_array, "packed", op);
+}
+
 bool IsAbsent(const Napi::CallbackInfo& info, size_t index) {
   return index >= info.Length() || info[index].IsNull() || info[index].IsUndefined();
 }
@@ -135,7 +179,7 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
-  View packed = ArgInput(info, 0, napi_uint8_array, "packed", &op);
+  View packed = ArgTable(info, 0, &op);
   EmbeddingBagArgs args;
   args.table.data = static_cast<const uint8_t*>(packed.data);
   args.table.bytes = packed.bytes;
@@ -201,6 +245,7 @@ void RegisterEmbeddingOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PreparePackQuantized>(env, exports, "embeddingBagPackQuantized");
   exports.Set("embeddingBagGatherBound", Napi::Function::New(env, GatherBound, "embeddingBagGatherBound"));
   DefineOp<PrepareLookup>(env, exports, "embeddingBagLookup");
+  exports.Set("embeddingTable", Napi::Function::New(env, NewTable, "embeddingTable"));
 }
 
 }  // namespace addon
