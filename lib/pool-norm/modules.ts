@@ -61,6 +61,12 @@ function tupleText(value: unknown): string {
   }
 }
 
+/** A kept mode option as torch prints it; anything but a string is rendered bounded (never via its own toString). */
+function modeText(value: unknown): string {
+  if (value === undefined || value === null) return "'nearest'";
+  return typeof value === 'string' ? `'${value}'` : validate.describeValue(value);
+}
+
 // ---- pooling ---------------------------------------------------------------------------------
 
 abstract class MaxPoolNd extends PlannedModule {
@@ -199,8 +205,8 @@ export class Upsample extends PlannedModule {
   describe(): string {
     const o = this.options;
     return o.size !== undefined && o.size !== null
-      ? `Upsample(size=${tupleText(o.size)}, mode='${o.mode ?? 'nearest'}')`
-      : `Upsample(scale_factor=${tupleText(o.scaleFactor)}, mode='${o.mode ?? 'nearest'}')`;
+      ? `Upsample(size=${tupleText(o.size)}, mode=${modeText(o.mode)})`
+      : `Upsample(scale_factor=${tupleText(o.scaleFactor)}, mode=${modeText(o.mode)})`;
   }
 }
 

@@ -93,6 +93,11 @@ function runChild(seed, calls) {
     for (const k of Object.keys(obj || {})) if (typeof obj[k] === 'function' && /^[A-Z]/.test(k)) classes.push([`${ns}.${k}`, obj[k]]);
   }
 
+  const describeArg = (v) => {
+    if (v && v.shape) return `${v.constructor.name}${JSON.stringify(v.shape)}`;
+    if (v && typeof v === 'object') { try { return JSON.stringify(v); } catch { return Object.keys(v).join('|'); } }
+    return typeof v === 'symbol' ? v.toString() : String(v);
+  };
   let done = 0;
   const pending = [];
   const check = (label, error) => {
@@ -131,8 +136,10 @@ function runChild(seed, calls) {
       if (m) {
         for (const method of ['forward', 'forwardAsync', 'toString']) {
           if (typeof m[method] !== 'function') continue;
+          const margs = args();
+          if (trace) require('fs').writeSync(2, `  .${method}(${margs.map(describeArg).join(', ')}) on ${describeArg(a[0])}\n`);
           try {
-            const r = m[method](...args());
+            const r = m[method](...margs);
             if (r && typeof r.then === 'function') pending.push(r.catch((e) => check(`${name}.${method}`, e)));
           } catch (e) {
             check(`${name}.${method}`, e);
