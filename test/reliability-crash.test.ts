@@ -216,6 +216,23 @@ describe('crash class 5: unbounded work from small arguments', () => {
     );
   });
 
+  test('a 0-channel geometry claiming 2^60 output pixels, straight to the binding, returns at once', () => {
+    expectOutcome(
+      `const addon = require('./dist/native').addon;
+       const huge = 2 ** 20;
+       const pool = Float64Array.from([1, 0, 1, 4, 4, huge, huge, huge, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1]);
+       const resample = Float64Array.from([1, 0, 1, 4, 4, huge, huge, huge, 0, 0, 0]);
+       const t0 = Date.now();
+       const results = [
+         outcome(() => addon.adaptiveMaxPool(new Uint8Array(0), 0, 0, pool)),
+         outcome(() => addon.upsampleNearest(new Uint8Array(0), 0, 1, resample)),
+         outcome(() => addon.normalize(new Uint8Array(0), 0, 2 ** 50, 0, false, 0, 0, null, null, 1e-5, 0.1, 0, 0.1, 0)),
+       ];
+       console.log('RESULT ' + (Date.now() - t0 < 2000 ? results.join(',') : 'slow'));`,
+      'ok,ok,ok',
+    );
+  });
+
   test('array-like Proxies whose length changes are read once', () => {
     expectOutcome(
       `const lying = (values) => { let reads = 0; return new Proxy(values, { get(t, k) { if (k === 'length') return reads++ === 0 ? values.length : 1e9; return t[k]; } }); };

@@ -116,7 +116,9 @@ PreparedOp PrepareSpatial(const Napi::CallbackInfo& info, bool snapshot, const R
   CheckInputNumel(info, dtype, x, g.batch, g.channels, g.input);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, g.batch, g.channels, g.output));
   op.output = out.array;
-  op.compute = run(g, dtype, layout, x, out);
+  // An empty input or output: nothing to compute. (The ops would walk every claimed pixel
+  // of a 0-channel geometry, however many there are.)
+  op.compute = x.bytes == 0 || out.bytes == 0 ? std::function<Status()>([] { return Status::Ok(); }) : run(g, dtype, layout, x, out);
   return op;
 }
 
@@ -200,6 +202,10 @@ PreparedOp PrepareBatchNorm(const Napi::CallbackInfo& info, bool snapshot) {
   CheckInputNumel(info, dtype, x, args.batch, args.channels, dims);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.batch, args.channels, dims));
   op.output = out.array;
+  if (x.bytes == 0) {
+    op.compute = [] { return Status::Ok(); };  // empty: nothing to compute (see PrepareSpatial)
+    return op;
+  }
   op.compute = [=] { return BatchNorm(args, dtype, x.data, x.bytes, out.data, out.bytes); };
   return op;
 }
@@ -234,6 +240,10 @@ PreparedOp PrepareNormalize(const Napi::CallbackInfo& info, bool snapshot) {
   CheckInputNumel(info, dtype, x, args.groups, args.group_size, dims);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.groups, args.group_size, dims));
   op.output = out.array;
+  if (x.bytes == 0) {
+    op.compute = [] { return Status::Ok(); };  // empty: nothing to compute (see PrepareSpatial)
+    return op;
+  }
   op.compute = [=] { return Normalize(args, dtype, x.data, x.bytes, out.data, out.bytes); };
   return op;
 }

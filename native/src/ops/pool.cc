@@ -53,6 +53,9 @@ void ForEachPixel(const PoolGeometry& g, const T* x, T* y, const WindowFn& windo
   const size_t out_volume = g.output[0] * g.output[1] * g.output[2];
   const size_t total = g.batch * out_volume;
   const size_t C = g.channels;
+  // No channels: nothing to write, however many pixels the geometry claims (a 0-channel
+  // geometry passes the buffer checks with empty buffers; its pixel count is unbounded).
+  if (C == 0 || total == 0) return;
   ParallelOverRange(total, C * 8 + 1, [&](size_t begin, size_t end) {
     std::vector<const T*> rows;
     for (size_t p = begin; p < end; ++p) {
