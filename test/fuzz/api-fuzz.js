@@ -172,6 +172,14 @@ if (process.argv[2] === '--child') {
   );
 } else {
   const { calls, seed, batch } = parseArgs(process.argv.slice(2));
+  // Valid but huge requests (new nnqd.Linear(1, 2 ** 31) packs gigabytes) must fail as
+  // errors, not invite the OOM killer: on Linux each child runs under an address-space limit
+  // (QKERNELS_FUZZ_MEMORY_GB, default 12), so such allocations fail inside the process and
+  // the library's RangeError paths are what gets tested.
+  const memoryGb = Number(process.env.QKERNELS_FUZZ_MEMORY_GB || 12);
+  const limited = process.platform === 'linux' && memoryGb > 0 && spawnSync('prlimit', ['--version']).status === 0;
+  const command = limited ? 'prlimit' : process.execPath;
+  const prefix = limited ? [`--as=${Math.round(memoryGb * 2 ** 30)}`, process.execPath] : [];
   const start = Date.now();
   let total = 0;
   let batches = 0;
@@ -179,14 +187,14 @@ if (process.argv[2] === '--child') {
   for (let b = 0; total < calls; b++) {
     const n = Math.min(batch, calls - total);
     const childSeed = (seed * 1000003 + b) >>> 0;
-    const child = spawnSync(process.execPath, [__filename, '--child', String(childSeed), String(n)], {
+    const child = spawnSync(command, [...prefix, __filename, '--child', String(childSeed), String(n)], {
       cwd: root, encoding: 'utf8', timeout: 120000, maxBuffer: 64 * 1024 * 1024,
     });
     batches++;
     total += n;
     if (child.status !== 0 || !/child done/.test(child.stdout)) {
       crashes.push({ seed: childSeed, calls: n, status: child.status, signal: child.signal, stderr: (child.stderr || '').slice(-800) });
-      console.log(`CRASH seed ${childSeed} (${n} calls): exit ${child.status} signal ${child.signal}; replay: node test/fuzz/api-fuzz.js --child ${childSeed} ${n}\n${(child.stderr || '').slice(-800)}`);
+      console.log(`CRASH seed ${childSeed} (${n} calls): exit ${child.status} signal ${child.signal}; replay: ${limited ? `prlimit ${prefix[0]} ` : ''}node test/fuzz/api-fuzz.js --child ${childSeed} ${n}\n${(child.stderr || '').slice(-800)}`);
     }
   }
   const seconds = ((Date.now() - start) / 1000).toFixed(1);
