@@ -1,5 +1,7 @@
 // Issue 14's silent wrong answers: look-alike tensors, detached storage, async modules that read their input late, the linear shape cache.
 import { nnq, ops, qF, QTensor, quantizePerTensor, Tensor, tensor } from '..';
+import { describeAgainstTorch, randomInput, TorchCase } from './helpers/pool-norm';
+import { Rng } from './helpers/random';
 
 function detach(array: ArrayBufferView): void {
   structuredClone(array.buffer, { transfer: [array.buffer as ArrayBuffer] });
@@ -118,4 +120,31 @@ describe('linear fast path', () => {
       expect(y.data.length).toBe(shape.reduce((p, d) => p * d, 1));
     }
   });
+});
+
+// Found by the libFuzzer pool target: a dilated window that lies wholly in the padding has no
+// element (it read rows[0] of an empty list: a segfault from qF.maxPool2d). torch gives the
+// dtype's lowest value there; the oracle says so, case by case.
+describe('max pooling windows wholly in the padding', () => {
+  const rng = new Rng(1414);
+  const cases: TorchCase[] = [];
+  for (const dtype of ['quint8', 'qint8'] as const) {
+    for (const [dims, shape, kernel, dilation] of [
+      [1, [1, 2, 2], [2], [3]],
+      [2, [1, 1, 2, 2], [2, 2], [3, 3]],
+      [2, [2, 3, 2, 5], [2, 3], [3, 2]],
+      [3, [1, 2, 2, 2, 2], [2, 2, 2], [3, 3, 3]],
+    ] as [number, number[], number[], number[]][]) {
+      const input = randomInput(rng, shape, dtype, 'contiguous_format');
+      const padding = kernel.map((k) => Math.floor(k / 2));
+      const stride = kernel.map(() => 1);
+      const fn = [qF.maxPool1d, qF.maxPool2d, qF.maxPool3d][dims - 1];
+      cases.push({
+        label: `maxPool${dims}d ${dtype} [${shape}] k ${kernel} d ${dilation} p ${padding}`,
+        run: () => fn(input.q, kernel, { stride, padding, dilation }),
+        oracle: { op: 'pool_norm.max_pool', dims, kernel, stride, padding, dilation, ceil_mode: false, ...input.wire },
+      });
+    }
+  }
+  describeAgainstTorch('empty max-pool windows', 1414, cases);
 });

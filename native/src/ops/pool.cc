@@ -125,7 +125,15 @@ void RunMaxPool(const PoolGeometry& g, const T* x, T* y, bool adaptive) {
         }
         return w;
       },
-      [&](const std::vector<const T*>& rows, const Window&, T* out) { kernel(rows.size(), g.channels, rows.data(), out); });
+      [&](const std::vector<const T*>& rows, const Window&, T* out) {
+        // A dilated window can fall wholly in the padding (input 2, kernel 2, dilation 3,
+        // padding 1): no element to take the max of, so the max's start value, the lowest.
+        if (rows.empty()) {
+          std::fill(out, out + g.channels, std::numeric_limits<T>::lowest());
+          return;
+        }
+        kernel(rows.size(), g.channels, rows.data(), out);
+      });
 }
 
 // The requantization of average pooling, per layout (see pool.h).
