@@ -262,6 +262,10 @@ bool PoolOutputSize(int64_t input, int64_t kernel, int64_t padding, int64_t stri
 
 Status CheckPoolGeometry(const PoolGeometry& g, bool dilation_allowed) {
   for (int d = 0; d < 3; ++d) {
+    // An empty input dim still has padded windows (input 0, kernel 2, padding 1 gives one
+    // output) whose element count, an average's divisor, is 0: refused, as torch refuses
+    // empty pooling inputs.
+    if (g.input[d] < 1) return Status::RangeError(std::string("Expected a non-empty input (size >= 1) in dim ") + kDimNames[d] + " but received 0");
     if (g.kernel[d] < 1) return Status::RangeError(std::string("Expected positive integer for kernelSize ") + kDimNames[d] + " but received 0");
     if (g.stride[d] < 1) return Status::RangeError(std::string("Expected positive integer for stride ") + kDimNames[d] + " but received 0");
     if (g.dilation[d] < 1 || (!dilation_allowed && g.dilation[d] != 1)) {
