@@ -111,6 +111,9 @@ function copyStorage(dtype: QDType, storage: QStorage, shape: readonly number[],
   return target;
 }
 
+/** The QTensors this file made: the brand `instanceof QTensor` tests (each is frozen after its checks). */
+const genuineQTensors = new WeakSet<object>();
+
 /** The module-private key that lets only this file construct QTensors. */
 const constructionKey = Symbol('QTensor construction');
 
@@ -126,6 +129,11 @@ const constructionKey = Symbol('QTensor construction');
  * q.dequantize();  // tensor([0.1000, 0.2000])
  */
 export class QTensor {
+  /** `instanceof QTensor` is true only for QTensors made here (see Tensor's): a look-alike cannot lie about its shape. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && genuineQTensors.has(value);
+  }
+
   readonly dtype: QDType;
   readonly qscheme: QScheme;
   readonly shape: readonly number[];
@@ -151,6 +159,7 @@ export class QTensor {
     this.quantizer = quantizer;
     // shape, strides, data and qparams must stay consistent: the instance is immutable (data's values are not).
     Object.freeze(this);
+    genuineQTensors.add(this);
   }
 
   numel(): number {
@@ -209,6 +218,7 @@ export class QTensor {
    * for 4-D, channels_last_3d for 5-D): this tensor itself when already so, else a copy.
    */
   contiguous(memoryFormat?: MemoryFormat): QTensor {
+    validate.attached(this.data, 'this.data');
     const format = memoryFormatFor(memoryFormat, this.shape.length, 'memoryFormat');
     if (isContiguousAs(this.shape, this.strides, format)) return this;
     checkQTensor(this, 'this');
@@ -219,6 +229,7 @@ export class QTensor {
 
   /** A view with another shape (-1 once: inferred); throws when the strides do not allow one (use reshape). */
   view(shape: readonly number[]): QTensor {
+    validate.attached(this.data, 'this.data');
     const dims = inferShape(shape, this.numel(), 'shape');
     const quantizer = this.reshapedQuantizer(dims, shape);
     const strides = viewStrides(this.shape, this.strides, dims);
@@ -230,6 +241,7 @@ export class QTensor {
 
   /** Another shape: a view when the strides allow it, else a contiguous copy. */
   reshape(shape: readonly number[]): QTensor {
+    validate.attached(this.data, 'this.data');
     const dims = inferShape(shape, this.numel(), 'shape');
     const quantizer = this.reshapedQuantizer(dims, shape);
     const strides = viewStrides(this.shape, this.strides, dims);
@@ -246,6 +258,7 @@ export class QTensor {
 
   /** A view with the dims reordered: result dim i is this tensor's dim dims[i]. A per-channel axis moves with its dim. */
   permute(dims: readonly number[]): QTensor {
+    validate.attached(this.data, 'this.data');
     const order = permutation(dims, this.shape.length, 'dims');
     const q = this.quantizer;
     const quantizer: Quantizer = q.qscheme === 'per_tensor_affine' ? q : { ...q, axis: order.indexOf(q.axis) };
@@ -318,7 +331,7 @@ export class QTensor {
     const parts: QTensor[] = [];
     if (Array.isArray(splitSizeOrSections)) {
       let total = 0;
-      const sizes = splitSizeOrSections.map((v: unknown, i: number) => validate.nonNegativeInteger(v, `splitSizeOrSections[${i}]`));
+      const sizes = validate.arrayOnce(splitSizeOrSections, 'splitSizeOrSections', 'array of sizes', size + validate.MAX_RANK).map((v: unknown, i: number) => validate.nonNegativeInteger(v, `splitSizeOrSections[${i}]`));
       for (const v of sizes) total += v;
       if (total !== size) {
         throw validate.invalidRange(`sizes that add up to ${size} (the size of dim ${d})`, 'splitSizeOrSections', splitSizeOrSections);
@@ -409,6 +422,7 @@ export class QTensor {
 
   /** A dim argument of a view that cuts along it (narrow, slice, chunk, split): a tensor with at least one dim. */
   private checkDimForView(dim: unknown, parameter: string, op: string): number {
+    validate.attached(this.data, 'this.data');
     if (this.shape.length === 0) throw validate.invalidRange(`tensor with at least 1 dim (${op} cuts along a dim)`, 'this', this);
     return validate.axis(dim, parameter, this.shape.length);
   }
@@ -954,7 +968,7 @@ export function reductionDims(dim: unknown, rank: number): number[] {
   if (dim === undefined || dim === null) return Array.from({ length: rank }, (_, d) => d);
   if (typeof dim === 'number') return [validate.axis(dim, 'dim', rank)];
   if (!Array.isArray(dim)) throw validate.invalidType('integer or array of integers', 'dim', dim);
-  const dims = dim.map((d: unknown, i: number) => validate.axis(d, `dim[${i}]`, rank));
+  const dims = validate.arrayOnce(dim, 'dim', 'array of dims', Math.max(rank, 1)).map((d: unknown, i: number) => validate.axis(d, `dim[${i}]`, rank));
   if (new Set(dims).size !== dims.length) throw validate.invalidRange('array of distinct dims', 'dim', dim);
   if (dims.length === 0) return Array.from({ length: rank }, (_, d) => d);
   return dims;

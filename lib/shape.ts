@@ -4,7 +4,7 @@
 // makes (permute, view, reshape, flatten) starts at the first element of its storage.
 // Strides are in elements (for quint4x2, in 4-bit elements: element i is nibble i).
 
-import { axis, invalidRange, invalidType, oneOf, shapeNumel } from './validate';
+import { MAX_RANK, arrayOnce, axis, invalidRange, invalidType, oneOf, shapeNumel } from './validate';
 
 export type MemoryFormat = 'contiguous_format' | 'channels_last' | 'channels_last_3d';
 export const MEMORY_FORMATS: readonly MemoryFormat[] = ['contiguous_format', 'channels_last', 'channels_last_3d'];
@@ -117,10 +117,11 @@ export function inferShape(requested: unknown, numel: number, parameter: string)
   if (!Array.isArray(requested)) {
     throw invalidType(what, parameter, requested);
   }
+  const items = arrayOnce(requested, parameter, what, MAX_RANK);
   const dims: number[] = [];
   let inferred = -1;
-  for (let i = 0; i < requested.length; i++) {
-    const dim: unknown = requested[i];
+  for (let i = 0; i < items.length; i++) {
+    const dim: unknown = items[i];
     if (typeof dim !== 'number') {
       throw invalidType('integer >= -1', `${parameter}[${i}]`, dim);
     }
@@ -186,9 +187,10 @@ export function permutation(dims: unknown, rank: number, parameter: string): num
   if (!Array.isArray(dims)) {
     throw invalidType(what, parameter, dims);
   }
-  if (dims.length !== rank) throw invalidRange(what, parameter, dims);
+  const items = arrayOnce(dims, parameter, what, rank);
+  if (items.length !== rank) throw invalidRange(what, parameter, dims);
   const seen = new Array<boolean>(rank).fill(false);
-  return dims.map((dim: unknown, i: number) => {
+  return items.map((dim: unknown, i: number) => {
     if (typeof dim !== 'number') {
       throw invalidType(`integer in [${-rank}, ${rank - 1}]`, `${parameter}[${i}]`, dim);
     }

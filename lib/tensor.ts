@@ -19,6 +19,13 @@ import {
 import * as validate from './validate';
 
 /**
+ * The tensors made by this module (the constructor, makeTensor): each is frozen, so its
+ * shape, strides and storage stay the ones that were checked together. Membership is the
+ * brand `instanceof Tensor` tests.
+ */
+const genuineTensors = new WeakSet<object>();
+
+/**
  * A float32 tensor. `data` is the storage (read and written in place, never copied by
  * qkernels unless a layout change needs it); `shape` and `strides` (in elements) say where
  * each element lies in it. Views made by permute/view/reshape/flatten share `data`.
@@ -28,6 +35,15 @@ import * as validate from './validate';
  * x.permute([1, 0]).contiguous().data; // Float32Array [1, 4, 2, 5, 3, 6]
  */
 export class Tensor {
+  /**
+   * `instanceof Tensor` is true only for tensors this module made: an object that merely
+   * inherits from one (Object.create(t, { shape: ... })) could describe a shape its storage
+   * does not hold, so it is refused everywhere a Tensor is expected.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && genuineTensors.has(value);
+  }
+
   readonly data: Float32Array;
   readonly shape: readonly number[];
   readonly strides: readonly number[];
@@ -54,6 +70,7 @@ export class Tensor {
     this.strides = layout;
     // shape, strides and data must stay consistent: the instance is immutable (data's values are not).
     Object.freeze(this);
+    genuineTensors.add(this);
   }
 
   /** Number of elements. */
@@ -76,6 +93,7 @@ export class Tensor {
    * for 4-D, channels_last_3d for 5-D): this tensor itself when already so, else a copy.
    */
   contiguous(memoryFormat?: MemoryFormat): Tensor {
+    validate.attached(this.data, 'this.data');
     const format = memoryFormatFor(memoryFormat, this.shape.length, 'memoryFormat');
     if (isContiguousAs(this.shape, this.strides, format)) return this;
     const strides = formatStrides(this.shape, format);
@@ -86,6 +104,7 @@ export class Tensor {
 
   /** A view with another shape (-1 once: inferred); throws when the strides do not allow one (use reshape). */
   view(shape: readonly number[]): Tensor {
+    validate.attached(this.data, 'this.data');
     const dims = inferShape(shape, this.numel(), 'shape');
     const strides = viewStrides(this.shape, this.strides, dims);
     if (strides === null) {
@@ -96,6 +115,7 @@ export class Tensor {
 
   /** Another shape: a view when the strides allow it, else a contiguous copy. */
   reshape(shape: readonly number[]): Tensor {
+    validate.attached(this.data, 'this.data');
     const dims = inferShape(shape, this.numel(), 'shape');
     const strides = viewStrides(this.shape, this.strides, dims);
     if (strides !== null) return makeTensor(this.data, dims, strides);
@@ -110,6 +130,7 @@ export class Tensor {
 
   /** A view with the dims reordered: result dim i is this tensor's dim dims[i]. */
   permute(dims: readonly number[]): Tensor {
+    validate.attached(this.data, 'this.data');
     const order = permutation(dims, this.shape.length, 'dims');
     return makeTensor(this.data, order.map((d) => this.shape[d]), order.map((d) => this.strides[d]));
   }
@@ -143,8 +164,9 @@ export function checkStrides(
 ): readonly number[] {
   const what = `array of ${dims.length} non-negative integers (one per dim)`;
   if (!Array.isArray(strides)) throw validate.invalidType(what, 'strides', strides);
-  if (strides.length !== dims.length) throw validate.invalidRange(what, 'strides', strides);
-  const layout = strides.map((stride: unknown, i: number) => validate.nonNegativeInteger(stride, `strides[${i}]`));
+  const items = validate.arrayOnce(strides, 'strides', what, dims.length);
+  if (items.length !== dims.length) throw validate.invalidRange(what, 'strides', strides);
+  const layout = items.map((stride: unknown, i: number) => validate.nonNegativeInteger(stride, `strides[${i}]`));
   const extent = storageExtent(dims, layout);
   if (extent > capacity) {
     throw validate.invalidRange(
@@ -162,7 +184,9 @@ export function makeTensor(data: Float32Array, shape: readonly number[], strides
   tensor.data = data;
   tensor.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
   tensor.strides = Object.isFrozen(strides) ? strides : Object.freeze(strides.slice());
-  return Object.freeze(tensor) as Tensor;
+  Object.freeze(tensor);
+  genuineTensors.add(tensor);
+  return tensor as Tensor;
 }
 
 /** Throws the TypeError for anything that is not a Tensor. */

@@ -8,6 +8,12 @@
 import { constants as bufferConstants } from 'buffer';
 import { types } from 'util';
 
+/**
+ * Symbol.dispose (explicit resource management: `using m = new nnq.Linear(...)`), by its
+ * registered name where this Node.js does not define it yet.
+ */
+export const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+
 /** Objects that know how to describe themselves in an error message (Tensor, QTensor). */
 export const describeSymbol: unique symbol = Symbol('qkernels.describe');
 
@@ -237,12 +243,31 @@ export function attached(array: ArrayBufferView, parameter: string): void {
   }
 }
 
+/** The most dims a shape may have (torch's tensors stay far below it). */
+export const MAX_RANK = 1024;
+
+/**
+ * An Array read once: its length once (checked against maxLength), each item once, into a
+ * fresh plain array. Every check and every later use then sees the same values: a Proxy or
+ * an array with getters can neither change them between the two nor make a loop walk a
+ * length it lies about.
+ */
+export function arrayOnce(value: readonly unknown[], parameter: string, what: string, maxLength: number = 2 ** 32 - 1): unknown[] {
+  const length: unknown = value.length;
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || length > maxLength) {
+    throw invalidRange(`${what} (at most ${maxLength} items)`, parameter, value);
+  }
+  const items = new Array<unknown>(length);
+  for (let i = 0; i < length; i++) items[i] = value[i];
+  return items;
+}
+
 /**
  * A list of numbers: an Array or a typed array (not a string, not an object with a
  * length). Elements are checked by the caller, which knows what they must be.
  */
 export function numberList(value: unknown, parameter: string, what: string): ArrayLike<number> {
-  if (Array.isArray(value)) return value as ArrayLike<number>;
+  if (Array.isArray(value)) return arrayOnce(value, parameter, what) as unknown as ArrayLike<number>;
   if (types.isTypedArray(value) && !types.isBigInt64Array(value) && !types.isBigUint64Array(value)) {
     attached(value, parameter);
     return value as unknown as ArrayLike<number>;
@@ -262,8 +287,9 @@ export const MAX_BUFFER_BYTES: number = bufferConstants.MAX_LENGTH;
 export function shape(value: unknown, parameter: string): readonly number[] {
   const what = 'array of non-negative integers';
   if (!Array.isArray(value)) throw invalidType(what, parameter, value);
+  const items = arrayOnce(value, parameter, what, MAX_RANK);
   const dims: number[] = [];
-  for (let i = 0; i < value.length; i++) dims.push(nonNegativeInteger(value[i], `${parameter}[${i}]`));
+  for (let i = 0; i < items.length; i++) dims.push(nonNegativeInteger(items[i], `${parameter}[${i}]`));
   shapeNumel(dims, parameter);
   return Object.freeze(dims);
 }

@@ -79,6 +79,8 @@ function countCtest(title, out, status) {
 const BINDING_SUITES = [
   'loading', 'backend', 'async', 'errors', 'byte-offset', 'modules', 'conv-modules', 'linear-fast-path',
   'elementwise-errors', 'pool-errors', 'pool-ops', 'norm-ops', 'embedding-bag', 'tensor-ops-views',
+  // The addon's own robustness (shared memory, worker termination, allocation limits) on each build.
+  'reliability-crash',
 ].map((name) => `test/${name}\\.test\\.ts$`);
 
 function runJest(title, env, suites) {

@@ -289,8 +289,12 @@ export class Dropout extends Module {
     return checkByteQTensor(x, 'x');
   }
 
+  /** A copy of the input as it is at call time (forward returns the input itself, as torch). */
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return atCallTime(() => this.forward(x));
+    return atCallTime(() => {
+      const y = this.forward(x);
+      return makePerTensorQTensor(y.data.slice(), y.shape, y.strides, y.dtype, y.qScale(), y.qZeroPoint());
+    });
   }
 
   override getName(): string {

@@ -135,9 +135,13 @@ abstract class QuantizedEmbeddingBase extends Module {
     return this.state.weight;
   }
 
-  /** The packed table (torch's _packed_params._packed_weight). */
+  /**
+   * The packed table (torch's _packed_params._packed_weight), as a copy: the module's own
+   * table is immutable, because async lookups share a native copy of it (made once).
+   */
   packedWeight(): Uint8Tensor {
-    return this.state.packed;
+    const packed = this.state.packed;
+    return new Uint8Tensor(packed.data.slice(), packed.shape);
   }
 
   /** torch's keys: `_packed_params.dtype` ('torch.quint8' | 'torch.quint4x2') and `_packed_params._packed_weight` (the quantized weight). */
@@ -219,7 +223,7 @@ export class EmbeddingBag extends QuantizedEmbeddingBase {
   /** forward off the event loop (libuv's pool): same bits. */
   override forwardAsync(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Promise<Tensor> {
     try {
-      return runLookupAsync(this.plan(indices, offsets, perSampleWeights, compressedIndicesMapping));
+      return runLookupAsync(this.plan(indices, offsets, perSampleWeights, compressedIndicesMapping), true);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -259,7 +263,7 @@ export class Embedding extends QuantizedEmbeddingBase {
 
   override forwardAsync(indices: IndexInput): Promise<Tensor> {
     try {
-      return runLookupAsync(planEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx));
+      return runLookupAsync(planEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx), true);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -11,7 +11,7 @@ export type IndexStorage = Int32Array | BigInt64Array;
  * compressedIndicesMapping, paddingIdx.
  */
 export type LookupArgs = readonly [
-  packed: Uint8Array,
+  packed: Uint8Array | TableHandle,
   rows: number,
   rowBytes: number,
   bits: number,
@@ -25,7 +25,13 @@ export type LookupArgs = readonly [
   paddingIdx: number | null,
 ];
 
+/** A packed table copied once into native memory, shared by async lookups (embeddingTable). */
+export interface TableHandle {
+  readonly __qkernelsEmbeddingTable: unique symbol;
+}
+
 export interface EmbeddingAddon {
+  embeddingTable(packed: Uint8Array): TableHandle;
   embeddingBagPrepack(weight: Float32Array, rows: number, dim: number, bits: number, optimizedQparams: boolean): Uint8Array;
   embeddingBagPrepackAsync(weight: Float32Array, rows: number, dim: number, bits: number, optimizedQparams: boolean): Promise<Uint8Array>;
   embeddingBagPackQuantized(q: Uint8Array, rows: number, dim: number, bits: number, scales: Float32Array, zeroPoints: Float32Array): Uint8Array;

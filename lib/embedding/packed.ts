@@ -7,9 +7,9 @@
 
 import { types } from 'util';
 
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
-import { IndexStorage, LookupArgs, embeddingAddon } from './native';
+import { IndexStorage, LookupArgs, TableHandle, embeddingAddon } from './native';
 
 /**
  * A uint8 tensor, as torch's packed embedding tables are: `data` holds the bytes in
@@ -97,10 +97,11 @@ const INT32_MAX = 2147483647;
 
 /** One row of integers as Int32Array (when every value fits) or BigInt64Array. */
 function toIndexStorage(values: ArrayLike<unknown>, parameter: string, forceBig: boolean): IndexStorage {
+  const items: ArrayLike<unknown> = Array.isArray(values) ? validate.arrayOnce(values, parameter, 'array of indices') : values;
   const checked: (number | bigint)[] = [];
   let big = forceBig;
-  for (let i = 0; i < values.length; i++) {
-    const v = integerValue(values[i], `${parameter}[${i}]`);
+  for (let i = 0, length = items.length; i < length; i++) {
+    const v = integerValue(items[i], `${parameter}[${i}]`);
     if (typeof v === 'bigint') {
       if (v < -(1n << 63n) || v >= 1n << 63n) throw validate.invalidRange('integer in the int64 range', `${parameter}[${i}]`, v);
       if (v < BigInt(INT32_MIN) || v > BigInt(INT32_MAX)) big = true;
@@ -124,24 +125,28 @@ export function toIndices(value: unknown, parameter: string, allow2d: boolean): 
     return { array, shape: [array.length] };
   }
   if (!Array.isArray(value)) throw validate.invalidType(what, parameter, value);
+  // Read once: a Proxy's length must not differ between the checks and the shape.
+  const list = validate.arrayOnce(value, parameter, what);
   const isRow = (v: unknown) => Array.isArray(v) || types.isInt32Array(v) || types.isBigInt64Array(v);
-  if (value.length > 0 && isRow(value[0])) {
+  const rowItems = (row: unknown, r: number): ArrayLike<unknown> =>
+    Array.isArray(row) ? validate.arrayOnce(row, `${parameter}[${r}]`, 'row of integers') : (row as ArrayLike<unknown>);
+  if (list.length > 0 && isRow(list[0])) {
     if (!allow2d) throw validate.invalidType(what, parameter, value);
-    const rows = value as unknown[];
-    const width = (rows[0] as ArrayLike<unknown>).length;
+    const first = rowItems(list[0], 0);
+    const width = first.length;
     const flat: unknown[] = [];
     let big = false;
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r];
+    for (let r = 0; r < list.length; r++) {
+      const row = list[r];
       if (!isRow(row)) throw validate.invalidType('row of integers', `${parameter}[${r}]`, row);
-      const items = row as ArrayLike<unknown>;
+      const items = r === 0 ? first : rowItems(row, r);
       if (items.length !== width) throw validate.invalidRange(`row of ${width} indices (every row the same length)`, `${parameter}[${r}]`, row);
       if (types.isBigInt64Array(row)) big = true;
-      for (let i = 0; i < items.length; i++) flat.push(items[i]);
+      for (let i = 0; i < width; i++) flat.push(items[i]);
     }
-    return { array: toIndexStorage(flat, parameter, big), shape: [rows.length, width] };
+    return { array: toIndexStorage(flat, parameter, big), shape: [list.length, width] };
   }
-  return { array: toIndexStorage(value, parameter, false), shape: [value.length] };
+  return { array: toIndexStorage(list, parameter, false), shape: [list.length] };
 }
 
 /** arange(0, count * step, step) in the indices' integer type: offsets of fixed-size bags. */
@@ -184,7 +189,7 @@ export interface LookupOptions {
 const LOOKUP_OPTIONS = ['mode', 'prunedWeights', 'perSampleWeights', 'compressedIndicesMapping', 'includeLastOffset', 'paddingIdx'];
 
 function floatArray(value: unknown, parameter: string): Float32Array {
-  if (value instanceof Tensor) return value.contiguous().data.subarray(0, value.numel());
+  if (value instanceof Tensor) return checkTensor(value, parameter).contiguous().data.subarray(0, value.numel());
   return validate.typedArray(value, parameter, ['Float32Array']);
 }
 
@@ -194,7 +199,8 @@ function mappingArray(value: unknown, parameter: string): Int32Array {
     return value as Int32Array;
   }
   if (!Array.isArray(value)) throw validate.invalidType('Int32Array or array of integers', parameter, value);
-  return Int32Array.from(value, (v, i) => validate.integerInRange(v, `${parameter}[${i}]`, -1, INT32_MAX));
+  const items = validate.arrayOnce(value, parameter, 'Int32Array or array of integers');
+  return Int32Array.from(items, (v, i) => validate.integerInRange(v, `${parameter}[${i}]`, -1, INT32_MAX));
 }
 
 /**
@@ -273,9 +279,31 @@ export function runLookup(p: LookupPlan): Tensor {
   return new Tensor(embeddingAddon.embeddingBagLookup(...lookupArgs(p)), p.shape);
 }
 
-export async function runLookupAsync(p: LookupPlan): Promise<Tensor> {
-  return new Tensor(await embeddingAddon.embeddingBagLookupAsync(...lookupArgs(p)), p.shape);
+/**
+ * The native copy of each table an async lookup has read, made once per table: async work
+ * must not read the caller's buffer off the JS thread, and copying a large table on every
+ * call (136 MB for 10^6 x 128) is what issue 14 measured. Only for tables modules own
+ * (never handed to user code, so never written after packing).
+ */
+const sharedTables = new WeakMap<Uint8Array, TableHandle>();
+
+function sharedTable(packed: Uint8Array): TableHandle {
+  let handle = sharedTables.get(packed);
+  if (handle === undefined) {
+    handle = embeddingAddon.embeddingTable(packed);
+    sharedTables.set(packed, handle);
+  }
+  return handle;
 }
+
+/** An async lookup; `ownedTable`: the table belongs to a module (shared, copied once, not per call). */
+export async function runLookupAsync(p: LookupPlan, ownedTable = false): Promise<Tensor> {
+  const args = lookupArgs(p);
+  const table = ownedTable ? sharedTable(p.table.data) : args[0];
+  return new Tensor(await embeddingAddon.embeddingBagLookupAsync(table, ...(args.slice(1) as unknown as Tail<LookupArgs>)), p.shape);
+}
+
+type Tail<T extends readonly unknown[]> = T extends readonly [unknown, ...infer R] ? R : never;
 
 /** Plan of an Embedding lookup: every index its own bag; output shape [...indices.shape, dim]. */
 export function planEmbedding(packed: unknown, bits: 8 | 4, indicesValue: unknown, paddingIdx: number | null): LookupPlan {
@@ -299,9 +327,9 @@ export function planEmbedding(packed: unknown, bits: 8 | 4, indicesValue: unknow
 // ---- prepack / unpack -------------------------------------------------------------------------
 
 function checkWeight(value: unknown, parameter: string, minRank: number): Tensor {
-  if (!(value instanceof Tensor)) throw validate.invalidType('Tensor', parameter, value);
-  if (value.dim() < minRank) throw validate.invalidRange(`Tensor of at least ${minRank} dims`, parameter, value);
-  return value;
+  const weight = checkTensor(value, parameter);
+  if (weight.dim() < minRank) throw validate.invalidRange(`Tensor of at least ${minRank} dims`, parameter, value);
+  return weight;
 }
 
 /**

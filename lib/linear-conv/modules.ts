@@ -10,7 +10,7 @@ import { Activation } from './native';
 import { checkScale, checkZeroPointU8, fastOutputQParams, newLinearFastCache, planConv, planLinear, planLinearDynamic, runLinearFast } from './ops';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec, outputPaddingFor, tupleRepr, weightShape } from './params';
 import { runPlanAsync } from './plan';
-import { PackedWeight, packConv, packLinear, repackConv, unpackBias, unpackWeight } from './weights';
+import { PackedWeight, packConv, packLinear, releasePacked, repackConv, unpackBias, unpackWeight } from './weights';
 
 function channelCount(value: unknown, parameter: string): number {
   return validate.integerInRange(value, parameter, 1, Number.MAX_SAFE_INTEGER);
@@ -85,6 +85,19 @@ abstract class PackedLinearModule extends Module {
   /** The bias as a new fp32 Tensor, or null. */
   bias(): Tensor | null {
     return unpackBias(this.packed, false);
+  }
+
+  /**
+   * Frees the native packed weights now instead of when the module is garbage collected
+   * (calls already queued by forwardAsync finish); forward afterwards throws a TypeError.
+   * Also run by `using` (Symbol.dispose).
+   */
+  dispose(): void {
+    releasePacked(this.packed);
+  }
+
+  [validate.disposeSymbol](): void {
+    this.dispose();
   }
 
   /** torch's keys: `scale`, `zero_point`, `_packed_params.dtype`, `_packed_params._packed_params` ([weight, bias]). */
@@ -381,6 +394,21 @@ abstract class ConvBase extends Module {
 
   bias(): Tensor | null {
     return unpackBias(this.packed, true);
+  }
+
+  /**
+   * Frees the native packed weights now instead of when the module is garbage collected
+   * (calls already queued by forwardAsync finish); forward afterwards throws a TypeError.
+   * Also run by `using` (Symbol.dispose).
+   */
+  dispose(): void {
+    releasePacked(this.packed);
+    if (this.repacked !== null) releasePacked(this.repacked.packed);
+    this.repacked = null;
+  }
+
+  [validate.disposeSymbol](): void {
+    this.dispose();
   }
 
   /** torch's keys: `weight` (QTensor), `bias` (Tensor or null), `scale`, `zero_point`. */

@@ -66,6 +66,8 @@ export interface LinearConvAddon {
     bias: Float32Array | null,
   ): PackedHandle;
   linearUnpack(handle: PackedHandle): Unpacked;
+  /** Frees a linear or conv handle's weights now; later uses of the handle throw a TypeError. */
+  releaseWeights(handle: PackedHandle): void;
   linear: LinearOp;
   linearAsync: AsyncOf<LinearOp>;
   linearDynamic: LinearDynamicOp;

@@ -95,6 +95,12 @@ export function fastOutputQParams(scale: unknown, zeroPoint: unknown): boolean {
  * anything else, and the caller then takes planLinear, which throws the errors or handles the
  * case. The native op checks every length again.
  */
+function sameDims(a: readonly number[] | undefined | null, b: readonly number[]): boolean {
+  if (!a || a.length !== b.length) return false;
+  for (let d = 0; d < b.length; d++) if (a[d] !== b[d]) return false;
+  return true;
+}
+
 export function runLinearFast(
   packed: PackedWeight,
   input: unknown,
@@ -121,12 +127,13 @@ export function runLinearFast(
   const outFeatures = packed.shape[0];
   const rows = numel / inFeatures;
   if (rows * outFeatures > validate.MAX_BUFFER_BYTES) return null; // validate.storageFits' RangeError
-  if (cache.inShape !== shape) {
+  // Keyed on the dims themselves (a private frozen copy), never on the array's identity.
+  if (!sameDims(cache.inShape, shape)) {
     const outShape = shape.slice();
     outShape[rank - 1] = outFeatures;
     cache.outShape = Object.freeze(outShape);
     cache.outStrides = Object.freeze(contiguousStrides(outShape));
-    cache.inShape = shape;
+    cache.inShape = Object.freeze(shape.slice());
   }
   const x = data.length === numel ? data : data.subarray(0, numel);
   const storage = native.linear(packed.handle, x, rows, input.qScale(), input.qZeroPoint(), scale, zeroPoint, activation, alpha);

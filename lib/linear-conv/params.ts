@@ -12,6 +12,9 @@ export type IntOrTuple = number | readonly number[];
 /** Conv padding: an int, a tuple, or torch's strings. */
 export type ConvPadding = IntOrTuple | 'same' | 'valid';
 
+/** The most stride phases a transposed convolution may have (native/addon/linear-conv.cc checks the same). */
+export const MAX_TRANSPOSED_PHASES = 65536;
+
 /** Per-dim sizes: an int repeated, or exactly `dims` ints, each >= min. */
 export function intTuple(value: unknown, parameter: string, dims: number, min: number): number[] {
   const what = `integer >= ${min} or array of ${dims} such integers`;
@@ -20,8 +23,9 @@ export function intTuple(value: unknown, parameter: string, dims: number, min: n
     return new Array<number>(dims).fill(value + 0);
   }
   if (!Array.isArray(value)) throw validate.invalidType(what, parameter, value);
-  if (value.length !== dims) throw validate.invalidRange(what, parameter, value);
-  return value.map((item: unknown, i: number) => {
+  const items = validate.arrayOnce(value, parameter, what, dims);
+  if (items.length !== dims) throw validate.invalidRange(what, parameter, value);
+  return items.map((item: unknown, i: number) => {
     if (typeof item !== 'number') throw validate.invalidType(`integer >= ${min}`, `${parameter}[${i}]`, item);
     if (!Number.isSafeInteger(item) || item < min) throw validate.invalidRange(`integer >= ${min}`, `${parameter}[${i}]`, item);
     return item + 0;
@@ -101,6 +105,11 @@ export function convSpec(input: ConvSpecInput): ConvSpec {
     padBefore = intTuple(paddingValue, 'padding', dims, 0);
     padAfter = padBefore.slice();
     padding = padBefore;
+  }
+  // A transposed convolution runs one GEMM phase per stride residue (prod(stride) of them),
+  // so its stride is bounded: a stride of 2**31 would otherwise cost gigabytes of phases.
+  if (transposed && stride.reduce((a, b) => a * b, 1) > MAX_TRANSPOSED_PHASES) {
+    throw validate.invalidRange(`stride whose product is at most ${MAX_TRANSPOSED_PHASES} (one phase per stride residue)`, 'stride', input.stride);
   }
   const outputPadding = intTuple(input.outputPadding ?? 0, 'outputPadding', dims, 0);
   if (!transposed && outputPadding.some((p) => p !== 0)) {

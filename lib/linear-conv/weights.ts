@@ -123,3 +123,8 @@ export function unpackBias(packed: PackedWeight, conv: boolean): Tensor | null {
   const { bias } = conv ? native.convUnpack(packed.handle) : native.linearUnpack(packed.handle);
   return bias === null ? null : tensor(bias);
 }
+
+/** Frees the native memory of packed weights now (a module's dispose()), not at garbage collection. */
+export function releasePacked(packed: PackedWeight): void {
+  native.releaseWeights(packed.handle);
+}

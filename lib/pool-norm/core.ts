@@ -45,6 +45,7 @@ export interface Input {
 /** Checks that x is a per-tensor quint8/qint8 QTensor of one of the given ranks. */
 export function checkInput(x: unknown, parameter: string, ranks: readonly number[], what: string): Input {
   if (!(x instanceof QTensor)) throw validate.invalidType('QTensor', parameter, x);
+  validate.attached(x.data, `${parameter}.data`);
   if (x.qscheme !== 'per_tensor_affine') throw validate.invalidRange('per_tensor_affine QTensor', parameter, x);
   const code = DTYPE_CODES[x.dtype];
   if (code === undefined) throw validate.invalidRange('QTensor of dtype quint8 or qint8', parameter, x);

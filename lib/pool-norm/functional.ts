@@ -3,7 +3,7 @@
 import { addon } from '../native';
 import { QTensor } from '../qtensor';
 import { MemoryFormat, numelOf } from '../shape';
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
 import { Input, Plan, channelsLastFormat, checkInput, outputTensor, plan, readsChannelsLast, storageIn, suggestedFormat } from './core';
 
@@ -11,8 +11,9 @@ type IntOrList = number | readonly number[];
 
 /** n non-negative integers from one integer or a list of 1 or n (torch's _single/_pair/_triple). */
 export function intTuple(value: unknown, parameter: string, n: number, min: number): number[] {
-  const list = typeof value === 'number' ? [value] : value;
-  if (!Array.isArray(list)) throw validate.invalidType(`integer or array of ${n} integers`, parameter, value);
+  const given = typeof value === 'number' ? [value] : value;
+  if (!Array.isArray(given)) throw validate.invalidType(`integer or array of ${n} integers`, parameter, value);
+  const list = validate.arrayOnce(given, parameter, `integer or array of 1 or ${n} integers`, n);
   if (list.length !== 1 && list.length !== n) throw validate.invalidRange(`integer or array of 1 or ${n} integers`, parameter, value);
   const values = list.map((v, i) => validate.integerInRange(v, `${parameter}[${i}]`, min, 2 ** 31 - 1));
   return values.length === 1 ? new Array<number>(n).fill(values[0]) : values;
@@ -161,8 +162,9 @@ export function planAvgPool(dims: number, x: unknown, kernelSize: unknown, optio
 
 function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: string): { p: Problem; output: number[] } {
   const p = problem(x, dims, name);
-  const list = typeof outputSize === 'number' ? [outputSize] : outputSize;
-  if (!Array.isArray(list)) throw validate.invalidType(`integer or array of ${dims} integers (null keeps the input size)`, 'outputSize', outputSize);
+  const given = typeof outputSize === 'number' ? [outputSize] : outputSize;
+  if (!Array.isArray(given)) throw validate.invalidType(`integer or array of ${dims} integers (null keeps the input size)`, 'outputSize', outputSize);
+  const list = validate.arrayOnce(given, 'outputSize', `integer or array of 1 or ${dims} integers`, dims);
   if (list.length !== 1 && list.length !== dims) throw validate.invalidRange(`integer or array of 1 or ${dims} integers`, 'outputSize', outputSize);
   const output = p.spatial.map((inSize, d) => {
     const v = list.length === 1 ? list[0] : list[d];
@@ -223,8 +225,9 @@ export function planInterpolate(x: unknown, options: unknown): Plan {
   if (hasSize) {
     output = intTuple(o.size, 'size', dims, 1);
   } else {
-    const list = typeof o.scaleFactor === 'number' ? [o.scaleFactor] : o.scaleFactor;
-    if (!Array.isArray(list)) throw validate.invalidType(`number or array of ${dims} numbers`, 'scaleFactor', o.scaleFactor);
+    const given = typeof o.scaleFactor === 'number' ? [o.scaleFactor] : o.scaleFactor;
+    if (!Array.isArray(given)) throw validate.invalidType(`number or array of ${dims} numbers`, 'scaleFactor', o.scaleFactor);
+    const list = validate.arrayOnce(given, 'scaleFactor', `number or array of 1 or ${dims} numbers`, dims);
     if (list.length !== 1 && list.length !== dims) throw validate.invalidRange(`number or array of 1 or ${dims} numbers`, 'scaleFactor', o.scaleFactor);
     const factors = p.spatial.map((_, d) => validate.positiveFiniteNumber(list.length === 1 ? list[0] : list[d], `scaleFactor[${d}]`));
     output = p.spatial.map((inSize, d) => Math.floor(inSize * factors[d]));
@@ -250,7 +253,7 @@ export function floatParams(value: unknown, parameter: string, length: number, n
     if (nullable) return null;
     throw validate.invalidType(`Tensor or array of ${length} numbers`, parameter, value);
   }
-  const values = value instanceof Tensor ? value.contiguous().data.subarray(0, value.numel()) : validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
+  const values = value instanceof Tensor ? checkTensor(value, parameter).contiguous().data.subarray(0, value.numel()) : validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
   if (values.length !== length) throw validate.invalidRange(`${length} values`, parameter, value);
   const out = new Float32Array(length);
   for (let i = 0; i < length; i++) {
@@ -301,8 +304,10 @@ export function planBatchNorm(
 /** @internal Layer norm over the trailing dims `normalizedShape`. */
 export function planLayerNorm(x: unknown, normalizedShape: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown): Plan {
   const input = checkInput(x, 'input', [1, 2, 3, 4, 5, 6, 7, 8], 'a 1-D to 8-D');
-  const normalized = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
-  if (!Array.isArray(normalized) || normalized.length === 0) throw validate.invalidType('integer or non-empty array of integers', 'normalizedShape', normalizedShape);
+  const given = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  if (!Array.isArray(given)) throw validate.invalidType('integer or non-empty array of integers', 'normalizedShape', normalizedShape);
+  const normalized = validate.arrayOnce(given, 'normalizedShape', 'integer or non-empty array of at most 8 integers', 8);
+  if (normalized.length === 0) throw validate.invalidType('integer or non-empty array of integers', 'normalizedShape', normalizedShape);
   const dims = normalized.map((d, i) => validate.integerInRange(d, `normalizedShape[${i}]`, 1, 2 ** 31 - 1));
   const tail = input.shape.slice(input.shape.length - dims.length);
   if (dims.length > input.shape.length || dims.some((d, i) => d !== tail[i])) {

@@ -86,7 +86,21 @@ function shapeTuple(value: IntOrList): string {
 }
 
 function tupleText(value: unknown): string {
-  return Array.isArray(value) ? `(${value.join(', ')})` : String(value);
+  if (!Array.isArray(value)) return String(value);
+  // Read once and bounded: a kept argument may be an array-like whose length lies.
+  try {
+    return `(${validate.arrayOnce(value, 'value', 'tuple', 8).join(', ')})`;
+  } catch {
+    return '(...)';
+  }
+}
+
+/** A kept mode option as torch prints it; anything but a string is rendered bounded (never via its own toString). */
+// torch 1.13's extra_repr prints the mode unquoted; a kept non-string mode (a Proxy, say) is
+// described bounded, never walked.
+function modeText(value: unknown): string {
+  if (value === undefined || value === null) return 'nearest';
+  return typeof value === 'string' ? value : validate.describeValue(value);
 }
 
 // ---- pooling ---------------------------------------------------------------------------------
@@ -227,10 +241,10 @@ export class Upsample extends PlannedModule {
   describe(): string {
     const o = this.options;
     // torch 1.13's extra_repr: str(size) or str(float scale_factor), then the mode unquoted.
-    const mode = o.mode ?? 'nearest';
+    const mode = modeText(o.mode);
     if (o.size !== undefined && o.size !== null) return `Upsample(size=${tupleText(o.size)}, mode=${mode})`;
     const factor = o.scaleFactor;
-    const factors = typeof factor === 'number' ? pythonFloatRepr(factor) : `(${(factor ?? []).map((f) => pythonFloatRepr(f)).join(', ')})`;
+    const factors = typeof factor === 'number' ? pythonFloatRepr(factor) : tupleText(factor);
     return `Upsample(scale_factor=${factors}, mode=${mode})`;
   }
 }

@@ -2,6 +2,10 @@
 #include "addon/common.h"
 
 #include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -162,10 +166,12 @@ View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray
   NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, info[index], &type, &length, &data, &buffer, &byte_offset),
                        View());
   if (type != expected) ThrowType(env, TypedArrayName(expected), parameter, info[index]);
-  // A SharedArrayBuffer is never detached; napi_is_detached_arraybuffer reports an error
-  // status for it, which is read here as "not detached".
+  // napi_is_arraybuffer is false for a SharedArrayBuffer (Node 20 has no
+  // napi_is_sharedarraybuffer); a SharedArrayBuffer is never detached.
+  bool plain = false;
+  if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) plain = false;
   bool detached = false;
-  if (napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok) detached = false;
+  if (plain && napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok) detached = false;
   if (detached) ThrowType(env, std::string(TypedArrayName(expected)) + " with an attached (not transferred) buffer", parameter, info[index]);
   View view;
   view.data = data;
@@ -173,6 +179,12 @@ View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray
   if (!CheckedBytes(length, TypedArrayElementBytes(type), &view.bytes)) ThrowRange(env, "typed array whose byte length fits size_t", parameter, info[index]);
   if (view.length > 0 && view.data == nullptr) ThrowType(env, "typed array with storage", parameter, info[index]);
   view.holder = info[index].As<Napi::Object>();
+  if (!plain && view.bytes > 0) {
+    // Shared memory: read it once, here; everything after validates and reads the copy.
+    view.copy = std::make_shared<std::vector<uint8_t>>(view.bytes);
+    std::memcpy(view.copy->data(), view.data, view.bytes);
+    view.data = view.copy->data();
+  }
   return view;
 }
 
@@ -193,8 +205,24 @@ napi_typedarray_type StorageArrayType(QDType dtype) {
 Output NewOutput(Napi::Env env, napi_typedarray_type type, size_t length) {
   Output out;
   out.length = length;
-  if (!CheckedBytes(length, TypedArrayElementBytes(type), &out.bytes)) ThrowRange(env, "output size that fits size_t", "output length", Napi::Number::New(env, static_cast<double>(length)));
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, out.bytes);  // throws RangeError when V8 cannot allocate
+  const Napi::Value requested = Napi::Number::New(env, static_cast<double>(length));
+  if (!CheckedBytes(length, TypedArrayElementBytes(type), &out.bytes) || out.bytes > kMaxOutputBytes) {
+    ThrowRange(env, "output of at most " + std::to_string(kMaxOutputBytes) + " bytes (one ArrayBuffer)", "output length", requested);
+  }
+  Napi::ArrayBuffer buffer;
+  // Small outputs cannot realistically fail; large ones go through the JS constructor so
+  // that a failed allocation is a RangeError, not V8's fatal out-of-memory abort.
+  constexpr size_t kDirectAllocationBytes = size_t{16} << 20;
+  if (out.bytes <= kDirectAllocationBytes) {
+    buffer = Napi::ArrayBuffer::New(env, out.bytes);
+  } else {
+    try {
+      Napi::Function constructor = env.Global().Get("ArrayBuffer").As<Napi::Function>();
+      buffer = constructor.New({Napi::Number::New(env, static_cast<double>(out.bytes))}).As<Napi::ArrayBuffer>();
+    } catch (const Napi::Error&) {
+      ThrowRange(env, "output that fits in memory (" + std::to_string(out.bytes) + " bytes could not be allocated)", "output length", requested);
+    }
+  }
   out.data = buffer.Data();
   napi_value array;
   NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, type, length, buffer, 0, &array), Output());
@@ -217,13 +245,105 @@ Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel) {
 View ArgInput(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter,
               PreparedOp* op) {
   View view = ArgTypedArray(info, index, expected, parameter);
-  if (op->snapshot_inputs) {
+  if (view.copy) {
+    op->snapshots.push_back(std::move(view.copy));  // shared memory: already a private copy
+  } else if (op->snapshot_inputs) {
     auto copy = std::make_shared<std::vector<uint8_t>>(view.bytes);
     if (view.bytes > 0) std::memcpy(copy->data(), view.data, view.bytes);
     view.data = copy->data();
     op->snapshots.push_back(std::move(copy));
   }
   return view;
+}
+
+// ---- the async runner ------------------------------------------------------------------------
+
+namespace {
+
+// How many async computations may run at once, process-wide (every env, every worker
+// thread): one less than the cores, at least 1; QKERNELS_ASYNC_CONCURRENCY overrides. libuv
+// runs 4 pool threads; with more compute threads than cores the JS thread is descheduled
+// for tens of milliseconds at a time (issue 14: 62-95 ms event-loop gaps with 16 convs in
+// flight). Waiting computations hold a pool thread, as they would while computing.
+class ComputeGate {
+ public:
+  ComputeGate() {
+    const unsigned cores = std::thread::hardware_concurrency();
+    limit_ = cores > 1 ? static_cast<int>(cores) - 1 : 1;
+    if (const char* text = std::getenv("QKERNELS_ASYNC_CONCURRENCY")) {
+      const int value = std::atoi(text);
+      if (value >= 1 && value <= 1024) limit_ = value;
+    }
+  }
+  void Enter() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait(lock, [this] { return running_ < limit_; });
+    ++running_;
+  }
+  void Leave() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --running_;
+    }
+    ready_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  int running_ = 0;
+  int limit_ = 1;
+};
+
+ComputeGate& Gate() {
+  static ComputeGate* gate = new ComputeGate();  // never destroyed: pool threads may outlive static destructors
+  return *gate;
+}
+
+}  // namespace
+
+void PromiseWorker::Execute() {
+  Gate().Enter();
+  status_ = RunGuarded(compute_);
+  Gate().Leave();
+  if (!status_.ok()) SetError(status_.message());
+}
+
+PromiseWorker::PromiseWorker(Napi::Env env, PreparedOp op)
+    : Napi::AsyncWorker(env, "qkernels:op"), compute_(std::move(op.compute)), snapshots_(std::move(op.snapshots)) {
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_promise(env, &deferred_, &promise_));
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, op.output, 1, &output_));
+}
+
+PromiseWorker::~PromiseWorker() {
+  // Statuses ignored on purpose: in a dying env there is nothing left to release into.
+  if (output_ != nullptr) napi_delete_reference(Env(), output_);
+}
+
+void PromiseWorker::OnWorkComplete(Napi::Env env, napi_status status) {
+  napi_handle_scope scope = nullptr;
+  if (status != napi_cancelled && napi_open_handle_scope(env, &scope) == napi_ok) {
+    if (status_.ok() && status == napi_ok) {
+      napi_value output = nullptr;
+      if (napi_get_reference_value(env, output_, &output) == napi_ok && output != nullptr) {
+        napi_resolve_deferred(env, deferred_, output);
+      }
+    } else {
+      const std::string text = status_.ok() ? std::string("qkernels: async operation failed") : status_.message();
+      napi_value message = nullptr, error = nullptr;
+      if (napi_create_string_utf8(env, text.data(), text.size(), &message) == napi_ok) {
+        napi_status made = napi_generic_failure;
+        switch (status_.kind()) {
+          case ErrorKind::kTypeError: made = napi_create_type_error(env, nullptr, message, &error); break;
+          case ErrorKind::kRangeError: made = napi_create_range_error(env, nullptr, message, &error); break;
+          default: made = napi_create_error(env, nullptr, message, &error); break;
+        }
+        if (made == napi_ok) napi_reject_deferred(env, deferred_, error);
+      }
+    }
+    napi_close_handle_scope(env, scope);
+  }
+  delete this;
 }
 
 Status RunGuarded(const std::function<Status()>& compute) {

@@ -55,11 +55,16 @@ QDType ArgDType(const Napi::CallbackInfo& info, size_t index);
 
 // A typed array as the op sees it: where its bytes start (byteOffset already applied),
 // how many elements it has, and the JS value it came from (named in error messages).
+// A view of a SharedArrayBuffer is read once into `copy` and `data` points there: another
+// thread may rewrite shared memory at any time, so what the binding and the op validate
+// must be what they later read (no time-of-check/time-of-use gap). Whoever keeps `data`
+// past the View's life must keep `copy` too (ArgInput moves it into the PreparedOp).
 struct View {
   void* data = nullptr;
   size_t length = 0;  // elements
   size_t bytes = 0;
   Napi::Object holder;
+  std::shared_ptr<std::vector<uint8_t>> copy;
 };
 
 View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter);
@@ -77,7 +82,14 @@ struct Output {
   size_t bytes = 0;
 };
 
-// A fresh, zero-filled, V8-owned typed array (never an external buffer).
+// Outputs larger than this are refused with a RangeError before any allocation: V8 aborts
+// the process (not throws) when ArrayBuffer::New cannot allocate, so the binding never asks
+// it for more than one ArrayBuffer may hold (Node 20: 4 GiB).
+constexpr size_t kMaxOutputBytes = size_t{1} << 32;
+
+// A fresh, zero-filled, V8-owned typed array (never an external buffer). Large ones are
+// made by calling the JS ArrayBuffer constructor, which throws a RangeError when memory is
+// short where napi_create_arraybuffer would abort the process.
 Output NewOutput(Napi::Env env, napi_typedarray_type type, size_t length);
 Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel);
 
@@ -103,34 +115,32 @@ Status RunGuarded(const std::function<Status()>& compute);
 
 // Resolves a Promise with the prepared op's output once `compute` has run on libuv's
 // thread pool; rejects with the TypeError / RangeError / Error its Status names.
+//
+// The completion runs on the JS thread, possibly while that thread's environment is being
+// torn down (worker.terminate(), process.exit() in a worker): then every N-API call may
+// fail. So completion uses raw N-API calls whose statuses are checked and never throws (a
+// C++ exception escaping a completion callback aborts the whole process); a promise that
+// cannot be settled any more is simply dropped with its env.
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  PromiseWorker(Napi::Env env, PreparedOp op)
-      : Napi::AsyncWorker(env, "qkernels:op"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        compute_(std::move(op.compute)),
-        snapshots_(std::move(op.snapshots)),
-        // A strong reference: the output, not yet visible to JS, cannot be collected
-        // while Execute writes it.
-        output_(Napi::Persistent(op.output)) {}
+  PromiseWorker(Napi::Env env, PreparedOp op);
+  ~PromiseWorker() override;
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  napi_value Promise() const { return promise_; }
 
  protected:
-  void Execute() override {
-    status_ = RunGuarded(compute_);
-    if (!status_.ok()) SetError(status_.message());
-  }
+  void Execute() override;  // runs compute_ under the process-wide gate (common.cc)
 
-  void OnOK() override { deferred_.Resolve(output_.Value()); }
-
-  void OnError(const Napi::Error&) override { deferred_.Reject(ErrorFromStatus(Env(), status_).Value()); }
+  void OnWorkComplete(Napi::Env env, napi_status status) override;
 
  private:
-  Napi::Promise::Deferred deferred_;
+  napi_deferred deferred_ = nullptr;
+  napi_value promise_ = nullptr;
   std::function<Status()> compute_;
   std::vector<std::shared_ptr<std::vector<uint8_t>>> snapshots_;  // the inputs compute_ reads
-  Napi::ObjectReference output_;
+  // A strong reference: the output, not yet visible to JS, cannot be collected while
+  // Execute writes it.
+  napi_ref output_ = nullptr;
   Status status_;
 };
 
@@ -147,10 +157,10 @@ Napi::Value RunSync(const Napi::CallbackInfo& info) {
 template <Prepare prepare>
 Napi::Value RunAsync(const Napi::CallbackInfo& info) {
   PreparedOp op = prepare(info, /*snapshot=*/true);
-  auto* worker = new PromiseWorker(info.Env(), std::move(op));  // deletes itself after OnOK/OnError
-  Napi::Promise promise = worker->Promise();
+  auto* worker = new PromiseWorker(info.Env(), std::move(op));  // deletes itself after completion
+  const napi_value promise = worker->Promise();
   worker->Queue();
-  return promise;
+  return Napi::Value(info.Env(), promise);
 }
 
 // Adds `name` and `name + "Async"` to exports, both running `prepare`.

@@ -46,6 +46,50 @@ size_t ArgPackedBytes(const Napi::CallbackInfo& info, size_t rows, size_t dim, i
   return packed_bytes;
 }
 
+// ---- shared tables -------------------------------------------------------------------------
+
+// A packed table copied once into native memory that async lookups share by reference
+// (issue 14: EmbeddingBag.forwardAsync copied its whole table on every call). Immutable
+// after creation; each queued lookup keeps it alive through its snapshots.
+constexpr napi_type_tag kTableTag = {0x5a1e7c03b96d4f28ULL, 0x8d2b41f6e07c93a5ULL};
+
+struct TableHandle {
+  std::shared_ptr<std::vector<uint8_t>> bytes;
+};
+
+// embeddingTable(packed: Uint8Array) -> an opaque handle lookups take in place of the Uint8Array.
+Napi::Value NewTable(const Napi::CallbackInfo& info) {
+  const View packed = ArgTypedArray(info, 0, napi_uint8_array, "packed");
+  auto* handle = new TableHandle{std::make_shared<std::vector<uint8_t>>(packed.bytes)};
+  if (packed.bytes > 0) std::memcpy(handle->bytes->data(), packed.data, packed.bytes);
+  const int64_t bytes = static_cast<int64_t>(packed.bytes);
+  auto external = Napi::External<TableHandle>::New(info.Env(), handle, [bytes](Napi::Env env, TableHandle* data) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+    delete data;
+  });
+  external.TypeTag(&kTableTag);
+  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes);
+  return external;
+}
+
+// The table argument of a lookup: a Uint8Array (read in place by sync lookups, copied by
+// async ones) or a table handle (shared, never copied).
+View ArgTable(const Napi::CallbackInfo& info, size_t index, PreparedOp* op) {
+  const Napi::Value value = info[index];
+  if (value.IsExternal()) {
+    if (!value.As<Napi::External<TableHandle>>().CheckTypeTag(&kTableTag)) ThrowType(info.Env(), "Uint8Array or embedding table handle", "packed", value);
+    const std::shared_ptr<std::vector<uint8_t>>& bytes = value.As<Napi::External<TableHandle>>().Data()->bytes;
+    op->snapshots.push_back(bytes);  // keeps the shared table alive for as long as the op
+    View view;
+    view.data = bytes->data();
+    view.length = bytes->size();
+    view.bytes = bytes->size();
+    view.holder = value.As<Napi::Object>();
+    return view;
+  }
+  return ArgInput(info, index, napi_uint8_array, "packed", op);
+}
+
 bool IsAbsent(const Napi::CallbackInfo& info, size_t index) {
   return index >= info.Length() || info[index].IsNull() || info[index].IsUndefined();
 }
@@ -59,6 +103,10 @@ PreparedOp PreparePrepack(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t dim = ArgSize(info, 2, "dim");
   const int bits = ArgBits(info, 3);
   const bool optimized = ArgBool(info, 4, "optimizedQparams");
+  size_t numel = 0;
+  if (!CheckedMul(rows, dim, &numel) || numel > weight.length) {
+    ThrowRange(info.Env(), "Float32Array of rows * dim values", "weight", weight.holder);
+  }
   const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
   Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
   op.output = out.array;
@@ -83,6 +131,12 @@ PreparedOp PreparePackQuantized(const Napi::CallbackInfo& info, bool snapshot) {
   View scales = ArgInput(info, 4, napi_float32_array, "scales", &op);
   View zero_points = ArgInput(info, 5, napi_float32_array, "zeroPoints", &op);
   if (zero_points.length != scales.length) ThrowRange(info.Env(), "as many zero points as scales", "zeroPoints", info[5]);
+  // Checked before the output is allocated, so a table size that lies costs nothing.
+  if (scales.length != rows) ThrowRange(info.Env(), "one scale per row", "scales", info[4]);
+  size_t needed = 0;
+  if (!CheckedMul(rows, bits == 8 ? dim : dim / 2, &needed) || needed > q.bytes) {
+    ThrowRange(info.Env(), "Uint8Array of rows * dim values (packed two per byte for 4 bits)", "weight", info[0]);
+  }
   const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
   Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
   op.output = out.array;
@@ -125,7 +179,7 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
-  View packed = ArgInput(info, 0, napi_uint8_array, "packed", &op);
+  View packed = ArgTable(info, 0, &op);
   EmbeddingBagArgs args;
   args.table.data = static_cast<const uint8_t*>(packed.data);
   args.table.bytes = packed.bytes;
@@ -191,6 +245,7 @@ void RegisterEmbeddingOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PreparePackQuantized>(env, exports, "embeddingBagPackQuantized");
   exports.Set("embeddingBagGatherBound", Napi::Function::New(env, GatherBound, "embeddingBagGatherBound"));
   DefineOp<PrepareLookup>(env, exports, "embeddingBagLookup");
+  exports.Set("embeddingTable", Napi::Function::New(env, NewTable, "embeddingTable"));
 }
 
 }  // namespace addon

@@ -33,8 +33,11 @@ namespace {
 constexpr napi_type_tag kLinearTag = {0x71b3c6a2d5e84f10ULL, 0x9e27a4c1b8d35f62ULL};
 constexpr napi_type_tag kConvTag = {0x3c8e51f7a9d24b06ULL, 0xd41f86b2e7a39c15ULL};
 
+// `weights` is null once released (dispose()); `retained_bytes` is what was reported to V8
+// and is still owed back (0 after a release, so the finalizer does not return it twice).
 struct LinearHandle {
   std::shared_ptr<const LinearWeights> weights;
+  int64_t retained_bytes = 0;
 };
 
 // ConvAdd's fp32 path needs one GEMM per group over the original weights; built on first use.
@@ -46,6 +49,7 @@ struct ConvAddGemms {
 struct ConvHandle {
   std::shared_ptr<const ConvWeights> weights;
   std::shared_ptr<ConvAddGemms> add_gemms = std::make_shared<ConvAddGemms>();
+  int64_t retained_bytes = 0;
 };
 
 // The bytes the handle keeps alive (the original weights and about two packed copies), so V8's
@@ -55,8 +59,9 @@ int64_t RetainedBytes(size_t weight_count) { return static_cast<int64_t>(weight_
 template <typename T>
 Napi::Value NewHandle(Napi::Env env, T* holder, const napi_type_tag& tag, size_t weight_count) {
   const int64_t bytes = RetainedBytes(weight_count);
-  auto external = Napi::External<T>::New(env, holder, [bytes](Napi::Env finalize_env, T* data) {
-    Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -bytes);
+  holder->retained_bytes = bytes;
+  auto external = Napi::External<T>::New(env, holder, [](Napi::Env finalize_env, T* data) {
+    if (data->retained_bytes != 0) Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -data->retained_bytes);
     delete data;
   });
   external.TypeTag(&tag);
@@ -70,15 +75,45 @@ T* ArgHandle(const Napi::CallbackInfo& info, size_t index, const napi_type_tag& 
   if (!value.IsExternal() || !value.As<Napi::External<T>>().CheckTypeTag(&tag)) {
     ThrowType(info.Env(), what, "handle", value);
   }
-  return value.As<Napi::External<T>>().Data();
+  T* handle = value.As<Napi::External<T>>().Data();
+  if (!handle->weights) ThrowType(info.Env(), std::string(what) + " that was not disposed", "handle", value);
+  return handle;
 }
 
-// An optional fp32 bias of `count` values: null/undefined gives nullptr.
-const float* ArgBias(const Napi::CallbackInfo& info, size_t index, size_t count) {
-  if (info[index].IsNull() || info[index].IsUndefined()) return nullptr;
+// Frees a handle's weights now (the module's dispose()), rather than when GC finalizes the
+// handle; async calls already queued keep their own reference and finish normally.
+template <typename T>
+void ReleaseHandle(Napi::Env env, T* handle) {
+  handle->weights.reset();
+  if (handle->retained_bytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -handle->retained_bytes);
+  handle->retained_bytes = 0;
+}
+
+// releaseWeights(handle): a linear or conv handle; releasing twice is a no-op.
+Napi::Value ReleaseWeights(const Napi::CallbackInfo& info) {
+  const Napi::Value value = info[0];
+  if (value.IsExternal()) {
+    if (value.As<Napi::External<LinearHandle>>().CheckTypeTag(&kLinearTag)) {
+      ReleaseHandle(info.Env(), value.As<Napi::External<LinearHandle>>().Data());
+      return info.Env().Undefined();
+    }
+    if (value.As<Napi::External<ConvHandle>>().CheckTypeTag(&kConvTag)) {
+      ConvHandle* handle = value.As<Napi::External<ConvHandle>>().Data();
+      ReleaseHandle(info.Env(), handle);
+      handle->add_gemms = std::make_shared<ConvAddGemms>();
+      return info.Env().Undefined();
+    }
+  }
+  ThrowType(info.Env(), "linear or conv weight handle", "handle", value);
+}
+
+// An optional fp32 bias of `count` values: null/undefined gives an empty View (data
+// nullptr). Returned whole so that a shared-memory copy lives as long as the caller's use.
+View ArgBias(const Napi::CallbackInfo& info, size_t index, size_t count) {
+  if (info[index].IsNull() || info[index].IsUndefined()) return View{};
   View bias = ArgTypedArray(info, index, napi_float32_array, "bias");
   if (bias.length != count) ThrowRange(info.Env(), "Float32Array with one value per output channel", "bias", bias.holder);
-  return static_cast<const float*>(bias.data);
+  return bias;
 }
 
 // Weight qparams: Float64Array scales and Int32Array zero points, 1 or `channels` of each.
@@ -86,6 +121,7 @@ struct WeightQParams {
   const double* scales;
   const int32_t* zero_points;
   size_t count;
+  View scales_view, zero_points_view;  // own the copies of shared memory the pointers may point into
 };
 
 WeightQParams ArgWeightQParams(const Napi::CallbackInfo& info, size_t index, size_t channels) {
@@ -95,7 +131,8 @@ WeightQParams ArgWeightQParams(const Napi::CallbackInfo& info, size_t index, siz
     ThrowRange(info.Env(), "1 scale (per tensor) or one per output channel", "scales", scales.holder);
   }
   if (zero_points.length != scales.length) ThrowRange(info.Env(), "as many zero points as scales", "zeroPoints", zero_points.holder);
-  return {static_cast<const double*>(scales.data), static_cast<const int32_t*>(zero_points.data), scales.length};
+  return {static_cast<const double*>(scales.data), static_cast<const int32_t*>(zero_points.data), scales.length, scales,
+          zero_points};
 }
 
 Napi::Object UnpackResult(Napi::Env env, const std::vector<int8_t>& w, const std::vector<float>& bias) {
@@ -163,7 +200,8 @@ Napi::Value LinearPrepack(const Napi::CallbackInfo& info) {
     ThrowRange(env, "Int8Array of outFeatures * inFeatures values", "weight", w.holder);
   }
   const WeightQParams qparams = ArgWeightQParams(info, 3, out_features);
-  const float* bias = ArgBias(info, 5, out_features);
+  const View bias_view = ArgBias(info, 5, out_features);
+  const float* bias = static_cast<const float*>(bias_view.data);
   std::shared_ptr<const LinearWeights> weights;
   const Status status = RunGuarded([&] {
     return CreateLinearWeights(static_cast<const int8_t*>(w.data), out_features, in_features, qparams.scales,
@@ -284,7 +322,9 @@ napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
       napi_get_value_external(env, argv[0], &holder) != napi_ok) {
     return LinearSyncGeneral(env, cbinfo);
   }
-  const LinearWeights& weights = *static_cast<const LinearHandle*>(holder)->weights;
+  const LinearHandle* handle = static_cast<const LinearHandle*>(holder);
+  if (!handle->weights) return LinearSyncGeneral(env, cbinfo);  // released: the general path says so
+  const LinearWeights& weights = *handle->weights;
   bool is_typed_array = false;
   napi_typedarray_type x_type = napi_int8_array;
   size_t x_length = 0;
@@ -391,6 +431,11 @@ ConvGeometry ArgGeometry(const Napi::CallbackInfo& info, size_t index) {
     g.output_padding[d] = static_cast<size_t>(v[19 + d]);
   }
   g.transposed = v[22] != 0;
+  // One GEMM phase per stride residue: bound them before any is planned (lib/linear-conv/params.ts).
+  constexpr double kMaxTransposedPhases = 65536;
+  if (g.transposed && static_cast<double>(g.stride[0]) * static_cast<double>(g.stride[1]) * static_cast<double>(g.stride[2]) > kMaxTransposedPhases) {
+    ThrowRange(info.Env(), "transposed stride whose product is at most 65536", "geometry", view.holder);
+  }
   static const ConvPaddingMode kModes[] = {ConvPaddingMode::kZeros, ConvPaddingMode::kReflect, ConvPaddingMode::kReplicate,
                                            ConvPaddingMode::kCircular};
   g.padding_mode = kModes[static_cast<int>(v[23])];
@@ -409,7 +454,8 @@ Napi::Value ConvPrepack(const Napi::CallbackInfo& info) {
   size_t count = 0;
   if (!ConvWeightCount(g, &count) || count != w.length) ThrowRange(env, "Int8Array with the weight shape's element count", "weight", w.holder);
   const WeightQParams qparams = ArgWeightQParams(info, 2, g.out_channels);
-  const float* bias = ArgBias(info, 4, g.out_channels);
+  const View bias_view = ArgBias(info, 4, g.out_channels);
+  const float* bias = static_cast<const float*>(bias_view.data);
   std::shared_ptr<const ConvWeights> weights;
   const Status status = RunGuarded([&] {
     return CreateConvWeights(g, static_cast<const int8_t*>(w.data), qparams.scales, qparams.zero_points, qparams.count,
@@ -636,6 +682,7 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
 
 void RegisterLinearConvOps(Napi::Env env, Napi::Object exports) {
   exports.Set("linearPrepack", Napi::Function::New(env, LinearPrepack, "linearPrepack"));
+  exports.Set("releaseWeights", Napi::Function::New(env, ReleaseWeights, "releaseWeights"));
   exports.Set("linearUnpack", Napi::Function::New(env, LinearUnpack, "linearUnpack"));
   // linear's sync entry is the fast path above (raw N-API); linearAsync is DefineOp's.
   napi_value linear_sync = nullptr;

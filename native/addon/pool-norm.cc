@@ -77,6 +77,19 @@ size_t OutputNumel(const Napi::CallbackInfo& info, size_t batch, size_t channels
   return numel;
 }
 
+// Checks, before any output is allocated, that the input holds exactly the elements its
+// described shape has: a caller whose shape lies about its storage gets a RangeError, not
+// an allocation sized by the lie.
+void CheckInputNumel(const Napi::CallbackInfo& info, QDType dtype, const View& x, size_t outer, size_t channels,
+                     const size_t spatial[3]) {
+  const size_t numel = OutputNumel(info, outer, channels, spatial);
+  size_t bytes = 0;
+  if (!QDTypeStorageBytes(dtype, numel, &bytes) || bytes != x.bytes) {
+    ThrowRange(info.Env(), "typed array of " + std::to_string(numel) + " elements (the product of the input shape)", "input",
+               x.holder);
+  }
+}
+
 // The int32 zero point of an 8-bit input.
 int32_t ArgZeroPoint(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
   const int64_t v = ArgInt64(info, index, parameter);
@@ -100,9 +113,12 @@ PreparedOp PrepareSpatial(const Napi::CallbackInfo& info, bool snapshot, const R
   View x = ArgInput(info, 0, StorageArrayType(dtype), "input", &op);
   const PoolLayout layout = ArgLayout01(info, 2);
   const Geometry g = read(info, 3);
+  CheckInputNumel(info, dtype, x, g.batch, g.channels, g.input);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, g.batch, g.channels, g.output));
   op.output = out.array;
-  op.compute = run(g, dtype, layout, x, out);
+  // An empty input or output: nothing to compute. (The ops would walk every claimed pixel
+  // of a 0-channel geometry, however many there are.)
+  op.compute = x.bytes == 0 || out.bytes == 0 ? std::function<Status()>([] { return Status::Ok(); }) : run(g, dtype, layout, x, out);
   return op;
 }
 
@@ -188,8 +204,13 @@ PreparedOp PrepareBatchNorm(const Napi::CallbackInfo& info, bool snapshot) {
   args.y_zero_point = ArgZeroPoint(info, 14, "zeroPoint");
   args.relu = ArgBool(info, 15, "relu");
   const size_t dims[3] = {args.spatial, 1, 1};
+  CheckInputNumel(info, dtype, x, args.batch, args.channels, dims);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.batch, args.channels, dims));
   op.output = out.array;
+  if (x.bytes == 0) {
+    op.compute = [] { return Status::Ok(); };  // empty: nothing to compute (see PrepareSpatial)
+    return op;
+  }
   op.compute = [=] { return BatchNorm(args, dtype, x.data, x.bytes, out.data, out.bytes); };
   return op;
 }
@@ -221,8 +242,13 @@ PreparedOp PrepareNormalize(const Napi::CallbackInfo& info, bool snapshot) {
   args.y_scale = static_cast<float>(ArgNumber(info, 12, "scale"));
   args.y_zero_point = ArgZeroPoint(info, 13, "zeroPoint");
   const size_t dims[3] = {1, 1, 1};
+  CheckInputNumel(info, dtype, x, args.groups, args.group_size, dims);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.groups, args.group_size, dims));
   op.output = out.array;
+  if (x.bytes == 0) {
+    op.compute = [] { return Status::Ok(); };  // empty: nothing to compute (see PrepareSpatial)
+    return op;
+  }
   op.compute = [=] { return Normalize(args, dtype, x.data, x.bytes, out.data, out.bytes); };
   return op;
 }

@@ -37,6 +37,8 @@ void ParallelOverRange(size_t n, size_t cost, const Fn& fn) {
 // rows = C, cols = spatial, or back with rows = spatial, cols = C).
 template <typename T>
 void TransposePlanes(const T* src, T* dst, size_t batch, size_t rows, size_t cols) {
+  // An empty plane set: nothing to move, and no pointer arithmetic on empty (null) buffers.
+  if (batch == 0 || rows == 0 || cols == 0) return;
   ParallelOverRange(batch * rows, cols, [&](size_t begin, size_t end) {
     for (size_t k = begin; k < end; ++k) {
       const size_t b = k / rows, i = k % rows;

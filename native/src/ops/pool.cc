@@ -53,6 +53,9 @@ void ForEachPixel(const PoolGeometry& g, const T* x, T* y, const WindowFn& windo
   const size_t out_volume = g.output[0] * g.output[1] * g.output[2];
   const size_t total = g.batch * out_volume;
   const size_t C = g.channels;
+  // No channels: nothing to write, however many pixels the geometry claims (a 0-channel
+  // geometry passes the buffer checks with empty buffers; its pixel count is unbounded).
+  if (C == 0 || total == 0) return;
   ParallelOverRange(total, C * 8 + 1, [&](size_t begin, size_t end) {
     std::vector<const T*> rows;
     for (size_t p = begin; p < end; ++p) {
@@ -122,7 +125,15 @@ void RunMaxPool(const PoolGeometry& g, const T* x, T* y, bool adaptive) {
         }
         return w;
       },
-      [&](const std::vector<const T*>& rows, const Window&, T* out) { kernel(rows.size(), g.channels, rows.data(), out); });
+      [&](const std::vector<const T*>& rows, const Window&, T* out) {
+        // A dilated window can fall wholly in the padding (input 2, kernel 2, dilation 3,
+        // padding 1): no element to take the max of, so the max's start value, the lowest.
+        if (rows.empty()) {
+          std::fill(out, out + g.channels, std::numeric_limits<T>::lowest());
+          return;
+        }
+        kernel(rows.size(), g.channels, rows.data(), out);
+      });
 }
 
 // The requantization of average pooling, per layout (see pool.h).
@@ -262,6 +273,10 @@ bool PoolOutputSize(int64_t input, int64_t kernel, int64_t padding, int64_t stri
 
 Status CheckPoolGeometry(const PoolGeometry& g, bool dilation_allowed) {
   for (int d = 0; d < 3; ++d) {
+    // An empty input dim still has padded windows (input 0, kernel 2, padding 1 gives one
+    // output) whose element count, an average's divisor, is 0: refused, as torch refuses
+    // empty pooling inputs.
+    if (g.input[d] < 1) return Status::RangeError(std::string("Expected a non-empty input (size >= 1) in dim ") + kDimNames[d] + " but received 0");
     if (g.kernel[d] < 1) return Status::RangeError(std::string("Expected positive integer for kernelSize ") + kDimNames[d] + " but received 0");
     if (g.stride[d] < 1) return Status::RangeError(std::string("Expected positive integer for stride ") + kDimNames[d] + " but received 0");
     if (g.dilation[d] < 1 || (!dilation_allowed && g.dilation[d] != 1)) {

@@ -1,0 +1,87 @@
+// Native memory: dispose() frees packed weights deterministically, and RSS stays flat over long forward and construction loops (10^5 with QKERNELS_HEAVY_TESTS=1).
+import { nnq, quantizePerTensor, tensor } from '..';
+import { runNodeJson } from './helpers/child';
+
+const HEAVY = process.env.QKERNELS_HEAVY_TESTS === '1';
+
+function errorName(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).name;
+  }
+  return 'no error';
+}
+
+describe('dispose()', () => {
+  test('frees the weights; forward afterwards is a TypeError; twice is a no-op; Symbol.dispose runs it', async () => {
+    const x = quantizePerTensor(tensor(new Float32Array(4 * 8).fill(0.5), [4, 8]), 0.1, 3, 'quint8');
+    const m = new nnq.Linear(8, 6);
+    const want = m.forward(x).intRepr();
+    const pending = m.forwardAsync(x);
+    m.dispose();
+    expect(Array.from((await pending).intRepr())).toEqual(Array.from(want));
+    // Errors made by the addon belong to the main realm, not jest's: compare names.
+    expect(errorName(() => m.forward(x))).toBe('TypeError');
+    expect(() => m.forward(x)).toThrow(/not disposed/);
+    expect(() => m.dispose()).not.toThrow();
+
+    const conv = new nnq.Conv2d(2, 3, 3);
+    const dispose = (conv as unknown as Record<symbol, () => void>)[Symbol.for('nodejs.dispose')];
+    expect(typeof dispose).toBe('function');
+    dispose.call(conv);
+    const xc = quantizePerTensor(tensor(new Float32Array(2 * 5 * 5).fill(0.5), [1, 2, 5, 5]), 0.1, 3, 'quint8');
+    expect(errorName(() => conv.forward(xc))).toBe('TypeError');
+    const dynamic = new nnq.dynamic.Linear(4, 4);
+    dynamic.dispose();
+    expect(errorName(() => dynamic.forward(tensor(new Float32Array(4), [1, 4])))).toBe('TypeError');
+  });
+});
+
+describe('EmbeddingBag.forwardAsync shares its table', () => {
+  test('same bits as forward, concurrent calls, and the module table cannot be changed from outside', async () => {
+    const m = new nnq.EmbeddingBag(1000, 16, { mode: 'sum' });
+    const indices = new Int32Array(64).map((_, i) => (i * 37) % 1000);
+    const offsets = new Int32Array([0, 10, 40]);
+    const want = Array.from(m.forward(indices, offsets).data);
+    const got = await Promise.all(Array.from({ length: 8 }, () => m.forwardAsync(indices, offsets)));
+    for (const y of got) expect(Array.from(y.data)).toEqual(want);
+    // packedWeight() is a copy: writing it changes neither sync nor async results.
+    m.packedWeight().data.fill(255);
+    expect(Array.from(m.forward(indices, offsets).data)).toEqual(want);
+    expect(Array.from((await m.forwardAsync(indices, offsets)).data)).toEqual(want);
+  });
+});
+
+describe('RSS stays flat', () => {
+  // RSS after a warm-up, then after the loop: at most 10% (plus 8 MB of allocator slack) more.
+  const loop = (setup: string, body: string, iterations: number): string => `
+    const q = require('.');
+    const { nnq, quantizePerTensor, tensor } = q;
+    ${setup}
+    const step = () => { ${body} };
+    for (let i = 0; i < Math.max(200, ${iterations} / 10); i++) step();
+    global.gc();
+    const before = process.memoryUsage().rss;
+    for (let i = 0; i < ${iterations}; i++) step();
+    global.gc();
+    const after = process.memoryUsage().rss;
+    console.log(JSON.stringify({ before, after }));`;
+
+  const check = (code: string): void => {
+    const { before, after } = runNodeJson<{ before: number; after: number }>(code, { nodeArgs: ['--expose-gc'], timeoutMs: 170000 });
+    expect({ growthMB: Math.round((after - before) / 1e5) / 10, flat: after <= before * 1.1 + 8e6 }).toEqual({ growthMB: expect.any(Number), flat: true });
+  };
+
+  test(`${HEAVY ? 100000 : 10000} Linear forwards`, () => {
+    check(loop(
+      `const m = new nnq.Linear(64, 64); const x = quantizePerTensor(tensor(new Float32Array(8 * 64).fill(0.5), [8, 64]), 0.1, 3, 'quint8');`,
+      'm.forward(x);',
+      HEAVY ? 100000 : 10000,
+    ));
+  }, 180000);
+
+  test(`${HEAVY ? 100000 : 5000} module constructions with dispose(), in a synchronous loop`, () => {
+    check(loop('', 'const m = new nnq.Linear(256, 256); m.dispose();', HEAVY ? 100000 : 5000));
+  }, 180000);
+});

@@ -1,0 +1,150 @@
+// Issue 14's silent wrong answers: look-alike tensors, detached storage, async modules that read their input late, the linear shape cache.
+import { nnq, ops, qF, QTensor, quantizePerTensor, Tensor, tensor } from '..';
+import { describeAgainstTorch, randomInput, TorchCase } from './helpers/pool-norm';
+import { Rng } from './helpers/random';
+
+function detach(array: ArrayBufferView): void {
+  structuredClone(array.buffer, { transfer: [array.buffer as ArrayBuffer] });
+}
+
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+function q4(): QTensor {
+  return quantizePerTensor(tensor(new Float32Array(2 * 2 * 6 * 6).map((_, i) => (i % 11) / 4), [2, 2, 6, 6]), 0.05, 3, 'quint8');
+}
+
+describe('look-alike tensors', () => {
+  test('an object inheriting from a QTensor is not a QTensor', () => {
+    const x = q4();
+    const fake = Object.create(x, { shape: { value: [2001, 3] } });
+    expect(fake instanceof QTensor).toBe(false);
+    expect(x instanceof QTensor).toBe(true);
+    const error = thrown(() => qF.relu(fake));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toMatch(/Expected QTensor for input/);
+  });
+
+  test('quantizePerTensor refuses a Tensor look-alike whose shape lies', () => {
+    const t = tensor(new Float32Array(6), [2, 3]);
+    const fake = Object.create(t, { shape: { value: [2001, 3] } });
+    expect(fake instanceof Tensor).toBe(false);
+    const error = thrown(() => quantizePerTensor(fake, 0.1, 0, 'quint8'));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toMatch(/Expected Tensor for input/);
+  });
+
+  test('lying strides on a look-alike never reach an op', () => {
+    const x = q4();
+    const fake = Object.create(x, { strides: { value: [0, 0, 0, 0] } });
+    expect(() => qF.relu(fake)).toThrow(TypeError);
+    expect(() => qF.maxPool2d(fake, 2)).toThrow(TypeError);
+  });
+
+  test('shape, strides and storage of a real tensor cannot be replaced', () => {
+    const x = q4();
+    expect(() => {
+      (x as unknown as { shape: number[] }).shape = [72];
+    }).toThrow(TypeError);
+    expect(() => (x.shape as number[]).push(1)).toThrow(TypeError);
+    expect(Object.isFrozen(x.strides)).toBe(true);
+  });
+});
+
+describe('detached storage: a TypeError naming the parameter', () => {
+  test('views of a detached QTensor', () => {
+    const x = q4();
+    detach(x.data);
+    for (const view of [() => x.reshape([72, 2]), () => x.view([144]), () => x.permute([0, 2, 3, 1]), () => x.narrow(0, 0, 1), () => x.slice(1, 0, 1), () => x.chunk(2), () => x.split(1), () => x.flatten()]) {
+      const error = thrown(view);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toMatch(/for this\.data but received Uint8Array\(detached\)/);
+    }
+  });
+
+  test('pool, norm and resample inputs', () => {
+    const x = q4();
+    detach(x.data);
+    const calls: [string, () => unknown][] = [
+      ['maxPool2d', () => qF.maxPool2d(x, 2)],
+      ['adaptiveAvgPool2d', () => qF.adaptiveAvgPool2d(x, [2, 2])],
+      ['interpolate', () => qF.interpolate(x, { scaleFactor: 2 })],
+      ['layerNorm', () => ops.quantized.layerNorm(x, [6], null, null, 1e-5, 0.1, 3)],
+      ['groupNorm', () => ops.quantized.groupNorm(x, 1, null, null, 1e-5, 0.1, 3)],
+    ];
+    for (const [name, call] of calls) {
+      const error = thrown(call);
+      expect({ name, type: error.constructor.name, message: /for input\.data/.test(error.message) }).toEqual({ name, type: 'TypeError', message: true });
+    }
+  });
+
+  test('embedding prepack weight', () => {
+    const w = tensor(new Float32Array(12), [3, 4]);
+    detach(w.data);
+    const error = thrown(() => ops.quantized.embeddingBagBytePrepack(w));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toMatch(/weight\.data/);
+  });
+});
+
+describe('JS-computed forwardAsync takes the input at call time', () => {
+  function overwriteAfterCall(module: { forward(x: QTensor): QTensor; forwardAsync(x: QTensor): Promise<QTensor> }): Promise<void> {
+    const x = q4();
+    const want = module.forward(x).intRepr();
+    const pending = module.forwardAsync(x);
+    (x.data as Uint8Array).fill(200);
+    return pending.then((y) => {
+      expect(Array.from(y.intRepr())).toEqual(Array.from(want));
+    });
+  }
+  test('Softmax', () => overwriteAfterCall(new nnq.Softmax({ dim: 1, scale: 1 / 256, zeroPoint: 0 })));
+  test('Dropout', () => overwriteAfterCall(new nnq.Dropout()));
+  test('PReLU', () => overwriteAfterCall(new nnq.PReLU(0.05, 3)));
+});
+
+describe('linear fast path', () => {
+  test('the output shape follows each input shape, whatever order they come in', () => {
+    const m = new nnq.Linear(6, 5);
+    const a = quantizePerTensor(tensor(new Float32Array(2 * 6).fill(0.5), [2, 6]), 0.1, 3, 'quint8');
+    const b = quantizePerTensor(tensor(new Float32Array(3 * 2 * 6).fill(0.5), [3, 2, 6]), 0.1, 3, 'quint8');
+    const c = quantizePerTensor(tensor(new Float32Array(4 * 6).fill(0.5), [4, 6]), 0.1, 3, 'quint8');
+    for (const [x, shape] of [[a, [2, 5]], [b, [3, 2, 5]], [a, [2, 5]], [c, [4, 5]], [a, [2, 5]]] as [QTensor, number[]][]) {
+      const y = m.forward(x);
+      expect(y.shape).toEqual(shape);
+      expect(y.data.length).toBe(shape.reduce((p, d) => p * d, 1));
+    }
+  });
+});
+
+// Found by the libFuzzer pool target: a dilated window that lies wholly in the padding has no
+// element (it read rows[0] of an empty list: a segfault from qF.maxPool2d). torch gives the
+// dtype's lowest value there; the oracle says so, case by case.
+describe('max pooling windows wholly in the padding', () => {
+  const rng = new Rng(1414);
+  const cases: TorchCase[] = [];
+  for (const dtype of ['quint8', 'qint8'] as const) {
+    for (const [dims, shape, kernel, dilation] of [
+      [1, [1, 2, 2], [2], [3]],
+      [2, [1, 1, 2, 2], [2, 2], [3, 3]],
+      [2, [2, 3, 2, 5], [2, 3], [3, 2]],
+      [3, [1, 2, 2, 2, 2], [2, 2, 2], [3, 3, 3]],
+    ] as [number, number[], number[], number[]][]) {
+      const input = randomInput(rng, shape, dtype, 'contiguous_format');
+      const padding = kernel.map((k) => Math.floor(k / 2));
+      const stride = kernel.map(() => 1);
+      const fn = [qF.maxPool1d, qF.maxPool2d, qF.maxPool3d][dims - 1];
+      cases.push({
+        label: `maxPool${dims}d ${dtype} [${shape}] k ${kernel} d ${dilation} p ${padding}`,
+        run: () => fn(input.q, kernel, { stride, padding, dilation }),
+        oracle: { op: 'pool_norm.max_pool', dims, kernel, stride, padding, dilation, ceil_mode: false, ...input.wire },
+      });
+    }
+  }
+  describeAgainstTorch('empty max-pool windows', 1414, cases);
+});
