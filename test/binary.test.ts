@@ -1,5 +1,5 @@
 // bitorch's binary layers and unit_scaling's conv1d against their forwards rebuilt in torch (test/oracle/ops_binary.py), on every path.
-import { Tensor, bitorch, dequantize, quantizePerTensor, tensor, unitScaling } from '..';
+import { Tensor, bitorch, dequantize, nn, quantizePerTensor, tensor, unitScaling } from '..';
 import { expectExact, FailureLog } from './helpers/compare';
 import { expectValidationError } from './helpers/errors';
 import { describeEachPath } from './helpers/paths';
@@ -219,7 +219,38 @@ describe('bitorch API and quirks', () => {
     expectValidationError(() => layer.forward(tensor(new Float32Array(12), [1, 3, 4])), 'RangeError', 'x');
     expectValidationError(() => layer.forward(tensor(new Float32Array(4), [1, 2, 2])), 'RangeError', 'x');
     expectValidationError(() => bitorch.pack(tensor(new Float32Array(4), [1, 2, 2]), { quantization: 'identity' }), 'RangeError', 'quantization');
-    expectValidationError(() => layer.loadStateDict({ weight: tensor(new Float32Array(18), [3, 2, 3]), extra: 1 } as never), 'RangeError', 'stateDict key');
+    // Layers are nn.Modules: strict loading reports every problem in one StateDictError and changes nothing.
+    const before = layer.weight;
+    expect(() => layer.loadStateDict({ weight: tensor(new Float32Array(18), [3, 2, 3]), extra: 1 } as never)).toThrow(/Unexpected key\(s\) in state_dict: "extra"/);
+    expect(() => layer.loadStateDict({ weight: tensor(new Float32Array(6), [3, 2, 1]) })).toThrow(nn.StateDictError);
+    expect(layer.weight).toBe(before);
+  });
+
+  test('bitorch and unitScaling layers are nn.Modules: a network of them saves and loads torch-style prefixed keys', () => {
+    class Net extends nn.Module {
+      conv1 = new bitorch.QConv1d(4, 8, 3, { padding: 1 });
+      conv2 = new bitorch.QConv1d_NoAct(8, 8, 3, { padding: 1 });
+      fc = new bitorch.QLinear(8 * 6, 5);
+      scaled = new unitScaling.Conv1d(4, 3, 3, { padding: 1 });
+      override forward(x: Tensor): Tensor {
+        const y = this.conv2.forward(this.conv1.forward(x));
+        return this.fc.forward(tensor(y.contiguous().data, [y.shape[0], 8 * 6]));
+      }
+    }
+    const a = new Net();
+    a.loadStateDict(new Map([
+      ['conv1.weight', randomTensor([8, 4, 3])], ['conv2.weight', randomTensor([8, 8, 3])],
+      ['fc.weight', randomTensor([5, 48])], ['fc.bias', randomTensor([5])],
+      ['scaled.weight', randomTensor([3, 4, 3])], ['scaled.bias', randomTensor([3])],
+    ]));
+    expect([...a.stateDict().keys()]).toEqual(['conv1.weight', 'conv2.weight', 'fc.weight', 'fc.bias', 'scaled.weight', 'scaled.bias']);
+    expect([...a.namedModules()].map(([name]) => name)).toEqual(['', 'conv1', 'conv1.activation', 'conv2', 'fc', 'fc.activation', 'scaled']);
+    const b = new Net();
+    b.loadStateDict(a.stateDict());
+    const x = randomTensor([2, 4, 6]);
+    expectExact('net', a.forward(x).data, b.forward(x).data, { kind: 'float32' });
+    expectExact('unit-scaled', a.scaled.forward(x).data, b.scaled.forward(x).data, { kind: 'float32' });
+    expect(() => b.loadStateDict(new Map([['conv1.weight', randomTensor([8, 4, 3])]]))).toThrow(/Missing key\(s\) in state_dict: "conv2.weight", "fc.weight", "fc.bias", "scaled.weight", "scaled.bias"/);
   });
 });
 

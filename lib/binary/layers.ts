@@ -6,6 +6,8 @@
 // function and the quantized weights are all +-1, the layer runs on the binary kernels
 // (native/src/ops/binary.h), exact; otherwise on the float path below (doc/binary.md).
 
+import { LoadContext, Module } from '../nn/module';
+import { StateDict, readFloatTensor } from '../nn/state';
 import { captureCaller, makePlan, OpPlan } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
@@ -98,21 +100,22 @@ function gradientCancellation(value: unknown): number {
 }
 
 /** bitorch.layers.QActivation(activation = 'sign', gradientCancellationThreshold = 1.0): the activation's forward. */
-export class QActivation {
+export class QActivation extends Module {
   readonly activationFunction: Quantization;
   readonly gradientCancellationThreshold: number;
 
   constructor(activation?: string | Quantization | null, gradientCancellationThreshold?: number | null) {
+    super();
     this.activationFunction = resolveQuantization(activation, 'activation', 'sign');
     this.gradientCancellationThreshold = gradientCancellation(gradientCancellationThreshold);
   }
 
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     if (!(x instanceof Tensor)) throw validate.invalidType('Tensor', 'x', x);
     return this.activationFunction.quantize(x);
   }
 
-  async forwardAsync(x: Tensor): Promise<Tensor> {
+  override async forwardAsync(x: Tensor): Promise<Tensor> {
     return this.forward(x);
   }
 
@@ -121,7 +124,7 @@ export class QActivation {
     return pack(x, { groups, quantization: this.activationFunction });
   }
 
-  toString(): string {
+  override toString(): string {
     return `QActivation(\n  (activation_function): ${this.activationFunction.toString()}\n)`;
   }
 }
@@ -262,7 +265,7 @@ interface Run extends Shape {
 }
 
 /** The state and forward every binary layer shares: a conv spec (QLinear: a 1-D 1x1 conv over one position). */
-abstract class BinaryLayerBase {
+abstract class BinaryLayerBase extends Module {
   readonly weightQuantization: Quantization;
   readonly padValue: number;
   readonly activation: QActivation | null;
@@ -274,6 +277,7 @@ abstract class BinaryLayerBase {
   private lowBit: { handle: LowBitWeightHandle; grid: InputGrid } | null = null;
 
   protected constructor(spec: ConvSpec, weightQuantization: Quantization, padValue: number, activation: QActivation | null, bias: boolean) {
+    super();
     this.spec = spec;
     this.weightQuantization = weightQuantization;
     this.padValue = padValue;
@@ -311,28 +315,21 @@ abstract class BinaryLayerBase {
     this.prepare();
   }
 
-  /** bitorch's state dict keys: weight (and bias for QLinear). */
-  stateDict(): Map<string, Tensor> {
-    const dict = new Map<string, Tensor>([['weight', this.weightValue]]);
-    if (this.biasValue !== null) dict.set('bias', this.biasValue);
-    return dict;
+  /** bitorch's state-dict keys: `weight` (and `bias` for QLinear), float tensors in torch's shapes. */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    dest.set(`${prefix}weight`, this.weightValue);
+    if (this.biasValue !== null) dest.set(`${prefix}bias`, this.biasValue);
   }
 
-  /** Loads { weight } (and { bias } for a QLinear with bias), a Map or a plain object, strict as torch. */
-  loadStateDict(stateDict: Map<string, unknown> | Record<string, unknown>): void {
-    const keys = this.biasValue !== null ? ['weight', 'bias'] : ['weight'];
-    const entries = stateDict instanceof Map ? stateDict : new Map(Object.entries(validate.options(stateDict, 'stateDict', keys)));
-    for (const key of entries.keys()) if (!keys.includes(key)) throw validate.invalidRange(`only the keys ${keys.join(', ')}`, 'stateDict', key);
-    for (const key of keys) if (!entries.has(key)) throw validate.invalidRange(`a state dict with key '${key}'`, 'stateDict', stateDict);
-    if (this.biasValue !== null) {
-      const bias = entries.get('bias');
-      if (!(bias instanceof Tensor)) throw validate.invalidType('Tensor', 'stateDict.bias', bias);
-      if (bias.shape.length !== 1 || bias.shape[0] !== this.spec.outChannels) {
-        throw validate.invalidRange(`Tensor of shape [${this.spec.outChannels}]`, 'stateDict.bias', bias);
-      }
-      this.biasValue = bias.contiguous();
-    }
-    this.setWeight(entries.get('weight') as Tensor);
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    const weight = readFloatTensor(ctx, `${prefix}weight`, this.weightShape());
+    const bias = this.biasValue === null ? null : readFloatTensor(ctx, `${prefix}bias`, [this.spec.outChannels]);
+    if (weight === undefined || bias === undefined) return;
+    return () => {
+      this.biasValue = bias === null ? null : bias.contiguous();
+      this.weightValue = weight.contiguous();
+      this.prepare();
+    };
   }
 
   private prepare(): void {
@@ -432,12 +429,12 @@ abstract class BinaryLayerBase {
   }
 
   /** bitorch's forward: float (or bit-packed) input, float output. */
-  forward(x: Tensor | BitTensor): Tensor {
+  override forward(x: Tensor | BitTensor): Tensor {
     return this.plan(x, null).run() as Tensor;
   }
 
   /** forward off the event loop (the binary path runs on libuv's pool); the same bits. */
-  forwardAsync(x: Tensor | BitTensor): Promise<Tensor> {
+  override forwardAsync(x: Tensor | BitTensor): Promise<Tensor> {
     const caller = captureCaller(this.forwardAsync);
     try {
       return this.plan(x, null).runAsync(caller) as Promise<Tensor>;

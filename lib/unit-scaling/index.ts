@@ -1,5 +1,7 @@
 // unit_scaling's conv1d (graphcore-research/unit-scaling functional.py, constraints.py): the scaled conv on quantized and on float tensors.
 
+import { LoadContext, Module } from '../nn/module';
+import { StateDict, readFloatTensor } from '../nn/state';
 import { QTensor, makePerTensorQuantizedTensor, quantizePerTensor } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
@@ -161,7 +163,7 @@ export function conv1d(input: QTensor | Tensor, weight: QTensor | Tensor, bias: 
 }
 
 /** unit_scaling.Conv1d(inChannels, outChannels, kernelSize, options): weight [out, in / groups, k], bias, forward = functional.conv1d. */
-export class Conv1d {
+export class Conv1d extends Module {
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernelSize: number;
@@ -176,6 +178,7 @@ export class Conv1d {
 
   constructor(inChannels: number, outChannels: number, kernelSize: number,
               options?: Omit<Conv1dOptions, 'scale' | 'zeroPoint'> & { bias?: boolean }) {
+    super();
     const opts = validate.options(options, 'options', ['stride', 'padding', 'dilation', 'groups', 'constraint', 'scalePower', 'bias']);
     this.inChannels = validate.integerInRange(inChannels, 'inChannels', 1, Number.MAX_SAFE_INTEGER);
     this.outChannels = validate.integerInRange(outChannels, 'outChannels', 1, Number.MAX_SAFE_INTEGER);
@@ -196,27 +199,38 @@ export class Conv1d {
     this.bias = withBias ? tensor(new Float32Array(this.outChannels)) : null;
   }
 
-  /** Loads { weight, bias } (torch's keys). */
-  loadStateDict(stateDict: Record<string, unknown>): void {
-    const dict = validate.options(stateDict, 'stateDict', ['weight', 'bias']);
-    if (!(dict.weight instanceof Tensor)) throw validate.invalidType('Tensor', 'stateDict.weight', dict.weight);
-    const shape = [this.outChannels, this.inChannels / this.groups, this.kernelSize];
-    if (dict.weight.shape.join() !== shape.join()) throw validate.invalidRange(`Tensor of shape [${shape.join(', ')}]`, 'stateDict.weight', dict.weight);
-    if (this.bias !== null) {
-      if (!(dict.bias instanceof Tensor) || dict.bias.shape.join() !== String(this.outChannels)) {
-        throw validate.invalidRange(`Tensor of shape [${this.outChannels}]`, 'stateDict.bias', dict.bias);
-      }
-      this.bias = dict.bias;
-    }
-    this.weight = dict.weight;
+  /** torch's keys: `weight` [out, in / groups, k] and `bias` [out] (when the module has one). */
+  protected override saveToStateDict(dest: StateDict, prefix: string): void {
+    dest.set(`${prefix}weight`, this.weight);
+    if (this.bias !== null) dest.set(`${prefix}bias`, this.bias);
   }
 
-  forward(x: Tensor): Tensor {
+  protected override loadFromStateDict(ctx: LoadContext, prefix: string): (() => void) | void {
+    const weight = readFloatTensor(ctx, `${prefix}weight`, [this.outChannels, this.inChannels / this.groups, this.kernelSize]);
+    const bias = this.bias === null ? null : readFloatTensor(ctx, `${prefix}bias`, [this.outChannels]);
+    if (weight === undefined || bias === undefined) return;
+    return () => {
+      this.weight = weight;
+      this.bias = bias;
+    };
+  }
+
+  /** torch's Conv1d extra_repr (unit_scaling's Conv1d subclasses torch.nn.Conv1d). */
+  override extraRepr(): string {
+    let text = `${this.inChannels}, ${this.outChannels}, kernel_size=(${this.kernelSize},), stride=(${this.stride},)`;
+    if (this.padding !== 0) text += `, padding=(${this.padding},)`;
+    if (this.dilation !== 1) text += `, dilation=(${this.dilation},)`;
+    if (this.groups !== 1) text += `, groups=${this.groups}`;
+    if (this.bias === null) text += ', bias=False';
+    return text;
+  }
+
+  override forward(x: Tensor): Tensor {
     return conv1d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups,
                                               constraint: this.constraint, scalePower: this.scalePower });
   }
 
-  async forwardAsync(x: Tensor): Promise<Tensor> {
+  override async forwardAsync(x: Tensor): Promise<Tensor> {
     return this.forward(x);
   }
 }
