@@ -93,8 +93,9 @@ void BinaryUnpackActivations(const uint64_t* bits, size_t batch, size_t channels
   }
 }
 
-Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_len, float pad_value,
-                               const float* bias, std::shared_ptr<const BinaryConvWeights>* out) {
+// What both weight packers accept: a plain (zero-padded, not transposed) valid geometry and
+// exactly its weight count.
+static Status CheckPlainConvWeights(const ConvGeometry& g, size_t w_len) {
   if (g.transposed || g.padding_mode != ConvPaddingMode::kZeros) {
     return Status::RangeError("Expected a plain convolution (constant padding, not transposed) for geometry");
   }
@@ -104,6 +105,12 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
     return Status::RangeError("Expected " + std::to_string(count) + " weight values for weight but received " +
                               std::to_string(w_len));
   }
+  return Status::Ok();
+}
+
+Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_len, float pad_value,
+                               const float* bias, std::shared_ptr<const BinaryConvWeights>* out) {
+  QK_RETURN_IF_ERROR(CheckPlainConvWeights(g, w_len));
   if (!std::isfinite(pad_value)) {
     return Status::RangeError("Expected a finite number for padValue but received " + std::to_string(pad_value));
   }
@@ -276,15 +283,7 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
 Status CreateLowBitConvWeights(const ConvGeometry& g, const int8_t* w, size_t w_len, float w_scale, float a_scale,
                                int32_t a_zero_point, uint8_t pad_level, const float* bias,
                                std::shared_ptr<const LowBitConvWeights>* out) {
-  if (g.transposed || g.padding_mode != ConvPaddingMode::kZeros) {
-    return Status::RangeError("Expected a plain convolution (constant padding, not transposed) for geometry");
-  }
-  QK_RETURN_IF_ERROR(CheckConvGeometry(g));
-  size_t count = 0;
-  if (!ConvWeightCount(g, &count) || count != w_len) {
-    return Status::RangeError("Expected " + std::to_string(count) + " weight values for weight but received " +
-                              std::to_string(w_len));
-  }
+  QK_RETURN_IF_ERROR(CheckPlainConvWeights(g, w_len));
   if (!(w_scale > 0) || !std::isfinite(w_scale) || !(a_scale > 0) || !std::isfinite(a_scale)) {
     return Status::RangeError("Expected positive finite scales for the weight and input levels");
   }
