@@ -46,14 +46,29 @@ float QParamValue(Random& rng) {
   }
 }
 
+// A typical row's qparams, as quantizing a trained table gives them: scale in [2^-8, 2^-6),
+// bias in (-1, 1). Bags of such rows take the kernels' fast paths.
+void TypicalQParams(Random& rng, int bits, uint8_t* qparams) {
+  if (bits == 8) {
+    const float values[2] = {static_cast<float>(rng.Uniform(0x1p-8, 0x1p-6)), static_cast<float>(rng.Uniform(-1, 1))};
+    std::memcpy(qparams, values, 8);
+  } else {
+    const uint16_t halves[2] = {static_cast<uint16_t>(0x1C00 + rng.Int(0, 0x7FF)),
+                                static_cast<uint16_t>(rng.Int(0, 0x3BFF) | (rng.Int(0, 1) ? 0x8000 : 0))};
+    std::memcpy(qparams, halves, 4);
+  }
+}
+
 // A random packed table: bytes uniformly random, then the qparams replaced by finite values
-// (4-bit: fp16 bit patterns, NaN and infinity excluded).
-std::vector<uint8_t> RandomTable(Random& rng, int bits, size_t rows, size_t dim, size_t row_bytes) {
+// (4-bit: fp16 bit patterns, NaN and infinity excluded); `typical`: TypicalQParams instead.
+std::vector<uint8_t> RandomTable(Random& rng, int bits, size_t rows, size_t dim, size_t row_bytes, bool typical = false) {
   std::vector<uint8_t> table(rows * row_bytes);
   for (uint8_t& b : table) b = static_cast<uint8_t>(rng.Next());
   for (size_t r = 0; r < rows; ++r) {
     uint8_t* qparams = table.data() + r * row_bytes + (bits == 8 ? dim : dim / 2);
-    if (bits == 8) {
+    if (typical) {
+      TypicalQParams(rng, bits, qparams);
+    } else if (bits == 8) {
       for (int k = 0; k < 2; ++k) {
         const float v = QParamValue(rng);
         std::memcpy(qparams + 4 * k, &v, 4);
@@ -70,11 +85,19 @@ std::vector<uint8_t> RandomTable(Random& rng, int bits, size_t rows, size_t dim,
   return table;
 }
 
+// One bag of `count` random rows against the reference. `typical`: typical qparams, with one
+// row of arbitrary qparams (any magnitude, zero, subnormal) at a random position in half of
+// the tables, so that a bag's fast path is taken, or abandoned part way and redone.
 bool CheckBag(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel, int bits, size_t dim, size_t count,
-              bool weighted, Random& rng) {
+              bool weighted, Random& rng, bool typical = false) {
   const size_t row_bytes = bits == 8 ? dim + 8 : dim / 2 + 4;
   const size_t rows = 1 + static_cast<size_t>(rng.Int(0, 40));
-  const std::vector<uint8_t> table = RandomTable(rng, bits, rows, dim, row_bytes);
+  std::vector<uint8_t> table = RandomTable(rng, bits, rows, dim, row_bytes, typical);
+  if (typical && rng.Int(0, 1) == 1) {
+    const std::vector<uint8_t> odd = RandomTable(rng, bits, 1, dim, row_bytes);
+    const size_t at = static_cast<size_t>(rng.Int(0, static_cast<int64_t>(rows) - 1));
+    std::memcpy(table.data() + at * row_bytes, odd.data(), row_bytes);
+  }
   // Rows past `count` (up to lookahead) are the next bag's: prefetched, never added.
   const size_t lookahead = count + static_cast<size_t>(rng.Int(0, 20));
   std::vector<int64_t> indices(lookahead);
@@ -102,7 +125,7 @@ bool CheckBag(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel, i
   EmbeddingBagRef(args, 1, expected.data());
 
   const std::string where = name + " dim=" + std::to_string(dim) + " count=" + std::to_string(count) +
-                            (weighted ? " weighted" : "");
+                            (weighted ? " weighted" : "") + (typical ? " typical" : "");
   for (size_t g = 0; g < kGuard; ++g) {
     if (!ctx.Check(out[g] == kSentinel && out[kGuard + dim + g] == kSentinel, where + ": wrote outside the row")) {
       return false;
@@ -123,6 +146,17 @@ bool CheckDoubleRoundingRows(Context& ctx, const std::string& name, EmbeddingBag
 
 void RegisterBagKernelTests(const char* name, Isa isa, EmbeddingBagU8Fn* kernel, int bits) {
   const std::string base = name;
+  RegisterTest(Mode::kIsa, base + "/typical-rows", [=](Context& ctx) {
+    if (!KernelRuns(ctx, isa)) return;
+    Random rng(2000 + static_cast<uint64_t>(bits) * 7 + static_cast<uint64_t>(isa));
+    for (size_t dim : {16, 32, 48, 64, 100, 128, 136, 256}) {
+      for (size_t count : {1, 2, 7, 33, 100}) {
+        for (int round = 0; round < 6; ++round) {
+          if (!CheckBag(ctx, base, kernel, bits, dim, count, round % 2 == 1, rng, true)) return;
+        }
+      }
+    }
+  });
   RegisterTest(Mode::kIsa, base + "/double-rounding", [=](Context& ctx) {
     if (!KernelRuns(ctx, isa)) return;
     CheckDoubleRoundingRows(ctx, base, kernel, bits);

@@ -77,6 +77,10 @@ void HardwareCvtepu8Epi32(const uint8_t a[8], int32_t dst[8]) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_cvtepu8_epi32(bytes));
 }
 
+void HardwareCvtphPs(const uint16_t a[8], float dst[8]) {
+  _mm256_storeu_ps(dst, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))));
+}
+
 void HardwareCvtepi8Epi32(const int8_t a[8], int32_t dst[8]) {
   const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(a));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_cvtepi8_epi32(bytes));

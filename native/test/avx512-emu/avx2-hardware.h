@@ -23,6 +23,7 @@ void HardwareAddEpi32(const int32_t a[8], const int32_t b[8], int32_t dst[8]);  
 void HardwareSubEpi32(const int32_t a[8], const int32_t b[8], int32_t dst[8]);  // VPSUBD ymm
 void HardwareCvtepu8Epi32(const uint8_t a[8], int32_t dst[8]);                   // VPMOVZXBD ymm
 void HardwareCvtepi8Epi32(const int8_t a[8], int32_t dst[8]);                    // VPMOVSXBD ymm
+void HardwareCvtphPs(const uint16_t a[8], float dst[8]);                          // VCVTPH2PS ymm (F16C)
 // VMASKMOVPS ymm, [p] with lane j selected by bit j of k: masked-off lanes are not read and load as 0.
 void HardwareMaskLoadPs(const float* p, uint8_t k, float dst[8]);
 // VMASKMOVPS [p], ymm: only the selected lanes are written.

@@ -219,3 +219,154 @@ static inline __m512 _mm512_insertf32x8(__m512 a, __m256 b, int imm8) {
   return dst;
 }
 #endif
+
+// ---- the optimistic bag loop (embedding-avx512.h BagChunkAvx512) --------------------------
+
+#ifndef QK_EMU__mm_unpackhi_epi8
+#define QK_EMU__mm_unpackhi_epi8
+// PUNPCKHBW xmm, xmm SSE2: dst.byte[2i] := a.byte[8+i], dst.byte[2i+1] := b.byte[8+i], i in [0, 8)
+static inline __m128i _mm_unpackhi_epi8(__m128i a, __m128i b) {
+  __m128i dst{};
+  for (int i = 0; i < 8; ++i) {
+    dst.bytes[2 * i] = a.bytes[8 + i];
+    dst.bytes[2 * i + 1] = b.bytes[8 + i];
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm_cvtsi32_si128
+#define QK_EMU__mm_cvtsi32_si128
+// MOVD xmm, r32 SSE2: dst.dword[0] := a, the other dwords 0
+static inline __m128i _mm_cvtsi32_si128(int a) {
+  __m128i dst{};
+  qk_avx512emu::Put<int32_t>(dst, 0, a);
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm_set1_ps
+#define QK_EMU__mm_set1_ps
+// (sequence) SSE: dst.fp32[j] := a
+static inline __m128 _mm_set1_ps(float a) { return qk_avx512emu::Broadcast<float, __m128>(a); }
+#endif
+
+#ifndef QK_EMU__mm_mul_ps
+#define QK_EMU__mm_mul_ps
+// MULPS xmm, xmm SSE: dst.fp32[j] := a.fp32[j] * b.fp32[j] (C++ float multiply: IEEE, round to nearest)
+static inline __m128 _mm_mul_ps(__m128 a, __m128 b) {
+  return qk_avx512emu::Map<float>(a, b, [](float x, float y) { return x * y; });
+}
+#endif
+
+#ifndef QK_EMU__mm_cvtss_f32
+#define QK_EMU__mm_cvtss_f32
+// MOVSS: the low fp32 lane
+static inline float _mm_cvtss_f32(__m128 a) { return qk_avx512emu::Get<float>(a, 0); }
+#endif
+
+#ifndef QK_EMU__mm_movehdup_ps
+#define QK_EMU__mm_movehdup_ps
+// MOVSHDUP xmm, xmm SSE3: dst.fp32[2i] := dst.fp32[2i+1] := a.fp32[2i+1]
+static inline __m128 _mm_movehdup_ps(__m128 a) {
+  __m128 dst{};
+  for (int i = 0; i < 2; ++i) {
+    const uint32_t bits = qk_avx512emu::Get<uint32_t>(a, 2 * i + 1);
+    qk_avx512emu::Put<uint32_t>(dst, 2 * i, bits);
+    qk_avx512emu::Put<uint32_t>(dst, 2 * i + 1, bits);
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm_cvtph_ps
+#define QK_EMU__mm_cvtph_ps
+// VCVTPH2PS xmm, xmm F16C: dst.fp32[j] := Convert_FP16_To_FP32(a.word[j]), j in [0, 4): exact
+// (subnormal halves become normal floats, DAZ not applied); a NaN is quieted (bit 22 set).
+static inline __m128 _mm_cvtph_ps(__m128i a) {
+  __m128 dst{};
+  for (int j = 0; j < 4; ++j) {
+    const uint16_t h = qk_avx512emu::Get<uint16_t>(a, j);
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    uint32_t exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu, bits;
+    if (exponent == 0x1Fu) {
+      bits = sign | 0x7F800000u | (mantissa << 13) | (mantissa != 0 ? 0x00400000u : 0u);
+    } else if (exponent != 0) {
+      bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+      bits = sign;
+    } else {
+      exponent = 113u;
+      while ((mantissa & 0x400u) == 0) {
+        mantissa <<= 1;
+        --exponent;
+      }
+      bits = sign | (exponent << 23) | ((mantissa & 0x3FFu) << 13);
+    }
+    qk_avx512emu::Put<uint32_t>(dst, j, bits);
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_setzero_ps
+#define QK_EMU__mm512_setzero_ps
+// VXORPS zmm AVX512F: all lanes +0.0
+static inline __m512 _mm512_setzero_ps() { return __m512{}; }
+#endif
+
+#ifndef QK_EMU__mm512_castsi512_ps
+#define QK_EMU__mm512_castsi512_ps
+// (no instruction) AVX512F: the same 512 bits as fp32 lanes
+static inline __m512 _mm512_castsi512_ps(__m512i a) {
+  __m512 dst;
+  std::memcpy(dst.bytes, a.bytes, 64);
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_range_ps
+#define QK_EMU__mm512_range_ps
+// VRANGEPS zmm, zmm, zmm, imm8 AVX512DQ: RangeFP32(a, b, imm8[1:0], imm8[3:2]) per lane.
+//   imm8[1:0]: 0 min, 1 max, 2 min of |.|, 3 max of |.| (ties pick a for min, b for max);
+//   imm8[3:2]: 0 the chosen lane's sign, 1 a's sign, 2 sign cleared, 3 sign set.
+// A NaN operand gives that NaN quieted (a's first), with no sign control (SDM, VRANGEPS).
+static inline __m512 _mm512_range_ps(__m512 a, __m512 b, int imm8) {
+  return qk_avx512emu::Map<float>(a, b, [imm8](float x, float y) {
+    uint32_t xb = qk_avx512emu::Bits(x), yb = qk_avx512emu::Bits(y);
+    if (qk_avx512emu::IsNaN(x)) return qk_avx512emu::FromBits(xb | 0x00400000u);
+    if (qk_avx512emu::IsNaN(y)) return qk_avx512emu::FromBits(yb | 0x00400000u);
+    const bool absolute = (imm8 & 2) != 0;
+    const float cx = absolute ? std::fabs(x) : x, cy = absolute ? std::fabs(y) : y;
+    const bool x_le_y = cx <= cy;
+    uint32_t r = (imm8 & 1) == 0 ? (x_le_y ? xb : yb) : (x_le_y ? yb : xb);
+    switch ((imm8 >> 2) & 3) {
+      case 1: r = (r & 0x7FFFFFFFu) | (xb & 0x80000000u); break;
+      case 2: r &= 0x7FFFFFFFu; break;
+      case 3: r |= 0x80000000u; break;
+      default: break;
+    }
+    return qk_avx512emu::FromBits(r);
+  });
+}
+#endif
+
+#ifndef QK_EMU__mm512_reduce_min_epu32
+#define QK_EMU__mm512_reduce_min_epu32
+// (sequence) AVX512F: the smallest of the sixteen unsigned dwords
+static inline unsigned int _mm512_reduce_min_epu32(__m512i a) {
+  uint32_t m = qk_avx512emu::Get<uint32_t>(a, 0);
+  for (int j = 1; j < 16; ++j) m = qk_avx512emu::Get<uint32_t>(a, j) < m ? qk_avx512emu::Get<uint32_t>(a, j) : m;
+  return m;
+}
+#endif
+
+#ifndef QK_EMU__mm512_reduce_max_epu32
+#define QK_EMU__mm512_reduce_max_epu32
+// (sequence) AVX512F: the largest of the sixteen unsigned dwords
+static inline unsigned int _mm512_reduce_max_epu32(__m512i a) {
+  uint32_t m = qk_avx512emu::Get<uint32_t>(a, 0);
+  for (int j = 1; j < 16; ++j) m = qk_avx512emu::Get<uint32_t>(a, j) > m ? qk_avx512emu::Get<uint32_t>(a, j) : m;
+  return m;
+}
+#endif

@@ -282,6 +282,28 @@ const bool kHardwareRegistered = [] {
     CheckConversion(ctx, "_mm512_cvtepi8_epi32", signed_bytes, _mm512_cvtepi8_epi32, HardwareCvtepi8Epi32);
   });
 
+  // The 4-bit embedding kernel reads a row's fp16 scale and bias with F16C: every half,
+  // subnormals and NaNs included, four at a time against VCVTPH2PS (8 lanes, the low 4 used).
+  RegisterHardwareTest("_mm_cvtph_ps", [](Context& ctx, Random&) {
+    for (uint32_t first = 0; first < 0x10000u; first += 4) {
+      uint16_t halves[8] = {};
+      for (uint32_t k = 0; k < 4; ++k) halves[k] = static_cast<uint16_t>(first + k);
+      __m128i packed{};
+      std::memcpy(&packed, halves, 8);
+      float got[4], want[8];
+      const __m128 converted = _mm_cvtph_ps(packed);
+      std::memcpy(got, &converted, 16);
+      HardwareCvtphPs(halves, want);
+      for (int k = 0; k < 4; ++k) {
+        if (BitsOfFloat(got[k]) != BitsOfFloat(want[k])) {
+          ctx.Fail("_mm_cvtph_ps of " + Hex(halves[k]) + ": emulated " + DescribeFloat(got[k]) + ", hardware " +
+                   DescribeFloat(want[k]));
+          return;
+        }
+      }
+    }
+  });
+
   RegisterHardwareTest("_mm512_maskz_loadu_ps+mask_storeu_ps", [](Context& ctx, Random& rng) {
     std::vector<float> values(16);
     for (float& v : values) v = rng.AnyFloat();

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "ukernels/embedding/embedding-common.h"
+
 namespace qk {
 namespace embedding {
 
@@ -53,6 +55,168 @@ static inline void AccumulateSixteenAvx512(__m512i q32, const RowConstantsAvx512
   const __m512d hi = _mm512_fmadd_pd(c.scale_double, _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(q32, 1)),
                                      _mm512_cvtps_pd(_mm512_extractf32x8_ps(t, 1)));
   _mm512_storeu_ps(out, _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1));
+}
+
+
+// ---- the optimistic bag loop ----
+//
+// The fast path's condition (the exact sum s*q + t fits in a double) holds for a row when
+// every lane's t = out + b has its exponent in [E(s) - 20, E(s) + 28] (embedding-avx2.h
+// derives it). Checking it per row costs as much as the arithmetic, so the bag loop below
+// checks it once per bag instead: it runs every row with fp32 FMAs while tracking the
+// smallest and largest magnitude of t over all lanes and rows, and the smallest and largest
+// E(s). The window of every row contains [E(s)max - 20, E(s)min + 28], so when the bag's
+// magnitudes fall inside that (with t normal: zero and subnormal t are left to the exact
+// path) every row was exact and the registers hold the scalar kernel's bits. Otherwise the
+// chunk's starting values are put back and the bag runs again through the per-row exact
+// path (AccumulateSixteenAvx512), which is never wrong, only slower. Tables of typical
+// rows (scales within a few binades, sums not cancelling to nearly 0) take the fast path.
+
+// The magnitude window of a whole bag: every row's scale exponent in [e_min, e_max].
+static inline bool BagWindowHolds(int32_t e_min, int32_t e_max, uint32_t magnitude_min, uint32_t magnitude_max) {
+  if (e_max >= 255) return false;  // an inf/NaN scale: the exact path decides
+  const int32_t low_exponent = e_max - 20 > 1 ? e_max - 20 : 1;
+  const int32_t high_exponent = (e_min + 28 < 254 ? e_min + 28 : 254) + 1;
+  return magnitude_min >= static_cast<uint32_t>(low_exponent) << 23 &&
+         magnitude_max < static_cast<uint32_t>(high_exponent) << 23;
+}
+
+// The biased exponent field of a scale, 0 read as 1 (as MakeRowConstantsAvx512 does).
+static inline int32_t ScaleExponent(float scale) {
+  uint32_t bits;
+  std::memcpy(&bits, &scale, 4);
+  const int32_t e = static_cast<int32_t>((bits >> 23) & 0xFF);
+  return e == 0 ? 1 : e;
+}
+
+// Loads the quantized values of columns [column, column + 16 * kVectors) of a row as int32
+// vectors. 8-bit: one widening load per vector. 4-bit: a pair of vectors (32 columns, 16
+// bytes) from one load, its low and high nibbles interleaved back into element order.
+template <int kBits, int kVectors>
+static inline void LoadRowAvx512(const uint8_t* row, size_t column, __m512i* q) {
+  if (kBits == 8) {
+    for (int v = 0; v < kVectors; ++v) {
+      q[v] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + column + 16 * v)));
+    }
+    return;
+  }
+  const __m128i low_nibbles = _mm_set1_epi8(0x0F);
+  int v = 0;
+  for (; v + 2 <= kVectors; v += 2) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + (column + 16 * v) / 2));
+    const __m128i lo = _mm_and_si128(bytes, low_nibbles);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles);
+    q[v] = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
+    q[v + 1] = _mm512_cvtepu8_epi32(_mm_unpackhi_epi8(lo, hi));
+  }
+  if (v < kVectors) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + (column + 16 * v) / 2));
+    const __m128i lo = _mm_and_si128(bytes, low_nibbles);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles);
+    q[v] = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
+  }
+}
+
+// Columns [column, column + 16 * kVectors) of a bag over all its rows: the optimistic pass
+// in registers, then, if the bag's window check fails, the exact per-row pass.
+template <int kBits, int kVectors>
+static inline void BagChunkAvx512(size_t dim, size_t column, size_t count, size_t lookahead, const uint8_t* const* rows,
+                                  const float* weights, bool prefetch, float* out) {
+  const size_t row_bytes = kBits == 8 ? U8RowBytes(dim) : U4RowBytes(dim);
+  __m512 acc[kVectors];
+  for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_loadu_ps(out + column + 16 * v);
+  // Smallest and largest |t| seen, by vrangeps (min / max of absolute values, sign cleared:
+  // one instruction each, and a NaN t propagates into both, failing the check below).
+  constexpr int kMinAbs = 0x0A, kMaxAbs = 0x0B;
+  __m512 t_min = _mm512_castsi512_ps(_mm512_set1_epi32(0x7F800000)), t_max = _mm512_setzero_ps();
+  int32_t e_min = 255, e_max = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (prefetch) PrefetchRow(rows, i, lookahead, row_bytes);
+    const uint8_t* row = rows[i];
+    const float weight = weights != nullptr ? weights[i] : 1.0f;
+    float scale, bias;
+    if (kBits == 8) {
+      U8ScaleBias(row, dim, weight, &scale, &bias);
+    } else {
+      // Both halves at once with F16C: exact for every finite half. An inf/NaN scale fails
+      // the window check, and then the exact pass reads them again with HalfToFloat.
+      int32_t halves;
+      std::memcpy(&halves, row + dim / 2, 4);
+      const __m128 pair = _mm_mul_ps(_mm_set1_ps(weight), _mm_cvtph_ps(_mm_cvtsi32_si128(halves)));
+      scale = _mm_cvtss_f32(pair);
+      bias = _mm_cvtss_f32(_mm_movehdup_ps(pair));
+    }
+    const int32_t e = ScaleExponent(scale);
+    e_min = e < e_min ? e : e_min;
+    e_max = e > e_max ? e : e_max;
+    const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
+    __m512i q[kVectors];
+    LoadRowAvx512<kBits, kVectors>(row, column, q);
+    __m512 t[kVectors];
+    for (int v = 0; v < kVectors; ++v) t[v] = _mm512_add_ps(acc[v], b);
+    // The row's extremes first, then one step into the running ones: the chain carried from
+    // row to row stays one instruction long.
+    __m512 row_min = t[0], row_max = t[0];
+    for (int v = 1; v < kVectors; ++v) {
+      row_min = _mm512_range_ps(row_min, t[v], kMinAbs);
+      row_max = _mm512_range_ps(row_max, t[v], kMaxAbs);
+    }
+    t_min = _mm512_range_ps(t_min, row_min, kMinAbs);
+    t_max = _mm512_range_ps(t_max, row_max, kMaxAbs);
+    for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(q[v]), t[v]);
+  }
+  if (count == 0 || BagWindowHolds(e_min, e_max, static_cast<uint32_t>(_mm512_reduce_min_epu32(_mm512_castps_si512(t_min))),
+                                   static_cast<uint32_t>(_mm512_reduce_max_epu32(_mm512_castps_si512(t_max))))) {
+    for (int v = 0; v < kVectors; ++v) _mm512_storeu_ps(out + column + 16 * v, acc[v]);
+    return;
+  }
+  // The exact pass, from the chunk's starting values (still in out: nothing was stored).
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t* row = rows[i];
+    const float weight = weights != nullptr ? weights[i] : 1.0f;
+    float scale, bias;
+    if (kBits == 8) {
+      U8ScaleBias(row, dim, weight, &scale, &bias);
+    } else {
+      U4ScaleBias(row, dim, weight, &scale, &bias);
+    }
+    const RowConstantsAvx512 c = MakeRowConstantsAvx512(scale, bias);
+    __m512i q[kVectors];
+    LoadRowAvx512<kBits, kVectors>(row, column, q);
+    for (int v = 0; v < kVectors; ++v) AccumulateSixteenAvx512(q[v], c, out + column + 16 * v);
+  }
+}
+
+// A whole bag: chunks of 128 columns (eight registers), then one of 16..112, then the last
+// dim % 16 columns by the scalar loop.
+template <int kBits>
+static inline void BagAvx512(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows, const float* weights,
+                             float* out) {
+  const size_t vector_end = dim / 16 * 16;
+  size_t column = 0;
+  for (; column + 128 <= vector_end; column += 128) {
+    BagChunkAvx512<kBits, 8>(dim, column, count, lookahead, rows, weights, column == 0, out);
+  }
+  const bool prefetch = column == 0;
+  switch ((vector_end - column) / 16) {
+    case 7: BagChunkAvx512<kBits, 7>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 6: BagChunkAvx512<kBits, 6>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 5: BagChunkAvx512<kBits, 5>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 4: BagChunkAvx512<kBits, 4>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 3: BagChunkAvx512<kBits, 3>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 2: BagChunkAvx512<kBits, 2>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 1: BagChunkAvx512<kBits, 1>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    default: break;
+  }
+  if (vector_end < dim) {
+    ForEachBagRow<kBits>(dim, count, lookahead, rows, weights, [&](const uint8_t* row, float scale, float bias) {
+      if (kBits == 8) {
+        U8RowTail(vector_end, dim, row, scale, bias, out);
+      } else {
+        U4RowTail(vector_end, dim, row, scale, bias, out);
+      }
+    });
+  }
 }
 
 }  // namespace embedding
