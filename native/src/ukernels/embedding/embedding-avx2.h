@@ -94,12 +94,12 @@ __attribute__((noinline)) static void RowDoubleAvx2(const uint8_t* row, size_t c
   }
 }
 
-// Columns [column, column + 8 * kVectors) of a bag, held in kVectors registers over all its
-// rows. load_q(row, j) gives the eight quantized values of columns j .. j + 8 as int32.
-// Prefetches ahead when `prefetch` (the first chunk of the bag).
+// The exact pass over columns [column, column + 8 * kVectors) of a bag, held in kVectors
+// registers over all its rows, each row's window checked on its own. load_q(row, j) gives the
+// eight quantized values of columns j .. j + 8 as int32. Prefetches ahead when `prefetch`.
 template <int kBits, int kVectors, typename LoadQ>
-static inline void BagChunkAvx2(size_t dim, size_t column, size_t count, size_t lookahead, const uint8_t* const* rows,
-                                const float* weights, bool prefetch, const LoadQ& load_q, float* out) {
+static inline void BagChunkExactAvx2(size_t dim, size_t column, size_t count, size_t lookahead, const uint8_t* const* rows,
+                                     const float* weights, bool prefetch, const LoadQ& load_q, float* out) {
   const size_t row_bytes = kBits == 8 ? U8RowBytes(dim) : U4RowBytes(dim);
   __m256 acc[kVectors];
   for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_loadu_ps(out + column + 8 * v);
@@ -126,6 +126,64 @@ static inline void BagChunkAvx2(size_t dim, size_t column, size_t count, size_t 
       for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out + column + 8 * v, acc[v]);
       RowDoubleAvx2<kVectors>(row, column, c, load_q, out);
       for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_loadu_ps(out + column + 8 * v);
+    }
+  }
+  for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out + column + 8 * v, acc[v]);
+}
+
+// The optimistic pass (embedding-avx512.h explains it): every row with fp32 FMAs while the
+// smallest and largest magnitude of t (unsigned min / max of its bits, sign cleared) and the
+// range of E(s) are tracked; if the bag's window holds, every row was exact. Otherwise the
+// chunk, untouched in out, goes through the exact pass.
+template <int kBits, int kVectors, typename LoadQ>
+static inline void BagChunkAvx2(size_t dim, size_t column, size_t count, size_t lookahead, const uint8_t* const* rows,
+                                const float* weights, bool prefetch, const LoadQ& load_q, float* out) {
+  const size_t row_bytes = kBits == 8 ? U8RowBytes(dim) : U4RowBytes(dim);
+  const __m256i magnitude_bits = _mm256_set1_epi32(0x7FFFFFFF);
+  __m256 acc[kVectors];
+  for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_loadu_ps(out + column + 8 * v);
+  __m256i magnitude_min = _mm256_set1_epi32(-1), magnitude_max = _mm256_setzero_si256();
+  int32_t e_min = 255, e_max = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (prefetch) PrefetchRow(rows, i, lookahead, row_bytes);
+    const uint8_t* row = rows[i];
+    const float weight = weights != nullptr ? weights[i] : 1.0f;
+    float scale, bias;
+    if (kBits == 8) {
+      U8ScaleBias(row, dim, weight, &scale, &bias);
+    } else {
+      // Both halves at once with F16C (exact for every finite half; an inf/NaN scale fails
+      // the window and the exact pass reads the row again with HalfToFloat).
+      int32_t halves;
+      std::memcpy(&halves, row + dim / 2, 4);
+      const __m128 pair = _mm_mul_ps(_mm_set1_ps(weight), _mm_cvtph_ps(_mm_cvtsi32_si128(halves)));
+      scale = _mm_cvtss_f32(pair);
+      bias = _mm_cvtss_f32(_mm_movehdup_ps(pair));
+    }
+    const int32_t e = ScaleExponentField(scale);
+    e_min = e < e_min ? e : e_min;
+    e_max = e > e_max ? e : e_max;
+    const __m256 s = _mm256_set1_ps(scale), b = _mm256_set1_ps(bias);
+    for (int v = 0; v < kVectors; ++v) {
+      const __m256 t = _mm256_add_ps(acc[v], b);
+      const __m256i magnitude = _mm256_and_si256(_mm256_castps_si256(t), magnitude_bits);
+      magnitude_min = _mm256_min_epu32(magnitude_min, magnitude);
+      magnitude_max = _mm256_max_epu32(magnitude_max, magnitude);
+      acc[v] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(load_q(row, column + 8 * v)), t);
+    }
+  }
+  if (count > 0) {
+    uint32_t lanes_min[8], lanes_max[8];
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes_min), magnitude_min);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes_max), magnitude_max);
+    uint32_t low = lanes_min[0], high = lanes_max[0];
+    for (int j = 1; j < 8; ++j) {
+      low = lanes_min[j] < low ? lanes_min[j] : low;
+      high = lanes_max[j] > high ? lanes_max[j] : high;
+    }
+    if (!BagWindowHolds(e_min, e_max, low, high)) {
+      BagChunkExactAvx2<kBits, kVectors>(dim, column, count, lookahead, rows, weights, false, load_q, out);
+      return;
     }
   }
   for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out + column + 8 * v, acc[v]);

@@ -72,23 +72,6 @@ static inline void AccumulateSixteenAvx512(__m512i q32, const RowConstantsAvx512
 // path (AccumulateSixteenAvx512), which is never wrong, only slower. Tables of typical
 // rows (scales within a few binades, sums not cancelling to nearly 0) take the fast path.
 
-// The magnitude window of a whole bag: every row's scale exponent in [e_min, e_max].
-static inline bool BagWindowHolds(int32_t e_min, int32_t e_max, uint32_t magnitude_min, uint32_t magnitude_max) {
-  if (e_max >= 255) return false;  // an inf/NaN scale: the exact path decides
-  const int32_t low_exponent = e_max - 20 > 1 ? e_max - 20 : 1;
-  const int32_t high_exponent = (e_min + 28 < 254 ? e_min + 28 : 254) + 1;
-  return magnitude_min >= static_cast<uint32_t>(low_exponent) << 23 &&
-         magnitude_max < static_cast<uint32_t>(high_exponent) << 23;
-}
-
-// The biased exponent field of a scale, 0 read as 1 (as MakeRowConstantsAvx512 does).
-static inline int32_t ScaleExponent(float scale) {
-  uint32_t bits;
-  std::memcpy(&bits, &scale, 4);
-  const int32_t e = static_cast<int32_t>((bits >> 23) & 0xFF);
-  return e == 0 ? 1 : e;
-}
-
 // Loads the quantized values of columns [column, column + 16 * kVectors) of a row as int32
 // vectors. 8-bit: one widening load per vector. 4-bit: a pair of vectors (32 columns, 16
 // bytes) from one load, its low and high nibbles interleaved back into element order.
@@ -146,7 +129,7 @@ static inline void BagChunkAvx512(size_t dim, size_t column, size_t count, size_
       scale = _mm_cvtss_f32(pair);
       bias = _mm_cvtss_f32(_mm_movehdup_ps(pair));
     }
-    const int32_t e = ScaleExponent(scale);
+    const int32_t e = ScaleExponentField(scale);
     e_min = e < e_min ? e : e_min;
     e_max = e > e_max ? e : e_max;
     const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);

@@ -105,6 +105,25 @@ static inline void ForEachBagRow(size_t dim, size_t count, size_t lookahead, con
   }
 }
 
+// The window check of the SIMD kernels' optimistic bag pass (embedding-avx512.h): true when
+// every row of a bag whose scale exponents lie in [e_min, e_max] was exact in fp32, given the
+// smallest and largest magnitude bits of t seen over the bag.
+static inline bool BagWindowHolds(int32_t e_min, int32_t e_max, uint32_t magnitude_min, uint32_t magnitude_max) {
+  if (e_max >= 255) return false;  // an inf/NaN scale: the exact path decides
+  const int32_t low_exponent = e_max - 20 > 1 ? e_max - 20 : 1;
+  const int32_t high_exponent = (e_min + 28 < 254 ? e_min + 28 : 254) + 1;
+  return magnitude_min >= static_cast<uint32_t>(low_exponent) << 23 &&
+         magnitude_max < static_cast<uint32_t>(high_exponent) << 23;
+}
+
+// The biased exponent field of a scale, 0 read as 1 (as the per-row windows read it).
+static inline int32_t ScaleExponentField(float scale) {
+  uint32_t bits;
+  std::memcpy(&bits, &scale, 4);
+  const int32_t e = static_cast<int32_t>((bits >> 23) & 0xFF);
+  return e == 0 ? 1 : e;
+}
+
 // The scalar element loops, used by the scalar kernels and for the SIMD kernels' tails.
 static inline void U8RowTail(size_t begin, size_t dim, const uint8_t* row, float scale, float bias, float* out) {
   for (size_t j = begin; j < dim; ++j) out[j] = AccumulateElement(out[j], scale, bias, row[j]);
