@@ -10,6 +10,7 @@
 
 import { pythonFloatRepr, pythonTuple, plainTensorRepr, tensorRepr } from './format';
 import { QStorage, addon } from './native';
+import { OpPlan, makePlan } from './plan';
 import {
   MemoryFormat,
   contiguousStrides,
@@ -612,50 +613,6 @@ function channelLayout(shape: readonly number[], format: MemoryFormat, axisIndex
 }
 
 // ---- the op plans: validate once, then run now or off the event loop ---------------------------
-
-/**
- * An op whose arguments are all checked: run() calls the native op now; runAsync() calls
- * its Promise variant, computed on libuv's pool.
- */
-export interface OpPlan<T> {
-  run(): T;
-  runAsync(caller: CallerStack): Promise<T>;
-}
-
-/** The JS stack of a public async call, captured before the native call (sharp-style). */
-export interface CallerStack {
-  stack?: string;
-}
-
-/** Captures the caller's stack, omitting `above` and everything it called. */
-export function captureCaller(above: Function): CallerStack {
-  const holder: CallerStack = {};
-  Error.captureStackTrace(holder, above);
-  return holder;
-}
-
-/**
- * A native rejection carries no JS frames (it settles from libuv's loop), so its stack is
- * replaced by the caller's: the error then points at the line that called forwardAsync.
- */
-function withCallerStack(error: unknown, caller: CallerStack): unknown {
-  if (error instanceof Error && caller.stack !== undefined) {
-    const frames = caller.stack.split('\n').slice(1).join('\n');
-    error.stack = `${error.name}: ${error.message}\n${frames}`;
-  }
-  return error;
-}
-
-/** @internal An OpPlan from a native op's sync and async entry points and what turns their result into the output. */
-export function makePlan<R, T>(sync: () => R, async: () => Promise<R>, finish: (result: R) => T): OpPlan<T> {
-  return {
-    run: () => finish(sync()),
-    runAsync: (caller) =>
-      async().then(finish, (error: unknown) => {
-        throw withCallerStack(error, caller);
-      }),
-  };
-}
 
 /**
  * The input's values, dense in the memory format its output will have: the suggested one,

@@ -6,9 +6,9 @@
 // function and the quantized weights are all +-1, the layer runs on the binary kernels
 // (native/src/ops/binary.h), exact; otherwise on the float path below (doc/binary.md).
 
+import { OpPlan, makePlan, planAsync } from '../plan';
 import { LoadContext, Module } from '../nn/module';
 import { StateDict, readFloatTensor } from '../nn/state';
-import { captureCaller, makePlan, OpPlan } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { ConvSpec, PADDING_MODES, convSpec, geometryArray, outputSpatial, weightShape } from '../linear-conv/params';
@@ -435,12 +435,7 @@ abstract class BinaryLayerBase extends Module {
 
   /** forward off the event loop (the binary path runs on libuv's pool); the same bits. */
   override forwardAsync(x: Tensor | BitTensor): Promise<Tensor> {
-    const caller = captureCaller(this.forwardAsync);
-    try {
-      return this.plan(x, null).runAsync(caller) as Promise<Tensor>;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return planAsync(this.forwardAsync, () => this.plan(x, null)) as Promise<Tensor>;
   }
 
   /**
@@ -452,12 +447,7 @@ abstract class BinaryLayerBase extends Module {
   }
 
   forwardBitsAsync(x: Tensor | BitTensor, next?: BitsOptions): Promise<BitTensor> {
-    const caller = captureCaller(this.forwardBitsAsync);
-    try {
-      return this.plan(x, next ?? {}).runAsync(caller) as Promise<BitTensor>;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return planAsync(this.forwardBitsAsync, () => this.plan(x, next ?? {})) as Promise<BitTensor>;
   }
 }
 

@@ -6,10 +6,11 @@
 // scale, ops.quantized.sigmoid), or fixed ones (sigmoid 1/256, tanh 2/256, hardsigmoid 1/256;
 // see fixedQParams).
 
-import { OpPlan, QDType, QTensor, captureCaller } from '../qtensor';
+import { OpPlan, planAsync } from '../plan';
+import { QDType, QTensor } from '../qtensor';
 import * as validate from '../validate';
 import { InverseScale, LookupOp, quantizedEngine } from './native';
-import { checkByteQTensor, checkOutputQParams, optionalNumber, planLookup, runAsync, writeBack } from './plan';
+import { checkByteQTensor, checkOutputQParams, optionalNumber, planLookup, writeBack } from './plan';
 
 /**
  * The output qparams torch fixes for sigmoid, hardsigmoid (scale 1/256, zero point 0 for
@@ -33,7 +34,7 @@ function finish(input: QTensor, plan: OpPlan<QTensor>, inplace: boolean): QTenso
 /** finish off the event loop: the plan runs on libuv's pool, then inplace writes the result back. */
 function finishAsync(above: Function, input: QTensor, plan: () => [OpPlan<QTensor>, boolean]): Promise<QTensor> {
   let inplace = false;
-  return runAsync(captureCaller(above), () => {
+  return planAsync(above, () => {
     const [made, writes] = plan();
     inplace = writes;
     return made;
@@ -214,7 +215,7 @@ export function clamp(input: QTensor, min: number | null, max: number | null): Q
 
 /** clamp off the event loop (libuv's pool): same bits; argument errors reject. */
 export function clampAsync(input: QTensor, min: number | null, max: number | null): Promise<QTensor> {
-  return runAsync(captureCaller(clampAsync), () => clampPlan(input, min, max));
+  return planAsync(clampAsync, () => clampPlan(input, min, max));
 }
 
 /** qF.hardswish: x * relu6(x + 3) / 6, output quantized with (scale, zeroPoint). */
@@ -224,7 +225,7 @@ export function hardswish(input: QTensor, scale: number, zeroPoint: number): QTe
 
 /** hardswish off the event loop (libuv's pool): same bits; argument errors reject. */
 export function hardswishAsync(input: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
-  return runAsync(captureCaller(hardswishAsync), () => planHardswish(input, scale, zeroPoint));
+  return planAsync(hardswishAsync, () => planHardswish(input, scale, zeroPoint));
 }
 
 function eluPlan(input: QTensor, scale: number, zeroPoint: number, options?: { alpha?: number }): OpPlan<QTensor> {
@@ -239,7 +240,7 @@ export function elu(input: QTensor, scale: number, zeroPoint: number, options?: 
 
 /** elu off the event loop (libuv's pool): same bits; argument errors reject. */
 export function eluAsync(input: QTensor, scale: number, zeroPoint: number, options?: { alpha?: number }): Promise<QTensor> {
-  return runAsync(captureCaller(eluAsync), () => eluPlan(input, scale, zeroPoint, options));
+  return planAsync(eluAsync, () => eluPlan(input, scale, zeroPoint, options));
 }
 
 function celuPlan(input: QTensor, scale: number, zeroPoint: number, options?: { alpha?: number }): OpPlan<QTensor> {
@@ -256,7 +257,7 @@ export function celu(input: QTensor, scale: number, zeroPoint: number, options?:
 
 /** celu off the event loop (libuv's pool): same bits; argument errors reject. */
 export function celuAsync(input: QTensor, scale: number, zeroPoint: number, options?: { alpha?: number }): Promise<QTensor> {
-  return runAsync(captureCaller(celuAsync), () => celuPlan(input, scale, zeroPoint, options));
+  return planAsync(celuAsync, () => celuPlan(input, scale, zeroPoint, options));
 }
 
 /**
@@ -301,7 +302,7 @@ export function hardsigmoid(input: QTensor, options?: { inplace?: boolean }): QT
 
 /** hardsigmoid off the event loop (libuv's pool): same bits; argument errors reject. */
 export function hardsigmoidAsync(input: QTensor, options?: { inplace?: boolean }): Promise<QTensor> {
-  return runAsync(captureCaller(hardsigmoidAsync), () => hardsigmoidPlan(input, options));
+  return planAsync(hardsigmoidAsync, () => hardsigmoidPlan(input, options));
 }
 
 /** torch.sigmoid on a quantized tensor: output qparams fixed by torch (scale 1/256; zero point 0 quint8, -128 qint8). */
@@ -311,7 +312,7 @@ export function sigmoid(input: QTensor): QTensor {
 
 /** sigmoid off the event loop (libuv's pool): same bits; argument errors reject. */
 export function sigmoidAsync(input: QTensor): Promise<QTensor> {
-  return runAsync(captureCaller(sigmoidAsync), () => planSigmoid(input));
+  return planAsync(sigmoidAsync, () => planSigmoid(input));
 }
 
 /** torch.tanh on a quantized tensor: output qparams fixed by torch (scale 2/256; zero point 128 quint8, 0 qint8). */
@@ -321,7 +322,7 @@ export function tanh(input: QTensor): QTensor {
 
 /** tanh off the event loop (libuv's pool): same bits; argument errors reject. */
 export function tanhAsync(input: QTensor): Promise<QTensor> {
-  return runAsync(captureCaller(tanhAsync), () => planTanh(input));
+  return planAsync(tanhAsync, () => planTanh(input));
 }
 
 /** qF.threshold: x > threshold ? x : value, the input's qparams. */
@@ -331,5 +332,5 @@ export function threshold(input: QTensor, threshold: number, value: number): QTe
 
 /** threshold off the event loop (libuv's pool): same bits; argument errors reject. */
 export function thresholdAsync(input: QTensor, threshold: number, value: number): Promise<QTensor> {
-  return runAsync(captureCaller(thresholdAsync), () => planThreshold(input, threshold, value));
+  return planAsync(thresholdAsync, () => planThreshold(input, threshold, value));
 }

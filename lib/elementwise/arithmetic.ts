@@ -6,8 +6,9 @@
 // add_scalar and mul_scalar choose new output qparams exactly as torch does and map values
 // through a lookup table (or copy them). cat requantizes every input to the output qparams.
 
+import { OpPlan, makePlan } from '../plan';
 import { QStorage } from '../native';
-import { OpPlan, QDType, QTensor, denseQuantized, makePerTensorQTensor, makePlan } from '../qtensor';
+import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
 import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';

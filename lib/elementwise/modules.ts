@@ -4,11 +4,12 @@
 // checked again at each forward, as torch reads them there. forwardAsync runs the native
 // work off the event loop (same bits); Softmax and PReLU compute in JS, so theirs only defers.
 
+import { OpPlan, atCallTime, planAsync } from '../plan';
 import { pythonFloatRepr } from '../format';
 import { Identity } from '../nn/identity';
 import { LoadContext, Module } from '../nn/module';
 import { StateDict, loadQParamsInto, saveQParams } from '../nn/state';
-import { OpPlan, QTensor, captureCaller, makePerTensorQTensor } from '../qtensor';
+import { QTensor, makePerTensorQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { planClamp, planElu, planHardswish, planLeakyRelu, planSigmoid } from './activations';
@@ -28,7 +29,7 @@ import {
   quantizedCat,
 } from './arithmetic';
 import { floatMatmul, quantizedMatmul } from './matmul';
-import { atCallTime, checkByteQTensor, optionalNumber, runAsync, writeBack } from './plan';
+import { checkByteQTensor, optionalNumber, writeBack } from './plan';
 import { implicitSoftmaxDim, quantizedPrelu, quantizedSoftmax } from './softmax';
 
 function inplaceOption(value: unknown): boolean {
@@ -46,8 +47,7 @@ abstract class PlanModule extends Module {
 
   /** forward off the event loop: same bits. */
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    const caller = captureCaller(this.forwardAsync);
-    return runAsync(caller, () => this.plan(x));
+    return planAsync(this.forwardAsync, () => this.plan(x));
   }
 }
 
@@ -335,7 +335,7 @@ export class QFunctional extends Module {
 
   /** add off the event loop (libuv's pool): same bits. */
   addAsync(x: QTensor, y: QTensor): Promise<QTensor> {
-    return runAsync(captureCaller(this.addAsync), () => planBinary(ADD, x, y, this.scale, this.zeroPoint));
+    return planAsync(this.addAsync, () => planBinary(ADD, x, y, this.scale, this.zeroPoint));
   }
 
   addScalar(x: QTensor, y: number): QTensor {
@@ -343,7 +343,7 @@ export class QFunctional extends Module {
   }
 
   addScalarAsync(x: QTensor, y: number): Promise<QTensor> {
-    return runAsync(captureCaller(this.addScalarAsync), () => planAddScalar(x, y, false));
+    return planAsync(this.addScalarAsync, () => planAddScalar(x, y, false));
   }
 
   mul(x: QTensor, y: QTensor): QTensor {
@@ -351,7 +351,7 @@ export class QFunctional extends Module {
   }
 
   mulAsync(x: QTensor, y: QTensor): Promise<QTensor> {
-    return runAsync(captureCaller(this.mulAsync), () => planBinary(MUL, x, y, this.scale, this.zeroPoint));
+    return planAsync(this.mulAsync, () => planBinary(MUL, x, y, this.scale, this.zeroPoint));
   }
 
   mulScalar(x: QTensor, y: number): QTensor {
@@ -359,7 +359,7 @@ export class QFunctional extends Module {
   }
 
   mulScalarAsync(x: QTensor, y: number): Promise<QTensor> {
-    return runAsync(captureCaller(this.mulScalarAsync), () => planMulScalar(x, y, false));
+    return planAsync(this.mulScalarAsync, () => planMulScalar(x, y, false));
   }
 
   cat(x: QTensor[], dim = 0): QTensor {
@@ -376,7 +376,7 @@ export class QFunctional extends Module {
   }
 
   addReluAsync(x: QTensor, y: QTensor): Promise<QTensor> {
-    return runAsync(captureCaller(this.addReluAsync), () => planBinary(ADD_RELU, x, y, this.scale, this.zeroPoint));
+    return planAsync(this.addReluAsync, () => planBinary(ADD_RELU, x, y, this.scale, this.zeroPoint));
   }
 
   /** torch.ops.quantized.matmul(x, y, scale, zeroPoint) (torch 2.x's QFunctional.matmul; within 1 quantum of torch). */

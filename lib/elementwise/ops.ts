@@ -1,11 +1,12 @@
 // torch.ops.quantized members of the elementwise family, in camelCase with torch's argument order.
 
-import { OpPlan, QTensor, captureCaller } from '../qtensor';
+import { OpPlan, atCallTime, planAsync } from '../plan';
+import { QTensor } from '../qtensor';
 import * as validate from '../validate';
 import { planClamp, planElu, planHardswish, planLeakyRelu, planSigmoid, planThreshold } from './activations';
 import { ADD, ADD_RELU, MUL, MUL_RELU, planAddScalar, planBinary, planMulScalar, quantizedCat } from './arithmetic';
 import { quantizedMatmul } from './matmul';
-import { atCallTime, optionalNumber, runAsync, writeBack } from './plan';
+import { optionalNumber, writeBack } from './plan';
 import { quantizedPrelu, quantizedSoftmax } from './softmax';
 
 /** quantized::add(qa, qb, scale, zero_point): (qa + qb) quantized with (scale, zeroPoint); broadcasting. */
@@ -15,7 +16,7 @@ export function add(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number):
 
 /** add off the event loop (libuv's pool): same bits; argument errors reject. */
 export function addAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
-  return runAsync(captureCaller(addAsync), () => planBinary(ADD, qa, qb, scale, zeroPoint));
+  return planAsync(addAsync, () => planBinary(ADD, qa, qb, scale, zeroPoint));
 }
 
 /** quantized::add_relu: relu(qa + qb) quantized with (scale, zeroPoint). */
@@ -25,7 +26,7 @@ export function addRelu(qa: QTensor, qb: QTensor, scale: number, zeroPoint: numb
 
 /** addRelu off the event loop (libuv's pool): same bits; argument errors reject. */
 export function addReluAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
-  return runAsync(captureCaller(addReluAsync), () => planBinary(ADD_RELU, qa, qb, scale, zeroPoint));
+  return planAsync(addReluAsync, () => planBinary(ADD_RELU, qa, qb, scale, zeroPoint));
 }
 
 /** quantized::mul(qa, qb, scale, zero_point): qa * qb quantized with (scale, zeroPoint); broadcasting. */
@@ -35,7 +36,7 @@ export function mul(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number):
 
 /** mul off the event loop (libuv's pool): same bits; argument errors reject. */
 export function mulAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
-  return runAsync(captureCaller(mulAsync), () => planBinary(MUL, qa, qb, scale, zeroPoint));
+  return planAsync(mulAsync, () => planBinary(MUL, qa, qb, scale, zeroPoint));
 }
 
 /** quantized::mul_relu: relu(qa * qb) quantized with (scale, zeroPoint). */
@@ -45,7 +46,7 @@ export function mulRelu(qa: QTensor, qb: QTensor, scale: number, zeroPoint: numb
 
 /** mulRelu off the event loop (libuv's pool): same bits; argument errors reject. */
 export function mulReluAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
-  return runAsync(captureCaller(mulReluAsync), () => planBinary(MUL_RELU, qa, qb, scale, zeroPoint));
+  return planAsync(mulReluAsync, () => planBinary(MUL_RELU, qa, qb, scale, zeroPoint));
 }
 
 /** quantized::add_scalar(qa, b): qa + b with output qparams chosen as torch chooses them. */
@@ -55,7 +56,7 @@ export function addScalar(qa: QTensor, b: number): QTensor {
 
 /** addScalar off the event loop (libuv's pool): same bits; argument errors reject. */
 export function addScalarAsync(qa: QTensor, b: number): Promise<QTensor> {
-  return runAsync(captureCaller(addScalarAsync), () => planAddScalar(qa, b, false));
+  return planAsync(addScalarAsync, () => planAddScalar(qa, b, false));
 }
 
 /** quantized::add_scalar_relu(qa, b). */
@@ -65,7 +66,7 @@ export function addScalarRelu(qa: QTensor, b: number): QTensor {
 
 /** addScalarRelu off the event loop (libuv's pool): same bits; argument errors reject. */
 export function addScalarReluAsync(qa: QTensor, b: number): Promise<QTensor> {
-  return runAsync(captureCaller(addScalarReluAsync), () => planAddScalar(qa, b, true));
+  return planAsync(addScalarReluAsync, () => planAddScalar(qa, b, true));
 }
 
 /** quantized::mul_scalar(qa, b): qa * b with output qparams chosen as torch chooses them. */
@@ -75,7 +76,7 @@ export function mulScalar(qa: QTensor, b: number): QTensor {
 
 /** mulScalar off the event loop (libuv's pool): same bits; argument errors reject. */
 export function mulScalarAsync(qa: QTensor, b: number): Promise<QTensor> {
-  return runAsync(captureCaller(mulScalarAsync), () => planMulScalar(qa, b, false));
+  return planAsync(mulScalarAsync, () => planMulScalar(qa, b, false));
 }
 
 /** quantized::mul_scalar_relu(qa, b). */
@@ -85,7 +86,7 @@ export function mulScalarRelu(qa: QTensor, b: number): QTensor {
 
 /** mulScalarRelu off the event loop (libuv's pool): same bits; argument errors reject. */
 export function mulScalarReluAsync(qa: QTensor, b: number): Promise<QTensor> {
-  return runAsync(captureCaller(mulScalarReluAsync), () => planMulScalar(qa, b, true));
+  return planAsync(mulScalarReluAsync, () => planMulScalar(qa, b, true));
 }
 
 /** quantized::cat(qx, dim, scale, zero_point): scale / zeroPoint null or undefined take qx[0]'s. */
@@ -124,7 +125,7 @@ export function hardswish(input: QTensor, outputScale: number, outputZeroPoint: 
 
 /** hardswish off the event loop (libuv's pool): same bits; argument errors reject. */
 export function hardswishAsync(input: QTensor, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(captureCaller(hardswishAsync), () => planHardswish(input, outputScale, outputZeroPoint));
+  return planAsync(hardswishAsync, () => planHardswish(input, outputScale, outputZeroPoint));
 }
 
 function eluPlan(
@@ -160,7 +161,7 @@ export function eluAsync(
   outputZeroPoint: number,
   options?: { alpha?: number; scale?: number; inputScale?: number },
 ): Promise<QTensor> {
-  return runAsync(captureCaller(eluAsync), () => eluPlan(input, outputScale, outputZeroPoint, options));
+  return planAsync(eluAsync, () => eluPlan(input, outputScale, outputZeroPoint, options));
 }
 
 function celuPlan(input: QTensor, outputScale: number, outputZeroPoint: number, options?: { alpha?: number }): OpPlan<QTensor> {
@@ -177,7 +178,7 @@ export function celu(input: QTensor, outputScale: number, outputZeroPoint: numbe
 
 /** celu off the event loop (libuv's pool): same bits; argument errors reject. */
 export function celuAsync(input: QTensor, outputScale: number, outputZeroPoint: number, options?: { alpha?: number }): Promise<QTensor> {
-  return runAsync(captureCaller(celuAsync), () => celuPlan(input, outputScale, outputZeroPoint, options));
+  return planAsync(celuAsync, () => celuPlan(input, outputScale, outputZeroPoint, options));
 }
 
 /** quantized::leaky_relu(qx, negative_slope, inplace, output_scale, output_zero_point). */
@@ -193,7 +194,7 @@ export function sigmoid(qx: QTensor, outputScale: number, outputZeroPoint: numbe
 
 /** sigmoid off the event loop (libuv's pool): same bits; argument errors reject. */
 export function sigmoidAsync(qx: QTensor, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(captureCaller(sigmoidAsync), () => planSigmoid(qx, outputScale, outputZeroPoint, 'qx'));
+  return planAsync(sigmoidAsync, () => planSigmoid(qx, outputScale, outputZeroPoint, 'qx'));
 }
 
 /** quantized::threshold(self, threshold, value). */
@@ -203,7 +204,7 @@ export function threshold(input: QTensor, threshold: number, value: number): QTe
 
 /** threshold off the event loop (libuv's pool): same bits; argument errors reject. */
 export function thresholdAsync(input: QTensor, threshold: number, value: number): Promise<QTensor> {
-  return runAsync(captureCaller(thresholdAsync), () => planThreshold(input, threshold, value));
+  return planAsync(thresholdAsync, () => planThreshold(input, threshold, value));
 }
 
 /** quantized::softmax(qx, dim, output_scale, output_zero_point). */

@@ -5,18 +5,9 @@
 // the two formulas round differently, so each op here tells the native side the run
 // length and how much of it is "vector" (see native/src/ops/elementwise.h).
 
+import { OpPlan, makePlan } from '../plan';
 import { QStorage } from '../native';
-import {
-  CallerStack,
-  OpPlan,
-  QDType,
-  QTensor,
-  checkQTensor,
-  checkZeroPoint,
-  denseQuantized,
-  makePerTensorQTensor,
-  makePlan,
-} from '../qtensor';
+import { QDType, QTensor, checkQTensor, checkZeroPoint, denseQuantized, makePerTensorQTensor } from '../qtensor';
 import { MemoryFormat, formatStrides, isContiguousAs, suggestMemoryFormat } from '../shape';
 import * as validate from '../validate';
 import { InverseScale, LookupOp, native } from './native';
@@ -123,25 +114,4 @@ export function writeBack(input: QTensor, result: QTensor): QTensor {
   }
   input.data.set(result.data.subarray(0, input.numel()));
   return input;
-}
-
-/** Runs an async plan; argument errors reject the Promise instead of throwing. */
-export function runAsync<T>(caller: CallerStack, plan: () => OpPlan<T>): Promise<T> {
-  try {
-    return plan().runAsync(caller);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-/**
- * The Promise form of an op computed in JS: computed now, from the inputs as they are at call
- * time (as the native-backed ops copy theirs), handed over settled; errors reject.
- */
-export function atCallTime<T>(compute: () => T): Promise<T> {
-  try {
-    return Promise.resolve(compute());
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }

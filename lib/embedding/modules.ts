@@ -1,12 +1,13 @@
 // nnq.Embedding and nnq.EmbeddingBag: modules holding a packed 8-bit or 4-bit rowwise table (torch.ao.nn.quantized).
 
 import { LoadContext, Module } from '../nn/module';
+import { planAsync } from '../plan';
 import { StateDict, quantizedTensor, readConstant } from '../nn/state';
 import { QTensor, checkQTensor, makePerChannelQuantizedTensor, quantizePerChannel } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { embeddingAddon } from './native';
-import { EmbeddingBagMode, IndexInput, LookupPlan, Uint8Tensor, planEmbedding, planLookup, runLookup, runLookupAsync } from './packed';
+import { EmbeddingBagMode, IndexInput, Lookup, Uint8Tensor, checkEmbedding, checkLookup, lookupPlan } from './packed';
 
 /** The weight dtypes of the quantized embedding modules. */
 export type EmbeddingDType = 'quint8' | 'quint4x2';
@@ -202,10 +203,10 @@ export class EmbeddingBag extends QuantizedEmbeddingBase {
     this.includeLastOffset = opts.includeLastOffset === undefined ? false : validate.boolean(opts.includeLastOffset, 'includeLastOffset');
   }
 
-  private plan(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): LookupPlan {
+  private lookup(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Lookup {
     const mode = validate.oneOf(this.mode, 'mode', MODES);
     const pruned = compressedIndicesMapping !== undefined && compressedIndicesMapping !== null;
-    return planLookup(this.state.packed, this.state.bits, indices, offsets, {
+    return checkLookup(this.state.packed, this.state.bits, indices, offsets, {
       mode,
       includeLastOffset: validate.boolean(this.includeLastOffset, 'includeLastOffset'),
       perSampleWeights: perSampleWeights ?? null,
@@ -217,16 +218,12 @@ export class EmbeddingBag extends QuantizedEmbeddingBase {
 
   /** One output row per bag: [bags, embeddingDim]. 2-D indices without offsets are one bag per row. */
   override forward(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Tensor {
-    return runLookup(this.plan(indices, offsets, perSampleWeights, compressedIndicesMapping));
+    return lookupPlan(this.lookup(indices, offsets, perSampleWeights, compressedIndicesMapping)).run();
   }
 
   /** forward off the event loop (libuv's pool): same bits. */
   override forwardAsync(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Promise<Tensor> {
-    try {
-      return runLookupAsync(this.plan(indices, offsets, perSampleWeights, compressedIndicesMapping), true);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return planAsync(this.forwardAsync, () => lookupPlan(this.lookup(indices, offsets, perSampleWeights, compressedIndicesMapping), true));
   }
 
   /** From a float nn.EmbeddingBag ({ weight, mode?, includeLastOffset?, paddingIdx? }): rowwise float qparams, as torch's float_qparams_weight_only_qconfig. */
@@ -258,15 +255,11 @@ export class Embedding extends QuantizedEmbeddingBase {
   }
 
   override forward(indices: IndexInput): Tensor {
-    return runLookup(planEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx));
+    return lookupPlan(checkEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx)).run();
   }
 
   override forwardAsync(indices: IndexInput): Promise<Tensor> {
-    try {
-      return runLookupAsync(planEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx), true);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return planAsync(this.forwardAsync, () => lookupPlan(checkEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx), true));
   }
 
   /** From a float nn.Embedding ({ weight, paddingIdx? }): rowwise float qparams, as torch's float_qparams_weight_only_qconfig. */

@@ -7,6 +7,7 @@
 
 import { types } from 'util';
 
+import { OpPlan, makePlan } from '../plan';
 import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
 import { IndexStorage, LookupArgs, TableHandle, embeddingAddon } from './native';
@@ -163,7 +164,8 @@ function modeCode(value: unknown, parameter: string): number {
   return MODES.indexOf(validate.oneOf(value, parameter, MODES));
 }
 
-export interface LookupPlan {
+/** A lookup's checked arguments, as the binding takes them. */
+export interface Lookup {
   table: TableView;
   indices: IndexStorage;
   offsets: IndexStorage;
@@ -207,7 +209,7 @@ function mappingArray(value: unknown, parameter: string): Int32Array {
  * Checks a bag lookup's arguments and resolves them to what the binding takes. 2-D
  * indices without offsets are fixed-length bags (one per row), as torch treats them.
  */
-export function planLookup(packed: unknown, bits: 8 | 4, indicesValue: unknown, offsetsValue: unknown, optionsValue: unknown): LookupPlan {
+export function checkLookup(packed: unknown, bits: 8 | 4, indicesValue: unknown, offsetsValue: unknown, optionsValue: unknown): Lookup {
   const table = checkTable(packed, 'packed', bits);
   const opts = validate.options(optionsValue, 'options', LOOKUP_OPTIONS) as LookupOptions;
   const { array: indices, shape } = toIndices(indicesValue, 'indices', true);
@@ -258,7 +260,7 @@ export function planLookup(packed: unknown, bits: 8 | 4, indicesValue: unknown, 
   };
 }
 
-function lookupArgs(p: LookupPlan): LookupArgs {
+function lookupArgs(p: Lookup): LookupArgs {
   return [
     p.table.data,
     p.table.rows,
@@ -273,10 +275,6 @@ function lookupArgs(p: LookupPlan): LookupArgs {
     p.compressedIndicesMapping,
     p.paddingIdx,
   ] as const;
-}
-
-export function runLookup(p: LookupPlan): Tensor {
-  return new Tensor(embeddingAddon.embeddingBagLookup(...lookupArgs(p)), p.shape);
 }
 
 /**
@@ -296,17 +294,20 @@ function sharedTable(packed: Uint8Array): TableHandle {
   return handle;
 }
 
-/** An async lookup; `ownedTable`: the table belongs to a module (shared, copied once, not per call). */
-export async function runLookupAsync(p: LookupPlan, ownedTable = false): Promise<Tensor> {
+/** The lookup's op plan; `ownedTable`: the table belongs to a module (shared with async runs, copied once, not per call). */
+export function lookupPlan(p: Lookup, ownedTable = false): OpPlan<Tensor> {
   const args = lookupArgs(p);
-  const table = ownedTable ? sharedTable(p.table.data) : args[0];
-  return new Tensor(await embeddingAddon.embeddingBagLookupAsync(table, ...(args.slice(1) as unknown as Tail<LookupArgs>)), p.shape);
+  return makePlan(
+    () => embeddingAddon.embeddingBagLookup(...args),
+    () => embeddingAddon.embeddingBagLookupAsync(ownedTable ? sharedTable(p.table.data) : args[0], ...(args.slice(1) as unknown as Tail<LookupArgs>)),
+    (values) => new Tensor(values, p.shape),
+  );
 }
 
 type Tail<T extends readonly unknown[]> = T extends readonly [unknown, ...infer R] ? R : never;
 
 /** Plan of an Embedding lookup: every index its own bag; output shape [...indices.shape, dim]. */
-export function planEmbedding(packed: unknown, bits: 8 | 4, indicesValue: unknown, paddingIdx: number | null): LookupPlan {
+export function checkEmbedding(packed: unknown, bits: 8 | 4, indicesValue: unknown, paddingIdx: number | null): Lookup {
   const table = checkTable(packed, 'packed', bits);
   const { array: indices, shape } = toIndices(indicesValue, 'indices', true);
   const numel = indices.length;
@@ -394,20 +395,20 @@ export function embeddingBag4bitUnpack(packed: PackedTable): Tensor {
  * const y = ops.quantized.embeddingBagByteRowwiseOffsets(packed, new Int32Array([1, 5, 2]), new Int32Array([0, 2]));
  */
 export function embeddingBagByteRowwiseOffsets(packed: PackedTable, indices: IndexInput, offsets?: IndexInput | null, options?: LookupOptions): Tensor {
-  return runLookup(planLookup(packed, 8, indices, offsets, options));
+  return lookupPlan(checkLookup(packed, 8, indices, offsets, options)).run();
 }
 
 /** torch.ops.quantized.embedding_bag_4bit_rowwise_offsets: embeddingBagByteRowwiseOffsets on a 4-bit table. */
 export function embeddingBag4bitRowwiseOffsets(packed: PackedTable, indices: IndexInput, offsets?: IndexInput | null, options?: LookupOptions): Tensor {
-  return runLookup(planLookup(packed, 4, indices, offsets, options));
+  return lookupPlan(checkLookup(packed, 4, indices, offsets, options)).run();
 }
 
 /** torch.ops.quantized.embedding_byte: one row per index; output [...indices.shape, dim]. */
 export function embeddingByte(packed: PackedTable, indices: IndexInput): Tensor {
-  return runLookup(planEmbedding(packed, 8, indices, null));
+  return lookupPlan(checkEmbedding(packed, 8, indices, null)).run();
 }
 
 /** torch.ops.quantized.embedding_4bit: embeddingByte on a 4-bit table. */
 export function embedding4bit(packed: PackedTable, indices: IndexInput): Tensor {
-  return runLookup(planEmbedding(packed, 4, indices, null));
+  return lookupPlan(checkEmbedding(packed, 4, indices, null)).run();
 }

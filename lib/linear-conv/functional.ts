@@ -1,12 +1,12 @@
 // qF.linear, qF.conv1d|2d|3d and qF.convTranspose1d|2d|3d: torch.ao.nn.quantized.functional, packing the weights per call.
 
-import { OpPlan, QTensor, captureCaller, checkQTensor } from '../qtensor';
+import { OpPlan, planAsync } from '../plan';
+import { QTensor, checkQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
 import { checkQuint8, checkScale, checkZeroPointU8, planConv, planLinear } from './ops';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec } from './params';
-import { runPlanAsync } from './plan';
 import { linearWeightDims, packConv, packLinear } from './weights';
 
 export interface LinearOptions {
@@ -29,7 +29,7 @@ export function linear(input: QTensor, weight: QTensor, bias?: Tensor | null, op
 
 /** linear off the event loop (libuv's pool): same bits; argument errors reject. */
 export function linearAsync(input: QTensor, weight: QTensor, bias?: Tensor | null, options?: LinearOptions): Promise<QTensor> {
-  return runPlanAsync(captureCaller(linearAsync), () => linearPlan(input, weight, bias, options));
+  return planAsync(linearAsync, () => linearPlan(input, weight, bias, options));
 }
 
 function linearPlan(input: unknown, weight: unknown, bias: unknown, options: unknown): OpPlan<QTensor> {
@@ -135,7 +135,7 @@ export function conv1d(input: QTensor, weight: QTensor, bias: Tensor | null, opt
 
 /** conv1d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function conv1dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
-  return runPlanAsync(captureCaller(conv1dAsync), () => functionalConv(1, false, input, weight, bias, options));
+  return planAsync(conv1dAsync, () => functionalConv(1, false, input, weight, bias, options));
 }
 
 /** torch.ao.nn.quantized.functional.conv2d: input (N, C, H, W), contiguous or channels_last (kept in the output). */
@@ -145,7 +145,7 @@ export function conv2d(input: QTensor, weight: QTensor, bias: Tensor | null, opt
 
 /** conv2d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function conv2dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
-  return runPlanAsync(captureCaller(conv2dAsync), () => functionalConv(2, false, input, weight, bias, options));
+  return planAsync(conv2dAsync, () => functionalConv(2, false, input, weight, bias, options));
 }
 
 /** torch.ao.nn.quantized.functional.conv3d: input (N, C, D, H, W), contiguous or channels_last_3d. */
@@ -155,7 +155,7 @@ export function conv3d(input: QTensor, weight: QTensor, bias: Tensor | null, opt
 
 /** conv3d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function conv3dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
-  return runPlanAsync(captureCaller(conv3dAsync), () => functionalConv(3, false, input, weight, bias, options));
+  return planAsync(conv3dAsync, () => functionalConv(3, false, input, weight, bias, options));
 }
 
 /** Transposed conv1d (torch.ops.quantized.conv_transpose1d): weight (C, out/groups, k). */
@@ -165,7 +165,7 @@ export function convTranspose1d(input: QTensor, weight: QTensor, bias: Tensor | 
 
 /** convTranspose1d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function convTranspose1dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
-  return runPlanAsync(captureCaller(convTranspose1dAsync), () => functionalConv(1, true, input, weight, bias, options));
+  return planAsync(convTranspose1dAsync, () => functionalConv(1, true, input, weight, bias, options));
 }
 
 /** Transposed conv2d: weight (C, out/groups, kH, kW). */
@@ -175,7 +175,7 @@ export function convTranspose2d(input: QTensor, weight: QTensor, bias: Tensor | 
 
 /** convTranspose2d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function convTranspose2dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
-  return runPlanAsync(captureCaller(convTranspose2dAsync), () => functionalConv(2, true, input, weight, bias, options));
+  return planAsync(convTranspose2dAsync, () => functionalConv(2, true, input, weight, bias, options));
 }
 
 /** Transposed conv3d: weight (C, out/groups, kD, kH, kW). */
@@ -185,5 +185,5 @@ export function convTranspose3d(input: QTensor, weight: QTensor, bias: Tensor | 
 
 /** convTranspose3d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function convTranspose3dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
-  return runPlanAsync(captureCaller(convTranspose3dAsync), () => functionalConv(3, true, input, weight, bias, options));
+  return planAsync(convTranspose3dAsync, () => functionalConv(3, true, input, weight, bias, options));
 }

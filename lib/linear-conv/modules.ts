@@ -1,15 +1,15 @@
 // The linear and conv modules of nnq, nniq, nnqd and nniq.dynamic: prepacked once in setWeightBias, run by forward.
 
+import { OpPlan, planAsync } from '../plan';
 import { pythonFloatRepr } from '../format';
 import { LoadContext, Module } from '../nn/module';
 import { StateDict, describeStateValue, floatTensor, quantizedTensor, readConstant, readQParams, saveQParams } from '../nn/state';
-import { OpPlan, QTensor, captureCaller, makePerTensorQuantizedTensor } from '../qtensor';
+import { QTensor, makePerTensorQuantizedTensor } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
 import { checkScale, checkZeroPointU8, fastOutputQParams, newLinearFastCache, planConv, planLinear, planLinearDynamic, runLinearFast } from './ops';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec, outputPaddingFor, tupleRepr, weightShape } from './params';
-import { runPlanAsync } from './plan';
 import { PackedWeight, packConv, packLinear, releasePacked, repackConv, unpackBias, unpackWeight } from './weights';
 
 function channelCount(value: unknown, parameter: string): number {
@@ -176,7 +176,7 @@ export class Linear extends LinearBase {
 
   /** forward off the event loop (libuv's pool): same bits. */
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, Activation.None));
+    return planAsync(this.forwardAsync, () => this.plan(x, Activation.None));
   }
 
   override getName(): string {
@@ -191,7 +191,7 @@ export class LinearReLU extends LinearBase {
   }
 
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, Activation.ReLU));
+    return planAsync(this.forwardAsync, () => this.plan(x, Activation.ReLU));
   }
 
   override getName(): string {
@@ -216,7 +216,7 @@ export class LinearLeakyReLU extends LinearBase {
   }
 
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return runPlanAsync(captureCaller(this.forwardAsync), () =>
+    return planAsync(this.forwardAsync, () =>
       this.plan(x, Activation.LeakyReLU, validate.finiteNumber(this.negativeSlope, 'negativeSlope')),
     );
   }
@@ -233,7 +233,7 @@ export class LinearTanh extends LinearBase {
   }
 
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, Activation.Tanh));
+    return planAsync(this.forwardAsync, () => this.plan(x, Activation.Tanh));
   }
 
   override getName(): string {
@@ -282,7 +282,7 @@ export class DynamicLinear extends DynamicLinearBase {
   }
 
   override forwardAsync(x: Tensor): Promise<Tensor> {
-    return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, false));
+    return planAsync(this.forwardAsync, () => this.plan(x, false));
   }
 
   override getName(): string {
@@ -297,7 +297,7 @@ export class DynamicLinearReLU extends DynamicLinearBase {
   }
 
   override forwardAsync(x: Tensor): Promise<Tensor> {
-    return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, true));
+    return planAsync(this.forwardAsync, () => this.plan(x, true));
   }
 
   override getName(): string {
@@ -490,7 +490,7 @@ abstract class SingleInputConv extends ConvBase {
 
   /** forward off the event loop (libuv's pool): same bits. */
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, this.relu));
+    return planAsync(this.forwardAsync, () => this.plan(x, this.relu));
   }
 
   override getName(): string {
@@ -569,7 +569,7 @@ abstract class TransposedConv extends ConvBase {
   }
 
   override forwardAsync(x: QTensor, outputSize?: readonly number[]): Promise<QTensor> {
-    return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, false, outputSize));
+    return planAsync(this.forwardAsync, () => this.plan(x, false, outputSize));
   }
 
   override getName(): string {
@@ -618,7 +618,7 @@ abstract class ConvAddBase extends ConvBase {
   }
 
   override forwardAsync(x: QTensor, extra: QTensor): Promise<QTensor> {
-    return runPlanAsync(captureCaller(this.forwardAsync), () => this.plan(x, this.relu, undefined, extra));
+    return planAsync(this.forwardAsync, () => this.plan(x, this.relu, undefined, extra));
   }
 
   override getName(): string {

@@ -1,12 +1,13 @@
 // The linear and conv op plans the functional forms and the modules share: input checks, layouts, the native calls.
 
-import { OpPlan, QTensor, checkQTensor, wrapPerTensorOutput } from '../qtensor';
+import { OpPlan, makePlan } from '../plan';
+import { QTensor, checkQTensor, wrapPerTensorOutput } from '../qtensor';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import { contiguousStrides } from '../shape';
 import * as validate from '../validate';
 import { Activation, native } from './native';
 import { ConvSpec, outputSpatial } from './params';
-import { channelsLastOrder, makePlan, quint8Output } from './plan';
+import { channelsLastOrder, quint8Output } from './plan';
 import { PackedWeight } from './weights';
 
 /** A quint8 per-tensor QTensor (the only activations torch's quantized linear/conv take). */

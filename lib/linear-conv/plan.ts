@@ -1,30 +1,6 @@
 // Op plans of the linear-conv family: checked once, then run now or off the event loop with the caller's stack.
 
-import { CallerStack, OpPlan, QTensor, makePerTensorQuantizedTensor } from '../qtensor';
-
-/** A plan from a native sync/async pair and a function that wraps the native result. */
-export function makePlan<R, T>(sync: () => R, async: () => Promise<R>, finish: (result: R) => T): OpPlan<T> {
-  return {
-    run: () => finish(sync()),
-    runAsync: (caller) =>
-      async().then(finish, (error: unknown) => {
-        // A native rejection settles from libuv's loop and has no JS frames: point it at the caller.
-        if (error instanceof Error && caller.stack !== undefined) {
-          error.stack = `${error.name}: ${error.message}\n${caller.stack.split('\n').slice(1).join('\n')}`;
-        }
-        throw error;
-      }),
-  };
-}
-
-/** Runs an async plan; argument errors reject the Promise rather than throw. */
-export function runPlanAsync<T>(caller: CallerStack, plan: () => OpPlan<T>): Promise<T> {
-  try {
-    return plan().runAsync(caller);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
+import { QTensor, makePerTensorQuantizedTensor } from '../qtensor';
 
 /** The memory order of a conv activation: [0, 1, 2, ...] (contiguous) or [0, 2, ..., 1] (channels last). */
 export function channelsLastOrder(rank: number): number[] {

@@ -3,18 +3,10 @@
 import { plainTensorRepr } from '../format';
 import { LoadContext, Module } from '../nn/module';
 import { StateDict, saveQParams, scalarInteger, scalarNumber } from '../nn/state';
-import { CallerStack, QDType, QDTYPES, QTensor, captureCaller, checkZeroPoint, planDequantize, planQuantizePerTensor } from '../qtensor';
+import { planAsync } from '../plan';
+import { QDType, QDTYPES, QTensor, checkZeroPoint, planDequantize, planQuantizePerTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
-
-/** Runs an async op's plan; argument errors reject the Promise rather than throw. */
-function runAsync<T>(caller: CallerStack, plan: () => { runAsync(caller: CallerStack): Promise<T> }): Promise<T> {
-  try {
-    return plan().runAsync(caller);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
 
 /**
  * torch.ao.nn.quantized.Quantize: quantizes its input per tensor with fixed qparams.
@@ -45,8 +37,7 @@ export class Quantize extends Module {
 
   /** forward off the event loop (libuv's pool): same bits. */
   override forwardAsync(x: Tensor): Promise<QTensor> {
-    const caller = captureCaller(this.forwardAsync);
-    return runAsync(caller, () => planQuantizePerTensor(x, float32Scale(this.scale), this.zeroPoint, this.dtype, 'x'));
+    return planAsync(this.forwardAsync, () => planQuantizePerTensor(x, float32Scale(this.scale), this.zeroPoint, this.dtype, 'x'));
   }
 
   /** torch's keys: `scale` (float32 [1]) and `zero_point` (int64 [1]), its two buffers. */
@@ -85,8 +76,7 @@ export class DeQuantize extends Module {
 
   /** forward off the event loop (libuv's pool): same bits. */
   override forwardAsync(x: QTensor): Promise<Tensor> {
-    const caller = captureCaller(this.forwardAsync);
-    return runAsync(caller, () => planDequantize(x, 'x'));
+    return planAsync(this.forwardAsync, () => planDequantize(x, 'x'));
   }
 }
 

@@ -6,9 +6,10 @@
 // hardswish has no quantized kernel in torch 1.13: nn.Hardswish throws on a QTensor, as torch. nn.MaxPool2d and nn.AdaptiveAvgPool2d are the pool-norm family's
 // classes (nnq.MaxPool2d is torch.nn.MaxPool2d in torch too), exported in lib/nn.ts.
 
+import { OpPlan, planAsync } from '../plan';
 import { planClamp, planHardsigmoid, planRelu } from '../elementwise/activations';
-import { runAsync, writeBack } from '../elementwise/plan';
-import { OpPlan, QTensor, captureCaller, checkQTensor } from '../qtensor';
+import { writeBack } from '../elementwise/plan';
+import { QTensor, checkQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { Dropout as QuantizedDropout } from '../elementwise/modules';
@@ -67,7 +68,7 @@ abstract class QuantizedActivation extends Module {
 
   /** forward off the event loop (libuv's pool): same bits. */
   override async forwardAsync(x: QTensor): Promise<QTensor> {
-    const result = await runAsync(captureCaller(this.forwardAsync), () => this.plan(checkQTensor(x, 'x')));
+    const result = await planAsync(this.forwardAsync, () => this.plan(checkQTensor(x, 'x')));
     return validate.boolean(this.inplace, 'inplace') ? writeBack(x, result) : result;
   }
 

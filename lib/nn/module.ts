@@ -11,6 +11,7 @@
 // applies them; only when no module reported an error (and, when strict, no key is missing or
 // unexpected) are the closures run. All problems are reported together in one error.
 
+import { atCallTime } from '../plan';
 import type { StateDict, StateValue } from './state';
 import { describeStateValue } from './state';
 
@@ -99,11 +100,7 @@ export class Module {
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   forwardAsync(...inputs: any[]): Promise<any> {
-    try {
-      return Promise.resolve(this.forward(...inputs));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return atCallTime(() => this.forward(...inputs));
   }
 
   /** The name print(model) shows: torch's class name (QuantizedConv2d, ...), by default this class's name. */

@@ -1,9 +1,9 @@
 // The public functions of the pool-norm family: qF pooling and resampling, ops.quantized normalization (sync and Async).
 
-import { OpPlan, QTensor } from '../qtensor';
+import { OpPlan, planAsync } from '../plan';
+import { QTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
-import { runAsync } from './core';
 import {
   AvgPoolOptions,
   InterpolateOptions,
@@ -28,7 +28,7 @@ export function maxPool1d(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOp
 }
 /** maxPool1d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function maxPool1dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): Promise<QTensor> {
-  return runAsync(maxPool1dAsync, () => planMaxPool(1, x, kernelSize, options));
+  return planAsync(maxPool1dAsync, () => planMaxPool(1, x, kernelSize, options));
 }
 /**
  * torch.ao.nn.quantized.functional.max_pool2d on (C, H, W) or (N, C, H, W); a channels_last input stays channels_last.
@@ -41,7 +41,7 @@ export function maxPool2d(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOp
 }
 /** maxPool2d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function maxPool2dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): Promise<QTensor> {
-  return runAsync(maxPool2dAsync, () => planMaxPool(2, x, kernelSize, options));
+  return planAsync(maxPool2dAsync, () => planMaxPool(2, x, kernelSize, options));
 }
 /** Beyond PyTorch (which has no quantized max_pool3d): max pooling over (C, D, H, W) or (N, C, D, H, W). */
 export function maxPool3d(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): QTensor {
@@ -49,7 +49,7 @@ export function maxPool3d(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOp
 }
 /** maxPool3d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function maxPool3dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): Promise<QTensor> {
-  return runAsync(maxPool3dAsync, () => planMaxPool(3, x, kernelSize, options));
+  return planAsync(maxPool3dAsync, () => planMaxPool(3, x, kernelSize, options));
 }
 /** Beyond PyTorch: average pooling over (C, L) or (N, C, L), with avg_pool2d's numerics. */
 export function avgPool1d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): QTensor {
@@ -57,7 +57,7 @@ export function avgPool1d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOp
 }
 /** avgPool1d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function avgPool1dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): Promise<QTensor> {
-  return runAsync(avgPool1dAsync, () => planAvgPool(1, x, kernelSize, options));
+  return planAsync(avgPool1dAsync, () => planAvgPool(1, x, kernelSize, options));
 }
 /**
  * torch.ao.nn.quantized.functional.avg_pool2d: output qparams are the input's.
@@ -70,7 +70,7 @@ export function avgPool2d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOp
 }
 /** avgPool2d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function avgPool2dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): Promise<QTensor> {
-  return runAsync(avgPool2dAsync, () => planAvgPool(2, x, kernelSize, options));
+  return planAsync(avgPool2dAsync, () => planAvgPool(2, x, kernelSize, options));
 }
 /** torch.ao.nn.quantized.functional.avg_pool3d: computed channels last (channels_last_3d output), as torch does. */
 export function avgPool3d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): QTensor {
@@ -78,7 +78,7 @@ export function avgPool3d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOp
 }
 /** avgPool3d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function avgPool3dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): Promise<QTensor> {
-  return runAsync(avgPool3dAsync, () => planAvgPool(3, x, kernelSize, options));
+  return planAsync(avgPool3dAsync, () => planAvgPool(3, x, kernelSize, options));
 }
 /** Beyond PyTorch: adaptive average pooling over (C, L) or (N, C, L). */
 export function adaptiveAvgPool1d(x: QTensor, outputSize: SizeList): QTensor {
@@ -86,7 +86,7 @@ export function adaptiveAvgPool1d(x: QTensor, outputSize: SizeList): QTensor {
 }
 /** adaptiveAvgPool1d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function adaptiveAvgPool1dAsync(x: QTensor, outputSize: SizeList): Promise<QTensor> {
-  return runAsync(adaptiveAvgPool1dAsync, () => planAdaptiveAvgPool(1, x, outputSize));
+  return planAsync(adaptiveAvgPool1dAsync, () => planAdaptiveAvgPool(1, x, outputSize));
 }
 /** torch.ao.nn.quantized.functional.adaptive_avg_pool2d; null in outputSize keeps that input size. */
 export function adaptiveAvgPool2d(x: QTensor, outputSize: SizeList): QTensor {
@@ -94,7 +94,7 @@ export function adaptiveAvgPool2d(x: QTensor, outputSize: SizeList): QTensor {
 }
 /** adaptiveAvgPool2d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function adaptiveAvgPool2dAsync(x: QTensor, outputSize: SizeList): Promise<QTensor> {
-  return runAsync(adaptiveAvgPool2dAsync, () => planAdaptiveAvgPool(2, x, outputSize));
+  return planAsync(adaptiveAvgPool2dAsync, () => planAdaptiveAvgPool(2, x, outputSize));
 }
 /** torch.ao.nn.quantized.functional.adaptive_avg_pool3d. */
 export function adaptiveAvgPool3d(x: QTensor, outputSize: SizeList): QTensor {
@@ -102,7 +102,7 @@ export function adaptiveAvgPool3d(x: QTensor, outputSize: SizeList): QTensor {
 }
 /** adaptiveAvgPool3d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function adaptiveAvgPool3dAsync(x: QTensor, outputSize: SizeList): Promise<QTensor> {
-  return runAsync(adaptiveAvgPool3dAsync, () => planAdaptiveAvgPool(3, x, outputSize));
+  return planAsync(adaptiveAvgPool3dAsync, () => planAdaptiveAvgPool(3, x, outputSize));
 }
 /** Beyond PyTorch: adaptive max pooling over (C, L) or (N, C, L) (no indices). */
 export function adaptiveMaxPool1d(x: QTensor, outputSize: SizeList, options?: { returnIndices?: boolean }): QTensor {
@@ -110,7 +110,7 @@ export function adaptiveMaxPool1d(x: QTensor, outputSize: SizeList, options?: { 
 }
 /** adaptiveMaxPool1d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function adaptiveMaxPool1dAsync(x: QTensor, outputSize: SizeList, options?: { returnIndices?: boolean }): Promise<QTensor> {
-  return runAsync(adaptiveMaxPool1dAsync, () => planAdaptiveMaxPool(1, x, outputSize, options));
+  return planAsync(adaptiveMaxPool1dAsync, () => planAdaptiveMaxPool(1, x, outputSize, options));
 }
 /** Beyond PyTorch: adaptive max pooling over (C, H, W) or (N, C, H, W) (no indices). */
 export function adaptiveMaxPool2d(x: QTensor, outputSize: SizeList, options?: { returnIndices?: boolean }): QTensor {
@@ -118,7 +118,7 @@ export function adaptiveMaxPool2d(x: QTensor, outputSize: SizeList, options?: { 
 }
 /** adaptiveMaxPool2d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function adaptiveMaxPool2dAsync(x: QTensor, outputSize: SizeList, options?: { returnIndices?: boolean }): Promise<QTensor> {
-  return runAsync(adaptiveMaxPool2dAsync, () => planAdaptiveMaxPool(2, x, outputSize, options));
+  return planAsync(adaptiveMaxPool2dAsync, () => planAdaptiveMaxPool(2, x, outputSize, options));
 }
 
 /**
@@ -133,7 +133,7 @@ export function interpolate(x: QTensor, options?: InterpolateOptions): QTensor {
 }
 /** interpolate off the event loop: same bits. */
 export function interpolateAsync(x: QTensor, options?: InterpolateOptions): Promise<QTensor> {
-  return runAsync(interpolateAsync, () => planInterpolate(x, options));
+  return planAsync(interpolateAsync, () => planInterpolate(x, options));
 }
 /** torch.ao.nn.quantized.functional.upsample (deprecated in torch): interpolate. */
 export function upsample(x: QTensor, options?: InterpolateOptions): QTensor {
@@ -141,7 +141,7 @@ export function upsample(x: QTensor, options?: InterpolateOptions): QTensor {
 }
 /** upsample off the event loop (libuv's pool): same bits; argument errors reject. */
 export function upsampleAsync(x: QTensor, options?: InterpolateOptions): Promise<QTensor> {
-  return runAsync(upsampleAsync, () => planInterpolate(x, options));
+  return planAsync(upsampleAsync, () => planInterpolate(x, options));
 }
 function upsampleBilinearPlan(x: QTensor, options?: { size?: IntOrList | null; scaleFactor?: number | readonly number[] | null }): OpPlan<QTensor> {
   const o = validate.options(options, 'options', ['size', 'scaleFactor']);
@@ -154,7 +154,7 @@ export function upsampleBilinear(x: QTensor, options?: { size?: IntOrList | null
 }
 /** upsampleBilinear off the event loop (libuv's pool): same bits; argument errors reject. */
 export function upsampleBilinearAsync(x: QTensor, options?: { size?: IntOrList | null; scaleFactor?: number | readonly number[] | null }): Promise<QTensor> {
-  return runAsync(upsampleBilinearAsync, () => upsampleBilinearPlan(x, options));
+  return planAsync(upsampleBilinearAsync, () => upsampleBilinearPlan(x, options));
 }
 function upsampleNearestPlan(x: QTensor, options?: { size?: IntOrList | null; scaleFactor?: number | readonly number[] | null }): OpPlan<QTensor> {
   const o = validate.options(options, 'options', ['size', 'scaleFactor']);
@@ -167,7 +167,7 @@ export function upsampleNearest(x: QTensor, options?: { size?: IntOrList | null;
 }
 /** upsampleNearest off the event loop (libuv's pool): same bits; argument errors reject. */
 export function upsampleNearestAsync(x: QTensor, options?: { size?: IntOrList | null; scaleFactor?: number | readonly number[] | null }): Promise<QTensor> {
-  return runAsync(upsampleNearestAsync, () => upsampleNearestPlan(x, options));
+  return planAsync(upsampleNearestAsync, () => upsampleNearestPlan(x, options));
 }
 
 // ---- ops.quantized (torch.ops.quantized) ---------------------------------------------------
@@ -178,7 +178,7 @@ export function batchNorm1d(x: QTensor, weight: Floats | null, bias: Floats | nu
 }
 /** batchNorm1d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function batchNorm1dAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(batchNorm1dAsync, () => planBatchNorm([2, 3], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false));
+  return planAsync(batchNorm1dAsync, () => planBatchNorm([2, 3], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false));
 }
 /** torch.ops.quantized.batch_norm2d: (N, C, H, W); the output is channels_last, as in torch. */
 export function batchNorm2d(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
@@ -186,7 +186,7 @@ export function batchNorm2d(x: QTensor, weight: Floats | null, bias: Floats | nu
 }
 /** batchNorm2d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function batchNorm2dAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(batchNorm2dAsync, () => planBatchNorm([4], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false));
+  return planAsync(batchNorm2dAsync, () => planBatchNorm([4], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false));
 }
 /** torch.ops.quantized.batch_norm3d: (N, C, D, H, W); the output is channels_last_3d. */
 export function batchNorm3d(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
@@ -194,7 +194,7 @@ export function batchNorm3d(x: QTensor, weight: Floats | null, bias: Floats | nu
 }
 /** batchNorm3d off the event loop (libuv's pool): same bits; argument errors reject. */
 export function batchNorm3dAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(batchNorm3dAsync, () => planBatchNorm([5], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false));
+  return planAsync(batchNorm3dAsync, () => planBatchNorm([5], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false));
 }
 /** torch.ops.quantized.batch_norm2d_relu. */
 export function batchNorm2dRelu(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
@@ -202,7 +202,7 @@ export function batchNorm2dRelu(x: QTensor, weight: Floats | null, bias: Floats 
 }
 /** batchNorm2dRelu off the event loop (libuv's pool): same bits; argument errors reject. */
 export function batchNorm2dReluAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(batchNorm2dReluAsync, () => planBatchNorm([4], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, true));
+  return planAsync(batchNorm2dReluAsync, () => planBatchNorm([4], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, true));
 }
 /** torch.ops.quantized.batch_norm3d_relu. */
 export function batchNorm3dRelu(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
@@ -210,7 +210,7 @@ export function batchNorm3dRelu(x: QTensor, weight: Floats | null, bias: Floats 
 }
 /** batchNorm3dRelu off the event loop (libuv's pool): same bits; argument errors reject. */
 export function batchNorm3dReluAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(batchNorm3dReluAsync, () => planBatchNorm([5], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, true));
+  return planAsync(batchNorm3dReluAsync, () => planBatchNorm([5], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, true));
 }
 /** torch.ops.quantized.layer_norm(input, normalized_shape, weight, bias, eps, output_scale, output_zero_point). */
 export function layerNorm(x: QTensor, normalizedShape: IntOrList, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
@@ -218,7 +218,7 @@ export function layerNorm(x: QTensor, normalizedShape: IntOrList, weight: Floats
 }
 /** layerNorm off the event loop (libuv's pool): same bits; argument errors reject. */
 export function layerNormAsync(x: QTensor, normalizedShape: IntOrList, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(layerNormAsync, () => planLayerNorm(x, normalizedShape, weight, bias, eps, outputScale, outputZeroPoint));
+  return planAsync(layerNormAsync, () => planLayerNorm(x, normalizedShape, weight, bias, eps, outputScale, outputZeroPoint));
 }
 /** torch.ops.quantized.group_norm(input, num_groups, weight, bias, eps, output_scale, output_zero_point). */
 export function groupNorm(x: QTensor, numGroups: number, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
@@ -226,7 +226,7 @@ export function groupNorm(x: QTensor, numGroups: number, weight: Floats | null, 
 }
 /** groupNorm off the event loop (libuv's pool): same bits; argument errors reject. */
 export function groupNormAsync(x: QTensor, numGroups: number, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(groupNormAsync, () => planGroupNorm(x, numGroups, weight, bias, eps, outputScale, outputZeroPoint));
+  return planAsync(groupNormAsync, () => planGroupNorm(x, numGroups, weight, bias, eps, outputScale, outputZeroPoint));
 }
 function instanceNormPlan(x: QTensor, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): OpPlan<QTensor> {
   const channels = x instanceof QTensor && x.dim() >= 2 ? x.shape[1] : 1;
@@ -239,5 +239,5 @@ export function instanceNorm(x: QTensor, weight: Floats | null, bias: Floats | n
 }
 /** instanceNorm off the event loop (libuv's pool): same bits; argument errors reject. */
 export function instanceNormAsync(x: QTensor, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
-  return runAsync(instanceNormAsync, () => instanceNormPlan(x, weight, bias, eps, outputScale, outputZeroPoint));
+  return planAsync(instanceNormAsync, () => instanceNormPlan(x, weight, bias, eps, outputScale, outputZeroPoint));
 }

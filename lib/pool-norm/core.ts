@@ -1,7 +1,8 @@
 // The pool-norm family's plumbing: the binding's typed entry points, reading QTensor inputs, making outputs, sync/async plans.
 
+import { OpPlan, makePlan } from '../plan';
 import { QStorage, addon } from '../native';
-import { CallerStack, QDType, QTensor, captureCaller, makePerTensorQuantizedTensor } from '../qtensor';
+import { QDType, QTensor, makePerTensorQuantizedTensor } from '../qtensor';
 import { MemoryFormat, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import * as validate from '../validate';
 
@@ -89,30 +90,13 @@ export function outputTensor(storage: QStorage, shape: readonly number[], format
 }
 
 /** An op ready to run now or off the event loop (same bits). */
-export interface Plan {
-  run(): QTensor;
-  runAsync(caller: CallerStack): Promise<QTensor>;
-}
+export type Plan = OpPlan<QTensor>;
 
+/** The plan of binding function `op` (its Async twin runs off the event loop) on `args`. */
 export function plan(op: OpName, args: readonly unknown[], finish: (storage: QStorage) => QTensor): Plan {
-  return {
-    run: () => finish((native[op] as unknown as (...a: unknown[]) => QStorage)(...args)),
-    runAsync: (caller) =>
-      native[`${op}Async`](...args).then(finish, (error: unknown) => {
-        if (error instanceof Error && caller.stack !== undefined) {
-          error.stack = `${error.name}: ${error.message}\n${caller.stack.split('\n').slice(1).join('\n')}`;
-        }
-        throw error;
-      }),
-  };
-}
-
-/** Runs a plan's async variant; argument errors reject the Promise rather than throw. */
-export function runAsync(above: Function, make: () => Plan): Promise<QTensor> {
-  const caller = captureCaller(above);
-  try {
-    return make().runAsync(caller);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return makePlan(
+    () => (native[op] as unknown as (...a: unknown[]) => QStorage)(...args),
+    () => native[`${op}Async`](...args),
+    finish,
+  );
 }

@@ -9,7 +9,8 @@ import { pythonFloatRepr } from '../format';
 import { QTensor } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
-import { Plan, runAsync } from './core';
+import { planAsync } from '../plan';
+import { Plan } from './core';
 import {
   AvgPoolOptions,
   InterpolateOptions,
@@ -42,7 +43,7 @@ abstract class PlannedModule extends Module {
 
   /** forward off the event loop (libuv's pool): same bits. */
   override forwardAsync(x: QTensor): Promise<QTensor> {
-    return runAsync(this.forwardAsync, () => this.plan(x));
+    return planAsync(this.forwardAsync, () => this.plan(x));
   }
 
   // These modules have no children: describe() is the whole of torch's repr.

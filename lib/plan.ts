@@ -1,0 +1,75 @@
+// The one op plan helper every family uses: an op checked once, then run now or off the event loop with the caller's stack.
+
+/**
+ * An op whose arguments are all checked: run() calls the native op now; runAsync() calls
+ * its Promise variant, computed on libuv's pool.
+ */
+export interface OpPlan<T> {
+  run(): T;
+  runAsync(caller: CallerStack): Promise<T>;
+}
+
+/** The JS stack of a public async call, captured before the native call (sharp-style). */
+export interface CallerStack {
+  stack?: string;
+}
+
+/** Captures the caller's stack, omitting `above` and everything it called. */
+export function captureCaller(above: Function): CallerStack {
+  const holder: CallerStack = {};
+  Error.captureStackTrace(holder, above);
+  return holder;
+}
+
+/**
+ * A native rejection carries no JS frames (it settles from libuv's loop), so its stack is
+ * replaced by the caller's: the error then points at the line that called forwardAsync.
+ */
+function withCallerStack(error: unknown, caller: CallerStack): unknown {
+  if (error instanceof Error && caller.stack !== undefined) {
+    const frames = caller.stack.split('\n').slice(1).join('\n');
+    error.stack = `${error.name}: ${error.message}\n${frames}`;
+  }
+  return error;
+}
+
+/**
+ * An OpPlan from a native op's sync and async entry points and what turns their result into
+ * the output. `async` is called by runAsync, which is when the native side copies (or takes)
+ * its inputs: their values at call time.
+ */
+export function makePlan<R, T>(sync: () => R, async: () => Promise<R>, finish: (result: R) => T): OpPlan<T> {
+  return {
+    run: () => finish(sync()),
+    runAsync: (caller) =>
+      async().then(finish, (error: unknown) => {
+        throw withCallerStack(error, caller);
+      }),
+  };
+}
+
+/** Runs an async plan made by `plan`; argument errors (thrown while planning) reject the Promise rather than throw. */
+export function runPlanAsync<T>(caller: CallerStack, plan: () => OpPlan<T>): Promise<T> {
+  try {
+    return plan().runAsync(caller);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** runPlanAsync with the stack captured here: `above` is the public async function the user called. */
+export function planAsync<T>(above: Function, plan: () => OpPlan<T>): Promise<T> {
+  return runPlanAsync(captureCaller(above), plan);
+}
+
+/**
+ * The Promise form of an op computed in JS: computed now, from the inputs as they are at call
+ * time (as the native-backed ops copy theirs), handed over settled; errors reject.
+ */
+export function atCallTime<T>(compute: () => T): Promise<T> {
+  try {
+    return Promise.resolve(compute());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
