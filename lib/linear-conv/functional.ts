@@ -5,7 +5,7 @@ import { QTensor, checkQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
-import { checkQuint8, checkScale, checkZeroPointU8, planConv, planLinear } from './ops';
+import { checkQuint8, checkScale, checkZeroPointU8, planConv, planLinear } from './plan';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec } from './params';
 import { linearWeightDims, packConv, packLinear } from './weights';
 

@@ -1,6 +1,251 @@
-// Op plans of the linear-conv family: checked once, then run now or off the event loop with the caller's stack.
+// The linear and conv op plans the functional forms, ops.quantized and the modules share: input checks, layouts, the native calls.
 
-import { QTensor, makePerTensorQuantizedTensor } from '../qtensor';
+import { OpPlan, makePlan } from '../plan';
+import { QTensor, checkQTensor, makePerTensorQuantizedTensor, wrapPerTensorOutput } from '../qtensor';
+import { Tensor, checkTensor, makeTensor } from '../tensor';
+import { contiguousStrides } from '../shape';
+import * as validate from '../validate';
+import { Activation, native } from './native';
+import { ConvSpec, outputSpatial } from './params';
+import { PackedWeight } from './weights';
+
+/** A quint8 per-tensor QTensor (the only activations torch's quantized linear/conv take). */
+export function checkQuint8(value: unknown, parameter: string): QTensor {
+  const q = checkQTensor(value, parameter);
+  if (q.dtype !== 'quint8') throw validate.invalidRange('quint8 QTensor', parameter, value);
+  if (q.qscheme !== 'per_tensor_affine') throw validate.invalidRange('per_tensor_affine QTensor', parameter, value);
+  return q;
+}
+
+/** An output scale: positive and finite, also once rounded to float32 (the kernels' precision). */
+export function checkScale(value: unknown, parameter: string): number {
+  const scale = validate.positiveFiniteNumber(value, parameter);
+  const rounded = Math.fround(scale);
+  if (!(rounded > 0 && Number.isFinite(rounded))) throw validate.invalidRange('positive number finite in float32', parameter, value);
+  return scale;
+}
+
+export function checkZeroPointU8(value: unknown, parameter: string): number {
+  return validate.integerInRange(value, parameter, 0, 255);
+}
+
+/** Dense row-major quint8 values of a QTensor (a view of its storage when already contiguous). */
+function denseQuint8(q: QTensor): Uint8Array {
+  const dense = q.contiguous();
+  return (dense.data as Uint8Array).subarray(0, dense.numel());
+}
+
+// ---- linear ----------------------------------------------------------------------------------
+
+/** Linear on a quint8 input (N, *, in): y (N, *, out), quint8 with the given qparams. */
+export function planLinear(
+  packed: PackedWeight,
+  input: unknown,
+  inputName: string,
+  scale: number,
+  zeroPoint: number,
+  activation: Activation,
+  alpha = 0,
+): OpPlan<QTensor> {
+  const q = checkQuint8(input, inputName);
+  const [outFeatures, inFeatures] = packed.shape;
+  if (q.dim() < 1 || q.shape[q.dim() - 1] !== inFeatures) {
+    throw validate.invalidRange(`QTensor whose last dim is inFeatures (${inFeatures})`, inputName, input);
+  }
+  const rows = q.numel() / inFeatures;
+  validate.storageFits(rows * outFeatures, 1, inputName, input);
+  const data = denseQuint8(q);
+  const xScale = q.qScale();
+  const xZeroPoint = q.qZeroPoint();
+  const shape = [...q.shape.slice(0, -1), outFeatures];
+  const h = packed.handle;
+  return makePlan(
+    () => native.linear(h, data, rows, xScale, xZeroPoint, scale, zeroPoint, activation, alpha),
+    () => native.linearAsync(h, data, rows, xScale, xZeroPoint, scale, zeroPoint, activation, alpha),
+    (storage) => quint8Output(storage, shape, null, scale, zeroPoint),
+  );
+}
+
+/**
+ * What a module's linear fast path keeps between calls: the output shape and strides (frozen)
+ * for the last input shape seen, so a repeated shape allocates nothing but the output.
+ */
+export interface LinearFastCache {
+  inShape: readonly number[] | null;
+  outShape: readonly number[];
+  outStrides: readonly number[];
+}
+
+export function newLinearFastCache(): LinearFastCache {
+  return { inShape: null, outShape: [], outStrides: [] };
+}
+
+/** True when the output qparams pass checkScale and checkZeroPointU8 (zeroPoint without a sign of zero). */
+export function fastOutputQParams(scale: unknown, zeroPoint: unknown): boolean {
+  if (typeof scale !== 'number' || !(scale > 0 && scale < Infinity)) return false;
+  const rounded = Math.fround(scale);
+  if (!(rounded > 0 && rounded < Infinity)) return false;
+  return typeof zeroPoint === 'number' && zeroPoint >= 0 && zeroPoint <= 255 && Math.floor(zeroPoint) === zeroPoint && !Object.is(zeroPoint, -0);
+}
+
+/**
+ * planLinear(...).run() for the common case, without the plan's objects and closures: a quint8
+ * per-tensor QTensor with row-major strides and attached storage, whose last dim is
+ * inFeatures; `scale` and `zeroPoint` must have passed fastOutputQParams. Returns null for
+ * anything else, and the caller then takes planLinear, which throws the errors or handles the
+ * case. The native op checks every length again.
+ */
+function sameDims(a: readonly number[] | undefined | null, b: readonly number[]): boolean {
+  if (!a || a.length !== b.length) return false;
+  for (let d = 0; d < b.length; d++) if (a[d] !== b[d]) return false;
+  return true;
+}
+
+export function runLinearFast(
+  packed: PackedWeight,
+  input: unknown,
+  scale: number,
+  zeroPoint: number,
+  activation: Activation,
+  alpha: number,
+  cache: LinearFastCache,
+): QTensor | null {
+  if (!(input instanceof QTensor) || input.dtype !== 'quint8' || input.qscheme !== 'per_tensor_affine') return null;
+  const shape = input.shape;
+  const strides = input.strides;
+  const rank = shape.length;
+  const inFeatures = packed.shape[1];
+  if (rank < 1 || shape[rank - 1] !== inFeatures) return null;
+  let numel = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    if (strides[d] !== numel) return null;
+    numel *= shape[d];
+  }
+  const data = input.data as Uint8Array;
+  // A transferred buffer reads as length 0: the general path names it.
+  if (numel === 0 || data.length < numel) return null;
+  const outFeatures = packed.shape[0];
+  const rows = numel / inFeatures;
+  if (rows * outFeatures > validate.MAX_BUFFER_BYTES) return null; // validate.storageFits' RangeError
+  // Keyed on the dims themselves (a private frozen copy), never on the array's identity.
+  if (!sameDims(cache.inShape, shape)) {
+    const outShape = shape.slice();
+    outShape[rank - 1] = outFeatures;
+    cache.outShape = Object.freeze(outShape);
+    cache.outStrides = Object.freeze(contiguousStrides(outShape));
+    cache.inShape = Object.freeze(shape.slice());
+  }
+  const x = data.length === numel ? data : data.subarray(0, numel);
+  const storage = native.linear(packed.handle, x, rows, input.qScale(), input.qZeroPoint(), scale, zeroPoint, activation, alpha);
+  return wrapPerTensorOutput(storage, cache.outShape, cache.outStrides, scale, zeroPoint, 'quint8');
+}
+
+/** Dynamic linear on an fp32 input (N, *, in): fp32 (N, *, out). */
+export function planLinearDynamic(packed: PackedWeight, input: unknown, inputName: string, reduceRange: boolean, relu: boolean): OpPlan<Tensor> {
+  const x = checkTensor(input, inputName);
+  const [outFeatures, inFeatures] = packed.shape;
+  if (x.dim() < 1 || x.shape[x.dim() - 1] !== inFeatures) {
+    throw validate.invalidRange(`Tensor whose last dim is inFeatures (${inFeatures})`, inputName, input);
+  }
+  const rows = x.numel() / inFeatures;
+  validate.storageFits(rows * outFeatures, 4, inputName, input);
+  const dense = x.contiguous();
+  const data = dense.data.subarray(0, dense.numel());
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw validate.invalidRange('Tensor of finite values (its min and max choose the qparams)', inputName, input);
+  }
+  const shape = [...x.shape.slice(0, -1), outFeatures];
+  const h = packed.handle;
+  return makePlan(
+    () => native.linearDynamic(h, data, rows, reduceRange, relu),
+    () => native.linearDynamicAsync(h, data, rows, reduceRange, relu),
+    (values) => makeTensor(values, shape, contiguousStrides(shape)),
+  );
+}
+
+// ---- conv ------------------------------------------------------------------------------------
+
+/**
+ * The memory order of a conv activation: null (contiguous) or channels last (N, spatial..., C).
+ * Strides decide where size-1 dims make both orders dense: strides that are exactly the
+ * row-major ones mean contiguous, as torch's suggest_memory_format reads them.
+ */
+function activationOrder(q: QTensor): number[] | null {
+  const rowMajor = contiguousStrides(q.shape);
+  if (q.strides.every((s, d) => s === rowMajor[d])) return null;
+  const order = channelsLastOrder(q.dim());
+  return q.permute(order).isContiguous() ? order : null;
+}
+
+/** The values of `q` dense in `order` (null: row-major). */
+function denseIn(q: QTensor, order: number[] | null): Uint8Array {
+  return denseQuint8(order === null ? q : q.permute(order));
+}
+
+export interface ConvExtra {
+  /** ConvAdd's second input: quint8, the output's shape. */
+  readonly input: unknown;
+  readonly name: string;
+}
+
+/**
+ * Conv / transposed conv on a quint8 input (N, C, spatial...) in contiguous or channels-last
+ * layout. The output is channels-last whatever the input's layout, as PyTorch's quantized conv
+ * returns it under every engine (conv1d strides (C*L, 1, C)); layout changes what later ops
+ * compute (average pooling rounds per layout). `extra` (ConvAdd) is added before the ReLU.
+ */
+export function planConv(
+  packed: PackedWeight,
+  spec: ConvSpec,
+  input: unknown,
+  inputName: string,
+  scale: number,
+  zeroPoint: number,
+  relu: boolean,
+  extra?: ConvExtra,
+): OpPlan<QTensor> {
+  const q = checkQuint8(input, inputName);
+  const rank = spec.dims + 2;
+  if (q.dim() !== rank) {
+    throw validate.invalidRange(`${rank}-dim QTensor (N, C, ${['L', 'H, W', 'D, H, W'][spec.dims - 1]})`, inputName, input);
+  }
+  if (q.shape[1] !== spec.inChannels) {
+    throw validate.invalidRange(`QTensor with ${spec.inChannels} channels (dim 1), the in channels of the weight`, inputName, input);
+  }
+  const inSpatial = q.shape.slice(2);
+  const outSpatial = outputSpatial(spec, inSpatial, input, inputName);
+  const batch = q.shape[0];
+  const shape = [batch, spec.outChannels, ...outSpatial];
+  validate.storageFits(shape.reduce((a, b) => a * b, 1), 1, inputName, input);
+  const order = activationOrder(q);
+  const data = denseIn(q, order);
+  const spatial = new Float64Array([1, 1, 1]);
+  inSpatial.forEach((s, d) => {
+    spatial[d] = s;
+  });
+  const outOrder = channelsLastOrder(rank);
+  const layout = order === null ? 2 : 1;  // contiguous or channels-last in, channels-last out
+  const xScale = q.qScale();
+  const xZeroPoint = q.qZeroPoint();
+  let extraData: Uint8Array | null = null;
+  let extraScale = 1;
+  let extraZeroPoint = 0;
+  if (extra !== undefined) {
+    const e = checkQuint8(extra.input, extra.name);
+    if (e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
+      throw validate.invalidRange(`QTensor of the output's shape [${shape.join(', ')}]`, extra.name, extra.input);
+    }
+    extraData = denseIn(e, outOrder);
+    extraScale = e.qScale();
+    extraZeroPoint = e.qZeroPoint();
+  }
+  const h = packed.handle;
+  return makePlan(
+    () => native.conv(h, data, batch, spatial, layout, xScale, xZeroPoint, scale, zeroPoint, relu, extraData, extraScale, extraZeroPoint),
+    () => native.convAsync(h, data, batch, spatial, layout, xScale, xZeroPoint, scale, zeroPoint, relu, extraData, extraScale, extraZeroPoint),
+    (storage) => quint8Output(storage, shape, outOrder, scale, zeroPoint),
+  );
+}
 
 /** The memory order of a conv activation: [0, 1, 2, ...] (contiguous) or [0, 2, ..., 1] (channels last). */
 export function channelsLastOrder(rank: number): number[] {

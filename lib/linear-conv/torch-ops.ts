@@ -4,7 +4,7 @@ import { QTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
-import { checkQuint8, checkScale, checkZeroPointU8, planConv, planLinear, planLinearDynamic } from './ops';
+import { checkQuint8, checkScale, checkZeroPointU8, planConv, planLinear, planLinearDynamic } from './plan';
 import { ConvSpec, IntOrTuple, convSpec } from './params';
 import { PackedWeight, linearWeightDims, packConv, packLinear, unpackBias, unpackWeight } from './weights';
 
