@@ -17,12 +17,12 @@ import {
   linearAsync,
 } from './functional';
 import * as m from './modules';
-import { torchOps } from './torch-ops';
+import { torchOps } from './ops';
 
 export * from './modules';
 export type { ConvOptions, ConvTransposeOptions, LinearOptions } from './functional';
 export type { ConvPadding, IntOrTuple, PaddingMode } from './params';
-export { ConvPackedParams, LinearPackedParams } from './torch-ops';
+export { ConvPackedParams, LinearPackedParams } from './ops';
 
 /** Members of qF (torch.ao.nn.quantized.functional). */
 export const functional = {
