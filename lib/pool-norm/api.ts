@@ -16,7 +16,7 @@ import {
   planInterpolate,
   planLayerNorm,
   planMaxPool,
-} from './functional';
+} from './plan';
 
 type IntOrList = number | readonly number[];
 type Floats = Tensor | ArrayLike<number>;

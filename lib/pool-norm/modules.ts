@@ -24,7 +24,7 @@ import {
   planInterpolate,
   planLayerNorm,
   planMaxPool,
-} from './functional';
+} from './plan';
 
 type IntOrList = number | readonly number[];
 type SizeList = number | readonly (number | null)[];
