@@ -10,11 +10,11 @@ import { QTensor } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { planAsync } from '../plan';
-import { Plan } from './core';
 import {
   AvgPoolOptions,
   InterpolateOptions,
   MaxPoolOptions,
+  Plan,
   floatParams,
   planAdaptiveAvgPool,
   planAdaptiveMaxPool,
