@@ -1,7 +1,7 @@
 // The elementwise family's public members, by torch namespace; lib/nn.ts spreads each object into its namespace.
 
-import * as activations from './activations';
-import { celu, clamp, elu, hardsigmoid, hardswish, hardtanh, leakyRelu, relu, relu6, sigmoid, tanh, threshold } from './activations';
+import * as f from './functional';
+import { celu, clamp, elu, hardsigmoid, hardswish, hardtanh, leakyRelu, relu, relu6, sigmoid, tanh, threshold } from './functional';
 import { Dropout, ELU, FXFloatFunctional, FloatFunctional, Hardswish, LeakyReLU, PReLU, QFunctional, ReLU6, Sigmoid, Softmax } from './modules';
 import * as quantized from './ops';
 
@@ -34,18 +34,18 @@ export const functional = {
   tanh,
   threshold,
   // off the event loop, same bits
-  celuAsync: activations.celuAsync,
-  clampAsync: activations.clampAsync,
-  eluAsync: activations.eluAsync,
-  hardsigmoidAsync: activations.hardsigmoidAsync,
-  hardswishAsync: activations.hardswishAsync,
-  hardtanhAsync: activations.hardtanhAsync,
-  leakyReluAsync: activations.leakyReluAsync,
-  reluAsync: activations.reluAsync,
-  relu6Async: activations.relu6Async,
-  sigmoidAsync: activations.sigmoidAsync,
-  tanhAsync: activations.tanhAsync,
-  thresholdAsync: activations.thresholdAsync,
+  celuAsync: f.celuAsync,
+  clampAsync: f.clampAsync,
+  eluAsync: f.eluAsync,
+  hardsigmoidAsync: f.hardsigmoidAsync,
+  hardswishAsync: f.hardswishAsync,
+  hardtanhAsync: f.hardtanhAsync,
+  leakyReluAsync: f.leakyReluAsync,
+  reluAsync: f.reluAsync,
+  relu6Async: f.relu6Async,
+  sigmoidAsync: f.sigmoidAsync,
+  tanhAsync: f.tanhAsync,
+  thresholdAsync: f.thresholdAsync,
 };
 /** Members of nnq (torch.ao.nn.quantized). */
 export const modules = { Dropout, ELU, FXFloatFunctional, FloatFunctional, Hardswish, LeakyReLU, PReLU, QFunctional, ReLU6, Sigmoid, Softmax };

@@ -12,7 +12,7 @@ import { StateDict, loadQParamsInto, saveQParams } from '../nn/state';
 import { QTensor, makePerTensorQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
-import { planClamp, planElu, planHardswish, planLeakyRelu, planSigmoid } from './activations';
+import { checkByteQTensor, optionalNumber, planClamp, planElu, planHardswish, planLeakyRelu, planSigmoid, writeBack } from './plan';
 import {
   ADD,
   ADD_RELU,
@@ -29,7 +29,6 @@ import {
   quantizedCat,
 } from './arithmetic';
 import { floatMatmul, quantizedMatmul } from './matmul';
-import { checkByteQTensor, optionalNumber, writeBack } from './plan';
 import { implicitSoftmaxDim, quantizedPrelu, quantizedSoftmax } from './softmax';
 
 function inplaceOption(value: unknown): boolean {

@@ -3,10 +3,9 @@
 import { OpPlan, atCallTime, planAsync } from '../plan';
 import { QTensor } from '../qtensor';
 import * as validate from '../validate';
-import { planClamp, planElu, planHardswish, planLeakyRelu, planSigmoid, planThreshold } from './activations';
+import { optionalNumber, planClamp, planElu, planHardswish, planLeakyRelu, planSigmoid, planThreshold, writeBack } from './plan';
 import { ADD, ADD_RELU, MUL, MUL_RELU, planAddScalar, planBinary, planMulScalar, quantizedCat } from './arithmetic';
 import { quantizedMatmul } from './matmul';
-import { optionalNumber, writeBack } from './plan';
 import { quantizedPrelu, quantizedSoftmax } from './softmax';
 
 /** quantized::add(qa, qb, scale, zero_point): (qa + qb) quantized with (scale, zeroPoint); broadcasting. */

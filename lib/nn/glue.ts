@@ -7,8 +7,7 @@
 // classes (nnq.MaxPool2d is torch.nn.MaxPool2d in torch too), exported in lib/nn.ts.
 
 import { OpPlan, planAsync } from '../plan';
-import { planClamp, planHardsigmoid, planRelu } from '../elementwise/activations';
-import { writeBack } from '../elementwise/plan';
+import { planClamp, planHardsigmoid, planRelu, writeBack } from '../elementwise/plan';
 import { QTensor, checkQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';

@@ -1,25 +1,12 @@
-// Quantized activations (torch.ao.nn.quantized.functional and torch.ops.quantized): fixed-qparams maps through 256-entry tables.
+// The elementwise family's qF members (torch.ao.nn.quantized.functional): the quantized activations, sync and Async.
 //
-// Each function checks its arguments, then runs planLookup with the op's formula code and
-// the output qparams PyTorch 1.13 gives it: the input's (relu, relu6, hardtanh, clamp,
-// threshold, leakyRelu without scale), the caller's (hardswish, elu, celu, leakyRelu with
-// scale, ops.quantized.sigmoid), or fixed ones (sigmoid 1/256, tanh 2/256, hardsigmoid 1/256;
-// see fixedQParams).
+// Each function checks its options and runs the op's plan (plan.ts: a fixed-qparams map
+// through a 256-entry table), now or off the event loop, in place when asked.
 
 import { OpPlan, planAsync } from '../plan';
-import { QDType, QTensor } from '../qtensor';
+import { QTensor } from '../qtensor';
 import * as validate from '../validate';
-import { InverseScale, LookupOp, quantizedEngine } from './native';
-import { checkByteQTensor, checkOutputQParams, optionalNumber, planLookup, writeBack } from './plan';
-
-/**
- * The output qparams torch fixes for sigmoid, hardsigmoid (scale 1/256, zero point 0 for
- * quint8 and -128 for qint8) and tanh (scale 2/256, zero point 128 for quint8 and 0 for qint8).
- */
-export function fixedQParams(op: 'sigmoid' | 'hardsigmoid' | 'tanh', dtype: QDType): [number, number] {
-  if (op === 'tanh') return [2 / 256, dtype === 'quint8' ? 128 : 0];
-  return [1 / 256, dtype === 'quint8' ? 0 : -128];
-}
+import { optionalNumber, planClamp, planElu, planHardsigmoid, planHardswish, planLeakyRelu, planRelu, planSigmoid, planTanh, planThreshold, writeBack } from './plan';
 
 function inplaceOption(value: unknown): boolean {
   return value === undefined ? false : validate.boolean(value, 'options.inplace');
@@ -39,113 +26,6 @@ function finishAsync(above: Function, input: QTensor, plan: () => [OpPlan<QTenso
     inplace = writes;
     return made;
   }).then((result) => (inplace ? writeBack(input, result) : result));
-}
-
-// ---- plans (shared by the functions, the modules and ops.quantized) --------------------------------
-
-/** @internal */
-export function planRelu(input: unknown, name = 'input'): OpPlan<QTensor> {
-  const x = checkByteQTensor(input, name);
-  return planLookup({ op: LookupOp.Relu, input: x, scale: x.qScale(), zeroPoint: x.qZeroPoint() });
-}
-
-/** @internal Integer clamp to quantize(min) .. quantize(max) (null: no bound), the input's qparams. */
-export function planClamp(input: unknown, min: number | null, max: number | null, name = 'input'): OpPlan<QTensor> {
-  const x = checkByteQTensor(input, name);
-  return planLookup({ op: LookupOp.Clamp, input: x, scale: x.qScale(), zeroPoint: x.qZeroPoint(), p0: min ?? NaN, p1: max ?? NaN });
-}
-
-/** @internal */
-export function planHardswish(input: unknown, scale: unknown, zeroPoint: unknown, name = 'input'): OpPlan<QTensor> {
-  const x = checkByteQTensor(input, name);
-  const [s, zp] = checkOutputQParams(scale, zeroPoint, x.dtype);
-  // qhardswish.cpp sends quint8 to QNNPACK's table under the qnnpack engine.
-  const op = x.dtype === 'quint8' && quantizedEngine() === 'qnnpack' ? LookupOp.QnnpackHardswish : LookupOp.Hardswish;
-  return planLookup({ op, input: x, scale: s, zeroPoint: zp, inverse: InverseScale.Double });
-}
-
-/** @internal elu and celu: PyTorch's generalized ELU (alpha, output scale coefficient, input scale coefficient). */
-export function planElu(
-  input: unknown,
-  scale: unknown,
-  zeroPoint: unknown,
-  alpha: number,
-  coefficient: number,
-  inputScale: number,
-  name = 'input',
-): OpPlan<QTensor> {
-  const x = checkByteQTensor(input, name);
-  const [s, zp] = checkOutputQParams(scale, zeroPoint, x.dtype);
-  return planLookup({
-    op: LookupOp.Elu,
-    input: x,
-    scale: s,
-    zeroPoint: zp,
-    p0: alpha,
-    p1: coefficient,
-    p2: inputScale,
-    inverse: InverseScale.DoubleOfFloat,
-    contiguousOutput: true,
-  });
-}
-
-/**
- * @internal Output qparams: the input's when scale / zeroPoint are undefined. qF.leaky_relu with
- * scale writes into `torch._empty_affine_quantized(input.shape)`, a contiguous tensor
- * (contiguousWhenRescaled); quantized::leaky_relu (ops, nnq.LeakyReLU) keeps the input's format.
- */
-export function planLeakyRelu(
-  input: unknown,
-  negativeSlope: number,
-  scale: unknown,
-  zeroPoint: unknown,
-  name = 'input',
-  contiguousWhenRescaled = false,
-): OpPlan<QTensor> {
-  const x = checkByteQTensor(input, name);
-  if ((scale === undefined || scale === null) !== (zeroPoint === undefined || zeroPoint === null)) {
-    throw validate.invalidType('both scale and zeroPoint, or neither', scale === undefined || scale === null ? 'scale' : 'zeroPoint', scale ?? zeroPoint);
-  }
-  const rescale = scale !== undefined && scale !== null;
-  const [s, zp] = rescale ? checkOutputQParams(scale, zeroPoint, x.dtype) : [x.qScale(), x.qZeroPoint()];
-  return planLookup({ op: LookupOp.LeakyRelu, input: x, scale: s, zeroPoint: zp, p0: negativeSlope, contiguousOutput: rescale && contiguousWhenRescaled });
-}
-
-/** @internal Output qparams: torch's fixed ones unless given (nnq.Sigmoid, ops.quantized.sigmoid). */
-export function planSigmoid(input: unknown, scale?: unknown, zeroPoint?: unknown, name = 'input'): OpPlan<QTensor> {
-  const x = checkByteQTensor(input, name);
-  const [s, zp] = scale === undefined ? fixedQParams('sigmoid', x.dtype) : checkOutputQParams(scale, zeroPoint, x.dtype);
-  return planLookup({ op: LookupOp.Sigmoid, input: x, scale: s, zeroPoint: zp, inverse: InverseScale.Double });
-}
-
-/** @internal */
-export function planHardsigmoid(input: unknown, name = 'input'): OpPlan<QTensor> {
-  const x = checkByteQTensor(input, name);
-  const [s, zp] = fixedQParams('hardsigmoid', x.dtype);
-  return planLookup({ op: LookupOp.Hardsigmoid, input: x, scale: s, zeroPoint: zp });
-}
-
-/** @internal */
-export function planTanh(input: unknown, name = 'input'): OpPlan<QTensor> {
-  const x = checkByteQTensor(input, name);
-  const [s, zp] = fixedQParams('tanh', x.dtype);
-  return planLookup({ op: LookupOp.Tanh, input: x, scale: s, zeroPoint: zp });
-}
-
-/** @internal */
-export function planThreshold(input: unknown, threshold: unknown, value: unknown, name = 'input'): OpPlan<QTensor> {
-  const x = checkByteQTensor(input, name);
-  const th = validate.finiteNumber(threshold, 'threshold');
-  const v = validate.finiteNumber(value, 'value');
-  return planLookup({
-    op: LookupOp.Threshold,
-    input: x,
-    scale: x.qScale(),
-    zeroPoint: x.qZeroPoint(),
-    p0: th,
-    p1: v,
-    inverse: InverseScale.DoubleOfFloat,
-  });
 }
 
 function clampBound(value: unknown, parameter: string): number | null {
