@@ -10,12 +10,12 @@ import {
   embeddingBagByteRowwiseOffsets,
   embeddingBagByteUnpack,
   embeddingByte,
-} from './packed';
+} from './ops';
 
 export { Embedding, EmbeddingBag } from './modules';
 export type { EmbeddingDType, FloatEmbeddingLike } from './modules';
-export { Uint8Tensor } from './packed';
-export type { EmbeddingBagMode, IndexInput, LookupOptions, PackedTable } from './packed';
+export { Uint8Tensor } from './ops';
+export type { EmbeddingBagMode, IndexInput, LookupOptions, PackedTable } from './plan';
 
 /** Members of qF (torch.ao.nn.quantized.functional). */
 export const functional = {};

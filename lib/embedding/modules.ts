@@ -7,12 +7,12 @@ import { QTensor, checkQTensor, makePerChannelQuantizedTensor, quantizePerChanne
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { embeddingAddon } from './native';
-import { EmbeddingBagMode, IndexInput, Lookup, Uint8Tensor, checkEmbedding, checkLookup, lookupPlan } from './packed';
+import { Uint8Tensor } from './ops';
+import { EmbeddingBagMode, IndexInput, Lookup, MODES, checkEmbedding, checkLookup, lookupPlan } from './plan';
 
 /** The weight dtypes of the quantized embedding modules. */
 export type EmbeddingDType = 'quint8' | 'quint4x2';
 const DTYPES: readonly EmbeddingDType[] = ['quint8', 'quint4x2'];
-const MODES: readonly EmbeddingBagMode[] = ['sum', 'mean', 'max'];
 
 /** torch.finfo(torch.float32).eps: the observer's smallest scale. */
 const FLOAT32_EPS = 2 ** -23;
