@@ -2,6 +2,7 @@
 
 import * as f from './functional';
 import * as m from './modules';
+import * as o from './ops';
 
 /** Members of qF (torch.ao.nn.quantized.functional). */
 export const functional = {
@@ -71,21 +72,21 @@ export const intrinsicModules = {
 export const intrinsicDynamicModules = {};
 /** Members of ops.quantized (torch.ops.quantized). */
 export const quantizedOps = {
-  batchNorm1d: f.batchNorm1d,
-  batchNorm2d: f.batchNorm2d,
-  batchNorm3d: f.batchNorm3d,
-  batchNorm2dRelu: f.batchNorm2dRelu,
-  batchNorm3dRelu: f.batchNorm3dRelu,
-  layerNorm: f.layerNorm,
-  groupNorm: f.groupNorm,
-  instanceNorm: f.instanceNorm,
+  batchNorm1d: o.batchNorm1d,
+  batchNorm2d: o.batchNorm2d,
+  batchNorm3d: o.batchNorm3d,
+  batchNorm2dRelu: o.batchNorm2dRelu,
+  batchNorm3dRelu: o.batchNorm3dRelu,
+  layerNorm: o.layerNorm,
+  groupNorm: o.groupNorm,
+  instanceNorm: o.instanceNorm,
   // off the event loop, same bits
-  batchNorm1dAsync: f.batchNorm1dAsync,
-  batchNorm2dAsync: f.batchNorm2dAsync,
-  batchNorm3dAsync: f.batchNorm3dAsync,
-  batchNorm2dReluAsync: f.batchNorm2dReluAsync,
-  batchNorm3dReluAsync: f.batchNorm3dReluAsync,
-  layerNormAsync: f.layerNormAsync,
-  groupNormAsync: f.groupNormAsync,
-  instanceNormAsync: f.instanceNormAsync,
+  batchNorm1dAsync: o.batchNorm1dAsync,
+  batchNorm2dAsync: o.batchNorm2dAsync,
+  batchNorm3dAsync: o.batchNorm3dAsync,
+  batchNorm2dReluAsync: o.batchNorm2dReluAsync,
+  batchNorm3dReluAsync: o.batchNorm3dReluAsync,
+  layerNormAsync: o.layerNormAsync,
+  groupNormAsync: o.groupNormAsync,
+  instanceNormAsync: o.instanceNormAsync,
 };
