@@ -78,9 +78,14 @@ export function describeValue(value: unknown, depth = 0): string {
   return `[object ${object.constructor?.name ?? 'Object'}]`;
 }
 
-/** The one message builder. */
+/** The one message builder: `received` is how the value is shown (expectedMessage's, or a caller's own rendering). */
+export function expected(what: string, parameter: string, received: string): string {
+  return `Expected ${what} for ${parameter} but received ${received}`;
+}
+
+/** The message for a value rendered by describeValue, with its JavaScript type. */
 export function expectedMessage(what: string, parameter: string, value: unknown): string {
-  return `Expected ${what} for ${parameter} but received ${describeValue(value)} of type ${typeof value}`;
+  return expected(what, parameter, `${describeValue(value)} of type ${typeof value}`);
 }
 
 /** A TypeError: the value has the wrong JavaScript type. */
@@ -113,6 +118,17 @@ export function positiveFiniteNumber(value: unknown, parameter: string): number 
   const what = 'positive finite number';
   const number = requireNumber(value, parameter, what);
   if (!(Number.isFinite(number) && number > 0)) throw invalidRange(what, parameter, value);
+  return number;
+}
+
+/**
+ * A quantization scale: a positive finite number that float32 (the kernels' and torch's
+ * precision) also holds as a positive finite number. Returns the value unrounded.
+ */
+export function scale(value: unknown, parameter: string): number {
+  const number = positiveFiniteNumber(value, parameter);
+  const rounded = Math.fround(number);
+  if (!(rounded > 0 && Number.isFinite(rounded))) throw invalidRange('positive number finite in float32', parameter, value);
   return number;
 }
 

@@ -9,6 +9,7 @@ import { architectures } from '../models';
 import { calibrate, loadOutputQParams, uncalibratedModules } from '../observers/calibrate';
 import type { Tensor } from '../tensor';
 import type { Command, CommandIO } from './index';
+import * as validate from '../validate';
 
 const USAGE = 'classify --arch NAME --weights FILE [--top K] [--resize N] [--crop N] [--labels FILE] [--calibrate] IMAGE...';
 
@@ -25,7 +26,7 @@ interface ClassifyArgs {
 
 function positiveInteger(flag: string, text: string | undefined): number {
   const value = Number(text);
-  if (text === undefined || !Number.isInteger(value) || value < 1) throw new RangeError(`Expected a positive integer for ${flag} but received ${text}`);
+  if (text === undefined || !Number.isInteger(value) || value < 1) throw new RangeError(validate.expected('a positive integer', flag, String(text)));
   return value;
 }
 

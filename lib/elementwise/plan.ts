@@ -42,16 +42,8 @@ export function dtypeCode(dtype: QDType): number {
   return DTYPE_CODES[dtype] as number;
 }
 
-/** An output scale: a positive number that float32 holds as a positive finite number (torch keeps scales in fp32 kernels). */
-export function checkScale(value: unknown, parameter: string): number {
-  const scale = validate.positiveFiniteNumber(value, parameter);
-  const rounded = Math.fround(scale);
-  if (!(rounded > 0 && Number.isFinite(rounded))) throw validate.invalidRange('positive number finite in float32', parameter, value);
-  return scale;
-}
-
 export function checkOutputQParams(scale: unknown, zeroPoint: unknown, dtype: QDType, scaleName = 'scale', zeroPointName = 'zeroPoint'): [number, number] {
-  return [checkScale(scale, scaleName), checkZeroPoint(zeroPoint, zeroPointName, dtype)];
+  return [validate.scale(scale, scaleName), checkZeroPoint(zeroPoint, zeroPointName, dtype)];
 }
 
 export function optionalNumber(value: unknown, parameter: string, fallback: number): number {

@@ -5,7 +5,7 @@ import { QTensor, checkQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
-import { checkQuint8, checkScale, checkZeroPointU8, planConv, planLinear } from './plan';
+import { checkQuint8, checkZeroPointU8, planConv, planLinear } from './plan';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec } from './params';
 import { linearWeightDims, packConv, packLinear } from './weights';
 
@@ -36,7 +36,7 @@ function linearPlan(input: unknown, weight: unknown, bias: unknown, options: unk
   const opts = validate.options(options, 'options', ['scale', 'zeroPoint']);
   const q = checkQuint8(input, 'input');
   const [outFeatures, inFeatures] = linearWeightDims(weight);
-  const scale = opts.scale === undefined ? q.qScale() : checkScale(opts.scale, 'scale');
+  const scale = opts.scale === undefined ? q.qScale() : validate.scale(opts.scale, 'scale');
   const zeroPoint = opts.zeroPoint === undefined ? q.qZeroPoint() : checkZeroPointU8(opts.zeroPoint, 'zeroPoint');
   if (q.dim() < 1 || q.shape[q.dim() - 1] !== inFeatures) {
     throw validate.invalidRange(`QTensor whose last dim is the weight's inFeatures (${inFeatures})`, 'input', input);
@@ -118,7 +118,7 @@ function functionalConv(dims: 1 | 2 | 3, transposed: boolean, input: unknown, we
   const opts = validate.options(options, 'options', transposed ? CONV_TRANSPOSE_OPTIONS : CONV_OPTIONS);
   if (opts.dtype !== undefined) validate.oneOf(opts.dtype, 'dtype', ['quint8']);
   const q = checkQuint8(input, 'input');
-  const scale = checkScale(opts.scale ?? 1, 'scale');
+  const scale = validate.scale(opts.scale ?? 1, 'scale');
   const zeroPoint = checkZeroPointU8(opts.zeroPoint ?? 0, 'zeroPoint');
   const spec = functionalSpec(dims, transposed, q, weight, opts);
   const packed = packConv(spec, weight, bias);

@@ -8,7 +8,7 @@ import { QTensor, makePerTensorQuantizedTensor } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
-import { checkScale, checkZeroPointU8, fastOutputQParams, newLinearFastCache, planConv, planLinear, planLinearDynamic, runLinearFast } from './plan';
+import { checkZeroPointU8, fastOutputQParams, newLinearFastCache, planConv, planLinear, planLinearDynamic, runLinearFast } from './plan';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec, outputPaddingFor, tupleRepr, weightShape } from './params';
 import { PackedWeight, packConv, packLinear, releasePacked, repackConv, unpackBias, unpackWeight } from './weights';
 
@@ -35,7 +35,7 @@ function qschemeRepr(packed: PackedWeight): string {
 /** The `[weight, bias]` pair torch saves as `_packed_params._packed_params` (a tuple), checked. */
 function weightBiasPair(value: unknown, key: string): [QTensor, Tensor | null] {
   if (!Array.isArray(value) || value.length !== 2) {
-    throw new TypeError(`Expected [weight QTensor, bias Tensor | null] for ${key} but received ${describeStateValue(value)}`);
+    throw new TypeError(validate.expected('[weight QTensor, bias Tensor | null]', key, describeStateValue(value)));
   }
   return [quantizedTensor(value[0], `${key}[0]`), value[1] === null ? null : floatTensor(value[1], `${key}[1]`)];
 }
@@ -135,7 +135,7 @@ abstract class LinearBase extends PackedLinearModule {
 
   /** @internal */
   protected plan(x: unknown, activation: Activation, alpha = 0): OpPlan<QTensor> {
-    const scale = checkScale(this.scale, 'scale');
+    const scale = validate.scale(this.scale, 'scale');
     const zeroPoint = checkZeroPointU8(this.zeroPoint, 'zeroPoint');
     return planLinear(this.packed, x, 'x', scale, zeroPoint, activation, alpha);
   }
@@ -441,7 +441,7 @@ abstract class ConvBase extends Module {
 
   /** @internal */
   protected plan(x: unknown, relu: boolean, outputSize?: unknown, extra?: unknown): OpPlan<QTensor> {
-    const scale = checkScale(this.scale, 'scale');
+    const scale = validate.scale(this.scale, 'scale');
     const zeroPoint = checkZeroPointU8(this.zeroPoint, 'zeroPoint');
     let packed = this.packed;
     let spec = this.spec;

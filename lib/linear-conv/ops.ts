@@ -4,7 +4,7 @@ import { QTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
-import { checkQuint8, checkScale, checkZeroPointU8, planConv, planLinear, planLinearDynamic } from './plan';
+import { checkQuint8, checkZeroPointU8, planConv, planLinear, planLinearDynamic } from './plan';
 import { ConvSpec, IntOrTuple, convSpec } from './params';
 import { PackedWeight, linearWeightDims, packConv, packLinear, unpackBias, unpackWeight } from './weights';
 
@@ -90,7 +90,7 @@ function linearPrepack(weight: QTensor, bias?: Tensor | null): LinearPackedParam
 
 function linearWith(activation: Activation) {
   return (input: QTensor, packedParams: LinearPackedParams, scale: number, zeroPoint: number): QTensor =>
-    planLinear(checkLinearPacked(packedParams), input, 'input', checkScale(scale, 'scale'), checkZeroPointU8(zeroPoint, 'zeroPoint'), activation).run();
+    planLinear(checkLinearPacked(packedParams), input, 'input', validate.scale(scale, 'scale'), checkZeroPointU8(zeroPoint, 'zeroPoint'), activation).run();
 }
 
 function linearDynamicWith(relu: boolean) {
@@ -148,7 +148,7 @@ function convWith(dims: 1 | 2 | 3, transposed: boolean, relu: boolean) {
   return (input: QTensor, packedParams: ConvPackedParams, scale: number, zeroPoint: number): QTensor => {
     const packed = checkConvPacked(packedParams, dims, transposed);
     const q = checkQuint8(input, 'input');
-    return planConv(packed[packedKey], packed.spec, q, 'input', checkScale(scale, 'scale'), checkZeroPointU8(zeroPoint, 'zeroPoint'), relu).run();
+    return planConv(packed[packedKey], packed.spec, q, 'input', validate.scale(scale, 'scale'), checkZeroPointU8(zeroPoint, 'zeroPoint'), relu).run();
   };
 }
 

@@ -17,14 +17,6 @@ export function checkQuint8(value: unknown, parameter: string): QTensor {
   return q;
 }
 
-/** An output scale: positive and finite, also once rounded to float32 (the kernels' precision). */
-export function checkScale(value: unknown, parameter: string): number {
-  const scale = validate.positiveFiniteNumber(value, parameter);
-  const rounded = Math.fround(scale);
-  if (!(rounded > 0 && Number.isFinite(rounded))) throw validate.invalidRange('positive number finite in float32', parameter, value);
-  return scale;
-}
-
 export function checkZeroPointU8(value: unknown, parameter: string): number {
   return validate.integerInRange(value, parameter, 0, 255);
 }
@@ -80,7 +72,7 @@ export function newLinearFastCache(): LinearFastCache {
   return { inShape: null, outShape: [], outStrides: [] };
 }
 
-/** True when the output qparams pass checkScale and checkZeroPointU8 (zeroPoint without a sign of zero). */
+/** True when the output qparams pass validate.scale and checkZeroPointU8 (zeroPoint without a sign of zero). */
 export function fastOutputQParams(scale: unknown, zeroPoint: unknown): boolean {
   if (typeof scale !== 'number' || !(scale > 0 && scale < Infinity)) return false;
   const rounded = Math.fround(scale);

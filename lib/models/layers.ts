@@ -10,6 +10,7 @@ import { nn, nnq } from '../nn';
 import type { Module } from '../nn/module';
 import type { QTensor } from '../qtensor';
 import { Tensor } from '../tensor';
+import * as validate from '../validate';
 
 export interface ConvSpec {
   stride?: number | [number, number];
@@ -62,7 +63,7 @@ const TRANSFORM = [
 export function transformInput(x: Tensor): Tensor {
   const [n, c, h, w] = x.shape;
   if (x.shape.length !== 4 || c !== 3) {
-    throw new RangeError(`Expected an input of shape [N, 3, H, W] for x but received shape [${x.shape.join(', ')}]`);
+    throw new RangeError(validate.expected('an input of shape [N, 3, H, W]', 'x', `shape [${x.shape.join(', ')}]`));
   }
   const source = x.contiguous().data;
   const out = new Float32Array(n * 3 * h * w);

@@ -82,8 +82,5 @@ export class DeQuantize extends Module {
 
 /** The scale as torch's float32 buffer holds it; a scale float32 cannot hold as a positive finite number is rejected. */
 function float32Scale(scale: unknown, parameter = 'scale'): number {
-  const value = validate.positiveFiniteNumber(scale, parameter);
-  const rounded = Math.fround(value);
-  if (!(rounded > 0 && Number.isFinite(rounded))) throw validate.invalidRange('positive number finite in float32', parameter, scale);
-  return rounded;
+  return Math.fround(validate.scale(scale, parameter));
 }

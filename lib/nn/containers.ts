@@ -1,11 +1,12 @@
 // nn.Sequential, nn.ModuleList and nn.ModuleDict: containers whose children are named by position or key, as in torch.
 
 import { Module } from './module';
+import * as validate from '../validate';
 
 function checkModule(value: unknown, parameter: string): Module {
   if (value instanceof Module) return value;
   const shown = value === null ? 'null' : typeof value === 'object' ? `[object ${(value as object).constructor?.name ?? 'Object'}]` : String(value);
-  throw new TypeError(`Expected an nn.Module for ${parameter} but received ${shown} of type ${typeof value}`);
+  throw new TypeError(validate.expected('an nn.Module', parameter, `${shown} of type ${typeof value}`));
 }
 
 /**
@@ -62,7 +63,7 @@ abstract class ContainerModule extends Module {
   protected positional(index: number): Module {
     const n = this.store.size;
     if (!Number.isInteger(index) || index < -n || index >= n) {
-      throw new RangeError(`Expected an integer index in [${-n}, ${n - 1}] for index but received ${String(index)} of type ${typeof index}`);
+      throw new RangeError(validate.expected(`an integer index in [${-n}, ${n - 1}]`, 'index', `${String(index)} of type ${typeof index}`));
     }
     return [...this.store.values()][index < 0 ? index + n : index];
   }
@@ -158,7 +159,7 @@ export class ModuleList extends ContainerModule {
   insert(index: number, module: Module): void {
     const list = [...this.store.values()];
     const n = list.length;
-    if (!Number.isInteger(index)) throw new TypeError(`Expected an integer for index but received ${String(index)} of type ${typeof index}`);
+    if (!Number.isInteger(index)) throw new TypeError(validate.expected('an integer', 'index', `${String(index)} of type ${typeof index}`));
     const at = index < 0 ? Math.max(0, n + index) : Math.min(index, n);
     list.splice(at, 0, checkModule(module, 'module'));
     this.renumber(list);
@@ -185,7 +186,7 @@ export class ModuleDict extends ContainerModule {
   /** Adds or replaces the child under `key`; returns this. */
   set(key: string, module: Module): this {
     if (typeof key !== 'string' || key === '' || key.includes('.')) {
-      throw new TypeError(`Expected a non-empty key without '.' for key but received ${String(key)} of type ${typeof key}`);
+      throw new TypeError(validate.expected(`a non-empty key without '.'`, 'key', `${String(key)} of type ${typeof key}`));
     }
     this.put(key, checkModule(module, `modules['${key}']`));
     return this;

@@ -14,6 +14,7 @@
 import { atCallTime } from '../plan';
 import type { StateDict, StateValue } from './state';
 import { describeStateValue } from './state';
+import * as validate from '../validate';
 
 export type { StateDict, StateValue } from './state';
 
@@ -168,7 +169,7 @@ export class Module {
   /** The descendant at a dotted path ('' is this module): `getSubmodule('layer1.0.conv1')`. */
   getSubmodule(target: string): Module {
     if (typeof target !== 'string') {
-      throw new TypeError(`Expected a dotted module path (string) for target but received ${String(target)} of type ${typeof target}`);
+      throw new TypeError(validate.expected('a dotted module path (string)', 'target', `${String(target)} of type ${typeof target}`));
     }
     if (target === '') return this;
     let module: Module = this;
@@ -216,11 +217,11 @@ export class Module {
   loadStateDict(stateDict: ReadonlyMap<string, StateValue> | Readonly<Record<string, StateValue>>, options: { strict?: boolean } = {}): IncompatibleKeys {
     const entries = toStateMap(stateDict);
     if (options === null || typeof options !== 'object') {
-      throw new TypeError(`Expected an options object ({ strict }) for options but received ${String(options)} of type ${typeof options}`);
+      throw new TypeError(validate.expected('an options object ({ strict })', 'options', `${String(options)} of type ${typeof options}`));
     }
     const strict = options.strict ?? true;
     if (typeof strict !== 'boolean') {
-      throw new TypeError(`Expected a boolean for options.strict but received ${String(strict)} of type ${typeof strict}`);
+      throw new TypeError(validate.expected('a boolean', 'options.strict', `${String(strict)} of type ${typeof strict}`));
     }
     const used = new Set<string>();
     const missingKeys: string[] = [];
@@ -315,7 +316,7 @@ function toStateMap(value: unknown): ReadonlyMap<string, StateValue> {
   if (value instanceof Map) {
     for (const key of value.keys()) {
       if (typeof key !== 'string') {
-        throw new TypeError(`Expected string keys for stateDict but received key ${String(key)} of type ${typeof key}`);
+        throw new TypeError(validate.expected('string keys', 'stateDict', `key ${String(key)} of type ${typeof key}`));
       }
     }
     return value as ReadonlyMap<string, StateValue>;
@@ -324,5 +325,5 @@ function toStateMap(value: unknown): ReadonlyMap<string, StateValue> {
     const prototype = Object.getPrototypeOf(value);
     if (prototype === Object.prototype || prototype === null) return new Map(Object.entries(value as Record<string, StateValue>));
   }
-  throw new TypeError(`Expected a Map or a plain object of state-dict entries for stateDict but received ${String(value)} of type ${typeof value}`);
+  throw new TypeError(validate.expected('a Map or a plain object of state-dict entries', 'stateDict', `${String(value)} of type ${typeof value}`));
 }

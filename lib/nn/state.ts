@@ -12,6 +12,7 @@ export type StoredTensorLike = StoredTensor;
 // layer: load() returns exactly what loadStateDict() takes).
 export type { StateDict, StateValue } from '../io/state-dict';
 import type { StateDict, StateValue } from '../io/state-dict';
+import * as validate from '../validate';
 
 /** True for a StoredTensor. */
 export function isStoredTensor(value: unknown): value is StoredTensor {
@@ -38,24 +39,24 @@ export function scalarNumber(value: StateValue, key: string): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') {
     const n = Number(value);
-    if (!Number.isSafeInteger(n)) throw new RangeError(`Expected a number within ±2^53 for ${key} but received ${value}n of type bigint`);
+    if (!Number.isSafeInteger(n)) throw new RangeError(validate.expected('a number within ±2^53', key, `${value}n of type bigint`));
     return n;
   }
   if (value instanceof Tensor) {
-    if (value.numel() !== 1) throw new RangeError(`Expected a one-element tensor for ${key} but received a Tensor of shape [${value.shape.join(', ')}]`);
+    if (value.numel() !== 1) throw new RangeError(validate.expected('a one-element tensor', key, `a Tensor of shape [${value.shape.join(', ')}]`));
     return value.contiguous().data[0];
   }
   if (isStoredTensor(value)) {
-    if (value.numel() !== 1) throw new RangeError(`Expected a one-element tensor for ${key} but received a ${value.dtype} tensor of shape [${value.shape.join(', ')}]`);
+    if (value.numel() !== 1) throw new RangeError(validate.expected('a one-element tensor', key, `a ${value.dtype} tensor of shape [${value.shape.join(', ')}]`));
     return Number(value.item());
   }
-  throw new TypeError(`Expected a number or a one-element tensor for ${key} but received ${describeStateValue(value)}`);
+  throw new TypeError(validate.expected('a number or a one-element tensor', key, describeStateValue(value)));
 }
 
 /** An integer from a state value (as scalarNumber), RangeError when it is not one. */
 export function scalarInteger(value: StateValue, key: string): number {
   const n = scalarNumber(value, key);
-  if (!Number.isInteger(n)) throw new RangeError(`Expected an integer for ${key} but received ${n} of type number`);
+  if (!Number.isInteger(n)) throw new RangeError(validate.expected('an integer', key, `${n} of type number`));
   return n;
 }
 
@@ -72,13 +73,13 @@ export function int64Tensor(value: number, shape: readonly number[] = []): Store
 /** A float32 Tensor from a state value, or a TypeError naming `key` (QTensors and other dtypes are refused). */
 export function floatTensor(value: StateValue, key: string): Tensor {
   if (value instanceof Tensor) return value;
-  throw new TypeError(`Expected a float32 Tensor for ${key} but received ${describeStateValue(value)}`);
+  throw new TypeError(validate.expected('a float32 Tensor', key, describeStateValue(value)));
 }
 
 /** A QTensor from a state value, or a TypeError naming `key`. */
 export function quantizedTensor(value: StateValue, key: string): QTensor {
   if (value instanceof QTensor) return value;
-  throw new TypeError(`Expected a quantized tensor (QTensor) for ${key} but received ${describeStateValue(value)}`);
+  throw new TypeError(validate.expected('a quantized tensor (QTensor)', key, describeStateValue(value)));
 }
 
 /** Throws a RangeError naming `key` unless `shape` equals `expected` (torch's size-mismatch wording). */
@@ -112,14 +113,14 @@ export function readQParams(
   const scale = ctx.read(`${prefix}scale`, (value) => {
     const n = scalarNumber(value, `${prefix}scale`);
     if (!(n > 0 && Number.isFinite(Math.fround(n)) && Math.fround(n) > 0)) {
-      throw new RangeError(`Expected a positive float32 scale for ${prefix}scale but received ${n}`);
+      throw new RangeError(validate.expected('a positive float32 scale', `${prefix}scale`, String(n)));
     }
     return n;
   });
   const zeroPoint = ctx.read(`${prefix}zero_point`, (value) => {
     const n = scalarInteger(value, `${prefix}zero_point`);
     const [lo, hi] = zeroPointRange;
-    if (n < lo || n > hi) throw new RangeError(`Expected a zero point in [${lo}, ${hi}] for ${prefix}zero_point but received ${n}`);
+    if (n < lo || n > hi) throw new RangeError(validate.expected(`a zero point in [${lo}, ${hi}]`, `${prefix}zero_point`, String(n)));
     return n;
   });
   return scale === undefined || zeroPoint === undefined ? undefined : { scale, zeroPoint };
@@ -129,7 +130,7 @@ export function readQParams(
 export function readConstant(ctx: LoadContext, key: string, expected: readonly string[]): string | undefined {
   return ctx.read(key, (value) => {
     if (typeof value !== 'string' || !expected.includes(value)) {
-      throw new RangeError(`Expected ${expected.map((e) => `'${e}'`).join(' or ')} for ${key} but received ${typeof value === 'string' ? `'${value}'` : describeStateValue(value)}`);
+      throw new RangeError(validate.expected(expected.map((e) => `'${e}'`).join(' or '), key, typeof value === 'string' ? `'${value}'` : describeStateValue(value)));
     }
     return value;
   });

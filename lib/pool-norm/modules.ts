@@ -260,10 +260,7 @@ function filled(length: number, value: number): Tensor {
 
 /** The scale as torch's float32 buffer holds it. */
 function float32Scale(scale: unknown, parameter = 'scale'): number {
-  const value = validate.positiveFiniteNumber(scale, parameter);
-  const rounded = Math.fround(value);
-  if (!(rounded > 0 && Number.isFinite(rounded))) throw validate.invalidRange('positive number finite in float32', parameter, scale);
-  return rounded;
+  return Math.fround(validate.scale(scale, parameter));
 }
 
 abstract class BatchNormNd extends PlannedModule {
