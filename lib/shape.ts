@@ -208,9 +208,45 @@ export interface NumericArray {
   [index: number]: number;
 }
 
+/** A typed array: runs of it copy with set() (one memmove) instead of an element loop. */
+function isTypedArray(a: NumericArray): a is NumericArray & { subarray(begin: number, end: number): NumericArray; set(src: NumericArray, offset: number): void } {
+  return ArrayBuffer.isView(a) && !(a instanceof DataView);
+}
+
 /**
- * dst[dstStrides . i] = src[srcStrides . i] for every index i of `shape`. The innermost
- * dim runs as a tight loop; the others advance like an odometer.
+ * The copy's dims in dst's memory order (largest dst stride first), size-1 dims dropped and
+ * neighbours merged where both sides step over them as one dim: the innermost dim is then
+ * the longest run the two layouts share.
+ */
+function copyDims(shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[]): [number[], number[], number[]] {
+  const dims = shape.map((_, d) => d).filter((d) => shape[d] !== 1);
+  dims.sort((a, b) => dstStrides[b] - dstStrides[a] || srcStrides[b] - srcStrides[a] || a - b);
+  const size: number[] = [];
+  const from: number[] = [];
+  const to: number[] = [];
+  for (const d of dims) {
+    const k = size.length - 1;
+    if (k >= 0 && from[k] === srcStrides[d] * shape[d] && to[k] === dstStrides[d] * shape[d]) {
+      size[k] *= shape[d];
+      from[k] = srcStrides[d];
+      to[k] = dstStrides[d];
+    } else {
+      size.push(shape[d]);
+      from.push(srcStrides[d]);
+      to.push(dstStrides[d]);
+    }
+  }
+  return [size, from, to];
+}
+
+/** Runs shorter than this copy element by element: set() and subarray() cost more than a short loop. */
+const MIN_SET_RUN = 16;
+
+/**
+ * dst[dstStrides . i] = src[srcStrides . i] for every index i of `shape` (src and dst do not
+ * overlap). The dims run in dst's memory order, merged where both layouts allow; a run that is
+ * contiguous on both sides copies with TypedArray.set, the others in a tight loop; the outer
+ * dims advance like an odometer.
  */
 export function stridedCopy(
   src: NumericArray,
@@ -221,27 +257,33 @@ export function stridedCopy(
 ): void {
   const numel = numelOf(shape);
   if (numel === 0) return;
-  const rank = shape.length;
+  const [dims, from, to] = copyDims(shape, srcStrides, dstStrides);
+  const rank = dims.length;
   if (rank === 0) {
     dst[0] = src[0];
     return;
   }
   const last = rank - 1;
-  const inner = shape[last];
-  const srcInner = srcStrides[last];
-  const dstInner = dstStrides[last];
+  const inner = dims[last];
+  const srcInner = from[last];
+  const dstInner = to[last];
+  const runs = srcInner === 1 && dstInner === 1 && inner >= MIN_SET_RUN && isTypedArray(src) && isTypedArray(dst) ? { src, dst } : null;
   const index = new Array<number>(rank).fill(0);
   let s = 0;
   let d = 0;
   for (let done = 0; done < numel; done += inner) {
-    for (let i = 0, si = s, di = d; i < inner; i++, si += srcInner, di += dstInner) dst[di] = src[si];
+    if (runs !== null) {
+      runs.dst.set(runs.src.subarray(s, s + inner), d);
+    } else {
+      for (let i = 0, si = s, di = d; i < inner; i++, si += srcInner, di += dstInner) dst[di] = src[si];
+    }
     for (let k = last - 1; k >= 0; k--) {
       index[k]++;
-      s += srcStrides[k];
-      d += dstStrides[k];
-      if (index[k] < shape[k]) break;
-      s -= srcStrides[k] * shape[k];
-      d -= dstStrides[k] * shape[k];
+      s += from[k];
+      d += to[k];
+      if (index[k] < dims[k]) break;
+      s -= from[k] * dims[k];
+      d -= to[k] * dims[k];
       index[k] = 0;
     }
   }
