@@ -751,10 +751,16 @@ export function quantizePerTensorDynamic(input: Tensor, dtype: 'quint8' | 'qint8
   const reduce = validate.boolean(reduceRange, 'reduceRange');
   if (x.numel() === 0) throw validate.invalidRange('non-empty Tensor (its min and max choose the qparams)', 'input', input);
   const values = x.contiguous().data.subarray(0, x.numel());
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw validate.invalidRange('Tensor of finite values (no NaN or infinity)', 'input', input);
+  // The binding scans for NaN and infinities before its min/max: its error, said in this API's words.
+  let chosen: { scale: number; zeroPoint: number };
+  try {
+    chosen = addon.chooseQuantizationParams(values, DTYPE_INFO[type].code, reduce);
+  } catch (error) {
+    if (error instanceof RangeError && error.message.startsWith('Expected tensor of finite values for input')) {
+      throw validate.invalidRange('Tensor of finite values (no NaN or infinity)', 'input', input);
+    }
+    throw error;
   }
-  const chosen = addon.chooseQuantizationParams(values, DTYPE_INFO[type].code, reduce);
   return planQuantizePerTensor(x, chosen.scale, chosen.zeroPoint, type).run();
 }
 
