@@ -1,5 +1,7 @@
 // The one op plan helper every family uses: an op checked once, then run now or off the event loop with the caller's stack.
 
+import { types } from 'util';
+
 /**
  * An op whose arguments are all checked: run() calls the native op now; runAsync() calls
  * its Promise variant, computed on libuv's pool.
@@ -24,9 +26,11 @@ export function captureCaller(above: Function): CallerStack {
 /**
  * A native rejection carries no JS frames (it settles from libuv's loop), so its stack is
  * replaced by the caller's: the error then points at the line that called forwardAsync.
+ * isNativeError, not instanceof: the addon makes its errors in the main realm, which is not
+ * this module's under a vm context (jest).
  */
 function withCallerStack(error: unknown, caller: CallerStack): unknown {
-  if (error instanceof Error && caller.stack !== undefined) {
+  if (types.isNativeError(error) && caller.stack !== undefined) {
     const frames = caller.stack.split('\n').slice(1).join('\n');
     error.stack = `${error.name}: ${error.message}\n${frames}`;
   }
