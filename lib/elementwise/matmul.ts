@@ -15,10 +15,17 @@ import { broadcastShapes, expandedStrides } from './arithmetic';
 import { native } from './native';
 import { checkByteQTensor, checkOutputQParams } from './plan';
 
-/** x's values broadcast to `shape` (x's matrix dims already promoted), laid out densely. */
+/**
+ * x's values broadcast to `shape` (x's matrix dims already promoted), laid out densely: x's own
+ * storage when it already is (the native product reads it synchronously), else a copy.
+ */
 function denseExpanded(data: Float32Array, xShape: readonly number[], xStrides: readonly number[], shape: readonly number[]): Float32Array {
-  const out = new Float32Array(numelOf(shape));
-  stridedCopy(data, expandedStrides(xShape, xStrides, shape), out, contiguousStrides(shape), shape);
+  const numel = numelOf(shape);
+  const from = expandedStrides(xShape, xStrides, shape);
+  const dense = contiguousStrides(shape);
+  if (shape.every((size, d) => size === 1 || from[d] === dense[d])) return data.length === numel ? data : data.subarray(0, numel);
+  const out = new Float32Array(numel);
+  stridedCopy(data, from, out, dense, shape);
   return out;
 }
 
