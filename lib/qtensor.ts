@@ -11,6 +11,9 @@
 import { pythonFloatRepr, pythonTuple, plainTensorRepr, tensorRepr } from './format';
 import { QStorage, addon } from './native';
 import { OpPlan, makePlan } from './plan';
+// The plan helper's earlier home: re-exported so code written against it still builds; new code imports lib/plan.ts.
+export type { CallerStack, OpPlan } from './plan';
+export { captureCaller, makePlan } from './plan';
 import {
   MemoryFormat,
   contiguousStrides,

@@ -6,6 +6,8 @@
 // length and how much of it is "vector" (see native/src/ops/elementwise.h).
 
 import { OpPlan, makePlan } from '../plan';
+// Their earlier home: re-exported so code written against it still builds; new code imports lib/plan.ts.
+export { atCallTime, runPlanAsync as runAsync } from '../plan';
 import { QStorage } from '../native';
 import { QDType, QTensor, checkQTensor, checkZeroPoint, denseQuantized, makePerTensorQTensor } from '../qtensor';
 import { MemoryFormat, formatStrides, isContiguousAs, suggestMemoryFormat } from '../shape';
