@@ -296,6 +296,13 @@ function sharedTable(packed: Uint8Array): TableHandle {
   return handle;
 }
 
+/** A module's dispose(): frees the native copy of its table, if an async lookup made one. */
+export function releaseSharedTable(packed: Uint8Array): void {
+  const handle = sharedTables.get(packed);
+  sharedTables.delete(packed);
+  if (handle !== undefined) embeddingAddon.releaseWeights(handle);
+}
+
 /** An async lookup; `ownedTable`: the table belongs to a module (shared, copied once, not per call). */
 export async function runLookupAsync(p: LookupPlan, ownedTable = false): Promise<Tensor> {
   const args = lookupArgs(p);

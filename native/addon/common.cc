@@ -1,6 +1,7 @@
 // The binding's shared plumbing: error messages, argument readers, outputs, and the sync/async op runner.
 #include "addon/common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
@@ -354,6 +355,152 @@ Status RunGuarded(const std::function<Status()>& compute) {
   } catch (const std::exception& e) {
     return Status::Error(std::string("qkernels: native operation failed: ") + e.what());
   }
+}
+
+// ---- handles ---------------------------------------------------------------------------------
+
+namespace {
+
+constexpr napi_type_tag kHandleTag = {0x2f6d94b1c07e4a35ULL, 0xa83c5e1d92f7064bULL};
+
+// Raw N-API with the status ignored: this runs in finalizers, possibly while the env is torn
+// down, where a thrown Napi::Error would abort the process.
+void GiveBackBytes(napi_env env, NativeHandle* handle) {
+  if (handle->reported_bytes == 0) return;
+  int64_t total = 0;
+  napi_adjust_external_memory(env, -handle->reported_bytes, &total);
+  handle->reported_bytes = 0;
+}
+
+// The handles of this thread's env whose weights are not freed yet (one env per thread in
+// Node: the main thread or a worker's), with the bytes they reported.
+struct SweepList {
+  std::vector<NativeHandle*> handles;
+  int64_t bytes = 0;
+  int64_t next_sweep = 0;  // sweep when `bytes` reaches this
+};
+// Never destroyed: finalizers may run after thread-local destructors at exit. Its vector's
+// memory is given back whenever the list empties, so a finished worker leaks a few bytes.
+SweepList& List() {
+  thread_local SweepList* list = new SweepList();
+  return *list;
+}
+
+constexpr int64_t kMinSweepBytes = int64_t{32} << 20;
+
+void Unlist(napi_env env, NativeHandle* handle) {
+  if (handle->weak == nullptr) return;
+  SweepList& list = List();
+  NativeHandle* last = list.handles.back();
+  list.handles[handle->slot] = last;
+  last->slot = handle->slot;
+  list.handles.pop_back();
+  list.bytes -= handle->reported_bytes;
+  if (list.handles.empty()) std::vector<NativeHandle*>().swap(list.handles);
+  napi_delete_reference(env, handle->weak);
+  handle->weak = nullptr;
+}
+
+// Frees the weights of every listed handle GC has collected the External of. Amortized: the
+// next sweep waits until the listed bytes double (at least 32 MiB), so a loop of N
+// constructions costs O(N) list visits in all.
+void Sweep(napi_env env) {
+  SweepList& list = List();
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  for (size_t i = list.handles.size(); i-- > 0;) {
+    NativeHandle* handle = list.handles[i];
+    napi_value value = nullptr;
+    if (napi_get_reference_value(env, handle->weak, &value) != napi_ok || value != nullptr) continue;
+    Unlist(env, handle);  // moves the last entry (already visited) into slot i
+    handle->released = true;
+    handle->Drop();
+    GiveBackBytes(env, handle);
+  }
+  napi_close_handle_scope(env, scope);
+  list.next_sweep = std::max(kMinSweepBytes, list.bytes * 2);
+}
+
+}  // namespace
+
+Napi::Value NewHandle(Napi::Env env, NativeHandle* handle, size_t bytes) {
+  Napi::External<NativeHandle> external;
+  try {
+    external = Napi::External<NativeHandle>::New(env, handle, [](Napi::Env finalize_env, NativeHandle* data) {
+      Unlist(finalize_env, data);
+      GiveBackBytes(finalize_env, data);
+      delete data;
+    });
+  } catch (...) {
+    delete handle;
+    throw;
+  }
+  external.TypeTag(&kHandleTag);
+  const int64_t reported = static_cast<int64_t>(std::min<size_t>(bytes, size_t{1} << 50));
+  int64_t total = 0;
+  if (reported > 0 && napi_adjust_external_memory(env, reported, &total) == napi_ok) handle->reported_bytes = reported;
+  SweepList& list = List();
+  napi_ref weak = nullptr;
+  if (napi_create_reference(env, external, 0, &weak) == napi_ok) {
+    try {
+      list.handles.push_back(handle);
+      handle->weak = weak;
+      handle->slot = list.handles.size() - 1;
+      list.bytes += handle->reported_bytes;
+    } catch (const std::bad_alloc&) {
+      napi_delete_reference(env, weak);  // unlisted: freed by its finalizer only
+    }
+  }
+  if (list.bytes >= std::max(list.next_sweep, kMinSweepBytes)) Sweep(env);
+  return external;
+}
+
+NativeHandle* ArgHandleOfKind(const Napi::CallbackInfo& info, size_t index, const char* kind, const char* parameter) {
+  const Napi::Value value = info[index];
+  NativeHandle* handle = nullptr;
+  if (value.IsExternal() && value.As<Napi::External<NativeHandle>>().CheckTypeTag(&kHandleTag)) {
+    handle = value.As<Napi::External<NativeHandle>>().Data();
+  }
+  if (handle == nullptr || handle->kind != kind) ThrowType(info.Env(), kind, parameter, value);
+  if (handle->released) ThrowType(info.Env(), std::string(kind) + " that was not disposed", parameter, value);
+  return handle;
+}
+
+NativeHandle* HandleOrNull(napi_env env, napi_value value) {
+  napi_valuetype type = napi_undefined;
+  bool tagged = false;
+  void* data = nullptr;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, value, &kHandleTag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, value, &data) != napi_ok) {
+    return nullptr;
+  }
+  return static_cast<NativeHandle*>(data);
+}
+
+void ReleaseHandle(napi_env env, NativeHandle* handle) {
+  if (handle->released) return;
+  Unlist(env, handle);
+  handle->released = true;
+  handle->Drop();
+  GiveBackBytes(env, handle);
+}
+
+namespace {
+
+Napi::Value ReleaseWeights(const Napi::CallbackInfo& info) {
+  const Napi::Value value = info[0];
+  if (!value.IsExternal() || !value.As<Napi::External<NativeHandle>>().CheckTypeTag(&kHandleTag)) {
+    ThrowType(info.Env(), "qkernels weight or table handle", "handle", value);
+  }
+  ReleaseHandle(info.Env(), value.As<Napi::External<NativeHandle>>().Data());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void RegisterHandleOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("releaseWeights", Napi::Function::New(env, ReleaseWeights, "releaseWeights"));
 }
 
 // ---- per-channel parameters ----------------------------------------------------------------
