@@ -1,5 +1,5 @@
-// Native memory: dispose() frees packed weights deterministically, and RSS stays flat over long forward and construction loops (10^5 with QKERNELS_HEAVY_TESTS=1).
-import { nnq, quantizePerTensor, tensor } from '..';
+// Native memory: dispose() frees packed weights deterministically, RSS stays flat over long forward and construction loops (10^5 with QKERNELS_HEAVY_TESTS=1), and bounded without dispose().
+import { bitorch, nnq, quantizePerTensor, tensor } from '..';
 import { runNodeJson } from './helpers/child';
 
 const HEAVY = process.env.QKERNELS_HEAVY_TESTS === '1';
@@ -35,6 +35,56 @@ describe('dispose()', () => {
     const dynamic = new nnq.dynamic.Linear(4, 4);
     dynamic.dispose();
     expect(errorName(() => dynamic.forward(tensor(new Float32Array(4), [1, 4])))).toBe('TypeError');
+  });
+});
+
+describe('dispose() on every module that owns native memory', () => {
+  // A module's own error after dispose: a TypeError naming the module (main realm: compare names).
+  const disposedError = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    }
+    return 'no error';
+  };
+
+  test('EmbeddingBag and Embedding: queued lookups finish, later use names the module, twice is a no-op, Symbol.dispose', async () => {
+    const bag = new nnq.EmbeddingBag(100, 8, { mode: 'sum' });
+    const indices = new Int32Array([1, 5, 7, 99]);
+    const offsets = new Int32Array([0, 2]);
+    const want = Array.from(bag.forward(indices, offsets).data);
+    const pending = bag.forwardAsync(indices, offsets);  // makes the shared native table, then dispose frees it
+    bag.dispose();
+    expect(Array.from((await pending).data)).toEqual(want);
+    expect(disposedError(() => bag.forward(indices, offsets))).toMatch(/^TypeError: Expected QuantizedEmbeddingBag that was not disposed for this/);
+    await expect(bag.forwardAsync(indices, offsets)).rejects.toThrow(/QuantizedEmbeddingBag that was not disposed/);
+    expect(() => bag.dispose()).not.toThrow();
+
+    const emb = new nnq.Embedding(10, 4);
+    (emb as unknown as Record<symbol, () => void>)[Symbol.for('nodejs.dispose')].call(emb);
+    expect(disposedError(() => emb.forward([1, 2]))).toMatch(/^TypeError: Expected QuantizedEmbedding that was not disposed/);
+  });
+
+  test('bitorch layers (binary and low-bit handles)', async () => {
+    const layer = new bitorch.QConv2d(4, 4, 3);
+    expect(layer.binary).toBe(true);
+    const x = tensor(new Float32Array(1 * 4 * 5 * 5).map((_, i) => (i % 3) - 1), [1, 4, 5, 5]);
+    const want = Array.from(layer.forward(x).data);
+    const pending = layer.forwardAsync(x);
+    layer.dispose();
+    expect(Array.from((await pending).data)).toEqual(want);
+    expect(disposedError(() => layer.forward(x))).toMatch(/^TypeError: Expected QConv2d that was not disposed/);
+    layer.dispose();
+  });
+
+  test('linear and conv: the error names the module, replacing weights after dispose is refused too', () => {
+    const m = new nnq.Conv2d(2, 2, 1);
+    m.dispose();
+    m.dispose();
+    expect(disposedError(() => m.weight())).toMatch(/^TypeError: Expected QuantizedConv2d that was not disposed/);
+    const w = quantizePerTensor(tensor(new Float32Array(4).fill(0.5), [2, 2, 1, 1]), 0.1, 0, 'qint8');
+    expect(disposedError(() => m.setWeightBias(w, null))).toMatch(/^TypeError: Expected QuantizedConv2d that was not disposed/);
   });
 });
 
@@ -79,6 +129,29 @@ describe('RSS stays flat', () => {
       'm.forward(x);',
       HEAVY ? 100000 : 10000,
     ));
+  }, 180000);
+
+  // Without dispose(), in a loop that never yields: Node runs N-API finalizers only when the
+  // event loop turns, so dead modules' weights are freed by the handles' weak-reference sweep
+  // (native/addon/common.cc). Before it, this loop passed 1.5 GB after 1,550 rounds (then the
+  // child stops: the limit keeps a regression from taking the machine's memory).
+  test(`${HEAVY ? 100000 : 1500} constructions of Linear(512, 512), Conv2d(64, 64, 3) and a binary QConv2d(32, 32, 3) without dispose() stay under 600 MB`, () => {
+    const rounds = HEAVY ? 100000 : 1500;
+    const { done, peak } = runNodeJson<{ done: number; peak: number }>(`
+      const { nnq, bitorch } = require('.');
+      let peak = 0, i = 0;
+      for (; i < ${rounds}; i++) {
+        new nnq.Linear(512, 512);
+        new nnq.Conv2d(64, 64, 3);
+        new bitorch.QConv2d(32, 32, 3);
+        if (i % 50 === 0) {
+          peak = Math.max(peak, process.memoryUsage().rss);
+          if (peak > 1.5e9) break;
+        }
+      }
+      peak = Math.max(peak, process.memoryUsage().rss);
+      console.log(JSON.stringify({ done: i, peak }));`, { timeoutMs: 170000 });
+    expect({ done, peakMB: Math.round(peak / 1e6), bounded: peak < 600e6 }).toEqual({ done: rounds, peakMB: expect.any(Number), bounded: true });
   }, 180000);
 
   test(`${HEAVY ? 100000 : 5000} module constructions with dispose(), in a synchronous loop`, () => {
