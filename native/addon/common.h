@@ -175,15 +175,15 @@ void DefineOp(Napi::Env env, Napi::Object exports, const std::string& name) {
 
 // The base of every handle: a Napi::External owning native memory (prepacked weights, shared
 // embedding tables). The bytes it keeps alive are reported to V8 when it is made, so GC
-// pressure counts them, and given back exactly once: by ReleaseHandle (a module's dispose()),
-// by the reclaim sweep, or by the finalizer, whichever runs first.
+// pressure counts them, and given back exactly once: by ReleaseHandle (a module's dispose())
+// or when the handle is destroyed, whichever comes first.
 //
-// Reporting alone does not bound memory: Node runs N-API finalizers only when the event loop
-// turns (SetImmediate), so a loop that builds modules without yielding kept every dead
-// handle's weights (issue 14: 20k Linear(256, 256), 4.4 GB). So each handle also has a weak
-// reference, which GC clears at once; when the reported bytes have grown enough since the
-// last look, NewHandle sweeps the handles of its thread and frees the weights of those whose
-// External is gone (the finalizer, later, only deletes the small struct).
+// Handles have no N-API finalizer: Node runs finalizers only when the event loop turns
+// (SetImmediate), so a loop that built modules without yielding kept every dead handle's
+// weights (issue 14: 20k Linear(256, 256), 4.4 GB). Each handle has a weak reference instead,
+// which GC clears at once; NewHandle sweeps its thread's handles when their number or bytes
+// have doubled since the last sweep and destroys those whose External is gone; an env
+// cleanup hook destroys the rest when the env (a worker's, say) goes away.
 //
 // All handles share one type tag; `kind` tells the types apart (a linear handle is never
 // taken for a conv one) and names the expected handle in errors.
@@ -196,8 +196,8 @@ struct NativeHandle {
   const char* const kind;
   bool released = false;
   int64_t reported_bytes = 0;  // owed back to V8; 0 once given back
-  napi_ref weak = nullptr;     // while in the sweep list (addon/common.cc)
-  size_t slot = 0;             // its index there
+  napi_ref weak = nullptr;     // cleared by GC with the External (addon/common.cc)
+  size_t slot = 0;             // its index in its thread's list of handles
 };
 
 // Wraps `handle` (the External owns it from here on) and reports `bytes` to V8.
