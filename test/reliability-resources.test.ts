@@ -66,7 +66,7 @@ describe('dispose() on every module that owns native memory', () => {
     expect(disposedError(() => emb.forward([1, 2]))).toMatch(/^TypeError: Expected QuantizedEmbedding that was not disposed/);
   });
 
-  test('bitorch layers (binary and low-bit handles)', async () => {
+  test('bitorch layers (the binary weight handle)', async () => {
     const layer = new bitorch.QConv2d(4, 4, 3);
     expect(layer.binary).toBe(true);
     const x = tensor(new Float32Array(1 * 4 * 5 * 5).map((_, i) => (i % 3) - 1), [1, 4, 5, 5]);

@@ -26,6 +26,8 @@ const os = require('os');
 const path = require('path');
 const zlib = require('zlib');
 
+const { makeRng } = require('./api-fuzz');
+
 const root = path.join(__dirname, '..', '..');
 
 /** A zip of stored entries: just what the loader reads (no alignment, no zip64). */
@@ -118,18 +120,6 @@ function seedInputs(dir) {
     }
   }
   return seeds;
-}
-
-// xorshift32: seedable, the same sequence everywhere.
-function makeRng(seed) {
-  let s = (seed >>> 0) || 0x9e3779b9;
-  const next = () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 4294967296;
-  };
-  return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)), pick: (items) => items[Math.floor(next() * items.length)] };
 }
 
 const INTERESTING = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, -1, -2];
@@ -334,6 +324,6 @@ function main() {
   });
 }
 
-module.exports = { archiveOf, execute, mutate, makeRng, seedInputs };
+module.exports = { archiveOf, execute, mutate, seedInputs };
 
 if (require.main === module) main();
