@@ -37,22 +37,22 @@ function storedZip(entries) {
   let offset = 0;
   for (const [name, data] of entries) {
     const nameBytes = Buffer.from(name);
-    const crc = zlib.crc32(data);
+    // CRC, sizes and name length: the same run of fields in both headers, 2 bytes further on in the central one.
+    const common = (buffer, at) => {
+      buffer.writeUInt32LE(zlib.crc32(data), at);
+      buffer.writeUInt32LE(data.length, at + 4);
+      buffer.writeUInt32LE(data.length, at + 8);
+      buffer.writeUInt16LE(nameBytes.length, at + 12);
+    };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
+    common(local, 14);
     const header = Buffer.alloc(46);
     header.writeUInt32LE(0x02014b50, 0);
     header.writeUInt16LE(20, 4);
     header.writeUInt16LE(20, 6);
-    header.writeUInt32LE(crc, 16);
-    header.writeUInt32LE(data.length, 20);
-    header.writeUInt32LE(data.length, 24);
-    header.writeUInt16LE(nameBytes.length, 28);
+    common(header, 16);
     header.writeUInt32LE(offset, 42);
     parts.push(local, nameBytes, data);
     central.push(header, nameBytes);
