@@ -88,6 +88,31 @@ describe('dispose() on every module that owns native memory', () => {
   });
 });
 
+describe('native handles at the binding', () => {
+  // Straight to the addon, past lib's checks: a released handle is refused, never read.
+  const binding = (require('../dist/native') as { addon: Record<string, (...args: unknown[]) => unknown> }).addon;
+  const thrownBy = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    }
+    return 'no error';
+  };
+  test('released, foreign and wrong-kind handles are TypeErrors naming the handle', () => {
+    const linear = new nnq.Linear(4, 3);
+    const conv = new nnq.Conv2d(2, 2, 1);
+    const linearHandle = (linear as unknown as { packed: { handle: unknown } }).packed.handle;
+    const convHandle = (conv as unknown as { packed: { handle: unknown } }).packed.handle;
+    expect(thrownBy(() => binding.linearUnpack(convHandle))).toMatch(/^TypeError: Expected linear weight handle for handle/);
+    expect(thrownBy(() => binding.convUnpack(linearHandle))).toMatch(/^TypeError: Expected conv weight handle for handle/);
+    expect(thrownBy(() => binding.releaseWeights({}))).toMatch(/^TypeError: Expected qkernels weight or table handle for handle/);
+    linear.dispose();
+    expect(thrownBy(() => binding.linearUnpack(linearHandle))).toMatch(/^TypeError: Expected linear weight handle that was not disposed for handle/);
+    expect(thrownBy(() => binding.releaseWeights(linearHandle))).toBe('no error');
+  });
+});
+
 describe('EmbeddingBag.forwardAsync shares its table', () => {
   test('same bits as forward, concurrent calls, and the module table cannot be changed from outside', async () => {
     const m = new nnq.EmbeddingBag(1000, 16, { mode: 'sum' });
