@@ -13,6 +13,16 @@ function errorName(fn: () => unknown): string {
   return 'no error';
 }
 
+/** `Name: message` of what fn throws (errors made by the addon belong to the main realm, not jest's). */
+function thrownBy(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return `${(error as Error).name}: ${(error as Error).message}`;
+  }
+  return 'no error';
+}
+
 describe('dispose()', () => {
   test('frees the weights; forward afterwards is a TypeError; twice is a no-op; Symbol.dispose runs it', async () => {
     const x = quantizePerTensor(tensor(new Float32Array(4 * 8).fill(0.5), [4, 8]), 0.1, 3, 'quint8');
@@ -39,15 +49,8 @@ describe('dispose()', () => {
 });
 
 describe('dispose() on every module that owns native memory', () => {
-  // A module's own error after dispose: a TypeError naming the module (main realm: compare names).
-  const disposedError = (fn: () => unknown): string => {
-    try {
-      fn();
-    } catch (error) {
-      return `${(error as Error).name}: ${(error as Error).message}`;
-    }
-    return 'no error';
-  };
+  // A module's own error after dispose: a TypeError naming the module.
+  const disposedError = thrownBy;
 
   test('EmbeddingBag and Embedding: queued lookups finish, later use names the module, twice is a no-op, Symbol.dispose', async () => {
     const bag = new nnq.EmbeddingBag(100, 8, { mode: 'sum' });
@@ -91,14 +94,6 @@ describe('dispose() on every module that owns native memory', () => {
 describe('native handles at the binding', () => {
   // Straight to the addon, past lib's checks: a released handle is refused, never read.
   const binding = (require('../dist/native') as { addon: Record<string, (...args: unknown[]) => unknown> }).addon;
-  const thrownBy = (fn: () => unknown): string => {
-    try {
-      fn();
-    } catch (error) {
-      return `${(error as Error).name}: ${(error as Error).message}`;
-    }
-    return 'no error';
-  };
   test('released, foreign and wrong-kind handles are TypeErrors naming the handle', () => {
     const linear = new nnq.Linear(4, 3);
     const conv = new nnq.Conv2d(2, 2, 1);
