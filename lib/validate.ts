@@ -14,6 +14,27 @@ import { types } from 'util';
  */
 export const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
 
+const disposedModules = new WeakSet<object>();
+
+/**
+ * A module's dispose(): runs `release` (frees its native memory) the first time only, then
+ * turns each of `fields` into an accessor that throws a TypeError naming the module, so any
+ * later use fails here rather than as an anonymous native handle error.
+ */
+export function disposeOnce(module: { getName(): string }, fields: readonly string[], release: () => void): void {
+  if (disposedModules.has(module)) return;
+  disposedModules.add(module);
+  const name = module.getName();
+  const disposed = (): never => {
+    throw new TypeError(`Expected ${name} that was not disposed for this but received ${name} after dispose() (its native memory is freed) of type object`);
+  };
+  try {
+    release();
+  } finally {
+    for (const field of fields) Object.defineProperty(module, field, { configurable: true, enumerable: false, get: disposed, set: disposed });
+  }
+}
+
 /** Objects that know how to describe themselves in an error message (Tensor, QTensor). */
 export const describeSymbol: unique symbol = Symbol('qkernels.describe');
 

@@ -1,4 +1,5 @@
 // load()/loadAsync()/loadArchive() against torch: files torch.save and torch.jit.save wrote (oracle), every tensor compared bit for bit; refusals and corrupt files.
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -308,6 +309,32 @@ describeOracle('load: fuzzed archives', () => {
     // The mutations must not all be rejected early: some still load (bytes flipped inside tensor data).
     expect(loaded).toBeGreaterThan(0);
   });
+});
+
+// The coverage-guided run (test/fuzz/load-fuzz.js: V8 block coverage steers the mutations,
+// each input a whole file, a pickle in a valid archive, or TorchScript code plus pickle), in a
+// child process so that a crash or a hang is seen. QKERNELS_FUZZ_LOADER_SECONDS=N runs longer.
+const GUIDED_SECONDS = Number(process.env.QKERNELS_FUZZ_LOADER_SECONDS ?? 10);
+
+describeOracle('load: coverage-guided fuzzing', () => {
+  test(`${GUIDED_SECONDS} s from torch's files: no finding, and the corpus grows`, () => {
+    const { dir } = fixtures();
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-load-fuzz-'));
+    try {
+      const run = spawnSync(process.execPath, [path.join(__dirname, 'fuzz', 'load-fuzz.js'), '--seeds', dir, '--seconds', String(GUIDED_SECONDS), '--seed', String(testSeed('load-fuzz')), '--corpus', out], {
+        encoding: 'utf8',
+        timeout: (GUIDED_SECONDS + 60) * 1000,
+      });
+      const summary = /load-fuzz: (\d+) executions, (\d+) seeds, (\d+) corpus, \d+ features, (\d+) findings/.exec(run.stdout);
+      expect({ status: run.status, findings: run.stdout.split('\n').filter((line) => !line.startsWith('load-fuzz:')), summary: summary !== null }).toEqual({ status: 0, findings: [''], summary: true });
+      const [, executions, seeds, corpus] = (summary as RegExpExecArray).map(Number);
+      expect(executions).toBeGreaterThan(100);
+      // Coverage feedback works: inputs reaching new blocks joined the seeds.
+      expect(corpus).toBeGreaterThan(seeds);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, (GUIDED_SECONDS + 90) * 1000);
 });
 
 describe('load: arguments', () => {

@@ -1,5 +1,5 @@
-// Native memory: dispose() frees packed weights deterministically, and RSS stays flat over long forward and construction loops (10^5 with QKERNELS_HEAVY_TESTS=1).
-import { nnq, quantizePerTensor, tensor } from '..';
+// Native memory: dispose() frees packed weights deterministically, RSS stays flat over long forward and construction loops (10^5 with QKERNELS_HEAVY_TESTS=1), and bounded without dispose().
+import { bitorch, nnq, quantizePerTensor, tensor } from '..';
 import { runNodeJson } from './helpers/child';
 
 const HEAVY = process.env.QKERNELS_HEAVY_TESTS === '1';
@@ -9,6 +9,16 @@ function errorName(fn: () => unknown): string {
     fn();
   } catch (error) {
     return (error as Error).name;
+  }
+  return 'no error';
+}
+
+/** `Name: message` of what fn throws (errors made by the addon belong to the main realm, not jest's). */
+function thrownBy(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return `${(error as Error).name}: ${(error as Error).message}`;
   }
   return 'no error';
 }
@@ -35,6 +45,66 @@ describe('dispose()', () => {
     const dynamic = new nnq.dynamic.Linear(4, 4);
     dynamic.dispose();
     expect(errorName(() => dynamic.forward(tensor(new Float32Array(4), [1, 4])))).toBe('TypeError');
+  });
+});
+
+describe('dispose() on every module that owns native memory', () => {
+  // A module's own error after dispose: a TypeError naming the module.
+  const disposedError = thrownBy;
+
+  test('EmbeddingBag and Embedding: queued lookups finish, later use names the module, twice is a no-op, Symbol.dispose', async () => {
+    const bag = new nnq.EmbeddingBag(100, 8, { mode: 'sum' });
+    const indices = new Int32Array([1, 5, 7, 99]);
+    const offsets = new Int32Array([0, 2]);
+    const want = Array.from(bag.forward(indices, offsets).data);
+    const pending = bag.forwardAsync(indices, offsets);  // makes the shared native table, then dispose frees it
+    bag.dispose();
+    expect(Array.from((await pending).data)).toEqual(want);
+    expect(disposedError(() => bag.forward(indices, offsets))).toMatch(/^TypeError: Expected QuantizedEmbeddingBag that was not disposed for this/);
+    await expect(bag.forwardAsync(indices, offsets)).rejects.toThrow(/QuantizedEmbeddingBag that was not disposed/);
+    expect(() => bag.dispose()).not.toThrow();
+
+    const emb = new nnq.Embedding(10, 4);
+    (emb as unknown as Record<symbol, () => void>)[Symbol.for('nodejs.dispose')].call(emb);
+    expect(disposedError(() => emb.forward([1, 2]))).toMatch(/^TypeError: Expected QuantizedEmbedding that was not disposed/);
+  });
+
+  test('bitorch layers (the binary weight handle)', async () => {
+    const layer = new bitorch.QConv2d(4, 4, 3);
+    expect(layer.binary).toBe(true);
+    const x = tensor(new Float32Array(1 * 4 * 5 * 5).map((_, i) => (i % 3) - 1), [1, 4, 5, 5]);
+    const want = Array.from(layer.forward(x).data);
+    const pending = layer.forwardAsync(x);
+    layer.dispose();
+    expect(Array.from((await pending).data)).toEqual(want);
+    expect(disposedError(() => layer.forward(x))).toMatch(/^TypeError: Expected QConv2d that was not disposed/);
+    layer.dispose();
+  });
+
+  test('linear and conv: the error names the module, replacing weights after dispose is refused too', () => {
+    const m = new nnq.Conv2d(2, 2, 1);
+    m.dispose();
+    m.dispose();
+    expect(disposedError(() => m.weight())).toMatch(/^TypeError: Expected QuantizedConv2d that was not disposed/);
+    const w = quantizePerTensor(tensor(new Float32Array(4).fill(0.5), [2, 2, 1, 1]), 0.1, 0, 'qint8');
+    expect(disposedError(() => m.setWeightBias(w, null))).toMatch(/^TypeError: Expected QuantizedConv2d that was not disposed/);
+  });
+});
+
+describe('native handles at the binding', () => {
+  // Straight to the addon, past lib's checks: a released handle is refused, never read.
+  const binding = (require('../dist/native') as { addon: Record<string, (...args: unknown[]) => unknown> }).addon;
+  test('released, foreign and wrong-kind handles are TypeErrors naming the handle', () => {
+    const linear = new nnq.Linear(4, 3);
+    const conv = new nnq.Conv2d(2, 2, 1);
+    const linearHandle = (linear as unknown as { packed: { handle: unknown } }).packed.handle;
+    const convHandle = (conv as unknown as { packed: { handle: unknown } }).packed.handle;
+    expect(thrownBy(() => binding.linearUnpack(convHandle))).toMatch(/^TypeError: Expected linear weight handle for handle/);
+    expect(thrownBy(() => binding.convUnpack(linearHandle))).toMatch(/^TypeError: Expected conv weight handle for handle/);
+    expect(thrownBy(() => binding.releaseWeights({}))).toMatch(/^TypeError: Expected qkernels weight or table handle for handle/);
+    linear.dispose();
+    expect(thrownBy(() => binding.linearUnpack(linearHandle))).toMatch(/^TypeError: Expected linear weight handle that was not disposed for handle/);
+    expect(thrownBy(() => binding.releaseWeights(linearHandle))).toBe('no error');
   });
 });
 
@@ -80,6 +150,31 @@ describe('RSS stays flat', () => {
       HEAVY ? 100000 : 10000,
     ));
   }, 180000);
+
+  // Without dispose(), in a loop that never yields: Node runs N-API finalizers only when the
+  // event loop turns, so dead modules' weights are freed by the handles' weak-reference sweep
+  // (native/addon/common.cc). Before it, the default loop peaked at 1,454 MB. The child stops
+  // at 1.5 GB, so that a regression cannot take the machine's memory.
+  // Heavy: 10^5 rounds of Linear(256, 256), the conv and binary layer every 10th round.
+  const rounds = HEAVY ? 100000 : 1500;
+  const body = HEAVY
+    ? 'new nnq.Linear(256, 256); if (i % 10 === 0) { new nnq.Conv2d(64, 64, 3); new bitorch.QConv2d(32, 32, 3); }'
+    : 'new nnq.Linear(512, 512); new nnq.Conv2d(64, 64, 3); new bitorch.QConv2d(32, 32, 3);';
+  test(`${rounds} rounds of constructions (Linear, Conv2d(64, 64, 3), a binary QConv2d) without dispose() stay under 600 MB`, () => {
+    const { done, peak } = runNodeJson<{ done: number; peak: number }>(`
+      const { nnq, bitorch } = require('.');
+      let peak = 0, i = 0;
+      for (; i < ${rounds}; i++) {
+        ${body}
+        if (i % 50 === 0) {
+          peak = Math.max(peak, process.memoryUsage().rss);
+          if (peak > 1.5e9) break;
+        }
+      }
+      peak = Math.max(peak, process.memoryUsage().rss);
+      console.log(JSON.stringify({ done: i, peak }));`, { timeoutMs: 590000 });
+    expect({ done, peakMB: Math.round(peak / 1e6), bounded: peak < 600e6 }).toEqual({ done: rounds, peakMB: expect.any(Number), bounded: true });
+  }, 600000);
 
   test(`${HEAVY ? 100000 : 5000} module constructions with dispose(), in a synchronous loop`, () => {
     check(loop('', 'const m = new nnq.Linear(256, 256); m.dispose();', HEAVY ? 100000 : 5000));

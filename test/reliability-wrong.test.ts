@@ -77,9 +77,34 @@ describe('detached storage: a TypeError naming the parameter', () => {
       ['interpolate', () => qF.interpolate(x, { scaleFactor: 2 })],
       ['layerNorm', () => ops.quantized.layerNorm(x, [6], null, null, 1e-5, 0.1, 3)],
       ['groupNorm', () => ops.quantized.groupNorm(x, 1, null, null, 1e-5, 0.1, 3)],
+      ['avgPool2d', () => qF.avgPool2d(x, 2)],
+      ['adaptiveMaxPool2d', () => qF.adaptiveMaxPool2d(x, [2, 2])],
+      ['upsample', () => qF.upsample(x, { scaleFactor: 2 })],
+      ['upsampleBilinear', () => qF.upsampleBilinear(x, { scaleFactor: 2 })],
+      ['upsampleNearest', () => qF.upsampleNearest(x, { scaleFactor: 2 })],
+      ['instanceNorm', () => ops.quantized.instanceNorm(x, null, null, 1e-5, 0.1, 3)],
+      ['batchNorm2d', () => ops.quantized.batchNorm2d(x, null, null, new Float32Array(2), new Float32Array(2).fill(1), 1e-5, 0.1, 3)],
+      ['relu', () => qF.relu(x)],
+      ['chunk', () => x.chunk(3, 2)],
+      ['split', () => x.split([1, 1], 0)],
+      ['contiguous', () => x.contiguous()],
     ];
     for (const [name, call] of calls) {
       const error = thrown(call);
+      expect({ name, type: error.constructor.name, message: /for (input|this)\.data/.test(error.message) }).toEqual({ name, type: 'TypeError', message: true });
+    }
+  });
+
+  test('async pool, norm and resample ops reject', async () => {
+    const x = q4();
+    detach(x.data);
+    const calls: [string, () => Promise<unknown>][] = [
+      ['maxPool2dAsync', () => qF.maxPool2dAsync(x, 2)],
+      ['interpolateAsync', () => qF.interpolateAsync(x, { scaleFactor: 2 })],
+      ['layerNormAsync', () => ops.quantized.layerNormAsync(x, [6], null, null, 1e-5, 0.1, 3)],
+    ];
+    for (const [name, call] of calls) {
+      const error = await call().then(() => new Error('resolved'), (e: Error) => e);
       expect({ name, type: error.constructor.name, message: /for input\.data/.test(error.message) }).toEqual({ name, type: 'TypeError', message: true });
     }
   });
@@ -90,6 +115,9 @@ describe('detached storage: a TypeError naming the parameter', () => {
     const error = thrown(() => ops.quantized.embeddingBagBytePrepack(w));
     expect(error).toBeInstanceOf(TypeError);
     expect(error.message).toMatch(/weight\.data/);
+    const error4 = thrown(() => ops.quantized.embeddingBag4bitPrepack(w));
+    expect(error4).toBeInstanceOf(TypeError);
+    expect(error4.message).toMatch(/weight\.data/);
   });
 });
 
@@ -106,6 +134,49 @@ describe('JS-computed forwardAsync takes the input at call time', () => {
   test('Softmax', () => overwriteAfterCall(new nnq.Softmax({ dim: 1, scale: 1 / 256, zeroPoint: 0 })));
   test('Dropout', () => overwriteAfterCall(new nnq.Dropout()));
   test('PReLU', () => overwriteAfterCall(new nnq.PReLU(0.05, 3)));
+});
+
+// The native-backed async ops copy their inputs before queuing: writing every input right
+// after the call (the same moment the late-reading JS modules were caught at) changes nothing.
+describe('native forwardAsync takes its inputs at call time', () => {
+  const garbage = (array: ArrayBufferView): void => {
+    new Uint8Array(array.buffer, array.byteOffset, array.byteLength).fill(0xa5);
+  };
+  test('conv, linear, pool, norm, resample, elementwise and embedding-bag inputs overwritten after the call', async () => {
+    const cases: [string, () => { want: ArrayLike<number>; pending: Promise<{ data: ArrayLike<number> } | QTensor> }][] = [];
+    const qcase = (name: string, sync: (x: QTensor) => QTensor, async: (x: QTensor) => Promise<QTensor>): void => {
+      cases.push([name, () => {
+        const x = q4();
+        const want = Array.from(sync(x).intRepr());
+        const pending = async(x);
+        garbage(x.data);
+        return { want, pending };
+      }]);
+    };
+    const conv = new nnq.Conv2d(2, 3, 3);
+    qcase('Conv2d', (x) => conv.forward(x), (x) => conv.forwardAsync(x));
+    const linear = new nnq.Linear(6, 4);
+    qcase('Linear', (x) => linear.forward(x), (x) => linear.forwardAsync(x));
+    qcase('maxPool2d', (x) => qF.maxPool2d(x, 2), (x) => qF.maxPool2dAsync(x, 2));
+    qcase('interpolate', (x) => qF.interpolate(x, { scaleFactor: 2 }), (x) => qF.interpolateAsync(x, { scaleFactor: 2 }));
+    qcase('layerNorm', (x) => ops.quantized.layerNorm(x, [6], null, null, 1e-5, 0.1, 3), (x) => ops.quantized.layerNormAsync(x, [6], null, null, 1e-5, 0.1, 3));
+    qcase('hardswish', (x) => qF.hardswish(x, 0.05, 3), (x) => qF.hardswishAsync(x, 0.05, 3));
+    const results: string[] = [];
+    for (const [name, make] of cases) {
+      const { want, pending } = make();
+      const got = await pending;
+      results.push(`${name}: ${JSON.stringify(Array.from((got as QTensor).intRepr())) === JSON.stringify(want) ? 'same' : 'changed'}`);
+    }
+    const bag = new nnq.EmbeddingBag(50, 8, { mode: 'sum' });
+    const indices = new Int32Array([3, 9, 27, 49, 0, 12]);
+    const offsets = new Int32Array([0, 2, 4]);
+    const want = Array.from(bag.forward(indices, offsets).data);
+    const pending = bag.forwardAsync(indices, offsets);
+    indices.fill(1);
+    offsets.fill(0);
+    results.push(`EmbeddingBag: ${JSON.stringify(Array.from((await pending).data)) === JSON.stringify(want) ? 'same' : 'changed'}`);
+    expect(results).toEqual(cases.map(([name]) => `${name}: same`).concat('EmbeddingBag: same'));
+  });
 });
 
 describe('linear fast path', () => {

@@ -33,6 +33,7 @@ export interface BinaryAddon {
   binaryUnpack(bits: BigUint64Array, batch: number, channels: number, positions: number, groups: number): Float32Array;
   binaryConvForward(...args: ForwardArgs): Float32Array | BigUint64Array;
   binaryConvForwardAsync(...args: ForwardArgs): Promise<Float32Array | BigUint64Array>;
+  releaseWeights(handle: BinaryWeightHandle | LowBitWeightHandle): void;
 }
 
 export const binaryAddon = addon as unknown as BinaryAddon;

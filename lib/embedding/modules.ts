@@ -8,7 +8,7 @@ import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { embeddingAddon } from './native';
 import { Uint8Tensor } from './ops';
-import { EmbeddingBagMode, IndexInput, Lookup, MODES, checkEmbedding, checkLookup, lookupPlan } from './plan';
+import { EmbeddingBagMode, IndexInput, Lookup, MODES, checkEmbedding, checkLookup, lookupPlan, releaseSharedTable } from './plan';
 
 /** The weight dtypes of the quantized embedding modules. */
 export type EmbeddingDType = 'quint8' | 'quint4x2';
@@ -143,6 +143,19 @@ abstract class QuantizedEmbeddingBase extends Module {
   packedWeight(): Uint8Tensor {
     const packed = this.state.packed;
     return new Uint8Tensor(packed.data.slice(), packed.shape);
+  }
+
+  /**
+   * Frees the native copy of the table that async lookups share now instead of at garbage
+   * collection (lookups already queued finish); any use afterwards is a TypeError naming the
+   * module. Also run by `using` (Symbol.dispose).
+   */
+  dispose(): void {
+    validate.disposeOnce(this, ['state'], () => releaseSharedTable(this.state.packed.data));
+  }
+
+  [validate.disposeSymbol](): void {
+    this.dispose();
   }
 
   /** torch's keys: `_packed_params.dtype` ('torch.quint8' | 'torch.quint4x2') and `_packed_params._packed_weight` (the quantized weight). */

@@ -32,6 +32,7 @@ export interface TableHandle {
 
 export interface EmbeddingAddon {
   embeddingTable(packed: Uint8Array): TableHandle;
+  releaseWeights(handle: TableHandle): void;
   embeddingBagPrepack(weight: Float32Array, rows: number, dim: number, bits: number, optimizedQparams: boolean): Uint8Array;
   embeddingBagPrepackAsync(weight: Float32Array, rows: number, dim: number, bits: number, optimizedQparams: boolean): Promise<Uint8Array>;
   embeddingBagPackQuantized(q: Uint8Array, rows: number, dim: number, bits: number, scales: Float32Array, zeroPoints: Float32Array): Uint8Array;

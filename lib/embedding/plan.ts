@@ -254,6 +254,13 @@ function sharedTable(packed: Uint8Array): TableHandle {
   return handle;
 }
 
+/** A module's dispose(): frees the native copy of its table, if an async lookup made one. */
+export function releaseSharedTable(packed: Uint8Array): void {
+  const handle = sharedTables.get(packed);
+  sharedTables.delete(packed);
+  if (handle !== undefined) embeddingAddon.releaseWeights(handle);
+}
+
 /** The lookup's op plan; `ownedTable`: the table belongs to a module (shared with async runs, copied once, not per call). */
 export function lookupPlan(p: Lookup, ownedTable = false): OpPlan<Tensor> {
   const args = lookupArgs(p);

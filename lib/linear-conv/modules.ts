@@ -93,7 +93,7 @@ abstract class PackedLinearModule extends Module {
    * Also run by `using` (Symbol.dispose).
    */
   dispose(): void {
-    releasePacked(this.packed);
+    validate.disposeOnce(this, ['packed'], () => releasePacked(this.packed));
   }
 
   [validate.disposeSymbol](): void {
@@ -402,9 +402,10 @@ abstract class ConvBase extends Module {
    * Also run by `using` (Symbol.dispose).
    */
   dispose(): void {
-    releasePacked(this.packed);
-    if (this.repacked !== null) releasePacked(this.repacked.packed);
-    this.repacked = null;
+    validate.disposeOnce(this, ['packed', 'repacked'], () => {
+      releasePacked(this.packed);
+      if (this.repacked !== null) releasePacked(this.repacked.packed);
+    });
   }
 
   [validate.disposeSymbol](): void {

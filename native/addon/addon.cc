@@ -57,6 +57,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
     addon::RegisterElementwiseOps(env, exports);
     addon::RegisterPoolNormOps(env, exports);
     addon::RegisterBinaryOps(env, exports);
+    addon::RegisterHandleOps(env, exports);
   }
 
  private:

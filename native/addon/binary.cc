@@ -12,10 +12,12 @@ namespace qk {
 namespace addon {
 namespace {
 
-struct BinaryHandle {
+struct BinaryHandle final : NativeHandle {
+  static constexpr const char* kKind = "binary conv weight handle";
+  explicit BinaryHandle(std::shared_ptr<const BinaryConvWeights> w) : NativeHandle(kKind), weights(std::move(w)) {}
+  void Drop() override { weights.reset(); }
   std::shared_ptr<const BinaryConvWeights> weights;
 };
-const napi_type_tag kBinaryTag = {0x9b3c1e0f5a7d4c21ull, 0x8e2f6a1b3c5d7e90ull};
 
 BinaryRule ArgRule(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
   const int64_t rule = ArgInt64(info, index, parameter);
@@ -34,17 +36,6 @@ size_t ArgGroupsOf(const Napi::CallbackInfo& info, size_t index, size_t channels
   const size_t groups = ArgSize(info, index, "groups");
   if (groups == 0 || channels % groups != 0) ThrowRange(info.Env(), "a positive divisor of the channel count", "groups", info[index]);
   return groups;
-}
-
-template <typename T>
-Napi::Value NewBinaryHandle(Napi::Env env, T* holder, const napi_type_tag& tag, int64_t bytes) {
-  auto external = Napi::External<T>::New(env, holder, [bytes](Napi::Env finalize_env, T* data) {
-    Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -bytes);
-    delete data;
-  });
-  external.TypeTag(&tag);
-  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
-  return external;
 }
 
 // The spatial sizes array of a forward (info[index]), dims entries; returns the position count.
@@ -84,8 +75,7 @@ Napi::Value BinaryConvPrepack(const Napi::CallbackInfo& info) {
                                    &weights);
   });
   if (!status.ok()) throw ErrorFromStatus(env, status);
-  const int64_t bytes = static_cast<int64_t>(weights->packed.size() * sizeof(uint64_t) + weights->tap_sums.size() * 4);
-  return NewBinaryHandle(env, new BinaryHandle{weights}, kBinaryTag, bytes);
+  return NewHandle(env, new BinaryHandle(weights), weights->packed.size() * sizeof(uint64_t) + weights->tap_sums.size() * 4);
 }
 
 // binaryPack(x: Float32Array, batch, channels, positions, groups, rule) -> BigUint64Array
@@ -143,10 +133,7 @@ PreparedOp PrepareForward(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
-  if (!info[0].IsExternal() || !info[0].As<Napi::External<BinaryHandle>>().CheckTypeTag(&kBinaryTag)) {
-    ThrowType(env, "binary conv weight handle", "handle", info[0]);
-  }
-  std::shared_ptr<const BinaryConvWeights> weights = info[0].As<Napi::External<BinaryHandle>>().Data()->weights;
+  std::shared_ptr<const BinaryConvWeights> weights = ArgHandle<BinaryHandle>(info, 0)->weights;
   const ConvGeometry& g = weights->geometry;
   const bool packed_input = info[1].IsTypedArray() &&
                             info[1].As<Napi::TypedArray>().TypedArrayType() == napi_biguint64_array;
@@ -196,10 +183,12 @@ PreparedOp PrepareForward(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
-struct LowBitHandle {
+struct LowBitHandle final : NativeHandle {
+  static constexpr const char* kKind = "low-bit conv weight handle";
+  explicit LowBitHandle(std::shared_ptr<const LowBitConvWeights> w) : NativeHandle(kKind), weights(std::move(w)) {}
+  void Drop() override { weights.reset(); }
   std::shared_ptr<const LowBitConvWeights> weights;
 };
-const napi_type_tag kLowBitTag = {0x5d1f0e7a3b2c4d68ull, 0x1a9e8f7c6b5d4e3full};
 
 // lowBitConvPrepack(geometry, weight: Int8Array levels, wScale, aScale, aZeroPoint, padLevel, bias | null) -> handle
 Napi::Value LowBitConvPrepack(const Napi::CallbackInfo& info) {
@@ -223,7 +212,7 @@ Napi::Value LowBitConvPrepack(const Napi::CallbackInfo& info) {
                                    static_cast<uint8_t>(pad_level), bias, &weights);
   });
   if (!status.ok()) throw ErrorFromStatus(env, status);
-  return NewBinaryHandle(env, new LowBitHandle{weights}, kLowBitTag, static_cast<int64_t>(w.length) * 3);
+  return NewHandle(env, new LowBitHandle(weights), w.length * 3);
 }
 
 // lowBitConvForward(handle, input: Uint8Array levels, batch, inSpatial: number[]) -> Float32Array
@@ -231,10 +220,7 @@ PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
-  if (!info[0].IsExternal() || !info[0].As<Napi::External<LowBitHandle>>().CheckTypeTag(&kLowBitTag)) {
-    ThrowType(env, "low-bit conv weight handle", "handle", info[0]);
-  }
-  std::shared_ptr<const LowBitConvWeights> weights = info[0].As<Napi::External<LowBitHandle>>().Data()->weights;
+  std::shared_ptr<const LowBitConvWeights> weights = ArgHandle<LowBitHandle>(info, 0)->weights;
   const ConvGeometry& g = weights->geometry;
   View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
   const size_t batch = ArgSize(info, 2, "batch");

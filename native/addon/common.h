@@ -171,6 +171,51 @@ void DefineOp(Napi::Env env, Napi::Object exports, const std::string& name) {
   exports.Set(async_name, Napi::Function::New(env, RunAsync<prepare>, async_name));
 }
 
+// ---- handles: native memory owned by a JS value -------------------------------------------
+
+// The base of every handle: a Napi::External owning native memory (prepacked weights, shared
+// embedding tables). The bytes it keeps alive are reported to V8 when it is made, so GC
+// pressure counts them, and given back exactly once: by ReleaseHandle (a module's dispose())
+// or when the handle is destroyed, whichever comes first.
+//
+// Handles have no N-API finalizer: Node runs finalizers only when the event loop turns
+// (SetImmediate), so a loop that built modules without yielding kept every dead handle's
+// weights (issue 14: 20k Linear(256, 256), 4.4 GB). Each handle has a weak reference instead,
+// which GC clears at once; NewHandle sweeps its thread's handles when their number or bytes
+// have doubled since the last sweep and destroys those whose External is gone; an env
+// cleanup hook destroys the rest when the env (a worker's, say) goes away.
+//
+// All handles share one type tag; `kind` tells the types apart (a linear handle is never
+// taken for a conv one) and names the expected handle in errors.
+struct NativeHandle {
+  explicit NativeHandle(const char* handle_kind) : kind(handle_kind) {}
+  virtual ~NativeHandle() = default;
+  // Frees the native memory now; async work already queued holds its own shared_ptr.
+  virtual void Drop() = 0;
+
+  const char* const kind;
+  bool released = false;
+  int64_t reported_bytes = 0;  // owed back to V8; 0 once given back
+  napi_ref weak = nullptr;     // cleared by GC with the External (addon/common.cc)
+  size_t slot = 0;             // its index in its thread's list of handles
+};
+
+// Wraps `handle` (the External owns it from here on) and reports `bytes` to V8.
+Napi::Value NewHandle(Napi::Env env, NativeHandle* handle, size_t bytes);
+// The handle at info[index], of type T (T::kKind), not released; otherwise a TypeError
+// naming `parameter`.
+NativeHandle* ArgHandleOfKind(const Napi::CallbackInfo& info, size_t index, const char* kind, const char* parameter);
+template <typename T>
+T* ArgHandle(const Napi::CallbackInfo& info, size_t index, const char* parameter = "handle") {
+  return static_cast<T*>(ArgHandleOfKind(info, index, T::kKind, parameter));
+}
+// The handle `value` holds, or nullptr (raw N-API, never throws: for the per-call fast paths).
+NativeHandle* HandleOrNull(napi_env env, napi_value value);
+// Drop()s the handle and gives its bytes back to V8; a second release does nothing.
+void ReleaseHandle(napi_env env, NativeHandle* handle);
+// releaseWeights(handle): any handle; releasing twice is a no-op (addon/common.cc).
+void RegisterHandleOps(Napi::Env env, Napi::Object exports);
+
 // ---- per-channel parameters ------------------------------------------------------------
 
 // outer, channels, inner at info[index..index+2], with a checked product.

@@ -51,25 +51,19 @@ size_t ArgPackedBytes(const Napi::CallbackInfo& info, size_t rows, size_t dim, i
 // A packed table copied once into native memory that async lookups share by reference
 // (issue 14: EmbeddingBag.forwardAsync copied its whole table on every call). Immutable
 // after creation; each queued lookup keeps it alive through its snapshots.
-constexpr napi_type_tag kTableTag = {0x5a1e7c03b96d4f28ULL, 0x8d2b41f6e07c93a5ULL};
-
-struct TableHandle {
+struct TableHandle final : NativeHandle {
+  static constexpr const char* kKind = "embedding table handle";
+  explicit TableHandle(size_t size) : NativeHandle(kKind), bytes(std::make_shared<std::vector<uint8_t>>(size)) {}
+  void Drop() override { bytes.reset(); }
   std::shared_ptr<std::vector<uint8_t>> bytes;
 };
 
 // embeddingTable(packed: Uint8Array) -> an opaque handle lookups take in place of the Uint8Array.
 Napi::Value NewTable(const Napi::CallbackInfo& info) {
   const View packed = ArgTypedArray(info, 0, napi_uint8_array, "packed");
-  auto* handle = new TableHandle{std::make_shared<std::vector<uint8_t>>(packed.bytes)};
+  auto* handle = new TableHandle(packed.bytes);
   if (packed.bytes > 0) std::memcpy(handle->bytes->data(), packed.data, packed.bytes);
-  const int64_t bytes = static_cast<int64_t>(packed.bytes);
-  auto external = Napi::External<TableHandle>::New(info.Env(), handle, [bytes](Napi::Env env, TableHandle* data) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
-    delete data;
-  });
-  external.TypeTag(&kTableTag);
-  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes);
-  return external;
+  return NewHandle(info.Env(), handle, packed.bytes);
 }
 
 // The table argument of a lookup: a Uint8Array (read in place by sync lookups, copied by
@@ -77,8 +71,7 @@ Napi::Value NewTable(const Napi::CallbackInfo& info) {
 View ArgTable(const Napi::CallbackInfo& info, size_t index, PreparedOp* op) {
   const Napi::Value value = info[index];
   if (value.IsExternal()) {
-    if (!value.As<Napi::External<TableHandle>>().CheckTypeTag(&kTableTag)) ThrowType(info.Env(), "Uint8Array or embedding table handle", "packed", value);
-    const std::shared_ptr<std::vector<uint8_t>>& bytes = value.As<Napi::External<TableHandle>>().Data()->bytes;
+    const std::shared_ptr<std::vector<uint8_t>>& bytes = ArgHandle<TableHandle>(info, index, "packed")->bytes;
     op->snapshots.push_back(bytes);  // keeps the shared table alive for as long as the op
     View view;
     view.data = bytes->data();

@@ -30,14 +30,11 @@ namespace {
 
 // ---- handles ---------------------------------------------------------------------------
 
-constexpr napi_type_tag kLinearTag = {0x71b3c6a2d5e84f10ULL, 0x9e27a4c1b8d35f62ULL};
-constexpr napi_type_tag kConvTag = {0x3c8e51f7a9d24b06ULL, 0xd41f86b2e7a39c15ULL};
-
-// `weights` is null once released (dispose()); `retained_bytes` is what was reported to V8
-// and is still owed back (0 after a release, so the finalizer does not return it twice).
-struct LinearHandle {
+struct LinearHandle final : NativeHandle {
+  static constexpr const char* kKind = "linear weight handle";
+  explicit LinearHandle(std::shared_ptr<const LinearWeights> w) : NativeHandle(kKind), weights(std::move(w)) {}
+  void Drop() override { weights.reset(); }
   std::shared_ptr<const LinearWeights> weights;
-  int64_t retained_bytes = 0;
 };
 
 // ConvAdd's fp32 path needs one GEMM per group over the original weights; built on first use.
@@ -46,66 +43,20 @@ struct ConvAddGemms {
   std::vector<std::shared_ptr<GemmWeights>> groups;
 };
 
-struct ConvHandle {
+struct ConvHandle final : NativeHandle {
+  static constexpr const char* kKind = "conv weight handle";
+  explicit ConvHandle(std::shared_ptr<const ConvWeights> w) : NativeHandle(kKind), weights(std::move(w)) {}
+  void Drop() override {
+    weights.reset();
+    add_gemms = std::make_shared<ConvAddGemms>();
+  }
   std::shared_ptr<const ConvWeights> weights;
   std::shared_ptr<ConvAddGemms> add_gemms = std::make_shared<ConvAddGemms>();
-  int64_t retained_bytes = 0;
 };
 
-// The bytes the handle keeps alive (the original weights and about two packed copies), so V8's
+// The bytes a handle keeps alive (the original weights and about two packed copies), so V8's
 // heuristics see them.
-int64_t RetainedBytes(size_t weight_count) { return static_cast<int64_t>(weight_count) * 3; }
-
-template <typename T>
-Napi::Value NewHandle(Napi::Env env, T* holder, const napi_type_tag& tag, size_t weight_count) {
-  const int64_t bytes = RetainedBytes(weight_count);
-  holder->retained_bytes = bytes;
-  auto external = Napi::External<T>::New(env, holder, [](Napi::Env finalize_env, T* data) {
-    if (data->retained_bytes != 0) Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -data->retained_bytes);
-    delete data;
-  });
-  external.TypeTag(&tag);
-  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
-  return external;
-}
-
-template <typename T>
-T* ArgHandle(const Napi::CallbackInfo& info, size_t index, const napi_type_tag& tag, const char* what) {
-  const Napi::Value value = info[index];
-  if (!value.IsExternal() || !value.As<Napi::External<T>>().CheckTypeTag(&tag)) {
-    ThrowType(info.Env(), what, "handle", value);
-  }
-  T* handle = value.As<Napi::External<T>>().Data();
-  if (!handle->weights) ThrowType(info.Env(), std::string(what) + " that was not disposed", "handle", value);
-  return handle;
-}
-
-// Frees a handle's weights now (the module's dispose()), rather than when GC finalizes the
-// handle; async calls already queued keep their own reference and finish normally.
-template <typename T>
-void ReleaseHandle(Napi::Env env, T* handle) {
-  handle->weights.reset();
-  if (handle->retained_bytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -handle->retained_bytes);
-  handle->retained_bytes = 0;
-}
-
-// releaseWeights(handle): a linear or conv handle; releasing twice is a no-op.
-Napi::Value ReleaseWeights(const Napi::CallbackInfo& info) {
-  const Napi::Value value = info[0];
-  if (value.IsExternal()) {
-    if (value.As<Napi::External<LinearHandle>>().CheckTypeTag(&kLinearTag)) {
-      ReleaseHandle(info.Env(), value.As<Napi::External<LinearHandle>>().Data());
-      return info.Env().Undefined();
-    }
-    if (value.As<Napi::External<ConvHandle>>().CheckTypeTag(&kConvTag)) {
-      ConvHandle* handle = value.As<Napi::External<ConvHandle>>().Data();
-      ReleaseHandle(info.Env(), handle);
-      handle->add_gemms = std::make_shared<ConvAddGemms>();
-      return info.Env().Undefined();
-    }
-  }
-  ThrowType(info.Env(), "linear or conv weight handle", "handle", value);
-}
+size_t RetainedBytes(size_t weight_count) { return weight_count * 3; }
 
 // An optional fp32 bias of `count` values: null/undefined gives an empty View (data
 // nullptr). Returned whole so that a shared-memory copy lives as long as the caller's use.
@@ -208,11 +159,11 @@ Napi::Value LinearPrepack(const Napi::CallbackInfo& info) {
                                qparams.zero_points, qparams.count, bias, &weights);
   });
   if (!status.ok()) throw ErrorFromStatus(env, status);
-  return NewHandle(env, new LinearHandle{weights}, kLinearTag, count);
+  return NewHandle(env, new LinearHandle(weights), RetainedBytes(count));
 }
 
 Napi::Value LinearUnpack(const Napi::CallbackInfo& info) {
-  const LinearHandle* handle = ArgHandle<LinearHandle>(info, 0, kLinearTag, "linear weight handle");
+  const LinearHandle* handle = ArgHandle<LinearHandle>(info, 0);
   return UnpackResult(info.Env(), handle->weights->w, handle->weights->bias);
 }
 
@@ -229,7 +180,7 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
-  std::shared_ptr<const LinearWeights> weights = ArgHandle<LinearHandle>(info, 0, kLinearTag, "linear weight handle")->weights;
+  std::shared_ptr<const LinearWeights> weights = ArgHandle<LinearHandle>(info, 0)->weights;
   View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
   const size_t rows = ArgSize(info, 2, "rows");
   const float x_scale = ArgScale(info, 3, "input scale");
@@ -314,14 +265,8 @@ napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
   if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok || argc < kArgs) {
     return LinearSyncGeneral(env, cbinfo);
   }
-  napi_valuetype type = napi_undefined;
-  bool tagged = false;
-  void* holder = nullptr;
-  if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_external ||
-      napi_check_object_type_tag(env, argv[0], &kLinearTag, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, argv[0], &holder) != napi_ok) {
-    return LinearSyncGeneral(env, cbinfo);
-  }
+  const NativeHandle* holder = HandleOrNull(env, argv[0]);
+  if (holder == nullptr || holder->kind != LinearHandle::kKind) return LinearSyncGeneral(env, cbinfo);
   const LinearHandle* handle = static_cast<const LinearHandle*>(holder);
   if (!handle->weights) return LinearSyncGeneral(env, cbinfo);  // released: the general path says so
   const LinearWeights& weights = *handle->weights;
@@ -382,7 +327,7 @@ PreparedOp PrepareLinearDynamic(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
-  std::shared_ptr<const LinearWeights> weights = ArgHandle<LinearHandle>(info, 0, kLinearTag, "linear weight handle")->weights;
+  std::shared_ptr<const LinearWeights> weights = ArgHandle<LinearHandle>(info, 0)->weights;
   View x = ArgInput(info, 1, napi_float32_array, "input", &op);
   const size_t rows = ArgSize(info, 2, "rows");
   const bool reduce_range = ArgBool(info, 3, "reduceRange");
@@ -462,13 +407,11 @@ Napi::Value ConvPrepack(const Napi::CallbackInfo& info) {
                              bias, &weights);
   });
   if (!status.ok()) throw ErrorFromStatus(env, status);
-  auto* handle = new ConvHandle;
-  handle->weights = weights;
-  return NewHandle(env, handle, kConvTag, count);
+  return NewHandle(env, new ConvHandle(weights), RetainedBytes(count));
 }
 
 Napi::Value ConvUnpack(const Napi::CallbackInfo& info) {
-  const ConvHandle* handle = ArgHandle<ConvHandle>(info, 0, kConvTag, "conv weight handle");
+  const ConvHandle* handle = ArgHandle<ConvHandle>(info, 0);
   return UnpackResult(info.Env(), handle->weights->w, handle->weights->bias);
 }
 
@@ -608,7 +551,7 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
-  const ConvHandle* handle = ArgHandle<ConvHandle>(info, 0, kConvTag, "conv weight handle");
+  const ConvHandle* handle = ArgHandle<ConvHandle>(info, 0);
   std::shared_ptr<const ConvWeights> weights = handle->weights;
   std::shared_ptr<ConvAddGemms> gemms = handle->add_gemms;
   const ConvGeometry& g = weights->geometry;
@@ -682,7 +625,6 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
 
 void RegisterLinearConvOps(Napi::Env env, Napi::Object exports) {
   exports.Set("linearPrepack", Napi::Function::New(env, LinearPrepack, "linearPrepack"));
-  exports.Set("releaseWeights", Napi::Function::New(env, ReleaseWeights, "releaseWeights"));
   exports.Set("linearUnpack", Napi::Function::New(env, LinearUnpack, "linearUnpack"));
   // linear's sync entry is the fast path above (raw N-API); linearAsync is DefineOp's.
   napi_value linear_sync = nullptr;

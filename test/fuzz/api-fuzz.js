@@ -134,7 +134,9 @@ function runChild(seed, calls) {
         check(name, e);
       }
       if (m) {
-        for (const method of ['forward', 'forwardAsync', 'toString']) {
+        // Sometimes disposed first or in between: later calls must be TypeErrors, dispose idempotent.
+        const methods = rng.next() < 0.2 ? ['forward', 'dispose', 'forward', 'forwardAsync', 'dispose', 'toString'] : ['forward', 'forwardAsync', 'toString'];
+        for (const method of methods) {
           if (typeof m[method] !== 'function') continue;
           const margs = args();
           if (trace) require('fs').writeSync(2, `  .${method}(${margs.map(describeArg).join(', ')}) on ${describeArg(a[0])}\n`);
@@ -162,7 +164,9 @@ function parseArgs(argv) {
   return out;
 }
 
-if (process.argv[2] === '--child') {
+if (require.main !== module) {
+  // required for makeRng (test/fuzz/load-fuzz.js)
+} else if (process.argv[2] === '--child') {
   runChild(Number(process.argv[3]), Number(process.argv[4])).then(
     (n) => console.log(`child done ${n}`),
     (e) => {
