@@ -977,6 +977,9 @@ export function reductionDims(dim: unknown, rank: number): number[] {
 /**
  * torch.mean of a quantized tensor as torch 1.13 computes it (qreduction.cpp mean_out_quantized_cpu;
  * measured against Debian's torch under onednn and qnnpack, doc/numerics.md):
+ *  - under the qnnpack engine, quint8 4-D with dim given literally as [2, 3]: QNNPACK's global
+ *    average pooling, y = clamp(lrintf(float(sum (q - zp)) * (s / (s * float(count)))) + zp)
+ *    in fp32 (qnnpack_mean);
  *  - a contiguous input averages its stored integers: y = nearbyint(float(sum q) / count), with
  *    the input's qparams;
  *  - otherwise: dequantize, float sum, divide by the count, quantize with the input's qparams.
@@ -1011,14 +1014,24 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
       sums[target] += values[i];
     }
   };
+  const qnnpack = addon.quantizedEngine() === 'qnnpack' && x.dtype === 'quint8' && rank === 4 && Array.isArray(dim) && dim.length === 2 && dim[0] === 2 && dim[1] === 3;
+  if (qnnpack) {
+    const sums = new Float64Array(numelOf(outShape));
+    sumInto(x.intRepr() as Uint8Array, sums);
+    const scale = Math.fround(Math.fround(qp.scale) / Math.fround(Math.fround(qp.scale) * count));
+    const raw = new Uint8Array(sums.length);
+    for (let i = 0; i < sums.length; i++) {
+      const t = Math.fround(Math.fround(sums[i] - count * qp.zeroPoint) * scale);
+      raw[i] = Math.min(255, Math.max(0, nearbyint(t) + qp.zeroPoint));
+    }
+    return makePerTensorQuantizedTensor(raw, shape, qp.scale, qp.zeroPoint, x.dtype);
+  }
   if (isContiguousAs(x.shape, x.strides, 'contiguous_format')) {
     const sums = new Float64Array(numelOf(outShape));
     sumInto(x.intRepr() as Uint8Array | Int8Array, sums);
     const raw = x.dtype === 'quint8' ? new Uint8Array(sums.length) : new Int8Array(sums.length);
     for (let i = 0; i < sums.length; i++) {
-      const m = Math.fround(Math.fround(sums[i]) / count);
-      const r = Math.round(m);
-      raw[i] = r - m === 0.5 && r % 2 !== 0 ? r - 1 : r; // nearbyint: half to even
+      raw[i] = nearbyint(Math.fround(Math.fround(sums[i]) / count));
     }
     return makePerTensorQuantizedTensor(raw, shape, qp.scale, qp.zeroPoint, x.dtype);
   }
@@ -1042,6 +1055,12 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
     for (let i = 0; i < sums.length; i++) means[i] = Math.fround(Math.fround(sums[i]) / count);
   }
   return quantizePerTensor(makeTensor(means, shape, contiguousStrides(shape)), qp.scale, qp.zeroPoint, x.dtype);
+}
+
+/** nearbyint / lrintf in the default rounding mode: half to even. */
+function nearbyint(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

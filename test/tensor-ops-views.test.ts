@@ -9,6 +9,7 @@ import { expectSame, FailureLog } from './helpers/compare';
 import { ByteDType, QInput, describeQInput, expectQTensorLike, makeQ, randomQInput, wireQ } from './helpers/elementwise';
 import { Rng, testSeed } from './helpers/random';
 import { Step } from './helpers/views';
+import { withEngine } from './helpers/linear-conv';
 import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
 
 const SEED = testSeed('tensor-ops-views');
@@ -111,5 +112,46 @@ describeOracle('QTensor tensor operations vs PyTorch', () => {
     const view = q.narrow(1, 2, 3);
     view.data[0] = 7; // the view's first element is q[0, 2]
     expectSame('q[0, 2]', 7, q.intRepr()[2]);
+  });
+});
+
+// Under the qnnpack engine torch 1.13 sends quint8 4-D means over dim [2, 3] (given literally) to
+// QNNPACK's global average pooling (qnnpack_mean: fp32 requantization); everything else takes the
+// paths above. qkernels set to qnnpack follows, exactly.
+const qnnpackMeans: Case[] = [];
+for (const [dtype, shape, steps, args] of [
+  ['quint8', [4, 64, 2, 2], [], { dim: [2, 3] }],
+  ['quint8', [4, 64, 2, 2], CL, { dim: [2, 3] }],
+  ['quint8', [2, 40, 7, 7], [], { dim: [2, 3] }],
+  ['quint8', [2, 33, 6, 5], CL, { dim: [2, 3], keepdim: true }],
+  ['quint8', [1, 8, 2, 2], CL, { dim: [2, 3] }],
+  ['quint8', [3, 5, 4, 6], [], { dim: [-2, -1] }],
+  ['quint8', [2, 40, 5, 5], CL, { dim: [3, 2] }],
+  ['qint8', [2, 40, 5, 5], CL, { dim: [2, 3] }],
+  ['qint8', [2, 12, 4, 4], [], { dim: [2, 3] }],
+] as Array<[ByteDType, number[], Step[], Args]>) {
+  // An odd zero point: QNNPACK rounds the mean of q - zp, torch's other paths the mean of q,
+  // so their ties (frequent over 2 x 2) round to different integers.
+  const input = randomQInput(rng, dtype, shape, steps, undefined, dtype === 'quint8' ? 37 : 5);
+  qnnpackMeans.push({ fn: 'mean', input, args, label: `qnnpack mean(${describeQInput(input)}, ${JSON.stringify(args)})` });
+}
+
+describeOracle('QTensor.mean vs PyTorch under the qnnpack engine', () => {
+  let expected: OracleResult[] = [];
+  beforeAll(() => {
+    const wire = qnnpackMeans.map((c) => ({ op: 'ew_tensor_op', fn: c.fn, input: wireQ(c.input), args: c.args }));
+    expected = runOracle(wire, { engine: 'qnnpack' }).map((r, i) => okResult(r, qnnpackMeans[i].label));
+  });
+
+  test(`${qnnpackMeans.length} means, exact (QNNPACK's global average pooling where torch uses it)`, () => {
+    const log = new FailureLog();
+    qnnpackMeans.forEach((c, k) => {
+      log.check(c.label, () => {
+        const y = withEngine('qnnpack', () => RUN.mean(makeQ(c.input), c.args) as QTensor);
+        const results = expected[k].results as OracleResult[];
+        expectQTensorLike(results[0], y, `seed ${SEED}`, 0);
+      });
+    });
+    log.finish('qnnpack means');
   });
 });
