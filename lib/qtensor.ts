@@ -984,8 +984,9 @@ export function reductionDims(dim: unknown, rank: number): number[] {
  *    the input's qparams;
  *  - otherwise: dequantize, float sum, divide by the count, quantize with the input's qparams.
  *    For a channels-last 4-D input over dims (2, 3) (shufflenet's and the pooling heads') the
- *    float sum follows torch's reduction kernel order exactly (torchFloatSum); other layouts sum
- *    in double, which can differ from torch's float order by 1 quantum on a rounding boundary.
+ *    float sum follows torch's reduction kernel order exactly (torchFloatSum), and so does a
+ *    channels_last_3d 5-D input over dims (2, 3, 4); other layouts sum in double, which can differ
+ *    from torch's float order by 1 quantum on a rounding boundary.
  */
 function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   const x = checkQTensor(q, 'this');
@@ -1037,14 +1038,16 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   }
   const floats = dequantize(x);
   let means: Float32Array;
-  if (rank === 4 && reduced.length === 2 && reduced.includes(2) && reduced.includes(3) && isContiguousAs(x.shape, x.strides, 'channels_last')) {
-    const [n, c, h, w] = x.shape;
-    const data = floats.contiguous('channels_last').data;
+  const format = rank === 4 ? 'channels_last' : rank === 5 ? 'channels_last_3d' : null;
+  const overSpatial = reduced.length === rank - 2 && reduced.every((d) => d >= 2);
+  if (format !== null && overSpatial && isContiguousAs(x.shape, x.strides, format)) {
+    const [n, c] = x.shape;
+    const data = floats.contiguous(format).data;
     means = new Float32Array(n * c);
     for (let b = 0; b < n; b++) {
       for (let ch = 0; ch < c; ch++) {
-        const column = new Float32Array(h * w);
-        for (let p = 0; p < h * w; p++) column[p] = data[(b * h * w + p) * c + ch];
+        const column = new Float32Array(count);
+        for (let p = 0; p < count; p++) column[p] = data[(b * count + p) * c + ch];
         means[b * c + ch] = Math.fround(torchFloatSum(column, cascadedColumn(ch, c)) / count);
       }
     }

@@ -191,6 +191,12 @@ export function planAdaptiveAvgPool(dims: number, x: unknown, outputSize: unknow
     const { output } = adaptiveProblem(1, x, outputSize, 'adaptiveAvgPool1d'); // the 1-D checks
     return asTwoD(x, (x4) => planAdaptiveAvgPool(2, x4, [1, output[0]]));
   }
+  if (dims === 3 && adaptiveProblem(3, x, outputSize, 'adaptiveAvgPool3d').output.every((size) => size === 1)) {
+    // torch 1.13's adaptive_avg_pool3d to (1, 1, 1) is input.mean((-1, -2, -3), keepdim=True)
+    // (measured: every element and stride, both engines), not its pooling kernel.
+    const mean = () => (x as QTensor).mean([-1, -2, -3], true);
+    return { run: mean, runAsync: () => Promise.resolve().then(mean) };
+  }
   const { p, output } = adaptiveProblem(dims, x, outputSize, `adaptiveAvgPool${dims}d`);
   const { storage, layout } = inputStorage(p);
   return plan('adaptiveAvgPool', [storage, p.input.code, layout, adaptiveGeometry(p, output), p.input.zeroPoint], outputFinish(p, output));
