@@ -7,6 +7,7 @@
 // these models, measured), so this shows the engine is followed end to end. QKERNELS_ZOO_ARCHES picks
 // models as in the zoo test.
 import { backend, loadArchive, models, observers, Tensor } from '..';
+import { runnablePaths, withPath } from './helpers/paths';
 import { agreement, agreementLine, asModuleState, selectedArches, zooFixtures, ZooFixture } from './helpers/zoo';
 import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
 
@@ -35,7 +36,7 @@ describeOracle('zoo models under the qnnpack engine: PyTorch\'s logits bit for b
   });
 
   for (const arch of ARCHES) {
-    test(`${arch}: TorchScript archive under qnnpack gives torch's qnnpack logits`, () => {
+    test(`${arch}: TorchScript archive under qnnpack gives torch's qnnpack logits on every path`, () => {
       const fixture = fixtures.get(arch)!;
       const r = torchLogits[ARCHES.indexOf(arch)];
       expect(r.engine).toBe('qnnpack');
@@ -48,12 +49,16 @@ describeOracle('zoo models under the qnnpack engine: PyTorch\'s logits bit for b
       const model = models.architectures[arch]();
       model.loadStateDict(asModuleState(archive.stateDict));
       observers.loadOutputQParams(model, archive.attributes);
-      const got = (model.forward(fixture.inputs) as Tensor).contiguous().data;
-      const a = agreement(got, expected, fixture.meta.logitsShape[0], fixture.meta.outputScale);
-      table.push(agreementLine(arch, 'TorchScript', a));
-      expect(a.top1Equal).toBe(a.inputs);
-      expect(a.maxQuanta).toBe(0);
-      expect(a.exactShare).toBe(1);
+      // Every dispatch path (each ISA level this CPU has, 1 and 2 threads) gives torch's logits.
+      runnablePaths().forEach((path, index) => {
+        const got = withPath(path, () => (model.forward(fixture.inputs) as Tensor).contiguous().data);
+        const a = agreement(got, expected, fixture.meta.logitsShape[0], fixture.meta.outputScale);
+        if (index === 0) table.push(agreementLine(arch, 'TorchScript', a));
+        if (a.maxQuanta !== 0 || a.exactShare !== 1) {
+          throw new Error(`${arch} on ${path.isa}/${path.threads}t: ${(100 * a.exactShare).toFixed(1)}% exact, up to ${a.maxQuanta} quanta`);
+        }
+        expect(a.top1Equal).toBe(a.inputs);
+      });
     }, 300000);
   }
 });
