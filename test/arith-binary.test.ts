@@ -188,7 +188,7 @@ describeOracle('quantized add / mul vs PyTorch under the qnnpack engine', () => 
   });
 });
 
-test('XNNPACK\'s add refuses what torch refuses under qnnpack: scale ratios outside [2^-10, 2^8), add_relu with zero point 127', () => {
+test('the qnnpack engine\'s adds refuse what torch refuses: scale ratios outside [2^-10, 2^8) (XNNPACK, qint8) or [2^-14, 2^8) (QNNPACK, quint8), add_relu with zero point 127', () => {
   const qa = makePerTensorQuantizedTensor(Int8Array.of(-3, 0, 5, 100), [4], 0.05, 3, 'qint8');
   withEngine('qnnpack', () => {
     expectValidationError(() => ops.quantized.add(qa, qa, 0.05 * 1024 * 1.0001, 0), 'RangeError', 'scale', 'ratio below 2^-10');
@@ -200,4 +200,10 @@ test('XNNPACK\'s add refuses what torch refuses under qnnpack: scale ratios outs
   });
   // The default engine has no such limits (torch's own kernel).
   expect(ops.quantized.addRelu(qa, qa, 0.05, 127).qZeroPoint()).toBe(127);
+  // QNNPACK's quint8 add has its own range, [2^-14, 2^8).
+  const qu = makePerTensorQuantizedTensor(Uint8Array.of(3, 0, 5, 100), [4], 0.05, 3, 'quint8');
+  withEngine('qnnpack', () => {
+    expectValidationError(() => ops.quantized.add(qu, qu, 0.05 * 16384 * 1.0001, 0), 'RangeError', 'scale', 'quint8 ratio below 2^-14');
+    expect(ops.quantized.add(qu, qu, 0.05 * 16384 * 0.9999, 0).qZeroPoint()).toBe(0);
+  });
 });

@@ -270,16 +270,28 @@ Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const voi
   return Status::Ok();
 }
 
-Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b, uint8_t* y, size_t n) {
+namespace {
+
+// The fixed-point adds' fp32 scale ratios a_scale / scale and b_scale / scale, each of which the
+// engine's operator requires in [lo, 2^8) (torch fails to create it otherwise).
+Status AddScaleRatios(const BinarySpec& spec, float lo, const char* range, float* ra, float* rb) {
   const float out_scale = static_cast<float>(spec.out_scale);
-  const float ra = static_cast<float>(spec.a_scale) / out_scale;
-  const float rb = static_cast<float>(spec.b_scale) / out_scale;
-  for (const float r : {ra, rb}) {
-    if (!(r >= 0x1.0p-14f && r < 0x1.0p+8f)) {
-      return Status::RangeError(Expected("input scale / output scale in [2^-14, 2^8) (QNNPACK's add)", "scale",
-                                         std::to_string(r)));
+  *ra = static_cast<float>(spec.a_scale) / out_scale;
+  *rb = static_cast<float>(spec.b_scale) / out_scale;
+  for (const float r : {*ra, *rb}) {
+    if (!(r >= lo && r < 0x1.0p+8f)) {
+      return Status::RangeError(Expected(std::string("a value making input scale / scale in ") + range, "scale",
+                                         std::to_string(spec.out_scale) + " of type number (ratio " + std::to_string(r) + ")"));
     }
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b, uint8_t* y, size_t n) {
+  float ra = 0, rb = 0;
+  QK_RETURN_IF_ERROR(AddScaleRatios(spec, 0x1.0p-14f, "[2^-14, 2^8) (QNNPACK's add)", &ra, &rb));
   const int32_t y_zp = static_cast<int32_t>(spec.out_zero_point);
   const int32_t y_min = spec.relu ? y_zp : 0, y_max = 255;
   if (y_min >= y_max) {
@@ -308,15 +320,8 @@ Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b
 }
 
 Status XnnpackAddRows(const BinarySpec& spec, const int8_t* a, const int8_t* b, int8_t* y, size_t n) {
-  const float out_scale = static_cast<float>(spec.out_scale);
-  const float ra = static_cast<float>(spec.a_scale) / out_scale;
-  const float rb = static_cast<float>(spec.b_scale) / out_scale;
-  for (const float r : {ra, rb}) {
-    if (!(r >= 0x1.0p-10f && r < 0x1.0p+8f)) {
-      return Status::RangeError(Expected("a value making input scale / scale in [2^-10, 2^8) (XNNPACK's add)", "scale",
-                                         std::to_string(spec.out_scale) + " of type number (ratio " + std::to_string(r) + ")"));
-    }
-  }
+  float ra = 0, rb = 0;
+  QK_RETURN_IF_ERROR(AddScaleRatios(spec, 0x1.0p-10f, "[2^-10, 2^8) (XNNPACK's add)", &ra, &rb));
   const int32_t y_zp = static_cast<int32_t>(spec.out_zero_point);
   const int32_t y_min = spec.relu ? y_zp : -128, y_max = 127;
   if (y_min >= y_max) {
