@@ -1,4 +1,4 @@
-// qF.conv1d|2d|3d / nnq.Conv1d|2d|3d / nniq.ConvReLU1d|2d|3d against torch's quantized conv: random configurations, 1 quantum, bit identity across paths.
+// qF.conv1d|2d|3d / nnq.Conv1d|2d|3d / nniq.ConvReLU1d|2d|3d against torch's quantized conv under onednn and qnnpack: random configurations, exact, bit identity across paths.
 //
 // One oracle batch for the three families (importing torch dominates the oracle's cost).
 import { convIdentityTest, convOracleCase, convOracleTest, ConvCase, randomConvCase, sliceResults, SWEEP } from './helpers/linear-conv';

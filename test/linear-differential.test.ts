@@ -26,9 +26,12 @@ describeOracle('linear and dynamic linear vs torch', () => {
     results = runOracle([...staticCases.map(linearOracleCase), ...dynamicCases.map(dynamicLinearOracleCase)]);
   });
 
-  test(`linear: ${COUNT} random configurations, every element within 1 quantum of torch; exact share reported`, () => {
+  test(`linear: ${COUNT} random configurations, torch's bytes exactly under the engine that answered`, () => {
     const report = checkCasesAgainstOracle(staticCases, results.slice(0, COUNT), (c, i) => runLinearCase(c, i % 2 === 1), 'linear');
     expect(report.vsTorch).toBeGreaterThanOrEqual(Math.floor(COUNT * 0.9));
+    // Both engines answer a share of the cases (each is compared with its own output stage).
+    expect(report.engines.onednn).toBeGreaterThan(COUNT / 10);
+    expect(report.engines.qnnpack).toBeGreaterThan(COUNT / 10);
   });
 
   test(`dynamic linear: ${COUNT} random configurations, fp32 outputs within the float-order tolerance of torch`, () => {

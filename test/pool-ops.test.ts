@@ -1,10 +1,10 @@
 // Quantized pooling (max, average, adaptive) against PyTorch 1.13: random shapes, qparams and options, both memory formats, every dispatch path.
 //
-// Exact everywhere, except adaptiveAvgPool3d to (1, 1, 1) (see its case) and the beyond-PyTorch average pools (avgPool1d, adaptiveAvgPool1d): torch has
-// no quantized kernel for them, so the oracle averages the dequantized floats and quantizes the
-// result; float rounding of that mean can land on the other side of a .5 tie than the integer sum
-// does, so those two allow 1 quantum. maxPool3d and adaptiveMaxPool1d/2d compare with the float op
-// too, exactly (max commutes with dequantization).
+// Exact everywhere. avgPool1d and
+// adaptiveAvgPool1d compare with torch's quantized F.avg_pool1d / F.adaptive_avg_pool1d (ATen runs
+// them as the 2-D ops on (N, C, 1, L), QNNPACK's kernel included under qnnpack). maxPool3d and
+// adaptiveMaxPool1d/2d, which torch lacks, compare with the float op on the dequantized input,
+// exactly (max commutes with dequantization).
 import { qF, QTensor } from '..';
 import { describeAgainstTorch, describeAgainstTorchUnderQnnpack, Int8DType, randomFormat, randomInput, TorchCase } from './helpers/pool-norm';
 import { Rng, testSeed } from './helpers/random';
@@ -56,10 +56,9 @@ function makeCase(kind: Kind, dims: number, index: number): TorchCase {
       label: `#${index} ${kind}Pool${dims}d ${input.q.dtype} [${shape}] ${input.wire.format} outputSize [${outputSize}]`,
       run: () => fn(input.q, outputSize),
       oracle: { op: kind === 'adaptiveAvg' ? 'pool_norm.adaptive_avg_pool' : 'pool_norm.adaptive_max_pool', dims, output_size: outputSize, ...input.wire },
-      // adaptiveAvgPool3d to (1, 1, 1): torch 1.13's adaptive_avg_pool3d takes a shortcut there,
-      // input.mean() over the dequantized floats (float summation order) then quantize, instead of
-      // the integer kernel; a mean within float error of a .5 tie may round the other way: 1 quantum.
-      tolerance: kind === 'adaptiveAvg' && (dims === 1 || (dims === 3 && outputSize.every((s) => s === 1))) ? 1 : 0,
+      // adaptiveAvgPool3d to (1, 1, 1): torch 1.13 computes input.mean((-1, -2, -3)) there, and
+      // so does qkernels (QTensor.mean follows torch's mean exactly for these layouts).
+      tolerance: 0,
       checkStrides: stridesComparable(input.q),
     };
   }
@@ -92,7 +91,7 @@ function makeCase(kind: Kind, dims: number, index: number): TorchCase {
       op: 'pool_norm.avg_pool', dims, kernel, stride, padding, ceil_mode: ceilMode, count_include_pad: countIncludePad,
       divisor_override: divisorOverride, ...input.wire,
     },
-    tolerance: dims === 1 ? 1 : 0,
+    tolerance: 0,
     checkStrides: stridesComparable(input.q),
   };
 }
@@ -104,6 +103,23 @@ const KINDS: Array<[Kind, number]> = [
 const PER_KIND = SWEEP ? 120 : 10;
 const cases: TorchCase[] = [];
 for (const [kind, dims] of KINDS) for (let i = 0; i < PER_KIND; i++) cases.push(makeCase(kind, dims, cases.length));
+// adaptiveAvgPool3d to (1, 1, 1) is torch's mean over (D, H, W): contiguous inputs average the
+// integers, channels_last_3d ones sum floats in ATen's order (block and tail channels, cascade).
+for (const [shape, format] of [
+  [[2, 40, 3, 4, 5], 'contiguous_format'],
+  [[2, 40, 3, 4, 5], 'channels_last_3d'],
+  [[1, 37, 4, 4, 4], 'channels_last_3d'],
+  [[6, 2, 2, 3], 'contiguous_format'],
+] as Array<[number[], 'contiguous_format' | 'channels_last_3d']>) {
+  for (const dtype of ['quint8', 'qint8'] as Int8DType[]) {
+    const input = randomInput(rng, shape, dtype, format);
+    cases.push({
+      label: `#${cases.length} adaptiveAvgPool3d ${dtype} [${shape}] ${format} outputSize [1,1,1]`,
+      run: () => qF.adaptiveAvgPool3d(input.q, [1, 1, 1]),
+      oracle: { op: 'pool_norm.adaptive_avg_pool', dims: 3, output_size: [1, 1, 1], ...input.wire },
+    });
+  }
+}
 
 describeAgainstTorch('pooling', SEED, cases);
 describeAgainstTorchUnderQnnpack('pooling', SEED, cases);

@@ -106,7 +106,9 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   const qnnpackAdd =
     !kind.multiply && a.dtype === 'quint8' && quantizedEngine() === 'qnnpack' && a.shape.length === b.shape.length &&
     a.shape.every((size, d) => size === b.shape[d]);
-  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, xnnpack ? 1 : qnnpackAdd ? 2 : 0);
+  // ... and every qint8 add (broadcast too) to XNNPACK's add.
+  const xnnpackAdd = !kind.multiply && a.dtype === 'qint8' && quantizedEngine() === 'qnnpack';
+  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, xnnpack ? 1 : qnnpackAdd ? 2 : xnnpackAdd ? 3 : 0);
   const code = dtypeCode(a.dtype);
   const row = Math.max(rowLength, 1);
   const vector = xnnpack ? row : vectorLength;

@@ -46,7 +46,7 @@ export function maxPool3d(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOp
 export function maxPool3dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): Promise<QTensor> {
   return planAsync(maxPool3dAsync, () => planMaxPool(3, x, kernelSize, options));
 }
-/** Beyond PyTorch: average pooling over (C, L) or (N, C, L), with avg_pool2d's numerics. */
+/** Average pooling over (C, L) or (N, C, L): torch's F.avg_pool1d, i.e. avg_pool2d on (N, C, 1, L). */
 export function avgPool1d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): QTensor {
   return planAvgPool(1, x, kernelSize, options).run();
 }
@@ -75,7 +75,7 @@ export function avgPool3d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOp
 export function avgPool3dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): Promise<QTensor> {
   return planAsync(avgPool3dAsync, () => planAvgPool(3, x, kernelSize, options));
 }
-/** Beyond PyTorch: adaptive average pooling over (C, L) or (N, C, L). */
+/** Adaptive average pooling over (C, L) or (N, C, L): torch's F.adaptive_avg_pool1d (the 2-D op on (N, C, 1, L)). */
 export function adaptiveAvgPool1d(x: QTensor, outputSize: SizeList): QTensor {
   return planAdaptiveAvgPool(1, x, outputSize).run();
 }

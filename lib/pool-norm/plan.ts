@@ -214,6 +214,14 @@ export function planMaxPool(dims: number, x: unknown, kernelSize: unknown, optio
 
 /** @internal */
 export function planAvgPool(dims: number, x: unknown, kernelSize: unknown, options: unknown): Plan {
+  if (dims !== 1) return avgPoolPlan(dims, x, kernelSize, options);
+  avgPoolPlan(1, x, kernelSize, options); // the 1-D checks, with 1-D messages
+  const o = options as AvgPoolOptions | undefined;
+  const pair = (v: unknown, first: number) => (v === undefined || v === null ? v : [first, Array.isArray(v) ? v[0] : v]);
+  return asTwoD(x, (x4) => avgPoolPlan(2, x4, pair(kernelSize, 1), { ...o, stride: pair(o?.stride, 1), padding: pair(o?.padding, 0) }));
+}
+
+function avgPoolPlan(dims: number, x: unknown, kernelSize: unknown, options: unknown): Plan {
   const o = validate.options(options, 'options', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
   const ceilMode = o.ceilMode === undefined ? false : validate.boolean(o.ceilMode, 'ceilMode');
   const countIncludePad = o.countIncludePad === undefined ? true : validate.boolean(o.countIncludePad, 'countIncludePad');
@@ -250,6 +258,16 @@ function adaptiveGeometry(p: Problem, output: readonly number[]): Float64Array {
 
 /** @internal */
 export function planAdaptiveAvgPool(dims: number, x: unknown, outputSize: unknown): Plan {
+  if (dims === 1) {
+    const { output } = adaptiveProblem(1, x, outputSize, 'adaptiveAvgPool1d'); // the 1-D checks
+    return asTwoD(x, (x4) => planAdaptiveAvgPool(2, x4, [1, output[0]]));
+  }
+  if (dims === 3 && adaptiveProblem(3, x, outputSize, 'adaptiveAvgPool3d').output.every((size) => size === 1)) {
+    // torch 1.13's adaptive_avg_pool3d to (1, 1, 1) is input.mean((-1, -2, -3), keepdim=True)
+    // (measured: every element and stride, both engines), not its pooling kernel.
+    const mean = () => (x as QTensor).mean([-1, -2, -3], true);
+    return { run: mean, runAsync: () => Promise.resolve().then(mean) };
+  }
   const { p, output } = adaptiveProblem(dims, x, outputSize, `adaptiveAvgPool${dims}d`);
   const { storage, layout } = inputStorage(p);
   return plan('adaptiveAvgPool', [storage, p.input.code, layout, adaptiveGeometry(p, output), p.input.zeroPoint], outputFinish(p, output));
@@ -264,6 +282,16 @@ export function planAdaptiveMaxPool(dims: number, x: unknown, outputSize: unknow
   const { p, output } = adaptiveProblem(dims, x, outputSize, `adaptiveMaxPool${dims}d`);
   const { storage, layout } = inputStorage(p);
   return plan('adaptiveMaxPool', [storage, p.input.code, layout, adaptiveGeometry(p, output)], outputFinish(p, output));
+}
+
+/**
+ * A 1-D average pool as torch 1.13 runs it (avg_pool1d, adaptive_avg_pool1d are composites in
+ * ATen): the 2-D op on the input unsqueezed to (N, C, 1, L), squeezed back. The 2-D op's layout
+ * rules and, under the qnnpack engine, its QNNPACK kernel then apply as they do in torch.
+ */
+function asTwoD(x: unknown, plan2d: (x4: QTensor) => Plan): Plan {
+  const p = plan2d((x as QTensor).unsqueeze(-2));
+  return { run: () => p.run().squeeze(-2), runAsync: (caller) => p.runAsync(caller).then((y) => y.squeeze(-2)) };
 }
 
 // ---- resampling ----------------------------------------------------------------------------

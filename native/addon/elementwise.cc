@@ -84,10 +84,12 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   spec.b_zero_point = ZeroPointAt(env, params, 3, "qb.zeroPoint");
   spec.out_scale = p[4];
   spec.out_zero_point = ZeroPointAt(env, params, 5, "zeroPoint");
-  // p[6]: 0 PyTorch's own kernel, 1 XNNPACK's multiplier, 2 QNNPACK's add (engine qnnpack).
-  if (!(p[6] == 0 || p[6] == 1 || p[6] == 2)) ThrowRange(env, "0, 1 or 2", "params[6]", params.holder);
+  // p[6]: 0 PyTorch's own kernel, 1 XNNPACK's multiplier, 2 QNNPACK's add, 3 XNNPACK's add
+  // (2 and 3: engine qnnpack).
+  if (!(p[6] == 0 || p[6] == 1 || p[6] == 2 || p[6] == 3)) ThrowRange(env, "0, 1, 2 or 3", "params[6]", params.holder);
   spec.divide_by_out_scale = p[6] == 1;
   spec.qnnpack_add = p[6] == 2;
+  spec.xnnpack_add = p[6] == 3;
   const size_t row_length = ArgSize(info, 6, "rowLength");
   const size_t vector_length = ArgSize(info, 7, "vectorLength");
   if (b.length != a.length) ThrowRange(env, "as many elements as qa", "qb", b.holder);

@@ -66,8 +66,9 @@ int32_t ConvRequantValueRef(int32_t acc, float x_scale, float w_scale, bool has_
                              static_cast<float>(y_max - y_zero_point), 0.0f, y_zero_point);
 }
 
-int32_t EngineRequantValueRef(RefEngine engine, int32_t acc, double x_scale, double w_scale, bool has_bias,
-                              float bias, double y_scale, int32_t y_zero_point, int32_t y_min, int32_t y_max) {
+int32_t EngineRequantValueRef(RefEngine engine, int32_t acc, double x_scale, double w_scale, bool w_per_channel,
+                              bool has_bias, float bias, double y_scale, int32_t y_zero_point, int32_t y_min,
+                              int32_t y_max) {
   if (engine == kRefFbgemm) {
     return ConvRequantValueRef(acc, static_cast<float>(x_scale), static_cast<float>(w_scale), has_bias, bias,
                                static_cast<float>(y_scale), y_zero_point, y_min, y_max);
@@ -86,7 +87,8 @@ int32_t EngineRequantValueRef(RefEngine engine, int32_t acc, double x_scale, dou
     const float t = static_cast<float>(sum) * requant;
     q = static_cast<double>(std::nearbyint(t)) + y_zero_point;
   } else {
-    const float s = static_cast<float>(1.0 / x_scale) * static_cast<float>(1.0 / w_scale);
+    const float wei = w_per_channel ? 1.0f / static_cast<float>(w_scale) : static_cast<float>(1.0 / w_scale);
+    const float s = static_cast<float>(1.0 / x_scale) * wei;
     const float multiplier = static_cast<float>(1.0 / y_scale) / s;
     float t = (static_cast<float>(acc) + (has_bias ? bias * s : 0.0f)) * multiplier;
     // Clamping before the fp32 zero-point add equals oneDNN's saturation after it (monotonic add).
@@ -100,7 +102,8 @@ int32_t EngineRequantValueRef(RefEngine engine, int32_t acc, double x_scale, dou
 
 void ConvRef(const ConvGeometry& g, const int8_t* w, const double* w_scales, const int32_t* w_zero_points,
              const float* bias, const uint8_t* x, size_t batch, const size_t in_spatial[3], double x_scale,
-             int32_t x_zero_point, double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, RefEngine engine) {
+             int32_t x_zero_point, double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, RefEngine engine,
+             bool w_per_channel) {
   const Dims3 d = ToDims3(g, in_spatial);
   const long in_c = static_cast<long>(g.in_channels), out_c = static_cast<long>(g.out_channels);
   const long groups = static_cast<long>(g.groups);
@@ -144,7 +147,7 @@ void ConvRef(const ConvGeometry& g, const int8_t* w, const double* w_scales, con
                 }
               }
             }
-            const int32_t q = EngineRequantValueRef(engine, static_cast<int32_t>(acc), x_scale, w_scales[oc],
+            const int32_t q = EngineRequantValueRef(engine, static_cast<int32_t>(acc), x_scale, w_scales[oc], w_per_channel,
                                                     bias != nullptr, bias != nullptr ? bias[oc] : 0.0f, y_scale,
                                                     y_zero_point, y_min, 255);
             y[(n * out_c + oc) * out_size + (o0 * d.out[1] + o1) * d.out[2] + o2] = static_cast<uint8_t>(q);

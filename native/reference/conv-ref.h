@@ -22,7 +22,8 @@ int32_t ConvRequantValueRef(int32_t acc, float x_scale, float w_scale, bool has_
                             int32_t y_zero_point, int32_t y_min, int32_t y_max);
 
 // The same value under PyTorch 1.13's other engines (doc/numerics.md), from the engines' sources:
-//   kRefOnednn:  s = float(1 / x_scale) * float(1 / w_scale) (ideep's reciprocal scales);
+//   kRefOnednn:  s = float(1 / x_scale) * wei (ideep's reciprocal scales), wei = 1.0f / float(w_scale)
+//                for per-channel weights, float(1 / w_scale) per tensor (torch's prepack);
 //                t = (float(acc) + bias * s) * (float(1 / y_scale) / s), clamped to [y_min - y_zp,
 //                y_max - y_zp]; y = round_half_even(t + float(y_zp)) (oneDNN adds the zero point
 //                in fp32, then rounds);
@@ -31,15 +32,17 @@ int32_t ConvRequantValueRef(int32_t acc, float x_scale, float w_scale, bool has_
 //                y = clamp(round_half_even(t) + y_zp, y_min, y_max).
 // Scales are doubles as PyTorch keeps them. kRefFbgemm is ConvRequantValueRef.
 enum RefEngine : int { kRefFbgemm = 0, kRefOnednn = 1, kRefQnnpack = 2 };
-int32_t EngineRequantValueRef(RefEngine engine, int32_t acc, double x_scale, double w_scale, bool has_bias,
-                              float bias, double y_scale, int32_t y_zero_point, int32_t y_min, int32_t y_max);
+int32_t EngineRequantValueRef(RefEngine engine, int32_t acc, double x_scale, double w_scale, bool w_per_channel,
+                              bool has_bias, float bias, double y_scale, int32_t y_zero_point, int32_t y_min,
+                              int32_t y_max);
 
 // x contiguous [batch][in_channels][spatial...], y contiguous [batch][out_channels][out spatial...]
 // (out_spatial as ConvOutputSize gives it, which the caller has checked). w in PyTorch's layout;
-// w_scales and w_zero_points have out_channels values; bias out_channels values or nullptr.
+// w_scales and w_zero_points have out_channels values (w_per_channel: they came per channel);
+// bias out_channels values or nullptr.
 void ConvRef(const ConvGeometry& g, const int8_t* w, const double* w_scales, const int32_t* w_zero_points,
              const float* bias, const uint8_t* x, size_t batch, const size_t in_spatial[3], double x_scale,
              int32_t x_zero_point, double y_scale, int32_t y_zero_point, bool relu, uint8_t* y,
-             RefEngine engine = kRefFbgemm);
+             RefEngine engine = kRefFbgemm, bool w_per_channel = false);
 
 }  // namespace qk

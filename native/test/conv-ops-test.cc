@@ -106,7 +106,8 @@ bool RunCase(Context& ctx, Random& rng, const ConvCase& c) {
   for (size_t oc = 0; oc < g.out_channels; ++oc) channel_scales[oc] = w_scales[nq == 1 ? 0 : oc];
   std::vector<uint8_t> expected(c.batch * g.out_channels * out_pixels);
   ConvRef(g, w.data(), channel_scales.data(), weights->w_zero_points.data(), c.has_bias ? bias.data() : nullptr,
-          x.data(), c.batch, c.in_spatial, c.x_scale, c.x_zp, y_scale, c.y_zp, c.relu, expected.data(), ref_engine);
+          x.data(), c.batch, c.in_spatial, c.x_scale, c.x_zp, y_scale, c.y_zp, c.relu, expected.data(), ref_engine,
+          nq != 1);
   const std::vector<uint8_t> x_cl = SwapLayout(x, c.batch, g.in_channels, in_pixels);
   bool ok = true;
   for (int layout = 0; layout < 2 && ok; ++layout) {

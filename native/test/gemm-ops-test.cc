@@ -182,22 +182,28 @@ QK_TEST(kIsa, "gemm-ops/linear") {
           SetNumThreads(1);
           return;
         }
-        // The qnnpack engine's output stage (int32 bias, fp32 requantization) against the
-        // reference's; onednn's linear is fbgemm's formula (the check above).
-        std::vector<uint8_t> yq(p.m * p.n + 16, kGemmSentinel);
-        st = LinearU8(*lw, p.a.data(), p.m, p.a_scale, p.a_zp, p.y_scale, p.y_zp, p.relu, yq.data(), QEngine::kQnnpack);
-        if (!ctx.Check(st.ok(), "LinearU8 qnnpack: " + st.message())) return;
+        // The qnnpack and onednn engines' output stages (qnnpack: int32 bias, fp32
+        // requantization; onednn: reciprocal scales, zero point added before rounding) against
+        // the reference's.
         std::vector<int32_t> acc(p.m * p.n);
         ref::GemmAcc(p.m, p.n, p.k, p.a.data(), p.k, p.a_zp, p.w.data(), p.w_zp.data(), acc.data());
-        for (size_t i = 0; i < p.m * p.n; ++i) {
-          const size_t j = i % p.n;
-          const int32_t want = EngineRequantValueRef(kRefQnnpack, acc[i], p.a_scale, scales[per_channel ? j : 0], with_bias,
-                                                     with_bias ? p.bias[j] : 0.0f, p.y_scale, p.y_zp, p.y_min, p.y_max);
-          if (yq[i] != want) {
-            ctx.Fail("LinearU8 qnnpack " + p.Describe() + " threads=" + std::to_string(threads) + ": element " +
-                     std::to_string(i) + " got " + std::to_string(yq[i]) + ", expected " + std::to_string(want));
-            SetNumThreads(1);
-            return;
+        for (const RefEngine ref_engine : {kRefQnnpack, kRefOnednn}) {
+          const QEngine engine = ref_engine == kRefQnnpack ? QEngine::kQnnpack : QEngine::kOnednn;
+          std::vector<uint8_t> ye(p.m * p.n + 16, kGemmSentinel);
+          st = LinearU8(*lw, p.a.data(), p.m, p.a_scale, p.a_zp, p.y_scale, p.y_zp, p.relu, ye.data(), engine);
+          if (!ctx.Check(st.ok(), std::string("LinearU8 ") + QEngineName(engine) + ": " + st.message())) return;
+          for (size_t i = 0; i < p.m * p.n; ++i) {
+            const size_t j = i % p.n;
+            const int32_t want = EngineRequantValueRef(ref_engine, acc[i], p.a_scale, scales[per_channel ? j : 0],
+                                                       per_channel, with_bias, with_bias ? p.bias[j] : 0.0f,
+                                                       p.y_scale, p.y_zp, p.y_min, p.y_max);
+            if (ye[i] != want) {
+              ctx.Fail(std::string("LinearU8 ") + QEngineName(engine) + " " + p.Describe() + " threads=" +
+                       std::to_string(threads) + ": element " + std::to_string(i) + " got " +
+                       std::to_string(ye[i]) + ", expected " + std::to_string(want));
+              SetNumThreads(1);
+              return;
+            }
           }
         }
         // Dynamic: fp32 input, quantized per call as PyTorch does, then the fp32 GEMM.

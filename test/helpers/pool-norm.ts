@@ -39,7 +39,7 @@ export function randomFormat(rng: Rng, rank: number): Format {
  * Compares a qkernels output with torch's: shape, strides, qparams, and the integers exactly, or
  * within `tolerance` quanta (only where a test documents why).
  */
-export function expectLikeTorch(label: string, expected: OracleResult, got: QTensor, tolerance = 0, checkStrides = true): void {
+export function expectLikeTorch(label: string, expected: OracleResult, got: QTensor, tolerance = 0, checkStrides = true): number {
   expectSameList(`${label} shape`, expected.shape, got.shape);
   if (checkStrides) expectSameList(`${label} strides`, expected.strides, got.strides);
   expectSame(`${label} zero point`, expected.zero_point, got.qZeroPoint());
@@ -48,12 +48,34 @@ export function expectLikeTorch(label: string, expected: OracleResult, got: QTen
   const have = got.intRepr();
   if (tolerance === 0) {
     expectExact(`${label} int_repr`, want, have, { shape: got.shape as number[] });
-    return;
+    return want.length;
   }
   const far: string[] = [];
   for (let i = 0; i < want.length; i++) if (Math.abs(want[i] - have[i]) > tolerance) far.push(`at ${i}: expected ${want[i]}, got ${have[i]}`);
   if (far.length > 0 || want.length !== have.length) {
     throw new Error(`${label} int_repr: ${far.length} elements differ by more than ${tolerance}\n  ${far.slice(0, 6).join('\n  ')}`);
+  }
+  let exact = 0;
+  for (let i = 0; i < want.length; i++) if (want[i] === have[i]) exact++;
+  return exact;
+}
+
+/** Counts the elements of the cases with an allowance and how many of them were exact; prints the share. */
+class AllowanceShare {
+  /** Per op (the label's first word after the case number): exact and total elements. */
+  private readonly byOp = new Map<string, { exact: number; total: number }>();
+  add(c: TorchCase, exact: number, got: QTensor): void {
+    if (!c.tolerance) return;
+    const op = c.label.replace(/^#\d+ /, '').split(' ')[0];
+    const share = this.byOp.get(op) ?? { exact: 0, total: 0 };
+    share.exact += exact;
+    share.total += got.numel();
+    this.byOp.set(op, share);
+  }
+  print(what: string): void {
+    for (const [op, { exact, total }] of this.byOp) {
+      console.log(`${what}: ${op} (1-quantum allowance): ${exact} of ${total} elements exact (${((100 * exact) / total).toFixed(3)}%)`);
+    }
   }
 }
 
@@ -79,13 +101,16 @@ export function describeAgainstTorch(name: string, seed: number, cases: readonly
     describeEachPath('every case', () => {
       test(`${cases.length} cases (seed ${seed})`, () => {
         const log = new FailureLog(40);
+        const share = new AllowanceShare();
         cases.forEach((c, i) =>
           log.check(c.label, () => {
             const expected = okResult(results[i], c.label);
-            expectLikeTorch(c.label, expected, c.run(), c.tolerance ?? 0, c.checkStrides ? c.checkStrides(expected) : true);
+            const got = c.run();
+            share.add(c, expectLikeTorch(c.label, expected, got, c.tolerance ?? 0, c.checkStrides ? c.checkStrides(expected) : true), got);
           }),
         );
         log.finish(name);
+        share.print(name);
       });
     });
   });
@@ -112,6 +137,7 @@ export function describeAgainstTorchUnderQnnpack(
 
     test(`${cases.length} cases (seed ${seed})`, () => {
       const log = new FailureLog(40);
+      const share = new AllowanceShare();
       let skipped = 0;
       withEngine('qnnpack', () => {
         cases.forEach((c, i) => {
@@ -124,11 +150,13 @@ export function describeAgainstTorchUnderQnnpack(
           }
           log.check(c.label, () => {
             const expected = okResult(results[i], c.label);
-            expectLikeTorch(c.label, expected, c.run(), c.tolerance ?? 0, c.checkStrides ? c.checkStrides(expected) : true);
+            const got = c.run();
+            share.add(c, expectLikeTorch(c.label, expected, got, c.tolerance ?? 0, c.checkStrides ? c.checkStrides(expected) : true), got);
           });
         });
       });
       log.finish(`${name} (qnnpack)`);
+      share.print(`${name} (qnnpack)`);
       expect(skipped).toBeLessThan(cases.length / 4);
     });
   });

@@ -15,6 +15,15 @@ export const ZOO_SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'zoo', 'ma
 /** Whether the large models (resnet50, resnext101_32x8d, inception_v3) run: QKERNELS_ZOO_FULL=1. */
 export const ZOO_FULL = process.env.QKERNELS_ZOO_FULL === '1';
 
+/** `arches`, or only those named in QKERNELS_ZOO_ARCHES=a,b (to rerun a few models; an unknown name throws). */
+export function selectedArches(arches: readonly string[]): string[] {
+  const only = process.env.QKERNELS_ZOO_ARCHES;
+  if (only === undefined || only === '') return [...arches];
+  const names = only.split(',').map((name) => name.trim());
+  for (const name of names) if (!arches.includes(name)) throw new Error(`QKERNELS_ZOO_ARCHES: ${name} is not one of ${arches.join(', ')}`);
+  return arches.filter((arch) => names.includes(arch));
+}
+
 export interface ZooMeta {
   arch: string;
   inputShape: number[];

@@ -57,7 +57,21 @@ def op_calibrate_hardswish(case):
     return {"scale": float(scale), "zero_point": int(zero_point), "int_repr": module(q).int_repr()}
 
 
+def op_zoo_logits(case):
+    """A zoo model's TorchScript archive loaded under the batch's engine (its weights prepacked
+    there) run on the float32 inputs file: the logits torch gives under that engine."""
+    model = torch.jit.load(case["archive"])
+    shape = [int(s) for s in case["input_shape"]]
+    x = torch.from_numpy(np.fromfile(case["inputs"], dtype="<f4").reshape(shape))
+    with torch.no_grad():
+        y = model(x)
+    if isinstance(y, tuple):
+        y = y[0]
+    return {"logits": y.contiguous(), "engine": torch.backends.quantized.engine}
+
+
 HANDLERS = {
+    "zoo_logits": op_zoo_logits,
     "calibrate_hardswish": op_calibrate_hardswish,
     "min_max_observer": op_min_max_observer,
     "classification_transforms": op_classification_transforms,

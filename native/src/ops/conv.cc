@@ -301,6 +301,7 @@ GemmRequant GroupRequant(const ConvCall& call, size_t first_channel) {
   rq.a_scale_f64 = call.x_scale_f64;
   rq.y_scale_f64 = call.y_scale_f64;
   rq.w_scales_f64 = call.w->w_scales_f64.data() + first_channel;
+  rq.w_per_channel = call.w->per_channel;
   return rq;
 }
 

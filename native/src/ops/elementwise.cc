@@ -241,6 +241,13 @@ Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const voi
     return QnnpackAddRows(spec, static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), static_cast<uint8_t*>(y),
                           a_len);
   }
+  if (spec.xnnpack_add) {
+    if (spec.dtype != QDType::kQInt8 || spec.multiply) {
+      return Status::RangeError(Expected("a qint8 add", "engine qnnpack's XNNPACK add", "another op or dtype"));
+    }
+    return XnnpackAddRows(spec, static_cast<const int8_t*>(a), static_cast<const int8_t*>(b), static_cast<int8_t*>(y),
+                          a_len);
+  }
   if (a_len == 0) return Status::Ok();
   BinaryParams params;
   MakeBinaryParams(spec, &params);
@@ -263,16 +270,28 @@ Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const voi
   return Status::Ok();
 }
 
-Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b, uint8_t* y, size_t n) {
+namespace {
+
+// The fixed-point adds' fp32 scale ratios a_scale / scale and b_scale / scale, each of which the
+// engine's operator requires in [lo, 2^8) (torch fails to create it otherwise).
+Status AddScaleRatios(const BinarySpec& spec, float lo, const char* range, float* ra, float* rb) {
   const float out_scale = static_cast<float>(spec.out_scale);
-  const float ra = static_cast<float>(spec.a_scale) / out_scale;
-  const float rb = static_cast<float>(spec.b_scale) / out_scale;
-  for (const float r : {ra, rb}) {
-    if (!(r >= 0x1.0p-14f && r < 0x1.0p+8f)) {
-      return Status::RangeError(Expected("input scale / output scale in [2^-14, 2^8) (QNNPACK's add)", "scale",
-                                         std::to_string(r)));
+  *ra = static_cast<float>(spec.a_scale) / out_scale;
+  *rb = static_cast<float>(spec.b_scale) / out_scale;
+  for (const float r : {*ra, *rb}) {
+    if (!(r >= lo && r < 0x1.0p+8f)) {
+      return Status::RangeError(Expected(std::string("a value making input scale / scale in ") + range, "scale",
+                                         std::to_string(spec.out_scale) + " of type number (ratio " + std::to_string(r) + ")"));
     }
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b, uint8_t* y, size_t n) {
+  float ra = 0, rb = 0;
+  QK_RETURN_IF_ERROR(AddScaleRatios(spec, 0x1.0p-14f, "[2^-14, 2^8) (QNNPACK's add)", &ra, &rb));
   const int32_t y_zp = static_cast<int32_t>(spec.out_zero_point);
   const int32_t y_min = spec.relu ? y_zp : 0, y_max = 255;
   if (y_min >= y_max) {
@@ -295,6 +314,30 @@ Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b
       const int64_t remainder = (acc & mask) - (acc < 0 ? 1 : 0);
       const int64_t q = (acc >> shift) + (remainder > threshold ? 1 : 0) + y_zp;
       y[i] = static_cast<uint8_t>(std::min<int64_t>(std::max<int64_t>(q, y_min), y_max));
+    }
+  });
+  return Status::Ok();
+}
+
+Status XnnpackAddRows(const BinarySpec& spec, const int8_t* a, const int8_t* b, int8_t* y, size_t n) {
+  float ra = 0, rb = 0;
+  QK_RETURN_IF_ERROR(AddScaleRatios(spec, 0x1.0p-10f, "[2^-10, 2^8) (XNNPACK's add)", &ra, &rb));
+  const int32_t y_zp = static_cast<int32_t>(spec.out_zero_point);
+  const int32_t y_min = spec.relu ? y_zp : -128, y_max = 127;
+  if (y_min >= y_max) {
+    return Status::RangeError(Expected("a zero point below 127 (XNNPACK's add_relu)", "zeroPoint",
+                                       std::to_string(y_zp) + " of type number"));
+  }
+  int exponent = 0;
+  std::frexp(std::max(ra, rb), &exponent);  // max = f * 2^exponent, f in [0.5, 1): IEEE exponent = exponent - 1
+  const int shift = 20 - (exponent - 1);
+  const int64_t ma = std::lrintf(std::ldexp(ra, shift));
+  const int64_t mb = std::lrintf(std::ldexp(rb, shift));
+  const int64_t bias = (int64_t{1} << (shift - 1)) - ma * spec.a_zero_point - mb * spec.b_zero_point;
+  ParallelSegments(n, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const int64_t q = (bias + ma * a[i] + mb * b[i]) >> shift;  // arithmetic: floor
+      y[i] = static_cast<int8_t>(std::min<int64_t>(std::max<int64_t>(q, y_min - y_zp), y_max - y_zp) + y_zp);
     }
   });
   return Status::Ok();

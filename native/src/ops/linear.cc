@@ -88,7 +88,8 @@ Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, double x_
                 double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine) {
   QK_RETURN_IF_ERROR(CheckInput(w, x, rows, y));
   GemmRequant rq;
-  rq.engine = EngineNumerics(engine) == QEngine::kQnnpack ? QEngine::kQnnpack : QEngine::kFbgemm;
+  rq.engine = engine;
+  rq.w_per_channel = w.per_channel;
   rq.a_scale_f64 = x_scale;
   rq.y_scale_f64 = y_scale;
   rq.w_scales_f64 = w.w_scales_f64.data();

@@ -31,8 +31,8 @@ Status CreateLinearWeights(const int8_t* w, size_t out_features, size_t in_featu
                            const float* bias, std::shared_ptr<const LinearWeights>* out);
 
 // quint8 in/out, x is [rows][in_features], y is [rows][out_features]. The output stage is the
-// engine's (ops/qgemm.h); PyTorch 1.13's onednn linear gives fbgemm's numbers (measured against
-// Debian's torch: doc/numerics.md), so onednn runs fbgemm's formula here.
+// engine's (ops/qgemm.h): onednn's linear is the same ideep/oneDNN epilogue as its conv (measured
+// against Debian's torch on every (x, w) pair of a dense grid: doc/numerics.md).
 Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, double x_scale, int32_t x_zero_point,
                 double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine = QEngine::kFbgemm);
 

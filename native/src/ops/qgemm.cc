@@ -198,9 +198,11 @@ OutputStageColumn OutputStageFor(const GemmRequant& rq, size_t j) {
     }
     case QEngine::kOnednn: {
       // ideep: scales are reciprocals (float), the bias is scaled to the accumulator's domain in
-      // fp32 and the output scale is dst_scale / (src_scale * weight_scale).
+      // fp32 and the output scale is dst_scale / (src_scale * weight_scale). torch's prepack
+      // inverts a per-channel scale as 1.0f / scale.item<float>() (fp32) and a per-tensor one as
+      // 1.0 / q_scale() (double): the two differ in the last bit for some scales.
       const float src = static_cast<float>(1.0 / a_scale64);
-      const float wei = static_cast<float>(1.0 / w_scale64);
+      const float wei = rq.w_per_channel ? 1.0f / static_cast<float>(w_scale64) : static_cast<float>(1.0 / w_scale64);
       const float dst = static_cast<float>(1.0 / y_scale64);
       const float s = src * wei;
       column.bias_term = bias * s;

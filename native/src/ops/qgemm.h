@@ -69,8 +69,10 @@ class GemmWeights {
 //   qnnpack: qb = nearbyint(bias[j] * (1.0f / float(w_scale64[j] * a_scale64)))      int32
 //            t = float(acc + qb) * ((w_scale[j] * a_scale) * (1.0f / y_scale))
 //            y = clamp(round_half_even(t) + y_zp, y_min, y_max)
-//   onednn:  s = float(1 / a_scale64) * float(1 / w_scale64[j])       (oneDNN's reciprocal scales)
-//            t = (float(acc) + bias[j] * s) * (float(1 / y_scale64) / s)
+//   onednn:  s = float(1 / a_scale64) * wei[j]                         (oneDNN's reciprocal scales)
+//            wei[j] = 1.0f / float(w_scale64[j]) per channel (fp32 division), float(1 / w_scale64)
+//            per tensor (ideep prepack in torch 1.13 qconv_prepack.cpp / qlinear_prepack.cpp)
+//            t = (float(acc) + bias[j] * s) * (float(1 / y_scale64) / s)   conv and linear alike
 //            y = clamp(round_half_even(max(t, y_min - y_zp) + float(y_zp)), y_min, y_max)
 //            (the zero point is added in fp32 BEFORE rounding, so ties round differently)
 // The doubles are the scales as PyTorch keeps them; 0 / nullptr means "the float field widened".
@@ -83,6 +85,7 @@ struct GemmRequant {
   QEngine engine = QEngine::kFbgemm;
   double a_scale_f64 = 0, y_scale_f64 = 0;
   const double* w_scales_f64 = nullptr;  // n values or nullptr
+  bool w_per_channel = false;  // per-channel weight qparams (onednn inverts such scales in fp32)
 };
 
 // One output column's constants of the u8 output stage (GemmU8Params / DwconvU8Params) for
