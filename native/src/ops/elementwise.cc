@@ -7,6 +7,7 @@
 
 #include "base/checked.h"
 #include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "ukernels/elementwise/elementwise-scalar.h"
 
@@ -17,10 +18,6 @@
 
 namespace qk {
 namespace {
-
-std::string Expected(const std::string& what, const char* parameter, const std::string& received) {
-  return std::string("Expected ") + what + " for " + parameter + " but received " + received;
-}
 
 Status CheckByteDType(QDType dtype) {
   if (dtype == QDType::kQUInt8 || dtype == QDType::kQInt8) return Status::Ok();

@@ -15,14 +15,11 @@
 #include <cstdio>
 #include <string>
 
+#include "base/expected.h"
 #include "ops/quantize.h"
 
 namespace qk {
 namespace {
-
-std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
-  return "Expected " + what + " for " + parameter + " but received " + received;
-}
 
 Status CheckInput(const LinearWeights& w, const void* x, size_t rows, const void* y) {
   if (rows > 0 && w.in_features > 0 && x == nullptr) return Status::TypeError(Expected("a buffer", "input", "null"));

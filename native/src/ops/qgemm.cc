@@ -9,6 +9,7 @@
 
 #include "base/cpu.h"
 #include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "pack/gemm-pack.h"
 
@@ -23,10 +24,6 @@ namespace {
 constexpr size_t kMC = 64;
 // Columns per task, in NR blocks: about 256 columns, so a row block splits over threads even for m = 1.
 constexpr size_t kTaskColumns = 256;
-
-std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
-  return "Expected " + what + " for " + parameter + " but received " + received;
-}
 
 std::string FloatText(float v) {
   char buffer[32];

@@ -11,6 +11,7 @@
 
 #include "base/checked.h"
 #include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "ukernels/quantize/quantize-scalar.h"
 
@@ -50,10 +51,6 @@ std::string FormatNumber(double v) {
 }
 
 std::string FormatInteger(int64_t v) { return std::to_string(v); }
-
-std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
-  return "Expected " + what + " for " + parameter + " but received " + received;
-}
 
 std::string Indexed(const char* name, size_t i) { return std::string(name) + "[" + std::to_string(i) + "]"; }
 
@@ -661,6 +658,13 @@ Status ChooseQuantizationParams(float min, float max, QDType dtype, bool reduce_
   out->scale = scale;
   out->zero_point = zero_point;
   return Status::Ok();
+}
+
+bool AllFinite(const float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return false;
+  }
+  return true;
 }
 
 void MinMax(const float* x, size_t n, float* min, float* max) {
