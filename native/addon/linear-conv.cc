@@ -16,6 +16,7 @@
 
 #include "addon/common.h"
 #include "base/checked.h"
+#include "base/expected.h"
 #include "ops/conv-op.h"
 #include "ops/conv.h"
 #include "ops/linear-op.h"
@@ -151,9 +152,8 @@ int32_t ArgZeroPointU8(const Napi::CallbackInfo& info, size_t index, const char*
 
 float ArgScale(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
   const double value = ArgNumber(info, index, parameter);
-  const float rounded = static_cast<float>(value);
-  if (!(std::isfinite(rounded) && rounded > 0)) ThrowRange(info.Env(), "positive number finite in float32", parameter, info[index]);
-  return rounded;
+  if (!ScaleOk(value, ScaleRule::kPositiveFiniteInFloat32)) ThrowRange(info.Env(), "positive number finite in float32", parameter, info[index]);
+  return static_cast<float>(value);
 }
 
 // ---- linear ------------------------------------------------------------------------------
@@ -249,9 +249,7 @@ bool FastInteger(napi_env env, napi_value value, double max, double* out) {
 
 // A scale the fast path accepts: ArgScale's rule (positive and finite once rounded to float32).
 bool FastScale(napi_env env, napi_value value, double* out) {
-  if (napi_get_value_double(env, value, out) != napi_ok) return false;
-  const float rounded = static_cast<float>(*out);
-  return std::isfinite(rounded) && rounded > 0;
+  return napi_get_value_double(env, value, out) == napi_ok && ScaleOk(*out, ScaleRule::kPositiveFiniteInFloat32);
 }
 
 struct LinearFastCall {

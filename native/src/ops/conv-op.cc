@@ -2,7 +2,6 @@
 #include "ops/conv-op.h"
 
 #include <algorithm>
-#include <cmath>
 #include <string>
 #include <utility>
 
@@ -16,18 +15,6 @@ namespace {
 
 // Output pixels per im2col block of ConvAdd.
 constexpr size_t kAddBlock = 64;
-
-// The binding's rule for an activation scale: positive and finite once rounded to float32.
-Status CheckScaleF32(double scale, const char* parameter) {
-  const float rounded = static_cast<float>(scale);
-  if (std::isfinite(rounded) && rounded > 0) return Status::Ok();
-  return Status::RangeError(Expected("positive number finite in float32", parameter, std::to_string(scale)));
-}
-
-Status CheckZeroPointU8(int32_t zero_point, const char* parameter) {
-  if (zero_point >= 0 && zero_point <= 255) return Status::Ok();
-  return Status::RangeError(Expected("integer in [0, 255]", parameter, std::to_string(zero_point)));
-}
 
 // n * channels * prod(spatial), false on overflow.
 bool TensorCount(size_t n, size_t channels, const size_t spatial[3], size_t* count) {
@@ -62,10 +49,10 @@ Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms*
                        std::shared_ptr<const ConvOp>* out) {
   if (weights == nullptr) return Status::TypeError(Expected("packed weights", "weight", "null"));
   const ConvGeometry& g = weights->geometry;
-  QK_RETURN_IF_ERROR(CheckScaleF32(params.x_scale, "input scale"));
-  QK_RETURN_IF_ERROR(CheckZeroPointU8(params.x_zero_point, "input zero point"));
-  QK_RETURN_IF_ERROR(CheckScaleF32(params.y_scale, "scale"));
-  QK_RETURN_IF_ERROR(CheckZeroPointU8(params.y_zero_point, "zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQuint8Scale(params.x_scale, "input scale"));
+  QK_RETURN_IF_ERROR(CheckQuint8ZeroPoint(params.x_zero_point, "input zero point"));
+  QK_RETURN_IF_ERROR(CheckQuint8Scale(params.y_scale, "scale"));
+  QK_RETURN_IF_ERROR(CheckQuint8ZeroPoint(params.y_zero_point, "zeroPoint"));
   auto op = std::shared_ptr<ConvOp>(new ConvOp);
   QK_RETURN_IF_ERROR(ConvOutputSize(g, params.in_spatial, op->out_spatial_));
   if (!TensorCount(params.batch, g.in_channels, params.in_spatial, &op->x_count_)) {
@@ -76,8 +63,8 @@ Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms*
   }
   if (params.add) {
     if (g.transposed) return Status::RangeError(Expected("a non-transposed convolution", "extra", "a transposed one"));
-    QK_RETURN_IF_ERROR(CheckScaleF32(params.extra_scale, "extra scale"));
-    QK_RETURN_IF_ERROR(CheckZeroPointU8(params.extra_zero_point, "extra zero point"));
+    QK_RETURN_IF_ERROR(CheckQuint8Scale(params.extra_scale, "extra scale"));
+    QK_RETURN_IF_ERROR(CheckQuint8ZeroPoint(params.extra_zero_point, "extra zero point"));
     if (add_gemms == nullptr) return Status::TypeError(Expected("the handle's ConvAdd GEMMs", "addGemms", "null"));
     QK_RETURN_IF_ERROR(add_gemms->Get(*weights, &op->add_gemms_));
     // Scratch: the block's fp32 values, its im2col rows, its quantized values.

@@ -1,7 +1,6 @@
 // The prepared linear op: checks once at Prepare, then the integer or the fp32-epilogue path per run.
 #include "ops/linear-op.h"
 
-#include <cmath>
 #include <string>
 #include <utility>
 
@@ -10,29 +9,14 @@
 #include "ops/qgemm.h"
 
 namespace qk {
-namespace {
-
-// The binding's rule for an activation scale: positive and finite once rounded to float32.
-Status CheckScaleF32(double scale, const char* parameter) {
-  const float rounded = static_cast<float>(scale);
-  if (std::isfinite(rounded) && rounded > 0) return Status::Ok();
-  return Status::RangeError(Expected("positive number finite in float32", parameter, std::to_string(scale)));
-}
-
-Status CheckZeroPointU8(int32_t zero_point, const char* parameter) {
-  if (zero_point >= 0 && zero_point <= 255) return Status::Ok();
-  return Status::RangeError(Expected("integer in [0, 255]", parameter, std::to_string(zero_point)));
-}
-
-}  // namespace
 
 Status LinearOp::Prepare(std::shared_ptr<const LinearWeights> weights, const LinearParams& params,
                          std::shared_ptr<const LinearOp>* out) {
   if (weights == nullptr || weights->gemm == nullptr) return Status::TypeError(Expected("packed weights", "weight", "null"));
-  QK_RETURN_IF_ERROR(CheckScaleF32(params.x_scale, "input scale"));
-  QK_RETURN_IF_ERROR(CheckZeroPointU8(params.x_zero_point, "input zero point"));
-  QK_RETURN_IF_ERROR(CheckScaleF32(params.y_scale, "scale"));
-  QK_RETURN_IF_ERROR(CheckZeroPointU8(params.y_zero_point, "zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQuint8Scale(params.x_scale, "input scale"));
+  QK_RETURN_IF_ERROR(CheckQuint8ZeroPoint(params.x_zero_point, "input zero point"));
+  QK_RETURN_IF_ERROR(CheckQuint8Scale(params.y_scale, "scale"));
+  QK_RETURN_IF_ERROR(CheckQuint8ZeroPoint(params.y_zero_point, "zeroPoint"));
   const int code = static_cast<int>(params.activation);
   if (code < 0 || code > 3) return Status::RangeError(Expected("activation code 0..3", "activation", std::to_string(code)));
   auto op = std::shared_ptr<LinearOp>(new LinearOp);

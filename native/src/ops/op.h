@@ -9,7 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
+#include "base/expected.h"
 #include "base/status.h"
 
 namespace qk {
@@ -29,6 +31,16 @@ class Op {
   // bytes aligned to 16 (null when 0). Const: concurrent runs of one op are safe.
   virtual Status Run(const void* const* inputs, void* output, void* scratch) const = 0;
 };
+
+// The activation qparams of the quint8 ops, checked as the binding checks them: a scale positive
+// and finite once rounded to float32, a zero point in [0, 255].
+inline Status CheckQuint8Scale(double scale, const char* parameter) {
+  return CheckScale(scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32", parameter,
+                    std::to_string(scale));
+}
+inline Status CheckQuint8ZeroPoint(int32_t zero_point, const char* parameter) {
+  return CheckZeroPoint(zero_point, 0, 255, parameter);
+}
 
 // Runs an op with scratch allocated for this run (the binding's calls; a plan passes its arena).
 inline Status RunWithScratch(const Op& op, const void* const* inputs, void* output) {

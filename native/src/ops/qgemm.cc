@@ -32,8 +32,7 @@ std::string FloatText(float v) {
 }
 
 Status CheckScale(float v, const std::string& parameter) {
-  if (std::isfinite(v) && v > 0) return Status::Ok();
-  return Status::RangeError(Expected("a positive finite number", parameter, FloatText(v)));
+  return ::qk::CheckScale(v, ScaleRule::kPositiveFinite, "a positive finite number", parameter, FloatText(v));
 }
 
 Status CheckByte(int32_t v, const char* parameter) {
@@ -53,7 +52,7 @@ Status CheckCommon(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda, 
   if (w_scales == nullptr) return Status::TypeError(Expected("an array", "weight scales", "null"));
   for (size_t j = 0; j < p.n(); ++j) {
     // The name is built only on failure: this loop runs on every call.
-    if (!(std::isfinite(w_scales[j]) && w_scales[j] > 0)) {
+    if (!ScaleOk(w_scales[j], ScaleRule::kPositiveFinite)) {
       return CheckScale(w_scales[j], "weight scales[" + std::to_string(j) + "]");
     }
   }

@@ -73,15 +73,12 @@ Status CheckDType(QDType dtype) {
 }
 
 Status CheckScale(double scale, const std::string& parameter) {
-  if (std::isfinite(scale) && scale > 0) return Status::Ok();
-  return Status::RangeError(Expected("positive finite number", parameter, FormatNumber(scale)));
+  return ::qk::CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, FormatNumber(scale));
 }
 
 Status CheckZeroPoint(int64_t zero_point, QDType dtype, const std::string& parameter) {
   const QRange range = QDTypeRange(dtype);
-  if (zero_point >= range.qmin && zero_point <= range.qmax) return Status::Ok();
-  const std::string interval = "[" + FormatInteger(range.qmin) + ", " + FormatInteger(range.qmax) + "]";
-  return Status::RangeError(Expected("integer in " + interval, parameter, FormatInteger(zero_point)));
+  return ::qk::CheckZeroPoint(zero_point, range.qmin, range.qmax, parameter);
 }
 
 // A buffer of `length` units must exist and hold `needed` of them.
