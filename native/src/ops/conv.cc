@@ -495,13 +495,11 @@ std::vector<int16_t> PackDepthwise(const ConvGeometry& g, const int8_t* w, const
 }
 
 Status CheckQuantScale(float scale, const char* parameter) {
-  if (std::isfinite(scale) && scale > 0) return Status::Ok();
-  return Status::RangeError(Expected("positive finite number", parameter, std::to_string(scale)));
+  return CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, std::to_string(scale));
 }
 
 Status CheckActivationZeroPoint(int32_t zero_point, const char* parameter) {
-  if (zero_point >= 0 && zero_point <= 255) return Status::Ok();
-  return Status::RangeError(Expected("integer in [0, 255]", parameter, std::to_string(zero_point)));
+  return CheckZeroPoint(zero_point, 0, 255, parameter);
 }
 
 }  // namespace
@@ -646,7 +644,7 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
   for (size_t c = 0; c < g.out_channels; ++c) {
     const size_t i = num_qparams == 1 ? 0 : c;
     const float scale = static_cast<float>(w_scales[i]);
-    if (!(std::isfinite(scale) && scale > 0)) {
+    if (!ScaleOk(scale, ScaleRule::kPositiveFinite)) {
       return Status::RangeError(Expected("positive finite number", "weight scale[" + std::to_string(i) + "]",
                                          std::to_string(w_scales[i])));
     }
