@@ -6,6 +6,7 @@
 // two threads at once. Outputs are pre-filled with a sentinel, so an element the op forgets shows up.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,6 +35,29 @@ int64_t FirstMismatch(const std::vector<uint8_t>& got, const std::vector<uint8_t
 std::string MismatchText(const std::vector<uint8_t>& got, const std::vector<uint8_t>& expected, int64_t at) {
   return "first mismatch at " + std::to_string(at) + ": got " + std::to_string(got[static_cast<size_t>(at)]) +
          ", expected " + std::to_string(expected[static_cast<size_t>(at)]);
+}
+
+// Runs the op at every thread count into a sentinel-filled output, maps it to the reference's
+// layout with `to_reference` (null: as is) and compares; false (and a failure) on the first difference.
+bool RunAtEveryThreadCount(Context& ctx, const Op& op, const void* const* inputs, const std::vector<uint8_t>& expected,
+                           const std::function<std::vector<uint8_t>(const std::vector<uint8_t>&)>& to_reference,
+                           const std::string& what) {
+  bool ok = true;
+  for (int t = 0; t < 4 && ok; ++t) {
+    SetNumThreads(kThreadCounts[t]);
+    std::vector<uint8_t> y(op.output_bytes(), kSentinel);
+    const Status st = RunWithScratch(op, inputs, y.data());
+    ok = ctx.Check(st.ok(), what + ": Run: " + st.message());
+    if (!ok) break;
+    if (to_reference) y = to_reference(y);
+    const int64_t at = FirstMismatch(y, expected);
+    if (at >= 0) {
+      ctx.Fail(what + " threads " + std::to_string(kThreadCounts[t]) + ": " + MismatchText(y, expected, at));
+      ok = false;
+    }
+  }
+  SetNumThreads(1);
+  return ok;
 }
 
 // Weight qparams: per-tensor or per-channel scales (as doubles, and rounded to float per channel) and zero points.
@@ -93,18 +117,7 @@ void RunLinearCase(Context& ctx, Random& rng, int activation) {
                            q.channel_scales.data(), q.channel_zero_points.data(), has_bias ? bias.data() : nullptr,
                            activation, p.negative_slope, p.y_scale, p.y_zero_point, expected.data());
   const void* inputs[1] = {x.data()};
-  for (int t = 0; t < 4; ++t) {
-    SetNumThreads(kThreadCounts[t]);
-    std::vector<uint8_t> y(op->output_bytes(), kSentinel);
-    st = RunWithScratch(*op, inputs, y.data());
-    if (!ctx.Check(st.ok(), what + ": Run: " + st.message())) break;
-    const int64_t at = FirstMismatch(y, expected);
-    if (at >= 0) {
-      ctx.Fail(what + " threads " + std::to_string(kThreadCounts[t]) + ": " + MismatchText(y, expected, at));
-      break;
-    }
-  }
-  SetNumThreads(1);
+  RunAtEveryThreadCount(ctx, *op, inputs, expected, nullptr, what);
 }
 
 QK_TEST(kIsa, "fused/ops/linear-leaky-relu") {
@@ -120,17 +133,6 @@ QK_TEST(kIsa, "fused/ops/linear-tanh") {
 }
 
 // ---- ConvAdd ------------------------------------------------------------------------------
-
-// [batch][a][b] -> [batch][b][a].
-std::vector<uint8_t> Swap(const std::vector<uint8_t>& v, size_t batch, size_t a, size_t b) {
-  std::vector<uint8_t> out(v.size());
-  for (size_t n = 0; n < batch; ++n) {
-    for (size_t i = 0; i < a; ++i) {
-      for (size_t j = 0; j < b; ++j) out[(n * b + j) * a + i] = v[(n * a + i) * b + j];
-    }
-  }
-  return out;
-}
 
 void RunConvAddCase(Context& ctx, Random& rng, int dims) {
   ConvGeometry g;
@@ -190,8 +192,8 @@ void RunConvAddCase(Context& ctx, Random& rng, int dims) {
                   x.data(), p.batch, p.in_spatial, out_spatial, static_cast<float>(p.x_scale), p.x_zero_point,
                   extra.data(), static_cast<float>(p.extra_scale), p.extra_zero_point, p.relu, p.y_scale,
                   p.y_zero_point, expected.data());
-  const std::vector<uint8_t> x_cl = Swap(x, p.batch, g.in_channels, in_pixels);
-  const std::vector<uint8_t> extra_cl = Swap(extra, p.batch, g.out_channels, out_pixels);
+  const std::vector<uint8_t> x_cl = SwapLayout(x, p.batch, g.in_channels, in_pixels);
+  const std::vector<uint8_t> extra_cl = SwapLayout(extra, p.batch, g.out_channels, out_pixels);
   // Layouts: contiguous, channels_last, contiguous input with channels_last output.
   for (int layout = 0; layout < 3; ++layout) {
     ConvParams lp = p;
@@ -202,21 +204,14 @@ void RunConvAddCase(Context& ctx, Random& rng, int dims) {
     if (!ctx.Check(st.ok(), what + ": Prepare: " + st.message())) return;
     if (!ctx.Check(op->output_bytes() == expected.size() && op->input_count() == 2, what + ": sizes")) return;
     const void* inputs[2] = {layout == 1 ? x_cl.data() : x.data(), lp.out_channels_last ? extra_cl.data() : extra.data()};
-    for (int t = 0; t < 4; ++t) {
-      SetNumThreads(kThreadCounts[t]);
-      std::vector<uint8_t> y(op->output_bytes(), kSentinel);
-      st = RunWithScratch(*op, inputs, y.data());
-      if (!ctx.Check(st.ok(), what + ": Run: " + st.message())) break;
-      if (lp.out_channels_last) y = Swap(y, p.batch, out_pixels, g.out_channels);
-      const int64_t at = FirstMismatch(y, expected);
-      if (at >= 0) {
-        ctx.Fail(what + " layout " + std::to_string(layout) + " threads " + std::to_string(kThreadCounts[t]) + ": " +
-                 MismatchText(y, expected, at));
-        break;
-      }
+    std::function<std::vector<uint8_t>(const std::vector<uint8_t>&)> to_contiguous;
+    if (lp.out_channels_last) {
+      to_contiguous = [&](const std::vector<uint8_t>& y) { return SwapLayout(y, p.batch, out_pixels, g.out_channels); };
+    }
+    if (!RunAtEveryThreadCount(ctx, *op, inputs, expected, to_contiguous, what + " layout " + std::to_string(layout))) {
+      return;
     }
   }
-  SetNumThreads(1);
 }
 
 QK_TEST(kIsa, "fused/ops/conv-add-1d") {

@@ -1,5 +1,6 @@
 // Softmax's normalize-and-quantize microkernels (quint8, qint8), AVX2: 8 lanes of vmulps/vdivps then the shared quantizer; bit-identical to scalar.
 #include "ukernels/quantize/quantize-avx2.h"
+#include "ukernels/softmax/softmax-scalar.h"
 #include "ukernels/ukernels.h"
 
 namespace qk {
@@ -7,8 +8,7 @@ namespace {
 
 template <typename T>
 void SoftmaxAvx2(size_t n, const float* e, const float* divisors, T* y, const SoftmaxParams& p) {
-  const QuantizeParams& q = *p.quantize;
-  const Avx2Quantizer quantizer(q);
+  const Avx2Quantizer quantizer(*p.quantize);
   const __m256 reciprocal = _mm256_set1_ps(p.reciprocal);
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -16,12 +16,8 @@ void SoftmaxAvx2(size_t n, const float* e, const float* divisors, T* y, const So
     const __m256 v = divisors != nullptr ? _mm256_div_ps(x, _mm256_loadu_ps(divisors + i)) : _mm256_mul_ps(x, reciprocal);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), quantizer.Quantize8<T>(v));
   }
-  // The tail with the scalar formula (quantize-scalar.h), which the lanes above match exactly.
-  const QuantizeBounds bounds = MakeQuantizeBounds(q);
-  for (; i < n; ++i) {
-    const float v = divisors != nullptr ? e[i] / divisors[i] : e[i] * p.reciprocal;
-    y[i] = static_cast<T>(QuantizeValue(v, q.inv_scale, q.zero_point, bounds));
-  }
+  // The tail with the scalar formula, which the lanes above match exactly.
+  SoftmaxScalarLoop(n - i, e + i, divisors != nullptr ? divisors + i : nullptr, y + i, p);
 }
 
 }  // namespace
