@@ -28,8 +28,7 @@ Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* 
   QK_RETURN_IF_ERROR(CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", scale_name, std::to_string(scale)));
   const QRange range = QDTypeRange(dtype);
   if (zero_point < range.qmin || zero_point > range.qmax) {
-    return Status::RangeError(std::string("Expected integer in the dtype's range for ") + zp_name + " but received " +
-                              std::to_string(zero_point));
+    return Status::RangeError(Expected("integer in the dtype's range", zp_name, std::to_string(zero_point)));
   }
   return Status::Ok();
 }
