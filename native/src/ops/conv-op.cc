@@ -67,12 +67,15 @@ Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms*
     QK_RETURN_IF_ERROR(CheckQuint8ZeroPoint(params.extra_zero_point, "extra zero point"));
     if (add_gemms == nullptr) return Status::TypeError(Expected("the handle's ConvAdd GEMMs", "addGemms", "null"));
     QK_RETURN_IF_ERROR(add_gemms->Get(*weights, &op->add_gemms_));
-    // Scratch: the block's fp32 values, its im2col rows, its quantized values.
+    // Scratch: the block's fp32 values, one pixel's tap sources, the block's im2col rows and
+    // quantized values (in that order, so each part stays aligned for its type).
     const size_t opg = g.out_channels / g.groups;
     const size_t k = weights->w.size() / g.out_channels;
+    const size_t taps = g.kernel[0] * g.kernel[1] * g.kernel[2];
     size_t f_bytes = 0, a_bytes = 0, q_bytes = 0;
     if (!CheckedMul(kAddBlock * sizeof(float), opg, &f_bytes) || !CheckedMul(kAddBlock, k, &a_bytes) ||
-        !CheckedMul(kAddBlock, opg, &q_bytes) || !CheckedAdd(f_bytes, a_bytes, &op->scratch_bytes_) ||
+        !CheckedMul(kAddBlock, opg, &q_bytes) || !CheckedAdd(f_bytes, taps * sizeof(int64_t), &op->scratch_bytes_) ||
+        !CheckedAdd(op->scratch_bytes_, a_bytes, &op->scratch_bytes_) ||
         !CheckedAdd(op->scratch_bytes_, q_bytes, &op->scratch_bytes_)) {
       return Status::RangeError(Expected("a weight whose size fits in memory", "weight", "a larger shape"));
     }
@@ -107,7 +110,8 @@ Status ConvOp::RunAdd(const uint8_t* x, const uint8_t* extra, uint8_t* y, void* 
   const size_t in_pixels = in[0] * in[1] * in[2];
   const size_t out_pixels = out[0] * out[1] * out[2];
   float* f = static_cast<float*>(scratch);
-  uint8_t* a = reinterpret_cast<uint8_t*>(f + kAddBlock * opg);
+  int64_t* sources = reinterpret_cast<int64_t*>(f + kAddBlock * opg);  // kAddBlock * opg is a multiple of 64
+  uint8_t* a = reinterpret_cast<uint8_t*>(sources + taps);
   uint8_t* q = a + kAddBlock * k;
   const float x_scale = static_cast<float>(p.x_scale);
   const float extra_scale = static_cast<float>(p.extra_scale);
@@ -126,27 +130,26 @@ Status ConvOp::RunAdd(const uint8_t* x, const uint8_t* extra, uint8_t* y, void* 
           const size_t pixel = p0 + r;
           const int64_t o[3] = {static_cast<int64_t>(pixel / (out[1] * out[2])),
                                 static_cast<int64_t>((pixel / out[2]) % out[1]), static_cast<int64_t>(pixel % out[2])};
+          // Where each tap of this output pixel reads (an offset in a channel plane, or -1 for the
+          // padding), found once for all the group's input channels.
+          for (size_t t = 0; t < taps; ++t) {
+            const size_t kk[3] = {t / (g.kernel[1] * g.kernel[2]), (t / g.kernel[2]) % g.kernel[1], t % g.kernel[2]};
+            int64_t offset = 0;
+            for (int d = 0; d < 3 && offset >= 0; ++d) {
+              const int64_t size = static_cast<int64_t>(in[d]);
+              const int64_t pos = o[d] * static_cast<int64_t>(g.stride[d]) - static_cast<int64_t>(g.pad_before[d]) +
+                                  static_cast<int64_t>(kk[d] * g.dilation[d]);
+              const int64_t source = PaddedSource(pos, size, g.padding_mode);
+              offset = source < 0 || source >= size ? -1 : offset * size + source;
+            }
+            sources[t] = offset < 0 ? -1 : offset * static_cast<int64_t>(x_pixel);
+          }
           uint8_t* row = a + r * k;
+          const uint8_t padding = static_cast<uint8_t>(p.x_zero_point);
           for (size_t ci = 0; ci < cpg; ++ci) {
             const uint8_t* plane = x + n * x_image + (group * cpg + ci) * x_channel;
-            for (size_t t = 0; t < taps; ++t) {
-              const size_t kk[3] = {t / (g.kernel[1] * g.kernel[2]), (t / g.kernel[2]) % g.kernel[1], t % g.kernel[2]};
-              int64_t offset = 0;
-              bool inside = true;
-              for (int d = 0; d < 3; ++d) {
-                const int64_t size = static_cast<int64_t>(in[d]);
-                const int64_t pos = o[d] * static_cast<int64_t>(g.stride[d]) - static_cast<int64_t>(g.pad_before[d]) +
-                                    static_cast<int64_t>(kk[d] * g.dilation[d]);
-                const int64_t source = PaddedSource(pos, size, g.padding_mode);
-                if (source < 0 || source >= size) {
-                  inside = false;
-                  break;
-                }
-                offset = offset * size + source;
-              }
-              row[ci * taps + t] =
-                  inside ? plane[static_cast<size_t>(offset) * x_pixel] : static_cast<uint8_t>(p.x_zero_point);
-            }
+            uint8_t* out_row = row + ci * taps;
+            for (size_t t = 0; t < taps; ++t) out_row[t] = sources[t] < 0 ? padding : plane[sources[t]];
           }
         }
         const float* bias = bias_all == nullptr ? nullptr : bias_all + group * opg;
