@@ -1,6 +1,8 @@
 // `npm test`: the C++ tests (native, then arm64 under qemu), then the jest suite on each build of the addon.
 //
-// Steps (all by default; QKERNELS_TEST_STEPS=native,sanitize,arm,armjs,jest,cmake,prebuild,pack picks some):
+// Steps (all by default; QKERNELS_TEST_STEPS=layers,native,sanitize,arm,armjs,jest,cmake,prebuild,pack picks some):
+//   layers    scripts/check-layers.js: no include from a lower native layer to a higher one, no
+//             element loop in native/addon/ (one check; seconds)
 //   native    C++ test binary for every ISA level this CPU runs (ctest)
 //   sanitize  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 //   arm       the same binary cross-built for arm64, run under qemu-aarch64 (-cpu max and a53)
@@ -19,7 +21,7 @@ const os = require('os');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const allSteps = ['native', 'sanitize', 'arm', 'armjs', 'jest', 'cmake', 'prebuild', 'pack'];
+const allSteps = ['layers', 'native', 'sanitize', 'arm', 'armjs', 'jest', 'cmake', 'prebuild', 'pack'];
 const wanted = (process.env.QKERNELS_TEST_STEPS || allSteps.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 for (const step of wanted) {
   if (!allSteps.includes(step)) {
@@ -111,6 +113,11 @@ function step(name, fn) {
   if (wanted.includes(name)) fn();
 }
 
+step('layers', () => {
+  const r = run('native layering and the binding\'s loops', process.execPath, ['scripts/check-layers.js']);
+  totals[r.status === 0 ? 'passed' : 'failed'] += 1;
+  report.push(`layers: ${r.status === 0 ? '1 passed, 0 failed' : 'FAILED (the lines above name every violation)'} (scripts/check-layers.js)`);
+});
 step('native', () => {
   const r = run('C++ tests, native', 'bash', ['scripts/test-native.sh']);
   countCtest('C++ native', r.stdout, r.status);

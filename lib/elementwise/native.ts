@@ -41,6 +41,9 @@ export interface ElementwiseAddon {
   /** batch dense m x k matrices times batch dense k x n ones (fp32, summed in double): batch * m * n values. */
   elementwiseMatmul(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float32Array;
   elementwiseMatmulAsync(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Promise<Float32Array>;
+  /** Softmax of x, contiguous as [outer][size][inner], along size (ops/softmax.h); params: [inScale, inZeroPoint, outScale, outZeroPoint]. */
+  elementwiseSoftmax(x: QStorage, dtype: number, outer: number, size: number, inner: number, params: Float64Array): QStorage;
+  elementwiseSoftmaxAsync(x: QStorage, dtype: number, outer: number, size: number, inner: number, params: Float64Array): Promise<QStorage>;
 }
 
 export const native = addon as unknown as ElementwiseAddon;

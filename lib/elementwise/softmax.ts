@@ -1,12 +1,12 @@
-// Quantized softmax and PReLU: PyTorch 1.13's formulas, in JS (neither is a fixed u8 -> u8 map).
+// Quantized softmax (native: ops/softmax) and PReLU (in JS): PyTorch 1.13's formulas (neither is a fixed u8 -> u8 map).
 
-import { QTensor, dequantize, makePerTensorQTensor, quantizePerTensor } from '../qtensor';
+import { QTensor, makePerTensorQTensor } from '../qtensor';
 import { contiguousStrides, formatStrides, numelOf, suggestMemoryFormat } from '../shape';
-import { makeTensor } from '../tensor';
 import * as validate from '../validate';
-import { checkByteQTensor, checkOutputQParams, roundHalfEven } from './plan';
+import { native } from './native';
+import { checkByteQTensor, checkOutputQParams, dtypeCode, roundHalfEven } from './plan';
 
-const { exp, fround, max: mathMax } = Math;
+const { fround } = Math;
 
 /** torch's legacy implicit softmax dim (_get_softmax_dim): 0 for 0-, 1- and 3-D inputs, else 1. */
 export function implicitSoftmaxDim(rank: number): number {
@@ -15,41 +15,25 @@ export function implicitSoftmaxDim(rank: number): number {
 
 /**
  * quantized::softmax (SoftMax.cpp, the non-QNNPACK path): dequantize, float softmax along dim,
- * quantize with (scale, zeroPoint); the output is contiguous. ATen's float softmax subtracts
- * the max, exponentiates (SLEEF's vectorized expf, <= 1 ulp), sums in float and multiplies by
- * 1 / sum (last dim) or divides by the sum (other dims). Here exp is Math.exp rounded to float
- * and the sum runs in index order, so an element on a rounding boundary can differ by 1 quantum.
+ * quantize with (scale, zeroPoint); the output is contiguous. Computed natively (native/src/ops/
+ * softmax.h): subtract the max, exp rounded to float, the float sum in index order, multiply by
+ * 1 / sum (last dim) or divide by the sum (other dims). ATen's exp is SLEEF's vectorized expf
+ * (<= 1 ulp) and its sum vectorized, so an element on a rounding boundary can differ by 1 quantum.
  */
 export function quantizedSoftmax(input: unknown, dim: unknown, scale: unknown, zeroPoint: unknown, name = 'input'): QTensor {
   const x = checkByteQTensor(input, name);
   const [s, zp] = checkOutputQParams(scale, zeroPoint, x.dtype);
   const rank = x.shape.length;
   const d = validate.axis(dim, 'dim', rank);
-  const values = dequantize(x).contiguous().data;
-  const out = new Float32Array(values.length);
+  const n = x.numel();
   const size = rank === 0 ? 1 : x.shape[d];
   const inner = rank === 0 ? 1 : numelOf(x.shape.slice(d + 1));
-  const outer = values.length / Math.max(size * inner, 1);
-  const lastDim = inner === 1;
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const base = o * size * inner + i;
-      let m = -Infinity;
-      for (let k = 0; k < size; k++) m = mathMax(m, values[base + k * inner]);
-      let sum = 0;
-      for (let k = 0; k < size; k++) {
-        const e = fround(exp(fround(values[base + k * inner] - m)));
-        out[base + k * inner] = e;
-        sum = fround(sum + e);
-      }
-      const reciprocal = fround(1 / sum);
-      for (let k = 0; k < size; k++) {
-        const at = base + k * inner;
-        out[at] = lastDim ? fround(out[at] * reciprocal) : fround(out[at] / sum);
-      }
-    }
-  }
-  return quantizePerTensor(makeTensor(out, x.shape, contiguousStrides(x.shape)), s, zp, x.dtype);
+  const outer = n / Math.max(size * inner, 1);
+  const dense = x.contiguous().data;
+  const data = dense.length === n ? dense : dense.subarray(0, n);
+  const params = Float64Array.of(x.qScale(), x.qZeroPoint(), s, zp);
+  const out = native.elementwiseSoftmax(data, dtypeCode(x.dtype), outer, size, inner, params);
+  return makePerTensorQTensor(out, x.shape, contiguousStrides(x.shape), x.dtype, s, zp);
 }
 
 /**

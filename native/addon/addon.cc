@@ -66,7 +66,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
   Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const CpuFeatures& cpu = GetCpuFeatures();
-    const std::pair<const char*, bool> flags[] = {
+    const std::pair<const char*, bool> kFlags[] = {
         {"sse4.1", cpu.sse41},         {"avx2", cpu.avx2},         {"fma", cpu.fma},
         {"f16c", cpu.f16c},            {"avx512f", cpu.avx512f},   {"avx512bw", cpu.avx512bw},
         {"avx512vl", cpu.avx512vl},    {"avx512dq", cpu.avx512dq}, {"avx512vnni", cpu.avx512vnni},
@@ -76,7 +76,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
     };
     Napi::Array features = Napi::Array::New(env);
     uint32_t count = 0;
-    for (const auto& flag : flags) {
+    for (const auto& flag : kFlags) {
       if (flag.second) features.Set(count++, Napi::String::New(env, flag.first));
     }
     Napi::Object result = Napi::Object::New(env);
@@ -138,9 +138,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
     if (x.length == 0) ThrowRange(env, "non-empty tensor", "input", x.holder);
     const float* data = static_cast<const float*>(x.data);
     // MinMax's contract: callers reject NaN first (and infinities would give an infinite scale).
-    for (size_t i = 0; i < x.length; ++i) {
-      if (!std::isfinite(data[i])) ThrowRange(env, "tensor of finite values", "input", x.holder);
-    }
+    if (!AllFinite(data, x.length)) ThrowRange(env, "tensor of finite values", "input", x.holder);
     float min = 0, max = 0;
     MinMax(data, x.length, &min, &max);
     ChosenQParams chosen{};

@@ -45,7 +45,7 @@ size_t ArgSpatial(const Napi::CallbackInfo& info, size_t index, int dims, size_t
     ThrowType(env, "array of " + std::to_string(dims) + " spatial sizes", "inSpatial", info[index]);
   }
   size_t positions = 1;
-  for (int d = 0; d < dims; ++d) {
+  for (int d = 0; d < 3 && d < dims; ++d) {
     const Napi::Value v = info[index].As<Napi::Array>().Get(static_cast<uint32_t>(d));
     const double size = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
     if (!(size >= 1) || size > 1e12 || size != static_cast<double>(static_cast<size_t>(size))) {

@@ -13,6 +13,7 @@
 #include <new>
 
 #include "base/checked.h"
+#include "base/expected.h"
 
 namespace qk {
 namespace addon {
@@ -107,8 +108,7 @@ std::string Describe(const Napi::Value& value) {
 }
 
 std::string Expected(const std::string& what, const char* parameter, const Napi::Value& received) {
-  return "Expected " + what + " for " + parameter + " but received " + Describe(received) + " of type " +
-         TypeOfName(received);
+  return ::qk::Expected(what, parameter, Describe(received) + " of type " + TypeOfName(received));
 }
 // (info[i] past the last argument is undefined, so `received` is always a value.)
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& what, const char* parameter, const Napi::Value& received) {
@@ -544,9 +544,8 @@ AffineChannelParams ArgAffineChannelParams(const Napi::CallbackInfo& info, size_
   View zero_points = ArgTypedArray(info, index + 1, napi_int32_array, "zeroPoints");  // widened below, now
   if (scales.length != channels) ThrowRange(info.Env(), "one scale per channel", "scales", scales.holder);
   if (zero_points.length != channels) ThrowRange(info.Env(), "one zero point per channel", "zeroPoints", zero_points.holder);
-  auto widened = std::make_shared<std::vector<int64_t>>(channels);
   const int32_t* source = static_cast<const int32_t*>(zero_points.data);
-  for (size_t c = 0; c < channels; ++c) (*widened)[c] = source[c];
+  auto widened = std::make_shared<std::vector<int64_t>>(source, source + channels);
   return AffineChannelParams{static_cast<const double*>(scales.data), widened->data(), channels, widened};
 }
 

@@ -5,6 +5,8 @@
 #include "addon/common.h"
 #include "base/checked.h"
 #include "ops/elementwise.h"
+#include "ops/op.h"
+#include "ops/softmax.h"
 
 namespace qk {
 namespace addon {
@@ -132,12 +134,45 @@ PreparedOp PrepareMatmul(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
+// elementwiseSoftmax(x, dtype, outer, size, inner, params: Float64Array [inScale, inZeroPoint, outScale,
+//                    outZeroPoint]) -> a new array of x's kind and length: x contiguous as [outer][size][inner],
+//                    softmax along size (ops/softmax.h)
+PreparedOp PrepareSoftmax(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  SoftmaxOpParams params;
+  params.dtype = ArgByteDType(info, 1);
+  View x = ArgInput(info, 0, StorageArrayType(params.dtype), "input", &op);
+  params.outer = ArgSize(info, 2, "outer");
+  params.size = ArgSize(info, 3, "size");
+  params.inner = ArgSize(info, 4, "inner");
+  View qparams = ArgTypedArray(info, 5, napi_float64_array, "params");
+  if (qparams.length != 4) ThrowRange(env, "Float64Array of 4 values", "params", qparams.holder);
+  const double* p = static_cast<const double*>(qparams.data);
+  params.x_scale = p[0];
+  params.x_zero_point = ZeroPointAt(env, qparams, 1, "input zeroPoint");
+  params.y_scale = p[2];
+  params.y_zero_point = ZeroPointAt(env, qparams, 3, "zeroPoint");
+  std::shared_ptr<const SoftmaxOp> prepared;
+  const Status status = SoftmaxOp::Prepare(params, &prepared);
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  if (prepared->input_bytes(0) != x.length) ThrowRange(env, "outer * size * inner values", "input", x.holder);
+  Output out = NewOutput(env, StorageArrayType(params.dtype), x.length);
+  op.output = out.array;
+  const void* x_data = x.data;
+  void* y = out.data;
+  op.compute = [prepared, x_data, y] { return RunWithScratch(*prepared, &x_data, y); };
+  return op;
+}
+
 }  // namespace
 
 void RegisterElementwiseOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PrepareLookup>(env, exports, "elementwiseLookup");
   DefineOp<PrepareBinary>(env, exports, "elementwiseBinary");
   DefineOp<PrepareMatmul>(env, exports, "elementwiseMatmul");
+  DefineOp<PrepareSoftmax>(env, exports, "elementwiseSoftmax");
 }
 
 }  // namespace addon

@@ -222,9 +222,7 @@ Napi::Value GatherBound(const Napi::CallbackInfo& info) {
   size_t needed = 0;
   if (!CheckedMul(rows, row_bytes, &needed) || needed > packed.bytes) ThrowRange(info.Env(), "rows * rowBytes bytes", "packed", info[0]);
   const int32_t* index_data = static_cast<const int32_t*>(indices.data);
-  for (size_t i = 0; i < indices.length; ++i) {
-    if (index_data[i] < 0 || static_cast<size_t>(index_data[i]) >= rows) ThrowRange(info.Env(), "indices in [0, rows)", "indices", info[3]);
-  }
+  if (!IndicesBelow(index_data, indices.length, rows)) ThrowRange(info.Env(), "indices in [0, rows)", "indices", info[3]);
   const uint64_t sum =
       EmbeddingGatherRowBytes(static_cast<const uint8_t*>(packed.data), row_bytes, index_data, indices.length);
   return Napi::Number::New(info.Env(), static_cast<double>(sum));

@@ -5,23 +5,23 @@
 // closure copies that shared_ptr, so an async call keeps the weights alive even when the
 // module that made them is collected meanwhile.
 //
-// The fused epilogues PyTorch has beyond ReLU (LinearLeakyReLU, LinearTanh, ConvAdd2d,
-// ConvAddReLU2d) are computed here from the fp32 GEMM output (QGemmF32: float(acc) *
-// (x_scale * w_scale) + bias), then the activation or the add in fp32, then PyTorch's
-// quantize formula (QuantizePerTensor) to the output qparams, as oneDNN's post-ops do.
+// The binding only marshals: each call reads and checks its arguments, prepares the op
+// (ops/linear-op.h, ops/conv-op.h: the fused epilogues and ConvAdd live there) and runs it.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "addon/common.h"
 #include "base/checked.h"
+#include "base/expected.h"
+#include "ops/conv-op.h"
 #include "ops/conv.h"
+#include "ops/linear-op.h"
 #include "ops/linear.h"
-#include "ops/qgemm.h"
+#include "ops/op.h"
 #include "ops/quantize.h"
 
 namespace qk {
@@ -35,12 +35,6 @@ struct LinearHandle final : NativeHandle {
   explicit LinearHandle(std::shared_ptr<const LinearWeights> w) : NativeHandle(kKind), weights(std::move(w)) {}
   void Drop() override { weights.reset(); }
   std::shared_ptr<const LinearWeights> weights;
-};
-
-// ConvAdd's fp32 path needs one GEMM per group over the original weights; built on first use.
-struct ConvAddGemms {
-  std::mutex mutex;
-  std::vector<std::shared_ptr<GemmWeights>> groups;
 };
 
 struct ConvHandle final : NativeHandle {
@@ -109,33 +103,8 @@ int32_t ArgZeroPointU8(const Napi::CallbackInfo& info, size_t index, const char*
 
 float ArgScale(const Napi::CallbackInfo& info, size_t index, const char* parameter) {
   const double value = ArgNumber(info, index, parameter);
-  const float rounded = static_cast<float>(value);
-  if (!(std::isfinite(rounded) && rounded > 0)) ThrowRange(info.Env(), "positive number finite in float32", parameter, info[index]);
-  return rounded;
-}
-
-// ---- fp32 epilogues shared by the fused ops ----------------------------------------------
-
-enum class Activation : int { kNone = 0, kReLU = 1, kLeakyReLU = 2, kTanh = 3 };
-
-// y = quantize(f(v)) with PyTorch's quantize_per_tensor formula.
-Status QuantizeActivated(std::vector<float>* values, Activation activation, float alpha, double y_scale,
-                         int32_t y_zero_point, uint8_t* y, size_t n) {
-  float* v = values->data();
-  switch (activation) {
-    case Activation::kReLU:
-      for (size_t i = 0; i < n; ++i) v[i] = v[i] > 0.0f ? v[i] : 0.0f;
-      break;
-    case Activation::kLeakyReLU:
-      for (size_t i = 0; i < n; ++i) v[i] = v[i] > 0.0f ? v[i] : v[i] * alpha;
-      break;
-    case Activation::kTanh:
-      for (size_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]);
-      break;
-    case Activation::kNone:
-      break;
-  }
-  return QuantizePerTensor(v, n, y_scale, y_zero_point, QDType::kQUInt8, y, n);
+  if (!ScaleOk(value, ScaleRule::kPositiveFiniteInFloat32)) ThrowRange(info.Env(), "positive number finite in float32", parameter, info[index]);
+  return static_cast<float>(value);
 }
 
 // ---- linear ------------------------------------------------------------------------------
@@ -183,7 +152,7 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   std::shared_ptr<const LinearWeights> weights = ArgHandle<LinearHandle>(info, 0)->weights;
   View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
   const size_t rows = ArgSize(info, 2, "rows");
-  const float x_scale = ArgScale(info, 3, "input scale");
+  ArgScale(info, 3, "input scale");  // validates; the op reads the double
   const double x_scale_double = ArgNumber(info, 3, "input scale");
   const int32_t x_zero_point = ArgZeroPointU8(info, 4, "input zero point");
   const double y_scale_double = ArgNumber(info, 5, "scale");
@@ -192,28 +161,24 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   const int32_t y_zero_point = ArgZeroPointU8(info, 6, "zeroPoint");
   const int64_t activation_code = ArgInt64(info, 7, "activation");
   if (activation_code < 0 || activation_code > 3) ThrowRange(env, "activation code 0..3", "activation", info[7]);
-  const auto activation = static_cast<Activation>(activation_code);
-  const float alpha = static_cast<float>(ArgNumber(info, 8, "negativeSlope"));
-  const size_t y_count = LinearOutputCount(info, *weights, x, rows, "Uint8Array of rows * inFeatures values");
-  Output out = NewOutput(env, napi_uint8_array, y_count);
+  LinearParams params;
+  params.rows = rows;
+  params.x_scale = x_scale_double;
+  params.x_zero_point = x_zero_point;
+  params.y_scale = y_scale_double;
+  params.y_zero_point = y_zero_point;
+  params.activation = static_cast<Activation>(activation_code);
+  params.negative_slope = static_cast<float>(ArgNumber(info, 8, "negativeSlope"));
+  params.engine = engine;
+  LinearOutputCount(info, *weights, x, rows, "Uint8Array of rows * inFeatures values");
+  std::shared_ptr<const LinearOp> prepared;
+  const Status status = RunGuarded([&] { return LinearOp::Prepare(weights, params, &prepared); });
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  Output out = NewOutput(env, napi_uint8_array, prepared->output_bytes());
   op.output = out.array;
-  const uint8_t* x_data = static_cast<const uint8_t*>(x.data);
-  uint8_t* y = static_cast<uint8_t*>(out.data);
-  if (activation == Activation::kNone || activation == Activation::kReLU) {
-    const bool relu = activation == Activation::kReLU;
-    op.compute = [=] {
-      return LinearU8(*weights, x_data, rows, x_scale_double, x_zero_point, y_scale_double, y_zero_point, relu, y,
-                      engine);
-    };
-    return op;
-  }
-  op.compute = [=]() -> Status {
-    std::vector<float> values(y_count);
-    const float* bias = weights->bias.empty() ? nullptr : weights->bias.data();
-    QK_RETURN_IF_ERROR(QGemmF32(*weights->gemm, rows, x_data, weights->in_features, x_scale, x_zero_point,
-                                weights->w_scales.data(), bias, false, values.data(), weights->out_features));
-    return QuantizeActivated(&values, activation, alpha, y_scale_double, y_zero_point, y, y_count);
-  };
+  const void* x_data = x.data;
+  void* y = out.data;
+  op.compute = [prepared, x_data, y] { return RunWithScratch(*prepared, &x_data, y); };
   return op;
 }
 
@@ -235,9 +200,7 @@ bool FastInteger(napi_env env, napi_value value, double max, double* out) {
 
 // A scale the fast path accepts: ArgScale's rule (positive and finite once rounded to float32).
 bool FastScale(napi_env env, napi_value value, double* out) {
-  if (napi_get_value_double(env, value, out) != napi_ok) return false;
-  const float rounded = static_cast<float>(*out);
-  return std::isfinite(rounded) && rounded > 0;
+  return napi_get_value_double(env, value, out) == napi_ok && ScaleOk(*out, ScaleRule::kPositiveFiniteInFloat32);
 }
 
 struct LinearFastCall {
@@ -415,135 +378,6 @@ Napi::Value ConvUnpack(const Napi::CallbackInfo& info) {
   return UnpackResult(info.Env(), handle->weights->w, handle->weights->bias);
 }
 
-// Where padded coordinate `p` (may be negative or past the end) reads the input, or -1 for the zero point.
-int64_t SourceIndex(int64_t p, int64_t size, ConvPaddingMode mode) {
-  if (p >= 0 && p < size) return p;
-  switch (mode) {
-    case ConvPaddingMode::kReflect:
-      return p < 0 ? -p : 2 * (size - 1) - p;
-    case ConvPaddingMode::kReplicate:
-      return p < 0 ? 0 : size - 1;
-    case ConvPaddingMode::kCircular:
-      return ((p % size) + size) % size;
-    case ConvPaddingMode::kZeros:
-      break;
-  }
-  return -1;
-}
-
-// The per-group GEMMs of ConvAdd's fp32 path: rows [out/groups][(in/groups) * prod(kernel)], K order (c, kd, kh, kw),
-// exactly the rows of PyTorch's weight layout.
-Status AddGemms(const ConvWeights& weights, ConvAddGemms* cache, std::vector<std::shared_ptr<GemmWeights>>* out) {
-  std::lock_guard<std::mutex> lock(cache->mutex);
-  const ConvGeometry& g = weights.geometry;
-  if (cache->groups.empty()) {
-    const size_t opg = g.out_channels / g.groups;
-    const size_t k = weights.w.size() / g.out_channels;
-    std::vector<std::shared_ptr<GemmWeights>> groups(g.groups);
-    for (size_t group = 0; group < g.groups; ++group) {
-      GemmWeightsDesc desc;
-      desc.n = opg;
-      desc.k = k;
-      desc.w = weights.w.data() + group * opg * k;
-      desc.w_zero_points = weights.w_zero_points.data() + group * opg;
-      QK_RETURN_IF_ERROR(GemmWeights::Create(desc, &groups[group]));
-    }
-    cache->groups = std::move(groups);
-  }
-  *out = cache->groups;
-  return Status::Ok();
-}
-
-struct ConvAddCall {
-  std::shared_ptr<const ConvWeights> weights;
-  std::shared_ptr<ConvAddGemms> gemms;
-  const uint8_t* x;
-  size_t batch;
-  size_t in_spatial[3];
-  size_t out_spatial[3];
-  bool channels_last;      // the input's layout
-  bool out_channels_last;  // the output's (and extra's) layout
-  float x_scale;
-  int32_t x_zero_point;
-  double y_scale;
-  int32_t y_zero_point;
-  bool relu;
-  const uint8_t* extra;
-  float extra_scale;
-  int32_t extra_zero_point;
-  uint8_t* y;
-  size_t y_count;
-};
-
-// y = quantize(conv_fp32(x) + extra_scale * (extra - extra_zero_point)), ReLU after the add (oneDNN's sum post-op).
-// An im2col of a block of output pixels per group feeds QGemmF32.
-Status RunConvAdd(const ConvAddCall& c) {
-  const ConvWeights& weights = *c.weights;
-  const ConvGeometry& g = weights.geometry;
-  std::vector<std::shared_ptr<GemmWeights>> gemms;
-  QK_RETURN_IF_ERROR(AddGemms(weights, c.gemms.get(), &gemms));
-  const size_t cpg = g.in_channels / g.groups, opg = g.out_channels / g.groups;
-  const size_t taps = g.kernel[0] * g.kernel[1] * g.kernel[2];
-  const size_t k = cpg * taps;
-  const size_t in_pixels = c.in_spatial[0] * c.in_spatial[1] * c.in_spatial[2];
-  const size_t out_pixels = c.out_spatial[0] * c.out_spatial[1] * c.out_spatial[2];
-  constexpr size_t kBlock = 64;
-  std::vector<uint8_t> a(kBlock * k);
-  std::vector<float> f(kBlock * opg);
-  std::vector<float> values(c.y_count);
-  // Strides of (image, channel, pixel) in the input and the output for the layout.
-  const size_t x_image = g.in_channels * in_pixels, y_image = g.out_channels * out_pixels;
-  const size_t x_channel = c.channels_last ? 1 : in_pixels, x_pixel = c.channels_last ? g.in_channels : 1;
-  const size_t y_channel = c.out_channels_last ? 1 : out_pixels, y_pixel = c.out_channels_last ? g.out_channels : 1;
-  const float* bias_all = weights.bias.empty() ? nullptr : weights.bias.data();
-  for (size_t n = 0; n < c.batch; ++n) {
-    for (size_t group = 0; group < g.groups; ++group) {
-      for (size_t p0 = 0; p0 < out_pixels; p0 += kBlock) {
-        const size_t rows = std::min(kBlock, out_pixels - p0);
-        for (size_t r = 0; r < rows; ++r) {
-          const size_t p = p0 + r;
-          const int64_t o[3] = {static_cast<int64_t>(p / (c.out_spatial[1] * c.out_spatial[2])),
-                                static_cast<int64_t>((p / c.out_spatial[2]) % c.out_spatial[1]),
-                                static_cast<int64_t>(p % c.out_spatial[2])};
-          uint8_t* row = a.data() + r * k;
-          for (size_t ci = 0; ci < cpg; ++ci) {
-            const uint8_t* plane = c.x + n * x_image + (group * cpg + ci) * x_channel;
-            for (size_t t = 0; t < taps; ++t) {
-              const size_t kk[3] = {t / (g.kernel[1] * g.kernel[2]), (t / g.kernel[2]) % g.kernel[1], t % g.kernel[2]};
-              int64_t offset = 0;
-              bool inside = true;
-              for (int d = 0; d < 3; ++d) {
-                const int64_t size = static_cast<int64_t>(c.in_spatial[d]);
-                const int64_t pos = o[d] * static_cast<int64_t>(g.stride[d]) - static_cast<int64_t>(g.pad_before[d]) +
-                                    static_cast<int64_t>(kk[d] * g.dilation[d]);
-                const int64_t source = SourceIndex(pos, size, g.padding_mode);
-                if (source < 0 || source >= size) {
-                  inside = false;
-                  break;
-                }
-                offset = offset * size + source;
-              }
-              row[ci * taps + t] = inside ? plane[static_cast<size_t>(offset) * x_pixel] : static_cast<uint8_t>(c.x_zero_point);
-            }
-          }
-        }
-        const float* bias = bias_all == nullptr ? nullptr : bias_all + group * opg;
-        QK_RETURN_IF_ERROR(QGemmF32(*gemms[group], rows, a.data(), k, c.x_scale, c.x_zero_point,
-                                    weights.w_scales.data() + group * opg, bias, false, f.data(), opg));
-        for (size_t r = 0; r < rows; ++r) {
-          for (size_t j = 0; j < opg; ++j) {
-            const size_t index = n * y_image + (group * opg + j) * y_channel + (p0 + r) * y_pixel;
-            const float extra = c.extra_scale * static_cast<float>(static_cast<int32_t>(c.extra[index]) - c.extra_zero_point);
-            values[index] = f[r * opg + j] + extra;
-          }
-        }
-      }
-    }
-  }
-  return QuantizeActivated(&values, c.relu ? Activation::kReLU : Activation::kNone, 0.0f, c.y_scale, c.y_zero_point, c.y,
-                           c.y_count);
-}
-
 // conv(handle, x: Uint8Array, batch, inSpatial: Float64Array(3),
 //      layout (0 contiguous, 1 channels_last, 2 contiguous input and channels_last output),
 //      xScale, xZeroPoint, yScale, yZeroPoint, relu, extra: Uint8Array | null, extraScale, extraZeroPoint) -> Uint8Array
@@ -553,7 +387,7 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   Napi::Env env = info.Env();
   const ConvHandle* handle = ArgHandle<ConvHandle>(info, 0);
   std::shared_ptr<const ConvWeights> weights = handle->weights;
-  std::shared_ptr<ConvAddGemms> gemms = handle->add_gemms;
+  std::shared_ptr<ConvAddGemms> add_gemms = handle->add_gemms;
   const ConvGeometry& g = weights->geometry;
   View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
   const size_t batch = ArgSize(info, 2, "batch");
@@ -573,7 +407,7 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   }
   const ConvLayout layout = layout_code == 1 ? ConvLayout::kChannelsLast : ConvLayout::kContiguous;
   const bool out_channels_last = layout_code != 0;
-  const float x_scale = ArgScale(info, 5, "input scale");
+  ArgScale(info, 5, "input scale");  // validates; the op reads the double
   const double x_scale_double = ArgNumber(info, 5, "input scale");
   const int32_t x_zero_point = ArgZeroPointU8(info, 6, "input zero point");
   const double y_scale_double = ArgNumber(info, 7, "scale");
@@ -581,6 +415,17 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   const QEngine engine = ActiveQEngine();  // read at the call: an async op keeps its call's engine
   const int32_t y_zero_point = ArgZeroPointU8(info, 8, "zeroPoint");
   const bool relu = ArgBool(info, 9, "relu");
+  ConvParams params;
+  params.batch = batch;
+  for (int d = 0; d < 3; ++d) params.in_spatial[d] = in_spatial[d];
+  params.layout = layout;
+  params.out_channels_last = out_channels_last;
+  params.x_scale = x_scale_double;
+  params.x_zero_point = x_zero_point;
+  params.y_scale = y_scale_double;
+  params.y_zero_point = y_zero_point;
+  params.relu = relu;
+  params.engine = engine;
   size_t out_spatial[3] = {1, 1, 1};
   const Status size_status = ConvOutputSize(g, in_spatial, out_spatial);
   if (!size_status.ok()) throw ErrorFromStatus(env, size_status);
@@ -593,31 +438,24 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   if (!y_ok) ThrowRange(env, "an output that fits in memory", "input", x.holder);
   const bool has_extra = !(info[10].IsNull() || info[10].IsUndefined());
   View extra;
-  float extra_scale = 1;
-  int32_t extra_zero_point = 0;
   if (has_extra) {
     extra = ArgInput(info, 10, napi_uint8_array, "extra", &op);
     if (extra.length != y_count) ThrowRange(env, "Uint8Array with the output's element count", "extra", extra.holder);
     if (g.transposed) ThrowRange(env, "a non-transposed convolution", "extra", extra.holder);
-    extra_scale = ArgScale(info, 11, "extra scale");
-    extra_zero_point = ArgZeroPointU8(info, 12, "extra zero point");
+    ArgScale(info, 11, "extra scale");  // validates; the op reads the double
+    params.add = true;
+    params.extra_scale = ArgNumber(info, 11, "extra scale");
+    params.extra_zero_point = ArgZeroPointU8(info, 12, "extra zero point");
   }
-  Output out = NewOutput(env, napi_uint8_array, y_count);
+  std::shared_ptr<const ConvOp> prepared;
+  const Status status = RunGuarded([&] { return ConvOp::Prepare(weights, add_gemms.get(), params, &prepared); });
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  Output out = NewOutput(env, napi_uint8_array, prepared->output_bytes());
   op.output = out.array;
-  const uint8_t* x_data = static_cast<const uint8_t*>(x.data);
-  uint8_t* y = static_cast<uint8_t*>(out.data);
-  if (!has_extra) {
-    op.compute = [=] {
-      return ConvU8(*weights, x_data, batch, in_spatial, layout, x_scale_double, x_zero_point, y_scale_double,
-                    y_zero_point, relu, y, engine, out_channels_last);
-    };
-    return op;
-  }
-  ConvAddCall call{weights, gemms, x_data, batch, {in_spatial[0], in_spatial[1], in_spatial[2]},
-                   {out_spatial[0], out_spatial[1], out_spatial[2]}, layout == ConvLayout::kChannelsLast, out_channels_last, x_scale,
-                   x_zero_point, y_scale_double, y_zero_point, relu, static_cast<const uint8_t*>(extra.data), extra_scale,
-                   extra_zero_point, y, y_count};
-  op.compute = [call] { return RunConvAdd(call); };
+  // The op holds the weights and the ConvAdd GEMMs it needs; the closure holds the op.
+  const void* inputs[2] = {x.data, extra.data};
+  void* y = out.data;
+  op.compute = [prepared, inputs, y] { return RunWithScratch(*prepared, inputs, y); };
   return op;
 }
 

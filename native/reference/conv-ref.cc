@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/conv-geometry.h"
 #include "ukernels/gemm/requant-scalar.h"
 
 #if defined(__clang__)
@@ -38,22 +39,6 @@ Dims3 ToDims3(const ConvGeometry& g, const size_t in_spatial[3]) {
     }
   }
   return d;
-}
-
-// Where padded coordinate p of an input of length n reads, by the padding mode, as F.pad
-// defines it; -1 for the zeros mode's padding. Written as moves back into range (reflect mirrors
-// about the edge element, replicate repeats it, circular wraps a period) rather than formulas.
-long SourceCoordinate(long p, long n, ConvPaddingMode mode) {
-  if (mode == ConvPaddingMode::kZeros) return (p >= 0 && p < n) ? p : -1;
-  if (mode == ConvPaddingMode::kReplicate || n == 1) return std::min(std::max(p, 0L), n - 1);
-  while (p < 0 || p >= n) {
-    if (mode == ConvPaddingMode::kCircular) {
-      p += p < 0 ? n : -n;
-    } else {  // reflect: x[-1] = x[1], x[n] = x[n - 2]
-      p = p < 0 ? -p : 2 * (n - 1) - p;
-    }
-  }
-  return p;
 }
 
 }  // namespace
@@ -129,7 +114,7 @@ void ConvRef(const ConvGeometry& g, const int8_t* w, const double* w_scales, con
                     bool inside = true;
                     for (int s = 0; s < 3; ++s) {
                       if (!g.transposed) {
-                        i[s] = SourceCoordinate(o[s] * d.stride[s] - d.pad[s] + k[s] * d.dilation[s], d.in[s],
+                        i[s] = PaddedSource(o[s] * d.stride[s] - d.pad[s] + k[s] * d.dilation[s], d.in[s],
                                              g.padding_mode);
                         inside = inside && i[s] >= 0;
                       } else {

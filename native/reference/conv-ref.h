@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ops/conv.h"
+#include "base/conv-geometry.h"
 
 namespace qk {
 

@@ -50,17 +50,6 @@ std::string Describe(const ConvCase& c) {
          " xzp" + std::to_string(c.x_zp) + " yzp" + std::to_string(c.y_zp);
 }
 
-// [batch][channels][pixels] <-> [batch][pixels][channels].
-std::vector<uint8_t> SwapLayout(const std::vector<uint8_t>& v, size_t batch, size_t a, size_t b) {
-  std::vector<uint8_t> out(v.size());
-  for (size_t n = 0; n < batch; ++n) {
-    for (size_t i = 0; i < a; ++i) {
-      for (size_t j = 0; j < b; ++j) out[(n * b + j) * a + i] = v[(n * a + i) * b + j];
-    }
-  }
-  return out;
-}
-
 // Runs one case at every thread count and both layouts; false when it failed.
 bool RunCase(Context& ctx, Random& rng, const ConvCase& c) {
   const ConvGeometry& g = c.g;

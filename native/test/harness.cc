@@ -149,6 +149,16 @@ std::vector<float> SpecialFloats() {
   return v;
 }
 
+std::vector<uint8_t> SwapLayout(const std::vector<uint8_t>& v, size_t batch, size_t a, size_t b) {
+  std::vector<uint8_t> out(v.size());
+  for (size_t n = 0; n < batch; ++n) {
+    for (size_t i = 0; i < a; ++i) {
+      for (size_t j = 0; j < b; ++j) out[(n * b + j) * a + i] = v[(n * a + i) * b + j];
+    }
+  }
+  return out;
+}
+
 }  // namespace test
 }  // namespace qk
 

@@ -149,5 +149,8 @@ std::vector<T> RandomQuantized(Random& rng, size_t n) {
   return q;
 }
 
+// [batch][a][b] -> [batch][b][a]: contiguous <-> channels_last for the layout tests of the ops.
+std::vector<uint8_t> SwapLayout(const std::vector<uint8_t>& v, size_t batch, size_t a, size_t b);
+
 }  // namespace test
 }  // namespace qk

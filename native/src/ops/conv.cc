@@ -8,6 +8,7 @@
 
 #include "base/checked.h"
 #include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "ops/qgemm.h"
 #include "ukernels/gemm/requant-scalar.h"
@@ -38,10 +39,6 @@ struct ConvPacked {
 namespace {
 
 // ---- error messages ---------------------------------------------------------------------
-
-std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
-  return "Expected " + what + " for " + parameter + " but received " + received;
-}
 
 std::string Tuple(const size_t* v, int dims) {
   std::string s = "[";
@@ -87,19 +84,6 @@ void Kernel3(const ConvGeometry& g, size_t kernel[3]) {
   for (int j = 0; j < 3; ++j) kernel[j] = j >= skip ? g.kernel[j - skip] : 1;
 }
 
-// A padded coordinate p of an input of length n mapped by the padding mode; -1 reads padding
-// (zeros mode). Reflect excludes the edge value, as PyTorch's reflection padding.
-long MapCoordinate(long p, long n, ConvPaddingMode mode) {
-  if (p >= 0 && p < n) return p;
-  switch (mode) {
-    case ConvPaddingMode::kZeros: return -1;
-    case ConvPaddingMode::kReflect: return p < 0 ? -p : 2 * (n - 1) - p;
-    case ConvPaddingMode::kReplicate: return p < 0 ? 0 : n - 1;
-    case ConvPaddingMode::kCircular: return ((p % n) + n) % n;
-  }
-  return -1;
-}
-
 // Along one dim: the output coordinates a phase computes and, for each of them and each tap of
 // the phase, the input coordinate it reads (-1: padding, or no input for a transposed tap).
 struct AxisTable {
@@ -126,7 +110,7 @@ AxisTable BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const 
       const long k = static_cast<long>(taps[i]);
       long coordinate;
       if (!g.transposed) {
-        coordinate = MapCoordinate(static_cast<long>(o) * stride - pad + k * dilation, in, g.padding_mode);
+        coordinate = PaddedSource(static_cast<long>(o) * stride - pad + k * dilation, in, g.padding_mode);
       } else {
         const long u = static_cast<long>(o) + pad - k * dilation;  // a multiple of stride in this phase
         coordinate = (u >= 0 && u / stride < in) ? u / stride : -1;
@@ -512,13 +496,11 @@ std::vector<int16_t> PackDepthwise(const ConvGeometry& g, const int8_t* w, const
 }
 
 Status CheckQuantScale(float scale, const char* parameter) {
-  if (std::isfinite(scale) && scale > 0) return Status::Ok();
-  return Status::RangeError(Expected("positive finite number", parameter, std::to_string(scale)));
+  return CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, std::to_string(scale));
 }
 
 Status CheckActivationZeroPoint(int32_t zero_point, const char* parameter) {
-  if (zero_point >= 0 && zero_point <= 255) return Status::Ok();
-  return Status::RangeError(Expected("integer in [0, 255]", parameter, std::to_string(zero_point)));
+  return CheckZeroPoint(zero_point, 0, 255, parameter);
 }
 
 }  // namespace
@@ -663,7 +645,7 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
   for (size_t c = 0; c < g.out_channels; ++c) {
     const size_t i = num_qparams == 1 ? 0 : c;
     const float scale = static_cast<float>(w_scales[i]);
-    if (!(std::isfinite(scale) && scale > 0)) {
+    if (!ScaleOk(scale, ScaleRule::kPositiveFinite)) {
       return Status::RangeError(Expected("positive finite number", "weight scale[" + std::to_string(i) + "]",
                                          std::to_string(w_scales[i])));
     }

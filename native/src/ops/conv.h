@@ -25,23 +25,13 @@
 #include <memory>
 #include <vector>
 
+#include "base/conv-geometry.h"  // ConvGeometry, ConvPaddingMode
 #include "base/dispatch.h"
 #include "base/status.h"
 
 namespace qk {
 
-enum class ConvPaddingMode { kZeros, kReflect, kReplicate, kCircular };
 enum class ConvLayout { kContiguous /* N C [D] [H] W */, kChannelsLast /* N [D] [H] W C */ };
-
-struct ConvGeometry {
-  int dims = 2;                          // spatial dims: 1, 2 or 3 (used entries: [0, dims))
-  size_t in_channels = 0, out_channels = 0, groups = 1;
-  size_t kernel[3] = {1, 1, 1}, stride[3] = {1, 1, 1}, dilation[3] = {1, 1, 1};
-  size_t pad_before[3] = {0, 0, 0}, pad_after[3] = {0, 0, 0};  // JS resolves 'same'/'valid'/numbers
-  size_t output_padding[3] = {0, 0, 0};  // transposed only
-  bool transposed = false;
-  ConvPaddingMode padding_mode = ConvPaddingMode::kZeros;      // non-zeros modes: not transposed
-};
 
 // Checks the geometry alone (channels, groups, kernel, stride, dilation, padding-mode rules,
 // output_padding < max(stride, dilation) as PyTorch requires). RangeError naming the parameter.

@@ -7,6 +7,7 @@
 
 #include "base/checked.h"
 #include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "ukernels/elementwise/elementwise-scalar.h"
 
@@ -18,25 +19,16 @@
 namespace qk {
 namespace {
 
-std::string Expected(const std::string& what, const char* parameter, const std::string& received) {
-  return std::string("Expected ") + what + " for " + parameter + " but received " + received;
-}
-
 Status CheckByteDType(QDType dtype) {
   if (dtype == QDType::kQUInt8 || dtype == QDType::kQInt8) return Status::Ok();
   return Status::RangeError(Expected("quint8 or qint8", "dtype", std::to_string(static_cast<int>(dtype))));
 }
 
 Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* scale_name, const char* zp_name) {
-  if (!(std::isfinite(scale) && scale > 0 && std::isfinite(static_cast<float>(scale)) && static_cast<float>(scale) > 0)) {
-    return Status::RangeError(Expected("positive number finite in float32", scale_name, std::to_string(scale)));
-  }
+  QK_RETURN_IF_ERROR(::qk::CheckScale(scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32",
+                                      scale_name, std::to_string(scale)));
   const QRange range = QDTypeRange(dtype);
-  if (zero_point < range.qmin || zero_point > range.qmax) {
-    return Status::RangeError(Expected("integer in [" + std::to_string(range.qmin) + ", " + std::to_string(range.qmax) + "]",
-                                       zp_name, std::to_string(zero_point)));
-  }
-  return Status::Ok();
+  return ::qk::CheckZeroPoint(zero_point, range.qmin, range.qmax, zp_name);
 }
 
 // Rows of row_length covering n elements, the first vector_length of each in the vector formula.

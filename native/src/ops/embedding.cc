@@ -8,6 +8,7 @@
 
 #include "base/checked.h"
 #include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "pack/embedding-pack.h"
 
@@ -18,10 +19,6 @@
 
 namespace qk {
 namespace {
-
-std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
-  return "Expected " + what + " for " + parameter + " but received " + received;
-}
 
 // A message about one element (an index, an offset, a mapping entry), worded as lib/ words
 // its own: the element is a number in JS.
@@ -293,6 +290,13 @@ Status EmbeddingBagLookup(const EmbeddingBagArgs& args, float* out, size_t out_l
     run_bags(first, last);
   });
   return Status::Ok();
+}
+
+bool IndicesBelow(const int32_t* indices, size_t count, size_t rows) {
+  for (size_t i = 0; i < count; ++i) {
+    if (indices[i] < 0 || static_cast<size_t>(indices[i]) >= rows) return false;
+  }
+  return true;
 }
 
 uint64_t EmbeddingGatherRowBytes(const uint8_t* table, size_t row_bytes, const int32_t* indices, size_t count) {

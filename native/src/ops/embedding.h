@@ -74,5 +74,7 @@ Status EmbeddingBagLookup(const EmbeddingBagArgs& args, float* out, size_t out_l
 // rows[indices[i]] with a plain loop (no prefetch, no SIMD; 8-byte words summed), so its
 // time is what reading those rows costs. Indices must be < rows (unchecked: bench only).
 uint64_t EmbeddingGatherRowBytes(const uint8_t* table, size_t row_bytes, const int32_t* indices, size_t count);
+// True when every index lies in [0, rows) (the check EmbeddingGatherRowBytes leaves to its caller).
+bool IndicesBelow(const int32_t* indices, size_t count, size_t rows);
 
 }  // namespace qk

@@ -15,14 +15,11 @@
 #include <cstdio>
 #include <string>
 
+#include "base/expected.h"
 #include "ops/quantize.h"
 
 namespace qk {
 namespace {
-
-std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
-  return "Expected " + what + " for " + parameter + " but received " + received;
-}
 
 Status CheckInput(const LinearWeights& w, const void* x, size_t rows, const void* y) {
   if (rows > 0 && w.in_features > 0 && x == nullptr) return Status::TypeError(Expected("a buffer", "input", "null"));
@@ -51,9 +48,8 @@ Status CreateLinearWeights(const int8_t* w, size_t out_features, size_t in_featu
   lw->w_zero_points.resize(out_features);
   for (size_t j = 0; j < num_qparams; ++j) {
     const double s = w_scales[j];
-    const float sf = static_cast<float>(s);
     const std::string index = num_qparams == 1 ? "" : "[" + std::to_string(j) + "]";
-    if (!(std::isfinite(s) && s > 0 && std::isfinite(sf) && sf > 0)) {
+    if (!ScaleOk(s, ScaleRule::kPositiveFiniteInFloat32)) {
       char text[40];
       std::snprintf(text, sizeof(text), "%.17g", s);
       return Status::RangeError(Expected("a positive finite number (as float32)", "weight scale" + index, text));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/checked.h"
+#include "base/expected.h"
 #include "ops/pool-norm-common.h"
 
 #if defined(__clang__)
@@ -24,14 +25,10 @@ constexpr bool kFusedAffine = true;
 inline float Affine(float u, float gamma, float beta) { return kFusedAffine ? std::fma(u, gamma, beta) : u * gamma + beta; }
 
 Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* scale_name, const char* zp_name) {
-  if (!(std::isfinite(scale) && scale > 0)) {
-    return Status::RangeError(std::string("Expected positive finite number for ") + scale_name + " but received " +
-                              std::to_string(scale));
-  }
+  QK_RETURN_IF_ERROR(CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", scale_name, std::to_string(scale)));
   const QRange range = QDTypeRange(dtype);
   if (zero_point < range.qmin || zero_point > range.qmax) {
-    return Status::RangeError(std::string("Expected integer in the dtype's range for ") + zp_name + " but received " +
-                              std::to_string(zero_point));
+    return Status::RangeError(Expected("integer in the dtype's range", zp_name, std::to_string(zero_point)));
   }
   return Status::Ok();
 }

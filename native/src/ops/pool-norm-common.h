@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/status.h"
 #include "base/threadpool.h"
 #include "ops/quantize.h"
@@ -50,10 +51,10 @@ void TransposePlanes(const T* src, T* dst, size_t batch, size_t rows, size_t col
 }
 
 inline Status CheckByteBuffer(const void* data, size_t bytes, size_t needed, const char* parameter) {
-  if (data == nullptr && needed > 0) return Status::TypeError(std::string("Expected a buffer for ") + parameter + " but received null");
+  if (data == nullptr && needed > 0) return Status::TypeError(Expected("a buffer", parameter, "null"));
   if (bytes < needed) {
-    return Status::RangeError(std::string("Expected at least ") + std::to_string(needed) + " bytes for " + parameter +
-                              " but received " + std::to_string(bytes) + " bytes");
+    return Status::RangeError(
+        Expected("at least " + std::to_string(needed) + " bytes", parameter, std::to_string(bytes) + " bytes"));
   }
   return Status::Ok();
 }
@@ -62,8 +63,7 @@ inline Status CheckByteBuffer(const void* data, size_t bytes, size_t needed, con
 inline Status CheckInputZeroPoint(int64_t zero_point, QDType dtype) {
   const QRange range = QDTypeRange(dtype);
   if (zero_point >= range.qmin && zero_point <= range.qmax) return Status::Ok();
-  return Status::RangeError("Expected integer in the dtype's range for input zeroPoint but received " +
-                            std::to_string(zero_point));
+  return Status::RangeError(Expected("integer in the dtype's range", "input zeroPoint", std::to_string(zero_point)));
 }
 
 // The dispatched kernels of one 8-bit type.
@@ -87,7 +87,7 @@ template <typename Fn>
 Status WithInt8Type(QDType dtype, const Fn& fn) {
   if (dtype == QDType::kQUInt8) return fn(uint8_t{});
   if (dtype == QDType::kQInt8) return fn(int8_t{});
-  return Status::RangeError(std::string("Expected quint8 or qint8 for input dtype but received ") + QDTypeName(dtype));
+  return Status::RangeError(Expected("quint8 or qint8", "input dtype", QDTypeName(dtype)));
 }
 
 }  // namespace qk

@@ -9,6 +9,7 @@
 
 #include "base/cpu.h"
 #include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "pack/gemm-pack.h"
 
@@ -24,10 +25,6 @@ constexpr size_t kMC = 64;
 // Columns per task, in NR blocks: about 256 columns, so a row block splits over threads even for m = 1.
 constexpr size_t kTaskColumns = 256;
 
-std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
-  return "Expected " + what + " for " + parameter + " but received " + received;
-}
-
 std::string FloatText(float v) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.9g", static_cast<double>(v));
@@ -35,8 +32,7 @@ std::string FloatText(float v) {
 }
 
 Status CheckScale(float v, const std::string& parameter) {
-  if (std::isfinite(v) && v > 0) return Status::Ok();
-  return Status::RangeError(Expected("a positive finite number", parameter, FloatText(v)));
+  return ::qk::CheckScale(v, ScaleRule::kPositiveFinite, "a positive finite number", parameter, FloatText(v));
 }
 
 Status CheckByte(int32_t v, const char* parameter) {
@@ -56,7 +52,7 @@ Status CheckCommon(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda, 
   if (w_scales == nullptr) return Status::TypeError(Expected("an array", "weight scales", "null"));
   for (size_t j = 0; j < p.n(); ++j) {
     // The name is built only on failure: this loop runs on every call.
-    if (!(std::isfinite(w_scales[j]) && w_scales[j] > 0)) {
+    if (!ScaleOk(w_scales[j], ScaleRule::kPositiveFinite)) {
       return CheckScale(w_scales[j], "weight scales[" + std::to_string(j) + "]");
     }
   }

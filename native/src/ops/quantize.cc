@@ -11,6 +11,7 @@
 
 #include "base/checked.h"
 #include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "ukernels/quantize/quantize-scalar.h"
 
@@ -51,10 +52,6 @@ std::string FormatNumber(double v) {
 
 std::string FormatInteger(int64_t v) { return std::to_string(v); }
 
-std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
-  return "Expected " + what + " for " + parameter + " but received " + received;
-}
-
 std::string Indexed(const char* name, size_t i) { return std::string(name) + "[" + std::to_string(i) + "]"; }
 
 // ---- argument checks ----------------------------------------------------------
@@ -76,15 +73,12 @@ Status CheckDType(QDType dtype) {
 }
 
 Status CheckScale(double scale, const std::string& parameter) {
-  if (std::isfinite(scale) && scale > 0) return Status::Ok();
-  return Status::RangeError(Expected("positive finite number", parameter, FormatNumber(scale)));
+  return ::qk::CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, FormatNumber(scale));
 }
 
 Status CheckZeroPoint(int64_t zero_point, QDType dtype, const std::string& parameter) {
   const QRange range = QDTypeRange(dtype);
-  if (zero_point >= range.qmin && zero_point <= range.qmax) return Status::Ok();
-  const std::string interval = "[" + FormatInteger(range.qmin) + ", " + FormatInteger(range.qmax) + "]";
-  return Status::RangeError(Expected("integer in " + interval, parameter, FormatInteger(zero_point)));
+  return ::qk::CheckZeroPoint(zero_point, range.qmin, range.qmax, parameter);
 }
 
 // A buffer of `length` units must exist and hold `needed` of them.
@@ -661,6 +655,13 @@ Status ChooseQuantizationParams(float min, float max, QDType dtype, bool reduce_
   out->scale = scale;
   out->zero_point = zero_point;
   return Status::Ok();
+}
+
+bool AllFinite(const float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return false;
+  }
+  return true;
 }
 
 void MinMax(const float* x, size_t n, float* min, float* max) {

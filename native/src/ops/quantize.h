@@ -106,5 +106,7 @@ Status ChooseQuantizationParams(float min, float max, QDType dtype, bool reduce_
 // ChooseQuantizationParams then refuses). Identical for every thread count,
 // down to which of -0.0 / 0.0 is reported. n must be > 0 (n == 0 gives NaN).
 void MinMax(const float* x, size_t n, float* min, float* max);
+// True when no x[i] is NaN or infinite (MinMax's callers check this first).
+bool AllFinite(const float* x, size_t n);
 
 }  // namespace qk

@@ -41,7 +41,7 @@ Status CheckResample(const ResampleGeometry& g, QDType dtype, size_t x_bytes, si
   QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, in, "input"));
   QK_RETURN_IF_ERROR(CheckByteBuffer(y, y_bytes, out, "output"));
   if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) {
-    return Status::RangeError(std::string("Expected quint8 or qint8 for input dtype but received ") + QDTypeName(dtype));
+    return Status::RangeError(Expected("quint8 or qint8", "input dtype", QDTypeName(dtype)));
   }
   return Status::Ok();
 }

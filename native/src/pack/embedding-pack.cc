@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/checked.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "ukernels/embedding/embedding-common.h"
 
@@ -151,10 +152,6 @@ void PrepackRowU4(const float* x, size_t dim, bool optimized_qparams, uint8_t* o
       out[j / 2] = static_cast<uint8_t>(out[j / 2] | (q << 4));
     }
   }
-}
-
-std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
-  return "Expected " + what + " for " + parameter + " but received " + received;
 }
 
 Status CheckBits(int bits) {

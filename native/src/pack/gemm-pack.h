@@ -19,7 +19,7 @@
 #include <memory>
 
 #include "base/isa.h"
-#include "ops/qgemm.h"
+#include "base/status.h"
 #include "ukernels/ukernels.h"
 
 namespace qk {

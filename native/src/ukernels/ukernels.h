@@ -17,6 +17,7 @@
 #include "ukernels/embedding/embedding.h"
 #include "ukernels/gemm/gemm.h"
 #include "ukernels/pool-norm/pool-norm.h"
+#include "ukernels/softmax/softmax.h"
 
 namespace qk {
 

@@ -567,3 +567,4 @@ static inline __m512i _mm512_min_epi32(__m512i a, __m512i b) {
 #include "intrinsics-elementwise.h"
 #include "intrinsics-pool-norm.h"
 #include "intrinsics-binary.h"
+#include "intrinsics-softmax.h"

@@ -1,0 +1,43 @@
+// The one wording of a bad-argument message in the native core ("Expected <what> for <parameter> but received <value>") and the one scale check.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+
+namespace qk {
+
+// lib/validate.ts words its errors the same way, so an error reads alike whichever side caught it.
+inline std::string Expected(const std::string& what, const std::string& parameter, const std::string& received) {
+  return "Expected " + what + " for " + parameter + " but received " + received;
+}
+
+// Which scales an op accepts: positive and finite, and for ops whose kernels read the scale as a
+// float, still so once rounded to float32 (1e-50 is a positive double but rounds to 0).
+enum class ScaleRule { kPositiveFinite, kPositiveFiniteInFloat32 };
+
+inline bool ScaleOk(double scale, ScaleRule rule) {
+  if (!(std::isfinite(scale) && scale > 0)) return false;
+  if (rule == ScaleRule::kPositiveFinite) return true;
+  const float rounded = static_cast<float>(scale);
+  return std::isfinite(rounded) && rounded > 0;
+}
+
+// Ok, or a RangeError "Expected <what> for <parameter> but received <received>" (each op keeps
+// its own wording of `what` and its own rendering of the number, which its callers may match).
+inline Status CheckScale(double scale, ScaleRule rule, const std::string& what, const std::string& parameter,
+                         const std::string& received) {
+  if (ScaleOk(scale, rule)) return Status::Ok();
+  return Status::RangeError(Expected(what, parameter, received));
+}
+
+// Ok, or a RangeError "Expected integer in [lo, hi] for <parameter> but received <zero_point>".
+inline Status CheckZeroPoint(int64_t zero_point, int64_t lo, int64_t hi, const std::string& parameter) {
+  if (zero_point >= lo && zero_point <= hi) return Status::Ok();
+  return Status::RangeError(Expected("integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", parameter,
+                                     std::to_string(zero_point)));
+}
+
+}  // namespace qk

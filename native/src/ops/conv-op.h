@@ -1,0 +1,75 @@
+// The prepared conv op (Conv, ConvReLU, ConvAdd, ConvAddReLU, ConvTranspose): one Prepare, one Run on buffers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "base/dispatch.h"
+#include "base/status.h"
+#include "ops/conv.h"
+#include "ops/op.h"
+#include "ops/qgemm.h"
+
+namespace qk {
+
+// ConvAdd's per-group GEMMs over a ConvWeights' original weights, built on the first ConvAdd
+// and kept for the next: rows [out/groups][(in/groups) * prod(kernel)], K order (c, kd, kh, kw),
+// exactly the rows of PyTorch's weight layout. One per weight handle; thread-safe.
+class ConvAddGemms {
+ public:
+  Status Get(const ConvWeights& weights, std::vector<std::shared_ptr<GemmWeights>>* out);
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<GemmWeights>> groups_;
+};
+
+struct ConvParams {
+  size_t batch = 1;
+  size_t in_spatial[3] = {1, 1, 1};      // 1 for unused dims
+  ConvLayout layout = ConvLayout::kContiguous;  // the input's
+  bool out_channels_last = false;        // the output's (and extra's) layout
+  double x_scale = 1;                    // positive and finite once rounded to float32
+  int32_t x_zero_point = 0;              // [0, 255]
+  double y_scale = 1;
+  int32_t y_zero_point = 0;
+  bool relu = false;                     // ConvAdd: ReLU after the add
+  QEngine engine = QEngine::kFbgemm;     // the output stage without add (ops/qgemm.h)
+  bool add = false;                      // ConvAdd: inputs[1] is `extra`, shaped and laid out as y
+  double extra_scale = 1;
+  int32_t extra_zero_point = 0;
+};
+
+// Without add: ConvU8 (the engine's integer output stage). With add (not transposed):
+// y = quantize(conv_fp32(x) + extra_scale * (extra - extra_zero_point)), ReLU after the add
+// (oneDNN's sum post-op), where conv_fp32 is QGemmF32 over an im2col of a block of output
+// pixels per group.
+class ConvOp final : public Op {
+ public:
+  // add_gemms: the handle's ConvAdd GEMMs (needed when params.add; built here on first use).
+  static Status Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms* add_gemms, const ConvParams& params,
+                        std::shared_ptr<const ConvOp>* out);
+
+  const char* name() const override { return params_.add ? "conv_add" : "conv"; }
+  size_t input_count() const override { return params_.add ? 2 : 1; }
+  size_t input_bytes(size_t i) const override { return i == 0 ? x_count_ : y_count_; }
+  size_t output_bytes() const override { return y_count_; }
+  size_t scratch_bytes() const override { return scratch_bytes_; }
+  const size_t* out_spatial() const { return out_spatial_; }
+  // inputs[0]: x; inputs[1]: extra (add only).
+  Status Run(const void* const* inputs, void* output, void* scratch) const override;
+
+ private:
+  Status RunAdd(const uint8_t* x, const uint8_t* extra, uint8_t* y, void* scratch) const;
+
+  std::shared_ptr<const ConvWeights> weights_;
+  std::vector<std::shared_ptr<GemmWeights>> add_gemms_;
+  ConvParams params_;
+  size_t out_spatial_[3] = {1, 1, 1};
+  size_t x_count_ = 0, y_count_ = 0, scratch_bytes_ = 0;
+};
+
+}  // namespace qk

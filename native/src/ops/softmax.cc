@@ -1,0 +1,99 @@
+// Quantized softmax: the column maxima, exponentials and sums here, the normalize-and-quantize step in the microkernel (see softmax.h).
+#include "ops/softmax.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "base/checked.h"
+#include "base/dispatch.h"
+#include "base/expected.h"
+
+namespace qk {
+namespace {
+
+// One [size][inner] block: e and the per-column sums (sums[i] of column i).
+template <typename T>
+void Exponentials(const T* x, size_t size, size_t inner, float x_scale, int32_t x_zero_point, float* e, float* sums) {
+  for (size_t i = 0; i < inner; ++i) {
+    T top = x[i];
+    for (size_t k = 1; k < size; ++k) top = std::max(top, x[k * inner + i]);
+    const float m = x_scale * static_cast<float>(static_cast<int32_t>(top) - x_zero_point);
+    float sum = 0.0f;
+    for (size_t k = 0; k < size; ++k) {
+      const float v = x_scale * static_cast<float>(static_cast<int32_t>(x[k * inner + i]) - x_zero_point);
+      const float value = static_cast<float>(std::exp(static_cast<double>(v - m)));
+      e[k * inner + i] = value;
+      sum = sum + value;
+    }
+    sums[i] = sum;
+  }
+}
+
+template <typename T, typename Kernel>
+void RunBlocks(const SoftmaxOpParams& p, const T* x, T* y, float* e, float* sums, Kernel* kernel) {
+  // As QuantizePerTensor quantizes 8-bit values: PyTorch's 1.0f / float(scale).
+  const QRange range = QDTypeRange(p.dtype);
+  const QuantizeParams quantize{1.0f / static_cast<float>(p.y_scale), static_cast<int32_t>(p.y_zero_point),
+                                static_cast<int32_t>(range.qmin), static_cast<int32_t>(range.qmax)};
+  const float x_scale = static_cast<float>(p.x_scale);
+  const int32_t x_zero_point = static_cast<int32_t>(p.x_zero_point);
+  const size_t block = p.size * p.inner;
+  for (size_t o = 0; o < p.outer; ++o) {
+    Exponentials(x + o * block, p.size, p.inner, x_scale, x_zero_point, e, sums);
+    if (p.inner == 1) {
+      const SoftmaxParams params{1.0f / sums[0], &quantize};
+      kernel(p.size, e, nullptr, y + o * block, &params);
+    } else {
+      const SoftmaxParams params{0.0f, &quantize};
+      for (size_t k = 0; k < p.size; ++k) kernel(p.inner, e + k * p.inner, sums, y + o * block + k * p.inner, &params);
+    }
+  }
+}
+
+}  // namespace
+
+Status SoftmaxOp::Prepare(const SoftmaxOpParams& params, std::shared_ptr<const SoftmaxOp>* out) {
+  if (params.dtype != QDType::kQUInt8 && params.dtype != QDType::kQInt8) {
+    return Status::RangeError(Expected("quint8 or qint8", "dtype", QDTypeName(params.dtype)));
+  }
+  const QRange range = QDTypeRange(params.dtype);
+  QK_RETURN_IF_ERROR(CheckScale(params.x_scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32",
+                                "input scale", std::to_string(params.x_scale)));
+  QK_RETURN_IF_ERROR(CheckZeroPoint(params.x_zero_point, range.qmin, range.qmax, "input zero point"));
+  QK_RETURN_IF_ERROR(CheckScale(params.y_scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32",
+                                "scale", std::to_string(params.y_scale)));
+  QK_RETURN_IF_ERROR(CheckZeroPoint(params.y_zero_point, range.qmin, range.qmax, "zeroPoint"));
+  auto op = std::shared_ptr<SoftmaxOp>(new SoftmaxOp);
+  size_t block = 0, e_bytes = 0, sum_bytes = 0;
+  if (!CheckedMul(params.size, params.inner, &block) || !CheckedMul(block, params.outer, &op->numel_) ||
+      !CheckedMul(block, sizeof(float), &e_bytes) || !CheckedMul(params.inner, sizeof(float), &sum_bytes) ||
+      !CheckedAdd(e_bytes, sum_bytes, &op->scratch_bytes_)) {
+    return Status::RangeError(Expected("sizes whose product fits in memory", "shape",
+                                       std::to_string(params.outer) + " x " + std::to_string(params.size) + " x " +
+                                           std::to_string(params.inner)));
+  }
+  if (op->numel_ == 0) op->scratch_bytes_ = 0;
+  op->params_ = params;
+  *out = std::move(op);
+  return Status::Ok();
+}
+
+Status SoftmaxOp::Run(const void* const* inputs, void* output, void* scratch) const {
+  if (numel_ == 0) return Status::Ok();
+  if (scratch == nullptr) return Status::TypeError(Expected("a scratch buffer", "scratch", "null"));
+  float* e = static_cast<float*>(scratch);
+  float* sums = e + params_.size * params_.inner;
+  const DispatchTable& table = Dispatch();
+  if (params_.dtype == QDType::kQUInt8) {
+    RunBlocks(params_, static_cast<const uint8_t*>(inputs[0]), static_cast<uint8_t*>(output), e, sums,
+              table.f32_qu8_softmax);
+  } else {
+    RunBlocks(params_, static_cast<const int8_t*>(inputs[0]), static_cast<int8_t*>(output), e, sums,
+              table.f32_qs8_softmax);
+  }
+  return Status::Ok();
+}
+
+}  // namespace qk
