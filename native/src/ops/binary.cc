@@ -158,6 +158,10 @@ XnorGemmFn* SelectXnorGemm(const DispatchTable& table) {
   return GetCpuFeatures().avx512vpopcntdq ? table.xnor_gemm_vpopcnt : table.xnor_gemm;
 }
 
+XnorSignFn* SelectXnorSign(const DispatchTable& table) {
+  return GetCpuFeatures().avx512vpopcntdq ? table.xnor_sign_vpopcnt : table.xnor_sign;
+}
+
 Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t batch, const size_t in_spatial[3],
                   const BinaryConvOutput& out) {
   const ConvGeometry& g = w.geometry;
@@ -172,12 +176,34 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
   const Dims3 dims3 = MakeDims3(g, in_spatial, out_spatial);
   const size_t *in3 = dims3.in, *out3 = dims3.out, *k3 = dims3.k, *s3 = dims3.s, *d3 = dims3.d, *p3 = dims3.p;
   XnorGemmFn* gemm = SelectXnorGemm(Dispatch());
+  XnorSignFn* sign = SelectXnorSign(Dispatch());
   const size_t in_row = g.groups * w.group_words;  // words per input position
   const size_t blocks = (w.group_out + kXnorNR - 1) / kXnorNR;
   const size_t next_gw = out.bits ? BinaryGroupWords(g.out_channels, out.groups) : 0;
   const size_t next_row = out.bits ? out.groups * next_gw : 0;
   const size_t next_group_in = out.bits ? g.out_channels / out.groups : 1;
   const bool corrected = w.pad_value != -1.0f;
+  const int32_t k_bits = static_cast<int32_t>(w.k_bits);
+  // Bits out straight from the tiles (XnorSignFn): when an output is just the sign of the
+  // integer D = K - 2 * count (no bias; a row with pads and a pad value other than -1 is
+  // corrected first, below), and this layer's group of channels is whole bytes of one group of
+  // the next layer. The bit is count > threshold:
+  //   kSign (-1 when D < 0):      2 * count > K   <=>  count > K / 2
+  //   kHeaviside (-1 when D <= 0): 2 * count >= K  <=>  count > (K + 1) / 2 - 1
+  // The kernel writes bytes: byte b of a word holds its bits 8b..8b+7 on little-endian hosts only.
+  const bool little_endian = [] {
+    const uint64_t one = 1;
+    uint8_t first = 0;
+    std::memcpy(&first, &one, 1);
+    return first == 1;
+  }();
+  const bool sign_tiles = little_endian && out.bits != nullptr && w.bias.empty() && w.group_out % 8 == 0 &&
+                          next_group_in % w.group_out == 0;
+  const int32_t threshold = out.rule == BinaryRule::kSign ? k_bits / 2 : (k_bits + 1) / 2 - 1;
+  // The rows of a 1-D layer (one group, dilation 1) whose taps are all inside the input are
+  // already contiguous words in the packed input, in K order: the tiles read them in place
+  // (row r + 1 starts stride positions after row r), only the edge rows are copied.
+  const bool direct_rows = g.groups == 1 && out3[0] == 1 && out3[1] == 1 && k3[0] == 1 && k3[1] == 1 && d3[2] == 1;
   const size_t tasks_per_image = (out_positions + kPositionsPerTask - 1) / kPositionsPerTask;
   // Where output channel o's bit goes in a position's words of the next layer (no division per element).
   std::vector<uint32_t> next_word(out.bits ? g.out_channels : 0);
@@ -200,11 +226,19 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
     std::vector<float> block(out.floats ? rows * w.group_out : 0);
     const uint64_t* image = x_bits + n * in_positions * in_row;
     if (out.bits) std::memset(out.bits + (n * out_positions + p0) * next_row, 0, rows * next_row * sizeof(uint64_t));
+    // Whether row r's window lies inside the input (direct_rows only): its first input position.
+    auto direct_start = [&](size_t r, int64_t* start) {
+      const int64_t first = static_cast<int64_t>((p0 + r) * s3[2]) - static_cast<int64_t>(p3[2]);
+      *start = first;
+      return direct_rows && first >= 0 && first + static_cast<int64_t>(k3[2]) <= static_cast<int64_t>(in3[2]);
+    };
     for (size_t grp = 0; grp < g.groups; ++grp) {
       // im2col of the block: row r = the taps' words of output position p0 + r, in K order.
       for (size_t r = 0; r < rows; ++r) {
         const size_t p = p0 + r;
         const size_t oz = p / (out3[1] * out3[2]), oy = (p / out3[2]) % out3[1], ox = p % out3[2];
+        int64_t start = 0;
+        if (direct_start(r, &start)) continue;  // read in place below (no pads either)
         uint64_t* dst = patches.data() + r * w.kw;
         size_t t = 0, npad = 0;
         for (size_t kz = 0; kz < k3[0]; ++kz) {
@@ -231,17 +265,12 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
         padded_count[r] = static_cast<uint32_t>(npad);
       }
       const uint64_t* group_weights = w.packed.data() + grp * blocks * w.kw * kXnorNR;
-      for (size_t r = 0; r < rows; r += kXnorMR) {
-        const size_t mr = rows - r < kXnorMR ? rows - r : kXnorMR;
-        gemm(mr, w.group_out, w.kw, patches.data() + r * w.kw, w.kw, group_weights,
-             counts.data() + r * w.group_out, w.group_out);
-      }
-      // Epilogue: dot products, pad correction, bias (in a row buffer, so the common case is one
-      // vectorizable loop); then floats, or the next layer's bits through the precomputed word/mask.
-      for (size_t r = 0; r < rows; ++r) {
+      // Epilogue of one row from its counts: dot products, pad correction, bias (in a row
+      // buffer, so the common case is one vectorizable loop); then floats, or the next layer's
+      // bits through the precomputed word/mask.
+      auto finish_row = [&](size_t r) {
         const size_t p = p0 + r;
         const int32_t* row_counts = counts.data() + r * w.group_out;
-        const int32_t k_bits = static_cast<int32_t>(w.k_bits);
         for (size_t ol = 0; ol < w.group_out; ++ol) values[ol] = static_cast<float>(k_bits - 2 * row_counts[ol]);
         if (corrected && padded_count[r] != 0) {
           for (size_t ol = 0; ol < w.group_out; ++ol) {
@@ -269,6 +298,33 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
           for (size_t ol = 0; ol < count; ++ol) {
             y[word[ol]] |= mask[ol] & (uint64_t{0} - static_cast<uint64_t>(IsMinusOne(values[ol], rule)));
           }
+        }
+      };
+      for (size_t r = 0; r < rows; r += kXnorMR) {
+        const size_t mr = rows - r < kXnorMR ? rows - r : kXnorMR;
+        int64_t start = 0, last = 0;
+        const uint64_t* a = patches.data() + r * w.kw;
+        size_t lda = w.kw;
+        if (direct_start(r, &start) && direct_start(r + mr - 1, &last)) {
+          a = image + static_cast<size_t>(start) * in_row;
+          lda = s3[2] * in_row;
+        } else {
+          for (size_t i = 0; i < mr; ++i) {  // a tile mixing in-place and edge rows: copy the others too
+            if (direct_start(r + i, &start)) {
+              std::memcpy(patches.data() + (r + i) * w.kw, image + static_cast<size_t>(start) * in_row, w.kw * sizeof(uint64_t));
+            }
+          }
+        }
+        bool plain = true;  // no row of the tile needs the pad correction
+        for (size_t i = 0; i < mr && corrected; ++i) plain = plain && padded_count[r + i] == 0;
+        if (sign_tiles && plain) {
+          const size_t o0 = grp * w.group_out;
+          uint8_t* y = reinterpret_cast<uint8_t*>(out.bits + (n * out_positions + p0 + r) * next_row) +
+                       (o0 / next_group_in) * next_gw * 8 + (o0 % next_group_in) / 8;
+          sign(mr, w.group_out, w.kw, a, lda, group_weights, threshold, y, next_row * 8);
+        } else {
+          gemm(mr, w.group_out, w.kw, a, lda, group_weights, counts.data() + r * w.group_out, w.group_out);
+          for (size_t i = 0; i < mr; ++i) finish_row(r + i);
         }
       }
       if (out.floats) {

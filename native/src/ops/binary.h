@@ -107,5 +107,7 @@ Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, co
 // The XNOR kernel of a dispatch table: its xnor_gemm_vpopcnt slot when the CPU reports
 // AVX512_VPOPCNTDQ (the VPOPCNTQ kernel at avx512vnni, the same kernel as xnor_gemm below), else xnor_gemm.
 XnorGemmFn* SelectXnorGemm(const struct DispatchTable& table);
+// Its sign form (XnorSignFn), chosen the same way: xnor_sign_vpopcnt or xnor_sign.
+XnorSignFn* SelectXnorSign(const struct DispatchTable& table);
 
 }  // namespace qk
