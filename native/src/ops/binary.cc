@@ -132,6 +132,7 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
   const size_t blocks = (bw->group_out + kXnorNR - 1) / kXnorNR;
   bw->packed.assign(g.groups * blocks * bw->kw * kXnorNR, 0);
   bw->tap_sums.assign(g.out_channels * bw->taps, 0);
+  bw->rows.assign(g.out_channels * bw->kw, 0);
   for (size_t o = 0; o < g.out_channels; ++o) {
     const size_t grp = o / bw->group_out, ol = o % bw->group_out;
     uint64_t* block = bw->packed.data() + (grp * blocks + ol / kXnorNR) * bw->kw * kXnorNR;
@@ -145,7 +146,10 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
         }
         bw->tap_sums[o * bw->taps + t] += v < 0 ? -1 : 1;
         // K order: tap, then the group's channel words (the im2col rows' order).
-        if (v < 0) block[(t * bw->group_words + c / 64) * kXnorNR + ol % kXnorNR] |= uint64_t{1} << (c % 64);
+        if (v < 0) {
+          block[(t * bw->group_words + c / 64) * kXnorNR + ol % kXnorNR] |= uint64_t{1} << (c % 64);
+          bw->rows[o * bw->kw + t * bw->group_words + c / 64] |= uint64_t{1} << (c % 64);
+        }
       }
     }
   }
@@ -223,7 +227,7 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
     std::vector<uint32_t> padded(corrected ? rows * w.taps : 0);  // per row: its padded taps
     std::vector<uint32_t> padded_count(rows, 0);
     std::vector<float> values(w.group_out);
-    std::vector<float> block(out.floats ? rows * w.group_out : 0);
+    std::vector<uint64_t> lanes(out.floats ? (rows + kXnorNR - 1) / kXnorNR * kXnorNR * w.kw : 0);  // transposed tiles' positions
     const uint64_t* image = x_bits + n * in_positions * in_row;
     if (out.bits) std::memset(out.bits + (n * out_positions + p0) * next_row, 0, rows * next_row * sizeof(uint64_t));
     // Whether row r's window lies inside the input (direct_rows only): its first input position.
@@ -265,9 +269,49 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
         padded_count[r] = static_cast<uint32_t>(npad);
       }
       const uint64_t* group_weights = w.packed.data() + grp * blocks * w.kw * kXnorNR;
-      // Epilogue of one row from its counts: dot products, pad correction, bias (in a row
-      // buffer, so the common case is one vectorizable loop); then floats, or the next layer's
-      // bits through the precomputed word/mask.
+      if (out.floats) {
+        // Float output, [out][positions]: the tiles run transposed (rows = 4 output channels from
+        // w.rows, the 8-lane blocks = 8 positions), so each channel's counts come out as a run of
+        // positions that converts to floats with one contiguous loop.
+        const size_t pblocks = (rows + kXnorNR - 1) / kXnorNR;
+        for (size_t r = 0; r < pblocks * kXnorNR; ++r) {
+          int64_t start = 0;
+          const uint64_t* src = r >= rows ? nullptr : direct_start(r, &start) ? image + static_cast<size_t>(start) * in_row
+                                                                               : patches.data() + r * w.kw;
+          uint64_t* dst = lanes.data() + (r / kXnorNR) * w.kw * kXnorNR + r % kXnorNR;
+          for (size_t k = 0; k < w.kw; ++k) dst[k * kXnorNR] = src ? src[k] : 0;  // lanes past rows: zeros, never stored
+        }
+        for (size_t ol = 0; ol < w.group_out; ol += kXnorMR) {
+          const size_t mr = w.group_out - ol < kXnorMR ? w.group_out - ol : kXnorMR;
+          gemm(mr, rows, w.kw, w.rows.data() + (grp * w.group_out + ol) * w.kw, w.kw, lanes.data(),
+               counts.data() + ol * rows, rows);
+        }
+        for (size_t ol = 0; ol < w.group_out; ++ol) {
+          const size_t o = grp * w.group_out + ol;
+          const int32_t* run = counts.data() + ol * rows;
+          float* y = out.floats + (n * g.out_channels + o) * out_positions + p0;
+          if (w.bias.empty()) {
+            for (size_t r = 0; r < rows; ++r) y[r] = static_cast<float>(k_bits - 2 * run[r]);
+          } else {
+            const float bias = w.bias[o];
+            for (size_t r = 0; r < rows; ++r) y[r] = static_cast<float>(k_bits - 2 * run[r]) + bias;
+          }
+          if (!corrected) continue;
+          for (size_t r = 0; r < rows; ++r) {  // the rows with pads: the same formula as finish_row
+            if (padded_count[r] == 0) continue;
+            int64_t pad_sum = 0;
+            for (uint32_t i = 0; i < padded_count[r]; ++i) pad_sum += w.tap_sums[o * w.taps + padded[r * w.taps + i]];
+            const int64_t dot = static_cast<int64_t>(k_bits) - 2 * static_cast<int64_t>(run[r]);
+            float v = static_cast<float>(dot + pad_sum) + w.pad_value * static_cast<float>(pad_sum);
+            if (!w.bias.empty()) v = v + w.bias[o];
+            y[r] = v;
+          }
+        }
+        continue;
+      }
+      // Bits out, epilogue of one row from its counts: dot products, pad correction, bias (in a
+      // row buffer, so the common case is one vectorizable loop); then the next layer's bits
+      // through the precomputed word/mask.
       auto finish_row = [&](size_t r) {
         const size_t p = p0 + r;
         const int32_t* row_counts = counts.data() + r * w.group_out;
@@ -285,19 +329,14 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
           const float* bias = w.bias.data() + grp * w.group_out;
           for (size_t ol = 0; ol < w.group_out; ++ol) values[ol] = values[ol] + bias[ol];
         }
-        if (out.floats) {
-          // Transposed through the block buffer: each channel's run of positions is written at once below.
-          for (size_t ol = 0; ol < w.group_out; ++ol) block[ol * rows + r] = values[ol];
-        } else {
-          uint64_t* y = out.bits + (n * out_positions + p) * next_row;
-          const uint32_t* word = next_word.data() + grp * w.group_out;
-          const uint64_t* mask = next_mask.data() + grp * w.group_out;
-          // Branch-free: the signs are data, a branch on them mispredicts half the time.
-          const BinaryRule rule = out.rule;
-          const size_t count = w.group_out;
-          for (size_t ol = 0; ol < count; ++ol) {
-            y[word[ol]] |= mask[ol] & (uint64_t{0} - static_cast<uint64_t>(IsMinusOne(values[ol], rule)));
-          }
+        uint64_t* y = out.bits + (n * out_positions + p) * next_row;
+        const uint32_t* word = next_word.data() + grp * w.group_out;
+        const uint64_t* mask = next_mask.data() + grp * w.group_out;
+        // Branch-free: the signs are data, a branch on them mispredicts half the time.
+        const BinaryRule rule = out.rule;
+        const size_t count = w.group_out;
+        for (size_t ol = 0; ol < count; ++ol) {
+          y[word[ol]] |= mask[ol] & (uint64_t{0} - static_cast<uint64_t>(IsMinusOne(values[ol], rule)));
         }
       };
       for (size_t r = 0; r < rows; r += kXnorMR) {
@@ -326,10 +365,6 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
           gemm(mr, w.group_out, w.kw, a, lda, group_weights, counts.data() + r * w.group_out, w.group_out);
           for (size_t i = 0; i < mr; ++i) finish_row(r + i);
         }
-      }
-      if (out.floats) {
-        float* y = out.floats + (n * g.out_channels + grp * w.group_out) * out_positions + p0;
-        for (size_t ol = 0; ol < w.group_out; ++ol) std::memcpy(y + ol * out_positions, block.data() + ol * rows, rows * sizeof(float));
       }
     }
   });

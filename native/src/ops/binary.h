@@ -55,6 +55,7 @@ struct BinaryConvWeights {
   size_t kw = 0;               // words per output position: taps * group_words
   size_t k_bits = 0;           // taps * group_in: the K of the dot products
   std::vector<uint64_t> packed;   // per group: ceil(group_out / 8) blocks of ukernels/binary/binary.h's layout
+  std::vector<uint64_t> rows;     // [out][kw]: the same words as plain rows (the float output's tiles, whose rows are channels)
   std::vector<int32_t> tap_sums;  // [out][tap]: sum over the tap's channels of w (the pad correction)
   std::vector<float> bias;        // empty or out_channels values
 };
