@@ -2,6 +2,7 @@
 //
 // Sweeps mr = 1..MR, nc across and around the 8-channel block, kw from 1 to 70 words; the
 // output tile sits inside sentinel-filled memory so a write past mr x nc shows.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,46 @@ void TestXnorSignKernel(Context& ctx, const char* name, Isa isa, XnorSignFn* ker
   }
 }
 
+// The float packer against the rule written per value: special values (+-0, NaN, +-Inf, the
+// smallest denormals) among random ones, every channel count 1..64, tails of the 16-position vectors.
+void TestPackKernel(Context& ctx, const char* name, Isa isa, BinaryPackFn* kernel) {
+  if (!Applies(ctx, isa)) return;
+  Random rng(SeedFromName(name));
+  const float specials[] = {0.0f, -0.0f, NAN, -NAN, INFINITY, -INFINITY, 1e-45f, -1e-45f, 1.0f, -1.0f};
+  for (size_t channels = 1; channels <= 64; ++channels) {
+    for (size_t positions : {1, 7, 16, 17, 40, 64, 100}) {
+      const size_t plane_stride = positions + 3, out_stride = 3;
+      std::vector<float> x(channels * plane_stride);
+      for (float& v : x) v = rng.Next() % 4 == 0 ? specials[rng.Next() % 10] : static_cast<float>(rng.Uniform(-1, 1));
+      for (uint32_t rule : {kPackSign, kPackHeaviside}) {
+        std::vector<uint64_t> out(positions * out_stride + 2, 0x5A5A5A5A5A5A5A5Aull);
+        kernel(channels, positions, x.data(), plane_stride, rule, out.data(), out_stride);
+        for (size_t k = 0; k < out.size(); ++k) {
+          uint64_t expected = 0x5A5A5A5A5A5A5A5Aull;
+          if (k % out_stride == 0 && k / out_stride < positions) {
+            expected = 0;
+            for (size_t c = 0; c < channels; ++c) {
+              const float v = x[c * plane_stride + k / out_stride];
+              const bool minus = rule == kPackSign ? v < 0.0f : !(v > 0.0f);
+              expected |= static_cast<uint64_t>(minus) << c;
+            }
+          }
+          if (out[k] != expected) {
+            ctx.Fail(std::string(name) + ": channels " + std::to_string(channels) + " positions " +
+                     std::to_string(positions) + " rule " + std::to_string(rule) + ": word " + std::to_string(k) +
+                     " differs");
+            return;
+          }
+        }
+      }
+    }
+  }
+}
+
+void RunBinaryPackFn(Context& ctx, const char* name, Isa isa, BinaryPackFn* kernel, bool) {
+  TestPackKernel(ctx, name, isa, kernel);
+}
+
 void RunXnorGemmFn(Context& ctx, const char* name, Isa isa, XnorGemmFn* kernel, bool needs_vpopcntdq) {
   TestXnorKernel(ctx, name, isa, kernel, needs_vpopcntdq);
 }
@@ -125,7 +166,7 @@ void RunXnorSignFn(Context& ctx, const char* name, Isa isa, XnorSignFn* kernel, 
 bool RegisterAll() {
 // Each kernel once: the vpopcnt slot repeats the other slot's kernels below avx512vnni.
 #define QK_UKERNEL(slot, type, isa, function)                                                              \
-  if (std::string(#slot) == "xnor_gemm" || std::string(#slot) == "xnor_sign" || Isa::isa == Isa::kAvx512Vnni) \
+  if (std::string(#slot).find("_vpopcnt") == std::string::npos || Isa::isa == Isa::kAvx512Vnni)       \
     RegisterTest(Mode::kIsa, "binary/ukernel/" #function, [](Context& ctx) {                              \
       Run##type(ctx, #function, Isa::isa, &function, std::string(#slot).find("_vpopcnt") != std::string::npos); \
     });

@@ -54,9 +54,10 @@ void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t
                            BinaryRule rule, uint64_t* out) {
   const size_t group_in = channels / groups, gw = BinaryGroupWords(channels, groups);
   const size_t row_words = groups * gw;
-  // Words of 64 consecutive positions are built together in a small buffer, channel by channel:
-  // each plane is read contiguously (a loop the compiler vectorizes), and every output word is
-  // written once (no read-modify-write scattered over the output).
+  BinaryPackFn* pack = Dispatch().binary_pack;
+  const uint32_t pack_rule = rule == BinaryRule::kSign ? kPackSign : kPackHeaviside;
+  // Per image, group and word of 64 channels: the kernel reads each channel's plane in order
+  // and writes that word of every position.
   for (size_t n = 0; n < batch; ++n) {
     const float* image = x + n * channels * positions;
     uint64_t* words = out + n * positions * row_words;
@@ -64,16 +65,7 @@ void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t
       for (size_t k = 0; k < gw; ++k) {
         const size_t c0 = g * group_in + k * 64;
         const size_t width = group_in - k * 64 < 64 ? group_in - k * 64 : 64;
-        const float* planes = image + c0 * positions;
-        for (size_t p0 = 0; p0 < positions; p0 += 64) {
-          const size_t block = positions - p0 < 64 ? positions - p0 : 64;
-          uint64_t acc[64] = {};
-          for (size_t c = 0; c < width; ++c) {
-            const float* row = planes + c * positions + p0;
-            for (size_t j = 0; j < block; ++j) acc[j] |= static_cast<uint64_t>(IsMinusOne(row[j], rule)) << c;
-          }
-          for (size_t j = 0; j < block; ++j) words[(p0 + j) * row_words + g * gw + k] = acc[j];
-        }
+        pack(width, positions, image + c0 * positions, positions, pack_rule, words + g * gw + k, row_words);
       }
     }
   }

@@ -132,3 +132,15 @@ static inline __mmask8 _mm512_cmpgt_epi64_mask(__m512i a, __m512i b) {
   return k;
 }
 #endif
+
+#ifndef QK_EMU__mm512_mask_or_epi32
+#define QK_EMU__mm512_mask_or_epi32
+// VPORD zmm {k}, zmm, zmm AVX512F: dst.dword[j] := k[j] ? a.dword[j] OR b.dword[j] : src.dword[j]
+static inline __m512i _mm512_mask_or_epi32(__m512i src, __mmask16 k, __m512i a, __m512i b) {
+  __m512i dst = src;
+  for (int j = 0; j < 16; ++j) {
+    if (k & (1u << j)) qk_avx512emu::Put<uint32_t>(dst, j, qk_avx512emu::Get<uint32_t>(a, j) | qk_avx512emu::Get<uint32_t>(b, j));
+  }
+  return dst;
+}
+#endif

@@ -39,6 +39,18 @@ using XnorGemmFn = void(size_t mr, size_t nc, size_t kw, const uint64_t* a, size
 using XnorSignFn = void(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
                         int32_t threshold, uint8_t* bits, size_t ldb);
 
+// Packing floats into bits (the first binary layer's input): up to 64 channels, each a plane
+// of `positions` floats (channel c at x + c * plane_stride), into one word per position:
+//
+//   out[p * out_stride] = OR over c < channels of  Minus(x[c * plane_stride + p]) << c
+//
+// Minus is the rule: kPackSign (0): x < 0 (so -0, +0 and NaN are +1); kPackHeaviside (1):
+// !(x > 0) (0 and NaN are -1). Bits at or above `channels` are 0. Requires 1 <= channels <= 64.
+constexpr uint32_t kPackSign = 0;
+constexpr uint32_t kPackHeaviside = 1;
+using BinaryPackFn = void(size_t channels, size_t positions, const float* x, size_t plane_stride, uint32_t rule,
+                          uint64_t* out, size_t out_stride);
+
 // XnorSignFn on top of a kernel that stores sums (the kernels whose sums end in memory anyway):
 // the sums of up to 64 channels at a time in a stack buffer, then compared and packed.
 template <XnorGemmFn* Gemm>
