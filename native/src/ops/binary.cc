@@ -218,6 +218,10 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
     std::vector<int32_t> counts(rows * w.group_out);
     std::vector<uint32_t> padded(corrected ? rows * w.taps : 0);  // per row: its padded taps
     std::vector<uint32_t> padded_count(rows, 0);
+    constexpr size_t max_tiles = (kPositionsPerTask + kXnorMR - 1) / kXnorMR;
+    const uint64_t* tile_a[max_tiles];
+    size_t tile_lda[max_tiles];
+    bool tile_sign[max_tiles];
     std::vector<float> values(w.group_out);
     std::vector<uint64_t> lanes(out.floats ? (rows + kXnorNR - 1) / kXnorNR * kXnorNR * w.kw : 0);  // transposed tiles' positions
     const uint64_t* image = x_bits + n * in_positions * in_row;
@@ -331,14 +335,16 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
           y[word[ol]] |= mask[ol] & (uint64_t{0} - static_cast<uint64_t>(IsMinusOne(values[ol], rule)));
         }
       };
-      for (size_t r = 0; r < rows; r += kXnorMR) {
-        const size_t mr = rows - r < kXnorMR ? rows - r : kXnorMR;
+      // Per tile: where its rows are, and whether it can end in the sign kernel.
+      const size_t tiles = (rows + kXnorMR - 1) / kXnorMR;
+      for (size_t tile = 0; tile < tiles; ++tile) {
+        const size_t r = tile * kXnorMR, mr = rows - r < kXnorMR ? rows - r : kXnorMR;
         int64_t start = 0, last = 0;
-        const uint64_t* a = patches.data() + r * w.kw;
-        size_t lda = w.kw;
+        tile_a[tile] = patches.data() + r * w.kw;
+        tile_lda[tile] = w.kw;
         if (direct_start(r, &start) && direct_start(r + mr - 1, &last)) {
-          a = image + static_cast<size_t>(start) * in_row;
-          lda = s3[2] * in_row;
+          tile_a[tile] = image + static_cast<size_t>(start) * in_row;
+          tile_lda[tile] = s3[2] * in_row;
         } else {
           for (size_t i = 0; i < mr; ++i) {  // a tile mixing in-place and edge rows: copy the others too
             if (direct_start(r + i, &start)) {
@@ -348,14 +354,27 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
         }
         bool plain = true;  // no row of the tile needs the pad correction
         for (size_t i = 0; i < mr && corrected; ++i) plain = plain && padded_count[r + i] == 0;
-        if (sign_tiles && plain) {
-          const size_t o0 = grp * w.group_out;
-          uint8_t* y = reinterpret_cast<uint8_t*>(out.bits + (n * out_positions + p0 + r) * next_row) +
-                       (o0 / next_group_in) * next_gw * 8 + (o0 % next_group_in) / 8;
-          sign(mr, w.group_out, w.kw, a, lda, group_weights, threshold, y, next_row * 8);
-        } else {
-          gemm(mr, w.group_out, w.kw, a, lda, group_weights, counts.data() + r * w.group_out, w.group_out);
+        tile_sign[tile] = sign_tiles && plain;
+        if (!tile_sign[tile]) {
+          gemm(mr, w.group_out, w.kw, tile_a[tile], tile_lda[tile], group_weights, counts.data() + r * w.group_out, w.group_out);
           for (size_t i = 0; i < mr; ++i) finish_row(r + i);
+        }
+      }
+      if (!sign_tiles) continue;
+      // The sign tiles, 32 channels (one 4-block pass) across all the task's rows at a time: the
+      // slice's weights stay in L1 while the rows go by, instead of all the group's weights
+      // streaming from L2 for every 4 rows.
+      const size_t o0 = grp * w.group_out;
+      uint8_t* bytes0 = reinterpret_cast<uint8_t*>(out.bits + (n * out_positions + p0) * next_row) +
+                        (o0 / next_group_in) * next_gw * 8 + (o0 % next_group_in) / 8;
+      constexpr size_t kSlice = 4 * kXnorNR;
+      for (size_t j0 = 0; j0 < w.group_out; j0 += kSlice) {
+        const size_t nc = w.group_out - j0 < kSlice ? w.group_out - j0 : kSlice;
+        for (size_t tile = 0; tile < tiles; ++tile) {
+          if (!tile_sign[tile]) continue;
+          const size_t r = tile * kXnorMR, mr = rows - r < kXnorMR ? rows - r : kXnorMR;
+          sign(mr, nc, w.kw, tile_a[tile], tile_lda[tile], group_weights + j0 * w.kw, threshold,
+               bytes0 + r * next_row * 8 + j0 / 8, next_row * 8);
         }
       }
     }
