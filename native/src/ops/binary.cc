@@ -245,6 +245,15 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
           const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
           for (size_t ky = 0; ky < k3[1]; ++ky) {
             const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
+            const int64_t ix0 = static_cast<int64_t>(ox * s3[2]) - static_cast<int64_t>(p3[2]);
+            if (g.groups == 1 && d3[2] == 1 && iz >= 0 && iy >= 0 && ix0 >= 0 && iz < static_cast<int64_t>(in3[0]) &&
+                iy < static_cast<int64_t>(in3[1]) && ix0 + static_cast<int64_t>(k3[2]) <= static_cast<int64_t>(in3[2])) {
+              // A whole row of taps inside the input, one group: its words are contiguous there.
+              const size_t q = (static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] + static_cast<size_t>(ix0);
+              std::memcpy(dst + t * w.group_words, image + q * in_row, k3[2] * in_row * sizeof(uint64_t));
+              t += k3[2];
+              continue;
+            }
             for (size_t kx = 0; kx < k3[2]; ++kx, ++t) {
               const int64_t ix = static_cast<int64_t>(ox * s3[2] + kx * d3[2]) - static_cast<int64_t>(p3[2]);
               uint64_t* words = dst + t * w.group_words;
