@@ -22,12 +22,18 @@ uint32_t NaivePopcount(uint64_t x) {
   return n;
 }
 
-void TestXnorKernel(Context& ctx, const char* name, Isa isa, XnorGemmFn* kernel, bool needs_vpopcntdq) {
-  if (!Applies(ctx, isa)) return;
+// Whether this CPU runs the kernel (skipping, with the reason, when it lacks VPOPCNTDQ).
+bool Runs(Context& ctx, Isa isa, bool needs_vpopcntdq) {
+  if (!Applies(ctx, isa)) return false;
   if (needs_vpopcntdq && !GetCpuFeatures().avx512vpopcntdq) {
     ctx.Skip("this CPU has no AVX512_VPOPCNTDQ");
-    return;
+    return false;
   }
+  return true;
+}
+
+void TestXnorKernel(Context& ctx, const char* name, Isa isa, XnorGemmFn* kernel, bool needs_vpopcntdq) {
+  if (!Runs(ctx, isa, needs_vpopcntdq)) return;
   Random rng(SeedFromName(name));
   const size_t kws[] = {1, 2, 3, 5, 8, 9, 16, 27, 33, 64, 70};
   for (size_t kw : kws) {
@@ -67,11 +73,7 @@ void TestXnorKernel(Context& ctx, const char* name, Isa isa, XnorGemmFn* kernel,
 // The sign form: the bytes of the tile against the naive sums compared with thresholds around
 // their median (so both bit values occur), written inside sentinel bytes.
 void TestXnorSignKernel(Context& ctx, const char* name, Isa isa, XnorSignFn* kernel, bool needs_vpopcntdq) {
-  if (!Applies(ctx, isa)) return;
-  if (needs_vpopcntdq && !GetCpuFeatures().avx512vpopcntdq) {
-    ctx.Skip("this CPU has no AVX512_VPOPCNTDQ");
-    return;
-  }
+  if (!Runs(ctx, isa, needs_vpopcntdq)) return;
   Random rng(SeedFromName(name));
   const size_t kws[] = {1, 2, 3, 5, 12, 27, 36, 70};
   for (size_t kw : kws) {
