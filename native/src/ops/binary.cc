@@ -225,7 +225,11 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
     std::vector<float> values(w.group_out);
     std::vector<uint64_t> lanes(out.floats ? (rows + kXnorNR - 1) / kXnorNR * kXnorNR * w.kw : 0);  // transposed tiles' positions
     const uint64_t* image = x_bits + n * in_positions * in_row;
-    if (out.bits) std::memset(out.bits + (n * out_positions + p0) * next_row, 0, rows * next_row * sizeof(uint64_t));
+    // Bits are ORed into zeroed words, except where the sign tiles write every byte: no
+    // correction (so every tile is one) and next groups of whole words (no padding bits).
+    if (out.bits && !(sign_tiles && !corrected && next_group_in % 64 == 0)) {
+      std::memset(out.bits + (n * out_positions + p0) * next_row, 0, rows * next_row * sizeof(uint64_t));
+    }
     // Whether row r's window lies inside the input (direct_rows only): its first input position.
     auto direct_start = [&](size_t r, int64_t* start) {
       const int64_t first = static_cast<int64_t>((p0 + r) * s3[2]) - static_cast<int64_t>(p3[2]);
