@@ -59,6 +59,7 @@ function main() {
   const info = backend.info();
   console.log('## binary layers (bitorch) vs int8 conv vs torch float conv, 1 thread');
   console.log(`cpu: ${(os.cpus()[0] || {}).model}; qkernels isa ${info.isa}; features ${info.features.join(' ')}`);
+  console.log(`load average: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} (${os.cpus().length} CPUs)`);
   const torch = torchTimes();
   const rows = [];
   for (const s of SHAPES) {
@@ -88,6 +89,8 @@ function main() {
   printTable(['shape', 'binary bits->bits', 'binary float->float', 'int8 conv', 'torch float conv',
               'int8/bits', 'int8/float-layer', 'torch/bits', 'torch/float-layer'], rows);
   if (torch.error) console.log(`  torch float conv unavailable: ${torch.error}`);
+  console.log('  issue 13 goals: int8/bits >= 8x, int8/float-layer >= 3x, torch/bits >= 20x (doc/binary.md: the bound on this CPU)');
+  console.log(`  load average after: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 }
 
 main();

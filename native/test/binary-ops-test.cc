@@ -25,22 +25,25 @@ struct Layer {
 
 // Channel counts around the 64-bit word (1, 63, 64, 65, 130), groups, strides, dilations,
 // paddings, pad values -1 (bits only) and others (the correction), zeros in the input.
-Layer RandomLayer(Random& rng, int dims) {
+// wide: the layers of binary networks (channels in whole bytes, mostly one group, dilation 1),
+// which take the fast paths: bits straight from the tiles, 1-D rows read in place.
+Layer RandomLayer(Random& rng, int dims, bool wide) {
   Layer l;
   ConvGeometry& g = l.g;
   g.dims = dims;
   static const size_t kChannels[] = {1, 2, 7, 63, 64, 65, 130};
-  g.groups = static_cast<size_t>(rng.Int(1, 3));
-  g.in_channels = g.groups * kChannels[rng.Int(0, dims == 3 ? 4 : 6)];
-  g.out_channels = g.groups * static_cast<size_t>(rng.Int(1, 19));
+  static const size_t kWideOut[] = {8, 16, 24, 40, 64, 72, 136};
+  g.groups = static_cast<size_t>(wide ? (rng.Next() % 4 == 0 ? 2 : 1) : rng.Int(1, 3));
+  g.in_channels = g.groups * kChannels[rng.Int(wide ? 3 : 0, dims == 3 ? 4 : 6)];
+  g.out_channels = g.groups * (wide ? kWideOut[rng.Int(0, 6)] : static_cast<size_t>(rng.Int(1, 19)));
   l.batch = static_cast<size_t>(rng.Int(1, 2));
   for (int d = 0; d < dims; ++d) {
     g.kernel[d] = static_cast<size_t>(rng.Int(1, dims == 1 ? 7 : 3));
     g.stride[d] = static_cast<size_t>(rng.Int(1, 2));
-    g.dilation[d] = static_cast<size_t>(rng.Int(1, 2));
+    g.dilation[d] = static_cast<size_t>(wide && rng.Next() % 4 != 0 ? 1 : rng.Int(1, 2));
     g.pad_before[d] = g.pad_after[d] = static_cast<size_t>(rng.Int(0, 2));
     const size_t span = g.dilation[d] * (g.kernel[d] - 1) + 1;
-    l.in_spatial[d] = span + static_cast<size_t>(rng.Int(0, dims == 1 ? 40 : dims == 2 ? 9 : 4));
+    l.in_spatial[d] = span + static_cast<size_t>(rng.Int(0, dims == 1 ? (wide ? 150 : 40) : dims == 2 ? 9 : 4));
     l.in_positions *= l.in_spatial[d];
     l.out_positions *= (l.in_spatial[d] + 2 * g.pad_before[d] - span) / g.stride[d] + 1;
   }
@@ -53,7 +56,7 @@ Layer RandomLayer(Random& rng, int dims) {
   ConvWeightCount(g, &count);
   l.w.resize(count);
   for (float& v : l.w) v = rng.Next() % 2 ? 1.0f : -1.0f;
-  if (rng.Next() % 3 == 0) {
+  if (rng.Next() % (wide ? 6 : 3) == 0) {
     l.bias.resize(g.out_channels);
     for (float& v : l.bias) v = static_cast<float>(rng.Uniform(-3, 3));
   }
@@ -67,11 +70,11 @@ std::string Describe(const Layer& l) {
   return s + " pad value " + std::to_string(l.pad_value);
 }
 
-void TestLayers(Context& ctx, int dims) {
+void TestLayers(Context& ctx, int dims, bool wide = false) {
   if (!RequireIsaLevel(ctx)) return;
   Random rng(SeedFromName(ctx.name().c_str()));
-  for (int trial = 0; trial < 40; ++trial) {
-    const Layer l = RandomLayer(rng, dims);
+  for (int trial = 0; trial < (wide ? 24 : 40); ++trial) {
+    const Layer l = RandomLayer(rng, dims, wide);
     std::shared_ptr<const BinaryConvWeights> weights;
     const Status created = CreateBinaryConvWeights(l.g, l.w.data(), l.w.size(), l.pad_value,
                                                    l.bias.empty() ? nullptr : l.bias.data(), &weights);
@@ -82,7 +85,8 @@ void TestLayers(Context& ctx, int dims) {
     std::vector<uint64_t> bits(l.batch * l.in_positions * l.g.groups * BinaryGroupWords(l.g.in_channels, l.g.groups));
     BinaryPackActivations(l.x.data(), l.batch, l.g.in_channels, l.in_positions, l.g.groups, l.rule, bits.data());
     // The next layer's groups: any divisor of out_channels; its bits must be the rule applied to the floats.
-    const size_t next_groups = l.g.out_channels % 2 == 0 && rng.Next() % 2 ? 2 : 1;
+    size_t next_groups = l.g.out_channels % 2 == 0 && rng.Next() % 2 ? 2 : 1;
+    if (wide && l.g.out_channels % 4 == 0 && rng.Next() % 3 == 0) next_groups = 4;
     const BinaryRule next_rule = rng.Next() % 2 ? BinaryRule::kSign : BinaryRule::kHeaviside;
     std::vector<uint64_t> expected_bits(l.batch * l.out_positions * next_groups *
                                         BinaryGroupWords(l.g.out_channels, next_groups));
@@ -119,6 +123,8 @@ void TestLayers(Context& ctx, int dims) {
 QK_TEST(kIsa, "binary/ops/conv1d") { TestLayers(ctx, 1); }
 QK_TEST(kIsa, "binary/ops/conv2d") { TestLayers(ctx, 2); }
 QK_TEST(kIsa, "binary/ops/conv3d") { TestLayers(ctx, 3); }
+QK_TEST(kIsa, "binary/ops/conv1d-wide") { TestLayers(ctx, 1, true); }
+QK_TEST(kIsa, "binary/ops/conv2d-wide") { TestLayers(ctx, 2, true); }
 
 QK_TEST(kIsa, "binary/ops/pack-unpack") {
   Random rng(11);

@@ -54,9 +54,10 @@ void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t
                            BinaryRule rule, uint64_t* out) {
   const size_t group_in = channels / groups, gw = BinaryGroupWords(channels, groups);
   const size_t row_words = groups * gw;
-  // Words of 64 consecutive positions are built together in a small buffer, channel by channel:
-  // each plane is read contiguously (a loop the compiler vectorizes), and every output word is
-  // written once (no read-modify-write scattered over the output).
+  BinaryPackFn* pack = Dispatch().binary_pack;
+  const uint32_t pack_rule = rule == BinaryRule::kSign ? kPackSign : kPackHeaviside;
+  // Per image, group and word of 64 channels: the kernel reads each channel's plane in order
+  // and writes that word of every position.
   for (size_t n = 0; n < batch; ++n) {
     const float* image = x + n * channels * positions;
     uint64_t* words = out + n * positions * row_words;
@@ -64,16 +65,7 @@ void BinaryPackActivations(const float* x, size_t batch, size_t channels, size_t
       for (size_t k = 0; k < gw; ++k) {
         const size_t c0 = g * group_in + k * 64;
         const size_t width = group_in - k * 64 < 64 ? group_in - k * 64 : 64;
-        const float* planes = image + c0 * positions;
-        for (size_t p0 = 0; p0 < positions; p0 += 64) {
-          const size_t block = positions - p0 < 64 ? positions - p0 : 64;
-          uint64_t acc[64] = {};
-          for (size_t c = 0; c < width; ++c) {
-            const float* row = planes + c * positions + p0;
-            for (size_t j = 0; j < block; ++j) acc[j] |= static_cast<uint64_t>(IsMinusOne(row[j], rule)) << c;
-          }
-          for (size_t j = 0; j < block; ++j) words[(p0 + j) * row_words + g * gw + k] = acc[j];
-        }
+        pack(width, positions, image + c0 * positions, positions, pack_rule, words + g * gw + k, row_words);
       }
     }
   }
@@ -132,6 +124,7 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
   const size_t blocks = (bw->group_out + kXnorNR - 1) / kXnorNR;
   bw->packed.assign(g.groups * blocks * bw->kw * kXnorNR, 0);
   bw->tap_sums.assign(g.out_channels * bw->taps, 0);
+  bw->rows.assign(g.out_channels * bw->kw, 0);
   for (size_t o = 0; o < g.out_channels; ++o) {
     const size_t grp = o / bw->group_out, ol = o % bw->group_out;
     uint64_t* block = bw->packed.data() + (grp * blocks + ol / kXnorNR) * bw->kw * kXnorNR;
@@ -145,7 +138,10 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
         }
         bw->tap_sums[o * bw->taps + t] += v < 0 ? -1 : 1;
         // K order: tap, then the group's channel words (the im2col rows' order).
-        if (v < 0) block[(t * bw->group_words + c / 64) * kXnorNR + ol % kXnorNR] |= uint64_t{1} << (c % 64);
+        if (v < 0) {
+          block[(t * bw->group_words + c / 64) * kXnorNR + ol % kXnorNR] |= uint64_t{1} << (c % 64);
+          bw->rows[o * bw->kw + t * bw->group_words + c / 64] |= uint64_t{1} << (c % 64);
+        }
       }
     }
   }
@@ -156,6 +152,10 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
 
 XnorGemmFn* SelectXnorGemm(const DispatchTable& table) {
   return GetCpuFeatures().avx512vpopcntdq ? table.xnor_gemm_vpopcnt : table.xnor_gemm;
+}
+
+XnorSignFn* SelectXnorSign(const DispatchTable& table) {
+  return GetCpuFeatures().avx512vpopcntdq ? table.xnor_sign_vpopcnt : table.xnor_sign;
 }
 
 Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t batch, const size_t in_spatial[3],
@@ -172,12 +172,34 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
   const Dims3 dims3 = MakeDims3(g, in_spatial, out_spatial);
   const size_t *in3 = dims3.in, *out3 = dims3.out, *k3 = dims3.k, *s3 = dims3.s, *d3 = dims3.d, *p3 = dims3.p;
   XnorGemmFn* gemm = SelectXnorGemm(Dispatch());
+  XnorSignFn* sign = SelectXnorSign(Dispatch());
   const size_t in_row = g.groups * w.group_words;  // words per input position
   const size_t blocks = (w.group_out + kXnorNR - 1) / kXnorNR;
   const size_t next_gw = out.bits ? BinaryGroupWords(g.out_channels, out.groups) : 0;
   const size_t next_row = out.bits ? out.groups * next_gw : 0;
   const size_t next_group_in = out.bits ? g.out_channels / out.groups : 1;
   const bool corrected = w.pad_value != -1.0f;
+  const int32_t k_bits = static_cast<int32_t>(w.k_bits);
+  // Bits out straight from the tiles (XnorSignFn): when an output is just the sign of the
+  // integer D = K - 2 * count (no bias; a row with pads and a pad value other than -1 is
+  // corrected first, below), and this layer's group of channels is whole bytes of one group of
+  // the next layer. The bit is count > threshold:
+  //   kSign (-1 when D < 0):      2 * count > K   <=>  count > K / 2
+  //   kHeaviside (-1 when D <= 0): 2 * count >= K  <=>  count > (K + 1) / 2 - 1
+  // The kernel writes bytes: byte b of a word holds its bits 8b..8b+7 on little-endian hosts only.
+  const bool little_endian = [] {
+    const uint64_t one = 1;
+    uint8_t first = 0;
+    std::memcpy(&first, &one, 1);
+    return first == 1;
+  }();
+  const bool sign_tiles = little_endian && out.bits != nullptr && w.bias.empty() && w.group_out % 8 == 0 &&
+                          next_group_in % w.group_out == 0;
+  const int32_t threshold = out.rule == BinaryRule::kSign ? k_bits / 2 : (k_bits + 1) / 2 - 1;
+  // The rows of a 1-D layer (one group, dilation 1) whose taps are all inside the input are
+  // already contiguous words in the packed input, in K order: the tiles read them in place
+  // (row r + 1 starts stride positions after row r), only the edge rows are copied.
+  const bool direct_rows = g.groups == 1 && out3[0] == 1 && out3[1] == 1 && k3[0] == 1 && k3[1] == 1 && d3[2] == 1;
   const size_t tasks_per_image = (out_positions + kPositionsPerTask - 1) / kPositionsPerTask;
   // Where output channel o's bit goes in a position's words of the next layer (no division per element).
   std::vector<uint32_t> next_word(out.bits ? g.out_channels : 0);
@@ -196,21 +218,46 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
     std::vector<int32_t> counts(rows * w.group_out);
     std::vector<uint32_t> padded(corrected ? rows * w.taps : 0);  // per row: its padded taps
     std::vector<uint32_t> padded_count(rows, 0);
+    constexpr size_t max_tiles = (kPositionsPerTask + kXnorMR - 1) / kXnorMR;
+    const uint64_t* tile_a[max_tiles];
+    size_t tile_lda[max_tiles];
+    bool tile_sign[max_tiles];
     std::vector<float> values(w.group_out);
-    std::vector<float> block(out.floats ? rows * w.group_out : 0);
+    std::vector<uint64_t> lanes(out.floats ? (rows + kXnorNR - 1) / kXnorNR * kXnorNR * w.kw : 0);  // transposed tiles' positions
     const uint64_t* image = x_bits + n * in_positions * in_row;
-    if (out.bits) std::memset(out.bits + (n * out_positions + p0) * next_row, 0, rows * next_row * sizeof(uint64_t));
+    // Bits are ORed into zeroed words, except where the sign tiles write every byte: no
+    // correction (so every tile is one) and next groups of whole words (no padding bits).
+    if (out.bits && !(sign_tiles && !corrected && next_group_in % 64 == 0)) {
+      std::memset(out.bits + (n * out_positions + p0) * next_row, 0, rows * next_row * sizeof(uint64_t));
+    }
+    // Whether row r's window lies inside the input (direct_rows only): its first input position.
+    auto direct_start = [&](size_t r, int64_t* start) {
+      const int64_t first = static_cast<int64_t>((p0 + r) * s3[2]) - static_cast<int64_t>(p3[2]);
+      *start = first;
+      return direct_rows && first >= 0 && first + static_cast<int64_t>(k3[2]) <= static_cast<int64_t>(in3[2]);
+    };
     for (size_t grp = 0; grp < g.groups; ++grp) {
       // im2col of the block: row r = the taps' words of output position p0 + r, in K order.
       for (size_t r = 0; r < rows; ++r) {
         const size_t p = p0 + r;
         const size_t oz = p / (out3[1] * out3[2]), oy = (p / out3[2]) % out3[1], ox = p % out3[2];
+        int64_t start = 0;
+        if (direct_start(r, &start)) continue;  // read in place below (no pads either)
         uint64_t* dst = patches.data() + r * w.kw;
         size_t t = 0, npad = 0;
         for (size_t kz = 0; kz < k3[0]; ++kz) {
           const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
           for (size_t ky = 0; ky < k3[1]; ++ky) {
             const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
+            const int64_t ix0 = static_cast<int64_t>(ox * s3[2]) - static_cast<int64_t>(p3[2]);
+            if (g.groups == 1 && d3[2] == 1 && iz >= 0 && iy >= 0 && ix0 >= 0 && iz < static_cast<int64_t>(in3[0]) &&
+                iy < static_cast<int64_t>(in3[1]) && ix0 + static_cast<int64_t>(k3[2]) <= static_cast<int64_t>(in3[2])) {
+              // A whole row of taps inside the input, one group: its words are contiguous there.
+              const size_t q = (static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] + static_cast<size_t>(ix0);
+              std::memcpy(dst + t * w.group_words, image + q * in_row, k3[2] * in_row * sizeof(uint64_t));
+              t += k3[2];
+              continue;
+            }
             for (size_t kx = 0; kx < k3[2]; ++kx, ++t) {
               const int64_t ix = static_cast<int64_t>(ox * s3[2] + kx * d3[2]) - static_cast<int64_t>(p3[2]);
               uint64_t* words = dst + t * w.group_words;
@@ -231,17 +278,52 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
         padded_count[r] = static_cast<uint32_t>(npad);
       }
       const uint64_t* group_weights = w.packed.data() + grp * blocks * w.kw * kXnorNR;
-      for (size_t r = 0; r < rows; r += kXnorMR) {
-        const size_t mr = rows - r < kXnorMR ? rows - r : kXnorMR;
-        gemm(mr, w.group_out, w.kw, patches.data() + r * w.kw, w.kw, group_weights,
-             counts.data() + r * w.group_out, w.group_out);
+      if (out.floats) {
+        // Float output, [out][positions]: the tiles run transposed (rows = 4 output channels from
+        // w.rows, the 8-lane blocks = 8 positions), so each channel's counts come out as a run of
+        // positions that converts to floats with one contiguous loop.
+        const size_t pblocks = (rows + kXnorNR - 1) / kXnorNR;
+        for (size_t r = 0; r < pblocks * kXnorNR; ++r) {
+          int64_t start = 0;
+          const uint64_t* src = r >= rows ? nullptr : direct_start(r, &start) ? image + static_cast<size_t>(start) * in_row
+                                                                               : patches.data() + r * w.kw;
+          uint64_t* dst = lanes.data() + (r / kXnorNR) * w.kw * kXnorNR + r % kXnorNR;
+          for (size_t k = 0; k < w.kw; ++k) dst[k * kXnorNR] = src ? src[k] : 0;  // lanes past rows: zeros, never stored
+        }
+        for (size_t ol = 0; ol < w.group_out; ol += kXnorMR) {
+          const size_t mr = w.group_out - ol < kXnorMR ? w.group_out - ol : kXnorMR;
+          gemm(mr, rows, w.kw, w.rows.data() + (grp * w.group_out + ol) * w.kw, w.kw, lanes.data(),
+               counts.data() + ol * rows, rows);
+        }
+        for (size_t ol = 0; ol < w.group_out; ++ol) {
+          const size_t o = grp * w.group_out + ol;
+          const int32_t* run = counts.data() + ol * rows;
+          float* y = out.floats + (n * g.out_channels + o) * out_positions + p0;
+          if (w.bias.empty()) {
+            for (size_t r = 0; r < rows; ++r) y[r] = static_cast<float>(k_bits - 2 * run[r]);
+          } else {
+            const float bias = w.bias[o];
+            for (size_t r = 0; r < rows; ++r) y[r] = static_cast<float>(k_bits - 2 * run[r]) + bias;
+          }
+          if (!corrected) continue;
+          for (size_t r = 0; r < rows; ++r) {  // the rows with pads: the same formula as finish_row
+            if (padded_count[r] == 0) continue;
+            int64_t pad_sum = 0;
+            for (uint32_t i = 0; i < padded_count[r]; ++i) pad_sum += w.tap_sums[o * w.taps + padded[r * w.taps + i]];
+            const int64_t dot = static_cast<int64_t>(k_bits) - 2 * static_cast<int64_t>(run[r]);
+            float v = static_cast<float>(dot + pad_sum) + w.pad_value * static_cast<float>(pad_sum);
+            if (!w.bias.empty()) v = v + w.bias[o];
+            y[r] = v;
+          }
+        }
+        continue;
       }
-      // Epilogue: dot products, pad correction, bias (in a row buffer, so the common case is one
-      // vectorizable loop); then floats, or the next layer's bits through the precomputed word/mask.
-      for (size_t r = 0; r < rows; ++r) {
+      // Bits out, epilogue of one row from its counts: dot products, pad correction, bias (in a
+      // row buffer, so the common case is one vectorizable loop); then the next layer's bits
+      // through the precomputed word/mask.
+      auto finish_row = [&](size_t r) {
         const size_t p = p0 + r;
         const int32_t* row_counts = counts.data() + r * w.group_out;
-        const int32_t k_bits = static_cast<int32_t>(w.k_bits);
         for (size_t ol = 0; ol < w.group_out; ++ol) values[ol] = static_cast<float>(k_bits - 2 * row_counts[ol]);
         if (corrected && padded_count[r] != 0) {
           for (size_t ol = 0; ol < w.group_out; ++ol) {
@@ -256,24 +338,57 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
           const float* bias = w.bias.data() + grp * w.group_out;
           for (size_t ol = 0; ol < w.group_out; ++ol) values[ol] = values[ol] + bias[ol];
         }
-        if (out.floats) {
-          // Transposed through the block buffer: each channel's run of positions is written at once below.
-          for (size_t ol = 0; ol < w.group_out; ++ol) block[ol * rows + r] = values[ol];
+        uint64_t* y = out.bits + (n * out_positions + p) * next_row;
+        const uint32_t* word = next_word.data() + grp * w.group_out;
+        const uint64_t* mask = next_mask.data() + grp * w.group_out;
+        // Branch-free: the signs are data, a branch on them mispredicts half the time.
+        const BinaryRule rule = out.rule;
+        const size_t count = w.group_out;
+        for (size_t ol = 0; ol < count; ++ol) {
+          y[word[ol]] |= mask[ol] & (uint64_t{0} - static_cast<uint64_t>(IsMinusOne(values[ol], rule)));
+        }
+      };
+      // Per tile: where its rows are, and whether it can end in the sign kernel.
+      const size_t tiles = (rows + kXnorMR - 1) / kXnorMR;
+      for (size_t tile = 0; tile < tiles; ++tile) {
+        const size_t r = tile * kXnorMR, mr = rows - r < kXnorMR ? rows - r : kXnorMR;
+        int64_t start = 0, last = 0;
+        tile_a[tile] = patches.data() + r * w.kw;
+        tile_lda[tile] = w.kw;
+        if (direct_start(r, &start) && direct_start(r + mr - 1, &last)) {
+          tile_a[tile] = image + static_cast<size_t>(start) * in_row;
+          tile_lda[tile] = s3[2] * in_row;
         } else {
-          uint64_t* y = out.bits + (n * out_positions + p) * next_row;
-          const uint32_t* word = next_word.data() + grp * w.group_out;
-          const uint64_t* mask = next_mask.data() + grp * w.group_out;
-          // Branch-free: the signs are data, a branch on them mispredicts half the time.
-          const BinaryRule rule = out.rule;
-          const size_t count = w.group_out;
-          for (size_t ol = 0; ol < count; ++ol) {
-            y[word[ol]] |= mask[ol] & (uint64_t{0} - static_cast<uint64_t>(IsMinusOne(values[ol], rule)));
+          for (size_t i = 0; i < mr; ++i) {  // a tile mixing in-place and edge rows: copy the others too
+            if (direct_start(r + i, &start)) {
+              std::memcpy(patches.data() + (r + i) * w.kw, image + static_cast<size_t>(start) * in_row, w.kw * sizeof(uint64_t));
+            }
           }
         }
+        bool plain = true;  // no row of the tile needs the pad correction
+        for (size_t i = 0; i < mr && corrected; ++i) plain = plain && padded_count[r + i] == 0;
+        tile_sign[tile] = sign_tiles && plain;
+        if (!tile_sign[tile]) {
+          gemm(mr, w.group_out, w.kw, tile_a[tile], tile_lda[tile], group_weights, counts.data() + r * w.group_out, w.group_out);
+          for (size_t i = 0; i < mr; ++i) finish_row(r + i);
+        }
       }
-      if (out.floats) {
-        float* y = out.floats + (n * g.out_channels + grp * w.group_out) * out_positions + p0;
-        for (size_t ol = 0; ol < w.group_out; ++ol) std::memcpy(y + ol * out_positions, block.data() + ol * rows, rows * sizeof(float));
+      if (!sign_tiles) continue;
+      // The sign tiles, 32 channels (one 4-block pass) across all the task's rows at a time: the
+      // slice's weights stay in L1 while the rows go by, instead of all the group's weights
+      // streaming from L2 for every 4 rows.
+      const size_t o0 = grp * w.group_out;
+      uint8_t* bytes0 = reinterpret_cast<uint8_t*>(out.bits + (n * out_positions + p0) * next_row) +
+                        (o0 / next_group_in) * next_gw * 8 + (o0 % next_group_in) / 8;
+      constexpr size_t kSlice = 4 * kXnorNR;
+      for (size_t j0 = 0; j0 < w.group_out; j0 += kSlice) {
+        const size_t nc = w.group_out - j0 < kSlice ? w.group_out - j0 : kSlice;
+        for (size_t tile = 0; tile < tiles; ++tile) {
+          if (!tile_sign[tile]) continue;
+          const size_t r = tile * kXnorMR, mr = rows - r < kXnorMR ? rows - r : kXnorMR;
+          sign(mr, nc, w.kw, tile_a[tile], tile_lda[tile], group_weights + j0 * w.kw, threshold,
+               bytes0 + r * next_row * 8 + j0 / 8, next_row * 8);
+        }
       }
     }
   });

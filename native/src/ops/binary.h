@@ -55,6 +55,7 @@ struct BinaryConvWeights {
   size_t kw = 0;               // words per output position: taps * group_words
   size_t k_bits = 0;           // taps * group_in: the K of the dot products
   std::vector<uint64_t> packed;   // per group: ceil(group_out / 8) blocks of ukernels/binary/binary.h's layout
+  std::vector<uint64_t> rows;     // [out][kw]: the same words as plain rows (the float output's tiles, whose rows are channels)
   std::vector<int32_t> tap_sums;  // [out][tap]: sum over the tap's channels of w (the pad correction)
   std::vector<float> bias;        // empty or out_channels values
 };
@@ -107,5 +108,7 @@ Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, co
 // The XNOR kernel of a dispatch table: its xnor_gemm_vpopcnt slot when the CPU reports
 // AVX512_VPOPCNTDQ (the VPOPCNTQ kernel at avx512vnni, the same kernel as xnor_gemm below), else xnor_gemm.
 XnorGemmFn* SelectXnorGemm(const struct DispatchTable& table);
+// Its sign form (XnorSignFn), chosen the same way: xnor_sign_vpopcnt or xnor_sign.
+XnorSignFn* SelectXnorSign(const struct DispatchTable& table);
 
 }  // namespace qk

@@ -100,3 +100,47 @@ static inline __m512i _mm512_popcnt_epi64(__m512i a) {
   });
 }
 #endif
+
+#ifndef QK_EMU__mm512_cvtepi64_epi32
+#define QK_EMU__mm512_cvtepi64_epi32
+// VPMOVQD ymm, zmm AVX512F: dst.dword[j] := Truncate32(a.qword[j])
+static inline __m256i _mm512_cvtepi64_epi32(__m512i a) {
+  __m256i dst;
+  for (int j = 0; j < 8; ++j) qk_avx512emu::Put<uint32_t>(dst, j, static_cast<uint32_t>(qk_avx512emu::Get<uint64_t>(a, j)));
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm256_mask_storeu_epi32
+#define QK_EMU__mm256_mask_storeu_epi32
+// VMOVDQU32 m256 {k}, ymm AVX512F+VL: MEM.dword[j] := a.dword[j] where k[j]; other dwords untouched
+static inline void _mm256_mask_storeu_epi32(void* mem_addr, __mmask8 k, __m256i a) {
+  for (int j = 0; j < 8; ++j) {
+    if (k & (1u << j)) std::memcpy(static_cast<unsigned char*>(mem_addr) + 4 * j, a.bytes + 4 * j, 4);
+  }
+}
+#endif
+
+#ifndef QK_EMU__mm512_cmpgt_epi64_mask
+#define QK_EMU__mm512_cmpgt_epi64_mask
+// VPCMPGTQ k, zmm, zmm AVX512F: k[j] := a.qword[j] > b.qword[j] (signed)
+static inline __mmask8 _mm512_cmpgt_epi64_mask(__m512i a, __m512i b) {
+  __mmask8 k = 0;
+  for (int j = 0; j < 8; ++j) {
+    if (qk_avx512emu::Get<int64_t>(a, j) > qk_avx512emu::Get<int64_t>(b, j)) k = static_cast<__mmask8>(k | (1u << j));
+  }
+  return k;
+}
+#endif
+
+#ifndef QK_EMU__mm512_mask_or_epi32
+#define QK_EMU__mm512_mask_or_epi32
+// VPORD zmm {k}, zmm, zmm AVX512F: dst.dword[j] := k[j] ? a.dword[j] OR b.dword[j] : src.dword[j]
+static inline __m512i _mm512_mask_or_epi32(__m512i src, __mmask16 k, __m512i a, __m512i b) {
+  __m512i dst = src;
+  for (int j = 0; j < 16; ++j) {
+    if (k & (1u << j)) qk_avx512emu::Put<uint32_t>(dst, j, qk_avx512emu::Get<uint32_t>(a, j) | qk_avx512emu::Get<uint32_t>(b, j));
+  }
+  return dst;
+}
+#endif

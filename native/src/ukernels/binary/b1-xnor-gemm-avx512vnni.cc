@@ -1,4 +1,4 @@
-// qk_b1_xnor_gemm_ukernel_4x8__avx512vnni / __avx512vpopcntdq: XNOR-popcount tile, 4 rows x 8 channels in one zmm per row (16 at a time).
+// qk_b1_xnor_{gemm,sign}_ukernel_4x8__avx512vnni / __avx512vpopcntdq: XNOR-popcount tiles, 4 rows x up to 4 blocks of 8 channels (one zmm each).
 //
 // Two kernels: VPOPCNTQ where the CPU has AVX512_VPOPCNTDQ (Ice Lake, Zen 4), else the
 // AVX2 method (nibble table + vpsadbw) on zmm, which AVX512BW provides. The VPOPCNTDQ one
@@ -21,76 +21,102 @@
 namespace qk {
 namespace {
 
-// Stores the first `lanes` 64-bit sums of acc as int32 at c.
-inline void StoreSums(__m512i acc, size_t lanes, int32_t* c) {
-  alignas(64) uint64_t sums[kXnorNR];
-  _mm512_storeu_si512(sums, acc);
-  for (size_t l = 0; l < lanes; ++l) c[l] = static_cast<int32_t>(sums[l]);
+// One pass over k for the 4 rows against NB consecutive channel blocks (w: the first block's
+// words), 4 x NB accumulators of 64-bit lanes; store(i, b, acc) receives each row's sums.
+// Each broadcast row word serves NB blocks and each weight vector 4 rows, so per
+// XOR + count + add there is well under one load or broadcast: the three vector operations
+// are the whole cost (Zen 4: 1.5 cycles per 512 bit-products, doc/binary.md).
+template <size_t NB, typename Count, typename Store>
+inline void XnorPass(const uint64_t* const rows[kXnorMR], size_t kw, const uint64_t* w, Count count, Store store) {
+  __m512i acc[kXnorMR][NB];
+  for (size_t i = 0; i < kXnorMR; ++i)
+    for (size_t b = 0; b < NB; ++b) acc[i][b] = _mm512_setzero_si512();
+  for (size_t k = 0; k < kw; ++k) {
+    __m512i wk[NB];
+    for (size_t b = 0; b < NB; ++b) wk[b] = _mm512_loadu_si512(w + (b * kw + k) * kXnorNR);
+    for (size_t i = 0; i < kXnorMR; ++i) {
+      const __m512i x = _mm512_set1_epi64(static_cast<long long>(rows[i][k]));
+      for (size_t b = 0; b < NB; ++b) acc[i][b] = _mm512_add_epi64(acc[i][b], count(_mm512_xor_si512(x, wk[b])));
+    }
+  }
+  for (size_t i = 0; i < kXnorMR; ++i)
+    for (size_t b = 0; b < NB; ++b) store(i, b, acc[i][b]);
 }
 
-// Sums popcount(row_i XOR w) per lane over k for kXnorMR rows, Count giving per-lane 64-bit bit
-// counts of one vector; stores the sums of the first mr rows and nc channels. Two channel blocks
-// go through the k loop together while at least 9 channels remain, so each broadcast row word
-// serves 16 channels (fewer loads and broadcasts per popcount).
-template <typename Count>
+// All channel blocks of nc, NBMax at a time, the last 1..NBMax-1 in one narrower pass;
+// store(i, j, acc) gets row i's sums of channels j..j+7 for rows below mr only.
+template <size_t NBMax, typename Count, typename Store>
 inline void XnorTiles(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
-                      int32_t* c, size_t ldc, Count count) {
+                      Count count, Store store) {
+  static_assert(NBMax == 2 || NBMax == 4, "passes of 2 or 4 blocks");
   const uint64_t* rows[kXnorMR];
   for (size_t i = 0; i < kXnorMR; ++i) rows[i] = a + (i < mr ? i : 0) * lda;  // rows past mr: not stored
-  size_t j0 = 0;
-  for (; j0 + kXnorNR < nc; j0 += 2 * kXnorNR) {
-    const uint64_t* block0 = w + (j0 / kXnorNR) * kw * kXnorNR;
-    const uint64_t* block1 = block0 + kw * kXnorNR;
-    __m512i acc0[kXnorMR], acc1[kXnorMR];
-    for (size_t i = 0; i < kXnorMR; ++i) acc0[i] = acc1[i] = _mm512_setzero_si512();
-    for (size_t k = 0; k < kw; ++k) {
-      const __m512i w0 = _mm512_loadu_si512(block0 + k * kXnorNR);
-      const __m512i w1 = _mm512_loadu_si512(block1 + k * kXnorNR);
-      for (size_t i = 0; i < kXnorMR; ++i) {
-        const __m512i x = _mm512_set1_epi64(static_cast<long long>(rows[i][k]));
-        acc0[i] = _mm512_add_epi64(acc0[i], count(_mm512_xor_si512(x, w0)));
-        acc1[i] = _mm512_add_epi64(acc1[i], count(_mm512_xor_si512(x, w1)));
-      }
-    }
-    const size_t lanes1 = nc - j0 - kXnorNR < kXnorNR ? nc - j0 - kXnorNR : kXnorNR;
-    for (size_t i = 0; i < mr; ++i) {
-      StoreSums(acc0[i], kXnorNR, c + i * ldc + j0);
-      StoreSums(acc1[i], lanes1, c + i * ldc + j0 + kXnorNR);
-    }
-  }
-  if (j0 < nc) {  // a last block of 1..8 channels
-    const uint64_t* block = w + (j0 / kXnorNR) * kw * kXnorNR;
-    __m512i acc[kXnorMR];
-    for (size_t i = 0; i < kXnorMR; ++i) acc[i] = _mm512_setzero_si512();
-    for (size_t k = 0; k < kw; ++k) {
-      const __m512i wk = _mm512_loadu_si512(block + k * kXnorNR);
-      for (size_t i = 0; i < kXnorMR; ++i) {
-        const __m512i x = _mm512_xor_si512(_mm512_set1_epi64(static_cast<long long>(rows[i][k])), wk);
-        acc[i] = _mm512_add_epi64(acc[i], count(x));
-      }
-    }
-    for (size_t i = 0; i < mr; ++i) StoreSums(acc[i], nc - j0, c + i * ldc + j0);
+  const size_t blocks = (nc + kXnorNR - 1) / kXnorNR;
+  size_t b0 = 0;
+  auto pass_store = [&](size_t first) {
+    return [&store, mr, first](size_t i, size_t b, __m512i acc) {
+      if (i < mr) store(i, (first + b) * kXnorNR, acc);
+    };
+  };
+  for (; b0 + NBMax <= blocks; b0 += NBMax) XnorPass<NBMax>(rows, kw, w + b0 * kw * kXnorNR, count, pass_store(b0));
+  const uint64_t* rest = w + b0 * kw * kXnorNR;
+  switch (blocks - b0) {
+    case 3: XnorPass<3>(rows, kw, rest, count, pass_store(b0)); break;
+    case 2: XnorPass<2>(rows, kw, rest, count, pass_store(b0)); break;
+    case 1: XnorPass<1>(rows, kw, rest, count, pass_store(b0)); break;
+    default: break;
   }
 }
 
-}  // namespace
+// The sums as int32 (they are below 2^26) of the channels below nc.
+inline auto StoreSums(size_t nc, int32_t* c, size_t ldc) {
+  return [=](size_t i, size_t j, __m512i acc) {
+    const size_t lanes = nc - j < kXnorNR ? nc - j : kXnorNR;
+    _mm256_mask_storeu_epi32(c + i * ldc + j, static_cast<__mmask8>((1u << lanes) - 1), _mm512_cvtepi64_epi32(acc));
+  };
+}
 
-void qk_b1_xnor_gemm_ukernel_4x8__avx512vnni(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda,
-                                              const uint64_t* w, int32_t* c, size_t ldc) {
-  const __m512i table = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
-  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-  const __m512i zero = _mm512_setzero_si512();
-  XnorTiles(mr, nc, kw, a, lda, w, c, ldc, [&](__m512i x) {
+// One byte per 8 channels: the compare mask is the byte.
+inline auto StoreSigns(int32_t threshold, uint8_t* bits, size_t ldb) {
+  const __m512i limit = _mm512_set1_epi64(threshold);
+  return [=](size_t i, size_t j, __m512i acc) { bits[i * ldb + j / kXnorNR] = static_cast<uint8_t>(_mm512_cmpgt_epi64_mask(acc, limit)); };
+}
+
+// The AVX2 method on zmm: per-byte counts from the nibble table, vpsadbw adds the 8 bytes of a lane.
+struct NibbleCount {
+  __m512i table = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+  __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  __m512i operator()(__m512i x) const {
     const __m512i lo = _mm512_and_si512(x, low_nibbles);
     const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), low_nibbles);
     const __m512i bytes = _mm512_add_epi8(_mm512_shuffle_epi8(table, lo), _mm512_shuffle_epi8(table, hi));
-    return _mm512_sad_epu8(bytes, zero);
-  });
+    return _mm512_sad_epu8(bytes, _mm512_setzero_si512());
+  }
+};
+
+}  // namespace
+
+// The nibble method needs more registers per count: passes of 2 blocks (8 accumulators).
+void qk_b1_xnor_gemm_ukernel_4x8__avx512vnni(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda,
+                                              const uint64_t* w, int32_t* c, size_t ldc) {
+  XnorTiles<2>(mr, nc, kw, a, lda, w, NibbleCount(), StoreSums(nc, c, ldc));
+}
+
+void qk_b1_xnor_sign_ukernel_4x8__avx512vnni(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda,
+                                              const uint64_t* w, int32_t threshold, uint8_t* bits, size_t ldb) {
+  XnorTiles<2>(mr, nc, kw, a, lda, w, NibbleCount(), StoreSigns(threshold, bits, ldb));
 }
 
 QK_TARGET_VPOPCNTDQ void qk_b1_xnor_gemm_ukernel_4x8__avx512vpopcntdq(size_t mr, size_t nc, size_t kw,
     const uint64_t* a, size_t lda, const uint64_t* w, int32_t* c, size_t ldc) {
-  XnorTiles(mr, nc, kw, a, lda, w, c, ldc, [](__m512i x) QK_TARGET_VPOPCNTDQ_LAMBDA { return _mm512_popcnt_epi64(x); });
+  XnorTiles<4>(mr, nc, kw, a, lda, w, [](__m512i x) QK_TARGET_VPOPCNTDQ_LAMBDA { return _mm512_popcnt_epi64(x); },
+               StoreSums(nc, c, ldc));
+}
+
+QK_TARGET_VPOPCNTDQ void qk_b1_xnor_sign_ukernel_4x8__avx512vpopcntdq(size_t mr, size_t nc, size_t kw,
+    const uint64_t* a, size_t lda, const uint64_t* w, int32_t threshold, uint8_t* bits, size_t ldb) {
+  XnorTiles<4>(mr, nc, kw, a, lda, w, [](__m512i x) QK_TARGET_VPOPCNTDQ_LAMBDA { return _mm512_popcnt_epi64(x); },
+               StoreSigns(threshold, bits, ldb));
 }
 
 }  // namespace qk

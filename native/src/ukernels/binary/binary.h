@@ -31,4 +31,44 @@ constexpr size_t kXnorMaxWords = size_t{1} << 20;
 using XnorGemmFn = void(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
                         int32_t* c, size_t ldc);
 
+// The same sums turned into one bit per output (a binary layer writing the next one's bits):
+//
+//   for i < mr, j < nc:  bit j % 8 of bits[i * ldb + j / 8] = sum_ij > threshold
+//
+// Requires nc % kXnorNR == 0 as well (every byte is written whole, never read).
+using XnorSignFn = void(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
+                        int32_t threshold, uint8_t* bits, size_t ldb);
+
+// Packing floats into bits (the first binary layer's input): up to 64 channels, each a plane
+// of `positions` floats (channel c at x + c * plane_stride), into one word per position:
+//
+//   out[p * out_stride] = OR over c < channels of  Minus(x[c * plane_stride + p]) << c
+//
+// Minus is the rule: kPackSign (0): x < 0 (so -0, +0 and NaN are +1); kPackHeaviside (1):
+// !(x > 0) (0 and NaN are -1). Bits at or above `channels` are 0. Requires 1 <= channels <= 64.
+constexpr uint32_t kPackSign = 0;
+constexpr uint32_t kPackHeaviside = 1;
+using BinaryPackFn = void(size_t channels, size_t positions, const float* x, size_t plane_stride, uint32_t rule,
+                          uint64_t* out, size_t out_stride);
+
+// XnorSignFn on top of a kernel that stores sums (the kernels whose sums end in memory anyway):
+// the sums of up to 64 channels at a time in a stack buffer, then compared and packed.
+template <XnorGemmFn* Gemm>
+inline void XnorSignFromSums(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
+                             int32_t threshold, uint8_t* bits, size_t ldb) {
+  constexpr size_t kChunk = 64;
+  int32_t sums[kXnorMR * kChunk];
+  for (size_t j0 = 0; j0 < nc; j0 += kChunk) {
+    const size_t n = nc - j0 < kChunk ? nc - j0 : kChunk;
+    Gemm(mr, n, kw, a, lda, w + (j0 / kXnorNR) * kw * kXnorNR, sums, kChunk);
+    for (size_t i = 0; i < mr; ++i) {
+      for (size_t b = 0; b < n / 8; ++b) {
+        uint32_t byte = 0;
+        for (size_t l = 0; l < 8; ++l) byte |= static_cast<uint32_t>(sums[i * kChunk + 8 * b + l] > threshold) << l;
+        bits[i * ldb + j0 / 8 + b] = static_cast<uint8_t>(byte);
+      }
+    }
+  }
+}
+
 }  // namespace qk
