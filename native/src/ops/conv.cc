@@ -243,6 +243,27 @@ void RunDepthwise(const ConvCall& call) {
   params.y_zero_point_f = call.y_zp_f;
   params.y_zero_point = call.y_zp_i;
   DwconvU8Fn* kernel = Dispatch().qu8qs8_dwconv;
+  DwconvRowU8Fn* row_kernel = Dispatch().qu8qs8_dwconv_row;
+  // The output columns whose W taps all read the input pixel they name (no padding, no mapping):
+  // a contiguous range, computed by the row kernel without an indirection buffer.
+  size_t interior_begin = s.out[2], interior_end = 0;
+  for (size_t ow = 0; ow < s.out[2]; ++ow) {
+    bool inside = true;
+    for (size_t kw = 0; kw < s.kernel[2]; ++kw) {
+      const long want = static_cast<long>(ow * s.stride[2] + kw * s.dilation[2]) - static_cast<long>(s.pad[2]);
+      inside = inside && want >= 0 && axes[2].input[ow * s.kernel[2] + kw] == want;
+    }
+    if (inside) {
+      interior_begin = std::min(interior_begin, ow);
+      interior_end = ow + 1;
+    }
+  }
+  // A line (D, H tap) of zero padding reads this row in the interior.
+  bool padded_lines = false;
+  for (int d = 0; d < 2; ++d) {
+    for (long coordinate : axes[d].input) padded_lines = padded_lines || coordinate < 0;
+  }
+  const std::vector<uint8_t> zero_row(padded_lines ? s.in[2] * channels : 0, static_cast<uint8_t>(call.x_zp));
   const size_t piece = std::max<size_t>(16, std::min<size_t>(256, kDwBytes / channels));
   const size_t chunks = (s.out[2] + piece - 1) / piece;
   const size_t rows = call.batch * s.out[0] * s.out[1];
@@ -272,18 +293,38 @@ void RunDepthwise(const ConvCall& call) {
       }
     }
     const size_t kw_taps = s.kernel[2];
-    for (size_t ow = w0; ow < w1; ++ow) {
-      const uint8_t** p = pointers + (ow - w0) * taps;
-      const long* iw = &axes[2].input[ow * kw_taps];
-      for (size_t l = 0; l < lines; ++l) {
-        const uint8_t* base = line_ptr[l];
-        for (size_t kw = 0; kw < kw_taps; ++kw) {
-          *p++ = (base != nullptr && iw[kw] >= 0) ? base + static_cast<size_t>(iw[kw]) * channels : padding.data();
+    uint8_t* out = call.y + ((row * s.out[2]) + w0) * channels;
+    // Pixels [a, b) of the piece through the indirection buffer (the edges that read padding).
+    auto indirect = [&](size_t a, size_t b) {
+      if (a >= b) return;
+      for (size_t ow = a; ow < b; ++ow) {
+        const uint8_t** p = pointers + (ow - a) * taps;
+        const long* iw = &axes[2].input[ow * kw_taps];
+        for (size_t l = 0; l < lines; ++l) {
+          const uint8_t* base = line_ptr[l];
+          for (size_t kw = 0; kw < kw_taps; ++kw) {
+            *p++ = (base != nullptr && iw[kw] >= 0) ? base + static_cast<size_t>(iw[kw]) * channels : padding.data();
+          }
         }
       }
+      kernel(channels, b - a, taps, pointers, packed.dw_weights.data(), out + (a - w0) * channels, channels, &params);
+    };
+    // The interior: every tap of these pixels reads the input pixel ow * stride - pad + kw * dilation
+    // of its line (a padded line reads the row of x_zp bytes), one base pointer per tap.
+    const size_t a = std::min(w1, std::max(w0, interior_begin)), b = std::max(a, std::min(w1, interior_end));
+    indirect(w0, a);
+    if (a < b) {
+      const uint8_t** base = pointers;
+      for (size_t l = 0; l < lines; ++l) {
+        const uint8_t* line = line_ptr[l] != nullptr ? line_ptr[l] : zero_row.data();
+        for (size_t kw = 0; kw < kw_taps; ++kw) {
+          *base++ = line + (a * s.stride[2] - s.pad[2] + kw * s.dilation[2]) * channels;
+        }
+      }
+      row_kernel(channels, b - a, taps, pointers, s.stride[2] * channels, packed.dw_weights.data(),
+                 out + (a - w0) * channels, channels, &params);
     }
-    uint8_t* out = call.y + ((row * s.out[2]) + w0) * channels;
-    kernel(channels, w1 - w0, taps, pointers, packed.dw_weights.data(), out, channels, &params);
+    indirect(b, w1);
   });
 }
 
