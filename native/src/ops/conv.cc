@@ -9,6 +9,7 @@
 #include "base/checked.h"
 #include "base/dispatch.h"
 #include "base/threadpool.h"
+#include "ops/conv-direct.h"
 #include "ops/qgemm.h"
 #include "ukernels/gemm/requant-scalar.h"
 
@@ -345,17 +346,68 @@ GemmRequant GroupRequant(const ConvCall& call, size_t first_channel) {
   return rq;
 }
 
+// The uint8-row GEMM stage of one (phase, group) GEMM, when the active ISA's pack reads uint8
+// rows (ops/conv-direct.h); false otherwise (the caller goes through QGemmU8).
+bool DirectStage(const ConvCall& call, const GemmWeights& weights, size_t first_channel, ConvGemmStage* stage) {
+  const PackedGemm* pack = DirectGemmPack(weights);
+  if (pack == nullptr) return false;
+  PrepareGemmStage(*pack, call.bias_int.data() + first_channel, call.bias_term.data() + first_channel,
+                   call.multiplier.data() + first_channel, static_cast<float>(call.y_min - call.y_zp),
+                   static_cast<float>(255 - call.y_zp), call.y_zp_f, call.y_zp_i, call.x_zp, stage);
+  return true;
+}
+
+// Output pixels per task of the direct 1x1 path.
+constexpr size_t kPointwiseRows = 128;
+
 // 1x1, stride 1, no padding: the channels_last input is A (rows = pixels, lda = in_channels).
+// With a uint8-row pack and k a whole number of k groups the tiles read the input in place.
 Status RunPointwise(const ConvCall& call) {
   const ConvGeometry& g = call.w->geometry;
   const ConvPhase& phase = call.w->packed->phases[0];
   const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
   const size_t m = call.batch * call.s.out[0] * call.s.out[1] * call.s.out[2];
   for (size_t group = 0; group < g.groups; ++group) {
+    ConvGemmStage stage;
+    if (DirectStage(call, *phase.gemm[group], group * ocg, &stage) && stage.pack->kpad() == icg) {
+      const size_t tasks = (m + kPointwiseRows - 1) / kPointwiseRows;
+      ParallelFor(tasks, [&](size_t task) {
+        const size_t r0 = task * kPointwiseRows, r1 = std::min(m, r0 + kPointwiseRows);
+        int32_t terms[kPointwiseRows];
+        const uint8_t* a = call.x + r0 * g.in_channels + group * icg;
+        for (size_t r = r0; r < r1; ++r) terms[r - r0] = GemmRowTerm(a + (r - r0) * g.in_channels, icg, call.x_zp);
+        RunGemmTiles(stage, r1 - r0, a, g.in_channels, terms, call.y + r0 * g.out_channels + group * ocg, g.out_channels);
+      });
+      continue;
+    }
     QK_RETURN_IF_ERROR(QGemmU8(*phase.gemm[group], m, call.x + group * icg, g.in_channels,
                                GroupRequant(call, group * ocg), call.y + group * ocg, g.out_channels));
   }
   return Status::Ok();
+}
+
+// A 1-D convolution with groups 1 and dilation 1 whose pack reads uint8 rows: the windows of
+// the input are the GEMM's rows (ops/conv-direct.h), no im2col. False: not applicable.
+bool RunConv1dWindows(const ConvCall& call) {
+  const ConvGeometry& g = call.w->geometry;
+  const ConvPacked& packed = *call.w->packed;
+  if (g.dims != 1 || g.transposed || g.groups != 1 || g.dilation[0] != 1 || packed.phases.size() != 1) return false;
+  const ConvPhase& phase = packed.phases[0];
+  ConvGemmStage stage;
+  if (phase.k == 0 || !DirectStage(call, *phase.gemm[0], 0, &stage)) return false;
+  const AxisTable axis = BuildAxisTable(g, call.s, 2, phase);
+  Conv1dDirectShape shape;
+  shape.batch = call.batch;
+  shape.in_w = call.s.in[2];
+  shape.out_w = call.s.out[2];
+  shape.channels = g.in_channels;
+  shape.out_channels = g.out_channels;
+  shape.taps = g.kernel[0];
+  shape.stride = g.stride[0];
+  shape.pad = g.pad_before[0];
+  shape.input_of = axis.input.data();
+  RunConv1dDirect(stage, shape, call.x, call.x_zp, call.y);
+  return true;
 }
 
 // Rows of about this many bytes of im2col per block: the block and the weights stay in L2.
@@ -400,16 +452,25 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
   const size_t blocks = (rows + block - 1) / block;
   const bool whole_runs = g.groups == 1;  // a run of taps along W is one copy of taps * channels bytes
   std::vector<Status> errors(blocks * g.groups);
+  // With uint8-row packs the rows are gathered straight into the kernels' A layout (rows
+  // a_row_bytes apart, zero past k) and the tiles run on them: no second copy into a panel.
+  std::vector<ConvGemmStage> stages(g.groups);
+  bool direct = true;
+  for (size_t group = 0; group < g.groups && direct; ++group) {
+    direct = DirectStage(call, *phase.gemm[group], group * ocg, &stages[group]);
+  }
+  const size_t row_bytes = direct ? stages[0].pack->a_row_bytes() : k;
   ParallelFor(blocks * g.groups, [&](size_t task) {
     const size_t b = task / g.groups, group = task % g.groups;
     const size_t r0 = b * block, r1 = std::min(rows, r0 + block);
     std::vector<uint8_t>& a = ThreadScratch(0);
-    a.resize(block * k);
+    a.resize(block * row_bytes);
     for (size_t row = r0; row < r1; ++row) {
       const size_t n = row / per_image, r = row % per_image;
       const size_t a0 = r / (n1 * n2), a1 = r / n2 % n1, a2 = r % n2;
       const uint8_t* image = call.x + n * in_pixels * g.in_channels + group * icg;
-      uint8_t* dst = a.data() + (row - r0) * k;
+      uint8_t* dst = a.data() + (row - r0) * row_bytes;
+      if (row_bytes > k) std::memset(dst + k, 0, row_bytes - k);
       const long* in0 = &axes[0].input[a0 * axes[0].taps];
       const long* in1 = &axes[1].input[a1 * axes[1].taps];
       const long* in2 = &axes[2].input[a2 * axes[2].taps];
@@ -434,6 +495,23 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
           }
         }
       }
+    }
+    if (direct) {
+      thread_local std::vector<int32_t> terms;
+      terms.resize(r1 - r0);
+      for (size_t row = r0; row < r1; ++row) terms[row - r0] = GemmRowTerm(a.data() + (row - r0) * row_bytes, k, call.x_zp);
+      if (!g.transposed) {
+        RunGemmTiles(stages[group], r1 - r0, a.data(), row_bytes, terms.data(),
+                     call.y + output_pixel(r0) * g.out_channels + group * ocg, g.out_channels);
+        return;
+      }
+      std::vector<uint8_t>& out = ThreadScratch(1);
+      out.resize(block * ocg);
+      RunGemmTiles(stages[group], r1 - r0, a.data(), row_bytes, terms.data(), out.data(), ocg);
+      for (size_t row = r0; row < r1; ++row) {
+        std::memcpy(call.y + output_pixel(row) * g.out_channels + group * ocg, out.data() + (row - r0) * ocg, ocg);
+      }
+      return;
     }
     const GemmRequant rq = GroupRequant(call, group * ocg);
     if (!g.transposed) {
@@ -808,6 +886,7 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
     RunDepthwise(call);
   } else if (IsPointwise(g)) {
     QK_RETURN_IF_ERROR(RunPointwise(call));
+  } else if (RunConv1dWindows(call)) {
   } else {
     for (const ConvPhase& phase : w.packed->phases) QK_RETURN_IF_ERROR(RunPhase(call, phase));
   }
