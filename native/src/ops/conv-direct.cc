@@ -18,8 +18,8 @@ const PackedGemm* DirectGemmPack(const GemmWeights& weights) {
 }
 
 void PrepareGemmStage(const PackedGemm& pack, const int32_t* bias_int, const float* bias_term, const float* multiplier,
-                      float lo, float hi, float y_zero_point_f, int32_t y_zero_point, int32_t a_zero_point,
-                      ConvGemmStage* stage) {
+                      const int32_t* w_zero_points, float lo, float hi, float y_zero_point_f, int32_t y_zero_point,
+                      int32_t a_zero_point, ConvGemmStage* stage) {
   const size_t n = pack.n(), padded = pack.blocks() * pack.layout().nr;
   stage->pack = &pack;
   stage->bias_int.assign(padded, 0);
@@ -33,6 +33,7 @@ void PrepareGemmStage(const PackedGemm& pack, const int32_t* bias_int, const flo
   stage->y_zero_point_f = y_zero_point_f;
   stage->y_zero_point = y_zero_point;
   stage->a_zero_point = a_zero_point;
+  stage->row_terms = std::any_of(w_zero_points, w_zero_points + n, [](int32_t zp) { return zp != 0; });
 }
 
 void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t a_stride, const int32_t* row_terms,
@@ -40,15 +41,15 @@ void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t
   const PackedGemm& p = *stage.pack;
   const GemmLayout& l = p.layout();
   const size_t n = p.n();
-  // Row tiles outside, column blocks inside: the tile's rows stay in L1 across the blocks.
-  for (size_t i = 0; i < m; i += l.mr) {
-    const size_t mr = std::min(l.mr, m - i);
-    for (size_t b = 0; b < p.blocks(); ++b) {
-      const size_t n0 = b * l.nr;
-      const GemmU8Params params{stage.a_zero_point,       stage.bias_int.data() + n0, stage.bias_term.data() + n0,
-                                stage.multiplier.data() + n0, stage.lo,                 stage.hi,
-                                stage.y_zero_point_f,     stage.y_zero_point};
-      l.u8_kernel(mr, std::min(l.nr, n - n0), p.kpad(), a + i * a_stride, a_stride, row_terms + i, p.block(b),
+  // Column blocks outside, row tiles inside: the block's packed weights (k x NR bytes) stay in
+  // L1 while the tiles walk the rows (which the callers keep to about 48 KiB, in L2).
+  for (size_t b = 0; b < p.blocks(); ++b) {
+    const size_t n0 = b * l.nr, nc = std::min(l.nr, n - n0);
+    const GemmU8Params params{stage.a_zero_point,       stage.bias_int.data() + n0, stage.bias_term.data() + n0,
+                              stage.multiplier.data() + n0, stage.lo,                 stage.hi,
+                              stage.y_zero_point_f,     stage.y_zero_point};
+    for (size_t i = 0; i < m; i += l.mr) {
+      l.u8_kernel(std::min(l.mr, m - i), nc, p.kpad(), a + i * a_stride, a_stride, row_terms + i, p.block(b),
                   y + i * ldy + n0, ldy, &params);
     }
   }
@@ -93,7 +94,8 @@ void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& s, con
     terms.resize(o1 - o0);
     // Direct rows: window sums from per-pixel channel sums (each input pixel summed once).
     const size_t a = std::min(o1, std::max(o0, first)), b = std::max(a, std::min(o1, last));
-    if (a < b) {
+    if (a < b && !stage.row_terms) std::fill(terms.begin() + (a - o0), terms.begin() + (b - o0), 0);
+    if (a < b && stage.row_terms) {
       const size_t p0 = a * s.stride - s.pad, p1 = (b - 1) * s.stride - s.pad + s.taps;
       thread_local std::vector<uint32_t> prefix;
       prefix.assign(p1 - p0 + 1, 0);
@@ -108,6 +110,8 @@ void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& s, con
         const uint32_t sum = prefix[start + s.taps] - prefix[start];
         terms[o - o0] = static_cast<int32_t>(static_cast<uint32_t>(k) * static_cast<uint32_t>(x_zero_point) - sum);
       }
+    }
+    if (a < b) {
       RunGemmTiles(stage, b - a, xi + (a * s.stride - s.pad) * s.channels, s.stride * s.channels, terms.data() + (a - o0),
                    yi + a * s.out_channels, s.out_channels);
     }
@@ -126,7 +130,7 @@ void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& s, con
             std::memset(row + t * s.channels, x_zero_point, s.channels);
           }
         }
-        terms[o - o0] = GemmRowTerm(row, k, x_zero_point);
+        terms[o - o0] = stage.row_terms ? GemmRowTerm(row, k, x_zero_point) : 0;
       }
       RunGemmTiles(stage, g1 - g0, panel.data(), row_bytes, terms.data() + (g0 - o0), yi + g0 * s.out_channels,
                    s.out_channels);

@@ -25,6 +25,9 @@ struct ConvGemmStage {
   std::vector<float> bias_term, multiplier;
   float lo = 0, hi = 0, y_zero_point_f = 0;
   int32_t y_zero_point = 0, a_zero_point = 0;
+  // False when every weight zero point of the GEMM is 0: the kernels add w_zp[j] * row_terms[i],
+  // so the row terms may then be left 0 (symmetric weights, PyTorch's usual) at no cost to exactness.
+  bool row_terms = true;
 };
 
 // The pack `weights` runs at the active ISA when its kernels read uint8 rows and are exact for
@@ -33,10 +36,11 @@ struct ConvGemmStage {
 const PackedGemm* DirectGemmPack(const GemmWeights& weights);
 
 // Fills stage for output channels [0, n) of the GEMM: per column the engine's constants
-// (OutputStageFor's, already computed by the caller), y_min..255 as lo/hi offsets.
+// (OutputStageFor's, already computed by the caller), y_min..255 as lo/hi offsets, and the
+// columns' weight zero points (whether row terms are needed).
 void PrepareGemmStage(const PackedGemm& pack, const int32_t* bias_int, const float* bias_term, const float* multiplier,
-                      float lo, float hi, float y_zero_point_f, int32_t y_zero_point, int32_t a_zero_point,
-                      ConvGemmStage* stage);
+                      const int32_t* w_zero_points, float lo, float hi, float y_zero_point_f, int32_t y_zero_point,
+                      int32_t a_zero_point, ConvGemmStage* stage);
 
 // y[i][0..n) for rows i < m: row i of A at a + i * a_stride (kpad readable bytes), row_terms[i].
 void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t a_stride, const int32_t* row_terms,

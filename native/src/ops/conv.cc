@@ -352,7 +352,8 @@ bool DirectStage(const ConvCall& call, const GemmWeights& weights, size_t first_
   const PackedGemm* pack = DirectGemmPack(weights);
   if (pack == nullptr) return false;
   PrepareGemmStage(*pack, call.bias_int.data() + first_channel, call.bias_term.data() + first_channel,
-                   call.multiplier.data() + first_channel, static_cast<float>(call.y_min - call.y_zp),
+                   call.multiplier.data() + first_channel, call.w->w_zero_points.data() + first_channel,
+                   static_cast<float>(call.y_min - call.y_zp),
                    static_cast<float>(255 - call.y_zp), call.y_zp_f, call.y_zp_i, call.x_zp, stage);
   return true;
 }
@@ -375,7 +376,9 @@ Status RunPointwise(const ConvCall& call) {
         const size_t r0 = task * kPointwiseRows, r1 = std::min(m, r0 + kPointwiseRows);
         int32_t terms[kPointwiseRows];
         const uint8_t* a = call.x + r0 * g.in_channels + group * icg;
-        for (size_t r = r0; r < r1; ++r) terms[r - r0] = GemmRowTerm(a + (r - r0) * g.in_channels, icg, call.x_zp);
+        for (size_t r = r0; r < r1; ++r) {
+          terms[r - r0] = stage.row_terms ? GemmRowTerm(a + (r - r0) * g.in_channels, icg, call.x_zp) : 0;
+        }
         RunGemmTiles(stage, r1 - r0, a, g.in_channels, terms, call.y + r0 * g.out_channels + group * ocg, g.out_channels);
       });
       continue;
@@ -408,6 +411,18 @@ bool RunConv1dWindows(const ConvCall& call) {
   shape.input_of = axis.input.data();
   RunConv1dDirect(stage, shape, call.x, call.x_zp, call.y);
   return true;
+}
+
+// dst[0, n) = src[0, n) for the short runs of an im2col row (a libc call costs more than the
+// copy): 16-byte moves, the last one overlapping the previous.
+inline void CopyBytes(uint8_t* dst, const uint8_t* src, size_t n) {
+  if (n < 16) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) std::memcpy(dst + i, src + i, 16);
+  if (i < n) std::memcpy(dst + n - 16, src + n - 16, 16);
 }
 
 // Rows of about this many bytes of im2col per block: the block and the weights stay in L2.
@@ -465,9 +480,19 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
     const size_t r0 = b * block, r1 = std::min(rows, r0 + block);
     std::vector<uint8_t>& a = ThreadScratch(0);
     a.resize(block * row_bytes);
-    for (size_t row = r0; row < r1; ++row) {
-      const size_t n = row / per_image, r = row % per_image;
-      const size_t a0 = r / (n1 * n2), a1 = r / n2 % n1, a2 = r % n2;
+    // The row's (image, D, H, W) indices, advanced row by row (no divisions per row).
+    size_t n = r0 / per_image, a0 = r0 % per_image / (n1 * n2), a1 = r0 / n2 % n1, a2 = r0 % n2;
+    for (size_t row = r0; row < r1; ++row, ++a2) {
+      if (a2 == n2) {
+        a2 = 0;
+        if (++a1 == n1) {
+          a1 = 0;
+          if (++a0 == n0) {
+            a0 = 0;
+            ++n;
+          }
+        }
+      }
       const uint8_t* image = call.x + n * in_pixels * g.in_channels + group * icg;
       uint8_t* dst = a.data() + (row - r0) * row_bytes;
       if (row_bytes > k) std::memset(dst + k, 0, row_bytes - k);
@@ -482,13 +507,13 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
               image + (static_cast<size_t>(line ? in0[t0] : 0) * s.in[1] + static_cast<size_t>(line ? in1[t1] : 0)) *
                           s.in[2] * g.in_channels;
           if (line && run) {
-            std::memcpy(dst, src_line + static_cast<size_t>(in2[0]) * g.in_channels, axes[2].taps * icg);
+            CopyBytes(dst, src_line + static_cast<size_t>(in2[0]) * g.in_channels, axes[2].taps * icg);
             dst += axes[2].taps * icg;
             continue;
           }
           for (size_t t2 = 0; t2 < axes[2].taps; ++t2, dst += icg) {
             if (line && in2[t2] >= 0) {
-              std::memcpy(dst, src_line + static_cast<size_t>(in2[t2]) * g.in_channels, icg);
+              CopyBytes(dst, src_line + static_cast<size_t>(in2[t2]) * g.in_channels, icg);
             } else {
               std::memset(dst, call.x_zp, icg);
             }
@@ -499,7 +524,9 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
     if (direct) {
       thread_local std::vector<int32_t> terms;
       terms.resize(r1 - r0);
-      for (size_t row = r0; row < r1; ++row) terms[row - r0] = GemmRowTerm(a.data() + (row - r0) * row_bytes, k, call.x_zp);
+      for (size_t row = r0; row < r1; ++row) {
+        terms[row - r0] = stages[group].row_terms ? GemmRowTerm(a.data() + (row - r0) * row_bytes, k, call.x_zp) : 0;
+      }
       if (!g.transposed) {
         RunGemmTiles(stages[group], r1 - r0, a.data(), row_bytes, terms.data(),
                      call.y + output_pixel(r0) * g.out_channels + group * ocg, g.out_channels);
