@@ -72,14 +72,14 @@ void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& s, con
                      uint8_t* y) {
   const PackedGemm& p = *stage.pack;
   const size_t k = s.taps * s.channels, kpad = p.kpad(), image = s.in_w * s.channels;
-  // Outputs [first, last) read their window straight from x: every tap inside the input at
-  // consecutive coordinates and kpad bytes from the window's start inside the image.
+  // Outputs [first, last) read their window straight from x: every tap inside the input (where
+  // every padding mode reads the coordinate itself) and kpad bytes from the window's start
+  // inside the image.
+  const size_t span = std::max(k, kpad);
   size_t first = s.out_w, last = 0;
   for (size_t o = 0; o < s.out_w; ++o) {
     const long start = static_cast<long>(o * s.stride) - static_cast<long>(s.pad);
-    bool inside = start >= 0 && static_cast<size_t>(start) * s.channels + kpad <= image;
-    for (size_t t = 0; t < s.taps && inside; ++t) inside = s.input_of[o * s.taps + t] == start + static_cast<long>(t);
-    if (inside) {
+    if (start >= 0 && static_cast<size_t>(start) * s.channels + span <= image) {
       first = std::min(first, o);
       last = o + 1;
     }
@@ -123,7 +123,7 @@ void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& s, con
       for (size_t o = g0; o < g1; ++o) {
         uint8_t* row = panel.data() + (o - g0) * row_bytes;
         for (size_t t = 0; t < s.taps; ++t) {
-          const long coordinate = s.input_of[o * s.taps + t];
+          const long coordinate = s.map(static_cast<long>(o * s.stride + t) - static_cast<long>(s.pad));
           if (coordinate >= 0) {
             std::memcpy(row + t * s.channels, xi + static_cast<size_t>(coordinate) * s.channels, s.channels);
           } else {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "ops/qgemm.h"
@@ -50,13 +51,13 @@ void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t
 int32_t GemmRowTerm(const uint8_t* row, size_t k, int32_t a_zero_point);
 
 // A 1-D convolution (groups 1, dilation 1, channels_last) through stage's uint8-A pack:
-// x [batch][in_w][channels], y [batch][out_w][out_channels]. input_of(o, t) is the input
-// coordinate tap t of output o reads, -1 for padding (the padding mode already applied).
-// Outputs whose window lies inside the input (and kpad bytes from its start stay inside the
-// image) read x directly; the others are gathered into a small panel.
+// x [batch][in_w][channels], y [batch][out_w][out_channels]. map(p) is the input coordinate the
+// padded coordinate p (from -pad) reads under the padding mode, -1 for zero padding; it is
+// called for the edge outputs only. Outputs whose window lies inside the input (and kpad bytes
+// from its start stay inside the image) read x directly; the others are gathered into a panel.
 struct Conv1dDirectShape {
   size_t batch, in_w, out_w, channels, out_channels, taps, stride, pad;
-  const long* input_of;  // [out_w][taps]
+  std::function<long(long)> map;
 };
 void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& shape, const uint8_t* x, int32_t x_zero_point,
                      uint8_t* y);

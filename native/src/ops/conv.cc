@@ -116,12 +116,17 @@ AxisTable BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const 
   t.taps = taps.size();
   const long in = static_cast<long>(s.in[dim]), stride = static_cast<long>(s.stride[dim]);
   const long dilation = static_cast<long>(s.dilation[dim]), pad = static_cast<long>(s.pad[dim]);
-  t.outputs.reserve(s.out[dim]);
-  t.input.reserve(s.out[dim] * taps.size());
-  t.run.reserve(s.out[dim]);
+  // Sized up front and written by index: a long 1-D convolution has out * taps entries per call.
+  size_t count = 0;
+  for (size_t o = 0; o < s.out[dim]; ++o) count += !g.transposed || (o + s.pad[dim]) % s.stride[dim] == phase.residue[dim];
+  t.outputs.resize(count);
+  t.input.resize(count * taps.size());
+  t.run.resize(count);
+  size_t row = 0;
   for (size_t o = 0; o < s.out[dim]; ++o) {
     if (g.transposed && (o + s.pad[dim]) % s.stride[dim] != phase.residue[dim]) continue;
-    t.outputs.push_back(o);
+    t.outputs[row] = o;
+    long* input = t.input.data() + row * taps.size();
     bool run = true;
     for (size_t i = 0; i < taps.size(); ++i) {
       const long k = static_cast<long>(taps[i]);
@@ -132,10 +137,10 @@ AxisTable BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const 
         const long u = static_cast<long>(o) + pad - k * dilation;  // a multiple of stride in this phase
         coordinate = (u >= 0 && u / stride < in) ? u / stride : -1;
       }
-      t.input.push_back(coordinate);
-      run = run && coordinate >= 0 && (i == 0 || coordinate == t.input[t.input.size() - 2] + 1);
+      input[i] = coordinate;
+      run = run && coordinate >= 0 && (i == 0 || coordinate == input[i - 1] + 1);
     }
-    t.run.push_back(run ? 1 : 0);
+    t.run[row++] = run ? 1 : 0;
   }
   return t;
 }
@@ -398,7 +403,6 @@ bool RunConv1dWindows(const ConvCall& call) {
   const ConvPhase& phase = packed.phases[0];
   ConvGemmStage stage;
   if (phase.k == 0 || !DirectStage(call, *phase.gemm[0], 0, &stage)) return false;
-  const AxisTable axis = BuildAxisTable(g, call.s, 2, phase);
   Conv1dDirectShape shape;
   shape.batch = call.batch;
   shape.in_w = call.s.in[2];
@@ -408,7 +412,9 @@ bool RunConv1dWindows(const ConvCall& call) {
   shape.taps = g.kernel[0];
   shape.stride = g.stride[0];
   shape.pad = g.pad_before[0];
-  shape.input_of = axis.input.data();
+  const long in_w = static_cast<long>(call.s.in[2]);
+  const ConvPaddingMode mode = g.padding_mode;
+  shape.map = [in_w, mode](long p) { return MapCoordinate(p, in_w, mode); };
   RunConv1dDirect(stage, shape, call.x, call.x_zp, call.y);
   return true;
 }
@@ -416,8 +422,16 @@ bool RunConv1dWindows(const ConvCall& call) {
 // dst[0, n) = src[0, n) for the short runs of an im2col row (a libc call costs more than the
 // copy): 16-byte moves, the last one overlapping the previous.
 inline void CopyBytes(uint8_t* dst, const uint8_t* src, size_t n) {
-  if (n < 16) {
-    std::memcpy(dst, src, n);
+  if (n < 16) {  // two overlapping 8- or 4-byte moves (stem convs: runs of 3 to 12 bytes)
+    if (n >= 8) {
+      std::memcpy(dst, src, 8);
+      std::memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+      std::memcpy(dst, src, 4);
+      std::memcpy(dst + n - 4, src + n - 4, 4);
+    } else {
+      for (size_t i = 0; i < n; ++i) dst[i] = src[i];
+    }
     return;
   }
   size_t i = 0;
@@ -474,7 +488,8 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
   for (size_t group = 0; group < g.groups && direct; ++group) {
     direct = DirectStage(call, *phase.gemm[group], group * ocg, &stages[group]);
   }
-  const size_t row_bytes = direct ? stages[0].pack->a_row_bytes() : k;
+  // Direct rows are kpad bytes apart (the kernels read kpad bytes of a row; alignment does not matter).
+  const size_t row_bytes = direct ? stages[0].pack->kpad() : k;
   ParallelFor(blocks * g.groups, [&](size_t task) {
     const size_t b = task / g.groups, group = task % g.groups;
     const size_t r0 = b * block, r1 = std::min(rows, r0 + block);
@@ -495,7 +510,7 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
       }
       const uint8_t* image = call.x + n * in_pixels * g.in_channels + group * icg;
       uint8_t* dst = a.data() + (row - r0) * row_bytes;
-      if (row_bytes > k) std::memset(dst + k, 0, row_bytes - k);
+      for (size_t i = k; i < row_bytes; ++i) dst[i] = 0;
       const long* in0 = &axes[0].input[a0 * axes[0].taps];
       const long* in1 = &axes[1].input[a1 * axes[1].taps];
       const long* in2 = &axes[2].input[a2 * axes[2].taps];
