@@ -495,6 +495,18 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
     const size_t r0 = b * block, r1 = std::min(rows, r0 + block);
     std::vector<uint8_t>& a = ThreadScratch(0);
     a.resize(block * row_bytes);
+    // Everything the gather reads, in locals: its uint8_t stores may alias any memory, so
+    // values read through call, g, s or axes would be reloaded after every copy.
+    const size_t channels = g.in_channels, image_bytes = in_pixels * channels;
+    const size_t taps0 = axes[0].taps, taps1 = axes[1].taps, taps2 = axes[2].taps, run_bytes = taps2 * icg;
+    const size_t height = s.in[1], line_bytes = s.in[2] * channels;
+    const long* table0 = axes[0].input.data();
+    const long* table1 = axes[1].input.data();
+    const long* table2 = axes[2].input.data();
+    const uint8_t* runs = axes[2].run.data();
+    const uint8_t* x = call.x + group * icg;
+    const int zero_point = call.x_zp;
+    uint8_t* rows_out = a.data();
     // The row's (image, D, H, W) indices, advanced row by row (no divisions per row).
     size_t n = r0 / per_image, a0 = r0 % per_image / (n1 * n2), a1 = r0 / n2 % n1, a2 = r0 % n2;
     for (size_t row = r0; row < r1; ++row, ++a2) {
@@ -508,29 +520,29 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
           }
         }
       }
-      const uint8_t* image = call.x + n * in_pixels * g.in_channels + group * icg;
-      uint8_t* dst = a.data() + (row - r0) * row_bytes;
+      const uint8_t* image = x + n * image_bytes;
+      uint8_t* dst = rows_out + (row - r0) * row_bytes;
       for (size_t i = k; i < row_bytes; ++i) dst[i] = 0;
-      const long* in0 = &axes[0].input[a0 * axes[0].taps];
-      const long* in1 = &axes[1].input[a1 * axes[1].taps];
-      const long* in2 = &axes[2].input[a2 * axes[2].taps];
-      const bool run = whole_runs && axes[2].run[a2];
-      for (size_t t0 = 0; t0 < axes[0].taps; ++t0) {
-        for (size_t t1 = 0; t1 < axes[1].taps; ++t1) {
+      const long* in0 = table0 + a0 * taps0;
+      const long* in1 = table1 + a1 * taps1;
+      const long* in2 = table2 + a2 * taps2;
+      const bool run = whole_runs && runs[a2];
+      for (size_t t0 = 0; t0 < taps0; ++t0) {
+        for (size_t t1 = 0; t1 < taps1; ++t1) {
           const bool line = in0[t0] >= 0 && in1[t1] >= 0;
           const uint8_t* src_line =
-              image + (static_cast<size_t>(line ? in0[t0] : 0) * s.in[1] + static_cast<size_t>(line ? in1[t1] : 0)) *
-                          s.in[2] * g.in_channels;
+              image + (static_cast<size_t>(line ? in0[t0] : 0) * height + static_cast<size_t>(line ? in1[t1] : 0)) *
+                          line_bytes;
           if (line && run) {
-            CopyBytes(dst, src_line + static_cast<size_t>(in2[0]) * g.in_channels, axes[2].taps * icg);
-            dst += axes[2].taps * icg;
+            CopyBytes(dst, src_line + static_cast<size_t>(in2[0]) * channels, run_bytes);
+            dst += run_bytes;
             continue;
           }
-          for (size_t t2 = 0; t2 < axes[2].taps; ++t2, dst += icg) {
+          for (size_t t2 = 0; t2 < taps2; ++t2, dst += icg) {
             if (line && in2[t2] >= 0) {
-              CopyBytes(dst, src_line + static_cast<size_t>(in2[t2]) * g.in_channels, icg);
+              CopyBytes(dst, src_line + static_cast<size_t>(in2[t2]) * channels, icg);
             } else {
-              std::memset(dst, call.x_zp, icg);
+              std::memset(dst, zero_point, icg);
             }
           }
         }
