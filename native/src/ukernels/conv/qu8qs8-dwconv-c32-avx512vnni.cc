@@ -26,13 +26,19 @@ inline __mmask16 FirstLanes(size_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }
 
-// The output stage of ukernels/gemm/requant-scalar.h on 16 lanes, stored to the lanes of k.
+// The output stage of ukernels/gemm/requant-scalar.h on 16 lanes: int32 results in [0, 255].
 // acc already holds the int32 bias (Block's corr), y_zp_f is the fp32 zero point (onednn) or 0.
-inline void StoreRequantized(uint8_t* y, __mmask16 k, __m512i acc, __m512 bias_term, __m512 multiplier, __m512 lo,
-                             __m512 hi, __m512 y_zp_f, __m512i y_zp) {
+inline __m512i Requantize(__m512i acc, __m512 bias_term, __m512 multiplier, __m512 lo, __m512 hi, __m512 y_zp_f,
+                          __m512i y_zp) {
   __m512 t = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc), bias_term), multiplier);
   t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);  // maxps(t, lo) gives lo for NaN
-  _mm512_mask_cvtepi32_storeu_epi8(y, k, _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(t, y_zp_f)), y_zp));
+  return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(t, y_zp_f)), y_zp);
+}
+
+// Requantize, stored to the lanes of k.
+inline void StoreRequantized(uint8_t* y, __mmask16 k, __m512i acc, __m512 bias_term, __m512 multiplier, __m512 lo,
+                             __m512 hi, __m512 y_zp_f, __m512i y_zp) {
+  _mm512_mask_cvtepi32_storeu_epi8(y, k, Requantize(acc, bias_term, multiplier, lo, hi, y_zp_f, y_zp));
 }
 
 // (x_a[c], x_b[c]) of 16 channels as int16 pairs.
@@ -132,16 +138,11 @@ void FullBlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const 
       acc_l = _mm512_dpwssd_epi32(acc_l, pl, wa);
       acc_h = _mm512_dpwssd_epi32(acc_h, ph, wb);
     }
-    // The output stage of StoreRequantized; the int32 results lie in [0, 255], so the saturating
-    // packs are exact. packus_epi32 then packus_epi16 leave, per 128-bit lane, the dwords
-    // (lo lane, hi lane) = channels (0-3, 8-11), (4-7, 12-15), (16-19, 24-27), (20-23, 28-31);
-    // vpermd puts the eight 4-channel dwords back in order.
-    __m512 tl = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc_l), bias_l), mult_l);
-    __m512 th = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc_h), bias_h), mult_h);
-    tl = _mm512_min_ps(_mm512_max_ps(tl, lo), hi);  // maxps(t, lo) gives lo for NaN
-    th = _mm512_min_ps(_mm512_max_ps(th, lo), hi);
-    const __m512i il = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(tl, y_zp_f)), y_zp);
-    const __m512i ih = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(th, y_zp_f)), y_zp);
+    const __m512i il = Requantize(acc_l, bias_l, mult_l, lo, hi, y_zp_f, y_zp);
+    const __m512i ih = Requantize(acc_h, bias_h, mult_h, lo, hi, y_zp_f, y_zp);
+    // The int32 results lie in [0, 255], so the saturating packs are exact. packus_epi32 then
+    // packus_epi16 leave, per 128-bit lane, the dwords (lo lane, hi lane) = channels (0-3, 8-11),
+    // (4-7, 12-15), (16-19, 24-27), (20-23, 28-31); vpermd puts them back in order.
     const __m512i words = _mm512_packus_epi32(il, ih);
     const __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(words, words));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + p * y_stride + c), _mm512_castsi512_si256(bytes));
