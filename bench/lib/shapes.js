@@ -32,6 +32,11 @@ const THROUGHPUT_SHAPES = [
   conv('depthwise conv2d 32ch 3x3 112x112', 'dwconv2d_32_3x3_112', { dims: 2, cin: 32, cout: 32, groups: 32, kernel: 3, spatial: 112, padding: 1 }),
   conv('conv3d 16->32 3x3x3 16x32x32', 'conv3d_16x32_3x3x3_16x32x32', { dims: 3, cin: 16, cout: 32, kernel: 3, spatial: [16, 32, 32], padding: 1 }),
   conv('convTranspose1d 256->128 k4 s2 L500', 'convtranspose1d_256x128_k4_s2_l500', { dims: 1, cin: 256, cout: 128, kernel: 4, spatial: 500, stride: 2, padding: 1, transposed: true }),
+  // Stem convolutions with 1-4 input channels (issue 12): resnet's 7x7 s2 and mobilenet's 3x3 s2
+  // on a 96x96 RGB image, and the 80-tap stride-16 first layer of an audio net (M5) on 8000 samples.
+  conv('stem conv2d 3->64 7x7 s2 96x96', 'stem_conv2d_3x64_7x7_s2_96', { dims: 2, cin: 3, cout: 64, kernel: 7, spatial: 96, stride: 2, padding: 3 }),
+  conv('stem conv2d 3->16 3x3 s2 96x96', 'stem_conv2d_3x16_3x3_s2_96', { dims: 2, cin: 3, cout: 16, kernel: 3, spatial: 96, stride: 2, padding: 1 }),
+  conv('stem conv1d 1->32 k80 s16 L8000', 'stem_conv1d_1x32_k80_s16_l8000', { dims: 1, cin: 1, cout: 32, kernel: 80, spatial: 8000, stride: 16, padding: 0 }),
 ];
 
 // The JS call latency shape: a small prepacked linear, per forward call.

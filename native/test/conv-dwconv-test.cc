@@ -1,11 +1,13 @@
-// Depthwise microkernels: every registered qu8qs8_dwconv kernel the CPU can run, against a naive loop, exactly.
+// Depthwise microkernels: every registered qu8qs8_dwconv and qu8qs8_dwconv_row kernel the CPU can run, against a naive loop, exactly.
 //
 // The registry is expanded here, so a new kernel line is tested without touching this file.
 // Each kernel sees channel counts 1..2 * 32 + 7 (every tail of a 16- or 32-channel tile),
 // tap counts odd and even, padding taps (the zero-point buffer), extreme zero points and
 // weights (|w - w_zp| = 255), relu and huge/NaN-free scales, and an output stride wider than
 // the channel count whose gaps hold a sentinel. Each input pixel is its own exactly-sized heap
-// block, so a kernel that reads past `channels` shows up under AddressSanitizer.
+// block, so a kernel that reads past `channels` shows up under AddressSanitizer. Row kernels
+// read one exactly-sized buffer through per-tap base pointers (random, overlapping) and a
+// pixel step (also smaller than the channel count: overlapping windows).
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -38,23 +40,43 @@ std::vector<int16_t> PackWeights(const std::vector<int8_t>& w, const std::vector
   return packed;
 }
 
-bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, Random& rng, size_t channels, size_t taps,
-               size_t pixels, int32_t x_zp, int32_t y_zp, bool relu, bool extreme) {
-  // Distinct input pixels (some taps share one, some read padding), each its own heap block.
-  const size_t sources = taps + pixels;
+// kernel or row_kernel (the other null) on one random case.
+bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, DwconvRowU8Fn* row_kernel, Random& rng,
+               size_t channels, size_t taps, size_t pixels, int32_t x_zp, int32_t y_zp, bool relu, bool extreme) {
+  auto value = [&] {
+    return extreme ? static_cast<uint8_t>(rng.Int(0, 1) ? 255 : 0) : static_cast<uint8_t>(rng.Int(0, 255));
+  };
+  std::vector<const uint8_t*> input(pixels * taps);  // what each tap of each pixel reads
   std::vector<std::unique_ptr<uint8_t[]>> blocks;
-  for (size_t i = 0; i < sources; ++i) {
-    blocks.emplace_back(new uint8_t[channels]);
-    for (size_t c = 0; c < channels; ++c) {
-      blocks.back()[c] = extreme ? static_cast<uint8_t>(rng.Int(0, 1) ? 255 : 0) : static_cast<uint8_t>(rng.Int(0, 255));
-    }
-  }
   std::unique_ptr<uint8_t[]> padding(new uint8_t[channels]);
   std::fill(padding.get(), padding.get() + channels, static_cast<uint8_t>(x_zp));
-  std::vector<const uint8_t*> input(pixels * taps);
-  for (size_t i = 0; i < input.size(); ++i) {
-    const int64_t pick = rng.Int(0, 9);
-    input[i] = pick == 0 ? padding.get() : blocks[static_cast<size_t>(rng.Int(0, sources - 1))].get();
+  std::vector<const uint8_t*> base(taps);
+  const size_t step = channels * static_cast<size_t>(rng.Int(0, 2)) + static_cast<size_t>(rng.Int(0, 3));
+  if (row_kernel == nullptr) {
+    // Distinct input pixels (some taps share one, some read padding), each its own heap block.
+    const size_t sources = taps + pixels;
+    for (size_t i = 0; i < sources; ++i) {
+      blocks.emplace_back(new uint8_t[channels]);
+      for (size_t c = 0; c < channels; ++c) blocks.back()[c] = value();
+    }
+    for (size_t i = 0; i < input.size(); ++i) {
+      const int64_t pick = rng.Int(0, 9);
+      input[i] = pick == 0 ? padding.get() : blocks[static_cast<size_t>(rng.Int(0, sources - 1))].get();
+    }
+  } else {
+    // One buffer that ends where the last read ends; tap t starts at a random offset.
+    std::vector<size_t> offset(taps);
+    size_t size = 0;
+    for (size_t t = 0; t < taps; ++t) {
+      offset[t] = static_cast<size_t>(rng.Int(0, static_cast<int64_t>(3 * channels)));
+      size = std::max(size, offset[t] + (pixels - 1) * step + channels);
+    }
+    blocks.emplace_back(new uint8_t[size]);
+    for (size_t i = 0; i < size; ++i) blocks.back()[i] = value();
+    for (size_t t = 0; t < taps; ++t) {
+      base[t] = blocks.back().get() + offset[t];
+      for (size_t p = 0; p < pixels; ++p) input[p * taps + t] = base[t] + p * step;
+    }
   }
   std::vector<int8_t> w(channels * taps);
   std::vector<int32_t> w_zp(channels);
@@ -87,7 +109,11 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, Random& rng, 
   params.y_zero_point = engine == 2 ? 0 : y_zp;
   const size_t y_stride = channels + 3;
   std::vector<uint8_t> y(pixels * y_stride, kSentinel);
-  kernel(channels, pixels, taps, input.data(), packed.data(), y.data(), y_stride, &params);
+  if (row_kernel == nullptr) {
+    kernel(channels, pixels, taps, input.data(), packed.data(), y.data(), y_stride, &params);
+  } else {
+    row_kernel(channels, pixels, taps, base.data(), step, packed.data(), y.data(), y_stride, &params);
+  }
   for (size_t p = 0; p < pixels; ++p) {
     for (size_t c = 0; c < y_stride; ++c) {
       uint8_t expected = kSentinel;
@@ -102,7 +128,7 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, Random& rng, 
       }
       if (y[p * y_stride + c] != expected) {
         ctx.Fail(std::string(name) + " channels=" + std::to_string(channels) + " taps=" + std::to_string(taps) +
-                 " pixels=" + std::to_string(pixels) + " x_zp=" + std::to_string(x_zp) + " y_zp=" +
+ " pixels=" + std::to_string(pixels) + (row_kernel ? " step=" + std::to_string(step) : std::string()) + " x_zp=" + std::to_string(x_zp) + " y_zp=" +
                  std::to_string(y_zp) + (relu ? " relu" : "") + ": pixel " + std::to_string(p) + " byte " +
                  std::to_string(c) + (c < channels ? "" : " (past the channels)") + ": got " +
                  std::to_string(y[p * y_stride + c]) + ", expected " + std::to_string(expected));
@@ -113,7 +139,7 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, Random& rng, 
   return true;
 }
 
-void RegisterDwconvTests(const char* name, Isa isa, DwconvU8Fn* kernel) {
+void RegisterDwconvTests(const char* name, Isa isa, DwconvU8Fn* kernel, DwconvRowU8Fn* row_kernel) {
   RegisterTest(Mode::kIsa, std::string("conv/ukernel/") + name, [=](Context& ctx) {
     if (!Applies(ctx, isa)) return;
     Random rng(0x5EED0000u + static_cast<uint64_t>(isa));
@@ -124,20 +150,22 @@ void RegisterDwconvTests(const char* name, Isa isa, DwconvU8Fn* kernel) {
         const int32_t x_zp = pick == 0 ? 0 : pick == 1 ? 255 : static_cast<int32_t>(rng.Int(0, 255));
         const int32_t y_zp = static_cast<int32_t>(rng.Int(0, 255));
         const bool extreme = rng.Int(0, 3) == 0;
-        if (!CheckCase(ctx, name, kernel, rng, channels, taps, static_cast<size_t>(rng.Int(1, 3)), x_zp, y_zp,
+        if (!CheckCase(ctx, name, kernel, row_kernel, rng, channels, taps, static_cast<size_t>(rng.Int(1, 3)), x_zp, y_zp,
                        rng.Int(0, 3) == 0, extreme)) {
           return;
         }
       }
     }
     // Larger blocks: many pixels and channels in one call.
-    CheckCase(ctx, name, kernel, rng, 256, 5, 17, 128, 3, false, false);
-    CheckCase(ctx, name, kernel, rng, 96, 9, 13, 255, 0, true, true);
+    CheckCase(ctx, name, kernel, row_kernel, rng, 256, 5, 17, 128, 3, false, false);
+    CheckCase(ctx, name, kernel, row_kernel, rng, 96, 9, 13, 255, 0, true, true);
+    CheckCase(ctx, name, kernel, row_kernel, rng, 64, 4, 40, 7, 200, false, false);
   });
 }
 
 // One registration per registry line of the depthwise slot; other signatures are other tests'.
-void RegisterKernel(const char* name, Isa isa, DwconvU8Fn* kernel) { RegisterDwconvTests(name, isa, kernel); }
+void RegisterKernel(const char* name, Isa isa, DwconvU8Fn* kernel) { RegisterDwconvTests(name, isa, kernel, nullptr); }
+void RegisterKernel(const char* name, Isa isa, DwconvRowU8Fn* kernel) { RegisterDwconvTests(name, isa, nullptr, kernel); }
 template <typename Fn>
 void RegisterKernel(const char*, Isa, Fn*) {}
 

@@ -29,6 +29,7 @@ struct ConvCase {
   size_t batch = 1;
   size_t in_spatial[3] = {1, 1, 1};
   bool per_channel = false, has_bias = false, relu = false;
+  bool symmetric = false;  // every weight zero point 0 (the direct GEMM paths then skip the row terms)
   int32_t x_zp = 0, y_zp = 0;
   float x_scale = 0.05f, y_scale = 0.1f;
 };
@@ -46,7 +47,7 @@ std::string Describe(const ConvCase& c) {
          std::to_string(g.groups) + " in" + tuple(c.in_spatial) + " k" + tuple(g.kernel) + " s" + tuple(g.stride) +
          " d" + tuple(g.dilation) + " p" + tuple(g.pad_before) + "/" + tuple(g.pad_after) + " op" +
          tuple(g.output_padding) + " " + kModes[static_cast<int>(g.padding_mode)] +
-         (c.per_channel ? " per-channel" : " per-tensor") + (c.has_bias ? " bias" : "") + (c.relu ? " relu" : "") +
+         (c.per_channel ? " per-channel" : " per-tensor") + (c.symmetric ? " symmetric" : "") + (c.has_bias ? " bias" : "") + (c.relu ? " relu" : "") +
          " xzp" + std::to_string(c.x_zp) + " yzp" + std::to_string(c.y_zp);
 }
 
@@ -74,6 +75,7 @@ bool RunCase(Context& ctx, Random& rng, const ConvCase& c) {
     w_scales[i] = rng.LogUniform(-3.5, -1.5);
     const int64_t pick = rng.Int(0, 5);
     w_zps[i] = pick == 0 ? -128 : pick == 1 ? 127 : pick == 2 ? 0 : static_cast<int32_t>(rng.Int(-128, 127));
+    if (c.symmetric) w_zps[i] = 0;
   }
   std::vector<float> bias;
   if (c.has_bias) {
@@ -243,6 +245,18 @@ QK_TEST(kIsa, "conv/ops/paths") {
   relu.relu = true;
   relu.per_channel = false;
   cases.push_back(relu);
+  // The uint8-row GEMM paths: 1-D windows whose kpad (16) exceeds k (15) at the image's end,
+  // over two images; stems with 9-byte runs; and symmetric weights (row terms skipped) on the
+  // windows, the in-place 1x1 and the gathered implicit GEMM.
+  ConvCase windows = make(1, 3, 32, 1, 5, 2, 0, 41);
+  windows.batch = 2;
+  cases.push_back(windows);
+  cases.push_back(make(2, 3, 16, 1, 3, 2, 1, 17));
+  for (ConvCase c : {make(1, 16, 16, 1, 9, 1, 4, 700), make(2, 32, 24, 1, 1, 1, 0, 7), make(3, 4, 8, 1, 3, 1, 1, 6),
+                     make(1, 8, 8, 1, 3, 2, 1, 33)}) {
+    c.symmetric = true;
+    cases.push_back(c);
+  }
   for (const ConvCase& c : cases) RunCase(ctx, rng, c);
 }
 

@@ -10,6 +10,7 @@
 #include "base/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
+#include "ops/conv-direct.h"
 #include "ops/qgemm.h"
 #include "ukernels/gemm/requant-scalar.h"
 
@@ -99,12 +100,17 @@ AxisTable BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const 
   t.taps = taps.size();
   const long in = static_cast<long>(s.in[dim]), stride = static_cast<long>(s.stride[dim]);
   const long dilation = static_cast<long>(s.dilation[dim]), pad = static_cast<long>(s.pad[dim]);
-  t.outputs.reserve(s.out[dim]);
-  t.input.reserve(s.out[dim] * taps.size());
-  t.run.reserve(s.out[dim]);
+  // Sized up front and written by index: a long 1-D convolution has out * taps entries per call.
+  size_t count = 0;
+  for (size_t o = 0; o < s.out[dim]; ++o) count += !g.transposed || (o + s.pad[dim]) % s.stride[dim] == phase.residue[dim];
+  t.outputs.resize(count);
+  t.input.resize(count * taps.size());
+  t.run.resize(count);
+  size_t row = 0;
   for (size_t o = 0; o < s.out[dim]; ++o) {
     if (g.transposed && (o + s.pad[dim]) % s.stride[dim] != phase.residue[dim]) continue;
-    t.outputs.push_back(o);
+    t.outputs[row] = o;
+    long* input = t.input.data() + row * taps.size();
     bool run = true;
     for (size_t i = 0; i < taps.size(); ++i) {
       const long k = static_cast<long>(taps[i]);
@@ -115,10 +121,10 @@ AxisTable BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const 
         const long u = static_cast<long>(o) + pad - k * dilation;  // a multiple of stride in this phase
         coordinate = (u >= 0 && u / stride < in) ? u / stride : -1;
       }
-      t.input.push_back(coordinate);
-      run = run && coordinate >= 0 && (i == 0 || coordinate == t.input[t.input.size() - 2] + 1);
+      input[i] = coordinate;
+      run = run && coordinate >= 0 && (i == 0 || coordinate == input[i - 1] + 1);
     }
-    t.run.push_back(run ? 1 : 0);
+    t.run[row++] = run ? 1 : 0;
   }
   return t;
 }
@@ -227,6 +233,27 @@ void RunDepthwise(const ConvCall& call) {
   params.y_zero_point_f = call.y_zp_f;
   params.y_zero_point = call.y_zp_i;
   DwconvU8Fn* kernel = Dispatch().qu8qs8_dwconv;
+  DwconvRowU8Fn* row_kernel = Dispatch().qu8qs8_dwconv_row;
+  // The output columns whose W taps all read the input pixel they name (no padding, no mapping):
+  // a contiguous range, computed by the row kernel without an indirection buffer.
+  size_t interior_begin = s.out[2], interior_end = 0;
+  for (size_t ow = 0; ow < s.out[2]; ++ow) {
+    bool inside = true;
+    for (size_t kw = 0; kw < s.kernel[2]; ++kw) {
+      const long want = static_cast<long>(ow * s.stride[2] + kw * s.dilation[2]) - static_cast<long>(s.pad[2]);
+      inside = inside && want >= 0 && axes[2].input[ow * s.kernel[2] + kw] == want;
+    }
+    if (inside) {
+      interior_begin = std::min(interior_begin, ow);
+      interior_end = ow + 1;
+    }
+  }
+  // A line (D, H tap) of zero padding reads this row in the interior.
+  bool padded_lines = false;
+  for (int d = 0; d < 2; ++d) {
+    for (long coordinate : axes[d].input) padded_lines = padded_lines || coordinate < 0;
+  }
+  const std::vector<uint8_t> zero_row(padded_lines ? s.in[2] * channels : 0, static_cast<uint8_t>(call.x_zp));
   const size_t piece = std::max<size_t>(16, std::min<size_t>(256, kDwBytes / channels));
   const size_t chunks = (s.out[2] + piece - 1) / piece;
   const size_t rows = call.batch * s.out[0] * s.out[1];
@@ -256,18 +283,38 @@ void RunDepthwise(const ConvCall& call) {
       }
     }
     const size_t kw_taps = s.kernel[2];
-    for (size_t ow = w0; ow < w1; ++ow) {
-      const uint8_t** p = pointers + (ow - w0) * taps;
-      const long* iw = &axes[2].input[ow * kw_taps];
-      for (size_t l = 0; l < lines; ++l) {
-        const uint8_t* base = line_ptr[l];
-        for (size_t kw = 0; kw < kw_taps; ++kw) {
-          *p++ = (base != nullptr && iw[kw] >= 0) ? base + static_cast<size_t>(iw[kw]) * channels : padding.data();
+    uint8_t* out = call.y + ((row * s.out[2]) + w0) * channels;
+    // Pixels [a, b) of the piece through the indirection buffer (the edges that read padding).
+    auto indirect = [&](size_t a, size_t b) {
+      if (a >= b) return;
+      for (size_t ow = a; ow < b; ++ow) {
+        const uint8_t** p = pointers + (ow - a) * taps;
+        const long* iw = &axes[2].input[ow * kw_taps];
+        for (size_t l = 0; l < lines; ++l) {
+          const uint8_t* base = line_ptr[l];
+          for (size_t kw = 0; kw < kw_taps; ++kw) {
+            *p++ = (base != nullptr && iw[kw] >= 0) ? base + static_cast<size_t>(iw[kw]) * channels : padding.data();
+          }
         }
       }
+      kernel(channels, b - a, taps, pointers, packed.dw_weights.data(), out + (a - w0) * channels, channels, &params);
+    };
+    // The interior: every tap of these pixels reads the input pixel ow * stride - pad + kw * dilation
+    // of its line (a padded line reads the row of x_zp bytes), one base pointer per tap.
+    const size_t a = std::min(w1, std::max(w0, interior_begin)), b = std::max(a, std::min(w1, interior_end));
+    indirect(w0, a);
+    if (a < b) {
+      const uint8_t** base = pointers;
+      for (size_t l = 0; l < lines; ++l) {
+        const uint8_t* line = line_ptr[l] != nullptr ? line_ptr[l] : zero_row.data();
+        for (size_t kw = 0; kw < kw_taps; ++kw) {
+          *base++ = line + (a * s.stride[2] - s.pad[2] + kw * s.dilation[2]) * channels;
+        }
+      }
+      row_kernel(channels, b - a, taps, pointers, s.stride[2] * channels, packed.dw_weights.data(),
+                 out + (a - w0) * channels, channels, &params);
     }
-    uint8_t* out = call.y + ((row * s.out[2]) + w0) * channels;
-    kernel(channels, w1 - w0, taps, pointers, packed.dw_weights.data(), out, channels, &params);
+    indirect(b, w1);
   });
 }
 
@@ -289,17 +336,92 @@ GemmRequant GroupRequant(const ConvCall& call, size_t first_channel) {
   return rq;
 }
 
+// The uint8-row GEMM stage of one (phase, group) GEMM, when the active ISA's pack reads uint8
+// rows (ops/conv-direct.h); false otherwise (the caller goes through QGemmU8).
+bool DirectStage(const ConvCall& call, const GemmWeights& weights, size_t first_channel, ConvGemmStage* stage) {
+  const PackedGemm* pack = DirectGemmPack(weights);
+  if (pack == nullptr) return false;
+  PrepareGemmStage(*pack, call.bias_int.data() + first_channel, call.bias_term.data() + first_channel,
+                   call.multiplier.data() + first_channel, call.w->w_zero_points.data() + first_channel,
+                   static_cast<float>(call.y_min - call.y_zp),
+                   static_cast<float>(255 - call.y_zp), call.y_zp_f, call.y_zp_i, call.x_zp, stage);
+  return true;
+}
+
+// Output pixels per task of the direct 1x1 path.
+constexpr size_t kPointwiseRows = 128;
+
 // 1x1, stride 1, no padding: the channels_last input is A (rows = pixels, lda = in_channels).
+// With a uint8-row pack and k a whole number of k groups the tiles read the input in place.
 Status RunPointwise(const ConvCall& call) {
   const ConvGeometry& g = call.w->geometry;
   const ConvPhase& phase = call.w->packed->phases[0];
   const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
   const size_t m = call.batch * call.s.out[0] * call.s.out[1] * call.s.out[2];
   for (size_t group = 0; group < g.groups; ++group) {
+    ConvGemmStage stage;
+    if (DirectStage(call, *phase.gemm[group], group * ocg, &stage) && stage.pack->kpad() == icg) {
+      const size_t tasks = (m + kPointwiseRows - 1) / kPointwiseRows;
+      ParallelFor(tasks, [&](size_t task) {
+        const size_t r0 = task * kPointwiseRows, r1 = std::min(m, r0 + kPointwiseRows);
+        int32_t terms[kPointwiseRows];
+        const uint8_t* a = call.x + r0 * g.in_channels + group * icg;
+        for (size_t r = r0; r < r1; ++r) {
+          terms[r - r0] = stage.row_terms ? GemmRowTerm(a + (r - r0) * g.in_channels, icg, call.x_zp) : 0;
+        }
+        RunGemmTiles(stage, r1 - r0, a, g.in_channels, terms, call.y + r0 * g.out_channels + group * ocg, g.out_channels);
+      });
+      continue;
+    }
     QK_RETURN_IF_ERROR(QGemmU8(*phase.gemm[group], m, call.x + group * icg, g.in_channels,
                                GroupRequant(call, group * ocg), call.y + group * ocg, g.out_channels));
   }
   return Status::Ok();
+}
+
+// A 1-D convolution with groups 1 and dilation 1 whose pack reads uint8 rows: the windows of
+// the input are the GEMM's rows (ops/conv-direct.h), no im2col. False: not applicable.
+bool RunConv1dWindows(const ConvCall& call) {
+  const ConvGeometry& g = call.w->geometry;
+  const ConvPacked& packed = *call.w->packed;
+  if (g.dims != 1 || g.transposed || g.groups != 1 || g.dilation[0] != 1 || packed.phases.size() != 1) return false;
+  const ConvPhase& phase = packed.phases[0];
+  ConvGemmStage stage;
+  if (phase.k == 0 || !DirectStage(call, *phase.gemm[0], 0, &stage)) return false;
+  Conv1dDirectShape shape;
+  shape.batch = call.batch;
+  shape.in_w = call.s.in[2];
+  shape.out_w = call.s.out[2];
+  shape.channels = g.in_channels;
+  shape.out_channels = g.out_channels;
+  shape.taps = g.kernel[0];
+  shape.stride = g.stride[0];
+  shape.pad = g.pad_before[0];
+  const long in_w = static_cast<long>(call.s.in[2]);
+  const ConvPaddingMode mode = g.padding_mode;
+  shape.map = [in_w, mode](long p) { return MapCoordinate(p, in_w, mode); };
+  RunConv1dDirect(stage, shape, call.x, call.x_zp, call.y);
+  return true;
+}
+
+// dst[0, n) = src[0, n) for the short runs of an im2col row (a libc call costs more than the
+// copy): 16-byte moves, the last one overlapping the previous.
+inline void CopyBytes(uint8_t* dst, const uint8_t* src, size_t n) {
+  if (n < 16) {  // two overlapping 8- or 4-byte moves (stem convs: runs of 3 to 12 bytes)
+    if (n >= 8) {
+      std::memcpy(dst, src, 8);
+      std::memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+      std::memcpy(dst, src, 4);
+      std::memcpy(dst + n - 4, src + n - 4, 4);
+    } else {
+      for (size_t i = 0; i < n; ++i) dst[i] = src[i];
+    }
+    return;
+  }
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) std::memcpy(dst + i, src + i, 16);
+  if (i < n) std::memcpy(dst + n - 16, src + n - 16, 16);
 }
 
 // Rows of about this many bytes of im2col per block: the block and the weights stay in L2.
@@ -344,40 +466,91 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
   const size_t blocks = (rows + block - 1) / block;
   const bool whole_runs = g.groups == 1;  // a run of taps along W is one copy of taps * channels bytes
   std::vector<Status> errors(blocks * g.groups);
+  // With uint8-row packs the rows are gathered straight into the kernels' A layout (rows
+  // a_row_bytes apart, zero past k) and the tiles run on them: no second copy into a panel.
+  std::vector<ConvGemmStage> stages(g.groups);
+  bool direct = true;
+  for (size_t group = 0; group < g.groups && direct; ++group) {
+    direct = DirectStage(call, *phase.gemm[group], group * ocg, &stages[group]);
+  }
+  // Direct rows are kpad bytes apart (the kernels read kpad bytes of a row; alignment does not matter).
+  const size_t row_bytes = direct ? stages[0].pack->kpad() : k;
   ParallelFor(blocks * g.groups, [&](size_t task) {
     const size_t b = task / g.groups, group = task % g.groups;
     const size_t r0 = b * block, r1 = std::min(rows, r0 + block);
     std::vector<uint8_t>& a = ThreadScratch(0);
-    a.resize(block * k);
-    for (size_t row = r0; row < r1; ++row) {
-      const size_t n = row / per_image, r = row % per_image;
-      const size_t a0 = r / (n1 * n2), a1 = r / n2 % n1, a2 = r % n2;
-      const uint8_t* image = call.x + n * in_pixels * g.in_channels + group * icg;
-      uint8_t* dst = a.data() + (row - r0) * k;
-      const long* in0 = &axes[0].input[a0 * axes[0].taps];
-      const long* in1 = &axes[1].input[a1 * axes[1].taps];
-      const long* in2 = &axes[2].input[a2 * axes[2].taps];
-      const bool run = whole_runs && axes[2].run[a2];
-      for (size_t t0 = 0; t0 < axes[0].taps; ++t0) {
-        for (size_t t1 = 0; t1 < axes[1].taps; ++t1) {
+    a.resize(block * row_bytes);
+    // Everything the gather reads, in locals: its uint8_t stores may alias any memory, so
+    // values read through call, g, s or axes would be reloaded after every copy.
+    const size_t channels = g.in_channels, image_bytes = in_pixels * channels;
+    const size_t taps0 = axes[0].taps, taps1 = axes[1].taps, taps2 = axes[2].taps, run_bytes = taps2 * icg;
+    const size_t height = s.in[1], line_bytes = s.in[2] * channels;
+    const long* table0 = axes[0].input.data();
+    const long* table1 = axes[1].input.data();
+    const long* table2 = axes[2].input.data();
+    const uint8_t* runs = axes[2].run.data();
+    const uint8_t* x = call.x + group * icg;
+    const int zero_point = call.x_zp;
+    uint8_t* rows_out = a.data();
+    // The row's (image, D, H, W) indices, advanced row by row (no divisions per row).
+    size_t n = r0 / per_image, a0 = r0 % per_image / (n1 * n2), a1 = r0 / n2 % n1, a2 = r0 % n2;
+    for (size_t row = r0; row < r1; ++row, ++a2) {
+      if (a2 == n2) {
+        a2 = 0;
+        if (++a1 == n1) {
+          a1 = 0;
+          if (++a0 == n0) {
+            a0 = 0;
+            ++n;
+          }
+        }
+      }
+      const uint8_t* image = x + n * image_bytes;
+      uint8_t* dst = rows_out + (row - r0) * row_bytes;
+      for (size_t i = k; i < row_bytes; ++i) dst[i] = 0;
+      const long* in0 = table0 + a0 * taps0;
+      const long* in1 = table1 + a1 * taps1;
+      const long* in2 = table2 + a2 * taps2;
+      const bool run = whole_runs && runs[a2];
+      for (size_t t0 = 0; t0 < taps0; ++t0) {
+        for (size_t t1 = 0; t1 < taps1; ++t1) {
           const bool line = in0[t0] >= 0 && in1[t1] >= 0;
           const uint8_t* src_line =
-              image + (static_cast<size_t>(line ? in0[t0] : 0) * s.in[1] + static_cast<size_t>(line ? in1[t1] : 0)) *
-                          s.in[2] * g.in_channels;
+              image + (static_cast<size_t>(line ? in0[t0] : 0) * height + static_cast<size_t>(line ? in1[t1] : 0)) *
+                          line_bytes;
           if (line && run) {
-            std::memcpy(dst, src_line + static_cast<size_t>(in2[0]) * g.in_channels, axes[2].taps * icg);
-            dst += axes[2].taps * icg;
+            CopyBytes(dst, src_line + static_cast<size_t>(in2[0]) * channels, run_bytes);
+            dst += run_bytes;
             continue;
           }
-          for (size_t t2 = 0; t2 < axes[2].taps; ++t2, dst += icg) {
+          for (size_t t2 = 0; t2 < taps2; ++t2, dst += icg) {
             if (line && in2[t2] >= 0) {
-              std::memcpy(dst, src_line + static_cast<size_t>(in2[t2]) * g.in_channels, icg);
+              CopyBytes(dst, src_line + static_cast<size_t>(in2[t2]) * channels, icg);
             } else {
-              std::memset(dst, call.x_zp, icg);
+              std::memset(dst, zero_point, icg);
             }
           }
         }
       }
+    }
+    if (direct) {
+      thread_local std::vector<int32_t> terms;
+      terms.resize(r1 - r0);
+      for (size_t row = r0; row < r1; ++row) {
+        terms[row - r0] = stages[group].row_terms ? GemmRowTerm(a.data() + (row - r0) * row_bytes, k, call.x_zp) : 0;
+      }
+      if (!g.transposed) {
+        RunGemmTiles(stages[group], r1 - r0, a.data(), row_bytes, terms.data(),
+                     call.y + output_pixel(r0) * g.out_channels + group * ocg, g.out_channels);
+        return;
+      }
+      std::vector<uint8_t>& out = ThreadScratch(1);
+      out.resize(block * ocg);
+      RunGemmTiles(stages[group], r1 - r0, a.data(), row_bytes, terms.data(), out.data(), ocg);
+      for (size_t row = r0; row < r1; ++row) {
+        std::memcpy(call.y + output_pixel(row) * g.out_channels + group * ocg, out.data() + (row - r0) * ocg, ocg);
+      }
+      return;
     }
     const GemmRequant rq = GroupRequant(call, group * ocg);
     if (!g.transposed) {
@@ -750,6 +923,7 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
     RunDepthwise(call);
   } else if (IsPointwise(g)) {
     QK_RETURN_IF_ERROR(RunPointwise(call));
+  } else if (RunConv1dWindows(call)) {
   } else {
     for (const ConvPhase& phase : w.packed->phases) QK_RETURN_IF_ERROR(RunPhase(call, phase));
   }

@@ -38,3 +38,108 @@ static inline __m512i _mm512_dpwssd_epi32(__m512i src, __m512i a, __m512i b) {
   return dst;
 }
 #endif
+
+// ---- the full-block depthwise path (ymm byte unpacks, packs) ----
+
+// VMOVDQU ymm, m256 AVX: dst := MEM[mem_addr + 255:mem_addr]
+#ifndef QK_EMU__mm256_loadu_si256
+#define QK_EMU__mm256_loadu_si256
+static inline __m256i _mm256_loadu_si256(__m256i const* mem_addr) {
+  __m256i dst;
+  std::memcpy(dst.bytes, mem_addr, 32);
+  return dst;
+}
+#endif
+
+// VMOVDQU m256, ymm AVX: MEM[mem_addr + 255:mem_addr] := a
+#ifndef QK_EMU__mm256_storeu_si256
+#define QK_EMU__mm256_storeu_si256
+static inline void _mm256_storeu_si256(__m256i* mem_addr, __m256i a) { std::memcpy(mem_addr, a.bytes, 32); }
+#endif
+
+// VPUNPCKLBW ymm, ymm, ymm AVX2: per 128-bit lane l, dst.byte[16l + 2i] := a.byte[16l + i],
+// dst.byte[16l + 2i + 1] := b.byte[16l + i], i = 0..7 (VPUNPCKHBW: i = 8..15 of each lane)
+#ifndef QK_EMU__mm256_unpacklo_epi8
+#define QK_EMU__mm256_unpacklo_epi8
+static inline __m256i qk_emu_unpack256_epi8(__m256i a, __m256i b, int half) {
+  __m256i dst;
+  for (int l = 0; l < 2; ++l) {
+    for (int i = 0; i < 8; ++i) {
+      dst.bytes[16 * l + 2 * i] = a.bytes[16 * l + 8 * half + i];
+      dst.bytes[16 * l + 2 * i + 1] = b.bytes[16 * l + 8 * half + i];
+    }
+  }
+  return dst;
+}
+static inline __m256i _mm256_unpacklo_epi8(__m256i a, __m256i b) { return qk_emu_unpack256_epi8(a, b, 0); }
+static inline __m256i _mm256_unpackhi_epi8(__m256i a, __m256i b) { return qk_emu_unpack256_epi8(a, b, 1); }
+#endif
+
+// VPMOVZXBW zmm, ymm AVX512BW: dst.word[j] := ZeroExtend16(a.byte[j]), j = 0..31
+#ifndef QK_EMU__mm512_cvtepu8_epi16
+#define QK_EMU__mm512_cvtepu8_epi16
+static inline __m512i _mm512_cvtepu8_epi16(__m256i a) {
+  return qk_avx512emu::Convert<uint16_t, uint8_t, __m512i>(a, [](uint8_t x) { return static_cast<uint16_t>(x); });
+}
+#endif
+
+// VSHUFI64X2 / VSHUFF32X4 zmm, zmm, zmm, imm8 AVX512F: 128-bit lanes 0, 1 of dst are lanes
+// imm8[1:0], imm8[3:2] of a; lanes 2, 3 are lanes imm8[5:4], imm8[7:6] of b
+#ifndef QK_EMU__mm512_shuffle_i64x2
+#define QK_EMU__mm512_shuffle_i64x2
+template <typename V>
+static inline V qk_emu_shuffle_x4(const V& a, const V& b, int imm8) {
+  V dst;
+  for (int l = 0; l < 4; ++l) {
+    const V& src = l < 2 ? a : b;
+    std::memcpy(dst.bytes + 16 * l, src.bytes + 16 * ((imm8 >> (2 * l)) & 3), 16);
+  }
+  return dst;
+}
+static inline __m512i _mm512_shuffle_i64x2(__m512i a, __m512i b, const int imm8) { return qk_emu_shuffle_x4(a, b, imm8); }
+static inline __m512 _mm512_shuffle_f32x4(__m512 a, __m512 b, const int imm8) { return qk_emu_shuffle_x4(a, b, imm8); }
+#endif
+
+// VPACKUSDW zmm, zmm, zmm AVX512BW: per 128-bit lane l, words 0-3 := SaturateU16(a.dword[4l + i]),
+// words 4-7 := SaturateU16(b.dword[4l + i])
+#ifndef QK_EMU__mm512_packus_epi32
+#define QK_EMU__mm512_packus_epi32
+static inline __m512i _mm512_packus_epi32(__m512i a, __m512i b) {
+  __m512i dst;
+  for (int l = 0; l < 4; ++l) {
+    for (int i = 0; i < 8; ++i) {
+      const int32_t x = qk_avx512emu::Get<int32_t>(i < 4 ? a : b, 4 * l + i % 4);
+      qk_avx512emu::Put<uint16_t>(dst, 8 * l + i, static_cast<uint16_t>(x < 0 ? 0 : x > 65535 ? 65535 : x));
+    }
+  }
+  return dst;
+}
+#endif
+
+// VPACKUSWB zmm, zmm, zmm AVX512BW: per 128-bit lane l, bytes 0-7 := SaturateU8(a.word[8l + i]),
+// bytes 8-15 := SaturateU8(b.word[8l + i]) (words read as signed)
+#ifndef QK_EMU__mm512_packus_epi16
+#define QK_EMU__mm512_packus_epi16
+static inline __m512i _mm512_packus_epi16(__m512i a, __m512i b) {
+  __m512i dst;
+  for (int l = 0; l < 4; ++l) {
+    for (int i = 0; i < 16; ++i) {
+      const int16_t x = qk_avx512emu::Get<int16_t>(i < 8 ? a : b, 8 * l + i % 8);
+      dst.bytes[16 * l + i] = static_cast<unsigned char>(x < 0 ? 0 : x > 255 ? 255 : x);
+    }
+  }
+  return dst;
+}
+#endif
+
+// VPERMD zmm, zmm, zmm AVX512F: dst.dword[j] := a.dword[idx.dword[j] & 15]
+#ifndef QK_EMU__mm512_permutexvar_epi32
+#define QK_EMU__mm512_permutexvar_epi32
+static inline __m512i _mm512_permutexvar_epi32(__m512i idx, __m512i a) {
+  __m512i dst;
+  for (int j = 0; j < 16; ++j) {
+    qk_avx512emu::Put<int32_t>(dst, j, qk_avx512emu::Get<int32_t>(a, qk_avx512emu::Get<int32_t>(idx, j) & 15));
+  }
+  return dst;
+}
+#endif

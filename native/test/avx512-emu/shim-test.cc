@@ -556,6 +556,65 @@ const bool kSelfRegistered = [] {
     ExpectLanes<int32_t>(ctx, "_mm512_maskz_dpbusd_epi32", _mm512_maskz_dpbusd_epi32(0x5555, s, x, y), zeroed);
     ExpectLanes<int32_t>(ctx, "_mm512_setzero_si512", _mm512_setzero_si512(), std::vector<int32_t>(16, 0));
   });
+
+  // The depthwise kernel's full-block path: byte unpacks per 128-bit lane, zero extension,
+  // 128-bit lane selection, unsigned saturating packs per lane, dword permutation.
+  RegisterSelfTest("_mm256_unpack{lo,hi}_epi8+_mm512_cvtepu8_epi16", [](Context& ctx) {
+    uint8_t a[32], b[32];
+    for (int i = 0; i < 32; ++i) {
+      a[i] = static_cast<uint8_t>(i);
+      b[i] = static_cast<uint8_t>(200 + i);
+    }
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+    std::vector<uint16_t> lo, hi;
+    for (int lane = 0; lane < 2; ++lane) {
+      for (int i = 0; i < 8; ++i) {
+        lo.insert(lo.end(), {static_cast<uint16_t>(16 * lane + i), static_cast<uint16_t>(200 + 16 * lane + i)});
+        hi.insert(hi.end(), {static_cast<uint16_t>(16 * lane + 8 + i), static_cast<uint16_t>(208 + 16 * lane + i)});
+      }
+    }
+    ExpectLanes<uint16_t>(ctx, "_mm256_unpacklo_epi8", _mm512_cvtepu8_epi16(_mm256_unpacklo_epi8(x, y)), lo);
+    ExpectLanes<uint16_t>(ctx, "_mm256_unpackhi_epi8", _mm512_cvtepu8_epi16(_mm256_unpackhi_epi8(x, y)), hi);
+    uint8_t stored[32];
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(stored), y);
+    ctx.Check(std::memcmp(stored, b, 32) == 0, "_mm256_storeu_si256: not the 32 bytes loaded");
+  });
+
+  RegisterSelfTest("_mm512_shuffle_{i64x2,f32x4}+permutexvar_epi32", [](Context& ctx) {
+    std::vector<int32_t> first(16), second(16), lo, hi;
+    for (int j = 0; j < 16; ++j) {
+      first[j] = j;
+      second[j] = 16 + j;
+    }
+    for (int j : {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}) lo.push_back(j);
+    for (int j : {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}) hi.push_back(j);
+    const __m512i a = Int32Vector(first), b = Int32Vector(second);
+    ExpectLanes<int32_t>(ctx, "_mm512_shuffle_i64x2 0x44", _mm512_shuffle_i64x2(a, b, 0x44), lo);
+    ExpectLanes<int32_t>(ctx, "_mm512_shuffle_i64x2 0xEE", _mm512_shuffle_i64x2(a, b, 0xEE), hi);
+    ExpectLanes<int32_t>(ctx, "_mm512_shuffle_i64x2 0x1B", _mm512_shuffle_i64x2(a, b, 0x1B),
+                         {12, 13, 14, 15, 8, 9, 10, 11, 20, 21, 22, 23, 16, 17, 18, 19});
+    ExpectLanes<int32_t>(ctx, "_mm512_shuffle_f32x4 0xEE",
+                         _mm512_castps_si512(_mm512_shuffle_f32x4(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b), 0xEE)), hi);
+    // Index bits above the low four are ignored.
+    const __m512i idx = Int32Vector({15, 0, 17, -1, 4, 36, 2, 3, 8, 9, 10, 11, 12, 13, 14, 1});
+    ExpectLanes<int32_t>(ctx, "_mm512_permutexvar_epi32", _mm512_permutexvar_epi32(idx, b),
+                         {31, 16, 17, 31, 20, 20, 18, 19, 24, 25, 26, 27, 28, 29, 30, 17});
+  });
+
+  RegisterSelfTest("_mm512_packus_epi32+packus_epi16", [](Context& ctx) {
+    const __m512i a = Int32Vector({-5, 70000, 65535, 3, 255, 256, INT32_MIN, INT32_MAX, 1, 2, 3, 4, 5, 6, 7, 8});
+    const __m512i b = Int32Vector({10, 11, 12, 13, 20, 21, 22, 23, 30, 31, 32, 33, 40, 41, 42, 43});
+    const __m512i words = _mm512_packus_epi32(a, b);
+    ExpectLanes<uint16_t>(ctx, "_mm512_packus_epi32", words,
+                          {0, 65535, 65535, 3, 10, 11, 12, 13, 255, 256, 0, 65535, 20, 21, 22, 23,
+                           1, 2, 3, 4, 30, 31, 32, 33, 5, 6, 7, 8, 40, 41, 42, 43});
+    // Words read as signed: 65535 is -1 and saturates to 0, 256 to 255; a's words are the
+    // halves of its dwords (70000 = 0x00011170: 4464 -> 255 and 1; INT32_MIN: 0 and -32768 -> 0).
+    ExpectLanes<uint8_t>(ctx, "_mm512_packus_epi16", _mm512_packus_epi16(words, a),
+                         {0, 0, 0, 3, 10, 11, 12, 13, 0, 0, 255, 1, 0, 0, 3, 0,
+                          255, 255, 0, 0, 20, 21, 22, 23, 255, 0, 255, 0, 0, 0, 0, 255});
+  });
   return true;
 }();
 

@@ -38,4 +38,11 @@ struct DwconvU8Params {
 using DwconvU8Fn = void(size_t channels, size_t pixels, size_t taps, const uint8_t* const* input,
                         const int16_t* weights, uint8_t* y, size_t y_stride, const DwconvU8Params* params);
 
+// The same computation over a run of output pixels whose taps all read input pixels (no
+// padding pointer): tap t of output pixel p reads the `channels` bytes at base[t] + p * step
+// (step = W stride * channels for a channels_last row). No indirection buffer: the op passes
+// one pointer per tap for a whole run of an output row.
+using DwconvRowU8Fn = void(size_t channels, size_t pixels, size_t taps, const uint8_t* const* base, size_t step,
+                           const int16_t* weights, uint8_t* y, size_t y_stride, const DwconvU8Params* params);
+
 }  // namespace qk

@@ -1,4 +1,4 @@
-// Depthwise convolution microkernel, AVX2: blocks of 16 channels, two taps per vpmaddwd, weights held across pixels.
+// Depthwise convolution microkernels, AVX2 (indirect and strided-row inputs): blocks of 16 channels, two taps per vpmaddwd, weights held across pixels.
 //
 // Per block of 16 channels (the outer loop; pixels inside, so the block's weights stay in
 // registers for the common tap counts), for taps (a, b) = (2q, 2q + 1):
@@ -32,8 +32,8 @@ struct Block {
 
 // The pixels of one 16-channel block; kTaps > 0 unrolls the taps (weights in registers),
 // kTaps == 0 loops over `taps`.
-template <size_t kTaps, bool kFull>
-void BlockPixels(size_t c, size_t n, size_t padded, size_t taps, size_t pixels, const uint8_t* const* input,
+template <size_t kTaps, bool kFull, typename Src>
+void BlockPixels(size_t c, size_t n, size_t padded, size_t taps, size_t pixels, const Src& input,
                  const int16_t* w, const Block& b, const Avx2Requant& rq, uint8_t* y, size_t y_stride) {
   if (kTaps != 0) taps = kTaps;
   constexpr size_t kPairs = kTaps == 0 ? 1 : (kTaps + 1) / 2;
@@ -45,12 +45,11 @@ void BlockPixels(size_t c, size_t n, size_t padded, size_t taps, size_t pixels, 
     }
   }
   for (size_t p = 0; p < pixels; ++p) {
-    const uint8_t* const* rows = input + p * taps;
     __m256i acc0 = b.corr0, acc1 = b.corr1;
     for (size_t t = 0; t < taps; t += 2) {
-      const __m128i xa = LoadChannels<kFull>(rows[t] + c, n);
+      const __m128i xa = LoadChannels<kFull>(input(p, t) + c, n);
       // An odd last tap pairs with itself: its packed second weight is 0.
-      const __m128i xb = t + 1 < taps ? LoadChannels<kFull>(rows[t + 1] + c, n) : xa;
+      const __m128i xb = t + 1 < taps ? LoadChannels<kFull>(input(p, t + 1) + c, n) : xa;
       const __m256i p0 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(xa, xb));
       const __m256i p1 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(xa, xb));
       __m256i wa, wb;
@@ -70,22 +69,22 @@ void BlockPixels(size_t c, size_t n, size_t padded, size_t taps, size_t pixels, 
   }
 }
 
-template <bool kFull>
-void Pixels(size_t c, size_t n, size_t padded, size_t taps, size_t pixels, const uint8_t* const* input,
+template <bool kFull, typename Src>
+void Pixels(size_t c, size_t n, size_t padded, size_t taps, size_t pixels, const Src& input,
             const int16_t* w, const Block& b, const Avx2Requant& rq, uint8_t* y, size_t y_stride) {
   switch (taps) {
-    case 3: return BlockPixels<3, kFull>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
-    case 5: return BlockPixels<5, kFull>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
-    case 9: return BlockPixels<9, kFull>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
-    default: return BlockPixels<0, kFull>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+    case 3: return BlockPixels<3, kFull, Src>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+    case 5: return BlockPixels<5, kFull, Src>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+    case 9: return BlockPixels<9, kFull, Src>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+    default: return BlockPixels<0, kFull, Src>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
   }
 }
 
-}  // namespace
-
-void qk_qu8qs8_dwconv_ukernel_c16__avx2(size_t channels, size_t pixels, size_t taps, const uint8_t* const* input,
-                                        const int16_t* weights, uint8_t* y, size_t y_stride,
-                                        const DwconvU8Params* params) {
+// Every channel block of `pixels` output pixels; input(p, t) points at channel 0 of the input
+// pixel that tap t of pixel p reads.
+template <typename Src>
+void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const int16_t* weights, uint8_t* y,
+         size_t y_stride, const DwconvU8Params* params) {
   const size_t padded = (channels + kDwconvChannelAlign - 1) / kDwconvChannelAlign * kDwconvChannelAlign;
   const __m256i zp_pair = _mm256_set1_epi32(params->x_zero_point * 0x10001);
   const Avx2Requant rq(params->lo, params->hi, params->y_zero_point_f, params->y_zero_point);
@@ -108,7 +107,7 @@ void qk_qu8qs8_dwconv_ukernel_c16__avx2(size_t channels, size_t pixels, size_t t
       b.bias1 = _mm256_loadu_ps(params->bias_term + c + 8);
       b.mult0 = _mm256_loadu_ps(params->multiplier + c);
       b.mult1 = _mm256_loadu_ps(params->multiplier + c + 8);
-      Pixels<true>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+      Pixels<true, Src>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
     } else {
       const __m256i m0 = Avx2GemmFirstLanes(n < 8 ? n : 8), m1 = Avx2GemmFirstLanes(n > 8 ? n - 8 : 0);
       b.corr0 = _mm256_add_epi32(b.corr0, _mm256_maskload_epi32(params->bias_int + c, m0));
@@ -117,9 +116,25 @@ void qk_qu8qs8_dwconv_ukernel_c16__avx2(size_t channels, size_t pixels, size_t t
       b.bias1 = _mm256_maskload_ps(params->bias_term + c + 8, m1);
       b.mult0 = _mm256_maskload_ps(params->multiplier + c, m0);
       b.mult1 = _mm256_maskload_ps(params->multiplier + c + 8, m1);
-      Pixels<false>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
+      Pixels<false, Src>(c, n, padded, taps, pixels, input, w, b, rq, y, y_stride);
     }
   }
+}
+
+}  // namespace
+
+void qk_qu8qs8_dwconv_ukernel_c16__avx2(size_t channels, size_t pixels, size_t taps, const uint8_t* const* input,
+                                        const int16_t* weights, uint8_t* y, size_t y_stride,
+                                        const DwconvU8Params* params) {
+  Run(channels, pixels, taps, [input, taps](size_t p, size_t t) { return input[p * taps + t]; }, weights, y, y_stride,
+      params);
+}
+
+void qk_qu8qs8_dwconv_row_ukernel_c16__avx2(size_t channels, size_t pixels, size_t taps, const uint8_t* const* base,
+                                            size_t step, const int16_t* weights, uint8_t* y, size_t y_stride,
+                                            const DwconvU8Params* params) {
+  Run(channels, pixels, taps, [base, step](size_t p, size_t t) { return base[t] + p * step; }, weights, y, y_stride,
+      params);
 }
 
 }  // namespace qk

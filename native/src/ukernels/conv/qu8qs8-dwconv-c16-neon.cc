@@ -1,4 +1,4 @@
-// Depthwise convolution microkernel, NEON: 16 channels per step, widening multiply-accumulate per tap.
+// Depthwise convolution microkernels, NEON (indirect and strided-row inputs): 16 channels per step, widening multiply-accumulate per tap.
 //
 // x - x_zp is formed with a widening subtract (usubl: the uint16 difference modulo 2^16 read as
 // int16 is exact, |x - x_zp| <= 255), the packed tap pairs are split with vld2, and smlal /
@@ -22,7 +22,8 @@ inline int32x4_t Requantize(int32x4_t acc, const int32_t* bias_int, const float*
 }
 
 // 16 channels [c, c + n) of one output pixel; n < 16 goes through local copies.
-inline void Block(size_t c, size_t n, size_t padded, size_t taps, const uint8_t* const* rows, const int16_t* weights,
+template <typename Rows>
+inline void Block(size_t c, size_t n, size_t padded, size_t taps, const Rows& rows, const int16_t* weights,
                   const DwconvU8Params* params, uint8_t* out) {
   const uint8x16_t x_zp = vdupq_n_u8(static_cast<uint8_t>(params->x_zero_point));
   int32x4_t acc0 = vdupq_n_s32(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
@@ -33,10 +34,10 @@ inline void Block(size_t c, size_t n, size_t padded, size_t taps, const uint8_t*
     for (size_t h = 0; h < 2 && t + h < taps; ++h) {
       uint8x16_t x;
       if (n == 16) {
-        x = vld1q_u8(rows[t + h] + c);
+        x = vld1q_u8(rows(t + h) + c);
       } else {
         uint8_t buffer[16] = {0};
-        std::memcpy(buffer, rows[t + h] + c, n);
+        std::memcpy(buffer, rows(t + h) + c, n);
         x = vld1q_u8(buffer);
       }
       const int16x8_t d_lo = vreinterpretq_s16_u16(vsubl_u8(vget_low_u8(x), vget_low_u8(x_zp)));
@@ -86,7 +87,22 @@ void qk_qu8qs8_dwconv_ukernel_c16__neon(size_t channels, size_t pixels, size_t t
                                         const DwconvU8Params* params) {
   const size_t padded = (channels + kDwconvChannelAlign - 1) / kDwconvChannelAlign * kDwconvChannelAlign;
   for (size_t p = 0; p < pixels; ++p) {
-    const uint8_t* const* rows = input + p * taps;
+    const uint8_t* const* in = input + p * taps;
+    const auto rows = [in](size_t t) { return in[t]; };
+    uint8_t* out = y + p * y_stride;
+    size_t c = 0;
+    for (; c + 16 <= channels; c += 16) Block(c, 16, padded, taps, rows, weights, params, out);
+    if (c < channels) Block(c, channels - c, padded, taps, rows, weights, params, out);
+  }
+}
+
+void qk_qu8qs8_dwconv_row_ukernel_c16__neon(size_t channels, size_t pixels, size_t taps, const uint8_t* const* base,
+                                            size_t step, const int16_t* weights, uint8_t* y, size_t y_stride,
+                                            const DwconvU8Params* params) {
+  const size_t padded = (channels + kDwconvChannelAlign - 1) / kDwconvChannelAlign * kDwconvChannelAlign;
+  for (size_t p = 0; p < pixels; ++p) {
+    const size_t offset = p * step;
+    const auto rows = [base, offset](size_t t) { return base[t] + offset; };
     uint8_t* out = y + p * y_stride;
     size_t c = 0;
     for (; c + 16 <= channels; c += 16) Block(c, 16, padded, taps, rows, weights, params, out);

@@ -1,4 +1,4 @@
-// Depthwise convolution microkernel, AVX-512 VNNI: 32 channels per block, two taps per vpdpwssd.
+// Depthwise convolution microkernels, AVX-512 VNNI (indirect and strided-row inputs): 32 channels per block, two taps per vpdpwssd.
 //
 // Per block of 32 channels (two halves of 16; the outer loop, pixels inside, so the block's
 // weights stay in registers for 3/5/9-tap kernels), for every output pixel:
@@ -6,7 +6,11 @@
 //   acc    += vpdpwssd(pair, (w16_a, w16_b)) x_a * w16_a + x_b * w16_b per channel, exact
 // and acc starts at -x_zp * sum_t w16[t][c] (computed once per block with vpdpwssd on
 // (x_zp, x_zp) pairs), so acc = sum_t (x_t - x_zp) * w16_t modulo 2^32, as the scalar kernel.
-// Channel tails use masked loads and stores (never touching bytes past `channels`).
+// Channel tails use masked loads and stores (never touching bytes past `channels`). A full
+// block forms its pairs with ymm byte unpacks instead (punpck{l,h}bw of x_a, x_b + vpmovzxbw:
+// half the zmm work of two vpmovzxbd, a shift and an or per 16 channels); those pairs hold
+// channels 0-7 and 16-23 (lo), 8-15 and 24-31 (hi), so the block's weights and constants are
+// permuted the same way once per block and the output bytes put back in order by the packs.
 // GCC 12 warns about its own _mm512_undefined_* placeholders inside the intrinsics (GCC bug 105593).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -22,13 +26,19 @@ inline __mmask16 FirstLanes(size_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }
 
-// The output stage of ukernels/gemm/requant-scalar.h on 16 lanes, stored to the lanes of k.
+// The output stage of ukernels/gemm/requant-scalar.h on 16 lanes: int32 results in [0, 255].
 // acc already holds the int32 bias (Block's corr), y_zp_f is the fp32 zero point (onednn) or 0.
-inline void StoreRequantized(uint8_t* y, __mmask16 k, __m512i acc, __m512 bias_term, __m512 multiplier, __m512 lo,
-                             __m512 hi, __m512 y_zp_f, __m512i y_zp) {
+inline __m512i Requantize(__m512i acc, __m512 bias_term, __m512 multiplier, __m512 lo, __m512 hi, __m512 y_zp_f,
+                          __m512i y_zp) {
   __m512 t = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc), bias_term), multiplier);
   t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);  // maxps(t, lo) gives lo for NaN
-  _mm512_mask_cvtepi32_storeu_epi8(y, k, _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(t, y_zp_f)), y_zp));
+  return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(t, y_zp_f)), y_zp);
+}
+
+// Requantize, stored to the lanes of k.
+inline void StoreRequantized(uint8_t* y, __mmask16 k, __m512i acc, __m512 bias_term, __m512 multiplier, __m512 lo,
+                             __m512 hi, __m512 y_zp_f, __m512i y_zp) {
+  _mm512_mask_cvtepi32_storeu_epi8(y, k, Requantize(acc, bias_term, multiplier, lo, hi, y_zp_f, y_zp));
 }
 
 // (x_a[c], x_b[c]) of 16 channels as int16 pairs.
@@ -46,8 +56,8 @@ struct Block {
 
 // The pixels of one 32-channel block; kTaps > 0 unrolls the taps and keeps the block's weights
 // in registers across pixels, kTaps == 0 loops over `taps`.
-template <size_t kTaps>
-void BlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const uint8_t* const* input, const int16_t* w,
+template <size_t kTaps, typename Src>
+void BlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const Src& input, const int16_t* w,
                  const Block& b, __m512 lo, __m512 hi, __m512 y_zp_f, __m512i y_zp, uint8_t* y, size_t y_stride) {
   if (kTaps != 0) taps = kTaps;
   constexpr size_t kPairs = kTaps == 0 ? 1 : (kTaps + 1) / 2;
@@ -59,12 +69,11 @@ void BlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const uint
     }
   }
   for (size_t p = 0; p < pixels; ++p) {
-    const uint8_t* const* rows = input + p * taps;
     __m512i acc0 = b.corr0, acc1 = b.corr1;
     for (size_t t = 0; t < taps; t += 2) {
       // An odd last tap pairs with itself: its packed second weight is 0.
-      const uint8_t* xa = rows[t] + c;
-      const uint8_t* xb = (t + 1 < taps ? rows[t + 1] : rows[t]) + c;
+      const uint8_t* xa = input(p, t) + c;
+      const uint8_t* xb = (t + 1 < taps ? input(p, t + 1) : input(p, t)) + c;
       const __m512i wa = kTaps != 0 ? w0[t / 2] : _mm512_loadu_si512(w + t / 2 * padded * 2);
       acc0 = _mm512_dpwssd_epi32(acc0, Pairs(xa, xb, b.k0), wa);
       if (b.k1 != 0) {
@@ -78,11 +87,73 @@ void BlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const uint
   }
 }
 
-}  // namespace
 
-void qk_qu8qs8_dwconv_ukernel_c32__avx512vnni(size_t channels, size_t pixels, size_t taps,
-                                              const uint8_t* const* input, const int16_t* weights, uint8_t* y,
-                                              size_t y_stride, const DwconvU8Params* params) {
+// vpermd indices of the packed output: after packus_epi32(lo, hi) and packus_epi16, dword
+// (lane i, k) holds channels (0-3, 8-11), (4-7, 12-15), (16-19, 24-27), (20-23, 28-31) for
+// lanes i = 0..3, k = 0, 1; these put the eight 4-channel dwords in order.
+alignas(64) constexpr int32_t kPackedOrder[16] = {0, 4, 1, 5, 8, 12, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0};
+
+// Channels (lo: 0-7 and 16-23, hi: 8-15 and 24-31) of two 16-channel vectors a (0-15), b (16-31).
+inline __m512i LoHalves(__m512i a, __m512i b) { return _mm512_shuffle_i64x2(a, b, 0x44); }
+inline __m512i HiHalves(__m512i a, __m512i b) { return _mm512_shuffle_i64x2(a, b, 0xEE); }
+inline __m512 LoHalves(__m512 a, __m512 b) { return _mm512_shuffle_f32x4(a, b, 0x44); }
+inline __m512 HiHalves(__m512 a, __m512 b) { return _mm512_shuffle_f32x4(a, b, 0xEE); }
+
+// A full 32-channel block: pairs from ymm unpacks, lanes permuted as LoHalves / HiHalves.
+template <size_t kTaps, typename Src>
+void FullBlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const Src& input, const int16_t* w,
+                     const Block& b, __m512 lo, __m512 hi, __m512 y_zp_f, __m512i y_zp, uint8_t* y, size_t y_stride) {
+  if (kTaps != 0) taps = kTaps;
+  constexpr size_t kPairs = kTaps == 0 ? 1 : (kTaps + 1) / 2;
+  __m512i wl[kPairs], wh[kPairs];
+  if (kTaps != 0) {
+    for (size_t q = 0; q < kPairs; ++q) {
+      const __m512i a = _mm512_loadu_si512(w + q * padded * 2), bb = _mm512_loadu_si512(w + q * padded * 2 + 32);
+      wl[q] = LoHalves(a, bb);
+      wh[q] = HiHalves(a, bb);
+    }
+  }
+  const __m512i corr_l = LoHalves(b.corr0, b.corr1), corr_h = HiHalves(b.corr0, b.corr1);
+  const __m512 bias_l = LoHalves(b.bias0, b.bias1), bias_h = HiHalves(b.bias0, b.bias1);
+  const __m512 mult_l = LoHalves(b.mult0, b.mult1), mult_h = HiHalves(b.mult0, b.mult1);
+  const __m512i order = _mm512_loadu_si512(kPackedOrder);
+  for (size_t p = 0; p < pixels; ++p) {
+    __m512i acc_l = corr_l, acc_h = corr_h;
+    for (size_t t = 0; t < taps; t += 2) {
+      const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(input(p, t) + c));
+      // An odd last tap pairs with itself: its packed second weight is 0.
+      const __m256i xb =
+          t + 1 < taps ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(input(p, t + 1) + c)) : xa;
+      const __m512i pl = _mm512_cvtepu8_epi16(_mm256_unpacklo_epi8(xa, xb));
+      const __m512i ph = _mm512_cvtepu8_epi16(_mm256_unpackhi_epi8(xa, xb));
+      __m512i wa, wb;
+      if (kTaps != 0) {
+        wa = wl[t / 2];
+        wb = wh[t / 2];
+      } else {
+        const __m512i a = _mm512_loadu_si512(w + t / 2 * padded * 2), bb = _mm512_loadu_si512(w + t / 2 * padded * 2 + 32);
+        wa = LoHalves(a, bb);
+        wb = HiHalves(a, bb);
+      }
+      acc_l = _mm512_dpwssd_epi32(acc_l, pl, wa);
+      acc_h = _mm512_dpwssd_epi32(acc_h, ph, wb);
+    }
+    const __m512i il = Requantize(acc_l, bias_l, mult_l, lo, hi, y_zp_f, y_zp);
+    const __m512i ih = Requantize(acc_h, bias_h, mult_h, lo, hi, y_zp_f, y_zp);
+    // The int32 results lie in [0, 255], so the saturating packs are exact. packus_epi32 then
+    // packus_epi16 leave, per 128-bit lane, the dwords (lo lane, hi lane) = channels (0-3, 8-11),
+    // (4-7, 12-15), (16-19, 24-27), (20-23, 28-31); vpermd puts them back in order.
+    const __m512i words = _mm512_packus_epi32(il, ih);
+    const __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(words, words));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + p * y_stride + c), _mm512_castsi512_si256(bytes));
+  }
+}
+
+// Every channel block of `pixels` output pixels; input(p, t) points at channel 0 of the input
+// pixel that tap t of pixel p reads.
+template <typename Src>
+void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const int16_t* weights, uint8_t* y,
+         size_t y_stride, const DwconvU8Params* params) {
   const size_t padded = (channels + kDwconvChannelAlign - 1) / kDwconvChannelAlign * kDwconvChannelAlign;
   const size_t pairs = (taps + 1) / 2;
   const __m512i zp_pair = _mm512_set1_epi32(params->x_zero_point * 0x10001);
@@ -110,6 +181,15 @@ void qk_qu8qs8_dwconv_ukernel_c32__avx512vnni(size_t channels, size_t pixels, si
     b.mult0 = _mm512_maskz_loadu_ps(b.k0, params->multiplier + c);
     b.bias1 = _mm512_maskz_loadu_ps(b.k1, params->bias_term + c + 16);
     b.mult1 = _mm512_maskz_loadu_ps(b.k1, params->multiplier + c + 16);
+    if (n == 32) {
+      switch (taps) {
+        case 3: FullBlockPixels<3>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+        case 5: FullBlockPixels<5>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+        case 9: FullBlockPixels<9>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+        default: FullBlockPixels<0>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+      }
+      continue;
+    }
     switch (taps) {
       case 3: BlockPixels<3>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
       case 5: BlockPixels<5>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
@@ -117,6 +197,22 @@ void qk_qu8qs8_dwconv_ukernel_c32__avx512vnni(size_t channels, size_t pixels, si
       default: BlockPixels<0>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
     }
   }
+}
+
+}  // namespace
+
+void qk_qu8qs8_dwconv_ukernel_c32__avx512vnni(size_t channels, size_t pixels, size_t taps,
+                                              const uint8_t* const* input, const int16_t* weights, uint8_t* y,
+                                              size_t y_stride, const DwconvU8Params* params) {
+  Run(channels, pixels, taps, [input, taps](size_t p, size_t t) { return input[p * taps + t]; }, weights, y, y_stride,
+      params);
+}
+
+void qk_qu8qs8_dwconv_row_ukernel_c32__avx512vnni(size_t channels, size_t pixels, size_t taps,
+                                                  const uint8_t* const* base, size_t step, const int16_t* weights,
+                                                  uint8_t* y, size_t y_stride, const DwconvU8Params* params) {
+  Run(channels, pixels, taps, [base, step](size_t p, size_t t) { return base[t] + p * step; }, weights, y, y_stride,
+      params);
 }
 
 }  // namespace qk

@@ -1,0 +1,143 @@
+// Convolution GEMM tiles straight on uint8 rows: the direct 1-D path over overlapping input windows (no im2col) and the tile loop shared with the implicit GEMM.
+#include "ops/conv-direct.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/threadpool.h"
+
+namespace qk {
+
+const PackedGemm* DirectGemmPack(const GemmWeights& weights) {
+  std::shared_ptr<const PackedGemm> packed;
+  if (!weights.PackedForActiveIsa(&packed).ok()) return nullptr;
+  const PackedGemm* p = packed.get();
+  if (p->exact_twin() != nullptr) p = p->exact_twin();
+  // The pack lives as long as weights (GemmWeights keeps its per-ISA packs).
+  return p->layout().a_format == GemmAFormat::kU8 ? p : nullptr;
+}
+
+void PrepareGemmStage(const PackedGemm& pack, const int32_t* bias_int, const float* bias_term, const float* multiplier,
+                      const int32_t* w_zero_points, float lo, float hi, float y_zero_point_f, int32_t y_zero_point,
+                      int32_t a_zero_point, ConvGemmStage* stage) {
+  const size_t n = pack.n(), padded = pack.blocks() * pack.layout().nr;
+  stage->pack = &pack;
+  stage->bias_int.assign(padded, 0);
+  stage->bias_term.assign(padded, 0.0f);
+  stage->multiplier.assign(padded, 0.0f);
+  std::copy(bias_int, bias_int + n, stage->bias_int.begin());
+  std::copy(bias_term, bias_term + n, stage->bias_term.begin());
+  std::copy(multiplier, multiplier + n, stage->multiplier.begin());
+  stage->lo = lo;
+  stage->hi = hi;
+  stage->y_zero_point_f = y_zero_point_f;
+  stage->y_zero_point = y_zero_point;
+  stage->a_zero_point = a_zero_point;
+  stage->row_terms = std::any_of(w_zero_points, w_zero_points + n, [](int32_t zp) { return zp != 0; });
+}
+
+void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t a_stride, const int32_t* row_terms,
+                  uint8_t* y, size_t ldy) {
+  const PackedGemm& p = *stage.pack;
+  const GemmLayout& l = p.layout();
+  const size_t n = p.n();
+  // Column blocks outside, row tiles inside: the block's packed weights (k x NR bytes) stay in
+  // L1 while the tiles walk the rows (which the callers keep to about 48 KiB, in L2).
+  for (size_t b = 0; b < p.blocks(); ++b) {
+    const size_t n0 = b * l.nr, nc = std::min(l.nr, n - n0);
+    const GemmU8Params params{stage.a_zero_point,       stage.bias_int.data() + n0, stage.bias_term.data() + n0,
+                              stage.multiplier.data() + n0, stage.lo,                 stage.hi,
+                              stage.y_zero_point_f,     stage.y_zero_point};
+    for (size_t i = 0; i < m; i += l.mr) {
+      l.u8_kernel(std::min(l.mr, m - i), nc, p.kpad(), a + i * a_stride, a_stride, row_terms + i, p.block(b),
+                  y + i * ldy + n0, ldy, &params);
+    }
+  }
+}
+
+int32_t GemmRowTerm(const uint8_t* row, size_t k, int32_t a_zero_point) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i < k; ++i) sum += row[i];
+  return static_cast<int32_t>(static_cast<uint32_t>(k) * static_cast<uint32_t>(a_zero_point) - sum);
+}
+
+namespace {
+
+// Output pixels per task of the direct 1-D path.
+constexpr size_t kRowsPerTask = 256;
+
+}  // namespace
+
+void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& s, const uint8_t* x, int32_t x_zero_point,
+                     uint8_t* y) {
+  const PackedGemm& p = *stage.pack;
+  const size_t k = s.taps * s.channels, kpad = p.kpad(), image = s.in_w * s.channels;
+  // Outputs [first, last) read their window straight from x: every tap inside the input (where
+  // every padding mode reads the coordinate itself) and kpad bytes from the window's start
+  // inside the image.
+  const size_t span = std::max(k, kpad);
+  size_t first = s.out_w, last = 0;
+  for (size_t o = 0; o < s.out_w; ++o) {
+    const long start = static_cast<long>(o * s.stride) - static_cast<long>(s.pad);
+    if (start >= 0 && static_cast<size_t>(start) * s.channels + span <= image) {
+      first = std::min(first, o);
+      last = o + 1;
+    }
+  }
+  const size_t chunks = (s.out_w + kRowsPerTask - 1) / kRowsPerTask;
+  ParallelFor(s.batch * chunks, [&](size_t task) {
+    const size_t n = task / chunks, o0 = task % chunks * kRowsPerTask, o1 = std::min(s.out_w, o0 + kRowsPerTask);
+    const uint8_t* xi = x + n * image;
+    uint8_t* yi = y + n * s.out_w * s.out_channels;
+    thread_local std::vector<int32_t> terms;
+    thread_local std::vector<uint8_t> panel;
+    terms.resize(o1 - o0);
+    // Direct rows: window sums from per-pixel channel sums (each input pixel summed once).
+    const size_t a = std::min(o1, std::max(o0, first)), b = std::max(a, std::min(o1, last));
+    if (a < b && !stage.row_terms) std::fill(terms.begin() + (a - o0), terms.begin() + (b - o0), 0);
+    if (a < b && stage.row_terms) {
+      const size_t p0 = a * s.stride - s.pad, p1 = (b - 1) * s.stride - s.pad + s.taps;
+      thread_local std::vector<uint32_t> prefix;
+      prefix.assign(p1 - p0 + 1, 0);
+      for (size_t q = p0; q < p1; ++q) {
+        uint32_t sum = 0;
+        const uint8_t* pixel = xi + q * s.channels;
+        for (size_t c = 0; c < s.channels; ++c) sum += pixel[c];
+        prefix[q - p0 + 1] = prefix[q - p0] + sum;
+      }
+      for (size_t o = a; o < b; ++o) {
+        const size_t start = o * s.stride - s.pad - p0;
+        const uint32_t sum = prefix[start + s.taps] - prefix[start];
+        terms[o - o0] = static_cast<int32_t>(static_cast<uint32_t>(k) * static_cast<uint32_t>(x_zero_point) - sum);
+      }
+    }
+    if (a < b) {
+      RunGemmTiles(stage, b - a, xi + (a * s.stride - s.pad) * s.channels, s.stride * s.channels, terms.data() + (a - o0),
+                   yi + a * s.out_channels, s.out_channels);
+    }
+    // The edges: gathered rows (x_zp for padding), zero past k.
+    auto gather = [&](size_t g0, size_t g1) {
+      if (g0 >= g1) return;
+      const size_t row_bytes = p.a_row_bytes();
+      panel.assign((g1 - g0) * row_bytes, 0);
+      for (size_t o = g0; o < g1; ++o) {
+        uint8_t* row = panel.data() + (o - g0) * row_bytes;
+        for (size_t t = 0; t < s.taps; ++t) {
+          const long coordinate = s.map(static_cast<long>(o * s.stride + t) - static_cast<long>(s.pad));
+          if (coordinate >= 0) {
+            std::memcpy(row + t * s.channels, xi + static_cast<size_t>(coordinate) * s.channels, s.channels);
+          } else {
+            std::memset(row + t * s.channels, x_zero_point, s.channels);
+          }
+        }
+        terms[o - o0] = stage.row_terms ? GemmRowTerm(row, k, x_zero_point) : 0;
+      }
+      RunGemmTiles(stage, g1 - g0, panel.data(), row_bytes, terms.data() + (g0 - o0), yi + g0 * s.out_channels,
+                   s.out_channels);
+    };
+    gather(o0, a);
+    gather(b, o1);
+  });
+}
+
+}  // namespace qk

@@ -1,0 +1,65 @@
+// Convolution GEMM tiles run straight on uint8 rows (no A panel copy): the direct 1-D path over overlapping input windows and the tile loop the implicit GEMM shares.
+//
+// The uint8-A GEMM microkernels (GemmAFormat::kU8) read row i of A at a + i * a_stride, kpad
+// bytes, and add w_zp[j] * row_terms[i] with row_terms[i] = k * a_zp - sum of the row's k
+// bytes (ukernels/gemm/gemm.h). So a convolution may hand them any rows of k bytes it can
+// address: for a 1-D convolution (groups 1, dilation 1) the K values (tap, channel) of output
+// pixel p are the input bytes from (p * stride - pad) * C on, one window per pixel, windows
+// overlapping (a_stride = stride * C < k). Bytes kpad - k past a row meet zero weights.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "ops/qgemm.h"
+#include "pack/gemm-pack.h"
+
+namespace qk {
+
+// The output stage of one GEMM (one phase and group), padded to whole column blocks: the
+// microkernels load NR constants per block.
+struct ConvGemmStage {
+  const PackedGemm* pack = nullptr;
+  std::vector<int32_t> bias_int;
+  std::vector<float> bias_term, multiplier;
+  float lo = 0, hi = 0, y_zero_point_f = 0;
+  int32_t y_zero_point = 0, a_zero_point = 0;
+  // False when every weight zero point of the GEMM is 0: the kernels add w_zp[j] * row_terms[i],
+  // so the row terms may then be left 0 (symmetric weights, PyTorch's usual) at no cost to exactness.
+  bool row_terms = true;
+};
+
+// The pack `weights` runs at the active ISA when its kernels read uint8 rows and are exact for
+// any activations (a kPairProof pack with unsafe pairs is replaced by its exact twin, which gives
+// the same results); null when that pack reads another A format (the caller packs A itself).
+const PackedGemm* DirectGemmPack(const GemmWeights& weights);
+
+// Fills stage for output channels [0, n) of the GEMM: per column the engine's constants
+// (OutputStageFor's, already computed by the caller), y_min..255 as lo/hi offsets, and the
+// columns' weight zero points (whether row terms are needed).
+void PrepareGemmStage(const PackedGemm& pack, const int32_t* bias_int, const float* bias_term, const float* multiplier,
+                      const int32_t* w_zero_points, float lo, float hi, float y_zero_point_f, int32_t y_zero_point,
+                      int32_t a_zero_point, ConvGemmStage* stage);
+
+// y[i][0..n) for rows i < m: row i of A at a + i * a_stride (kpad readable bytes), row_terms[i].
+void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t a_stride, const int32_t* row_terms,
+                  uint8_t* y, size_t ldy);
+
+// k * a_zp - sum of the k bytes at row (int32, wrapping): the row term of a uint8 A row.
+int32_t GemmRowTerm(const uint8_t* row, size_t k, int32_t a_zero_point);
+
+// A 1-D convolution (groups 1, dilation 1, channels_last) through stage's uint8-A pack:
+// x [batch][in_w][channels], y [batch][out_w][out_channels]. map(p) is the input coordinate the
+// padded coordinate p (from -pad) reads under the padding mode, -1 for zero padding; it is
+// called for the edge outputs only. Outputs whose window lies inside the input (and kpad bytes
+// from its start stay inside the image) read x directly; the others are gathered into a panel.
+struct Conv1dDirectShape {
+  size_t batch, in_w, out_w, channels, out_channels, taps, stride, pad;
+  std::function<long(long)> map;
+};
+void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& shape, const uint8_t* x, int32_t x_zero_point,
+                     uint8_t* y);
+
+}  // namespace qk
