@@ -6,7 +6,12 @@
 // torch's qnnpack logits differ from its onednn ones in most places (80 to 98% of the logits of
 // these models, measured), so this shows the engine is followed end to end. QKERNELS_ZOO_ARCHES picks
 // models as in the zoo test.
-import { backend, loadArchive, models, observers, Tensor } from '..';
+//
+// The second block converts models under qnnpack itself (torchvision's qnnpack qconfig: per-tensor
+// weights; make_zoo.py --engine qnnpack): torch's logits come from the converting run, and qkernels
+// loads the same model from its torch.save state dict (with calibrate() for the qparams it lacks)
+// and from its TorchScript archive.
+import { backend, calibrate, load, loadArchive, models, observers, Tensor } from '..';
 import { runnablePaths, withPath } from './helpers/paths';
 import { agreement, agreementLine, asModuleState, selectedArches, zooFixtures, ZooFixture } from './helpers/zoo';
 import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
@@ -59,6 +64,52 @@ describeOracle('zoo models under the qnnpack engine: PyTorch\'s logits bit for b
         }
         expect(a.top1Equal).toBe(a.inputs);
       });
+    }, 300000);
+  }
+});
+
+const QNNPACK_ARCHES = selectedArches(['resnet18', 'mobilenet_v2', 'mobilenet_v3_large', 'shufflenet_v2_x0_5', 'googlenet']);
+
+describeOracle('zoo models converted under qnnpack: PyTorch\'s logits bit for bit', () => {
+  let fixtures: Map<string, ZooFixture>;
+  let savedEngine: string | undefined;
+  const table: string[] = [];
+
+  beforeAll(() => {
+    fixtures = zooFixtures(QNNPACK_ARCHES, 'qnnpack');
+    savedEngine = backend.quantizedEngine();
+    backend.setQuantizedEngine('qnnpack');
+  }, 900000);
+
+  afterAll(() => {
+    if (savedEngine !== undefined) backend.setQuantizedEngine(savedEngine as 'fbgemm');
+    if (table.length > 0) process.stdout.write(`\nzoo (converted under qnnpack) agreement with PyTorch 1.13:\n${table.join('\n')}\n`);
+  });
+
+  for (const arch of QNNPACK_ARCHES) {
+    test(`${arch}: state dict and TorchScript archive give torch's qnnpack logits on every path`, () => {
+      const fixture = fixtures.get(arch)!;
+      expect(fixture.meta.engine).toBe('qnnpack');
+      const fromStateDict = models.architectures[arch]();
+      fromStateDict.loadStateDict(asModuleState(load(fixture.stateDictFile)));
+      if (observers.uncalibratedModules(fromStateDict).length > 0) {
+        expect(Object.fromEntries(calibrate(fromStateDict, fixture.calibration))).toEqual(fixture.meta.calibrated);
+      }
+      const archive = loadArchive(fixture.torchScriptFile);
+      const fromArchive = models.architectures[arch]();
+      fromArchive.loadStateDict(asModuleState(archive.stateDict));
+      observers.loadOutputQParams(fromArchive, archive.attributes);
+      for (const [source, model] of [['state dict', fromStateDict], ['TorchScript', fromArchive]] as const) {
+        runnablePaths().forEach((path, index) => {
+          const got = withPath(path, () => (model.forward(fixture.inputs) as Tensor).contiguous().data);
+          const a = agreement(got, fixture.logits, fixture.meta.logitsShape[0], fixture.meta.outputScale);
+          if (index === 0) table.push(agreementLine(arch, source, a));
+          if (a.maxQuanta !== 0 || a.exactShare !== 1) {
+            throw new Error(`${arch} (${source}) on ${path.isa}/${path.threads}t: ${(100 * a.exactShare).toFixed(1)}% exact, up to ${a.maxQuanta} quanta`);
+          }
+          expect(a.top1Equal).toBe(a.inputs);
+        });
+      }
     }, 300000);
   }
 });

@@ -16,6 +16,8 @@
 # cumulative averaging), so every layer sees activations at realistic scales before the model is
 # fused, prepared with a qconfig for onednn (torchvision's quantize_model only knows fbgemm and
 # qnnpack: its fbgemm qconfig without reduce_range), calibrated and converted under the onednn engine.
+# With --engine qnnpack: torchvision's qnnpack qconfig instead (per-tensor weights), converted and
+# run under the qnnpack engine, so the logits are qnnpack's throughout (write these to their own --out).
 #
 # Modules whose output qparams state_dict() does not save (nnq.Hardswish, ELU, Sigmoid, Softmax)
 # are calibrated again after convert the way qkernels' calibrate() does it (lib/observers/): in
@@ -91,14 +93,17 @@ def float_model(arch, generator, calibration):
     return model
 
 
-def quantize(model, calibration):
-    torch.backends.quantized.engine = 'onednn'
+def quantize(model, calibration, engine):
+    torch.backends.quantized.engine = engine
     # torchvision's quantize_model qconfig for fbgemm (MinMaxObserver activations, per-channel
-    # weights), without reduce_range, which only fbgemm's vpmaddubsw needs. (onednn's default
-    # qconfig uses a HistogramObserver, which clips the largest logits: top-1 ties at qmax.)
+    # weights), without reduce_range, which only fbgemm's vpmaddubsw needs; for qnnpack its qnnpack
+    # qconfig's per-tensor weights. (The engines' default qconfigs use a HistogramObserver, which
+    # clips the largest logits: top-1 ties at qmax; MinMax activations under both.)
+    weight = (torch.ao.quantization.default_weight_observer if engine == 'qnnpack'
+              else torch.ao.quantization.default_per_channel_weight_observer)
     model.qconfig = torch.ao.quantization.QConfig(
         activation=torch.ao.quantization.MinMaxObserver.with_args(reduce_range=False),
-        weight=torch.ao.quantization.default_per_channel_weight_observer,
+        weight=weight,
     )
     model.fuse_model()
     torch.ao.quantization.prepare(model, inplace=True)
@@ -143,7 +148,7 @@ def recalibrate_unsaved(model, calibration):
     return calibrated
 
 
-def make(arch, out, side, count, seed):
+def make(arch, out, side, count, seed, engine):
     stem = os.path.join(out, arch)
     if all(os.path.exists(stem + ext) for ext in ('.pth', '.pt', '.inputs.bin', '.calibration.bin', '.logits.bin', '.repr.txt', '.json')):
         return
@@ -153,7 +158,7 @@ def make(arch, out, side, count, seed):
     # The test inputs are part of the calibration batch, as a deployment's calibration set
     # covers its inputs: their logits stay inside the calibrated range (no ties at qmax).
     calibration = torch.cat([images(generator, 8 - count, side), inputs])
-    model = quantize(float_model(arch, generator, calibration), calibration)
+    model = quantize(float_model(arch, generator, calibration), calibration, engine)
     calibrated = recalibrate_unsaved(model, calibration)
 
     captured = {}
@@ -176,7 +181,7 @@ def make(arch, out, side, count, seed):
         f.write(logits.contiguous().numpy().astype('<f4').tobytes())
     meta = {
         'arch': arch,
-        'engine': 'onednn',
+        'engine': engine,
         'inputShape': list(inputs.shape),
         'calibrationShape': list(calibration.shape),
         'logitsShape': list(logits.shape),
@@ -200,6 +205,7 @@ def main():
     parser.add_argument('--side', type=int, default=0, help='input height and width (default per architecture)')
     parser.add_argument('--inputs', type=int, default=4)
     parser.add_argument('--seed', type=int, default=20240)
+    parser.add_argument('--engine', default='onednn', choices=['onednn', 'qnnpack'], help='the engine the model is converted and run under')
     parser.add_argument('arches', nargs='+', choices=sorted(ARCHES))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -209,7 +215,7 @@ def main():
     with open(os.path.join(args.out, '.lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for arch in args.arches:
-            make(arch, args.out, args.side, args.inputs, args.seed)
+            make(arch, args.out, args.side, args.inputs, args.seed, args.engine)
             print(arch, file=sys.stderr)
 
 

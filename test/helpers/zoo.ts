@@ -31,6 +31,8 @@ export interface ZooMeta {
   logitsShape: number[];
   outputScale: number;
   outputZeroPoint: number;
+  /** The engine torch converted and ran the model under. */
+  engine: string;
   calibrated: Record<string, { scale: number; zeroPoint: number }>;
 }
 
@@ -59,10 +61,13 @@ function readFloats(file: string, shape: number[]): Float32Array {
   return out;
 }
 
-/** Generates (when not cached) and reads the fixtures of `arches`. */
-export function zooFixtures(arches: readonly string[]): Map<string, ZooFixture> {
-  const dir = zooCacheDir();
-  const generated = spawnSync(ORACLE_PYTHON, [ZOO_SCRIPT, '--out', dir, ...arches], { encoding: 'utf8', timeout: 600000 });
+/**
+ * Generates (when not cached) and reads the fixtures of `arches`, converted and run by torch
+ * under `engine` (onednn: per-channel weights; qnnpack: torchvision's per-tensor weights).
+ */
+export function zooFixtures(arches: readonly string[], engine: 'onednn' | 'qnnpack' = 'onednn'): Map<string, ZooFixture> {
+  const dir = engine === 'onednn' ? zooCacheDir() : path.join(zooCacheDir(), engine);
+  const generated = spawnSync(ORACLE_PYTHON, [ZOO_SCRIPT, '--out', dir, '--engine', engine, ...arches], { encoding: 'utf8', timeout: 600000 });
   if (generated.status !== 0) throw new Error(`make_zoo.py failed (${generated.status}): ${generated.stderr}`);
   const fixtures = new Map<string, ZooFixture>();
   for (const arch of arches) {
