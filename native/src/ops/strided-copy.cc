@@ -43,7 +43,7 @@ Status CheckOffsets(const StridedCopyParams& p, const int64_t* strides, size_t l
   if (LargestOffset(p.shape, strides, p.rank, &largest) && largest < length) return Status::Ok();
   return Status::RangeError(Expected("strides whose offsets over shape " + List(p.shape, p.rank) + " stay in [0, " +
                                          std::to_string(length) + ") (the elements of " + buffer + ")",
-                                     parameter, List(strides, p.rank)));
+                                     parameter, List(strides, p.rank) + " of type object"));
 }
 
 template <typename T>
@@ -138,7 +138,7 @@ Status ReadStridedCopyLayout(const double* values, size_t count, StridedCopyPara
       count != 1 + 3 * static_cast<size_t>(rank)) {
     return Status::RangeError(Expected("Float64Array [rank, shape, srcStrides, dstStrides] with rank in [0, " +
                                            std::to_string(kMaxStridedCopyRank) + "]",
-                                       "layout", std::to_string(count) + " values"));
+                                       "layout", std::to_string(count) + " values of type Float64Array"));
   }
   params->rank = static_cast<size_t>(rank);
   static const char* const kNames[3] = {"shape", "srcStrides", "dstStrides"};
@@ -150,7 +150,7 @@ Status ReadStridedCopyLayout(const double* values, size_t count, StridedCopyPara
       if (!exact || (part == 0 && v < 0)) {
         return Status::RangeError(Expected(part == 0 ? "non-negative integer" : "integer exact in a double",
                                            std::string(kNames[part]) + "[" + std::to_string(d) + "]",
-                                           std::to_string(v)));
+                                           std::to_string(v) + " of type number"));
       }
       targets[part][d] = static_cast<int64_t>(v);
     }
@@ -161,19 +161,19 @@ Status ReadStridedCopyLayout(const double* values, size_t count, StridedCopyPara
 Status StridedCopyOp::Prepare(const StridedCopyParams& p, std::shared_ptr<const StridedCopyOp>* out) {
   const size_t e = p.element_bytes;
   if (e != 1 && e != 2 && e != 4 && e != 8) {
-    return Status::RangeError(Expected("1, 2, 4 or 8", "elementBytes", std::to_string(e)));
+    return Status::RangeError(Expected("1, 2, 4 or 8", "elementBytes", std::to_string(e) + " of type number"));
   }
   if (p.rank > kMaxStridedCopyRank) {
     return Status::RangeError(
-        Expected("at most " + std::to_string(kMaxStridedCopyRank) + " dims", "shape", std::to_string(p.rank) + " dims"));
+        Expected("at most " + std::to_string(kMaxStridedCopyRank) + " dims", "shape", std::to_string(p.rank) + " dims of type object"));
   }
   auto op = std::make_shared<StridedCopyOp>();
   op->element_bytes_ = e;
   if (!CheckedShapeProduct(p.shape, p.rank, &op->numel_)) {
-    return Status::RangeError(Expected("non-negative sizes whose product fits size_t", "shape", List(p.shape, p.rank)));
+    return Status::RangeError(Expected("non-negative sizes whose product fits size_t", "shape", List(p.shape, p.rank) + " of type object"));
   }
   if (!CheckedBytes(p.src_length, e, &op->src_bytes_) || !CheckedBytes(p.dst_length, e, &op->dst_bytes_)) {
-    return Status::RangeError(Expected("buffers whose byte length fits size_t", "src", std::to_string(p.src_length)));
+    return Status::RangeError(Expected("buffers whose byte length fits size_t", "src", std::to_string(p.src_length) + " elements of type object"));
   }
   if (op->numel_ == 0) {  // nothing is read or written
     *out = std::move(op);
