@@ -33,11 +33,8 @@ std::vector<size_t> Shuffled(size_t n, Random& rng) {
   return p;
 }
 
-// Runs the op and the reference on the same layout; both destinations start as the same
-// pattern, so a write the reference does not make (or a missing one) shows up as a difference.
-void CheckLayout(Context& ctx, const std::string& what, size_t element_bytes, const std::vector<int64_t>& shape,
-                 const std::vector<int64_t>& src_strides, size_t src_length, const std::vector<int64_t>& dst_strides,
-                 size_t dst_length) {
+StridedCopyParams ParamsFor(size_t element_bytes, const std::vector<int64_t>& shape, const std::vector<int64_t>& src_strides,
+                            size_t src_length, const std::vector<int64_t>& dst_strides, size_t dst_length) {
   StridedCopyParams p;
   p.element_bytes = element_bytes;
   p.rank = shape.size();
@@ -46,8 +43,17 @@ void CheckLayout(Context& ctx, const std::string& what, size_t element_bytes, co
   std::copy(dst_strides.begin(), dst_strides.end(), p.dst_strides);
   p.src_length = src_length;
   p.dst_length = dst_length;
+  return p;
+}
+
+// Runs the op and the reference on the same layout; both destinations start as the same
+// pattern, so a write the reference does not make (or a missing one) shows up as a difference.
+void CheckLayout(Context& ctx, const std::string& what, size_t element_bytes, const std::vector<int64_t>& shape,
+                 const std::vector<int64_t>& src_strides, size_t src_length, const std::vector<int64_t>& dst_strides,
+                 size_t dst_length) {
   std::shared_ptr<const StridedCopyOp> op;
-  const Status status = StridedCopyOp::Prepare(p, &op);
+  const Status status =
+      StridedCopyOp::Prepare(ParamsFor(element_bytes, shape, src_strides, src_length, dst_strides, dst_length), &op);
   if (!ctx.Check(status.ok(), what + ": Prepare failed: " + status.message())) return;
   std::vector<uint8_t> src(src_length * element_bytes);
   for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i * 37 + 11 + i / 251);
@@ -118,16 +124,8 @@ QK_TEST(kIsa, "strided-copy/model-shapes") {
 
 Status PrepareWith(size_t element_bytes, std::vector<int64_t> shape, std::vector<int64_t> src_strides, size_t src_length,
                    std::vector<int64_t> dst_strides, size_t dst_length) {
-  StridedCopyParams p;
-  p.element_bytes = element_bytes;
-  p.rank = shape.size();
-  std::copy(shape.begin(), shape.end(), p.shape);
-  std::copy(src_strides.begin(), src_strides.end(), p.src_strides);
-  std::copy(dst_strides.begin(), dst_strides.end(), p.dst_strides);
-  p.src_length = src_length;
-  p.dst_length = dst_length;
   std::shared_ptr<const StridedCopyOp> op;
-  return StridedCopyOp::Prepare(p, &op);
+  return StridedCopyOp::Prepare(ParamsFor(element_bytes, shape, src_strides, src_length, dst_strides, dst_length), &op);
 }
 
 void ExpectRangeError(Context& ctx, const std::string& what, const Status& status, const std::string& parameter) {
