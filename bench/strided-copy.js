@@ -1,18 +1,21 @@
 // The ops that run on lib/shape.ts's stridedCopy (channel shuffle, contiguous() across formats, broadcast mul, cat) per call, qkernels against PyTorch timed in the same run.
-// Usage: node bench/strided-copy.js [--min-time s] [--rounds n] [--quick] [--lib dir]
+// Usage: node bench/strided-copy.js [--min-time s] [--rounds n] [--quick] [--lib dir] [--clock cpu|wall]
 //
 // Shapes from issue 12's whole-model profile (ShuffleNet's shuffles, MobileNetV3's SE mul,
 // ShuffleNet's cat). quint8 tensors, one thread on both sides. PyTorch (Debian's 1.13, run as
 // /usr/bin/python3 or QK_BENCH_PYTHON) times the same ops in its own process between the
 // qkernels rounds. --lib <dir> loads qkernels' dist from another checkout (a before/after
-// comparison of lib/ against the same addon build).
+// comparison of lib/ against the same addon build). --clock cpu (the default) times both sides in
+// process CPU time, which on a shared machine leaves out the waits for a core; wall is elapsed time.
 'use strict';
 
 const path = require('path');
 const { spawnSync } = require('child_process');
 const { parseArgs, timeSync, median, fmt, fmtRatio, printTable, Notes } = require('./lib/common');
 
-const { options } = parseArgs(process.argv.slice(2), { 'min-time': 'number', rounds: 'number', quick: 'boolean', lib: 'string' });
+const { options } = parseArgs(process.argv.slice(2), { 'min-time': 'number', rounds: 'number', quick: 'boolean', lib: 'string', clock: 'string' });
+const clock = options.clock ?? 'cpu';
+if (clock !== 'cpu' && clock !== 'wall') throw new Error(`--clock takes cpu or wall, got ${clock}`);
 const minTime = options.quick ? 0.01 : options['min-time'] ?? 0.2;
 const rounds = options.quick ? 1 : options.rounds ?? 5;
 const q = require(options.lib ? path.resolve(options.lib, 'dist') : '..');
@@ -58,7 +61,8 @@ const TORCH = `
 import json, sys, time, torch
 torch.set_num_threads(1)
 torch.backends.quantized.engine = 'onednn'
-cases, min_time, rounds = json.loads(sys.argv[1])
+cases, min_time, rounds, clock = json.loads(sys.argv[1])
+now = time.process_time if clock == 'cpu' else time.perf_counter
 def qt(shape, seed):
     n = 1
     for s in shape: n *= s
@@ -81,11 +85,11 @@ def call(c):
     return lambda: torch.ops.quantized.cat([a, b], 1, 1 / 32, 128)
 def timed(f):
     f()
-    calls, batch, start = 0, 1, time.perf_counter()
+    calls, batch, start = 0, 1, now()
     while True:
         for _ in range(batch): f()
         calls += batch
-        end = time.perf_counter()
+        end = now()
         if end - start >= min_time: return (end - start) / calls
         batch *= 2
 out = {}
@@ -96,7 +100,7 @@ print(json.dumps(out))
 `;
 
 function torchTimes(notes) {
-  const r = spawnSync(PYTHON, ['-c', TORCH, JSON.stringify([CASES, minTime, rounds])], {
+  const r = spawnSync(PYTHON, ['-c', TORCH, JSON.stringify([CASES, minTime, rounds, clock])], {
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
@@ -114,7 +118,7 @@ function main() {
   const runQk = (n) => {
     for (const c of CASES) {
       const f = qkCall(c);
-      for (let r = 0; r < n; r++) qk.get(c.name).push(timeSync(f, minTime));
+      for (let r = 0; r < n; r++) qk.get(c.name).push(timeSync(f, minTime, { clock }));
     }
   };
   runQk(Math.ceil(rounds / 2));
@@ -125,7 +129,7 @@ function main() {
     const theirs = torch[c.name] !== undefined ? torch[c.name] * 1e6 : NaN;
     return [c.name, fmt(mine), fmt(theirs), fmtRatio(theirs / mine)];
   });
-  console.log(`strided copy ops, quint8, 1 thread, µs per call (median of ${rounds} rounds; ratio = torch / qkernels, > 1 is faster)`);
+  console.log(`strided copy ops, quint8, 1 thread, ${clock} µs per call (median of ${rounds} rounds; ratio = torch / qkernels, > 1 is faster)`);
   printTable(['op', 'qkernels µs', 'torch 1.13 µs', 'torch/qk'], rows);
   notes.print();
 }
