@@ -65,3 +65,61 @@ test('stridedCopy equals an index-by-index copy (permuted, padded and broadcast 
   }
   expect(runs).toBeGreaterThan(100);
 });
+
+// The native copy (elementwiseStridedCopy) takes copies of typed arrays of one kind from a few
+// hundred elements on: the same check, on layouts that reach it, counting the calls that did.
+import { native } from '../dist/elementwise/native';
+import { expectValidationError } from './helpers/errors';
+
+test('the native strided copy equals an index-by-index copy (ranks up to 6, broadcast sources, padded destinations as in cat)', () => {
+  const spy = jest.spyOn(native, 'elementwiseStridedCopy');
+  try {
+    let broadcast = 0;
+    for (let t = 0; t < 1500; t++) {
+      const rank = rng.int(1, 6);
+      const shape = Array.from({ length: rank }, () => [1, 2, 3, 4, 7, 16, 17, 33][rng.int(0, 7)]);
+      const numel = shape.reduce((a, b) => a * b, 1);
+      if (numel < 256 || numel > 60000) continue;
+      const [dstStrides, dstExtent] = stridesFor(shape, permutation(rank), rng.bool(0.3) ? rng.int(1, 5) : 0);
+      const [srcStrides, srcExtent] = stridesFor(shape, permutation(rank), rng.int(0, 2));
+      if (rng.bool(0.4)) {
+        srcStrides[rng.int(0, rank - 1)] = 0;
+        broadcast++;
+      }
+      const Type = TYPES[rng.int(0, 3)];
+      const src = new Type(srcExtent + 3).map((_, i) => ((i * 37 + 11) % 251) - 120);
+      const got = new Type(dstExtent + 2).fill(99);
+      const want = new Type(dstExtent + 2).fill(99);
+      const before = spy.mock.calls.length;
+      stridedCopy(src, srcStrides, got, dstStrides, shape);
+      naiveCopy(src, srcStrides, want, dstStrides, shape);
+      const first = got.findIndex((v, i) => !Object.is(v, want[i]));
+      expect({ shape, srcStrides, dstStrides, first }).toEqual({ shape, srcStrides, dstStrides, first: -1 });
+      // A copy of this size whose innermost destination dim is not contiguous in the source
+      // (a transpose, a broadcast) has no run for set(): it must have gone native.
+      const innermost = shape.map((_, d) => d).filter((d) => shape[d] > 1).sort((a, b) => dstStrides[a] - dstStrides[b])[0];
+      if (innermost !== undefined && srcStrides[innermost] !== 1) expect({ shape, srcStrides, dstStrides, native: spy.mock.calls.length - before }).toEqual({ shape, srcStrides, dstStrides, native: 1 });
+    }
+    expect(spy.mock.calls.length).toBeGreaterThan(200);
+    expect(broadcast).toBeGreaterThan(100);
+  } finally {
+    spy.mockRestore();
+  }
+});
+
+test('the native strided copy refuses strides that reach outside either array (RangeError naming them), and leaves shared and plain-array destinations to the JS loop', () => {
+  const src = new Uint8Array(1000).map((_, i) => i);
+  // A 20x20 transpose reading src[399 + 19 * 20 + ...]: one stride too long for 400 elements.
+  expectValidationError(() => stridedCopy(src.subarray(0, 400), [1, 21], new Uint8Array(400), [20, 1], [20, 20]), 'RangeError', 'srcStrides');
+  expectValidationError(() => stridedCopy(src, [1, 20], new Uint8Array(399), [20, 1], [20, 20]), 'RangeError', 'dstStrides');
+  expectValidationError(() => native.elementwiseStridedCopy(src, new Int8Array(4), new Float64Array([1, 4, 1, 1])), 'TypeError', 'dst');
+  expectValidationError(() => native.elementwiseStridedCopy(src, new Uint8Array(4), new Float64Array([1, 4, 1])), 'RangeError', 'layout');
+  expectValidationError(() => native.elementwiseStridedCopy(src, new Uint8Array(4), new Float64Array([1, 4, -1, 1])), 'RangeError', 'srcStrides');
+  // A SharedArrayBuffer destination and a plain array destination: the JS loop, same values.
+  for (const dst of [new Uint8Array(new SharedArrayBuffer(400)), new Array<number>(400).fill(0)]) {
+    stridedCopy(src, [1, 20], dst, [20, 1], [20, 20]);
+    const want = new Uint8Array(400);
+    naiveCopy(src, [1, 20], want, [20, 1], [20, 20]);
+    expect(Array.from(dst)).toEqual(Array.from(want));
+  }
+});

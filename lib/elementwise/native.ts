@@ -44,6 +44,13 @@ export interface ElementwiseAddon {
   /** Softmax of x, contiguous as [outer][size][inner], along size (ops/softmax.h); params: [inScale, inZeroPoint, outScale, outZeroPoint]. */
   elementwiseSoftmax(x: QStorage, dtype: number, outer: number, size: number, inner: number, params: Float64Array): QStorage;
   elementwiseSoftmaxAsync(x: QStorage, dtype: number, outer: number, size: number, inner: number, params: Float64Array): Promise<QStorage>;
+  /**
+   * dst[dstStrides . i] = src[srcStrides . i] for every index i of shape, dst written in place
+   * (ops/strided-copy.h); src and dst typed arrays of one kind; layout: [rank, shape, srcStrides,
+   * dstStrides], rank <= 8. Sync only. RangeError naming srcStrides / dstStrides when an offset
+   * falls outside its array.
+   */
+  elementwiseStridedCopy(src: ArrayBufferView, dst: ArrayBufferView, layout: Float64Array): void;
 }
 
 export const native = addon as unknown as ElementwiseAddon;

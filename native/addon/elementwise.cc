@@ -7,6 +7,7 @@
 #include "ops/elementwise.h"
 #include "ops/op.h"
 #include "ops/softmax.h"
+#include "ops/strided-copy.h"
 
 namespace qk {
 namespace addon {
@@ -166,6 +167,49 @@ PreparedOp PrepareSoftmax(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
+// The element size of a typed-array kind (the strided copy moves bytes, whatever they hold).
+size_t ElementBytes(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: return 1;
+    case napi_int16_array:
+    case napi_uint16_array: return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: return 4;
+    default: return 8;  // Float64Array, BigInt64Array, BigUint64Array
+  }
+}
+
+// elementwiseStridedCopy(src, dst, layout: Float64Array [rank, shape, srcStrides, dstStrides]) -> undefined:
+// dst[dstStrides . i] = src[srcStrides . i] for every index i of shape (ops/strided-copy.h), dst written in
+// place. src and dst are typed arrays of one kind. Sync only: lib/shape.ts calls it inside the ops it
+// serves (contiguous, broadcast, cat), whose async forms run on their own plans.
+Napi::Value StridedCopy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) ThrowType(env, "typed array", "src", info[0]);
+  const napi_typedarray_type type = info[0].As<Napi::TypedArray>().TypedArrayType();
+  View src = ArgTypedArray(info, 0, type, "src");
+  View dst = ArgTypedArray(info, 1, type, "dst");
+  // A SharedArrayBuffer view is read into a private copy: writing that copy would lose the result.
+  if (dst.copy) ThrowType(env, "typed array on a plain (not shared) ArrayBuffer", "dst", info[1]);
+  View layout = ArgTypedArray(info, 2, napi_float64_array, "layout");
+  StridedCopyParams params;
+  params.element_bytes = ElementBytes(type);
+  params.src_length = src.length;
+  params.dst_length = dst.length;
+  Status status = ReadStridedCopyLayout(static_cast<const double*>(layout.data), layout.length, &params);
+  std::shared_ptr<const StridedCopyOp> op;
+  if (status.ok()) status = StridedCopyOp::Prepare(params, &op);
+  if (status.ok()) {
+    const void* inputs[1] = {src.data};
+    status = op->Run(inputs, dst.data, nullptr);
+  }
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  return env.Undefined();
+}
+
 }  // namespace
 
 void RegisterElementwiseOps(Napi::Env env, Napi::Object exports) {
@@ -173,6 +217,7 @@ void RegisterElementwiseOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PrepareBinary>(env, exports, "elementwiseBinary");
   DefineOp<PrepareMatmul>(env, exports, "elementwiseMatmul");
   DefineOp<PrepareSoftmax>(env, exports, "elementwiseSoftmax");
+  exports.Set("elementwiseStridedCopy", Napi::Function::New(env, StridedCopy, "elementwiseStridedCopy"));
 }
 
 }  // namespace addon
