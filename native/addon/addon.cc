@@ -34,7 +34,7 @@ using namespace addon;  // NOLINT: the helpers of common.h are this file's vocab
 
 // Bumped whenever a function's arguments change, so lib/native.ts can refuse a stale build
 // instead of calling it with arguments it misreads.
-constexpr int kInterfaceVersion = 3;
+constexpr int kInterfaceVersion = 4;
 
 class QkAddon : public Napi::Addon<QkAddon> {
  public:
