@@ -399,7 +399,7 @@ bool RunConv1dWindows(const ConvCall& call) {
   shape.pad = g.pad_before[0];
   const long in_w = static_cast<long>(call.s.in[2]);
   const ConvPaddingMode mode = g.padding_mode;
-  shape.map = [in_w, mode](long p) { return MapCoordinate(p, in_w, mode); };
+  shape.map = [in_w, mode](long p) { return static_cast<long>(PaddedSource(p, in_w, mode)); };
   RunConv1dDirect(stage, shape, call.x, call.x_zp, call.y);
   return true;
 }
