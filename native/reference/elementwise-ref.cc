@@ -1,6 +1,7 @@
 // Reference elementwise ops: the per-element loops (see elementwise-ref.h).
 #include "reference/elementwise-ref.h"
 
+#include "ops/elementwise.h"  // LookupValue, MakeBinaryParams
 #include "ukernels/elementwise/elementwise-scalar.h"
 
 namespace qk {

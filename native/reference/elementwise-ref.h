@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ops/elementwise.h"
+#include "base/params-elementwise.h"
 
 namespace qk {
 
