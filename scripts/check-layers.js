@@ -29,8 +29,6 @@ const KNOWN = new Map([
   ['native/src/base/dispatch.h -> ukernels/ukernels.h', 'the dispatch table holds the ukernel slots: to move to ukernels/'],
   ['native/src/base/dispatch.h -> ukernels/registry.inc', 'the dispatch table holds the ukernel slots: to move to ukernels/'],
   ['native/src/base/dispatch.cc -> ukernels/registry.inc', 'the dispatch table holds the ukernel slots: to move to ukernels/'],
-  ['native/reference/elementwise-ref.cc -> ops/elementwise.h', 'LookupValue and MakeBinaryParams, the op\'s own per-element formulas: to write out'],
-  ['native/reference/elementwise-ref.cc -> ukernels/elementwise/elementwise-scalar.h', 'the LUT builders are the kernels\' own: to write out'],
 ]);
 
 // Files of native/addon/ whose loops walk N-API objects, not tensor data, with why.
