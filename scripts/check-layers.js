@@ -26,9 +26,6 @@ const ANYTHING = new Set(['test', 'bench', 'fuzz']);
 // Violations the tree still has, each with why it is not fixed yet. A listed violation that
 // no longer occurs is itself reported, so the list only shrinks.
 const KNOWN = new Map([
-  ['native/src/base/dispatch.h -> ukernels/ukernels.h', 'the dispatch table holds the ukernel slots: to move to ukernels/'],
-  ['native/src/base/dispatch.h -> ukernels/registry.inc', 'the dispatch table holds the ukernel slots: to move to ukernels/'],
-  ['native/src/base/dispatch.cc -> ukernels/registry.inc', 'the dispatch table holds the ukernel slots: to move to ukernels/'],
 ]);
 
 // Files of native/addon/ whose loops walk N-API objects, not tensor data, with why.

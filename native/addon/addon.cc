@@ -22,7 +22,7 @@
 #include <utility>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/isa.h"
 #include "base/threadpool.h"
 #include "ops/quantize.h"

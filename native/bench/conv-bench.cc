@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/isa.h"
 #include "base/threadpool.h"
 #include "ops/conv.h"

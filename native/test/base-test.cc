@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/threadpool.h"
 #include "harness.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/threadpool.h"
 #include "gemm-tester.h"
 #include "harness.h"

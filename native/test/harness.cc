@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/threadpool.h"
 
 namespace qk {

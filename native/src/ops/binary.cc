@@ -7,7 +7,7 @@
 
 #include "base/checked.h"
 #include "base/cpu.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/threadpool.h"
 #include "ops/qgemm.h"
 

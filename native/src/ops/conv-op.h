@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/status.h"
 #include "ops/conv.h"
 #include "ops/op.h"

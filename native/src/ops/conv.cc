@@ -7,7 +7,7 @@
 #include <string>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
 #include "ops/conv-direct.h"

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "base/conv-geometry.h"  // ConvGeometry, ConvPaddingMode
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/status.h"
 
 namespace qk {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
 #include "ukernels/elementwise/elementwise-scalar.h"

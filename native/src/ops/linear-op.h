@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/status.h"
 #include "ops/epilogue.h"
 #include "ops/linear.h"

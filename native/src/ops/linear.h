@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/status.h"
 #include "ops/qgemm.h"
 

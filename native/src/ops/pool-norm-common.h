@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/expected.h"
 #include "base/status.h"
 #include "base/threadpool.h"

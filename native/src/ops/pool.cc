@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/threadpool.h"
 #include "ops/pool-norm-common.h"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
 #include "pack/gemm-pack.h"

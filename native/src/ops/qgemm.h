@@ -17,7 +17,7 @@
 #include <mutex>
 #include <vector>
 
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/isa.h"
 #include "base/status.h"
 

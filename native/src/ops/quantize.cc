@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
 #include "ukernels/quantize/quantize-scalar.h"

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 #include "base/expected.h"
 
 namespace qk {

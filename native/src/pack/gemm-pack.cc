@@ -6,7 +6,7 @@
 #include <string>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace {
