@@ -26,18 +26,6 @@ const ANYTHING = new Set(['test', 'bench', 'fuzz']);
 // Violations the tree still has, each with why it is not fixed yet. A listed violation that
 // no longer occurs is itself reported, so the list only shrinks.
 const KNOWN = new Map([
-  ['native/src/base/dispatch.h -> ukernels/ukernels.h', 'the dispatch table holds the ukernel slots: to move to ukernels/'],
-  ['native/src/base/dispatch.h -> ukernels/registry.inc', 'the dispatch table holds the ukernel slots: to move to ukernels/'],
-  ['native/src/base/dispatch.cc -> ukernels/registry.inc', 'the dispatch table holds the ukernel slots: to move to ukernels/'],
-  ['native/reference/binary-ref.h -> ops/binary.h', 'the op\'s parameter structs: to move to base/'],
-  ['native/reference/conv-ref.cc -> ukernels/gemm/requant-scalar.h', 'the output stage is the kernels\' own: to write out'],
-  ['native/reference/elementwise-ref.h -> ops/elementwise.h', 'the op\'s parameter structs: to move to base/'],
-  ['native/reference/elementwise-ref.cc -> ukernels/elementwise/elementwise-scalar.h', 'the LUT builders are the kernels\' own: to write out'],
-  ['native/reference/embedding-ref.h -> ops/embedding.h', 'the op\'s parameter structs: to move to base/'],
-  ['native/reference/pool-norm-ref.h -> ops/norm.h', 'the op\'s parameter structs: to move to base/'],
-  ['native/reference/pool-norm-ref.h -> ops/pool.h', 'the op\'s parameter structs: to move to base/'],
-  ['native/reference/quantize-ref.h -> ops/quantize.h', 'QDType and ChannelLayout: to move to base/'],
-  ['native/reference/quantize-ref.h -> ukernels/ukernels.h', 'the kernel parameter structs its microkernel references take'],
 ]);
 
 // Files of native/addon/ whose loops walk N-API objects, not tensor data, with why.

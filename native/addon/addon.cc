@@ -22,10 +22,10 @@
 #include <utility>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
 #include "base/isa.h"
 #include "base/threadpool.h"
 #include "ops/quantize.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace {

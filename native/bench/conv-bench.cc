@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
 #include "base/isa.h"
 #include "base/threadpool.h"
 #include "ops/conv.h"
+#include "ukernels/dispatch.h"
 
 namespace {
 

@@ -6,7 +6,8 @@
 
 #include <cstddef>
 
-#include "ops/binary.h"
+#include "base/conv-geometry.h"
+#include "base/params-binary.h"
 
 namespace qk {
 

@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "base/conv-geometry.h"
-#include "ukernels/gemm/requant-scalar.h"
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -45,10 +44,17 @@ Dims3 ToDims3(const ConvGeometry& g, const size_t in_spatial[3]) {
 
 int32_t ConvRequantValueRef(int32_t acc, float x_scale, float w_scale, bool has_bias, float bias, float y_scale,
                             int32_t y_zero_point, int32_t y_min, int32_t y_max) {
+  // FBGEMM's order (DESIGN §2), every step one fp32 rounding: s = x_scale * w_scale,
+  // bias / s, multiplier s / y_scale, t = (float(acc) + bias / s) * multiplier. Then the
+  // integer result clamped to [y_min, y_max], NaN taking y_min (as maxps against the bound).
   const float product = x_scale * w_scale;
-  const float bias_term = has_bias ? bias / product : 0.0f;
-  return RequantizeGemmValue(acc, 0, bias_term, product / y_scale, static_cast<float>(y_min - y_zero_point),
-                             static_cast<float>(y_max - y_zero_point), 0.0f, y_zero_point);
+  const float multiplier = product / y_scale;
+  const float bias_over_scale = has_bias ? bias / product : 0.0f;
+  const float sum = static_cast<float>(acc) + bias_over_scale;
+  const float t = sum * multiplier;
+  if (std::isnan(t) || t <= static_cast<float>(y_min - y_zero_point)) return y_min;
+  if (t >= static_cast<float>(y_max - y_zero_point)) return y_max;
+  return static_cast<int32_t>(std::nearbyint(t)) + y_zero_point;  // half to even, t inside the bounds
 }
 
 int32_t EngineRequantValueRef(RefEngine engine, int32_t acc, double x_scale, double w_scale, bool w_per_channel,

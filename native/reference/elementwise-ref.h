@@ -1,16 +1,16 @@
 // Reference elementwise ops: one value at a time, no tables, no SIMD, no threads; the ground truth of the C++ tests.
 //
-// Each element's formula comes straight from LookupValue / BinaryVectorValue /
-// BinaryScalarValue (PyTorch's per-element arithmetic, checked against torch by
-// the jest suites); what the reference pins down is everything around them:
-// which elements take the vector formula, tables, kernels, tails and threads.
+// Each element's formula is written out in elementwise-ref.cc from PyTorch 1.13's kernels (the
+// scalar lambdas and the AVX2 vectorized ones, which round differently), independently of the op's
+// LookupValue / MakeBinaryParams and the kernels' elementwise-scalar.h: the jest suites check those
+// against torch, and the reference pins down the tables, kernels, tails and threads around them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-#include "ops/elementwise.h"
+#include "base/params-elementwise.h"
 
 namespace qk {
 

@@ -60,7 +60,10 @@ unsigned QuantizedAt(const EmbeddingTable& t, const uint8_t* row, size_t j) {
 
 void EmbeddingBagRef(const EmbeddingBagArgs& args, size_t bags, float* out) {
   const EmbeddingTable& t = args.table;
-  const size_t dim = EmbeddingTableDim(t);
+  // A row holds dim values then its fp32 scale and bias (8-bit) or fp16 ones (4-bit, two values a byte).
+  const size_t qparam_bytes = t.bits == 8 ? 8 : 4;
+  const size_t value_bytes = t.row_bytes >= qparam_bytes ? t.row_bytes - qparam_bytes : 0;
+  const size_t dim = t.bits == 8 ? value_bytes : value_bytes * 2;
   const bool mapped = args.pruned_weights &&
                       !(args.compressed_indices_mapping_len == 1 && args.compressed_indices_mapping[0] == 0);
   for (size_t b = 0; b < bags; ++b) {

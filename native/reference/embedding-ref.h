@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-#include "ops/embedding.h"
+#include "base/params-embedding.h"
 
 namespace qk {
 

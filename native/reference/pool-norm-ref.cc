@@ -1,4 +1,4 @@
-// Reference pooling and batch norm: one output element at a time, straight from the formulas in ops/pool.h and ops/norm.h.
+// Reference pooling and batch norm: one output element at a time, straight from the formulas in ops/pool.h and ops/norm.h (restated here: no op code).
 #include "reference/pool-norm-ref.h"
 
 #include <algorithm>
@@ -14,6 +14,31 @@ namespace qk {
 namespace {
 
 int64_t I(size_t v) { return static_cast<int64_t>(v); }
+
+// The windows of output o of `out` along an input of `in`, written out from ops/pool.h's
+// statement of them: adaptive avg in fp32 (floor / ceil of float quotients), adaptive max in
+// integers.
+int64_t AdaptiveAvgStart(int64_t o, int64_t out, int64_t in) {
+  return static_cast<int64_t>(std::floor(static_cast<float>(o * in) / static_cast<float>(out)));
+}
+int64_t AdaptiveAvgEnd(int64_t o, int64_t out, int64_t in) {
+  return static_cast<int64_t>(std::ceil(static_cast<float>((o + 1) * in) / static_cast<float>(out)));
+}
+int64_t AdaptiveMaxStart(int64_t o, int64_t out, int64_t in) { return o * in / out; }
+int64_t AdaptiveMaxEnd(int64_t o, int64_t out, int64_t in) { return ((o + 1) * in + out - 1) / out; }
+
+// Batch norm's fused per-channel parameters as PyTorch's compute_fused_params (ops/norm.h's
+// formulas), each operation in the precision stated there.
+void FusedParams(const BatchNormArgs& args, size_t c, float* alpha, float* beta) {
+  const float var_plus_eps = args.var[c] + static_cast<float>(args.eps);
+  const float inv_sigma = static_cast<float>(1.0 / static_cast<double>(std::sqrt(var_plus_eps)));
+  const float w = args.weight == nullptr ? 1.0f : args.weight[c];
+  const float b = args.bias == nullptr ? 0.0f : args.bias[c];
+  const float scaled = inv_sigma * w;
+  *alpha = static_cast<float>(static_cast<double>(scaled) * (args.x_scale / args.y_scale));
+  const float shifted = b - args.mean[c] * inv_sigma * w;
+  *beta = static_cast<float>(static_cast<double>(shifted) / args.y_scale);
+}
 
 // Element offset of (n, c, d, h, w) in a dense tensor of the given spatial sizes and layout.
 size_t Offset(PoolLayout layout, size_t C, const size_t s[3], size_t n, size_t c, int64_t d, int64_t h, int64_t w) {
@@ -132,7 +157,7 @@ void AdaptiveAvgPoolRef(const PoolGeometry& g, PoolLayout layout, int32_t zero_p
 template <typename T>
 void BatchNormRef(const BatchNormArgs& args, const T* x, T* y) {
   std::vector<float> alpha(args.channels), beta(args.channels);
-  BatchNormFusedParams(args, alpha.data(), beta.data());
+  for (size_t c = 0; c < args.channels; ++c) FusedParams(args, c, &alpha[c], &beta[c]);
   const int32_t lo = args.relu ? args.y_zero_point : std::numeric_limits<T>::min();
   for (size_t n = 0; n < args.batch; ++n)
     for (size_t s = 0; s < args.spatial; ++s)

@@ -7,8 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ops/norm.h"
-#include "ops/pool.h"
+#include "base/params-pool-norm.h"
 
 namespace qk {
 

@@ -10,8 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ops/quantize.h"
-#include "ukernels/ukernels.h"
+#include "base/params-quantize.h"
 
 namespace qk {
 

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
 #include "base/threadpool.h"
 #include "harness.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace test {

@@ -8,16 +8,16 @@
 #include <string>
 #include <vector>
 
-#include "base/dispatch.h"
 #include "base/threadpool.h"
 #include "gemm-tester.h"
 #include "harness.h"
 #include "ops/linear.h"
-#include "pack/gemm-pack.h"
 #include "ops/qgemm.h"
 #include "ops/quantize.h"
+#include "pack/gemm-pack.h"
 #include "reference/conv-ref.h"
 #include "reference/gemm-ref.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace test {

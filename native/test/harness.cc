@@ -7,8 +7,8 @@
 #include <limits>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
 #include "base/threadpool.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace test {

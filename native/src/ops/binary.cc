@@ -7,9 +7,10 @@
 
 #include "base/checked.h"
 #include "base/cpu.h"
-#include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "ops/qgemm.h"
+#include "ukernels/dispatch.h"
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -94,8 +95,7 @@ static Status CheckPlainConvWeights(const ConvGeometry& g, size_t w_len) {
   QK_RETURN_IF_ERROR(CheckConvGeometry(g));
   size_t count = 0;
   if (!ConvWeightCount(g, &count) || count != w_len) {
-    return Status::RangeError("Expected " + std::to_string(count) + " weight values for weight but received " +
-                              std::to_string(w_len));
+    return Status::RangeError(Expected(std::to_string(count) + " weight values", "weight", std::to_string(w_len)));
   }
   return Status::Ok();
 }
@@ -104,7 +104,7 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
                                const float* bias, std::shared_ptr<const BinaryConvWeights>* out) {
   QK_RETURN_IF_ERROR(CheckPlainConvWeights(g, w_len));
   if (!std::isfinite(pad_value)) {
-    return Status::RangeError("Expected a finite number for padValue but received " + std::to_string(pad_value));
+    return Status::RangeError(Expected("a finite number", "padValue", std::to_string(pad_value)));
   }
   auto bw = std::make_shared<BinaryConvWeights>();
   bw->geometry = g;
@@ -117,9 +117,8 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
   bw->kw = bw->taps * bw->group_words;
   bw->k_bits = bw->taps * bw->group_in;
   if (bw->kw > kXnorMaxWords) {
-    return Status::RangeError("Expected at most " + std::to_string(kXnorMaxWords * 64) +
-                              " bits per dot product for kernelSize * inChannels / groups but received " +
-                              std::to_string(bw->k_bits));
+    return Status::RangeError(Expected("at most " + std::to_string(kXnorMaxWords * 64) + " bits per dot product",
+                                       "kernelSize * inChannels / groups", std::to_string(bw->k_bits)));
   }
   const size_t blocks = (bw->group_out + kXnorNR - 1) / kXnorNR;
   bw->packed.assign(g.groups * blocks * bw->kw * kXnorNR, 0);
@@ -133,8 +132,8 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
         const size_t index = (o * bw->group_in + c) * bw->taps + t;
         const float v = w[index];
         if (v != 1.0f && v != -1.0f) {
-          return Status::RangeError("Expected +1 or -1 (a binarized weight) for weight[" + std::to_string(index) +
-                                    "] but received " + std::to_string(v));
+          return Status::RangeError(
+              Expected("+1 or -1 (a binarized weight)", "weight[" + std::to_string(index) + "]", std::to_string(v)));
         }
         bw->tap_sums[o * bw->taps + t] += v < 0 ? -1 : 1;
         // K order: tap, then the group's channel words (the im2col rows' order).
@@ -166,8 +165,8 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
   const size_t in_positions = in_spatial[0] * (g.dims > 1 ? in_spatial[1] : 1) * (g.dims > 2 ? in_spatial[2] : 1);
   const size_t out_positions = out_spatial[0] * out_spatial[1] * out_spatial[2];
   if (out.bits != nullptr && (out.groups == 0 || g.out_channels % out.groups != 0)) {
-    return Status::RangeError("Expected a divisor of " + std::to_string(g.out_channels) +
-                              " for the next layer's groups but received " + std::to_string(out.groups));
+    return Status::RangeError(Expected("a divisor of " + std::to_string(g.out_channels), "the next layer's groups",
+                                       std::to_string(out.groups)));
   }
   const Dims3 dims3 = MakeDims3(g, in_spatial, out_spatial);
   const size_t *in3 = dims3.in, *out3 = dims3.out, *k3 = dims3.k, *s3 = dims3.s, *d3 = dims3.d, *p3 = dims3.p;

@@ -23,17 +23,12 @@
 #include <memory>
 #include <vector>
 
+#include "base/params-binary.h"  // BinaryRule
 #include "base/status.h"
 #include "ops/conv.h"
 #include "ukernels/ukernels.h"
 
 namespace qk {
-
-// How a float becomes a bit (bitorch's 1-bit quantizations at inference):
-//   kSign:      sign with 0 -> +1 (sign, approxsign, swishsign, progressive_sign in eval):
-//               -1 exactly when x < 0 (so -0, +0 and NaN are +1, as torch.sign gives 0 there)
-//   kHeaviside: steheaviside: +1 when x > 0, else -1 (0 and NaN are -1)
-enum class BinaryRule : int { kSign = 0, kHeaviside = 1 };
 
 // Words one group occupies at one position.
 inline size_t BinaryGroupWords(size_t channels, size_t groups) { return (channels / groups + 63) / 64; }

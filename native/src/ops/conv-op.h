@@ -7,11 +7,11 @@
 #include <mutex>
 #include <vector>
 
-#include "base/dispatch.h"
 #include "base/status.h"
 #include "ops/conv.h"
 #include "ops/op.h"
 #include "ops/qgemm.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 

@@ -7,11 +7,11 @@
 #include <string>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
 #include "ops/conv-direct.h"
 #include "ops/qgemm.h"
+#include "ukernels/dispatch.h"
 #include "ukernels/gemm/requant-scalar.h"
 
 #if defined(__clang__)

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "base/conv-geometry.h"  // ConvGeometry, ConvPaddingMode
-#include "base/dispatch.h"
 #include "base/status.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 

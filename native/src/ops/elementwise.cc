@@ -6,9 +6,9 @@
 #include <string>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
+#include "ukernels/dispatch.h"
 #include "ukernels/elementwise/elementwise-scalar.h"
 
 // The formulas are sequences of fp32 roundings, as in PyTorch: no contraction.

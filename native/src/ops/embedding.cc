@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
 #include "pack/embedding-pack.h"
+#include "ukernels/dispatch.h"
 
 // mean/max dequantize with scale * q + bias: two roundings, as PyTorch's unpack.
 #if defined(__clang__)

@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <memory>
 
-#include "base/dispatch.h"
 #include "base/status.h"
 #include "ops/epilogue.h"
 #include "ops/linear.h"
 #include "ops/op.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 

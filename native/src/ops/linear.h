@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "base/dispatch.h"
 #include "base/status.h"
 #include "ops/qgemm.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 

@@ -97,12 +97,11 @@ Status BatchNorm(const BatchNormArgs& args, QDType dtype, const void* x, size_t 
   QK_RETURN_IF_ERROR(CheckQParams(args.x_scale, args.x_zero_point, dtype, "input scale", "input zeroPoint"));
   QK_RETURN_IF_ERROR(CheckQParams(args.y_scale, args.y_zero_point, dtype, "scale", "zeroPoint"));
   if (args.params_len != args.channels || (args.channels > 0 && (args.mean == nullptr || args.var == nullptr))) {
-    return Status::RangeError("Expected " + std::to_string(args.channels) +
-                              " values (one per channel) for runningMean and runningVar but received " +
-                              std::to_string(args.params_len));
+    return Status::RangeError(Expected(std::to_string(args.channels) + " values (one per channel)",
+                                       "runningMean and runningVar", std::to_string(args.params_len)));
   }
   if (!(args.eps >= 0) || !std::isfinite(args.eps)) {
-    return Status::RangeError("Expected non-negative finite number for eps but received " + std::to_string(args.eps));
+    return Status::RangeError(Expected("non-negative finite number", "eps", std::to_string(args.eps)));
   }
   const int64_t dims[3] = {static_cast<int64_t>(args.batch), static_cast<int64_t>(args.channels),
                            static_cast<int64_t>(args.spatial)};
@@ -140,21 +139,21 @@ Status Normalize(const NormalizeArgs& args, QDType dtype, const void* x, size_t 
   QK_RETURN_IF_ERROR(CheckQParams(args.x_scale, args.x_zero_point, dtype, "input scale", "input zeroPoint"));
   QK_RETURN_IF_ERROR(CheckQParams(args.y_scale, args.y_zero_point, dtype, "scale", "zeroPoint"));
   if (!(args.eps >= 0) || !std::isfinite(args.eps)) {
-    return Status::RangeError("Expected non-negative finite number for eps but received " + std::to_string(args.eps));
+    return Status::RangeError(Expected("non-negative finite number", "eps", std::to_string(args.eps)));
   }
   if (args.group_size == 0 && args.groups > 0) return Status::RangeError("Expected a non-empty normalized shape for input");
   size_t needed_affine = args.group_size;
   if (args.per_channel) {
     if (args.channels_per_group == 0 || args.num_channels == 0 || args.group_size % args.channels_per_group != 0 ||
         args.num_channels % args.channels_per_group != 0) {
-      return Status::RangeError("Expected channels divisible into groups for numGroups but received " +
-                                std::to_string(args.channels_per_group) + " channels per group");
+      return Status::RangeError(Expected("channels divisible into groups", "numGroups",
+                                         std::to_string(args.channels_per_group) + " channels per group"));
     }
     needed_affine = args.num_channels;
   }
   if ((args.gamma || args.beta) && args.affine_len != needed_affine) {
-    return Status::RangeError("Expected " + std::to_string(needed_affine) + " values for weight and bias but received " +
-                              std::to_string(args.affine_len));
+    return Status::RangeError(Expected(std::to_string(needed_affine) + " values", "weight and bias",
+                                       std::to_string(args.affine_len)));
   }
   size_t numel = 0;
   if (!CheckedMul(args.groups, args.group_size, &numel) || args.group_size > (size_t{1} << 40)) {

@@ -26,53 +26,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/params-pool-norm.h"  // BatchNormArgs, NormalizeArgs
 #include "base/status.h"
 #include "ops/quantize.h"
 
 namespace qk {
-
-struct BatchNormArgs {
-  size_t batch = 0;
-  size_t channels = 0;
-  size_t spatial = 1;             // D * H * W
-  bool channels_last_input = false;
-  const float* weight = nullptr;  // null: 1
-  const float* bias = nullptr;    // null: 0
-  const float* mean = nullptr;
-  const float* var = nullptr;
-  size_t params_len = 0;          // length of each of weight/bias/mean/var
-  double eps = 1e-5;
-  double x_scale = 1;
-  int32_t x_zero_point = 0;
-  double y_scale = 1;
-  int32_t y_zero_point = 0;
-  bool relu = false;
-};
 
 // y is channels last (N, spatial, C).
 Status BatchNorm(const BatchNormArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes);
 
 // The fused per-channel parameters, exactly as the op computes them (exposed for the reference).
 void BatchNormFusedParams(const BatchNormArgs& args, float* alpha, float* beta);
-
-struct NormalizeArgs {
-  size_t groups = 0;            // M: rows normalized independently (all batches)
-  size_t group_size = 0;        // N: elements per group
-  // Affine: per element of a group (layer norm, gamma length group_size) or per channel
-  // (group norm: channels_per_group channels of group_size / channels_per_group elements each,
-  // gamma length num_channels).
-  bool per_channel = false;
-  size_t num_channels = 0;      // per_channel only
-  size_t channels_per_group = 0;
-  const float* gamma = nullptr;  // null: 1
-  const float* beta = nullptr;   // null: 0
-  size_t affine_len = 0;
-  double eps = 1e-5;
-  float x_scale = 1;
-  int32_t x_zero_point = 0;
-  float y_scale = 1;
-  int32_t y_zero_point = 0;
-};
 
 Status Normalize(const NormalizeArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes);
 

@@ -6,11 +6,11 @@
 #include <cstdint>
 #include <string>
 
-#include "base/dispatch.h"
 #include "base/expected.h"
 #include "base/status.h"
 #include "base/threadpool.h"
 #include "ops/quantize.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 

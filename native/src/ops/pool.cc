@@ -8,9 +8,10 @@
 #include <vector>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
+#include "base/expected.h"
 #include "base/threadpool.h"
 #include "ops/pool-norm-common.h"
+#include "ukernels/dispatch.h"
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -98,13 +99,13 @@ Status RunChannelsLast(const PoolGeometry& g, PoolLayout layout, const void* x, 
 
 Status CheckBuffers(const PoolGeometry& g, QDType dtype, size_t x_bytes, size_t y_bytes, const void* x, void* y) {
   if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) {
-    return Status::RangeError("Expected quint8 or qint8 for input dtype but received " + std::string(QDTypeName(dtype)));
+    return Status::RangeError(Expected("quint8 or qint8", "input dtype", QDTypeName(dtype)));
   }
   size_t in = 0, out = 0;
   const int64_t in_dims[5] = {I(g.batch), I(g.channels), I(g.input[0]), I(g.input[1]), I(g.input[2])};
   const int64_t out_dims[5] = {I(g.batch), I(g.channels), I(g.output[0]), I(g.output[1]), I(g.output[2])};
   if (!CheckedShapeProduct(in_dims, 5, &in) || !CheckedShapeProduct(out_dims, 5, &out)) {
-    return Status::RangeError("Expected a shape whose element count fits in memory for input but received an overflow");
+    return Status::RangeError(Expected("a shape whose element count fits in memory", "input", "an overflow"));
   }
   QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, in, "input"));
   return CheckByteBuffer(y, y_bytes, out, "output");
@@ -239,8 +240,7 @@ Status CheckWindowVolume(const size_t kernel[3], const char* what) {
   const int64_t dims[3] = {I(kernel[0]), I(kernel[1]), I(kernel[2])};
   size_t volume = 0;
   if (!CheckedShapeProduct(dims, 3, &volume) || volume > static_cast<size_t>(kMaxWindowElements)) {
-    return Status::RangeError(std::string("Expected a window of at most 8388608 elements for ") + what +
-                              " but received a larger one");
+    return Status::RangeError(Expected("a window of at most 8388608 elements", what, "a larger one"));
   }
   return Status::Ok();
 }
@@ -250,8 +250,7 @@ Status CheckAdaptive(const PoolGeometry& g) {
   size_t widest[3];
   for (int d = 0; d < 3; ++d) {
     if (g.output[d] == 0 || g.input[d] == 0) {
-      return Status::RangeError(std::string("Expected positive sizes for outputSize and input ") + kDimNames[d] +
-                                " but received 0");
+      return Status::RangeError(Expected("positive sizes", std::string("outputSize and input ") + kDimNames[d], "0"));
     }
     widest[d] = g.input[d] / g.output[d] + 2;
   }
@@ -277,15 +276,15 @@ Status CheckPoolGeometry(const PoolGeometry& g, bool dilation_allowed) {
     // output) whose element count, an average's divisor, is 0: refused, as torch refuses
     // empty pooling inputs.
     if (g.input[d] < 1) return Status::RangeError(std::string("Expected a non-empty input (size >= 1) in dim ") + kDimNames[d] + " but received 0");
-    if (g.kernel[d] < 1) return Status::RangeError(std::string("Expected positive integer for kernelSize ") + kDimNames[d] + " but received 0");
-    if (g.stride[d] < 1) return Status::RangeError(std::string("Expected positive integer for stride ") + kDimNames[d] + " but received 0");
+    if (g.kernel[d] < 1) return Status::RangeError(Expected("positive integer", std::string("kernelSize ") + kDimNames[d], "0"));
+    if (g.stride[d] < 1) return Status::RangeError(Expected("positive integer", std::string("stride ") + kDimNames[d], "0"));
     if (g.dilation[d] < 1 || (!dilation_allowed && g.dilation[d] != 1)) {
-      return Status::RangeError(std::string("Expected ") + (dilation_allowed ? "positive integer" : "1") +
-                                " for dilation " + kDimNames[d] + " but received " + std::to_string(g.dilation[d]));
+      return Status::RangeError(Expected(dilation_allowed ? "positive integer" : "1", std::string("dilation ") + kDimNames[d],
+                                         std::to_string(g.dilation[d])));
     }
     if (g.padding[d] > g.kernel[d] / 2) {
-      return Status::RangeError(std::string("Expected at most half the kernel size for padding ") + kDimNames[d] +
-                                " but received " + std::to_string(g.padding[d]));
+      return Status::RangeError(Expected("at most half the kernel size", std::string("padding ") + kDimNames[d],
+                                         std::to_string(g.padding[d])));
     }
     if (g.kernel[d] > static_cast<size_t>(kMaxWindowElements) || g.input[d] > (size_t{1} << 40) ||
         g.dilation[d] > static_cast<size_t>(kMaxWindowElements) || g.stride[d] > (size_t{1} << 40)) {
@@ -298,9 +297,9 @@ Status CheckPoolGeometry(const PoolGeometry& g, bool dilation_allowed) {
                                         I(g.dilation[d]), true, &ceil_size);
     const int64_t out = I(g.output[d]);
     if (!((floor_ok && out == floor_size) || (ceil_ok && out == ceil_size))) {
-      return Status::RangeError(std::string("Expected an output ") + kDimNames[d] +
-                                " of at least 1 (the input is too small for the kernel) for input but received output size " +
-                                std::to_string(out));
+      return Status::RangeError(Expected(std::string("an output ") + kDimNames[d] +
+                                             " of at least 1 (the input is too small for the kernel)",
+                                         "input", "output size " + std::to_string(out)));
     }
   }
   return CheckWindowVolume(g.kernel, "kernelSize");
@@ -321,8 +320,8 @@ Status AvgPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const Avg
   QK_RETURN_IF_ERROR(CheckPoolGeometry(g, false));
   QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
   if (options.divisor_override < 0 || options.divisor_override > kMaxWindowElements) {
-    return Status::RangeError("Expected positive integer below 2^23 for divisorOverride but received " +
-                              std::to_string(options.divisor_override));
+    return Status::RangeError(Expected("positive integer below 2^23", "divisorOverride",
+                                       std::to_string(options.divisor_override)));
   }
   QK_RETURN_IF_ERROR(CheckInputZeroPoint(options.zero_point, dtype));
   return WithInt8Type(dtype, [&](auto tag) {

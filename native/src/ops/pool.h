@@ -32,24 +32,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/params-pool-norm.h"  // PoolLayout, PoolGeometry, AvgPoolOptions
 #include "base/status.h"
 #include "ops/quantize.h"
 
 namespace qk {
-
-enum class PoolLayout : int { kChannelsFirst = 0, kChannelsLast = 1 };
-
-// Sizes of one pooling problem; dims are (D, H, W).
-struct PoolGeometry {
-  size_t batch = 1;
-  size_t channels = 1;
-  size_t input[3] = {1, 1, 1};
-  size_t output[3] = {1, 1, 1};
-  size_t kernel[3] = {1, 1, 1};
-  size_t stride[3] = {1, 1, 1};
-  size_t padding[3] = {0, 0, 0};
-  size_t dilation[3] = {1, 1, 1};
-};
 
 // PyTorch's pooling_output_shape: floor or ceil of (in + 2 pad - dilation (k - 1) - 1) / stride + 1,
 // where with ceil_mode the last window must start inside the input or its left padding.
@@ -64,20 +51,6 @@ Status CheckPoolGeometry(const PoolGeometry& g, bool dilation_allowed);
 
 Status MaxPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes, void* y,
                size_t y_bytes);
-
-struct AvgPoolOptions {
-  bool count_include_pad = true;
-  int64_t divisor_override = 0;  // 0: none
-  int32_t zero_point = 0;
-  // QNNPACK's average pooling (torch 1.13's avg_pool2d under the qnnpack engine for 4-D quint8
-  // input without ceil_mode; the caller decides): the same int32 sum s (padding counts as the
-  // zero point), then y = clamp(lrintf(float(s) * (scale / (scale * K))) + zp, 0, 255) with
-  // K = the kernel's size and every product and quotient in fp32 (q8avgpool's fp32 requantization).
-  // count_include_pad and divisor_override are ignored, as QNNPACK ignores them (a torch 1.13 bug
-  // followed: doc/numerics.md).
-  bool qnnpack = false;
-  double scale = 1;  // the input's (and output's) scale, read by the qnnpack formula only
-};
 
 // Dilation must be 1 (PyTorch's average pooling has none).
 Status AvgPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const AvgPoolOptions& options, const void* x,

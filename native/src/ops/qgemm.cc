@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "base/cpu.h"
-#include "base/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
 #include "pack/gemm-pack.h"
+#include "ukernels/dispatch.h"
 
 #if defined(__clang__)
 #pragma clang fp contract(off)

@@ -17,9 +17,9 @@
 #include <mutex>
 #include <vector>
 
-#include "base/dispatch.h"
 #include "base/isa.h"
 #include "base/status.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
+#include "ukernels/dispatch.h"
 #include "ukernels/quantize/quantize-scalar.h"
 
 // x * inv_scale + zero_point must stay two roundings, as in PyTorch. The build

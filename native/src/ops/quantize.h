@@ -33,32 +33,16 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/params-quantize.h"  // QDType, QRange, ChannelLayout
 #include "base/status.h"
 
 namespace qk {
-
-enum class QDType : int { kQUInt8 = 0, kQInt8 = 1, kQInt32 = 2, kQUInt4x2 = 3 };
-
-struct QRange {
-  int64_t qmin;
-  int64_t qmax;
-};
 
 // The integer range of a dtype: quint8 [0,255], qint8 [-128,127], qint32 [INT32_MIN,INT32_MAX], quint4x2 [0,15].
 QRange QDTypeRange(QDType dtype);
 const char* QDTypeName(QDType dtype);
 // Bytes of storage for numel elements (quint4x2: ceil(numel / 2)); false on overflow.
 bool QDTypeStorageBytes(QDType dtype, size_t numel, size_t* bytes);
-
-// How per-channel data lies in memory: `outer` blocks, each of `channels`
-// runs of `inner` contiguous elements. For a contiguous NCHW tensor and axis 1:
-// outer = N, channels = C, inner = H*W; for channels_last it is outer = N*H*W,
-// channels = C, inner = 1.
-struct ChannelLayout {
-  size_t outer;
-  size_t channels;
-  size_t inner;
-};
 
 // Every function checks that the buffers hold what the sizes say (x_len,
 // out_bytes, q_bytes, y_len are the real lengths of the buffers) and that

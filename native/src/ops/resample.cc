@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/checked.h"
+#include "base/expected.h"
 #include "ops/pool-norm-common.h"
 
 #if defined(__clang__)
@@ -24,12 +25,11 @@ Status CheckResample(const ResampleGeometry& g, QDType dtype, size_t x_bytes, si
   int64_t out_dims[5] = {in_dims[0], in_dims[1], 0, 0, 0};
   for (int d = 0; d < 3; ++d) {
     if (g.input[d] == 0 || g.output[d] == 0) {
-      return Status::RangeError("Expected positive sizes for input and size but received " +
-                                std::to_string(g.input[d]) + " -> " + std::to_string(g.output[d]));
+      return Status::RangeError(Expected("positive sizes", "input and size",
+                                         std::to_string(g.input[d]) + " -> " + std::to_string(g.output[d])));
     }
     if (!(g.scale_factor[d] >= 0) || !std::isfinite(g.scale_factor[d])) {
-      return Status::RangeError("Expected positive finite number for scaleFactor but received " +
-                                std::to_string(g.scale_factor[d]));
+      return Status::RangeError(Expected("positive finite number", "scaleFactor", std::to_string(g.scale_factor[d])));
     }
     in_dims[2 + d] = static_cast<int64_t>(g.input[d]);
     out_dims[2 + d] = static_cast<int64_t>(g.output[d]);

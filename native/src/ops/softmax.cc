@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
 #include "base/expected.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace {

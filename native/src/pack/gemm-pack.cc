@@ -6,7 +6,8 @@
 #include <string>
 
 #include "base/checked.h"
-#include "base/dispatch.h"
+#include "base/expected.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace {
@@ -110,7 +111,7 @@ Status PackedGemm::Create(const GemmLayout& layout, size_t n, size_t k, const in
   size_t weight_bytes = 0, total = 0, a_bytes = 0;
   if (!CheckedMul(p->kpad_, layout.nr * GemmWElementBytes(layout.w_format), &weight_bytes) ||
       !CheckedMul(p->kpad_, GemmAElementBytes(layout.a_format), &a_bytes) || k > (size_t{1} << 30)) {
-    return Status::RangeError("Expected in_features that fit in memory for weight but received " + std::to_string(k));
+    return Status::RangeError(Expected("in_features that fit in memory", "weight", std::to_string(k)));
   }
   p->block_bytes_ = RoundUp(weight_bytes + 2 * layout.nr * sizeof(int32_t), kAlign);
   p->a_row_bytes_ = RoundUp(a_bytes, kAlign);

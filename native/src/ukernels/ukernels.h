@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/params-quantize.h"  // QuantizeParams, DequantizeParams
 #include "base/isa.h"  // QK_ARCH_* select the registry lines of this architecture
 // The other families' function types and parameter structs (quantize's are below).
 #include "ukernels/binary/binary.h"
@@ -27,19 +28,8 @@ namespace qk {
 // float -> int64 conversion gives INT64_MIN there). Any inv_scale is allowed
 // (0, Inf, denormal: the formula decides). Requires qmin <= zero_point <= qmax
 // within the output type's range; the quint8 kernel with [0, 15] serves quint4x2.
-// The exact per-value formula is ukernels/quantize/quantize-scalar.h.
-struct QuantizeParams {
-  float inv_scale;
-  int32_t zero_point;
-  int32_t qmin;
-  int32_t qmax;
-};
-
-// dequantize: x = scale * float(q - zero_point), in fp32.
-struct DequantizeParams {
-  float scale;
-  int32_t zero_point;
-};
+// The exact per-value formula is ukernels/quantize/quantize-scalar.h. Their parameter structs,
+// QuantizeParams and DequantizeParams, live in base/params-quantize.h (the reference takes them too).
 
 // Function types (not pointers): `QuantizeU8Fn f;` declares a kernel, `QuantizeU8Fn* p` points at one.
 using QuantizeU8Fn = void(size_t n, const float* x, uint8_t* y, const QuantizeParams* params);
