@@ -53,7 +53,7 @@ export interface NativeAddon {
 }
 
 /** The binding version lib/ was written against; addon.cc's kInterfaceVersion. */
-const INTERFACE_VERSION = 4;
+const INTERFACE_VERSION = 5;
 
 /** Platforms the release workflow publishes prebuilds for. */
 const PREBUILT_PLATFORMS = ['linux-x64 (glibc, musl)', 'linux-arm64 (glibc, musl)', 'darwin-arm64', 'win32-x64'];

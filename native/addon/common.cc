@@ -180,6 +180,7 @@ View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray
   if (!CheckedBytes(length, TypedArrayElementBytes(type), &view.bytes)) ThrowRange(env, "typed array whose byte length fits size_t", parameter, info[index]);
   if (view.length > 0 && view.data == nullptr) ThrowType(env, "typed array with storage", parameter, info[index]);
   view.holder = info[index].As<Napi::Object>();
+  view.arg = index;
   if (!plain && view.bytes > 0) {
     // Shared memory: read it once, here; everything after validates and reads the copy.
     view.copy = std::make_shared<std::vector<uint8_t>>(view.bytes);
@@ -255,6 +256,70 @@ View ArgInput(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type
     op->snapshots.push_back(std::move(copy));
   }
   return view;
+}
+
+// ---- traceable ops ---------------------------------------------------------------------------
+
+namespace {
+
+// A step that keeps alive the argument copies (snapshots) its function reads.
+class KeptStep final : public PlanStep {
+ public:
+  KeptStep(std::shared_ptr<const PlanStep> inner, std::vector<std::shared_ptr<std::vector<uint8_t>>> kept)
+      : inner_(std::move(inner)), kept_(std::move(kept)) {}
+  std::string name() const override { return inner_->name(); }
+  size_t scratch_bytes() const override { return inner_->scratch_bytes(); }
+  Status Run(const void* const* inputs, void* output, void* scratch) const override {
+    return inner_->Run(inputs, output, scratch);
+  }
+
+ private:
+  std::shared_ptr<const PlanStep> inner_;
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> kept_;
+};
+
+}  // namespace
+
+void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, const std::vector<View>& inputs, const Output& out) {
+  if (inputs.size() > kMaxStepInputs) {  // a binding bug; reported, never a partial step
+    op->output = out.array;
+    op->compute = [] { return Status::Error("qkernels: internal error: an op with more step inputs than kMaxStepInputs"); };
+    return;
+  }
+  std::vector<const void*> pointers;
+  op->step_args.clear();
+  for (size_t i = 0; i < kMaxStepInputs && i < inputs.size(); ++i) {
+    pointers.push_back(inputs[i].data);
+    op->step_args.push_back(inputs[i].arg);
+  }
+  op->output = out.array;
+  op->output_bytes = out.bytes;
+  op->step = step;
+  void* y = out.data;
+  op->compute = [step = std::move(step), pointers = std::move(pointers), y] {
+    const size_t bytes = step->scratch_bytes();
+    std::unique_ptr<uint8_t[]> scratch(bytes > 0 ? new uint8_t[bytes] : nullptr);  // new[] aligns to 16
+    return step->Run(pointers.data(), y, scratch.get());
+  };
+}
+
+Napi::Value TraceResult(const Napi::CallbackInfo& info, const char* name, PreparedOp op) {
+  Napi::Env env = info.Env();
+  if (!op.step) {
+    throw Napi::Error::New(env, std::string("qkernels: ") + name + " cannot be recorded by jit.trace yet (it has no plan step)");
+  }
+  const Status status = RunGuarded(op.compute);
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  size_t kept_bytes = 0;
+  for (size_t i = 0; i < kMaxArguments && i < op.snapshots.size(); ++i) kept_bytes += op.snapshots[i]->size();
+  auto step = std::make_shared<KeptStep>(op.step, std::move(op.snapshots));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("output", op.output);
+  result.Set("step", NewHandle(env, new StepHandle(std::move(step), op.output_bytes), kept_bytes));
+  Napi::Array args = Napi::Array::New(env, op.step_args.size());
+  for (size_t i = 0; i < kMaxStepInputs && i < op.step_args.size(); ++i) args.Set(static_cast<uint32_t>(i), static_cast<double>(op.step_args[i]));
+  result.Set("inputs", args);
+  return result;
 }
 
 // ---- the async runner ------------------------------------------------------------------------

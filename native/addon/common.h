@@ -26,6 +26,7 @@
 
 #include "base/status.h"
 #include "ops/quantize.h"
+#include "plan/plan.h"
 
 namespace qk {
 struct ConvGeometry;  // ops/conv.h
@@ -65,6 +66,7 @@ struct View {
   size_t bytes = 0;
   Napi::Object holder;
   std::shared_ptr<std::vector<uint8_t>> copy;
+  size_t arg = 0;  // its index in the call's arguments (jit.trace maps it to a traced value)
 };
 
 View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter);
@@ -97,13 +99,31 @@ Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel);
 
 // An op whose arguments have all been read and checked: `compute` touches only raw
 // memory (safe off the JS thread), `output` is the typed array it fills.
+//
+// A traceable op is made with SetStep instead of setting `compute`: its math is a PlanStep on
+// buffers (the graph inputs, the output, scratch), so the same prepared op runs now, on the
+// pool, or as one step of a traced plan (jit.trace, native/addon/plan.cc).
 struct PreparedOp {
   std::function<Status()> compute;
   Napi::Object output;
   // True for async ops: inputs are copied into `snapshots` and `compute` reads the copies.
   bool snapshot_inputs = false;
   std::vector<std::shared_ptr<std::vector<uint8_t>>> snapshots;
+  // Set by SetStep: the step, the argument index of each of its inputs, its output's bytes.
+  std::shared_ptr<const PlanStep> step;
+  std::vector<size_t> step_args;
+  size_t output_bytes = 0;
 };
+
+// Makes `op` traceable: `inputs` are the graph inputs `step` reads, in the order it reads
+// them (Views from ArgInput, so async ops read their copies), `out` the output it writes.
+// Sets `compute` (the step on these buffers, with scratch allocated per run) and `output`.
+// The step must not capture `inputs`' or `out`'s pointers: a plan runs it on other buffers.
+// At most this many graph inputs per step (more is a binding bug, which SetStep reports as an Error).
+constexpr size_t kMaxStepInputs = 16;
+// More arguments than any op takes; bounds the binding's loops over them.
+constexpr size_t kMaxArguments = 4096;
+void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, const std::vector<View>& inputs, const Output& out);
 
 // Reads a typed-array input of an op. Sync ops read the caller's memory in place; async
 // ops read a copy the op owns. The returned View points at whichever memory `compute` must use.
@@ -163,12 +183,28 @@ Napi::Value RunAsync(const Napi::CallbackInfo& info) {
   return Napi::Value(info.Env(), promise);
 }
 
-// Adds `name` and `name + "Async"` to exports, both running `prepare`.
+// The trace form of an op (lib/jit): prepares it with owned copies of every array argument
+// (the step outlives the call), runs it now, and returns { output, step, inputs }: the output
+// as the sync form returns it, a handle on the prepared step (kind "plan step") for
+// planAddStep, and the argument index of each step input. An op made without SetStep
+// throws an Error naming it: the tracer never records what it cannot replay.
+Napi::Value TraceResult(const Napi::CallbackInfo& info, const char* name, PreparedOp op);
+
 template <Prepare prepare>
-void DefineOp(Napi::Env env, Napi::Object exports, const std::string& name) {
+Napi::Value RunTrace(const Napi::CallbackInfo& info) {
+  PreparedOp op = prepare(info, /*snapshot=*/true);
+  return TraceResult(info, static_cast<const char*>(info.Data()), std::move(op));
+}
+
+// Adds `name`, `name + "Async"` and `name + "Trace"` to exports, all running `prepare`.
+// (`name` must be a string literal or otherwise outlive the addon: the trace form keeps it.)
+template <Prepare prepare>
+void DefineOp(Napi::Env env, Napi::Object exports, const char* name) {
   exports.Set(name, Napi::Function::New(env, RunSync<prepare>, name));
-  const std::string async_name = name + "Async";
+  const std::string async_name = std::string(name) + "Async";
   exports.Set(async_name, Napi::Function::New(env, RunAsync<prepare>, async_name));
+  const std::string trace_name = std::string(name) + "Trace";
+  exports.Set(trace_name, Napi::Function::New(env, RunTrace<prepare>, trace_name, const_cast<char*>(name)));
 }
 
 // ---- handles: native memory owned by a JS value -------------------------------------------
@@ -216,6 +252,17 @@ void ReleaseHandle(napi_env env, NativeHandle* handle);
 // releaseWeights(handle): any handle; releasing twice is a no-op (addon/common.cc).
 void RegisterHandleOps(Napi::Env env, Napi::Object exports);
 
+// A prepared op recorded by a trace (RunTrace): the step, with the argument copies it reads
+// kept alive inside it. planAddStep (addon/plan.cc) shares the step with the plan.
+struct StepHandle final : NativeHandle {
+  static constexpr const char* kKind = "plan step handle";
+  explicit StepHandle(std::shared_ptr<const PlanStep> s, size_t out_bytes)
+      : NativeHandle(kKind), step(std::move(s)), output_bytes(out_bytes) {}
+  void Drop() override { step.reset(); }
+  std::shared_ptr<const PlanStep> step;
+  size_t output_bytes;
+};
+
 // ---- per-channel parameters ------------------------------------------------------------
 
 // outer, channels, inner at info[index..index+2], with a checked product.
@@ -257,6 +304,7 @@ void RegisterEmbeddingOps(Napi::Env env, Napi::Object exports);    // addon/embe
 void RegisterElementwiseOps(Napi::Env env, Napi::Object exports);  // addon/elementwise.cc
 void RegisterPoolNormOps(Napi::Env env, Napi::Object exports);     // addon/pool-norm.cc
 void RegisterBinaryOps(Napi::Env env, Napi::Object exports);       // addon/binary.cc
+void RegisterPlanOps(Napi::Env env, Napi::Object exports);         // addon/plan.cc
 
 }  // namespace addon
 }  // namespace qk

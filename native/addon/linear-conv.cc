@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "addon/common.h"
+#include "plan/op-step.h"
 #include "base/checked.h"
 #include "base/expected.h"
 #include "ops/conv-op.h"
@@ -451,11 +452,10 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   const Status status = RunGuarded([&] { return ConvOp::Prepare(weights, add_gemms.get(), params, &prepared); });
   if (!status.ok()) throw ErrorFromStatus(env, status);
   Output out = NewOutput(env, napi_uint8_array, prepared->output_bytes());
-  op.output = out.array;
-  // The op holds the weights and the ConvAdd GEMMs it needs; the closure holds the op.
-  const void* inputs[2] = {x.data, extra.data};
-  void* y = out.data;
-  op.compute = [prepared, inputs, y] { return RunWithScratch(*prepared, inputs, y); };
+  // The op holds the weights and the ConvAdd GEMMs it needs; the step holds the op.
+  std::vector<View> inputs{x};
+  if (has_extra) inputs.push_back(extra);
+  SetStep(&op, std::make_shared<OpStep>(prepared), inputs, out);
   return op;
 }
 

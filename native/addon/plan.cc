@@ -1,0 +1,208 @@
+// The binding of traced plans (jit.trace, lib/jit): build a plan from recorded steps, then run it in one call, now or on libuv's pool.
+//
+// lib/jit records each op through its `<op>Trace` form (common.h RunTrace), which returns a
+// "plan step handle"; this file turns those into a qk::Plan (native/src/plan/plan.h):
+//   planCreate() -> plan handle
+//   planAddInput(plan, bytes, arrayType) -> value id        (arrayType: 'Uint8Array', ...)
+//   planAddConstant(plan, typedArray) -> value id           (bytes copied into the plan)
+//   planAddView(plan, base, byteOffset, bytes) -> value id
+//   planAddStep(plan, stepHandle, inputIds: Float64Array) -> value id
+//   planAddOutput(plan, value, arrayType)
+//   planFinalize(plan) -> { arenaBytes, intermediateBytes, steps }
+//   planRun(plan, ...inputs) -> outputs[]  and  planRunAsync(plan, ...inputs) -> Promise<outputs[]>
+// Building is single-threaded and ends with planFinalize; a finalized plan is immutable and
+// may run from several threads at once (each run takes its own arena).
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "addon/common.h"
+#include "plan/plan.h"
+
+namespace qk {
+namespace addon {
+namespace {
+
+struct PlanHandle final : NativeHandle {
+  static constexpr const char* kKind = "traced plan handle";
+  PlanHandle() : NativeHandle(kKind), plan(std::make_shared<Plan>()) {}
+  void Drop() override { plan.reset(); }
+  std::shared_ptr<Plan> plan;
+  bool finalized = false;
+  std::vector<napi_typedarray_type> input_types, output_types;
+};
+
+struct ArrayKind {
+  const char* name;
+  napi_typedarray_type type;
+  size_t element_bytes;
+};
+constexpr ArrayKind kArrayKinds[] = {
+    {"Uint8Array", napi_uint8_array, 1},     {"Int8Array", napi_int8_array, 1},
+    {"Int32Array", napi_int32_array, 4},     {"Float32Array", napi_float32_array, 4},
+    {"Float64Array", napi_float64_array, 8},
+};
+
+const ArrayKind& ArgArrayKind(const Napi::CallbackInfo& info, size_t index) {
+  if (index < info.Length() && info[index].IsString()) {
+    const std::string name = info[index].As<Napi::String>().Utf8Value();
+    for (const ArrayKind& kind : kArrayKinds) {
+      if (name == kind.name) return kind;
+    }
+  }
+  ThrowType(info.Env(), "'Uint8Array', 'Int8Array', 'Int32Array', 'Float32Array' or 'Float64Array'", "arrayType",
+            index < info.Length() ? info[index] : info.Env().Undefined());
+}
+
+// The plan at info[0], still being built (or, with `finalized`, ready to run).
+PlanHandle* ArgPlan(const Napi::CallbackInfo& info, bool finalized) {
+  PlanHandle* handle = ArgHandle<PlanHandle>(info, 0, "plan");
+  if (handle->finalized != finalized) {
+    ThrowType(info.Env(), finalized ? "a finalized plan (call planFinalize first)" : "a plan still being built (not finalized)",
+              "plan", info[0]);
+  }
+  return handle;
+}
+
+void ThrowIfFailed(Napi::Env env, const Status& status) {
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+}
+
+Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
+  return NewHandle(info.Env(), new PlanHandle(), sizeof(Plan));
+}
+
+Napi::Value PlanAddInput(const Napi::CallbackInfo& info) {
+  PlanHandle* handle = ArgPlan(info, false);
+  const size_t bytes = ArgSize(info, 1, "bytes");
+  const ArrayKind& kind = ArgArrayKind(info, 2);
+  if (bytes % kind.element_bytes != 0) ThrowRange(info.Env(), "a whole number of elements of arrayType", "bytes", info[1]);
+  handle->input_types.push_back(kind.type);
+  return Napi::Number::New(info.Env(), static_cast<double>(handle->plan->AddInput(bytes)));
+}
+
+Napi::Value PlanAddConstant(const Napi::CallbackInfo& info) {
+  PlanHandle* handle = ArgPlan(info, false);
+  if (info.Length() < 2 || !info[1].IsTypedArray()) ThrowType(info.Env(), "typed array", "constant", info[1]);
+  const napi_typedarray_type type = info[1].As<Napi::TypedArray>().TypedArrayType();
+  View view = ArgTypedArray(info, 1, type, "constant");
+  const uint8_t* bytes = static_cast<const uint8_t*>(view.data);
+  std::vector<uint8_t> copy(bytes, bytes + view.bytes);
+  return Napi::Number::New(info.Env(), static_cast<double>(handle->plan->AddConstant(std::move(copy))));
+}
+
+Napi::Value PlanAddView(const Napi::CallbackInfo& info) {
+  PlanHandle* handle = ArgPlan(info, false);
+  Plan::ValueId view = 0;
+  ThrowIfFailed(info.Env(), handle->plan->AddView(ArgSize(info, 1, "base"), ArgSize(info, 2, "byteOffset"),
+                                                  ArgSize(info, 3, "bytes"), &view));
+  return Napi::Number::New(info.Env(), static_cast<double>(view));
+}
+
+Napi::Value PlanAddStep(const Napi::CallbackInfo& info) {
+  PlanHandle* handle = ArgPlan(info, false);
+  const StepHandle* step = ArgHandle<StepHandle>(info, 1, "step");
+  View ids = ArgTypedArray(info, 2, napi_float64_array, "inputIds");
+  if (ids.length > kMaxStepInputs) ThrowRange(info.Env(), "at most 16 input ids", "inputIds", info[2]);
+  std::vector<Plan::ValueId> inputs;
+  for (size_t i = 0; i < kMaxStepInputs && i < ids.length; ++i) {
+    const double id = static_cast<const double*>(ids.data)[i];
+    if (!(id >= 0 && id <= 9007199254740991.0) || static_cast<double>(static_cast<size_t>(id)) != id) {
+      ThrowRange(info.Env(), "non-negative integer value ids", "inputIds", info[2]);
+    }
+    inputs.push_back(static_cast<size_t>(id));
+  }
+  Plan::ValueId output = 0;
+  ThrowIfFailed(info.Env(), handle->plan->AddStep(step->step, std::move(inputs), step->output_bytes, &output));
+  return Napi::Number::New(info.Env(), static_cast<double>(output));
+}
+
+Napi::Value PlanAddOutput(const Napi::CallbackInfo& info) {
+  PlanHandle* handle = ArgPlan(info, false);
+  const size_t value = ArgSize(info, 1, "value");
+  const ArrayKind& kind = ArgArrayKind(info, 2);
+  ThrowIfFailed(info.Env(), handle->plan->AddOutput(value));
+  const size_t bytes = handle->plan->output_bytes(handle->plan->output_count() - 1);
+  if (bytes % kind.element_bytes != 0) ThrowRange(info.Env(), "an output of whole arrayType elements", "value", info[1]);
+  handle->output_types.push_back(kind.type);
+  return info.Env().Undefined();
+}
+
+Napi::Value PlanFinalize(const Napi::CallbackInfo& info) {
+  PlanHandle* handle = ArgPlan(info, false);
+  ThrowIfFailed(info.Env(), handle->plan->Finalize());
+  handle->finalized = true;
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("arenaBytes", static_cast<double>(handle->plan->arena_bytes()));
+  result.Set("intermediateBytes", static_cast<double>(handle->plan->intermediate_bytes()));
+  result.Set("steps", static_cast<double>(handle->plan->step_count()));
+  return result;
+}
+
+size_t ElementBytes(napi_typedarray_type type) {
+  for (const ArrayKind& kind : kArrayKinds) {
+    if (kind.type == type) return kind.element_bytes;
+  }
+  return 1;
+}
+
+// planRun(plan, ...inputs): every input checked against the plan's types and byte counts (the
+// plan checks the counts again); the outputs are fresh typed arrays the last steps write.
+PreparedOp PrepareRun(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  const PlanHandle* handle = ArgPlan(info, true);
+  std::shared_ptr<const Plan> plan = handle->plan;
+  const size_t input_count = plan->input_count();
+  if (info.Length() != input_count + 1) {
+    ThrowRange(env, "the plan's " + std::to_string(input_count) + " input(s)", "inputs",
+               Napi::Number::New(env, static_cast<double>(info.Length() - 1)));
+  }
+  auto inputs = std::make_shared<std::vector<const void*>>();
+  auto input_sizes = std::make_shared<std::vector<size_t>>();
+  for (size_t i = 0; i < kMaxArguments && i < input_count; ++i) {
+    View x = ArgInput(info, i + 1, handle->input_types[i], "input", &op);
+    if (x.bytes != plan->input_bytes(i)) {
+      ThrowRange(env, "input " + std::to_string(i) + " of " + std::to_string(plan->input_bytes(i)) + " bytes (the traced shape)",
+                 "input", info[i + 1]);
+    }
+    inputs->push_back(x.data);
+    input_sizes->push_back(x.bytes);
+  }
+  const size_t output_count = plan->output_count();
+  Napi::Array outputs = Napi::Array::New(env, output_count);
+  auto output_data = std::make_shared<std::vector<void*>>();
+  auto output_sizes = std::make_shared<std::vector<size_t>>();
+  for (size_t i = 0; i < kMaxArguments && i < output_count; ++i) {
+    const napi_typedarray_type type = handle->output_types[i];
+    Output out = NewOutput(env, type, plan->output_bytes(i) / ElementBytes(type));
+    outputs.Set(static_cast<uint32_t>(i), out.array);
+    output_data->push_back(out.data);
+    output_sizes->push_back(out.bytes);
+  }
+  op.output = outputs;
+  op.compute = [plan, inputs, input_sizes, output_data, output_sizes] {
+    return plan->Run(inputs->data(), input_sizes->data(), inputs->size(), output_data->data(), output_sizes->data(),
+                     output_data->size());
+  };
+  return op;
+}
+
+}  // namespace
+
+void RegisterPlanOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("planCreate", Napi::Function::New(env, PlanCreate, "planCreate"));
+  exports.Set("planAddInput", Napi::Function::New(env, PlanAddInput, "planAddInput"));
+  exports.Set("planAddConstant", Napi::Function::New(env, PlanAddConstant, "planAddConstant"));
+  exports.Set("planAddView", Napi::Function::New(env, PlanAddView, "planAddView"));
+  exports.Set("planAddStep", Napi::Function::New(env, PlanAddStep, "planAddStep"));
+  exports.Set("planAddOutput", Napi::Function::New(env, PlanAddOutput, "planAddOutput"));
+  exports.Set("planFinalize", Napi::Function::New(env, PlanFinalize, "planFinalize"));
+  exports.Set("planRun", Napi::Function::New(env, RunSync<PrepareRun>, "planRun"));
+  exports.Set("planRunAsync", Napi::Function::New(env, RunAsync<PrepareRun>, "planRunAsync"));
+}
+
+}  // namespace addon
+}  // namespace qk
