@@ -1,4 +1,9 @@
 // The binding of the 1-bit layers: weight prepack (a handle), bit packing, and the binary convolution, sync and async.
+//
+// Each forward op is a plan step (SetStep, plan/function-step.h) that reads its one graph
+// input, the activations, through the step's inputs and writes the step's output: the same
+// step runs the sync call, the async call and a traced plan. The prepacked weights (a
+// shared_ptr) and every size are captured when the op is prepared.
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -7,6 +12,7 @@
 #include "base/checked.h"
 #include "ops/binary.h"
 #include "ops/conv.h"
+#include "plan/function-step.h"
 
 namespace qk {
 namespace addon {
@@ -92,13 +98,12 @@ PreparedOp PreparePack(const Napi::CallbackInfo& info, bool snapshot) {
   }
   const size_t words = ArgCount(info, batch, positions, groups * BinaryGroupWords(channels, groups), "input", 0);
   Output out = NewOutput(info.Env(), napi_biguint64_array, words);
-  op.output = out.array;
-  const float* x_data = static_cast<const float*>(x.data);
-  uint64_t* bits = static_cast<uint64_t*>(out.data);
-  op.compute = [=] {
-    BinaryPackActivations(x_data, batch, channels, positions, groups, rule, bits);
+  auto step = [=](const void* const* in, void* bits, void*) {
+    BinaryPackActivations(static_cast<const float*>(in[0]), batch, channels, positions, groups, rule,
+                          static_cast<uint64_t*>(bits));
     return Status::Ok();
   };
+  SetStep(&op, std::make_shared<FunctionStep>("binary_pack", step), {x}, out);
   return op;
 }
 
@@ -115,13 +120,11 @@ PreparedOp PrepareUnpack(const Napi::CallbackInfo& info, bool snapshot) {
   }
   const size_t numel = ArgCount(info, batch, channels, positions, "bits", 0);
   Output out = NewOutput(info.Env(), napi_float32_array, numel);
-  op.output = out.array;
-  const uint64_t* bits_data = static_cast<const uint64_t*>(bits.data);
-  float* y = static_cast<float*>(out.data);
-  op.compute = [=] {
-    BinaryUnpackActivations(bits_data, batch, channels, positions, groups, y);
+  auto step = [=](const void* const* in, void* y, void*) {
+    BinaryUnpackActivations(static_cast<const uint64_t*>(in[0]), batch, channels, positions, groups, static_cast<float*>(y));
     return Status::Ok();
   };
+  SetStep(&op, std::make_shared<FunctionStep>("binary_unpack", step), {bits}, out);
   return op;
 }
 
@@ -162,10 +165,12 @@ PreparedOp PrepareForward(const Napi::CallbackInfo& info, bool snapshot) {
       ? ArgCount(info, batch, out_positions, out_groups * BinaryGroupWords(g.out_channels, out_groups), "batch", 2)
       : ArgCount(info, batch, g.out_channels, out_positions, "batch", 2);
   Output out = NewOutput(env, bits_out ? napi_biguint64_array : napi_float32_array, out_len);
-  op.output = out.array;
-  const void* x_data = x.data;
-  void* y = out.data;
-  op.compute = [=] {
+  // A float input is packed into the step's scratch first (a plan's arena, not a vector per run).
+  size_t scratch_bytes = 0;
+  if (!packed_input && !CheckedMul(ArgCount(info, batch, positions, row_words, "input", 1), sizeof(uint64_t), &scratch_bytes)) {
+    ThrowRange(env, "a size that fits in memory", "input", x.holder);
+  }
+  auto step = [=](const void* const* in, void* y, void* scratch) {
     BinaryConvOutput target;
     if (bits_out) {
       target.bits = static_cast<uint64_t*>(y);
@@ -174,12 +179,12 @@ PreparedOp PrepareForward(const Napi::CallbackInfo& info, bool snapshot) {
     } else {
       target.floats = static_cast<float*>(y);
     }
-    if (packed_input) return BinaryConv(*weights, static_cast<const uint64_t*>(x_data), batch, in_spatial, target);
-    std::vector<uint64_t> bits(batch * positions * row_words);
-    BinaryPackActivations(static_cast<const float*>(x_data), batch, g.in_channels, positions, g.groups, in_rule,
-                          bits.data());
-    return BinaryConv(*weights, bits.data(), batch, in_spatial, target);
+    if (packed_input) return BinaryConv(*weights, static_cast<const uint64_t*>(in[0]), batch, in_spatial, target);
+    uint64_t* bits = static_cast<uint64_t*>(scratch);
+    BinaryPackActivations(static_cast<const float*>(in[0]), batch, g.in_channels, positions, g.groups, in_rule, bits);
+    return BinaryConv(*weights, bits, batch, in_spatial, target);
   };
+  SetStep(&op, std::make_shared<FunctionStep>("binary_conv", step, scratch_bytes), {x}, out);
   return op;
 }
 
@@ -234,10 +239,10 @@ PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
   if (!shape.ok()) throw ErrorFromStatus(env, shape);
   Output out = NewOutput(env, napi_float32_array,
                          ArgCount(info, batch, g.out_channels, out_spatial[0] * out_spatial[1] * out_spatial[2], "batch", 2));
-  op.output = out.array;
-  const uint8_t* x_data = static_cast<const uint8_t*>(x.data);
-  float* y = static_cast<float*>(out.data);
-  op.compute = [=] { return LowBitConv(*weights, x_data, batch, in_spatial, y); };
+  auto step = [=](const void* const* in, void* y, void*) {
+    return LowBitConv(*weights, static_cast<const uint8_t*>(in[0]), batch, in_spatial, static_cast<float*>(y));
+  };
+  SetStep(&op, std::make_shared<FunctionStep>("low_bit_conv", step), {x}, out);
   return op;
 }
 

@@ -4,7 +4,15 @@
 //   pooling:    [batch, channels, in D H W, out D H W, kernel D H W, stride D H W, padding D H W, dilation D H W]
 //   resampling: [batch, channels, in D H W, out D H W, scaleFactor D H W (0: none)]
 // Every count is checked here again (integer, in range); the ops check the rest.
+//
+// Each op is a plan step (SetStep, plan/function-step.h) reading its one graph input, x, through
+// the step's inputs: the same step runs the sync call, the async call and a traced plan. What
+// else an op reads (geometry, qparams, batch norm's statistics, the norms' affine arrays) is
+// fixed when it is prepared and captured by value (the arrays: pointers into the trace form's
+// copies, which the recorded step keeps alive).
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <string>
 
 #include "addon/common.h"
@@ -12,6 +20,7 @@
 #include "ops/norm.h"
 #include "ops/pool.h"
 #include "ops/resample.h"
+#include "plan/function-step.h"
 
 namespace qk {
 namespace addon {
@@ -103,10 +112,31 @@ View ArgOptionalFloats(const Napi::CallbackInfo& info, size_t index, const char*
   return ArgInput(info, index, napi_float32_array, parameter, op);
 }
 
+// Makes `op` the plan step `name` on the one graph input x: `run(x, x_bytes, y, y_bytes)` on
+// the buffers the step is given (never x's or out's own pointers: a plan passes others).
+// An empty input or output runs nothing (the ops would walk every claimed pixel of a
+// 0-channel geometry, however many there are); a non-empty output of an empty input is
+// zeroed, as the eager call's fresh output is, since a plan's intermediate may hold old bytes.
+template <typename Run>
+void SetInputStep(PreparedOp* op, const char* name, const View& x, const Output& out, Run run) {
+  const size_t x_bytes = x.bytes, y_bytes = out.bytes;
+  StepFunction step;
+  if (x_bytes == 0 || y_bytes == 0) {
+    step = [y_bytes](const void* const*, void* y, void*) {
+      if (y_bytes > 0) std::memset(y, 0, y_bytes);
+      return Status::Ok();
+    };
+  } else {
+    step = [run, x_bytes, y_bytes](const void* const* in, void* y, void*) { return run(in[0], x_bytes, y, y_bytes); };
+  }
+  SetStep(op, std::make_shared<FunctionStep>(name, std::move(step)), {x}, out);
+}
+
 // Shared shape of the pooling and resampling entry points: x, dtype, layout, geometry, then
-// op-specific arguments; `read` reads the geometry, `run` makes the compute closure.
+// op-specific arguments; `read` reads the geometry, `run(g, dtype, layout)` makes the step's
+// function of (x, x_bytes, y, y_bytes).
 template <typename Geometry, Geometry (*read)(const Napi::CallbackInfo&, size_t), typename Run>
-PreparedOp PrepareSpatial(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
+PreparedOp PrepareSpatial(const Napi::CallbackInfo& info, bool snapshot, const char* name, const Run& run) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   const QDType dtype = ArgDType(info, 1);
@@ -115,34 +145,33 @@ PreparedOp PrepareSpatial(const Napi::CallbackInfo& info, bool snapshot, const R
   const Geometry g = read(info, 3);
   CheckInputNumel(info, dtype, x, g.batch, g.channels, g.input);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, g.batch, g.channels, g.output));
-  op.output = out.array;
-  // An empty input or output: nothing to compute. (The ops would walk every claimed pixel
-  // of a 0-channel geometry, however many there are.)
-  op.compute = x.bytes == 0 || out.bytes == 0 ? std::function<Status()>([] { return Status::Ok(); }) : run(g, dtype, layout, x, out);
+  SetInputStep(&op, name, x, out, run(g, dtype, layout));
   return op;
 }
 
 template <typename Run>
-PreparedOp PreparePool(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
-  return PrepareSpatial<PoolGeometry, ArgPoolGeometry>(info, snapshot, run);
+PreparedOp PreparePool(const Napi::CallbackInfo& info, bool snapshot, const char* name, const Run& run) {
+  return PrepareSpatial<PoolGeometry, ArgPoolGeometry>(info, snapshot, name, run);
 }
 
 template <typename Run>
-PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, const Run& run) {
-  return PrepareSpatial<ResampleGeometry, ArgResampleGeometry>(info, snapshot, run);
+PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, const char* name, const Run& run) {
+  return PrepareSpatial<ResampleGeometry, ArgResampleGeometry>(info, snapshot, name, run);
 }
 
 // maxPool(x, dtype, layout, geometry)
 PreparedOp PrepareMaxPool(const Napi::CallbackInfo& info, bool snapshot) {
-  return PreparePool(info, snapshot, [&](const PoolGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
-    return std::function<Status()>([=] { return MaxPool(g, dtype, layout, x.data, x.bytes, out.data, out.bytes); });
+  return PreparePool(info, snapshot, "max_pool", [](const PoolGeometry& g, QDType dtype, PoolLayout layout) {
+    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) { return MaxPool(g, dtype, layout, x, x_bytes, y, y_bytes); };
   });
 }
 
 // adaptiveMaxPool(x, dtype, layout, geometry)
 PreparedOp PrepareAdaptiveMaxPool(const Napi::CallbackInfo& info, bool snapshot) {
-  return PreparePool(info, snapshot, [&](const PoolGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
-    return std::function<Status()>([=] { return AdaptiveMaxPool(g, dtype, layout, x.data, x.bytes, out.data, out.bytes); });
+  return PreparePool(info, snapshot, "adaptive_max_pool", [](const PoolGeometry& g, QDType dtype, PoolLayout layout) {
+    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+      return AdaptiveMaxPool(g, dtype, layout, x, x_bytes, y, y_bytes);
+    };
   });
 }
 
@@ -157,17 +186,20 @@ PreparedOp PrepareAvgPool(const Napi::CallbackInfo& info, bool snapshot) {
   if (!(qnnpack_scale >= 0 && std::isfinite(qnnpack_scale))) ThrowRange(info.Env(), "0 or a positive scale", "qnnpackScale", info[7]);
   options.qnnpack = qnnpack_scale > 0;
   options.scale = qnnpack_scale;
-  return PreparePool(info, snapshot, [&](const PoolGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
-    return std::function<Status()>([=] { return AvgPool(g, dtype, layout, options, x.data, x.bytes, out.data, out.bytes); });
+  return PreparePool(info, snapshot, "avg_pool", [options](const PoolGeometry& g, QDType dtype, PoolLayout layout) {
+    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+      return AvgPool(g, dtype, layout, options, x, x_bytes, y, y_bytes);
+    };
   });
 }
 
 // adaptiveAvgPool(x, dtype, layout, geometry, zeroPoint)
 PreparedOp PrepareAdaptiveAvgPool(const Napi::CallbackInfo& info, bool snapshot) {
   const int32_t zero_point = ArgZeroPoint(info, 4, "zeroPoint");
-  return PreparePool(info, snapshot, [&](const PoolGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
-    return std::function<Status()>(
-        [=] { return AdaptiveAvgPool(g, dtype, layout, zero_point, x.data, x.bytes, out.data, out.bytes); });
+  return PreparePool(info, snapshot, "adaptive_avg_pool", [zero_point](const PoolGeometry& g, QDType dtype, PoolLayout layout) {
+    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+      return AdaptiveAvgPool(g, dtype, layout, zero_point, x, x_bytes, y, y_bytes);
+    };
   });
 }
 
@@ -206,12 +238,9 @@ PreparedOp PrepareBatchNorm(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t dims[3] = {args.spatial, 1, 1};
   CheckInputNumel(info, dtype, x, args.batch, args.channels, dims);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.batch, args.channels, dims));
-  op.output = out.array;
-  if (x.bytes == 0) {
-    op.compute = [] { return Status::Ok(); };  // empty: nothing to compute (see PrepareSpatial)
-    return op;
-  }
-  op.compute = [=] { return BatchNorm(args, dtype, x.data, x.bytes, out.data, out.bytes); };
+  SetInputStep(&op, "batch_norm", x, out, [args, dtype](const void* in, size_t x_bytes, void* y, size_t y_bytes) {
+    return BatchNorm(args, dtype, in, x_bytes, y, y_bytes);
+  });
   return op;
 }
 
@@ -244,19 +273,20 @@ PreparedOp PrepareNormalize(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t dims[3] = {1, 1, 1};
   CheckInputNumel(info, dtype, x, args.groups, args.group_size, dims);
   Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.groups, args.group_size, dims));
-  op.output = out.array;
-  if (x.bytes == 0) {
-    op.compute = [] { return Status::Ok(); };  // empty: nothing to compute (see PrepareSpatial)
-    return op;
-  }
-  op.compute = [=] { return Normalize(args, dtype, x.data, x.bytes, out.data, out.bytes); };
+  // Layer norm normalizes per element of a group, group and instance norm per channel.
+  SetInputStep(&op, args.per_channel ? "group_norm" : "layer_norm", x, out,
+               [args, dtype](const void* in, size_t x_bytes, void* y, size_t y_bytes) {
+                 return Normalize(args, dtype, in, x_bytes, y, y_bytes);
+               });
   return op;
 }
 
 // upsampleNearest(x, dtype, layout, geometry)
 PreparedOp PrepareUpsampleNearest(const Napi::CallbackInfo& info, bool snapshot) {
-  return PrepareResample(info, snapshot, [&](const ResampleGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
-    return std::function<Status()>([=] { return UpsampleNearest(g, dtype, layout, x.data, x.bytes, out.data, out.bytes); });
+  return PrepareResample(info, snapshot, "upsample_nearest", [](const ResampleGeometry& g, QDType dtype, PoolLayout layout) {
+    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+      return UpsampleNearest(g, dtype, layout, x, x_bytes, y, y_bytes);
+    };
   });
 }
 
@@ -264,10 +294,11 @@ PreparedOp PrepareUpsampleNearest(const Napi::CallbackInfo& info, bool snapshot)
 PreparedOp PrepareUpsampleBilinear(const Napi::CallbackInfo& info, bool snapshot) {
   const bool align_corners = ArgBool(info, 4, "alignCorners");
   const int32_t zero_point = ArgZeroPoint(info, 5, "zeroPoint");
-  return PrepareResample(info, snapshot, [&](const ResampleGeometry& g, QDType dtype, PoolLayout layout, View x, Output out) {
-    return std::function<Status()>([=] {
-      return UpsampleBilinear(g, dtype, layout, align_corners, zero_point, x.data, x.bytes, out.data, out.bytes);
-    });
+  return PrepareResample(info, snapshot, "upsample_bilinear",
+                         [align_corners, zero_point](const ResampleGeometry& g, QDType dtype, PoolLayout layout) {
+    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+      return UpsampleBilinear(g, dtype, layout, align_corners, zero_point, x, x_bytes, y, y_bytes);
+    };
   });
 }
 

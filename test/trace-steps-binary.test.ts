@@ -1,0 +1,159 @@
+// The binary family's ops as jit.trace plan steps: each recorded step, replayed in a one-step plan on new inputs, gives the eager op's bytes (sync and async).
+//
+// Raw binding arguments, as lib/binary/modules.ts forms them: bit packing and unpacking with
+// both rules and grouped layouts; the binary convolution on float and on packed input, with
+// float or bit output, both pad values and with and without bias; the multi-bit (DoReFa)
+// convolution on int8 kernels; on every dispatch path.
+import { convSpec, geometryArray } from '../dist/linear-conv/params';
+import { binaryAddon } from '../dist/binary/native';
+import { describeEachPath } from './helpers/paths';
+import { Rng, testSeed } from './helpers/random';
+import { expectReplays } from './helpers/trace-steps';
+
+const rng = new Rng(testSeed('trace-steps-binary'));
+
+function floats(n: number, lo: number, hi: number): Float32Array {
+  return Float32Array.from({ length: n }, () => rng.range(lo, hi));
+}
+
+/** Random 64-bit words (bits beyond a group's channels included: unpacking ignores them). */
+function words(n: number): BigUint64Array {
+  return BigUint64Array.from({ length: n }, () => (BigInt(rng.nextU32()) << 32n) | BigInt(rng.nextU32()));
+}
+
+const groupWords = (channels: number, groups: number) => Math.ceil(channels / groups / 64);
+const product = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+
+interface Layer {
+  label: string;
+  dims: 1 | 2 | 3;
+  inChannels: number;
+  outChannels: number;
+  kernel: number[];
+  stride: number[];
+  padding: number[];
+  groups: number;
+  inSpatial: number[];
+}
+
+const LAYERS: Layer[] = [
+  { label: '1-D 70->24 k3 p1', dims: 1, inChannels: 70, outChannels: 24, kernel: [3], stride: [1], padding: [1], groups: 1, inSpatial: [11] },
+  { label: '2-D 16->8 k3 s2 p1 groups 2', dims: 2, inChannels: 16, outChannels: 8, kernel: [3, 3], stride: [2, 2], padding: [1, 1], groups: 2, inSpatial: [7, 6] },
+  { label: '2-D 130->65 k1', dims: 2, inChannels: 130, outChannels: 65, kernel: [1, 1], stride: [1, 1], padding: [0, 0], groups: 1, inSpatial: [3, 4] },
+  { label: '3-D 8->6 k2 p1', dims: 3, inChannels: 8, outChannels: 6, kernel: [2, 2, 2], stride: [1, 1, 1], padding: [1, 0, 1], groups: 1, inSpatial: [3, 4, 3] },
+];
+
+function geometryOf(layer: Layer): Float64Array {
+  return geometryArray(convSpec({
+    dims: layer.dims, transposed: false, inChannels: layer.inChannels, outChannels: layer.outChannels, kernel: layer.kernel,
+    stride: layer.stride, padding: layer.padding, groups: layer.groups,
+  }));
+}
+
+function weightCount(layer: Layer): number {
+  return layer.outChannels * (layer.inChannels / layer.groups) * product(layer.kernel);
+}
+
+describeEachPath('binary plan steps', () => {
+  for (const groups of [1, 2]) {
+    for (const rule of [0, 1]) {
+      test(`binaryPack groups ${groups} rule ${rule}`, async () => {
+        const [batch, channels, positions] = [2, 70, 9];
+        // Zeros and NaN: the values where sign and heaviside disagree.
+        const input = () => {
+          const x = floats(batch * channels * positions, -1, 1);
+          for (let i = 0; i < x.length; i += 7) x[i] = i % 3 === 0 ? 0 : Number.NaN;
+          return x;
+        };
+        const tail = [batch, channels, positions, groups, rule];
+        await expectReplays('binaryPack', [input(), ...tail], [input(), ...tail], [0]);
+      });
+    }
+    test(`binaryUnpack groups ${groups}`, async () => {
+      const [batch, channels, positions] = [2, 70, 9];
+      const n = batch * positions * groups * groupWords(channels, groups);
+      const tail = [batch, channels, positions, groups];
+      await expectReplays('binaryUnpack', [words(n), ...tail], [words(n), ...tail], [0]);
+    });
+  }
+
+  for (const layer of LAYERS) {
+    for (const padValue of [-1, 1, 0.5]) {
+      for (const withBias of [false, true]) {
+        const handle = () => {
+          const w = Float32Array.from({ length: weightCount(layer) }, () => (rng.bool() ? 1 : -1));
+          const bias = withBias ? floats(layer.outChannels, -2, 2) : null;
+          return binaryAddon.binaryConvPrepack(geometryOf(layer), w, padValue, bias);
+        };
+        const batch = 2;
+        const floatInput = () => floats(batch * layer.inChannels * product(layer.inSpatial), -1, 1);
+        // Packed as binaryPack packs (a BitTensor's bits): the bits past a group's channels are 0.
+        const packedInput = () => binaryAddon.binaryPack(floatInput(), batch, layer.inChannels, product(layer.inSpatial), layer.groups, 0);
+        const tag = `${layer.label} padValue ${padValue} bias ${withBias}`;
+
+        for (const inputRule of [0, 1]) {
+          test(`binaryConvForward ${tag} float input rule ${inputRule} -> floats`, async () => {
+            const h = handle();
+            const args = (x: unknown) => [h, x, batch, layer.inSpatial, inputRule, null, 0];
+            await expectReplays('binaryConvForward', args(floatInput()), args(floatInput()), [1]);
+          });
+        }
+        test(`binaryConvForward ${tag} packed input -> floats`, async () => {
+          const h = handle();
+          const args = (x: unknown) => [h, x, batch, layer.inSpatial, 0, null, 0];
+          await expectReplays('binaryConvForward', args(packedInput()), args(packedInput()), [1]);
+        });
+        for (const outRule of [0, 1]) {
+          const outGroups = layer.outChannels % 2 === 0 ? 2 : 1;
+          test(`binaryConvForward ${tag} float input -> bits for ${outGroups} groups, rule ${outRule}`, async () => {
+            const h = handle();
+            const args = (x: unknown) => [h, x, batch, layer.inSpatial, 1, outGroups, outRule];
+            await expectReplays('binaryConvForward', args(floatInput()), args(floatInput()), [1]);
+          });
+          test(`binaryConvForward ${tag} packed input -> bits, rule ${outRule}`, async () => {
+            const h = handle();
+            const args = (x: unknown) => [h, x, batch, layer.inSpatial, 0, 1, outRule];
+            await expectReplays('binaryConvForward', args(packedInput()), args(packedInput()), [1]);
+          });
+        }
+      }
+    }
+
+    for (const bits of [1, 2, 4]) {
+      for (const withBias of [false, true]) {
+        test(`lowBitConvForward ${layer.label} ${bits}-bit DoReFa bias ${withBias}`, async () => {
+          // Weight levels (2q - n), input levels value * n + n (zero point n; the pad value -1 is level 0).
+          const n = 2 ** bits - 1;
+          const levels = Int8Array.from({ length: weightCount(layer) }, () => 2 * rng.int(0, n) - n);
+          const bias = withBias ? floats(layer.outChannels, -2, 2) : null;
+          const h = binaryAddon.lowBitConvPrepack(geometryOf(layer), levels, 1 / n, 1 / n, n, 0, bias);
+          const batch = 2;
+          const input = () => Uint8Array.from({ length: batch * layer.inChannels * product(layer.inSpatial) }, () => rng.int(n, 2 * n));
+          const args = (x: unknown) => [h, x, batch, layer.inSpatial];
+          await expectReplays('lowBitConvForward', args(input()), args(input()), [1]);
+        });
+      }
+    }
+  }
+});
+
+describe('binary plan steps on empty tensors', () => {
+  test('binaryPack, batch 0', async () => {
+    await expectReplays('binaryPack', [new Float32Array(0), 0, 64, 3, 1, 0], [new Float32Array(0), 0, 64, 3, 1, 0], [0]);
+  });
+  test('binaryUnpack, 0 positions', async () => {
+    await expectReplays('binaryUnpack', [new BigUint64Array(0), 2, 64, 0, 1], [new BigUint64Array(0), 2, 64, 0, 1], [0]);
+  });
+  test('binaryConvForward, batch 0, float and packed input', async () => {
+    const layer = LAYERS[1];
+    const w = Float32Array.from({ length: weightCount(layer) }, () => (rng.bool() ? 1 : -1));
+    const h = binaryAddon.binaryConvPrepack(geometryOf(layer), w, -1, null);
+    await expectReplays('binaryConvForward', [h, new Float32Array(0), 0, layer.inSpatial, 0, null, 0], [h, new Float32Array(0), 0, layer.inSpatial, 0, null, 0], [1]);
+    await expectReplays('binaryConvForward', [h, new BigUint64Array(0), 0, layer.inSpatial, 0, 1, 0], [h, new BigUint64Array(0), 0, layer.inSpatial, 0, 1, 0], [1]);
+  });
+  test('lowBitConvForward, batch 0', async () => {
+    const layer = LAYERS[0];
+    const h = binaryAddon.lowBitConvPrepack(geometryOf(layer), new Int8Array(weightCount(layer)).fill(1), 1, 1, 1, 0, null);
+    await expectReplays('lowBitConvForward', [h, new Uint8Array(0), 0, layer.inSpatial], [h, new Uint8Array(0), 0, layer.inSpatial], [1]);
+  });
+});
