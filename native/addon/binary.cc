@@ -220,29 +220,51 @@ Napi::Value LowBitConvPrepack(const Napi::CallbackInfo& info) {
   return NewHandle(env, new LowBitHandle(weights), w.length * 3);
 }
 
-// lowBitConvForward(handle, input: Uint8Array levels, batch, inSpatial: number[]) -> Float32Array
+// lowBitConvForward(handle, input: Uint8Array levels | Float32Array activations, batch, inSpatial: number[],
+//                   inputQuantization (Float32Array input only: 0 sign, 1 heaviside, 2 inputdorefa), bits (inputdorefa's k))
+//   -> Float32Array
+// Float activations become levels under the layer's input quantization first (ops/binary.h
+// LowBitInputLevels), in the step's scratch, so a traced layer runs from its float input.
 PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
   std::shared_ptr<const LowBitConvWeights> weights = ArgHandle<LowBitHandle>(info, 0)->weights;
   const ConvGeometry& g = weights->geometry;
-  View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
+  const bool float_input = info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+  View x = ArgInput(info, 1, float_input ? napi_float32_array : napi_uint8_array, "input", &op);
   const size_t batch = ArgSize(info, 2, "batch");
   size_t in_spatial[3] = {1, 1, 1};
   const size_t positions = ArgSpatial(info, 3, g.dims, in_spatial);
   if (ArgCount(info, batch, g.in_channels, positions, "input", 1) != x.length) {
     ThrowRange(env, "batch * inChannels * prod(inSpatial) values", "input", x.holder);
   }
+  LowBitInput input_quantization = LowBitInput::kSign;
+  int bits = 1;
+  if (float_input) {
+    const int64_t code = ArgInt64(info, 4, "inputQuantization");
+    if (code < 0 || code > 2) ThrowRange(env, "input quantization code 0 (sign), 1 (heaviside) or 2 (inputdorefa)", "inputQuantization", info[4]);
+    input_quantization = static_cast<LowBitInput>(code);
+    const int64_t k = ArgInt64(info, 5, "bits");
+    const Status checked = CheckLowBitInput(input_quantization, k);
+    if (!checked.ok()) throw ErrorFromStatus(env, checked);
+    bits = static_cast<int>(k);
+  }
   size_t out_spatial[3];
   const Status shape = ConvOutputSize(g, in_spatial, out_spatial);
   if (!shape.ok()) throw ErrorFromStatus(env, shape);
   Output out = NewOutput(env, napi_float32_array,
                          ArgCount(info, batch, g.out_channels, out_spatial[0] * out_spatial[1] * out_spatial[2], "batch", 2));
-  auto step = [=](const void* const* in, void* y, void*) {
-    return LowBitConv(*weights, static_cast<const uint8_t*>(in[0]), batch, in_spatial, static_cast<float*>(y));
+  const size_t count = x.length;
+  auto step = [=](const void* const* in, void* y, void* scratch) {
+    const uint8_t* levels = static_cast<const uint8_t*>(in[0]);
+    if (float_input) {
+      LowBitInputLevels(static_cast<const float*>(in[0]), count, input_quantization, bits, static_cast<uint8_t*>(scratch));
+      levels = static_cast<const uint8_t*>(scratch);
+    }
+    return LowBitConv(*weights, levels, batch, in_spatial, static_cast<float*>(y));
   };
-  SetStep(&op, std::make_shared<FunctionStep>("low_bit_conv", step), {x}, out);
+  SetStep(&op, std::make_shared<FunctionStep>("low_bit_conv", step, float_input ? count : 0), {x}, out);
   return op;
 }
 

@@ -1,6 +1,7 @@
 // Reference 1-bit convolution: one output element at a time, integers for the +-1 sums.
 #include "reference/binary-ref.h"
 
+#include <cmath>
 #include <cstdint>
 
 namespace qk {
@@ -48,6 +49,27 @@ void BinaryConvRef(const ConvGeometry& g, const float* x, size_t batch, const si
         y[(n * g.out_channels + o) * out_plane + p] = value;
       }
     }
+  }
+}
+
+void LowBitInputLevelsRef(const float* x, size_t count, LowBitInput input, int bits, uint8_t* levels) {
+  for (size_t i = 0; i < count; ++i) {
+    const float v = x[i];
+    if (input == LowBitInput::kSign || input == LowBitInput::kHeaviside) {
+      const float q = input == LowBitInput::kSign ? (v < 0 ? -1.0f : 1.0f) : (v > 0 ? 1.0f : -1.0f);
+      levels[i] = static_cast<uint8_t>(static_cast<int>(q) + 1);
+      continue;
+    }
+    const double n = static_cast<double>((1 << bits) - 1);
+    if (std::isnan(v)) {
+      levels[i] = 0;
+      continue;
+    }
+    // bitorch's InputDoReFaFunction.forward in fp32: clamp, scale, round (half to even), divide.
+    const float clamped = std::fmin(std::fmax(v, 0.0f), 1.0f);
+    const float scaled = static_cast<float>(static_cast<double>(clamped) * n);
+    const float value = static_cast<float>(std::nearbyint(static_cast<double>(scaled)) / n);
+    levels[i] = static_cast<uint8_t>(std::lround(static_cast<double>(value) * n) + static_cast<long>(n));
   }
 }
 

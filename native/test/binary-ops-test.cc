@@ -252,6 +252,38 @@ QK_TEST(kIsa, "binary/ops/lowbit-conv") {
   }
 }
 
+// A multi-bit layer's input levels from floats, against the reference (bitorch's quantized value read
+// back on the grid) for every input quantization: every float class, exact rounding ties r + 0.5
+// over n, and the clamp edges.
+QK_TEST(kIsa, "binary/ops/lowbit-input-levels") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(SeedFromName("binary/ops/lowbit-input-levels"));
+  const LowBitInput kInputs[] = {LowBitInput::kSign, LowBitInput::kHeaviside, LowBitInput::kDoReFa};
+  for (const LowBitInput input : kInputs) {
+    for (int bits = 1; bits <= 7; ++bits) {
+      if (input != LowBitInput::kDoReFa && bits > 1) break;
+      const int n = (1 << bits) - 1;
+      std::vector<float> x = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, NAN, INFINITY, -INFINITY, 1e-30f, 0.999999f};
+      for (int r = 0; r < n; ++r) x.push_back((static_cast<float>(r) + 0.5f) / static_cast<float>(n));  // ties
+      for (int i = 0; i < 400; ++i) x.push_back(i % 2 == 0 ? rng.AnyFloat() : static_cast<float>(rng.Uniform(-0.5, 1.5)));
+      std::vector<uint8_t> got(x.size(), 0xAB), want(x.size(), 0xCD);
+      LowBitInputLevels(x.data(), x.size(), input, bits, got.data());
+      LowBitInputLevelsRef(x.data(), x.size(), input, bits, want.data());
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (got[i] != want[i]) {
+          ctx.Fail("input " + std::to_string(static_cast<int>(input)) + " bits " + std::to_string(bits) + ": level of " +
+                   DescribeFloat(x[i]) + " is " + std::to_string(got[i]) + ", expected " + std::to_string(want[i]));
+          return;
+        }
+      }
+    }
+  }
+  ctx.Check(!CheckLowBitInput(LowBitInput::kDoReFa, 8).ok(), "inputdorefa with 8 bits is refused");
+  ctx.Check(!CheckLowBitInput(LowBitInput::kDoReFa, 0).ok(), "inputdorefa with 0 bits is refused");
+  ctx.Check(!CheckLowBitInput(static_cast<LowBitInput>(3), 1).ok(), "input quantization code 3 is refused");
+  ctx.Check(CheckLowBitInput(LowBitInput::kSign, 0).ok(), "sign takes no bits");
+}
+
 }  // namespace
 }  // namespace test
 }  // namespace qk

@@ -100,6 +100,11 @@ Status CreateLowBitConvWeights(const ConvGeometry& g, const int8_t* w, size_t w_
 // x: u8 input levels [batch][in][in_spatial...]; y: floats [batch][out][out_spatial...].
 Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3], float* y);
 
+// The u8 levels of `count` float activations under a layer's input quantization
+// (base/params-binary.h LowBitInput; bits: k of kDoReFa, in [1, 7]).
+Status CheckLowBitInput(LowBitInput input, int64_t bits);
+void LowBitInputLevels(const float* x, size_t count, LowBitInput input, int bits, uint8_t* levels);
+
 // The XNOR kernel of a dispatch table: its xnor_gemm_vpopcnt slot when the CPU reports
 // AVX512_VPOPCNTDQ (the VPOPCNTQ kernel at avx512vnni, the same kernel as xnor_gemm below), else xnor_gemm.
 XnorGemmFn* SelectXnorGemm(const struct DispatchTable& table);
