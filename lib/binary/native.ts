@@ -34,6 +34,8 @@ export interface BinaryAddon {
                     bias: Float32Array | null): LowBitWeightHandle;
   lowBitConvForward(...args: LowBitArgs): Float32Array;
   lowBitConvForwardAsync(...args: LowBitArgs): Promise<Float32Array>;
+  /** bitorch's forward of an input quantization: 0 sign, 1 steheaviside (+-1), 2 inputdorefa of `bits` (1 to 16). */
+  binaryQuantize(x: Float32Array, inputQuantization: LowBitInputCode, bits: number): Float32Array;
   binaryConvPrepack(geometry: Float64Array, weight: Float32Array, padValue: number, bias: Float32Array | null): BinaryWeightHandle;
   binaryPack(x: Float32Array, batch: number, channels: number, positions: number, groups: number, rule: RuleCode): BigUint64Array;
   binaryUnpack(bits: BigUint64Array, batch: number, channels: number, positions: number, groups: number): Float32Array;

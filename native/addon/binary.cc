@@ -1,4 +1,4 @@
-// The binding of the 1-bit layers: weight prepack (a handle), bit packing, and the binary convolution, sync and async.
+// The binding of the 1-bit layers: weight prepack (a handle), input quantization, bit packing, and the binary and multi-bit convolutions, sync and async.
 //
 // Each forward op is a plan step (SetStep, plan/function-step.h) that reads its one graph
 // input, the activations, through the step's inputs and writes the step's output: the same
@@ -61,6 +61,39 @@ size_t ArgSpatial(const Napi::CallbackInfo& info, size_t index, int dims, size_t
     if (!CheckedMul(positions, in_spatial[d], &positions)) ThrowRange(env, "a size that fits in memory", "inSpatial", info[index]);
   }
   return positions;
+}
+
+// An input quantization at info[index] (code: 0 sign, 1 heaviside, 2 inputdorefa) and info[index + 1]
+// (inputdorefa's bits, at most max_bits).
+void ArgInputQuantization(const Napi::CallbackInfo& info, size_t index, int64_t max_bits, LowBitInput* input, int* bits) {
+  const int64_t code = ArgInt64(info, index, "inputQuantization");
+  if (code < 0 || code > 2) {
+    ThrowRange(info.Env(), "input quantization code 0 (sign), 1 (heaviside) or 2 (inputdorefa)", "inputQuantization", info[index]);
+  }
+  *input = static_cast<LowBitInput>(code);
+  const int64_t k = ArgInt64(info, index + 1, "bits");
+  const Status checked = CheckLowBitInput(*input, k, max_bits);
+  if (!checked.ok()) throw ErrorFromStatus(info.Env(), checked);
+  *bits = static_cast<int>(k);
+}
+
+// binaryQuantize(x: Float32Array, inputQuantization, bits) -> Float32Array: bitorch's forward of a
+// 1-bit or inputdorefa (k <= 16) quantization (QActivation), as a plan step.
+PreparedOp PrepareQuantize(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  View x = ArgInput(info, 0, napi_float32_array, "input", &op);
+  LowBitInput input = LowBitInput::kSign;
+  int bits = 1;
+  ArgInputQuantization(info, 1, 16, &input, &bits);
+  Output out = NewOutput(info.Env(), napi_float32_array, x.length);
+  const size_t count = x.length;
+  auto step = [=](const void* const* in, void* y, void*) {
+    QuantizeActivations(static_cast<const float*>(in[0]), count, input, bits, static_cast<float*>(y));
+    return Status::Ok();
+  };
+  SetStep(&op, std::make_shared<FunctionStep>("binary_quantize", step), {x}, out);
+  return op;
 }
 
 // binaryConvPrepack(geometry: Float64Array, weight: Float32Array of +-1, padValue, bias: Float32Array | null) -> handle
@@ -241,15 +274,7 @@ PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
   }
   LowBitInput input_quantization = LowBitInput::kSign;
   int bits = 1;
-  if (float_input) {
-    const int64_t code = ArgInt64(info, 4, "inputQuantization");
-    if (code < 0 || code > 2) ThrowRange(env, "input quantization code 0 (sign), 1 (heaviside) or 2 (inputdorefa)", "inputQuantization", info[4]);
-    input_quantization = static_cast<LowBitInput>(code);
-    const int64_t k = ArgInt64(info, 5, "bits");
-    const Status checked = CheckLowBitInput(input_quantization, k);
-    if (!checked.ok()) throw ErrorFromStatus(env, checked);
-    bits = static_cast<int>(k);
-  }
+  if (float_input) ArgInputQuantization(info, 4, 7, &input_quantization, &bits);
   size_t out_spatial[3];
   const Status shape = ConvOutputSize(g, in_spatial, out_spatial);
   if (!shape.ok()) throw ErrorFromStatus(env, shape);
@@ -272,6 +297,7 @@ PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
 
 void RegisterBinaryOps(Napi::Env env, Napi::Object exports) {
   exports.Set("binaryConvPrepack", Napi::Function::New(env, BinaryConvPrepack, "binaryConvPrepack"));
+  DefineOp<PrepareQuantize>(env, exports, "binaryQuantize");
   DefineOp<PreparePack>(env, exports, "binaryPack");
   DefineOp<PrepareUnpack>(env, exports, "binaryUnpack");
   DefineOp<PrepareForward>(env, exports, "binaryConvForward");

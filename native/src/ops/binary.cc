@@ -431,15 +431,33 @@ Status CreateLowBitConvWeights(const ConvGeometry& g, const int8_t* w, size_t w_
   return Status::Ok();
 }
 
-Status CheckLowBitInput(LowBitInput input, int64_t bits) {
+Status CheckLowBitInput(LowBitInput input, int64_t bits, int64_t max_bits) {
   if (input != LowBitInput::kSign && input != LowBitInput::kHeaviside && input != LowBitInput::kDoReFa) {
     return Status::RangeError(Expected("input quantization code 0 (sign), 1 (heaviside) or 2 (inputdorefa)", "inputQuantization",
                                        std::to_string(static_cast<int>(input))));
   }
-  if (input == LowBitInput::kDoReFa && (bits < 1 || bits > 7)) {
-    return Status::RangeError(Expected("an integer in [1, 7] (inputdorefa bits on the int8 kernels)", "bits", std::to_string(bits)));
+  if (input == LowBitInput::kDoReFa && (bits < 1 || bits > max_bits)) {
+    return Status::RangeError(Expected("an integer in [1, " + std::to_string(max_bits) + "] (inputdorefa bits" +
+                                           (max_bits <= 7 ? " on the int8 kernels)" : ")"),
+                                       "bits", std::to_string(bits)));
   }
   return Status::Ok();
+}
+
+void QuantizeActivations(const float* x, size_t count, LowBitInput input, int bits, float* y) {
+  if (input != LowBitInput::kDoReFa) {
+    const bool sign = input == LowBitInput::kSign;
+    for (size_t i = 0; i < count; ++i) y[i] = (sign ? !(x[i] < 0) : x[i] > 0) ? 1.0f : -1.0f;
+    return;
+  }
+  // In fp32 as torch: each of clamp, * n, round (half to even), / n rounds once; NaN passes
+  // through, and -0 clamps to +0 (as lib/binary's Math.max(-0, 0) did).
+  const float n = static_cast<float>((1 << bits) - 1);
+  for (size_t i = 0; i < count; ++i) {
+    const float v = x[i];
+    const float c = v <= 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+    y[i] = std::nearbyint(c * n) / n;
+  }
 }
 
 void LowBitInputLevels(const float* x, size_t count, LowBitInput input, int bits, uint8_t* levels) {
