@@ -7,7 +7,7 @@
 // through a lookup table (or copy them). cat requantizes every input to the output qparams.
 
 import { OpPlan, makePlan } from '../plan';
-import { QStorage } from '../native';
+import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
 import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
@@ -237,9 +237,13 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
   const shape = first.shape.slice();
   shape[d] = xs.reduce((sum, x) => sum + x.shape[d], 0);
   const outStrides = formatStrides(shape, format);
-  const out = first.dtype === 'qint8' ? new Int8Array(numelOf(shape)) : new Uint8Array(numelOf(shape));
-  let start = 0;
-  for (const x of xs) {
+  // Every input, dense in the common format and requantized to the output's qparams, is
+  // `rows` rows of its sizes from `dim` on (in memory order); the output row r is their rows r
+  // in turn (native/src/ops/reduce.h ConcatOp).
+  const order = memoryOrder(format, rank);
+  const at = order.indexOf(d);
+  const rows = numelOf(order.slice(0, at).map((k) => shape[k]));
+  const parts = xs.map((x) => {
     const channels = x.shape[1];
     const dense = x.contiguous(format === 'contiguous_format' ? undefined : format);
     const n = x.numel();
@@ -248,10 +252,31 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
     const params = Float64Array.of(x.qScale(), x.qZeroPoint(), outScale, outZeroPoint, 0, 0, 0, InverseScale.Double);
     const data = dense.data.length === n ? dense.data : dense.data.subarray(0, n);
     const values = n === 0 ? data : native.elementwiseLookup(data, dtypeCode(x.dtype), LookupOp.Requantize, params, rowLength, vectorLength);
-    stridedCopy(values, formatStrides(x.shape, format), out.subarray(start * outStrides[d]), outStrides, x.shape);
-    start += x.shape[d];
-  }
+    return { values, rowElements: numelOf(order.slice(at).map((k) => x.shape[k])) };
+  });
+  const out = concatRows(first.dtype, rows, parts);
   return makePerTensorQTensor(out, shape, outStrides, first.dtype, outScale, outZeroPoint);
+}
+
+/**
+ * The native row concatenation (native/src/ops/reduce.h ConcatOp), at most kMaxConcatInputs parts
+ * per call: cat is associative, so a longer list is joined 16 at a time, left to right.
+ */
+function concatRows(dtype: QDType, rows: number, parts: { values: QStorage; rowElements: number }[]): QStorage {
+  const maxInputs = 16;  // native/src/base/params-reduce.h kMaxConcatInputs
+  let list = parts;
+  do {
+    const group = list.slice(0, maxInputs);
+    const lengths = Float64Array.from(group, (p) => p.rowElements);
+    const tensors = group.map((p) => p.values);
+    const joined = makePlan(
+      () => addon.cat(dtypeCode(dtype), rows, lengths, ...tensors),
+      () => addon.catAsync(dtypeCode(dtype), rows, lengths, ...tensors),
+      (values) => values,
+    ).run();
+    list = [{ values: joined, rowElements: group.reduce((sum, p) => sum + p.rowElements, 0) }, ...list.slice(maxInputs)];
+  } while (list.length > 1);
+  return list[0].values;
 }
 
 // ---- float arithmetic (FloatFunctional) ------------------------------------------------------------
