@@ -44,9 +44,14 @@ export interface NativeAddon {
    */
   mean(x: QStorage, dtype: number, mode: number, shape: Float64Array, reduced: Float64Array, scale: number, zeroPoint: number): QStorage;
   meanAsync(x: QStorage, dtype: number, mode: number, shape: Float64Array, reduced: Float64Array, scale: number, zeroPoint: number): Promise<QStorage>;
-  /** Concatenation of dense rows: output row r is tensors[0]'s row r, then tensors[1]'s, ... (rowElements[k] elements each). */
-  cat(dtype: number, rows: number, rowElements: Float64Array, ...tensors: QStorage[]): QStorage;
-  catAsync(dtype: number, rows: number, rowElements: Float64Array, ...tensors: QStorage[]): Promise<QStorage>;
+  /**
+   * Concatenation of dense rows, requantized: output row r is tensors[0]'s row r, then
+   * tensors[1]'s, ... (rowElements[k] elements each, the first vectorLengths[k] of each row in
+   * the vectorized formula), every value requantized from inQParams [scale, zeroPoint per
+   * tensor] to (outScale, outZeroPoint).
+   */
+  cat(dtype: number, rows: number, rowElements: Float64Array, vectorLengths: Float64Array, inQParams: Float64Array, outScale: number, outZeroPoint: number, ...tensors: QStorage[]): QStorage;
+  catAsync(dtype: number, rows: number, rowElements: Float64Array, vectorLengths: Float64Array, inQParams: Float64Array, outScale: number, outZeroPoint: number, ...tensors: QStorage[]): Promise<QStorage>;
   quantizePerTensor(input: Float32Array, scale: number, zeroPoint: number, dtype: number): QStorage;
   quantizePerTensorAsync(input: Float32Array, scale: number, zeroPoint: number, dtype: number): Promise<QStorage>;
   quantizePerChannel(input: Float32Array, outer: number, channels: number, inner: number, scales: Float64Array, zeroPoints: Int32Array, dtype: number): QStorage;

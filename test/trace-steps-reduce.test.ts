@@ -28,7 +28,7 @@ describe('mean: each mode replays', () => {
 
 test('cat of three inputs replays, every input a step input in order', async () => {
   const lengths = Float64Array.of(4, 1, 6);
-  const args = () => [0, 3, lengths, bytes(12, false), bytes(3, false), bytes(18, false)];
+  const args = () => [0, 3, lengths, Float64Array.of(0, 0, 4), Float64Array.of(0.05, 3, 0.02, 200, 0.1, 128), 0.04, 90, bytes(12, false), bytes(3, false), bytes(18, false)];
   const replay = await replayStep('cat', args(), args());
-  expect(replay).toEqual({ tracedOutputMatches: true, syncMatches: true, asyncMatches: true, inputArgs: [3, 4, 5] });
+  expect(replay).toEqual({ tracedOutputMatches: true, syncMatches: true, asyncMatches: true, inputArgs: [7, 8, 9] });
 });

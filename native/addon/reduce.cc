@@ -62,7 +62,9 @@ PreparedOp PrepareMean(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
-// cat(dtype, rows, rowElements: Float64Array(k), x0, ..., x(k-1)): output row r = every input's row r in turn.
+// cat(dtype, rows, rowElements: Float64Array(k), vectorLengths: Float64Array(k),
+//     inQParams: Float64Array(2k) [scale, zeroPoint per input], outScale, outZeroPoint, x0, ..., x(k-1)):
+// output row r = every input's row r in turn, requantized to (outScale, outZeroPoint).
 PreparedOp PrepareCat(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
@@ -72,15 +74,36 @@ PreparedOp PrepareCat(const Napi::CallbackInfo& info, bool snapshot) {
   ConcatParams p;
   p.rows = ArgSize(info, 1, "rows");
   const std::vector<int64_t> rows = ArgIntegers(info, 2, kMaxConcatInputs, "rowElements");
+  const std::vector<int64_t> vectors = ArgIntegers(info, 3, kMaxConcatInputs, "vectorLengths");
   p.count = rows.size();
-  if (info.Length() != p.count + 3) ThrowRange(env, "one tensor per row length", "tensors", info[2]);
-  for (size_t k = 0; k < kMaxConcatInputs && k < p.count; ++k) p.row_bytes[k] = static_cast<size_t>(rows[k]);
+  if (vectors.size() != p.count) ThrowRange(env, "one vector length per tensor", "vectorLengths", info[3]);
+  View qparams = ArgTypedArray(info, 4, napi_float64_array, "inQParams");
+  if (qparams.length != 2 * p.count) ThrowRange(env, "a scale and a zero point per tensor", "inQParams", info[4]);
+  const double out_scale = ArgNumber(info, 5, "outScale");
+  const int64_t out_zero_point = ArgInt64(info, 6, "outZeroPoint");
+  if (info.Length() != p.count + 7) ThrowRange(env, "one tensor per row length", "tensors", info[2]);
+  const double* q = static_cast<const double*>(qparams.data);
+  for (size_t k = 0; k < kMaxConcatInputs && k < p.count; ++k) {
+    p.row_bytes[k] = static_cast<size_t>(rows[k]);
+    p.vector_bytes[k] = static_cast<size_t>(vectors[k]);
+    LookupSpec& spec = p.requantize[k];
+    spec.op = LookupOp::kRequantize;
+    spec.dtype = dtype;
+    spec.inverse = InverseScale::kDouble;
+    spec.in_scale = q[2 * k];
+    if (!(std::fabs(q[2 * k + 1]) <= 1e9) || std::trunc(q[2 * k + 1]) != q[2 * k + 1]) {
+      ThrowRange(env, "integer zero points", "inQParams", info[4]);
+    }
+    spec.in_zero_point = static_cast<int64_t>(q[2 * k + 1]);
+    spec.out_scale = out_scale;
+    spec.out_zero_point = out_zero_point;
+  }
   std::shared_ptr<const ConcatOp> prepared;
   ThrowIfFailed(env, ConcatOp::Prepare(p, &prepared));
   std::vector<View> inputs;
   for (size_t k = 0; k < kMaxConcatInputs && k < p.count; ++k) {
     const std::string name = "tensors[" + std::to_string(k) + "]";
-    View x = ArgInput(info, k + 3, StorageArrayType(dtype), name.c_str(), &op);
+    View x = ArgInput(info, k + 7, StorageArrayType(dtype), name.c_str(), &op);
     if (x.bytes != prepared->input_bytes(k)) ThrowRange(env, "typed array of rows * rowElements[k] elements", name.c_str(), x.holder);
     inputs.push_back(x);
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "reference/elementwise-ref.h"
 #include "reference/quantize-ref.h"
 
 namespace qk {
@@ -103,10 +104,15 @@ void MeanRef(const int32_t* x, const MeanParams& p, int32_t* y) {
 }
 
 void ConcatRef(const uint8_t* const* inputs, const ConcatParams& p, uint8_t* out) {
+  std::vector<std::vector<uint8_t>> requantized(p.count);
+  for (size_t k = 0; k < p.count; ++k) {
+    const std::vector<uint8_t> x(inputs[k], inputs[k] + p.rows * p.row_bytes[k]);
+    requantized[k] = p.rows * p.row_bytes[k] == 0 ? x : LookupRowsRef(p.requantize[k], x, p.row_bytes[k], p.vector_bytes[k]);
+  }
   size_t at = 0;
   for (size_t r = 0; r < p.rows; ++r) {
     for (size_t k = 0; k < p.count; ++k) {
-      for (size_t i = 0; i < p.row_bytes[k]; ++i) out[at++] = inputs[k][r * p.row_bytes[k] + i];
+      for (size_t i = 0; i < p.row_bytes[k]; ++i) out[at++] = requantized[k][r * p.row_bytes[k] + i];
     }
   }
 }

@@ -14,7 +14,8 @@ namespace ref {
 // contiguous order of the reduced (keepdim) shape.
 void MeanRef(const int32_t* x, const MeanParams& p, int32_t* y);
 
-// out = for each row r, input 0's row r, input 1's, ...
+// Each input requantized by LookupRowsRef (rows of row_bytes[k], vector_bytes[k] of them in the
+// vector formula), then out = for each row r, input 0's row r, input 1's, ...
 void ConcatRef(const uint8_t* const* inputs, const ConcatParams& p, uint8_t* out);
 
 }  // namespace ref

@@ -114,6 +114,7 @@ QK_TEST(kIsa, "reduce/ops/mean-errors") {
 }
 
 QK_TEST(kIsa, "reduce/ops/cat") {
+  if (!RequireIsaLevel(ctx)) return;
   Random rng(912);
   for (int i = 0; i < 50 && !ctx.failed(); ++i) {
     ConcatParams p;
@@ -123,8 +124,23 @@ QK_TEST(kIsa, "reduce/ops/cat") {
     std::vector<const uint8_t*> pointers(p.count);
     std::vector<const void*> inputs(p.count);
     size_t total = 0;
+    const QDType dtype = rng.Int(0, 1) == 0 ? QDType::kQUInt8 : QDType::kQInt8;
+    const int64_t lo = dtype == QDType::kQInt8 ? -128 : 0;
+    const double out_scale = rng.LogUniform(-3, -1);
+    const int64_t out_zero_point = rng.Int(lo, lo + 255);
     for (size_t k = 0; k < p.count; ++k) {
       p.row_bytes[k] = static_cast<size_t>(rng.Int(0, 40));
+      p.vector_bytes[k] = rng.Int(0, 1) == 0 ? 0 : static_cast<size_t>(rng.Int(0, static_cast<int64_t>(p.row_bytes[k])));
+      LookupSpec& spec = p.requantize[k];
+      spec.op = LookupOp::kRequantize;
+      spec.dtype = dtype;
+      spec.inverse = InverseScale::kDouble;
+      spec.out_scale = out_scale;
+      spec.out_zero_point = out_zero_point;
+      // Every third input already has the output's qparams (the copy path).
+      const bool same = rng.Int(0, 2) == 0;
+      spec.in_scale = same ? out_scale : rng.LogUniform(-3, -1);
+      spec.in_zero_point = same ? out_zero_point : rng.Int(lo, lo + 255);
       data[k] = RandomQuantized<uint8_t>(rng, p.rows * p.row_bytes[k]);
       pointers[k] = data[k].data();
       inputs[k] = data[k].data();
@@ -139,10 +155,21 @@ QK_TEST(kIsa, "reduce/ops/cat") {
     st = op->Run(inputs.data(), y.data(), nullptr);
     ctx.Check(st.ok() && y == expected, "cat case " + std::to_string(i) + ": " + st.message());
   }
-  ConcatParams none;
+  ConcatParams bad;
   std::shared_ptr<const ConcatOp> op;
-  Status st = ConcatOp::Prepare(none, &op);
+  Status st = ConcatOp::Prepare(bad, &op);
   ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("tensors") != std::string::npos, "no inputs: " + st.message());
+  bad.count = 1;
+  bad.rows = 2;
+  bad.row_bytes[0] = 3;
+  bad.requantize[0].op = LookupOp::kRequantize;
+  bad.vector_bytes[0] = 4;
+  st = ConcatOp::Prepare(bad, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("vectorLengths") != std::string::npos, "vector > row: " + st.message());
+  bad.vector_bytes[0] = 0;
+  bad.requantize[0].out_zero_point = 300;
+  st = ConcatOp::Prepare(bad, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("outputZeroPoint") != std::string::npos, "zero point: " + st.message());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/params-elementwise.h"
 #include "base/params-quantize.h"
 
 namespace qk {
@@ -35,13 +36,18 @@ struct MeanParams {
 
 constexpr size_t kMaxConcatInputs = 16;
 
-// Concatenation of dense blocks: output row r is input 0's row r, then input 1's, ... Every
-// concatenation of same-layout tensors along one dim is this, with rows = the product of the
-// sizes before that dim in memory order and row_bytes[k] = input k's bytes from that dim on.
+// Concatenation of dense blocks, each requantized to the output's qparams as torch's quantized
+// cat does: output row r is input 0's row r, then input 1's, ... Every concatenation of
+// same-layout tensors along one dim is this, with rows = the product of the sizes before that
+// dim in memory order and row_bytes[k] = input k's bytes from that dim on. Input k's values map
+// through `requantize[k]` (a LookupOp::kRequantize spec); the first vector_bytes[k] of each of
+// its rows take the vectorized formula (torch's NHWC kernel, where a row is a pixel's channels).
 struct ConcatParams {
   size_t rows = 0;
-  size_t count = 0;                          // inputs, 1..kMaxConcatInputs
+  size_t count = 0;  // inputs, 1..kMaxConcatInputs
   size_t row_bytes[kMaxConcatInputs] = {};
+  size_t vector_bytes[kMaxConcatInputs] = {};
+  LookupSpec requantize[kMaxConcatInputs];
 };
 
 }  // namespace qk

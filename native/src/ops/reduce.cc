@@ -8,7 +8,9 @@
 
 #include "base/checked.h"
 #include "base/expected.h"
+#include "ops/elementwise.h"
 #include "ops/quantize.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace {
@@ -242,9 +244,23 @@ Status ConcatOp::Prepare(const ConcatParams& params, std::shared_ptr<const Conca
   op->p_ = params;
   size_t row = 0;
   for (size_t k = 0; k < params.count; ++k) {
+    const std::string name = "tensors[" + std::to_string(k) + "]";
     if (!CheckedMul(params.rows, params.row_bytes[k], &op->input_bytes_[k]) || !CheckedAdd(row, params.row_bytes[k], &row)) {
-      return Status::RangeError(Expected("sizes whose product fits size_t", "tensors", "larger"));
+      return Status::RangeError(Expected("sizes whose product fits size_t", name, "larger"));
     }
+    if (params.vector_bytes[k] > params.row_bytes[k]) {
+      return Status::RangeError(Expected("a vector length of at most its row length " + std::to_string(params.row_bytes[k]),
+                                         "vectorLengths", std::to_string(params.vector_bytes[k])));
+    }
+    if (params.requantize[k].op != LookupOp::kRequantize || params.requantize[k].dtype != params.requantize[0].dtype) {
+      return Status::RangeError(Expected("a requantization of the first tensor's dtype", name, "another lookup"));
+    }
+    QK_RETURN_IF_ERROR(BuildLookupTable(params.requantize[k], /*vector_formula=*/false, op->tables_[k][0]));
+    QK_RETURN_IF_ERROR(BuildLookupTable(params.requantize[k], /*vector_formula=*/true, op->tables_[k][1]));
+    op->one_table_[k] = std::memcmp(op->tables_[k][0], op->tables_[k][1], 256) == 0;
+    bool identity = op->one_table_[k];
+    for (int b = 0; b < 256 && identity; ++b) identity = op->tables_[k][0][b] == b;
+    op->identity_[k] = identity;
   }
   op->out_row_bytes_ = row;
   if (!CheckedMul(params.rows, row, &op->output_bytes_)) {
@@ -255,11 +271,22 @@ Status ConcatOp::Prepare(const ConcatParams& params, std::shared_ptr<const Conca
 }
 
 Status ConcatOp::Run(const void* const* inputs, void* output, void*) const {
+  LookupX8Fn* lut = Dispatch().x8_lut;  // read once: a concurrent SetMaxIsa never splits one call
   uint8_t* y = static_cast<uint8_t*>(output);
   for (size_t r = 0; r < p_.rows; ++r) {
     for (size_t k = 0; k < p_.count; ++k) {
       const size_t n = p_.row_bytes[k];
-      if (n > 0) std::memcpy(y, static_cast<const uint8_t*>(inputs[k]) + r * n, n);
+      const uint8_t* x = static_cast<const uint8_t*>(inputs[k]) + r * n;
+      if (n == 0) continue;
+      if (identity_[k]) {
+        std::memcpy(y, x, n);
+      } else if (one_table_[k]) {
+        lut(n, x, tables_[k][0], y);
+      } else {
+        const size_t v = p_.vector_bytes[k];
+        if (v > 0) lut(v, x, tables_[k][1], y);
+        if (n > v) lut(n - v, x + v, tables_[k][0], y + v);
+      }
       y += n;
     }
   }

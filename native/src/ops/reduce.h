@@ -2,9 +2,10 @@
 //
 // MeanOp computes the three paths of base/params-reduce.h MeanMode exactly as torch 1.13 does
 // (doc/numerics.md "mean"); lib/qtensor.ts decides the path and makes the input dense in the
-// layout the path reads. ConcatOp joins dense rows (lib requantizes each input to the output's
-// qparams first, as torch's quantized cat does); neither has a microkernel: mean's sums are one
-// pass over the input in memory order and cat is memcpy.
+// layout the path reads. ConcatOp requantizes and joins dense rows in one pass: each input's
+// bytes go through its 256-entry requantization tables (the elementwise family's lookup kernel),
+// or are copied where the table is the identity. Mean has no microkernel: its sums are one pass
+// over the input in memory order.
 #pragma once
 
 #include <cstddef>
@@ -39,7 +40,8 @@ class MeanOp final : public Op {
 
 class ConcatOp final : public Op {
  public:
-  // RangeError naming the parameter: no inputs or too many, or sizes whose product overflows.
+  // RangeError naming the parameter: no inputs or too many, sizes whose product overflows,
+  // a vector length beyond its row, or bad qparams.
   static Status Prepare(const ConcatParams& params, std::shared_ptr<const ConcatOp>* out);
 
   const char* name() const override { return "cat"; }
@@ -50,6 +52,10 @@ class ConcatOp final : public Op {
 
  private:
   ConcatParams p_;
+  // Per input: the tail and the vector formula's tables, and what they amount to.
+  uint8_t tables_[kMaxConcatInputs][2][256] = {};
+  bool identity_[kMaxConcatInputs] = {};   // both tables map every byte to itself: a copy
+  bool one_table_[kMaxConcatInputs] = {};  // both tables equal: no vector/tail split
   size_t input_bytes_[kMaxConcatInputs] = {};
   size_t out_row_bytes_ = 0, output_bytes_ = 0;
 };
