@@ -41,7 +41,7 @@ struct ArrayKind {
 constexpr ArrayKind kArrayKinds[] = {
     {"Uint8Array", napi_uint8_array, 1},     {"Int8Array", napi_int8_array, 1},
     {"Int32Array", napi_int32_array, 4},     {"Float32Array", napi_float32_array, 4},
-    {"Float64Array", napi_float64_array, 8},
+    {"Float64Array", napi_float64_array, 8},   {"BigInt64Array", napi_bigint64_array, 8},  // int64 embedding indices
     {"BigUint64Array", napi_biguint64_array, 8},  // the binary layers' packed bits
 };
 
@@ -52,7 +52,8 @@ const ArrayKind& ArgArrayKind(const Napi::CallbackInfo& info, size_t index) {
       if (name == kind.name) return kind;
     }
   }
-  ThrowType(info.Env(), "'Uint8Array', 'Int8Array', 'Int32Array', 'Float32Array', 'Float64Array' or 'BigUint64Array'", "arrayType",
+  ThrowType(info.Env(), "'Uint8Array', 'Int8Array', 'Int32Array', 'Float32Array', 'Float64Array', 'BigInt64Array' or 'BigUint64Array'",
+            "arrayType",
             index < info.Length() ? info[index] : info.Env().Undefined());
 }
 
