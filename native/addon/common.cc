@@ -288,9 +288,11 @@ void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, const std::ve
   }
   std::vector<const void*> pointers;
   op->step_args.clear();
+  op->step_data.clear();
   for (size_t i = 0; i < kMaxStepInputs && i < inputs.size(); ++i) {
     pointers.push_back(inputs[i].data);
     op->step_args.push_back(inputs[i].arg);
+    op->step_data.push_back(inputs[i].data);
   }
   op->output = out.array;
   op->output_bytes = out.bytes;
@@ -310,9 +312,19 @@ Napi::Value TraceResult(const Napi::CallbackInfo& info, const char* name, Prepar
   }
   const Status status = RunGuarded(op.compute);
   if (!status.ok()) throw ErrorFromStatus(env, status);
+  // The step keeps the copies of its parameters (per-channel arrays, norm weights, ...) but not
+  // those of its graph inputs: a plan hands it other buffers, so the trace-time activations
+  // would only hold memory for the plan's whole life.
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> kept;
   size_t kept_bytes = 0;
-  for (size_t i = 0; i < kMaxArguments && i < op.snapshots.size(); ++i) kept_bytes += op.snapshots[i]->size();
-  auto step = std::make_shared<KeptStep>(op.step, std::move(op.snapshots));
+  for (size_t i = 0; i < kMaxArguments && i < op.snapshots.size(); ++i) {
+    bool graph_input = false;
+    for (size_t k = 0; k < kMaxStepInputs && k < op.step_data.size(); ++k) graph_input = graph_input || op.step_data[k] == op.snapshots[i]->data();
+    if (graph_input) continue;
+    kept_bytes += op.snapshots[i]->size();
+    kept.push_back(op.snapshots[i]);
+  }
+  auto step = std::make_shared<KeptStep>(op.step, std::move(kept));
   Napi::Object result = Napi::Object::New(env);
   result.Set("output", op.output);
   result.Set("step", NewHandle(env, new StepHandle(std::move(step), op.output_bytes), kept_bytes));

@@ -112,6 +112,7 @@ struct PreparedOp {
   // Set by SetStep: the step, the argument index of each of its inputs, its output's bytes.
   std::shared_ptr<const PlanStep> step;
   std::vector<size_t> step_args;
+  std::vector<const void*> step_data;  // where each step input's bytes are for this call
   size_t output_bytes = 0;
 };
 
