@@ -268,6 +268,7 @@ export function lookupPlan(p: Lookup, ownedTable = false): OpPlan<Tensor> {
     () => embeddingAddon.embeddingBagLookup(...args),
     () => embeddingAddon.embeddingBagLookupAsync(ownedTable ? sharedTable(p.table.data) : args[0], ...(args.slice(1) as unknown as Tail<LookupArgs>)),
     (values) => new Tensor(values, p.shape),
+    { op: 'embeddingBagLookup', args },
   );
 }
 
