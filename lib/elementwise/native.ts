@@ -46,11 +46,12 @@ export interface ElementwiseAddon {
   elementwiseSoftmaxAsync(x: QStorage, dtype: number, outer: number, size: number, inner: number, params: Float64Array): Promise<QStorage>;
   /**
    * dst[dstStrides . i] = src[srcStrides . i] for every index i of shape, dst written in place
-   * (ops/strided-copy.h); src and dst typed arrays of one kind; layout: [rank, shape, srcStrides,
-   * dstStrides], rank <= 8. Sync only. RangeError naming srcStrides / dstStrides when an offset
-   * falls outside its array.
+   * and returned (ops/strided-copy.h); src and dst typed arrays of one kind; layout: [rank, shape,
+   * srcStrides, dstStrides], rank <= 8. Sync only (plus the trace form, which records only a copy
+   * that writes all of dst). RangeError naming srcStrides / dstStrides when an offset falls
+   * outside its array.
    */
-  elementwiseStridedCopy(src: ArrayBufferView, dst: ArrayBufferView, layout: Float64Array): void;
+  elementwiseStridedCopy(src: ArrayBufferView, dst: ArrayBufferView, layout: Float64Array): ArrayBufferView;
 }
 
 export const native = addon as unknown as ElementwiseAddon;

@@ -1,4 +1,4 @@
-// The binding of activations, quantized arithmetic and tensor ops: lookup-table maps and quantized add / mul on 8-bit storage, the fp32 matmul.
+// The binding of activations, quantized arithmetic and tensor ops: lookup-table maps and quantized add / mul on 8-bit storage, the fp32 matmul, softmax, the strided copy; each a traceable plan step.
 #include <cmath>
 #include <string>
 
@@ -8,6 +8,8 @@
 #include "ops/op.h"
 #include "ops/softmax.h"
 #include "ops/strided-copy.h"
+#include "plan/function-step.h"
+#include "plan/op-step.h"
 
 namespace qk {
 namespace addon {
@@ -56,11 +58,13 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   const Status checked = CheckLookupSpec(spec);
   if (!checked.ok()) throw ErrorFromStatus(env, checked);
   Output out = NewOutput(env, StorageArrayType(dtype), x.length);
-  op.output = out.array;
-  const void* x_data = x.data;
   const size_t n = x.length;
-  void* y = out.data;
-  op.compute = [=] { return LookupRows(spec, x_data, n, y, n, row_length, vector_length); };
+  SetStep(&op,
+          std::make_shared<FunctionStep>("elementwise_lookup",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return LookupRows(spec, in[0], n, y, n, row_length, vector_length);
+                                         }),
+          {x}, out);
   return op;
 }
 
@@ -97,12 +101,13 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t vector_length = ArgSize(info, 7, "vectorLength");
   if (b.length != a.length) ThrowRange(env, "as many elements as qa", "qb", b.holder);
   Output out = NewOutput(env, StorageArrayType(dtype), a.length);
-  op.output = out.array;
-  const void* a_data = a.data;
-  const void* b_data = b.data;
   const size_t n = a.length;
-  void* y = out.data;
-  op.compute = [=] { return BinaryRows(spec, a_data, n, b_data, n, y, n, row_length, vector_length); };
+  SetStep(&op,
+          std::make_shared<FunctionStep>(spec.multiply ? "mul" : "add",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return BinaryRows(spec, in[0], n, in[1], n, y, n, row_length, vector_length);
+                                         }),
+          {a, b}, out);
   return op;
 }
 
@@ -126,12 +131,15 @@ PreparedOp PrepareMatmul(const Napi::CallbackInfo& info, bool snapshot) {
   if (a.length != a_need) ThrowRange(env, "Float32Array of batch * m * k = " + std::to_string(a_need) + " values", "a", a.holder);
   if (b.length != b_need) ThrowRange(env, "Float32Array of batch * k * n = " + std::to_string(b_need) + " values", "b", b.holder);
   Output out = NewOutput(env, napi_float32_array, y_len);
-  op.output = out.array;
-  const float* a_data = static_cast<const float*>(a.data);
-  const float* b_data = static_cast<const float*>(b.data);
   const size_t a_len = a.length, b_len = b.length;
-  float* y = static_cast<float*>(out.data);
-  op.compute = [=] { return MatmulF32(a_data, a_len, b_data, b_len, y, y_len, batch, m, k, n); };
+  SetStep(&op,
+          std::make_shared<FunctionStep>("matmul",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return MatmulF32(static_cast<const float*>(in[0]), a_len,
+                                                            static_cast<const float*>(in[1]), b_len,
+                                                            static_cast<float*>(y), y_len, batch, m, k, n);
+                                         }),
+          {a, b}, out);
   return op;
 }
 
@@ -160,10 +168,7 @@ PreparedOp PrepareSoftmax(const Napi::CallbackInfo& info, bool snapshot) {
   if (!status.ok()) throw ErrorFromStatus(env, status);
   if (prepared->input_bytes(0) != x.length) ThrowRange(env, "outer * size * inner values", "input", x.holder);
   Output out = NewOutput(env, StorageArrayType(params.dtype), x.length);
-  op.output = out.array;
-  const void* x_data = x.data;
-  void* y = out.data;
-  op.compute = [prepared, x_data, y] { return RunWithScratch(*prepared, &x_data, y); };
+  SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
   return op;
 }
 
@@ -182,32 +187,68 @@ size_t ElementBytes(napi_typedarray_type type) {
   }
 }
 
-// elementwiseStridedCopy(src, dst, layout: Float64Array [rank, shape, srcStrides, dstStrides]) -> undefined:
+// elementwiseStridedCopy(src, dst, layout: Float64Array [rank, shape, srcStrides, dstStrides]) -> dst:
 // dst[dstStrides . i] = src[srcStrides . i] for every index i of shape (ops/strided-copy.h), dst written in
-// place. src and dst are typed arrays of one kind. Sync only: lib/shape.ts calls it inside the ops it
-// serves (contiguous, broadcast, cat), whose async forms run on their own plans.
-Napi::Value StridedCopy(const Napi::CallbackInfo& info) {
+// place (and returned, so that it reads like every op's sync form). src and dst are typed arrays of one
+// kind. No async form: the op would write the caller's dst from another thread; lib/shape.ts calls it inside
+// the ops it serves (contiguous, broadcast, cat), whose async forms run on their own plans.
+struct StridedCopyCall {
+  View src, dst;
+  std::shared_ptr<const StridedCopyOp> op;
+};
+
+StridedCopyCall ReadStridedCopy(const Napi::CallbackInfo& info, PreparedOp* op) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsTypedArray()) ThrowType(env, "typed array", "src", info[0]);
   const napi_typedarray_type type = info[0].As<Napi::TypedArray>().TypedArrayType();
-  View src = ArgTypedArray(info, 0, type, "src");
-  View dst = ArgTypedArray(info, 1, type, "dst");
+  StridedCopyCall call;
+  call.src = ArgInput(info, 0, type, "src", op);
+  call.dst = ArgTypedArray(info, 1, type, "dst");
   // A SharedArrayBuffer view is read into a private copy: writing that copy would lose the result.
-  if (dst.copy) ThrowType(env, "typed array on a plain (not shared) ArrayBuffer", "dst", info[1]);
+  if (call.dst.copy) ThrowType(env, "typed array on a plain (not shared) ArrayBuffer", "dst", info[1]);
   View layout = ArgTypedArray(info, 2, napi_float64_array, "layout");
   StridedCopyParams params;
   params.element_bytes = ElementBytes(type);
-  params.src_length = src.length;
-  params.dst_length = dst.length;
+  params.src_length = call.src.length;
+  params.dst_length = call.dst.length;
   Status status = ReadStridedCopyLayout(static_cast<const double*>(layout.data), layout.length, &params);
-  std::shared_ptr<const StridedCopyOp> op;
-  if (status.ok()) status = StridedCopyOp::Prepare(params, &op);
-  if (status.ok()) {
-    const void* inputs[1] = {src.data};
-    status = op->Run(inputs, dst.data, nullptr);
-  }
+  if (status.ok()) status = StridedCopyOp::Prepare(params, &call.op);
   if (!status.ok()) throw ErrorFromStatus(env, status);
-  return env.Undefined();
+  return call;
+}
+
+// The sync form runs the prepared copy directly: lib/shape.ts sends copies of a few hundred elements
+// here (NATIVE_MIN_ELEMENTS), where a PreparedOp's closure and step would add to a ~0.6 us call.
+Napi::Value StridedCopySync(const Napi::CallbackInfo& info) {
+  PreparedOp op;  // holds a shared-memory src's private copy for the call
+  const StridedCopyCall call = ReadStridedCopy(info, &op);
+  const void* inputs[1] = {call.src.data};
+  const Status status = call.op->Run(inputs, call.dst.data, nullptr);
+  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
+  return call.dst.holder;
+}
+
+// The trace form (elementwiseStridedCopyTrace): the same copy as a step reading src (a channel
+// shuffle's transpose or contiguous() in a traced forward), run now into dst. A plan gives the step
+// an arena buffer as its output, so only a copy that writes every element of dst is recorded; one
+// that writes part of dst (one operand of a cat, a narrow) depends on dst's earlier bytes and throws
+// rather than make a plan that drops them.
+PreparedOp PrepareStridedCopyTrace(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  const StridedCopyCall call = ReadStridedCopy(info, &op);
+  if (!call.op->writes_whole_output()) {
+    throw Napi::Error::New(info.Env(),
+                           "qkernels: elementwiseStridedCopy cannot be recorded by jit.trace: this copy writes only part "
+                           "of dst (one operand of a cat, a narrow), so its result depends on dst's earlier contents");
+  }
+  Output out;
+  out.array = call.dst.holder;
+  out.data = call.dst.data;
+  out.length = call.dst.length;
+  out.bytes = call.dst.bytes;
+  SetStep(&op, std::make_shared<OpStep>(call.op), {call.src}, out);
+  return op;
 }
 
 }  // namespace
@@ -217,7 +258,10 @@ void RegisterElementwiseOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PrepareBinary>(env, exports, "elementwiseBinary");
   DefineOp<PrepareMatmul>(env, exports, "elementwiseMatmul");
   DefineOp<PrepareSoftmax>(env, exports, "elementwiseSoftmax");
-  exports.Set("elementwiseStridedCopy", Napi::Function::New(env, StridedCopy, "elementwiseStridedCopy"));
+  exports.Set("elementwiseStridedCopy", Napi::Function::New(env, StridedCopySync, "elementwiseStridedCopy"));
+  exports.Set("elementwiseStridedCopyTrace", Napi::Function::New(env, RunTrace<PrepareStridedCopyTrace>,
+                                                                 "elementwiseStridedCopyTrace",
+                                                                 const_cast<char*>("elementwiseStridedCopy")));
 }
 
 }  // namespace addon

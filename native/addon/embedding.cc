@@ -7,6 +7,7 @@
 #include "base/checked.h"
 #include "ops/embedding.h"
 #include "pack/embedding-pack.h"
+#include "plan/function-step.h"
 
 namespace qk {
 namespace addon {
@@ -18,8 +19,10 @@ int ArgBits(const Napi::CallbackInfo& info, size_t index) {
   return static_cast<int>(bits);
 }
 
-// An Int32Array or BigInt64Array of indices or offsets (copied for async ops by ArgInput).
-EmbeddingIndexArray ArgIndexArray(const Napi::CallbackInfo& info, size_t index, const char* parameter, PreparedOp* op) {
+// An Int32Array or BigInt64Array of indices or offsets (copied for async ops by ArgInput); *view is
+// the array read, for the step inputs.
+EmbeddingIndexArray ArgIndexArray(const Napi::CallbackInfo& info, size_t index, const char* parameter, PreparedOp* op,
+                                  View* view_out) {
   Napi::Env env = info.Env();
   if (index >= info.Length() || !info[index].IsTypedArray()) {
     ThrowType(env, "Int32Array or BigInt64Array", parameter, info[index]);
@@ -33,6 +36,7 @@ EmbeddingIndexArray ArgIndexArray(const Napi::CallbackInfo& info, size_t index, 
   array.is64 = type == napi_bigint64_array;
   array.length = view.length;
   array.data = view.data;
+  *view_out = view;
   return array;
 }
 
@@ -102,13 +106,15 @@ PreparedOp PreparePrepack(const Napi::CallbackInfo& info, bool snapshot) {
   }
   const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
   Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
-  op.output = out.array;
-  const float* weight_data = static_cast<const float*>(weight.data);
   const size_t weight_len = weight.length;
-  uint8_t* out_data = static_cast<uint8_t*>(out.data);
-  op.compute = [=] {
-    return EmbeddingBagPrepack(bits, weight_data, weight_len, rows, dim, optimized, out_data, packed_bytes);
-  };
+  SetStep(&op,
+          std::make_shared<FunctionStep>("embedding_bag_prepack",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return EmbeddingBagPrepack(bits, static_cast<const float*>(in[0]), weight_len,
+                                                                      rows, dim, optimized, static_cast<uint8_t*>(y),
+                                                                      packed_bytes);
+                                         }),
+          {weight}, out);
   return op;
 }
 
@@ -132,17 +138,21 @@ PreparedOp PreparePackQuantized(const Napi::CallbackInfo& info, bool snapshot) {
   }
   const size_t packed_bytes = ArgPackedBytes(info, rows, dim, bits);
   Output out = NewOutput(info.Env(), napi_uint8_array, packed_bytes);
-  op.output = out.array;
-  const uint8_t* q_data = static_cast<const uint8_t*>(q.data);
   const size_t q_bytes = q.bytes;
+  // The per-row qparams are the QTensor's parameters, not graph data: captured (copies the traced
+  // step keeps), like every op's per-channel scales.
   const float* scale_data = static_cast<const float*>(scales.data);
   const float* zp_data = static_cast<const float*>(zero_points.data);
   const size_t qparams_len = scales.length;
-  uint8_t* out_data = static_cast<uint8_t*>(out.data);
-  op.compute = [=] {
-    return EmbeddingBagPackQuantized(bits, q_data, q_bytes, rows, dim, scale_data, zp_data, qparams_len, out_data,
-                                     packed_bytes);
-  };
+  SetStep(&op,
+          std::make_shared<FunctionStep>("embedding_bag_pack_quantized",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return EmbeddingBagPackQuantized(bits, static_cast<const uint8_t*>(in[0]),
+                                                                            q_bytes, rows, dim, scale_data, zp_data,
+                                                                            qparams_len, static_cast<uint8_t*>(y),
+                                                                            packed_bytes);
+                                         }),
+          {q}, out);
   return op;
 }
 
@@ -159,9 +169,15 @@ PreparedOp PrepareUnpack(const Napi::CallbackInfo& info, bool snapshot) {
   size_t numel = 0;
   if (!CheckedMul(rows, dim, &numel)) ThrowRange(info.Env(), "a table that fits in memory", "rows", info[1]);
   Output out = NewOutput(info.Env(), napi_float32_array, numel);
-  op.output = out.array;
-  float* out_data = static_cast<float*>(out.data);
-  op.compute = [=] { return EmbeddingBagUnpack(bits, table.data, table.bytes, rows, row_bytes, out_data, numel); };
+  const size_t table_bytes = table.bytes;
+  SetStep(&op,
+          std::make_shared<FunctionStep>("embedding_bag_unpack",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return EmbeddingBagUnpack(bits, static_cast<const uint8_t*>(in[0]),
+                                                                     table_bytes, rows, row_bytes,
+                                                                     static_cast<float*>(y), numel);
+                                         }),
+          {packed}, out);
   return op;
 }
 
@@ -179,8 +195,11 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   args.table.rows = ArgSize(info, 1, "rows");
   args.table.row_bytes = ArgSize(info, 2, "rowBytes");
   args.table.bits = ArgBits(info, 3);
-  args.indices = ArgIndexArray(info, 4, "indices", &op);
-  args.offsets = ArgIndexArray(info, 5, "offsets", &op);
+  // The step's graph inputs, in this order: indices, offsets, perSampleWeights (when given). The
+  // table, the mapping and every size are the op's parameters, captured with `args`.
+  std::vector<View> inputs(2);
+  args.indices = ArgIndexArray(info, 4, "indices", &op, &inputs[0]);
+  args.offsets = ArgIndexArray(info, 5, "offsets", &op, &inputs[1]);
   args.include_last_offset = ArgBool(info, 6, "includeLastOffset");
   const int64_t mode = ArgInt64(info, 7, "mode");
   if (mode < 0 || mode > 2) ThrowRange(env, "mode code 0 (sum), 1 (mean) or 2 (max)", "mode", info[7]);
@@ -189,6 +208,7 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
     View weights = ArgInput(info, 8, napi_float32_array, "perSampleWeights", &op);
     args.per_sample_weights = static_cast<const float*>(weights.data);
     args.per_sample_weights_len = weights.length;
+    inputs.push_back(weights);
   }
   args.pruned_weights = ArgBool(info, 9, "prunedWeights");
   if (!IsAbsent(info, 10)) {
@@ -206,9 +226,17 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   size_t numel = 0;
   if (!CheckedMul(bags, EmbeddingTableDim(args.table), &numel)) ThrowRange(env, "an output that fits in memory", "offsets", info[5]);
   Output out = NewOutput(env, napi_float32_array, numel);
-  op.output = out.array;
-  float* out_data = static_cast<float*>(out.data);
-  op.compute = [=] { return EmbeddingBagLookup(args, out_data, numel); };
+  const bool weighted = inputs.size() > 2;
+  SetStep(&op,
+          std::make_shared<FunctionStep>("embedding_bag",
+                                         [=](const void* const* in, void* y, void*) {
+                                           EmbeddingBagArgs run = args;  // the op re-checks the values of every run
+                                           run.indices.data = in[0];
+                                           run.offsets.data = in[1];
+                                           if (weighted) run.per_sample_weights = static_cast<const float*>(in[2]);
+                                           return EmbeddingBagLookup(run, static_cast<float*>(y), numel);
+                                         }),
+          inputs, out);
   return op;
 }
 

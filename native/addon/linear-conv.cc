@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "addon/common.h"
+#include "plan/function-step.h"
 #include "plan/op-step.h"
 #include "base/checked.h"
 #include "base/expected.h"
@@ -176,10 +177,7 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   const Status status = RunGuarded([&] { return LinearOp::Prepare(weights, params, &prepared); });
   if (!status.ok()) throw ErrorFromStatus(env, status);
   Output out = NewOutput(env, napi_uint8_array, prepared->output_bytes());
-  op.output = out.array;
-  const void* x_data = x.data;
-  void* y = out.data;
-  op.compute = [prepared, x_data, y] { return RunWithScratch(*prepared, &x_data, y); };
+  SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
   return op;
 }
 
@@ -220,7 +218,9 @@ struct LinearFastCall {
 // linear(...) sync, the per-call fast path: reads the 9 arguments with raw N-API into stack storage
 // and runs LinearU8 in place, with no PreparedOp, std::function, shared_ptr copy or argument vector.
 // It accepts only arguments every check of PrepareLinear passes (activation None or ReLU); anything
-// else goes to LinearSyncGeneral, which makes the same checks and throws the same errors. The
+// else goes to LinearSyncGeneral, which makes the same checks and throws the same errors. LinearU8
+// with these arguments is what LinearOp::Run calls for None/ReLU, so the fast path, linearAsync and
+// a traced linear step (linearTrace) give the same bits (test/trace-steps-ops.test.ts checks it). The
 // weights stay alive: the handle argument holds them for the duration of this call.
 napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
   constexpr size_t kArgs = 9;
@@ -298,10 +298,14 @@ PreparedOp PrepareLinearDynamic(const Napi::CallbackInfo& info, bool snapshot) {
   const bool relu = ArgBool(info, 4, "relu");
   const size_t y_count = LinearOutputCount(info, *weights, x, rows, "Float32Array of rows * inFeatures values");
   Output out = NewOutput(env, napi_float32_array, y_count);
-  op.output = out.array;
-  const float* x_data = static_cast<const float*>(x.data);
-  float* y = static_cast<float*>(out.data);
-  op.compute = [=] { return LinearDynamicF32(*weights, x_data, rows, reduce_range, relu, y); };
+  // The step holds the weights (a shared_ptr): releasing the handle later does not free them.
+  SetStep(&op,
+          std::make_shared<FunctionStep>("linear_dynamic",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return LinearDynamicF32(*weights, static_cast<const float*>(in[0]), rows,
+                                                                   reduce_range, relu, static_cast<float*>(y));
+                                         }),
+          {x}, out);
   return op;
 }
 
@@ -464,11 +468,12 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
 void RegisterLinearConvOps(Napi::Env env, Napi::Object exports) {
   exports.Set("linearPrepack", Napi::Function::New(env, LinearPrepack, "linearPrepack"));
   exports.Set("linearUnpack", Napi::Function::New(env, LinearUnpack, "linearUnpack"));
-  // linear's sync entry is the fast path above (raw N-API); linearAsync is DefineOp's.
+  // linear's sync entry is the fast path above (raw N-API); linearAsync and linearTrace are DefineOp's forms.
   napi_value linear_sync = nullptr;
   NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "linear", NAPI_AUTO_LENGTH, LinearSync, nullptr, &linear_sync));
   exports.Set("linear", Napi::Value(env, linear_sync));
   exports.Set("linearAsync", Napi::Function::New(env, RunAsync<PrepareLinear>, "linearAsync"));
+  exports.Set("linearTrace", Napi::Function::New(env, RunTrace<PrepareLinear>, "linearTrace", const_cast<char*>("linear")));
   DefineOp<PrepareLinearDynamic>(env, exports, "linearDynamic");
   exports.Set("convPrepack", Napi::Function::New(env, ConvPrepack, "convPrepack"));
   exports.Set("convUnpack", Napi::Function::New(env, ConvUnpack, "convUnpack"));

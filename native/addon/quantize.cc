@@ -4,6 +4,7 @@
 
 #include "addon/common.h"
 #include "ops/quantize.h"
+#include "plan/function-step.h"
 
 namespace qk {
 namespace addon {
@@ -20,12 +21,15 @@ PreparedOp PrepareQuantizePerTensor(const Napi::CallbackInfo& info, bool snapsho
   const int64_t zero_point = ArgInt64(info, 2, "zeroPoint");
   const QDType dtype = ArgDType(info, 3);
   Output out = NewQuantizedOutput(info.Env(), dtype, x.length);
-  op.output = out.array;
-  const float* x_data = static_cast<const float*>(x.data);
   const size_t n = x.length;
-  void* out_data = out.data;
   const size_t out_bytes = out.bytes;
-  op.compute = [=] { return QuantizePerTensor(x_data, n, scale, zero_point, dtype, out_data, out_bytes); };
+  SetStep(&op,
+          std::make_shared<FunctionStep>("quantize_per_tensor",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return QuantizePerTensor(static_cast<const float*>(in[0]), n, scale,
+                                                                    zero_point, dtype, y, out_bytes);
+                                         }),
+          {x}, out);
   return op;
 }
 
@@ -42,14 +46,18 @@ PreparedOp PrepareQuantizeChannels(const Napi::CallbackInfo& info, bool snapshot
   const auto params = kReadParams(info, 4, layout.channels, &op);
   const QDType dtype = ArgDType(info, 6);
   Output out = NewQuantizedOutput(info.Env(), dtype, x.length);
-  op.output = out.array;
-  const float* x_data = static_cast<const float*>(x.data);
   const size_t x_len = x.length;
-  void* out_data = out.data;
   const size_t out_bytes = out.bytes;
-  op.compute = [=] {
-    return kQuantize(x_data, x_len, layout, params.scales, params.zero_points, params.length, dtype, out_data, out_bytes);
-  };
+  // `params` holds the per-channel arrays (snapshots kept by the traced step, or the widened
+  // zero points it owns), so the step captures it whole.
+  SetStep(&op,
+          std::make_shared<FunctionStep>("quantize_per_channel",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return kQuantize(static_cast<const float*>(in[0]), x_len, layout,
+                                                            params.scales, params.zero_points, params.length, dtype, y,
+                                                            out_bytes);
+                                         }),
+          {x}, out);
   return op;
 }
 
@@ -67,11 +75,14 @@ PreparedOp PrepareDequantizePerTensor(const Napi::CallbackInfo& info, bool snaps
   size_t needed = 0;
   if (!QDTypeStorageBytes(dtype, numel, &needed) || needed > q.bytes) ThrowRange(info.Env(), "storage holding numel elements", "storage", q.holder);
   Output out = NewOutput(info.Env(), napi_float32_array, numel);
-  op.output = out.array;
-  const void* q_data = q.data;
   const size_t q_bytes = q.bytes;
-  float* y = static_cast<float*>(out.data);
-  op.compute = [=] { return DequantizePerTensor(q_data, q_bytes, dtype, numel, scale, zero_point, y, numel); };
+  SetStep(&op,
+          std::make_shared<FunctionStep>("dequantize_per_tensor",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return DequantizePerTensor(in[0], q_bytes, dtype, numel, scale, zero_point,
+                                                                      static_cast<float*>(y), numel);
+                                         }),
+          {q}, out);
   return op;
 }
 
@@ -90,13 +101,15 @@ PreparedOp PrepareDequantizeChannels(const Napi::CallbackInfo& info, bool snapsh
   if (!QDTypeStorageBytes(dtype, numel, &needed) || needed > q.bytes) ThrowRange(info.Env(), "storage holding outer * channels * inner elements", "storage", q.holder);
   const auto params = kReadParams(info, 5, layout.channels, &op);
   Output out = NewOutput(info.Env(), napi_float32_array, numel);
-  op.output = out.array;
-  const void* q_data = q.data;
   const size_t q_bytes = q.bytes;
-  float* y = static_cast<float*>(out.data);
-  op.compute = [=] {
-    return kDequantize(q_data, q_bytes, dtype, layout, params.scales, params.zero_points, params.length, y, numel);
-  };
+  SetStep(&op,
+          std::make_shared<FunctionStep>("dequantize_per_channel",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return kDequantize(in[0], q_bytes, dtype, layout, params.scales,
+                                                              params.zero_points, params.length,
+                                                              static_cast<float*>(y), numel);
+                                         }),
+          {q}, out);
   return op;
 }
 

@@ -1,4 +1,4 @@
-// Strided copy: the prepared op against native/reference/strided-copy-ref on random layouts (permuted, padded, broadcast sources; dense or padded destinations in any order; 1/2/4/8-byte elements), the shapes lib sends, and its errors.
+// Strided copy: the prepared op against native/reference/strided-copy-ref on random layouts (permuted, padded, broadcast sources; dense or padded destinations in any order; 1/2/4/8-byte elements), the shapes lib sends, whether a box writes its whole output, and its errors.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -46,8 +46,27 @@ StridedCopyParams ParamsFor(size_t element_bytes, const std::vector<int64_t>& sh
   return p;
 }
 
+// Whether the box writes every one of dst_length elements exactly once, by counting the writes.
+bool WritesEachOnce(const std::vector<int64_t>& shape, const std::vector<int64_t>& dst_strides, size_t dst_length) {
+  std::vector<int> writes(dst_length, 0);
+  int64_t numel = 1;
+  for (int64_t s : shape) numel *= s;
+  std::vector<int64_t> index(shape.size(), 0);
+  for (int64_t i = 0; i < numel; ++i) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < shape.size(); ++d) offset += index[d] * dst_strides[d];
+    ++writes[static_cast<size_t>(offset)];
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return std::all_of(writes.begin(), writes.end(), [](int w) { return w == 1; });
+}
+
 // Runs the op and the reference on the same layout; both destinations start as the same
 // pattern, so a write the reference does not make (or a missing one) shows up as a difference.
+// Also checks writes_whole_output() (what a traced plan step relies on) against a count of the writes.
 void CheckLayout(Context& ctx, const std::string& what, size_t element_bytes, const std::vector<int64_t>& shape,
                  const std::vector<int64_t>& src_strides, size_t src_length, const std::vector<int64_t>& dst_strides,
                  size_t dst_length) {
@@ -55,6 +74,8 @@ void CheckLayout(Context& ctx, const std::string& what, size_t element_bytes, co
   const Status status =
       StridedCopyOp::Prepare(ParamsFor(element_bytes, shape, src_strides, src_length, dst_strides, dst_length), &op);
   if (!ctx.Check(status.ok(), what + ": Prepare failed: " + status.message())) return;
+  ctx.Check(op->writes_whole_output() == WritesEachOnce(shape, dst_strides, dst_length),
+            what + ": writes_whole_output() is " + (op->writes_whole_output() ? "true" : "false"));
   std::vector<uint8_t> src(src_length * element_bytes);
   for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i * 37 + 11 + i / 251);
   std::vector<uint8_t> got(dst_length * element_bytes, 0xA5), want(dst_length * element_bytes, 0xA5);
@@ -120,6 +141,25 @@ QK_TEST(kIsa, "strided-copy/model-shapes") {
   // A scalar and an empty box.
   CheckLayout(ctx, "scalar", 4, {}, {}, 1, {}, 1);
   CheckLayout(ctx, "empty", 4, {3, 0, 5}, {100, 7, 1}, 0, {0, 5, 1}, 0);
+}
+
+bool WholeOutput(std::vector<int64_t> shape, std::vector<int64_t> dst_strides, size_t dst_length) {
+  std::shared_ptr<const StridedCopyOp> op;
+  const std::vector<int64_t> src_strides(shape.size(), 0);  // a broadcast source: any box reads inside it
+  if (!StridedCopyOp::Prepare(ParamsFor(1, shape, src_strides, 1, dst_strides, dst_length), &op).ok()) return false;
+  return op->writes_whole_output();
+}
+
+QK_TEST(kIsa, "strided-copy/whole-output") {
+  ctx.Check(WholeOutput({1, 96, 2, 36}, {6912, 72, 36, 1}, 6912), "channel shuffle writes all of dst");
+  ctx.Check(WholeOutput({1, 64, 56, 56}, {200704, 1, 3584, 64}, 200704), "nchw->nhwc writes all of dst");
+  ctx.Check(WholeOutput({}, {}, 1), "a scalar writes its one element");
+  ctx.Check(WholeOutput({3, 0, 5}, {0, 5, 1}, 0), "an empty box into an empty dst");
+  ctx.Check(!WholeOutput({3, 0, 5}, {0, 5, 1}, 4), "an empty box leaves a non-empty dst unwritten");
+  ctx.Check(!WholeOutput({1, 58, 28, 28}, {90944, 1, 3248, 116}, 90944), "half of a cat is partial");
+  ctx.Check(!WholeOutput({4, 5}, {6, 1}, 24), "a padded dst is partial");
+  ctx.Check(!WholeOutput({4, 5}, {5, 1}, 21), "a dst longer than the box is partial");
+  ctx.Check(!WholeOutput({3, 2}, {0, 1}, 2), "dst strides that overlap write elements twice");
 }
 
 Status PrepareWith(size_t element_bytes, std::vector<int64_t> shape, std::vector<int64_t> src_strides, size_t src_length,

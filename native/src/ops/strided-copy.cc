@@ -218,6 +218,7 @@ Status StridedCopyOp::Prepare(const StridedCopyParams& p, std::shared_ptr<const 
     return Status::RangeError(Expected("buffers whose byte length fits size_t", "src", std::to_string(p.src_length) + " elements of type object"));
   }
   if (op->numel_ == 0) {  // nothing is read or written
+    op->writes_whole_output_ = p.dst_length == 0;
     *out = std::move(op);
     return Status::Ok();
   }
@@ -243,6 +244,16 @@ Status StridedCopyOp::Prepare(const StridedCopyParams& p, std::shared_ptr<const 
     }
     order[at] = d;
   }
+  // Every dst element written once: the dims, innermost first, tile dst densely (strides 1,
+  // size, size * size, ...) and cover all of it.
+  size_t dense = 1;
+  bool tiles = true;
+  for (size_t i = n; i-- > 0 && tiles;) {
+    const size_t d = order[i];
+    tiles = p.dst_strides[d] == static_cast<int64_t>(dense);
+    dense *= static_cast<size_t>(p.shape[d]);
+  }
+  op->writes_whole_output_ = tiles && dense == p.dst_length;
   // Neighbours merge when both layouts step over the inner one's whole extent as one outer step.
   size_t rank = 0;
   for (size_t i = 0; i < n; ++i) {

@@ -52,6 +52,12 @@ class StridedCopyOp final : public Op {
   // The merged loops (for tests and the benchmark's notes): dims in destination order.
   size_t merged_rank() const { return rank_; }
 
+  // True when the box writes every element of the output exactly once (contiguous(), a
+  // permutation, a broadcast into a dense dst), so what Run writes does not depend on the
+  // output's earlier bytes. A traced plan step must be such a copy: its output is an arena
+  // buffer holding whatever an earlier step left there (cat's partial copies are not).
+  bool writes_whole_output() const { return writes_whole_output_; }
+
  private:
   size_t element_bytes_ = 1;
   size_t numel_ = 0;
@@ -63,6 +69,7 @@ class StridedCopyOp final : public Op {
   int64_t from_[kMaxStridedCopyRank] = {};
   int64_t to_[kMaxStridedCopyRank] = {};
   size_t src_bytes_ = 0, dst_bytes_ = 0;
+  bool writes_whole_output_ = false;
 };
 
 }  // namespace qk
