@@ -1,7 +1,7 @@
 // jit.trace: traced plans give the eager forward's bits (sync, async, every ISA path and thread count), report their arena, run concurrently, and refuse what they cannot record.
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import { QTensor, Tensor, jit, load, makePerTensorQuantizedTensor, models, nn, nniq, nnq, qF, quantizePerChannel, quantizePerTensor, quantizePerTensorDynamic, tensor } from '..';
+import { QTensor, Tensor, jit, load, makePerTensorQuantizedTensor, models, nn, nniq, nnq, nnqd, qF, quantizePerChannel, quantizePerTensor, quantizePerTensorDynamic, tensor } from '..';
 import { backend } from '..';
 import { DispatchPath, runnablePaths, withPath, withPathAsync } from './helpers/paths';
 import { Rng, testSeed } from './helpers/random';
@@ -93,7 +93,8 @@ function expectSameOutput(got: unknown, want: unknown, where: string): void {
  * On every dispatch path: traces `model` on a fresh example, then checks forward and forwardAsync
  * on `runs` new inputs (never the example) against the eager forward.
  */
-async function expectTracedEqualsEager(model: AnyModule, makeInputs: () => AnyTensor[], runs = 2): Promise<void> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function expectTracedEqualsEager(model: { forward(...inputs: any[]): unknown }, makeInputs: () => AnyTensor[], runs = 2): Promise<void> {
   for (const p of runnablePaths()) {
     await withPathAsync(p, async () => {
       const traced = jit.trace(model, makeInputs());
@@ -122,10 +123,11 @@ function label(p: DispatchPath): string {
  */
 function notYetTraceable(): string[] {
   const x = qinput([1, 4, 6, 6]);
+  const fc = qlinear(6, 3);
   const probes: Record<string, () => unknown> = {
     quantizePerTensor: () => jit.trace((t: Tensor) => quantizePerTensor(t, 0.1, 3, 'quint8'), tensor(floats(8), [8])),
     dequantize: () => jit.trace((q: QTensor) => q.dequantize(), x),
-    linear: () => jit.trace((q: QTensor) => qlinear(6, 3).forward(q), x),
+    linear: () => jit.trace((q: QTensor) => fc.forward(q), x),
     'relu (elementwiseLookup)': () => jit.trace((q: QTensor) => qF.relu(q), x),
     'add (elementwiseBinary)': () => jit.trace((q: QTensor) => new nnq.QFunctional().add(q, q), x),
     elementwiseStridedCopy: () => jit.trace((q: QTensor) => q.contiguous(), qinput([1, 4, 6, 6], true)),
@@ -240,6 +242,74 @@ describe('jit.trace: traced forward and forwardAsync give the eager bits on ever
     const model = new Net();
     await expectTracedEqualsEager(model, () => [tensor(floats(2 * 3 * 10 * 10, -3, 3), [2, 3, 10, 10])]);
   }, 120000);
+});
+
+// ---- every op family through a traced plan ------------------------------------------------------
+
+/** A module with random per-tensor weights of `shape` (conv1d/3d, transposed, linear variants). */
+function withWeights<M extends ConvLike>(m: M, shape: number[], bias: number): M {
+  m.setWeightBias(quantizePerTensor(tensor(floats(numel(shape)), shape), 0.01, 0, 'qint8'), tensor(floats(bias), [bias]));
+  m.scale = 0.06;
+  m.zeroPoint = 80;
+  return m;
+}
+
+describe('jit.trace: every op family, traced alone, on every path', () => {
+  const f = new nnq.QFunctional();
+  f.scale = 0.05;
+  f.zeroPoint = 100;
+  const x4 = () => [qinput([2, 6, 7, 9])];
+  const xl = () => [qinput([2, 6, 7, 9], true)];
+  const x5 = () => [qinput([1, 4, 5, 6, 7])];
+  const x3 = () => [qinput([2, 6, 11])];
+  const pair = () => [qinput([2, 6, 7, 9]), qinput([2, 6, 7, 9])];
+  const ones = new Float32Array(6).fill(1);
+  const softmax = new nnq.Softmax({ dim: 1, scale: 1 / 256, zeroPoint: 0 });
+  const norms = [
+    new nnq.BatchNorm2d(6),
+    new nnq.LayerNorm([9], null, null, 0.05, 100),
+    new nnq.GroupNorm(3, 6, ones, new Float32Array(6), 0.05, 100),
+    new nnq.InstanceNorm2d(6, ones, new Float32Array(6), 0.05, 100),
+  ];
+  const linears = [
+    withWeights(new nnq.Linear(9, 5), [5, 9], 5),
+    withWeights(new nniq.LinearReLU(9, 5), [5, 9], 5),
+    withWeights(new nniq.LinearLeakyReLU(9, 5, 0.2), [5, 9], 5),
+    withWeights(new nniq.LinearTanh(9, 5), [5, 9], 5),
+  ];
+  const conv1d = withWeights(new nnq.Conv1d(6, 4, 3, { padding: 1 }), [4, 6, 3], 4);
+  const conv3d = withWeights(new nnq.Conv3d(4, 4, 3, { padding: 1 }), [4, 4, 3, 3, 3], 4);
+  const convT = withWeights(new nnq.ConvTranspose2d(6, 4, 2, { stride: 2 }), [6, 4, 2, 2], 4);
+  type Case = [string, (...xs: any[]) => unknown, () => AnyTensor[]]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const cases: Case[] = [
+    ['quantizePerTensor', (t: Tensor) => quantizePerTensor(t, 0.03, 7, 'qint8'), () => [tensor(floats(60, -3, 3), [3, 4, 5])]],
+    ['quantizePerChannel (channels last)', (t: Tensor) => quantizePerChannel(t, [0.02, 0.03, 0.04], [1, 2, 3], 1, 'quint8'), () => [tensor(floats(60, -3, 3), [1, 3, 4, 5])]],
+    ['dequantize', (q: QTensor) => q.dequantize(), x4],
+    ['relu, relu6, hardtanh, clamp', (q: QTensor) => [qF.relu(q), qF.relu6(q), qF.hardtanh(q, { minVal: -0.5, maxVal: 0.5 }), qF.clamp(q, -1, 1)], xl],
+    ['hardswish, elu, leakyRelu, sigmoid, tanh, threshold', (q: QTensor) => [qF.hardswish(q, 0.05, 90), qF.elu(q, 0.05, 90), qF.leakyRelu(q, { negativeSlope: 0.1 }), qF.sigmoid(q), qF.tanh(q), qF.threshold(q, 0.1, 0.5)], x4],
+    ['softmax', (q: QTensor) => softmax.forward(q), x4],
+    ['add, mul, addRelu, addScalar, mulScalar', (a: QTensor, b: QTensor) => [f.add(a, b), f.mul(a, b), f.addRelu(a, b), f.addScalar(a, 0.3), f.mulScalar(a, 2)], pair],
+    ['add broadcast', (a: QTensor, b: QTensor) => f.add(a, b), () => [qinput([2, 6, 7, 9]), qinput([1, 6, 1, 9])]],
+    ['matmul', (a: QTensor, b: QTensor) => f.matmul(a, b), () => [qinput([2, 5, 7]), qinput([2, 7, 3])]],
+    ['max / avg / adaptive pools 1d, 2d, 3d', (q: QTensor) => [qF.maxPool2d(q, 3, { stride: 2, padding: 1, ceilMode: true }), qF.avgPool2d(q, 2, { countIncludePad: false }), qF.adaptiveAvgPool2d(q, [3, 4]), qF.adaptiveMaxPool2d(q, [2, 2])], xl],
+    ['pools 1d', (q: QTensor) => [qF.maxPool1d(q, 2), qF.avgPool1d(q, 3), qF.adaptiveAvgPool1d(q, 4)], x3],
+    ['pools 3d', (q: QTensor) => [qF.maxPool3d(q, 2), qF.avgPool3d(q, 2), qF.adaptiveAvgPool3d(q, [2, 2, 3])], x5],
+    ['batchNorm2d, layerNorm, groupNorm, instanceNorm2d', (q: QTensor) => norms.map((m) => m.forward(q)), x4],
+    ['upsample nearest and bilinear', (q: QTensor) => [qF.interpolate(q, { scaleFactor: 2, mode: 'nearest' }), qF.interpolate(q, { size: [10, 13], mode: 'bilinear', alignCorners: false })], xl],
+    ['linear, LinearReLU, LinearLeakyReLU, LinearTanh', (q: QTensor) => linears.map((m) => m.forward(q)), x4],
+    ['conv1d, conv3d, convTranspose2d', (a: QTensor, b: QTensor, c: QTensor) => [conv1d.forward(a), conv3d.forward(b), convT.forward(c)], () => [...x3(), ...x5(), ...x4()]],
+    ['contiguous(), transpose + contiguous (channel shuffle), narrow', (q: QTensor) => [q.contiguous(), q.view([2, 2, 3, 7, 9]).transpose(1, 2).contiguous(), q.narrow(1, 2, 3)], xl],
+  ];
+  for (const [name, fn, make] of cases) {
+    test(name, async () => {
+      await expectTracedEqualsEager({ forward: fn }, make, 1);
+    }, 120000);
+  }
+
+  test('nnqd.Linear (dynamic: fp32 in, fp32 out)', async () => {
+    const m = withWeights(new nnqd.Linear(9, 5), [5, 9], 5);
+    await expectTracedEqualsEager(m, () => [tensor(floats(2 * 3 * 9, -4, 4), [2, 3, 9])], 1);
+  });
 });
 
 // ---- the zoo -------------------------------------------------------------------------------------

@@ -239,9 +239,7 @@ export class Recorder implements Tracer {
     }
     const what = 'a strided copy of a traced tensor (contiguous(), a transpose or broadcast made dense, cat)';
     if (!isTypedArray(dst) || arrayType(dst) !== arrayType(src)) throw unrecordable(what, 'the copy is computed in JS');
-    if (dst.byteOffset !== 0 || dst.byteLength !== dst.buffer.byteLength) {
-      throw unrecordable(what, 'it writes into part of a tensor (as cat does), which a plan value cannot express');
-    }
+    // The trace form refuses a copy that writes only part of dst (its result would depend on dst's earlier bytes).
     const { output, id } = this.recordStep({ op: 'elementwiseStridedCopy', args: [src, dst, layout()] });
     if (output !== dst) {
       new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(new Uint8Array(output.buffer, output.byteOffset, output.byteLength));
