@@ -94,7 +94,7 @@ function expectSameOutput(got: unknown, want: unknown, where: string): void {
  * on `runs` new inputs (never the example) against the eager forward.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function expectTracedEqualsEager(model: { forward(...inputs: any[]): unknown }, makeInputs: () => AnyTensor[], runs = 2): Promise<void> {
+async function expectTracedEqualsEager(model: { forward(...inputs: any[]): unknown }, makeInputs: () => Array<AnyTensor | ArrayBufferView>, runs = 2): Promise<void> {
   for (const p of runnablePaths()) {
     await withPathAsync(p, async () => {
       const traced = jit.trace(model, makeInputs());
@@ -306,6 +306,23 @@ describe('jit.trace: every op family, traced alone, on every path', () => {
     }, 120000);
   }
 
+  test('nnq.Embedding and nnq.EmbeddingBag: typed-array inputs (indices, offsets)', async () => {
+    const rows = 20;
+    const bag = new nnq.EmbeddingBag(rows, 8, { mode: 'sum' });
+    const emb = new nnq.Embedding(rows, 8);
+    for (const m of [bag, emb]) {
+      const w = quantizePerChannel(tensor(floats(rows * 8), [rows, 8]), tensor(floats(rows, 0.01, 0.02), [rows]), tensor(floats(rows), [rows]), 0, 'quint8');
+      m.setWeight(w);
+    }
+    const ids = () => Int32Array.from({ length: 7 }, () => rng.int(0, rows - 1));
+    await expectTracedEqualsEager(bag, () => [ids(), new Int32Array([0, 3, 3, 5])], 1);
+    await expectTracedEqualsEager(emb, () => [ids()], 1);
+    const traced = jit.trace(emb, ids());
+    expect(() => traced.forward(new Int32Array(8))).toThrow(/Int32Array of 7 elements \(the traced example's\) for input/);
+    expect(() => traced.forward(BigInt64Array.from([1n, 2n, 3n, 4n, 5n, 6n, 7n]))).toThrow(TypeError);
+    traced.dispose();
+  });
+
   test('nnqd.Linear (dynamic: fp32 in, fp32 out)', async () => {
     const m = withWeights(new nnqd.Linear(9, 5), [5, 9], 5);
     await expectTracedEqualsEager(m, () => [tensor(floats(2 * 3 * 9, -4, 4), [2, 3, 9])], 1);
@@ -484,7 +501,7 @@ describe('jit.trace: what it refuses, naming it', () => {
   test('arguments of jit.trace itself', () => {
     expect(() => jit.trace({} as never, x())).toThrow(TypeError);
     expect(() => jit.trace(c, [] as never)).toThrow(RangeError);
-    expect(() => jit.trace(c, 3 as never)).toThrow(/Expected Tensor or QTensor for exampleInputs/);
+    expect(() => jit.trace(c, 3 as never)).toThrow(/Expected Tensor or QTensor \(or one of Uint8Array, .*\) for exampleInputs/);
     expect(() => jit.trace((q: QTensor) => q.shape as never, x())).toThrow(/the forward returned .* at output/);
   });
 

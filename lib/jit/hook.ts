@@ -26,6 +26,8 @@ export interface Tracer {
    * copies as usual.
    */
   copy(src: unknown, dst: unknown, layout: () => Float64Array): boolean;
+  /** JS code made `array` from shapes and arguments only (never tensor values): a plan constant when an op reads it. */
+  constant(array: ArrayBufferView): void;
 }
 
 let active: Tracer | null = null;
@@ -44,6 +46,12 @@ export function withTracer<T>(tracer: Tracer, body: () => T): T {
   } finally {
     active = null;
   }
+}
+
+/** Marks `array` (made from shapes and arguments, not from tensor values) as a constant of the plan being traced; returns it. */
+export function traceConstant<T extends ArrayBufferView>(array: T): T {
+  active?.constant(array);
+  return array;
 }
 
 /** Throws while tracing when `arrays` hold traced values: JS code named `what` is about to read them. */

@@ -4,11 +4,11 @@ import { QTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { withTracer } from './hook';
-import { OutputSlot, OutputTemplate, TracedModule, TracedTensor } from './traced-module';
-import { Recorder, arrayType, raw } from './tracer';
+import { OutputSlot, OutputTemplate, TracedInput, TracedModule, TracedTensor } from './traced-module';
+import { PLAN_ARRAY_TYPES, Recorder, arrayType, isTypedArray, raw } from './tracer';
 
 export { TracedModule } from './traced-module';
-export type { TracedTensor } from './traced-module';
+export type { TracedInput, TracedTensor } from './traced-module';
 
 export interface TraceOptions {
   /**
@@ -30,16 +30,26 @@ function isTensor(value: unknown): value is TracedTensor {
   return value instanceof Tensor || value instanceof QTensor;
 }
 
-/** The forward's inputs: one Tensor or QTensor, or an array of them (a forward of several). */
-function inputList(value: unknown, parameter: string): TracedTensor[] {
-  const what = 'Tensor, QTensor or array of them (the forward\'s inputs)';
+/** The forward's inputs: one Tensor, QTensor or typed array (embedding indices), or an array of them (a forward of several). */
+function inputList(value: unknown, parameter: string): TracedInput[] {
+  const what = 'Tensor, QTensor, typed array or array of them (the forward\'s inputs)';
   const list = Array.isArray(value) ? validate.arrayOnce(value, parameter, what) : [value];
   if (list.length === 0) throw validate.invalidRange(what, parameter, value);
   list.forEach((x, i) => {
-    if (!isTensor(x)) throw validate.invalidType('Tensor or QTensor', Array.isArray(value) ? `${parameter}[${i}]` : parameter, x);
-    validate.attached(x.data, `${parameter}.data`);
+    const name = Array.isArray(value) ? `${parameter}[${i}]` : parameter;
+    if (isTypedArray(x) && (PLAN_ARRAY_TYPES as readonly string[]).includes(arrayType(x))) {
+      validate.attached(x, name);
+      return;
+    }
+    if (!isTensor(x)) throw validate.invalidType(`Tensor or QTensor (or one of ${PLAN_ARRAY_TYPES.join(', ')})`, name, x);
+    validate.attached(x.data, `${name}.data`);
   });
-  return list as TracedTensor[];
+  return list as TracedInput[];
+}
+
+/** An input's storage: a tensor's data, or the typed array itself. */
+function storageOf(input: TracedInput): ArrayBufferView {
+  return isTensor(input) ? input.data : input;
 }
 
 /** What forward returned, as output slots of the plan (one per distinct value). */
@@ -122,15 +132,16 @@ export function trace(module: unknown, exampleInputs: unknown, options: TraceOpt
   try {
     recorder.collectConstants(module);
     examples.forEach((x, i) => {
-      if (recorder.isTraced(x.data)) throw validate.invalidRange('tensors with storage of their own (no two inputs share bytes)', `exampleInputs[${i}]`, x);
-      recorder.addInput(x.data);
+      const storage = storageOf(x);
+      if (recorder.isTraced(storage)) throw validate.invalidRange('tensors with storage of their own (no two inputs share bytes)', `exampleInputs[${i}]`, x);
+      recorder.addInput(storage);
     });
     result = withTracer(recorder, () => forward(...examples));
     if (result instanceof Promise) throw new TypeError('qkernels: jit.trace: the forward returned a Promise; jit.trace records a synchronous forward');
     const slots = new Map<number, number>();
     const outputIds: number[] = [];
     const template = outputTemplate(result, 'output', (tensor) => {
-      const id = recorder.valueOf(tensor.data, "the forward's output");
+      const id = recorder.valueFor(tensor.data, "the forward's output");
       let slot = slots.get(id);
       if (slot === undefined) {
         slot = outputIds.length;

@@ -5,10 +5,13 @@ import { makePlan, planAsync } from '../plan';
 import { QTensor, sameQParams, withStorage } from '../qtensor';
 import { Tensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
-import { ValueInfo, raw } from './tracer';
+import { ValueInfo, arrayType, isTypedArray, raw } from './tracer';
 
 /** A forward's input or output tensor as traced: its metadata, which every run must match (inputs) or rebuild (outputs). */
 export type TracedTensor = Tensor | QTensor;
+
+/** A forward's input: a tensor, or a typed array an op reads directly (embedding indices and offsets). */
+export type TracedInput = TracedTensor | ArrayBufferView;
 
 /** One tensor of what forward returns: plan output `slot`, with `like`'s metadata. */
 export class OutputSlot {
@@ -30,7 +33,7 @@ export interface PlanFigures {
 export interface TracedParts {
   name: string;
   plan: unknown;
-  examples: readonly TracedTensor[];
+  examples: readonly TracedInput[];
   output: OutputTemplate;
   figures: PlanFigures;
   values: ReadonlyMap<number, ValueInfo>;
@@ -76,7 +79,7 @@ export class TracedModule extends Module {
   readonly graph: string;
   private plan: unknown;
   private readonly originalName: string;
-  private readonly examples: readonly TracedTensor[];
+  private readonly examples: readonly TracedInput[];
   private readonly output: OutputTemplate;
   private readonly stepCount: number;
 
@@ -141,12 +144,23 @@ export class TracedModule extends Module {
   }
 }
 
+function typedArrayElementBytes(array: ArrayBufferView): number {
+  return (array as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+}
+
 function sameDims(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** input's storage when it matches the example's type, shape, strides, storage length, dtype and qparams. */
-function checkInput(example: TracedTensor, input: unknown, name: string): ArrayBufferView {
+function checkInput(example: TracedInput, input: unknown, name: string): ArrayBufferView {
+  if (!(example instanceof Tensor || example instanceof QTensor)) {
+    const type = arrayType(example);
+    if (!isTypedArray(input) || arrayType(input) !== type) throw validate.invalidType(`${type} (the traced example is one)`, name, input);
+    validate.attached(input, name);
+    if (input.byteLength !== example.byteLength) throw validate.invalidRange(`${type} of ${example.byteLength / typedArrayElementBytes(example)} elements (the traced example's)`, name, input);
+    return input;
+  }
   const quantized = example instanceof QTensor;
   if (quantized ? !(input instanceof QTensor) : !(input instanceof Tensor)) {
     throw validate.invalidType(quantized ? 'QTensor (the traced example is one)' : 'Tensor (the traced example is one)', name, input);

@@ -9,7 +9,7 @@ import { TraceCall, Tracer } from './hook';
 export const raw = addon as unknown as Record<string, (...args: any[]) => any>;
 
 /** The element types a plan input or output may have (addon/plan.cc kArrayKinds). */
-export const PLAN_ARRAY_TYPES = ['Uint8Array', 'Int8Array', 'Int32Array', 'Float32Array', 'Float64Array'] as const;
+export const PLAN_ARRAY_TYPES = ['Uint8Array', 'Int8Array', 'Int32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'] as const;
 
 type Typed = ArrayBufferView;
 
@@ -141,7 +141,7 @@ export class Recorder implements Tracer {
    * storage it is, a view of one, or a constant the module held; anything else was computed in
    * JS during the forward, which the plan could not repeat.
    */
-  valueOf(array: unknown, op: string): number {
+  valueFor(array: unknown, op: string): number {
     if (!isTypedArray(array)) throw unrecordable(op, 'a step input is not a typed array');
     const binding = this.bindingOf(array, op);
     if (binding !== undefined) {
@@ -149,7 +149,7 @@ export class Recorder implements Tracer {
       if (start === binding.start && end === binding.end) return binding.id;
       return this.view(binding.id, start - binding.start, end - start);
     }
-    if (this.isConstant(array)) return this.constant(array);
+    if (this.isConstant(array)) return this.constantValue(array);
     throw new Error(
       `qkernels: jit.trace: ${op} reads a tensor that the trace did not produce: it was computed in JS during the forward ` +
         '(a JS op, or a tensor made from values), or created outside the module. A traced plan holds only native ops on the ' +
@@ -168,7 +168,7 @@ export class Recorder implements Tracer {
     return id;
   }
 
-  private constant(array: Typed): number {
+  private constantValue(array: Typed): number {
     const [start, end] = range(array);
     const list = this.constants.get(array.buffer) ?? [];
     const held = list.find((b) => b.start <= start && end <= b.end);
@@ -194,7 +194,7 @@ export class Recorder implements Tracer {
     const result = trace(...args) as { output: unknown; step: unknown; inputs: number[] };
     try {
       if (!isTypedArray(result.output)) throw unrecordable(op, 'its output is not a typed array');
-      const inputs = result.inputs.map((index) => this.valueOf(args[index], op));
+      const inputs = result.inputs.map((index) => this.valueFor(args[index], op));
       const id = raw.planAddStep(this.plan, result.step, Float64Array.from(inputs)) as number;
       this.values.set(id, { kind: 'step', op, inputs, bytes: result.output.byteLength });
       this.bind(result.output, id);
@@ -226,7 +226,11 @@ export class Recorder implements Tracer {
     if (binding.start !== start || binding.end !== end) {
       throw new Error(`qkernels: jit.trace: ${what} writes into part of a traced tensor, which a plan value cannot express`);
     }
-    this.bind(target, this.valueOf(source, what));
+    this.bind(target, this.valueFor(source, what));
+  }
+
+  constant(array: ArrayBufferView): void {
+    this.addConstantRange(array);
   }
 
   copy(src: unknown, dst: unknown, layout: () => Float64Array): boolean {
