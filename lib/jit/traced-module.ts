@@ -13,9 +13,24 @@ export type TracedTensor = Tensor | QTensor;
 /** A forward's input: a tensor, or a typed array an op reads directly (embedding indices and offsets). */
 export type TracedInput = TracedTensor | ArrayBufferView;
 
-/** One tensor of what forward returns: plan output `slot`, with `like`'s metadata. */
+/** An empty typed array of `array`'s kind. */
+function emptyLike<T extends ArrayBufferView>(array: T): T {
+  return new (array.constructor as new (length: number) => T)(0);
+}
+
+/** `input`'s metadata over empty storage: what a TracedModule keeps of a tensor (never its values). */
+export function metadataOf<T extends TracedInput>(input: T): T {
+  if (input instanceof QTensor) return withStorage(input, emptyLike(input.data)) as T;
+  if (input instanceof Tensor) return makeTensor(emptyLike(input.data), input.shape, input.strides) as T;
+  return emptyLike(input) as T;
+}
+
+/** One tensor of what forward returns: plan output `slot`, with `like`'s metadata (over empty storage). */
 export class OutputSlot {
-  constructor(readonly slot: number, readonly like: TracedTensor) {}
+  readonly like: TracedTensor;
+  constructor(readonly slot: number, tensor: TracedTensor) {
+    this.like = metadataOf(tensor);
+  }
 }
 
 /** What forward returns, with each tensor replaced by its output slot. */
@@ -80,6 +95,7 @@ export class TracedModule extends Module {
   private plan: unknown;
   private readonly originalName: string;
   private readonly examples: readonly TracedInput[];
+  private readonly inputBytes: readonly number[];
   private readonly output: OutputTemplate;
   private readonly stepCount: number;
 
@@ -88,14 +104,15 @@ export class TracedModule extends Module {
     super();
     this.plan = parts.plan;
     this.originalName = parts.name;
-    this.examples = parts.examples;
+    this.examples = parts.examples.map(metadataOf);
+    this.inputBytes = parts.examples.map((x) => (x instanceof Tensor || x instanceof QTensor ? x.data : x).byteLength);
     this.output = parts.output;
     this.arenaBytes = parts.figures.arenaBytes;
     this.intermediateBytes = parts.figures.intermediateBytes;
     this.stepCount = parts.figures.steps;
     this.graph = graphText(parts.values, parts.outputIds);
     // Internal state stays out of the module tree and the state dict.
-    for (const field of ['plan', 'originalName', 'examples', 'output', 'stepCount']) {
+    for (const field of ['plan', 'originalName', 'examples', 'inputBytes', 'output', 'stepCount']) {
       Object.defineProperty(this, field, { enumerable: false });
     }
   }
@@ -140,7 +157,7 @@ export class TracedModule extends Module {
     if (inputs.length !== count) {
       throw new RangeError(validate.expected(`${count} input(s) (the traced forward's)`, 'inputs', `${inputs.length}`));
     }
-    return this.examples.map((example, i) => checkInput(example, inputs[i], count === 1 ? 'input' : `inputs[${i}]`));
+    return this.examples.map((example, i) => checkInput(example, this.inputBytes[i], inputs[i], count === 1 ? 'input' : `inputs[${i}]`));
   }
 }
 
@@ -152,13 +169,13 @@ function sameDims(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** input's storage when it matches the example's type, shape, strides, storage length, dtype and qparams. */
-function checkInput(example: TracedInput, input: unknown, name: string): ArrayBufferView {
+/** input's storage when it matches the example's type, shape, strides, storage bytes, dtype and qparams. */
+function checkInput(example: TracedInput, bytes: number, input: unknown, name: string): ArrayBufferView {
   if (!(example instanceof Tensor || example instanceof QTensor)) {
     const type = arrayType(example);
     if (!isTypedArray(input) || arrayType(input) !== type) throw validate.invalidType(`${type} (the traced example is one)`, name, input);
     validate.attached(input, name);
-    if (input.byteLength !== example.byteLength) throw validate.invalidRange(`${type} of ${example.byteLength / typedArrayElementBytes(example)} elements (the traced example's)`, name, input);
+    if (input.byteLength !== bytes) throw validate.invalidRange(`${type} of ${bytes / typedArrayElementBytes(example)} elements (the traced example's)`, name, input);
     return input;
   }
   const quantized = example instanceof QTensor;
@@ -171,8 +188,8 @@ function checkInput(example: TracedInput, input: unknown, name: string): ArrayBu
   if (!sameDims(x.strides, example.strides)) {
     throw validate.invalidRange(`strides [${example.strides.join(', ')}] (the traced example's layout; use contiguous(memoryFormat))`, name, input);
   }
-  if (x.data.length !== example.data.length) {
-    throw validate.invalidRange(`storage of ${example.data.length} elements (the traced example's)`, `${name}.data`, x.data);
+  if (x.data.byteLength !== bytes) {
+    throw validate.invalidRange(`storage of ${bytes / typedArrayElementBytes(x.data)} elements (the traced example's)`, `${name}.data`, x.data);
   }
   if (quantized) {
     const q = x as QTensor;
