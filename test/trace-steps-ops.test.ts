@@ -336,6 +336,41 @@ describe('embedding steps', () => {
   });
 });
 
+describe('a plan of several of these steps', () => {
+  test('quantize -> add -> softmax -> dequantize runs from overlapping planRunAsync calls, each with its own inputs', async () => {
+    // x, y: Float32Array(64) -> quantize both -> add (two step inputs) -> softmax over 16 -> dequantize.
+    const n = 64;
+    const eager = (x: Float32Array, y: Float32Array): Float32Array => {
+      const qx = raw.quantizePerTensor(x, 0.05, 128, QUINT8);
+      const qy = raw.quantizePerTensor(y, 0.04, 120, QUINT8);
+      const sum = raw.elementwiseBinary(qx, qy, QUINT8, false, false, Float64Array.of(0.05, 128, 0.04, 120, 0.1, 128, 0), n, n);
+      const soft = raw.elementwiseSoftmax(sum, QUINT8, 4, 16, 1, Float64Array.of(0.1, 128, 1 / 256, 0));
+      return raw.dequantizePerTensor(soft, QUINT8, n, 1 / 256, 0);
+    };
+    const x0 = floats(n);
+    const y0 = floats(n);
+    const plan = raw.planCreate();
+    const xId = raw.planAddInput(plan, x0.byteLength, 'Float32Array');
+    const yId = raw.planAddInput(plan, y0.byteLength, 'Float32Array');
+    const qx = raw.quantizePerTensorTrace(x0, 0.05, 128, QUINT8);
+    const qy = raw.quantizePerTensorTrace(y0, 0.04, 120, QUINT8);
+    const qxId = raw.planAddStep(plan, qx.step, Float64Array.of(xId));
+    const qyId = raw.planAddStep(plan, qy.step, Float64Array.of(yId));
+    const sum = raw.elementwiseBinaryTrace(qx.output, qy.output, QUINT8, false, false, Float64Array.of(0.05, 128, 0.04, 120, 0.1, 128, 0), n, n);
+    const sumId = raw.planAddStep(plan, sum.step, Float64Array.of(qxId, qyId));
+    const soft = raw.elementwiseSoftmaxTrace(sum.output, QUINT8, 4, 16, 1, Float64Array.of(0.1, 128, 1 / 256, 0));
+    const softId = raw.planAddStep(plan, soft.step, Float64Array.of(sumId));
+    const deq = raw.dequantizePerTensorTrace(soft.output, QUINT8, n, 1 / 256, 0);
+    raw.planAddOutput(plan, raw.planAddStep(plan, deq.step, Float64Array.of(softId)), 'Float32Array');
+    raw.planFinalize(plan);
+    const inputs = Array.from({ length: 8 }, () => [floats(n), floats(n)] as const);
+    const runs = await Promise.all(inputs.map(([x, y]) => raw.planRunAsync(plan, x, y)));
+    runs.forEach(([got], i) => expect(Buffer.from(got.buffer).equals(Buffer.from(eager(...inputs[i]).buffer))).toBe(true));
+    const [sync] = raw.planRun(plan, ...inputs[0]);
+    expect(Buffer.from(sync.buffer).equals(Buffer.from(eager(...inputs[0]).buffer))).toBe(true);
+  });
+});
+
 describe('ops a plan cannot record', () => {
   test('a strided copy that writes part of dst (one operand of a cat) throws an error naming the op', () => {
     // Half of a channel cat: [2, 12] into [4, 12] at dst rows 0..1.
