@@ -1,4 +1,4 @@
-// The ops that run on lib/shape.ts's stridedCopy (channel shuffle, contiguous() across formats, broadcast mul, cat) per call, qkernels against PyTorch timed in the same run.
+// The data-movement and reduction ops around the convs (channel shuffle, contiguous() across formats, broadcast mul, cat, mean) per call, qkernels against PyTorch timed in the same run.
 // Usage: node bench/strided-copy.js [--min-time s] [--rounds n] [--quick] [--lib dir] [--clock cpu|wall]
 //
 // Shapes from issue 12's whole-model profile (ShuffleNet's shuffles, MobileNetV3's SE mul,
@@ -29,6 +29,9 @@ const CASES = [
   { name: 'contiguous NHWC->NCHW [1,64,56,56]', shape: [1, 64, 56, 56], kind: 'nchw' },
   { name: 'mul [1,72,1,1] x [1,72,24,24]', shape: [1, 72, 24, 24], kind: 'mul' },
   { name: 'cat 2x [1,58,28,28] NHWC dim 1', shape: [1, 58, 28, 28], kind: 'cat' },
+  { name: 'cat 4x [1,64,28,28] NCHW dim 1', shape: [1, 64, 28, 28], kind: 'cat4' },
+  { name: 'mean([2,3]) [1,1024,3,3]', shape: [1, 1024, 3, 3], kind: 'mean' },
+  { name: 'mean([2,3]) [1,1024,7,7] NHWC', shape: [1, 1024, 7, 7], kind: 'meanNHWC' },
 ];
 
 function quint8(shape, seed) {
@@ -51,6 +54,14 @@ function qkCall(c) {
     const a = quint8([n, ch, 1, 1], 3);
     const b = quint8(c.shape, 4);
     return () => q.ops.quantized.mul(a, b, 1 / 16, 128);
+  }
+  if (c.kind === 'cat4') {
+    const xs = [7, 8, 9, 10].map((seed) => quint8(c.shape, seed));
+    return () => q.ops.quantized.cat(xs, 1, 1 / 32, 128);
+  }
+  if (c.kind === 'mean' || c.kind === 'meanNHWC') {
+    const x = c.kind === 'mean' ? quint8(c.shape, 11) : quint8(c.shape, 11).contiguous('channels_last');
+    return () => x.mean([2, 3]);
   }
   const a = quint8(c.shape, 5).contiguous('channels_last');
   const b = quint8(c.shape, 6).contiguous('channels_last');
@@ -80,6 +91,13 @@ def call(c):
     if k == 'mul':
         a = qt([n, ch, 1, 1], 3); b = qt(c['shape'], 4)
         return lambda: torch.ops.quantized.mul(a, b, 1 / 16, 128)
+    if k == 'cat4':
+        xs = [qt(c['shape'], s) for s in (7, 8, 9, 10)]
+        return lambda: torch.ops.quantized.cat(xs, 1, 1 / 32, 128)
+    if k in ('mean', 'meanNHWC'):
+        x = qt(c['shape'], 11)
+        if k == 'meanNHWC': x = x.contiguous(memory_format=torch.channels_last)
+        return lambda: x.mean([2, 3])
     a = qt(c['shape'], 5).contiguous(memory_format=torch.channels_last)
     b = qt(c['shape'], 6).contiguous(memory_format=torch.channels_last)
     return lambda: torch.ops.quantized.cat([a, b], 1, 1 / 32, 128)
@@ -129,7 +147,7 @@ function main() {
     const theirs = torch[c.name] !== undefined ? torch[c.name] * 1e6 : NaN;
     return [c.name, fmt(mine), fmt(theirs), fmtRatio(theirs / mine)];
   });
-  console.log(`strided copy ops, quint8, 1 thread, ${clock} µs per call (median of ${rounds} rounds; ratio = torch / qkernels, > 1 is faster)`);
+  console.log(`data-movement and reduction ops, quint8, 1 thread, ${clock} µs per call (median of ${rounds} rounds; ratio = torch / qkernels, > 1 is faster)`);
   printTable(['op', 'qkernels µs', 'torch 1.13 µs', 'torch/qk'], rows);
   notes.print();
 }

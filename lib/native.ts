@@ -37,6 +37,21 @@ export interface NativeAddon {
   setNumThreads(threads: number): void;
   chooseQuantizationParams(input: Float32Array, dtype: number, reduceRange: boolean): { scale: number; zeroPoint: number };
 
+  /**
+   * Quantized mean (native/addon/reduce.cc): mode 0 QNNPACK's global average (contiguous quint8
+   * 4-D over dims 2, 3), 1 the integers of a contiguous input, 2 a channels-last input over its
+   * spatial dims; `reduced` holds a 0/1 flag per dim of `shape`. Output contiguous, keepdim shape.
+   */
+  mean(x: QStorage, dtype: number, mode: number, shape: Float64Array, reduced: Float64Array, scale: number, zeroPoint: number): QStorage;
+  meanAsync(x: QStorage, dtype: number, mode: number, shape: Float64Array, reduced: Float64Array, scale: number, zeroPoint: number): Promise<QStorage>;
+  /**
+   * Concatenation of dense rows, requantized: output row r is tensors[0]'s row r, then
+   * tensors[1]'s, ... (rowElements[k] elements each, the first vectorLengths[k] of each row in
+   * the vectorized formula), every value requantized from inQParams [scale, zeroPoint per
+   * tensor] to (outScale, outZeroPoint).
+   */
+  cat(dtype: number, rows: number, rowElements: Float64Array, vectorLengths: Float64Array, inQParams: Float64Array, outScale: number, outZeroPoint: number, ...tensors: QStorage[]): QStorage;
+  catAsync(dtype: number, rows: number, rowElements: Float64Array, vectorLengths: Float64Array, inQParams: Float64Array, outScale: number, outZeroPoint: number, ...tensors: QStorage[]): Promise<QStorage>;
   quantizePerTensor(input: Float32Array, scale: number, zeroPoint: number, dtype: number): QStorage;
   quantizePerTensorAsync(input: Float32Array, scale: number, zeroPoint: number, dtype: number): Promise<QStorage>;
   quantizePerChannel(input: Float32Array, outer: number, channels: number, inner: number, scales: Float64Array, zeroPoints: Int32Array, dtype: number): QStorage;
@@ -50,6 +65,13 @@ export interface NativeAddon {
   dequantizePerChannelAsync(storage: QStorage, dtype: number, outer: number, channels: number, inner: number, scales: Float64Array, zeroPoints: Int32Array): Promise<Float32Array>;
   dequantizePerChannelFloatQParams(storage: QStorage, dtype: number, outer: number, channels: number, inner: number, scales: Float32Array, zeroPoints: Float32Array): Float32Array;
   dequantizePerChannelFloatQParamsAsync(storage: QStorage, dtype: number, outer: number, channels: number, inner: number, scales: Float32Array, zeroPoints: Float32Array): Promise<Float32Array>;
+}
+
+/** The `mode` of addon.mean: which of torch 1.13's quantized mean paths runs (native/src/base/params-reduce.h). */
+export const enum MeanMode {
+  QnnpackGlobal = 0,
+  Integers = 1,
+  ChannelsLastFloat = 2,
 }
 
 /** The binding version lib/ was written against; addon.cc's kInterfaceVersion. */

@@ -9,7 +9,7 @@
 // format's memory order.
 
 import { pythonFloatRepr, pythonTuple, plainTensorRepr, tensorRepr } from './format';
-import { QStorage, addon } from './native';
+import { MeanMode, QStorage, addon } from './native';
 import { OpPlan, makePlan } from './plan';
 import { guardRead } from './jit/hook';
 // The plan helper's earlier home: re-exported so code written against it still builds; new code imports lib/plan.ts.
@@ -983,7 +983,7 @@ export function reductionDims(dim: unknown, rank: number): number[] {
  *    the input's qparams;
  *  - otherwise: dequantize, float sum, divide by the count, quantize with the input's qparams.
  *    For a channels-last 4-D input over dims (2, 3) (shufflenet's and the pooling heads') the
- *    float sum follows torch's reduction kernel order exactly (torchFloatSum), and so does a
+ *    float sum follows torch's reduction kernel order exactly (native/src/ops/reduce.cc ChannelSum), and so does a
  *    channels_last_3d 5-D input over dims (2, 3, 4); other layouts sum in double, which can differ
  *    from torch's float order by 1 quantum on a rounding boundary.
  */
@@ -992,7 +992,6 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   if (x.qscheme !== 'per_tensor_affine') throw validate.invalidType('per_tensor_affine QTensor', 'this', x);
   if (x.dtype !== 'quint8' && x.dtype !== 'qint8') throw validate.invalidRange('QTensor of dtype quint8 or qint8', 'this', x);
   const keep = validate.boolean(keepdim, 'keepdim');
-  guardRead('mean() (computed in JS)', x.data);
   const rank = x.shape.length;
   const reduced = reductionDims(dim, rank);
   const outShape = x.shape.map((size, d) => (reduced.includes(d) ? 1 : size));
@@ -1016,98 +1015,39 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
     }
   };
   const qnnpack = addon.quantizedEngine() === 'qnnpack' && x.dtype === 'quint8' && rank === 4 && Array.isArray(dim) && dim.length === 2 && dim[0] === 2 && dim[1] === 3;
-  if (qnnpack) {
-    const sums = new Float64Array(numelOf(outShape));
-    sumInto(x.intRepr() as Uint8Array, sums);
-    const scale = Math.fround(Math.fround(qp.scale) / Math.fround(Math.fround(qp.scale) * count));
-    const raw = new Uint8Array(sums.length);
-    for (let i = 0; i < sums.length; i++) {
-      const t = Math.fround(Math.fround(sums[i] - count * qp.zeroPoint) * scale);
-      raw[i] = Math.min(255, Math.max(0, nearbyint(t) + qp.zeroPoint));
-    }
-    return makePerTensorQuantizedTensor(raw, shape, qp.scale, qp.zeroPoint, x.dtype);
-  }
-  if (isContiguousAs(x.shape, x.strides, 'contiguous_format')) {
-    const sums = new Float64Array(numelOf(outShape));
-    sumInto(x.intRepr() as Uint8Array | Int8Array, sums);
-    const raw = x.dtype === 'quint8' ? new Uint8Array(sums.length) : new Int8Array(sums.length);
-    for (let i = 0; i < sums.length; i++) {
-      raw[i] = nearbyint(Math.fround(Math.fround(sums[i]) / count));
-    }
-    return makePerTensorQuantizedTensor(raw, shape, qp.scale, qp.zeroPoint, x.dtype);
-  }
-  const floats = dequantize(x);
-  let means: Float32Array;
   const format = rank === 4 ? 'channels_last' : rank === 5 ? 'channels_last_3d' : null;
   const overSpatial = reduced.length === rank - 2 && reduced.every((d) => d >= 2);
-  if (format !== null && overSpatial && isContiguousAs(x.shape, x.strides, format)) {
-    const [n, c] = x.shape;
-    const data = floats.contiguous(format).data;
-    means = new Float32Array(n * c);
-    for (let b = 0; b < n; b++) {
-      for (let ch = 0; ch < c; ch++) {
-        const column = new Float32Array(count);
-        for (let p = 0; p < count; p++) column[p] = data[(b * count + p) * c + ch];
-        means[b * c + ch] = Math.fround(torchFloatSum(column, cascadedColumn(ch, c)) / count);
-      }
-    }
-  } else {
-    const sums = new Float64Array(numelOf(outShape));
-    sumInto(floats.contiguous().data, sums);
-    means = new Float32Array(sums.length);
-    for (let i = 0; i < sums.length; i++) means[i] = Math.fround(Math.fround(sums[i]) / count);
+  // The three paths torch takes on model-sized tensors run natively (native/src/ops/reduce.h):
+  // QNNPACK's global average over the values in logical order, the integer average of a
+  // contiguous input, and the float average of a channels-last input over its spatial dims.
+  const mode = qnnpack
+    ? MeanMode.QnnpackGlobal
+    : isContiguousAs(x.shape, x.strides, 'contiguous_format')
+      ? MeanMode.Integers
+      : format !== null && overSpatial && isContiguousAs(x.shape, x.strides, format)
+        ? MeanMode.ChannelsLastFloat
+        : null;
+  if (mode !== null && count > 0 && x.numel() > 0) {
+    const dense = mode === MeanMode.QnnpackGlobal ? x.contiguous() : x;
+    const data = dense.data.length === x.numel() ? dense.data : dense.data.subarray(0, x.numel());
+    const flags = Float64Array.from(x.shape, (_, d) => (reduced.includes(d) ? 1 : 0));
+    const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, Float64Array.from(x.shape), flags, qp.scale, qp.zeroPoint] as const;
+    const plan = makePlan(
+      () => addon.mean(...args),
+      () => addon.meanAsync(...args),
+      (raw) => makePerTensorQuantizedTensor(raw, shape, qp.scale, qp.zeroPoint, x.dtype),
+      { op: 'mean', args },
+    );
+    return plan.run();
   }
+  // Other layouts (and empty inputs): dequantize, sum in double, divide in float.
+  guardRead('mean() over this layout (computed in JS)', x.data);
+  const floats = dequantize(x);
+  const sums = new Float64Array(numelOf(outShape));
+  sumInto(floats.contiguous().data, sums);
+  const means = new Float32Array(sums.length);
+  for (let i = 0; i < sums.length; i++) means[i] = Math.fround(Math.fround(sums[i]) / count);
   return quantizePerTensor(makeTensor(means, shape, contiguousStrides(shape)), qp.scale, qp.zeroPoint, x.dtype);
 }
 
-/** nearbyint / lrintf in the default rounding mode: half to even. */
-function nearbyint(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
-/**
- * Whether torch's float sum over the outer (strided) dim gives column `ch` of `c` contiguous
- * columns the multi-row cascade (SumKernel.cpp vectorized_outer_sum: blocks of 4 vectors of 8
- * floats, torch's AVX2 build; with fewer than 8 columns scalar_outer_sum: blocks of 4 columns)
- * or row_sum (the columns after the last whole block).
- */
-function cascadedColumn(ch: number, c: number): boolean {
-  const block = c >= 8 ? 32 : 4;
-  return ch < Math.floor(c / block) * block;
-}
-
-/**
- * torch 1.13's float sum of one reduced column (SumKernel.cpp), every add one fp32 rounding:
- * cascaded, multi_row_sum's 4-level cascade over the values in order; otherwise row_sum: 4
- * interleaved cascades (value i to partial i % 4), the tail added to partial 0, then the
- * partials added in order.
- */
-function torchFloatSum(values: Float32Array, cascaded: boolean): number {
-  const f = Math.fround;
-  const cascade = (at: (i: number) => number, size: number): number => {
-    const levels = 4;
-    const ceilLog2 = size <= 1 ? 0 : Math.ceil(Math.log2(size));
-    const power = Math.max(4, Math.floor(ceilLog2 / levels));
-    const step = 2 ** power;
-    const mask = step - 1;
-    const acc = [0, 0, 0, 0];
-    let i = 0;
-    while (i + step <= size) {
-      for (let j = 0; j < step; j++, i++) acc[0] = f(acc[0] + at(i));
-      for (let j = 1; j < levels; j++) {
-        acc[j] = f(acc[j] + acc[j - 1]);
-        acc[j - 1] = 0;
-        if ((i & (mask * 2 ** (j * power))) !== 0) break;
-      }
-    }
-    for (; i < size; i++) acc[0] = f(acc[0] + at(i));
-    for (let j = 1; j < levels; j++) acc[0] = f(acc[0] + acc[j]);
-    return acc[0];
-  };
-  if (cascaded) return cascade((i) => values[i], values.length);
-  const rows = Math.floor(values.length / 4);
-  const partials = [0, 1, 2, 3].map((k) => cascade((i) => values[4 * i + k], rows));
-  for (let i = rows * 4; i < values.length; i++) partials[0] = f(partials[0] + values[i]);
-  return f(f(f(partials[0] + partials[1]) + partials[2]) + partials[3]);
-}

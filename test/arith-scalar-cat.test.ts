@@ -83,6 +83,9 @@ function catCases(): CatCase[] {
     // channels_last joined along another dim, and mixed formats.
     add([[1, 5, 2, 3], [2, 5, 2, 3]], 0, [CL, CL], true);
     add([[1, 5, 2, 3], [1, 5, 2, 3]], 1, [CL, []], true);
+    // More inputs than one native concatenation takes (16): joined in groups (DenseNet-style cats).
+    add(Array.from({ length: 21 }, (_, i) => [2, 1 + (i % 3), 3]), 1, [], true);
+    add(Array.from({ length: 17 }, () => [1, 2, 2, 2]), 1, Array.from({ length: 17 }, () => CL), false);
   }
   return cases;
 }

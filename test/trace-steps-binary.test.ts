@@ -4,6 +4,7 @@
 // both rules and grouped layouts; the binary convolution on float and on packed input, with
 // float or bit output, both pad values and with and without bias; the multi-bit (DoReFa)
 // convolution on int8 kernels; on every dispatch path.
+import { bitorch, tensor } from '..';
 import { convSpec, geometryArray } from '../dist/linear-conv/params';
 import { binaryAddon } from '../dist/binary/native';
 import { describeEachPath } from './helpers/paths';
@@ -54,7 +55,33 @@ function weightCount(layer: Layer): number {
   return layer.outChannels * (layer.inChannels / layer.groups) * product(layer.kernel);
 }
 
+/** Random activations with the edges of every quantization: zeros, NaN, infinities, the clamp bounds, rounding ties (r + 0.5) / n. */
+function activations(count: number, n: number): Float32Array {
+  const x = floats(count, -0.5, 1.5);
+  const edges = [0, -0, Number.NaN, Infinity, -Infinity, 1, -1, ...Array.from({ length: Math.min(n, 64) }, (_, r) => Math.fround((r + 0.5) / n))];
+  edges.forEach((v, i) => (x[(i * 5) % x.length] = v));
+  return x;
+}
+
 describeEachPath('binary plan steps', () => {
+  const QUANTIZE = [
+    { name: 'sign', code: 0, bits: 1, quantization: new bitorch.Sign() },
+    { name: 'approxsign', code: 0, bits: 1, quantization: new bitorch.ApproxSign() },
+    { name: 'steheaviside', code: 1, bits: 1, quantization: new bitorch.SteHeaviside() },
+    ...[1, 2, 4, 7, 8, 16].map((bits) => ({ name: `inputdorefa(${bits})`, code: 2, bits, quantization: new bitorch.InputDoReFa(bits) })),
+  ];
+  for (const q of QUANTIZE) {
+    test(`binaryQuantize ${q.name}`, async () => {
+      const count = 3 * 7 * 11;
+      const [a, b] = [activations(count, 2 ** q.bits - 1), activations(count, 2 ** q.bits - 1)];
+      await expectReplays('binaryQuantize', [a, q.code, q.bits], [b, q.code, q.bits], [0]);
+      // Quantization.quantize runs it; quantizeValues (the JS forward it replaced) gives the same bits.
+      expect(q.quantization.nativeQuantization()).toEqual({ code: q.code, bits: q.bits });
+      const native = q.quantization.quantize(tensor(a, [3, 7, 11])).data;
+      expect(Buffer.from(native.buffer).equals(Buffer.from(q.quantization.quantizeValues(a).buffer))).toBe(true);
+    });
+  }
+
   for (const groups of [1, 2]) {
     for (const rule of [0, 1]) {
       test(`binaryPack groups ${groups} rule ${rule}`, async () => {
@@ -134,10 +161,74 @@ describeEachPath('binary plan steps', () => {
         });
       }
     }
+
+    // Float activations, leveled by the binding under the layer's input quantization.
+    const QUANTIZATIONS = [
+      { name: 'sign', code: 0, bits: 1, quantization: new bitorch.Sign(), scale: 1, zeroPoint: 1 },
+      { name: 'steheaviside', code: 1, bits: 1, quantization: new bitorch.SteHeaviside(), scale: 1, zeroPoint: 1 },
+      ...[1, 2, 3, 7].map((bits) => ({
+        name: `inputdorefa(${bits})`, code: 2, bits, quantization: new bitorch.InputDoReFa(bits), scale: 1 / (2 ** bits - 1), zeroPoint: 2 ** bits - 1,
+      })),
+    ];
+    for (const q of QUANTIZATIONS) {
+      test(`lowBitConvForward ${layer.label} float input, ${q.name}`, async () => {
+        const levels = Int8Array.from({ length: weightCount(layer) }, () => 2 * rng.int(0, 3) - 3);
+        const h = binaryAddon.lowBitConvPrepack(geometryOf(layer), levels, 1 / 3, q.scale, q.zeroPoint, 0, floats(layer.outChannels, -1, 1));
+        const batch = 2;
+        const n = 2 ** q.bits - 1;
+        const count = batch * layer.inChannels * product(layer.inSpatial);
+        const args = (x: unknown) => [h, x, batch, layer.inSpatial, q.code, q.bits];
+        const [a, b] = [activations(count, n), activations(count, n)];
+        await expectReplays('lowBitConvForward', args(a), args(b), [1]);
+        // The levels lib/binary computed in JS before the binding did: the quantized value read back on the grid.
+        const quantized = q.quantization.quantize(tensor(a, [a.length])).data;
+        const jsLevels = Uint8Array.from(quantized, (v) => Math.round(v / q.scale) + q.zeroPoint);
+        const fromLevels = binaryAddon.lowBitConvForward(h, jsLevels, batch, layer.inSpatial);
+        const fromFloats = binaryAddon.lowBitConvForward(h, a, batch, layer.inSpatial, q.code as 0 | 1 | 2, q.bits);
+        expect(Buffer.from(fromFloats.buffer).equals(Buffer.from(fromLevels.buffer))).toBe(true);
+      });
+    }
   }
 });
 
+test('lowBitConvForward on floats needs a valid input quantization', () => {
+  const layer = LAYERS[0];
+  const h = binaryAddon.lowBitConvPrepack(geometryOf(layer), new Int8Array(weightCount(layer)).fill(1), 1, 1, 1, 0, null);
+  const x = floats(layer.inChannels * product(layer.inSpatial), -1, 1);
+  const call = (...tail: unknown[]) => () => (binaryAddon.lowBitConvForward as (...a: unknown[]) => unknown)(h, x, 1, layer.inSpatial, ...tail);
+  // (Messages, not classes: the addon's errors come from another realm than jest's.)
+  expect(call()).toThrow(/Expected number for inputQuantization/);
+  expect(call(3, 1)).toThrow(/Expected input quantization code 0 \(sign\), 1 \(heaviside\) or 2 \(inputdorefa\) for inputQuantization/);
+  expect(call(2 ** 32, 1)).toThrow(/for inputQuantization/);
+  expect(call(2, 8)).toThrow(/Expected an integer in \[1, 7\].* for bits/);
+  expect(call(2, 0)).toThrow(/for bits/);
+  expect(call(0, 0)).not.toThrow();
+});
+
+test('a Quantization subclass with its own quantizeValues keeps it (never the native forward)', () => {
+  class Halved extends bitorch.Sign {
+    override quantizeValues(values: Float32Array): Float32Array {
+      return values.map((v) => (v < 0 ? -0.5 : 0.5));
+    }
+  }
+  const q = new Halved();
+  expect(q.nativeQuantization()).toBeNull();
+  expect(Array.from(q.quantize(tensor(new Float32Array([-2, 0, 3]), [3])).data)).toEqual([-0.5, 0.5, 0.5]);
+  expect(new bitorch.Identity().nativeQuantization()).toBeNull();
+});
+
+test('binaryQuantize needs a valid input quantization', () => {
+  const call = (...tail: unknown[]) => () => (binaryAddon.binaryQuantize as (...a: unknown[]) => unknown)(new Float32Array(4), ...tail);
+  expect(call()).toThrow(/Expected number for inputQuantization/);
+  expect(call(3, 1)).toThrow(/for inputQuantization/);
+  expect(call(2, 17)).toThrow(/Expected an integer in \[1, 16\].* for bits/);
+  expect(call(2, 16)).not.toThrow();
+});
+
 describe('binary plan steps on empty tensors', () => {
+  test('binaryQuantize, no values', async () => {
+    await expectReplays('binaryQuantize', [new Float32Array(0), 2, 3], [new Float32Array(0), 2, 3], [0]);
+  });
   test('binaryPack, batch 0', async () => {
     await expectReplays('binaryPack', [new Float32Array(0), 0, 64, 3, 1, 0], [new Float32Array(0), 0, 64, 3, 1, 0], [0]);
   });

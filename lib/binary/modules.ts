@@ -12,7 +12,7 @@ import { StateDict, readFloatTensor } from '../nn/state';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { ConvSpec, PADDING_MODES, convSpec, geometryArray, outputSpatial, weightShape } from '../linear-conv/params';
-import { BinaryWeightHandle, LowBitWeightHandle, RuleCode, binaryAddon } from './native';
+import { BinaryWeightHandle, LowBitInputCode, LowBitWeightHandle, RuleCode, binaryAddon } from './native';
 import { InputDoReFa, Quantization, WeightDoReFa, resolveQuantization } from './quantizations';
 
 // ---- bit-packed activations ------------------------------------------------------------------
@@ -176,12 +176,15 @@ function floatConv(spec: ConvSpec, x: Float32Array, batch: number, inSpatial: nu
 
 // ---- multi-bit layers on the int8 kernels -----------------------------------------------------
 
-/** An input quantization whose values are levels / scale: how to turn a value into a u8 level. */
+/**
+ * An input quantization whose values are levels / scale, and the code under which the binding
+ * quantizes float activations to those u8 levels itself (native/src/base/params-binary.h LowBitInput).
+ */
 interface InputGrid {
   scale: number;
   zeroPoint: number;
-  /** The u8 level of a quantized value. */
-  level(value: number): number;
+  input: LowBitInputCode;
+  bits: number;
 }
 
 /**
@@ -191,15 +194,20 @@ interface InputGrid {
 function inputGrid(q: Quantization | undefined): InputGrid | null {
   if (q instanceof InputDoReFa && q.bitWidth <= 7) {
     const n = 2 ** q.bitWidth - 1;
-    return { scale: 1 / n, zeroPoint: n, level: (v) => Math.round(v * n) + n };
+    return { scale: 1 / n, zeroPoint: n, input: 2, bits: q.bitWidth };
   }
-  if (q !== undefined && q.rule !== null) return { scale: 1, zeroPoint: 1, level: (v) => v + 1 };
+  if (q !== undefined && q.rule !== null) return { scale: 1, zeroPoint: 1, input: q.rule, bits: 1 };
   return null;
+}
+
+/** The u8 level of a value on the grid (the pad value's; activations are leveled natively). */
+function gridLevel(grid: InputGrid, value: number): number {
+  return value / grid.scale + grid.zeroPoint;
 }
 
 /** The pad value's level on the grid, or null when it is not one (then the float path pads exactly). */
 function padLevel(grid: InputGrid, padValue: number): number | null {
-  const level = padValue / grid.scale + grid.zeroPoint;
+  const level = gridLevel(grid, padValue);
   const rounded = Math.round(level);
   return Math.abs(level - rounded) < 1e-6 && rounded >= 0 && rounded <= 255 ? rounded : null;
 }
@@ -263,7 +271,10 @@ interface Shape {
 /** What a forward computes, resolved once per call. */
 interface Run extends Shape {
   native: { input: Float32Array | BigUint64Array; rule: RuleCode } | null;
-  float: Float32Array | null;  // the quantized input, for the float path
+  /** Without the binary path: the input's float values (dense), which the int8 path levels natively. */
+  values: Float32Array | null;
+  /** The quantized input, for the float path (computed only there). */
+  float: (() => Float32Array) | null;
 }
 
 /** The state and forward every binary layer shares: a conv spec (QLinear: a 1-D 1x1 conv over one position). */
@@ -389,9 +400,10 @@ abstract class BinaryLayerBase extends Module {
       if (this.handle !== null) {
         // +-1 values stay +-1 through every 1-bit per-value activation (sign(+-1), heaviside(+-1)).
         const act = this.activation?.activationFunction;
-        if (act === undefined || act.rule !== null) return { ...s, native: { input: x.regroup(this.spec.groups).bits, rule: 0 }, float: null };
+        if (act === undefined || act.rule !== null) return { ...s, native: { input: x.regroup(this.spec.groups).bits, rule: 0 }, values: null, float: null };
       }
-      return { ...s, native: null, float: this.quantizeInput(x.toTensor()) };
+      const unpacked = x.toTensor();
+      return { ...s, native: null, values: unpacked.data, float: () => this.quantizeInput(unpacked) };
     }
     if (!(x instanceof Tensor)) throw validate.invalidType('Tensor or bitorch.BitTensor', 'x', x);
     const s = this.shapeOf(x.shape, x);
@@ -399,9 +411,9 @@ abstract class BinaryLayerBase extends Module {
     const values = dense.data.subarray(0, x.numel());
     if (this.handle !== null) {
       const rule = this.activation === null ? (values.every((v) => v === 1 || v === -1) ? 0 : null) : this.activation.activationFunction.rule;
-      if (rule !== null) return { ...s, native: { input: values, rule }, float: null };
+      if (rule !== null) return { ...s, native: { input: values, rule }, values: null, float: null };
     }
-    return { ...s, native: null, float: this.quantizeInput(x) };
+    return { ...s, native: null, values, float: () => this.quantizeInput(x) };
   }
 
   private quantizeInput(x: Tensor): Float32Array {
@@ -430,15 +442,16 @@ abstract class BinaryLayerBase extends Module {
       const args = [this.handle, run.native.input, run.batch, run.inSpatial, run.native.rule, outGroups, outRule] as const;
       return makePlan(() => binaryAddon.binaryConvForward(...args), () => binaryAddon.binaryConvForwardAsync(...args), finish, { op: 'binaryConvForward', args });
     }
-    if (run.native === null && this.lowBit !== null && run.float !== null && outGroups === null) {
+    if (run.native === null && this.lowBit !== null && run.values !== null && outGroups === null) {
+      // The activation's quantization and the levels are the binding's: one native op from the float input.
       const { handle, grid } = this.lowBit;
-      const levels = Uint8Array.from(run.float, (v) => grid.level(v));
-      const args = [handle, levels, run.batch, run.inSpatial] as const;
+      const args = [handle, run.values, run.batch, run.inSpatial, grid.input, grid.bits] as const;
       return makePlan(() => binaryAddon.lowBitConvForward(...args), () => binaryAddon.lowBitConvForwardAsync(...args), finish, { op: 'lowBitConvForward', args });
     }
+    const quantized = run.float as () => Float32Array;
     const compute = (): Float32Array | BigUint64Array => {
       const bias = this.biasValue === null ? null : this.biasValue.contiguous().data;
-      const y = floatConv(this.spec, run.float as Float32Array, run.batch, run.inSpatial, run.outSpatial, this.quantizedWeight, this.padValue, bias);
+      const y = floatConv(this.spec, quantized(), run.batch, run.inSpatial, run.outSpatial, this.quantizedWeight, this.padValue, bias);
       if (outGroups === null) return y;
       return pack(tensor(y, bitsShape), { groups: outGroups, quantization: outRule === 0 ? 'sign' : 'steheaviside' }).bits;
     };

@@ -1,8 +1,10 @@
 // bitorch's quantization functions at inference (bitorch/quantizations/*.py), by name or as objects, in fp32 as torch computes them.
 
+import { guardRead } from '../jit/hook';
+import { callOp } from '../plan';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
-import { RuleCode } from './native';
+import { LowBitInputCode, RuleCode, binaryAddon } from './native';
 
 /** Rounds half to even, as torch.round. */
 function roundHalfEven(x: number): number {
@@ -22,10 +24,25 @@ export abstract class Quantization {
   abstract readonly bitWidth: number;
   /** The bit rule of a per-value 1-bit function (null: not one). */
   readonly rule: RuleCode | null = null;
-  /** The forward on a float tensor (a new contiguous tensor). */
+  /**
+   * The forward on a float tensor (a new contiguous tensor). The built-in activation
+   * quantizations run natively (one binding op, which jit.trace records); others, and
+   * subclasses that override quantizeValues, run quantizeValues.
+   */
   quantize(x: Tensor): Tensor {
     const dense = x.contiguous();
-    return tensor(this.quantizeValues(dense.data.subarray(0, dense.numel())), x.shape);
+    const values = dense.data.subarray(0, dense.numel());
+    const native = this.nativeQuantization();
+    if (native === null) {
+      guardRead('a custom quantizeValues (computed in JS)', values);
+      return tensor(this.quantizeValues(values), x.shape);
+    }
+    const args = [values, native.code, native.bits] as const;
+    return tensor(callOp({ op: 'binaryQuantize', args }, () => binaryAddon.binaryQuantize(...args)), x.shape);
+  }
+  /** @internal The binding's code for this forward (native/src/base/params-binary.h LowBitInput), or null: quantizeValues only. */
+  nativeQuantization(): { code: LowBitInputCode; bits: number } | null {
+    return null;
   }
   /** bitorch's Quantization.forward is quantize. */
   forward(x: Tensor): Tensor {
@@ -45,6 +62,10 @@ export class Sign extends Quantization {
   override readonly rule: RuleCode = 0;
   quantizeValues(values: Float32Array): Float32Array {
     return values.map((v) => (v < 0 ? -1 : 1));
+  }
+  override nativeQuantization(): { code: LowBitInputCode; bits: number } | null {
+    // A subclass with its own quantizeValues keeps it.
+    return this.quantizeValues === Sign.prototype.quantizeValues ? { code: 0, bits: 1 } : null;
   }
 }
 
@@ -92,6 +113,9 @@ export class SteHeaviside extends Quantization {
   quantizeValues(values: Float32Array): Float32Array {
     return values.map((v) => (v > 0 ? 1 : -1));
   }
+  override nativeQuantization(): { code: LowBitInputCode; bits: number } | null {
+    return this.quantizeValues === SteHeaviside.prototype.quantizeValues ? { code: 1, bits: 1 } : null;
+  }
 }
 
 /** identity (identity.py): the values unchanged (32 bits). */
@@ -133,6 +157,9 @@ export class InputDoReFa extends DoReFa {
       const c = Number.isNaN(v) ? v : Math.min(Math.max(v, 0), 1);
       return f(roundHalfEven(f(c * n)) / n);
     });
+  }
+  override nativeQuantization(): { code: LowBitInputCode; bits: number } | null {
+    return this.quantizeValues === InputDoReFa.prototype.quantizeValues ? { code: 2, bits: this.bitWidth } : null;
   }
 }
 

@@ -8,12 +8,12 @@
 
 import { OpPlan, makePlan } from '../plan';
 import { guardRead } from '../jit/hook';
-import { QStorage } from '../native';
+import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
 import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
-import { InverseScale, LookupOp, native, quantizedEngine } from './native';
+import { LookupOp, native, quantizedEngine } from './native';
 import { checkByteQTensor, checkOutputQParams, dtypeCode, planLookup, roundHalfEven, vectorPart } from './plan';
 
 const { fround } = Math;
@@ -231,7 +231,6 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
       );
     }
   });
-  guardRead('cat (assembled in JS)', ...xs.map((x) => x.data));
   const s = scale === undefined || scale === null ? first.qScale() : scale;
   const z = zeroPoint === undefined || zeroPoint === null ? first.qZeroPoint() : zeroPoint;
   const [outScale, outZeroPoint] = checkOutputQParams(s, z, first.dtype);
@@ -241,21 +240,63 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
   const shape = first.shape.slice();
   shape[d] = xs.reduce((sum, x) => sum + x.shape[d], 0);
   const outStrides = formatStrides(shape, format);
-  const out = first.dtype === 'qint8' ? new Int8Array(numelOf(shape)) : new Uint8Array(numelOf(shape));
-  let start = 0;
-  for (const x of xs) {
-    const channels = x.shape[1];
+  // Every input, dense in the common format, is `rows` rows of its sizes from `dim` on (in
+  // memory order); the output row r is their rows r in turn, each requantized to the output's
+  // qparams (native/src/ops/reduce.h ConcatOp). In torch's NHWC kernel (nhwc) a row is one
+  // pixel's channels, whose first multiple of 32 take the vectorized formula.
+  const order = memoryOrder(format, rank);
+  const at = order.indexOf(d);
+  const rows = numelOf(order.slice(0, at).map((k) => shape[k]));
+  const parts = xs.map((x): CatPart => {
     const dense = x.contiguous(format === 'contiguous_format' ? undefined : format);
     const n = x.numel();
-    const rowLength = nhwc ? Math.max(channels, 1) : Math.max(n, 1);
-    const vectorLength = nhwc ? channels - (channels % 32) : 0;
-    const params = Float64Array.of(x.qScale(), x.qZeroPoint(), outScale, outZeroPoint, 0, 0, 0, InverseScale.Double);
-    const data = dense.data.length === n ? dense.data : dense.data.subarray(0, n);
-    const values = n === 0 ? data : native.elementwiseLookup(data, dtypeCode(x.dtype), LookupOp.Requantize, params, rowLength, vectorLength);
-    stridedCopy(values, formatStrides(x.shape, format), out.subarray(start * outStrides[d]), outStrides, x.shape);
-    start += x.shape[d];
-  }
+    const channels = x.shape[1];
+    return {
+      values: dense.data.length === n ? dense.data : dense.data.subarray(0, n),
+      rowElements: numelOf(order.slice(at).map((k) => x.shape[k])),
+      vectorLength: nhwc ? channels - (channels % 32) : 0,
+      scale: x.qScale(),
+      zeroPoint: x.qZeroPoint(),
+    };
+  });
+  const out = concatRows(first.dtype, rows, parts, outScale, outZeroPoint);
   return makePerTensorQTensor(out, shape, outStrides, first.dtype, outScale, outZeroPoint);
+}
+
+interface CatPart {
+  values: QStorage;
+  rowElements: number;
+  vectorLength: number;
+  scale: number;
+  zeroPoint: number;
+}
+
+/**
+ * The native concatenation (native/src/ops/reduce.h ConcatOp), at most kMaxConcatInputs parts
+ * per call: cat is associative, so a longer list is joined 16 at a time, left to right (the
+ * joined part already has the output's qparams, so it is copied, not requantized, again).
+ */
+function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number, zeroPoint: number): QStorage {
+  const maxInputs = 16;  // native/src/base/params-reduce.h kMaxConcatInputs
+  let list = parts;
+  do {
+    const group = list.slice(0, maxInputs);
+    const lengths = Float64Array.from(group, (p) => p.rowElements);
+    const vectors = Float64Array.from(group, (p) => p.vectorLength);
+    const qparams = Float64Array.from(group.flatMap((p) => [p.scale, p.zeroPoint]));
+    const tensors = group.map((p) => p.values);
+    const code = dtypeCode(dtype);
+    const args = [code, rows, lengths, vectors, qparams, scale, zeroPoint, ...tensors] as const;
+    const joined = makePlan(
+      () => addon.cat(...args),
+      () => addon.catAsync(...args),
+      (values) => values,
+      { op: 'cat', args },
+    ).run();
+    const rowElements = group.reduce((sum, p) => sum + p.rowElements, 0);
+    list = [{ values: joined, rowElements, vectorLength: 0, scale, zeroPoint }, ...list.slice(maxInputs)];
+  } while (list.length > 1);
+  return list[0].values;
 }
 
 // ---- float arithmetic (FloatFunctional) ------------------------------------------------------------

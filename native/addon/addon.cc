@@ -58,6 +58,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
     addon::RegisterPoolNormOps(env, exports);
     addon::RegisterBinaryOps(env, exports);
     addon::RegisterPlanOps(env, exports);
+    addon::RegisterReduceOps(env, exports);
     addon::RegisterHandleOps(env, exports);
   }
 

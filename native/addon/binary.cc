@@ -1,4 +1,4 @@
-// The binding of the 1-bit layers: weight prepack (a handle), bit packing, and the binary convolution, sync and async.
+// The binding of the 1-bit layers: weight prepack (a handle), input quantization, bit packing, and the binary and multi-bit convolutions, sync and async.
 //
 // Each forward op is a plan step (SetStep, plan/function-step.h) that reads its one graph
 // input, the activations, through the step's inputs and writes the step's output: the same
@@ -61,6 +61,39 @@ size_t ArgSpatial(const Napi::CallbackInfo& info, size_t index, int dims, size_t
     if (!CheckedMul(positions, in_spatial[d], &positions)) ThrowRange(env, "a size that fits in memory", "inSpatial", info[index]);
   }
   return positions;
+}
+
+// An input quantization at info[index] (code: 0 sign, 1 heaviside, 2 inputdorefa) and info[index + 1]
+// (inputdorefa's bits, at most max_bits).
+void ArgInputQuantization(const Napi::CallbackInfo& info, size_t index, int64_t max_bits, LowBitInput* input, int* bits) {
+  const int64_t code = ArgInt64(info, index, "inputQuantization");
+  if (code < 0 || code > 2) {
+    ThrowRange(info.Env(), "input quantization code 0 (sign), 1 (heaviside) or 2 (inputdorefa)", "inputQuantization", info[index]);
+  }
+  *input = static_cast<LowBitInput>(code);
+  const int64_t k = ArgInt64(info, index + 1, "bits");
+  const Status checked = CheckLowBitInput(*input, k, max_bits);
+  if (!checked.ok()) throw ErrorFromStatus(info.Env(), checked);
+  *bits = static_cast<int>(k);
+}
+
+// binaryQuantize(x: Float32Array, inputQuantization, bits) -> Float32Array: bitorch's forward of a
+// 1-bit or inputdorefa (k <= 16) quantization (QActivation), as a plan step.
+PreparedOp PrepareQuantize(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  View x = ArgInput(info, 0, napi_float32_array, "input", &op);
+  LowBitInput input = LowBitInput::kSign;
+  int bits = 1;
+  ArgInputQuantization(info, 1, 16, &input, &bits);
+  Output out = NewOutput(info.Env(), napi_float32_array, x.length);
+  const size_t count = x.length;
+  auto step = [=](const void* const* in, void* y, void*) {
+    QuantizeActivations(static_cast<const float*>(in[0]), count, input, bits, static_cast<float*>(y));
+    return Status::Ok();
+  };
+  SetStep(&op, std::make_shared<FunctionStep>("binary_quantize", step), {x}, out);
+  return op;
 }
 
 // binaryConvPrepack(geometry: Float64Array, weight: Float32Array of +-1, padValue, bias: Float32Array | null) -> handle
@@ -220,29 +253,43 @@ Napi::Value LowBitConvPrepack(const Napi::CallbackInfo& info) {
   return NewHandle(env, new LowBitHandle(weights), w.length * 3);
 }
 
-// lowBitConvForward(handle, input: Uint8Array levels, batch, inSpatial: number[]) -> Float32Array
+// lowBitConvForward(handle, input: Uint8Array levels | Float32Array activations, batch, inSpatial: number[],
+//                   inputQuantization (Float32Array input only: 0 sign, 1 heaviside, 2 inputdorefa), bits (inputdorefa's k))
+//   -> Float32Array
+// Float activations become levels under the layer's input quantization first (ops/binary.h
+// LowBitInputLevels), in the step's scratch, so a traced layer runs from its float input.
 PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
   std::shared_ptr<const LowBitConvWeights> weights = ArgHandle<LowBitHandle>(info, 0)->weights;
   const ConvGeometry& g = weights->geometry;
-  View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
+  const bool float_input = info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+  View x = ArgInput(info, 1, float_input ? napi_float32_array : napi_uint8_array, "input", &op);
   const size_t batch = ArgSize(info, 2, "batch");
   size_t in_spatial[3] = {1, 1, 1};
   const size_t positions = ArgSpatial(info, 3, g.dims, in_spatial);
   if (ArgCount(info, batch, g.in_channels, positions, "input", 1) != x.length) {
     ThrowRange(env, "batch * inChannels * prod(inSpatial) values", "input", x.holder);
   }
+  LowBitInput input_quantization = LowBitInput::kSign;
+  int bits = 1;
+  if (float_input) ArgInputQuantization(info, 4, 7, &input_quantization, &bits);
   size_t out_spatial[3];
   const Status shape = ConvOutputSize(g, in_spatial, out_spatial);
   if (!shape.ok()) throw ErrorFromStatus(env, shape);
   Output out = NewOutput(env, napi_float32_array,
                          ArgCount(info, batch, g.out_channels, out_spatial[0] * out_spatial[1] * out_spatial[2], "batch", 2));
-  auto step = [=](const void* const* in, void* y, void*) {
-    return LowBitConv(*weights, static_cast<const uint8_t*>(in[0]), batch, in_spatial, static_cast<float*>(y));
+  const size_t count = x.length;
+  auto step = [=](const void* const* in, void* y, void* scratch) {
+    const uint8_t* levels = static_cast<const uint8_t*>(in[0]);
+    if (float_input) {
+      LowBitInputLevels(static_cast<const float*>(in[0]), count, input_quantization, bits, static_cast<uint8_t*>(scratch));
+      levels = static_cast<const uint8_t*>(scratch);
+    }
+    return LowBitConv(*weights, levels, batch, in_spatial, static_cast<float*>(y));
   };
-  SetStep(&op, std::make_shared<FunctionStep>("low_bit_conv", step), {x}, out);
+  SetStep(&op, std::make_shared<FunctionStep>("low_bit_conv", step, float_input ? count : 0), {x}, out);
   return op;
 }
 
@@ -250,6 +297,7 @@ PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
 
 void RegisterBinaryOps(Napi::Env env, Napi::Object exports) {
   exports.Set("binaryConvPrepack", Napi::Function::New(env, BinaryConvPrepack, "binaryConvPrepack"));
+  DefineOp<PrepareQuantize>(env, exports, "binaryQuantize");
   DefineOp<PreparePack>(env, exports, "binaryPack");
   DefineOp<PrepareUnpack>(env, exports, "binaryUnpack");
   DefineOp<PrepareForward>(env, exports, "binaryConvForward");

@@ -305,6 +305,7 @@ void RegisterElementwiseOps(Napi::Env env, Napi::Object exports);  // addon/elem
 void RegisterPoolNormOps(Napi::Env env, Napi::Object exports);     // addon/pool-norm.cc
 void RegisterBinaryOps(Napi::Env env, Napi::Object exports);       // addon/binary.cc
 void RegisterPlanOps(Napi::Env env, Napi::Object exports);         // addon/plan.cc
+void RegisterReduceOps(Napi::Env env, Napi::Object exports);       // addon/reduce.cc
 
 }  // namespace addon
 }  // namespace qk

@@ -3,7 +3,7 @@
 // lib/jit records each op through its `<op>Trace` form (common.h RunTrace), which returns a
 // "plan step handle"; this file turns those into a qk::Plan (native/src/plan/plan.h):
 //   planCreate() -> plan handle
-//   planAddInput(plan, bytes, arrayType) -> value id        (arrayType: 'Uint8Array', ..., 'BigUint64Array', 'BigInt64Array')
+//   planAddInput(plan, bytes, arrayType) -> value id        (arrayType: 'Uint8Array', ..., 'BigUint64Array')
 //   planAddConstant(plan, typedArray) -> value id           (bytes copied into the plan)
 //   planAddView(plan, base, byteOffset, bytes) -> value id
 //   planAddStep(plan, stepHandle, inputIds: Float64Array) -> value id
@@ -41,9 +41,8 @@ struct ArrayKind {
 constexpr ArrayKind kArrayKinds[] = {
     {"Uint8Array", napi_uint8_array, 1},     {"Int8Array", napi_int8_array, 1},
     {"Int32Array", napi_int32_array, 4},     {"Float32Array", napi_float32_array, 4},
-    {"Float64Array", napi_float64_array, 8},
+    {"Float64Array", napi_float64_array, 8},   {"BigInt64Array", napi_bigint64_array, 8},  // int64 embedding indices
     {"BigUint64Array", napi_biguint64_array, 8},  // the binary layers' packed bits
-    {"BigInt64Array", napi_bigint64_array, 8},    // int64 embedding indices
 };
 
 const ArrayKind& ArgArrayKind(const Napi::CallbackInfo& info, size_t index) {
@@ -53,7 +52,7 @@ const ArrayKind& ArgArrayKind(const Napi::CallbackInfo& info, size_t index) {
       if (name == kind.name) return kind;
     }
   }
-  ThrowType(info.Env(), "'Uint8Array', 'Int8Array', 'Int32Array', 'Float32Array', 'Float64Array', 'BigUint64Array' or 'BigInt64Array'",
+  ThrowType(info.Env(), "'Uint8Array', 'Int8Array', 'Int32Array', 'Float32Array', 'Float64Array', 'BigInt64Array' or 'BigUint64Array'",
             "arrayType",
             index < info.Length() ? info[index] : info.Env().Undefined());
 }

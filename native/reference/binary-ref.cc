@@ -1,6 +1,7 @@
 // Reference 1-bit convolution: one output element at a time, integers for the +-1 sums.
 #include "reference/binary-ref.h"
 
+#include <cmath>
 #include <cstdint>
 
 namespace qk {
@@ -47,6 +48,41 @@ void BinaryConvRef(const ConvGeometry& g, const float* x, size_t batch, const si
         if (bias != nullptr) value = value + bias[o];
         y[(n * g.out_channels + o) * out_plane + p] = value;
       }
+    }
+  }
+}
+
+void QuantizeActivationsRef(const float* x, size_t count, LowBitInput input, int bits, float* y) {
+  const double n = static_cast<double>((1 << bits) - 1);
+  for (size_t i = 0; i < count; ++i) {
+    const float v = x[i];
+    if (input == LowBitInput::kSign) {
+      y[i] = v < 0 ? -1.0f : 1.0f;  // sign with 0 -> +1 (and NaN, where torch.sign gives 0)
+    } else if (input == LowBitInput::kHeaviside) {
+      y[i] = v > 0 ? 1.0f : -1.0f;
+    } else if (std::isnan(v)) {
+      y[i] = v;  // clamp and round keep NaN
+    } else {
+      // bitorch's InputDoReFaFunction.forward in fp32: clamp, scale, round (half to even), divide.
+      // clamp(x, 0, 1), with -0 as +0 (fmax may keep either zero).
+      const float clamped = v > 1.0f ? 1.0f : (v > 0.0f ? v : 0.0f);
+      const float scaled = static_cast<float>(static_cast<double>(clamped) * n);
+      y[i] = static_cast<float>(std::nearbyint(static_cast<double>(scaled)) / n);
+    }
+  }
+}
+
+void LowBitInputLevelsRef(const float* x, size_t count, LowBitInput input, int bits, uint8_t* levels) {
+  const double n = static_cast<double>((1 << bits) - 1);
+  for (size_t i = 0; i < count; ++i) {
+    float value = 0;
+    QuantizeActivationsRef(x + i, 1, input, bits, &value);
+    if (input != LowBitInput::kDoReFa) {
+      levels[i] = static_cast<uint8_t>(static_cast<int>(value) + 1);  // +-1 at zero point 1, scale 1
+    } else if (std::isnan(value)) {
+      levels[i] = 0;
+    } else {
+      levels[i] = static_cast<uint8_t>(std::lround(static_cast<double>(value) * n) + static_cast<long>(n));  // scale 1 / n, zero point n
     }
   }
 }

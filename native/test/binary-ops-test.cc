@@ -252,6 +252,51 @@ QK_TEST(kIsa, "binary/ops/lowbit-conv") {
   }
 }
 
+// The input quantizations against the reference, for sign, heaviside and inputdorefa up to 16 bits,
+// on every float class, exact rounding ties (r + 0.5) / n and the clamp edges: the float forward
+// (QActivation) bit for bit (NaN as NaN) and, up to 7 bits, a multi-bit layer's u8 levels.
+QK_TEST(kIsa, "binary/ops/input-quantizations") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(SeedFromName("binary/ops/input-quantizations"));
+  const LowBitInput kInputs[] = {LowBitInput::kSign, LowBitInput::kHeaviside, LowBitInput::kDoReFa};
+  for (const LowBitInput input : kInputs) {
+    for (int bits = 1; bits <= 16; ++bits) {
+      if (input != LowBitInput::kDoReFa && bits > 1) break;
+      const int n = (1 << bits) - 1;
+      const std::string label = "input " + std::to_string(static_cast<int>(input)) + " bits " + std::to_string(bits) + ": ";
+      std::vector<float> x = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, NAN, INFINITY, -INFINITY, 1e-30f, 0.999999f};
+      for (int r = 0; r < n && r < 300; ++r) x.push_back((static_cast<float>(r) + 0.5f) / static_cast<float>(n));  // ties
+      for (int i = 0; i < 400; ++i) x.push_back(i % 2 == 0 ? rng.AnyFloat() : static_cast<float>(rng.Uniform(-0.5, 1.5)));
+      std::vector<float> got(x.size(), 7.0f), want(x.size(), 9.0f);
+      QuantizeActivations(x.data(), x.size(), input, bits, got.data());
+      QuantizeActivationsRef(x.data(), x.size(), input, bits, want.data());
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (BitsOfFloat(got[i]) != BitsOfFloat(want[i]) && !(std::isnan(got[i]) && std::isnan(want[i]))) {
+          ctx.Fail(label + DescribeFloat(x[i]) + " quantizes to " + DescribeFloat(got[i]) + ", expected " + DescribeFloat(want[i]));
+          return;
+        }
+      }
+      if (bits > 7) continue;
+      std::vector<uint8_t> levels(x.size(), 0xAB), want_levels(x.size(), 0xCD);
+      LowBitInputLevels(x.data(), x.size(), input, bits, levels.data());
+      LowBitInputLevelsRef(x.data(), x.size(), input, bits, want_levels.data());
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (levels[i] != want_levels[i]) {
+          ctx.Fail(label + "level of " + DescribeFloat(x[i]) + " is " + std::to_string(levels[i]) + ", expected " +
+                   std::to_string(want_levels[i]));
+          return;
+        }
+      }
+    }
+  }
+  ctx.Check(!CheckLowBitInput(LowBitInput::kDoReFa, 8).ok(), "inputdorefa levels with 8 bits are refused");
+  ctx.Check(!CheckLowBitInput(LowBitInput::kDoReFa, 0).ok(), "inputdorefa with 0 bits is refused");
+  ctx.Check(!CheckLowBitInput(static_cast<LowBitInput>(3), 1).ok(), "input quantization code 3 is refused");
+  ctx.Check(CheckLowBitInput(LowBitInput::kSign, 0).ok(), "sign takes no bits");
+  ctx.Check(!CheckLowBitInput(LowBitInput::kDoReFa, 17, 16).ok(), "inputdorefa with 17 bits is refused");
+  ctx.Check(CheckLowBitInput(LowBitInput::kDoReFa, 16, 16).ok(), "inputdorefa with 16 bits is accepted");
+}
+
 }  // namespace
 }  // namespace test
 }  // namespace qk

@@ -431,6 +431,57 @@ Status CreateLowBitConvWeights(const ConvGeometry& g, const int8_t* w, size_t w_
   return Status::Ok();
 }
 
+Status CheckLowBitInput(LowBitInput input, int64_t bits, int64_t max_bits) {
+  if (input != LowBitInput::kSign && input != LowBitInput::kHeaviside && input != LowBitInput::kDoReFa) {
+    return Status::RangeError(Expected("input quantization code 0 (sign), 1 (heaviside) or 2 (inputdorefa)", "inputQuantization",
+                                       std::to_string(static_cast<int>(input))));
+  }
+  if (input == LowBitInput::kDoReFa && (bits < 1 || bits > max_bits)) {
+    return Status::RangeError(Expected("an integer in [1, " + std::to_string(max_bits) + "] (inputdorefa bits" +
+                                           (max_bits <= 7 ? " on the int8 kernels)" : ")"),
+                                       "bits", std::to_string(bits)));
+  }
+  return Status::Ok();
+}
+
+void QuantizeActivations(const float* x, size_t count, LowBitInput input, int bits, float* y) {
+  if (input != LowBitInput::kDoReFa) {
+    const bool sign = input == LowBitInput::kSign;
+    for (size_t i = 0; i < count; ++i) y[i] = (sign ? !(x[i] < 0) : x[i] > 0) ? 1.0f : -1.0f;
+    return;
+  }
+  // In fp32 as torch: each of clamp, * n, round (half to even), / n rounds once; NaN passes
+  // through, and -0 clamps to +0 (as lib/binary's Math.max(-0, 0) did).
+  const float n = static_cast<float>((1 << bits) - 1);
+  for (size_t i = 0; i < count; ++i) {
+    const float v = x[i];
+    const float c = v <= 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+    y[i] = std::nearbyint(c * n) / n;
+  }
+}
+
+void LowBitInputLevels(const float* x, size_t count, LowBitInput input, int bits, uint8_t* levels) {
+  if (input != LowBitInput::kDoReFa) {
+    // +-1 at zero point 1: -1 is level 0, +1 level 2.
+    const bool sign = input == LowBitInput::kSign;
+    for (size_t i = 0; i < count; ++i) levels[i] = (sign ? !(x[i] < 0) : x[i] > 0) ? 2 : 0;
+    return;
+  }
+  // round(clamp(x, 0, 1) * n) in fp32, half to even; the quantized value r / n is level r + n.
+  // NaN (clamped to NaN by bitorch, level NaN + n, stored as 0 by lib/ before) is level 0.
+  const int n = (1 << bits) - 1;
+  const float nf = static_cast<float>(n);
+  for (size_t i = 0; i < count; ++i) {
+    const float v = x[i];
+    if (std::isnan(v)) {
+      levels[i] = 0;
+      continue;
+    }
+    const float c = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+    levels[i] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(c * nf)) + n);
+  }
+}
+
 Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3], float* y) {
   const ConvGeometry& g = w.geometry;
   size_t out_spatial[3];

@@ -100,6 +100,16 @@ Status CreateLowBitConvWeights(const ConvGeometry& g, const int8_t* w, size_t w_
 // x: u8 input levels [batch][in][in_spatial...]; y: floats [batch][out][out_spatial...].
 Status LowBitConv(const LowBitConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3], float* y);
 
+// The u8 levels of `count` float activations under a layer's input quantization
+// (base/params-binary.h LowBitInput; bits: k of kDoReFa, in [1, max_bits]: 7 for levels).
+Status CheckLowBitInput(LowBitInput input, int64_t bits, int64_t max_bits = 7);
+void LowBitInputLevels(const float* x, size_t count, LowBitInput input, int bits, uint8_t* levels);
+
+// bitorch's forward of the input quantization on `count` float activations (QActivation,
+// Quantization.forward): +-1 for sign and heaviside, round(clamp(x, 0, 1) * n) / n in fp32 for
+// inputdorefa(k), n = 2^k - 1, k in [1, 16] (CheckLowBitInput(input, bits, 16)).
+void QuantizeActivations(const float* x, size_t count, LowBitInput input, int bits, float* y);
+
 // The XNOR kernel of a dispatch table: its xnor_gemm_vpopcnt slot when the CPU reports
 // AVX512_VPOPCNTDQ (the VPOPCNTQ kernel at avx512vnni, the same kernel as xnor_gemm below), else xnor_gemm.
 XnorGemmFn* SelectXnorGemm(const struct DispatchTable& table);

@@ -1,0 +1,123 @@
+// The binding of quantized mean and concatenation (ops/reduce.h): reads and checks the arguments, prepares the op, runs it now, on the pool, or as a traced step.
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "addon/common.h"
+#include "ops/reduce.h"
+#include "plan/op-step.h"
+
+namespace qk {
+namespace addon {
+namespace {
+
+// A Float64Array of at most `limit` integers in [0, 2^53], copied out now.
+std::vector<int64_t> ArgIntegers(const Napi::CallbackInfo& info, size_t index, size_t limit, const char* parameter) {
+  View view = ArgTypedArray(info, index, napi_float64_array, parameter);
+  if (view.length > limit) ThrowRange(info.Env(), "at most " + std::to_string(limit) + " values", parameter, info[index]);
+  std::vector<int64_t> values;
+  for (size_t i = 0; i < kMaxArguments && i < view.length; ++i) {
+    const double v = static_cast<const double*>(view.data)[i];
+    if (!(v >= 0 && v <= 9007199254740992.0) || std::floor(v) != v) {
+      ThrowRange(info.Env(), "non-negative integers", parameter, info[index]);
+    }
+    values.push_back(static_cast<int64_t>(v));
+  }
+  return values;
+}
+
+void ThrowIfFailed(Napi::Env env, const Status& status) {
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+}
+
+// mean(x, dtype, mode, shape: Float64Array, reduced: Float64Array of 0/1, scale, zeroPoint)
+//   mode: 0 QNNPACK global average, 1 the integers of a contiguous input, 2 channels-last float
+PreparedOp PrepareMean(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  MeanParams p;
+  p.dtype = ArgDType(info, 1);
+  if (p.dtype != QDType::kQUInt8 && p.dtype != QDType::kQInt8) ThrowRange(env, "quint8 or qint8", "dtype", info[1]);
+  View x = ArgInput(info, 0, StorageArrayType(p.dtype), "input", &op);
+  const int64_t mode = ArgInt64(info, 2, "mode");
+  if (mode < 0 || mode > 2) ThrowRange(env, "0 (qnnpack), 1 (integers) or 2 (channels-last float)", "mode", info[2]);
+  p.mode = static_cast<MeanMode>(mode);
+  const std::vector<int64_t> shape = ArgIntegers(info, 3, kMaxReduceRank, "shape");
+  const std::vector<int64_t> reduced = ArgIntegers(info, 4, kMaxReduceRank, "reduced");
+  if (reduced.size() != shape.size()) ThrowRange(env, "one 0/1 flag per dim of shape", "reduced", info[4]);
+  p.rank = shape.size();
+  for (size_t d = 0; d < kMaxReduceRank && d < p.rank; ++d) {
+    p.shape[d] = shape[d];
+    p.reduced[d] = reduced[d] != 0;
+  }
+  p.scale = ArgNumber(info, 5, "scale");
+  p.zero_point = ArgInt64(info, 6, "zeroPoint");
+  std::shared_ptr<const MeanOp> prepared;
+  ThrowIfFailed(env, MeanOp::Prepare(p, &prepared));
+  if (x.length != prepared->input_bytes(0)) ThrowRange(env, "typed array of prod(shape) elements", "input", x.holder);
+  Output out = NewQuantizedOutput(env, p.dtype, prepared->output_bytes());
+  SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
+  return op;
+}
+
+// cat(dtype, rows, rowElements: Float64Array(k), vectorLengths: Float64Array(k),
+//     inQParams: Float64Array(2k) [scale, zeroPoint per input], outScale, outZeroPoint, x0, ..., x(k-1)):
+// output row r = every input's row r in turn, requantized to (outScale, outZeroPoint).
+PreparedOp PrepareCat(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  Napi::Env env = info.Env();
+  const QDType dtype = ArgDType(info, 0);
+  if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) ThrowRange(env, "quint8 or qint8", "dtype", info[0]);
+  ConcatParams p;
+  p.rows = ArgSize(info, 1, "rows");
+  const std::vector<int64_t> rows = ArgIntegers(info, 2, kMaxConcatInputs, "rowElements");
+  const std::vector<int64_t> vectors = ArgIntegers(info, 3, kMaxConcatInputs, "vectorLengths");
+  p.count = rows.size();
+  if (vectors.size() != p.count) ThrowRange(env, "one vector length per tensor", "vectorLengths", info[3]);
+  View qparams = ArgTypedArray(info, 4, napi_float64_array, "inQParams");
+  if (qparams.length != 2 * p.count) ThrowRange(env, "a scale and a zero point per tensor", "inQParams", info[4]);
+  const double out_scale = ArgNumber(info, 5, "outScale");
+  const int64_t out_zero_point = ArgInt64(info, 6, "outZeroPoint");
+  if (info.Length() != p.count + 7) ThrowRange(env, "one tensor per row length", "tensors", info[2]);
+  const double* q = static_cast<const double*>(qparams.data);
+  for (size_t k = 0; k < kMaxConcatInputs && k < p.count; ++k) {
+    p.row_bytes[k] = static_cast<size_t>(rows[k]);
+    p.vector_bytes[k] = static_cast<size_t>(vectors[k]);
+    LookupSpec& spec = p.requantize[k];
+    spec.op = LookupOp::kRequantize;
+    spec.dtype = dtype;
+    spec.inverse = InverseScale::kDouble;
+    spec.in_scale = q[2 * k];
+    if (!(std::fabs(q[2 * k + 1]) <= 1e9) || std::trunc(q[2 * k + 1]) != q[2 * k + 1]) {
+      ThrowRange(env, "integer zero points", "inQParams", info[4]);
+    }
+    spec.in_zero_point = static_cast<int64_t>(q[2 * k + 1]);
+    spec.out_scale = out_scale;
+    spec.out_zero_point = out_zero_point;
+  }
+  std::shared_ptr<const ConcatOp> prepared;
+  ThrowIfFailed(env, ConcatOp::Prepare(p, &prepared));
+  std::vector<View> inputs;
+  for (size_t k = 0; k < kMaxConcatInputs && k < p.count; ++k) {
+    const std::string name = "tensors[" + std::to_string(k) + "]";
+    View x = ArgInput(info, k + 7, StorageArrayType(dtype), name.c_str(), &op);
+    if (x.bytes != prepared->input_bytes(k)) ThrowRange(env, "typed array of rows * rowElements[k] elements", name.c_str(), x.holder);
+    inputs.push_back(x);
+  }
+  Output out = NewQuantizedOutput(env, dtype, prepared->output_bytes());
+  SetStep(&op, std::make_shared<OpStep>(prepared), inputs, out);
+  return op;
+}
+
+}  // namespace
+
+void RegisterReduceOps(Napi::Env env, Napi::Object exports) {
+  DefineOp<PrepareMean>(env, exports, "mean");
+  DefineOp<PrepareCat>(env, exports, "cat");
+}
+
+}  // namespace addon
+}  // namespace qk

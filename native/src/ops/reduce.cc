@@ -1,0 +1,296 @@
+// Quantized mean and concatenation (ops/reduce.h): torch 1.13's three mean paths, its fp32 reduction order, and row concatenation.
+#include "ops/reduce.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "base/checked.h"
+#include "base/expected.h"
+#include "ops/elementwise.h"
+#include "ops/quantize.h"
+#include "ukernels/dispatch.h"
+
+namespace qk {
+namespace {
+
+// torch 1.13's fp32 sum of `size` values at(0..size) (SumKernel.cpp's cascade_sum with 4
+// levels): blocks of 2^power values accumulate into level 0, each full block is carried up a
+// level, and the carry stops at the first level whose block is not yet complete. Every add is
+// one fp32 rounding, as in torch's single-threaded order.
+template <typename At>
+float CascadeSum(const At& at, size_t size) {
+  constexpr int kLevels = 4;
+  int ceil_log2 = 0;
+  while ((size_t{1} << ceil_log2) < size) ++ceil_log2;
+  const int power = std::max(4, ceil_log2 / kLevels);
+  const size_t step = size_t{1} << power;
+  const size_t mask = step - 1;
+  float acc[kLevels] = {0, 0, 0, 0};
+  size_t i = 0;
+  while (i + step <= size) {
+    for (size_t j = 0; j < step; ++j, ++i) acc[0] += at(i);
+    for (int j = 1; j < kLevels; ++j) {
+      acc[j] += acc[j - 1];
+      acc[j - 1] = 0;
+      if ((i & (mask << (j * power))) != 0) break;
+    }
+  }
+  for (; i < size; ++i) acc[0] += at(i);
+  for (int j = 1; j < kLevels; ++j) acc[0] += acc[j];
+  return acc[0];
+}
+
+// torch's fp32 sum of one channel of a channels-last input over its spatial positions
+// (`column` holds them in order). Columns inside a whole block of channels (32 with 8 or more
+// channels: vectorized_outer_sum's 4 vectors of 8 floats; else 4: scalar_outer_sum) take the
+// multi-row cascade; the others row_sum: 4 interleaved cascades (value i into partial i % 4),
+// the tail into partial 0, then the partials in order.
+float ChannelSum(const float* column, size_t size, size_t channel, size_t channels) {
+  const size_t block = channels >= 8 ? 32 : 4;
+  if (channel < channels / block * block) return CascadeSum([&](size_t i) { return column[i]; }, size);
+  const size_t rows = size / 4;
+  float partials[4];
+  for (size_t k = 0; k < 4; ++k) partials[k] = CascadeSum([&](size_t i) { return column[4 * i + k]; }, rows);
+  for (size_t i = rows * 4; i < size; ++i) partials[0] += column[i];
+  return ((partials[0] + partials[1]) + partials[2]) + partials[3];
+}
+
+template <typename T>
+void SumIntegers(const T* x, const MeanParams& p, int64_t* sums) {
+  // Merge neighbouring dims with the same reduced flag (input and output are both
+  // contiguous), then walk the input once in memory order.
+  int64_t size[kMaxReduceRank];
+  bool reduced[kMaxReduceRank];
+  size_t rank = 0;
+  for (size_t d = 0; d < p.rank; ++d) {
+    if (p.shape[d] == 1) continue;
+    if (rank > 0 && reduced[rank - 1] == p.reduced[d]) {
+      size[rank - 1] *= p.shape[d];
+    } else {
+      size[rank] = p.shape[d];
+      reduced[rank] = p.reduced[d];
+      ++rank;
+    }
+  }
+  if (rank == 0) {
+    sums[0] += x[0];
+    return;
+  }
+  int64_t out_stride[kMaxReduceRank];
+  int64_t stride = 1;
+  for (size_t d = rank; d-- > 0;) {
+    out_stride[d] = reduced[d] ? 0 : stride;
+    if (!reduced[d]) stride *= size[d];
+  }
+  const int64_t inner = size[rank - 1];
+  int64_t index[kMaxReduceRank] = {};
+  int64_t out = 0;
+  size_t outer_count = 1;
+  for (size_t d = 0; d + 1 < rank; ++d) outer_count *= static_cast<size_t>(size[d]);
+  for (size_t o = 0; o < outer_count; ++o) {
+    if (reduced[rank - 1]) {
+      int64_t s = 0;
+      for (int64_t i = 0; i < inner; ++i) s += x[i];
+      sums[out] += s;
+    } else {
+      for (int64_t i = 0; i < inner; ++i) sums[out + i] += x[i];
+    }
+    x += inner;
+    // Next outer index (odometer over dims 0..rank-2).
+    for (size_t d = rank - 1; d-- > 0;) {
+      out += out_stride[d];
+      if (++index[d] < size[d]) break;
+      out -= out_stride[d] * size[d];
+      index[d] = 0;
+    }
+  }
+}
+
+template <typename T>
+void RunIntegers(const T* x, const MeanParams& p, size_t out_numel, size_t count, int64_t* sums, T* y) {
+  std::fill(sums, sums + out_numel, int64_t{0});
+  SumIntegers(x, p, sums);
+  for (size_t i = 0; i < out_numel; ++i) {
+    const float total = static_cast<float>(static_cast<double>(sums[i]));
+    const float mean = static_cast<float>(static_cast<double>(total) / static_cast<double>(count));
+    y[i] = static_cast<T>(std::nearbyint(mean));
+  }
+}
+
+void RunQnnpackGlobal(const uint8_t* x, size_t planes, size_t count, double scale, int64_t zero_point, uint8_t* y) {
+  const float s = static_cast<float>(scale);
+  const float denominator = static_cast<float>(static_cast<double>(s) * static_cast<double>(count));
+  const float multiplier = static_cast<float>(static_cast<double>(s) / static_cast<double>(denominator));
+  for (size_t plane = 0; plane < planes; ++plane) {
+    int64_t sum = 0;
+    const uint8_t* row = x + plane * count;
+    for (size_t i = 0; i < count; ++i) sum += row[i];
+    const float centered = static_cast<float>(static_cast<double>(sum) - static_cast<double>(count) * static_cast<double>(zero_point));
+    const float t = static_cast<float>(static_cast<double>(centered) * static_cast<double>(multiplier));
+    const double q = std::nearbyint(static_cast<double>(t)) + static_cast<double>(zero_point);
+    y[plane] = static_cast<uint8_t>(std::min(255.0, std::max(0.0, q)));
+  }
+}
+
+}  // namespace
+
+Status MeanOp::Prepare(const MeanParams& params, std::shared_ptr<const MeanOp>* out) {
+  if (params.dtype != QDType::kQUInt8 && params.dtype != QDType::kQInt8) {
+    return Status::RangeError(Expected("quint8 or qint8", "dtype", QDTypeName(params.dtype)));
+  }
+  if (params.rank > kMaxReduceRank) {
+    return Status::RangeError(Expected("at most " + std::to_string(kMaxReduceRank) + " dims", "shape", std::to_string(params.rank) + " dims"));
+  }
+  auto op = std::shared_ptr<MeanOp>(new MeanOp());
+  op->p_ = params;
+  size_t numel = 1, out_numel = 1, count = 1;
+  for (size_t d = 0; d < params.rank; ++d) {
+    if (params.shape[d] < 0) return Status::RangeError(Expected("non-negative sizes", "shape", std::to_string(params.shape[d])));
+    const size_t size = static_cast<size_t>(params.shape[d]);
+    if (!CheckedMul(numel, size, &numel)) return Status::RangeError(Expected("a size whose product fits size_t", "shape", "larger"));
+    if (params.reduced[d]) count *= size;  // <= numel: no overflow
+    else out_numel *= size;
+  }
+  if (numel == 0 || count == 0) {
+    return Status::RangeError(Expected("a non-empty input and non-empty reduced dims", "shape", std::to_string(numel) + " elements"));
+  }
+  QK_RETURN_IF_ERROR(CheckScale(params.scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32", "scale",
+                                std::to_string(params.scale)));
+  const QRange range = QDTypeRange(params.dtype);
+  QK_RETURN_IF_ERROR(CheckZeroPoint(params.zero_point, range.qmin, range.qmax, "zeroPoint"));
+  const bool spatial4 = params.rank == 4 && !params.reduced[0] && !params.reduced[1] && params.reduced[2] && params.reduced[3];
+  const bool spatial5 = params.rank == 5 && !params.reduced[0] && !params.reduced[1] && params.reduced[2] && params.reduced[3] &&
+                        params.reduced[4];
+  switch (params.mode) {
+    case MeanMode::kQnnpackGlobal:
+      if (params.dtype != QDType::kQUInt8 || !spatial4) {
+        return Status::RangeError(Expected("a quint8 4-D input reduced over dims (2, 3)", "mode", "qnnpack global average"));
+      }
+      break;
+    case MeanMode::kChannelsLastFloat:
+      if (!spatial4 && !spatial5) {
+        return Status::RangeError(Expected("a 4-D or 5-D input reduced over its spatial dims", "mode", "channels-last float"));
+      }
+      break;
+    case MeanMode::kIntegers:
+      break;
+    default:
+      return Status::RangeError(Expected("0, 1 or 2", "mode", std::to_string(static_cast<int>(params.mode))));
+  }
+  op->numel_ = numel;
+  op->out_numel_ = out_numel;
+  op->count_ = count;
+  op->batch_ = params.rank >= 2 ? static_cast<size_t>(params.shape[0]) : 1;
+  op->channels_ = params.rank >= 2 ? static_cast<size_t>(params.shape[1]) : 1;
+  size_t scratch = 0;
+  if (params.mode == MeanMode::kIntegers) {
+    if (!CheckedMul(out_numel, sizeof(int64_t), &scratch)) return Status::RangeError("qkernels: mean scratch does not fit size_t");
+  } else if (params.mode == MeanMode::kChannelsLastFloat) {
+    size_t floats = 0;
+    if (!CheckedAdd(numel, count, &floats) || !CheckedAdd(floats, out_numel, &floats) || !CheckedMul(floats, sizeof(float), &scratch)) {
+      return Status::RangeError("qkernels: mean scratch does not fit size_t");
+    }
+  }
+  op->scratch_bytes_ = scratch;
+  *out = std::move(op);
+  return Status::Ok();
+}
+
+Status MeanOp::Run(const void* const* inputs, void* output, void* scratch) const {
+  const bool is_signed = p_.dtype == QDType::kQInt8;
+  switch (p_.mode) {
+    case MeanMode::kQnnpackGlobal:
+      RunQnnpackGlobal(static_cast<const uint8_t*>(inputs[0]), batch_ * channels_, count_, p_.scale, p_.zero_point,
+                       static_cast<uint8_t*>(output));
+      return Status::Ok();
+    case MeanMode::kIntegers:
+      if (is_signed) {
+        RunIntegers(static_cast<const int8_t*>(inputs[0]), p_, out_numel_, count_, static_cast<int64_t*>(scratch),
+                    static_cast<int8_t*>(output));
+      } else {
+        RunIntegers(static_cast<const uint8_t*>(inputs[0]), p_, out_numel_, count_, static_cast<int64_t*>(scratch),
+                    static_cast<uint8_t*>(output));
+      }
+      return Status::Ok();
+    case MeanMode::kChannelsLastFloat: {
+      // The input is [batch][spatial][channels] in memory; torch dequantizes it, sums each
+      // channel's column in its reduction order, divides, and quantizes with the same qparams.
+      float* values = static_cast<float*>(scratch);
+      float* column = values + numel_;
+      float* means = column + count_;
+      QK_RETURN_IF_ERROR(DequantizePerTensor(inputs[0], numel_, p_.dtype, numel_, p_.scale, p_.zero_point, values, numel_));
+      for (size_t b = 0; b < batch_; ++b) {
+        for (size_t c = 0; c < channels_; ++c) {
+          const float* base = values + b * count_ * channels_ + c;
+          for (size_t i = 0; i < count_; ++i) column[i] = base[i * channels_];
+          const float sum = ChannelSum(column, count_, c, channels_);
+          means[b * channels_ + c] = static_cast<float>(static_cast<double>(sum) / static_cast<double>(count_));
+        }
+      }
+      return QuantizePerTensor(means, out_numel_, p_.scale, p_.zero_point, p_.dtype, output, out_numel_);
+    }
+  }
+  return Status::Error("qkernels: mean: unknown mode");
+}
+
+Status ConcatOp::Prepare(const ConcatParams& params, std::shared_ptr<const ConcatOp>* out) {
+  if (params.count == 0 || params.count > kMaxConcatInputs) {
+    return Status::RangeError(Expected("1 to " + std::to_string(kMaxConcatInputs) + " tensors", "tensors",
+                                       std::to_string(params.count) + " tensors"));
+  }
+  auto op = std::shared_ptr<ConcatOp>(new ConcatOp());
+  op->p_ = params;
+  size_t row = 0;
+  for (size_t k = 0; k < params.count; ++k) {
+    const std::string name = "tensors[" + std::to_string(k) + "]";
+    if (!CheckedMul(params.rows, params.row_bytes[k], &op->input_bytes_[k]) || !CheckedAdd(row, params.row_bytes[k], &row)) {
+      return Status::RangeError(Expected("sizes whose product fits size_t", name, "larger"));
+    }
+    if (params.vector_bytes[k] > params.row_bytes[k]) {
+      return Status::RangeError(Expected("a vector length of at most its row length " + std::to_string(params.row_bytes[k]),
+                                         "vectorLengths", std::to_string(params.vector_bytes[k])));
+    }
+    if (params.requantize[k].op != LookupOp::kRequantize || params.requantize[k].dtype != params.requantize[0].dtype) {
+      return Status::RangeError(Expected("a requantization of the first tensor's dtype", name, "another lookup"));
+    }
+    QK_RETURN_IF_ERROR(BuildLookupTable(params.requantize[k], /*vector_formula=*/false, op->tables_[k][0]));
+    QK_RETURN_IF_ERROR(BuildLookupTable(params.requantize[k], /*vector_formula=*/true, op->tables_[k][1]));
+    op->one_table_[k] = std::memcmp(op->tables_[k][0], op->tables_[k][1], 256) == 0;
+    bool identity = op->one_table_[k];
+    for (int b = 0; b < 256 && identity; ++b) identity = op->tables_[k][0][b] == b;
+    op->identity_[k] = identity;
+  }
+  op->out_row_bytes_ = row;
+  if (!CheckedMul(params.rows, row, &op->output_bytes_)) {
+    return Status::RangeError(Expected("an output whose size fits size_t", "tensors", "larger"));
+  }
+  *out = std::move(op);
+  return Status::Ok();
+}
+
+Status ConcatOp::Run(const void* const* inputs, void* output, void*) const {
+  LookupX8Fn* lut = Dispatch().x8_lut;  // read once: a concurrent SetMaxIsa never splits one call
+  uint8_t* y = static_cast<uint8_t*>(output);
+  for (size_t r = 0; r < p_.rows; ++r) {
+    for (size_t k = 0; k < p_.count; ++k) {
+      const size_t n = p_.row_bytes[k];
+      const uint8_t* x = static_cast<const uint8_t*>(inputs[k]) + r * n;
+      if (n == 0) continue;
+      if (identity_[k]) {
+        std::memcpy(y, x, n);
+      } else if (one_table_[k]) {
+        lut(n, x, tables_[k][0], y);
+      } else {
+        const size_t v = p_.vector_bytes[k];
+        if (v > 0) lut(v, x, tables_[k][1], y);
+        if (n > v) lut(n - v, x + v, tables_[k][0], y + v);
+      }
+      y += n;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace qk

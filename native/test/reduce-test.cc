@@ -1,0 +1,177 @@
+// Quantized mean and concatenation: the prepared ops against native/reference/reduce-ref, exactly, on random shapes of every path and dtype, plus their errors.
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "ops/quantize.h"
+#include "ops/reduce.h"
+#include "reference/reduce-ref.h"
+
+namespace qk {
+namespace test {
+namespace {
+
+template <typename T>
+void RunMeanCase(Context& ctx, Random& rng, MeanMode mode, QDType dtype) {
+  MeanParams p;
+  p.dtype = dtype;
+  p.mode = mode;
+  if (mode == MeanMode::kIntegers) {
+    p.rank = static_cast<size_t>(rng.Int(1, 5));
+    bool any = false;
+    for (size_t d = 0; d < p.rank; ++d) {
+      p.shape[d] = rng.Int(1, 7);
+      p.reduced[d] = rng.Int(0, 1) == 1;
+      any = any || p.reduced[d];
+    }
+    if (!any) p.reduced[rng.Int(0, static_cast<int64_t>(p.rank) - 1)] = true;
+  } else {
+    p.rank = mode == MeanMode::kChannelsLastFloat && rng.Int(0, 3) == 0 ? 5 : 4;
+    p.shape[0] = rng.Int(1, 2);
+    // Channel counts around the 4- and 32-wide blocks, spatial sizes around the cascade's steps.
+    const int64_t channel_choices[] = {1, 3, 4, 7, 8, 9, 31, 32, 33, 40, 70};
+    p.shape[1] = channel_choices[rng.Int(0, 10)];
+    for (size_t d = 2; d < p.rank; ++d) p.shape[d] = rng.Int(1, p.rank == 5 ? 5 : 19);
+    for (size_t d = 2; d < p.rank; ++d) p.reduced[d] = true;
+  }
+  p.scale = rng.LogUniform(-3, 0);
+  p.zero_point = rng.Int(kTypeMin<T>, kTypeMax<T>);
+  std::string what = std::string(QDTypeName(dtype)) + " mode " + std::to_string(static_cast<int>(mode)) + " shape";
+  size_t numel = 1, out_numel = 1;
+  for (size_t d = 0; d < p.rank; ++d) {
+    what += " " + std::to_string(p.shape[d]) + (p.reduced[d] ? "r" : "");
+    numel *= static_cast<size_t>(p.shape[d]);
+    if (!p.reduced[d]) out_numel *= static_cast<size_t>(p.shape[d]);
+  }
+  std::shared_ptr<const MeanOp> op;
+  Status st = MeanOp::Prepare(p, &op);
+  if (!ctx.Check(st.ok(), what + ": Prepare: " + st.message())) return;
+  ctx.Check(op->input_bytes(0) == numel && op->output_bytes() == out_numel, what + ": sizes");
+  const std::vector<T> x = RandomQuantized<T>(rng, numel);
+  std::vector<int32_t> x32(x.begin(), x.end()), expected(out_numel);
+  ref::MeanRef(x32.data(), p, expected.data());
+  std::vector<T> y(out_numel, static_cast<T>(0x5A));
+  const void* inputs[1] = {x.data()};
+  st = RunWithScratch(*op, inputs, y.data());
+  if (!ctx.Check(st.ok(), what + ": Run: " + st.message())) return;
+  for (size_t i = 0; i < out_numel; ++i) {
+    if (y[i] != expected[i]) {
+      ctx.Fail(what + ": index " + std::to_string(i) + ": expected " + std::to_string(expected[i]) + ", got " + std::to_string(y[i]));
+      return;
+    }
+  }
+}
+
+QK_TEST(kIsa, "reduce/ops/mean-random") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(911);
+  for (int i = 0; i < 120 && !ctx.failed(); ++i) {
+    switch (i % 5) {
+      case 0: RunMeanCase<uint8_t>(ctx, rng, MeanMode::kIntegers, QDType::kQUInt8); break;
+      case 1: RunMeanCase<int8_t>(ctx, rng, MeanMode::kIntegers, QDType::kQInt8); break;
+      case 2: RunMeanCase<uint8_t>(ctx, rng, MeanMode::kQnnpackGlobal, QDType::kQUInt8); break;
+      case 3: RunMeanCase<uint8_t>(ctx, rng, MeanMode::kChannelsLastFloat, QDType::kQUInt8); break;
+      default: RunMeanCase<int8_t>(ctx, rng, MeanMode::kChannelsLastFloat, QDType::kQInt8); break;
+    }
+  }
+}
+
+QK_TEST(kIsa, "reduce/ops/mean-errors") {
+  MeanParams p;
+  p.rank = 4;
+  for (size_t d = 0; d < 4; ++d) p.shape[d] = 2;
+  p.reduced[2] = p.reduced[3] = true;
+  std::shared_ptr<const MeanOp> op;
+  p.dtype = QDType::kQInt32;
+  Status st = MeanOp::Prepare(p, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("dtype") != std::string::npos, "qint32: " + st.message());
+  p.dtype = QDType::kQInt8;
+  p.mode = MeanMode::kQnnpackGlobal;
+  st = MeanOp::Prepare(p, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("quint8 4-D") != std::string::npos, "qnnpack qint8: " + st.message());
+  p.mode = MeanMode::kChannelsLastFloat;
+  p.reduced[3] = false;
+  st = MeanOp::Prepare(p, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("spatial") != std::string::npos, "channels last over (2): " + st.message());
+  p.mode = MeanMode::kIntegers;
+  p.zero_point = 128;
+  st = MeanOp::Prepare(p, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("[-128, 127]") != std::string::npos, "zero point: " + st.message());
+  p.zero_point = 0;
+  p.scale = 1e-50;
+  st = MeanOp::Prepare(p, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("scale") != std::string::npos, "scale: " + st.message());
+  p.scale = 1;
+  p.shape[2] = 0;
+  st = MeanOp::Prepare(p, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("non-empty") != std::string::npos, "empty: " + st.message());
+  p.shape[2] = int64_t{1} << 40;
+  p.shape[3] = int64_t{1} << 40;
+  st = MeanOp::Prepare(p, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError, "overflow: " + st.message());
+}
+
+QK_TEST(kIsa, "reduce/ops/cat") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(912);
+  for (int i = 0; i < 50 && !ctx.failed(); ++i) {
+    ConcatParams p;
+    p.rows = static_cast<size_t>(rng.Int(0, 9));
+    p.count = static_cast<size_t>(rng.Int(1, static_cast<int64_t>(kMaxConcatInputs)));
+    std::vector<std::vector<uint8_t>> data(p.count);
+    std::vector<const uint8_t*> pointers(p.count);
+    std::vector<const void*> inputs(p.count);
+    size_t total = 0;
+    const QDType dtype = rng.Int(0, 1) == 0 ? QDType::kQUInt8 : QDType::kQInt8;
+    const int64_t lo = dtype == QDType::kQInt8 ? -128 : 0;
+    const double out_scale = rng.LogUniform(-3, -1);
+    const int64_t out_zero_point = rng.Int(lo, lo + 255);
+    for (size_t k = 0; k < p.count; ++k) {
+      p.row_bytes[k] = static_cast<size_t>(rng.Int(0, 40));
+      p.vector_bytes[k] = rng.Int(0, 1) == 0 ? 0 : static_cast<size_t>(rng.Int(0, static_cast<int64_t>(p.row_bytes[k])));
+      LookupSpec& spec = p.requantize[k];
+      spec.op = LookupOp::kRequantize;
+      spec.dtype = dtype;
+      spec.inverse = InverseScale::kDouble;
+      spec.out_scale = out_scale;
+      spec.out_zero_point = out_zero_point;
+      // Every third input already has the output's qparams (the copy path).
+      const bool same = rng.Int(0, 2) == 0;
+      spec.in_scale = same ? out_scale : rng.LogUniform(-3, -1);
+      spec.in_zero_point = same ? out_zero_point : rng.Int(lo, lo + 255);
+      data[k] = RandomQuantized<uint8_t>(rng, p.rows * p.row_bytes[k]);
+      pointers[k] = data[k].data();
+      inputs[k] = data[k].data();
+      total += p.rows * p.row_bytes[k];
+    }
+    std::shared_ptr<const ConcatOp> op;
+    Status st = ConcatOp::Prepare(p, &op);
+    if (!ctx.Check(st.ok(), "Prepare: " + st.message())) return;
+    ctx.Check(op->output_bytes() == total && op->input_count() == p.count, "cat sizes");
+    std::vector<uint8_t> expected(total), y(total, 0x5A);
+    ref::ConcatRef(pointers.data(), p, expected.data());
+    st = op->Run(inputs.data(), y.data(), nullptr);
+    ctx.Check(st.ok() && y == expected, "cat case " + std::to_string(i) + ": " + st.message());
+  }
+  ConcatParams bad;
+  std::shared_ptr<const ConcatOp> op;
+  Status st = ConcatOp::Prepare(bad, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("tensors") != std::string::npos, "no inputs: " + st.message());
+  bad.count = 1;
+  bad.rows = 2;
+  bad.row_bytes[0] = 3;
+  bad.requantize[0].op = LookupOp::kRequantize;
+  bad.vector_bytes[0] = 4;
+  st = ConcatOp::Prepare(bad, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("vectorLengths") != std::string::npos, "vector > row: " + st.message());
+  bad.vector_bytes[0] = 0;
+  bad.requantize[0].out_zero_point = 300;
+  st = ConcatOp::Prepare(bad, &op);
+  ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("outputZeroPoint") != std::string::npos, "zero point: " + st.message());
+}
+
+}  // namespace
+}  // namespace test
+}  // namespace qk
