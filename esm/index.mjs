@@ -31,6 +31,7 @@ export const {
   models,
   bitorch,
   unitScaling,
+  jit,
 } = qkernels;
 
 export default qkernels;

@@ -26,3 +26,5 @@ export * as image from './image';
 export { models } from './models';
 export { bitorch } from './binary';
 export { unitScaling } from './unit-scaling';
+export * as jit from './jit';
+export type { TraceOptions } from './jit';

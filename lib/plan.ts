@@ -1,6 +1,9 @@
 // The one op plan helper every family uses: an op checked once, then run now or off the event loop with the caller's stack.
 
 import { types } from 'util';
+import { TraceCall, activeTracer } from './jit/hook';
+
+export type { TraceCall } from './jit/hook';
 
 /**
  * An op whose arguments are all checked: run() calls the native op now; runAsync() calls
@@ -40,16 +43,23 @@ function withCallerStack(error: unknown, caller: CallerStack): unknown {
 /**
  * An OpPlan from a native op's sync and async entry points and what turns their result into
  * the output. `async` is called by runAsync, which is when the native side copies (or takes)
- * its inputs: their values at call time.
+ * its inputs: their values at call time. `trace` names the native op and its arguments for
+ * jit.trace, which calls the op's trace form instead of `sync` while it records a forward.
  */
-export function makePlan<R, T>(sync: () => R, async: () => Promise<R>, finish: (result: R) => T): OpPlan<T> {
+export function makePlan<R, T>(sync: () => R, async: () => Promise<R>, finish: (result: R) => T, trace: TraceCall): OpPlan<T> {
   return {
-    run: () => finish(sync()),
+    run: () => finish(callOp(trace, sync)),
     runAsync: (caller) =>
       async().then(finish, (error: unknown) => {
         throw withCallerStack(error, caller);
       }),
   };
+}
+
+/** Calls a native op now: `sync`, or while jit.trace records a forward, the op's trace form (`trace`). */
+export function callOp<R>(trace: TraceCall, sync: () => R): R {
+  const tracer = activeTracer();
+  return tracer === null ? sync() : (tracer.record(trace) as R);
 }
 
 /** Runs an async plan made by `plan`; argument errors (thrown while planning) reject the Promise rather than throw. */

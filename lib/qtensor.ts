@@ -11,6 +11,7 @@
 import { pythonFloatRepr, pythonTuple, plainTensorRepr, tensorRepr } from './format';
 import { MeanMode, QStorage, addon } from './native';
 import { OpPlan, makePlan } from './plan';
+import { guardRead } from './jit/hook';
 // The plan helper's earlier home: re-exported so code written against it still builds; new code imports lib/plan.ts.
 export type { CallerStack, OpPlan } from './plan';
 export { captureCaller, makePlan } from './plan';
@@ -105,6 +106,7 @@ function packNibbles(values: Uint8Array): Uint8Array {
 function copyStorage(dtype: QDType, storage: QStorage, shape: readonly number[], fromStrides: readonly number[], toStrides: readonly number[]): QStorage {
   const numel = numelOf(shape);
   if (DTYPE_INFO[dtype].packed) {
+    guardRead('a quint4x2 copy (computed in JS)', storage);
     const source = unpackNibbles(storage as Uint8Array, storage.length * 2);
     const target = new Uint8Array(numel);
     stridedCopy(source, fromStrides, target, toStrides, shape);
@@ -177,6 +179,7 @@ export class QTensor {
   /** The integer values in logical (row-major) order, in a new typed array; quint4x2 packed, ceil(numel/2) bytes (like torch's int_repr). */
   intRepr(): QStorage {
     checkQTensor(this, 'this');
+    guardRead('intRepr()', this.data);
     const numel = this.numel();
     if (isContiguousAs(this.shape, this.strides, 'contiguous_format')) return this.data.slice(0, storageLength(this.dtype, numel));
     return copyStorage(this.dtype, this.data, this.shape, this.strides, contiguousStrides(this.shape));
@@ -387,6 +390,7 @@ export class QTensor {
 
   /** As torch prints it: dequantized values, then size, dtype, quantization_scheme and the qparams. */
   toString(): string {
+    guardRead('toString()', this.data);
     const values = this.dequantize().contiguous().data.subarray(0, this.numel());
     const suffixes = [`size=${pythonTuple(this.shape)}`, `dtype=torch.${this.dtype}`, `quantization_scheme=torch.${this.qscheme}`];
     const q = this.quantizer;
@@ -457,6 +461,7 @@ export class QTensor {
     if (offset % 2 === 0) {
       return new QTensor(constructionKey, this.data.subarray(offset / 2), shape, strides, this.dtype, quantizer);
     }
+    guardRead('a quint4x2 view starting inside a byte (copied in JS)', this.data);
     const nibbles = unpackNibbles(this.data as Uint8Array, this.data.length * 2).subarray(offset);
     const dense = new Uint8Array(numelOf(shape));
     const denseStrides = contiguousStrides(shape);
@@ -645,10 +650,12 @@ export function planQuantizePerTensor(input: unknown, scale: unknown, zeroPoint:
   const { data, format } = denseInput(x);
   const code = DTYPE_INFO[type].code;
   const quantizer: Quantizer = { qscheme: 'per_tensor_affine', scale: s, zeroPoint: zp };
+  const args = [data, s, zp, code] as const;
   return makePlan(
-    () => addon.quantizePerTensor(data, s, zp, code),
-    () => addon.quantizePerTensorAsync(data, s, zp, code),
+    () => addon.quantizePerTensor(...args),
+    () => addon.quantizePerTensorAsync(...args),
     (storage) => new QTensor(constructionKey, storage, x.shape, formatStrides(x.shape, format), type, quantizer),
+    { op: 'quantizePerTensor', args },
   );
 }
 
@@ -664,18 +671,20 @@ export function planQuantizePerChannel(input: unknown, scales: unknown, zeroPoin
   const finish = (storage: QStorage): QTensor =>
     new QTensor(constructionKey, storage, x.shape, formatStrides(x.shape, format), type, quantizer);
   if (quantizer.qscheme === 'per_channel_affine_float_qparams') {
-    const { scales: s, zeroPoints: z } = quantizer;
+    const args = [data, outer, channels, inner, quantizer.scales, quantizer.zeroPoints, code] as const;
     return makePlan(
-      () => addon.quantizePerChannelFloatQParams(data, outer, channels, inner, s, z, code),
-      () => addon.quantizePerChannelFloatQParamsAsync(data, outer, channels, inner, s, z, code),
+      () => addon.quantizePerChannelFloatQParams(...args),
+      () => addon.quantizePerChannelFloatQParamsAsync(...args),
       finish,
+      { op: 'quantizePerChannelFloatQParams', args },
     );
   }
-  const { scales: s, zeroPoints: z } = quantizer;
+  const args = [data, outer, channels, inner, quantizer.scales, quantizer.zeroPoints, code] as const;
   return makePlan(
-    () => addon.quantizePerChannel(data, outer, channels, inner, s, z, code),
-    () => addon.quantizePerChannelAsync(data, outer, channels, inner, s, z, code),
+    () => addon.quantizePerChannel(...args),
+    () => addon.quantizePerChannelAsync(...args),
     finish,
+    { op: 'quantizePerChannel', args },
   );
 }
 
@@ -692,24 +701,30 @@ export function planDequantize(q: unknown, inputName = 'q'): OpPlan<Tensor> {
   const code = DTYPE_INFO[input.dtype].code;
   const finish = (values: Float32Array): Tensor => makeTensor(values, shape, formatStrides(shape, format));
   if (qp.qscheme === 'per_tensor_affine') {
+    const args = [data, code, numel, qp.scale, qp.zeroPoint] as const;
     return makePlan(
-      () => addon.dequantizePerTensor(data, code, numel, qp.scale, qp.zeroPoint),
-      () => addon.dequantizePerTensorAsync(data, code, numel, qp.scale, qp.zeroPoint),
+      () => addon.dequantizePerTensor(...args),
+      () => addon.dequantizePerTensorAsync(...args),
       finish,
+      { op: 'dequantizePerTensor', args },
     );
   }
   const [outer, channels, inner] = channelLayout(shape, format, qp.axis);
   if (qp.qscheme === 'per_channel_affine_float_qparams') {
+    const args = [data, code, outer, channels, inner, qp.scales, qp.zeroPoints] as const;
     return makePlan(
-      () => addon.dequantizePerChannelFloatQParams(data, code, outer, channels, inner, qp.scales, qp.zeroPoints),
-      () => addon.dequantizePerChannelFloatQParamsAsync(data, code, outer, channels, inner, qp.scales, qp.zeroPoints),
+      () => addon.dequantizePerChannelFloatQParams(...args),
+      () => addon.dequantizePerChannelFloatQParamsAsync(...args),
       finish,
+      { op: 'dequantizePerChannelFloatQParams', args },
     );
   }
+  const args = [data, code, outer, channels, inner, qp.scales, qp.zeroPoints] as const;
   return makePlan(
-    () => addon.dequantizePerChannel(data, code, outer, channels, inner, qp.scales, qp.zeroPoints),
-    () => addon.dequantizePerChannelAsync(data, code, outer, channels, inner, qp.scales, qp.zeroPoints),
+    () => addon.dequantizePerChannel(...args),
+    () => addon.dequantizePerChannelAsync(...args),
     finish,
+    { op: 'dequantizePerChannel', args },
   );
 }
 
@@ -753,6 +768,7 @@ export function quantizePerTensorDynamic(input: Tensor, dtype: 'quint8' | 'qint8
   const type = validate.oneOf(dtype, 'dtype', DYNAMIC_DTYPES);
   const reduce = validate.boolean(reduceRange, 'reduceRange');
   if (x.numel() === 0) throw validate.invalidRange('non-empty Tensor (its min and max choose the qparams)', 'input', input);
+  guardRead('quantizePerTensorDynamic (its qparams come from the values)', x.data);
   const values = x.contiguous().data.subarray(0, x.numel());
   // The binding scans for NaN and infinities before its min/max: its error, said in this API's words.
   let chosen: { scale: number; zeroPoint: number };
@@ -914,6 +930,23 @@ function typedChannelQuantizer(dims: readonly number[], scales: unknown, zeroPoi
 }
 
 
+/** @internal A QTensor like `q` (shape, strides, dtype, qparams) over other storage of the same length: a traced plan's output. */
+export function withStorage(q: QTensor, storage: QStorage): QTensor {
+  return new QTensor(constructionKey, storage, q.shape, q.strides, q.dtype, q['quantizer']);
+}
+
+/** @internal Whether a and b have the same dtype and qparams (scheme, values, axis). */
+export function sameQParams(a: QTensor, b: QTensor): boolean {
+  const p = a['quantizer'];
+  const q = b['quantizer'];
+  if (a.dtype !== b.dtype || p.qscheme !== q.qscheme) return false;
+  if (p.qscheme === 'per_tensor_affine' || q.qscheme === 'per_tensor_affine') {
+    return p.qscheme === 'per_tensor_affine' && q.qscheme === 'per_tensor_affine' && p.scale === q.scale && p.zeroPoint === q.zeroPoint;
+  }
+  const same = (x: ArrayLike<number>, y: ArrayLike<number>) => x.length === y.length && Array.prototype.every.call(x, (v: number, i: number) => Object.is(v, y[i]));
+  return p.axis === q.axis && same(p.scales, q.scales) && same(p.zeroPoints, q.zeroPoints);
+}
+
 /**
  * @internal A per_tensor_affine QTensor over storage that an op produced (dense in the layout
  * `strides` describe); the qparams must already be checked.
@@ -1003,10 +1036,12 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
       () => addon.mean(...args),
       () => addon.meanAsync(...args),
       (raw) => makePerTensorQuantizedTensor(raw, shape, qp.scale, qp.zeroPoint, x.dtype),
+      { op: 'mean', args },
     );
     return plan.run();
   }
   // Other layouts (and empty inputs): dequantize, sum in double, divide in float.
+  guardRead('mean() over this layout (computed in JS)', x.data);
   const floats = dequantize(x);
   const sums = new Float64Array(numelOf(outShape));
   sumInto(floats.contiguous().data, sums);

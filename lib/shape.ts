@@ -5,6 +5,7 @@
 // Strides are in elements (for quint4x2, in 4-bit elements: element i is nibble i).
 
 import { native } from './elementwise/native';
+import { activeTracer } from './jit/hook';
 import { MAX_RANK, arrayOnce, axis, invalidRange, invalidType, oneOf, shapeNumel } from './validate';
 
 export type MemoryFormat = 'contiguous_format' | 'channels_last' | 'channels_last_3d';
@@ -260,6 +261,18 @@ const NATIVE_MAX_RANK = 8;
 /** One layout array per merged rank, reused: the native call is synchronous and reads it before returning. */
 const nativeLayouts = Array.from({ length: NATIVE_MAX_RANK + 1 }, (_, rank) => new Float64Array(1 + 3 * rank));
 
+/** The native copy's layout argument: [rank, sizes, srcStrides, dstStrides] (into `layout`, or a new array). */
+function copyLayout(dims: readonly number[], from: readonly number[], to: readonly number[], layout = new Float64Array(1 + 3 * dims.length)): Float64Array {
+  const rank = dims.length;
+  layout[0] = rank;
+  for (let k = 0; k < rank; k++) {
+    layout[1 + k] = dims[k];
+    layout[1 + rank + k] = from[k];
+    layout[1 + 2 * rank + k] = to[k];
+  }
+  return layout;
+}
+
 /**
  * True when the native copy can do this one: both typed arrays of one kind (so a copy of bytes
  * is the copy of values), dst writable in place (not a SharedArrayBuffer view, which the binding
@@ -293,6 +306,9 @@ export function stridedCopy(
   if (numel === 0) return;
   const [dims, from, to] = copyDims(shape, srcStrides, dstStrides);
   const rank = dims.length;
+  const tracer = activeTracer();
+  // While jit.trace records, a copy of a traced tensor is a step of the plan (the native copy).
+  if (tracer !== null && tracer.copy(src, dst, () => copyLayout(rank === 0 ? [1] : dims, rank === 0 ? [1] : from, rank === 0 ? [1] : to))) return;
   if (rank === 0) {
     dst[0] = src[0];
     return;
@@ -303,13 +319,7 @@ export function stridedCopy(
   const dstInner = to[last];
   const contiguousRuns = srcInner === 1 && dstInner === 1 && inner >= MIN_SET_RUN;
   if ((!contiguousRuns || numel / inner > MAX_SET_RUNS) && numel >= NATIVE_MIN_ELEMENTS && rank <= NATIVE_MAX_RANK && nativeCopyable(src, dst)) {
-    const layout = nativeLayouts[rank];
-    layout[0] = rank;
-    for (let k = 0; k < rank; k++) {
-      layout[1 + k] = dims[k];
-      layout[1 + rank + k] = from[k];
-      layout[1 + 2 * rank + k] = to[k];
-    }
+    const layout = copyLayout(dims, from, to, nativeLayouts[rank]);
     native.elementwiseStridedCopy(src as unknown as ArrayBufferView, dst as unknown as ArrayBufferView, layout);
     return;
   }

@@ -17,6 +17,7 @@ import {
   viewStrides,
 } from './shape';
 import * as validate from './validate';
+import { guardRead } from './jit/hook';
 
 /**
  * The tensors made by this module (the constructor, makeTensor): each is frozen, so its
@@ -137,6 +138,7 @@ export class Tensor {
 
   /** As torch prints it: `tensor([[1., 2.], [3., 4.]])`, abbreviated with '...' above 1000 elements. */
   toString(): string {
+    guardRead('toString()', this.data);
     const values = this.contiguous().data.subarray(0, this.numel());
     return plainTensorRepr(values, this.shape, 'float32');
   }

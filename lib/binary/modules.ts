@@ -6,7 +6,7 @@
 // function and the quantized weights are all +-1, the layer runs on the binary kernels
 // (native/src/ops/binary.h), exact; otherwise on the float path below (doc/binary.md).
 
-import { OpPlan, makePlan, planAsync } from '../plan';
+import { OpPlan, callOp, makePlan, planAsync } from '../plan';
 import { LoadContext, Module } from '../nn/module';
 import { StateDict, readFloatTensor } from '../nn/state';
 import { Tensor, tensor } from '../tensor';
@@ -45,7 +45,8 @@ export class BitTensor {
   toTensor(): Tensor {
     const [batch, channels] = this.shape;
     const positions = this.shape.slice(2).reduce((a, b) => a * b, 1);
-    return tensor(binaryAddon.binaryUnpack(this.bits, batch, channels, positions, this.groups), this.shape);
+    const args = [this.bits, batch, channels, positions, this.groups] as const;
+    return tensor(callOp({ op: 'binaryUnpack', args }, () => binaryAddon.binaryUnpack(...args)), this.shape);
   }
 
   /** The same values packed for a layer of another group count. */
@@ -84,7 +85,8 @@ export function pack(x: Tensor, options?: PackOptions): BitTensor {
   const rule = ruleOf(resolveQuantization(opts.quantization, 'quantization', 'sign'), 'quantization');
   const dense = x.contiguous();
   const positions = x.shape.slice(2).reduce((a, b) => a * b, 1);
-  const bits = binaryAddon.binaryPack(dense.data.subarray(0, x.numel()), batch, channels, positions, groups, rule);
+  const args = [dense.data.subarray(0, x.numel()), batch, channels, positions, groups, rule] as const;
+  const bits = callOp({ op: 'binaryPack', args }, () => binaryAddon.binaryPack(...args));
   return new BitTensor(BIT_TENSOR_TOKEN, bits, x.shape, groups);
 }
 
@@ -438,13 +440,13 @@ abstract class BinaryLayerBase extends Module {
     };
     if (run.native !== null && this.handle !== null) {
       const args = [this.handle, run.native.input, run.batch, run.inSpatial, run.native.rule, outGroups, outRule] as const;
-      return makePlan(() => binaryAddon.binaryConvForward(...args), () => binaryAddon.binaryConvForwardAsync(...args), finish);
+      return makePlan(() => binaryAddon.binaryConvForward(...args), () => binaryAddon.binaryConvForwardAsync(...args), finish, { op: 'binaryConvForward', args });
     }
     if (run.native === null && this.lowBit !== null && run.values !== null && outGroups === null) {
       // The activation's quantization and the levels are the binding's: one native op from the float input.
       const { handle, grid } = this.lowBit;
       const args = [handle, run.values, run.batch, run.inSpatial, grid.input, grid.bits] as const;
-      return makePlan(() => binaryAddon.lowBitConvForward(...args), () => binaryAddon.lowBitConvForwardAsync(...args), finish);
+      return makePlan(() => binaryAddon.lowBitConvForward(...args), () => binaryAddon.lowBitConvForwardAsync(...args), finish, { op: 'lowBitConvForward', args });
     }
     const quantized = run.float as () => Float32Array;
     const compute = (): Float32Array | BigUint64Array => {
@@ -453,7 +455,7 @@ abstract class BinaryLayerBase extends Module {
       if (outGroups === null) return y;
       return pack(tensor(y, bitsShape), { groups: outGroups, quantization: outRule === 0 ? 'sign' : 'steheaviside' }).bits;
     };
-    return makePlan(compute, async () => compute(), finish);
+    return makePlan(compute, async () => compute(), finish, { op: 'the float conv of bitorch (computed in JS)' });
   }
 
   /** bitorch's forward: float (or bit-packed) input, float output. */

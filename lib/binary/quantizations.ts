@@ -1,5 +1,7 @@
 // bitorch's quantization functions at inference (bitorch/quantizations/*.py), by name or as objects, in fp32 as torch computes them.
 
+import { guardRead } from '../jit/hook';
+import { callOp } from '../plan';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { LowBitInputCode, RuleCode, binaryAddon } from './native';
@@ -31,7 +33,12 @@ export abstract class Quantization {
     const dense = x.contiguous();
     const values = dense.data.subarray(0, dense.numel());
     const native = this.nativeQuantization();
-    return tensor(native === null ? this.quantizeValues(values) : binaryAddon.binaryQuantize(values, native.code, native.bits), x.shape);
+    if (native === null) {
+      guardRead('a custom quantizeValues (computed in JS)', values);
+      return tensor(this.quantizeValues(values), x.shape);
+    }
+    const args = [values, native.code, native.bits] as const;
+    return tensor(callOp({ op: 'binaryQuantize', args }, () => binaryAddon.binaryQuantize(...args)), x.shape);
   }
   /** @internal The binding's code for this forward (native/src/base/params-binary.h LowBitInput), or null: quantizeValues only. */
   nativeQuantization(): { code: LowBitInputCode; bits: number } | null {

@@ -7,6 +7,7 @@
 // through a lookup table (or copy them). cat requantizes every input to the output qparams.
 
 import { OpPlan, makePlan } from '../plan';
+import { guardRead } from '../jit/hook';
 import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
 import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, suggestMemoryFormat } from '../shape';
@@ -112,10 +113,12 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   const code = dtypeCode(a.dtype);
   const row = Math.max(rowLength, 1);
   const vector = xnnpack ? row : vectorLength;
+  const args = [da, db, code, kind.multiply, kind.relu, params, row, vector] as const;
   return makePlan(
-    () => native.elementwiseBinary(da, db, code, kind.multiply, kind.relu, params, row, vector),
-    () => native.elementwiseBinaryAsync(da, db, code, kind.multiply, kind.relu, params, row, vector),
+    () => native.elementwiseBinary(...args),
+    () => native.elementwiseBinaryAsync(...args),
     (storage) => makePerTensorQTensor(storage, shape, formatStrides(shape, format), a.dtype, s, zp),
+    { op: 'elementwiseBinary', args },
   );
 }
 
@@ -283,10 +286,12 @@ function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number
     const qparams = Float64Array.from(group.flatMap((p) => [p.scale, p.zeroPoint]));
     const tensors = group.map((p) => p.values);
     const code = dtypeCode(dtype);
+    const args = [code, rows, lengths, vectors, qparams, scale, zeroPoint, ...tensors] as const;
     const joined = makePlan(
-      () => addon.cat(code, rows, lengths, vectors, qparams, scale, zeroPoint, ...tensors),
-      () => addon.catAsync(code, rows, lengths, vectors, qparams, scale, zeroPoint, ...tensors),
+      () => addon.cat(...args),
+      () => addon.catAsync(...args),
       (values) => values,
+      { op: 'cat', args },
     ).run();
     const rowElements = group.reduce((sum, p) => sum + p.rowElements, 0);
     list = [{ values: joined, rowElements, vectorLength: 0, scale, zeroPoint }, ...list.slice(maxInputs)];
@@ -300,6 +305,7 @@ function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number
 export function floatBinary(x: unknown, y: unknown, op: (a: number, b: number) => number): Tensor {
   const a = checkTensor(x, 'x');
   const b = checkTensor(y, 'y');
+  guardRead('float add/mul (computed in JS)', a.data, b.data);
   const shape = broadcastShapes(a.shape, b.shape, ['x', 'y'], [x, y]);
   const n = numelOf(shape);
   const out = new Float32Array(n);
@@ -314,6 +320,7 @@ export function floatBinary(x: unknown, y: unknown, op: (a: number, b: number) =
 
 /** fp32 op of a Tensor and a number (the number rounded to float32 first, as torch casts a scalar to the tensor's dtype). */
 export function floatScalar(x: unknown, other: unknown, op: (a: number, b: number) => number): Tensor {
+  guardRead('float add_scalar/mul_scalar (computed in JS)', checkTensor(x, 'x').data);
   const a = checkTensor(x, 'x').contiguous();
   const c = fround(validate.finiteNumber(other, 'y'));
   const out = new Float32Array(a.numel());
@@ -334,6 +341,7 @@ export function floatCat(tensors: unknown, dim: unknown): Tensor {
   });
   const shape = xs[0].shape.slice();
   shape[d] = xs.reduce((sum, x) => sum + x.shape[d], 0);
+  guardRead('float cat (assembled in JS)', ...xs.map((t) => t.data));
   const strides = formatStrides(shape, 'contiguous_format');
   const out = new Float32Array(numelOf(shape));
   let start = 0;

@@ -8,6 +8,7 @@
 // torch's by a few ulps and a quantized one by 1 quantum where it lies on a rounding boundary.
 
 import { QTensor, dequantize, quantizePerTensor } from '../qtensor';
+import { callOp } from '../plan';
 import { contiguousStrides, numelOf, stridedCopy } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
@@ -65,7 +66,8 @@ export function matmulTensors(a: Tensor, b: Tensor, names: [string, string], val
   }
   const av = denseExpanded(a.data, aShape, aStrides, [...batchShape, m, k]);
   const bv = denseExpanded(b.data, bShape, bStrides, [...batchShape, k, n]);
-  const product = native.elementwiseMatmul(av, bv, batch, m, k, n);
+  const args = [av, bv, batch, m, k, n] as const;
+  const product = callOp({ op: 'elementwiseMatmul', args }, () => native.elementwiseMatmul(...args));
   return makeTensor(product, outShape, contiguousStrides(outShape));
 }
 

@@ -6,6 +6,7 @@
 // length and how much of it is "vector" (see native/src/ops/elementwise.h).
 
 import { OpPlan, makePlan } from '../plan';
+import { activeTracer } from '../jit/hook';
 // Their earlier home: re-exported so code written against it still builds; new code imports lib/plan.ts.
 export { atCallTime, runPlanAsync as runAsync } from '../plan';
 import { QStorage } from '../native';
@@ -90,10 +91,12 @@ export function planLookup(request: LookupRequest): OpPlan<QTensor> {
   const rowLength = Math.max(n, 1);
   const finish = (storage: QStorage): QTensor =>
     makePerTensorQTensor(storage, x.shape, formatStrides(x.shape, format), x.dtype, request.scale, request.zeroPoint);
+  const args = [data, code, request.op, params, rowLength, vectorLength] as const;
   return makePlan(
-    () => native.elementwiseLookup(data, code, request.op, params, rowLength, vectorLength),
-    () => native.elementwiseLookupAsync(data, code, request.op, params, rowLength, vectorLength),
+    () => native.elementwiseLookup(...args),
+    () => native.elementwiseLookupAsync(...args),
     finish,
+    { op: 'elementwiseLookup', args },
   );
 }
 
@@ -106,7 +109,9 @@ export function writeBack(input: QTensor, result: QTensor): QTensor {
       input.qScale() !== result.qScale() || input.qZeroPoint() !== result.qZeroPoint()) {
     throw validate.invalidRange('QTensor dense in its memory format (inplace writes the result into its storage)', 'input', input);
   }
-  input.data.set(result.data.subarray(0, input.numel()));
+  const written = result.data.subarray(0, input.numel());
+  input.data.set(written);
+  activeTracer()?.inplace('inplace=True', input.data, written);
   return input;
 }
 

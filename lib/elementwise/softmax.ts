@@ -1,5 +1,7 @@
 // Quantized softmax (native: ops/softmax) and PReLU (in JS): PyTorch 1.13's formulas (neither is a fixed u8 -> u8 map).
 
+import { guardRead } from '../jit/hook';
+import { callOp } from '../plan';
 import { QTensor, makePerTensorQTensor } from '../qtensor';
 import { contiguousStrides, formatStrides, numelOf, suggestMemoryFormat } from '../shape';
 import * as validate from '../validate';
@@ -32,7 +34,8 @@ export function quantizedSoftmax(input: unknown, dim: unknown, scale: unknown, z
   const dense = x.contiguous().data;
   const data = dense.length === n ? dense : dense.subarray(0, n);
   const params = Float64Array.of(x.qScale(), x.qZeroPoint(), s, zp);
-  const out = native.elementwiseSoftmax(data, dtypeCode(x.dtype), outer, size, inner, params);
+  const args = [data, dtypeCode(x.dtype), outer, size, inner, params] as const;
+  const out = callOp({ op: 'elementwiseSoftmax', args }, () => native.elementwiseSoftmax(...args));
   return makePerTensorQTensor(out, x.shape, contiguousStrides(x.shape), x.dtype, s, zp);
 }
 
@@ -55,6 +58,7 @@ export function quantizedPrelu(input: unknown, weight: unknown, scale: unknown, 
   if (w.dim() > 1 || (weights !== 1 && weights !== channels)) {
     throw validate.invalidRange(`1-D QTensor of 1 or ${channels} values (one per channel of dim 1)`, 'weight', weight);
   }
+  guardRead('prelu (computed in JS)', x.data, w.data);
   const format = suggestMemoryFormat(x.shape, x.strides);
   const strides = formatStrides(x.shape, format);
   const q = x.contiguous(format === 'contiguous_format' ? undefined : format).data;

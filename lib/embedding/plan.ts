@@ -3,6 +3,7 @@
 import { types } from 'util';
 
 import { OpPlan, makePlan } from '../plan';
+import { traceConstant } from '../jit/hook';
 import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
 import { IndexStorage, LookupArgs, TableHandle, embeddingAddon } from './native';
@@ -111,11 +112,12 @@ export function toIndices(value: unknown, parameter: string, allow2d: boolean): 
 }
 
 /** arange(0, count * step, step) in the indices' integer type: offsets of fixed-size bags. */
+/** 0, step, 2 step, ...: from the shape alone, so a traced forward takes it as a constant. */
 function arangeOffsets(count: number, step: number, like: IndexStorage): IndexStorage {
   if (types.isBigInt64Array(like) || count * step > INT32_MAX) {
-    return BigInt64Array.from({ length: count }, (_, i) => BigInt(i * step));
+    return traceConstant(BigInt64Array.from({ length: count }, (_, i) => BigInt(i * step)));
   }
-  return Int32Array.from({ length: count }, (_, i) => i * step);
+  return traceConstant(Int32Array.from({ length: count }, (_, i) => i * step));
 }
 
 function modeCode(value: unknown, parameter: string): number {
@@ -268,6 +270,7 @@ export function lookupPlan(p: Lookup, ownedTable = false): OpPlan<Tensor> {
     () => embeddingAddon.embeddingBagLookup(...args),
     () => embeddingAddon.embeddingBagLookupAsync(ownedTable ? sharedTable(p.table.data) : args[0], ...(args.slice(1) as unknown as Tail<LookupArgs>)),
     (values) => new Tensor(values, p.shape),
+    { op: 'embeddingBagLookup', args },
   );
 }
 

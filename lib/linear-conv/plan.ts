@@ -1,6 +1,7 @@
 // The linear and conv op plans the functional forms, ops.quantized and the modules share: input checks, layouts, the native calls.
 
 import { OpPlan, makePlan } from '../plan';
+import { activeTracer } from '../jit/hook';
 import { QTensor, checkQTensor, makePerTensorQuantizedTensor, wrapPerTensorOutput } from '../qtensor';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import { contiguousStrides } from '../shape';
@@ -50,11 +51,12 @@ export function planLinear(
   const xScale = q.qScale();
   const xZeroPoint = q.qZeroPoint();
   const shape = [...q.shape.slice(0, -1), outFeatures];
-  const h = packed.handle;
+  const args = [packed.handle, data, rows, xScale, xZeroPoint, scale, zeroPoint, activation, alpha] as const;
   return makePlan(
-    () => native.linear(h, data, rows, xScale, xZeroPoint, scale, zeroPoint, activation, alpha),
-    () => native.linearAsync(h, data, rows, xScale, xZeroPoint, scale, zeroPoint, activation, alpha),
+    () => native.linear(...args),
+    () => native.linearAsync(...args),
     (storage) => quint8Output(storage, shape, null, scale, zeroPoint),
+    { op: 'linear', args },
   );
 }
 
@@ -103,6 +105,7 @@ export function runLinearFast(
   cache: LinearFastCache,
 ): QTensor | null {
   if (!(input instanceof QTensor) || input.dtype !== 'quint8' || input.qscheme !== 'per_tensor_affine') return null;
+  if (activeTracer() !== null) return null; // jit.trace records planLinear's call
   const shape = input.shape;
   const strides = input.strides;
   const rank = shape.length;
@@ -147,11 +150,12 @@ export function planLinearDynamic(packed: PackedWeight, input: unknown, inputNam
     if (!Number.isFinite(data[i])) throw validate.invalidRange('Tensor of finite values (its min and max choose the qparams)', inputName, input);
   }
   const shape = [...x.shape.slice(0, -1), outFeatures];
-  const h = packed.handle;
+  const args = [packed.handle, data, rows, reduceRange, relu] as const;
   return makePlan(
-    () => native.linearDynamic(h, data, rows, reduceRange, relu),
-    () => native.linearDynamicAsync(h, data, rows, reduceRange, relu),
+    () => native.linearDynamic(...args),
+    () => native.linearDynamicAsync(...args),
     (values) => makeTensor(values, shape, contiguousStrides(shape)),
+    { op: 'linearDynamic', args },
   );
 }
 
@@ -231,11 +235,12 @@ export function planConv(
     extraScale = e.qScale();
     extraZeroPoint = e.qZeroPoint();
   }
-  const h = packed.handle;
+  const args = [packed.handle, data, batch, spatial, layout, xScale, xZeroPoint, scale, zeroPoint, relu, extraData, extraScale, extraZeroPoint] as const;
   return makePlan(
-    () => native.conv(h, data, batch, spatial, layout, xScale, xZeroPoint, scale, zeroPoint, relu, extraData, extraScale, extraZeroPoint),
-    () => native.convAsync(h, data, batch, spatial, layout, xScale, xZeroPoint, scale, zeroPoint, relu, extraData, extraScale, extraZeroPoint),
+    () => native.conv(...args),
+    () => native.convAsync(...args),
     (storage) => quint8Output(storage, shape, outOrder, scale, zeroPoint),
+    { op: 'conv', args },
   );
 }
 

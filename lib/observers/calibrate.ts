@@ -12,6 +12,7 @@
 // qparams. The same procedure in PyTorch (a forward pre-hook that observes and sets
 // module.scale/zero_point) gives the same qparams: scripts/zoo/make_zoo.py does exactly that.
 
+import { guardRead } from '../jit/hook';
 import { Hardswish, ELU, Sigmoid, Softmax } from '../elementwise/modules';
 import type { Module } from '../nn/module';
 import { QTensor } from '../qtensor';
@@ -74,6 +75,7 @@ export function requireOutputQParams(model: Module): void {
 // (x * min(max(x + 3, 0), 6) / 6, one float32 op at a time); ELU, Sigmoid and Softmax use
 // double exp rounded to float32, which can differ from torch's vectorized exp by an ulp.
 function floatOp(module: Calibratable, x: Tensor): Float32Array {
+  guardRead('calibration (it reads the values to choose qparams)', x.data);
   const v = x.contiguous().data.subarray(0, x.numel());
   const out = new Float32Array(v.length);
   const f = Math.fround;

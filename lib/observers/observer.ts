@@ -9,6 +9,7 @@
 //              zeroPoint = 128 for quint8 (the range's midpoint with custom quantMin/quantMax), 0 for qint8
 // reduceRange halves the range (quint8 0..127, qint8 -64..63), as x86's vpmaddubsw needs.
 
+import { guardRead } from '../jit/hook';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 
@@ -102,6 +103,7 @@ export class MinMaxObserver {
   /** Records the min and max of x's values (NaN propagates, as torch.aminmax); returns x. */
   forward(x: Tensor): Tensor {
     if (!(x instanceof Tensor)) throw validate.invalidType('fp32 Tensor', 'x', x);
+    guardRead('an observer (it reads the values to choose qparams)', x.data);
     this.observe(x.contiguous().data.subarray(0, x.numel()));
     return x;
   }

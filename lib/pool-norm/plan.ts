@@ -75,6 +75,7 @@ export function plan(op: OpName, args: readonly unknown[], finish: (storage: QSt
     () => (native[op] as unknown as (...a: unknown[]) => QStorage)(...args),
     () => native[`${op}Async`](...args),
     finish,
+    { op, args },
   );
 }
 

@@ -1,5 +1,6 @@
 // unit_scaling's conv1d (graphcore-research/unit-scaling functional.py, constraints.py): the scaled conv on quantized and on float tensors.
 
+import { guardRead } from '../jit/hook';
 import { LoadContext, Module } from '../nn/module';
 import { StateDict, readFloatTensor } from '../nn/state';
 import { QTensor, makePerTensorQuantizedTensor, quantizePerTensor } from '../qtensor';
@@ -92,6 +93,7 @@ function floatConv1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride:
   const [cout, cinG, k] = weight.shape;
   const spec = convSpec({ dims: 1, transposed: false, inChannels: cin, outChannels: cout, kernel: k, stride, padding, dilation, groups });
   const [outLength] = outputSpatial(spec, [length], input, 'input');
+  guardRead('unitScaling conv1d (computed in JS)', input.data);
   const x = input.contiguous().data;
   const wq = quantizeWeightSymmetric(weight);
   const w = wq.dequantize().data;

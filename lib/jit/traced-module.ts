@@ -1,0 +1,214 @@
+// TracedModule: a forward recorded by jit.trace as one native plan, run in one N-API call (forward) or one AsyncWorker (forwardAsync).
+
+import { Module } from '../nn/module';
+import { makePlan, planAsync } from '../plan';
+import { QTensor, sameQParams, withStorage } from '../qtensor';
+import { Tensor, makeTensor } from '../tensor';
+import * as validate from '../validate';
+import { ValueInfo, arrayType, isTypedArray, raw } from './tracer';
+
+/** A forward's input or output tensor as traced: its metadata, which every run must match (inputs) or rebuild (outputs). */
+export type TracedTensor = Tensor | QTensor;
+
+/** A forward's input: a tensor, or a typed array an op reads directly (embedding indices and offsets). */
+export type TracedInput = TracedTensor | ArrayBufferView;
+
+/** An empty typed array of `array`'s kind. */
+function emptyLike<T extends ArrayBufferView>(array: T): T {
+  return new (array.constructor as new (length: number) => T)(0);
+}
+
+/** `input`'s metadata over empty storage: what a TracedModule keeps of a tensor (never its values). */
+export function metadataOf<T extends TracedInput>(input: T): T {
+  if (input instanceof QTensor) return withStorage(input, emptyLike(input.data)) as T;
+  if (input instanceof Tensor) return makeTensor(emptyLike(input.data), input.shape, input.strides) as T;
+  return emptyLike(input) as T;
+}
+
+/** One tensor of what forward returns: plan output `slot`, with `like`'s metadata (over empty storage). */
+export class OutputSlot {
+  readonly like: TracedTensor;
+  constructor(readonly slot: number, tensor: TracedTensor) {
+    this.like = metadataOf(tensor);
+  }
+}
+
+/** What forward returns, with each tensor replaced by its output slot. */
+export type OutputTemplate = OutputSlot | OutputTemplate[] | { [key: string]: OutputTemplate };
+
+export interface PlanFigures {
+  /** Bytes of the one arena every run takes (intermediates and scratch, reused by liveness). */
+  arenaBytes: number;
+  /** The sum of every intermediate's bytes: what a forward without reuse would allocate. */
+  intermediateBytes: number;
+  steps: number;
+}
+
+/** The parts jit.trace hands over. */
+export interface TracedParts {
+  name: string;
+  plan: unknown;
+  examples: readonly TracedInput[];
+  output: OutputTemplate;
+  figures: PlanFigures;
+  values: ReadonlyMap<number, ValueInfo>;
+  outputIds: readonly number[];
+}
+
+/** Plan values as the graph listing names them. */
+function graphText(values: ReadonlyMap<number, ValueInfo>, outputIds: readonly number[]): string {
+  const v = (id: number) => `%${id}`;
+  const inputs: string[] = [];
+  const lines: string[] = [];
+  for (const [id, info] of [...values].sort((a, b) => a[0] - b[0])) {
+    switch (info.kind) {
+      case 'input':
+        inputs.push(`${v(id)} : ${info.type}(${info.bytes} bytes)`);
+        break;
+      case 'constant':
+        lines.push(`  ${v(id)} = constant : ${info.type}(${info.bytes} bytes)`);
+        break;
+      case 'view':
+        lines.push(`  ${v(id)} = view(${v(info.base)}, offset=${info.offset}, bytes=${info.bytes})`);
+        break;
+      case 'step':
+        lines.push(`  ${v(id)} = ${info.op}(${info.inputs.map(v).join(', ')}) : ${info.bytes} bytes`);
+        break;
+    }
+  }
+  return [`graph(${inputs.join(', ')}):`, ...lines, `  return (${outputIds.map(v).join(', ')})`].join('\n');
+}
+
+/**
+ * A module's forward as one native plan (torch.jit.trace's result). forward(x) runs every
+ * recorded op in one native call; forwardAsync(x) runs them in one AsyncWorker off the event
+ * loop (several may be in flight on one plan: each run takes its own arena). Inputs must
+ * have the traced examples' shape, strides, dtype and qparams.
+ */
+export class TracedModule extends Module {
+  /** Bytes of the arena each run uses (intermediates and scratch, reused by liveness). */
+  readonly arenaBytes: number;
+  /** The sum of all intermediates' bytes, for comparison with arenaBytes. */
+  readonly intermediateBytes: number;
+  /** The recorded plan, one value a line (torch's TracedModule.graph). */
+  readonly graph: string;
+  private plan: unknown;
+  private readonly originalName: string;
+  private readonly examples: readonly TracedInput[];
+  private readonly inputBytes: readonly number[];
+  private readonly output: OutputTemplate;
+  private readonly stepCount: number;
+
+  /** @internal made by jit.trace. */
+  constructor(parts: TracedParts) {
+    super();
+    this.plan = parts.plan;
+    this.originalName = parts.name;
+    this.examples = parts.examples.map(metadataOf);
+    this.inputBytes = parts.examples.map((x) => (x instanceof Tensor || x instanceof QTensor ? x.data : x).byteLength);
+    this.output = parts.output;
+    this.arenaBytes = parts.figures.arenaBytes;
+    this.intermediateBytes = parts.figures.intermediateBytes;
+    this.stepCount = parts.figures.steps;
+    this.graph = graphText(parts.values, parts.outputIds);
+    // Internal state stays out of the module tree and the state dict.
+    for (const field of ['plan', 'originalName', 'examples', 'inputBytes', 'output', 'stepCount']) {
+      Object.defineProperty(this, field, { enumerable: false });
+    }
+  }
+
+  /** The traced forward, in one native call. */
+  override forward(...inputs: unknown[]): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return this.runPlan(inputs).run();
+  }
+
+  /** The traced forward off the event loop, in one AsyncWorker; inputs are read at call time. */
+  override forwardAsync(...inputs: unknown[]): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return planAsync(this.forwardAsync, () => this.runPlan(inputs));
+  }
+
+  /** Frees the plan (its steps, prepacked weights and arenas); later calls throw. */
+  dispose(): void {
+    validate.disposeOnce(this, ['plan'], () => raw.releaseWeights(this.plan));
+  }
+
+  override getName(): string {
+    return 'TracedModule';
+  }
+
+  override extraRepr(): string {
+    return `original_name=${this.originalName}, steps=${this.stepCount}, arenaBytes=${this.arenaBytes}, intermediateBytes=${this.intermediateBytes}`;
+  }
+
+  private runPlan(inputs: readonly unknown[]) {
+    const data = this.checkInputs(inputs);
+    const plan = this.plan;
+    return makePlan(
+      () => raw.planRun(plan, ...data) as ArrayBufferView[],
+      () => raw.planRunAsync(plan, ...data) as Promise<ArrayBufferView[]>,
+      (outputs) => rebuild(this.output, outputs),
+      { op: 'a TracedModule (traced plans do not nest)' },
+    );
+  }
+
+  /** The storage of each input, after checking it against the traced example. */
+  private checkInputs(inputs: readonly unknown[]): ArrayBufferView[] {
+    const count = this.examples.length;
+    if (inputs.length !== count) {
+      throw new RangeError(validate.expected(`${count} input(s) (the traced forward's)`, 'inputs', `${inputs.length}`));
+    }
+    return this.examples.map((example, i) => checkInput(example, this.inputBytes[i], inputs[i], count === 1 ? 'input' : `inputs[${i}]`));
+  }
+}
+
+function typedArrayElementBytes(array: ArrayBufferView): number {
+  return (array as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** input's storage when it matches the example's type, shape, strides, storage bytes, dtype and qparams. */
+function checkInput(example: TracedInput, bytes: number, input: unknown, name: string): ArrayBufferView {
+  if (!(example instanceof Tensor || example instanceof QTensor)) {
+    const type = arrayType(example);
+    if (!isTypedArray(input) || arrayType(input) !== type) throw validate.invalidType(`${type} (the traced example is one)`, name, input);
+    validate.attached(input, name);
+    if (input.byteLength !== bytes) throw validate.invalidRange(`${type} of ${bytes / typedArrayElementBytes(example)} elements (the traced example's)`, name, input);
+    return input;
+  }
+  const quantized = example instanceof QTensor;
+  if (quantized ? !(input instanceof QTensor) : !(input instanceof Tensor)) {
+    throw validate.invalidType(quantized ? 'QTensor (the traced example is one)' : 'Tensor (the traced example is one)', name, input);
+  }
+  const x = input as TracedTensor;
+  validate.attached(x.data, `${name}.data`);
+  if (!sameDims(x.shape, example.shape)) throw validate.invalidRange(`shape [${example.shape.join(', ')}] (the traced example's)`, name, input);
+  if (!sameDims(x.strides, example.strides)) {
+    throw validate.invalidRange(`strides [${example.strides.join(', ')}] (the traced example's layout; use contiguous(memoryFormat))`, name, input);
+  }
+  if (x.data.byteLength !== bytes) {
+    throw validate.invalidRange(`storage of ${bytes / typedArrayElementBytes(x.data)} elements (the traced example's)`, `${name}.data`, x.data);
+  }
+  if (quantized) {
+    const q = x as QTensor;
+    const e = example as QTensor;
+    if (q.dtype !== e.dtype) throw validate.invalidType(`QTensor of dtype ${e.dtype} (the traced example's)`, name, input);
+    if (!sameQParams(q, e)) throw validate.invalidRange(`QTensor with the traced example's qscheme and qparams (${e.qscheme})`, name, input);
+  }
+  return x.data;
+}
+
+/** The forward's result over the plan's outputs. */
+function rebuild(template: OutputTemplate, outputs: readonly ArrayBufferView[]): unknown {
+  if (Array.isArray(template)) return template.map((t) => rebuild(t, outputs));
+  if (template instanceof OutputSlot) {
+    const { like, slot } = template;
+    const storage = outputs[slot];
+    return like instanceof QTensor ? withStorage(like, storage as QTensor['data']) : makeTensor(storage as Float32Array, like.shape, like.strides);
+  }
+  const object: Record<string, unknown> = {};
+  for (const [key, t] of Object.entries(template as Record<string, OutputTemplate>)) object[key] = rebuild(t, outputs);
+  return object;
+}
