@@ -55,14 +55,16 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   spec.inverse = static_cast<InverseScale>(ZeroPointAt(env, params, 7, "inverse") & 3);
   const size_t row_length = ArgSize(info, 4, "rowLength");
   const size_t vector_length = ArgSize(info, 5, "vectorLength");
-  const Status checked = CheckLookupSpec(spec);
-  if (!checked.ok()) throw ErrorFromStatus(env, checked);
+  // The tables are built here, once per prepared op (so once per traced step, not per run).
+  auto tables = std::make_shared<LookupTables>();
+  const Status built = BuildLookupTables(spec, tables.get());
+  if (!built.ok()) throw ErrorFromStatus(env, built);
   Output out = NewOutput(env, StorageArrayType(dtype), x.length);
   const size_t n = x.length;
   SetStep(&op,
           std::make_shared<FunctionStep>("elementwise_lookup",
                                          [=](const void* const* in, void* y, void*) {
-                                           return LookupRows(spec, in[0], n, y, n, row_length, vector_length);
+                                           return LookupRowsWithTables(*tables, in[0], n, y, n, row_length, vector_length);
                                          }),
           {x}, out);
   return op;

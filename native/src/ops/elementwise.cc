@@ -176,14 +176,25 @@ Status BuildLookupTable(const LookupSpec& spec, bool vector_formula, uint8_t tab
   return Status::Ok();
 }
 
+Status BuildLookupTables(const LookupSpec& spec, LookupTables* tables) {
+  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/false, tables->table[0]));
+  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/true, tables->table[1]));
+  tables->one_table = std::memcmp(tables->table[0], tables->table[1], sizeof(tables->table[0])) == 0;
+  return Status::Ok();
+}
+
 Status LookupRows(const LookupSpec& spec, const void* x, size_t x_len, void* y, size_t y_len, size_t row_length,
                   size_t vector_length) {
+  LookupTables tables;
+  QK_RETURN_IF_ERROR(BuildLookupTables(spec, &tables));
+  return LookupRowsWithTables(tables, x, x_len, y, y_len, row_length, vector_length);
+}
+
+Status LookupRowsWithTables(const LookupTables& tables, const void* x, size_t x_len, void* y, size_t y_len,
+                            size_t row_length, size_t vector_length) {
   QK_RETURN_IF_ERROR(CheckBuffer(x, x_len, x_len, "input"));
   QK_RETURN_IF_ERROR(CheckBuffer(y, y_len, x_len, "output"));
   QK_RETURN_IF_ERROR(CheckRows(x_len, row_length, vector_length));
-  uint8_t tables[2][256];
-  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/false, tables[0]));
-  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/true, tables[1]));
   if (x_len == 0) return Status::Ok();
   LookupX8Fn* kernel = Dispatch().x8_lut;
   const uint8_t* in = static_cast<const uint8_t*>(x);
@@ -192,14 +203,13 @@ Status LookupRows(const LookupSpec& spec, const void* x, size_t x_len, void* y, 
   // need not be told apart: one kernel call per thread's range instead of two per row (a
   // channels-last row is one pixel's channels, tens of bytes, so a call per part cost more than
   // the lookups themselves).
-  const bool one_table = std::memcmp(tables[0], tables[1], sizeof(tables[0])) == 0;
   ParallelSegments(x_len, [&](size_t begin, size_t end) {
-    if (one_table) {
-      kernel(end - begin, in + begin, tables[0], out + begin);
+    if (tables.one_table) {
+      kernel(end - begin, in + begin, tables.table[0], out + begin);
       return;
     }
     ForEachSegment(begin, end, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
-      kernel(count, in + offset, tables[vector ? 1 : 0], out + offset);
+      kernel(count, in + offset, tables.table[vector ? 1 : 0], out + offset);
     });
   });
   return Status::Ok();

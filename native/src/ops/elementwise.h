@@ -35,11 +35,22 @@ int32_t LookupValue(const LookupSpec& spec, int32_t q, bool vector_formula);
 // storage byte is b (qint8 values by their two's-complement byte). Checks the spec.
 Status BuildLookupTable(const LookupSpec& spec, bool vector_formula, uint8_t table[256]);
 
+// An op's two tables (tail formula, vector formula), built once: a prepared lookup (a traced
+// plan's step) maps every run through them without rebuilding 512 entries per call.
+struct LookupTables {
+  uint8_t table[2][256];
+  bool one_table = false;  // both formulas agree: rows need not be split
+};
+Status BuildLookupTables(const LookupSpec& spec, LookupTables* tables);
+
 // y = op(x) for x_len elements in rows of row_length (x_len a multiple of it),
 // the first vector_length of each row by the vector table. y holds y_len bytes.
 // Any thread count gives the same bytes.
 Status LookupRows(const LookupSpec& spec, const void* x, size_t x_len, void* y, size_t y_len, size_t row_length,
                   size_t vector_length);
+// The same with tables built by BuildLookupTables.
+Status LookupRowsWithTables(const LookupTables& tables, const void* x, size_t x_len, void* y, size_t y_len,
+                            size_t row_length, size_t vector_length);
 
 // QNNPACK's quint8 add (pytorch_qnnp_compute_add_quantization_params and the q8vadd kernels,
 // which torch 1.13's quantized::add / add_relu run under the qnnpack engine for same-shape

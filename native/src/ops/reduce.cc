@@ -255,11 +255,9 @@ Status ConcatOp::Prepare(const ConcatParams& params, std::shared_ptr<const Conca
     if (params.requantize[k].op != LookupOp::kRequantize || params.requantize[k].dtype != params.requantize[0].dtype) {
       return Status::RangeError(Expected("a requantization of the first tensor's dtype", name, "another lookup"));
     }
-    QK_RETURN_IF_ERROR(BuildLookupTable(params.requantize[k], /*vector_formula=*/false, op->tables_[k][0]));
-    QK_RETURN_IF_ERROR(BuildLookupTable(params.requantize[k], /*vector_formula=*/true, op->tables_[k][1]));
-    op->one_table_[k] = std::memcmp(op->tables_[k][0], op->tables_[k][1], 256) == 0;
-    bool identity = op->one_table_[k];
-    for (int b = 0; b < 256 && identity; ++b) identity = op->tables_[k][0][b] == b;
+    QK_RETURN_IF_ERROR(BuildLookupTables(params.requantize[k], &op->tables_[k]));
+    bool identity = op->tables_[k].one_table;
+    for (int b = 0; b < 256 && identity; ++b) identity = op->tables_[k].table[0][b] == b;
     op->identity_[k] = identity;
   }
   op->out_row_bytes_ = row;
@@ -280,12 +278,12 @@ Status ConcatOp::Run(const void* const* inputs, void* output, void*) const {
       if (n == 0) continue;
       if (identity_[k]) {
         std::memcpy(y, x, n);
-      } else if (one_table_[k]) {
-        lut(n, x, tables_[k][0], y);
+      } else if (tables_[k].one_table) {
+        lut(n, x, tables_[k].table[0], y);
       } else {
         const size_t v = p_.vector_bytes[k];
-        if (v > 0) lut(v, x, tables_[k][1], y);
-        if (n > v) lut(n - v, x + v, tables_[k][0], y + v);
+        if (v > 0) lut(v, x, tables_[k].table[1], y);
+        if (n > v) lut(n - v, x + v, tables_[k].table[0], y + v);
       }
       y += n;
     }

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "base/params-reduce.h"
+#include "ops/elementwise.h"
 #include "ops/op.h"
 
 namespace qk {
@@ -52,10 +53,9 @@ class ConcatOp final : public Op {
 
  private:
   ConcatParams p_;
-  // Per input: the tail and the vector formula's tables, and what they amount to.
-  uint8_t tables_[kMaxConcatInputs][2][256] = {};
-  bool identity_[kMaxConcatInputs] = {};   // both tables map every byte to itself: a copy
-  bool one_table_[kMaxConcatInputs] = {};  // both tables equal: no vector/tail split
+  // Per input: the tail and the vector formula's tables, and whether they are the identity.
+  LookupTables tables_[kMaxConcatInputs] = {};
+  bool identity_[kMaxConcatInputs] = {};  // both tables map every byte to itself: a copy
   size_t input_bytes_[kMaxConcatInputs] = {};
   size_t out_row_bytes_ = 0, output_bytes_ = 0;
 };
