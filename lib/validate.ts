@@ -14,25 +14,54 @@ import { types } from 'util';
  */
 export const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
 
+const releasedModules = new WeakSet<object>();
 const disposedModules = new WeakSet<object>();
 
+/** The TypeError of any use of a disposed module, naming it. */
+function disposedError(name: string): TypeError {
+  return new TypeError(`Expected ${name} that was not disposed for this but received ${name} after dispose() (its native memory is freed) of type object`);
+}
+
 /**
- * A module's dispose(): runs `release` (frees its native memory) the first time only, then
- * turns each of `fields` into an accessor that throws a TypeError naming the module, so any
- * later use fails here rather than as an anonymous native handle error.
+ * A leaf module's dispose(): runs `release` (frees its native memory) the first time only,
+ * then turns each of `fields` into an accessor that throws a TypeError naming the module, so
+ * any later use fails here rather than as an anonymous native handle error; toString keeps
+ * the text it had.
  */
-export function disposeOnce(module: { getName(): string }, fields: readonly string[], release: () => void): void {
-  if (disposedModules.has(module)) return;
-  disposedModules.add(module);
+export function disposeOnce(module: { getName(): string; toString(): string }, fields: readonly string[], release: () => void): void {
+  if (releasedModules.has(module)) return;
+  releasedModules.add(module);
   const name = module.getName();
   const disposed = (): never => {
-    throw new TypeError(`Expected ${name} that was not disposed for this but received ${name} after dispose() (its native memory is freed) of type object`);
+    throw disposedError(name);
   };
+  // print(model) still works after dispose(): the leaf's text (its settings) as it was.
+  const text = module.toString();
   try {
     release();
   } finally {
     for (const field of fields) Object.defineProperty(module, field, { configurable: true, enumerable: false, get: disposed, set: disposed });
+    Object.defineProperty(module, 'toString', { configurable: true, enumerable: false, writable: false, value: () => text });
   }
+}
+
+/**
+ * nn.Module's dispose(), every module's: the first time returns true and shadows the
+ * module's `forward` (throws) and `forwardAsync` (rejects) with the TypeError naming it, so
+ * a disposed container, zoo model or user module fails at its own name before any child
+ * runs; later times return false (dispose is idempotent, and a cycle ends here).
+ */
+export function markDisposed(module: { getName(): string }): boolean {
+  if (disposedModules.has(module)) return false;
+  disposedModules.add(module);
+  if (!Object.isExtensible(module)) return true;  // a frozen user module: its leaves still throw
+  const name = module.getName();
+  const shadow = (value: unknown): PropertyDescriptor => ({ configurable: true, enumerable: false, writable: false, value });
+  Object.defineProperty(module, 'forward', shadow((): never => {
+    throw disposedError(name);
+  }));
+  Object.defineProperty(module, 'forwardAsync', shadow((): Promise<never> => Promise.reject(disposedError(name))));
+  return true;
 }
 
 /** Objects that know how to describe themselves in an error message (Tensor, QTensor). */
