@@ -16,11 +16,52 @@ export const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol })
 
 const releasedModules = new WeakSet<object>();
 const disposedModules = new WeakSet<object>();
+/** What a disposed leaf's toString returns: its text as it was before dispose(). */
+const textBeforeDispose = new WeakMap<object, string>();
+
+type Named = { getName(): string };
 
 /** The TypeError of any use of a disposed module, naming it. */
-function disposedError(name: string): TypeError {
+function disposedError(module: Named): TypeError {
+  const name = module.getName();
   return new TypeError(`Expected ${name} that was not disposed for this but received ${name} after dispose() (its native memory is freed) of type object`);
 }
+
+// Shared by every disposed module (no closure per module: dispose() in a loop makes no garbage to speak of).
+const disposedField: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  get(this: Named): never {
+    throw disposedError(this);
+  },
+  set(this: Named): never {
+    throw disposedError(this);
+  },
+};
+const disposedForward: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  writable: false,
+  value(this: Named): never {
+    throw disposedError(this);
+  },
+};
+const disposedForwardAsync: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  writable: false,
+  value(this: Named): Promise<never> {
+    return Promise.reject(disposedError(this));
+  },
+};
+const disposedToString: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  writable: false,
+  value(this: object): string {
+    return textBeforeDispose.get(this) ?? '';
+  },
+};
 
 /**
  * A leaf module's dispose(): runs `release` (frees its native memory) the first time only,
@@ -28,20 +69,16 @@ function disposedError(name: string): TypeError {
  * any later use fails here rather than as an anonymous native handle error; toString keeps
  * the text it had.
  */
-export function disposeOnce(module: { getName(): string; toString(): string }, fields: readonly string[], release: () => void): void {
+export function disposeOnce(module: Named & { toString(): string }, fields: readonly string[], release: () => void): void {
   if (releasedModules.has(module)) return;
   releasedModules.add(module);
-  const name = module.getName();
-  const disposed = (): never => {
-    throw disposedError(name);
-  };
   // print(model) still works after dispose(): the leaf's text (its settings) as it was.
-  const text = module.toString();
+  textBeforeDispose.set(module, module.toString());
   try {
     release();
   } finally {
-    for (const field of fields) Object.defineProperty(module, field, { configurable: true, enumerable: false, get: disposed, set: disposed });
-    Object.defineProperty(module, 'toString', { configurable: true, enumerable: false, writable: false, value: () => text });
+    for (const field of fields) Object.defineProperty(module, field, disposedField);
+    Object.defineProperty(module, 'toString', disposedToString);
   }
 }
 
@@ -51,16 +88,12 @@ export function disposeOnce(module: { getName(): string; toString(): string }, f
  * a disposed container, zoo model or user module fails at its own name before any child
  * runs; later times return false (dispose is idempotent, and a cycle ends here).
  */
-export function markDisposed(module: { getName(): string }): boolean {
+export function markDisposed(module: Named): boolean {
   if (disposedModules.has(module)) return false;
   disposedModules.add(module);
   if (!Object.isExtensible(module)) return true;  // a frozen user module: its leaves still throw
-  const name = module.getName();
-  const shadow = (value: unknown): PropertyDescriptor => ({ configurable: true, enumerable: false, writable: false, value });
-  Object.defineProperty(module, 'forward', shadow((): never => {
-    throw disposedError(name);
-  }));
-  Object.defineProperty(module, 'forwardAsync', shadow((): Promise<never> => Promise.reject(disposedError(name))));
+  Object.defineProperty(module, 'forward', disposedForward);
+  Object.defineProperty(module, 'forwardAsync', disposedForwardAsync);
   return true;
 }
 

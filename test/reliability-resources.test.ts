@@ -256,12 +256,12 @@ describe('EmbeddingBag.forwardAsync shares its table', () => {
 
 describe('RSS stays flat', () => {
   // RSS after a warm-up, then after the loop: at most 10% (plus 8 MB of allocator slack) more.
-  const loop = (setup: string, body: string, iterations: number): string => `
+  const loop = (setup: string, body: string, iterations: number, warmUp = Math.max(200, iterations / 10)): string => `
     const q = require('.');
     const { nnq, quantizePerTensor, tensor } = q;
     ${setup}
     const step = () => { ${body} };
-    for (let i = 0; i < Math.max(200, ${iterations} / 10); i++) step();
+    for (let i = 0; i < ${warmUp}; i++) step();
     global.gc();
     const before = process.memoryUsage().rss;
     for (let i = 0; i < ${iterations}; i++) step();
@@ -308,6 +308,9 @@ describe('RSS stays flat', () => {
   }, 600000);
 
   test(`${HEAVY ? 100000 : 5000} module constructions with dispose(), in a synchronous loop`, () => {
-    check(loop('', 'const m = new nnq.Linear(256, 256); m.dispose();', HEAVY ? 100000 : 5000));
+    // Warm-up of half the loop: the baseline is taken once the native handle list has been
+    // swept (it is, when it doubles) and the JS heap has its steady size; after 500 rounds
+    // RSS was still rising towards that level (+2-17% by the end, on main and here alike).
+    check(loop('', 'const m = new nnq.Linear(256, 256); m.dispose();', HEAVY ? 100000 : 5000, HEAVY ? 10000 : 2500));
   }, 180000);
 });
