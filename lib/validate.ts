@@ -38,30 +38,17 @@ const disposedField: PropertyDescriptor = {
     throw disposedError(this);
   },
 };
-const disposedForward: PropertyDescriptor = {
-  configurable: true,
-  enumerable: false,
-  writable: false,
-  value(this: Named): never {
-    throw disposedError(this);
-  },
-};
-const disposedForwardAsync: PropertyDescriptor = {
-  configurable: true,
-  enumerable: false,
-  writable: false,
-  value(this: Named): Promise<never> {
-    return Promise.reject(disposedError(this));
-  },
-};
-const disposedToString: PropertyDescriptor = {
-  configurable: true,
-  enumerable: false,
-  writable: false,
-  value(this: object): string {
-    return textBeforeDispose.get(this) ?? '';
-  },
-};
+/** A non-enumerable, read-only own method that shadows the class's. */
+const hiddenMethod = (value: (this: Named) => unknown): PropertyDescriptor => ({ configurable: true, enumerable: false, writable: false, value });
+const disposedForward = hiddenMethod(function (this: Named): never {
+  throw disposedError(this);
+});
+const disposedForwardAsync = hiddenMethod(function (this: Named): Promise<never> {
+  return Promise.reject(disposedError(this));
+});
+const disposedToString = hiddenMethod(function (this: Named): string {
+  return textBeforeDispose.get(this) ?? '';
+});
 
 /**
  * A leaf module's dispose(): runs `release` (frees its native memory) the first time only,
