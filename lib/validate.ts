@@ -12,7 +12,16 @@ import { types } from 'util';
  * Symbol.dispose (explicit resource management: `using m = new nnq.Linear(...)`), by its
  * registered name where this Node.js does not define it yet.
  */
-export const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+export const disposeSymbol: typeof Symbol.dispose = ((Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose')) as typeof Symbol.dispose;
+
+// Symbol.dispose's type, as TypeScript's lib.esnext.disposable and @types/node declare it (the
+// declarations merge), so that `using model = ...` type-checks in a user's TypeScript: the
+// published .d.ts then types every module's [Symbol.dispose]() as Disposable's.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
 
 const releasedModules = new WeakSet<object>();
 const disposedModules = new WeakSet<object>();
