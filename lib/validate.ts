@@ -12,27 +12,85 @@ import { types } from 'util';
  * Symbol.dispose (explicit resource management: `using m = new nnq.Linear(...)`), by its
  * registered name where this Node.js does not define it yet.
  */
-export const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+export const disposeSymbol: typeof Symbol.dispose = ((Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose')) as typeof Symbol.dispose;
 
+// Symbol.dispose's type, as TypeScript's lib.esnext.disposable and @types/node declare it (the
+// declarations merge), so that `using model = ...` type-checks in a user's TypeScript: the
+// published .d.ts then types every module's [Symbol.dispose]() as Disposable's.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
+
+const releasedModules = new WeakSet<object>();
 const disposedModules = new WeakSet<object>();
+/** What a disposed leaf's toString returns: its text as it was before dispose(). */
+const textBeforeDispose = new WeakMap<object, string>();
+
+type Named = { getName(): string };
+
+/** The TypeError of any use of a disposed module, naming it. */
+function disposedError(module: Named): TypeError {
+  const name = module.getName();
+  return new TypeError(`Expected ${name} that was not disposed for this but received ${name} after dispose() (its native memory is freed) of type object`);
+}
+
+// Shared by every disposed module (no closure per module: dispose() in a loop makes no garbage to speak of).
+const disposedField: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  get(this: Named): never {
+    throw disposedError(this);
+  },
+  set(this: Named): never {
+    throw disposedError(this);
+  },
+};
+/** A non-enumerable, read-only own method that shadows the class's. */
+const hiddenMethod = (value: (this: Named) => unknown): PropertyDescriptor => ({ configurable: true, enumerable: false, writable: false, value });
+const disposedForward = hiddenMethod(function (this: Named): never {
+  throw disposedError(this);
+});
+const disposedForwardAsync = hiddenMethod(function (this: Named): Promise<never> {
+  return Promise.reject(disposedError(this));
+});
+const disposedToString = hiddenMethod(function (this: Named): string {
+  return textBeforeDispose.get(this) ?? '';
+});
 
 /**
- * A module's dispose(): runs `release` (frees its native memory) the first time only, then
- * turns each of `fields` into an accessor that throws a TypeError naming the module, so any
- * later use fails here rather than as an anonymous native handle error.
+ * A leaf module's dispose(): runs `release` (frees its native memory) the first time only,
+ * then turns each of `fields` into an accessor that throws a TypeError naming the module, so
+ * any later use fails here rather than as an anonymous native handle error; toString keeps
+ * the text it had.
  */
-export function disposeOnce(module: { getName(): string }, fields: readonly string[], release: () => void): void {
-  if (disposedModules.has(module)) return;
-  disposedModules.add(module);
-  const name = module.getName();
-  const disposed = (): never => {
-    throw new TypeError(`Expected ${name} that was not disposed for this but received ${name} after dispose() (its native memory is freed) of type object`);
-  };
+export function disposeOnce(module: Named & { toString(): string }, fields: readonly string[], release: () => void): void {
+  if (releasedModules.has(module)) return;
+  releasedModules.add(module);
+  // print(model) still works after dispose(): the leaf's text (its settings) as it was.
+  textBeforeDispose.set(module, module.toString());
   try {
     release();
   } finally {
-    for (const field of fields) Object.defineProperty(module, field, { configurable: true, enumerable: false, get: disposed, set: disposed });
+    for (const field of fields) Object.defineProperty(module, field, disposedField);
+    Object.defineProperty(module, 'toString', disposedToString);
   }
+}
+
+/**
+ * nn.Module's dispose(), every module's: the first time returns true and shadows the
+ * module's `forward` (throws) and `forwardAsync` (rejects) with the TypeError naming it, so
+ * a disposed container, zoo model or user module fails at its own name before any child
+ * runs; later times return false (dispose is idempotent, and a cycle ends here).
+ */
+export function markDisposed(module: Named): boolean {
+  if (disposedModules.has(module)) return false;
+  disposedModules.add(module);
+  if (!Object.isExtensible(module)) return true;  // a frozen user module: its leaves still throw
+  Object.defineProperty(module, 'forward', disposedForward);
+  Object.defineProperty(module, 'forwardAsync', disposedForwardAsync);
+  return true;
 }
 
 /** Objects that know how to describe themselves in an error message (Tensor, QTensor). */

@@ -4,18 +4,22 @@
 #   scripts/fuzz-native.sh                  smoke run: 20 s per target
 #   scripts/fuzz-native.sh --seconds S      S seconds per target
 #   scripts/fuzz-native.sh --runs N         N executions per target (the long run: --runs 10000000)
+#   scripts/fuzz-native.sh --only conv ...  one target (run two at once, one per core: the long run fits in an hour)
 # Needs clang and its runtimes (apt-get install -y --no-install-recommends clang libclang-rt-14-dev). Corpora persist in build-fuzz/corpus-<target>.
 # Ends with one line per target: `<target>: N execs in S s, exit E`; exits non-zero on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 limit=(-max_total_time=20)
-case "${1:-}" in
-  "") ;;
-  --seconds) limit=(-max_total_time="$2") ;;
-  --runs) limit=(-runs="$2") ;;
-  *) echo "fuzz-native.sh: unknown option '$1' (use --seconds S or --runs N)" >&2; exit 2 ;;
-esac
+only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) limit=(-max_total_time="$2"); shift 2 ;;
+    --runs) limit=(-runs="$2"); shift 2 ;;
+    --only) only="$2"; shift 2 ;;
+    *) echo "fuzz-native.sh: unknown option '$1' (use --seconds S, --runs N, --only pool|embedding|conv)" >&2; exit 2 ;;
+  esac
+done
 
 command -v clang++ >/dev/null || { echo "fuzz-native.sh: clang++ not found (apt-get install -y --no-install-recommends clang libclang-rt-14-dev)" >&2; exit 2; }
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
@@ -28,6 +32,7 @@ status=0
 summary=()
 for target in build-fuzz/qk_*-fuzz; do
   name=$(basename "$target")
+  if [ -n "$only" ] && [ "$name" != "qk_$only-fuzz" ]; then continue; fi
   mkdir -p "build-fuzz/corpus-$name"
   start=$(date +%s)
   set +e

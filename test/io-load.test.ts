@@ -337,6 +337,50 @@ describeOracle('load: coverage-guided fuzzing', () => {
   }, (GUIDED_SECONDS + 90) * 1000);
 });
 
+// The long run's mode (--runs N: seeded mutations of the seeds and a guided corpus, split over
+// worker processes, no coverage feedback): QKERNELS_FUZZ_LOADER_RUNS=N runs N executions.
+const FAST_RUNS = Number(process.env.QKERNELS_FUZZ_LOADER_RUNS ?? 2000);
+
+describeOracle('load: the long-run mode (--runs)', () => {
+  const fuzzer = path.join(__dirname, 'fuzz', 'load-fuzz.js');
+  const summaryOf = (stdout: string) => /load-fuzz --runs: (\d+) executions, (\d+) workers, (\d+) pool, (\d+) findings/.exec(stdout)?.slice(1).map(Number);
+
+  test(`${FAST_RUNS} executions over 2 workers: each loads or throws a LoadError`, () => {
+    const { dir } = fixtures();
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-load-fuzz-'));
+    try {
+      const run = spawnSync(process.execPath, [fuzzer, '--seeds', dir, '--runs', String(FAST_RUNS), '--workers', '2', '--seed', String(testSeed('load-fuzz --runs')), '--corpus', out], {
+        encoding: 'utf8',
+        timeout: 120000 + FAST_RUNS * 5,
+      });
+      expect({ status: run.status, findings: run.stdout.split('\n').filter((line) => line.startsWith('finding')) }).toEqual({ status: 0, findings: [] });
+      const [executions, workers, pool, findings] = summaryOf(run.stdout) ?? [];
+      expect({ executions, workers, findings }).toEqual({ executions: FAST_RUNS, workers: 2, findings: 0 });
+      expect(pool).toBeGreaterThan(20);  // the torch files in each mode they fit
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, 180000 + FAST_RUNS * 5);
+
+  test('a worker that dies is pinned to the exact input, which --replay-index reproduces, and the rest of its share still runs', () => {
+    const { dir } = fixtures();
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-load-fuzz-'));
+    try {
+      // --plant-crash I: the worker aborts the process at execution I (the harness's self-test).
+      const run = spawnSync(process.execPath, [fuzzer, '--seeds', dir, '--runs', '3000', '--workers', '2', '--seed', '5', '--corpus', out, '--plant-crash', '2345'], { encoding: 'utf8', timeout: 120000 });
+      expect(run.status).toBe(1);
+      expect(run.stdout).toContain(`finding: ${path.join(out, 'finding-crash-or-hang-5-2345')} (--replay-index 2345): the process died or hung (SIGABRT)`);
+      expect(summaryOf(run.stdout)?.filter((_, i) => i !== 2)).toEqual([3000, 2, 1]);
+      const { indexedInput, seedInputs } = require('./fuzz/load-fuzz') as { indexedInput: (seed: number, index: number, pool: Buffer[]) => Buffer; seedInputs: (dir: string) => Buffer[] };
+      expect(fs.readFileSync(path.join(out, 'finding-crash-or-hang-5-2345')).equals(indexedInput(5, 2345, seedInputs(dir)))).toBe(true);
+      const replay = spawnSync(process.execPath, [fuzzer, '--seeds', dir, '--seed', '5', '--replay-index', '2345'], { encoding: 'utf8', timeout: 60000 });
+      expect([replay.status, replay.stdout.trim()]).toEqual([0, 'load-fuzz: execution 2345 of seed 5 loaded or threw a LoadError']);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, 200000);
+});
+
 describe('load: arguments', () => {
   test('pathOrBytes must be a path or bytes', () => {
     expectValidationError(() => load(42 as unknown as string), 'TypeError', 'pathOrBytes');

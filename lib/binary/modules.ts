@@ -365,15 +365,12 @@ abstract class BinaryLayerBase extends Module {
    * Frees the native packed weights now instead of at garbage collection (async calls already
    * queued finish); any use afterwards is a TypeError naming the layer. Also run by `using`.
    */
-  dispose(): void {
+  override dispose(): void {
     validate.disposeOnce(this, ['handle', 'lowBit'], () => {
       if (this.handle !== null) binaryAddon.releaseWeights(this.handle);
       if (this.lowBit !== null) binaryAddon.releaseWeights(this.lowBit.handle);
     });
-  }
-
-  [validate.disposeSymbol](): void {
-    this.dispose();
+    super.dispose();
   }
 
   /** Whether forward runs on the int8 kernels (multi-bit DoReFa layers whose operands are integer grids). */

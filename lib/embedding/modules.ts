@@ -150,12 +150,9 @@ abstract class QuantizedEmbeddingBase extends Module {
    * collection (lookups already queued finish); any use afterwards is a TypeError naming the
    * module. Also run by `using` (Symbol.dispose).
    */
-  dispose(): void {
+  override dispose(): void {
     validate.disposeOnce(this, ['state'], () => releaseSharedTable(this.state.packed.data));
-  }
-
-  [validate.disposeSymbol](): void {
-    this.dispose();
+    super.dispose();
   }
 
   /** torch's keys: `_packed_params.dtype` ('torch.quint8' | 'torch.quint4x2') and `_packed_params._packed_weight` (the quantized weight). */

@@ -89,15 +89,12 @@ abstract class PackedLinearModule extends Module {
 
   /**
    * Frees the native packed weights now instead of when the module is garbage collected
-   * (calls already queued by forwardAsync finish); forward afterwards throws a TypeError.
-   * Also run by `using` (Symbol.dispose).
+   * (calls already queued by forwardAsync finish); forward afterwards throws a TypeError
+   * naming the module. Also run by `using` (Symbol.dispose), as every module's dispose().
    */
-  dispose(): void {
+  override dispose(): void {
     validate.disposeOnce(this, ['packed'], () => releasePacked(this.packed));
-  }
-
-  [validate.disposeSymbol](): void {
-    this.dispose();
+    super.dispose();
   }
 
   /** torch's keys: `scale`, `zero_point`, `_packed_params.dtype`, `_packed_params._packed_params` ([weight, bias]). */
@@ -398,18 +395,15 @@ abstract class ConvBase extends Module {
 
   /**
    * Frees the native packed weights now instead of when the module is garbage collected
-   * (calls already queued by forwardAsync finish); forward afterwards throws a TypeError.
-   * Also run by `using` (Symbol.dispose).
+   * (calls already queued by forwardAsync finish); forward afterwards throws a TypeError
+   * naming the module. Also run by `using` (Symbol.dispose), as every module's dispose().
    */
-  dispose(): void {
+  override dispose(): void {
     validate.disposeOnce(this, ['packed', 'repacked'], () => {
       releasePacked(this.packed);
       if (this.repacked !== null) releasePacked(this.repacked.packed);
     });
-  }
-
-  [validate.disposeSymbol](): void {
-    this.dispose();
+    super.dispose();
   }
 
   /** torch's keys: `weight` (QTensor), `bias` (Tensor or null), `scale`, `zero_point`. */

@@ -104,6 +104,26 @@ export class Module {
     return atCallTime(() => this.forward(...inputs));
   }
 
+  /**
+   * Frees the native memory of this module and of every descendant now, instead of when they
+   * are garbage collected: containers, zoo models and your own subclasses dispose each child
+   * (once, even when it is reachable twice), and the modules that own native memory (linear,
+   * conv, embedding and bitorch layers) free it. Native work already queued by forwardAsync
+   * finishes with the right answer. Afterwards `forward` throws and `forwardAsync` rejects
+   * with a TypeError naming the module (`Expected Sequential that was not disposed for this
+   * but received Sequential after dispose() ...`), as does any use of a disposed leaf's
+   * weights; a forwardAsync already under way rejects so at its next child. Idempotent; also
+   * run by `using` (Symbol.dispose). A child shared with another model is disposed for both.
+   */
+  dispose(): void {
+    if (!validate.markDisposed(this)) return;
+    for (const child of [...this.children()]) child.dispose();
+  }
+
+  [validate.disposeSymbol](): void {
+    this.dispose();
+  }
+
   /** The name print(model) shows: torch's class name (QuantizedConv2d, ...), by default this class's name. */
   getName(): string {
     return this.constructor.name;

@@ -18,6 +18,16 @@
 // the process or runs over 10 s is written to OUT/finding-* and fails the run. Replay one:
 //   node test/fuzz/load-fuzz.js --replay FILE
 // Ends with `load-fuzz: N executions, S seeds, C corpus, F features, K findings, T s`.
+//
+// The long run (--runs N): coverage feedback costs a V8 coverage snapshot per execution
+// (about 200 executions/s), so 10^7 executions are run without it, as seeded mutations of a
+// fixed pool (the seeds plus the corpus a guided run kept, --from DIR), split over --workers
+// child processes. Execution i mutates with its own generator seeded by (seed, i), so any one
+// is replayed alone (--replay-index i); a worker that dies or hangs is run again from its last
+// checkpoint writing the index before each input, which finds the exact one, and then goes on:
+//   node test/fuzz/load-fuzz.js --seeds DIR --from CORPUS --runs 10000000 --workers 2 --seed 4
+//   node test/fuzz/load-fuzz.js --seeds DIR --from CORPUS --seed 4 --replay-index I
+// Ends with `load-fuzz --runs: N executions, W workers, P pool, K findings, T s, R exec/s`.
 'use strict';
 
 const { spawn, spawnSync } = require('child_process');
@@ -254,8 +264,161 @@ function runChild(options) {
   process.exitCode = findings.length > 0 ? 1 : 0;
 }
 
+/** Execution `index`'s own generator seed: a hash of (seed, index), never 0. */
+function executionSeed(seed, index) {
+  let h = Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul((index >>> 0) + 1, 0x85ebca6b) ^ Math.imul(Math.floor(index / 2 ** 32) + 1, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) || 1;
+}
+
+/** The mutation pool of a --runs run: the seeds, then a guided run's corpus (input-* files, by name). */
+function inputPool(options) {
+  const pool = seedInputs(options.seeds);
+  if (options.from) {
+    for (const file of fs.readdirSync(options.from).filter((f) => f.startsWith('input-')).sort()) pool.push(fs.readFileSync(path.join(options.from, file)));
+  }
+  return pool;
+}
+
+/** Execution `index` of a --runs run: a pure function of (seed, index, pool). */
+function indexedInput(seed, index, pool) {
+  const rng = makeRng(executionSeed(seed, index));
+  return mutate(rng, rng.pick(pool), pool);
+}
+
+/**
+ * A --runs worker (child process): executions [first, end). It writes the index it is at into
+ * `progress` (the first 16 bytes, in place): before every input with --trace, otherwise every
+ * quarter second, which is what the parent's watchdog and crash bisection read.
+ */
+function runFastChild(options) {
+  const pool = inputPool(options);
+  const fd = fs.openSync(options.progress, 'w');
+  const mark = (index) => fs.writeSync(fd, String(index).padEnd(16), 0);
+  const findings = [];
+  let last = Date.now();
+  let executions = 0;
+  mark(options.first);
+  for (let index = options.first; index < options.end && findings.length < 20; index++) {
+    if (options.trace) mark(index);
+    else if ((index & 255) === 0 && Date.now() - last >= 250) {
+      mark(index);
+      last = Date.now();
+    }
+    const input = indexedInput(options.seed, index, pool);
+    if (index === options.plantCrash) process.abort();  // the harness's self-test: a death it must pin down
+    executions++;
+    try {
+      execute(input);
+    } catch (error) {
+      const file = path.join(options.out, `finding-${options.seed}-${index}`);
+      fs.writeFileSync(file, input);
+      findings.push(file);
+      console.log(`finding: ${file} (--replay-index ${index}): ${error && error.constructor ? error.constructor.name : typeof error}: ${error && error.message}`);
+    }
+  }
+  mark(options.end);
+  fs.closeSync(fd);
+  console.log(`load-fuzz-worker: ${executions} executions, ${findings.length} findings`);
+  process.exitCode = findings.length > 0 ? 1 : 0;
+}
+
+/** A hang: `progress()` (what the child last wrote) unchanged for 10 s kills the child. Returns the interval to clear. */
+function watch(child, progress) {
+  let seen = progress();
+  let lastChange = Date.now();
+  return setInterval(() => {
+    const now = progress();
+    if (now !== seen) {
+      seen = now;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > 10000) {
+      child.kill('SIGKILL');
+    }
+  }, 1000);
+}
+
+/** Runs one worker child over [first, end), watched; resolves with its exit and the index it last wrote. */
+function watchedChild(options, worker, first, end, trace) {
+  const progress = path.join(options.out, `progress-${worker}`);
+  fs.writeFileSync(progress, '');
+  const args = [__filename, '--fast-child', '--seeds', options.seeds, '--seed', String(options.seed), '--out', options.out,
+    '--first', String(first), '--end', String(end), '--progress', progress];
+  if (options.from) args.push('--from', options.from);
+  if (trace) args.push('--trace');
+  if (options.plantCrash !== null) args.push('--plant-crash', String(options.plantCrash));
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let executions = 0;
+  let findings = 0;
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (text) => {
+    for (const line of text.split('\n')) {
+      const done = /^load-fuzz-worker: (\d+) executions, (\d+) findings/.exec(line);
+      if (done) [executions, findings] = [Number(done[1]), Number(done[2])];
+      else if (line !== '') console.log(line);
+    }
+  });
+  const read = () => {
+    const text = fs.readFileSync(progress, 'utf8').trim();
+    return text === '' ? first : Number(text);
+  };
+  const watchdog = watch(child, read);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearInterval(watchdog);
+      resolve({ code, signal, at: read(), executions, findings });
+    });
+  });
+}
+
+/** One worker's share [first, end): a death or hang is pinned to its input by a traced rerun, then the rest runs. */
+async function fastWorker(options, worker, first, end) {
+  let from = first;
+  let executions = 0;
+  let findings = 0;
+  while (from < end) {
+    const run = await watchedChild(options, worker, from, end, false);
+    findings += run.findings;
+    if (run.signal === null && (run.code === 0 || run.code === 1)) {
+      executions += run.executions;
+      break;
+    }
+    // Died or hung somewhere in [checkpoint, end): rerun from the checkpoint writing every index.
+    const traced = await watchedChild(options, worker, run.at, end, true);
+    findings += traced.findings;
+    executions += run.at - from;
+    if (traced.signal === null && (traced.code === 0 || traced.code === 1)) {
+      console.log(`load-fuzz: worker ${worker} died (${run.signal ?? `exit ${run.code}`}) after index ${run.at} but its traced rerun did not: not reproduced`);
+      executions += traced.executions;
+      findings++;
+      break;
+    }
+    const file = path.join(options.out, `finding-crash-or-hang-${options.seed}-${traced.at}`);
+    fs.writeFileSync(file, indexedInput(options.seed, traced.at, inputPool(options)));
+    console.log(`finding: ${file} (--replay-index ${traced.at}): the process died or hung (${traced.signal ?? `exit ${traced.code}`})`);
+    findings++;
+    executions += traced.at - run.at + 1;
+    from = traced.at + 1;
+  }
+  return { executions, findings };
+}
+
+async function runFast(options) {
+  const started = Date.now();
+  const pool = inputPool(options).length;
+  const share = Math.ceil(options.runs / options.workers);
+  const results = await Promise.all(Array.from({ length: options.workers }, (_, w) => fastWorker(options, w, w * share, Math.min(options.runs, (w + 1) * share))));
+  const executions = results.reduce((a, r) => a + r.executions, 0);
+  const findings = results.reduce((a, r) => a + r.findings, 0);
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`load-fuzz --runs: ${executions} executions, ${options.workers} workers, ${pool} pool, ${findings} findings, ${seconds.toFixed(1)} s, ${Math.round(executions / seconds)} exec/s`);
+  process.exitCode = findings > 0 ? 1 : 0;
+}
+
 function parseArgs(argv) {
-  const options = { seeds: null, seconds: 60, seed: 1, corpus: null, out: null, child: false, replay: null };
+  const options = { seeds: null, seconds: 60, seed: 1, corpus: null, out: null, child: false, replay: null, runs: 0, workers: 2, from: null,
+    fastChild: false, first: 0, end: 0, progress: null, trace: false, replayIndex: null, plantCrash: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--seeds') options.seeds = argv[++i];
@@ -265,6 +428,16 @@ function parseArgs(argv) {
     else if (a === '--out') options.out = argv[++i];
     else if (a === '--child') options.child = true;
     else if (a === '--replay') options.replay = argv[++i];
+    else if (a === '--runs') options.runs = Number(argv[++i]);
+    else if (a === '--workers') options.workers = Number(argv[++i]);
+    else if (a === '--from') options.from = argv[++i];
+    else if (a === '--fast-child') options.fastChild = true;
+    else if (a === '--first') options.first = Number(argv[++i]);
+    else if (a === '--end') options.end = Number(argv[++i]);
+    else if (a === '--progress') options.progress = argv[++i];
+    else if (a === '--trace') options.trace = true;
+    else if (a === '--replay-index') options.replayIndex = Number(argv[++i]);
+    else if (a === '--plant-crash') options.plantCrash = Number(argv[++i]);
     else throw new Error(`load-fuzz: unknown argument ${a}`);
   }
   return options;
@@ -291,26 +464,30 @@ function main() {
     runChild(options);
     return;
   }
+  if (options.fastChild) {
+    runFastChild(options);
+    return;
+  }
   if (!options.seeds) throw new Error('load-fuzz: --seeds DIR is required');
   ensureSeeds(options.seeds);
+  if (options.replayIndex !== null) {
+    execute(indexedInput(options.seed, options.replayIndex, inputPool(options)));
+    console.log(`load-fuzz: execution ${options.replayIndex} of seed ${options.seed} loaded or threw a LoadError`);
+    return;
+  }
   options.out = options.corpus || fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-load-fuzz-'));
   fs.mkdirSync(options.out, { recursive: true });
+  if (options.runs > 0) {
+    if (!Number.isSafeInteger(options.runs) || !Number.isInteger(options.workers) || options.workers < 1) throw new Error('load-fuzz: --runs and --workers take positive integers');
+    runFast(options);
+    return;
+  }
   const args = [__filename, '--child', '--seeds', options.seeds, '--seconds', String(options.seconds), '--seed', String(options.seed), '--out', options.out];
   if (options.corpus) args.push('--corpus', options.corpus);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   // A hang: the child stops writing current-input for 10 s.
   const current = path.join(options.out, 'current-input');
-  let lastChange = Date.now();
-  let lastStamp = 0;
-  const watchdog = setInterval(() => {
-    const stamp = fs.existsSync(current) ? fs.statSync(current).mtimeMs : 0;
-    if (stamp !== lastStamp) {
-      lastStamp = stamp;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > 10000) {
-      child.kill('SIGKILL');
-    }
-  }, 1000);
+  const watchdog = watch(child, () => (fs.existsSync(current) ? fs.statSync(current).mtimeMs : 0));
   child.on('exit', (code, signal) => {
     clearInterval(watchdog);
     if (signal !== null || (code !== 0 && code !== 1)) {
@@ -324,6 +501,6 @@ function main() {
   });
 }
 
-module.exports = { archiveOf, execute, mutate, seedInputs };
+module.exports = { archiveOf, execute, indexedInput, mutate, seedInputs };
 
 if (require.main === module) main();
