@@ -128,7 +128,7 @@ export class TracedModule extends Module {
   }
 
   /** Frees the plan (its steps, prepacked weights and arenas); later calls throw. */
-  dispose(): void {
+  override dispose(): void {
     validate.disposeOnce(this, ['plan'], () => raw.releaseWeights(this.plan));
   }
 
