@@ -74,7 +74,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
         {"avx512vl", cpu.avx512vl},    {"avx512dq", cpu.avx512dq}, {"avx512vnni", cpu.avx512vnni},
         {"avxvnni", cpu.avxvnni},      {"neon", cpu.neon},         {"dotprod", cpu.dotprod},
         {"i8mm", cpu.i8mm},            {"fp16", cpu.fp16},
-        {"avx512vpopcntdq", cpu.avx512vpopcntdq}, {"avx512bitalg", cpu.avx512bitalg},
+        {"avx512vpopcntdq", cpu.avx512vpopcntdq}, {"avx512bitalg", cpu.avx512bitalg}, {"avx512vbmi", cpu.avx512vbmi},
     };
     Napi::Array features = Napi::Array::New(env);
     uint32_t count = 0;

@@ -89,6 +89,7 @@ CpuFeatures DetectX86() {
     f.avx512vl = (ebx7 >> 31) & 1;
     f.avx512vnni = f.avx512f && ((ecx7 >> 11) & 1);
     f.avx512bitalg = f.avx512f && ((ecx7 >> 12) & 1);
+    f.avx512vbmi = f.avx512f && ((ecx7 >> 1) & 1);
     f.avx512vpopcntdq = f.avx512f && ((ecx7 >> 14) & 1);
   }
   return f;

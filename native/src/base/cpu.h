@@ -19,6 +19,7 @@ struct CpuFeatures {
   bool avx512vnni = false;
   bool avx512vpopcntdq = false;  // VPOPCNTD/Q: the binary kernels' popcount (not an ISA level)
   bool avx512bitalg = false;     // VPOPCNTB/W (reported only)
+  bool avx512vbmi = false;       // VPERMI2B: the avx512vnni byte lookup's 4-instruction path (not an ISA level)
   bool avxvnni = false;
   bool neon = false;
   bool dotprod = false;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <cmath>
+#include <mutex>
 #include <string>
 
 #include "base/checked.h"
@@ -26,9 +27,14 @@ Status CheckByteDType(QDType dtype) {
 }
 
 Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* scale_name, const char* zp_name) {
+  // The messages are built only on failure: std::to_string(double) is a printf, and these checks
+  // run on every call of every lookup, cat and add (a few hundred ns each time otherwise).
+  const QRange range = QDTypeRange(dtype);
+  if (ScaleOk(scale, ScaleRule::kPositiveFiniteInFloat32) && zero_point >= range.qmin && zero_point <= range.qmax) {
+    return Status::Ok();
+  }
   QK_RETURN_IF_ERROR(::qk::CheckScale(scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32",
                                       scale_name, std::to_string(scale)));
-  const QRange range = QDTypeRange(dtype);
   return ::qk::CheckZeroPoint(zero_point, range.qmin, range.qmax, zp_name);
 }
 
@@ -176,10 +182,54 @@ Status BuildLookupTable(const LookupSpec& spec, bool vector_formula, uint8_t tab
   return Status::Ok();
 }
 
+namespace {
+
+// Field by field; doubles by their bits, so that a NaN bound (clamp's "none") matches itself.
+bool SameDouble(double a, double b) { return std::memcmp(&a, &b, sizeof(double)) == 0; }
+bool SameSpec(const LookupSpec& a, const LookupSpec& b) {
+  return a.op == b.op && a.dtype == b.dtype && SameDouble(a.in_scale, b.in_scale) && a.in_zero_point == b.in_zero_point &&
+         SameDouble(a.out_scale, b.out_scale) && a.out_zero_point == b.out_zero_point && SameDouble(a.p0, b.p0) &&
+         SameDouble(a.p1, b.p1) && SameDouble(a.p2, b.p2) && a.inverse == b.inverse;
+}
+
+// The tables of the last few specs built. An eager call (hardswish, hardsigmoid, a cat's
+// requantization, ...) prepares its op anew every time, and building 512 entries through the
+// fp32 formulas (expf, tanhf, divisions) cost more than looking up a 40 KB activation; a model
+// uses a handful of distinct specs, so they are remembered. The tables are a pure function of
+// the spec: a hit gives the same bytes a build would.
+struct TableCache {
+  static constexpr size_t kEntries = 32;
+  std::mutex mutex;
+  LookupSpec specs[kEntries];
+  LookupTables tables[kEntries];
+  size_t used = 0, next = 0;
+};
+
+TableCache& Cache() {
+  static TableCache* cache = new TableCache();  // never destroyed: no exit-time order issues
+  return *cache;
+}
+
+}  // namespace
+
 Status BuildLookupTables(const LookupSpec& spec, LookupTables* tables) {
+  TableCache& cache = Cache();
+  {
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    for (size_t i = 0; i < cache.used; ++i) {
+      if (SameSpec(cache.specs[i], spec)) {
+        *tables = cache.tables[i];
+        return Status::Ok();
+      }
+    }
+  }
   QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/false, tables->table[0]));
   QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/true, tables->table[1]));
   tables->one_table = std::memcmp(tables->table[0], tables->table[1], sizeof(tables->table[0])) == 0;
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  const size_t slot = cache.used < TableCache::kEntries ? cache.used++ : cache.next++ % TableCache::kEntries;
+  cache.specs[slot] = spec;
+  cache.tables[slot] = *tables;
   return Status::Ok();
 }
 

@@ -42,6 +42,44 @@ float CascadeSum(const At& at, size_t size) {
   return acc[0];
 }
 
+// CascadeSum of `width` neighbouring columns at once: column g's values are base[i * stride + g]
+// for i < size. Every column sees the adds of CascadeSum in the same order (the carries depend
+// only on i), so each sum has the bits CascadeSum gives it alone; the loops over g are lane-wise
+// fp32 adds, which the compiler turns into SIMD adds, and the rows are read in memory order
+// rather than one strided column at a time.
+template <size_t kWidth>
+void CascadeSumColumns(const float* base, size_t stride, size_t size, float* out) {
+  constexpr int kLevels = 4;
+  int ceil_log2 = 0;
+  while ((size_t{1} << ceil_log2) < size) ++ceil_log2;
+  const int power = std::max(4, ceil_log2 / kLevels);
+  const size_t step = size_t{1} << power;
+  const size_t mask = step - 1;
+  float acc[kLevels][kWidth] = {};
+  size_t i = 0;
+  while (i + step <= size) {
+    for (size_t j = 0; j < step; ++j, ++i) {
+      const float* row = base + i * stride;
+      for (size_t g = 0; g < kWidth; ++g) acc[0][g] += row[g];
+    }
+    for (int j = 1; j < kLevels; ++j) {
+      for (size_t g = 0; g < kWidth; ++g) {
+        acc[j][g] += acc[j - 1][g];
+        acc[j - 1][g] = 0;
+      }
+      if ((i & (mask << (j * power))) != 0) break;
+    }
+  }
+  for (; i < size; ++i) {
+    const float* row = base + i * stride;
+    for (size_t g = 0; g < kWidth; ++g) acc[0][g] += row[g];
+  }
+  for (int j = 1; j < kLevels; ++j) {
+    for (size_t g = 0; g < kWidth; ++g) acc[0][g] += acc[j][g];
+  }
+  for (size_t g = 0; g < kWidth; ++g) out[g] = acc[0][g];
+}
+
 // torch's fp32 sum of one channel of a channels-last input over its spatial positions
 // (`column` holds them in order). Columns inside a whole block of channels (32 with 8 or more
 // channels: vectorized_outer_sum's 4 vectors of 8 floats; else 4: scalar_outer_sum) take the
@@ -221,8 +259,18 @@ Status MeanOp::Run(const void* const* inputs, void* output, void* scratch) const
       float* column = values + numel_;
       float* means = column + count_;
       QK_RETURN_IF_ERROR(DequantizePerTensor(inputs[0], numel_, p_.dtype, numel_, p_.scale, p_.zero_point, values, numel_));
+      // Channels inside whole blocks (ChannelSum's first case) 16 at a time, in one pass over the rows.
+      const size_t block = channels_ >= 8 ? 32 : 4;
+      const size_t blocked = channels_ / block * block;
+      constexpr size_t kWidth = 16;
       for (size_t b = 0; b < batch_; ++b) {
-        for (size_t c = 0; c < channels_; ++c) {
+        size_t c = 0;
+        for (; c + kWidth <= blocked; c += kWidth) {
+          float* sums = means + b * channels_ + c;
+          CascadeSumColumns<kWidth>(values + b * count_ * channels_ + c, channels_, count_, sums);
+          for (size_t g = 0; g < kWidth; ++g) sums[g] = static_cast<float>(static_cast<double>(sums[g]) / static_cast<double>(count_));
+        }
+        for (; c < channels_; ++c) {
           const float* base = values + b * count_ * channels_ + c;
           for (size_t i = 0; i < count_; ++i) column[i] = base[i * channels_];
           const float sum = ChannelSum(column, count_, c, channels_);
