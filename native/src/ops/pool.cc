@@ -47,6 +47,29 @@ Span ClippedSpan(int64_t o, int64_t input, int64_t kernel, int64_t stride, int64
 
 int64_t I(size_t v) { return static_cast<int64_t>(v); }
 
+// out[c] = clamp(nearbyint(float(acc[c]) * m + pre) + post, T's range) for c < count, where
+// |acc[c]| <= max_abs_acc. Where every |float(acc) * m + pre| stays below 2^22 (every real
+// window), adding and subtracting 1.5 * 2^23 rounds to an integer in the current rounding mode
+// exactly as nearbyint does, so the loop has no libm call (x86-64's baseline has no roundss)
+// and vectorizes; a larger bound (a divisor override far below the window) takes nearbyint.
+// pre or post 0 adds nothing but turns -0 into +0, which the clamp and the cast do not tell apart.
+template <typename T>
+void RoundClamp(const int32_t* acc, size_t count, float m, float pre, float post, double max_abs_acc, T* out) {
+  const float qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
+  if (max_abs_acc * std::fabs(static_cast<double>(m)) + std::fabs(static_cast<double>(pre)) < 4194000.0) {
+    constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+    for (size_t c = 0; c < count; ++c) {
+      const float t = ((static_cast<float>(acc[c]) * m + pre) + kMagic) - kMagic + post;
+      out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
+    }
+    return;
+  }
+  for (size_t c = 0; c < count; ++c) {
+    const float t = std::nearbyint(static_cast<float>(acc[c]) * m + pre) + post;
+    out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
+  }
+}
+
 // Runs fn(rows, window, y_pixel) for every output pixel (window_of(o) gives the window of output position o), split over threads; x and y
 // are channels last. Each pixel is computed the same way whoever runs it.
 template <typename T, typename WindowFn, typename PixelFn>
@@ -59,11 +82,23 @@ void ForEachPixel(const PoolGeometry& g, const T* x, T* y, const WindowFn& windo
   if (C == 0 || total == 0) return;
   ParallelOverRange(total, C * 8 + 1, [&](size_t begin, size_t end) {
     std::vector<const T*> rows;
+    // The first pixel's position by division, the others by stepping it (divisions per pixel
+    // cost more than a small pixel's max or sum).
+    size_t n = begin / out_volume;
+    const size_t first = begin - n * out_volume;
+    int64_t o[3] = {I(first / (g.output[1] * g.output[2])), I(first % (g.output[1] * g.output[2]) / g.output[2]),
+                    I(first % g.output[2])};
     for (size_t p = begin; p < end; ++p) {
-      const size_t n = p / out_volume;
-      const size_t rest = p - n * out_volume;
-      const int64_t o[3] = {I(rest / (g.output[1] * g.output[2])), I(rest % (g.output[1] * g.output[2]) / g.output[2]),
-                            I(rest % g.output[2])};
+      if (p != begin && ++o[2] == I(g.output[2])) {
+        o[2] = 0;
+        if (++o[1] == I(g.output[1])) {
+          o[1] = 0;
+          if (++o[0] == I(g.output[0])) {
+            o[0] = 0;
+            ++n;
+          }
+        }
+      }
       const Window w = window_of(o);
       rows.clear();
       for (int64_t d = w.span[0].begin; d < w.span[0].end; d += w.span[0].step) {
@@ -137,26 +172,21 @@ void RunMaxPool(const PoolGeometry& g, const T* x, T* y, bool adaptive) {
       });
 }
 
-// The requantization of average pooling, per layout (see pool.h).
+// The requantization of average pooling, per layout (see pool.h); |acc| <= max_abs_acc.
 template <typename T>
 void RequantizeAverage(PoolLayout layout, size_t channels, const int32_t* acc, int64_t divisor, int32_t zero_point,
-                       T* out) {
-  const int32_t qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
+                       double max_abs_acc, T* out) {
+  const float zp = static_cast<float>(zero_point);
   if (layout == PoolLayout::kChannelsFirst) {
     const float m = static_cast<float>(1.0 / static_cast<double>(divisor));
-    for (size_t c = 0; c < channels; ++c) {
-      const float t = std::nearbyint(static_cast<float>(acc[c]) * m + static_cast<float>(zero_point));
-      out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
-    }
+    RoundClamp(acc, channels, m, zp, 0.0f, max_abs_acc, out);
     return;
   }
   const float m = 1.0f / static_cast<float>(divisor);
   const float tail_m = 1.0f / (1.0f / m);
   const size_t vector_channels = channels / 8 * 8;
-  for (size_t c = 0; c < channels; ++c) {
-    const float t = std::nearbyint(static_cast<float>(acc[c]) * (c < vector_channels ? m : tail_m));
-    out[c] = static_cast<T>(std::min<float>(std::max<float>(t + static_cast<float>(zero_point), qmin), qmax));
-  }
+  RoundClamp(acc, vector_channels, m, 0.0f, zp, max_abs_acc, out);
+  RoundClamp(acc + vector_channels, channels - vector_channels, tail_m, 0.0f, zp, max_abs_acc, out + vector_channels);
 }
 
 template <typename T>
@@ -194,14 +224,13 @@ void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& 
           }
           return;
         }
-        RequantizeAverage(layout, g.channels, acc.data(), w.divisor, options.zero_point, out);
+        RequantizeAverage(layout, g.channels, acc.data(), w.divisor, options.zero_point, 256.0 * static_cast<double>(rows.size()), out);
       });
 }
 
 template <typename T>
 void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_point, const T* x, T* y) {
   auto* kernel = KernelsFor<T>::SumPool(Dispatch());
-  const int32_t qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
   ForEachPixel(
       g, x, y,
       [&](const int64_t o[3]) {
@@ -221,17 +250,11 @@ void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_p
           const float r = ((static_cast<float>(1.0 / static_cast<double>(w.span[0].Count())) /
                             static_cast<float>(w.span[1].Count())) /
                            static_cast<float>(w.span[2].Count()));
-          for (size_t c = 0; c < g.channels; ++c) {
-            const float t = std::nearbyint(static_cast<float>(acc[c]) * r);
-            out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
-          }
+          RoundClamp(acc.data(), g.channels, r, 0.0f, 0.0f, 256.0 * k, out);
         } else {
           kernel(rows.size(), g.channels, rows.data(), -k * zero_point, acc.data());
           const float inv = 1.0f / (1.0f / (1.0f / static_cast<float>(k)));
-          for (size_t c = 0; c < g.channels; ++c) {
-            const float t = std::nearbyint(static_cast<float>(acc[c]) * inv) + static_cast<float>(zero_point);
-            out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
-          }
+          RoundClamp(acc.data(), g.channels, inv, 0.0f, static_cast<float>(zero_point), 256.0 * k, out);
         }
       });
 }
