@@ -48,6 +48,10 @@ const PAIRS: Array<{ a: number[]; b: number[]; aSteps?: Step[]; bSteps?: Step[];
   { a: [5, 1], b: [1, 130] },
   { a: [130, 7], b: [130, 7], aSteps: [['permute', [1, 0]]] as Step[], bSteps: [['permute', [1, 0]]] as Step[] },
   { a: [300, 300], b: [300, 300] },
+  // Broadcasts the binding expands piece by piece (512 elements): runs of one value across pieces,
+  // an outer repeat (N = 2), and a channels-last tile of C values.
+  { a: [1, 72, 1, 1], b: [2, 72, 24, 24] },
+  { a: [1, 40, 30, 30], b: [1, 40, 1, 1], aSteps: CL, torchRaises: true },
 ];
 
 interface Case {

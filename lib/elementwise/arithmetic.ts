@@ -78,6 +78,33 @@ function denseBroadcast(x: QTensor, outShape: readonly number[], format: MemoryF
   return out;
 }
 
+/**
+ * How the dense output (outShape in `format`'s memory order) reads x when x is broadcast along
+ * its innermost and outermost dims only: element i reads x.data[floor(i / each) % period]. null
+ * when x's broadcast has another form or x is not dense in that order; then x is expanded here.
+ */
+function broadcastPattern(x: QTensor, outShape: readonly number[], format: MemoryFormat): { each: number; period: number } | null {
+  const strides = expandedStrides(x.shape, x.strides, outShape);
+  const order = memoryOrder(format, outShape.length);
+  let each = 1;
+  let period = 1;
+  let phase = 0;  // 0: broadcast dims inside the values, 1: the values' dims, 2: broadcast dims outside them
+  for (let k = order.length - 1; k >= 0; k--) {
+    const d = order[k];
+    const size = outShape[d];
+    if (size === 1) continue;
+    if (strides[d] === 0) {
+      if (phase === 0) each *= size;
+      else phase = 2;
+    } else {
+      if (phase === 2 || strides[d] !== period) return null;
+      phase = 1;
+      period *= size;
+    }
+  }
+  return { each, period };
+}
+
 // ---- add / mul --------------------------------------------------------------------------------------
 
 export interface BinaryRequest {
@@ -98,8 +125,7 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
     expandedStrides(a.shape, a.strides, shape),
     expandedStrides(b.shape, b.strides, shape),
   ]);
-  const da = denseBroadcast(a, shape, format);
-  const db = denseBroadcast(b, shape, format);
+  const n = numelOf(shape);
   // qmul.cpp sends qint8 products with an output zero point below 127 to XNNPACK, which has one
   // formula for every element and takes its multiplier as (a_scale * b_scale) / scale.
   const xnnpack = kind.multiply && a.dtype === 'qint8' && zp < 127;
@@ -113,7 +139,19 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   const code = dtypeCode(a.dtype);
   const row = Math.max(rowLength, 1);
   const vector = xnnpack ? row : vectorLength;
-  const args = [da, db, code, kind.multiply, kind.relu, params, row, vector] as const;
+  // A broadcast operand (an SE block's [N, C, 1, 1] scale, a bias-like [1, C, 1, 1]) goes to the
+  // binding as it is, with how the output repeats it; the binding expands it piece by piece
+  // (ops/elementwise.h BinaryRowsBroadcast). The engine-qnnpack adds take dense operands.
+  const pa = qnnpackAdd || xnnpackAdd || n === 0 ? null : broadcastPattern(a, shape, format);
+  const pb = pa === null ? null : broadcastPattern(b, shape, format);
+  let args: readonly [QStorage, QStorage, number, boolean, boolean, Float64Array, number, number, Float64Array?];
+  if (pa !== null && pb !== null && (pa.period !== n || pb.period !== n)) {
+    const operand = (x: QTensor, p: { period: number }): QStorage => (x.data.length === p.period ? x.data : x.data.subarray(0, p.period));
+    const broadcast = Float64Array.of(n, pa.each, pa.period, pb.each, pb.period);
+    args = [operand(a, pa), operand(b, pb), code, kind.multiply, kind.relu, params, row, vector, broadcast];
+  } else {
+    args = [denseBroadcast(a, shape, format), denseBroadcast(b, shape, format), code, kind.multiply, kind.relu, params, row, vector];
+  }
   return makePlan(
     () => native.elementwiseBinary(...args),
     () => native.elementwiseBinaryAsync(...args),

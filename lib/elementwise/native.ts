@@ -36,8 +36,9 @@ export interface ElementwiseAddon {
   elementwiseLookup(x: QStorage, dtype: number, op: number, params: Float64Array, rowLength: number, vectorLength: number): QStorage;
   elementwiseLookupAsync(x: QStorage, dtype: number, op: number, params: Float64Array, rowLength: number, vectorLength: number): Promise<QStorage>;
   /** params: [aScale, aZeroPoint, bScale, bZeroPoint, scale, zeroPoint, formula: 0 torch's kernel, 1 XNNPACK's multiplier, 2 QNNPACK's add]. */
-  elementwiseBinary(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): QStorage;
-  elementwiseBinaryAsync(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number): Promise<QStorage>;
+  /** broadcast: [n, aEach, aPeriod, bEach, bPeriod]: output element i reads a[floor(i / aEach) % aPeriod], b likewise. */
+  elementwiseBinary(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number, broadcast?: Float64Array): QStorage;
+  elementwiseBinaryAsync(a: QStorage, b: QStorage, dtype: number, multiply: boolean, relu: boolean, params: Float64Array, rowLength: number, vectorLength: number, broadcast?: Float64Array): Promise<QStorage>;
   /** batch dense m x k matrices times batch dense k x n ones (fp32, summed in double): batch * m * n values. */
   elementwiseMatmul(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float32Array;
   elementwiseMatmulAsync(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Promise<Float32Array>;

@@ -72,7 +72,7 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
 
 // elementwiseBinary(a, b, dtype, multiply, relu, params: Float64Array [aScale, aZeroPoint, bScale, bZeroPoint,
 //                   scale, zeroPoint, formula (0 torch's, 1 XNNPACK's multiplier, 2 QNNPACK's add)], rowLength,
-//                   vectorLength) -> a new array of a's kind and length
+//                   vectorLength[, broadcast]) -> a new array of a's kind and length (of broadcast[0] elements with a broadcast)
 PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
@@ -101,6 +101,34 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   spec.xnnpack_add = p[6] == 3;
   const size_t row_length = ArgSize(info, 6, "rowLength");
   const size_t vector_length = ArgSize(info, 7, "vectorLength");
+  if (info.Length() > 8 && !info[8].IsUndefined()) {
+    // broadcast: Float64Array [n, aEach, aPeriod, bEach, bPeriod]: output element i reads
+    // qa[(i / aEach) % aPeriod] and qb[(i / bEach) % bPeriod] (ops/elementwise.h BinaryRowsBroadcast).
+    View shape = ArgTypedArray(info, 8, napi_float64_array, "broadcast");
+    if (shape.length != 5) ThrowRange(env, "Float64Array [n, aEach, aPeriod, bEach, bPeriod]", "broadcast", shape.holder);
+    size_t v[5];
+    for (size_t i = 0; i < 5; ++i) {
+      const double d = static_cast<const double*>(shape.data)[i];
+      if (!(d >= 0 && d <= 9007199254740991.0) || std::floor(d) != d) ThrowRange(env, "non-negative integers", "broadcast", shape.holder);
+      v[i] = static_cast<size_t>(d);
+    }
+    const size_t n = v[0];
+    BroadcastOperand ba{nullptr, a.length, v[1], v[2]}, bb{nullptr, b.length, v[3], v[4]};
+    if (n > 0 && (ba.each == 0 || ba.period == 0 || ba.period > a.length)) ThrowRange(env, "aEach, aPeriod > 0, aPeriod <= qa's length", "broadcast", shape.holder);
+    if (n > 0 && (bb.each == 0 || bb.period == 0 || bb.period > b.length)) ThrowRange(env, "bEach, bPeriod > 0, bPeriod <= qb's length", "broadcast", shape.holder);
+    if (spec.qnnpack_add || spec.xnnpack_add) ThrowRange(env, "0 or 1 with a broadcast", "params[6]", params.holder);
+    Output out = NewOutput(env, StorageArrayType(dtype), n);
+    SetStep(&op,
+            std::make_shared<FunctionStep>(spec.multiply ? "mul" : "add",
+                                           [=](const void* const* in, void* y, void*) {
+                                             BroadcastOperand xa = ba, xb = bb;  // a step may run on several threads at once
+                                             xa.data = in[0];
+                                             xb.data = in[1];
+                                             return BinaryRowsBroadcast(spec, xa, xb, y, n, row_length, vector_length);
+                                           }),
+            {a, b}, out);
+    return op;
+  }
   if (b.length != a.length) ThrowRange(env, "as many elements as qa", "qb", b.holder);
   Output out = NewOutput(env, StorageArrayType(dtype), a.length);
   const size_t n = a.length;

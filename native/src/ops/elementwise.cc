@@ -334,6 +334,93 @@ Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const voi
 
 namespace {
 
+// dst[k] = src[((start + k) / each) % period] for k < count: runs of one value (memset) or of
+// consecutive values (memcpy), never an index computation per element.
+void ExpandBroadcast(const uint8_t* src, size_t each, size_t period, size_t start, size_t count, uint8_t* dst) {
+  size_t i = start, k = 0;
+  while (k < count) {
+    const size_t block = i / each;
+    const size_t value = block % period;
+    if (each == 1) {
+      const size_t run = std::min(count - k, period - value);
+      std::memcpy(dst + k, src + value, run);
+      k += run;
+      i += run;
+    } else {
+      const size_t run = std::min(count - k, (block + 1) * each - i);
+      std::memset(dst + k, src[value], run);
+      k += run;
+      i += run;
+    }
+  }
+}
+
+}  // namespace
+
+Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, const BroadcastOperand& b, void* y,
+                           size_t n, size_t row_length, size_t vector_length) {
+  QK_RETURN_IF_ERROR(CheckByteDType(spec.dtype));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.a_scale, spec.a_zero_point, spec.dtype, "qa.scale", "qa.zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.b_scale, spec.b_zero_point, spec.dtype, "qb.scale", "qb.zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.out_scale, spec.out_zero_point, spec.dtype, "scale", "zeroPoint"));
+  if (spec.qnnpack_add || spec.xnnpack_add) {
+    return Status::RangeError(Expected("dense operands", "engine qnnpack's add", "broadcast ones"));
+  }
+  const BroadcastOperand* operands[2] = {&a, &b};
+  const char* names[2] = {"qa", "qb"};
+  for (int k = 0; k < 2; ++k) {
+    const BroadcastOperand& x = *operands[k];
+    if (n == 0) break;
+    if (x.each == 0 || x.period == 0 || x.length < x.period) {
+      return Status::RangeError(Expected("a broadcast of at least `period` elements with each, period > 0", names[k],
+                                         std::to_string(x.length) + " elements"));
+    }
+    QK_RETURN_IF_ERROR(CheckBuffer(x.data, x.length, x.period, names[k]));
+  }
+  QK_RETURN_IF_ERROR(CheckBuffer(y, n, n, "output"));
+  QK_RETURN_IF_ERROR(CheckRows(n, row_length, vector_length));
+  if (n == 0) return Status::Ok();
+  BinaryParams params;
+  MakeBinaryParams(spec, &params);
+  const DispatchTable& table = Dispatch();
+  const auto dense = [n](const BroadcastOperand& x) { return x.each == 1 && x.period == n; };
+  const bool a_dense = dense(a), b_dense = dense(b);
+  ParallelSegments(n, [&](size_t begin, size_t end) {
+    // Pieces small enough to stay in L1 beside the kernel's reads; the kernel keeps its
+    // full vectors on every piece but the segment's last (512 is a multiple of every vector).
+    constexpr size_t kPiece = 512;
+    alignas(64) uint8_t a_buf[kPiece], b_buf[kPiece];
+    ForEachSegment(begin, end, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
+      for (size_t done = 0; done < count; done += kPiece) {
+        const size_t m = std::min(kPiece, count - done);
+        const size_t at = offset + done;
+        const uint8_t* pa = static_cast<const uint8_t*>(a.data) + at;
+        const uint8_t* pb = static_cast<const uint8_t*>(b.data) + at;
+        if (!a_dense) {
+          ExpandBroadcast(static_cast<const uint8_t*>(a.data), a.each, a.period, at, m, a_buf);
+          pa = a_buf;
+        }
+        if (!b_dense) {
+          ExpandBroadcast(static_cast<const uint8_t*>(b.data), b.each, b.period, at, m, b_buf);
+          pb = b_buf;
+        }
+        if (spec.dtype == QDType::kQUInt8) {
+          uint8_t* py = static_cast<uint8_t*>(y) + at;
+          if (vector) table.qu8_binary(m, pa, pb, py, &params); else BinaryScalarLoop(m, pa, pb, py, params);
+        } else {
+          const int8_t* sa = reinterpret_cast<const int8_t*>(pa);
+          const int8_t* sb = reinterpret_cast<const int8_t*>(pb);
+          int8_t* py = static_cast<int8_t*>(y) + at;
+          if (vector) table.qs8_binary(m, sa, sb, py, &params); else BinaryScalarLoop(m, sa, sb, py, params);
+        }
+      }
+    });
+  });
+  return Status::Ok();
+}
+
+namespace {
+
 // The fixed-point adds' fp32 scale ratios a_scale / scale and b_scale / scale, each of which the
 // engine's operator requires in [lo, 2^8) (torch fails to create it otherwise).
 Status AddScaleRatios(const BinarySpec& spec, float lo, const char* range, float* ra, float* rb) {

@@ -75,6 +75,24 @@ Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b
 // Measured against Debian's torch: 0 of 45000 random elements differ (onednn's add: 499 of 40000).
 Status XnnpackAddRows(const BinarySpec& spec, const int8_t* a, const int8_t* b, int8_t* y, size_t n);
 
+// An operand of BinaryRowsBroadcast as the dense output's order reads it: element i of the
+// output takes data[(i / each) % period] (each = 1, period = n: a dense operand; a [1, C, 1, 1]
+// operand of an NCHW output: each = H * W, period = C; of an NHWC output: each = 1, period = C).
+struct BroadcastOperand {
+  const void* data = nullptr;
+  size_t length = 0;  // elements in data: at least period
+  size_t each = 1;
+  size_t period = 0;
+};
+
+// BinaryRows over n output elements whose operands repeat as described, without the caller
+// expanding them: each thread expands its pieces of a broadcast operand into a small buffer
+// (a copy of runs of `period` values, or runs of one value) just before the kernel reads
+// them, so the kernel sees the same values as for dense operands and gives the same bytes.
+// Not for the engine-qnnpack adds (the caller expands those).
+Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, const BroadcastOperand& b, void* y,
+                           size_t n, size_t row_length, size_t vector_length);
+
 Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const void* b, size_t b_len, void* y,
                   size_t y_len, size_t row_length, size_t vector_length);
 
