@@ -232,6 +232,34 @@ Output NewOutput(Napi::Env env, napi_typedarray_type type, size_t length) {
   return out;
 }
 
+Output NewUninitializedOutput(Napi::Env env, napi_typedarray_type type, size_t length) {
+  // Below a few KB the zero fill is cheaper than the extra Buffer object; above 16 MB the JS
+  // constructor's RangeError matters more than the fill (NewOutput).
+  constexpr size_t kMinBytes = size_t{4} << 10, kMaxBytes = size_t{16} << 20;
+  size_t bytes = 0;
+  if (!CheckedBytes(length, TypedArrayElementBytes(type), &bytes) || bytes < kMinBytes || bytes > kMaxBytes) {
+    return NewOutput(env, type, length);
+  }
+  // napi_create_buffer is node::Buffer::New: a V8-owned ArrayBuffer (not an external one) whose
+  // memory node does not zero. The typed array of the op's kind is made over that ArrayBuffer.
+  napi_value buffer = nullptr, arraybuffer = nullptr, array = nullptr;
+  void* data = nullptr;
+  size_t offset = 0;
+  if (napi_create_buffer(env, bytes, &data, &buffer) != napi_ok ||
+      napi_get_typedarray_info(env, buffer, nullptr, nullptr, nullptr, &arraybuffer, &offset) != napi_ok || offset != 0 ||
+      Napi::ArrayBuffer(env, arraybuffer).ByteLength() != bytes) {
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    return NewOutput(env, type, length);
+  }
+  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, type, length, arraybuffer, 0, &array), Output());
+  Output out;
+  out.length = length;
+  out.bytes = bytes;
+  out.data = data;
+  out.array = Napi::Object(env, array);
+  return out;
+}
+
 Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel) {
   size_t bytes = 0;
   if (!QDTypeStorageBytes(dtype, numel, &bytes)) ThrowRange(env, "element count whose storage fits size_t", "numel", Napi::Number::New(env, static_cast<double>(numel)));

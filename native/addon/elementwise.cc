@@ -59,7 +59,7 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   auto tables = std::make_shared<LookupTables>();
   const Status built = BuildLookupTables(spec, tables.get());
   if (!built.ok()) throw ErrorFromStatus(env, built);
-  Output out = NewOutput(env, StorageArrayType(dtype), x.length);
+  Output out = NewUninitializedOutput(env, StorageArrayType(dtype), x.length);  // every byte written
   const size_t n = x.length;
   SetStep(&op,
           std::make_shared<FunctionStep>("elementwise_lookup",
@@ -117,7 +117,7 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
     if (n > 0 && (ba.each == 0 || ba.period == 0 || ba.period > a.length)) ThrowRange(env, "aEach, aPeriod > 0, aPeriod <= qa's length", "broadcast", shape.holder);
     if (n > 0 && (bb.each == 0 || bb.period == 0 || bb.period > b.length)) ThrowRange(env, "bEach, bPeriod > 0, bPeriod <= qb's length", "broadcast", shape.holder);
     if (spec.qnnpack_add || spec.xnnpack_add) ThrowRange(env, "0 or 1 with a broadcast", "params[6]", params.holder);
-    Output out = NewOutput(env, StorageArrayType(dtype), n);
+    Output out = NewUninitializedOutput(env, StorageArrayType(dtype), n);  // every byte written
     SetStep(&op,
             std::make_shared<FunctionStep>(spec.multiply ? "mul" : "add",
                                            [=](const void* const* in, void* y, void*) {
@@ -130,7 +130,7 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
     return op;
   }
   if (b.length != a.length) ThrowRange(env, "as many elements as qa", "qb", b.holder);
-  Output out = NewOutput(env, StorageArrayType(dtype), a.length);
+  Output out = NewUninitializedOutput(env, StorageArrayType(dtype), a.length);  // every byte written
   const size_t n = a.length;
   SetStep(&op,
           std::make_shared<FunctionStep>(spec.multiply ? "mul" : "add",

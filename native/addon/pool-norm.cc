@@ -144,7 +144,10 @@ PreparedOp PrepareSpatial(const Napi::CallbackInfo& info, bool snapshot, const c
   const PoolLayout layout = ArgLayout01(info, 2);
   const Geometry g = read(info, 3);
   CheckInputNumel(info, dtype, x, g.batch, g.channels, g.input);
-  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, g.batch, g.channels, g.output));
+  // Every output pixel's channels are written (the plan contract); quint8 / qint8 only.
+  const size_t numel = OutputNumel(info, g.batch, g.channels, g.output);
+  Output out = dtype == QDType::kQUInt8 || dtype == QDType::kQInt8 ? NewUninitializedOutput(info.Env(), StorageArrayType(dtype), numel)
+                                                                    : NewQuantizedOutput(info.Env(), dtype, numel);
   SetInputStep(&op, name, x, out, run(g, dtype, layout));
   return op;
 }

@@ -20,7 +20,9 @@ PreparedOp PrepareQuantizePerTensor(const Napi::CallbackInfo& info, bool snapsho
   const double scale = ArgNumber(info, 1, "scale");
   const int64_t zero_point = ArgInt64(info, 2, "zeroPoint");
   const QDType dtype = ArgDType(info, 3);
-  Output out = NewQuantizedOutput(info.Env(), dtype, x.length);
+  // Every element written; quint4x2's packed storage keeps the zero fill (its last nibble).
+  Output out = dtype == QDType::kQUInt4x2 ? NewQuantizedOutput(info.Env(), dtype, x.length)
+                                          : NewUninitializedOutput(info.Env(), StorageArrayType(dtype), x.length);
   const size_t n = x.length;
   const size_t out_bytes = out.bytes;
   SetStep(&op,
@@ -74,7 +76,7 @@ PreparedOp PrepareDequantizePerTensor(const Napi::CallbackInfo& info, bool snaps
   const int64_t zero_point = ArgInt64(info, 4, "zeroPoint");
   size_t needed = 0;
   if (!QDTypeStorageBytes(dtype, numel, &needed) || needed > q.bytes) ThrowRange(info.Env(), "storage holding numel elements", "storage", q.holder);
-  Output out = NewOutput(info.Env(), napi_float32_array, numel);
+  Output out = NewUninitializedOutput(info.Env(), napi_float32_array, numel);  // all numel values written
   const size_t q_bytes = q.bytes;
   SetStep(&op,
           std::make_shared<FunctionStep>("dequantize_per_tensor",

@@ -107,7 +107,8 @@ PreparedOp PrepareCat(const Napi::CallbackInfo& info, bool snapshot) {
     if (x.bytes != prepared->input_bytes(k)) ThrowRange(env, "typed array of rows * rowElements[k] elements", name.c_str(), x.holder);
     inputs.push_back(x);
   }
-  Output out = NewQuantizedOutput(env, dtype, prepared->output_bytes());
+  // Every byte written (rows * the row lengths); quint8 / qint8 storage: a byte per element.
+  Output out = NewUninitializedOutput(env, StorageArrayType(dtype), prepared->output_bytes());
   SetStep(&op, std::make_shared<OpStep>(prepared), inputs, out);
   return op;
 }
