@@ -29,7 +29,7 @@ struct Span {
   int64_t begin;
   int64_t end;
   int64_t step;
-  int64_t Count() const { return end > begin ? (end - begin + step - 1) / step : 0; }
+  int64_t Count() const { return end > begin ? (step == 1 ? end - begin : (end - begin + step - 1) / step) : 0; }
 };
 
 struct Window {
@@ -70,6 +70,16 @@ void RoundClamp(const int32_t* acc, size_t count, float m, float pre, float post
   }
 }
 
+// The input pixels of one window, as the kernels take them.
+template <typename T>
+struct RowList {
+  const T* const* ptr;
+  size_t count;
+  size_t size() const { return count; }
+  const T* const* data() const { return ptr; }
+  bool empty() const { return count == 0; }
+};
+
 // Runs fn(rows, window, y_pixel) for every output pixel (window_of(o) gives the window of output position o), split over threads; x and y
 // are channels last. Each pixel is computed the same way whoever runs it.
 template <typename T, typename WindowFn, typename PixelFn>
@@ -80,6 +90,7 @@ void ForEachPixel(const PoolGeometry& g, const T* x, T* y, const WindowFn& windo
   // No channels: nothing to write, however many pixels the geometry claims (a 0-channel
   // geometry passes the buffer checks with empty buffers; its pixel count is unbounded).
   if (C == 0 || total == 0) return;
+  const size_t in0 = g.input[0], in1 = g.input[1], in2 = g.input[2];
   ParallelOverRange(total, C * 8 + 1, [&](size_t begin, size_t end) {
     std::vector<const T*> rows;
     // The first pixel's position by division, the others by stepping it (divisions per pixel
@@ -100,17 +111,20 @@ void ForEachPixel(const PoolGeometry& g, const T* x, T* y, const WindowFn& windo
         }
       }
       const Window w = window_of(o);
-      rows.clear();
-      for (int64_t d = w.span[0].begin; d < w.span[0].end; d += w.span[0].step) {
-        for (int64_t h = w.span[1].begin; h < w.span[1].end; h += w.span[1].step) {
-          for (int64_t i = w.span[2].begin; i < w.span[2].end; i += w.span[2].step) {
-            const size_t offset = ((n * g.input[0] + static_cast<size_t>(d)) * g.input[1] + static_cast<size_t>(h)) *
-                                      g.input[2] + static_cast<size_t>(i);
-            rows.push_back(x + offset * C);
-          }
+      // The window's row pointers, written into a buffer grown to the largest window so far
+      // (the sizes and strides held in locals: push_back's stores made the compiler reload them).
+      const Span sd = w.span[0], sh = w.span[1], sw = w.span[2];
+      const size_t needed = static_cast<size_t>(sd.Count() * sh.Count() * sw.Count());
+      if (rows.size() < needed) rows.resize(needed);
+      const T** out_rows = rows.data();
+      size_t count = 0;
+      for (int64_t d = sd.begin; d < sd.end; d += sd.step) {
+        for (int64_t h = sh.begin; h < sh.end; h += sh.step) {
+          const T* line = x + ((n * in0 + static_cast<size_t>(d)) * in1 + static_cast<size_t>(h)) * in2 * C;
+          for (int64_t i = sw.begin; i < sw.end; i += sw.step) out_rows[count++] = line + static_cast<size_t>(i) * C;
         }
       }
-      fn(rows, w, y + p * C);
+      fn(RowList<T>{out_rows, count}, w, y + p * C);
     }
   });
 }
@@ -161,7 +175,7 @@ void RunMaxPool(const PoolGeometry& g, const T* x, T* y, bool adaptive) {
         }
         return w;
       },
-      [&](const std::vector<const T*>& rows, const Window&, T* out) {
+      [&](const RowList<T>& rows, const Window&, T* out) {
         // A dilated window can fall wholly in the padding (input 2, kernel 2, dilation 3,
         // padding 1): no element to take the max of, so the max's start value, the lowest.
         if (rows.empty()) {
@@ -208,7 +222,7 @@ void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& 
                                                   : (options.count_include_pad ? pool_size : size);
         return w;
       },
-      [&](const std::vector<const T*>& rows, const Window& w, T* out) {
+      [&](const RowList<T>& rows, const Window& w, T* out) {
         thread_local std::vector<int32_t> acc;
         acc.resize(g.channels);
         const int32_t init = -static_cast<int32_t>(rows.size()) * options.zero_point;
@@ -241,7 +255,7 @@ void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_p
         }
         return w;
       },
-      [&](const std::vector<const T*>& rows, const Window& w, T* out) {
+      [&](const RowList<T>& rows, const Window& w, T* out) {
         thread_local std::vector<int32_t> acc;
         acc.resize(g.channels);
         const int32_t k = static_cast<int32_t>(rows.size());
