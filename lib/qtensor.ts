@@ -285,8 +285,17 @@ export class QTensor {
     const a = validate.axis(dim0, 'dim0', rank);
     const b = validate.axis(dim1, 'dim1', rank);
     if (rank === 0) return this;
-    const order = Array.from({ length: rank }, (_, d) => (d === a ? b : d === b ? a : d));
-    return this.permute(order);
+    // permute's result for the swap, without checking again the permutation built here.
+    validate.attached(this.data, 'this.data');
+    const shape = this.shape.slice();
+    const strides = this.strides.slice();
+    shape[a] = this.shape[b];
+    shape[b] = this.shape[a];
+    strides[a] = this.strides[b];
+    strides[b] = this.strides[a];
+    const q = this.quantizer;
+    const quantizer: Quantizer = q.qscheme === 'per_tensor_affine' ? q : { ...q, axis: q.axis === a ? b : q.axis === b ? a : q.axis };
+    return new QTensor(constructionKey, this.data, shape, strides, this.dtype, quantizer);
   }
 
   /** A view of `length` indices of dim `dim` from `start` (torch's narrow); shares the storage. */

@@ -115,9 +115,10 @@ export function storageExtent(shape: readonly number[], strides: readonly number
  * infer_size. Throws RangeError naming `parameter` otherwise.
  */
 export function inferShape(requested: unknown, numel: number, parameter: string): number[] {
-  const what = `array of non-negative integers (at most one -1) with ${numel} elements in all`;
+  // The message is built only for an error (view and reshape run per call on model paths).
+  const what = (): string => `array of non-negative integers (at most one -1) with ${numel} elements in all`;
   if (!Array.isArray(requested)) {
-    throw invalidType(what, parameter, requested);
+    throw invalidType(what(), parameter, requested);
   }
   const items = arrayOnce(requested, parameter, what, MAX_RANK);
   const dims: number[] = [];
@@ -138,10 +139,10 @@ export function inferShape(requested: unknown, numel: number, parameter: string)
   const known = shapeNumel(dims, parameter);
   if (inferred >= 0) {
     // With a zero-sized known part the -1 could be anything: torch refuses, so do we.
-    if (known === 0 || numel % known !== 0) throw invalidRange(what, parameter, requested);
+    if (known === 0 || numel % known !== 0) throw invalidRange(what(), parameter, requested);
     dims[inferred] = numel / known;
   } else if (known !== numel) {
-    throw invalidRange(what, parameter, requested);
+    throw invalidRange(what(), parameter, requested);
   }
   return dims;
 }
@@ -185,12 +186,12 @@ export function viewStrides(oldShape: readonly number[], oldStrides: readonly nu
 
 /** Checks `dims` is a permutation of [0, rank) (negatives wrap) and returns it wrapped. */
 export function permutation(dims: unknown, rank: number, parameter: string): number[] {
-  const what = `permutation of the ${rank} dims (each an integer in [${-rank}, ${rank - 1}], each once)`;
+  const what = (): string => `permutation of the ${rank} dims (each an integer in [${-rank}, ${rank - 1}], each once)`;
   if (!Array.isArray(dims)) {
-    throw invalidType(what, parameter, dims);
+    throw invalidType(what(), parameter, dims);
   }
   const items = arrayOnce(dims, parameter, what, rank);
-  if (items.length !== rank) throw invalidRange(what, parameter, dims);
+  if (items.length !== rank) throw invalidRange(what(), parameter, dims);
   const seen = new Array<boolean>(rank).fill(false);
   return items.map((dim: unknown, i: number) => {
     if (typeof dim !== 'number') {
@@ -198,7 +199,7 @@ export function permutation(dims: unknown, rank: number, parameter: string): num
     }
     if (!Number.isInteger(dim) || dim < -rank || dim >= rank) throw invalidRange(`integer in [${-rank}, ${rank - 1}]`, `${parameter}[${i}]`, dim);
     const wrapped = dim < 0 ? dim + rank : dim;
-    if (seen[wrapped]) throw invalidRange(what, parameter, dims);
+    if (seen[wrapped]) throw invalidRange(what(), parameter, dims);
     seen[wrapped] = true;
     return wrapped;
   });

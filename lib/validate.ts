@@ -213,6 +213,8 @@ export function scale(value: unknown, parameter: string): number {
 
 /** An integer in [min, max] (both inclusive); -0 is returned as 0, as an integer has no sign of zero. */
 export function integerInRange(value: unknown, parameter: string, min: number, max: number): number {
+  // The message only on failure: a template with two numbers costs more than the check (zero points are checked per op call).
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value + 0;
   const what = `integer in [${min}, ${max}]`;
   const number = requireNumber(value, parameter, what);
   if (!Number.isInteger(number) || number < min || number > max) throw invalidRange(what, parameter, value);
@@ -234,10 +236,10 @@ export function boolean(value: unknown, parameter: string): boolean {
 
 /** One of a fixed set of strings (dtype, qscheme, memory format, ISA level). */
 export function oneOf<T extends string>(value: unknown, parameter: string, allowed: readonly T[]): T {
-  const what = `one of ${allowed.join(', ')}`;
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  const what = `one of ${allowed.join(', ')}`;  // built only for the error
   if (typeof value !== 'string') throw invalidType(what, parameter, value);
-  if (!(allowed as readonly string[]).includes(value)) throw invalidRange(what, parameter, value);
-  return value as T;
+  throw invalidRange(what, parameter, value);
 }
 
 // ---- options objects -------------------------------------------------------
@@ -347,10 +349,10 @@ export const MAX_RANK = 1024;
  * an array with getters can neither change them between the two nor make a loop walk a
  * length it lies about.
  */
-export function arrayOnce(value: readonly unknown[], parameter: string, what: string, maxLength: number = 2 ** 32 - 1): unknown[] {
+export function arrayOnce(value: readonly unknown[], parameter: string, what: string | (() => string), maxLength: number = 2 ** 32 - 1): unknown[] {
   const length: unknown = value.length;
   if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || length > maxLength) {
-    throw invalidRange(`${what} (at most ${maxLength} items)`, parameter, value);
+    throw invalidRange(`${typeof what === 'function' ? what() : what} (at most ${maxLength} items)`, parameter, value);
   }
   const items = new Array<unknown>(length);
   for (let i = 0; i < length; i++) items[i] = value[i];
