@@ -149,6 +149,73 @@ QK_TEST(kIsa, "elementwise/ops/binary-rows") {
   SetNumThreads(1);
 }
 
+// BinaryRowsBroadcast against the reference on the operands expanded here: an NCHW
+// [N, C, 1, 1] operand (runs of one value longer and shorter than the 512-element pieces), a
+// channels-last tile of C values, an outer repeat, and a dense operand beside a broadcast one.
+QK_TEST(kIsa, "elementwise/ops/binary-rows-broadcast") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(0xB0AD);
+  struct Case {
+    size_t n, row, vector, a_each, a_period, b_each, b_period;
+  };
+  const Case cases[] = {
+      {72 * 576, 576, 576, 576, 72, 1, 72 * 576},  // SE mul, NCHW: a is [1, 72, 1, 1]
+      {2 * 72 * 576, 576, 576, 576, 72, 1, 2 * 72 * 576},  // N = 2: a repeats per sample
+      {576 * 72, 72, 64, 1, 72, 1, 576 * 72},      // NHWC: a tiles its 72 channels
+      {4 * 70, 70, 64, 1, 4 * 70, 1, 70},           // [4, 70] + [70]
+      {5 * 130, 130, 128, 130, 5, 1, 130},          // [5, 1] x [1, 130]: both broadcast
+      {3 * 700, 700, 640, 700, 3, 1, 3 * 700},      // runs crossing the pieces
+      {0, 1, 0, 1, 1, 1, 1},
+  };
+  for (QDType dtype : {QDType::kQUInt8, QDType::kQInt8}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      for (const Case& c : cases) {
+        BinarySpec spec;
+        spec.dtype = dtype;
+        spec.multiply = variant & 1;
+        spec.relu = (variant >> 1) & 1;
+        spec.a_scale = rng.LogUniform(-3, 0);
+        spec.b_scale = rng.LogUniform(-3, 0);
+        spec.out_scale = rng.LogUniform(-3, 0);
+        spec.a_zero_point = RandomZeroPoint(rng, dtype);
+        spec.b_zero_point = RandomZeroPoint(rng, dtype);
+        spec.out_zero_point = RandomZeroPoint(rng, dtype);
+        spec.divide_by_out_scale = rng.Int(0, 1) == 1;
+        const std::vector<uint8_t> a = RandomBytes(rng, c.a_period), b = RandomBytes(rng, c.b_period);
+        std::vector<uint8_t> a_dense(c.n), b_dense(c.n);
+        for (size_t i = 0; i < c.n; ++i) {
+          a_dense[i] = a[(i / c.a_each) % c.a_period];
+          b_dense[i] = b[(i / c.b_each) % c.b_period];
+        }
+        const std::vector<uint8_t> expected = BinaryRowsRef(spec, a_dense, b_dense, c.row, c.vector);
+        for (int threads : kThreadCounts) {
+          SetNumThreads(threads);
+          std::vector<uint8_t> y(c.n + kGuard, kSentinel);
+          const std::string where = std::string("BinaryRowsBroadcast ") + (spec.multiply ? "mul" : "add") + " " +
+                                    QDTypeName(dtype) + " n=" + std::to_string(c.n) + " a=" + std::to_string(c.a_each) +
+                                    "/" + std::to_string(c.a_period) + " threads=" + std::to_string(threads);
+          const BroadcastOperand ba{a.data(), a.size(), c.a_each, c.a_period};
+          const BroadcastOperand bb{b.data(), b.size(), c.b_each, c.b_period};
+          const Status status = BinaryRowsBroadcast(spec, ba, bb, y.data(), c.n, c.row, c.vector);
+          if (!ctx.Check(status.ok(), where + ": " + status.message())) return;
+          if (!Compare(ctx, where, expected, y)) return;
+        }
+      }
+    }
+  }
+  // Errors: a period longer than the operand, each 0, the engine-qnnpack add.
+  std::vector<uint8_t> x(64, 1), y(64);
+  BinarySpec bin;
+  Status status = BinaryRowsBroadcast(bin, {x.data(), 8, 1, 9}, {x.data(), 64, 1, 64}, y.data(), 64, 64, 0);
+  ctx.Check(!status.ok() && status.message().find("qa") != std::string::npos, "period beyond qa: " + status.message());
+  status = BinaryRowsBroadcast(bin, {x.data(), 64, 1, 64}, {x.data(), 8, 0, 8}, y.data(), 64, 64, 0);
+  ctx.Check(!status.ok() && status.message().find("qb") != std::string::npos, "each 0: " + status.message());
+  bin.qnnpack_add = true;
+  status = BinaryRowsBroadcast(bin, {x.data(), 64, 1, 64}, {x.data(), 64, 1, 64}, y.data(), 64, 64, 0);
+  ctx.Check(!status.ok(), "qnnpack add refused");
+  SetNumThreads(1);
+}
+
 QK_TEST(kIsa, "elementwise/ops/matmul-f32") {
   Random rng(0x3A73);
   // Shapes: empty dims, vectors, k = 0, n above the 256-column block, sizes that split over threads.
