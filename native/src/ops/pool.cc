@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -138,11 +139,12 @@ Status RunChannelsLast(const PoolGeometry& g, PoolLayout layout, const void* x, 
     body(static_cast<const T*>(x), static_cast<T*>(y));
     return Status::Ok();
   }
-  std::vector<T> x_last(g.batch * in_spatial * g.channels);
-  std::vector<T> y_last(g.batch * out_spatial * g.channels);
-  TransposePlanes(static_cast<const T*>(x), x_last.data(), g.batch, g.channels, in_spatial);
-  body(x_last.data(), y_last.data());
-  TransposePlanes(y_last.data(), static_cast<T*>(y), g.batch, out_spatial, g.channels);
+  // Not value-initialized: the transpose writes every byte of x_last and the body every byte of y_last.
+  std::unique_ptr<T[]> x_last(new T[g.batch * in_spatial * g.channels]);
+  std::unique_ptr<T[]> y_last(new T[g.batch * out_spatial * g.channels]);
+  TransposePlanes(static_cast<const T*>(x), x_last.get(), g.batch, g.channels, in_spatial);
+  body(x_last.get(), y_last.get());
+  TransposePlanes(y_last.get(), static_cast<T*>(y), g.batch, out_spatial, g.channels);
   return Status::Ok();
 }
 
