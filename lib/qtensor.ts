@@ -28,6 +28,7 @@ import {
   numelOf,
   permutation,
   stridedCopy,
+  stridedCopyNew,
   suggestMemoryFormat,
   viewStrides,
 } from './shape';
@@ -112,9 +113,7 @@ function copyStorage(dtype: QDType, storage: QStorage, shape: readonly number[],
     stridedCopy(source, fromStrides, target, toStrides, shape);
     return packNibbles(target);
   }
-  const target = newStorage(dtype, numel);
-  stridedCopy(storage, fromStrides, target, toStrides, shape);
-  return target;
+  return stridedCopyNew(storage, fromStrides, toStrides, shape, numel, (length) => newStorage(dtype, length));
 }
 
 /** The QTensors this file made: the brand `instanceof QTensor` tests (each is frozen after its checks). */

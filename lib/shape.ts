@@ -347,6 +347,36 @@ export function stridedCopy(
 }
 
 /**
+ * A dense copy of (src, srcStrides) laid out with dstStrides in a new typed array of `length`
+ * elements: `make(length)` filled by stridedCopy, or, for a copy the native op takes (and not
+ * while jit.trace records, which records stridedCopy's step), an array the binding makes and
+ * fills in one call, without the zero fill a JS-made array gets (contiguous() of a 200 KB
+ * activation: one pass over its memory fewer).
+ */
+export function stridedCopyNew<T extends NumericArray>(
+  src: T,
+  srcStrides: readonly number[],
+  dstStrides: readonly number[],
+  shape: readonly number[],
+  length: number,
+  make: (length: number) => T,
+): T {
+  const numel = numelOf(shape);
+  if (numel >= NATIVE_MIN_ELEMENTS && activeTracer() === null && isTypedArray(src)) {
+    const [dims, from, to] = copyDims(shape, srcStrides, dstStrides);
+    const rank = dims.length;
+    const inner = rank > 0 ? dims[rank - 1] : 1;
+    const contiguousRuns = rank > 0 && from[rank - 1] === 1 && to[rank - 1] === 1 && inner >= MIN_SET_RUN;
+    if (rank > 0 && rank <= NATIVE_MAX_RANK && (!contiguousRuns || numel / inner > MAX_SET_RUNS)) {
+      return native.elementwiseStridedCopyNew(src as unknown as ArrayBufferView, length, copyLayout(dims, from, to, nativeLayouts[rank])) as unknown as T;
+    }
+  }
+  const dst = make(length);
+  stridedCopy(src, srcStrides, dst, dstStrides, shape);
+  return dst;
+}
+
+/**
  * The memoryFormat argument of contiguous(): undefined is contiguous_format; channels_last
  * needs a 4-D tensor and channels_last_3d a 5-D one, as in torch.
  */

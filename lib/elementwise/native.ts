@@ -53,6 +53,8 @@ export interface ElementwiseAddon {
    * outside its array.
    */
   elementwiseStridedCopy(src: ArrayBufferView, dst: ArrayBufferView, layout: Float64Array): ArrayBufferView;
+  /** The copy into a new typed array of src's kind and `length` elements (not zero-filled when the copy writes all of it). */
+  elementwiseStridedCopyNew(src: ArrayBufferView, length: number, layout: Float64Array): ArrayBufferView;
 }
 
 export const native = addon as unknown as ElementwiseAddon;

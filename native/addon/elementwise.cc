@@ -258,6 +258,32 @@ Napi::Value StridedCopySync(const Napi::CallbackInfo& info) {
   return call.dst.holder;
 }
 
+// elementwiseStridedCopyNew(src, length, layout) -> a new typed array of src's kind and `length` elements,
+// the copy written into it (lib's contiguous()): the output made here skips the zero fill when the copy
+// writes every element of it (StridedCopyOp::writes_whole_output), which a dst made in JS cannot.
+Napi::Value StridedCopyNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) ThrowType(env, "typed array", "src", info[0]);
+  const napi_typedarray_type type = info[0].As<Napi::TypedArray>().TypedArrayType();
+  PreparedOp op;  // holds a shared-memory src's private copy for the call
+  const View src = ArgInput(info, 0, type, "src", &op);
+  const size_t length = ArgSize(info, 1, "length");
+  View layout = ArgTypedArray(info, 2, napi_float64_array, "layout");
+  StridedCopyParams params;
+  params.element_bytes = ElementBytes(type);
+  params.src_length = src.length;
+  params.dst_length = length;
+  std::shared_ptr<const StridedCopyOp> copy;
+  Status status = ReadStridedCopyLayout(static_cast<const double*>(layout.data), layout.length, &params);
+  if (status.ok()) status = StridedCopyOp::Prepare(params, &copy);
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  const Output out = copy->writes_whole_output() ? NewUninitializedOutput(env, type, length) : NewOutput(env, type, length);
+  const void* inputs[1] = {src.data};
+  status = copy->Run(inputs, out.data, nullptr);
+  if (!status.ok()) throw ErrorFromStatus(env, status);
+  return out.array;
+}
+
 // The trace form (elementwiseStridedCopyTrace): the same copy as a step reading src (a channel
 // shuffle's transpose or contiguous() in a traced forward), run now into dst. A plan gives the step
 // an arena buffer as its output, so only a copy that writes every element of dst is recorded; one
@@ -289,6 +315,7 @@ void RegisterElementwiseOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PrepareMatmul>(env, exports, "elementwiseMatmul");
   DefineOp<PrepareSoftmax>(env, exports, "elementwiseSoftmax");
   exports.Set("elementwiseStridedCopy", Napi::Function::New(env, StridedCopySync, "elementwiseStridedCopy"));
+  exports.Set("elementwiseStridedCopyNew", Napi::Function::New(env, StridedCopyNew, "elementwiseStridedCopyNew"));
   exports.Set("elementwiseStridedCopyTrace", Napi::Function::New(env, RunTrace<PrepareStridedCopyTrace>,
                                                                  "elementwiseStridedCopyTrace",
                                                                  const_cast<char*>("elementwiseStridedCopy")));
