@@ -1002,29 +1002,28 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   const keep = validate.boolean(keepdim, 'keepdim');
   const rank = x.shape.length;
   const reduced = reductionDims(dim, rank);
-  const outShape = x.shape.map((size, d) => (reduced.includes(d) ? 1 : size));
-  const outStrides = contiguousStrides(outShape);
-  const shape = keep ? outShape : x.shape.filter((_, d) => !reduced.includes(d));
-  const count = numelOf(reduced.map((d) => x.shape[d]));
-  const qp = x['quantizer'] as Extract<Quantizer, { qscheme: 'per_tensor_affine' }>;
-  const inputStrides = contiguousStrides(x.shape);
-  // Sums `values` (logical order) into one slot per output element.
-  const sumInto = (values: ArrayLike<number>, sums: Float64Array): void => {
-    const index = new Array<number>(rank).fill(0);
-    for (let i = 0; i < values.length; i++) {
-      let rest = i;
-      let target = 0;
-      for (let d = 0; d < rank; d++) {
-        index[d] = Math.floor(rest / inputStrides[d]);
-        rest -= index[d] * inputStrides[d];
-        if (!reduced.includes(d)) target += index[d] * outStrides[d];
-      }
-      sums[target] += values[i];
+  // One pass over the dims (no closures or includes() per dim: mean runs per call at a model's head).
+  const flags = new Float64Array(rank);
+  for (let k = 0; k < reduced.length; k++) flags[reduced[k]] = 1;
+  const outShape: number[] = [];
+  const shape: number[] = [];
+  let count = 1;
+  for (let d = 0; d < rank; d++) {
+    if (flags[d] === 1) {
+      count *= x.shape[d];
+      outShape.push(1);
+      if (keep) shape.push(1);
+    } else {
+      outShape.push(x.shape[d]);
+      shape.push(x.shape[d]);
     }
-  };
-  const qnnpack = addon.quantizedEngine() === 'qnnpack' && x.dtype === 'quint8' && rank === 4 && Array.isArray(dim) && dim.length === 2 && dim[0] === 2 && dim[1] === 3;
+  }
+  const qp = x['quantizer'] as Extract<Quantizer, { qscheme: 'per_tensor_affine' }>;
   const format = rank === 4 ? 'channels_last' : rank === 5 ? 'channels_last_3d' : null;
   const overSpatial = reduced.length === rank - 2 && reduced.every((d) => d >= 2);
+  // The engine is asked only when the call could take QNNPACK's path (an N-API call).
+  const qnnpack =
+    x.dtype === 'quint8' && rank === 4 && Array.isArray(dim) && dim.length === 2 && dim[0] === 2 && dim[1] === 3 && addon.quantizedEngine() === 'qnnpack';
   // The three paths torch takes on model-sized tensors run natively (native/src/ops/reduce.h):
   // QNNPACK's global average over the values in logical order, the integer average of a
   // contiguous input, and the float average of a channels-last input over its spatial dims.
@@ -1035,19 +1034,36 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
       : format !== null && overSpatial && isContiguousAs(x.shape, x.strides, format)
         ? MeanMode.ChannelsLastFloat
         : null;
-  if (mode !== null && count > 0 && x.numel() > 0) {
+  const numel = x.numel();
+  if (mode !== null && count > 0 && numel > 0) {
     const dense = mode === MeanMode.QnnpackGlobal ? x.contiguous() : x;
-    const data = dense.data.length === x.numel() ? dense.data : dense.data.subarray(0, x.numel());
-    const flags = Float64Array.from(x.shape, (_, d) => (reduced.includes(d) ? 1 : 0));
+    const data = dense.data.length === numel ? dense.data : dense.data.subarray(0, numel);
     const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, Float64Array.from(x.shape), flags, qp.scale, qp.zeroPoint] as const;
     const plan = makePlan(
       () => addon.mean(...args),
       () => addon.meanAsync(...args),
-      (raw) => makePerTensorQuantizedTensor(raw, shape, qp.scale, qp.zeroPoint, x.dtype),
+      // The binding's fresh array of prod(shape) elements and x's checked qparams: no re-checks.
+      (raw) => wrapPerTensorOutput(raw, Object.freeze(shape), Object.freeze(contiguousStrides(shape)), qp.scale, qp.zeroPoint, x.dtype),
       { op: 'mean', args },
     );
     return plan.run();
   }
+  const outStrides = contiguousStrides(outShape);
+  const inputStrides = contiguousStrides(x.shape);
+  // Sums `values` (logical order) into one slot per output element.
+  const sumInto = (values: ArrayLike<number>, sums: Float64Array): void => {
+    const index = new Array<number>(rank).fill(0);
+    for (let i = 0; i < values.length; i++) {
+      let rest = i;
+      let target = 0;
+      for (let d = 0; d < rank; d++) {
+        index[d] = Math.floor(rest / inputStrides[d]);
+        rest -= index[d] * inputStrides[d];
+        if (flags[d] !== 1) target += index[d] * outStrides[d];
+      }
+      sums[target] += values[i];
+    }
+  };
   // Other layouts (and empty inputs): dequantize, sum in double, divide in float.
   guardRead('mean() over this layout (computed in JS)', x.data);
   const floats = dequantize(x);
