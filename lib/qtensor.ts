@@ -64,7 +64,8 @@ const FLOAT_QPARAMS_DTYPES: readonly QDType[] = ['quint8', 'quint4x2'];
 const DYNAMIC_DTYPES: readonly ('quint8' | 'qint8')[] = ['quint8', 'qint8'];
 
 /** How a QTensor maps integers to reals. */
-type Quantizer =
+/** @internal A QTensor's qparams by scheme (per-channel ones in typed arrays). */
+export type Quantizer =
   | { readonly qscheme: 'per_tensor_affine'; readonly scale: number; readonly zeroPoint: number }
   | { readonly qscheme: 'per_channel_affine'; readonly scales: Float64Array; readonly zeroPoints: Int32Array; readonly axis: number }
   | {
@@ -933,6 +934,20 @@ function typedChannelQuantizer(dims: readonly number[], scales: unknown, zeroPoi
 /** @internal A QTensor like `q` (shape, strides, dtype, qparams) over other storage of the same length: a traced plan's output. */
 export function withStorage(q: QTensor, storage: QStorage): QTensor {
   return new QTensor(constructionKey, storage, q.shape, q.strides, q.dtype, q['quantizer']);
+}
+
+/** @internal q's qparams (jit's TracedModule.share describes tensors by them). */
+export function quantizerOf(q: QTensor): Quantizer {
+  return q['quantizer'];
+}
+
+/**
+ * @internal A QTensor's metadata over empty storage, from parts quantizerOf and the public
+ * fields gave on another thread (TracedModule.share/jit.adopt): not checked again, since they
+ * come from a QTensor this file made.
+ */
+export function metadataQTensor(storage: QStorage, shape: readonly number[], strides: readonly number[], dtype: QDType, quantizer: Quantizer): QTensor {
+  return new QTensor(constructionKey, storage, Object.freeze([...shape]), Object.freeze([...strides]), dtype, quantizer);
 }
 
 /** @internal Whether a and b have the same dtype and qparams (scheme, values, axis). */
