@@ -689,6 +689,23 @@ export function planQuantizePerChannel(input: unknown, scales: unknown, zeroPoin
   );
 }
 
+/**
+ * @internal x * multipliers[c] + offsets[c] over the channels (dim 1) of an fp32 [N, C, ...]
+ * tensor, in fp32 (a multiply then an add, each rounded: torch's `x * a + b`), natively so a
+ * traced forward records it (GoogLeNet's and Inception v3's transform_input). Contiguous output.
+ */
+export function scaleShiftChannels(x: Tensor, multipliers: Float32Array, offsets: Float32Array): Tensor {
+  const [n, c] = x.shape;
+  const inner = numelOf(x.shape.slice(2));
+  const args = [x.contiguous().data, n, c, inner, multipliers, offsets] as const;
+  return makePlan(
+    () => addon.scaleShiftChannels(...args),
+    () => addon.scaleShiftChannelsAsync(...args),
+    (out) => makeTensor(out, x.shape, contiguousStrides(x.shape)),
+    { op: 'scaleShiftChannels', args },
+  ).run();
+}
+
 /** @internal `inputName` is the caller's name for the input (dequantize's `q`, a module's `x`). */
 export function planDequantize(q: unknown, inputName = 'q'): OpPlan<Tensor> {
   const input = checkQTensor(q, inputName);
