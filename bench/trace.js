@@ -1,12 +1,16 @@
 // Eager forward vs jit.trace's one-call plan, per forward, for small nnq networks and the zoo models, 1 and 2 threads, in the same run.
-// Usage: node bench/trace.js [--min-time s] [--rounds n] [--quick] [--zoo resnet18,mobilenet_v2]
+// Usage: node bench/trace.js [--min-time s] [--rounds n] [--quick] [--zoo resnet18,mobilenet_v2] [--sides 224,96] [--no-torch]
 //
 // Each model is traced once per thread count; both forms then run the same new input (batch 1)
 // alternately, round after round, and the median of the rounds is printed. The traced plan
 // saves what every eager op pays around its kernel (argument checks, N-API crossings, output
 // allocation, plan derivation); on large convolutions the kernels dominate and the ratio tends
 // to 1. Zoo models need their fixtures (test/helpers/zoo.ts writes them: npx jest test/zoo.test.ts)
-// and every op they use traceable; a model that cannot be traced prints why.
+// and every op they use traceable; a model that cannot be traced prints why. Zoo models run at each
+// --sides input size (they are fully convolutional) and beside PyTorch (Debian's torch 1.13,
+// bench/peers/torch_models.py: the same fixture as an eager torchvision model and as make_zoo's
+// TorchScript archive, under the engine the fixture was converted with, one worker per thread
+// count), its rounds interleaved with qkernels' rounds; the faster of torch's two forms is the peer.
 'use strict';
 
 const crypto = require('crypto');
@@ -15,11 +19,14 @@ const os = require('os');
 const path = require('path');
 const { ROOT_DIR, parseArgs, timeSync, timeAsync, median, fmt, fmtRatio, Notes, printTable } = require('./lib/common');
 const q = require('..');
+const { TorchWorker, pythonProblem } = require('./peers/torch');
 
-const { options } = parseArgs(process.argv.slice(2), { 'min-time': 'number', rounds: 'number', quick: 'boolean', zoo: 'string' });
+const { options } = parseArgs(process.argv.slice(2), { 'min-time': 'number', rounds: 'number', quick: 'boolean', zoo: 'string', sides: 'string', 'no-torch': 'boolean' });
 const minTime = options.quick ? 0.02 : options['min-time'] ?? 0.3;
 const rounds = options.quick ? 1 : options.rounds ?? 5;
 const zooArches = (options.zoo ?? 'resnet18,mobilenet_v2,shufflenet_v2_x0_5').split(',').filter(Boolean);
+const zooSides = (options.sides ?? '224,96').split(',').filter(Boolean).map(Number);
+if (zooSides.some((s) => !Number.isInteger(s) || s < 32)) throw new Error(`--sides takes input sizes >= 32, got ${options.sides}`);
 
 let seed = 20261205;
 function floats(n, lo = -1, hi = 1) {
@@ -81,35 +88,96 @@ function zooModels(notes) {
     const meta = JSON.parse(fs.readFileSync(`${stem}.json`, 'utf8'));
     const model = q.models.architectures[arch]();
     model.loadStateDict(q.load(`${stem}.pth`));
-    const shape = [1, ...meta.inputShape.slice(1)];
-    out.push({ name: `${arch} (zoo) ${shape.slice(2).join('x')}`, model, input: () => q.tensor(floats(shape.reduce((a, b) => a * b, 1), -2, 2), shape) });
+    for (const side of zooSides) {
+      const shape = [1, 3, side, side];
+      out.push({ name: `${arch} ${side}x${side}`, model, arch, stem, side, engine: meta.engine, input: () => q.tensor(floats(shape.reduce((a, b) => a * b, 1), -2, 2), shape) });
+    }
   }
   return out;
 }
 
-async function measure(entry, threads, notes) {
+/** One PyTorch worker per thread count (lazily), or an error string for every torch cell. */
+class TorchPeers {
+  constructor(notes) {
+    this.notes = notes;
+    this.workers = new Map();
+    this.loaded = new Set();
+    this.problem = options['no-torch'] ? '--no-torch' : pythonProblem();
+  }
+
+  /** Seconds per call of the faster of torch's eager and TorchScript forms, or { error }. */
+  async time(entry, threads) {
+    if (this.problem) return { error: this.problem };
+    const key = `${entry.engine}/${threads}`;
+    if (!this.workers.has(key)) this.workers.set(key, new TorchWorker(entry.engine, { threads, script: path.join(__dirname, 'peers', 'torch_models.py') }));
+    const worker = this.workers.get(key);
+    if (!this.loaded.has(`${key}/${entry.arch}`)) {
+      const r = await worker.request({ cmd: 'load', arch: entry.arch, stem: entry.stem });
+      if (!r.ok) return { error: r.error };
+      this.loaded.add(`${key}/${entry.arch}`);
+    }
+    const r = await worker.request({ cmd: 'time', arch: entry.arch, side: entry.side, minTime });
+    if (!r.ok) return { error: r.error };
+    return { seconds: Math.min(r.eager, r.script), form: r.eager <= r.script ? 'eager' : 'script' };
+  }
+
+  close() {
+    for (const w of this.workers.values()) w.close();
+  }
+}
+
+async function measure(entry, threads, notes, torch) {
   q.backend.setNumThreads(threads);
+  const savedEngine = q.backend.quantizedEngine();
+  // Zoo fixtures run under the engine they were converted with, on both sides.
+  if (entry.engine) q.backend.setQuantizedEngine(entry.engine);
+  try {
+    return await measureWith(entry, threads, notes, torch);
+  } finally {
+    q.backend.setQuantizedEngine(savedEngine);
+  }
+}
+
+async function measureWith(entry, threads, notes, torch) {
   let traced;
   try {
     traced = q.jit.trace(entry.model, entry.input());
   } catch (e) {
-    return [entry.name, String(threads), '-', '-', '-', '-', notes.cell(e.message.split('\n')[0])];
+    return [entry.name, String(threads), '-', '-', '-', '-', '-', '-', notes.cell(e.message.split('\n')[0])];
   }
   const x = entry.input();
   const eager = [];
   const plan = [];
   const planAsync = [];
+  const peer = [];
+  let peerForm = '';
+  let peerError = null;
   for (let r = 0; r < rounds; r++) {
     eager.push(timeSync(() => entry.model.forward(x), minTime) * 1e6);
     plan.push(timeSync(() => traced.forward(x), minTime) * 1e6);
     planAsync.push((await timeAsync(() => traced.forwardAsync(x), minTime)) * 1e6);
+    if (entry.arch && !peerError) {
+      const t = await torch.time(entry, threads);
+      if (t.error) peerError = t.error;
+      else {
+        peer.push(t.seconds * 1e6);
+        peerForm = t.form;
+      }
+    }
   }
   const steps = traced.graph.split('\n').filter((l) => / = \w+\(/.test(l) && !/ = view\(/.test(l)).length;
   const e = median(eager);
   const t = median(plan);
   const memory = `${(traced.arenaBytes / 1024).toFixed(0)} / ${(traced.intermediateBytes / 1024).toFixed(0)} KiB`;
   traced.dispose();
-  return [entry.name, String(threads), String(steps), fmt(e), fmt(t), fmt(median(planAsync)), `${fmtRatio(e / t)}  ${fmt((e - t) / steps)} us/op saved; arena ${memory}`];
+  let torchCell = '-';
+  let torchRatio = '-';
+  if (peerError) torchCell = notes.cell(peerError.split('\n')[0]);
+  else if (peer.length) {
+    torchCell = `${fmt(median(peer))} (${peerForm})`;
+    torchRatio = fmtRatio(median(peer) / t);
+  }
+  return [entry.name, String(threads), String(steps), fmt(e), fmt(t), fmt(median(planAsync)), torchCell, torchRatio, `${fmtRatio(e / t)}  ${fmt((e - t) / steps)} us/op saved; arena ${memory}`];
 }
 
 function cpuModel() {
@@ -133,17 +201,23 @@ async function main() {
   const entries = [...smallModels(), ...zooModels(notes)];
   const rows = [];
   const saved = q.backend.getNumThreads();
-  for (const entry of entries) {
-    for (const threads of [1, 2]) {
-      if (entry.error) {
-        rows.push([entry.name, String(threads), '-', '-', '-', '-', entry.error]);
-        continue;
+  const torch = new TorchPeers(notes);
+  try {
+    for (const entry of entries) {
+      for (const threads of [1, 2]) {
+        if (entry.error) {
+          rows.push([entry.name, String(threads), '-', '-', '-', '-', '-', '-', entry.error]);
+          continue;
+        }
+        rows.push(await measure(entry, threads, notes, torch));
       }
-      rows.push(await measure(entry, threads, notes));
     }
+  } finally {
+    torch.close();
+    q.backend.setNumThreads(saved);
   }
-  q.backend.setNumThreads(saved);
-  printTable(['model', 'threads', 'steps', 'eager us', 'traced us', 'async us', 'eager / traced'], rows);
+  console.log(`load average at the end ${os.loadavg()[0].toFixed(1)}`);
+  printTable(['model', 'threads', 'steps', 'eager us', 'traced us', 'async us', 'torch us (best form)', 'torch / traced', 'eager / traced'], rows);
   notes.print();
 }
 

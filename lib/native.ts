@@ -63,6 +63,8 @@ export interface NativeAddon {
   dequantizePerTensorAsync(storage: QStorage, dtype: number, numel: number, scale: number, zeroPoint: number): Promise<Float32Array>;
   dequantizePerChannel(storage: QStorage, dtype: number, outer: number, channels: number, inner: number, scales: Float64Array, zeroPoints: Int32Array): Float32Array;
   dequantizePerChannelAsync(storage: QStorage, dtype: number, outer: number, channels: number, inner: number, scales: Float64Array, zeroPoints: Int32Array): Promise<Float32Array>;
+  scaleShiftChannels(input: Float32Array, outer: number, channels: number, inner: number, multipliers: Float32Array, offsets: Float32Array): Float32Array;
+  scaleShiftChannelsAsync(input: Float32Array, outer: number, channels: number, inner: number, multipliers: Float32Array, offsets: Float32Array): Promise<Float32Array>;
   dequantizePerChannelFloatQParams(storage: QStorage, dtype: number, outer: number, channels: number, inner: number, scales: Float32Array, zeroPoints: Float32Array): Float32Array;
   dequantizePerChannelFloatQParamsAsync(storage: QStorage, dtype: number, outer: number, channels: number, inner: number, scales: Float32Array, zeroPoints: Float32Array): Promise<Float32Array>;
 }
@@ -75,7 +77,7 @@ export const enum MeanMode {
 }
 
 /** The binding version lib/ was written against; addon.cc's kInterfaceVersion. */
-const INTERFACE_VERSION = 5;
+const INTERFACE_VERSION = 6;
 
 /** Platforms the release workflow publishes prebuilds for. */
 const PREBUILT_PLATFORMS = ['linux-x64 (glibc, musl)', 'linux-arm64 (glibc, musl)', 'darwin-arm64', 'win32-x64'];

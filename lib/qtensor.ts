@@ -65,7 +65,8 @@ const FLOAT_QPARAMS_DTYPES: readonly QDType[] = ['quint8', 'quint4x2'];
 const DYNAMIC_DTYPES: readonly ('quint8' | 'qint8')[] = ['quint8', 'qint8'];
 
 /** How a QTensor maps integers to reals. */
-type Quantizer =
+/** @internal A QTensor's qparams by scheme (per-channel ones in typed arrays). */
+export type Quantizer =
   | { readonly qscheme: 'per_tensor_affine'; readonly scale: number; readonly zeroPoint: number }
   | { readonly qscheme: 'per_channel_affine'; readonly scales: Float64Array; readonly zeroPoints: Int32Array; readonly axis: number }
   | {
@@ -696,6 +697,23 @@ export function planQuantizePerChannel(input: unknown, scales: unknown, zeroPoin
   );
 }
 
+/**
+ * @internal x * multipliers[c] + offsets[c] over the channels (dim 1) of an fp32 [N, C, ...]
+ * tensor, in fp32 (a multiply then an add, each rounded: torch's `x * a + b`), natively so a
+ * traced forward records it (GoogLeNet's and Inception v3's transform_input). Contiguous output.
+ */
+export function scaleShiftChannels(x: Tensor, multipliers: Float32Array, offsets: Float32Array): Tensor {
+  const [n, c] = x.shape;
+  const inner = numelOf(x.shape.slice(2));
+  const args = [x.contiguous().data, n, c, inner, multipliers, offsets] as const;
+  return makePlan(
+    () => addon.scaleShiftChannels(...args),
+    () => addon.scaleShiftChannelsAsync(...args),
+    (out) => makeTensor(out, x.shape, contiguousStrides(x.shape)),
+    { op: 'scaleShiftChannels', args },
+  ).run();
+}
+
 /** @internal `inputName` is the caller's name for the input (dequantize's `q`, a module's `x`). */
 export function planDequantize(q: unknown, inputName = 'q'): OpPlan<Tensor> {
   const input = checkQTensor(q, inputName);
@@ -941,6 +959,20 @@ function typedChannelQuantizer(dims: readonly number[], scales: unknown, zeroPoi
 /** @internal A QTensor like `q` (shape, strides, dtype, qparams) over other storage of the same length: a traced plan's output. */
 export function withStorage(q: QTensor, storage: QStorage): QTensor {
   return new QTensor(constructionKey, storage, q.shape, q.strides, q.dtype, q['quantizer']);
+}
+
+/** @internal q's qparams (jit's TracedModule.share describes tensors by them). */
+export function quantizerOf(q: QTensor): Quantizer {
+  return q['quantizer'];
+}
+
+/**
+ * @internal A QTensor's metadata over empty storage, from parts quantizerOf and the public
+ * fields gave on another thread (TracedModule.share/jit.adopt): not checked again, since they
+ * come from a QTensor this file made.
+ */
+export function metadataQTensor(storage: QStorage, shape: readonly number[], strides: readonly number[], dtype: QDType, quantizer: Quantizer): QTensor {
+  return new QTensor(constructionKey, storage, Object.freeze([...shape]), Object.freeze([...strides]), dtype, quantizer);
 }
 
 /** @internal Whether a and b have the same dtype and qparams (scheme, values, axis). */

@@ -91,6 +91,10 @@ describe('quantize / dequantize steps', () => {
       await expectReplays('quantizePerChannel', () => [floats(n), outer, channels, inner, scales, zeroPoints, dtype], [0]);
       await expectReplays('dequantizePerChannel', () => [storage(dtype, n), dtype, outer, channels, inner, scales, zeroPoints], [0]);
     });
+    test(`scaleShiftChannels ${outer}x${channels}x${inner}`, async () => {
+      const [multipliers, offsets] = floatQParams(channels);
+      await expectReplays('scaleShiftChannels', () => [floats(n), outer, channels, inner, multipliers, offsets], [0]);
+    });
     test.each([QUINT8, QUINT4X2])(`float-qparams per channel ${outer}x${channels}x${inner} dtype %i`, async (dtype) => {
       const [scales, zeroPoints] = floatQParams(channels);
       await expectReplays('quantizePerChannelFloatQParams', () => [floats(n), outer, channels, inner, scales, zeroPoints, dtype], [0]);

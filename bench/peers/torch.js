@@ -29,13 +29,13 @@ function pythonModuleVersion(module) {
 }
 
 class TorchWorker {
-  /** engine: 'onednn' | 'qnnpack'; env: extra environment (DNNL_MAX_CPU_ISA). */
-  constructor(engine, { env = {}, threads = 1 } = {}) {
+  /** engine: 'onednn' | 'qnnpack'; env: extra environment (DNNL_MAX_CPU_ISA); script: another peer speaking the same protocol (bench/peers/torch_models.py). */
+  constructor(engine, { env = {}, threads = 1, script = SCRIPT } = {}) {
     this.engine = engine;
     this.pending = [];
     this.dead = null;
     this.stderr = '';
-    this.child = spawn(PYTHON, [SCRIPT, '--engine', engine, '--threads', String(threads), '--serve'], {
+    this.child = spawn(PYTHON, [script, '--engine', engine, '--threads', String(threads), '--serve'], {
       env: { ...process.env, OMP_NUM_THREADS: String(threads), ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -4,11 +4,29 @@ import { QTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { withTracer } from './hook';
-import { OutputSlot, OutputTemplate, TracedInput, TracedModule, TracedTensor } from './traced-module';
+import { OutputSlot, OutputTemplate, TracedInput, TracedModule, TracedTensor, adoptTracedModule, graphText } from './traced-module';
 import { PLAN_ARRAY_TYPES, Recorder, arrayType, isTypedArray, raw } from './tracer';
 
 export { TracedModule } from './traced-module';
-export type { TracedInput, TracedTensor } from './traced-module';
+
+/**
+ * A TracedModule of this thread over a plan another thread traced: `shared` is what that
+ * thread's `traced.share()` returned, posted here (worker_threads' postMessage or workerData).
+ * The plan's steps and weights are not copied; each run takes its own arena, so all threads
+ * may run it at once. Throws a RangeError once the sharing TracedModule is gone (disposed,
+ * garbage-collected, or its thread exited).
+ *
+ * @example
+ * // main thread
+ * const traced = jit.trace(model, example);
+ * worker.postMessage(traced.share());
+ * // in the worker
+ * parentPort.once('message', (shared) => { const m = jit.adopt(shared); m.forward(x); });
+ */
+export function adopt(shared: unknown): TracedModule {
+  return adoptTracedModule(shared);
+}
+export type { SharedTracedModule, TracedInput, TracedTensor } from './traced-module';
 
 export interface TraceOptions {
   /**
@@ -152,7 +170,7 @@ export function trace(module: unknown, exampleInputs: unknown, options: TraceOpt
       return new OutputSlot(slot, tensor);
     });
     const figures = raw.planFinalize(recorder.plan) as { arenaBytes: number; intermediateBytes: number; steps: number };
-    traced = new TracedModule({ name, plan: recorder.plan, examples, output: template, figures, values: recorder.values, outputIds });
+    traced = new TracedModule({ name, plan: recorder.plan, examples, output: template, figures, graph: graphText(recorder.values, outputIds) });
   } catch (error) {
     raw.releaseWeights(recorder.plan);
     throw error;

@@ -1,11 +1,14 @@
 // TracedModule: a forward recorded by jit.trace as one native plan, run in one N-API call (forward) or one AsyncWorker (forwardAsync).
 
+import * as v8 from 'v8';
+
 import { Module } from '../nn/module';
 import { makePlan, planAsync } from '../plan';
-import { QTensor, sameQParams, withStorage } from '../qtensor';
+import { QStorage } from '../native';
+import { QDType, QTensor, Quantizer, metadataQTensor, quantizerOf, sameQParams, withStorage } from '../qtensor';
 import { Tensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
-import { ValueInfo, arrayType, isTypedArray, raw } from './tracer';
+import { PLAN_ARRAY_TYPES, ValueInfo, arrayType, isTypedArray, raw } from './tracer';
 
 /** A forward's input or output tensor as traced: its metadata, which every run must match (inputs) or rebuild (outputs). */
 export type TracedTensor = Tensor | QTensor;
@@ -44,19 +47,32 @@ export interface PlanFigures {
   steps: number;
 }
 
-/** The parts jit.trace hands over. */
+/** The parts jit.trace (or jit.adopt) hands over. */
 export interface TracedParts {
   name: string;
   plan: unknown;
+  /** The example inputs (their metadata is kept; adopt passes metadata over empty storage). */
   examples: readonly TracedInput[];
+  /** Each input's storage bytes (the examples' unless given). */
+  inputBytes?: readonly number[];
   output: OutputTemplate;
   figures: PlanFigures;
-  values: ReadonlyMap<number, ValueInfo>;
-  outputIds: readonly number[];
+  graph: string;
+}
+
+/**
+ * What TracedModule.share() returns: a plain object to post to a worker_thread, where
+ * jit.adopt(shared) makes a TracedModule over the same native plan. Only `token` matters: the
+ * plan and its input/output description stay in the addon, under that number, while the
+ * sharing TracedModule is alive.
+ */
+export interface SharedTracedModule {
+  readonly kind: 'qkernels.TracedModule';
+  readonly token: number;
 }
 
 /** Plan values as the graph listing names them. */
-function graphText(values: ReadonlyMap<number, ValueInfo>, outputIds: readonly number[]): string {
+export function graphText(values: ReadonlyMap<number, ValueInfo>, outputIds: readonly number[]): string {
   const v = (id: number) => `%${id}`;
   const inputs: string[] = [];
   const lines: string[] = [];
@@ -99,18 +115,18 @@ export class TracedModule extends Module {
   private readonly output: OutputTemplate;
   private readonly stepCount: number;
 
-  /** @internal made by jit.trace. */
+  /** @internal made by jit.trace and jit.adopt. */
   constructor(parts: TracedParts) {
     super();
     this.plan = parts.plan;
     this.originalName = parts.name;
     this.examples = parts.examples.map(metadataOf);
-    this.inputBytes = parts.examples.map((x) => (x instanceof Tensor || x instanceof QTensor ? x.data : x).byteLength);
+    this.inputBytes = parts.inputBytes ?? parts.examples.map((x) => (x instanceof Tensor || x instanceof QTensor ? x.data : x).byteLength);
     this.output = parts.output;
     this.arenaBytes = parts.figures.arenaBytes;
     this.intermediateBytes = parts.figures.intermediateBytes;
     this.stepCount = parts.figures.steps;
-    this.graph = graphText(parts.values, parts.outputIds);
+    this.graph = parts.graph;
     // Internal state stays out of the module tree and the state dict.
     for (const field of ['plan', 'originalName', 'examples', 'inputBytes', 'output', 'stepCount']) {
       Object.defineProperty(this, field, { enumerable: false });
@@ -125,6 +141,28 @@ export class TracedModule extends Module {
   /** The traced forward off the event loop, in one AsyncWorker; inputs are read at call time. */
   override forwardAsync(...inputs: unknown[]): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
     return planAsync(this.forwardAsync, () => this.runPlan(inputs));
+  }
+
+  /**
+   * The plan for other worker_threads: post the returned object to a worker and call
+   * `jit.adopt(shared)` there to get a TracedModule that runs this same native plan (its steps
+   * and prepacked weights are not copied; every run, on any thread, takes its own arena). The
+   * token works while this TracedModule lives: after its dispose(), its garbage collection or
+   * the exit of the thread that traced it, adopt refuses it; modules already adopted keep
+   * working. Calling share() again returns the same token.
+   */
+  share(): SharedTracedModule {
+    const plan = this.plan;  // after dispose(), reading it throws the TypeError naming this module
+    const metadata = {
+      name: this.originalName,
+      examples: this.examples.map(describeInput),
+      inputBytes: [...this.inputBytes],
+      output: describeTemplate(this.output),
+      figures: { arenaBytes: this.arenaBytes, intermediateBytes: this.intermediateBytes, steps: this.stepCount },
+      graph: this.graph,
+    };
+    const token = raw.planShare(plan, new Uint8Array(v8.serialize(metadata))) as number;
+    return Object.freeze({ kind: 'qkernels.TracedModule' as const, token });
   }
 
   /** Frees the plan (its steps, prepacked weights and arenas); later calls throw. */
@@ -211,4 +249,85 @@ function rebuild(template: OutputTemplate, outputs: readonly ArrayBufferView[]):
   const object: Record<string, unknown> = {};
   for (const [key, t] of Object.entries(template as Record<string, OutputTemplate>)) object[key] = rebuild(t, outputs);
   return object;
+}
+
+// ---- share / adopt: the TracedModule's metadata as plain data ---------------------------------
+
+/** A traced input or output's metadata as structured-clone data (no class instances). */
+type TensorDescription =
+  | { kind: 'qtensor'; shape: number[]; strides: number[]; dtype: QDType; quantizer: Quantizer; storage: string }
+  | { kind: 'tensor'; shape: number[]; strides: number[] }
+  | { kind: 'array'; type: string };
+
+type TemplateDescription =
+  | { kind: 'slot'; slot: number; like: TensorDescription }
+  | { kind: 'list'; items: TemplateDescription[] }
+  | { kind: 'record'; entries: [string, TemplateDescription][] };
+
+function describeInput(x: TracedInput): TensorDescription {
+  if (x instanceof QTensor) return { kind: 'qtensor', shape: [...x.shape], strides: [...x.strides], dtype: x.dtype, quantizer: quantizerOf(x), storage: arrayType(x.data) };
+  if (x instanceof Tensor) return { kind: 'tensor', shape: [...x.shape], strides: [...x.strides] };
+  return { kind: 'array', type: arrayType(x) };
+}
+
+const ARRAY_CONSTRUCTORS: Record<string, new (length: number) => ArrayBufferView> = {
+  Uint8Array, Int8Array, Int32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+};
+
+function emptyArray(type: string): ArrayBufferView {
+  const Ctor = ARRAY_CONSTRUCTORS[type];
+  if (!Ctor || !(PLAN_ARRAY_TYPES as readonly string[]).includes(type)) throw new TypeError(`qkernels: jit.adopt: unknown array type ${type} in a shared plan's description`);
+  return new Ctor(0);
+}
+
+function reviveInput(d: TensorDescription): TracedInput {
+  if (d.kind === 'qtensor') return metadataQTensor(emptyArray(d.storage) as QStorage, d.shape, d.strides, d.dtype, d.quantizer);
+  if (d.kind === 'tensor') return makeTensor(new Float32Array(0), d.shape, d.strides);
+  return emptyArray(d.type);
+}
+
+function describeTemplate(t: OutputTemplate): TemplateDescription {
+  if (t instanceof OutputSlot) return { kind: 'slot', slot: t.slot, like: describeInput(t.like) };
+  if (Array.isArray(t)) return { kind: 'list', items: t.map(describeTemplate) };
+  return { kind: 'record', entries: Object.entries(t).map(([k, v]) => [k, describeTemplate(v)]) };
+}
+
+function reviveTemplate(d: TemplateDescription): OutputTemplate {
+  if (d.kind === 'slot') return new OutputSlot(d.slot, reviveInput(d.like) as TracedTensor);
+  if (d.kind === 'list') return d.items.map(reviveTemplate);
+  const record: { [key: string]: OutputTemplate } = {};
+  for (const [k, v] of d.entries) record[k] = reviveTemplate(v);
+  return record;
+}
+
+/**
+ * jit.adopt: a TracedModule of this thread over the plan another thread's TracedModule.share()
+ * published. `shared` may have crossed postMessage (only its token is read).
+ */
+export function adoptTracedModule(shared: unknown): TracedModule {
+  const what = "the object TracedModule.share() returned ({ kind: 'qkernels.TracedModule', token })";
+  if (typeof shared !== 'object' || shared === null) throw validate.invalidType(what, 'shared', shared);
+  const { kind, token } = shared as { kind?: unknown; token?: unknown };
+  if (kind !== 'qkernels.TracedModule') throw validate.invalidType(what, 'shared', shared);
+  if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 1) {
+    throw validate.invalidType('a positive integer token from TracedModule.share()', 'shared.token', token);
+  }
+  const { plan, metadata } = raw.planAdopt(token) as { plan: unknown; metadata: Uint8Array };
+  const m = v8.deserialize(metadata) as {
+    name: string;
+    examples: TensorDescription[];
+    inputBytes: number[];
+    output: TemplateDescription;
+    figures: PlanFigures;
+    graph: string;
+  };
+  return new TracedModule({
+    name: m.name,
+    plan,
+    examples: m.examples.map(reviveInput),
+    inputBytes: m.inputBytes,
+    output: reviveTemplate(m.output),
+    figures: m.figures,
+    graph: m.graph,
+  });
 }

@@ -34,7 +34,7 @@ using namespace addon;  // NOLINT: the helpers of common.h are this file's vocab
 
 // Bumped whenever a function's arguments change, so lib/native.ts can refuse a stale build
 // instead of calling it with arguments it misreads.
-constexpr int kInterfaceVersion = 5;  // 5: the <op>Trace forms and the plan* functions (jit.trace)
+constexpr int kInterfaceVersion = 6;  // 5: the <op>Trace forms and the plan* functions (jit.trace); 6: planShare/planAdopt
 
 class QkAddon : public Napi::Addon<QkAddon> {
  public:

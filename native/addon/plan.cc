@@ -10,10 +10,24 @@
 //   planAddOutput(plan, value, arrayType)
 //   planFinalize(plan) -> { arenaBytes, intermediateBytes, steps }
 //   planRun(plan, ...inputs) -> outputs[]  and  planRunAsync(plan, ...inputs) -> Promise<outputs[]>
+//   planShare(plan, metadata: Uint8Array) -> token (a number)
+//   planAdopt(token) -> { plan, metadata }
 // Building is single-threaded and ends with planFinalize; a finalized plan is immutable and
 // may run from several threads at once (each run takes its own arena).
+//
+// Sharing: a handle belongs to the thread (env) that made it, so a worker_thread cannot use
+// another thread's plan handle. planShare puts the finalized plan (and lib's description of its
+// inputs and outputs, opaque bytes here) in a process-wide registry under a number that can be
+// posted to a worker; planAdopt there makes a new handle of that env over the same plan. The
+// registry entry lives as long as the sharing handle (dispose, GC or its thread's exit remove
+// it); an adopted handle keeps the plan alive by itself. A token is only a key: nothing a caller
+// passes is trusted beyond looking it up.
+#include <cstdint>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -24,13 +38,64 @@ namespace qk {
 namespace addon {
 namespace {
 
+// A finalized plan as planShare published it.
+struct SharedPlan {
+  std::shared_ptr<Plan> plan;
+  std::vector<napi_typedarray_type> input_types, output_types;
+  std::vector<uint8_t> metadata;
+};
+
+// The process-wide registry of shared plans (every env's planShare/planAdopt and every
+// thread's handle finalizers reach it, hence the mutex). Tokens count up from 1 and are never
+// reused, so a stale token finds nothing rather than another plan.
+class SharedPlans {
+ public:
+  static SharedPlans& Get() {
+    static SharedPlans* registry = new SharedPlans();  // never destroyed: finalizers may run at exit
+    return *registry;
+  }
+  uint64_t Add(SharedPlan entry) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const uint64_t token = next_++;
+    entries_.emplace(token, std::move(entry));
+    return token;
+  }
+  bool Find(uint64_t token, SharedPlan* out) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(token);
+    if (it == entries_.end()) return false;
+    *out = it->second;
+    return true;
+  }
+  void Remove(uint64_t token) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.erase(token);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<uint64_t, SharedPlan> entries_;
+  uint64_t next_ = 1;
+};
+
 struct PlanHandle final : NativeHandle {
   static constexpr const char* kKind = "traced plan handle";
   PlanHandle() : NativeHandle(kKind), plan(std::make_shared<Plan>()) {}
-  void Drop() override { plan.reset(); }
+  explicit PlanHandle(const SharedPlan& adopted)
+      : NativeHandle(kKind), plan(adopted.plan), finalized(true), input_types(adopted.input_types), output_types(adopted.output_types) {}
+  ~PlanHandle() override { Unshare(); }
+  void Drop() override {
+    Unshare();
+    plan.reset();
+  }
+  void Unshare() {
+    if (shared_token != 0) SharedPlans::Get().Remove(shared_token);
+    shared_token = 0;
+  }
   std::shared_ptr<Plan> plan;
   bool finalized = false;
   std::vector<napi_typedarray_type> input_types, output_types;
+  uint64_t shared_token = 0;  // its entry in SharedPlans, once shared
 };
 
 struct ArrayKind {
@@ -192,6 +257,41 @@ PreparedOp PrepareRun(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
+// planShare(plan, metadata): the plan's token, the same for every call on one handle (the
+// metadata of the first call stays).
+Napi::Value PlanShare(const Napi::CallbackInfo& info) {
+  PlanHandle* handle = ArgPlan(info, true);
+  if (handle->shared_token == 0) {
+    View metadata = ArgTypedArray(info, 1, napi_uint8_array, "metadata");
+    const uint8_t* bytes = static_cast<const uint8_t*>(metadata.data);
+    SharedPlan entry{handle->plan, handle->input_types, handle->output_types, std::vector<uint8_t>(bytes, bytes + metadata.bytes)};
+    handle->shared_token = SharedPlans::Get().Add(std::move(entry));
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(handle->shared_token));
+}
+
+// planAdopt(token): { plan: a handle of this env over the shared plan, metadata: a copy of
+// the bytes given to planShare }.
+Napi::Value PlanAdopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Napi::Value given = info.Length() > 0 ? info[0] : env.Undefined();
+  const double number = given.IsNumber() ? given.As<Napi::Number>().DoubleValue() : -1;
+  if (!(number >= 1 && number <= 9007199254740991.0) || static_cast<double>(static_cast<uint64_t>(number)) != number) {
+    ThrowType(env, "a positive integer token from TracedModule.share()", "token", given);
+  }
+  SharedPlan entry;
+  if (!SharedPlans::Get().Find(static_cast<uint64_t>(number), &entry)) {
+    ThrowRange(env, "the token of a TracedModule that is still alive (not disposed, not garbage-collected, its thread still running)",
+               "token", given);
+  }
+  Output metadata = NewOutput(env, napi_uint8_array, entry.metadata.size());
+  if (!entry.metadata.empty()) std::memcpy(metadata.data, entry.metadata.data(), entry.metadata.size());
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("plan", NewHandle(env, new PlanHandle(entry), sizeof(Plan)));
+  result.Set("metadata", metadata.array);
+  return result;
+}
+
 }  // namespace
 
 void RegisterPlanOps(Napi::Env env, Napi::Object exports) {
@@ -204,6 +304,8 @@ void RegisterPlanOps(Napi::Env env, Napi::Object exports) {
   exports.Set("planFinalize", Napi::Function::New(env, PlanFinalize, "planFinalize"));
   exports.Set("planRun", Napi::Function::New(env, RunSync<PrepareRun>, "planRun"));
   exports.Set("planRunAsync", Napi::Function::New(env, RunAsync<PrepareRun>, "planRunAsync"));
+  exports.Set("planShare", Napi::Function::New(env, PlanShare, "planShare"));
+  exports.Set("planAdopt", Napi::Function::New(env, PlanAdopt, "planAdopt"));
 }
 
 }  // namespace addon

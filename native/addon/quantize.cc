@@ -63,6 +63,34 @@ PreparedOp PrepareQuantizeChannels(const Napi::CallbackInfo& info, bool snapshot
   return op;
 }
 
+// scaleShiftChannels(x: Float32Array, outer, channels, inner, multipliers: Float32Array, offsets: Float32Array)
+// -> Float32Array: x * multipliers[c] + offsets[c] in fp32 (ops/quantize.h).
+PreparedOp PrepareScaleShiftChannels(const Napi::CallbackInfo& info, bool snapshot) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  View x = ArgInput(info, 0, napi_float32_array, "input", &op);
+  const ChannelLayout layout = ArgLayout(info, 1);
+  if (LayoutNumel(layout) != x.length) ThrowRange(info.Env(), "outer * channels * inner equal to input.length", "input", x.holder);
+  // The per-channel constants are copied now: the step keeps them (a traced plan outlives the call).
+  View a = ArgTypedArray(info, 4, napi_float32_array, "multipliers");
+  View b = ArgTypedArray(info, 5, napi_float32_array, "offsets");
+  if (a.length != layout.channels) ThrowRange(info.Env(), "one value per channel", "multipliers", a.holder);
+  if (b.length != layout.channels) ThrowRange(info.Env(), "one value per channel", "offsets", b.holder);
+  auto multipliers = std::make_shared<std::vector<float>>(static_cast<const float*>(a.data), static_cast<const float*>(a.data) + a.length);
+  auto offsets = std::make_shared<std::vector<float>>(static_cast<const float*>(b.data), static_cast<const float*>(b.data) + b.length);
+  Output out = NewOutput(info.Env(), napi_float32_array, x.length);
+  const size_t n = x.length;
+  SetStep(&op,
+          std::make_shared<FunctionStep>("scale_shift_channels",
+                                         [=](const void* const* in, void* y, void*) {
+                                           return ScaleShiftChannels(static_cast<const float*>(in[0]), n, layout,
+                                                                     multipliers->data(), offsets->data(),
+                                                                     multipliers->size(), static_cast<float*>(y), n);
+                                         }),
+          {x}, out);
+  return op;
+}
+
 // ---- dequantize ------------------------------------------------------------------------
 
 // dequantizePerTensor(q, dtype, numel, scale, zeroPoint) -> Float32Array(numel)
@@ -128,6 +156,7 @@ void RegisterQuantizeOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PrepareQuantizePerTensor>(env, exports, "quantizePerTensor");
   DefineOp<kQuantizePerChannel>(env, exports, "quantizePerChannel");
   DefineOp<kQuantizePerChannelFloatQParams>(env, exports, "quantizePerChannelFloatQParams");
+  DefineOp<PrepareScaleShiftChannels>(env, exports, "scaleShiftChannels");
   DefineOp<PrepareDequantizePerTensor>(env, exports, "dequantizePerTensor");
   DefineOp<kDequantizePerChannel>(env, exports, "dequantizePerChannel");
   DefineOp<kDequantizePerChannelFloatQParams>(env, exports, "dequantizePerChannelFloatQParams");

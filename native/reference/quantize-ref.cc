@@ -142,6 +142,15 @@ void QuantizePerChannelRef(const float* x, const ChannelLayout& layout, const do
   }
 }
 
+void ScaleShiftChannelsRef(const float* x, const ChannelLayout& layout, const float* multipliers, const float* offsets,
+                           float* y) {
+  for (size_t i = 0; i < Numel(layout); ++i) {
+    // Stored to a float between the two operations: the product is rounded whatever the compiler's contraction setting.
+    volatile float product = x[i] * multipliers[ChannelOf(layout, i)];
+    y[i] = product + offsets[ChannelOf(layout, i)];
+  }
+}
+
 void QuantizePerChannelFloatQParamsRef(const float* x, const ChannelLayout& layout, const float* scales,
                                        const float* zero_points, QDType dtype, void* out) {
   const QRange range = RangeOf(dtype);

@@ -56,6 +56,9 @@ void QuantizePerChannelRef(const float* x, const ChannelLayout& layout, const do
                            const int64_t* zero_points, QDType dtype, void* out);
 void QuantizePerChannelFloatQParamsRef(const float* x, const ChannelLayout& layout, const float* scales,
                                        const float* zero_points, QDType dtype, void* out);
+// y[i] = x[i] * multipliers[c] + offsets[c]: two fp32 operations, each rounded.
+void ScaleShiftChannelsRef(const float* x, const ChannelLayout& layout, const float* multipliers, const float* offsets,
+                           float* y);
 void DequantizePerTensorRef(const void* q, QDType dtype, size_t n, double scale, int64_t zero_point, float* y);
 void DequantizePerChannelRef(const void* q, QDType dtype, const ChannelLayout& layout, const double* scales,
                              const int64_t* zero_points, float* y);

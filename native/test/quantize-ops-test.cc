@@ -411,6 +411,48 @@ void TestMinMax(Context& ctx, const int* threads, size_t thread_count, size_t ma
 
 QK_TEST(kIsa, "ops/minmax") { TestMinMax(ctx, kThreadCounts, 4, 70001); }
 
+// ScaleShiftChannels (GoogLeNet's transform_input): the reference's bits on every layout,
+// including NaN / infinite / subnormal inputs and constants, at 1-4 threads, nothing written
+// past the output.
+QK_TEST(kIsa, "ops/scale-shift-channels") {
+  Random rng(70101);
+  for (const ChannelLayout& layout : kLayouts) {
+    const size_t n = Numel(layout);
+    const std::vector<float> x = AnyFloats(rng, n);
+    std::vector<float> a(layout.channels), b(layout.channels);
+    for (size_t c = 0; c < layout.channels; ++c) {
+      a[c] = c % 4 == 3 ? rng.AnyFloat() : static_cast<float>(rng.LogUniform(-3, 1));
+      b[c] = c % 5 == 4 ? rng.AnyFloat() : static_cast<float>(rng.LogUniform(-3, 0)) * (rng.Next() & 1 ? -1.0f : 1.0f);
+    }
+    std::vector<float> expected(n);
+    ScaleShiftChannelsRef(x.data(), layout, a.data(), b.data(), expected.data());
+    for (int threads : kThreadCounts) {
+      SetNumThreads(threads);
+      const std::string where = "ScaleShiftChannels n=" + std::to_string(n) + " threads=" + std::to_string(threads) + " " + LayoutName(layout);
+      Guarded out(n * sizeof(float));
+      float* y = reinterpret_cast<float*>(out.data());
+      if (!CheckOk(ctx, ScaleShiftChannels(x.data(), n, layout, a.data(), b.data(), layout.channels, y, n), where)) return;
+      for (size_t i = 0; i < n; ++i) {
+        if (!ctx.Check(BitsOfFloat(expected[i]) == BitsOfFloat(y[i]), where + ": index " + std::to_string(i) + ", x " +
+                                                                          DescribeFloat(x[i]) + ", expected " +
+                                                                          DescribeFloat(expected[i]) + ", got " + DescribeFloat(y[i]))) {
+          return;
+        }
+      }
+      if (!ctx.Check(out.GuardIntact(), where + ": wrote past the end")) return;
+    }
+  }
+  // Errors leave the output untouched.
+  const float x[6] = {1, 2, 3, 4, 5, 6};
+  const float a[2] = {1, 2}, b[2] = {0, 1};
+  float y[6] = {};
+  ctx.Check(!ScaleShiftChannels(x, 6, {1, 2, 3}, a, b, 1, y, 6).ok(), "one multiplier for two channels is refused");
+  ctx.Check(!ScaleShiftChannels(x, 5, {1, 2, 3}, a, b, 2, y, 6).ok(), "an input shorter than the layout is refused");
+  ctx.Check(!ScaleShiftChannels(x, 6, {1, 2, 3}, a, b, 2, y, 5).ok(), "an output shorter than the layout is refused");
+  ctx.Check(!ScaleShiftChannels(x, 6, {1, 2, 3}, nullptr, b, 2, y, 6).ok(), "null multipliers are refused");
+  ctx.Check(y[0] == 0 && y[5] == 0, "a refused call writes nothing");
+}
+
 // ---- errors ------------------------------------------------------------------------------
 
 bool ExpectError(Context& ctx, const Status& status, ErrorKind kind, const std::string& message,

@@ -442,6 +442,37 @@ Status QuantizePerChannel(const float* x, size_t x_len, const ChannelLayout& lay
   return Status::Ok();
 }
 
+Status ScaleShiftChannels(const float* x, size_t x_len, const ChannelLayout& layout, const float* multipliers,
+                          const float* offsets, size_t channel_params_len, float* y, size_t y_len) {
+  size_t n = 0;
+  QK_RETURN_IF_ERROR(CheckLayout(layout, &n));
+  if (channel_params_len != layout.channels) {
+    return Status::RangeError(Expected(std::to_string(layout.channels) + " values (one per channel)", "multipliers",
+                                       std::to_string(channel_params_len) + " values"));
+  }
+  if (layout.channels > 0 && (multipliers == nullptr || offsets == nullptr)) {
+    return Status::TypeError(Expected("an array", multipliers == nullptr ? "multipliers" : "offsets", "null"));
+  }
+  QK_RETURN_IF_ERROR(CheckBuffer(x, x_len, n, "input", "elements"));
+  QK_RETURN_IF_ERROR(CheckBuffer(y, y_len, n, "output", "elements"));
+  // Elementwise, so any split gives the same bits; the compiler vectorizes the inner loop
+  // (multiply and add stay two roundings: -ffp-contract=off).
+  ParallelOverElements(n, [&](size_t begin, size_t end) {
+    size_t i = begin;
+    while (i < end) {
+      const size_t c = (i / layout.inner) % layout.channels;
+      const size_t run_end = std::min(end, (i / layout.inner + 1) * layout.inner);
+      const float a = multipliers[c];
+      const float b = offsets[c];
+      for (; i < run_end; ++i) {
+        const float scaled = x[i] * a;
+        y[i] = scaled + b;
+      }
+    }
+  });
+  return Status::Ok();
+}
+
 Status QuantizePerChannelFloatQParams(const float* x, size_t x_len, const ChannelLayout& layout, const float* scales,
                                       const float* zero_points, size_t channel_params_len, QDType dtype, void* out,
                                       size_t out_bytes) {

@@ -75,6 +75,14 @@ Status DequantizePerChannelFloatQParams(const void* q, size_t q_bytes, QDType dt
                                         const float* scales, const float* zero_points, size_t channel_params_len,
                                         float* y, size_t y_len);
 
+// y = x * multipliers[c] + offsets[c] per channel, in fp32: a multiply, rounded, then an add,
+// rounded (never an FMA; the build sets -ffp-contract=off), as torch evaluates `x * a + b` on
+// float tensors. GoogLeNet's and Inception v3's transform_input before their QuantStub
+// (lib/models/layers.ts), so their whole forward runs natively and traces. channel_params_len
+// must equal layout.channels; any values (NaN and infinities propagate as in IEEE).
+Status ScaleShiftChannels(const float* x, size_t x_len, const ChannelLayout& layout, const float* multipliers,
+                          const float* offsets, size_t channel_params_len, float* y, size_t y_len);
+
 // PyTorch's ChooseQuantizationParams (aten/src/ATen/native/quantized/cpu/QuantUtils.h),
 // as used by quantize_per_tensor_dynamic: widens [min, max] to include 0,
 // halves the range with reduce_range, nudges the zero point to an integer.
