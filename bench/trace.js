@@ -1,9 +1,13 @@
-// Eager forward vs jit.trace's one-call plan, per forward, for small nnq networks and the zoo models, 1 and 2 threads, in the same run.
-// Usage: node bench/trace.js [--min-time s] [--rounds n] [--quick] [--zoo resnet18,mobilenet_v2] [--sides 224,96] [--no-torch]
+// Eager forward vs jit.trace's one-call plan (unfused and fused), per forward, for small nnq networks and the zoo models beside PyTorch, 1 and 2 threads, in the same run.
+// Usage: node bench/trace.js [--min-time s] [--rounds n] [--quick] [--zoo resnet18,mobilenet_v2] [--sides 224,96] [--no-torch] [--clock wall|cpu]
+// (--clock cpu times qkernels' sync forwards on the process's CPU time, which leaves out waits for a
+// core on a loaded machine; it is meaningful for 1 thread only, so 2-thread rows stay on wall time,
+// and PyTorch is always timed on wall time: compare with torch on --clock wall).
 //
-// Each model is traced once per thread count; both forms then run the same new input (batch 1)
-// alternately, round after round, and the median of the rounds is printed. The traced plan
-// saves what every eager op pays around its kernel (argument checks, N-API crossings, output
+// Each model is traced twice per thread count (jit.trace's fusions off and on); the eager
+// forward and both plans then run the same new input (batch 1) alternately, round after round,
+// and the median of the rounds is printed. "unfused / fused" is the fusions' gain (doc/trace.md).
+// The traced plan saves what every eager op pays around its kernel (argument checks, N-API crossings, output
 // allocation, plan derivation); on large convolutions the kernels dominate and the ratio tends
 // to 1. Zoo models need their fixtures (test/helpers/zoo.ts writes them: npx jest test/zoo.test.ts)
 // and every op they use traceable; a model that cannot be traced prints why. Zoo models run at each
@@ -21,7 +25,8 @@ const { ROOT_DIR, parseArgs, timeSync, timeAsync, median, fmt, fmtRatio, Notes, 
 const q = require('..');
 const { TorchWorker, pythonProblem } = require('./peers/torch');
 
-const { options } = parseArgs(process.argv.slice(2), { 'min-time': 'number', rounds: 'number', quick: 'boolean', zoo: 'string', sides: 'string', 'no-torch': 'boolean' });
+const { options } = parseArgs(process.argv.slice(2), { 'min-time': 'number', rounds: 'number', quick: 'boolean', zoo: 'string', sides: 'string', 'no-torch': 'boolean', clock: 'string' });
+const cpuClock = options.clock === 'cpu';
 const minTime = options.quick ? 0.02 : options['min-time'] ?? 0.3;
 const rounds = options.quick ? 1 : options.rounds ?? 5;
 const zooArches = (options.zoo ?? 'resnet18,mobilenet_v2,shufflenet_v2_x0_5').split(',').filter(Boolean);
@@ -48,10 +53,30 @@ function conv(cin, cout, k, { stride = 1, groups = 1, relu = true } = {}) {
 
 const quint8 = (shape) => q.quantizePerTensor(q.tensor(floats(shape.reduce((a, b) => a * b, 1), -2, 2), shape), 0.02, 110, 'quint8');
 
+/** resnet's BasicBlock (no downsample): conv-relu, conv, add_relu with the block's input. */
+class BasicBlock extends q.nn.Module {
+  constructor(channels) {
+    super();
+    this.conv1 = conv(channels, channels, 3);
+    this.conv2 = conv(channels, channels, 3, { relu: false });
+    this.skip = new q.nnq.QFunctional();
+    this.skip.scale = 0.06;
+    this.skip.zeroPoint = 64;
+  }
+  forward(x) {
+    return this.skip.addRelu(this.conv2.forward(this.conv1.forward(x)), x);
+  }
+}
+
 /** Small networks of nnq modules (ops the tracer records today); input factory per model. */
 function smallModels() {
   const { nn } = q;
   return [
+    {
+      name: "resnet18's layer1: 2 blocks 64ch 56x56",
+      model: new nn.Sequential(new BasicBlock(64), new BasicBlock(64)),
+      input: () => quint8([1, 64, 56, 56]).contiguous('channels_last'),
+    },
     {
       name: 'tiny: 8 convs 8ch 8x8 + pools',
       model: new nn.Sequential(conv(4, 8, 3), ...Array.from({ length: 6 }, () => conv(8, 8, 3)), new nn.MaxPool2d(2), conv(8, 8, 1), new nn.AdaptiveAvgPool2d([1, 1]), new nn.Flatten()),
@@ -139,22 +164,26 @@ async function measure(entry, threads, notes, torch) {
 }
 
 async function measureWith(entry, threads, notes, torch) {
-  let traced;
+  let traced, unfused;
   try {
+    unfused = q.jit.trace(entry.model, entry.input(), { fuse: false });
     traced = q.jit.trace(entry.model, entry.input());
   } catch (e) {
-    return [entry.name, String(threads), '-', '-', '-', '-', '-', '-', notes.cell(e.message.split('\n')[0])];
+    return [entry.name, String(threads), '-', '-', '-', '-', '-', '-', '-', '-', '-', notes.cell(e.message.split('\n')[0])];
   }
   const x = entry.input();
   const eager = [];
+  const plain = [];
   const plan = [];
   const planAsync = [];
   const peer = [];
   let peerForm = '';
   let peerError = null;
+  const clock = cpuClock && threads === 1 ? 'cpu' : 'wall';
   for (let r = 0; r < rounds; r++) {
-    eager.push(timeSync(() => entry.model.forward(x), minTime) * 1e6);
-    plan.push(timeSync(() => traced.forward(x), minTime) * 1e6);
+    eager.push(timeSync(() => entry.model.forward(x), minTime, { clock }) * 1e6);
+    plain.push(timeSync(() => unfused.forward(x), minTime, { clock }) * 1e6);
+    plan.push(timeSync(() => traced.forward(x), minTime, { clock }) * 1e6);
     planAsync.push((await timeAsync(() => traced.forwardAsync(x), minTime)) * 1e6);
     if (entry.arch && !peerError) {
       const t = await torch.time(entry, threads);
@@ -165,11 +194,15 @@ async function measureWith(entry, threads, notes, torch) {
       }
     }
   }
-  const steps = traced.graph.split('\n').filter((l) => / = \w+\(/.test(l) && !/ = view\(/.test(l)).length;
+  const steps = unfused.fusion.unfusedSteps;
   const e = median(eager);
+  const u = median(plain);
   const t = median(plan);
-  const memory = `${(traced.arenaBytes / 1024).toFixed(0)} / ${(traced.intermediateBytes / 1024).toFixed(0)} KiB`;
+  const kib = (b) => (b / 1024).toFixed(0);
+  const f = traced.fusion;
+  const memory = `${kib(f.unfusedArenaBytes)} -> ${kib(traced.arenaBytes)} / ${kib(f.unfusedIntermediateBytes)} -> ${kib(traced.intermediateBytes)}`;
   traced.dispose();
+  unfused.dispose();
   let torchCell = '-';
   let torchRatio = '-';
   if (peerError) torchCell = notes.cell(peerError.split('\n')[0]);
@@ -177,7 +210,7 @@ async function measureWith(entry, threads, notes, torch) {
     torchCell = `${fmt(median(peer))} (${peerForm})`;
     torchRatio = fmtRatio(median(peer) / t);
   }
-  return [entry.name, String(threads), String(steps), fmt(e), fmt(t), fmt(median(planAsync)), torchCell, torchRatio, `${fmtRatio(e / t)}  ${fmt((e - t) / steps)} us/op saved; arena ${memory}`];
+  return [entry.name, String(threads), `${steps} -> ${steps - f.convAdd}`, fmt(e), fmt(u), fmt(t), fmt(median(planAsync)), torchCell, torchRatio, fmtRatio(e / t), fmtRatio(u / t), memory];
 }
 
 function cpuModel() {
@@ -197,7 +230,7 @@ async function main() {
   // Zen 4 is the first AMD core with AVX-512 (VNNI): an EPYC that runs avx512vnni is one.
   const zen = /AMD EPYC/.test(cpu) && info.bestIsa === 'avx512vnni' ? ' (Zen 4)' : '';
   console.log(`\njit.trace vs eager forward, batch 1 (CPU: ${cpu}${zen}; isa ${info.isa}; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
-  console.log(`median of ${rounds} rounds of >= ${minTime}s each; eager and traced alternate in the same run`);
+  console.log(`median of ${rounds} rounds of >= ${minTime}s each; eager and traced alternate in the same run; sync columns on ${cpuClock ? 'CPU time (1 thread), wall time (2 threads)' : 'wall time'}, async on wall time`);
   const entries = [...smallModels(), ...zooModels(notes)];
   const rows = [];
   const saved = q.backend.getNumThreads();
@@ -206,7 +239,7 @@ async function main() {
     for (const entry of entries) {
       for (const threads of [1, 2]) {
         if (entry.error) {
-          rows.push([entry.name, String(threads), '-', '-', '-', '-', '-', '-', entry.error]);
+          rows.push([entry.name, String(threads), '-', '-', '-', '-', '-', '-', '-', '-', '-', entry.error]);
           continue;
         }
         rows.push(await measure(entry, threads, notes, torch));
@@ -217,7 +250,7 @@ async function main() {
     q.backend.setNumThreads(saved);
   }
   console.log(`load average at the end ${os.loadavg()[0].toFixed(1)}`);
-  printTable(['model', 'threads', 'steps', 'eager us', 'traced us', 'async us', 'torch us (best form)', 'torch / traced', 'eager / traced'], rows);
+  printTable(['model', 'threads', 'steps (fused)', 'eager us', 'unfused us', 'fused us', 'fused async us', 'torch us (best form)', 'torch / fused', 'eager / fused', 'unfused / fused', 'arena / intermediates KiB (unfused -> fused)'], rows);
   notes.print();
 }
 

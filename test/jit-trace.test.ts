@@ -445,7 +445,7 @@ describe('jit.trace: concurrency and the arena', () => {
     expect(traced.intermediateBytes).toBe(5 * one); // the last conv writes the output
     expect(traced.arenaBytes).toBeLessThanOrEqual(2 * one + 4096); // plus scratch, if any
     expect(traced.arenaBytes).toBeLessThan(traced.intermediateBytes);
-    expect(String(traced)).toMatch(/^TracedModule\(original_name=Sequential, steps=6, arenaBytes=\d+, intermediateBytes=10240\)$/);
+    expect(String(traced)).toMatch(/^TracedModule\(original_name=Sequential, steps=6, arenaBytes=\d+, intermediateBytes=10240, fusions=0, unfused=\(steps=6, arenaBytes=\d+, intermediateBytes=10240\)\)$/);
     expect(traced.graph.split('\n').filter((line) => / = conv\(/.test(line))).toHaveLength(6);
     traced.dispose();
   });

@@ -4,7 +4,7 @@ import { QTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { withTracer } from './hook';
-import { OutputSlot, OutputTemplate, TracedInput, TracedModule, TracedTensor, adoptTracedModule, graphText } from './traced-module';
+import { OutputSlot, OutputTemplate, PlanFigures, TracedInput, TracedModule, TracedTensor, adoptTracedModule, graphText } from './traced-module';
 import { PLAN_ARRAY_TYPES, Recorder, arrayType, isTypedArray, raw } from './tracer';
 
 export { TracedModule } from './traced-module';
@@ -26,7 +26,7 @@ export { TracedModule } from './traced-module';
 export function adopt(shared: unknown): TracedModule {
   return adoptTracedModule(shared);
 }
-export type { SharedTracedModule, TracedInput, TracedTensor } from './traced-module';
+export type { FusionFigures, SharedTracedModule, TracedInput, TracedTensor } from './traced-module';
 
 export interface TraceOptions {
   /**
@@ -40,6 +40,12 @@ export interface TraceOptions {
    * on values in a way the trace could not see fails here.
    */
   checkInputs?: readonly unknown[];
+  /**
+   * Apply the fusions that keep the unfused plan's bits (default true): a conv whose output
+   * only a quantized add / add_relu / mul reads runs as one step with it (doc/trace.md).
+   * `false` gives the plan of one step per recorded op.
+   */
+  fuse?: boolean;
 }
 
 type Forward = (...inputs: unknown[]) => unknown;
@@ -139,7 +145,8 @@ export function trace(module: unknown, exampleInputs: unknown, options: TraceOpt
     throw validate.invalidType('nn.Module (an object with a forward method) or function', 'module', module);
   }
   const examples = inputList(exampleInputs, 'exampleInputs');
-  const opts = validate.options(options, 'options', ['checkTrace', 'checkInputs']);
+  const opts = validate.options(options, 'options', ['checkTrace', 'checkInputs', 'fuse']);
+  const fuse = opts.fuse === undefined ? true : validate.boolean(opts.fuse, 'options.fuse');
   const checkTrace = opts.checkTrace === undefined ? true : validate.boolean(opts.checkTrace, 'options.checkTrace');
   const checkInputs = opts.checkInputs === undefined ? [] : validate.arrayOnce(opts.checkInputs as unknown[], 'options.checkInputs', 'array of inputs');
   const checks = checkInputs.map((inputs, i) => inputList(inputs, `options.checkInputs[${i}]`));
@@ -169,8 +176,8 @@ export function trace(module: unknown, exampleInputs: unknown, options: TraceOpt
       }
       return new OutputSlot(slot, tensor);
     });
-    const figures = raw.planFinalize(recorder.plan) as { arenaBytes: number; intermediateBytes: number; steps: number };
-    traced = new TracedModule({ name, plan: recorder.plan, examples, output: template, figures, graph: graphText(recorder.values, outputIds) });
+    const figures = raw.planFinalize(recorder.plan, fuse) as PlanFigures;
+    traced = new TracedModule({ name, plan: recorder.plan, examples, output: template, figures, graph: graphText(recorder.values, outputIds, figures.fusion.merged) });
   } catch (error) {
     raw.releaseWeights(recorder.plan);
     throw error;

@@ -39,12 +39,23 @@ export class OutputSlot {
 /** What forward returns, with each tensor replaced by its output slot. */
 export type OutputTemplate = OutputSlot | OutputTemplate[] | { [key: string]: OutputTemplate };
 
+/** What jit.trace's fusions did (addon/plan.cc planFinalize). */
+export interface FusionFigures {
+  /** conv + add (+ relu) / mul pairs run as one step. */
+  convAdd: number;
+  /** The plan without fusion: its arena, intermediates and steps. */
+  unfusedArenaBytes: number;
+  unfusedIntermediateBytes: number;
+  unfusedSteps: number;
+}
+
 export interface PlanFigures {
   /** Bytes of the one arena every run takes (intermediates and scratch, reused by liveness). */
   arenaBytes: number;
   /** The sum of every intermediate's bytes: what a forward without reuse would allocate. */
   intermediateBytes: number;
   steps: number;
+  fusion: FusionFigures & { merged: Float64Array };
 }
 
 /** The parts jit.trace (or jit.adopt) hands over. */
@@ -71,9 +82,15 @@ export interface SharedTracedModule {
   readonly token: number;
 }
 
-/** Plan values as the graph listing names them. */
-export function graphText(values: ReadonlyMap<number, ValueInfo>, outputIds: readonly number[]): string {
+/** Plan values as the graph listing names them; `merged` pairs (conv value, add value) fused into one step. */
+export function graphText(values: ReadonlyMap<number, ValueInfo>, outputIds: readonly number[], merged: Float64Array): string {
   const v = (id: number) => `%${id}`;
+  const fusedInto = new Map<number, number>();
+  const fusedFrom = new Map<number, number>();
+  for (let i = 0; i + 1 < merged.length; i += 2) {
+    fusedInto.set(merged[i], merged[i + 1]);
+    fusedFrom.set(merged[i + 1], merged[i]);
+  }
   const inputs: string[] = [];
   const lines: string[] = [];
   for (const [id, info] of [...values].sort((a, b) => a[0] - b[0])) {
@@ -87,9 +104,13 @@ export function graphText(values: ReadonlyMap<number, ValueInfo>, outputIds: rea
       case 'view':
         lines.push(`  ${v(id)} = view(${v(info.base)}, offset=${info.offset}, bytes=${info.bytes})`);
         break;
-      case 'step':
-        lines.push(`  ${v(id)} = ${info.op}(${info.inputs.map(v).join(', ')}) : ${info.bytes} bytes`);
+      case 'step': {
+        const into = fusedInto.get(id);
+        const from = fusedFrom.get(id);
+        const note = into !== undefined ? ` (fused into ${v(into)}: no buffer)` : from !== undefined ? ` (fused: runs ${v(from)}'s ${values.get(from)?.kind === 'step' ? (values.get(from) as { op: string }).op : 'step'} first)` : '';
+        lines.push(`  ${v(id)} = ${info.op}(${info.inputs.map(v).join(', ')}) : ${info.bytes} bytes${note}`);
         break;
+      }
     }
   }
   return [`graph(${inputs.join(', ')}):`, ...lines, `  return (${outputIds.map(v).join(', ')})`].join('\n');
@@ -106,8 +127,10 @@ export class TracedModule extends Module {
   readonly arenaBytes: number;
   /** The sum of all intermediates' bytes, for comparison with arenaBytes. */
   readonly intermediateBytes: number;
-  /** The recorded plan, one value a line (torch's TracedModule.graph). */
+  /** The recorded plan, one value a line (torch's TracedModule.graph); fused steps are marked. */
   readonly graph: string;
+  /** What the fusions did: how many, and the plan's figures without them (all 0 fusions with `fuse: false`). */
+  readonly fusion: Readonly<FusionFigures>;
   private plan: unknown;
   private readonly originalName: string;
   private readonly examples: readonly TracedInput[];
@@ -126,6 +149,9 @@ export class TracedModule extends Module {
     this.arenaBytes = parts.figures.arenaBytes;
     this.intermediateBytes = parts.figures.intermediateBytes;
     this.stepCount = parts.figures.steps;
+    const { merged, ...fusion } = parts.figures.fusion;
+    void merged; // the graph text (parts.graph) already marks the fused pairs
+    this.fusion = Object.freeze(fusion);
     this.graph = parts.graph;
     // Internal state stays out of the module tree and the state dict.
     for (const field of ['plan', 'originalName', 'examples', 'inputBytes', 'output', 'stepCount']) {
@@ -158,7 +184,7 @@ export class TracedModule extends Module {
       examples: this.examples.map(describeInput),
       inputBytes: [...this.inputBytes],
       output: describeTemplate(this.output),
-      figures: { arenaBytes: this.arenaBytes, intermediateBytes: this.intermediateBytes, steps: this.stepCount },
+      figures: { arenaBytes: this.arenaBytes, intermediateBytes: this.intermediateBytes, steps: this.stepCount, fusion: { ...this.fusion, merged: new Float64Array(0) } },
       graph: this.graph,
     };
     const token = raw.planShare(plan, new Uint8Array(v8.serialize(metadata))) as number;
@@ -175,7 +201,11 @@ export class TracedModule extends Module {
   }
 
   override extraRepr(): string {
-    return `original_name=${this.originalName}, steps=${this.stepCount}, arenaBytes=${this.arenaBytes}, intermediateBytes=${this.intermediateBytes}`;
+    const f = this.fusion;
+    return (
+      `original_name=${this.originalName}, steps=${this.stepCount}, arenaBytes=${this.arenaBytes}, intermediateBytes=${this.intermediateBytes}, ` +
+      `fusions=${f.convAdd}, unfused=(steps=${f.unfusedSteps}, arenaBytes=${f.unfusedArenaBytes}, intermediateBytes=${f.unfusedIntermediateBytes})`
+    );
   }
 
   private runPlan(inputs: readonly unknown[]) {

@@ -300,6 +300,7 @@ class KeptStep final : public PlanStep {
   Status Run(const void* const* inputs, void* output, void* scratch) const override {
     return inner_->Run(inputs, output, scratch);
   }
+  const Op* op() const override { return inner_->op(); }
 
  private:
   std::shared_ptr<const PlanStep> inner_;

@@ -131,13 +131,15 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   }
   if (b.length != a.length) ThrowRange(env, "as many elements as qa", "qb", b.holder);
   Output out = NewUninitializedOutput(env, StorageArrayType(dtype), a.length);  // every byte written
-  const size_t n = a.length;
-  SetStep(&op,
-          std::make_shared<FunctionStep>(spec.multiply ? "mul" : "add",
-                                         [=](const void* const* in, void* y, void*) {
-                                           return BinaryRows(spec, in[0], n, in[1], n, y, n, row_length, vector_length);
-                                         }),
-          {a, b}, out);
+  std::shared_ptr<const BinaryOp> prepared;
+  const Status status = BinaryOp::Prepare(spec, a.length, row_length, vector_length, &prepared);
+  if (!status.ok()) {  // reported when the op runs, as a sync call's error or an async call's rejection
+    op.output = out.array;
+    op.compute = [status] { return status; };
+    return op;
+  }
+  // An OpStep, so that a traced plan's fusion pass (plan/fusion.h) can see the add.
+  SetStep(&op, std::make_shared<OpStep>(prepared), {a, b}, out);
   return op;
 }
 

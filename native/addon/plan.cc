@@ -8,7 +8,10 @@
 //   planAddView(plan, base, byteOffset, bytes) -> value id
 //   planAddStep(plan, stepHandle, inputIds: Float64Array) -> value id
 //   planAddOutput(plan, value, arrayType)
-//   planFinalize(plan) -> { arenaBytes, intermediateBytes, steps }
+//   planFinalize(plan, fuse?) -> { arenaBytes, intermediateBytes, steps, fusion }
+//     fuse (default false): run the fusion passes first (plan/fusion.h); fusion: { convAdd,
+//     merged: Float64Array of (conv value, add value) pairs, unfusedArenaBytes,
+//     unfusedIntermediateBytes, unfusedSteps }
 //   planRun(plan, ...inputs) -> outputs[]  and  planRunAsync(plan, ...inputs) -> Promise<outputs[]>
 //   planShare(plan, metadata: Uint8Array) -> token (a number)
 //   planAdopt(token) -> { plan, metadata }
@@ -32,6 +35,7 @@
 #include <vector>
 
 #include "addon/common.h"
+#include "plan/fusion.h"
 #include "plan/plan.h"
 
 namespace qk {
@@ -197,13 +201,30 @@ Napi::Value PlanAddOutput(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value PlanFinalize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   PlanHandle* handle = ArgPlan(info, false);
-  ThrowIfFailed(info.Env(), handle->plan->Finalize());
+  const bool fuse = info.Length() > 1 && !info[1].IsUndefined() && ArgBool(info, 1, "fuse");
+  Plan& plan = *handle->plan;
+  ArenaLayout unfused;
+  const size_t unfused_steps = plan.step_count();
+  ThrowIfFailed(env, plan.PlannedArena(&unfused));
+  FusionReport report;
+  if (fuse) ThrowIfFailed(env, FusePlan(&plan, &report));
+  ThrowIfFailed(env, plan.Finalize());
   handle->finalized = true;
-  Napi::Object result = Napi::Object::New(info.Env());
-  result.Set("arenaBytes", static_cast<double>(handle->plan->arena_bytes()));
-  result.Set("intermediateBytes", static_cast<double>(handle->plan->intermediate_bytes()));
-  result.Set("steps", static_cast<double>(handle->plan->step_count()));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("arenaBytes", static_cast<double>(plan.arena_bytes()));
+  result.Set("intermediateBytes", static_cast<double>(plan.intermediate_bytes()));
+  result.Set("steps", static_cast<double>(plan.step_count()));
+  Napi::Object fusion = Napi::Object::New(env);
+  fusion.Set("convAdd", static_cast<double>(report.conv_add));
+  Napi::Float64Array merged = Napi::Float64Array::New(env, report.merged_ids.size());
+  if (!report.merged_ids.empty()) std::memcpy(merged.Data(), report.merged_ids.data(), report.merged_ids.size() * sizeof(double));
+  fusion.Set("merged", merged);
+  fusion.Set("unfusedArenaBytes", static_cast<double>(unfused.bytes));
+  fusion.Set("unfusedIntermediateBytes", static_cast<double>(unfused.sum_bytes));
+  fusion.Set("unfusedSteps", static_cast<double>(unfused_steps));
+  result.Set("fusion", fusion);
   return result;
 }
 

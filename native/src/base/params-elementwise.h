@@ -67,10 +67,10 @@ struct BinarySpec {
   // XNNPACK when the output zero point is below 127).
   bool divide_by_out_scale = false;
   // quint8 add of same-shape operands under the qnnpack engine: QNNPACK's fixed-point add
-  // (q8vadd; QnnpackAddRows below) instead of PyTorch's own kernel.
+  // (q8vadd; ops/elementwise.h BinaryOp) instead of PyTorch's own kernel.
   bool qnnpack_add = false;
   // qint8 add under the qnnpack engine (any shapes, expanded by the caller): XNNPACK's add
-  // (XnnpackAddRows below), as torch 1.13's qadd.cpp sends it there.
+  // (ops/elementwise.h BinaryOp), as torch 1.13's qadd.cpp sends it there.
   bool xnnpack_add = false;
 };
 

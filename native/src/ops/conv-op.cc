@@ -98,6 +98,13 @@ Status ConvOp::Run(const void* const* inputs, void* output, void* scratch) const
   return RunAdd(x, static_cast<const uint8_t*>(inputs[1]), y, scratch);
 }
 
+Status ConvOp::RunWithEpilogue(const void* x, void* y, const ConvEpilogue& epilogue) const {
+  const ConvParams& p = params_;
+  if (p.add) return Status::Error("qkernels: internal error: ConvAdd has no epilogue form");
+  return ConvU8(*weights_, static_cast<const uint8_t*>(x), p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point,
+                p.y_scale, p.y_zero_point, p.relu, static_cast<uint8_t*>(y), p.engine, p.out_channels_last, &epilogue);
+}
+
 Status ConvOp::RunAdd(const uint8_t* x, const uint8_t* extra, uint8_t* y, void* scratch) const {
   const ConvWeights& weights = *weights_;
   const ConvGeometry& g = weights.geometry;

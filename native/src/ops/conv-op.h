@@ -54,6 +54,7 @@ class ConvOp final : public Op {
                         std::shared_ptr<const ConvOp>* out);
 
   const char* name() const override { return params_.add ? "conv_add" : "conv"; }
+  OpKind kind() const override { return OpKind::kConv; }
   size_t input_count() const override { return params_.add ? 2 : 1; }
   size_t input_bytes(size_t i) const override { return i == 0 ? x_count_ : y_count_; }
   size_t output_bytes() const override { return y_count_; }
@@ -61,6 +62,12 @@ class ConvOp final : public Op {
   const size_t* out_spatial() const { return out_spatial_; }
   // inputs[0]: x; inputs[1]: extra (add only).
   Status Run(const void* const* inputs, void* output, void* scratch) const override;
+  // Whether RunWithEpilogue may run this op: the integer conv (not ConvAdd, whose fp32 add
+  // has its own numerics).
+  bool accepts_epilogue() const { return !params_.add; }
+  // Run's integer conv into y, with `epilogue` called on blocks of y as they are finished
+  // (ConvU8's ConvEpilogue): y's values before the epilogue are exactly Run's.
+  Status RunWithEpilogue(const void* x, void* y, const ConvEpilogue& epilogue) const;
 
  private:
   Status RunAdd(const uint8_t* x, const uint8_t* extra, uint8_t* y, void* scratch) const;

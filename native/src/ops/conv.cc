@@ -204,13 +204,22 @@ struct ConvCall {
   std::vector<float> bias_term, multiplier;
   float y_zp_f;
   int32_t y_zp_i;
+  // Applied per block by the paths that write call.y in whole blocks of pixels (null: none, or
+  // ConvU8 applies it after the conv); a path that did sets epilogue_applied.
+  const ConvEpilogue* epilogue = nullptr;
+  bool epilogue_applied = false;
 };
+
+// Hands [begin, end) of the output to the call's per-block epilogue, if any.
+inline void BlockDone(const ConvCall& call, size_t begin, size_t end) {
+  if (call.epilogue != nullptr) call.epilogue->fn(call.epilogue->context, begin, end);
+}
 
 // Depthwise: pieces of output rows per task through an indirection buffer; a piece spans about
 // kDwBytes of input pixels so that the kernel's passes over it (one per channel block) hit L1.
 constexpr size_t kDwBytes = 16 * 1024;
 
-void RunDepthwise(const ConvCall& call) {
+void RunDepthwise(ConvCall& call) {
   const ConvGeometry& g = call.w->geometry;
   const ConvPacked& packed = *call.w->packed;
   const Shape3& s = call.s;
@@ -315,6 +324,7 @@ void RunDepthwise(const ConvCall& call) {
                  out + (a - w0) * channels, channels, &params);
     }
     indirect(b, w1);
+    BlockDone(call, (row * s.out[2] + w0) * channels, (row * s.out[2] + w1) * channels);
   });
 }
 
@@ -353,7 +363,7 @@ constexpr size_t kPointwiseRows = 128;
 
 // 1x1, stride 1, no padding: the channels_last input is A (rows = pixels, lda = in_channels).
 // With a uint8-row pack and k a whole number of k groups the tiles read the input in place.
-Status RunPointwise(const ConvCall& call) {
+Status RunPointwise(ConvCall& call) {
   const ConvGeometry& g = call.w->geometry;
   const ConvPhase& phase = call.w->packed->phases[0];
   const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
@@ -370,7 +380,9 @@ Status RunPointwise(const ConvCall& call) {
           terms[r - r0] = stage.row_terms ? GemmRowTerm(a + (r - r0) * g.in_channels, icg, call.x_zp) : 0;
         }
         RunGemmTiles(stage, r1 - r0, a, g.in_channels, terms, call.y + r0 * g.out_channels + group * ocg, g.out_channels);
+        if (g.groups == 1) BlockDone(call, r0 * g.out_channels, r1 * g.out_channels);
       });
+      call.epilogue_applied = g.groups == 1;
       continue;
     }
     QK_RETURN_IF_ERROR(QGemmU8(*phase.gemm[group], m, call.x + group * icg, g.in_channels,
@@ -431,7 +443,7 @@ constexpr size_t kBlockBytes = 48 * 1024;
 // then channel) into per-thread scratch and multiplied by the phase's group weights. Ordinary
 // convolutions write the GEMM output in place (rows are consecutive pixels); transposed phases
 // write a block and copy each row to its pixel.
-Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
+Status RunPhase(ConvCall& call, const ConvPhase& phase) {
   const ConvGeometry& g = call.w->geometry;
   const Shape3& s = call.s;
   const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
@@ -448,6 +460,7 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
     return n * out_pixels + (axes[0].outputs[a0] * s.out[1] + axes[1].outputs[a1]) * s.out[2] + axes[2].outputs[a2];
   };
   if (phase.k == 0) {
+    call.epilogue_applied = false;  // ConvU8 applies it after the conv
     // No tap reaches these outputs (transposed, stride > kernel span): acc = 0, only the bias.
     std::vector<uint8_t> value(g.out_channels);
     for (size_t c = 0; c < g.out_channels; ++c) {
@@ -473,6 +486,10 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
   for (size_t group = 0; group < g.groups && direct; ++group) {
     direct = DirectStage(call, *phase.gemm[group], group * ocg, &stages[group]);
   }
+  // An ordinary convolution with one group writes whole rows of pixels (row == output pixel)
+  // per task: the epilogue runs on each block as it is written.
+  const bool block_epilogue = call.epilogue != nullptr && !g.transposed && g.groups == 1;
+  call.epilogue_applied = block_epilogue;
   // Direct rows are kpad bytes apart (the kernels read kpad bytes of a row; alignment does not matter).
   const size_t row_bytes = direct ? stages[0].pack->kpad() : k;
   ParallelFor(blocks * g.groups, [&](size_t task) {
@@ -542,6 +559,7 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
       if (!g.transposed) {
         RunGemmTiles(stages[group], r1 - r0, a.data(), row_bytes, terms.data(),
                      call.y + output_pixel(r0) * g.out_channels + group * ocg, g.out_channels);
+        if (block_epilogue) BlockDone(call, r0 * g.out_channels, r1 * g.out_channels);
         return;
       }
       std::vector<uint8_t>& out = ThreadScratch(1);
@@ -556,6 +574,7 @@ Status RunPhase(const ConvCall& call, const ConvPhase& phase) {
     if (!g.transposed) {
       errors[task] = QGemmU8(*phase.gemm[group], r1 - r0, a.data(), k, rq,
                              call.y + output_pixel(r0) * g.out_channels + group * ocg, g.out_channels);
+      if (block_epilogue && errors[task].ok()) BlockDone(call, r0 * g.out_channels, r1 * g.out_channels);
       return;
     }
     std::vector<uint8_t>& out = ThreadScratch(1);
@@ -849,7 +868,8 @@ const ConvGeometry& GeometryOf(const ConvWeights& w) { return w.geometry; }
 
 Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
               ConvLayout layout, double x_scale64, int32_t x_zero_point, double y_scale64,
-              int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine, bool out_channels_last) {
+              int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine, bool out_channels_last,
+              const ConvEpilogue* epilogue) {
   const float x_scale = static_cast<float>(x_scale64), y_scale = static_cast<float>(y_scale64);
   const ConvGeometry& g = w.geometry;
   size_t out_spatial[3];
@@ -919,8 +939,12 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
     if (y_cl.size() < out_elems) y_cl.resize(out_elems);
     call.y = y_cl.data();
   }
+  // Blocks of call.y are blocks of y unless y is transposed at the end.
+  const bool has_epilogue = epilogue != nullptr && epilogue->fn != nullptr;
+  call.epilogue = has_epilogue && !transpose_out ? epilogue : nullptr;
   if (w.packed->depthwise) {
     RunDepthwise(call);
+    call.epilogue_applied = call.epilogue != nullptr;
   } else if (IsPointwise(g)) {
     QK_RETURN_IF_ERROR(RunPointwise(call));
   } else if (RunConv1dWindows(call)) {
@@ -928,6 +952,12 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
     for (const ConvPhase& phase : w.packed->phases) QK_RETURN_IF_ERROR(RunPhase(call, phase));
   }
   if (transpose_out) Transpose(call.y, batch, out_pixels, g.out_channels, y);
+  if (has_epilogue && !call.epilogue_applied) {
+    // The paths without per-block calls: the whole output, in chunks over the threads.
+    constexpr size_t kChunk = 16384;
+    const size_t chunks = (out_elems + kChunk - 1) / kChunk;
+    ParallelFor(chunks, [&](size_t c) { epilogue->fn(epilogue->context, c * kChunk, std::min(out_elems, (c + 1) * kChunk)); });
+  }
   return Status::Ok();
 }
 

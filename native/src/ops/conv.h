@@ -77,6 +77,18 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
                          std::shared_ptr<const ConvWeights>* out);
 const ConvGeometry& GeometryOf(const ConvWeights& w);
 
+// A per-block epilogue of ConvU8 (a traced plan's fused conv + add, plan/fusion.h). ConvU8
+// calls fn(context, begin, end) for element ranges [begin, end) of y that hold their final
+// conv values, each element of y in exactly one call, possibly from several threads at once
+// (disjoint ranges). fn may rewrite its range of y in place, and must touch nothing else of y.
+// Paths that write y in blocks call it per block, while the block is in cache; the others
+// (a contiguous output, grouped GEMMs, transposed phases, the 1-D window path) call it on
+// chunks of the whole output after the conv.
+struct ConvEpilogue {
+  void (*fn)(const void* context, size_t begin, size_t end) = nullptr;
+  const void* context = nullptr;
+};
+
 // x: [batch][...] quint8 in `layout`; y: same layout (channels_last when out_channels_last, the
 // layout PyTorch's engines return whatever the input's), out_spatial from ConvOutputSize.
 // The output stage is the one of `engine` (ops/qgemm.h GemmRequant); the scales are doubles as
@@ -87,6 +99,6 @@ const ConvGeometry& GeometryOf(const ConvWeights& w);
 Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
               ConvLayout layout, double x_scale, int32_t x_zero_point, double y_scale,
               int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine = QEngine::kFbgemm,
-              bool out_channels_last = false);
+              bool out_channels_last = false, const ConvEpilogue* epilogue = nullptr);
 
 }  // namespace qk

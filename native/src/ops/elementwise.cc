@@ -283,55 +283,6 @@ void MakeBinaryParams(const BinarySpec& spec, BinaryParams* p) {
   p->relu = spec.relu ? 1 : 0;
 }
 
-Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const void* b, size_t b_len, void* y,
-                  size_t y_len, size_t row_length, size_t vector_length) {
-  QK_RETURN_IF_ERROR(CheckByteDType(spec.dtype));
-  QK_RETURN_IF_ERROR(CheckQParams(spec.a_scale, spec.a_zero_point, spec.dtype, "qa.scale", "qa.zeroPoint"));
-  QK_RETURN_IF_ERROR(CheckQParams(spec.b_scale, spec.b_zero_point, spec.dtype, "qb.scale", "qb.zeroPoint"));
-  QK_RETURN_IF_ERROR(CheckQParams(spec.out_scale, spec.out_zero_point, spec.dtype, "scale", "zeroPoint"));
-  QK_RETURN_IF_ERROR(CheckBuffer(a, a_len, a_len, "qa"));
-  if (b_len != a_len) {
-    return Status::RangeError(Expected(std::to_string(a_len) + " elements (as many as qa)", "qb", std::to_string(b_len)));
-  }
-  QK_RETURN_IF_ERROR(CheckBuffer(b, b_len, a_len, "qb"));
-  QK_RETURN_IF_ERROR(CheckBuffer(y, y_len, a_len, "output"));
-  QK_RETURN_IF_ERROR(CheckRows(a_len, row_length, vector_length));
-  if (spec.qnnpack_add) {
-    if (spec.dtype != QDType::kQUInt8 || spec.multiply) {
-      return Status::RangeError(Expected("a quint8 add", "engine qnnpack's add", "another op or dtype"));
-    }
-    return QnnpackAddRows(spec, static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), static_cast<uint8_t*>(y),
-                          a_len);
-  }
-  if (spec.xnnpack_add) {
-    if (spec.dtype != QDType::kQInt8 || spec.multiply) {
-      return Status::RangeError(Expected("a qint8 add", "engine qnnpack's XNNPACK add", "another op or dtype"));
-    }
-    return XnnpackAddRows(spec, static_cast<const int8_t*>(a), static_cast<const int8_t*>(b), static_cast<int8_t*>(y),
-                          a_len);
-  }
-  if (a_len == 0) return Status::Ok();
-  BinaryParams params;
-  MakeBinaryParams(spec, &params);
-  const DispatchTable& table = Dispatch();
-  ParallelSegments(a_len, [&](size_t begin, size_t end) {
-    ForEachSegment(begin, end, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
-      if (spec.dtype == QDType::kQUInt8) {
-        const uint8_t* pa = static_cast<const uint8_t*>(a) + offset;
-        const uint8_t* pb = static_cast<const uint8_t*>(b) + offset;
-        uint8_t* py = static_cast<uint8_t*>(y) + offset;
-        if (vector) table.qu8_binary(count, pa, pb, py, &params); else BinaryScalarLoop(count, pa, pb, py, params);
-      } else {
-        const int8_t* pa = static_cast<const int8_t*>(a) + offset;
-        const int8_t* pb = static_cast<const int8_t*>(b) + offset;
-        int8_t* py = static_cast<int8_t*>(y) + offset;
-        if (vector) table.qs8_binary(count, pa, pb, py, &params); else BinaryScalarLoop(count, pa, pb, py, params);
-      }
-    });
-  });
-  return Status::Ok();
-}
-
 namespace {
 
 // dst[k] = src[((start + k) / each) % period] for k < count: runs of one value (memset) or of
@@ -438,58 +389,151 @@ Status AddScaleRatios(const BinarySpec& spec, float lo, const char* range, float
 
 }  // namespace
 
-Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b, uint8_t* y, size_t n) {
+// QNNPACK's quint8 add (see QnnpackAddRows in the header): the constants once per op.
+Status BinaryOp::PrepareQnnpackAdd(const BinarySpec& spec, FixedPointAdd* f) {
   float ra = 0, rb = 0;
   QK_RETURN_IF_ERROR(AddScaleRatios(spec, 0x1.0p-14f, "[2^-14, 2^8) (QNNPACK's add)", &ra, &rb));
-  const int32_t y_zp = static_cast<int32_t>(spec.out_zero_point);
-  const int32_t y_min = spec.relu ? y_zp : 0, y_max = 255;
-  if (y_min >= y_max) {
+  f->y_zp = static_cast<int32_t>(spec.out_zero_point);
+  f->y_min = spec.relu ? f->y_zp : 0;
+  f->y_max = 255;
+  if (f->y_min >= f->y_max) {
     return Status::RangeError(Expected("an output range with min below max (QNNPACK's add_relu)", "zeroPoint",
-                                       std::to_string(y_zp)));
+                                       std::to_string(f->y_zp)));
   }
   int exponent = 0;
   std::frexp(std::max(ra, rb), &exponent);  // max = f * 2^exponent, f in [0.5, 1): IEEE exponent = exponent - 1
-  const int shift = 21 - (exponent - 1);
-  const int32_t ma = static_cast<int32_t>(std::lrintf(std::ldexp(ra, shift)));
-  const int32_t mb = static_cast<int32_t>(std::lrintf(std::ldexp(rb, shift)));
-  const int32_t a_zp = static_cast<int32_t>(spec.a_zero_point), b_zp = static_cast<int32_t>(spec.b_zero_point);
+  f->shift = 21 - (exponent - 1);
+  f->ma = static_cast<int32_t>(std::lrintf(std::ldexp(ra, f->shift)));
+  f->mb = static_cast<int32_t>(std::lrintf(std::ldexp(rb, f->shift)));
   // QNNPACK adds -(ma * a_zp + mb * b_zp) to ma * a + mb * b, all in wrapping int32; the
   // magnitudes here (< 2^22 * 255 * 2) stay far below 2^31, so plain int64 gives the same sum.
-  const int64_t zero_point_product = -(int64_t{ma} * a_zp + int64_t{mb} * b_zp);
-  const int64_t mask = (int64_t{1} << shift) - 1, threshold = mask >> 1;
-  ParallelSegments(n, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      const int64_t acc = zero_point_product + int64_t{ma} * a[i] + int64_t{mb} * b[i];
-      const int64_t remainder = (acc & mask) - (acc < 0 ? 1 : 0);
-      const int64_t q = (acc >> shift) + (remainder > threshold ? 1 : 0) + y_zp;
-      y[i] = static_cast<uint8_t>(std::min<int64_t>(std::max<int64_t>(q, y_min), y_max));
-    }
-  });
+  f->bias = -(f->ma * spec.a_zero_point + f->mb * spec.b_zero_point);
+  f->mask = (int64_t{1} << f->shift) - 1;
+  f->threshold = f->mask >> 1;
   return Status::Ok();
 }
 
-Status XnnpackAddRows(const BinarySpec& spec, const int8_t* a, const int8_t* b, int8_t* y, size_t n) {
+// XNNPACK's qs8 add (see XnnpackAddRows in the header): the constants once per op.
+Status BinaryOp::PrepareXnnpackAdd(const BinarySpec& spec, FixedPointAdd* f) {
   float ra = 0, rb = 0;
   QK_RETURN_IF_ERROR(AddScaleRatios(spec, 0x1.0p-10f, "[2^-10, 2^8) (XNNPACK's add)", &ra, &rb));
-  const int32_t y_zp = static_cast<int32_t>(spec.out_zero_point);
-  const int32_t y_min = spec.relu ? y_zp : -128, y_max = 127;
-  if (y_min >= y_max) {
+  f->y_zp = static_cast<int32_t>(spec.out_zero_point);
+  f->y_min = spec.relu ? f->y_zp : -128;
+  f->y_max = 127;
+  if (f->y_min >= f->y_max) {
     return Status::RangeError(Expected("a zero point below 127 (XNNPACK's add_relu)", "zeroPoint",
-                                       std::to_string(y_zp) + " of type number"));
+                                       std::to_string(f->y_zp) + " of type number"));
   }
   int exponent = 0;
   std::frexp(std::max(ra, rb), &exponent);  // max = f * 2^exponent, f in [0.5, 1): IEEE exponent = exponent - 1
-  const int shift = 20 - (exponent - 1);
-  const int64_t ma = std::lrintf(std::ldexp(ra, shift));
-  const int64_t mb = std::lrintf(std::ldexp(rb, shift));
-  const int64_t bias = (int64_t{1} << (shift - 1)) - ma * spec.a_zero_point - mb * spec.b_zero_point;
-  ParallelSegments(n, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      const int64_t q = (bias + ma * a[i] + mb * b[i]) >> shift;  // arithmetic: floor
-      y[i] = static_cast<int8_t>(std::min<int64_t>(std::max<int64_t>(q, y_min - y_zp), y_max - y_zp) + y_zp);
+  f->shift = 20 - (exponent - 1);
+  f->ma = std::lrintf(std::ldexp(ra, f->shift));
+  f->mb = std::lrintf(std::ldexp(rb, f->shift));
+  f->bias = (int64_t{1} << (f->shift - 1)) - f->ma * spec.a_zero_point - f->mb * spec.b_zero_point;
+  return Status::Ok();
+}
+
+Status BinaryOp::Prepare(const BinarySpec& spec, size_t n, size_t row_length, size_t vector_length,
+                         std::shared_ptr<const BinaryOp>* out) {
+  QK_RETURN_IF_ERROR(CheckByteDType(spec.dtype));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.a_scale, spec.a_zero_point, spec.dtype, "qa.scale", "qa.zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.b_scale, spec.b_zero_point, spec.dtype, "qb.scale", "qb.zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckQParams(spec.out_scale, spec.out_zero_point, spec.dtype, "scale", "zeroPoint"));
+  QK_RETURN_IF_ERROR(CheckRows(n, row_length, vector_length));
+  auto op = std::shared_ptr<BinaryOp>(new BinaryOp);
+  op->spec_ = spec;
+  op->n_ = n;
+  op->row_length_ = row_length;
+  op->vector_length_ = vector_length;
+  if (spec.qnnpack_add) {
+    if (spec.dtype != QDType::kQUInt8 || spec.multiply) {
+      return Status::RangeError(Expected("a quint8 add", "engine qnnpack's add", "another op or dtype"));
+    }
+    op->formula_ = Formula::kQnnpackAdd;
+    QK_RETURN_IF_ERROR(PrepareQnnpackAdd(spec, &op->fixed_));
+  } else if (spec.xnnpack_add) {
+    if (spec.dtype != QDType::kQInt8 || spec.multiply) {
+      return Status::RangeError(Expected("a qint8 add", "engine qnnpack's XNNPACK add", "another op or dtype"));
+    }
+    op->formula_ = Formula::kXnnpackAdd;
+    QK_RETURN_IF_ERROR(PrepareXnnpackAdd(spec, &op->fixed_));
+  } else {
+    op->formula_ = Formula::kTorch;
+    MakeBinaryParams(spec, &op->params_);
+  }
+  *out = std::move(op);
+  return Status::Ok();
+}
+
+void BinaryOp::RunRange(const void* a, const void* b, void* y, size_t begin, size_t end) const {
+  switch (formula_) {
+    case Formula::kQnnpackAdd: {
+      const FixedPointAdd& f = fixed_;
+      const uint8_t* pa = static_cast<const uint8_t*>(a);
+      const uint8_t* pb = static_cast<const uint8_t*>(b);
+      uint8_t* py = static_cast<uint8_t*>(y);
+      for (size_t i = begin; i < end; ++i) {
+        const int64_t acc = f.bias + f.ma * pa[i] + f.mb * pb[i];
+        const int64_t remainder = (acc & f.mask) - (acc < 0 ? 1 : 0);
+        const int64_t q = (acc >> f.shift) + (remainder > f.threshold ? 1 : 0) + f.y_zp;
+        py[i] = static_cast<uint8_t>(std::min<int64_t>(std::max<int64_t>(q, f.y_min), f.y_max));
+      }
+      return;
+    }
+    case Formula::kXnnpackAdd: {
+      const FixedPointAdd& f = fixed_;
+      const int8_t* pa = static_cast<const int8_t*>(a);
+      const int8_t* pb = static_cast<const int8_t*>(b);
+      int8_t* py = static_cast<int8_t*>(y);
+      for (size_t i = begin; i < end; ++i) {
+        const int64_t q = (f.bias + f.ma * pa[i] + f.mb * pb[i]) >> f.shift;  // arithmetic: floor
+        py[i] = static_cast<int8_t>(std::min<int64_t>(std::max<int64_t>(q, f.y_min - f.y_zp), f.y_max - f.y_zp) + f.y_zp);
+      }
+      return;
+    }
+    case Formula::kTorch:
+      break;
+  }
+  // Each element takes the vector or the scalar formula by its place in its row, and the
+  // vector kernels finish a count that is not a whole number of vectors with the vector
+  // formula too (BinaryVectorLoop): so an element's bytes never depend on [begin, end).
+  const DispatchTable& table = Dispatch();
+  ForEachSegment(begin, end, row_length_, vector_length_, [&](size_t offset, size_t count, bool vector) {
+    if (spec_.dtype == QDType::kQUInt8) {
+      const uint8_t* pa = static_cast<const uint8_t*>(a) + offset;
+      const uint8_t* pb = static_cast<const uint8_t*>(b) + offset;
+      uint8_t* py = static_cast<uint8_t*>(y) + offset;
+      if (vector) table.qu8_binary(count, pa, pb, py, &params_); else BinaryScalarLoop(count, pa, pb, py, params_);
+    } else {
+      const int8_t* pa = static_cast<const int8_t*>(a) + offset;
+      const int8_t* pb = static_cast<const int8_t*>(b) + offset;
+      int8_t* py = static_cast<int8_t*>(y) + offset;
+      if (vector) table.qs8_binary(count, pa, pb, py, &params_); else BinaryScalarLoop(count, pa, pb, py, params_);
     }
   });
+}
+
+Status BinaryOp::Run(const void* const* inputs, void* output, void*) const {
+  QK_RETURN_IF_ERROR(CheckBuffer(inputs[0], n_, n_, "qa"));
+  QK_RETURN_IF_ERROR(CheckBuffer(inputs[1], n_, n_, "qb"));
+  QK_RETURN_IF_ERROR(CheckBuffer(output, n_, n_, "output"));
+  if (n_ == 0) return Status::Ok();
+  ParallelSegments(n_, [&](size_t begin, size_t end) { RunRange(inputs[0], inputs[1], output, begin, end); });
   return Status::Ok();
+}
+
+Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const void* b, size_t b_len, void* y,
+                  size_t y_len, size_t row_length, size_t vector_length) {
+  std::shared_ptr<const BinaryOp> op;
+  QK_RETURN_IF_ERROR(BinaryOp::Prepare(spec, a_len, row_length, vector_length, &op));
+  QK_RETURN_IF_ERROR(CheckBuffer(a, a_len, a_len, "qa"));
+  if (b_len != a_len) {
+    return Status::RangeError(Expected(std::to_string(a_len) + " elements (as many as qa)", "qb", std::to_string(b_len)));
+  }
+  QK_RETURN_IF_ERROR(CheckBuffer(b, b_len, a_len, "qb"));
+  QK_RETURN_IF_ERROR(CheckBuffer(y, y_len, a_len, "output"));
+  const void* inputs[2] = {a, b};
+  return op->Run(inputs, y, nullptr);
 }
 
 Status MatmulF32(const float* a, size_t a_len, const float* b, size_t b_len, float* y, size_t y_len, size_t batch,

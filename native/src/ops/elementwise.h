@@ -16,9 +16,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "base/params-elementwise.h"  // LookupOp, InverseScale, LookupSpec, BinarySpec
 #include "base/status.h"
+#include "ops/op.h"
 #include "ops/quantize.h"
 #include "ukernels/ukernels.h"
 
@@ -52,6 +54,8 @@ Status LookupRows(const LookupSpec& spec, const void* x, size_t x_len, void* y, 
 Status LookupRowsWithTables(const LookupTables& tables, const void* x, size_t x_len, void* y, size_t y_len,
                             size_t row_length, size_t vector_length);
 
+// BinaryOp's formulas besides PyTorch's own kernel:
+//
 // QNNPACK's quint8 add (pytorch_qnnp_compute_add_quantization_params and the q8vadd kernels,
 // which torch 1.13's quantized::add / add_relu run under the qnnpack engine for same-shape
 // quint8 operands), per element:
@@ -62,7 +66,6 @@ Status LookupRowsWithTables(const LookupTables& tables, const void* x, size_t x_
 //   y = clamp(round_half_away_from_zero(acc / 2^shift) + y_zp, y_min, y_max)   (ties away from 0:
 //       asr plus 1 when the remainder exceeds half, the remainder taken as QNNPACK does)
 // add_relu: y_min = y_zp; QNNPACK refuses y_min == y_max (a ReLU with zero point 255).
-Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b, uint8_t* y, size_t n);
 
 // XNNPACK's qs8 add (xnn_create_add_nd_qs8 / xnn_init_qs8_add_minmax params and the vadd kernels,
 // which torch 1.13's xnnp_add runs for qint8 add / add_relu under the qnnpack engine), per element:
@@ -73,7 +76,6 @@ Status QnnpackAddRows(const BinarySpec& spec, const uint8_t* a, const uint8_t* b
 //   y = clamp(acc >> shift, y_min - y_zp, 127 - y_zp) + y_zp           (arithmetic shift: ties up)
 // add_relu: y_min = y_zp; XNNPACK refuses y_min >= y_max (a ReLU with zero point 127).
 // Measured against Debian's torch: 0 of 45000 random elements differ (onednn's add: 499 of 40000).
-Status XnnpackAddRows(const BinarySpec& spec, const int8_t* a, const int8_t* b, int8_t* y, size_t n);
 
 // An operand of BinaryRowsBroadcast as the dense output's order reads it: element i of the
 // output takes data[(i / each) % period] (each = 1, period = n: a dense operand; a [1, C, 1, 1]
@@ -93,6 +95,49 @@ struct BroadcastOperand {
 Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, const BroadcastOperand& b, void* y,
                            size_t n, size_t row_length, size_t vector_length);
 
+// A prepared add / mul of two dense runs of n elements (checked once): a traced plan's step,
+// and the epilogue a fused conv + add step applies to each block of conv output
+// (plan/fusion.h). The formula is the spec's: PyTorch's own kernel (rows of row_length, the
+// first vector_length of each in the vector formula), QNNPACK's add or XNNPACK's add.
+class BinaryOp final : public Op {
+ public:
+  static Status Prepare(const BinarySpec& spec, size_t n, size_t row_length, size_t vector_length,
+                        std::shared_ptr<const BinaryOp>* out);
+
+  const char* name() const override { return spec_.multiply ? "mul" : "add"; }
+  OpKind kind() const override { return OpKind::kBinary; }
+  size_t input_count() const override { return 2; }
+  size_t input_bytes(size_t) const override { return n_; }
+  size_t output_bytes() const override { return n_; }
+  // inputs[0]: a, inputs[1]: b; split over the threads.
+  Status Run(const void* const* inputs, void* output, void* scratch) const override;
+  // Elements [begin, end) of y = a op b, on the calling thread; a, b and y point at element 0
+  // of the n-element buffers. An element's bytes depend only on its inputs and its index
+  // (never on the range), so any split of [0, n) gives Run's bytes. y may be a or b (each
+  // element is read before it is written, at the same index).
+  void RunRange(const void* a, const void* b, void* y, size_t begin, size_t end) const;
+  const BinarySpec& spec() const { return spec_; }
+  size_t size() const { return n_; }
+
+ private:
+  enum class Formula { kTorch, kQnnpackAdd, kXnnpackAdd };
+  // The fixed-point adds' constants (formulas above).
+  struct FixedPointAdd {
+    int shift = 0;
+    int64_t ma = 0, mb = 0, bias = 0, mask = 0, threshold = 0;
+    int32_t y_zp = 0, y_min = 0, y_max = 0;
+  };
+  static Status PrepareQnnpackAdd(const BinarySpec& spec, FixedPointAdd* f);
+  static Status PrepareXnnpackAdd(const BinarySpec& spec, FixedPointAdd* f);
+
+  BinarySpec spec_;
+  size_t n_ = 0, row_length_ = 1, vector_length_ = 0;
+  Formula formula_ = Formula::kTorch;
+  BinaryParams params_{};
+  FixedPointAdd fixed_;
+};
+
+// One call of a BinaryOp (prepared, checked and run): the eager binding's add / mul.
 Status BinaryRows(const BinarySpec& spec, const void* a, size_t a_len, const void* b, size_t b_len, void* y,
                   size_t y_len, size_t row_length, size_t vector_length);
 

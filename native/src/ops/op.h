@@ -16,9 +16,14 @@
 
 namespace qk {
 
+// An op's class, for the fusion passes of traced plans (plan/fusion.h), which must know what a
+// step runs (the addon builds without RTTI, so no dynamic_cast).
+enum class OpKind { kOther, kConv /* ops/conv-op.h ConvOp */, kBinary /* ops/elementwise.h BinaryOp */ };
+
 class Op {
  public:
   virtual ~Op() = default;
+  virtual OpKind kind() const { return OpKind::kOther; }
   // The op's name as users know it (plans put it in their error messages).
   virtual const char* name() const = 0;
   virtual size_t input_count() const = 0;

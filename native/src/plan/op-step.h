@@ -18,7 +18,7 @@ class OpStep final : public PlanStep {
   Status Run(const void* const* inputs, void* output, void* scratch) const override {
     return op_->Run(inputs, output, scratch);
   }
-  const Op& op() const { return *op_; }
+  const Op* op() const override { return op_.get(); }
 
  private:
   std::shared_ptr<const Op> op_;

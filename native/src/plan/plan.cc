@@ -2,6 +2,7 @@
 #include "plan/plan.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -101,14 +102,49 @@ Plan::ValueId Plan::Root(ValueId id, size_t* offset) const {
   return id;
 }
 
-Status Plan::Finalize() {
-  QK_RETURN_IF_ERROR(CheckBuilding("Finalize"));
-  if (outputs_.empty()) return Status::Error("Finalize: the plan has no output");
+size_t Plan::use_count(ValueId id) const {
+  size_t uses = 0;
+  for (const Step& step : steps_) uses += static_cast<size_t>(std::count(step.inputs.begin(), step.inputs.end(), id));
+  for (const Value& v : values_) uses += v.kind == Kind::kView && v.base == id ? 1 : 0;
+  uses += static_cast<size_t>(std::count(outputs_.begin(), outputs_.end(), id));
+  return uses;
+}
+
+Status Plan::MergeSteps(size_t first, size_t second, std::shared_ptr<const PlanStep> merged, std::vector<ValueId> inputs) {
+  QK_RETURN_IF_ERROR(CheckBuilding("MergeSteps"));
+  if (!(first < second && second < steps_.size()) || !merged) return Status::Error("MergeSteps: bad steps");
+  const ValueId removed = steps_[first].output;
+  const std::vector<ValueId>& reads = steps_[second].inputs;
+  if (use_count(removed) != 1 || std::count(reads.begin(), reads.end(), removed) != 1) {
+    return Status::Error("MergeSteps: the first step's output has other uses");
+  }
+  // Written before `second`: an input, a constant, a view of one, or the output of a step
+  // other than `first` placed before `second` (values of later steps have larger ids).
+  for (ValueId id : inputs) {
+    QK_RETURN_IF_ERROR(CheckValue(id, "MergeSteps"));
+    size_t offset = 0;
+    const ValueId root = Root(id, &offset);
+    if (root == removed || root >= steps_[second].output || values_[root].kind == Kind::kMerged) {
+      return Status::Error("MergeSteps: an input is not written before the merged step");
+    }
+  }
+  values_[removed].kind = Kind::kMerged;
+  Step& step = steps_[second];
+  step.op = std::move(merged);
+  step.inputs = std::move(inputs);
+  step.scratch_bytes = step.op->scratch_bytes();
+  steps_.erase(steps_.begin() + static_cast<std::ptrdiff_t>(first));
+  return Status::Ok();
+}
+
+void Plan::Buffers(std::vector<ArenaBuffer>* buffers, std::vector<size_t>* value_buffer,
+                   std::vector<size_t>* scratch_buffer, std::vector<int64_t>* output_slot) const {
   // An intermediate marked as an output (the first time it is marked) is written by its step
   // straight into the caller's buffer; every other output is copied after the last step.
+  output_slot->assign(values_.size(), -1);
   for (size_t slot = 0; slot < outputs_.size(); ++slot) {
-    Value& v = values_[outputs_[slot]];
-    if (v.kind == Kind::kIntermediate && v.output_slot < 0) v.output_slot = static_cast<int64_t>(slot);
+    const ValueId id = outputs_[slot];
+    if (values_[id].kind == Kind::kIntermediate && (*output_slot)[id] < 0) (*output_slot)[id] = static_cast<int64_t>(slot);
   }
   // Lifetimes: from the writing step to the last step reading the value or any view of it;
   // a value copied to an output lives past the last step.
@@ -125,20 +161,46 @@ Status Plan::Finalize() {
   for (size_t slot = 0; slot < outputs_.size(); ++slot) {
     size_t offset = 0;
     const ValueId root = Root(outputs_[slot], &offset);
-    const bool direct = outputs_[slot] == root && values_[root].output_slot == static_cast<int64_t>(slot);
+    const bool direct = outputs_[slot] == root && (*output_slot)[root] == static_cast<int64_t>(slot);
     if (!direct) last[root] = end_step;
   }
-  buffers_.clear();
+  buffers->clear();
+  value_buffer->assign(values_.size(), SIZE_MAX);
   for (ValueId id = 0; id < values_.size(); ++id) {
-    Value& v = values_[id];
-    if (v.kind != Kind::kIntermediate || v.output_slot >= 0) continue;
-    v.index = buffers_.size();
-    buffers_.push_back({v.bytes, first[id], last[id]});
+    if (values_[id].kind != Kind::kIntermediate || (*output_slot)[id] >= 0) continue;
+    (*value_buffer)[id] = buffers->size();
+    buffers->push_back({values_[id].bytes, first[id], last[id]});
   }
+  scratch_buffer->assign(steps_.size(), SIZE_MAX);
   for (size_t i = 0; i < steps_.size(); ++i) {
     if (steps_[i].scratch_bytes == 0) continue;
-    steps_[i].scratch_buffer = buffers_.size();
-    buffers_.push_back({steps_[i].scratch_bytes, i, i});
+    (*scratch_buffer)[i] = buffers->size();
+    buffers->push_back({steps_[i].scratch_bytes, i, i});
+  }
+}
+
+Status Plan::PlannedArena(ArenaLayout* layout) const {
+  std::vector<ArenaBuffer> buffers;
+  std::vector<size_t> value_buffer, scratch_buffer;
+  std::vector<int64_t> output_slot;
+  Buffers(&buffers, &value_buffer, &scratch_buffer, &output_slot);
+  return PlanArena(buffers, layout);
+}
+
+Status Plan::Finalize() {
+  QK_RETURN_IF_ERROR(CheckBuilding("Finalize"));
+  if (outputs_.empty()) return Status::Error("Finalize: the plan has no output");
+  std::vector<size_t> value_buffer, scratch_buffer;
+  std::vector<int64_t> output_slot;
+  Buffers(&buffers_, &value_buffer, &scratch_buffer, &output_slot);
+  for (ValueId id = 0; id < values_.size(); ++id) {
+    Value& v = values_[id];
+    if (v.kind != Kind::kIntermediate) continue;
+    v.output_slot = output_slot[id];
+    if (value_buffer[id] != SIZE_MAX) v.index = value_buffer[id];
+  }
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    if (scratch_buffer[i] != SIZE_MAX) steps_[i].scratch_buffer = scratch_buffer[i];
   }
   QK_RETURN_IF_ERROR(PlanArena(buffers_, &layout_));
   max_step_inputs_ = 0;
@@ -163,7 +225,8 @@ uint8_t* Plan::Resolve(ValueId id, uint8_t* arena, const void* const* inputs, vo
       base = v.output_slot >= 0 ? static_cast<uint8_t*>(outputs[v.output_slot]) : arena + layout_.offsets[v.index];
       break;
     case Kind::kView:
-      break;  // Root never returns a view
+    case Kind::kMerged:
+      break;  // Root never returns a view; no step reads a merged-away value
   }
   return base + offset;
 }

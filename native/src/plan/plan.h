@@ -27,6 +27,8 @@
 
 namespace qk {
 
+class Op;  // ops/op.h
+
 // One prepared operator of a plan. Run is const and may run concurrently with itself.
 class PlanStep {
  public:
@@ -39,6 +41,9 @@ class PlanStep {
   // (the byte sizes given when the step was added), scratch at scratch_bytes() bytes
   // aligned to kArenaAlignment (null when 0).
   virtual Status Run(const void* const* inputs, void* output, void* scratch) const = 0;
+  // The prepared op the step runs, when it runs one op (plan/op-step.h) and nothing else: what
+  // fusion passes (plan/fusion.h) look at. Null for steps made from functions.
+  virtual const Op* op() const { return nullptr; }
 };
 
 class Plan {
@@ -57,6 +62,21 @@ class Plan {
   // Computes lifetimes and the arena layout; no more building after it.
   Status Finalize();
 
+  // ---- inspection and rewriting before Finalize (fusion passes, plan/fusion.h) ----
+  const PlanStep& step(size_t i) const { return *steps_[i].op; }
+  std::shared_ptr<const PlanStep> shared_step(size_t i) const { return steps_[i].op; }
+  const std::vector<ValueId>& step_inputs(size_t i) const { return steps_[i].inputs; }
+  ValueId step_output(size_t i) const { return steps_[i].output; }
+  // Reads of a value: each time a step lists it as an input, each view of it (read or not)
+  // and each time it is marked as an output.
+  size_t use_count(ValueId id) const;
+  // Replaces steps `first` < `second` by `merged`, at `second`'s place, reading `inputs` and
+  // writing `second`'s output. `first`'s output must have one use, as an input of `second`:
+  // it leaves the plan (no buffer). Every value in `inputs` must be written before `second`.
+  Status MergeSteps(size_t first, size_t second, std::shared_ptr<const PlanStep> merged, std::vector<ValueId> inputs);
+  // The arena Finalize would plan now (for the figures of a fusion pass).
+  Status PlannedArena(ArenaLayout* layout) const;
+
   // ---- running ----
   size_t input_count() const { return inputs_.size(); }
   size_t output_count() const { return outputs_.size(); }
@@ -72,7 +92,7 @@ class Plan {
              const size_t* output_sizes, size_t output_count) const;
 
  private:
-  enum class Kind { kInput, kConstant, kIntermediate, kView };
+  enum class Kind { kInput, kConstant, kIntermediate, kView, kMerged /* a step output a MergeSteps removed */ };
   struct Value {
     Kind kind = Kind::kIntermediate;
     size_t bytes = 0;
@@ -90,6 +110,10 @@ class Plan {
   };
 
   Status CheckBuilding(const char* what) const;
+  // The buffers Finalize places: per intermediate (index in *value_buffer, or SIZE_MAX) and
+  // per step's scratch (*scratch_buffer), and the output slot each intermediate writes.
+  void Buffers(std::vector<ArenaBuffer>* buffers, std::vector<size_t>* value_buffer, std::vector<size_t>* scratch_buffer,
+               std::vector<int64_t>* output_slot) const;
   Status CheckValue(ValueId id, const char* what) const;
   // The value a view finally reads, and the total offset into it.
   ValueId Root(ValueId id, size_t* offset) const;
