@@ -1,35 +1,88 @@
-// Event-loop lag with async convolutions in flight: p50/p99/max of perf_hooks.monitorEventLoopDelay while N conv forwardAsync run.
-// Usage: node bench/event-loop.js [inFlight=16] [rounds=3] [traced]   (issue 14: p99 lag with 16 in flight;
-// issue 11: `8 3 traced` runs the conv as a jit.trace plan, whose forwardAsync is one AsyncWorker per forward)
+// Event-loop lag with async convolutions in flight: p50/p99/max of perf_hooks.monitorEventLoopDelay while N conv forwardAsync run, and what each call costs the JS thread.
+// Usage: node bench/event-loop.js [inFlight=16] [rounds=3] [traced] [--root DIR]
+//   (issue 14: p99 lag with 16 in flight; issue 11: `8 3 traced` runs the conv as a jit.trace plan,
+//   whose forwardAsync is one AsyncWorker per forward; --root loads the qkernels build at DIR
+//   instead of this checkout, so two builds can be run alternately by the same command.)
+// Besides the lag, it prints the JS thread's own CPU time and minor page faults (Linux:
+// /proc/self/task/<pid>/schedstat and stat; absent elsewhere): per forwardAsync call (the
+// synchronous part: checks, input snapshot, output allocation, queueing) and per call over the
+// whole run (adds completions, promise resolution, the QTensor wrap, GC). CPU time, unlike lag,
+// does not depend on how many other threads want the cores.
 'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const { monitorEventLoopDelay } = require('perf_hooks');
-const q = require('..');
+
+const positional = [];
+let root = path.join(__dirname, '..');
+for (let i = 2; i < process.argv.length; i++) {
+  if (process.argv[i] === '--root') root = path.resolve(process.argv[++i]);
+  else positional.push(process.argv[i]);
+}
+const q = require(root);
+
+// The JS thread's run time (ns) and minor faults, or null where /proc is not there.
+const task = `/proc/self/task/${process.pid}`;
+function mainThread() {
+  try {
+    const cpuNs = Number(fs.readFileSync(`${task}/schedstat`, 'utf8').split(' ')[0]);
+    // stat: "pid (comm) state ..." - comm may hold spaces, so fields count from the last ')'.
+    const stat = fs.readFileSync(`${task}/stat`, 'utf8');
+    const minflt = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+    return { cpuNs, minflt };
+  } catch {
+    return null;
+  }
+}
 
 async function main() {
-  const inFlight = Number(process.argv[2] || 16);
-  const rounds = Number(process.argv[3] || 3);
-  const traced = process.argv[4] === 'traced';
+  const inFlight = Number(positional[0] || 16);
+  const rounds = Number(positional[1] || 3);
+  const traced = positional[2] === 'traced';
   const m = new q.nnq.Conv2d(64, 64, 3, { padding: 1 });
   m.scale = 0.2;
   m.zeroPoint = 0;
   const x = q.quantizePerTensor(q.tensor(new Float32Array(64 * 224 * 224).map((_, i) => (i % 17) / 8), [1, 64, 224, 224]), 0.05, 3, 'quint8');
   const model = traced ? q.jit.trace(m, x) : m;
-  await model.forwardAsync(x); // warm-up: packing, thread pool start
+  // Warm-up, one round at the same concurrency: packing, the thread pool's start, and the
+  // snapshot pool's first fill (a server's steady state; the first round faults in its copies).
+  await Promise.all(Array.from({ length: inFlight }, () => model.forwardAsync(x)));
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   // A timer keeps the loop turning so that every stall shows up as delay.
   const tick = setInterval(() => {}, 1);
   histogram.enable();
   const start = process.hrtime.bigint();
+  const runStart = mainThread();
+  let callNs = 0;
+  let callFaults = 0;
   for (let r = 0; r < rounds; r++) {
-    await Promise.all(Array.from({ length: inFlight }, () => model.forwardAsync(x)));
+    const pending = [];
+    for (let i = 0; i < inFlight; i++) {
+      const before = mainThread();
+      pending.push(model.forwardAsync(x));
+      const after = mainThread();
+      if (before && after) {
+        callNs += after.cpuNs - before.cpuNs;
+        callFaults += after.minflt - before.minflt;
+      }
+    }
+    await Promise.all(pending);
   }
+  const runEnd = mainThread();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   histogram.disable();
   clearInterval(tick);
-  const ms = (ns) => (ns / 1e6).toFixed(2);
+  const calls = inFlight * rounds;
+  const ms = (ns) => Number((ns / 1e6).toFixed(2));
+  const perCall = runStart && runEnd ? {
+    callCpuMs: ms(callNs / calls), callFaults: Math.round(callFaults / calls),
+    runCpuMsPerCall: ms((runEnd.cpuNs - runStart.cpuNs) / calls), runFaultsPerCall: Math.round((runEnd.minflt - runStart.minflt) / calls),
+  } : {};
   console.log(JSON.stringify({
-    inFlight, rounds, traced, seconds: Number(seconds.toFixed(2)), threads: q.backend.info().threads,
-    p50ms: Number(ms(histogram.percentile(50))), p99ms: Number(ms(histogram.percentile(99))), maxms: Number(ms(histogram.max)),
+    root: path.relative(process.cwd(), root) || '.', inFlight, rounds, traced, seconds: Number(seconds.toFixed(2)), threads: q.backend.info().threads,
+    p50ms: ms(histogram.percentile(50)), p99ms: ms(histogram.percentile(99)), maxms: ms(histogram.max),
+    ...perCall, load1: Number(os.loadavg()[0].toFixed(2)), cpu: os.cpus()[0].model,
   }));
 }
 main();

@@ -29,6 +29,8 @@ export interface NativeBackendInfo {
 export interface NativeAddon {
   readonly interfaceVersion: number;
   backendInfo(): NativeBackendInfo;
+  /** The process-wide pool of async input copies (native/src/base/snapshot-pool.h): for tests and diagnostics. */
+  snapshotPoolStats(): { maxIdleBytes: number; idleBytes: number; idleBuffers: number; reused: number; allocated: number; evicted: number };
   getIsa(): string;
   setMaxIsa(isa: string): string;
   quantizedEngine(): string;

@@ -23,6 +23,7 @@
 
 #include "base/cpu.h"
 #include "base/isa.h"
+#include "base/snapshot-pool.h"
 #include "base/threadpool.h"
 #include "ops/quantize.h"
 #include "ukernels/dispatch.h"
@@ -49,6 +50,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
       InstanceMethod("getNumThreads", &QkAddon::GetNumThreads),
       InstanceMethod("setNumThreads", &QkAddon::SetNumThreads),
       InstanceMethod("chooseQuantizationParams", &QkAddon::ChooseQParams),
+      InstanceMethod("snapshotPoolStats", &QkAddon::SnapshotPoolStats),
     });
     // The ops: each family's functions, plain functions with no per-instance state.
     addon::RegisterQuantizeOps(env, exports);
@@ -89,6 +91,20 @@ class QkAddon : public Napi::Addon<QkAddon> {
     result.Set("envMaxIsaError", Napi::String::New(env, EnvMaxIsaError()));
     result.Set("quantizedEngine", Napi::String::New(env, QEngineName(ActiveQEngine())));
     result.Set("envQuantizedEngineError", Napi::String::New(env, EnvQEngineError()));
+    return result;
+  }
+
+  // { maxIdleBytes, idleBytes, idleBuffers, reused, allocated, evicted }: the process's pool of
+  // async input copies (base/snapshot-pool.h), for tests and diagnostics.
+  Napi::Value SnapshotPoolStats(const Napi::CallbackInfo& info) {
+    const SnapshotPool::Stats stats = SnapshotPool::Process().stats();
+    Napi::Object result = Napi::Object::New(info.Env());
+    result.Set("maxIdleBytes", static_cast<double>(stats.max_idle_bytes));
+    result.Set("idleBytes", static_cast<double>(stats.idle_bytes));
+    result.Set("idleBuffers", static_cast<double>(stats.idle_buffers));
+    result.Set("reused", static_cast<double>(stats.reused));
+    result.Set("allocated", static_cast<double>(stats.allocated));
+    result.Set("evicted", static_cast<double>(stats.evicted));
     return result;
   }
 

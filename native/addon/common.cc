@@ -155,6 +155,21 @@ QDType ArgDType(const Napi::CallbackInfo& info, size_t index) {
   return static_cast<QDType>(static_cast<int>(value));
 }
 
+namespace {
+
+// A private copy of an argument's bytes, from the snapshot pool. Out of memory is a
+// RangeError naming the parameter (a std::bad_alloc escaping the binding would abort).
+Snapshot CopyArgument(Napi::Env env, const View& view, const char* parameter) {
+  try {
+    return SnapshotPool::Process().Copy(view.data, view.bytes);
+  } catch (const std::bad_alloc&) {
+    ThrowRange(env, "argument whose copy fits in memory (" + std::to_string(view.bytes) + " bytes could not be allocated)", parameter,
+               view.holder);
+  }
+}
+
+}  // namespace
+
 View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter) {
   Napi::Env env = info.Env();
   if (index >= info.Length() || !info[index].IsTypedArray()) ThrowType(env, TypedArrayName(expected), parameter, info[index]);
@@ -183,8 +198,7 @@ View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray
   view.arg = index;
   if (!plain && view.bytes > 0) {
     // Shared memory: read it once, here; everything after validates and reads the copy.
-    view.copy = std::make_shared<std::vector<uint8_t>>(view.bytes);
-    std::memcpy(view.copy->data(), view.data, view.bytes);
+    view.copy = CopyArgument(env, view, parameter);
     view.data = view.copy->data();
   }
   return view;
@@ -278,8 +292,8 @@ View ArgInput(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type
   if (view.copy) {
     op->snapshots.push_back(std::move(view.copy));  // shared memory: already a private copy
   } else if (op->snapshot_inputs) {
-    auto copy = std::make_shared<std::vector<uint8_t>>(view.bytes);
-    if (view.bytes > 0) std::memcpy(copy->data(), view.data, view.bytes);
+    // A pooled buffer, not zero-filled: the copy overwrites all of it.
+    Snapshot copy = CopyArgument(info.Env(), view, parameter);
     view.data = copy->data();
     op->snapshots.push_back(std::move(copy));
   }
@@ -293,7 +307,7 @@ namespace {
 // A step that keeps alive the argument copies (snapshots) its function reads.
 class KeptStep final : public PlanStep {
  public:
-  KeptStep(std::shared_ptr<const PlanStep> inner, std::vector<std::shared_ptr<std::vector<uint8_t>>> kept)
+  KeptStep(std::shared_ptr<const PlanStep> inner, std::vector<Snapshot> kept)
       : inner_(std::move(inner)), kept_(std::move(kept)) {}
   std::string name() const override { return inner_->name(); }
   size_t scratch_bytes() const override { return inner_->scratch_bytes(); }
@@ -304,7 +318,7 @@ class KeptStep final : public PlanStep {
 
  private:
   std::shared_ptr<const PlanStep> inner_;
-  std::vector<std::shared_ptr<std::vector<uint8_t>>> kept_;
+  std::vector<Snapshot> kept_;
 };
 
 }  // namespace
@@ -344,13 +358,13 @@ Napi::Value TraceResult(const Napi::CallbackInfo& info, const char* name, Prepar
   // The step keeps the copies of its parameters (per-channel arrays, norm weights, ...) but not
   // those of its graph inputs: a plan hands it other buffers, so the trace-time activations
   // would only hold memory for the plan's whole life.
-  std::vector<std::shared_ptr<std::vector<uint8_t>>> kept;
+  std::vector<Snapshot> kept;
   size_t kept_bytes = 0;
   for (size_t i = 0; i < kMaxArguments && i < op.snapshots.size(); ++i) {
     bool graph_input = false;
     for (size_t k = 0; k < kMaxStepInputs && k < op.step_data.size(); ++k) graph_input = graph_input || op.step_data[k] == op.snapshots[i]->data();
     if (graph_input) continue;
-    kept_bytes += op.snapshots[i]->size();
+    kept_bytes += op.snapshots[i]->capacity();  // what it holds, pooled buffers' slack included
     kept.push_back(op.snapshots[i]);
   }
   auto step = std::make_shared<KeptStep>(op.step, std::move(kept));

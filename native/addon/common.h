@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/snapshot-pool.h"
 #include "base/status.h"
 #include "ops/quantize.h"
 #include "plan/plan.h"
@@ -59,13 +60,14 @@ QDType ArgDType(const Napi::CallbackInfo& info, size_t index);
 // A view of a SharedArrayBuffer is read once into `copy` and `data` points there: another
 // thread may rewrite shared memory at any time, so what the binding and the op validate
 // must be what they later read (no time-of-check/time-of-use gap). Whoever keeps `data`
-// past the View's life must keep `copy` too (ArgInput moves it into the PreparedOp).
+// past the View's life must keep `copy` too (ArgInput moves it into the PreparedOp). Copies
+// come from the process's SnapshotPool (base/snapshot-pool.h): reused, never zero-filled.
 struct View {
   void* data = nullptr;
   size_t length = 0;  // elements
   size_t bytes = 0;
   Napi::Object holder;
-  std::shared_ptr<std::vector<uint8_t>> copy;
+  Snapshot copy;
   size_t arg = 0;  // its index in the call's arguments (jit.trace maps it to a traced value)
 };
 
@@ -112,7 +114,7 @@ struct PreparedOp {
   Napi::Object output;
   // True for async ops: inputs are copied into `snapshots` and `compute` reads the copies.
   bool snapshot_inputs = false;
-  std::vector<std::shared_ptr<std::vector<uint8_t>>> snapshots;
+  std::vector<Snapshot> snapshots;  // also what else `compute` reads that the op keeps alive (a shared table)
   // Set by SetStep: the step, the argument index of each of its inputs, its output's bytes.
   std::shared_ptr<const PlanStep> step;
   std::vector<size_t> step_args;
@@ -162,7 +164,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   napi_deferred deferred_ = nullptr;
   napi_value promise_ = nullptr;
   std::function<Status()> compute_;
-  std::vector<std::shared_ptr<std::vector<uint8_t>>> snapshots_;  // the inputs compute_ reads
+  std::vector<Snapshot> snapshots_;  // the inputs compute_ reads
   // A strong reference: the output, not yet visible to JS, cannot be collected while
   // Execute writes it.
   napi_ref output_ = nullptr;

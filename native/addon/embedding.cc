@@ -1,5 +1,4 @@
 // The binding of embedding and embedding-bag (prepack, unpack, lookups): sync and async, every length re-checked natively.
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -57,16 +56,17 @@ size_t ArgPackedBytes(const Napi::CallbackInfo& info, size_t rows, size_t dim, i
 // after creation; each queued lookup keeps it alive through its snapshots.
 struct TableHandle final : NativeHandle {
   static constexpr const char* kKind = "embedding table handle";
-  explicit TableHandle(size_t size) : NativeHandle(kKind), bytes(std::make_shared<std::vector<uint8_t>>(size)) {}
+  explicit TableHandle(Snapshot table) : NativeHandle(kKind), bytes(std::move(table)) {}
   void Drop() override { bytes.reset(); }
-  std::shared_ptr<std::vector<uint8_t>> bytes;
+  Snapshot bytes;
 };
 
 // embeddingTable(packed: Uint8Array) -> an opaque handle lookups take in place of the Uint8Array.
 Napi::Value NewTable(const Napi::CallbackInfo& info) {
-  const View packed = ArgTypedArray(info, 0, napi_uint8_array, "packed");
-  auto* handle = new TableHandle(packed.bytes);
-  if (packed.bytes > 0) std::memcpy(handle->bytes->data(), packed.data, packed.bytes);
+  PreparedOp copies;
+  copies.snapshot_inputs = true;
+  const View packed = ArgInput(info, 0, napi_uint8_array, "packed", &copies);  // a (pooled) copy
+  auto* handle = new TableHandle(std::move(copies.snapshots.front()));
   return NewHandle(info.Env(), handle, packed.bytes);
 }
 
@@ -75,7 +75,7 @@ Napi::Value NewTable(const Napi::CallbackInfo& info) {
 View ArgTable(const Napi::CallbackInfo& info, size_t index, PreparedOp* op) {
   const Napi::Value value = info[index];
   if (value.IsExternal()) {
-    const std::shared_ptr<std::vector<uint8_t>>& bytes = ArgHandle<TableHandle>(info, index, "packed")->bytes;
+    const Snapshot& bytes = ArgHandle<TableHandle>(info, index, "packed")->bytes;
     op->snapshots.push_back(bytes);  // keeps the shared table alive for as long as the op
     View view;
     view.data = bytes->data();
