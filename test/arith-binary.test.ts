@@ -211,3 +211,78 @@ test('the qnnpack engine\'s adds refuse what torch refuses: scale ratios outside
     expect(ops.quantized.add(qu, qu, 0.05 * 16384 * 0.9999, 0).qZeroPoint()).toBe(0);
   });
 });
+
+// Output layout per engine and op (doc/numerics.md, "Output layout of add and mul"): every
+// pair of shapes below with each operand contiguous or channels_last, both dtypes, all four ops,
+// under both engines; torch's strides (and values) from the oracle, compared exactly.
+const LAYOUT_PAIRS: Array<[number[], number[]]> = [
+  [[2, 8, 5, 5], [2, 8, 5, 5]],
+  [[1, 8, 1, 1], [1, 8, 5, 5]],
+  [[1, 8, 5, 5], [1, 8, 1, 1]],
+  [[2, 8, 1, 1], [2, 8, 5, 5]],
+  [[8, 1, 1], [1, 8, 5, 5]],
+  [[1, 8, 5, 5], [8, 1, 1]],
+  [[1, 8, 1, 5], [2, 8, 5, 5]],
+  [[2, 8, 5], [2, 8, 5]],
+  [[1, 8, 1], [2, 8, 5]],
+  [[2, 8, 5], [2, 8, 1]],
+  [[1, 4, 3, 5, 5], [1, 4, 3, 5, 5]],
+  [[1, 4, 1, 1, 1], [1, 4, 3, 5, 5]],
+  [[1, 4, 3, 5, 5], [1, 4, 1, 1, 1]],
+];
+function layoutCases(): Case[] {
+  const out: Case[] = [];
+  const formats = (shape: number[]): Step[][] => (shape.length === 4 ? [[], CL] : shape.length === 5 ? [[], [['contiguous', 'channels_last_3d']] as Step[]] : [[]]);
+  for (const [aShape, bShape] of LAYOUT_PAIRS) {
+    for (const aSteps of formats(aShape)) for (const bSteps of formats(bShape)) {
+      for (const dtype of ['quint8', 'qint8'] as ByteDType[]) for (const fn of FNS) {
+        const a = randomQInput(rng, dtype, aShape, aSteps);
+        const b = randomQInput(rng, dtype, bShape, bSteps);
+        const scale = fn.startsWith('mul') ? rng.logUniform(0.001, 0.05) : rng.logUniform(0.005, 0.1);
+        // Both sides of qmul.cpp's XNNPACK test (qint8, zero point < 127); add_relu under qnnpack
+        // refuses 127 (tested above).
+        const xnnpackSide = fn.startsWith('mul') && rng.int(0, 1) === 0;
+        const zeroPoint = dtype === 'quint8' ? rng.int(0, 255) : xnnpackSide ? 127 : rng.int(-128, 126);
+        out.push({ fn, a, b, scale, zeroPoint, label: `layout ${fn}(${describeQInput(a)}, ${describeQInput(b)}, ${scale}, ${zeroPoint})` });
+      }
+    }
+  }
+  return out;
+}
+const LAYOUT_CASES = layoutCases();
+
+for (const engine of ['onednn', 'qnnpack'] as const) {
+  describeOracle(`quantized add / mul output layout (strides) vs PyTorch, ${engine} engine`, () => {
+    let expected: OracleResult[] = [];
+    beforeAll(() => {
+      expected = runOracle(
+        LAYOUT_CASES.map((c) => ({ op: 'ew_binary', fn: c.fn, a: wireQ(c.a), b: wireQ(c.b), scale: c.scale, zero_point: c.zeroPoint })),
+        { engine },
+      );
+    });
+    // torch 1.13's XNNPACK add / mul fail to set up a channels-last qa next to a broadcast qb, and
+    // refuse a lower-rank qb (qb.contiguous(qa's channels_last)); qkernels computes these.
+    const refused = (r: OracleResult) =>
+      r.error !== undefined && /xnnp_(add|mul)\(\): xnn setup operator failed|required rank 4 tensor to use channels_last/.test(String(r.error));
+
+    describeEachPath('exact', (path) => {
+      test('strides and values equal torch\'s for every op, dtype and operand layout', () => {
+        const log = new FailureLog();
+        let skipped = 0;
+        withEngine(engine, () => {
+          LAYOUT_CASES.forEach((c, k) => {
+            if (refused(expected[k])) {
+              skipped++;
+              return;
+            }
+            log.check(c.label, () =>
+              expectQTensorLike(okResult(expected[k], c.label), RUN[c.fn](makeQ(c.a), makeQ(c.b), c.scale, c.zeroPoint), `${engine}, seed ${SEED}, ${path.isa} x${path.threads}`),
+            );
+          });
+        });
+        log.finish(`layout ${engine}`);
+        expect(skipped).toBeLessThan(LAYOUT_CASES.length / 8);
+      });
+    });
+  });
+}

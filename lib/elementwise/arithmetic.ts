@@ -46,14 +46,29 @@ export function expandedStrides(shape: readonly number[], strides: readonly numb
 }
 
 /**
- * The inner loop TensorIterator runs for an elementwise op writing a dense output in `format`:
+ * A dense output's layout: its dims in memory order (outermost first) and the strides that
+ * gives. `format` names it when it is one of torch's memory formats; TensorIterator may also
+ * resize an output into another permutation (tensorIteratorLayout), then format is null.
+ */
+export interface DenseLayout {
+  format: MemoryFormat | null;
+  order: readonly number[];
+  strides: readonly number[];
+}
+
+export function formatLayout(shape: readonly number[], format: MemoryFormat): DenseLayout {
+  return { format, order: memoryOrder(format, shape.length), strides: formatStrides(shape, format) };
+}
+
+/**
+ * The inner loop TensorIterator runs for an elementwise op writing a dense output in `layout`:
  * its dims from innermost out (size-1 dims dropped) merge while every operand's strides allow
  * (stride[outer] == size * stride[inner]); the merged innermost dim is one run of cpu_kernel_vec,
  * vectorized when each input's stride there is 1 or (for one input) 0.
  */
-export function iterationRows(shape: readonly number[], format: MemoryFormat, inputStrides: readonly (readonly number[])[]): { rowLength: number; vectorLength: number } {
-  const outStrides = formatStrides(shape, format);
-  const order = memoryOrder(format, shape.length).filter((d) => shape[d] !== 1).reverse();
+export function iterationRows(shape: readonly number[], layout: DenseLayout, inputStrides: readonly (readonly number[])[]): { rowLength: number; vectorLength: number } {
+  const outStrides = layout.strides;
+  const order = layout.order.filter((d) => shape[d] !== 1).reverse();
   if (order.length === 0) return { rowLength: 1, vectorLength: 0 };
   const operands = [outStrides, ...inputStrides];
   const inner = order[0];
@@ -69,23 +84,24 @@ export function iterationRows(shape: readonly number[], format: MemoryFormat, in
   return { rowLength: size, vectorLength: vectorizable ? vectorPart(size) : 0 };
 }
 
-/** x's values laid out densely in `format` at `outShape` (broadcast where x's dims are 1). */
-function denseBroadcast(x: QTensor, outShape: readonly number[], format: MemoryFormat): QStorage {
+/** x's values laid out densely in `layout` at `outShape` (broadcast where x's dims are 1). */
+function denseBroadcast(x: QTensor, outShape: readonly number[], layout: DenseLayout): QStorage {
   const same = x.shape.length === outShape.length && x.shape.every((s, d) => s === outShape[d]);
-  if (same && isContiguousAs(x.shape, x.strides, format)) return denseQuantized(x, format !== 'contiguous_format').data;
+  const format = layout.format;
+  if (same && format !== null && isContiguousAs(x.shape, x.strides, format)) return denseQuantized(x, format !== 'contiguous_format').data;
   const out = x.dtype === 'qint8' ? new Int8Array(numelOf(outShape)) : new Uint8Array(numelOf(outShape));
-  stridedCopy(x.data, expandedStrides(x.shape, x.strides, outShape), out, formatStrides(outShape, format), outShape);
+  stridedCopy(x.data, expandedStrides(x.shape, x.strides, outShape), out, layout.strides, outShape);
   return out;
 }
 
 /**
- * How the dense output (outShape in `format`'s memory order) reads x when x is broadcast along
+ * How the dense output (outShape in `layout`'s memory order) reads x when x is broadcast along
  * its innermost and outermost dims only: element i reads x.data[floor(i / each) % period]. null
  * when x's broadcast has another form or x is not dense in that order; then x is expanded here.
  */
-function broadcastPattern(x: QTensor, outShape: readonly number[], format: MemoryFormat): { each: number; period: number } | null {
+function broadcastPattern(x: QTensor, outShape: readonly number[], layout: DenseLayout): { each: number; period: number } | null {
   const strides = expandedStrides(x.shape, x.strides, outShape);
-  const order = memoryOrder(format, outShape.length);
+  const order = layout.order;
   let each = 1;
   let period = 1;
   let phase = 0;  // 0: broadcast dims inside the values, 1: the values' dims, 2: broadcast dims outside them
@@ -112,6 +128,61 @@ export interface BinaryRequest {
   relu: boolean;
 }
 
+/**
+ * The layout torch 1.13 gives a binary op's output (doc/numerics.md, "Output layout of add and
+ * mul"). qmul.cpp, xnnp_add, xnnp_mul and qnnpack_add allocate the broadcast shape in qa's
+ * suggested format (`qaDecides`). The default add allocates qa.sizes() in qa's format and hands
+ * it to TensorIterator: when qa has the broadcast shape that is the output; otherwise the output
+ * is resized and takes TensorIterator's dim order, inferred from the inputs' strides
+ * (tensorIteratorFormat).
+ */
+function binaryOutputLayout(qaDecides: boolean, a: QTensor, b: QTensor, shape: readonly number[]): DenseLayout {
+  if (qaDecides) return formatLayout(shape, suggestMemoryFormat(a.shape, a.strides));
+  return tensorIteratorLayout(shape, [expandedStrides(a.shape, a.strides, shape), expandedStrides(b.shape, b.strides, shape)]);
+}
+
+/**
+ * TensorIterator::reorder_dimensions for a resized output: an insertion sort of the dims,
+ * innermost first, where the first input whose strides for two dims are both non-zero orders
+ * them (smaller stride inside; equal strides put the larger size outside), then the strides a
+ * dense output gets in that order (compatible_stride). Named by its memory format when it is
+ * one: a permutation of neither (a contiguous [1, C, 1, W] with a channels-last [N, C, H, W])
+ * is written as it is, as torch does.
+ */
+function tensorIteratorLayout(shape: readonly number[], inputStrides: readonly (readonly number[])[]): DenseLayout {
+  const rank = shape.length;
+  const shouldSwap = (d0: number, d1: number): number => {
+    for (const strides of inputStrides) {
+      const s0 = strides[d0];
+      const s1 = strides[d1];
+      if (s0 === 0 || s1 === 0) continue;
+      if (s0 !== s1) return s0 < s1 ? -1 : 1;
+      if (shape[d0] > shape[d1]) return 1;
+    }
+    return 0;
+  };
+  const perm = Array.from({ length: rank }, (_, i) => rank - 1 - i);
+  for (let i = 1; i < rank; i++) {
+    let d1 = i;
+    for (let d0 = i - 1; d0 >= 0; d0--) {
+      const c = shouldSwap(perm[d0], perm[d1]);
+      if (c > 0) {
+        [perm[d0], perm[d1]] = [perm[d1], perm[d0]];
+        d1 = d0;
+      } else if (c < 0) break;
+    }
+  }
+  const strides = new Array<number>(rank);
+  let step = 1;
+  for (const d of perm) {
+    strides[d] = step;
+    step *= shape[d];
+  }
+  const formats: MemoryFormat[] = ['contiguous_format', ...(rank === 4 ? ['channels_last' as const] : rank === 5 ? ['channels_last_3d' as const] : [])];
+  const format = formats.find((f) => formatStrides(shape, f).every((s, d) => s === strides[d]));
+  return format !== undefined ? formatLayout(shape, format) : { format: null, order: perm.slice().reverse(), strides };
+}
+
 /** @internal quantized::add / add_relu / mul / mul_relu (qa, qb, scale, zeroPoint). */
 export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale: unknown, zeroPoint: unknown): OpPlan<QTensor> {
   const a = checkByteQTensor(qa, 'qa');
@@ -120,8 +191,9 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   const [s, zp] = checkOutputQParams(scale, zeroPoint, a.dtype);
   const shape = broadcastShapes(a.shape, b.shape, ['qa', 'qb'], [qa, qb]);
   const full = (x: QTensor) => x.shape.length === shape.length && x.shape.every((size, d) => size === shape[d]);
-  const format = suggestMemoryFormat(...(full(a) || !full(b) ? [a.shape, a.strides] : [b.shape, b.strides]) as [number[], number[]]);
-  const { rowLength, vectorLength } = iterationRows(shape, format, [
+  const engineAdd = !kind.multiply && quantizedEngine() === 'qnnpack' && (a.dtype === 'qint8' || (full(a) && full(b)));
+  const layout = binaryOutputLayout(kind.multiply || engineAdd || full(a), a, b, shape);
+  const { rowLength, vectorLength } = iterationRows(shape, layout, [
     expandedStrides(a.shape, a.strides, shape),
     expandedStrides(b.shape, b.strides, shape),
   ]);
@@ -142,20 +214,20 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   // A broadcast operand (an SE block's [N, C, 1, 1] scale, a bias-like [1, C, 1, 1]) goes to the
   // binding as it is, with how the output repeats it; the binding expands it piece by piece
   // (ops/elementwise.h BinaryRowsBroadcast). The engine-qnnpack adds take dense operands.
-  const pa = qnnpackAdd || xnnpackAdd || n === 0 ? null : broadcastPattern(a, shape, format);
-  const pb = pa === null ? null : broadcastPattern(b, shape, format);
+  const pa = qnnpackAdd || xnnpackAdd || n === 0 ? null : broadcastPattern(a, shape, layout);
+  const pb = pa === null ? null : broadcastPattern(b, shape, layout);
   let args: readonly [QStorage, QStorage, number, boolean, boolean, Float64Array, number, number, Float64Array?];
   if (pa !== null && pb !== null && (pa.period !== n || pb.period !== n)) {
     const operand = (x: QTensor, p: { period: number }): QStorage => (x.data.length === p.period ? x.data : x.data.subarray(0, p.period));
     const broadcast = Float64Array.of(n, pa.each, pa.period, pb.each, pb.period);
     args = [operand(a, pa), operand(b, pb), code, kind.multiply, kind.relu, params, row, vector, broadcast];
   } else {
-    args = [denseBroadcast(a, shape, format), denseBroadcast(b, shape, format), code, kind.multiply, kind.relu, params, row, vector];
+    args = [denseBroadcast(a, shape, layout), denseBroadcast(b, shape, layout), code, kind.multiply, kind.relu, params, row, vector];
   }
   return makePlan(
     () => native.elementwiseBinary(...args),
     () => native.elementwiseBinaryAsync(...args),
-    (storage) => makePerTensorQTensor(storage, shape, formatStrides(shape, format), a.dtype, s, zp),
+    (storage) => makePerTensorQTensor(storage, shape, layout.strides.slice(), a.dtype, s, zp),
     { op: 'elementwiseBinary', args },
   );
 }
