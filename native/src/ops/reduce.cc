@@ -15,38 +15,14 @@
 namespace qk {
 namespace {
 
-// torch 1.13's fp32 sum of `size` values at(0..size) (SumKernel.cpp's cascade_sum with 4
-// levels): blocks of 2^power values accumulate into level 0, each full block is carried up a
-// level, and the carry stops at the first level whose block is not yet complete. Every add is
-// one fp32 rounding, as in torch's single-threaded order.
-template <typename At>
-float CascadeSum(const At& at, size_t size) {
-  constexpr int kLevels = 4;
-  int ceil_log2 = 0;
-  while ((size_t{1} << ceil_log2) < size) ++ceil_log2;
-  const int power = std::max(4, ceil_log2 / kLevels);
-  const size_t step = size_t{1} << power;
-  const size_t mask = step - 1;
-  float acc[kLevels] = {0, 0, 0, 0};
-  size_t i = 0;
-  while (i + step <= size) {
-    for (size_t j = 0; j < step; ++j, ++i) acc[0] += at(i);
-    for (int j = 1; j < kLevels; ++j) {
-      acc[j] += acc[j - 1];
-      acc[j - 1] = 0;
-      if ((i & (mask << (j * power))) != 0) break;
-    }
-  }
-  for (; i < size; ++i) acc[0] += at(i);
-  for (int j = 1; j < kLevels; ++j) acc[0] += acc[j];
-  return acc[0];
-}
-
-// CascadeSum of `width` neighbouring columns at once: column g's values are base[i * stride + g]
-// for i < size. Every column sees the adds of CascadeSum in the same order (the carries depend
-// only on i), so each sum has the bits CascadeSum gives it alone; the loops over g are lane-wise
-// fp32 adds, which the compiler turns into SIMD adds, and the rows are read in memory order
-// rather than one strided column at a time.
+// torch 1.13's fp32 sum of `size` values (SumKernel.cpp's cascade_sum with 4 levels), for
+// `width` neighbouring columns at once: column g's values are base[i * stride + g] for i < size.
+// Blocks of 2^power values accumulate into level 0, each full block is carried up a level, and
+// the carry stops at the first level whose block is not yet complete; every add is one fp32
+// rounding, as in torch's single-threaded order. Every column sees the same adds in the same
+// order (the carries depend only on i), so each sum has the bits it has alone (kWidth = 1); the
+// loops over g are lane-wise fp32 adds, which the compiler turns into SIMD adds, and the rows
+// are read in memory order rather than one strided column at a time.
 template <size_t kWidth>
 void CascadeSumColumns(const float* base, size_t stride, size_t size, float* out) {
   constexpr int kLevels = 4;
@@ -87,10 +63,14 @@ void CascadeSumColumns(const float* base, size_t stride, size_t size, float* out
 // the tail into partial 0, then the partials in order.
 float ChannelSum(const float* column, size_t size, size_t channel, size_t channels) {
   const size_t block = channels >= 8 ? 32 : 4;
-  if (channel < channels / block * block) return CascadeSum([&](size_t i) { return column[i]; }, size);
+  if (channel < channels / block * block) {
+    float sum = 0;
+    CascadeSumColumns<1>(column, 1, size, &sum);
+    return sum;
+  }
   const size_t rows = size / 4;
   float partials[4];
-  for (size_t k = 0; k < 4; ++k) partials[k] = CascadeSum([&](size_t i) { return column[4 * i + k]; }, rows);
+  for (size_t k = 0; k < 4; ++k) CascadeSumColumns<1>(column + k, 4, rows, &partials[k]);
   for (size_t i = rows * 4; i < size; ++i) partials[0] += column[i];
   return ((partials[0] + partials[1]) + partials[2]) + partials[3];
 }
