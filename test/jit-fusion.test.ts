@@ -1,5 +1,6 @@
 // jit.trace's fusions: a fused plan gives the unfused plan's and the eager forward's bits (every path, thread count and engine), fuses where it may and nowhere else.
 import { QTensor, backend, jit, load, models, nn, nniq, nnq, quantizePerChannel, quantizePerTensor, tensor } from '..';
+import { withEngine } from './helpers/linear-conv';
 import { runnablePaths, withPathAsync } from './helpers/paths';
 import { Rng, testSeed } from './helpers/random';
 import { asModuleState, zooFixtures, ZooFixture } from './helpers/zoo';
@@ -52,16 +53,6 @@ function flat(out: unknown): QTensor[] {
 /** steps=... of a TracedModule's summary. */
 function steps(traced: jit.TracedModule): number {
   return Number(/steps=(\d+)/.exec(String(traced))![1]);
-}
-
-function withEngine<T>(engine: Engine, f: () => T): T {
-  const saved = backend.quantizedEngine();
-  backend.setQuantizedEngine(engine);
-  try {
-    return f();
-  } finally {
-    backend.setQuantizedEngine(saved);
-  }
 }
 
 /**

@@ -112,23 +112,29 @@ QK_TEST(kIsa, "elementwise/ops/lookup-rows") {
   SetNumThreads(1);
 }
 
+// A random add / mul spec: variant bit 0 selects mul, bit 1 relu; random scales and zero points.
+BinarySpec RandomBinarySpec(Random& rng, QDType dtype, int variant) {
+  BinarySpec spec;
+  spec.dtype = dtype;
+  spec.multiply = variant & 1;
+  spec.relu = (variant >> 1) & 1;
+  spec.a_scale = rng.LogUniform(-3, 0);
+  spec.b_scale = rng.LogUniform(-3, 0);
+  spec.out_scale = rng.LogUniform(-3, 0);
+  spec.a_zero_point = RandomZeroPoint(rng, dtype);
+  spec.b_zero_point = RandomZeroPoint(rng, dtype);
+  spec.out_zero_point = RandomZeroPoint(rng, dtype);
+  spec.divide_by_out_scale = rng.Int(0, 1) == 1;
+  return spec;
+}
+
 QK_TEST(kIsa, "elementwise/ops/binary-rows") {
   if (!RequireIsaLevel(ctx)) return;
   Random rng(0xADD);
   for (QDType dtype : {QDType::kQUInt8, QDType::kQInt8}) {
     for (int variant = 0; variant < 4; ++variant) {
       for (const Layout& layout : Layouts()) {
-        BinarySpec spec;
-        spec.dtype = dtype;
-        spec.multiply = variant & 1;
-        spec.relu = (variant >> 1) & 1;
-        spec.a_scale = rng.LogUniform(-3, 0);
-        spec.b_scale = rng.LogUniform(-3, 0);
-        spec.out_scale = rng.LogUniform(-3, 0);
-        spec.a_zero_point = RandomZeroPoint(rng, dtype);
-        spec.b_zero_point = RandomZeroPoint(rng, dtype);
-        spec.out_zero_point = RandomZeroPoint(rng, dtype);
-        spec.divide_by_out_scale = rng.Int(0, 1) == 1;
+        const BinarySpec spec = RandomBinarySpec(rng, dtype, variant);
         const std::vector<uint8_t> a = RandomBytes(rng, layout.n), b = RandomBytes(rng, layout.n);
         const size_t row = layout.row_length == 0 ? 1 : layout.row_length;
         const std::vector<uint8_t> expected = BinaryRowsRef(spec, a, b, row, layout.vector_length);
@@ -170,17 +176,7 @@ QK_TEST(kIsa, "elementwise/ops/binary-rows-broadcast") {
   for (QDType dtype : {QDType::kQUInt8, QDType::kQInt8}) {
     for (int variant = 0; variant < 4; ++variant) {
       for (const Case& c : cases) {
-        BinarySpec spec;
-        spec.dtype = dtype;
-        spec.multiply = variant & 1;
-        spec.relu = (variant >> 1) & 1;
-        spec.a_scale = rng.LogUniform(-3, 0);
-        spec.b_scale = rng.LogUniform(-3, 0);
-        spec.out_scale = rng.LogUniform(-3, 0);
-        spec.a_zero_point = RandomZeroPoint(rng, dtype);
-        spec.b_zero_point = RandomZeroPoint(rng, dtype);
-        spec.out_zero_point = RandomZeroPoint(rng, dtype);
-        spec.divide_by_out_scale = rng.Int(0, 1) == 1;
+        const BinarySpec spec = RandomBinarySpec(rng, dtype, variant);
         const std::vector<uint8_t> a = RandomBytes(rng, c.a_period), b = RandomBytes(rng, c.b_period);
         std::vector<uint8_t> a_dense(c.n), b_dense(c.n);
         for (size_t i = 0; i < c.n; ++i) {
