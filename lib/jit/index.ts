@@ -176,8 +176,11 @@ export function trace(module: unknown, exampleInputs: unknown, options: TraceOpt
       }
       return new OutputSlot(slot, tensor);
     });
-    const figures = raw.planFinalize(recorder.plan, fuse) as PlanFigures;
-    traced = new TracedModule({ name, plan: recorder.plan, examples, output: template, figures, graph: graphText(recorder.values, outputIds, figures.fusion.merged) });
+    // planFinalize's fusion figures carry the fused (conv, add) value pairs, which only the graph text needs.
+    const finalized = raw.planFinalize(recorder.plan, fuse) as PlanFigures & { fusion: { merged: Float64Array } };
+    const { merged, ...fusion } = finalized.fusion;
+    const figures: PlanFigures = { ...finalized, fusion };
+    traced = new TracedModule({ name, plan: recorder.plan, examples, output: template, figures, graph: graphText(recorder.values, outputIds, merged) });
   } catch (error) {
     raw.releaseWeights(recorder.plan);
     throw error;

@@ -55,7 +55,7 @@ export interface PlanFigures {
   /** The sum of every intermediate's bytes: what a forward without reuse would allocate. */
   intermediateBytes: number;
   steps: number;
-  fusion: FusionFigures & { merged: Float64Array };
+  fusion: FusionFigures;
 }
 
 /** The parts jit.trace (or jit.adopt) hands over. */
@@ -149,9 +149,7 @@ export class TracedModule extends Module {
     this.arenaBytes = parts.figures.arenaBytes;
     this.intermediateBytes = parts.figures.intermediateBytes;
     this.stepCount = parts.figures.steps;
-    const { merged, ...fusion } = parts.figures.fusion;
-    void merged; // the graph text (parts.graph) already marks the fused pairs
-    this.fusion = Object.freeze(fusion);
+    this.fusion = Object.freeze({ ...parts.figures.fusion });
     this.graph = parts.graph;
     // Internal state stays out of the module tree and the state dict.
     for (const field of ['plan', 'originalName', 'examples', 'inputBytes', 'output', 'stepCount']) {
@@ -184,7 +182,7 @@ export class TracedModule extends Module {
       examples: this.examples.map(describeInput),
       inputBytes: [...this.inputBytes],
       output: describeTemplate(this.output),
-      figures: { arenaBytes: this.arenaBytes, intermediateBytes: this.intermediateBytes, steps: this.stepCount, fusion: { ...this.fusion, merged: new Float64Array(0) } },
+      figures: { arenaBytes: this.arenaBytes, intermediateBytes: this.intermediateBytes, steps: this.stepCount, fusion: this.fusion },
       graph: this.graph,
     };
     const token = raw.planShare(plan, new Uint8Array(v8.serialize(metadata))) as number;
