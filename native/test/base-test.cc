@@ -1,5 +1,6 @@
 // Tests of the native base: CPU detection, the dispatch tables and the ISA cap, the thread pool's split.
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -155,6 +156,38 @@ QK_TEST(kIsa, "threadpool/parallel-for") {
                           " threads did not run every task exactly once");
       ctx.Check(nested == static_cast<int>(2 * count), "nested ParallelFor lost tasks");
     }
+  }
+  SetNumThreads(1);
+}
+
+// Regions back to back, as a traced plan runs them: the caller returns when the tasks are done,
+// not when every worker has woken, so a worker that wakes late must never run a task of a region
+// that has ended (the task would run twice, or on a dead closure). Each region counts its own
+// tasks into its own slot, and the slots are checked after every region and at the end.
+QK_TEST(kIsa, "threadpool/back-to-back-regions") {
+  for (int threads : {2, 3, 4}) {
+    SetNumThreads(threads);
+    constexpr int kRegions = 20000;
+    std::vector<std::atomic<int>> ran(kRegions);
+    for (auto& r : ran) r = 0;
+    bool ok = true;
+    for (int region = 0; region < kRegions && ok; ++region) {
+      const size_t count = 2 + static_cast<size_t>(region % 7);
+      std::vector<std::atomic<int>> once(count);
+      for (auto& o : once) o = 0;
+      ParallelFor(count, [&, region](size_t task) {
+        once[task]++;
+        ran[region]++;
+      });
+      for (auto& o : once) ok = ok && o == 1;
+      ok = ok && ran[region] == static_cast<int>(count);
+    }
+    ctx.Check(ok, "with " + std::to_string(threads) + " threads a task ran twice, not at all, or after its region returned");
+    // Give a late worker time to act on a stale region, then look again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    bool still = true;
+    for (int region = 0; region < kRegions; ++region) still = still && ran[region] == 2 + region % 7;
+    ctx.Check(still, "a region's task ran after ParallelFor returned (" + std::to_string(threads) + " threads)");
   }
   SetNumThreads(1);
 }
