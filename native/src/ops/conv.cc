@@ -170,13 +170,18 @@ void TransposeTile(const uint8_t* src, size_t rows, size_t cols, size_t r0, size
 
 // [batch][rows][cols] -> [batch][cols][rows], in tiles so both sides stay in cache
 // (contiguous <-> channels_last).
+// A task is a band of up to 64 rows by kBandCols columns: a few-channel input (rows = C = 16
+// of a conv3d) is one row band, and splitting it along the columns too is what lets the second
+// thread share the transpose.
 void Transpose(const uint8_t* src, size_t batch, size_t rows, size_t cols, uint8_t* dst) {
-  constexpr size_t kTile = 64;
-  const size_t row_tiles = (rows + kTile - 1) / kTile;
-  ParallelFor(batch * row_tiles, [src, dst, rows, cols, row_tiles](size_t task) {
-    const size_t n = task / row_tiles, r0 = task % row_tiles * kTile, r1 = std::min(rows, r0 + kTile);
-    for (size_t c0 = 0; c0 < cols; c0 += kTile) {
-      TransposeTile(src + n * rows * cols, rows, cols, r0, r1, c0, std::min(cols, c0 + kTile), dst + n * rows * cols);
+  constexpr size_t kTile = 64, kBandCols = 16 * kTile;
+  const size_t row_tiles = (rows + kTile - 1) / kTile, col_bands = (cols + kBandCols - 1) / kBandCols;
+  ParallelFor(batch * row_tiles * col_bands, [src, dst, rows, cols, row_tiles, col_bands](size_t task) {
+    const size_t band = task % col_bands, tile = task / col_bands;
+    const size_t n = tile / row_tiles, r0 = tile % row_tiles * kTile, r1 = std::min(rows, r0 + kTile);
+    const size_t c_end = std::min(cols, (band + 1) * kBandCols);
+    for (size_t c0 = band * kBandCols; c0 < c_end; c0 += kTile) {
+      TransposeTile(src + n * rows * cols, rows, cols, r0, r1, c0, std::min(c_end, c0 + kTile), dst + n * rows * cols);
     }
   });
 }
