@@ -37,13 +37,13 @@ void PrepareGemmStage(const PackedGemm& pack, const int32_t* bias_int, const flo
 }
 
 void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t a_stride, const int32_t* row_terms,
-                  uint8_t* y, size_t ldy) {
+                  uint8_t* y, size_t ldy, size_t first_block, size_t end_block) {
   const PackedGemm& p = *stage.pack;
   const GemmLayout& l = p.layout();
   const size_t n = p.n();
   // Column blocks outside, row tiles inside: the block's packed weights (k x NR bytes) stay in
   // L1 while the tiles walk the rows (which the callers keep to about 48 KiB, in L2).
-  for (size_t b = 0; b < p.blocks(); ++b) {
+  for (size_t b = first_block; b < std::min(end_block, p.blocks()); ++b) {
     const size_t n0 = b * l.nr, nc = std::min(l.nr, n - n0);
     const GemmU8Params params{stage.a_zero_point,       stage.bias_int.data() + n0, stage.bias_term.data() + n0,
                               stage.multiplier.data() + n0, stage.lo,                 stage.hi,

@@ -43,9 +43,11 @@ void PrepareGemmStage(const PackedGemm& pack, const int32_t* bias_int, const flo
                       const int32_t* w_zero_points, float lo, float hi, float y_zero_point_f, int32_t y_zero_point,
                       int32_t a_zero_point, ConvGemmStage* stage);
 
-// y[i][0..n) for rows i < m: row i of A at a + i * a_stride (kpad readable bytes), row_terms[i].
+// y[i][0..n) for rows i < m: row i of A at a + i * a_stride (kpad readable bytes), row_terms[i];
+// only the columns of blocks [first_block, end_block) (NR columns each) when a caller splits the
+// columns over tasks. Each element comes from the same kernel call whatever the split.
 void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t a_stride, const int32_t* row_terms,
-                  uint8_t* y, size_t ldy);
+                  uint8_t* y, size_t ldy, size_t first_block = 0, size_t end_block = SIZE_MAX);
 
 // k * a_zp - sum of the k bytes at row (int32, wrapping): the row term of a uint8 A row.
 int32_t GemmRowTerm(const uint8_t* row, size_t k, int32_t a_zero_point);

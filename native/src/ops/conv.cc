@@ -376,18 +376,27 @@ Status RunPointwise(ConvCall& call) {
   for (size_t group = 0; group < g.groups; ++group) {
     ConvGemmStage stage;
     if (DirectStage(call, *phase.gemm[group], group * ocg, &stage) && stage.pack->kpad() == icg) {
-      const size_t tasks = (m + kPointwiseRows - 1) / kPointwiseRows;
-      ParallelFor(tasks, [&](size_t task) {
-        const size_t r0 = task * kPointwiseRows, r1 = std::min(m, r0 + kPointwiseRows);
+      const size_t row_tasks = (m + kPointwiseRows - 1) / kPointwiseRows;
+      // Few pixels (the 7x7 and 14x14 ends of a network, with hundreds of channels): the columns
+      // are split too, so that every thread has work; a task is then (row block, column band).
+      const size_t blocks = stage.pack->blocks();
+      const size_t wanted = 4 * static_cast<size_t>(GetNumThreads());
+      const size_t bands = row_tasks >= wanted ? 1 : std::min(blocks, (wanted + row_tasks - 1) / row_tasks);
+      const size_t per_band = (blocks + bands - 1) / bands;
+      ParallelFor(row_tasks * bands, [&](size_t task) {
+        const size_t rt = task / bands, band = task % bands;
+        const size_t r0 = rt * kPointwiseRows, r1 = std::min(m, r0 + kPointwiseRows);
         int32_t terms[kPointwiseRows];
         const uint8_t* a = call.x + r0 * g.in_channels + group * icg;
         for (size_t r = r0; r < r1; ++r) {
           terms[r - r0] = stage.row_terms ? GemmRowTerm(a + (r - r0) * g.in_channels, icg, call.x_zp) : 0;
         }
-        RunGemmTiles(stage, r1 - r0, a, g.in_channels, terms, call.y + r0 * g.out_channels + group * ocg, g.out_channels);
-        if (g.groups == 1) BlockDone(call, r0 * g.out_channels, r1 * g.out_channels);
+        RunGemmTiles(stage, r1 - r0, a, g.in_channels, terms, call.y + r0 * g.out_channels + group * ocg, g.out_channels,
+                     band * per_band, (band + 1) * per_band);
+        if (g.groups == 1 && bands == 1) BlockDone(call, r0 * g.out_channels, r1 * g.out_channels);
       });
-      call.epilogue_applied = g.groups == 1;
+      // With column bands a row block is finished by several tasks: the epilogue runs after.
+      call.epilogue_applied = g.groups == 1 && bands == 1;
       continue;
     }
     QK_RETURN_IF_ERROR(QGemmU8(*phase.gemm[group], m, call.x + group * icg, g.in_channels,
