@@ -38,7 +38,8 @@ function run(title, command, args, env) {
   const result = spawnSync(command, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
+    // QKERNELS_MIN_PARALLEL_NS=0: small test tensors still take the thread split (base/threadpool.h).
+    env: { QKERNELS_MIN_PARALLEL_NS: '0', ...process.env, ...env },
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
   });

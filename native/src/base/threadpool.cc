@@ -1,4 +1,4 @@
-// The worker pool behind ParallelFor: a region ends when its tasks are done, not when every worker has woken.
+// The worker pool behind ParallelFor: each thread owns a contiguous share of a region's tasks (then steals), and a region ends when its tasks are done.
 #include "base/threadpool.h"
 
 #include <algorithm>
@@ -43,12 +43,20 @@ long SpinFromEnv() {
   return (*end != '\0' || us < 0) ? 50 : std::min(us, 100000L);
 }
 
-// The pool. Tasks are claimed from one 64-bit word: the region's number in the high half and the
-// next task index in the low half, so a worker that wakes late (after its region has ended) can
-// never claim a task of a region it did not read: its compare-and-swap carries the old number and
-// fails. That is what lets the caller return as soon as the last task is done, without waiting for
-// every worker to wake up, look, and go back to sleep: on a plan of a hundred small steps the
-// wake-ups, not the work, were the cost of a second thread (doc/trace.md).
+// One range of task indices [front, back) in a word: the owner takes from the front, thieves
+// from the back, both by compare-and-swap.
+inline uint64_t Range(uint64_t front, uint64_t back) { return (front << 32) | back; }
+
+// The pool. Why it is shaped this way (doc/trace.md, "Two threads"):
+// - Each thread owns a contiguous share of the tasks (thread t: the t-th of `threads` equal
+//   parts) and takes it in order before stealing from the others' ends. The ops number their
+//   tasks along the image, so consecutive steps of a plan give each thread the same band of
+//   pixels, which is still in that core's cache; claiming tasks first come first served sent
+//   every band to either core and cost more in cache misses than the second core gave.
+// - A region ends when its tasks are done, not when every worker has woken: a worker that is
+//   still asleep is simply not waited for (its share is stolen). A worker touches the region
+//   only between incrementing inside_ and decrementing it, and only while active_ is set, so the
+//   caller, after clearing active_, waits just for workers that are awake and inside.
 class ThreadPool {
  public:
   ~ThreadPool() { Resize(1); }
@@ -63,7 +71,7 @@ class ThreadPool {
     std::unique_lock<std::mutex> lock(state_mutex_);
     if (threads == threads_) return;
     stop_ = true;
-    ++generation_;
+    generation_.fetch_add(1);
     lock.unlock();
     wake_.notify_all();
     for (std::thread& worker : workers_) worker.join();
@@ -71,10 +79,13 @@ class ThreadPool {
     lock.lock();
     stop_ = false;
     threads_ = threads;
+    ranges_ = std::vector<std::atomic<uint64_t>>(static_cast<size_t>(threads));
     // A worker starts from the generation current now, so a region begun
     // before the thread first runs is still seen as new work.
-    const uint64_t start = generation_;
-    for (int i = 0; i + 1 < threads; ++i) workers_.emplace_back([this, start] { WorkerLoop(start); });
+    const uint64_t start = generation_.load();
+    for (int i = 0; i + 1 < threads; ++i) {
+      workers_.emplace_back([this, start, i] { WorkerLoop(start, static_cast<size_t>(i) + 1); });
+    }
   }
 
   void Run(size_t count, const std::function<void(size_t)>& fn) {
@@ -84,85 +95,104 @@ class ThreadPool {
       for (size_t t = 0; t < count; ++t) fn(t);
       return;
     }
-    uint64_t tag;
     {
       std::lock_guard<std::mutex> lock(state_mutex_);
       fn_ = &fn;
-      count_ = count;
-      tag = ++generation_;
-      remaining_.store(count, std::memory_order_relaxed);
-      claim_.store(Tagged(tag, 0), std::memory_order_release);
+      const size_t parts = ranges_.size();
+      for (size_t t = 0; t < parts; ++t) ranges_[t].store(Range(t * count / parts, (t + 1) * count / parts));
+      remaining_.store(count);
+      active_.store(true);
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
-    Drain(tag, fn, count);
+    Drain(0);
     // The tasks still running belong to workers that claimed them; wait for those only.
     const auto spin_until = std::chrono::steady_clock::now() + kCallerSpin;
-    while (remaining_.load(std::memory_order_acquire) != 0) {
+    while (remaining_.load() != 0) {
       if (std::chrono::steady_clock::now() >= spin_until) {
         std::unique_lock<std::mutex> lock(state_mutex_);
-        done_.wait(lock, [this] { return remaining_.load(std::memory_order_acquire) == 0; });
+        done_.wait(lock, [this] { return remaining_.load() == 0; });
         break;
       }
       CpuRelax();
     }
+    active_.store(false);
+    // A worker that saw active_ set may still be looking at the (now empty) ranges.
+    while (inside_.load() != 0) CpuRelax();
   }
 
  private:
   static constexpr size_t kMaxTasks = 0xffffffffu;
-  static uint64_t Tagged(uint64_t generation, uint64_t task) { return (generation << 32) | task; }
 
-  // Claims tasks of region `tag` until none are left (one at a time, so a slow thread never holds
-  // back a whole block) or the region is no longer the current one.
-  void Drain(uint64_t tag, const std::function<void(size_t)>& fn, size_t count) {
-    const uint64_t high = tag & 0xffffffffu;
-    uint64_t word = claim_.load(std::memory_order_acquire);
+  // Takes one task from the front of range `owner` (own share) or, for a thief, from its back.
+  bool Claim(size_t range, bool own, size_t* task) {
+    std::atomic<uint64_t>& word = ranges_[range];
+    uint64_t value = word.load();
     for (;;) {
-      if ((word >> 32) != high || (word & 0xffffffffu) >= count) return;
-      if (!claim_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-      fn(static_cast<size_t>(word & 0xffffffffu));
-      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        // Taking the lock orders this notify after the caller's predicate check.
-        std::lock_guard<std::mutex> lock(state_mutex_);
-        done_.notify_one();
+      const uint64_t front = value >> 32, back = value & 0xffffffffu;
+      if (front >= back) return false;
+      const uint64_t next = own ? Range(front + 1, back) : Range(front, back - 1);
+      if (word.compare_exchange_weak(value, next)) {
+        *task = static_cast<size_t>(own ? front : back - 1);
+        return true;
       }
-      word = claim_.load(std::memory_order_acquire);
     }
   }
 
-  void WorkerLoop(uint64_t seen) {
+  // Runs thread `self`'s share in order, then steals from the others until no task is left.
+  void Drain(size_t self) {
+    const size_t parts = ranges_.size();
+    for (size_t k = 0; k < parts; ++k) {
+      const size_t range = (self + k) % parts;
+      size_t task;
+      while (Claim(range, k == 0, &task)) {
+        (*fn_)(task);
+        if (remaining_.fetch_sub(1) == 1) {
+          // Taking the lock orders this notify after the caller's predicate check.
+          std::lock_guard<std::mutex> lock(state_mutex_);
+          done_.notify_one();
+        }
+      }
+    }
+  }
+
+  void WorkerLoop(uint64_t seen, size_t self) {
     for (;;) {
       // Before parking, watch for the next region a little while: a plan's steps come back to
       // back, and a parked worker joins the next one only after the scheduler wakes it.
       const auto spin_until = std::chrono::steady_clock::now() + worker_spin_;
-      while ((claim_.load(std::memory_order_acquire) >> 32) == (seen & 0xffffffffu) &&
-             std::chrono::steady_clock::now() < spin_until) {
+      while (generation_.load(std::memory_order_relaxed) == seen && std::chrono::steady_clock::now() < spin_until) {
         for (int i = 0; i < 16; ++i) CpuRelax();
       }
-      std::unique_lock<std::mutex> lock(state_mutex_);
-      wake_.wait(lock, [&] { return generation_ != seen; });
-      seen = generation_;
-      if (stop_) return;
-      // fn_ and count_ are read under the lock with the generation they belong to; the tagged
-      // claim in Drain guarantees fn_ is only called while its region is still running.
-      const std::function<void(size_t)>* fn = fn_;
-      const size_t count = count_;
-      lock.unlock();
-      if (fn != nullptr) Drain(seen, *fn, count);
+      {
+        std::unique_lock<std::mutex> lock(state_mutex_);
+        wake_.wait(lock, [&] { return generation_.load() != seen; });
+        seen = generation_.load();
+        if (stop_) return;
+      }
+      // inside_ first, then active_: the caller clears active_ before it waits for inside_ to
+      // drop to 0, so either it waits for this worker or this worker sees active_ cleared.
+      inside_.fetch_add(1);
+      if (active_.load()) Drain(self);
+      inside_.fetch_sub(1);
     }
   }
 
   std::mutex region_mutex_;  // held for the whole of one parallel region
-  std::mutex state_mutex_;   // guards the fields below up to count_
+  std::mutex state_mutex_;   // guards stop_, threads_, workers_ and the setting up of a region
   std::condition_variable wake_;
   std::condition_variable done_;
   std::vector<std::thread> workers_;
   int threads_ = 1;
   bool stop_ = false;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};  // bumped (under state_mutex_) for every region and resize
+  // The running region: set up by the caller before it bumps generation_, read by workers while
+  // active_ is set and they are counted in inside_.
   const std::function<void(size_t)>* fn_ = nullptr;
-  size_t count_ = 0;
-  std::atomic<uint64_t> claim_{0};      // (generation << 32) | next task
-  std::atomic<size_t> remaining_{0};    // tasks of the current region not yet finished
+  std::vector<std::atomic<uint64_t>> ranges_ = std::vector<std::atomic<uint64_t>>(1);
+  std::atomic<size_t> remaining_{0};  // tasks of the running region not yet finished
+  std::atomic<bool> active_{false};
+  std::atomic<int> inside_{0};
   std::chrono::microseconds worker_spin_{SpinFromEnv()};
 };
 
@@ -176,6 +206,25 @@ ThreadPool& Pool() {
 }  // namespace
 
 void ParallelFor(size_t count, const std::function<void(size_t)>& fn) { Pool().Run(count, fn); }
+
+double MinParallelNs() {
+  static const double ns = [] {
+    const char* v = std::getenv("QKERNELS_MIN_PARALLEL_NS");
+    if (v == nullptr || *v == '\0') return 20000.0;
+    char* end = nullptr;
+    const double parsed = std::strtod(v, &end);
+    return (*end != '\0' || !(parsed >= 0)) ? 20000.0 : parsed;
+  }();
+  return ns;
+}
+
+void ParallelFor(size_t count, double task_cost_ns, const std::function<void(size_t)>& fn) {
+  if (static_cast<double>(count) * task_cost_ns < MinParallelNs()) {
+    for (size_t t = 0; t < count; ++t) fn(t);
+    return;
+  }
+  Pool().Run(count, fn);
+}
 
 int GetNumThreads() { return Pool().threads(); }
 

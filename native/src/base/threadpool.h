@@ -1,6 +1,7 @@
 // A fixed pool of worker threads with a parallel-for; the caller's thread always takes part.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 
@@ -16,6 +17,16 @@ namespace qk {
 // runs inline on its own thread instead of waiting: same bits, no deadlock.
 void ParallelFor(size_t count, const std::function<void(size_t task)>& fn);
 
+// As above, but runs the tasks inline when the region's whole work, count * task_cost_ns
+// (a rough single-core estimate), is under MinParallelNs(): handing a few microseconds of work to
+// another core costs more (its cache holds none of the data, the next step's inputs end up split
+// between two caches) than the core gives back. A traced plan of a small network is mostly such
+// steps.
+// 20 µs by default; QKERNELS_MIN_PARALLEL_NS sets it (npm test sets 0, so that the tests' small
+// tensors still go through the thread split they check).
+double MinParallelNs();
+void ParallelFor(size_t count, double task_cost_ns, const std::function<void(size_t task)>& fn);
+
 // Number of threads a region may use (caller included); at least 1. Default 1.
 int GetNumThreads();
 // Sets the thread count (clamped to [1, 256]); workers are started or
@@ -25,5 +36,33 @@ void SetNumThreads(int threads);
 // Splits [0, n) into at most `parts` contiguous ranges of near-equal size, each
 // a multiple of `align` except the last. Returns how many ranges there are.
 size_t SplitRange(size_t n, size_t parts, size_t align, size_t task, size_t* begin, size_t* end);
+
+// fn(begin, end) over one contiguous range of [0, n) per thread (ranges a multiple of `align`
+// long but the last), or over all of it inline when n * item_ns is under MinParallelNs(). Range
+// t goes to thread t first (ParallelFor's shares), so steps that cut the same tensor the same
+// way keep each part on one core. fn must compute an item the same way wherever the cut falls.
+// How many threads `work_ns` of work is worth: each at least MinParallelNs() of it, at most
+// GetNumThreads(), at least 1.
+inline size_t UsefulThreads(double work_ns) {
+  const double parts = work_ns / MinParallelNs();
+  const size_t threads = static_cast<size_t>(GetNumThreads());
+  return parts < 2 ? 1 : (parts >= static_cast<double>(threads) ? threads : static_cast<size_t>(parts));
+}
+
+template <typename Fn>
+void ParallelRanges(size_t n, double item_ns, size_t align, const Fn& fn) {
+  size_t parts = UsefulThreads(static_cast<double>(n) * item_ns);
+  size_t begin = 0, end = 0;
+  if (parts > 1) parts = SplitRange(n, parts, align, 0, &begin, &end);
+  if (parts <= 1) {
+    fn(size_t{0}, n);
+    return;
+  }
+  ParallelFor(parts, [&](size_t task) {
+    size_t b = 0, e = 0;
+    SplitRange(n, parts, align, task, &b, &e);
+    fn(b, e);
+  });
+}
 
 }  // namespace qk

@@ -85,7 +85,8 @@ void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& s, con
     }
   }
   const size_t chunks = (s.out_w + kRowsPerTask - 1) / kRowsPerTask;
-  ParallelFor(s.batch * chunks, [&](size_t task) {
+  const double task_ns = static_cast<double>(std::min(s.out_w, kRowsPerTask) * k * s.out_channels) / kMacsPerNs;
+  ParallelFor(s.batch * chunks, task_ns, [&](size_t task) {
     const size_t n = task / chunks, o0 = task % chunks * kRowsPerTask, o1 = std::min(s.out_w, o0 + kRowsPerTask);
     const uint8_t* xi = x + n * image;
     uint8_t* yi = y + n * s.out_w * s.out_channels;

@@ -176,7 +176,8 @@ void TransposeTile(const uint8_t* src, size_t rows, size_t cols, size_t r0, size
 void Transpose(const uint8_t* src, size_t batch, size_t rows, size_t cols, uint8_t* dst) {
   constexpr size_t kTile = 64, kBandCols = 16 * kTile;
   const size_t row_tiles = (rows + kTile - 1) / kTile, col_bands = (cols + kBandCols - 1) / kBandCols;
-  ParallelFor(batch * row_tiles * col_bands, [src, dst, rows, cols, row_tiles, col_bands](size_t task) {
+  const double task_ns = static_cast<double>(std::min(rows, kTile) * std::min(cols, kBandCols)) / kBytesPerNs;
+  ParallelFor(batch * row_tiles * col_bands, task_ns, [src, dst, rows, cols, row_tiles, col_bands](size_t task) {
     const size_t band = task % col_bands, tile = task / col_bands;
     const size_t n = tile / row_tiles, r0 = tile % row_tiles * kTile, r1 = std::min(rows, r0 + kTile);
     const size_t c_end = std::min(cols, (band + 1) * kBandCols);
@@ -271,7 +272,9 @@ void RunDepthwise(ConvCall& call) {
   const size_t piece = std::max<size_t>(16, std::min<size_t>(256, kDwBytes / channels));
   const size_t chunks = (s.out[2] + piece - 1) / piece;
   const size_t rows = call.batch * s.out[0] * s.out[1];
-  ParallelFor(rows * chunks, [&](size_t task) {
+  // Depthwise multiply-adds run at about a quarter of the GEMM's rate (16-bit pairs, memory-bound).
+  const double dw_task_ns = static_cast<double>(std::min(piece, s.out[2]) * channels * taps) / (kMacsPerNs / 4);
+  ParallelFor(rows * chunks, dw_task_ns, [&](size_t task) {
     const size_t row = task / chunks, w0 = task % chunks * piece, w1 = std::min(s.out[2], w0 + piece);
     const size_t n = row / (s.out[0] * s.out[1]), od = row / s.out[1] % s.out[0], oh = row % s.out[1];
     thread_local std::vector<const uint8_t*> indirection;
@@ -383,7 +386,9 @@ Status RunPointwise(ConvCall& call) {
       const size_t wanted = 4 * static_cast<size_t>(GetNumThreads());
       const size_t bands = row_tasks >= wanted ? 1 : std::min(blocks, (wanted + row_tasks - 1) / row_tasks);
       const size_t per_band = (blocks + bands - 1) / bands;
-      ParallelFor(row_tasks * bands, [&](size_t task) {
+      const double pw_task_ns =
+          static_cast<double>(std::min(m, kPointwiseRows) * icg * per_band * stage.pack->layout().nr) / kMacsPerNs;
+      ParallelFor(row_tasks * bands, pw_task_ns, [&](size_t task) {
         const size_t rt = task / bands, band = task % bands;
         const size_t r0 = rt * kPointwiseRows, r1 = std::min(m, r0 + kPointwiseRows);
         int32_t terms[kPointwiseRows];
@@ -506,7 +511,8 @@ Status RunPhase(ConvCall& call, const ConvPhase& phase) {
   call.epilogue_applied = block_epilogue;
   // Direct rows are kpad bytes apart (the kernels read kpad bytes of a row; alignment does not matter).
   const size_t row_bytes = direct ? stages[0].pack->kpad() : k;
-  ParallelFor(blocks * g.groups, [&](size_t task) {
+  const double block_task_ns = static_cast<double>(std::min(rows, block) * k * ocg) / kMacsPerNs;
+  ParallelFor(blocks * g.groups, block_task_ns, [&](size_t task) {
     const size_t b = task / g.groups, group = task % g.groups;
     const size_t r0 = b * block, r1 = std::min(rows, r0 + block);
     std::vector<uint8_t>& a = ThreadScratch(0);
@@ -970,7 +976,8 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
     // The paths without per-block calls: the whole output, in chunks over the threads.
     constexpr size_t kChunk = 16384;
     const size_t chunks = (out_elems + kChunk - 1) / kChunk;
-    ParallelFor(chunks, [&](size_t c) { epilogue->fn(epilogue->context, c * kChunk, std::min(out_elems, (c + 1) * kChunk)); });
+    ParallelFor(chunks, static_cast<double>(std::min(out_elems, kChunk)) / kBytesPerNs,
+                [&](size_t c) { epilogue->fn(epilogue->context, c * kChunk, std::min(out_elems, (c + 1) * kChunk)); });
   }
   return Status::Ok();
 }

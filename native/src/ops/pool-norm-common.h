@@ -18,21 +18,10 @@ namespace qk {
 // fn(begin, end) over disjoint ranges covering [0, n); `cost` is a rough work count per
 // item, so that small problems stay on one thread. Which thread computes an item never
 // changes its value, so the output is the same for any thread count.
+// A unit of cost is about a quarter of a nanosecond (one byte or value touched by SIMD code).
 template <typename Fn>
 void ParallelOverRange(size_t n, size_t cost, const Fn& fn) {
-  constexpr size_t kMinWorkPerTask = 32768;
-  const size_t threads = static_cast<size_t>(GetNumThreads());
-  const size_t work = n * std::max<size_t>(cost, 1);
-  const size_t wanted = std::min({threads, n, (work + kMinWorkPerTask - 1) / kMinWorkPerTask});
-  if (wanted <= 1) {
-    fn(size_t{0}, n);
-    return;
-  }
-  ParallelFor(wanted, [&](size_t task) {
-    size_t begin = 0, end = 0;
-    SplitRange(n, wanted, 1, task, &begin, &end);
-    fn(begin, end);
-  });
+  ParallelRanges(n, static_cast<double>(std::max<size_t>(cost, 1)) / 4, 1, fn);
 }
 
 // dst[b][j][i] = src[b][i][j] for src of shape [batch][rows][cols] (NCHW <-> NHWC with

@@ -92,11 +92,13 @@ void RunTiles(const PackedGemm& p, size_t m, const uint8_t* a, size_t lda, int32
   uint8_t* panel = scratch.panel.data() + (64 - reinterpret_cast<uintptr_t>(scratch.panel.data()) % 64) % 64;
   int32_t* row_terms = scratch.row_terms.data();
 
-  ParallelFor(row_blocks, [&](size_t rb) {
+  const double pack_ns = static_cast<double>(std::min(m, mc) * row_bytes) / kBytesPerNs;
+  ParallelFor(row_blocks, pack_ns, [&](size_t rb) {
     const size_t i0 = rb * mc, rows = std::min(mc, m - i0);
     PackGemmA(p, rows, a + i0 * lda, lda, a_zero_point, panel + i0 * row_bytes, row_terms + i0);
   });
-  ParallelFor(row_blocks * col_tasks, [&](size_t task) {
+  const double tile_ns = static_cast<double>(std::min(m, mc) * std::min(n, nc_blocks * l.nr) * p.kpad()) / kMacsPerNs;
+  ParallelFor(row_blocks * col_tasks, tile_ns, [&](size_t task) {
     const size_t rb = task / col_tasks, ct = task % col_tasks;
     const size_t i0 = rb * mc, i_end = std::min(m, i0 + mc);
     const size_t b_end = std::min(p.blocks(), (ct + 1) * nc_blocks);

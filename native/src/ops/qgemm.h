@@ -23,6 +23,12 @@
 
 namespace qk {
 
+// Rough single-core costs for ParallelFor's minimum-work test (base/threadpool.h): int8
+// multiply-adds and bytes moved per nanosecond, of the order of the SIMD paths'. They only
+// decide whether a region is worth a second thread, never what it computes.
+constexpr double kMacsPerNs = 64;
+constexpr double kBytesPerNs = 8;
+
 // Weights of y = a * w^T with w as [n][k] int8 rows (PyTorch's Linear weight layout: out x in).
 struct GemmWeightsDesc {
   size_t n = 0, k = 0;

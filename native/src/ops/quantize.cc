@@ -154,8 +154,8 @@ Status CheckFloatQParams(const ChannelLayout& layout, const float* scales, const
 
 // ---- the split over threads ------------------------------------------------------
 
-// Below this many elements a task costs more to hand to a worker than to run.
-constexpr size_t kMinElementsPerTask = 16384;
+// A rough single-core cost of one element of these SIMD loops (ParallelRanges' minimum-work test).
+constexpr double kElementNs = 0.25;
 // Task boundaries are multiples of this: even, so quint4x2 tasks own whole bytes,
 // and a multiple of every kernel's vector width, so tasks end on full vectors.
 constexpr size_t kTaskAlign = 64;
@@ -165,19 +165,7 @@ constexpr size_t kTaskAlign = 64;
 // the thread count.
 template <typename Fn>
 void ParallelOverElements(size_t n, const Fn& fn) {
-  const size_t threads = static_cast<size_t>(GetNumThreads());
-  const size_t wanted = std::min(threads, (n + kMinElementsPerTask - 1) / kMinElementsPerTask);
-  if (wanted <= 1) {
-    fn(size_t{0}, n);
-    return;
-  }
-  size_t begin = 0, end = 0;
-  const size_t parts = SplitRange(n, wanted, kTaskAlign, 0, &begin, &end);
-  ParallelFor(parts, [&](size_t task) {
-    size_t task_begin = 0, task_end = 0;
-    SplitRange(n, parts, kTaskAlign, task, &task_begin, &task_end);
-    fn(task_begin, task_end);
-  });
+  ParallelRanges(n, kElementNs, kTaskAlign, fn);
 }
 
 // fn(channel, start, length) for each stretch of [begin, end) that lies in one
@@ -717,10 +705,8 @@ void MinMax(const float* x, size_t n, float* min, float* max) {
     }
     return p;
   };
-  const size_t threads = static_cast<size_t>(GetNumThreads());
-  const size_t wanted = std::min(threads, (n + kMinElementsPerTask - 1) / kMinElementsPerTask);
   size_t begin = 0, end = 0;
-  const size_t parts = SplitRange(n, std::max<size_t>(wanted, 1), kTaskAlign, 0, &begin, &end);
+  const size_t parts = SplitRange(n, UsefulThreads(static_cast<double>(n) * kElementNs), kTaskAlign, 0, &begin, &end);
   std::vector<Partial> partials(parts);
   ParallelFor(parts, [&](size_t task) {
     size_t task_begin = 0, task_end = 0;
