@@ -52,6 +52,10 @@ const PAIRS: Array<{ a: number[]; b: number[]; aSteps?: Step[]; bSteps?: Step[];
   // an outer repeat (N = 2), and a channels-last tile of C values.
   { a: [1, 72, 1, 1], b: [2, 72, 24, 24] },
   { a: [1, 40, 30, 30], b: [1, 40, 1, 1], aSteps: CL, torchRaises: true },
+  // MobileNetV3's SE scale: a contiguous [1, C, 1, 1] qa decides an NCHW output, so the channels-last
+  // qb is read with inner stride C (torch's strided loop, all in the scalar formula): the tail
+  // kernels on whole rows, qb re-laid out natively and qa expanded piece by piece.
+  { a: [1, 72, 1, 1], b: [1, 72, 24, 24], bSteps: CL },
 ];
 
 interface Case {

@@ -10,7 +10,7 @@ import { OpPlan, makePlan } from '../plan';
 import { guardRead } from '../jit/hook';
 import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
-import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, suggestMemoryFormat } from '../shape';
+import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, stridedCopyNew, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
 import { LookupOp, native, quantizedEngine } from './native';
@@ -84,14 +84,18 @@ export function iterationRows(shape: readonly number[], layout: DenseLayout, inp
   return { rowLength: size, vectorLength: vectorizable ? vectorPart(size) : 0 };
 }
 
-/** x's values laid out densely in `layout` at `outShape` (broadcast where x's dims are 1). */
+/**
+ * x's values laid out densely in `layout` at `outShape` (broadcast where x's dims are 1): x's own
+ * storage when it is already, else a new array the native strided copy fills (a channels-last
+ * operand of an NCHW output goes through its tiled transpose).
+ */
 function denseBroadcast(x: QTensor, outShape: readonly number[], layout: DenseLayout): QStorage {
   const same = x.shape.length === outShape.length && x.shape.every((s, d) => s === outShape[d]);
   const format = layout.format;
   if (same && format !== null && isContiguousAs(x.shape, x.strides, format)) return denseQuantized(x, format !== 'contiguous_format').data;
-  const out = x.dtype === 'qint8' ? new Int8Array(numelOf(outShape)) : new Uint8Array(numelOf(outShape));
-  stridedCopy(x.data, expandedStrides(x.shape, x.strides, outShape), out, layout.strides, outShape);
-  return out;
+  const make = (length: number): QStorage => (x.dtype === 'qint8' ? new Int8Array(length) : new Uint8Array(length));
+  const n = numelOf(outShape);
+  return stridedCopyNew<QStorage>(x.data, expandedStrides(x.shape, x.strides, outShape), layout.strides, outShape, n, make);
 }
 
 /**
@@ -213,13 +217,20 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   const vector = xnnpack ? row : vectorLength;
   // A broadcast operand (an SE block's [N, C, 1, 1] scale, a bias-like [1, C, 1, 1]) goes to the
   // binding as it is, with how the output repeats it; the binding expands it piece by piece
-  // (ops/elementwise.h BinaryRowsBroadcast). The engine-qnnpack adds take dense operands.
-  const pa = qnnpackAdd || xnnpackAdd || n === 0 ? null : broadcastPattern(a, shape, layout);
-  const pb = pa === null ? null : broadcastPattern(b, shape, layout);
+  // (ops/elementwise.h BinaryRowsBroadcast). The other operand, when the output's order does not
+  // read it densely (a channels-last qb of an NCHW output), is laid out densely first. The
+  // engine-qnnpack adds take dense operands.
+  const engineDense = qnnpackAdd || xnnpackAdd || n === 0;
+  const pa = engineDense ? null : broadcastPattern(a, shape, layout);
+  const pb = engineDense ? null : broadcastPattern(b, shape, layout);
   let args: readonly [QStorage, QStorage, number, boolean, boolean, Float64Array, number, number, Float64Array?];
-  if (pa !== null && pb !== null && (pa.period !== n || pb.period !== n)) {
-    const operand = (x: QTensor, p: { period: number }): QStorage => (x.data.length === p.period ? x.data : x.data.subarray(0, p.period));
-    const broadcast = Float64Array.of(n, pa.each, pa.period, pb.each, pb.period);
+  if ((pa !== null && pa.period !== n) || (pb !== null && pb.period !== n)) {
+    const dense = { each: 1, period: n };
+    const operand = (x: QTensor, p: { period: number } | null): QStorage =>
+      p === null ? denseBroadcast(x, shape, layout) : x.data.length === p.period ? x.data : x.data.subarray(0, p.period);
+    const ea = pa ?? dense;
+    const eb = pb ?? dense;
+    const broadcast = Float64Array.of(n, ea.each, ea.period, eb.each, eb.period);
     args = [operand(a, pa), operand(b, pb), code, kind.multiply, kind.relu, params, row, vector, broadcast];
   } else {
     args = [denseBroadcast(a, shape, layout), denseBroadcast(b, shape, layout), code, kind.multiply, kind.relu, params, row, vector];

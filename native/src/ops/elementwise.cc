@@ -357,12 +357,12 @@ Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, co
         }
         if (spec.dtype == QDType::kQUInt8) {
           uint8_t* py = static_cast<uint8_t*>(y) + at;
-          if (vector) table.qu8_binary(m, pa, pb, py, &params); else BinaryScalarLoop(m, pa, pb, py, params);
+          (vector ? table.qu8_binary : table.qu8_binary_tail)(m, pa, pb, py, &params);
         } else {
           const int8_t* sa = reinterpret_cast<const int8_t*>(pa);
           const int8_t* sb = reinterpret_cast<const int8_t*>(pb);
           int8_t* py = static_cast<int8_t*>(y) + at;
-          if (vector) table.qs8_binary(m, sa, sb, py, &params); else BinaryScalarLoop(m, sa, sb, py, params);
+          (vector ? table.qs8_binary : table.qs8_binary_tail)(m, sa, sb, py, &params);
         }
       }
     });
@@ -503,12 +503,12 @@ void BinaryOp::RunRange(const void* a, const void* b, void* y, size_t begin, siz
       const uint8_t* pa = static_cast<const uint8_t*>(a) + offset;
       const uint8_t* pb = static_cast<const uint8_t*>(b) + offset;
       uint8_t* py = static_cast<uint8_t*>(y) + offset;
-      if (vector) table.qu8_binary(count, pa, pb, py, &params_); else BinaryScalarLoop(count, pa, pb, py, params_);
+      (vector ? table.qu8_binary : table.qu8_binary_tail)(count, pa, pb, py, &params_);
     } else {
       const int8_t* pa = static_cast<const int8_t*>(a) + offset;
       const int8_t* pb = static_cast<const int8_t*>(b) + offset;
       int8_t* py = static_cast<int8_t*>(y) + offset;
-      if (vector) table.qs8_binary(count, pa, pb, py, &params_); else BinaryScalarLoop(count, pa, pb, py, params_);
+      (vector ? table.qs8_binary : table.qs8_binary_tail)(count, pa, pb, py, &params_);
     }
   });
 }
