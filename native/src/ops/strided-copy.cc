@@ -203,6 +203,10 @@ void CopyBox(int kind, size_t rank, const int64_t* size, const int64_t* from, co
 
 }  // namespace
 
+void TransposeBytes(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst_stride, int64_t rows, int64_t cols) {
+  Transpose<uint8_t>(src, src_stride, dst, dst_stride, rows, cols);
+}
+
 Status ReadStridedCopyLayout(const double* values, size_t count, StridedCopyParams* params) {
   const double rank = count > 0 ? values[0] : -1;
   if (!(rank >= 0 && rank <= static_cast<double>(kMaxStridedCopyRank)) || std::floor(rank) != rank ||
