@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cstring>
 #include <cmath>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include "base/checked.h"
 #include "base/expected.h"
@@ -345,19 +345,19 @@ void BinaryAcross(const BinaryParams& params, QDType dtype, const BroadcastOpera
   ParallelFor(parts, [&](size_t part) {
     size_t begin = 0, end = 0;
     SplitRange(tiles, parts, 1, part, &begin, &end);
-    std::vector<uint8_t> tile(rows * width);
+    const std::unique_ptr<uint8_t[]> tile(new uint8_t[rows * width]);  // every byte written before it is read
     alignas(64) uint8_t other_buf[kPiece];
     for (size_t t = begin; t < end; ++t) {
       const size_t o = t / tiles_per_block;
       const size_t c0 = (t % tiles_per_block) * width;
       const size_t w = std::min(width, cols - c0);
       // tile[r * w + c] = data[(o * cols + c0 + c) * rows + r]
-      TransposeBytes(data + o * block + c0 * rows, static_cast<int64_t>(rows), tile.data(), static_cast<int64_t>(w),
+      TransposeBytes(data + o * block + c0 * rows, static_cast<int64_t>(rows), tile.get(), static_cast<int64_t>(w),
                      static_cast<int64_t>(rows), static_cast<int64_t>(w));
       for (size_t r = 0; r < rows; ++r) {
         const size_t start = o * block + r * cols + c0;
         ForEachSegment(start, start + w, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
-          const uint8_t* pt = tile.data() + r * w + (offset - start);
+          const uint8_t* pt = tile.get() + r * w + (offset - start);
           const uint8_t* po = static_cast<const uint8_t*>(other.data) + offset;
           if (!other_dense) {
             ExpandBroadcast(static_cast<const uint8_t*>(other.data), other.each, other.period, offset, count, other_buf);
@@ -397,12 +397,12 @@ Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, co
     if (x.rows == 0 || n == 0) continue;
     size_t block = 0;
     if (k == 1 && a.rows > 0) {
-      return Status::RangeError(Expected("at most one operand read across", "qb", "a second one"));
+      return Status::RangeError(Expected("at most one operand read across", "qb", "a second one (rows " + std::to_string(x.rows) + ") of type object"));
     }
     if (x.cols == 0 || !CheckedMul(x.rows, x.cols, &block) || n % block != 0 || x.each != 1 || x.period != n) {
       return Status::RangeError(Expected("rows * cols dividing the " + std::to_string(n) +
                                              " elements, each 1 and period n (an operand read across)",
-                                         names[k], std::to_string(x.rows) + " x " + std::to_string(x.cols)));
+                                         names[k], "rows " + std::to_string(x.rows) + ", cols " + std::to_string(x.cols) + " of type object"));
     }
   }
   QK_RETURN_IF_ERROR(CheckBuffer(y, n, n, "output"));
