@@ -2,8 +2,8 @@
 // Usage: node bench/strided-copy.js [--min-time s] [--rounds n] [--quick] [--lib dir] [--baseline dir] [--clock cpu|wall] [--only a,b]
 //
 // Shapes from issue 12's whole-model profile at 96x96 (ShuffleNet's shuffles and cat,
-// MobileNetV3's SE mul and activations, ResNet's residual add and stem max pool, the pooling
-// heads). quint8 tensors, one thread on both sides. Requantize is what a model's
+// MobileNetV3's SE mul (and a same-shape channels-last mul beside it) and activations, ResNet's
+// residual add and stem max pool, the pooling heads). quint8 tensors, one thread on both sides. Requantize is what a model's
 // DeQuantStub -> QuantStub pair does, dequantize then quantize_per_tensor with other qparams, on
 // both sides (torch 1.13 has no cheaper quantized-to-quantized op: torch.ops.quantized.cat of one
 // tensor costs the same, measured 1.19 vs 1.16 ms). --only keeps the cases whose name contains
@@ -36,6 +36,7 @@ const ALL_CASES = [
   { name: 'add [1,64,96,96]', shape: [1, 64, 96, 96], kind: 'add' },
   { name: 'add [1,64,96,96] NHWC', shape: [1, 64, 96, 96], kind: 'add', nhwc: true },
   { name: 'mul [1,72,1,1] x [1,72,24,24] NHWC', shape: [1, 72, 24, 24], kind: 'mul', nhwc: true },
+  { name: 'mul [1,72,24,24] x [1,72,24,24] NHWC', shape: [1, 72, 24, 24], kind: 'mulSame', nhwc: true },
   { name: 'maxPool2d [1,64,48,48] 3x3 s2 p1', shape: [1, 64, 48, 48], kind: 'maxpool' },
   { name: 'maxPool2d [1,64,48,48] 3x3 s2 p1 NHWC', shape: [1, 64, 48, 48], kind: 'maxpool', nhwc: true },
   { name: 'avgPool2d [1,64,48,48] 3x3 s2 p1', shape: [1, 64, 48, 48], kind: 'avgpool' },
@@ -101,8 +102,8 @@ function qkCall(q, c) {
     const x = quint8(q, c.shape, 2).contiguous('channels_last');
     return () => x.contiguous();
   }
-  if (c.kind === 'mul') {
-    const a = layout(quint8(q, [n, ch, 1, 1], 3));
+  if (c.kind === 'mul' || c.kind === 'mulSame') {
+    const a = layout(quint8(q, c.kind === 'mul' ? [n, ch, 1, 1] : c.shape, 3));
     const b = layout(quint8(q, c.shape, 4));
     return () => q.ops.quantized.mul(a, b, 1 / 16, 128);
   }
@@ -161,8 +162,8 @@ def call(c):
     if k == 'nchw':
         x = qt(c['shape'], 2).contiguous(memory_format=torch.channels_last)
         return lambda: x.contiguous()
-    if k == 'mul':
-        a = layout(qt([n, ch, 1, 1], 3)); b = layout(qt(c['shape'], 4))
+    if k in ('mul', 'mulSame'):
+        a = layout(qt([n, ch, 1, 1] if k == 'mul' else c['shape'], 3)); b = layout(qt(c['shape'], 4))
         return lambda: torch.ops.quantized.mul(a, b, 1 / 16, 128)
     if k == 'cat4':
         xs = [qt(c['shape'], s) for s in (7, 8, 9, 10)]

@@ -15,6 +15,8 @@ import { Step } from './helpers/views';
 import { describeOracle, okResult, OracleResult, runOracle } from './oracle';
 // The plan behind ops.quantized.add / mul, for its off-the-event-loop form (no public async name in torch).
 import { ADD_RELU, MUL, planBinary } from '../dist/elementwise/arithmetic';
+import { native } from '../dist/elementwise/native';
+import { dtypeCode } from '../dist/elementwise/plan';
 
 const SWEEP = process.env.QKERNELS_SWEEP === '1';
 const SEED = testSeed('arith-binary');
@@ -52,6 +54,10 @@ const PAIRS: Array<{ a: number[]; b: number[]; aSteps?: Step[]; bSteps?: Step[];
   // an outer repeat (N = 2), and a channels-last tile of C values.
   { a: [1, 72, 1, 1], b: [2, 72, 24, 24] },
   { a: [1, 40, 30, 30], b: [1, 40, 1, 1], aSteps: CL, torchRaises: true },
+  // MobileNetV3's SE scale: a contiguous [1, C, 1, 1] qa decides an NCHW output, so the channels-last
+  // qb is read with inner stride C (torch's strided loop, all in the scalar formula): the tail
+  // kernels on whole rows, qb re-laid out natively and qa expanded piece by piece.
+  { a: [1, 72, 1, 1], b: [1, 72, 24, 24], bSteps: CL },
 ];
 
 interface Case {
@@ -210,6 +216,17 @@ test('the qnnpack engine\'s adds refuse what torch refuses: scale ratios outside
     expectValidationError(() => ops.quantized.add(qu, qu, 0.05 * 16384 * 1.0001, 0), 'RangeError', 'scale', 'quint8 ratio below 2^-14');
     expect(ops.quantized.add(qu, qu, 0.05 * 16384 * 0.9999, 0).qZeroPoint()).toBe(0);
   });
+});
+
+test('the binding refuses a broadcast description it cannot follow: a wrong length, an operand read across whose rows x cols do not divide the output, two operands read across', () => {
+  const x = new Uint8Array(64).fill(3);
+  const params = Float64Array.of(0.1, 0, 0.1, 0, 0.1, 0, 0);
+  const call = (broadcast: Float64Array) => native.elementwiseBinary(x, x, dtypeCode('quint8'), true, false, params, 64, 0, broadcast);
+  expectValidationError(() => call(Float64Array.of(64, 1, 8, 1, 64, 0, 0)), 'RangeError', 'broadcast', 'seven values');
+  expectValidationError(() => call(Float64Array.of(64, 8, 8, 1, 64, 0, 0, 5, 5)), 'RangeError', 'qb', '5 x 5 across 64 elements');
+  expectValidationError(() => call(Float64Array.of(64, 1, 64, 1, 64, 8, 8, 4, 16)), 'RangeError', 'qb', 'two operands across');
+  // The same description with rows x cols dividing 64 runs: qb read across 8 x 8 next to qa tiled by 8.
+  expect(call(Float64Array.of(64, 1, 8, 1, 64, 0, 0, 8, 8)).length).toBe(64);
 });
 
 // Output layout per engine and op (doc/numerics.md, "Output layout of add and mul"): every

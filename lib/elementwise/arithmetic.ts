@@ -10,7 +10,7 @@ import { OpPlan, makePlan } from '../plan';
 import { guardRead } from '../jit/hook';
 import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
-import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, suggestMemoryFormat } from '../shape';
+import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, stridedCopyNew, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
 import { LookupOp, native, quantizedEngine } from './native';
@@ -84,14 +84,18 @@ export function iterationRows(shape: readonly number[], layout: DenseLayout, inp
   return { rowLength: size, vectorLength: vectorizable ? vectorPart(size) : 0 };
 }
 
-/** x's values laid out densely in `layout` at `outShape` (broadcast where x's dims are 1). */
+/**
+ * x's values laid out densely in `layout` at `outShape` (broadcast where x's dims are 1): x's own
+ * storage when it is already, else a new array the native strided copy fills (a channels-last
+ * operand of an NCHW output goes through its tiled transpose).
+ */
 function denseBroadcast(x: QTensor, outShape: readonly number[], layout: DenseLayout): QStorage {
   const same = x.shape.length === outShape.length && x.shape.every((s, d) => s === outShape[d]);
   const format = layout.format;
   if (same && format !== null && isContiguousAs(x.shape, x.strides, format)) return denseQuantized(x, format !== 'contiguous_format').data;
-  const out = x.dtype === 'qint8' ? new Int8Array(numelOf(outShape)) : new Uint8Array(numelOf(outShape));
-  stridedCopy(x.data, expandedStrides(x.shape, x.strides, outShape), out, layout.strides, outShape);
-  return out;
+  const make = (length: number): QStorage => (x.dtype === 'qint8' ? new Int8Array(length) : new Uint8Array(length));
+  const n = numelOf(outShape);
+  return stridedCopyNew<QStorage>(x.data, expandedStrides(x.shape, x.strides, outShape), layout.strides, outShape, n, make);
 }
 
 /**
@@ -119,6 +123,33 @@ function broadcastPattern(x: QTensor, outShape: readonly number[], layout: Dense
     }
   }
   return { each, period };
+}
+
+/**
+ * How the dense output (outShape in `layout`'s memory order) reads x when x has the full shape and
+ * is dense in the output's order with a middle group of dims moved inside the innermost group:
+ * element ((o * rows) + r) * cols + c of the output reads x.data[(o * cols + c) * rows + r] (a
+ * channels-last qb of an NCHW output: rows C, cols H * W). null when x is not such a tensor.
+ */
+function acrossPattern(x: QTensor, outShape: readonly number[], layout: DenseLayout): { rows: number; cols: number } | null {
+  if (x.shape.length !== outShape.length || x.shape.some((size, d) => size !== outShape[d])) return null;
+  const dims = layout.order.filter((d) => outShape[d] !== 1);
+  const product = (group: readonly number[]) => group.reduce((size, d) => size * outShape[d], 1);
+  for (let p = 0; p < dims.length; p++) {
+    for (let q = p + 1; q < dims.length; q++) {
+      // The output's dims are (outer, rows, cols); x's, outermost first, (outer, cols, rows).
+      const rows = dims.slice(p, q);
+      const xOrder = [...dims.slice(0, p), ...dims.slice(q), ...rows];
+      let step = 1;
+      let dense = true;
+      for (let k = xOrder.length - 1; k >= 0 && dense; k--) {
+        dense = x.strides[xOrder[k]] === step;
+        step *= outShape[xOrder[k]];
+      }
+      if (dense) return { rows: product(rows), cols: product(dims.slice(q)) };
+    }
+  }
+  return null;
 }
 
 // ---- add / mul --------------------------------------------------------------------------------------
@@ -213,14 +244,26 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   const vector = xnnpack ? row : vectorLength;
   // A broadcast operand (an SE block's [N, C, 1, 1] scale, a bias-like [1, C, 1, 1]) goes to the
   // binding as it is, with how the output repeats it; the binding expands it piece by piece
-  // (ops/elementwise.h BinaryRowsBroadcast). The engine-qnnpack adds take dense operands.
-  const pa = qnnpackAdd || xnnpackAdd || n === 0 ? null : broadcastPattern(a, shape, layout);
-  const pb = pa === null ? null : broadcastPattern(b, shape, layout);
+  // (ops/elementwise.h BinaryRowsBroadcast). The other operand, when the output's order does not
+  // read it densely, goes as it is too when the output reads it across (a channels-last qb of an
+  // NCHW output: the binding transposes it tile by tile), else it is laid out densely first. The
+  // engine-qnnpack adds take dense operands.
+  const engineDense = qnnpackAdd || xnnpackAdd || n === 0;
+  const pa = engineDense ? null : broadcastPattern(a, shape, layout);
+  const pb = engineDense ? null : broadcastPattern(b, shape, layout);
   let args: readonly [QStorage, QStorage, number, boolean, boolean, Float64Array, number, number, Float64Array?];
-  if (pa !== null && pb !== null && (pa.period !== n || pb.period !== n)) {
-    const operand = (x: QTensor, p: { period: number }): QStorage => (x.data.length === p.period ? x.data : x.data.subarray(0, p.period));
-    const broadcast = Float64Array.of(n, pa.each, pa.period, pb.each, pb.period);
-    args = [operand(a, pa), operand(b, pb), code, kind.multiply, kind.relu, params, row, vector, broadcast];
+  if ((pa !== null && pa.period !== n) || (pb !== null && pb.period !== n)) {
+    const xa = pa ?? acrossPattern(a, shape, layout);
+    const xb = pb ?? acrossPattern(b, shape, layout);  // pa repeats here: at most one operand is read across
+    const storage = (x: QTensor, length: number): QStorage => (x.data.length === length ? x.data : x.data.subarray(0, length));
+    const operand = (x: QTensor, p: { period: number } | { rows: number } | null): QStorage =>
+      p === null ? denseBroadcast(x, shape, layout) : storage(x, 'period' in p ? p.period : n);
+    // [each, period, rows, cols] of each operand: a dense one (made here) is (1, n), one read across (1, n, rows, cols).
+    const form = (p: { each: number; period: number } | { rows: number; cols: number } | null): number[] =>
+      p === null ? [1, n, 0, 0] : 'rows' in p ? [1, n, p.rows, p.cols] : [p.each, p.period, 0, 0];
+    const [fa, fb] = [form(xa), form(xb)];
+    const broadcast = Float64Array.of(n, fa[0], fa[1], fb[0], fb[1], fa[2], fa[3], fb[2], fb[3]);
+    args = [operand(a, xa), operand(b, xb), code, kind.multiply, kind.relu, params, row, vector, broadcast];
   } else {
     args = [denseBroadcast(a, shape, layout), denseBroadcast(b, shape, layout), code, kind.multiply, kind.relu, params, row, vector];
   }

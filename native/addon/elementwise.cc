@@ -102,18 +102,21 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t row_length = ArgSize(info, 6, "rowLength");
   const size_t vector_length = ArgSize(info, 7, "vectorLength");
   if (info.Length() > 8 && !info[8].IsUndefined()) {
-    // broadcast: Float64Array [n, aEach, aPeriod, bEach, bPeriod]: output element i reads
-    // qa[(i / aEach) % aPeriod] and qb[(i / bEach) % bPeriod] (ops/elementwise.h BinaryRowsBroadcast).
+    // broadcast: Float64Array [n, aEach, aPeriod, bEach, bPeriod(, aRows, aCols, bRows, bCols)]:
+    // output element i reads qa[(i / aEach) % aPeriod] and qb[(i / bEach) % bPeriod], or, for an
+    // operand with rows > 0, reads it across (ops/elementwise.h BinaryRowsBroadcast).
     View shape = ArgTypedArray(info, 8, napi_float64_array, "broadcast");
-    if (shape.length != 5) ThrowRange(env, "Float64Array [n, aEach, aPeriod, bEach, bPeriod]", "broadcast", shape.holder);
-    size_t v[5];
-    for (size_t i = 0; i < 5; ++i) {
+    if (shape.length != 5 && shape.length != 9) {
+      ThrowRange(env, "Float64Array [n, aEach, aPeriod, bEach, bPeriod] (and aRows, aCols, bRows, bCols)", "broadcast", shape.holder);
+    }
+    size_t v[9] = {};
+    for (size_t i = 0; i < shape.length; ++i) {
       const double d = static_cast<const double*>(shape.data)[i];
       if (!(d >= 0 && d <= 9007199254740991.0) || std::floor(d) != d) ThrowRange(env, "non-negative integers", "broadcast", shape.holder);
       v[i] = static_cast<size_t>(d);
     }
     const size_t n = v[0];
-    BroadcastOperand ba{nullptr, a.length, v[1], v[2]}, bb{nullptr, b.length, v[3], v[4]};
+    BroadcastOperand ba{nullptr, a.length, v[1], v[2], v[5], v[6]}, bb{nullptr, b.length, v[3], v[4], v[7], v[8]};
     if (n > 0 && (ba.each == 0 || ba.period == 0 || ba.period > a.length)) ThrowRange(env, "aEach, aPeriod > 0, aPeriod <= qa's length", "broadcast", shape.holder);
     if (n > 0 && (bb.each == 0 || bb.period == 0 || bb.period > b.length)) ThrowRange(env, "bEach, bPeriod > 0, bPeriod <= qb's length", "broadcast", shape.holder);
     if (spec.qnnpack_add || spec.xnnpack_add) ThrowRange(env, "0 or 1 with a broadcast", "params[6]", params.holder);

@@ -199,9 +199,62 @@ QK_TEST(kIsa, "elementwise/ops/binary-rows-broadcast") {
       }
     }
   }
-  // Errors: a period longer than the operand, each 0, the engine-qnnpack add.
+  // An operand read across (rows x cols, transposed tile by tile) beside a broadcast or dense one:
+  // the SE mul with a channels-last qb of an NCHW output (N = 1, 2), an NCHW qa of an NHWC output,
+  // tiles narrower than the columns, more rows than one 16 KB tile holds at 16 columns.
+  struct AcrossCase {
+    size_t n, row, vector, rows, cols, other_each, other_period;
+    bool across_is_a;
+  };
+  const AcrossCase across_cases[] = {
+      {72 * 576, 576, 0, 72, 576, 576, 72, false},
+      {2 * 72 * 576, 576, 0, 72, 576, 576, 72, false},
+      {576 * 72, 72, 64, 576, 72, 1, 72, true},
+      {3 * 7 * 1000, 1000, 960, 7, 1000, 7, 11, false},
+      {1100 * 40, 40, 0, 1100, 40, 1, 1100 * 40, true},
+      {5 * 3, 3, 0, 5, 3, 1, 3, false},
+  };
+  for (QDType dtype : {QDType::kQUInt8, QDType::kQInt8}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      for (const AcrossCase& c : across_cases) {
+        const BinarySpec spec = RandomBinarySpec(rng, dtype, variant);
+        const std::vector<uint8_t> across = RandomBytes(rng, c.n), other = RandomBytes(rng, c.other_period);
+        std::vector<uint8_t> across_dense(c.n), other_dense(c.n);
+        const size_t block = c.rows * c.cols;
+        for (size_t i = 0; i < c.n; ++i) {
+          const size_t o = i / block, r = i % block / c.cols, col = i % c.cols;
+          across_dense[i] = across[(o * c.cols + col) * c.rows + r];
+          other_dense[i] = other[(i / c.other_each) % c.other_period];
+        }
+        const std::vector<uint8_t> expected = c.across_is_a ? BinaryRowsRef(spec, across_dense, other_dense, c.row, c.vector)
+                                                            : BinaryRowsRef(spec, other_dense, across_dense, c.row, c.vector);
+        for (int threads : kThreadCounts) {
+          SetNumThreads(threads);
+          std::vector<uint8_t> y(c.n + kGuard, kSentinel);
+          const std::string where = std::string("BinaryRowsBroadcast across ") + (spec.multiply ? "mul" : "add") + " " +
+                                    QDTypeName(dtype) + " n=" + std::to_string(c.n) + " " + std::to_string(c.rows) + "x" +
+                                    std::to_string(c.cols) + (c.across_is_a ? " (qa)" : " (qb)") +
+                                    " threads=" + std::to_string(threads);
+          const BroadcastOperand xa{across.data(), across.size(), 1, c.n, c.rows, c.cols};
+          const BroadcastOperand xo{other.data(), other.size(), c.other_each, c.other_period};
+          const Status status = c.across_is_a ? BinaryRowsBroadcast(spec, xa, xo, y.data(), c.n, c.row, c.vector)
+                                              : BinaryRowsBroadcast(spec, xo, xa, y.data(), c.n, c.row, c.vector);
+          if (!ctx.Check(status.ok(), where + ": " + status.message())) return;
+          if (!Compare(ctx, where, expected, y)) return;
+        }
+      }
+    }
+  }
+  // Errors: a period longer than the operand, each 0, the engine-qnnpack add, rows x cols not
+  // dividing n, two operands read across.
   std::vector<uint8_t> x(64, 1), y(64);
   BinarySpec bin;
+  Status across_status = BinaryRowsBroadcast(bin, {x.data(), 64, 1, 64, 5, 5}, {x.data(), 8, 1, 8}, y.data(), 64, 64, 0);
+  ctx.Check(!across_status.ok() && across_status.message().find("qa") != std::string::npos,
+            "5 x 5 across 64: " + across_status.message());
+  across_status = BinaryRowsBroadcast(bin, {x.data(), 64, 1, 64, 8, 8}, {x.data(), 64, 1, 64, 4, 16}, y.data(), 64, 64, 0);
+  ctx.Check(!across_status.ok() && across_status.message().find("qb") != std::string::npos,
+            "two across: " + across_status.message());
   Status status = BinaryRowsBroadcast(bin, {x.data(), 8, 1, 9}, {x.data(), 64, 1, 64}, y.data(), 64, 64, 0);
   ctx.Check(!status.ok() && status.message().find("qa") != std::string::npos, "period beyond qa: " + status.message());
   status = BinaryRowsBroadcast(bin, {x.data(), 64, 1, 64}, {x.data(), 8, 0, 8}, y.data(), 64, 64, 0);

@@ -5,7 +5,10 @@
 // outputs between guard bytes, inputs in exactly sized heap blocks (over-reads
 // show under AddressSanitizer). Lookup tables are random; binary parameters are
 // random qparams plus edge ones (zero points at the range ends, output scales so
-// small or large that the int32 clip, INT32_MIN conversion and wraparound happen).
+// small or large that the int32 clip, INT32_MIN conversion and wraparound happen,
+// and so small that x reaches 2^63 or infinity and a zero product times an infinite
+// multiplier is NaN). The *_binary_tail slots are checked against PyTorch's scalar
+// formula (BinaryScalarLoop), the others against its vectorized one.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -51,7 +54,7 @@ std::vector<uint8_t> RandomBytes(Random& rng, size_t n) {
   return v;
 }
 
-void RegisterKernel(const char* name, Isa isa, LookupX8Fn* kernel) {
+void RegisterKernel(const char*, const char* name, Isa isa, LookupX8Fn* kernel) {
   RegisterTest(Mode::kIsa, std::string("elementwise/ukernel/") + name, [=](Context& ctx) {
     if (!Applies(ctx, isa)) return;
     Random rng(SeedFromName(name));
@@ -91,8 +94,12 @@ BinaryParams RandomBinaryParams(Random& rng, int which) {
   p.a_zero_point = static_cast<int32_t>(which % 3 == 0 ? qmin : rng.Int(qmin, qmax));
   p.b_zero_point = static_cast<int32_t>(which % 3 == 1 ? qmax : rng.Int(qmin, qmax));
   p.out_zero_point = static_cast<int32_t>(which % 5 == 0 ? qmax : rng.Int(qmin, qmax));
-  // Output scales from tiny (products far beyond int32: the clip, INT32_MIN, wraparound) to huge.
-  const double out_scale = which % 7 == 0 ? rng.LogUniform(-14, -10) : rng.LogUniform(-4, 1);
+  // Output scales from tiny (products far beyond int32: the clip, INT32_MIN, wraparound; beyond
+  // 2^63; an infinite inverse) to huge.
+  const double out_scale = which % 7 == 0    ? rng.LogUniform(-14, -10)
+                           : which % 11 == 5 ? rng.LogUniform(-24, -17)
+                           : which % 13 == 6 ? rng.LogUniform(-44, -39)
+                                             : rng.LogUniform(-4, 1);
   p.inv_out_scale = 1.0f / static_cast<float>(out_scale);
   p.a_premul = p.a_scale * -static_cast<float>(p.a_zero_point);
   p.b_premul = p.b_scale * -static_cast<float>(p.b_zero_point);
@@ -105,7 +112,7 @@ BinaryParams RandomBinaryParams(Random& rng, int which) {
 }
 
 template <typename T>
-void RegisterBinary(const char* name, Isa isa, void (*kernel)(size_t, const T*, const T*, T*, const BinaryParams*)) {
+void RegisterBinary(const char* name, Isa isa, bool tail, void (*kernel)(size_t, const T*, const T*, T*, const BinaryParams*)) {
   RegisterTest(Mode::kIsa, std::string("elementwise/ukernel/") + name, [=](Context& ctx) {
     if (!Applies(ctx, isa)) return;
     Random rng(SeedFromName(name));
@@ -119,7 +126,11 @@ void RegisterBinary(const char* name, Isa isa, void (*kernel)(size_t, const T*, 
           b[i] = static_cast<T>(rng.Int(kTypeMin<T>, kTypeMax<T>));
         }
         std::vector<T> expected(n);
-        BinaryVectorLoop(n, a.data(), b.data(), expected.data(), p);
+        if (tail) {
+          BinaryScalarLoop(n, a.data(), b.data(), expected.data(), p);
+        } else {
+          BinaryVectorLoop(n, a.data(), b.data(), expected.data(), p);
+        }
         Guarded y(n * sizeof(T));
         T* out = reinterpret_cast<T*>(y.data());
         kernel(n, a.data(), b.data(), out, &p);
@@ -137,11 +148,17 @@ void RegisterBinary(const char* name, Isa isa, void (*kernel)(size_t, const T*, 
   });
 }
 
-void RegisterKernel(const char* name, Isa isa, BinaryU8Fn* kernel) { RegisterBinary<uint8_t>(name, isa, kernel); }
-void RegisterKernel(const char* name, Isa isa, BinaryS8Fn* kernel) { RegisterBinary<int8_t>(name, isa, kernel); }
+// The tail slots share the function types of the vectorized ones: the slot's name tells the formula.
+bool IsTailSlot(const char* slot) { return std::string(slot).find("_tail") != std::string::npos; }
+void RegisterKernel(const char* slot, const char* name, Isa isa, BinaryU8Fn* kernel) {
+  RegisterBinary<uint8_t>(name, isa, IsTailSlot(slot), kernel);
+}
+void RegisterKernel(const char* slot, const char* name, Isa isa, BinaryS8Fn* kernel) {
+  RegisterBinary<int8_t>(name, isa, IsTailSlot(slot), kernel);
+}
 
 bool RegisterAllKernels() {
-#define QK_UKERNEL(slot, type, isa, function) RegisterKernel(#function, Isa::isa, &function);
+#define QK_UKERNEL(slot, type, isa, function) RegisterKernel(#slot, #function, Isa::isa, &function);
 #include "ukernels/elementwise/registry.inc"  // this family's lines only
 #undef QK_UKERNEL
   return true;

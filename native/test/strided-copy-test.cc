@@ -133,6 +133,8 @@ QK_TEST(kIsa, "strided-copy/model-shapes") {
     CheckLayout(ctx, "nhwc->nchw", e, {1, 64, 56, 56}, {200704, 1, 3584, 64}, 200704, {200704, 3136, 56, 1}, 200704);
     CheckLayout(ctx, "nchw->nhwc", e, {1, 64, 56, 56}, {200704, 3136, 56, 1}, 200704, {200704, 1, 3584, 64}, 200704);
   }
+  // NHWC -> NCHW on [1,72,24,24] (an SE block's input next to an NCHW mul): whole 16x16 tiles and edges.
+  CheckLayout(ctx, "nhwc->nchw 72x24x24", 1, {1, 72, 24, 24}, {41472, 1, 1728, 72}, 41472, {41472, 576, 24, 1}, 41472);
   // Broadcast [1,72,1,1] -> [1,72,24,24], both output formats.
   CheckLayout(ctx, "broadcast nchw", 1, {1, 72, 24, 24}, {72, 1, 0, 0}, 72, {41472, 576, 24, 1}, 41472);
   CheckLayout(ctx, "broadcast nhwc", 1, {1, 72, 24, 24}, {72, 1, 0, 0}, 72, {41472, 1, 1728, 72}, 41472);

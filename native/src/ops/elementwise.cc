@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <cstring>
 #include <cmath>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "base/checked.h"
 #include "base/expected.h"
 #include "base/threadpool.h"
+#include "ops/strided-copy.h"
 #include "ukernels/dispatch.h"
 #include "ukernels/elementwise/elementwise-scalar.h"
 
@@ -301,6 +303,68 @@ void ExpandBroadcast(const uint8_t* src, size_t each, size_t period, size_t star
   }
 }
 
+// One piece of a binary op: m elements at output offset `at`, in the vector or the tail formula.
+void BinaryPiece(const DispatchTable& table, const BinaryParams& params, QDType dtype, bool vector, size_t m,
+                 const uint8_t* pa, const uint8_t* pb, void* y, size_t at) {
+  if (dtype == QDType::kQUInt8) {
+    (vector ? table.qu8_binary : table.qu8_binary_tail)(m, pa, pb, static_cast<uint8_t*>(y) + at, &params);
+  } else {
+    const int8_t* sa = reinterpret_cast<const int8_t*>(pa);
+    const int8_t* sb = reinterpret_cast<const int8_t*>(pb);
+    (vector ? table.qs8_binary : table.qs8_binary_tail)(m, sa, sb, static_cast<int8_t*>(y) + at, &params);
+  }
+}
+
+// Pieces of this many elements at most: small enough to stay in L1 beside the kernel's reads;
+// the kernel keeps its full vectors on every piece but a segment's last (512 is a multiple of
+// every vector).
+constexpr size_t kPiece = 512;
+
+// BinaryRowsBroadcast with one operand read across (`across`, rows > 0): per block of
+// rows x cols output elements, tiles of `width` columns (rows x width bytes within 16 KB) are
+// transposed into a scratch buffer, and each tile row is one run of output elements. Threads
+// take whole tiles; every element's formula follows from its own offset, so any split gives
+// the same bytes.
+void BinaryAcross(const BinaryParams& params, QDType dtype, const BroadcastOperand& across, bool across_is_a,
+                  const BroadcastOperand& other, void* y, size_t n, size_t row_length, size_t vector_length) {
+  const DispatchTable& table = Dispatch();
+  const size_t rows = across.rows, cols = across.cols, block = rows * cols;
+  const size_t width = std::min(cols, std::min(kPiece, std::max<size_t>(16, (16384 / rows) & ~size_t{15})));
+  const size_t tiles_per_block = (cols + width - 1) / width;
+  const size_t tiles = (n / block) * tiles_per_block;
+  constexpr size_t kMinChunk = 16384;
+  const size_t parts =
+      std::max<size_t>(1, std::min(std::min<size_t>(static_cast<size_t>(GetNumThreads()), n / kMinChunk), tiles));
+  const uint8_t* data = static_cast<const uint8_t*>(across.data);
+  const bool other_dense = other.each == 1 && other.period == n;
+  ParallelFor(parts, [&](size_t part) {
+    size_t begin = 0, end = 0;
+    SplitRange(tiles, parts, 1, part, &begin, &end);
+    const std::unique_ptr<uint8_t[]> tile(new uint8_t[rows * width]);  // every byte written before it is read
+    alignas(64) uint8_t other_buf[kPiece];
+    for (size_t t = begin; t < end; ++t) {
+      const size_t o = t / tiles_per_block;
+      const size_t c0 = (t % tiles_per_block) * width;
+      const size_t w = std::min(width, cols - c0);
+      // tile[r * w + c] = data[(o * cols + c0 + c) * rows + r]
+      TransposeBytes(data + o * block + c0 * rows, static_cast<int64_t>(rows), tile.get(), static_cast<int64_t>(w),
+                     static_cast<int64_t>(rows), static_cast<int64_t>(w));
+      for (size_t r = 0; r < rows; ++r) {
+        const size_t start = o * block + r * cols + c0;
+        ForEachSegment(start, start + w, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
+          const uint8_t* pt = tile.get() + r * w + (offset - start);
+          const uint8_t* po = static_cast<const uint8_t*>(other.data) + offset;
+          if (!other_dense) {
+            ExpandBroadcast(static_cast<const uint8_t*>(other.data), other.each, other.period, offset, count, other_buf);
+            po = other_buf;
+          }
+          BinaryPiece(table, params, dtype, vector, count, across_is_a ? pt : po, across_is_a ? po : pt, y, offset);
+        });
+      }
+    }
+  });
+}
+
 }  // namespace
 
 Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, const BroadcastOperand& b, void* y,
@@ -323,18 +387,33 @@ Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, co
     }
     QK_RETURN_IF_ERROR(CheckBuffer(x.data, x.length, x.period, names[k]));
   }
+  for (int k = 0; k < 2; ++k) {
+    const BroadcastOperand& x = *operands[k];
+    if (x.rows == 0 || n == 0) continue;
+    size_t block = 0;
+    if (k == 1 && a.rows > 0) {
+      return Status::RangeError(Expected("at most one operand read across", "qb", "a second one (rows " + std::to_string(x.rows) + ") of type object"));
+    }
+    if (x.cols == 0 || !CheckedMul(x.rows, x.cols, &block) || n % block != 0 || x.each != 1 || x.period != n) {
+      return Status::RangeError(Expected("rows * cols dividing the " + std::to_string(n) +
+                                             " elements, each 1 and period n (an operand read across)",
+                                         names[k], "rows " + std::to_string(x.rows) + ", cols " + std::to_string(x.cols) + " of type object"));
+    }
+  }
   QK_RETURN_IF_ERROR(CheckBuffer(y, n, n, "output"));
   QK_RETURN_IF_ERROR(CheckRows(n, row_length, vector_length));
   if (n == 0) return Status::Ok();
   BinaryParams params;
   MakeBinaryParams(spec, &params);
+  if (a.rows > 0 || b.rows > 0) {
+    const bool across_is_a = a.rows > 0;
+    BinaryAcross(params, spec.dtype, across_is_a ? a : b, across_is_a, across_is_a ? b : a, y, n, row_length, vector_length);
+    return Status::Ok();
+  }
   const DispatchTable& table = Dispatch();
   const auto dense = [n](const BroadcastOperand& x) { return x.each == 1 && x.period == n; };
   const bool a_dense = dense(a), b_dense = dense(b);
   ParallelSegments(n, [&](size_t begin, size_t end) {
-    // Pieces small enough to stay in L1 beside the kernel's reads; the kernel keeps its
-    // full vectors on every piece but the segment's last (512 is a multiple of every vector).
-    constexpr size_t kPiece = 512;
     alignas(64) uint8_t a_buf[kPiece], b_buf[kPiece];
     ForEachSegment(begin, end, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
       for (size_t done = 0; done < count; done += kPiece) {
@@ -350,15 +429,7 @@ Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, co
           ExpandBroadcast(static_cast<const uint8_t*>(b.data), b.each, b.period, at, m, b_buf);
           pb = b_buf;
         }
-        if (spec.dtype == QDType::kQUInt8) {
-          uint8_t* py = static_cast<uint8_t*>(y) + at;
-          if (vector) table.qu8_binary(m, pa, pb, py, &params); else BinaryScalarLoop(m, pa, pb, py, params);
-        } else {
-          const int8_t* sa = reinterpret_cast<const int8_t*>(pa);
-          const int8_t* sb = reinterpret_cast<const int8_t*>(pb);
-          int8_t* py = static_cast<int8_t*>(y) + at;
-          if (vector) table.qs8_binary(m, sa, sb, py, &params); else BinaryScalarLoop(m, sa, sb, py, params);
-        }
+        BinaryPiece(table, params, spec.dtype, vector, m, pa, pb, y, at);
       }
     });
   });
@@ -498,12 +569,12 @@ void BinaryOp::RunRange(const void* a, const void* b, void* y, size_t begin, siz
       const uint8_t* pa = static_cast<const uint8_t*>(a) + offset;
       const uint8_t* pb = static_cast<const uint8_t*>(b) + offset;
       uint8_t* py = static_cast<uint8_t*>(y) + offset;
-      if (vector) table.qu8_binary(count, pa, pb, py, &params_); else BinaryScalarLoop(count, pa, pb, py, params_);
+      (vector ? table.qu8_binary : table.qu8_binary_tail)(count, pa, pb, py, &params_);
     } else {
       const int8_t* pa = static_cast<const int8_t*>(a) + offset;
       const int8_t* pb = static_cast<const int8_t*>(b) + offset;
       int8_t* py = static_cast<int8_t*>(y) + offset;
-      if (vector) table.qs8_binary(count, pa, pb, py, &params_); else BinaryScalarLoop(count, pa, pb, py, params_);
+      (vector ? table.qs8_binary : table.qs8_binary_tail)(count, pa, pb, py, &params_);
     }
   });
 }

@@ -85,12 +85,19 @@ struct BroadcastOperand {
   size_t length = 0;  // elements in data: at least period
   size_t each = 1;
   size_t period = 0;
+  // rows > 0: a dense operand the output reads across (each 1, period n): output element
+  // (o * rows + r) * cols + c takes data[(o * cols + c) * rows + r]. A channels-last
+  // [N, C, H, W] operand of an NCHW output: rows C, cols H * W.
+  size_t rows = 0;
+  size_t cols = 0;
 };
 
 // BinaryRows over n output elements whose operands repeat as described, without the caller
 // expanding them: each thread expands its pieces of a broadcast operand into a small buffer
 // (a copy of runs of `period` values, or runs of one value) just before the kernel reads
 // them, so the kernel sees the same values as for dense operands and gives the same bytes.
+// An operand read across (rows > 0; at most one of the two) is transposed a tile of columns at
+// a time into a scratch buffer, and each of the tile's rows is one piece of the output.
 // Not for the engine-qnnpack adds (the caller expands those).
 Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, const BroadcastOperand& b, void* y,
                            size_t n, size_t row_length, size_t vector_length);

@@ -8,6 +8,10 @@
 #include "base/checked.h"
 #include "base/expected.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace qk {
 namespace {
 
@@ -104,6 +108,25 @@ inline void Transpose8x8Bytes(const uint8_t* s, int64_t s_stride, uint8_t* d, in
   for (int i = 0; i < 8; ++i) Store<uint64_t>(d + i * d_stride, w[i]);
 }
 
+#if defined(__SSE2__)
+// A 16x16 block of bytes transposed with SSE2 (every x86-64 CPU has it): four rounds of the
+// perfect shuffle (row 2i, 2i+1 <- the low, high interleave of rows i and i + 8) transpose it;
+// 64 unpacks, 16 loads and 16 stores for 256 bytes (four 8x8 word blocks take about 350 ops).
+static_assert(kTile == 16, "the SSE2 transpose takes whole 16x16 tiles");
+inline void Transpose16x16Bytes(const uint8_t* s, int64_t s_stride, uint8_t* d, int64_t d_stride) {
+  __m128i x[16], y[16];
+  for (int i = 0; i < 16; ++i) x[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i * s_stride));
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 8; ++i) {
+      y[2 * i] = _mm_unpacklo_epi8(x[i], x[i + 8]);
+      y[2 * i + 1] = _mm_unpackhi_epi8(x[i], x[i + 8]);
+    }
+    for (int i = 0; i < 16; ++i) x[i] = y[i];
+  }
+  for (int i = 0; i < 16; ++i) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i * d_stride), x[i]);
+}
+#endif
+
 constexpr bool kLittleEndian =
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
@@ -121,6 +144,12 @@ inline void Transpose(const uint8_t* s, int64_t fc, uint8_t* d, int64_t tr, int6
     for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
       const int64_t c1 = c0 + kTile < cols ? c0 + kTile : cols;
       int64_t r = r0;
+#if defined(__SSE2__)
+      if (E == 1 && r1 - r0 == kTile && c1 - c0 == kTile) {
+        Transpose16x16Bytes(s + r0 + c0 * fc, fc, d + r0 * tr + c0, tr);
+        continue;
+      }
+#endif
       if (E == 1 && kLittleEndian) {
         // Whole 8x8 blocks; the edge rows and columns below.
         const int64_t c8 = c0 + ((c1 - c0) & ~int64_t{7});
@@ -173,6 +202,10 @@ void CopyBox(int kind, size_t rank, const int64_t* size, const int64_t* from, co
 }
 
 }  // namespace
+
+void TransposeBytes(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst_stride, int64_t rows, int64_t cols) {
+  Transpose<uint8_t>(src, src_stride, dst, dst_stride, rows, cols);
+}
 
 Status ReadStridedCopyLayout(const double* values, size_t count, StridedCopyParams* params) {
   const double rank = count > 0 ? values[0] : -1;

@@ -72,4 +72,9 @@ class StridedCopyOp final : public Op {
   bool writes_whole_output_ = false;
 };
 
+// The copy's tiled byte transpose on its own: dst[r * dst_stride + c] = src[r + c * src_stride]
+// for r < rows, c < cols (the source contiguous along rows, the destination along cols). For ops
+// that read an operand transposed piece by piece (BinaryRowsBroadcast).
+void TransposeBytes(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst_stride, int64_t rows, int64_t cols);
+
 }  // namespace qk

@@ -1,7 +1,7 @@
-// Quantized add / mul, AVX-512: 16 elements per step in PyTorch's vectorized formula (BinaryParams), for both 8-bit dtypes.
+// Quantized add / mul, AVX-512: 16 elements per step in PyTorch's vectorized formula and in its scalar (tail) formula (BinaryParams), for both 8-bit dtypes.
 //
-// The same operations in the same order as the AVX2 loop (binary-avx2.h), which is
-// what makes it bit-identical to BinaryVectorValue.
+// The same operations in the same order as the AVX2 loops (binary-avx2.h), which is
+// what makes them bit-identical to BinaryVectorValue and BinaryScalarValue.
 #pragma once
 
 #include <immintrin.h>
@@ -59,6 +59,39 @@ void BinaryAvx512(size_t n, const T* a, const T* b, T* y, const BinaryParams& p)
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtepi32_epi8(r));
   }
   BinaryVectorLoop(n - i, a + i, b + i, y + i, p);
+}
+
+// PyTorch's scalar formula, as BinaryTailAvx2 (binary-avx2.h): the lanes out of range
+// (|x| >= 2^63 or NaN) are replaced by -2^30 with a masked max, so they clamp to qmin.
+template <typename T>
+void BinaryTailAvx512(size_t n, const T* a, const T* b, T* y, const BinaryParams& p) {
+  const __m512 a_scale = _mm512_set1_ps(p.a_scale), b_scale = _mm512_set1_ps(p.b_scale);
+  const __m512 inv_scale = _mm512_set1_ps(p.inv_out_scale), multiplier = _mm512_set1_ps(p.multiplier);
+  const __m512 zero = _mm512_set1_ps(0.0f);
+  const __m512 limit = _mm512_set1_ps(0x1p63f), span = _mm512_set1_ps(0x1p30f), neg_span = _mm512_set1_ps(-0x1p30f);
+  const __m512i zero_point = _mm512_set1_epi32(p.out_zero_point);
+  const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
+  const __m512i a_zero_point = _mm512_set1_epi32(p.a_zero_point), b_zero_point = _mm512_set1_epi32(p.b_zero_point);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i qa = _mm512_sub_epi32(LoadSixteen(a + i), a_zero_point);
+    const __m512i qb = _mm512_sub_epi32(LoadSixteen(b + i), b_zero_point);
+    __m512 x;
+    if (p.multiply) {
+      x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(qa, qb)), multiplier);
+    } else {
+      __m512 c = _mm512_add_ps(_mm512_mul_ps(a_scale, _mm512_cvtepi32_ps(qa)), _mm512_mul_ps(b_scale, _mm512_cvtepi32_ps(qb)));
+      if (p.relu) c = _mm512_max_ps(zero, c);  // c < 0 ? 0 : c (NaN and -0 stay)
+      x = _mm512_mul_ps(c, inv_scale);
+    }
+    const __mmask16 in_range = _mm512_cmp_ps_mask(_mm512_abs_ps(x), limit, _CMP_LT_OQ);  // false for NaN
+    const __m512 clipped = _mm512_mask_max_ps(neg_span, in_range, _mm512_min_ps(x, span), neg_span);
+    __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(clipped), zero_point);
+    r = _mm512_max_epi32(_mm512_min_epi32(r, qmax), qmin);
+    if (p.multiply && p.relu) r = _mm512_max_epi32(r, zero_point);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtepi32_epi8(r));
+  }
+  BinaryScalarLoop(n - i, a + i, b + i, y + i, p);
 }
 
 }  // namespace

@@ -23,8 +23,21 @@ using LookupX8Fn = void(size_t n, const uint8_t* x, const uint8_t* table, uint8_
 //   c  = (a - a_zero_point) * (b - b_zero_point)  exact in int32
 //   r  = cvtps2dq(float(c) * multiplier) (NaN / out of int32 range: INT32_MIN) + out_zero_point
 //   y  = clamp(r, qmin, qmax);  relu: y = max(y, out_zero_point)
-// The last (run length mod 64) elements of a run PyTorch computes with its scalar
-// formulas instead; native/src/ops does those (elementwise-scalar.h), not the kernels.
+// The last (run length mod 64) elements of a run, and every element of a run whose input
+// strides are not 1 (a channels-last operand of an NCHW output), PyTorch computes with its
+// *scalar* lambda instead: the tail kernels (same function types, slots *_binary_tail).
+// tail add:
+//   da = a_scale * float(a - a_zero_point)       (fp32 multiply, no fma)
+//   db = b_scale * float(b - b_zero_point);  c = da + db;  relu: c < 0 ? 0 : c (NaN stays)
+//   x  = c * inv_out_scale
+// tail multiply:
+//   x  = float((a - a_zero_point) * (b - b_zero_point)) * multiplier
+// then (quantize_val / requantize_from_int):
+//   y  = |x| < 2^63 ? clamp(nearbyint(x) + out_zero_point, qmin, qmax) : qmin   (NaN: qmin)
+//   multiply with relu: y = max(y, out_zero_point)
+// (quantize_val adds the zero point in fp32, float(zp) + nearbyint(x), and tests that sum; for
+// every x the sum is below 2^63 exactly when x is, and it is exact wherever the clamp does not
+// decide: BinaryScalarValue in elementwise-scalar.h is the formula as torch writes it.)
 struct BinaryParams {
   float a_scale;
   float a_premul;
