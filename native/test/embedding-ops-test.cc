@@ -162,6 +162,53 @@ QK_TEST(kIsa, "embedding/ops/errors") {
   ExpectRangeError(ctx, a, 0, "offsets");
 }
 
+// Indices are checked where each task reads them: with bags split over threads, the error
+// still names the first bad position (not the one a faster task met), also for int32
+// indices, with padding, and for indices after the last bag (include_last_offset), which
+// no task reads.
+QK_TEST(kIsa, "embedding/ops/index-errors-threads") {
+  const size_t dim = 64, rows = 10, n = 4096, bags = 64;
+  std::vector<uint8_t> table(rows * (dim + 8), 0);
+  for (bool is64 : {true, false}) {
+    std::vector<int64_t> indices64(n);
+    std::vector<int32_t> indices32(n);
+    auto set = [&](size_t i, int64_t v) {
+      indices64[i] = v;
+      indices32[i] = static_cast<int32_t>(v);
+    };
+    for (size_t i = 0; i < n; ++i) set(i, static_cast<int64_t>(i % rows));
+    std::vector<int64_t> offsets(bags + 1);
+    for (size_t b = 0; b <= bags; ++b) offsets[b] = static_cast<int64_t>(b * 62);  // the last ends at 3968
+    EmbeddingBagArgs a;
+    a.table = {table.data(), table.size(), rows, dim + 8, 8};
+    a.indices = {is64 ? static_cast<const void*>(indices64.data()) : static_cast<const void*>(indices32.data()), n, is64};
+    a.offsets = {offsets.data(), bags, true};
+    for (int threads = 1; threads <= 4; ++threads) {
+      SetNumThreads(threads);
+      set(3000, 10);
+      set(1000, -3);
+      ExpectRangeError(ctx, a, bags * dim, "indices[1000]");
+      a.has_padding_idx = true;
+      a.padding_idx = -3;  // position 1000 is padding now: skipped, not an error
+      ExpectRangeError(ctx, a, bags * dim, "indices[3000]");
+      a.has_padding_idx = false;
+      set(1000, 0);
+      set(3000, 0);
+      a.include_last_offset = true;
+      a.offsets = {offsets.data(), bags + 1, true};
+      set(4050, 99);  // after the last bag
+      ExpectRangeError(ctx, a, bags * dim, "indices[4050]");
+      set(4050, 0);
+      std::vector<float> out(bags * dim);
+      const Status ok = EmbeddingBagLookup(a, out.data(), out.size());
+      ctx.Check(ok.ok(), "the repaired lookup: " + ok.message());
+      a.include_last_offset = false;
+      a.offsets = {offsets.data(), bags, true};
+    }
+    SetNumThreads(1);
+  }
+}
+
 // fp16 rounding: every float of a sweep maps to its nearest half, ties to even.
 QK_TEST(kIsa, "embedding/pack/float-to-half") {
   Random rng(77);
