@@ -224,6 +224,7 @@ static inline void BagColumnsAvx2(size_t dim, size_t count, size_t lookahead, co
 template <int kBits, typename LoadQ>
 static inline void BagAvx2(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows, const float* weights,
                            const LoadQ& load_q, float* out) {
+  if (count == 0) return;  // nothing to add (and no row to prefetch for: the next bag does)
   if (weights != nullptr) {
     BagColumnsAvx2<kBits, true>(dim, count, lookahead, rows, weights, load_q, out);
   } else {

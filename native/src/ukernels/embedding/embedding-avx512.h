@@ -202,6 +202,7 @@ static inline void BagColumnsAvx512(size_t dim, size_t count, size_t lookahead, 
 template <int kBits>
 static inline void BagAvx512(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows, const float* weights,
                              float* out) {
+  if (count == 0) return;  // nothing to add (and no row to prefetch for: the next bag does)
   if (weights != nullptr) {
     BagColumnsAvx512<kBits, true>(dim, count, lookahead, rows, weights, out);
   } else {
