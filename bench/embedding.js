@@ -9,8 +9,9 @@
 // bytes), timed in the same process on the same index batches. PyTorch (/usr/bin/python3,
 // torch.ops.quantized.embedding_bag_{byte,4bit}_rowwise_offsets, torch.set_num_threads(1))
 // runs in its own process on a table of the same shape and the same index distribution.
-// Times are the measuring process's CPU time, not wall time, so that other jobs on a shared
-// machine (which deschedule this one) do not count against whoever was running. The gather
+// Times are the smaller of the process's CPU time and wall time (see secondsPerCall), so that
+// other jobs on a shared machine (which deschedule this one) do not count against whoever was
+// running, nor V8's background threads against the measured loop. The gather
 // bound is timed before and after the qkernels rows and the faster kept (the first timing
 // right after a table is built also pays for collecting the previous table: issue 12's
 // 100k x 64 gather bound was that slow), and the previous table is collected before a
@@ -20,6 +21,7 @@
 'use strict';
 
 const path = require('path');
+const os = require('os');
 const v8 = require('v8');
 const vm = require('vm');
 const { spawnSync } = require('child_process');
@@ -92,7 +94,16 @@ function cpuSeconds() {
   return (usage.user + usage.system) * 1e-6;
 }
 
-/** CPU seconds per call of fn(batch), cycling through the batches, best of 3 runs of >= MIN_SECONDS / 3. */
+function wallSeconds() {
+  return Number(process.hrtime.bigint()) * 1e-9;
+}
+
+/**
+ * Seconds per call of fn(batch), cycling through the batches, best of 3 runs of >= MIN_SECONDS / 3.
+ * A run's time is the smaller of its CPU time and its wall time: both bound the main thread's
+ * own time from above (CPU time also counts V8's background threads, such as the one freeing a
+ * collected table; wall time also counts being descheduled), so the smaller is the closer.
+ */
 function secondsPerCall(batches, fn) {
   for (let i = 0; i < Math.min(8, batches.length); i++) fn(batches[i]); // warm up code paths
   let best = Infinity;
@@ -100,6 +111,7 @@ function secondsPerCall(batches, fn) {
   for (let run = 0; run < 3; run++) {
     let calls = 0;
     const start = cpuSeconds();
+    const startWall = wallSeconds();
     let elapsed = 0;
     while (elapsed < MIN_SECONDS / 3) {
       for (let i = 0; i < 16; i++) {
@@ -109,7 +121,7 @@ function secondsPerCall(batches, fn) {
       }
       elapsed = cpuSeconds() - start;
     }
-    best = Math.min(best, elapsed / calls);
+    best = Math.min(best, Math.min(elapsed, wallSeconds() - startWall) / calls);
   }
   return best;
 }
@@ -160,10 +172,14 @@ function levelsHere() {
   return all.slice(0, best + 1);
 }
 
-/** A full garbage collection, so that freeing one config's table is not timed in the next. */
+/**
+ * A full garbage collection, then a pause in which V8's background threads finish freeing
+ * what it found, so that freeing one config's table is not timed in the next.
+ */
 function collectGarbage() {
   v8.setFlagsFromString('--expose-gc');
   vm.runInNewContext('gc')();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
 }
 
 function fmt(n, digits = 1) {
@@ -176,8 +192,9 @@ function main() {
   const savedThreads = qk.backend.getNumThreads();
   qk.backend.setNumThreads(1);
   console.log(`embedding bench: ${BAGS} bags x ${BAG_SIZE} indices per call, 1 thread, CPU best ${info.bestIsa}${QUICK ? ' (--quick)' : ''}`);
-  console.log('times are CPU time of the measuring process (process.cpuUsage / time.process_time), so time spent');
-  console.log('descheduled on a shared machine does not count; caches and memory bandwidth are still shared.');
+  console.log('times: the smaller of CPU time (process.cpuUsage; torch: time.process_time) and wall time per run, so time');
+  console.log('spent descheduled on a shared machine does not count; caches and memory bandwidth are still shared.');
+  console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, CPU ${os.cpus()[0].model}`);
   const header = ['table', 'bits', 'impl', 'M lookups/s', 'GB/s', 'x gather bound', 'x torch'];
   const lines = [];
   const goals = []; // issue 12: the 100k x 64 tables at <= 1.3x the gather bound (best ISA here)
@@ -223,6 +240,7 @@ function main() {
   for (const g of goals) console.log(`  ${g}`);
   console.log(`per-call cost of the 100k x 64 lookups (${info.bestIsa}, 1 thread, us per call of ${LOOKUPS} lookups):`);
   for (const o of overheads) console.log(`  ${o}`);
+  console.log(`load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
 /**

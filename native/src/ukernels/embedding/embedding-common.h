@@ -166,8 +166,20 @@ struct BagScaleBound {
     float start;
     std::memcpy(&start, &start_magnitude_max, 4);  // NaN bits stay NaN: the comparison below fails
     const double rows = static_cast<double>(n);
-    const double bound = (static_cast<double>(start) + rows * std::ldexp(1.0, top - 125)) * std::exp((2.0 * rows + 2.0) * 0x1p-24);
-    return bound < std::ldexp(1.0, high_exponent - 127);
+    // exp(x) <= 1 + 2x for x <= 1 (no libm call per bag); x = (2n + 2) 2^-24 is below 1
+    // for every bag of fewer than 2^23 rows.
+    const double x = (2.0 * rows + 2.0) * 0x1p-24;
+    const double growth = x <= 1.0 ? 1.0 + 2.0 * x : std::exp(x);
+    const double bound = (static_cast<double>(start) + rows * PowerOfTwo(top - 125)) * growth;
+    return bound < PowerOfTwo(high_exponent - 127);
+  }
+
+  // 2^k as a double, for k in [-1022, 1023] (here k lies in [-126, 130]).
+  static double PowerOfTwo(int32_t k) {
+    const uint64_t bits = static_cast<uint64_t>(k + 1023) << 52;
+    double value;
+    std::memcpy(&value, &bits, 8);
+    return value;
   }
 };
 
