@@ -147,6 +147,8 @@ struct TaskRows {
   std::vector<size_t> starts;
 };
 constexpr size_t kKeptScratchRows = size_t{1} << 16;
+// The most rows one kernel call adds (a longer bag is several calls).
+constexpr size_t kRowsPerKernelCall = 4096;
 
 TaskRows& ThreadTaskRows() {
   thread_local TaskRows scratch;
@@ -332,7 +334,13 @@ Status EmbeddingBagLookup(const EmbeddingBagArgs& args, float* out, size_t out_l
       std::fill(row_out, row_out + dim, 0.0f);
       switch (args.mode) {
         case EmbeddingBagMode::kSum:
-          sum_kernel(dim, count, total - start, rows, weights != nullptr ? weights + start : nullptr, row_out);
+          // Long bags in pieces: the kernels bound the largest |t| of a call by its row count
+          // (embedding-common.h), so pieces keep the bound tight and the fast path taken. The
+          // sum is the same, row after row into the same output.
+          for (size_t piece = 0; piece < count; piece += kRowsPerKernelCall) {
+            sum_kernel(dim, std::min(kRowsPerKernelCall, count - piece), total - start - piece, rows + piece,
+                       weights != nullptr ? weights + start + piece : nullptr, row_out);
+          }
           break;
         case EmbeddingBagMode::kMean: MeanBag(args.table.bits, dim, rows, count, row_out); break;
         case EmbeddingBagMode::kMax: MaxBag(args.table.bits, dim, rows, count, row_out); break;
