@@ -157,10 +157,11 @@ TaskRows& ThreadTaskRows() {
 
 // Releases a scratch that grew past what is worth keeping.
 void TrimTaskRows(TaskRows* task) {
-  if (task->rows.capacity() > kKeptScratchRows) {
+  if (task->rows.capacity() > kKeptScratchRows || task->weights.capacity() > kKeptScratchRows) {
     std::vector<const uint8_t*>().swap(task->rows);
     std::vector<float>().swap(task->weights);
   }
+  if (task->starts.capacity() > kKeptScratchRows) std::vector<size_t>().swap(task->starts);
 }
 
 // Resolves bags [first_bag, last_bag) to row pointers, checking each index as it is read
@@ -318,6 +319,7 @@ Status EmbeddingBagLookup(const EmbeddingBagArgs& args, float* out, size_t out_l
       size_t seen = first_bad.load();
       while (bad < seen && !first_bad.compare_exchange_weak(seen, bad)) {
       }
+      TrimTaskRows(&task);
       return;  // nothing of this task is computed
     }
     const size_t total = task.starts.back();
