@@ -9,11 +9,21 @@
 // bytes), timed in the same process on the same index batches. PyTorch (/usr/bin/python3,
 // torch.ops.quantized.embedding_bag_{byte,4bit}_rowwise_offsets, torch.set_num_threads(1))
 // runs in its own process on a table of the same shape and the same index distribution.
-// Times are the measuring process's CPU time, not wall time, so that other jobs on a shared
-// machine (which deschedule this one) do not count against whoever was running.
+// Times are the smaller of the process's CPU time and wall time (see secondsPerCall), so that
+// other jobs on a shared machine (which deschedule this one) do not count against whoever was
+// running, nor V8's background threads against the measured loop. The gather
+// bound is timed before and after the qkernels rows and the faster kept (the first timing
+// right after a table is built also pays for collecting the previous table: issue 12's
+// 100k x 64 gather bound was that slow), and the previous table is collected before a
+// config starts. Last, the per-call cost of the 100k x 64 lookups outside the kernels,
+// split: JS wrapper, binding and output allocation, per-index work (checks, resolution,
+// kernel); qk_bench_embedding splits the last into kernel and the rest.
 'use strict';
 
 const path = require('path');
+const os = require('os');
+const v8 = require('v8');
+const vm = require('vm');
 const { spawnSync } = require('child_process');
 
 const root = path.resolve(__dirname, '..');
@@ -84,7 +94,16 @@ function cpuSeconds() {
   return (usage.user + usage.system) * 1e-6;
 }
 
-/** CPU seconds per call of fn(batch), cycling through the batches, best of 3 runs of >= MIN_SECONDS / 3. */
+function wallSeconds() {
+  return Number(process.hrtime.bigint()) * 1e-9;
+}
+
+/**
+ * Seconds per call of fn(batch), cycling through the batches, best of 3 runs of >= MIN_SECONDS / 3.
+ * A run's time is the smaller of its CPU time and its wall time: both bound the main thread's
+ * own time from above (CPU time also counts V8's background threads, such as the one freeing a
+ * collected table; wall time also counts being descheduled), so the smaller is the closer.
+ */
 function secondsPerCall(batches, fn) {
   for (let i = 0; i < Math.min(8, batches.length); i++) fn(batches[i]); // warm up code paths
   let best = Infinity;
@@ -92,6 +111,7 @@ function secondsPerCall(batches, fn) {
   for (let run = 0; run < 3; run++) {
     let calls = 0;
     const start = cpuSeconds();
+    const startWall = wallSeconds();
     let elapsed = 0;
     while (elapsed < MIN_SECONDS / 3) {
       for (let i = 0; i < 16; i++) {
@@ -101,7 +121,7 @@ function secondsPerCall(batches, fn) {
       }
       elapsed = cpuSeconds() - start;
     }
-    best = Math.min(best, elapsed / calls);
+    best = Math.min(best, Math.min(elapsed, wallSeconds() - startWall) / calls);
   }
   return best;
 }
@@ -152,6 +172,16 @@ function levelsHere() {
   return all.slice(0, best + 1);
 }
 
+/**
+ * A full garbage collection, then a pause in which V8's background threads finish freeing
+ * what it found, so that freeing one config's table is not timed in the next.
+ */
+function collectGarbage() {
+  v8.setFlagsFromString('--expose-gc');
+  vm.runInNewContext('gc')();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+}
+
 function fmt(n, digits = 1) {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
@@ -162,11 +192,13 @@ function main() {
   const savedThreads = qk.backend.getNumThreads();
   qk.backend.setNumThreads(1);
   console.log(`embedding bench: ${BAGS} bags x ${BAG_SIZE} indices per call, 1 thread, CPU best ${info.bestIsa}${QUICK ? ' (--quick)' : ''}`);
-  console.log('times are CPU time of the measuring process (process.cpuUsage / time.process_time), so time spent');
-  console.log('descheduled on a shared machine does not count; caches and memory bandwidth are still shared.');
+  console.log('times: the smaller of CPU time (process.cpuUsage; torch: time.process_time) and wall time per run, so time');
+  console.log('spent descheduled on a shared machine does not count; caches and memory bandwidth are still shared.');
+  console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, CPU ${os.cpus()[0].model}`);
   const header = ['table', 'bits', 'impl', 'M lookups/s', 'GB/s', 'x gather bound', 'x torch'];
   const lines = [];
   const goals = []; // issue 12: the 100k x 64 tables at <= 1.3x the gather bound (best ISA here)
+  const overheads = [];
   for (const config of CONFIGS) {
     const random = rng(config.rows * 31 + config.dim * 7 + config.bits);
     const table = makeTable(config, random);
@@ -175,17 +207,23 @@ function main() {
     const bytesPerCall = LOOKUPS * table.rowBytes;
     const lookup = config.bits === 8 ? qk.ops.quantized.embeddingBagByteRowwiseOffsets : qk.ops.quantized.embeddingBag4bitRowwiseOffsets;
     const name = `${config.rows >= 1e6 ? `${config.rows / 1e6}M` : `${config.rows / 1e3}k`} x ${config.dim}`;
-    const gather = secondsPerCall(batches, (b) => addon.embeddingBagGatherBound(table.data, config.rows, table.rowBytes, b));
+    collectGarbage();
+    const gatherCall = (b) => addon.embeddingBagGatherBound(table.data, config.rows, table.rowBytes, b);
+    const gatherBefore = secondsPerCall(batches, gatherCall);
     const torch = torchSecondsPerCall(config);
     const torchSeconds = torch.seconds ?? NaN;
     const row = (impl, seconds) =>
       lines.push([name, String(config.bits), impl, fmt(LOOKUPS / seconds / 1e6), fmt(bytesPerCall / seconds / 1e9, 2), fmt(seconds / gather, 2), fmt(torchSeconds / seconds, 1)]);
     let best = NaN;
+    const timed = [];
     for (const isa of levelsHere()) {
       qk.backend.setMaxIsa(isa);
       best = secondsPerCall(batches, (b) => lookup(table, b, offsets));
-      row(`qkernels ${isa}`, best);
+      timed.push([`qkernels ${isa}`, best]);
     }
+    const gather = Math.min(gatherBefore, secondsPerCall(batches, gatherCall));
+    for (const [impl, seconds] of timed) row(impl, seconds);
+    if (config.rows === 100000) overheads.push(overheadSplit(name, config, table, batches, offsets, lookup, gather));
     if (config.rows === 100000) goals.push(`${name} ${config.bits}-bit: ${fmt(best / gather, 2)}x the gather bound (${best / gather <= 1.3 ? 'met' : 'not met'})`);
     qk.backend.setMaxIsa(savedIsa);
     row('gather bound', gather);
@@ -200,6 +238,32 @@ function main() {
   console.log('x gather bound: time / gather time (1.0 = as fast as reading the rows); x torch: torch time / time.');
   console.log(`goal: embedding bag on the 100k x 64 tables <= 1.3x the gather bound (${info.bestIsa}):`);
   for (const g of goals) console.log(`  ${g}`);
+  console.log(`per-call cost of the 100k x 64 lookups (${info.bestIsa}, 1 thread, us per call of ${LOOKUPS} lookups):`);
+  for (const o of overheads) console.log(`  ${o}`);
+  console.log(`load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+}
+
+/**
+ * One lookup's time split (best ISA): the public op; the binding called directly (so the
+ * JS wrapper is the difference); the binding on 64 empty bags (argument checks, output
+ * allocation, the native op's fixed cost, no per-index work); a 16 KB Float32Array alone.
+ */
+function overheadSplit(name, config, table, batches, offsets, lookup, gather) {
+  const args = (b) => [table.data, config.rows, table.rowBytes, config.bits, b, offsets, false, 0, null, false, null, null];
+  const empty = new Int32Array(0);
+  const emptyOffsets = new Int32Array(BAGS);
+  const us = (seconds) => fmt(seconds * 1e6, 1);
+  // Measured in turns, three rounds, the best of each kept: the machine may be shared.
+  let op = Infinity, binding = Infinity, fixed = Infinity, allocation = Infinity;
+  for (let round = 0; round < 3; round++) {
+    op = Math.min(op, secondsPerCall(batches, (b) => lookup(table, b, offsets)));
+    binding = Math.min(binding, secondsPerCall(batches, (b) => addon.embeddingBagLookup(...args(b))));
+    fixed = Math.min(fixed, secondsPerCall(batches, () => addon.embeddingBagLookup(...args(empty).slice(0, 4), empty, emptyOffsets, false, 0, null, false, null, null)));
+    allocation = Math.min(allocation, secondsPerCall(batches, () => new Float32Array(BAGS * config.dim)));
+  }
+  return `${name} ${config.bits}-bit: op ${us(op)} = JS wrapper ${us(op - binding)} + binding and output ${us(fixed)}` +
+    ` (of which a ${BAGS * config.dim * 4 / 1024} KB Float32Array alone ${us(allocation)}) + per-index work ${us(binding - fixed)}` +
+    ` (index checks, bag resolution, kernel: split by qk_bench_embedding); gather bound ${us(gather)}`;
 }
 
 main();

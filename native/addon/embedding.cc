@@ -225,7 +225,9 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   if (!shape.ok()) throw ErrorFromStatus(env, shape);
   size_t numel = 0;
   if (!CheckedMul(bags, EmbeddingTableDim(args.table), &numel)) ThrowRange(env, "an output that fits in memory", "offsets", info[5]);
-  Output out = NewOutput(env, napi_float32_array, numel);
+  // Every element is written (each bag zeroed, then added to) when the lookup succeeds, and a
+  // failed lookup returns no output: the zero fill would be a second pass over it.
+  Output out = NewUninitializedOutput(env, napi_float32_array, numel);
   const bool weighted = inputs.size() > 2;
   SetStep(&op,
           std::make_shared<FunctionStep>("embedding_bag",

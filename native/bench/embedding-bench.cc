@@ -7,6 +7,9 @@
 // thread. Kernels are called directly (no op-level checks); the gather loop is
 // EmbeddingGatherRowBytes, the bound bench/embedding.js also uses. Times are the
 // thread's CPU time (CLOCK_THREAD_CPUTIME_ID where available), best of several runs.
+// Then the op's per-call cost outside the kernel, at the best level: the kernel alone on
+// rows resolved beforehand, the whole op (EmbeddingBagLookup: index checks, bag resolution,
+// zeroing the output, the kernel; one thread), and the difference.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,7 +20,9 @@
 
 #include "base/cpu.h"
 #include "base/isa.h"
+#include "base/threadpool.h"
 #include "ops/embedding.h"
+#include "ukernels/dispatch.h"
 #include "ukernels/ukernels.h"
 
 namespace {
@@ -71,6 +76,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--min-seconds") == 0) min_seconds = std::atof(argv[i + 1]);
   }
   const qk::CpuFeatures& cpu = qk::GetCpuFeatures();
+  qk::SetNumThreads(1);
   std::printf("qk_bench_embedding: %zu bags x %zu rows per call, 1 thread, CPU time, CPU best level %s\n", kBags,
               kBagSize, qk::IsaName(qk::BestSupportedIsa(cpu)));
   std::printf("%-10s %-4s %-44s %12s %8s %10s\n", "table", "bits", "kernel", "M lookups/s", "GB/s", "x gather");
@@ -125,6 +131,35 @@ int main(int argc, char** argv) {
 #include "ukernels/embedding/registry.inc"
 #undef QK_UKERNEL
     report("gather loop (EmbeddingGatherRowBytes)", gather);
+
+    // The op against its kernel (the dispatched one), on the same batches.
+    const qk::DispatchTable& kernels = qk::Dispatch();
+    qk::EmbeddingBagU8Fn* const kernel = c.bits == 8 ? kernels.qu8_embedding_bag : kernels.qu4_embedding_bag;
+    std::vector<const uint8_t*> resolved(kPool * kBags * kBagSize);
+    for (size_t i = 0; i < resolved.size(); ++i) resolved[i] = table.data() + static_cast<size_t>(indices[i]) * row_bytes;
+    const double kernel_only = SecondsPerCall(min_seconds, [&](size_t b) {
+      const uint8_t* const* batch = resolved.data() + b * kBags * kBagSize;
+      for (size_t bag = 0; bag < kBags; ++bag) {
+        std::fill(out.begin() + bag * c.dim, out.begin() + (bag + 1) * c.dim, 0.0f);
+        kernel(c.dim, kBagSize, (kBags - bag) * kBagSize, batch + bag * kBagSize, nullptr, out.data() + bag * c.dim);
+      }
+      g_sink_float = out[0];
+    });
+    std::vector<int32_t> offsets(kBags);
+    for (size_t b = 0; b < kBags; ++b) offsets[b] = static_cast<int32_t>(b * kBagSize);
+    const double op = SecondsPerCall(min_seconds, [&](size_t b) {
+      qk::EmbeddingBagArgs args;
+      args.table = {table.data(), table.size(), c.rows, row_bytes, c.bits};
+      args.indices = {indices.data() + b * kBags * kBagSize, kBags * kBagSize, false};
+      args.offsets = {offsets.data(), kBags, false};
+      const qk::Status status = qk::EmbeddingBagLookup(args, out.data(), out.size());
+      if (!status.ok()) std::abort();
+      g_sink_float = out[0];
+    });
+    report("kernel alone, rows resolved beforehand", kernel_only);
+    report("op (EmbeddingBagLookup, 1 thread)", op);
+    std::printf("%-10s %-4d %-44s %9.2f us per call (%.2f us kernel, %.2f us op)\n", name, c.bits,
+                "op - kernel: checks, resolution, zeroing", (op - kernel_only) * 1e6, kernel_only * 1e6, op * 1e6);
   }
   return 0;
 }

@@ -162,6 +162,109 @@ QK_TEST(kIsa, "embedding/ops/errors") {
   ExpectRangeError(ctx, a, 0, "offsets");
 }
 
+// Indices are checked where each task reads them: with bags split over threads, the error
+// still names the first bad position (not the one a faster task met), also for int32
+// indices, with padding, and for indices after the last bag (include_last_offset), which
+// no task reads.
+QK_TEST(kIsa, "embedding/ops/index-errors-threads") {
+  const size_t dim = 64, rows = 10, n = 4096, bags = 64;
+  std::vector<uint8_t> table(rows * (dim + 8), 0);
+  for (bool is64 : {true, false}) {
+    std::vector<int64_t> indices64(n);
+    std::vector<int32_t> indices32(n);
+    auto set = [&](size_t i, int64_t v) {
+      indices64[i] = v;
+      indices32[i] = static_cast<int32_t>(v);
+    };
+    for (size_t i = 0; i < n; ++i) set(i, static_cast<int64_t>(i % rows));
+    std::vector<int64_t> offsets(bags + 1);
+    for (size_t b = 0; b <= bags; ++b) offsets[b] = static_cast<int64_t>(b * 62);  // the last ends at 3968
+    EmbeddingBagArgs a;
+    a.table = {table.data(), table.size(), rows, dim + 8, 8};
+    a.indices = {is64 ? static_cast<const void*>(indices64.data()) : static_cast<const void*>(indices32.data()), n, is64};
+    a.offsets = {offsets.data(), bags, true};
+    for (int threads = 1; threads <= 4; ++threads) {
+      SetNumThreads(threads);
+      set(3000, 10);
+      set(1000, -3);
+      ExpectRangeError(ctx, a, bags * dim, "indices[1000]");
+      a.has_padding_idx = true;
+      a.padding_idx = -3;  // position 1000 is padding now: skipped, not an error
+      ExpectRangeError(ctx, a, bags * dim, "indices[3000]");
+      a.has_padding_idx = false;
+      set(1000, 0);
+      set(3000, 0);
+      a.include_last_offset = true;
+      a.offsets = {offsets.data(), bags + 1, true};
+      set(4050, 99);  // after the last bag
+      ExpectRangeError(ctx, a, bags * dim, "indices[4050]");
+      set(4050, 0);
+      std::vector<float> out(bags * dim);
+      const Status ok = EmbeddingBagLookup(a, out.data(), out.size());
+      ctx.Check(ok.ok(), "the repaired lookup: " + ok.message());
+      a.include_last_offset = false;
+      a.offsets = {offsets.data(), bags, true};
+    }
+    SetNumThreads(1);
+  }
+}
+
+// A bag longer than one kernel call (the op adds it in pieces of 4096 rows): the same bits as
+// the reference, 8-bit and 4-bit, with and without weights, at 1 and 2 threads.
+QK_TEST(kIsa, "embedding/ops/long-bag") {
+  Random rng(4242);
+  for (int bits : {8, 4}) {
+    for (size_t dim : {16, 64}) {
+      const size_t rows = 50, n = 10000, row_bytes = bits == 8 ? dim + 8 : dim / 2 + 4;
+      std::vector<uint8_t> table(rows * row_bytes);
+      for (uint8_t& b : table) b = static_cast<uint8_t>(rng.Next());
+      for (size_t r = 0; r < rows; ++r) {
+        uint8_t* qparams = table.data() + r * row_bytes + (bits == 8 ? dim : dim / 2);
+        if (bits == 8) {
+          const float sb[2] = {static_cast<float>(rng.Uniform(0x1p-8, 0x1p-6)), static_cast<float>(rng.Uniform(-1, 1))};
+          std::memcpy(qparams, sb, 8);
+        } else {
+          const uint16_t sb[2] = {static_cast<uint16_t>(0x1C00 + rng.Int(0, 0x7FF)), static_cast<uint16_t>(rng.Int(0, 0x3BFF))};
+          std::memcpy(qparams, sb, 4);
+        }
+      }
+      std::vector<int64_t> indices(n);
+      for (int64_t& v : indices) v = rng.Int(0, static_cast<int64_t>(rows) - 1);
+      std::vector<float> weights(n);
+      for (float& w : weights) w = static_cast<float>(rng.Uniform(-2, 2));
+      const std::vector<int64_t> offsets = {0, 3, 9000};  // bags of 3, 8997 and 1000 rows
+      for (bool weighted : {false, true}) {
+        EmbeddingBagArgs a;
+        a.table = {table.data(), table.size(), rows, row_bytes, bits};
+        a.indices = {indices.data(), n, true};
+        a.offsets = {offsets.data(), offsets.size(), true};
+        if (weighted) {
+          a.per_sample_weights = weights.data();
+          a.per_sample_weights_len = n;
+        }
+        std::vector<float> expected(offsets.size() * dim);
+        EmbeddingBagRef(a, offsets.size(), expected.data());
+        for (int threads : {1, 2}) {
+          SetNumThreads(threads);
+          std::vector<float> out(expected.size());
+          const Status status = EmbeddingBagLookup(a, out.data(), out.size());
+          if (!ctx.Check(status.ok(), status.message())) return;
+          for (size_t k = 0; k < out.size(); ++k) {
+            if (BitsOfFloat(out[k]) != BitsOfFloat(expected[k])) {
+              ctx.Fail(std::to_string(bits) + "-bit dim " + std::to_string(dim) + (weighted ? " weighted" : "") +
+                       " threads " + std::to_string(threads) + ": bag " + std::to_string(k / dim) + " element " +
+                       std::to_string(k % dim) + " is " + DescribeFloat(out[k]) + ", reference " + DescribeFloat(expected[k]));
+              SetNumThreads(1);
+              return;
+            }
+          }
+        }
+        SetNumThreads(1);
+      }
+    }
+  }
+}
+
 // fp16 rounding: every float of a sweep maps to its nearest half, ties to even.
 QK_TEST(kIsa, "embedding/pack/float-to-half") {
   Random rng(77);

@@ -143,6 +143,7 @@ bool CheckBag(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel, i
 }
 
 bool CheckDoubleRoundingRows(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel, int bits);
+bool CheckLargeSumRows(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel);
 
 void RegisterBagKernelTests(const char* name, Isa isa, EmbeddingBagU8Fn* kernel, int bits) {
   const std::string base = name;
@@ -161,6 +162,12 @@ void RegisterBagKernelTests(const char* name, Isa isa, EmbeddingBagU8Fn* kernel,
     if (!KernelRuns(ctx, isa)) return;
     CheckDoubleRoundingRows(ctx, base, kernel, bits);
   });
+  if (bits == 8) {
+    RegisterTest(Mode::kIsa, base + "/large-sum", [=](Context& ctx) {
+      if (!KernelRuns(ctx, isa)) return;
+      CheckLargeSumRows(ctx, base, kernel);
+    });
+  }
   RegisterTest(Mode::kIsa, base + "/dims", [=](Context& ctx) {
     if (!KernelRuns(ctx, isa)) return;
     Random rng(1000 + static_cast<uint64_t>(bits) * 7 + static_cast<uint64_t>(isa));
@@ -236,6 +243,57 @@ bool CheckDoubleRoundingRows(Context& ctx, const std::string& name, EmbeddingBag
   }
   // The rows must really separate the two roundings, or this case proves nothing.
   return ctx.Check(fp32_differs > 0, name + ": no double-rounding row differed from an fp32 FMA");
+}
+
+// The other side of the window: t far above s. Row 0 (q = 0, bias T = 2^14) leaves out = T;
+// row 1 (scale s = 5237765 * 2^-40, bias 0, q = 205) adds s * q = (2^30 + 1) * 2^-40, just
+// above half an ulp of T, by so little that the double sum drops it: PyTorch's double path
+// ties to T, an fp32 FMA rounds up. Both rows have the same scale, so only the bound on the
+// largest |t| (not the scale range) can send the bag to the exact path. 8-bit only: 4-bit
+// products (q < 16) span too few bits to separate the two roundings this way. Two
+// columns of 205 (one in each half of the first 32) between columns of 0, dims 32 and 64,
+// with and without weights of 1.
+bool CheckLargeSumRows(Context& ctx, const std::string& name, EmbeddingBagU8Fn* kernel) {
+  const float s = 5237765.0f * 0x1p-40f, big = 0x1p14f;
+  for (size_t dim : {32, 64}) {
+    for (bool weighted : {false, true}) {
+      const size_t row_bytes = dim + 8;
+      std::vector<uint8_t> table(2 * row_bytes, 0);
+      const float zero_bias = 0.0f;
+      std::memcpy(table.data() + dim, &s, 4);
+      std::memcpy(table.data() + dim + 4, &big, 4);
+      uint8_t* second = table.data() + row_bytes;
+      second[3] = 205;
+      second[dim - 9] = 205;
+      std::memcpy(second + dim, &s, 4);
+      std::memcpy(second + dim + 4, &zero_bias, 4);
+      const uint8_t* rows[2] = {table.data(), second};
+      const float weights[2] = {1.0f, 1.0f};
+      std::vector<float> out(dim, 0.0f);
+      kernel(dim, 2, 2, rows, weighted ? weights : nullptr, out.data());
+      EmbeddingBagArgs args;
+      args.table = {table.data(), table.size(), 2, row_bytes, 8};
+      const int64_t indices[2] = {0, 1};
+      const int64_t zero = 0;
+      args.indices = {indices, 2, true};
+      args.offsets = {&zero, 1, true};
+      std::vector<float> expected(dim);
+      EmbeddingBagRef(args, 1, expected.data());
+      // The case must separate the roundings: the fp32 FMA of column 3 differs from the reference.
+      if (!ctx.Check(BitsOfFloat(std::fma(s, 205.0f, big)) != BitsOfFloat(expected[3]),
+                     name + ": the large-sum row does not separate the two roundings")) {
+        return false;
+      }
+      for (size_t j = 0; j < dim; ++j) {
+        if (BitsOfFloat(out[j]) != BitsOfFloat(expected[j])) {
+          ctx.Fail(name + " large-sum row dim=" + std::to_string(dim) + (weighted ? " weighted" : "") + " element " +
+                   std::to_string(j) + ": " + DescribeFloat(out[j]) + ", reference " + DescribeFloat(expected[j]));
+          return false;
+        }
+      }
+    }
+  }
+  return true;
 }
 
 // The 8-bit and 4-bit kernels share one signature; the slot says which format a kernel reads.

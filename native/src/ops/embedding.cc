@@ -2,6 +2,8 @@
 #include "ops/embedding.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -76,9 +78,10 @@ size_t FirstBadIndex(const T* indices, size_t n, uint64_t limit, const Embedding
   return n;
 }
 
-Status CheckValues(const EmbeddingBagArgs& args, size_t bags) {
+// Offsets start at 0, never decrease, never pass the end of indices; a mapping (pruned
+// tables) holds -1 or rows. Indices are checked where they are read (ResolveTaskTyped).
+Status CheckOffsetsAndMapping(const EmbeddingBagArgs& args) {
   const size_t n = args.indices.length;
-  // offsets: start at 0, never decrease, never pass the end of indices.
   int64_t previous = 0;
   for (size_t i = 0; i < args.offsets.length; ++i) {
     const int64_t v = ValueAt(args.offsets, i);
@@ -92,10 +95,8 @@ Status CheckValues(const EmbeddingBagArgs& args, size_t bags) {
     }
     previous = v;
   }
-  (void)bags;
-  const bool mapped = UsesMapping(args);
-  const size_t rows = args.table.rows;
-  if (mapped) {
+  if (UsesMapping(args)) {
+    const size_t rows = args.table.rows;
     for (size_t i = 0; i < args.compressed_indices_mapping_len; ++i) {
       const int32_t v = args.compressed_indices_mapping[i];
       if (v < -1 || static_cast<int64_t>(v) >= static_cast<int64_t>(rows)) {
@@ -104,16 +105,30 @@ Status CheckValues(const EmbeddingBagArgs& args, size_t bags) {
       }
     }
   }
-  const uint64_t limit = mapped ? args.compressed_indices_mapping_len : rows;
-  const size_t i = args.indices.is64
-                       ? FirstBadIndex(static_cast<const int64_t*>(args.indices.data), n, limit, args)
-                       : FirstBadIndex(static_cast<const int32_t*>(args.indices.data), n, limit, args);
-  if (i < n) {
-    return Status::RangeError(ExpectedElement(std::string("an index in [0, ") + std::to_string(limit) + ")" +
-                                                  (mapped ? " (the compressedIndicesMapping length)" : " (the table rows)"),
-                                              At("indices", i), ValueAt(args.indices, i)));
-  }
   return Status::Ok();
+}
+
+// The limit every index must lie below: the mapping's length for pruned tables, else the rows.
+uint64_t IndexLimit(const EmbeddingBagArgs& args) {
+  return UsesMapping(args) ? args.compressed_indices_mapping_len : args.table.rows;
+}
+
+// The RangeError of the bad index at position i.
+Status BadIndex(const EmbeddingBagArgs& args, size_t i) {
+  const bool mapped = UsesMapping(args);
+  return Status::RangeError(ExpectedElement(std::string("an index in [0, ") + std::to_string(IndexLimit(args)) + ")" +
+                                                (mapped ? " (the compressedIndicesMapping length)" : " (the table rows)"),
+                                            At("indices", i), ValueAt(args.indices, i)));
+}
+
+// The first bad index among positions [begin, end), or end: for indices no bag reads.
+size_t FirstBadIndexIn(const EmbeddingBagArgs& args, size_t begin, size_t end) {
+  const uint64_t limit = IndexLimit(args);
+  const size_t found =
+      args.indices.is64
+          ? FirstBadIndex(static_cast<const int64_t*>(args.indices.data) + begin, end - begin, limit, args)
+          : FirstBadIndex(static_cast<const int32_t*>(args.indices.data) + begin, end - begin, limit, args);
+  return begin + found;
 }
 
 // The index range of bag b.
@@ -124,51 +139,87 @@ void BagRange(const EmbeddingBagArgs& args, size_t b, size_t* begin, size_t* end
 
 // Per-task scratch: the rows (and weights) of a run of bags, padding and pruned entries
 // dropped; bag k of the run reads rows[starts[k] .. starts[k + 1]). One array for the whole
-// run lets each kernel call prefetch into the next bags' rows.
+// run lets each kernel call prefetch into the next bags' rows. Kept per thread between
+// calls (a lookup allocates nothing once warm), up to kKeptScratchRows rows.
 struct TaskRows {
   std::vector<const uint8_t*> rows;
   std::vector<float> weights;
   std::vector<size_t> starts;
 };
+constexpr size_t kKeptScratchRows = size_t{1} << 16;
+// The most rows one kernel call adds (a longer bag is several calls).
+constexpr size_t kRowsPerKernelCall = 4096;
 
+TaskRows& ThreadTaskRows() {
+  thread_local TaskRows scratch;
+  return scratch;
+}
+
+// Releases a scratch that grew past what is worth keeping.
+void TrimTaskRows(TaskRows* task) {
+  if (task->rows.capacity() > kKeptScratchRows || task->weights.capacity() > kKeptScratchRows) {
+    std::vector<const uint8_t*>().swap(task->rows);
+    std::vector<float>().swap(task->weights);
+  }
+  if (task->starts.capacity() > kKeptScratchRows) std::vector<size_t>().swap(task->starts);
+}
+
+// Resolves bags [first_bag, last_bag) to row pointers, checking each index as it is read
+// (every index is read once, so memory another thread rewrites cannot slip a bad value in
+// between a check and its use). Returns the position of the first bad index, or SIZE_MAX.
+// Weights are gathered only where padding or pruning drops entries; otherwise the kernels
+// read the caller's array in place (*weights_in_place).
 template <typename T>
-void GatherTaskTyped(const T* indices, const EmbeddingBagArgs& args, size_t first_bag, size_t last_bag, bool mapped,
-                     TaskRows* task) {
+size_t ResolveTaskTyped(const T* indices, const EmbeddingBagArgs& args, size_t first_bag, size_t last_bag, bool mapped,
+                        TaskRows* task, bool* weights_in_place) {
   const uint8_t* const table = args.table.data;
   const size_t row_bytes = args.table.row_bytes;
+  const uint64_t limit = mapped ? args.compressed_indices_mapping_len : args.table.rows;
   size_t begin = 0, end = 0, unused = 0;
   BagRange(args, first_bag, &begin, &unused);
   BagRange(args, last_bag - 1, &unused, &end);
-  task->rows.resize(end - begin);
-  task->weights.resize(args.per_sample_weights != nullptr ? end - begin : 0);
-  task->starts.resize(last_bag - first_bag + 1);
   const bool every_index_is_a_row = !mapped && !args.has_padding_idx;
+  *weights_in_place = every_index_is_a_row;
+  task->rows.resize(end - begin);
+  task->weights.resize(args.per_sample_weights != nullptr && !every_index_is_a_row ? end - begin : 0);
+  task->starts.resize(last_bag - first_bag + 1);
+  const uint8_t** rows = task->rows.data();
   size_t count = 0;
   for (size_t b = first_bag; b < last_bag; ++b) {
     size_t bag_begin = 0, bag_end = 0;
     BagRange(args, b, &bag_begin, &bag_end);
     task->starts[b - first_bag] = count;
+    if (every_index_is_a_row) {
+      for (size_t i = bag_begin; i < bag_end; ++i) {
+        const uint64_t index = static_cast<uint64_t>(static_cast<int64_t>(indices[i]));
+        if (index >= limit) return i;
+        rows[count++] = table + static_cast<size_t>(index) * row_bytes;
+      }
+      continue;
+    }
     for (size_t i = bag_begin; i < bag_end; ++i) {
       const int64_t index = indices[i];
-      int64_t row = index;
-      if (!every_index_is_a_row) {
-        if (args.has_padding_idx && index == args.padding_idx) continue;
-        if (mapped) row = args.compressed_indices_mapping[index];
-        if (row == -1) continue;
-      }
+      if (args.has_padding_idx && index == args.padding_idx) continue;
+      if (static_cast<uint64_t>(index) >= limit) return i;
+      const int64_t row = mapped ? args.compressed_indices_mapping[index] : index;
+      if (row == -1) continue;
+      if (static_cast<uint64_t>(row) >= args.table.rows) return i;  // checked mapping, read again: never trusted
       if (args.per_sample_weights != nullptr) task->weights[count] = args.per_sample_weights[i];
-      task->rows[count++] = table + static_cast<size_t>(row) * row_bytes;
+      rows[count++] = table + static_cast<size_t>(row) * row_bytes;
     }
   }
   task->starts[last_bag - first_bag] = count;
+  return SIZE_MAX;
 }
 
-void GatherTask(const EmbeddingBagArgs& args, size_t first_bag, size_t last_bag, bool mapped, TaskRows* task) {
+size_t ResolveTask(const EmbeddingBagArgs& args, size_t first_bag, size_t last_bag, bool mapped, TaskRows* task,
+                   bool* weights_in_place) {
   if (args.indices.is64) {
-    GatherTaskTyped(static_cast<const int64_t*>(args.indices.data), args, first_bag, last_bag, mapped, task);
-  } else {
-    GatherTaskTyped(static_cast<const int32_t*>(args.indices.data), args, first_bag, last_bag, mapped, task);
+    return ResolveTaskTyped(static_cast<const int64_t*>(args.indices.data), args, first_bag, last_bag, mapped, task,
+                            weights_in_place);
   }
+  return ResolveTaskTyped(static_cast<const int32_t*>(args.indices.data), args, first_bag, last_bag, mapped, task,
+                          weights_in_place);
 }
 
 void MeanBag(int bits, size_t dim, const uint8_t* const* rows, size_t count, float* out) {
@@ -243,18 +294,40 @@ Status EmbeddingBagLookup(const EmbeddingBagArgs& args, float* out, size_t out_l
     return Status::RangeError(Expected(std::to_string(bags) + " x " + std::to_string(dim) + " floats", "output",
                                        std::to_string(out_len)));
   }
-  QK_RETURN_IF_ERROR(CheckValues(args, bags));
-  if (needed == 0) return Status::Ok();
+  QK_RETURN_IF_ERROR(CheckOffsetsAndMapping(args));
+  const size_t n = args.indices.length;
+  // Indices no bag reads (after the last bag, or all of them when nothing is computed) are
+  // checked here; the bags' own, where they are resolved.
+  size_t bagged_end = 0;
+  if (needed > 0) {
+    size_t unused = 0;
+    BagRange(args, bags - 1, &unused, &bagged_end);
+  }
 
   const DispatchTable& kernels = Dispatch();
   EmbeddingBagU8Fn* const sum_kernel = args.table.bits == 8 ? kernels.qu8_embedding_bag : kernels.qu4_embedding_bag;
   const bool mapped = UsesMapping(args);
+  std::atomic<size_t> first_bad{SIZE_MAX};
 
   auto run_bags = [&](size_t first, size_t last) {
     if (first >= last) return;
-    TaskRows task;
-    GatherTask(args, first, last, mapped, &task);
+    TaskRows& task = ThreadTaskRows();
+    bool weights_in_place = false;
+    const size_t bad = ResolveTask(args, first, last, mapped, &task, &weights_in_place);
+    if (bad != SIZE_MAX) {
+      // The earliest over all tasks is reported: tasks cover increasing positions.
+      size_t seen = first_bad.load();
+      while (bad < seen && !first_bad.compare_exchange_weak(seen, bad)) {
+      }
+      TrimTaskRows(&task);
+      return;  // nothing of this task is computed
+    }
     const size_t total = task.starts.back();
+    size_t weights_at = 0, unused = 0;
+    if (weights_in_place) BagRange(args, first, &weights_at, &unused);
+    const float* weights = args.per_sample_weights == nullptr ? nullptr
+                           : weights_in_place                 ? args.per_sample_weights + weights_at
+                                                              : task.weights.data();
     for (size_t b = first; b < last; ++b) {
       const size_t start = task.starts[b - first];
       const size_t count = task.starts[b - first + 1] - start;
@@ -263,32 +336,43 @@ Status EmbeddingBagLookup(const EmbeddingBagArgs& args, float* out, size_t out_l
       std::fill(row_out, row_out + dim, 0.0f);
       switch (args.mode) {
         case EmbeddingBagMode::kSum:
-          sum_kernel(dim, count, total - start, rows,
-                     args.per_sample_weights != nullptr ? task.weights.data() + start : nullptr, row_out);
+          // Long bags in pieces: the kernels bound the largest |t| of a call by its row count
+          // (embedding-common.h), so pieces keep the bound tight and the fast path taken. The
+          // sum is the same, row after row into the same output.
+          for (size_t piece = 0; piece < count; piece += kRowsPerKernelCall) {
+            sum_kernel(dim, std::min(kRowsPerKernelCall, count - piece), total - start - piece, rows + piece,
+                       weights != nullptr ? weights + start + piece : nullptr, row_out);
+          }
           break;
         case EmbeddingBagMode::kMean: MeanBag(args.table.bits, dim, rows, count, row_out); break;
         case EmbeddingBagMode::kMax: MaxBag(args.table.bits, dim, rows, count, row_out); break;
       }
     }
+    TrimTaskRows(&task);
   };
 
-  // Bags are independent and each is computed the same way wherever the cut falls, so
-  // the output does not depend on the thread count.
-  constexpr size_t kMinWorkPerTask = 1 << 15;  // index-elements
-  const size_t work = std::max<size_t>(args.indices.length, bags) * std::max<size_t>(dim, 1);
-  const size_t threads = static_cast<size_t>(GetNumThreads());
-  const size_t wanted = std::min({threads, bags, std::max<size_t>(work / kMinWorkPerTask, 1)});
-  if (wanted <= 1) {
-    run_bags(0, bags);
-    return Status::Ok();
+  if (needed > 0) {
+    // Bags are independent and each is computed the same way wherever the cut falls, so
+    // the output does not depend on the thread count.
+    constexpr size_t kMinWorkPerTask = 1 << 15;  // index-elements
+    const size_t work = std::max<size_t>(n, bags) * std::max<size_t>(dim, 1);
+    const size_t threads = static_cast<size_t>(GetNumThreads());
+    const size_t wanted = std::min({threads, bags, std::max<size_t>(work / kMinWorkPerTask, 1)});
+    if (wanted <= 1) {
+      run_bags(0, bags);
+    } else {
+      size_t begin = 0, end = 0;
+      const size_t parts = SplitRange(bags, wanted, 1, 0, &begin, &end);
+      ParallelFor(parts, [&](size_t task) {
+        size_t first = 0, last = 0;
+        SplitRange(bags, parts, 1, task, &first, &last);
+        run_bags(first, last);
+      });
+    }
   }
-  size_t begin = 0, end = 0;
-  const size_t parts = SplitRange(bags, wanted, 1, 0, &begin, &end);
-  ParallelFor(parts, [&](size_t task) {
-    size_t first = 0, last = 0;
-    SplitRange(bags, parts, 1, task, &first, &last);
-    run_bags(first, last);
-  });
+  if (first_bad.load() != SIZE_MAX) return BadIndex(args, first_bad.load());
+  const size_t tail_bad = FirstBadIndexIn(args, bagged_end, n);
+  if (tail_bad < n) return BadIndex(args, tail_bad);
   return Status::Ok();
 }
 

@@ -131,57 +131,56 @@ static inline void BagChunkExactAvx2(size_t dim, size_t column, size_t count, si
   for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out + column + 8 * v, acc[v]);
 }
 
+// A 4-bit row's two halves (scale low, bias high) as floats, with F16C.
+static inline void HalvesToFloatsF16c(uint32_t halves, float* scale, float* bias) {
+  const __m128 pair = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int32_t>(halves)));
+  *scale = _mm_cvtss_f32(pair);
+  *bias = _mm_cvtss_f32(_mm_movehdup_ps(pair));
+}
+
 // The optimistic pass (embedding-avx512.h explains it): every row with fp32 FMAs while the
-// smallest and largest magnitude of t (unsigned min / max of its bits, sign cleared) and the
-// range of E(s) are tracked; if the bag's window holds, every row was exact. Otherwise the
-// chunk, untouched in out, goes through the exact pass.
-template <int kBits, int kVectors, typename LoadQ>
+// smallest magnitude of t (unsigned min of its bits, sign cleared; two running minima, so
+// that a row's eight vectors are not one chain) is tracked, and BagScaleBound bounds the
+// largest |t| and the range of |s| from the rows' s and b; if the bag's window holds, every
+// row was exact. Otherwise the chunk, untouched in out, goes through the exact pass.
+template <int kBits, int kVectors, bool kWeighted, typename LoadQ>
 static inline void BagChunkAvx2(size_t dim, size_t column, size_t count, size_t lookahead, const uint8_t* const* rows,
                                 const float* weights, bool prefetch, const LoadQ& load_q, float* out) {
   const size_t row_bytes = kBits == 8 ? U8RowBytes(dim) : U4RowBytes(dim);
   const __m256i magnitude_bits = _mm256_set1_epi32(0x7FFFFFFF);
+  constexpr int kMinima = kVectors < 2 ? kVectors : 2;
   __m256 acc[kVectors];
-  for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_loadu_ps(out + column + 8 * v);
-  __m256i magnitude_min = _mm256_set1_epi32(-1), magnitude_max = _mm256_setzero_si256();
-  int32_t e_min = 255, e_max = 0;
+  __m256i start_max = _mm256_setzero_si256(), magnitude_min[kMinima];
+  for (int v = 0; v < kVectors; ++v) {
+    acc[v] = _mm256_loadu_ps(out + column + 8 * v);
+    start_max = _mm256_max_epu32(start_max, _mm256_and_si256(_mm256_castps_si256(acc[v]), magnitude_bits));
+  }
+  for (int m = 0; m < kMinima; ++m) magnitude_min[m] = _mm256_set1_epi32(-1);
+  BagScaleBound bound;
   for (size_t i = 0; i < count; ++i) {
     if (prefetch) PrefetchRow(rows, i, lookahead, row_bytes);
     const uint8_t* row = rows[i];
-    const float weight = weights != nullptr ? weights[i] : 1.0f;
     float scale, bias;
-    if (kBits == 8) {
-      U8ScaleBias(row, dim, weight, &scale, &bias);
-    } else {
-      // Both halves at once with F16C (exact for every finite half; an inf/NaN scale fails
-      // the window and the exact pass reads the row again with HalfToFloat).
-      int32_t halves;
-      std::memcpy(&halves, row + dim / 2, 4);
-      const __m128 pair = _mm_mul_ps(_mm_set1_ps(weight), _mm_cvtph_ps(_mm_cvtsi32_si128(halves)));
-      scale = _mm_cvtss_f32(pair);
-      bias = _mm_cvtss_f32(_mm_movehdup_ps(pair));
-    }
-    const int32_t e = ScaleExponentField(scale);
-    e_min = e < e_min ? e : e_min;
-    e_max = e > e_max ? e : e_max;
+    RowScaleBiasFields<kBits>(row, dim, kWeighted ? weights : nullptr, i, HalvesToFloatsF16c, &scale, &bias, &bound);
     const __m256 s = _mm256_set1_ps(scale), b = _mm256_set1_ps(bias);
     for (int v = 0; v < kVectors; ++v) {
       const __m256 t = _mm256_add_ps(acc[v], b);
-      const __m256i magnitude = _mm256_and_si256(_mm256_castps_si256(t), magnitude_bits);
-      magnitude_min = _mm256_min_epu32(magnitude_min, magnitude);
-      magnitude_max = _mm256_max_epu32(magnitude_max, magnitude);
+      magnitude_min[v % kMinima] =
+          _mm256_min_epu32(magnitude_min[v % kMinima], _mm256_and_si256(_mm256_castps_si256(t), magnitude_bits));
       acc[v] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(load_q(row, column + 8 * v)), t);
     }
   }
   if (count > 0) {
-    uint32_t lanes_min[8], lanes_max[8];
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes_min), magnitude_min);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes_max), magnitude_max);
-    uint32_t low = lanes_min[0], high = lanes_max[0];
+    const __m256i lowest = kMinima > 1 ? _mm256_min_epu32(magnitude_min[0], magnitude_min[kMinima - 1]) : magnitude_min[0];
+    uint32_t lanes_min[8], lanes_start[8];
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes_min), lowest);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes_start), start_max);
+    uint32_t low = lanes_min[0], high = lanes_start[0];
     for (int j = 1; j < 8; ++j) {
       low = lanes_min[j] < low ? lanes_min[j] : low;
-      high = lanes_max[j] > high ? lanes_max[j] : high;
+      high = lanes_start[j] > high ? lanes_start[j] : high;
     }
-    if (!BagWindowHolds(e_min, e_max, low, high)) {
+    if (!bound.Holds(count, low, high)) {
       BagChunkExactAvx2<kBits, kVectors>(dim, column, count, lookahead, rows, weights, false, load_q, out);
       return;
     }
@@ -191,23 +190,23 @@ static inline void BagChunkAvx2(size_t dim, size_t column, size_t count, size_t 
 
 // A whole bag: chunks of 64 columns, then one of 8..56, then the last dim % 8 columns by
 // the scalar loop (which prefetches as well: a second prefetch of a line is cheap).
-template <int kBits, typename LoadQ>
-static inline void BagAvx2(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows, const float* weights,
-                           const LoadQ& load_q, float* out) {
+template <int kBits, bool kWeighted, typename LoadQ>
+static inline void BagColumnsAvx2(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows,
+                                  const float* weights, const LoadQ& load_q, float* out) {
   const size_t vector_end = dim / 8 * 8;
   size_t column = 0;
   for (; column + 64 <= vector_end; column += 64) {
-    BagChunkAvx2<kBits, 8>(dim, column, count, lookahead, rows, weights, column == 0, load_q, out);
+    BagChunkAvx2<kBits, 8, kWeighted>(dim, column, count, lookahead, rows, weights, column == 0, load_q, out);
   }
   const bool prefetch = column == 0;
   switch ((vector_end - column) / 8) {
-    case 7: BagChunkAvx2<kBits, 7>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
-    case 6: BagChunkAvx2<kBits, 6>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
-    case 5: BagChunkAvx2<kBits, 5>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
-    case 4: BagChunkAvx2<kBits, 4>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
-    case 3: BagChunkAvx2<kBits, 3>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
-    case 2: BagChunkAvx2<kBits, 2>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
-    case 1: BagChunkAvx2<kBits, 1>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 7: BagChunkAvx2<kBits, 7, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 6: BagChunkAvx2<kBits, 6, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 5: BagChunkAvx2<kBits, 5, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 4: BagChunkAvx2<kBits, 4, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 3: BagChunkAvx2<kBits, 3, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 2: BagChunkAvx2<kBits, 2, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
+    case 1: BagChunkAvx2<kBits, 1, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, load_q, out); break;
     default: break;
   }
   if (vector_end < dim) {
@@ -218,6 +217,18 @@ static inline void BagAvx2(size_t dim, size_t count, size_t lookahead, const uin
         U4RowTail(vector_end, dim, row, scale, bias, out);
       }
     });
+  }
+}
+
+// A whole bag, its optimistic passes compiled apart for weighted and unweighted bags.
+template <int kBits, typename LoadQ>
+static inline void BagAvx2(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows, const float* weights,
+                           const LoadQ& load_q, float* out) {
+  if (count == 0) return;  // nothing to add (and no row to prefetch for: the next bag does)
+  if (weights != nullptr) {
+    BagColumnsAvx2<kBits, true>(dim, count, lookahead, rows, weights, load_q, out);
+  } else {
+    BagColumnsAvx2<kBits, false>(dim, count, lookahead, rows, nullptr, load_q, out);
   }
 }
 

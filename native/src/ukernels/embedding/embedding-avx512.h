@@ -64,13 +64,23 @@ static inline void AccumulateSixteenAvx512(__m512i q32, const RowConstantsAvx512
 // every lane's t = out + b has its exponent in [E(s) - 20, E(s) + 28] (embedding-avx2.h
 // derives it). Checking it per row costs as much as the arithmetic, so the bag loop below
 // checks it once per bag instead: it runs every row with fp32 FMAs while tracking the
-// smallest and largest magnitude of t over all lanes and rows, and the smallest and largest
-// E(s). The window of every row contains [E(s)max - 20, E(s)min + 28], so when the bag's
-// magnitudes fall inside that (with t normal: zero and subnormal t are left to the exact
-// path) every row was exact and the registers hold the scalar kernel's bits. Otherwise the
-// chunk's starting values are put back and the bag runs again through the per-row exact
-// path (AccumulateSixteenAvx512), which is never wrong, only slower. Tables of typical
-// rows (scales within a few binades, sums not cancelling to nearly 0) take the fast path.
+// smallest magnitude of t over all lanes and rows (vrangeps, one instruction per vector,
+// into up to four running minima so that no row waits on the last), and BagScaleBound
+// tracks the range of |s| and a bound on the largest |t| from each row's s and b alone
+// (scalar: no vector work for the upper side). The window of every row contains
+// [E(s)max - 20, E(s)min + 28], so when the bag's magnitudes fall inside that (with t
+// normal: zero and subnormal t are left to the exact path) every row was exact and the
+// registers hold the scalar kernel's bits. Otherwise the chunk's starting values are put
+// back and the bag runs again through the per-row exact path (AccumulateSixteenAvx512),
+// which is never wrong, only slower. Tables of typical rows (scales within a few binades,
+// sums not cancelling to nearly 0) take the fast path.
+
+// A 4-bit row's two halves (scale low, bias high) as floats, with F16C.
+static inline void HalvesToFloatsAvx512(uint32_t halves, float* scale, float* bias) {
+  const __m128 pair = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int32_t>(halves)));
+  *scale = _mm_cvtss_f32(pair);
+  *bias = _mm_cvtss_f32(_mm_movehdup_ps(pair));
+}
 
 // Loads the quantized values of columns [column, column + 16 * kVectors) of a row as int32
 // vectors. 8-bit: one widening load per vector. 4-bit: a pair of vectors (32 columns, 16
@@ -102,54 +112,39 @@ static inline void LoadRowAvx512(const uint8_t* row, size_t column, __m512i* q) 
 
 // Columns [column, column + 16 * kVectors) of a bag over all its rows: the optimistic pass
 // in registers, then, if the bag's window check fails, the exact per-row pass.
-template <int kBits, int kVectors>
+template <int kBits, int kVectors, bool kWeighted>
 static inline void BagChunkAvx512(size_t dim, size_t column, size_t count, size_t lookahead, const uint8_t* const* rows,
                                   const float* weights, bool prefetch, float* out) {
   const size_t row_bytes = kBits == 8 ? U8RowBytes(dim) : U4RowBytes(dim);
-  __m512 acc[kVectors];
-  for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_loadu_ps(out + column + 16 * v);
-  // Smallest and largest |t| seen, by vrangeps (min / max of absolute values, sign cleared:
-  // one instruction each, and a NaN t propagates into both, failing the check below).
+  // Smallest |t| seen, by vrangeps (min of absolute values, sign cleared; kMinAbs).
   constexpr int kMinAbs = 0x0A, kMaxAbs = 0x0B;
-  __m512 t_min = _mm512_castsi512_ps(_mm512_set1_epi32(0x7F800000)), t_max = _mm512_setzero_ps();
-  int32_t e_min = 255, e_max = 0;
+  constexpr int kMinima = kVectors < 4 ? kVectors : 4;
+  __m512 acc[kVectors], t_min[kMinima];
+  __m512 start_max = _mm512_setzero_ps();
+  for (int v = 0; v < kVectors; ++v) {
+    acc[v] = _mm512_loadu_ps(out + column + 16 * v);
+    start_max = _mm512_range_ps(start_max, acc[v], kMaxAbs);
+  }
+  for (int m = 0; m < kMinima; ++m) t_min[m] = _mm512_castsi512_ps(_mm512_set1_epi32(0x7F800000));
+  BagScaleBound bound;
   for (size_t i = 0; i < count; ++i) {
     if (prefetch) PrefetchRow(rows, i, lookahead, row_bytes);
     const uint8_t* row = rows[i];
-    const float weight = weights != nullptr ? weights[i] : 1.0f;
     float scale, bias;
-    if (kBits == 8) {
-      U8ScaleBias(row, dim, weight, &scale, &bias);
-    } else {
-      // Both halves at once with F16C: exact for every finite half. An inf/NaN scale fails
-      // the window check, and then the exact pass reads them again with HalfToFloat.
-      int32_t halves;
-      std::memcpy(&halves, row + dim / 2, 4);
-      const __m128 pair = _mm_mul_ps(_mm_set1_ps(weight), _mm_cvtph_ps(_mm_cvtsi32_si128(halves)));
-      scale = _mm_cvtss_f32(pair);
-      bias = _mm_cvtss_f32(_mm_movehdup_ps(pair));
-    }
-    const int32_t e = ScaleExponentField(scale);
-    e_min = e < e_min ? e : e_min;
-    e_max = e > e_max ? e : e_max;
+    RowScaleBiasFields<kBits>(row, dim, kWeighted ? weights : nullptr, i, HalvesToFloatsAvx512, &scale, &bias, &bound);
     const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
     __m512i q[kVectors];
     LoadRowAvx512<kBits, kVectors>(row, column, q);
-    __m512 t[kVectors];
-    for (int v = 0; v < kVectors; ++v) t[v] = _mm512_add_ps(acc[v], b);
-    // The row's extremes first, then one step into the running ones: the chain carried from
-    // row to row stays one instruction long.
-    __m512 row_min = t[0], row_max = t[0];
-    for (int v = 1; v < kVectors; ++v) {
-      row_min = _mm512_range_ps(row_min, t[v], kMinAbs);
-      row_max = _mm512_range_ps(row_max, t[v], kMaxAbs);
+    for (int v = 0; v < kVectors; ++v) {
+      const __m512 t = _mm512_add_ps(acc[v], b);
+      t_min[v % kMinima] = _mm512_range_ps(t_min[v % kMinima], t, kMinAbs);
+      acc[v] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(q[v]), t);
     }
-    t_min = _mm512_range_ps(t_min, row_min, kMinAbs);
-    t_max = _mm512_range_ps(t_max, row_max, kMaxAbs);
-    for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(q[v]), t[v]);
   }
-  if (count == 0 || BagWindowHolds(e_min, e_max, static_cast<uint32_t>(_mm512_reduce_min_epu32(_mm512_castps_si512(t_min))),
-                                   static_cast<uint32_t>(_mm512_reduce_max_epu32(_mm512_castps_si512(t_max))))) {
+  for (int m = 1; m < kMinima; ++m) t_min[0] = _mm512_range_ps(t_min[0], t_min[m], kMinAbs);
+  if (count == 0 ||
+      bound.Holds(count, static_cast<uint32_t>(_mm512_reduce_min_epu32(_mm512_castps_si512(t_min[0]))),
+                  static_cast<uint32_t>(_mm512_reduce_max_epu32(_mm512_castps_si512(start_max))))) {
     for (int v = 0; v < kVectors; ++v) _mm512_storeu_ps(out + column + 16 * v, acc[v]);
     return;
   }
@@ -172,23 +167,23 @@ static inline void BagChunkAvx512(size_t dim, size_t column, size_t count, size_
 
 // A whole bag: chunks of 128 columns (eight registers), then one of 16..112, then the last
 // dim % 16 columns by the scalar loop.
-template <int kBits>
-static inline void BagAvx512(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows, const float* weights,
-                             float* out) {
+template <int kBits, bool kWeighted>
+static inline void BagColumnsAvx512(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows,
+                                    const float* weights, float* out) {
   const size_t vector_end = dim / 16 * 16;
   size_t column = 0;
   for (; column + 128 <= vector_end; column += 128) {
-    BagChunkAvx512<kBits, 8>(dim, column, count, lookahead, rows, weights, column == 0, out);
+    BagChunkAvx512<kBits, 8, kWeighted>(dim, column, count, lookahead, rows, weights, column == 0, out);
   }
   const bool prefetch = column == 0;
   switch ((vector_end - column) / 16) {
-    case 7: BagChunkAvx512<kBits, 7>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
-    case 6: BagChunkAvx512<kBits, 6>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
-    case 5: BagChunkAvx512<kBits, 5>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
-    case 4: BagChunkAvx512<kBits, 4>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
-    case 3: BagChunkAvx512<kBits, 3>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
-    case 2: BagChunkAvx512<kBits, 2>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
-    case 1: BagChunkAvx512<kBits, 1>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 7: BagChunkAvx512<kBits, 7, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 6: BagChunkAvx512<kBits, 6, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 5: BagChunkAvx512<kBits, 5, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 4: BagChunkAvx512<kBits, 4, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 3: BagChunkAvx512<kBits, 3, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 2: BagChunkAvx512<kBits, 2, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
+    case 1: BagChunkAvx512<kBits, 1, kWeighted>(dim, column, count, lookahead, rows, weights, prefetch, out); break;
     default: break;
   }
   if (vector_end < dim) {
@@ -199,6 +194,19 @@ static inline void BagAvx512(size_t dim, size_t count, size_t lookahead, const u
         U4RowTail(vector_end, dim, row, scale, bias, out);
       }
     });
+  }
+}
+
+// A whole bag, its optimistic passes compiled apart for weighted and unweighted bags (the
+// unweighted loop reads the exponent fields straight from the row's bits).
+template <int kBits>
+static inline void BagAvx512(size_t dim, size_t count, size_t lookahead, const uint8_t* const* rows, const float* weights,
+                             float* out) {
+  if (count == 0) return;  // nothing to add (and no row to prefetch for: the next bag does)
+  if (weights != nullptr) {
+    BagColumnsAvx512<kBits, true>(dim, count, lookahead, rows, weights, out);
+  } else {
+    BagColumnsAvx512<kBits, false>(dim, count, lookahead, rows, nullptr, out);
   }
 }
 
