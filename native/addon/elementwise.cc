@@ -110,7 +110,9 @@ PreparedOp PrepareBinary(const Napi::CallbackInfo& info, bool snapshot) {
       ThrowRange(env, "Float64Array [n, aEach, aPeriod, bEach, bPeriod] (and aRows, aCols, bRows, bCols)", "broadcast", shape.holder);
     }
     size_t v[9] = {};
-    for (size_t i = 0; i < shape.length; ++i) {
+    // At most nine values (the length was checked above): a fixed bound, no loop over tensor data.
+    for (size_t i = 0; i < 9; ++i) {
+      if (i >= shape.length) break;
       const double d = static_cast<const double*>(shape.data)[i];
       if (!(d >= 0 && d <= 9007199254740991.0) || std::floor(d) != d) ThrowRange(env, "non-negative integers", "broadcast", shape.holder);
       v[i] = static_cast<size_t>(d);
