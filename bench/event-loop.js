@@ -1,8 +1,15 @@
 // Event-loop lag with async convolutions in flight: p50/p99/max of perf_hooks.monitorEventLoopDelay while N conv forwardAsync run, and what each call costs the JS thread.
-// Usage: node bench/event-loop.js [inFlight=16] [rounds=3] [traced] [--root DIR]
+// Usage: node bench/event-loop.js [inFlight=16] [rounds=3] [traced] [--steady] [--root DIR]
 //   (issue 14: p99 lag with 16 in flight; issue 11: `8 3 traced` runs the conv as a jit.trace plan,
 //   whose forwardAsync is one AsyncWorker per forward; --root loads the qkernels build at DIR
 //   instead of this checkout, so two builds can be run alternately by the same command.)
+// Two ways to hold `inFlight` calls in flight, inFlight * rounds calls either way:
+//   burst (default): each round issues all inFlight calls in one synchronous loop, then waits for
+//     all of them. The loop itself holds the JS thread for inFlight times one call's synchronous
+//     part (mostly the input snapshot: async ops copy their input at call time, issue 14).
+//   --steady: a closed loop, as a server under constant load: every completion issues the next
+//     call, so there are always inFlight calls queued or running and each call's synchronous
+//     part stands alone.
 // Besides the lag, it prints the JS thread's own CPU time and minor page faults (Linux:
 // /proc/self/task/<pid>/schedstat and stat; absent elsewhere): per forwardAsync call (the
 // synchronous part: checks, input snapshot, output allocation, queueing) and per call over the
@@ -16,8 +23,10 @@ const { monitorEventLoopDelay } = require('perf_hooks');
 
 const positional = [];
 let root = path.join(__dirname, '..');
+let steady = false;
 for (let i = 2; i < process.argv.length; i++) {
   if (process.argv[i] === '--root') root = path.resolve(process.argv[++i]);
+  else if (process.argv[i] === '--steady') steady = true;
   else positional.push(process.argv[i]);
 }
 const q = require(root);
@@ -56,18 +65,32 @@ async function main() {
   const runStart = mainThread();
   let callNs = 0;
   let callFaults = 0;
-  for (let r = 0; r < rounds; r++) {
-    const pending = [];
-    for (let i = 0; i < inFlight; i++) {
-      const before = mainThread();
-      pending.push(model.forwardAsync(x));
-      const after = mainThread();
-      if (before && after) {
-        callNs += after.cpuNs - before.cpuNs;
-        callFaults += after.minflt - before.minflt;
-      }
+  // One forwardAsync, its synchronous part timed on the JS thread.
+  const issue = () => {
+    const before = mainThread();
+    const promise = model.forwardAsync(x);
+    const after = mainThread();
+    if (before && after) {
+      callNs += after.cpuNs - before.cpuNs;
+      callFaults += after.minflt - before.minflt;
     }
-    await Promise.all(pending);
+    return promise;
+  };
+  if (steady) {
+    let issued = 0;
+    const lane = async () => {
+      while (issued < inFlight * rounds) {
+        issued++;
+        await issue();
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, lane));
+  } else {
+    for (let r = 0; r < rounds; r++) {
+      const pending = [];
+      for (let i = 0; i < inFlight; i++) pending.push(issue());
+      await Promise.all(pending);
+    }
   }
   const runEnd = mainThread();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -80,8 +103,8 @@ async function main() {
     runCpuMsPerCall: ms((runEnd.cpuNs - runStart.cpuNs) / calls), runFaultsPerCall: Math.round((runEnd.minflt - runStart.minflt) / calls),
   } : {};
   console.log(JSON.stringify({
-    root: path.relative(process.cwd(), root) || '.', inFlight, rounds, traced, seconds: Number(seconds.toFixed(2)), threads: q.backend.info().threads,
-    p50ms: ms(histogram.percentile(50)), p99ms: ms(histogram.percentile(99)), maxms: ms(histogram.max),
+    root: path.relative(process.cwd(), root) || '.', inFlight, rounds, traced, mode: steady ? 'steady' : 'burst', seconds: Number(seconds.toFixed(2)), threads: q.backend.info().threads,
+    p50ms: ms(histogram.percentile(50)), p99ms: ms(histogram.percentile(99)), samples: histogram.count, maxms: ms(histogram.max),
     ...perCall, load1: Number(os.loadavg()[0].toFixed(2)), cpu: os.cpus()[0].model,
   }));
 }

@@ -86,7 +86,7 @@ PreparedOp PrepareQuantize(const Napi::CallbackInfo& info, bool snapshot) {
   LowBitInput input = LowBitInput::kSign;
   int bits = 1;
   ArgInputQuantization(info, 1, 16, &input, &bits);
-  Output out = NewOutput(info.Env(), napi_float32_array, x.length);
+  Output out = NewUninitializedOutput(info.Env(), napi_float32_array, x.length);
   const size_t count = x.length;
   auto step = [=](const void* const* in, void* y, void*) {
     QuantizeActivations(static_cast<const float*>(in[0]), count, input, bits, static_cast<float*>(y));
@@ -130,7 +130,7 @@ PreparedOp PreparePack(const Napi::CallbackInfo& info, bool snapshot) {
     ThrowRange(info.Env(), "batch * channels * positions values", "input", x.holder);
   }
   const size_t words = ArgCount(info, batch, positions, groups * BinaryGroupWords(channels, groups), "input", 0);
-  Output out = NewOutput(info.Env(), napi_biguint64_array, words);
+  Output out = NewUninitializedOutput(info.Env(), napi_biguint64_array, words);
   auto step = [=](const void* const* in, void* bits, void*) {
     BinaryPackActivations(static_cast<const float*>(in[0]), batch, channels, positions, groups, rule,
                           static_cast<uint64_t*>(bits));
@@ -152,7 +152,7 @@ PreparedOp PrepareUnpack(const Napi::CallbackInfo& info, bool snapshot) {
     ThrowRange(info.Env(), "batch * positions * groups * ceil(channels / groups / 64) words", "bits", bits.holder);
   }
   const size_t numel = ArgCount(info, batch, channels, positions, "bits", 0);
-  Output out = NewOutput(info.Env(), napi_float32_array, numel);
+  Output out = NewUninitializedOutput(info.Env(), napi_float32_array, numel);
   auto step = [=](const void* const* in, void* y, void*) {
     BinaryUnpackActivations(static_cast<const uint64_t*>(in[0]), batch, channels, positions, groups, static_cast<float*>(y));
     return Status::Ok();
@@ -197,7 +197,7 @@ PreparedOp PrepareForward(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t out_len = bits_out
       ? ArgCount(info, batch, out_positions, out_groups * BinaryGroupWords(g.out_channels, out_groups), "batch", 2)
       : ArgCount(info, batch, g.out_channels, out_positions, "batch", 2);
-  Output out = NewOutput(env, bits_out ? napi_biguint64_array : napi_float32_array, out_len);
+  Output out = NewUninitializedOutput(env, bits_out ? napi_biguint64_array : napi_float32_array, out_len);
   // A float input is packed into the step's scratch first (a plan's arena, not a vector per run).
   size_t scratch_bytes = 0;
   if (!packed_input && !CheckedMul(ArgCount(info, batch, positions, row_words, "input", 1), sizeof(uint64_t), &scratch_bytes)) {
@@ -278,7 +278,7 @@ PreparedOp PrepareLowBitForward(const Napi::CallbackInfo& info, bool snapshot) {
   size_t out_spatial[3];
   const Status shape = ConvOutputSize(g, in_spatial, out_spatial);
   if (!shape.ok()) throw ErrorFromStatus(env, shape);
-  Output out = NewOutput(env, napi_float32_array,
+  Output out = NewUninitializedOutput(env, napi_float32_array,
                          ArgCount(info, batch, g.out_channels, out_spatial[0] * out_spatial[1] * out_spatial[2], "batch", 2));
   const size_t count = x.length;
   auto step = [=](const void* const* in, void* y, void* scratch) {

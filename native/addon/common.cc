@@ -274,11 +274,13 @@ Output NewUninitializedOutput(Napi::Env env, napi_typedarray_type type, size_t l
   return out;
 }
 
-Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel) {
+Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel, OutputWrites writes) {
   size_t bytes = 0;
   if (!QDTypeStorageBytes(dtype, numel, &bytes)) ThrowRange(env, "element count whose storage fits size_t", "numel", Napi::Number::New(env, static_cast<double>(numel)));
   const napi_typedarray_type type = StorageArrayType(dtype);
-  return NewOutput(env, type, type == napi_int32_array ? bytes / 4 : bytes);
+  const size_t length = type == napi_int32_array ? bytes / 4 : bytes;
+  if (writes == kWholeOutput && dtype != QDType::kQUInt4x2) return NewUninitializedOutput(env, type, length);
+  return NewOutput(env, type, length);
 }
 
 // ---- prepared ops, run now or on the pool ----------------------------------------------------

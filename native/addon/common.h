@@ -95,7 +95,11 @@ constexpr size_t kMaxOutputBytes = size_t{1} << 32;
 // made by calling the JS ArrayBuffer constructor, which throws a RangeError when memory is
 // short where napi_create_arraybuffer would abort the process.
 Output NewOutput(Napi::Env env, napi_typedarray_type type, size_t length);
-Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel);
+// Whether the op writes every byte of its output. Every plan step does (doc/ops.md), so an op
+// made with SetStep passes kWholeOutput; quint4x2's packed storage is still zero-filled (an odd
+// element count leaves the last byte's high nibble unwritten).
+enum OutputWrites { kPartOfOutput, kWholeOutput };
+Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel, OutputWrites writes = kPartOfOutput);
 // NewOutput without the zero fill (4 KB to 16 MB; NewOutput otherwise), for ops whose step
 // writes every byte of its output (the plan contract, doc/ops.md): the fill is a second pass
 // over the output's memory, 15% of a channels-last cat's call. Still V8-owned, not external.

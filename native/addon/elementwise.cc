@@ -167,7 +167,7 @@ PreparedOp PrepareMatmul(const Napi::CallbackInfo& info, bool snapshot) {
   }
   if (a.length != a_need) ThrowRange(env, "Float32Array of batch * m * k = " + std::to_string(a_need) + " values", "a", a.holder);
   if (b.length != b_need) ThrowRange(env, "Float32Array of batch * k * n = " + std::to_string(b_need) + " values", "b", b.holder);
-  Output out = NewOutput(env, napi_float32_array, y_len);
+  Output out = NewUninitializedOutput(env, napi_float32_array, y_len);
   const size_t a_len = a.length, b_len = b.length;
   SetStep(&op,
           std::make_shared<FunctionStep>("matmul",
@@ -204,7 +204,7 @@ PreparedOp PrepareSoftmax(const Napi::CallbackInfo& info, bool snapshot) {
   const Status status = SoftmaxOp::Prepare(params, &prepared);
   if (!status.ok()) throw ErrorFromStatus(env, status);
   if (prepared->input_bytes(0) != x.length) ThrowRange(env, "outer * size * inner values", "input", x.holder);
-  Output out = NewOutput(env, StorageArrayType(params.dtype), x.length);
+  Output out = NewUninitializedOutput(env, StorageArrayType(params.dtype), x.length);
   SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
   return op;
 }

@@ -168,7 +168,7 @@ PreparedOp PrepareUnpack(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t dim = EmbeddingTableDim(table);
   size_t numel = 0;
   if (!CheckedMul(rows, dim, &numel)) ThrowRange(info.Env(), "a table that fits in memory", "rows", info[1]);
-  Output out = NewOutput(info.Env(), napi_float32_array, numel);
+  Output out = NewUninitializedOutput(info.Env(), napi_float32_array, numel);
   const size_t table_bytes = table.bytes;
   SetStep(&op,
           std::make_shared<FunctionStep>("embedding_bag_unpack",

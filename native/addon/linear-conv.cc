@@ -176,7 +176,7 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   std::shared_ptr<const LinearOp> prepared;
   const Status status = RunGuarded([&] { return LinearOp::Prepare(weights, params, &prepared); });
   if (!status.ok()) throw ErrorFromStatus(env, status);
-  Output out = NewOutput(env, napi_uint8_array, prepared->output_bytes());
+  Output out = NewUninitializedOutput(env, napi_uint8_array, prepared->output_bytes());
   SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
   return op;
 }
@@ -297,7 +297,7 @@ PreparedOp PrepareLinearDynamic(const Napi::CallbackInfo& info, bool snapshot) {
   const bool reduce_range = ArgBool(info, 3, "reduceRange");
   const bool relu = ArgBool(info, 4, "relu");
   const size_t y_count = LinearOutputCount(info, *weights, x, rows, "Float32Array of rows * inFeatures values");
-  Output out = NewOutput(env, napi_float32_array, y_count);
+  Output out = NewUninitializedOutput(env, napi_float32_array, y_count);
   // The step holds the weights (a shared_ptr): releasing the handle later does not free them.
   SetStep(&op,
           std::make_shared<FunctionStep>("linear_dynamic",
@@ -455,7 +455,7 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   std::shared_ptr<const ConvOp> prepared;
   const Status status = RunGuarded([&] { return ConvOp::Prepare(weights, add_gemms.get(), params, &prepared); });
   if (!status.ok()) throw ErrorFromStatus(env, status);
-  Output out = NewOutput(env, napi_uint8_array, prepared->output_bytes());
+  Output out = NewUninitializedOutput(env, napi_uint8_array, prepared->output_bytes());
   // The op holds the weights and the ConvAdd GEMMs it needs; the step holds the op.
   std::vector<View> inputs{x};
   if (has_extra) inputs.push_back(extra);

@@ -265,7 +265,7 @@ PreparedOp PrepareRun(const Napi::CallbackInfo& info, bool snapshot) {
   auto output_sizes = std::make_shared<std::vector<size_t>>();
   for (size_t i = 0; i < kMaxArguments && i < output_count; ++i) {
     const napi_typedarray_type type = handle->output_types[i];
-    Output out = NewOutput(env, type, plan->output_bytes(i) / ElementBytes(type));
+    Output out = NewUninitializedOutput(env, type, plan->output_bytes(i) / ElementBytes(type));
     outputs.Set(static_cast<uint32_t>(i), out.array);
     output_data->push_back(out.data);
     output_sizes->push_back(out.bytes);

@@ -240,7 +240,7 @@ PreparedOp PrepareBatchNorm(const Napi::CallbackInfo& info, bool snapshot) {
   args.relu = ArgBool(info, 15, "relu");
   const size_t dims[3] = {args.spatial, 1, 1};
   CheckInputNumel(info, dtype, x, args.batch, args.channels, dims);
-  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.batch, args.channels, dims));
+  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.batch, args.channels, dims), kWholeOutput);
   SetInputStep(&op, "batch_norm", x, out, [args, dtype](const void* in, size_t x_bytes, void* y, size_t y_bytes) {
     return BatchNorm(args, dtype, in, x_bytes, y, y_bytes);
   });
@@ -275,7 +275,7 @@ PreparedOp PrepareNormalize(const Napi::CallbackInfo& info, bool snapshot) {
   args.y_zero_point = ArgZeroPoint(info, 13, "zeroPoint");
   const size_t dims[3] = {1, 1, 1};
   CheckInputNumel(info, dtype, x, args.groups, args.group_size, dims);
-  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.groups, args.group_size, dims));
+  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.groups, args.group_size, dims), kWholeOutput);
   // Layer norm normalizes per element of a group, group and instance norm per channel.
   SetInputStep(&op, args.per_channel ? "group_norm" : "layer_norm", x, out,
                [args, dtype](const void* in, size_t x_bytes, void* y, size_t y_bytes) {

@@ -47,7 +47,7 @@ PreparedOp PrepareQuantizeChannels(const Napi::CallbackInfo& info, bool snapshot
   if (LayoutNumel(layout) != x.length) ThrowRange(info.Env(), "outer * channels * inner equal to input.length", "input", x.holder);
   const auto params = kReadParams(info, 4, layout.channels, &op);
   const QDType dtype = ArgDType(info, 6);
-  Output out = NewQuantizedOutput(info.Env(), dtype, x.length);
+  Output out = NewQuantizedOutput(info.Env(), dtype, x.length, kWholeOutput);
   const size_t x_len = x.length;
   const size_t out_bytes = out.bytes;
   // `params` holds the per-channel arrays (snapshots kept by the traced step, or the widened
@@ -78,7 +78,7 @@ PreparedOp PrepareScaleShiftChannels(const Napi::CallbackInfo& info, bool snapsh
   if (b.length != layout.channels) ThrowRange(info.Env(), "one value per channel", "offsets", b.holder);
   auto multipliers = std::make_shared<std::vector<float>>(static_cast<const float*>(a.data), static_cast<const float*>(a.data) + a.length);
   auto offsets = std::make_shared<std::vector<float>>(static_cast<const float*>(b.data), static_cast<const float*>(b.data) + b.length);
-  Output out = NewOutput(info.Env(), napi_float32_array, x.length);
+  Output out = NewUninitializedOutput(info.Env(), napi_float32_array, x.length);
   const size_t n = x.length;
   SetStep(&op,
           std::make_shared<FunctionStep>("scale_shift_channels",
@@ -130,7 +130,7 @@ PreparedOp PrepareDequantizeChannels(const Napi::CallbackInfo& info, bool snapsh
   size_t needed = 0;
   if (!QDTypeStorageBytes(dtype, numel, &needed) || needed > q.bytes) ThrowRange(info.Env(), "storage holding outer * channels * inner elements", "storage", q.holder);
   const auto params = kReadParams(info, 5, layout.channels, &op);
-  Output out = NewOutput(info.Env(), napi_float32_array, numel);
+  Output out = NewUninitializedOutput(info.Env(), napi_float32_array, numel);
   const size_t q_bytes = q.bytes;
   SetStep(&op,
           std::make_shared<FunctionStep>("dequantize_per_channel",

@@ -57,7 +57,7 @@ PreparedOp PrepareMean(const Napi::CallbackInfo& info, bool snapshot) {
   std::shared_ptr<const MeanOp> prepared;
   ThrowIfFailed(env, MeanOp::Prepare(p, &prepared));
   if (x.length != prepared->input_bytes(0)) ThrowRange(env, "typed array of prod(shape) elements", "input", x.holder);
-  Output out = NewQuantizedOutput(env, p.dtype, prepared->output_bytes());
+  Output out = NewQuantizedOutput(env, p.dtype, prepared->output_bytes(), kWholeOutput);
   SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
   return op;
 }

@@ -218,8 +218,18 @@ double MinParallelNs() {
   return ns;
 }
 
+size_t UsefulThreads(double work_ns) {
+  const size_t threads = static_cast<size_t>(GetNumThreads());
+  const double min_ns = MinParallelNs();
+  if (min_ns <= 0) return threads;
+  const double parts = work_ns / min_ns;
+  // Written so that a NaN or negative estimate also gives 1 thread.
+  if (!(parts >= 2)) return 1;
+  return parts >= static_cast<double>(threads) ? threads : static_cast<size_t>(parts);
+}
+
 void ParallelFor(size_t count, double task_cost_ns, const std::function<void(size_t)>& fn) {
-  if (static_cast<double>(count) * task_cost_ns < MinParallelNs()) {
+  if (UsefulThreads(static_cast<double>(count) * task_cost_ns) <= 1) {
     for (size_t t = 0; t < count; ++t) fn(t);
     return;
   }

@@ -18,8 +18,8 @@ namespace qk {
 void ParallelFor(size_t count, const std::function<void(size_t task)>& fn);
 
 // As above, but runs the tasks inline when the region's whole work, count * task_cost_ns
-// (a rough single-core estimate), is under MinParallelNs(): handing a few microseconds of work to
-// another core costs more (its cache holds none of the data, the next step's inputs end up split
+// (a rough single-core estimate), is not worth two threads (UsefulThreads below): handing a few
+// microseconds of work to another core costs more (its cache holds none of the data, the next step's inputs end up split
 // between two caches) than the core gives back. A traced plan of a small network is mostly such
 // steps.
 // 20 µs by default; QKERNELS_MIN_PARALLEL_NS sets it (npm test sets 0, so that the tests' small
@@ -37,18 +37,15 @@ void SetNumThreads(int threads);
 // a multiple of `align` except the last. Returns how many ranges there are.
 size_t SplitRange(size_t n, size_t parts, size_t align, size_t task, size_t* begin, size_t* end);
 
+// How many threads `work_ns` of work is worth: each at least MinParallelNs() of it, at most
+// GetNumThreads(), at least 1 (all of them when MinParallelNs() is 0). The one rule every
+// region follows, ParallelFor(count, task_cost_ns, fn) included.
+size_t UsefulThreads(double work_ns);
+
 // fn(begin, end) over one contiguous range of [0, n) per thread (ranges a multiple of `align`
-// long but the last), or over all of it inline when n * item_ns is under MinParallelNs(). Range
+// long but the last), or over all of it inline when UsefulThreads(n * item_ns) is 1. Range
 // t goes to thread t first (ParallelFor's shares), so steps that cut the same tensor the same
 // way keep each part on one core. fn must compute an item the same way wherever the cut falls.
-// How many threads `work_ns` of work is worth: each at least MinParallelNs() of it, at most
-// GetNumThreads(), at least 1.
-inline size_t UsefulThreads(double work_ns) {
-  const double parts = work_ns / MinParallelNs();
-  const size_t threads = static_cast<size_t>(GetNumThreads());
-  return parts < 2 ? 1 : (parts >= static_cast<double>(threads) ? threads : static_cast<size_t>(parts));
-}
-
 template <typename Fn>
 void ParallelRanges(size_t n, double item_ns, size_t align, const Fn& fn) {
   size_t parts = UsefulThreads(static_cast<double>(n) * item_ns);
