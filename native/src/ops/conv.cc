@@ -708,7 +708,7 @@ std::vector<int16_t> PackDepthwise(const ConvGeometry& g, const int8_t* w, const
 }
 
 Status CheckQuantScale(float scale, const char* parameter) {
-  return CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, std::to_string(scale));
+  return CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, [&] { return std::to_string(scale); });
 }
 
 Status CheckActivationZeroPoint(int32_t zero_point, const char* parameter) {

@@ -36,7 +36,7 @@ Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* 
     return Status::Ok();
   }
   QK_RETURN_IF_ERROR(::qk::CheckScale(scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32",
-                                      scale_name, std::to_string(scale)));
+                                      scale_name, [&] { return std::to_string(scale); }));
   return ::qk::CheckZeroPoint(zero_point, range.qmin, range.qmax, zp_name);
 }
 

@@ -25,7 +25,7 @@ constexpr bool kFusedAffine = true;
 inline float Affine(float u, float gamma, float beta) { return kFusedAffine ? std::fma(u, gamma, beta) : u * gamma + beta; }
 
 Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* scale_name, const char* zp_name) {
-  QK_RETURN_IF_ERROR(CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", scale_name, std::to_string(scale)));
+  QK_RETURN_IF_ERROR(CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", scale_name, [&] { return std::to_string(scale); }));
   const QRange range = QDTypeRange(dtype);
   if (zero_point < range.qmin || zero_point > range.qmax) {
     return Status::RangeError(Expected("integer in the dtype's range", zp_name, std::to_string(zero_point)));

@@ -41,7 +41,7 @@ class Op {
 // and finite once rounded to float32, a zero point in [0, 255].
 inline Status CheckQuint8Scale(double scale, const char* parameter) {
   return CheckScale(scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32", parameter,
-                    std::to_string(scale));
+                    [&] { return std::to_string(scale); });
 }
 inline Status CheckQuint8ZeroPoint(int32_t zero_point, const char* parameter) {
   return CheckZeroPoint(zero_point, 0, 255, parameter);

@@ -32,7 +32,7 @@ std::string FloatText(float v) {
 }
 
 Status CheckScale(float v, const std::string& parameter) {
-  return ::qk::CheckScale(v, ScaleRule::kPositiveFinite, "a positive finite number", parameter, FloatText(v));
+  return ::qk::CheckScale(v, ScaleRule::kPositiveFinite, "a positive finite number", parameter, [&] { return FloatText(v); });
 }
 
 Status CheckByte(int32_t v, const char* parameter) {

@@ -72,11 +72,14 @@ Status CheckDType(QDType dtype) {
                                      FormatInteger(static_cast<int>(dtype))));
 }
 
-Status CheckScale(double scale, const std::string& parameter) {
-  return ::qk::CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, FormatNumber(scale));
+// `parameter`: a name, or a callable that makes it (an indexed name is built only on failure).
+template <typename Parameter>
+Status CheckScale(double scale, Parameter&& parameter) {
+  return ::qk::CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, [&] { return FormatNumber(scale); });
 }
 
-Status CheckZeroPoint(int64_t zero_point, QDType dtype, const std::string& parameter) {
+template <typename Parameter>
+Status CheckZeroPoint(int64_t zero_point, QDType dtype, Parameter&& parameter) {
   const QRange range = QDTypeRange(dtype);
   return ::qk::CheckZeroPoint(zero_point, range.qmin, range.qmax, parameter);
 }
@@ -129,8 +132,8 @@ Status CheckAffineChannelParams(const ChannelLayout& layout, const double* scale
                                 size_t channel_params_len, QDType dtype) {
   QK_RETURN_IF_ERROR(CheckChannelCount(channel_params_len, layout, scales, zero_points));
   for (size_t c = 0; c < layout.channels; ++c) {
-    QK_RETURN_IF_ERROR(CheckScale(scales[c], Indexed("scales", c)));
-    QK_RETURN_IF_ERROR(CheckZeroPoint(zero_points[c], dtype, Indexed("zeroPoints", c)));
+    QK_RETURN_IF_ERROR(CheckScale(scales[c], [&] { return Indexed("scales", c); }));
+    QK_RETURN_IF_ERROR(CheckZeroPoint(zero_points[c], dtype, [&] { return Indexed("zeroPoints", c); }));
   }
   return Status::Ok();
 }
@@ -144,7 +147,7 @@ Status CheckFloatQParams(const ChannelLayout& layout, const float* scales, const
   }
   QK_RETURN_IF_ERROR(CheckChannelCount(channel_params_len, layout, scales, zero_points));
   for (size_t c = 0; c < layout.channels; ++c) {
-    QK_RETURN_IF_ERROR(CheckScale(scales[c], Indexed("scales", c)));
+    QK_RETURN_IF_ERROR(CheckScale(scales[c], [&] { return Indexed("scales", c); }));
     if (!std::isfinite(zero_points[c])) {
       return Status::RangeError(Expected("finite number", Indexed("zeroPoints", c), FormatNumber(zero_points[c])));
     }

@@ -205,7 +205,7 @@ Status MeanOp::Prepare(const MeanParams& params, std::shared_ptr<const MeanOp>* 
     return Status::RangeError(Expected("a non-empty input and non-empty reduced dims", "shape", std::to_string(numel) + " elements"));
   }
   QK_RETURN_IF_ERROR(CheckScale(params.scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32", "scale",
-                                std::to_string(params.scale)));
+                                [&] { return std::to_string(params.scale); }));
   const QRange range = QDTypeRange(params.dtype);
   QK_RETURN_IF_ERROR(CheckZeroPoint(params.zero_point, range.qmin, range.qmax, "zeroPoint"));
   const bool spatial4 = params.rank == 4 && !params.reduced[0] && !params.reduced[1] && params.reduced[2] && params.reduced[3];

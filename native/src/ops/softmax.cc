@@ -60,10 +60,10 @@ Status SoftmaxOp::Prepare(const SoftmaxOpParams& params, std::shared_ptr<const S
   }
   const QRange range = QDTypeRange(params.dtype);
   QK_RETURN_IF_ERROR(CheckScale(params.x_scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32",
-                                "input scale", std::to_string(params.x_scale)));
+                                "input scale", [&] { return std::to_string(params.x_scale); }));
   QK_RETURN_IF_ERROR(CheckZeroPoint(params.x_zero_point, range.qmin, range.qmax, "input zero point"));
   QK_RETURN_IF_ERROR(CheckScale(params.y_scale, ScaleRule::kPositiveFiniteInFloat32, "positive number finite in float32",
-                                "scale", std::to_string(params.y_scale)));
+                                "scale", [&] { return std::to_string(params.y_scale); }));
   QK_RETURN_IF_ERROR(CheckZeroPoint(params.y_zero_point, range.qmin, range.qmax, "zeroPoint"));
   auto op = std::shared_ptr<SoftmaxOp>(new SoftmaxOp);
   size_t block = 0, e_bytes = 0, sum_bytes = 0;
