@@ -30,6 +30,13 @@ Status LinearOp::Prepare(std::shared_ptr<const LinearWeights> weights, const Lin
   }
   op->weights_ = std::move(weights);
   op->params_ = params;
+  if (!fp32_path) {
+    const LinearWeights& w = *op->weights_;
+    op->requant_ = LinearRequant(w, params.x_scale, params.x_zero_point, params.y_scale, params.y_zero_point,
+                                 params.activation == Activation::kReLU, params.engine);
+    op->stage_ = MakeOutputStage(op->requant_, w.out_features);
+    op->requant_.stage = &op->stage_;  // the op is not copied (held by shared_ptr), so this stays valid
+  }
   *out = std::move(op);
   return Status::Ok();
 }
@@ -39,10 +46,7 @@ Status LinearOp::Run(const void* const* inputs, void* output, void* scratch) con
   const LinearParams& p = params_;
   const auto* x = static_cast<const uint8_t*>(inputs[0]);
   auto* y = static_cast<uint8_t*>(output);
-  if (scratch_bytes_ == 0) {
-    return LinearU8(w, x, p.rows, p.x_scale, p.x_zero_point, p.y_scale, p.y_zero_point,
-                    p.activation == Activation::kReLU, y, p.engine);
-  }
+  if (scratch_bytes_ == 0) return LinearU8(w, x, p.rows, requant_, y);
   if (scratch == nullptr) return Status::TypeError(Expected("a scratch buffer", "scratch", "null"));
   float* values = static_cast<float*>(scratch);
   const float* bias = w.bias.empty() ? nullptr : w.bias.data();

@@ -43,6 +43,9 @@ class LinearOp final : public Op {
  private:
   std::shared_ptr<const LinearWeights> weights_;
   LinearParams params_;
+  // The integer path's output stage, made once (its per-column constants in stage_).
+  GemmRequant requant_;
+  OutputStage stage_;
   size_t x_count_ = 0, y_count_ = 0, scratch_bytes_ = 0;
 };
 

@@ -80,9 +80,8 @@ Status CreateLinearWeights(const int8_t* w, size_t out_features, size_t in_featu
   return Status::Ok();
 }
 
-Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, double x_scale, int32_t x_zero_point,
-                double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine) {
-  QK_RETURN_IF_ERROR(CheckInput(w, x, rows, y));
+GemmRequant LinearRequant(const LinearWeights& w, double x_scale, int32_t x_zero_point, double y_scale,
+                          int32_t y_zero_point, bool relu, QEngine engine) {
   GemmRequant rq;
   rq.engine = engine;
   rq.w_per_channel = w.per_channel;
@@ -98,7 +97,17 @@ Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, double x_
   rq.y_min = relu ? y_zero_point : 0;
   rq.y_max = 255;
   if (relu && (y_zero_point < 0 || y_zero_point > 255)) rq.y_min = 0;  // QGemmU8 reports the zero point
+  return rq;
+}
+
+Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, const GemmRequant& rq, uint8_t* y) {
+  QK_RETURN_IF_ERROR(CheckInput(w, x, rows, y));
   return QGemmU8(*w.gemm, rows, x, w.in_features, rq, y, w.out_features);
+}
+
+Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, double x_scale, int32_t x_zero_point,
+                double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine) {
+  return LinearU8(w, x, rows, LinearRequant(w, x_scale, x_zero_point, y_scale, y_zero_point, relu, engine), y);
 }
 
 Status LinearDynamicF32(const LinearWeights& w, const float* x, size_t rows, bool reduce_range, bool relu, float* y) {

@@ -35,6 +35,11 @@ Status CreateLinearWeights(const int8_t* w, size_t out_features, size_t in_featu
 // against Debian's torch on every (x, w) pair of a dense grid: doc/numerics.md).
 Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, double x_scale, int32_t x_zero_point,
                 double y_scale, int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine = QEngine::kFbgemm);
+// The GEMM output stage LinearU8 runs for those qparams (it points into w: keep w alive), and
+// LinearU8 on a stage made already: a prepared LinearOp makes it, with its OutputStage, once.
+GemmRequant LinearRequant(const LinearWeights& w, double x_scale, int32_t x_zero_point, double y_scale,
+                          int32_t y_zero_point, bool relu, QEngine engine);
+Status LinearU8(const LinearWeights& w, const uint8_t* x, size_t rows, const GemmRequant& rq, uint8_t* y);
 
 // Dynamic: fp32 in/out, activations quantized per call to quint8 as PyTorch does
 // (min/max over x incl. 0, reduce_range -> 7-bit); y = ... + bias; relu optional.

@@ -217,6 +217,24 @@ OutputStageColumn OutputStageFor(const GemmRequant& rq, size_t j) {
   return column;
 }
 
+OutputStage MakeOutputStage(const GemmRequant& rq, size_t n) {
+  // The widest NR of the layouts (ukernels/gemm/registry.inc: 32); QGemmU8Packed falls back to
+  // per-call columns if a layout ever reads past this padding.
+  constexpr size_t kPadTo = 32;
+  const size_t padded = (n + kPadTo - 1) / kPadTo * kPadTo;
+  OutputStage stage;
+  stage.bias_int.assign(padded, 0);
+  stage.bias_term.assign(padded, 0.0f);
+  stage.multiplier.assign(padded, 0.0f);
+  for (size_t j = 0; j < n; ++j) {
+    const OutputStageColumn column = OutputStageFor(rq, j);
+    stage.bias_int[j] = column.bias_int;
+    stage.bias_term[j] = column.bias_term;
+    stage.multiplier[j] = column.multiplier;
+  }
+  return stage;
+}
+
 void OutputZeroPoints(const GemmRequant& rq, float* y_zero_point_f, int32_t* y_zero_point) {
   const bool in_float = EngineNumerics(rq.engine) == QEngine::kOnednn;  // oneDNN adds it before rounding
   *y_zero_point_f = in_float ? static_cast<float>(rq.y_zero_point) : 0.0f;
@@ -238,18 +256,28 @@ Status QGemmU8Packed(const PackedGemm& packed, size_t m, const uint8_t* a, size_
   const PackedGemm& p = GemmPackForCall(packed, m, a, lda);
   const size_t n = p.n();
   const size_t padded = p.blocks() * p.layout().nr;
-  std::vector<float>& columns = ThreadScratch().columns;
-  std::vector<int32_t>& int_columns = ThreadScratch().int_columns;
-  columns.assign(2 * padded, 0.0f);
-  int_columns.assign(padded, 0);
-  float* bias_term = columns.data();
-  float* multiplier = columns.data() + padded;
-  int32_t* bias_int = int_columns.data();
-  for (size_t j = 0; j < n; ++j) {
-    const OutputStageColumn column = OutputStageFor(rq, j);
-    bias_int[j] = column.bias_int;
-    bias_term[j] = column.bias_term;
-    multiplier[j] = column.multiplier;
+  const float* bias_term = nullptr;
+  const float* multiplier = nullptr;
+  const int32_t* bias_int = nullptr;
+  if (rq.stage != nullptr && rq.stage->multiplier.size() >= padded && rq.stage->bias_term.size() >= padded &&
+      rq.stage->bias_int.size() >= padded) {
+    bias_term = rq.stage->bias_term.data();
+    multiplier = rq.stage->multiplier.data();
+    bias_int = rq.stage->bias_int.data();
+  } else {
+    std::vector<float>& columns = ThreadScratch().columns;
+    std::vector<int32_t>& int_columns = ThreadScratch().int_columns;
+    columns.assign(2 * padded, 0.0f);
+    int_columns.assign(padded, 0);
+    for (size_t j = 0; j < n; ++j) {
+      const OutputStageColumn column = OutputStageFor(rq, j);
+      int_columns[j] = column.bias_int;
+      columns[j] = column.bias_term;
+      columns[padded + j] = column.multiplier;
+    }
+    bias_term = columns.data();
+    multiplier = columns.data() + padded;
+    bias_int = int_columns.data();
   }
   const float lo = static_cast<float>(rq.y_min - rq.y_zero_point);
   const float hi = static_cast<float>(rq.y_max - rq.y_zero_point);

@@ -82,6 +82,7 @@ class GemmWeights {
 //            y = clamp(round_half_even(max(t, y_min - y_zp) + float(y_zp)), y_min, y_max)
 //            (the zero point is added in fp32 BEFORE rounding, so ties round differently)
 // The doubles are the scales as PyTorch keeps them; 0 / nullptr means "the float field widened".
+struct OutputStage;
 struct GemmRequant {
   float a_scale = 1; int32_t a_zero_point = 0;
   const float* w_scales = nullptr;  // n values
@@ -92,6 +93,9 @@ struct GemmRequant {
   double a_scale_f64 = 0, y_scale_f64 = 0;
   const double* w_scales_f64 = nullptr;  // n values or nullptr
   bool w_per_channel = false;  // per-channel weight qparams (onednn inverts such scales in fp32)
+  // The per-column constants of this very stage, made once by MakeOutputStage, or null (then
+  // each call makes them: n OutputStageFor calls with their divisions, on every call).
+  const OutputStage* stage = nullptr;
 };
 
 // One output column's constants of the u8 output stage (GemmU8Params / DwconvU8Params) for
@@ -102,6 +106,15 @@ struct OutputStageColumn {
 };
 OutputStageColumn OutputStageFor(const GemmRequant& rq, size_t j);
 void OutputZeroPoints(const GemmRequant& rq, float* y_zero_point_f, int32_t* y_zero_point);
+
+// OutputStageFor of every column of an n-column GEMM, as the kernels read them (one array per
+// constant), zero-padded to a whole number of blocks of any layout's NR. An op that runs the
+// same stage on every call (a prepared LinearOp) makes it once and points GemmRequant::stage at it.
+struct OutputStage {
+  std::vector<int32_t> bias_int;
+  std::vector<float> bias_term, multiplier;
+};
+OutputStage MakeOutputStage(const GemmRequant& rq, size_t n);
 
 // y[i*ldy + j] for i < m, j < n (quint8). Splits (m, n) tiles over the thread pool; when called
 // inside a ParallelFor task it runs inline. Output identical for any thread count and ISA.
