@@ -80,6 +80,10 @@ Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms*
       return Status::RangeError(Expected("a weight whose size fits in memory", "weight", "a larger shape"));
     }
   }
+  if (!params.add) {
+    op->stage_ = ConvOutputStage(*weights, params.x_scale, params.x_zero_point, params.y_scale, params.y_zero_point,
+                                 params.relu, params.engine);
+  }
   op->weights_ = std::move(weights);
   op->params_ = params;
   *out = std::move(op);
@@ -92,7 +96,7 @@ Status ConvOp::Run(const void* const* inputs, void* output, void* scratch) const
   auto* y = static_cast<uint8_t*>(output);
   if (!p.add) {
     return ConvU8(*weights_, x, p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point, p.y_scale, p.y_zero_point,
-                  p.relu, y, p.engine, p.out_channels_last);
+                  p.relu, y, p.engine, p.out_channels_last, nullptr, &stage_);
   }
   if (scratch == nullptr) return Status::TypeError(Expected("a scratch buffer", "scratch", "null"));
   return RunAdd(x, static_cast<const uint8_t*>(inputs[1]), y, scratch);
@@ -102,7 +106,8 @@ Status ConvOp::RunWithEpilogue(const void* x, void* y, const ConvEpilogue& epilo
   const ConvParams& p = params_;
   if (p.add) return Status::Error("qkernels: internal error: ConvAdd has no epilogue form");
   return ConvU8(*weights_, static_cast<const uint8_t*>(x), p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point,
-                p.y_scale, p.y_zero_point, p.relu, static_cast<uint8_t*>(y), p.engine, p.out_channels_last, &epilogue);
+                p.y_scale, p.y_zero_point, p.relu, static_cast<uint8_t*>(y), p.engine, p.out_channels_last, &epilogue,
+                &stage_);
 }
 
 Status ConvOp::RunAdd(const uint8_t* x, const uint8_t* extra, uint8_t* y, void* scratch) const {

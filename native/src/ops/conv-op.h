@@ -75,6 +75,7 @@ class ConvOp final : public Op {
   std::shared_ptr<const ConvWeights> weights_;
   std::vector<std::shared_ptr<GemmWeights>> add_gemms_;
   ConvParams params_;
+  OutputStage stage_;  // the integer conv's output stage, made once (ConvOutputStage)
   size_t out_spatial_[3] = {1, 1, 1};
   size_t x_count_ = 0, y_count_ = 0, scratch_bytes_ = 0;
 };

@@ -336,6 +336,21 @@ void RunDepthwise(ConvCall& call) {
   });
 }
 
+// The fields of a call that its output stage reads (GroupRequant): ConvU8 and ConvOutputStage
+// set them the same way, so a stage made ahead is the one ConvU8 would make.
+void SetStageFields(ConvCall* call, const ConvWeights& w, double x_scale64, int32_t x_zero_point, double y_scale64,
+                    int32_t y_zero_point, bool relu, QEngine engine) {
+  call->w = &w;
+  call->x_scale = static_cast<float>(x_scale64);
+  call->y_scale = static_cast<float>(y_scale64);
+  call->x_zp = x_zero_point;
+  call->y_zp = y_zero_point;
+  call->y_min = relu ? y_zero_point : 0;
+  call->x_scale_f64 = x_scale64;
+  call->y_scale_f64 = y_scale64;
+  call->engine = engine;
+}
+
 GemmRequant GroupRequant(const ConvCall& call, size_t first_channel) {
   GemmRequant rq;
   rq.a_scale = call.x_scale;
@@ -886,10 +901,17 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
 
 const ConvGeometry& GeometryOf(const ConvWeights& w) { return w.geometry; }
 
+OutputStage ConvOutputStage(const ConvWeights& w, double x_scale, int32_t x_zero_point, double y_scale,
+                            int32_t y_zero_point, bool relu, QEngine engine) {
+  ConvCall call;
+  SetStageFields(&call, w, x_scale, x_zero_point, y_scale, y_zero_point, relu, engine);
+  return MakeOutputStage(GroupRequant(call, 0), w.geometry.out_channels);
+}
+
 Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
               ConvLayout layout, double x_scale64, int32_t x_zero_point, double y_scale64,
               int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine, bool out_channels_last,
-              const ConvEpilogue* epilogue) {
+              const ConvEpilogue* epilogue, const OutputStage* stage) {
   const float x_scale = static_cast<float>(x_scale64), y_scale = static_cast<float>(y_scale64);
   const ConvGeometry& g = w.geometry;
   size_t out_spatial[3];
@@ -912,26 +934,25 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
   if (x == nullptr || y == nullptr) return Status::TypeError(Expected("buffers", "input and output", "null"));
 
   ConvCall call;
-  call.w = &w;
+  SetStageFields(&call, w, x_scale64, x_zero_point, y_scale64, y_zero_point, relu, engine);
   call.s = ToShape3(g, in_spatial, out_spatial);
   call.batch = batch;
-  call.x_scale = x_scale;
-  call.y_scale = y_scale;
-  call.x_zp = x_zero_point;
-  call.y_zp = y_zero_point;
-  call.y_min = relu ? y_zero_point : 0;
-  call.x_scale_f64 = x_scale64;
-  call.y_scale_f64 = y_scale64;
-  call.engine = engine;
-  call.bias_int.resize(g.out_channels);
-  call.bias_term.resize(g.out_channels);
-  call.multiplier.resize(g.out_channels);
   const GemmRequant whole = GroupRequant(call, 0);
-  for (size_t c = 0; c < g.out_channels; ++c) {
-    const OutputStageColumn column = OutputStageFor(whole, c);
-    call.bias_int[c] = column.bias_int;
-    call.bias_term[c] = column.bias_term;
-    call.multiplier[c] = column.multiplier;
+  if (stage != nullptr && stage->bias_int.size() >= g.out_channels && stage->bias_term.size() >= g.out_channels &&
+      stage->multiplier.size() >= g.out_channels) {
+    call.bias_int.assign(stage->bias_int.begin(), stage->bias_int.begin() + g.out_channels);
+    call.bias_term.assign(stage->bias_term.begin(), stage->bias_term.begin() + g.out_channels);
+    call.multiplier.assign(stage->multiplier.begin(), stage->multiplier.begin() + g.out_channels);
+  } else {
+    call.bias_int.resize(g.out_channels);
+    call.bias_term.resize(g.out_channels);
+    call.multiplier.resize(g.out_channels);
+    for (size_t c = 0; c < g.out_channels; ++c) {
+      const OutputStageColumn column = OutputStageFor(whole, c);
+      call.bias_int[c] = column.bias_int;
+      call.bias_term[c] = column.bias_term;
+      call.multiplier[c] = column.multiplier;
+    }
   }
   OutputZeroPoints(whole, &call.y_zp_f, &call.y_zp_i);
   // The paths work in channels_last; a contiguous tensor with more than one channel and pixel is

@@ -31,6 +31,8 @@
 
 namespace qk {
 
+struct OutputStage;  // ops/qgemm.h
+
 enum class ConvLayout { kContiguous /* N C [D] [H] W */, kChannelsLast /* N [D] [H] W C */ };
 
 // Checks the geometry alone (channels, groups, kernel, stride, dilation, padding-mode rules,
@@ -96,9 +98,16 @@ struct ConvEpilogue {
 // The caller provides buffers of the exact sizes (batch * in_channels * prod(in_spatial) and
 // batch * out_channels * prod(out_spatial)); x_scale, y_scale positive finite, zero points in [0, 255].
 // Splits the work over the thread pool; output identical for any thread count and ISA.
+// `stage`: ConvOutputStage of these weights, qparams, relu and engine, made ahead by an op that
+// runs them on every call (ConvOp), or null (ConvU8 then makes it: a division or two per output
+// channel on every call).
 Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t in_spatial[3],
               ConvLayout layout, double x_scale, int32_t x_zero_point, double y_scale,
               int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine = QEngine::kFbgemm,
-              bool out_channels_last = false, const ConvEpilogue* epilogue = nullptr);
+              bool out_channels_last = false, const ConvEpilogue* epilogue = nullptr,
+              const OutputStage* stage = nullptr);
+// The output stage's per-channel constants ConvU8 uses for these arguments (ops/qgemm.h).
+OutputStage ConvOutputStage(const ConvWeights& w, double x_scale, int32_t x_zero_point, double y_scale,
+                            int32_t y_zero_point, bool relu, QEngine engine);
 
 }  // namespace qk
