@@ -25,47 +25,26 @@ void ParallelOverRange(size_t n, size_t cost, const Fn& fn) {
 }
 
 // dst[b][j][i] = src[b][i][j] for src of shape [batch][rows][cols] (NCHW <-> NHWC with
-// rows = C, cols = spatial, or back with rows = spatial, cols = C).
+// rows = C, cols = spatial, or back with rows = spatial, cols = C), 8-bit values. The strided
+// copy's tiled byte transpose (TransposeBytes: 16x16 SSE2 blocks) on bands of 32 source rows,
+// split over the pool: the one byte transpose of the ops, not a second one here.
 template <typename T>
 void TransposePlanes(const T* src, T* dst, size_t batch, size_t rows, size_t cols) {
+  static_assert(sizeof(T) == 1, "TransposePlanes moves bytes");
   // An empty plane set: nothing to move, and no pointer arithmetic on empty (null) buffers.
   if (batch == 0 || rows == 0 || cols == 0) return;
-  // The strided copy's tiled transpose (8x8 byte blocks in 64-bit words): several times the
-  // speed of byte moves. Its checks cannot fail here (the offsets lie in the planes); if they
-  // did, the plain tiles below do the same copy.
-  StridedCopyParams params;
-  params.element_bytes = sizeof(T);
-  params.rank = 3;
-  const int64_t b_stride = static_cast<int64_t>(rows * cols);
-  const int64_t shape[3] = {static_cast<int64_t>(batch), static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
-  const int64_t from[3] = {b_stride, static_cast<int64_t>(cols), 1};
-  const int64_t to[3] = {b_stride, 1, static_cast<int64_t>(rows)};
-  for (int d = 0; d < 3; ++d) {
-    params.shape[d] = shape[d];
-    params.src_strides[d] = from[d];
-    params.dst_strides[d] = to[d];
-  }
-  params.src_length = params.dst_length = batch * rows * cols;
-  std::shared_ptr<const StridedCopyOp> copy;
-  if (StridedCopyOp::Prepare(params, &copy).ok()) {
-    const void* inputs[1] = {src};
-    if (copy->Run(inputs, dst, nullptr).ok()) return;
-  }
-  // In square tiles of 32: a tile's reads and its strided writes both stay within a few KB
-  // (a whole source row at a time scattered its writes over cols cache lines).
-  constexpr size_t kTile = 32;
-  const size_t row_tiles = (rows + kTile - 1) / kTile;
-  ParallelOverRange(batch * row_tiles, cols * kTile, [&](size_t begin, size_t end) {
+  constexpr size_t kBand = 32;
+  const size_t bands = (rows + kBand - 1) / kBand;
+  const auto* s = reinterpret_cast<const uint8_t*>(src);
+  auto* d = reinterpret_cast<uint8_t*>(dst);
+  ParallelOverRange(batch * bands, cols * kBand, [&](size_t begin, size_t end) {
     for (size_t t = begin; t < end; ++t) {
-      const size_t b = t / row_tiles, r0 = (t % row_tiles) * kTile, r1 = std::min(rows, r0 + kTile);
-      const T* s = src + b * rows * cols;
-      T* d = dst + b * rows * cols;
-      for (size_t c0 = 0; c0 < cols; c0 += kTile) {
-        const size_t c1 = std::min(cols, c0 + kTile);
-        for (size_t i = r0; i < r1; ++i) {
-          for (size_t j = c0; j < c1; ++j) d[j * rows + i] = s[i * cols + j];
-        }
-      }
+      const size_t b = t / bands, r0 = (t % bands) * kBand, r1 = std::min(rows, r0 + kBand);
+      const size_t plane = b * rows * cols;
+      // TransposeBytes(src, src_stride, dst, dst_stride, n, m): dst[x * dst_stride + y] =
+      // src[x + y * src_stride] for x < n, y < m; here x = j (a column), y = i - r0 (a row).
+      TransposeBytes(s + plane + r0 * cols, static_cast<int64_t>(cols), d + plane + r0, static_cast<int64_t>(rows),
+                     static_cast<int64_t>(cols), static_cast<int64_t>(r1 - r0));
     }
   });
 }
