@@ -11,6 +11,7 @@
 #include "base/threadpool.h"
 #include "ops/conv-direct.h"
 #include "ops/qgemm.h"
+#include "ops/strided-copy.h"
 #include "ukernels/dispatch.h"
 #include "ukernels/gemm/requant-scalar.h"
 
@@ -131,41 +132,14 @@ AxisTable BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const 
 
 // ---- layout transposes ------------------------------------------------------------------
 
-// Transposes the 8x8 bytes of eight little-endian words in place (byte j of a[i] <-> byte i of
-// a[j]): three rounds swapping 1-, 2- and 4-byte units between rows 1, 2 and 4 apart.
-inline void Transpose8x8(uint64_t a[8]) {
-  const uint64_t masks[3] = {0x00FF00FF00FF00FFull, 0x0000FFFF0000FFFFull, 0x00000000FFFFFFFFull};
-  for (int round = 0, step = 1; round < 3; ++round, step *= 2) {
-    for (int base = 0; base < 8; base += 2 * step) {
-      for (int i = base; i < base + step; ++i) {
-        const uint64_t t = ((a[i] >> (8 * step)) ^ a[i + step]) & masks[round];
-        a[i + step] ^= t;
-        a[i] ^= t << (8 * step);
-      }
-    }
-  }
-}
-
-// One tile of dst[c][r] = src[r][c] (rows r0..r1, columns c0..c1): 8x8 blocks through
-// Transpose8x8, the edges byte by byte. Plain locals: uint8_t stores may alias anything.
+// One tile of dst[c][r] = src[r][c] (rows r0..r1, columns c0..c1): the strided copy's tiled
+// byte transpose (ops/strided-copy.h), the one byte transpose of the ops.
+// TransposeBytes(s, s_stride, d, d_stride, n, m) writes d[x * d_stride + y] = s[x + y * s_stride]:
+// here x = c - c0 and y = r - r0.
 void TransposeTile(const uint8_t* src, size_t rows, size_t cols, size_t r0, size_t r1, size_t c0, size_t c1,
                    uint8_t* dst) {
-  size_t r = r0;
-  for (; r + 8 <= r1; r += 8) {
-    size_t c = c0;
-    for (; c + 8 <= c1; c += 8) {
-      uint64_t block[8];
-      for (int i = 0; i < 8; ++i) std::memcpy(&block[i], src + (r + i) * cols + c, 8);
-      Transpose8x8(block);
-      for (int i = 0; i < 8; ++i) std::memcpy(dst + (c + i) * rows + r, &block[i], 8);
-    }
-    for (; c < c1; ++c) {
-      for (size_t i = r; i < r + 8; ++i) dst[c * rows + i] = src[i * cols + c];
-    }
-  }
-  for (; r < r1; ++r) {
-    for (size_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
-  }
+  TransposeBytes(src + r0 * cols + c0, static_cast<int64_t>(cols), dst + c0 * rows + r0, static_cast<int64_t>(rows),
+                 static_cast<int64_t>(c1 - c0), static_cast<int64_t>(r1 - r0));
 }
 
 // [batch][rows][cols] -> [batch][cols][rows], in tiles so both sides stay in cache
