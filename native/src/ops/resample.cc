@@ -109,35 +109,44 @@ int64_t NearestSourceIndex(int64_t o, int64_t in, int64_t out, double scale_fact
 Status UpsampleNearest(const ResampleGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes,
                        void* y, size_t y_bytes) {
   QK_RETURN_IF_ERROR(CheckResample(g, dtype, x_bytes, y_bytes, x, y));
-  std::vector<size_t> source[3];
+  // The source index of every output coordinate along D, H and W, in one table.
+  const size_t OD = g.output[0], OH = g.output[1], OW = g.output[2];
+  if (g.batch == 0 || g.channels == 0 || OD == 0 || OH == 0 || OW == 0) return Status::Ok();  // nothing to write
+  std::vector<size_t> table(OD + OH + OW);
+  size_t* source[3] = {table.data(), table.data() + OD, table.data() + OD + OH};
   for (int d = 0; d < 3; ++d) {
-    source[d].resize(g.output[d]);
     for (size_t o = 0; o < g.output[d]; ++o) {
       source[d][o] = static_cast<size_t>(NearestSourceIndex(static_cast<int64_t>(o), static_cast<int64_t>(g.input[d]),
                                                             static_cast<int64_t>(g.output[d]), g.scale_factor[d]));
     }
   }
   const size_t in_spatial = g.input[0] * g.input[1] * g.input[2];
-  const size_t out_spatial = g.output[0] * g.output[1] * g.output[2];
+  const size_t out_spatial = OD * OH * OW;
+  const size_t in_row = g.input[2], in_plane = g.input[1] * g.input[2];
   const size_t C = g.channels;
-  const bool last = layout == PoolLayout::kChannelsLast;
   // 8-bit values are copied as bytes whatever their signedness.
   const uint8_t* xb = static_cast<const uint8_t*>(x);
   uint8_t* yb = static_cast<uint8_t*>(y);
-  ParallelOverRange(g.batch * out_spatial, C, [&](size_t begin, size_t end) {
-    for (size_t p = begin; p < end; ++p) {
-      const size_t n = p / out_spatial;
-      size_t rest = p % out_spatial;
-      const size_t od = rest / (g.output[1] * g.output[2]);
-      rest %= g.output[1] * g.output[2];
-      const size_t oh = rest / g.output[2], ow = rest % g.output[2];
-      const size_t s = (source[0][od] * g.input[1] + source[1][oh]) * g.input[2] + source[2][ow];
-      const size_t o = p - n * out_spatial;
-      if (last) {
-        std::memcpy(yb + p * C, xb + (n * in_spatial + s) * C, C);
-      } else {
-        for (size_t c = 0; c < C; ++c) yb[(n * C + c) * out_spatial + o] = xb[(n * C + c) * in_spatial + s];
+  if (layout == PoolLayout::kChannelsLast) {
+    // Tasks are output rows (n, od, oh): OW pixels of C bytes, each one source pixel's.
+    ParallelOverRange(g.batch * OD * OH, OW * C, [&](size_t begin, size_t end) {
+      for (size_t r = begin; r < end; ++r) {
+        const size_t n = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
+        const uint8_t* src = xb + (n * in_spatial + source[0][od] * in_plane + source[1][oh] * in_row) * C;
+        uint8_t* dst = yb + (n * out_spatial + (od * OH + oh) * OW) * C;
+        for (size_t ow = 0; ow < OW; ++ow) std::memcpy(dst + ow * C, src + source[2][ow] * C, C);
       }
+    });
+    return Status::Ok();
+  }
+  // Contiguous: tasks are output rows (n, c, od, oh) of OW bytes gathered from one source row.
+  ParallelOverRange(g.batch * C * OD * OH, OW, [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; ++r) {
+      const size_t plane = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
+      const uint8_t* src = xb + plane * in_spatial + source[0][od] * in_plane + source[1][oh] * in_row;
+      uint8_t* dst = yb + plane * out_spatial + (od * OH + oh) * OW;
+      const size_t* cols = source[2];
+      for (size_t ow = 0; ow < OW; ++ow) dst[ow] = src[cols[ow]];
     }
   });
   return Status::Ok();
