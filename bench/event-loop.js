@@ -1,5 +1,6 @@
 // Event-loop lag with async convolutions in flight: p50/p99/max of perf_hooks.monitorEventLoopDelay while N conv forwardAsync run, and what each call costs the JS thread.
 // Usage: node bench/event-loop.js [inFlight=16] [rounds=3] [traced] [--steady] [--root DIR]
+//        node bench/event-loop.js --control [seconds=1]
 //   (issue 14: p99 lag with 16 in flight; issue 11: `8 3 traced` runs the conv as a jit.trace plan,
 //   whose forwardAsync is one AsyncWorker per forward; --root loads the qkernels build at DIR
 //   instead of this checkout, so two builds can be run alternately by the same command.)
@@ -10,6 +11,11 @@
 //   --steady: a closed loop, as a server under constant load: every completion issues the next
 //     call, so there are always inFlight calls queued or running and each call's synchronous
 //     part stands alone.
+//   --control: no qkernels at all. One worker thread busy in 10 ms slices, posting a message
+//     after each (the shape of the bench's work: one computation at a time, one completion every
+//     ~10 ms) for `seconds` (about one bench run), under the same timer and histogram. It
+//     is the lag this machine gives any Node process with one busy thread: what the bench's
+//     figures cannot go below here (on a 2-vCPU VM, a woken vCPU can take milliseconds to run).
 // Besides the lag, it prints the JS thread's own CPU time and minor page faults (Linux:
 // /proc/self/task/<pid>/schedstat and stat; absent elsewhere): per forwardAsync call (the
 // synchronous part: checks, input snapshot, output allocation, queueing) and per call over the
@@ -24,9 +30,11 @@ const { monitorEventLoopDelay } = require('perf_hooks');
 const positional = [];
 let root = path.join(__dirname, '..');
 let steady = false;
+let control = false;
 for (let i = 2; i < process.argv.length; i++) {
   if (process.argv[i] === '--root') root = path.resolve(process.argv[++i]);
   else if (process.argv[i] === '--steady') steady = true;
+  else if (process.argv[i] === '--control') control = true;
   else positional.push(process.argv[i]);
 }
 const q = require(root);
@@ -45,7 +53,33 @@ function mainThread() {
   }
 }
 
+// The control run: the same histogram and timer beside one busy worker thread, no qkernels.
+async function runControl(seconds) {
+  const { Worker } = require('worker_threads');
+  const worker = new Worker(
+    `const { parentPort } = require('worker_threads');
+     const end = Date.now() + ${Math.round(seconds * 1000)};
+     while (Date.now() < end) { const t = Date.now() + 10; while (Date.now() < t) {} parentPort.postMessage(0); }
+     parentPort.postMessage(1);`,
+    { eval: true },
+  );
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const tick = setInterval(() => {}, 1);
+  histogram.enable();
+  await new Promise((resolve) => worker.on('message', (last) => last && resolve()));
+  histogram.disable();
+  clearInterval(tick);
+  await worker.terminate();
+  const ms = (ns) => Number((ns / 1e6).toFixed(2));
+  console.log(JSON.stringify({
+    mode: 'control (one busy worker thread, no qkernels)', seconds, p50ms: ms(histogram.percentile(50)),
+    p99ms: ms(histogram.percentile(99)), samples: histogram.count, maxms: ms(histogram.max),
+    load1: Number(os.loadavg()[0].toFixed(2)), cpu: os.cpus()[0].model,
+  }));
+}
+
 async function main() {
+  if (control) return runControl(Number(positional[0] || 1));
   const inFlight = Number(positional[0] || 16);
   const rounds = Number(positional[1] || 3);
   const traced = positional[2] === 'traced';
