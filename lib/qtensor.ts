@@ -26,6 +26,7 @@ import {
   memoryFormatName,
   memoryOrder,
   numelOf,
+  orderStrides,
   permutation,
   stridedCopy,
   stridedCopyNew,
@@ -117,9 +118,6 @@ function copyStorage(dtype: QDType, storage: QStorage, shape: readonly number[],
   return stridedCopyNew(storage, fromStrides, toStrides, shape, numel, (length) => newStorage(dtype, length));
 }
 
-/** The QTensors this file made: the brand `instanceof QTensor` tests (each is frozen after its checks). */
-const genuineQTensors = new WeakSet<object>();
-
 /** The module-private key that lets only this file construct QTensors. */
 const constructionKey = Symbol('QTensor construction');
 
@@ -135,10 +133,18 @@ const constructionKey = Symbol('QTensor construction');
  * q.dequantize();  // tensor([0.1000, 0.2000])
  */
 export class QTensor {
-  /** `instanceof QTensor` is true only for QTensors made here (see Tensor's): a look-alike cannot lie about its shape. */
+  /**
+   * `instanceof QTensor` is true only for QTensors made here (see Tensor's): a look-alike cannot
+   * lie about its shape. The brand is a private field, which only this class's constructor adds
+   * (each instance is frozen after its checks); an object inheriting from a QTensor lacks it.
+   * `#brand in value` costs a property lookup, where a WeakSet brand cost a hash insertion per
+   * QTensor (about 0.15 us) and more GC work.
+   */
   static [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && genuineQTensors.has(value);
+    return typeof value === 'object' && value !== null && #brand in value;
   }
+
+  readonly #brand = true;
 
   readonly dtype: QDType;
   readonly qscheme: QScheme;
@@ -165,7 +171,6 @@ export class QTensor {
     this.quantizer = quantizer;
     // shape, strides, data and qparams must stay consistent: the instance is immutable (data's values are not).
     Object.freeze(this);
-    genuineQTensors.add(this);
   }
 
   numel(): number {
@@ -869,6 +874,23 @@ export function wrapPerTensorOutput(
   zeroPoint: number,
   dtype: QDType,
 ): QTensor {
+  return new QTensor(constructionKey, storage, shape, strides, dtype, { qscheme: 'per_tensor_affine', scale, zeroPoint });
+}
+
+/**
+ * @internal The per-tensor QTensor over storage a native op has just returned, holding
+ * `shape`'s elements densely with its dims in memory `order` (outermost first; null: row-major):
+ * the strides of that layout are computed here, where the ops used to make a contiguous
+ * QTensor of the permuted shape and permute it (two QTensors, two checks of the same values).
+ * The qparams must already be checked (as for wrapPerTensorOutput); the storage's length is
+ * checked here, so that a wrong length never becomes a QTensor whose strides reach outside it.
+ */
+export function denseOutput(storage: QStorage, shape: readonly number[], order: readonly number[] | null, scale: number, zeroPoint: number, dtype: QDType): QTensor {
+  const numel = numelOf(shape);
+  if (storage.length !== storageLength(dtype, numel)) {
+    throw new Error(`qkernels: an op returned ${storage.length} elements for an output of shape [${shape.join(', ')}] (${dtype}); please report this`);
+  }
+  const strides = Object.freeze(order === null ? contiguousStrides(shape) : orderStrides(shape, order));
   return new QTensor(constructionKey, storage, shape, strides, dtype, { qscheme: 'per_tensor_affine', scale, zeroPoint });
 }
 

@@ -2,8 +2,8 @@
 
 import { QStorage, addon } from '../native';
 import { OpPlan, makePlan } from '../plan';
-import { QDType, QTensor, makePerTensorQuantizedTensor } from '../qtensor';
-import { MemoryFormat, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
+import { QDType, QTensor, denseOutput } from '../qtensor';
+import { MemoryFormat, channelsLastOrder, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
 import { OpName, native } from './native';
@@ -59,11 +59,7 @@ export function suggestedFormat(input: Input): MemoryFormat {
  * channels-last formats), made as a contiguous tensor of the memory-order shape and permuted back.
  */
 export function outputTensor(storage: QStorage, shape: readonly number[], format: MemoryFormat | 'channels_last_1d', scale: number, zeroPoint: number, dtype: QDType): QTensor {
-  if (format === 'contiguous_format') return makePerTensorQuantizedTensor(storage, shape, scale, zeroPoint, dtype);
-  const rank = shape.length;
-  const memoryShape = [shape[0], ...shape.slice(2), shape[1]];
-  const order = [0, rank - 1, ...Array.from({ length: rank - 2 }, (_, i) => i + 1)];
-  return makePerTensorQuantizedTensor(storage, memoryShape, scale, zeroPoint, dtype).permute(order);
+  return denseOutput(storage, shape, format === 'contiguous_format' ? null : channelsLastOrder(shape.length), scale, zeroPoint, dtype);
 }
 
 /** An op ready to run now or off the event loop (same bits). */
@@ -83,6 +79,8 @@ type IntOrList = number | readonly number[];
 
 /** n non-negative integers from one integer or a list of 1 or n (torch's _single/_pair/_triple). */
 export function intTuple(value: unknown, parameter: string, n: number, min: number): number[] {
+  // One integer (a module's kernelSize: 2): no list to read.
+  if (typeof value === 'number') return new Array<number>(n).fill(validate.integerInRange(value, `${parameter}[0]`, min, 2 ** 31 - 1));
   const given = typeof value === 'number' ? [value] : value;
   if (!Array.isArray(given)) throw validate.invalidType(`integer or array of ${n} integers`, parameter, value);
   const list = validate.arrayOnce(given, parameter, `integer or array of 1 or ${n} integers`, n);
@@ -127,6 +125,16 @@ function problem(x: unknown, dims: number, name: string, forceChannelsLast = fal
 /** Pads per-dim values of an N-d problem to (D, H, W). */
 function pad3(values: readonly number[], fill: number): number[] {
   return [...new Array<number>(3 - values.length).fill(fill), ...values];
+}
+
+/**
+ * Writes per-dim values of an N-d problem padded to (D, H, W) into `out` from `at` (pad3 without
+ * its arrays: the geometry is built on every op call); returns the next index.
+ */
+function put3(out: Float64Array, at: number, values: readonly number[], fill: number): number {
+  const pad = 3 - values.length;
+  for (let i = 0; i < 3; i++) out[at + i] = i < pad ? fill : values[i - pad];
+  return at + 3;
 }
 
 /** The input storage in the layout the op reads, and the layout code. */
@@ -194,10 +202,18 @@ function poolWindow(p: Problem, kernelSize: unknown, stride: unknown, padding: u
   return { kernel, stride: strides, padding: paddings, dilation: dilations, output };
 }
 
+/** [batch, channels, spatial, output, kernel, stride, padding, dilation], each of the last six padded to (D, H, W). */
 function poolGeometry(p: Problem, w: Window): Float64Array {
-  return Float64Array.from([
-    p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(w.output, 1), ...pad3(w.kernel, 1), ...pad3(w.stride, 1), ...pad3(w.padding, 0), ...pad3(w.dilation, 1),
-  ]);
+  const g = new Float64Array(20);
+  g[0] = p.batch;
+  g[1] = p.channels;
+  let at = put3(g, 2, p.spatial, 1);
+  at = put3(g, at, w.output, 1);
+  at = put3(g, at, w.kernel, 1);
+  at = put3(g, at, w.stride, 1);
+  at = put3(g, at, w.padding, 0);
+  put3(g, at, w.dilation, 1);
+  return g;
 }
 
 /** @internal */
@@ -253,8 +269,14 @@ function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: st
   return { p, output };
 }
 
+/** poolGeometry's layout with a unit window: kernel, stride and dilation 1, padding 0. */
 function adaptiveGeometry(p: Problem, output: readonly number[]): Float64Array {
-  return Float64Array.from([p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(output, 1), 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1]);
+  const g = new Float64Array(20).fill(1);
+  g[0] = p.batch;
+  g[1] = p.channels;
+  put3(g, put3(g, 2, p.spatial, 1), output, 1);
+  g[14] = g[15] = g[16] = 0;
+  return g;
 }
 
 /** @internal */
@@ -336,7 +358,11 @@ export function planInterpolate(x: unknown, options: unknown): Plan {
     });
     if (!recompute) scales = pad3(factors, 0);
   }
-  const geometry = Float64Array.from([p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(output, 1), ...scales]);
+  const geometry = new Float64Array(11);
+  geometry[0] = p.batch;
+  geometry[1] = p.channels;
+  put3(geometry, put3(geometry, 2, p.spatial, 1), output, 1);
+  geometry.set(scales, 8);
   const { storage, layout } = inputStorage(p);
   const finish = outputFinish(p, output);
   if (mode === 'bilinear') {
