@@ -20,6 +20,7 @@ import {
   contiguousStrides,
   flattenedShape,
   formatStrides,
+  frozenFormatStrides,
   inferShape,
   isContiguousAs,
   memoryFormatFor,
@@ -642,7 +643,8 @@ function channelLayout(shape: readonly number[], format: MemoryFormat, axisIndex
  */
 function denseInput(input: Tensor, keepFormat = true): { data: Float32Array; format: MemoryFormat } {
   const format = keepFormat ? suggestMemoryFormat(input.shape, input.strides) : 'contiguous_format';
-  const dense = input.contiguous(format);
+  // Dense already (the common case): its own storage, without contiguous()'s argument checks.
+  const dense = isContiguousAs(input.shape, input.strides, format) ? input : input.contiguous(format);
   const numel = dense.numel();
   return { data: dense.data.length === numel ? dense.data : dense.data.subarray(0, numel), format };
 }
@@ -650,7 +652,8 @@ function denseInput(input: Tensor, keepFormat = true): { data: Float32Array; for
 /** @internal The storage of q laid out densely (in its suggested memory format, or contiguous), trimmed to numel. */
 export function denseQuantized(q: QTensor, keepFormat = true): { data: QStorage; format: MemoryFormat } {
   const format = keepFormat ? suggestMemoryFormat(q.shape, q.strides) : 'contiguous_format';
-  const dense = q.contiguous(format);
+  validate.attached(q.data, 'this.data');
+  const dense = isContiguousAs(q.shape, q.strides, format) ? q : q.contiguous(format);
   const length = storageLength(q.dtype, q.numel());
   return { data: dense.data.length === length ? dense.data : dense.data.subarray(0, length), format };
 }
@@ -668,7 +671,7 @@ export function planQuantizePerTensor(input: unknown, scale: unknown, zeroPoint:
   return makePlan(
     () => addon.quantizePerTensor(...args),
     () => addon.quantizePerTensorAsync(...args),
-    (storage) => new QTensor(constructionKey, storage, x.shape, formatStrides(x.shape, format), type, quantizer),
+    (storage) => new QTensor(constructionKey, storage, x.shape, frozenFormatStrides(x.shape, format, x.strides), type, quantizer),
     { op: 'quantizePerTensor', args },
   );
 }
@@ -730,7 +733,7 @@ export function planDequantize(q: unknown, inputName = 'q'): OpPlan<Tensor> {
   const shape = input.shape;
   const numel = input.numel();
   const code = DTYPE_INFO[input.dtype].code;
-  const finish = (values: Float32Array): Tensor => makeTensor(values, shape, formatStrides(shape, format));
+  const finish = (values: Float32Array): Tensor => makeTensor(values, shape, frozenFormatStrides(shape, format, input.strides));
   if (qp.qscheme === 'per_tensor_affine') {
     const args = [data, code, numel, qp.scale, qp.zeroPoint] as const;
     return makePlan(
@@ -1029,8 +1032,17 @@ export function reductionDims(dim: unknown, rank: number): number[] {
   if (dim === undefined || dim === null) return Array.from({ length: rank }, (_, d) => d);
   if (typeof dim === 'number') return [validate.axis(dim, 'dim', rank)];
   if (!Array.isArray(dim)) throw validate.invalidType('integer or array of integers', 'dim', dim);
-  const dims = validate.arrayOnce(dim, 'dim', 'array of dims', Math.max(rank, 1)).map((d: unknown, i: number) => validate.axis(d, `dim[${i}]`, rank));
-  if (new Set(dims).size !== dims.length) throw validate.invalidRange('array of distinct dims', 'dim', dim);
+  const items = validate.arrayOnce(dim, 'dim', 'array of dims', Math.max(rank, 1));
+  // Loops, no Set, and a dim's name built only for its error: mean runs per call at a model's head.
+  const effective = Math.max(rank, 1);
+  const dims = new Array<number>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const d = items[i];
+    dims[i] = typeof d === 'number' && Number.isInteger(d) && d >= -effective && d < effective ? (d < 0 ? d + effective : d + 0) : validate.axis(d, `dim[${i}]`, rank);
+  }
+  for (let i = 1; i < dims.length; i++) {
+    for (let k = 0; k < i; k++) if (dims[k] === dims[i]) throw validate.invalidRange('array of distinct dims', 'dim', dim);
+  }
   if (dims.length === 0) return Array.from({ length: rank }, (_, d) => d);
   return dims;
 }
@@ -1092,7 +1104,7 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   if (mode !== null && count > 0 && numel > 0) {
     const dense = mode === MeanMode.QnnpackGlobal ? x.contiguous() : x;
     const data = dense.data.length === numel ? dense.data : dense.data.subarray(0, numel);
-    const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, Float64Array.from(x.shape), flags, qp.scale, qp.zeroPoint] as const;
+    const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, new Float64Array(x.shape), flags, qp.scale, qp.zeroPoint] as const;
     const plan = makePlan(
       () => addon.mean(...args),
       () => addon.meanAsync(...args),

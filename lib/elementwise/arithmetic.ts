@@ -14,7 +14,7 @@ import { MemoryFormat, formatStrides, frozenFormatStrides, isContiguousAs, memor
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
 import { LookupOp, native, quantizedEngine } from './native';
-import { checkByteQTensor, checkOutputQParams, dtypeCode, planLookup, roundHalfEven, vectorPart } from './plan';
+import { checkByteQTensor, checkOutputQParams, dtypeCode, isByteQTensor, planLookup, roundHalfEven, vectorPart } from './plan';
 
 const { fround } = Math;
 
@@ -416,7 +416,7 @@ export function planMulScalar(qa: unknown, other: unknown, relu: boolean): OpPla
 export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, zeroPoint?: unknown): QTensor {
   if (!Array.isArray(tensors)) throw validate.invalidType('array of QTensors', 'tensors', tensors);
   if (tensors.length === 0) throw validate.invalidRange('non-empty array of QTensors', 'tensors', tensors);
-  const xs = tensors.map((t: unknown, i: number) => checkByteQTensor(t, `tensors[${i}]`));
+  const xs = tensors.map((t: unknown, i: number) => (isByteQTensor(t) ? t : checkByteQTensor(t, `tensors[${i}]`)));
   const first = xs[0];
   const rank = first.shape.length;
   const d = validate.axis(dim, 'dim', rank);
@@ -434,33 +434,43 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
   const s = scale === undefined || scale === null ? first.qScale() : scale;
   const z = zeroPoint === undefined || zeroPoint === null ? first.qZeroPoint() : zeroPoint;
   const [outScale, outZeroPoint] = checkOutputQParams(s, z, first.dtype);
-  const formats = xs.map((x) => suggestMemoryFormat(x.shape, x.strides));
-  const format: MemoryFormat = formats.every((f) => f === formats[0]) ? formats[0] : 'contiguous_format';
-  const nhwc = d === 1 && rank === 4 && xs.every((x) => isContiguousAs(x.shape, x.strides, 'channels_last'));
+  // Loops, not map/every/reduce over the inputs and dims: cat runs per call in every Inception
+  // block and ShuffleNet unit.
+  let format: MemoryFormat = suggestMemoryFormat(first.shape, first.strides);
+  let nhwc = d === 1 && rank === 4;
+  let joined = 0;
+  for (const x of xs) {
+    if (format !== 'contiguous_format' && suggestMemoryFormat(x.shape, x.strides) !== format) format = 'contiguous_format';
+    if (nhwc && !isContiguousAs(x.shape, x.strides, 'channels_last')) nhwc = false;
+    joined += x.shape[d];
+  }
   const shape = first.shape.slice();
-  shape[d] = xs.reduce((sum, x) => sum + x.shape[d], 0);
-  const outStrides = formatStrides(shape, format);
+  shape[d] = joined;
+  const outStrides = Object.freeze(formatStrides(shape, format));
   // Every input, dense in the common format, is `rows` rows of its sizes from `dim` on (in
   // memory order); the output row r is their rows r in turn, each requantized to the output's
   // qparams (native/src/ops/reduce.h ConcatOp). In torch's NHWC kernel (nhwc) a row is one
   // pixel's channels, whose first multiple of 32 take the vectorized formula.
   const order = memoryOrder(format, rank);
   const at = order.indexOf(d);
-  const rows = numelOf(order.slice(0, at).map((k) => shape[k]));
+  let rows = 1;
+  for (let k = 0; k < at; k++) rows *= shape[order[k]];
   const parts = xs.map((x): CatPart => {
-    const dense = x.contiguous(format === 'contiguous_format' ? undefined : format);
     const n = x.numel();
+    const dense = isContiguousAs(x.shape, x.strides, format) ? x : x.contiguous(format === 'contiguous_format' ? undefined : format);
     const channels = x.shape[1];
+    let rowElements = 1;
+    for (let k = at; k < rank; k++) rowElements *= x.shape[order[k]];
     return {
       values: dense.data.length === n ? dense.data : dense.data.subarray(0, n),
-      rowElements: numelOf(order.slice(at).map((k) => x.shape[k])),
+      rowElements,
       vectorLength: nhwc ? channels - (channels % 32) : 0,
       scale: x.qScale(),
       zeroPoint: x.qZeroPoint(),
     };
   });
   const out = concatRows(first.dtype, rows, parts, outScale, outZeroPoint);
-  return makePerTensorQTensor(out, shape, outStrides, first.dtype, outScale, outZeroPoint);
+  return makePerTensorQTensor(out, Object.freeze(shape), outStrides, first.dtype, outScale, outZeroPoint);
 }
 
 interface CatPart {
@@ -480,11 +490,20 @@ function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number
   const maxInputs = 16;  // native/src/base/params-reduce.h kMaxConcatInputs
   let list = parts;
   do {
-    const group = list.slice(0, maxInputs);
-    const lengths = Float64Array.from(group, (p) => p.rowElements);
-    const vectors = Float64Array.from(group, (p) => p.vectorLength);
-    const qparams = Float64Array.from(group.flatMap((p) => [p.scale, p.zeroPoint]));
-    const tensors = group.map((p) => p.values);
+    const group = list.length <= maxInputs ? list : list.slice(0, maxInputs);
+    const count = group.length;
+    const lengths = new Float64Array(count);
+    const vectors = new Float64Array(count);
+    const qparams = new Float64Array(2 * count);
+    const tensors = new Array<QStorage>(count);
+    for (let i = 0; i < count; i++) {
+      const p = group[i];
+      lengths[i] = p.rowElements;
+      vectors[i] = p.vectorLength;
+      qparams[2 * i] = p.scale;
+      qparams[2 * i + 1] = p.zeroPoint;
+      tensors[i] = p.values;
+    }
     const code = dtypeCode(dtype);
     const args = [code, rows, lengths, vectors, qparams, scale, zeroPoint, ...tensors] as const;
     const joined = makePlan(
@@ -493,6 +512,7 @@ function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number
       (values) => values,
       { op: 'cat', args },
     ).run();
+    if (list.length <= maxInputs) return joined;
     const rowElements = group.reduce((sum, p) => sum + p.rowElements, 0);
     list = [{ values: joined, rowElements, vectorLength: 0, scale, zeroPoint }, ...list.slice(maxInputs)];
   } while (list.length > 1);

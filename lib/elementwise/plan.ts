@@ -41,6 +41,11 @@ export function checkByteQTensor(value: unknown, parameter: string): QTensor {
   return x;
 }
 
+/** checkByteQTensor's test without a parameter name (for a list, whose names `tensors[i]` are built only for the error). */
+export function isByteQTensor(value: unknown): value is QTensor {
+  return value instanceof QTensor && value.qscheme === 'per_tensor_affine' && DTYPE_CODES[value.dtype] !== undefined && !validate.isDetached(value.data);
+}
+
 export function dtypeCode(dtype: QDType): number {
   return DTYPE_CODES[dtype] as number;
 }

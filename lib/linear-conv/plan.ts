@@ -4,7 +4,7 @@ import { OpPlan, makePlan } from '../plan';
 import { activeTracer } from '../jit/hook';
 import { QTensor, checkQTensor, denseOutput, wrapPerTensorOutput } from '../qtensor';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
-import { channelsLastOrder, contiguousStrides, isDenseInOrder } from '../shape';
+import { channelsLastOrder, contiguousStrides, isDenseInOrder, numelOf } from '../shape';
 import * as validate from '../validate';
 import { Activation, native } from './native';
 import { ConvSpec, outputSpatial } from './params';
@@ -222,14 +222,13 @@ export function planConv(
   const inSpatial = q.shape.slice(2);
   const outSpatial = outputSpatial(spec, inSpatial, input, inputName);
   const batch = q.shape[0];
-  const shape = [batch, spec.outChannels, ...outSpatial];
-  validate.storageFits(shape.reduce((a, b) => a * b, 1), 1, inputName, input);
+  // Frozen here, so the output QTensor keeps this array rather than copying it.
+  const shape = Object.freeze([batch, spec.outChannels, ...outSpatial]);
+  validate.storageFits(numelOf(shape), 1, inputName, input);
   const order = activationOrder(q);
   const data = denseIn(q, order);
-  const spatial = new Float64Array([1, 1, 1]);
-  inSpatial.forEach((s, d) => {
-    spatial[d] = s;
-  });
+  const spatial = new Float64Array(3).fill(1);
+  for (let d = 0; d < inSpatial.length; d++) spatial[d] = inSpatial[d];
   const outOrder = channelsLastOrder(rank);
   const layout = order === null ? 2 : 1;  // contiguous or channels-last in, channels-last out
   const xScale = q.qScale();
