@@ -1,5 +1,11 @@
 // Per-call overhead from JS: the eager call of every op family on a tiny tensor against an empty N-API call (issue 11's "Measure").
-// Usage: node bench/overhead.js [--min-time s] [--rounds n] [--quick]
+// Usage: node bench/overhead.js [--min-time s] [--rounds n] [--quick] [--clock wall|cpu] [--eager-only] [--against DIR]
+//
+// --against DIR times the eager calls of this tree and of the qkernels package in DIR (another
+// checkout, built) in one process, their rounds interleaved, and prints both with the ratio: on
+// a shared machine both sides then see the same load. --clock cpu times process CPU time
+// instead of wall time (the ops run on one thread here), which leaves out the time spent
+// waiting for a core. --eager-only skips the traced columns.
 //
 // The tensors are tiny (a few dozen elements) so that what is timed is the cost around the
 // kernel: argument checks, N-API crossings, output allocation and plan derivation. The
@@ -12,21 +18,29 @@ const { parseArgs, timeSync, median, fmt, printTable } = require('./lib/common')
 const q = require('..');
 const { addon } = require('../dist/native');
 
-const { options } = parseArgs(process.argv.slice(2), { 'min-time': 'number', rounds: 'number', quick: 'boolean' });
+const { options } = parseArgs(process.argv.slice(2), {
+  'min-time': 'number',
+  rounds: 'number',
+  quick: 'boolean',
+  clock: 'string',
+  'eager-only': 'boolean',
+  against: 'string',
+});
 const minTime = options.quick ? 0.01 : options['min-time'] ?? 0.2;
 const rounds = options.quick ? 1 : options.rounds ?? 5;
+const clock = options.clock ?? 'wall';
 const GOAL_US = 3;
 const TRACED_GOAL_US = 0.3;
 
-// A deterministic tiny float tensor of `shape`, values in [-1, 1).
-function floats(shape) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return q.tensor(Float32Array.from({ length: n }, (_, i) => ((i * 37) % 64) / 32 - 1), shape);
-}
-const quint8 = (shape) => q.quantizePerTensor(floats(shape), 1 / 64, 128, 'quint8');
-
-function cases() {
+// The cases on package `q` (this tree's, or --against's).
+function cases(q) {
   const { nnq, nn, qF } = q;
+  // A deterministic tiny float tensor of `shape`, values in [-1, 1).
+  const floats = (shape) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return q.tensor(Float32Array.from({ length: n }, (_, i) => ((i * 37) % 64) / 32 - 1), shape);
+  };
+  const quint8 = (shape) => q.quantizePerTensor(floats(shape), 1 / 64, 128, 'quint8');
   const x4 = quint8([1, 4, 4, 4]);
   const x2 = quint8([2, 8]);
   const f = new nnq.QFunctional();
@@ -78,8 +92,35 @@ function cases() {
 
 function perCallMicros(fn) {
   const samples = [];
-  for (let r = 0; r < rounds; r++) samples.push(timeSync(fn, minTime) * 1e6);
+  for (let r = 0; r < rounds; r++) samples.push(timeSync(fn, minTime, { clock }) * 1e6);
   return median(samples);
+}
+
+/** --against: each op of both packages, rounds interleaved (this tree's, then the other's), medians and their ratio. */
+function compare(dir) {
+  const path = require('path');
+  const root = path.resolve(dir);
+  const other = require(root);
+  const otherAddon = require(path.join(root, 'dist', 'native')).addon;
+  const sides = [
+    [['empty N-API call (baseline)', () => addon.getNumThreads(), []], ...cases(q)],
+    [['empty N-API call (baseline)', () => otherAddon.getNumThreads(), []], ...cases(other)],
+  ];
+  const rows = [];
+  for (let c = 0; c < sides[0].length; c++) {
+    const [name, fn, inputs] = sides[0][c];
+    const [, otherFn, otherInputs] = sides[1][c];
+    const mine = [];
+    const theirs = [];
+    for (let r = 0; r < rounds; r++) {
+      mine.push(timeSync(() => fn(...inputs), minTime, { clock }) * 1e6);
+      theirs.push(timeSync(() => otherFn(...otherInputs), minTime, { clock }) * 1e6);
+    }
+    const [a, b] = [median(mine), median(theirs)];
+    rows.push([name, fmt(b), fmt(a), `${(a / b).toFixed(2)}x`, a <= GOAL_US ? 'met' : 'not met']);
+  }
+  console.log(`\nEager per-call overhead (${clock} clock, rounds interleaved): ${root} against this tree (${path.resolve(__dirname, '..')})`);
+  printTable(['op', `${path.basename(root)} us/call`, 'this tree us/call', 'this / other', `<= ${GOAL_US} us`], rows);
 }
 
 /**
@@ -106,11 +147,15 @@ function tracedPerOpMicros(fn, inputs) {
 }
 
 function main() {
+  if (options.against !== undefined) {
+    compare(options.against);
+    return;
+  }
   const baseline = perCallMicros(() => addon.getNumThreads());
   const rows = [['empty N-API call (baseline)', fmt(baseline), '1.0', '', '', '', '']];
   let failures = 0;
   const notes = [];
-  for (const [name, fn, inputs] of cases()) {
+  for (const [name, fn, inputs] of cases(q)) {
     let us;
     try {
       us = perCallMicros(() => fn(...inputs));
@@ -120,7 +165,11 @@ function main() {
       continue;
     }
     const eager = [fmt(us), (us / baseline).toFixed(1), us <= GOAL_US ? 'met' : 'not met'];
-    let traced;
+    let traced = ['', '', ''];
+    if (options['eager-only']) {
+      rows.push([name, ...eager, ...traced]);
+      continue;
+    }
     try {
       const t = tracedPerOpMicros(fn, inputs);
       traced = [fmt(t.perOp), t.perOp <= TRACED_GOAL_US ? 'met' : 'not met', fmt(t.plan)];

@@ -47,13 +47,27 @@ function withCallerStack(error: unknown, caller: CallerStack): unknown {
  * jit.trace, which calls the op's trace form instead of `sync` while it records a forward.
  */
 export function makePlan<R, T>(sync: () => R, async: () => Promise<R>, finish: (result: R) => T, trace: TraceCall): OpPlan<T> {
-  return {
-    run: () => finish(callOp(trace, sync)),
-    runAsync: (caller) =>
-      async().then(finish, (error: unknown) => {
-        throw withCallerStack(error, caller);
-      }),
-  };
+  return new NativePlan(sync, async, finish, trace);
+}
+
+/** makePlan's plan: its methods on the prototype, so a plan made per op call is one object, not three. */
+class NativePlan<R, T> implements OpPlan<T> {
+  constructor(
+    private readonly sync: () => R,
+    private readonly async: () => Promise<R>,
+    private readonly finish: (result: R) => T,
+    private readonly trace: TraceCall,
+  ) {}
+
+  run(): T {
+    return this.finish(callOp(this.trace, this.sync));
+  }
+
+  runAsync(caller: CallerStack): Promise<T> {
+    return this.async().then(this.finish, (error: unknown) => {
+      throw withCallerStack(error, caller);
+    });
+  }
 }
 
 /** Calls a native op now: `sync`, or while jit.trace records a forward, the op's trace form (`trace`). */

@@ -20,12 +20,14 @@ import {
   contiguousStrides,
   flattenedShape,
   formatStrides,
+  frozenFormatStrides,
   inferShape,
   isContiguousAs,
   memoryFormatFor,
   memoryFormatName,
   memoryOrder,
   numelOf,
+  orderStrides,
   permutation,
   stridedCopy,
   stridedCopyNew,
@@ -117,9 +119,6 @@ function copyStorage(dtype: QDType, storage: QStorage, shape: readonly number[],
   return stridedCopyNew(storage, fromStrides, toStrides, shape, numel, (length) => newStorage(dtype, length));
 }
 
-/** The QTensors this file made: the brand `instanceof QTensor` tests (each is frozen after its checks). */
-const genuineQTensors = new WeakSet<object>();
-
 /** The module-private key that lets only this file construct QTensors. */
 const constructionKey = Symbol('QTensor construction');
 
@@ -135,10 +134,18 @@ const constructionKey = Symbol('QTensor construction');
  * q.dequantize();  // tensor([0.1000, 0.2000])
  */
 export class QTensor {
-  /** `instanceof QTensor` is true only for QTensors made here (see Tensor's): a look-alike cannot lie about its shape. */
+  /**
+   * `instanceof QTensor` is true only for QTensors made here (see Tensor's): a look-alike cannot
+   * lie about its shape. The brand is a private field, which only this class's constructor adds
+   * (each instance is frozen after its checks); an object inheriting from a QTensor lacks it.
+   * `#brand in value` costs a property lookup, where a WeakSet brand cost a hash insertion per
+   * QTensor (about 0.15 us) and more GC work.
+   */
   static [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && genuineQTensors.has(value);
+    return typeof value === 'object' && value !== null && #brand in value;
   }
+
+  readonly #brand = true;
 
   readonly dtype: QDType;
   readonly qscheme: QScheme;
@@ -165,7 +172,6 @@ export class QTensor {
     this.quantizer = quantizer;
     // shape, strides, data and qparams must stay consistent: the instance is immutable (data's values are not).
     Object.freeze(this);
-    genuineQTensors.add(this);
   }
 
   numel(): number {
@@ -637,7 +643,8 @@ function channelLayout(shape: readonly number[], format: MemoryFormat, axisIndex
  */
 function denseInput(input: Tensor, keepFormat = true): { data: Float32Array; format: MemoryFormat } {
   const format = keepFormat ? suggestMemoryFormat(input.shape, input.strides) : 'contiguous_format';
-  const dense = input.contiguous(format);
+  // Dense already (the common case): its own storage, without contiguous()'s argument checks.
+  const dense = isContiguousAs(input.shape, input.strides, format) ? input : input.contiguous(format);
   const numel = dense.numel();
   return { data: dense.data.length === numel ? dense.data : dense.data.subarray(0, numel), format };
 }
@@ -645,7 +652,8 @@ function denseInput(input: Tensor, keepFormat = true): { data: Float32Array; for
 /** @internal The storage of q laid out densely (in its suggested memory format, or contiguous), trimmed to numel. */
 export function denseQuantized(q: QTensor, keepFormat = true): { data: QStorage; format: MemoryFormat } {
   const format = keepFormat ? suggestMemoryFormat(q.shape, q.strides) : 'contiguous_format';
-  const dense = q.contiguous(format);
+  validate.attached(q.data, 'this.data');
+  const dense = isContiguousAs(q.shape, q.strides, format) ? q : q.contiguous(format);
   const length = storageLength(q.dtype, q.numel());
   return { data: dense.data.length === length ? dense.data : dense.data.subarray(0, length), format };
 }
@@ -663,7 +671,7 @@ export function planQuantizePerTensor(input: unknown, scale: unknown, zeroPoint:
   return makePlan(
     () => addon.quantizePerTensor(...args),
     () => addon.quantizePerTensorAsync(...args),
-    (storage) => new QTensor(constructionKey, storage, x.shape, formatStrides(x.shape, format), type, quantizer),
+    (storage) => new QTensor(constructionKey, storage, x.shape, frozenFormatStrides(x.shape, format, x.strides), type, quantizer),
     { op: 'quantizePerTensor', args },
   );
 }
@@ -725,7 +733,7 @@ export function planDequantize(q: unknown, inputName = 'q'): OpPlan<Tensor> {
   const shape = input.shape;
   const numel = input.numel();
   const code = DTYPE_INFO[input.dtype].code;
-  const finish = (values: Float32Array): Tensor => makeTensor(values, shape, formatStrides(shape, format));
+  const finish = (values: Float32Array): Tensor => makeTensor(values, shape, frozenFormatStrides(shape, format, input.strides));
   if (qp.qscheme === 'per_tensor_affine') {
     const args = [data, code, numel, qp.scale, qp.zeroPoint] as const;
     return makePlan(
@@ -873,6 +881,23 @@ export function wrapPerTensorOutput(
 }
 
 /**
+ * @internal The per-tensor QTensor over storage a native op has just returned, holding
+ * `shape`'s elements densely with its dims in memory `order` (outermost first; null: row-major):
+ * the strides of that layout are computed here, where the ops used to make a contiguous
+ * QTensor of the permuted shape and permute it (two QTensors, two checks of the same values).
+ * The qparams must already be checked (as for wrapPerTensorOutput); the storage's length is
+ * checked here, so that a wrong length never becomes a QTensor whose strides reach outside it.
+ */
+export function denseOutput(storage: QStorage, shape: readonly number[], order: readonly number[] | null, scale: number, zeroPoint: number, dtype: QDType): QTensor {
+  const numel = numelOf(shape);
+  if (storage.length !== storageLength(dtype, numel)) {
+    throw new Error(`qkernels: an op returned ${storage.length} elements for an output of shape [${shape.join(', ')}] (${dtype}); please report this`);
+  }
+  const strides = Object.freeze(order === null ? contiguousStrides(shape) : orderStrides(shape, order));
+  return new QTensor(constructionKey, storage, shape, strides, dtype, { qscheme: 'per_tensor_affine', scale, zeroPoint });
+}
+
+/**
  * torch._make_per_channel_quantized_tensor: a per-channel QTensor over integers you already
  * have (`data` used in place). Float zero points (a Tensor or a Float32Array) make
  * per_channel_affine_float_qparams, as torch does.
@@ -1007,8 +1032,17 @@ export function reductionDims(dim: unknown, rank: number): number[] {
   if (dim === undefined || dim === null) return Array.from({ length: rank }, (_, d) => d);
   if (typeof dim === 'number') return [validate.axis(dim, 'dim', rank)];
   if (!Array.isArray(dim)) throw validate.invalidType('integer or array of integers', 'dim', dim);
-  const dims = validate.arrayOnce(dim, 'dim', 'array of dims', Math.max(rank, 1)).map((d: unknown, i: number) => validate.axis(d, `dim[${i}]`, rank));
-  if (new Set(dims).size !== dims.length) throw validate.invalidRange('array of distinct dims', 'dim', dim);
+  const items = validate.arrayOnce(dim, 'dim', 'array of dims', Math.max(rank, 1));
+  // Loops, no Set, and a dim's name built only for its error: mean runs per call at a model's head.
+  const effective = Math.max(rank, 1);
+  const dims = new Array<number>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const d = items[i];
+    dims[i] = typeof d === 'number' && Number.isInteger(d) && d >= -effective && d < effective ? (d < 0 ? d + effective : d + 0) : validate.axis(d, `dim[${i}]`, rank);
+  }
+  for (let i = 1; i < dims.length; i++) {
+    for (let k = 0; k < i; k++) if (dims[k] === dims[i]) throw validate.invalidRange('array of distinct dims', 'dim', dim);
+  }
   if (dims.length === 0) return Array.from({ length: rank }, (_, d) => d);
   return dims;
 }
@@ -1070,7 +1104,7 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   if (mode !== null && count > 0 && numel > 0) {
     const dense = mode === MeanMode.QnnpackGlobal ? x.contiguous() : x;
     const data = dense.data.length === numel ? dense.data : dense.data.subarray(0, numel);
-    const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, Float64Array.from(x.shape), flags, qp.scale, qp.zeroPoint] as const;
+    const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, new Float64Array(x.shape), flags, qp.scale, qp.zeroPoint] as const;
     const plan = makePlan(
       () => addon.mean(...args),
       () => addon.meanAsync(...args),

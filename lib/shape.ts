@@ -28,11 +28,44 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   return strides;
 }
 
-/** The order of dims from outermost to innermost in memory, for a memory format. */
-export function memoryOrder(format: MemoryFormat, rank: number): number[] {
-  if (format === 'channels_last') return [0, 2, 3, 1];
-  if (format === 'channels_last_3d') return [0, 2, 3, 4, 1];
-  return Array.from({ length: rank }, (_, d) => d);
+/** Frozen dim orders, made once: memoryOrder runs several times per op call and returns these. */
+const CHANNELS_LAST_ORDER: readonly number[] = Object.freeze([0, 2, 3, 1]);
+const CHANNELS_LAST_3D_ORDER: readonly number[] = Object.freeze([0, 2, 3, 4, 1]);
+const IDENTITY_ORDERS: readonly (readonly number[])[] = Array.from({ length: 9 }, (_, rank) => Object.freeze(Array.from({ length: rank }, (_, d) => d)));
+
+/** The order of dims from outermost to innermost in memory, for a memory format (a shared frozen array). */
+export function memoryOrder(format: MemoryFormat, rank: number): readonly number[] {
+  if (format === 'channels_last') return CHANNELS_LAST_ORDER;
+  if (format === 'channels_last_3d') return CHANNELS_LAST_3D_ORDER;
+  return rank < IDENTITY_ORDERS.length ? IDENTITY_ORDERS[rank] : Object.freeze(Array.from({ length: rank }, (_, d) => d));
+}
+
+/** The channels-last dim orders (N, spatial..., C) of ranks 3 to 5, made once. */
+const CHANNELS_LAST_ORDERS: readonly (readonly number[])[] = [3, 4, 5].map((rank) => Object.freeze([0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2), 1]));
+
+/**
+ * The channels-last memory order of a rank >= 2 (N, spatial..., C): channels_last for 4-D,
+ * channels_last_3d for 5-D and conv1d's (C*L, 1, C) layout for 3-D. A shared frozen array.
+ */
+export function channelsLastOrder(rank: number): readonly number[] {
+  const cached = CHANNELS_LAST_ORDERS[rank - 3];
+  return cached !== undefined ? cached : Object.freeze([0, ...Array.from({ length: Math.max(rank - 2, 0) }, (_, i) => i + 2), 1]);
+}
+
+/**
+ * The strides of a dense layout of `shape` whose dims lie in memory in `order` (outermost
+ * first), as a contiguous tensor of the permuted shape, permuted back, has them (a size-0 dim
+ * counts as 1, as in contiguousStrides).
+ */
+export function orderStrides(shape: readonly number[], order: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let stride = 1;
+  for (let i = order.length - 1; i >= 0; i--) {
+    const d = order[i];
+    strides[d] = stride;
+    stride *= Math.max(shape[d], 1);
+  }
+  return strides;
 }
 
 /** The rank a memory format needs, or undefined when any rank will do. */
@@ -54,24 +87,56 @@ export function formatStrides(shape: readonly number[], format: MemoryFormat): n
 }
 
 /**
+ * formatStrides(shape, format), frozen: `like` itself when it holds exactly those strides and is
+ * frozen (an input's, for an output of the same shape and layout: no array made per op call),
+ * else a new frozen array.
+ */
+export function frozenFormatStrides(shape: readonly number[], format: MemoryFormat, like: readonly number[]): readonly number[] {
+  if (like.length === shape.length && Object.isFrozen(like)) {
+    const order = memoryOrder(format, shape.length);
+    const contiguous = format === 'contiguous_format';
+    let stride = 1;
+    let same = true;
+    for (let i = order.length - 1; i >= 0 && same; i--) {
+      const d = order[i];
+      same = like[d] === stride;
+      // contiguousStrides counts a size-0 dim as 1; the channels-last formats multiply by it (formatStrides).
+      stride *= contiguous ? Math.max(shape[d], 1) : shape[d];
+    }
+    if (same) return like;
+  }
+  return Object.freeze(formatStrides(shape, format));
+}
+
+/**
  * True when the strides address the elements exactly as the format's canonical layout does.
  * Dims of size 1 are ignored (their stride never multiplies a non-zero index), as torch's
- * is_contiguous does; an empty tensor is contiguous in every format of its rank.
+ * is_contiguous does; an empty tensor is contiguous in every format of its rank. Runs on every
+ * op call: no array is made (the order is a shared constant) and numel is only taken when a
+ * stride does not match (a zero-size dim makes any strides dense).
  */
 export function isContiguousAs(shape: readonly number[], strides: readonly number[], format: MemoryFormat): boolean {
   const rank = formatRank(format);
   if (rank !== undefined && shape.length !== rank) return false;
-  if (numelOf(shape) === 0) return true;
-  const order = memoryOrder(format, shape.length);
+  return isDenseInOrder(shape, strides, memoryOrder(format, shape.length));
+}
+
+/** isContiguousAs for any dim order (outermost first, one entry per dim): the strides of a dense layout in that order, size-1 dims ignored. */
+export function isDenseInOrder(shape: readonly number[], strides: readonly number[], order: readonly number[]): boolean {
   let expected = 1;
   for (let i = order.length - 1; i >= 0; i--) {
     const d = order[i];
-    if (shape[d] === 1) continue;
-    if (strides[d] !== expected) return false;
-    expected *= shape[d];
+    const size = shape[d];
+    if (size === 1) continue;
+    if (strides[d] !== expected) return numelOf(shape) === 0;
+    expected *= size;
   }
   return true;
 }
+
+/** The dims c10's channels-last stride tests walk, innermost first. */
+const CHANNELS_LAST_WALK: readonly number[] = Object.freeze([1, 3, 2, 0]);
+const CHANNELS_LAST_3D_WALK: readonly number[] = Object.freeze([1, 4, 3, 2, 0]);
 
 /**
  * torch's is_channels_last_strides_2d_s4 / _3d_s5: do the strides *order* the dims like
@@ -97,8 +162,8 @@ function stridesLikeChannelsLast(shape: readonly number[], strides: readonly num
  * included) produces a contiguous output, as torch's quantize and dequantize do.
  */
 export function suggestMemoryFormat(shape: readonly number[], strides: readonly number[]): MemoryFormat {
-  if (shape.length === 4 && stridesLikeChannelsLast(shape, strides, [1, 3, 2, 0])) return 'channels_last';
-  if (shape.length === 5 && stridesLikeChannelsLast(shape, strides, [1, 4, 3, 2, 0])) return 'channels_last_3d';
+  if (shape.length === 4 && stridesLikeChannelsLast(shape, strides, CHANNELS_LAST_WALK)) return 'channels_last';
+  if (shape.length === 5 && stridesLikeChannelsLast(shape, strides, CHANNELS_LAST_3D_WALK)) return 'channels_last_3d';
   return 'contiguous_format';
 }
 

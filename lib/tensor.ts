@@ -20,11 +20,10 @@ import * as validate from './validate';
 import { guardRead } from './jit/hook';
 
 /**
- * The tensors made by this module (the constructor, makeTensor): each is frozen, so its
- * shape, strides and storage stay the ones that were checked together. Membership is the
- * brand `instanceof Tensor` tests.
+ * Set by makeTensor around its `new Tensor(...)`: parts already known to be consistent skip the
+ * constructor's checks (the constructor is the only place that can add the private brand).
  */
-const genuineTensors = new WeakSet<object>();
+let trustedParts = false;
 
 /**
  * A float32 tensor. `data` is the storage (read and written in place, never copied by
@@ -42,8 +41,11 @@ export class Tensor {
    * does not hold, so it is refused everywhere a Tensor is expected.
    */
   static [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && genuineTensors.has(value);
+    return typeof value === 'object' && value !== null && #brand in value;
   }
+
+  /** The brand: a private field only this constructor adds (a lookup to test; a WeakSet brand cost a hash insertion per tensor). */
+  readonly #brand = true;
 
   readonly data: Float32Array;
   readonly shape: readonly number[];
@@ -54,6 +56,14 @@ export class Tensor {
    * must hold exactly numel elements; with them, every addressed element must lie in `data`.
    */
   constructor(data: Float32Array, shape: readonly number[], strides?: readonly number[]) {
+    if (trustedParts) {
+      trustedParts = false;
+      this.data = data;
+      this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
+      this.strides = Object.isFrozen(strides) ? (strides as readonly number[]) : Object.freeze((strides as readonly number[]).slice());
+      Object.freeze(this);
+      return;
+    }
     const storage = validate.typedArray(data, 'data', ['Float32Array']);
     const dims = validate.shape(shape, 'shape');
     const numel = numelOf(dims);
@@ -71,7 +81,6 @@ export class Tensor {
     this.strides = layout;
     // shape, strides and data must stay consistent: the instance is immutable (data's values are not).
     Object.freeze(this);
-    genuineTensors.add(this);
   }
 
   /** Number of elements. */
@@ -182,13 +191,8 @@ export function checkStrides(
 
 /** Builds a Tensor from parts already known to be consistent (internal: skips validation). */
 export function makeTensor(data: Float32Array, shape: readonly number[], strides: readonly number[]): Tensor {
-  const tensor = Object.create(Tensor.prototype) as { -readonly [K in keyof Tensor]: Tensor[K] };
-  tensor.data = data;
-  tensor.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
-  tensor.strides = Object.isFrozen(strides) ? strides : Object.freeze(strides.slice());
-  Object.freeze(tensor);
-  genuineTensors.add(tensor);
-  return tensor as Tensor;
+  trustedParts = true;
+  return new Tensor(data, shape, strides);
 }
 
 /** Throws the TypeError for anything that is not a Tensor. */

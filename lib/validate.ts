@@ -244,13 +244,16 @@ export function oneOf<T extends string>(value: unknown, parameter: string, allow
 
 // ---- options objects -------------------------------------------------------
 
+/** What options() returns for undefined: one frozen empty object (callers only read it), not one per call. */
+const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
+
 /**
  * An options object: undefined means "all defaults"; anything but a plain object is a
  * TypeError; a key that is not an option of this function is a RangeError (a typo must
  * never silently fall back to a default).
  */
 export function options(value: unknown, parameter: string, known: readonly string[]): Record<string, unknown> {
-  if (value === undefined) return {};
+  if (value === undefined) return NO_OPTIONS;
   const what = known.length > 0 ? `object with options ${known.join(', ')}` : 'empty object';
   if (typeof value !== 'object' || value === null || Array.isArray(value) || types.isTypedArray(value)) {
     throw invalidType(what, parameter, value);

@@ -10,11 +10,11 @@ import { OpPlan, makePlan } from '../plan';
 import { guardRead } from '../jit/hook';
 import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
-import { MemoryFormat, formatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, stridedCopyNew, suggestMemoryFormat } from '../shape';
+import { MemoryFormat, formatStrides, frozenFormatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, stridedCopyNew, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
 import { LookupOp, native, quantizedEngine } from './native';
-import { checkByteQTensor, checkOutputQParams, dtypeCode, planLookup, roundHalfEven, vectorPart } from './plan';
+import { checkByteQTensor, checkOutputQParams, dtypeCode, isByteQTensor, planLookup, roundHalfEven, vectorPart } from './plan';
 
 const { fround } = Math;
 
@@ -214,41 +214,88 @@ function tensorIteratorLayout(shape: readonly number[], inputStrides: readonly (
   return format !== undefined ? formatLayout(shape, format) : { format: null, order: perm.slice().reverse(), strides };
 }
 
+/** True when the two shapes are the same dims. */
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let d = 0; d < a.length; d++) if (a[d] !== b[d]) return false;
+  return true;
+}
+
+/**
+ * The formula code of params[6]: qmul.cpp sends qint8 products with an output zero point below
+ * 127 to XNNPACK (1), which has one formula for every element and takes its multiplier as
+ * (a_scale * b_scale) / scale; qadd.cpp under the qnnpack engine sends same-shape quint8 adds to
+ * QNNPACK's fixed-point add (2) and every qint8 add (broadcast too) to XNNPACK's (3).
+ */
+function binaryFormula(kind: BinaryRequest, dtype: QDType, zeroPoint: number, qnnpackEngine: boolean, sameShapes: boolean): number {
+  if (kind.multiply) return dtype === 'qint8' && zeroPoint < 127 ? 1 : 0;
+  if (!qnnpackEngine) return 0;
+  return dtype === 'qint8' ? 3 : sameShapes ? 2 : 0;
+}
+
+/**
+ * planBinary for the common case, two operands of one shape dense in qa's suggested memory
+ * format (qb suggesting the same one): what the general derivation below computes then, without
+ * it. The output takes that format; TensorIterator's walk merges every dim into one run, all
+ * vectorized (iterationRows); both operands go to the binding as their own storage. null for
+ * any other case (broadcasts, strided or mixed layouts, empty tensors), which the general path
+ * derives in full.
+ */
+function planDenseBinary(kind: BinaryRequest, a: QTensor, b: QTensor, s: number, zp: number, qnnpackEngine: boolean): OpPlan<QTensor> | null {
+  const shape = a.shape;
+  if (!sameShape(shape, b.shape)) return null;
+  const format = suggestMemoryFormat(shape, a.strides);
+  if (suggestMemoryFormat(shape, b.strides) !== format || !isContiguousAs(shape, a.strides, format) || !isContiguousAs(shape, b.strides, format)) return null;
+  const n = numelOf(shape);
+  if (n === 0) return null;
+  const formula = binaryFormula(kind, a.dtype, zp, qnnpackEngine, true);
+  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);
+  const args = [denseStorage(a, n), denseStorage(b, n), dtypeCode(a.dtype), kind.multiply, kind.relu, params, n, formula === 1 ? n : vectorPart(n)] as const;
+  const strides = frozenFormatStrides(shape, format, a.strides);
+  return makePlan(
+    () => native.elementwiseBinary(...args),
+    () => native.elementwiseBinaryAsync(...args),
+    (storage) => makePerTensorQTensor(storage, shape, strides, a.dtype, s, zp),
+    { op: 'elementwiseBinary', args },
+  );
+}
+
+/** A dense tensor's storage trimmed to its n elements (the binding takes whole arrays). */
+function denseStorage(x: QTensor, n: number): QStorage {
+  return x.data.length === n ? x.data : x.data.subarray(0, n);
+}
+
 /** @internal quantized::add / add_relu / mul / mul_relu (qa, qb, scale, zeroPoint). */
 export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale: unknown, zeroPoint: unknown): OpPlan<QTensor> {
   const a = checkByteQTensor(qa, 'qa');
   const b = checkByteQTensor(qb, 'qb');
   if (b.dtype !== a.dtype) throw validate.invalidType(`QTensor of dtype ${a.dtype} (qa's; torch: operands should have the same data type)`, 'qb', qb);
   const [s, zp] = checkOutputQParams(scale, zeroPoint, a.dtype);
+  // The engine is read once per call (an N-API call), only for add (mul ignores it).
+  const qnnpackEngine = !kind.multiply && quantizedEngine() === 'qnnpack';
+  const dense = planDenseBinary(kind, a, b, s, zp, qnnpackEngine);
+  if (dense !== null) return dense;
   const shape = broadcastShapes(a.shape, b.shape, ['qa', 'qb'], [qa, qb]);
   const full = (x: QTensor) => x.shape.length === shape.length && x.shape.every((size, d) => size === shape[d]);
-  const engineAdd = !kind.multiply && quantizedEngine() === 'qnnpack' && (a.dtype === 'qint8' || (full(a) && full(b)));
+  const engineAdd = qnnpackEngine && (a.dtype === 'qint8' || (full(a) && full(b)));
   const layout = binaryOutputLayout(kind.multiply || engineAdd || full(a), a, b, shape);
   const { rowLength, vectorLength } = iterationRows(shape, layout, [
     expandedStrides(a.shape, a.strides, shape),
     expandedStrides(b.shape, b.strides, shape),
   ]);
   const n = numelOf(shape);
-  // qmul.cpp sends qint8 products with an output zero point below 127 to XNNPACK, which has one
-  // formula for every element and takes its multiplier as (a_scale * b_scale) / scale.
-  const xnnpack = kind.multiply && a.dtype === 'qint8' && zp < 127;
-  // qadd.cpp under the qnnpack engine sends same-shape quint8 adds to QNNPACK's fixed-point add.
-  const qnnpackAdd =
-    !kind.multiply && a.dtype === 'quint8' && quantizedEngine() === 'qnnpack' && a.shape.length === b.shape.length &&
-    a.shape.every((size, d) => size === b.shape[d]);
-  // ... and every qint8 add (broadcast too) to XNNPACK's add.
-  const xnnpackAdd = !kind.multiply && a.dtype === 'qint8' && quantizedEngine() === 'qnnpack';
-  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, xnnpack ? 1 : qnnpackAdd ? 2 : xnnpackAdd ? 3 : 0);
+  const formula = binaryFormula(kind, a.dtype, zp, qnnpackEngine, sameShape(a.shape, b.shape));
+  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);
   const code = dtypeCode(a.dtype);
   const row = Math.max(rowLength, 1);
-  const vector = xnnpack ? row : vectorLength;
+  const vector = formula === 1 ? row : vectorLength;
   // A broadcast operand (an SE block's [N, C, 1, 1] scale, a bias-like [1, C, 1, 1]) goes to the
   // binding as it is, with how the output repeats it; the binding expands it piece by piece
   // (ops/elementwise.h BinaryRowsBroadcast). The other operand, when the output's order does not
   // read it densely, goes as it is too when the output reads it across (a channels-last qb of an
   // NCHW output: the binding transposes it tile by tile), else it is laid out densely first. The
   // engine-qnnpack adds take dense operands.
-  const engineDense = qnnpackAdd || xnnpackAdd || n === 0;
+  const engineDense = formula === 2 || formula === 3 || n === 0;
   const pa = engineDense ? null : broadcastPattern(a, shape, layout);
   const pb = engineDense ? null : broadcastPattern(b, shape, layout);
   let args: readonly [QStorage, QStorage, number, boolean, boolean, Float64Array, number, number, Float64Array?];
@@ -369,7 +416,7 @@ export function planMulScalar(qa: unknown, other: unknown, relu: boolean): OpPla
 export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, zeroPoint?: unknown): QTensor {
   if (!Array.isArray(tensors)) throw validate.invalidType('array of QTensors', 'tensors', tensors);
   if (tensors.length === 0) throw validate.invalidRange('non-empty array of QTensors', 'tensors', tensors);
-  const xs = tensors.map((t: unknown, i: number) => checkByteQTensor(t, `tensors[${i}]`));
+  const xs = tensors.map((t: unknown, i: number) => (isByteQTensor(t) ? t : checkByteQTensor(t, `tensors[${i}]`)));
   const first = xs[0];
   const rank = first.shape.length;
   const d = validate.axis(dim, 'dim', rank);
@@ -387,33 +434,43 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
   const s = scale === undefined || scale === null ? first.qScale() : scale;
   const z = zeroPoint === undefined || zeroPoint === null ? first.qZeroPoint() : zeroPoint;
   const [outScale, outZeroPoint] = checkOutputQParams(s, z, first.dtype);
-  const formats = xs.map((x) => suggestMemoryFormat(x.shape, x.strides));
-  const format: MemoryFormat = formats.every((f) => f === formats[0]) ? formats[0] : 'contiguous_format';
-  const nhwc = d === 1 && rank === 4 && xs.every((x) => isContiguousAs(x.shape, x.strides, 'channels_last'));
+  // Loops, not map/every/reduce over the inputs and dims: cat runs per call in every Inception
+  // block and ShuffleNet unit.
+  let format: MemoryFormat = suggestMemoryFormat(first.shape, first.strides);
+  let nhwc = d === 1 && rank === 4;
+  let joined = 0;
+  for (const x of xs) {
+    if (format !== 'contiguous_format' && suggestMemoryFormat(x.shape, x.strides) !== format) format = 'contiguous_format';
+    if (nhwc && !isContiguousAs(x.shape, x.strides, 'channels_last')) nhwc = false;
+    joined += x.shape[d];
+  }
   const shape = first.shape.slice();
-  shape[d] = xs.reduce((sum, x) => sum + x.shape[d], 0);
-  const outStrides = formatStrides(shape, format);
+  shape[d] = joined;
+  const outStrides = Object.freeze(formatStrides(shape, format));
   // Every input, dense in the common format, is `rows` rows of its sizes from `dim` on (in
   // memory order); the output row r is their rows r in turn, each requantized to the output's
   // qparams (native/src/ops/reduce.h ConcatOp). In torch's NHWC kernel (nhwc) a row is one
   // pixel's channels, whose first multiple of 32 take the vectorized formula.
   const order = memoryOrder(format, rank);
   const at = order.indexOf(d);
-  const rows = numelOf(order.slice(0, at).map((k) => shape[k]));
+  let rows = 1;
+  for (let k = 0; k < at; k++) rows *= shape[order[k]];
   const parts = xs.map((x): CatPart => {
-    const dense = x.contiguous(format === 'contiguous_format' ? undefined : format);
     const n = x.numel();
+    const dense = isContiguousAs(x.shape, x.strides, format) ? x : x.contiguous(format === 'contiguous_format' ? undefined : format);
     const channels = x.shape[1];
+    let rowElements = 1;
+    for (let k = at; k < rank; k++) rowElements *= x.shape[order[k]];
     return {
       values: dense.data.length === n ? dense.data : dense.data.subarray(0, n),
-      rowElements: numelOf(order.slice(at).map((k) => x.shape[k])),
+      rowElements,
       vectorLength: nhwc ? channels - (channels % 32) : 0,
       scale: x.qScale(),
       zeroPoint: x.qZeroPoint(),
     };
   });
   const out = concatRows(first.dtype, rows, parts, outScale, outZeroPoint);
-  return makePerTensorQTensor(out, shape, outStrides, first.dtype, outScale, outZeroPoint);
+  return makePerTensorQTensor(out, Object.freeze(shape), outStrides, first.dtype, outScale, outZeroPoint);
 }
 
 interface CatPart {
@@ -433,11 +490,20 @@ function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number
   const maxInputs = 16;  // native/src/base/params-reduce.h kMaxConcatInputs
   let list = parts;
   do {
-    const group = list.slice(0, maxInputs);
-    const lengths = Float64Array.from(group, (p) => p.rowElements);
-    const vectors = Float64Array.from(group, (p) => p.vectorLength);
-    const qparams = Float64Array.from(group.flatMap((p) => [p.scale, p.zeroPoint]));
-    const tensors = group.map((p) => p.values);
+    const group = list.length <= maxInputs ? list : list.slice(0, maxInputs);
+    const count = group.length;
+    const lengths = new Float64Array(count);
+    const vectors = new Float64Array(count);
+    const qparams = new Float64Array(2 * count);
+    const tensors = new Array<QStorage>(count);
+    for (let i = 0; i < count; i++) {
+      const p = group[i];
+      lengths[i] = p.rowElements;
+      vectors[i] = p.vectorLength;
+      qparams[2 * i] = p.scale;
+      qparams[2 * i + 1] = p.zeroPoint;
+      tensors[i] = p.values;
+    }
     const code = dtypeCode(dtype);
     const args = [code, rows, lengths, vectors, qparams, scale, zeroPoint, ...tensors] as const;
     const joined = makePlan(
@@ -446,6 +512,7 @@ function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number
       (values) => values,
       { op: 'cat', args },
     ).run();
+    if (list.length <= maxInputs) return joined;
     const rowElements = group.reduce((sum, p) => sum + p.rowElements, 0);
     list = [{ values: joined, rowElements, vectorLength: 0, scale, zeroPoint }, ...list.slice(maxInputs)];
   } while (list.length > 1);

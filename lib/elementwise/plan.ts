@@ -11,7 +11,7 @@ import { activeTracer } from '../jit/hook';
 export { atCallTime, runPlanAsync as runAsync } from '../plan';
 import { QStorage } from '../native';
 import { QDType, QTensor, checkQTensor, checkZeroPoint, denseQuantized, makePerTensorQTensor } from '../qtensor';
-import { MemoryFormat, formatStrides, isContiguousAs, suggestMemoryFormat } from '../shape';
+import { MemoryFormat, frozenFormatStrides, isContiguousAs, suggestMemoryFormat } from '../shape';
 import * as validate from '../validate';
 import { InverseScale, LookupOp, native, quantizedEngine } from './native';
 
@@ -39,6 +39,11 @@ export function checkByteQTensor(value: unknown, parameter: string): QTensor {
   }
   if (DTYPE_CODES[x.dtype] === undefined) throw validate.invalidRange('QTensor of dtype quint8 or qint8', parameter, value);
   return x;
+}
+
+/** checkByteQTensor's test without a parameter name (for a list, whose names `tensors[i]` are built only for the error). */
+export function isByteQTensor(value: unknown): value is QTensor {
+  return value instanceof QTensor && value.qscheme === 'per_tensor_affine' && DTYPE_CODES[value.dtype] !== undefined && !validate.isDetached(value.data);
 }
 
 export function dtypeCode(dtype: QDType): number {
@@ -72,10 +77,13 @@ export function planLookup(request: LookupRequest): OpPlan<QTensor> {
   const x = request.input;
   const inputFormat = suggestMemoryFormat(x.shape, x.strides);
   const format: MemoryFormat = request.contiguousOutput ? 'contiguous_format' : inputFormat;
-  const { data } = denseQuantized(x, format !== 'contiguous_format');
   const n = x.numel();
+  // A dense input (the common case) is read in place; denseQuantized lays out any other (the
+  // format it picks is `format`: the suggested one, or contiguous when asked).
+  const dense = isContiguousAs(x.shape, x.strides, format);
+  const data = dense ? (x.data.length === n ? x.data : x.data.subarray(0, n)) : denseQuantized(x, format !== 'contiguous_format').data;
   // An output laid out differently from the input makes torch's inner loop strided: all scalar.
-  const sameLayout = format === inputFormat || isContiguousAs(x.shape, x.strides, format);
+  const sameLayout = format === inputFormat || dense;
   const vectorLength = sameLayout ? vectorPart(n) : 0;
   const params = Float64Array.of(
     x.qScale(),
@@ -89,8 +97,8 @@ export function planLookup(request: LookupRequest): OpPlan<QTensor> {
   );
   const code = dtypeCode(x.dtype);
   const rowLength = Math.max(n, 1);
-  const finish = (storage: QStorage): QTensor =>
-    makePerTensorQTensor(storage, x.shape, formatStrides(x.shape, format), x.dtype, request.scale, request.zeroPoint);
+  const strides = frozenFormatStrides(x.shape, format, x.strides);
+  const finish = (storage: QStorage): QTensor => makePerTensorQTensor(storage, x.shape, strides, x.dtype, request.scale, request.zeroPoint);
   const args = [data, code, request.op, params, rowLength, vectorLength] as const;
   return makePlan(
     () => native.elementwiseLookup(...args),

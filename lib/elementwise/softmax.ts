@@ -3,7 +3,7 @@
 import { guardRead } from '../jit/hook';
 import { callOp } from '../plan';
 import { QTensor, makePerTensorQTensor } from '../qtensor';
-import { contiguousStrides, formatStrides, numelOf, suggestMemoryFormat } from '../shape';
+import { formatStrides, frozenFormatStrides, isContiguousAs, suggestMemoryFormat } from '../shape';
 import * as validate from '../validate';
 import { native } from './native';
 import { checkByteQTensor, checkOutputQParams, dtypeCode, roundHalfEven } from './plan';
@@ -29,14 +29,16 @@ export function quantizedSoftmax(input: unknown, dim: unknown, scale: unknown, z
   const d = validate.axis(dim, 'dim', rank);
   const n = x.numel();
   const size = rank === 0 ? 1 : x.shape[d];
-  const inner = rank === 0 ? 1 : numelOf(x.shape.slice(d + 1));
+  let inner = 1;
+  for (let k = d + 1; k < rank; k++) inner *= x.shape[k];
   const outer = n / Math.max(size * inner, 1);
-  const dense = x.contiguous().data;
+  // A contiguous input (the common case) is read in place; contiguous() copies any other.
+  const dense = (isContiguousAs(x.shape, x.strides, 'contiguous_format') ? x : x.contiguous()).data;
   const data = dense.length === n ? dense : dense.subarray(0, n);
   const params = Float64Array.of(x.qScale(), x.qZeroPoint(), s, zp);
   const args = [data, dtypeCode(x.dtype), outer, size, inner, params] as const;
   const out = callOp({ op: 'elementwiseSoftmax', args }, () => native.elementwiseSoftmax(...args));
-  return makePerTensorQTensor(out, x.shape, contiguousStrides(x.shape), x.dtype, s, zp);
+  return makePerTensorQTensor(out, x.shape, frozenFormatStrides(x.shape, 'contiguous_format', x.strides), x.dtype, s, zp);
 }
 
 /**

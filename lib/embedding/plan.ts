@@ -4,7 +4,8 @@ import { types } from 'util';
 
 import { OpPlan, makePlan } from '../plan';
 import { traceConstant } from '../jit/hook';
-import { Tensor, checkTensor } from '../tensor';
+import { contiguousStrides, numelOf } from '../shape';
+import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
 import { IndexStorage, LookupArgs, TableHandle, embeddingAddon } from './native';
 
@@ -117,7 +118,9 @@ function arangeOffsets(count: number, step: number, like: IndexStorage): IndexSt
   if (types.isBigInt64Array(like) || count * step > INT32_MAX) {
     return traceConstant(BigInt64Array.from({ length: count }, (_, i) => BigInt(i * step)));
   }
-  return traceConstant(Int32Array.from({ length: count }, (_, i) => i * step));
+  const offsets = new Int32Array(count);
+  for (let i = 0; i < count; i++) offsets[i] = i * step;
+  return traceConstant(offsets);
 }
 
 function modeCode(value: unknown, parameter: string): number {
@@ -269,9 +272,19 @@ export function lookupPlan(p: Lookup, ownedTable = false): OpPlan<Tensor> {
   return makePlan(
     () => embeddingAddon.embeddingBagLookup(...args),
     () => embeddingAddon.embeddingBagLookupAsync(ownedTable ? sharedTable(p.table.data) : args[0], ...(args.slice(1) as unknown as Tail<LookupArgs>)),
-    (values) => new Tensor(values, p.shape),
+    (values) => lookupOutput(values, p.shape),
     { op: 'embeddingBagLookup', args },
   );
+}
+
+/**
+ * The lookup's output Tensor. The binding's fresh Float32Array of the output's numel is wrapped
+ * as it is (the checks of new Tensor() cost as much as the lookup on a small bag); any other
+ * length goes to new Tensor(), whose RangeError says what is wrong.
+ */
+function lookupOutput(values: Float32Array, shape: readonly number[]): Tensor {
+  if (!types.isFloat32Array(values) || values.length !== numelOf(shape)) return new Tensor(values, shape);
+  return makeTensor(values, shape, contiguousStrides(shape));
 }
 
 type Tail<T extends readonly unknown[]> = T extends readonly [unknown, ...infer R] ? R : never;

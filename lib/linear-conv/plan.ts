@@ -2,9 +2,9 @@
 
 import { OpPlan, makePlan } from '../plan';
 import { activeTracer } from '../jit/hook';
-import { QTensor, checkQTensor, makePerTensorQuantizedTensor, wrapPerTensorOutput } from '../qtensor';
+import { QTensor, checkQTensor, denseOutput, wrapPerTensorOutput } from '../qtensor';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
-import { contiguousStrides } from '../shape';
+import { channelsLastOrder, contiguousStrides, isDenseInOrder, numelOf } from '../shape';
 import * as validate from '../validate';
 import { Activation, native } from './native';
 import { ConvSpec, outputSpatial } from './params';
@@ -166,16 +166,27 @@ export function planLinearDynamic(packed: PackedWeight, input: unknown, inputNam
  * Strides decide where size-1 dims make both orders dense: strides that are exactly the
  * row-major ones mean contiguous, as torch's suggest_memory_format reads them.
  */
-function activationOrder(q: QTensor): number[] | null {
-  const rowMajor = contiguousStrides(q.shape);
-  if (q.strides.every((s, d) => s === rowMajor[d])) return null;
+function activationOrder(q: QTensor): readonly number[] | null {
+  if (exactlyRowMajor(q.shape, q.strides)) return null;
   const order = channelsLastOrder(q.dim());
-  return q.permute(order).isContiguous() ? order : null;
+  return isDenseInOrder(q.shape, q.strides, order) ? order : null;
+}
+
+/** True when the strides are exactly contiguousStrides(shape) (size-1 dims included). */
+function exactlyRowMajor(shape: readonly number[], strides: readonly number[]): boolean {
+  let stride = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (strides[d] !== stride) return false;
+    stride *= Math.max(shape[d], 1);
+  }
+  return true;
 }
 
 /** The values of `q` dense in `order` (null: row-major). */
-function denseIn(q: QTensor, order: number[] | null): Uint8Array {
-  return denseQuint8(order === null ? q : q.permute(order));
+function denseIn(q: QTensor, order: readonly number[] | null): Uint8Array {
+  // Dense in the order already (activationOrder's answer for the input): its own storage.
+  if (order !== null && isDenseInOrder(q.shape, q.strides, order)) return (q.data as Uint8Array).subarray(0, q.numel());
+  return denseQuint8(order === null ? q : q.permute(order as number[]));
 }
 
 export interface ConvExtra {
@@ -211,14 +222,13 @@ export function planConv(
   const inSpatial = q.shape.slice(2);
   const outSpatial = outputSpatial(spec, inSpatial, input, inputName);
   const batch = q.shape[0];
-  const shape = [batch, spec.outChannels, ...outSpatial];
-  validate.storageFits(shape.reduce((a, b) => a * b, 1), 1, inputName, input);
+  // Frozen here, so the output QTensor keeps this array rather than copying it.
+  const shape = Object.freeze([batch, spec.outChannels, ...outSpatial]);
+  validate.storageFits(numelOf(shape), 1, inputName, input);
   const order = activationOrder(q);
   const data = denseIn(q, order);
-  const spatial = new Float64Array([1, 1, 1]);
-  inSpatial.forEach((s, d) => {
-    spatial[d] = s;
-  });
+  const spatial = new Float64Array(3).fill(1);
+  for (let d = 0; d < inSpatial.length; d++) spatial[d] = inSpatial[d];
   const outOrder = channelsLastOrder(rank);
   const layout = order === null ? 2 : 1;  // contiguous or channels-last in, channels-last out
   const xScale = q.qScale();
@@ -244,21 +254,10 @@ export function planConv(
   );
 }
 
-/** The memory order of a conv activation: [0, 1, 2, ...] (contiguous) or [0, 2, ..., 1] (channels last). */
-export function channelsLastOrder(rank: number): number[] {
-  return [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2), 1];
-}
-
 /**
  * A quint8 per-tensor QTensor over `storage` that holds `shape`'s elements in `order`
- * (memory order of the dims, outermost first): a permuted view of a dense tensor.
+ * (memory order of the dims, outermost first; null: row-major).
  */
 export function quint8Output(storage: Uint8Array, shape: readonly number[], order: readonly number[] | null, scale: number, zeroPoint: number): QTensor {
-  if (order === null) return makePerTensorQuantizedTensor(storage, shape, scale, zeroPoint, 'quint8');
-  const dense = makePerTensorQuantizedTensor(storage, order.map((d) => shape[d]), scale, zeroPoint, 'quint8');
-  const inverse = new Array<number>(order.length);
-  order.forEach((d, i) => {
-    inverse[d] = i;
-  });
-  return dense.permute(inverse);
+  return denseOutput(storage, shape, order, scale, zeroPoint, 'quint8');
 }

@@ -2,8 +2,8 @@
 
 import { QStorage, addon } from '../native';
 import { OpPlan, makePlan } from '../plan';
-import { QDType, QTensor, makePerTensorQuantizedTensor } from '../qtensor';
-import { MemoryFormat, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
+import { QDType, QTensor, denseOutput } from '../qtensor';
+import { MemoryFormat, channelsLastOrder, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
 import { OpName, native } from './native';
@@ -21,13 +21,14 @@ export interface Input {
 }
 
 /** Checks that x is a per-tensor quint8/qint8 QTensor of one of the given ranks. */
-export function checkInput(x: unknown, parameter: string, ranks: readonly number[], what: string): Input {
+export function checkInput(x: unknown, parameter: string, ranks: readonly number[], what: string | (() => string)): Input {
   if (!(x instanceof QTensor)) throw validate.invalidType('QTensor', parameter, x);
   validate.attached(x.data, `${parameter}.data`);
   if (x.qscheme !== 'per_tensor_affine') throw validate.invalidRange('per_tensor_affine QTensor', parameter, x);
   const code = DTYPE_CODES[x.dtype];
   if (code === undefined) throw validate.invalidRange('QTensor of dtype quint8 or qint8', parameter, x);
-  if (!ranks.includes(x.dim())) throw validate.invalidRange(`${what} QTensor (${ranks.join('-D or ')}-D)`, parameter, x);
+  // `what` is a function where the caller's text is built from numbers: only for the error.
+  if (!ranks.includes(x.dim())) throw validate.invalidRange(`${typeof what === 'function' ? what() : what} QTensor (${ranks.join('-D or ')}-D)`, parameter, x);
   return { q: x, dtype: x.dtype as 'quint8' | 'qint8', code, scale: x.qScale(), zeroPoint: x.qZeroPoint(), shape: x.shape };
 }
 
@@ -59,11 +60,7 @@ export function suggestedFormat(input: Input): MemoryFormat {
  * channels-last formats), made as a contiguous tensor of the memory-order shape and permuted back.
  */
 export function outputTensor(storage: QStorage, shape: readonly number[], format: MemoryFormat | 'channels_last_1d', scale: number, zeroPoint: number, dtype: QDType): QTensor {
-  if (format === 'contiguous_format') return makePerTensorQuantizedTensor(storage, shape, scale, zeroPoint, dtype);
-  const rank = shape.length;
-  const memoryShape = [shape[0], ...shape.slice(2), shape[1]];
-  const order = [0, rank - 1, ...Array.from({ length: rank - 2 }, (_, i) => i + 1)];
-  return makePerTensorQuantizedTensor(storage, memoryShape, scale, zeroPoint, dtype).permute(order);
+  return denseOutput(storage, shape, format === 'contiguous_format' ? null : channelsLastOrder(shape.length), scale, zeroPoint, dtype);
 }
 
 /** An op ready to run now or off the event loop (same bits). */
@@ -83,11 +80,17 @@ type IntOrList = number | readonly number[];
 
 /** n non-negative integers from one integer or a list of 1 or n (torch's _single/_pair/_triple). */
 export function intTuple(value: unknown, parameter: string, n: number, min: number): number[] {
+  // One integer (a module's kernelSize: 2): no list to read.
+  if (typeof value === 'number') {
+    const v = Number.isInteger(value) && value >= min && value <= 2 ** 31 - 1 ? value + 0 : validate.integerInRange(value, `${parameter}[0]`, min, 2 ** 31 - 1);
+    return new Array<number>(n).fill(v);
+  }
   const given = typeof value === 'number' ? [value] : value;
   if (!Array.isArray(given)) throw validate.invalidType(`integer or array of ${n} integers`, parameter, value);
-  const list = validate.arrayOnce(given, parameter, `integer or array of 1 or ${n} integers`, n);
+  const list = validate.arrayOnce(given, parameter, () => `integer or array of 1 or ${n} integers`, n);
   if (list.length !== 1 && list.length !== n) throw validate.invalidRange(`integer or array of 1 or ${n} integers`, parameter, value);
-  const values = list.map((v, i) => validate.integerInRange(v, `${parameter}[${i}]`, min, 2 ** 31 - 1));
+  // Each item's name is built only for its error (a module's stride, padding: every call).
+  const values = list.map((v, i) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= 2 ** 31 - 1 ? v + 0 : validate.integerInRange(v, `${parameter}[${i}]`, min, 2 ** 31 - 1)));
   return values.length === 1 ? new Array<number>(n).fill(values[0]) : values;
 }
 
@@ -111,14 +114,15 @@ interface Problem {
   readonly forcedChannelsLast: boolean;
 }
 
-function problem(x: unknown, dims: number, name: string, forceChannelsLast = false): Problem {
-  const input = checkInput(x, 'input', [dims + 1, dims + 2], `${dims + 1}-D (unbatched) or ${dims + 2}-D`);
+/** `name` (the op's, for the error) is a function where it is built from numbers. */
+function problem(x: unknown, dims: number, name: string | (() => string), forceChannelsLast = false): Problem {
+  const input = checkInput(x, 'input', [dims + 1, dims + 2], () => `${dims + 1}-D (unbatched) or ${dims + 2}-D`);
   const batched = input.shape.length === dims + 2;
   const batch = batched ? input.shape[0] : 1;
   const channels = input.shape[batched ? 1 : 0];
   const spatial = input.shape.slice(-dims);
   if (channels === 0 || batch === 0 || spatial.includes(0)) {
-    throw validate.invalidRange(`non-empty QTensor for ${name}`, 'input', x);
+    throw validate.invalidRange(`non-empty QTensor for ${typeof name === 'function' ? name() : name}`, 'input', x);
   }
   const channelsLast = batched && (forceChannelsLast ? channelsLastFormat(dims + 2) !== undefined : readsChannelsLast(input));
   return { input, batched, batch, channels, spatial, channelsLast, forcedChannelsLast: forceChannelsLast };
@@ -127,6 +131,16 @@ function problem(x: unknown, dims: number, name: string, forceChannelsLast = fal
 /** Pads per-dim values of an N-d problem to (D, H, W). */
 function pad3(values: readonly number[], fill: number): number[] {
   return [...new Array<number>(3 - values.length).fill(fill), ...values];
+}
+
+/**
+ * Writes per-dim values of an N-d problem padded to (D, H, W) into `out` from `at` (pad3 without
+ * its arrays: the geometry is built on every op call); returns the next index.
+ */
+function put3(out: Float64Array, at: number, values: readonly number[], fill: number): number {
+  const pad = 3 - values.length;
+  for (let i = 0; i < 3; i++) out[at + i] = i < pad ? fill : values[i - pad];
+  return at + 3;
 }
 
 /** The input storage in the layout the op reads, and the layout code. */
@@ -194,10 +208,18 @@ function poolWindow(p: Problem, kernelSize: unknown, stride: unknown, padding: u
   return { kernel, stride: strides, padding: paddings, dilation: dilations, output };
 }
 
+/** [batch, channels, spatial, output, kernel, stride, padding, dilation], each of the last six padded to (D, H, W). */
 function poolGeometry(p: Problem, w: Window): Float64Array {
-  return Float64Array.from([
-    p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(w.output, 1), ...pad3(w.kernel, 1), ...pad3(w.stride, 1), ...pad3(w.padding, 0), ...pad3(w.dilation, 1),
-  ]);
+  const g = new Float64Array(20);
+  g[0] = p.batch;
+  g[1] = p.channels;
+  let at = put3(g, 2, p.spatial, 1);
+  at = put3(g, at, w.output, 1);
+  at = put3(g, at, w.kernel, 1);
+  at = put3(g, at, w.stride, 1);
+  at = put3(g, at, w.padding, 0);
+  put3(g, at, w.dilation, 1);
+  return g;
 }
 
 /** @internal */
@@ -207,7 +229,7 @@ export function planMaxPool(dims: number, x: unknown, kernelSize: unknown, optio
   if (o.returnIndices !== undefined && validate.boolean(o.returnIndices, 'returnIndices')) {
     throw validate.invalidRange('false (quantized max pooling returns no indices, as in torch)', 'returnIndices', o.returnIndices);
   }
-  const p = problem(x, dims, `maxPool${dims}d`);
+  const p = problem(x, dims, () => `maxPool${dims}d`);
   const w = poolWindow(p, kernelSize, o.stride, o.padding, o.dilation, ceilMode);
   const { storage, layout } = inputStorage(p);
   return plan('maxPool', [storage, p.input.code, layout, poolGeometry(p, w)], outputFinish(p, w.output));
@@ -228,7 +250,7 @@ function avgPoolPlan(dims: number, x: unknown, kernelSize: unknown, options: unk
   const countIncludePad = o.countIncludePad === undefined ? true : validate.boolean(o.countIncludePad, 'countIncludePad');
   const divisor = o.divisorOverride === undefined || o.divisorOverride === null ? 0 : validate.integerInRange(o.divisorOverride, 'divisorOverride', 1, 2 ** 23);
   // PyTorch's quantized avg_pool3d always computes channels last (channels_last_3d).
-  const p = problem(x, dims, `avgPool${dims}d`, dims === 3);
+  const p = problem(x, dims, () => `avgPool${dims}d`, dims === 3);
   const w = poolWindow(p, kernelSize, o.stride, o.padding, 1, ceilMode);
   const { storage, layout } = inputStorage(p);
   // qavg_pool.cpp under the qnnpack engine: 4-D quint8 input without ceil_mode goes to QNNPACK,
@@ -240,21 +262,29 @@ function avgPoolPlan(dims: number, x: unknown, kernelSize: unknown, options: unk
   return plan('avgPool', [storage, p.input.code, layout, poolGeometry(p, w), countIncludePad, divisor, p.input.zeroPoint, qnnpackScale], outputFinish(p, w.output));
 }
 
-function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: string): { p: Problem; output: number[] } {
+function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: string | (() => string)): { p: Problem; output: number[] } {
   const p = problem(x, dims, name);
   const given = typeof outputSize === 'number' ? [outputSize] : outputSize;
   if (!Array.isArray(given)) throw validate.invalidType(`integer or array of ${dims} integers (null keeps the input size)`, 'outputSize', outputSize);
-  const list = validate.arrayOnce(given, 'outputSize', `integer or array of 1 or ${dims} integers`, dims);
+  const list = validate.arrayOnce(given, 'outputSize', () => `integer or array of 1 or ${dims} integers`, dims);
   if (list.length !== 1 && list.length !== dims) throw validate.invalidRange(`integer or array of 1 or ${dims} integers`, 'outputSize', outputSize);
   const output = p.spatial.map((inSize, d) => {
     const v = list.length === 1 ? list[0] : list[d];
-    return v === null || v === undefined ? inSize : validate.integerInRange(v, `outputSize[${d}]`, 1, 2 ** 31 - 1);
+    if (v === null || v === undefined) return inSize;
+    // The item's name is built only for its error.
+    return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1 ? v : validate.integerInRange(v, `outputSize[${d}]`, 1, 2 ** 31 - 1);
   });
   return { p, output };
 }
 
+/** poolGeometry's layout with a unit window: kernel, stride and dilation 1, padding 0. */
 function adaptiveGeometry(p: Problem, output: readonly number[]): Float64Array {
-  return Float64Array.from([p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(output, 1), 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1]);
+  const g = new Float64Array(20).fill(1);
+  g[0] = p.batch;
+  g[1] = p.channels;
+  put3(g, put3(g, 2, p.spatial, 1), output, 1);
+  g[14] = g[15] = g[16] = 0;
+  return g;
 }
 
 /** @internal */
@@ -269,7 +299,7 @@ export function planAdaptiveAvgPool(dims: number, x: unknown, outputSize: unknow
     const mean = () => (x as QTensor).mean([-1, -2, -3], true);
     return { run: mean, runAsync: () => Promise.resolve().then(mean) };
   }
-  const { p, output } = adaptiveProblem(dims, x, outputSize, `adaptiveAvgPool${dims}d`);
+  const { p, output } = adaptiveProblem(dims, x, outputSize, () => `adaptiveAvgPool${dims}d`);
   const { storage, layout } = inputStorage(p);
   return plan('adaptiveAvgPool', [storage, p.input.code, layout, adaptiveGeometry(p, output), p.input.zeroPoint], outputFinish(p, output));
 }
@@ -280,7 +310,7 @@ export function planAdaptiveMaxPool(dims: number, x: unknown, outputSize: unknow
   if (o.returnIndices !== undefined && validate.boolean(o.returnIndices, 'returnIndices')) {
     throw validate.invalidRange('false (quantized max pooling returns no indices)', 'returnIndices', o.returnIndices);
   }
-  const { p, output } = adaptiveProblem(dims, x, outputSize, `adaptiveMaxPool${dims}d`);
+  const { p, output } = adaptiveProblem(dims, x, outputSize, () => `adaptiveMaxPool${dims}d`);
   const { storage, layout } = inputStorage(p);
   return plan('adaptiveMaxPool', [storage, p.input.code, layout, adaptiveGeometry(p, output)], outputFinish(p, output));
 }
@@ -297,6 +327,10 @@ function asTwoD(x: unknown, plan2d: (x4: QTensor) => Plan): Plan {
 
 // ---- resampling ----------------------------------------------------------------------------
 
+const INTERPOLATE_MODES: readonly ('nearest' | 'bilinear')[] = ['nearest', 'bilinear'];
+const BILINEAR_RANKS: readonly number[] = [4];
+const NEAREST_RANKS: readonly number[] = [3, 4, 5];
+
 export interface InterpolateOptions {
   size?: IntOrList | null;
   scaleFactor?: number | readonly number[] | null;
@@ -308,8 +342,8 @@ export interface InterpolateOptions {
 /** @internal */
 export function planInterpolate(x: unknown, options: unknown): Plan {
   const o = validate.options(options, 'options', ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor']);
-  const mode = o.mode === undefined ? 'nearest' : validate.oneOf(o.mode, 'mode', ['nearest', 'bilinear'] as const);
-  const input = checkInput(x, 'input', mode === 'bilinear' ? [4] : [3, 4, 5], mode === 'bilinear' ? 'a 4-D (N, C, H, W) for bilinear mode,' : 'a 3-D, 4-D or 5-D');
+  const mode = o.mode === undefined ? 'nearest' : validate.oneOf(o.mode, 'mode', INTERPOLATE_MODES);
+  const input = checkInput(x, 'input', mode === 'bilinear' ? BILINEAR_RANKS : NEAREST_RANKS, mode === 'bilinear' ? 'a 4-D (N, C, H, W) for bilinear mode,' : 'a 3-D, 4-D or 5-D');
   const dims = input.shape.length - 2;
   const p = problem(x, dims, 'interpolate');
   const alignCorners = o.alignCorners === undefined || o.alignCorners === null ? null : validate.boolean(o.alignCorners, 'alignCorners');
@@ -327,16 +361,24 @@ export function planInterpolate(x: unknown, options: unknown): Plan {
   } else {
     const given = typeof o.scaleFactor === 'number' ? [o.scaleFactor] : o.scaleFactor;
     if (!Array.isArray(given)) throw validate.invalidType(`number or array of ${dims} numbers`, 'scaleFactor', o.scaleFactor);
-    const list = validate.arrayOnce(given, 'scaleFactor', `number or array of 1 or ${dims} numbers`, dims);
+    const list = validate.arrayOnce(given, 'scaleFactor', () => `number or array of 1 or ${dims} numbers`, dims);
     if (list.length !== 1 && list.length !== dims) throw validate.invalidRange(`number or array of 1 or ${dims} numbers`, 'scaleFactor', o.scaleFactor);
-    const factors = p.spatial.map((_, d) => validate.positiveFiniteNumber(list.length === 1 ? list[0] : list[d], `scaleFactor[${d}]`));
+    const factors = p.spatial.map((_, d) => {
+      const factor = list.length === 1 ? list[0] : list[d];
+      // The parameter's name is built only for the error (upsample runs per call in decoders).
+      return typeof factor === 'number' && factor > 0 && factor < Infinity ? factor : validate.positiveFiniteNumber(factor, `scaleFactor[${d}]`);
+    });
     output = p.spatial.map((inSize, d) => Math.floor(inSize * factors[d]));
     output.forEach((size, d) => {
       if (size < 1) throw validate.invalidRange(`scaleFactor giving an output size of at least 1 (input size ${p.spatial[d]})`, 'scaleFactor', o.scaleFactor);
     });
     if (!recompute) scales = pad3(factors, 0);
   }
-  const geometry = Float64Array.from([p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(output, 1), ...scales]);
+  const geometry = new Float64Array(11);
+  geometry[0] = p.batch;
+  geometry[1] = p.channels;
+  put3(geometry, put3(geometry, 2, p.spatial, 1), output, 1);
+  geometry.set(scales, 8);
   const { storage, layout } = inputStorage(p);
   const finish = outputFinish(p, output);
   if (mode === 'bilinear') {
@@ -355,6 +397,9 @@ export function floatParams(value: unknown, parameter: string, length: number, n
   }
   const values = value instanceof Tensor ? checkTensor(value, parameter).contiguous().data.subarray(0, value.numel()) : validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
   if (values.length !== length) throw validate.invalidRange(`${length} values`, parameter, value);
+  // fp32 values already (a module's Tensors): passed as they are, not copied per call. The
+  // binding reads them during the call (sync), or copies them then (async, and a traced step).
+  if (validate.typedArrayKind(values, ['Float32Array']) !== undefined) return values as Float32Array;
   const out = new Float32Array(length);
   for (let i = 0; i < length; i++) {
     if (typeof values[i] !== 'number') throw validate.invalidType('number', `${parameter}[${i}]`, values[i]);
@@ -380,7 +425,7 @@ export function planBatchNorm(
   ranks: readonly number[], x: unknown, weight: unknown, bias: unknown, mean: unknown, variance: unknown,
   eps: unknown, scale: unknown, zeroPoint: unknown, relu: boolean,
 ): Plan {
-  const input = checkInput(x, 'input', ranks, ranks.map((r) => `${r}-D`).join(' or '));
+  const input = checkInput(x, 'input', ranks, () => ranks.map((r) => `${r}-D`).join(' or '));
   const [batch, channels] = input.shape;
   const spatialShape = input.shape.slice(2);
   const spatial = numelOf(spatialShape);
@@ -423,7 +468,7 @@ export function planLayerNorm(x: unknown, normalizedShape: unknown, weight: unkn
 
 /** @internal Group norm of (N, C, ...) with numGroups groups; instance norm is numGroups = C. */
 export function planGroupNorm(x: unknown, numGroups: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown, minRank = 2): Plan {
-  const input = checkInput(x, 'input', [2, 3, 4, 5, 6].filter((r) => r >= minRank), `a ${minRank}-D or larger (N, C, ...)`);
+  const input = checkInput(x, 'input', [2, 3, 4, 5, 6].filter((r) => r >= minRank), () => `a ${minRank}-D or larger (N, C, ...)`);
   const [batch, channels] = input.shape;
   const groups = validate.integerInRange(numGroups, 'numGroups', 1, 2 ** 31 - 1);
   if (channels % groups !== 0) throw validate.invalidRange(`divisor of the channel count ${channels}`, 'numGroups', numGroups);
