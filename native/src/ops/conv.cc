@@ -704,6 +704,9 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
     line_pixels.resize(lines);
     line_valid.resize(lines);
     size_t* line_pixel = line_pixels.data();
+    thread_local std::vector<size_t> pixel_offsets;  // per W output of a stretch: its first tap's byte offset
+    pixel_offsets.resize(n2);
+    size_t* offsets = pixel_offsets.data();
     uint8_t* valid = line_valid.data();
     const uint8_t** p = pointers.data();
     int32_t* term = terms.data();
@@ -745,18 +748,29 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
           in_place = !valid[l] || reinterpret_cast<uintptr_t>(image + last_start * channels) <= limit;
         }
         if (in_place) {
-          for (; a2 < end; ++a2, scratch += segments * run_bytes) {
-            const long* in2 = table2 + a2 * taps2;
-            *term++ = row_term(in2);
-            for (size_t l = 0; l < lines; ++l) {
-              const uint8_t* base = image + line_pixel[l] * channels;
-              if (by_lines) {
-                *p++ = valid[l] ? base + static_cast<size_t>(in2[0]) * channels : zero;
+          // Run r of pixel a: its line's first tap byte + r's tap offset + the pixel's offset.
+          // Written run by run (a strided column of the block's pointers), pixel offsets once.
+          const size_t count = end - a2, per_line = segments / lines;
+          for (size_t a = 0; a < count; ++a) {
+            const long* in2 = table2 + (a2 + a) * taps2;
+            offsets[a] = static_cast<size_t>(in2[0]) * channels;
+            term[a] = row_term(in2);
+          }
+          for (size_t l = 0; l < lines; ++l) {
+            for (size_t t = 0; t < per_line; ++t) {
+              const uint8_t** column = p + l * per_line + t;
+              if (!valid[l]) {
+                for (size_t a = 0; a < count; ++a) column[a * segments] = zero;
                 continue;
               }
-              for (size_t t2 = 0; t2 < taps2; ++t2) *p++ = valid[l] ? base + static_cast<size_t>(in2[t2]) * channels : zero;
+              const uint8_t* start = image + (line_pixel[l] + t) * channels;
+              for (size_t a = 0; a < count; ++a) column[a * segments] = start + offsets[a];
             }
           }
+          p += count * segments;
+          term += count;
+          scratch += count * segments * run_bytes;
+          a2 = end;
           continue;
         }
         // One pixel the general way: runs in the padding, gathered lines, the end of x.
