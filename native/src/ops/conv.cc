@@ -928,11 +928,14 @@ Status PackPhase(const ConvGeometry& g, const int8_t* w, const std::vector<int32
   return Status::Ok();
 }
 
-// Chooses the indirect GEMM's runs for an ordinary convolution (not 1x1): W lines when a line's
+// Chooses the indirect GEMM's runs for an ordinary convolution (not 1x1, not the 1-D windows): W lines when a line's
 // taps are consecutive input pixels whose channels are all the group's (groups 1, dilation 1
 // along W), else one run per tap. Transposed phases keep the gathering path.
 void PlanIndirectRuns(const ConvGeometry& g, ConvPhase* phase) {
   if (g.transposed || IsPointwise(g) || phase->k == 0) return;
+  // 1-D, groups 1, dilation 1: the windows path (RunConv1dWindows) takes these wherever the
+  // indirect kernel would, so no second pack.
+  if (g.dims == 1 && g.groups == 1 && g.dilation[0] == 1) return;
   const size_t icg = g.in_channels / g.groups, kw = g.kernel[g.dims - 1];
   phase->lines = g.groups == 1 && g.dilation[g.dims - 1] == 1 && kw > 1;
   phase->segment_len = phase->lines ? kw * icg : icg;
