@@ -738,40 +738,44 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
         }
         return static_cast<int32_t>(zero_term - sum);
       };
+      size_t general_end = first;  // pixels before this go the general way (their stretch failed the check)
       for (size_t a2 = first; a2 < last;) {
-        // Pixels [a2, end) whose W taps are all inside the input and consecutive, when none of
-        // their runs reads past x: every pointer is its line's base plus the pixel's offset.
-        const size_t end = std::min(last, run_end[a2]);
-        bool in_place = end > a2;
-        for (size_t l = 0; l < lines && in_place; ++l) {
-          const size_t last_start = line_pixel[l] + static_cast<size_t>(table2[end * taps2 - 1]);
-          in_place = !valid[l] || reinterpret_cast<uintptr_t>(image + last_start * channels) <= limit;
-        }
-        if (in_place) {
+        if (a2 >= general_end) {
+          // Pixels [a2, end) whose W taps are all inside the input and consecutive, when none of
+          // their runs reads past x: every pointer is its line's base plus the pixel's offset.
           // Run r of pixel a: its line's first tap byte + r's tap offset + the pixel's offset.
           // Written run by run (a strided column of the block's pointers), pixel offsets once.
-          const size_t count = end - a2, per_line = segments / lines;
+          const size_t end = std::min(last, run_end[a2]), count = end - a2, per_line = segments / lines;
+          size_t highest = 0;  // the largest pixel offset (a padding mode's map need not increase along W)
           for (size_t a = 0; a < count; ++a) {
-            const long* in2 = table2 + (a2 + a) * taps2;
-            offsets[a] = static_cast<size_t>(in2[0]) * channels;
-            term[a] = row_term(in2);
+            offsets[a] = static_cast<size_t>(table2[(a2 + a) * taps2]) * channels;
+            highest = std::max(highest, offsets[a]);
           }
-          for (size_t l = 0; l < lines; ++l) {
-            for (size_t t = 0; t < per_line; ++t) {
-              const uint8_t** column = p + l * per_line + t;
-              if (!valid[l]) {
-                for (size_t a = 0; a < count; ++a) column[a * segments] = zero;
-                continue;
+          bool in_place = count > 0;
+          for (size_t l = 0; l < lines && in_place; ++l) {
+            const uint8_t* last_run = image + (line_pixel[l] + per_line - 1) * channels + highest;
+            in_place = !valid[l] || reinterpret_cast<uintptr_t>(last_run) <= limit;
+          }
+          if (in_place) {
+            for (size_t a = 0; a < count; ++a) term[a] = row_term(table2 + (a2 + a) * taps2);
+            for (size_t l = 0; l < lines; ++l) {
+              for (size_t t = 0; t < per_line; ++t) {
+                const uint8_t** column = p + l * per_line + t;
+                if (!valid[l]) {
+                  for (size_t a = 0; a < count; ++a) column[a * segments] = zero;
+                  continue;
+                }
+                const uint8_t* start = image + (line_pixel[l] + t) * channels;
+                for (size_t a = 0; a < count; ++a) column[a * segments] = start + offsets[a];
               }
-              const uint8_t* start = image + (line_pixel[l] + t) * channels;
-              for (size_t a = 0; a < count; ++a) column[a * segments] = start + offsets[a];
             }
+            p += count * segments;
+            term += count;
+            scratch += count * segments * run_bytes;
+            a2 = end;
+            continue;
           }
-          p += count * segments;
-          term += count;
-          scratch += count * segments * run_bytes;
-          a2 = end;
-          continue;
+          general_end = end;
         }
         // One pixel the general way: runs in the padding, gathered lines, the end of x.
         const long* in2 = table2 + a2 * taps2;
