@@ -58,7 +58,7 @@ Shape Make(const char* name, int dims, size_t batch, size_t in, size_t out, size
 
 std::vector<Shape> IssueShapes() {
   const size_t l1000[] = {1000}, l16000[] = {16000}, l4000[] = {4000}, s56[] = {56, 56}, s112[] = {112, 112};
-  const size_t s3d[] = {16, 32, 32}, l500[] = {500};
+  const size_t s3d[] = {16, 32, 32}, l500[] = {500}, s96[] = {96, 96};
   return {
       Make("conv1d N8 256->256 k3 L1000", 1, 8, 256, 256, 1, 3, 1, 1, l1000),
       Make("conv1d N1 64->64 k9 L16000", 1, 1, 64, 64, 1, 9, 1, 4, l16000),
@@ -68,6 +68,9 @@ std::vector<Shape> IssueShapes() {
       Make("dwconv2d 32ch 3x3 112x112", 2, 1, 32, 32, 32, 3, 1, 1, s112),
       Make("conv3d 16->32 3x3x3 16x32x32", 3, 1, 16, 32, 1, 3, 1, 1, s3d),
       Make("convT1d 256->128 k4 s2 L500", 1, 1, 256, 128, 1, 4, 2, 1, l500, true),
+      Make("stem conv2d 3->64 7x7 s2 96", 2, 1, 3, 64, 1, 7, 2, 3, s96),
+      Make("stem conv2d 3->16 3x3 s2 96", 2, 1, 3, 16, 1, 3, 2, 1, s96),
+      Make("stem conv2d 3->32 3x3 s2 96", 2, 1, 3, 32, 1, 3, 2, 1, s96),
   };
 }
 

@@ -195,6 +195,29 @@ void RunRandom(Context& ctx, uint64_t seed, int dims, bool transposed, int count
   }
 }
 
+// A fixed case: every dim the same kernel, stride, symmetric padding and length; per-channel
+// weights with bias, zero points away from 0.
+ConvCase FixedCase(int dims, size_t in, size_t out, size_t groups, size_t kernel, size_t stride, size_t pad,
+                   size_t length, size_t batch) {
+  ConvCase c;
+  c.g.dims = dims;
+  c.g.in_channels = in;
+  c.g.out_channels = out;
+  c.g.groups = groups;
+  for (int d = 0; d < dims; ++d) {
+    c.g.kernel[d] = kernel;
+    c.g.stride[d] = stride;
+    c.g.pad_before[d] = c.g.pad_after[d] = pad;
+    c.in_spatial[d] = length;
+  }
+  c.batch = batch;
+  c.x_zp = 131;
+  c.y_zp = 77;
+  c.has_bias = true;
+  c.per_channel = true;
+  return c;
+}
+
 QK_TEST(kIsa, "conv/ops/random-conv1d") { RunRandom(ctx, 101, 1, false, 60); }
 QK_TEST(kIsa, "conv/ops/random-conv2d") { RunRandom(ctx, 102, 2, false, 50); }
 QK_TEST(kIsa, "conv/ops/random-conv3d") { RunRandom(ctx, 103, 3, false, 25); }
@@ -208,24 +231,7 @@ QK_TEST(kIsa, "conv/ops/paths") {
   if (!RequireIsaLevel(ctx)) return;
   Random rng(107);
   auto make = [](int dims, size_t in, size_t out, size_t groups, size_t kernel, size_t stride, size_t pad,
-                 size_t length) {
-    ConvCase c;
-    c.g.dims = dims;
-    c.g.in_channels = in;
-    c.g.out_channels = out;
-    c.g.groups = groups;
-    for (int d = 0; d < dims; ++d) {
-      c.g.kernel[d] = kernel;
-      c.g.stride[d] = stride;
-      c.g.pad_before[d] = c.g.pad_after[d] = pad;
-      c.in_spatial[d] = length;
-    }
-    c.x_zp = 131;
-    c.y_zp = 77;
-    c.has_bias = true;
-    c.per_channel = true;
-    return c;
-  };
+                 size_t length) { return FixedCase(dims, in, out, groups, kernel, stride, pad, length, 1); };
   std::vector<ConvCase> cases = {
       make(2, 37, 19, 1, 1, 1, 0, 7),     // 1x1: the input is the GEMM's A
       make(2, 12, 9, 3, 1, 1, 0, 5),      // grouped 1x1
@@ -255,6 +261,58 @@ QK_TEST(kIsa, "conv/ops/paths") {
   for (ConvCase c : {make(1, 16, 16, 1, 9, 1, 4, 700), make(2, 32, 24, 1, 1, 1, 0, 7), make(3, 4, 8, 1, 3, 1, 1, 6),
                      make(1, 8, 8, 1, 3, 2, 1, 33)}) {
     c.symmetric = true;
+    cases.push_back(c);
+  }
+  for (const ConvCase& c : cases) RunCase(ctx, rng, c);
+}
+
+// The indirect GEMM (ordinary convs at the levels whose GEMM layout has an indirect kernel:
+// scalar and avx512vnni): W-line runs (groups 1, W dilation 1) with odd channel counts, whose
+// runs are padded to 4 bytes and whose last pixels would read past x (gathered instead), lines
+// crossing the padding, stride 2, per-tap runs under dilation and groups, 3-D, several column
+// blocks and batches, the padding modes, and symmetric weights (row terms skipped).
+QK_TEST(kIsa, "conv/ops/indirect") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(108);
+  auto make = [](int dims, size_t in, size_t out, size_t groups, size_t kernel, size_t stride, size_t pad,
+                 size_t length, size_t batch) {
+    ConvCase c = FixedCase(dims, in, out, groups, kernel, stride, pad, length, batch);
+    c.x_zp = 119;
+    c.y_zp = 61;
+    return c;
+  };
+  std::vector<ConvCase> cases = {
+      make(2, 5, 7, 1, 3, 1, 1, 9, 2),     // 15-byte lines padded to 16, the last ones gathered
+      make(2, 3, 16, 1, 3, 2, 1, 18, 1),   // 3x3 stem, stride 2
+      make(2, 3, 40, 1, 7, 2, 3, 19, 2),   // 7x7 stem, stride 2, two column blocks
+      make(2, 64, 40, 1, 3, 1, 1, 8, 2),   // many channels, batch 2
+      make(2, 6, 9, 3, 3, 2, 1, 10, 2),    // groups 3 (2 channels a run), stride 2
+      make(2, 7, 5, 1, 2, 1, 0, 6, 1),     // even kernel, no padding
+      make(3, 16, 32, 1, 3, 1, 1, 5, 1),   // the conv3d shape, small
+      make(3, 5, 8, 1, 3, 2, 1, 7, 2),     // 3-D stride 2, odd channels
+      make(1, 6, 4, 2, 3, 1, 1, 30, 2),    // grouped 1-D (not the windows path)
+      make(2, 1, 3, 1, 5, 1, 2, 7, 3),     // one channel: 5-byte lines
+  };
+  ConvCase dilated = make(2, 6, 9, 1, 3, 1, 2, 11, 1);  // W dilation: per-tap runs of 6 channels
+  dilated.g.dilation[0] = dilated.g.dilation[1] = 2;
+  cases.push_back(dilated);
+  ConvCase h_dilated = make(2, 3, 8, 1, 3, 1, 1, 9, 2);  // H dilation only: still W lines
+  h_dilated.g.dilation[0] = 3;
+  cases.push_back(h_dilated);
+  ConvCase asymmetric = make(2, 4, 12, 1, 3, 2, 0, 12, 1);  // padding on one side only
+  asymmetric.g.pad_after[0] = 2;
+  asymmetric.g.pad_before[1] = 3;
+  cases.push_back(asymmetric);
+  for (ConvPaddingMode mode : {ConvPaddingMode::kReflect, ConvPaddingMode::kReplicate, ConvPaddingMode::kCircular}) {
+    ConvCase c = make(2, 3, 6, 1, 3, 1, 1, 7, 2);  // mapped coordinates: edge lines gathered
+    c.g.padding_mode = mode;
+    cases.push_back(c);
+  }
+  const size_t fixed = cases.size();
+  for (size_t i = 0; i < fixed; i += 2) {
+    ConvCase c = cases[i];
+    c.symmetric = true;
+    c.x_zp = 0;
     cases.push_back(c);
   }
   for (const ConvCase& c : cases) RunCase(ctx, rng, c);

@@ -182,12 +182,88 @@ void TestSpecials(Context& ctx, const GemmLayout& l) {
   }
 }
 
+// The indirect kernel of a layout (IgemmU8Fn) on the compact problem p (k = segments * len):
+// row i's run s holds a[i][s * len, s * len + len) in its own heap block of segment_bytes bytes
+// (len rounded up to 4; the bytes past len are 0xEE and meet zero weights in the spread pack),
+// the row terms those of the compact rows; compared with the reference, tolerance 0.
+bool RunIndirect(Context& ctx, const GemmLayout& l, const GemmProblem& problem, size_t segments) {
+  KernelInput in;
+  if (!PrepareKernelInput(ctx, l, problem, &in)) return false;  // the compact row terms
+  const GemmProblem& p = in.p;
+  const size_t len = p.k / segments, segment_bytes = RoundUp(len, 4);
+  std::vector<int8_t> spread(p.n * segments * segment_bytes, 0);
+  for (size_t j = 0; j < p.n; ++j) {
+    for (size_t s = 0; s < segments; ++s) {
+      std::copy_n(p.w.begin() + j * p.k + s * len, len, spread.begin() + (j * segments + s) * segment_bytes);
+    }
+  }
+  std::shared_ptr<const PackedGemm> packed;
+  const Status st = PackedGemm::Create(l, p.n, segments * segment_bytes, spread.data(), p.w_zp.data(), &packed);
+  if (!ctx.Check(st.ok(), "spread pack failed: " + st.message())) return false;
+  std::vector<std::vector<uint8_t>> runs(p.m * segments);
+  std::vector<const uint8_t*> pointers(p.m * segments);
+  for (size_t i = 0; i < p.m; ++i) {
+    for (size_t s = 0; s < segments; ++s) {
+      std::vector<uint8_t>& run = runs[i * segments + s];
+      run.assign(segment_bytes, 0xEE);
+      std::copy_n(p.a.begin() + i * p.lda + s * len, len, run.begin());
+      pointers[i * segments + s] = run.data();
+    }
+  }
+  const size_t padded = packed->blocks() * l.nr;
+  std::vector<float> bias_term(padded, 0.0f), multiplier(padded, 0.0f);
+  const std::vector<int32_t> bias_int(padded, 0);
+  for (size_t j = 0; j < p.n; ++j) {
+    const float scale = p.a_scale * p.w_scales[j];
+    bias_term[j] = p.bias.empty() ? 0.0f : p.bias[j] / scale;
+    multiplier[j] = scale / p.y_scale;
+  }
+  const size_t ldy = p.n + 3;
+  std::vector<uint8_t> y(p.m * ldy + 16, kGemmSentinel);
+  for (size_t b = 0; b < packed->blocks(); ++b) {
+    const size_t n0 = b * l.nr, nc = std::min(l.nr, p.n - n0);
+    const GemmU8Params u8{p.a_zp, bias_int.data() + n0, bias_term.data() + n0, multiplier.data() + n0,
+                          static_cast<float>(p.y_min - p.y_zp), static_cast<float>(p.y_max - p.y_zp), 0.0f, p.y_zp};
+    for (size_t i = 0; i < p.m; i += l.mr) {
+      l.igemm_kernel(std::min(l.mr, p.m - i), nc, segments, segment_bytes, pointers.data() + i * segments,
+                     in.row_terms.data() + i, packed->block(b), y.data() + i * ldy + n0, ldy, &u8);
+    }
+  }
+  return CheckGemmU8(ctx, std::string(l.igemm_name) + " segments=" + std::to_string(segments), p, y, ldy);
+}
+
+// Every tile shape and run length 1..9 (every remainder of 4), several runs, blocks with tails,
+// and the weight patterns and zero points of MakeGemmProblem.
+void TestIndirect(Context& ctx, const GemmLayout& l) {
+  if (!Applies(ctx, l.isa)) return;
+  Random rng(0x16E3 + l.mr);
+  int variant = 0;
+  for (size_t m = 1; m <= l.mr; ++m) {
+    for (size_t n : {size_t{1}, l.nr - 1, l.nr, 2 * l.nr + 3}) {
+      for (size_t len = 1; len <= 9; ++len) {
+        const size_t segments = 1 + (m + len) % 4;
+        if (!RunIndirect(ctx, l, MakeGemmProblem(rng, m, n, segments * len, variant++), segments)) return;
+      }
+    }
+  }
+  for (size_t len : {size_t{16}, size_t{27}, size_t{48}, size_t{64}, size_t{192}}) {
+    for (size_t segments : {size_t{1}, size_t{3}, size_t{9}}) {
+      if (!RunIndirect(ctx, l, MakeGemmProblem(rng, 2 * l.mr + 1, 2 * l.nr + 5, segments * len, variant++), segments)) {
+        return;
+      }
+    }
+  }
+}
+
 const bool kRegistered = [] {
   for (size_t i = 0; i < GemmLayoutCount(); ++i) {
     const GemmLayout& l = GemmLayoutAt(i);
     RegisterTest(Mode::kIsa, std::string("gemm/") + l.u8_name, [i](Context& ctx) { TestLayout(ctx, GemmLayoutAt(i)); });
     RegisterTest(Mode::kIsa, std::string("gemm/specials/") + l.u8_name,
                  [i](Context& ctx) { TestSpecials(ctx, GemmLayoutAt(i)); });
+    if (l.igemm_kernel != nullptr) {
+      RegisterTest(Mode::kIsa, std::string("gemm/") + l.igemm_name, [i](Context& ctx) { TestIndirect(ctx, GemmLayoutAt(i)); });
+    }
   }
   return true;
 }();

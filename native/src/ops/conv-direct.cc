@@ -36,6 +36,17 @@ void PrepareGemmStage(const PackedGemm& pack, const int32_t* bias_int, const flo
   stage->row_terms = std::any_of(w_zero_points, w_zero_points + n, [](int32_t zp) { return zp != 0; });
 }
 
+namespace {
+
+// The output-stage constants of column block b (the microkernels read NR of each).
+GemmU8Params BlockParams(const ConvGemmStage& stage, size_t n0) {
+  return GemmU8Params{stage.a_zero_point,       stage.bias_int.data() + n0, stage.bias_term.data() + n0,
+                      stage.multiplier.data() + n0, stage.lo,                 stage.hi,
+                      stage.y_zero_point_f,     stage.y_zero_point};
+}
+
+}  // namespace
+
 void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t a_stride, const int32_t* row_terms,
                   uint8_t* y, size_t ldy, size_t first_block, size_t end_block) {
   const PackedGemm& p = *stage.pack;
@@ -45,12 +56,26 @@ void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t
   // L1 while the tiles walk the rows (which the callers keep to about 48 KiB, in L2).
   for (size_t b = first_block; b < std::min(end_block, p.blocks()); ++b) {
     const size_t n0 = b * l.nr, nc = std::min(l.nr, n - n0);
-    const GemmU8Params params{stage.a_zero_point,       stage.bias_int.data() + n0, stage.bias_term.data() + n0,
-                              stage.multiplier.data() + n0, stage.lo,                 stage.hi,
-                              stage.y_zero_point_f,     stage.y_zero_point};
+    const GemmU8Params params = BlockParams(stage, n0);
     for (size_t i = 0; i < m; i += l.mr) {
       l.u8_kernel(std::min(l.mr, m - i), nc, p.kpad(), a + i * a_stride, a_stride, row_terms + i, p.block(b),
                   y + i * ldy + n0, ldy, &params);
+    }
+  }
+}
+
+void RunIgemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* const* a, size_t segments,
+                   size_t segment_bytes, const int32_t* row_terms, uint8_t* y, size_t ldy) {
+  const PackedGemm& p = *stage.pack;
+  const GemmLayout& l = p.layout();
+  const size_t n = p.n();
+  // As RunGemmTiles: a column block's weights stay in L1 while the tiles walk the rows.
+  for (size_t b = 0; b < p.blocks(); ++b) {
+    const size_t n0 = b * l.nr, nc = std::min(l.nr, n - n0);
+    const GemmU8Params params = BlockParams(stage, n0);
+    for (size_t i = 0; i < m; i += l.mr) {
+      l.igemm_kernel(std::min(l.mr, m - i), nc, segments, segment_bytes, a + i * segments, row_terms + i, p.block(b),
+                     y + i * ldy + n0, ldy, &params);
     }
   }
 }

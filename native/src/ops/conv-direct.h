@@ -49,6 +49,11 @@ void PrepareGemmStage(const PackedGemm& pack, const int32_t* bias_int, const flo
 void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t a_stride, const int32_t* row_terms,
                   uint8_t* y, size_t ldy, size_t first_block = 0, size_t end_block = SIZE_MAX);
 
+// The indirect form of RunGemmTiles (the stage's layout must have an igemm_kernel): row i of A
+// is segments runs of segment_bytes bytes, run s at a[i * segments + s] (IgemmU8Fn).
+void RunIgemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* const* a, size_t segments,
+                   size_t segment_bytes, const int32_t* row_terms, uint8_t* y, size_t ldy);
+
 // k * a_zp - sum of the k bytes at row (int32, wrapping): the row term of a uint8 A row.
 int32_t GemmRowTerm(const uint8_t* row, size_t k, int32_t a_zero_point);
 

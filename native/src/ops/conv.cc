@@ -23,6 +23,10 @@ namespace qk {
 
 // ---- the packed forms -----------------------------------------------------------------
 
+// The indirect GEMM's runs are padded to this many bytes: the largest KR of the layouts that
+// have an indirect kernel (gemm/registry.inc), so one packing serves every ISA level.
+constexpr size_t kIgemmSegmentAlign = 4;
+
 // One stride phase of a (transposed) convolution: the taps it uses along each dim and its
 // GEMM weights per group. An ordinary convolution is one phase with every tap.
 struct ConvPhase {
@@ -30,6 +34,14 @@ struct ConvPhase {
   std::vector<size_t> taps[3];       // kernel indices along D, H, W (the K order: D, H, W, then channel)
   size_t k = 0;                      // taps[0].size() * taps[1].size() * taps[2].size() * in_channels / groups
   std::vector<std::shared_ptr<GemmWeights>> gemm;  // per group; empty when k == 0
+  // The indirect GEMM's weights (ordinary convolutions, not 1x1): the k values of a row as
+  // `segments` runs of segment_len consecutive values, each packed into segment_bytes =
+  // round_up(segment_len, kIgemmSegmentAlign) columns whose extra ones hold zero weights. With
+  // `lines` a run is one (D, H) tap's W line (kw * in_channels bytes, consecutive in
+  // channels_last when the line lies inside the input); otherwise one tap's channels of the group.
+  std::vector<std::shared_ptr<GemmWeights>> igemm;  // per group; empty when not built
+  size_t segments = 0, segment_len = 0, segment_bytes = 0;
+  bool lines = false;
 };
 
 struct ConvPacked {
@@ -597,6 +609,220 @@ Status RunPhase(ConvCall& call, const ConvPhase& phase) {
   return Status::Ok();
 }
 
+// Indirect GEMM (XNNPACK's igemm idea) for an ordinary convolution whose active pack has an
+// indirect kernel: no im2col. Each output pixel's row is the phase's runs (a tap's channels or a
+// W line of taps) read in place through pointers; a run in the padding points at a row of x_zp
+// bytes, and the few runs that are not in place (a W line crossing the padding or a padding
+// mode's mapping, or one whose segment_bytes would read past the end of x) are gathered into
+// per-thread scratch. Row terms come from per-pixel channel sums (each input byte summed once).
+// False: not applicable (the caller runs RunPhase).
+bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
+  const ConvGeometry& g = call.w->geometry;
+  if (g.transposed || phase.igemm.empty()) return false;
+  const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
+  std::vector<ConvGemmStage> stages(g.groups);
+  bool row_terms = false;
+  for (size_t group = 0; group < g.groups; ++group) {
+    ConvGemmStage& stage = stages[group];
+    if (!DirectStage(call, *phase.igemm[group], group * ocg, &stage) || stage.pack->layout().igemm_kernel == nullptr ||
+        phase.segment_bytes % stage.pack->layout().kr != 0) {
+      return false;
+    }
+    row_terms = row_terms || stage.row_terms;
+  }
+  const Shape3& s = call.s;
+  AxisTable axes[3];
+  for (int d = 0; d < 3; ++d) axes[d] = BuildAxisTable(g, s, d, phase);
+  const size_t n1 = s.out[1], n2 = s.out[2], per_image = s.out[0] * n1 * n2, rows = call.batch * per_image;
+  if (rows == 0) return true;
+  // run_end[o]: the end of the stretch of W outputs from o on whose taps read consecutive input
+  // pixels (o itself when its taps do not).
+  std::vector<size_t> run_end(n2 + 1, n2);
+  for (size_t o = n2; o-- > 0;) run_end[o] = axes[2].run[o] ? run_end[o + 1] : o;
+  const size_t channels = g.in_channels, in_pixels = s.in[0] * s.in[1] * s.in[2];
+  const uint8_t* x_end = call.x + call.batch * in_pixels * channels;
+  // Per (input pixel, group): the sum of the group's channels, for the row terms.
+  std::vector<uint32_t> pixel_sums;
+  if (row_terms) {
+    pixel_sums.resize(call.batch * in_pixels * g.groups);
+    for (size_t p = 0; p < call.batch * in_pixels; ++p) {
+      for (size_t group = 0; group < g.groups; ++group) {
+        const uint8_t* v = call.x + p * channels + group * icg;
+        uint32_t sum = 0;
+        for (size_t c = 0; c < icg; ++c) sum += v[c];
+        pixel_sums[p * g.groups + group] = sum;
+      }
+    }
+  }
+  const std::vector<uint8_t> zero_run(phase.segment_bytes, static_cast<uint8_t>(call.x_zp));
+  const size_t segments = phase.segments, run_len = phase.segment_len, run_bytes = phase.segment_bytes;
+  const size_t k = phase.k;
+  const size_t block = std::max<size_t>(16, std::min<size_t>(512, kBlockBytes / k / 8 * 8));
+  const size_t blocks = (rows + block - 1) / block;
+  const bool block_epilogue = call.epilogue != nullptr && g.groups == 1;
+  call.epilogue_applied = block_epilogue;
+  const double task_ns = static_cast<double>(std::min(rows, block) * k * ocg) / kMacsPerNs;
+  ParallelFor(blocks * g.groups, task_ns, [&](size_t task) {
+    const size_t b = task / g.groups, group = task % g.groups;
+    const size_t r0 = b * block, r1 = std::min(rows, r0 + block);
+    const ConvGemmStage& stage = stages[group];
+    thread_local std::vector<const uint8_t*> pointers;
+    thread_local std::vector<int32_t> terms;
+    pointers.resize((r1 - r0) * segments);
+    terms.resize(r1 - r0);
+    // Gathered runs, at most one per (row, run) of the block; only the edges write here.
+    std::vector<uint8_t>& gathered = ThreadScratch(0);
+    if (gathered.size() < (r1 - r0) * segments * run_bytes) gathered.resize((r1 - r0) * segments * run_bytes);
+    // Everything the loops read, in locals: the gathers' uint8_t stores may alias any memory.
+    const size_t taps0 = axes[0].taps, taps1 = axes[1].taps, taps2 = axes[2].taps, lines = taps0 * taps1;
+    const size_t height = s.in[1], width = s.in[2], groups = g.groups;
+    const long* table0 = axes[0].input.data();
+    const long* table1 = axes[1].input.data();
+    const long* table2 = axes[2].input.data();
+    const uint8_t* runs = axes[2].run.data();
+    const uint8_t* zero = zero_run.data();
+    const uintptr_t limit = reinterpret_cast<uintptr_t>(x_end) - run_bytes;  // a run starting after this would read past x
+    const int zero_point = call.x_zp;
+    const uint32_t padding_sum = static_cast<uint32_t>(icg) * static_cast<uint32_t>(zero_point);
+    const uint32_t zero_term = static_cast<uint32_t>(k) * static_cast<uint32_t>(zero_point);
+    const uint32_t* sums = pixel_sums.data();
+    const bool by_lines = phase.lines;
+    // Per (D, H) tap of the current output line: the first pixel of its input line (padding: none).
+    thread_local std::vector<size_t> line_pixels;
+    thread_local std::vector<uint8_t> line_valid;
+    line_pixels.resize(lines);
+    line_valid.resize(lines);
+    size_t* line_pixel = line_pixels.data();
+    thread_local std::vector<size_t> pixel_offsets;  // per W output of a stretch: its first tap's byte offset
+    pixel_offsets.resize(n2);
+    size_t* offsets = pixel_offsets.data();
+    uint8_t* valid = line_valid.data();
+    const uint8_t** p = pointers.data();
+    int32_t* term = terms.data();
+    uint8_t* scratch = gathered.data();
+    // Output lines (image, D, H) one at a time: their line bases once, then the pixels along W.
+    for (size_t row = r0; row < r1;) {
+      const size_t n = row / per_image, a0 = row % per_image / (n1 * n2), a1 = row / n2 % n1, first = row % n2;
+      const size_t last = std::min(n2, first + (r1 - row));
+      row += last - first;
+      const size_t image_pixel = n * in_pixels;
+      const uint8_t* image = call.x + image_pixel * channels + group * icg;
+      for (size_t t0 = 0; t0 < taps0; ++t0) {
+        for (size_t t1 = 0; t1 < taps1; ++t1) {
+          const long i0 = table0[a0 * taps0 + t0], i1 = table1[a1 * taps1 + t1];
+          const size_t l = t0 * taps1 + t1;
+          valid[l] = i0 >= 0 && i1 >= 0;
+          line_pixel[l] = valid[l] ? (static_cast<size_t>(i0) * height + static_cast<size_t>(i1)) * width : 0;
+        }
+      }
+      auto row_term = [&](const long* in2) {
+        if (!row_terms) return int32_t{0};
+        uint32_t sum = 0;
+        for (size_t l = 0; l < lines; ++l) {
+          for (size_t t2 = 0; t2 < taps2; ++t2) {
+            sum += valid[l] && in2[t2] >= 0
+                       ? sums[(image_pixel + line_pixel[l] + static_cast<size_t>(in2[t2])) * groups + group]
+                       : padding_sum;
+          }
+        }
+        return static_cast<int32_t>(zero_term - sum);
+      };
+      size_t general_end = first;  // pixels before this go the general way (their stretch failed the check)
+      for (size_t a2 = first; a2 < last;) {
+        if (a2 >= general_end) {
+          // Pixels [a2, end) whose W taps are all inside the input and consecutive, when none of
+          // their runs reads past x: every pointer is its line's base plus the pixel's offset.
+          // Run r of pixel a: its line's first tap byte + r's tap offset + the pixel's offset.
+          // Written run by run (a strided column of the block's pointers), pixel offsets once.
+          const size_t end = std::min(last, run_end[a2]), count = end - a2, per_line = segments / lines;
+          size_t highest = 0;  // the largest pixel offset (a padding mode's map need not increase along W)
+          for (size_t a = 0; a < count; ++a) {
+            offsets[a] = static_cast<size_t>(table2[(a2 + a) * taps2]) * channels;
+            highest = std::max(highest, offsets[a]);
+          }
+          bool in_place = count > 0;
+          for (size_t l = 0; l < lines && in_place; ++l) {
+            const uint8_t* last_run = image + (line_pixel[l] + per_line - 1) * channels + highest;
+            in_place = !valid[l] || reinterpret_cast<uintptr_t>(last_run) <= limit;
+          }
+          if (in_place) {
+            for (size_t a = 0; a < count; ++a) term[a] = row_term(table2 + (a2 + a) * taps2);
+            for (size_t l = 0; l < lines; ++l) {
+              for (size_t t = 0; t < per_line; ++t) {
+                const uint8_t** column = p + l * per_line + t;
+                if (!valid[l]) {
+                  for (size_t a = 0; a < count; ++a) column[a * segments] = zero;
+                  continue;
+                }
+                const uint8_t* start = image + (line_pixel[l] + t) * channels;
+                for (size_t a = 0; a < count; ++a) column[a * segments] = start + offsets[a];
+              }
+            }
+            p += count * segments;
+            term += count;
+            scratch += count * segments * run_bytes;
+            a2 = end;
+            continue;
+          }
+          general_end = end;
+        }
+        // One pixel the general way: runs in the padding, gathered lines, the end of x.
+        const long* in2 = table2 + a2 * taps2;
+        *term++ = row_term(in2);
+        ++a2;
+        if (by_lines && runs[a2 - 1]) {  // the line's bytes in place unless they would end past x
+          const size_t offset = static_cast<size_t>(in2[0]) * channels;
+          for (size_t l = 0; l < lines; ++l, scratch += run_bytes) {
+            const uint8_t* src = image + line_pixel[l] * channels + offset;
+            if (!valid[l]) {
+              src = zero;
+            } else if (reinterpret_cast<uintptr_t>(src) > limit) {
+              std::memcpy(scratch, src, run_len);
+              src = scratch;
+            }
+            *p++ = src;
+          }
+          continue;
+        }
+        if (by_lines) {  // a line crossing the padding or mapped coordinates: gathered
+          for (size_t l = 0; l < lines; ++l, scratch += run_bytes) {
+            if (!valid[l]) {
+              *p++ = zero;
+              continue;
+            }
+            const uint8_t* src_line = image + line_pixel[l] * channels;
+            for (size_t t2 = 0; t2 < taps2; ++t2) {
+              if (in2[t2] >= 0) {
+                std::memcpy(scratch + t2 * icg, src_line + static_cast<size_t>(in2[t2]) * channels, icg);
+              } else {
+                std::memset(scratch + t2 * icg, zero_point, icg);
+              }
+            }
+            *p++ = scratch;
+          }
+          continue;
+        }
+        for (size_t l = 0; l < lines; ++l) {  // one run per tap
+          const uint8_t* src_line = image + line_pixel[l] * channels;
+          for (size_t t2 = 0; t2 < taps2; ++t2, scratch += run_bytes) {
+            const uint8_t* src = zero;
+            if (valid[l] && in2[t2] >= 0) src = src_line + static_cast<size_t>(in2[t2]) * channels;
+            if (src != zero && reinterpret_cast<uintptr_t>(src) > limit) {
+              std::memcpy(scratch, src, run_len);
+              src = scratch;
+            }
+            *p++ = src;
+          }
+        }
+      }
+    }
+    RunIgemmTiles(stage, r1 - r0, pointers.data(), segments, run_bytes, terms.data(),
+                  call.y + r0 * g.out_channels + group * ocg, g.out_channels);
+    if (block_epilogue) BlockDone(call, r0 * g.out_channels, r1 * g.out_channels);
+  });
+  return true;
+}
+
 // ---- packing --------------------------------------------------------------------------
 
 bool IsDepthwise(const ConvGeometry& g) {
@@ -678,8 +904,36 @@ Status PackPhase(const ConvGeometry& g, const int8_t* w, const std::vector<int32
     std::shared_ptr<GemmWeights> gemm;
     QK_RETURN_IF_ERROR(GemmWeights::Create(desc, &gemm));
     phase->gemm.push_back(std::move(gemm));
+    if (phase->segments == 0) continue;
+    // The same rows with each run of segment_len values followed by zero columns up to segment_bytes.
+    std::vector<int8_t> spread(ocg * phase->segments * phase->segment_bytes, 0);
+    for (size_t j = 0; j < ocg; ++j) {
+      for (size_t r = 0; r < phase->segments; ++r) {
+        std::memcpy(spread.data() + (j * phase->segments + r) * phase->segment_bytes,
+                    rows.data() + j * phase->k + r * phase->segment_len, phase->segment_len);
+      }
+    }
+    desc.k = phase->segments * phase->segment_bytes;
+    desc.w = spread.data();
+    QK_RETURN_IF_ERROR(GemmWeights::Create(desc, &gemm));
+    phase->igemm.push_back(std::move(gemm));
   }
   return Status::Ok();
+}
+
+// Chooses the indirect GEMM's runs for an ordinary convolution (not 1x1, not the 1-D windows): W lines when a line's
+// taps are consecutive input pixels whose channels are all the group's (groups 1, dilation 1
+// along W), else one run per tap. Transposed phases keep the gathering path.
+void PlanIndirectRuns(const ConvGeometry& g, ConvPhase* phase) {
+  if (g.transposed || IsPointwise(g) || phase->k == 0) return;
+  // 1-D, groups 1, dilation 1: the windows path (RunConv1dWindows) takes these wherever the
+  // indirect kernel would, so no second pack.
+  if (g.dims == 1 && g.groups == 1 && g.dilation[0] == 1) return;
+  const size_t icg = g.in_channels / g.groups, kw = g.kernel[g.dims - 1];
+  phase->lines = g.groups == 1 && g.dilation[g.dims - 1] == 1 && kw > 1;
+  phase->segment_len = phase->lines ? kw * icg : icg;
+  phase->segments = phase->k / phase->segment_len;
+  phase->segment_bytes = RoundUp(phase->segment_len, kIgemmSegmentAlign);
 }
 
 std::vector<int16_t> PackDepthwise(const ConvGeometry& g, const int8_t* w, const std::vector<int32_t>& w_zero_points) {
@@ -866,7 +1120,10 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
     packed->dw_weights = PackDepthwise(g, w, weights->w_zero_points);
   } else {
     packed->phases = PlanPhases(g);
-    for (ConvPhase& phase : packed->phases) QK_RETURN_IF_ERROR(PackPhase(g, w, weights->w_zero_points, &phase));
+    for (ConvPhase& phase : packed->phases) {
+      PlanIndirectRuns(g, &phase);
+      QK_RETURN_IF_ERROR(PackPhase(g, w, weights->w_zero_points, &phase));
+    }
   }
   weights->packed = std::move(packed);
   *out = std::move(weights);
@@ -964,7 +1221,9 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
     QK_RETURN_IF_ERROR(RunPointwise(call));
   } else if (RunConv1dWindows(call)) {
   } else {
-    for (const ConvPhase& phase : w.packed->phases) QK_RETURN_IF_ERROR(RunPhase(call, phase));
+    for (const ConvPhase& phase : w.packed->phases) {
+      if (!RunIndirect(call, phase)) QK_RETURN_IF_ERROR(RunPhase(call, phase));
+    }
   }
   if (transpose_out) Transpose(call.y, batch, out_pixels, g.out_channels, y);
   if (has_epilogue && !call.epilogue_applied) {

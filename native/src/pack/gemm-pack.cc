@@ -12,10 +12,34 @@
 namespace qk {
 namespace {
 
-const GemmLayout kLayouts[] = {
+struct IgemmPair {
+  GemmU8Fn* gemm;
+  IgemmU8Fn* igemm;
+  const char* name;
+};
+constexpr IgemmPair kIgemmPairs[] = {
+#define QK_IGEMM_LAYOUT(u8_kernel, igemm_kernel) IgemmPair{&u8_kernel, &igemm_kernel, #igemm_kernel},
+#include "ukernels/gemm/registry.inc"
+#undef QK_IGEMM_LAYOUT
+};
+
+// The layout with its indirect kernel, if a QK_IGEMM_LAYOUT line pairs one with its u8 kernel.
+// constexpr, so kLayouts stays constant-initialized: other files' static initializers (the
+// tests' registration) read it.
+constexpr GemmLayout WithIgemm(GemmLayout l) {
+  for (const IgemmPair& pair : kIgemmPairs) {
+    if (pair.gemm == l.u8_kernel) {
+      l.igemm_kernel = pair.igemm;
+      l.igemm_name = pair.name;
+    }
+  }
+  return l;
+}
+
+constexpr GemmLayout kLayouts[] = {
 #define QK_GEMM_LAYOUT(isa, mr, nr, kr, a_format, w_format, exactness, u8_kernel, f32_kernel)                  \
-  GemmLayout{Isa::isa, mr, nr, kr, GemmAFormat::a_format, GemmWFormat::w_format, GemmExactness::exactness,     \
-             &u8_kernel, &f32_kernel, #u8_kernel, #f32_kernel},
+  WithIgemm(GemmLayout{Isa::isa, mr, nr, kr, GemmAFormat::a_format, GemmWFormat::w_format,                     \
+                       GemmExactness::exactness, &u8_kernel, &f32_kernel, #u8_kernel, #f32_kernel}),
 #include "ukernels/gemm/registry.inc"
 #undef QK_GEMM_LAYOUT
 };

@@ -34,6 +34,9 @@ struct GemmLayout {
   GemmF32Fn* f32_kernel = nullptr;
   const char* u8_name = "";
   const char* f32_name = "";
+  // The indirect GEMM kernel reading this layout's packs (QK_IGEMM_LAYOUT), null when it has none.
+  IgemmU8Fn* igemm_kernel = nullptr;
+  const char* igemm_name = "";
 };
 
 // The layout of the kernels dispatch uses at `isa` (which the CPU must run). False when the

@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "ukernels/gemm/gemm-rows.h"
-#include "ukernels/gemm/requant-avx512.h"
+#include "ukernels/gemm/tile-avx512.h"
 #include "ukernels/ukernels.h"
 
 namespace qk {
@@ -17,18 +17,7 @@ namespace {
 
 constexpr size_t kMR = 8, kNR = 32;
 
-struct Tile {
-  __m512i acc[kMR][2];
-};
-
-#define QK_GEMM_AVX512_ROW(i)                                     \
-  if (M > i) {                                                    \
-    int32_t quad;                                                 \
-    std::memcpy(&quad, a##i + 4 * g, 4);                          \
-    const __m512i av = _mm512_set1_epi32(quad);                   \
-    c##i##0 = _mm512_dpbusd_epi32(c##i##0, av, w0);               \
-    c##i##1 = _mm512_dpbusd_epi32(c##i##1, av, w1);               \
-  }
+using Tile = Avx512Tile32;
 
 template <size_t M>
 inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w,
@@ -43,52 +32,23 @@ inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t
   const uint8_t* a5 = M > 5 ? a4 + a_stride : a4;
   const uint8_t* a6 = M > 6 ? a5 + a_stride : a5;
   const uint8_t* a7 = M > 7 ? a6 + a_stride : a6;
-  __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  __m512i c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+  QK_AVX512_TILE_ACCUMULATORS;
   const size_t groups = kc / 4;
   for (size_t g = 0; g < groups; ++g) {
     const __m512i w0 = _mm512_loadu_si512(weights + 128 * g);
     const __m512i w1 = _mm512_loadu_si512(weights + 128 * g + 64);
-    QK_GEMM_AVX512_ROW(0)
-    QK_GEMM_AVX512_ROW(1)
-    QK_GEMM_AVX512_ROW(2)
-    QK_GEMM_AVX512_ROW(3)
-    QK_GEMM_AVX512_ROW(4)
-    QK_GEMM_AVX512_ROW(5)
-    QK_GEMM_AVX512_ROW(6)
-    QK_GEMM_AVX512_ROW(7)
+    QK_AVX512_DPBUSD_ROWS(4 * g, true)
   }
-  const __m512i acc[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
-                               {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
-  // acc += -a_zp * colsum[j] + w_zp[j] * row_terms[i]  (wrapping int32)
-  const __m512i a_offset = _mm512_set1_epi32(-a_zero_point);
-  const __m512i col0 = _mm512_mullo_epi32(_mm512_loadu_si512(header), a_offset);
-  const __m512i col1 = _mm512_mullo_epi32(_mm512_loadu_si512(header + 16), a_offset);
-  const __m512i zp0 = _mm512_loadu_si512(header + kNR);
-  const __m512i zp1 = _mm512_loadu_si512(header + kNR + 16);
-  for (size_t i = 0; i < M; ++i) {
-    const __m512i rt = _mm512_set1_epi32(row_terms[i]);
-    tile->acc[i][0] = _mm512_add_epi32(_mm512_add_epi32(acc[i][0], col0), _mm512_mullo_epi32(zp0, rt));
-    tile->acc[i][1] = _mm512_add_epi32(_mm512_add_epi32(acc[i][1], col1), _mm512_mullo_epi32(zp1, rt));
-  }
+  QK_AVX512_TILE_RAW(acc);
+  Avx512FinishTile32<M>(acc, header, row_terms, a_zero_point, tile);
 }
-#undef QK_GEMM_AVX512_ROW
 
 template <size_t M>
 void GemmU8(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w, uint8_t* y,
             size_t y_stride, const GemmU8Params* p) {
   Tile tile;
   ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
-  const Avx512Requant rq(p->lo, p->hi, p->y_zero_point_f, p->y_zero_point);
-  const __m512i i0 = _mm512_loadu_si512(p->bias_int), i1 = _mm512_loadu_si512(p->bias_int + 16);
-  const __m512 b0 = _mm512_loadu_ps(p->bias_term), b1 = _mm512_loadu_ps(p->bias_term + 16);
-  const __m512 m0 = _mm512_loadu_ps(p->multiplier), m1 = _mm512_loadu_ps(p->multiplier + 16);
-  const size_t n0 = nc < 16 ? nc : 16, n1 = nc - n0;
-  for (size_t i = 0; i < M; ++i) {
-    uint8_t* row = y + i * y_stride;
-    Avx512StoreU8x16(row, rq.Apply(tile.acc[i][0], i0, b0, m0), n0);
-    if (n1 != 0) Avx512StoreU8x16(row + 16, rq.Apply(tile.acc[i][1], i1, b1, m1), n1);
-  }
+  Avx512StoreTile32U8<M>(tile, nc, y, y_stride, p);
 }
 
 template <size_t M>
