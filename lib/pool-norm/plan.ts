@@ -2,8 +2,8 @@
 
 import { QStorage, addon } from '../native';
 import { OpPlan, makePlan } from '../plan';
-import { QDType, QTensor, makePerTensorQuantizedTensor } from '../qtensor';
-import { MemoryFormat, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
+import { QDType, QTensor, makePerTensorQuantizedTensor, wrapPerTensorOutput } from '../qtensor';
+import { MemoryFormat, contiguousStrides, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
 import { OpName, native } from './native';
@@ -135,15 +135,26 @@ function inputStorage(p: Problem): { storage: ReturnType<typeof storageIn>; layo
   return { storage: storageIn(p.input, format), layout: p.channelsLast ? 1 : 0 };
 }
 
+/** The strides of a dense tensor of `shape` in memory order N, C (contiguous) or N, spatial..., C (channels last). */
+function denseStrides(shape: readonly number[], channelsLast: boolean): number[] {
+  if (!channelsLast) return contiguousStrides(shape);
+  const rank = shape.length;
+  const memory = contiguousStrides([shape[0], ...shape.slice(2), shape[1]]);
+  return [memory[0], memory[rank - 1], ...memory.slice(1, rank - 1)];
+}
+
 /** Outputs keep the layout the op computed in: channels last when the input was, else contiguous. */
 function outputFinish(p: Problem, outSpatial: readonly number[]) {
-  const shape = p.batched ? [p.batch, p.channels, ...outSpatial] : [p.channels, ...outSpatial];
-  const format: MemoryFormat = p.channelsLast ? channelsLastFormat(shape.length)! : 'contiguous_format';
+  const shape = Object.freeze(p.batched ? [p.batch, p.channels, ...outSpatial] : [p.channels, ...outSpatial]);
+  const strides = Object.freeze(denseStrides(shape, p.channelsLast));
   // torch computes channels last whenever the input is dense that way, but an input that is
   // also dense contiguous (C = 1, 1x1 spatial) gets a contiguous output (suggest_memory_format).
   const contiguousOutput = p.channelsLast && !p.forcedChannelsLast && suggestedFormat(p.input) === 'contiguous_format';
+  const { scale, zeroPoint, dtype } = p.input;
+  // The binding's fresh storage of numel(shape) values and the qparams of a checked QTensor:
+  // wrapped as they are (outputTensor's checks and permute cost more than the small ops' kernels).
   return (storage: ReturnType<typeof storageIn>): QTensor => {
-    const y = outputTensor(storage, shape, format, p.input.scale, p.input.zeroPoint, p.input.dtype);
+    const y = wrapPerTensorOutput(storage, shape, strides, scale, zeroPoint, dtype);
     return contiguousOutput ? y.contiguous() : y;
   };
 }
@@ -194,10 +205,25 @@ function poolWindow(p: Problem, kernelSize: unknown, stride: unknown, padding: u
   return { kernel, stride: strides, padding: paddings, dilation: dilations, output };
 }
 
+/** The binding's geometry: batch, channels, then input, output, kernel, stride, padding, dilation each as (D, H, W). */
+function bindingGeometry(p: Problem, output: readonly number[], kernel?: readonly number[], stride?: readonly number[], padding?: readonly number[], dilation?: readonly number[]): Float64Array {
+  const g = new Float64Array(20);
+  g[0] = p.batch;
+  g[1] = p.channels;
+  const lists = [p.spatial, output, kernel, stride, padding, dilation];
+  for (let k = 0; k < 6; k++) {
+    const list = lists[k];
+    for (let d = 0; d < 3; d++) {
+      const i = d - (3 - p.spatial.length);
+      // Dims in front of an N-d problem's: size 1, padding 0; an adaptive pool's window: 1, 1, 0, 1.
+      g[2 + 3 * k + d] = list !== undefined && i >= 0 ? list[i] : k === 4 ? 0 : 1;
+    }
+  }
+  return g;
+}
+
 function poolGeometry(p: Problem, w: Window): Float64Array {
-  return Float64Array.from([
-    p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(w.output, 1), ...pad3(w.kernel, 1), ...pad3(w.stride, 1), ...pad3(w.padding, 0), ...pad3(w.dilation, 1),
-  ]);
+  return bindingGeometry(p, w.output, w.kernel, w.stride, w.padding, w.dilation);
 }
 
 /** @internal */
@@ -254,7 +280,7 @@ function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: st
 }
 
 function adaptiveGeometry(p: Problem, output: readonly number[]): Float64Array {
-  return Float64Array.from([p.batch, p.channels, ...pad3(p.spatial, 1), ...pad3(output, 1), 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1]);
+  return bindingGeometry(p, output);
 }
 
 /** @internal */
