@@ -83,6 +83,8 @@ type IntOrList = number | readonly number[];
 
 /** n non-negative integers from one integer or a list of 1 or n (torch's _single/_pair/_triple). */
 export function intTuple(value: unknown, parameter: string, n: number, min: number): number[] {
+  // One valid integer (the usual kernelSize 3, stride 2): no list to copy, no parameter names to build.
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= 2 ** 31 - 1) return new Array<number>(n).fill(value + 0);
   const given = typeof value === 'number' ? [value] : value;
   if (!Array.isArray(given)) throw validate.invalidType(`integer or array of ${n} integers`, parameter, value);
   const list = validate.arrayOnce(given, parameter, `integer or array of 1 or ${n} integers`, n);
