@@ -866,7 +866,8 @@ export function makePerTensorQuantizedTensor(
  * @internal A per-tensor QTensor over storage a native op has just produced, without
  * makePerTensorQuantizedTensor's checks: the caller guarantees that `storage` is a fresh typed
  * array of exactly numel(shape) elements of dtype's storage kind, that `shape` and `strides`
- * are frozen contiguous ones, and that the qparams passed that dtype's checks (zeroPoint
+ * are frozen and lay the storage out densely (contiguous, or a channels-last permutation of it),
+ * and that the qparams passed that dtype's checks (zeroPoint
  * without a sign of zero). Used by ops' per-call fast paths.
  */
 export function wrapPerTensorOutput(

@@ -1,8 +1,10 @@
-// Pool-norm microkernels (max, window sum, batch norm) on every ISA against the scalar kernel of their slot, exactly.
+// Pool-norm microkernels (pooling rows, batch norm) on every ISA, exactly: pooling rows against native/reference and the scalar kernel of their slot, batch norm against its scalar kernel.
 //
-// Channel counts 1..150 cover every vector tile and tail; row counts 1..5 (0 for sums); outputs
-// carry guard bytes after the last channel; batch norm sees extreme alphas (huge, NaN) and fused
-// ReLU bounds. A kernel above the run's --isa level is excluded; one the CPU lacks is skipped.
+// Channel counts 1..150 cover every vector tile and tail; pooling rows get random W geometries
+// (stride, padding, dilation, ceil_mode, empty windows, windows above the int16 partial sums'
+// limit), both average formulas, count_include_pad and divisor overrides; outputs carry guard
+// bytes after the last value; batch norm sees extreme alphas (huge, NaN) and fused ReLU bounds. A kernel above the run's --isa level is excluded; one the CPU lacks is skipped.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -12,6 +14,8 @@
 
 #include "base/cpu.h"
 #include "harness.h"
+#include "ops/pool.h"
+#include "reference/pool-norm-ref.h"
 #include "ukernels/ukernels.h"
 
 namespace qk {
@@ -61,47 +65,147 @@ bool Compare(Context& ctx, const std::string& where, const std::vector<Out>& exp
   return true;
 }
 
+// One pooling row as a whole problem for the reference: batch 1, depth 1, `lines` input rows that
+// a window of kernel height `lines` covers at once (one output row), and a random W geometry.
+struct RowCase {
+  PoolGeometry g;
+  std::vector<size_t> offset, count;  // the kernel's columns, from the W geometry (pool-norm.h)
+};
+
+RowCase RandomRow(Random& rng, size_t channels, bool dilation) {
+  RowCase r;
+  PoolGeometry& g = r.g;
+  g.channels = channels;
+  // Mostly small windows; one in eight above kPoolInt16Values elements (the int16 partial sums'
+  // flush), up to 40 lines of 8 columns.
+  const bool large = rng.Int(0, 7) == 0;
+  g.input[1] = g.kernel[1] = static_cast<size_t>(large ? rng.Int(17, 40) : rng.Int(1, 4));
+  g.kernel[2] = static_cast<size_t>(large ? rng.Int(5, 8) : rng.Int(1, 4));
+  g.dilation[2] = dilation ? static_cast<size_t>(rng.Int(1, 3)) : 1;
+  g.padding[2] = static_cast<size_t>(rng.Int(0, static_cast<int64_t>(g.kernel[2] / 2)));
+  g.stride[2] = static_cast<size_t>(rng.Int(1, 3));
+  const size_t span = g.dilation[2] * (g.kernel[2] - 1) + 1;
+  g.input[2] = static_cast<size_t>(std::max<int64_t>(1, static_cast<int64_t>(span) - 2 * static_cast<int64_t>(g.padding[2]))) +
+               static_cast<size_t>(rng.Int(0, 9));
+  int64_t out = 0;
+  if (!PoolOutputSize(static_cast<int64_t>(g.input[2]), static_cast<int64_t>(g.kernel[2]), static_cast<int64_t>(g.padding[2]),
+                      static_cast<int64_t>(g.stride[2]), static_cast<int64_t>(g.dilation[2]), rng.Int(0, 1) == 1, &out)) {
+    out = 1;  // cannot happen for the sizes above; a one-pixel row keeps the case valid
+  }
+  g.output[2] = static_cast<size_t>(out);
+  for (size_t ow = 0; ow < g.output[2]; ++ow) {
+    size_t first = 0, n = 0;
+    for (size_t k = 0; k < g.kernel[2]; ++k) {
+      const int64_t w = static_cast<int64_t>(ow * g.stride[2] + k * g.dilation[2]) - static_cast<int64_t>(g.padding[2]);
+      if (w < 0 || w >= static_cast<int64_t>(g.input[2])) continue;
+      if (n++ == 0) first = static_cast<size_t>(w);
+    }
+    r.offset.push_back(first * channels);
+    r.count.push_back(n);
+  }
+  return r;
+}
+
+PoolRowParams RowParams(const RowCase& r) {
+  return PoolRowParams{r.g.input[1], r.g.channels, r.g.output[2], r.g.dilation[2] * r.g.channels, r.offset.data(),
+                       r.count.data()};
+}
+
+// NHWC <-> NCHW of one image of `spatial` pixels.
 template <typename T>
-void RegisterMaxPool(const char* slot, const char* name, Isa isa, void (*kernel)(size_t, size_t, const T* const*, T*)) {
-  auto* scalar = ScalarOf<void(size_t, size_t, const T* const*, T*)>(slot);
+std::vector<T> Transposed(const std::vector<T>& v, size_t rows, size_t cols) {
+  std::vector<T> t(v.size());
+  for (size_t i = 0; i < rows; ++i)
+    for (size_t j = 0; j < cols; ++j) t[j * rows + i] = v[i * cols + j];
+  return t;
+}
+
+template <typename T>
+void RegisterMaxPool(const char* slot, const char* name, Isa isa, void (*kernel)(const T* const*, T*, const PoolRowParams*)) {
+  auto* scalar = ScalarOf<void(const T* const*, T*, const PoolRowParams*)>(slot);
   RegisterTest(Mode::kIsa, std::string("pool-norm/") + name, [=](Context& ctx) {
     if (!Applies(ctx, isa)) return;
     Random rng(11);
     for (size_t channels = 1; channels <= kMaxChannels; ++channels) {
-      for (size_t rows = 1; rows <= 5; ++rows) {
-        const auto data = RandomRows<T>(rng, rows, channels);
-        const auto ptrs = Pointers(data);
-        std::vector<T> expected(channels + kGuard, static_cast<T>(0x5A)), got = expected;
-        scalar(rows, channels, ptrs.data(), expected.data());
-        kernel(rows, channels, ptrs.data(), got.data());
-        if (!Compare(ctx, std::string(name) + " rows=" + std::to_string(rows) + " channels=" + std::to_string(channels),
-                     expected, got, channels)) {
-          return;
-        }
+      for (int trial = 0; trial < 6; ++trial) {
+        const RowCase r = RandomRow(rng, channels, true);
+        const size_t width = r.g.input[2] * channels;
+        const auto x = RandomQuantized<T>(rng, r.g.input[1] * width);
+        std::vector<const T*> lines;
+        for (size_t l = 0; l < r.g.input[1]; ++l) lines.push_back(x.data() + l * width);
+        const size_t n = r.g.output[2] * channels;
+        std::vector<T> expected(n + kGuard, static_cast<T>(0x5A)), got = expected, from_scalar = expected;
+        MaxPoolRef(r.g, PoolLayout::kChannelsLast, false, x.data(), expected.data());
+        const PoolRowParams p = RowParams(r);
+        kernel(lines.data(), got.data(), &p);
+        scalar(lines.data(), from_scalar.data(), &p);
+        const std::string where = std::string(name) + " lines=" + std::to_string(p.lines) + " W=" +
+                                  std::to_string(r.g.input[2]) + " k=" + std::to_string(r.g.kernel[2]) +
+                                  " channels=" + std::to_string(channels);
+        if (!Compare(ctx, where, expected, got, n) || !Compare(ctx, where + " (scalar slot)", from_scalar, got, n)) return;
       }
+      // No lines (a window in the padding of an outer dim): every pixel the lowest value.
+      const RowCase r = RandomRow(rng, channels, true);
+      PoolRowParams p = RowParams(r);
+      p.lines = 0;
+      const size_t n = r.g.output[2] * channels;
+      std::vector<T> expected(n + kGuard, static_cast<T>(0x5A)), got = expected;
+      std::fill(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(n), std::numeric_limits<T>::lowest());
+      kernel(nullptr, got.data(), &p);
+      if (!Compare(ctx, std::string(name) + " lines=0 channels=" + std::to_string(channels), expected, got, n)) return;
     }
   });
 }
 
+// Average rows in both of PyTorch's formulas (pool.h), against the reference in that layout.
 template <typename T>
-void RegisterSumPool(const char* slot, const char* name, Isa isa,
-                     void (*kernel)(size_t, size_t, const T* const*, int32_t, int32_t*)) {
-  auto* scalar = ScalarOf<void(size_t, size_t, const T* const*, int32_t, int32_t*)>(slot);
+void RegisterAvgPool(const char* slot, const char* name, Isa isa, void (*kernel)(const T* const*, T*, const AvgPoolRowParams*)) {
+  auto* scalar = ScalarOf<void(const T* const*, T*, const AvgPoolRowParams*)>(slot);
   RegisterTest(Mode::kIsa, std::string("pool-norm/") + name, [=](Context& ctx) {
     if (!Applies(ctx, isa)) return;
     Random rng(12);
     for (size_t channels = 1; channels <= kMaxChannels; ++channels) {
-      for (size_t rows = 0; rows <= 5; ++rows) {
-        const auto data = RandomRows<T>(rng, rows, channels);
-        const auto ptrs = Pointers(data);
-        const int32_t init = static_cast<int32_t>(rng.Int(-1000, 1000));
-        std::vector<int32_t> expected(channels + kGuard, 0x5A5A5A5A), got = expected;
-        scalar(rows, channels, ptrs.data(), init, expected.data());
-        kernel(rows, channels, ptrs.data(), init, got.data());
-        if (!Compare(ctx, std::string(name) + " rows=" + std::to_string(rows) + " channels=" + std::to_string(channels),
-                     expected, got, channels)) {
-          return;
+      for (int trial = 0; trial < 8; ++trial) {
+        const RowCase r = RandomRow(rng, channels, false);
+        const PoolGeometry& g = r.g;
+        const size_t width = g.input[2] * channels;
+        const auto x = RandomQuantized<T>(rng, g.input[1] * width);
+        std::vector<const T*> lines;
+        for (size_t l = 0; l < g.input[1]; ++l) lines.push_back(x.data() + l * width);
+        AvgPoolOptions options;
+        options.count_include_pad = rng.Int(0, 1) == 1;
+        options.divisor_override = rng.Int(0, 3) == 0 ? rng.Int(1, 300) : 0;
+        options.zero_point = static_cast<int32_t>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+        const bool last = trial % 2 == 0;
+        std::vector<float> m(g.output[2]), tail_m(g.output[2]);
+        for (size_t ow = 0; ow < g.output[2]; ++ow) {
+          const int64_t start = static_cast<int64_t>(ow * g.stride[2]) - static_cast<int64_t>(g.padding[2]);
+          const int64_t end = std::min(start + static_cast<int64_t>(g.kernel[2]), static_cast<int64_t>(g.input[2] + g.padding[2]));
+          const int64_t divisor = options.divisor_override != 0 ? options.divisor_override
+                                  : options.count_include_pad ? static_cast<int64_t>(g.input[1]) * (end - start)
+                                                              : static_cast<int64_t>(g.input[1] * r.count[ow]);
+          m[ow] = last ? 1.0f / static_cast<float>(divisor) : static_cast<float>(1.0 / static_cast<double>(divisor));
+          tail_m[ow] = last ? 1.0f / (1.0f / m[ow]) : m[ow];
         }
+        const AvgPoolRowParams p{RowParams(r), options.zero_point, last ? 0.0f : static_cast<float>(options.zero_point),
+                                 last ? options.zero_point : 0, last ? channels / 8 * 8 : channels, m.data(), tail_m.data()};
+        const size_t n = g.output[2] * channels;
+        std::vector<T> expected(n + kGuard, static_cast<T>(0x5A)), got = expected, from_scalar = expected;
+        if (last) {
+          AvgPoolRef(g, PoolLayout::kChannelsLast, options, x.data(), expected.data());
+        } else {
+          const auto x_first = Transposed(x, g.input[1] * g.input[2], channels);
+          std::vector<T> y_first(n);
+          AvgPoolRef(g, PoolLayout::kChannelsFirst, options, x_first.data(), y_first.data());
+          const auto y_last = Transposed(y_first, channels, g.output[2]);
+          std::copy(y_last.begin(), y_last.end(), expected.begin());
+        }
+        kernel(lines.data(), got.data(), &p);
+        scalar(lines.data(), from_scalar.data(), &p);
+        const std::string where = std::string(name) + (last ? " NHWC" : " NCHW") + " lines=" + std::to_string(p.row.lines) +
+                                  " W=" + std::to_string(g.input[2]) + " k=" + std::to_string(g.kernel[2]) +
+                                  " channels=" + std::to_string(channels);
+        if (!Compare(ctx, where, expected, got, n) || !Compare(ctx, where + " (scalar slot)", from_scalar, got, n)) return;
       }
     }
   });
@@ -148,8 +252,8 @@ void RegisterBatchNorm(const char* slot, const char* name, Isa isa,
 
 void Register(const char* slot, const char* name, Isa isa, MaxPoolU8Fn* k) { RegisterMaxPool<uint8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, MaxPoolS8Fn* k) { RegisterMaxPool<int8_t>(slot, name, isa, k); }
-void Register(const char* slot, const char* name, Isa isa, SumPoolU8Fn* k) { RegisterSumPool<uint8_t>(slot, name, isa, k); }
-void Register(const char* slot, const char* name, Isa isa, SumPoolS8Fn* k) { RegisterSumPool<int8_t>(slot, name, isa, k); }
+void Register(const char* slot, const char* name, Isa isa, AvgPoolU8Fn* k) { RegisterAvgPool<uint8_t>(slot, name, isa, k); }
+void Register(const char* slot, const char* name, Isa isa, AvgPoolS8Fn* k) { RegisterAvgPool<int8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, BatchNormU8Fn* k) { RegisterBatchNorm<uint8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, BatchNormS8Fn* k) { RegisterBatchNorm<int8_t>(slot, name, isa, k); }
 // Other families' kernels: tested by their own files.

@@ -71,13 +71,13 @@ struct KernelsFor;
 template <>
 struct KernelsFor<uint8_t> {
   static MaxPoolU8Fn* MaxPool(const DispatchTable& t) { return t.qu8_maxpool; }
-  static SumPoolU8Fn* SumPool(const DispatchTable& t) { return t.qu8_sumpool; }
+  static AvgPoolU8Fn* AvgPool(const DispatchTable& t) { return t.qu8_avgpool; }
   static BatchNormU8Fn* BatchNorm(const DispatchTable& t) { return t.qu8_batchnorm; }
 };
 template <>
 struct KernelsFor<int8_t> {
   static MaxPoolS8Fn* MaxPool(const DispatchTable& t) { return t.qs8_maxpool; }
-  static SumPoolS8Fn* SumPool(const DispatchTable& t) { return t.qs8_sumpool; }
+  static AvgPoolS8Fn* AvgPool(const DispatchTable& t) { return t.qs8_avgpool; }
   static BatchNormS8Fn* BatchNorm(const DispatchTable& t) { return t.qs8_batchnorm; }
 };
 

@@ -1,4 +1,4 @@
-// Quantized pooling operators: argument checks, the channels-last staging of NCHW tensors, windows, threads, requantization.
+// Quantized pooling operators: argument checks, the channels-last staging of NCHW tensors, windows, threads, requantization factors.
 #include "ops/pool.h"
 
 #include <algorithm>
@@ -33,11 +33,6 @@ struct Span {
   int64_t Count() const { return end > begin ? (step == 1 ? end - begin : (end - begin + step - 1) / step) : 0; }
 };
 
-struct Window {
-  Span span[3];
-  int64_t divisor;  // average pooling's divisor (unused by max pooling)
-};
-
 // A window of `kernel` positions `dilation` apart starting at o * stride - padding, clipped to [0, input).
 Span ClippedSpan(int64_t o, int64_t input, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation) {
   int64_t begin = o * stride - padding;
@@ -48,84 +43,45 @@ Span ClippedSpan(int64_t o, int64_t input, int64_t kernel, int64_t stride, int64
 
 int64_t I(size_t v) { return static_cast<int64_t>(v); }
 
-// out[c] = clamp(nearbyint(float(acc[c]) * m + pre) + post, T's range) for c < count, where
-// |acc[c]| <= max_abs_acc. Where every |float(acc) * m + pre| stays below 2^22 (every real
-// window), adding and subtracting 1.5 * 2^23 rounds to an integer in the current rounding mode
-// exactly as nearbyint does, so the loop has no libm call (x86-64's baseline has no roundss)
-// and vectorizes; a larger bound (a divisor override far below the window) takes nearbyint.
-// pre or post 0 adds nothing but turns -0 into +0, which the clamp and the cast do not tell apart.
-template <typename T>
-void RoundClamp(const int32_t* acc, size_t count, float m, float pre, float post, double max_abs_acc, T* out) {
-  const float qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
-  if (max_abs_acc * std::fabs(static_cast<double>(m)) + std::fabs(static_cast<double>(pre)) < 4194000.0) {
-    constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
-    for (size_t c = 0; c < count; ++c) {
-      const float t = ((static_cast<float>(acc[c]) * m + pre) + kMagic) - kMagic + post;
-      out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
-    }
-    return;
-  }
-  for (size_t c = 0; c < count; ++c) {
-    const float t = std::nearbyint(static_cast<float>(acc[c]) * m + pre) + post;
-    out[c] = static_cast<T>(std::min<float>(std::max<float>(t, qmin), qmax));
-  }
-}
-
-// The input pixels of one window, as the kernels take them.
-template <typename T>
-struct RowList {
-  const T* const* ptr;
-  size_t count;
-  size_t size() const { return count; }
-  const T* const* data() const { return ptr; }
-  bool empty() const { return count == 0; }
-};
-
-// Runs fn(rows, window, y_pixel) for every output pixel (window_of(o) gives the window of output position o), split over threads; x and y
-// are channels last. Each pixel is computed the same way whoever runs it.
-template <typename T, typename WindowFn, typename PixelFn>
-void ForEachPixel(const PoolGeometry& g, const T* x, T* y, const WindowFn& window_of, const PixelFn& fn) {
-  const size_t out_volume = g.output[0] * g.output[1] * g.output[2];
-  const size_t total = g.batch * out_volume;
-  const size_t C = g.channels;
+// Runs fn(lines, params, od, oh, ow0, y_row) over the output rows of a channels-last problem
+// (x and y channels last), each row of output_width pixels cut into pieces of at most a few
+// thousand values' work, split over threads. span_of(dim, o) gives the in-bounds positions of
+// output position o's window along dim; columns along W are column_step positions apart.
+// Each piece is computed the same way whoever runs it.
+template <typename T, typename SpanFn, typename RowFn>
+void ForEachRow(const PoolGeometry& g, const T* x, T* y, size_t column_step, size_t window, const SpanFn& span_of,
+                const RowFn& fn) {
+  const size_t C = g.channels, OD = g.output[0], OH = g.output[1], OW = g.output[2];
+  const size_t rows = g.batch * OD * OH;
   // No channels: nothing to write, however many pixels the geometry claims (a 0-channel
   // geometry passes the buffer checks with empty buffers; its pixel count is unbounded).
-  if (C == 0 || total == 0) return;
+  if (C == 0 || rows == 0 || OW == 0) return;
+  // The columns of every row's windows, once per call (the same for all rows).
+  std::vector<size_t> offset(OW), count(OW);
+  for (size_t ow = 0; ow < OW; ++ow) {
+    const Span s = span_of(2, I(ow));
+    count[ow] = static_cast<size_t>(s.Count());
+    offset[ow] = count[ow] > 0 ? static_cast<size_t>(s.begin) * C : 0;
+  }
+  const size_t pixel_cost = C * std::max<size_t>(window, 1);
+  const size_t piece = std::min(OW, std::max<size_t>(1, 16384 / pixel_cost));
+  const size_t pieces = (OW + piece - 1) / piece;
   const size_t in0 = g.input[0], in1 = g.input[1], in2 = g.input[2];
-  ParallelOverRange(total, C * 8 + 1, [&](size_t begin, size_t end) {
-    std::vector<const T*> rows;
-    // The first pixel's position by division, the others by stepping it (divisions per pixel
-    // cost more than a small pixel's max or sum).
-    size_t n = begin / out_volume;
-    const size_t first = begin - n * out_volume;
-    int64_t o[3] = {I(first / (g.output[1] * g.output[2])), I(first % (g.output[1] * g.output[2]) / g.output[2]),
-                    I(first % g.output[2])};
-    for (size_t p = begin; p < end; ++p) {
-      if (p != begin && ++o[2] == I(g.output[2])) {
-        o[2] = 0;
-        if (++o[1] == I(g.output[1])) {
-          o[1] = 0;
-          if (++o[0] == I(g.output[0])) {
-            o[0] = 0;
-            ++n;
-          }
-        }
-      }
-      const Window w = window_of(o);
-      // The window's row pointers, written into a buffer grown to the largest window so far
-      // (the sizes and strides held in locals: push_back's stores made the compiler reload them).
-      const Span sd = w.span[0], sh = w.span[1], sw = w.span[2];
-      const size_t needed = static_cast<size_t>(sd.Count() * sh.Count() * sw.Count());
-      if (rows.size() < needed) rows.resize(needed);
-      const T** out_rows = rows.data();
-      size_t count = 0;
+  ParallelOverRange(rows * pieces, piece * pixel_cost + 64, [&](size_t begin, size_t end) {
+    std::vector<const T*> lines;
+    for (size_t t = begin; t < end; ++t) {
+      const size_t row = t / pieces, ow0 = (t % pieces) * piece, width = std::min(piece, OW - ow0);
+      const size_t n = row / (OD * OH);
+      const int64_t od = I(row / OH % OD), oh = I(row % OH);
+      const Span sd = span_of(0, od), sh = span_of(1, oh);
+      lines.clear();
       for (int64_t d = sd.begin; d < sd.end; d += sd.step) {
         for (int64_t h = sh.begin; h < sh.end; h += sh.step) {
-          const T* line = x + ((n * in0 + static_cast<size_t>(d)) * in1 + static_cast<size_t>(h)) * in2 * C;
-          for (int64_t i = sw.begin; i < sw.end; i += sw.step) out_rows[count++] = line + static_cast<size_t>(i) * C;
+          lines.push_back(x + ((n * in0 + static_cast<size_t>(d)) * in1 + static_cast<size_t>(h)) * in2 * C);
         }
       }
-      fn(RowList<T>{out_rows, count}, w, y + p * C);
+      const PoolRowParams params{lines.size(), C, width, column_step * C, offset.data() + ow0, count.data() + ow0};
+      fn(lines.data(), params, od, oh, ow0, y + (row * OW + ow0) * C);
     }
   });
 }
@@ -165,114 +121,108 @@ Status CheckBuffers(const PoolGeometry& g, QDType dtype, size_t x_bytes, size_t 
 template <typename T>
 void RunMaxPool(const PoolGeometry& g, const T* x, T* y, bool adaptive) {
   auto* kernel = KernelsFor<T>::MaxPool(Dispatch());
-  ForEachPixel(
-      g, x, y,
-      [&](const int64_t o[3]) {
-        Window w{};
-        for (int d = 0; d < 3; ++d) {
-          w.span[d] = adaptive ? Span{AdaptiveMaxStart(o[d], I(g.output[d]), I(g.input[d])),
-                                      AdaptiveMaxEnd(o[d], I(g.output[d]), I(g.input[d])), 1}
-                               : ClippedSpan(o[d], I(g.input[d]), I(g.kernel[d]), I(g.stride[d]), I(g.padding[d]),
-                                             I(g.dilation[d]));
-        }
-        return w;
-      },
-      [&](const RowList<T>& rows, const Window&, T* out) {
-        // A dilated window can fall wholly in the padding (input 2, kernel 2, dilation 3,
-        // padding 1): no element to take the max of, so the max's start value, the lowest.
-        if (rows.empty()) {
-          std::fill(out, out + g.channels, std::numeric_limits<T>::lowest());
-          return;
-        }
-        kernel(rows.size(), g.channels, rows.data(), out);
-      });
+  const auto span_of = [&](int d, int64_t o) {
+    return adaptive ? Span{AdaptiveMaxStart(o, I(g.output[d]), I(g.input[d])), AdaptiveMaxEnd(o, I(g.output[d]), I(g.input[d])), 1}
+                    : ClippedSpan(o, I(g.input[d]), I(g.kernel[d]), I(g.stride[d]), I(g.padding[d]), I(g.dilation[d]));
+  };
+  // A dilated window can fall wholly in the padding (input 2, kernel 2, dilation 3, padding 1):
+  // no element to take the max of; the kernel writes the max's start value, the lowest.
+  ForEachRow(g, x, y, adaptive ? 1 : g.dilation[2], g.kernel[0] * g.kernel[1] * g.kernel[2], span_of,
+             [&](const T* const* lines, const PoolRowParams& p, int64_t, int64_t, size_t, T* out) { kernel(lines, out, &p); });
 }
 
-// The requantization of average pooling, per layout (see pool.h); |acc| <= max_abs_acc.
-template <typename T>
-void RequantizeAverage(PoolLayout layout, size_t channels, const int32_t* acc, int64_t divisor, int32_t zero_point,
-                       double max_abs_acc, T* out) {
-  const float zp = static_cast<float>(zero_point);
-  if (layout == PoolLayout::kChannelsFirst) {
-    const float m = static_cast<float>(1.0 / static_cast<double>(divisor));
-    RoundClamp(acc, channels, m, zp, 0.0f, max_abs_acc, out);
-    return;
-  }
-  const float m = 1.0f / static_cast<float>(divisor);
-  const float tail_m = 1.0f / (1.0f / m);
-  const size_t vector_channels = channels / 8 * 8;
-  RoundClamp(acc, vector_channels, m, 0.0f, zp, max_abs_acc, out);
-  RoundClamp(acc + vector_channels, channels - vector_channels, tail_m, 0.0f, zp, max_abs_acc, out + vector_channels);
+// Average pooling's window along one dim: the in-bounds span and the window clipped to the
+// padded input (count_include_pad's factor).
+struct AvgSpan {
+  Span span;
+  int64_t padded;
+};
+AvgSpan AvgWindow(const PoolGeometry& g, int d, int64_t o) {
+  const int64_t start = o * I(g.stride[d]) - I(g.padding[d]);
+  const int64_t end = std::min(start + I(g.kernel[d]), I(g.input[d]) + I(g.padding[d]));
+  return {Span{std::max<int64_t>(start, 0), std::min(end, I(g.input[d])), 1}, end - start};
 }
 
 template <typename T>
 void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& options, const T* x, T* y) {
-  auto* kernel = KernelsFor<T>::SumPool(Dispatch());
-  ForEachPixel(
-      g, x, y,
-      [&](const int64_t o[3]) {
-        Window w{};
-        int64_t pool_size = 1, size = 1;
-        for (int d = 0; d < 3; ++d) {
-          const int64_t start = o[d] * I(g.stride[d]) - I(g.padding[d]);
-          const int64_t end = std::min(start + I(g.kernel[d]), I(g.input[d]) + I(g.padding[d]));
-          pool_size *= end - start;
-          w.span[d] = Span{std::max<int64_t>(start, 0), std::min(end, I(g.input[d])), 1};
-          size *= w.span[d].Count();
-        }
-        w.divisor = options.divisor_override != 0 ? options.divisor_override
-                                                  : (options.count_include_pad ? pool_size : size);
-        return w;
-      },
-      [&](const RowList<T>& rows, const Window& w, T* out) {
-        thread_local std::vector<int32_t> acc;
-        acc.resize(g.channels);
-        const int32_t init = -static_cast<int32_t>(rows.size()) * options.zero_point;
-        kernel(rows.size(), g.channels, rows.data(), init, acc.data());
-        if (options.qnnpack) {
-          const float scale = static_cast<float>(options.scale);
-          const float kernel_size = static_cast<float>(g.kernel[0] * g.kernel[1] * g.kernel[2]);
-          const float multiplier = scale / (scale * kernel_size);
-          for (size_t c = 0; c < g.channels; ++c) {
-            const int64_t q = static_cast<int64_t>(std::lrintf(static_cast<float>(acc[c]) * multiplier)) + options.zero_point;
-            out[c] = static_cast<T>(std::min<int64_t>(std::max<int64_t>(q, std::numeric_limits<T>::min()),
-                                                      std::numeric_limits<T>::max()));
+  auto* kernel = KernelsFor<T>::AvgPool(Dispatch());
+  const size_t OW = g.output[2];
+  std::vector<int64_t> padded_w(OW), count_w(OW);
+  for (size_t ow = 0; ow < OW; ++ow) {
+    const AvgSpan w = AvgWindow(g, 2, I(ow));
+    padded_w[ow] = w.padded;
+    count_w[ow] = w.span.Count();
+  }
+  // QNNPACK's one multiplier for every pixel.
+  const float scale = static_cast<float>(options.scale);
+  const float qnnpack_m = scale / (scale * static_cast<float>(g.kernel[0] * g.kernel[1] * g.kernel[2]));
+  const bool first = layout == PoolLayout::kChannelsFirst && !options.qnnpack;
+  ForEachRow(
+      g, x, y, 1, g.kernel[0] * g.kernel[1] * g.kernel[2], [&](int d, int64_t o) { return AvgWindow(g, d, o).span; },
+      [&](const T* const* lines, const PoolRowParams& p, int64_t od, int64_t oh, size_t ow0, T* out) {
+        thread_local std::vector<float> m, tail_m;
+        m.resize(p.output_width);
+        tail_m.resize(p.output_width);
+        const AvgSpan sd = AvgWindow(g, 0, od), sh = AvgWindow(g, 1, oh);
+        // Neighbouring pixels mostly share a divisor (all but the border ones): the factors are
+        // computed again only when it changes.
+        int64_t last_divisor = 0;
+        float last_m = 0, last_tail_m = 0;
+        for (size_t i = 0; i < p.output_width; ++i) {
+          const size_t ow = ow0 + i;
+          const int64_t divisor =
+              options.divisor_override != 0 ? options.divisor_override
+                                             : (options.count_include_pad ? sd.padded * sh.padded * padded_w[ow]
+                                                                          : sd.span.Count() * sh.span.Count() * count_w[ow]);
+          if (divisor != last_divisor) {
+            last_divisor = divisor;
+            if (options.qnnpack) {
+              last_m = last_tail_m = qnnpack_m;
+            } else if (first) {
+              last_m = last_tail_m = static_cast<float>(1.0 / static_cast<double>(divisor));
+            } else {
+              last_m = 1.0f / static_cast<float>(divisor);
+              last_tail_m = 1.0f / (1.0f / last_m);
+            }
           }
-          return;
+          m[i] = last_m;
+          tail_m[i] = last_tail_m;
         }
-        RequantizeAverage(layout, g.channels, acc.data(), w.divisor, options.zero_point, 256.0 * static_cast<double>(rows.size()), out);
+        // pool.h's formulas: channels first adds the zero point before rounding; channels last
+        // (and QNNPACK) after, channels last with another factor past C rounded down to 8.
+        AvgPoolRowParams params{p, options.zero_point, first ? static_cast<float>(options.zero_point) : 0.0f,
+                                first ? 0 : options.zero_point,
+                                layout == PoolLayout::kChannelsLast && !options.qnnpack ? g.channels / 8 * 8 : g.channels,
+                                m.data(), tail_m.data()};
+        kernel(lines, out, &params);
       });
 }
 
 template <typename T>
 void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_point, const T* x, T* y) {
-  auto* kernel = KernelsFor<T>::SumPool(Dispatch());
-  ForEachPixel(
-      g, x, y,
-      [&](const int64_t o[3]) {
-        Window w{};
-        for (int d = 0; d < 3; ++d) {
-          w.span[d] = Span{AdaptiveAvgStart(o[d], I(g.output[d]), I(g.input[d])),
-                           AdaptiveAvgEnd(o[d], I(g.output[d]), I(g.input[d])), 1};
-        }
-        return w;
-      },
-      [&](const RowList<T>& rows, const Window& w, T* out) {
-        thread_local std::vector<int32_t> acc;
-        acc.resize(g.channels);
-        const int32_t k = static_cast<int32_t>(rows.size());
-        if (layout == PoolLayout::kChannelsFirst) {
-          kernel(rows.size(), g.channels, rows.data(), 0, acc.data());
-          const float r = ((static_cast<float>(1.0 / static_cast<double>(w.span[0].Count())) /
-                            static_cast<float>(w.span[1].Count())) /
-                           static_cast<float>(w.span[2].Count()));
-          RoundClamp(acc.data(), g.channels, r, 0.0f, 0.0f, 256.0 * k, out);
-        } else {
-          kernel(rows.size(), g.channels, rows.data(), -k * zero_point, acc.data());
-          const float inv = 1.0f / (1.0f / (1.0f / static_cast<float>(k)));
-          RoundClamp(acc.data(), g.channels, inv, 0.0f, static_cast<float>(zero_point), 256.0 * k, out);
-        }
-      });
+  auto* kernel = KernelsFor<T>::AvgPool(Dispatch());
+  const auto span_of = [&](int d, int64_t o) {
+    return Span{AdaptiveAvgStart(o, I(g.output[d]), I(g.input[d])), AdaptiveAvgEnd(o, I(g.output[d]), I(g.input[d])), 1};
+  };
+  size_t window = 1;
+  for (int d = 0; d < 3; ++d) window *= g.input[d] / g.output[d] + 1;
+  const bool first = layout == PoolLayout::kChannelsFirst;
+  ForEachRow(g, x, y, 1, window, span_of,
+             [&](const T* const* lines, const PoolRowParams& p, int64_t od, int64_t oh, size_t ow0, T* out) {
+               thread_local std::vector<float> m;
+               m.resize(p.output_width);
+               const int64_t kd = span_of(0, od).Count(), kh = span_of(1, oh).Count();
+               for (size_t i = 0; i < p.output_width; ++i) {
+                 const int64_t kw = static_cast<int64_t>(p.column_count[i]);
+                 m[i] = first ? ((static_cast<float>(1.0 / static_cast<double>(kd)) / static_cast<float>(kh)) /
+                                 static_cast<float>(kw))
+                              : 1.0f / (1.0f / (1.0f / static_cast<float>(kd * kh * kw)));
+               }
+               // pool.h: channels first sums without the zero point (it cancels), channels last
+               // subtracts it per element and adds it back after rounding.
+               AvgPoolRowParams params{p, first ? 0 : zero_point, 0.0f, first ? 0 : zero_point, g.channels, m.data(), m.data()};
+               kernel(lines, out, &params);
+             });
 }
 
 Status CheckWindowVolume(const size_t kernel[3], const char* what) {

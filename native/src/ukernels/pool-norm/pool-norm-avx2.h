@@ -1,12 +1,17 @@
 // Pooling and batch-norm kernel bodies with AVX2 intrinsics (compiled only into the avx2 kernel files).
 //
-// Max pooling is vpmaxub / vpmaxsb over 32 channels; sums widen 16 channels to int32
-// per row; batch norm runs 8 channels through vfmadd231ps and vcvtps2dq (round half to
+// Pooling rows: vpmaxub / vpmaxsb over 32 channels per pixel; average sums in int16 lanes over
+// 32, then 16 channels (widened to int32 every kPoolInt16Values values), then 8 in int32, and
+// the requantization in 8-lane fp32 (vmulps, vaddps, vcvtps2dq: round half to even under the
+// default MXCSR, as lrint). Batch norm runs 8 channels through vfmadd231ps and vcvtps2dq (round half to
 // even under the default MXCSR). Leftover channels go through the scalar bodies, so every
 // value has the scalar formula.
 #pragma once
 
 #include <immintrin.h>
+
+#include <algorithm>
+#include <limits>
 
 #include "ukernels/pool-norm/pool-norm-scalar.h"
 
@@ -20,34 +25,157 @@ inline __m256i Widen8(__m128i v, int8_t) { return _mm256_cvtepi8_epi32(v); }
 inline __m128i Narrow16(__m128i v, uint8_t) { return _mm_packus_epi16(v, v); }
 inline __m128i Narrow16(__m128i v, int8_t) { return _mm_packs_epi16(v, v); }
 
+inline __m256i Widen16x16(__m128i v, uint8_t) { return _mm256_cvtepu8_epi16(v); }
+inline __m256i Widen16x16(__m128i v, int8_t) { return _mm256_cvtepi8_epi16(v); }
+
 template <typename T>
-void MaxPoolAvx2(size_t rows, size_t channels, const T* const* input, T* y) {
-  size_t c = 0;
-  for (; c + 32 <= channels; c += 32) {
-    __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(input[0] + c));
-    for (size_t r = 1; r < rows; ++r) {
-      m = Max8x32(m, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(input[r] + c)), T());
+void MaxPoolRowAvx2(const T* const* lines, T* y, const PoolRowParams& p) {
+  const size_t C = p.channels, stride = p.column_stride;
+  const __m256i lowest = _mm256_set1_epi8(static_cast<char>(std::numeric_limits<T>::lowest()));
+  for (size_t ow = 0; ow < p.output_width; ++ow) {
+    const size_t offset = p.column_offset[ow], count = p.column_count[ow];
+    T* out = y + ow * C;
+    size_t c = 0;
+    for (; c + 32 <= C; c += 32) {
+      __m256i m = lowest;
+      for (size_t l = 0; l < p.lines; ++l) {
+        const T* s = lines[l] + offset + c;
+        for (size_t k = 0; k < count; ++k) {
+          m = Max8x32(m, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + k * stride)), T());
+        }
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), m);
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + c), m);
+    pool_norm_scalar::MaxPoolPixel(lines, y, p, ow, c);
   }
-  pool_norm_scalar::MaxPool(rows, channels, input, y, c);
+}
+
+// Requantizes 8 int32 sums (pool-norm.h) up to the final clamp, which the saturating packs do.
+inline __m256i AvgPoolRequant8(__m256i acc, __m256 scale, __m256 pre, __m256i post) {
+  const __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale), pre);
+  return _mm256_add_epi32(_mm256_cvtps_epi32(t), post);
+}
+
+// The scale of 8 channels starting at c: scale below split, tail_scale from there.
+inline __m256 AvgPoolScale8(size_t c, size_t split, __m256 scale, __m256 tail_scale) {
+  if (c + 8 <= split) return scale;
+  if (c >= split) return tail_scale;
+  const __m256i below = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(split - c)),
+                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return _mm256_blendv_ps(tail_scale, scale, _mm256_castsi256_ps(below));
+}
+
+// Two vectors of 8 int32 values to 16 bytes in order, saturated to T (the clamp of the formula).
+inline __m128i PackAvgPool16(__m256i a, __m256i b, uint8_t) {
+  const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);
+  return _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+}
+inline __m128i PackAvgPool16(__m256i a, __m256i b, int8_t) {
+  const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);
+  return _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+}
+
+inline __m256i PackBytes(__m256i a, __m256i b, uint8_t) { return _mm256_packus_epi16(a, b); }
+inline __m256i PackBytes(__m256i a, __m256i b, int8_t) { return _mm256_packs_epi16(a, b); }
+
+// Values as unsigned bytes: int8 x becomes x + 128 (x ^ 0x80), which the sum's start value
+// takes back (AvgBias), so that both types widen with zero-extending unpacks.
+inline __m256i AsUnsigned(__m256i v, uint8_t) { return v; }
+inline __m256i AsUnsigned(__m256i v, int8_t) { return _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))); }
+constexpr int32_t AvgBias(uint8_t) { return 0; }
+constexpr int32_t AvgBias(int8_t) { return 128; }
+
+// One block of 32 channels of one pixel. The window is summed in int16 lanes (unpacked against
+// zero, in 128-bit lanes) and widened to int32 the same way, so vector q (0..3) holds channels
+// 16 i + 4 q .. 16 i + 4 q + 3 of each 128-bit lane i; the saturating packs (vpackssdw, then
+// vpackuswb / vpacksswb) put them back in order.
+template <typename T>
+inline void AvgPoolBlock32(const T* const* lines, size_t line_count, size_t offset, size_t count, size_t stride, int32_t init,
+                           int64_t below_split, __m256 scale, __m256 tail_scale, __m256 pre, __m256i post, T* out) {
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i acc[4];
+  for (auto& a : acc) a = _mm256_set1_epi32(init);
+  __m256i part_lo = zero, part_hi = zero;
+  pool_norm_scalar::ForEachWindowValue(
+      lines, line_count, offset, count, stride,
+      [&](const T* s) {
+        const __m256i v = AsUnsigned(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)), T());
+        part_lo = _mm256_add_epi16(part_lo, _mm256_unpacklo_epi8(v, zero));
+        part_hi = _mm256_add_epi16(part_hi, _mm256_unpackhi_epi8(v, zero));
+      },
+      [&] {
+        acc[0] = _mm256_add_epi32(acc[0], _mm256_unpacklo_epi16(part_lo, zero));
+        acc[1] = _mm256_add_epi32(acc[1], _mm256_unpackhi_epi16(part_lo, zero));
+        acc[2] = _mm256_add_epi32(acc[2], _mm256_unpacklo_epi16(part_hi, zero));
+        acc[3] = _mm256_add_epi32(acc[3], _mm256_unpackhi_epi16(part_hi, zero));
+        part_lo = part_hi = zero;
+      });
+  __m256i q[4];
+  for (int v = 0; v < 4; ++v) {
+    __m256 m = scale;
+    if (below_split < 32) {
+      // The channel of each lane of vector v, against the channels left below split.
+      const __m256i channel = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19), _mm256_set1_epi32(4 * v));
+      const __m256i below = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(below_split)), channel);
+      m = _mm256_blendv_ps(tail_scale, scale, _mm256_castsi256_ps(below));
+    }
+    q[v] = AvgPoolRequant8(acc[v], m, pre, post);
+  }
+  const __m256i bytes = PackBytes(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]), T());
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bytes);
 }
 
 template <typename T>
-void SumPoolAvx2(size_t rows, size_t channels, const T* const* input, int32_t init, int32_t* acc) {
-  size_t c = 0;
-  for (; c + 16 <= channels; c += 16) {
-    __m256i lo = _mm256_set1_epi32(init);
-    __m256i hi = lo;
-    for (size_t r = 0; r < rows; ++r) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(input[r] + c));
-      lo = _mm256_add_epi32(lo, Widen8(v, T()));
-      hi = _mm256_add_epi32(hi, Widen8(_mm_srli_si128(v, 8), T()));
+void AvgPoolRowAvx2(const T* const* lines, T* y, const AvgPoolRowParams& p) {
+  const PoolRowParams& r = p.row;
+  const size_t C = r.channels, stride = r.column_stride;
+  const __m256 pre = _mm256_set1_ps(p.pre);
+  const __m256i post = _mm256_set1_epi32(p.post);
+  for (size_t ow = 0; ow < r.output_width; ++ow) {
+    const size_t offset = r.column_offset[ow], count = r.column_count[ow];
+    const int32_t n = static_cast<int32_t>(r.lines * count);
+    const __m256i init = _mm256_set1_epi32(-n * p.zero_point);
+    const __m256 scale = _mm256_set1_ps(p.scale[ow]), tail_scale = _mm256_set1_ps(p.tail_scale[ow]);
+    T* out = y + ow * C;
+    size_t c = 0;
+    for (; c + 32 <= C; c += 32) {
+      const int64_t below_split = c >= p.split ? -1 : static_cast<int64_t>(std::min<size_t>(p.split - c, 32));
+      AvgPoolBlock32(lines, r.lines, offset + c, count, stride, -n * (p.zero_point + AvgBias(T())), below_split, scale,
+                     tail_scale, pre, post, out + c);
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c), lo);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c + 8), hi);
+    // 16 channels: sign- or zero-extended to int16 lanes, widened into two int32 vectors.
+    if (c + 16 <= C) {
+      __m256i lo = init, hi = init, part = _mm256_setzero_si256();
+      pool_norm_scalar::ForEachWindowValue(
+          lines, r.lines, offset + c, count, stride,
+          [&](const T* s) {
+            part = _mm256_add_epi16(part, Widen16x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)), T()));
+          },
+          [&] {
+            lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(part)));
+            hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(part, 1)));
+            part = _mm256_setzero_si256();
+          });
+      const __m256i q_lo = AvgPoolRequant8(lo, AvgPoolScale8(c, p.split, scale, tail_scale), pre, post);
+      const __m256i q_hi = AvgPoolRequant8(hi, AvgPoolScale8(c + 8, p.split, scale, tail_scale), pre, post);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + c), PackAvgPool16(q_lo, q_hi, T()));
+      c += 16;
+    }
+    // 8 channels: int32 lanes straight away.
+    if (c + 8 <= C) {
+      __m256i acc = init;
+      for (size_t l = 0; l < r.lines; ++l) {
+        const T* s = lines[l] + offset + c;
+        for (size_t k = 0; k < count; ++k) {
+          acc = _mm256_add_epi32(acc, Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + k * stride)), T()));
+        }
+      }
+      const __m256i q = AvgPoolRequant8(acc, AvgPoolScale8(c, p.split, scale, tail_scale), pre, post);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + c), PackAvgPool16(q, q, T()));
+      c += 8;
+    }
+    pool_norm_scalar::AvgPoolPixel(lines, y, p, ow, c);
   }
-  pool_norm_scalar::SumPool(rows, channels, input, init, acc, c);
 }
 
 template <typename T>

@@ -1,11 +1,17 @@
 // Pooling and batch-norm kernel bodies with AVX-512 (F/BW) intrinsics (compiled only into the avx512vnni kernel files).
 //
-// The same steps as pool-norm-avx2.h at twice the width: vpmaxub / vpmaxsb over 64
-// channels, 16-channel int32 sums, 16-channel batch norm ending in vpmovdb (the values
-// are already clamped to the output type, so truncation is exact). Tails run the scalar bodies.
+// Pooling rows: vpmaxub / vpmaxsb over 64 channels per pixel; average sums in int16 lanes over 64
+// channels (widened to int32 every kPoolInt16Values values) and the requantization in 16-lane
+// fp32 (vmulps, vaddps, vcvtps2dq: round half to even under the default MXCSR, as lrint);
+// channel tails under AVX-512BW byte masks, so no scalar tail. Batch norm: 16 channels through
+// vfmadd, ending in vpmovdb (the values are already clamped to the output type, so truncation is
+// exact); its tail runs the scalar body.
 #pragma once
 
 #include <immintrin.h>
+
+#include <algorithm>
+#include <limits>
 
 #include "ukernels/pool-norm/pool-norm-scalar.h"
 
@@ -17,28 +23,144 @@ inline __m512i Max8x64(__m512i a, __m512i b, int8_t) { return _mm512_max_epi8(a,
 inline __m512i Widen16(__m128i v, uint8_t) { return _mm512_cvtepu8_epi32(v); }
 inline __m512i Widen16(__m128i v, int8_t) { return _mm512_cvtepi8_epi32(v); }
 
-template <typename T>
-void MaxPoolAvx512(size_t rows, size_t channels, const T* const* input, T* y) {
-  size_t c = 0;
-  for (; c + 64 <= channels; c += 64) {
-    __m512i m = _mm512_loadu_si512(input[0] + c);
-    for (size_t r = 1; r < rows; ++r) m = Max8x64(m, _mm512_loadu_si512(input[r] + c), T());
-    _mm512_storeu_si512(y + c, m);
-  }
-  pool_norm_scalar::MaxPool(rows, channels, input, y, c);
+
+// A bit per channel of a block of `width` channels starting at c that lies below `limit`.
+inline uint64_t LanesBelow(size_t c, size_t limit, size_t width) {
+  if (c >= limit) return 0;
+  return limit - c >= width ? (width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1) : (uint64_t{1} << (limit - c)) - 1;
 }
 
 template <typename T>
-void SumPoolAvx512(size_t rows, size_t channels, const T* const* input, int32_t init, int32_t* acc) {
-  size_t c = 0;
-  for (; c + 16 <= channels; c += 16) {
-    __m512i sum = _mm512_set1_epi32(init);
-    for (size_t r = 0; r < rows; ++r) {
-      sum = _mm512_add_epi32(sum, Widen16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(input[r] + c)), T()));
+void MaxPoolRowAvx512(const T* const* lines, T* y, const PoolRowParams& p) {
+  const size_t C = p.channels, stride = p.column_stride;
+  const __m512i lowest = _mm512_set1_epi8(static_cast<char>(std::numeric_limits<T>::lowest()));
+  for (size_t ow = 0; ow < p.output_width; ++ow) {
+    const size_t offset = p.column_offset[ow], count = p.column_count[ow];
+    T* out = y + ow * C;
+    size_t c = 0;
+    for (; c + 64 <= C; c += 64) {
+      __m512i m = lowest;
+      for (size_t l = 0; l < p.lines; ++l) {
+        const T* s = lines[l] + offset + c;
+        for (size_t k = 0; k < count; ++k) m = Max8x64(m, _mm512_loadu_si512(s + k * stride), T());
+      }
+      _mm512_storeu_si512(out + c, m);
     }
-    _mm512_storeu_si512(acc + c, sum);
+    // The last channels under a byte mask (masked-off bytes are neither read nor written;
+    // masked stores are slow on Zen 4, so only here).
+    if (c < C) {
+      const __mmask64 mask = LanesBelow(c, C, 64);
+      __m512i m = lowest;
+      for (size_t l = 0; l < p.lines; ++l) {
+        const T* s = lines[l] + offset + c;
+        for (size_t k = 0; k < count; ++k) m = Max8x64(m, _mm512_maskz_loadu_epi8(mask, s + k * stride), T());
+      }
+      _mm512_mask_storeu_epi8(out + c, mask, m);
+    }
   }
-  pool_norm_scalar::SumPool(rows, channels, input, init, acc, c);
+}
+
+// Requantizes 16 int32 sums (pool-norm.h) up to the final clamp, which the saturating packs do.
+// Without kPre, pre is 0 and adding it would change nothing (-0 and +0 round alike).
+template <bool kPre>
+inline __m512i AvgPoolRequant16(__m512i acc, __m512 scale, __m512 pre, __m512i post) {
+  __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
+  if (kPre) t = _mm512_add_ps(t, pre);
+  return _mm512_add_epi32(_mm512_cvtps_epi32(t), post);
+}
+
+inline __m512i PackBytes(__m512i a, __m512i b, uint8_t) { return _mm512_packus_epi16(a, b); }
+inline __m512i PackBytes(__m512i a, __m512i b, int8_t) { return _mm512_packs_epi16(a, b); }
+
+// Values as unsigned bytes: int8 x becomes x + 128 (x ^ 0x80), which the sum's start value
+// takes back (AvgBias), so that both types widen with zero-extending unpacks.
+inline __m512i AsUnsigned(__m512i v, uint8_t) { return v; }
+inline __m512i AsUnsigned(__m512i v, int8_t) { return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80))); }
+constexpr int32_t AvgBias(uint8_t) { return 0; }
+constexpr int32_t AvgBias(int8_t) { return 128; }
+
+// One block of 64 channels of one pixel (masked: the channels the mask selects). The window is
+// summed in int16 lanes (unpacked against zero, in 128-bit lanes) and widened to int32 the same
+// way, so vector q (0..3) holds channels 16 i + 4 q .. 16 i + 4 q + 3 of each 128-bit lane i;
+// the saturating packs (vpackssdw, then vpackuswb / vpacksswb) put them back in order.
+template <typename T, bool kMasked, bool kPre>
+inline void AvgPoolBlock64(const T* const* lines, size_t line_count, size_t offset, size_t count, size_t stride,
+                           __mmask64 mask, __m512i init, int64_t below_split, __m512 scale, __m512 tail_scale, __m512 pre,
+                           __m512i post, T* out) {
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i acc[4] = {init, init, init, init};
+  __m512i part_lo = zero, part_hi = zero;
+  pool_norm_scalar::ForEachWindowValue(
+      lines, line_count, offset, count, stride,
+      [&](const T* s) {
+        const __m512i v = AsUnsigned(kMasked ? _mm512_maskz_loadu_epi8(mask, s) : _mm512_loadu_si512(s), T());
+        part_lo = _mm512_add_epi16(part_lo, _mm512_unpacklo_epi8(v, zero));
+        part_hi = _mm512_add_epi16(part_hi, _mm512_unpackhi_epi8(v, zero));
+      },
+      [&] {
+        acc[0] = _mm512_add_epi32(acc[0], _mm512_unpacklo_epi16(part_lo, zero));
+        acc[1] = _mm512_add_epi32(acc[1], _mm512_unpackhi_epi16(part_lo, zero));
+        acc[2] = _mm512_add_epi32(acc[2], _mm512_unpacklo_epi16(part_hi, zero));
+        acc[3] = _mm512_add_epi32(acc[3], _mm512_unpackhi_epi16(part_hi, zero));
+        part_lo = part_hi = zero;
+      });
+  __m512i q[4];
+  for (int v = 0; v < 4; ++v) {
+    __m512 m = scale;
+    if (below_split < 64) {
+      // The channel of each lane of vector v, against the channels left below split.
+      const __m512i channel = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35, 48, 49, 50, 51),
+                                               _mm512_set1_epi32(4 * v));
+      const __mmask16 below = _mm512_cmplt_epi32_mask(channel, _mm512_set1_epi32(static_cast<int32_t>(below_split)));
+      m = _mm512_mask_blend_ps(below, tail_scale, scale);
+    }
+    q[v] = AvgPoolRequant16<kPre>(acc[v], m, pre, post);
+  }
+  const __m512i bytes = PackBytes(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]), T());
+  if (kMasked) {
+    _mm512_mask_storeu_epi8(out, mask, bytes);
+  } else {
+    _mm512_storeu_si512(out, bytes);
+  }
+}
+
+template <typename T, bool kPre>
+void AvgPoolRowAvx512(const T* const* lines, T* y, const AvgPoolRowParams& p) {
+  const PoolRowParams& r = p.row;
+  const size_t C = r.channels;
+  const __m512 pre = _mm512_set1_ps(p.pre);
+  const __m512i post = _mm512_set1_epi32(p.post);
+  for (size_t ow = 0; ow < r.output_width; ++ow) {
+    const size_t offset = r.column_offset[ow], count = r.column_count[ow];
+    const __m512i init = _mm512_set1_epi32(-static_cast<int32_t>(r.lines * count) * (p.zero_point + AvgBias(T())));
+    const __m512 scale = _mm512_set1_ps(p.scale[ow]), tail_scale = _mm512_set1_ps(p.tail_scale[ow]);
+    T* out = y + ow * C;
+    // Channels of the block below split (clamped to [-1, 64]): those take scale, the others tail_scale.
+    const auto below_split = [&](size_t c) {
+      return c >= p.split ? int64_t{-1} : static_cast<int64_t>(std::min<size_t>(p.split - c, 64));
+    };
+    size_t c = 0;
+    for (; c + 64 <= C; c += 64) {
+      AvgPoolBlock64<T, false, kPre>(lines, r.lines, offset + c, count, r.column_stride, 0, init, below_split(c), scale,
+                               tail_scale, pre, post, out + c);
+    }
+    // The last channels under a byte mask (masked-off bytes are neither read nor written;
+    // masked stores are slow on Zen 4, so only here).
+    if (c < C) {
+      AvgPoolBlock64<T, true, kPre>(lines, r.lines, offset + c, count, r.column_stride, LanesBelow(c, C, 64), init,
+                              below_split(c), scale, tail_scale, pre, post, out + c);
+    }
+  }
+}
+
+// Channels-first formulas add pre before rounding; the others have none (pool.h).
+template <typename T>
+void AvgPoolRowAvx512(const T* const* lines, T* y, const AvgPoolRowParams& p) {
+  if (p.pre != 0.0f) {
+    AvgPoolRowAvx512<T, true>(lines, y, p);
+  } else {
+    AvgPoolRowAvx512<T, false>(lines, y, p);
+  }
 }
 
 template <typename T>

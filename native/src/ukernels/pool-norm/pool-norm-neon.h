@@ -1,12 +1,16 @@
 // Pooling and batch-norm kernel bodies with NEON intrinsics (compiled only into the neon kernel files).
 //
-// umax / smax over 16 channels; sums widen 16 channels to four int32x4 per row; batch norm
+// Pooling rows: umax / smax over 16 channels per pixel; average sums in int16 lanes over 8
+// channels (uaddw / saddw, widened to int32 every kPoolInt16Values values), requantized with
+// fmul, fadd and fcvtns (round half to even, as lrint under the default mode). Batch norm
 // uses fmla (fused, one rounding, as the scalar std::fma) and fcvtns (round half to even).
 // FMAX would propagate NaN, so the lower clamp is a compare-and-select that maps NaN to the
 // bound, as the scalar formula does. Tails run the scalar bodies.
 #pragma once
 
 #include <arm_neon.h>
+
+#include <limits>
 
 #include "ukernels/pool-norm/pool-norm-scalar.h"
 
@@ -31,32 +35,78 @@ inline int32x4x2_t Widen8(const int8_t* p) {
 inline void Narrow8(uint8_t* p, int16x8_t v) { vst1_u8(p, vqmovun_s16(v)); }
 inline void Narrow8(int8_t* p, int16x8_t v) { vst1_s8(p, vqmovn_s16(v)); }
 
+inline uint8x16_t Lowest16(uint8_t) { return vdupq_n_u8(0); }
+inline int8x16_t Lowest16(int8_t) { return vdupq_n_s8(-128); }
+// Adds 8 values to int16 lanes.
+inline int16x8_t AddWiden8(int16x8_t acc, const uint8_t* p) {
+  return vreinterpretq_s16_u16(vaddw_u8(vreinterpretq_u16_s16(acc), vld1_u8(p)));
+}
+inline int16x8_t AddWiden8(int16x8_t acc, const int8_t* p) { return vaddw_s8(acc, vld1_s8(p)); }
+
 template <typename T>
-void MaxPoolNeon(size_t rows, size_t channels, const T* const* input, T* y) {
-  size_t c = 0;
-  for (; c + 16 <= channels; c += 16) {
-    auto m = Load16(input[0] + c);
-    for (size_t r = 1; r < rows; ++r) m = Max16(m, Load16(input[r] + c));
-    Store16(y + c, m);
+void MaxPoolRowNeon(const T* const* lines, T* y, const PoolRowParams& p) {
+  const size_t C = p.channels, stride = p.column_stride;
+  for (size_t ow = 0; ow < p.output_width; ++ow) {
+    const size_t offset = p.column_offset[ow], count = p.column_count[ow];
+    T* out = y + ow * C;
+    size_t c = 0;
+    for (; c + 16 <= C; c += 16) {
+      auto m = Lowest16(T());
+      for (size_t l = 0; l < p.lines; ++l) {
+        const T* s = lines[l] + offset + c;
+        for (size_t k = 0; k < count; ++k) m = Max16(m, Load16(s + k * stride));
+      }
+      Store16(out + c, m);
+    }
+    pool_norm_scalar::MaxPoolPixel(lines, y, p, ow, c);
   }
-  pool_norm_scalar::MaxPool(rows, channels, input, y, c);
+}
+
+// Requantizes 4 int32 sums (pool-norm.h) up to the final clamp, which the saturating narrowing
+// does: vmulq then vaddq (two roundings, as the scalar formula), fcvtns (round half to even).
+inline int32x4_t AvgPoolRequant4(int32x4_t acc, float32x4_t scale, float32x4_t pre, int32x4_t post) {
+  const float32x4_t t = vaddq_f32(vmulq_f32(vcvtq_f32_s32(acc), scale), pre);
+  return vaddq_s32(vcvtnq_s32_f32(t), post);
+}
+
+// The scale of 4 channels starting at c: scale below split, tail_scale from there.
+inline float32x4_t AvgPoolScale4(size_t c, size_t split, float32x4_t scale, float32x4_t tail_scale) {
+  if (c + 4 <= split) return scale;
+  if (c >= split) return tail_scale;
+  const int32_t lanes[4] = {0, 1, 2, 3};
+  const uint32x4_t below = vcltq_s32(vld1q_s32(lanes), vdupq_n_s32(static_cast<int32_t>(split - c)));
+  return vbslq_f32(below, scale, tail_scale);
 }
 
 template <typename T>
-void SumPoolNeon(size_t rows, size_t channels, const T* const* input, int32_t init, int32_t* acc) {
-  size_t c = 0;
-  for (; c + 8 <= channels; c += 8) {
-    int32x4_t lo = vdupq_n_s32(init);
-    int32x4_t hi = lo;
-    for (size_t r = 0; r < rows; ++r) {
-      const int32x4x2_t v = Widen8(input[r] + c);
-      lo = vaddq_s32(lo, v.val[0]);
-      hi = vaddq_s32(hi, v.val[1]);
+void AvgPoolRowNeon(const T* const* lines, T* y, const AvgPoolRowParams& p) {
+  const PoolRowParams& r = p.row;
+  const size_t C = r.channels, stride = r.column_stride;
+  const float32x4_t pre = vdupq_n_f32(p.pre);
+  const int32x4_t post = vdupq_n_s32(p.post);
+  for (size_t ow = 0; ow < r.output_width; ++ow) {
+    const size_t offset = r.column_offset[ow], count = r.column_count[ow];
+    const int32x4_t init = vdupq_n_s32(-static_cast<int32_t>(r.lines * count) * p.zero_point);
+    const float32x4_t scale = vdupq_n_f32(p.scale[ow]), tail_scale = vdupq_n_f32(p.tail_scale[ow]);
+    T* out = y + ow * C;
+    size_t c = 0;
+    // 8 channels per block, summed in int16 lanes and widened into two int32x4.
+    for (; c + 8 <= C; c += 8) {
+      int32x4_t lo = init, hi = init;
+      int16x8_t part = vdupq_n_s16(0);
+      pool_norm_scalar::ForEachWindowValue(
+          lines, r.lines, offset + c, count, stride, [&](const T* s) { part = AddWiden8(part, s); },
+          [&] {
+            lo = vaddw_s16(lo, vget_low_s16(part));
+            hi = vaddw_s16(hi, vget_high_s16(part));
+            part = vdupq_n_s16(0);
+          });
+      const int32x4_t q_lo = AvgPoolRequant4(lo, AvgPoolScale4(c, p.split, scale, tail_scale), pre, post);
+      const int32x4_t q_hi = AvgPoolRequant4(hi, AvgPoolScale4(c + 4, p.split, scale, tail_scale), pre, post);
+      Narrow8(out + c, vcombine_s16(vqmovn_s32(q_lo), vqmovn_s32(q_hi)));  // saturating, as the clamp
     }
-    vst1q_s32(acc + c, lo);
-    vst1q_s32(acc + c + 4, hi);
+    pool_norm_scalar::AvgPoolPixel(lines, y, p, ow, c);
   }
-  pool_norm_scalar::SumPool(rows, channels, input, init, acc, c);
 }
 
 inline int32x4_t BatchNormQuad(int32x4_t raw, const float* alpha, const float* beta, int32x4_t x_zero_point,

@@ -7,28 +7,95 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "ukernels/ukernels.h"
 
 namespace qk {
 namespace pool_norm_scalar {
 
+
+// Channels [begin, channels) of output pixel ow of a pooling row (pool-norm.h).
 template <typename T>
-inline void MaxPool(size_t rows, size_t channels, const T* const* input, T* y, size_t begin = 0) {
-  for (size_t c = begin; c < channels; ++c) {
-    T m = input[0][c];
-    for (size_t r = 1; r < rows; ++r) m = input[r][c] > m ? input[r][c] : m;
-    y[c] = m;
+inline void MaxPoolPixel(const T* const* lines, T* y, const PoolRowParams& p, size_t ow, size_t begin) {
+  const size_t offset = p.column_offset[ow], count = p.column_count[ow];
+  T* out = y + ow * p.channels;
+  for (size_t c = begin; c < p.channels; ++c) {
+    T m = std::numeric_limits<T>::lowest();
+    for (size_t l = 0; l < p.lines; ++l) {
+      const T* s = lines[l] + offset + c;
+      for (size_t k = 0; k < count; ++k) m = s[k * p.column_stride] > m ? s[k * p.column_stride] : m;
+    }
+    out[c] = m;
+  }
+}
+
+// Average pooling's requantization of one value (pool-norm.h; |t| < 2^31 - 2^22).
+template <typename T>
+inline T AvgPoolValue(int32_t acc, float scale, const AvgPoolRowParams& p) {
+  const float t = static_cast<float>(acc) * scale + p.pre;
+  // lrint rounds in the current mode as nearbyint does (t fits int32), inline
+  // (cvtss2si, fcvtns under the default mode) instead of a libm call.
+  int32_t q = static_cast<int32_t>(std::lrint(t)) + p.post;
+  q = q < std::numeric_limits<T>::min() ? std::numeric_limits<T>::min() : q;
+  return static_cast<T>(q > std::numeric_limits<T>::max() ? std::numeric_limits<T>::max() : q);
+}
+
+template <typename T>
+inline void AvgPoolPixel(const T* const* lines, T* y, const AvgPoolRowParams& p, size_t ow, size_t begin) {
+  const PoolRowParams& r = p.row;
+  const size_t offset = r.column_offset[ow], count = r.column_count[ow];
+  const int32_t init = -static_cast<int32_t>(r.lines * count) * p.zero_point;
+  T* out = y + ow * r.channels;
+  for (size_t c = begin; c < r.channels; ++c) {
+    int32_t sum = init;
+    for (size_t l = 0; l < r.lines; ++l) {
+      const T* s = lines[l] + offset + c;
+      for (size_t k = 0; k < count; ++k) sum += s[k * r.column_stride];
+    }
+    out[c] = AvgPoolValue<T>(sum, c < p.split ? p.scale[ow] : p.tail_scale[ow], p);
   }
 }
 
 template <typename T>
-inline void SumPool(size_t rows, size_t channels, const T* const* input, int32_t init, int32_t* acc, size_t begin = 0) {
-  for (size_t c = begin; c < channels; ++c) {
-    int32_t sum = init;
-    for (size_t r = 0; r < rows; ++r) sum += input[r][c];
-    acc[c] = sum;
+inline void MaxPoolRow(const T* const* lines, T* y, const PoolRowParams& p) {
+  for (size_t ow = 0; ow < p.output_width; ++ow) MaxPoolPixel(lines, y, p, ow, 0);
+}
+
+template <typename T>
+inline void AvgPoolRow(const T* const* lines, T* y, const AvgPoolRowParams& p) {
+  for (size_t ow = 0; ow < p.row.output_width; ++ow) AvgPoolPixel(lines, y, p, ow, 0);
+}
+
+// Sums of at most this many 8-bit values fit int16 (128 * 255 = 32640), so the SIMD kernels
+// add a window in 16-bit lanes this many values at a time and widen each partial sum once.
+constexpr size_t kPoolInt16Values = 128;
+
+// Calls add(pointer) for every value of one pixel's window (`lines` lines from offset on,
+// `count` columns `stride` apart) and flush() after every kPoolInt16Values of them and at the
+// end (the SIMD kernels' int16 partial sums); a window that small needs no counting.
+template <typename T, typename Add, typename Flush>
+inline void ForEachWindowValue(const T* const* lines, size_t line_count, size_t offset, size_t count, size_t stride,
+                               const Add& add, const Flush& flush) {
+  if (line_count * count <= kPoolInt16Values) {
+    for (size_t l = 0; l < line_count; ++l) {
+      const T* s = lines[l] + offset;
+      for (size_t k = 0; k < count; ++k) add(s + k * stride);
+    }
+  } else {
+    size_t pending = 0;
+    for (size_t l = 0; l < line_count; ++l) {
+      const T* s = lines[l] + offset;
+      for (size_t k = 0; k < count; ++k) {
+        add(s + k * stride);
+        if (++pending == kPoolInt16Values) {
+          flush();
+          pending = 0;
+        }
+      }
+    }
   }
+  flush();
 }
 
 // |t| beyond 2^30 saturates whatever the zero point; NaN counts as -2^30 (x86 MAXPS with the

@@ -1,12 +1,21 @@
 // Pooling, normalization and resampling microkernels: function types and parameter structs (declarations come from registry.inc via ukernels.h).
 //
-// The pooling kernels work on channels-last rows: each output pixel is computed from
-// the `rows` input pixels its window covers (padding already left out by the op), each a
-// run of `channels` contiguous values. An NCHW tensor is transposed to that form by the op.
+// The pooling kernels produce one output row of a channels-last pool per call: output_width
+// pixels along W, each from the `lines` input lines its window covers in the outer dims (the
+// (d, h) positions, padding left out by the op), each line a run of W * channels values. Pixel
+// ow reads column_count[ow] columns of each line, the first at element column_offset[ow], the
+// next ones column_stride elements apart (a dilated window); the op computes these columns
+// once per call, so the kernels never see padding, stride or ceil_mode. With n = lines *
+// column_count[ow] the pixel's element count (the op bounds it by 2^23):
 //
-//   maxpool:      y[c] = max over r of rows[r][c]                       (rows >= 1)
-//   avgpool sum:  acc[c] = init + sum over r of rows[r][c]  in int32    (rows >= 0; the op
-//                 bounds rows * 255 so that the sum cannot overflow)
+//   maxpool:  y[ow][c] = max over the window of x[c]  (the type's lowest when n = 0)
+//   avgpool:  acc = sum over the window of x[c] - n * zero_point   (int32, exact)
+//             t = float(acc) * (c < split ? scale[ow] : tail_scale[ow]) + pre   (two roundings)
+//             y[ow][c] = clamp(nearbyint(t) + post, type range)   (round half to even)
+//             The op keeps |t| below 2^31 - 2^22, so nearbyint(t) fits int32 and SIMD converts it
+//             directly: |acc| <= 255 n <= 255 * 2^23, every factor is at most 1 (a divisor or
+//             window size is at least 1), and |pre| <= 255.
+//   the op maps each of PyTorch's average formulas (ops/pool.h) onto scale, pre, post, split.
 //   batchnorm:    t = fma(alpha[c], float(x[c] - x_zero_point), beta[c])   one rounding, as
 //                 PyTorch's AVX2 kernel (vfmadd); t is clamped to [-2^30, 2^30] (NaN gives
 //                 -2^30), rounded half to even, then y[c] = clamp(int(t) + y_zero_point, qmin, qmax)
@@ -18,6 +27,25 @@
 
 namespace qk {
 
+struct PoolRowParams {
+  size_t lines;
+  size_t channels;
+  size_t output_width;
+  size_t column_stride;         // elements between a window's columns (dilation * channels)
+  const size_t* column_offset;  // [output_width]
+  const size_t* column_count;   // [output_width]
+};
+
+struct AvgPoolRowParams {
+  PoolRowParams row;
+  int32_t zero_point;
+  float pre;
+  int32_t post;
+  size_t split;
+  const float* scale;       // [output_width]
+  const float* tail_scale;  // [output_width]
+};
+
 struct BatchNormParams {
   int32_t x_zero_point;
   int32_t y_zero_point;
@@ -25,10 +53,10 @@ struct BatchNormParams {
   int32_t qmax;
 };
 
-using MaxPoolU8Fn = void(size_t rows, size_t channels, const uint8_t* const* input, uint8_t* y);
-using MaxPoolS8Fn = void(size_t rows, size_t channels, const int8_t* const* input, int8_t* y);
-using SumPoolU8Fn = void(size_t rows, size_t channels, const uint8_t* const* input, int32_t init, int32_t* acc);
-using SumPoolS8Fn = void(size_t rows, size_t channels, const int8_t* const* input, int32_t init, int32_t* acc);
+using MaxPoolU8Fn = void(const uint8_t* const* lines, uint8_t* y, const PoolRowParams* params);
+using MaxPoolS8Fn = void(const int8_t* const* lines, int8_t* y, const PoolRowParams* params);
+using AvgPoolU8Fn = void(const uint8_t* const* lines, uint8_t* y, const AvgPoolRowParams* params);
+using AvgPoolS8Fn = void(const int8_t* const* lines, int8_t* y, const AvgPoolRowParams* params);
 using BatchNormU8Fn = void(size_t channels, const uint8_t* x, const float* alpha, const float* beta, uint8_t* y,
                            const BatchNormParams* params);
 using BatchNormS8Fn = void(size_t channels, const int8_t* x, const float* alpha, const float* beta, int8_t* y,

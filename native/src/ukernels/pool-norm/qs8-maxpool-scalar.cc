@@ -1,10 +1,10 @@
-// qs8 max pooling microkernel, plain C++ (the normative formulas): max over the window's rows, channel by channel.
+// qs8 max pooling microkernel, scalar: one channels-last output row, max over each pixel's window.
 #include "ukernels/pool-norm/pool-norm-scalar.h"
 
 namespace qk {
 
-void qk_qs8_maxpool_ukernel__scalar(size_t rows, size_t channels, const int8_t* const* input, int8_t* y) {
-  pool_norm_scalar::MaxPool(rows, channels, input, y);
+void qk_qs8_maxpool_ukernel__scalar(const int8_t* const* lines, int8_t* y, const PoolRowParams* params) {
+  pool_norm_scalar::MaxPoolRow(lines, y, *params);
 }
 
 }  // namespace qk

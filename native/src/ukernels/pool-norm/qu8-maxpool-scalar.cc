@@ -1,10 +1,10 @@
-// qu8 max pooling microkernel, plain C++ (the normative formulas): max over the window's rows, channel by channel.
+// qu8 max pooling microkernel, scalar: one channels-last output row, max over each pixel's window.
 #include "ukernels/pool-norm/pool-norm-scalar.h"
 
 namespace qk {
 
-void qk_qu8_maxpool_ukernel__scalar(size_t rows, size_t channels, const uint8_t* const* input, uint8_t* y) {
-  pool_norm_scalar::MaxPool(rows, channels, input, y);
+void qk_qu8_maxpool_ukernel__scalar(const uint8_t* const* lines, uint8_t* y, const PoolRowParams* params) {
+  pool_norm_scalar::MaxPoolRow(lines, y, *params);
 }
 
 }  // namespace qk

@@ -1,0 +1,10 @@
+// qs8 average pooling microkernel, NEON: one channels-last output row, window sums and their requantization.
+#include "ukernels/pool-norm/pool-norm-neon.h"
+
+namespace qk {
+
+void qk_qs8_avgpool_ukernel__neon(const int8_t* const* lines, int8_t* y, const AvgPoolRowParams* params) {
+  AvgPoolRowNeon(lines, y, *params);
+}
+
+}  // namespace qk
