@@ -13,22 +13,32 @@ namespace qk {
 namespace {
 
 struct IgemmPair {
-  GemmU8Fn* gemm;
+  const char* gemm_name;  // the u8 kernel's name: pairs are matched by name (below)
   IgemmU8Fn* igemm;
   const char* name;
 };
 constexpr IgemmPair kIgemmPairs[] = {
-#define QK_IGEMM_LAYOUT(u8_kernel, igemm_kernel) IgemmPair{&u8_kernel, &igemm_kernel, #igemm_kernel},
+#define QK_IGEMM_LAYOUT(u8_kernel, igemm_kernel) IgemmPair{#u8_kernel, &igemm_kernel, #igemm_kernel},
 #include "ukernels/gemm/registry.inc"
 #undef QK_IGEMM_LAYOUT
 };
 
+constexpr bool SameName(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) {
+    ++a;
+    ++b;
+  }
+  return *a == *b;
+}
+
 // The layout with its indirect kernel, if a QK_IGEMM_LAYOUT line pairs one with its u8 kernel.
 // constexpr, so kLayouts stays constant-initialized: other files' static initializers (the
-// tests' registration) read it.
+// tests' registration) read it. The kernels are matched by name, not by address: the equality
+// of two functions' addresses is not a constant expression under every build (GCC's
+// sanitizer build refuses it).
 constexpr GemmLayout WithIgemm(GemmLayout l) {
   for (const IgemmPair& pair : kIgemmPairs) {
-    if (pair.gemm == l.u8_kernel) {
+    if (SameName(pair.gemm_name, l.u8_name)) {
       l.igemm_kernel = pair.igemm;
       l.igemm_name = pair.name;
     }

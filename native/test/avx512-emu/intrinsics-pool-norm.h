@@ -17,3 +17,126 @@ static inline __m512i _mm512_max_epi8(__m512i a, __m512i b) {
 }
 #endif
 
+
+// ---- the channels-last pooling rows (sums in 16-bit lanes, SIMD requantization, masked tails) ----
+
+#ifndef QK_EMU__mm512_add_epi16
+#define QK_EMU__mm512_add_epi16
+// VPADDW zmm, zmm, zmm AVX512BW: dst.word[j] := a.word[j] + b.word[j] (wraps modulo 2^16)
+static inline __m512i _mm512_add_epi16(__m512i a, __m512i b) {
+  return qk_avx512emu::Map<uint16_t>(a, b, [](uint16_t x, uint16_t y) { return static_cast<uint16_t>(x + y); });
+}
+#endif
+
+#ifndef QK_EMU__mm512_cmplt_epi32_mask
+#define QK_EMU__mm512_cmplt_epi32_mask
+// VPCMPD k, zmm, zmm, 1 (LT) AVX512F: k[j] := a.dword[j] < b.dword[j] (signed)
+static inline __mmask16 _mm512_cmplt_epi32_mask(__m512i a, __m512i b) {
+  __mmask16 k = 0;
+  for (int j = 0; j < 16; ++j) {
+    if (qk_avx512emu::Get<int32_t>(a, j) < qk_avx512emu::Get<int32_t>(b, j)) k = static_cast<__mmask16>(k | (1u << j));
+  }
+  return k;
+}
+#endif
+
+#ifndef QK_EMU__mm512_mask_blend_ps
+#define QK_EMU__mm512_mask_blend_ps
+// VBLENDMPS zmm {k}, zmm, zmm AVX512F: dst[j] := k[j] ? b[j] : a[j]
+static inline __m512 _mm512_mask_blend_ps(__mmask16 k, __m512 a, __m512 b) {
+  __m512 dst;
+  for (int j = 0; j < 16; ++j) {
+    qk_avx512emu::Put<float>(dst, j, qk_avx512emu::Selected(k, j) ? qk_avx512emu::Get<float>(b, j) : qk_avx512emu::Get<float>(a, j));
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_maskz_loadu_epi8
+#define QK_EMU__mm512_maskz_loadu_epi8
+// VMOVDQU8 zmm {k}{z}, m512 AVX512BW: dst.byte[j] := k[j] ? MEM[p + j] : 0 (masked-off bytes not read)
+static inline __m512i _mm512_maskz_loadu_epi8(__mmask64 k, const void* p) { return qk_avx512emu::MaskzLoad<uint8_t, __m512i>(k, p); }
+#endif
+
+#ifndef QK_EMU__mm512_mask_storeu_epi8
+#define QK_EMU__mm512_mask_storeu_epi8
+// VMOVDQU8 m512 {k}, zmm AVX512BW: MEM[p + j] := a.byte[j] where k[j] (the rest untouched)
+static inline void _mm512_mask_storeu_epi8(void* p, __mmask64 k, __m512i a) { qk_avx512emu::MaskStore<uint8_t>(p, k, a); }
+#endif
+
+#ifndef QK_EMU__mm512_packs_epi32
+#define QK_EMU__mm512_packs_epi32
+// VPACKSSDW zmm, zmm, zmm AVX512BW: per 128-bit lane l, words 0-3 := SaturateS16(a.dword[4l + i]),
+// words 4-7 := SaturateS16(b.dword[4l + i])
+static inline __m512i _mm512_packs_epi32(__m512i a, __m512i b) {
+  __m512i dst;
+  for (int l = 0; l < 4; ++l) {
+    for (int i = 0; i < 8; ++i) {
+      const int32_t x = qk_avx512emu::Get<int32_t>(i < 4 ? a : b, 4 * l + i % 4);
+      qk_avx512emu::Put<int16_t>(dst, 8 * l + i, static_cast<int16_t>(x < -32768 ? -32768 : x > 32767 ? 32767 : x));
+    }
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_packs_epi16
+#define QK_EMU__mm512_packs_epi16
+// VPACKSSWB zmm, zmm, zmm AVX512BW: per 128-bit lane l, bytes 0-7 := SaturateS8(a.word[8l + i]),
+// bytes 8-15 := SaturateS8(b.word[8l + i])
+static inline __m512i _mm512_packs_epi16(__m512i a, __m512i b) {
+  __m512i dst;
+  for (int l = 0; l < 4; ++l) {
+    for (int i = 0; i < 16; ++i) {
+      const int16_t x = qk_avx512emu::Get<int16_t>(i < 8 ? a : b, 8 * l + i % 8);
+      qk_avx512emu::Put<int8_t>(dst, 16 * l + i, static_cast<int8_t>(x < -128 ? -128 : x > 127 ? 127 : x));
+    }
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_setr_epi32
+#define QK_EMU__mm512_setr_epi32
+// dst.dword[j] := e_j (in the argument order)
+static inline __m512i _mm512_setr_epi32(int e0, int e1, int e2, int e3, int e4, int e5, int e6, int e7, int e8, int e9,
+                                        int e10, int e11, int e12, int e13, int e14, int e15) {
+  const int32_t e[16] = {e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13, e14, e15};
+  __m512i dst;
+  for (int j = 0; j < 16; ++j) qk_avx512emu::Put<int32_t>(dst, j, e[j]);
+  return dst;
+}
+#endif
+
+// VPUNPCK{L,H}{BW,WD} zmm, zmm, zmm AVX512BW: per 128-bit lane, the low (high) half's elements of a
+// and b interleaved: dst[2i] := a[half + i], dst[2i + 1] := b[half + i].
+template <typename Lane>
+static inline __m512i qk_emu_unpack512(__m512i a, __m512i b, int high) {
+  constexpr int per_lane = 16 / static_cast<int>(sizeof(Lane));
+  __m512i dst;
+  for (int l = 0; l < 4; ++l) {
+    for (int i = 0; i < per_lane / 2; ++i) {
+      const int from = l * per_lane + high * (per_lane / 2) + i;
+      qk_avx512emu::Put<Lane>(dst, l * per_lane + 2 * i, qk_avx512emu::Get<Lane>(a, from));
+      qk_avx512emu::Put<Lane>(dst, l * per_lane + 2 * i + 1, qk_avx512emu::Get<Lane>(b, from));
+    }
+  }
+  return dst;
+}
+
+#ifndef QK_EMU__mm512_unpacklo_epi8
+#define QK_EMU__mm512_unpacklo_epi8
+static inline __m512i _mm512_unpacklo_epi8(__m512i a, __m512i b) { return qk_emu_unpack512<uint8_t>(a, b, 0); }
+#endif
+#ifndef QK_EMU__mm512_unpackhi_epi8
+#define QK_EMU__mm512_unpackhi_epi8
+static inline __m512i _mm512_unpackhi_epi8(__m512i a, __m512i b) { return qk_emu_unpack512<uint8_t>(a, b, 1); }
+#endif
+#ifndef QK_EMU__mm512_unpacklo_epi16
+#define QK_EMU__mm512_unpacklo_epi16
+static inline __m512i _mm512_unpacklo_epi16(__m512i a, __m512i b) { return qk_emu_unpack512<uint16_t>(a, b, 0); }
+#endif
+#ifndef QK_EMU__mm512_unpackhi_epi16
+#define QK_EMU__mm512_unpackhi_epi16
+static inline __m512i _mm512_unpackhi_epi16(__m512i a, __m512i b) { return qk_emu_unpack512<uint16_t>(a, b, 1); }
+#endif
