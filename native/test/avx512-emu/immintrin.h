@@ -182,6 +182,37 @@ inline void MaskStore(void* p, uint64_t k, const Vector& a) {
   }
 }
 
+// The unpacks (PUNPCKL/H*): per 128-bit lane, the low (high = 0) or high (high = 1) half of a's
+// and b's elements interleaved: dst[2i] := a[half + i], dst[2i + 1] := b[half + i].
+template <typename Lane, typename Vector>
+inline Vector Unpack(const Vector& a, const Vector& b, int high) {
+  constexpr int per_lane = 16 / static_cast<int>(sizeof(Lane));
+  Vector dst{};
+  for (int l = 0; l < static_cast<int>(sizeof(Vector)) / 16; ++l) {
+    for (int i = 0; i < per_lane / 2; ++i) {
+      const int from = l * per_lane + high * (per_lane / 2) + i;
+      Put<Lane>(dst, l * per_lane + 2 * i, Get<Lane>(a, from));
+      Put<Lane>(dst, l * per_lane + 2 * i + 1, Get<Lane>(b, from));
+    }
+  }
+  return dst;
+}
+
+// The saturating packs (PACKSS*/PACKUS*): per 128-bit lane, a's elements then b's, each narrowed
+// to OutLane with saturation to [lo, hi].
+template <typename InLane, typename OutLane, typename Vector>
+inline Vector PackSaturate(const Vector& a, const Vector& b, InLane lo, InLane hi) {
+  constexpr int in_per_lane = 16 / static_cast<int>(sizeof(InLane));
+  Vector dst{};
+  for (int l = 0; l < static_cast<int>(sizeof(Vector)) / 16; ++l) {
+    for (int i = 0; i < 2 * in_per_lane; ++i) {
+      const InLane x = Get<InLane>(i < in_per_lane ? a : b, in_per_lane * l + i % in_per_lane);
+      Put<OutLane>(dst, 2 * in_per_lane * l + i, static_cast<OutLane>(x < lo ? lo : x > hi ? hi : x));
+    }
+  }
+  return dst;
+}
+
 // ---- per-element operations the pseudocode names ----------------------------------
 
 inline uint32_t Bits(float x) {

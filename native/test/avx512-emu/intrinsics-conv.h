@@ -61,18 +61,8 @@ static inline void _mm256_storeu_si256(__m256i* mem_addr, __m256i a) { std::memc
 // dst.byte[16l + 2i + 1] := b.byte[16l + i], i = 0..7 (VPUNPCKHBW: i = 8..15 of each lane)
 #ifndef QK_EMU__mm256_unpacklo_epi8
 #define QK_EMU__mm256_unpacklo_epi8
-static inline __m256i qk_emu_unpack256_epi8(__m256i a, __m256i b, int half) {
-  __m256i dst;
-  for (int l = 0; l < 2; ++l) {
-    for (int i = 0; i < 8; ++i) {
-      dst.bytes[16 * l + 2 * i] = a.bytes[16 * l + 8 * half + i];
-      dst.bytes[16 * l + 2 * i + 1] = b.bytes[16 * l + 8 * half + i];
-    }
-  }
-  return dst;
-}
-static inline __m256i _mm256_unpacklo_epi8(__m256i a, __m256i b) { return qk_emu_unpack256_epi8(a, b, 0); }
-static inline __m256i _mm256_unpackhi_epi8(__m256i a, __m256i b) { return qk_emu_unpack256_epi8(a, b, 1); }
+static inline __m256i _mm256_unpacklo_epi8(__m256i a, __m256i b) { return qk_avx512emu::Unpack<uint8_t>(a, b, 0); }
+static inline __m256i _mm256_unpackhi_epi8(__m256i a, __m256i b) { return qk_avx512emu::Unpack<uint8_t>(a, b, 1); }
 #endif
 
 // VPMOVZXBW zmm, ymm AVX512BW: dst.word[j] := ZeroExtend16(a.byte[j]), j = 0..31
@@ -105,14 +95,7 @@ static inline __m512 _mm512_shuffle_f32x4(__m512 a, __m512 b, const int imm8) { 
 #ifndef QK_EMU__mm512_packus_epi32
 #define QK_EMU__mm512_packus_epi32
 static inline __m512i _mm512_packus_epi32(__m512i a, __m512i b) {
-  __m512i dst;
-  for (int l = 0; l < 4; ++l) {
-    for (int i = 0; i < 8; ++i) {
-      const int32_t x = qk_avx512emu::Get<int32_t>(i < 4 ? a : b, 4 * l + i % 4);
-      qk_avx512emu::Put<uint16_t>(dst, 8 * l + i, static_cast<uint16_t>(x < 0 ? 0 : x > 65535 ? 65535 : x));
-    }
-  }
-  return dst;
+  return qk_avx512emu::PackSaturate<int32_t, uint16_t>(a, b, 0, 65535);
 }
 #endif
 
@@ -121,14 +104,7 @@ static inline __m512i _mm512_packus_epi32(__m512i a, __m512i b) {
 #ifndef QK_EMU__mm512_packus_epi16
 #define QK_EMU__mm512_packus_epi16
 static inline __m512i _mm512_packus_epi16(__m512i a, __m512i b) {
-  __m512i dst;
-  for (int l = 0; l < 4; ++l) {
-    for (int i = 0; i < 16; ++i) {
-      const int16_t x = qk_avx512emu::Get<int16_t>(i < 8 ? a : b, 8 * l + i % 8);
-      dst.bytes[16 * l + i] = static_cast<unsigned char>(x < 0 ? 0 : x > 255 ? 255 : x);
-    }
-  }
-  return dst;
+  return qk_avx512emu::PackSaturate<int16_t, uint8_t>(a, b, 0, 255);
 }
 #endif
 

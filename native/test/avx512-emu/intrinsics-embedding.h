@@ -48,14 +48,7 @@ static inline __m128i _mm_srli_epi16(__m128i a, int imm8) {
 #ifndef QK_EMU__mm_unpacklo_epi8
 #define QK_EMU__mm_unpacklo_epi8
 // PUNPCKLBW xmm, xmm SSE2: dst.byte[2i] := a.byte[i], dst.byte[2i+1] := b.byte[i], i in [0, 8)
-static inline __m128i _mm_unpacklo_epi8(__m128i a, __m128i b) {
-  __m128i dst{};
-  for (int i = 0; i < 8; ++i) {
-    dst.bytes[2 * i] = a.bytes[i];
-    dst.bytes[2 * i + 1] = b.bytes[i];
-  }
-  return dst;
-}
+static inline __m128i _mm_unpacklo_epi8(__m128i a, __m128i b) { return qk_avx512emu::Unpack<uint8_t>(a, b, 0); }
 #endif
 
 #ifndef QK_EMU__mm_unpackhi_epi64
@@ -225,14 +218,7 @@ static inline __m512 _mm512_insertf32x8(__m512 a, __m256 b, int imm8) {
 #ifndef QK_EMU__mm_unpackhi_epi8
 #define QK_EMU__mm_unpackhi_epi8
 // PUNPCKHBW xmm, xmm SSE2: dst.byte[2i] := a.byte[8+i], dst.byte[2i+1] := b.byte[8+i], i in [0, 8)
-static inline __m128i _mm_unpackhi_epi8(__m128i a, __m128i b) {
-  __m128i dst{};
-  for (int i = 0; i < 8; ++i) {
-    dst.bytes[2 * i] = a.bytes[8 + i];
-    dst.bytes[2 * i + 1] = b.bytes[8 + i];
-  }
-  return dst;
-}
+static inline __m128i _mm_unpackhi_epi8(__m128i a, __m128i b) { return qk_avx512emu::Unpack<uint8_t>(a, b, 1); }
 #endif
 
 #ifndef QK_EMU__mm_cvtsi32_si128

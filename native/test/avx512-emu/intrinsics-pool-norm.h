@@ -69,14 +69,7 @@ static inline void _mm512_mask_storeu_epi8(void* p, __mmask64 k, __m512i a) { qk
 // VPACKSSDW zmm, zmm, zmm AVX512BW: per 128-bit lane l, words 0-3 := SaturateS16(a.dword[4l + i]),
 // words 4-7 := SaturateS16(b.dword[4l + i])
 static inline __m512i _mm512_packs_epi32(__m512i a, __m512i b) {
-  __m512i dst;
-  for (int l = 0; l < 4; ++l) {
-    for (int i = 0; i < 8; ++i) {
-      const int32_t x = qk_avx512emu::Get<int32_t>(i < 4 ? a : b, 4 * l + i % 4);
-      qk_avx512emu::Put<int16_t>(dst, 8 * l + i, static_cast<int16_t>(x < -32768 ? -32768 : x > 32767 ? 32767 : x));
-    }
-  }
-  return dst;
+  return qk_avx512emu::PackSaturate<int32_t, int16_t>(a, b, -32768, 32767);
 }
 #endif
 
@@ -85,14 +78,7 @@ static inline __m512i _mm512_packs_epi32(__m512i a, __m512i b) {
 // VPACKSSWB zmm, zmm, zmm AVX512BW: per 128-bit lane l, bytes 0-7 := SaturateS8(a.word[8l + i]),
 // bytes 8-15 := SaturateS8(b.word[8l + i])
 static inline __m512i _mm512_packs_epi16(__m512i a, __m512i b) {
-  __m512i dst;
-  for (int l = 0; l < 4; ++l) {
-    for (int i = 0; i < 16; ++i) {
-      const int16_t x = qk_avx512emu::Get<int16_t>(i < 8 ? a : b, 8 * l + i % 8);
-      qk_avx512emu::Put<int8_t>(dst, 16 * l + i, static_cast<int8_t>(x < -128 ? -128 : x > 127 ? 127 : x));
-    }
-  }
-  return dst;
+  return qk_avx512emu::PackSaturate<int16_t, int8_t>(a, b, -128, 127);
 }
 #endif
 
@@ -108,35 +94,20 @@ static inline __m512i _mm512_setr_epi32(int e0, int e1, int e2, int e3, int e4, 
 }
 #endif
 
-// VPUNPCK{L,H}{BW,WD} zmm, zmm, zmm AVX512BW: per 128-bit lane, the low (high) half's elements of a
-// and b interleaved: dst[2i] := a[half + i], dst[2i + 1] := b[half + i].
-template <typename Lane>
-static inline __m512i qk_emu_unpack512(__m512i a, __m512i b, int high) {
-  constexpr int per_lane = 16 / static_cast<int>(sizeof(Lane));
-  __m512i dst;
-  for (int l = 0; l < 4; ++l) {
-    for (int i = 0; i < per_lane / 2; ++i) {
-      const int from = l * per_lane + high * (per_lane / 2) + i;
-      qk_avx512emu::Put<Lane>(dst, l * per_lane + 2 * i, qk_avx512emu::Get<Lane>(a, from));
-      qk_avx512emu::Put<Lane>(dst, l * per_lane + 2 * i + 1, qk_avx512emu::Get<Lane>(b, from));
-    }
-  }
-  return dst;
-}
-
+// VPUNPCK{L,H}{BW,WD} zmm, zmm, zmm AVX512BW: per 128-bit lane, interleave of the low (high) halves.
 #ifndef QK_EMU__mm512_unpacklo_epi8
 #define QK_EMU__mm512_unpacklo_epi8
-static inline __m512i _mm512_unpacklo_epi8(__m512i a, __m512i b) { return qk_emu_unpack512<uint8_t>(a, b, 0); }
+static inline __m512i _mm512_unpacklo_epi8(__m512i a, __m512i b) { return qk_avx512emu::Unpack<uint8_t>(a, b, 0); }
 #endif
 #ifndef QK_EMU__mm512_unpackhi_epi8
 #define QK_EMU__mm512_unpackhi_epi8
-static inline __m512i _mm512_unpackhi_epi8(__m512i a, __m512i b) { return qk_emu_unpack512<uint8_t>(a, b, 1); }
+static inline __m512i _mm512_unpackhi_epi8(__m512i a, __m512i b) { return qk_avx512emu::Unpack<uint8_t>(a, b, 1); }
 #endif
 #ifndef QK_EMU__mm512_unpacklo_epi16
 #define QK_EMU__mm512_unpacklo_epi16
-static inline __m512i _mm512_unpacklo_epi16(__m512i a, __m512i b) { return qk_emu_unpack512<uint16_t>(a, b, 0); }
+static inline __m512i _mm512_unpacklo_epi16(__m512i a, __m512i b) { return qk_avx512emu::Unpack<uint16_t>(a, b, 0); }
 #endif
 #ifndef QK_EMU__mm512_unpackhi_epi16
 #define QK_EMU__mm512_unpackhi_epi16
-static inline __m512i _mm512_unpackhi_epi16(__m512i a, __m512i b) { return qk_emu_unpack512<uint16_t>(a, b, 1); }
+static inline __m512i _mm512_unpackhi_epi16(__m512i a, __m512i b) { return qk_avx512emu::Unpack<uint16_t>(a, b, 1); }
 #endif
