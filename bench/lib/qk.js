@@ -78,7 +78,7 @@ function prepare(q, s, data, probeTime = 0, clock = 'wall') {
   } catch (e) {
     return { error: e instanceof NotBuilt ? e.message : `qkernels ${s.label}: ${e.message.split('\n')[0]}`, notBuilt: e instanceof NotBuilt };
   }
-  const layouts = s.kind === 'linear' ? ['contiguous'] : ['channels_last', 'contiguous'];
+  const layouts = s.kind === 'linear' || s.layout === 'contiguous' ? ['contiguous'] : ['channels_last', 'contiguous'];
   const failures = [];
   let best = null;
   for (const layout of layouts) {

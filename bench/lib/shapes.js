@@ -8,14 +8,28 @@ function linear(m, k, n) {
   return { id: `linear_${m}x${k}x${n}`, label: `linear ${m}x${k}x${n}`, kind: 'linear', m, k, n };
 }
 
-/** A convolution; sizes per spatial dim; `padding` per dim, applied on both sides. */
-function conv(label, id, { dims, batch = 1, cin, cout, kernel, spatial, stride, padding, groups = 1, transposed = false, outputPadding }) {
+/**
+ * A convolution; sizes per spatial dim; `padding` per dim, applied on both sides. `layout`
+ * 'contiguous' gives every engine an N C [D] [H] W input; without it each engine gets its fast
+ * layout (channels-last for torch, the faster of the two for qkernels: bench/lib/qk.js).
+ */
+function conv(label, id, { dims, batch = 1, cin, cout, kernel, spatial, stride, padding, groups = 1, transposed = false, outputPadding, layout }) {
   const fill = (v, d) => (Array.isArray(v) ? v : Array(dims).fill(v ?? d));
   return {
     id, label, kind: 'conv', dims, batch, cin, cout, groups, transposed,
     kernel: fill(kernel), spatial: fill(spatial), stride: fill(stride, 1), padding: fill(padding, 0),
-    outputPadding: fill(outputPadding, 0),
+    outputPadding: fill(outputPadding, 0), ...(layout ? { layout } : {}),
   };
+}
+
+/** A depthwise convolution of `ch` channels (groups = channels), padded to keep the size at stride 1. */
+function depthwise(dims, ch, kernel, spatial, stride, layout) {
+  const size = dims === 1 ? `L${spatial}` : `${spatial}x${spatial}`;
+  const k = dims === 1 ? `k${kernel}` : `${kernel}x${kernel}`;
+  const tail = `${stride > 1 ? ` s${stride}` : ''}${layout ? ` ${layout === 'contiguous' ? (dims === 1 ? 'NCL' : 'NCHW') : ''}` : ''}`;
+  const id = `dwconv${dims}d_${ch}_${dims === 1 ? `k${kernel}_l${spatial}` : `${kernel}x${kernel}_${spatial}`}${stride > 1 ? `_s${stride}` : ''}${layout ? `_${layout}` : ''}`;
+  return conv(`depthwise conv${dims}d ${ch}ch ${k} ${size}${tail}`, id,
+    { dims, cin: ch, cout: ch, groups: ch, kernel, spatial, stride, padding: (kernel - 1) >> 1, layout });
 }
 
 // Throughput shapes, in the issue's order. (m x k x n for linear: rows x in_features x out_features.)
@@ -37,6 +51,16 @@ const THROUGHPUT_SHAPES = [
   conv('stem conv2d 3->64 7x7 s2 96x96', 'stem_conv2d_3x64_7x7_s2_96', { dims: 2, cin: 3, cout: 64, kernel: 7, spatial: 96, stride: 2, padding: 3 }),
   conv('stem conv2d 3->16 3x3 s2 96x96', 'stem_conv2d_3x16_3x3_s2_96', { dims: 2, cin: 3, cout: 16, kernel: 3, spatial: 96, stride: 2, padding: 1 }),
   conv('stem conv1d 1->32 k80 s16 L8000', 'stem_conv1d_1x32_k80_s16_l8000', { dims: 1, cin: 1, cout: 32, kernel: 80, spatial: 8000, stride: 16, padding: 0 }),
+  // Depthwise (issue 12: 1-D and 2-D, 3x3 and 5x5, stride 1 and 2, both layouts), beside the two
+  // above (channels-last, stride 1): mobilenet's 3x3 s2, the 5x5 of mobilenet v3 / efficientnet
+  // blocks at s1 and s2, and the contiguous (NCHW / NCL) layout of a 3x3, a 5x5 s2 and a 1-D one.
+  depthwise(2, 32, 3, 112, 2),
+  depthwise(2, 72, 5, 56, 1),
+  depthwise(2, 72, 5, 56, 2),
+  depthwise(1, 256, 3, 4000, 2),
+  depthwise(2, 32, 3, 112, 1, 'contiguous'),
+  depthwise(2, 72, 5, 56, 2, 'contiguous'),
+  depthwise(1, 256, 5, 4000, 1, 'contiguous'),
 ];
 
 // The JS call latency shape: a small prepacked linear, per forward call.
@@ -148,4 +172,12 @@ function prepareShapes(shapes, dir) {
   });
 }
 
-module.exports = { THROUGHPUT_SHAPES, LATENCY_SHAPE, outSpatial, opsPerCall, weightShape, inputShape, prepareShapes, rngBytes };
+/** Bytes a depthwise (or any) conv must move per call at the least: its quint8 input and output and int8 weights, each once. */
+function bytesPerCall(s) {
+  const outputs = s.batch * s.cout * prod(outSpatial(s));
+  return prod(inputShape(s)) + outputs + prod(weightShape(s));
+}
+
+const isDepthwise = (s) => s.kind === 'conv' && s.groups > 1 && s.groups === s.cin;
+
+module.exports = { THROUGHPUT_SHAPES, LATENCY_SHAPE, outSpatial, opsPerCall, bytesPerCall, isDepthwise, weightShape, inputShape, prepareShapes, rngBytes };

@@ -13,7 +13,8 @@
 # float32 bias that every engine of the benchmark uses.
 # Inputs are in each engine's fast layout: channels_last (NHWC / NDHWC) for 2-D/3-D conv, and
 # for 1-D conv an N-L-C buffer viewed as N-C-L (which becomes channels_last once torch
-# unsqueezes it to 2-D), so no engine pays for a layout conversion.
+# unsqueezes it to 2-D), so no engine pays for a layout conversion; a shape with layout
+# "contiguous" gets its N C [D] [H] W input as is (the depthwise layouts of issue 12).
 import argparse
 import json
 import os
@@ -59,13 +60,16 @@ def make_module(shape):
     module.scale = shape["yScale"]
     module.zero_point = shape["yZeroPoint"]
     x_float = torch.from_numpy(rng.standard_normal(x_shape, dtype=np.float32))
-    if shape["kind"] == "conv" and len(x_shape) == 3:
+    contiguous = shape.get("layout") == "contiguous"  # the shape asks every engine for N C [D] [H] W
+    if shape["kind"] == "conv" and len(x_shape) == 3 and not contiguous:
         # N-L-C storage viewed as N-C-L.
         x = torch.quantize_per_tensor(x_float.permute(0, 2, 1).contiguous(), shape["xScale"],
                                       shape["xZeroPoint"], torch.quint8).permute(0, 2, 1)
     else:
         x = torch.quantize_per_tensor(x_float, shape["xScale"], shape["xZeroPoint"], torch.quint8)
-        if len(x_shape) == 4:
+        if contiguous:
+            pass
+        elif len(x_shape) == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         elif len(x_shape) == 5:
             x = x.contiguous(memory_format=torch.channels_last_3d)
