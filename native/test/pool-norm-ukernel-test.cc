@@ -1,4 +1,4 @@
-// Pool-norm microkernels (pooling rows, batch norm) on every ISA, exactly: pooling rows against native/reference and the scalar kernel of their slot, batch norm against its scalar kernel.
+// Pool-norm microkernels (pooling rows, batch norm, normalize) on every ISA, exactly: pooling rows against native/reference and the scalar kernel of their slot, batch norm and normalize against their scalar kernels, normalize's statistics against int64 sums.
 //
 // Channel counts 1..150 cover every vector tile and tail; pooling rows get random W geometries
 // (stride, padding, dilation, ceil_mode, empty windows, windows above the int16 partial sums'
@@ -250,12 +250,103 @@ void RegisterBatchNorm(const char* slot, const char* name, Isa isa,
   });
 }
 
+// normalize against its slot's scalar kernel: lengths 0..300 (every vector step and tail) and a
+// long row, per-element (stride 1) and per-channel (stride 0) affines, ties, extreme and NaN
+// scales and affines (the NaN-to-qmin clamp).
+template <typename T>
+void RegisterNormalize(const char* slot, const char* name, Isa isa,
+                       void (*kernel)(size_t, const T*, const float*, const float*, size_t, T*, const NormalizeParams*)) {
+  using Fn = void(size_t, const T*, const float*, const float*, size_t, T*, const NormalizeParams*);
+  auto* scalar = ScalarOf<Fn>(slot);
+  RegisterTest(Mode::kIsa, std::string("pool-norm/") + name, [=](Context& ctx) {
+    if (!Applies(ctx, isa)) return;
+    Random rng(17);
+    std::vector<size_t> lengths;
+    for (size_t n = 0; n <= 300; ++n) lengths.push_back(n);
+    lengths.push_back(4099);
+    for (size_t n : lengths) {
+      for (int trial = 0; trial < 3; ++trial) {
+        const auto x = RandomQuantized<T>(rng, n);
+        const size_t stride = trial == 1 ? 0 : 1;
+        std::vector<float> gamma(std::max<size_t>(n, 1)), beta(gamma.size());
+        NormalizeParams p;
+        p.x_zero_point = static_cast<float>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+        p.mean_centred = static_cast<float>(rng.Uniform(-100, 100));
+        p.scale = static_cast<float>(rng.Uniform(0, 4));
+        p.y_inv_scale = static_cast<float>(rng.Uniform(0.1, 40));
+        p.y_zero_point = static_cast<float>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+        p.qmin = static_cast<float>(kTypeMin<T>);
+        p.qmax = static_cast<float>(kTypeMax<T>);
+        for (size_t i = 0; i < gamma.size(); ++i) {
+          gamma[i] = static_cast<float>(rng.Uniform(-3, 3));
+          beta[i] = static_cast<float>(rng.Uniform(-5, 5));
+          if (rng.Int(0, 63) == 0) gamma[i] = rng.Int(0, 1) ? 3e38f : -3e38f;
+          if (rng.Int(0, 127) == 0) beta[i] = std::numeric_limits<float>::quiet_NaN();
+        }
+        if (trial == 2 && n % 3 == 0) {
+          // Ties: integers plus halves land exactly on .5 before the rounding.
+          p.mean_centred = 0.0f;
+          p.x_zero_point = 0.0f;
+          p.scale = 0.5f;
+          p.y_inv_scale = 1.0f;
+          std::fill(gamma.begin(), gamma.end(), 1.0f);
+          for (float& b : beta) b = static_cast<float>(rng.Int(-20, 20));
+        }
+        if (rng.Int(0, 15) == 0) p.scale = std::numeric_limits<float>::infinity();  // eps 0 and a constant group
+        if (rng.Int(0, 31) == 0) p.scale = std::numeric_limits<float>::quiet_NaN();
+        std::vector<T> expected(n + kGuard, static_cast<T>(0x5A)), got = expected;
+        scalar(n, x.data(), gamma.data(), beta.data(), stride, expected.data(), &p);
+        kernel(n, x.data(), gamma.data(), beta.data(), stride, got.data(), &p);
+        if (!Compare(ctx, std::string(name) + " n=" + std::to_string(n) + " trial=" + std::to_string(trial), expected, got, n)) {
+          return;
+        }
+      }
+    }
+  });
+}
+
+// normalize_stats against int64 sums computed here: lengths 0..300 and rows long enough to
+// cross the SIMD kernels' int32 flush (4096 vector steps), all at the extreme value too.
+template <typename T>
+void RegisterNormalizeStats(const char* name, Isa isa, void (*kernel)(size_t, const T*, int64_t*, int64_t*)) {
+  RegisterTest(Mode::kIsa, std::string("pool-norm/") + name, [=](Context& ctx) {
+    if (!Applies(ctx, isa)) return;
+    Random rng(19);
+    std::vector<size_t> lengths;
+    for (size_t n = 0; n <= 300; ++n) lengths.push_back(n);
+    for (size_t n : {size_t{131071}, size_t{131072 * 2 + 77}, size_t{262144 * 2 + 5}}) lengths.push_back(n);
+    for (size_t n : lengths) {
+      for (int extreme = 0; extreme < 2; ++extreme) {
+        std::vector<T> x = RandomQuantized<T>(rng, n);
+        if (extreme) std::fill(x.begin(), x.end(), static_cast<T>(std::is_signed<T>::value ? kTypeMin<T> : kTypeMax<T>));
+        int64_t want = 0, want_sq = 0;
+        for (T v : x) {
+          want += v;
+          want_sq += int64_t{v} * v;
+        }
+        int64_t sum = -1, sum_sq = -1;  // the kernel writes both, whatever was there
+        kernel(n, x.data(), &sum, &sum_sq);
+        if (sum != want || sum_sq != want_sq) {
+          ctx.Fail(std::string(name) + " n=" + std::to_string(n) + (extreme ? " (extreme values)" : "") + ": expected " +
+                   std::to_string(want) + " / " + std::to_string(want_sq) + ", got " + std::to_string(sum) + " / " +
+                   std::to_string(sum_sq));
+          return;
+        }
+      }
+    }
+  });
+}
+
 void Register(const char* slot, const char* name, Isa isa, MaxPoolU8Fn* k) { RegisterMaxPool<uint8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, MaxPoolS8Fn* k) { RegisterMaxPool<int8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, AvgPoolU8Fn* k) { RegisterAvgPool<uint8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, AvgPoolS8Fn* k) { RegisterAvgPool<int8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, BatchNormU8Fn* k) { RegisterBatchNorm<uint8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, BatchNormS8Fn* k) { RegisterBatchNorm<int8_t>(slot, name, isa, k); }
+void Register(const char* slot, const char* name, Isa isa, NormalizeU8Fn* k) { RegisterNormalize<uint8_t>(slot, name, isa, k); }
+void Register(const char* slot, const char* name, Isa isa, NormalizeS8Fn* k) { RegisterNormalize<int8_t>(slot, name, isa, k); }
+void Register(const char*, const char* name, Isa isa, NormalizeStatsU8Fn* k) { RegisterNormalizeStats<uint8_t>(name, isa, k); }
+void Register(const char*, const char* name, Isa isa, NormalizeStatsS8Fn* k) { RegisterNormalizeStats<int8_t>(name, isa, k); }
 // Other families' kernels: tested by their own files.
 template <typename Fn>
 void Register(const char*, const char*, Isa, Fn*) {}

@@ -85,13 +85,16 @@ bool RegisterAllKernels() {
 
 const bool kKernelsRegistered = RegisterAllKernels();
 
+// long: attention-like shapes (many columns of 64-300 values) where the op's per-top exp tables
+// are made and reused; `narrow` draws the values from a 24-wide range so tops repeat and tables
+// are small. Either way the bytes must be the reference's, which computes every exp directly.
 template <typename T>
-void RunOpCase(Context& ctx, Random& rng, QDType dtype) {
+void RunOpCase(Context& ctx, Random& rng, QDType dtype, bool long_columns = false) {
   SoftmaxOpParams p;
   p.dtype = dtype;
-  p.outer = static_cast<size_t>(rng.Int(1, 4));
-  p.size = static_cast<size_t>(rng.Int(1, 40));
-  p.inner = rng.Int(0, 1) == 0 ? 1 : static_cast<size_t>(rng.Int(2, 37));
+  p.outer = static_cast<size_t>(long_columns ? rng.Int(4, 24) : rng.Int(1, 4));
+  p.size = static_cast<size_t>(long_columns ? rng.Int(64, 300) : rng.Int(1, 40));
+  p.inner = rng.Int(0, 1) == 0 ? 1 : static_cast<size_t>(rng.Int(2, long_columns ? 5 : 37));
   p.x_scale = rng.LogUniform(-3, 0);
   p.x_zero_point = rng.Int(kTypeMin<T>, kTypeMax<T>);
   p.y_scale = rng.Int(0, 3) == 0 ? 1.0 / 256 : rng.LogUniform(-3.5, -1.5);
@@ -102,7 +105,11 @@ void RunOpCase(Context& ctx, Random& rng, QDType dtype) {
   Status st = SoftmaxOp::Prepare(p, &op);
   if (!ctx.Check(st.ok(), what + ": Prepare: " + st.message())) return;
   const size_t n = p.outer * p.size * p.inner;
-  const std::vector<T> x = RandomQuantized<T>(rng, n);
+  std::vector<T> x = RandomQuantized<T>(rng, n);
+  if (long_columns && rng.Int(0, 1) == 0) {
+    const int32_t low = static_cast<int32_t>(rng.Int(kTypeMin<T>, kTypeMax<T> - 24));
+    for (T& v : x) v = static_cast<T>(low + rng.Int(0, 24));
+  }
   std::vector<int32_t> x32(x.begin(), x.end()), expected(n);
   ref::SoftmaxRef(x32.data(), p.outer, p.size, p.inner, dtype == QDType::kQInt8, p.x_scale,
                   static_cast<int32_t>(p.x_zero_point), p.y_scale, static_cast<int32_t>(p.y_zero_point), expected.data());
@@ -125,6 +132,10 @@ QK_TEST(kIsa, "softmax/ops/random") {
   for (int i = 0; i < 60 && !ctx.failed(); ++i) {
     if (i % 2 == 0) RunOpCase<uint8_t>(ctx, rng, QDType::kQUInt8);
     else RunOpCase<int8_t>(ctx, rng, QDType::kQInt8);
+  }
+  for (int i = 0; i < 16 && !ctx.failed(); ++i) {
+    if (i % 2 == 0) RunOpCase<uint8_t>(ctx, rng, QDType::kQUInt8, /*long_columns=*/true);
+    else RunOpCase<int8_t>(ctx, rng, QDType::kQInt8, /*long_columns=*/true);
   }
 }
 

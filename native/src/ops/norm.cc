@@ -18,12 +18,6 @@
 namespace qk {
 namespace {
 
-// PyTorch's AVX2 build contracts the affine step `u * gamma + beta` into one FMA (GCC's
-// default -ffp-contract=fast with -mfma); the oracle tests pin this choice.
-constexpr bool kFusedAffine = true;
-
-inline float Affine(float u, float gamma, float beta) { return kFusedAffine ? std::fma(u, gamma, beta) : u * gamma + beta; }
-
 Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* scale_name, const char* zp_name) {
   QK_RETURN_IF_ERROR(CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", scale_name, [&] { return std::to_string(scale); }));
   const QRange range = QDTypeRange(dtype);
@@ -33,47 +27,61 @@ Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* 
   return Status::Ok();
 }
 
+// Layer / group / instance norm: per group, integer statistics and PyTorch's float formula for
+// mean, variance and the scale s (here, once per group), then the values through the dispatched
+// normalize kernel (ukernels/pool-norm/pool-norm.h gives the per-element formula; every ISA gives
+// the same bits). Its affine step is one fma, as PyTorch's AVX2 build contracts `u * gamma + beta`
+// (GCC's default -ffp-contract=fast with -mfma); the oracle tests pin this choice.
 template <typename T>
 void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
-  const int32_t qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
-  const float y_inv_scale = 1.0f / a.y_scale;
-  const float x_zp = static_cast<float>(a.x_zero_point);
+  const DispatchTable& table = Dispatch();
+  auto* stats = KernelsFor<T>::NormalizeStats(table);
+  auto* normalize = KernelsFor<T>::Normalize(table);
+  NormalizeParams p;
+  p.x_zero_point = static_cast<float>(a.x_zero_point);
+  p.y_inv_scale = 1.0f / a.y_scale;
+  p.y_zero_point = static_cast<float>(a.y_zero_point);
+  p.qmin = static_cast<float>(std::numeric_limits<T>::min());
+  p.qmax = static_cast<float>(std::numeric_limits<T>::max());
+  static const float kOne = 1.0f, kZero = 0.0f;  // the affine step without weight / bias
   const size_t N = a.group_size;
   ParallelOverRange(a.groups, N * 4, [&](size_t begin, size_t end) {
+    // With a weight but no bias, or a bias but no weight: the kernel reads both with one stride,
+    // so the missing one is spelled out (1s or 0s), once per task.
+    std::vector<float> filled;
+    if (!a.per_channel && (a.gamma == nullptr) != (a.beta == nullptr)) filled.assign(N, a.gamma ? 0.0f : 1.0f);
     for (size_t g = begin; g < end; ++g) {
       const T* xg = x + g * N;
       T* yg = y + g * N;
       int64_t sum = 0, sum_sq = 0;
-      for (size_t i = 0; i < N; ++i) {
-        sum += xg[i];
-        sum_sq += static_cast<int64_t>(xg[i]) * xg[i];
-      }
+      stats(N, xg, &sum, &sum_sq);
       const float n = static_cast<float>(N);
       const float mean = static_cast<float>(sum) / n;
-      const float mean_centred = mean - x_zp;
       // GCC contracts torch's `sum_sq / N - mean * mean` into one fused negative multiply-add.
       const float var = std::max(std::fma(-mean, mean, static_cast<float>(sum_sq) / n), 0.0f);
       const float s = static_cast<float>(static_cast<double>(a.x_scale) /
                                          std::sqrt(static_cast<double>(var * a.x_scale * a.x_scale) + a.eps));
-      auto store = [&](size_t i, float t) {
-        const float q = std::nearbyint(t * y_inv_scale) + static_cast<float>(a.y_zero_point);
-        yg[i] = static_cast<T>(std::min<float>(std::max<float>(q, qmin), qmax));
-      };
+      NormalizeParams row = p;
+      row.mean_centred = mean - p.x_zero_point;
       if (a.per_channel) {
+        // u = x - x_zp - mean_centred (scale 1: u * 1 is u), then fma(u, s * gamma[c], beta[c]).
+        row.scale = 1.0f;
         const size_t per_channel = N / a.channels_per_group;
         for (size_t k = 0; k < a.channels_per_group; ++k) {
           const size_t c = (g * a.channels_per_group + k) % a.num_channels;
-          const float gamma = a.gamma ? a.gamma[c] : 1.0f;
+          const float gamma_s = s * (a.gamma ? a.gamma[c] : 1.0f);
           const float beta = a.beta ? a.beta[c] : 0.0f;
-          const float gamma_s = s * gamma;
-          for (size_t i = k * per_channel; i < (k + 1) * per_channel; ++i) {
-            store(i, Affine(static_cast<float>(xg[i]) - x_zp - mean_centred, gamma_s, beta));
-          }
+          normalize(per_channel, xg + k * per_channel, &gamma_s, &beta, 0, yg + k * per_channel, &row);
         }
       } else {
-        for (size_t i = 0; i < N; ++i) {
-          const float u = (static_cast<float>(xg[i]) - x_zp - mean_centred) * s;
-          store(i, Affine(u, a.gamma ? a.gamma[i] : 1.0f, a.beta ? a.beta[i] : 0.0f));
+        // u = (x - x_zp - mean_centred) * s, then fma(u, gamma[i], beta[i]).
+        row.scale = s;
+        if (a.gamma && a.beta) {
+          normalize(N, xg, a.gamma, a.beta, 1, yg, &row);
+        } else if (!a.gamma && !a.beta) {
+          normalize(N, xg, &kOne, &kZero, 0, yg, &row);
+        } else {
+          normalize(N, xg, a.gamma ? a.gamma : filled.data(), a.beta ? a.beta : filled.data(), 1, yg, &row);
         }
       }
     }

@@ -73,12 +73,16 @@ struct KernelsFor<uint8_t> {
   static MaxPoolU8Fn* MaxPool(const DispatchTable& t) { return t.qu8_maxpool; }
   static AvgPoolU8Fn* AvgPool(const DispatchTable& t) { return t.qu8_avgpool; }
   static BatchNormU8Fn* BatchNorm(const DispatchTable& t) { return t.qu8_batchnorm; }
+  static NormalizeU8Fn* Normalize(const DispatchTable& t) { return t.qu8_normalize; }
+  static NormalizeStatsU8Fn* NormalizeStats(const DispatchTable& t) { return t.qu8_normalize_stats; }
 };
 template <>
 struct KernelsFor<int8_t> {
   static MaxPoolS8Fn* MaxPool(const DispatchTable& t) { return t.qs8_maxpool; }
   static AvgPoolS8Fn* AvgPool(const DispatchTable& t) { return t.qs8_avgpool; }
   static BatchNormS8Fn* BatchNorm(const DispatchTable& t) { return t.qs8_batchnorm; }
+  static NormalizeS8Fn* Normalize(const DispatchTable& t) { return t.qs8_normalize; }
+  static NormalizeStatsS8Fn* NormalizeStats(const DispatchTable& t) { return t.qs8_normalize_stats; }
 };
 
 // Calls fn(uint8_t{}) for quint8, fn(int8_t{}) for qint8; other dtypes are a RangeError.

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -13,19 +15,65 @@
 namespace qk {
 namespace {
 
+// exp(v - m) of every value q of a column whose largest value is `top`, for the tops that recur:
+// e depends only on (q, top), so a table per top (q in [qmin, top], top - qmin + 1 exps) replaces
+// the exps of every later column with that top. A top's table is made once the columns of that top
+// (this one included) hold at least as many values as the table has entries, so the tables never
+// cost more exps than the direct path would have spent on those columns: a call computes at most
+// twice the exps it would without tables, and far fewer when tops recur (attention rows). The
+// entries come from the very expression of the direct path: the same bits.
+class ExpTables {
+ public:
+  // The table of top index `top_index` (top - qmin) for a column of `size` values: the made one
+  // (*fresh false), a new one the caller fills (*fresh true), or null (compute the exps directly).
+  float* Table(size_t top_index, size_t size, bool* fresh) {
+    *fresh = false;
+    if (tables_[top_index]) return tables_[top_index].get();
+    spent_[top_index] += size;
+    if (spent_[top_index] < top_index + 1) return nullptr;
+    tables_[top_index].reset(new float[top_index + 1]);
+    *fresh = true;
+    return tables_[top_index].get();
+  }
+
+ private:
+  std::unique_ptr<float[]> tables_[256];
+  size_t spent_[256] = {};  // values of this top's columns so far
+};
+
+inline float ExpOfDifference(float x_scale, int32_t q, int32_t x_zero_point, float m) {
+  const float v = x_scale * static_cast<float>(q - x_zero_point);
+  return static_cast<float>(std::exp(static_cast<double>(v - m)));
+}
+
 // One [size][inner] block: e and the per-column sums (sums[i] of column i).
 template <typename T>
-void Exponentials(const T* x, size_t size, size_t inner, float x_scale, int32_t x_zero_point, float* e, float* sums) {
+void Exponentials(const T* x, size_t size, size_t inner, float x_scale, int32_t x_zero_point, float* e, float* sums,
+                  ExpTables* tables) {
+  constexpr int32_t qmin = std::numeric_limits<T>::min();
   for (size_t i = 0; i < inner; ++i) {
     T top = x[i];
     for (size_t k = 1; k < size; ++k) top = std::max(top, x[k * inner + i]);
     const float m = x_scale * static_cast<float>(static_cast<int32_t>(top) - x_zero_point);
+    const size_t top_index = static_cast<size_t>(static_cast<int32_t>(top) - qmin);
+    bool fresh = false;
+    float* table = tables->Table(top_index, size, &fresh);
+    if (fresh) {
+      for (size_t q = 0; q <= top_index; ++q) table[q] = ExpOfDifference(x_scale, static_cast<int32_t>(q) + qmin, x_zero_point, m);
+    }
     float sum = 0.0f;
-    for (size_t k = 0; k < size; ++k) {
-      const float v = x_scale * static_cast<float>(static_cast<int32_t>(x[k * inner + i]) - x_zero_point);
-      const float value = static_cast<float>(std::exp(static_cast<double>(v - m)));
-      e[k * inner + i] = value;
-      sum = sum + value;
+    if (table != nullptr) {
+      for (size_t k = 0; k < size; ++k) {
+        const float value = table[static_cast<int32_t>(x[k * inner + i]) - qmin];
+        e[k * inner + i] = value;
+        sum = sum + value;
+      }
+    } else {
+      for (size_t k = 0; k < size; ++k) {
+        const float value = ExpOfDifference(x_scale, static_cast<int32_t>(x[k * inner + i]), x_zero_point, m);
+        e[k * inner + i] = value;
+        sum = sum + value;
+      }
     }
     sums[i] = sum;
   }
@@ -40,8 +88,9 @@ void RunBlocks(const SoftmaxOpParams& p, const T* x, T* y, float* e, float* sums
   const float x_scale = static_cast<float>(p.x_scale);
   const int32_t x_zero_point = static_cast<int32_t>(p.x_zero_point);
   const size_t block = p.size * p.inner;
+  ExpTables tables;
   for (size_t o = 0; o < p.outer; ++o) {
-    Exponentials(x + o * block, p.size, p.inner, x_scale, x_zero_point, e, sums);
+    Exponentials(x + o * block, p.size, p.inner, x_scale, x_zero_point, e, sums, &tables);
     if (p.inner == 1) {
       const SoftmaxParams params{1.0f / sums[0], &quantize};
       kernel(p.size, e, nullptr, y + o * block, &params);

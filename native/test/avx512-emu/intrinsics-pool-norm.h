@@ -111,3 +111,76 @@ static inline __m512i _mm512_unpacklo_epi16(__m512i a, __m512i b) { return qk_av
 #define QK_EMU__mm512_unpackhi_epi16
 static inline __m512i _mm512_unpackhi_epi16(__m512i a, __m512i b) { return qk_avx512emu::Unpack<uint16_t>(a, b, 1); }
 #endif
+
+// ---- the normalize kernels (layer / group / instance norm: a float row step and int16 pair sums) ----
+
+#ifndef QK_EMU__mm512_sub_ps
+#define QK_EMU__mm512_sub_ps
+// VSUBPS zmm, zmm, zmm AVX512F: dst[j] := a[j] - b[j] (MXCSR rounding; NaN rules as VADDPS)
+static inline __m512 _mm512_sub_ps(__m512 a, __m512 b) {
+  return qk_avx512emu::Map<float>(a, b, [](float x, float y) {
+    return qk_avx512emu::Arithmetic(x, y, [](float u, float v) { return u - v; });
+  });
+}
+#endif
+
+// Rounding-control immediates (imm8 of VRNDSCALEPS / VROUNDPS), as Intel's headers define them.
+#ifndef _MM_FROUND_TO_NEAREST_INT
+#define _MM_FROUND_TO_NEAREST_INT 0x00
+#define _MM_FROUND_TO_NEG_INF 0x01
+#define _MM_FROUND_TO_POS_INF 0x02
+#define _MM_FROUND_TO_ZERO 0x03
+#define _MM_FROUND_CUR_DIRECTION 0x04
+#define _MM_FROUND_NO_EXC 0x08
+#endif
+
+#ifndef QK_EMU__mm512_roundscale_ps
+#define QK_EMU__mm512_roundscale_ps
+// VRNDSCALEPS zmm, zmm, imm8 AVX512F with imm8[7:4] = 0 (M = 0: round to an integer):
+// imm8[2] set uses MXCSR.RC, else imm8[1:0] (0 nearest even, 1 down, 2 up, 3 toward zero);
+// a NaN comes back quieted. Only M = 0 is emulated (the kernels use no other).
+static inline __m512 _mm512_roundscale_ps(__m512 a, int imm8) {
+  static const int kModes[4] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO};
+  const int saved = std::fegetround();
+  const int mode = (imm8 & 4) ? saved : kModes[imm8 & 3];
+  std::fesetround(mode);
+  __m512 dst = qk_avx512emu::Map<float>(a, [](float x) { return qk_avx512emu::IsNaN(x) ? qk_avx512emu::Quiet(x) : std::nearbyint(x); });
+  std::fesetround(saved);
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_madd_epi16
+#define QK_EMU__mm512_madd_epi16
+// VPMADDWD zmm, zmm, zmm AVX512BW: dst.dword[j] := a.word[2j] * b.word[2j] + a.word[2j+1] * b.word[2j+1]
+// (signed words; the one overflow, all four -32768, wraps to INT32_MIN)
+static inline __m512i _mm512_madd_epi16(__m512i a, __m512i b) {
+  __m512i dst{};
+  for (int j = 0; j < 16; ++j) {
+    const int64_t sum = int64_t{qk_avx512emu::Get<int16_t>(a, 2 * j)} * qk_avx512emu::Get<int16_t>(b, 2 * j) +
+                        int64_t{qk_avx512emu::Get<int16_t>(a, 2 * j + 1)} * qk_avx512emu::Get<int16_t>(b, 2 * j + 1);
+    qk_avx512emu::Put<int32_t>(dst, j, static_cast<int32_t>(static_cast<uint32_t>(sum)));
+  }
+  return dst;
+}
+#endif
+
+#ifndef QK_EMU__mm512_cvtepi8_epi16
+#define QK_EMU__mm512_cvtepi8_epi16
+// VPMOVSXBW zmm, ymm AVX512BW: dst.word[j] := SignExtend16(a.byte[j]), j = 0..31
+static inline __m512i _mm512_cvtepi8_epi16(__m256i a) {
+  return qk_avx512emu::Convert<int16_t, int8_t, __m512i>(a, [](int8_t x) { return static_cast<int16_t>(x); });
+}
+#endif
+
+#ifndef QK_EMU__mm512_set1_epi16
+#define QK_EMU__mm512_set1_epi16
+// VPBROADCASTW zmm, r16 AVX512BW
+static inline __m512i _mm512_set1_epi16(short a) { return qk_avx512emu::Broadcast<int16_t, __m512i>(a); }
+#endif
+
+#ifndef QK_EMU__mm512_store_si512
+#define QK_EMU__mm512_store_si512
+// VMOVDQA32 m512, zmm AVX512F (the address must be 64-byte aligned, as the instruction faults otherwise)
+static inline void _mm512_store_si512(void* mem_addr, __m512i a) { std::memcpy(mem_addr, a.bytes, 64); }
+#endif

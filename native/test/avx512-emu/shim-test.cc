@@ -615,6 +615,46 @@ const bool kSelfRegistered = [] {
                          {0, 0, 0, 3, 10, 11, 12, 13, 0, 0, 255, 1, 0, 0, 3, 0,
                           255, 255, 0, 0, 20, 21, 22, 23, 255, 0, 255, 0, 0, 0, 0, 255});
   });
+  // The normalize kernels: VSUBPS, VRNDSCALEPS (nearest even), VPMADDWD, VPMOVSXBW, VPBROADCASTW.
+  RegisterSelfTest("_mm512_sub_ps+roundscale_ps+madd_epi16+cvtepi8_epi16", [](Context& ctx) {
+    std::vector<float> a(16), b(16, 0.25f);
+    for (int j = 0; j < 16; ++j) a[j] = static_cast<float>(j) - 7.75f;  // j - 7.75 - 0.25 = j - 8
+    const __m512 diff = _mm512_sub_ps(FloatVector(a), FloatVector(b));
+    std::vector<float> expected(16);
+    for (int j = 0; j < 16; ++j) expected[j] = static_cast<float>(j - 8);
+    ExpectLanes<float>(ctx, "_mm512_sub_ps", diff, expected);
+    // Ties go to the even neighbour, whatever MXCSR.RC says, with _MM_FROUND_TO_NEAREST_INT.
+    const __m512 halves = FloatVector({-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f, 3.49f, -3.51f, 1e9f, -0.0f, 7.0f, 0.75f,
+                                       -0.75f, 8388607.5f, 2.5f, 3.5f});
+    const std::vector<float> nearest = {-2.0f, -2.0f, -0.0f, 0.0f, 2.0f, 2.0f, 3.0f, -4.0f, 1e9f, -0.0f, 7.0f, 1.0f,
+                                        -1.0f, 8388608.0f, 2.0f, 4.0f};
+    for (int mode : kRoundingModes) {
+      RoundingModeScope scope(mode);
+      ExpectLanes<float>(ctx, std::string("_mm512_roundscale_ps nearest under ") + RoundingModeName(mode),
+                         _mm512_roundscale_ps(halves, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nearest);
+    }
+    int8_t bytes[32];
+    std::vector<int16_t> widened(32);
+    for (int j = 0; j < 32; ++j) {
+      bytes[j] = static_cast<int8_t>(j * 8 - 128);  // -128 .. 120: both signs, the extreme included
+      widened[j] = static_cast<int16_t>(j * 8 - 128);
+    }
+    const __m512i words = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes)));
+    ExpectLanes<int16_t>(ctx, "_mm512_cvtepi8_epi16", words, widened);
+    std::vector<int32_t> squares(16), sums(16);
+    for (int j = 0; j < 16; ++j) {
+      squares[j] = widened[2 * j] * widened[2 * j] + widened[2 * j + 1] * widened[2 * j + 1];
+      sums[j] = widened[2 * j] + widened[2 * j + 1];
+    }
+    ExpectLanes<int32_t>(ctx, "_mm512_madd_epi16 (squares)", _mm512_madd_epi16(words, words), squares);
+    ExpectLanes<int32_t>(ctx, "_mm512_madd_epi16 (by _mm512_set1_epi16(1))", _mm512_madd_epi16(words, _mm512_set1_epi16(1)), sums);
+    const __m512i extreme = _mm512_set1_epi16(-32768);
+    ExpectLanes<int32_t>(ctx, "_mm512_madd_epi16 (-32768^2 twice wraps)", _mm512_madd_epi16(extreme, extreme),
+                         std::vector<int32_t>(16, INT32_MIN));
+    alignas(64) int32_t stored[16];
+    _mm512_store_si512(stored, _mm512_madd_epi16(words, words));
+    ctx.Check(std::equal(stored, stored + 16, squares.begin()), "_mm512_store_si512: not the lanes stored");
+  });
   return true;
 }();
 

@@ -24,6 +24,8 @@ inline __m256i Widen8(__m128i v, uint8_t) { return _mm256_cvtepu8_epi32(v); }
 inline __m256i Widen8(__m128i v, int8_t) { return _mm256_cvtepi8_epi32(v); }
 inline __m128i Narrow16(__m128i v, uint8_t) { return _mm_packus_epi16(v, v); }
 inline __m128i Narrow16(__m128i v, int8_t) { return _mm_packs_epi16(v, v); }
+inline __m128i Narrow16Pair(__m128i a, __m128i b, uint8_t) { return _mm_packus_epi16(a, b); }
+inline __m128i Narrow16Pair(__m128i a, __m128i b, int8_t) { return _mm_packs_epi16(a, b); }
 
 inline __m256i Widen16x16(__m128i v, uint8_t) { return _mm256_cvtepu8_epi16(v); }
 inline __m256i Widen16x16(__m128i v, int8_t) { return _mm256_cvtepi8_epi16(v); }
@@ -198,6 +200,79 @@ void BatchNormAvx2(size_t channels, const T* x, const float* alpha, const float*
     _mm_storel_epi64(reinterpret_cast<__m128i*>(y + c), Narrow16(q16, T()));
   }
   pool_norm_scalar::BatchNorm(channels, x, alpha, beta, y, p, c);
+}
+
+// normalize (pool-norm.h), 16 values a step: each lane runs the scalar formula's IEEE operations
+// in its order (sub, sub, mul, fma, mul, round half to even, add, clamp).
+template <typename T>
+void NormalizeAvx2(size_t n, const T* x, const float* gamma, const float* beta, size_t affine_stride, T* y,
+                   const NormalizeParams& p) {
+  if (n == 0) return;
+  const __m256 x_zero_point = _mm256_set1_ps(p.x_zero_point);
+  const __m256 mean_centred = _mm256_set1_ps(p.mean_centred);
+  const __m256 scale = _mm256_set1_ps(p.scale);
+  const __m256 y_inv_scale = _mm256_set1_ps(p.y_inv_scale);
+  const __m256 y_zero_point = _mm256_set1_ps(p.y_zero_point);
+  const __m256 qmin = _mm256_set1_ps(p.qmin);
+  const __m256 qmax = _mm256_set1_ps(p.qmax);
+  const __m256 gamma0 = _mm256_set1_ps(gamma[0]);
+  const __m256 beta0 = _mm256_set1_ps(beta[0]);
+  auto eight = [&](size_t i) {
+    const __m256 v = _mm256_cvtepi32_ps(Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + i)), T()));
+    const __m256 u = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(v, x_zero_point), mean_centred), scale);
+    const __m256 g = affine_stride != 0 ? _mm256_loadu_ps(gamma + i) : gamma0;
+    const __m256 b = affine_stride != 0 ? _mm256_loadu_ps(beta + i) : beta0;
+    const __m256 t = _mm256_fmadd_ps(u, g, b);
+    __m256 q = _mm256_round_ps(_mm256_mul_ps(t, y_inv_scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    q = _mm256_add_ps(q, y_zero_point);
+    q = _mm256_min_ps(_mm256_max_ps(q, qmin), qmax);  // MAXPS returns qmin for a NaN q
+    return _mm256_cvtps_epi32(q);
+  };
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = eight(i), b = eight(i + 8);
+    const __m256i q16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);  // 16 int16 in order
+    const __m128i lo = _mm256_castsi256_si128(q16), hi = _mm256_extracti128_si256(q16, 1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), Narrow16Pair(lo, hi, T()));
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256i q = eight(i);
+    const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), Narrow16(q16, T()));
+  }
+  pool_norm_scalar::Normalize(n, x, gamma, beta, affine_stride, y, p, i);
+}
+
+// normalize_stats, 32 values a step: pair sums of x and of x^2 in int32 lanes (vpmaddwd),
+// moved to int64 before they could overflow.
+template <typename T>
+void NormalizeStatsAvx2(size_t n, const T* x, int64_t* sum, int64_t* sum_squares) {
+  // Per step a lane gains at most 2 * 2 * 255^2 = 260100 (squares) or 2 * 2 * 255 (sums):
+  // 4096 steps stay below 2^31.
+  constexpr size_t kStepsPerFlush = 4096;
+  const __m256i ones = _mm256_set1_epi16(1);
+  int64_t s = 0, s2 = 0;
+  size_t i = 0;
+  while (i + 32 <= n) {
+    __m256i acc = _mm256_setzero_si256(), acc2 = _mm256_setzero_si256();
+    for (size_t step = 0; step < kStepsPerFlush && i + 32 <= n; ++step, i += 32) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+      const __m256i w0 = Widen16x16(_mm256_castsi256_si128(raw), T());
+      const __m256i w1 = Widen16x16(_mm256_extracti128_si256(raw, 1), T());
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(w0, ones), _mm256_madd_epi16(w1, ones)));
+      acc2 = _mm256_add_epi32(acc2, _mm256_add_epi32(_mm256_madd_epi16(w0, w0), _mm256_madd_epi16(w1, w1)));
+    }
+    alignas(32) int32_t lanes[8], lanes2[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes2), acc2);
+    for (int j = 0; j < 8; ++j) {
+      s += lanes[j];
+      s2 += lanes2[j];
+    }
+  }
+  *sum += s;
+  *sum_squares += s2;
+  pool_norm_scalar::NormalizeStats(n, x, sum, sum_squares, i);
 }
 
 }  // namespace

@@ -117,5 +117,31 @@ inline void BatchNorm(size_t channels, const T* x, const float* alpha, const flo
   for (size_t c = begin; c < channels; ++c) y[c] = static_cast<T>(BatchNormValue(x[c], alpha[c], beta[c], p));
 }
 
+// normalize (pool-norm.h), from element `begin` on (the SIMD kernels' tails).
+template <typename T>
+inline void Normalize(size_t n, const T* x, const float* gamma, const float* beta, size_t affine_stride, T* y,
+                      const NormalizeParams& p, size_t begin = 0) {
+  for (size_t i = begin; i < n; ++i) {
+    const float u = ((static_cast<float>(x[i]) - p.x_zero_point) - p.mean_centred) * p.scale;
+    const float t = std::fma(u, gamma[i * affine_stride], beta[i * affine_stride]);
+    float q = std::nearbyint(t * p.y_inv_scale) + p.y_zero_point;
+    q = q > p.qmin ? q : p.qmin;  // a NaN fails the comparison: qmin, as MAXPS(q, qmin) gives
+    q = q < p.qmax ? q : p.qmax;
+    y[i] = static_cast<T>(static_cast<int32_t>(q));
+  }
+}
+
+// normalize_stats from element `begin` on, added to *sum and *sum_squares.
+template <typename T>
+inline void NormalizeStats(size_t n, const T* x, int64_t* sum, int64_t* sum_squares, size_t begin = 0) {
+  int64_t s = 0, s2 = 0;
+  for (size_t i = begin; i < n; ++i) {
+    s += x[i];
+    s2 += static_cast<int64_t>(x[i]) * x[i];
+  }
+  *sum += s;
+  *sum_squares += s2;
+}
+
 }  // namespace pool_norm_scalar
 }  // namespace qk

@@ -20,6 +20,15 @@
 //                 PyTorch's AVX2 kernel (vfmadd); t is clamped to [-2^30, 2^30] (NaN gives
 //                 -2^30), rounded half to even, then y[c] = clamp(int(t) + y_zero_point, qmin, qmax)
 //                 (a fused ReLU raises qmin to y_zero_point).
+//   normalize (layer / group / instance norm, one run of a group that shares its statistics):
+//                 u = ((float(x[i]) - x_zero_point) - mean_centred) * scale
+//                 t = fma(u, gamma[i * affine_stride], beta[i * affine_stride])   one rounding
+//                 q = nearbyint(t * y_inv_scale) + y_zero_point   (round half to even)
+//                 y[i] = clamp(q, qmin, qmax), a NaN q giving qmin (as PyTorch's integer clamp
+//                 of a NaN's conversion does). Every step is one IEEE float operation, so a
+//                 SIMD lane gives the scalar bits. The op passes scale 1 and the channel's
+//                 gamma * s with affine_stride 0 for group / instance norm's per-channel affine.
+//   normalize_stats: sum and sum of squares of n values (int64, exact in any order).
 #pragma once
 
 #include <cstddef>
@@ -53,6 +62,15 @@ struct BatchNormParams {
   int32_t qmax;
 };
 
+struct NormalizeParams {
+  float x_zero_point;
+  float mean_centred;  // the group's mean minus x_zero_point
+  float scale;         // x_scale / sqrt(var * x_scale^2 + eps), or 1 (see above)
+  float y_inv_scale;   // 1 / y_scale
+  float y_zero_point;
+  float qmin, qmax;    // the dtype's range
+};
+
 using MaxPoolU8Fn = void(const uint8_t* const* lines, uint8_t* y, const PoolRowParams* params);
 using MaxPoolS8Fn = void(const int8_t* const* lines, int8_t* y, const PoolRowParams* params);
 using AvgPoolU8Fn = void(const uint8_t* const* lines, uint8_t* y, const AvgPoolRowParams* params);
@@ -61,5 +79,11 @@ using BatchNormU8Fn = void(size_t channels, const uint8_t* x, const float* alpha
                            const BatchNormParams* params);
 using BatchNormS8Fn = void(size_t channels, const int8_t* x, const float* alpha, const float* beta, int8_t* y,
                            const BatchNormParams* params);
+using NormalizeU8Fn = void(size_t n, const uint8_t* x, const float* gamma, const float* beta, size_t affine_stride,
+                           uint8_t* y, const NormalizeParams* params);
+using NormalizeS8Fn = void(size_t n, const int8_t* x, const float* gamma, const float* beta, size_t affine_stride,
+                           int8_t* y, const NormalizeParams* params);
+using NormalizeStatsU8Fn = void(size_t n, const uint8_t* x, int64_t* sum, int64_t* sum_squares);
+using NormalizeStatsS8Fn = void(size_t n, const int8_t* x, int64_t* sum, int64_t* sum_squares);
 
 }  // namespace qk
