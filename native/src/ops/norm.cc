@@ -2,6 +2,7 @@
 #include "ops/norm.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -32,11 +33,23 @@ Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* 
 // normalize kernel (ukernels/pool-norm/pool-norm.h gives the per-element formula; every ISA gives
 // the same bits). Its affine step is one fma, as PyTorch's AVX2 build contracts `u * gamma + beta`
 // (GCC's default -ffp-contract=fast with -mfma); the oracle tests pin this choice.
+// Group / instance norm channels at least this long go through a 256-entry table (256 values
+// normalized, then one byte lookup per value) instead of normalizing every value.
+constexpr size_t kLookupMinRun = 512;
+
+// Byte i at index i: the 256 possible values of either 8-bit type, in the lookup's index order.
+constexpr std::array<uint8_t, 256> kEveryByte = [] {
+  std::array<uint8_t, 256> bytes{};
+  for (size_t i = 0; i < 256; ++i) bytes[i] = static_cast<uint8_t>(i);
+  return bytes;
+}();
+
 template <typename T>
 void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
   const DispatchTable& table = Dispatch();
   auto* stats = KernelsFor<T>::NormalizeStats(table);
   auto* normalize = KernelsFor<T>::Normalize(table);
+  LookupX8Fn* lookup = table.x8_lut;
   NormalizeParams p;
   p.x_zero_point = static_cast<float>(a.x_zero_point);
   p.y_inv_scale = 1.0f / a.y_scale;
@@ -71,7 +84,17 @@ void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
           const size_t c = (g * a.channels_per_group + k) % a.num_channels;
           const float gamma_s = s * (a.gamma ? a.gamma[c] : 1.0f);
           const float beta = a.beta ? a.beta[c] : 0.0f;
-          normalize(per_channel, xg + k * per_channel, &gamma_s, &beta, 0, yg + k * per_channel, &row);
+          const T* xc = xg + k * per_channel;
+          T* yc = yg + k * per_channel;
+          if (per_channel >= kLookupMinRun) {
+            // Within a channel the output depends on the byte alone: the kernel maps the 256 bytes
+            // once (the same computation, so the same bits) and the channel is looked up.
+            uint8_t mapped[256];
+            normalize(256, reinterpret_cast<const T*>(kEveryByte.data()), &gamma_s, &beta, 0, reinterpret_cast<T*>(mapped), &row);
+            lookup(per_channel, reinterpret_cast<const uint8_t*>(xc), mapped, reinterpret_cast<uint8_t*>(yc));
+          } else {
+            normalize(per_channel, xc, &gamma_s, &beta, 0, yc, &row);
+          }
         }
       } else {
         // u = (x - x_zp - mean_centred) * s, then fma(u, gamma[i], beta[i]).
