@@ -47,6 +47,7 @@ inline float ExpOfDifference(float x_scale, int32_t q, int32_t x_zero_point, flo
 }
 
 // One [size][inner] block: e and the per-column sums (sums[i] of column i).
+// `tables` may be null: every exp computed directly.
 template <typename T>
 void Exponentials(const T* x, size_t size, size_t inner, float x_scale, int32_t x_zero_point, float* e, float* sums,
                   ExpTables* tables) {
@@ -57,7 +58,7 @@ void Exponentials(const T* x, size_t size, size_t inner, float x_scale, int32_t 
     const float m = x_scale * static_cast<float>(static_cast<int32_t>(top) - x_zero_point);
     const size_t top_index = static_cast<size_t>(static_cast<int32_t>(top) - qmin);
     bool fresh = false;
-    float* table = tables->Table(top_index, size, &fresh);
+    float* table = tables != nullptr ? tables->Table(top_index, size, &fresh) : nullptr;
     if (fresh) {
       for (size_t q = 0; q <= top_index; ++q) table[q] = ExpOfDifference(x_scale, static_cast<int32_t>(q) + qmin, x_zero_point, m);
     }
@@ -88,9 +89,12 @@ void RunBlocks(const SoftmaxOpParams& p, const T* x, T* y, float* e, float* sums
   const float x_scale = static_cast<float>(p.x_scale);
   const int32_t x_zero_point = static_cast<int32_t>(p.x_zero_point);
   const size_t block = p.size * p.inner;
-  ExpTables tables;
+  // A table costs up to 256 exps: below that many values a call computes them directly (and a
+  // tiny softmax does not zero the tables' bookkeeping).
+  std::unique_ptr<ExpTables> tables;
+  if (block * p.outer >= 256) tables.reset(new ExpTables);
   for (size_t o = 0; o < p.outer; ++o) {
-    Exponentials(x + o * block, p.size, p.inner, x_scale, x_zero_point, e, sums, &tables);
+    Exponentials(x + o * block, p.size, p.inner, x_scale, x_zero_point, e, sums, tables.get());
     if (p.inner == 1) {
       const SoftmaxParams params{1.0f / sums[0], &quantize};
       kernel(p.size, e, nullptr, y + o * block, &params);
