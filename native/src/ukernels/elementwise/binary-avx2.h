@@ -41,20 +41,22 @@ void BinaryAvx2(size_t n, const T* a, const T* b, T* y, const BinaryParams& p) {
   const __m256i qmin = _mm256_set1_epi32(p.qmin), qmax = _mm256_set1_epi32(p.qmax);
   const __m256i a_zero_point = _mm256_set1_epi32(p.a_zero_point), b_zero_point = _mm256_set1_epi32(p.b_zero_point);
   const __m256 multiplier = _mm256_set1_ps(p.multiplier);
+  // Locals: y may alias `p` as far as the compiler knows, so fields read in the loop would be reloaded after every store.
+  const bool multiply = p.multiply, relu = p.relu;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256i r;
-    if (p.multiply) {
+    if (multiply) {
       const __m256i c = _mm256_mullo_epi32(_mm256_sub_epi32(LoadEight(a + i), a_zero_point),
                                            _mm256_sub_epi32(LoadEight(b + i), b_zero_point));
       r = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(c), multiplier)), zero_point);
       r = _mm256_max_epi32(_mm256_min_epi32(r, qmax), qmin);
-      if (p.relu) r = _mm256_max_epi32(r, zero_point);
+      if (relu) r = _mm256_max_epi32(r, zero_point);
     } else {
       const __m256 da = _mm256_fmadd_ps(a_scale, _mm256_cvtepi32_ps(LoadEight(a + i)), a_premul);
       const __m256 db = _mm256_fmadd_ps(b_scale, _mm256_cvtepi32_ps(LoadEight(b + i)), b_premul);
       __m256 c = _mm256_add_ps(da, db);
-      if (p.relu) c = _mm256_max_ps(zero, c);  // NaN c stays NaN, as in PyTorch's vec::maximum
+      if (relu) c = _mm256_max_ps(zero, c);  // NaN c stays NaN, as in PyTorch's vec::maximum
       const __m256 t = _mm256_min_ps(_mm256_mul_ps(c, inv_scale), bound);
       r = _mm256_add_epi32(_mm256_cvtps_epi32(t), zero_point);
       r = _mm256_max_epi32(_mm256_min_epi32(r, qmax), qmin);
