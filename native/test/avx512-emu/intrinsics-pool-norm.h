@@ -184,3 +184,9 @@ static inline __m512i _mm512_set1_epi16(short a) { return qk_avx512emu::Broadcas
 // VMOVDQA32 m512, zmm AVX512F (the address must be 64-byte aligned, as the instruction faults otherwise)
 static inline void _mm512_store_si512(void* mem_addr, __m512i a) { std::memcpy(mem_addr, a.bytes, 64); }
 #endif
+
+#ifndef QK_EMU__mm_mask_storeu_epi8
+#define QK_EMU__mm_mask_storeu_epi8
+// VMOVDQU8 m128 {k}, xmm AVX512BW+VL: MEM[p + j] := a.byte[j] where k[j], j = 0..15 (the rest untouched)
+static inline void _mm_mask_storeu_epi8(void* p, __mmask16 k, __m128i a) { qk_avx512emu::MaskStore<uint8_t>(p, k, a); }
+#endif

@@ -200,19 +200,22 @@ void NormalizeAvx512(size_t n, const T* x, const float* gamma, const float* beta
   const __m512 qmax = _mm512_set1_ps(p.qmax);
   const __m512 gamma0 = _mm512_set1_ps(gamma[0]);
   const __m512 beta0 = _mm512_set1_ps(beta[0]);
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512 v = _mm512_cvtepi32_ps(Widen16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)), T()));
+  // 16 values (the lanes of `k`; the others read as 0 and are not stored).
+  auto sixteen = [&](size_t i, __mmask16 k) {
+    const __m512 v = _mm512_cvtepi32_ps(Widen16(_mm_maskz_loadu_epi8(k, x + i), T()));
     const __m512 u = _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(v, x_zero_point), mean_centred), scale);
-    const __m512 g = affine_stride != 0 ? _mm512_loadu_ps(gamma + i) : gamma0;
-    const __m512 b = affine_stride != 0 ? _mm512_loadu_ps(beta + i) : beta0;
+    const __m512 g = affine_stride != 0 ? _mm512_maskz_loadu_ps(k, gamma + i) : gamma0;
+    const __m512 b = affine_stride != 0 ? _mm512_maskz_loadu_ps(k, beta + i) : beta0;
     const __m512 t = _mm512_fmadd_ps(u, g, b);
     __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(t, y_inv_scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     q = _mm512_add_ps(q, y_zero_point);
     q = _mm512_min_ps(_mm512_max_ps(q, qmin), qmax);  // VMAXPS returns qmin for a NaN q
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
-  }
-  pool_norm_scalar::Normalize(n, x, gamma, beta, affine_stride, y, p, i);
+    _mm_mask_storeu_epi8(y + i, k, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
+  };
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) sixteen(i, 0xFFFF);
+  // The tail in one masked step: short rows (a layer norm over a few values) pay no scalar loop.
+  if (i < n) sixteen(i, static_cast<__mmask16>((1u << (n - i)) - 1));
 }
 
 // normalize_stats, 64 values a step: pair sums of x and x^2 in int32 lanes (vpmaddwd), moved to int64 in time.
