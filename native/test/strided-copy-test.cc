@@ -124,6 +124,15 @@ QK_TEST(kIsa, "strided-copy/random-layouts") {
   }
 }
 
+// Rows of every length from 1 to 140 bytes between padded rows: each length class of the inline
+// run copy (1-3, 4-7, 8-16, 17-32, 33-64 bytes) and memmove beyond, at odd offsets.
+QK_TEST(kIsa, "strided-copy/run-lengths") {
+  for (int64_t n = 1; n <= 140 && !ctx.failed(); ++n) {
+    CheckLayout(ctx, "rows of " + std::to_string(n) + " bytes", 1, {3, n}, {n + 5, 1}, static_cast<size_t>(3 * (n + 5)),
+                {n + 3, 1}, static_cast<size_t>(3 * (n + 3)));
+  }
+}
+
 QK_TEST(kIsa, "strided-copy/model-shapes") {
   // Channel shuffle on [1,192,6,6]: view [1,2,96,36], transpose(1,2), contiguous.
   CheckLayout(ctx, "shuffle 192x6x6", 1, {1, 96, 2, 36}, {6912, 36, 3456, 1}, 6912, {6912, 72, 36, 1}, 6912);
