@@ -10,6 +10,7 @@
 
 #include "base/checked.h"
 #include "base/expected.h"
+#include "base/move-bytes.h"
 #include "ops/pool-norm-common.h"
 
 #if defined(__clang__)
@@ -127,26 +128,50 @@ Status UpsampleNearest(const ResampleGeometry& g, QDType dtype, PoolLayout layou
   // 8-bit values are copied as bytes whatever their signedness.
   const uint8_t* xb = static_cast<const uint8_t*>(x);
   uint8_t* yb = static_cast<uint8_t*>(y);
+  // An output row whose source row is the previous output row's (an upsample repeats each
+  // source row) is a copy of that row, made within a task (rows [begin, end)).
   if (layout == PoolLayout::kChannelsLast) {
     // Tasks are output rows (n, od, oh): OW pixels of C bytes, each one source pixel's.
-    ParallelOverRange(g.batch * OD * OH, OW * C, [&](size_t begin, size_t end) {
+    const size_t row_bytes = OW * C;
+    ParallelOverRange(g.batch * OD * OH, row_bytes, [&](size_t begin, size_t end) {
+      const uint8_t* previous_src = nullptr;
       for (size_t r = begin; r < end; ++r) {
         const size_t n = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
         const uint8_t* src = xb + (n * in_spatial + source[0][od] * in_plane + source[1][oh] * in_row) * C;
         uint8_t* dst = yb + (n * out_spatial + (od * OH + oh) * OW) * C;
-        for (size_t ow = 0; ow < OW; ++ow) std::memcpy(dst + ow * C, src + source[2][ow] * C, C);
+        if (src == previous_src) {
+          std::memcpy(dst, dst - row_bytes, row_bytes);
+        } else {
+          for (size_t ow = 0; ow < OW; ++ow) MoveBytes(dst + ow * C, src + source[2][ow] * C, C);
+        }
+        previous_src = src;
       }
     });
     return Status::Ok();
   }
   // Contiguous: tasks are output rows (n, c, od, oh) of OW bytes gathered from one source row.
+  // A doubling along W (source column ow / 2, as scaleFactor 2 gives) duplicates each byte.
+  const size_t* cols = source[2];
+  bool doubled = OW == 2 * g.input[2];
+  for (size_t ow = 0; doubled && ow < OW; ++ow) doubled = cols[ow] == ow / 2;
   ParallelOverRange(g.batch * C * OD * OH, OW, [&](size_t begin, size_t end) {
+    const uint8_t* previous_src = nullptr;
     for (size_t r = begin; r < end; ++r) {
       const size_t plane = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
       const uint8_t* src = xb + plane * in_spatial + source[0][od] * in_plane + source[1][oh] * in_row;
       uint8_t* dst = yb + plane * out_spatial + (od * OH + oh) * OW;
-      const size_t* cols = source[2];
-      for (size_t ow = 0; ow < OW; ++ow) dst[ow] = src[cols[ow]];
+      if (src == previous_src) {
+        std::memcpy(dst, dst - OW, OW);
+      } else if (doubled) {
+        // Two bytes per source byte in one 16-bit store (b * 0x0101 repeats the byte).
+        for (size_t i = 0; i < in_row; ++i) {
+          const uint16_t pair = static_cast<uint16_t>(src[i] * 0x0101u);
+          std::memcpy(dst + 2 * i, &pair, 2);
+        }
+      } else {
+        for (size_t ow = 0; ow < OW; ++ow) dst[ow] = src[cols[ow]];
+      }
+      previous_src = src;
     }
   });
   return Status::Ok();

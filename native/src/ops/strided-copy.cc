@@ -7,6 +7,7 @@
 
 #include "base/checked.h"
 #include "base/expected.h"
+#include "base/move-bytes.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -59,43 +60,6 @@ inline T Load(const uint8_t* p) {
 template <typename T>
 inline void Store(uint8_t* p, T v) {
   std::memcpy(p, &v, sizeof(T));
-}
-
-// `n` bytes from s to d, as memmove: every load before the first store, so overlap is safe. Runs
-// of up to 64 bytes (a channels-last cat's pixel, a shuffled plane's row) take a few overlapping
-// 8- and 16-byte moves inline; a memmove call per run cost more than the copy there (cat of two
-// [1,58,28,28] NHWC tensors: 1568 calls of 58 bytes).
-struct Bytes16 {
-  uint8_t b[16];
-};
-inline void MoveBytes(uint8_t* d, const uint8_t* s, size_t n) {
-  if (n > 64) {
-    std::memmove(d, s, n);
-  } else if (n > 32) {
-    const Bytes16 a = Load<Bytes16>(s), b = Load<Bytes16>(s + 16), c = Load<Bytes16>(s + n - 32),
-                  e = Load<Bytes16>(s + n - 16);
-    Store<Bytes16>(d, a);
-    Store<Bytes16>(d + 16, b);
-    Store<Bytes16>(d + n - 32, c);
-    Store<Bytes16>(d + n - 16, e);
-  } else if (n > 16) {
-    const Bytes16 a = Load<Bytes16>(s), b = Load<Bytes16>(s + n - 16);
-    Store<Bytes16>(d, a);
-    Store<Bytes16>(d + n - 16, b);
-  } else if (n >= 8) {
-    const uint64_t a = Load<uint64_t>(s), b = Load<uint64_t>(s + n - 8);
-    Store<uint64_t>(d, a);
-    Store<uint64_t>(d + n - 8, b);
-  } else if (n >= 4) {
-    const uint32_t a = Load<uint32_t>(s), b = Load<uint32_t>(s + n - 4);
-    Store<uint32_t>(d, a);
-    Store<uint32_t>(d + n - 4, b);
-  } else if (n > 0) {
-    const uint8_t a = s[0], b = s[n / 2], c = s[n - 1];
-    d[0] = a;
-    d[n / 2] = b;
-    d[n - 1] = c;
-  }
 }
 
 // One run of the innermost dim (n elements), source and destination strides in elements.

@@ -1,0 +1,67 @@
+// MoveBytes: memmove for the short runs the copy ops make by the thousand (a pixel's channels, a plane's row), inline.
+//
+// Runs of up to 64 bytes take a few overlapping 4-, 8- and 16-byte moves, every load before the
+// first store (so overlap is safe, as memmove); longer ones call memmove. A memmove call per run
+// cost more than the copy for runs of this size (1568 calls of 58 bytes in a channels-last cat,
+// 12544 of 64 bytes in a channels-last nearest upsample of [1,64,56,56]).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace qk {
+namespace move_bytes_detail {
+
+struct Bytes16 {
+  uint8_t b[16];
+};
+
+template <typename T>
+inline T Load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+template <typename T>
+inline void Store(uint8_t* p, const T& v) {
+  std::memcpy(p, &v, sizeof(T));
+}
+
+}  // namespace move_bytes_detail
+
+inline void MoveBytes(uint8_t* d, const uint8_t* s, size_t n) {
+  using move_bytes_detail::Bytes16;
+  using move_bytes_detail::Load;
+  using move_bytes_detail::Store;
+  if (n > 64) {
+    std::memmove(d, s, n);
+  } else if (n > 32) {
+    const Bytes16 a = Load<Bytes16>(s), b = Load<Bytes16>(s + 16), c = Load<Bytes16>(s + n - 32),
+                  e = Load<Bytes16>(s + n - 16);
+    Store(d, a);
+    Store(d + 16, b);
+    Store(d + n - 32, c);
+    Store(d + n - 16, e);
+  } else if (n > 16) {
+    const Bytes16 a = Load<Bytes16>(s), b = Load<Bytes16>(s + n - 16);
+    Store(d, a);
+    Store(d + n - 16, b);
+  } else if (n >= 8) {
+    const uint64_t a = Load<uint64_t>(s), b = Load<uint64_t>(s + n - 8);
+    Store(d, a);
+    Store(d + n - 8, b);
+  } else if (n >= 4) {
+    const uint32_t a = Load<uint32_t>(s), b = Load<uint32_t>(s + n - 4);
+    Store(d, a);
+    Store(d + n - 4, b);
+  } else if (n > 0) {
+    const uint8_t a = s[0], b = s[n / 2], c = s[n - 1];
+    d[0] = a;
+    d[n / 2] = b;
+    d[n - 1] = c;
+  }
+}
+
+}  // namespace qk
