@@ -1,4 +1,4 @@
-// Pool-norm microkernels (pooling rows, batch norm, normalize) on every ISA, exactly: pooling rows against native/reference and the scalar kernel of their slot, batch norm and normalize against their scalar kernels, normalize's statistics against int64 sums.
+// Pool-norm microkernels (pooling rows, batch norm, normalize) on every ISA, exactly: pooling rows against native/reference and the scalar kernel of their slot, batch norm, normalize and bilinear against their scalar kernels, normalize's statistics against int64 sums.
 //
 // Channel counts 1..150 cover every vector tile and tail; pooling rows get random W geometries
 // (stride, padding, dilation, ceil_mode, empty windows, windows above the int16 partial sums'
@@ -337,6 +337,42 @@ void RegisterNormalizeStats(const char* name, Isa isa, void (*kernel)(size_t, co
   });
 }
 
+// bilinear against its slot's scalar kernel: channel counts 1..150 (the vector part, C rounded
+// down to 8, and the scalar tail; vector_channels also above and below that), random weights
+// (edge taps with a weight of 0 or 1 among them), both dtypes' ranges, guard bytes after the pixel.
+template <typename T>
+void RegisterBilinear(const char* slot, const char* name, Isa isa,
+                      void (*kernel)(size_t, const T*, const T*, const T*, const T*, T*, const BilinearParams*)) {
+  using Fn = void(size_t, const T*, const T*, const T*, const T*, T*, const BilinearParams*);
+  auto* scalar = ScalarOf<Fn>(slot);
+  RegisterTest(Mode::kIsa, std::string("pool-norm/") + name, [=](Context& ctx) {
+    if (!Applies(ctx, isa)) return;
+    Random rng(23);
+    for (size_t channels = 1; channels <= kMaxChannels; ++channels) {
+      for (int trial = 0; trial < 4; ++trial) {
+        const auto q00 = RandomQuantized<T>(rng, channels), q01 = RandomQuantized<T>(rng, channels);
+        const auto q10 = RandomQuantized<T>(rng, channels), q11 = RandomQuantized<T>(rng, channels);
+        BilinearParams p;
+        p.r1 = trial == 0 ? 0.0f : static_cast<float>(rng.Uniform(0, 1));
+        p.r0 = 1.0f - p.r1;
+        p.c1 = trial == 1 ? 1.0f : static_cast<float>(rng.Uniform(0, 1));
+        p.c0 = 1.0f - p.c1;
+        p.zero_point = static_cast<float>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+        p.qmin = static_cast<float>(kTypeMin<T>);
+        p.qmax = static_cast<float>(kTypeMax<T>);
+        p.vector_channels = trial == 3 ? static_cast<size_t>(rng.Int(0, 160)) / 8 * 8 : channels / 8 * 8;
+        std::vector<T> expected(channels + kGuard, static_cast<T>(0x5A)), got = expected;
+        scalar(channels, q00.data(), q01.data(), q10.data(), q11.data(), expected.data(), &p);
+        kernel(channels, q00.data(), q01.data(), q10.data(), q11.data(), got.data(), &p);
+        if (!Compare(ctx, std::string(name) + " channels=" + std::to_string(channels) + " trial=" + std::to_string(trial),
+                     expected, got, channels)) {
+          return;
+        }
+      }
+    }
+  });
+}
+
 void Register(const char* slot, const char* name, Isa isa, MaxPoolU8Fn* k) { RegisterMaxPool<uint8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, MaxPoolS8Fn* k) { RegisterMaxPool<int8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, AvgPoolU8Fn* k) { RegisterAvgPool<uint8_t>(slot, name, isa, k); }
@@ -347,6 +383,8 @@ void Register(const char* slot, const char* name, Isa isa, NormalizeU8Fn* k) { R
 void Register(const char* slot, const char* name, Isa isa, NormalizeS8Fn* k) { RegisterNormalize<int8_t>(slot, name, isa, k); }
 void Register(const char*, const char* name, Isa isa, NormalizeStatsU8Fn* k) { RegisterNormalizeStats<uint8_t>(name, isa, k); }
 void Register(const char*, const char* name, Isa isa, NormalizeStatsS8Fn* k) { RegisterNormalizeStats<int8_t>(name, isa, k); }
+void Register(const char* slot, const char* name, Isa isa, BilinearU8Fn* k) { RegisterBilinear<uint8_t>(slot, name, isa, k); }
+void Register(const char* slot, const char* name, Isa isa, BilinearS8Fn* k) { RegisterBilinear<int8_t>(slot, name, isa, k); }
 // Other families' kernels: tested by their own files.
 template <typename Fn>
 void Register(const char*, const char*, Isa, Fn*) {}

@@ -75,6 +75,7 @@ struct KernelsFor<uint8_t> {
   static BatchNormU8Fn* BatchNorm(const DispatchTable& t) { return t.qu8_batchnorm; }
   static NormalizeU8Fn* Normalize(const DispatchTable& t) { return t.qu8_normalize; }
   static NormalizeStatsU8Fn* NormalizeStats(const DispatchTable& t) { return t.qu8_normalize_stats; }
+  static BilinearU8Fn* Bilinear(const DispatchTable& t) { return t.qu8_bilinear; }
 };
 template <>
 struct KernelsFor<int8_t> {
@@ -83,6 +84,7 @@ struct KernelsFor<int8_t> {
   static BatchNormS8Fn* BatchNorm(const DispatchTable& t) { return t.qs8_batchnorm; }
   static NormalizeS8Fn* Normalize(const DispatchTable& t) { return t.qs8_normalize; }
   static NormalizeStatsS8Fn* NormalizeStats(const DispatchTable& t) { return t.qs8_normalize_stats; }
+  static BilinearS8Fn* Bilinear(const DispatchTable& t) { return t.qs8_bilinear; }
 };
 
 // Calls fn(uint8_t{}) for quint8, fn(int8_t{}) for qint8; other dtypes are a RangeError.

@@ -82,21 +82,6 @@ std::vector<Tap> LinearTaps(int64_t in, int64_t out, bool align_corners, double 
   return taps;
 }
 
-// The weighted sum as GCC contracted it in torch's NHWC kernel (found by matching torch value by
-// value; test/resample-ops.test.ts pins it). Its vector part, channels below C rounded down to 8,
-// fuses the second product of each a * b + c * d: fma(c, d, a * b); its scalar tail fuses the
-// first: fma(a, b, c * d).
-float BilinearFused(const Tap& r, const Tap& c, float q00, float q01, float q10, float q11, bool vector_part) {
-  if (vector_part) {
-    const float top = std::fma(c.l1, q01, c.l0 * q00);
-    const float bottom = std::fma(c.l1, q11, c.l0 * q10);
-    return std::fma(r.l1, bottom, r.l0 * top);
-  }
-  const float top = std::fma(c.l0, q00, c.l1 * q01);
-  const float bottom = std::fma(c.l0, q10, c.l1 * q11);
-  return std::fma(r.l0, top, r.l1 * bottom);
-}
-
 }  // namespace
 
 int64_t NearestSourceIndex(int64_t o, int64_t in, int64_t out, double scale_factor) {
@@ -198,26 +183,50 @@ Status UpsampleBilinear(const ResampleGeometry& g, QDType dtype, PoolLayout layo
     T* yt = static_cast<T*>(y);
     const float zp = static_cast<float>(zero_point);
     const float qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
-    const size_t vector_channels = C / 8 * 8;
-    ParallelOverRange(g.batch * out_plane, C * 8, [&](size_t begin, size_t end) {
-      for (size_t p = begin; p < end; ++p) {
-        const size_t n = p / out_plane, o = p % out_plane;
-        const Tap& r = rows[o / OW];
-        const Tap& c = cols[o % OW];
-        // Element strides of a step right (w) and a step down (h) in the input.
-        const size_t cs = last ? C : 1;
-        const size_t ws = static_cast<size_t>(c.step) * cs;
-        const size_t hs = static_cast<size_t>(r.step) * static_cast<size_t>(W) * cs;
-        const size_t pixel = static_cast<size_t>(r.index * W + c.index);
-        for (size_t ch = 0; ch < C; ++ch) {
-          const T* q = last ? xt + (n * in_plane + pixel) * C + ch : xt + (n * C + ch) * in_plane + pixel;
+    if (last) {
+      // Channels last: the dispatched kernel does a pixel's channels (the weighted sum as GCC
+      // contracted it in torch's NHWC kernel: its vector part for channels below C rounded down to
+      // 8, its scalar tail for the rest; found value by value, test/resample-ops.test.ts pins it).
+      auto* kernel = KernelsFor<T>::Bilinear(Dispatch());
+      ParallelOverRange(g.batch * out_plane, C * 8, [&](size_t begin, size_t end) {
+        BilinearParams params;
+        params.zero_point = zp;
+        params.qmin = qmin;
+        params.qmax = qmax;
+        params.vector_channels = C / 8 * 8;
+        for (size_t p = begin; p < end; ++p) {
+          const size_t n = p / out_plane, o = p % out_plane;
+          const Tap& r = rows[o / OW];
+          const Tap& c = cols[o % OW];
+          const size_t ws = static_cast<size_t>(c.step) * C;
+          const size_t hs = static_cast<size_t>(r.step) * static_cast<size_t>(W) * C;
+          const T* q00 = xt + (n * in_plane + static_cast<size_t>(r.index * W + c.index)) * C;
+          params.r0 = r.l0;
+          params.r1 = r.l1;
+          params.c0 = c.l0;
+          params.c1 = c.l1;
+          kernel(C, q00, q00 + ws, q00 + hs, q00 + hs + ws, yt + p * C, &params);
+        }
+      });
+      return Status::Ok();
+    }
+    // Contiguous: torch's baseline-compiled NCHW kernel, whose products are rounded one by one.
+    // Tasks are output rows (plane, oh), written left to right.
+    ParallelOverRange(g.batch * C * OH, OW * 8, [&](size_t begin, size_t end) {
+      for (size_t row = begin; row < end; ++row) {
+        const size_t plane = row / OH;
+        const Tap& r = rows[row % OH];
+        const T* src = xt + plane * in_plane + static_cast<size_t>(r.index * W);
+        const size_t hs = static_cast<size_t>(r.step) * static_cast<size_t>(W);  // a step down in the input
+        T* out = yt + row * OW;
+        for (size_t ow = 0; ow < OW; ++ow) {
+          const Tap& c = cols[ow];
+          const T* q = src + c.index;
+          const size_t ws = static_cast<size_t>(c.step);
           const float q00 = static_cast<float>(q[0]), q01 = static_cast<float>(q[ws]);
           const float q10 = static_cast<float>(q[hs]), q11 = static_cast<float>(q[hs + ws]);
-          const float t = last ? BilinearFused(r, c, q00, q01, q10, q11, ch < vector_channels) - zp
-                               : r.l0 * (c.l0 * q00 + c.l1 * q01) + r.l1 * (c.l0 * q10 + c.l1 * q11) - zp;
-          const float v = std::min(std::max(std::nearbyint(t) + zp, qmin), qmax);
-          T* out = last ? yt + p * C + ch : yt + (n * C + ch) * out_plane + o;
-          *out = static_cast<T>(v);
+          const float t = r.l0 * (c.l0 * q00 + c.l1 * q01) + r.l1 * (c.l0 * q10 + c.l1 * q11) - zp;
+          out[ow] = static_cast<T>(std::min(std::max(std::nearbyint(t) + zp, qmin), qmax));
         }
       }
     });

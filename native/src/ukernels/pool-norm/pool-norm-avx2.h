@@ -243,6 +243,29 @@ void NormalizeAvx2(size_t n, const T* x, const float* gamma, const float* beta, 
   pool_norm_scalar::Normalize(n, x, gamma, beta, affine_stride, y, p, i);
 }
 
+// bilinear (pool-norm.h), 8 channels a step over the vector part (C rounded down to 8, so the
+// steps cover it exactly), the scalar formula for the rest.
+template <typename T>
+void BilinearAvx2(size_t channels, const T* q00, const T* q01, const T* q10, const T* q11, T* y, const BilinearParams& p) {
+  const __m256 r0 = _mm256_set1_ps(p.r0), r1 = _mm256_set1_ps(p.r1), c0 = _mm256_set1_ps(p.c0), c1 = _mm256_set1_ps(p.c1);
+  const __m256 zero_point = _mm256_set1_ps(p.zero_point), qmin = _mm256_set1_ps(p.qmin), qmax = _mm256_set1_ps(p.qmax);
+  auto load = [](const T* q) { return _mm256_cvtepi32_ps(Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q)), T())); };
+  const size_t vector_end = p.vector_channels < channels ? p.vector_channels : channels;
+  size_t ch = 0;
+  for (; ch + 8 <= vector_end; ch += 8) {
+    const __m256 a = load(q00 + ch), b = load(q01 + ch), c = load(q10 + ch), d = load(q11 + ch);
+    const __m256 top = _mm256_fmadd_ps(c1, b, _mm256_mul_ps(c0, a));
+    const __m256 bottom = _mm256_fmadd_ps(c1, d, _mm256_mul_ps(c0, c));
+    const __m256 s = _mm256_fmadd_ps(r1, bottom, _mm256_mul_ps(r0, top));
+    __m256 v = _mm256_round_ps(_mm256_sub_ps(s, zero_point), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, zero_point), qmin), qmax);
+    const __m256i q = _mm256_cvtps_epi32(v);
+    const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + ch), Narrow16(q16, T()));
+  }
+  pool_norm_scalar::Bilinear(channels, q00, q01, q10, q11, y, p, ch);
+}
+
 // normalize_stats, 32 values a step: pair sums of x and of x^2 in int32 lanes (vpmaddwd),
 // moved to int64 before they could overflow.
 template <typename T>

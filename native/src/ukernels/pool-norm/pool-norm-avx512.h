@@ -218,6 +218,32 @@ void NormalizeAvx512(size_t n, const T* x, const float* gamma, const float* beta
   if (i < n) sixteen(i, static_cast<__mmask16>((1u << (n - i)) - 1));
 }
 
+// bilinear (pool-norm.h), 16 channels a step over the vector part, its last (8-channel) step
+// masked, the scalar formula for the rest.
+template <typename T>
+void BilinearAvx512(size_t channels, const T* q00, const T* q01, const T* q10, const T* q11, T* y, const BilinearParams& p) {
+  const __m512 r0 = _mm512_set1_ps(p.r0), r1 = _mm512_set1_ps(p.r1), c0 = _mm512_set1_ps(p.c0), c1 = _mm512_set1_ps(p.c1);
+  const __m512 zero_point = _mm512_set1_ps(p.zero_point), qmin = _mm512_set1_ps(p.qmin), qmax = _mm512_set1_ps(p.qmax);
+  auto sixteen = [&](size_t ch, __mmask16 k) {
+    auto load = [&](const T* q) { return _mm512_cvtepi32_ps(Widen16(_mm_maskz_loadu_epi8(k, q + ch), T())); };
+    const __m512 a = load(q00), b = load(q01), c = load(q10), d = load(q11);
+    const __m512 top = _mm512_fmadd_ps(c1, b, _mm512_mul_ps(c0, a));
+    const __m512 bottom = _mm512_fmadd_ps(c1, d, _mm512_mul_ps(c0, c));
+    const __m512 s = _mm512_fmadd_ps(r1, bottom, _mm512_mul_ps(r0, top));
+    __m512 v = _mm512_roundscale_ps(_mm512_sub_ps(s, zero_point), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, zero_point), qmin), qmax);
+    _mm_mask_storeu_epi8(y + ch, k, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+  };
+  const size_t vector_end = p.vector_channels < channels ? p.vector_channels : channels;
+  size_t ch = 0;
+  for (; ch + 16 <= vector_end; ch += 16) sixteen(ch, 0xFFFF);
+  if (ch < vector_end) {
+    sixteen(ch, static_cast<__mmask16>((1u << (vector_end - ch)) - 1));
+    ch = vector_end;
+  }
+  pool_norm_scalar::Bilinear(channels, q00, q01, q10, q11, y, p, ch);
+}
+
 // normalize_stats, 64 values a step: pair sums of x and x^2 in int32 lanes (vpmaddwd), moved to int64 in time.
 template <typename T>
 void NormalizeStatsAvx512(size_t n, const T* x, int64_t* sum, int64_t* sum_squares) {

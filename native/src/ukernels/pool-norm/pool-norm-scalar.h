@@ -143,5 +143,28 @@ inline void NormalizeStats(size_t n, const T* x, int64_t* sum, int64_t* sum_squa
   *sum_squares += s2;
 }
 
+// bilinear (pool-norm.h), from channel `begin` on.
+template <typename T>
+inline void Bilinear(size_t channels, const T* q00, const T* q01, const T* q10, const T* q11, T* y,
+                     const BilinearParams& p, size_t begin = 0) {
+  for (size_t ch = begin; ch < channels; ++ch) {
+    const float a = q00[ch], b = q01[ch], c = q10[ch], d = q11[ch];
+    float s;
+    if (ch < p.vector_channels) {
+      const float top = std::fma(p.c1, b, p.c0 * a);
+      const float bottom = std::fma(p.c1, d, p.c0 * c);
+      s = std::fma(p.r1, bottom, p.r0 * top);
+    } else {
+      const float top = std::fma(p.c0, a, p.c1 * b);
+      const float bottom = std::fma(p.c0, c, p.c1 * d);
+      s = std::fma(p.r0, top, p.r1 * bottom);
+    }
+    float v = std::nearbyint(s - p.zero_point) + p.zero_point;
+    v = v > p.qmin ? v : p.qmin;
+    v = v < p.qmax ? v : p.qmax;
+    y[ch] = static_cast<T>(static_cast<int32_t>(v));
+  }
+}
+
 }  // namespace pool_norm_scalar
 }  // namespace qk

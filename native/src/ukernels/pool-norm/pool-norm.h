@@ -29,6 +29,13 @@
 //                 SIMD lane gives the scalar bits. The op passes scale 1 and the channel's
 //                 gamma * s with affine_stride 0 for group / instance norm's per-channel affine.
 //   normalize_stats: sum and sum of squares of n values (int64, exact in any order).
+//   bilinear (one channels-last output pixel, every channel): a, b, c, d the channel's values at
+//                 the four source pixels (q00, q01, q10, q11) as float, r0 r1 c0 c1 the weights:
+//                 channels below vector_channels (PyTorch's AVX2 vector part, C rounded down to 8):
+//                   top = fma(c1, b, c0 * a), bottom = fma(c1, d, c0 * c), s = fma(r1, bottom, r0 * top)
+//                 the others (its scalar tail):
+//                   top = fma(c0, a, c1 * b), bottom = fma(c0, c, c1 * d), s = fma(r0, top, r1 * bottom)
+//                 y = clamp(nearbyint(s - zero_point) + zero_point, qmin, qmax). All values finite.
 #pragma once
 
 #include <cstddef>
@@ -71,6 +78,14 @@ struct NormalizeParams {
   float qmin, qmax;    // the dtype's range
 };
 
+struct BilinearParams {
+  float r0, r1;  // the row weights (top, bottom)
+  float c0, c1;  // the column weights (left, right)
+  float zero_point;
+  float qmin, qmax;
+  size_t vector_channels;  // channels below this take the vector formula
+};
+
 using MaxPoolU8Fn = void(const uint8_t* const* lines, uint8_t* y, const PoolRowParams* params);
 using MaxPoolS8Fn = void(const int8_t* const* lines, int8_t* y, const PoolRowParams* params);
 using AvgPoolU8Fn = void(const uint8_t* const* lines, uint8_t* y, const AvgPoolRowParams* params);
@@ -85,5 +100,9 @@ using NormalizeS8Fn = void(size_t n, const int8_t* x, const float* gamma, const 
                            int8_t* y, const NormalizeParams* params);
 using NormalizeStatsU8Fn = void(size_t n, const uint8_t* x, int64_t* sum, int64_t* sum_squares);
 using NormalizeStatsS8Fn = void(size_t n, const int8_t* x, int64_t* sum, int64_t* sum_squares);
+using BilinearU8Fn = void(size_t channels, const uint8_t* q00, const uint8_t* q01, const uint8_t* q10, const uint8_t* q11,
+                          uint8_t* y, const BilinearParams* params);
+using BilinearS8Fn = void(size_t channels, const int8_t* q00, const int8_t* q01, const int8_t* q10, const int8_t* q11,
+                          int8_t* y, const BilinearParams* params);
 
 }  // namespace qk
