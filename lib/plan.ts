@@ -101,3 +101,37 @@ export function atCallTime<T>(compute: () => T): Promise<T> {
     return Promise.reject(error);
   }
 }
+
+/**
+ * Float64Arrays of op parameters (pool and resampling geometries, ...) shared between calls
+ * with equal values. An array of more than 8 doubles lives outside V8's heap: making one per
+ * call was 7% of a maxPool2d call and added to every GC. The caller writes the values into a
+ * scratch array and gets back a stored array holding the same values, made on the first call
+ * with them; the binding only reads parameter arrays (it copies what a step keeps), so a
+ * stored array is never written after it is made. Matched on the values (never on the
+ * identity of an input's arrays), among the last `capacity` distinct lists.
+ */
+export class SharedParams {
+  private readonly stored: Float64Array[] = [];
+  private next = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  /** A stored Float64Array equal to `values`' first `length` entries (made now when none is). */
+  get(values: Float64Array, length: number): Float64Array {
+    const stored = this.stored;
+    for (let i = 0; i < stored.length; i++) {
+      const candidate = stored[i];
+      if (candidate.length !== length) continue;
+      let same = true;
+      // Object.is: -0 and +0 are different parameters (a scale factor's sign), NaN equals NaN.
+      for (let k = 0; k < length && same; k++) same = Object.is(candidate[k], values[k]);
+      if (same) return candidate;
+    }
+    const made = values.slice(0, length);
+    if (stored.length < this.capacity) stored.push(made);
+    else stored[this.next] = made;
+    this.next = (this.next + 1) % this.capacity;
+    return made;
+  }
+}

@@ -1087,7 +1087,8 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   }
   const qp = x['quantizer'] as Extract<Quantizer, { qscheme: 'per_tensor_affine' }>;
   const format = rank === 4 ? 'channels_last' : rank === 5 ? 'channels_last_3d' : null;
-  const overSpatial = reduced.length === rank - 2 && reduced.every((d) => d >= 2);
+  let overSpatial = reduced.length === rank - 2;
+  for (let k = 0; k < reduced.length && overSpatial; k++) overSpatial = reduced[k] >= 2;
   // The engine is asked only when the call could take QNNPACK's path (an N-API call).
   const qnnpack =
     x.dtype === 'quint8' && rank === 4 && Array.isArray(dim) && dim.length === 2 && dim[0] === 2 && dim[1] === 3 && addon.quantizedEngine() === 'qnnpack';
@@ -1105,7 +1106,10 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   if (mode !== null && count > 0 && numel > 0) {
     const dense = mode === MeanMode.QnnpackGlobal ? x.contiguous() : x;
     const data = dense.data.length === numel ? dense.data : dense.data.subarray(0, numel);
-    const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, new Float64Array(x.shape), flags, qp.scale, qp.zeroPoint] as const;
+    // Filled in a loop: a Float64Array made from the frozen shape array takes V8's iterator path.
+    const dims = new Float64Array(rank);
+    for (let d = 0; d < rank; d++) dims[d] = x.shape[d];
+    const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, dims, flags, qp.scale, qp.zeroPoint] as const;
     const plan = makePlan(
       () => addon.mean(...args),
       () => addon.meanAsync(...args),

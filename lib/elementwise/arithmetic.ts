@@ -415,37 +415,48 @@ export function planMulScalar(qa: unknown, other: unknown, relu: boolean): OpPla
  */
 export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, zeroPoint?: unknown): QTensor {
   if (!Array.isArray(tensors)) throw validate.invalidType('array of QTensors', 'tensors', tensors);
-  if (tensors.length === 0) throw validate.invalidRange('non-empty array of QTensors', 'tensors', tensors);
-  const xs = tensors.map((t: unknown, i: number) => (isByteQTensor(t) ? t : checkByteQTensor(t, `tensors[${i}]`)));
+  // Loops over the inputs and dims (no map / forEach / slice / spread: cat runs per call in
+  // every Inception block and ShuffleNet unit, and shapes are frozen arrays, which send those
+  // to V8's slow paths); the list's length and each item are read once, as map did.
+  const count = tensors.length;
+  if (count === 0) throw validate.invalidRange('non-empty array of QTensors', 'tensors', tensors);
+  const xs = new Array<QTensor>(count);
+  for (let i = 0; i < count; i++) {
+    const t: unknown = tensors[i];
+    xs[i] = isByteQTensor(t) ? t : checkByteQTensor(t, `tensors[${i}]`);
+  }
   const first = xs[0];
   const rank = first.shape.length;
   const d = validate.axis(dim, 'dim', rank);
   if (rank === 0) throw validate.invalidRange('QTensors with at least 1 dim (zero-dim tensors cannot be concatenated)', 'tensors[0]', first);
-  xs.forEach((x, i) => {
+  for (let i = 0; i < count; i++) {
+    const x = xs[i];
     if (x.dtype !== first.dtype) throw validate.invalidType(`QTensor of dtype ${first.dtype} (all dtypes must be the same)`, `tensors[${i}]`, x);
-    if (x.shape.length !== rank || x.shape.some((size, k) => k !== d && size !== first.shape[k])) {
+    let same = x.shape.length === rank;
+    for (let k = 0; k < rank && same; k++) same = k === d || x.shape[k] === first.shape[k];
+    if (!same) {
       throw validate.invalidRange(
         `QTensor of shape [${first.shape.map((size, k) => (k === d ? '*' : size)).join(', ')}] (sizes must match except in dim ${d})`,
         `tensors[${i}]`,
         x,
       );
     }
-  });
+  }
   const s = scale === undefined || scale === null ? first.qScale() : scale;
   const z = zeroPoint === undefined || zeroPoint === null ? first.qZeroPoint() : zeroPoint;
   const [outScale, outZeroPoint] = checkOutputQParams(s, z, first.dtype);
-  // Loops, not map/every/reduce over the inputs and dims: cat runs per call in every Inception
-  // block and ShuffleNet unit.
   let format: MemoryFormat = suggestMemoryFormat(first.shape, first.strides);
   let nhwc = d === 1 && rank === 4;
   let joined = 0;
-  for (const x of xs) {
+  for (let i = 0; i < count; i++) {
+    const x = xs[i];
     if (format !== 'contiguous_format' && suggestMemoryFormat(x.shape, x.strides) !== format) format = 'contiguous_format';
     if (nhwc && !isContiguousAs(x.shape, x.strides, 'channels_last')) nhwc = false;
     joined += x.shape[d];
   }
-  const shape = first.shape.slice();
-  shape[d] = joined;
+  const shape = new Array<number>(rank);
+  for (let k = 0; k < rank; k++) shape[k] = k === d ? joined : first.shape[k];
+  Object.freeze(shape);
   const outStrides = Object.freeze(formatStrides(shape, format));
   // Every input, dense in the common format, is `rows` rows of its sizes from `dim` on (in
   // memory order); the output row r is their rows r in turn, each requantized to the output's
@@ -455,22 +466,24 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
   const at = order.indexOf(d);
   let rows = 1;
   for (let k = 0; k < at; k++) rows *= shape[order[k]];
-  const parts = xs.map((x): CatPart => {
+  const parts = new Array<CatPart>(count);
+  for (let i = 0; i < count; i++) {
+    const x = xs[i];
     const n = x.numel();
     const dense = isContiguousAs(x.shape, x.strides, format) ? x : x.contiguous(format === 'contiguous_format' ? undefined : format);
     const channels = x.shape[1];
     let rowElements = 1;
     for (let k = at; k < rank; k++) rowElements *= x.shape[order[k]];
-    return {
+    parts[i] = {
       values: dense.data.length === n ? dense.data : dense.data.subarray(0, n),
       rowElements,
       vectorLength: nhwc ? channels - (channels % 32) : 0,
       scale: x.qScale(),
       zeroPoint: x.qZeroPoint(),
     };
-  });
+  }
   const out = concatRows(first.dtype, rows, parts, outScale, outZeroPoint);
-  return makePerTensorQTensor(out, Object.freeze(shape), outStrides, first.dtype, outScale, outZeroPoint);
+  return makePerTensorQTensor(out, shape, outStrides, first.dtype, outScale, outZeroPoint);
 }
 
 interface CatPart {

@@ -1,7 +1,7 @@
 // The pool-norm family's op plans: argument checks, output shapes and the native calls of qF.maxPool2d, qF.interpolate, ops.quantized.batchNorm2d, ...
 
 import { QStorage, addon } from '../native';
-import { OpPlan, makePlan } from '../plan';
+import { OpPlan, SharedParams, makePlan } from '../plan';
 import { QDType, QTensor, denseOutput } from '../qtensor';
 import { MemoryFormat, channelsLastOrder, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor } from '../tensor';
@@ -117,11 +117,18 @@ interface Problem {
 /** `name` (the op's, for the error) is a function where it is built from numbers. */
 function problem(x: unknown, dims: number, name: string | (() => string), forceChannelsLast = false): Problem {
   const input = checkInput(x, 'input', [dims + 1, dims + 2], () => `${dims + 1}-D (unbatched) or ${dims + 2}-D`);
-  const batched = input.shape.length === dims + 2;
-  const batch = batched ? input.shape[0] : 1;
-  const channels = input.shape[batched ? 1 : 0];
-  const spatial = input.shape.slice(-dims);
-  if (channels === 0 || batch === 0 || spatial.includes(0)) {
+  const shape = input.shape;
+  const batched = shape.length === dims + 2;
+  const batch = batched ? shape[0] : 1;
+  const channels = shape[batched ? 1 : 0];
+  // A loop, not slice / includes: the shape is frozen, which sends those to V8's slow paths.
+  const spatial = new Array<number>(dims);
+  let empty = channels === 0 || batch === 0;
+  for (let d = 0; d < dims; d++) {
+    spatial[d] = shape[shape.length - dims + d];
+    if (spatial[d] === 0) empty = true;
+  }
+  if (empty) {
     throw validate.invalidRange(`non-empty QTensor for ${typeof name === 'function' ? name() : name}`, 'input', x);
   }
   const channelsLast = batched && (forceChannelsLast ? channelsLastFormat(dims + 2) !== undefined : readsChannelsLast(input));
@@ -151,7 +158,12 @@ function inputStorage(p: Problem): { storage: ReturnType<typeof storageIn>; layo
 
 /** Outputs keep the layout the op computed in: channels last when the input was, else contiguous. */
 function outputFinish(p: Problem, outSpatial: readonly number[]) {
-  const shape = p.batched ? [p.batch, p.channels, ...outSpatial] : [p.channels, ...outSpatial];
+  const lead = p.batched ? 2 : 1;
+  const shape = new Array<number>(lead + outSpatial.length);
+  shape[0] = p.batched ? p.batch : p.channels;
+  if (p.batched) shape[1] = p.channels;
+  for (let d = 0; d < outSpatial.length; d++) shape[lead + d] = outSpatial[d];
+  Object.freeze(shape);  // the output QTensor keeps a frozen shape as it is (no copy)
   const format: MemoryFormat = p.channelsLast ? channelsLastFormat(shape.length)! : 'contiguous_format';
   // torch computes channels last whenever the input is dense that way, but an input that is
   // also dense contiguous (C = 1, 1x1 spatial) gets a contiguous output (suggest_memory_format).
@@ -208,9 +220,13 @@ function poolWindow(p: Problem, kernelSize: unknown, stride: unknown, padding: u
   return { kernel, stride: strides, padding: paddings, dilation: dilations, output };
 }
 
+/** The pool and resampling geometries, shared between calls with equal values (SharedParams). */
+const geometries = new SharedParams(32);
+const geometryScratch = new Float64Array(20);
+
 /** [batch, channels, spatial, output, kernel, stride, padding, dilation], each of the last six padded to (D, H, W). */
 function poolGeometry(p: Problem, w: Window): Float64Array {
-  const g = new Float64Array(20);
+  const g = geometryScratch;
   g[0] = p.batch;
   g[1] = p.channels;
   let at = put3(g, 2, p.spatial, 1);
@@ -219,7 +235,7 @@ function poolGeometry(p: Problem, w: Window): Float64Array {
   at = put3(g, at, w.stride, 1);
   at = put3(g, at, w.padding, 0);
   put3(g, at, w.dilation, 1);
-  return g;
+  return geometries.get(g, 20);
 }
 
 /** @internal */
@@ -279,12 +295,12 @@ function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: st
 
 /** poolGeometry's layout with a unit window: kernel, stride and dilation 1, padding 0. */
 function adaptiveGeometry(p: Problem, output: readonly number[]): Float64Array {
-  const g = new Float64Array(20).fill(1);
+  const g = geometryScratch.fill(1);
   g[0] = p.batch;
   g[1] = p.channels;
   put3(g, put3(g, 2, p.spatial, 1), output, 1);
   g[14] = g[15] = g[16] = 0;
-  return g;
+  return geometries.get(g, 20);
 }
 
 /** @internal */
@@ -374,11 +390,12 @@ export function planInterpolate(x: unknown, options: unknown): Plan {
     });
     if (!recompute) scales = pad3(factors, 0);
   }
-  const geometry = new Float64Array(11);
-  geometry[0] = p.batch;
-  geometry[1] = p.channels;
-  put3(geometry, put3(geometry, 2, p.spatial, 1), output, 1);
-  geometry.set(scales, 8);
+  const g = geometryScratch;
+  g[0] = p.batch;
+  g[1] = p.channels;
+  put3(g, put3(g, 2, p.spatial, 1), output, 1);
+  g.set(scales, 8);
+  const geometry = geometries.get(g, 11);
   const { storage, layout } = inputStorage(p);
   const finish = outputFinish(p, output);
   if (mode === 'bilinear') {
@@ -389,21 +406,32 @@ export function planInterpolate(x: unknown, options: unknown): Plan {
 
 // ---- normalization -------------------------------------------------------------------------
 
+const FLOAT32_KIND: readonly 'Float32Array'[] = ['Float32Array'];
+
 /** Float32 values of a weight-like argument (Tensor, Float32Array, number[]), of a given length; null passes. */
 export function floatParams(value: unknown, parameter: string, length: number, nullable: boolean): Float32Array | null {
   if (value === null || value === undefined) {
     if (nullable) return null;
     throw validate.invalidType(`Tensor or array of ${length} numbers`, parameter, value);
   }
-  const values = value instanceof Tensor ? checkTensor(value, parameter).contiguous().data.subarray(0, value.numel()) : validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
+  let values: ArrayLike<unknown>;
+  if (value instanceof Tensor) {
+    // A module's Tensor is dense and exactly numel long: its storage itself, no subarray per call.
+    const data = checkTensor(value, parameter).contiguous().data;
+    const numel = value.numel();
+    values = data.length === numel ? data : data.subarray(0, numel);
+  } else {
+    values = validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
+  }
   if (values.length !== length) throw validate.invalidRange(`${length} values`, parameter, value);
   // fp32 values already (a module's Tensors): passed as they are, not copied per call. The
   // binding reads them during the call (sync), or copies them then (async, and a traced step).
-  if (validate.typedArrayKind(values, ['Float32Array']) !== undefined) return values as Float32Array;
+  if (validate.typedArrayKind(values, FLOAT32_KIND) !== undefined) return values as Float32Array;
   const out = new Float32Array(length);
   for (let i = 0; i < length; i++) {
-    if (typeof values[i] !== 'number') throw validate.invalidType('number', `${parameter}[${i}]`, values[i]);
-    out[i] = values[i];
+    const v = values[i];
+    if (typeof v !== 'number') throw validate.invalidType('number', `${parameter}[${i}]`, v);
+    out[i] = v;
   }
   return out;
 }
@@ -426,9 +454,10 @@ export function planBatchNorm(
   eps: unknown, scale: unknown, zeroPoint: unknown, relu: boolean,
 ): Plan {
   const input = checkInput(x, 'input', ranks, () => ranks.map((r) => `${r}-D`).join(' or '));
-  const [batch, channels] = input.shape;
-  const spatialShape = input.shape.slice(2);
-  const spatial = numelOf(spatialShape);
+  const batch = input.shape[0];
+  const channels = input.shape[1];
+  let spatial = 1;
+  for (let d = 2; d < input.shape.length; d++) spatial *= input.shape[d];
   const w = floatParams(weight, 'weight', channels, true);
   const b = floatParams(bias, 'bias', channels, true);
   const m = floatParams(mean, 'runningMean', channels, false)!;
