@@ -6,7 +6,7 @@
 // add_scalar and mul_scalar choose new output qparams exactly as torch does and map values
 // through a lookup table (or copy them). cat requantizes every input to the output qparams.
 
-import { OpPlan, makePlan } from '../plan';
+import { OpPlan, makePlan, paramsOf, sharedParams } from '../plan';
 import { guardRead } from '../jit/hook';
 import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
@@ -249,7 +249,7 @@ function planDenseBinary(kind: BinaryRequest, a: QTensor, b: QTensor, s: number,
   const n = numelOf(shape);
   if (n === 0) return null;
   const formula = binaryFormula(kind, a.dtype, zp, qnnpackEngine, true);
-  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);
+  const params = paramsOf(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);  // shared between calls with these values
   const args = [denseStorage(a, n), denseStorage(b, n), dtypeCode(a.dtype), kind.multiply, kind.relu, params, n, formula === 1 ? n : vectorPart(n)] as const;
   const strides = frozenFormatStrides(shape, format, a.strides);
   return makePlan(
@@ -285,7 +285,7 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   ]);
   const n = numelOf(shape);
   const formula = binaryFormula(kind, a.dtype, zp, qnnpackEngine, sameShape(a.shape, b.shape));
-  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);
+  const params = paramsOf(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);  // shared between calls with these values
   const code = dtypeCode(a.dtype);
   const row = Math.max(rowLength, 1);
   const vector = formula === 1 ? row : vectorLength;
@@ -309,7 +309,7 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
     const form = (p: { each: number; period: number } | { rows: number; cols: number } | null): number[] =>
       p === null ? [1, n, 0, 0] : 'rows' in p ? [1, n, p.rows, p.cols] : [p.each, p.period, 0, 0];
     const [fa, fb] = [form(xa), form(xb)];
-    const broadcast = Float64Array.of(n, fa[0], fa[1], fb[0], fb[1], fa[2], fa[3], fb[2], fb[3]);
+    const broadcast = paramsOf(n, fa[0], fa[1], fb[0], fb[1], fa[2], fa[3], fb[2], fb[3]);
     args = [operand(a, xa), operand(b, xb), code, kind.multiply, kind.relu, params, row, vector, broadcast];
   } else {
     args = [denseBroadcast(a, shape, layout), denseBroadcast(b, shape, layout), code, kind.multiply, kind.relu, params, row, vector];
@@ -499,24 +499,29 @@ interface CatPart {
  * per call: cat is associative, so a longer list is joined 16 at a time, left to right (the
  * joined part already has the output's qparams, so it is copied, not requantized, again).
  */
+/** Where concatRows writes a parameter list (2 * kMaxConcatInputs values at most). */
+const catScratch = new Float64Array(32);
+
 function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number, zeroPoint: number): QStorage {
   const maxInputs = 16;  // native/src/base/params-reduce.h kMaxConcatInputs
   let list = parts;
   do {
     const group = list.length <= maxInputs ? list : list.slice(0, maxInputs);
     const count = group.length;
-    const lengths = new Float64Array(count);
-    const vectors = new Float64Array(count);
-    const qparams = new Float64Array(2 * count);
     const tensors = new Array<QStorage>(count);
+    // The three parameter lists, each shared between calls with its values (sharedParams).
+    const scratch = catScratch;
+    for (let i = 0; i < count; i++) scratch[i] = group[i].rowElements;
+    const lengths = sharedParams.get(scratch, count);
+    for (let i = 0; i < count; i++) scratch[i] = group[i].vectorLength;
+    const vectors = sharedParams.get(scratch, count);
     for (let i = 0; i < count; i++) {
       const p = group[i];
-      lengths[i] = p.rowElements;
-      vectors[i] = p.vectorLength;
-      qparams[2 * i] = p.scale;
-      qparams[2 * i + 1] = p.zeroPoint;
+      scratch[2 * i] = p.scale;
+      scratch[2 * i + 1] = p.zeroPoint;
       tensors[i] = p.values;
     }
+    const qparams = sharedParams.get(scratch, 2 * count);
     const code = dtypeCode(dtype);
     const args = [code, rows, lengths, vectors, qparams, scale, zeroPoint, ...tensors] as const;
     const joined = makePlan(

@@ -1,6 +1,6 @@
 // The linear and conv op plans the functional forms, ops.quantized and the modules share: input checks, layouts, the native calls.
 
-import { OpPlan, makePlan } from '../plan';
+import { OpPlan, makePlan, paramsOf } from '../plan';
 import { activeTracer } from '../jit/hook';
 import { QTensor, checkQTensor, denseOutput, wrapPerTensorOutput } from '../qtensor';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
@@ -236,8 +236,8 @@ export function planConv(
   validate.storageFits(numelOf(shape), 1, inputName, input);
   const order = activationOrder(q);
   const data = denseIn(q, order);
-  const spatial = new Float64Array(3);
-  for (let d = 0; d < 3; d++) spatial[d] = d < spec.dims ? inSpatial[d] : 1;
+  // Shared between calls with these sizes (paramsOf): no typed array made per call.
+  const spatial = paramsOf(inSpatial[0], spec.dims > 1 ? inSpatial[1] : 1, spec.dims > 2 ? inSpatial[2] : 1);
   const outOrder = channelsLastOrder(rank);
   const layout = order === null ? 2 : 1;  // contiguous or channels-last in, channels-last out
   const xScale = q.qScale();

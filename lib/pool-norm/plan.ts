@@ -1,7 +1,7 @@
 // The pool-norm family's op plans: argument checks, output shapes and the native calls of qF.maxPool2d, qF.interpolate, ops.quantized.batchNorm2d, ...
 
 import { QStorage, addon } from '../native';
-import { OpPlan, SharedParams, makePlan } from '../plan';
+import { OpPlan, makePlan, sharedParams } from '../plan';
 import { QDType, QTensor, denseOutput } from '../qtensor';
 import { MemoryFormat, channelsLastOrder, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor } from '../tensor';
@@ -220,8 +220,7 @@ function poolWindow(p: Problem, kernelSize: unknown, stride: unknown, padding: u
   return { kernel, stride: strides, padding: paddings, dilation: dilations, output };
 }
 
-/** The pool and resampling geometries, shared between calls with equal values (SharedParams). */
-const geometries = new SharedParams(32);
+/** Where the pool and resampling geometries are written; the op gets sharedParams' array of the values. */
 const geometryScratch = new Float64Array(20);
 
 /** [batch, channels, spatial, output, kernel, stride, padding, dilation], each of the last six padded to (D, H, W). */
@@ -235,7 +234,7 @@ function poolGeometry(p: Problem, w: Window): Float64Array {
   at = put3(g, at, w.stride, 1);
   at = put3(g, at, w.padding, 0);
   put3(g, at, w.dilation, 1);
-  return geometries.get(g, 20);
+  return sharedParams.get(g, 20);
 }
 
 /** @internal */
@@ -300,7 +299,7 @@ function adaptiveGeometry(p: Problem, output: readonly number[]): Float64Array {
   g[1] = p.channels;
   put3(g, put3(g, 2, p.spatial, 1), output, 1);
   g[14] = g[15] = g[16] = 0;
-  return geometries.get(g, 20);
+  return sharedParams.get(g, 20);
 }
 
 /** @internal */
@@ -395,7 +394,7 @@ export function planInterpolate(x: unknown, options: unknown): Plan {
   g[1] = p.channels;
   put3(g, put3(g, 2, p.spatial, 1), output, 1);
   g.set(scales, 8);
-  const geometry = geometries.get(g, 11);
+  const geometry = sharedParams.get(g, 11);
   const { storage, layout } = inputStorage(p);
   const finish = outputFinish(p, output);
   if (mode === 'bilinear') {
@@ -475,19 +474,27 @@ export function planBatchNorm(
   return plan('batchNorm', [storage, input.code, last, batch, channels, spatial, w, b, m, v, e, input.scale, input.zeroPoint, out.scale, out.zeroPoint, relu], finish);
 }
 
+const LAYER_NORM_RANKS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
+
 /** @internal Layer norm over the trailing dims `normalizedShape`. */
 export function planLayerNorm(x: unknown, normalizedShape: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown): Plan {
-  const input = checkInput(x, 'input', [1, 2, 3, 4, 5, 6, 7, 8], 'a 1-D to 8-D');
+  const input = checkInput(x, 'input', LAYER_NORM_RANKS, 'a 1-D to 8-D');
   const given = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
   if (!Array.isArray(given)) throw validate.invalidType('integer or non-empty array of integers', 'normalizedShape', normalizedShape);
   const normalized = validate.arrayOnce(given, 'normalizedShape', 'integer or non-empty array of at most 8 integers', 8);
   if (normalized.length === 0) throw validate.invalidType('integer or non-empty array of integers', 'normalizedShape', normalizedShape);
-  const dims = normalized.map((d, i) => validate.integerInRange(d, `normalizedShape[${i}]`, 1, 2 ** 31 - 1));
-  const tail = input.shape.slice(input.shape.length - dims.length);
-  if (dims.length > input.shape.length || dims.some((d, i) => d !== tail[i])) {
+  // Loops, and each dim's name built only for its error: a module's layer norm runs per call.
+  let groupSize = 1;
+  for (let i = 0; i < normalized.length; i++) {
+    const d = normalized[i];
+    groupSize *= typeof d === 'number' && Number.isInteger(d) && d >= 1 && d <= 2 ** 31 - 1 ? d : validate.integerInRange(d, `normalizedShape[${i}]`, 1, 2 ** 31 - 1);
+  }
+  const offset = input.shape.length - normalized.length;
+  let matches = offset >= 0;
+  for (let i = 0; i < normalized.length && matches; i++) matches = normalized[i] === input.shape[offset + i];
+  if (!matches) {
     throw validate.invalidRange(`normalizedShape matching the last dims of input [${input.shape.join(', ')}]`, 'normalizedShape', normalizedShape);
   }
-  const groupSize = numelOf(dims);
   const groups = numelOf(input.shape) / groupSize;
   const g = floatParams(weight, 'weight', groupSize, true);
   const b = floatParams(bias, 'bias', groupSize, true);
@@ -495,9 +502,11 @@ export function planLayerNorm(x: unknown, normalizedShape: unknown, weight: unkn
   return planNormalize(input, groups, groupSize, false, 0, 0, g, b, epsilon(eps), outputQParams(scale, zeroPoint, input));
 }
 
+const GROUP_NORM_RANKS: readonly number[] = [2, 3, 4, 5, 6];
+
 /** @internal Group norm of (N, C, ...) with numGroups groups; instance norm is numGroups = C. */
 export function planGroupNorm(x: unknown, numGroups: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown, minRank = 2): Plan {
-  const input = checkInput(x, 'input', [2, 3, 4, 5, 6].filter((r) => r >= minRank), () => `a ${minRank}-D or larger (N, C, ...)`);
+  const input = checkInput(x, 'input', minRank === 2 ? GROUP_NORM_RANKS : GROUP_NORM_RANKS.filter((r) => r >= minRank), () => `a ${minRank}-D or larger (N, C, ...)`);
   const [batch, channels] = input.shape;
   const groups = validate.integerInRange(numGroups, 'numGroups', 1, 2 ** 31 - 1);
   if (channels % groups !== 0) throw validate.invalidRange(`divisor of the channel count ${channels}`, 'numGroups', numGroups);
