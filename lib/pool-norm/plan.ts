@@ -413,15 +413,15 @@ export function floatParams(value: unknown, parameter: string, length: number, n
     if (nullable) return null;
     throw validate.invalidType(`Tensor or array of ${length} numbers`, parameter, value);
   }
-  let values: ArrayLike<unknown>;
   if (value instanceof Tensor) {
-    // A module's Tensor is dense and exactly numel long: its storage itself, no subarray per call.
     const data = checkTensor(value, parameter).contiguous().data;
     const numel = value.numel();
-    values = data.length === numel ? data : data.subarray(0, numel);
-  } else {
-    values = validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
+    if (numel !== length) throw validate.invalidRange(`${length} values`, parameter, value);
+    // A Tensor's storage is a Float32Array: passed as it is, as fp32 arrays are below; a
+    // module's Tensor is dense and exactly numel long, so no subarray per call either.
+    return data.length === numel ? data : data.subarray(0, numel);
   }
+  const values = validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
   if (values.length !== length) throw validate.invalidRange(`${length} values`, parameter, value);
   // fp32 values already (a module's Tensors): passed as they are, not copied per call. The
   // binding reads them during the call (sync), or copies them then (async, and a traced step).
