@@ -101,3 +101,61 @@ export function atCallTime<T>(compute: () => T): Promise<T> {
     return Promise.reject(error);
   }
 }
+
+/**
+ * Float64Arrays of op parameters (geometries, qparams, sizes) shared between calls with equal
+ * values. A typed array an op call makes costs twice: one of more than 8 doubles lives outside
+ * V8's heap (making one per call was 7% of a maxPool2d call and work for every GC), and the
+ * binding's napi_get_typedarray_info moves a small one out of the heap on first use (an
+ * allocation and a copy). A shared array pays that once. The caller writes the values into its
+ * scratch array and gets back a stored array holding the same values, made on the first call
+ * with them. Nothing writes a stored array after it is made: the binding only reads parameter
+ * arrays (and copies what a step or an async call keeps), and they never reach user code.
+ * Matched on the values (never on the identity of an input's arrays) in a direct-mapped table:
+ * a slot holds the last list whose values hashed to it.
+ */
+export class SharedParams {
+  private readonly slots: (Float64Array | undefined)[];
+
+  /** `slots`: a power of two. */
+  constructor(slots: number) {
+    this.slots = new Array<Float64Array | undefined>(slots);
+  }
+
+  /** A stored Float64Array equal to `values`' first `length` entries (made now when none is). */
+  get(values: Float64Array, length: number): Float64Array {
+    let hash = length;
+    for (let k = 0; k < length; k++) {
+      const v = values[k];
+      // The integer part and 32 bits of the fraction (ToInt32 is defined for every double).
+      hash = Math.imul(hash ^ (v | 0), 0x9e3779b1);
+      hash = Math.imul(hash ^ ((v * 4294967296) | 0), 0x85ebca6b);
+    }
+    const slot = (hash ^ (hash >>> 15)) & (this.slots.length - 1);
+    const stored = this.slots[slot];
+    if (stored !== undefined && stored.length === length) {
+      let same = true;
+      // Object.is: -0 and +0 are different parameters, NaN equals NaN.
+      for (let k = 0; k < length && same; k++) same = Object.is(stored[k], values[k]);
+      if (same) return stored;
+    }
+    const made = values.slice(0, length);
+    this.slots[slot] = made;
+    return made;
+  }
+}
+
+/** The process's shared parameter arrays (SharedParams), one table for every op family. */
+export const sharedParams = new SharedParams(1024);
+
+/**
+ * sharedParams' array of the given values (up to 16), through one scratch array: for call sites
+ * whose values are at hand as numbers.
+ */
+export function paramsOf(...values: number[]): Float64Array {
+  if (values.length > paramScratch.length) return Float64Array.from(values);
+  const scratch = paramScratch;
+  for (let k = 0; k < values.length; k++) scratch[k] = values[k];
+  return sharedParams.get(scratch, values.length);
+}
+const paramScratch = new Float64Array(16);

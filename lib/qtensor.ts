@@ -10,7 +10,7 @@
 
 import { pythonFloatRepr, pythonTuple, plainTensorRepr, tensorRepr } from './format';
 import { MeanMode, QStorage, addon } from './native';
-import { OpPlan, makePlan } from './plan';
+import { OpPlan, makePlan, sharedParams } from './plan';
 import { guardRead } from './jit/hook';
 // The plan helper's earlier home: re-exported so code written against it still builds; new code imports lib/plan.ts.
 export type { CallerStack, OpPlan } from './plan';
@@ -1062,6 +1062,9 @@ export function reductionDims(dim: unknown, rank: number): number[] {
  *    channels_last_3d 5-D input over dims (2, 3, 4); other layouts sum in double, which can differ
  *    from torch's float order by 1 quantum on a rounding boundary.
  */
+/** Where quantizedMean writes the shape it passes (8 dims: more than the native paths take). */
+const meanScratch = new Float64Array(8);
+
 function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   const x = checkQTensor(q, 'this');
   if (x.qscheme !== 'per_tensor_affine') throw validate.invalidType('per_tensor_affine QTensor', 'this', x);
@@ -1087,7 +1090,8 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   }
   const qp = x['quantizer'] as Extract<Quantizer, { qscheme: 'per_tensor_affine' }>;
   const format = rank === 4 ? 'channels_last' : rank === 5 ? 'channels_last_3d' : null;
-  const overSpatial = reduced.length === rank - 2 && reduced.every((d) => d >= 2);
+  let overSpatial = reduced.length === rank - 2;
+  for (let k = 0; k < reduced.length && overSpatial; k++) overSpatial = reduced[k] >= 2;
   // The engine is asked only when the call could take QNNPACK's path (an N-API call).
   const qnnpack =
     x.dtype === 'quint8' && rank === 4 && Array.isArray(dim) && dim.length === 2 && dim[0] === 2 && dim[1] === 3 && addon.quantizedEngine() === 'qnnpack';
@@ -1105,7 +1109,11 @@ function quantizedMean(q: QTensor, dim: unknown, keepdim: unknown): QTensor {
   if (mode !== null && count > 0 && numel > 0) {
     const dense = mode === MeanMode.QnnpackGlobal ? x.contiguous() : x;
     const data = dense.data.length === numel ? dense.data : dense.data.subarray(0, numel);
-    const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, new Float64Array(x.shape), flags, qp.scale, qp.zeroPoint] as const;
+    // The shape and the flags as arrays shared between calls with these values (sharedParams).
+    const scratch = meanScratch;
+    for (let d = 0; d < rank; d++) scratch[d] = x.shape[d];
+    const dims = rank <= scratch.length ? sharedParams.get(scratch, rank) : Float64Array.from(x.shape);
+    const args = [data, x.dtype === 'quint8' ? 0 : 1, mode, dims, sharedParams.get(flags, rank), qp.scale, qp.zeroPoint] as const;
     const plan = makePlan(
       () => addon.mean(...args),
       () => addon.meanAsync(...args),

@@ -254,9 +254,9 @@ const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
  */
 export function options(value: unknown, parameter: string, known: readonly string[]): Record<string, unknown> {
   if (value === undefined) return NO_OPTIONS;
-  const what = known.length > 0 ? `object with options ${known.join(', ')}` : 'empty object';
   if (typeof value !== 'object' || value === null || Array.isArray(value) || types.isTypedArray(value)) {
-    throw invalidType(what, parameter, value);
+    // The text is built only for the error: a module's options are read on every forward.
+    throw invalidType(known.length > 0 ? `object with options ${known.join(', ')}` : 'empty object', parameter, value);
   }
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
@@ -274,9 +274,12 @@ export function options(value: unknown, parameter: string, known: readonly strin
  * so fall back to the one operation that tells: constructing a view on a detached buffer throws.
  */
 export function isDetached(array: ArrayBufferView): boolean {
+  // A view of a detached buffer has byteLength 0: any other view is attached, which is what
+  // every op call asks of its inputs (answered without reading .buffer).
+  if (array.byteLength !== 0) return false;
   const buffer = array.buffer as ArrayBuffer & { detached?: boolean };
   if (typeof buffer.detached === 'boolean') return buffer.detached;
-  if (array.byteLength !== 0 || types.isSharedArrayBuffer(buffer)) return false;
+  if (types.isSharedArrayBuffer(buffer)) return false;
   try {
     new Uint8Array(buffer);
     return false;
@@ -329,10 +332,10 @@ export function typedArray<K extends TypedArrayName>(
   parameter: string,
   kinds: readonly K[],
 ): TypedArrayByName[K] {
-  const what = kinds.join(' or ');
-  if (typedArrayKind(value, kinds) === undefined) throw invalidType(what, parameter, value);
+  // The text is built only for an error (ops check their index arrays on every call).
+  if (typedArrayKind(value, kinds) === undefined) throw invalidType(kinds.join(' or '), parameter, value);
   const array = value as TypedArrayByName[K];
-  if (isDetached(array)) throw invalidType(`${what} with an attached (not transferred) buffer`, parameter, value);
+  if (isDetached(array)) throw invalidType(`${kinds.join(' or ')} with an attached (not transferred) buffer`, parameter, value);
   return array;
 }
 
@@ -389,7 +392,11 @@ export function shape(value: unknown, parameter: string): readonly number[] {
   if (!Array.isArray(value)) throw invalidType(what, parameter, value);
   const items = arrayOnce(value, parameter, what, MAX_RANK);
   const dims: number[] = [];
-  for (let i = 0; i < items.length; i++) dims.push(nonNegativeInteger(items[i], `${parameter}[${i}]`));
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i];
+    // nonNegativeInteger's test; the dim's name is built only for its error (a shape is read per op call).
+    dims.push(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : nonNegativeInteger(v, `${parameter}[${i}]`));
+  }
   shapeNumel(dims, parameter);
   return Object.freeze(dims);
 }
@@ -402,7 +409,7 @@ export function shapeNumel(dims: readonly number[], parameter: string): number {
   // A zero dim makes the product 0 whatever the others are (and Infinity * 0 would be NaN).
   if (dims.includes(0)) return 0;
   let product = 1;
-  for (const dim of dims) product *= dim;
+  for (let d = 0; d < dims.length; d++) product *= dims[d];
   if (!(product <= Number.MAX_SAFE_INTEGER)) {
     throw invalidRange(`shape with at most ${Number.MAX_SAFE_INTEGER} elements`, parameter, dims);
   }

@@ -6,7 +6,7 @@
 // add_scalar and mul_scalar choose new output qparams exactly as torch does and map values
 // through a lookup table (or copy them). cat requantizes every input to the output qparams.
 
-import { OpPlan, makePlan } from '../plan';
+import { OpPlan, makePlan, paramsOf, sharedParams } from '../plan';
 import { guardRead } from '../jit/hook';
 import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
@@ -249,7 +249,7 @@ function planDenseBinary(kind: BinaryRequest, a: QTensor, b: QTensor, s: number,
   const n = numelOf(shape);
   if (n === 0) return null;
   const formula = binaryFormula(kind, a.dtype, zp, qnnpackEngine, true);
-  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);
+  const params = paramsOf(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);  // shared between calls with these values
   const args = [denseStorage(a, n), denseStorage(b, n), dtypeCode(a.dtype), kind.multiply, kind.relu, params, n, formula === 1 ? n : vectorPart(n)] as const;
   const strides = frozenFormatStrides(shape, format, a.strides);
   return makePlan(
@@ -285,7 +285,7 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   ]);
   const n = numelOf(shape);
   const formula = binaryFormula(kind, a.dtype, zp, qnnpackEngine, sameShape(a.shape, b.shape));
-  const params = Float64Array.of(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);
+  const params = paramsOf(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);  // shared between calls with these values
   const code = dtypeCode(a.dtype);
   const row = Math.max(rowLength, 1);
   const vector = formula === 1 ? row : vectorLength;
@@ -309,7 +309,7 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
     const form = (p: { each: number; period: number } | { rows: number; cols: number } | null): number[] =>
       p === null ? [1, n, 0, 0] : 'rows' in p ? [1, n, p.rows, p.cols] : [p.each, p.period, 0, 0];
     const [fa, fb] = [form(xa), form(xb)];
-    const broadcast = Float64Array.of(n, fa[0], fa[1], fb[0], fb[1], fa[2], fa[3], fb[2], fb[3]);
+    const broadcast = paramsOf(n, fa[0], fa[1], fb[0], fb[1], fa[2], fa[3], fb[2], fb[3]);
     args = [operand(a, xa), operand(b, xb), code, kind.multiply, kind.relu, params, row, vector, broadcast];
   } else {
     args = [denseBroadcast(a, shape, layout), denseBroadcast(b, shape, layout), code, kind.multiply, kind.relu, params, row, vector];
@@ -415,37 +415,48 @@ export function planMulScalar(qa: unknown, other: unknown, relu: boolean): OpPla
  */
 export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, zeroPoint?: unknown): QTensor {
   if (!Array.isArray(tensors)) throw validate.invalidType('array of QTensors', 'tensors', tensors);
-  if (tensors.length === 0) throw validate.invalidRange('non-empty array of QTensors', 'tensors', tensors);
-  const xs = tensors.map((t: unknown, i: number) => (isByteQTensor(t) ? t : checkByteQTensor(t, `tensors[${i}]`)));
+  // Loops over the inputs and dims (no map / forEach / slice / spread: cat runs per call in
+  // every Inception block and ShuffleNet unit, and shapes are frozen arrays, which send those
+  // to V8's slow paths); the list's length and each item are read once, as map did.
+  const count = tensors.length;
+  if (count === 0) throw validate.invalidRange('non-empty array of QTensors', 'tensors', tensors);
+  const xs = new Array<QTensor>(count);
+  for (let i = 0; i < count; i++) {
+    const t: unknown = tensors[i];
+    xs[i] = isByteQTensor(t) ? t : checkByteQTensor(t, `tensors[${i}]`);
+  }
   const first = xs[0];
   const rank = first.shape.length;
   const d = validate.axis(dim, 'dim', rank);
   if (rank === 0) throw validate.invalidRange('QTensors with at least 1 dim (zero-dim tensors cannot be concatenated)', 'tensors[0]', first);
-  xs.forEach((x, i) => {
+  for (let i = 0; i < count; i++) {
+    const x = xs[i];
     if (x.dtype !== first.dtype) throw validate.invalidType(`QTensor of dtype ${first.dtype} (all dtypes must be the same)`, `tensors[${i}]`, x);
-    if (x.shape.length !== rank || x.shape.some((size, k) => k !== d && size !== first.shape[k])) {
+    let same = x.shape.length === rank;
+    for (let k = 0; k < rank && same; k++) same = k === d || x.shape[k] === first.shape[k];
+    if (!same) {
       throw validate.invalidRange(
         `QTensor of shape [${first.shape.map((size, k) => (k === d ? '*' : size)).join(', ')}] (sizes must match except in dim ${d})`,
         `tensors[${i}]`,
         x,
       );
     }
-  });
+  }
   const s = scale === undefined || scale === null ? first.qScale() : scale;
   const z = zeroPoint === undefined || zeroPoint === null ? first.qZeroPoint() : zeroPoint;
   const [outScale, outZeroPoint] = checkOutputQParams(s, z, first.dtype);
-  // Loops, not map/every/reduce over the inputs and dims: cat runs per call in every Inception
-  // block and ShuffleNet unit.
   let format: MemoryFormat = suggestMemoryFormat(first.shape, first.strides);
   let nhwc = d === 1 && rank === 4;
   let joined = 0;
-  for (const x of xs) {
+  for (let i = 0; i < count; i++) {
+    const x = xs[i];
     if (format !== 'contiguous_format' && suggestMemoryFormat(x.shape, x.strides) !== format) format = 'contiguous_format';
     if (nhwc && !isContiguousAs(x.shape, x.strides, 'channels_last')) nhwc = false;
     joined += x.shape[d];
   }
-  const shape = first.shape.slice();
-  shape[d] = joined;
+  const shape = new Array<number>(rank);
+  for (let k = 0; k < rank; k++) shape[k] = k === d ? joined : first.shape[k];
+  Object.freeze(shape);
   const outStrides = Object.freeze(formatStrides(shape, format));
   // Every input, dense in the common format, is `rows` rows of its sizes from `dim` on (in
   // memory order); the output row r is their rows r in turn, each requantized to the output's
@@ -455,22 +466,24 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
   const at = order.indexOf(d);
   let rows = 1;
   for (let k = 0; k < at; k++) rows *= shape[order[k]];
-  const parts = xs.map((x): CatPart => {
+  const parts = new Array<CatPart>(count);
+  for (let i = 0; i < count; i++) {
+    const x = xs[i];
     const n = x.numel();
     const dense = isContiguousAs(x.shape, x.strides, format) ? x : x.contiguous(format === 'contiguous_format' ? undefined : format);
     const channels = x.shape[1];
     let rowElements = 1;
     for (let k = at; k < rank; k++) rowElements *= x.shape[order[k]];
-    return {
+    parts[i] = {
       values: dense.data.length === n ? dense.data : dense.data.subarray(0, n),
       rowElements,
       vectorLength: nhwc ? channels - (channels % 32) : 0,
       scale: x.qScale(),
       zeroPoint: x.qZeroPoint(),
     };
-  });
+  }
   const out = concatRows(first.dtype, rows, parts, outScale, outZeroPoint);
-  return makePerTensorQTensor(out, Object.freeze(shape), outStrides, first.dtype, outScale, outZeroPoint);
+  return makePerTensorQTensor(out, shape, outStrides, first.dtype, outScale, outZeroPoint);
 }
 
 interface CatPart {
@@ -486,24 +499,29 @@ interface CatPart {
  * per call: cat is associative, so a longer list is joined 16 at a time, left to right (the
  * joined part already has the output's qparams, so it is copied, not requantized, again).
  */
+/** Where concatRows writes a parameter list (2 * kMaxConcatInputs values at most). */
+const catScratch = new Float64Array(32);
+
 function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number, zeroPoint: number): QStorage {
   const maxInputs = 16;  // native/src/base/params-reduce.h kMaxConcatInputs
   let list = parts;
   do {
     const group = list.length <= maxInputs ? list : list.slice(0, maxInputs);
     const count = group.length;
-    const lengths = new Float64Array(count);
-    const vectors = new Float64Array(count);
-    const qparams = new Float64Array(2 * count);
     const tensors = new Array<QStorage>(count);
+    // The three parameter lists, each shared between calls with its values (sharedParams).
+    const scratch = catScratch;
+    for (let i = 0; i < count; i++) scratch[i] = group[i].rowElements;
+    const lengths = sharedParams.get(scratch, count);
+    for (let i = 0; i < count; i++) scratch[i] = group[i].vectorLength;
+    const vectors = sharedParams.get(scratch, count);
     for (let i = 0; i < count; i++) {
       const p = group[i];
-      lengths[i] = p.rowElements;
-      vectors[i] = p.vectorLength;
-      qparams[2 * i] = p.scale;
-      qparams[2 * i + 1] = p.zeroPoint;
+      scratch[2 * i] = p.scale;
+      scratch[2 * i + 1] = p.zeroPoint;
       tensors[i] = p.values;
     }
+    const qparams = sharedParams.get(scratch, 2 * count);
     const code = dtypeCode(dtype);
     const args = [code, rows, lengths, vectors, qparams, scale, zeroPoint, ...tensors] as const;
     const joined = makePlan(

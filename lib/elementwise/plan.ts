@@ -5,7 +5,7 @@
 // the two formulas round differently, so each op here tells the native side the run
 // length and how much of it is "vector" (see native/src/ops/elementwise.h).
 
-import { OpPlan, makePlan } from '../plan';
+import { OpPlan, makePlan, paramsOf } from '../plan';
 import { activeTracer } from '../jit/hook';
 // Their earlier home: re-exported so code written against it still builds; new code imports lib/plan.ts.
 export { atCallTime, runPlanAsync as runAsync } from '../plan';
@@ -85,7 +85,8 @@ export function planLookup(request: LookupRequest): OpPlan<QTensor> {
   // An output laid out differently from the input makes torch's inner loop strided: all scalar.
   const sameLayout = format === inputFormat || dense;
   const vectorLength = sameLayout ? vectorPart(n) : 0;
-  const params = Float64Array.of(
+  // Shared between calls with these values (paramsOf): no typed array made per call.
+  const params = paramsOf(
     x.qScale(),
     x.qZeroPoint(),
     request.scale,

@@ -1,7 +1,7 @@
 // Quantized softmax (native: ops/softmax) and PReLU (in JS): PyTorch 1.13's formulas (neither is a fixed u8 -> u8 map).
 
 import { guardRead } from '../jit/hook';
-import { callOp } from '../plan';
+import { callOp, paramsOf } from '../plan';
 import { QTensor, makePerTensorQTensor } from '../qtensor';
 import { formatStrides, frozenFormatStrides, isContiguousAs, suggestMemoryFormat } from '../shape';
 import * as validate from '../validate';
@@ -35,7 +35,7 @@ export function quantizedSoftmax(input: unknown, dim: unknown, scale: unknown, z
   // A contiguous input (the common case) is read in place; contiguous() copies any other.
   const dense = (isContiguousAs(x.shape, x.strides, 'contiguous_format') ? x : x.contiguous()).data;
   const data = dense.length === n ? dense : dense.subarray(0, n);
-  const params = Float64Array.of(x.qScale(), x.qZeroPoint(), s, zp);
+  const params = paramsOf(x.qScale(), x.qZeroPoint(), s, zp);  // shared between calls with these values
   const args = [data, dtypeCode(x.dtype), outer, size, inner, params] as const;
   const out = callOp({ op: 'elementwiseSoftmax', args }, () => native.elementwiseSoftmax(...args));
   return makePerTensorQTensor(out, x.shape, frozenFormatStrides(x.shape, 'contiguous_format', x.strides), x.dtype, s, zp);

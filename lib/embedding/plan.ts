@@ -284,7 +284,8 @@ export function lookupPlan(p: Lookup, ownedTable = false): OpPlan<Tensor> {
  */
 function lookupOutput(values: Float32Array, shape: readonly number[]): Tensor {
   if (!types.isFloat32Array(values) || values.length !== numelOf(shape)) return new Tensor(values, shape);
-  return makeTensor(values, shape, contiguousStrides(shape));
+  // Frozen here: the Tensor keeps frozen arrays as they are (no copies).
+  return makeTensor(values, Object.isFrozen(shape) ? shape : Object.freeze(shape.slice()), Object.freeze(contiguousStrides(shape)));
 }
 
 type Tail<T extends readonly unknown[]> = T extends readonly [unknown, ...infer R] ? R : never;
@@ -304,6 +305,6 @@ export function checkEmbedding(packed: unknown, bits: 8 | 4, indicesValue: unkno
     prunedWeights: false,
     compressedIndicesMapping: null,
     paddingIdx,
-    shape: [...shape, table.dim],
+    shape: shape.length === 1 ? [shape[0], table.dim] : [shape[0], shape[1], table.dim],
   };
 }

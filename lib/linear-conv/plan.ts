@@ -1,6 +1,6 @@
 // The linear and conv op plans the functional forms, ops.quantized and the modules share: input checks, layouts, the native calls.
 
-import { OpPlan, makePlan } from '../plan';
+import { OpPlan, makePlan, paramsOf } from '../plan';
 import { activeTracer } from '../jit/hook';
 import { QTensor, checkQTensor, denseOutput, wrapPerTensorOutput } from '../qtensor';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
@@ -50,7 +50,10 @@ export function planLinear(
   const data = denseQuint8(q);
   const xScale = q.qScale();
   const xZeroPoint = q.qZeroPoint();
-  const shape = [...q.shape.slice(0, -1), outFeatures];
+  const shape = new Array<number>(q.shape.length);
+  for (let d = 0; d < shape.length - 1; d++) shape[d] = q.shape[d];
+  shape[shape.length - 1] = outFeatures;
+  Object.freeze(shape);  // kept by the output QTensor as it is
   const args = [packed.handle, data, rows, xScale, xZeroPoint, scale, zeroPoint, activation, alpha] as const;
   return makePlan(
     () => native.linear(...args),
@@ -219,16 +222,22 @@ export function planConv(
   if (q.shape[1] !== spec.inChannels) {
     throw validate.invalidRange(`QTensor with ${spec.inChannels} channels (dim 1), the in channels of the weight`, inputName, input);
   }
-  const inSpatial = q.shape.slice(2);
+  // Loops, not slice / spread: q.shape is frozen, which sends those to V8's slow paths.
+  const inSpatial = new Array<number>(spec.dims);
+  for (let d = 0; d < spec.dims; d++) inSpatial[d] = q.shape[d + 2];
   const outSpatial = outputSpatial(spec, inSpatial, input, inputName);
   const batch = q.shape[0];
+  const outShape = new Array<number>(rank);
+  outShape[0] = batch;
+  outShape[1] = spec.outChannels;
+  for (let d = 0; d < spec.dims; d++) outShape[d + 2] = outSpatial[d];
   // Frozen here, so the output QTensor keeps this array rather than copying it.
-  const shape = Object.freeze([batch, spec.outChannels, ...outSpatial]);
+  const shape = Object.freeze(outShape);
   validate.storageFits(numelOf(shape), 1, inputName, input);
   const order = activationOrder(q);
   const data = denseIn(q, order);
-  const spatial = new Float64Array(3).fill(1);
-  for (let d = 0; d < inSpatial.length; d++) spatial[d] = inSpatial[d];
+  // Shared between calls with these sizes (paramsOf): no typed array made per call.
+  const spatial = paramsOf(inSpatial[0], spec.dims > 1 ? inSpatial[1] : 1, spec.dims > 2 ? inSpatial[2] : 1);
   const outOrder = channelsLastOrder(rank);
   const layout = order === null ? 2 : 1;  // contiguous or channels-last in, channels-last out
   const xScale = q.qScale();

@@ -1,7 +1,7 @@
 // The pool-norm family's op plans: argument checks, output shapes and the native calls of qF.maxPool2d, qF.interpolate, ops.quantized.batchNorm2d, ...
 
 import { QStorage, addon } from '../native';
-import { OpPlan, makePlan } from '../plan';
+import { OpPlan, makePlan, sharedParams } from '../plan';
 import { QDType, QTensor, denseOutput } from '../qtensor';
 import { MemoryFormat, channelsLastOrder, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor } from '../tensor';
@@ -117,11 +117,18 @@ interface Problem {
 /** `name` (the op's, for the error) is a function where it is built from numbers. */
 function problem(x: unknown, dims: number, name: string | (() => string), forceChannelsLast = false): Problem {
   const input = checkInput(x, 'input', [dims + 1, dims + 2], () => `${dims + 1}-D (unbatched) or ${dims + 2}-D`);
-  const batched = input.shape.length === dims + 2;
-  const batch = batched ? input.shape[0] : 1;
-  const channels = input.shape[batched ? 1 : 0];
-  const spatial = input.shape.slice(-dims);
-  if (channels === 0 || batch === 0 || spatial.includes(0)) {
+  const shape = input.shape;
+  const batched = shape.length === dims + 2;
+  const batch = batched ? shape[0] : 1;
+  const channels = shape[batched ? 1 : 0];
+  // A loop, not slice / includes: the shape is frozen, which sends those to V8's slow paths.
+  const spatial = new Array<number>(dims);
+  let empty = channels === 0 || batch === 0;
+  for (let d = 0; d < dims; d++) {
+    spatial[d] = shape[shape.length - dims + d];
+    if (spatial[d] === 0) empty = true;
+  }
+  if (empty) {
     throw validate.invalidRange(`non-empty QTensor for ${typeof name === 'function' ? name() : name}`, 'input', x);
   }
   const channelsLast = batched && (forceChannelsLast ? channelsLastFormat(dims + 2) !== undefined : readsChannelsLast(input));
@@ -151,7 +158,12 @@ function inputStorage(p: Problem): { storage: ReturnType<typeof storageIn>; layo
 
 /** Outputs keep the layout the op computed in: channels last when the input was, else contiguous. */
 function outputFinish(p: Problem, outSpatial: readonly number[]) {
-  const shape = p.batched ? [p.batch, p.channels, ...outSpatial] : [p.channels, ...outSpatial];
+  const lead = p.batched ? 2 : 1;
+  const shape = new Array<number>(lead + outSpatial.length);
+  shape[0] = p.batched ? p.batch : p.channels;
+  if (p.batched) shape[1] = p.channels;
+  for (let d = 0; d < outSpatial.length; d++) shape[lead + d] = outSpatial[d];
+  Object.freeze(shape);  // the output QTensor keeps a frozen shape as it is (no copy)
   const format: MemoryFormat = p.channelsLast ? channelsLastFormat(shape.length)! : 'contiguous_format';
   // torch computes channels last whenever the input is dense that way, but an input that is
   // also dense contiguous (C = 1, 1x1 spatial) gets a contiguous output (suggest_memory_format).
@@ -208,9 +220,12 @@ function poolWindow(p: Problem, kernelSize: unknown, stride: unknown, padding: u
   return { kernel, stride: strides, padding: paddings, dilation: dilations, output };
 }
 
+/** Where the pool and resampling geometries are written; the op gets sharedParams' array of the values. */
+const geometryScratch = new Float64Array(20);
+
 /** [batch, channels, spatial, output, kernel, stride, padding, dilation], each of the last six padded to (D, H, W). */
 function poolGeometry(p: Problem, w: Window): Float64Array {
-  const g = new Float64Array(20);
+  const g = geometryScratch;
   g[0] = p.batch;
   g[1] = p.channels;
   let at = put3(g, 2, p.spatial, 1);
@@ -219,7 +234,7 @@ function poolGeometry(p: Problem, w: Window): Float64Array {
   at = put3(g, at, w.stride, 1);
   at = put3(g, at, w.padding, 0);
   put3(g, at, w.dilation, 1);
-  return g;
+  return sharedParams.get(g, 20);
 }
 
 /** @internal */
@@ -279,12 +294,12 @@ function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: st
 
 /** poolGeometry's layout with a unit window: kernel, stride and dilation 1, padding 0. */
 function adaptiveGeometry(p: Problem, output: readonly number[]): Float64Array {
-  const g = new Float64Array(20).fill(1);
+  const g = geometryScratch.fill(1);
   g[0] = p.batch;
   g[1] = p.channels;
   put3(g, put3(g, 2, p.spatial, 1), output, 1);
   g[14] = g[15] = g[16] = 0;
-  return g;
+  return sharedParams.get(g, 20);
 }
 
 /** @internal */
@@ -374,11 +389,12 @@ export function planInterpolate(x: unknown, options: unknown): Plan {
     });
     if (!recompute) scales = pad3(factors, 0);
   }
-  const geometry = new Float64Array(11);
-  geometry[0] = p.batch;
-  geometry[1] = p.channels;
-  put3(geometry, put3(geometry, 2, p.spatial, 1), output, 1);
-  geometry.set(scales, 8);
+  const g = geometryScratch;
+  g[0] = p.batch;
+  g[1] = p.channels;
+  put3(g, put3(g, 2, p.spatial, 1), output, 1);
+  g.set(scales, 8);
+  const geometry = sharedParams.get(g, 11);
   const { storage, layout } = inputStorage(p);
   const finish = outputFinish(p, output);
   if (mode === 'bilinear') {
@@ -389,21 +405,32 @@ export function planInterpolate(x: unknown, options: unknown): Plan {
 
 // ---- normalization -------------------------------------------------------------------------
 
+const FLOAT32_KIND: readonly 'Float32Array'[] = ['Float32Array'];
+
 /** Float32 values of a weight-like argument (Tensor, Float32Array, number[]), of a given length; null passes. */
 export function floatParams(value: unknown, parameter: string, length: number, nullable: boolean): Float32Array | null {
   if (value === null || value === undefined) {
     if (nullable) return null;
     throw validate.invalidType(`Tensor or array of ${length} numbers`, parameter, value);
   }
-  const values = value instanceof Tensor ? checkTensor(value, parameter).contiguous().data.subarray(0, value.numel()) : validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
+  if (value instanceof Tensor) {
+    const data = checkTensor(value, parameter).contiguous().data;
+    const numel = value.numel();
+    if (numel !== length) throw validate.invalidRange(`${length} values`, parameter, value);
+    // A Tensor's storage is a Float32Array: passed as it is, as fp32 arrays are below; a
+    // module's Tensor is dense and exactly numel long, so no subarray per call either.
+    return data.length === numel ? data : data.subarray(0, numel);
+  }
+  const values = validate.numberList(value, parameter, `Tensor or array of ${length} numbers`);
   if (values.length !== length) throw validate.invalidRange(`${length} values`, parameter, value);
   // fp32 values already (a module's Tensors): passed as they are, not copied per call. The
   // binding reads them during the call (sync), or copies them then (async, and a traced step).
-  if (validate.typedArrayKind(values, ['Float32Array']) !== undefined) return values as Float32Array;
+  if (validate.typedArrayKind(values, FLOAT32_KIND) !== undefined) return values as Float32Array;
   const out = new Float32Array(length);
   for (let i = 0; i < length; i++) {
-    if (typeof values[i] !== 'number') throw validate.invalidType('number', `${parameter}[${i}]`, values[i]);
-    out[i] = values[i];
+    const v = values[i];
+    if (typeof v !== 'number') throw validate.invalidType('number', `${parameter}[${i}]`, v);
+    out[i] = v;
   }
   return out;
 }
@@ -426,9 +453,10 @@ export function planBatchNorm(
   eps: unknown, scale: unknown, zeroPoint: unknown, relu: boolean,
 ): Plan {
   const input = checkInput(x, 'input', ranks, () => ranks.map((r) => `${r}-D`).join(' or '));
-  const [batch, channels] = input.shape;
-  const spatialShape = input.shape.slice(2);
-  const spatial = numelOf(spatialShape);
+  const batch = input.shape[0];
+  const channels = input.shape[1];
+  let spatial = 1;
+  for (let d = 2; d < input.shape.length; d++) spatial *= input.shape[d];
   const w = floatParams(weight, 'weight', channels, true);
   const b = floatParams(bias, 'bias', channels, true);
   const m = floatParams(mean, 'runningMean', channels, false)!;
@@ -446,19 +474,27 @@ export function planBatchNorm(
   return plan('batchNorm', [storage, input.code, last, batch, channels, spatial, w, b, m, v, e, input.scale, input.zeroPoint, out.scale, out.zeroPoint, relu], finish);
 }
 
+const LAYER_NORM_RANKS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
+
 /** @internal Layer norm over the trailing dims `normalizedShape`. */
 export function planLayerNorm(x: unknown, normalizedShape: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown): Plan {
-  const input = checkInput(x, 'input', [1, 2, 3, 4, 5, 6, 7, 8], 'a 1-D to 8-D');
+  const input = checkInput(x, 'input', LAYER_NORM_RANKS, 'a 1-D to 8-D');
   const given = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
   if (!Array.isArray(given)) throw validate.invalidType('integer or non-empty array of integers', 'normalizedShape', normalizedShape);
   const normalized = validate.arrayOnce(given, 'normalizedShape', 'integer or non-empty array of at most 8 integers', 8);
   if (normalized.length === 0) throw validate.invalidType('integer or non-empty array of integers', 'normalizedShape', normalizedShape);
-  const dims = normalized.map((d, i) => validate.integerInRange(d, `normalizedShape[${i}]`, 1, 2 ** 31 - 1));
-  const tail = input.shape.slice(input.shape.length - dims.length);
-  if (dims.length > input.shape.length || dims.some((d, i) => d !== tail[i])) {
+  // Loops, and each dim's name built only for its error: a module's layer norm runs per call.
+  let groupSize = 1;
+  for (let i = 0; i < normalized.length; i++) {
+    const d = normalized[i];
+    groupSize *= typeof d === 'number' && Number.isInteger(d) && d >= 1 && d <= 2 ** 31 - 1 ? d : validate.integerInRange(d, `normalizedShape[${i}]`, 1, 2 ** 31 - 1);
+  }
+  const offset = input.shape.length - normalized.length;
+  let matches = offset >= 0;
+  for (let i = 0; i < normalized.length && matches; i++) matches = normalized[i] === input.shape[offset + i];
+  if (!matches) {
     throw validate.invalidRange(`normalizedShape matching the last dims of input [${input.shape.join(', ')}]`, 'normalizedShape', normalizedShape);
   }
-  const groupSize = numelOf(dims);
   const groups = numelOf(input.shape) / groupSize;
   const g = floatParams(weight, 'weight', groupSize, true);
   const b = floatParams(bias, 'bias', groupSize, true);
@@ -466,9 +502,11 @@ export function planLayerNorm(x: unknown, normalizedShape: unknown, weight: unkn
   return planNormalize(input, groups, groupSize, false, 0, 0, g, b, epsilon(eps), outputQParams(scale, zeroPoint, input));
 }
 
+const GROUP_NORM_RANKS: readonly number[] = [2, 3, 4, 5, 6];
+
 /** @internal Group norm of (N, C, ...) with numGroups groups; instance norm is numGroups = C. */
 export function planGroupNorm(x: unknown, numGroups: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown, minRank = 2): Plan {
-  const input = checkInput(x, 'input', [2, 3, 4, 5, 6].filter((r) => r >= minRank), () => `a ${minRank}-D or larger (N, C, ...)`);
+  const input = checkInput(x, 'input', minRank === 2 ? GROUP_NORM_RANKS : GROUP_NORM_RANKS.filter((r) => r >= minRank), () => `a ${minRank}-D or larger (N, C, ...)`);
   const [batch, channels] = input.shape;
   const groups = validate.integerInRange(numGroups, 'numGroups', 1, 2 ** 31 - 1);
   if (channels % groups !== 0) throw validate.invalidRange(`divisor of the channel count ${channels}`, 'numGroups', numGroups);

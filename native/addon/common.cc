@@ -325,29 +325,49 @@ class KeptStep final : public PlanStep {
 
 }  // namespace
 
-void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, const std::vector<View>& inputs, const Output& out) {
-  if (inputs.size() > kMaxStepInputs) {  // a binding bug; reported, never a partial step
-    op->output = out.array;
+void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, const View* inputs, size_t count, const Output& out) {
+  op->output = out.array;
+  if (count > kMaxStepInputs) {  // a binding bug; reported, never a partial step
+    op->step.reset();
     op->compute = [] { return Status::Error("qkernels: internal error: an op with more step inputs than kMaxStepInputs"); };
     return;
   }
-  std::vector<const void*> pointers;
-  op->step_args.clear();
-  op->step_data.clear();
-  for (size_t i = 0; i < kMaxStepInputs && i < inputs.size(); ++i) {
-    pointers.push_back(inputs[i].data);
-    op->step_args.push_back(inputs[i].arg);
-    op->step_data.push_back(inputs[i].data);
+  op->step_inputs = count;
+  for (size_t i = 0; i < kMaxStepInputs && i < count; ++i) {
+    op->step_args[i] = inputs[i].arg;
+    op->step_data[i] = inputs[i].data;
   }
-  op->output = out.array;
+  op->output_data = out.data;
   op->output_bytes = out.bytes;
-  op->step = step;
-  void* y = out.data;
-  op->compute = [step = std::move(step), pointers = std::move(pointers), y] {
-    const size_t bytes = step->scratch_bytes();
-    std::unique_ptr<uint8_t[]> scratch(bytes > 0 ? new uint8_t[bytes] : nullptr);  // new[] aligns to 16
-    return step->Run(pointers.data(), y, scratch.get());
-  };
+  op->step = std::move(step);
+  op->compute = nullptr;
+}
+
+namespace {
+
+// Runs `step` on its inputs and output with scratch allocated for this run.
+Status RunStep(const PlanStep& step, const void* const* inputs, void* output) {
+  const size_t bytes = step.scratch_bytes();
+  std::unique_ptr<uint8_t[]> scratch(bytes > 0 ? new uint8_t[bytes] : nullptr);  // new[] aligns to 16
+  return step.Run(inputs, output, scratch.get());
+}
+
+}  // namespace
+
+void ComputeFromStep(PreparedOp* op) {
+  if (op->compute || !op->step) return;
+  op->compute = [step = op->step, pointers = op->step_data, y = op->output_data] { return RunStep(*step, pointers.data(), y); };
+}
+
+Status RunPrepared(const PreparedOp& op) {
+  if (op.compute || !op.step) return RunGuarded(op.compute);
+  try {
+    return RunStep(*op.step, op.step_data.data(), op.output_data);
+  } catch (const std::bad_alloc&) {
+    return Status::RangeError("qkernels: out of memory in a native operation");
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("qkernels: native operation failed: ") + e.what());
+  }
 }
 
 Napi::Value TraceResult(const Napi::CallbackInfo& info, const char* name, PreparedOp op) {
@@ -355,7 +375,7 @@ Napi::Value TraceResult(const Napi::CallbackInfo& info, const char* name, Prepar
   if (!op.step) {
     throw Napi::Error::New(env, std::string("qkernels: ") + name + " cannot be recorded by jit.trace yet (it has no plan step)");
   }
-  const Status status = RunGuarded(op.compute);
+  const Status status = RunPrepared(op);
   if (!status.ok()) throw ErrorFromStatus(env, status);
   // The step keeps the copies of its parameters (per-channel arrays, norm weights, ...) but not
   // those of its graph inputs: a plan hands it other buffers, so the trace-time activations
@@ -364,7 +384,7 @@ Napi::Value TraceResult(const Napi::CallbackInfo& info, const char* name, Prepar
   size_t kept_bytes = 0;
   for (size_t i = 0; i < kMaxArguments && i < op.snapshots.size(); ++i) {
     bool graph_input = false;
-    for (size_t k = 0; k < kMaxStepInputs && k < op.step_data.size(); ++k) graph_input = graph_input || op.step_data[k] == op.snapshots[i]->data();
+    for (size_t k = 0; k < kMaxStepInputs && k < op.step_inputs; ++k) graph_input = graph_input || op.step_data[k] == op.snapshots[i]->data();
     if (graph_input) continue;
     kept_bytes += op.snapshots[i]->capacity();  // what it holds, pooled buffers' slack included
     kept.push_back(op.snapshots[i]);
@@ -373,8 +393,8 @@ Napi::Value TraceResult(const Napi::CallbackInfo& info, const char* name, Prepar
   Napi::Object result = Napi::Object::New(env);
   result.Set("output", op.output);
   result.Set("step", NewHandle(env, new StepHandle(std::move(step), op.output_bytes), kept_bytes));
-  Napi::Array args = Napi::Array::New(env, op.step_args.size());
-  for (size_t i = 0; i < kMaxStepInputs && i < op.step_args.size(); ++i) args.Set(static_cast<uint32_t>(i), static_cast<double>(op.step_args[i]));
+  Napi::Array args = Napi::Array::New(env, op.step_inputs);
+  for (size_t i = 0; i < kMaxStepInputs && i < op.step_inputs; ++i) args.Set(static_cast<uint32_t>(i), static_cast<double>(op.step_args[i]));
   result.Set("inputs", args);
   return result;
 }
@@ -432,8 +452,10 @@ void PromiseWorker::Execute() {
   if (!status_.ok()) SetError(status_.message());
 }
 
-PromiseWorker::PromiseWorker(Napi::Env env, PreparedOp op)
-    : Napi::AsyncWorker(env, "qkernels:op"), compute_(std::move(op.compute)), snapshots_(std::move(op.snapshots)) {
+PromiseWorker::PromiseWorker(Napi::Env env, PreparedOp op) : Napi::AsyncWorker(env, "qkernels:op") {
+  ComputeFromStep(&op);  // the sync form runs the step in place; off the JS thread a closure owns it
+  compute_ = std::move(op.compute);
+  snapshots_ = std::move(op.snapshots);
   NAPI_THROW_IF_FAILED_VOID(env, napi_create_promise(env, &deferred_, &promise_));
   NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, op.output, 1, &output_));
 }

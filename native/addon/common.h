@@ -16,9 +16,11 @@
 
 #include <napi.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -107,6 +109,11 @@ Output NewUninitializedOutput(Napi::Env env, napi_typedarray_type type, size_t l
 
 // ---- prepared ops, run now or on the pool ----------------------------------------------
 
+// At most this many graph inputs per step (more is a binding bug, which SetStep reports as an Error).
+constexpr size_t kMaxStepInputs = 16;
+// More arguments than any op takes; bounds the binding's loops over them.
+constexpr size_t kMaxArguments = 4096;
+
 // An op whose arguments have all been read and checked: `compute` touches only raw
 // memory (safe off the JS thread), `output` is the typed array it fills.
 //
@@ -114,27 +121,45 @@ Output NewUninitializedOutput(Napi::Env env, napi_typedarray_type type, size_t l
 // buffers (the graph inputs, the output, scratch), so the same prepared op runs now, on the
 // pool, or as one step of a traced plan (jit.trace, native/addon/plan.cc).
 struct PreparedOp {
+  // Empty for an op made with SetStep: RunPrepared runs `step` on `step_data` and
+  // `output_data` directly (a sync call then allocates no closure); the async and trace forms
+  // make `compute` from the step (ComputeFromStep).
   std::function<Status()> compute;
   Napi::Object output;
   // True for async ops: inputs are copied into `snapshots` and `compute` reads the copies.
   bool snapshot_inputs = false;
   std::vector<Snapshot> snapshots;  // also what else `compute` reads that the op keeps alive (a shared table)
-  // Set by SetStep: the step, the argument index of each of its inputs, its output's bytes.
+  // Set by SetStep: the step, the argument index of each of its inputs, where each input's bytes
+  // are for this call, the output's bytes. Fixed arrays, not vectors: no allocation per call.
   std::shared_ptr<const PlanStep> step;
-  std::vector<size_t> step_args;
-  std::vector<const void*> step_data;  // where each step input's bytes are for this call
+  size_t step_inputs = 0;
+  std::array<size_t, kMaxStepInputs> step_args{};
+  std::array<const void*, kMaxStepInputs> step_data{};
+  void* output_data = nullptr;
   size_t output_bytes = 0;
 };
 
 // Makes `op` traceable: `inputs` are the graph inputs `step` reads, in the order it reads
 // them (Views from ArgInput, so async ops read their copies), `out` the output it writes.
-// Sets `compute` (the step on these buffers, with scratch allocated per run) and `output`.
+// Sets the step, its inputs' and output's buffers, and `output`; RunPrepared (sync) and
+// ComputeFromStep (async, trace) run the step on them, with scratch allocated per run.
 // The step must not capture `inputs`' or `out`'s pointers: a plan runs it on other buffers.
-// At most this many graph inputs per step (more is a binding bug, which SetStep reports as an Error).
-constexpr size_t kMaxStepInputs = 16;
-// More arguments than any op takes; bounds the binding's loops over them.
-constexpr size_t kMaxArguments = 4096;
-void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, const std::vector<View>& inputs, const Output& out);
+void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, const View* inputs, size_t count, const Output& out);
+inline void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, std::initializer_list<View> inputs, const Output& out) {
+  SetStep(op, std::move(step), inputs.begin(), inputs.size(), out);
+}
+inline void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, const std::vector<View>& inputs, const Output& out) {
+  SetStep(op, std::move(step), inputs.data(), inputs.size(), out);
+}
+
+// Gives an op made with SetStep its `compute` (the step on the op's buffers, owning its copies
+// of the step and the pointers) before it leaves the JS thread (PromiseWorker, TraceResult);
+// other ops keep theirs.
+void ComputeFromStep(PreparedOp* op);
+
+// Runs the prepared op now, on this thread: its step in place, else `compute`; C++ exceptions
+// (bad_alloc, ...) become a Status, as in RunGuarded.
+Status RunPrepared(const PreparedOp& op);
 
 // Reads a typed-array input of an op. Sync ops read the caller's memory in place; async
 // ops read a copy the op owns. The returned View points at whichever memory `compute` must use.
@@ -180,7 +205,7 @@ using Prepare = PreparedOp (*)(const Napi::CallbackInfo& info, bool snapshot);
 template <Prepare prepare>
 Napi::Value RunSync(const Napi::CallbackInfo& info) {
   PreparedOp op = prepare(info, /*snapshot=*/false);
-  const Status status = RunGuarded(op.compute);
+  const Status status = RunPrepared(op);
   if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
   return op.output;
 }
