@@ -1,4 +1,4 @@
-// MoveBytes: memmove for the short runs the copy ops make by the thousand (a pixel's channels, a plane's row), inline.
+// MoveBytes: memmove for the short runs the copy ops make by the thousand (a pixel's channels, a plane's row), inline; and the unaligned load/store it is made of.
 //
 // Runs of up to 64 bytes take a few overlapping 4-, 8- and 16-byte moves, every load before the
 // first store (so overlap is safe, as memmove); longer ones call memmove. A memmove call per run
@@ -11,51 +11,51 @@
 #include <cstring>
 
 namespace qk {
-namespace move_bytes_detail {
 
-struct Bytes16 {
-  uint8_t b[16];
-};
-
+// A T from `p` at any alignment, and the same for a store (memcpy: no aliasing or alignment rules broken).
 template <typename T>
-inline T Load(const uint8_t* p) {
+inline T LoadUnaligned(const uint8_t* p) {
   T v;
   std::memcpy(&v, p, sizeof(T));
   return v;
 }
 
 template <typename T>
-inline void Store(uint8_t* p, const T& v) {
+inline void StoreUnaligned(uint8_t* p, const T& v) {
   std::memcpy(p, &v, sizeof(T));
 }
+
+namespace move_bytes_detail {
+
+struct Bytes16 {
+  uint8_t b[16];
+};
 
 }  // namespace move_bytes_detail
 
 inline void MoveBytes(uint8_t* d, const uint8_t* s, size_t n) {
   using move_bytes_detail::Bytes16;
-  using move_bytes_detail::Load;
-  using move_bytes_detail::Store;
   if (n > 64) {
     std::memmove(d, s, n);
   } else if (n > 32) {
-    const Bytes16 a = Load<Bytes16>(s), b = Load<Bytes16>(s + 16), c = Load<Bytes16>(s + n - 32),
-                  e = Load<Bytes16>(s + n - 16);
-    Store(d, a);
-    Store(d + 16, b);
-    Store(d + n - 32, c);
-    Store(d + n - 16, e);
+    const Bytes16 a = LoadUnaligned<Bytes16>(s), b = LoadUnaligned<Bytes16>(s + 16);
+    const Bytes16 c = LoadUnaligned<Bytes16>(s + n - 32), e = LoadUnaligned<Bytes16>(s + n - 16);
+    StoreUnaligned(d, a);
+    StoreUnaligned(d + 16, b);
+    StoreUnaligned(d + n - 32, c);
+    StoreUnaligned(d + n - 16, e);
   } else if (n > 16) {
-    const Bytes16 a = Load<Bytes16>(s), b = Load<Bytes16>(s + n - 16);
-    Store(d, a);
-    Store(d + n - 16, b);
+    const Bytes16 a = LoadUnaligned<Bytes16>(s), b = LoadUnaligned<Bytes16>(s + n - 16);
+    StoreUnaligned(d, a);
+    StoreUnaligned(d + n - 16, b);
   } else if (n >= 8) {
-    const uint64_t a = Load<uint64_t>(s), b = Load<uint64_t>(s + n - 8);
-    Store(d, a);
-    Store(d + n - 8, b);
+    const uint64_t a = LoadUnaligned<uint64_t>(s), b = LoadUnaligned<uint64_t>(s + n - 8);
+    StoreUnaligned(d, a);
+    StoreUnaligned(d + n - 8, b);
   } else if (n >= 4) {
-    const uint32_t a = Load<uint32_t>(s), b = Load<uint32_t>(s + n - 4);
-    Store(d, a);
-    Store(d + n - 4, b);
+    const uint32_t a = LoadUnaligned<uint32_t>(s), b = LoadUnaligned<uint32_t>(s + n - 4);
+    StoreUnaligned(d, a);
+    StoreUnaligned(d + n - 4, b);
   } else if (n > 0) {
     const uint8_t a = s[0], b = s[n / 2], c = s[n - 1];
     d[0] = a;

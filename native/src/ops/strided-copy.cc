@@ -51,16 +51,6 @@ Status CheckOffsets(const StridedCopyParams& p, const int64_t* strides, size_t l
                                      parameter, List(strides, p.rank) + " of type object"));
 }
 
-template <typename T>
-inline T Load(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-template <typename T>
-inline void Store(uint8_t* p, T v) {
-  std::memcpy(p, &v, sizeof(T));
-}
 
 // One run of the innermost dim (n elements), source and destination strides in elements.
 template <typename T>
@@ -71,16 +61,16 @@ inline void CopyRun(int kind, const uint8_t* s, int64_t fs, uint8_t* d, int64_t 
       MoveBytes(d, s, static_cast<size_t>(n * E));
       return;
     case kFill: {
-      const T v = Load<T>(s);
+      const T v = LoadUnaligned<T>(s);
       if (ts == 1 && E == 1) {
-        std::memset(d, static_cast<int>(Load<uint8_t>(s)), static_cast<size_t>(n));
+        std::memset(d, static_cast<int>(LoadUnaligned<uint8_t>(s)), static_cast<size_t>(n));
       } else {
-        for (int64_t i = 0; i < n; ++i) Store<T>(d + i * ts * E, v);
+        for (int64_t i = 0; i < n; ++i) StoreUnaligned<T>(d + i * ts * E, v);
       }
       return;
     }
     default:
-      for (int64_t i = 0; i < n; ++i) Store<T>(d + i * ts * E, Load<T>(s + i * fs * E));
+      for (int64_t i = 0; i < n; ++i) StoreUnaligned<T>(d + i * ts * E, LoadUnaligned<T>(s + i * fs * E));
       return;
   }
 }
@@ -90,7 +80,7 @@ inline void CopyRun(int kind, const uint8_t* s, int64_t fs, uint8_t* d, int64_t 
 // for 64 bytes, where byte moves take 64 of each.
 inline void Transpose8x8Bytes(const uint8_t* s, int64_t s_stride, uint8_t* d, int64_t d_stride) {
   uint64_t w[8];
-  for (int i = 0; i < 8; ++i) w[i] = Load<uint64_t>(s + i * s_stride);
+  for (int i = 0; i < 8; ++i) w[i] = LoadUnaligned<uint64_t>(s + i * s_stride);
   for (int i = 0; i < 4; ++i) {
     const uint64_t t = ((w[i] >> 32) ^ w[i + 4]) & 0x00000000FFFFFFFFull;
     w[i] ^= t << 32;
@@ -106,7 +96,7 @@ inline void Transpose8x8Bytes(const uint8_t* s, int64_t s_stride, uint8_t* d, in
     w[i] ^= t << 8;
     w[i + 1] ^= t;
   }
-  for (int i = 0; i < 8; ++i) Store<uint64_t>(d + i * d_stride, w[i]);
+  for (int i = 0; i < 8; ++i) StoreUnaligned<uint64_t>(d + i * d_stride, w[i]);
 }
 
 #if defined(__SSE2__)
@@ -164,7 +154,7 @@ inline void Transpose(const uint8_t* s, int64_t fc, uint8_t* d, int64_t tr, int6
       for (; r < r1; ++r) {
         uint8_t* out = d + r * tr * E;
         const uint8_t* in = s + r * E;
-        for (int64_t c = c0; c < c1; ++c) Store<T>(out + c * E, Load<T>(in + c * fc * E));
+        for (int64_t c = c0; c < c1; ++c) StoreUnaligned<T>(out + c * E, LoadUnaligned<T>(in + c * fc * E));
       }
     }
   }
@@ -175,7 +165,7 @@ void CopyBox(int kind, size_t rank, const int64_t* size, const int64_t* from, co
              uint8_t* dst) {
   constexpr int64_t E = sizeof(T);
   if (rank == 0) {
-    Store<T>(dst, Load<T>(src));
+    StoreUnaligned<T>(dst, LoadUnaligned<T>(src));
     return;
   }
   const size_t inner_dims = kind == kTranspose ? 2 : 1;
