@@ -162,6 +162,11 @@ inline uint32_t RowByteSum(const uint8_t* p, size_t n, uint64_t flip) {
 // for division), and s and n are exact in fp32 here. No scratch: sums go through a stack block.
 template <typename T>
 void RunRows(const T* x, size_t rows, size_t n, T* y) {
+  if (n == 1) {
+    // Rows of one value (every averaged dim of size 1): the mean is the value itself.
+    std::memcpy(y, x, rows * sizeof(T));
+    return;
+  }
   const uint64_t flip = std::is_signed<T>::value ? 0x8080808080808080ull : 0;
   const int32_t bias = std::is_signed<T>::value ? 128 * static_cast<int32_t>(n) : 0;
   const float count = static_cast<float>(n);
