@@ -82,7 +82,7 @@ QK_TEST(kIsa, "reduce/ops/mean-random") {
 
 // The contiguous path over whole rows (RunRows): row lengths around its 8-byte steps and
 // 128-step folds, and past its limit of 2^16 values (the general path), with random bytes and
-// with every byte at the type's extremes (the largest sums and the tie-free rounding).
+// with every byte at the type's extremes (the largest sums).
 template <typename T>
 void RunMeanRowsCase(Context& ctx, Random& rng, size_t rows, size_t n, int fill) {
   MeanParams p;

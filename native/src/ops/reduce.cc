@@ -136,9 +136,9 @@ inline uint32_t FoldLanes(uint64_t lanes) {
 }
 
 // The sum of n bytes at p as unsigned values (flip = 0) or as signed ones biased by 128 (flip =
-// 0x80 in every byte: x ^ 0x80 = x + 128 for int8), 8 bytes per step in 4 16-bit lanes of a
-// 64-bit word (a rank-4 NCHW input over its 3x3 spatial dims has rows of 9 bytes, too short for
-// vector loops; the compiler's scalar loop was most of the op).
+// 0x80 in every byte: x ^ 0x80 = x + 128 for int8). Rows of 8 to 16 bytes (an NCHW input over
+// 3x3 or 4x4 spatial dims) add in the 4 16-bit lanes of 64-bit words: too short for vector
+// loops, and the compiler's byte loop was most of the op.
 inline uint32_t RowByteSum(const uint8_t* p, size_t n, uint64_t flip) {
   uint32_t total = 0;
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
