@@ -61,6 +61,8 @@ function buildCases(): Case[] {
     add('mean', dtype, [4, 30], [], { dim: 1 });
     add('mean', dtype, [3, 5, 7], [], { dim: [0, -1] });
     add('mean', dtype, [2, 3, 4, 5], [], {});
+    // Contiguous over H, W: rows of 1 to 7 bytes, one or two words (8 to 16) and longer ones (ops/reduce.cc RunRows).
+    for (const hw of [[1, 2], [2, 3], [3, 3], [4, 4], [3, 5], [7, 7]]) add('mean', dtype, [2, 24, hw[0], hw[1]], [], { dim: [2, 3] });
     // Channels-last over H, W (torch's float path; block and tail columns, cascade lengths).
     for (const [c, hw] of [[3, 4], [6, 5], [8, 2], [40, 7], [64, 17], [37, 1]]) add('mean', dtype, [2, c, hw, hw], CL, { dim: [2, 3] });
     add('mean', dtype, [2, 36, 6, 5], CL, { dim: [-1, -2], keepdim: true });

@@ -1,7 +1,9 @@
 // Quantized mean and concatenation: the prepared ops against native/reference/reduce-ref, exactly, on random shapes of every path and dtype, plus their errors.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "harness.h"
@@ -74,6 +76,62 @@ QK_TEST(kIsa, "reduce/ops/mean-random") {
       case 2: RunMeanCase<uint8_t>(ctx, rng, MeanMode::kQnnpackGlobal, QDType::kQUInt8); break;
       case 3: RunMeanCase<uint8_t>(ctx, rng, MeanMode::kChannelsLastFloat, QDType::kQUInt8); break;
       default: RunMeanCase<int8_t>(ctx, rng, MeanMode::kChannelsLastFloat, QDType::kQInt8); break;
+    }
+  }
+}
+
+// The contiguous path over whole rows (RunRows): row lengths around its 8-byte steps and
+// 128-step folds, and past its limit of 2^16 values (the general path), with random bytes and
+// with every byte at the type's extremes (the largest sums).
+template <typename T>
+void RunMeanRowsCase(Context& ctx, Random& rng, size_t rows, size_t n, int fill) {
+  MeanParams p;
+  p.dtype = std::is_signed<T>::value ? QDType::kQInt8 : QDType::kQUInt8;
+  p.mode = MeanMode::kIntegers;
+  // [rows, 1, n split in two dims], reduced over the last two, or [n] reduced whole when rows is 1.
+  p.rank = 4;
+  p.shape[0] = static_cast<int64_t>(rows);
+  p.shape[1] = 1;
+  p.shape[2] = n % 3 == 0 ? 3 : 1;
+  p.shape[3] = static_cast<int64_t>(n) / p.shape[2];
+  p.reduced[2] = p.reduced[3] = true;
+  p.reduced[1] = rng.Int(0, 1) == 1;  // a size-1 dim either way
+  p.scale = 0.5;
+  std::vector<T> x = RandomQuantized<T>(rng, rows * n);
+  if (fill != 0) std::fill(x.begin(), x.end(), fill > 0 ? kTypeMax<T> : kTypeMin<T>);
+  const std::string what = std::string(QDTypeName(p.dtype)) + " rows " + std::to_string(rows) + " x " + std::to_string(n) +
+                           " fill " + std::to_string(fill);
+  std::shared_ptr<const MeanOp> op;
+  Status st = MeanOp::Prepare(p, &op);
+  if (!ctx.Check(st.ok(), what + ": Prepare: " + st.message())) return;
+  std::vector<int32_t> x32(x.begin(), x.end()), expected(rows);
+  ref::MeanRef(x32.data(), p, expected.data());
+  // The input alone in a buffer of its exact size, so reads past the last row would show under ASan.
+  std::unique_ptr<T[]> exact(new T[rows * n]);
+  std::copy(x.begin(), x.end(), exact.get());
+  std::vector<T> y(rows, static_cast<T>(0x5A));
+  const void* inputs[1] = {exact.get()};
+  st = RunWithScratch(*op, inputs, y.data());
+  if (!ctx.Check(st.ok(), what + ": Run: " + st.message())) return;
+  for (size_t i = 0; i < rows; ++i) {
+    if (y[i] != expected[i]) {
+      ctx.Fail(what + ": row " + std::to_string(i) + ": expected " + std::to_string(expected[i]) + ", got " + std::to_string(y[i]));
+      return;
+    }
+  }
+}
+
+QK_TEST(kIsa, "reduce/ops/mean-rows") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(912);
+  const size_t lengths[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 49, 63, 64, 65, 196, 1016, 1017, 1023, 1024, 1025, 1031, 4096, 65536, 65537};
+  for (size_t n : lengths) {
+    for (int fill = -1; fill <= 1 && !ctx.failed(); ++fill) {
+      const size_t rows = n > 4096 ? 2 : static_cast<size_t>(rng.Int(1, 300));
+      RunMeanRowsCase<uint8_t>(ctx, rng, rows, n, fill);
+      RunMeanRowsCase<int8_t>(ctx, rng, rows, n, fill);
+      RunMeanRowsCase<uint8_t>(ctx, rng, 1, n, fill);
+      RunMeanRowsCase<int8_t>(ctx, rng, 1, n, fill);
     }
   }
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "base/checked.h"
 #include "base/expected.h"
@@ -88,23 +89,108 @@ inline void CopyRow(uint8_t* y, const uint8_t* x, size_t n) {
   if (i < n) std::memcpy(y + n - 16, x + n - 16, 16);
 }
 
-template <typename T>
-void SumIntegers(const T* x, const MeanParams& p, int64_t* sums) {
-  // Merge neighbouring dims with the same reduced flag (input and output are both
-  // contiguous), then walk the input once in memory order.
-  int64_t size[kMaxReduceRank];
-  bool reduced[kMaxReduceRank];
+// The input's dims with size-1 dims dropped and neighbours that share the reduced flag merged
+// (input and output are both contiguous, so merged dims index the same bytes).
+struct MergedDims {
   size_t rank = 0;
+  int64_t size[kMaxReduceRank] = {};
+  bool reduced[kMaxReduceRank] = {};
+};
+
+MergedDims MergeDims(const MeanParams& p) {
+  MergedDims m;
   for (size_t d = 0; d < p.rank; ++d) {
     if (p.shape[d] == 1) continue;
-    if (rank > 0 && reduced[rank - 1] == p.reduced[d]) {
-      size[rank - 1] *= p.shape[d];
+    if (m.rank > 0 && m.reduced[m.rank - 1] == p.reduced[d]) {
+      m.size[m.rank - 1] *= p.shape[d];
     } else {
-      size[rank] = p.shape[d];
-      reduced[rank] = p.reduced[d];
-      ++rank;
+      m.size[m.rank] = p.shape[d];
+      m.reduced[m.rank] = p.reduced[d];
+      ++m.rank;
     }
   }
+  return m;
+}
+
+// The row sums' path (RunRows) takes rows of at most this many values: every sum of 8-bit values
+// is then below 2^24 in magnitude, exact in fp32, as is the count.
+constexpr size_t kMaxRowsPathCount = size_t{1} << 16;
+
+inline uint64_t LoadWord(const uint8_t* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+// The byte pairs of a word added into 4 16-bit lanes (each at most 2 * 255).
+inline uint64_t PairSums(uint64_t w) {
+  constexpr uint64_t kLow = 0x00FF00FF00FF00FFull;
+  return (w & kLow) + ((w >> 8) & kLow);
+}
+
+// The sum of 4 16-bit lanes.
+inline uint32_t FoldLanes(uint64_t lanes) {
+  constexpr uint64_t kLow = 0x0000FFFF0000FFFFull;
+  lanes = (lanes & kLow) + ((lanes >> 16) & kLow);
+  return static_cast<uint32_t>(lanes) + static_cast<uint32_t>(lanes >> 32);
+}
+
+// The sum of n bytes at p as unsigned values (flip = 0) or as signed ones biased by 128 (flip =
+// 0x80 in every byte: x ^ 0x80 = x + 128 for int8). Rows of 8 to 16 bytes (an NCHW input over
+// 3x3 or 4x4 spatial dims) add in the 4 16-bit lanes of 64-bit words: too short for vector
+// loops, and the compiler's byte loop was most of the op.
+inline uint32_t RowByteSum(const uint8_t* p, size_t n, uint64_t flip) {
+  uint32_t total = 0;
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (n >= 8 && n <= 16) {
+    // One or two words, the second the one that ends the row (its first 16 - n bytes, already
+    // summed, shifted out): no loop for the short rows of small spatial sizes.
+    uint64_t lanes = PairSums(LoadWord(p) ^ flip);
+    if (n > 8) lanes += PairSums((LoadWord(p + n - 8) ^ flip) >> (8 * (16 - n)));
+    return FoldLanes(lanes);
+  }
+#endif
+  // Longer rows: the plain loop, which the compiler vectorizes (and the shortest ones).
+  for (size_t i = 0; i < n; ++i) total += static_cast<uint32_t>(p[i] ^ static_cast<uint8_t>(flip));
+  return total;
+}
+
+// y[r] = nearbyint(float(sum of row r) / count) over `rows` rows of `n` (<= kMaxRowsPathCount)
+// contiguous values: RunIntegers' formula, with the division in fp32. That is the same number:
+// float(double(s) / double(n)) rounds twice, but for fp32 operands a double quotient rounded to
+// fp32 is the correctly rounded fp32 quotient (53 >= 2 * 24 + 2 bits, the double-rounding bound
+// for division), and s and n are exact in fp32 here. No scratch: sums go through a stack block.
+template <typename T>
+void RunRows(const T* x, size_t rows, size_t n, T* y) {
+  if (n == 1) {
+    // Rows of one value (every averaged dim of size 1): the mean is the value itself.
+    std::memcpy(y, x, rows * sizeof(T));
+    return;
+  }
+  const uint64_t flip = std::is_signed<T>::value ? 0x8080808080808080ull : 0;
+  const int32_t bias = std::is_signed<T>::value ? 128 * static_cast<int32_t>(n) : 0;
+  const float count = static_cast<float>(n);
+  constexpr float kRound = 12582912.0f;  // RunIntegers' rounding (means lie in [-128, 255])
+  constexpr size_t kBlock = 256;
+  float sums[kBlock];
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(x);
+  for (size_t r0 = 0; r0 < rows; r0 += kBlock) {
+    const size_t m = std::min(kBlock, rows - r0);
+    for (size_t r = 0; r < m; ++r) {
+      sums[r] = static_cast<float>(static_cast<int32_t>(RowByteSum(bytes + (r0 + r) * n, n, flip)) - bias);
+    }
+    // Lane-wise: the compiler makes this SIMD divisions.
+    for (size_t r = 0; r < m; ++r) y[r0 + r] = static_cast<T>(static_cast<int32_t>((sums[r] / count + kRound) - kRound));
+  }
+}
+
+template <typename T>
+void SumIntegers(const T* x, const MeanParams& p, int64_t* sums) {
+  // Merged dims, then one walk over the input in memory order.
+  const MergedDims m = MergeDims(p);
+  const size_t rank = m.rank;
+  const int64_t* size = m.size;
+  const bool* reduced = m.reduced;
   if (rank == 0) {
     sums[0] += x[0];
     return;
@@ -234,6 +320,18 @@ Status MeanOp::Prepare(const MeanParams& params, std::shared_ptr<const MeanOp>* 
   op->channels_ = params.rank >= 2 ? static_cast<size_t>(params.shape[1]) : 1;
   size_t scratch = 0;
   if (params.mode == MeanMode::kIntegers) {
+    // Rows of the merged shape averaged whole (NCHW over its spatial dims, or everything): RunRows.
+    const MergedDims m = MergeDims(params);
+    if (m.rank <= 1 || (m.rank == 2 && !m.reduced[0] && m.reduced[1])) {
+      const size_t n = m.rank == 0 || !m.reduced[m.rank - 1] ? 1 : static_cast<size_t>(m.size[m.rank - 1]);
+      if (n <= kMaxRowsPathCount) {
+        op->rows_path_ = true;
+        op->row_count_ = n;
+        op->rows_ = out_numel;
+      }
+    }
+  }
+  if (params.mode == MeanMode::kIntegers && !op->rows_path_) {
     if (!CheckedMul(out_numel, sizeof(int64_t), &scratch)) return Status::RangeError("qkernels: mean scratch does not fit size_t");
   } else if (params.mode == MeanMode::kChannelsLastFloat) {
     size_t floats = 0;
@@ -254,6 +352,14 @@ Status MeanOp::Run(const void* const* inputs, void* output, void* scratch) const
                        static_cast<uint8_t*>(output));
       return Status::Ok();
     case MeanMode::kIntegers:
+      if (rows_path_) {
+        if (is_signed) {
+          RunRows(static_cast<const int8_t*>(inputs[0]), rows_, row_count_, static_cast<int8_t*>(output));
+        } else {
+          RunRows(static_cast<const uint8_t*>(inputs[0]), rows_, row_count_, static_cast<uint8_t*>(output));
+        }
+        return Status::Ok();
+      }
       if (is_signed) {
         RunIntegers(static_cast<const int8_t*>(inputs[0]), p_, out_numel_, count_, static_cast<int64_t*>(scratch),
                     static_cast<int8_t*>(output));

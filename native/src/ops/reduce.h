@@ -5,7 +5,8 @@
 // layout the path reads. ConcatOp requantizes and joins dense rows in one pass: each input's
 // bytes go through its 256-entry requantization tables (the elementwise family's lookup kernel),
 // or are copied where the table is the identity. Mean has no microkernel: its sums are one pass
-// over the input in memory order.
+// over the input in memory order (rows averaged whole, an NCHW input over its spatial dims, 8
+// bytes per step in a 64-bit word's 16-bit lanes, with the divisions in SIMD fp32).
 #pragma once
 
 #include <cstddef>
@@ -28,7 +29,7 @@ class MeanOp final : public Op {
   size_t input_count() const override { return 1; }
   size_t input_bytes(size_t) const override { return numel_; }
   size_t output_bytes() const override { return out_numel_; }
-  // kIntegers: one int64 sum per output; kChannelsLastFloat: the dequantized input and the means.
+  // kIntegers: one int64 sum per output (none on the rows path); kChannelsLastFloat: the dequantized input and the means.
   size_t scratch_bytes() const override { return scratch_bytes_; }
   Status Run(const void* const* inputs, void* output, void* scratch) const override;
 
@@ -37,6 +38,9 @@ class MeanOp final : public Op {
   size_t numel_ = 0, out_numel_ = 0, count_ = 0, scratch_bytes_ = 0;
   // kQnnpackGlobal / kChannelsLastFloat: batch, channels (the spatial size is count_).
   size_t batch_ = 0, channels_ = 0;
+  // kIntegers over whole rows of contiguous values (rows_ rows of row_count_): no scratch.
+  bool rows_path_ = false;
+  size_t rows_ = 0, row_count_ = 0;
 };
 
 class ConcatOp final : public Op {
