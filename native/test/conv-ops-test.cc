@@ -32,6 +32,10 @@ struct ConvCase {
   bool symmetric = false;  // every weight zero point 0 (the direct GEMM paths then skip the row terms)
   int32_t x_zp = 0, y_zp = 0;
   float x_scale = 0.05f, y_scale = 0.1f;
+  // The value ranges (AVX2's vpmaddubsw kernels run under a proof that depends on them):
+  // weights over int8, |w| <= 64 (every pair safe) or at the extremes -128 / 127; x over uint8,
+  // <= 127 (7-bit) or at the top, 240..255.
+  enum class Values { kRandom, kSmall, kExtreme } w_values = Values::kRandom, x_values = Values::kRandom;
 };
 
 std::string Describe(const ConvCase& c) {
@@ -48,7 +52,9 @@ std::string Describe(const ConvCase& c) {
          " d" + tuple(g.dilation) + " p" + tuple(g.pad_before) + "/" + tuple(g.pad_after) + " op" +
          tuple(g.output_padding) + " " + kModes[static_cast<int>(g.padding_mode)] +
          (c.per_channel ? " per-channel" : " per-tensor") + (c.symmetric ? " symmetric" : "") + (c.has_bias ? " bias" : "") + (c.relu ? " relu" : "") +
-         " xzp" + std::to_string(c.x_zp) + " yzp" + std::to_string(c.y_zp);
+         " xzp" + std::to_string(c.x_zp) + " yzp" + std::to_string(c.y_zp) +
+         (c.w_values == ConvCase::Values::kSmall ? " w|64|" : c.w_values == ConvCase::Values::kExtreme ? " w-extreme" : "") +
+         (c.x_values == ConvCase::Values::kSmall ? " x7bit" : c.x_values == ConvCase::Values::kExtreme ? " x-top" : "");
 }
 
 // Runs one case at every thread count and both layouts; false when it failed.
@@ -63,8 +69,16 @@ bool RunCase(Context& ctx, Random& rng, const ConvCase& c) {
     out_pixels *= out_spatial[d];
   }
   ConvWeightCount(g, &weight_count);
-  const std::vector<int8_t> w = RandomQuantized<int8_t>(rng, weight_count);
-  const std::vector<uint8_t> x = RandomQuantized<uint8_t>(rng, c.batch * g.in_channels * in_pixels);
+  std::vector<int8_t> w = RandomQuantized<int8_t>(rng, weight_count);
+  std::vector<uint8_t> x = RandomQuantized<uint8_t>(rng, c.batch * g.in_channels * in_pixels);
+  for (int8_t& v : w) {
+    if (c.w_values == ConvCase::Values::kSmall) v = static_cast<int8_t>(v / 2);
+    if (c.w_values == ConvCase::Values::kExtreme) v = v < 0 ? -128 : 127;
+  }
+  for (uint8_t& v : x) {
+    if (c.x_values == ConvCase::Values::kSmall) v &= 0x7F;
+    if (c.x_values == ConvCase::Values::kExtreme) v |= 0xF0;
+  }
   const size_t nq = c.per_channel ? g.out_channels : 1;
   std::vector<double> w_scales(nq);
   std::vector<int32_t> w_zps(nq);
@@ -267,7 +281,7 @@ QK_TEST(kIsa, "conv/ops/paths") {
 }
 
 // The indirect GEMM (ordinary convs at the levels whose GEMM layout has an indirect kernel:
-// scalar and avx512vnni): W-line runs (groups 1, W dilation 1) with odd channel counts, whose
+// scalar, avx2 and avx512vnni): W-line runs (groups 1, W dilation 1) with odd channel counts, whose
 // runs are padded to 4 bytes and whose last pixels would read past x (gathered instead), lines
 // crossing the padding, stride 2, per-tap runs under dilation and groups, 3-D, several column
 // blocks and batches, the padding modes, and symmetric weights (row terms skipped).
@@ -314,6 +328,37 @@ QK_TEST(kIsa, "conv/ops/indirect") {
     c.symmetric = true;
     c.x_zp = 0;
     cases.push_back(c);
+  }
+  for (const ConvCase& c : cases) RunCase(ctx, rng, c);
+}
+
+// The AVX2 indirect kernels' choice (run at every level; the others ignore it): the 4x16c4
+// (vpmaddubsw) kernel under a proof, weights |w| <= 64 (any x, x_zp) or x and x_zp <= 127; the
+// exact 6x16c2 kernel on widened input otherwise. Extreme weights with x at the top would
+// saturate vpmaddubsw pair sums (255 * -128 * 2), so a wrong choice shows as a mismatch; a
+// 7-bit x with x_zp above 127 and padding reads x_zp, so it has no proof either.
+QK_TEST(kIsa, "conv/ops/indirect-proof") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(1208);
+  using Values = ConvCase::Values;
+  auto make = [](int dims, size_t in, size_t out, size_t groups, size_t kernel, size_t stride, size_t pad,
+                 size_t length, Values w, Values x, int32_t x_zp) {
+    ConvCase c = FixedCase(dims, in, out, groups, kernel, stride, pad, length, 2);
+    c.w_values = w;
+    c.x_values = x;
+    c.x_zp = x_zp;
+    c.y_zp = 77;
+    return c;
+  };
+  std::vector<ConvCase> cases;
+  for (Values w : {Values::kSmall, Values::kExtreme, Values::kRandom}) {
+    for (Values x : {Values::kSmall, Values::kExtreme, Values::kRandom}) {
+      for (int32_t x_zp : {int32_t{119}, int32_t{200}}) {
+        cases.push_back(make(2, 5, 20, 1, 3, 1, 1, 9, w, x, x_zp));   // 15-byte lines, two column blocks
+        cases.push_back(make(2, 3, 16, 1, 7, 2, 3, 13, w, x, x_zp));  // 7x7 stem, lines crossing the padding
+        cases.push_back(make(2, 8, 6, 2, 3, 2, 1, 9, w, x, x_zp));    // groups 2: per-tap runs
+      }
+    }
   }
   for (const ConvCase& c : cases) RunCase(ctx, rng, c);
 }

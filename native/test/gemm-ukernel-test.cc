@@ -5,6 +5,7 @@
 // and above KR and odd, extreme zero points, saturation-edge weights, bias/relu/clamp variants,
 // outputs with row gaps and guard bytes filled with a sentinel.
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -183,30 +184,48 @@ void TestSpecials(Context& ctx, const GemmLayout& l) {
 }
 
 // The indirect kernel of a layout (IgemmU8Fn) on the compact problem p (k = segments * len):
-// row i's run s holds a[i][s * len, s * len + len) in its own heap block of segment_bytes bytes
-// (len rounded up to 4; the bytes past len are 0xEE and meet zero weights in the spread pack),
+// row i's run s holds a[i][s * len, s * len + len) in its own heap block of segment_bytes values
+// (len rounded up to 4; in the layout's A format, int16 for kS16; the bytes past len are 0xEE and
+// meet zero weights in the spread pack),
 // the row terms those of the compact rows; compared with the reference, tolerance 0.
 bool RunIndirect(Context& ctx, const GemmLayout& l, const GemmProblem& problem, size_t segments) {
-  KernelInput in;
-  if (!PrepareKernelInput(ctx, l, problem, &in)) return false;  // the compact row terms
-  const GemmProblem& p = in.p;
-  const size_t len = p.k / segments, segment_bytes = RoundUp(len, 4);
-  std::vector<int8_t> spread(p.n * segments * segment_bytes, 0);
-  for (size_t j = 0; j < p.n; ++j) {
+  const size_t len = problem.k / segments, segment_bytes = RoundUp(len, 4);
+  std::vector<int8_t> spread(problem.n * segments * segment_bytes, 0);
+  for (size_t j = 0; j < problem.n; ++j) {
     for (size_t s = 0; s < segments; ++s) {
-      std::copy_n(p.w.begin() + j * p.k + s * len, len, spread.begin() + (j * segments + s) * segment_bytes);
+      std::copy_n(problem.w.begin() + j * problem.k + s * len, len,
+                  spread.begin() + (j * segments + s) * segment_bytes);
     }
   }
   std::shared_ptr<const PackedGemm> packed;
-  const Status st = PackedGemm::Create(l, p.n, segments * segment_bytes, spread.data(), p.w_zp.data(), &packed);
+  const Status st =
+      PackedGemm::Create(l, problem.n, segments * segment_bytes, spread.data(), problem.w_zp.data(), &packed);
   if (!ctx.Check(st.ok(), "spread pack failed: " + st.message())) return false;
+  // A kPairProof kernel runs under a proof: its spread pairs (not the compact ones) safe, or 7-bit a.
+  GemmProblem proven = problem;
+  if (l.exactness == GemmExactness::kPairProof && !packed->pairs_safe()) {
+    for (uint8_t& v : proven.a) v &= 0x7F;
+  }
+  KernelInput in;
+  if (!PrepareKernelInput(ctx, l, proven, &in)) return false;  // the compact row terms
+  const GemmProblem& p = in.p;
+  // A kS16 layout's runs hold int16 values (the conv op's widened input), the others' bytes.
+  const bool wide = l.a_format == GemmAFormat::kS16;
   std::vector<std::vector<uint8_t>> runs(p.m * segments);
   std::vector<const uint8_t*> pointers(p.m * segments);
   for (size_t i = 0; i < p.m; ++i) {
     for (size_t s = 0; s < segments; ++s) {
       std::vector<uint8_t>& run = runs[i * segments + s];
-      run.assign(segment_bytes, 0xEE);
-      std::copy_n(p.a.begin() + i * p.lda + s * len, len, run.begin());
+      run.assign(segment_bytes * (wide ? 2 : 1), 0xEE);
+      for (size_t t = 0; t < len; ++t) {
+        const uint8_t v = p.a[i * p.lda + s * len + t];
+        if (wide) {
+          const int16_t v16 = v;
+          std::memcpy(run.data() + 2 * t, &v16, 2);
+        } else {
+          run[t] = v;
+        }
+      }
       pointers[i * segments + s] = run.data();
     }
   }

@@ -609,26 +609,52 @@ Status RunPhase(ConvCall& call, const ConvPhase& phase) {
   return Status::Ok();
 }
 
+// The pack the indirect GEMM of one group runs at the active level: the level's pack, or its
+// exact twin when that is a kPairProof pack without a proof for this call (its weight pairs not
+// safe, and some byte the rows can read > 127: an input byte, or x_zp for padding). The proof,
+// one pass over x, is taken once per call and only when a pack has a twin. Null: no indirect
+// kernel for that layout or A format (the caller gathers).
+const PackedGemm* IndirectPack(const ConvCall& call, const GemmWeights& weights, size_t input_bytes, int* proof) {
+  std::shared_ptr<const PackedGemm> packed;
+  if (!weights.PackedForActiveIsa(&packed).ok()) return nullptr;
+  const PackedGemm* p = packed.get();  // lives as long as weights (GemmWeights keeps its packs)
+  if (p->exact_twin() != nullptr) {
+    if (*proof < 0) *proof = call.x_zp <= 127 && ActivationsAre7Bit(1, input_bytes, call.x, input_bytes) ? 1 : 0;
+    if (*proof == 0) p = p->exact_twin();
+  }
+  const GemmAFormat format = p->layout().a_format;
+  if (p->layout().igemm_kernel == nullptr || (format != GemmAFormat::kU8 && format != GemmAFormat::kS16)) return nullptr;
+  return p;
+}
+
 // Indirect GEMM (XNNPACK's igemm idea) for an ordinary convolution whose active pack has an
 // indirect kernel: no im2col. Each output pixel's row is the phase's runs (a tap's channels or a
 // W line of taps) read in place through pointers; a run in the padding points at a row of x_zp
-// bytes, and the few runs that are not in place (a W line crossing the padding or a padding
+// values, and the few runs that are not in place (a W line crossing the padding or a padding
 // mode's mapping, or one whose segment_bytes would read past the end of x) are gathered into
 // per-thread scratch. Row terms come from per-pixel channel sums (each input byte summed once).
-// False: not applicable (the caller runs RunPhase).
+// A layout whose A format is int16 (AVX2's exact 6x16c2) reads a copy of x widened once per call
+// (twice the input's bytes, against an im2col of k bytes per output pixel), the runs and the
+// padding row in int16 too. False: not applicable (the caller runs RunPhase).
 bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
   const ConvGeometry& g = call.w->geometry;
   if (g.transposed || phase.igemm.empty()) return false;
   const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
+  const size_t channels = g.in_channels, in_pixels = call.s.in[0] * call.s.in[1] * call.s.in[2];
+  const size_t input_bytes = call.batch * in_pixels * channels;
   std::vector<ConvGemmStage> stages(g.groups);
-  bool row_terms = false;
+  bool row_terms = false, wide = false;
+  int proof = -1;
   for (size_t group = 0; group < g.groups; ++group) {
     ConvGemmStage& stage = stages[group];
-    if (!DirectStage(call, *phase.igemm[group], group * ocg, &stage) || stage.pack->layout().igemm_kernel == nullptr ||
-        phase.segment_bytes % stage.pack->layout().kr != 0) {
-      return false;
-    }
+    const PackedGemm* pack = IndirectPack(call, *phase.igemm[group], input_bytes, &proof);
+    if (pack == nullptr || phase.segment_bytes % pack->layout().kr != 0) return false;
+    PrepareGemmStage(*pack, call.bias_int.data() + group * ocg, call.bias_term.data() + group * ocg,
+                     call.multiplier.data() + group * ocg, call.w->w_zero_points.data() + group * ocg,
+                     static_cast<float>(call.y_min - call.y_zp), static_cast<float>(255 - call.y_zp), call.y_zp_f,
+                     call.y_zp_i, call.x_zp, &stage);
     row_terms = row_terms || stage.row_terms;
+    wide = wide || pack->layout().a_format == GemmAFormat::kS16;
   }
   const Shape3& s = call.s;
   AxisTable axes[3];
@@ -639,8 +665,17 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
   // pixels (o itself when its taps do not).
   std::vector<size_t> run_end(n2 + 1, n2);
   for (size_t o = n2; o-- > 0;) run_end[o] = axes[2].run[o] ? run_end[o + 1] : o;
-  const size_t channels = g.in_channels, in_pixels = s.in[0] * s.in[1] * s.in[2];
-  const uint8_t* x_end = call.x + call.batch * in_pixels * channels;
+  // The int16 copy of x, in parallel pieces of 64 KiB.
+  std::unique_ptr<int16_t[]> x16(wide ? new int16_t[input_bytes] : nullptr);  // every element written below
+  if (wide) {
+    constexpr size_t kPiece = 64 * 1024;
+    const uint8_t* x = call.x;
+    int16_t* out = x16.get();
+    ParallelFor((input_bytes + kPiece - 1) / kPiece, static_cast<double>(kPiece) / kBytesPerNs, [=](size_t piece) {
+      const size_t end = std::min(input_bytes, (piece + 1) * kPiece);
+      for (size_t i = piece * kPiece; i < end; ++i) out[i] = x[i];
+    });
+  }
   // Per (input pixel, group): the sum of the group's channels, for the row terms.
   std::vector<uint32_t> pixel_sums;
   if (row_terms) {
@@ -655,6 +690,7 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
     }
   }
   const std::vector<uint8_t> zero_run(phase.segment_bytes, static_cast<uint8_t>(call.x_zp));
+  const std::vector<int16_t> zero_run16(wide ? phase.segment_bytes : 0, static_cast<int16_t>(call.x_zp));
   const size_t segments = phase.segments, run_len = phase.segment_len, run_bytes = phase.segment_bytes;
   const size_t k = phase.k;
   const size_t block = std::max<size_t>(16, std::min<size_t>(512, kBlockBytes / k / 8 * 8));
@@ -666,13 +702,17 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
     const size_t b = task / g.groups, group = task % g.groups;
     const size_t r0 = b * block, r1 = std::min(rows, r0 + block);
     const ConvGemmStage& stage = stages[group];
+    // The group's A format: bytes of x, or the int16 copy (every offset below is in bytes of it).
+    const size_t e = stage.pack->layout().a_format == GemmAFormat::kS16 ? 2 : 1;
+    const uint8_t* source = e == 2 ? reinterpret_cast<const uint8_t*>(x16.get()) : call.x;
     thread_local std::vector<const uint8_t*> pointers;
     thread_local std::vector<int32_t> terms;
     pointers.resize((r1 - r0) * segments);
     terms.resize(r1 - r0);
     // Gathered runs, at most one per (row, run) of the block; only the edges write here.
     std::vector<uint8_t>& gathered = ThreadScratch(0);
-    if (gathered.size() < (r1 - r0) * segments * run_bytes) gathered.resize((r1 - r0) * segments * run_bytes);
+    const size_t run_size = run_bytes * e;  // a run's bytes in the A format
+    if (gathered.size() < (r1 - r0) * segments * run_size) gathered.resize((r1 - r0) * segments * run_size);
     // Everything the loops read, in locals: the gathers' uint8_t stores may alias any memory.
     const size_t taps0 = axes[0].taps, taps1 = axes[1].taps, taps2 = axes[2].taps, lines = taps0 * taps1;
     const size_t height = s.in[1], width = s.in[2], groups = g.groups;
@@ -680,9 +720,20 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
     const long* table1 = axes[1].input.data();
     const long* table2 = axes[2].input.data();
     const uint8_t* runs = axes[2].run.data();
-    const uint8_t* zero = zero_run.data();
-    const uintptr_t limit = reinterpret_cast<uintptr_t>(x_end) - run_bytes;  // a run starting after this would read past x
+    const uint8_t* zero = e == 2 ? reinterpret_cast<const uint8_t*>(zero_run16.data()) : zero_run.data();
+    // A run starting after this would read past x (or its copy).
+    const uintptr_t limit = reinterpret_cast<uintptr_t>(source + input_bytes * e) - run_size;
+    const size_t pixel_bytes = channels * e, run_len_bytes = run_len * e, icg_bytes = icg * e;
     const int zero_point = call.x_zp;
+    // count values of x_zp in the A format at dst (a tap of a gathered line in the padding).
+    auto fill_zero_point = [e, zero_point](uint8_t* dst, size_t count) {
+      if (e == 1) {
+        std::memset(dst, zero_point, count);
+        return;
+      }
+      const int16_t v = static_cast<int16_t>(zero_point);
+      for (size_t i = 0; i < count; ++i) std::memcpy(dst + 2 * i, &v, 2);
+    };
     const uint32_t padding_sum = static_cast<uint32_t>(icg) * static_cast<uint32_t>(zero_point);
     const uint32_t zero_term = static_cast<uint32_t>(k) * static_cast<uint32_t>(zero_point);
     const uint32_t* sums = pixel_sums.data();
@@ -706,7 +757,7 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
       const size_t last = std::min(n2, first + (r1 - row));
       row += last - first;
       const size_t image_pixel = n * in_pixels;
-      const uint8_t* image = call.x + image_pixel * channels + group * icg;
+      const uint8_t* image = source + (image_pixel * channels + group * icg) * e;
       for (size_t t0 = 0; t0 < taps0; ++t0) {
         for (size_t t1 = 0; t1 < taps1; ++t1) {
           const long i0 = table0[a0 * taps0 + t0], i1 = table1[a1 * taps1 + t1];
@@ -737,12 +788,12 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
           const size_t end = std::min(last, run_end[a2]), count = end - a2, per_line = segments / lines;
           size_t highest = 0;  // the largest pixel offset (a padding mode's map need not increase along W)
           for (size_t a = 0; a < count; ++a) {
-            offsets[a] = static_cast<size_t>(table2[(a2 + a) * taps2]) * channels;
+            offsets[a] = static_cast<size_t>(table2[(a2 + a) * taps2]) * pixel_bytes;
             highest = std::max(highest, offsets[a]);
           }
           bool in_place = count > 0;
           for (size_t l = 0; l < lines && in_place; ++l) {
-            const uint8_t* last_run = image + (line_pixel[l] + per_line - 1) * channels + highest;
+            const uint8_t* last_run = image + (line_pixel[l] + per_line - 1) * pixel_bytes + highest;
             in_place = !valid[l] || reinterpret_cast<uintptr_t>(last_run) <= limit;
           }
           if (in_place) {
@@ -754,13 +805,13 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
                   for (size_t a = 0; a < count; ++a) column[a * segments] = zero;
                   continue;
                 }
-                const uint8_t* start = image + (line_pixel[l] + t) * channels;
+                const uint8_t* start = image + (line_pixel[l] + t) * pixel_bytes;
                 for (size_t a = 0; a < count; ++a) column[a * segments] = start + offsets[a];
               }
             }
             p += count * segments;
             term += count;
-            scratch += count * segments * run_bytes;
+            scratch += count * segments * run_size;
             a2 = end;
             continue;
           }
@@ -771,13 +822,13 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
         *term++ = row_term(in2);
         ++a2;
         if (by_lines && runs[a2 - 1]) {  // the line's bytes in place unless they would end past x
-          const size_t offset = static_cast<size_t>(in2[0]) * channels;
-          for (size_t l = 0; l < lines; ++l, scratch += run_bytes) {
-            const uint8_t* src = image + line_pixel[l] * channels + offset;
+          const size_t offset = static_cast<size_t>(in2[0]) * pixel_bytes;
+          for (size_t l = 0; l < lines; ++l, scratch += run_size) {
+            const uint8_t* src = image + line_pixel[l] * pixel_bytes + offset;
             if (!valid[l]) {
               src = zero;
             } else if (reinterpret_cast<uintptr_t>(src) > limit) {
-              std::memcpy(scratch, src, run_len);
+              std::memcpy(scratch, src, run_len_bytes);
               src = scratch;
             }
             *p++ = src;
@@ -785,17 +836,17 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
           continue;
         }
         if (by_lines) {  // a line crossing the padding or mapped coordinates: gathered
-          for (size_t l = 0; l < lines; ++l, scratch += run_bytes) {
+          for (size_t l = 0; l < lines; ++l, scratch += run_size) {
             if (!valid[l]) {
               *p++ = zero;
               continue;
             }
-            const uint8_t* src_line = image + line_pixel[l] * channels;
+            const uint8_t* src_line = image + line_pixel[l] * pixel_bytes;
             for (size_t t2 = 0; t2 < taps2; ++t2) {
               if (in2[t2] >= 0) {
-                std::memcpy(scratch + t2 * icg, src_line + static_cast<size_t>(in2[t2]) * channels, icg);
+                std::memcpy(scratch + t2 * icg_bytes, src_line + static_cast<size_t>(in2[t2]) * pixel_bytes, icg_bytes);
               } else {
-                std::memset(scratch + t2 * icg, zero_point, icg);
+                fill_zero_point(scratch + t2 * icg_bytes, icg);
               }
             }
             *p++ = scratch;
@@ -803,12 +854,12 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
           continue;
         }
         for (size_t l = 0; l < lines; ++l) {  // one run per tap
-          const uint8_t* src_line = image + line_pixel[l] * channels;
-          for (size_t t2 = 0; t2 < taps2; ++t2, scratch += run_bytes) {
+          const uint8_t* src_line = image + line_pixel[l] * pixel_bytes;
+          for (size_t t2 = 0; t2 < taps2; ++t2, scratch += run_size) {
             const uint8_t* src = zero;
-            if (valid[l] && in2[t2] >= 0) src = src_line + static_cast<size_t>(in2[t2]) * channels;
+            if (valid[l] && in2[t2] >= 0) src = src_line + static_cast<size_t>(in2[t2]) * pixel_bytes;
             if (src != zero && reinterpret_cast<uintptr_t>(src) > limit) {
-              std::memcpy(scratch, src, run_len);
+              std::memcpy(scratch, src, run_len_bytes);
               src = scratch;
             }
             *p++ = src;

@@ -89,17 +89,6 @@ bool WeightPairsSafe(size_t n, size_t k, const int8_t* w) {
   return true;
 }
 
-// True when every a[i][kk] (i < m, kk < k) is <= 127.
-bool ActivationsAre7Bit(size_t m, size_t k, const uint8_t* a, size_t lda) {
-  for (size_t i = 0; i < m; ++i) {
-    const uint8_t* row = a + i * lda;
-    uint8_t any = 0;
-    for (size_t kk = 0; kk < k; ++kk) any |= row[kk];
-    if (any & 0x80) return false;
-  }
-  return true;
-}
-
 template <typename T>
 void PackRows(size_t rows, size_t k, size_t kpad, const uint8_t* a, size_t lda, int32_t a_zp, uint8_t* panel,
               size_t row_bytes, int32_t* row_terms, uint8_t flip) {
@@ -117,6 +106,16 @@ void PackRows(size_t rows, size_t k, size_t kpad, const uint8_t* a, size_t lda, 
 }
 
 }  // namespace
+
+bool ActivationsAre7Bit(size_t m, size_t k, const uint8_t* a, size_t lda) {
+  for (size_t i = 0; i < m; ++i) {
+    const uint8_t* row = a + i * lda;
+    uint8_t any = 0;
+    for (size_t kk = 0; kk < k; ++kk) any |= row[kk];
+    if (any & 0x80) return false;
+  }
+  return true;
+}
 
 size_t RoundUp(size_t x, size_t multiple) { return (x + multiple - 1) / multiple * multiple; }
 

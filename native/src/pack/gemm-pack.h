@@ -86,6 +86,10 @@ class PackedGemm {
 // the choice depends only on the weights and this call's activations; both give identical results.
 const PackedGemm& GemmPackForCall(const PackedGemm& packed, size_t m, const uint8_t* a, size_t lda);
 
+// True when every a[i][kk] (i < m, kk < k; rows lda bytes apart) is <= 127: the activation proof
+// of a kPairProof kernel.
+bool ActivationsAre7Bit(size_t m, size_t k, const uint8_t* a, size_t lda);
+
 // Writes rows [0, rows) of a (row i at a + i * lda) into the panel (row i at panel + i *
 // packed.a_row_bytes()) in the kernel's A format, and row_terms[i] = k * a_zp - sum_k a[i][k].
 void PackGemmA(const PackedGemm& packed, size_t rows, const uint8_t* a, size_t lda, int32_t a_zero_point,

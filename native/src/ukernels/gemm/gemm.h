@@ -48,10 +48,11 @@ using GemmF32Fn = void(size_t mr, size_t nc, size_t kc, const void* a, size_t a_
                        const void* w, float* y, size_t y_stride, const GemmF32Params* params);
 
 // The indirect GEMM (convolution without im2col): the u8 GEMM of the same tile and pack, with
-// row i of A made of `segments` runs of segment_bytes bytes (a multiple of KR), run s at
-// a[i * segments + s] (an input pixel's channels, a line of taps, or a row of zero points);
-// the pack's kpad is segments * segment_bytes. Bytes a run has past the values it stands for
-// meet zero weights (the op packs the weights with the same gaps).
+// row i of A made of `segments` runs of segment_bytes values (a multiple of KR) in the layout's
+// A format (bytes; int16 for a kS16 layout, whose runs the op takes from a widened copy of its
+// input), run s at a[i * segments + s] (an input pixel's channels, a line of taps, or a row of
+// zero points); the pack's kpad is segments * segment_bytes. Values a run has past the ones it
+// stands for meet zero weights (the op packs the weights with the same gaps).
 using IgemmU8Fn = void(size_t mr, size_t nc, size_t segments, size_t segment_bytes, const uint8_t* const* a,
                        const int32_t* row_terms, const void* w, uint8_t* y, size_t y_stride,
                        const GemmU8Params* params);

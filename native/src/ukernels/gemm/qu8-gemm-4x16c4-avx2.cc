@@ -27,17 +27,6 @@ constexpr size_t kMR = 4;
 
 using Tile = Avx2Tile16<kMR>;
 
-// One row's accumulators for one k group: named variables (not an array) so that the compiler
-// keeps all 8 in registers without copies.
-#define QK_GEMM_AVX2_UBSW_ROW(i)                                                            \
-  if (M > i) {                                                                             \
-    int32_t quad;                                                                          \
-    std::memcpy(&quad, a##i + 4 * g, 4);                                                   \
-    const __m256i av = _mm256_set1_epi32(quad);                                            \
-    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones)); \
-    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones)); \
-  }
-
 template <size_t M>
 inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w,
                         int32_t a_zero_point, Tile* tile) {
@@ -49,20 +38,16 @@ inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t
   const uint8_t* a2 = M > 2 ? a1 + a_stride : a1;
   const uint8_t* a3 = M > 3 ? a2 + a_stride : a2;
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  QK_AVX2_ACCUMULATORS4;
   const size_t groups = kc / 4;
   for (size_t g = 0; g < groups; ++g) {
     const __m256i w0 = _mm256_load_si256(weights + 2 * g);
     const __m256i w1 = _mm256_load_si256(weights + 2 * g + 1);
-    QK_GEMM_AVX2_UBSW_ROW(0)
-    QK_GEMM_AVX2_UBSW_ROW(1)
-    QK_GEMM_AVX2_UBSW_ROW(2)
-    QK_GEMM_AVX2_UBSW_ROW(3)
+    QK_AVX2_MADDUBSW_ROWS4(4 * g)
   }
   const __m256i raw[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
   Avx2FinishTile16<M>(raw, header, row_terms, a_zero_point, tile);
 }
-#undef QK_GEMM_AVX2_UBSW_ROW
 
 template <size_t M>
 void GemmU8(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w, uint8_t* y,

@@ -25,17 +25,6 @@ constexpr size_t kMR = 6;
 
 using Tile = Avx2Tile16<kMR>;
 
-// One row's accumulators for one k group: named variables (not an array) so that the compiler
-// keeps all 12 in registers without copies.
-#define QK_GEMM_AVX2_ROW(i)                                                     \
-  if (M > i) {                                                                  \
-    int32_t pair;                                                               \
-    std::memcpy(&pair, a##i + 4 * g, 4);                                        \
-    const __m256i av = _mm256_set1_epi32(pair);                                 \
-    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(av, w0));            \
-    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(av, w1));            \
-  }
-
 template <size_t M>
 inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w,
                         int32_t a_zero_point, Tile* tile) {
@@ -48,23 +37,16 @@ inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t
   const uint8_t* a3 = M > 3 ? a2 + a_stride : a2;
   const uint8_t* a4 = M > 4 ? a3 + a_stride : a3;
   const uint8_t* a5 = M > 5 ? a4 + a_stride : a4;
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  QK_AVX2_ACCUMULATORS6;
   const size_t groups = kc / 2;
   for (size_t g = 0; g < groups; ++g) {
     const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(weights + 2 * g));
     const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(weights + 2 * g + 1));
-    QK_GEMM_AVX2_ROW(0)
-    QK_GEMM_AVX2_ROW(1)
-    QK_GEMM_AVX2_ROW(2)
-    QK_GEMM_AVX2_ROW(3)
-    QK_GEMM_AVX2_ROW(4)
-    QK_GEMM_AVX2_ROW(5)
+    QK_AVX2_MADDWD_ROWS6(4 * g)
   }
   const __m256i raw[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   Avx2FinishTile16<M>(raw, header, row_terms, a_zero_point, tile);
 }
-#undef QK_GEMM_AVX2_ROW
 
 template <size_t M>
 void GemmU8(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w, uint8_t* y,

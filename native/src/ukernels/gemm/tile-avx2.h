@@ -1,13 +1,61 @@
-// AVX2 GEMM tiles of 16 columns: the zero-point correction and the requantized / fp32 stores shared by the 6x16c2 and 4x16c4 kernels.
+// AVX2 GEMM tiles of 16 columns: the per-row multiply-adds, the zero-point correction and the requantized / fp32 stores shared by the 6x16c2 and 4x16c4 kernels (GEMM and indirect GEMM).
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "ukernels/gemm/gemm.h"
 #include "ukernels/gemm/requant-avx2.h"
+
+// The row macros below read row i's A at a<i> + offset and add into its accumulators c<i>0
+// (columns 0-7) and c<i>1 (8-15), named locals (not an array) so that the compiler keeps them
+// in registers; rows >= M (a compile-time constant) do nothing.
+
+// One k group of the c2 layouts: (a0, a1) as an int16 pair in every dword, vpmaddwd with the
+// 16 columns' sign-extended weight pairs w0 / w1 (exact for any operands).
+#define QK_AVX2_MADDWD_ROW(i, offset)                                \
+  if (M > i) {                                                       \
+    int32_t pair;                                                    \
+    std::memcpy(&pair, a##i + (offset), 4);                          \
+    const __m256i av = _mm256_set1_epi32(pair);                      \
+    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(av, w0));  \
+    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(av, w1));  \
+  }
+
+// One k group of the c4 layouts: 4 uint8 a in every dword, vpmaddubsw with the 16 columns' int8
+// weight quads w0 / w1 (int16 pair sums: saturate unless proven not to, doc/gemm.md), then
+// vpmaddwd with `ones` into int32.
+#define QK_AVX2_MADDUBSW_ROW(i, offset)                                                         \
+  if (M > i) {                                                                                  \
+    int32_t quad;                                                                               \
+    std::memcpy(&quad, a##i + (offset), 4);                                                     \
+    const __m256i av = _mm256_set1_epi32(quad);                                                 \
+    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones)); \
+    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones)); \
+  }
+
+// The 6 rows of a 6x16c2 tile (vpmaddwd) and the 4 rows of a 4x16c4 tile (vpmaddubsw) for one
+// k group, with their accumulators declared (zeroed) by the _ACCUMULATORS macros.
+#define QK_AVX2_MADDWD_ROWS6(offset) \
+  QK_AVX2_MADDWD_ROW(0, offset)      \
+  QK_AVX2_MADDWD_ROW(1, offset)      \
+  QK_AVX2_MADDWD_ROW(2, offset)      \
+  QK_AVX2_MADDWD_ROW(3, offset)      \
+  QK_AVX2_MADDWD_ROW(4, offset)      \
+  QK_AVX2_MADDWD_ROW(5, offset)
+#define QK_AVX2_MADDUBSW_ROWS4(offset) \
+  QK_AVX2_MADDUBSW_ROW(0, offset)      \
+  QK_AVX2_MADDUBSW_ROW(1, offset)      \
+  QK_AVX2_MADDUBSW_ROW(2, offset)      \
+  QK_AVX2_MADDUBSW_ROW(3, offset)
+#define QK_AVX2_ACCUMULATORS4                                                                                        \
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
+#define QK_AVX2_ACCUMULATORS6 \
+  QK_AVX2_ACCUMULATORS4;      \
+  __m256i c40 = c00, c41 = c00, c50 = c00, c51 = c00
 
 namespace qk {
 namespace {
