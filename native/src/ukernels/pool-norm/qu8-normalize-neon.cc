@@ -1,0 +1,17 @@
+// qu8 normalize microkernels (layer / group / instance norm: a group's statistics, then its values requantized), NEON.
+#include "ukernels/pool-norm/pool-norm-neon.h"
+
+namespace qk {
+
+void qk_qu8_normalize_ukernel__neon(size_t n, const uint8_t* x, const float* gamma, const float* beta, size_t affine_stride,
+                                  uint8_t* y, const NormalizeParams* params) {
+  NormalizeNeon(n, x, gamma, beta, affine_stride, y, *params);
+}
+
+void qk_qu8_normalize_stats_ukernel__neon(size_t n, const uint8_t* x, int64_t* sum, int64_t* sum_squares) {
+  *sum = 0;
+  *sum_squares = 0;
+  NormalizeStatsNeon(n, x, sum, sum_squares);
+}
+
+}  // namespace qk
