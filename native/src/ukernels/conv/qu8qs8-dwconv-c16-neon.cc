@@ -28,6 +28,15 @@ inline void Block(size_t c, size_t n, size_t padded, size_t taps, const Rows& ro
   const uint8x16_t x_zp = vdupq_n_u8(static_cast<uint8_t>(params->x_zero_point));
   int32x4_t acc0 = vdupq_n_s32(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   const int16_t* w = weights + c * 2;
+  // A tail after a full block (c >= 16) loads the 16 bytes that end at its end (the row's
+  // channels before c are readable) and moves its n bytes down with tbl (index >= 16: zero),
+  // instead of a copy through memory per tap; only a row of fewer than 16 channels copies.
+  uint8x16_t tail_shuffle = vdupq_n_u8(0xFF);
+  if (n < 16 && c >= 16) {
+    uint8_t tail_index[16];
+    for (size_t i = 0; i < 16; ++i) tail_index[i] = static_cast<uint8_t>(i < n ? i + 16 - n : 0xFF);
+    tail_shuffle = vld1q_u8(tail_index);
+  }
   for (size_t t = 0; t < taps; t += 2, w += padded * 2) {
     const int16x8x2_t w_lo = vld2q_s16(w);       // channels 0-7: val[0] tap t, val[1] tap t + 1
     const int16x8x2_t w_hi = vld2q_s16(w + 16);  // channels 8-15
@@ -35,6 +44,8 @@ inline void Block(size_t c, size_t n, size_t padded, size_t taps, const Rows& ro
       uint8x16_t x;
       if (n == 16) {
         x = vld1q_u8(rows(t + h) + c);
+      } else if (c >= 16) {
+        x = vqtbl1q_u8(vld1q_u8(rows(t + h) + c + n - 16), tail_shuffle);
       } else {
         uint8_t buffer[16] = {0};
         std::memcpy(buffer, rows(t + h) + c, n);
