@@ -8,7 +8,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { backend, image, load, models } = require('..');
+const { backend, image, jit, load, models } = require('..');
 
 const ASSETS = path.join(__dirname, 'assets');
 const WEIGHTS = path.join(ASSETS, 'shufflenet_v2_x0_5_quantized.pth');
@@ -51,6 +51,21 @@ async function main() {
   for (let i = 0; i < runs; i++) await net.forwardAsync(input);
   const asyncMs = Number(process.hrtime.bigint() - t) / 1e6 / runs;
   console.log(`\ntime per image (224x224, batch 1, ${runs} runs): forward ${syncMs.toFixed(1)} ms, forwardAsync ${asyncMs.toFixed(1)} ms`);
+
+  // The same network as one native plan (doc/trace.md): forward is one N-API call, forwardAsync
+  // one job off the event loop instead of one per op, with the eager forward's bits.
+  const traced = jit.trace(net, input);
+  const tracedLogits = traced.forward(input).contiguous().data;
+  const same = tracedLogits.length === logits.length && tracedLogits.every((v, i) => Object.is(v, logits[i]));
+  if (!same) throw new Error('jit.trace plan differs from the eager forward');
+  await traced.forwardAsync(input);
+  t = process.hrtime.bigint();
+  for (let i = 0; i < runs; i++) traced.forward(input);
+  const tracedMs = Number(process.hrtime.bigint() - t) / 1e6 / runs;
+  t = process.hrtime.bigint();
+  for (let i = 0; i < runs; i++) await traced.forwardAsync(input);
+  const tracedAsyncMs = Number(process.hrtime.bigint() - t) / 1e6 / runs;
+  console.log(`jit.trace(net, input), the same logits bit for bit: forward ${tracedMs.toFixed(1)} ms, forwardAsync ${tracedAsyncMs.toFixed(1)} ms`);
 }
 
 main().catch((error) => {
