@@ -5,11 +5,11 @@
 //   resampling: [batch, channels, in D H W, out D H W, scaleFactor D H W (0: none)]
 // Every count is checked here again (integer, in range); the ops check the rest.
 //
-// Each op is a plan step (SetStep, plan/function-step.h) reading its one graph input, x, through
-// the step's inputs: the same step runs the sync call, the async call and a traced plan. What
-// else an op reads (geometry, qparams, batch norm's statistics, the norms' affine arrays) is
-// fixed when it is prepared and captured by value (the arrays: pointers into the trace form's
-// copies, which the recorded step keeps alive).
+// Each op is a plan step (SetStep) reading its one graph input, x, through the step's inputs:
+// the same step runs the sync call, the async call and a traced plan. The pools and norms are
+// prepared ops (ops/op.h: PoolOp, BatchNormOp, NormalizeOp), which check their arguments and
+// compute or copy what they read beside x (batch norm's fused parameters, the norms' affine
+// arrays) once; resampling is a plan/function-step.h step capturing its geometry by value.
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -21,6 +21,7 @@
 #include "ops/pool.h"
 #include "ops/resample.h"
 #include "plan/function-step.h"
+#include "plan/op-step.h"
 
 namespace qk {
 namespace addon {
@@ -132,50 +133,68 @@ void SetInputStep(PreparedOp* op, const char* name, const View& x, const Output&
   SetStep(op, std::make_shared<FunctionStep>(name, std::move(step)), {x}, out);
 }
 
-// Shared shape of the pooling and resampling entry points: x, dtype, layout, geometry, then
-// op-specific arguments; `read` reads the geometry, `run(g, dtype, layout)` makes the step's
-// function of (x, x_bytes, y, y_bytes).
-template <typename Geometry, Geometry (*read)(const Napi::CallbackInfo&, size_t), typename Run>
-PreparedOp PrepareSpatial(const Napi::CallbackInfo& info, bool snapshot, const char* name, const Run& run) {
-  PreparedOp op;
-  op.snapshot_inputs = snapshot;
+// The arguments the pooling and resampling entry points share: x, dtype, layout, geometry (the
+// op-specific ones follow); `read` reads the geometry. The input's element count is checked
+// against the geometry before anything is allocated.
+template <typename Geometry>
+struct SpatialArgs {
+  QDType dtype;
+  View x;
+  PoolLayout layout;
+  Geometry g;
+  size_t numel;  // the output's elements
+};
+
+template <typename Geometry, Geometry (*read)(const Napi::CallbackInfo&, size_t)>
+SpatialArgs<Geometry> ReadSpatialArgs(const Napi::CallbackInfo& info, PreparedOp* op) {
   const QDType dtype = ArgDType(info, 1);
-  View x = ArgInput(info, 0, StorageArrayType(dtype), "input", &op);
+  View x = ArgInput(info, 0, StorageArrayType(dtype), "input", op);
   const PoolLayout layout = ArgLayout01(info, 2);
   const Geometry g = read(info, 3);
   CheckInputNumel(info, dtype, x, g.batch, g.channels, g.input);
-  // Every output pixel's channels are written (the plan contract); quint8 / qint8 only.
   const size_t numel = OutputNumel(info, g.batch, g.channels, g.output);
-  Output out = dtype == QDType::kQUInt8 || dtype == QDType::kQInt8 ? NewUninitializedOutput(info.Env(), StorageArrayType(dtype), numel)
-                                                                    : NewQuantizedOutput(info.Env(), dtype, numel);
-  SetInputStep(&op, name, x, out, run(g, dtype, layout));
+  return SpatialArgs<Geometry>{dtype, x, layout, g, numel};
+}
+
+// The resampling entry points: `run(g, dtype, layout)` makes the step's function of
+// (x, x_bytes, y, y_bytes).
+template <typename Run>
+PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, const char* name, const Run& run) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  const SpatialArgs<ResampleGeometry> a = ReadSpatialArgs<ResampleGeometry, ArgResampleGeometry>(info, &op);
+  // Every output pixel's channels are written (the plan contract); quint8 / qint8 only.
+  Output out = a.dtype == QDType::kQUInt8 || a.dtype == QDType::kQInt8
+                   ? NewUninitializedOutput(info.Env(), StorageArrayType(a.dtype), a.numel)
+                   : NewQuantizedOutput(info.Env(), a.dtype, a.numel);
+  SetInputStep(&op, name, a.x, out, run(a.g, a.dtype, a.layout));
   return op;
 }
 
-template <typename Run>
-PreparedOp PreparePool(const Napi::CallbackInfo& info, bool snapshot, const char* name, const Run& run) {
-  return PrepareSpatial<PoolGeometry, ArgPoolGeometry>(info, snapshot, name, run);
-}
-
-template <typename Run>
-PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, const char* name, const Run& run) {
-  return PrepareSpatial<ResampleGeometry, ArgResampleGeometry>(info, snapshot, name, run);
+// The pooling entry points: the op's own arguments are read into `options` by the caller. The
+// step is the prepared PoolOp (ops/pool.h), so a call or a traced step re-checks nothing and
+// allocates nothing but its output.
+PreparedOp PreparePool(const Napi::CallbackInfo& info, bool snapshot, PoolKind kind, const AvgPoolOptions& options) {
+  PreparedOp op;
+  op.snapshot_inputs = snapshot;
+  const SpatialArgs<PoolGeometry> a = ReadSpatialArgs<PoolGeometry, ArgPoolGeometry>(info, &op);
+  std::shared_ptr<const PoolOp> prepared;
+  const Status status = RunGuarded([&] { return PoolOp::Prepare(kind, a.g, a.dtype, a.layout, options, &prepared); });
+  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
+  // The op refuses other dtypes, so the output is quint8 / qint8: every byte is written.
+  Output out = NewUninitializedOutput(info.Env(), StorageArrayType(a.dtype), a.numel);
+  SetStep(&op, std::make_shared<OpStep>(prepared), {a.x}, out);
+  return op;
 }
 
 // maxPool(x, dtype, layout, geometry)
 PreparedOp PrepareMaxPool(const Napi::CallbackInfo& info, bool snapshot) {
-  return PreparePool(info, snapshot, "max_pool", [](const PoolGeometry& g, QDType dtype, PoolLayout layout) {
-    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) { return MaxPool(g, dtype, layout, x, x_bytes, y, y_bytes); };
-  });
+  return PreparePool(info, snapshot, PoolKind::kMax, AvgPoolOptions{});
 }
 
 // adaptiveMaxPool(x, dtype, layout, geometry)
 PreparedOp PrepareAdaptiveMaxPool(const Napi::CallbackInfo& info, bool snapshot) {
-  return PreparePool(info, snapshot, "adaptive_max_pool", [](const PoolGeometry& g, QDType dtype, PoolLayout layout) {
-    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
-      return AdaptiveMaxPool(g, dtype, layout, x, x_bytes, y, y_bytes);
-    };
-  });
+  return PreparePool(info, snapshot, PoolKind::kAdaptiveMax, AvgPoolOptions{});
 }
 
 // avgPool(x, dtype, layout, geometry, countIncludePad, divisorOverride (0: none), zeroPoint,
@@ -189,21 +208,14 @@ PreparedOp PrepareAvgPool(const Napi::CallbackInfo& info, bool snapshot) {
   if (!(qnnpack_scale >= 0 && std::isfinite(qnnpack_scale))) ThrowRange(info.Env(), "0 or a positive scale", "qnnpackScale", info[7]);
   options.qnnpack = qnnpack_scale > 0;
   options.scale = qnnpack_scale;
-  return PreparePool(info, snapshot, "avg_pool", [options](const PoolGeometry& g, QDType dtype, PoolLayout layout) {
-    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
-      return AvgPool(g, dtype, layout, options, x, x_bytes, y, y_bytes);
-    };
-  });
+  return PreparePool(info, snapshot, PoolKind::kAvg, options);
 }
 
 // adaptiveAvgPool(x, dtype, layout, geometry, zeroPoint)
 PreparedOp PrepareAdaptiveAvgPool(const Napi::CallbackInfo& info, bool snapshot) {
-  const int32_t zero_point = ArgZeroPoint(info, 4, "zeroPoint");
-  return PreparePool(info, snapshot, "adaptive_avg_pool", [zero_point](const PoolGeometry& g, QDType dtype, PoolLayout layout) {
-    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
-      return AdaptiveAvgPool(g, dtype, layout, zero_point, x, x_bytes, y, y_bytes);
-    };
-  });
+  AvgPoolOptions options;
+  options.zero_point = ArgZeroPoint(info, 4, "zeroPoint");
+  return PreparePool(info, snapshot, PoolKind::kAdaptiveAvg, options);
 }
 
 // batchNorm(x, dtype, channelsLastInput, batch, channels, spatial, weight|null, bias|null, mean, var,
@@ -240,10 +252,12 @@ PreparedOp PrepareBatchNorm(const Napi::CallbackInfo& info, bool snapshot) {
   args.relu = ArgBool(info, 15, "relu");
   const size_t dims[3] = {args.spatial, 1, 1};
   CheckInputNumel(info, dtype, x, args.batch, args.channels, dims);
-  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.batch, args.channels, dims), kWholeOutput);
-  SetInputStep(&op, "batch_norm", x, out, [args, dtype](const void* in, size_t x_bytes, void* y, size_t y_bytes) {
-    return BatchNorm(args, dtype, in, x_bytes, y, y_bytes);
-  });
+  const size_t numel = OutputNumel(info, args.batch, args.channels, dims);
+  std::shared_ptr<const BatchNormOp> prepared;
+  const Status status = RunGuarded([&] { return BatchNormOp::Prepare(args, dtype, &prepared); });
+  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
+  Output out = NewQuantizedOutput(info.Env(), dtype, numel, kWholeOutput);
+  SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
   return op;
 }
 
@@ -275,12 +289,12 @@ PreparedOp PrepareNormalize(const Napi::CallbackInfo& info, bool snapshot) {
   args.y_zero_point = ArgZeroPoint(info, 13, "zeroPoint");
   const size_t dims[3] = {1, 1, 1};
   CheckInputNumel(info, dtype, x, args.groups, args.group_size, dims);
-  Output out = NewQuantizedOutput(info.Env(), dtype, OutputNumel(info, args.groups, args.group_size, dims), kWholeOutput);
-  // Layer norm normalizes per element of a group, group and instance norm per channel.
-  SetInputStep(&op, args.per_channel ? "group_norm" : "layer_norm", x, out,
-               [args, dtype](const void* in, size_t x_bytes, void* y, size_t y_bytes) {
-                 return Normalize(args, dtype, in, x_bytes, y, y_bytes);
-               });
+  const size_t numel = OutputNumel(info, args.groups, args.group_size, dims);
+  std::shared_ptr<const NormalizeOp> prepared;
+  const Status status = RunGuarded([&] { return NormalizeOp::Prepare(args, dtype, &prepared); });
+  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
+  Output out = NewQuantizedOutput(info.Env(), dtype, numel, kWholeOutput);
+  SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
   return op;
 }
 

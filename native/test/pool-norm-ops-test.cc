@@ -1,4 +1,4 @@
-// Pool-norm operators through Dispatch() against the reference, at 1 to 4 threads, both layouts, both 8-bit dtypes.
+// Pool-norm operators through Dispatch() against the reference, at 1 to 4 threads, both layouts, both 8-bit dtypes; prepared ops as plan steps.
 //
 // Pooling and batch norm compare with native/reference/pool-norm-ref.cc exactly; layer/group
 // norm and resampling (scalar C++ in the op, checked against PyTorch by the jest suites) must give
@@ -14,6 +14,7 @@
 #include "ops/norm.h"
 #include "ops/pool.h"
 #include "ops/resample.h"
+#include "plan/op-step.h"
 #include "reference/pool-norm-ref.h"
 
 namespace qk {
@@ -93,6 +94,16 @@ QDType DTypeOf() {
   return std::is_same<T, uint8_t>::value ? QDType::kQUInt8 : QDType::kQInt8;
 }
 
+// Average pooling's options at random: count_include_pad, sometimes a divisor, any zero point of T.
+template <typename T>
+AvgPoolOptions RandomAvgOptions(Random& rng) {
+  AvgPoolOptions options;
+  options.count_include_pad = rng.Int(0, 1) == 1;
+  options.divisor_override = rng.Int(0, 3) == 0 ? rng.Int(1, 20) : 0;
+  options.zero_point = static_cast<int32_t>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+  return options;
+}
+
 template <typename T>
 void TestPools(Context& ctx) {
   if (!RequireIsaLevel(ctx)) return;
@@ -111,10 +122,7 @@ void TestPools(Context& ctx) {
     });
 
     PoolGeometry a = RandomPool(rng, dims, false);
-    AvgPoolOptions options;
-    options.count_include_pad = rng.Int(0, 1) == 1;
-    options.divisor_override = rng.Int(0, 3) == 0 ? rng.Int(1, 20) : 0;
-    options.zero_point = static_cast<int32_t>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+    const AvgPoolOptions options = RandomAvgOptions<T>(rng);
     const std::vector<T> xa = Input<T>(rng, Numel(a, a.input));
     std::vector<T> avg(Numel(a, a.output));
     AvgPoolRef(a, layout, options, xa.data(), avg.data());
@@ -221,7 +229,58 @@ void TestThreadInvariance(Context& ctx) {
   }
 }
 
+// A PoolOp prepared once and run as a traced plan's one step, three times: its NCHW staging
+// lives in the plan's arena (holding the previous run's bytes), its W table and the per-thread
+// window list are reused; every run must give the reference's bytes.
+template <typename T>
+void TestPoolOpInPlan(Context& ctx) {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(std::is_same<T, uint8_t>::value ? 23 : 24);
+  const QDType dtype = DTypeOf<T>();
+  const PoolKind kinds[4] = {PoolKind::kMax, PoolKind::kAvg, PoolKind::kAdaptiveAvg, PoolKind::kAdaptiveMax};
+  for (int trial = 0; trial < 40; ++trial) {
+    const PoolKind kind = kinds[trial % 4];
+    const int dims = static_cast<int>(rng.Int(1, 3));
+    const PoolLayout layout = rng.Int(0, 1) ? PoolLayout::kChannelsLast : PoolLayout::kChannelsFirst;
+    PoolGeometry g = RandomPool(rng, dims, kind == PoolKind::kMax);
+    if (kind == PoolKind::kAdaptiveAvg || kind == PoolKind::kAdaptiveMax) {
+      for (int d = 3 - dims; d < 3; ++d) g.output[d] = static_cast<size_t>(rng.Int(1, static_cast<int64_t>(g.input[d]) + 3));
+    }
+    const AvgPoolOptions options = RandomAvgOptions<T>(rng);
+    const std::vector<T> x = Input<T>(rng, Numel(g, g.input));
+    std::vector<T> expected(Numel(g, g.output));
+    switch (kind) {
+      case PoolKind::kMax: MaxPoolRef(g, layout, false, x.data(), expected.data()); break;
+      case PoolKind::kAdaptiveMax: MaxPoolRef(g, layout, true, x.data(), expected.data()); break;
+      case PoolKind::kAvg: AvgPoolRef(g, layout, options, x.data(), expected.data()); break;
+      case PoolKind::kAdaptiveAvg: AdaptiveAvgPoolRef(g, layout, options.zero_point, x.data(), expected.data()); break;
+    }
+    std::shared_ptr<const PoolOp> op;
+    const Status prepared = PoolOp::Prepare(kind, g, dtype, layout, options, &op);
+    const std::string where = std::string(prepared.ok() ? op->name() : "pool") + " " + Describe(g, layout);
+    if (!ctx.Check(prepared.ok(), "Prepare " + where + ": " + prepared.message())) return;
+    ctx.Check((layout == PoolLayout::kChannelsFirst) == (op->scratch_bytes() > 0),
+              "scratch only for NCHW staging: " + where + " has " + std::to_string(op->scratch_bytes()) + " bytes");
+    Plan plan;
+    Plan::ValueId input = plan.AddInput(x.size()), y = 0;
+    bool ok = plan.AddStep(std::make_shared<OpStep>(op), {input}, op->output_bytes(), &y).ok();
+    ok = ok && plan.AddOutput(y).ok() && plan.Finalize().ok();
+    if (!ctx.Check(ok, "building the plan: " + where)) return;
+    for (int run = 0; run < 3; ++run) {
+      std::vector<T> got(expected.size(), static_cast<T>(run * 37));
+      const void* inputs[1] = {x.data()};
+      const size_t input_sizes[1] = {x.size()};
+      void* outputs[1] = {got.data()};
+      const size_t output_sizes[1] = {got.size()};
+      const Status st = plan.Run(inputs, input_sizes, 1, outputs, output_sizes, 1);
+      if (!ctx.Check(st.ok() && got == expected, "plan run " + std::to_string(run) + ": " + where + " " + st.message())) return;
+    }
+  }
+}
+
 QK_TEST(kIsa, "pool-norm/ops/pools-qu8") { TestPools<uint8_t>(ctx); }
+QK_TEST(kIsa, "pool-norm/ops/pool-op-plan-qu8") { TestPoolOpInPlan<uint8_t>(ctx); }
+QK_TEST(kIsa, "pool-norm/ops/pool-op-plan-qs8") { TestPoolOpInPlan<int8_t>(ctx); }
 QK_TEST(kIsa, "pool-norm/ops/pools-qs8") { TestPools<int8_t>(ctx); }
 QK_TEST(kIsa, "pool-norm/ops/batch-norm-qu8") { TestBatchNorm<uint8_t>(ctx); }
 QK_TEST(kIsa, "pool-norm/ops/batch-norm-qs8") { TestBatchNorm<int8_t>(ctx); }

@@ -44,6 +44,7 @@ constexpr std::array<uint8_t, 256> kEveryByte = [] {
   return bytes;
 }();
 
+// a.gamma and a.beta: both or neither (NormalizeOp::Prepare fills in the one missing).
 template <typename T>
 void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
   const DispatchTable& table = Dispatch();
@@ -59,10 +60,6 @@ void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
   static const float kOne = 1.0f, kZero = 0.0f;  // the affine step without weight / bias
   const size_t N = a.group_size;
   ParallelOverRange(a.groups, N * 4, [&](size_t begin, size_t end) {
-    // With a weight but no bias, or a bias but no weight: the kernel reads both with one stride,
-    // so the missing one is spelled out (1s or 0s), once per task.
-    std::vector<float> filled;
-    if (!a.per_channel && (a.gamma == nullptr) != (a.beta == nullptr)) filled.assign(N, a.gamma ? 0.0f : 1.0f);
     for (size_t g = begin; g < end; ++g) {
       const T* xg = x + g * N;
       T* yg = y + g * N;
@@ -99,12 +96,10 @@ void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
       } else {
         // u = (x - x_zp - mean_centred) * s, then fma(u, gamma[i], beta[i]).
         row.scale = s;
-        if (a.gamma && a.beta) {
-          normalize(N, xg, a.gamma, a.beta, 1, yg, &row);
-        } else if (!a.gamma && !a.beta) {
-          normalize(N, xg, &kOne, &kZero, 0, yg, &row);
+        if (a.gamma) {
+          normalize(N, xg, a.gamma, a.beta, 1, yg, &row);  // NormalizeOp::Prepare gave both or neither
         } else {
-          normalize(N, xg, a.gamma ? a.gamma : filled.data(), a.beta ? a.beta : filled.data(), 1, yg, &row);
+          normalize(N, xg, &kOne, &kZero, 0, yg, &row);
         }
       }
     }
@@ -124,7 +119,7 @@ void BatchNormFusedParams(const BatchNormArgs& args, float* alpha, float* beta) 
   }
 }
 
-Status BatchNorm(const BatchNormArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+Status BatchNormOp::Prepare(const BatchNormArgs& args, QDType dtype, std::shared_ptr<const BatchNormOp>* out) {
   QK_RETURN_IF_ERROR(CheckQParams(args.x_scale, args.x_zero_point, dtype, "input scale", "input zeroPoint"));
   QK_RETURN_IF_ERROR(CheckQParams(args.y_scale, args.y_zero_point, dtype, "scale", "zeroPoint"));
   if (args.params_len != args.channels || (args.channels > 0 && (args.mean == nullptr || args.var == nullptr))) {
@@ -134,39 +129,58 @@ Status BatchNorm(const BatchNormArgs& args, QDType dtype, const void* x, size_t 
   if (!(args.eps >= 0) || !std::isfinite(args.eps)) {
     return Status::RangeError(Expected("non-negative finite number", "eps", std::to_string(args.eps)));
   }
+  if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) {
+    return Status::RangeError(Expected("quint8 or qint8", "input dtype", QDTypeName(dtype)));
+  }
   const int64_t dims[3] = {static_cast<int64_t>(args.batch), static_cast<int64_t>(args.channels),
                            static_cast<int64_t>(args.spatial)};
   size_t numel = 0;
   if (!CheckedShapeProduct(dims, 3, &numel)) return Status::RangeError("Expected a shape that fits in memory for input");
-  QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, numel, "input"));
-  QK_RETURN_IF_ERROR(CheckByteBuffer(y, y_bytes, numel, "output"));
-  std::vector<float> alpha(args.channels), beta(args.channels);
-  BatchNormFusedParams(args, alpha.data(), beta.data());
-  return WithInt8Type(dtype, [&](auto tag) {
+  std::shared_ptr<BatchNormOp> op(new BatchNormOp());
+  op->dtype_ = dtype;
+  op->batch_ = args.batch;
+  op->channels_ = args.channels;
+  op->spatial_ = args.spatial;
+  op->numel_ = numel;
+  op->channels_last_input_ = args.channels_last_input;
+  op->relu_ = args.relu;
+  op->x_zero_point_ = args.x_zero_point;
+  op->y_zero_point_ = args.y_zero_point;
+  op->alpha_.resize(args.channels);
+  op->beta_.resize(args.channels);
+  BatchNormFusedParams(args, op->alpha_.data(), op->beta_.data());
+  *out = std::move(op);
+  return Status::Ok();
+}
+
+Status BatchNormOp::Run(const void* const* inputs, void* output, void* scratch) const {
+  if (numel_ == 0) return Status::Ok();
+  return WithInt8Type(dtype_, [&](auto tag) {
     using T = decltype(tag);
-    const T* xc = static_cast<const T*>(x);
-    std::vector<T> staged;
-    if (!args.channels_last_input) {
-      staged.resize(numel);
-      TransposePlanes(xc, staged.data(), args.batch, args.channels, args.spatial);
-      xc = staged.data();
+    const T* xc = static_cast<const T*>(inputs[0]);
+    if (!channels_last_input_) {
+      T* staged = static_cast<T*>(scratch);
+      TransposePlanes(xc, staged, batch_, channels_, spatial_);
+      xc = staged;
     }
     BatchNormParams params;
-    params.x_zero_point = args.x_zero_point;
-    params.y_zero_point = args.y_zero_point;
-    params.qmin = args.relu ? args.y_zero_point : static_cast<int32_t>(std::numeric_limits<T>::min());
+    params.x_zero_point = x_zero_point_;
+    params.y_zero_point = y_zero_point_;
+    params.qmin = relu_ ? y_zero_point_ : static_cast<int32_t>(std::numeric_limits<T>::min());
     params.qmax = std::numeric_limits<T>::max();
     auto* kernel = KernelsFor<T>::BatchNorm(Dispatch());
-    T* yc = static_cast<T*>(y);
-    const size_t C = args.channels;
-    ParallelOverRange(args.batch * args.spatial, C, [&](size_t begin, size_t end) {
-      for (size_t p = begin; p < end; ++p) kernel(C, xc + p * C, alpha.data(), beta.data(), yc + p * C, &params);
+    T* yc = static_cast<T*>(output);
+    const size_t C = channels_;
+    const float* alpha = alpha_.data();
+    const float* beta = beta_.data();
+    ParallelOverRange(batch_ * spatial_, C, [&](size_t begin, size_t end) {
+      for (size_t p = begin; p < end; ++p) kernel(C, xc + p * C, alpha, beta, yc + p * C, &params);
     });
     return Status::Ok();
   });
 }
 
-Status Normalize(const NormalizeArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+Status NormalizeOp::Prepare(const NormalizeArgs& args, QDType dtype, std::shared_ptr<const NormalizeOp>* out) {
   QK_RETURN_IF_ERROR(CheckQParams(args.x_scale, args.x_zero_point, dtype, "input scale", "input zeroPoint"));
   QK_RETURN_IF_ERROR(CheckQParams(args.y_scale, args.y_zero_point, dtype, "scale", "zeroPoint"));
   if (!(args.eps >= 0) || !std::isfinite(args.eps)) {
@@ -186,17 +200,50 @@ Status Normalize(const NormalizeArgs& args, QDType dtype, const void* x, size_t 
     return Status::RangeError(Expected(std::to_string(needed_affine) + " values", "weight and bias",
                                        std::to_string(args.affine_len)));
   }
+  if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) {
+    return Status::RangeError(Expected("quint8 or qint8", "input dtype", QDTypeName(dtype)));
+  }
   size_t numel = 0;
   if (!CheckedMul(args.groups, args.group_size, &numel) || args.group_size > (size_t{1} << 40)) {
     return Status::RangeError("Expected a shape that fits in memory for input");
   }
-  QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, numel, "input"));
-  QK_RETURN_IF_ERROR(CheckByteBuffer(y, y_bytes, numel, "output"));
-  return WithInt8Type(dtype, [&](auto tag) {
+  std::shared_ptr<NormalizeOp> op(new NormalizeOp());
+  op->args_ = args;
+  op->dtype_ = dtype;
+  op->numel_ = numel;
+  // With a weight but no bias, or a bias but no weight, the missing one is spelled out (1s or
+  // 0s): the kernel reads both with one stride, and u * 1 + b, u * g + 0 are the values the
+  // affine step gives without them.
+  if (args.gamma || args.beta) {
+    const size_t n = args.affine_len;
+    if (args.gamma) op->gamma_.assign(args.gamma, args.gamma + n); else op->gamma_.assign(n, 1.0f);
+    if (args.beta) op->beta_.assign(args.beta, args.beta + n); else op->beta_.assign(n, 0.0f);
+    op->args_.gamma = op->gamma_.data();
+    op->args_.beta = op->beta_.data();
+  }
+  *out = std::move(op);
+  return Status::Ok();
+}
+
+Status NormalizeOp::Run(const void* const* inputs, void* output, void* /*scratch*/) const {
+  if (numel_ == 0) return Status::Ok();
+  return WithInt8Type(dtype_, [&](auto tag) {
     using T = decltype(tag);
-    RunNormalize(args, static_cast<const T*>(x), static_cast<T*>(y));
+    RunNormalize(args_, static_cast<const T*>(inputs[0]), static_cast<T*>(output));
     return Status::Ok();
   });
+}
+
+Status BatchNorm(const BatchNormArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+  std::shared_ptr<const BatchNormOp> op;
+  QK_RETURN_IF_ERROR(BatchNormOp::Prepare(args, dtype, &op));
+  return RunOnBuffers(*op, x, x_bytes, y, y_bytes);
+}
+
+Status Normalize(const NormalizeArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+  std::shared_ptr<const NormalizeOp> op;
+  QK_RETURN_IF_ERROR(NormalizeOp::Prepare(args, dtype, &op));
+  return RunOnBuffers(*op, x, x_bytes, y, y_bytes);
 }
 
 }  // namespace qk

@@ -25,14 +25,65 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "base/params-pool-norm.h"  // BatchNormArgs, NormalizeArgs
 #include "base/status.h"
+#include "ops/op.h"
 #include "ops/quantize.h"
 
 namespace qk {
 
+// The prepared batch norm (ops/op.h): the fused per-channel parameters are computed once, at
+// Prepare, and an NCHW input is staged channels last in the scratch, so a run allocates nothing.
 // y is channels last (N, spatial, C).
+class BatchNormOp final : public Op {
+ public:
+  // args' arrays are read during Prepare only.
+  static Status Prepare(const BatchNormArgs& args, QDType dtype, std::shared_ptr<const BatchNormOp>* out);
+
+  const char* name() const override { return "batch_norm"; }
+  size_t input_count() const override { return 1; }
+  size_t input_bytes(size_t) const override { return numel_; }
+  size_t output_bytes() const override { return numel_; }
+  size_t scratch_bytes() const override { return channels_last_input_ ? 0 : numel_; }
+  Status Run(const void* const* inputs, void* output, void* scratch) const override;
+
+ private:
+  BatchNormOp() = default;
+
+  QDType dtype_ = QDType::kQUInt8;
+  size_t batch_ = 0, channels_ = 0, spatial_ = 0, numel_ = 0;
+  bool channels_last_input_ = false;
+  bool relu_ = false;
+  int32_t x_zero_point_ = 0, y_zero_point_ = 0;
+  std::vector<float> alpha_, beta_;
+};
+
+// The prepared layer / group / instance norm: arguments checked and the affine arrays copied
+// (the op owns them) at Prepare.
+class NormalizeOp final : public Op {
+ public:
+  // args' gamma and beta are copied during Prepare.
+  static Status Prepare(const NormalizeArgs& args, QDType dtype, std::shared_ptr<const NormalizeOp>* out);
+
+  const char* name() const override { return args_.per_channel ? "group_norm" : "layer_norm"; }
+  size_t input_count() const override { return 1; }
+  size_t input_bytes(size_t) const override { return numel_; }
+  size_t output_bytes() const override { return numel_; }
+  Status Run(const void* const* inputs, void* output, void* scratch) const override;
+
+ private:
+  NormalizeOp() = default;
+
+  NormalizeArgs args_;  // gamma / beta point into the vectors below (or are null)
+  QDType dtype_ = QDType::kQUInt8;
+  size_t numel_ = 0;
+  std::vector<float> gamma_, beta_;
+};
+
+// One call: Prepare, the buffers checked, Run with scratch of its own (the C++ tests' entry points).
 Status BatchNorm(const BatchNormArgs& args, QDType dtype, const void* x, size_t x_bytes, void* y, size_t y_bytes);
 
 // The fused per-channel parameters, exactly as the op computes them (exposed for the reference).

@@ -9,6 +9,7 @@
 #include "base/expected.h"
 #include "base/status.h"
 #include "base/threadpool.h"
+#include "ops/op.h"
 #include "ops/quantize.h"
 #include "ops/strided-copy.h"
 #include "ukernels/dispatch.h"
@@ -56,6 +57,15 @@ inline Status CheckByteBuffer(const void* data, size_t bytes, size_t needed, con
         Expected("at least " + std::to_string(needed) + " bytes", parameter, std::to_string(bytes) + " bytes"));
   }
   return Status::Ok();
+}
+
+// The one-call form of a prepared one-input op (the C++ tests' entry points MaxPool, BatchNorm,
+// ...): the caller's buffers checked against the op's sizes, then a run with scratch of its own.
+inline Status RunOnBuffers(const Op& op, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+  QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, op.input_bytes(0), "input"));
+  QK_RETURN_IF_ERROR(CheckByteBuffer(y, y_bytes, op.output_bytes(), "output"));
+  const void* inputs[1] = {x};
+  return RunWithScratch(op, inputs, y);
 }
 
 // The input's zero point must lie in its dtype's range (the ops' outputs keep it).

@@ -46,29 +46,22 @@ int64_t I(size_t v) { return static_cast<int64_t>(v); }
 // Runs fn(lines, params, od, oh, ow0, y_row) over the output rows of a channels-last problem
 // (x and y channels last), each row of output_width pixels cut into pieces of at most a few
 // thousand values' work, split over threads. span_of(dim, o) gives the in-bounds positions of
-// output position o's window along dim; columns along W are column_step positions apart.
-// Each piece is computed the same way whoever runs it.
+// output position o's window along dims 0 and 1; `columns` (prepared) those along W, whose
+// columns are column_step positions apart. Each piece is computed the same way whoever runs it.
 template <typename T, typename SpanFn, typename RowFn>
-void ForEachRow(const PoolGeometry& g, const T* x, T* y, size_t column_step, size_t window, const SpanFn& span_of,
-                const RowFn& fn) {
+void ForEachRow(const PoolGeometry& g, const PoolOp::Columns& columns, const T* x, T* y, size_t column_step,
+                size_t window, const SpanFn& span_of, const RowFn& fn) {
   const size_t C = g.channels, OD = g.output[0], OH = g.output[1], OW = g.output[2];
   const size_t rows = g.batch * OD * OH;
-  // No channels: nothing to write, however many pixels the geometry claims (a 0-channel
-  // geometry passes the buffer checks with empty buffers; its pixel count is unbounded).
   if (C == 0 || rows == 0 || OW == 0) return;
-  // The columns of every row's windows, once per call (the same for all rows).
-  std::vector<size_t> offset(OW), count(OW);
-  for (size_t ow = 0; ow < OW; ++ow) {
-    const Span s = span_of(2, I(ow));
-    count[ow] = static_cast<size_t>(s.Count());
-    offset[ow] = count[ow] > 0 ? static_cast<size_t>(s.begin) * C : 0;
-  }
   const size_t pixel_cost = C * std::max<size_t>(window, 1);
   const size_t piece = std::min(OW, std::max<size_t>(1, 16384 / pixel_cost));
   const size_t pieces = (OW + piece - 1) / piece;
   const size_t in0 = g.input[0], in1 = g.input[1], in2 = g.input[2];
   ParallelOverRange(rows * pieces, piece * pixel_cost + 64, [&](size_t begin, size_t end) {
-    std::vector<const T*> lines;
+    // One list per thread, kept between runs: a run allocates nothing once the list has grown
+    // to the window's height (the traced steady state).
+    thread_local std::vector<const T*> lines;
     for (size_t t = begin; t < end; ++t) {
       const size_t row = t / pieces, ow0 = (t % pieces) * piece, width = std::min(piece, OW - ow0);
       const size_t n = row / (OD * OH);
@@ -80,46 +73,15 @@ void ForEachRow(const PoolGeometry& g, const T* x, T* y, size_t column_step, siz
           lines.push_back(x + ((n * in0 + static_cast<size_t>(d)) * in1 + static_cast<size_t>(h)) * in2 * C);
         }
       }
-      const PoolRowParams params{lines.size(), C, width, column_step * C, offset.data() + ow0, count.data() + ow0};
+      const PoolRowParams params{lines.size(), C, width, column_step * C, columns.offset.data() + ow0,
+                                 columns.count.data() + ow0};
       fn(lines.data(), params, od, oh, ow0, y + (row * OW + ow0) * C);
     }
   });
 }
 
-// Stages an NCHW problem through channels-last buffers (or runs in place when already NHWC).
-template <typename T, typename Body>
-Status RunChannelsLast(const PoolGeometry& g, PoolLayout layout, const void* x, void* y, const Body& body) {
-  const size_t in_spatial = g.input[0] * g.input[1] * g.input[2];
-  const size_t out_spatial = g.output[0] * g.output[1] * g.output[2];
-  if (layout == PoolLayout::kChannelsLast) {
-    body(static_cast<const T*>(x), static_cast<T*>(y));
-    return Status::Ok();
-  }
-  // Not value-initialized: the transpose writes every byte of x_last and the body every byte of y_last.
-  std::unique_ptr<T[]> x_last(new T[g.batch * in_spatial * g.channels]);
-  std::unique_ptr<T[]> y_last(new T[g.batch * out_spatial * g.channels]);
-  TransposePlanes(static_cast<const T*>(x), x_last.get(), g.batch, g.channels, in_spatial);
-  body(x_last.get(), y_last.get());
-  TransposePlanes(y_last.get(), static_cast<T*>(y), g.batch, out_spatial, g.channels);
-  return Status::Ok();
-}
-
-Status CheckBuffers(const PoolGeometry& g, QDType dtype, size_t x_bytes, size_t y_bytes, const void* x, void* y) {
-  if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) {
-    return Status::RangeError(Expected("quint8 or qint8", "input dtype", QDTypeName(dtype)));
-  }
-  size_t in = 0, out = 0;
-  const int64_t in_dims[5] = {I(g.batch), I(g.channels), I(g.input[0]), I(g.input[1]), I(g.input[2])};
-  const int64_t out_dims[5] = {I(g.batch), I(g.channels), I(g.output[0]), I(g.output[1]), I(g.output[2])};
-  if (!CheckedShapeProduct(in_dims, 5, &in) || !CheckedShapeProduct(out_dims, 5, &out)) {
-    return Status::RangeError(Expected("a shape whose element count fits in memory", "input", "an overflow"));
-  }
-  QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, in, "input"));
-  return CheckByteBuffer(y, y_bytes, out, "output");
-}
-
 template <typename T>
-void RunMaxPool(const PoolGeometry& g, const T* x, T* y, bool adaptive) {
+void RunMaxPool(const PoolGeometry& g, const PoolOp::Columns& columns, const T* x, T* y, bool adaptive) {
   auto* kernel = KernelsFor<T>::MaxPool(Dispatch());
   const auto span_of = [&](int d, int64_t o) {
     return adaptive ? Span{AdaptiveMaxStart(o, I(g.output[d]), I(g.input[d])), AdaptiveMaxEnd(o, I(g.output[d]), I(g.input[d])), 1}
@@ -127,7 +89,7 @@ void RunMaxPool(const PoolGeometry& g, const T* x, T* y, bool adaptive) {
   };
   // A dilated window can fall wholly in the padding (input 2, kernel 2, dilation 3, padding 1):
   // no element to take the max of; the kernel writes the max's start value, the lowest.
-  ForEachRow(g, x, y, adaptive ? 1 : g.dilation[2], g.kernel[0] * g.kernel[1] * g.kernel[2], span_of,
+  ForEachRow(g, columns, x, y, adaptive ? 1 : g.dilation[2], g.kernel[0] * g.kernel[1] * g.kernel[2], span_of,
              [&](const T* const* lines, const PoolRowParams& p, int64_t, int64_t, size_t, T* out) { kernel(lines, out, &p); });
 }
 
@@ -144,21 +106,15 @@ AvgSpan AvgWindow(const PoolGeometry& g, int d, int64_t o) {
 }
 
 template <typename T>
-void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& options, const T* x, T* y) {
+void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& options, const PoolOp::Columns& columns,
+                const T* x, T* y) {
   auto* kernel = KernelsFor<T>::AvgPool(Dispatch());
-  const size_t OW = g.output[2];
-  std::vector<int64_t> padded_w(OW), count_w(OW);
-  for (size_t ow = 0; ow < OW; ++ow) {
-    const AvgSpan w = AvgWindow(g, 2, I(ow));
-    padded_w[ow] = w.padded;
-    count_w[ow] = w.span.Count();
-  }
   // QNNPACK's one multiplier for every pixel.
   const float scale = static_cast<float>(options.scale);
   const float qnnpack_m = scale / (scale * static_cast<float>(g.kernel[0] * g.kernel[1] * g.kernel[2]));
   const bool first = layout == PoolLayout::kChannelsFirst && !options.qnnpack;
   ForEachRow(
-      g, x, y, 1, g.kernel[0] * g.kernel[1] * g.kernel[2], [&](int d, int64_t o) { return AvgWindow(g, d, o).span; },
+      g, columns, x, y, 1, g.kernel[0] * g.kernel[1] * g.kernel[2], [&](int d, int64_t o) { return AvgWindow(g, d, o).span; },
       [&](const T* const* lines, const PoolRowParams& p, int64_t od, int64_t oh, size_t ow0, T* out) {
         thread_local std::vector<float> m, tail_m;
         m.resize(p.output_width);
@@ -172,8 +128,9 @@ void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& 
           const size_t ow = ow0 + i;
           const int64_t divisor =
               options.divisor_override != 0 ? options.divisor_override
-                                             : (options.count_include_pad ? sd.padded * sh.padded * padded_w[ow]
-                                                                          : sd.span.Count() * sh.span.Count() * count_w[ow]);
+                                             : (options.count_include_pad
+                                                    ? sd.padded * sh.padded * columns.padded[ow]
+                                                    : sd.span.Count() * sh.span.Count() * I(columns.count[ow]));
           if (divisor != last_divisor) {
             last_divisor = divisor;
             if (options.qnnpack) {
@@ -199,7 +156,8 @@ void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& 
 }
 
 template <typename T>
-void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_point, const T* x, T* y) {
+void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_point, const PoolOp::Columns& columns,
+                        const T* x, T* y) {
   auto* kernel = KernelsFor<T>::AvgPool(Dispatch());
   const auto span_of = [&](int d, int64_t o) {
     return Span{AdaptiveAvgStart(o, I(g.output[d]), I(g.input[d])), AdaptiveAvgEnd(o, I(g.output[d]), I(g.input[d])), 1};
@@ -207,7 +165,7 @@ void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_p
   size_t window = 1;
   for (int d = 0; d < 3; ++d) window *= g.input[d] / g.output[d] + 1;
   const bool first = layout == PoolLayout::kChannelsFirst;
-  ForEachRow(g, x, y, 1, window, span_of,
+  ForEachRow(g, columns, x, y, 1, window, span_of,
              [&](const T* const* lines, const PoolRowParams& p, int64_t od, int64_t oh, size_t ow0, T* out) {
                thread_local std::vector<float> m;
                m.resize(p.output_width);
@@ -294,51 +252,152 @@ Status CheckPoolGeometry(const PoolGeometry& g, bool dilation_allowed) {
   return CheckWindowVolume(g.kernel, "kernelSize");
 }
 
+Status PoolOp::Prepare(PoolKind kind, const PoolGeometry& g, QDType dtype, PoolLayout layout,
+                       const AvgPoolOptions& options, std::shared_ptr<const PoolOp>* out) {
+  const bool adaptive = kind == PoolKind::kAdaptiveAvg || kind == PoolKind::kAdaptiveMax;
+  QK_RETURN_IF_ERROR(adaptive ? CheckAdaptive(g) : CheckPoolGeometry(g, kind == PoolKind::kMax));
+  if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) {
+    return Status::RangeError(Expected("quint8 or qint8", "input dtype", QDTypeName(dtype)));
+  }
+  size_t x_count = 0, y_count = 0;
+  const int64_t in_dims[5] = {I(g.batch), I(g.channels), I(g.input[0]), I(g.input[1]), I(g.input[2])};
+  const int64_t out_dims[5] = {I(g.batch), I(g.channels), I(g.output[0]), I(g.output[1]), I(g.output[2])};
+  if (!CheckedShapeProduct(in_dims, 5, &x_count) || !CheckedShapeProduct(out_dims, 5, &y_count)) {
+    return Status::RangeError(Expected("a shape whose element count fits in memory", "input", "an overflow"));
+  }
+  if (kind == PoolKind::kAvg && (options.divisor_override < 0 || options.divisor_override > kMaxWindowElements)) {
+    return Status::RangeError(Expected("positive integer below 2^23", "divisorOverride",
+                                       std::to_string(options.divisor_override)));
+  }
+  if (kind == PoolKind::kAvg || kind == PoolKind::kAdaptiveAvg) {
+    QK_RETURN_IF_ERROR(CheckInputZeroPoint(options.zero_point, dtype));
+  }
+  std::shared_ptr<PoolOp> op(new PoolOp());
+  op->kind_ = kind;
+  op->g_ = g;
+  op->dtype_ = dtype;
+  op->layout_ = layout;
+  op->options_ = options;
+  op->x_bytes_ = x_count;  // one byte per element: quint8 / qint8
+  op->y_bytes_ = y_count;
+  // An empty output runs nothing (a 0-channel geometry may claim any number of pixels, so its
+  // tables are not built); a non-empty one bounds W's output size, so the table is small.
+  if (y_count > 0) {
+    const size_t C = g.channels, OW = g.output[2];
+    Columns& c = op->columns_;
+    c.offset.resize(OW);
+    c.count.resize(OW);
+    if (kind == PoolKind::kAvg) c.padded.resize(OW);
+    for (size_t ow = 0; ow < OW; ++ow) {
+      Span s{0, 0, 1};
+      switch (kind) {
+        case PoolKind::kMax:
+          s = ClippedSpan(I(ow), I(g.input[2]), I(g.kernel[2]), I(g.stride[2]), I(g.padding[2]), I(g.dilation[2]));
+          break;
+        case PoolKind::kAdaptiveMax:
+          s = Span{AdaptiveMaxStart(I(ow), I(OW), I(g.input[2])), AdaptiveMaxEnd(I(ow), I(OW), I(g.input[2])), 1};
+          break;
+        case PoolKind::kAdaptiveAvg:
+          s = Span{AdaptiveAvgStart(I(ow), I(OW), I(g.input[2])), AdaptiveAvgEnd(I(ow), I(OW), I(g.input[2])), 1};
+          break;
+        case PoolKind::kAvg: {
+          const AvgSpan w = AvgWindow(g, 2, I(ow));
+          s = w.span;
+          c.padded[ow] = w.padded;
+          break;
+        }
+      }
+      c.count[ow] = static_cast<size_t>(s.Count());
+      c.offset[ow] = c.count[ow] > 0 ? static_cast<size_t>(s.begin) * C : 0;
+    }
+    // Channels first: the input and the output staged channels last, in one scratch block
+    // (the output's part starts on a cache line).
+    if (layout == PoolLayout::kChannelsFirst) {
+      const size_t x_part = (x_count + 63) / 64 * 64;
+      if (x_part < x_count || !CheckedAdd(x_part, y_count, &op->scratch_bytes_)) {
+        return Status::RangeError(Expected("a shape whose element count fits in memory", "input", "an overflow"));
+      }
+    }
+  }
+  *out = std::move(op);
+  return Status::Ok();
+}
+
+const char* PoolOp::name() const {
+  switch (kind_) {
+    case PoolKind::kMax: return "max_pool";
+    case PoolKind::kAvg: return "avg_pool";
+    case PoolKind::kAdaptiveAvg: return "adaptive_avg_pool";
+    case PoolKind::kAdaptiveMax: return "adaptive_max_pool";
+  }
+  return "pool";
+}
+
+template <typename T>
+void PoolOp::RunChannelsLast(const T* x, T* y) const {
+  switch (kind_) {
+    case PoolKind::kMax: RunMaxPool(g_, columns_, x, y, false); break;
+    case PoolKind::kAdaptiveMax: RunMaxPool(g_, columns_, x, y, true); break;
+    case PoolKind::kAvg: RunAvgPool(g_, layout_, options_, columns_, x, y); break;
+    case PoolKind::kAdaptiveAvg: RunAdaptiveAvgPool(g_, layout_, options_.zero_point, columns_, x, y); break;
+  }
+}
+
+Status PoolOp::Run(const void* const* inputs, void* output, void* scratch) const {
+  if (y_bytes_ == 0) return Status::Ok();
+  return WithInt8Type(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = static_cast<const T*>(inputs[0]);
+    T* y = static_cast<T*>(output);
+    if (layout_ == PoolLayout::kChannelsLast) {
+      RunChannelsLast(x, y);
+      return Status::Ok();
+    }
+    // Staged through channels-last copies in the scratch: the transpose writes every byte of
+    // x_last and the pool every byte of y_last.
+    T* x_last = static_cast<T*>(scratch);
+    T* y_last = x_last + (x_bytes_ + 63) / 64 * 64;
+    const size_t in_spatial = g_.input[0] * g_.input[1] * g_.input[2];
+    const size_t out_spatial = g_.output[0] * g_.output[1] * g_.output[2];
+    TransposePlanes(x, x_last, g_.batch, g_.channels, in_spatial);
+    RunChannelsLast(static_cast<const T*>(x_last), y_last);
+    TransposePlanes(static_cast<const T*>(y_last), y, g_.batch, out_spatial, g_.channels);
+    return Status::Ok();
+  });
+}
+
+namespace {
+
+// The one-call form: prepare, check the caller's buffers, run with scratch of its own.
+Status PrepareAndRun(PoolKind kind, const PoolGeometry& g, QDType dtype, PoolLayout layout, const AvgPoolOptions& options,
+                     const void* x, size_t x_bytes, void* y, size_t y_bytes) {
+  std::shared_ptr<const PoolOp> op;
+  QK_RETURN_IF_ERROR(PoolOp::Prepare(kind, g, dtype, layout, options, &op));
+  return RunOnBuffers(*op, x, x_bytes, y, y_bytes);
+}
+
+}  // namespace
+
 Status MaxPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes, void* y,
                size_t y_bytes) {
-  QK_RETURN_IF_ERROR(CheckPoolGeometry(g, true));
-  QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
-  return WithInt8Type(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    return RunChannelsLast<T>(g, layout, x, y, [&](const T* xc, T* yc) { RunMaxPool(g, xc, yc, false); });
-  });
+  return PrepareAndRun(PoolKind::kMax, g, dtype, layout, AvgPoolOptions{}, x, x_bytes, y, y_bytes);
 }
 
 Status AvgPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const AvgPoolOptions& options, const void* x,
                size_t x_bytes, void* y, size_t y_bytes) {
-  QK_RETURN_IF_ERROR(CheckPoolGeometry(g, false));
-  QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
-  if (options.divisor_override < 0 || options.divisor_override > kMaxWindowElements) {
-    return Status::RangeError(Expected("positive integer below 2^23", "divisorOverride",
-                                       std::to_string(options.divisor_override)));
-  }
-  QK_RETURN_IF_ERROR(CheckInputZeroPoint(options.zero_point, dtype));
-  return WithInt8Type(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    return RunChannelsLast<T>(g, layout, x, y, [&](const T* xc, T* yc) { RunAvgPool(g, layout, options, xc, yc); });
-  });
+  return PrepareAndRun(PoolKind::kAvg, g, dtype, layout, options, x, x_bytes, y, y_bytes);
 }
 
 Status AdaptiveAvgPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, int32_t zero_point, const void* x,
                        size_t x_bytes, void* y, size_t y_bytes) {
-  QK_RETURN_IF_ERROR(CheckAdaptive(g));
-  QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
-  QK_RETURN_IF_ERROR(CheckInputZeroPoint(zero_point, dtype));
-  return WithInt8Type(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    return RunChannelsLast<T>(g, layout, x, y,
-                              [&](const T* xc, T* yc) { RunAdaptiveAvgPool(g, layout, zero_point, xc, yc); });
-  });
+  AvgPoolOptions options;
+  options.zero_point = zero_point;
+  return PrepareAndRun(PoolKind::kAdaptiveAvg, g, dtype, layout, options, x, x_bytes, y, y_bytes);
 }
 
 Status AdaptiveMaxPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes, void* y,
                        size_t y_bytes) {
-  QK_RETURN_IF_ERROR(CheckAdaptive(g));
-  QK_RETURN_IF_ERROR(CheckBuffers(g, dtype, x_bytes, y_bytes, x, y));
-  return WithInt8Type(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    return RunChannelsLast<T>(g, layout, x, y, [&](const T* xc, T* yc) { RunMaxPool(g, xc, yc, true); });
-  });
+  return PrepareAndRun(PoolKind::kAdaptiveMax, g, dtype, layout, AvgPoolOptions{}, x, x_bytes, y, y_bytes);
 }
 
 }  // namespace qk

@@ -31,9 +31,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "base/params-pool-norm.h"  // PoolLayout, PoolGeometry, AvgPoolOptions
 #include "base/status.h"
+#include "ops/op.h"
 #include "ops/quantize.h"
 
 namespace qk {
@@ -49,6 +52,49 @@ bool PoolOutputSize(int64_t input, int64_t kernel, int64_t padding, int64_t stri
 // x and y buffers large enough. Names the parameter in the Status.
 Status CheckPoolGeometry(const PoolGeometry& g, bool dilation_allowed);
 
+enum class PoolKind { kMax, kAvg, kAdaptiveAvg, kAdaptiveMax };
+
+// The prepared pooling op (ops/op.h): Prepare checks the geometry and options and builds the
+// windows' column table along W once; Run allocates nothing (an NCHW tensor is staged through
+// channels-last buffers in the scratch, a plan's arena), so a traced pool costs the kernel's
+// time and little more. One op serves the binding's calls and a plan's step.
+class PoolOp final : public Op {
+ public:
+  // options: every field read by kAvg, zero_point alone by kAdaptiveAvg, none by the max pools.
+  // Adaptive kinds read g.output and ignore kernel, stride, padding and dilation.
+  static Status Prepare(PoolKind kind, const PoolGeometry& g, QDType dtype, PoolLayout layout,
+                        const AvgPoolOptions& options, std::shared_ptr<const PoolOp>* out);
+
+  const char* name() const override;
+  size_t input_count() const override { return 1; }
+  size_t input_bytes(size_t) const override { return x_bytes_; }
+  size_t output_bytes() const override { return y_bytes_; }
+  size_t scratch_bytes() const override { return scratch_bytes_; }
+  Status Run(const void* const* inputs, void* output, void* scratch) const override;
+
+  // The column table along W (fixed by the geometry): output column ow reads column_count[ow]
+  // input columns from column_offset[ow] (in elements of a channels-last row, so times C).
+  struct Columns {
+    std::vector<size_t> offset, count;
+    std::vector<int64_t> padded;  // average pooling: the window clipped to the padded input
+  };
+
+ private:
+  PoolOp() = default;
+  template <typename T>
+  void RunChannelsLast(const T* x, T* y) const;
+
+  PoolKind kind_ = PoolKind::kMax;
+  PoolGeometry g_;
+  QDType dtype_ = QDType::kQUInt8;
+  PoolLayout layout_ = PoolLayout::kChannelsFirst;
+  AvgPoolOptions options_;
+  Columns columns_;
+  size_t x_bytes_ = 0, y_bytes_ = 0, scratch_bytes_ = 0;
+};
+
+// One call: Prepare, the buffers checked against the geometry, Run with scratch of its own
+// (the C++ tests' entry points; the binding keeps the prepared op).
 Status MaxPool(const PoolGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes, void* y,
                size_t y_bytes);
 
