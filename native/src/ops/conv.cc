@@ -107,8 +107,9 @@ struct AxisTable {
   std::vector<uint8_t> run;        // per output: 1 when its taps read consecutive input coordinates
 };
 
-AxisTable BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const ConvPhase& phase) {
-  AxisTable t;
+// Fills t (every entry written, so a table reused from an earlier call keeps only its capacity).
+void BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const ConvPhase& phase, AxisTable* table) {
+  AxisTable& t = *table;
   const std::vector<size_t>& taps = phase.taps[dim];
   t.taps = taps.size();
   const long in = static_cast<long>(s.in[dim]), stride = static_cast<long>(s.stride[dim]);
@@ -139,7 +140,42 @@ AxisTable BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const 
     }
     t.run[row++] = run ? 1 : 0;
   }
-  return t;
+}
+
+// What a conv call builds beside its output (axis tables, GEMM stages, the indirect path's
+// padding runs), in per-thread storage kept between calls: built fresh per call, a traced
+// conv on a small tensor spent about a sixth of its time in malloc and free (perf). One
+// path of one call uses it at a time (the paths run one after another; their tasks on other
+// threads read the caller's storage, which stays put until the ParallelFor returns).
+// ReleaseLargeRunBuffers drops what a large call grew, as ConvU8 does with its layout copies.
+struct RunBuffers {
+  AxisTable axes[3];
+  ConvPhase all_taps;                 // depthwise: every tap of the kernel
+  std::vector<ConvGemmStage> stages;  // per group
+  std::vector<size_t> run_end;
+  std::vector<uint8_t> zero_run;      // also depthwise's padding row and zero line
+  std::vector<uint8_t> zero_line;
+  std::vector<int16_t> zero_run16;
+  size_t Bytes() const {
+    size_t bytes = run_end.capacity() * sizeof(size_t) + zero_run.capacity() + zero_line.capacity() +
+                   zero_run16.capacity() * sizeof(int16_t);
+    for (const AxisTable& a : axes) {
+      bytes += a.outputs.capacity() * sizeof(size_t) + a.input.capacity() * sizeof(long) + a.run.capacity();
+    }
+    for (const ConvGemmStage& stage : stages) bytes += stage.bias_int.capacity() * 12;  // three arrays of 4 bytes
+    return bytes;
+  }
+};
+
+RunBuffers& ThreadRunBuffers() {
+  thread_local RunBuffers buffers;
+  return buffers;
+}
+
+void ReleaseLargeRunBuffers() {
+  constexpr size_t kKeepBytes = size_t{1} << 20;
+  RunBuffers& buffers = ThreadRunBuffers();
+  if (buffers.Bytes() > kKeepBytes) buffers = RunBuffers();
 }
 
 // ---- layout transposes ------------------------------------------------------------------
@@ -192,8 +228,11 @@ struct ConvCall {
   int32_t x_zp, y_zp, y_min;
   QEngine engine;
   // Per output channel, GEMM's output stage (OutputStageFor); y_zp_f / y_zp_i from OutputZeroPoints.
-  std::vector<int32_t> bias_int;
-  std::vector<float> bias_term, multiplier;
+  // The prepared op's stage when it has one (read in place: a run copies nothing), else `own`.
+  const int32_t* bias_int = nullptr;
+  const float* bias_term = nullptr;
+  const float* multiplier = nullptr;
+  OutputStage own;
   float y_zp_f;
   int32_t y_zp_i;
   // Applied per block by the paths that write call.y in whole blocks of pixels (null: none, or
@@ -216,19 +255,22 @@ void RunDepthwise(ConvCall& call) {
   const ConvPacked& packed = *call.w->packed;
   const Shape3& s = call.s;
   const size_t channels = g.in_channels;
-  ConvPhase all;
+  RunBuffers& buffers = ThreadRunBuffers();
+  ConvPhase& all = buffers.all_taps;
+  AxisTable* axes = buffers.axes;
   for (int d = 0; d < 3; ++d) {
-    for (size_t k = 0; k < s.kernel[d]; ++k) all.taps[d].push_back(k);
+    all.taps[d].resize(s.kernel[d]);
+    for (size_t k = 0; k < s.kernel[d]; ++k) all.taps[d][k] = k;
+    BuildAxisTable(g, s, d, all, &axes[d]);
   }
-  AxisTable axes[3];
-  for (int d = 0; d < 3; ++d) axes[d] = BuildAxisTable(g, s, d, all);
   const size_t taps = s.kernel[0] * s.kernel[1] * s.kernel[2];
-  const std::vector<uint8_t> padding(channels, static_cast<uint8_t>(call.x_zp));
+  std::vector<uint8_t>& padding = buffers.zero_run;
+  padding.assign(channels, static_cast<uint8_t>(call.x_zp));
   DwconvU8Params params;
   params.x_zero_point = call.x_zp;
-  params.bias_int = call.bias_int.data();
-  params.bias_term = call.bias_term.data();
-  params.multiplier = call.multiplier.data();
+  params.bias_int = call.bias_int;
+  params.bias_term = call.bias_term;
+  params.multiplier = call.multiplier;
   params.lo = static_cast<float>(call.y_min - call.y_zp);
   params.hi = static_cast<float>(255 - call.y_zp);
   params.y_zero_point_f = call.y_zp_f;
@@ -254,7 +296,8 @@ void RunDepthwise(ConvCall& call) {
   for (int d = 0; d < 2; ++d) {
     for (long coordinate : axes[d].input) padded_lines = padded_lines || coordinate < 0;
   }
-  const std::vector<uint8_t> zero_row(padded_lines ? s.in[2] * channels : 0, static_cast<uint8_t>(call.x_zp));
+  std::vector<uint8_t>& zero_row = buffers.zero_line;
+  zero_row.assign(padded_lines ? s.in[2] * channels : 0, static_cast<uint8_t>(call.x_zp));
   const size_t piece = std::max<size_t>(16, std::min<size_t>(256, kDwBytes / channels));
   const size_t chunks = (s.out[2] + piece - 1) / piece;
   const size_t rows = call.batch * s.out[0] * s.out[1];
@@ -360,8 +403,8 @@ GemmRequant GroupRequant(const ConvCall& call, size_t first_channel) {
 bool DirectStage(const ConvCall& call, const GemmWeights& weights, size_t first_channel, ConvGemmStage* stage) {
   const PackedGemm* pack = DirectGemmPack(weights);
   if (pack == nullptr) return false;
-  PrepareGemmStage(*pack, call.bias_int.data() + first_channel, call.bias_term.data() + first_channel,
-                   call.multiplier.data() + first_channel, call.w->w_zero_points.data() + first_channel,
+  PrepareGemmStage(*pack, call.bias_int + first_channel, call.bias_term + first_channel,
+                   call.multiplier + first_channel, call.w->w_zero_points.data() + first_channel,
                    static_cast<float>(call.y_min - call.y_zp),
                    static_cast<float>(255 - call.y_zp), call.y_zp_f, call.y_zp_i, call.x_zp, stage);
   return true;
@@ -467,8 +510,9 @@ Status RunPhase(ConvCall& call, const ConvPhase& phase) {
   const ConvGeometry& g = call.w->geometry;
   const Shape3& s = call.s;
   const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
-  AxisTable axes[3];
-  for (int d = 0; d < 3; ++d) axes[d] = BuildAxisTable(g, s, d, phase);
+  RunBuffers& buffers = ThreadRunBuffers();
+  AxisTable* axes = buffers.axes;
+  for (int d = 0; d < 3; ++d) BuildAxisTable(g, s, d, phase, &axes[d]);
   const size_t n0 = axes[0].outputs.size(), n1 = axes[1].outputs.size(), n2 = axes[2].outputs.size();
   const size_t per_image = n0 * n1 * n2, rows = call.batch * per_image;
   if (rows == 0) return Status::Ok();
@@ -501,7 +545,8 @@ Status RunPhase(ConvCall& call, const ConvPhase& phase) {
   std::vector<Status> errors(blocks * g.groups);
   // With uint8-row packs the rows are gathered straight into the kernels' A layout (rows
   // a_row_bytes apart, zero past k) and the tiles run on them: no second copy into a panel.
-  std::vector<ConvGemmStage> stages(g.groups);
+  std::vector<ConvGemmStage>& stages = buffers.stages;
+  stages.resize(g.groups);
   bool direct = true;
   for (size_t group = 0; group < g.groups && direct; ++group) {
     direct = DirectStage(call, *phase.gemm[group], group * ocg, &stages[group]);
@@ -642,28 +687,31 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
   const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
   const size_t channels = g.in_channels, in_pixels = call.s.in[0] * call.s.in[1] * call.s.in[2];
   const size_t input_bytes = call.batch * in_pixels * channels;
-  std::vector<ConvGemmStage> stages(g.groups);
+  RunBuffers& buffers = ThreadRunBuffers();
+  std::vector<ConvGemmStage>& stages = buffers.stages;
+  stages.resize(g.groups);
   bool row_terms = false, wide = false;
   int proof = -1;
   for (size_t group = 0; group < g.groups; ++group) {
     ConvGemmStage& stage = stages[group];
     const PackedGemm* pack = IndirectPack(call, *phase.igemm[group], input_bytes, &proof);
     if (pack == nullptr || phase.segment_bytes % pack->layout().kr != 0) return false;
-    PrepareGemmStage(*pack, call.bias_int.data() + group * ocg, call.bias_term.data() + group * ocg,
-                     call.multiplier.data() + group * ocg, call.w->w_zero_points.data() + group * ocg,
+    PrepareGemmStage(*pack, call.bias_int + group * ocg, call.bias_term + group * ocg,
+                     call.multiplier + group * ocg, call.w->w_zero_points.data() + group * ocg,
                      static_cast<float>(call.y_min - call.y_zp), static_cast<float>(255 - call.y_zp), call.y_zp_f,
                      call.y_zp_i, call.x_zp, &stage);
     row_terms = row_terms || stage.row_terms;
     wide = wide || pack->layout().a_format == GemmAFormat::kS16;
   }
   const Shape3& s = call.s;
-  AxisTable axes[3];
-  for (int d = 0; d < 3; ++d) axes[d] = BuildAxisTable(g, s, d, phase);
+  AxisTable* axes = buffers.axes;
+  for (int d = 0; d < 3; ++d) BuildAxisTable(g, s, d, phase, &axes[d]);
   const size_t n1 = s.out[1], n2 = s.out[2], per_image = s.out[0] * n1 * n2, rows = call.batch * per_image;
   if (rows == 0) return true;
   // run_end[o]: the end of the stretch of W outputs from o on whose taps read consecutive input
   // pixels (o itself when its taps do not).
-  std::vector<size_t> run_end(n2 + 1, n2);
+  std::vector<size_t>& run_end = buffers.run_end;
+  run_end.assign(n2 + 1, n2);
   for (size_t o = n2; o-- > 0;) run_end[o] = axes[2].run[o] ? run_end[o + 1] : o;
   // The int16 copy of x, in parallel pieces of 64 KiB.
   std::unique_ptr<int16_t[]> x16(wide ? new int16_t[input_bytes] : nullptr);  // every element written below
@@ -689,8 +737,10 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
       }
     }
   }
-  const std::vector<uint8_t> zero_run(phase.segment_bytes, static_cast<uint8_t>(call.x_zp));
-  const std::vector<int16_t> zero_run16(wide ? phase.segment_bytes : 0, static_cast<int16_t>(call.x_zp));
+  std::vector<uint8_t>& zero_run = buffers.zero_run;
+  std::vector<int16_t>& zero_run16 = buffers.zero_run16;
+  zero_run.assign(phase.segment_bytes, static_cast<uint8_t>(call.x_zp));
+  zero_run16.assign(wide ? phase.segment_bytes : 0, static_cast<int16_t>(call.x_zp));
   const size_t segments = phase.segments, run_len = phase.segment_len, run_bytes = phase.segment_bytes;
   const size_t k = phase.k;
   const size_t block = std::max<size_t>(16, std::min<size_t>(512, kBlockBytes / k / 8 * 8));
@@ -1222,19 +1272,14 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
   const GemmRequant whole = GroupRequant(call, 0);
   if (stage != nullptr && stage->bias_int.size() >= g.out_channels && stage->bias_term.size() >= g.out_channels &&
       stage->multiplier.size() >= g.out_channels) {
-    call.bias_int.assign(stage->bias_int.begin(), stage->bias_int.begin() + g.out_channels);
-    call.bias_term.assign(stage->bias_term.begin(), stage->bias_term.begin() + g.out_channels);
-    call.multiplier.assign(stage->multiplier.begin(), stage->multiplier.begin() + g.out_channels);
+    call.bias_int = stage->bias_int.data();
+    call.bias_term = stage->bias_term.data();
+    call.multiplier = stage->multiplier.data();
   } else {
-    call.bias_int.resize(g.out_channels);
-    call.bias_term.resize(g.out_channels);
-    call.multiplier.resize(g.out_channels);
-    for (size_t c = 0; c < g.out_channels; ++c) {
-      const OutputStageColumn column = OutputStageFor(whole, c);
-      call.bias_int[c] = column.bias_int;
-      call.bias_term[c] = column.bias_term;
-      call.multiplier[c] = column.multiplier;
-    }
+    call.own = MakeOutputStage(whole, g.out_channels);
+    call.bias_int = call.own.bias_int.data();
+    call.bias_term = call.own.bias_term.data();
+    call.multiplier = call.own.multiplier.data();
   }
   OutputZeroPoints(whole, &call.y_zp_f, &call.y_zp_i);
   // The paths work in channels_last; a contiguous tensor with more than one channel and pixel is
@@ -1247,6 +1292,7 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
       constexpr size_t kKeepBytes = size_t{8} << 20;
       if (x_cl.capacity() > kKeepBytes) std::vector<uint8_t>().swap(x_cl);
       if (y_cl.capacity() > kKeepBytes) std::vector<uint8_t>().swap(y_cl);
+      ReleaseLargeRunBuffers();
     }
   } release;
   call.x = x;
