@@ -6,7 +6,7 @@
 // add_scalar and mul_scalar choose new output qparams exactly as torch does and map values
 // through a lookup table (or copy them). cat requantizes every input to the output qparams.
 
-import { OpPlan, makePlan, paramsOf, sharedParams } from '../plan';
+import { OpPlan, callOp, makePlan, paramsOf, sharedParams } from '../plan';
 import { guardRead } from '../jit/hook';
 import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
@@ -466,75 +466,89 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
   const at = order.indexOf(d);
   let rows = 1;
   for (let k = 0; k < at; k++) rows *= shape[order[k]];
-  const parts = new Array<CatPart>(count);
+  // Each input's storage and its three binding parameters, written straight into the lists the
+  // binding reads (no object per input); up to kMaxConcatInputs inputs in shared scratch.
+  const values = new Array<QStorage>(count);
+  const lists = count <= CAT_MAX_INPUTS ? catScratch : newCatLists(count);
+  const { rowElements, vectorLengths, qparams } = lists;
   for (let i = 0; i < count; i++) {
     const x = xs[i];
-    const n = x.numel();
     const dense = isContiguousAs(x.shape, x.strides, format) ? x : x.contiguous(format === 'contiguous_format' ? undefined : format);
     const channels = x.shape[1];
-    let rowElements = 1;
-    for (let k = at; k < rank; k++) rowElements *= x.shape[order[k]];
-    parts[i] = {
-      values: dense.data.length === n ? dense.data : dense.data.subarray(0, n),
-      rowElements,
-      vectorLength: nhwc ? channels - (channels % 32) : 0,
-      scale: x.qScale(),
-      zeroPoint: x.qZeroPoint(),
-    };
+    let elements = 1;
+    for (let k = at; k < rank; k++) elements *= x.shape[order[k]];
+    // The dims before `at` are the output's, which equal x's there (checked above): x's
+    // element count without another walk over its shape.
+    const n = rows * elements;
+    values[i] = dense.data.length === n ? dense.data : dense.data.subarray(0, n);
+    rowElements[i] = elements;
+    vectorLengths[i] = nhwc ? channels - (channels % 32) : 0;
+    qparams[2 * i] = x.qScale();
+    qparams[2 * i + 1] = x.qZeroPoint();
   }
-  const out = concatRows(first.dtype, rows, parts, outScale, outZeroPoint);
+  const out = concatRows(first.dtype, rows, values, lists, count, outScale, outZeroPoint);
   return makePerTensorQTensor(out, shape, outStrides, first.dtype, outScale, outZeroPoint);
 }
 
-interface CatPart {
-  values: QStorage;
-  rowElements: number;
-  vectorLength: number;
-  scale: number;
-  zeroPoint: number;
+/** native/src/base/params-reduce.h kMaxConcatInputs: the most inputs one binding call joins. */
+const CAT_MAX_INPUTS = 16;
+
+/** The binding's per-input parameter lists for one cat: row lengths, vector lengths, [scale, zeroPoint] pairs. */
+interface CatLists {
+  rowElements: Float64Array;
+  vectorLengths: Float64Array;
+  qparams: Float64Array;
+}
+
+function newCatLists(count: number): CatLists {
+  return { rowElements: new Float64Array(count), vectorLengths: new Float64Array(count), qparams: new Float64Array(2 * count) };
 }
 
 /**
- * The native concatenation (native/src/ops/reduce.h ConcatOp), at most kMaxConcatInputs parts
- * per call: cat is associative, so a longer list is joined 16 at a time, left to right (the
- * joined part already has the output's qparams, so it is copied, not requantized, again).
+ * Where quantizedCat writes the lists of up to CAT_MAX_INPUTS inputs. Nothing runs between its
+ * writes and concatRows' reads that could call cat again, and the binding gets sharedParams'
+ * stored copies, never these.
  */
-/** Where concatRows writes a parameter list (2 * kMaxConcatInputs values at most). */
-const catScratch = new Float64Array(32);
+const catScratch = newCatLists(CAT_MAX_INPUTS);
 
-function concatRows(dtype: QDType, rows: number, parts: CatPart[], scale: number, zeroPoint: number): QStorage {
-  const maxInputs = 16;  // native/src/base/params-reduce.h kMaxConcatInputs
-  let list = parts;
-  do {
-    const group = list.length <= maxInputs ? list : list.slice(0, maxInputs);
-    const count = group.length;
-    const tensors = new Array<QStorage>(count);
-    // The three parameter lists, each shared between calls with its values (sharedParams).
-    const scratch = catScratch;
-    for (let i = 0; i < count; i++) scratch[i] = group[i].rowElements;
-    const lengths = sharedParams.get(scratch, count);
-    for (let i = 0; i < count; i++) scratch[i] = group[i].vectorLength;
-    const vectors = sharedParams.get(scratch, count);
-    for (let i = 0; i < count; i++) {
-      const p = group[i];
-      scratch[2 * i] = p.scale;
-      scratch[2 * i + 1] = p.zeroPoint;
-      tensors[i] = p.values;
-    }
-    const qparams = sharedParams.get(scratch, 2 * count);
-    const code = dtypeCode(dtype);
-    const args = [code, rows, lengths, vectors, qparams, scale, zeroPoint, ...tensors] as const;
-    const joined = makePlan(
-      () => addon.cat(...args),
-      () => addon.catAsync(...args),
-      (values) => values,
-      { op: 'cat', args },
-    ).run();
-    if (list.length <= maxInputs) return joined;
-    const rowElements = group.reduce((sum, p) => sum + p.rowElements, 0);
-    list = [{ values: joined, rowElements, vectorLength: 0, scale, zeroPoint }, ...list.slice(maxInputs)];
-  } while (list.length > 1);
-  return list[0].values;
+/**
+ * The native concatenation (native/src/ops/reduce.h ConcatOp) of `count` inputs, at most
+ * CAT_MAX_INPUTS per call: cat is associative, so a longer list is joined 16 at a time, left to
+ * right. A group's result takes the slot of its last input (consumed by then; these are
+ * quantizedCat's own arrays) and leads the next group: it already has the output's qparams, so
+ * it is copied, not requantized, again.
+ */
+function concatRows(dtype: QDType, rows: number, values: QStorage[], lists: CatLists, count: number, scale: number, zeroPoint: number): QStorage {
+  const code = dtypeCode(dtype);
+  const { rowElements, vectorLengths, qparams } = lists;
+  let begin = 0;
+  for (;;) {
+    const end = Math.min(count, begin + CAT_MAX_INPUTS);
+    const size = end - begin;
+    // Each list shared between calls with its values (sharedParams): no typed array per call.
+    const lengths = sharedParams.get(begin === 0 ? rowElements : rowElements.subarray(begin), size);
+    const vectors = sharedParams.get(begin === 0 ? vectorLengths : vectorLengths.subarray(begin), size);
+    const inQParams = sharedParams.get(begin === 0 ? qparams : qparams.subarray(2 * begin), 2 * size);
+    const args = new Array<unknown>(7 + size);
+    args[0] = code;
+    args[1] = rows;
+    args[2] = lengths;
+    args[3] = vectors;
+    args[4] = inQParams;
+    args[5] = scale;
+    args[6] = zeroPoint;
+    for (let i = 0; i < size; i++) args[7 + i] = values[begin + i];
+    const joined = callOp({ op: 'cat', args }, () => (addon.cat as (...a: unknown[]) => QStorage)(...args));
+    if (end === count) return joined;
+    let joinedElements = 0;
+    for (let i = begin; i < end; i++) joinedElements += rowElements[i];
+    begin = end - 1;
+    values[begin] = joined;
+    rowElements[begin] = joinedElements;
+    vectorLengths[begin] = 0;
+    qparams[2 * begin] = scale;
+    qparams[2 * begin + 1] = zeroPoint;
+  }
 }
 
 // ---- float arithmetic (FloatFunctional) ------------------------------------------------------------

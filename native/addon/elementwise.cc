@@ -55,9 +55,10 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   spec.inverse = static_cast<InverseScale>(ZeroPointAt(env, params, 7, "inverse") & 3);
   const size_t row_length = ArgSize(info, 4, "rowLength");
   const size_t vector_length = ArgSize(info, 5, "vectorLength");
-  // The tables are built here, once per prepared op (so once per traced step, not per run).
-  auto tables = std::make_shared<LookupTables>();
-  const Status built = BuildLookupTables(spec, tables.get());
+  // The tables are found (or built) here, once per prepared op (so once per traced step, not per
+  // run); the step holds its reference to the process's shared copy.
+  std::shared_ptr<const LookupTables> tables;
+  const Status built = SharedLookupTables(spec, &tables);
   if (!built.ok()) throw ErrorFromStatus(env, built);
   Output out = NewUninitializedOutput(env, StorageArrayType(dtype), x.length);  // every byte written
   const size_t n = x.length;

@@ -2,7 +2,6 @@
 #include <cmath>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "addon/common.h"
 #include "ops/reduce.h"
@@ -12,19 +11,21 @@ namespace qk {
 namespace addon {
 namespace {
 
-// A Float64Array of at most `limit` integers in [0, 2^53], copied out now.
-std::vector<int64_t> ArgIntegers(const Napi::CallbackInfo& info, size_t index, size_t limit, const char* parameter) {
+// A Float64Array of at most kLimit integers in [0, 2^53], copied into `values`; returns how
+// many. A fixed array, not a vector: cat and mean run per eager call. Its size is the limit, so
+// the copy cannot overrun it.
+template <size_t kLimit>
+size_t ArgIntegers(const Napi::CallbackInfo& info, size_t index, const char* parameter, int64_t (&values)[kLimit]) {
   View view = ArgTypedArray(info, index, napi_float64_array, parameter);
-  if (view.length > limit) ThrowRange(info.Env(), "at most " + std::to_string(limit) + " values", parameter, info[index]);
-  std::vector<int64_t> values;
-  for (size_t i = 0; i < kMaxArguments && i < view.length; ++i) {
+  if (view.length > kLimit) ThrowRange(info.Env(), "at most " + std::to_string(kLimit) + " values", parameter, info[index]);
+  for (size_t i = 0; i < kLimit && i < view.length; ++i) {
     const double v = static_cast<const double*>(view.data)[i];
     if (!(v >= 0 && v <= 9007199254740992.0) || std::floor(v) != v) {
       ThrowRange(info.Env(), "non-negative integers", parameter, info[index]);
     }
-    values.push_back(static_cast<int64_t>(v));
+    values[i] = static_cast<int64_t>(v);
   }
-  return values;
+  return view.length;
 }
 
 void ThrowIfFailed(Napi::Env env, const Status& status) {
@@ -44,10 +45,11 @@ PreparedOp PrepareMean(const Napi::CallbackInfo& info, bool snapshot) {
   const int64_t mode = ArgInt64(info, 2, "mode");
   if (mode < 0 || mode > 2) ThrowRange(env, "0 (qnnpack), 1 (integers) or 2 (channels-last float)", "mode", info[2]);
   p.mode = static_cast<MeanMode>(mode);
-  const std::vector<int64_t> shape = ArgIntegers(info, 3, kMaxReduceRank, "shape");
-  const std::vector<int64_t> reduced = ArgIntegers(info, 4, kMaxReduceRank, "reduced");
-  if (reduced.size() != shape.size()) ThrowRange(env, "one 0/1 flag per dim of shape", "reduced", info[4]);
-  p.rank = shape.size();
+  int64_t shape[kMaxReduceRank], reduced[kMaxReduceRank];
+  p.rank = ArgIntegers(info, 3, "shape", shape);
+  if (ArgIntegers(info, 4, "reduced", reduced) != p.rank) {
+    ThrowRange(env, "one 0/1 flag per dim of shape", "reduced", info[4]);
+  }
   for (size_t d = 0; d < kMaxReduceRank && d < p.rank; ++d) {
     p.shape[d] = shape[d];
     p.reduced[d] = reduced[d] != 0;
@@ -73,10 +75,11 @@ PreparedOp PrepareCat(const Napi::CallbackInfo& info, bool snapshot) {
   if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) ThrowRange(env, "quint8 or qint8", "dtype", info[0]);
   ConcatParams p;
   p.rows = ArgSize(info, 1, "rows");
-  const std::vector<int64_t> rows = ArgIntegers(info, 2, kMaxConcatInputs, "rowElements");
-  const std::vector<int64_t> vectors = ArgIntegers(info, 3, kMaxConcatInputs, "vectorLengths");
-  p.count = rows.size();
-  if (vectors.size() != p.count) ThrowRange(env, "one vector length per tensor", "vectorLengths", info[3]);
+  int64_t rows[kMaxConcatInputs], vectors[kMaxConcatInputs];
+  p.count = ArgIntegers(info, 2, "rowElements", rows);
+  if (ArgIntegers(info, 3, "vectorLengths", vectors) != p.count) {
+    ThrowRange(env, "one vector length per tensor", "vectorLengths", info[3]);
+  }
   View qparams = ArgTypedArray(info, 4, napi_float64_array, "inQParams");
   if (qparams.length != 2 * p.count) ThrowRange(env, "a scale and a zero point per tensor", "inQParams", info[4]);
   const double out_scale = ArgNumber(info, 5, "outScale");
@@ -100,16 +103,21 @@ PreparedOp PrepareCat(const Napi::CallbackInfo& info, bool snapshot) {
   }
   std::shared_ptr<const ConcatOp> prepared;
   ThrowIfFailed(env, ConcatOp::Prepare(p, &prepared));
-  std::vector<View> inputs;
+  // The inputs' parameter names, as literals: no string is made per input per call.
+  static const char* const kNames[] = {"tensors[0]",  "tensors[1]",  "tensors[2]",  "tensors[3]",  "tensors[4]",  "tensors[5]",
+                                       "tensors[6]",  "tensors[7]",  "tensors[8]",  "tensors[9]",  "tensors[10]", "tensors[11]",
+                                       "tensors[12]", "tensors[13]", "tensors[14]", "tensors[15]"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == kMaxConcatInputs, "one name per input slot");
+  View inputs[kMaxConcatInputs];
   for (size_t k = 0; k < kMaxConcatInputs && k < p.count; ++k) {
-    const std::string name = "tensors[" + std::to_string(k) + "]";
-    View x = ArgInput(info, k + 7, StorageArrayType(dtype), name.c_str(), &op);
-    if (x.bytes != prepared->input_bytes(k)) ThrowRange(env, "typed array of rows * rowElements[k] elements", name.c_str(), x.holder);
-    inputs.push_back(x);
+    inputs[k] = ArgInput(info, k + 7, StorageArrayType(dtype), kNames[k], &op);
+    if (inputs[k].bytes != prepared->input_bytes(k)) {
+      ThrowRange(env, "typed array of rows * rowElements[k] elements", kNames[k], inputs[k].holder);
+    }
   }
   // Every byte written (rows * the row lengths); quint8 / qint8 storage: a byte per element.
   Output out = NewUninitializedOutput(env, StorageArrayType(dtype), prepared->output_bytes());
-  SetStep(&op, std::make_shared<OpStep>(prepared), inputs, out);
+  SetStep(&op, std::make_shared<OpStep>(prepared), inputs, p.count, out);
   return op;
 }
 

@@ -1,14 +1,17 @@
-// Quantized mean and concatenation: the prepared ops against native/reference/reduce-ref, exactly, on random shapes of every path and dtype, plus their errors.
+// Quantized mean and concatenation: the prepared ops against native/reference/reduce-ref, exactly, on random shapes of every path and dtype, plus their errors and the shared requantization tables cat takes.
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "harness.h"
+#include "ops/elementwise.h"
 #include "ops/quantize.h"
 #include "ops/reduce.h"
+#include "reference/elementwise-ref.h"
 #include "reference/reduce-ref.h"
 
 namespace qk {
@@ -228,6 +231,115 @@ QK_TEST(kIsa, "reduce/ops/cat") {
   bad.requantize[0].out_zero_point = 300;
   st = ConcatOp::Prepare(bad, &op);
   ctx.Check(st.kind() == ErrorKind::kRangeError && st.message().find("outputZeroPoint") != std::string::npos, "zero point: " + st.message());
+}
+
+// The requantization a cat input takes: quint8 1/64, 128 -> 1/32, 128 (bench/overhead.js's cat).
+LookupSpec CatSpec() {
+  LookupSpec spec;
+  spec.op = LookupOp::kRequantize;
+  spec.inverse = InverseScale::kDouble;
+  spec.in_scale = 1.0 / 64;
+  spec.in_zero_point = 128;
+  spec.out_scale = 1.0 / 32;
+  spec.out_zero_point = 128;
+  return spec;
+}
+
+// Whether shared tables hold exactly what the element-by-element reference gives for every byte:
+// table[0] the tail (scalar) formula, table[1] the vector one, and flags that match the bytes.
+bool TablesMatchReference(const LookupSpec& spec, const LookupTables& t) {
+  std::vector<uint8_t> all(256);
+  for (int b = 0; b < 256; ++b) all[b] = static_cast<uint8_t>(b);
+  const std::vector<uint8_t> tail = LookupRowsRef(spec, all, 256, 0);
+  const std::vector<uint8_t> vector = LookupRowsRef(spec, all, 256, 256);
+  bool identity = tail == vector;
+  for (int b = 0; b < 256 && identity; ++b) identity = tail[b] == b;
+  return std::memcmp(t.table[0], tail.data(), 256) == 0 && std::memcmp(t.table[1], vector.data(), 256) == 0 &&
+         t.one_table == (tail == vector) && t.identity == identity;
+}
+
+// Every byte through a one-input cat of `spec`, against the reference.
+bool CatMatchesReference(const ConcatOp& op, const ConcatParams& p, std::vector<uint8_t>* y) {
+  std::vector<uint8_t> x(256), expected(256);
+  for (int b = 0; b < 256; ++b) x[b] = static_cast<uint8_t>(b);
+  const uint8_t* pointers[1] = {x.data()};
+  const void* inputs[1] = {x.data()};
+  ref::ConcatRef(pointers, p, expected.data());
+  y->assign(256, 0x5A);
+  return op.Run(inputs, y->data(), nullptr).ok() && *y == expected;
+}
+
+ConcatParams OneInputCat(const LookupSpec& spec) {
+  ConcatParams p;
+  p.rows = 4;
+  p.count = 1;
+  p.row_bytes[0] = 64;
+  p.vector_bytes[0] = 32;
+  p.requantize[0] = spec;
+  return p;
+}
+
+// ConcatOp takes its tables from the process's cache (SharedLookupTables): the cached tables
+// give the bytes a fresh build would, each distinct spec (one qparam apart) gets its own tables,
+// an op keeps its tables after the cache has dropped them, and threads asking at once all get
+// the right ones.
+QK_TEST(kIsa, "reduce/ops/cat-shared-tables") {
+  if (!RequireIsaLevel(ctx)) return;
+  std::vector<LookupSpec> specs(7, CatSpec());
+  specs[1].in_zero_point = 129;
+  specs[2].in_scale = 1.0 / 64 * (1 + 0x1p-52);  // one ulp: the key is the bits, not a rounding
+  specs[3].out_zero_point = 127;
+  specs[4].dtype = QDType::kQInt8;
+  specs[4].in_zero_point = specs[4].out_zero_point = 0;
+  specs[5].p0 = 1;  // requantize with ReLU
+  specs[6].in_scale = specs[6].out_scale;  // the identity: a copy
+  std::vector<std::shared_ptr<const LookupTables>> got(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Status st = SharedLookupTables(specs[i], &got[i]);
+    if (!ctx.Check(st.ok() && got[i] != nullptr, "SharedLookupTables: " + st.message())) return;
+    ctx.Check(TablesMatchReference(specs[i], *got[i]), "tables of spec " + std::to_string(i));
+    std::shared_ptr<const LookupTables> again;
+    ctx.Check(SharedLookupTables(specs[i], &again).ok() && again == got[i], "an equal spec shares the tables: " + std::to_string(i));
+    for (size_t j = 0; j < i; ++j) ctx.Check(got[j] != got[i], "specs " + std::to_string(j) + " and " + std::to_string(i) + " share tables");
+  }
+  ctx.Check(got[6]->identity && !got[0]->identity, "identity flags");
+  ctx.Check(std::memcmp(got[0]->table, got[1]->table, sizeof(got[0]->table)) != 0, "zero points 128 and 129 give the same tables");
+
+  // Two ops one zero point apart: each the reference's bytes, and not each other's.
+  std::shared_ptr<const ConcatOp> a, b;
+  const ConcatParams pa = OneInputCat(specs[0]), pb = OneInputCat(specs[1]);
+  if (!ctx.Check(ConcatOp::Prepare(pa, &a).ok() && ConcatOp::Prepare(pb, &b).ok(), "Prepare")) return;
+  std::vector<uint8_t> ya, yb;
+  ctx.Check(CatMatchesReference(*a, pa, &ya) && CatMatchesReference(*b, pb, &yb) && ya != yb, "two ops' qparams");
+
+  // More distinct specs than the cache holds: `a` still runs on its own tables, and a new request
+  // for its spec gives the same bytes.
+  for (int64_t z = 0; z < 80; ++z) {
+    LookupSpec other = CatSpec();
+    other.in_zero_point = z;
+    other.out_scale = 1.0 / 16;
+    std::shared_ptr<const LookupTables> t;
+    ctx.Check(SharedLookupTables(other, &t).ok(), "filling the cache");
+  }
+  std::shared_ptr<const LookupTables> rebuilt;
+  ctx.Check(CatMatchesReference(*a, pa, &ya), "an op after its tables left the cache");
+  ctx.Check(SharedLookupTables(specs[0], &rebuilt).ok() && TablesMatchReference(specs[0], *rebuilt), "rebuilt after eviction");
+
+  // Threads asking for overlapping specs at once (eviction included): every answer is right.
+  std::vector<int> wrong(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &wrong] {
+      for (int i = 0; i < 60; ++i) {
+        LookupSpec spec = CatSpec();
+        spec.in_zero_point = (i * 7 + t * 3) % 45;
+        std::shared_ptr<const LookupTables> tables;
+        if (!SharedLookupTables(spec, &tables).ok() || !TablesMatchReference(spec, *tables)) ++wrong[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < 4; ++t) ctx.Check(wrong[t] == 0, "thread " + std::to_string(t) + ": " + std::to_string(wrong[t]) + " wrong tables");
 }
 
 }  // namespace

@@ -193,13 +193,22 @@ bool SameSpec(const LookupSpec& a, const LookupSpec& b) {
 // requantization, ...) prepares its op anew every time, and building 512 entries through the
 // fp32 formulas (expf, tanhf, divisions) cost more than looking up a 40 KB activation; a model
 // uses a handful of distinct specs, so they are remembered. The tables are a pure function of
-// the spec: a hit gives the same bytes a build would.
+// the spec: a hit gives the same bytes a build would. Entries are immutable and shared: a slot
+// reused for another spec drops only the cache's reference, never the tables an op still holds.
 struct TableCache {
   static constexpr size_t kEntries = 32;
   std::mutex mutex;
   LookupSpec specs[kEntries];
-  LookupTables tables[kEntries];
+  std::shared_ptr<const LookupTables> tables[kEntries];
   size_t used = 0, next = 0;
+
+  // The cached tables of `spec`, or null; the caller holds `mutex`.
+  const std::shared_ptr<const LookupTables>* Find(const LookupSpec& spec) const {
+    for (size_t i = 0; i < used; ++i) {
+      if (SameSpec(specs[i], spec)) return &tables[i];
+    }
+    return nullptr;
+  }
 };
 
 TableCache& Cache() {
@@ -209,24 +218,41 @@ TableCache& Cache() {
 
 }  // namespace
 
-Status BuildLookupTables(const LookupSpec& spec, LookupTables* tables) {
+Status SharedLookupTables(const LookupSpec& spec, std::shared_ptr<const LookupTables>* out) {
   TableCache& cache = Cache();
   {
     std::lock_guard<std::mutex> lock(cache.mutex);
-    for (size_t i = 0; i < cache.used; ++i) {
-      if (SameSpec(cache.specs[i], spec)) {
-        *tables = cache.tables[i];
-        return Status::Ok();
-      }
+    if (const auto* hit = cache.Find(spec)) {
+      *out = *hit;
+      return Status::Ok();
     }
   }
-  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/false, tables->table[0]));
-  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/true, tables->table[1]));
-  tables->one_table = std::memcmp(tables->table[0], tables->table[1], sizeof(tables->table[0])) == 0;
+  // Built outside the lock (hundreds of fp32 evaluations): other threads' hits do not wait.
+  auto built = std::make_shared<LookupTables>();
+  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/false, built->table[0]));
+  QK_RETURN_IF_ERROR(BuildLookupTable(spec, /*vector_formula=*/true, built->table[1]));
+  built->one_table = std::memcmp(built->table[0], built->table[1], sizeof(built->table[0])) == 0;
+  bool identity = built->one_table;
+  for (int b = 0; b < 256 && identity; ++b) identity = built->table[0][b] == b;
+  built->identity = identity;
   std::lock_guard<std::mutex> lock(cache.mutex);
+  // Another thread may have built the same spec meanwhile: share its tables (equal bytes) and
+  // keep one slot per spec.
+  if (const auto* hit = cache.Find(spec)) {
+    *out = *hit;
+    return Status::Ok();
+  }
   const size_t slot = cache.used < TableCache::kEntries ? cache.used++ : cache.next++ % TableCache::kEntries;
   cache.specs[slot] = spec;
-  cache.tables[slot] = *tables;
+  cache.tables[slot] = built;
+  *out = std::move(built);
+  return Status::Ok();
+}
+
+Status BuildLookupTables(const LookupSpec& spec, LookupTables* tables) {
+  std::shared_ptr<const LookupTables> shared;
+  QK_RETURN_IF_ERROR(SharedLookupTables(spec, &shared));
+  *tables = *shared;
   return Status::Ok();
 }
 

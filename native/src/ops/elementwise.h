@@ -42,8 +42,14 @@ Status BuildLookupTable(const LookupSpec& spec, bool vector_formula, uint8_t tab
 struct LookupTables {
   uint8_t table[2][256];
   bool one_table = false;  // both formulas agree: rows need not be split
+  bool identity = false;   // one_table, and every byte maps to itself: the map is a copy
 };
 Status BuildLookupTables(const LookupSpec& spec, LookupTables* tables);
+// The same tables as one immutable object the process shares between every op prepared with an
+// equal spec (a bounded cache of recent specs, safe from any thread). The caller holds its own
+// reference, so a prepared op (a traced plan's step) keeps its tables after the cache drops them.
+// An eager call prepares its op anew each time: this makes that a lookup, not a 514-byte copy.
+Status SharedLookupTables(const LookupSpec& spec, std::shared_ptr<const LookupTables>* tables);
 
 // y = op(x) for x_len elements in rows of row_length (x_len a multiple of it),
 // the first vector_length of each row by the vector table. y holds y_len bytes.

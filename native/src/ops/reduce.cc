@@ -404,27 +404,27 @@ Status ConcatOp::Prepare(const ConcatParams& params, std::shared_ptr<const Conca
     return Status::RangeError(Expected("1 to " + std::to_string(kMaxConcatInputs) + " tensors", "tensors",
                                        std::to_string(params.count) + " tensors"));
   }
+  // The parameter name of input k, made only for an error message.
+  const auto name = [](size_t k) { return "tensors[" + std::to_string(k) + "]"; };
   auto op = std::shared_ptr<ConcatOp>(new ConcatOp());
-  op->p_ = params;
+  op->rows_ = params.rows;
+  op->count_ = params.count;
   size_t row = 0;
   for (size_t k = 0; k < params.count; ++k) {
-    const std::string name = "tensors[" + std::to_string(k) + "]";
     if (!CheckedMul(params.rows, params.row_bytes[k], &op->input_bytes_[k]) || !CheckedAdd(row, params.row_bytes[k], &row)) {
-      return Status::RangeError(Expected("sizes whose product fits size_t", name, "larger"));
+      return Status::RangeError(Expected("sizes whose product fits size_t", name(k), "larger"));
     }
     if (params.vector_bytes[k] > params.row_bytes[k]) {
       return Status::RangeError(Expected("a vector length of at most its row length " + std::to_string(params.row_bytes[k]),
                                          "vectorLengths", std::to_string(params.vector_bytes[k])));
     }
     if (params.requantize[k].op != LookupOp::kRequantize || params.requantize[k].dtype != params.requantize[0].dtype) {
-      return Status::RangeError(Expected("a requantization of the first tensor's dtype", name, "another lookup"));
+      return Status::RangeError(Expected("a requantization of the first tensor's dtype", name(k), "another lookup"));
     }
-    QK_RETURN_IF_ERROR(BuildLookupTables(params.requantize[k], &op->tables_[k]));
-    bool identity = op->tables_[k].one_table;
-    for (int b = 0; b < 256 && identity; ++b) identity = op->tables_[k].table[0][b] == b;
-    op->identity_[k] = identity;
+    op->row_bytes_[k] = params.row_bytes[k];
+    op->vector_bytes_[k] = params.vector_bytes[k];
+    QK_RETURN_IF_ERROR(SharedLookupTables(params.requantize[k], &op->tables_[k]));
   }
-  op->out_row_bytes_ = row;
   if (!CheckedMul(params.rows, row, &op->output_bytes_)) {
     return Status::RangeError(Expected("an output whose size fits size_t", "tensors", "larger"));
   }
@@ -435,19 +435,20 @@ Status ConcatOp::Prepare(const ConcatParams& params, std::shared_ptr<const Conca
 Status ConcatOp::Run(const void* const* inputs, void* output, void*) const {
   LookupX8Fn* lut = Dispatch().x8_lut;  // read once: a concurrent SetMaxIsa never splits one call
   uint8_t* y = static_cast<uint8_t*>(output);
-  for (size_t r = 0; r < p_.rows; ++r) {
-    for (size_t k = 0; k < p_.count; ++k) {
-      const size_t n = p_.row_bytes[k];
+  for (size_t r = 0; r < rows_; ++r) {
+    for (size_t k = 0; k < count_; ++k) {
+      const size_t n = row_bytes_[k];
       const uint8_t* x = static_cast<const uint8_t*>(inputs[k]) + r * n;
       if (n == 0) continue;
-      if (identity_[k]) {
+      const LookupTables& tables = *tables_[k];
+      if (tables.identity) {
         CopyRow(y, x, n);
-      } else if (tables_[k].one_table) {
-        lut(n, x, tables_[k].table[0], y);
+      } else if (tables.one_table) {
+        lut(n, x, tables.table[0], y);
       } else {
-        const size_t v = p_.vector_bytes[k];
-        if (v > 0) lut(v, x, tables_[k].table[1], y);
-        if (n > v) lut(n - v, x + v, tables_[k].table[0], y + v);
+        const size_t v = vector_bytes_[k];
+        if (v > 0) lut(v, x, tables.table[1], y);
+        if (n > v) lut(n - v, x + v, tables.table[0], y + v);
       }
       y += n;
     }

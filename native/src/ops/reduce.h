@@ -50,18 +50,22 @@ class ConcatOp final : public Op {
   static Status Prepare(const ConcatParams& params, std::shared_ptr<const ConcatOp>* out);
 
   const char* name() const override { return "cat"; }
-  size_t input_count() const override { return p_.count; }
+  size_t input_count() const override { return count_; }
   size_t input_bytes(size_t i) const override { return input_bytes_[i]; }
   size_t output_bytes() const override { return output_bytes_; }
   Status Run(const void* const* inputs, void* output, void* scratch) const override;
 
  private:
-  ConcatParams p_;
-  // Per input: the tail and the vector formula's tables, and whether they are the identity.
-  LookupTables tables_[kMaxConcatInputs] = {};
-  bool identity_[kMaxConcatInputs] = {};  // both tables map every byte to itself: a copy
+  // What Run reads of the params, not the params themselves: ConcatParams holds 16 lookup specs
+  // (1.4 KB), and an eager cat prepares an op per call, so the op stays a few hundred bytes.
+  size_t rows_ = 0, count_ = 0;
+  size_t row_bytes_[kMaxConcatInputs] = {};
+  size_t vector_bytes_[kMaxConcatInputs] = {};
   size_t input_bytes_[kMaxConcatInputs] = {};
-  size_t out_row_bytes_ = 0, output_bytes_ = 0;
+  // Per input: the tail and the vector formula's tables (identity: a copy), shared with every op
+  // of the same requantization (SharedLookupTables); set for the first count_ inputs only.
+  std::shared_ptr<const LookupTables> tables_[kMaxConcatInputs];
+  size_t output_bytes_ = 0;
 };
 
 }  // namespace qk
