@@ -1,4 +1,4 @@
-// The embedding family's op plans: packed tables, indices and offsets checked once, then one lookup run now or off the event loop.
+// The embedding family's op plans: packed tables, indices and offsets checked once, then one lookup run now or off the event loop; the modules' eager fast path.
 
 import { types } from 'util';
 
