@@ -1,20 +1,8 @@
 // Issue 14's silent wrong answers: look-alike tensors, detached storage, async modules that read their input late, the linear shape cache.
 import { nnq, ops, qF, QTensor, quantizePerTensor, Tensor, tensor } from '..';
+import { detach, thrown } from './helpers/errors';
 import { describeAgainstTorch, randomInput, TorchCase } from './helpers/pool-norm';
 import { Rng } from './helpers/random';
-
-function detach(array: ArrayBufferView): void {
-  structuredClone(array.buffer, { transfer: [array.buffer as ArrayBuffer] });
-}
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 function q4(): QTensor {
   return quantizePerTensor(tensor(new Float32Array(2 * 2 * 6 * 6).map((_, i) => (i % 11) / 4), [2, 2, 6, 6]), 0.05, 3, 'quint8');

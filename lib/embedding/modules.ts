@@ -8,7 +8,19 @@ import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { embeddingAddon } from './native';
 import { Uint8Tensor } from './ops';
-import { EmbeddingBagMode, IndexInput, Lookup, MODES, checkEmbedding, checkLookup, lookupPlan, releaseSharedTable } from './plan';
+import {
+  EmbeddingBagMode,
+  IndexInput,
+  Lookup,
+  LookupCache,
+  MODES,
+  checkEmbedding,
+  checkLookup,
+  embeddingBagFast,
+  embeddingFast,
+  lookupPlan,
+  releaseSharedTable,
+} from './plan';
 
 /** The weight dtypes of the quantized embedding modules. */
 export type EmbeddingDType = 'quint8' | 'quint4x2';
@@ -201,6 +213,8 @@ function quantizeFloatModule(mod: unknown, options: unknown): { m: FloatEmbeddin
 export class EmbeddingBag extends QuantizedEmbeddingBase {
   mode: EmbeddingBagMode;
   includeLastOffset: boolean;
+  /** What eager forwards reuse (private: not an attribute torch has). */
+  readonly #fast = new LookupCache();
 
   constructor(
     numEmbeddings: number,
@@ -228,6 +242,14 @@ export class EmbeddingBag extends QuantizedEmbeddingBase {
 
   /** One output row per bag: [bags, embeddingDim]. 2-D indices without offsets are one bag per row. */
   override forward(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Tensor {
+    // The attributes first, as lookup() checks them (a bad one: the general path's error).
+    const mode = this.mode === 'sum' ? 0 : this.mode === 'mean' ? 1 : this.mode === 'max' ? 2 : -1;
+    const includeLastOffset = this.includeLastOffset;
+    if (mode >= 0 && typeof includeLastOffset === 'boolean' && (perSampleWeights === undefined || perSampleWeights === null) && (compressedIndicesMapping === undefined || compressedIndicesMapping === null)) {
+      const state = this.state;
+      const y = embeddingBagFast(this.#fast, state.packed, state.bits, indices, offsets, includeLastOffset, mode, this.paddingIdx);
+      if (y !== null) return y;
+    }
     return lookupPlan(this.lookup(indices, offsets, perSampleWeights, compressedIndicesMapping)).run();
   }
 
@@ -259,13 +281,17 @@ export class EmbeddingBag extends QuantizedEmbeddingBase {
  * const y = emb.forward([[1, 2], [3, 4]]); // [2, 2, 64]
  */
 export class Embedding extends QuantizedEmbeddingBase {
+  /** What eager forwards reuse (private: not an attribute torch has). */
+  readonly #fast = new LookupCache();
+
   constructor(numEmbeddings: number, embeddingDim: number, options?: { paddingIdx?: number | null; dtype?: EmbeddingDType }) {
     const opts = validate.options(options, 'options', ['paddingIdx', 'dtype']);
     super(numEmbeddings, embeddingDim, opts.paddingIdx, opts.dtype);
   }
 
   override forward(indices: IndexInput): Tensor {
-    return lookupPlan(checkEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx)).run();
+    const state = this.state;
+    return embeddingFast(this.#fast, state.packed, state.bits, indices, this.paddingIdx) ?? lookupPlan(checkEmbedding(this.state.packed, this.state.bits, indices, this.paddingIdx)).run();
   }
 
   override forwardAsync(indices: IndexInput): Promise<Tensor> {

@@ -1,9 +1,9 @@
-// The embedding family's op plans: packed tables, indices and offsets checked once, then one lookup run now or off the event loop.
+// The embedding family's op plans: packed tables, indices and offsets checked once, then one lookup run now or off the event loop; the modules' eager fast path.
 
 import { types } from 'util';
 
 import { OpPlan, makePlan } from '../plan';
-import { traceConstant } from '../jit/hook';
+import { activeTracer, traceConstant } from '../jit/hook';
 import { contiguousStrides, numelOf } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
@@ -286,6 +286,119 @@ function lookupOutput(values: Float32Array, shape: readonly number[]): Tensor {
   if (!types.isFloat32Array(values) || values.length !== numelOf(shape)) return new Tensor(values, shape);
   // Frozen here: the Tensor keeps frozen arrays as they are (no copies).
   return makeTensor(values, Object.isFrozen(shape) ? shape : Object.freeze(shape.slice()), Object.freeze(contiguousStrides(shape)));
+}
+
+/**
+ * What a module's eager lookups reuse between calls (lookupFast): the checked view of its packed
+ * table, the frozen output shape and strides of the last bag count, and the offsets
+ * 0, 1, ..., n - 1 of an Embedding's last index count. An eager call on a small bag was 1-2 us
+ * of JS around a ~1.4 us binding call: checkTable's typedArray / shape checks, the options
+ * object and its key check, a Lookup, a 12-item argument array spread into the call, the plan's
+ * closures, the output shape, strides and offsets made anew.
+ */
+export class LookupCache {
+  /** The packed table `table` was checked from (a module's packed table is never written). */
+  packed: PackedTable | null = null;
+  table: TableView | null = null;
+  /** The output's leading dim and width that `shape` / `strides` hold. */
+  bags = -1;
+  dim = -1;
+  shape: readonly number[] = [];
+  strides: readonly number[] = [];
+  /** arange(n) as Int32Array and BigInt64Array (an Embedding's offsets): read-only once made. */
+  offsets32: Int32Array = new Int32Array(0);
+  offsets64: BigInt64Array = new BigInt64Array(0);
+}
+
+/** An Int32Array or BigInt64Array with an attached, non-empty buffer; anything else goes the general path. */
+function fastIndexArray(value: unknown): value is IndexStorage {
+  // byteLength 0: empty, or detached (whose TypeError the general path gives).
+  return (types.isInt32Array(value) || types.isBigInt64Array(value)) && (value as IndexStorage).byteLength !== 0;
+}
+
+/**
+ * The module's checked table: checkTable once per packed table (its errors are the general
+ * path's, which checks the table first too), then only that its buffer is still attached.
+ */
+function cachedTable(cache: LookupCache, packed: PackedTable, bits: 8 | 4): TableView | null {
+  let table = cache.table;
+  if (cache.packed !== packed || table === null || table.bits !== bits) {
+    table = checkTable(packed, 'packed', bits);
+    cache.packed = packed;
+    cache.table = table;
+  }
+  // A table of 0 bytes, or a transferred buffer: the general path (which names the latter).
+  return table.data.byteLength !== 0 ? table : null;
+}
+
+/** The lookup's output over the binding's result: the cached frozen [bags, dim] shape and strides. */
+function cachedOutput(cache: LookupCache, values: Float32Array, bags: number, dim: number): Tensor {
+  if (cache.bags !== bags || cache.dim !== dim) {
+    const shape = Object.freeze([bags, dim]);
+    cache.strides = Object.freeze(contiguousStrides(shape));
+    cache.shape = shape;
+    cache.bags = bags;
+    cache.dim = dim;
+  }
+  if (values.length !== bags * dim || !types.isFloat32Array(values)) return lookupOutput(values, cache.shape);
+  return makeTensor(values, cache.shape, cache.strides);
+}
+
+/** arange(count) in `like`'s integer type, made once per count (arangeOffsets without the trace constant). */
+function cachedArange(cache: LookupCache, count: number, like: IndexStorage): IndexStorage {
+  if (types.isBigInt64Array(like)) {
+    if (cache.offsets64.length !== count) cache.offsets64 = BigInt64Array.from({ length: count }, (_, i) => BigInt(i));
+    return cache.offsets64;
+  }
+  if (cache.offsets32.length !== count) {
+    const offsets = new Int32Array(count);
+    for (let i = 0; i < count; i++) offsets[i] = i;
+    cache.offsets32 = offsets;
+  }
+  return cache.offsets32;
+}
+
+/**
+ * nnq.Embedding's eager forward on 1-D Int32Array / BigInt64Array indices, without a plan: the
+ * same binding call with the same arguments as lookupPlan(checkEmbedding(...)).run(). null when
+ * tracing (jit.trace records the general path's call) or for any other input: the caller then
+ * takes the general path, which gives every error as before.
+ */
+export function embeddingFast(cache: LookupCache, packed: PackedTable, bits: 8 | 4, indices: unknown, paddingIdx: number | null): Tensor | null {
+  if (activeTracer() !== null || !fastIndexArray(indices)) return null;
+  const table = cachedTable(cache, packed, bits);
+  if (table === null) return null;
+  const n = indices.length;
+  // checkEmbedding's offsets are int64 when the indices are, or past int32 (the general path's).
+  if (n > INT32_MAX) return null;
+  const offsets = cachedArange(cache, n, indices);
+  const values = embeddingAddon.embeddingBagLookup(table.data, table.rows, table.rowBytes, bits, indices, offsets, false, 0, null, false, null, paddingIdx);
+  return cachedOutput(cache, values, n, table.dim);
+}
+
+/**
+ * nnq.EmbeddingBag's eager forward on 1-D Int32Array / BigInt64Array indices and offsets with no
+ * per-sample weights and no mapping (the caller checks those two, the mode and includeLastOffset
+ * first, as the general path does): the same binding call as lookupPlan(checkLookup(...)).run().
+ * null when tracing or for any other input (the general path then checks and throws as before).
+ */
+export function embeddingBagFast(
+  cache: LookupCache,
+  packed: PackedTable,
+  bits: 8 | 4,
+  indices: unknown,
+  offsets: unknown,
+  includeLastOffset: boolean,
+  mode: number,
+  paddingIdx: number | null,
+): Tensor | null {
+  if (activeTracer() !== null || !fastIndexArray(indices) || !fastIndexArray(offsets)) return null;
+  // checkLookup's paddingIdx check (an integer passes as it is).
+  if (paddingIdx !== null && !Number.isSafeInteger(paddingIdx)) return null;
+  const table = cachedTable(cache, packed, bits);
+  if (table === null) return null;
+  const values = embeddingAddon.embeddingBagLookup(table.data, table.rows, table.rowBytes, bits, indices, offsets, includeLastOffset, mode, null, false, null, paddingIdx);
+  return cachedOutput(cache, values, includeLastOffset ? offsets.length - 1 : offsets.length, table.dim);
 }
 
 type Tail<T extends readonly unknown[]> = T extends readonly [unknown, ...infer R] ? R : never;

@@ -12,6 +12,8 @@ import * as validate from '../validate';
 import { planAsync } from '../plan';
 import {
   AvgPoolOptions,
+  INTERPOLATE_OPTIONS,
+  InterpolateCache,
   InterpolateOptions,
   MaxPoolOptions,
   Plan,
@@ -24,6 +26,7 @@ import {
   planInterpolate,
   planLayerNorm,
   planMaxPool,
+  upsampleForward,
 } from './plan';
 
 type IntOrList = number | readonly number[];
@@ -232,12 +235,17 @@ export class AdaptiveMaxPool2d extends AdaptivePoolNd {
 /** torch.nn.Upsample on quantized tensors: qF.interpolate with the stored options. */
 export class Upsample extends PlannedModule {
   options: InterpolateOptions;
+  /** The derived state eager forwards reuse (private: not an attribute torch has). */
+  readonly #fast = new InterpolateCache();
   constructor(options?: InterpolateOptions) {
     super();
-    this.options = { ...validate.options(options, 'options', ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor']) };
+    this.options = { ...validate.options(options, 'options', INTERPOLATE_OPTIONS) };
   }
   plan(x: QTensor): Plan {
     return planInterpolate(x, this.options);
+  }
+  override forward(x: QTensor): QTensor {
+    return upsampleForward(x, this.options, this.#fast);
   }
   describe(): string {
     const o = this.options;

@@ -1,8 +1,9 @@
 // The pool-norm family's op plans: argument checks, output shapes and the native calls of qF.maxPool2d, qF.interpolate, ops.quantized.batchNorm2d, ...
 
 import { QStorage, addon } from '../native';
+import { activeTracer } from '../jit/hook';
 import { OpPlan, makePlan, sharedParams } from '../plan';
-import { QDType, QTensor, denseOutput } from '../qtensor';
+import { QDType, QTensor, denseOutput, wrapPerTensorOutput } from '../qtensor';
 import { MemoryFormat, channelsLastOrder, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
@@ -354,38 +355,53 @@ export interface InterpolateOptions {
   recomputeScaleFactor?: boolean | null;
 }
 
-/** @internal */
-export function planInterpolate(x: unknown, options: unknown): Plan {
-  const o = validate.options(options, 'options', ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor']);
-  const mode = o.mode === undefined ? 'nearest' : validate.oneOf(o.mode, 'mode', INTERPOLATE_MODES);
+/** The keys of InterpolateOptions (validate.options' list, one array for every call). */
+export const INTERPOLATE_OPTIONS: readonly string[] = ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor'];
+
+/** What an interpolate call derives from its input and options before the native call. */
+interface InterpolateSetup {
+  readonly p: Problem;
+  readonly bilinear: boolean;
+  /** alignCorners as the bilinear binding takes it (null: false). */
+  readonly alignCorners: boolean;
+  readonly output: readonly number[];
+  readonly geometry: Float64Array;
+}
+
+/**
+ * planInterpolate's checks and derived state, on the option values read once by the caller
+ * (`options` is only named in errors): every check of every call, in torch's order.
+ */
+function setupInterpolate(x: unknown, options: unknown, size: unknown, scaleFactor: unknown, modeValue: unknown, alignValue: unknown, recomputeValue: unknown): InterpolateSetup {
+  const mode = modeValue === undefined ? 'nearest' : validate.oneOf(modeValue, 'mode', INTERPOLATE_MODES);
   const input = checkInput(x, 'input', mode === 'bilinear' ? BILINEAR_RANKS : NEAREST_RANKS, mode === 'bilinear' ? 'a 4-D (N, C, H, W) for bilinear mode,' : 'a 3-D, 4-D or 5-D');
   const dims = input.shape.length - 2;
   const p = problem(x, dims, 'interpolate');
-  const alignCorners = o.alignCorners === undefined || o.alignCorners === null ? null : validate.boolean(o.alignCorners, 'alignCorners');
+  const alignCorners = alignValue === undefined || alignValue === null ? null : validate.boolean(alignValue, 'alignCorners');
   if (alignCorners !== null && mode === 'nearest') {
-    throw validate.invalidRange('null or undefined (alignCorners only applies to bilinear mode)', 'alignCorners', o.alignCorners);
+    throw validate.invalidRange('null or undefined (alignCorners only applies to bilinear mode)', 'alignCorners', alignValue);
   }
-  const hasSize = o.size !== undefined && o.size !== null;
-  const hasScale = o.scaleFactor !== undefined && o.scaleFactor !== null;
+  const hasSize = size !== undefined && size !== null;
+  const hasScale = scaleFactor !== undefined && scaleFactor !== null;
   if (hasSize === hasScale) throw validate.invalidRange('exactly one of size and scaleFactor', 'options', options);
-  const recompute = o.recomputeScaleFactor === undefined || o.recomputeScaleFactor === null ? false : validate.boolean(o.recomputeScaleFactor, 'recomputeScaleFactor');
+  const recompute = recomputeValue === undefined || recomputeValue === null ? false : validate.boolean(recomputeValue, 'recomputeScaleFactor');
   let output: number[];
   let scales = [0, 0, 0];
   if (hasSize) {
-    output = intTuple(o.size, 'size', dims, 1);
+    output = intTuple(size, 'size', dims, 1);
   } else {
-    const given = typeof o.scaleFactor === 'number' ? [o.scaleFactor] : o.scaleFactor;
-    if (!Array.isArray(given)) throw validate.invalidType(`number or array of ${dims} numbers`, 'scaleFactor', o.scaleFactor);
+    const given = typeof scaleFactor === 'number' ? [scaleFactor] : scaleFactor;
+    if (!Array.isArray(given)) throw validate.invalidType(`number or array of ${dims} numbers`, 'scaleFactor', scaleFactor);
     const list = validate.arrayOnce(given, 'scaleFactor', () => `number or array of 1 or ${dims} numbers`, dims);
-    if (list.length !== 1 && list.length !== dims) throw validate.invalidRange(`number or array of 1 or ${dims} numbers`, 'scaleFactor', o.scaleFactor);
+    if (list.length !== 1 && list.length !== dims) throw validate.invalidRange(`number or array of 1 or ${dims} numbers`, 'scaleFactor', scaleFactor);
     const factors = p.spatial.map((_, d) => {
       const factor = list.length === 1 ? list[0] : list[d];
       // The parameter's name is built only for the error (upsample runs per call in decoders).
       return typeof factor === 'number' && factor > 0 && factor < Infinity ? factor : validate.positiveFiniteNumber(factor, `scaleFactor[${d}]`);
     });
     output = p.spatial.map((inSize, d) => Math.floor(inSize * factors[d]));
-    output.forEach((size, d) => {
-      if (size < 1) throw validate.invalidRange(`scaleFactor giving an output size of at least 1 (input size ${p.spatial[d]})`, 'scaleFactor', o.scaleFactor);
+    output.forEach((outSize, d) => {
+      if (outSize < 1) throw validate.invalidRange(`scaleFactor giving an output size of at least 1 (input size ${p.spatial[d]})`, 'scaleFactor', scaleFactor);
     });
     if (!recompute) scales = pad3(factors, 0);
   }
@@ -394,13 +410,144 @@ export function planInterpolate(x: unknown, options: unknown): Plan {
   g[1] = p.channels;
   put3(g, put3(g, 2, p.spatial, 1), output, 1);
   g.set(scales, 8);
-  const geometry = sharedParams.get(g, 11);
-  const { storage, layout } = inputStorage(p);
-  const finish = outputFinish(p, output);
-  if (mode === 'bilinear') {
-    return plan('upsampleBilinear', [storage, p.input.code, layout, geometry, alignCorners ?? false, p.input.zeroPoint], finish);
+  return { p, bilinear: mode === 'bilinear', alignCorners: alignCorners ?? false, output, geometry: sharedParams.get(g, 11) };
+}
+
+function interpolatePlan(s: InterpolateSetup): Plan {
+  const { storage, layout } = inputStorage(s.p);
+  const finish = outputFinish(s.p, s.output);
+  if (s.bilinear) {
+    return plan('upsampleBilinear', [storage, s.p.input.code, layout, s.geometry, s.alignCorners, s.p.input.zeroPoint], finish);
   }
-  return plan('upsampleNearest', [storage, p.input.code, layout, geometry], finish);
+  return plan('upsampleNearest', [storage, s.p.input.code, layout, s.geometry], finish);
+}
+
+/** @internal */
+export function planInterpolate(x: unknown, options: unknown): Plan {
+  const o = validate.options(options, 'options', INTERPOLATE_OPTIONS);
+  return interpolatePlan(setupInterpolate(x, options, o.size, o.scaleFactor, o.mode, o.alignCorners, o.recomputeScaleFactor));
+}
+
+/**
+ * One nn.Upsample call's key and what it derived; no tensor (the cache must not keep a call's
+ * buffers alive). The key: the option values as read, and the input's dtype, shape and strides
+ * (the tensor's frozen arrays, compared by value: never an array's identity, as torch's module
+ * attributes and the inputs may change between calls).
+ */
+interface InterpolateEntry {
+  readonly size: unknown;
+  readonly scaleFactor: unknown;
+  readonly mode: unknown;
+  readonly alignCorners: unknown;
+  readonly recompute: unknown;
+  // The input's key, and its dtype code, layout code and element count.
+  readonly dtype: QDType;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly code: number;
+  readonly layout: number;
+  readonly numel: number;
+  // setupInterpolate's op: the geometry, bilinear or nearest, alignCorners as the binding takes it.
+  readonly op: Pick<InterpolateSetup, 'geometry' | 'bilinear' | 'alignCorners'>;
+  // The output's frozen shape and strides (the first call's, made by the general path).
+  readonly outShape: readonly number[];
+  readonly outStrides: readonly number[];
+  readonly outNumel: number;
+}
+
+/**
+ * What nn.Upsample's eager forwards reuse: the last call's entry. A forward used to re-derive
+ * all of it (planInterpolate: 12% self in a profile, plus the problem, the plan's closures and
+ * the output's strides), 2-3 us around a ~1.3 us binding call. Only number or absent size /
+ * scaleFactor are kept: a list's items could change unseen.
+ */
+export class InterpolateCache {
+  entry: InterpolateEntry | null = null;
+}
+
+function sameValues(cached: readonly number[], values: readonly number[]): boolean {
+  if (cached.length !== values.length) return false;
+  // A loop: the tensor's arrays are frozen (V8's slow paths for array methods).
+  for (let d = 0; d < values.length; d++) if (cached[d] !== values[d]) return false;
+  return true;
+}
+
+const absentOrNumber = (value: unknown) => value === undefined || value === null || typeof value === 'number';
+
+/**
+ * nn.Upsample's forward: planInterpolate(x, options).run(), or while not tracing, on the key
+ * of the last call (same option values, dtype, shape and strides of a per-tensor input whose
+ * buffer is attached), the same binding call on the derived state kept in `cache`. Any other
+ * call takes the general path, whose checks and errors are planInterpolate's.
+ */
+export function upsampleForward(x: unknown, options: unknown, cache: InterpolateCache): QTensor {
+  const o = validate.options(options, 'options', INTERPOLATE_OPTIONS);
+  const size = o.size;
+  const scaleFactor = o.scaleFactor;
+  const mode = o.mode;
+  const alignCorners = o.alignCorners;
+  const recompute = o.recomputeScaleFactor;
+  const tracing = activeTracer() !== null;
+  const e = cache.entry;
+  if (
+    !tracing &&
+    e !== null &&
+    x instanceof QTensor &&
+    x.qscheme === 'per_tensor_affine' &&
+    x.dtype === e.dtype &&
+    size === e.size &&
+    scaleFactor === e.scaleFactor &&
+    mode === e.mode &&
+    alignCorners === e.alignCorners &&
+    recompute === e.recompute &&
+    sameValues(e.shape, x.shape) &&
+    sameValues(e.strides, x.strides) &&
+    x.data.byteLength !== 0
+  ) {
+    const op = e.op;
+    const data = x.data;
+    // What storageIn gives for an input dense in the layout the op reads (a cached key's input is).
+    const storage = data.length === e.numel ? data : data.subarray(0, e.numel);
+    const zeroPoint = x.qZeroPoint();
+    const y = op.bilinear
+      ? native.upsampleBilinear(storage, e.code, e.layout, op.geometry, op.alignCorners, zeroPoint)
+      : native.upsampleNearest(storage, e.code, e.layout, op.geometry);
+    // denseOutput's length check (and its Error) for a result that does not fit the shape.
+    if (y.length !== e.outNumel) return denseOutput(y, e.outShape, null, x.qScale(), zeroPoint, e.dtype);
+    return wrapPerTensorOutput(y, e.outShape, e.outStrides, x.qScale(), zeroPoint, e.dtype);
+  }
+  const s = setupInterpolate(x, options, size, scaleFactor, mode, alignCorners, recompute);
+  const y = interpolatePlan(s).run();
+  const input = s.p.input;
+  const format: MemoryFormat = s.p.channelsLast ? channelsLastFormat(input.shape.length)! : 'contiguous_format';
+  const cacheable =
+    !tracing &&
+    absentOrNumber(size) &&
+    absentOrNumber(scaleFactor) &&
+    // Read in place (storageIn copies otherwise), and the output kept in the computed layout
+    // (outputFinish's contiguous copy for an input dense both ways is left to the general path).
+    isContiguousAs(input.shape, input.q.strides, format) &&
+    !(s.p.channelsLast && suggestedFormat(input) === 'contiguous_format');
+  cache.entry = !cacheable
+    ? null
+    : {
+        size,
+        scaleFactor,
+        mode,
+        alignCorners,
+        recompute,
+        dtype: input.dtype,
+        shape: input.shape,
+        strides: input.q.strides,
+        code: input.code,
+        layout: s.p.channelsLast ? 1 : 0,
+        numel: numelOf(input.shape),
+        op: { geometry: s.geometry, bilinear: s.bilinear, alignCorners: s.alignCorners },
+        outShape: y.shape,
+        outStrides: y.strides,
+        outNumel: numelOf(y.shape),
+      };
+  return y;
 }
 
 // ---- normalization -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // The binding of embedding and embedding-bag (prepack, unpack, lookups): sync and async, every length re-checked natively.
+#include <array>
 #include <memory>
-#include <vector>
+#include <string>
 
 #include "addon/common.h"
 #include "base/checked.h"
@@ -181,6 +182,28 @@ PreparedOp PrepareUnpack(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
+// The lookup as a plan step, its checked arguments kept by value: one allocation per call, where
+// a FunctionStep made a second for its std::function's capture (the arguments are ~150 bytes,
+// past its small-object buffer); a sync lookup on a small bag is mostly such per-call costs.
+class LookupStep final : public PlanStep {
+ public:
+  LookupStep(const EmbeddingBagArgs& args, size_t numel, bool weighted) : args_(args), numel_(numel), weighted_(weighted) {}
+  std::string name() const override { return "embedding_bag"; }
+  // inputs: indices, offsets, perSampleWeights (when weighted), in the order SetStep was given them.
+  Status Run(const void* const* inputs, void* output, void*) const override {
+    EmbeddingBagArgs run = args_;  // the op re-checks the values of every run
+    run.indices.data = inputs[0];
+    run.offsets.data = inputs[1];
+    if (weighted_) run.per_sample_weights = static_cast<const float*>(inputs[2]);
+    return EmbeddingBagLookup(run, static_cast<float*>(output), numel_);
+  }
+
+ private:
+  const EmbeddingBagArgs args_;
+  const size_t numel_;
+  const bool weighted_;
+};
+
 // embeddingBagLookup(packed: Uint8Array, rows, rowBytes, bits, indices, offsets, includeLastOffset, mode,
 //                    perSampleWeights: Float32Array | null, prunedWeights, compressedIndicesMapping: Int32Array | null,
 //                    paddingIdx: number | null) -> Float32Array(bags * dim)
@@ -196,8 +219,10 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   args.table.row_bytes = ArgSize(info, 2, "rowBytes");
   args.table.bits = ArgBits(info, 3);
   // The step's graph inputs, in this order: indices, offsets, perSampleWeights (when given). The
-  // table, the mapping and every size are the op's parameters, captured with `args`.
-  std::vector<View> inputs(2);
+  // table, the mapping and every size are the op's parameters, kept with `args`. A fixed array,
+  // not a vector: no allocation per call.
+  std::array<View, 3> inputs;
+  size_t input_count = 2;
   args.indices = ArgIndexArray(info, 4, "indices", &op, &inputs[0]);
   args.offsets = ArgIndexArray(info, 5, "offsets", &op, &inputs[1]);
   args.include_last_offset = ArgBool(info, 6, "includeLastOffset");
@@ -208,7 +233,7 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
     View weights = ArgInput(info, 8, napi_float32_array, "perSampleWeights", &op);
     args.per_sample_weights = static_cast<const float*>(weights.data);
     args.per_sample_weights_len = weights.length;
-    inputs.push_back(weights);
+    inputs[input_count++] = weights;
   }
   args.pruned_weights = ArgBool(info, 9, "prunedWeights");
   if (!IsAbsent(info, 10)) {
@@ -228,17 +253,7 @@ PreparedOp PrepareLookup(const Napi::CallbackInfo& info, bool snapshot) {
   // Every element is written (each bag zeroed, then added to) when the lookup succeeds, and a
   // failed lookup returns no output: the zero fill would be a second pass over it.
   Output out = NewUninitializedOutput(env, napi_float32_array, numel);
-  const bool weighted = inputs.size() > 2;
-  SetStep(&op,
-          std::make_shared<FunctionStep>("embedding_bag",
-                                         [=](const void* const* in, void* y, void*) {
-                                           EmbeddingBagArgs run = args;  // the op re-checks the values of every run
-                                           run.indices.data = in[0];
-                                           run.offsets.data = in[1];
-                                           if (weighted) run.per_sample_weights = static_cast<const float*>(in[2]);
-                                           return EmbeddingBagLookup(run, static_cast<float*>(y), numel);
-                                         }),
-          inputs, out);
+  SetStep(&op, std::make_shared<LookupStep>(args, numel, input_count > 2), inputs.data(), input_count, out);
   return op;
 }
 

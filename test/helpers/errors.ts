@@ -82,3 +82,18 @@ export function expectLoadError(body: () => unknown, pattern: RegExp): LoadError
   expect(caught.message).toMatch(pattern);
   return caught;
 }
+
+/** The error `fn` throws (a test failure when it returns): for comparing two calls' errors whole. */
+export function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+/** Detaches (transfers) the buffer of `array`: the input every op must refuse with a TypeError. */
+export function detach(array: ArrayBufferView): void {
+  structuredClone(array.buffer, { transfer: [array.buffer as ArrayBuffer] });
+}
