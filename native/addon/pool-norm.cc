@@ -6,21 +6,20 @@
 // Every count is checked here again (integer, in range); the ops check the rest.
 //
 // Each op is a plan step (SetStep) reading its one graph input, x, through the step's inputs:
-// the same step runs the sync call, the async call and a traced plan. The pools and norms are
-// prepared ops (ops/op.h: PoolOp, BatchNormOp, NormalizeOp), which check their arguments and
-// compute or copy what they read beside x (batch norm's fused parameters, the norms' affine
-// arrays) once; resampling is a plan/function-step.h step capturing its geometry by value.
+// the same step runs the sync call, the async call and a traced plan. Every op here is a
+// prepared op (ops/op.h: PoolOp, BatchNormOp, NormalizeOp, ResampleOp), which checks its
+// arguments and computes or copies what it reads beside x (index tables, batch norm's fused
+// parameters, the norms' affine arrays) once.
 #include <cmath>
-#include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "addon/common.h"
 #include "base/checked.h"
 #include "ops/norm.h"
 #include "ops/pool.h"
 #include "ops/resample.h"
-#include "plan/function-step.h"
 #include "plan/op-step.h"
 
 namespace qk {
@@ -113,24 +112,15 @@ View ArgOptionalFloats(const Napi::CallbackInfo& info, size_t index, const char*
   return ArgInput(info, index, napi_float32_array, parameter, op);
 }
 
-// Makes `op` the plan step `name` on the one graph input x: `run(x, x_bytes, y, y_bytes)` on
-// the buffers the step is given (never x's or out's own pointers: a plan passes others).
-// An empty input or output runs nothing (the ops would walk every claimed pixel of a
-// 0-channel geometry, however many there are); a non-empty output of an empty input is
-// zeroed, as the eager call's fresh output is, since a plan's intermediate may hold old bytes.
-template <typename Run>
-void SetInputStep(PreparedOp* op, const char* name, const View& x, const Output& out, Run run) {
-  const size_t x_bytes = x.bytes, y_bytes = out.bytes;
-  StepFunction step;
-  if (x_bytes == 0 || y_bytes == 0) {
-    step = [y_bytes](const void* const*, void* y, void*) {
-      if (y_bytes > 0) std::memset(y, 0, y_bytes);
-      return Status::Ok();
-    };
-  } else {
-    step = [run, x_bytes, y_bytes](const void* const* in, void* y, void*) { return run(in[0], x_bytes, y, y_bytes); };
-  }
-  SetStep(op, std::make_shared<FunctionStep>(name, std::move(step)), {x}, out);
+// Makes `prepared` (made by a Prepare that returned `status`) the step of `op` on its one graph
+// input x, with a fresh output of `numel` elements of `dtype`. The ops refuse dtypes other than
+// quint8 / qint8 and write every byte, so the output is left uninitialized.
+template <typename PreparedT>
+void SetPreparedStep(const Napi::CallbackInfo& info, PreparedOp* op, const Status& status,
+                     std::shared_ptr<const PreparedT> prepared, const View& x, QDType dtype, size_t numel) {
+  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
+  Output out = NewQuantizedOutput(info.Env(), dtype, numel, kWholeOutput);
+  SetStep(op, std::make_shared<OpStep>(std::move(prepared)), {x}, out);
 }
 
 // The arguments the pooling and resampling entry points share: x, dtype, layout, geometry (the
@@ -156,18 +146,17 @@ SpatialArgs<Geometry> ReadSpatialArgs(const Napi::CallbackInfo& info, PreparedOp
   return SpatialArgs<Geometry>{dtype, x, layout, g, numel};
 }
 
-// The resampling entry points: `run(g, dtype, layout)` makes the step's function of
-// (x, x_bytes, y, y_bytes).
-template <typename Run>
-PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, const char* name, const Run& run) {
+// The resampling entry points: the step is the prepared ResampleOp (ops/resample.h), its index
+// tables built once. align_corners and zero_point are read by bilinear only.
+PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, ResampleMode mode, bool align_corners,
+                           int32_t zero_point) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   const SpatialArgs<ResampleGeometry> a = ReadSpatialArgs<ResampleGeometry, ArgResampleGeometry>(info, &op);
-  // Every output pixel's channels are written (the plan contract); quint8 / qint8 only.
-  Output out = a.dtype == QDType::kQUInt8 || a.dtype == QDType::kQInt8
-                   ? NewUninitializedOutput(info.Env(), StorageArrayType(a.dtype), a.numel)
-                   : NewQuantizedOutput(info.Env(), a.dtype, a.numel);
-  SetInputStep(&op, name, a.x, out, run(a.g, a.dtype, a.layout));
+  std::shared_ptr<const ResampleOp> prepared;
+  const Status status =
+      RunGuarded([&] { return ResampleOp::Prepare(mode, a.g, a.dtype, a.layout, align_corners, zero_point, &prepared); });
+  SetPreparedStep(info, &op, status, std::move(prepared), a.x, a.dtype, a.numel);
   return op;
 }
 
@@ -180,10 +169,7 @@ PreparedOp PreparePool(const Napi::CallbackInfo& info, bool snapshot, PoolKind k
   const SpatialArgs<PoolGeometry> a = ReadSpatialArgs<PoolGeometry, ArgPoolGeometry>(info, &op);
   std::shared_ptr<const PoolOp> prepared;
   const Status status = RunGuarded([&] { return PoolOp::Prepare(kind, a.g, a.dtype, a.layout, options, &prepared); });
-  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
-  // The op refuses other dtypes, so the output is quint8 / qint8: every byte is written.
-  Output out = NewUninitializedOutput(info.Env(), StorageArrayType(a.dtype), a.numel);
-  SetStep(&op, std::make_shared<OpStep>(prepared), {a.x}, out);
+  SetPreparedStep(info, &op, status, std::move(prepared), a.x, a.dtype, a.numel);
   return op;
 }
 
@@ -255,9 +241,7 @@ PreparedOp PrepareBatchNorm(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t numel = OutputNumel(info, args.batch, args.channels, dims);
   std::shared_ptr<const BatchNormOp> prepared;
   const Status status = RunGuarded([&] { return BatchNormOp::Prepare(args, dtype, &prepared); });
-  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
-  Output out = NewQuantizedOutput(info.Env(), dtype, numel, kWholeOutput);
-  SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
+  SetPreparedStep(info, &op, status, std::move(prepared), x, dtype, numel);
   return op;
 }
 
@@ -292,31 +276,20 @@ PreparedOp PrepareNormalize(const Napi::CallbackInfo& info, bool snapshot) {
   const size_t numel = OutputNumel(info, args.groups, args.group_size, dims);
   std::shared_ptr<const NormalizeOp> prepared;
   const Status status = RunGuarded([&] { return NormalizeOp::Prepare(args, dtype, &prepared); });
-  if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
-  Output out = NewQuantizedOutput(info.Env(), dtype, numel, kWholeOutput);
-  SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
+  SetPreparedStep(info, &op, status, std::move(prepared), x, dtype, numel);
   return op;
 }
 
 // upsampleNearest(x, dtype, layout, geometry)
 PreparedOp PrepareUpsampleNearest(const Napi::CallbackInfo& info, bool snapshot) {
-  return PrepareResample(info, snapshot, "upsample_nearest", [](const ResampleGeometry& g, QDType dtype, PoolLayout layout) {
-    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
-      return UpsampleNearest(g, dtype, layout, x, x_bytes, y, y_bytes);
-    };
-  });
+  return PrepareResample(info, snapshot, ResampleMode::kNearest, false, 0);
 }
 
 // upsampleBilinear(x, dtype, layout, geometry, alignCorners, zeroPoint)
 PreparedOp PrepareUpsampleBilinear(const Napi::CallbackInfo& info, bool snapshot) {
   const bool align_corners = ArgBool(info, 4, "alignCorners");
   const int32_t zero_point = ArgZeroPoint(info, 5, "zeroPoint");
-  return PrepareResample(info, snapshot, "upsample_bilinear",
-                         [align_corners, zero_point](const ResampleGeometry& g, QDType dtype, PoolLayout layout) {
-    return [=](const void* x, size_t x_bytes, void* y, size_t y_bytes) {
-      return UpsampleBilinear(g, dtype, layout, align_corners, zero_point, x, x_bytes, y, y_bytes);
-    };
-  });
+  return PrepareResample(info, snapshot, ResampleMode::kBilinear, align_corners, zero_point);
 }
 
 }  // namespace

@@ -20,8 +20,8 @@
 namespace qk {
 namespace {
 
-Status CheckResample(const ResampleGeometry& g, QDType dtype, size_t x_bytes, size_t y_bytes, const void* x,
-                     const void* y) {
+// The geometry's checks (sizes, scale factors, element counts, dtype); the element counts out.
+Status CheckResample(const ResampleGeometry& g, QDType dtype, size_t* in, size_t* out) {
   int64_t in_dims[5] = {static_cast<int64_t>(g.batch), static_cast<int64_t>(g.channels), 0, 0, 0};
   int64_t out_dims[5] = {in_dims[0], in_dims[1], 0, 0, 0};
   for (int d = 0; d < 3; ++d) {
@@ -35,12 +35,9 @@ Status CheckResample(const ResampleGeometry& g, QDType dtype, size_t x_bytes, si
     in_dims[2 + d] = static_cast<int64_t>(g.input[d]);
     out_dims[2 + d] = static_cast<int64_t>(g.output[d]);
   }
-  size_t in = 0, out = 0;
-  if (!CheckedShapeProduct(in_dims, 5, &in) || !CheckedShapeProduct(out_dims, 5, &out)) {
+  if (!CheckedShapeProduct(in_dims, 5, in) || !CheckedShapeProduct(out_dims, 5, out)) {
     return Status::RangeError("Expected a shape that fits in memory for input");
   }
-  QK_RETURN_IF_ERROR(CheckByteBuffer(x, x_bytes, in, "input"));
-  QK_RETURN_IF_ERROR(CheckByteBuffer(y, y_bytes, out, "output"));
   if (dtype != QDType::kQUInt8 && dtype != QDType::kQInt8) {
     return Status::RangeError(Expected("quint8 or qint8", "input dtype", QDTypeName(dtype)));
   }
@@ -61,13 +58,7 @@ float LinearSource(float scale, int64_t o, bool align_corners, bool fused) {
   return src < 0 ? 0.0f : src;
 }
 
-// One bilinear tap along a dim: the first source index, the step to the second (0 at the edge), the weights.
-struct Tap {
-  int64_t index;
-  int64_t step;
-  float l0;
-  float l1;
-};
+using Tap = ResampleOp::Tap;
 
 std::vector<Tap> LinearTaps(int64_t in, int64_t out, bool align_corners, double scale_factor, bool fused) {
   const float scale = LinearScale(in, out, align_corners, scale_factor);
@@ -92,30 +83,83 @@ int64_t NearestSourceIndex(int64_t o, int64_t in, int64_t out, double scale_fact
   return std::min(static_cast<int64_t>(std::floor(static_cast<float>(o) * scale)), in - 1);
 }
 
-Status UpsampleNearest(const ResampleGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes,
-                       void* y, size_t y_bytes) {
-  QK_RETURN_IF_ERROR(CheckResample(g, dtype, x_bytes, y_bytes, x, y));
-  // The source index of every output coordinate along D, H and W, in one table.
-  const size_t OD = g.output[0], OH = g.output[1], OW = g.output[2];
-  if (g.batch == 0 || g.channels == 0 || OD == 0 || OH == 0 || OW == 0) return Status::Ok();  // nothing to write
-  std::vector<size_t> table(OD + OH + OW);
-  size_t* source[3] = {table.data(), table.data() + OD, table.data() + OD + OH};
-  for (int d = 0; d < 3; ++d) {
-    for (size_t o = 0; o < g.output[d]; ++o) {
-      source[d][o] = static_cast<size_t>(NearestSourceIndex(static_cast<int64_t>(o), static_cast<int64_t>(g.input[d]),
-                                                            static_cast<int64_t>(g.output[d]), g.scale_factor[d]));
+Status ResampleOp::Prepare(ResampleMode mode, const ResampleGeometry& g, QDType dtype, PoolLayout layout,
+                           bool align_corners, int32_t zero_point, std::shared_ptr<const ResampleOp>* out) {
+  size_t x_count = 0, y_count = 0;
+  QK_RETURN_IF_ERROR(CheckResample(g, dtype, &x_count, &y_count));
+  if (mode == ResampleMode::kBilinear) {
+    if (g.input[0] != 1 || g.output[0] != 1) return Status::RangeError("Expected a 4-D input for bilinear mode");
+    QK_RETURN_IF_ERROR(CheckInputZeroPoint(zero_point, dtype));
+  }
+  std::shared_ptr<ResampleOp> op(new ResampleOp());
+  op->mode_ = mode;
+  op->g_ = g;
+  op->dtype_ = dtype;
+  op->layout_ = layout;
+  op->zero_point_ = zero_point;
+  op->x_bytes_ = x_count;  // one byte per element: quint8 / qint8
+  op->y_bytes_ = y_count;
+  // An empty output runs nothing: no tables (a 0-channel geometry may claim any output size;
+  // a non-empty output bounds every output dim, so the tables are small).
+  if (y_count > 0) {
+    if (mode == ResampleMode::kNearest) {
+      // The source index of every output coordinate along D, H and W, in one table.
+      const size_t OD = g.output[0], OH = g.output[1], OW = g.output[2];
+      op->source_.resize(OD + OH + OW);
+      size_t* source[3] = {op->source_.data(), op->source_.data() + OD, op->source_.data() + OD + OH};
+      for (int d = 0; d < 3; ++d) {
+        for (size_t o = 0; o < g.output[d]; ++o) {
+          source[d][o] = static_cast<size_t>(NearestSourceIndex(static_cast<int64_t>(o), static_cast<int64_t>(g.input[d]),
+                                                                static_cast<int64_t>(g.output[d]), g.scale_factor[d]));
+        }
+      }
+      // A doubling along W (source column ow / 2, as scaleFactor 2 gives) duplicates each byte.
+      bool doubled = OW == 2 * g.input[2];
+      for (size_t ow = 0; doubled && ow < OW; ++ow) doubled = source[2][ow] == ow / 2;
+      op->doubled_ = doubled;
+    } else if (g.input[1] == g.output[1] && g.input[2] == g.output[2]) {
+      op->copy_ = true;
+    } else {
+      const bool last = layout == PoolLayout::kChannelsLast;
+      op->rows_ = LinearTaps(static_cast<int64_t>(g.input[1]), static_cast<int64_t>(g.output[1]), align_corners,
+                             g.scale_factor[1], last);
+      op->cols_ = LinearTaps(static_cast<int64_t>(g.input[2]), static_cast<int64_t>(g.output[2]), align_corners,
+                             g.scale_factor[2], last);
     }
   }
+  *out = std::move(op);
+  return Status::Ok();
+}
+
+Status ResampleOp::Run(const void* const* inputs, void* output, void* /*scratch*/) const {
+  if (y_bytes_ == 0) return Status::Ok();  // nothing to write
+  if (mode_ == ResampleMode::kNearest) {
+    // 8-bit values are copied as bytes whatever their signedness.
+    RunNearest(static_cast<const uint8_t*>(inputs[0]), static_cast<uint8_t*>(output));
+    return Status::Ok();
+  }
+  if (copy_) {
+    std::memcpy(output, inputs[0], y_bytes_);
+    return Status::Ok();
+  }
+  return WithInt8Type(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    RunBilinear(static_cast<const T*>(inputs[0]), static_cast<T*>(output));
+    return Status::Ok();
+  });
+}
+
+void ResampleOp::RunNearest(const uint8_t* xb, uint8_t* yb) const {
+  const ResampleGeometry& g = g_;
+  const size_t OD = g.output[0], OH = g.output[1], OW = g.output[2];
+  const size_t* source[3] = {source_.data(), source_.data() + OD, source_.data() + OD + OH};
   const size_t in_spatial = g.input[0] * g.input[1] * g.input[2];
   const size_t out_spatial = OD * OH * OW;
   const size_t in_row = g.input[2], in_plane = g.input[1] * g.input[2];
   const size_t C = g.channels;
-  // 8-bit values are copied as bytes whatever their signedness.
-  const uint8_t* xb = static_cast<const uint8_t*>(x);
-  uint8_t* yb = static_cast<uint8_t*>(y);
   // An output row whose source row is the previous output row's (an upsample repeats each
   // source row) is a copy of that row, made within a task (rows [begin, end)).
-  if (layout == PoolLayout::kChannelsLast) {
+  if (layout_ == PoolLayout::kChannelsLast) {
     // Tasks are output rows (n, od, oh): OW pixels of C bytes, each one source pixel's.
     const size_t row_bytes = OW * C;
     ParallelOverRange(g.batch * OD * OH, row_bytes, [&](size_t begin, size_t end) {
@@ -132,13 +176,12 @@ Status UpsampleNearest(const ResampleGeometry& g, QDType dtype, PoolLayout layou
         previous_src = src;
       }
     });
-    return Status::Ok();
+    return;
   }
   // Contiguous: tasks are output rows (n, c, od, oh) of OW bytes gathered from one source row.
-  // A doubling along W (source column ow / 2, as scaleFactor 2 gives) duplicates each byte.
+  // A doubling along W duplicates each byte (doubled_, found at Prepare).
   const size_t* cols = source[2];
-  bool doubled = OW == 2 * g.input[2];
-  for (size_t ow = 0; doubled && ow < OW; ++ow) doubled = cols[ow] == ow / 2;
+  const bool doubled = doubled_;
   ParallelOverRange(g.batch * C * OD * OH, OW, [&](size_t begin, size_t end) {
     const uint8_t* previous_src = nullptr;
     for (size_t r = begin; r < end; ++r) {
@@ -159,79 +202,79 @@ Status UpsampleNearest(const ResampleGeometry& g, QDType dtype, PoolLayout layou
       previous_src = src;
     }
   });
-  return Status::Ok();
+}
+
+template <typename T>
+void ResampleOp::RunBilinear(const T* xt, T* yt) const {
+  const ResampleGeometry& g = g_;
+  const int64_t W = static_cast<int64_t>(g.input[2]);
+  const size_t OH = g.output[1], OW = g.output[2], C = g.channels;
+  const size_t in_plane = g.input[1] * g.input[2], out_plane = OH * OW;
+  const std::vector<Tap>& rows = rows_;
+  const std::vector<Tap>& cols = cols_;
+  const float zp = static_cast<float>(zero_point_);
+  const float qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
+  if (layout_ == PoolLayout::kChannelsLast) {
+    // Channels last: the dispatched kernel does a pixel's channels (the weighted sum as GCC
+    // contracted it in torch's NHWC kernel: its vector part for channels below C rounded down to
+    // 8, its scalar tail for the rest; found value by value, test/resample-ops.test.ts pins it).
+    auto* kernel = KernelsFor<T>::Bilinear(Dispatch());
+    ParallelOverRange(g.batch * out_plane, C * 8, [&](size_t begin, size_t end) {
+      BilinearParams params;
+      params.zero_point = zp;
+      params.qmin = qmin;
+      params.qmax = qmax;
+      params.vector_channels = C / 8 * 8;
+      for (size_t p = begin; p < end; ++p) {
+        const size_t n = p / out_plane, o = p % out_plane;
+        const Tap& r = rows[o / OW];
+        const Tap& c = cols[o % OW];
+        const size_t ws = static_cast<size_t>(c.step) * C;
+        const size_t hs = static_cast<size_t>(r.step) * static_cast<size_t>(W) * C;
+        const T* q00 = xt + (n * in_plane + static_cast<size_t>(r.index * W + c.index)) * C;
+        params.r0 = r.l0;
+        params.r1 = r.l1;
+        params.c0 = c.l0;
+        params.c1 = c.l1;
+        kernel(C, q00, q00 + ws, q00 + hs, q00 + hs + ws, yt + p * C, &params);
+      }
+    });
+    return;
+  }
+  // Contiguous: torch's baseline-compiled NCHW kernel, whose products are rounded one by one.
+  // Tasks are output rows (plane, oh), written left to right.
+  ParallelOverRange(g.batch * C * OH, OW * 8, [&](size_t begin, size_t end) {
+    for (size_t row = begin; row < end; ++row) {
+      const size_t plane = row / OH;
+      const Tap& r = rows[row % OH];
+      const T* src = xt + plane * in_plane + static_cast<size_t>(r.index * W);
+      const size_t hs = static_cast<size_t>(r.step) * static_cast<size_t>(W);  // a step down in the input
+      T* out = yt + row * OW;
+      for (size_t ow = 0; ow < OW; ++ow) {
+        const Tap& c = cols[ow];
+        const T* q = src + c.index;
+        const size_t ws = static_cast<size_t>(c.step);
+        const float q00 = static_cast<float>(q[0]), q01 = static_cast<float>(q[ws]);
+        const float q10 = static_cast<float>(q[hs]), q11 = static_cast<float>(q[hs + ws]);
+        const float t = r.l0 * (c.l0 * q00 + c.l1 * q01) + r.l1 * (c.l0 * q10 + c.l1 * q11) - zp;
+        out[ow] = static_cast<T>(std::min(std::max(std::nearbyint(t) + zp, qmin), qmax));
+      }
+    }
+  });
+}
+
+Status UpsampleNearest(const ResampleGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes,
+                       void* y, size_t y_bytes) {
+  std::shared_ptr<const ResampleOp> op;
+  QK_RETURN_IF_ERROR(ResampleOp::Prepare(ResampleMode::kNearest, g, dtype, layout, false, 0, &op));
+  return RunOnBuffers(*op, x, x_bytes, y, y_bytes);
 }
 
 Status UpsampleBilinear(const ResampleGeometry& g, QDType dtype, PoolLayout layout, bool align_corners,
                         int32_t zero_point, const void* x, size_t x_bytes, void* y, size_t y_bytes) {
-  QK_RETURN_IF_ERROR(CheckResample(g, dtype, x_bytes, y_bytes, x, y));
-  if (g.input[0] != 1 || g.output[0] != 1) return Status::RangeError("Expected a 4-D input for bilinear mode");
-  QK_RETURN_IF_ERROR(CheckInputZeroPoint(zero_point, dtype));
-  const int64_t H = static_cast<int64_t>(g.input[1]), W = static_cast<int64_t>(g.input[2]);
-  const size_t OH = g.output[1], OW = g.output[2], C = g.channels;
-  const size_t in_plane = g.input[1] * g.input[2], out_plane = OH * OW;
-  if (g.input[1] == OH && g.input[2] == OW) {
-    std::memcpy(y, x, g.batch * C * in_plane);
-    return Status::Ok();
-  }
-  const bool last = layout == PoolLayout::kChannelsLast;
-  const std::vector<Tap> rows = LinearTaps(H, static_cast<int64_t>(OH), align_corners, g.scale_factor[1], last);
-  const std::vector<Tap> cols = LinearTaps(W, static_cast<int64_t>(OW), align_corners, g.scale_factor[2], last);
-  return WithInt8Type(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    const T* xt = static_cast<const T*>(x);
-    T* yt = static_cast<T*>(y);
-    const float zp = static_cast<float>(zero_point);
-    const float qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
-    if (last) {
-      // Channels last: the dispatched kernel does a pixel's channels (the weighted sum as GCC
-      // contracted it in torch's NHWC kernel: its vector part for channels below C rounded down to
-      // 8, its scalar tail for the rest; found value by value, test/resample-ops.test.ts pins it).
-      auto* kernel = KernelsFor<T>::Bilinear(Dispatch());
-      ParallelOverRange(g.batch * out_plane, C * 8, [&](size_t begin, size_t end) {
-        BilinearParams params;
-        params.zero_point = zp;
-        params.qmin = qmin;
-        params.qmax = qmax;
-        params.vector_channels = C / 8 * 8;
-        for (size_t p = begin; p < end; ++p) {
-          const size_t n = p / out_plane, o = p % out_plane;
-          const Tap& r = rows[o / OW];
-          const Tap& c = cols[o % OW];
-          const size_t ws = static_cast<size_t>(c.step) * C;
-          const size_t hs = static_cast<size_t>(r.step) * static_cast<size_t>(W) * C;
-          const T* q00 = xt + (n * in_plane + static_cast<size_t>(r.index * W + c.index)) * C;
-          params.r0 = r.l0;
-          params.r1 = r.l1;
-          params.c0 = c.l0;
-          params.c1 = c.l1;
-          kernel(C, q00, q00 + ws, q00 + hs, q00 + hs + ws, yt + p * C, &params);
-        }
-      });
-      return Status::Ok();
-    }
-    // Contiguous: torch's baseline-compiled NCHW kernel, whose products are rounded one by one.
-    // Tasks are output rows (plane, oh), written left to right.
-    ParallelOverRange(g.batch * C * OH, OW * 8, [&](size_t begin, size_t end) {
-      for (size_t row = begin; row < end; ++row) {
-        const size_t plane = row / OH;
-        const Tap& r = rows[row % OH];
-        const T* src = xt + plane * in_plane + static_cast<size_t>(r.index * W);
-        const size_t hs = static_cast<size_t>(r.step) * static_cast<size_t>(W);  // a step down in the input
-        T* out = yt + row * OW;
-        for (size_t ow = 0; ow < OW; ++ow) {
-          const Tap& c = cols[ow];
-          const T* q = src + c.index;
-          const size_t ws = static_cast<size_t>(c.step);
-          const float q00 = static_cast<float>(q[0]), q01 = static_cast<float>(q[ws]);
-          const float q10 = static_cast<float>(q[hs]), q11 = static_cast<float>(q[hs + ws]);
-          const float t = r.l0 * (c.l0 * q00 + c.l1 * q01) + r.l1 * (c.l0 * q10 + c.l1 * q11) - zp;
-          out[ow] = static_cast<T>(std::min(std::max(std::nearbyint(t) + zp, qmin), qmax));
-        }
-      }
-    });
-    return Status::Ok();
-  });
+  std::shared_ptr<const ResampleOp> op;
+  QK_RETURN_IF_ERROR(ResampleOp::Prepare(ResampleMode::kBilinear, g, dtype, layout, align_corners, zero_point, &op));
+  return RunOnBuffers(*op, x, x_bytes, y, y_bytes);
 }
 
 }  // namespace qk

@@ -20,8 +20,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "base/status.h"
+#include "ops/op.h"
 #include "ops/pool.h"
 #include "ops/quantize.h"
 
@@ -35,6 +38,50 @@ struct ResampleGeometry {
   double scale_factor[3] = {0, 0, 0};  // 0: not given (the sizes decide)
 };
 
+enum class ResampleMode { kNearest, kBilinear };
+
+// The prepared resampling op (ops/op.h): Prepare checks the geometry and builds the source index
+// tables (nearest) or the taps (bilinear) once; Run reads them, allocating nothing.
+class ResampleOp final : public Op {
+ public:
+  // align_corners and zero_point are read by bilinear only, which is 2-D (g.input[0] and
+  // g.output[0] must be 1).
+  static Status Prepare(ResampleMode mode, const ResampleGeometry& g, QDType dtype, PoolLayout layout, bool align_corners,
+                        int32_t zero_point, std::shared_ptr<const ResampleOp>* out);
+
+  const char* name() const override { return mode_ == ResampleMode::kNearest ? "upsample_nearest" : "upsample_bilinear"; }
+  size_t input_count() const override { return 1; }
+  size_t input_bytes(size_t) const override { return x_bytes_; }
+  size_t output_bytes() const override { return y_bytes_; }
+  Status Run(const void* const* inputs, void* output, void* scratch) const override;
+
+  // One bilinear tap along a dim: the first source index, the step to the second (0 at the edge), the weights.
+  struct Tap {
+    int64_t index;
+    int64_t step;
+    float l0;
+    float l1;
+  };
+
+ private:
+  ResampleOp() = default;
+  void RunNearest(const uint8_t* x, uint8_t* y) const;
+  template <typename T>
+  void RunBilinear(const T* x, T* y) const;
+
+  ResampleMode mode_ = ResampleMode::kNearest;
+  ResampleGeometry g_;
+  QDType dtype_ = QDType::kQUInt8;
+  PoolLayout layout_ = PoolLayout::kChannelsFirst;
+  int32_t zero_point_ = 0;
+  size_t x_bytes_ = 0, y_bytes_ = 0;
+  std::vector<size_t> source_;  // nearest: the source index of each output D, then H, then W coordinate
+  bool doubled_ = false;        // nearest: W doubles (source column ow / 2)
+  bool copy_ = false;           // bilinear with equal sizes: a copy (PyTorch's special case)
+  std::vector<Tap> rows_, cols_;  // bilinear
+};
+
+// One call: Prepare, the buffers checked, Run (the C++ tests' entry points).
 Status UpsampleNearest(const ResampleGeometry& g, QDType dtype, PoolLayout layout, const void* x, size_t x_bytes,
                        void* y, size_t y_bytes);
 
