@@ -185,16 +185,20 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
-// The sync linear through the general path: Napi::CallbackInfo, PrepareLinear and RunSync, errors thrown to JS.
-napi_value LinearSyncGeneral(napi_env env, napi_callback_info cbinfo) {
+// A sync op through the general path: Napi::CallbackInfo, `prepare` and RunSync, errors thrown
+// to JS (what a fast path falls back to).
+template <Prepare prepare>
+napi_value SyncGeneral(napi_env env, napi_callback_info cbinfo) {
   try {
     Napi::CallbackInfo info(env, cbinfo);
-    return RunSync<PrepareLinear>(info);
+    return RunSync<prepare>(info);
   } catch (const Napi::Error& error) {
     error.ThrowAsJavaScriptException();
     return nullptr;
   }
 }
+
+napi_value LinearSyncGeneral(napi_env env, napi_callback_info cbinfo) { return SyncGeneral<PrepareLinear>(env, cbinfo); }
 
 // A number argument the fast path accepts: an integer in [0, max] (so also one ArgSize / ArgInt64 accept).
 bool FastInteger(napi_env env, napi_value value, double max, double* out) {
@@ -225,8 +229,34 @@ bool FastUint8Input(napi_env env, napi_value value, const uint8_t** data, size_t
   return true;
 }
 
+// A fast-path call's first kArgs arguments and its weight handle (argv[0]: a Handle, not
+// released), or null when the call is not one the fast path takes (the general path then
+// reads the arguments again and names what is wrong).
+template <typename Handle, size_t kArgs>
+const Handle* FastHandle(napi_env env, napi_callback_info cbinfo, napi_value (&argv)[kArgs]) {
+  size_t argc = kArgs;
+  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok || argc < kArgs) return nullptr;
+  const NativeHandle* holder = HandleOrNull(env, argv[0]);
+  if (holder == nullptr || holder->kind != Handle::kKind) return nullptr;
+  const Handle* handle = static_cast<const Handle*>(holder);
+  return handle->weights ? handle : nullptr;
+}
+
+// Whether a JS exception is pending (a failed N-API call that threw: the fast path returns at once).
+bool ExceptionPending(napi_env env) {
+  bool pending = false;
+  return napi_is_exception_pending(env, &pending) == napi_ok && pending;
+}
+
+// A fast path's return: `y`, or the error `status` names thrown to JS.
+napi_value FastResult(napi_env env, const Status& status, napi_value y) {
+  if (status.ok()) return y;
+  ErrorFromStatus(env, status).ThrowAsJavaScriptException();
+  return nullptr;
+}
+
 // A fresh Uint8Array of `length` bytes made with raw N-API for a fast path's result, or null
-// (then nothing is pending, unless V8 threw, which the caller checks).
+// (then nothing is pending unless V8 threw: ExceptionPending).
 napi_value FastUint8Output(napi_env env, size_t length, uint8_t** data) {
   napi_value buffer = nullptr, array = nullptr;
   void* bytes = nullptr;
@@ -259,16 +289,9 @@ struct LinearFastCall {
 // a traced linear step (linearTrace) give the same bits (test/trace-steps-ops.test.ts checks it). The
 // weights stay alive: the handle argument holds them for the duration of this call.
 napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
-  constexpr size_t kArgs = 9;
-  size_t argc = kArgs;
-  napi_value argv[kArgs];
-  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok || argc < kArgs) {
-    return LinearSyncGeneral(env, cbinfo);
-  }
-  const NativeHandle* holder = HandleOrNull(env, argv[0]);
-  if (holder == nullptr || holder->kind != LinearHandle::kKind) return LinearSyncGeneral(env, cbinfo);
-  const LinearHandle* handle = static_cast<const LinearHandle*>(holder);
-  if (!handle->weights) return LinearSyncGeneral(env, cbinfo);  // released: the general path says so
+  napi_value argv[9];
+  const LinearHandle* handle = FastHandle<LinearHandle>(env, cbinfo, argv);
+  if (handle == nullptr) return LinearSyncGeneral(env, cbinfo);
   const LinearWeights& weights = *handle->weights;
   const uint8_t* x_data = nullptr;
   size_t x_length = 0;
@@ -286,11 +309,7 @@ napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
   }
   uint8_t* y_data = nullptr;
   const napi_value y_array = FastUint8Output(env, y_count, &y_data);
-  if (y_array == nullptr) {
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return nullptr;
-    return LinearSyncGeneral(env, cbinfo);
-  }
+  if (y_array == nullptr) return ExceptionPending(env) ? nullptr : LinearSyncGeneral(env, cbinfo);
   call.weights = &weights;
   call.x = x_data;
   call.rows = static_cast<size_t>(rows);
@@ -304,11 +323,7 @@ napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
     return LinearU8(*call.weights, call.x, call.rows, call.x_scale, call.x_zero_point, call.y_scale, call.y_zero_point,
                     call.relu, call.y, call.engine);
   });
-  if (!status.ok()) {
-    ErrorFromStatus(env, status).ThrowAsJavaScriptException();
-    return nullptr;
-  }
-  return y_array;
+  return FastResult(env, status, y_array);
 }
 
 // linearDynamic(handle, x: Float32Array, rows, reduceRange, relu) -> Float32Array
@@ -488,16 +503,7 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
-// The sync conv through the general path: Napi::CallbackInfo, PrepareConv and RunSync, errors thrown to JS.
-napi_value ConvSyncGeneral(napi_env env, napi_callback_info cbinfo) {
-  try {
-    Napi::CallbackInfo info(env, cbinfo);
-    return RunSync<PrepareConv>(info);
-  } catch (const Napi::Error& error) {
-    error.ThrowAsJavaScriptException();
-    return nullptr;
-  }
-}
+napi_value ConvSyncGeneral(napi_env env, napi_callback_info cbinfo) { return SyncGeneral<PrepareConv>(env, cbinfo); }
 
 // Outputs the conv fast path makes itself: up to NewUninitializedOutput's threshold, below
 // which the zero fill costs less than a Buffer; larger outputs take the general path.
@@ -512,16 +518,9 @@ constexpr size_t kFastConvOutputBytes = size_t{4} << 10;
 // and a traced conv step give the same bits. The handle argument keeps the weights alive for
 // the duration of this call.
 napi_value ConvSync(napi_env env, napi_callback_info cbinfo) {
-  constexpr size_t kArgs = 13;
-  size_t argc = kArgs;
-  napi_value argv[kArgs];
-  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok || argc < kArgs) {
-    return ConvSyncGeneral(env, cbinfo);
-  }
-  const NativeHandle* holder = HandleOrNull(env, argv[0]);
-  if (holder == nullptr || holder->kind != ConvHandle::kKind) return ConvSyncGeneral(env, cbinfo);
-  const ConvHandle* handle = static_cast<const ConvHandle*>(holder);
-  if (!handle->weights) return ConvSyncGeneral(env, cbinfo);  // released: the general path says so
+  napi_value argv[13];
+  const ConvHandle* handle = FastHandle<ConvHandle>(env, cbinfo, argv);
+  if (handle == nullptr) return ConvSyncGeneral(env, cbinfo);
   const ConvWeights& weights = *handle->weights;
   const ConvGeometry& g = weights.geometry;
   const uint8_t* x = nullptr;
@@ -565,11 +564,7 @@ napi_value ConvSync(napi_env env, napi_callback_info cbinfo) {
   }
   uint8_t* y = nullptr;
   const napi_value y_array = FastUint8Output(env, y_count, &y);
-  if (y_array == nullptr) {
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return nullptr;
-    return ConvSyncGeneral(env, cbinfo);
-  }
+  if (y_array == nullptr) return ExceptionPending(env) ? nullptr : ConvSyncGeneral(env, cbinfo);
   const QEngine engine = ActiveQEngine();  // read at the call, as PrepareConv does
   const ConvLayout x_layout = layout == 1 ? ConvLayout::kChannelsLast : ConvLayout::kContiguous;
   const bool out_channels_last = layout != 0;
@@ -581,11 +576,7 @@ napi_value ConvSync(napi_env env, napi_callback_info cbinfo) {
                   static_cast<int32_t>(x_zero_point), y_scale, static_cast<int32_t>(y_zero_point), relu, y, engine,
                   out_channels_last, nullptr, stage.get());
   });
-  if (!status.ok()) {
-    ErrorFromStatus(env, status).ThrowAsJavaScriptException();
-    return nullptr;
-  }
-  return y_array;
+  return FastResult(env, status, y_array);
 }
 
 }  // namespace
