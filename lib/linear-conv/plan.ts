@@ -204,17 +204,8 @@ export interface ConvExtra {
  * returns it under every engine (conv1d strides (C*L, 1, C)); layout changes what later ops
  * compute (average pooling rounds per layout). `extra` (ConvAdd) is added before the ReLU.
  */
-export function planConv(
-  packed: PackedWeight,
-  spec: ConvSpec,
-  input: unknown,
-  inputName: string,
-  scale: number,
-  zeroPoint: number,
-  relu: boolean,
-  extra?: ConvExtra,
-): OpPlan<QTensor> {
-  return convPlan(setupConv(packed, spec, input, inputName, scale, zeroPoint, relu, extra));
+export function planConv(...args: Parameters<typeof setupConv>): OpPlan<QTensor> {
+  return convPlan(setupConv(...args));
 }
 
 /** The binding's conv arguments (native.conv's, in order). */
@@ -303,8 +294,9 @@ function setupConv(
  * One eager conv module call's key and what planConv derived for it; no tensor (the cache
  * must not keep a call's buffers alive). The key: the module's packed weight and spec (by
  * identity: both are immutable, and setWeightBias / loadStateDict / a dispose replace the
- * module's whole object), relu, and the input's shape and strides compared by value (never an
- * array's identity). The qparams are not in the key: they are read and passed on each call.
+ * module's whole object), relu, and the input's shape and strides compared by value (the
+ * same frozen array, tested first, has the same values). The qparams are not in the key:
+ * they are read and passed on each call.
  */
 interface ConvEntry {
   readonly packed: PackedWeight;
