@@ -8,7 +8,7 @@ import { QTensor, makePerTensorQuantizedTensor } from '../qtensor';
 import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
-import { checkZeroPointU8, fastOutputQParams, newLinearFastCache, planConv, planLinear, planLinearDynamic, runLinearFast } from './plan';
+import { ConvCache, checkZeroPointU8, convForward, fastOutputQParams, newLinearFastCache, planConv, planLinear, planLinearDynamic, runLinearFast } from './plan';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec, outputPaddingFor, tupleRepr, weightShape } from './params';
 import { PackedWeight, packConv, packLinear, releasePacked, repackConv, unpackBias, unpackWeight } from './weights';
 
@@ -346,6 +346,8 @@ abstract class ConvBase extends Module {
   protected packed: PackedWeight;
   // Transposed forward(x, outputSize) with another outputPadding: the repack, kept for the next call.
   private repacked: { key: string; packed: PackedWeight } | null = null;
+  /** The derived state eager forwards reuse (private: not an attribute torch has). */
+  readonly #fast = new ConvCache();
 
   constructor(dims: 1 | 2 | 3, transposed: boolean, inChannels: number, outChannels: number, kernelSize: IntOrTuple, options: unknown) {
     super();
@@ -402,6 +404,7 @@ abstract class ConvBase extends Module {
     validate.disposeOnce(this, ['packed', 'repacked'], () => {
       releasePacked(this.packed);
       if (this.repacked !== null) releasePacked(this.repacked.packed);
+      this.#fast.entry = null;
     });
     super.dispose();
   }
@@ -457,6 +460,13 @@ abstract class ConvBase extends Module {
     return planConv(packed, spec, x, 'x', scale, zeroPoint, relu, extraInput);
   }
 
+  /** @internal forward of one input (no outputSize, no extra): plan's checks, with the last call's derived state reused (convForward). */
+  protected eager(x: unknown, relu: boolean): QTensor {
+    const scale = validate.scale(this.scale, 'scale');
+    const zeroPoint = checkZeroPointU8(this.zeroPoint, 'zeroPoint');
+    return convForward(this.packed, this.spec, x, scale, zeroPoint, relu, this.#fast);
+  }
+
   /** torch's _ConvNd.extra_repr. */
   override extraRepr(): string {
     const zeros = (values: readonly number[], value: number) => values.every((v) => v === value);
@@ -480,7 +490,7 @@ abstract class SingleInputConv extends ConvBase {
   protected abstract readonly reprName: string;
 
   override forward(x: QTensor): QTensor {
-    return this.plan(x, this.relu).run();
+    return this.eager(x, this.relu);
   }
 
   /** forward off the event loop (libuv's pool): same bits. */
@@ -560,7 +570,7 @@ abstract class TransposedConv extends ConvBase {
 
   /** outputSize (spatial sizes, or the whole output shape) picks the outputPadding, as torch's float module does. */
   override forward(x: QTensor, outputSize?: readonly number[]): QTensor {
-    return this.plan(x, false, outputSize).run();
+    return outputSize === undefined ? this.eager(x, false) : this.plan(x, false, outputSize).run();
   }
 
   override forwardAsync(x: QTensor, outputSize?: readonly number[]): Promise<QTensor> {

@@ -1,4 +1,4 @@
-// The linear and conv op plans the functional forms, ops.quantized and the modules share: input checks, layouts, the native calls.
+// The linear and conv op plans the functional forms, ops.quantized and the modules share (input checks, layouts, the native calls), and the modules' eager fast paths.
 
 import { OpPlan, makePlan, paramsOf } from '../plan';
 import { activeTracer } from '../jit/hook';
@@ -6,7 +6,7 @@ import { QTensor, checkQTensor, denseOutput, wrapPerTensorOutput } from '../qten
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import { channelsLastOrder, contiguousStrides, isDenseInOrder, numelOf } from '../shape';
 import * as validate from '../validate';
-import { Activation, native } from './native';
+import { Activation, PackedHandle, native } from './native';
 import { ConvSpec, outputSpatial } from './params';
 import { PackedWeight } from './weights';
 
@@ -204,7 +204,37 @@ export interface ConvExtra {
  * returns it under every engine (conv1d strides (C*L, 1, C)); layout changes what later ops
  * compute (average pooling rounds per layout). `extra` (ConvAdd) is added before the ReLU.
  */
-export function planConv(
+export function planConv(...args: Parameters<typeof setupConv>): OpPlan<QTensor> {
+  return convPlan(setupConv(...args));
+}
+
+/** The binding's conv arguments (native.conv's, in order). */
+type ConvArgs = readonly [PackedHandle, Uint8Array, number, Float64Array, number, number, number, number, number, boolean, Uint8Array | null, number, number];
+
+/** What planConv derives for a call: the binding's arguments and the output's frozen shape. */
+interface ConvSetup {
+  readonly args: ConvArgs;
+  readonly shape: readonly number[];
+  /** The input as checked, and whether the op reads its storage in place (no copy, no extra). */
+  readonly q: QTensor;
+  readonly inPlace: boolean;
+}
+
+function convPlan(s: ConvSetup): OpPlan<QTensor> {
+  const args = s.args;
+  const shape = s.shape;
+  const scale = args[7];
+  const zeroPoint = args[8];
+  return makePlan(
+    () => native.conv(...args),
+    () => native.convAsync(...args),
+    (storage) => quint8Output(storage, shape, channelsLastOrder(shape.length), scale, zeroPoint),
+    { op: 'conv', args },
+  );
+}
+
+/** planConv's checks and derivations, every error of planConv. */
+function setupConv(
   packed: PackedWeight,
   spec: ConvSpec,
   input: unknown,
@@ -213,7 +243,7 @@ export function planConv(
   zeroPoint: number,
   relu: boolean,
   extra?: ConvExtra,
-): OpPlan<QTensor> {
+): ConvSetup {
   const q = checkQuint8(input, inputName);
   const rank = spec.dims + 2;
   if (q.dim() !== rank) {
@@ -254,13 +284,101 @@ export function planConv(
     extraScale = e.qScale();
     extraZeroPoint = e.qZeroPoint();
   }
-  const args = [packed.handle, data, batch, spatial, layout, xScale, xZeroPoint, scale, zeroPoint, relu, extraData, extraScale, extraZeroPoint] as const;
-  return makePlan(
-    () => native.conv(...args),
-    () => native.convAsync(...args),
-    (storage) => quint8Output(storage, shape, outOrder, scale, zeroPoint),
-    { op: 'conv', args },
-  );
+  const args: ConvArgs = [packed.handle, data, batch, spatial, layout, xScale, xZeroPoint, scale, zeroPoint, relu, extraData, extraScale, extraZeroPoint];
+  // denseIn reads an input dense in its order in place: channels last, or exactly row-major.
+  const inPlace = extraData === null && (order !== null || exactlyRowMajor(q.shape, q.strides));
+  return { args, shape, q, inPlace };
+}
+
+/**
+ * One eager conv module call's key and what planConv derived for it; no tensor (the cache
+ * must not keep a call's buffers alive). The key: the module's packed weight and spec (by
+ * identity: both are immutable, and setWeightBias / loadStateDict / a dispose replace the
+ * module's whole object), relu, and the input's shape and strides compared by value (the
+ * same frozen array, tested first, has the same values). The qparams are not in the key:
+ * they are read and passed on each call.
+ */
+interface ConvEntry {
+  readonly packed: PackedWeight;
+  readonly spec: ConvSpec;
+  readonly relu: boolean;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly numel: number;
+  // The binding's batch, inSpatial (a shared, never-written paramsOf array) and layout code.
+  readonly batch: number;
+  readonly spatial: Float64Array;
+  readonly layout: number;
+  // The output's frozen shape and strides (the first call's, made by the general path).
+  readonly outShape: readonly number[];
+  readonly outStrides: readonly number[];
+  readonly outNumel: number;
+}
+
+/**
+ * What a conv module's eager forwards reuse: the last call's entry. A forward used to
+ * re-derive all of it (planConv: its checks, outputSpatial, the layout tests on frozen arrays,
+ * the plan and its closures, the output's strides), ~1 us of a ~4 us call on a tiny tensor.
+ */
+export class ConvCache {
+  entry: ConvEntry | null = null;
+}
+
+/**
+ * A conv module's eager forward (one input, no outputSize): planConv(...).run(), or while not
+ * tracing, on the key of the last call (same packed weight, spec and relu; a quint8 per-tensor
+ * input of the same shape and strides whose buffer is attached), the same binding call on the
+ * derived state kept in `cache`. `scale` and `zeroPoint` are the output qparams, already
+ * checked. Any other call takes the general path, whose checks and errors are planConv's.
+ */
+export function convForward(packed: PackedWeight, spec: ConvSpec, x: unknown, scale: number, zeroPoint: number, relu: boolean, cache: ConvCache): QTensor {
+  const tracing = activeTracer() !== null;
+  const e = cache.entry;
+  if (
+    !tracing &&
+    e !== null &&
+    x instanceof QTensor &&
+    x.dtype === 'quint8' &&
+    x.qscheme === 'per_tensor_affine' &&
+    e.packed === packed &&
+    e.spec === spec &&
+    e.relu === relu &&
+    // A QTensor's shape and strides are frozen: the same array (a model's conv chain passes the
+    // cached output shape on) has the same values, and is cheaper to test than its items.
+    (e.shape === x.shape || sameDims(e.shape, x.shape)) &&
+    (e.strides === x.strides || sameDims(e.strides, x.strides)) &&
+    // A transferred buffer reads as length 0: the general path names it.
+    x.data.length >= e.numel
+  ) {
+    const data = x.data as Uint8Array;
+    // What denseIn gives for an input read in place (a cached key's input is).
+    const storage = data.length === e.numel ? data : data.subarray(0, e.numel);
+    const y = native.conv(packed.handle, storage, e.batch, e.spatial, e.layout, x.qScale(), x.qZeroPoint(), scale, zeroPoint, relu, null, 1, 0);
+    // denseOutput's length check (and its Error) for a result that does not fit the shape.
+    if (y.length !== e.outNumel) return quint8Output(y, e.outShape, channelsLastOrder(e.outShape.length), scale, zeroPoint);
+    return wrapPerTensorOutput(y, e.outShape, e.outStrides, scale, zeroPoint, 'quint8');
+  }
+  const s = setupConv(packed, spec, x, 'x', scale, zeroPoint, relu);
+  const y = convPlan(s).run();
+  const numel = s.q.numel();
+  cache.entry =
+    tracing || !s.inPlace || numel === 0
+      ? null
+      : {
+          packed,
+          spec,
+          relu,
+          shape: s.q.shape,
+          strides: s.q.strides,
+          numel,
+          batch: s.args[2],
+          spatial: s.args[3],
+          layout: s.args[4],
+          outShape: y.shape,
+          outStrides: y.strides,
+          outNumel: numelOf(y.shape),
+        };
+  return y;
 }
 
 /**

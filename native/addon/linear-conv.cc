@@ -7,6 +7,7 @@
 //
 // The binding only marshals: each call reads and checks its arguments, prepares the op
 // (ops/linear-op.h, ops/conv-op.h: the fused epilogues and ConvAdd live there) and runs it.
+// The sync linear and conv first try a fast path (LinearSync, ConvSync) for the common call.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -45,9 +46,12 @@ struct ConvHandle final : NativeHandle {
   void Drop() override {
     weights.reset();
     add_gemms = std::make_shared<ConvAddGemms>();
+    stages = std::make_shared<ConvStageCache>();
   }
   std::shared_ptr<const ConvWeights> weights;
   std::shared_ptr<ConvAddGemms> add_gemms = std::make_shared<ConvAddGemms>();
+  // The output stages of these weights for the qparams recently run (ops/conv-op.h).
+  std::shared_ptr<ConvStageCache> stages = std::make_shared<ConvStageCache>();
 };
 
 // The bytes a handle keeps alive (the original weights and about two packed copies), so V8's
@@ -181,16 +185,20 @@ PreparedOp PrepareLinear(const Napi::CallbackInfo& info, bool snapshot) {
   return op;
 }
 
-// The sync linear through the general path: Napi::CallbackInfo, PrepareLinear and RunSync, errors thrown to JS.
-napi_value LinearSyncGeneral(napi_env env, napi_callback_info cbinfo) {
+// A sync op through the general path: Napi::CallbackInfo, `prepare` and RunSync, errors thrown
+// to JS (what a fast path falls back to).
+template <Prepare prepare>
+napi_value SyncGeneral(napi_env env, napi_callback_info cbinfo) {
   try {
     Napi::CallbackInfo info(env, cbinfo);
-    return RunSync<PrepareLinear>(info);
+    return RunSync<prepare>(info);
   } catch (const Napi::Error& error) {
     error.ThrowAsJavaScriptException();
     return nullptr;
   }
 }
+
+napi_value LinearSyncGeneral(napi_env env, napi_callback_info cbinfo) { return SyncGeneral<PrepareLinear>(env, cbinfo); }
 
 // A number argument the fast path accepts: an integer in [0, max] (so also one ArgSize / ArgInt64 accept).
 bool FastInteger(napi_env env, napi_value value, double max, double* out) {
@@ -200,6 +208,64 @@ bool FastInteger(napi_env env, napi_value value, double max, double* out) {
 // A scale the fast path accepts: ArgScale's rule (positive and finite once rounded to float32).
 bool FastScale(napi_env env, napi_value value, double* out) {
   return napi_get_value_double(env, value, out) == napi_ok && ScaleOk(*out, ScaleRule::kPositiveFiniteInFloat32);
+}
+
+// An input the fast paths read in place: a non-empty Uint8Array over an attached, plain (not
+// shared) ArrayBuffer. Shared memory goes to the general path, which reads it once into a copy
+// (ArgTypedArray), as every other binding does.
+bool FastUint8Input(napi_env env, napi_value value, const uint8_t** data, size_t* length) {
+  bool is_typed_array = false, plain = false, detached = true;
+  napi_typedarray_type type = napi_int8_array;
+  void* bytes = nullptr;
+  napi_value buffer = nullptr;
+  size_t offset = 0;
+  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array ||
+      napi_get_typedarray_info(env, value, &type, length, &bytes, &buffer, &offset) != napi_ok ||
+      type != napi_uint8_array || napi_is_arraybuffer(env, buffer, &plain) != napi_ok || !plain ||
+      napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached || *length == 0 || bytes == nullptr) {
+    return false;
+  }
+  *data = static_cast<const uint8_t*>(bytes);
+  return true;
+}
+
+// A fast-path call's first kArgs arguments and its weight handle (argv[0]: a Handle, not
+// released), or null when the call is not one the fast path takes (the general path then
+// reads the arguments again and names what is wrong).
+template <typename Handle, size_t kArgs>
+const Handle* FastHandle(napi_env env, napi_callback_info cbinfo, napi_value (&argv)[kArgs]) {
+  size_t argc = kArgs;
+  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok || argc < kArgs) return nullptr;
+  const NativeHandle* holder = HandleOrNull(env, argv[0]);
+  if (holder == nullptr || holder->kind != Handle::kKind) return nullptr;
+  const Handle* handle = static_cast<const Handle*>(holder);
+  return handle->weights ? handle : nullptr;
+}
+
+// Whether a JS exception is pending (a failed N-API call that threw: the fast path returns at once).
+bool ExceptionPending(napi_env env) {
+  bool pending = false;
+  return napi_is_exception_pending(env, &pending) == napi_ok && pending;
+}
+
+// A fast path's return: `y`, or the error `status` names thrown to JS.
+napi_value FastResult(napi_env env, const Status& status, napi_value y) {
+  if (status.ok()) return y;
+  ErrorFromStatus(env, status).ThrowAsJavaScriptException();
+  return nullptr;
+}
+
+// A fresh Uint8Array of `length` bytes made with raw N-API for a fast path's result, or null
+// (then nothing is pending unless V8 threw: ExceptionPending).
+napi_value FastUint8Output(napi_env env, size_t length, uint8_t** data) {
+  napi_value buffer = nullptr, array = nullptr;
+  void* bytes = nullptr;
+  if (napi_create_arraybuffer(env, length, &bytes, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_uint8_array, length, buffer, 0, &array) != napi_ok) {
+    return nullptr;
+  }
+  *data = static_cast<uint8_t*>(bytes);
+  return array;
 }
 
 struct LinearFastCall {
@@ -223,30 +289,13 @@ struct LinearFastCall {
 // a traced linear step (linearTrace) give the same bits (test/trace-steps-ops.test.ts checks it). The
 // weights stay alive: the handle argument holds them for the duration of this call.
 napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
-  constexpr size_t kArgs = 9;
-  size_t argc = kArgs;
-  napi_value argv[kArgs];
-  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok || argc < kArgs) {
-    return LinearSyncGeneral(env, cbinfo);
-  }
-  const NativeHandle* holder = HandleOrNull(env, argv[0]);
-  if (holder == nullptr || holder->kind != LinearHandle::kKind) return LinearSyncGeneral(env, cbinfo);
-  const LinearHandle* handle = static_cast<const LinearHandle*>(holder);
-  if (!handle->weights) return LinearSyncGeneral(env, cbinfo);  // released: the general path says so
+  napi_value argv[9];
+  const LinearHandle* handle = FastHandle<LinearHandle>(env, cbinfo, argv);
+  if (handle == nullptr) return LinearSyncGeneral(env, cbinfo);
   const LinearWeights& weights = *handle->weights;
-  bool is_typed_array = false;
-  napi_typedarray_type x_type = napi_int8_array;
+  const uint8_t* x_data = nullptr;
   size_t x_length = 0;
-  void* x_data = nullptr;
-  napi_value x_buffer = nullptr;
-  size_t x_offset = 0;
-  bool detached = true;
-  if (napi_is_typedarray(env, argv[1], &is_typed_array) != napi_ok || !is_typed_array ||
-      napi_get_typedarray_info(env, argv[1], &x_type, &x_length, &x_data, &x_buffer, &x_offset) != napi_ok ||
-      x_type != napi_uint8_array || napi_is_detached_arraybuffer(env, x_buffer, &detached) != napi_ok || detached ||
-      x_length == 0 || x_data == nullptr) {
-    return LinearSyncGeneral(env, cbinfo);
-  }
+  if (!FastUint8Input(env, argv[1], &x_data, &x_length)) return LinearSyncGeneral(env, cbinfo);
   LinearFastCall call{};
   double rows = 0, x_zero_point = 0, y_zero_point = 0, activation = 0, alpha = 0;
   size_t x_count = 0, y_count = 0;
@@ -258,32 +307,23 @@ napi_value LinearSync(napi_env env, napi_callback_info cbinfo) {
       !CheckedMul(static_cast<size_t>(rows), weights.out_features, &y_count)) {
     return LinearSyncGeneral(env, cbinfo);
   }
-  napi_value y_buffer = nullptr, y_array = nullptr;
-  void* y_data = nullptr;
-  if (napi_create_arraybuffer(env, y_count, &y_data, &y_buffer) != napi_ok ||
-      napi_create_typedarray(env, napi_uint8_array, y_count, y_buffer, 0, &y_array) != napi_ok) {
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return nullptr;
-    return LinearSyncGeneral(env, cbinfo);
-  }
+  uint8_t* y_data = nullptr;
+  const napi_value y_array = FastUint8Output(env, y_count, &y_data);
+  if (y_array == nullptr) return ExceptionPending(env) ? nullptr : LinearSyncGeneral(env, cbinfo);
   call.weights = &weights;
-  call.x = static_cast<const uint8_t*>(x_data);
+  call.x = x_data;
   call.rows = static_cast<size_t>(rows);
   call.x_zero_point = static_cast<int32_t>(x_zero_point);
   call.y_zero_point = static_cast<int32_t>(y_zero_point);
   call.relu = activation == 1;
   call.engine = ActiveQEngine();
-  call.y = static_cast<uint8_t*>(y_data);
+  call.y = y_data;
   // One reference captured: the std::function keeps it in its small buffer (no allocation).
   const Status status = RunGuarded([&call] {
     return LinearU8(*call.weights, call.x, call.rows, call.x_scale, call.x_zero_point, call.y_scale, call.y_zero_point,
                     call.relu, call.y, call.engine);
   });
-  if (!status.ok()) {
-    ErrorFromStatus(env, status).ThrowAsJavaScriptException();
-    return nullptr;
-  }
-  return y_array;
+  return FastResult(env, status, y_array);
 }
 
 // linearDynamic(handle, x: Float32Array, rows, reduceRange, relu) -> Float32Array
@@ -393,6 +433,7 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   const ConvHandle* handle = ArgHandle<ConvHandle>(info, 0);
   std::shared_ptr<const ConvWeights> weights = handle->weights;
   std::shared_ptr<ConvAddGemms> add_gemms = handle->add_gemms;
+  std::shared_ptr<ConvStageCache> stages = handle->stages;
   const ConvGeometry& g = weights->geometry;
   View x = ArgInput(info, 1, napi_uint8_array, "input", &op);
   const size_t batch = ArgSize(info, 2, "batch");
@@ -435,12 +476,10 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   const Status size_status = ConvOutputSize(g, in_spatial, out_spatial);
   if (!size_status.ok()) throw ErrorFromStatus(env, size_status);
   size_t x_count = 0, y_count = 0;
-  const bool x_ok = CheckedMul(batch, g.in_channels, &x_count) && CheckedMul(x_count, in_spatial[0], &x_count) &&
-                    CheckedMul(x_count, in_spatial[1], &x_count) && CheckedMul(x_count, in_spatial[2], &x_count);
-  if (!x_ok || x_count != x.length) ThrowRange(env, "Uint8Array of batch * inChannels * prod(inSpatial) values", "input", x.holder);
-  const bool y_ok = CheckedMul(batch, g.out_channels, &y_count) && CheckedMul(y_count, out_spatial[0], &y_count) &&
-                    CheckedMul(y_count, out_spatial[1], &y_count) && CheckedMul(y_count, out_spatial[2], &y_count);
-  if (!y_ok) ThrowRange(env, "an output that fits in memory", "input", x.holder);
+  if (!ConvTensorCount(batch, g.in_channels, in_spatial, &x_count) || x_count != x.length) {
+    ThrowRange(env, "Uint8Array of batch * inChannels * prod(inSpatial) values", "input", x.holder);
+  }
+  if (!ConvTensorCount(batch, g.out_channels, out_spatial, &y_count)) ThrowRange(env, "an output that fits in memory", "input", x.holder);
   const bool has_extra = !(info[10].IsNull() || info[10].IsUndefined());
   View extra;
   if (has_extra) {
@@ -453,7 +492,8 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
     params.extra_zero_point = ArgZeroPointU8(info, 12, "extra zero point");
   }
   std::shared_ptr<const ConvOp> prepared;
-  const Status status = RunGuarded([&] { return ConvOp::Prepare(weights, add_gemms.get(), params, &prepared); });
+  const Status status =
+      RunGuarded([&] { return ConvOp::Prepare(weights, add_gemms.get(), params, &prepared, stages.get()); });
   if (!status.ok()) throw ErrorFromStatus(env, status);
   Output out = NewUninitializedOutput(env, napi_uint8_array, prepared->output_bytes());
   // The op holds the weights and the ConvAdd GEMMs it needs; the step holds the op.
@@ -461,6 +501,82 @@ PreparedOp PrepareConv(const Napi::CallbackInfo& info, bool snapshot) {
   if (has_extra) inputs.push_back(extra);
   SetStep(&op, std::make_shared<OpStep>(prepared), inputs, out);
   return op;
+}
+
+napi_value ConvSyncGeneral(napi_env env, napi_callback_info cbinfo) { return SyncGeneral<PrepareConv>(env, cbinfo); }
+
+// Outputs the conv fast path makes itself: up to NewUninitializedOutput's threshold, below
+// which the zero fill costs less than a Buffer; larger outputs take the general path.
+constexpr size_t kFastConvOutputBytes = size_t{4} << 10;
+
+// conv(...) sync, the per-call fast path, as linear's (LinearSync): reads the 13 arguments with
+// raw N-API into stack storage and runs ConvU8 in place with the handle's cached output stage,
+// with no PreparedOp, ConvOp, step or argument vector. It takes only calls every check of
+// PrepareConv passes, without `extra` (ConvAdd) and with a small output; anything else goes
+// to ConvSyncGeneral, which makes the same checks and throws the same errors. ConvU8 with
+// these arguments and this stage is exactly what ConvOp::Run calls, so the fast path, convAsync
+// and a traced conv step give the same bits. The handle argument keeps the weights alive for
+// the duration of this call.
+napi_value ConvSync(napi_env env, napi_callback_info cbinfo) {
+  napi_value argv[13];
+  const ConvHandle* handle = FastHandle<ConvHandle>(env, cbinfo, argv);
+  if (handle == nullptr) return ConvSyncGeneral(env, cbinfo);
+  const ConvWeights& weights = *handle->weights;
+  const ConvGeometry& g = weights.geometry;
+  const uint8_t* x = nullptr;
+  size_t x_length = 0;
+  if (!FastUint8Input(env, argv[1], &x, &x_length)) return ConvSyncGeneral(env, cbinfo);
+  double batch = 0, layout = 0, x_zero_point = 0, y_zero_point = 0, x_scale = 0, y_scale = 0;
+  bool relu = false;
+  napi_valuetype extra_type = napi_object;
+  if (!FastInteger(env, argv[2], 9007199254740991.0, &batch) || !FastInteger(env, argv[4], 2, &layout) ||
+      !FastScale(env, argv[5], &x_scale) || !FastInteger(env, argv[6], 255, &x_zero_point) ||
+      !FastScale(env, argv[7], &y_scale) || !FastInteger(env, argv[8], 255, &y_zero_point) ||
+      napi_get_value_bool(env, argv[9], &relu) != napi_ok || napi_typeof(env, argv[10], &extra_type) != napi_ok ||
+      (extra_type != napi_null && extra_type != napi_undefined)) {
+    return ConvSyncGeneral(env, cbinfo);
+  }
+  // inSpatial: each size read once (a shared buffer's may change under us), with PrepareConv's rule.
+  bool is_typed_array = false;
+  napi_typedarray_type spatial_type = napi_int8_array;
+  size_t spatial_length = 0;
+  void* spatial_data = nullptr;
+  if (napi_is_typedarray(env, argv[3], &is_typed_array) != napi_ok || !is_typed_array ||
+      napi_get_typedarray_info(env, argv[3], &spatial_type, &spatial_length, &spatial_data, nullptr, nullptr) != napi_ok ||
+      spatial_type != napi_float64_array || spatial_length != 3 || spatial_data == nullptr) {
+    return ConvSyncGeneral(env, cbinfo);
+  }
+  size_t in_spatial[3] = {1, 1, 1};
+  for (int d = 0; d < 3; ++d) {
+    const double v = static_cast<const double*>(spatial_data)[d];
+    if (!(v >= 0 && v <= 9007199254740991.0) || std::floor(v) != v || (d >= g.dims && v != 1)) {
+      return ConvSyncGeneral(env, cbinfo);
+    }
+    in_spatial[d] = static_cast<size_t>(v);
+  }
+  size_t out_spatial[3] = {1, 1, 1};
+  size_t x_count = 0, y_count = 0;
+  if (!ConvOutputSize(g, in_spatial, out_spatial).ok() ||
+      !ConvTensorCount(static_cast<size_t>(batch), g.in_channels, in_spatial, &x_count) || x_count != x_length ||
+      !ConvTensorCount(static_cast<size_t>(batch), g.out_channels, out_spatial, &y_count) || y_count == 0 ||
+      y_count > kFastConvOutputBytes) {
+    return ConvSyncGeneral(env, cbinfo);
+  }
+  uint8_t* y = nullptr;
+  const napi_value y_array = FastUint8Output(env, y_count, &y);
+  if (y_array == nullptr) return ExceptionPending(env) ? nullptr : ConvSyncGeneral(env, cbinfo);
+  const QEngine engine = ActiveQEngine();  // read at the call, as PrepareConv does
+  const ConvLayout x_layout = layout == 1 ? ConvLayout::kChannelsLast : ConvLayout::kContiguous;
+  const bool out_channels_last = layout != 0;
+  std::shared_ptr<const OutputStage> stage;
+  const Status status = RunGuarded([&] {
+    stage = handle->stages->Get(weights, x_scale, static_cast<int32_t>(x_zero_point), y_scale,
+                                static_cast<int32_t>(y_zero_point), relu, engine);
+    return ConvU8(weights, x, static_cast<size_t>(batch), in_spatial, x_layout, x_scale,
+                  static_cast<int32_t>(x_zero_point), y_scale, static_cast<int32_t>(y_zero_point), relu, y, engine,
+                  out_channels_last, nullptr, stage.get());
+  });
+  return FastResult(env, status, y_array);
 }
 
 }  // namespace
@@ -477,7 +593,12 @@ void RegisterLinearConvOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PrepareLinearDynamic>(env, exports, "linearDynamic");
   exports.Set("convPrepack", Napi::Function::New(env, ConvPrepack, "convPrepack"));
   exports.Set("convUnpack", Napi::Function::New(env, ConvUnpack, "convUnpack"));
-  DefineOp<PrepareConv>(env, exports, "conv");
+  // conv's sync entry is the fast path above (raw N-API); convAsync and convTrace are DefineOp's forms.
+  napi_value conv_sync = nullptr;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, "conv", NAPI_AUTO_LENGTH, ConvSync, nullptr, &conv_sync));
+  exports.Set("conv", Napi::Value(env, conv_sync));
+  exports.Set("convAsync", Napi::Function::New(env, RunAsync<PrepareConv>, "convAsync"));
+  exports.Set("convTrace", Napi::Function::New(env, RunTrace<PrepareConv>, "convTrace", const_cast<char*>("conv")));
 }
 
 }  // namespace addon

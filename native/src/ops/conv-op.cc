@@ -1,4 +1,4 @@
-// The prepared conv op: checks once at Prepare; per run the integer conv or ConvAdd's fp32 path (see conv-op.h).
+// The prepared conv op: checks once at Prepare; per run the integer conv or ConvAdd's fp32 path; the per-handle output-stage cache (see conv-op.h).
 #include "ops/conv-op.h"
 
 #include <algorithm>
@@ -16,13 +16,12 @@ namespace {
 // Output pixels per im2col block of ConvAdd.
 constexpr size_t kAddBlock = 64;
 
-// n * channels * prod(spatial), false on overflow.
-bool TensorCount(size_t n, size_t channels, const size_t spatial[3], size_t* count) {
+}  // namespace
+
+bool ConvTensorCount(size_t n, size_t channels, const size_t spatial[3], size_t* count) {
   return CheckedMul(n, channels, count) && CheckedMul(*count, spatial[0], count) &&
          CheckedMul(*count, spatial[1], count) && CheckedMul(*count, spatial[2], count);
 }
-
-}  // namespace
 
 Status ConvAddGemms::Get(const ConvWeights& weights, std::vector<std::shared_ptr<GemmWeights>>* out) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -45,8 +44,36 @@ Status ConvAddGemms::Get(const ConvWeights& weights, std::vector<std::shared_ptr
   return Status::Ok();
 }
 
+std::shared_ptr<const OutputStage> ConvStageCache::Get(const ConvWeights& weights, double x_scale,
+                                                       int32_t x_zero_point, double y_scale, int32_t y_zero_point,
+                                                       bool relu, QEngine engine) {
+  // The scales are checked positive and finite before they get here, so == on them is equality
+  // of their bits (no NaN, no signed zero).
+  const auto same = [&](const Entry& e) {
+    return e.weights == &weights && e.x_scale == x_scale && e.y_scale == y_scale && e.x_zero_point == x_zero_point &&
+           e.y_zero_point == y_zero_point && e.relu == relu && e.engine == engine;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Entry& e : entries_) {
+      if (same(e)) return e.stage;
+    }
+  }
+  // Made outside the lock (another thread may make the same one meanwhile: both are equal).
+  auto stage = std::make_shared<const OutputStage>(
+      ConvOutputStage(weights, x_scale, x_zero_point, y_scale, y_zero_point, relu, engine));
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const Entry& e : entries_) {
+    if (same(e)) return e.stage;
+  }
+  Entry& slot = entries_[next_];
+  next_ = (next_ + 1) % kEntries;
+  slot = Entry{&weights, x_scale, y_scale, x_zero_point, y_zero_point, relu, engine, stage};
+  return stage;
+}
+
 Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms* add_gemms, const ConvParams& params,
-                       std::shared_ptr<const ConvOp>* out) {
+                       std::shared_ptr<const ConvOp>* out, ConvStageCache* stages) {
   if (weights == nullptr) return Status::TypeError(Expected("packed weights", "weight", "null"));
   const ConvGeometry& g = weights->geometry;
   QK_RETURN_IF_ERROR(CheckQuint8Scale(params.x_scale, "input scale"));
@@ -55,10 +82,10 @@ Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms*
   QK_RETURN_IF_ERROR(CheckQuint8ZeroPoint(params.y_zero_point, "zeroPoint"));
   auto op = std::shared_ptr<ConvOp>(new ConvOp);
   QK_RETURN_IF_ERROR(ConvOutputSize(g, params.in_spatial, op->out_spatial_));
-  if (!TensorCount(params.batch, g.in_channels, params.in_spatial, &op->x_count_)) {
+  if (!ConvTensorCount(params.batch, g.in_channels, params.in_spatial, &op->x_count_)) {
     return Status::RangeError(Expected("an input that fits in memory", "input", "a larger shape"));
   }
-  if (!TensorCount(params.batch, g.out_channels, op->out_spatial_, &op->y_count_)) {
+  if (!ConvTensorCount(params.batch, g.out_channels, op->out_spatial_, &op->y_count_)) {
     return Status::RangeError(Expected("an output that fits in memory", "input", "a larger shape"));
   }
   if (params.add) {
@@ -80,9 +107,12 @@ Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms*
       return Status::RangeError(Expected("a weight whose size fits in memory", "weight", "a larger shape"));
     }
   }
-  if (!params.add) {
-    op->stage_ = ConvOutputStage(*weights, params.x_scale, params.x_zero_point, params.y_scale, params.y_zero_point,
-                                 params.relu, params.engine);
+  if (!params.add && stages != nullptr) {
+    op->stage_ = stages->Get(*weights, params.x_scale, params.x_zero_point, params.y_scale, params.y_zero_point,
+                             params.relu, params.engine);
+  } else if (!params.add) {
+    op->stage_ = std::make_shared<const OutputStage>(ConvOutputStage(
+        *weights, params.x_scale, params.x_zero_point, params.y_scale, params.y_zero_point, params.relu, params.engine));
   }
   op->weights_ = std::move(weights);
   op->params_ = params;
@@ -96,7 +126,7 @@ Status ConvOp::Run(const void* const* inputs, void* output, void* scratch) const
   auto* y = static_cast<uint8_t*>(output);
   if (!p.add) {
     return ConvU8(*weights_, x, p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point, p.y_scale, p.y_zero_point,
-                  p.relu, y, p.engine, p.out_channels_last, nullptr, &stage_);
+                  p.relu, y, p.engine, p.out_channels_last, nullptr, stage_.get());
   }
   if (scratch == nullptr) return Status::TypeError(Expected("a scratch buffer", "scratch", "null"));
   return RunAdd(x, static_cast<const uint8_t*>(inputs[1]), y, scratch);
@@ -107,7 +137,7 @@ Status ConvOp::RunWithEpilogue(const void* x, void* y, const ConvEpilogue& epilo
   if (p.add) return Status::Error("qkernels: internal error: ConvAdd has no epilogue form");
   return ConvU8(*weights_, static_cast<const uint8_t*>(x), p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point,
                 p.y_scale, p.y_zero_point, p.relu, static_cast<uint8_t*>(y), p.engine, p.out_channels_last, &epilogue,
-                &stage_);
+                stage_.get());
 }
 
 Status ConvOp::RunAdd(const uint8_t* x, const uint8_t* extra, uint8_t* y, void* scratch) const {

@@ -1,4 +1,4 @@
-// The prepared conv op (Conv, ConvReLU, ConvAdd, ConvAddReLU, ConvTranspose): one Prepare, one Run on buffers.
+// The prepared conv op (Conv, ConvReLU, ConvAdd, ConvAddReLU, ConvTranspose): one Prepare, one Run on buffers; the per-handle caches it draws on.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +27,37 @@ class ConvAddGemms {
   std::vector<std::shared_ptr<GemmWeights>> groups_;
 };
 
+// n * channels * prod(spatial[0..2]): a conv tensor's element count; false on overflow.
+bool ConvTensorCount(size_t n, size_t channels, const size_t spatial[3], size_t* count);
+
+// The integer conv's output stages (ConvOutputStage) of one ConvWeights, kept for the qparams
+// recently run: making one costs a division or two per output channel, most of a small conv's
+// ConvOp::Prepare, and an eager module runs the same qparams on every call. Keyed by value on
+// everything the stage reads besides the weights (x_scale, x_zero_point, y_scale, y_zero_point,
+// relu, engine) and on the weights' address; one cache per weight handle, which owns the weights
+// for as long as the cache (so an address is never another weights'). A stage is immutable and
+// shared: an op keeps its own reference, so evicting it never changes a prepared op. Bounded
+// (kEntries, replaced in turn); thread-safe.
+class ConvStageCache {
+ public:
+  std::shared_ptr<const OutputStage> Get(const ConvWeights& weights, double x_scale, int32_t x_zero_point,
+                                         double y_scale, int32_t y_zero_point, bool relu, QEngine engine);
+
+ private:
+  static constexpr size_t kEntries = 8;
+  struct Entry {
+    const ConvWeights* weights = nullptr;  // null: an empty slot
+    double x_scale = 0, y_scale = 0;
+    int32_t x_zero_point = 0, y_zero_point = 0;
+    bool relu = false;
+    QEngine engine = QEngine::kFbgemm;
+    std::shared_ptr<const OutputStage> stage;
+  };
+  std::mutex mutex_;
+  Entry entries_[kEntries];
+  size_t next_ = 0;  // the slot the next new stage replaces
+};
+
 struct ConvParams {
   size_t batch = 1;
   size_t in_spatial[3] = {1, 1, 1};      // 1 for unused dims
@@ -50,8 +81,9 @@ struct ConvParams {
 class ConvOp final : public Op {
  public:
   // add_gemms: the handle's ConvAdd GEMMs (needed when params.add; built here on first use).
+  // stages: the handle's output stages, or null (the op then makes its own).
   static Status Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms* add_gemms, const ConvParams& params,
-                        std::shared_ptr<const ConvOp>* out);
+                        std::shared_ptr<const ConvOp>* out, ConvStageCache* stages = nullptr);
 
   const char* name() const override { return params_.add ? "conv_add" : "conv"; }
   OpKind kind() const override { return OpKind::kConv; }
@@ -75,7 +107,8 @@ class ConvOp final : public Op {
   std::shared_ptr<const ConvWeights> weights_;
   std::vector<std::shared_ptr<GemmWeights>> add_gemms_;
   ConvParams params_;
-  OutputStage stage_;  // the integer conv's output stage, made once (ConvOutputStage)
+  // The integer conv's output stage (ConvOutputStage), made once or shared from the handle's cache.
+  std::shared_ptr<const OutputStage> stage_;
   size_t out_spatial_[3] = {1, 1, 1};
   size_t x_count_ = 0, y_count_ = 0, scratch_bytes_ = 0;
 };
