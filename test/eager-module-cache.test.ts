@@ -1,26 +1,10 @@
 // nn.Upsample, nnq.Embedding and nnq.EmbeddingBag eager forwards (which reuse derived state between calls) against the general path, as the modules' settings and inputs change.
-import { jit, nn, nnq, ops, qF, QTensor, quantizePerTensor, Tensor, tensor } from '..';
+import { jit, nn, nnq, ops, qF, QTensor, Tensor, tensor } from '..';
 import { detach, thrown } from './helpers/errors';
+import { expectSameQ, seededInputs } from './helpers/eager';
 import { Rng, testSeed } from './helpers/random';
 
-const rng = new Rng(testSeed('eager-module-cache'));
-
-function floats(n: number): Float32Array {
-  return Float32Array.from({ length: n }, () => rng.range(-2, 2));
-}
-
-function qinput(shape: number[], dtype: 'quint8' | 'qint8' = 'quint8', scale = 1 / 32, zeroPoint = dtype === 'quint8' ? 128 : 0): QTensor {
-  return quantizePerTensor(tensor(floats(shape.reduce((a, b) => a * b, 1)), shape), scale, zeroPoint, dtype);
-}
-
-function expectSameQ(got: QTensor, want: QTensor): void {
-  expect(got.shape).toEqual(want.shape);
-  expect(got.strides).toEqual(want.strides);
-  expect(got.dtype).toBe(want.dtype);
-  expect(got.qScale()).toBe(want.qScale());
-  expect(got.qZeroPoint()).toBe(want.qZeroPoint());
-  expect(Array.from(got.intRepr())).toEqual(Array.from(want.intRepr()));
-}
+const { floats, qinput } = seededInputs(new Rng(testSeed('eager-module-cache')));
 
 function expectSameTensor(got: Tensor, want: Tensor): void {
   expect(got.shape).toEqual(want.shape);

@@ -11,10 +11,25 @@ import { Tensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { planAsync } from '../plan';
 import {
+  AdaptivePoolCache,
+  BatchNormCache,
+  EagerCache,
+  InterpolateCache,
+  LayerNormCache,
+  WindowPoolCache,
+  adaptivePoolForward,
+  batchNormForward,
+  float32Scale,
+  layerNormForward,
+  upsampleForward,
+  windowPoolForward,
+} from './eager';
+import {
+  AVG_POOL_OPTIONS,
   AvgPoolOptions,
   INTERPOLATE_OPTIONS,
-  InterpolateCache,
   InterpolateOptions,
+  MAX_POOL_OPTIONS,
   MaxPoolOptions,
   Plan,
   floatParams,
@@ -26,7 +41,6 @@ import {
   planInterpolate,
   planLayerNorm,
   planMaxPool,
-  upsampleForward,
 } from './plan';
 
 type IntOrList = number | readonly number[];
@@ -112,14 +126,19 @@ function modeText(value: unknown): string {
 abstract class MaxPoolNd extends PlannedModule {
     kernelSize: IntOrList;
     options: MaxPoolOptions;
+    /** The derived state eager forwards reuse (private: not an attribute torch has). */
+    readonly #fast: WindowPoolCache = new EagerCache();
     constructor(private readonly dims: number, private readonly torchName: string, kernelSize: IntOrList, options?: MaxPoolOptions) {
       super();
       this.kernelSize = kernelSize;
-      this.options = { ...validate.options(options, 'options', ['stride', 'padding', 'dilation', 'ceilMode', 'returnIndices']) };
+      this.options = { ...validate.options(options, 'options', MAX_POOL_OPTIONS) };
       planMaxPoolCheck(this.dims, kernelSize, this.options);
     }
     plan(x: QTensor): Plan {
       return planMaxPool(this.dims, x, this.kernelSize, this.options);
+    }
+    override forward(x: QTensor): QTensor {
+      return windowPoolForward(false, this.dims, x, this.kernelSize, this.options, this.#fast);
     }
     describe(): string {
       const o = this.options;
@@ -136,14 +155,19 @@ function planMaxPoolCheck(dims: number, kernelSize: unknown, options: MaxPoolOpt
 abstract class AvgPoolNd extends PlannedModule {
     kernelSize: IntOrList;
     options: AvgPoolOptions;
+    /** The derived state eager forwards reuse (private: not an attribute torch has). */
+    readonly #fast: WindowPoolCache = new EagerCache();
     constructor(private readonly dims: number, private readonly torchName: string, kernelSize: IntOrList, options?: AvgPoolOptions) {
       super();
       this.kernelSize = kernelSize;
-      this.options = { ...validate.options(options, 'options', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']) };
+      this.options = { ...validate.options(options, 'options', AVG_POOL_OPTIONS) };
       if (typeof kernelSize !== 'number' && !Array.isArray(kernelSize)) throw validate.invalidType(`integer or array of ${this.dims} integers`, 'kernelSize', kernelSize);
     }
     plan(x: QTensor): Plan {
       return planAvgPool(this.dims, x, this.kernelSize, this.options);
+    }
+    override forward(x: QTensor): QTensor {
+      return windowPoolForward(true, this.dims, x, this.kernelSize, this.options, this.#fast);
     }
     describe(): string {
       const o = this.options;
@@ -153,12 +177,17 @@ abstract class AvgPoolNd extends PlannedModule {
 
 abstract class AdaptivePoolNd extends PlannedModule {
     outputSize: SizeList;
+    /** The derived state eager forwards reuse (private: not an attribute torch has). */
+    readonly #fast: AdaptivePoolCache = new EagerCache();
     constructor(private readonly dims: number, private readonly torchName: string, private readonly max: boolean, outputSize: SizeList) {
       super();
       this.outputSize = outputSize;
     }
     plan(x: QTensor): Plan {
       return this.max ? planAdaptiveMaxPool(this.dims, x, this.outputSize, undefined) : planAdaptiveAvgPool(this.dims, x, this.outputSize);
+    }
+    override forward(x: QTensor): QTensor {
+      return adaptivePoolForward(this.dims, this.max, x, this.outputSize, this.#fast);
     }
     describe(): string {
       return `${this.torchName}(output_size=${tupleText(this.outputSize)})`;
@@ -236,7 +265,7 @@ export class AdaptiveMaxPool2d extends AdaptivePoolNd {
 export class Upsample extends PlannedModule {
   options: InterpolateOptions;
   /** The derived state eager forwards reuse (private: not an attribute torch has). */
-  readonly #fast = new InterpolateCache();
+  readonly #fast: InterpolateCache = new EagerCache();
   constructor(options?: InterpolateOptions) {
     super();
     this.options = { ...validate.options(options, 'options', INTERPOLATE_OPTIONS) };
@@ -266,11 +295,6 @@ function filled(length: number, value: number): Tensor {
   return tensor(new Float32Array(length).fill(value), [length]);
 }
 
-/** The scale as torch's float32 buffer holds it. */
-function float32Scale(scale: unknown, parameter = 'scale'): number {
-  return Math.fround(validate.scale(scale, parameter));
-}
-
 abstract class BatchNormNd extends PlannedModule {
     /** Attributes, as in torch (float32 buffers there; here Tensors of numFeatures values). */
     weight: Tensor;
@@ -284,6 +308,8 @@ abstract class BatchNormNd extends PlannedModule {
     /** torch's num_batches_tracked buffer (a count; inference does not change it). */
     numBatchesTracked: number;
     readonly numFeatures: number;
+    /** The derived state eager forwards reuse (private: not an attribute torch has). */
+    readonly #fast: BatchNormCache = new EagerCache();
 
     constructor(private readonly ranks: readonly number[], private readonly torchName: string, private readonly relu: boolean, numFeatures: number, options?: { eps?: number; momentum?: number }) {
       super();
@@ -332,6 +358,9 @@ abstract class BatchNormNd extends PlannedModule {
 
     plan(x: QTensor): Plan {
       return planBatchNorm(this.ranks, x, this.weight, this.bias, this.runningMean, this.runningVar, this.eps, float32Scale(this.scale), this.zeroPoint, this.relu);
+    }
+    override forward(x: QTensor): QTensor {
+      return batchNormForward(this.ranks, x, this.weight, this.bias, this.runningMean, this.runningVar, this.eps, this.scale, this.zeroPoint, this.relu, this.#fast);
     }
 
     describe(): string {
@@ -393,6 +422,8 @@ export class LayerNorm extends PlannedModule {
   zeroPoint: number;
   eps: number;
   elementwiseAffine: boolean;
+  /** The derived state eager forwards reuse (private: not an attribute torch has). */
+  readonly #fast: LayerNormCache = new EagerCache();
 
   constructor(normalizedShape: IntOrList, weight: Floats | null, bias: Floats | null, scale: number, zeroPoint: number, options?: { eps?: number; elementwiseAffine?: boolean }) {
     super();
@@ -419,6 +450,9 @@ export class LayerNorm extends PlannedModule {
 
   plan(x: QTensor): Plan {
     return planLayerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps, this.scale, this.zeroPoint);
+  }
+  override forward(x: QTensor): QTensor {
+    return layerNormForward(x, this.normalizedShape, this.weight, this.bias, this.eps, this.scale, this.zeroPoint, this.#fast);
   }
 
   describe(): string {

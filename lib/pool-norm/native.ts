@@ -5,7 +5,7 @@ import { QStorage, addon } from '../native';
 /** The binding functions of native/addon/pool-norm.cc (sync, and Async returning a Promise). */
 interface PoolNormAddon {
   maxPool(x: QStorage, dtype: number, layout: number, geometry: Float64Array): QStorage;
-  /** qnnpackScale: 0 for PyTorch's own kernel, else the input scale for QNNPACK's average pooling (engine qnnpack). */
+  /** qnnpackScale: 0 for PyTorch's own kernel, else the input scale, for QNNPACK's average pooling when the engine in force (read by the binding) is qnnpack. */
   avgPool(x: QStorage, dtype: number, layout: number, geometry: Float64Array, countIncludePad: boolean, divisorOverride: number, zeroPoint: number, qnnpackScale: number): QStorage;
   adaptiveAvgPool(x: QStorage, dtype: number, layout: number, geometry: Float64Array, zeroPoint: number): QStorage;
   adaptiveMaxPool(x: QStorage, dtype: number, layout: number, geometry: Float64Array): QStorage;

@@ -1,9 +1,8 @@
 // The pool-norm family's op plans: argument checks, output shapes and the native calls of qF.maxPool2d, qF.interpolate, ops.quantized.batchNorm2d, ...
 
-import { QStorage, addon } from '../native';
-import { activeTracer } from '../jit/hook';
+import { QStorage } from '../native';
 import { OpPlan, makePlan, sharedParams } from '../plan';
-import { QDType, QTensor, denseOutput, wrapPerTensorOutput } from '../qtensor';
+import { QDType, QTensor, denseOutput } from '../qtensor';
 import { MemoryFormat, channelsLastOrder, isContiguousAs, numelOf, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor } from '../tensor';
 import * as validate from '../validate';
@@ -104,7 +103,7 @@ export function poolOutputSize(input: number, kernel: number, padding: number, s
 }
 
 /** A problem in (batched) N-d form: batch, channels, spatial sizes, and how to read and write it. */
-interface Problem {
+export interface Problem {
   readonly input: Input;
   readonly batched: boolean;
   readonly batch: number;
@@ -151,10 +150,22 @@ function put3(out: Float64Array, at: number, values: readonly number[], fill: nu
   return at + 3;
 }
 
+/** The layout the op reads its input in (channelsLast is only ever set for a 4-D or 5-D input). */
+function readFormat(p: Problem): MemoryFormat {
+  return p.channelsLast ? channelsLastFormat(p.spatial.length + 2)! : 'contiguous_format';
+}
+
 /** The input storage in the layout the op reads, and the layout code. */
 function inputStorage(p: Problem): { storage: ReturnType<typeof storageIn>; layout: number } {
-  const format: MemoryFormat = p.channelsLast ? channelsLastFormat(p.spatial.length + 2)! : 'contiguous_format';
-  return { storage: storageIn(p.input, format), layout: p.channelsLast ? 1 : 0 };
+  return { storage: storageIn(p.input, readFormat(p)), layout: p.channelsLast ? 1 : 0 };
+}
+
+/**
+ * torch computes channels last whenever the input is dense that way, but an input that is
+ * also dense contiguous (C = 1, 1x1 spatial) gets a contiguous output (suggest_memory_format).
+ */
+function contiguousOutput(p: Problem): boolean {
+  return p.channelsLast && !p.forcedChannelsLast && suggestedFormat(p.input) === 'contiguous_format';
 }
 
 /** Outputs keep the layout the op computed in: channels last when the input was, else contiguous. */
@@ -166,13 +177,20 @@ function outputFinish(p: Problem, outSpatial: readonly number[]) {
   for (let d = 0; d < outSpatial.length; d++) shape[lead + d] = outSpatial[d];
   Object.freeze(shape);  // the output QTensor keeps a frozen shape as it is (no copy)
   const format: MemoryFormat = p.channelsLast ? channelsLastFormat(shape.length)! : 'contiguous_format';
-  // torch computes channels last whenever the input is dense that way, but an input that is
-  // also dense contiguous (C = 1, 1x1 spatial) gets a contiguous output (suggest_memory_format).
-  const contiguousOutput = p.channelsLast && !p.forcedChannelsLast && suggestedFormat(p.input) === 'contiguous_format';
+  const copy = contiguousOutput(p);
   return (storage: ReturnType<typeof storageIn>): QTensor => {
     const y = outputTensor(storage, shape, format, p.input.scale, p.input.zeroPoint, p.input.dtype);
-    return contiguousOutput ? y.contiguous() : y;
+    return copy ? y.contiguous() : y;
   };
+}
+
+/**
+ * Whether a call on p read its input in place (storageIn made no copy) and returned the output
+ * in the layout it computed (outputFinish made no contiguous copy): the calls whose derived
+ * state a module may keep and replay on an input of the same dtype, shape and strides.
+ */
+export function readsInPlace(p: Problem): boolean {
+  return isContiguousAs(p.input.shape, p.input.q.strides, readFormat(p)) && !contiguousOutput(p);
 }
 
 // ---- max and average pooling ---------------------------------------------------------------
@@ -193,7 +211,11 @@ export interface AvgPoolOptions {
   divisorOverride?: number | null;
 }
 
-interface Window {
+/** The option names of the pools (validate.options' lists, one array for every call). */
+export const MAX_POOL_OPTIONS: readonly string[] = ['stride', 'padding', 'dilation', 'ceilMode', 'returnIndices'];
+export const AVG_POOL_OPTIONS: readonly string[] = ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride'];
+
+export interface Window {
   kernel: number[];
   stride: number[];
   padding: number[];
@@ -238,17 +260,35 @@ function poolGeometry(p: Problem, w: Window): Float64Array {
   return sharedParams.get(g, 20);
 }
 
-/** @internal */
-export function planMaxPool(dims: number, x: unknown, kernelSize: unknown, options: unknown): Plan {
-  const o = validate.options(options, 'options', ['stride', 'padding', 'dilation', 'ceilMode', 'returnIndices']);
-  const ceilMode = o.ceilMode === undefined ? false : validate.boolean(o.ceilMode, 'ceilMode');
-  if (o.returnIndices !== undefined && validate.boolean(o.returnIndices, 'returnIndices')) {
-    throw validate.invalidRange('false (quantized max pooling returns no indices, as in torch)', 'returnIndices', o.returnIndices);
+/** What a pool call derives before its binding call; `window` is null for the adaptive pools. */
+export interface PoolSetup {
+  readonly p: Problem;
+  readonly window: Window | null;
+  readonly output: readonly number[];
+  readonly geometry: Float64Array;
+}
+
+/** planMaxPool's checks and derived state on its option values, read once by the caller. */
+export function setupMaxPool(dims: number, x: unknown, kernelSize: unknown, stride: unknown, padding: unknown, dilation: unknown, ceilValue: unknown, returnIndices: unknown): PoolSetup {
+  const ceilMode = ceilValue === undefined ? false : validate.boolean(ceilValue, 'ceilMode');
+  if (returnIndices !== undefined && validate.boolean(returnIndices, 'returnIndices')) {
+    throw validate.invalidRange('false (quantized max pooling returns no indices, as in torch)', 'returnIndices', returnIndices);
   }
   const p = problem(x, dims, () => `maxPool${dims}d`);
-  const w = poolWindow(p, kernelSize, o.stride, o.padding, o.dilation, ceilMode);
-  const { storage, layout } = inputStorage(p);
-  return plan('maxPool', [storage, p.input.code, layout, poolGeometry(p, w)], outputFinish(p, w.output));
+  const w = poolWindow(p, kernelSize, stride, padding, dilation, ceilMode);
+  return { p, window: w, output: w.output, geometry: poolGeometry(p, w) };
+}
+
+/** The maxPool binding's plan on a setup (max pools, and adaptive ones with `op` adaptiveMaxPool). */
+export function maxPoolPlan(s: PoolSetup, op: 'maxPool' | 'adaptiveMaxPool' = 'maxPool'): Plan {
+  const { storage, layout } = inputStorage(s.p);
+  return plan(op, [storage, s.p.input.code, layout, s.geometry], outputFinish(s.p, s.output));
+}
+
+/** @internal */
+export function planMaxPool(dims: number, x: unknown, kernelSize: unknown, options: unknown): Plan {
+  const o = validate.options(options, 'options', MAX_POOL_OPTIONS);
+  return maxPoolPlan(setupMaxPool(dims, x, kernelSize, o.stride, o.padding, o.dilation, o.ceilMode, o.returnIndices));
 }
 
 /** @internal */
@@ -260,22 +300,45 @@ export function planAvgPool(dims: number, x: unknown, kernelSize: unknown, optio
   return asTwoD(x, (x4) => avgPoolPlan(2, x4, pair(kernelSize, 1), { ...o, stride: pair(o?.stride, 1), padding: pair(o?.padding, 0) }));
 }
 
-function avgPoolPlan(dims: number, x: unknown, kernelSize: unknown, options: unknown): Plan {
-  const o = validate.options(options, 'options', ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
-  const ceilMode = o.ceilMode === undefined ? false : validate.boolean(o.ceilMode, 'ceilMode');
-  const countIncludePad = o.countIncludePad === undefined ? true : validate.boolean(o.countIncludePad, 'countIncludePad');
-  const divisor = o.divisorOverride === undefined || o.divisorOverride === null ? 0 : validate.integerInRange(o.divisorOverride, 'divisorOverride', 1, 2 ** 23);
+/** An average pool's setup and its binding's own arguments. */
+export interface AvgPoolSetup extends PoolSetup {
+  readonly countIncludePad: boolean;
+  /** divisorOverride as the binding takes it (0: none). */
+  readonly divisor: number;
+  /**
+   * Whether torch's qavg_pool.cpp would give this call to QNNPACK under the qnnpack engine: a
+   * 4-D quint8 input without ceil_mode and a kernel larger than 1x1 (QNNPACK refuses 1x1;
+   * torch then fails, qkernels keeps its own kernel). The binding reads the engine in force.
+   */
+  readonly qnnpack: boolean;
+}
+
+/** avgPoolPlan's checks and derived state on its option values, read once by the caller. */
+export function setupAvgPool(dims: number, x: unknown, kernelSize: unknown, stride: unknown, padding: unknown, ceilValue: unknown, includeValue: unknown, divisorValue: unknown): AvgPoolSetup {
+  const ceilMode = ceilValue === undefined ? false : validate.boolean(ceilValue, 'ceilMode');
+  const countIncludePad = includeValue === undefined ? true : validate.boolean(includeValue, 'countIncludePad');
+  const divisor = divisorValue === undefined || divisorValue === null ? 0 : validate.integerInRange(divisorValue, 'divisorOverride', 1, 2 ** 23);
   // PyTorch's quantized avg_pool3d always computes channels last (channels_last_3d).
   const p = problem(x, dims, () => `avgPool${dims}d`, dims === 3);
-  const w = poolWindow(p, kernelSize, o.stride, o.padding, 1, ceilMode);
-  const { storage, layout } = inputStorage(p);
-  // qavg_pool.cpp under the qnnpack engine: 4-D quint8 input without ceil_mode goes to QNNPACK,
-  // which refuses a 1x1 kernel (torch then fails; qkernels keeps its own kernel there).
-  const qnnpack =
-    dims === 2 && p.input.dtype === 'quint8' && !ceilMode && p.input.shape.length === 4 && w.kernel[0] * w.kernel[1] > 1 &&
-    addon.quantizedEngine() === 'qnnpack';
-  const qnnpackScale = qnnpack ? p.input.scale : 0;
-  return plan('avgPool', [storage, p.input.code, layout, poolGeometry(p, w), countIncludePad, divisor, p.input.zeroPoint, qnnpackScale], outputFinish(p, w.output));
+  const w = poolWindow(p, kernelSize, stride, padding, 1, ceilMode);
+  const qnnpack = dims === 2 && p.input.dtype === 'quint8' && !ceilMode && p.input.shape.length === 4 && w.kernel[0] * w.kernel[1] > 1;
+  return { p, window: w, output: w.output, geometry: poolGeometry(p, w), countIncludePad, divisor, qnnpack };
+}
+
+/**
+ * The avgPool binding's plan on a setup. qnnpackScale is the input scale where QNNPACK may
+ * apply: the binding takes QNNPACK's formula when the engine in force is qnnpack, reading it
+ * natively (an atomic load) rather than through an N-API call here per op call.
+ */
+export function avgPoolPlanOf(s: AvgPoolSetup): Plan {
+  const { storage, layout } = inputStorage(s.p);
+  const input = s.p.input;
+  return plan('avgPool', [storage, input.code, layout, s.geometry, s.countIncludePad, s.divisor, input.zeroPoint, s.qnnpack ? input.scale : 0], outputFinish(s.p, s.output));
+}
+
+function avgPoolPlan(dims: number, x: unknown, kernelSize: unknown, options: unknown): Plan {
+  const o = validate.options(options, 'options', AVG_POOL_OPTIONS);
+  return avgPoolPlanOf(setupAvgPool(dims, x, kernelSize, o.stride, o.padding, o.ceilMode, o.countIncludePad, o.divisorOverride));
 }
 
 function adaptiveProblem(dims: number, x: unknown, outputSize: unknown, name: string | (() => string)): { p: Problem; output: number[] } {
@@ -303,21 +366,39 @@ function adaptiveGeometry(p: Problem, output: readonly number[]): Float64Array {
   return sharedParams.get(g, 20);
 }
 
+/** An adaptive pool's checks and derived state (`name`, the op's, only for errors). */
+export function setupAdaptivePool(dims: number, x: unknown, outputSize: unknown, name: string | (() => string)): PoolSetup {
+  const { p, output } = adaptiveProblem(dims, x, outputSize, name);
+  return { p, window: null, output, geometry: adaptiveGeometry(p, output) };
+}
+
+/**
+ * Whether torch 1.13 computes this adaptive average pool as a mean: adaptive_avg_pool3d to
+ * (1, 1, 1) is input.mean((-1, -2, -3), keepdim=True) (measured: every element and stride,
+ * both engines), not its pooling kernel.
+ */
+export function isMean3d(s: PoolSetup): boolean {
+  return s.output.length === 3 && s.output[0] === 1 && s.output[1] === 1 && s.output[2] === 1;
+}
+
+/** The adaptiveAvgPool binding's plan on a setup. */
+export function adaptiveAvgPoolPlan(s: PoolSetup): Plan {
+  const { storage, layout } = inputStorage(s.p);
+  return plan('adaptiveAvgPool', [storage, s.p.input.code, layout, s.geometry, s.p.input.zeroPoint], outputFinish(s.p, s.output));
+}
+
 /** @internal */
 export function planAdaptiveAvgPool(dims: number, x: unknown, outputSize: unknown): Plan {
   if (dims === 1) {
     const { output } = adaptiveProblem(1, x, outputSize, 'adaptiveAvgPool1d'); // the 1-D checks
     return asTwoD(x, (x4) => planAdaptiveAvgPool(2, x4, [1, output[0]]));
   }
-  if (dims === 3 && adaptiveProblem(3, x, outputSize, 'adaptiveAvgPool3d').output.every((size) => size === 1)) {
-    // torch 1.13's adaptive_avg_pool3d to (1, 1, 1) is input.mean((-1, -2, -3), keepdim=True)
-    // (measured: every element and stride, both engines), not its pooling kernel.
+  const s = setupAdaptivePool(dims, x, outputSize, () => `adaptiveAvgPool${dims}d`);
+  if (isMean3d(s)) {
     const mean = () => (x as QTensor).mean([-1, -2, -3], true);
     return { run: mean, runAsync: () => Promise.resolve().then(mean) };
   }
-  const { p, output } = adaptiveProblem(dims, x, outputSize, () => `adaptiveAvgPool${dims}d`);
-  const { storage, layout } = inputStorage(p);
-  return plan('adaptiveAvgPool', [storage, p.input.code, layout, adaptiveGeometry(p, output), p.input.zeroPoint], outputFinish(p, output));
+  return adaptiveAvgPoolPlan(s);
 }
 
 /** @internal */
@@ -326,9 +407,7 @@ export function planAdaptiveMaxPool(dims: number, x: unknown, outputSize: unknow
   if (o.returnIndices !== undefined && validate.boolean(o.returnIndices, 'returnIndices')) {
     throw validate.invalidRange('false (quantized max pooling returns no indices)', 'returnIndices', o.returnIndices);
   }
-  const { p, output } = adaptiveProblem(dims, x, outputSize, () => `adaptiveMaxPool${dims}d`);
-  const { storage, layout } = inputStorage(p);
-  return plan('adaptiveMaxPool', [storage, p.input.code, layout, adaptiveGeometry(p, output)], outputFinish(p, output));
+  return maxPoolPlan(setupAdaptivePool(dims, x, outputSize, () => `adaptiveMaxPool${dims}d`), 'adaptiveMaxPool');
 }
 
 /**
@@ -359,7 +438,7 @@ export interface InterpolateOptions {
 export const INTERPOLATE_OPTIONS: readonly string[] = ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor'];
 
 /** What an interpolate call derives from its input and options before the native call. */
-interface InterpolateSetup {
+export interface InterpolateSetup {
   readonly p: Problem;
   readonly bilinear: boolean;
   /** alignCorners as the bilinear binding takes it (null: false). */
@@ -372,7 +451,7 @@ interface InterpolateSetup {
  * planInterpolate's checks and derived state, on the option values read once by the caller
  * (`options` is only named in errors): every check of every call, in torch's order.
  */
-function setupInterpolate(x: unknown, options: unknown, size: unknown, scaleFactor: unknown, modeValue: unknown, alignValue: unknown, recomputeValue: unknown): InterpolateSetup {
+export function setupInterpolate(x: unknown, options: unknown, size: unknown, scaleFactor: unknown, modeValue: unknown, alignValue: unknown, recomputeValue: unknown): InterpolateSetup {
   const mode = modeValue === undefined ? 'nearest' : validate.oneOf(modeValue, 'mode', INTERPOLATE_MODES);
   const input = checkInput(x, 'input', mode === 'bilinear' ? BILINEAR_RANKS : NEAREST_RANKS, mode === 'bilinear' ? 'a 4-D (N, C, H, W) for bilinear mode,' : 'a 3-D, 4-D or 5-D');
   const dims = input.shape.length - 2;
@@ -413,7 +492,7 @@ function setupInterpolate(x: unknown, options: unknown, size: unknown, scaleFact
   return { p, bilinear: mode === 'bilinear', alignCorners: alignCorners ?? false, output, geometry: sharedParams.get(g, 11) };
 }
 
-function interpolatePlan(s: InterpolateSetup): Plan {
+export function interpolatePlan(s: InterpolateSetup): Plan {
   const { storage, layout } = inputStorage(s.p);
   const finish = outputFinish(s.p, s.output);
   if (s.bilinear) {
@@ -426,128 +505,6 @@ function interpolatePlan(s: InterpolateSetup): Plan {
 export function planInterpolate(x: unknown, options: unknown): Plan {
   const o = validate.options(options, 'options', INTERPOLATE_OPTIONS);
   return interpolatePlan(setupInterpolate(x, options, o.size, o.scaleFactor, o.mode, o.alignCorners, o.recomputeScaleFactor));
-}
-
-/**
- * One nn.Upsample call's key and what it derived; no tensor (the cache must not keep a call's
- * buffers alive). The key: the option values as read, and the input's dtype, shape and strides
- * (the tensor's frozen arrays, compared by value: never an array's identity, as torch's module
- * attributes and the inputs may change between calls).
- */
-interface InterpolateEntry {
-  readonly size: unknown;
-  readonly scaleFactor: unknown;
-  readonly mode: unknown;
-  readonly alignCorners: unknown;
-  readonly recompute: unknown;
-  // The input's key, and its dtype code, layout code and element count.
-  readonly dtype: QDType;
-  readonly shape: readonly number[];
-  readonly strides: readonly number[];
-  readonly code: number;
-  readonly layout: number;
-  readonly numel: number;
-  // setupInterpolate's op: the geometry, bilinear or nearest, alignCorners as the binding takes it.
-  readonly op: Pick<InterpolateSetup, 'geometry' | 'bilinear' | 'alignCorners'>;
-  // The output's frozen shape and strides (the first call's, made by the general path).
-  readonly outShape: readonly number[];
-  readonly outStrides: readonly number[];
-  readonly outNumel: number;
-}
-
-/**
- * What nn.Upsample's eager forwards reuse: the last call's entry. A forward used to re-derive
- * all of it (planInterpolate: 12% self in a profile, plus the problem, the plan's closures and
- * the output's strides), 2-3 us around a ~1.3 us binding call. Only number or absent size /
- * scaleFactor are kept: a list's items could change unseen.
- */
-export class InterpolateCache {
-  entry: InterpolateEntry | null = null;
-}
-
-function sameValues(cached: readonly number[], values: readonly number[]): boolean {
-  if (cached.length !== values.length) return false;
-  // A loop: the tensor's arrays are frozen (V8's slow paths for array methods).
-  for (let d = 0; d < values.length; d++) if (cached[d] !== values[d]) return false;
-  return true;
-}
-
-const absentOrNumber = (value: unknown) => value === undefined || value === null || typeof value === 'number';
-
-/**
- * nn.Upsample's forward: planInterpolate(x, options).run(), or while not tracing, on the key
- * of the last call (same option values, dtype, shape and strides of a per-tensor input whose
- * buffer is attached), the same binding call on the derived state kept in `cache`. Any other
- * call takes the general path, whose checks and errors are planInterpolate's.
- */
-export function upsampleForward(x: unknown, options: unknown, cache: InterpolateCache): QTensor {
-  const o = validate.options(options, 'options', INTERPOLATE_OPTIONS);
-  const size = o.size;
-  const scaleFactor = o.scaleFactor;
-  const mode = o.mode;
-  const alignCorners = o.alignCorners;
-  const recompute = o.recomputeScaleFactor;
-  const tracing = activeTracer() !== null;
-  const e = cache.entry;
-  if (
-    !tracing &&
-    e !== null &&
-    x instanceof QTensor &&
-    x.qscheme === 'per_tensor_affine' &&
-    x.dtype === e.dtype &&
-    size === e.size &&
-    scaleFactor === e.scaleFactor &&
-    mode === e.mode &&
-    alignCorners === e.alignCorners &&
-    recompute === e.recompute &&
-    sameValues(e.shape, x.shape) &&
-    sameValues(e.strides, x.strides) &&
-    x.data.byteLength !== 0
-  ) {
-    const op = e.op;
-    const data = x.data;
-    // What storageIn gives for an input dense in the layout the op reads (a cached key's input is).
-    const storage = data.length === e.numel ? data : data.subarray(0, e.numel);
-    const zeroPoint = x.qZeroPoint();
-    const y = op.bilinear
-      ? native.upsampleBilinear(storage, e.code, e.layout, op.geometry, op.alignCorners, zeroPoint)
-      : native.upsampleNearest(storage, e.code, e.layout, op.geometry);
-    // denseOutput's length check (and its Error) for a result that does not fit the shape.
-    if (y.length !== e.outNumel) return denseOutput(y, e.outShape, null, x.qScale(), zeroPoint, e.dtype);
-    return wrapPerTensorOutput(y, e.outShape, e.outStrides, x.qScale(), zeroPoint, e.dtype);
-  }
-  const s = setupInterpolate(x, options, size, scaleFactor, mode, alignCorners, recompute);
-  const y = interpolatePlan(s).run();
-  const input = s.p.input;
-  const format: MemoryFormat = s.p.channelsLast ? channelsLastFormat(input.shape.length)! : 'contiguous_format';
-  const cacheable =
-    !tracing &&
-    absentOrNumber(size) &&
-    absentOrNumber(scaleFactor) &&
-    // Read in place (storageIn copies otherwise), and the output kept in the computed layout
-    // (outputFinish's contiguous copy for an input dense both ways is left to the general path).
-    isContiguousAs(input.shape, input.q.strides, format) &&
-    !(s.p.channelsLast && suggestedFormat(input) === 'contiguous_format');
-  cache.entry = !cacheable
-    ? null
-    : {
-        size,
-        scaleFactor,
-        mode,
-        alignCorners,
-        recompute,
-        dtype: input.dtype,
-        shape: input.shape,
-        strides: input.q.strides,
-        code: input.code,
-        layout: s.p.channelsLast ? 1 : 0,
-        numel: numelOf(input.shape),
-        op: { geometry: s.geometry, bilinear: s.bilinear, alignCorners: s.alignCorners },
-        outShape: y.shape,
-        outStrides: y.strides,
-        outNumel: numelOf(y.shape),
-      };
-  return y;
 }
 
 // ---- normalization -------------------------------------------------------------------------
@@ -594,11 +551,25 @@ function epsilon(eps: unknown): number {
   return value;
 }
 
-/** @internal Batch norm over (N, C, ...spatial); spatialDims: 0 or 1 (BatchNorm1d), 2, 3. */
-export function planBatchNorm(
-  ranks: readonly number[], x: unknown, weight: unknown, bias: unknown, mean: unknown, variance: unknown,
-  eps: unknown, scale: unknown, zeroPoint: unknown, relu: boolean,
-): Plan {
+/** What a batch norm call derives before its binding call. */
+export interface BatchNormSetup {
+  readonly input: Input;
+  /** Whether the input is read channels last (a 4-D or 5-D input dense that way). */
+  readonly last: boolean;
+  readonly batch: number;
+  readonly channels: number;
+  readonly spatial: number;
+  // The parameter arrays as passed to the binding (a module's Tensors' own arrays).
+  readonly weight: Float32Array | null;
+  readonly bias: Float32Array | null;
+  readonly mean: Float32Array;
+  readonly variance: Float32Array;
+  readonly eps: number;
+  readonly out: { readonly scale: number; readonly zeroPoint: number };
+}
+
+/** planBatchNorm's checks and derived state. */
+export function setupBatchNorm(ranks: readonly number[], x: unknown, weight: unknown, bias: unknown, mean: unknown, variance: unknown, eps: unknown, scale: unknown, zeroPoint: unknown): BatchNormSetup {
   const input = checkInput(x, 'input', ranks, () => ranks.map((r) => `${r}-D`).join(' or '));
   const batch = input.shape[0];
   const channels = input.shape[1];
@@ -610,21 +581,62 @@ export function planBatchNorm(
   const v = floatParams(variance, 'runningVar', channels, false)!;
   const e = epsilon(eps);
   const out = outputQParams(scale, zeroPoint, input);
+  const last = input.shape.length >= 4 && readsChannelsLast(input);
+  return { input, last, batch, channels, spatial, weight: w, bias: b, mean: m, variance: v, eps: e, out };
+}
+
+/** The batchNorm binding's plan on a setup; torch writes 2-D and 3-D batch norms channels last, and a (N, C, L) input comes back contiguous. */
+export function batchNormPlan(s: BatchNormSetup, relu: boolean): Plan {
+  const { input, out } = s;
   const rank = input.shape.length;
-  const last = rank >= 4 && readsChannelsLast(input);
-  const storage = storageIn(input, last ? channelsLastFormat(rank)! : 'contiguous_format');
-  // torch writes 2-D and 3-D batch norms channels last; a (N, C, L) input comes back contiguous.
+  const storage = storageIn(input, s.last ? channelsLastFormat(rank)! : 'contiguous_format');
   const finish = (data: ReturnType<typeof storageIn>): QTensor => {
     const y = outputTensor(data, input.shape, rank >= 3 ? (channelsLastFormat(rank) ?? 'channels_last_1d') : 'contiguous_format', out.scale, out.zeroPoint, input.dtype);
     return rank === 3 ? y.contiguous() : y;
   };
-  return plan('batchNorm', [storage, input.code, last, batch, channels, spatial, w, b, m, v, e, input.scale, input.zeroPoint, out.scale, out.zeroPoint, relu], finish);
+  return plan(
+    'batchNorm',
+    [storage, input.code, s.last, s.batch, s.channels, s.spatial, s.weight, s.bias, s.mean, s.variance, s.eps, input.scale, input.zeroPoint, out.scale, out.zeroPoint, relu],
+    finish,
+  );
+}
+
+/** @internal Batch norm over (N, C, ...spatial); ranks: 2 or 3 (BatchNorm1d), 4, 5. */
+export function planBatchNorm(
+  ranks: readonly number[], x: unknown, weight: unknown, bias: unknown, mean: unknown, variance: unknown,
+  eps: unknown, scale: unknown, zeroPoint: unknown, relu: boolean,
+): Plan {
+  return batchNormPlan(setupBatchNorm(ranks, x, weight, bias, mean, variance, eps, scale, zeroPoint), relu);
 }
 
 const LAYER_NORM_RANKS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
 
+/** What a normalize call (layer, group and instance norm) derives before its binding call. */
+export interface NormalizeSetup {
+  readonly input: Input;
+  readonly groups: number;
+  readonly groupSize: number;
+  readonly perChannel: boolean;
+  readonly numChannels: number;
+  readonly channelsPerGroup: number;
+  readonly gamma: Float32Array | null;
+  readonly beta: Float32Array | null;
+  readonly eps: number;
+  readonly out: { readonly scale: number; readonly zeroPoint: number };
+}
+
 /** @internal Layer norm over the trailing dims `normalizedShape`. */
 export function planLayerNorm(x: unknown, normalizedShape: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown): Plan {
+  return normalizePlan(setupLayerNorm(x, normalizedShape, weight, bias, eps, scale, zeroPoint));
+}
+
+/** A layer norm's setup: the normalized dims are the input's last `normalizedDims`. */
+export interface LayerNormSetup extends NormalizeSetup {
+  readonly normalizedDims: number;
+}
+
+/** planLayerNorm's checks and derived state. */
+export function setupLayerNorm(x: unknown, normalizedShape: unknown, weight: unknown, bias: unknown, eps: unknown, scale: unknown, zeroPoint: unknown): LayerNormSetup {
   const input = checkInput(x, 'input', LAYER_NORM_RANKS, 'a 1-D to 8-D');
   const given = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
   if (!Array.isArray(given)) throw validate.invalidType('integer or non-empty array of integers', 'normalizedShape', normalizedShape);
@@ -646,7 +658,7 @@ export function planLayerNorm(x: unknown, normalizedShape: unknown, weight: unkn
   const g = floatParams(weight, 'weight', groupSize, true);
   const b = floatParams(bias, 'bias', groupSize, true);
   if ((g === null) !== (b === null)) throw validate.invalidRange('weight and bias both given or both null', 'bias', bias);
-  return planNormalize(input, groups, groupSize, false, 0, 0, g, b, epsilon(eps), outputQParams(scale, zeroPoint, input));
+  return { ...setupNormalize(input, groups, groupSize, false, 0, 0, g, b, epsilon(eps), outputQParams(scale, zeroPoint, input)), normalizedDims: normalized.length };
 }
 
 const GROUP_NORM_RANKS: readonly number[] = [2, 3, 4, 5, 6];
@@ -661,18 +673,24 @@ export function planGroupNorm(x: unknown, numGroups: unknown, weight: unknown, b
   const b = floatParams(bias, 'bias', channels, true);
   if ((g === null) !== (b === null)) throw validate.invalidRange('weight and bias both given or both null', 'bias', bias);
   const groupSize = numelOf(input.shape) / (batch * groups);
-  return planNormalize(input, batch * groups, groupSize, true, channels, channels / groups, g, b, epsilon(eps), outputQParams(scale, zeroPoint, input));
+  return normalizePlan(setupNormalize(input, batch * groups, groupSize, true, channels, channels / groups, g, b, epsilon(eps), outputQParams(scale, zeroPoint, input)));
 }
 
-function planNormalize(
+function setupNormalize(
   input: Input, groups: number, groupSize: number, perChannel: boolean, numChannels: number, channelsPerGroup: number,
   gamma: Float32Array | null, beta: Float32Array | null, eps: number, out: { scale: number; zeroPoint: number },
-): Plan {
+): NormalizeSetup {
   if (numelOf(input.shape) === 0) throw validate.invalidRange('non-empty QTensor', 'input', input.q);
+  return { input, groups, groupSize, perChannel, numChannels, channelsPerGroup, gamma, beta, eps, out };
+}
+
+/** The normalize binding's plan on a setup: a contiguous output. */
+export function normalizePlan(s: NormalizeSetup): Plan {
+  const { input, out } = s;
   const storage = storageIn(input, 'contiguous_format');
   return plan(
     'normalize',
-    [storage, input.code, groups, groupSize, perChannel, numChannels, channelsPerGroup, gamma, beta, eps, Math.fround(input.scale), input.zeroPoint, Math.fround(out.scale), out.zeroPoint],
+    [storage, input.code, s.groups, s.groupSize, s.perChannel, s.numChannels, s.channelsPerGroup, s.gamma, s.beta, s.eps, Math.fround(input.scale), input.zeroPoint, Math.fround(out.scale), out.zeroPoint],
     (data) => outputTensor(data, input.shape, 'contiguous_format', out.scale, out.zeroPoint, input.dtype),
   );
 }

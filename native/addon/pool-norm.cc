@@ -17,6 +17,7 @@
 
 #include "addon/common.h"
 #include "base/checked.h"
+#include "base/qengine.h"
 #include "ops/norm.h"
 #include "ops/pool.h"
 #include "ops/resample.h"
@@ -112,15 +113,21 @@ View ArgOptionalFloats(const Napi::CallbackInfo& info, size_t index, const char*
   return ArgInput(info, index, napi_float32_array, parameter, op);
 }
 
-// Makes `prepared` (made by a Prepare that returned `status`) the step of `op` on its one graph
-// input x, with a fresh output of `numel` elements of `dtype`. The ops refuse dtypes other than
-// quint8 / qint8 and write every byte, so the output is left uninitialized.
+// Makes `step` the step of `op` on its one graph input x, with a fresh output of `numel`
+// elements of `dtype`. The ops refuse dtypes other than quint8 / qint8 and write every byte, so
+// the output is left uninitialized.
+void SetOpStep(const Napi::CallbackInfo& info, PreparedOp* op, std::shared_ptr<const PlanStep> step, const View& x,
+               QDType dtype, size_t numel) {
+  Output out = NewQuantizedOutput(info.Env(), dtype, numel, kWholeOutput);
+  SetStep(op, std::move(step), {x}, out);
+}
+
+// Makes `prepared` (made by a Prepare that returned `status`) the step of `op`, as SetOpStep.
 template <typename PreparedT>
 void SetPreparedStep(const Napi::CallbackInfo& info, PreparedOp* op, const Status& status,
                      std::shared_ptr<const PreparedT> prepared, const View& x, QDType dtype, size_t numel) {
   if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
-  Output out = NewQuantizedOutput(info.Env(), dtype, numel, kWholeOutput);
-  SetStep(op, std::make_shared<OpStep>(std::move(prepared)), {x}, out);
+  SetOpStep(info, op, std::make_shared<OpStep>(std::move(prepared)), x, dtype, numel);
 }
 
 // The arguments the pooling and resampling entry points share: x, dtype, layout, geometry (the
@@ -160,6 +167,53 @@ PreparedOp PrepareResample(const Napi::CallbackInfo& info, bool snapshot, Resamp
   return op;
 }
 
+// Everything PoolOp::Prepare reads: equal keys prepare equal ops.
+struct PoolKey {
+  PoolKind kind;
+  QDType dtype;
+  PoolLayout layout;
+  PoolGeometry g;
+  AvgPoolOptions options;
+
+  // Field by field (a byte compare would read the structs' padding).
+  bool operator==(const PoolKey& o) const {
+    const PoolGeometry& h = o.g;
+    bool same = kind == o.kind && dtype == o.dtype && layout == o.layout && g.batch == h.batch && g.channels == h.channels &&
+                options.count_include_pad == o.options.count_include_pad &&
+                options.divisor_override == o.options.divisor_override && options.zero_point == o.options.zero_point &&
+                options.qnnpack == o.options.qnnpack && options.scale == o.options.scale;
+    for (size_t d = 0; d < 3 && same; ++d) {
+      same = g.input[d] == h.input[d] && g.output[d] == h.output[d] && g.kernel[d] == h.kernel[d] &&
+             g.stride[d] == h.stride[d] && g.padding[d] == h.padding[d] && g.dilation[d] == h.dilation[d];
+    }
+    return same;
+  }
+
+  size_t Hash() const {
+    size_t h = static_cast<size_t>(kind) * 31 + static_cast<size_t>(dtype) * 7 + static_cast<size_t>(layout);
+    const size_t* fields[6] = {g.input, g.output, g.kernel, g.stride, g.padding, g.dilation};
+    h = h * 1000003 ^ g.batch;
+    h = h * 1000003 ^ g.channels;
+    for (size_t f = 0; f < 6; ++f) h = (h * 1000003 ^ fields[f][0]) * 1000003 ^ (fields[f][1] * 31 + fields[f][2]);
+    h = h * 1000003 ^ static_cast<size_t>(options.zero_point + 128);
+    return h ^ (h >> 29) ^ (h >> 47);  // the slot is the low bits: fold the high ones in
+  }
+};
+
+// The pool steps a thread prepared last, by key: a model calls the same few pools every
+// forward, and PoolOp::Prepare (its checks, its column table, three allocations) and the
+// step's allocation were a sixth of a tiny pool call. A prepared op and its OpStep are
+// immutable (Run is const, and a plan or an async call runs them concurrently already), so a
+// step is shared by the calls and traced plans that prepare the same key; only a key that
+// passed Prepare's checks is kept, so a kept one needs none. Per thread (each worker thread
+// runs its own calls), direct-mapped: a slot holds the last key that hashed to it.
+struct PoolSlot {
+  PoolKey key;
+  std::shared_ptr<const PlanStep> step;
+};
+constexpr size_t kPoolSlots = 16;
+thread_local PoolSlot pool_slots[kPoolSlots];
+
 // The pooling entry points: the op's own arguments are read into `options` by the caller. The
 // step is the prepared PoolOp (ops/pool.h), so a call or a traced step re-checks nothing and
 // allocates nothing but its output.
@@ -167,9 +221,16 @@ PreparedOp PreparePool(const Napi::CallbackInfo& info, bool snapshot, PoolKind k
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   const SpatialArgs<PoolGeometry> a = ReadSpatialArgs<PoolGeometry, ArgPoolGeometry>(info, &op);
-  std::shared_ptr<const PoolOp> prepared;
-  const Status status = RunGuarded([&] { return PoolOp::Prepare(kind, a.g, a.dtype, a.layout, options, &prepared); });
-  SetPreparedStep(info, &op, status, std::move(prepared), a.x, a.dtype, a.numel);
+  const PoolKey key{kind, a.dtype, a.layout, a.g, options};
+  PoolSlot& slot = pool_slots[key.Hash() % kPoolSlots];
+  if (!slot.step || !(slot.key == key)) {
+    std::shared_ptr<const PoolOp> prepared;
+    const Status status = RunGuarded([&] { return PoolOp::Prepare(kind, a.g, a.dtype, a.layout, options, &prepared); });
+    if (!status.ok()) throw ErrorFromStatus(info.Env(), status);
+    slot.step = std::make_shared<OpStep>(std::move(prepared));
+    slot.key = key;
+  }
+  SetOpStep(info, &op, slot.step, a.x, a.dtype, a.numel);
   return op;
 }
 
@@ -184,7 +245,10 @@ PreparedOp PrepareAdaptiveMaxPool(const Napi::CallbackInfo& info, bool snapshot)
 }
 
 // avgPool(x, dtype, layout, geometry, countIncludePad, divisorOverride (0: none), zeroPoint,
-//         qnnpackScale (0: PyTorch's own kernel; > 0: QNNPACK's formula with this input scale))
+//         qnnpackScale (0: PyTorch's own kernel; > 0: the input scale of a call torch gives to
+//         QNNPACK under the qnnpack engine: QNNPACK's formula when that engine is in force))
+// The engine is read here, when the call is prepared (an atomic load; an async call or a traced
+// step keeps what it read), not by the caller through an N-API call per op call.
 PreparedOp PrepareAvgPool(const Napi::CallbackInfo& info, bool snapshot) {
   AvgPoolOptions options;
   options.count_include_pad = ArgBool(info, 4, "countIncludePad");
@@ -192,7 +256,7 @@ PreparedOp PrepareAvgPool(const Napi::CallbackInfo& info, bool snapshot) {
   options.zero_point = ArgZeroPoint(info, 6, "zeroPoint");
   const double qnnpack_scale = ArgNumber(info, 7, "qnnpackScale");
   if (!(qnnpack_scale >= 0 && std::isfinite(qnnpack_scale))) ThrowRange(info.Env(), "0 or a positive scale", "qnnpackScale", info[7]);
-  options.qnnpack = qnnpack_scale > 0;
+  options.qnnpack = qnnpack_scale > 0 && ActiveQEngine() == QEngine::kQnnpack;
   options.scale = qnnpack_scale;
   return PreparePool(info, snapshot, PoolKind::kAvg, options);
 }
