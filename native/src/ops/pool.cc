@@ -80,19 +80,6 @@ void ForEachRow(const PoolGeometry& g, const PoolOp::Columns& columns, const T* 
   });
 }
 
-template <typename T>
-void RunMaxPool(const PoolGeometry& g, const PoolOp::Columns& columns, const T* x, T* y, bool adaptive) {
-  auto* kernel = KernelsFor<T>::MaxPool(Dispatch());
-  const auto span_of = [&](int d, int64_t o) {
-    return adaptive ? Span{AdaptiveMaxStart(o, I(g.output[d]), I(g.input[d])), AdaptiveMaxEnd(o, I(g.output[d]), I(g.input[d])), 1}
-                    : ClippedSpan(o, I(g.input[d]), I(g.kernel[d]), I(g.stride[d]), I(g.padding[d]), I(g.dilation[d]));
-  };
-  // A dilated window can fall wholly in the padding (input 2, kernel 2, dilation 3, padding 1):
-  // no element to take the max of; the kernel writes the max's start value, the lowest.
-  ForEachRow(g, columns, x, y, adaptive ? 1 : g.dilation[2], g.kernel[0] * g.kernel[1] * g.kernel[2], span_of,
-             [&](const T* const* lines, const PoolRowParams& p, int64_t, int64_t, size_t, T* out) { kernel(lines, out, &p); });
-}
-
 // Average pooling's window along one dim: the in-bounds span and the window clipped to the
 // padded input (count_include_pad's factor).
 struct AvgSpan {
@@ -105,6 +92,33 @@ AvgSpan AvgWindow(const PoolGeometry& g, int d, int64_t o) {
   return {Span{std::max<int64_t>(start, 0), std::min(end, I(g.input[d])), 1}, end - start};
 }
 
+// The in-bounds input positions of output position o's window along dim d, for each kind of
+// pool: what the runs read along D and H per row, and Prepare's column table along W.
+Span WindowSpan(PoolKind kind, const PoolGeometry& g, int d, int64_t o) {
+  switch (kind) {
+    case PoolKind::kMax:
+      return ClippedSpan(o, I(g.input[d]), I(g.kernel[d]), I(g.stride[d]), I(g.padding[d]), I(g.dilation[d]));
+    case PoolKind::kAdaptiveMax:
+      return Span{AdaptiveMaxStart(o, I(g.output[d]), I(g.input[d])), AdaptiveMaxEnd(o, I(g.output[d]), I(g.input[d])), 1};
+    case PoolKind::kAdaptiveAvg:
+      return Span{AdaptiveAvgStart(o, I(g.output[d]), I(g.input[d])), AdaptiveAvgEnd(o, I(g.output[d]), I(g.input[d])), 1};
+    case PoolKind::kAvg:
+      return AvgWindow(g, d, o).span;
+  }
+  return Span{0, 0, 1};
+}
+
+template <typename T>
+void RunMaxPool(const PoolGeometry& g, const PoolOp::Columns& columns, const T* x, T* y, bool adaptive) {
+  auto* kernel = KernelsFor<T>::MaxPool(Dispatch());
+  const PoolKind kind = adaptive ? PoolKind::kAdaptiveMax : PoolKind::kMax;
+  const auto span_of = [&](int d, int64_t o) { return WindowSpan(kind, g, d, o); };
+  // A dilated window can fall wholly in the padding (input 2, kernel 2, dilation 3, padding 1):
+  // no element to take the max of; the kernel writes the max's start value, the lowest.
+  ForEachRow(g, columns, x, y, adaptive ? 1 : g.dilation[2], g.kernel[0] * g.kernel[1] * g.kernel[2], span_of,
+             [&](const T* const* lines, const PoolRowParams& p, int64_t, int64_t, size_t, T* out) { kernel(lines, out, &p); });
+}
+
 template <typename T>
 void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& options, const PoolOp::Columns& columns,
                 const T* x, T* y) {
@@ -114,7 +128,7 @@ void RunAvgPool(const PoolGeometry& g, PoolLayout layout, const AvgPoolOptions& 
   const float qnnpack_m = scale / (scale * static_cast<float>(g.kernel[0] * g.kernel[1] * g.kernel[2]));
   const bool first = layout == PoolLayout::kChannelsFirst && !options.qnnpack;
   ForEachRow(
-      g, columns, x, y, 1, g.kernel[0] * g.kernel[1] * g.kernel[2], [&](int d, int64_t o) { return AvgWindow(g, d, o).span; },
+      g, columns, x, y, 1, g.kernel[0] * g.kernel[1] * g.kernel[2], [&](int d, int64_t o) { return WindowSpan(PoolKind::kAvg, g, d, o); },
       [&](const T* const* lines, const PoolRowParams& p, int64_t od, int64_t oh, size_t ow0, T* out) {
         thread_local std::vector<float> m, tail_m;
         m.resize(p.output_width);
@@ -159,9 +173,7 @@ template <typename T>
 void RunAdaptiveAvgPool(const PoolGeometry& g, PoolLayout layout, int32_t zero_point, const PoolOp::Columns& columns,
                         const T* x, T* y) {
   auto* kernel = KernelsFor<T>::AvgPool(Dispatch());
-  const auto span_of = [&](int d, int64_t o) {
-    return Span{AdaptiveAvgStart(o, I(g.output[d]), I(g.input[d])), AdaptiveAvgEnd(o, I(g.output[d]), I(g.input[d])), 1};
-  };
+  const auto span_of = [&](int d, int64_t o) { return WindowSpan(PoolKind::kAdaptiveAvg, g, d, o); };
   size_t window = 1;
   for (int d = 0; d < 3; ++d) window *= g.input[d] / g.output[d] + 1;
   const bool first = layout == PoolLayout::kChannelsFirst;
@@ -289,24 +301,8 @@ Status PoolOp::Prepare(PoolKind kind, const PoolGeometry& g, QDType dtype, PoolL
     c.count.resize(OW);
     if (kind == PoolKind::kAvg) c.padded.resize(OW);
     for (size_t ow = 0; ow < OW; ++ow) {
-      Span s{0, 0, 1};
-      switch (kind) {
-        case PoolKind::kMax:
-          s = ClippedSpan(I(ow), I(g.input[2]), I(g.kernel[2]), I(g.stride[2]), I(g.padding[2]), I(g.dilation[2]));
-          break;
-        case PoolKind::kAdaptiveMax:
-          s = Span{AdaptiveMaxStart(I(ow), I(OW), I(g.input[2])), AdaptiveMaxEnd(I(ow), I(OW), I(g.input[2])), 1};
-          break;
-        case PoolKind::kAdaptiveAvg:
-          s = Span{AdaptiveAvgStart(I(ow), I(OW), I(g.input[2])), AdaptiveAvgEnd(I(ow), I(OW), I(g.input[2])), 1};
-          break;
-        case PoolKind::kAvg: {
-          const AvgSpan w = AvgWindow(g, 2, I(ow));
-          s = w.span;
-          c.padded[ow] = w.padded;
-          break;
-        }
-      }
+      const Span s = WindowSpan(kind, g, 2, I(ow));
+      if (kind == PoolKind::kAvg) c.padded[ow] = AvgWindow(g, 2, I(ow)).padded;
       c.count[ow] = static_cast<size_t>(s.Count());
       c.offset[ow] = c.count[ow] > 0 ? static_cast<size_t>(s.begin) * C : 0;
     }
