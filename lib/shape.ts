@@ -11,6 +11,19 @@ import { MAX_RANK, arrayOnce, axis, invalidRange, invalidType, oneOf, shapeNumel
 export type MemoryFormat = 'contiguous_format' | 'channels_last' | 'channels_last_3d';
 export const MEMORY_FORMATS: readonly MemoryFormat[] = ['contiguous_format', 'channels_last', 'channels_last_3d'];
 
+/**
+ * Whether two dims lists (shapes, strides) hold the same values. The same array holds the same
+ * values at once: no walk, whose keyed loads V8 runs through its generic builtin on the frozen
+ * arrays of tensors. A null or absent first list matches nothing.
+ */
+export function sameDims(a: readonly number[] | null | undefined, b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (!a || a.length !== b.length) return false;
+  // An indexed loop, not every(): frozen arrays take V8's slow paths for array methods.
+  for (let d = 0; d < b.length; d++) if (a[d] !== b[d]) return false;
+  return true;
+}
+
 export function numelOf(shape: readonly number[]): number {
   // An indexed loop, not for-of: shapes are frozen arrays, whose iterator V8 does not inline.
   let product = 1;

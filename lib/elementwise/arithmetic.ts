@@ -10,7 +10,7 @@ import { OpPlan, callOp, makePlan, paramsOf, sharedParams } from '../plan';
 import { guardRead } from '../jit/hook';
 import { QStorage, addon } from '../native';
 import { QDType, QTensor, denseQuantized, makePerTensorQTensor } from '../qtensor';
-import { MemoryFormat, formatStrides, frozenFormatStrides, isContiguousAs, memoryOrder, numelOf, stridedCopy, stridedCopyNew, suggestMemoryFormat } from '../shape';
+import { MemoryFormat, formatStrides, frozenFormatStrides, isContiguousAs, memoryOrder, numelOf, sameDims, stridedCopy, stridedCopyNew, suggestMemoryFormat } from '../shape';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
 import { LookupOp, native, quantizedEngine } from './native';
@@ -214,13 +214,6 @@ function tensorIteratorLayout(shape: readonly number[], inputStrides: readonly (
   return format !== undefined ? formatLayout(shape, format) : { format: null, order: perm.slice().reverse(), strides };
 }
 
-/** True when the two shapes are the same dims. */
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let d = 0; d < a.length; d++) if (a[d] !== b[d]) return false;
-  return true;
-}
-
 /**
  * The formula code of params[6]: qmul.cpp sends qint8 products with an output zero point below
  * 127 to XNNPACK (1), which has one formula for every element and takes its multiplier as
@@ -243,7 +236,7 @@ function binaryFormula(kind: BinaryRequest, dtype: QDType, zeroPoint: number, qn
  */
 function planDenseBinary(kind: BinaryRequest, a: QTensor, b: QTensor, s: number, zp: number, qnnpackEngine: boolean): OpPlan<QTensor> | null {
   const shape = a.shape;
-  if (!sameShape(shape, b.shape)) return null;
+  if (!sameDims(shape, b.shape)) return null;
   const format = suggestMemoryFormat(shape, a.strides);
   if (suggestMemoryFormat(shape, b.strides) !== format || !isContiguousAs(shape, a.strides, format) || !isContiguousAs(shape, b.strides, format)) return null;
   const n = numelOf(shape);
@@ -284,7 +277,7 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
     expandedStrides(b.shape, b.strides, shape),
   ]);
   const n = numelOf(shape);
-  const formula = binaryFormula(kind, a.dtype, zp, qnnpackEngine, sameShape(a.shape, b.shape));
+  const formula = binaryFormula(kind, a.dtype, zp, qnnpackEngine, sameDims(a.shape, b.shape));
   const params = paramsOf(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);  // shared between calls with these values
   const code = dtypeCode(a.dtype);
   const row = Math.max(rowLength, 1);

@@ -6,6 +6,7 @@ import { Module } from '../nn/module';
 import { makePlan, planAsync } from '../plan';
 import { QStorage } from '../native';
 import { QDType, QTensor, Quantizer, metadataQTensor, quantizerOf, sameQParams, withStorage } from '../qtensor';
+import { sameDims } from '../shape';
 import { Tensor, makeTensor } from '../tensor';
 import * as validate from '../validate';
 import { PLAN_ARRAY_TYPES, ValueInfo, arrayType, isTypedArray, raw } from './tracer';
@@ -229,10 +230,6 @@ export class TracedModule extends Module {
 
 function typedArrayElementBytes(array: ArrayBufferView): number {
   return (array as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** input's storage when it matches the example's type, shape, strides, storage bytes, dtype and qparams. */

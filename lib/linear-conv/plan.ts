@@ -4,7 +4,7 @@ import { OpPlan, makePlan, paramsOf } from '../plan';
 import { activeTracer } from '../jit/hook';
 import { QTensor, checkQTensor, denseOutput, wrapPerTensorOutput } from '../qtensor';
 import { Tensor, checkTensor, makeTensor } from '../tensor';
-import { channelsLastOrder, contiguousStrides, isDenseInOrder, numelOf } from '../shape';
+import { channelsLastOrder, contiguousStrides, isDenseInOrder, numelOf, sameDims } from '../shape';
 import * as validate from '../validate';
 import { Activation, PackedHandle, native } from './native';
 import { ConvSpec, outputSpatial } from './params';
@@ -92,12 +92,6 @@ export function fastOutputQParams(scale: unknown, zeroPoint: unknown): boolean {
  * anything else, and the caller then takes planLinear, which throws the errors or handles the
  * case. The native op checks every length again.
  */
-function sameDims(a: readonly number[] | undefined | null, b: readonly number[]): boolean {
-  if (!a || a.length !== b.length) return false;
-  for (let d = 0; d < b.length; d++) if (a[d] !== b[d]) return false;
-  return true;
-}
-
 export function runLinearFast(
   packed: PackedWeight,
   input: unknown,
@@ -343,10 +337,9 @@ export function convForward(packed: PackedWeight, spec: ConvSpec, x: unknown, sc
     e.packed === packed &&
     e.spec === spec &&
     e.relu === relu &&
-    // A QTensor's shape and strides are frozen: the same array (a model's conv chain passes the
-    // cached output shape on) has the same values, and is cheaper to test than its items.
-    (e.shape === x.shape || sameDims(e.shape, x.shape)) &&
-    (e.strides === x.strides || sameDims(e.strides, x.strides)) &&
+    // sameDims tests the same array first (a model's conv chain passes the cached output shape on).
+    sameDims(e.shape, x.shape) &&
+    sameDims(e.strides, x.strides) &&
     // A transferred buffer reads as length 0: the general path names it.
     x.data.length >= e.numel
   ) {

@@ -12,7 +12,7 @@
 import { activeTracer } from '../jit/hook';
 import { QStorage } from '../native';
 import { QDType, QTensor, denseOutput, wrapPerTensorOutput } from '../qtensor';
-import { isContiguousAs, numelOf } from '../shape';
+import { isContiguousAs, numelOf, sameDims } from '../shape';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { native } from './native';
@@ -87,25 +87,14 @@ function cachedIO(input: Input, y: QTensor): CachedIO {
   };
 }
 
-function sameValues(cached: readonly number[], values: readonly number[]): boolean {
-  // The same frozen array holds the same values (an input passed again, or an output whose
-  // shape or strides were made from another's): no walk, whose keyed loads V8 runs through
-  // its generic builtin on frozen arrays.
-  if (cached === values) return true;
-  if (cached.length !== values.length) return false;
-  // A loop: the tensor's arrays are frozen (V8's slow paths for array methods).
-  for (let d = 0; d < values.length; d++) if (cached[d] !== values[d]) return false;
-  return true;
-}
-
 /** Whether x is a per-tensor QTensor of the entry's dtype, shape and strides whose buffer is attached (checkInput's checks, for such a key). */
 function sameInput(io: CachedIO, x: unknown): x is QTensor {
   return (
     x instanceof QTensor &&
     x.qscheme === 'per_tensor_affine' &&
     x.dtype === io.dtype &&
-    sameValues(io.shape, x.shape) &&
-    sameValues(io.strides, x.strides) &&
+    sameDims(io.shape, x.shape) &&
+    sameDims(io.strides, x.strides) &&
     // A key's shape is non-empty, so only a detached buffer has no bytes.
     x.data.byteLength !== 0
   );
@@ -214,7 +203,7 @@ function givesTuple(value: unknown, tuple: readonly number[], unset: readonly nu
 function sameWindow(w: Window, kernelSize: unknown, stride: unknown, padding: unknown, dilation: unknown): boolean {
   return (
     givesTuple(kernelSize, w.kernel) &&
-    (stride === undefined || stride === null ? sameValues(w.stride, w.kernel) : givesTuple(stride, w.stride)) &&
+    (stride === undefined || stride === null ? sameDims(w.stride, w.kernel) : givesTuple(stride, w.stride)) &&
     givesTuple(padding ?? 0, w.padding) &&
     givesTuple(dilation ?? 1, w.dilation)
   );
