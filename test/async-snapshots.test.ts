@@ -97,6 +97,25 @@ describe('overlapping forwardAsync calls read their own snapshots', () => {
     }
   });
 
+  test('inputs of a MiB and more (copied with streaming stores): exact, from unaligned views too', async () => {
+    const m = randomConv();
+    // 1,056,784 bytes: past the 1 MiB threshold, ending in a partial 64-byte block.
+    const inputs = Array.from({ length: 6 }, () => input([1, 16, 257, 257]));
+    const wants = inputs.map((x) => m.forward(x));
+    const gots = await overlapping(inputs.map((x) => [x, (v) => m.forwardAsync(v)]));
+    gots.forEach((got, i) => sameBits(`large call ${i}`, wants[i], got));
+    // A float input viewed at an odd element offset: the copy's source is not 16-byte aligned.
+    const quantize = new nnq.Quantize(0.05, 3, 'quint8');
+    const n = (1 << 18) + 5;
+    const backing = new Float32Array(n + 3);
+    for (let i = 0; i < backing.length; i++) backing[i] = rng.int(-500, 500) / 37;
+    const x = tensor(backing.subarray(3), [n]);
+    const want = quantize.forward(x);
+    const pending = quantize.forwardAsync(x);
+    backing.fill(1e6);
+    expectExact('unaligned large float input', want.intRepr(), (await pending).intRepr());
+  });
+
   test('Quantize on Float32Array and SharedArrayBuffer inputs (the shared ones are copied once, pooled too)', async () => {
     const module = new nnq.Quantize(0.05, 3, 'quint8');
     const n = 64 * 1024; // 256 KiB of floats

@@ -122,6 +122,22 @@ QK_TEST(kIsa, "snapshot-pool/small-and-empty-buffers") {
   ctx.Check(off.stats().idle_buffers == 0, "a pool with cap 0 keeps nothing");
 }
 
+QK_TEST(kIsa, "snapshot-pool/large-copies-are-exact") {
+  // Copies of a MiB and more take the streaming-store path: every byte must still arrive,
+  // whatever the source's alignment and however the length ends (a partial 64-byte block).
+  SnapshotPool pool(64 * kMiB);
+  std::vector<uint8_t> source(kMiB + 200);
+  for (size_t i = 0; i < source.size(); ++i) source[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
+  for (const size_t offset : {size_t{0}, size_t{1}, size_t{7}, size_t{16}, size_t{63}}) {
+    for (const size_t size : {kMiB - 1, kMiB, kMiB + 1, kMiB + 63, kMiB + 64, kMiB + 100}) {
+      if (offset + size > source.size()) continue;
+      Snapshot copy = pool.Copy(source.data() + offset, size);
+      ctx.Check(copy->size() == size && std::memcmp(copy->data(), source.data() + offset, size) == 0,
+                "Copy of " + std::to_string(size) + " bytes from offset " + std::to_string(offset) + " is exact");
+    }
+  }
+}
+
 QK_TEST(kIsa, "snapshot-pool/buffer-outlives-its-pool") {
   auto pool = std::make_unique<SnapshotPool>(8 * kMiB);
   Snapshot kept = pool->Take(kMiB);

@@ -66,7 +66,8 @@ class SnapshotPool {
   // capacity in [size, size + size / 4] (the most recently released among equals), else a new
   // allocation rounded up to whole pages. Throws std::bad_alloc.
   Snapshot Take(size_t size);
-  // Take(size) filled with a copy of [source, source + size).
+  // Take(size) filled with a copy of [source, source + size); copies of 1 MiB and more use
+  // streaming (non-temporal) stores where the CPU has them (snapshot-pool.cc says why).
   Snapshot Copy(const void* source, size_t size);
 
   struct Stats {
