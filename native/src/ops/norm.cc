@@ -36,6 +36,9 @@ Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* 
 // Group / instance norm channels at least this long go through a 256-entry table (256 values
 // normalized, then one byte lookup per value) instead of normalizing every value.
 constexpr size_t kLookupMinRun = 512;
+// Groups shorter than this are summed here rather than by the dispatched stats kernel, whose
+// vector loops need 16 values and whose call and setup cost more than summing a few.
+constexpr size_t kInlineStatsMax = 16;
 
 // Byte i at index i: the 256 possible values of either 8-bit type, in the lookup's index order.
 constexpr std::array<uint8_t, 256> kEveryByte = [] {
@@ -64,7 +67,16 @@ void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
       const T* xg = x + g * N;
       T* yg = y + g * N;
       int64_t sum = 0, sum_sq = 0;
-      stats(N, xg, &sum, &sum_sq);
+      if (N < kInlineStatsMax) {
+        // Integer sums, the same whoever adds them: a short group costs the kernel's call and
+        // vector setup more than its few values (a layer norm over a last dim of 4, say).
+        for (size_t i = 0; i < N; ++i) {
+          sum += xg[i];
+          sum_sq += static_cast<int64_t>(xg[i]) * xg[i];
+        }
+      } else {
+        stats(N, xg, &sum, &sum_sq);
+      }
       const float n = static_cast<float>(N);
       const float mean = static_cast<float>(sum) / n;
       // GCC contracts torch's `sum_sq / N - mean * mean` into one fused negative multiply-add.
