@@ -1,11 +1,13 @@
-// qF.linear, qF.conv1d|2d|3d and qF.convTranspose1d|2d|3d: torch.ao.nn.quantized.functional, packing the weights per call.
+// qF.linear, qF.conv1d|2d|3d and qF.convTranspose1d|2d|3d: torch.ao.nn.quantized.functional (conv packs its weights per call; linear reuses a kept packing of the same values, linear-cache.ts).
 
 import { OpPlan, planAsync } from '../plan';
 import { QTensor, checkQTensor } from '../qtensor';
 import { Tensor } from '../tensor';
 import * as validate from '../validate';
 import { Activation } from './native';
-import { checkQuint8, checkZeroPointU8, planConv, planLinear } from './plan';
+import { activeTracer } from '../jit/hook';
+import { cachedLinear, packLinearCached } from './linear-cache';
+import { checkQuint8, checkZeroPointU8, fastOutputQParams, planConv, planLinear, runLinearFast } from './plan';
 import { ConvPadding, ConvSpec, IntOrTuple, PaddingMode, convSpec } from './params';
 import { linearWeightDims, packConv, packLinear } from './weights';
 
@@ -24,7 +26,27 @@ export interface LinearOptions {
  * const y = qF.linear(qx, qw, bias, { scale: 0.05, zeroPoint: 64 });
  */
 export function linear(input: QTensor, weight: QTensor, bias?: Tensor | null, options?: LinearOptions): QTensor {
-  return linearPlan(input, weight, bias, options).run();
+  return linearFast(input, weight, bias, options) ?? linearPlan(input, weight, bias, options).run();
+}
+
+const LINEAR_OPTIONS = ['scale', 'zeroPoint'];
+
+/**
+ * linear without the plan when a kept packing holds this weight's and bias's values (see
+ * linear-cache.ts) and the input and qparams suit runLinearFast; null for anything else, and
+ * the caller takes linearPlan, whose checks give the errors. The one check that may throw here
+ * is linearPlan's first, on the options, with the same error.
+ */
+function linearFast(input: unknown, weight: unknown, bias: unknown, options: unknown): QTensor | null {
+  if (activeTracer() !== null) return null; // jit.trace records linearPlan's call
+  const opts = validate.options(options, 'options', LINEAR_OPTIONS);
+  if (!(input instanceof QTensor) || input.qscheme !== 'per_tensor_affine') return null;
+  const scale = opts.scale === undefined ? input.qScale() : opts.scale;
+  const zeroPoint = opts.zeroPoint === undefined ? input.qZeroPoint() : opts.zeroPoint;
+  if (!fastOutputQParams(scale, zeroPoint)) return null;
+  const kept = cachedLinear(weight, bias);
+  if (kept === null) return null;
+  return runLinearFast(kept.packed, input, scale as number, zeroPoint as number, Activation.None, 0, kept.fast);
 }
 
 /** linear off the event loop (libuv's pool): same bits; argument errors reject. */
@@ -33,7 +55,7 @@ export function linearAsync(input: QTensor, weight: QTensor, bias?: Tensor | nul
 }
 
 function linearPlan(input: unknown, weight: unknown, bias: unknown, options: unknown): OpPlan<QTensor> {
-  const opts = validate.options(options, 'options', ['scale', 'zeroPoint']);
+  const opts = validate.options(options, 'options', LINEAR_OPTIONS);
   const q = checkQuint8(input, 'input');
   const [outFeatures, inFeatures] = linearWeightDims(weight);
   const scale = opts.scale === undefined ? q.qScale() : validate.scale(opts.scale, 'scale');
@@ -41,7 +63,8 @@ function linearPlan(input: unknown, weight: unknown, bias: unknown, options: unk
   if (q.dim() < 1 || q.shape[q.dim() - 1] !== inFeatures) {
     throw validate.invalidRange(`QTensor whose last dim is the weight's inFeatures (${inFeatures})`, 'input', input);
   }
-  const packed = packLinear(weight, bias, outFeatures, inFeatures);
+  // While tracing, a packing of its own, as before the cache: the plan keeps what it recorded.
+  const packed = activeTracer() === null ? packLinearCached(weight, bias, outFeatures, inFeatures) : packLinear(weight, bias, outFeatures, inFeatures);
   return planLinear(packed, q, 'input', scale, zeroPoint, Activation.None);
 }
 

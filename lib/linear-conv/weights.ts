@@ -1,7 +1,8 @@
 // Weights of linear and conv: checks a qint8 weight QTensor and an fp32 bias, prepacks them, and unpacks them again.
 
-import { QTensor, checkQTensor, makePerChannelQuantizedTensor, makePerTensorQuantizedTensor } from '../qtensor';
-import { Tensor, checkTensor, tensor } from '../tensor';
+import { QTensor, checkQTensor, makePerChannelQuantizedTensor, makePerTensorQuantizedTensor, wrapPerTensorOutput } from '../qtensor';
+import { contiguousStrides } from '../shape';
+import { Tensor, checkTensor, makeTensor, tensor } from '../tensor';
 import * as validate from '../validate';
 import { PackedHandle, native } from './native';
 import { ConvSpec, geometryArray, weightShape } from './params';
@@ -74,13 +75,25 @@ function biasValues(value: unknown, outChannels: number): Float32Array | null {
   return Float32Array.from(b.contiguous().data.subarray(0, outChannels));
 }
 
-/** Prepacks a linear weight [out][in] (per-channel along axis 0) and bias [out]. */
-export function packLinear(weight: unknown, bias: unknown, outFeatures: number, inFeatures: number): PackedWeight {
+/** A linear packing and the private copies it was made from (its weight values in row-major order, its bias). */
+export interface LinearPacking {
+  readonly packed: PackedWeight;
+  readonly values: Int8Array;
+  readonly bias: Float32Array | null;
+}
+
+/** packLinear, returning also the copies it packed (qF.linear's cache keeps them as its key). */
+export function packLinearKept(weight: unknown, bias: unknown, outFeatures: number, inFeatures: number): LinearPacking {
   const shape = [outFeatures, inFeatures];
   const { values, qparams } = weightValues(weight, shape, 0, outFeatures);
   const b = biasValues(bias, outFeatures);
   const handle = native.linearPrepack(values, outFeatures, inFeatures, qparams.scales, qparams.zeroPoints, b);
-  return { handle, shape, qparams, hasBias: b !== null };
+  return { packed: { handle, shape, qparams, hasBias: b !== null }, values, bias: b };
+}
+
+/** Prepacks a linear weight [out][in] (per-channel along axis 0) and bias [out]. */
+export function packLinear(weight: unknown, bias: unknown, outFeatures: number, inFeatures: number): PackedWeight {
+  return packLinearKept(weight, bias, outFeatures, inFeatures).packed;
 }
 
 /** The weight shape and channel count of a linear weight QTensor, read from it (functional forms). */
@@ -109,19 +122,61 @@ export function repackConv(spec: ConvSpec, packed: PackedWeight, outputPadding: 
   return { ...packed, handle };
 }
 
+/**
+ * A small linear weight's unpacked values, kept beside its packing the first time weight() or
+ * bias() asks, with the frozen shapes and strides of the tensors they return: a native unpack
+ * costs ~1.4 us a call (two new ArrayBuffers and an object) where copying a few KiB costs far
+ * less, and `qF.linear(x, m.weight(), m.bias())` asks for both on every call. Immutable (the
+ * callers get copies); dropped with the packing, whose replacement (setWeightBias,
+ * loadStateDict) is a new object. Larger weights are not duplicated: they unpack natively.
+ */
+interface KeptUnpack {
+  readonly weight: Int8Array;
+  readonly bias: Float32Array | null;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly biasShape: readonly number[];
+  readonly biasStrides: readonly number[];
+}
+
+const KEPT_UNPACK_MAX_BYTES = 4096;
+const keptUnpacks = new WeakMap<PackedWeight, KeptUnpack>();
+
+/** The values of `packed`: new arrays from a native unpack (kept null), or the kept ones, which the caller must copy. */
+function unpackValues(packed: PackedWeight, conv: boolean): { weight: Int8Array; bias: Float32Array | null; kept: KeptUnpack | null } {
+  if (conv) return { ...native.convUnpack(packed.handle), kept: null };
+  let kept = keptUnpacks.get(packed);
+  if (kept === undefined) {
+    const fresh = native.linearUnpack(packed.handle);
+    if (fresh.weight.length > KEPT_UNPACK_MAX_BYTES) return { ...fresh, kept: null };
+    const shape = Object.freeze(packed.shape.slice());
+    const biasShape = Object.freeze([packed.shape[0]]);
+    kept = { ...fresh, shape, strides: Object.freeze(contiguousStrides(shape)), biasShape, biasStrides: Object.freeze([1]) };
+    keptUnpacks.set(packed, kept);
+  }
+  return { weight: kept.weight, bias: kept.bias, kept };
+}
+
 /** weight(): the QTensor the packed weights came from (torch's unpack). */
 export function unpackWeight(packed: PackedWeight, conv: boolean): QTensor {
-  const { weight } = conv ? native.convUnpack(packed.handle) : native.linearUnpack(packed.handle);
+  const values = unpackValues(packed, conv);
+  const kept = values.kept;
+  const weight = kept !== null ? kept.weight.slice() : values.weight;
   const { qparams, shape } = packed;
-  if (qparams.axis === null) return makePerTensorQuantizedTensor(weight, shape, qparams.scales[0], qparams.zeroPoints[0], 'qint8');
+  if (qparams.axis === null) {
+    // The qparams passed makePerTensorQuantizedTensor's checks when the weight was packed.
+    if (kept !== null) return wrapPerTensorOutput(weight, kept.shape, kept.strides, qparams.scales[0], qparams.zeroPoints[0], 'qint8');
+    return makePerTensorQuantizedTensor(weight, shape, qparams.scales[0], qparams.zeroPoints[0], 'qint8');
+  }
   const channels = shape[qparams.axis];
   return makePerChannelQuantizedTensor(weight, shape, qparams.scales.slice(0, channels), qparams.zeroPoints.slice(0, channels), qparams.axis, 'qint8');
 }
 
 /** bias(): a new fp32 Tensor, or null. */
 export function unpackBias(packed: PackedWeight, conv: boolean): Tensor | null {
-  const { bias } = conv ? native.convUnpack(packed.handle) : native.linearUnpack(packed.handle);
-  return bias === null ? null : tensor(bias);
+  const { bias, kept } = unpackValues(packed, conv);
+  if (bias === null) return null;
+  return kept !== null ? makeTensor(bias.slice(), kept.biasShape, kept.biasStrides) : tensor(bias);
 }
 
 /** Frees the native memory of packed weights now (a module's dispose()), not at garbage collection. */

@@ -184,7 +184,7 @@ PreparedOp PrepareMatmul(const Napi::CallbackInfo& info, bool snapshot) {
 // elementwiseSoftmax(x, dtype, outer, size, inner, params: Float64Array [inScale, inZeroPoint, outScale,
 //                    outZeroPoint]) -> a new array of x's kind and length: x contiguous as [outer][size][inner],
 //                    softmax along size (ops/softmax.h)
-PreparedOp PrepareSoftmax(const Napi::CallbackInfo& info, bool snapshot) {
+PreparedOp PrepareSoftmaxOp(const Napi::CallbackInfo& info, bool snapshot, bool exp_table) {
   PreparedOp op;
   op.snapshot_inputs = snapshot;
   Napi::Env env = info.Env();
@@ -201,6 +201,7 @@ PreparedOp PrepareSoftmax(const Napi::CallbackInfo& info, bool snapshot) {
   params.x_zero_point = ZeroPointAt(env, qparams, 1, "input zeroPoint");
   params.y_scale = p[2];
   params.y_zero_point = ZeroPointAt(env, qparams, 3, "zeroPoint");
+  params.exp_table = exp_table;
   std::shared_ptr<const SoftmaxOp> prepared;
   const Status status = SoftmaxOp::Prepare(params, &prepared);
   if (!status.ok()) throw ErrorFromStatus(env, status);
@@ -209,6 +210,12 @@ PreparedOp PrepareSoftmax(const Napi::CallbackInfo& info, bool snapshot) {
   SetStep(&op, std::make_shared<OpStep>(prepared), {x}, out);
   return op;
 }
+
+PreparedOp PrepareSoftmax(const Napi::CallbackInfo& info, bool snapshot) { return PrepareSoftmaxOp(info, snapshot, false); }
+
+// The trace form's: a plan runs its step many times, so the op takes its exps from the table of
+// its input quantization (SoftmaxOpParams::exp_table); a call prepares for one run and does not.
+PreparedOp PrepareSoftmaxForPlan(const Napi::CallbackInfo& info, bool snapshot) { return PrepareSoftmaxOp(info, snapshot, true); }
 
 // The element size of a typed-array kind (the strided copy moves bytes, whatever they hold).
 size_t ElementBytes(napi_typedarray_type type) {
@@ -322,6 +329,8 @@ void RegisterElementwiseOps(Napi::Env env, Napi::Object exports) {
   DefineOp<PrepareBinary>(env, exports, "elementwiseBinary");
   DefineOp<PrepareMatmul>(env, exports, "elementwiseMatmul");
   DefineOp<PrepareSoftmax>(env, exports, "elementwiseSoftmax");
+  exports.Set("elementwiseSoftmaxTrace", Napi::Function::New(env, RunTrace<PrepareSoftmaxForPlan>, "elementwiseSoftmaxTrace",
+                                                             const_cast<char*>("elementwiseSoftmax")));
   exports.Set("elementwiseStridedCopy", Napi::Function::New(env, StridedCopySync, "elementwiseStridedCopy"));
   exports.Set("elementwiseStridedCopyNew", Napi::Function::New(env, StridedCopyNew, "elementwiseStridedCopyNew"));
   exports.Set("elementwiseStridedCopyTrace", Napi::Function::New(env, RunTrace<PrepareStridedCopyTrace>,

@@ -101,9 +101,6 @@ void RunOpCase(Context& ctx, Random& rng, QDType dtype, bool long_columns = fals
   p.y_zero_point = rng.Int(kTypeMin<T>, kTypeMax<T>);
   const std::string what = std::string(QDTypeName(dtype)) + " " + std::to_string(p.outer) + "x" + std::to_string(p.size) +
                            "x" + std::to_string(p.inner) + " x_scale " + std::to_string(p.x_scale);
-  std::shared_ptr<const SoftmaxOp> op;
-  Status st = SoftmaxOp::Prepare(p, &op);
-  if (!ctx.Check(st.ok(), what + ": Prepare: " + st.message())) return;
   const size_t n = p.outer * p.size * p.inner;
   std::vector<T> x = RandomQuantized<T>(rng, n);
   if (long_columns && rng.Int(0, 1) == 0) {
@@ -113,15 +110,25 @@ void RunOpCase(Context& ctx, Random& rng, QDType dtype, bool long_columns = fals
   std::vector<int32_t> x32(x.begin(), x.end()), expected(n);
   ref::SoftmaxRef(x32.data(), p.outer, p.size, p.inner, dtype == QDType::kQInt8, p.x_scale,
                   static_cast<int32_t>(p.x_zero_point), p.y_scale, static_cast<int32_t>(p.y_zero_point), expected.data());
-  std::vector<T> y(n, static_cast<T>(0x5A));
-  const void* inputs[1] = {x.data()};
-  st = RunWithScratch(*op, inputs, y.data());
-  if (!ctx.Check(st.ok(), what + ": Run: " + st.message())) return;
-  for (size_t i = 0; i < n; ++i) {
-    if (y[i] != expected[i]) {
-      ctx.Fail(what + ": index " + std::to_string(i) + ": expected " + std::to_string(expected[i]) + ", got " +
-               std::to_string(y[i]));
-      return;
+  // Without and with the shared exp table (a plan's op): the same bytes, twice over (a run
+  // must not change the table or the op).
+  for (const bool exp_table : {false, true}) {
+    p.exp_table = exp_table;
+    std::shared_ptr<const SoftmaxOp> op;
+    Status st = SoftmaxOp::Prepare(p, &op);
+    if (!ctx.Check(st.ok(), what + ": Prepare: " + st.message())) return;
+    for (int run = 0; run < 2; ++run) {
+      std::vector<T> y(n, static_cast<T>(0x5A));
+      const void* inputs[1] = {x.data()};
+      st = RunWithScratch(*op, inputs, y.data());
+      if (!ctx.Check(st.ok(), what + ": Run: " + st.message())) return;
+      for (size_t i = 0; i < n; ++i) {
+        if (y[i] != expected[i]) {
+          ctx.Fail(what + (exp_table ? " (exp table)" : "") + ": index " + std::to_string(i) + ": expected " +
+                   std::to_string(expected[i]) + ", got " + std::to_string(y[i]));
+          return;
+        }
+      }
     }
   }
 }

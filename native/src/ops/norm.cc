@@ -36,6 +36,11 @@ Status CheckQParams(double scale, int64_t zero_point, QDType dtype, const char* 
 // Group / instance norm channels at least this long go through a 256-entry table (256 values
 // normalized, then one byte lookup per value) instead of normalizing every value.
 constexpr size_t kLookupMinRun = 512;
+// Groups shorter than this are summed here rather than by the dispatched stats kernel, whose
+// vector loops need 16 values and whose call and setup cost more than summing a few.
+constexpr size_t kInlineStatsMax = 16;
+// Groups whose statistics are computed together before their values are normalized.
+constexpr size_t kStatsChunk = 32;
 
 // Byte i at index i: the 256 possible values of either 8-bit type, in the lookup's index order.
 constexpr std::array<uint8_t, 256> kEveryByte = [] {
@@ -59,47 +64,70 @@ void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
   p.qmax = static_cast<float>(std::numeric_limits<T>::max());
   static const float kOne = 1.0f, kZero = 0.0f;  // the affine step without weight / bias
   const size_t N = a.group_size;
-  ParallelOverRange(a.groups, N * 4, [&](size_t begin, size_t end) {
-    for (size_t g = begin; g < end; ++g) {
-      const T* xg = x + g * N;
-      T* yg = y + g * N;
-      int64_t sum = 0, sum_sq = 0;
+  // A group's statistics: its mean minus the input zero point, and its scale s.
+  auto group_stats = [&](size_t g, float* mean_centred, float* scale) {
+    const T* xg = x + g * N;
+    int64_t sum = 0, sum_sq = 0;
+    if (N < kInlineStatsMax) {
+      // Integer sums, the same whoever adds them: a short group costs the kernel's call and
+      // vector setup more than its few values (a layer norm over a last dim of 4, say).
+      for (size_t i = 0; i < N; ++i) {
+        sum += xg[i];
+        sum_sq += static_cast<int64_t>(xg[i]) * xg[i];
+      }
+    } else {
       stats(N, xg, &sum, &sum_sq);
-      const float n = static_cast<float>(N);
-      const float mean = static_cast<float>(sum) / n;
-      // GCC contracts torch's `sum_sq / N - mean * mean` into one fused negative multiply-add.
-      const float var = std::max(std::fma(-mean, mean, static_cast<float>(sum_sq) / n), 0.0f);
-      const float s = static_cast<float>(static_cast<double>(a.x_scale) /
-                                         std::sqrt(static_cast<double>(var * a.x_scale * a.x_scale) + a.eps));
-      NormalizeParams row = p;
-      row.mean_centred = mean - p.x_zero_point;
-      if (a.per_channel) {
-        // u = x - x_zp - mean_centred (scale 1: u * 1 is u), then fma(u, s * gamma[c], beta[c]).
-        row.scale = 1.0f;
-        const size_t per_channel = N / a.channels_per_group;
-        for (size_t k = 0; k < a.channels_per_group; ++k) {
-          const size_t c = (g * a.channels_per_group + k) % a.num_channels;
-          const float gamma_s = s * (a.gamma ? a.gamma[c] : 1.0f);
-          const float beta = a.beta ? a.beta[c] : 0.0f;
-          const T* xc = xg + k * per_channel;
-          T* yc = yg + k * per_channel;
-          if (per_channel >= kLookupMinRun) {
-            // Within a channel the output depends on the byte alone: the kernel maps the 256 bytes
-            // once (the same computation, so the same bits) and the channel is looked up.
-            uint8_t mapped[256];
-            normalize(256, reinterpret_cast<const T*>(kEveryByte.data()), &gamma_s, &beta, 0, reinterpret_cast<T*>(mapped), &row);
-            lookup(per_channel, reinterpret_cast<const uint8_t*>(xc), mapped, reinterpret_cast<uint8_t*>(yc));
-          } else {
-            normalize(per_channel, xc, &gamma_s, &beta, 0, yc, &row);
+    }
+    const float n = static_cast<float>(N);
+    const float mean = static_cast<float>(sum) / n;
+    // GCC contracts torch's `sum_sq / N - mean * mean` into one fused negative multiply-add.
+    const float var = std::max(std::fma(-mean, mean, static_cast<float>(sum_sq) / n), 0.0f);
+    *scale = static_cast<float>(static_cast<double>(a.x_scale) /
+                                std::sqrt(static_cast<double>(var * a.x_scale * a.x_scale) + a.eps));
+    *mean_centred = mean - p.x_zero_point;
+  };
+  ParallelOverRange(a.groups, N * 4, [&](size_t begin, size_t end) {
+    // The statistics of a chunk of groups first, then their values: each group's division and
+    // square root is a long dependent chain, and between kernel calls one group's waited for the
+    // previous one's; computed back to back they overlap (short groups were bound by them).
+    float centred[kStatsChunk], scales[kStatsChunk];
+    for (size_t chunk = begin; chunk < end; chunk += kStatsChunk) {
+      const size_t stop = std::min(end, chunk + kStatsChunk);
+      for (size_t g = chunk; g < stop; ++g) group_stats(g, &centred[g - chunk], &scales[g - chunk]);
+      for (size_t g = chunk; g < stop; ++g) {
+        const T* xg = x + g * N;
+        T* yg = y + g * N;
+        const float s = scales[g - chunk];
+        NormalizeParams row = p;
+        row.mean_centred = centred[g - chunk];
+        if (a.per_channel) {
+          // u = x - x_zp - mean_centred (scale 1: u * 1 is u), then fma(u, s * gamma[c], beta[c]).
+          row.scale = 1.0f;
+          const size_t per_channel = N / a.channels_per_group;
+          for (size_t k = 0; k < a.channels_per_group; ++k) {
+            const size_t c = (g * a.channels_per_group + k) % a.num_channels;
+            const float gamma_s = s * (a.gamma ? a.gamma[c] : 1.0f);
+            const float beta = a.beta ? a.beta[c] : 0.0f;
+            const T* xc = xg + k * per_channel;
+            T* yc = yg + k * per_channel;
+            if (per_channel >= kLookupMinRun) {
+              // Within a channel the output depends on the byte alone: the kernel maps the 256 bytes
+              // once (the same computation, so the same bits) and the channel is looked up.
+              uint8_t mapped[256];
+              normalize(256, reinterpret_cast<const T*>(kEveryByte.data()), &gamma_s, &beta, 0, reinterpret_cast<T*>(mapped), &row);
+              lookup(per_channel, reinterpret_cast<const uint8_t*>(xc), mapped, reinterpret_cast<uint8_t*>(yc));
+            } else {
+              normalize(per_channel, xc, &gamma_s, &beta, 0, yc, &row);
+            }
           }
-        }
-      } else {
-        // u = (x - x_zp - mean_centred) * s, then fma(u, gamma[i], beta[i]).
-        row.scale = s;
-        if (a.gamma) {
-          normalize(N, xg, a.gamma, a.beta, 1, yg, &row);  // NormalizeOp::Prepare gave both or neither
         } else {
-          normalize(N, xg, &kOne, &kZero, 0, yg, &row);
+          // u = (x - x_zp - mean_centred) * s, then fma(u, gamma[i], beta[i]).
+          row.scale = s;
+          if (a.gamma) {
+            normalize(N, xg, a.gamma, a.beta, 1, yg, &row);  // NormalizeOp::Prepare gave both or neither
+          } else {
+            normalize(N, xg, &kOne, &kZero, 0, yg, &row);
+          }
         }
       }
     }

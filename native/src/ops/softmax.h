@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "ops/op.h"
 #include "ops/quantize.h"
@@ -31,6 +32,10 @@ struct SoftmaxOpParams {
   int64_t x_zero_point = 0;
   double y_scale = 1;
   int64_t y_zero_point = 0;
+  // For an op prepared once and run many times (a traced plan's step): Prepare takes the exps of
+  // every (value, column maximum) pair of this input quantization from a table shared by the ops
+  // of that quantization (32,896 floats, made by the first such Prepare), so a run computes none.
+  bool exp_table = false;
 };
 
 class SoftmaxOp final : public Op {
@@ -49,6 +54,7 @@ class SoftmaxOp final : public Op {
  private:
   SoftmaxOpParams params_;
   size_t numel_ = 0, scratch_bytes_ = 0;
+  std::shared_ptr<const std::vector<float>> exp_table_;  // params_.exp_table: see softmax.cc's SharedExpTable
 };
 
 }  // namespace qk
