@@ -27,7 +27,7 @@ export function linear(input: QTensor, weight: QTensor, bias?: Tensor | null, op
   return linearPlan(input, weight, bias, options).run();
 }
 
-/** linear off the event loop (libuv's pool): same bits; argument errors reject. */
+/** linear off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function linearAsync(input: QTensor, weight: QTensor, bias?: Tensor | null, options?: LinearOptions): Promise<QTensor> {
   return planAsync(linearAsync, () => linearPlan(input, weight, bias, options));
 }
@@ -133,7 +133,7 @@ export function conv1d(input: QTensor, weight: QTensor, bias: Tensor | null, opt
   return functionalConv(1, false, input, weight, bias, options).run();
 }
 
-/** conv1d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** conv1d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function conv1dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
   return planAsync(conv1dAsync, () => functionalConv(1, false, input, weight, bias, options));
 }
@@ -143,7 +143,7 @@ export function conv2d(input: QTensor, weight: QTensor, bias: Tensor | null, opt
   return functionalConv(2, false, input, weight, bias, options).run();
 }
 
-/** conv2d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** conv2d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function conv2dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
   return planAsync(conv2dAsync, () => functionalConv(2, false, input, weight, bias, options));
 }
@@ -153,7 +153,7 @@ export function conv3d(input: QTensor, weight: QTensor, bias: Tensor | null, opt
   return functionalConv(3, false, input, weight, bias, options).run();
 }
 
-/** conv3d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** conv3d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function conv3dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
   return planAsync(conv3dAsync, () => functionalConv(3, false, input, weight, bias, options));
 }
@@ -163,7 +163,7 @@ export function convTranspose1d(input: QTensor, weight: QTensor, bias: Tensor | 
   return functionalConv(1, true, input, weight, bias, options).run();
 }
 
-/** convTranspose1d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** convTranspose1d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function convTranspose1dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
   return planAsync(convTranspose1dAsync, () => functionalConv(1, true, input, weight, bias, options));
 }
@@ -173,7 +173,7 @@ export function convTranspose2d(input: QTensor, weight: QTensor, bias: Tensor | 
   return functionalConv(2, true, input, weight, bias, options).run();
 }
 
-/** convTranspose2d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** convTranspose2d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function convTranspose2dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
   return planAsync(convTranspose2dAsync, () => functionalConv(2, true, input, weight, bias, options));
 }
@@ -183,7 +183,7 @@ export function convTranspose3d(input: QTensor, weight: QTensor, bias: Tensor | 
   return functionalConv(3, true, input, weight, bias, options).run();
 }
 
-/** convTranspose3d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** convTranspose3d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function convTranspose3dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
   return planAsync(convTranspose3dAsync, () => functionalConv(3, true, input, weight, bias, options));
 }
