@@ -7,7 +7,7 @@ export type { TraceCall } from './jit/hook';
 
 /**
  * An op whose arguments are all checked: run() calls the native op now; runAsync() calls
- * its Promise variant, computed on libuv's pool.
+ * its Promise variant, computed on qkernels' async job queue.
  */
 export interface OpPlan<T> {
   run(): T;
@@ -27,7 +27,7 @@ export function captureCaller(above: Function): CallerStack {
 }
 
 /**
- * A native rejection carries no JS frames (it settles from libuv's loop), so its stack is
+ * A native rejection carries no JS frames (it settles from the event loop, not from a JS call), so its stack is
  * replaced by the caller's: the error then points at the line that called forwardAsync.
  * isNativeError, not instanceof: the addon makes its errors in the main realm, which is not
  * this module's under a vm context (jest).

@@ -188,6 +188,81 @@ describe('concurrency and lifetimes', () => {
   });
 });
 
+describe('the async job queue (native/src/base/job-queue.h)', () => {
+  test('computations in flight leave libuv\'s pool free: fs.readFile does not wait behind 16 convs', () => {
+    // Before the job queue, async ops ran on libuv's 4 pool threads and a readFile queued behind
+    // 16 convs started only when the 13th had finished. Now it should settle while most convs
+    // are still queued; the bound (half of them) leaves room for a loaded machine.
+    const script = `
+      const q = require('.');
+      const fs = require('fs');
+      // About 5 ms a conv on one AVX-512 core: the readFile's four pool round trips (open,
+      // stat, read, close) take far less.
+      const m = new q.nnq.Conv2d(64, 64, 3, { padding: 1 });
+      m.scale = 0.2; m.zeroPoint = 0;
+      const x = q.quantizePerTensor(q.tensor(new Float32Array(64 * 160 * 160).map((_, i) => (i % 17) / 8), [1, 64, 160, 160]), 0.05, 3, 'quint8');
+      (async () => {
+        await m.forwardAsync(x);
+        const counts = [];
+        for (let round = 0; round < 3; round++) {
+          let settled = 0;
+          const convs = Array.from({ length: 16 }, () => m.forwardAsync(x).then(() => { settled++; }));
+          await fs.promises.readFile('package.json');
+          counts.push(settled);
+          await Promise.all(convs);
+        }
+        console.log(JSON.stringify({ counts }));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const { counts } = runNodeJson<{ counts: number[] }>(script);
+    expect(counts).toHaveLength(3);
+    for (const settled of counts) expect(settled).toBeLessThanOrEqual(8);
+  });
+
+  test('a pending computation keeps the process alive until it settles; an idle process exits', () => {
+    const script = `
+      const q = require('.');
+      const m = new q.nnq.Quantize(0.05, 3, 'quint8');
+      const x = q.tensor(new Float32Array(1 << 20).map((_, i) => (i % 101) / 7));
+      const want = Array.from(m.forward(x).intRepr().subarray(0, 64));
+      m.forwardAsync(x).then((y) => {
+        const got = Array.from(y.intRepr().subarray(0, 64));
+        console.log(JSON.stringify({ settled: true, same: got.every((v, i) => v === want[i]) }));
+      });`;
+    // No timer, no await: only the queued computation holds the event loop open. The child
+    // helper's own timeout turns a hang (a loop held open when idle) into a failure.
+    expect(runNodeJson(script)).toEqual({ settled: true, same: true });
+  });
+
+  test('worker.terminate() with computations running and queued: no crash, the main thread keeps computing', () => {
+    const script = `
+      const { Worker } = require('worker_threads');
+      const q = require('.');
+      const body = \`
+        const q = require(\${JSON.stringify(process.cwd())});
+        const { parentPort } = require('worker_threads');
+        const m = new q.nnq.Conv2d(32, 32, 3, { padding: 1 });
+        m.scale = 0.2; m.zeroPoint = 0;
+        const x = q.quantizePerTensor(q.tensor(new Float32Array(32 * 96 * 96).map((_, i) => (i % 13) / 8), [1, 32, 96, 96]), 0.05, 3, 'quint8');
+        for (let i = 0; i < 12; i++) m.forwardAsync(x);
+        parentPort.postMessage('queued');
+      \`;
+      (async () => {
+        for (let round = 0; round < 6; round++) {
+          const worker = new Worker(body, { eval: true });
+          await new Promise((resolve) => worker.once('message', resolve));
+          await new Promise((resolve) => setTimeout(resolve, round * 3));
+          await worker.terminate();
+        }
+        const m = new q.nnq.Quantize(0.05, 3, 'quint8');
+        const x = q.tensor(new Float32Array(300000).map((_, i) => (i % 101) / 7));
+        const want = m.forward(x).intRepr();
+        const got = (await m.forwardAsync(x)).intRepr();
+        console.log(JSON.stringify({ same: got.every((v, i) => v === want[i]) }));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    expect(runNodeJson(script)).toEqual({ same: true });
+  });
+});
+
 describe('forwardAsync rejects (never throws synchronously) on bad input', () => {
   const module = new nnq.Quantize(0.1, 3, 'quint8');
 

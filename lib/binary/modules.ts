@@ -460,7 +460,7 @@ abstract class BinaryLayerBase extends Module {
     return this.plan(x, null).run() as Tensor;
   }
 
-  /** forward off the event loop (the binary path runs on libuv's pool); the same bits. */
+  /** forward off the event loop (the binary path runs on qkernels' async job queue); the same bits. */
   override forwardAsync(x: Tensor | BitTensor): Promise<Tensor> {
     return planAsync(this.forwardAsync, () => this.plan(x, null)) as Promise<Tensor>;
   }

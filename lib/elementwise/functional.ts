@@ -18,7 +18,7 @@ function finish(input: QTensor, plan: OpPlan<QTensor>, inplace: boolean): QTenso
   return inplace ? writeBack(input, result) : result;
 }
 
-/** finish off the event loop: the plan runs on libuv's pool, then inplace writes the result back. */
+/** finish off the event loop: the plan runs on qkernels' async job queue, then inplace writes the result back. */
 function finishAsync(above: Function, input: QTensor, plan: () => [OpPlan<QTensor>, boolean]): Promise<QTensor> {
   let inplace = false;
   return planAsync(above, () => {
@@ -41,7 +41,7 @@ export function relu(input: QTensor, options?: { inplace?: boolean }): QTensor {
   return finish(input, planRelu(input), inplaceOption(o.inplace));
 }
 
-/** relu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** relu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function reluAsync(input: QTensor, options?: { inplace?: boolean }): Promise<QTensor> {
   return finishAsync(reluAsync, input, () => {
     const o = validate.options(options, 'options', ['inplace']);
@@ -55,7 +55,7 @@ export function relu6(input: QTensor, options?: { inplace?: boolean }): QTensor 
   return finish(input, planClamp(input, 0, 6), inplaceOption(o.inplace));
 }
 
-/** relu6 off the event loop (libuv's pool): same bits; argument errors reject. */
+/** relu6 off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function relu6Async(input: QTensor, options?: { inplace?: boolean }): Promise<QTensor> {
   return finishAsync(relu6Async, input, () => {
     const o = validate.options(options, 'options', ['inplace']);
@@ -76,7 +76,7 @@ function hardtanhPlan(input: QTensor, options: unknown): [OpPlan<QTensor>, boole
   return [planClamp(input, min, max), inplaceOption(o.inplace)];
 }
 
-/** hardtanh off the event loop (libuv's pool): same bits; argument errors reject. */
+/** hardtanh off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function hardtanhAsync(input: QTensor, options?: { minVal?: number; maxVal?: number; inplace?: boolean }): Promise<QTensor> {
   return finishAsync(hardtanhAsync, input, () => hardtanhPlan(input, options));
 }
@@ -93,7 +93,7 @@ export function clamp(input: QTensor, min: number | null, max: number | null): Q
   return clampPlan(input, min, max).run();
 }
 
-/** clamp off the event loop (libuv's pool): same bits; argument errors reject. */
+/** clamp off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function clampAsync(input: QTensor, min: number | null, max: number | null): Promise<QTensor> {
   return planAsync(clampAsync, () => clampPlan(input, min, max));
 }
@@ -103,7 +103,7 @@ export function hardswish(input: QTensor, scale: number, zeroPoint: number): QTe
   return planHardswish(input, scale, zeroPoint).run();
 }
 
-/** hardswish off the event loop (libuv's pool): same bits; argument errors reject. */
+/** hardswish off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function hardswishAsync(input: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
   return planAsync(hardswishAsync, () => planHardswish(input, scale, zeroPoint));
 }
@@ -118,7 +118,7 @@ export function elu(input: QTensor, scale: number, zeroPoint: number, options?: 
   return eluPlan(input, scale, zeroPoint, options).run();
 }
 
-/** elu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** elu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function eluAsync(input: QTensor, scale: number, zeroPoint: number, options?: { alpha?: number }): Promise<QTensor> {
   return planAsync(eluAsync, () => eluPlan(input, scale, zeroPoint, options));
 }
@@ -135,7 +135,7 @@ export function celu(input: QTensor, scale: number, zeroPoint: number, options?:
   return celuPlan(input, scale, zeroPoint, options).run();
 }
 
-/** celu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** celu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function celuAsync(input: QTensor, scale: number, zeroPoint: number, options?: { alpha?: number }): Promise<QTensor> {
   return planAsync(celuAsync, () => celuPlan(input, scale, zeroPoint, options));
 }
@@ -159,7 +159,7 @@ function leakyReluPlan(input: QTensor, options: unknown): [OpPlan<QTensor>, bool
   return [planLeakyRelu(input, optionalNumber(o.negativeSlope, 'options.negativeSlope', 0.01), o.scale, o.zeroPoint, 'input', true), inplace];
 }
 
-/** leakyRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** leakyRelu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function leakyReluAsync(
   input: QTensor,
   options?: { negativeSlope?: number; inplace?: boolean; scale?: number; zeroPoint?: number },
@@ -180,7 +180,7 @@ export function hardsigmoid(input: QTensor, options?: { inplace?: boolean }): QT
   return hardsigmoidPlan(input, options).run();
 }
 
-/** hardsigmoid off the event loop (libuv's pool): same bits; argument errors reject. */
+/** hardsigmoid off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function hardsigmoidAsync(input: QTensor, options?: { inplace?: boolean }): Promise<QTensor> {
   return planAsync(hardsigmoidAsync, () => hardsigmoidPlan(input, options));
 }
@@ -190,7 +190,7 @@ export function sigmoid(input: QTensor): QTensor {
   return planSigmoid(input).run();
 }
 
-/** sigmoid off the event loop (libuv's pool): same bits; argument errors reject. */
+/** sigmoid off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function sigmoidAsync(input: QTensor): Promise<QTensor> {
   return planAsync(sigmoidAsync, () => planSigmoid(input));
 }
@@ -200,7 +200,7 @@ export function tanh(input: QTensor): QTensor {
   return planTanh(input).run();
 }
 
-/** tanh off the event loop (libuv's pool): same bits; argument errors reject. */
+/** tanh off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function tanhAsync(input: QTensor): Promise<QTensor> {
   return planAsync(tanhAsync, () => planTanh(input));
 }
@@ -210,7 +210,7 @@ export function threshold(input: QTensor, threshold: number, value: number): QTe
   return planThreshold(input, threshold, value).run();
 }
 
-/** threshold off the event loop (libuv's pool): same bits; argument errors reject. */
+/** threshold off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function thresholdAsync(input: QTensor, threshold: number, value: number): Promise<QTensor> {
   return planAsync(thresholdAsync, () => planThreshold(input, threshold, value));
 }

@@ -35,7 +35,7 @@ function inplaceOption(value: unknown): boolean {
   return value === undefined ? false : validate.boolean(value, 'options.inplace');
 }
 
-/** A module whose forward is one op plan: forward runs it, forwardAsync runs it on libuv's pool. */
+/** A module whose forward is one op plan: forward runs it, forwardAsync runs it on qkernels' async job queue. */
 abstract class PlanModule extends Module {
   /** @internal */
   protected abstract plan(x: unknown): OpPlan<QTensor>;
@@ -332,7 +332,7 @@ export class QFunctional extends Module {
     return planBinary(ADD, x, y, this.scale, this.zeroPoint).run();
   }
 
-  /** add off the event loop (libuv's pool): same bits. */
+  /** add off the event loop (qkernels' async job queue): same bits. */
   addAsync(x: QTensor, y: QTensor): Promise<QTensor> {
     return planAsync(this.addAsync, () => planBinary(ADD, x, y, this.scale, this.zeroPoint));
   }

@@ -13,7 +13,7 @@ export function add(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number):
   return planBinary(ADD, qa, qb, scale, zeroPoint).run();
 }
 
-/** add off the event loop (libuv's pool): same bits; argument errors reject. */
+/** add off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function addAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
   return planAsync(addAsync, () => planBinary(ADD, qa, qb, scale, zeroPoint));
 }
@@ -23,7 +23,7 @@ export function addRelu(qa: QTensor, qb: QTensor, scale: number, zeroPoint: numb
   return planBinary(ADD_RELU, qa, qb, scale, zeroPoint).run();
 }
 
-/** addRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** addRelu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function addReluAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
   return planAsync(addReluAsync, () => planBinary(ADD_RELU, qa, qb, scale, zeroPoint));
 }
@@ -33,7 +33,7 @@ export function mul(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number):
   return planBinary(MUL, qa, qb, scale, zeroPoint).run();
 }
 
-/** mul off the event loop (libuv's pool): same bits; argument errors reject. */
+/** mul off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function mulAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
   return planAsync(mulAsync, () => planBinary(MUL, qa, qb, scale, zeroPoint));
 }
@@ -43,7 +43,7 @@ export function mulRelu(qa: QTensor, qb: QTensor, scale: number, zeroPoint: numb
   return planBinary(MUL_RELU, qa, qb, scale, zeroPoint).run();
 }
 
-/** mulRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** mulRelu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function mulReluAsync(qa: QTensor, qb: QTensor, scale: number, zeroPoint: number): Promise<QTensor> {
   return planAsync(mulReluAsync, () => planBinary(MUL_RELU, qa, qb, scale, zeroPoint));
 }
@@ -53,7 +53,7 @@ export function addScalar(qa: QTensor, b: number): QTensor {
   return planAddScalar(qa, b, false).run();
 }
 
-/** addScalar off the event loop (libuv's pool): same bits; argument errors reject. */
+/** addScalar off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function addScalarAsync(qa: QTensor, b: number): Promise<QTensor> {
   return planAsync(addScalarAsync, () => planAddScalar(qa, b, false));
 }
@@ -63,7 +63,7 @@ export function addScalarRelu(qa: QTensor, b: number): QTensor {
   return planAddScalar(qa, b, true).run();
 }
 
-/** addScalarRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** addScalarRelu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function addScalarReluAsync(qa: QTensor, b: number): Promise<QTensor> {
   return planAsync(addScalarReluAsync, () => planAddScalar(qa, b, true));
 }
@@ -73,7 +73,7 @@ export function mulScalar(qa: QTensor, b: number): QTensor {
   return planMulScalar(qa, b, false).run();
 }
 
-/** mulScalar off the event loop (libuv's pool): same bits; argument errors reject. */
+/** mulScalar off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function mulScalarAsync(qa: QTensor, b: number): Promise<QTensor> {
   return planAsync(mulScalarAsync, () => planMulScalar(qa, b, false));
 }
@@ -83,7 +83,7 @@ export function mulScalarRelu(qa: QTensor, b: number): QTensor {
   return planMulScalar(qa, b, true).run();
 }
 
-/** mulScalarRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** mulScalarRelu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function mulScalarReluAsync(qa: QTensor, b: number): Promise<QTensor> {
   return planAsync(mulScalarReluAsync, () => planMulScalar(qa, b, true));
 }
@@ -122,7 +122,7 @@ export function hardswish(input: QTensor, outputScale: number, outputZeroPoint: 
   return planHardswish(input, outputScale, outputZeroPoint).run();
 }
 
-/** hardswish off the event loop (libuv's pool): same bits; argument errors reject. */
+/** hardswish off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function hardswishAsync(input: QTensor, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(hardswishAsync, () => planHardswish(input, outputScale, outputZeroPoint));
 }
@@ -153,7 +153,7 @@ export function elu(
   return eluPlan(input, outputScale, outputZeroPoint, options).run();
 }
 
-/** elu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** elu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function eluAsync(
   input: QTensor,
   outputScale: number,
@@ -175,7 +175,7 @@ export function celu(input: QTensor, outputScale: number, outputZeroPoint: numbe
   return celuPlan(input, outputScale, outputZeroPoint, options).run();
 }
 
-/** celu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** celu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function celuAsync(input: QTensor, outputScale: number, outputZeroPoint: number, options?: { alpha?: number }): Promise<QTensor> {
   return planAsync(celuAsync, () => celuPlan(input, outputScale, outputZeroPoint, options));
 }
@@ -191,7 +191,7 @@ export function sigmoid(qx: QTensor, outputScale: number, outputZeroPoint: numbe
   return planSigmoid(qx, outputScale, outputZeroPoint, 'qx').run();
 }
 
-/** sigmoid off the event loop (libuv's pool): same bits; argument errors reject. */
+/** sigmoid off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function sigmoidAsync(qx: QTensor, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(sigmoidAsync, () => planSigmoid(qx, outputScale, outputZeroPoint, 'qx'));
 }
@@ -201,7 +201,7 @@ export function threshold(input: QTensor, threshold: number, value: number): QTe
   return planThreshold(input, threshold, value).run();
 }
 
-/** threshold off the event loop (libuv's pool): same bits; argument errors reject. */
+/** threshold off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function thresholdAsync(input: QTensor, threshold: number, value: number): Promise<QTensor> {
   return planAsync(thresholdAsync, () => planThreshold(input, threshold, value));
 }

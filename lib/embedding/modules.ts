@@ -253,7 +253,7 @@ export class EmbeddingBag extends QuantizedEmbeddingBase {
     return lookupPlan(this.lookup(indices, offsets, perSampleWeights, compressedIndicesMapping)).run();
   }
 
-  /** forward off the event loop (libuv's pool): same bits. */
+  /** forward off the event loop (qkernels' async job queue): same bits. */
   override forwardAsync(indices: IndexInput, offsets?: IndexInput | null, perSampleWeights?: Tensor | Float32Array | null, compressedIndicesMapping?: Int32Array | readonly number[] | null): Promise<Tensor> {
     return planAsync(this.forwardAsync, () => lookupPlan(this.lookup(indices, offsets, perSampleWeights, compressedIndicesMapping), true));
   }

@@ -121,7 +121,7 @@ function compareOutputs(want: unknown, got: unknown, on: string, path = 'output'
 /**
  * torch.jit.trace: runs `module.forward(...exampleInputs)` once, records every qkernels op it
  * calls with its prepared native state, and returns a TracedModule whose forward runs the
- * whole graph in one native call (forwardAsync: in one AsyncWorker). `module` may also be a
+ * whole graph in one native call (forwardAsync: in one async job). `module` may also be a
  * plain function of tensors. Tensors the module holds become constants of the plan; an op
  * without a native step, a JS computation on traced tensors or a read of their values throws
  * an Error naming it.
@@ -129,7 +129,7 @@ function compareOutputs(want: unknown, got: unknown, on: string, path = 'output'
  * @example
  * const traced = jit.trace(model, example);
  * const logits = traced.forward(input);            // one N-API call
- * const again = await traced.forwardAsync(input);  // one AsyncWorker
+ * const again = await traced.forwardAsync(input);  // one async job
  */
 export function trace(module: unknown, exampleInputs: unknown, options: TraceOptions = {}): TracedModule {
   let forward: Forward;

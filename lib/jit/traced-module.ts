@@ -1,4 +1,4 @@
-// TracedModule: a forward recorded by jit.trace as one native plan, run in one N-API call (forward) or one AsyncWorker (forwardAsync).
+// TracedModule: a forward recorded by jit.trace as one native plan, run in one N-API call (forward) or one async job (forwardAsync).
 
 import * as v8 from 'v8';
 
@@ -119,7 +119,7 @@ export function graphText(values: ReadonlyMap<number, ValueInfo>, outputIds: rea
 
 /**
  * A module's forward as one native plan (torch.jit.trace's result). forward(x) runs every
- * recorded op in one native call; forwardAsync(x) runs them in one AsyncWorker off the event
+ * recorded op in one native call; forwardAsync(x) runs them in one async job off the event
  * loop (several may be in flight on one plan: each run takes its own arena). Inputs must
  * have the traced examples' shape, strides, dtype and qparams.
  */
@@ -163,7 +163,7 @@ export class TracedModule extends Module {
     return this.runPlan(inputs).run();
   }
 
-  /** The traced forward off the event loop, in one AsyncWorker; inputs are read at call time. */
+  /** The traced forward off the event loop, in one async job; inputs are read at call time. */
   override forwardAsync(...inputs: unknown[]): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
     return planAsync(this.forwardAsync, () => this.runPlan(inputs));
   }

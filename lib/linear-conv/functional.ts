@@ -49,7 +49,7 @@ function linearFast(input: unknown, weight: unknown, bias: unknown, options: unk
   return runLinearFast(kept.packed, input, scale as number, zeroPoint as number, Activation.None, 0, kept.fast);
 }
 
-/** linear off the event loop (libuv's pool): same bits; argument errors reject. */
+/** linear off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function linearAsync(input: QTensor, weight: QTensor, bias?: Tensor | null, options?: LinearOptions): Promise<QTensor> {
   return planAsync(linearAsync, () => linearPlan(input, weight, bias, options));
 }
@@ -156,7 +156,7 @@ export function conv1d(input: QTensor, weight: QTensor, bias: Tensor | null, opt
   return functionalConv(1, false, input, weight, bias, options).run();
 }
 
-/** conv1d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** conv1d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function conv1dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
   return planAsync(conv1dAsync, () => functionalConv(1, false, input, weight, bias, options));
 }
@@ -166,7 +166,7 @@ export function conv2d(input: QTensor, weight: QTensor, bias: Tensor | null, opt
   return functionalConv(2, false, input, weight, bias, options).run();
 }
 
-/** conv2d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** conv2d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function conv2dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
   return planAsync(conv2dAsync, () => functionalConv(2, false, input, weight, bias, options));
 }
@@ -176,7 +176,7 @@ export function conv3d(input: QTensor, weight: QTensor, bias: Tensor | null, opt
   return functionalConv(3, false, input, weight, bias, options).run();
 }
 
-/** conv3d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** conv3d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function conv3dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvOptions): Promise<QTensor> {
   return planAsync(conv3dAsync, () => functionalConv(3, false, input, weight, bias, options));
 }
@@ -186,7 +186,7 @@ export function convTranspose1d(input: QTensor, weight: QTensor, bias: Tensor | 
   return functionalConv(1, true, input, weight, bias, options).run();
 }
 
-/** convTranspose1d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** convTranspose1d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function convTranspose1dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
   return planAsync(convTranspose1dAsync, () => functionalConv(1, true, input, weight, bias, options));
 }
@@ -196,7 +196,7 @@ export function convTranspose2d(input: QTensor, weight: QTensor, bias: Tensor | 
   return functionalConv(2, true, input, weight, bias, options).run();
 }
 
-/** convTranspose2d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** convTranspose2d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function convTranspose2dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
   return planAsync(convTranspose2dAsync, () => functionalConv(2, true, input, weight, bias, options));
 }
@@ -206,7 +206,7 @@ export function convTranspose3d(input: QTensor, weight: QTensor, bias: Tensor | 
   return functionalConv(3, true, input, weight, bias, options).run();
 }
 
-/** convTranspose3d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** convTranspose3d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function convTranspose3dAsync(input: QTensor, weight: QTensor, bias: Tensor | null, options?: ConvTransposeOptions): Promise<QTensor> {
   return planAsync(convTranspose3dAsync, () => functionalConv(3, true, input, weight, bias, options));
 }

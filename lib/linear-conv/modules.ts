@@ -171,7 +171,7 @@ export class Linear extends LinearBase {
     return this.run(x, Activation.None);
   }
 
-  /** forward off the event loop (libuv's pool): same bits. */
+  /** forward off the event loop (qkernels' async job queue): same bits. */
   override forwardAsync(x: QTensor): Promise<QTensor> {
     return planAsync(this.forwardAsync, () => this.plan(x, Activation.None));
   }
@@ -493,7 +493,7 @@ abstract class SingleInputConv extends ConvBase {
     return this.eager(x, this.relu);
   }
 
-  /** forward off the event loop (libuv's pool): same bits. */
+  /** forward off the event loop (qkernels' async job queue): same bits. */
   override forwardAsync(x: QTensor): Promise<QTensor> {
     return planAsync(this.forwardAsync, () => this.plan(x, this.relu));
   }

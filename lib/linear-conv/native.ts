@@ -24,7 +24,7 @@ export const enum Activation {
 /** Length of the Float64Array that describes a conv to native code (see GEOMETRY_FIELDS in linear-conv.cc). */
 export const GEOMETRY_LENGTH = 24;
 
-/** The Promise variant of a sync op: same arguments, computed on libuv's pool. */
+/** The Promise variant of a sync op: same arguments, computed on qkernels' async job queue. */
 type AsyncOf<F extends (...args: never[]) => unknown> = (...args: Parameters<F>) => Promise<ReturnType<F>>;
 
 type LinearOp = (

@@ -35,7 +35,7 @@ export class Quantize extends Module {
     return planQuantizePerTensor(x, float32Scale(this.scale), this.zeroPoint, this.dtype, 'x').run();
   }
 
-  /** forward off the event loop (libuv's pool): same bits. */
+  /** forward off the event loop (qkernels' async job queue): same bits. */
   override forwardAsync(x: Tensor): Promise<QTensor> {
     return planAsync(this.forwardAsync, () => planQuantizePerTensor(x, float32Scale(this.scale), this.zeroPoint, this.dtype, 'x'));
   }
@@ -74,7 +74,7 @@ export class DeQuantize extends Module {
     return planDequantize(x, 'x').run();
   }
 
-  /** forward off the event loop (libuv's pool): same bits. */
+  /** forward off the event loop (qkernels' async job queue): same bits. */
   override forwardAsync(x: QTensor): Promise<Tensor> {
     return planAsync(this.forwardAsync, () => planDequantize(x, 'x'));
   }

@@ -65,7 +65,7 @@ abstract class QuantizedActivation extends Module {
     return validate.boolean(this.inplace, 'inplace') ? writeBack(input, result) : result;
   }
 
-  /** forward off the event loop (libuv's pool): same bits. */
+  /** forward off the event loop (qkernels' async job queue): same bits. */
   override async forwardAsync(x: QTensor): Promise<QTensor> {
     const result = await planAsync(this.forwardAsync, () => this.plan(checkQTensor(x, 'x')));
     return validate.boolean(this.inplace, 'inplace') ? writeBack(x, result) : result;

@@ -95,7 +95,7 @@ export class Module {
 
   /**
    * `forward` as a Promise. Containers and qkernels' modules run each native op off the event
-   * loop (libuv's pool). This default, for a subclass that only defines `forward`, runs
+   * loop (qkernels' async job queue). This default, for a subclass that only defines `forward`, runs
    * `forward` now, on the event loop, and returns its result settled (errors reject): override
    * it with the children's forwardAsync and the `*Async` functionals to free the event loop.
    */

@@ -21,7 +21,7 @@ type SizeList = number | readonly (number | null)[];
 export function maxPool1d(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): QTensor {
   return planMaxPool(1, x, kernelSize, options).run();
 }
-/** maxPool1d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** maxPool1d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function maxPool1dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): Promise<QTensor> {
   return planAsync(maxPool1dAsync, () => planMaxPool(1, x, kernelSize, options));
 }
@@ -34,7 +34,7 @@ export function maxPool1dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxP
 export function maxPool2d(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): QTensor {
   return planMaxPool(2, x, kernelSize, options).run();
 }
-/** maxPool2d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** maxPool2d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function maxPool2dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): Promise<QTensor> {
   return planAsync(maxPool2dAsync, () => planMaxPool(2, x, kernelSize, options));
 }
@@ -42,7 +42,7 @@ export function maxPool2dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxP
 export function maxPool3d(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): QTensor {
   return planMaxPool(3, x, kernelSize, options).run();
 }
-/** maxPool3d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** maxPool3d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function maxPool3dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxPoolOptions): Promise<QTensor> {
   return planAsync(maxPool3dAsync, () => planMaxPool(3, x, kernelSize, options));
 }
@@ -50,7 +50,7 @@ export function maxPool3dAsync(x: QTensor, kernelSize: IntOrList, options?: MaxP
 export function avgPool1d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): QTensor {
   return planAvgPool(1, x, kernelSize, options).run();
 }
-/** avgPool1d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** avgPool1d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function avgPool1dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): Promise<QTensor> {
   return planAsync(avgPool1dAsync, () => planAvgPool(1, x, kernelSize, options));
 }
@@ -63,7 +63,7 @@ export function avgPool1dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgP
 export function avgPool2d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): QTensor {
   return planAvgPool(2, x, kernelSize, options).run();
 }
-/** avgPool2d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** avgPool2d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function avgPool2dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): Promise<QTensor> {
   return planAsync(avgPool2dAsync, () => planAvgPool(2, x, kernelSize, options));
 }
@@ -71,7 +71,7 @@ export function avgPool2dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgP
 export function avgPool3d(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): QTensor {
   return planAvgPool(3, x, kernelSize, options).run();
 }
-/** avgPool3d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** avgPool3d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function avgPool3dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgPoolOptions): Promise<QTensor> {
   return planAsync(avgPool3dAsync, () => planAvgPool(3, x, kernelSize, options));
 }
@@ -79,7 +79,7 @@ export function avgPool3dAsync(x: QTensor, kernelSize: IntOrList, options?: AvgP
 export function adaptiveAvgPool1d(x: QTensor, outputSize: SizeList): QTensor {
   return planAdaptiveAvgPool(1, x, outputSize).run();
 }
-/** adaptiveAvgPool1d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** adaptiveAvgPool1d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function adaptiveAvgPool1dAsync(x: QTensor, outputSize: SizeList): Promise<QTensor> {
   return planAsync(adaptiveAvgPool1dAsync, () => planAdaptiveAvgPool(1, x, outputSize));
 }
@@ -87,7 +87,7 @@ export function adaptiveAvgPool1dAsync(x: QTensor, outputSize: SizeList): Promis
 export function adaptiveAvgPool2d(x: QTensor, outputSize: SizeList): QTensor {
   return planAdaptiveAvgPool(2, x, outputSize).run();
 }
-/** adaptiveAvgPool2d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** adaptiveAvgPool2d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function adaptiveAvgPool2dAsync(x: QTensor, outputSize: SizeList): Promise<QTensor> {
   return planAsync(adaptiveAvgPool2dAsync, () => planAdaptiveAvgPool(2, x, outputSize));
 }
@@ -95,7 +95,7 @@ export function adaptiveAvgPool2dAsync(x: QTensor, outputSize: SizeList): Promis
 export function adaptiveAvgPool3d(x: QTensor, outputSize: SizeList): QTensor {
   return planAdaptiveAvgPool(3, x, outputSize).run();
 }
-/** adaptiveAvgPool3d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** adaptiveAvgPool3d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function adaptiveAvgPool3dAsync(x: QTensor, outputSize: SizeList): Promise<QTensor> {
   return planAsync(adaptiveAvgPool3dAsync, () => planAdaptiveAvgPool(3, x, outputSize));
 }
@@ -103,7 +103,7 @@ export function adaptiveAvgPool3dAsync(x: QTensor, outputSize: SizeList): Promis
 export function adaptiveMaxPool1d(x: QTensor, outputSize: SizeList, options?: { returnIndices?: boolean }): QTensor {
   return planAdaptiveMaxPool(1, x, outputSize, options).run();
 }
-/** adaptiveMaxPool1d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** adaptiveMaxPool1d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function adaptiveMaxPool1dAsync(x: QTensor, outputSize: SizeList, options?: { returnIndices?: boolean }): Promise<QTensor> {
   return planAsync(adaptiveMaxPool1dAsync, () => planAdaptiveMaxPool(1, x, outputSize, options));
 }
@@ -111,7 +111,7 @@ export function adaptiveMaxPool1dAsync(x: QTensor, outputSize: SizeList, options
 export function adaptiveMaxPool2d(x: QTensor, outputSize: SizeList, options?: { returnIndices?: boolean }): QTensor {
   return planAdaptiveMaxPool(2, x, outputSize, options).run();
 }
-/** adaptiveMaxPool2d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** adaptiveMaxPool2d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function adaptiveMaxPool2dAsync(x: QTensor, outputSize: SizeList, options?: { returnIndices?: boolean }): Promise<QTensor> {
   return planAsync(adaptiveMaxPool2dAsync, () => planAdaptiveMaxPool(2, x, outputSize, options));
 }
@@ -134,7 +134,7 @@ export function interpolateAsync(x: QTensor, options?: InterpolateOptions): Prom
 export function upsample(x: QTensor, options?: InterpolateOptions): QTensor {
   return planInterpolate(x, options).run();
 }
-/** upsample off the event loop (libuv's pool): same bits; argument errors reject. */
+/** upsample off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function upsampleAsync(x: QTensor, options?: InterpolateOptions): Promise<QTensor> {
   return planAsync(upsampleAsync, () => planInterpolate(x, options));
 }
@@ -147,7 +147,7 @@ function upsampleBilinearPlan(x: QTensor, options?: { size?: IntOrList | null; s
 export function upsampleBilinear(x: QTensor, options?: { size?: IntOrList | null; scaleFactor?: number | readonly number[] | null }): QTensor {
   return upsampleBilinearPlan(x, options).run();
 }
-/** upsampleBilinear off the event loop (libuv's pool): same bits; argument errors reject. */
+/** upsampleBilinear off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function upsampleBilinearAsync(x: QTensor, options?: { size?: IntOrList | null; scaleFactor?: number | readonly number[] | null }): Promise<QTensor> {
   return planAsync(upsampleBilinearAsync, () => upsampleBilinearPlan(x, options));
 }
@@ -160,7 +160,7 @@ function upsampleNearestPlan(x: QTensor, options?: { size?: IntOrList | null; sc
 export function upsampleNearest(x: QTensor, options?: { size?: IntOrList | null; scaleFactor?: number | readonly number[] | null }): QTensor {
   return upsampleNearestPlan(x, options).run();
 }
-/** upsampleNearest off the event loop (libuv's pool): same bits; argument errors reject. */
+/** upsampleNearest off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function upsampleNearestAsync(x: QTensor, options?: { size?: IntOrList | null; scaleFactor?: number | readonly number[] | null }): Promise<QTensor> {
   return planAsync(upsampleNearestAsync, () => upsampleNearestPlan(x, options));
 }

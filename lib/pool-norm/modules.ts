@@ -58,7 +58,7 @@ abstract class PlannedModule extends Module {
     return this.plan(x).run();
   }
 
-  /** forward off the event loop (libuv's pool): same bits. */
+  /** forward off the event loop (qkernels' async job queue): same bits. */
   override forwardAsync(x: QTensor): Promise<QTensor> {
     return planAsync(this.forwardAsync, () => this.plan(x));
   }

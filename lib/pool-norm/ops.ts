@@ -12,7 +12,7 @@ type IntOrList = number | readonly number[];
 export function batchNorm1d(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
   return planBatchNorm([2, 3], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false).run();
 }
-/** batchNorm1d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** batchNorm1d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function batchNorm1dAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(batchNorm1dAsync, () => planBatchNorm([2, 3], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false));
 }
@@ -20,7 +20,7 @@ export function batchNorm1dAsync(x: QTensor, weight: Floats | null, bias: Floats
 export function batchNorm2d(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
   return planBatchNorm([4], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false).run();
 }
-/** batchNorm2d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** batchNorm2d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function batchNorm2dAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(batchNorm2dAsync, () => planBatchNorm([4], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false));
 }
@@ -28,7 +28,7 @@ export function batchNorm2dAsync(x: QTensor, weight: Floats | null, bias: Floats
 export function batchNorm3d(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
   return planBatchNorm([5], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false).run();
 }
-/** batchNorm3d off the event loop (libuv's pool): same bits; argument errors reject. */
+/** batchNorm3d off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function batchNorm3dAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(batchNorm3dAsync, () => planBatchNorm([5], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, false));
 }
@@ -36,7 +36,7 @@ export function batchNorm3dAsync(x: QTensor, weight: Floats | null, bias: Floats
 export function batchNorm2dRelu(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
   return planBatchNorm([4], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, true).run();
 }
-/** batchNorm2dRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** batchNorm2dRelu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function batchNorm2dReluAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(batchNorm2dReluAsync, () => planBatchNorm([4], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, true));
 }
@@ -44,7 +44,7 @@ export function batchNorm2dReluAsync(x: QTensor, weight: Floats | null, bias: Fl
 export function batchNorm3dRelu(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
   return planBatchNorm([5], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, true).run();
 }
-/** batchNorm3dRelu off the event loop (libuv's pool): same bits; argument errors reject. */
+/** batchNorm3dRelu off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function batchNorm3dReluAsync(x: QTensor, weight: Floats | null, bias: Floats | null, mean: Floats, variance: Floats, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(batchNorm3dReluAsync, () => planBatchNorm([5], x, weight, bias, mean, variance, eps, outputScale, outputZeroPoint, true));
 }
@@ -52,7 +52,7 @@ export function batchNorm3dReluAsync(x: QTensor, weight: Floats | null, bias: Fl
 export function layerNorm(x: QTensor, normalizedShape: IntOrList, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
   return planLayerNorm(x, normalizedShape, weight, bias, eps, outputScale, outputZeroPoint).run();
 }
-/** layerNorm off the event loop (libuv's pool): same bits; argument errors reject. */
+/** layerNorm off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function layerNormAsync(x: QTensor, normalizedShape: IntOrList, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(layerNormAsync, () => planLayerNorm(x, normalizedShape, weight, bias, eps, outputScale, outputZeroPoint));
 }
@@ -60,7 +60,7 @@ export function layerNormAsync(x: QTensor, normalizedShape: IntOrList, weight: F
 export function groupNorm(x: QTensor, numGroups: number, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
   return planGroupNorm(x, numGroups, weight, bias, eps, outputScale, outputZeroPoint).run();
 }
-/** groupNorm off the event loop (libuv's pool): same bits; argument errors reject. */
+/** groupNorm off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function groupNormAsync(x: QTensor, numGroups: number, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(groupNormAsync, () => planGroupNorm(x, numGroups, weight, bias, eps, outputScale, outputZeroPoint));
 }
@@ -73,7 +73,7 @@ function instanceNormPlan(x: QTensor, weight: Floats | null, bias: Floats | null
 export function instanceNorm(x: QTensor, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): QTensor {
   return instanceNormPlan(x, weight, bias, eps, outputScale, outputZeroPoint).run();
 }
-/** instanceNorm off the event loop (libuv's pool): same bits; argument errors reject. */
+/** instanceNorm off the event loop (qkernels' async job queue): same bits; argument errors reject. */
 export function instanceNormAsync(x: QTensor, weight: Floats | null, bias: Floats | null, eps: number, outputScale: number, outputZeroPoint: number): Promise<QTensor> {
   return planAsync(instanceNormAsync, () => instanceNormPlan(x, weight, bias, eps, outputScale, outputZeroPoint));
 }

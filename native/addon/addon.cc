@@ -8,7 +8,7 @@
 // - Nothing from JS is trusted: every argument's type, every length and every size is
 //   checked here again, even though lib/ checked it first and the ops check it too.
 // - Sync variants read input buffers in place (no copies). Async variants run the same
-//   prepared op on libuv's pool; they copy their inputs into native memory first, because a
+//   prepared op on qkernels' async job queue; they copy their inputs into native memory first, because a
 //   reference stops garbage collection but not a transfer (postMessage with a transfer
 //   list, ArrayBuffer.prototype.transfer), and N-API cannot pin a backing store: reading a
 //   caller's buffer off the JS thread could read freed memory. Their output is a fresh

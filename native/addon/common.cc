@@ -14,6 +14,7 @@
 
 #include "base/checked.h"
 #include "base/expected.h"
+#include "base/job-queue.h"
 
 namespace qk {
 namespace addon {
@@ -403,92 +404,222 @@ Napi::Value TraceResult(const Napi::CallbackInfo& info, const char* name, Prepar
 
 namespace {
 
-// How many async computations may run at once, process-wide (every env, every worker
-// thread): one less than the cores, at least 1; QKERNELS_ASYNC_CONCURRENCY overrides. libuv
-// runs 4 pool threads; with more compute threads than cores the JS thread is descheduled
-// for tens of milliseconds at a time (issue 14: 62-95 ms event-loop gaps with 16 convs in
-// flight). Waiting computations hold a pool thread, as they would while computing.
-class ComputeGate {
+struct AsyncCall;
+
+// One per env (held by its thread's channel list, the env's cleanup hook, its thread-safe function and
+// every call in flight): how completions get back to the env's JS thread, and which of its
+// computations are running.
+//
+// Thread rules: `pending_` and the TSFN's ref count are the JS thread's; `closed_`,
+// `tsfn_alive_` and `running_` are under `mutex_`, which a job queue thread holds while it
+// posts a completion, so the TSFN cannot be finalized in the middle of a post.
+class Channel {
  public:
-  ComputeGate() {
-    const unsigned cores = std::thread::hardware_concurrency();
-    limit_ = cores > 1 ? static_cast<int>(cores) - 1 : 1;
-    if (const char* text = std::getenv("QKERNELS_ASYNC_CONCURRENCY")) {
-      const int value = std::atoi(text);
-      if (value >= 1 && value <= 1024) limit_ = value;
-    }
+  // The env's channel, made on its first async call (JS thread). Null when N-API refuses
+  // (the env is shutting down).
+  static std::shared_ptr<Channel> ForEnv(napi_env env);
+
+  // JS thread: a call is queued / has been settled. The TSFN keeps the event loop alive
+  // exactly while calls are pending, as libuv's queued work did.
+  void Begin(napi_env env) {
+    if (pending_++ == 0) napi_ref_threadsafe_function(env, tsfn_);
   }
-  void Enter() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    ready_.wait(lock, [this] { return running_ < limit_; });
+  void End(napi_env env) {
+    if (pending_ > 0 && --pending_ == 0) napi_unref_threadsafe_function(env, tsfn_);
+  }
+
+  // Job queue thread: whether the call may run (not once its env has begun to close: its
+  // output may be gone); a call that may run is counted until Finish.
+  bool Start() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_) return false;
     ++running_;
+    return true;
   }
-  void Leave() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      --running_;
-    }
-    ready_.notify_one();
-  }
+  // Job queue thread: hands `call` to the JS thread, or deletes it when its env is gone.
+  static void Finish(AsyncCall* call);
 
  private:
+  static void OnEnvCleanup(void* arg);
+  static void OnTsfnFinalize(napi_env env, void* finalize_data, void* hint);
+  static void CallJs(napi_env env, napi_value js_callback, void* context, void* data);
+
+  napi_threadsafe_function tsfn_ = nullptr;
+  size_t pending_ = 0;
   std::mutex mutex_;
-  std::condition_variable ready_;
-  int running_ = 0;
-  int limit_ = 1;
+  std::condition_variable idle_;
+  bool closed_ = false;
+  bool tsfn_alive_ = false;
+  size_t running_ = 0;
 };
 
-ComputeGate& Gate() {
-  static ComputeGate* gate = new ComputeGate();  // never destroyed: pool threads may outlive static destructors
-  return *gate;
+// A queued computation and the promise it settles. Made and settled on the JS thread; run
+// (and, when its env is gone, deleted) on a job queue thread, so its destructor makes no
+// N-API call: `deferred` and `output` are released by the settling code only (a dead env
+// frees its references itself).
+struct AsyncCall {
+  std::shared_ptr<Channel> channel;
+  std::function<Status()> compute;
+  std::vector<Snapshot> snapshots;  // the inputs compute reads
+  napi_deferred deferred = nullptr;
+  // A strong reference: the output, not yet visible to JS, cannot be collected while the
+  // computation writes it.
+  napi_ref output = nullptr;
+  Status status;
+};
+
+// The channels of the envs on this thread (Node runs one env per thread, a worker's on its
+// own; the list allows more). Found by env: the env's instance data is the addon object's
+// (Napi::Addon). Made on demand, deleted when its last env goes.
+struct EnvChannel {
+  napi_env env;
+  std::shared_ptr<Channel> channel;
+};
+thread_local std::vector<EnvChannel>* thread_channels = nullptr;
+
+std::shared_ptr<Channel> Channel::ForEnv(napi_env env) {
+  if (thread_channels != nullptr) {
+    for (const EnvChannel& entry : *thread_channels) {
+      if (entry.env == env) return entry.channel;
+    }
+  }
+  auto channel = std::make_shared<Channel>();
+  napi_value name = nullptr;
+  if (napi_create_string_utf8(env, "qkernels:op", NAPI_AUTO_LENGTH, &name) != napi_ok) return nullptr;
+  auto* tsfn_hold = new std::shared_ptr<Channel>(channel);
+  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, tsfn_hold, OnTsfnFinalize, channel.get(), CallJs,
+                                      &channel->tsfn_) != napi_ok) {
+    delete tsfn_hold;
+    return nullptr;
+  }
+  channel->tsfn_alive_ = true;
+  napi_unref_threadsafe_function(env, channel->tsfn_);
+  // Registered after the TSFN's own hook, so it runs first (hooks run last-in, first-out):
+  // the env's running computations finish while its thread-safe function still takes posts.
+  auto* hook_hold = new std::shared_ptr<Channel>(channel);
+  if (napi_add_env_cleanup_hook(env, OnEnvCleanup, hook_hold) != napi_ok) {
+    delete hook_hold;
+    return nullptr;  // the TSFN stays unreferenced and is finalized with the env
+  }
+  if (thread_channels == nullptr) thread_channels = new std::vector<EnvChannel>();
+  thread_channels->push_back(EnvChannel{env, channel});
+  return channel;
+}
+
+void Channel::Finish(AsyncCall* call) {
+  std::shared_ptr<Channel> keep = call->channel;  // the JS thread may delete the call once posted
+  Channel& self = *keep;
+  bool posted = false;
+  {
+    std::lock_guard<std::mutex> lock(self.mutex_);
+    posted = self.tsfn_alive_ && napi_call_threadsafe_function(self.tsfn_, call, napi_tsfn_nonblocking) == napi_ok;
+    if (--self.running_ == 0 && self.closed_) self.idle_.notify_all();
+  }
+  if (!posted) delete call;
+}
+
+// The env is going away (worker.terminate(), process.exit() in a worker, the end of the
+// process): computations not yet started are dropped (Start refuses them); those running are
+// waited for, since they write into ArrayBuffers of the env's isolate. Node waits the same way
+// for libuv work an env has queued.
+void Channel::OnEnvCleanup(void* arg) {
+  auto* hold = static_cast<std::shared_ptr<Channel>*>(arg);
+  Channel& self = **hold;
+  {
+    std::unique_lock<std::mutex> lock(self.mutex_);
+    self.closed_ = true;
+    self.idle_.wait(lock, [&self] { return self.running_ == 0; });
+  }
+  if (thread_channels != nullptr) {
+    auto& list = *thread_channels;
+    list.erase(std::remove_if(list.begin(), list.end(), [&self](const EnvChannel& entry) { return entry.channel.get() == &self; }),
+               list.end());
+    if (list.empty()) {
+      delete thread_channels;
+      thread_channels = nullptr;
+    }
+  }
+  delete hold;
+}
+
+void Channel::OnTsfnFinalize(napi_env, void* finalize_data, void*) {
+  auto* hold = static_cast<std::shared_ptr<Channel>*>(finalize_data);
+  {
+    std::lock_guard<std::mutex> lock((*hold)->mutex_);
+    (*hold)->tsfn_alive_ = false;
+  }
+  delete hold;
+}
+
+// Settles a finished call on its env's JS thread. `env` is null when the TSFN is being
+// emptied at the env's end: then the call is only deleted.
+void Channel::CallJs(napi_env env, napi_value, void*, void* data) {
+  AsyncCall* call = static_cast<AsyncCall*>(data);
+  if (env != nullptr) {
+    napi_handle_scope scope = nullptr;
+    if (napi_open_handle_scope(env, &scope) == napi_ok) {
+      if (call->status.ok()) {
+        napi_value output = nullptr;
+        if (napi_get_reference_value(env, call->output, &output) == napi_ok && output != nullptr) {
+          napi_resolve_deferred(env, call->deferred, output);
+        }
+      } else {
+        const std::string& text = call->status.message();
+        napi_value message = nullptr, error = nullptr;
+        if (napi_create_string_utf8(env, text.data(), text.size(), &message) == napi_ok) {
+          napi_status made = napi_generic_failure;
+          switch (call->status.kind()) {
+            case ErrorKind::kTypeError: made = napi_create_type_error(env, nullptr, message, &error); break;
+            case ErrorKind::kRangeError: made = napi_create_range_error(env, nullptr, message, &error); break;
+            default: made = napi_create_error(env, nullptr, message, &error); break;
+          }
+          if (made == napi_ok) napi_reject_deferred(env, call->deferred, error);
+        }
+      }
+      napi_close_handle_scope(env, scope);
+    }
+    napi_delete_reference(env, call->output);
+    call->channel->End(env);
+  }
+  delete call;
+}
+
+void RunCall(AsyncCall* call) {
+  if (!call->channel->Start()) {
+    delete call;  // its env is closing: never run
+    return;
+  }
+  call->status = RunGuarded(call->compute);
+  // The inputs go back to the snapshot pool now, not when the JS thread gets to the completion.
+  call->compute = nullptr;
+  call->snapshots.clear();
+  Channel::Finish(call);
 }
 
 }  // namespace
 
-void PromiseWorker::Execute() {
-  Gate().Enter();
-  status_ = RunGuarded(compute_);
-  Gate().Leave();
-  if (!status_.ok()) SetError(status_.message());
-}
-
-PromiseWorker::PromiseWorker(Napi::Env env, PreparedOp op) : Napi::AsyncWorker(env, "qkernels:op") {
+napi_value QueueAsync(Napi::Env env, PreparedOp op) {
   ComputeFromStep(&op);  // the sync form runs the step in place; off the JS thread a closure owns it
-  compute_ = std::move(op.compute);
-  snapshots_ = std::move(op.snapshots);
-  NAPI_THROW_IF_FAILED_VOID(env, napi_create_promise(env, &deferred_, &promise_));
-  NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, op.output, 1, &output_));
-}
-
-PromiseWorker::~PromiseWorker() {
-  // Statuses ignored on purpose: in a dying env there is nothing left to release into.
-  if (output_ != nullptr) napi_delete_reference(Env(), output_);
-}
-
-void PromiseWorker::OnWorkComplete(Napi::Env env, napi_status status) {
-  napi_handle_scope scope = nullptr;
-  if (status != napi_cancelled && napi_open_handle_scope(env, &scope) == napi_ok) {
-    if (status_.ok() && status == napi_ok) {
-      napi_value output = nullptr;
-      if (napi_get_reference_value(env, output_, &output) == napi_ok && output != nullptr) {
-        napi_resolve_deferred(env, deferred_, output);
-      }
-    } else {
-      const std::string text = status_.ok() ? std::string("qkernels: async operation failed") : status_.message();
-      napi_value message = nullptr, error = nullptr;
-      if (napi_create_string_utf8(env, text.data(), text.size(), &message) == napi_ok) {
-        napi_status made = napi_generic_failure;
-        switch (status_.kind()) {
-          case ErrorKind::kTypeError: made = napi_create_type_error(env, nullptr, message, &error); break;
-          case ErrorKind::kRangeError: made = napi_create_range_error(env, nullptr, message, &error); break;
-          default: made = napi_create_error(env, nullptr, message, &error); break;
-        }
-        if (made == napi_ok) napi_reject_deferred(env, deferred_, error);
-      }
-    }
-    napi_close_handle_scope(env, scope);
+  std::shared_ptr<Channel> channel = Channel::ForEnv(env);
+  if (channel == nullptr) throw Napi::Error::New(env, "qkernels: cannot queue an async operation while the environment shuts down");
+  auto call = std::make_unique<AsyncCall>();
+  call->channel = channel;
+  call->compute = std::move(op.compute);
+  call->snapshots = std::move(op.snapshots);
+  napi_value promise = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &call->deferred, &promise), nullptr);
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, op.output, 1, &call->output), nullptr);
+  channel->Begin(env);
+  AsyncCall* raw = call.get();
+  try {
+    JobQueue::Process().Submit([raw] { RunCall(raw); });
+  } catch (const std::exception&) {
+    channel->End(env);
+    napi_delete_reference(env, call->output);
+    throw Napi::Error::New(env, "qkernels: no thread could be started for an async operation");
   }
-  delete this;
+  call.release();  // owned by the queue until RunCall hands it on
+  return promise;
 }
 
 Status RunGuarded(const std::function<Status()>& compute) {

@@ -153,7 +153,7 @@ inline void SetStep(PreparedOp* op, std::shared_ptr<const PlanStep> step, const 
 }
 
 // Gives an op made with SetStep its `compute` (the step on the op's buffers, owning its copies
-// of the step and the pointers) before it leaves the JS thread (PromiseWorker, TraceResult);
+// of the step and the pointers) before it leaves the JS thread (QueueAsync, TraceResult);
 // other ops keep theirs.
 void ComputeFromStep(PreparedOp* op);
 
@@ -169,36 +169,18 @@ View ArgInput(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type
 // Runs compute, turning C++ exceptions (bad_alloc, ...) into a Status.
 Status RunGuarded(const std::function<Status()>& compute);
 
-// Resolves a Promise with the prepared op's output once `compute` has run on libuv's
-// thread pool; rejects with the TypeError / RangeError / Error its Status names.
+// Queues the prepared op's computation on the async job queue (base/job-queue.h: its own
+// threads, not libuv's pool, which stays free for fs, dns and crypto) and returns a Promise
+// settled with `op.output` once it has run, or rejected with the TypeError / RangeError / Error
+// its Status names.
 //
-// The completion runs on the JS thread, possibly while that thread's environment is being
-// torn down (worker.terminate(), process.exit() in a worker): then every N-API call may
-// fail. So completion uses raw N-API calls whose statuses are checked and never throws (a
-// C++ exception escaping a completion callback aborts the whole process); a promise that
-// cannot be settled any more is simply dropped with its env.
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  PromiseWorker(Napi::Env env, PreparedOp op);
-  ~PromiseWorker() override;
-
-  napi_value Promise() const { return promise_; }
-
- protected:
-  void Execute() override;  // runs compute_ under the process-wide gate (common.cc)
-
-  void OnWorkComplete(Napi::Env env, napi_status status) override;
-
- private:
-  napi_deferred deferred_ = nullptr;
-  napi_value promise_ = nullptr;
-  std::function<Status()> compute_;
-  std::vector<Snapshot> snapshots_;  // the inputs compute_ reads
-  // A strong reference: the output, not yet visible to JS, cannot be collected while
-  // Execute writes it.
-  napi_ref output_ = nullptr;
-  Status status_;
-};
+// Completions come back through one thread-safe function per env. An env that goes away
+// (worker.terminate(), process.exit() in a worker) first waits, in its cleanup hook, for its
+// computations that are running (they write into its ArrayBuffers), and drops those not yet
+// started; a promise that can no longer be settled is dropped with its env. No C++ exception
+// leaves a completion (one would abort the process): completions use raw N-API calls whose
+// statuses are checked.
+napi_value QueueAsync(Napi::Env env, PreparedOp op);
 
 using Prepare = PreparedOp (*)(const Napi::CallbackInfo& info, bool snapshot);
 
@@ -213,10 +195,7 @@ Napi::Value RunSync(const Napi::CallbackInfo& info) {
 template <Prepare prepare>
 Napi::Value RunAsync(const Napi::CallbackInfo& info) {
   PreparedOp op = prepare(info, /*snapshot=*/true);
-  auto* worker = new PromiseWorker(info.Env(), std::move(op));  // deletes itself after completion
-  const napi_value promise = worker->Promise();
-  worker->Queue();
-  return Napi::Value(info.Env(), promise);
+  return Napi::Value(info.Env(), QueueAsync(info.Env(), std::move(op)));
 }
 
 // The trace form of an op (lib/jit): prepares it with owned copies of every array argument

@@ -1,4 +1,4 @@
-// The binding of traced plans (jit.trace, lib/jit): build a plan from recorded steps, then run it in one call, now or on libuv's pool.
+// The binding of traced plans (jit.trace, lib/jit): build a plan from recorded steps, then run it in one call, now or on qkernels' async job queue.
 //
 // lib/jit records each op through its `<op>Trace` form (common.h RunTrace), which returns a
 // "plan step handle"; this file turns those into a qk::Plan (native/src/plan/plan.h):
