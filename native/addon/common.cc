@@ -468,21 +468,25 @@ struct AsyncCall {
   Status status;
 };
 
-// The channels of the envs on this thread (Node runs one env per thread, a worker's on its
-// own; the list allows more). Found by env: the env's instance data is the addon object's
-// (Napi::Addon). Made on demand, deleted when its last env goes.
+// The channels of the envs on this thread: Node runs one env per thread (a worker's on its own),
+// so a few slots are plenty. Found by env (the env's instance data is the addon object's,
+// Napi::Addon). A slot is freed by its env's cleanup hook.
+constexpr size_t kThreadEnvSlots = 8;
 struct EnvChannel {
-  napi_env env;
+  napi_env env = nullptr;
   std::shared_ptr<Channel> channel;
 };
-thread_local std::vector<EnvChannel>* thread_channels = nullptr;
+// By value: a worker thread's slots are released when the thread ends (its env has cleared
+// them by then); computations in flight hold their channel themselves.
+thread_local std::array<EnvChannel, kThreadEnvSlots> thread_channels;
 
 std::shared_ptr<Channel> Channel::ForEnv(napi_env env) {
-  if (thread_channels != nullptr) {
-    for (const EnvChannel& entry : *thread_channels) {
-      if (entry.env == env) return entry.channel;
-    }
+  EnvChannel* free_slot = nullptr;
+  for (size_t i = 0; i < kThreadEnvSlots; ++i) {
+    if (thread_channels[i].env == env) return thread_channels[i].channel;
+    if (thread_channels[i].env == nullptr && free_slot == nullptr) free_slot = &thread_channels[i];
   }
+  if (free_slot == nullptr) return nullptr;  // more envs on one thread than Node makes
   auto channel = std::make_shared<Channel>();
   napi_value name = nullptr;
   if (napi_create_string_utf8(env, "qkernels:op", NAPI_AUTO_LENGTH, &name) != napi_ok) return nullptr;
@@ -501,8 +505,8 @@ std::shared_ptr<Channel> Channel::ForEnv(napi_env env) {
     delete hook_hold;
     return nullptr;  // the TSFN stays unreferenced and is finalized with the env
   }
-  if (thread_channels == nullptr) thread_channels = new std::vector<EnvChannel>();
-  thread_channels->push_back(EnvChannel{env, channel});
+  free_slot->env = env;
+  free_slot->channel = channel;
   return channel;
 }
 
@@ -530,14 +534,8 @@ void Channel::OnEnvCleanup(void* arg) {
     self.closed_ = true;
     self.idle_.wait(lock, [&self] { return self.running_ == 0; });
   }
-  if (thread_channels != nullptr) {
-    auto& list = *thread_channels;
-    list.erase(std::remove_if(list.begin(), list.end(), [&self](const EnvChannel& entry) { return entry.channel.get() == &self; }),
-               list.end());
-    if (list.empty()) {
-      delete thread_channels;
-      thread_channels = nullptr;
-    }
+  for (size_t i = 0; i < kThreadEnvSlots; ++i) {
+    if (thread_channels[i].channel.get() == &self) thread_channels[i] = EnvChannel();
   }
   delete hold;
 }
