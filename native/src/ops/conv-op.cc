@@ -114,6 +114,11 @@ Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms*
     op->stage_ = std::make_shared<const OutputStage>(ConvOutputStage(
         *weights, params.x_scale, params.x_zero_point, params.y_scale, params.y_zero_point, params.relu, params.engine));
   }
+  if (!params.add) {
+    QK_RETURN_IF_ERROR(PrepareConvRun(*weights, params.batch, params.in_spatial, params.layout, params.x_scale,
+                                      params.x_zero_point, params.y_scale, params.y_zero_point, params.relu,
+                                      params.engine, params.out_channels_last, op->stage_.get(), &op->run_));
+  }
   op->weights_ = std::move(weights);
   op->params_ = params;
   *out = std::move(op);
@@ -125,6 +130,7 @@ Status ConvOp::Run(const void* const* inputs, void* output, void* scratch) const
   const auto* x = static_cast<const uint8_t*>(inputs[0]);
   auto* y = static_cast<uint8_t*>(output);
   if (!p.add) {
+    if (run_ != nullptr && RunPreparedConv(*run_, x, y, nullptr)) return Status::Ok();
     return ConvU8(*weights_, x, p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point, p.y_scale, p.y_zero_point,
                   p.relu, y, p.engine, p.out_channels_last, nullptr, stage_.get());
   }
@@ -135,6 +141,9 @@ Status ConvOp::Run(const void* const* inputs, void* output, void* scratch) const
 Status ConvOp::RunWithEpilogue(const void* x, void* y, const ConvEpilogue& epilogue) const {
   const ConvParams& p = params_;
   if (p.add) return Status::Error("qkernels: internal error: ConvAdd has no epilogue form");
+  if (run_ != nullptr && RunPreparedConv(*run_, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), &epilogue)) {
+    return Status::Ok();
+  }
   return ConvU8(*weights_, static_cast<const uint8_t*>(x), p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point,
                 p.y_scale, p.y_zero_point, p.relu, static_cast<uint8_t*>(y), p.engine, p.out_channels_last, &epilogue,
                 stage_.get());

@@ -92,6 +92,8 @@ class ConvOp final : public Op {
   size_t output_bytes() const override { return y_count_; }
   size_t scratch_bytes() const override { return scratch_bytes_; }
   const size_t* out_spatial() const { return out_spatial_; }
+  // Whether Run takes the prepared integer conv (PrepareConvRun) at the level it was prepared at.
+  bool prepared_run() const { return run_ != nullptr; }
   // inputs[0]: x; inputs[1]: extra (add only).
   Status Run(const void* const* inputs, void* output, void* scratch) const override;
   // Whether RunWithEpilogue may run this op: the integer conv (not ConvAdd, whose fp32 add
@@ -109,6 +111,8 @@ class ConvOp final : public Op {
   ConvParams params_;
   // The integer conv's output stage (ConvOutputStage), made once or shared from the handle's cache.
   std::shared_ptr<const OutputStage> stage_;
+  // The integer conv prepared for this shape (PrepareConvRun), or null: ConvU8 per run.
+  std::shared_ptr<const ConvRun> run_;
   size_t out_spatial_[3] = {1, 1, 1};
   size_t x_count_ = 0, y_count_ = 0, scratch_bytes_ = 0;
 };
