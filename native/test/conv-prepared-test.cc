@@ -1,4 +1,5 @@
 // The prepared conv run (PrepareConvRun, taken by ConvOp::Run): the reference's bytes and ConvU8's on every geometry it accepts, every layout, thread count and ISA level.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include "ops/conv-op.h"
 #include "ops/conv.h"
 #include "reference/conv-ref.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace test {
@@ -75,6 +77,9 @@ std::vector<PreparedCase> Cases() {
   // Phase lines of 20 pixels: written in place (the short ones above go through a block).
   cases.push_back({"convT2d 3->4 k2 s2 wide", Geometry(2, 3, 4, 1, two, two, one, zero, true, zero), 1, {3, 20, 1},
                    false, true, false, 128, 255, true});
+  // An output row shorter than the stride: a phase without outputs along H.
+  cases.push_back({"convT2d 1-high output", Geometry(2, 3, 4, 1, three, two, one, one, true, zero), 2, {1, 3, 1}, true,
+                   false, false, 128, 255, true});
   cases.push_back({"convT2d 3->5 k3 s2 pad 1 output padding 1", Geometry(2, 3, 5, 1, three, two, one, one, true, one),
                    2, {5, 4, 1}, true, true, false, 128, 255, true});
   cases.push_back({"convT2d 4->4 k3 s2 dilation 3", Geometry(2, 4, 4, 1, three, two, three, zero, true, zero), 1,
@@ -157,20 +162,154 @@ QK_TEST(kIsa, "conv/prepared-run/bytes") {
                   p.y_zero_point, p.relu, plain.data(), p.engine, p.out_channels_last);
       if (!ctx.Check(st.ok(), what + ": ConvU8: " + st.message())) return;
       if (layout == 0) ctx.Check(plain == expected, what + ": ConvU8 differs from the reference");
+      // The handle's cache: its runs (a miss, then hits) and an op prepared from it.
+      ConvStageCache cache;
+      std::shared_ptr<const ConvOp> cached_op;
+      st = ConvOp::Prepare(weights, nullptr, p, &cached_op, &cache);
+      if (!ctx.Check(st.ok(), what + ": Prepare with the cache: " + st.message())) return;
+      ctx.Check(cached_op->prepared_run() == c.prepared, what + ": the cache's op differs in prepared_run()");
       for (int threads : {1, 2, 3}) {
         SetNumThreads(threads);
         // Twice over sentinels: a run leaves nothing behind for the next.
         for (uint8_t sentinel : {uint8_t{0xA5}, uint8_t{0x5A}}) {
-          std::vector<uint8_t> y(y_count, sentinel);
+          const std::string where = what + " threads " + std::to_string(threads);
+          std::vector<uint8_t> y(y_count, sentinel), y_cached(y_count, sentinel), y_eager(y_count, sentinel);
           const void* inputs[1] = {x.data()};
           st = op->Run(inputs, y.data(), nullptr);
           if (!ctx.Check(st.ok(), what + ": Run: " + st.message())) return;
-          ctx.Check(y == plain, what + " threads " + std::to_string(threads) + ": Run differs from ConvU8");
+          ctx.Check(y == plain, where + ": Run differs from ConvU8");
+          st = cached_op->Run(inputs, y_cached.data(), nullptr);
+          if (!ctx.Check(st.ok(), what + ": Run (cache's op): " + st.message())) return;
+          ctx.Check(y_cached == plain, where + ": the cache's op differs from ConvU8");
+          st = cache.Conv(*weights, x.data(), p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point, p.y_scale,
+                          p.y_zero_point, p.relu, y_eager.data(), p.engine, p.out_channels_last);
+          if (!ctx.Check(st.ok(), what + ": ConvStageCache::Conv: " + st.message())) return;
+          ctx.Check(y_eager == plain, where + ": ConvStageCache::Conv differs from ConvU8");
         }
       }
     }
   }
   SetNumThreads(threads_before);
+}
+
+// Random geometries (every dims, groups, stride, dilation, padding, mode and transposed form the
+// checks accept): the prepared run against ConvU8, every layout.
+QK_TEST(kIsa, "conv/prepared-run/random") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(SeedFromName("conv/prepared-run/random"));
+  int prepared = 0;
+  for (int trial = 0; trial < 400 && !ctx.failed(); ++trial) {
+    ConvGeometry g;
+    g.dims = static_cast<int>(rng.Int(1, 3));
+    g.transposed = rng.Int(0, 2) == 0;
+    g.groups = static_cast<size_t>(rng.Int(1, 3));
+    g.in_channels = g.groups * static_cast<size_t>(rng.Int(1, 3));
+    g.out_channels = g.groups * static_cast<size_t>(rng.Int(1, 3));
+    if (!g.transposed) g.padding_mode = static_cast<ConvPaddingMode>(rng.Int(0, 3));
+    size_t in[3] = {1, 1, 1};
+    for (int d = 0; d < g.dims; ++d) {
+      g.kernel[d] = static_cast<size_t>(rng.Int(1, 4));
+      g.stride[d] = static_cast<size_t>(rng.Int(1, 3));
+      g.dilation[d] = static_cast<size_t>(rng.Int(1, 3));
+      g.pad_before[d] = static_cast<size_t>(rng.Int(0, 3));
+      g.pad_after[d] = g.transposed ? g.pad_before[d] : static_cast<size_t>(rng.Int(0, 3));
+      if (g.transposed) g.output_padding[d] = static_cast<size_t>(rng.Int(0, std::max(g.stride[d], g.dilation[d]) - 1));
+      in[d] = static_cast<size_t>(rng.Int(1, g.dims == 3 ? 4 : 7));
+    }
+    const size_t batch = static_cast<size_t>(rng.Int(1, 2));
+    size_t out_spatial[3];
+    if (!ConvOutputSize(g, in, out_spatial).ok()) continue;
+    size_t count = 0;
+    ConvWeightCount(g, &count);
+    const std::vector<int8_t> w = RandomQuantized<int8_t>(rng, count);
+    const bool per_channel = rng.Int(0, 1) == 1;
+    const size_t nq = per_channel ? g.out_channels : 1;
+    std::vector<double> scales(nq);
+    std::vector<int32_t> zero_points(nq);
+    for (size_t i = 0; i < nq; ++i) {
+      scales[i] = rng.Uniform(0.002, 0.02);
+      zero_points[i] = rng.Int(0, 1) == 1 ? static_cast<int32_t>(rng.Int(-10, 10)) : 0;
+    }
+    std::shared_ptr<const ConvWeights> weights;
+    Status st = CreateConvWeights(g, w.data(), scales.data(), zero_points.data(), nq, nullptr, &weights);
+    if (!ctx.Check(st.ok(), "CreateConvWeights: " + st.message())) return;
+    ConvParams p;
+    p.batch = batch;
+    for (int d = 0; d < 3; ++d) p.in_spatial[d] = in[d];
+    p.x_scale = 0.03;
+    p.x_zero_point = static_cast<int32_t>(rng.Int(0, 255));
+    p.y_scale = 0.05;
+    p.y_zero_point = 90;
+    p.relu = rng.Int(0, 1) == 1;
+    const int x_max = rng.Int(0, 1) == 1 ? 127 : 255;
+    size_t x_count = 0;
+    ConvTensorCount(batch, g.in_channels, in, &x_count);
+    std::vector<uint8_t> x(x_count);
+    for (uint8_t& v : x) v = static_cast<uint8_t>(rng.Int(0, x_max));
+    const std::string what = "trial " + std::to_string(trial) + " dims " + std::to_string(g.dims) +
+                             (g.transposed ? " transposed" : "") + " groups " + std::to_string(g.groups);
+    for (int layout = 0; layout < 3; ++layout) {
+      p.layout = layout == 1 ? ConvLayout::kChannelsLast : ConvLayout::kContiguous;
+      p.out_channels_last = layout != 0;
+      std::shared_ptr<const ConvOp> op;
+      st = ConvOp::Prepare(weights, nullptr, p, &op);
+      if (!ctx.Check(st.ok(), what + ": Prepare: " + st.message())) return;
+      prepared += op->prepared_run() ? 1 : 0;
+      std::vector<uint8_t> expected(op->output_bytes(), 0x3C), y(op->output_bytes(), 0xA5);
+      st = ConvU8(*weights, x.data(), p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point, p.y_scale,
+                  p.y_zero_point, p.relu, expected.data(), p.engine, p.out_channels_last);
+      if (!ctx.Check(st.ok(), what + ": ConvU8: " + st.message())) return;
+      const void* inputs[1] = {x.data()};
+      st = op->Run(inputs, y.data(), nullptr);
+      if (!ctx.Check(st.ok(), what + ": Run: " + st.message())) return;
+      ctx.Check(y == expected, what + " layout " + std::to_string(layout) + ": Run differs from ConvU8");
+    }
+  }
+  ctx.Check(prepared > 300, "only " + std::to_string(prepared) + " prepared runs among the trials");
+}
+
+// A run prepared at one ISA level and run after the level changed goes the per-call way (its
+// packs are the old level's): the same bytes, and back on the prepared run when the level returns.
+QK_TEST(kIsa, "conv/prepared-run/level-change") {
+  if (!RequireIsaLevel(ctx)) return;
+  const Isa level = ActiveIsa();
+  if (level == Isa::kScalar) return;  // nothing below it to change to
+  Random rng(SeedFromName("conv/prepared-run/level-change"));
+  const PreparedCase& c = Cases()[1];  // the bench's transposed conv
+  size_t count = 0;
+  ConvWeightCount(c.g, &count);
+  const std::vector<int8_t> w = RandomQuantized<int8_t>(rng, count);
+  const double scale = 0.01;
+  const int32_t zero_point = 0;
+  std::shared_ptr<const ConvWeights> weights;
+  Status st = CreateConvWeights(c.g, w.data(), &scale, &zero_point, 1, nullptr, &weights);
+  if (!ctx.Check(st.ok(), "CreateConvWeights: " + st.message())) return;
+  ConvParams p;
+  p.in_spatial[0] = c.in[0];
+  p.in_spatial[1] = c.in[1];
+  p.x_zero_point = 128;
+  p.y_zero_point = 100;
+  p.x_scale = 0.02;
+  p.y_scale = 0.04;
+  std::shared_ptr<const ConvOp> op;
+  st = ConvOp::Prepare(weights, nullptr, p, &op);
+  if (!ctx.Check(st.ok() && op->prepared_run(), "Prepare: " + st.message())) return;
+  const std::vector<uint8_t> x = RandomQuantized<uint8_t>(rng, op->input_bytes(0));
+  std::vector<uint8_t> expected(op->output_bytes()), y(op->output_bytes(), 0xA5);
+  st = ConvU8(*weights, x.data(), 1, p.in_spatial, p.layout, p.x_scale, p.x_zero_point, p.y_scale, p.y_zero_point,
+              false, expected.data());
+  if (!ctx.Check(st.ok(), "ConvU8: " + st.message())) return;
+  std::string error;
+  ctx.Check(SetMaxIsa(Isa::kScalar, &error), "SetMaxIsa(scalar): " + error);
+  const void* inputs[1] = {x.data()};
+  st = op->Run(inputs, y.data(), nullptr);
+  SetMaxIsa(level, &error);
+  if (!ctx.Check(st.ok(), "Run at scalar: " + st.message())) return;
+  ctx.Check(y == expected, "Run at scalar differs from ConvU8");
+  std::fill(y.begin(), y.end(), 0x5A);
+  st = op->Run(inputs, y.data(), nullptr);
+  if (!ctx.Check(st.ok(), "Run back at the level: " + st.message())) return;
+  ctx.Check(y == expected, "Run back at the level differs from ConvU8");
 }
 
 }  // namespace

@@ -1235,6 +1235,9 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
   run->contiguous_in = layout == ConvLayout::kContiguous;
   run->transpose_out = layout == ConvLayout::kContiguous && !out_channels_last && g.out_channels > 1 && run->out_pixels > 1;
   run->block_epilogue = !g.transposed && g.groups == 1;
+  // Every output pixel is a row with at least one run, and the padded copy holds the input: shapes
+  // past either bound are known too large before any table is built.
+  if (run->out_pixels > kRunMaxStarts || run->in_pixels * g.in_channels > kRunMaxPaddedBytes) return Status::Ok();
   // The border each dim needs: the farthest any tap of any phase reads before and after the input.
   std::vector<RawAxis> axes;
   long before[3] = {0, 0, 0}, after[3] = {0, 0, 0};
@@ -1248,18 +1251,24 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
       }
     }
   }
-  size_t padded_bytes = batch * g.in_channels;
+  size_t padded_bytes = 0;
+  if (!CheckedMul(batch, g.in_channels, &padded_bytes)) return Status::Ok();
   for (int d = 0; d < 3; ++d) {
     run->in[d] = s.in[d];
-    run->padded[d] = s.in[d] + static_cast<size_t>(before[d] + after[d]);
-    if (!CheckedMul(padded_bytes, run->padded[d], &padded_bytes)) return Status::Ok();
+    // The border of a far-reaching dilation can be huge: checked before anything is sized by it.
+    if (!CheckedAdd(s.in[d], static_cast<size_t>(before[d]), &run->padded[d]) ||
+        !CheckedAdd(run->padded[d], static_cast<size_t>(after[d]), &run->padded[d]) ||
+        !CheckedMul(padded_bytes, run->padded[d], &padded_bytes) || padded_bytes > kRunMaxPaddedBytes) {
+      return Status::Ok();
+    }
+  }
+  for (int d = 0; d < 3; ++d) {
     run->source[d].resize(run->padded[d]);
     for (size_t p = 0; p < run->padded[d]; ++p) {
       run->source[d][p] = PaddedSource(static_cast<long>(p) - before[d], static_cast<long>(s.in[d]), g.padding_mode);
     }
   }
   run->padded_pixels = run->padded[0] * run->padded[1] * run->padded[2];
-  if (padded_bytes > kRunMaxPaddedBytes) return Status::Ok();
   size_t starts = 0;
   const float lo = static_cast<float>(call.y_min - call.y_zp), hi = static_cast<float>(255 - call.y_zp);
   for (size_t index = 0; index < w.packed->phases.size(); ++index) {
@@ -1303,7 +1312,7 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
     };
     for (size_t a0 = 0; a0 < n0; ++a0) {
       for (size_t a1 = 0; a1 < n1; ++a1) {
-        if (g.transposed) {
+        if (g.transposed && n2 > 0) {  // (a phase may have no outputs along a dim: out < stride)
           ph.line_out.push_back((axis[0].outputs[a0] * s.out[1] + axis[1].outputs[a1]) * s.out[2] + axis[2].outputs[0]);
         }
         for (size_t a2 = 0; a2 < n2; ++a2) {
@@ -1324,7 +1333,7 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
     }
     // Tasks of about RunIndirect's block of rows (transposed: whole lines).
     const size_t block = std::max<size_t>(16, std::min<size_t>(512, kBlockBytes / ph.k / 8 * 8));
-    const size_t units = g.transposed ? n0 * n1 : ph.rows;
+    const size_t units = ph.rows == 0 ? 0 : g.transposed ? n0 * n1 : ph.rows;  // lines of no pixels: no task
     const size_t per_task = g.transposed ? std::max<size_t>(1, block / std::max<size_t>(1, n2)) : block;
     for (size_t n = 0; n < batch; ++n) {
       for (size_t group = 0; group < g.groups; ++group) {
