@@ -49,7 +49,7 @@ ConvGeometry Geometry(int dims, size_t in, size_t out, size_t groups, const size
 
 std::vector<PreparedCase> Cases() {
   const size_t one[3] = {1, 1, 1}, two[3] = {2, 2, 2}, three[3] = {3, 3, 3}, zero[3] = {0, 0, 0};
-  const size_t k233[3] = {2, 3, 3}, s122[3] = {1, 2, 2}, four[3] = {4, 4, 4};
+  const size_t k233[3] = {2, 3, 3}, k122[3] = {1, 2, 2}, s122[3] = {1, 2, 2}, four[3] = {4, 4, 4};
   std::vector<PreparedCase> cases;
   // The overhead bench's two (4x4 input, 4 channels).
   cases.push_back({"conv2d 4->4 3x3 pad 1", Geometry(2, 4, 4, 1, three, one, one, one, false, zero), 1, {4, 4, 1},
@@ -77,6 +77,14 @@ std::vector<PreparedCase> Cases() {
   // Phase lines of 20 pixels: written in place (the short ones above go through a block).
   cases.push_back({"convT2d 3->4 k2 s2 wide", Geometry(2, 3, 4, 1, two, two, one, zero, true, zero), 1, {3, 20, 1},
                    false, true, false, 128, 255, true});
+  // Kernel == stride: the stacked phases (one GEMM per input pixel), with padding, output
+  // padding, groups and weight zero points; 1-D and 3-D.
+  cases.push_back({"convT2d 4->6 groups 2 k2 s2 pad 1 output padding 1",
+                   Geometry(2, 4, 6, 2, two, two, one, one, true, one), 2, {3, 5, 1}, true, true, true, 128, 255, true});
+  cases.push_back({"convT1d 5->3 k3 s3 pad 1", Geometry(1, 5, 3, 1, three, three, one, one, true, zero), 1, {6, 1, 1},
+                   false, true, false, 90, 127, true});
+  cases.push_back({"convT3d 3->2 k(1,2,2) s(1,2,2)", Geometry(3, 3, 2, 1, k122, s122, one, zero, true, zero), 1,
+                   {2, 3, 2}, true, false, false, 128, 255, true});
   // An output row shorter than the stride: a phase without outputs along H.
   cases.push_back({"convT2d 1-high output", Geometry(2, 3, 4, 1, three, two, one, one, true, zero), 2, {1, 3, 1}, true,
                    false, false, 128, 255, true});
@@ -275,7 +283,7 @@ QK_TEST(kIsa, "conv/prepared-run/level-change") {
   const Isa level = ActiveIsa();
   if (level == Isa::kScalar) return;  // nothing below it to change to
   Random rng(SeedFromName("conv/prepared-run/level-change"));
-  const PreparedCase& c = Cases()[1];  // the bench's transposed conv
+  const PreparedCase c = Cases()[1];  // the bench's transposed conv (a copy: Cases() is a temporary)
   size_t count = 0;
   ConvWeightCount(c.g, &count);
   const std::vector<int8_t> w = RandomQuantized<int8_t>(rng, count);

@@ -48,6 +48,12 @@ struct ConvPacked {
   bool depthwise = false;
   std::vector<int16_t> dw_weights;  // ukernels/conv/conv.h's layout
   std::vector<ConvPhase> phases;    // implicit GEMM (also the 1x1 direct GEMM: one phase, one tap)
+  // A transposed convolution whose kernel equals its stride (dilation 1; an upsampling layer):
+  // each phase has one tap, and every phase reads output o's input pixel floor((o + pad) / stride),
+  // so all phases are one GEMM per input pixel: per group, the phases' rows stacked (phase-major,
+  // PlanPhases' order), n = phases * out_channels / groups, k = in_channels / groups as one
+  // indirect run of RoundUp(k, kIgemmSegmentAlign) bytes. Empty for other geometries.
+  std::vector<std::shared_ptr<GemmWeights>> stacked;
 };
 
 namespace {
@@ -1066,6 +1072,40 @@ void PlanIndirectRuns(const ConvGeometry& g, ConvPhase* phase) {
   phase->segment_bytes = RoundUp(phase->segment_len, kIgemmSegmentAlign);
 }
 
+// ConvPacked::stacked, for the geometries it describes (else nothing).
+Status PackStackedPhases(const ConvGeometry& g, const int8_t* w, const std::vector<int32_t>& w_zero_points,
+                         ConvPacked* packed) {
+  if (!g.transposed) return Status::Ok();
+  for (int d = 0; d < g.dims; ++d) {
+    if (g.kernel[d] != g.stride[d] || g.dilation[d] != 1) return Status::Ok();
+  }
+  size_t kernel[3];
+  Kernel3(g, kernel);
+  const size_t taps = kernel[0] * kernel[1] * kernel[2];  // one per phase: phase r's tap is r
+  const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
+  const size_t run_bytes = RoundUp(icg, kIgemmSegmentAlign);
+  std::vector<int8_t> rows(taps * ocg * run_bytes);
+  std::vector<int32_t> zero_points(taps * ocg);
+  for (size_t group = 0; group < g.groups; ++group) {
+    std::fill(rows.begin(), rows.end(), 0);
+    for (size_t tap = 0; tap < taps; ++tap) {
+      for (size_t j = 0; j < ocg; ++j) {
+        zero_points[tap * ocg + j] = w_zero_points[group * ocg + j];
+        for (size_t c = 0; c < icg; ++c) rows[(tap * ocg + j) * run_bytes + c] = w[((group * icg + c) * ocg + j) * taps + tap];
+      }
+    }
+    GemmWeightsDesc desc;
+    desc.n = taps * ocg;
+    desc.k = run_bytes;
+    desc.w = rows.data();
+    desc.w_zero_points = zero_points.data();
+    std::shared_ptr<GemmWeights> gemm;
+    QK_RETURN_IF_ERROR(GemmWeights::Create(desc, &gemm));
+    packed->stacked.push_back(std::move(gemm));
+  }
+  return Status::Ok();
+}
+
 std::vector<int16_t> PackDepthwise(const ConvGeometry& g, const int8_t* w, const std::vector<int32_t>& w_zero_points) {
   size_t kernel[3];
   Kernel3(g, kernel);
@@ -1120,6 +1160,8 @@ struct ConvRun {
   std::vector<long> source[3];             // per padded coordinate: the input coordinate it holds, -1: x_zp
   size_t in_pixels = 0, padded_pixels = 0, out_pixels = 0, out_elems = 0;
   bool contiguous_in = false, transpose_out = false, transposed = false, block_epilogue = false;
+  size_t before[3] = {0, 0, 0};            // border pixels before the input along each dim
+  bool plain_border = false;               // every border pixel holds x_zp (no padding mode maps there)
   bool twins = false;                      // a pack has an exact twin: the run takes the proof
   bool wide[2] = {false, false};           // a group's pack of that choice reads int16 A
   size_t out_step = 1;                     // output pixels between rows of a transposed line
@@ -1127,6 +1169,15 @@ struct ConvRun {
   std::vector<Phase> phases;
   std::vector<Task> tasks;
   double task_ns = 0;
+  // Stacked phases (PrepareStackedRun): phases[0] is the one GEMM, rows the padded pixels; row r's
+  // results go out by copies [copy_begin[r], copy_begin[r + 1]) (bytes of the row's columns from
+  // src to output pixel dst of the image, at the group's first channel).
+  struct Copy {
+    uint32_t src, dst, bytes;
+  };
+  bool stacked = false;
+  std::vector<uint32_t> copy_begin;
+  std::vector<Copy> copies;
 };
 
 namespace {
@@ -1165,6 +1216,31 @@ RawAxis BuildRawAxis(const ConvGeometry& g, const Shape3& s, int dim, const Conv
 void FillPadded(const ConvRun& run, const uint8_t* x, uint8_t* dst) {
   const size_t c_count = run.channels, line_pixels = run.padded[2];
   const uint8_t zp = static_cast<uint8_t>(run.x_zp);
+  if (run.plain_border) {
+    // The input as a block inside a border of x_zp: the border set at once, then the input's lines
+    // copied (channels_last) or transposed (contiguous: channel c of a line is a row of plane c).
+    // In locals: the byte stores may alias anything, so fields read through run would be reloaded.
+    const size_t image_bytes = run.padded_pixels * c_count, in_pixels = run.in_pixels, width = run.in[2];
+    if (run.padded_pixels != run.in_pixels) std::memset(dst, zp, run.batch * image_bytes);
+    for (size_t n = 0; n < run.batch; ++n) {
+      for (size_t d = 0; d < run.in[0]; ++d) {
+        for (size_t h = 0; h < run.in[1]; ++h) {
+          const size_t first = (d * run.in[1] + h) * run.in[2];  // the line's first pixel in the input image
+          uint8_t* line = dst + n * image_bytes +
+                          (((d + run.before[0]) * run.padded[1] + h + run.before[1]) * line_pixels + run.before[2]) * c_count;
+          if (!run.contiguous_in) {
+            std::memcpy(line, x + (n * run.in_pixels + first) * c_count, run.in[2] * c_count);
+            continue;
+          }
+          for (size_t c = 0; c < c_count; ++c) {
+            const uint8_t* plane = x + (n * c_count + c) * in_pixels + first;
+            for (size_t w = 0; w < width; ++w) line[w * c_count + c] = plane[w];
+          }
+        }
+      }
+    }
+    return;
+  }
   const long* source2 = run.source[2].data();
   for (size_t n = 0; n < run.batch; ++n) {
     for (size_t pd = 0; pd < run.padded[0]; ++pd) {
@@ -1195,6 +1271,107 @@ void FillPadded(const ConvRun& run, const uint8_t* x, uint8_t* dst) {
       }
     }
   }
+}
+
+// Rows of about RunIndirect's block of bytes of A per task.
+size_t RunBlockRows(size_t k) { return std::max<size_t>(16, std::min<size_t>(512, kBlockBytes / k / 8 * 8)); }
+
+// ph->stages for the per-group indirect GEMMs `gemms` at the active level, for both choices of
+// the proof, with call's output stage (each column's constants `tiles` times over: the stacked
+// phases). False when a group's pack cannot run the prepared way.
+bool PrepareRunStages(const std::vector<std::shared_ptr<GemmWeights>>& gemms, const ConvCall& call, size_t tiles,
+                      ConvRun* run, ConvRun::Phase* ph) {
+  const float lo = static_cast<float>(call.y_min - call.y_zp), hi = static_cast<float>(255 - call.y_zp);
+  const size_t ocg = run->ocg, n = tiles * ocg;
+  std::vector<int32_t> bias_int(n), w_zero_points(n);
+  std::vector<float> bias_term(n), multiplier(n);
+  for (int choice = 0; choice < 2; ++choice) {
+    ph->stages[choice].resize(gemms.size());
+    for (size_t group = 0; group < gemms.size(); ++group) {
+      std::shared_ptr<const PackedGemm> pack;
+      if (!gemms[group]->PackedForActiveIsa(&pack).ok()) return false;
+      const PackedGemm* p = pack.get();  // lives as long as the weights (run->packed)
+      run->twins = run->twins || p->exact_twin() != nullptr;
+      if (choice == 1 && p->exact_twin() != nullptr) p = p->exact_twin();
+      const GemmAFormat format = p->layout().a_format;
+      if (p->layout().igemm_kernel == nullptr || (format != GemmAFormat::kU8 && format != GemmAFormat::kS16) ||
+          ph->segment_bytes % p->layout().kr != 0) {
+        return false;
+      }
+      run->wide[choice] = run->wide[choice] || format == GemmAFormat::kS16;
+      for (size_t i = 0; i < n; ++i) {
+        const size_t c = group * ocg + i % ocg;
+        bias_int[i] = call.bias_int[c];
+        bias_term[i] = call.bias_term[c];
+        multiplier[i] = call.multiplier[c];
+        w_zero_points[i] = call.w->w_zero_points[c];
+      }
+      PrepareGemmStage(*p, bias_int.data(), bias_term.data(), multiplier.data(), w_zero_points.data(), lo, hi,
+                       call.y_zp_f, call.y_zp_i, call.x_zp, &ph->stages[choice][group]);
+    }
+  }
+  return true;
+}
+
+// The stacked phases' run (ConvPacked::stacked): one GEMM row per padded input pixel, its
+// phases * ocg columns copied to the output pixels they are (those inside the output).
+bool PrepareStackedRun(const ConvWeights& w, const ConvCall& call, const long before[3], ConvRun* run) {
+  const Shape3& s = call.s;
+  const size_t phases = s.stride[0] * s.stride[1] * s.stride[2];
+  if (run->padded_pixels > kRunMaxStarts) return false;
+  run->stacked = true;
+  ConvRun::Phase ph;
+  ph.k = ph.segment_len = run->icg;
+  ph.segments = 1;
+  ph.segment_bytes = RoundUp(run->icg, kIgemmSegmentAlign);
+  ph.rows = run->padded_pixels;
+  if (!PrepareRunStages(w.packed->stacked, call, phases, run, &ph)) return false;
+  ph.pixels.resize(ph.rows);
+  for (size_t r = 0; r < ph.rows; ++r) ph.pixels[r] = static_cast<uint32_t>(r);
+  // Copies per row: column block q (phase (r0, r1, r2)) to output pixel i * stride + r - pad; with
+  // one group, phases adjacent along W land on adjacent pixels and merge into one copy.
+  const size_t ocg = run->ocg;
+  run->copy_begin.push_back(0);
+  for (size_t i0 = 0; i0 < run->padded[0]; ++i0) {
+    for (size_t i1 = 0; i1 < run->padded[1]; ++i1) {
+      for (size_t i2 = 0; i2 < run->padded[2]; ++i2) {
+        const size_t i[3] = {i0, i1, i2};
+        const size_t first = run->copies.size();
+        for (size_t q = 0; q < phases; ++q) {
+          const size_t r[3] = {q / (s.stride[1] * s.stride[2]), q / s.stride[2] % s.stride[1], q % s.stride[2]};
+          long o[3];
+          bool inside = true;
+          for (int d = 0; d < 3; ++d) {
+            o[d] = (static_cast<long>(i[d]) - before[d]) * static_cast<long>(s.stride[d]) + static_cast<long>(r[d]) -
+                   static_cast<long>(s.pad[d]);
+            inside = inside && o[d] >= 0 && o[d] < static_cast<long>(s.out[d]);
+          }
+          if (!inside) continue;
+          const uint32_t dst = static_cast<uint32_t>((o[0] * s.out[1] + o[1]) * s.out[2] + o[2]);
+          const uint32_t src = static_cast<uint32_t>(q * ocg);
+          ConvRun::Copy* last = run->copies.size() > first ? &run->copies.back() : nullptr;
+          if (w.geometry.groups == 1 && last != nullptr && last->src + last->bytes == src &&
+              last->dst + last->bytes / ocg == dst) {
+            last->bytes += static_cast<uint32_t>(ocg);
+            continue;
+          }
+          run->copies.push_back(ConvRun::Copy{src, dst, static_cast<uint32_t>(ocg)});
+        }
+        run->copy_begin.push_back(static_cast<uint32_t>(run->copies.size()));
+      }
+    }
+  }
+  const size_t block = RunBlockRows(ph.k);
+  for (size_t n = 0; n < run->batch; ++n) {
+    for (size_t group = 0; group < w.geometry.groups; ++group) {
+      for (size_t first = 0; first < ph.rows; first += block) {
+        run->tasks.push_back(ConvRun::Task{0, group, n, first, std::min(ph.rows, first + block)});
+      }
+    }
+  }
+  run->task_ns = static_cast<double>(std::min(ph.rows, block) * ph.k * phases * ocg) / kMacsPerNs;
+  run->phases.push_back(std::move(ph));
+  return true;
 }
 
 }  // namespace
@@ -1262,15 +1439,25 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
       return Status::Ok();
     }
   }
+  run->plain_border = true;
   for (int d = 0; d < 3; ++d) {
+    run->before[d] = static_cast<size_t>(before[d]);
     run->source[d].resize(run->padded[d]);
     for (size_t p = 0; p < run->padded[d]; ++p) {
-      run->source[d][p] = PaddedSource(static_cast<long>(p) - before[d], static_cast<long>(s.in[d]), g.padding_mode);
+      const long inside = static_cast<long>(p) - before[d];
+      run->source[d][p] = PaddedSource(inside, static_cast<long>(s.in[d]), g.padding_mode);
+      // Plain when the mode maps nothing (zeros, or a border that no tap reads past the input's edge).
+      const bool in_range = inside >= 0 && inside < static_cast<long>(s.in[d]);
+      run->plain_border = run->plain_border && run->source[d][p] == (in_range ? inside : -1);
     }
   }
   run->padded_pixels = run->padded[0] * run->padded[1] * run->padded[2];
+  if (!w.packed->stacked.empty()) {
+    if (!PrepareStackedRun(w, call, before, run.get())) return Status::Ok();
+    *out = std::move(run);
+    return Status::Ok();
+  }
   size_t starts = 0;
-  const float lo = static_cast<float>(call.y_min - call.y_zp), hi = static_cast<float>(255 - call.y_zp);
   for (size_t index = 0; index < w.packed->phases.size(); ++index) {
     const ConvPhase& phase = w.packed->phases[index];
     const RawAxis* axis = &axes[3 * index];
@@ -1284,26 +1471,7 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
     ph.line_rows = n2;
     starts += ph.rows * ph.segments;
     if (starts > kRunMaxStarts) return Status::Ok();
-    for (int choice = 0; choice < 2; ++choice) {
-      ph.stages[choice].resize(g.groups);
-      for (size_t group = 0; group < g.groups; ++group) {
-        std::shared_ptr<const PackedGemm> pack;
-        if (!phase.igemm[group]->PackedForActiveIsa(&pack).ok()) return Status::Ok();
-        const PackedGemm* p = pack.get();  // lives as long as the weights (run->packed)
-        run->twins = run->twins || p->exact_twin() != nullptr;
-        if (choice == 1 && p->exact_twin() != nullptr) p = p->exact_twin();
-        const GemmAFormat format = p->layout().a_format;
-        if (p->layout().igemm_kernel == nullptr || (format != GemmAFormat::kU8 && format != GemmAFormat::kS16) ||
-            ph.segment_bytes % p->layout().kr != 0) {
-          return Status::Ok();
-        }
-        run->wide[choice] = run->wide[choice] || format == GemmAFormat::kS16;
-        const size_t c0 = group * run->ocg;
-        PrepareGemmStage(*p, call.bias_int + c0, call.bias_term + c0, call.multiplier + c0,
-                         w.w_zero_points.data() + c0, lo, hi, call.y_zp_f, call.y_zp_i, x_zero_point,
-                         &ph.stages[choice][group]);
-      }
-    }
+    if (!PrepareRunStages(phase.igemm, call, 1, run.get(), &ph)) return Status::Ok();
     // Run starts, rows in (D, H, W) order: one per (D, H) tap line, or one per tap.
     const size_t per_line = phase.lines ? 1 : axis[2].taps;
     ph.pixels.reserve(ph.rows * ph.segments);
@@ -1332,7 +1500,7 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
       return Status::Error("qkernels: internal error: a prepared conv's runs do not match its packed weights");
     }
     // Tasks of about RunIndirect's block of rows (transposed: whole lines).
-    const size_t block = std::max<size_t>(16, std::min<size_t>(512, kBlockBytes / ph.k / 8 * 8));
+    const size_t block = RunBlockRows(ph.k);
     const size_t units = ph.rows == 0 ? 0 : g.transposed ? n0 * n1 : ph.rows;  // lines of no pixels: no task
     const size_t per_task = g.transposed ? std::max<size_t>(1, block / std::max<size_t>(1, n2)) : block;
     for (size_t n = 0; n < batch; ++n) {
@@ -1349,6 +1517,102 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
   return Status::Ok();
 }
 
+namespace {
+
+// What RunPreparedConv's tasks read.
+struct PreparedRunState {
+  const ConvRun* run;
+  int choice;                 // the stages of the proof's outcome
+  const uint8_t* image8;      // the padded image (the caller's thread_local buffer, by address)
+  const int16_t* wide_image;  // its int16 copy when a stage reads int16
+  uint8_t* target;            // channels_last output
+  const ConvEpilogue* epilogue;
+  bool block_epilogue;        // the tasks call the epilogue on their rows
+};
+
+// Task t of a prepared run: its rows' pointers and row terms, the kernel, the copies out.
+void RunPreparedTask(const PreparedRunState& state, size_t t) {
+  const ConvRun& run = *state.run;
+  const int choice = state.choice;
+  const uint8_t* image8 = state.image8;
+  const int16_t* wide_image = state.wide_image;
+  uint8_t* target = state.target;
+  const ConvEpilogue* epilogue = state.epilogue;
+  const bool block_epilogue = state.block_epilogue;
+  const ConvRun::Task& task = run.tasks[t];
+  const ConvRun::Phase& ph = run.phases[task.phase];
+  const ConvGemmStage& stage = ph.stages[choice][task.group];
+  const size_t e = stage.pack->layout().a_format == GemmAFormat::kS16 ? 2 : 1;
+  const size_t first_byte = task.n * run.padded_pixels * run.channels + task.group * run.icg;
+  const uint8_t* base8 = image8 + first_byte;
+  const uint8_t* base = e == 2 ? reinterpret_cast<const uint8_t*>(wide_image + first_byte) : base8;
+  const size_t per_unit = run.transposed && !run.stacked ? ph.line_rows : 1;  // tasks of lines, or of rows
+  const size_t row0 = task.first * per_unit, rows = (task.end - task.first) * per_unit;
+  thread_local std::vector<const uint8_t*> pointers;
+  thread_local std::vector<int32_t> terms;
+  pointers.resize(rows * ph.segments);
+  terms.resize(rows);
+  const uint32_t* pixels = ph.pixels.data() + row0 * ph.segments;
+  const size_t pixel_bytes = run.channels * e;
+  const uint8_t** starts = pointers.data();
+  for (size_t i = 0, count = rows * ph.segments; i < count; ++i) starts[i] = base + pixels[i] * pixel_bytes;
+  // Row terms (GemmRowTerm of the row's k values), from the uint8 image whatever the A format.
+  const uint32_t zero_term = static_cast<uint32_t>(ph.k) * static_cast<uint32_t>(run.x_zp);
+  for (size_t r = 0; r < rows; ++r) {
+    uint32_t sum = 0;
+    for (size_t j = 0; stage.row_terms && j < ph.segments; ++j) {
+      const uint8_t* v = base8 + pixels[r * ph.segments + j] * run.channels;
+      for (size_t i = 0; i < ph.segment_len; ++i) sum += v[i];
+    }
+    terms[r] = stage.row_terms ? static_cast<int32_t>(zero_term - sum) : 0;  // 0: symmetric weights need none
+  }
+  const size_t channel0 = task.group * run.ocg;
+  if (run.stacked) {
+    const size_t columns = stage.pack->n();  // phases * ocg
+    thread_local std::vector<uint8_t> results;
+    results.resize(rows * columns);
+    RunIgemmTiles(stage, rows, pointers.data(), 1, ph.segment_bytes, terms.data(), results.data(), columns);
+    uint8_t* image_out = target + task.n * run.out_pixels * run.out_channels + channel0;
+    for (size_t r = 0; r < rows; ++r) {
+      const uint8_t* row = results.data() + r * columns;
+      for (uint32_t c = run.copy_begin[row0 + r]; c < run.copy_begin[row0 + r + 1]; ++c) {
+        const ConvRun::Copy& copy = run.copies[c];
+        CopyBytes(image_out + static_cast<size_t>(copy.dst) * run.out_channels, row + copy.src, copy.bytes);
+      }
+    }
+    return;
+  }
+  if (!run.transposed) {
+    const size_t begin = (task.n * run.out_pixels + row0) * run.out_channels;
+    RunIgemmTiles(stage, rows, pointers.data(), ph.segments, ph.segment_bytes, terms.data(), target + begin + channel0,
+                  run.out_channels);
+    if (block_epilogue) epilogue->fn(epilogue->context, begin, begin + rows * run.out_channels);
+    return;
+  }
+  const size_t row_step = run.out_step * run.out_channels;  // bytes between a line's output pixels
+  if (ph.line_rows >= kRunLineRows) {  // long lines: the kernel writes each line's strided pixels
+    for (size_t line = task.first; line < task.end; ++line) {
+      const size_t offset = (line - task.first) * ph.line_rows;
+      uint8_t* out = target + (task.n * run.out_pixels + ph.line_out[line]) * run.out_channels + channel0;
+      RunIgemmTiles(stage, ph.line_rows, pointers.data() + offset * ph.segments, ph.segments, ph.segment_bytes,
+                    terms.data() + offset, out, row_step);
+    }
+    return;
+  }
+  // Short lines (an upsampling conv of a small map): the kernel's tiles would run mostly empty
+  // line by line, so the task's rows go through one call into a block, copied out row by row.
+  thread_local std::vector<uint8_t> block;
+  block.resize(rows * run.ocg);
+  RunIgemmTiles(stage, rows, pointers.data(), ph.segments, ph.segment_bytes, terms.data(), block.data(), run.ocg);
+  const uint8_t* from = block.data();
+  for (size_t line = task.first; line < task.end; ++line) {
+    uint8_t* out = target + (task.n * run.out_pixels + ph.line_out[line]) * run.out_channels + channel0;
+    for (size_t a = 0; a < ph.line_rows; ++a, from += run.ocg, out += row_step) CopyBytes(out, from, run.ocg);
+  }
+}
+
+}  // namespace
+
 bool RunPreparedConv(const ConvRun& run, const uint8_t* x, uint8_t* y, const ConvEpilogue* epilogue) {
   if (ActiveIsa() != run.isa) return false;  // its packs are another level's: the caller runs ConvU8
   const size_t input_bytes = run.batch * run.in_pixels * run.channels;
@@ -1364,7 +1628,9 @@ bool RunPreparedConv(const ConvRun& run, const uint8_t* x, uint8_t* y, const Con
   std::memset(image.data() + image_bytes, 0, kRunSlack);
   if (run.wide[choice]) {
     image16.resize(image.size());
-    for (size_t i = 0; i < image.size(); ++i) image16[i] = image[i];
+    const uint8_t* from = image.data();
+    int16_t* to = image16.data();
+    for (size_t i = 0, count = image.size(); i < count; ++i) to[i] = from[i];
   }
   uint8_t* target = y;
   if (run.transpose_out) {
@@ -1376,62 +1642,9 @@ bool RunPreparedConv(const ConvRun& run, const uint8_t* x, uint8_t* y, const Con
   // The caller's buffers, by address: inside the tasks the thread_local names are each thread's own.
   const uint8_t* image8 = image.data();
   const int16_t* wide_image = image16.data();
-  ParallelFor(run.tasks.size(), run.task_ns, [&](size_t t) {
-    const ConvRun::Task& task = run.tasks[t];
-    const ConvRun::Phase& ph = run.phases[task.phase];
-    const ConvGemmStage& stage = ph.stages[choice][task.group];
-    const size_t e = stage.pack->layout().a_format == GemmAFormat::kS16 ? 2 : 1;
-    const size_t first_byte = task.n * run.padded_pixels * run.channels + task.group * run.icg;
-    const uint8_t* base8 = image8 + first_byte;
-    const uint8_t* base = e == 2 ? reinterpret_cast<const uint8_t*>(wide_image + first_byte) : base8;
-    const size_t per_unit = run.transposed ? ph.line_rows : 1;
-    const size_t row0 = task.first * per_unit, rows = (task.end - task.first) * per_unit;
-    thread_local std::vector<const uint8_t*> pointers;
-    thread_local std::vector<int32_t> terms;
-    pointers.resize(rows * ph.segments);
-    terms.resize(rows);
-    const uint32_t* pixels = ph.pixels.data() + row0 * ph.segments;
-    const size_t pixel_bytes = run.channels * e;
-    for (size_t i = 0; i < rows * ph.segments; ++i) pointers[i] = base + pixels[i] * pixel_bytes;
-    // Row terms (GemmRowTerm of the row's k values), from the uint8 image whatever the A format.
-    const uint32_t zero_term = static_cast<uint32_t>(ph.k) * static_cast<uint32_t>(run.x_zp);
-    for (size_t r = 0; r < rows; ++r) {
-      uint32_t sum = 0;
-      for (size_t j = 0; stage.row_terms && j < ph.segments; ++j) {
-        const uint8_t* v = base8 + pixels[r * ph.segments + j] * run.channels;
-        for (size_t i = 0; i < ph.segment_len; ++i) sum += v[i];
-      }
-      terms[r] = stage.row_terms ? static_cast<int32_t>(zero_term - sum) : 0;
-    }
-    const size_t channel0 = task.group * run.ocg;
-    if (!run.transposed) {
-      const size_t begin = (task.n * run.out_pixels + row0) * run.out_channels;
-      RunIgemmTiles(stage, rows, pointers.data(), ph.segments, ph.segment_bytes, terms.data(), target + begin + channel0,
-                    run.out_channels);
-      if (block_epilogue) epilogue->fn(epilogue->context, begin, begin + rows * run.out_channels);
-      return;
-    }
-    const size_t row_step = run.out_step * run.out_channels;  // bytes between a line's output pixels
-    if (ph.line_rows >= kRunLineRows) {  // long lines: the kernel writes each line's strided pixels
-      for (size_t line = task.first; line < task.end; ++line) {
-        const size_t offset = (line - task.first) * ph.line_rows;
-        uint8_t* out = target + (task.n * run.out_pixels + ph.line_out[line]) * run.out_channels + channel0;
-        RunIgemmTiles(stage, ph.line_rows, pointers.data() + offset * ph.segments, ph.segments, ph.segment_bytes,
-                      terms.data() + offset, out, row_step);
-      }
-      return;
-    }
-    // Short lines (an upsampling conv of a small map): the kernel's tiles would run mostly empty
-    // line by line, so the task's rows go through one call into a block, copied out row by row.
-    thread_local std::vector<uint8_t> block;
-    block.resize(rows * run.ocg);
-    RunIgemmTiles(stage, rows, pointers.data(), ph.segments, ph.segment_bytes, terms.data(), block.data(), run.ocg);
-    const uint8_t* from = block.data();
-    for (size_t line = task.first; line < task.end; ++line) {
-      uint8_t* out = target + (task.n * run.out_pixels + ph.line_out[line]) * run.out_channels + channel0;
-      for (size_t a = 0; a < ph.line_rows; ++a, from += run.ocg, out += row_step) CopyBytes(out, from, run.ocg);
-    }
-  });
+  const PreparedRunState state{&run, choice, image8, wide_image, target, epilogue, block_epilogue};
+  // One pointer captured: std::function keeps it without an allocation per run.
+  ParallelFor(run.tasks.size(), run.task_ns, [&state](size_t t) { RunPreparedTask(state, t); });
   if (run.transpose_out) Transpose(target, run.batch, run.out_pixels, run.out_channels, y);
   constexpr size_t kKeepBytes = size_t{8} << 20;
   if (y_cl.capacity() > kKeepBytes) std::vector<uint8_t>().swap(y_cl);
@@ -1603,6 +1816,7 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
       PlanIndirectRuns(g, &phase);
       QK_RETURN_IF_ERROR(PackPhase(g, w, weights->w_zero_points, &phase));
     }
+    QK_RETURN_IF_ERROR(PackStackedPhases(g, w, weights->w_zero_points, packed.get()));
   }
   weights->packed = std::move(packed);
   *out = std::move(weights);
