@@ -1551,20 +1551,21 @@ void RunPreparedTask(const PreparedRunState& state, size_t t) {
   thread_local std::vector<const uint8_t*> pointers;
   thread_local std::vector<int32_t> terms;
   pointers.resize(rows * ph.segments);
-  terms.resize(rows);
+  terms.resize(rows);  // without row terms left as they are: the kernels multiply them by w_zp = 0
   const uint32_t* pixels = ph.pixels.data() + row0 * ph.segments;
   const size_t pixel_bytes = run.channels * e;
   const uint8_t** starts = pointers.data();
   for (size_t i = 0, count = rows * ph.segments; i < count; ++i) starts[i] = base + pixels[i] * pixel_bytes;
-  // Row terms (GemmRowTerm of the row's k values), from the uint8 image whatever the A format.
+  // Row terms (GemmRowTerm of the row's k values), from the uint8 image whatever the A format;
+  // symmetric weights need none.
   const uint32_t zero_term = static_cast<uint32_t>(ph.k) * static_cast<uint32_t>(run.x_zp);
-  for (size_t r = 0; r < rows; ++r) {
+  for (size_t r = 0; r < rows && stage.row_terms; ++r) {
     uint32_t sum = 0;
-    for (size_t j = 0; stage.row_terms && j < ph.segments; ++j) {
+    for (size_t j = 0; j < ph.segments; ++j) {
       const uint8_t* v = base8 + pixels[r * ph.segments + j] * run.channels;
       for (size_t i = 0; i < ph.segment_len; ++i) sum += v[i];
     }
-    terms[r] = stage.row_terms ? static_cast<int32_t>(zero_term - sum) : 0;  // 0: symmetric weights need none
+    terms[r] = static_cast<int32_t>(zero_term - sum);
   }
   const size_t channel0 = task.group * run.ocg;
   if (run.stacked) {
@@ -1643,8 +1644,12 @@ bool RunPreparedConv(const ConvRun& run, const uint8_t* x, uint8_t* y, const Con
   const uint8_t* image8 = image.data();
   const int16_t* wide_image = image16.data();
   const PreparedRunState state{&run, choice, image8, wide_image, target, epilogue, block_epilogue};
-  // One pointer captured: std::function keeps it without an allocation per run.
-  ParallelFor(run.tasks.size(), run.task_ns, [&state](size_t t) { RunPreparedTask(state, t); });
+  if (run.tasks.size() == 1) {
+    RunPreparedTask(state, 0);  // as ParallelFor would run it, without its setup
+  } else {
+    // One pointer captured: std::function keeps it without an allocation per run.
+    ParallelFor(run.tasks.size(), run.task_ns, [&state](size_t t) { RunPreparedTask(state, t); });
+  }
   if (run.transpose_out) Transpose(target, run.batch, run.out_pixels, run.out_channels, y);
   constexpr size_t kKeepBytes = size_t{8} << 20;
   if (y_cl.capacity() > kKeepBytes) std::vector<uint8_t>().swap(y_cl);
