@@ -103,6 +103,12 @@ std::vector<PreparedCase> Cases() {
                    false, false, true, 60, 127, false});
   cases.push_back({"convT2d k1 s2 (empty phases)", Geometry(2, 3, 4, 1, one, two, one, zero, true, zero), 1, {3, 3, 1},
                    false, false, false, 128, 255, false});
+  // Past the prepared size of an ordinary conv (its per-call path reads the input in place); a
+  // transposed one of the same input stays prepared.
+  cases.push_back({"conv2d 32->8 on 28x28", Geometry(2, 32, 8, 1, three, one, one, one, false, zero), 1, {28, 28, 1},
+                   false, false, false, 128, 255, false});
+  cases.push_back({"convT2d 32->8 k3 s2 pad 1 on 28x28", Geometry(2, 32, 8, 1, three, two, one, one, true, zero), 1,
+                   {28, 28, 1}, false, false, false, 128, 255, true});
   // Paths that read their input in place anyway.
   cases.push_back({"conv2d 1x1", Geometry(2, 4, 8, 1, one, one, one, zero, false, zero), 1, {4, 4, 1}, false, false,
                    false, 128, 255, false});
