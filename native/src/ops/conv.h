@@ -10,6 +10,8 @@
 //     == r only see the taps k with (r - k * dilation) % stride == 0, so each phase is an
 //     ordinary (gathering) implicit GEMM with its own weights; every output element is
 //     computed by one task, with no scatter-add.
+//   - prepared (PrepareConvRun, for ConvOp and the eager cache): the indirection into a padded
+//     copy of the input built once per shape, so a small conv's run only runs (doc/conv.md, path 8).
 // Non-zero padding modes map padded coordinates to input coordinates (reflect, replicate,
 // circular); in the zeros mode the padding value is the input zero point (a real zero).
 // Input in contiguous layout is transposed to channels_last, and the output back.
