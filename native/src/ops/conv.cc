@@ -1528,11 +1528,26 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
 
 namespace {
 
+// A thread's buffers for prepared runs, kept between runs, in one thread_local (each one of a
+// shared library is a __tls_get_addr call: a small conv's run reached six of them).
+struct PreparedRunBuffers {
+  std::vector<uint8_t> image, y_cl;  // the caller's: the padded image, a contiguous output's staging
+  std::vector<int16_t> image16;      // the caller's: the padded image in int16
+  std::vector<const uint8_t*> pointers;  // a task's: run starts
+  std::vector<int32_t> terms;            // a task's: row terms
+  std::vector<uint8_t> results;          // a task's: the GEMM block copied out
+};
+
+PreparedRunBuffers& ThreadPreparedRunBuffers() {
+  thread_local PreparedRunBuffers buffers;
+  return buffers;
+}
+
 // What RunPreparedConv's tasks read.
 struct PreparedRunState {
   const ConvRun* run;
   int choice;                 // the stages of the proof's outcome
-  const uint8_t* image8;      // the padded image (the caller's thread_local buffer, by address)
+  const uint8_t* image8;      // the padded image (in the caller's PreparedRunBuffers)
   const int16_t* wide_image;  // its int16 copy when a stage reads int16
   uint8_t* target;            // channels_last output
   const ConvEpilogue* epilogue;
@@ -1557,8 +1572,9 @@ void RunPreparedTask(const PreparedRunState& state, size_t t) {
   const uint8_t* base = e == 2 ? reinterpret_cast<const uint8_t*>(wide_image + first_byte) : base8;
   const size_t per_unit = run.transposed && !run.stacked ? ph.line_rows : 1;  // tasks of lines, or of rows
   const size_t row0 = task.first * per_unit, rows = (task.end - task.first) * per_unit;
-  thread_local std::vector<const uint8_t*> pointers;
-  thread_local std::vector<int32_t> terms;
+  PreparedRunBuffers& buffers = ThreadPreparedRunBuffers();
+  std::vector<const uint8_t*>& pointers = buffers.pointers;
+  std::vector<int32_t>& terms = buffers.terms;
   pointers.resize(rows * ph.segments);
   terms.resize(rows);  // without row terms left as they are: the kernels multiply them by w_zp = 0
   const uint32_t* pixels = ph.pixels.data() + row0 * ph.segments;
@@ -1579,7 +1595,7 @@ void RunPreparedTask(const PreparedRunState& state, size_t t) {
   const size_t channel0 = task.group * run.ocg;
   if (run.stacked) {
     const size_t columns = stage.pack->n();  // phases * ocg
-    thread_local std::vector<uint8_t> results;
+    std::vector<uint8_t>& results = buffers.results;
     results.resize(rows * columns);
     RunIgemmTiles(stage, rows, pointers.data(), 1, ph.segment_bytes, terms.data(), results.data(), columns);
     uint8_t* image_out = target + task.n * run.out_pixels * run.out_channels + channel0;
@@ -1611,7 +1627,7 @@ void RunPreparedTask(const PreparedRunState& state, size_t t) {
   }
   // Short lines (an upsampling conv of a small map): the kernel's tiles would run mostly empty
   // line by line, so the task's rows go through one call into a block, copied out row by row.
-  thread_local std::vector<uint8_t> block;
+  std::vector<uint8_t>& block = buffers.results;
   block.resize(rows * run.ocg);
   RunIgemmTiles(stage, rows, pointers.data(), ph.segments, ph.segment_bytes, terms.data(), block.data(), run.ocg);
   const uint8_t* from = block.data();
@@ -1630,8 +1646,10 @@ bool RunPreparedConv(const ConvRun& run, const uint8_t* x, uint8_t* y, const Con
   const int choice = run.twins && !(run.x_zp <= 127 && ActivationsAre7Bit(1, input_bytes, x, input_bytes)) ? 1 : 0;
   // Per-thread buffers kept between runs (bounded by kRunMaxPaddedBytes, but the output copy
   // of a contiguous output by nothing: released past 8 MiB, as ConvU8's).
-  thread_local std::vector<uint8_t> image, y_cl;
-  thread_local std::vector<int16_t> image16;
+  PreparedRunBuffers& buffers = ThreadPreparedRunBuffers();
+  std::vector<uint8_t>& image = buffers.image;
+  std::vector<uint8_t>& y_cl = buffers.y_cl;
+  std::vector<int16_t>& image16 = buffers.image16;
   const size_t image_bytes = run.batch * run.padded_pixels * run.channels;
   image.resize(image_bytes + kRunSlack);
   FillPadded(run, x, image.data());
@@ -1649,7 +1667,7 @@ bool RunPreparedConv(const ConvRun& run, const uint8_t* x, uint8_t* y, const Con
   }
   const bool has_epilogue = epilogue != nullptr && epilogue->fn != nullptr;
   const bool block_epilogue = has_epilogue && run.block_epilogue && !run.transpose_out;
-  // The caller's buffers, by address: inside the tasks the thread_local names are each thread's own.
+  // The caller's buffers, by address: a task on another thread has its own PreparedRunBuffers.
   const uint8_t* image8 = image.data();
   const int16_t* wide_image = image16.data();
   const PreparedRunState state{&run, choice, image8, wide_image, target, epilogue, block_epilogue};
