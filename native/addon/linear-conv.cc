@@ -510,10 +510,11 @@ napi_value ConvSyncGeneral(napi_env env, napi_callback_info cbinfo) { return Syn
 constexpr size_t kFastConvOutputBytes = size_t{4} << 10;
 
 // conv(...) sync, the per-call fast path, as linear's (LinearSync): reads the 13 arguments with
-// raw N-API into stack storage and runs ConvU8 in place with the handle's cached output stage
-// and prepared run (ConvStageCache::Conv), with no PreparedOp, ConvOp, step or argument vector. It takes only calls every check of
-// PrepareConv passes, without `extra` (ConvAdd) and with a small output; anything else goes
-// to ConvSyncGeneral, which makes the same checks and throws the same errors. The cache's Conv
+// raw N-API into stack storage and runs the conv in place with the handle's cached output stage
+// and prepared run (ConvStageCache::Conv), with no PreparedOp, ConvOp, step or argument vector.
+// It takes only calls every check of PrepareConv passes, without `extra` (ConvAdd) and with a
+// small output; anything else goes to ConvSyncGeneral, which makes the same checks and throws
+// the same errors. The cache's Conv
 // gives ConvU8's bytes for these arguments, as ConvOp::Run does, so the fast path, convAsync
 // and a traced conv step give the same bits. The handle argument keeps the weights alive for
 // the duration of this call.

@@ -80,7 +80,8 @@ std::vector<PreparedCase> Cases() {
   // Kernel == stride: the stacked phases (one GEMM per input pixel), with padding, output
   // padding, groups and weight zero points; 1-D and 3-D.
   cases.push_back({"convT2d 4->6 groups 2 k2 s2 pad 1 output padding 1",
-                   Geometry(2, 4, 6, 2, two, two, one, one, true, one), 2, {3, 5, 1}, true, true, true, 128, 255, true});
+                   Geometry(2, 4, 6, 2, two, two, one, one, true, one), 2, {3, 5, 1}, true, true, true, 128, 255,
+                   true});
   cases.push_back({"convT1d 5->3 k3 s3 pad 1", Geometry(1, 5, 3, 1, three, three, one, one, true, zero), 1, {6, 1, 1},
                    false, true, false, 90, 127, true});
   cases.push_back({"convT3d 3->2 k(1,2,2) s(1,2,2)", Geometry(3, 3, 2, 1, k122, s122, one, zero, true, zero), 1,

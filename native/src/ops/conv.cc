@@ -1091,7 +1091,9 @@ Status PackStackedPhases(const ConvGeometry& g, const int8_t* w, const std::vect
     for (size_t tap = 0; tap < taps; ++tap) {
       for (size_t j = 0; j < ocg; ++j) {
         zero_points[tap * ocg + j] = w_zero_points[group * ocg + j];
-        for (size_t c = 0; c < icg; ++c) rows[(tap * ocg + j) * run_bytes + c] = w[((group * icg + c) * ocg + j) * taps + tap];
+        for (size_t c = 0; c < icg; ++c) {
+          rows[(tap * ocg + j) * run_bytes + c] = w[((group * icg + c) * ocg + j) * taps + tap];
+        }
       }
     }
     GemmWeightsDesc desc;
@@ -1231,8 +1233,8 @@ void FillPadded(const ConvRun& run, const uint8_t* x, uint8_t* dst) {
       for (size_t d = 0; d < run.in[0]; ++d) {
         for (size_t h = 0; h < run.in[1]; ++h) {
           const size_t first = (d * run.in[1] + h) * run.in[2];  // the line's first pixel in the input image
-          uint8_t* line = dst + n * image_bytes +
-                          (((d + run.before[0]) * run.padded[1] + h + run.before[1]) * line_pixels + run.before[2]) * c_count;
+          const size_t padded_line = (d + run.before[0]) * run.padded[1] + h + run.before[1];
+          uint8_t* line = dst + n * image_bytes + (padded_line * line_pixels + run.before[2]) * c_count;
           if (!run.contiguous_in) {
             std::memcpy(line, x + (n * run.in_pixels + first) * c_count, run.in[2] * c_count);
             continue;
@@ -1255,7 +1257,8 @@ void FillPadded(const ConvRun& run, const uint8_t* x, uint8_t* dst) {
           std::memset(dst, zp, line_pixels * c_count);
           continue;
         }
-        const size_t first = n * run.in_pixels + (static_cast<size_t>(sd) * run.in[1] + static_cast<size_t>(sh)) * run.in[2];
+        const size_t line_in_image = static_cast<size_t>(sd) * run.in[1] + static_cast<size_t>(sh);
+        const size_t first = n * run.in_pixels + line_in_image * run.in[2];
         if (!run.contiguous_in) {
           const uint8_t* line = x + first * c_count;
           for (size_t pw = 0; pw < line_pixels; ++pw) {
@@ -1418,7 +1421,8 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
   run->out_pixels = s.out[0] * s.out[1] * s.out[2];
   run->out_elems = batch * run->out_pixels * g.out_channels;
   run->contiguous_in = layout == ConvLayout::kContiguous;
-  run->transpose_out = layout == ConvLayout::kContiguous && !out_channels_last && g.out_channels > 1 && run->out_pixels > 1;
+  run->transpose_out =
+      layout == ConvLayout::kContiguous && !out_channels_last && g.out_channels > 1 && run->out_pixels > 1;
   run->block_epilogue = !g.transposed && g.groups == 1;
   // Every output pixel is a row with at least one run, and the padded copy holds the input: shapes
   // past either bound are known too large before any table is built.
