@@ -510,11 +510,12 @@ napi_value ConvSyncGeneral(napi_env env, napi_callback_info cbinfo) { return Syn
 constexpr size_t kFastConvOutputBytes = size_t{4} << 10;
 
 // conv(...) sync, the per-call fast path, as linear's (LinearSync): reads the 13 arguments with
-// raw N-API into stack storage and runs ConvU8 in place with the handle's cached output stage,
-// with no PreparedOp, ConvOp, step or argument vector. It takes only calls every check of
-// PrepareConv passes, without `extra` (ConvAdd) and with a small output; anything else goes
-// to ConvSyncGeneral, which makes the same checks and throws the same errors. ConvU8 with
-// these arguments and this stage is exactly what ConvOp::Run calls, so the fast path, convAsync
+// raw N-API into stack storage and runs the conv in place with the handle's cached output stage
+// and prepared run (ConvStageCache::Conv), with no PreparedOp, ConvOp, step or argument vector.
+// It takes only calls every check of PrepareConv passes, without `extra` (ConvAdd) and with a
+// small output; anything else goes to ConvSyncGeneral, which makes the same checks and throws
+// the same errors. The cache's Conv
+// gives ConvU8's bytes for these arguments, as ConvOp::Run does, so the fast path, convAsync
 // and a traced conv step give the same bits. The handle argument keeps the weights alive for
 // the duration of this call.
 napi_value ConvSync(napi_env env, napi_callback_info cbinfo) {
@@ -568,13 +569,10 @@ napi_value ConvSync(napi_env env, napi_callback_info cbinfo) {
   const QEngine engine = ActiveQEngine();  // read at the call, as PrepareConv does
   const ConvLayout x_layout = layout == 1 ? ConvLayout::kChannelsLast : ConvLayout::kContiguous;
   const bool out_channels_last = layout != 0;
-  std::shared_ptr<const OutputStage> stage;
   const Status status = RunGuarded([&] {
-    stage = handle->stages->Get(weights, x_scale, static_cast<int32_t>(x_zero_point), y_scale,
-                                static_cast<int32_t>(y_zero_point), relu, engine);
-    return ConvU8(weights, x, static_cast<size_t>(batch), in_spatial, x_layout, x_scale,
-                  static_cast<int32_t>(x_zero_point), y_scale, static_cast<int32_t>(y_zero_point), relu, y, engine,
-                  out_channels_last, nullptr, stage.get());
+    return handle->stages->Conv(weights, x, static_cast<size_t>(batch), in_spatial, x_layout, x_scale,
+                                static_cast<int32_t>(x_zero_point), y_scale, static_cast<int32_t>(y_zero_point), relu, y,
+                                engine, out_channels_last);
   });
   return FastResult(env, status, y_array);
 }

@@ -72,6 +72,52 @@ std::shared_ptr<const OutputStage> ConvStageCache::Get(const ConvWeights& weight
   return stage;
 }
 
+Status ConvStageCache::GetRun(const ConvWeights& weights, const std::shared_ptr<const OutputStage>& stage, size_t batch,
+                              const size_t in_spatial[3], ConvLayout layout, double x_scale, int32_t x_zero_point,
+                              double y_scale, int32_t y_zero_point, bool relu, QEngine engine, bool out_channels_last,
+                              std::shared_ptr<const ConvRun>* out) {
+  const Isa isa = ActiveIsa();
+  // The stage stands for the qparams, relu and engine (Get made it for them).
+  const auto same = [&](const RunEntry& e) {
+    return e.weights == &weights && e.stage == stage && e.batch == batch && e.in_spatial[0] == in_spatial[0] &&
+           e.in_spatial[1] == in_spatial[1] && e.in_spatial[2] == in_spatial[2] && e.layout == layout &&
+           e.out_channels_last == out_channels_last && e.isa == isa;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const RunEntry& e : runs_) {
+      if (same(e)) {
+        *out = e.run;
+        return Status::Ok();
+      }
+    }
+  }
+  // Prepared outside the lock (another thread may prepare the same one meanwhile: both are equal).
+  std::shared_ptr<const ConvRun> run;
+  QK_RETURN_IF_ERROR(PrepareConvRun(weights, batch, in_spatial, layout, x_scale, x_zero_point, y_scale, y_zero_point,
+                                    relu, engine, out_channels_last, stage.get(), &run));
+  std::lock_guard<std::mutex> lock(mutex_);
+  RunEntry& slot = runs_[next_run_];
+  next_run_ = (next_run_ + 1) % kRuns;
+  slot = RunEntry{&weights, stage, batch, {in_spatial[0], in_spatial[1], in_spatial[2]}, layout, out_channels_last, isa,
+                  run};
+  *out = std::move(run);
+  return Status::Ok();
+}
+
+Status ConvStageCache::Conv(const ConvWeights& weights, const uint8_t* x, size_t batch, const size_t in_spatial[3],
+                            ConvLayout layout, double x_scale, int32_t x_zero_point, double y_scale,
+                            int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine, bool out_channels_last) {
+  const std::shared_ptr<const OutputStage> stage =
+      Get(weights, x_scale, x_zero_point, y_scale, y_zero_point, relu, engine);
+  std::shared_ptr<const ConvRun> run;
+  QK_RETURN_IF_ERROR(GetRun(weights, stage, batch, in_spatial, layout, x_scale, x_zero_point, y_scale, y_zero_point,
+                            relu, engine, out_channels_last, &run));
+  if (run != nullptr && RunPreparedConv(*run, x, y, nullptr)) return Status::Ok();
+  return ConvU8(weights, x, batch, in_spatial, layout, x_scale, x_zero_point, y_scale, y_zero_point, relu, y, engine,
+                out_channels_last, nullptr, stage.get());
+}
+
 Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms* add_gemms, const ConvParams& params,
                        std::shared_ptr<const ConvOp>* out, ConvStageCache* stages) {
   if (weights == nullptr) return Status::TypeError(Expected("packed weights", "weight", "null"));
@@ -114,6 +160,15 @@ Status ConvOp::Prepare(std::shared_ptr<const ConvWeights> weights, ConvAddGemms*
     op->stage_ = std::make_shared<const OutputStage>(ConvOutputStage(
         *weights, params.x_scale, params.x_zero_point, params.y_scale, params.y_zero_point, params.relu, params.engine));
   }
+  if (!params.add && stages != nullptr) {
+    QK_RETURN_IF_ERROR(stages->GetRun(*weights, op->stage_, params.batch, params.in_spatial, params.layout,
+                                      params.x_scale, params.x_zero_point, params.y_scale, params.y_zero_point,
+                                      params.relu, params.engine, params.out_channels_last, &op->run_));
+  } else if (!params.add) {
+    QK_RETURN_IF_ERROR(PrepareConvRun(*weights, params.batch, params.in_spatial, params.layout, params.x_scale,
+                                      params.x_zero_point, params.y_scale, params.y_zero_point, params.relu,
+                                      params.engine, params.out_channels_last, op->stage_.get(), &op->run_));
+  }
   op->weights_ = std::move(weights);
   op->params_ = params;
   *out = std::move(op);
@@ -125,6 +180,7 @@ Status ConvOp::Run(const void* const* inputs, void* output, void* scratch) const
   const auto* x = static_cast<const uint8_t*>(inputs[0]);
   auto* y = static_cast<uint8_t*>(output);
   if (!p.add) {
+    if (run_ != nullptr && RunPreparedConv(*run_, x, y, nullptr)) return Status::Ok();
     return ConvU8(*weights_, x, p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point, p.y_scale, p.y_zero_point,
                   p.relu, y, p.engine, p.out_channels_last, nullptr, stage_.get());
   }
@@ -135,6 +191,9 @@ Status ConvOp::Run(const void* const* inputs, void* output, void* scratch) const
 Status ConvOp::RunWithEpilogue(const void* x, void* y, const ConvEpilogue& epilogue) const {
   const ConvParams& p = params_;
   if (p.add) return Status::Error("qkernels: internal error: ConvAdd has no epilogue form");
+  if (run_ != nullptr && RunPreparedConv(*run_, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), &epilogue)) {
+    return Status::Ok();
+  }
   return ConvU8(*weights_, static_cast<const uint8_t*>(x), p.batch, p.in_spatial, p.layout, p.x_scale, p.x_zero_point,
                 p.y_scale, p.y_zero_point, p.relu, static_cast<uint8_t*>(y), p.engine, p.out_channels_last, &epilogue,
                 stage_.get());

@@ -38,13 +38,41 @@ bool ConvTensorCount(size_t n, size_t channels, const size_t spatial[3], size_t*
 // for as long as the cache (so an address is never another weights'). A stage is immutable and
 // shared: an op keeps its own reference, so evicting it never changes a prepared op. Bounded
 // (kEntries, replaced in turn); thread-safe.
+//
+// It also keeps the prepared runs (PrepareConvRun) of the shapes recently run, so that an eager
+// module's repeated call of one shape only runs, as a traced one does: keyed on the stage (held
+// by the entry, so its address is never another stage's while the entry lives), the input's
+// batch, spatial size and layout, the output's layout and the ISA level; a null run (a shape
+// PrepareConvRun leaves to ConvU8) is kept too. Bounded (kRuns, replaced in turn).
 class ConvStageCache {
  public:
   std::shared_ptr<const OutputStage> Get(const ConvWeights& weights, double x_scale, int32_t x_zero_point,
                                          double y_scale, int32_t y_zero_point, bool relu, QEngine engine);
+  // PrepareConvRun's result for these arguments and `stage` (one of Get's), prepared on a miss.
+  Status GetRun(const ConvWeights& weights, const std::shared_ptr<const OutputStage>& stage, size_t batch,
+                const size_t in_spatial[3], ConvLayout layout, double x_scale, int32_t x_zero_point, double y_scale,
+                int32_t y_zero_point, bool relu, QEngine engine, bool out_channels_last,
+                std::shared_ptr<const ConvRun>* out);
+  // ConvU8(weights, x, ..., y, engine, out_channels_last) with this cache's stage, through its
+  // prepared run when the shape has one: the same bytes.
+  Status Conv(const ConvWeights& weights, const uint8_t* x, size_t batch, const size_t in_spatial[3], ConvLayout layout,
+              double x_scale, int32_t x_zero_point, double y_scale, int32_t y_zero_point, bool relu, uint8_t* y,
+              QEngine engine, bool out_channels_last);
 
  private:
   static constexpr size_t kEntries = 8;
+  static constexpr size_t kRuns = 4;
+  struct RunEntry {
+    const ConvWeights* weights = nullptr;  // null: an empty slot
+    std::shared_ptr<const OutputStage> stage;
+    size_t batch = 0, in_spatial[3] = {0, 0, 0};
+    ConvLayout layout = ConvLayout::kContiguous;
+    bool out_channels_last = false;
+    Isa isa = Isa::kScalar;
+    std::shared_ptr<const ConvRun> run;
+  };
+  RunEntry runs_[kRuns];
+  size_t next_run_ = 0;
   struct Entry {
     const ConvWeights* weights = nullptr;  // null: an empty slot
     double x_scale = 0, y_scale = 0;
@@ -92,6 +120,8 @@ class ConvOp final : public Op {
   size_t output_bytes() const override { return y_count_; }
   size_t scratch_bytes() const override { return scratch_bytes_; }
   const size_t* out_spatial() const { return out_spatial_; }
+  // Whether Run takes the prepared integer conv (PrepareConvRun) at the level it was prepared at.
+  bool prepared_run() const { return run_ != nullptr; }
   // inputs[0]: x; inputs[1]: extra (add only).
   Status Run(const void* const* inputs, void* output, void* scratch) const override;
   // Whether RunWithEpilogue may run this op: the integer conv (not ConvAdd, whose fp32 add
@@ -109,6 +139,8 @@ class ConvOp final : public Op {
   ConvParams params_;
   // The integer conv's output stage (ConvOutputStage), made once or shared from the handle's cache.
   std::shared_ptr<const OutputStage> stage_;
+  // The integer conv prepared for this shape (PrepareConvRun), or null: ConvU8 per run.
+  std::shared_ptr<const ConvRun> run_;
   size_t out_spatial_[3] = {1, 1, 1};
   size_t x_count_ = 0, y_count_ = 0, scratch_bytes_ = 0;
 };

@@ -48,6 +48,12 @@ struct ConvPacked {
   bool depthwise = false;
   std::vector<int16_t> dw_weights;  // ukernels/conv/conv.h's layout
   std::vector<ConvPhase> phases;    // implicit GEMM (also the 1x1 direct GEMM: one phase, one tap)
+  // A transposed convolution whose kernel equals its stride (dilation 1; an upsampling layer):
+  // each phase has one tap, and every phase reads output o's input pixel floor((o + pad) / stride),
+  // so all phases are one GEMM per input pixel: per group, the phases' rows stacked (phase-major,
+  // PlanPhases' order), n = phases * out_channels / groups, k = in_channels / groups as one
+  // indirect run of RoundUp(k, kIgemmSegmentAlign) bytes. Empty for other geometries.
+  std::vector<std::shared_ptr<GemmWeights>> stacked;
 };
 
 namespace {
@@ -107,13 +113,22 @@ struct AxisTable {
   std::vector<uint8_t> run;        // per output: 1 when its taps read consecutive input coordinates
 };
 
+// The input coordinate output o's tap k reads along dim, before any padding or mapping (may lie
+// outside [0, in)). Transposed: o reads (o + pad - k * dilation) / stride, called only for the
+// taps of o's phase, where the division is exact. PaddedSource of it is where the tap reads.
+long RawCoordinate(const ConvGeometry& g, const Shape3& s, int dim, size_t o, size_t k) {
+  const long stride = static_cast<long>(s.stride[dim]), dilation = static_cast<long>(s.dilation[dim]);
+  const long pad = static_cast<long>(s.pad[dim]), tap = static_cast<long>(k), out = static_cast<long>(o);
+  if (!g.transposed) return out * stride - pad + tap * dilation;
+  return (out + pad - tap * dilation) / stride;  // an exact multiple of stride: no rounding
+}
+
 // Fills t (every entry written, so a table reused from an earlier call keeps only its capacity).
 void BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const ConvPhase& phase, AxisTable* table) {
   AxisTable& t = *table;
   const std::vector<size_t>& taps = phase.taps[dim];
   t.taps = taps.size();
-  const long in = static_cast<long>(s.in[dim]), stride = static_cast<long>(s.stride[dim]);
-  const long dilation = static_cast<long>(s.dilation[dim]), pad = static_cast<long>(s.pad[dim]);
+  const long in = static_cast<long>(s.in[dim]);
   // Sized up front and written by index: a long 1-D convolution has out * taps entries per call.
   size_t count = 0;
   for (size_t o = 0; o < s.out[dim]; ++o) count += !g.transposed || (o + s.pad[dim]) % s.stride[dim] == phase.residue[dim];
@@ -127,14 +142,8 @@ void BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const ConvP
     long* input = t.input.data() + row * taps.size();
     bool run = true;
     for (size_t i = 0; i < taps.size(); ++i) {
-      const long k = static_cast<long>(taps[i]);
-      long coordinate;
-      if (!g.transposed) {
-        coordinate = PaddedSource(static_cast<long>(o) * stride - pad + k * dilation, in, g.padding_mode);
-      } else {
-        const long u = static_cast<long>(o) + pad - k * dilation;  // a multiple of stride in this phase
-        coordinate = (u >= 0 && u / stride < in) ? u / stride : -1;
-      }
+      // Transposed convolutions pad with zeros only: PaddedSource is -1 outside the input.
+      const long coordinate = PaddedSource(RawCoordinate(g, s, dim, o, taps[i]), in, g.padding_mode);
       input[i] = coordinate;
       run = run && coordinate >= 0 && (i == 0 || coordinate == input[i - 1] + 1);
     }
@@ -396,6 +405,30 @@ GemmRequant GroupRequant(const ConvCall& call, size_t first_channel) {
   rq.w_scales_f64 = call.w->w_scales_f64.data() + first_channel;
   rq.w_per_channel = call.w->per_channel;
   return rq;
+}
+
+// Points call's per-channel output stage at `stage` (made ahead for these qparams) when it
+// covers every channel, else at the call's own, and sets the output zero points.
+void UseOutputStage(ConvCall* call, const OutputStage* stage) {
+  const size_t n = call->w->geometry.out_channels;
+  const GemmRequant whole = GroupRequant(*call, 0);
+  if (stage == nullptr || stage->bias_int.size() < n || stage->bias_term.size() < n || stage->multiplier.size() < n) {
+    call->own = MakeOutputStage(whole, n);
+    stage = &call->own;
+  }
+  call->bias_int = stage->bias_int.data();
+  call->bias_term = stage->bias_term.data();
+  call->multiplier = stage->multiplier.data();
+  OutputZeroPoints(whole, &call->y_zp_f, &call->y_zp_i);
+}
+
+// The epilogue of a conv whose path made no per-block calls: the whole output (elems bytes), in
+// chunks over the threads.
+void EpilogueInChunks(const ConvEpilogue& epilogue, size_t elems) {
+  constexpr size_t kChunk = 16384;
+  const size_t chunks = (elems + kChunk - 1) / kChunk;
+  ParallelFor(chunks, static_cast<double>(std::min(elems, kChunk)) / kBytesPerNs,
+              [&](size_t c) { epilogue.fn(epilogue.context, c * kChunk, std::min(elems, (c + 1) * kChunk)); });
 }
 
 // The uint8-row GEMM stage of one (phase, group) GEMM, when the active ISA's pack reads uint8
@@ -1022,19 +1055,57 @@ Status PackPhase(const ConvGeometry& g, const int8_t* w, const std::vector<int32
   return Status::Ok();
 }
 
-// Chooses the indirect GEMM's runs for an ordinary convolution (not 1x1, not the 1-D windows): W lines when a line's
+// Chooses the indirect GEMM's runs of a phase (not 1x1, not the 1-D windows): W lines when a line's
 // taps are consecutive input pixels whose channels are all the group's (groups 1, dilation 1
-// along W), else one run per tap. Transposed phases keep the gathering path.
+// along W, not transposed), else one run per tap.
 void PlanIndirectRuns(const ConvGeometry& g, ConvPhase* phase) {
-  if (g.transposed || IsPointwise(g) || phase->k == 0) return;
+  if (IsPointwise(g) || phase->k == 0) return;
   // 1-D, groups 1, dilation 1: the windows path (RunConv1dWindows) takes these wherever the
   // indirect kernel would, so no second pack.
-  if (g.dims == 1 && g.groups == 1 && g.dilation[0] == 1) return;
+  if (!g.transposed && g.dims == 1 && g.groups == 1 && g.dilation[0] == 1) return;
   const size_t icg = g.in_channels / g.groups, kw = g.kernel[g.dims - 1];
-  phase->lines = g.groups == 1 && g.dilation[g.dims - 1] == 1 && kw > 1;
+  // A transposed phase's W taps read decreasing input pixels (and skip kernel indices): one run
+  // per tap (the prepared run's indirection, PrepareConvRun; the per-call path gathers them).
+  phase->lines = !g.transposed && g.groups == 1 && g.dilation[g.dims - 1] == 1 && kw > 1;
   phase->segment_len = phase->lines ? kw * icg : icg;
   phase->segments = phase->k / phase->segment_len;
   phase->segment_bytes = RoundUp(phase->segment_len, kIgemmSegmentAlign);
+}
+
+// ConvPacked::stacked, for the geometries it describes (else nothing).
+Status PackStackedPhases(const ConvGeometry& g, const int8_t* w, const std::vector<int32_t>& w_zero_points,
+                         ConvPacked* packed) {
+  if (!g.transposed) return Status::Ok();
+  for (int d = 0; d < g.dims; ++d) {
+    if (g.kernel[d] != g.stride[d] || g.dilation[d] != 1) return Status::Ok();
+  }
+  size_t kernel[3];
+  Kernel3(g, kernel);
+  const size_t taps = kernel[0] * kernel[1] * kernel[2];  // one per phase: phase r's tap is r
+  const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
+  const size_t run_bytes = RoundUp(icg, kIgemmSegmentAlign);
+  std::vector<int8_t> rows(taps * ocg * run_bytes);
+  std::vector<int32_t> zero_points(taps * ocg);
+  for (size_t group = 0; group < g.groups; ++group) {
+    std::fill(rows.begin(), rows.end(), 0);
+    for (size_t tap = 0; tap < taps; ++tap) {
+      for (size_t j = 0; j < ocg; ++j) {
+        zero_points[tap * ocg + j] = w_zero_points[group * ocg + j];
+        for (size_t c = 0; c < icg; ++c) {
+          rows[(tap * ocg + j) * run_bytes + c] = w[((group * icg + c) * ocg + j) * taps + tap];
+        }
+      }
+    }
+    GemmWeightsDesc desc;
+    desc.n = taps * ocg;
+    desc.k = run_bytes;
+    desc.w = rows.data();
+    desc.w_zero_points = zero_points.data();
+    std::shared_ptr<GemmWeights> gemm;
+    QK_RETURN_IF_ERROR(GemmWeights::Create(desc, &gemm));
+    packed->stacked.push_back(std::move(gemm));
+  }
+  return Status::Ok();
 }
 
 std::vector<int16_t> PackDepthwise(const ConvGeometry& g, const int8_t* w, const std::vector<int32_t>& w_zero_points) {
@@ -1060,6 +1131,562 @@ Status CheckActivationZeroPoint(int32_t zero_point, const char* parameter) {
 }
 
 }  // namespace
+
+// ---- the prepared run (PrepareConvRun) --------------------------------------------------
+
+// What a conv of one input shape, layout and qparams keeps from its Prepare so that a run only
+// runs (ConvOp's, for a traced plan or a module's repeated calls): XNNPACK's indirection buffer.
+// The run copies the input once into a padded channels_last image (the border holds x_zp, or the
+// pixels a padding mode maps there; a contiguous input is transposed by the same copy), so every
+// run of every output row lies inside that image: each row's run starts are pixel indices fixed
+// at Prepare, and the run adds the image's address. A transposed convolution's phases are
+// ordinary convolutions over the same image (their taps outside the input read the border), each
+// written straight into its strided output pixels.
+struct ConvRun {
+  struct Phase {
+    size_t k = 0, segments = 0, segment_len = 0, segment_bytes = 0;
+    size_t rows = 0;                       // output rows per image
+    size_t line_rows = 0;                  // transposed: rows per output line (W outputs of the phase)
+    std::vector<uint32_t> pixels;          // [rows][segments]: the padded pixel each run starts at
+    std::vector<size_t> line_out;          // transposed: the output pixel of each line's first row
+    std::vector<ConvGemmStage> stages[2];  // per group: [0] with the proof (or no twin), [1] without
+  };
+  // Rows [first, end) of one image, phase and group (transposed: lines [first, end)).
+  struct Task {
+    size_t phase, group, n, first, end;
+  };
+  Isa isa = Isa::kScalar;                  // the level the stages' packs run at
+  std::shared_ptr<const ConvPacked> packed;  // keeps the stages' packs alive
+  size_t batch = 0, channels = 0, out_channels = 0, icg = 0, ocg = 0;
+  size_t in[3] = {1, 1, 1}, padded[3] = {1, 1, 1};
+  std::vector<long> source[3];             // per padded coordinate: the input coordinate it holds, -1: x_zp
+  size_t in_pixels = 0, padded_pixels = 0, out_pixels = 0, out_elems = 0;
+  bool contiguous_in = false, transpose_out = false, transposed = false, block_epilogue = false;
+  size_t before[3] = {0, 0, 0};            // border pixels before the input along each dim
+  bool plain_border = false;               // every border pixel holds x_zp (no padding mode maps there)
+  bool twins = false;                      // a pack has an exact twin: the run takes the proof
+  bool wide[2] = {false, false};           // a group's pack of that choice reads int16 A
+  size_t out_step = 1;                     // output pixels between rows of a transposed line
+  int32_t x_zp = 0;
+  std::vector<Phase> phases;
+  std::vector<Task> tasks;
+  double task_ns = 0;
+  // Stacked phases (PrepareStackedRun): phases[0] is the one GEMM, rows the padded pixels; row r's
+  // results go out by copies [copy_begin[r], copy_begin[r + 1]) (bytes of the row's columns from
+  // src to output pixel dst of the image, at the group's first channel).
+  struct Copy {
+    uint32_t src, dst, bytes;
+  };
+  bool stacked = false;
+  std::vector<uint32_t> copy_begin;
+  std::vector<Copy> copies;
+};
+
+namespace {
+
+// Prepared runs index pixels of the padded image in 32 bits and keep one run start per (row, run)
+// of an image: they are for the small convolutions whose per-call setup matters. Larger ones take
+// the per-call paths, which read the input in place.
+constexpr size_t kRunMaxStarts = size_t{1} << 16;
+constexpr size_t kRunMaxPaddedBytes = size_t{1} << 20;
+// An ordinary convolution's per-call path reads its input in place, where the prepared run first
+// copies it: past about an L1 of input the copy costs more than the setup it saves (a 32x28x28
+// conv ran 15% slower prepared). Transposed ones stay faster prepared at every size measured (the
+// per-call path gathers each phase's rows): they keep kRunMaxPaddedBytes.
+constexpr size_t kRunMaxPaddedBytesConv = size_t{16} << 10;
+// Zero bytes past the padded image: a run reads up to segment_bytes - segment_len (< 4) values
+// past its last one, which meet zero weights.
+constexpr size_t kRunSlack = 16;
+// Transposed lines of at least this many rows are written by the kernel in place (two tiles of
+// the widest MR, 8); shorter ones through a block.
+constexpr size_t kRunLineRows = 16;
+
+// The phase's row structure along one dim: its outputs and, per output and tap, RawCoordinate.
+struct RawAxis {
+  std::vector<size_t> outputs;
+  std::vector<long> raw;  // [outputs.size()][taps]
+  size_t taps = 0;
+};
+
+RawAxis BuildRawAxis(const ConvGeometry& g, const Shape3& s, int dim, const ConvPhase& phase) {
+  RawAxis axis;
+  axis.taps = phase.taps[dim].size();
+  for (size_t o = 0; o < s.out[dim]; ++o) {
+    if (g.transposed && (o + s.pad[dim]) % s.stride[dim] != phase.residue[dim]) continue;
+    axis.outputs.push_back(o);
+    for (size_t k : phase.taps[dim]) axis.raw.push_back(RawCoordinate(g, s, dim, o, k));
+  }
+  return axis;
+}
+
+// The image of run.padded pixels (channels_last, batch images) the runs read, from x.
+void FillPadded(const ConvRun& run, const uint8_t* x, uint8_t* dst) {
+  const size_t c_count = run.channels, line_pixels = run.padded[2];
+  const uint8_t zp = static_cast<uint8_t>(run.x_zp);
+  if (run.plain_border) {
+    // The input as a block inside a border of x_zp: the border set at once, then the input's lines
+    // copied (channels_last) or transposed (contiguous: channel c of a line is a row of plane c).
+    // In locals: the byte stores may alias anything, so fields read through run would be reloaded.
+    const size_t image_bytes = run.padded_pixels * c_count, in_pixels = run.in_pixels, width = run.in[2];
+    if (run.padded_pixels != run.in_pixels) std::memset(dst, zp, run.batch * image_bytes);
+    for (size_t n = 0; n < run.batch; ++n) {
+      for (size_t d = 0; d < run.in[0]; ++d) {
+        for (size_t h = 0; h < run.in[1]; ++h) {
+          const size_t first = (d * run.in[1] + h) * run.in[2];  // the line's first pixel in the input image
+          const size_t padded_line = (d + run.before[0]) * run.padded[1] + h + run.before[1];
+          uint8_t* line = dst + n * image_bytes + (padded_line * line_pixels + run.before[2]) * c_count;
+          if (!run.contiguous_in) {
+            std::memcpy(line, x + (n * run.in_pixels + first) * c_count, run.in[2] * c_count);
+            continue;
+          }
+          for (size_t c = 0; c < c_count; ++c) {
+            const uint8_t* plane = x + (n * c_count + c) * in_pixels + first;
+            for (size_t w = 0; w < width; ++w) line[w * c_count + c] = plane[w];
+          }
+        }
+      }
+    }
+    return;
+  }
+  const long* source2 = run.source[2].data();
+  for (size_t n = 0; n < run.batch; ++n) {
+    for (size_t pd = 0; pd < run.padded[0]; ++pd) {
+      for (size_t ph = 0; ph < run.padded[1]; ++ph, dst += line_pixels * c_count) {
+        const long sd = run.source[0][pd], sh = run.source[1][ph];
+        if (sd < 0 || sh < 0) {
+          std::memset(dst, zp, line_pixels * c_count);
+          continue;
+        }
+        const size_t line_in_image = static_cast<size_t>(sd) * run.in[1] + static_cast<size_t>(sh);
+        const size_t first = n * run.in_pixels + line_in_image * run.in[2];
+        if (!run.contiguous_in) {
+          const uint8_t* line = x + first * c_count;
+          for (size_t pw = 0; pw < line_pixels; ++pw) {
+            if (source2[pw] < 0) {
+              std::memset(dst + pw * c_count, zp, c_count);
+            } else {
+              CopyBytes(dst + pw * c_count, line + static_cast<size_t>(source2[pw]) * c_count, c_count);
+            }
+          }
+          continue;
+        }
+        // Contiguous: channel c of the line is a row of plane c (the transpose to channels_last).
+        const size_t pixel_in_image = first - n * run.in_pixels;
+        for (size_t c = 0; c < c_count; ++c) {
+          const uint8_t* plane = x + (n * c_count + c) * run.in_pixels + pixel_in_image;
+          for (size_t pw = 0; pw < line_pixels; ++pw) dst[pw * c_count + c] = source2[pw] < 0 ? zp : plane[source2[pw]];
+        }
+      }
+    }
+  }
+}
+
+// Rows of about RunIndirect's block of bytes of A per task.
+size_t RunBlockRows(size_t k) { return std::max<size_t>(16, std::min<size_t>(512, kBlockBytes / k / 8 * 8)); }
+
+// ph->stages for the per-group indirect GEMMs `gemms` at the active level, for both choices of
+// the proof, with call's output stage (each column's constants `tiles` times over: the stacked
+// phases). False when a group's pack cannot run the prepared way.
+bool PrepareRunStages(const std::vector<std::shared_ptr<GemmWeights>>& gemms, const ConvCall& call, size_t tiles,
+                      ConvRun* run, ConvRun::Phase* ph) {
+  const float lo = static_cast<float>(call.y_min - call.y_zp), hi = static_cast<float>(255 - call.y_zp);
+  const size_t ocg = run->ocg, n = tiles * ocg;
+  std::vector<int32_t> bias_int(n), w_zero_points(n);
+  std::vector<float> bias_term(n), multiplier(n);
+  for (int choice = 0; choice < 2; ++choice) {
+    ph->stages[choice].resize(gemms.size());
+    for (size_t group = 0; group < gemms.size(); ++group) {
+      std::shared_ptr<const PackedGemm> pack;
+      if (!gemms[group]->PackedForActiveIsa(&pack).ok()) return false;
+      const PackedGemm* p = pack.get();  // lives as long as the weights (run->packed)
+      run->twins = run->twins || p->exact_twin() != nullptr;
+      if (choice == 1 && p->exact_twin() != nullptr) p = p->exact_twin();
+      const GemmAFormat format = p->layout().a_format;
+      if (p->layout().igemm_kernel == nullptr || (format != GemmAFormat::kU8 && format != GemmAFormat::kS16) ||
+          ph->segment_bytes % p->layout().kr != 0) {
+        return false;
+      }
+      run->wide[choice] = run->wide[choice] || format == GemmAFormat::kS16;
+      for (size_t i = 0; i < n; ++i) {
+        const size_t c = group * ocg + i % ocg;
+        bias_int[i] = call.bias_int[c];
+        bias_term[i] = call.bias_term[c];
+        multiplier[i] = call.multiplier[c];
+        w_zero_points[i] = call.w->w_zero_points[c];
+      }
+      PrepareGemmStage(*p, bias_int.data(), bias_term.data(), multiplier.data(), w_zero_points.data(), lo, hi,
+                       call.y_zp_f, call.y_zp_i, call.x_zp, &ph->stages[choice][group]);
+    }
+  }
+  return true;
+}
+
+// The stacked phases' run (ConvPacked::stacked): one GEMM row per padded input pixel, its
+// phases * ocg columns copied to the output pixels they are (those inside the output).
+bool PrepareStackedRun(const ConvWeights& w, const ConvCall& call, const long before[3], ConvRun* run) {
+  const Shape3& s = call.s;
+  const size_t phases = s.stride[0] * s.stride[1] * s.stride[2];
+  // (row, phase) pairs are about the output pixels (those the padding crops among them).
+  size_t pairs = 0;
+  if (!CheckedMul(run->padded_pixels, phases, &pairs) || pairs > 2 * kRunMaxStarts) return false;
+  run->stacked = true;
+  ConvRun::Phase ph;
+  ph.k = ph.segment_len = run->icg;
+  ph.segments = 1;
+  ph.segment_bytes = RoundUp(run->icg, kIgemmSegmentAlign);
+  ph.rows = run->padded_pixels;
+  if (!PrepareRunStages(w.packed->stacked, call, phases, run, &ph)) return false;
+  ph.pixels.resize(ph.rows);
+  for (size_t r = 0; r < ph.rows; ++r) ph.pixels[r] = static_cast<uint32_t>(r);
+  // Copies per row: column block q (phase (r0, r1, r2)) to output pixel i * stride + r - pad; with
+  // one group, phases adjacent along W land on adjacent pixels and merge into one copy.
+  const size_t ocg = run->ocg;
+  run->copy_begin.push_back(0);
+  for (size_t i0 = 0; i0 < run->padded[0]; ++i0) {
+    for (size_t i1 = 0; i1 < run->padded[1]; ++i1) {
+      for (size_t i2 = 0; i2 < run->padded[2]; ++i2) {
+        const size_t i[3] = {i0, i1, i2};
+        const size_t first = run->copies.size();
+        for (size_t q = 0; q < phases; ++q) {
+          const size_t r[3] = {q / (s.stride[1] * s.stride[2]), q / s.stride[2] % s.stride[1], q % s.stride[2]};
+          long o[3];
+          bool inside = true;
+          for (int d = 0; d < 3; ++d) {
+            o[d] = (static_cast<long>(i[d]) - before[d]) * static_cast<long>(s.stride[d]) + static_cast<long>(r[d]) -
+                   static_cast<long>(s.pad[d]);
+            inside = inside && o[d] >= 0 && o[d] < static_cast<long>(s.out[d]);
+          }
+          if (!inside) continue;
+          const uint32_t dst = static_cast<uint32_t>((o[0] * s.out[1] + o[1]) * s.out[2] + o[2]);
+          const uint32_t src = static_cast<uint32_t>(q * ocg);
+          ConvRun::Copy* last = run->copies.size() > first ? &run->copies.back() : nullptr;
+          if (w.geometry.groups == 1 && last != nullptr && last->src + last->bytes == src &&
+              last->dst + last->bytes / ocg == dst) {
+            last->bytes += static_cast<uint32_t>(ocg);
+            continue;
+          }
+          run->copies.push_back(ConvRun::Copy{src, dst, static_cast<uint32_t>(ocg)});
+        }
+        run->copy_begin.push_back(static_cast<uint32_t>(run->copies.size()));
+      }
+    }
+  }
+  if (run->copies.size() > kRunMaxStarts) return false;  // as the phases' run starts: small convolutions only
+  const size_t block = RunBlockRows(ph.k);
+  for (size_t n = 0; n < run->batch; ++n) {
+    for (size_t group = 0; group < w.geometry.groups; ++group) {
+      for (size_t first = 0; first < ph.rows; first += block) {
+        run->tasks.push_back(ConvRun::Task{0, group, n, first, std::min(ph.rows, first + block)});
+      }
+    }
+  }
+  run->task_ns = static_cast<double>(std::min(ph.rows, block) * ph.k * phases * ocg) / kMacsPerNs;
+  run->phases.push_back(std::move(ph));
+  return true;
+}
+
+}  // namespace
+
+Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatial[3], ConvLayout layout, double x_scale,
+                      int32_t x_zero_point, double y_scale, int32_t y_zero_point, bool relu, QEngine engine,
+                      bool out_channels_last, const OutputStage* stage, std::shared_ptr<const ConvRun>* out) {
+  *out = nullptr;
+  const ConvGeometry& g = w.geometry;
+  size_t out_spatial[3];
+  QK_RETURN_IF_ERROR(ConvOutputSize(g, in_spatial, out_spatial));
+  QK_RETURN_IF_ERROR(CheckQuantScale(static_cast<float>(x_scale), "input scale"));
+  QK_RETURN_IF_ERROR(CheckQuantScale(static_cast<float>(y_scale), "scale"));
+  QK_RETURN_IF_ERROR(CheckActivationZeroPoint(x_zero_point, "input zero point"));
+  QK_RETURN_IF_ERROR(CheckActivationZeroPoint(y_zero_point, "zeroPoint"));
+  // The paths ConvU8 gives these shapes read the input in place already (depthwise, 1x1, 1-D windows).
+  if (batch == 0 || w.packed->depthwise || IsPointwise(g)) return Status::Ok();
+  if (!g.transposed && g.dims == 1 && g.groups == 1 && g.dilation[0] == 1) return Status::Ok();
+  ConvCall call;
+  SetStageFields(&call, w, x_scale, x_zero_point, y_scale, y_zero_point, relu, engine);
+  call.s = ToShape3(g, in_spatial, out_spatial);
+  UseOutputStage(&call, stage);
+  const Shape3& s = call.s;
+  auto run = std::make_shared<ConvRun>();
+  run->isa = ActiveIsa();
+  run->packed = w.packed;
+  run->batch = batch;
+  run->channels = g.in_channels;
+  run->out_channels = g.out_channels;
+  run->icg = g.in_channels / g.groups;
+  run->ocg = g.out_channels / g.groups;
+  run->transposed = g.transposed;
+  run->x_zp = x_zero_point;
+  run->out_step = g.transposed ? s.stride[2] : 1;
+  run->in_pixels = s.in[0] * s.in[1] * s.in[2];
+  run->out_pixels = s.out[0] * s.out[1] * s.out[2];
+  run->out_elems = batch * run->out_pixels * g.out_channels;
+  run->contiguous_in = layout == ConvLayout::kContiguous;
+  run->transpose_out =
+      layout == ConvLayout::kContiguous && !out_channels_last && g.out_channels > 1 && run->out_pixels > 1;
+  run->block_epilogue = !g.transposed && g.groups == 1;
+  // Every output pixel is a row with at least one run, and the padded copy holds the input: shapes
+  // past either bound are known too large before any table is built.
+  const size_t max_padded_bytes = g.transposed ? kRunMaxPaddedBytes : kRunMaxPaddedBytesConv;
+  if (run->out_pixels > kRunMaxStarts || run->in_pixels * g.in_channels > max_padded_bytes) return Status::Ok();
+  // The border each dim needs: the farthest any tap of any phase reads before and after the input.
+  std::vector<RawAxis> axes;
+  long before[3] = {0, 0, 0}, after[3] = {0, 0, 0};
+  for (const ConvPhase& phase : w.packed->phases) {
+    if (phase.k == 0 || phase.igemm.size() != g.groups) return Status::Ok();  // no indirect pack: per-call paths
+    for (int d = 0; d < 3; ++d) {
+      axes.push_back(BuildRawAxis(g, s, d, phase));
+      for (long c : axes.back().raw) {
+        before[d] = std::max(before[d], -c);
+        after[d] = std::max(after[d], c - static_cast<long>(s.in[d]) + 1);
+      }
+    }
+  }
+  size_t padded_bytes = 0;
+  if (!CheckedMul(batch, g.in_channels, &padded_bytes)) return Status::Ok();
+  for (int d = 0; d < 3; ++d) {
+    run->in[d] = s.in[d];
+    // The border of a far-reaching dilation can be huge: checked before anything is sized by it.
+    if (!CheckedAdd(s.in[d], static_cast<size_t>(before[d]), &run->padded[d]) ||
+        !CheckedAdd(run->padded[d], static_cast<size_t>(after[d]), &run->padded[d]) ||
+        !CheckedMul(padded_bytes, run->padded[d], &padded_bytes) || padded_bytes > max_padded_bytes) {
+      return Status::Ok();
+    }
+  }
+  run->plain_border = true;
+  for (int d = 0; d < 3; ++d) {
+    run->before[d] = static_cast<size_t>(before[d]);
+    run->source[d].resize(run->padded[d]);
+    for (size_t p = 0; p < run->padded[d]; ++p) {
+      const long inside = static_cast<long>(p) - before[d];
+      run->source[d][p] = PaddedSource(inside, static_cast<long>(s.in[d]), g.padding_mode);
+      // Plain when the mode maps nothing (zeros, or a border that no tap reads past the input's edge).
+      const bool in_range = inside >= 0 && inside < static_cast<long>(s.in[d]);
+      run->plain_border = run->plain_border && run->source[d][p] == (in_range ? inside : -1);
+    }
+  }
+  run->padded_pixels = run->padded[0] * run->padded[1] * run->padded[2];
+  if (!w.packed->stacked.empty()) {
+    if (!PrepareStackedRun(w, call, before, run.get())) return Status::Ok();
+    *out = std::move(run);
+    return Status::Ok();
+  }
+  size_t starts = 0;
+  for (size_t index = 0; index < w.packed->phases.size(); ++index) {
+    const ConvPhase& phase = w.packed->phases[index];
+    const RawAxis* axis = &axes[3 * index];
+    ConvRun::Phase ph;
+    ph.k = phase.k;
+    ph.segments = phase.segments;
+    ph.segment_len = phase.segment_len;
+    ph.segment_bytes = phase.segment_bytes;
+    const size_t n0 = axis[0].outputs.size(), n1 = axis[1].outputs.size(), n2 = axis[2].outputs.size();
+    ph.rows = n0 * n1 * n2;
+    ph.line_rows = n2;
+    starts += ph.rows * ph.segments;
+    if (starts > kRunMaxStarts) return Status::Ok();
+    if (!PrepareRunStages(phase.igemm, call, 1, run.get(), &ph)) return Status::Ok();
+    // Run starts, rows in (D, H, W) order: one per (D, H) tap line, or one per tap.
+    const size_t per_line = phase.lines ? 1 : axis[2].taps;
+    ph.pixels.reserve(ph.rows * ph.segments);
+    const auto padded_coordinate = [&](int d, size_t a, size_t t) {
+      return static_cast<size_t>(axis[d].raw[a * axis[d].taps + t] + before[d]);
+    };
+    for (size_t a0 = 0; a0 < n0; ++a0) {
+      for (size_t a1 = 0; a1 < n1; ++a1) {
+        if (g.transposed && n2 > 0) {  // (a phase may have no outputs along a dim: out < stride)
+          ph.line_out.push_back((axis[0].outputs[a0] * s.out[1] + axis[1].outputs[a1]) * s.out[2] + axis[2].outputs[0]);
+        }
+        for (size_t a2 = 0; a2 < n2; ++a2) {
+          for (size_t t0 = 0; t0 < axis[0].taps; ++t0) {
+            for (size_t t1 = 0; t1 < axis[1].taps; ++t1) {
+              const size_t line = (padded_coordinate(0, a0, t0) * run->padded[1] + padded_coordinate(1, a1, t1)) *
+                                  run->padded[2];
+              for (size_t t2 = 0; t2 < per_line; ++t2) {
+                ph.pixels.push_back(static_cast<uint32_t>(line + padded_coordinate(2, a2, t2)));
+              }
+            }
+          }
+        }
+      }
+    }
+    if (ph.pixels.size() != ph.rows * ph.segments) {
+      return Status::Error("qkernels: internal error: a prepared conv's runs do not match its packed weights");
+    }
+    // Tasks of about RunIndirect's block of rows (transposed: whole lines).
+    const size_t block = RunBlockRows(ph.k);
+    const size_t units = ph.rows == 0 ? 0 : g.transposed ? n0 * n1 : ph.rows;  // lines of no pixels: no task
+    const size_t per_task = g.transposed ? std::max<size_t>(1, block / std::max<size_t>(1, n2)) : block;
+    for (size_t n = 0; n < batch; ++n) {
+      for (size_t group = 0; group < g.groups; ++group) {
+        for (size_t first = 0; first < units; first += per_task) {
+          run->tasks.push_back(ConvRun::Task{index, group, n, first, std::min(units, first + per_task)});
+        }
+      }
+    }
+    run->task_ns = std::max(run->task_ns, static_cast<double>(std::min(ph.rows, block) * ph.k * run->ocg) / kMacsPerNs);
+    run->phases.push_back(std::move(ph));
+  }
+  *out = std::move(run);
+  return Status::Ok();
+}
+
+namespace {
+
+// A thread's buffers for prepared runs, kept between runs, in one thread_local (each one of a
+// shared library is a __tls_get_addr call: a small conv's run reached six of them).
+struct PreparedRunBuffers {
+  std::vector<uint8_t> image, y_cl;  // the caller's: the padded image, a contiguous output's staging
+  std::vector<int16_t> image16;      // the caller's: the padded image in int16
+  std::vector<const uint8_t*> pointers;  // a task's: run starts
+  std::vector<int32_t> terms;            // a task's: row terms
+  std::vector<uint8_t> results;          // a task's: the GEMM block copied out
+};
+
+PreparedRunBuffers& ThreadPreparedRunBuffers() {
+  thread_local PreparedRunBuffers buffers;
+  return buffers;
+}
+
+// What RunPreparedConv's tasks read.
+struct PreparedRunState {
+  const ConvRun* run;
+  int choice;                 // the stages of the proof's outcome
+  const uint8_t* image8;      // the padded image (in the caller's PreparedRunBuffers)
+  const int16_t* wide_image;  // its int16 copy when a stage reads int16
+  uint8_t* target;            // channels_last output
+  const ConvEpilogue* epilogue;
+  bool block_epilogue;        // the tasks call the epilogue on their rows
+};
+
+// Task t of a prepared run: its rows' pointers and row terms, the kernel, the copies out.
+void RunPreparedTask(const PreparedRunState& state, size_t t) {
+  const ConvRun& run = *state.run;
+  const int choice = state.choice;
+  const uint8_t* image8 = state.image8;
+  const int16_t* wide_image = state.wide_image;
+  uint8_t* target = state.target;
+  const ConvEpilogue* epilogue = state.epilogue;
+  const bool block_epilogue = state.block_epilogue;
+  const ConvRun::Task& task = run.tasks[t];
+  const ConvRun::Phase& ph = run.phases[task.phase];
+  const ConvGemmStage& stage = ph.stages[choice][task.group];
+  const size_t e = stage.pack->layout().a_format == GemmAFormat::kS16 ? 2 : 1;
+  const size_t first_byte = task.n * run.padded_pixels * run.channels + task.group * run.icg;
+  const uint8_t* base8 = image8 + first_byte;
+  const uint8_t* base = e == 2 ? reinterpret_cast<const uint8_t*>(wide_image + first_byte) : base8;
+  const size_t per_unit = run.transposed && !run.stacked ? ph.line_rows : 1;  // tasks of lines, or of rows
+  const size_t row0 = task.first * per_unit, rows = (task.end - task.first) * per_unit;
+  PreparedRunBuffers& buffers = ThreadPreparedRunBuffers();
+  std::vector<const uint8_t*>& pointers = buffers.pointers;
+  std::vector<int32_t>& terms = buffers.terms;
+  pointers.resize(rows * ph.segments);
+  terms.resize(rows);  // without row terms left as they are: the kernels multiply them by w_zp = 0
+  const uint32_t* pixels = ph.pixels.data() + row0 * ph.segments;
+  const size_t pixel_bytes = run.channels * e;
+  const uint8_t** starts = pointers.data();
+  for (size_t i = 0, count = rows * ph.segments; i < count; ++i) starts[i] = base + pixels[i] * pixel_bytes;
+  // Row terms (GemmRowTerm of the row's k values), from the uint8 image whatever the A format;
+  // symmetric weights need none.
+  const uint32_t zero_term = static_cast<uint32_t>(ph.k) * static_cast<uint32_t>(run.x_zp);
+  for (size_t r = 0; r < rows && stage.row_terms; ++r) {
+    uint32_t sum = 0;
+    for (size_t j = 0; j < ph.segments; ++j) {
+      const uint8_t* v = base8 + pixels[r * ph.segments + j] * run.channels;
+      for (size_t i = 0; i < ph.segment_len; ++i) sum += v[i];
+    }
+    terms[r] = static_cast<int32_t>(zero_term - sum);
+  }
+  const size_t channel0 = task.group * run.ocg;
+  if (run.stacked) {
+    const size_t columns = stage.pack->n();  // phases * ocg
+    std::vector<uint8_t>& results = buffers.results;
+    results.resize(rows * columns);
+    RunIgemmTiles(stage, rows, pointers.data(), 1, ph.segment_bytes, terms.data(), results.data(), columns);
+    uint8_t* image_out = target + task.n * run.out_pixels * run.out_channels + channel0;
+    for (size_t r = 0; r < rows; ++r) {
+      const uint8_t* row = results.data() + r * columns;
+      for (uint32_t c = run.copy_begin[row0 + r]; c < run.copy_begin[row0 + r + 1]; ++c) {
+        const ConvRun::Copy& copy = run.copies[c];
+        CopyBytes(image_out + static_cast<size_t>(copy.dst) * run.out_channels, row + copy.src, copy.bytes);
+      }
+    }
+    return;
+  }
+  if (!run.transposed) {
+    const size_t begin = (task.n * run.out_pixels + row0) * run.out_channels;
+    RunIgemmTiles(stage, rows, pointers.data(), ph.segments, ph.segment_bytes, terms.data(), target + begin + channel0,
+                  run.out_channels);
+    if (block_epilogue) epilogue->fn(epilogue->context, begin, begin + rows * run.out_channels);
+    return;
+  }
+  const size_t row_step = run.out_step * run.out_channels;  // bytes between a line's output pixels
+  if (ph.line_rows >= kRunLineRows) {  // long lines: the kernel writes each line's strided pixels
+    for (size_t line = task.first; line < task.end; ++line) {
+      const size_t offset = (line - task.first) * ph.line_rows;
+      uint8_t* out = target + (task.n * run.out_pixels + ph.line_out[line]) * run.out_channels + channel0;
+      RunIgemmTiles(stage, ph.line_rows, pointers.data() + offset * ph.segments, ph.segments, ph.segment_bytes,
+                    terms.data() + offset, out, row_step);
+    }
+    return;
+  }
+  // Short lines (an upsampling conv of a small map): the kernel's tiles would run mostly empty
+  // line by line, so the task's rows go through one call into a block, copied out row by row.
+  std::vector<uint8_t>& block = buffers.results;
+  block.resize(rows * run.ocg);
+  RunIgemmTiles(stage, rows, pointers.data(), ph.segments, ph.segment_bytes, terms.data(), block.data(), run.ocg);
+  const uint8_t* from = block.data();
+  for (size_t line = task.first; line < task.end; ++line) {
+    uint8_t* out = target + (task.n * run.out_pixels + ph.line_out[line]) * run.out_channels + channel0;
+    for (size_t a = 0; a < ph.line_rows; ++a, from += run.ocg, out += row_step) CopyBytes(out, from, run.ocg);
+  }
+}
+
+}  // namespace
+
+bool RunPreparedConv(const ConvRun& run, const uint8_t* x, uint8_t* y, const ConvEpilogue* epilogue) {
+  if (ActiveIsa() != run.isa) return false;  // its packs are another level's: the caller runs ConvU8
+  const size_t input_bytes = run.batch * run.in_pixels * run.channels;
+  // IndirectPack's proof: a pair-proof pack is exact when no byte the rows read exceeds 127.
+  const int choice = run.twins && !(run.x_zp <= 127 && ActivationsAre7Bit(1, input_bytes, x, input_bytes)) ? 1 : 0;
+  // Per-thread buffers kept between runs (bounded by kRunMaxPaddedBytes, but the output copy
+  // of a contiguous output by nothing: released past 8 MiB, as ConvU8's).
+  PreparedRunBuffers& buffers = ThreadPreparedRunBuffers();
+  std::vector<uint8_t>& image = buffers.image;
+  std::vector<uint8_t>& y_cl = buffers.y_cl;
+  std::vector<int16_t>& image16 = buffers.image16;
+  const size_t image_bytes = run.batch * run.padded_pixels * run.channels;
+  image.resize(image_bytes + kRunSlack);
+  FillPadded(run, x, image.data());
+  std::memset(image.data() + image_bytes, 0, kRunSlack);
+  if (run.wide[choice]) {
+    image16.resize(image.size());
+    const uint8_t* from = image.data();
+    int16_t* to = image16.data();
+    for (size_t i = 0, count = image.size(); i < count; ++i) to[i] = from[i];
+  }
+  uint8_t* target = y;
+  if (run.transpose_out) {
+    if (y_cl.size() < run.out_elems) y_cl.resize(run.out_elems);
+    target = y_cl.data();
+  }
+  const bool has_epilogue = epilogue != nullptr && epilogue->fn != nullptr;
+  const bool block_epilogue = has_epilogue && run.block_epilogue && !run.transpose_out;
+  // The caller's buffers, by address: a task on another thread has its own PreparedRunBuffers.
+  const uint8_t* image8 = image.data();
+  const int16_t* wide_image = image16.data();
+  const PreparedRunState state{&run, choice, image8, wide_image, target, epilogue, block_epilogue};
+  if (run.tasks.size() == 1) {
+    RunPreparedTask(state, 0);  // as ParallelFor would run it, without its setup
+  } else {
+    // One pointer captured: std::function keeps it without an allocation per run.
+    ParallelFor(run.tasks.size(), run.task_ns, [&state](size_t t) { RunPreparedTask(state, t); });
+  }
+  if (run.transpose_out) Transpose(target, run.batch, run.out_pixels, run.out_channels, y);
+  constexpr size_t kKeepBytes = size_t{8} << 20;
+  if (y_cl.capacity() > kKeepBytes) std::vector<uint8_t>().swap(y_cl);
+  if (has_epilogue && !block_epilogue) EpilogueInChunks(*epilogue, run.out_elems);
+  return true;
+}
 
 // ---- public entry points ---------------------------------------------------------------
 
@@ -1225,6 +1852,7 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
       PlanIndirectRuns(g, &phase);
       QK_RETURN_IF_ERROR(PackPhase(g, w, weights->w_zero_points, &phase));
     }
+    QK_RETURN_IF_ERROR(PackStackedPhases(g, w, weights->w_zero_points, packed.get()));
   }
   weights->packed = std::move(packed);
   *out = std::move(weights);
@@ -1269,19 +1897,7 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
   SetStageFields(&call, w, x_scale64, x_zero_point, y_scale64, y_zero_point, relu, engine);
   call.s = ToShape3(g, in_spatial, out_spatial);
   call.batch = batch;
-  const GemmRequant whole = GroupRequant(call, 0);
-  if (stage != nullptr && stage->bias_int.size() >= g.out_channels && stage->bias_term.size() >= g.out_channels &&
-      stage->multiplier.size() >= g.out_channels) {
-    call.bias_int = stage->bias_int.data();
-    call.bias_term = stage->bias_term.data();
-    call.multiplier = stage->multiplier.data();
-  } else {
-    call.own = MakeOutputStage(whole, g.out_channels);
-    call.bias_int = call.own.bias_int.data();
-    call.bias_term = call.own.bias_term.data();
-    call.multiplier = call.own.multiplier.data();
-  }
-  OutputZeroPoints(whole, &call.y_zp_f, &call.y_zp_i);
+  UseOutputStage(&call, stage);
   // The paths work in channels_last; a contiguous tensor with more than one channel and pixel is
   // transposed on the way in and out.
   // The channels_last copies live in per-thread buffers kept between calls (a fresh large
@@ -1323,13 +1939,7 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
     }
   }
   if (transpose_out) Transpose(call.y, batch, out_pixels, g.out_channels, y);
-  if (has_epilogue && !call.epilogue_applied) {
-    // The paths without per-block calls: the whole output, in chunks over the threads.
-    constexpr size_t kChunk = 16384;
-    const size_t chunks = (out_elems + kChunk - 1) / kChunk;
-    ParallelFor(chunks, static_cast<double>(std::min(out_elems, kChunk)) / kBytesPerNs,
-                [&](size_t c) { epilogue->fn(epilogue->context, c * kChunk, std::min(out_elems, (c + 1) * kChunk)); });
-  }
+  if (has_epilogue && !call.epilogue_applied) EpilogueInChunks(*epilogue, out_elems);
   return Status::Ok();
 }
 

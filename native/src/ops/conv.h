@@ -10,6 +10,8 @@
 //     == r only see the taps k with (r - k * dilation) % stride == 0, so each phase is an
 //     ordinary (gathering) implicit GEMM with its own weights; every output element is
 //     computed by one task, with no scatter-add.
+//   - prepared (PrepareConvRun, for ConvOp and the eager cache): the indirection into a padded
+//     copy of the input built once per shape, so a small conv's run only runs (doc/conv.md, path 8).
 // Non-zero padding modes map padded coordinates to input coordinates (reflect, replicate,
 // circular); in the zeros mode the padding value is the input zero point (a real zero).
 // Input in contiguous layout is transposed to channels_last, and the output back.
@@ -106,6 +108,21 @@ Status ConvU8(const ConvWeights& w, const uint8_t* x, size_t batch, const size_t
               int32_t y_zero_point, bool relu, uint8_t* y, QEngine engine = QEngine::kFbgemm,
               bool out_channels_last = false, const ConvEpilogue* epilogue = nullptr,
               const OutputStage* stage = nullptr);
+// A conv prepared for one input shape, layout, qparams and ISA level (ops/conv.cc): the runs'
+// indirection into a padded copy of the input, the GEMM stages and the task list, built once
+// so that RunPreparedConv only copies the input and runs the kernels. Immutable; shared.
+struct ConvRun;
+// ConvU8's arguments but the buffers (checked as ConvU8 checks them). *out is null (with Ok)
+// when the shape takes a path that reads its input in place anyway (depthwise, 1x1, the 1-D
+// windows, a transposed phase that no tap reaches) or is too large to index this way.
+Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatial[3], ConvLayout layout,
+                      double x_scale, int32_t x_zero_point, double y_scale, int32_t y_zero_point, bool relu,
+                      QEngine engine, bool out_channels_last, const OutputStage* stage,
+                      std::shared_ptr<const ConvRun>* out);
+// ConvU8(w, x, ..., y, ..., epilogue, stage) for the arguments `run` was prepared with, the same
+// bytes. False (nothing written) when the active ISA level is no longer the run's: the caller
+// runs ConvU8.
+bool RunPreparedConv(const ConvRun& run, const uint8_t* x, uint8_t* y, const ConvEpilogue* epilogue);
 // The output stage's per-channel constants ConvU8 uses for these arguments (ops/qgemm.h).
 OutputStage ConvOutputStage(const ConvWeights& w, double x_scale, int32_t x_zero_point, double y_scale,
                             int32_t y_zero_point, bool relu, QEngine engine);
