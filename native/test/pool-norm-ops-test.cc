@@ -1,4 +1,4 @@
-// Pool-norm operators through Dispatch() against the reference, at 1 to 4 threads, both layouts, both 8-bit dtypes; prepared ops as plan steps.
+// Pool-norm operators through Dispatch() against the reference, at 1 to 4 threads, both layouts, both 8-bit dtypes; prepared ops as plan steps; layer norm's short groups against scalar dispatch.
 //
 // Pooling and batch norm compare with native/reference/pool-norm-ref.cc exactly; layer/group
 // norm and resampling (scalar C++ in the op, checked against PyTorch by the jest suites) must give
@@ -16,6 +16,7 @@
 #include "ops/resample.h"
 #include "plan/op-step.h"
 #include "reference/pool-norm-ref.h"
+#include "ukernels/dispatch.h"
 
 namespace qk {
 namespace test {
@@ -180,6 +181,49 @@ void TestBatchNorm(Context& ctx) {
   }
 }
 
+// Layer norm over short groups (1..20 values, 1..70 groups: the normalize_rows kernel's permuted
+// steps, its per-run fallback and the op's 32-group chunks), with and without the affine arrays:
+// the bytes at the dispatch level under test, at every thread count, equal those at scalar, whose
+// normalize_rows is the normalize formula run by run.
+template <typename T>
+void TestLayerNormShortGroups(Context& ctx) {
+  Random rng(std::is_same<T, uint8_t>::value ? 43 : 44);
+  const QDType dtype = DTypeOf<T>();
+  for (size_t n = 1; n <= 20; ++n) {
+    for (int trial = 0; trial < 4; ++trial) {
+      NormalizeArgs args;
+      args.groups = static_cast<size_t>(rng.Int(1, 70));
+      args.group_size = n;
+      std::vector<float> gamma(n), beta(n);
+      for (size_t i = 0; i < n; ++i) {
+        gamma[i] = static_cast<float>(rng.Uniform(-2, 2));
+        beta[i] = static_cast<float>(rng.Uniform(-3, 3));
+      }
+      if (trial % 2 == 0) {
+        args.gamma = gamma.data();
+        args.beta = beta.data();
+        args.affine_len = n;
+      }
+      args.x_scale = static_cast<float>(rng.Uniform(0.01, 0.2));
+      args.y_scale = static_cast<float>(rng.Uniform(0.01, 0.2));
+      args.eps = trial == 3 ? 0.0 : 1e-5;  // eps 0: constant groups give an infinite scale
+      args.x_zero_point = static_cast<int32_t>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+      args.y_zero_point = static_cast<int32_t>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+      std::vector<T> x = Input<T>(rng, args.groups * n);
+      if (trial == 3) std::fill(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n), static_cast<T>(7));
+      std::vector<T> expected(x.size());
+      std::string error;
+      if (!ctx.Check(SetMaxIsa(Isa::kScalar, &error), error)) return;
+      const Status status = Normalize(args, dtype, x.data(), x.size(), expected.data(), expected.size());
+      if (!ctx.Check(SetMaxIsa(GetOptions().isa, &error), error)) return;
+      if (!ctx.Check(status.ok(), "layer norm at scalar: " + status.message())) return;
+      CheckThreads(ctx, "layer norm n=" + std::to_string(n) + " groups=" + std::to_string(args.groups) + " trial=" +
+                            std::to_string(trial), expected,
+                   [&](uint8_t* y, size_t bytes) { return Normalize(args, dtype, x.data(), x.size(), y, bytes); });
+    }
+  }
+}
+
 // Scalar ops without a separate reference: the bytes must not depend on the thread count.
 template <typename T>
 void TestThreadInvariance(Context& ctx) {
@@ -284,6 +328,8 @@ QK_TEST(kIsa, "pool-norm/ops/pool-op-plan-qs8") { TestPoolOpInPlan<int8_t>(ctx);
 QK_TEST(kIsa, "pool-norm/ops/pools-qs8") { TestPools<int8_t>(ctx); }
 QK_TEST(kIsa, "pool-norm/ops/batch-norm-qu8") { TestBatchNorm<uint8_t>(ctx); }
 QK_TEST(kIsa, "pool-norm/ops/batch-norm-qs8") { TestBatchNorm<int8_t>(ctx); }
+QK_TEST(kIsa, "pool-norm/ops/layer-norm-short-groups-qu8") { TestLayerNormShortGroups<uint8_t>(ctx); }
+QK_TEST(kIsa, "pool-norm/ops/layer-norm-short-groups-qs8") { TestLayerNormShortGroups<int8_t>(ctx); }
 QK_TEST(kIsa, "pool-norm/ops/normalize-resample-threads-qu8") { TestThreadInvariance<uint8_t>(ctx); }
 QK_TEST(kIsa, "pool-norm/ops/normalize-resample-threads-qs8") { TestThreadInvariance<int8_t>(ctx); }
 

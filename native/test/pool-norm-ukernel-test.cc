@@ -1,4 +1,4 @@
-// Pool-norm microkernels (pooling rows, batch norm, normalize) on every ISA, exactly: pooling rows against native/reference and the scalar kernel of their slot, batch norm, normalize and bilinear against their scalar kernels, normalize's statistics against int64 sums.
+// Pool-norm microkernels (pooling rows, batch norm, normalize) on every ISA, exactly: pooling rows against native/reference and the scalar kernel of their slot, batch norm, normalize and bilinear against their scalar kernels, normalize_rows against normalize per run, normalize's statistics against int64 sums.
 //
 // Channel counts 1..150 cover every vector tile and tail; pooling rows get random W geometries
 // (stride, padding, dilation, ceil_mode, empty windows, windows above the int16 partial sums'
@@ -305,6 +305,71 @@ void RegisterNormalize(const char* slot, const char* name, Isa isa,
   });
 }
 
+// normalize_rows against the scalar normalize kernel called once per run (the formula it must
+// reproduce bit for bit): run lengths 1..20 (the permuted vector steps at 1, 2, 4, 8 and the
+// per-run fallback), 32 and 33, 0..37 runs (full steps and every tail), both affine strides,
+// per-run infinite and NaN scales, ties.
+template <typename T>
+void RegisterNormalizeRows(const char* name, Isa isa,
+                           void (*kernel)(size_t, size_t, const T*, const float*, const float*, const float*, const float*,
+                                          size_t, T*, const NormalizeParams*)) {
+  using Fn = void(size_t, const T*, const float*, const float*, size_t, T*, const NormalizeParams*);
+  auto* scalar = ScalarOf<Fn>(std::is_same<T, uint8_t>::value ? "qu8_normalize" : "qs8_normalize");
+  RegisterTest(Mode::kIsa, std::string("pool-norm/") + name, [=](Context& ctx) {
+    if (!Applies(ctx, isa)) return;
+    Random rng(29);
+    std::vector<size_t> lengths;
+    for (size_t n = 1; n <= 20; ++n) lengths.push_back(n);
+    lengths.push_back(32);
+    lengths.push_back(33);
+    for (size_t n : lengths) {
+      for (size_t rows = 0; rows <= 37; ++rows) {
+        const int trial = static_cast<int>(rows % 3);
+        const auto x = RandomQuantized<T>(rng, rows * n);
+        const size_t stride = trial == 1 ? 0 : 1;
+        std::vector<float> gamma(n), beta(n), mean_centred(rows), scale(rows);
+        NormalizeParams p;
+        p.x_zero_point = static_cast<float>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+        p.mean_centred = 0.0f;
+        p.scale = 1.0f;
+        p.y_inv_scale = static_cast<float>(rng.Uniform(0.1, 40));
+        p.y_zero_point = static_cast<float>(rng.Int(kTypeMin<T>, kTypeMax<T>));
+        p.qmin = static_cast<float>(kTypeMin<T>);
+        p.qmax = static_cast<float>(kTypeMax<T>);
+        for (size_t i = 0; i < n; ++i) {
+          gamma[i] = static_cast<float>(rng.Uniform(-3, 3));
+          beta[i] = static_cast<float>(rng.Uniform(-5, 5));
+        }
+        for (size_t r = 0; r < rows; ++r) {
+          mean_centred[r] = static_cast<float>(rng.Uniform(-100, 100));
+          scale[r] = static_cast<float>(rng.Uniform(0, 4));
+          if (rng.Int(0, 15) == 0) scale[r] = std::numeric_limits<float>::infinity();
+          if (rng.Int(0, 31) == 0) scale[r] = std::numeric_limits<float>::quiet_NaN();
+          if (trial == 2) {
+            // Ties: integers plus halves land exactly on .5 before the rounding.
+            p.x_zero_point = 0.0f;
+            p.y_inv_scale = 1.0f;
+            mean_centred[r] = 0.0f;
+            scale[r] = 0.5f;
+          }
+        }
+        std::vector<T> expected(rows * n + kGuard, static_cast<T>(0x5A)), got = expected;
+        NormalizeParams run = p;
+        for (size_t r = 0; r < rows; ++r) {
+          run.mean_centred = mean_centred[r];
+          run.scale = scale[r];
+          scalar(n, x.data() + r * n, gamma.data(), beta.data(), stride, expected.data() + r * n, &run);
+        }
+        kernel(rows, n, x.data(), mean_centred.data(), scale.data(), gamma.data(), beta.data(), stride, got.data(), &p);
+        if (!Compare(ctx, std::string(name) + " n=" + std::to_string(n) + " rows=" + std::to_string(rows), expected, got,
+                     rows * n)) {
+          return;
+        }
+      }
+    }
+  });
+}
+
 // normalize_stats against int64 sums computed here: lengths 0..300 and rows long enough to
 // cross the SIMD kernels' int32 flush (4096 vector steps), all at the extreme value too.
 template <typename T>
@@ -381,6 +446,8 @@ void Register(const char* slot, const char* name, Isa isa, BatchNormU8Fn* k) { R
 void Register(const char* slot, const char* name, Isa isa, BatchNormS8Fn* k) { RegisterBatchNorm<int8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, NormalizeU8Fn* k) { RegisterNormalize<uint8_t>(slot, name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, NormalizeS8Fn* k) { RegisterNormalize<int8_t>(slot, name, isa, k); }
+void Register(const char*, const char* name, Isa isa, NormalizeRowsU8Fn* k) { RegisterNormalizeRows<uint8_t>(name, isa, k); }
+void Register(const char*, const char* name, Isa isa, NormalizeRowsS8Fn* k) { RegisterNormalizeRows<int8_t>(name, isa, k); }
 void Register(const char*, const char* name, Isa isa, NormalizeStatsU8Fn* k) { RegisterNormalizeStats<uint8_t>(name, isa, k); }
 void Register(const char*, const char* name, Isa isa, NormalizeStatsS8Fn* k) { RegisterNormalizeStats<int8_t>(name, isa, k); }
 void Register(const char* slot, const char* name, Isa isa, BilinearU8Fn* k) { RegisterBilinear<uint8_t>(slot, name, isa, k); }

@@ -49,12 +49,17 @@ constexpr std::array<uint8_t, 256> kEveryByte = [] {
   return bytes;
 }();
 
+// The dispatched normalize_rows kernel for the element type (layer norm's runs of a chunk).
+NormalizeRowsU8Fn* NormalizeRowsKernel(const DispatchTable& t, uint8_t) { return t.qu8_normalize_rows; }
+NormalizeRowsS8Fn* NormalizeRowsKernel(const DispatchTable& t, int8_t) { return t.qs8_normalize_rows; }
+
 // a.gamma and a.beta: both or neither (NormalizeOp::Prepare fills in the one missing).
 template <typename T>
 void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
   const DispatchTable& table = Dispatch();
   auto* stats = KernelsFor<T>::NormalizeStats(table);
   auto* normalize = KernelsFor<T>::Normalize(table);
+  auto* normalize_rows = NormalizeRowsKernel(table, T());
   LookupX8Fn* lookup = table.x8_lut;
   NormalizeParams p;
   p.x_zero_point = static_cast<float>(a.x_zero_point);
@@ -62,29 +67,38 @@ void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
   p.y_zero_point = static_cast<float>(a.y_zero_point);
   p.qmin = static_cast<float>(std::numeric_limits<T>::min());
   p.qmax = static_cast<float>(std::numeric_limits<T>::max());
+  p.mean_centred = 0.0f;  // per group: set for each run (or by normalize_rows)
+  p.scale = 1.0f;
   static const float kOne = 1.0f, kZero = 0.0f;  // the affine step without weight / bias
   const size_t N = a.group_size;
+  // Copies the per-group loop keeps in registers (through `a` and the captures it reread them
+  // from memory after every store).
+  const float x_scale = a.x_scale, x_zero_point = p.x_zero_point, n = static_cast<float>(N);
+  const double eps = a.eps;
   // A group's statistics: its mean minus the input zero point, and its scale s.
-  auto group_stats = [&](size_t g, float* mean_centred, float* scale) {
+  auto group_stats = [=](size_t g, float* mean_centred, float* scale) {
     const T* xg = x + g * N;
     int64_t sum = 0, sum_sq = 0;
     if (N < kInlineStatsMax) {
       // Integer sums, the same whoever adds them: a short group costs the kernel's call and
-      // vector setup more than its few values (a layer norm over a last dim of 4, say).
+      // vector setup more than its few values (a layer norm over a last dim of 4, say). Local
+      // accumulators: the kernel's out-parameters kept sum and sum_sq in memory.
+      int64_t s = 0, s2 = 0;
       for (size_t i = 0; i < N; ++i) {
-        sum += xg[i];
-        sum_sq += static_cast<int64_t>(xg[i]) * xg[i];
+        s += xg[i];
+        s2 += static_cast<int64_t>(xg[i]) * xg[i];
       }
+      sum = s;
+      sum_sq = s2;
     } else {
       stats(N, xg, &sum, &sum_sq);
     }
-    const float n = static_cast<float>(N);
     const float mean = static_cast<float>(sum) / n;
     // GCC contracts torch's `sum_sq / N - mean * mean` into one fused negative multiply-add.
     const float var = std::max(std::fma(-mean, mean, static_cast<float>(sum_sq) / n), 0.0f);
-    *scale = static_cast<float>(static_cast<double>(a.x_scale) /
-                                std::sqrt(static_cast<double>(var * a.x_scale * a.x_scale) + a.eps));
-    *mean_centred = mean - p.x_zero_point;
+    *scale = static_cast<float>(static_cast<double>(x_scale) /
+                                std::sqrt(static_cast<double>(var * x_scale * x_scale) + eps));
+    *mean_centred = mean - x_zero_point;
   };
   ParallelOverRange(a.groups, N * 4, [&](size_t begin, size_t end) {
     // The statistics of a chunk of groups first, then their values: each group's division and
@@ -94,39 +108,37 @@ void RunNormalize(const NormalizeArgs& a, const T* x, T* y) {
     for (size_t chunk = begin; chunk < end; chunk += kStatsChunk) {
       const size_t stop = std::min(end, chunk + kStatsChunk);
       for (size_t g = chunk; g < stop; ++g) group_stats(g, &centred[g - chunk], &scales[g - chunk]);
+      if (!a.per_channel) {
+        // u = (x - x_zp - mean_centred) * s, then fma(u, gamma[i], beta[i]): the chunk's runs in
+        // one call (short groups paid a call and the vector setup each).
+        const bool affine = a.gamma != nullptr;  // NormalizeOp::Prepare gave both or neither
+        normalize_rows(stop - chunk, N, x + chunk * N, centred, scales, affine ? a.gamma : &kOne, affine ? a.beta : &kZero,
+                       affine ? 1 : 0, y + chunk * N, &p);
+        continue;
+      }
       for (size_t g = chunk; g < stop; ++g) {
         const T* xg = x + g * N;
         T* yg = y + g * N;
+        // u = x - x_zp - mean_centred (scale 1: u * 1 is u), then fma(u, s * gamma[c], beta[c]).
         const float s = scales[g - chunk];
         NormalizeParams row = p;
         row.mean_centred = centred[g - chunk];
-        if (a.per_channel) {
-          // u = x - x_zp - mean_centred (scale 1: u * 1 is u), then fma(u, s * gamma[c], beta[c]).
-          row.scale = 1.0f;
-          const size_t per_channel = N / a.channels_per_group;
-          for (size_t k = 0; k < a.channels_per_group; ++k) {
-            const size_t c = (g * a.channels_per_group + k) % a.num_channels;
-            const float gamma_s = s * (a.gamma ? a.gamma[c] : 1.0f);
-            const float beta = a.beta ? a.beta[c] : 0.0f;
-            const T* xc = xg + k * per_channel;
-            T* yc = yg + k * per_channel;
-            if (per_channel >= kLookupMinRun) {
-              // Within a channel the output depends on the byte alone: the kernel maps the 256 bytes
-              // once (the same computation, so the same bits) and the channel is looked up.
-              uint8_t mapped[256];
-              normalize(256, reinterpret_cast<const T*>(kEveryByte.data()), &gamma_s, &beta, 0, reinterpret_cast<T*>(mapped), &row);
-              lookup(per_channel, reinterpret_cast<const uint8_t*>(xc), mapped, reinterpret_cast<uint8_t*>(yc));
-            } else {
-              normalize(per_channel, xc, &gamma_s, &beta, 0, yc, &row);
-            }
-          }
-        } else {
-          // u = (x - x_zp - mean_centred) * s, then fma(u, gamma[i], beta[i]).
-          row.scale = s;
-          if (a.gamma) {
-            normalize(N, xg, a.gamma, a.beta, 1, yg, &row);  // NormalizeOp::Prepare gave both or neither
+        row.scale = 1.0f;
+        const size_t per_channel = N / a.channels_per_group;
+        for (size_t k = 0; k < a.channels_per_group; ++k) {
+          const size_t c = (g * a.channels_per_group + k) % a.num_channels;
+          const float gamma_s = s * (a.gamma ? a.gamma[c] : 1.0f);
+          const float beta = a.beta ? a.beta[c] : 0.0f;
+          const T* xc = xg + k * per_channel;
+          T* yc = yg + k * per_channel;
+          if (per_channel >= kLookupMinRun) {
+            // Within a channel the output depends on the byte alone: the kernel maps the 256 bytes
+            // once (the same computation, so the same bits) and the channel is looked up.
+            uint8_t mapped[256];
+            normalize(256, reinterpret_cast<const T*>(kEveryByte.data()), &gamma_s, &beta, 0, reinterpret_cast<T*>(mapped), &row);
+            lookup(per_channel, reinterpret_cast<const uint8_t*>(xc), mapped, reinterpret_cast<uint8_t*>(yc));
           } else {
-            normalize(N, xg, &kOne, &kZero, 0, yg, &row);
+            normalize(per_channel, xc, &gamma_s, &beta, 0, yc, &row);
           }
         }
       }

@@ -202,31 +202,47 @@ void BatchNormAvx2(size_t channels, const T* x, const float* alpha, const float*
   pool_norm_scalar::BatchNorm(channels, x, alpha, beta, y, p, c);
 }
 
-// normalize (pool-norm.h), 16 values a step: each lane runs the scalar formula's IEEE operations
-// in its order (sub, sub, mul, fma, mul, round half to even, add, clamp).
+// The per-call constants of normalize (pool-norm.h) in vectors.
+struct Set1Ps256 {
+  __m256 operator()(float v) const { return _mm256_set1_ps(v); }
+};
+using NormalizeConsts256 = pool_norm_scalar::NormalizeConstants<Set1Ps256>;
+
+// 8 values of normalize (x[0..8) read), each lane with its own mean_centred, scale, gamma and
+// beta, running the scalar formula's IEEE operations in its order (sub, sub, mul, fma, mul, round
+// half to even, add, clamp); the results as int32 lanes.
+template <typename T>
+inline __m256i NormalizeStep8(const T* x, __m256 mean_centred, __m256 scale, __m256 g, __m256 b, const NormalizeConsts256& c) {
+  const __m256 v = _mm256_cvtepi32_ps(Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x)), T()));
+  const __m256 u = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(v, c.x_zero_point), mean_centred), scale);
+  const __m256 t = _mm256_fmadd_ps(u, g, b);
+  __m256 q = _mm256_round_ps(_mm256_mul_ps(t, c.y_inv_scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  q = _mm256_add_ps(q, c.y_zero_point);
+  q = _mm256_min_ps(_mm256_max_ps(q, c.qmin), c.qmax);  // MAXPS returns qmin for a NaN q
+  return _mm256_cvtps_epi32(q);
+}
+
+// Stores 8 int32 lanes (already in the type's range) as 8 values.
+template <typename T>
+inline void StoreNormalized8(T* y, __m256i q) {
+  const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(y), Narrow16(q16, T()));
+}
+
+// normalize (pool-norm.h), 16 values a step, then 8, then the scalar formula.
 template <typename T>
 void NormalizeAvx2(size_t n, const T* x, const float* gamma, const float* beta, size_t affine_stride, T* y,
                    const NormalizeParams& p) {
   if (n == 0) return;
-  const __m256 x_zero_point = _mm256_set1_ps(p.x_zero_point);
+  const NormalizeConsts256 c(p);
   const __m256 mean_centred = _mm256_set1_ps(p.mean_centred);
   const __m256 scale = _mm256_set1_ps(p.scale);
-  const __m256 y_inv_scale = _mm256_set1_ps(p.y_inv_scale);
-  const __m256 y_zero_point = _mm256_set1_ps(p.y_zero_point);
-  const __m256 qmin = _mm256_set1_ps(p.qmin);
-  const __m256 qmax = _mm256_set1_ps(p.qmax);
   const __m256 gamma0 = _mm256_set1_ps(gamma[0]);
   const __m256 beta0 = _mm256_set1_ps(beta[0]);
   auto eight = [&](size_t i) {
-    const __m256 v = _mm256_cvtepi32_ps(Widen8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + i)), T()));
-    const __m256 u = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(v, x_zero_point), mean_centred), scale);
     const __m256 g = affine_stride != 0 ? _mm256_loadu_ps(gamma + i) : gamma0;
     const __m256 b = affine_stride != 0 ? _mm256_loadu_ps(beta + i) : beta0;
-    const __m256 t = _mm256_fmadd_ps(u, g, b);
-    __m256 q = _mm256_round_ps(_mm256_mul_ps(t, y_inv_scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    q = _mm256_add_ps(q, y_zero_point);
-    q = _mm256_min_ps(_mm256_max_ps(q, qmin), qmax);  // MAXPS returns qmin for a NaN q
-    return _mm256_cvtps_epi32(q);
+    return NormalizeStep8(x + i, mean_centred, scale, g, b, c);
   };
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -235,12 +251,59 @@ void NormalizeAvx2(size_t n, const T* x, const float* gamma, const float* beta, 
     const __m128i lo = _mm256_castsi256_si128(q16), hi = _mm256_extracti128_si256(q16, 1);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), Narrow16Pair(lo, hi, T()));
   }
-  for (; i + 8 <= n; i += 8) {
-    const __m256i q = eight(i);
-    const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), Narrow16(q16, T()));
-  }
+  for (; i + 8 <= n; i += 8) StoreNormalized8(y + i, eight(i));
   pool_norm_scalar::Normalize(n, x, gamma, beta, affine_stride, y, p, i);
+}
+
+// The first `count` floats at f (1, 2, 4 or 8 of them, no more read) in the low lanes.
+inline __m256 LoadLowFloats(const float* f, size_t count) {
+  switch (count) {
+    case 8: return _mm256_loadu_ps(f);
+    case 4: return _mm256_castps128_ps256(_mm_loadu_ps(f));
+    case 2: return _mm256_castps128_ps256(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(f))));
+    default: return _mm256_set1_ps(f[0]);
+  }
+}
+
+// normalize_rows (pool-norm.h). Runs of 1, 2, 4 or 8 values: 8 values (8 / n runs) a step, lane j
+// of a step reading its run's statistics (run j / n of the step) and affine element j % n through
+// a lane permutation, so a run's values see exactly the operands of a normalize call; the runs
+// after the last full step, and runs of other lengths, one normalize body per run.
+template <typename T>
+void NormalizeRowsAvx2(size_t rows, size_t n, const T* x, const float* mean_centred, const float* scale,
+                       const float* gamma, const float* beta, size_t affine_stride, T* y, const NormalizeParams& p) {
+  if (rows == 0 || n == 0) return;
+  auto each_row = [&](size_t begin) {
+    pool_norm_scalar::NormalizeEachRow(rows, n, x, mean_centred, scale, y, p, [&](size_t len, const T* xr, T* yr, const NormalizeParams& run) {
+      NormalizeAvx2(len, xr, gamma, beta, affine_stride, yr, run);
+    }, begin);
+  };
+  if (n > 8 || 8 % n != 0) {
+    each_row(0);
+    return;
+  }
+  const NormalizeConsts256 c(p);
+  const size_t runs_per_step = 8 / n;
+  // n is a power of two here: lane / n and lane % n are a shift and a mask.
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i run_of_lane = _mm256_srli_epi32(lane, __builtin_ctz(static_cast<unsigned>(n)));
+  const __m256i element_of_lane = _mm256_and_si256(lane, _mm256_set1_epi32(static_cast<int>(n - 1)));
+  __m256 g, b;
+  if (affine_stride != 0) {
+    g = _mm256_permutevar8x32_ps(LoadLowFloats(gamma, n), element_of_lane);
+    b = _mm256_permutevar8x32_ps(LoadLowFloats(beta, n), element_of_lane);
+  } else {
+    g = _mm256_set1_ps(gamma[0]);
+    b = _mm256_set1_ps(beta[0]);
+  }
+  const size_t total = rows * n;
+  size_t i = 0, r = 0;
+  for (; i + 8 <= total; i += 8, r += runs_per_step) {
+    const __m256 m = _mm256_permutevar8x32_ps(LoadLowFloats(mean_centred + r, runs_per_step), run_of_lane);
+    const __m256 s = _mm256_permutevar8x32_ps(LoadLowFloats(scale + r, runs_per_step), run_of_lane);
+    StoreNormalized8(y + i, NormalizeStep8(x + i, m, s, g, b, c));
+  }
+  each_row(r);
 }
 
 // bilinear (pool-norm.h), 8 channels a step over the vector part (C rounded down to 8, so the

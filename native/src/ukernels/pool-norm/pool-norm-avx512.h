@@ -186,36 +186,88 @@ void BatchNormAvx512(size_t channels, const T* x, const float* alpha, const floa
   pool_norm_scalar::BatchNorm(channels, x, alpha, beta, y, p, c);
 }
 
-// normalize (pool-norm.h), 16 values a step, each lane the scalar formula's IEEE operations in its order.
+// The per-call constants of normalize (pool-norm.h) in vectors.
+struct Set1Ps512 {
+  __m512 operator()(float v) const { return _mm512_set1_ps(v); }
+};
+using NormalizeConsts512 = pool_norm_scalar::NormalizeConstants<Set1Ps512>;
+
+// 16 values of normalize (the lanes of `k`; the others read as 0 and are not stored), each lane
+// with its own mean_centred, scale, gamma and beta: the scalar formula's IEEE operations in its order.
+template <typename T>
+inline void NormalizeStep16(const T* x, T* y, __mmask16 k, __m512 mean_centred, __m512 scale, __m512 g, __m512 b,
+                            const NormalizeConsts512& c) {
+  const __m512 v = _mm512_cvtepi32_ps(Widen16(_mm_maskz_loadu_epi8(k, x), T()));
+  const __m512 u = _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(v, c.x_zero_point), mean_centred), scale);
+  const __m512 t = _mm512_fmadd_ps(u, g, b);
+  __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(t, c.y_inv_scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  q = _mm512_add_ps(q, c.y_zero_point);
+  q = _mm512_min_ps(_mm512_max_ps(q, c.qmin), c.qmax);  // VMAXPS returns qmin for a NaN q
+  _mm_mask_storeu_epi8(y, k, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
+}
+
+// The low `count` lanes set (count <= 16).
+inline __mmask16 LowLanes16(size_t count) { return static_cast<__mmask16>((1u << count) - 1); }
+
+// normalize (pool-norm.h), 16 values a step.
 template <typename T>
 void NormalizeAvx512(size_t n, const T* x, const float* gamma, const float* beta, size_t affine_stride, T* y,
                      const NormalizeParams& p) {
   if (n == 0) return;
-  const __m512 x_zero_point = _mm512_set1_ps(p.x_zero_point);
+  const NormalizeConsts512 c(p);
   const __m512 mean_centred = _mm512_set1_ps(p.mean_centred);
   const __m512 scale = _mm512_set1_ps(p.scale);
-  const __m512 y_inv_scale = _mm512_set1_ps(p.y_inv_scale);
-  const __m512 y_zero_point = _mm512_set1_ps(p.y_zero_point);
-  const __m512 qmin = _mm512_set1_ps(p.qmin);
-  const __m512 qmax = _mm512_set1_ps(p.qmax);
   const __m512 gamma0 = _mm512_set1_ps(gamma[0]);
   const __m512 beta0 = _mm512_set1_ps(beta[0]);
-  // 16 values (the lanes of `k`; the others read as 0 and are not stored).
   auto sixteen = [&](size_t i, __mmask16 k) {
-    const __m512 v = _mm512_cvtepi32_ps(Widen16(_mm_maskz_loadu_epi8(k, x + i), T()));
-    const __m512 u = _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(v, x_zero_point), mean_centred), scale);
     const __m512 g = affine_stride != 0 ? _mm512_maskz_loadu_ps(k, gamma + i) : gamma0;
     const __m512 b = affine_stride != 0 ? _mm512_maskz_loadu_ps(k, beta + i) : beta0;
-    const __m512 t = _mm512_fmadd_ps(u, g, b);
-    __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(t, y_inv_scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    q = _mm512_add_ps(q, y_zero_point);
-    q = _mm512_min_ps(_mm512_max_ps(q, qmin), qmax);  // VMAXPS returns qmin for a NaN q
-    _mm_mask_storeu_epi8(y + i, k, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
+    NormalizeStep16(x + i, y + i, k, mean_centred, scale, g, b, c);
   };
   size_t i = 0;
   for (; i + 16 <= n; i += 16) sixteen(i, 0xFFFF);
   // The tail in one masked step: short rows (a layer norm over a few values) pay no scalar loop.
-  if (i < n) sixteen(i, static_cast<__mmask16>((1u << (n - i)) - 1));
+  if (i < n) sixteen(i, LowLanes16(n - i));
+}
+
+// normalize_rows (pool-norm.h). Runs of 1, 2, 4 or 8 values: 16 values (16 / n runs) a step, lane
+// j of a step reading its run's statistics (run j / n of the step) and affine element j % n
+// through a lane permutation; a run's values then see exactly the operands of a normalize call.
+// Other lengths: one normalize body per run.
+template <typename T>
+void NormalizeRowsAvx512(size_t rows, size_t n, const T* x, const float* mean_centred, const float* scale,
+                         const float* gamma, const float* beta, size_t affine_stride, T* y, const NormalizeParams& p) {
+  if (rows == 0 || n == 0) return;
+  if (n >= 16 || 16 % n != 0) {
+    pool_norm_scalar::NormalizeEachRow(rows, n, x, mean_centred, scale, y, p, [&](size_t len, const T* xr, T* yr, const NormalizeParams& run) {
+      NormalizeAvx512(len, xr, gamma, beta, affine_stride, yr, run);
+    });
+    return;
+  }
+  const NormalizeConsts512 c(p);
+  const size_t runs_per_step = 16 / n;
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  // n is a power of two here: lane / n and lane % n are a shift and a mask.
+  const int shift = __builtin_ctz(static_cast<unsigned>(n));
+  const __m512i run_of_lane = _mm512_srli_epi32(lane, static_cast<unsigned>(shift));
+  const __m512i element_of_lane = _mm512_and_si512(lane, _mm512_set1_epi32(static_cast<int>(n - 1)));
+  __m512 g, b;
+  if (affine_stride != 0) {
+    g = _mm512_permutexvar_ps(element_of_lane, _mm512_maskz_loadu_ps(LowLanes16(n), gamma));
+    b = _mm512_permutexvar_ps(element_of_lane, _mm512_maskz_loadu_ps(LowLanes16(n), beta));
+  } else {
+    g = _mm512_set1_ps(gamma[0]);
+    b = _mm512_set1_ps(beta[0]);
+  }
+  const size_t total = rows * n;
+  for (size_t i = 0, r = 0; i < total; i += 16, r += runs_per_step) {
+    // The last step holds the runs left (total is a multiple of n).
+    const size_t runs = rows - r < runs_per_step ? rows - r : runs_per_step;
+    const __mmask16 run_mask = LowLanes16(runs);
+    const __m512 m = _mm512_permutexvar_ps(run_of_lane, _mm512_maskz_loadu_ps(run_mask, mean_centred + r));
+    const __m512 s = _mm512_permutexvar_ps(run_of_lane, _mm512_maskz_loadu_ps(run_mask, scale + r));
+    NormalizeStep16(x + i, y + i, LowLanes16(runs * n), m, s, g, b, c);
+  }
 }
 
 // bilinear (pool-norm.h), 16 channels a step over the vector part, its last (8-channel) step

@@ -170,6 +170,15 @@ void NormalizeNeon(size_t n, const T* x, const float* gamma, const float* beta, 
   pool_norm_scalar::Normalize(n, x, gamma, beta, affine_stride, y, p, i);
 }
 
+// normalize_rows (pool-norm.h): one normalize body per run.
+template <typename T>
+void NormalizeRowsNeon(size_t rows, size_t n, const T* x, const float* mean_centred, const float* scale, const float* gamma,
+                       const float* beta, size_t affine_stride, T* y, const NormalizeParams& p) {
+  pool_norm_scalar::NormalizeEachRow(rows, n, x, mean_centred, scale, y, p, [&](size_t len, const T* xr, T* yr, const NormalizeParams& run) {
+    NormalizeNeon(len, xr, gamma, beta, affine_stride, yr, run);
+  });
+}
+
 // normalize_stats, 16 values a step: pairwise widening adds of x and of x^2 (vpadal) into 32-bit
 // lanes, moved to 64 bits before they could overflow. Integer sums: any order gives the same.
 inline void StatsStep(const uint8_t* p, uint32x4_t* sum, uint32x4_t* squares) {

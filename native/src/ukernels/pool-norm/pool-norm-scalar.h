@@ -131,6 +131,40 @@ inline void Normalize(size_t n, const T* x, const float* gamma, const float* bet
   }
 }
 
+// normalize's per-call constants broadcast to a SIMD kernel's vectors: Set1()(v) makes a vector
+// of v (a functor, so the vector type is never a template argument, whose attributes GCC drops).
+template <typename Set1>
+struct NormalizeConstants {
+  using V = decltype(Set1()(0.0f));
+  V x_zero_point, y_inv_scale, y_zero_point, qmin, qmax;
+  explicit NormalizeConstants(const NormalizeParams& p)
+      : x_zero_point(Set1()(p.x_zero_point)), y_inv_scale(Set1()(p.y_inv_scale)), y_zero_point(Set1()(p.y_zero_point)),
+        qmin(Set1()(p.qmin)), qmax(Set1()(p.qmax)) {}
+};
+
+// normalize_rows (pool-norm.h) from run `begin` on, one normalize body per run: `row(n, x, y, p)`
+// runs the ISA's normalize on one run with that run's statistics in p (the scalar kernel and the
+// SIMD kernels' runs their vector steps do not fit use it).
+template <typename T, typename RowFn>
+inline void NormalizeEachRow(size_t rows, size_t n, const T* x, const float* mean_centred, const float* scale, T* y,
+                             const NormalizeParams& p, RowFn row, size_t begin = 0) {
+  NormalizeParams run = p;
+  for (size_t r = begin; r < rows; ++r) {
+    run.mean_centred = mean_centred[r];
+    run.scale = scale[r];
+    row(n, x + r * n, y + r * n, run);
+  }
+}
+
+// normalize_rows (pool-norm.h): the scalar kernel.
+template <typename T>
+inline void NormalizeRows(size_t rows, size_t n, const T* x, const float* mean_centred, const float* scale, const float* gamma,
+                          const float* beta, size_t affine_stride, T* y, const NormalizeParams& p) {
+  NormalizeEachRow(rows, n, x, mean_centred, scale, y, p, [&](size_t len, const T* xr, T* yr, const NormalizeParams& run) {
+    Normalize(len, xr, gamma, beta, affine_stride, yr, run);
+  });
+}
+
 // normalize_stats from element `begin` on, added to *sum and *sum_squares.
 template <typename T>
 inline void NormalizeStats(size_t n, const T* x, int64_t* sum, int64_t* sum_squares, size_t begin = 0) {

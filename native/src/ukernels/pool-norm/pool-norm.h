@@ -28,6 +28,11 @@
 //                 of a NaN's conversion does). Every step is one IEEE float operation, so a
 //                 SIMD lane gives the scalar bits. The op passes scale 1 and the channel's
 //                 gamma * s with affine_stride 0 for group / instance norm's per-channel affine.
+//   normalize_rows: `rows` runs of n values back to back (run r at x + r * n, y + r * n), each
+//                 normalize's formula with its own mean_centred[r] and scale[r] and the shared
+//                 gamma / beta (element i of a run reads gamma[i * affine_stride]): the same bits
+//                 as one normalize call per run. Layer norm over a short last dim (16 groups
+//                 of 4 values, say) pays one call and one setup instead of one per group.
 //   normalize_stats: sum and sum of squares of n values (int64, exact in any order).
 //   bilinear (one channels-last output pixel, every channel): a, b, c, d the channel's values at
 //                 the four source pixels (q00, q01, q10, q11) as float, r0 r1 c0 c1 the weights:
@@ -98,6 +103,12 @@ using NormalizeU8Fn = void(size_t n, const uint8_t* x, const float* gamma, const
                            uint8_t* y, const NormalizeParams* params);
 using NormalizeS8Fn = void(size_t n, const int8_t* x, const float* gamma, const float* beta, size_t affine_stride,
                            int8_t* y, const NormalizeParams* params);
+using NormalizeRowsU8Fn = void(size_t rows, size_t n, const uint8_t* x, const float* mean_centred, const float* scale,
+                               const float* gamma, const float* beta, size_t affine_stride, uint8_t* y,
+                               const NormalizeParams* params);
+using NormalizeRowsS8Fn = void(size_t rows, size_t n, const int8_t* x, const float* mean_centred, const float* scale,
+                               const float* gamma, const float* beta, size_t affine_stride, int8_t* y,
+                               const NormalizeParams* params);
 using NormalizeStatsU8Fn = void(size_t n, const uint8_t* x, int64_t* sum, int64_t* sum_squares);
 using NormalizeStatsS8Fn = void(size_t n, const int8_t* x, int64_t* sum, int64_t* sum_squares);
 using BilinearU8Fn = void(size_t channels, const uint8_t* q00, const uint8_t* q01, const uint8_t* q10, const uint8_t* q11,

@@ -8,6 +8,12 @@ void qk_qs8_normalize_ukernel__avx512vnni(size_t n, const int8_t* x, const float
   NormalizeAvx512(n, x, gamma, beta, affine_stride, y, *params);
 }
 
+void qk_qs8_normalize_rows_ukernel__avx512vnni(size_t rows, size_t n, const int8_t* x, const float* mean_centred, const float* scale,
+                                      const float* gamma, const float* beta, size_t affine_stride, int8_t* y,
+                                      const NormalizeParams* params) {
+  NormalizeRowsAvx512(rows, n, x, mean_centred, scale, gamma, beta, affine_stride, y, *params);
+}
+
 void qk_qs8_normalize_stats_ukernel__avx512vnni(size_t n, const int8_t* x, int64_t* sum, int64_t* sum_squares) {
   *sum = 0;
   *sum_squares = 0;

@@ -8,6 +8,12 @@ void qk_qu8_normalize_ukernel__scalar(size_t n, const uint8_t* x, const float* g
   pool_norm_scalar::Normalize(n, x, gamma, beta, affine_stride, y, *params);
 }
 
+void qk_qu8_normalize_rows_ukernel__scalar(size_t rows, size_t n, const uint8_t* x, const float* mean_centred, const float* scale,
+                                      const float* gamma, const float* beta, size_t affine_stride, uint8_t* y,
+                                      const NormalizeParams* params) {
+  pool_norm_scalar::NormalizeRows(rows, n, x, mean_centred, scale, gamma, beta, affine_stride, y, *params);
+}
+
 void qk_qu8_normalize_stats_ukernel__scalar(size_t n, const uint8_t* x, int64_t* sum, int64_t* sum_squares) {
   *sum = 0;
   *sum_squares = 0;
