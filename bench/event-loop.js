@@ -1,5 +1,5 @@
 // Event-loop lag with async convolutions in flight: p50/p99/max of perf_hooks.monitorEventLoopDelay while N conv forwardAsync run, and what each call costs the JS thread.
-// Usage: node bench/event-loop.js [inFlight=16] [rounds=3] [traced] [--steady] [--root DIR]
+// Usage: node bench/event-loop.js [inFlight=16] [rounds=3] [traced] [--steady] [--handoff] [--root DIR]
 //        node bench/event-loop.js --control [seconds=1]
 //   (issue 14: p99 lag with 16 in flight; issue 11: `8 3 traced` runs the conv as a jit.trace plan,
 //   whose forwardAsync is one AsyncWorker per forward; --root loads the qkernels build at DIR
@@ -11,6 +11,12 @@
 //   --steady: a closed loop, as a server under constant load: every completion issues the next
 //     call, so there are always inFlight calls queued or running and each call's synchronous
 //     part stands alone.
+//   --handoff: the zero-copy handoffs (lib/handoff.ts). Each of the inFlight lanes owns a tensor
+//     and feeds every output back as its next input, donated (q.donate), as a stream of frames
+//     whose buffers cycle: the async op reads the donated input in place instead of copying it,
+//     and once it has finished that buffer is recycled into the output of a later call, so the
+//     calls neither copy nor allocate 3.2 MB. (Without it: the default API, which copies every
+//     input at call time and returns a fresh output.)
 //   --control: no qkernels at all. One worker thread busy in 10 ms slices, posting a message
 //     after each (the shape of the bench's work: one computation at a time, one completion every
 //     ~10 ms) for `seconds` (about one bench run), under the same timer and histogram. It
@@ -33,10 +39,12 @@ const positional = [];
 let root = path.join(__dirname, '..');
 let steady = false;
 let control = false;
+let handoff = false;
 for (let i = 2; i < process.argv.length; i++) {
   if (process.argv[i] === '--root') root = path.resolve(process.argv[++i]);
   else if (process.argv[i] === '--steady') steady = true;
   else if (process.argv[i] === '--control') control = true;
+  else if (process.argv[i] === '--handoff') handoff = true;
   else positional.push(process.argv[i]);
 }
 const q = require(root);
@@ -88,26 +96,36 @@ async function main() {
   const m = new q.nnq.Conv2d(64, 64, 3, { padding: 1 });
   m.scale = 0.2;
   m.zeroPoint = 0;
-  const x = q.quantizePerTensor(q.tensor(new Float32Array(64 * 224 * 224).map((_, i) => (i % 17) / 8), [1, 64, 224, 224]), 0.05, 3, 'quint8');
+  // --handoff feeds outputs back as inputs: in the conv's output qparams and layout
+  // (channels_last, as torch's quantized conv), which a traced plan then expects of every input.
+  const plain = q.quantizePerTensor(q.tensor(new Float32Array(64 * 224 * 224).map((_, i) => (i % 17) / 8), [1, 64, 224, 224]),
+    handoff ? m.scale : 0.05, handoff ? m.zeroPoint : 3, 'quint8');
+  const x = handoff ? plain.contiguous('channels_last') : plain;
   const model = traced ? q.jit.trace(m, x) : m;
+  // Each lane's own input under --handoff (a private copy of x, then its latest output).
+  const lanes = handoff ? Array.from({ length: inFlight }, () => plain.contiguous('channels_last')) : [];
+  // One call of lane i: the default API on x, or the lane's tensor donated and its output kept as the next input.
+  const call = handoff
+    ? async (i) => { lanes[i] = await model.forwardAsync(q.donate(lanes[i])); }
+    : () => model.forwardAsync(x);
   // Warm-up, one round at the same concurrency: packing, the thread pool's start, and the
   // snapshot pool's first fill (a server's steady state; the first round faults in its copies).
-  await Promise.all(Array.from({ length: inFlight }, () => model.forwardAsync(x)));
-  // One pass of inFlight * rounds calls in the chosen mode; `issue` makes one call.
+  await Promise.all(Array.from({ length: inFlight }, (_, i) => call(i)));
+  // One pass of inFlight * rounds calls in the chosen mode; `issue(i)` makes one call of lane i.
   const drive = async (issue) => {
     if (steady) {
       let issued = 0;
-      const lane = async () => {
+      const lane = async (_, i) => {
         while (issued < inFlight * rounds) {
           issued++;
-          await issue();
+          await issue(i);
         }
       };
       await Promise.all(Array.from({ length: inFlight }, lane));
     } else {
       for (let r = 0; r < rounds; r++) {
         const pending = [];
-        for (let i = 0; i < inFlight; i++) pending.push(issue());
+        for (let i = 0; i < inFlight; i++) pending.push(issue(i));
         await Promise.all(pending);
       }
     }
@@ -120,7 +138,7 @@ async function main() {
   histogram.enable();
   const start = process.hrtime.bigint();
   const runStart = mainThread();
-  await drive(() => model.forwardAsync(x));
+  await drive(call);
   const runEnd = mainThread();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   histogram.disable();
@@ -129,10 +147,10 @@ async function main() {
   // schedstat CPU time is only brought up to date at scheduler ticks, too coarse for one call).
   let callNs = 0;
   let callFaults = 0;
-  await drive(() => {
+  await drive((i) => {
     const faults = mainThread();
     const t0 = process.hrtime.bigint();
-    const promise = model.forwardAsync(x);
+    const promise = call(i);
     callNs += Number(process.hrtime.bigint() - t0);
     const after = mainThread();
     if (faults && after) callFaults += after.minflt - faults.minflt;
@@ -145,7 +163,7 @@ async function main() {
     runCpuMsPerCall: ms((runEnd.cpuNs - runStart.cpuNs) / calls), runFaultsPerCall: Math.round((runEnd.minflt - runStart.minflt) / calls),
   } : {};
   console.log(JSON.stringify({
-    root: path.relative(process.cwd(), root) || '.', inFlight, rounds, traced, mode: steady ? 'steady' : 'burst', seconds: Number(seconds.toFixed(2)), threads: q.backend.info().threads,
+    root: path.relative(process.cwd(), root) || '.', inFlight, rounds, traced, mode: steady ? 'steady' : 'burst', handoff, seconds: Number(seconds.toFixed(2)), threads: q.backend.info().threads,
     p50ms: ms(histogram.percentile(50)), p99ms: ms(histogram.percentile(99)), samples: histogram.count, maxms: ms(histogram.max),
     ...perCall, load1: Number(os.loadavg()[0].toFixed(2)), cpu: os.cpus()[0].model,
   }));

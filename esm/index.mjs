@@ -31,6 +31,8 @@ export const {
   models,
   bitorch,
   unitScaling,
+  donate,
+  recycle,
   jit,
 } = qkernels;
 

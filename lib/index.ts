@@ -26,5 +26,6 @@ export * as image from './image';
 export { models } from './models';
 export { bitorch } from './binary';
 export { unitScaling } from './unit-scaling';
+export { donate, recycle } from './handoff';
 export * as jit from './jit';
 export type { TraceOptions } from './jit';

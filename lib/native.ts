@@ -26,11 +26,30 @@ export interface NativeBackendInfo {
  * quint8 0, qint8 1, qint32 2, quint4x2 3. Per-channel data is described by a ChannelLayout:
  * `outer` blocks of `channels` runs of `inner` contiguous elements.
  */
+/** native/addon/handoff.cc HandoffStats: counts since the env started. */
+export interface HandoffStats {
+  pooledBuffers: number;
+  pooledBytes: number;
+  donatedWaiting: number;
+  taken: number;
+  recycled: number;
+  reused: number;
+  returned: number;
+  maxPoolBytes: number;
+  maxPoolBuffers: number;
+}
+
 export interface NativeAddon {
   readonly interfaceVersion: number;
   backendInfo(): NativeBackendInfo;
   /** The process-wide pool of async input copies (native/src/base/snapshot-pool.h): for tests and diagnostics. */
   snapshotPoolStats(): { maxIdleBytes: number; idleBytes: number; idleBuffers: number; reused: number; allocated: number; evicted: number };
+  /** Transfers the storage's ArrayBuffer (the caller's is detached) and returns a view of the same kind, offset and length over it, donated (native/addon/handoff.h). */
+  donate<T extends ArrayBufferView>(storage: T): T;
+  /** Transfers the storage's ArrayBuffer into this env's pool, which later outputs of the same byte length are made over. */
+  recycle(storage: ArrayBufferView): void;
+  /** This env's handoff state: for tests and diagnostics. */
+  handoffStats(): HandoffStats;
   getIsa(): string;
   setMaxIsa(isa: string): string;
   quantizedEngine(): string;
@@ -79,7 +98,7 @@ export const enum MeanMode {
 }
 
 /** The binding version lib/ was written against; addon.cc's kInterfaceVersion. */
-const INTERFACE_VERSION = 6;
+const INTERFACE_VERSION = 7;
 
 /** Platforms the release workflow publishes prebuilds for. */
 const PREBUILT_PLATFORMS = ['linux-x64 (glibc, musl)', 'linux-arm64 (glibc, musl)', 'darwin-arm64', 'win32-x64'];

@@ -174,6 +174,11 @@ export class QTensor {
     Object.freeze(this);
   }
 
+  /** @internal The same tensor (shape, strides, dtype, qparams) over other storage of the same kind and length (lib/handoff.ts). */
+  static withStorage(x: QTensor, data: QStorage): QTensor {
+    return new QTensor(constructionKey, data, x.shape, x.strides, x.dtype, x.quantizer);
+  }
+
   numel(): number {
     return numelOf(this.shape);
   }

@@ -327,6 +327,21 @@ export function typedArrayKind<K extends TypedArrayName>(value: unknown, kinds: 
 }
 
 /** A typed array of one of the given kinds whose buffer is still attached. */
+/**
+ * The ArrayBuffers of donated tensors (lib/handoff.ts). Once an async op has taken one it is
+ * detached, and a later read of it is explained (native/addon/common.cc says the same).
+ */
+export const donatedBuffers = new WeakSet<ArrayBufferLike>();
+
+/** What a detached `kind` is expected to be instead, with the reason when a donation took it. */
+function attachedKind(kind: string, array: ArrayBufferView): string {
+  if (donatedBuffers.has(array.buffer)) {
+    return `${kind} with an attached buffer (this one was donated and an earlier async op took it: donate() hands a tensor ` +
+      'to the one async op that reads it first, so donate only what is read once, such as a traced module\'s input)';
+  }
+  return `${kind} with an attached (not transferred) buffer`;
+}
+
 export function typedArray<K extends TypedArrayName>(
   value: unknown,
   parameter: string,
@@ -335,14 +350,14 @@ export function typedArray<K extends TypedArrayName>(
   // The text is built only for an error (ops check their index arrays on every call).
   if (typedArrayKind(value, kinds) === undefined) throw invalidType(kinds.join(' or '), parameter, value);
   const array = value as TypedArrayByName[K];
-  if (isDetached(array)) throw invalidType(`${kinds.join(' or ')} with an attached (not transferred) buffer`, parameter, value);
+  if (isDetached(array)) throw invalidType(attachedKind(kinds.join(' or '), array), parameter, value);
   return array;
 }
 
 /** Throws the TypeError for a detached buffer; used where the kind is already known. */
 export function attached(array: ArrayBufferView, parameter: string): void {
   if (isDetached(array)) {
-    throw invalidType(`${array.constructor?.name ?? 'typed array'} with an attached (not transferred) buffer`, parameter, array);
+    throw invalidType(attachedKind(array.constructor?.name ?? 'typed array', array), parameter, array);
   }
 }
 

@@ -14,8 +14,8 @@
 // `while` / `do`, is reported: a loop bounded by a length, count or size read from the
 // arguments walks tensor data (or per-channel parameters), which belongs in native/src/ops/.
 // (Loops hidden in library calls, std::copy and the like, are not seen: reviews catch those.)
-// One file is exempt, named in HANDLE_FILES: it walks the env's list of weight handles (N-API
-// objects whose lifetime only the binding can manage), never tensor data.
+// The files named in HANDLE_FILES are exempt: they walk the env's lists of weight handles and of
+// handed-over ArrayBuffers (N-API objects whose lifetime only the binding can manage), never tensor data.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -31,6 +31,7 @@ const KNOWN = new Map([
 // Files of native/addon/ whose loops walk N-API objects, not tensor data, with why.
 const HANDLE_FILES = new Map([
   ['native/addon/handles.cc', 'the GC sweep over the env\'s weight handles (napi_ref per handle): binding-only lifetime management'],
+  ['native/addon/handoff.cc', 'the env\'s donated and recycled ArrayBuffers (napi_ref per buffer): binding-only lifetime management'],
 ]);
 
 // The layer of a file under root, or null for files outside the layered tree.

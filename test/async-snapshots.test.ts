@@ -1,6 +1,7 @@
 // Async input copies from the snapshot pool (native/src/base/snapshot-pool.h): overlapping forwardAsync calls on shared-shape inputs give forward's bits, inputs overwritten after the call do not leak in, buffers are reused, the cap holds, worker termination stays clean.
-import { jit, makePerChannelQuantizedTensor, makePerTensorQuantizedTensor, nnq, QTensor, tensor } from '..';
+import { jit, makePerTensorQuantizedTensor, nnq, QTensor, tensor } from '..';
 import { expectExact } from './helpers/compare';
+import { random3x3Conv, randomBytes } from './helpers/linear-conv';
 import { runNodeJson } from './helpers/child';
 import { Rng, testSeed } from './helpers/random';
 
@@ -17,26 +18,6 @@ const { addon } = require('../dist/native') as { addon: { snapshotPoolStats(): P
 
 const rng = new Rng(testSeed('async-snapshots'));
 
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.int(0, 255);
-  return out;
-}
-
-/** A 3x3 Conv2d(16, 16) with random per-channel weights and bias: outputs depend on every input byte. */
-function randomConv(): nnq.Conv2d {
-  const m = new nnq.Conv2d(16, 16, 3, { padding: 1 });
-  const weight = Int8Array.from({ length: 16 * 16 * 9 }, () => rng.int(-128, 127));
-  const scales = Array.from({ length: 16 }, () => 0.002 + rng.int(0, 100) / 20000);
-  m.setWeightBias(
-    makePerChannelQuantizedTensor(weight, [16, 16, 3, 3], scales, new Array<number>(16).fill(0), 0, 'qint8'),
-    tensor(Float32Array.from({ length: 16 }, () => rng.int(-200, 200) / 100)),
-  );
-  m.scale = 0.35;
-  m.zeroPoint = 60;
-  return m;
-}
-
 // Inputs of at least 128 KiB (the pool's smallest size), of sizes that share buffers (within 25%) or not.
 const SHAPES = [
   [1, 16, 96, 96],  // 147456 bytes
@@ -45,7 +26,7 @@ const SHAPES = [
 ];
 
 function input(shape: number[]): QTensor {
-  return makePerTensorQuantizedTensor(randomBytes(shape.reduce((a, b) => a * b, 1)), shape, 0.04, 100, 'quint8');
+  return makePerTensorQuantizedTensor(randomBytes(rng, shape.reduce((a, b) => a * b, 1)), shape, 0.04, 100, 'quint8');
 }
 
 function sameBits(label: string, want: QTensor, got: QTensor): void {
@@ -68,7 +49,7 @@ async function overlapping(calls: Array<[QTensor, (x: QTensor) => Promise<QTenso
 
 describe('overlapping forwardAsync calls read their own snapshots', () => {
   test('eager Conv2d: 3 rounds of 24 calls over 3 shapes, inputs overwritten after each call', async () => {
-    const m = randomConv();
+    const m = random3x3Conv(rng, 16);
     const before = addon.snapshotPoolStats();
     for (let round = 0; round < 3; round++) {
       const inputs = Array.from({ length: 24 }, (_, i) => input(SHAPES[i % SHAPES.length]));
@@ -85,7 +66,7 @@ describe('overlapping forwardAsync calls read their own snapshots', () => {
   });
 
   test('traced Conv2d (one plan run per call): 16 overlapping calls, inputs overwritten', async () => {
-    const m = randomConv();
+    const m = random3x3Conv(rng, 16);
     const traced = jit.trace(m, input(SHAPES[0]));
     for (let round = 0; round < 2; round++) {
       const inputs = Array.from({ length: 16 }, () => input(SHAPES[0]));
@@ -98,7 +79,7 @@ describe('overlapping forwardAsync calls read their own snapshots', () => {
   });
 
   test('inputs of a MiB and more (copied with streaming stores): exact, from unaligned views too', async () => {
-    const m = randomConv();
+    const m = random3x3Conv(rng, 16);
     // 1,056,784 bytes: past the 1 MiB threshold, ending in a partial 64-byte block.
     const inputs = Array.from({ length: 6 }, () => input([1, 16, 257, 257]));
     const wants = inputs.map((x) => m.forward(x));

@@ -9,7 +9,7 @@ import { PACKAGE_ROOT, runNode, runNodeJson } from './helpers/child';
 const CONTRACT_EXPORTS = [
   'tensor', 'quantizePerTensor', 'quantizePerChannel', 'quantizePerTensorDynamic', 'dequantize',
   'makePerTensorQuantizedTensor', 'makePerChannelQuantizedTensor', 'Tensor', 'QTensor',
-  'qF', 'nnq', 'nnqd', 'nniq', 'nn', 'ops', 'backend',
+  'qF', 'nnq', 'nnqd', 'nniq', 'nn', 'ops', 'backend', 'jit', 'donate', 'recycle',
 ];
 
 describe('CommonJS entry', () => {

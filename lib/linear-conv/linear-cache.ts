@@ -48,13 +48,14 @@ let keptBytes = 0;
 let hits = 0;
 let misses = 0;
 
+/** Whether the first `bytes` bytes of two views are equal: memcmp through Buffer views (no copy). */
+function sameBytes(live: ArrayBufferView, kept: ArrayBufferView, bytes: number): boolean {
+  return Buffer.from(live.buffer, live.byteOffset, bytes).equals(Buffer.from(kept.buffer, kept.byteOffset, bytes));
+}
+
 /** True when the first `n` elements of `live` equal `kept`'s byte for byte (the weight values). */
 function sameInt8(live: Int8Array, kept: Int8Array, n: number): boolean {
-  if (n >= MEMCMP_MIN_BYTES) {
-    const a = Buffer.from(live.buffer, live.byteOffset, n);
-    const b = Buffer.from(kept.buffer, kept.byteOffset, n);
-    return a.equals(b);
-  }
+  if (n >= MEMCMP_MIN_BYTES) return sameBytes(live, kept, n);
   for (let i = 0; i < n; i++) if (live[i] !== kept[i]) return false;
   return true;
 }
@@ -64,11 +65,7 @@ function sameInt8(live: Int8Array, kept: Int8Array, n: number): boolean {
  * (whose payload a float compare cannot see) count as different, so they pack again.
  */
 function sameFloat32(live: Float32Array, kept: Float32Array, n: number): boolean {
-  if (n * 4 >= MEMCMP_MIN_BYTES) {
-    const a = Buffer.from(live.buffer, live.byteOffset, n * 4);
-    const b = Buffer.from(kept.buffer, kept.byteOffset, n * 4);
-    return a.equals(b);
-  }
+  if (n * 4 >= MEMCMP_MIN_BYTES) return sameBytes(live, kept, n * 4);
   for (let i = 0; i < n; i++) {
     const x = live[i];
     const y = kept[i];

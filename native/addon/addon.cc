@@ -35,7 +35,7 @@ using namespace addon;  // NOLINT: the helpers of common.h are this file's vocab
 
 // Bumped whenever a function's arguments change, so lib/native.ts can refuse a stale build
 // instead of calling it with arguments it misreads.
-constexpr int kInterfaceVersion = 6;  // 5: the <op>Trace forms and the plan* functions (jit.trace); 6: planShare/planAdopt
+constexpr int kInterfaceVersion = 7;  // 5: the <op>Trace forms and the plan* functions (jit.trace); 6: planShare/planAdopt; 7: donate/recycle/handoffStats
 
 class QkAddon : public Napi::Addon<QkAddon> {
  public:
@@ -62,6 +62,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
     addon::RegisterPlanOps(env, exports);
     addon::RegisterReduceOps(env, exports);
     addon::RegisterHandleOps(env, exports);
+    addon::RegisterHandoffOps(env, exports);
   }
 
  private:

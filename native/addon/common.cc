@@ -4,9 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
-#include <cstdlib>
 #include <mutex>
-#include <thread>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -189,6 +187,11 @@ View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray
   if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) plain = false;
   bool detached = false;
   if (plain && napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok) detached = false;
+  if (detached && WasTaken(env, buffer)) {
+    ThrowType(env, std::string(TypedArrayName(expected)) + " with an attached buffer (this one was donated and an earlier async op took it: " +
+              "donate() hands a tensor to the one async op that reads it first, so donate only what is read once, such as a traced module's input)",
+              parameter, info[index]);
+  }
   if (detached) ThrowType(env, std::string(TypedArrayName(expected)) + " with an attached (not transferred) buffer", parameter, info[index]);
   View view;
   view.data = data;
@@ -230,7 +233,10 @@ Output NewOutput(Napi::Env env, napi_typedarray_type type, size_t length) {
   // Small outputs cannot realistically fail; large ones go through the JS constructor so
   // that a failed allocation is a RangeError, not V8's fatal out-of-memory abort.
   constexpr size_t kDirectAllocationBytes = size_t{16} << 20;
-  if (out.bytes <= kDirectAllocationBytes) {
+  if (napi_value recycled = TakeRecycled(env, out.bytes)) {
+    buffer = Napi::ArrayBuffer(env, recycled);
+    std::memset(buffer.Data(), 0, out.bytes);
+  } else if (out.bytes <= kDirectAllocationBytes) {
     buffer = Napi::ArrayBuffer::New(env, out.bytes);
   } else {
     try {
@@ -256,11 +262,14 @@ Output NewUninitializedOutput(Napi::Env env, napi_typedarray_type type, size_t l
     return NewOutput(env, type, length);
   }
   // napi_create_buffer is node::Buffer::New: a V8-owned ArrayBuffer (not an external one) whose
-  // memory node does not zero. The typed array of the op's kind is made over that ArrayBuffer.
+  // memory node does not zero. The typed array of the op's kind is made over that ArrayBuffer,
+  // or over a recycled one of the same size (addon/handoff.h).
   napi_value buffer = nullptr, arraybuffer = nullptr, array = nullptr;
   void* data = nullptr;
   size_t offset = 0;
-  if (napi_create_buffer(env, bytes, &data, &buffer) != napi_ok ||
+  if ((arraybuffer = TakeRecycled(env, bytes)) != nullptr) {
+    data = Napi::ArrayBuffer(env, arraybuffer).Data();
+  } else if (napi_create_buffer(env, bytes, &data, &buffer) != napi_ok ||
       napi_get_typedarray_info(env, buffer, nullptr, nullptr, nullptr, &arraybuffer, &offset) != napi_ok || offset != 0 ||
       Napi::ArrayBuffer(env, arraybuffer).ByteLength() != bytes) {
     if (env.IsExceptionPending()) env.GetAndClearPendingException();
@@ -292,8 +301,17 @@ Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel, OutputWrite
 View ArgInput(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter,
               PreparedOp* op) {
   View view = ArgTypedArray(info, index, expected, parameter);
+  napi_value donated = nullptr;
   if (view.copy) {
     op->snapshots.push_back(std::move(view.copy));  // shared memory: already a private copy
+  } else if (op->snapshot_inputs && DonationScope::Active() && IsDonatedStorage(info.Env(), view.holder, &donated)) {
+    // Read in place: RunAsync transfers the buffer before any JS code runs again.
+    bool listed = false;
+    for (size_t i = 0; i < kMaxArguments && i < op->donated.size(); ++i) {
+      bool same = false;
+      if (napi_strict_equals(info.Env(), op->donated[i], donated, &same) == napi_ok && same) listed = true;
+    }
+    if (!listed) op->donated.push_back(donated);
   } else if (op->snapshot_inputs) {
     // A pooled buffer, not zero-filled: the copy overwrites all of it.
     Snapshot copy = CopyArgument(info.Env(), view, parameter);
@@ -461,6 +479,7 @@ struct AsyncCall {
   std::shared_ptr<Channel> channel;
   std::function<Status()> compute;
   std::vector<Snapshot> snapshots;  // the inputs compute reads
+  std::vector<napi_ref> borrowed;   // donated buffers compute reads in place (addon/handoff.h)
   napi_deferred deferred = nullptr;
   // A strong reference: the output, not yet visible to JS, cannot be collected while the
   // computation writes it.
@@ -577,6 +596,7 @@ void Channel::CallJs(napi_env env, napi_value, void*, void* data) {
       napi_close_handle_scope(env, scope);
     }
     napi_delete_reference(env, call->output);
+    ReturnBorrowed(env, &call->borrowed);
     call->channel->End(env);
   }
   delete call;
@@ -599,14 +619,21 @@ void RunCall(AsyncCall* call) {
 napi_value QueueAsync(Napi::Env env, PreparedOp op) {
   ComputeFromStep(&op);  // the sync form runs the step in place; off the JS thread a closure owns it
   std::shared_ptr<Channel> channel = Channel::ForEnv(env);
-  if (channel == nullptr) throw Napi::Error::New(env, "qkernels: cannot queue an async operation while the environment shuts down");
+  if (channel == nullptr) {
+    ReturnBorrowed(env, &op.borrowed);
+    throw Napi::Error::New(env, "qkernels: cannot queue an async operation while the environment shuts down");
+  }
   auto call = std::make_unique<AsyncCall>();
   call->channel = channel;
   call->compute = std::move(op.compute);
   call->snapshots = std::move(op.snapshots);
+  call->borrowed = std::move(op.borrowed);
   napi_value promise = nullptr;
-  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &call->deferred, &promise), nullptr);
-  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, op.output, 1, &call->output), nullptr);
+  if (napi_create_promise(env, &call->deferred, &promise) != napi_ok ||
+      napi_create_reference(env, op.output, 1, &call->output) != napi_ok) {
+    ReturnBorrowed(env, &call->borrowed);
+    NAPI_THROW(Napi::Error::New(env, "qkernels: could not make the Promise of an async operation"), nullptr);
+  }
   channel->Begin(env);
   AsyncCall* raw = call.get();
   try {
@@ -614,6 +641,7 @@ napi_value QueueAsync(Napi::Env env, PreparedOp op) {
   } catch (const std::exception&) {
     channel->End(env);
     napi_delete_reference(env, call->output);
+    ReturnBorrowed(env, &call->borrowed);
     throw Napi::Error::New(env, "qkernels: no thread could be started for an async operation");
   }
   call.release();  // owned by the queue until RunCall hands it on

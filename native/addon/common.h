@@ -30,6 +30,7 @@
 #include "base/status.h"
 #include "ops/quantize.h"
 #include "plan/plan.h"
+#include "addon/handoff.h"
 
 namespace qk {
 struct ConvGeometry;  // ops/conv.h
@@ -129,6 +130,10 @@ struct PreparedOp {
   // True for async ops: inputs are copied into `snapshots` and `compute` reads the copies.
   bool snapshot_inputs = false;
   std::vector<Snapshot> snapshots;  // also what else `compute` reads that the op keeps alive (a shared table)
+  // Async ops only (addon/handoff.h): the donated buffers its inputs are read from in place,
+  // and, once RunAsync has taken them, the strong references that keep their memory alive.
+  std::vector<napi_value> donated;
+  std::vector<napi_ref> borrowed;
   // Set by SetStep: the step, the argument index of each of its inputs, where each input's bytes
   // are for this call, the output's bytes. Fixed arrays, not vectors: no allocation per call.
   std::shared_ptr<const PlanStep> step;
@@ -192,9 +197,16 @@ Napi::Value RunSync(const Napi::CallbackInfo& info) {
   return op.output;
 }
 
+// Prepares with donated inputs read in place, then takes those buffers (addon/handoff.h)
+// before queueing: no JS code runs between the checks and the take.
 template <Prepare prepare>
 Napi::Value RunAsync(const Napi::CallbackInfo& info) {
-  PreparedOp op = prepare(info, /*snapshot=*/true);
+  PreparedOp op;
+  {
+    DonationScope scope;
+    op = prepare(info, /*snapshot=*/true);
+  }
+  TakeDonated(info.Env(), &op);
   return Napi::Value(info.Env(), QueueAsync(info.Env(), std::move(op)));
 }
 

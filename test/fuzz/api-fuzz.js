@@ -58,7 +58,7 @@ function runChild(seed, calls) {
     [rng.int(1, 4), rng.int(1, 4)], [1e6, 1e6], lyingList([1, 1]), 10n, Symbol('s'),
   ]);
   const tensorArg = () => {
-    switch (rng.int(0, 9)) {
+    switch (rng.int(0, 10)) {
       case 0: return realTensor();
       case 1: return realQ([rng.int(1, 2), rng.int(1, 4), rng.int(1, 8), rng.int(1, 8)]);
       case 2: return realQ([rng.int(1, 2), rng.int(1, 4), rng.int(1, 8)]);
@@ -68,6 +68,8 @@ function runChild(seed, calls) {
       case 6: return new Int32Array(rng.int(0, 8)).map(() => rng.int(-2, 10));
       case 7: return realQ();
       case 8: return realQ([rng.int(1, 3), rng.int(1, 6)]);
+      // Donated (lib/handoff.ts): the first async op given it reads it in place and detaches it.
+      case 9: return q.donate(rng.next() < 0.5 ? realTensor() : realQ([rng.int(1, 2), rng.int(1, 4), rng.int(1, 8), rng.int(1, 8)]));
       default: return scalars();
     }
   };

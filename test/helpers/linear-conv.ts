@@ -705,3 +705,27 @@ export function runDynamicLinearCase(c: DynamicLinearCase): Tensor {
   m.setWeightBias(weightTensor(c.weight), biasTensor(c.bias));
   return m.forward(tensor(c.x, c.xShape));
 }
+
+/** Random bytes (uniform 0-255) from `rng`. */
+export function randomBytes(rng: Rng, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.int(0, 255);
+  return out;
+}
+
+/**
+ * A 3x3, padding-1 Conv2d(channels, channels) with random per-channel weights and bias, output
+ * qparams 0.35 / 60: every output depends on every input byte near it (the async tests' model).
+ */
+export function random3x3Conv(rng: Rng, channels: number): nnq.Conv2d {
+  const m = new nnq.Conv2d(channels, channels, 3, { padding: 1 });
+  const weight = Int8Array.from({ length: channels * channels * 9 }, () => rng.int(-128, 127));
+  const scales = Array.from({ length: channels }, () => 0.002 + rng.int(0, 100) / 20000);
+  m.setWeightBias(
+    makePerChannelQuantizedTensor(weight, [channels, channels, 3, 3], scales, new Array<number>(channels).fill(0), 0, 'qint8'),
+    tensor(Float32Array.from({ length: channels }, () => rng.int(-200, 200) / 100)),
+  );
+  m.scale = 0.35;
+  m.zeroPoint = 60;
+  return m;
+}

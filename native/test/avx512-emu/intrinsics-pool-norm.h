@@ -187,25 +187,19 @@ static inline void _mm512_store_si512(void* mem_addr, __m512i a) { std::memcpy(m
 
 #ifndef QK_EMU__mm512_set_epi32
 #define QK_EMU__mm512_set_epi32
-// dst.dword[j] := e_j, the arguments from e15 down to e0 (the reverse of _mm512_setr_epi32)
+// dst.dword[j] := e_j, the arguments from e15 down to e0: _mm512_setr_epi32 with them reversed
 static inline __m512i _mm512_set_epi32(int e15, int e14, int e13, int e12, int e11, int e10, int e9, int e8, int e7,
                                        int e6, int e5, int e4, int e3, int e2, int e1, int e0) {
-  const int32_t e[16] = {e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13, e14, e15};
-  __m512i dst;
-  for (int j = 0; j < 16; ++j) qk_avx512emu::Put<int32_t>(dst, j, e[j]);
-  return dst;
+  return _mm512_setr_epi32(e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13, e14, e15);
 }
 #endif
 
-// VPERMPS zmm, zmm, zmm AVX512F: dst.float[j] := a.float[idx.dword[j] & 15]
+// VPERMPS zmm, zmm, zmm AVX512F: dst.float[j] := a.float[idx.dword[j] & 15], which is VPERMD
+// on the same bits (intrinsics-conv.h; the casts are intrinsics-embedding.h's)
 #ifndef QK_EMU__mm512_permutexvar_ps
 #define QK_EMU__mm512_permutexvar_ps
 static inline __m512 _mm512_permutexvar_ps(__m512i idx, __m512 a) {
-  __m512 dst;
-  for (int j = 0; j < 16; ++j) {
-    qk_avx512emu::Put<float>(dst, j, qk_avx512emu::Get<float>(a, qk_avx512emu::Get<int32_t>(idx, j) & 15));
-  }
-  return dst;
+  return _mm512_castsi512_ps(_mm512_permutexvar_epi32(idx, _mm512_castps_si512(a)));
 }
 #endif
 
