@@ -1,6 +1,6 @@
 // Event-loop lag with async convolutions in flight: p50/p99/max of perf_hooks.monitorEventLoopDelay while N conv forwardAsync run, and what each call costs the JS thread.
 // Usage: node bench/event-loop.js [inFlight=16] [rounds=3] [traced] [--steady] [--handoff] [--root DIR]
-//        node bench/event-loop.js --control [seconds=1]
+//        node bench/event-loop.js --control [seconds=1] [perMessageBytes=0]
 //   (issue 14: p99 lag with 16 in flight; issue 11: `8 3 traced` runs the conv as a jit.trace plan,
 //   whose forwardAsync is one AsyncWorker per forward; --root loads the qkernels build at DIR
 //   instead of this checkout, so two builds can be run alternately by the same command.)
@@ -22,6 +22,9 @@
 //     ~10 ms) for `seconds` (about one bench run), under the same timer and histogram. It
 //     is the lag this machine gives any Node process with one busy thread: what the bench's
 //     figures cannot go below here (on a 2-vCPU VM, a woken vCPU can take milliseconds to run).
+//     `--control 2 3211264` adds, per message, a copy and an allocation of one conv input's
+//     size: what the default async API's semantics (input copied at call time, fresh output)
+//     cost any implementation here; --handoff is the way below it.
 // Besides the lag, it prints the JS thread's own CPU time and minor page faults (Linux:
 // /proc/self/task/<pid>/schedstat and stat; absent elsewhere): per call over the whole lag pass
 // (the call's synchronous part plus completions, promise resolution, the QTensor wrap, GC), and
@@ -64,7 +67,11 @@ function mainThread() {
 }
 
 // The control run: the same histogram and timer beside one busy worker thread, no qkernels.
-async function runControl(seconds) {
+// With `perMessageBytes` the JS thread also does, per message, what the default async API must
+// do per call (copy the input at call time, allocate a fresh output): a copy of that many bytes
+// into one of 16 buffers and a new ArrayBuffer of that size (the last 16 kept alive, as 16
+// outputs in flight would be). Its lag is the floor of those semantics on this machine.
+async function runControl(seconds, perMessageBytes) {
   const { Worker } = require('worker_threads');
   const worker = new Worker(
     `const { parentPort } = require('worker_threads');
@@ -76,20 +83,31 @@ async function runControl(seconds) {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   const tick = setInterval(() => {}, 1);
   histogram.enable();
-  await new Promise((resolve) => worker.on('message', (last) => last && resolve()));
+  const source = new Uint8Array(perMessageBytes).fill(3);
+  const copies = Array.from({ length: perMessageBytes > 0 ? 16 : 0 }, () => new Uint8Array(perMessageBytes));
+  const outputs = [];
+  let messages = 0;
+  await new Promise((resolve) => worker.on('message', (last) => {
+    if (last) return resolve();
+    if (perMessageBytes > 0) {
+      copies[messages++ % 16].set(source);
+      outputs.push(new ArrayBuffer(perMessageBytes));
+      if (outputs.length > 16) outputs.shift();
+    }
+  }));
   histogram.disable();
   clearInterval(tick);
   await worker.terminate();
   const ms = (ns) => Number((ns / 1e6).toFixed(2));
   console.log(JSON.stringify({
-    mode: 'control (one busy worker thread, no qkernels)', seconds, p50ms: ms(histogram.percentile(50)),
+    mode: perMessageBytes > 0 ? `control + a ${perMessageBytes}-byte copy and allocation per message` : 'control (one busy worker thread, no qkernels)', seconds, p50ms: ms(histogram.percentile(50)),
     p99ms: ms(histogram.percentile(99)), samples: histogram.count, maxms: ms(histogram.max),
     load1: Number(os.loadavg()[0].toFixed(2)), cpu: os.cpus()[0].model,
   }));
 }
 
 async function main() {
-  if (control) return runControl(Number(positional[0] || 1));
+  if (control) return runControl(Number(positional[0] || 1), Number(positional[1] || 0));
   const inFlight = Number(positional[0] || 16);
   const rounds = Number(positional[1] || 3);
   const traced = positional[2] === 'traced';
