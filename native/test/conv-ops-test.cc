@@ -280,6 +280,35 @@ QK_TEST(kIsa, "conv/ops/paths") {
   for (const ConvCase& c : cases) RunCase(ctx, rng, c);
 }
 
+// Transposed 1-D convolutions on the windows path (groups 1, dilation 1, kernel >= stride: each
+// stride phase an ordinary convolution of stride 1): phases of several tasks over two images, a
+// padding past the kernel span (phases whose first window starts inside the input), output
+// padding, phases of unequal tap counts, 15-byte windows (kpad 16) at the image's end, kernel ==
+// stride (one tap per phase), and symmetric weights (row terms skipped).
+QK_TEST(kIsa, "conv/ops/transposed-windows") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(SeedFromName("conv/ops/transposed-windows"));
+  auto make = [](size_t in, size_t out, size_t kernel, size_t stride, size_t pad, size_t output_padding,
+                 size_t length, size_t batch) {
+    ConvCase c = FixedCase(1, in, out, 1, kernel, stride, pad, length, batch);
+    c.g.transposed = true;
+    c.g.output_padding[0] = output_padding;
+    return c;
+  };
+  std::vector<ConvCase> cases = {
+      make(24, 40, 4, 2, 1, 0, 300, 2),  // the bench's shape, scaled: 300 outputs per phase
+      make(5, 7, 7, 3, 6, 2, 20, 1),     // pad 6 of a span 7: windows start inside the input
+      make(3, 9, 5, 2, 0, 1, 17, 2),     // taps 3 and 2; 15- and 6-byte windows
+      make(6, 5, 3, 3, 1, 0, 11, 1),     // kernel == stride
+      make(8, 33, 3, 1, 2, 0, 40, 1),    // stride 1: one phase
+  };
+  for (ConvCase c : {make(16, 16, 6, 2, 2, 1, 290, 1), make(3, 5, 4, 2, 1, 0, 9, 2)}) {
+    c.symmetric = true;
+    cases.push_back(c);
+  }
+  for (const ConvCase& c : cases) RunCase(ctx, rng, c);
+}
+
 // The indirect GEMM (ordinary convs at the levels whose GEMM layout has an indirect kernel:
 // scalar, avx2 and avx512vnni): W-line runs (groups 1, W dilation 1) with odd channel counts, whose
 // runs are padded to 4 bytes and whose last pixels would read past x (gathered instead), lines

@@ -33,6 +33,9 @@ struct PreparedCase {
   int32_t x_zp;
   int x_max;      // input bytes in [0, x_max]: 127 and x_zp <= 127 lets a pair-proof pack run
   bool prepared;  // whether PrepareConvRun takes it
+  // Weights in [-64, 64]: every weight pair is safe, so the avx2 pack needs no exact twin and
+  // reads uint8 rows as the other x86 levels' do (the 1-D windows then take a transposed conv).
+  bool safe_pairs = false;
 };
 
 ConvGeometry Geometry(int dims, size_t in, size_t out, size_t groups, const size_t kernel[3], const size_t stride[3],
@@ -103,8 +106,14 @@ std::vector<PreparedCase> Cases() {
                    {3, 4, 1}, false, false, true, 60, 127, true});
   cases.push_back({"convT2d 4->6 groups 2 k3 s2 pad 1", Geometry(2, 4, 6, 2, three, two, one, one, true, zero), 1,
                    {4, 3, 1}, true, true, false, 128, 255, true});
+  // 1-D transposed with two taps or more per phase, groups 1, dilation 1: the windows path reads
+  // the input in place (ConvU8); with groups or a dilation it stays prepared.
   cases.push_back({"convT1d 3->4 k4 s2 pad 1", Geometry(1, 3, 4, 1, four, two, one, one, true, zero), 2, {7, 1, 1},
-                   false, true, false, 128, 255, true});
+                   false, true, false, 128, 255, false, true});
+  cases.push_back({"convT1d 4->6 groups 2 k4 s2 pad 1", Geometry(1, 4, 6, 2, four, two, one, one, true, zero), 2,
+                   {7, 1, 1}, false, true, false, 128, 255, true});
+  cases.push_back({"convT1d 3->4 k4 s3 dilation 2 pad 1", Geometry(1, 3, 4, 1, four, three, two, one, true, zero), 1,
+                   {6, 1, 1}, true, false, false, 128, 255, true});
   cases.push_back({"convT3d 2->3 k(2,3,3) s(1,2,2) pad 1", Geometry(3, 2, 3, 1, k233, s122, one, one, true, zero), 1,
                    {2, 3, 3}, true, false, false, 128, 255, true});
   // Phases that no tap reaches (kernel below the stride; an even dilation of stride 2): the per-call path.
@@ -134,7 +143,10 @@ QK_TEST(kIsa, "conv/prepared-run/bytes") {
     const ConvGeometry& g = c.g;
     size_t count = 0;
     ConvWeightCount(g, &count);
-    const std::vector<int8_t> w = RandomQuantized<int8_t>(rng, count);
+    std::vector<int8_t> w = RandomQuantized<int8_t>(rng, count);
+    if (c.safe_pairs) {
+      for (int8_t& v : w) v = static_cast<int8_t>(v / 2);
+    }
     const size_t nq = c.per_channel ? g.out_channels : 1;
     std::vector<double> scales(nq);
     std::vector<int32_t> zero_points(nq, 0);

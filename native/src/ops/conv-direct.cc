@@ -91,78 +91,106 @@ namespace {
 // Output pixels per task of the direct 1-D path.
 constexpr size_t kRowsPerTask = 256;
 
-}  // namespace
-
-void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& s, const uint8_t* x, int32_t x_zero_point,
-                     uint8_t* y) {
-  const PackedGemm& p = *stage.pack;
-  const size_t k = s.taps * s.channels, kpad = p.kpad(), image = s.in_w * s.channels;
-  // Outputs [first, last) read their window straight from x: every tap inside the input (where
-  // every padding mode reads the coordinate itself) and kpad bytes from the window's start
-  // inside the image.
-  const size_t span = std::max(k, kpad);
-  size_t first = s.out_w, last = 0;
+// The outputs [first, last) of a pass that read their window straight from x: every tap inside
+// the input (where every padding mode reads the coordinate itself) and kpad bytes from the
+// window's start inside the image (first >= last when there are none).
+void DirectRange(const Conv1dDirectPass& pass, size_t* first, size_t* last) {
+  const Conv1dDirectShape& s = pass.shape;
+  const size_t span = std::max(s.taps * s.channels, pass.stage.pack->kpad()), image = s.in_w * s.channels;
+  *first = s.out_w;
+  *last = 0;
   for (size_t o = 0; o < s.out_w; ++o) {
-    const long start = static_cast<long>(o * s.stride) - static_cast<long>(s.pad);
+    const long start = static_cast<long>(o * s.stride) - s.pad;
     if (start >= 0 && static_cast<size_t>(start) * s.channels + span <= image) {
-      first = std::min(first, o);
-      last = o + 1;
+      *first = std::min(*first, o);
+      *last = o + 1;
     }
   }
-  const size_t chunks = (s.out_w + kRowsPerTask - 1) / kRowsPerTask;
-  const double task_ns = static_cast<double>(std::min(s.out_w, kRowsPerTask) * k * s.out_channels) / kMacsPerNs;
-  ParallelFor(s.batch * chunks, task_ns, [&](size_t task) {
-    const size_t n = task / chunks, o0 = task % chunks * kRowsPerTask, o1 = std::min(s.out_w, o0 + kRowsPerTask);
-    const uint8_t* xi = x + n * image;
-    uint8_t* yi = y + n * s.out_w * s.out_channels;
-    thread_local std::vector<int32_t> terms;
-    thread_local std::vector<uint8_t> panel;
-    terms.resize(o1 - o0);
-    // Direct rows: window sums from per-pixel channel sums (each input pixel summed once).
-    const size_t a = std::min(o1, std::max(o0, first)), b = std::max(a, std::min(o1, last));
-    if (a < b && !stage.row_terms) std::fill(terms.begin() + (a - o0), terms.begin() + (b - o0), 0);
-    if (a < b && stage.row_terms) {
-      const size_t p0 = a * s.stride - s.pad, p1 = (b - 1) * s.stride - s.pad + s.taps;
-      thread_local std::vector<uint32_t> prefix;
-      prefix.assign(p1 - p0 + 1, 0);
-      for (size_t q = p0; q < p1; ++q) {
-        uint32_t sum = 0;
-        const uint8_t* pixel = xi + q * s.channels;
-        for (size_t c = 0; c < s.channels; ++c) sum += pixel[c];
-        prefix[q - p0 + 1] = prefix[q - p0] + sum;
-      }
-      for (size_t o = a; o < b; ++o) {
-        const size_t start = o * s.stride - s.pad - p0;
-        const uint32_t sum = prefix[start + s.taps] - prefix[start];
-        terms[o - o0] = static_cast<int32_t>(static_cast<uint32_t>(k) * static_cast<uint32_t>(x_zero_point) - sum);
-      }
+}
+
+// Outputs [o0, o1) of image n of one pass.
+void RunConv1dDirectTask(const Conv1dDirectPass& pass, size_t first, size_t last, size_t n, size_t o0, size_t o1,
+                         const uint8_t* x, int32_t x_zero_point, uint8_t* y) {
+  const ConvGemmStage& stage = pass.stage;
+  const Conv1dDirectShape& s = pass.shape;
+  const PackedGemm& p = *stage.pack;
+  const size_t k = s.taps * s.channels;
+  const uint8_t* xi = x + n * s.in_w * s.channels;
+  // Output o of this pass is pixel out_first + o * out_step of its image.
+  uint8_t* yi = y + (n * s.out_image + s.out_first) * s.out_channels;
+  const size_t ldy = s.out_step * s.out_channels;
+  // The window of output o starts at input pixel o * stride - pad (non-negative for the direct rows).
+  const auto window = [&](size_t o) { return static_cast<size_t>(static_cast<long>(o * s.stride) - s.pad); };
+  thread_local std::vector<int32_t> terms;
+  thread_local std::vector<uint8_t> panel;
+  terms.resize(o1 - o0);
+  // Direct rows: window sums from per-pixel channel sums (each input pixel summed once).
+  const size_t a = std::min(o1, std::max(o0, first)), b = std::max(a, std::min(o1, last));
+  if (a < b && !stage.row_terms) std::fill(terms.begin() + (a - o0), terms.begin() + (b - o0), 0);
+  if (a < b && stage.row_terms) {
+    const size_t p0 = window(a), p1 = window(b - 1) + s.taps;
+    thread_local std::vector<uint32_t> prefix;
+    prefix.assign(p1 - p0 + 1, 0);
+    for (size_t q = p0; q < p1; ++q) {
+      uint32_t sum = 0;
+      const uint8_t* pixel = xi + q * s.channels;
+      for (size_t c = 0; c < s.channels; ++c) sum += pixel[c];
+      prefix[q - p0 + 1] = prefix[q - p0] + sum;
     }
-    if (a < b) {
-      RunGemmTiles(stage, b - a, xi + (a * s.stride - s.pad) * s.channels, s.stride * s.channels, terms.data() + (a - o0),
-                   yi + a * s.out_channels, s.out_channels);
+    for (size_t o = a; o < b; ++o) {
+      const size_t start = window(o) - p0;
+      const uint32_t sum = prefix[start + s.taps] - prefix[start];
+      terms[o - o0] = static_cast<int32_t>(static_cast<uint32_t>(k) * static_cast<uint32_t>(x_zero_point) - sum);
     }
-    // The edges: gathered rows (x_zp for padding), zero past k.
-    auto gather = [&](size_t g0, size_t g1) {
-      if (g0 >= g1) return;
-      const size_t row_bytes = p.a_row_bytes();
-      panel.assign((g1 - g0) * row_bytes, 0);
-      for (size_t o = g0; o < g1; ++o) {
-        uint8_t* row = panel.data() + (o - g0) * row_bytes;
-        for (size_t t = 0; t < s.taps; ++t) {
-          const long coordinate = s.map(static_cast<long>(o * s.stride + t) - static_cast<long>(s.pad));
-          if (coordinate >= 0) {
-            std::memcpy(row + t * s.channels, xi + static_cast<size_t>(coordinate) * s.channels, s.channels);
-          } else {
-            std::memset(row + t * s.channels, x_zero_point, s.channels);
-          }
+  }
+  if (a < b) {
+    RunGemmTiles(stage, b - a, xi + window(a) * s.channels, s.stride * s.channels, terms.data() + (a - o0),
+                 yi + a * ldy, ldy);
+  }
+  // The edges: gathered rows (x_zp for padding), zero past k.
+  auto gather = [&](size_t g0, size_t g1) {
+    if (g0 >= g1) return;
+    const size_t row_bytes = p.a_row_bytes();
+    panel.assign((g1 - g0) * row_bytes, 0);
+    for (size_t o = g0; o < g1; ++o) {
+      uint8_t* row = panel.data() + (o - g0) * row_bytes;
+      for (size_t t = 0; t < s.taps; ++t) {
+        const long coordinate = s.map(static_cast<long>(o * s.stride + t) - s.pad);
+        if (coordinate >= 0) {
+          std::memcpy(row + t * s.channels, xi + static_cast<size_t>(coordinate) * s.channels, s.channels);
+        } else {
+          std::memset(row + t * s.channels, x_zero_point, s.channels);
         }
-        terms[o - o0] = stage.row_terms ? GemmRowTerm(row, k, x_zero_point) : 0;
       }
-      RunGemmTiles(stage, g1 - g0, panel.data(), row_bytes, terms.data() + (g0 - o0), yi + g0 * s.out_channels,
-                   s.out_channels);
-    };
-    gather(o0, a);
-    gather(b, o1);
+      terms[o - o0] = stage.row_terms ? GemmRowTerm(row, k, x_zero_point) : 0;
+    }
+    RunGemmTiles(stage, g1 - g0, panel.data(), row_bytes, terms.data() + (g0 - o0), yi + g0 * ldy, ldy);
+  };
+  gather(o0, a);
+  gather(b, o1);
+}
+
+}  // namespace
+
+void RunConv1dDirect(const std::vector<Conv1dDirectPass>& passes, const uint8_t* x, int32_t x_zero_point, uint8_t* y) {
+  // Tasks [task_begin[i], task_begin[i + 1]) are pass i's: image-major chunks of kRowsPerTask outputs.
+  std::vector<size_t> task_begin(passes.size() + 1, 0), first(passes.size()), last(passes.size());
+  double task_ns = 0;
+  for (size_t i = 0; i < passes.size(); ++i) {
+    const Conv1dDirectShape& s = passes[i].shape;
+    DirectRange(passes[i], &first[i], &last[i]);
+    const size_t chunks = (s.out_w + kRowsPerTask - 1) / kRowsPerTask;
+    task_begin[i + 1] = task_begin[i] + s.batch * chunks;
+    task_ns = std::max(task_ns, static_cast<double>(std::min(s.out_w, kRowsPerTask) * s.taps * s.channels *
+                                                    s.out_channels) / kMacsPerNs);
+  }
+  ParallelFor(task_begin.back(), task_ns, [&](size_t task) {
+    const size_t i = static_cast<size_t>(std::upper_bound(task_begin.begin(), task_begin.end(), task) -
+                                         task_begin.begin()) - 1;
+    const Conv1dDirectShape& s = passes[i].shape;
+    const size_t chunks = (s.out_w + kRowsPerTask - 1) / kRowsPerTask, local = task - task_begin[i];
+    const size_t n = local / chunks, o0 = local % chunks * kRowsPerTask, o1 = std::min(s.out_w, o0 + kRowsPerTask);
+    RunConv1dDirectTask(passes[i], first[i], last[i], n, o0, o1, x, x_zero_point, y);
   });
 }
 

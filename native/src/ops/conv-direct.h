@@ -58,15 +58,26 @@ void RunIgemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* const* a
 int32_t GemmRowTerm(const uint8_t* row, size_t k, int32_t a_zero_point);
 
 // A 1-D convolution (groups 1, dilation 1, channels_last) through stage's uint8-A pack:
-// x [batch][in_w][channels], y [batch][out_w][out_channels]. map(p) is the input coordinate the
-// padded coordinate p (from -pad) reads under the padding mode, -1 for zero padding; it is
-// called for the edge outputs only. Outputs whose window lies inside the input (and kpad bytes
+// x [batch][in_w][channels], y [batch][out_image][out_channels]. Output o's window starts at input
+// pixel o * stride - pad (pad < 0: output 0's window starts inside the input, as a transposed
+// conv's phase's may under a large padding) and goes to output pixel out_first + o * out_step. map(p) is the
+// input coordinate the padded coordinate p reads under the padding mode, -1 for zero padding; it
+// is called for the edge outputs only. Outputs whose window lies inside the input (and kpad bytes
 // from its start stay inside the image) read x directly; the others are gathered into a panel.
 struct Conv1dDirectShape {
-  size_t batch, in_w, out_w, channels, out_channels, taps, stride, pad;
+  size_t batch, in_w, out_w, channels, out_channels, taps, stride;
+  long pad;
+  size_t out_image, out_first = 0, out_step = 1;
   std::function<long(long)> map;
 };
-void RunConv1dDirect(const ConvGemmStage& stage, const Conv1dDirectShape& shape, const uint8_t* x, int32_t x_zero_point,
-                     uint8_t* y);
+// One GEMM of RunConv1dDirect: an ordinary convolution is one pass; a transposed one is a pass per
+// stride phase (each an ordinary convolution of stride 1, its taps in reverse, conv.cc).
+struct Conv1dDirectPass {
+  ConvGemmStage stage;
+  Conv1dDirectShape shape;
+};
+// Runs the passes (same batch, in_w and channels) with one split over the threads: tasks of up
+// to 256 outputs of one pass and image, so that a transposed conv's phases share the threads.
+void RunConv1dDirect(const std::vector<Conv1dDirectPass>& passes, const uint8_t* x, int32_t x_zero_point, uint8_t* y);
 
 }  // namespace qk

@@ -487,28 +487,52 @@ Status RunPointwise(ConvCall& call) {
   return Status::Ok();
 }
 
-// A 1-D convolution with groups 1 and dilation 1 whose pack reads uint8 rows: the windows of
-// the input are the GEMM's rows (ops/conv-direct.h), no im2col. False: not applicable.
+// A 1-D convolution the windows path (RunConv1dWindows) is for: groups 1, dilation 1, and when
+// transposed a kernel at least the stride (every stride phase has taps).
+bool Conv1dWindowsGeometry(const ConvGeometry& g) {
+  return g.dims == 1 && g.groups == 1 && g.dilation[0] == 1 && (!g.transposed || g.kernel[0] >= g.stride[0]);
+}
+
+// A 1-D convolution of Conv1dWindowsGeometry whose packs read uint8 rows: the windows of the input
+// are the GEMM's rows (ops/conv-direct.h), no im2col. A transposed one runs each stride phase so:
+// the phase's taps, listed from the last kernel index down (PlanPhases), read consecutive input
+// pixels, and its next output reads them one pixel further on, so a phase is an ordinary
+// convolution of stride 1 whose outputs are every stride-th output pixel. False: not applicable.
 bool RunConv1dWindows(const ConvCall& call) {
   const ConvGeometry& g = call.w->geometry;
   const ConvPacked& packed = *call.w->packed;
-  if (g.dims != 1 || g.transposed || g.groups != 1 || g.dilation[0] != 1 || packed.phases.size() != 1) return false;
-  const ConvPhase& phase = packed.phases[0];
-  ConvGemmStage stage;
-  if (phase.k == 0 || !DirectStage(call, *phase.gemm[0], 0, &stage)) return false;
-  Conv1dDirectShape shape;
-  shape.batch = call.batch;
-  shape.in_w = call.s.in[2];
-  shape.out_w = call.s.out[2];
-  shape.channels = g.in_channels;
-  shape.out_channels = g.out_channels;
-  shape.taps = g.kernel[0];
-  shape.stride = g.stride[0];
-  shape.pad = g.pad_before[0];
-  const long in_w = static_cast<long>(call.s.in[2]);
+  if (!Conv1dWindowsGeometry(g) || packed.depthwise || (!g.transposed && packed.phases.size() != 1)) return false;
+  const Shape3& s = call.s;
+  const long in_w = static_cast<long>(s.in[2]);
   const ConvPaddingMode mode = g.padding_mode;
-  shape.map = [in_w, mode](long p) { return static_cast<long>(PaddedSource(p, in_w, mode)); };
-  RunConv1dDirect(stage, shape, call.x, call.x_zp, call.y);
+  std::vector<Conv1dDirectPass> passes(packed.phases.size());
+  for (size_t i = 0; i < passes.size(); ++i) {
+    const ConvPhase& phase = packed.phases[i];
+    if (phase.k == 0 || !DirectStage(call, *phase.gemm[0], 0, &passes[i].stage)) return false;
+    Conv1dDirectShape& shape = passes[i].shape;
+    shape.batch = call.batch;
+    shape.in_w = s.in[2];
+    shape.channels = g.in_channels;
+    shape.out_channels = g.out_channels;
+    shape.taps = phase.taps[2].size();
+    shape.out_image = s.out[2];
+    shape.map = [in_w, mode](long p) { return static_cast<long>(PaddedSource(p, in_w, mode)); };
+    if (!g.transposed) {
+      shape.out_w = s.out[2];
+      shape.stride = s.stride[2];
+      shape.pad = static_cast<long>(s.pad[2]);
+      continue;
+    }
+    // The phase's outputs: o = first + u * stride for u < out_w; output u's window starts where
+    // the first tap of output first reads, plus u.
+    const size_t stride = s.stride[2], first = (phase.residue[2] + stride - s.pad[2] % stride) % stride;
+    shape.out_w = first < s.out[2] ? (s.out[2] - first + stride - 1) / stride : 0;
+    shape.stride = 1;
+    shape.pad = -RawCoordinate(g, s, 2, first, phase.taps[2][0]);
+    shape.out_first = first;
+    shape.out_step = stride;
+  }
+  RunConv1dDirect(passes, call.x, call.x_zp, call.y);
   return true;
 }
 
@@ -996,6 +1020,10 @@ std::vector<ConvPhase> PlanPhases(const ConvGeometry& g) {
             // the taps with k * dilation = o + pad (mod stride).
             if (!g.transposed || (k * dilation[d]) % stride[d] == r[d]) phase.taps[d].push_back(k);
           }
+          // Transposed: from the last kernel index down, so that the taps read increasing input
+          // coordinates (consecutive ones with dilation 1): the K order of the windows path
+          // (RunConv1dWindows) and of whole-run copies in RunPhase. Any order gives the same sums.
+          if (g.transposed) std::reverse(phase.taps[d].begin(), phase.taps[d].end());
           taps *= phase.taps[d].size();
         }
         phase.k = taps * (g.in_channels / g.groups);
@@ -1062,10 +1090,10 @@ void PlanIndirectRuns(const ConvGeometry& g, ConvPhase* phase) {
   if (IsPointwise(g) || phase->k == 0) return;
   // 1-D, groups 1, dilation 1: the windows path (RunConv1dWindows) takes these wherever the
   // indirect kernel would, so no second pack.
-  if (!g.transposed && g.dims == 1 && g.groups == 1 && g.dilation[0] == 1) return;
+  if (!g.transposed && Conv1dWindowsGeometry(g)) return;
   const size_t icg = g.in_channels / g.groups, kw = g.kernel[g.dims - 1];
-  // A transposed phase's W taps read decreasing input pixels (and skip kernel indices): one run
-  // per tap (the prepared run's indirection, PrepareConvRun; the per-call path gathers them).
+  // A transposed phase's W taps skip kernel indices (their runs are not a W line of the kernel):
+  // one run per tap (the prepared run's indirection, PrepareConvRun; the per-call path gathers them).
   phase->lines = !g.transposed && g.groups == 1 && g.dilation[g.dims - 1] == 1 && kw > 1;
   phase->segment_len = phase->lines ? kw * icg : icg;
   phase->segments = phase->k / phase->segment_len;
@@ -1400,7 +1428,16 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
   QK_RETURN_IF_ERROR(CheckActivationZeroPoint(y_zero_point, "zeroPoint"));
   // The paths ConvU8 gives these shapes read the input in place already (depthwise, 1x1, 1-D windows).
   if (batch == 0 || w.packed->depthwise || IsPointwise(g)) return Status::Ok();
-  if (!g.transposed && g.dims == 1 && g.groups == 1 && g.dilation[0] == 1) return Status::Ok();
+  if (!g.transposed && Conv1dWindowsGeometry(g)) return Status::Ok();
+  // So does a transposed one with a kernel above the stride where every phase's pack reads uint8
+  // rows (the windows, phase by phase): in place, overlapping GEMM rows instead of a pointer per
+  // run, and the phases' tasks in one split over the threads. Kernel == stride (one tap per
+  // phase) keeps the stacked run below, one GEMM for all the phases.
+  if (g.transposed && Conv1dWindowsGeometry(g) && g.kernel[0] > g.stride[0] &&
+      std::all_of(w.packed->phases.begin(), w.packed->phases.end(),
+                  [](const ConvPhase& phase) { return DirectGemmPack(*phase.gemm[0]) != nullptr; })) {
+    return Status::Ok();
+  }
   ConvCall call;
   SetStageFields(&call, w, x_scale, x_zero_point, y_scale, y_zero_point, relu, engine);
   call.s = ToShape3(g, in_spatial, out_spatial);

@@ -8,8 +8,9 @@
 //     scratch, then QGemmU8 on the block (K order: kernel taps d,h,w then input channel);
 //   - transposed: decomposed into stride phases: the outputs o with (o + pad_before) % stride
 //     == r only see the taps k with (r - k * dilation) % stride == 0, so each phase is an
-//     ordinary (gathering) implicit GEMM with its own weights; every output element is
-//     computed by one task, with no scatter-add.
+//     ordinary (gathering) implicit GEMM with its own weights (1-D, dilation 1: an ordinary
+//     1-D convolution of stride 1 on the windows path); every output element is computed by
+//     one task, with no scatter-add.
 //   - prepared (PrepareConvRun, for ConvOp and the eager cache): the indirection into a padded
 //     copy of the input built once per shape, so a small conv's run only runs (doc/conv.md, path 8).
 // Non-zero padding modes map padded coordinates to input coordinates (reflect, replicate,
