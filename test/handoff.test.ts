@@ -206,6 +206,30 @@ test('a stream whose outputs are fed back donated copies no input and allocates 
   expect(after.reused + after.allocated - copies.reused - copies.allocated).toBe(0);
 });
 
+test('globals replaced after loading: the handoffs keep the structuredClone of load time, a short ArrayBuffer is refused (no write past it)', () => {
+  const got = runNodeJson<{ seen: number; same: boolean; message: string; after: number }>(`
+    const q = require('.');
+    const real = { structuredClone, ArrayBuffer };
+    let seen = 0;
+    globalThis.structuredClone = (value, options) => { seen++; return real.structuredClone(value, options); };
+    const m = new q.nnq.Conv2d(4, 4, 1);
+    const x = q.makePerTensorQuantizedTensor(new Uint8Array(4 * 64).fill(9), [1, 4, 8, 8], 0.05, 3, 'quint8');
+    const want = Array.from(m.forward(x).intRepr());
+    (async () => {
+      const y = await m.forwardAsync(q.donate(q.makePerTensorQuantizedTensor(new Uint8Array(4 * 64).fill(9), [1, 4, 8, 8], 0.05, 3, 'quint8')));
+      q.recycle(y);
+      const same = Array.from((await m.forwardAsync(x)).intRepr()).every((v, i) => v === want[i]);
+      // Outputs over 16 MiB are made by the global constructor, so that a failed allocation is a RangeError.
+      globalThis.ArrayBuffer = function () { return new real.ArrayBuffer(8); };
+      let message = '';
+      try { new q.nnq.Quantize(0.1, 0, 'quint8').forward(q.tensor(new Float32Array(17 << 20))); } catch (e) { message = e.message; }
+      globalThis.ArrayBuffer = real.ArrayBuffer;
+      const after = new q.nnq.Quantize(0.1, 0, 'quint8').forward(q.tensor(new Float32Array(17 << 20))).data.length;
+      console.log(JSON.stringify({ seen, same, message, after }));
+    })();`);
+  expect(got).toEqual({ seen: 0, same: true, message: expect.stringMatching(/did not make an ArrayBuffer of the requested length/), after: 17 << 20 });
+});
+
 test('a worker terminated with donated and recycled work in flight exits cleanly, six rounds', () => {
   const got = runNodeJson<{ rounds: number; same: boolean }>(`
     const { Worker } = require('worker_threads');

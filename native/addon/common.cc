@@ -239,12 +239,19 @@ Output NewOutput(Napi::Env env, napi_typedarray_type type, size_t length) {
   } else if (out.bytes <= kDirectAllocationBytes) {
     buffer = Napi::ArrayBuffer::New(env, out.bytes);
   } else {
+    Napi::Value constructor = env.Global().Get("ArrayBuffer");
+    if (!constructor.IsFunction()) throw Napi::Error::New(env, "qkernels: globalThis.ArrayBuffer is not a function");
+    Napi::Value made;
     try {
-      Napi::Function constructor = env.Global().Get("ArrayBuffer").As<Napi::Function>();
-      buffer = constructor.New({Napi::Number::New(env, static_cast<double>(out.bytes))}).As<Napi::ArrayBuffer>();
+      made = constructor.As<Napi::Function>().New({Napi::Number::New(env, static_cast<double>(out.bytes))});
     } catch (const Napi::Error&) {
       ThrowRange(env, "output that fits in memory (" + std::to_string(out.bytes) + " bytes could not be allocated)", "output length", requested);
     }
+    // The global may have been replaced: the op writes out.bytes, so take nothing shorter.
+    if (!made.IsArrayBuffer() || made.As<Napi::ArrayBuffer>().ByteLength() != out.bytes) {
+      throw Napi::Error::New(env, "qkernels: globalThis.ArrayBuffer did not make an ArrayBuffer of the requested length");
+    }
+    buffer = made.As<Napi::ArrayBuffer>();
   }
   out.data = buffer.Data();
   napi_value array;

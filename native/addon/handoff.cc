@@ -34,6 +34,9 @@ struct EnvHandoffs {
   std::vector<napi_ref> donated;  // weak: a donated tensor the caller drops is collected
   std::vector<Pooled> pool;       // oldest first
   std::vector<napi_ref> taken;    // weak, oldest first: donated buffers detached by a take
+  // structuredClone as it was when the addon loaded (strong): the transfers below call this one,
+  // so code that replaces the global later cannot see, or keep, the memory being handed over.
+  napi_ref clone = nullptr;
   size_t pool_bytes = 0;
   double taken_count = 0, recycled = 0, reused = 0, returned = 0;
 };
@@ -69,6 +72,7 @@ void OnEnvCleanup(void* arg) {
   for (napi_ref ref : slot->donated) napi_delete_reference(slot->env, ref);
   for (const Pooled& entry : slot->pool) napi_delete_reference(slot->env, entry.ref);
   for (napi_ref ref : slot->taken) napi_delete_reference(slot->env, ref);
+  if (slot->clone != nullptr) napi_delete_reference(slot->env, slot->clone);
   *slot = EnvHandoffs();
 }
 
@@ -99,13 +103,16 @@ void Trim(EnvHandoffs* slot) {
 // structuredClone(buffer, { transfer: [buffer] }): the memory moves to the returned ArrayBuffer,
 // `buffer` (and every view of it) is detached. Throws the JS error as a Napi::Error.
 Napi::ArrayBuffer Transfer(Napi::Env env, Napi::ArrayBuffer buffer) {
-  Napi::Value clone = env.Global().Get("structuredClone");
-  if (!clone.IsFunction()) throw Napi::Error::New(env, "qkernels: this runtime has no structuredClone, which handoffs need");
+  EnvHandoffs* slot = Find(env);
+  napi_value clone = nullptr;
+  if (slot == nullptr || slot->clone == nullptr || napi_get_reference_value(env, slot->clone, &clone) != napi_ok || clone == nullptr) {
+    throw Napi::Error::New(env, "qkernels: this runtime had no structuredClone when qkernels loaded, which handoffs need");
+  }
   Napi::Array list = Napi::Array::New(env, 1);
   list.Set(uint32_t{0}, buffer);
   Napi::Object options = Napi::Object::New(env);
   options.Set("transfer", list);
-  Napi::Value moved = clone.As<Napi::Function>().Call({buffer, options});
+  Napi::Value moved = Napi::Function(env, clone).Call({buffer, options});
   if (!moved.IsArrayBuffer()) throw Napi::Error::New(env, "qkernels: structuredClone did not return an ArrayBuffer");
   return moved.As<Napi::ArrayBuffer>();
 }
@@ -313,6 +320,13 @@ void ReturnBorrowed(napi_env env, std::vector<napi_ref>* borrowed) {
 }
 
 void RegisterHandoffOps(Napi::Env env, Napi::Object exports) {
+  // Captured now, at load: see EnvHandoffs::clone. (An application that replaces structuredClone
+  // before it loads qkernels is outside what the binding can defend: doc/reliability.md.)
+  EnvHandoffs& slot = ForEnv(env);
+  Napi::Value clone = env.Global().Get("structuredClone");
+  if (clone.IsFunction() && slot.clone == nullptr) {
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_reference(env, clone, 1, &slot.clone));
+  }
   exports.Set("donate", Napi::Function::New(env, Donate, "donate"));
   exports.Set("recycle", Napi::Function::New(env, Recycle, "recycle"));
   exports.Set("handoffStats", Napi::Function::New(env, HandoffStats, "handoffStats"));
