@@ -241,9 +241,8 @@ bool IsDonatedStorage(napi_env env, napi_value view, napi_value* buffer) {
   return true;
 }
 
-void TakeDonated(Napi::Env env, PreparedOp* op) {
-  EnvHandoffs* slot = Find(env);
-  if (slot == nullptr || op->donated.empty()) return;
+// TakeDonated's loop: transfers each donated buffer the op reads and keeps the new one alive.
+static void TakeEach(napi_env env, EnvHandoffs* slot, PreparedOp* op) {
   for (napi_value value : op->donated) {
     // Unregister it first: whatever happens below, it is no longer waiting.
     const size_t index = IndexOf(env, slot->donated, value);
@@ -276,6 +275,17 @@ void TakeDonated(Napi::Env env, PreparedOp* op) {
   op->donated.clear();
 }
 
+void TakeDonated(Napi::Env env, PreparedOp* op) {
+  EnvHandoffs* slot = Find(env);
+  if (slot == nullptr || op->donated.empty()) return;
+  try {
+    TakeEach(env, slot, op);
+  } catch (...) {
+    ReturnBorrowed(env, &op->borrowed);  // the op is not queued: what was taken goes to the pool
+    throw;
+  }
+}
+
 bool WasTaken(napi_env env, napi_value arraybuffer) {
   EnvHandoffs* slot = Find(env);
   return slot != nullptr && IndexOf(env, slot->taken, arraybuffer) < slot->taken.size();
@@ -301,7 +311,11 @@ napi_value TakeRecycled(napi_env env, size_t bytes) {
 }
 
 void ReturnBorrowed(napi_env env, std::vector<napi_ref>* borrowed) {
+  if (borrowed->empty()) return;
   EnvHandoffs* slot = Find(env);
+  // Its own scope: called from a completion after the caller's scope has closed.
+  napi_handle_scope scope = nullptr;
+  const bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
   for (napi_ref ref : *borrowed) {
     napi_value buffer = nullptr;
     void* data = nullptr;
@@ -317,6 +331,7 @@ void ReturnBorrowed(napi_env env, std::vector<napi_ref>* borrowed) {
     }
   }
   borrowed->clear();
+  if (scoped) napi_close_handle_scope(env, scope);
 }
 
 void RegisterHandoffOps(Napi::Env env, Napi::Object exports) {
