@@ -30,6 +30,23 @@ inline uint64_t FullWord(size_t word, size_t group_in) {
   return bits >= 64 ? ~uint64_t{0} : ((uint64_t{1} << bits) - 1);
 }
 
+// Copies n words of a tap row (4 to a few dozen): inlined 32-byte moves, where a memcpy call
+// per tap row cost more than the copy itself (three calls per output position of a 3x3 conv).
+inline void CopyWords(uint64_t* dst, const uint64_t* src, size_t n) {
+  size_t k = 0;
+  for (; k + 4 <= n; k += 4) std::memcpy(dst + k, src + k, 4 * sizeof(uint64_t));
+  for (; k < n; ++k) dst[k] = src[k];
+}
+
+// Where torch's tap t (row-major over the kernel, x fastest) sits in the K order of the packed
+// words: x outermost, then z and y, then the channel words. For a 1-D kernel that is torch's
+// order; for 2-D and 3-D it makes the words of one output position, over an input line's
+// entries that each hold every (z, y) tap of one x (BinaryConv's line windows), one run.
+inline size_t KOrderTap(const size_t k3[3], size_t t) {
+  const size_t kx = t % k3[2], zy = t / k3[2];
+  return kx * (k3[0] * k3[1]) + zy;
+}
+
 // Spatial sizes padded to 3 dims (leading 1s) so one loop nest serves 1-D, 2-D and 3-D.
 struct Dims3 {
   size_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, p[3] = {0, 0, 0};
@@ -120,6 +137,8 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
     return Status::RangeError(Expected("at most " + std::to_string(kXnorMaxWords * 64) + " bits per dot product",
                                        "kernelSize * inChannels / groups", std::to_string(bw->k_bits)));
   }
+  size_t k3[3] = {1, 1, 1};
+  for (int d = 0; d < g.dims; ++d) k3[3 - g.dims + d] = g.kernel[d];
   const size_t blocks = (bw->group_out + kXnorNR - 1) / kXnorNR;
   bw->packed.assign(g.groups * blocks * bw->kw * kXnorNR, 0);
   bw->tap_sums.assign(g.out_channels * bw->taps, 0);
@@ -136,10 +155,11 @@ Status CreateBinaryConvWeights(const ConvGeometry& g, const float* w, size_t w_l
               Expected("+1 or -1 (a binarized weight)", "weight[" + std::to_string(index) + "]", std::to_string(v)));
         }
         bw->tap_sums[o * bw->taps + t] += v < 0 ? -1 : 1;
-        // K order: tap, then the group's channel words (the im2col rows' order).
+        // K order: tap (KOrderTap), then the group's channel words (the im2col rows' order).
         if (v < 0) {
-          block[(t * bw->group_words + c / 64) * kXnorNR + ol % kXnorNR] |= uint64_t{1} << (c % 64);
-          bw->rows[o * bw->kw + t * bw->group_words + c / 64] |= uint64_t{1} << (c % 64);
+          const size_t k = KOrderTap(k3, t) * bw->group_words + c / 64;
+          block[k * kXnorNR + ol % kXnorNR] |= uint64_t{1} << (c % 64);
+          bw->rows[o * bw->kw + k] |= uint64_t{1} << (c % 64);
         }
       }
     }
@@ -199,6 +219,14 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
   // already contiguous words in the packed input, in K order: the tiles read them in place
   // (row r + 1 starts stride positions after row r), only the edge rows are copied.
   const bool direct_rows = g.groups == 1 && out3[0] == 1 && out3[1] == 1 && k3[0] == 1 && k3[1] == 1 && d3[2] == 1;
+  // Line windows (2-D and 3-D, x dilation 1, pads of -1, so no row needs its padded taps):
+  // instead of im2col, each output line (fixed z, y) of a task gets a buffer of entries, entry e
+  // holding every (z, y) tap's words at input x = x0 + e. Output x's K words (KOrderTap's
+  // order) are then the run of kx entries from x * sx, read in place, and the rows of a tile
+  // on one line are sx entries apart. Each input word is copied kz * ky times instead of
+  // kz * ky * kx times, and pads are written per entry rather than tested per tap and row.
+  const bool line_windows = g.dims > 1 && d3[2] == 1 && !corrected;
+  const size_t entry_words = k3[0] * k3[1] * w.group_words;
   const size_t tasks_per_image = (out_positions + kPositionsPerTask - 1) / kPositionsPerTask;
   // Where output channel o's bit goes in a position's words of the next layer (no division per element).
   std::vector<uint32_t> next_word(out.bits ? g.out_channels : 0);
@@ -213,15 +241,25 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
     const size_t n = task / tasks_per_image;
     const size_t p0 = (task % tasks_per_image) * kPositionsPerTask;
     const size_t rows = out_positions - p0 < kPositionsPerTask ? out_positions - p0 : kPositionsPerTask;
-    std::vector<uint64_t> patches(rows * w.kw);
-    std::vector<int32_t> counts(rows * w.group_out);
+    // Scratch that is never read before it is written is left uninitialized: zeroing the
+    // patches and the counts (82 KB a task on a 256-channel 3x3 layer) cost about 3% of a call.
+    // The counts serve only tiles that are not sign tiles (or float output), so most bits-out
+    // calls never allocate them.
+    const std::unique_ptr<uint64_t[]> patches(new uint64_t[rows * w.kw]);
+    // Line windows: lines of count rows take (count - 1) * sx + kx entries each.
+    const size_t lines = line_windows ? (rows + out3[2] - 1) / out3[2] + 1 : 0;
+    const std::unique_ptr<uint64_t[]> windows(
+        line_windows ? new uint64_t[(rows * s3[2] + lines * k3[2]) * entry_words] : nullptr);
+    const uint64_t* line_row[kPositionsPerTask];  // line windows: where row r's K words start
+    const bool all_sign_tiles = sign_tiles && !corrected;
+    const std::unique_ptr<int32_t[]> counts(all_sign_tiles ? nullptr : new int32_t[rows * w.group_out]);
     std::vector<uint32_t> padded(corrected ? rows * w.taps : 0);  // per row: its padded taps
     std::vector<uint32_t> padded_count(rows, 0);
     constexpr size_t max_tiles = (kPositionsPerTask + kXnorMR - 1) / kXnorMR;
     const uint64_t* tile_a[max_tiles];
     size_t tile_lda[max_tiles];
     bool tile_sign[max_tiles];
-    std::vector<float> values(w.group_out);
+    std::vector<float> values(all_sign_tiles ? 0 : w.group_out);
     std::vector<uint64_t> lanes(out.floats ? (rows + kXnorNR - 1) / kXnorNR * kXnorNR * w.kw : 0);  // transposed tiles' positions
     const uint64_t* image = x_bits + n * in_positions * in_row;
     // Bits are ORed into zeroed words, except where the sign tiles write every byte: no
@@ -235,31 +273,79 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
       *start = first;
       return direct_rows && first >= 0 && first + static_cast<int64_t>(k3[2]) <= static_cast<int64_t>(in3[2]);
     };
+    // Row r's K words when they are not copied into the patches: in the input (direct rows) or
+    // in a line's windows; nullptr for a row of the patches.
+    auto in_place = [&](size_t r) -> const uint64_t* {
+      if (line_windows) return line_row[r];
+      int64_t start = 0;
+      return direct_start(r, &start) ? image + static_cast<size_t>(start) * in_row : nullptr;
+    };
+    const size_t in_place_stride = s3[2] * (line_windows ? entry_words : in_row);
+    auto build_line_windows = [&](size_t grp) {
+      uint64_t* buffer = windows.get();
+      for (size_t r = 0; r < rows;) {
+        const size_t line = (p0 + r) / out3[2], ox = (p0 + r) % out3[2];
+        const size_t count = out3[2] - ox < rows - r ? out3[2] - ox : rows - r;
+        const size_t entries = (count - 1) * s3[2] + k3[2];
+        const size_t oz = line / out3[1], oy = line % out3[1];
+        const int64_t x0 = static_cast<int64_t>(ox * s3[2]) - static_cast<int64_t>(p3[2]);
+        for (size_t e = 0; e < entries; ++e) {
+          const int64_t ix = x0 + static_cast<int64_t>(e);
+          uint64_t* words = buffer + e * entry_words;
+          for (size_t kz = 0; kz < k3[0]; ++kz) {
+            const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
+            for (size_t ky = 0; ky < k3[1]; ++ky, words += w.group_words) {
+              const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
+              if (iz < 0 || iy < 0 || ix < 0 || iz >= static_cast<int64_t>(in3[0]) ||
+                  iy >= static_cast<int64_t>(in3[1]) || ix >= static_cast<int64_t>(in3[2])) {
+                for (size_t k = 0; k < w.group_words; ++k) words[k] = FullWord(k, w.group_in);  // a pad: -1
+              } else {
+                const size_t q = (static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] +
+                                 static_cast<size_t>(ix);
+                CopyWords(words, image + q * in_row + grp * w.group_words, w.group_words);
+              }
+            }
+          }
+        }
+        for (size_t i = 0; i < count; ++i) line_row[r + i] = buffer + i * in_place_stride;
+        buffer += entries * entry_words;
+        r += count;
+      }
+    };
     for (size_t grp = 0; grp < g.groups; ++grp) {
-      // im2col of the block: row r = the taps' words of output position p0 + r, in K order.
-      for (size_t r = 0; r < rows; ++r) {
-        const size_t p = p0 + r;
-        const size_t oz = p / (out3[1] * out3[2]), oy = (p / out3[2]) % out3[1], ox = p % out3[2];
+      if (line_windows) build_line_windows(grp);
+      // Otherwise im2col of the block: row r = the taps' words of output position p0 + r, in K order.
+      // The output coordinates advance with r (no divisions per row).
+      size_t oz = p0 / (out3[1] * out3[2]), oy = (p0 / out3[2]) % out3[1], ox = p0 % out3[2];
+      auto next_position = [&] {
+        if (++ox < out3[2]) return;
+        ox = 0;
+        if (++oy < out3[1]) return;
+        oy = 0;
+        ++oz;
+      };
+      for (size_t r = 0; r < rows && !line_windows; ++r, next_position()) {
         int64_t start = 0;
         if (direct_start(r, &start)) continue;  // read in place below (no pads either)
-        uint64_t* dst = patches.data() + r * w.kw;
+        uint64_t* dst = patches.get() + r * w.kw;
         size_t t = 0, npad = 0;
         for (size_t kz = 0; kz < k3[0]; ++kz) {
           const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
           for (size_t ky = 0; ky < k3[1]; ++ky) {
             const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
             const int64_t ix0 = static_cast<int64_t>(ox * s3[2]) - static_cast<int64_t>(p3[2]);
-            if (g.groups == 1 && d3[2] == 1 && iz >= 0 && iy >= 0 && ix0 >= 0 && iz < static_cast<int64_t>(in3[0]) &&
+            if (g.groups == 1 && d3[2] == 1 && k3[0] * k3[1] == 1 && iz >= 0 && iy >= 0 && ix0 >= 0 && iz < static_cast<int64_t>(in3[0]) &&
                 iy < static_cast<int64_t>(in3[1]) && ix0 + static_cast<int64_t>(k3[2]) <= static_cast<int64_t>(in3[2])) {
-              // A whole row of taps inside the input, one group: its words are contiguous there.
+              // A 1-D row of taps inside the input, one group: its words are contiguous there
+              // and in K order.
               const size_t q = (static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] + static_cast<size_t>(ix0);
-              std::memcpy(dst + t * w.group_words, image + q * in_row, k3[2] * in_row * sizeof(uint64_t));
+              CopyWords(dst + t * w.group_words, image + q * in_row, k3[2] * in_row);
               t += k3[2];
               continue;
             }
             for (size_t kx = 0; kx < k3[2]; ++kx, ++t) {
               const int64_t ix = static_cast<int64_t>(ox * s3[2] + kx * d3[2]) - static_cast<int64_t>(p3[2]);
-              uint64_t* words = dst + t * w.group_words;
+              uint64_t* words = dst + KOrderTap(k3, t) * w.group_words;
               if (iz < 0 || iy < 0 || ix < 0 || iz >= static_cast<int64_t>(in3[0]) ||
                   iy >= static_cast<int64_t>(in3[1]) || ix >= static_cast<int64_t>(in3[2])) {
                 // A pad: -1 in every channel; the correction below replaces it by pad_value.
@@ -269,7 +355,7 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
               } else {
                 const size_t q = (static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] +
                                  static_cast<size_t>(ix);
-                std::memcpy(words, image + q * in_row + grp * w.group_words, w.group_words * sizeof(uint64_t));
+                CopyWords(words, image + q * in_row + grp * w.group_words, w.group_words);
               }
             }
           }
@@ -283,20 +369,19 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
         // positions that converts to floats with one contiguous loop.
         const size_t pblocks = (rows + kXnorNR - 1) / kXnorNR;
         for (size_t r = 0; r < pblocks * kXnorNR; ++r) {
-          int64_t start = 0;
-          const uint64_t* src = r >= rows ? nullptr : direct_start(r, &start) ? image + static_cast<size_t>(start) * in_row
-                                                                               : patches.data() + r * w.kw;
+          const uint64_t* src = r < rows ? in_place(r) : nullptr;
+          if (r < rows && src == nullptr) src = patches.get() + r * w.kw;
           uint64_t* dst = lanes.data() + (r / kXnorNR) * w.kw * kXnorNR + r % kXnorNR;
           for (size_t k = 0; k < w.kw; ++k) dst[k * kXnorNR] = src ? src[k] : 0;  // lanes past rows: zeros, never stored
         }
         for (size_t ol = 0; ol < w.group_out; ol += kXnorMR) {
           const size_t mr = w.group_out - ol < kXnorMR ? w.group_out - ol : kXnorMR;
           gemm(mr, rows, w.kw, w.rows.data() + (grp * w.group_out + ol) * w.kw, w.kw, lanes.data(),
-               counts.data() + ol * rows, rows);
+               counts.get() + ol * rows, rows);
         }
         for (size_t ol = 0; ol < w.group_out; ++ol) {
           const size_t o = grp * w.group_out + ol;
-          const int32_t* run = counts.data() + ol * rows;
+          const int32_t* run = counts.get() + ol * rows;
           float* y = out.floats + (n * g.out_channels + o) * out_positions + p0;
           if (w.bias.empty()) {
             for (size_t r = 0; r < rows; ++r) y[r] = static_cast<float>(k_bits - 2 * run[r]);
@@ -322,7 +407,7 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
       // through the precomputed word/mask.
       auto finish_row = [&](size_t r) {
         const size_t p = p0 + r;
-        const int32_t* row_counts = counts.data() + r * w.group_out;
+        const int32_t* row_counts = counts.get() + r * w.group_out;
         for (size_t ol = 0; ol < w.group_out; ++ol) values[ol] = static_cast<float>(k_bits - 2 * row_counts[ol]);
         if (corrected && padded_count[r] != 0) {
           for (size_t ol = 0; ol < w.group_out; ++ol) {
@@ -351,24 +436,24 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
       const size_t tiles = (rows + kXnorMR - 1) / kXnorMR;
       for (size_t tile = 0; tile < tiles; ++tile) {
         const size_t r = tile * kXnorMR, mr = rows - r < kXnorMR ? rows - r : kXnorMR;
-        int64_t start = 0, last = 0;
-        tile_a[tile] = patches.data() + r * w.kw;
+        tile_a[tile] = patches.get() + r * w.kw;
         tile_lda[tile] = w.kw;
-        if (direct_start(r, &start) && direct_start(r + mr - 1, &last)) {
-          tile_a[tile] = image + static_cast<size_t>(start) * in_row;
-          tile_lda[tile] = s3[2] * in_row;
+        const uint64_t* first = in_place(r);
+        bool uniform = first != nullptr;  // every row in place, in_place_stride apart (one line of windows)
+        for (size_t i = 1; i < mr && uniform; ++i) uniform = in_place(r + i) == first + i * in_place_stride;
+        if (uniform) {
+          tile_a[tile] = first;
+          tile_lda[tile] = in_place_stride;
         } else {
-          for (size_t i = 0; i < mr; ++i) {  // a tile mixing in-place and edge rows: copy the others too
-            if (direct_start(r + i, &start)) {
-              std::memcpy(patches.data() + (r + i) * w.kw, image + static_cast<size_t>(start) * in_row, w.kw * sizeof(uint64_t));
-            }
+          for (size_t i = 0; i < mr; ++i) {  // a tile mixing in-place rows with others or across lines: copy them
+            if (const uint64_t* src = in_place(r + i)) std::memcpy(patches.get() + (r + i) * w.kw, src, w.kw * sizeof(uint64_t));
           }
         }
         bool plain = true;  // no row of the tile needs the pad correction
         for (size_t i = 0; i < mr && corrected; ++i) plain = plain && padded_count[r + i] == 0;
         tile_sign[tile] = sign_tiles && plain;
         if (!tile_sign[tile]) {
-          gemm(mr, w.group_out, w.kw, tile_a[tile], tile_lda[tile], group_weights, counts.data() + r * w.group_out, w.group_out);
+          gemm(mr, w.group_out, w.kw, tile_a[tile], tile_lda[tile], group_weights, counts.get() + r * w.group_out, w.group_out);
           for (size_t i = 0; i < mr; ++i) finish_row(r + i);
         }
       }
