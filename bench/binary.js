@@ -1,6 +1,9 @@
 // bench section "binary": bitorch's binary conv1d/conv2d on the XNOR-popcount kernels vs qkernels' int8 conv and torch's float conv, one thread.
 //
 //   node bench/binary.js [--quick] [--min-time S]      (also run by npm run bench)
+//   node bench/binary.js --bits                        forwardBits alone, 7 samples of 0.12 s
+//                                                      per shape (min and median): for comparing
+//                                                      two builds (QKERNELS_ADDON) in the same minutes
 // Rows, per shape (binary-network sizes: 256 channels, 3-tap / 3x3 kernels):
 //   binary bits->bits   QConvNd.forwardBits on a BitTensor: activations stay packed between layers
 //   binary float->float QConvNd.forward on floats: sign + pack, XNOR conv, float out (bitorch's API)
@@ -20,6 +23,7 @@ const { PYTHON, pythonProblem } = require('./peers/torch');
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
+const bitsOnly = argv.includes('--bits');
 const minTimeArg = argv.find((a) => a.startsWith('--min-time'));
 const minTime = quick ? 0.02 : minTimeArg ? Number(minTimeArg.split('=')[1] ?? argv[argv.indexOf(minTimeArg) + 1]) : 0.3;
 
@@ -39,6 +43,12 @@ function randomSigns(n, seed) {
 /** Median of 3 timed runs (seconds per call) on the process CPU clock: single-threaded work on a shared machine. */
 function time(fn) {
   return median([0, 1, 2].map(() => timeSync(fn, minTime, { clock: 'cpu' })));
+}
+
+/** --bits: 7 shorter runs, so that the minimum shows the build and the median the load. */
+function timeSpread(fn) {
+  const runs = Array.from({ length: 7 }, () => timeSync(fn, 0.12, { clock: 'cpu' }));
+  return { min: Math.min(...runs), median: median(runs) };
 }
 
 function torchTimes() {
@@ -63,7 +73,7 @@ function main() {
   console.log('## binary layers (bitorch) vs int8 conv vs torch float conv, 1 thread');
   console.log(`cpu: ${(os.cpus()[0] || {}).model}; qkernels isa ${info.isa}; features ${info.features.join(' ')}`);
   console.log(`load average: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} (${os.cpus().length} CPUs)`);
-  const torch = torchTimes();
+  const torch = bitsOnly ? { error: 'not run (--bits)' } : torchTimes();
   const rows = [];
   for (const s of SHAPES) {
     const kernel = Array(s.dims).fill(s.kernel);
@@ -74,6 +84,11 @@ function main() {
     const layer = new Layer(s.cin, s.cout, kernel, { padding: s.padding });
     layer.setWeight(w);
     const bits = bitorch.pack(x);
+    if (bitsOnly) {
+      const spread = timeSpread(() => layer.forwardBits(bits));
+      rows.push([s.id, `${fmt(spread.min * 1e6)} µs`, `${fmt(spread.median * 1e6)} µs`]);
+      continue;
+    }
     const tBits = time(() => layer.forwardBits(bits));
     const tFloat = time(() => layer.forward(x));
     const tFloatRecycled = time(() => recycle(layer.forward(x)));
@@ -91,6 +106,11 @@ function main() {
     rows.push([s.id, `${fmt(tBits * 1e6)} µs`, `${fmt(tFloat * 1e6)} µs`, `${fmt(tFloatRecycled * 1e6)} µs`, `${fmt(tInt8 * 1e6)} µs`,
                `${fmt(tInt8Recycled * 1e6)} µs`, torch.times ? `${fmt(tTorch * 1e6)} µs` : 'n/a',
                fmtRatio(tInt8 / tBits), fmtRatio(tInt8 / tFloat), fmtRatio(tInt8Recycled / tFloatRecycled), fmtRatio(tTorch / tBits), fmtRatio(tTorch / tFloat)]);
+  }
+  if (bitsOnly) {
+    printTable(['shape', 'bits->bits min', 'bits->bits median'], rows);
+    console.log(`  load average after: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+    return;
   }
   printTable(['shape', 'binary bits->bits', 'binary float->float', '... recycled', 'int8 conv', '... recycled', 'torch float conv',
               'int8/bits', 'int8/float-layer', '(both recycled)', 'torch/bits', 'torch/float-layer'], rows);

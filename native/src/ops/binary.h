@@ -49,6 +49,9 @@ struct BinaryConvWeights {
   size_t group_words = 0;      // BinaryGroupWords(in_channels, groups)
   size_t kw = 0;               // words per output position: taps * group_words
   size_t k_bits = 0;           // taps * group_in: the K of the dot products
+  // K order of both: the x tap outermost, then the (z, y) taps, then the group's channel words
+  // (ops/binary.cc KOrderTap; torch's tap order for 1-D), so that 2-D and 3-D rows are runs of
+  // the line windows' entries.
   std::vector<uint64_t> packed;   // per group: ceil(group_out / 8) blocks of ukernels/binary/binary.h's layout
   std::vector<uint64_t> rows;     // [out][kw]: the same words as plain rows (the float output's tiles, whose rows are channels)
   std::vector<int32_t> tap_sums;  // [out][tap]: sum over the tap's channels of w (the pad correction)
