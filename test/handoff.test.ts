@@ -1,5 +1,5 @@
 // Zero-copy handoffs (lib/handoff.ts, native/addon/handoff.h): donated inputs are read in place and detached when taken, recycled buffers become later outputs, results stay forward's bits, bad storage is a TypeError, a terminated worker with donated work in flight stays clean.
-import { donate, jit, makePerTensorQuantizedTensor, nnq, QTensor, recycle, tensor } from '..';
+import { donate, jit, makePerTensorQuantizedTensor, nnq, QTensor, qF, recycle, tensor } from '..';
 import type { HandoffStats } from '../lib/native';
 import { expectExact } from './helpers/compare';
 import { random3x3Conv, randomBytes } from './helpers/linear-conv';
@@ -117,6 +117,11 @@ describe('donate', () => {
     expect(() => add.add(y, d)).toThrow(/donated and an earlier async op took it/);
     expect(() => m.forward(d)).toThrow(/donated and an earlier async op took it/);
     expectValidationError(() => m.forward(d), 'TypeError', 'x.data', 'sync read of a taken tensor');
+    // inplace=True writes back into the input, whose memory the async op took.
+    const r = donate(input());
+    await expect(qF.reluAsync(r, { inplace: true })).rejects.toThrow(/donated and an earlier async op took it/);
+    const s = donate(input());
+    expect(qF.relu(s, { inplace: true })).toBe(s); // sync: not taken, written in place
   });
 
   test('storage that cannot be handed over is a TypeError naming tensor, and stays attached', () => {

@@ -114,6 +114,8 @@ export function planLookup(request: LookupRequest): OpPlan<QTensor> {
  * result's layout, as an in-place torch op on such a tensor would write it), and the input returned.
  */
 export function writeBack(input: QTensor, result: QTensor): QTensor {
+  // An async inplace op given a donated tensor took its memory (lib/handoff.ts): say so, not V8's "detached".
+  validate.attached(input.data, 'input');
   if (!isContiguousAs(input.shape, input.strides, suggestMemoryFormat(result.shape, result.strides)) ||
       input.qScale() !== result.qScale() || input.qZeroPoint() !== result.qZeroPoint()) {
     throw validate.invalidRange('QTensor dense in its memory format (inplace writes the result into its storage)', 'input', input);
