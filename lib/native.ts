@@ -21,11 +21,6 @@ export interface NativeBackendInfo {
   envQuantizedEngineError: string;
 }
 
-/**
- * The binding's functions (native/addon/addon.cc). dtype is the numeric code of qk::QDType:
- * quint8 0, qint8 1, qint32 2, quint4x2 3. Per-channel data is described by a ChannelLayout:
- * `outer` blocks of `channels` runs of `inner` contiguous elements.
- */
 /** native/addon/handoff.cc HandoffStats: counts since the env started. */
 export interface HandoffStats {
   pooledBuffers: number;
@@ -39,6 +34,11 @@ export interface HandoffStats {
   maxPoolBuffers: number;
 }
 
+/**
+ * The binding's functions (native/addon/addon.cc). dtype is the numeric code of qk::QDType:
+ * quint8 0, qint8 1, qint32 2, quint4x2 3. Per-channel data is described by a ChannelLayout:
+ * `outer` blocks of `channels` runs of `inner` contiguous elements.
+ */
 export interface NativeAddon {
   readonly interfaceVersion: number;
   backendInfo(): NativeBackendInfo;

@@ -326,7 +326,6 @@ export function typedArrayKind<K extends TypedArrayName>(value: unknown, kinds: 
   return kinds.find((kind) => typedArrayTests[kind](value));
 }
 
-/** A typed array of one of the given kinds whose buffer is still attached. */
 /**
  * The ArrayBuffers of donated tensors (lib/handoff.ts). Once an async op has taken one it is
  * detached, and a later read of it is explained (native/addon/common.cc says the same).
@@ -342,6 +341,7 @@ function attachedKind(kind: string, array: ArrayBufferView): string {
   return `${kind} with an attached (not transferred) buffer`;
 }
 
+/** A typed array of one of the given kinds whose buffer is still attached. */
 export function typedArray<K extends TypedArrayName>(
   value: unknown,
   parameter: string,

@@ -13,6 +13,8 @@
 //   list, ArrayBuffer.prototype.transfer), and N-API cannot pin a backing store: reading a
 //   caller's buffer off the JS thread could read freed memory. Their output is a fresh
 //   ArrayBuffer no JS code can reach until the Promise resolves, so it is written in place.
+//   The one exception to the copy, donated inputs (addon/handoff.h), are transferred by the
+//   binding first, so no JS code can reach them either while they are read.
 
 
 #include "addon/common.h"

@@ -187,12 +187,14 @@ View ArgTypedArray(const Napi::CallbackInfo& info, size_t index, napi_typedarray
   if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) plain = false;
   bool detached = false;
   if (plain && napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok) detached = false;
-  if (detached && WasTaken(env, buffer)) {
-    ThrowType(env, std::string(TypedArrayName(expected)) + " with an attached buffer (this one was donated and an earlier async op took it: " +
-              "donate() hands a tensor to the one async op that reads it first, so donate only what is read once, such as a traced module's input)",
-              parameter, info[index]);
+  if (detached) {
+    // lib/validate.ts attachedKind says the same for the checks made in JS.
+    const char* what = WasTaken(env, buffer)
+        ? " with an attached buffer (this one was donated and an earlier async op took it: donate() hands a tensor to the one "
+          "async op that reads it first, so donate only what is read once, such as a traced module's input)"
+        : " with an attached (not transferred) buffer";
+    ThrowType(env, std::string(TypedArrayName(expected)) + what, parameter, info[index]);
   }
-  if (detached) ThrowType(env, std::string(TypedArrayName(expected)) + " with an attached (not transferred) buffer", parameter, info[index]);
   View view;
   view.data = data;
   view.length = length;
@@ -303,22 +305,16 @@ Output NewQuantizedOutput(Napi::Env env, QDType dtype, size_t numel, OutputWrite
 // ---- prepared ops, run now or on the pool ----------------------------------------------------
 
 // Reads a typed-array input of an op. Sync ops read the caller's memory in place; async
-// ops read a copy the op owns (see the rule at the top of this file). The returned View
-// points at whichever memory `compute` must use.
+// ops read a copy the op owns (see the rule at the top of this file), or a donated buffer in
+// place, which RunAsync then takes (addon/handoff.h). The returned View points at whichever
+// memory `compute` must use.
 View ArgInput(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type expected, const char* parameter,
               PreparedOp* op) {
   View view = ArgTypedArray(info, index, expected, parameter);
-  napi_value donated = nullptr;
   if (view.copy) {
     op->snapshots.push_back(std::move(view.copy));  // shared memory: already a private copy
-  } else if (op->snapshot_inputs && DonationScope::Active() && IsDonatedStorage(info.Env(), view.holder, &donated)) {
+  } else if (op->snapshot_inputs && DonationScope::Active() && NoteDonatedInput(info.Env(), view.holder, &op->donated)) {
     // Read in place: RunAsync transfers the buffer before any JS code runs again.
-    bool listed = false;
-    for (size_t i = 0; i < kMaxArguments && i < op->donated.size(); ++i) {
-      bool same = false;
-      if (napi_strict_equals(info.Env(), op->donated[i], donated, &same) == napi_ok && same) listed = true;
-    }
-    if (!listed) op->donated.push_back(donated);
   } else if (op->snapshot_inputs) {
     // A pooled buffer, not zero-filled: the copy overwrites all of it.
     Snapshot copy = CopyArgument(info.Env(), view, parameter);

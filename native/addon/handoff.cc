@@ -1,6 +1,7 @@
 // Zero-copy handoffs of tensor memory: donated inputs read in place by async ops, recycled buffers reused by outputs (see handoff.h).
 #include "addon/handoff.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
@@ -54,15 +55,17 @@ EnvHandoffs* Find(napi_env env) {
   return nullptr;
 }
 
+// Whether `a` and `b` are one JS value.
+bool Same(napi_env env, napi_value a, napi_value b) {
+  bool same = false;
+  return napi_strict_equals(env, a, b, &same) == napi_ok && same;
+}
+
 // The index in `refs` of the live reference to `value`, or refs.size().
 size_t IndexOf(napi_env env, const std::vector<napi_ref>& refs, napi_value value) {
   for (size_t i = 0; i < refs.size(); ++i) {
     napi_value held = nullptr;
-    bool same = false;
-    if (napi_get_reference_value(env, refs[i], &held) == napi_ok && held != nullptr &&
-        napi_strict_equals(env, held, value, &same) == napi_ok && same) {
-      return i;
-    }
+    if (napi_get_reference_value(env, refs[i], &held) == napi_ok && held != nullptr && Same(env, held, value)) return i;
   }
   return refs.size();
 }
@@ -98,6 +101,13 @@ void Trim(EnvHandoffs* slot) {
   }
   slot->pool.erase(slot->pool.begin(), slot->pool.begin() + static_cast<std::ptrdiff_t>(drop));
   slot->pool_bytes = bytes;
+}
+
+// Adds a transferred buffer to the pool, then drops the oldest entries past its bounds.
+void Pool(EnvHandoffs* slot, size_t bytes, napi_ref strong) {
+  slot->pool.push_back(Pooled{bytes, strong});
+  slot->pool_bytes += bytes;
+  Trim(slot);
 }
 
 // structuredClone(buffer, { transfer: [buffer] }): the memory moves to the returned ArrayBuffer,
@@ -197,10 +207,8 @@ Napi::Value Recycle(const Napi::CallbackInfo& info) {
   if (bytes > 0 && bytes <= kPoolBytes) {
     napi_ref strong = nullptr;
     NAPI_THROW_IF_FAILED(env, napi_create_reference(env, moved, 1, &strong), Napi::Value());
-    slot.pool.push_back(Pooled{bytes, strong});
-    slot.pool_bytes += bytes;
     slot.recycled += 1;
-    Trim(&slot);
+    Pool(&slot, bytes, strong);
   }
   return env.Undefined();
 }
@@ -231,13 +239,16 @@ DonationScope::DonationScope() { ++donation_scopes; }
 DonationScope::~DonationScope() { --donation_scopes; }
 bool DonationScope::Active() { return donation_scopes > 0; }
 
-bool IsDonatedStorage(napi_env env, napi_value view, napi_value* buffer) {
+bool NoteDonatedInput(napi_env env, napi_value view, std::vector<napi_value>* donated) {
   EnvHandoffs* slot = Find(env);
   if (slot == nullptr || slot->donated.empty()) return false;
   napi_value arraybuffer = nullptr;
   if (napi_get_typedarray_info(env, view, nullptr, nullptr, nullptr, &arraybuffer, nullptr) != napi_ok) return false;
   if (IndexOf(env, slot->donated, arraybuffer) == slot->donated.size()) return false;
-  *buffer = arraybuffer;
+  // Taken once per op: a second transfer of the same buffer would fail.
+  if (std::none_of(donated->begin(), donated->end(), [&](napi_value seen) { return Same(env, seen, arraybuffer); })) {
+    donated->push_back(arraybuffer);
+  }
   return true;
 }
 
@@ -322,10 +333,8 @@ void ReturnBorrowed(napi_env env, std::vector<napi_ref>* borrowed) {
     size_t bytes = 0;
     if (slot != nullptr && napi_get_reference_value(env, ref, &buffer) == napi_ok && buffer != nullptr &&
         napi_get_arraybuffer_info(env, buffer, &data, &bytes) == napi_ok && bytes > 0 && bytes <= kPoolBytes) {
-      slot->pool.push_back(Pooled{bytes, ref});
-      slot->pool_bytes += bytes;
       slot->returned += 1;
-      Trim(slot);
+      Pool(slot, bytes, ref);
     } else {
       napi_delete_reference(env, ref);
     }

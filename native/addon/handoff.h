@@ -42,9 +42,9 @@ class DonationScope {
   static bool Active();
 };
 
-// Whether the typed array `view` is over a donated buffer of `env` not yet taken (JS thread);
-// sets `*buffer` to that buffer when it is.
-bool IsDonatedStorage(napi_env env, napi_value view, napi_value* buffer);
+// Whether the typed array `view` is over a donated buffer of `env` not yet taken (JS thread); when
+// it is, that buffer is added to `donated` (an op's list: once, however many inputs view it).
+bool NoteDonatedInput(napi_env env, napi_value view, std::vector<napi_value>* donated);
 
 // After an async op's arguments are all checked: transfers every donated buffer it reads
 // (op->donated) and keeps the new buffers alive in op->borrowed (strong references). Throws a
