@@ -143,7 +143,7 @@ void RegisterDwconvTests(const char* name, Isa isa, DwconvU8Fn* kernel, DwconvRo
   RegisterTest(Mode::kIsa, std::string("conv/ukernel/") + name, [=](Context& ctx) {
     if (!Applies(ctx, isa)) return;
     Random rng(0x5EED0000u + static_cast<uint64_t>(isa));
-    const size_t kTaps[] = {1, 2, 3, 5, 9, 25, 27};
+    const size_t kTaps[] = {1, 2, 3, 5, 9, 25, 27, 81};  // 81: past the 32 weight pairs kept on the stack
     for (size_t channels = 1; channels <= 2 * 32 + 7; ++channels) {
       for (size_t taps : kTaps) {
         const int64_t pick = rng.Int(0, 3);

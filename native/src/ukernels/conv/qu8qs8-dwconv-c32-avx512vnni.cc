@@ -17,6 +17,8 @@
 #endif
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "ukernels/ukernels.h"
 
 namespace qk {
@@ -33,6 +35,20 @@ inline __m512i Requantize(__m512i acc, __m512 bias_term, __m512 multiplier, __m5
   __m512 t = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc), bias_term), multiplier);
   t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);  // maxps(t, lo) gives lo for NaN
   return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(t, y_zp_f)), y_zp);
+}
+
+// Requantize for full blocks, whose results leave through the saturating packs (negative -> 0):
+// kLean drops the max with lo, because there every t < lo ends at 0 anyway (the caller checked
+// that the clamped value lo ends at 0, and the rounding is monotone; NaN converts to INT_MIN,
+// so 0 too), and the add of y_zp_f, which is +0.0 there (t + 0.0 only turns -0.0 into +0.0,
+// which convert to the same 0). Two of the eight operations per 16 outputs.
+template <bool kLean>
+inline __m512i RequantizeFull(__m512i acc, __m512 bias_term, __m512 multiplier, __m512 lo, __m512 hi, __m512 y_zp_f,
+                              __m512i y_zp) {
+  if (!kLean) return Requantize(acc, bias_term, multiplier, lo, hi, y_zp_f, y_zp);
+  // minps returns its second operand when either is NaN: hi first, so NaN stays NaN (-> 0).
+  const __m512 t = _mm512_min_ps(hi, _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc), bias_term), multiplier));
+  return _mm512_add_epi32(_mm512_cvtps_epi32(t), y_zp);
 }
 
 // Requantize, stored to the lanes of k.
@@ -100,14 +116,20 @@ inline __m512 LoHalves(__m512 a, __m512 b) { return _mm512_shuffle_f32x4(a, b, 0
 inline __m512 HiHalves(__m512 a, __m512 b) { return _mm512_shuffle_f32x4(a, b, 0xEE); }
 
 // A full 32-channel block: pairs from ymm unpacks, lanes permuted as LoHalves / HiHalves.
-template <size_t kTaps, typename Src>
+// Kernels with more taps than the unrolled ones permute their weights once per block into this
+// many pairs on the stack (a 5x5 kernel's 13 pairs); permuting them per pixel instead cost two
+// lane shuffles per pair and pixel on the shuffle pipes the pair unpacks already load.
+constexpr size_t kStackPairs = 32;
+
+template <size_t kTaps, bool kLean, typename Src>
 void FullBlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const Src& input, const int16_t* w,
                      const Block& b, __m512 lo, __m512 hi, __m512 y_zp_f, __m512i y_zp, uint8_t* y, size_t y_stride) {
   if (kTaps != 0) taps = kTaps;
-  constexpr size_t kPairs = kTaps == 0 ? 1 : (kTaps + 1) / 2;
+  constexpr size_t kPairs = kTaps == 0 ? kStackPairs : (kTaps + 1) / 2;
   __m512i wl[kPairs], wh[kPairs];
-  if (kTaps != 0) {
-    for (size_t q = 0; q < kPairs; ++q) {
+  const bool stacked = kTaps != 0 || (taps + 1) / 2 <= kStackPairs;
+  if (stacked) {
+    for (size_t q = 0; q < (taps + 1) / 2; ++q) {
       const __m512i a = _mm512_loadu_si512(w + q * padded * 2), bb = _mm512_loadu_si512(w + q * padded * 2 + 32);
       wl[q] = LoHalves(a, bb);
       wh[q] = HiHalves(a, bb);
@@ -127,7 +149,7 @@ void FullBlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const 
       const __m512i pl = _mm512_cvtepu8_epi16(_mm256_unpacklo_epi8(xa, xb));
       const __m512i ph = _mm512_cvtepu8_epi16(_mm256_unpackhi_epi8(xa, xb));
       __m512i wa, wb;
-      if (kTaps != 0) {
+      if (stacked) {
         wa = wl[t / 2];
         wb = wh[t / 2];
       } else {
@@ -138,14 +160,26 @@ void FullBlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const 
       acc_l = _mm512_dpwssd_epi32(acc_l, pl, wa);
       acc_h = _mm512_dpwssd_epi32(acc_h, ph, wb);
     }
-    const __m512i il = Requantize(acc_l, bias_l, mult_l, lo, hi, y_zp_f, y_zp);
-    const __m512i ih = Requantize(acc_h, bias_h, mult_h, lo, hi, y_zp_f, y_zp);
+    const __m512i il = RequantizeFull<kLean>(acc_l, bias_l, mult_l, lo, hi, y_zp_f, y_zp);
+    const __m512i ih = RequantizeFull<kLean>(acc_h, bias_h, mult_h, lo, hi, y_zp_f, y_zp);
     // The int32 results lie in [0, 255], so the saturating packs are exact. packus_epi32 then
     // packus_epi16 leave, per 128-bit lane, the dwords (lo lane, hi lane) = channels (0-3, 8-11),
     // (4-7, 12-15), (16-19, 24-27), (20-23, 28-31); vpermd puts them back in order.
     const __m512i words = _mm512_packus_epi32(il, ih);
     const __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(words, words));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + p * y_stride + c), _mm512_castsi512_si256(bytes));
+  }
+}
+
+// A full block at its tap count (3, 5 and 9 unrolled).
+template <bool kLean, typename Src>
+void FullBlock(size_t c, size_t padded, size_t taps, size_t pixels, const Src& input, const int16_t* w, const Block& b,
+               __m512 lo, __m512 hi, __m512 y_zp_f, __m512i y_zp, uint8_t* y, size_t y_stride) {
+  switch (taps) {
+    case 3: FullBlockPixels<3, kLean>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    case 5: FullBlockPixels<5, kLean>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    case 9: FullBlockPixels<9, kLean>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    default: FullBlockPixels<0, kLean>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
   }
 }
 
@@ -160,6 +194,11 @@ void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const in
   const __m512 lo = _mm512_set1_ps(params->lo), hi = _mm512_set1_ps(params->hi);
   const __m512i y_zp = _mm512_set1_epi32(params->y_zero_point);
   const __m512 y_zp_f = _mm512_set1_ps(params->y_zero_point_f);
+  // RequantizeFull's lean form applies when y_zp_f is 0 and the clamped value lo ends at 0 (the
+  // same fp32 add and round-to-nearest-even conversion as the vector code).
+  const float lo_at_zp = params->lo + params->y_zero_point_f;  // |lo| <= 255: nearbyint is exact
+  const bool lean =
+      params->y_zero_point_f == 0.0f && static_cast<int32_t>(std::nearbyint(lo_at_zp)) + params->y_zero_point == 0;
   for (size_t c = 0; c < channels; c += 32) {
     const size_t n = channels - c < 32 ? channels - c : 32;
     Block b;
@@ -182,11 +221,10 @@ void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const in
     b.bias1 = _mm512_maskz_loadu_ps(b.k1, params->bias_term + c + 16);
     b.mult1 = _mm512_maskz_loadu_ps(b.k1, params->multiplier + c + 16);
     if (n == 32) {
-      switch (taps) {
-        case 3: FullBlockPixels<3>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
-        case 5: FullBlockPixels<5>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
-        case 9: FullBlockPixels<9>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
-        default: FullBlockPixels<0>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+      if (lean) {
+        FullBlock<true>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride);
+      } else {
+        FullBlock<false>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride);
       }
       continue;
     }
