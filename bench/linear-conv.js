@@ -424,6 +424,29 @@ function printTargets(run, throughput, large) {
   log();
 }
 
+/**
+ * What the ratio goals ask of each ordinary conv in shares of the best level's measured peak: a
+ * goal that needs more than about 95% of the peak (the best large GEMMs here reach 90-94%,
+ * before any convolution-specific work) is the instruction limit, not a margin to find.
+ */
+function printPeakNeeds(run, throughput) {
+  const peak = run.peakOf(run.bestIsa);
+  const plain = throughput.filter((e) => e.shape.kind === 'conv' && !e.shape.id.startsWith('stem_') && !isDepthwise(e.shape));
+  if (!plain.length || !Number.isFinite(peak)) return;
+  log(`What the conv goals ask, as a share of the ${run.bestIsa} peak measured above (${fmt(peak)} GOPS):`);
+  printTable(
+    ['shape', 'best peer', 'qk', 'goal', 'goal needs'],
+    plain.map((e) => {
+      const best = run.bestPeer(e);
+      const goal = e.shape.dims === 1 ? 1.1 : 1.05;
+      const share = (g) => fmtPercent(g / peak);
+      return [e.shape.label, best ? `${fmt(best.g)} (${share(best.g)})` : '-', share(run.gopsOf(e, `qk:${run.bestIsa}`)),
+        `${goal}x best peer`, best ? share(goal * best.g) : '-'];
+    }),
+  );
+  log();
+}
+
 function printLayouts(layoutNotes) {
   log('Layouts: torch gets channels-last inputs (NHWC / NDHWC; for 1-D an N-L-C buffer viewed as N-C-L); so does qkernels');
   log('unless contiguous measured faster (listed below); onnxruntime NC[D][H]W (ONNX\'s only layout; its NHWC transformer');
@@ -503,6 +526,7 @@ async function main() {
   }
   printDepthwise(run, throughput, streamingBandwidth(quick));
   printTargets(run, throughput, large);
+  printPeakNeeds(run, throughput);
   printLayouts(layoutNotes);
   if (notes.list.length) {
     log('Notes:');
