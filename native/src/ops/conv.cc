@@ -47,6 +47,7 @@ struct ConvPhase {
 struct ConvPacked {
   bool depthwise = false;
   std::vector<int16_t> dw_weights;  // ukernels/conv/conv.h's layout
+  std::vector<int8_t> dw_quads;     // its quads layout when every w16 fits int8, else empty
   std::vector<ConvPhase> phases;    // implicit GEMM (also the 1x1 direct GEMM: one phase, one tap)
   // A transposed convolution whose kernel equals its stride (dilation 1; an upsampling layer):
   // each phase has one tap, and every phase reads output o's input pixel floor((o + pad) / stride),
@@ -321,6 +322,7 @@ void RunDepthwise(ConvCall& call) {
   padding.assign(channels, static_cast<uint8_t>(call.x_zp));
   DwconvU8Params params;
   params.x_zero_point = call.x_zp;
+  params.quads = packed.dw_quads.empty() ? nullptr : packed.dw_quads.data();
   params.bias_int = call.bias_int;
   params.bias_term = call.bias_term;
   params.multiplier = call.multiplier;
@@ -1175,6 +1177,31 @@ std::vector<int16_t> PackDepthwise(const ConvGeometry& g, const int8_t* w, const
   return packed;
 }
 
+// The quads layout of the same weights (ukernels/conv/conv.h), or empty when some w - w_zp
+// does not fit int8 or there is no full block of 32 channels.
+std::vector<int8_t> PackDepthwiseQuads(const ConvGeometry& g, const int8_t* w, const std::vector<int32_t>& w_zero_points) {
+  size_t kernel[3];
+  Kernel3(g, kernel);
+  const size_t taps = kernel[0] * kernel[1] * kernel[2], blocks = g.in_channels / kDwconvQuadChannels;
+  const size_t quads = (taps + 3) / 4;
+  std::vector<int8_t> packed(blocks * quads * kDwconvQuadBytes, 0);
+  for (size_t b = 0; b < blocks; ++b) {
+    for (size_t q = 0; q < quads; ++q) {
+      for (size_t v = 0; v < 4; ++v) {
+        for (size_t i = 0; i < 8; ++i) {
+          const size_t c = b * kDwconvQuadChannels + DwconvQuadChannel(v, i);
+          for (size_t j = 0; j < 4 && 4 * q + j < taps; ++j) {
+            const int32_t value = w[c * taps + 4 * q + j] - w_zero_points[c];
+            if (value < -128 || value > 127) return {};
+            packed[(b * quads + q) * kDwconvQuadBytes + (v * 8 + i) * 4 + j] = static_cast<int8_t>(value);
+          }
+        }
+      }
+    }
+  }
+  return packed;
+}
+
 Status CheckQuantScale(float scale, const char* parameter) {
   return CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, [&] { return std::to_string(scale); });
 }
@@ -1908,6 +1935,7 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
   if (IsDepthwise(g)) {
     packed->depthwise = true;
     packed->dw_weights = PackDepthwise(g, w, weights->w_zero_points);
+    packed->dw_quads = PackDepthwiseQuads(g, w, weights->w_zero_points);
   } else {
     packed->phases = PlanPhases(g);
     for (ConvPhase& phase : packed->phases) {
