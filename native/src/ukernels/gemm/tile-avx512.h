@@ -103,9 +103,10 @@ inline __m512i Avx512RequantLean(__m512i acc, __m512 bias_term, __m512 multiplie
 // perf): bias_int is added to the column terms once per tile (int32 adds wrap, so the order is
 // free), w_zp[j] * row_terms[i] only when some w_zp of the block is not 0, one zero-point add,
 // and the bytes packed with vpackusdw / vpackuswb + vpermd into whole-row stores instead of a
-// masked vpmovdb per 16 values. Only columns 0-15 when !kUpper (nc <= 16). Used when every value
-// provably lands in [0, 255] (the packs saturate where vpmovdb truncates; the op's lo / hi and
-// zero points always give that); false otherwise, and the caller stores the general way.
+// masked vpmovdb per 16 values. Only columns 0-15 when !kUpper (nc <= 16). For constants that
+// keep every value in [0, 255] only (the packs saturate where vpmovdb truncates; the op's lo / hi
+// and zero points always do): Avx512FinishStoreTile32U8 checks that and stores the general way
+// otherwise.
 template <size_t M, bool kUpper, Avx512ZeroPointAt kAt>
 inline void Avx512LeanStoreTile32U8(const __m512i (&raw)[8][2], const int32_t* header, const int32_t* row_terms,
                                     size_t nc, uint8_t* y, size_t y_stride, const GemmU8Params* p) {
