@@ -1230,6 +1230,10 @@ struct ConvRun {
     std::vector<uint32_t> pixels;          // [rows][segments]: the padded pixel each run starts at
     std::vector<size_t> line_out;          // transposed: the output pixel of each line's first row
     std::vector<ConvGemmStage> stages[2];  // per group: [0] with the proof (or no twin), [1] without
+    // Gathered rows (PrepareGatherStages): > 0 when the rows' runs are copied into rows of this
+    // many bytes and run by the direct GEMM of gather_stages (per group) instead of the indirect one.
+    size_t gather_kpad = 0;
+    std::vector<ConvGemmStage> gather_stages;
   };
   // Rows [first, end) of one image, phase and group (transposed: lines [first, end)).
   struct Task {
@@ -1272,14 +1276,21 @@ constexpr size_t kRunMaxPaddedBytes = size_t{1} << 20;
 // An ordinary convolution's per-call path reads its input in place, where the prepared run first
 // copies it: past about an L1 of input the copy costs more than the setup it saves (a 32x28x28
 // conv ran 15% slower prepared). Transposed ones stay faster prepared at every size measured (the
-// per-call path gathers each phase's rows): they keep kRunMaxPaddedBytes.
+// per-call path gathers each phase's rows): they keep kRunMaxPaddedBytes. So do ordinary ones
+// with at most kRunFewChannels input channels (the stems): a pixel is a few bytes while
+// the per-call path sets up kh runs per output pixel (a 3->16 3x3 s2 stem on 96x96, 27 KiB of
+// input, ran 25% faster prepared, the 7x7 3->64 15%; doc/conv.md path 8).
 constexpr size_t kRunMaxPaddedBytesConv = size_t{16} << 10;
+constexpr size_t kRunFewChannels = 4;
 // Zero bytes past the padded image: a run reads up to segment_bytes - segment_len (< 4) values
 // past its last one, which meet zero weights.
 constexpr size_t kRunSlack = 16;
 // Transposed lines of at least this many rows are written by the kernel in place (two tiles of
 // the widest MR, 8); shorter ones through a block.
 constexpr size_t kRunLineRows = 16;
+// Rows per piece of a gathered task (ConvRun::Phase::gather_kpad): a 7x7 stem's 64 rows of 148
+// bytes and its 64 columns of weights (the same size) stay in L1 while the tiles run.
+constexpr size_t kGatherRows = 64;
 
 // The phase's row structure along one dim: its outputs and, per output and tap, RawCoordinate.
 struct RawAxis {
@@ -1401,6 +1412,28 @@ bool PrepareRunStages(const std::vector<std::shared_ptr<GemmWeights>>& gemms, co
   return true;
 }
 
+// Gathered rows for an ordinary convolution whose runs waste much of the indirect GEMM's work
+// on their padding to segment_bytes (3-channel stems: the 7x7's 21-byte lines read as 24, K 147
+// padded to 168; the 3x3's 9-byte lines as 12, 27 to 36): when the direct GEMM's k (the runs
+// back to back, rounded up to its KR) is at least an eighth smaller, each task copies its rows'
+// runs into rows of that many bytes (a few 16/32-byte moves per run from the padded image) and
+// runs the uint8-row GEMM on them, which also drops the kernel's pointer per run. Only where the
+// direct pack reads uint8 rows and is exact for any input (avx512vnni, scalar). Leaves
+// ph->gather_kpad 0 otherwise.
+void PrepareGatherStages(const ConvPhase& phase, const ConvCall& call, ConvRun::Phase* ph) {
+  const ConvGeometry& g = call.w->geometry;
+  if (g.transposed || ph->segment_bytes == ph->segment_len || phase.gemm.size() != g.groups) return;
+  const size_t ocg = g.out_channels / g.groups;
+  std::vector<ConvGemmStage> stages(g.groups);
+  for (size_t group = 0; group < g.groups; ++group) {
+    if (!DirectStage(call, *phase.gemm[group], group * ocg, &stages[group])) return;
+    const size_t kpad = stages[group].pack->kpad();
+    if (kpad < phase.k || (ph->segments * ph->segment_bytes - kpad) * 8 < kpad) return;
+  }
+  ph->gather_kpad = stages[0].pack->kpad();
+  ph->gather_stages = std::move(stages);
+}
+
 // The stacked phases' run (ConvPacked::stacked): one GEMM row per padded input pixel, its
 // phases * ocg columns copied to the output pixels they are (those inside the output).
 bool PrepareStackedRun(const ConvWeights& w, const ConvCall& call, const long before[3], ConvRun* run) {
@@ -1515,7 +1548,8 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
   run->block_epilogue = !g.transposed && g.groups == 1;
   // Every output pixel is a row with at least one run, and the padded copy holds the input: shapes
   // past either bound are known too large before any table is built.
-  const size_t max_padded_bytes = g.transposed ? kRunMaxPaddedBytes : kRunMaxPaddedBytesConv;
+  const bool few_channels = g.in_channels <= kRunFewChannels;
+  const size_t max_padded_bytes = g.transposed || few_channels ? kRunMaxPaddedBytes : kRunMaxPaddedBytesConv;
   if (run->out_pixels > kRunMaxStarts || run->in_pixels * g.in_channels > max_padded_bytes) return Status::Ok();
   // The border each dim needs: the farthest any tap of any phase reads before and after the input.
   std::vector<RawAxis> axes;
@@ -1574,6 +1608,7 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
     starts += ph.rows * ph.segments;
     if (starts > kRunMaxStarts) return Status::Ok();
     if (!PrepareRunStages(phase.igemm, call, 1, run.get(), &ph)) return Status::Ok();
+    PrepareGatherStages(phase, call, &ph);
     // Run starts, rows in (D, H, W) order: one per (D, H) tap line, or one per tap.
     const size_t per_line = phase.lines ? 1 : axis[2].taps;
     ph.pixels.reserve(ph.rows * ph.segments);
@@ -1673,7 +1708,9 @@ void RunPreparedTask(const PreparedRunState& state, size_t t) {
   const uint32_t* pixels = ph.pixels.data() + row0 * ph.segments;
   const size_t pixel_bytes = run.channels * e;
   const uint8_t** starts = pointers.data();
-  for (size_t i = 0, count = rows * ph.segments; i < count; ++i) starts[i] = base + pixels[i] * pixel_bytes;
+  if (ph.gather_kpad == 0) {
+    for (size_t i = 0, count = rows * ph.segments; i < count; ++i) starts[i] = base + pixels[i] * pixel_bytes;
+  }
   // Row terms (GemmRowTerm of the row's k values), from the uint8 image whatever the A format;
   // symmetric weights need none.
   const uint32_t zero_term = static_cast<uint32_t>(ph.k) * static_cast<uint32_t>(run.x_zp);
@@ -1699,6 +1736,35 @@ void RunPreparedTask(const PreparedRunState& state, size_t t) {
         CopyBytes(image_out + static_cast<size_t>(copy.dst) * run.out_channels, row + copy.src, copy.bytes);
       }
     }
+    return;
+  }
+  if (ph.gather_kpad != 0) {  // (ordinary convolutions only) the rows' runs back to back, the direct GEMM
+    // In locals: the byte stores may alias anything, so fields read through run would be reloaded.
+    const size_t kpad = ph.gather_kpad, len = ph.segment_len, segments = ph.segments, channels = run.channels;
+    const size_t begin = (task.n * run.out_pixels + row0) * run.out_channels;
+    // Pieces of kGatherRows rows, gathered then multiplied while they are in L1 with the weights.
+    const size_t piece = std::min(rows, kGatherRows);
+    std::vector<uint8_t>& gathered = buffers.results;
+    // A run's copy writes and reads up to 15 bytes past its end (the next run's, the next row's,
+    // this slack; the image has kRunSlack zero bytes past it).
+    gathered.resize(piece * kpad + 32);
+    for (size_t first = 0; first < rows; first += piece) {
+      const size_t count = std::min(piece, rows - first);
+      uint8_t* row = gathered.data();
+      for (size_t r = first; r < first + count; ++r, row += kpad) {
+        const uint32_t* run_pixels = pixels + r * segments;
+        if (len <= 16) {
+          for (size_t j = 0; j < segments; ++j) std::memcpy(row + j * len, base8 + run_pixels[j] * channels, 16);
+        } else if (len <= 32) {
+          for (size_t j = 0; j < segments; ++j) std::memcpy(row + j * len, base8 + run_pixels[j] * channels, 32);
+        } else {
+          for (size_t j = 0; j < segments; ++j) CopyBytes(row + j * len, base8 + run_pixels[j] * channels, len);
+        }
+      }
+      RunGemmTiles(ph.gather_stages[task.group], count, gathered.data(), kpad, terms.data() + first,
+                   target + begin + first * run.out_channels + channel0, run.out_channels);
+    }
+    if (block_epilogue) epilogue->fn(epilogue->context, begin, begin + rows * run.out_channels);
     return;
   }
   if (!run.transposed) {
