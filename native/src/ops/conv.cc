@@ -506,9 +506,11 @@ Status RunPointwise(ConvCall& call) {
         if (wide) {  // rows of kpad int16 values, zero past icg (they meet zero weights)
           const size_t kpad = stage.pack->kpad();
           thread_local std::vector<int16_t> widened;
-          widened.assign((r1 - r0) * kpad, 0);
+          widened.resize((r1 - r0) * kpad);
           for (size_t r = 0; r < r1 - r0; ++r) {
-            for (size_t c = 0; c < icg; ++c) widened[r * kpad + c] = a[r * g.in_channels + c];
+            int16_t* row = widened.data() + r * kpad;
+            for (size_t c = 0; c < icg; ++c) row[c] = a[r * g.in_channels + c];
+            std::fill(row + icg, row + kpad, int16_t{0});
           }
           a = reinterpret_cast<const uint8_t*>(widened.data());
           lda = 2 * kpad;
