@@ -365,7 +365,11 @@ QK_TEST(kIsa, "conv/ops/indirect") {
 // (vpmaddubsw) kernel under a proof, weights |w| <= 64 (any x, x_zp) or x and x_zp <= 127; the
 // exact 6x16c2 kernel on widened input otherwise. Extreme weights with x at the top would
 // saturate vpmaddubsw pair sums (255 * -128 * 2), so a wrong choice shows as a mismatch; a
-// 7-bit x with x_zp above 127 and padding reads x_zp, so it has no proof either.
+// 7-bit x with x_zp above 127 and padding reads x_zp, so it has no proof either. The 1-D windows
+// path makes the same choice, its windows (x alone) apart from its gathered edge rows (x_zp for
+// padding): 4x16c4 windows on a 7-bit x whatever x_zp, the exact kernel on int16 windows and
+// int16 edge rows otherwise; transposed phases (through ConvU8) take it as well. So does the 1x1
+// path (x alone: its rows in place, or widened per task for the exact kernel).
 QK_TEST(kIsa, "conv/ops/indirect-proof") {
   if (!RequireIsaLevel(ctx)) return;
   Random rng(1208);
@@ -386,6 +390,14 @@ QK_TEST(kIsa, "conv/ops/indirect-proof") {
         cases.push_back(make(2, 5, 20, 1, 3, 1, 1, 9, w, x, x_zp));   // 15-byte lines, two column blocks
         cases.push_back(make(2, 3, 16, 1, 7, 2, 3, 13, w, x, x_zp));  // 7x7 stem, lines crossing the padding
         cases.push_back(make(2, 8, 6, 2, 3, 2, 1, 9, w, x, x_zp));    // groups 2: per-tap runs
+        cases.push_back(make(1, 5, 20, 1, 3, 1, 1, 40, w, x, x_zp));  // windows, k = 15: kpad past a window
+        cases.push_back(make(1, 8, 16, 1, 9, 2, 4, 50, w, x, x_zp));  // windows, stride 2, wide padding
+        cases.push_back(make(1, 6, 16, 1, 3, 1, 0, 30, w, x, x_zp));  // windows, no padding: edges at the end
+        cases.push_back(make(2, 8, 20, 1, 1, 1, 0, 6, w, x, x_zp));   // 1x1: rows in place (or widened)
+        cases.push_back(make(2, 10, 20, 2, 1, 1, 0, 5, w, x, x_zp));  // 1x1, groups 2 of 5 channels
+        ConvCase transposed = make(1, 6, 10, 1, 4, 2, 1, 20, w, x, x_zp);  // a windows pass per phase
+        transposed.g.transposed = true;
+        cases.push_back(transposed);
       }
     }
   }

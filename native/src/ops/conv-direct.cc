@@ -108,6 +108,30 @@ void DirectRange(const Conv1dDirectPass& pass, size_t* first, size_t* last) {
   }
 }
 
+// Row i of an edge panel (T: the pack's A format): the window of output o gathered from xi, x_zp
+// for padding; returns its row term (0 without row terms).
+template <typename T>
+int32_t GatherWindow(const Conv1dDirectShape& s, const uint8_t* xi, size_t o, int32_t x_zero_point, bool row_terms,
+                     T* row) {
+  uint32_t sum = 0;
+  for (size_t t = 0; t < s.taps; ++t) {
+    const long coordinate = s.map(static_cast<long>(o * s.stride + t) - s.pad);
+    const uint8_t* pixel = coordinate >= 0 ? xi + static_cast<size_t>(coordinate) * s.channels : nullptr;
+    T* out = row + t * s.channels;
+    if (pixel == nullptr) {
+      std::fill(out, out + s.channels, static_cast<T>(x_zero_point));
+      sum += static_cast<uint32_t>(x_zero_point) * static_cast<uint32_t>(s.channels);
+    } else {
+      for (size_t c = 0; c < s.channels; ++c) {
+        out[c] = pixel[c];
+        sum += pixel[c];
+      }
+    }
+  }
+  const uint32_t k = static_cast<uint32_t>(s.taps * s.channels);
+  return row_terms ? static_cast<int32_t>(k * static_cast<uint32_t>(x_zero_point) - sum) : 0;
+}
+
 // Outputs [o0, o1) of image n of one pass.
 void RunConv1dDirectTask(const Conv1dDirectPass& pass, size_t first, size_t last, size_t n, size_t o0, size_t o1,
                          const uint8_t* x, int32_t x_zero_point, uint8_t* y) {
@@ -143,28 +167,36 @@ void RunConv1dDirectTask(const Conv1dDirectPass& pass, size_t first, size_t last
       terms[o - o0] = static_cast<int32_t>(static_cast<uint32_t>(k) * static_cast<uint32_t>(x_zero_point) - sum);
     }
   }
-  if (a < b) {
+  // An int16 pack (kS16) reads the windows from an int16 copy of the pixels they span (DirectRange
+  // keeps kpad values from every window's start inside the image): twice their bytes, against
+  // an im2col and A panel of k values per output.
+  const bool wide = p.layout().a_format == GemmAFormat::kS16;
+  if (a < b && !wide) {
     RunGemmTiles(stage, b - a, xi + window(a) * s.channels, s.stride * s.channels, terms.data() + (a - o0),
                  yi + a * ldy, ldy);
   }
-  // The edges: gathered rows (x_zp for padding), zero past k.
+  if (a < b && wide) {
+    thread_local std::vector<int16_t> widened;
+    const size_t begin = window(a) * s.channels, end = window(b - 1) * s.channels + p.kpad();
+    widened.resize(end - begin);
+    for (size_t i = begin; i < end; ++i) widened[i - begin] = xi[i];
+    RunGemmTiles(stage, b - a, reinterpret_cast<const uint8_t*>(widened.data()), 2 * s.stride * s.channels,
+                 terms.data() + (a - o0), yi + a * ldy, ldy);
+  }
+  // The edges: gathered rows (x_zp for padding), zero past k, in the A format of their pack.
+  const ConvGemmStage& edge = pass.edge.pack != nullptr ? pass.edge : stage;
+  const bool edge_wide = edge.pack->layout().a_format == GemmAFormat::kS16;
   auto gather = [&](size_t g0, size_t g1) {
     if (g0 >= g1) return;
-    const size_t row_bytes = p.a_row_bytes();
+    const size_t row_bytes = edge.pack->a_row_bytes();
     panel.assign((g1 - g0) * row_bytes, 0);
     for (size_t o = g0; o < g1; ++o) {
       uint8_t* row = panel.data() + (o - g0) * row_bytes;
-      for (size_t t = 0; t < s.taps; ++t) {
-        const long coordinate = s.map(static_cast<long>(o * s.stride + t) - s.pad);
-        if (coordinate >= 0) {
-          std::memcpy(row + t * s.channels, xi + static_cast<size_t>(coordinate) * s.channels, s.channels);
-        } else {
-          std::memset(row + t * s.channels, x_zero_point, s.channels);
-        }
-      }
-      terms[o - o0] = stage.row_terms ? GemmRowTerm(row, k, x_zero_point) : 0;
+      terms[o - o0] = edge_wide
+                          ? GatherWindow(s, xi, o, x_zero_point, edge.row_terms, reinterpret_cast<int16_t*>(row))
+                          : GatherWindow(s, xi, o, x_zero_point, edge.row_terms, row);
     }
-    RunGemmTiles(stage, g1 - g0, panel.data(), row_bytes, terms.data() + (g0 - o0), yi + g0 * ldy, ldy);
+    RunGemmTiles(edge, g1 - g0, panel.data(), row_bytes, terms.data() + (g0 - o0), yi + g0 * ldy, ldy);
   };
   gather(o0, a);
   gather(b, o1);

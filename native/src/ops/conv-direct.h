@@ -5,7 +5,8 @@
 // bytes (ukernels/gemm/gemm.h). So a convolution may hand them any rows of k bytes it can
 // address: for a 1-D convolution (groups 1, dilation 1) the K values (tap, channel) of output
 // pixel p are the input bytes from (p * stride - pad) * C on, one window per pixel, windows
-// overlapping (a_stride = stride * C < k). Bytes kpad - k past a row meet zero weights.
+// overlapping (a_stride = stride * C < k). Bytes kpad - k past a row meet zero weights. The
+// 1-D path also runs AVX2's exact 6x16c2 pack (A format int16) on int16 copies of the windows.
 #pragma once
 
 #include <cstddef>
@@ -57,7 +58,8 @@ void RunIgemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* const* a
 // k * a_zp - sum of the k bytes at row (int32, wrapping): the row term of a uint8 A row.
 int32_t GemmRowTerm(const uint8_t* row, size_t k, int32_t a_zero_point);
 
-// A 1-D convolution (groups 1, dilation 1, channels_last) through stage's uint8-A pack:
+// A 1-D convolution (groups 1, dilation 1, channels_last) through stage's pack, whose A format is
+// uint8 or int16 (kS16, AVX2's exact 6x16c2: each task widens the input pixels its windows read):
 // x [batch][in_w][channels], y [batch][out_image][out_channels]. Output o's window starts at input
 // pixel o * stride - pad (pad < 0: output 0's window starts inside the input, as a transposed
 // conv's phase's may under a large padding) and goes to output pixel out_first + o * out_step. map(p) is the
@@ -74,6 +76,9 @@ struct Conv1dDirectShape {
 // stride phase (each an ordinary convolution of stride 1, its taps in reverse, conv.cc).
 struct Conv1dDirectPass {
   ConvGemmStage stage;
+  // The gathered edge rows' stage when it differs from stage's (their rows may hold x_zp, which
+  // AVX2's 4x16c4 proof must cover too); else edge.pack is null.
+  ConvGemmStage edge;
   Conv1dDirectShape shape;
 };
 // Runs the passes (same batch, in_w and channels) with one split over the threads: tasks of up

@@ -458,31 +458,60 @@ void EpilogueInChunks(const ConvEpilogue& epilogue, size_t elems) {
               [&](size_t c) { epilogue.fn(epilogue.context, c * kChunk, std::min(elems, (c + 1) * kChunk)); });
 }
 
+// The GEMM stage of pack for the output channels from first_channel on (ops/conv-direct.h).
+void PrepareStage(const ConvCall& call, const PackedGemm& pack, size_t first_channel, ConvGemmStage* stage) {
+  PrepareGemmStage(pack, call.bias_int + first_channel, call.bias_term + first_channel,
+                   call.multiplier + first_channel, call.w->w_zero_points.data() + first_channel,
+                   static_cast<float>(call.y_min - call.y_zp),
+                   static_cast<float>(255 - call.y_zp), call.y_zp_f, call.y_zp_i, call.x_zp, stage);
+}
+
 // The uint8-row GEMM stage of one (phase, group) GEMM, when the active ISA's pack reads uint8
 // rows (ops/conv-direct.h); false otherwise (the caller goes through QGemmU8).
 bool DirectStage(const ConvCall& call, const GemmWeights& weights, size_t first_channel, ConvGemmStage* stage) {
   const PackedGemm* pack = DirectGemmPack(weights);
   if (pack == nullptr) return false;
-  PrepareGemmStage(*pack, call.bias_int + first_channel, call.bias_term + first_channel,
-                   call.multiplier + first_channel, call.w->w_zero_points.data() + first_channel,
-                   static_cast<float>(call.y_min - call.y_zp),
-                   static_cast<float>(255 - call.y_zp), call.y_zp_f, call.y_zp_i, call.x_zp, stage);
+  PrepareStage(call, *pack, first_channel, stage);
   return true;
 }
+
+// The pack a group runs at the active level on rows read from x (and, with padding, rows holding
+// x_zp): the level's pack, or its exact twin when that is a kPairProof pack without a proof for
+// these rows (its weight pairs not safe, and some byte the rows can read > 127: an input byte, or
+// x_zp). The pass over x (*x7bit: -1 until taken, then whether every byte of x is <= 127) is
+// taken once per call and only when a pack has a twin. Null: no pack for the active level.
+const PackedGemm* ProvenPack(const ConvCall& call, const GemmWeights& weights, size_t input_bytes, bool padding,
+                             int* x7bit) {
+  std::shared_ptr<const PackedGemm> packed;
+  if (!weights.PackedForActiveIsa(&packed).ok()) return nullptr;
+  const PackedGemm* p = packed.get();  // lives as long as weights (GemmWeights keeps its packs)
+  if (p->exact_twin() == nullptr) return p;
+  if (padding && call.x_zp > 127) return p->exact_twin();
+  if (*x7bit < 0) *x7bit = ActivationsAre7Bit(1, input_bytes, call.x, input_bytes) ? 1 : 0;
+  return *x7bit == 1 ? p : p->exact_twin();
+}
+
 
 // Output pixels per task of the direct 1x1 path.
 constexpr size_t kPointwiseRows = 128;
 
 // 1x1, stride 1, no padding: the channels_last input is A (rows = pixels, lda = in_channels).
-// With a uint8-row pack and k a whole number of k groups the tiles read the input in place.
+// With a uint8-row pack (ProvenPack's choice: the rows are x alone) and k a whole number of k
+// groups the tiles read the input in place; with AVX2's exact int16 twin each task widens its
+// rows into per-thread scratch (in L2, no A panel of the whole call).
 Status RunPointwise(ConvCall& call) {
   const ConvGeometry& g = call.w->geometry;
   const ConvPhase& phase = call.w->packed->phases[0];
   const size_t icg = g.in_channels / g.groups, ocg = g.out_channels / g.groups;
   const size_t m = call.batch * call.s.out[0] * call.s.out[1] * call.s.out[2];
+  int x7bit = -1;
   for (size_t group = 0; group < g.groups; ++group) {
     ConvGemmStage stage;
-    if (DirectStage(call, *phase.gemm[group], group * ocg, &stage) && stage.pack->kpad() == icg) {
+    const PackedGemm* pack = ProvenPack(call, *phase.gemm[group], m * g.in_channels, false, &x7bit);
+    const GemmAFormat format = pack == nullptr ? GemmAFormat::kS8Flip : pack->layout().a_format;
+    const bool wide = format == GemmAFormat::kS16;
+    if ((format == GemmAFormat::kU8 && pack->kpad() == icg) || wide) {
+      PrepareStage(call, *pack, group * ocg, &stage);
       const size_t row_tasks = (m + kPointwiseRows - 1) / kPointwiseRows;
       // Few pixels (the 7x7 and 14x14 ends of a network, with hundreds of channels): the columns
       // are split too, so that every thread has work; a task is then (row block, column band).
@@ -500,7 +529,20 @@ Status RunPointwise(ConvCall& call) {
         for (size_t r = r0; r < r1; ++r) {
           terms[r - r0] = stage.row_terms ? GemmRowTerm(a + (r - r0) * g.in_channels, icg, call.x_zp) : 0;
         }
-        RunGemmTiles(stage, r1 - r0, a, g.in_channels, terms, call.y + r0 * g.out_channels + group * ocg, g.out_channels,
+        size_t lda = g.in_channels;
+        if (wide) {  // rows of kpad int16 values, zero past icg (they meet zero weights)
+          const size_t kpad = stage.pack->kpad();
+          thread_local std::vector<int16_t> widened;
+          widened.resize((r1 - r0) * kpad);
+          for (size_t r = 0; r < r1 - r0; ++r) {
+            int16_t* row = widened.data() + r * kpad;
+            for (size_t c = 0; c < icg; ++c) row[c] = a[r * g.in_channels + c];
+            std::fill(row + icg, row + kpad, int16_t{0});
+          }
+          a = reinterpret_cast<const uint8_t*>(widened.data());
+          lda = 2 * kpad;
+        }
+        RunGemmTiles(stage, r1 - r0, a, lda, terms, call.y + r0 * g.out_channels + group * ocg, g.out_channels,
                      band * per_band, (band + 1) * per_band);
         if (g.groups == 1 && bands == 1) BlockDone(call, r0 * g.out_channels, r1 * g.out_channels);
       });
@@ -520,11 +562,13 @@ bool Conv1dWindowsGeometry(const ConvGeometry& g) {
   return g.dims == 1 && g.groups == 1 && g.dilation[0] == 1 && (!g.transposed || g.kernel[0] >= g.stride[0]);
 }
 
-// A 1-D convolution of Conv1dWindowsGeometry whose packs read uint8 rows: the windows of the input
-// are the GEMM's rows (ops/conv-direct.h), no im2col. A transposed one runs each stride phase so:
-// the phase's taps, listed from the last kernel index down (PlanPhases), read consecutive input
-// pixels, and its next output reads them one pixel further on, so a phase is an ordinary
-// convolution of stride 1 whose outputs are every stride-th output pixel. False: not applicable.
+// A 1-D convolution of Conv1dWindowsGeometry whose packs read uint8 or int16 rows (ProvenPack's
+// choice: AVX2's 4x16c4 under its proof, else its exact 6x16c2 twin on int16 windows): the
+// windows of the input are the GEMM's rows (ops/conv-direct.h), no im2col. A transposed one runs
+// each stride phase so: the phase's taps, listed from the last kernel index down (PlanPhases),
+// read consecutive input pixels, and its next output reads them one pixel further on, so a phase
+// is an ordinary convolution of stride 1 whose outputs are every stride-th output pixel. False:
+// not applicable.
 bool RunConv1dWindows(const ConvCall& call) {
   const ConvGeometry& g = call.w->geometry;
   const ConvPacked& packed = *call.w->packed;
@@ -533,9 +577,20 @@ bool RunConv1dWindows(const ConvCall& call) {
   const long in_w = static_cast<long>(s.in[2]);
   const ConvPaddingMode mode = g.padding_mode;
   std::vector<Conv1dDirectPass> passes(packed.phases.size());
+  int x7bit = -1;
+  const size_t input_bytes = call.batch * s.in[2] * g.in_channels;
+  auto row_format = [](const PackedGemm* p) {
+    return p != nullptr && (p->layout().a_format == GemmAFormat::kU8 || p->layout().a_format == GemmAFormat::kS16);
+  };
   for (size_t i = 0; i < passes.size(); ++i) {
     const ConvPhase& phase = packed.phases[i];
-    if (phase.k == 0 || !DirectStage(call, *phase.gemm[0], 0, &passes[i].stage)) return false;
+    if (phase.k == 0) return false;
+    // The windows read x alone; the gathered edge rows may hold x_zp (their own proof).
+    const PackedGemm* pack = ProvenPack(call, *phase.gemm[0], input_bytes, false, &x7bit);
+    const PackedGemm* edge = ProvenPack(call, *phase.gemm[0], input_bytes, true, &x7bit);
+    if (!row_format(pack) || !row_format(edge)) return false;
+    PrepareStage(call, *pack, 0, &passes[i].stage);
+    if (edge != pack) PrepareStage(call, *edge, 0, &passes[i].edge);
     Conv1dDirectShape& shape = passes[i].shape;
     shape.batch = call.batch;
     shape.in_w = s.in[2];
@@ -738,19 +793,11 @@ Status RunPhase(ConvCall& call, const ConvPhase& phase) {
   return Status::Ok();
 }
 
-// The pack the indirect GEMM of one group runs at the active level: the level's pack, or its
-// exact twin when that is a kPairProof pack without a proof for this call (its weight pairs not
-// safe, and some byte the rows can read > 127: an input byte, or x_zp for padding). The proof,
-// one pass over x, is taken once per call and only when a pack has a twin. Null: no indirect
-// kernel for that layout or A format (the caller gathers).
+// The pack the indirect GEMM of one group runs at the active level (ProvenPack's). Null: no
+// indirect kernel for that layout or A format (the caller gathers).
 const PackedGemm* IndirectPack(const ConvCall& call, const GemmWeights& weights, size_t input_bytes, int* proof) {
-  std::shared_ptr<const PackedGemm> packed;
-  if (!weights.PackedForActiveIsa(&packed).ok()) return nullptr;
-  const PackedGemm* p = packed.get();  // lives as long as weights (GemmWeights keeps its packs)
-  if (p->exact_twin() != nullptr) {
-    if (*proof < 0) *proof = call.x_zp <= 127 && ActivationsAre7Bit(1, input_bytes, call.x, input_bytes) ? 1 : 0;
-    if (*proof == 0) p = p->exact_twin();
-  }
+  const PackedGemm* p = ProvenPack(call, weights, input_bytes, true, proof);
+  if (p == nullptr) return nullptr;
   const GemmAFormat format = p->layout().a_format;
   if (p->layout().igemm_kernel == nullptr || (format != GemmAFormat::kU8 && format != GemmAFormat::kS16)) return nullptr;
   return p;
