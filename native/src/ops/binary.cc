@@ -390,8 +390,8 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
           for (size_t k = 0; k < w.kw; ++k) dst[k * kXnorNR] = src ? src[k] : 0;  // lanes past rows: zeros, never stored
         }
         if (float_kernel) {
-          // One call for the task's rows and the group's channels, floats straight from the sums
-          // (a call per 4 channels into counts, converted afterwards, cost ~20% of a conv1d layer).
+          // One call for the task's rows and the group's channels, floats straight from the sums:
+          // no counts buffer, no call per 4 channels, no conversion pass at the baseline ISA.
           const size_t o0 = grp * w.group_out;
           to_floats(w.group_out, rows, w.kw, w.rows.data() + o0 * w.kw, w.kw, lanes.data(), k_bits,
                     w.bias.empty() ? nullptr : w.bias.data() + o0, out.floats + (n * g.out_channels + o0) * out_positions + p0,

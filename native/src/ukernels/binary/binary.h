@@ -58,9 +58,10 @@ using XnorSignFn = void(size_t tiles, const XnorSignTile* tile, size_t nc, size_
 //   for i < mc, j < nc:  y[i * ldy + j] = float(k_bits - 2 * sum(a + i * lda, w_j))  (+ bias[i] when bias != nullptr)
 //
 // int32 arithmetic, one int -> fp32 conversion (round to nearest) and one fp32 add, so every ISA
-// gives the same floats. One call covers a task's channels, converting straight from the sums:
-// calling the sums kernel per 4 channels and converting from memory afterwards cost about a
-// fifth of a float-output conv1d layer (doc/binary.md).
+// gives the same floats. One call covers a task's channels, converting straight from the sums,
+// instead of a sums-kernel call per 4 channels and a conversion pass over an int32 buffer
+// (by same-minute profiles the time that pass seemed to take was mostly the output's stores,
+// which the kernel now pays: doc/binary.md).
 using XnorFloatFn = void(size_t mc, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
                          int32_t k_bits, const float* bias, float* y, size_t ldy);
 
