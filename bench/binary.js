@@ -4,6 +4,8 @@
 //   node bench/binary.js --bits                        forwardBits alone, 7 samples of 0.12 s
 //                                                      per shape (min and median): for comparing
 //                                                      two builds (QKERNELS_ADDON) in the same minutes
+//   node bench/binary.js --float                       the same for forward(floats) with recycle()
+//                                                      of each output (the float layer, recycled)
 // Rows, per shape (binary-network sizes: 256 channels, 3-tap / 3x3 kernels):
 //   binary bits->bits   QConvNd.forwardBits on a BitTensor: activations stay packed between layers
 //   binary float->float QConvNd.forward on floats: sign + pack, XNOR conv, float out (bitorch's API)
@@ -23,7 +25,8 @@ const { PYTHON, pythonProblem } = require('./peers/torch');
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-const bitsOnly = argv.includes('--bits');
+const floatOnly = argv.includes('--float');
+const bitsOnly = argv.includes('--bits') || floatOnly;
 const minTimeArg = argv.find((a) => a.startsWith('--min-time'));
 const minTime = quick ? 0.02 : minTimeArg ? Number(minTimeArg.split('=')[1] ?? argv[argv.indexOf(minTimeArg) + 1]) : 0.3;
 
@@ -73,7 +76,7 @@ function main() {
   console.log('## binary layers (bitorch) vs int8 conv vs torch float conv, 1 thread');
   console.log(`cpu: ${(os.cpus()[0] || {}).model}; qkernels isa ${info.isa}; features ${info.features.join(' ')}`);
   console.log(`load average: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} (${os.cpus().length} CPUs)`);
-  const torch = bitsOnly ? { error: 'not run (--bits)' } : torchTimes();
+  const torch = bitsOnly ? { error: 'not run (--bits / --float)' } : torchTimes();
   const rows = [];
   for (const s of SHAPES) {
     const kernel = Array(s.dims).fill(s.kernel);
@@ -85,7 +88,7 @@ function main() {
     layer.setWeight(w);
     const bits = bitorch.pack(x);
     if (bitsOnly) {
-      const spread = timeSpread(() => layer.forwardBits(bits));
+      const spread = timeSpread(floatOnly ? () => recycle(layer.forward(x)) : () => layer.forwardBits(bits));
       rows.push([s.id, `${fmt(spread.min * 1e6)} µs`, `${fmt(spread.median * 1e6)} µs`]);
       continue;
     }
@@ -108,7 +111,8 @@ function main() {
                fmtRatio(tInt8 / tBits), fmtRatio(tInt8 / tFloat), fmtRatio(tInt8Recycled / tFloatRecycled), fmtRatio(tTorch / tBits), fmtRatio(tTorch / tFloat)]);
   }
   if (bitsOnly) {
-    printTable(['shape', 'bits->bits min', 'bits->bits median'], rows);
+    const what = floatOnly ? 'float->float recycled' : 'bits->bits';
+    printTable(['shape', `${what} min`, `${what} median`], rows);
     console.log(`  load average after: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
     return;
   }

@@ -3,6 +3,7 @@
 // Sweeps mr = 1..MR, nc across and around the 8-channel block, kw from 1 to 70 words; the
 // output tile sits inside sentinel-filled memory so a write past mr x nc shows.
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,56 @@ void TestXnorSignKernel(Context& ctx, const char* name, Isa isa, XnorSignFn* ker
   }
 }
 
+// The float form: mc channel rows (every count up to a few tiles past a multiple of 4) against
+// nc positions (pass remainders of 1..3 blocks and partial blocks), with and without bias, into
+// a sentinel-filled buffer wider than nc (a write past mc x nc shows), against the naive sums
+// converted as the op did before: float(k_bits - 2 * sum) (+ bias), exact.
+void TestXnorFloatKernel(Context& ctx, const char* name, Isa isa, XnorFloatFn* kernel, bool needs_vpopcntdq) {
+  if (!Runs(ctx, isa, needs_vpopcntdq)) return;
+  Random rng(SeedFromName(name));
+  const size_t kws[] = {1, 3, 12, 27, 70};
+  const float kFill = -12345.5f;
+  for (size_t kw : kws) {
+    const int32_t k_bits = static_cast<int32_t>(64 * kw - 5);
+    for (size_t nc : {size_t{1}, size_t{7}, size_t{8}, size_t{13}, size_t{24}, size_t{32}, size_t{41}, size_t{64}, size_t{72}}) {
+      const size_t blocks = (nc + kXnorNR - 1) / kXnorNR;
+      std::vector<uint64_t> w(blocks * kw * kXnorNR, 0);
+      for (size_t j = 0; j < nc; ++j)
+        for (size_t k = 0; k < kw; ++k) w[(j / kXnorNR) * kw * kXnorNR + k * kXnorNR + j % kXnorNR] = rng.Next();
+      for (size_t mc = 1; mc <= 3 * kXnorMR + 1; ++mc) {
+        const size_t lda = kw + 1, ldy = nc + 3;
+        std::vector<uint64_t> a(mc * lda);
+        for (uint64_t& v : a) v = rng.Next() & (rng.Next() % 3 == 0 ? 0 : ~uint64_t{0});
+        std::vector<float> bias(mc);
+        for (float& b : bias) b = static_cast<float>(static_cast<int32_t>(rng.Next() % 2001) - 1000) * 0.37f;
+        for (bool with_bias : {false, true}) {
+          std::vector<float> y((mc + 1) * ldy, kFill);
+          kernel(mc, nc, kw, a.data(), lda, w.data(), k_bits, with_bias ? bias.data() : nullptr, y.data(), ldy);
+          for (size_t i = 0; i <= mc; ++i) {
+            for (size_t j = 0; j < ldy; ++j) {
+              float expected = kFill;
+              if (i < mc && j < nc) {
+                int32_t sum = 0;
+                for (size_t k = 0; k < kw; ++k)
+                  sum += static_cast<int32_t>(NaivePopcount(a[i * lda + k] ^ w[(j / kXnorNR) * kw * kXnorNR + k * kXnorNR + j % kXnorNR]));
+                expected = static_cast<float>(k_bits - 2 * sum);
+                if (with_bias) expected = expected + bias[i];
+              }
+              if (std::memcmp(&y[i * ldy + j], &expected, sizeof(float)) != 0) {
+                ctx.Fail(std::string(name) + ": kw " + std::to_string(kw) + " nc " + std::to_string(nc) + " mc " +
+                         std::to_string(mc) + (with_bias ? " bias" : "") + ": y[" + std::to_string(i) + "][" +
+                         std::to_string(j) + "] is " + std::to_string(y[i * ldy + j]) + ", expected " +
+                         std::to_string(expected));
+                return;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // The float packer against the rule written per value: special values (+-0, NaN, +-Inf, the
 // smallest denormals) among random ones, every channel count 1..64, tails of the 16-position vectors.
 void TestPackKernel(Context& ctx, const char* name, Isa isa, BinaryPackFn* kernel) {
@@ -173,6 +224,9 @@ void RunBinaryPackFn(Context& ctx, const char* name, Isa isa, BinaryPackFn* kern
 
 void RunXnorGemmFn(Context& ctx, const char* name, Isa isa, XnorGemmFn* kernel, bool needs_vpopcntdq) {
   TestXnorKernel(ctx, name, isa, kernel, needs_vpopcntdq);
+}
+void RunXnorFloatFn(Context& ctx, const char* name, Isa isa, XnorFloatFn* kernel, bool needs_vpopcntdq) {
+  TestXnorFloatKernel(ctx, name, isa, kernel, needs_vpopcntdq);
 }
 void RunXnorSignFn(Context& ctx, const char* name, Isa isa, XnorSignFn* kernel, bool needs_vpopcntdq) {
   TestXnorSignKernel(ctx, name, isa, kernel, needs_vpopcntdq);

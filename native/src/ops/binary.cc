@@ -177,6 +177,10 @@ XnorSignFn* SelectXnorSign(const DispatchTable& table) {
   return GetCpuFeatures().avx512vpopcntdq ? table.xnor_sign_vpopcnt : table.xnor_sign;
 }
 
+XnorFloatFn* SelectXnorFloat(const DispatchTable& table) {
+  return GetCpuFeatures().avx512vpopcntdq ? table.xnor_float_vpopcnt : table.xnor_float;
+}
+
 Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t batch, const size_t in_spatial[3],
                   const BinaryConvOutput& out) {
   const ConvGeometry& g = w.geometry;
@@ -192,6 +196,7 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
   const size_t *in3 = dims3.in, *out3 = dims3.out, *k3 = dims3.k, *s3 = dims3.s, *d3 = dims3.d, *p3 = dims3.p;
   XnorGemmFn* gemm = SelectXnorGemm(Dispatch());
   XnorSignFn* sign = SelectXnorSign(Dispatch());
+  XnorFloatFn* to_floats = SelectXnorFloat(Dispatch());
   const size_t in_row = g.groups * w.group_words;  // words per input position
   const size_t blocks = (w.group_out + kXnorNR - 1) / kXnorNR;
   const size_t next_gw = out.bits ? BinaryGroupWords(g.out_channels, out.groups) : 0;
@@ -252,7 +257,9 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
         line_windows ? new uint64_t[(rows * s3[2] + lines * k3[2]) * entry_words] : nullptr);
     const uint64_t* line_row[kPositionsPerTask];  // line windows: where row r's K words start
     const bool all_sign_tiles = sign_tiles && !corrected;
-    const std::unique_ptr<int32_t[]> counts(all_sign_tiles ? nullptr : new int32_t[rows * w.group_out]);
+    // Float output without the pad correction converts in the kernel (XnorFloatFn): no counts either.
+    const bool float_kernel = out.floats != nullptr && !corrected;
+    const std::unique_ptr<int32_t[]> counts(all_sign_tiles || float_kernel ? nullptr : new int32_t[rows * w.group_out]);
     std::vector<uint32_t> padded(corrected ? rows * w.taps : 0);  // per row: its padded taps
     std::vector<uint32_t> padded_count(rows, 0);
     constexpr size_t max_tiles = (kPositionsPerTask + kXnorMR - 1) / kXnorMR;
@@ -381,6 +388,15 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
           if (r < rows && src == nullptr) src = patches.get() + r * w.kw;
           uint64_t* dst = lanes.data() + (r / kXnorNR) * w.kw * kXnorNR + r % kXnorNR;
           for (size_t k = 0; k < w.kw; ++k) dst[k * kXnorNR] = src ? src[k] : 0;  // lanes past rows: zeros, never stored
+        }
+        if (float_kernel) {
+          // One call for the task's rows and the group's channels, floats straight from the sums:
+          // no counts buffer, no call per 4 channels, no conversion pass at the baseline ISA.
+          const size_t o0 = grp * w.group_out;
+          to_floats(w.group_out, rows, w.kw, w.rows.data() + o0 * w.kw, w.kw, lanes.data(), k_bits,
+                    w.bias.empty() ? nullptr : w.bias.data() + o0, out.floats + (n * g.out_channels + o0) * out_positions + p0,
+                    out_positions);
+          continue;
         }
         for (size_t ol = 0; ol < w.group_out; ol += kXnorMR) {
           const size_t mr = w.group_out - ol < kXnorMR ? w.group_out - ol : kXnorMR;

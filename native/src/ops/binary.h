@@ -118,5 +118,7 @@ void QuantizeActivations(const float* x, size_t count, LowBitInput input, int bi
 XnorGemmFn* SelectXnorGemm(const struct DispatchTable& table);
 // Its sign form (XnorSignFn), chosen the same way: xnor_sign_vpopcnt or xnor_sign.
 XnorSignFn* SelectXnorSign(const struct DispatchTable& table);
+// Its float form (XnorFloatFn): xnor_float_vpopcnt or xnor_float.
+XnorFloatFn* SelectXnorFloat(const struct DispatchTable& table);
 
 }  // namespace qk

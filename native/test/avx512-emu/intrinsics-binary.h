@@ -144,3 +144,13 @@ static inline __m512i _mm512_mask_or_epi32(__m512i src, __mmask16 k, __m512i a, 
   return dst;
 }
 #endif
+
+#ifndef QK_EMU__mm256_castps_si256
+#define QK_EMU__mm256_castps_si256
+// (no instruction) AVX: the same 32 bytes as integers
+static inline __m256i _mm256_castps_si256(__m256 a) {
+  __m256i dst;
+  std::memcpy(dst.bytes, a.bytes, 32);
+  return dst;
+}
+#endif

@@ -55,4 +55,10 @@ void qk_b1_xnor_sign_ukernel_4x8__avx2(size_t tiles, const XnorSignTile* tile, s
   XnorSignFromSums<qk_b1_xnor_gemm_ukernel_4x8__avx2>(tiles, tile, nc, kw, w, threshold, ldb);
 }
 
+// The float form: this kernel's sums, converted from a stack buffer (binary.h's XnorFloatFromSums).
+void qk_b1_xnor_float_ukernel_4x8__avx2(size_t mc, size_t nc, size_t kw, const uint64_t* a, size_t lda,
+                                         const uint64_t* w, int32_t k_bits, const float* bias, float* y, size_t ldy) {
+  XnorFloatFromSums<qk_b1_xnor_gemm_ukernel_4x8__avx2>(mc, nc, kw, a, lda, w, k_bits, bias, y, ldy);
+}
+
 }  // namespace qk

@@ -114,6 +114,47 @@ inline void XnorSignTiles(size_t tiles, const XnorSignTile* tile, size_t nc, siz
   }
 }
 
+// The float kernels' order: per pass of NB blocks (NB * 8 positions, whose packed words stay in
+// L1), every 4-row tile of channels; each row's sums leave the accumulators as
+// float(k_bits - 2 * sum) (+ its bias), masked to the positions below nc.
+template <size_t NB, typename Count>
+inline void XnorFloatSlice(size_t mc, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
+                           size_t j0, __m256i k_bits, const float* bias, float* y, size_t ldy, Count count) {
+  for (size_t i0 = 0; i0 < mc; i0 += kXnorMR) {
+    const size_t mr = mc - i0 < kXnorMR ? mc - i0 : kXnorMR;
+    const uint64_t* rows[kXnorMR];
+    for (size_t i = 0; i < kXnorMR; ++i) rows[i] = a + (i0 + (i < mr ? i : 0)) * lda;  // rows past mr: not stored
+    XnorPass<NB>(rows, kw, w, count, [=](size_t i, size_t b, __m512i acc) {
+      if (i >= mr) return;
+      const size_t j = j0 + b * kXnorNR;
+      if (j >= nc) return;
+      const size_t lanes = nc - j < kXnorNR ? nc - j : kXnorNR;
+      const __m256i sums = _mm512_cvtepi64_epi32(acc);
+      __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(k_bits, _mm256_add_epi32(sums, sums)));
+      if (bias != nullptr) v = _mm256_add_ps(v, _mm256_set1_ps(bias[i0 + i]));
+      _mm256_mask_storeu_epi32(y + (i0 + i) * ldy + j, static_cast<__mmask8>((1u << lanes) - 1), _mm256_castps_si256(v));
+    });
+  }
+}
+
+template <size_t NBMax, typename Count>
+inline void XnorFloatTiles(size_t mc, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
+                           int32_t k_bits, const float* bias, float* y, size_t ldy, Count count) {
+  static_assert(NBMax == 2 || NBMax == 4, "passes of 2 or 4 blocks");
+  const __m256i k = _mm256_set1_epi32(k_bits);
+  const size_t blocks = (nc + kXnorNR - 1) / kXnorNR;
+  size_t b0 = 0;
+  for (; b0 + NBMax <= blocks; b0 += NBMax)
+    XnorFloatSlice<NBMax>(mc, nc, kw, a, lda, w + b0 * kw * kXnorNR, b0 * kXnorNR, k, bias, y, ldy, count);
+  const uint64_t* rest = w + b0 * kw * kXnorNR;
+  switch (blocks - b0) {
+    case 3: XnorFloatSlice<3>(mc, nc, kw, a, lda, rest, b0 * kXnorNR, k, bias, y, ldy, count); break;
+    case 2: XnorFloatSlice<2>(mc, nc, kw, a, lda, rest, b0 * kXnorNR, k, bias, y, ldy, count); break;
+    case 1: XnorFloatSlice<1>(mc, nc, kw, a, lda, rest, b0 * kXnorNR, k, bias, y, ldy, count); break;
+    default: break;
+  }
+}
+
 // The sums as int32 (they are below 2^26) of the channels below nc.
 inline auto StoreSums(size_t nc, int32_t* c, size_t ldc) {
   return [=](size_t i, size_t j, __m512i acc) {
@@ -157,6 +198,17 @@ QK_TARGET_VPOPCNTDQ void qk_b1_xnor_sign_ukernel_4x8__avx512vpopcntdq(size_t til
     size_t nc, size_t kw, const uint64_t* w, int32_t threshold, size_t ldb) {
   XnorSignTiles<4>(tiles, tile, nc, kw, w, threshold, ldb,
                    [](__m512i x) QK_TARGET_VPOPCNTDQ_LAMBDA { return _mm512_popcnt_epi64(x); });
+}
+
+void qk_b1_xnor_float_ukernel_4x8__avx512vnni(size_t mc, size_t nc, size_t kw, const uint64_t* a, size_t lda,
+                                               const uint64_t* w, int32_t k_bits, const float* bias, float* y, size_t ldy) {
+  XnorFloatTiles<2>(mc, nc, kw, a, lda, w, k_bits, bias, y, ldy, NibbleCount());
+}
+
+QK_TARGET_VPOPCNTDQ void qk_b1_xnor_float_ukernel_4x8__avx512vpopcntdq(size_t mc, size_t nc, size_t kw,
+    const uint64_t* a, size_t lda, const uint64_t* w, int32_t k_bits, const float* bias, float* y, size_t ldy) {
+  XnorFloatTiles<4>(mc, nc, kw, a, lda, w, k_bits, bias, y, ldy,
+                    [](__m512i x) QK_TARGET_VPOPCNTDQ_LAMBDA { return _mm512_popcnt_epi64(x); });
 }
 
 }  // namespace qk

@@ -48,4 +48,10 @@ void qk_b1_xnor_sign_ukernel_4x8__neon(size_t tiles, const XnorSignTile* tile, s
   XnorSignFromSums<qk_b1_xnor_gemm_ukernel_4x8__neon>(tiles, tile, nc, kw, w, threshold, ldb);
 }
 
+// The float form: this kernel's sums, converted from a stack buffer (binary.h's XnorFloatFromSums).
+void qk_b1_xnor_float_ukernel_4x8__neon(size_t mc, size_t nc, size_t kw, const uint64_t* a, size_t lda,
+                                         const uint64_t* w, int32_t k_bits, const float* bias, float* y, size_t ldy) {
+  XnorFloatFromSums<qk_b1_xnor_gemm_ukernel_4x8__neon>(mc, nc, kw, a, lda, w, k_bits, bias, y, ldy);
+}
+
 }  // namespace qk

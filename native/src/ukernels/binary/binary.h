@@ -51,6 +51,20 @@ struct XnorSignTile {
 using XnorSignFn = void(size_t tiles, const XnorSignTile* tile, size_t nc, size_t kw, const uint64_t* w,
                         int32_t threshold, size_t ldb);
 
+// The float output of a layer in torch's [out][positions] layout, from tiles run transposed:
+// the rows of `a` are output channels (mc of them, any count: the kernel steps through them
+// kXnorMR at a time) and the packed 8-lane blocks of w are positions:
+//
+//   for i < mc, j < nc:  y[i * ldy + j] = float(k_bits - 2 * sum(a + i * lda, w_j))  (+ bias[i] when bias != nullptr)
+//
+// int32 arithmetic, one int -> fp32 conversion (round to nearest) and one fp32 add, so every ISA
+// gives the same floats. One call covers a task's channels, converting straight from the sums,
+// instead of a sums-kernel call per 4 channels and a conversion pass over an int32 buffer
+// (by same-minute profiles the time that pass seemed to take was mostly the output's stores,
+// which the kernel now pays: doc/binary.md).
+using XnorFloatFn = void(size_t mc, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
+                         int32_t k_bits, const float* bias, float* y, size_t ldy);
+
 // Packing floats into bits (the first binary layer's input): up to 64 channels, each a plane
 // of `positions` floats (channel c at x + c * plane_stride), into one word per position:
 //
@@ -81,6 +95,32 @@ inline void XnorSignFromSums(size_t tiles, const XnorSignTile* tile, size_t nc, 
           uint32_t byte = 0;
           for (size_t l = 0; l < 8; ++l) byte |= static_cast<uint32_t>(sums[i * kChunk + 8 * b + l] > threshold) << l;
           tile[t].bits[i * ldb + j0 / 8 + b] = static_cast<uint8_t>(byte);
+        }
+      }
+    }
+  }
+}
+
+// XnorFloatFn on top of a kernel that stores sums: per 4-row tile and 64 positions, the sums in
+// a stack buffer, then converted (the same expression as the AVX-512 kernel's registers).
+template <XnorGemmFn* Gemm>
+inline void XnorFloatFromSums(size_t mc, size_t nc, size_t kw, const uint64_t* a, size_t lda, const uint64_t* w,
+                              int32_t k_bits, const float* bias, float* y, size_t ldy) {
+  constexpr size_t kChunk = 64;
+  int32_t sums[kXnorMR * kChunk];
+  for (size_t j0 = 0; j0 < nc; j0 += kChunk) {
+    const size_t n = nc - j0 < kChunk ? nc - j0 : kChunk;
+    for (size_t i0 = 0; i0 < mc; i0 += kXnorMR) {
+      const size_t mr = mc - i0 < kXnorMR ? mc - i0 : kXnorMR;
+      Gemm(mr, n, kw, a + i0 * lda, lda, w + (j0 / kXnorNR) * kw * kXnorNR, sums, kChunk);
+      for (size_t i = 0; i < mr; ++i) {
+        float* row = y + (i0 + i) * ldy + j0;
+        const int32_t* s = sums + i * kChunk;
+        if (bias == nullptr) {
+          for (size_t j = 0; j < n; ++j) row[j] = static_cast<float>(k_bits - 2 * s[j]);
+        } else {
+          const float b = bias[i0 + i];
+          for (size_t j = 0; j < n; ++j) row[j] = static_cast<float>(k_bits - 2 * s[j]) + b;
         }
       }
     }
