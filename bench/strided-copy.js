@@ -208,6 +208,10 @@ function main() {
   // Half the qkernels rounds before torch's process, half after: both see the same machine load.
   const qk = new Map(CASES.map((c) => [c.name, []]));
   const before = new Map(CASES.map((c) => [c.name, []]));
+  // "recycled": each output handed back with recycle() (lib/handoff.ts), so the next output of
+  // its size reuses its pages, as torch's allocator reuses freed blocks; the plain column pays a
+  // fresh ArrayBuffer (zeroed pages faulted in by the kernel's stores) per call.
+  const recycled = new Map(CASES.map((c) => [c.name, []]));
   const runQk = (n) => {
     for (const c of CASES) {
       const f = qkCall(q, c);
@@ -215,6 +219,7 @@ function main() {
       for (let r = 0; r < n; r++) {
         qk.get(c.name).push(timeSync(f, minTime, { clock }));
         if (g) before.get(c.name).push(timeSync(g, minTime, { clock }));
+        if (!base) recycled.get(c.name).push(timeSync(() => q.recycle(f()), minTime, { clock }));
       }
     }
   };
@@ -225,13 +230,19 @@ function main() {
     const mine = median(qk.get(c.name)) * 1e6;
     const theirs = torch[c.name] !== undefined ? torch[c.name] * 1e6 : NaN;
     const met = Number.isNaN(theirs) ? '' : theirs / mine >= 1.5 ? 'met' : 'not met';
-    if (!base) return [c.name, fmt(mine), fmt(theirs), fmtRatio(theirs / mine), met];
+    if (!base) {
+      const reused = median(recycled.get(c.name)) * 1e6;
+      const metReused = Number.isNaN(theirs) ? '' : theirs / reused >= 1.5 ? 'met' : 'not met';
+      return [c.name, fmt(mine), fmt(theirs), fmtRatio(theirs / mine), met, fmt(reused), fmtRatio(theirs / reused), metReused];
+    }
     const old = median(before.get(c.name)) * 1e6;
     return [c.name, fmt(old), fmtRatio(theirs / old), fmt(mine), fmt(theirs), fmtRatio(theirs / mine), met];
   });
   console.log(`non-conv ops, quint8, 1 thread, ${clock} µs per call (median of ${rounds} rounds; ratio = torch / qkernels, > 1 is faster; goal >= 1.5x)`);
   if (base) console.log(`baseline: ${path.resolve(options.baseline)} (its dist and addon), timed in the same rounds`);
-  printTable(base ? ['op', 'baseline µs', 'torch/baseline', 'qkernels µs', 'torch 1.13 µs', 'torch/qk', '>= 1.5x'] : ['op', 'qkernels µs', 'torch 1.13 µs', 'torch/qk', '>= 1.5x'], rows);
+  if (!base) console.log('"recycled": the same call with its output handed back by recycle() (no fresh pages per call)');
+  printTable(base ? ['op', 'baseline µs', 'torch/baseline', 'qkernels µs', 'torch 1.13 µs', 'torch/qk', '>= 1.5x']
+    : ['op', 'qkernels µs', 'torch 1.13 µs', 'torch/qk', '>= 1.5x', 'recycled µs', 'torch/recycled', '>= 1.5x'], rows);
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after the run; CPU ${os.cpus()[0].model}`);
   notes.print();
 }

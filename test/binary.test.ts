@@ -226,6 +226,34 @@ describe('bitorch API and quirks', () => {
     expect(layer.weight).toBe(before);
   });
 
+  test('forwardBits on bits of the shape it last checked (the call without plan()) equals sign(forward) through every change', () => {
+    const signs = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rng.int(0, 1) ? 1 : -1)), shape);
+    const layer = new bitorch.QConv2d(70, 16, 3, { padding: 1 });
+    layer.setWeight(signs([16, 70, 3, 3]));
+    // The reference: the float output packed by sign, which never takes forwardBits' cached call.
+    const check = (x: ReturnType<typeof bitorch.pack>, what: string) => {
+      const got = layer.forwardBits(x);
+      const expected = bitorch.pack(layer.forward(x));
+      expect({ what, shape: got.shape, groups: got.groups }).toEqual({ what, shape: expected.shape, groups: 1 });
+      expect({ what, bits: Array.from(got.bits, String) }).toEqual({ what, bits: Array.from(expected.bits, String) });
+    };
+    const a = bitorch.pack(signs([1, 70, 5, 6]));
+    check(a, 'first call');
+    check(a, 'same input again');
+    check(bitorch.pack(signs([1, 70, 5, 6])), 'other bits, same shape');
+    layer.setWeight(signs([16, 70, 3, 3]));
+    check(a, 'after setWeight');
+    check(bitorch.pack(signs([2, 70, 4, 3])), 'another shape');
+    check(bitorch.pack(signs([1, 70, 5, 6]), { groups: 2 }), 'bits packed for 2 groups (regrouped)');
+    check(bitorch.pack(signs([1, 70, 5, 6]), { groups: 2 }), 'again, 2 groups');
+    // An explicit next still applies after a cached call.
+    const wide = layer.forwardBits(a, { groups: 2, quantization: 'steheaviside' });
+    expect(wide.groups).toBe(2);
+    expect(Array.from(wide.toTensor().data)).toEqual(Array.from(layer.forward(a).data, (v) => (v > 0 ? 1 : -1)));
+    layer.dispose();
+    expect(() => layer.forwardBits(a)).toThrow(TypeError);
+  });
+
   test('bitorch and unitScaling layers are nn.Modules: a network of them saves and loads torch-style prefixed keys', () => {
     class Net extends nn.Module {
       conv1 = new bitorch.QConv1d(4, 8, 3, { padding: 1 });

@@ -36,7 +36,8 @@ export class BitTensor {
   constructor(token: symbol, bits: BigUint64Array, shape: readonly number[], groups: number) {
     if (token !== BIT_TENSOR_TOKEN) throw new TypeError('BitTensor is made by bitorch.pack() or a layer\'s forwardBits()');
     this.bits = bits;
-    this.shape = Object.freeze([...shape]);
+    // A frozen shape (forwardBits' cached one, a Tensor's) is shared rather than copied per call.
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
     this.groups = groups;
     Object.freeze(this);
   }
@@ -269,6 +270,25 @@ interface Shape {
 }
 
 /** What a forward computes, resolved once per call. */
+/**
+ * What plan() resolved for forwardBits(x) with a BitTensor x and no `next`, for the next call with
+ * an input of the same shape and groups to the same weights: everything but the input's bits.
+ */
+interface BitsFast {
+  handle: BinaryWeightHandle;
+  inShape: readonly number[];
+  inGroups: number;
+  batch: number;
+  inSpatial: number[];
+  bitsShape: readonly number[];  // frozen
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; ++i) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 interface Run extends Shape {
   native: { input: Float32Array | BigUint64Array; rule: RuleCode } | null;
   /** Without the binary path: the input's float values (dense), which the int8 path levels natively. */
@@ -288,6 +308,8 @@ abstract class BinaryLayerBase extends Module {
   private quantizedWeight: Float32Array = new Float32Array(0);
   private handle: BinaryWeightHandle | null = null;
   private lowBit: { handle: LowBitWeightHandle; grid: InputGrid } | null = null;
+  /** forwardBits(bits) of the last BitTensor shape plan() checked (see forwardBits). */
+  private bitsFast: BitsFast | null = null;
 
   protected constructor(spec: ConvSpec, weightQuantization: Quantization, padValue: number, activation: QActivation | null, bias: boolean) {
     super();
@@ -436,6 +458,11 @@ abstract class BinaryLayerBase extends Module {
       return new BitTensor(BIT_TENSOR_TOKEN, out as BigUint64Array, bitsShape, outGroups);
     };
     if (run.native !== null && this.handle !== null) {
+      if (next !== null && next !== undefined && Object.keys(next).length === 0 && x instanceof BitTensor && x.groups === this.spec.groups) {
+        // Default next (groups 1, sign): outGroups 1, outRule 0, the bits passed as they are.
+        this.bitsFast = { handle: this.handle, inShape: x.shape, inGroups: x.groups, batch: run.batch,
+                          inSpatial: run.inSpatial, bitsShape: Object.freeze(bitsShape) };
+      }
       const args = [this.handle, run.native.input, run.batch, run.inSpatial, run.native.rule, outGroups, outRule] as const;
       return makePlan(() => binaryAddon.binaryConvForward(...args), () => binaryAddon.binaryConvForwardAsync(...args), finish, { op: 'binaryConvForward', args });
     }
@@ -470,6 +497,17 @@ abstract class BinaryLayerBase extends Module {
    * (default sign) and packed for its groups: the next layer reads them without floats.
    */
   forwardBits(x: Tensor | BitTensor, next?: BitsOptions): BitTensor {
+    // A binary network calls this with bits of one shape over and over: with no `next`, an input of
+    // the shape and groups plan() last checked and the same packed weights, only the call itself
+    // is left (plan()'s checks and objects cost about 4 us a call, more with cold caches after a
+    // large layer). this.handle throws here after dispose(), as in plan().
+    const fast = this.bitsFast;
+    if (next === undefined && fast !== null && x instanceof BitTensor && fast.handle === this.handle &&
+        x.groups === fast.inGroups && sameShape(x.shape, fast.inShape)) {
+      const args = [fast.handle, x.bits, fast.batch, fast.inSpatial, 0, 1, 0] as const;
+      const out = callOp({ op: 'binaryConvForward', args }, () => binaryAddon.binaryConvForward(...args));
+      return new BitTensor(BIT_TENSOR_TOKEN, out as BigUint64Array, fast.bitsShape, 1);
+    }
     return this.plan(x, next ?? {}).run() as BitTensor;
   }
 

@@ -70,46 +70,59 @@ void TestXnorKernel(Context& ctx, const char* name, Isa isa, XnorGemmFn* kernel,
   }
 }
 
-// The sign form: the bytes of the tile against the naive sums compared with thresholds around
-// their median (so both bit values occur), written inside sentinel bytes.
+// The sign form: a list of tiles (each with its own rows, stride, mr and output bytes, the
+// outputs interleaved in one sentinel-filled buffer at odd offsets) against the naive sums
+// compared with thresholds around their median (so both bit values occur); every byte of the
+// buffer is checked, so a write past a tile's mr x nc shows.
 void TestXnorSignKernel(Context& ctx, const char* name, Isa isa, XnorSignFn* kernel, bool needs_vpopcntdq) {
   if (!Runs(ctx, isa, needs_vpopcntdq)) return;
   Random rng(SeedFromName(name));
   const size_t kws[] = {1, 2, 3, 5, 12, 27, 36, 70};
+  constexpr size_t kMaxTiles = kXnorMR + 2;  // every mr, then full tiles
   for (size_t kw : kws) {
     for (size_t nc = kXnorNR; nc <= 9 * kXnorNR; nc += kXnorNR) {
       const size_t blocks = nc / kXnorNR;
       std::vector<uint64_t> w(blocks * kw * kXnorNR);
       for (uint64_t& v : w) v = rng.Next();
-      const size_t lda = kw + 1;
-      std::vector<uint64_t> a(kXnorMR * lda);
-      for (uint64_t& v : a) v = rng.Next() & (rng.Next() % 4 == 0 ? 0 : ~uint64_t{0});
+      const size_t ldb = nc / 8 + 3, tile_bytes = (kXnorMR + 1) * ldb;
+      std::vector<std::vector<uint64_t>> a(kMaxTiles);
+      for (size_t t = 0; t < kMaxTiles; ++t) {
+        a[t].resize(kXnorMR * (kw + t));
+        for (uint64_t& v : a[t]) v = rng.Next() & (rng.Next() % 4 == 0 ? 0 : ~uint64_t{0});
+      }
       const int32_t half = static_cast<int32_t>(32 * kw);
       for (int32_t threshold : {half - 3, half, half + 1, -1, static_cast<int32_t>(64 * kw)}) {
-        for (size_t mr = 1; mr <= kXnorMR; ++mr) {
-          const size_t ldb = nc / 8 + 3;
-          std::vector<uint8_t> bits((kXnorMR + 1) * ldb, 0xA5);
-          kernel(mr, nc, kw, a.data(), lda, w.data(), threshold, bits.data(), ldb);
-          for (size_t i = 0; i <= kXnorMR; ++i) {
-            for (size_t byte = 0; byte < ldb; ++byte) {
-              uint32_t expected = 0xA5;
-              if (i < mr && byte < nc / 8) {
-                expected = 0;
+        for (size_t tiles = 0; tiles <= kMaxTiles; tiles += (tiles == 0 ? 1 : kMaxTiles - 1)) {  // 0, 1, all
+          std::vector<uint8_t> bits(kMaxTiles * tile_bytes + 1, 0xA5), expected(bits);
+          std::vector<XnorSignTile> list(tiles);
+          for (size_t t = 0; t < tiles; ++t) {
+            const size_t mr = t < kXnorMR ? kXnorMR - t : kXnorMR, lda = kw + t;
+            // Tiles in reverse order of their outputs, each starting at an odd byte for odd t.
+            uint8_t* out = bits.data() + (kMaxTiles - 1 - t) * tile_bytes + t % 2;
+            list[t] = XnorSignTile{a[t].data(), lda, mr, out};
+            for (size_t i = 0; i < mr; ++i) {
+              for (size_t byte = 0; byte < nc / 8; ++byte) {
+                uint32_t value = 0;
                 for (size_t l = 0; l < 8; ++l) {
                   const size_t j = 8 * byte + l;
                   int32_t sum = 0;
                   for (size_t k = 0; k < kw; ++k)
-                    sum += static_cast<int32_t>(NaivePopcount(a[i * lda + k] ^ w[(j / kXnorNR) * kw * kXnorNR + k * kXnorNR + j % kXnorNR]));
-                  expected |= static_cast<uint32_t>(sum > threshold) << l;
+                    sum += static_cast<int32_t>(
+                        NaivePopcount(a[t][i * lda + k] ^ w[(j / kXnorNR) * kw * kXnorNR + k * kXnorNR + j % kXnorNR]));
+                  value |= static_cast<uint32_t>(sum > threshold) << l;
                 }
+                expected[static_cast<size_t>(out - bits.data()) + i * ldb + byte] = static_cast<uint8_t>(value);
               }
-              if (bits[i * ldb + byte] != expected) {
-                ctx.Fail(std::string(name) + ": kw " + std::to_string(kw) + " nc " + std::to_string(nc) + " mr " +
-                         std::to_string(mr) + " threshold " + std::to_string(threshold) + ": byte [" + std::to_string(i) +
-                         "][" + std::to_string(byte) + "] is " + std::to_string(bits[i * ldb + byte]) + ", expected " +
-                         std::to_string(expected));
-                return;
-              }
+            }
+          }
+          kernel(tiles, list.data(), nc, kw, w.data(), threshold, ldb);
+          for (size_t byte = 0; byte < bits.size(); ++byte) {
+            if (bits[byte] != expected[byte]) {
+              ctx.Fail(std::string(name) + ": kw " + std::to_string(kw) + " nc " + std::to_string(nc) + " tiles " +
+                       std::to_string(tiles) + " threshold " + std::to_string(threshold) + ": byte " +
+                       std::to_string(byte) + " is " + std::to_string(bits[byte]) + ", expected " +
+                       std::to_string(expected[byte]));
+              return;
             }
           }
         }

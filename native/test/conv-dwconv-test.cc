@@ -40,6 +40,21 @@ std::vector<int16_t> PackWeights(const std::vector<int8_t>& w, const std::vector
   return packed;
 }
 
+// The quads layout of ukernels/conv/conv.h (symmetric weights: w_zp 0, so w fits int8), written
+// from the channel side: channel k of a block (0..31) is lane k % 4 (+ 4 for k >= 16) of vector
+// (k % 16) / 4; tap t is byte t % 4 of quad t / 4. [block][quad][vector][lane][tap].
+std::vector<int8_t> PackQuads(const std::vector<int8_t>& w, size_t channels, size_t taps) {
+  const size_t quads = (taps + 3) / 4, full = channels / 32 * 32;
+  std::vector<int8_t> packed(full / 32 * quads * 128, 0);
+  for (size_t c = 0; c < full; ++c) {
+    const size_t k = c % 32, vector = k % 16 / 4, lane = k % 4 + (k >= 16 ? 4 : 0);
+    for (size_t t = 0; t < taps; ++t) {
+      packed[(c / 32 * quads + t / 4) * 128 + vector * 32 + lane * 4 + t % 4] = w[c * taps + t];
+    }
+  }
+  return packed;
+}
+
 // kernel or row_kernel (the other null) on one random case.
 bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, DwconvRowU8Fn* row_kernel, Random& rng,
                size_t channels, size_t taps, size_t pixels, int32_t x_zp, int32_t y_zp, bool relu, bool extreme) {
@@ -80,13 +95,19 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, DwconvRowU8Fn
   }
   std::vector<int8_t> w(channels * taps);
   std::vector<int32_t> w_zp(channels);
+  // Symmetric weights (zero point 0, PyTorch's default) fit int8 after the zero point: the
+  // AVX-512 kernel runs those blocks on quads of taps (vpdpbusd) instead of pairs.
+  const bool symmetric = rng.Int(0, 2) == 0;
   for (size_t c = 0; c < channels; ++c) {
-    w_zp[c] = extreme ? (rng.Int(0, 1) ? 127 : -128) : static_cast<int32_t>(rng.Int(-128, 127));
+    w_zp[c] = symmetric ? 0 : extreme ? (rng.Int(0, 1) ? 127 : -128) : static_cast<int32_t>(rng.Int(-128, 127));
     for (size_t t = 0; t < taps; ++t) {
-      w[c * taps + t] = extreme ? static_cast<int8_t>(w_zp[c] == 127 ? -128 : 127) : static_cast<int8_t>(rng.Int(-128, 127));
+      w[c * taps + t] = extreme ? static_cast<int8_t>(w_zp[c] == 127 || (symmetric && rng.Int(0, 1)) ? -128 : 127)
+                                : static_cast<int8_t>(rng.Int(-128, 127));
     }
   }
   const std::vector<int16_t> packed = PackWeights(w, w_zp, channels, taps);
+  // Symmetric cases pass the quads most of the time (kernels without a quad path ignore them).
+  const std::vector<int8_t> quads = symmetric && rng.Int(0, 3) != 0 ? PackQuads(w, channels, taps) : std::vector<int8_t>();
   // The output stage's constants of the three engines (ops/qgemm.h): fbgemm's fp32 bias term,
   // qnnpack's int32 bias, onednn's zero point added in fp32 before rounding.
   const int engine = static_cast<int>(rng.Int(0, 2));
@@ -100,6 +121,7 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, DwconvRowU8Fn
   }
   DwconvU8Params params;
   params.x_zero_point = x_zp;
+  params.quads = quads.empty() ? nullptr : quads.data();
   params.bias_int = bias_int.data();
   params.bias_term = bias_term.data();
   params.multiplier = multiplier.data();
@@ -143,7 +165,7 @@ void RegisterDwconvTests(const char* name, Isa isa, DwconvU8Fn* kernel, DwconvRo
   RegisterTest(Mode::kIsa, std::string("conv/ukernel/") + name, [=](Context& ctx) {
     if (!Applies(ctx, isa)) return;
     Random rng(0x5EED0000u + static_cast<uint64_t>(isa));
-    const size_t kTaps[] = {1, 2, 3, 5, 9, 25, 27};
+    const size_t kTaps[] = {1, 2, 3, 5, 9, 25, 27, 81};  // 81: past the 32 weight pairs kept on the stack
     for (size_t channels = 1; channels <= 2 * 32 + 7; ++channels) {
       for (size_t taps : kTaps) {
         const int64_t pick = rng.Int(0, 3);

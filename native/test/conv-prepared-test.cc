@@ -127,6 +127,20 @@ std::vector<PreparedCase> Cases() {
                    false, false, false, 128, 255, false});
   cases.push_back({"convT2d 32->8 k3 s2 pad 1 on 28x28", Geometry(2, 32, 8, 1, three, two, one, one, true, zero), 1,
                    {28, 28, 1}, false, false, false, 128, 255, true});
+  // Few input channels (<= 4): prepared past 16 KiB of input too (the stems), and runs
+  // padded by an eighth or more to whole k groups go through gathered rows and the direct GEMM
+  // (7x7 lines of 21 bytes, 3x3 lines of 9, 5x5 lines of 5, per-tap runs of 3 under groups).
+  const size_t seven[3] = {7, 7, 7}, five[3] = {5, 5, 5};
+  cases.push_back({"conv2d 3->24 7x7 s2 pad 3 on 76x74 (stem)", Geometry(2, 3, 24, 1, seven, two, one, three, false, zero),
+                   1, {76, 74, 1}, false, false, true, 128, 255, true});
+  cases.push_back({"conv2d 3->40 3x3 s2 pad 1 on 80x72 per-channel zero points",
+                   Geometry(2, 3, 40, 1, three, two, one, one, false, zero), 1, {80, 72, 1}, true, true, false, 97, 255,
+                   true});
+  cases.push_back({"conv2d 1->8 5x5 s2 pad 2 on 140x130", Geometry(2, 1, 8, 1, five, two, one, two, false, zero), 1,
+                   {140, 130, 1}, true, false, false, 128, 255, true});
+  cases.push_back({"conv2d 6->10 groups 2 3x3 s2 pad 1 reflect",
+                   Geometry(2, 6, 10, 2, three, two, one, one, false, zero, ConvPaddingMode::kReflect), 2, {9, 11, 1},
+                   true, true, true, 128, 255, true});
   // Paths that read their input in place anyway.
   cases.push_back({"conv2d 1x1", Geometry(2, 4, 8, 1, one, one, one, zero, false, zero), 1, {4, 4, 1}, false, false,
                    false, 128, 255, false});

@@ -289,22 +289,30 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
         const size_t entries = (count - 1) * s3[2] + k3[2];
         const size_t oz = line / out3[1], oy = line % out3[1];
         const int64_t x0 = static_cast<int64_t>(ox * s3[2]) - static_cast<int64_t>(p3[2]);
-        for (size_t e = 0; e < entries; ++e) {
-          const int64_t ix = x0 + static_cast<int64_t>(e);
-          uint64_t* words = buffer + e * entry_words;
-          for (size_t kz = 0; kz < k3[0]; ++kz) {
-            const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
-            for (size_t ky = 0; ky < k3[1]; ++ky, words += w.group_words) {
-              const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
-              if (iz < 0 || iy < 0 || ix < 0 || iz >= static_cast<int64_t>(in3[0]) ||
-                  iy >= static_cast<int64_t>(in3[1]) || ix >= static_cast<int64_t>(in3[2])) {
-                for (size_t k = 0; k < w.group_words; ++k) words[k] = FullWord(k, w.group_in);  // a pad: -1
-              } else {
-                const size_t q = (static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] +
-                                 static_cast<size_t>(ix);
-                CopyWords(words, image + q * in_row + grp * w.group_words, w.group_words);
-              }
+        // Entries whose x lies inside the input: [e_lo, e_hi); the others are pads in every tap.
+        const int64_t width = static_cast<int64_t>(in3[2]), n_entries = static_cast<int64_t>(entries);
+        const size_t e_lo = static_cast<size_t>(x0 >= 0 ? 0 : (-x0 < n_entries ? -x0 : n_entries));
+        const size_t e_hi = static_cast<size_t>(x0 >= width ? static_cast<int64_t>(e_lo)
+                                                : (width - x0 < n_entries ? width - x0 : n_entries));
+        // Per (z, y) tap, the run of entries: one bounds test per tap and line instead of per entry.
+        size_t slot = 0;  // the tap's words within an entry
+        for (size_t kz = 0; kz < k3[0]; ++kz) {
+          const int64_t iz = static_cast<int64_t>(oz * s3[0] + kz * d3[0]) - static_cast<int64_t>(p3[0]);
+          for (size_t ky = 0; ky < k3[1]; ++ky, slot += w.group_words) {
+            const int64_t iy = static_cast<int64_t>(oy * s3[1] + ky * d3[1]) - static_cast<int64_t>(p3[1]);
+            const bool row_inside = iz >= 0 && iy >= 0 && iz < static_cast<int64_t>(in3[0]) && iy < static_cast<int64_t>(in3[1]);
+            const size_t lo = row_inside ? e_lo : entries, hi = row_inside ? e_hi : entries;
+            uint64_t* words = buffer + slot;
+            for (size_t e = 0; e < lo; ++e)  // pads: -1
+              for (size_t k = 0; k < w.group_words; ++k) words[e * entry_words + k] = FullWord(k, w.group_in);
+            if (lo < hi) {
+              const size_t q = (static_cast<size_t>(iz) * in3[1] + static_cast<size_t>(iy)) * in3[2] +
+                               static_cast<size_t>(x0 + static_cast<int64_t>(lo));
+              const uint64_t* src = image + q * in_row + grp * w.group_words;
+              for (size_t e = lo; e < hi; ++e, src += in_row) CopyWords(words + e * entry_words, src, w.group_words);
             }
+            for (size_t e = hi > lo ? hi : lo; e < entries; ++e)
+              for (size_t k = 0; k < w.group_words; ++k) words[e * entry_words + k] = FullWord(k, w.group_in);
           }
         }
         for (size_t i = 0; i < count; ++i) line_row[r + i] = buffer + i * in_place_stride;
@@ -458,22 +466,20 @@ Status BinaryConv(const BinaryConvWeights& w, const uint64_t* x_bits, size_t bat
         }
       }
       if (!sign_tiles) continue;
-      // The sign tiles, 32 channels (one 4-block pass) across all the task's rows at a time: the
-      // slice's weights stay in L1 while the rows go by, instead of all the group's weights
-      // streaming from L2 for every 4 rows.
+      // The sign tiles, all in one kernel call (a call per tile cost more than its setup is
+      // worth); the kernel takes a slice of channels across all the task's rows at a time, so the
+      // slice's weights stay in L1 while the rows go by.
       const size_t o0 = grp * w.group_out;
       uint8_t* bytes0 = reinterpret_cast<uint8_t*>(out.bits + (n * out_positions + p0) * next_row) +
                         (o0 / next_group_in) * next_gw * 8 + (o0 % next_group_in) / 8;
-      constexpr size_t kSlice = 4 * kXnorNR;
-      for (size_t j0 = 0; j0 < w.group_out; j0 += kSlice) {
-        const size_t nc = w.group_out - j0 < kSlice ? w.group_out - j0 : kSlice;
-        for (size_t tile = 0; tile < tiles; ++tile) {
-          if (!tile_sign[tile]) continue;
-          const size_t r = tile * kXnorMR, mr = rows - r < kXnorMR ? rows - r : kXnorMR;
-          sign(mr, nc, w.kw, tile_a[tile], tile_lda[tile], group_weights + j0 * w.kw, threshold,
-               bytes0 + r * next_row * 8 + j0 / 8, next_row * 8);
-        }
+      XnorSignTile sign_list[max_tiles];
+      size_t sign_count = 0;
+      for (size_t tile = 0; tile < tiles; ++tile) {
+        if (!tile_sign[tile]) continue;
+        const size_t r = tile * kXnorMR, mr = rows - r < kXnorMR ? rows - r : kXnorMR;
+        sign_list[sign_count++] = XnorSignTile{tile_a[tile], tile_lda[tile], mr, bytes0 + r * next_row * 8};
       }
+      sign(sign_count, sign_list, w.group_out, w.kw, group_weights, threshold, next_row * 8);
     }
   });
   return Status::Ok();

@@ -47,6 +47,7 @@ struct ConvPhase {
 struct ConvPacked {
   bool depthwise = false;
   std::vector<int16_t> dw_weights;  // ukernels/conv/conv.h's layout
+  std::vector<int8_t> dw_quads;     // its quads layout when every w16 fits int8, else empty
   std::vector<ConvPhase> phases;    // implicit GEMM (also the 1x1 direct GEMM: one phase, one tap)
   // A transposed convolution whose kernel equals its stride (dilation 1; an upsampling layer):
   // each phase has one tap, and every phase reads output o's input pixel floor((o + pad) / stride),
@@ -157,9 +158,21 @@ void BuildAxisTable(const ConvGeometry& g, const Shape3& s, int dim, const ConvP
 // path of one call uses it at a time (the paths run one after another; their tasks on other
 // threads read the caller's storage, which stays put until the ParallelFor returns).
 // ReleaseLargeRunBuffers drops what a large call grew, as ConvU8 does with its layout copies.
+// Depthwise's axis tables and interior columns, kept for the next call of the same geometry: a
+// long 1-D depthwise conv (4000 outputs x 5 taps) spent a tenth of its time rebuilding them.
+struct DepthwiseTables {
+  bool valid = false;
+  Shape3 s{};
+  ConvPaddingMode mode{};
+  AxisTable axes[3];
+  size_t interior_begin = 0, interior_end = 0;  // output columns whose W taps read their own pixels
+  bool padded_lines = false;                    // some D/H tap line lies in the zero padding
+};
+
 struct RunBuffers {
   AxisTable axes[3];
   ConvPhase all_taps;                 // depthwise: every tap of the kernel
+  DepthwiseTables depthwise;
   std::vector<ConvGemmStage> stages;  // per group
   std::vector<size_t> run_end;
   std::vector<uint8_t> zero_run;      // also depthwise's padding row and zero line
@@ -170,8 +183,11 @@ struct RunBuffers {
     size_t bytes = run_end.capacity() * sizeof(size_t) + zero_run.capacity() + zero_line.capacity() +
                    edge_blocks.capacity() +
                    zero_run16.capacity() * sizeof(int16_t);
-    for (const AxisTable& a : axes) {
-      bytes += a.outputs.capacity() * sizeof(size_t) + a.input.capacity() * sizeof(long) + a.run.capacity();
+    for (const AxisTable* set : {axes, depthwise.axes}) {
+      for (int d = 0; d < 3; ++d) {
+        const AxisTable& a = set[d];
+        bytes += a.outputs.capacity() * sizeof(size_t) + a.input.capacity() * sizeof(long) + a.run.capacity();
+      }
     }
     for (const ConvGemmStage& stage : stages) bytes += stage.bias_int.capacity() * 12;  // three arrays of 4 bytes
     return bytes;
@@ -267,18 +283,48 @@ void RunDepthwise(ConvCall& call) {
   const Shape3& s = call.s;
   const size_t channels = g.in_channels;
   RunBuffers& buffers = ThreadRunBuffers();
-  ConvPhase& all = buffers.all_taps;
-  AxisTable* axes = buffers.axes;
-  for (int d = 0; d < 3; ++d) {
-    all.taps[d].resize(s.kernel[d]);
-    for (size_t k = 0; k < s.kernel[d]; ++k) all.taps[d][k] = k;
-    BuildAxisTable(g, s, d, all, &axes[d]);
+  DepthwiseTables& tables = buffers.depthwise;
+  AxisTable* axes = tables.axes;
+  if (!tables.valid || tables.mode != g.padding_mode || std::memcmp(&tables.s, &s, sizeof(Shape3)) != 0) {
+    tables.valid = false;  // until every table below is built
+    ConvPhase& all = buffers.all_taps;
+    for (int d = 0; d < 3; ++d) {
+      all.taps[d].resize(s.kernel[d]);
+      for (size_t k = 0; k < s.kernel[d]; ++k) all.taps[d][k] = k;
+      BuildAxisTable(g, s, d, all, &axes[d]);
+    }
+    // The output columns whose W taps all read the input pixel they name (no padding, no
+    // mapping): a contiguous range, computed by the row kernel without an indirection buffer.
+    tables.interior_begin = s.out[2];
+    tables.interior_end = 0;
+    for (size_t ow = 0; ow < s.out[2]; ++ow) {
+      bool inside = true;
+      for (size_t kw = 0; kw < s.kernel[2]; ++kw) {
+        const long want = static_cast<long>(ow * s.stride[2] + kw * s.dilation[2]) - static_cast<long>(s.pad[2]);
+        inside = inside && want >= 0 && axes[2].input[ow * s.kernel[2] + kw] == want;
+      }
+      if (inside) {
+        tables.interior_begin = std::min(tables.interior_begin, ow);
+        tables.interior_end = ow + 1;
+      }
+    }
+    // A line (D, H tap) of zero padding reads a row of x_zp bytes in the interior.
+    tables.padded_lines = false;
+    for (int d = 0; d < 2; ++d) {
+      for (long coordinate : axes[d].input) tables.padded_lines = tables.padded_lines || coordinate < 0;
+    }
+    tables.s = s;
+    tables.mode = g.padding_mode;
+    tables.valid = true;
   }
+  const size_t interior_begin = tables.interior_begin, interior_end = tables.interior_end;
+  const bool padded_lines = tables.padded_lines;
   const size_t taps = s.kernel[0] * s.kernel[1] * s.kernel[2];
   std::vector<uint8_t>& padding = buffers.zero_run;
   padding.assign(channels, static_cast<uint8_t>(call.x_zp));
   DwconvU8Params params;
   params.x_zero_point = call.x_zp;
+  params.quads = packed.dw_quads.empty() ? nullptr : packed.dw_quads.data();
   params.bias_int = call.bias_int;
   params.bias_term = call.bias_term;
   params.multiplier = call.multiplier;
@@ -288,25 +334,6 @@ void RunDepthwise(ConvCall& call) {
   params.y_zero_point = call.y_zp_i;
   DwconvU8Fn* kernel = Dispatch().qu8qs8_dwconv;
   DwconvRowU8Fn* row_kernel = Dispatch().qu8qs8_dwconv_row;
-  // The output columns whose W taps all read the input pixel they name (no padding, no mapping):
-  // a contiguous range, computed by the row kernel without an indirection buffer.
-  size_t interior_begin = s.out[2], interior_end = 0;
-  for (size_t ow = 0; ow < s.out[2]; ++ow) {
-    bool inside = true;
-    for (size_t kw = 0; kw < s.kernel[2]; ++kw) {
-      const long want = static_cast<long>(ow * s.stride[2] + kw * s.dilation[2]) - static_cast<long>(s.pad[2]);
-      inside = inside && want >= 0 && axes[2].input[ow * s.kernel[2] + kw] == want;
-    }
-    if (inside) {
-      interior_begin = std::min(interior_begin, ow);
-      interior_end = ow + 1;
-    }
-  }
-  // A line (D, H tap) of zero padding reads this row in the interior.
-  bool padded_lines = false;
-  for (int d = 0; d < 2; ++d) {
-    for (long coordinate : axes[d].input) padded_lines = padded_lines || coordinate < 0;
-  }
   std::vector<uint8_t>& zero_row = buffers.zero_line;
   zero_row.assign(padded_lines ? s.in[2] * channels : 0, static_cast<uint8_t>(call.x_zp));
   const size_t piece = std::max<size_t>(16, std::min<size_t>(256, kDwBytes / channels));
@@ -1329,6 +1356,31 @@ std::vector<int16_t> PackDepthwise(const ConvGeometry& g, const int8_t* w, const
   return packed;
 }
 
+// The quads layout of the same weights (ukernels/conv/conv.h), or empty when some w - w_zp
+// does not fit int8 or there is no full block of 32 channels.
+std::vector<int8_t> PackDepthwiseQuads(const ConvGeometry& g, const int8_t* w, const std::vector<int32_t>& w_zero_points) {
+  size_t kernel[3];
+  Kernel3(g, kernel);
+  const size_t taps = kernel[0] * kernel[1] * kernel[2], blocks = g.in_channels / kDwconvQuadChannels;
+  const size_t quads = (taps + 3) / 4;
+  std::vector<int8_t> packed(blocks * quads * kDwconvQuadBytes, 0);
+  for (size_t b = 0; b < blocks; ++b) {
+    for (size_t q = 0; q < quads; ++q) {
+      for (size_t v = 0; v < 4; ++v) {
+        for (size_t i = 0; i < 8; ++i) {
+          const size_t c = b * kDwconvQuadChannels + DwconvQuadChannel(v, i);
+          for (size_t j = 0; j < 4 && 4 * q + j < taps; ++j) {
+            const int32_t value = w[c * taps + 4 * q + j] - w_zero_points[c];
+            if (value < -128 || value > 127) return {};
+            packed[(b * quads + q) * kDwconvQuadBytes + (v * 8 + i) * 4 + j] = static_cast<int8_t>(value);
+          }
+        }
+      }
+    }
+  }
+  return packed;
+}
+
 Status CheckQuantScale(float scale, const char* parameter) {
   return CheckScale(scale, ScaleRule::kPositiveFinite, "positive finite number", parameter, [&] { return std::to_string(scale); });
 }
@@ -1357,6 +1409,10 @@ struct ConvRun {
     std::vector<uint32_t> pixels;          // [rows][segments]: the padded pixel each run starts at
     std::vector<size_t> line_out;          // transposed: the output pixel of each line's first row
     std::vector<ConvGemmStage> stages[2];  // per group: [0] with the proof (or no twin), [1] without
+    // Gathered rows (PrepareGatherStages): > 0 when the rows' runs are copied into rows of this
+    // many bytes and run by the direct GEMM of gather_stages (per group) instead of the indirect one.
+    size_t gather_kpad = 0;
+    std::vector<ConvGemmStage> gather_stages;
   };
   // Rows [first, end) of one image, phase and group (transposed: lines [first, end)).
   struct Task {
@@ -1399,14 +1455,21 @@ constexpr size_t kRunMaxPaddedBytes = size_t{1} << 20;
 // An ordinary convolution's per-call path reads its input in place, where the prepared run first
 // copies it: past about an L1 of input the copy costs more than the setup it saves (a 32x28x28
 // conv ran 15% slower prepared). Transposed ones stay faster prepared at every size measured (the
-// per-call path gathers each phase's rows): they keep kRunMaxPaddedBytes.
+// per-call path gathers each phase's rows): they keep kRunMaxPaddedBytes. So do ordinary ones
+// with at most kRunFewChannels input channels (the stems): a pixel is a few bytes while
+// the per-call path sets up kh runs per output pixel (a 3->16 3x3 s2 stem on 96x96, 27 KiB of
+// input, ran 25% faster prepared, the 7x7 3->64 15%; doc/conv.md path 8).
 constexpr size_t kRunMaxPaddedBytesConv = size_t{16} << 10;
+constexpr size_t kRunFewChannels = 4;
 // Zero bytes past the padded image: a run reads up to segment_bytes - segment_len (< 4) values
 // past its last one, which meet zero weights.
 constexpr size_t kRunSlack = 16;
 // Transposed lines of at least this many rows are written by the kernel in place (two tiles of
 // the widest MR, 8); shorter ones through a block.
 constexpr size_t kRunLineRows = 16;
+// Rows per piece of a gathered task (ConvRun::Phase::gather_kpad): a 7x7 stem's 64 rows of 148
+// bytes and its 64 columns of weights (the same size) stay in L1 while the tiles run.
+constexpr size_t kGatherRows = 64;
 
 // The phase's row structure along one dim: its outputs and, per output and tap, RawCoordinate.
 struct RawAxis {
@@ -1528,6 +1591,28 @@ bool PrepareRunStages(const std::vector<std::shared_ptr<GemmWeights>>& gemms, co
   return true;
 }
 
+// Gathered rows for an ordinary convolution whose runs waste much of the indirect GEMM's work
+// on their padding to segment_bytes (3-channel stems: the 7x7's 21-byte lines read as 24, K 147
+// padded to 168; the 3x3's 9-byte lines as 12, 27 to 36): when the direct GEMM's k (the runs
+// back to back, rounded up to its KR) is at least an eighth smaller, each task copies its rows'
+// runs into rows of that many bytes (a few 16/32-byte moves per run from the padded image) and
+// runs the uint8-row GEMM on them, which also drops the kernel's pointer per run. Only where the
+// direct pack reads uint8 rows and is exact for any input (avx512vnni, scalar). Leaves
+// ph->gather_kpad 0 otherwise.
+void PrepareGatherStages(const ConvPhase& phase, const ConvCall& call, ConvRun::Phase* ph) {
+  const ConvGeometry& g = call.w->geometry;
+  if (g.transposed || ph->segment_bytes == ph->segment_len || phase.gemm.size() != g.groups) return;
+  const size_t ocg = g.out_channels / g.groups;
+  std::vector<ConvGemmStage> stages(g.groups);
+  for (size_t group = 0; group < g.groups; ++group) {
+    if (!DirectStage(call, *phase.gemm[group], group * ocg, &stages[group])) return;
+    const size_t kpad = stages[group].pack->kpad();
+    if (kpad < phase.k || (ph->segments * ph->segment_bytes - kpad) * 8 < kpad) return;
+  }
+  ph->gather_kpad = stages[0].pack->kpad();
+  ph->gather_stages = std::move(stages);
+}
+
 // The stacked phases' run (ConvPacked::stacked): one GEMM row per padded input pixel, its
 // phases * ocg columns copied to the output pixels they are (those inside the output).
 bool PrepareStackedRun(const ConvWeights& w, const ConvCall& call, const long before[3], ConvRun* run) {
@@ -1642,7 +1727,8 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
   run->block_epilogue = !g.transposed && g.groups == 1;
   // Every output pixel is a row with at least one run, and the padded copy holds the input: shapes
   // past either bound are known too large before any table is built.
-  const size_t max_padded_bytes = g.transposed ? kRunMaxPaddedBytes : kRunMaxPaddedBytesConv;
+  const bool few_channels = g.in_channels <= kRunFewChannels;
+  const size_t max_padded_bytes = g.transposed || few_channels ? kRunMaxPaddedBytes : kRunMaxPaddedBytesConv;
   if (run->out_pixels > kRunMaxStarts || run->in_pixels * g.in_channels > max_padded_bytes) return Status::Ok();
   // The border each dim needs: the farthest any tap of any phase reads before and after the input.
   std::vector<RawAxis> axes;
@@ -1701,6 +1787,7 @@ Status PrepareConvRun(const ConvWeights& w, size_t batch, const size_t in_spatia
     starts += ph.rows * ph.segments;
     if (starts > kRunMaxStarts) return Status::Ok();
     if (!PrepareRunStages(phase.igemm, call, 1, run.get(), &ph)) return Status::Ok();
+    PrepareGatherStages(phase, call, &ph);
     // Run starts, rows in (D, H, W) order: one per (D, H) tap line, or one per tap.
     const size_t per_line = phase.lines ? 1 : axis[2].taps;
     ph.pixels.reserve(ph.rows * ph.segments);
@@ -1800,7 +1887,9 @@ void RunPreparedTask(const PreparedRunState& state, size_t t) {
   const uint32_t* pixels = ph.pixels.data() + row0 * ph.segments;
   const size_t pixel_bytes = run.channels * e;
   const uint8_t** starts = pointers.data();
-  for (size_t i = 0, count = rows * ph.segments; i < count; ++i) starts[i] = base + pixels[i] * pixel_bytes;
+  if (ph.gather_kpad == 0) {
+    for (size_t i = 0, count = rows * ph.segments; i < count; ++i) starts[i] = base + pixels[i] * pixel_bytes;
+  }
   // Row terms (GemmRowTerm of the row's k values), from the uint8 image whatever the A format;
   // symmetric weights need none.
   const uint32_t zero_term = static_cast<uint32_t>(ph.k) * static_cast<uint32_t>(run.x_zp);
@@ -1826,6 +1915,35 @@ void RunPreparedTask(const PreparedRunState& state, size_t t) {
         CopyBytes(image_out + static_cast<size_t>(copy.dst) * run.out_channels, row + copy.src, copy.bytes);
       }
     }
+    return;
+  }
+  if (ph.gather_kpad != 0) {  // (ordinary convolutions only) the rows' runs back to back, the direct GEMM
+    // In locals: the byte stores may alias anything, so fields read through run would be reloaded.
+    const size_t kpad = ph.gather_kpad, len = ph.segment_len, segments = ph.segments, channels = run.channels;
+    const size_t begin = (task.n * run.out_pixels + row0) * run.out_channels;
+    // Pieces of kGatherRows rows, gathered then multiplied while they are in L1 with the weights.
+    const size_t piece = std::min(rows, kGatherRows);
+    std::vector<uint8_t>& gathered = buffers.results;
+    // A run's copy writes and reads up to 15 bytes past its end (the next run's, the next row's,
+    // this slack; the image has kRunSlack zero bytes past it).
+    gathered.resize(piece * kpad + 32);
+    for (size_t first = 0; first < rows; first += piece) {
+      const size_t count = std::min(piece, rows - first);
+      uint8_t* row = gathered.data();
+      for (size_t r = first; r < first + count; ++r, row += kpad) {
+        const uint32_t* run_pixels = pixels + r * segments;
+        if (len <= 16) {
+          for (size_t j = 0; j < segments; ++j) std::memcpy(row + j * len, base8 + run_pixels[j] * channels, 16);
+        } else if (len <= 32) {
+          for (size_t j = 0; j < segments; ++j) std::memcpy(row + j * len, base8 + run_pixels[j] * channels, 32);
+        } else {
+          for (size_t j = 0; j < segments; ++j) CopyBytes(row + j * len, base8 + run_pixels[j] * channels, len);
+        }
+      }
+      RunGemmTiles(ph.gather_stages[task.group], count, gathered.data(), kpad, terms.data() + first,
+                   target + begin + first * run.out_channels + channel0, run.out_channels);
+    }
+    if (block_epilogue) epilogue->fn(epilogue->context, begin, begin + rows * run.out_channels);
     return;
   }
   if (!run.transposed) {
@@ -2062,6 +2180,7 @@ Status CreateConvWeights(const ConvGeometry& g, const int8_t* w, const double* w
   if (IsDepthwise(g)) {
     packed->depthwise = true;
     packed->dw_weights = PackDepthwise(g, w, weights->w_zero_points);
+    packed->dw_quads = PackDepthwiseQuads(g, w, weights->w_zero_points);
   } else {
     packed->phases = PlanPhases(g);
     for (ConvPhase& phase : packed->phases) {

@@ -119,3 +119,69 @@ static inline __m512i _mm512_permutexvar_epi32(__m512i idx, __m512i a) {
   return dst;
 }
 #endif
+
+// ---- the depthwise kernel's quad path (256-bit AVX512_VNNI + AVX512VL forms, AVX2 shuffles) ----
+// Each is its 512-bit counterpart's per-element operation on 8 (or 32) lanes; shim-test.cc
+// checks them against those counterparts lane by lane.
+
+// VMOVDQA ymm, m256 AVX (aligned: the emulation does not check the alignment)
+static inline __m256i _mm256_load_si256(__m256i const* mem_addr) { return _mm256_loadu_si256(mem_addr); }
+
+// VINSERTI128 / VINSERTF128 of two unaligned 128-bit loads: low 128 bits := MEM[lo], high := MEM[hi]
+static inline __m256i _mm256_loadu2_m128i(__m128i const* hi, __m128i const* lo) {
+  __m256i dst;
+  std::memcpy(dst.bytes, lo, 16);
+  std::memcpy(dst.bytes + 16, hi, 16);
+  return dst;
+}
+static inline __m256 _mm256_loadu2_m128(float const* hi, float const* lo) {
+  __m256 dst;
+  std::memcpy(dst.bytes, lo, 16);
+  std::memcpy(dst.bytes + 16, hi, 16);
+  return dst;
+}
+
+// VPBROADCASTB / VPBROADCASTD / VBROADCASTSS ymm, VPXOR ymm (zero)
+static inline __m256i _mm256_set1_epi8(char a) { return qk_avx512emu::Broadcast<char, __m256i>(a); }
+static inline __m256i _mm256_set1_epi32(int a) { return qk_avx512emu::Broadcast<int32_t, __m256i>(a); }
+static inline __m256 _mm256_set1_ps(float a) { return qk_avx512emu::Broadcast<float, __m256>(a); }
+static inline __m256i _mm256_setzero_si256() { return __m256i{}; }
+
+// VPADDD / VPSUBD ymm (wrapping)
+static inline __m256i _mm256_add_epi32(__m256i a, __m256i b) { return qk_avx512emu::Map<int32_t>(a, b, qk_avx512emu::AddInt32); }
+static inline __m256i _mm256_sub_epi32(__m256i a, __m256i b) { return qk_avx512emu::Map<int32_t>(a, b, qk_avx512emu::SubInt32); }
+
+// VADDPS / VMULPS / VMINPS / VMAXPS ymm (a is the first source: NaN rules of SDM Vol. 1 Table 4-7)
+static inline __m256 _mm256_add_ps(__m256 a, __m256 b) {
+  return qk_avx512emu::Map<float>(a, b, [](float x, float y) { return qk_avx512emu::Arithmetic(x, y, [](float p, float q) { return p + q; }); });
+}
+static inline __m256 _mm256_mul_ps(__m256 a, __m256 b) { return qk_avx512emu::Map<float>(a, b, qk_avx512emu::MulFp32); }
+static inline __m256 _mm256_min_ps(__m256 a, __m256 b) { return qk_avx512emu::Map<float>(a, b, qk_avx512emu::MinFp32); }
+static inline __m256 _mm256_max_ps(__m256 a, __m256 b) { return qk_avx512emu::Map<float>(a, b, qk_avx512emu::MaxFp32); }
+
+// VCVTDQ2PS / VCVTPS2DQ ymm (MXCSR.RC)
+static inline __m256 _mm256_cvtepi32_ps(__m256i a) {
+  return qk_avx512emu::Convert<float, int32_t, __m256>(a, qk_avx512emu::ConvertInt32ToFp32);
+}
+static inline __m256i _mm256_cvtps_epi32(__m256 a) {
+  const int rounding_mode = std::fegetround();
+  return qk_avx512emu::Convert<int32_t, float, __m256i>(
+      a, [rounding_mode](float x) { return qk_avx512emu::ConvertFp32ToInt32(x, rounding_mode); });
+}
+
+// VPUNPCKLWD / VPUNPCKHWD ymm: per 128-bit lane, words 0-3 (4-7) of a and b interleaved
+static inline __m256i _mm256_unpacklo_epi16(__m256i a, __m256i b) { return qk_avx512emu::Unpack<uint16_t>(a, b, 0); }
+static inline __m256i _mm256_unpackhi_epi16(__m256i a, __m256i b) { return qk_avx512emu::Unpack<uint16_t>(a, b, 1); }
+
+// VPACKUSDW / VPACKUSWB ymm: per 128-bit lane, as the 512-bit forms
+static inline __m256i _mm256_packus_epi32(__m256i a, __m256i b) {
+  return qk_avx512emu::PackSaturate<int32_t, uint16_t>(a, b, 0, 65535);
+}
+static inline __m256i _mm256_packus_epi16(__m256i a, __m256i b) { return qk_avx512emu::PackSaturate<int16_t, uint8_t>(a, b, 0, 255); }
+
+// VPDPBUSD ymm AVX512_VNNI + AVX512VL: dword j := src.dword[j] + four u8 x s8 products (wrapping)
+static inline __m256i _mm256_dpbusd_epi32(__m256i src, __m256i a, __m256i b) {
+  __m256i dst{};
+  for (int j = 0; j < 8; ++j) qk_avx512emu::Put<int32_t>(dst, j, qk_avx512emu::DotBytesUnsignedSigned(src, a, b, j));
+  return dst;
+}

@@ -581,6 +581,55 @@ const bool kSelfRegistered = [] {
     ctx.Check(std::memcmp(stored, b, 32) == 0, "_mm256_storeu_si256: not the 32 bytes loaded");
   });
 
+  // The depthwise quad path's 256-bit forms: each equals the low 8 lanes (or two 128-bit lanes)
+  // of its 512-bit counterpart on the same data, NaNs, signed zeros and saturation included.
+  RegisterSelfTest("_mm256 forms of the depthwise quad path", [](Context& ctx) {
+    const auto Bits256 = [](const __m256& v) {  // the emulation has no cast intrinsic for it
+      __m256i bits;
+      std::memcpy(&bits, &v, 32);
+      return bits;
+    };
+    const std::vector<float> fa = {kQuietNaN, 1.5f, -0.0f, 3e38f, -2.5f, kSignallingNaN, 0.5f, -7.25f};
+    const std::vector<float> fb = {2.0f, kQuietNaN, 0.0f, 1e10f, -2.5f, 1.0f, -0.5f, 1e-3f};
+    const std::vector<int32_t> ia = {0, -1, 2147483647, -2147483647 - 1, 70000, -70000, 255, 256};
+    const std::vector<int32_t> ib = {5, 1, 1, -1, 3, -3, -255, 65536};
+    const auto ymm_ps = [](const std::vector<float>& v) { return _mm256_loadu2_m128(v.data() + 4, v.data()); };
+    const auto ymm_i = [](const std::vector<int32_t>& v) {
+      return _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(v.data() + 4), reinterpret_cast<const __m128i*>(v.data()));
+    };
+    const auto low = [](const auto& wide) {
+      std::vector<int32_t> lanes(8);
+      std::memcpy(lanes.data(), &wide, 32);
+      return lanes;
+    };
+    const __m256 a = ymm_ps(fa), b = ymm_ps(fb);
+    const __m512 za = FloatVector(fa), zb = FloatVector(fb);
+    ExpectLanes<int32_t>(ctx, "_mm256_add_ps", Bits256(_mm256_add_ps(a, b)), low(_mm512_add_ps(za, zb)));
+    ExpectLanes<int32_t>(ctx, "_mm256_mul_ps", Bits256(_mm256_mul_ps(a, b)), low(_mm512_mul_ps(za, zb)));
+    ExpectLanes<int32_t>(ctx, "_mm256_min_ps", Bits256(_mm256_min_ps(a, b)), low(_mm512_min_ps(za, zb)));
+    ExpectLanes<int32_t>(ctx, "_mm256_max_ps", Bits256(_mm256_max_ps(a, b)), low(_mm512_max_ps(za, zb)));
+    ExpectLanes<int32_t>(ctx, "_mm256_cvtps_epi32", _mm256_cvtps_epi32(a), low(_mm512_cvtps_epi32(za)));
+    const __m256i x = ymm_i(ia), y = ymm_i(ib);
+    const __m512i zx = Int32Vector(ia), zy = Int32Vector(ib);
+    ExpectLanes<int32_t>(ctx, "_mm256_cvtepi32_ps", Bits256(_mm256_cvtepi32_ps(x)), low(_mm512_cvtepi32_ps(zx)));
+    ExpectLanes<int32_t>(ctx, "_mm256_add_epi32", _mm256_add_epi32(x, y), low(_mm512_add_epi32(zx, zy)));
+    ExpectLanes<int32_t>(ctx, "_mm256_sub_epi32", _mm256_sub_epi32(x, y), low(_mm512_sub_epi32(zx, zy)));
+    ExpectLanes<int32_t>(ctx, "_mm256_packus_epi32", _mm256_packus_epi32(x, y), low(_mm512_packus_epi32(zx, zy)));
+    ExpectLanes<int32_t>(ctx, "_mm256_packus_epi16", _mm256_packus_epi16(x, y), low(_mm512_packus_epi16(zx, zy)));
+    ExpectLanes<int32_t>(ctx, "_mm256_dpbusd_epi32", _mm256_dpbusd_epi32(x, y, x), low(_mm512_dpbusd_epi32(zx, zy, zx)));
+    ExpectLanes<int32_t>(ctx, "_mm256_set1_epi32", _mm256_set1_epi32(-9), std::vector<int32_t>(8, -9));
+    ExpectLanes<int32_t>(ctx, "_mm256_set1_epi8", _mm256_set1_epi8(static_cast<char>(0x81)),
+                         std::vector<int32_t>(8, static_cast<int32_t>(0x81818181u)));
+    ExpectLanes<int32_t>(ctx, "_mm256_setzero_si256", _mm256_setzero_si256(), std::vector<int32_t>(8, 0));
+    ExpectLanes<float>(ctx, "_mm256_set1_ps", _mm256_set1_ps(-0.0f), std::vector<float>(8, -0.0f));
+    // Words interleaved per 128-bit lane: lo takes words 0-3 of each lane, hi words 4-7.
+    ExpectLanes<int32_t>(ctx, "_mm256_unpacklo_epi16", _mm256_unpacklo_epi16(_mm256_set1_epi32(0x00020001), _mm256_set1_epi32(0x00040003)),
+                         std::vector<int32_t>{0x00030001, 0x00040002, 0x00030001, 0x00040002, 0x00030001, 0x00040002, 0x00030001, 0x00040002});
+    ExpectLanes<int32_t>(ctx, "_mm256_unpackhi_epi16", _mm256_unpackhi_epi16(x, y),
+                         std::vector<int32_t>{static_cast<int32_t>(0x0001FFFFu), static_cast<int32_t>(0x00007FFFu), static_cast<int32_t>(0xFFFF0000u), static_cast<int32_t>(0xFFFF8000u), static_cast<int32_t>(0xFF0100FFu), static_cast<int32_t>(0xFFFF0000u), static_cast<int32_t>(0x00000100u), static_cast<int32_t>(0x00010000u)});
+    ExpectLanes<int32_t>(ctx, "_mm256_load_si256", _mm256_load_si256(reinterpret_cast<const __m256i*>(ia.data())), ia);
+  });
+
   RegisterSelfTest("_mm512_shuffle_{i64x2,f32x4}+permutexvar_epi32", [](Context& ctx) {
     std::vector<int32_t> first(16), second(16), lo, hi;
     for (int j = 0; j < 16; ++j) {

@@ -50,9 +50,9 @@ void qk_b1_xnor_gemm_ukernel_4x8__avx2(size_t mr, size_t nc, size_t kw, const ui
 }
 
 // The sign form: this kernel's sums, compared in a stack buffer (binary.h's XnorSignFromSums).
-void qk_b1_xnor_sign_ukernel_4x8__avx2(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda,
-                                       const uint64_t* w, int32_t threshold, uint8_t* bits, size_t ldb) {
-  XnorSignFromSums<qk_b1_xnor_gemm_ukernel_4x8__avx2>(mr, nc, kw, a, lda, w, threshold, bits, ldb);
+void qk_b1_xnor_sign_ukernel_4x8__avx2(size_t tiles, const XnorSignTile* tile, size_t nc, size_t kw,
+                                         const uint64_t* w, int32_t threshold, size_t ldb) {
+  XnorSignFromSums<qk_b1_xnor_gemm_ukernel_4x8__avx2>(tiles, tile, nc, kw, w, threshold, ldb);
 }
 
 }  // namespace qk

@@ -31,9 +31,9 @@ void qk_b1_xnor_gemm_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kw, const 
 }
 
 // The sign form: this kernel's sums, compared in a stack buffer (binary.h's XnorSignFromSums).
-void qk_b1_xnor_sign_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kw, const uint64_t* a, size_t lda,
-                                         const uint64_t* w, int32_t threshold, uint8_t* bits, size_t ldb) {
-  XnorSignFromSums<qk_b1_xnor_gemm_ukernel_4x8__scalar>(mr, nc, kw, a, lda, w, threshold, bits, ldb);
+void qk_b1_xnor_sign_ukernel_4x8__scalar(size_t tiles, const XnorSignTile* tile, size_t nc, size_t kw,
+                                         const uint64_t* w, int32_t threshold, size_t ldb) {
+  XnorSignFromSums<qk_b1_xnor_gemm_ukernel_4x8__scalar>(tiles, tile, nc, kw, w, threshold, ldb);
 }
 
 }  // namespace qk

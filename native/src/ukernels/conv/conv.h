@@ -21,8 +21,20 @@ constexpr size_t kDwconvChannelAlign = 16;
 // pmaddwd / vpdpwssd on (x_t[c], x_t+1[c]) pairs and NEON de-interleaves them with vld2.
 // |w16| <= 255, |x - x_zp| <= 255: every product and pair sum is exact in int32.
 // The output stage is GEMM's (GemmU8Params, requant-scalar.h), per channel.
+// A second layout of the same weights, for kernels that add four taps per instruction (AVX-512
+// vpdpbusd: u8 inputs x s8 weights), made when every w16 fits int8 (weights with zero point 0,
+// PyTorch's symmetric qint8), for the full blocks of 32 channels only:
+//   int8 quads[channels / 32][ceil(taps / 4)][4 vectors][8 lanes][4 taps]
+// lane i of vector v is channel 32 * block + DwconvQuadChannel(v, i), its 4 bytes taps 4q..4q+3
+// (0 past the last tap): the order in which per-128-bit-lane byte and word unpacks of four
+// taps' 32 input bytes put the channels (doc/conv.md).
+constexpr size_t kDwconvQuadChannels = 32;
+constexpr size_t kDwconvQuadBytes = 4 * 8 * 4;  // one quad of one block
+inline size_t DwconvQuadChannel(size_t v, size_t i) { return (i < 4 ? 0 : 12) + 4 * v + i; }
+
 struct DwconvU8Params {
   int32_t x_zero_point;
+  const int8_t* quads;      // the quads layout above, or null: kernels read w16 only
   const int32_t* bias_int;  // channels values: qnnpack's int32 bias, else 0
   const float* bias_term;   // channels values: the engine's fp32 bias term, 0 without bias
   const float* multiplier;  // channels values: (x_scale * w_scale[c]) / y_scale in the engine's order

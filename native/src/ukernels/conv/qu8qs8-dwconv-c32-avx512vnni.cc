@@ -17,6 +17,8 @@
 #endif
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "ukernels/ukernels.h"
 
 namespace qk {
@@ -33,6 +35,20 @@ inline __m512i Requantize(__m512i acc, __m512 bias_term, __m512 multiplier, __m5
   __m512 t = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc), bias_term), multiplier);
   t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);  // maxps(t, lo) gives lo for NaN
   return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(t, y_zp_f)), y_zp);
+}
+
+// Requantize for full blocks, whose results leave through the saturating packs (negative -> 0):
+// kLean drops the max with lo, because there every t < lo ends at 0 anyway (the caller checked
+// that the clamped value lo ends at 0, and the rounding is monotone; NaN converts to INT_MIN,
+// so 0 too), and the add of y_zp_f, which is +0.0 there (t + 0.0 only turns -0.0 into +0.0,
+// which convert to the same 0). Two of the eight operations per 16 outputs.
+template <bool kLean>
+inline __m512i RequantizeFull(__m512i acc, __m512 bias_term, __m512 multiplier, __m512 lo, __m512 hi, __m512 y_zp_f,
+                              __m512i y_zp) {
+  if (!kLean) return Requantize(acc, bias_term, multiplier, lo, hi, y_zp_f, y_zp);
+  // minps returns its second operand when either is NaN: hi first, so NaN stays NaN (-> 0).
+  const __m512 t = _mm512_min_ps(hi, _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(acc), bias_term), multiplier));
+  return _mm512_add_epi32(_mm512_cvtps_epi32(t), y_zp);
 }
 
 // Requantize, stored to the lanes of k.
@@ -100,14 +116,20 @@ inline __m512 LoHalves(__m512 a, __m512 b) { return _mm512_shuffle_f32x4(a, b, 0
 inline __m512 HiHalves(__m512 a, __m512 b) { return _mm512_shuffle_f32x4(a, b, 0xEE); }
 
 // A full 32-channel block: pairs from ymm unpacks, lanes permuted as LoHalves / HiHalves.
-template <size_t kTaps, typename Src>
+// Kernels with more taps than the unrolled ones permute their weights once per block into this
+// many pairs on the stack (a 5x5 kernel's 13 pairs); permuting them per pixel instead cost two
+// lane shuffles per pair and pixel on the shuffle pipes the pair unpacks already load.
+constexpr size_t kStackPairs = 32;
+
+template <size_t kTaps, bool kLean, typename Src>
 void FullBlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const Src& input, const int16_t* w,
                      const Block& b, __m512 lo, __m512 hi, __m512 y_zp_f, __m512i y_zp, uint8_t* y, size_t y_stride) {
   if (kTaps != 0) taps = kTaps;
-  constexpr size_t kPairs = kTaps == 0 ? 1 : (kTaps + 1) / 2;
+  constexpr size_t kPairs = kTaps == 0 ? kStackPairs : (kTaps + 1) / 2;
   __m512i wl[kPairs], wh[kPairs];
-  if (kTaps != 0) {
-    for (size_t q = 0; q < kPairs; ++q) {
+  const bool stacked = kTaps != 0 || (taps + 1) / 2 <= kStackPairs;
+  if (stacked) {
+    for (size_t q = 0; q < (taps + 1) / 2; ++q) {
       const __m512i a = _mm512_loadu_si512(w + q * padded * 2), bb = _mm512_loadu_si512(w + q * padded * 2 + 32);
       wl[q] = LoHalves(a, bb);
       wh[q] = HiHalves(a, bb);
@@ -127,7 +149,7 @@ void FullBlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const 
       const __m512i pl = _mm512_cvtepu8_epi16(_mm256_unpacklo_epi8(xa, xb));
       const __m512i ph = _mm512_cvtepu8_epi16(_mm256_unpackhi_epi8(xa, xb));
       __m512i wa, wb;
-      if (kTaps != 0) {
+      if (stacked) {
         wa = wl[t / 2];
         wb = wh[t / 2];
       } else {
@@ -138,14 +160,132 @@ void FullBlockPixels(size_t c, size_t padded, size_t taps, size_t pixels, const 
       acc_l = _mm512_dpwssd_epi32(acc_l, pl, wa);
       acc_h = _mm512_dpwssd_epi32(acc_h, ph, wb);
     }
-    const __m512i il = Requantize(acc_l, bias_l, mult_l, lo, hi, y_zp_f, y_zp);
-    const __m512i ih = Requantize(acc_h, bias_h, mult_h, lo, hi, y_zp_f, y_zp);
+    const __m512i il = RequantizeFull<kLean>(acc_l, bias_l, mult_l, lo, hi, y_zp_f, y_zp);
+    const __m512i ih = RequantizeFull<kLean>(acc_h, bias_h, mult_h, lo, hi, y_zp_f, y_zp);
     // The int32 results lie in [0, 255], so the saturating packs are exact. packus_epi32 then
     // packus_epi16 leave, per 128-bit lane, the dwords (lo lane, hi lane) = channels (0-3, 8-11),
     // (4-7, 12-15), (16-19, 24-27), (20-23, 28-31); vpermd puts them back in order.
     const __m512i words = _mm512_packus_epi32(il, ih);
     const __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(words, words));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + p * y_stride + c), _mm512_castsi512_si256(bytes));
+  }
+}
+
+// A full block at its tap count (3, 5 and 9 unrolled).
+template <bool kLean, typename Src>
+void FullBlock(size_t c, size_t padded, size_t taps, size_t pixels, const Src& input, const int16_t* w, const Block& b,
+               __m512 lo, __m512 hi, __m512 y_zp_f, __m512i y_zp, uint8_t* y, size_t y_stride) {
+  switch (taps) {
+    case 3: FullBlockPixels<3, kLean>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    case 5: FullBlockPixels<5, kLean>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    case 9: FullBlockPixels<9, kLean>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    default: FullBlockPixels<0, kLean>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+  }
+}
+
+// ---- quads: four taps per vpdpbusd, for weights that fit int8 ------------------------------
+//
+// When the op packed the quads layout (ukernels/conv/conv.h: every w16 in [-128, 127], as with
+// PyTorch's symmetric qint8 weights), full blocks run on vpdpbusd: the input bytes of four taps of a channel
+// side by side in a dword (u8) against the four weights (s8), so one instruction adds 4 taps of
+// 8 channels. Byte unpacks of four 32-channel tap loads (punpck{l,h}bw, then punpck{l,h}wd)
+// give the quads of channels (0-3, 16-19), (4-7, 20-23), (8-11, 24-27), (12-15, 28-31), one
+// ymm each: 8 in-lane shuffles per 4 taps of 32 channels, where the pairs take 4 unpacks and
+// 4 zmm zero-extensions (lane-crossing) for the same work, on the same two shuffle pipes.
+// The sums are the same int32 values (exact products, wrapping adds), so the bytes are too.
+// packus_epi32 of quads (1, 2) and (3, 4), then packus_epi16, leaves the 32 channels in order.
+
+constexpr size_t kQuadVectors = 4;  // ymm vectors per quad of a 32-channel block
+
+// 8 lanes of per-channel values in quad vector v's channel order.
+inline __m256i QuadLanes(const int32_t* values, size_t v) {
+  return _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(values + 16 + 4 * v),
+                             reinterpret_cast<const __m128i*>(values + 4 * v));
+}
+inline __m256 QuadLanes(const float* values, size_t v) { return _mm256_loadu2_m128(values + 16 + 4 * v, values + 4 * v); }
+
+// RequantizeFull on 8 lanes: the same operations in the same order.
+template <bool kLean>
+inline __m256i RequantizeQuad(__m256i acc, __m256 bias_term, __m256 multiplier, __m256 lo, __m256 hi, __m256 y_zp_f,
+                              __m256i y_zp) {
+  __m256 t = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(acc), bias_term), multiplier);
+  if (kLean) {
+    t = _mm256_min_ps(hi, t);  // NaN stays NaN (-> 0), as RequantizeFull
+  } else {
+    t = _mm256_add_ps(_mm256_min_ps(_mm256_max_ps(t, lo), hi), y_zp_f);
+  }
+  return _mm256_add_epi32(_mm256_cvtps_epi32(t), y_zp);
+}
+
+// The four quad vectors of taps a, b, c, d (32 channels each) added into acc0..acc3.
+inline void AddQuad(__m256i a, __m256i b, __m256i c, __m256i d, const __m256i* w, __m256i& acc0, __m256i& acc1,
+                    __m256i& acc2, __m256i& acc3) {
+  const __m256i ab_lo = _mm256_unpacklo_epi8(a, b), ab_hi = _mm256_unpackhi_epi8(a, b);
+  const __m256i cd_lo = _mm256_unpacklo_epi8(c, d), cd_hi = _mm256_unpackhi_epi8(c, d);
+  acc0 = _mm256_dpbusd_epi32(acc0, _mm256_unpacklo_epi16(ab_lo, cd_lo), _mm256_loadu_si256(w));
+  acc1 = _mm256_dpbusd_epi32(acc1, _mm256_unpackhi_epi16(ab_lo, cd_lo), _mm256_loadu_si256(w + 1));
+  acc2 = _mm256_dpbusd_epi32(acc2, _mm256_unpacklo_epi16(ab_hi, cd_hi), _mm256_loadu_si256(w + 2));
+  acc3 = _mm256_dpbusd_epi32(acc3, _mm256_unpackhi_epi16(ab_hi, cd_hi), _mm256_loadu_si256(w + 3));
+}
+
+// A full 32-channel block on quads (kTaps > 0: that tap count, so the whole quads and the
+// last partial one are known when compiling; 0: `taps`).
+template <size_t kTaps, bool kLean, typename Src>
+void QuadBlockPixels(size_t c, size_t taps, size_t pixels, const Src& input, const int8_t* quads,
+                     const __m256i (&corr)[kQuadVectors], const __m256 (&bias)[kQuadVectors],
+                     const __m256 (&mult)[kQuadVectors], __m256 lo, __m256 hi, __m256 y_zp_f, __m256i y_zp,
+                     uint8_t* y, size_t y_stride) {
+  if (kTaps != 0) taps = kTaps;
+  const size_t whole = taps / 4, rest = taps % 4;
+  const __m256i* wq = reinterpret_cast<const __m256i*>(quads);
+  for (size_t p = 0; p < pixels; ++p) {
+    __m256i acc0 = corr[0], acc1 = corr[1], acc2 = corr[2], acc3 = corr[3];
+    const auto load = [&](size_t tap) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(input(p, tap) + c)); };
+    for (size_t q = 0; q < whole; ++q) {
+      const size_t t = 4 * q;
+      AddQuad(load(t), load(t + 1), load(t + 2), load(t + 3), wq + q * kQuadVectors, acc0, acc1, acc2, acc3);
+    }
+    if (rest != 0) {
+      // The last quad's taps past the kernel read its first tap's pixel again (weights 0).
+      const size_t t = 4 * whole;
+      const __m256i a = load(t), b = rest > 1 ? load(t + 1) : a, x2 = rest > 2 ? load(t + 2) : a;
+      AddQuad(a, b, x2, a, wq + whole * kQuadVectors, acc0, acc1, acc2, acc3);
+    }
+    const __m256i r0 = RequantizeQuad<kLean>(acc0, bias[0], mult[0], lo, hi, y_zp_f, y_zp);
+    const __m256i r1 = RequantizeQuad<kLean>(acc1, bias[1], mult[1], lo, hi, y_zp_f, y_zp);
+    const __m256i r2 = RequantizeQuad<kLean>(acc2, bias[2], mult[2], lo, hi, y_zp_f, y_zp);
+    const __m256i r3 = RequantizeQuad<kLean>(acc3, bias[3], mult[3], lo, hi, y_zp_f, y_zp);
+    // The int32 results are <= 255 (negative ones end at 0 in the saturating packs).
+    const __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(r0, r1), _mm256_packus_epi32(r2, r3));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + p * y_stride + c), bytes);
+  }
+}
+
+// A full block on its quads (params->quads, packed by ops/conv.cc when every weight fits int8).
+template <bool kLean, typename Src>
+void QuadBlock(size_t c, size_t taps, size_t pixels, const Src& input, const DwconvU8Params* params, const __m256 lo,
+               __m256 hi, __m256 y_zp_f, __m256i y_zp, uint8_t* y, size_t y_stride) {
+  const size_t count = (taps + 3) / 4;
+  const int8_t* quads = params->quads + c / kDwconvQuadChannels * count * kDwconvQuadBytes;
+  // acc starts at bias_int - x_zp * sum of the weights: vpdpbusd of x_zp bytes with the quads.
+  const __m256i zp = _mm256_set1_epi8(static_cast<char>(params->x_zero_point));
+  __m256i corr[kQuadVectors];
+  __m256 bias[kQuadVectors], mult[kQuadVectors];
+  for (size_t v = 0; v < kQuadVectors; ++v) {
+    __m256i sum = _mm256_setzero_si256();
+    for (size_t q = 0; q < count; ++q) {
+      sum = _mm256_dpbusd_epi32(sum, zp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quads) + q * kQuadVectors + v));
+    }
+    corr[v] = _mm256_sub_epi32(QuadLanes(params->bias_int + c, v), sum);
+    bias[v] = QuadLanes(params->bias_term + c, v);
+    mult[v] = QuadLanes(params->multiplier + c, v);
+  }
+  switch (taps) {
+    case 3: QuadBlockPixels<3, kLean>(c, taps, pixels, input, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    case 5: QuadBlockPixels<5, kLean>(c, taps, pixels, input, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    case 9: QuadBlockPixels<9, kLean>(c, taps, pixels, input, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    case 25: QuadBlockPixels<25, kLean>(c, taps, pixels, input, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+    default: QuadBlockPixels<0, kLean>(c, taps, pixels, input, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride); break;
   }
 }
 
@@ -160,8 +300,24 @@ void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const in
   const __m512 lo = _mm512_set1_ps(params->lo), hi = _mm512_set1_ps(params->hi);
   const __m512i y_zp = _mm512_set1_epi32(params->y_zero_point);
   const __m512 y_zp_f = _mm512_set1_ps(params->y_zero_point_f);
+  // RequantizeFull's lean form applies when y_zp_f is 0 and the clamped value lo ends at 0 (the
+  // same fp32 add and round-to-nearest-even conversion as the vector code).
+  const float lo_at_zp = params->lo + params->y_zero_point_f;  // |lo| <= 255: nearbyint is exact
+  const bool lean =
+      params->y_zero_point_f == 0.0f && static_cast<int32_t>(std::nearbyint(lo_at_zp)) + params->y_zero_point == 0;
+  const __m256 lo8 = _mm256_set1_ps(params->lo), hi8 = _mm256_set1_ps(params->hi);
+  const __m256 y_zp_f8 = _mm256_set1_ps(params->y_zero_point_f);
+  const __m256i y_zp8 = _mm256_set1_epi32(params->y_zero_point);
   for (size_t c = 0; c < channels; c += 32) {
     const size_t n = channels - c < 32 ? channels - c : 32;
+    if (n == 32 && params->quads != nullptr) {
+      if (lean) {
+        QuadBlock<true>(c, taps, pixels, input, params, lo8, hi8, y_zp_f8, y_zp8, y, y_stride);
+      } else {
+        QuadBlock<false>(c, taps, pixels, input, params, lo8, hi8, y_zp_f8, y_zp8, y, y_stride);
+      }
+      continue;
+    }
     Block b;
     b.k0 = FirstLanes(n);
     b.k1 = n > 16 ? FirstLanes(n - 16) : 0;
@@ -182,11 +338,10 @@ void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const in
     b.bias1 = _mm512_maskz_loadu_ps(b.k1, params->bias_term + c + 16);
     b.mult1 = _mm512_maskz_loadu_ps(b.k1, params->multiplier + c + 16);
     if (n == 32) {
-      switch (taps) {
-        case 3: FullBlockPixels<3>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
-        case 5: FullBlockPixels<5>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
-        case 9: FullBlockPixels<9>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
-        default: FullBlockPixels<0>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride); break;
+      if (lean) {
+        FullBlock<true>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride);
+      } else {
+        FullBlock<false>(c, padded, taps, pixels, input, w, b, lo, hi, y_zp_f, y_zp, y, y_stride);
       }
       continue;
     }

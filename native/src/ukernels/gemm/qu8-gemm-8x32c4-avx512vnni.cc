@@ -19,9 +19,10 @@ constexpr size_t kMR = 8, kNR = 32;
 
 using Tile = Avx512Tile32;
 
-template <size_t M>
-inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w,
-                        int32_t a_zero_point, Tile* tile) {
+// The tile's raw sums over kc, handed with the block's header to finish(raw, header). Without
+// kUpper (nc <= 16) columns 16-31 are not computed (their sums stay 0 and are not stored).
+template <size_t M, bool kUpper, typename Finish>
+inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const void* w, const Finish& finish) {
   const int32_t* header = static_cast<const int32_t*>(w);
   const uint8_t* weights = reinterpret_cast<const uint8_t*>(header + 2 * kNR);
   const uint8_t* a0 = static_cast<const uint8_t*>(a);
@@ -36,26 +37,34 @@ inline void ComputeTile(size_t kc, const void* a, size_t a_stride, const int32_t
   const size_t groups = kc / 4;
   for (size_t g = 0; g < groups; ++g) {
     const __m512i w0 = _mm512_loadu_si512(weights + 128 * g);
-    const __m512i w1 = _mm512_loadu_si512(weights + 128 * g + 64);
-    QK_AVX512_DPBUSD_ROWS(4 * g, true)
+    const __m512i w1 = kUpper ? _mm512_loadu_si512(weights + 128 * g + 64) : w0;
+    QK_AVX512_DPBUSD_ROWS(4 * g, kUpper)
   }
   QK_AVX512_TILE_RAW(acc);
-  Avx512FinishTile32<M>(acc, header, row_terms, a_zero_point, tile);
+  finish(acc, header);
 }
 
 template <size_t M>
 void GemmU8(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w, uint8_t* y,
             size_t y_stride, const GemmU8Params* p) {
-  Tile tile;
-  ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
-  Avx512StoreTile32U8<M>(tile, nc, y, y_stride, p);
+  if (nc > 16) {
+    ComputeTile<M, true>(kc, a, a_stride, w, [&](const __m512i (&acc)[8][2], const int32_t* header) {
+      Avx512FinishStoreTile32U8<M, true>(acc, header, row_terms, nc, y, y_stride, p);
+    });
+  } else {
+    ComputeTile<M, false>(kc, a, a_stride, w, [&](const __m512i (&acc)[8][2], const int32_t* header) {
+      Avx512FinishStoreTile32U8<M, false>(acc, header, row_terms, nc, y, y_stride, p);
+    });
+  }
 }
 
 template <size_t M>
 void GemmF32(size_t nc, size_t kc, const void* a, size_t a_stride, const int32_t* row_terms, const void* w, float* y,
              size_t y_stride, const GemmF32Params* p) {
   Tile tile;
-  ComputeTile<M>(kc, a, a_stride, row_terms, w, p->a_zero_point, &tile);
+  ComputeTile<M, true>(kc, a, a_stride, w, [&](const __m512i (&acc)[8][2], const int32_t* header) {
+    Avx512FinishTile32<M>(acc, header, row_terms, p->a_zero_point, &tile);
+  });
   const __m512 s0 = _mm512_loadu_ps(p->scale), s1 = _mm512_loadu_ps(p->scale + 16);
   const size_t n0 = nc < 16 ? nc : 16, n1 = nc - n0;
   for (size_t i = 0; i < M; ++i) {

@@ -39,9 +39,7 @@ void IgemmU8(size_t nc, size_t segments, size_t segment_bytes, const uint8_t* co
     }
   }
   QK_AVX512_TILE_RAW(acc);
-  Avx512Tile32 tile;
-  Avx512FinishTile32<M>(acc, header, row_terms, p->a_zero_point, &tile);
-  Avx512StoreTile32U8<M>(tile, nc, y, y_stride, p);
+  Avx512FinishStoreTile32U8<M, kUpper>(acc, header, row_terms, nc, y, y_stride, p);
 }
 
 // Both kernels: the tile compiled for the row count and for whether columns 16-31 are computed.
