@@ -309,6 +309,19 @@ QK_TEST(kIsa, "conv/ops/transposed-windows") {
   for (const ConvCase& c : cases) RunCase(ctx, rng, c);
 }
 
+// Runs the cases, then every other one again with symmetric weights and x_zp 0 (the indirect
+// paths then skip the row terms).
+void RunWithSymmetricHalf(Context& ctx, Random& rng, std::vector<ConvCase>* cases) {
+  const size_t fixed = cases->size();
+  for (size_t i = 0; i < fixed; i += 2) {
+    ConvCase c = (*cases)[i];
+    c.symmetric = true;
+    c.x_zp = 0;
+    cases->push_back(c);
+  }
+  for (const ConvCase& c : *cases) RunCase(ctx, rng, c);
+}
+
 // The indirect GEMM (ordinary convs at the levels whose GEMM layout has an indirect kernel:
 // scalar, avx2 and avx512vnni): W-line runs (groups 1, W dilation 1) with odd channel counts, whose
 // runs are padded to 4 bytes and whose last pixels would read past x (gathered instead), lines
@@ -351,14 +364,51 @@ QK_TEST(kIsa, "conv/ops/indirect") {
     c.g.padding_mode = mode;
     cases.push_back(c);
   }
-  const size_t fixed = cases.size();
-  for (size_t i = 0; i < fixed; i += 2) {
-    ConvCase c = cases[i];
-    c.symmetric = true;
-    c.x_zp = 0;
+  RunWithSymmetricHalf(ctx, rng, &cases);
+}
+
+// The indirect GEMM over whole W lines (the levels with a strided indirect kernel: scalar and
+// avx512vnni; the others run these through the per-pixel pointers): lines long enough for the
+// strided path (an interior of 16 pixels or more), their edge columns gathered, tasks of up to 8
+// lines with a tail, D/H lines in the padding, stride 2 with an edge on one side, 7x7 stem runs
+// whose 24-byte reads end the stretch early (a run must stay inside its input line), odd channel
+// counts, one column block of 16 and two blocks, the padding modes, dilation along D and H,
+// batches, relu, and symmetric weights (no row terms).
+QK_TEST(kIsa, "conv/ops/indirect-lines") {
+  if (!RequireIsaLevel(ctx)) return;
+  Random rng(1212);
+  auto make = [](int dims, size_t in, size_t out, size_t kernel, size_t stride, size_t pad, size_t height,
+                 size_t width, size_t batch) {
+    ConvCase c = FixedCase(dims, in, out, 1, kernel, stride, pad, height, batch);
+    c.in_spatial[dims - 1] = width;
+    c.x_zp = 119;
+    c.y_zp = 61;
+    return c;
+  };
+  std::vector<ConvCase> cases = {
+      make(3, 16, 32, 3, 1, 1, 4, 20, 2),    // the conv3d shape: 3x3 runs of 48 bytes, 2 lines a task
+      make(2, 4, 8, 3, 1, 1, 130, 18, 1),    // 130 lines: tasks of 8 and a tail of 2
+      make(2, 5, 7, 3, 1, 1, 6, 20, 2),      // 15-byte runs read as 16: the last pixel's run ends the stretch
+      make(2, 3, 16, 3, 2, 1, 9, 40, 1),     // 3x3 stem, stride 2: one edge pixel (left), 16 columns
+      make(2, 3, 40, 7, 2, 3, 8, 44, 2),     // 7x7 stem: 3 edges each side, 24-byte reads, two blocks
+      make(2, 1, 5, 5, 1, 2, 7, 40, 1),      // one channel: 5-byte runs read as 8, 2 edges left and 5 right
+      make(2, 24, 36, 3, 1, 1, 3, 18, 3),    // few lines (tasks of one line), batch 3
+      make(3, 6, 12, 3, 2, 1, 5, 38, 1),     // 3-D stride 2
+  };
+  ConvCase one_side = make(2, 8, 12, 3, 1, 0, 5, 22, 2);  // padding after W only
+  one_side.g.pad_after[1] = 2;
+  one_side.g.pad_before[0] = 2;
+  cases.push_back(one_side);
+  ConvCase dilated = make(3, 4, 9, 3, 1, 2, 5, 21, 1);  // D and H dilation 2: lines further apart
+  dilated.g.dilation[0] = dilated.g.dilation[1] = 2;
+  dilated.relu = true;
+  cases.push_back(dilated);
+  for (ConvPaddingMode mode : {ConvPaddingMode::kReflect, ConvPaddingMode::kReplicate, ConvPaddingMode::kCircular}) {
+    ConvCase c = make(2, 3, 6, 3, 1, 1, 5, 20, 2);  // mapped D/H lines and edge columns
+    c.g.padding_mode = mode;
     cases.push_back(c);
   }
-  for (const ConvCase& c : cases) RunCase(ctx, rng, c);
+  RunWithSymmetricHalf(ctx, rng, &cases);
 }
 
 // The AVX2 indirect kernels' choice (run at every level; the others ignore it): the 4x16c4

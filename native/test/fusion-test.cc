@@ -30,6 +30,7 @@ struct ConvCase {
 const ConvCase kCases[] = {
     {"3x3 (implicit GEMM)", 2, 8, 16, 1, 3, 1, 24, false, ConvLayout::kChannelsLast, true},
     {"3x3 stride 2", 2, 8, 24, 1, 3, 2, 33, false, ConvLayout::kChannelsLast, true},
+    {"3x3 W lines (strided indirect)", 2, 16, 24, 1, 3, 1, 40, false, ConvLayout::kChannelsLast, true},
     {"1x1 (pointwise)", 2, 16, 24, 1, 1, 1, 20, false, ConvLayout::kChannelsLast, true},
     {"1x1 groups 2 (pointwise, grouped)", 2, 16, 24, 2, 1, 1, 7, false, ConvLayout::kChannelsLast, true},
     {"depthwise 3x3", 2, 24, 24, 24, 3, 1, 13, false, ConvLayout::kChannelsLast, true},

@@ -195,7 +195,11 @@ void TestSpecials(Context& ctx, const GemmLayout& l) {
 // (len rounded up to 4; in the layout's A format, int16 for kS16; the bytes past len are 0xEE and
 // meet zero weights in the spread pack),
 // the row terms those of the compact rows; compared with the reference, tolerance 0.
-bool RunIndirect(Context& ctx, const GemmLayout& l, const GemmProblem& problem, size_t segments) {
+// strided: the layout's strided kernel (IgemmStridedU8Fn) instead, all runs in one block, row i's
+// run s at s * segment_bytes + i * a_stride with a_stride = segments * segment_bytes + 5 (gaps of
+// 0xEE between rows, never read).
+bool RunIndirect(Context& ctx, const GemmLayout& l, const GemmProblem& problem, size_t segments,
+                 bool strided = false) {
   const size_t len = problem.k / segments, segment_bytes = RoundUp(len, 4);
   std::vector<int8_t> spread(problem.n * segments * segment_bytes, 0);
   for (size_t j = 0; j < problem.n; ++j) {
@@ -236,6 +240,17 @@ bool RunIndirect(Context& ctx, const GemmLayout& l, const GemmProblem& problem, 
       pointers[i * segments + s] = run.data();
     }
   }
+  const size_t a_stride = segments * segment_bytes + 5;
+  std::vector<uint8_t> block(strided ? p.m * a_stride : 0, 0xEE);
+  std::vector<const uint8_t*> starts(segments);
+  if (strided) {
+    for (size_t i = 0; i < p.m; ++i) {
+      for (size_t s = 0; s < segments; ++s) {
+        const std::vector<uint8_t>& run = runs[i * segments + s];
+        std::copy(run.begin(), run.end(), block.begin() + i * a_stride + s * segment_bytes);
+      }
+    }
+  }
   const size_t padded = packed->blocks() * l.nr;
   std::vector<float> bias_term(padded, 0.0f), multiplier(padded, 0.0f);
   const std::vector<int32_t> bias_int(padded, 0);
@@ -251,16 +266,23 @@ bool RunIndirect(Context& ctx, const GemmLayout& l, const GemmProblem& problem, 
     const GemmU8Params u8{p.a_zp, bias_int.data() + n0, bias_term.data() + n0, multiplier.data() + n0,
                           static_cast<float>(p.y_min - p.y_zp), static_cast<float>(p.y_max - p.y_zp), 0.0f, p.y_zp};
     for (size_t i = 0; i < p.m; i += l.mr) {
+      if (strided) {
+        for (size_t s = 0; s < segments; ++s) starts[s] = block.data() + i * a_stride + s * segment_bytes;
+        l.igemm_strided_kernel(std::min(l.mr, p.m - i), nc, segments, segment_bytes, starts.data(), a_stride,
+                               in.row_terms.data() + i, packed->block(b), y.data() + i * ldy + n0, ldy, &u8);
+        continue;
+      }
       l.igemm_kernel(std::min(l.mr, p.m - i), nc, segments, segment_bytes, pointers.data() + i * segments,
                      in.row_terms.data() + i, packed->block(b), y.data() + i * ldy + n0, ldy, &u8);
     }
   }
-  return CheckGemmU8(ctx, std::string(l.igemm_name) + " segments=" + std::to_string(segments), p, y, ldy);
+  return CheckGemmU8(ctx, std::string(strided ? l.igemm_strided_name : l.igemm_name) + " segments=" +
+                              std::to_string(segments), p, y, ldy);
 }
 
 // Every tile shape and run length 1..9 (every remainder of 4), several runs, blocks with tails,
-// and the weight patterns and zero points of MakeGemmProblem.
-void TestIndirect(Context& ctx, const GemmLayout& l) {
+// and the weight patterns and zero points of MakeGemmProblem; strided: through the strided kernel.
+void TestIndirect(Context& ctx, const GemmLayout& l, bool strided) {
   if (!Applies(ctx, l.isa)) return;
   Random rng(0x16E3 + l.mr);
   int variant = 0;
@@ -268,13 +290,14 @@ void TestIndirect(Context& ctx, const GemmLayout& l) {
     for (size_t n : {size_t{1}, l.nr - 1, l.nr, 2 * l.nr + 3}) {
       for (size_t len = 1; len <= 9; ++len) {
         const size_t segments = 1 + (m + len) % 4;
-        if (!RunIndirect(ctx, l, MakeGemmProblem(rng, m, n, segments * len, variant++), segments)) return;
+        if (!RunIndirect(ctx, l, MakeGemmProblem(rng, m, n, segments * len, variant++), segments, strided)) return;
       }
     }
   }
   for (size_t len : {size_t{16}, size_t{27}, size_t{48}, size_t{64}, size_t{192}}) {
     for (size_t segments : {size_t{1}, size_t{3}, size_t{9}}) {
-      if (!RunIndirect(ctx, l, MakeGemmProblem(rng, 2 * l.mr + 1, 2 * l.nr + 5, segments * len, variant++), segments)) {
+      if (!RunIndirect(ctx, l, MakeGemmProblem(rng, 2 * l.mr + 1, 2 * l.nr + 5, segments * len, variant++), segments,
+                       strided)) {
         return;
       }
     }
@@ -288,7 +311,12 @@ const bool kRegistered = [] {
     RegisterTest(Mode::kIsa, std::string("gemm/specials/") + l.u8_name,
                  [i](Context& ctx) { TestSpecials(ctx, GemmLayoutAt(i)); });
     if (l.igemm_kernel != nullptr) {
-      RegisterTest(Mode::kIsa, std::string("gemm/") + l.igemm_name, [i](Context& ctx) { TestIndirect(ctx, GemmLayoutAt(i)); });
+      RegisterTest(Mode::kIsa, std::string("gemm/") + l.igemm_name,
+                   [i](Context& ctx) { TestIndirect(ctx, GemmLayoutAt(i), false); });
+    }
+    if (l.igemm_strided_kernel != nullptr) {
+      RegisterTest(Mode::kIsa, std::string("gemm/") + l.igemm_strided_name,
+                   [i](Context& ctx) { TestIndirect(ctx, GemmLayoutAt(i), true); });
     }
   }
   return true;

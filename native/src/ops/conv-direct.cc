@@ -80,6 +80,25 @@ void RunIgemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* const* a
   }
 }
 
+void RunIgemmStridedTiles(const ConvGemmStage& stage, size_t m, const uint8_t* const* a, size_t a_stride,
+                          size_t segments, size_t segment_bytes, const int32_t* row_terms, uint8_t* y, size_t ldy) {
+  const PackedGemm& p = *stage.pack;
+  const GemmLayout& l = p.layout();
+  const size_t n = p.n();
+  // The run starts of each tile's first row: a's, moved down by the tile's rows.
+  thread_local std::vector<const uint8_t*> starts;
+  starts.resize(segments);
+  for (size_t b = 0; b < p.blocks(); ++b) {
+    const size_t n0 = b * l.nr, nc = std::min(l.nr, n - n0);
+    const GemmU8Params params = BlockParams(stage, n0);
+    for (size_t i = 0; i < m; i += l.mr) {
+      for (size_t s = 0; s < segments; ++s) starts[s] = a[s] + i * a_stride;
+      l.igemm_strided_kernel(std::min(l.mr, m - i), nc, segments, segment_bytes, starts.data(), a_stride,
+                             row_terms + i, p.block(b), y + i * ldy + n0, ldy, &params);
+    }
+  }
+}
+
 int32_t GemmRowTerm(const uint8_t* row, size_t k, int32_t a_zero_point) {
   uint32_t sum = 0;
   for (size_t i = 0; i < k; ++i) sum += row[i];

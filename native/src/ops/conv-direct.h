@@ -55,6 +55,11 @@ void RunGemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* a, size_t
 void RunIgemmTiles(const ConvGemmStage& stage, size_t m, const uint8_t* const* a, size_t segments,
                    size_t segment_bytes, const int32_t* row_terms, uint8_t* y, size_t ldy);
 
+// The strided form (the stage's layout must have an igemm_strided_kernel): row i's run s at
+// a[s] + i * a_stride (IgemmStridedU8Fn), for m rows ldy apart.
+void RunIgemmStridedTiles(const ConvGemmStage& stage, size_t m, const uint8_t* const* a, size_t a_stride,
+                          size_t segments, size_t segment_bytes, const int32_t* row_terms, uint8_t* y, size_t ldy);
+
 // k * a_zp - sum of the k bytes at row (int32, wrapping): the row term of a uint8 A row.
 int32_t GemmRowTerm(const uint8_t* row, size_t k, int32_t a_zero_point);
 

@@ -178,8 +178,10 @@ struct RunBuffers {
   std::vector<uint8_t> zero_run;      // also depthwise's padding row and zero line
   std::vector<uint8_t> zero_line;
   std::vector<int16_t> zero_run16;
+  std::vector<uint8_t> edge_blocks;   // the indirect W lines' edges per input line (RunIndirectLines)
   size_t Bytes() const {
     size_t bytes = run_end.capacity() * sizeof(size_t) + zero_run.capacity() + zero_line.capacity() +
+                   edge_blocks.capacity() +
                    zero_run16.capacity() * sizeof(int16_t);
     for (const AxisTable* set : {axes, depthwise.axes}) {
       for (int d = 0; d < 3; ++d) {
@@ -803,6 +805,182 @@ const PackedGemm* IndirectPack(const ConvCall& call, const GemmWeights& weights,
   return p;
 }
 
+// Output lines (image, D, H) per task at most; 8 lines give the edge columns' GEMMs full tiles.
+constexpr size_t kLinesPerTask = 8;
+// The W-lines path needs an interior of at least this many pixels per line (two tiles of 8 rows):
+// a shorter one leaves its tiles mostly empty, where the per-pixel pointers fill whole tiles
+// across lines.
+constexpr size_t kLinesMinInterior = 16;
+
+// The indirect GEMM over whole output lines (W-line runs, groups 1, uint8 A, a layout with a
+// strided indirect kernel): the pixels of a line whose W taps are inside the input read run r at
+// the line's start + p * stride * C, so the strided kernel takes the line's run starts once (no
+// pointer per pixel and run, which took 12% of a conv3d's time, perf). Those pixels are a
+// stretch [lo, hi) of every line; each edge column o outside it is one indirect GEMM over the
+// task's lines (its rows n2 output pixels apart), its runs pointers into the per-input-line copies
+// of the few padded pixels the edges read (a copy per output line and run took 4.5% of the
+// conv3d's time, perf). False when the geometry does not suit (the caller keeps a pointer per
+// run).
+bool RunIndirectLines(ConvCall& call, const ConvPhase& phase, const ConvGemmStage& stage, const AxisTable* axes,
+                      const std::vector<uint32_t>& pixel_sums, bool row_terms) {
+  const ConvGeometry& g = call.w->geometry;
+  const GemmLayout& layout = stage.pack->layout();
+  if (!phase.lines || g.groups != 1 || layout.igemm_strided_kernel == nullptr ||
+      layout.a_format != GemmAFormat::kU8) {
+    return false;
+  }
+  const Shape3& s = call.s;
+  const size_t channels = g.in_channels, taps0 = axes[0].taps, taps1 = axes[1].taps, taps2 = axes[2].taps;
+  const size_t lines = taps0 * taps1, segments = phase.segments, run_len = phase.segment_len;
+  const size_t run_bytes = phase.segment_bytes, n2 = s.out[2], width = s.in[2], step = s.stride[2] * channels;
+  if (segments != lines) return false;
+  // The stretch: taps consecutive and in place, starts one W stride apart, each run (with its
+  // bytes past run_len) inside its input line.
+  const long* table2 = axes[2].input.data();
+  size_t lo = 0;
+  while (lo < n2 && !axes[2].run[lo]) ++lo;
+  size_t hi = lo;
+  while (hi < n2 && axes[2].run[hi] &&
+         table2[hi * taps2] == table2[lo * taps2] + static_cast<long>((hi - lo) * s.stride[2]) &&
+         static_cast<size_t>(table2[hi * taps2]) * channels + run_bytes <= width * channels) {
+    ++hi;
+  }
+  const size_t count = hi - lo, edges = n2 - count;
+  if (count < kLinesMinInterior || 4 * edges > count) return false;
+  const size_t n1 = s.out[1], per_image_lines = s.out[0] * n1, total_lines = call.batch * per_image_lines;
+  const size_t oc = g.out_channels;
+  RunBuffers& buffers = ThreadRunBuffers();
+  // A D/H tap line in the padding reads this row of x_zp for every pixel of the stretch.
+  std::vector<uint8_t>& zero_line = buffers.zero_line;
+  zero_line.assign((count - 1) * step + run_bytes, static_cast<uint8_t>(call.x_zp));
+  const uint8_t* zero = zero_line.data();
+  // Each input line's edge blocks: the padded W coordinates the edge columns read (left: those of
+  // the columns before the stretch, right: after it), holding x_zp or the pixel a padding mode maps
+  // there. Built once per call (a few pixels per input line, read by every output line whose taps
+  // reach that line), so an edge pixel's run is a pointer into its line's block.
+  const size_t stride_w = s.stride[2], left_pixels = lo == 0 ? 0 : (lo - 1) * stride_w + taps2;
+  const size_t right_pixels = hi == n2 ? 0 : (n2 - 1 - hi) * stride_w + taps2;
+  const size_t block_bytes = (left_pixels + right_pixels) * channels, input_lines = call.batch * s.in[0] * s.in[1];
+  std::vector<uint8_t>& edge_blocks = buffers.edge_blocks;
+  edge_blocks.resize(input_lines * block_bytes + (run_bytes - run_len));  // a run may read past its values
+  {
+    uint8_t* block = edge_blocks.data();
+    const uint8_t* x = call.x;
+    const uint8_t zero_point = static_cast<uint8_t>(call.x_zp);
+    for (size_t line = 0; line < input_lines; ++line, block += block_bytes) {
+      const uint8_t* source = x + line * width * channels;
+      for (size_t o = 0; o < n2; ++o) {
+        if (o == lo) o = hi;  // past the stretch
+        if (o >= n2) break;
+        const size_t first_pixel = o < lo ? o * stride_w : left_pixels + (o - hi) * stride_w;
+        for (size_t t2 = 0; t2 < taps2; ++t2) {
+          const long in = table2[o * taps2 + t2];
+          uint8_t* to = block + (first_pixel + t2) * channels;
+          if (in >= 0) {
+            CopyBytes(to, source + static_cast<size_t>(in) * channels, channels);
+          } else {
+            std::memset(to, zero_point, channels);
+          }
+        }
+      }
+    }
+    std::memset(edge_blocks.data() + input_lines * block_bytes, 0, run_bytes - run_len);
+  }
+  const uint8_t* blocks = edge_blocks.data();
+  const size_t per_task = std::min(kLinesPerTask, std::max<size_t>(1, total_lines / 16));
+  const size_t tasks = (total_lines + per_task - 1) / per_task;
+  const bool block_epilogue = call.epilogue != nullptr;
+  call.epilogue_applied = block_epilogue;
+  const double task_ns = static_cast<double>(per_task * n2 * phase.k * oc) / kMacsPerNs;
+  ParallelFor(tasks, task_ns, [&](size_t task) {
+    const size_t l0 = task * per_task, l1 = std::min(total_lines, l0 + per_task), task_lines = l1 - l0;
+    // Everything the loops read, in locals: the gathers' byte stores may alias any memory.
+    const size_t taps_0 = taps0, taps_1 = taps1, taps_2 = taps2, tap_lines = lines, icg = channels;
+    const size_t height = s.in[1], line_width = width, out_w = n2, out_c = oc;
+    const long* table0 = axes[0].input.data();
+    const long* table1 = axes[1].input.data();
+    const long* columns = table2;
+    const uint8_t* x = call.x;
+    const uint8_t* zero_row = zero;
+    const uint32_t* sums = pixel_sums.data();
+    const int zero_point = call.x_zp;
+    const uint32_t padding_sum = static_cast<uint32_t>(icg) * static_cast<uint32_t>(zero_point);
+    const uint32_t zero_term = static_cast<uint32_t>(phase.k) * static_cast<uint32_t>(zero_point);
+    // Per task line and tap line: the input pixel its line starts at (in the whole batch), or
+    // kNone for a line in the padding.
+    constexpr size_t kNone = SIZE_MAX;
+    thread_local std::vector<size_t> line_starts, line_index;  // the latter: the input line (its edge block)
+    thread_local std::vector<const uint8_t*> starts;
+    thread_local std::vector<int32_t> terms, column_terms;
+    line_starts.resize(task_lines * tap_lines);
+    line_index.resize(task_lines * tap_lines);
+    starts.resize(tap_lines);
+    terms.resize(count);
+    column_terms.resize(edges * task_lines);
+    size_t* first = line_starts.data();
+    size_t* input_line = line_index.data();
+    for (size_t r = 0; r < task_lines; ++r) {
+      const size_t line = l0 + r, n = line / per_image_lines, a0 = line % per_image_lines / n1, a1 = line % n1;
+      for (size_t t0 = 0; t0 < taps_0; ++t0) {
+        for (size_t t1 = 0; t1 < taps_1; ++t1) {
+          const long i0 = table0[a0 * taps_0 + t0], i1 = table1[a1 * taps_1 + t1];
+          const size_t j = r * tap_lines + t0 * taps_1 + t1;
+          input_line[j] = (n * s.in[0] + static_cast<size_t>(i0)) * height + static_cast<size_t>(i1);
+          first[j] = i0 >= 0 && i1 >= 0 ? input_line[j] * line_width : kNone;
+        }
+      }
+    }
+    // Row term of output pixel o of task line r (k * x_zp - the sum of its k values).
+    auto row_term = [&](size_t r, size_t o) {
+      uint32_t sum = 0;
+      const long* in2 = columns + o * taps_2;
+      for (size_t l = 0; l < tap_lines; ++l) {
+        const size_t start = first[r * tap_lines + l];
+        for (size_t t2 = 0; t2 < taps_2; ++t2) {
+          sum += start != kNone && in2[t2] >= 0 ? sums[start + static_cast<size_t>(in2[t2])] : padding_sum;
+        }
+      }
+      return static_cast<int32_t>(zero_term - sum);
+    };
+    // The edge pixels' runs: pointers into their input lines' edge blocks (or the row of x_zp),
+    // per edge column e its task lines' rows.
+    thread_local std::vector<const uint8_t*> edge_runs;
+    edge_runs.resize(edges * task_lines * tap_lines);
+    int32_t* edge_terms = column_terms.data();
+    for (size_t e = 0; e < edges; ++e) {
+      const size_t o = e < lo ? e : e - lo + hi;
+      const size_t offset = (o < lo ? o * stride_w : left_pixels + (o - hi) * stride_w) * icg;
+      for (size_t r = 0; r < task_lines; ++r) {
+        const uint8_t** runs = edge_runs.data() + (e * task_lines + r) * tap_lines;
+        for (size_t l = 0; l < tap_lines; ++l) {
+          const size_t start = first[r * tap_lines + l];
+          runs[l] = start == kNone ? zero_row : blocks + input_line[r * tap_lines + l] * block_bytes + offset;
+        }
+        if (row_terms) edge_terms[e * task_lines + r] = row_term(r, o);
+      }
+    }
+    // The stretch of each line: the strided kernel on x in place.
+    const size_t stretch_offset = static_cast<size_t>(columns[lo * taps_2]) * icg;
+    for (size_t r = 0; r < task_lines; ++r) {
+      for (size_t l = 0; l < tap_lines; ++l) {
+        const size_t start = first[r * tap_lines + l];
+        starts[l] = start == kNone ? zero_row : x + start * icg + stretch_offset;
+      }
+      for (size_t a = 0; a < count && row_terms; ++a) terms[a] = row_term(r, lo + a);
+      RunIgemmStridedTiles(stage, count, starts.data(), step, segments, run_bytes, terms.data(),
+                           call.y + ((l0 + r) * out_w + lo) * out_c, out_c);
+    }
+    // Each edge column: one indirect GEMM over the task's lines, rows n2 output pixels apart.
+    for (size_t e = 0; e < edges; ++e) {
+      const size_t o = e < lo ? e : e - lo + hi;
+      RunIgemmTiles(stage, task_lines, edge_runs.data() + e * task_lines * tap_lines, segments, run_bytes,
+                    edge_terms + e * task_lines, call.y + (l0 * out_w + o) * out_c, out_w * out_c);
+    }
+    if (block_epilogue) BlockDone(call, l0 * out_w * out_c, l1 * out_w * out_c);
+  });
+  return true;
+}
+
 // Indirect GEMM (XNNPACK's igemm idea) for an ordinary convolution whose active pack has an
 // indirect kernel: no im2col. Each output pixel's row is the phase's runs (a tap's channels or a
 // W line of taps) read in place through pointers; a run in the padding points at a row of x_zp
@@ -872,6 +1050,7 @@ bool RunIndirect(ConvCall& call, const ConvPhase& phase) {
   std::vector<int16_t>& zero_run16 = buffers.zero_run16;
   zero_run.assign(phase.segment_bytes, static_cast<uint8_t>(call.x_zp));
   zero_run16.assign(wide ? phase.segment_bytes : 0, static_cast<int16_t>(call.x_zp));
+  if (!wide && RunIndirectLines(call, phase, stages[0], axes, pixel_sums, row_terms)) return true;
   const size_t segments = phase.segments, run_len = phase.segment_len, run_bytes = phase.segment_bytes;
   const size_t k = phase.k;
   const size_t block = std::max<size_t>(16, std::min<size_t>(512, kBlockBytes / k / 8 * 8));

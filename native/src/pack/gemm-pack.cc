@@ -22,6 +22,16 @@ constexpr IgemmPair kIgemmPairs[] = {
 #include "ukernels/gemm/registry.inc"
 #undef QK_IGEMM_LAYOUT
 };
+struct IgemmStridedPair {
+  const char* gemm_name;
+  IgemmStridedU8Fn* kernel;
+  const char* name;
+};
+constexpr IgemmStridedPair kIgemmStridedPairs[] = {
+#define QK_IGEMM_STRIDED_LAYOUT(u8_kernel, strided_kernel) IgemmStridedPair{#u8_kernel, &strided_kernel, #strided_kernel},
+#include "ukernels/gemm/registry.inc"
+#undef QK_IGEMM_STRIDED_LAYOUT
+};
 
 constexpr bool SameName(const char* a, const char* b) {
   while (*a != '\0' && *a == *b) {
@@ -31,7 +41,7 @@ constexpr bool SameName(const char* a, const char* b) {
   return *a == *b;
 }
 
-// The layout with its indirect kernel, if a QK_IGEMM_LAYOUT line pairs one with its u8 kernel.
+// The layout with its indirect kernels, if QK_IGEMM_LAYOUT / QK_IGEMM_STRIDED_LAYOUT lines pair them with its u8 kernel.
 // constexpr, so kLayouts stays constant-initialized: other files' static initializers (the
 // tests' registration) read it. The kernels are matched by name, not by address: the equality
 // of two functions' addresses is not a constant expression under every build (GCC's
@@ -41,6 +51,12 @@ constexpr GemmLayout WithIgemm(GemmLayout l) {
     if (SameName(pair.gemm_name, l.u8_name)) {
       l.igemm_kernel = pair.igemm;
       l.igemm_name = pair.name;
+    }
+  }
+  for (const IgemmStridedPair& pair : kIgemmStridedPairs) {
+    if (SameName(pair.gemm_name, l.u8_name)) {
+      l.igemm_strided_kernel = pair.kernel;
+      l.igemm_strided_name = pair.name;
     }
   }
   return l;

@@ -37,6 +37,9 @@ struct GemmLayout {
   // The indirect GEMM kernel reading this layout's packs (QK_IGEMM_LAYOUT), null when it has none.
   IgemmU8Fn* igemm_kernel = nullptr;
   const char* igemm_name = "";
+  // Its strided indirect kernel (QK_IGEMM_STRIDED_LAYOUT), null when it has none.
+  IgemmStridedU8Fn* igemm_strided_kernel = nullptr;
+  const char* igemm_strided_name = "";
 };
 
 // The layout of the kernels dispatch uses at `isa` (which the CPU must run). False when the

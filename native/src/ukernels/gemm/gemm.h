@@ -57,6 +57,14 @@ using IgemmU8Fn = void(size_t mr, size_t nc, size_t segments, size_t segment_byt
                        const int32_t* row_terms, const void* w, uint8_t* y, size_t y_stride,
                        const GemmU8Params* params);
 
+// The strided indirect GEMM: IgemmU8Fn with run s of row i at a[s] + i * a_stride (a holds
+// `segments` pointers, one per run, for the tile's first row). A convolution whose output pixels
+// along a W line read every run at the same step (stride * channels bytes further per pixel)
+// hands the line's run starts once, not a pointer per (pixel, run).
+using IgemmStridedU8Fn = void(size_t mr, size_t nc, size_t segments, size_t segment_bytes, const uint8_t* const* a,
+                              size_t a_stride, const int32_t* row_terms, const void* w, uint8_t* y,
+                              size_t y_stride, const GemmU8Params* params);
+
 // How a kernel wants its operands (the pack and the op layer read this; gemm/registry.inc
 // lists one per kernel pair under QK_GEMM_LAYOUT).
 enum class GemmAFormat : int {
