@@ -32,6 +32,14 @@ export interface BackendInfo {
   version: string;
   /** The native addon file in use: a prebuild, a local build, or QKERNELS_ADDON's. */
   binary: string;
+  /**
+   * Bytes of freed heap that glibc's malloc keeps for later outputs instead of returning them to
+   * the kernel (QKERNELS_KEEP_FREED_MB, default 128 MB; 0 when malloc was left as it was), and
+   * why: outputs are freed by V8's garbage collector tens of MB at a time, and fresh pages cost
+   * more than the kernels that fill them (README, "Memory").
+   */
+  freedPagesKept: number;
+  freedPagesPolicy: string;
 }
 
 const ISAS: readonly Isa[] = ['scalar', 'avx2', 'avx512vnni', 'neon', 'neondot'];
@@ -45,8 +53,8 @@ function nativeIsas(): readonly Isa[] {
 
 const version: string = (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
-// A bad QKERNELS_MAX_ISA or QKERNELS_QUANTIZED_ENGINE does not stop loading (the best level,
-// fbgemm's numerics are used) but must not pass silently either: warn once per process and
+// A bad QKERNELS_MAX_ISA, QKERNELS_QUANTIZED_ENGINE or QKERNELS_KEEP_FREED_MB does not stop
+// loading (the best level, fbgemm's numerics, the default are used) but must not pass silently either: warn once per process and
 // variable, however many times the module is loaded.
 {
   const native = addon.backendInfo();
@@ -54,6 +62,7 @@ const version: string = (JSON.parse(fs.readFileSync(path.join(packageRoot, 'pack
   const envErrors: Array<[string, string]> = [
     [native.envMaxIsaError, 'QKERNELS_MAX_ISA'],
     [native.envQuantizedEngineError, 'QKERNELS_QUANTIZED_ENGINE'],
+    [native.envKeepFreedError, 'QKERNELS_KEEP_FREED_MB'],
   ];
   for (const [envError, code] of envErrors) {
     const warnedKey = Symbol.for(code === 'QKERNELS_MAX_ISA' ? 'qkernels.maxIsaWarningEmitted' : `qkernels.${code}.warned`);
@@ -75,6 +84,8 @@ function info(): BackendInfo {
     threads: native.threads,
     version,
     binary: addonPath,
+    freedPagesKept: native.freedPagesKept,
+    freedPagesPolicy: native.freedPagesPolicy,
   };
 }
 

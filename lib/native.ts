@@ -19,6 +19,12 @@ export interface NativeBackendInfo {
   quantizedEngine: string;
   /** Why QKERNELS_QUANTIZED_ENGINE was ignored, or '' when it was unset or valid. */
   envQuantizedEngineError: string;
+  /** Bytes of freed heap glibc keeps for later outputs (QKERNELS_KEEP_FREED_MB), 0 when malloc was left as it was. */
+  freedPagesKept: number;
+  /** What was done to malloc's trim policy, and why. */
+  freedPagesPolicy: string;
+  /** Why QKERNELS_KEEP_FREED_MB was ignored, or '' when it was unset or valid. */
+  envKeepFreedError: string;
 }
 
 /** native/addon/handoff.cc HandoffStats: counts since the env started. */
@@ -98,7 +104,7 @@ export const enum MeanMode {
 }
 
 /** The binding version lib/ was written against; addon.cc's kInterfaceVersion. */
-const INTERFACE_VERSION = 7;
+const INTERFACE_VERSION = 8;
 
 /** Platforms the release workflow publishes prebuilds for. */
 const PREBUILT_PLATFORMS = ['linux-x64 (glibc, musl)', 'linux-arm64 (glibc, musl)', 'darwin-arm64', 'win32-x64'];

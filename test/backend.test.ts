@@ -168,3 +168,59 @@ describe('QKERNELS_QUANTIZED_ENGINE in a fresh process', () => {
     expect(report.warnings[0]).toMatch(/^QKERNELS_QUANTIZED_ENGINE: .*'mkldnn'/);
   });
 });
+
+// Freed output pages kept for later outputs (native/addon/handoff.h, FreedPagesPolicy): glibc
+// only, since the policy is glibc's mallopt; elsewhere the fields say malloc was left alone.
+const glibc = process.platform === 'linux' &&
+  Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime);
+
+describe('QKERNELS_KEEP_FREED_MB in a fresh process', () => {
+  // 400 adds of [1,64,96,96] (590 KB, 144 pages an output) after 400 that let V8's collections and
+  // the heap reach their steady state; the minor page faults per call tell fresh pages (one per
+  // page) from reused ones.
+  const faultsProbe = `
+    const q = require('.');
+    const shape = [1, 64, 96, 96], n = 64 * 96 * 96;
+    const make = (s) => q.quantizePerTensor(q.tensor(Float32Array.from({ length: n }, (_, i) => (((i * 37 + s) % 97) - 48) / 24), shape), 1 / 24, 128, 'quint8');
+    const a = make(1), b = make(2);
+    for (let i = 0; i < 400; i++) q.ops.quantized.add(a, b, 1 / 16, 128);
+    const before = process.resourceUsage().minorPageFault;
+    for (let i = 0; i < 400; i++) q.ops.quantized.add(a, b, 1 / 16, 128);
+    const info = q.backend.info();
+    console.log(JSON.stringify({ kept: info.freedPagesKept, policy: info.freedPagesPolicy,
+      faultsPerCall: (process.resourceUsage().minorPageFault - before) / 400, pages: n / 4096 }));`;
+  type Faults = { kept: number; policy: string; faultsPerCall: number; pages: number };
+
+  (glibc ? test : test.skip)('by default 128 MB of freed heap is kept, and outputs reuse warm pages', () => {
+    const kept = runNodeJson<Faults>(faultsProbe, { env: { QKERNELS_KEEP_FREED_MB: undefined, GLIBC_TUNABLES: undefined } });
+    expect(kept.kept).toBe(128 * 2 ** 20);
+    expect(kept.policy).toMatch(/keeps up to 128 MB/);
+    // The control: with the policy off the same loop faults in most of each output's pages.
+    const off = runNodeJson<Faults>(faultsProbe, { env: { QKERNELS_KEEP_FREED_MB: '0', GLIBC_TUNABLES: undefined } });
+    expect(off.kept).toBe(0);
+    expect(off.policy).toMatch(/^off/);
+    expect(off.faultsPerCall).toBeGreaterThan(off.pages / 4);
+    expect(kept.faultsPerCall).toBeLessThan(kept.pages / 8);
+  });
+
+  test('the process\'s own GLIBC_TUNABLES malloc settings win', () => {
+    const report = runNodeJson<{ kept: number; policy: string }>(
+      `const i = require('.').backend.info(); console.log(JSON.stringify({ kept: i.freedPagesKept, policy: i.freedPagesPolicy }))`,
+      { env: { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1048576', QKERNELS_KEEP_FREED_MB: '64' } },
+    );
+    expect(report.kept).toBe(0);
+    expect(report.policy).toMatch(glibc ? /own malloc settings/ : /not glibc/);
+  });
+
+  test('a bad value is ignored with one process warning, and the default is used', () => {
+    const report = runNodeJson<{ kept: number; warnings: string[] }>(
+      `const warnings = []; process.on('warning', (w) => warnings.push(w.code + ': ' + w.message));
+       const qk = require('.');
+       setImmediate(() => console.log(JSON.stringify({ kept: qk.backend.info().freedPagesKept, warnings })));`,
+      { env: { QKERNELS_KEEP_FREED_MB: '128MB', GLIBC_TUNABLES: undefined } },
+    );
+    expect(report.kept).toBe(glibc ? 128 * 2 ** 20 : 0);
+    expect(report.warnings).toHaveLength(1);
+    expect(report.warnings[0]).toBe("QKERNELS_KEEP_FREED_MB: QKERNELS_KEEP_FREED_MB: expected a whole number of MB from 0 to 2047 but received '128MB'; using 128");
+  });
+});

@@ -37,7 +37,7 @@ using namespace addon;  // NOLINT: the helpers of common.h are this file's vocab
 
 // Bumped whenever a function's arguments change, so lib/native.ts can refuse a stale build
 // instead of calling it with arguments it misreads.
-constexpr int kInterfaceVersion = 7;  // 5: the <op>Trace forms and the plan* functions (jit.trace); 6: planShare/planAdopt; 7: donate/recycle/handoffStats
+constexpr int kInterfaceVersion = 8;  // 5: the <op>Trace forms and the plan* functions (jit.trace); 6: planShare/planAdopt; 7: donate/recycle/handoffStats; 8: backendInfo freedPages*
 
 class QkAddon : public Napi::Addon<QkAddon> {
  public:
@@ -55,6 +55,7 @@ class QkAddon : public Napi::Addon<QkAddon> {
       InstanceMethod("snapshotPoolStats", &QkAddon::SnapshotPoolStats),
     });
     // The ops: each family's functions, plain functions with no per-instance state.
+    addon::KeepFreedOutputPages();  // process-wide, before the first output (addon/handoff.h)
     addon::RegisterQuantizeOps(env, exports);
     addon::RegisterLinearConvOps(env, exports);
     addon::RegisterEmbeddingOps(env, exports);
@@ -69,7 +70,8 @@ class QkAddon : public Napi::Addon<QkAddon> {
 
  private:
 
-  // { isa, bestIsa, features: string[], threads, envMaxIsaError, quantizedEngine, envQuantizedEngineError }
+  // { isa, bestIsa, features: string[], threads, envMaxIsaError, quantizedEngine, envQuantizedEngineError,
+  //   freedPagesKept, freedPagesPolicy, envKeepFreedError }
   Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const CpuFeatures& cpu = GetCpuFeatures();
@@ -94,6 +96,10 @@ class QkAddon : public Napi::Addon<QkAddon> {
     result.Set("envMaxIsaError", Napi::String::New(env, EnvMaxIsaError()));
     result.Set("quantizedEngine", Napi::String::New(env, QEngineName(ActiveQEngine())));
     result.Set("envQuantizedEngineError", Napi::String::New(env, EnvQEngineError()));
+    const FreedPagesPolicy& pages = KeepFreedOutputPages();
+    result.Set("freedPagesKept", Napi::Number::New(env, static_cast<double>(pages.kept_bytes)));
+    result.Set("freedPagesPolicy", Napi::String::New(env, pages.note));
+    result.Set("envKeepFreedError", Napi::String::New(env, pages.env_error));
     return result;
   }
 

@@ -24,6 +24,7 @@
 
 #include <napi.h>
 
+#include <string>
 #include <vector>
 
 namespace qk {
@@ -61,6 +62,25 @@ napi_value TakeRecycled(napi_env env, size_t bytes);
 // JS thread, at an async op's completion (no C++ exception may escape): the borrowed buffers go
 // to the env's pool while it has room, the rest are released.
 void ReturnBorrowed(napi_env env, std::vector<napi_ref>* borrowed);
+
+// Freed output pages kept for later outputs, process-wide (glibc only). Node frees an output's
+// ArrayBuffer only when V8 collects it, ~64 MB of them at a time (its external-memory limit);
+// glibc's default then hands that whole freed top of the heap back to the kernel (its trim
+// threshold follows the largest freed chunk: ~2x one output), so every output of the next
+// cycle is made of fresh pages, faulted in and zeroed by the kernel one 4 KB page at a time:
+// 0.5-1 µs a page, 100-170 µs on an add of 590 KB whose kernel takes 100. Keeping up to
+// QKERNELS_KEEP_FREED_MB (default 128) of freed heap, and serving allocations up to 32 MB from
+// the heap rather than fresh mmaps, makes those outputs reuse warm pages, as torch's outputs do
+// (it frees them when their refcount drops). The cost: the process's resident size does not
+// fall below its high-water mark by more than that amount between collections.
+struct FreedPagesPolicy {
+  size_t kept_bytes = 0;   // the trim threshold set, or 0 when malloc was left as it was
+  std::string env_error;   // why QKERNELS_KEEP_FREED_MB was ignored, or ""
+  std::string note;        // what was done and why, for backendInfo
+};
+
+// Applies the policy once per process (the first addon instance) and returns it.
+const FreedPagesPolicy& KeepFreedOutputPages();
 
 // donate, recycle and handoffStats.
 void RegisterHandoffOps(Napi::Env env, Napi::Object exports);
