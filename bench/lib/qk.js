@@ -80,18 +80,25 @@ function prepare(q, s, data, probeTime = 0, clock = 'wall') {
   }
   const layouts = s.kind === 'linear' || s.layout === 'contiguous' ? ['contiguous'] : ['channels_last', 'contiguous'];
   const failures = [];
-  let best = null;
+  const inputs = [];
   for (const layout of layouts) {
     try {
       const x = createInput(q, s, data, layout);
       module.forward(x);
-      const seconds = probeTime > 0 ? timeSync(() => module.forward(x), probeTime, { clock }) : 0;
-      if (!best || seconds < best.seconds) best = { module, x, layout, seconds, failures };
+      inputs.push({ layout, x, seconds: Infinity });
       if (probeTime === 0) break;
     } catch (e) {
       failures.push(`${layout}: ${e.message.split('\n')[0]}`);
     }
   }
+  // Two alternating rounds, the faster of each layout's two kept: the first probe of a process
+  // also pays the growth of the malloc heap that later outputs reuse (README, "Memory
+  // allocator"), which would otherwise count against whichever layout is probed first.
+  for (let round = 0; probeTime > 0 && round < 2; round++) {
+    for (const input of inputs) input.seconds = Math.min(input.seconds, timeSync(() => module.forward(input.x), probeTime, { clock }));
+  }
+  let best = null;
+  for (const input of inputs) if (!best || input.seconds < best.seconds) best = { module, x: input.x, layout: input.layout, seconds: input.seconds, failures };
   return best || { error: `qkernels ${s.label} forward failed (${failures.join('; ')})` };
 }
 
