@@ -321,6 +321,56 @@ function copyDims(shape: readonly number[], srcStrides: readonly number[], dstSt
   return [size, from, to];
 }
 
+/** The merged dims of the last mergeDims call (at most NATIVE_MAX_RANK of each): sizes, source and destination strides. */
+const mergedSize = new Float64Array(8);
+const mergedFrom = new Float64Array(8);
+const mergedTo = new Float64Array(8);
+/** mergeDims' dim order scratch. */
+const mergeOrder = new Int32Array(8);
+
+/**
+ * copyDims for a copy of at most 8 dims, without arrays or a sort per call (contiguous() runs per
+ * op call on model paths: copyDims' filter, sort and pushes were most of a channel shuffle's JS
+ * time). The same dims in the same order (insertion sort by copyDims' comparison, which is a
+ * total order, so the result is the one Array.prototype.sort gives), merged the same way, into
+ * mergedSize / mergedFrom / mergedTo; returns the merged rank. Read them before the next call.
+ */
+function mergeDims(shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[]): number {
+  let n = 0;
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const dst = dstStrides[d];
+    const src = srcStrides[d];
+    let at = n++;
+    while (at > 0) {
+      const prev = mergeOrder[at - 1];
+      // copyDims' comparator: larger dst stride first, then larger src stride, then lower dim (d > prev here).
+      const before = dst > dstStrides[prev] || (dst === dstStrides[prev] && src > srcStrides[prev]);
+      if (!before) break;
+      mergeOrder[at] = prev;
+      at--;
+    }
+    mergeOrder[at] = d;
+  }
+  let rank = 0;
+  for (let i = 0; i < n; i++) {
+    const d = mergeOrder[i];
+    const size = shape[d];
+    const k = rank - 1;
+    if (k >= 0 && mergedFrom[k] === srcStrides[d] * size && mergedTo[k] === dstStrides[d] * size) {
+      mergedSize[k] *= size;
+      mergedFrom[k] = srcStrides[d];
+      mergedTo[k] = dstStrides[d];
+    } else {
+      mergedSize[rank] = size;
+      mergedFrom[rank] = srcStrides[d];
+      mergedTo[rank] = dstStrides[d];
+      rank++;
+    }
+  }
+  return rank;
+}
+
 /** Runs shorter than this copy element by element: set() and subarray() cost more than a short loop. */
 const MIN_SET_RUN = 16;
 
@@ -441,7 +491,22 @@ export function stridedCopyNew<T extends NumericArray>(
   make: (length: number) => T,
 ): T {
   const numel = numelOf(shape);
-  if (numel >= NATIVE_MIN_ELEMENTS && activeTracer() === null && isTypedArray(src)) {
+  if (numel >= NATIVE_MIN_ELEMENTS && shape.length <= NATIVE_MAX_RANK && activeTracer() === null && isTypedArray(src)) {
+    // copyDims' dims into shared scratch; the decision below is the one the arrays gave.
+    const rank = mergeDims(shape, srcStrides, dstStrides);
+    const inner = rank > 0 ? mergedSize[rank - 1] : 1;
+    const contiguousRuns = rank > 0 && mergedFrom[rank - 1] === 1 && mergedTo[rank - 1] === 1 && inner >= MIN_SET_RUN;
+    if (rank > 0 && (!contiguousRuns || numel / inner > MAX_SET_RUNS)) {
+      const layout = nativeLayouts[rank];
+      layout[0] = rank;
+      for (let k = 0; k < rank; k++) {
+        layout[1 + k] = mergedSize[k];
+        layout[1 + rank + k] = mergedFrom[k];
+        layout[1 + 2 * rank + k] = mergedTo[k];
+      }
+      return native.elementwiseStridedCopyNew(src as unknown as ArrayBufferView, length, layout) as unknown as T;
+    }
+  } else if (numel >= NATIVE_MIN_ELEMENTS && activeTracer() === null && isTypedArray(src)) {
     const [dims, from, to] = copyDims(shape, srcStrides, dstStrides);
     const rank = dims.length;
     const inner = rank > 0 ? dims[rank - 1] : 1;
