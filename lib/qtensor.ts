@@ -299,12 +299,15 @@ export class QTensor {
     if (rank === 0) return this;
     // permute's result for the swap, without checking again the permutation built here.
     validate.attached(this.data, 'this.data');
-    const shape = this.shape.slice();
-    const strides = this.strides.slice();
-    shape[a] = this.shape[b];
-    shape[b] = this.shape[a];
-    strides[a] = this.strides[b];
-    strides[b] = this.strides[a];
+    // Pushed, not slice()d: a slice of a frozen array has another elements kind than the other
+    // shapes, and the shape helpers' keyed loads slow down with every extra map they see.
+    const shape: number[] = [];
+    const strides: number[] = [];
+    for (let d = 0; d < rank; d++) {
+      const from = d === a ? b : d === b ? a : d;
+      shape.push(this.shape[from]);
+      strides.push(this.strides[from]);
+    }
     const q = this.quantizer;
     const quantizer: Quantizer = q.qscheme === 'per_tensor_affine' ? q : { ...q, axis: q.axis === a ? b : q.axis === b ? a : q.axis };
     return new QTensor(constructionKey, this.data, Object.freeze(shape), Object.freeze(strides), this.dtype, quantizer);

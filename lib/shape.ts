@@ -31,15 +31,39 @@ export function numelOf(shape: readonly number[]): number {
   return product;
 }
 
+/**
+ * Stride arrays are computed innermost first into this scratch, then pushed in order into a new
+ * array: `new Array(n)` makes a holey array, whose frozen form has another map than the packed
+ * shapes beside it, and the keyed loads of the shape helpers then see one map more (V8 takes its
+ * generic keyed-load builtin at sites with frozen arrays of several maps).
+ */
+let strideScratch = new Float64Array(8);
+
+/** The first n values of strideScratch as a new packed array (small integers stay Smis). */
+function packedStrides(n: number): number[] {
+  const out: number[] = [];
+  for (let d = 0; d < n; d++) {
+    const v = strideScratch[d];
+    // A Smi-range integer pushed as such keeps the array's elements Smi (a double would not).
+    out.push(v <= 0x3fffffff && v >= -0x40000000 ? v | 0 : v);
+  }
+  return out;
+}
+
+function strideScratchFor(n: number): Float64Array {
+  if (strideScratch.length < n) strideScratch = new Float64Array(n);
+  return strideScratch;
+}
+
 /** Row-major strides, as torch computes them (a size-0 dim counts as 1). */
 export function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
+  const strides = strideScratchFor(shape.length);
   let stride = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
     strides[d] = stride;
     stride *= Math.max(shape[d], 1);
   }
-  return strides;
+  return packedStrides(shape.length);
 }
 
 /** Frozen dim orders, made once: memoryOrder runs several times per op call and returns these. */
@@ -72,14 +96,14 @@ export function channelsLastOrder(rank: number): readonly number[] {
  * counts as 1, as in contiguousStrides).
  */
 export function orderStrides(shape: readonly number[], order: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
+  const strides = strideScratchFor(shape.length);
   let stride = 1;
   for (let i = order.length - 1; i >= 0; i--) {
     const d = order[i];
     strides[d] = stride;
     stride *= Math.max(shape[d], 1);
   }
-  return strides;
+  return packedStrides(shape.length);
 }
 
 /** The rank a memory format needs, or undefined when any rank will do. */
@@ -90,14 +114,14 @@ export function formatRank(format: MemoryFormat): number | undefined {
 /** Canonical strides of a memory format (channels_last: NHWC in memory), as c10 computes them. */
 export function formatStrides(shape: readonly number[], format: MemoryFormat): number[] {
   if (format === 'contiguous_format') return contiguousStrides(shape);
-  const strides = new Array<number>(shape.length).fill(0);
+  const strides = strideScratchFor(shape.length).fill(0, 0, shape.length);
   let stride = 1;
   const order = memoryOrder(format, shape.length);
   for (let i = order.length - 1; i >= 0; i--) {
     strides[order[i]] = stride;
     stride *= shape[order[i]];
   }
-  return strides;
+  return packedStrides(shape.length);
 }
 
 /**
@@ -236,8 +260,8 @@ export function viewStrides(oldShape: readonly number[], oldStrides: readonly nu
   if (numel === 0 && oldShape.length === newShape.length && oldShape.every((d, i) => d === newShape[i])) {
     return oldStrides.slice();
   }
-  const newStrides = new Array<number>(newShape.length).fill(0);
   if (numel === 0) return contiguousStrides(newShape);
+  const newStrides = strideScratchFor(newShape.length).fill(0, 0, newShape.length);
   let viewD = newShape.length - 1;
   let chunkBaseStride = oldStrides[oldStrides.length - 1];
   let tensorNumel = 1;
@@ -260,7 +284,7 @@ export function viewStrides(oldShape: readonly number[], oldStrides: readonly nu
       }
     }
   }
-  return viewD === -1 ? newStrides : null;
+  return viewD === -1 ? packedStrides(newShape.length) : null;
 }
 
 /** Checks `dims` is a permutation of [0, rank) (negatives wrap) and returns it wrapped. */
