@@ -447,8 +447,9 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
     if (nhwc && !isContiguousAs(x.shape, x.strides, 'channels_last')) nhwc = false;
     joined += x.shape[d];
   }
-  const shape = new Array<number>(rank);
-  for (let k = 0; k < rank; k++) shape[k] = k === d ? joined : first.shape[k];
+  // Pushed (a packed array): the frozen shapes of other tensors share its map (lib/shape.ts packedStrides).
+  const shape: number[] = [];
+  for (let k = 0; k < rank; k++) shape.push(k === d ? joined : first.shape[k]);
   Object.freeze(shape);
   const outStrides = Object.freeze(formatStrides(shape, format));
   // Every input, dense in the common format, is `rows` rows of its sizes from `dim` on (in
