@@ -282,6 +282,13 @@ Status ReadStridedCopyLayout(const double* values, size_t count, StridedCopyPara
 }
 
 Status StridedCopyOp::Prepare(const StridedCopyParams& p, std::shared_ptr<const StridedCopyOp>* out) {
+  auto op = std::make_shared<StridedCopyOp>();
+  QK_RETURN_IF_ERROR(PrepareInto(p, op.get()));
+  *out = std::move(op);
+  return Status::Ok();
+}
+
+Status StridedCopyOp::PrepareInto(const StridedCopyParams& p, StridedCopyOp* op) {
   const size_t e = p.element_bytes;
   if (e != 1 && e != 2 && e != 4 && e != 8) {
     return Status::RangeError(Expected("1, 2, 4 or 8", "elementBytes", std::to_string(e) + " of type number"));
@@ -290,7 +297,6 @@ Status StridedCopyOp::Prepare(const StridedCopyParams& p, std::shared_ptr<const 
     return Status::RangeError(
         Expected("at most " + std::to_string(kMaxStridedCopyRank) + " dims", "shape", std::to_string(p.rank) + " dims of type object"));
   }
-  auto op = std::make_shared<StridedCopyOp>();
   op->element_bytes_ = e;
   if (!CheckedShapeProduct(p.shape, p.rank, &op->numel_)) {
     return Status::RangeError(Expected("non-negative sizes whose product fits size_t", "shape", List(p.shape, p.rank) + " of type object"));
@@ -300,7 +306,6 @@ Status StridedCopyOp::Prepare(const StridedCopyParams& p, std::shared_ptr<const 
   }
   if (op->numel_ == 0) {  // nothing is read or written
     op->writes_whole_output_ = p.dst_length == 0;
-    *out = std::move(op);
     return Status::Ok();
   }
   // Every offset of the box inside both buffers: Run then needs no checks of its own (and the
@@ -380,7 +385,6 @@ Status StridedCopyOp::Prepare(const StridedCopyParams& p, std::shared_ptr<const 
       }
     }
   }
-  *out = std::move(op);
   return Status::Ok();
 }
 
