@@ -168,20 +168,9 @@ inline void Transpose(const uint8_t* s, int64_t fc, uint8_t* d, int64_t tr, int6
 inline void MoveRows(const uint8_t* s, int64_t fs, uint8_t* d, int64_t ts, int64_t rows, size_t bytes, bool disjoint) {
   using Bytes16 = move_bytes_detail::Bytes16;
   if (bytes > 32 && bytes <= 64) {
-    for (int64_t r = 0; r < rows; ++r, s += fs, d += ts) {
-      const Bytes16 a = LoadUnaligned<Bytes16>(s), b = LoadUnaligned<Bytes16>(s + 16);
-      const Bytes16 c = LoadUnaligned<Bytes16>(s + bytes - 32), e = LoadUnaligned<Bytes16>(s + bytes - 16);
-      StoreUnaligned(d, a);
-      StoreUnaligned(d + 16, b);
-      StoreUnaligned(d + bytes - 32, c);
-      StoreUnaligned(d + bytes - 16, e);
-    }
+    for (int64_t r = 0; r < rows; ++r, s += fs, d += ts) MoveBytes33To64(d, s, bytes);
   } else if (bytes > 16 && bytes <= 32) {
-    for (int64_t r = 0; r < rows; ++r, s += fs, d += ts) {
-      const Bytes16 a = LoadUnaligned<Bytes16>(s), b = LoadUnaligned<Bytes16>(s + bytes - 16);
-      StoreUnaligned(d, a);
-      StoreUnaligned(d + bytes - 16, b);
-    }
+    for (int64_t r = 0; r < rows; ++r, s += fs, d += ts) MoveBytes17To32(d, s, bytes);
   } else if (disjoint && bytes > 64 && bytes <= 256) {
     // 16-byte blocks, the last one overlapping the one before it: a memmove call per run of a
     // few hundred bytes cost more than these moves (channel shuffle of [1,232,14,14]: 196 bytes).
@@ -192,6 +181,27 @@ inline void MoveRows(const uint8_t* s, int64_t fs, uint8_t* d, int64_t ts, int64
     }
   } else {
     for (int64_t r = 0; r < rows; ++r, s += fs, d += ts) MoveBytes(d, s, bytes);
+  }
+}
+
+// fn(s, d) for every index of the `outer` outermost dims in order, with the element offsets
+// (source, destination) of that block: an odometer over the dims.
+template <typename Fn>
+inline void ForEachBlock(size_t outer, const int64_t* size, const int64_t* from, const int64_t* to, Fn fn) {
+  int64_t blocks = 1;
+  for (size_t k = 0; k < outer; ++k) blocks *= size[k];
+  int64_t index[kMaxStridedCopyRank] = {};
+  int64_t s = 0, d = 0;
+  for (int64_t b = 0; b < blocks; ++b) {
+    fn(s, d);
+    for (size_t k = outer; k-- > 0;) {
+      s += from[k];
+      d += to[k];
+      if (++index[k] < size[k]) break;
+      s -= from[k] * size[k];
+      d -= to[k] * size[k];
+      index[k] = 0;
+    }
   }
 }
 
@@ -208,45 +218,18 @@ void CopyBox(int kind, size_t rank, const int64_t* size, const int64_t* from, co
     const size_t mid = rank - 2;
     const size_t bytes = static_cast<size_t>(size[rank - 1] * E);
     const int64_t rows = size[mid], fs = from[mid] * E, ts = to[mid] * E;
-    int64_t blocks = 1;
-    for (size_t k = 0; k < mid; ++k) blocks *= size[k];
-    int64_t index[kMaxStridedCopyRank] = {};
-    int64_t s = 0, d = 0;
-    for (int64_t b = 0; b < blocks; ++b) {
-      MoveRows(src + s * E, fs, dst + d * E, ts, rows, bytes, disjoint);
-      for (size_t k = mid; k-- > 0;) {
-        s += from[k];
-        d += to[k];
-        if (++index[k] < size[k]) break;
-        s -= from[k] * size[k];
-        d -= to[k] * size[k];
-        index[k] = 0;
-      }
-    }
+    ForEachBlock(mid, size, from, to,
+                 [&](int64_t s, int64_t d) { MoveRows(src + s * E, fs, dst + d * E, ts, rows, bytes, disjoint); });
     return;
   }
-  const size_t inner_dims = kind == kTranspose ? 2 : 1;
-  const size_t outer = rank - inner_dims;
   const size_t last = rank - 1;
-  int64_t blocks = 1;
-  for (size_t k = 0; k < outer; ++k) blocks *= size[k];
-  int64_t index[kMaxStridedCopyRank] = {};
-  int64_t s = 0, d = 0;  // element offsets of the current block
-  for (int64_t b = 0; b < blocks; ++b) {
+  ForEachBlock(rank - (kind == kTranspose ? 2 : 1), size, from, to, [&](int64_t s, int64_t d) {
     if (kind == kTranspose) {
       Transpose<T>(src + s * E, from[last], dst + d * E, to[last - 1], size[last - 1], size[last]);
     } else {
       CopyRun<T>(kind, src + s * E, from[last], dst + d * E, to[last], size[last]);
     }
-    for (size_t k = outer; k-- > 0;) {
-      s += from[k];
-      d += to[k];
-      if (++index[k] < size[k]) break;
-      s -= from[k] * size[k];
-      d -= to[k] * size[k];
-      index[k] = 0;
-    }
-  }
+  });
 }
 
 }  // namespace
