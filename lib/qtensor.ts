@@ -240,7 +240,8 @@ export class QTensor {
     const format = memoryFormatFor(memoryFormat, this.shape.length, 'memoryFormat');
     if (isContiguousAs(this.shape, this.strides, format)) return this;
     checkQTensor(this, 'this');
-    const strides = formatStrides(this.shape, format);
+    // Arrays made here are frozen in place: the constructor copies only arrays it finds unfrozen.
+    const strides = Object.freeze(formatStrides(this.shape, format));
     const data = copyStorage(this.dtype, this.data, this.shape, this.strides, strides);
     return new QTensor(constructionKey, data, this.shape, strides, this.dtype, this.quantizer);
   }
@@ -254,7 +255,7 @@ export class QTensor {
     if (strides === null) {
       throw validate.invalidRange('shape that a view of these strides can take (dims to merge must be contiguous; use reshape)', 'shape', shape);
     }
-    return new QTensor(constructionKey, this.data, dims, strides, this.dtype, quantizer);
+    return new QTensor(constructionKey, this.data, Object.freeze(dims), Object.freeze(strides), this.dtype, quantizer);
   }
 
   /** Another shape: a view when the strides allow it, else a contiguous copy. */
@@ -263,9 +264,9 @@ export class QTensor {
     const dims = inferShape(shape, this.numel(), 'shape');
     const quantizer = this.reshapedQuantizer(dims, shape);
     const strides = viewStrides(this.shape, this.strides, dims);
-    if (strides !== null) return new QTensor(constructionKey, this.data, dims, strides, this.dtype, quantizer);
+    if (strides !== null) return new QTensor(constructionKey, this.data, Object.freeze(dims), Object.freeze(strides), this.dtype, quantizer);
     const dense = this.contiguous();
-    return new QTensor(constructionKey, dense.data, dims, contiguousStrides(dims), this.dtype, quantizer);
+    return new QTensor(constructionKey, dense.data, Object.freeze(dims), Object.freeze(contiguousStrides(dims)), this.dtype, quantizer);
   }
 
   /** Merges dims startDim..endDim (inclusive, negatives count from the end) into one. */
@@ -298,15 +299,18 @@ export class QTensor {
     if (rank === 0) return this;
     // permute's result for the swap, without checking again the permutation built here.
     validate.attached(this.data, 'this.data');
-    const shape = this.shape.slice();
-    const strides = this.strides.slice();
-    shape[a] = this.shape[b];
-    shape[b] = this.shape[a];
-    strides[a] = this.strides[b];
-    strides[b] = this.strides[a];
+    // Pushed, not slice()d: a slice of a frozen array has another elements kind than the other
+    // shapes, and the shape helpers' keyed loads slow down with every extra map they see.
+    const shape: number[] = [];
+    const strides: number[] = [];
+    for (let d = 0; d < rank; d++) {
+      const from = d === a ? b : d === b ? a : d;
+      shape.push(this.shape[from]);
+      strides.push(this.strides[from]);
+    }
     const q = this.quantizer;
     const quantizer: Quantizer = q.qscheme === 'per_tensor_affine' ? q : { ...q, axis: q.axis === a ? b : q.axis === b ? a : q.axis };
-    return new QTensor(constructionKey, this.data, shape, strides, this.dtype, quantizer);
+    return new QTensor(constructionKey, this.data, Object.freeze(shape), Object.freeze(strides), this.dtype, quantizer);
   }
 
   /** A view of `length` indices of dim `dim` from `start` (torch's narrow); shares the storage. */

@@ -31,15 +31,39 @@ export function numelOf(shape: readonly number[]): number {
   return product;
 }
 
+/**
+ * Stride arrays are computed innermost first into this scratch, then pushed in order into a new
+ * array: `new Array(n)` makes a holey array, whose frozen form has another map than the packed
+ * shapes beside it, and the keyed loads of the shape helpers then see one map more (V8 takes its
+ * generic keyed-load builtin at sites with frozen arrays of several maps).
+ */
+let strideScratch = new Float64Array(8);
+
+/** The first n values of strideScratch as a new packed array (small integers stay Smis). */
+function packedStrides(n: number): number[] {
+  const out: number[] = [];
+  for (let d = 0; d < n; d++) {
+    const v = strideScratch[d];
+    // A Smi-range integer pushed as such keeps the array's elements Smi (a double would not).
+    out.push(v <= 0x3fffffff && v >= -0x40000000 ? v | 0 : v);
+  }
+  return out;
+}
+
+function strideScratchFor(n: number): Float64Array {
+  if (strideScratch.length < n) strideScratch = new Float64Array(n);
+  return strideScratch;
+}
+
 /** Row-major strides, as torch computes them (a size-0 dim counts as 1). */
 export function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
+  const strides = strideScratchFor(shape.length);
   let stride = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
     strides[d] = stride;
     stride *= Math.max(shape[d], 1);
   }
-  return strides;
+  return packedStrides(shape.length);
 }
 
 /** Frozen dim orders, made once: memoryOrder runs several times per op call and returns these. */
@@ -72,14 +96,14 @@ export function channelsLastOrder(rank: number): readonly number[] {
  * counts as 1, as in contiguousStrides).
  */
 export function orderStrides(shape: readonly number[], order: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
+  const strides = strideScratchFor(shape.length);
   let stride = 1;
   for (let i = order.length - 1; i >= 0; i--) {
     const d = order[i];
     strides[d] = stride;
     stride *= Math.max(shape[d], 1);
   }
-  return strides;
+  return packedStrides(shape.length);
 }
 
 /** The rank a memory format needs, or undefined when any rank will do. */
@@ -90,14 +114,14 @@ export function formatRank(format: MemoryFormat): number | undefined {
 /** Canonical strides of a memory format (channels_last: NHWC in memory), as c10 computes them. */
 export function formatStrides(shape: readonly number[], format: MemoryFormat): number[] {
   if (format === 'contiguous_format') return contiguousStrides(shape);
-  const strides = new Array<number>(shape.length).fill(0);
+  const strides = strideScratchFor(shape.length).fill(0, 0, shape.length);
   let stride = 1;
   const order = memoryOrder(format, shape.length);
   for (let i = order.length - 1; i >= 0; i--) {
     strides[order[i]] = stride;
     stride *= shape[order[i]];
   }
-  return strides;
+  return packedStrides(shape.length);
 }
 
 /**
@@ -236,8 +260,8 @@ export function viewStrides(oldShape: readonly number[], oldStrides: readonly nu
   if (numel === 0 && oldShape.length === newShape.length && oldShape.every((d, i) => d === newShape[i])) {
     return oldStrides.slice();
   }
-  const newStrides = new Array<number>(newShape.length).fill(0);
   if (numel === 0) return contiguousStrides(newShape);
+  const newStrides = strideScratchFor(newShape.length).fill(0, 0, newShape.length);
   let viewD = newShape.length - 1;
   let chunkBaseStride = oldStrides[oldStrides.length - 1];
   let tensorNumel = 1;
@@ -260,7 +284,7 @@ export function viewStrides(oldShape: readonly number[], oldStrides: readonly nu
       }
     }
   }
-  return viewD === -1 ? newStrides : null;
+  return viewD === -1 ? packedStrides(newShape.length) : null;
 }
 
 /** Checks `dims` is a permutation of [0, rank) (negatives wrap) and returns it wrapped. */
@@ -319,6 +343,56 @@ function copyDims(shape: readonly number[], srcStrides: readonly number[], dstSt
     }
   }
   return [size, from, to];
+}
+
+/** The merged dims of the last mergeDims call (at most NATIVE_MAX_RANK of each): sizes, source and destination strides. */
+const mergedSize = new Float64Array(8);
+const mergedFrom = new Float64Array(8);
+const mergedTo = new Float64Array(8);
+/** mergeDims' dim order scratch. */
+const mergeOrder = new Int32Array(8);
+
+/**
+ * copyDims for a copy of at most 8 dims, without arrays or a sort per call (contiguous() runs per
+ * op call on model paths: copyDims' filter, sort and pushes were most of a channel shuffle's JS
+ * time). The same dims in the same order (insertion sort by copyDims' comparison, which is a
+ * total order, so the result is the one Array.prototype.sort gives), merged the same way, into
+ * mergedSize / mergedFrom / mergedTo; returns the merged rank. Read them before the next call.
+ */
+function mergeDims(shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[]): number {
+  let n = 0;
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const dst = dstStrides[d];
+    const src = srcStrides[d];
+    let at = n++;
+    while (at > 0) {
+      const prev = mergeOrder[at - 1];
+      // copyDims' comparator: larger dst stride first, then larger src stride, then lower dim (d > prev here).
+      const before = dst > dstStrides[prev] || (dst === dstStrides[prev] && src > srcStrides[prev]);
+      if (!before) break;
+      mergeOrder[at] = prev;
+      at--;
+    }
+    mergeOrder[at] = d;
+  }
+  let rank = 0;
+  for (let i = 0; i < n; i++) {
+    const d = mergeOrder[i];
+    const size = shape[d];
+    const k = rank - 1;
+    if (k >= 0 && mergedFrom[k] === srcStrides[d] * size && mergedTo[k] === dstStrides[d] * size) {
+      mergedSize[k] *= size;
+      mergedFrom[k] = srcStrides[d];
+      mergedTo[k] = dstStrides[d];
+    } else {
+      mergedSize[rank] = size;
+      mergedFrom[rank] = srcStrides[d];
+      mergedTo[rank] = dstStrides[d];
+      rank++;
+    }
+  }
+  return rank;
 }
 
 /** Runs shorter than this copy element by element: set() and subarray() cost more than a short loop. */
@@ -441,7 +515,22 @@ export function stridedCopyNew<T extends NumericArray>(
   make: (length: number) => T,
 ): T {
   const numel = numelOf(shape);
-  if (numel >= NATIVE_MIN_ELEMENTS && activeTracer() === null && isTypedArray(src)) {
+  if (numel >= NATIVE_MIN_ELEMENTS && shape.length <= NATIVE_MAX_RANK && activeTracer() === null && isTypedArray(src)) {
+    // copyDims' dims into shared scratch; the decision below is the one the arrays gave.
+    const rank = mergeDims(shape, srcStrides, dstStrides);
+    const inner = rank > 0 ? mergedSize[rank - 1] : 1;
+    const contiguousRuns = rank > 0 && mergedFrom[rank - 1] === 1 && mergedTo[rank - 1] === 1 && inner >= MIN_SET_RUN;
+    if (rank > 0 && (!contiguousRuns || numel / inner > MAX_SET_RUNS)) {
+      const layout = nativeLayouts[rank];
+      layout[0] = rank;
+      for (let k = 0; k < rank; k++) {
+        layout[1 + k] = mergedSize[k];
+        layout[1 + rank + k] = mergedFrom[k];
+        layout[1 + 2 * rank + k] = mergedTo[k];
+      }
+      return native.elementwiseStridedCopyNew(src as unknown as ArrayBufferView, length, layout) as unknown as T;
+    }
+  } else if (numel >= NATIVE_MIN_ELEMENTS && activeTracer() === null && isTypedArray(src)) {
     const [dims, from, to] = copyDims(shape, srcStrides, dstStrides);
     const rank = dims.length;
     const inner = rank > 0 ? dims[rank - 1] : 1;

@@ -41,8 +41,11 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], name
 
 /** Strides of `shape`'s tensor broadcast to `outShape`: 0 along broadcast (and added) dims. */
 export function expandedStrides(shape: readonly number[], strides: readonly number[], outShape: readonly number[]): number[] {
+  // A loop and pushes, not map: add and mul derive these per call, on frozen shapes.
   const offset = outShape.length - shape.length;
-  return outShape.map((size, d) => (d < offset || shape[d - offset] !== size ? 0 : strides[d - offset]));
+  const out: number[] = [];
+  for (let d = 0; d < outShape.length; d++) out.push(d < offset || shape[d - offset] !== outShape[d] ? 0 : strides[d - offset]);
+  return out;
 }
 
 /**
@@ -67,20 +70,30 @@ export function formatLayout(shape: readonly number[], format: MemoryFormat): De
  * vectorized when each input's stride there is 1 or (for one input) 0.
  */
 export function iterationRows(shape: readonly number[], layout: DenseLayout, inputStrides: readonly (readonly number[])[]): { rowLength: number; vectorLength: number } {
+  // Loops over the dims innermost first (no filter / reverse / every / map: this runs per call).
   const outStrides = layout.strides;
-  const order = layout.order.filter((d) => shape[d] !== 1).reverse();
-  if (order.length === 0) return { rowLength: 1, vectorLength: 0 };
-  const operands = [outStrides, ...inputStrides];
-  const inner = order[0];
+  const order = layout.order;
+  let k = order.length - 1;
+  while (k >= 0 && shape[order[k]] === 1) k--;
+  if (k < 0) return { rowLength: 1, vectorLength: 0 };
+  const inner = order[k];
   let size = shape[inner];
-  for (let k = 1; k < order.length; k++) {
+  for (k--; k >= 0; k--) {
     const d = order[k];
-    if (!operands.every((s) => s[d] === size * s[inner])) break;
+    if (shape[d] === 1) continue;
+    let merges = outStrides[d] === size * outStrides[inner];
+    for (let i = 0; i < inputStrides.length && merges; i++) merges = inputStrides[i][d] === size * inputStrides[i][inner];
+    if (!merges) break;
     size *= shape[d];
   }
-  const innerStrides = inputStrides.map((s) => s[inner]);
-  const scalars = innerStrides.filter((s) => s === 0).length;
-  const vectorizable = innerStrides.every((s) => s === 0 || s === 1) && scalars < innerStrides.length;
+  let scalars = 0;
+  let unit = true;
+  for (let i = 0; i < inputStrides.length; i++) {
+    const stride = inputStrides[i][inner];
+    if (stride === 0) scalars++;
+    else if (stride !== 1) unit = false;
+  }
+  const vectorizable = unit && scalars < inputStrides.length;
   return { rowLength: size, vectorLength: vectorizable ? vectorPart(size) : 0 };
 }
 
@@ -89,13 +102,13 @@ export function iterationRows(shape: readonly number[], layout: DenseLayout, inp
  * storage when it is already, else a new array the native strided copy fills (a channels-last
  * operand of an NCHW output goes through its tiled transpose).
  */
-function denseBroadcast(x: QTensor, outShape: readonly number[], layout: DenseLayout): QStorage {
-  const same = x.shape.length === outShape.length && x.shape.every((s, d) => s === outShape[d]);
+function denseBroadcast(x: QTensor, outShape: readonly number[], layout: DenseLayout, expanded?: readonly number[]): QStorage {
+  const same = sameDims(x.shape, outShape);
   const format = layout.format;
   if (same && format !== null && isContiguousAs(x.shape, x.strides, format)) return denseQuantized(x, format !== 'contiguous_format').data;
   const make = (length: number): QStorage => (x.dtype === 'qint8' ? new Int8Array(length) : new Uint8Array(length));
   const n = numelOf(outShape);
-  return stridedCopyNew<QStorage>(x.data, expandedStrides(x.shape, x.strides, outShape), layout.strides, outShape, n, make);
+  return stridedCopyNew<QStorage>(x.data, expanded ?? expandedStrides(x.shape, x.strides, outShape), layout.strides, outShape, n, make);
 }
 
 /**
@@ -103,8 +116,8 @@ function denseBroadcast(x: QTensor, outShape: readonly number[], layout: DenseLa
  * its innermost and outermost dims only: element i reads x.data[floor(i / each) % period]. null
  * when x's broadcast has another form or x is not dense in that order; then x is expanded here.
  */
-function broadcastPattern(x: QTensor, outShape: readonly number[], layout: DenseLayout): { each: number; period: number } | null {
-  const strides = expandedStrides(x.shape, x.strides, outShape);
+function broadcastPattern(x: QTensor, outShape: readonly number[], layout: DenseLayout, expanded?: readonly number[]): { each: number; period: number } | null {
+  const strides = expanded ?? expandedStrides(x.shape, x.strides, outShape);
   const order = layout.order;
   let each = 1;
   let period = 1;
@@ -269,13 +282,13 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   const dense = planDenseBinary(kind, a, b, s, zp, qnnpackEngine);
   if (dense !== null) return dense;
   const shape = broadcastShapes(a.shape, b.shape, ['qa', 'qb'], [qa, qb]);
-  const full = (x: QTensor) => x.shape.length === shape.length && x.shape.every((size, d) => size === shape[d]);
+  const full = (x: QTensor) => sameDims(x.shape, shape);
   const engineAdd = qnnpackEngine && (a.dtype === 'qint8' || (full(a) && full(b)));
   const layout = binaryOutputLayout(kind.multiply || engineAdd || full(a), a, b, shape);
-  const { rowLength, vectorLength } = iterationRows(shape, layout, [
-    expandedStrides(a.shape, a.strides, shape),
-    expandedStrides(b.shape, b.strides, shape),
-  ]);
+  // Each operand's strides over the broadcast shape, derived once for the walk and the patterns below.
+  const ea = expandedStrides(a.shape, a.strides, shape);
+  const eb = expandedStrides(b.shape, b.strides, shape);
+  const { rowLength, vectorLength } = iterationRows(shape, layout, [ea, eb]);
   const n = numelOf(shape);
   const formula = binaryFormula(kind, a.dtype, zp, qnnpackEngine, sameDims(a.shape, b.shape));
   const params = paramsOf(a.qScale(), a.qZeroPoint(), b.qScale(), b.qZeroPoint(), s, zp, formula);  // shared between calls with these values
@@ -289,23 +302,23 @@ export function planBinary(kind: BinaryRequest, qa: unknown, qb: unknown, scale:
   // NCHW output: the binding transposes it tile by tile), else it is laid out densely first. The
   // engine-qnnpack adds take dense operands.
   const engineDense = formula === 2 || formula === 3 || n === 0;
-  const pa = engineDense ? null : broadcastPattern(a, shape, layout);
-  const pb = engineDense ? null : broadcastPattern(b, shape, layout);
+  const pa = engineDense ? null : broadcastPattern(a, shape, layout, ea);
+  const pb = engineDense ? null : broadcastPattern(b, shape, layout, eb);
   let args: readonly [QStorage, QStorage, number, boolean, boolean, Float64Array, number, number, Float64Array?];
   if ((pa !== null && pa.period !== n) || (pb !== null && pb.period !== n)) {
     const xa = pa ?? acrossPattern(a, shape, layout);
     const xb = pb ?? acrossPattern(b, shape, layout);  // pa repeats here: at most one operand is read across
     const storage = (x: QTensor, length: number): QStorage => (x.data.length === length ? x.data : x.data.subarray(0, length));
-    const operand = (x: QTensor, p: { period: number } | { rows: number } | null): QStorage =>
-      p === null ? denseBroadcast(x, shape, layout) : storage(x, 'period' in p ? p.period : n);
+    const operand = (x: QTensor, p: { period: number } | { rows: number } | null, expanded: readonly number[]): QStorage =>
+      p === null ? denseBroadcast(x, shape, layout, expanded) : storage(x, 'period' in p ? p.period : n);
     // [each, period, rows, cols] of each operand: a dense one (made here) is (1, n), one read across (1, n, rows, cols).
     const form = (p: { each: number; period: number } | { rows: number; cols: number } | null): number[] =>
       p === null ? [1, n, 0, 0] : 'rows' in p ? [1, n, p.rows, p.cols] : [p.each, p.period, 0, 0];
     const [fa, fb] = [form(xa), form(xb)];
     const broadcast = paramsOf(n, fa[0], fa[1], fb[0], fb[1], fa[2], fa[3], fb[2], fb[3]);
-    args = [operand(a, xa), operand(b, xb), code, kind.multiply, kind.relu, params, row, vector, broadcast];
+    args = [operand(a, xa, ea), operand(b, xb, eb), code, kind.multiply, kind.relu, params, row, vector, broadcast];
   } else {
-    args = [denseBroadcast(a, shape, layout), denseBroadcast(b, shape, layout), code, kind.multiply, kind.relu, params, row, vector];
+    args = [denseBroadcast(a, shape, layout, ea), denseBroadcast(b, shape, layout, eb), code, kind.multiply, kind.relu, params, row, vector];
   }
   return makePlan(
     () => native.elementwiseBinary(...args),
@@ -447,8 +460,9 @@ export function quantizedCat(tensors: unknown, dim: unknown, scale?: unknown, ze
     if (nhwc && !isContiguousAs(x.shape, x.strides, 'channels_last')) nhwc = false;
     joined += x.shape[d];
   }
-  const shape = new Array<number>(rank);
-  for (let k = 0; k < rank; k++) shape[k] = k === d ? joined : first.shape[k];
+  // Pushed (a packed array): the frozen shapes of other tensors share its map (lib/shape.ts packedStrides).
+  const shape: number[] = [];
+  for (let k = 0; k < rank; k++) shape.push(k === d ? joined : first.shape[k]);
   Object.freeze(shape);
   const outStrides = Object.freeze(formatStrides(shape, format));
   // Every input, dense in the common format, is `rows` rows of its sizes from `dim` on (in

@@ -170,11 +170,10 @@ function contiguousOutput(p: Problem): boolean {
 
 /** Outputs keep the layout the op computed in: channels last when the input was, else contiguous. */
 function outputFinish(p: Problem, outSpatial: readonly number[]) {
-  const lead = p.batched ? 2 : 1;
-  const shape = new Array<number>(lead + outSpatial.length);
-  shape[0] = p.batched ? p.batch : p.channels;
-  if (p.batched) shape[1] = p.channels;
-  for (let d = 0; d < outSpatial.length; d++) shape[lead + d] = outSpatial[d];
+  // Pushed (a packed array): other tensors' frozen shapes share its map (lib/shape.ts packedStrides).
+  const shape: number[] = [p.batched ? p.batch : p.channels];
+  if (p.batched) shape.push(p.channels);
+  for (let d = 0; d < outSpatial.length; d++) shape.push(outSpatial[d]);
   Object.freeze(shape);  // the output QTensor keeps a frozen shape as it is (no copy)
   const format: MemoryFormat = p.channelsLast ? channelsLastFormat(shape.length)! : 'contiguous_format';
   const copy = contiguousOutput(p);

@@ -288,13 +288,13 @@ Napi::Value StridedCopyNew(const Napi::CallbackInfo& info) {
   params.element_bytes = ElementBytes(type);
   params.src_length = src.length;
   params.dst_length = length;
-  std::shared_ptr<const StridedCopyOp> copy;
+  StridedCopyOp copy;  // run once, here: no shared op on the heap
   Status status = ReadStridedCopyLayout(static_cast<const double*>(layout.data), layout.length, &params);
-  if (status.ok()) status = StridedCopyOp::Prepare(params, &copy);
+  if (status.ok()) status = StridedCopyOp::PrepareInto(params, &copy);
   if (!status.ok()) throw ErrorFromStatus(env, status);
-  const Output out = copy->writes_whole_output() ? NewUninitializedOutput(env, type, length) : NewOutput(env, type, length);
+  const Output out = copy.writes_whole_output() ? NewUninitializedOutput(env, type, length) : NewOutput(env, type, length);
   const void* inputs[1] = {src.data};
-  status = copy->Run(inputs, out.data, nullptr);
+  status = copy.Run(inputs, out.data, nullptr);
   if (!status.ok()) throw ErrorFromStatus(env, status);
   return out.array;
 }

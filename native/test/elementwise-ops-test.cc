@@ -156,8 +156,9 @@ QK_TEST(kIsa, "elementwise/ops/binary-rows") {
 }
 
 // BinaryRowsBroadcast against the reference on the operands expanded here: an NCHW
-// [N, C, 1, 1] operand (runs of one value longer and shorter than the 512-element pieces), a
-// channels-last tile of C values, an outer repeat, and a dense operand beside a broadcast one.
+// [N, C, 1, 1] operand (runs of one value longer and shorter than the 512-element pieces and
+// the table path's minimum run), a channels-last tile of C values, an outer repeat, and a dense
+// operand beside a broadcast one.
 QK_TEST(kIsa, "elementwise/ops/binary-rows-broadcast") {
   if (!RequireIsaLevel(ctx)) return;
   Random rng(0xB0AD);
@@ -171,6 +172,11 @@ QK_TEST(kIsa, "elementwise/ops/binary-rows-broadcast") {
       {4 * 70, 70, 64, 1, 4 * 70, 1, 70},           // [4, 70] + [70]
       {5 * 130, 130, 128, 130, 5, 1, 130},          // [5, 1] x [1, 130]: both broadcast
       {3 * 700, 700, 640, 700, 3, 1, 3 * 700},      // runs crossing the pieces
+      // Runs of 512 and more go through a table of the 256 results (kLutMinRun): the vector and
+      // the tail formula's tables, qb held over the runs, and a value's table made again.
+      {4 * 2000, 2000, 1024, 2000, 4, 1, 4 * 2000},  // vector part 1024, tail 976: both by tables
+      {3 * 600, 600, 576, 1, 3 * 600, 600, 3},       // qb is [3, 1] beside a dense qa
+      {6 * 512, 512, 512, 512, 2, 1, 6 * 512},       // values alternate: each table made three times
       {0, 1, 0, 1, 1, 1, 1},
   };
   for (QDType dtype : {QDType::kQUInt8, QDType::kQInt8}) {

@@ -127,7 +127,8 @@ void RunMeanRowsCase(Context& ctx, Random& rng, size_t rows, size_t n, int fill)
 QK_TEST(kIsa, "reduce/ops/mean-rows") {
   if (!RequireIsaLevel(ctx)) return;
   Random rng(912);
-  const size_t lengths[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 49, 63, 64, 65, 196, 1016, 1017, 1023, 1024, 1025, 1031, 4096, 65536, 65537};
+  // 2 to 16 values: RunRows' 16-byte loads (every length), the rows near the input's end by words.
+  const size_t lengths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 49, 63, 64, 65, 196, 1016, 1017, 1023, 1024, 1025, 1031, 4096, 65536, 65537};
   for (size_t n : lengths) {
     for (int fill = -1; fill <= 1 && !ctx.failed(); ++fill) {
       const size_t rows = n > 4096 ? 2 : static_cast<size_t>(rng.Int(1, 300));
@@ -137,6 +138,9 @@ QK_TEST(kIsa, "reduce/ops/mean-rows") {
       RunMeanRowsCase<int8_t>(ctx, rng, 1, n, fill);
     }
   }
+  // A model head's [1, 1024, 3, 3] over (2, 3): 1024 rows of 9, across RunRows' blocks of 256 rows.
+  RunMeanRowsCase<uint8_t>(ctx, rng, 1024, 9, 0);
+  RunMeanRowsCase<int8_t>(ctx, rng, 1024, 9, 0);
 }
 
 QK_TEST(kIsa, "reduce/ops/mean-errors") {

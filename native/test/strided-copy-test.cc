@@ -124,10 +124,11 @@ QK_TEST(kIsa, "strided-copy/random-layouts") {
   }
 }
 
-// Rows of every length from 1 to 140 bytes between padded rows: each length class of the inline
-// run copy (1-3, 4-7, 8-16, 17-32, 33-64 bytes) and memmove beyond, at odd offsets.
+// Rows of every length from 1 to 300 bytes between padded rows: each length class of the inline
+// run copy (1-3, 4-7, 8-16, 17-32, 33-64 bytes), MoveRows' 16-byte blocks (65-256) and memmove
+// beyond, at odd offsets.
 QK_TEST(kIsa, "strided-copy/run-lengths") {
-  for (int64_t n = 1; n <= 140 && !ctx.failed(); ++n) {
+  for (int64_t n = 1; n <= 300 && !ctx.failed(); ++n) {
     CheckLayout(ctx, "rows of " + std::to_string(n) + " bytes", 1, {3, n}, {n + 5, 1}, static_cast<size_t>(3 * (n + 5)),
                 {n + 3, 1}, static_cast<size_t>(3 * (n + 3)));
   }

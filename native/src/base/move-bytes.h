@@ -33,21 +33,32 @@ struct Bytes16 {
 
 }  // namespace move_bytes_detail
 
-inline void MoveBytes(uint8_t* d, const uint8_t* s, size_t n) {
+// MoveBytes' size classes on their own, for callers that pick the class once for many runs
+// (every load before the first store, so overlap is safe).
+inline void MoveBytes33To64(uint8_t* d, const uint8_t* s, size_t n) {
   using move_bytes_detail::Bytes16;
+  const Bytes16 a = LoadUnaligned<Bytes16>(s), b = LoadUnaligned<Bytes16>(s + 16);
+  const Bytes16 c = LoadUnaligned<Bytes16>(s + n - 32), e = LoadUnaligned<Bytes16>(s + n - 16);
+  StoreUnaligned(d, a);
+  StoreUnaligned(d + 16, b);
+  StoreUnaligned(d + n - 32, c);
+  StoreUnaligned(d + n - 16, e);
+}
+
+inline void MoveBytes17To32(uint8_t* d, const uint8_t* s, size_t n) {
+  using move_bytes_detail::Bytes16;
+  const Bytes16 a = LoadUnaligned<Bytes16>(s), b = LoadUnaligned<Bytes16>(s + n - 16);
+  StoreUnaligned(d, a);
+  StoreUnaligned(d + n - 16, b);
+}
+
+inline void MoveBytes(uint8_t* d, const uint8_t* s, size_t n) {
   if (n > 64) {
     std::memmove(d, s, n);
   } else if (n > 32) {
-    const Bytes16 a = LoadUnaligned<Bytes16>(s), b = LoadUnaligned<Bytes16>(s + 16);
-    const Bytes16 c = LoadUnaligned<Bytes16>(s + n - 32), e = LoadUnaligned<Bytes16>(s + n - 16);
-    StoreUnaligned(d, a);
-    StoreUnaligned(d + 16, b);
-    StoreUnaligned(d + n - 32, c);
-    StoreUnaligned(d + n - 16, e);
+    MoveBytes33To64(d, s, n);
   } else if (n > 16) {
-    const Bytes16 a = LoadUnaligned<Bytes16>(s), b = LoadUnaligned<Bytes16>(s + n - 16);
-    StoreUnaligned(d, a);
-    StoreUnaligned(d + n - 16, b);
+    MoveBytes17To32(d, s, n);
   } else if (n >= 8) {
     const uint64_t a = LoadUnaligned<uint64_t>(s), b = LoadUnaligned<uint64_t>(s + n - 8);
     StoreUnaligned(d, a);

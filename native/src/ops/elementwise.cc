@@ -346,6 +346,10 @@ void BinaryPiece(const DispatchTable& table, const BinaryParams& params, QDType 
 // every vector).
 constexpr size_t kPiece = 512;
 
+// BinaryRowsBroadcast computes runs of one broadcast value this long or longer through a table of
+// the 256 results (the table costs 256 elements of the kernel; a lookup is a small part of one).
+constexpr size_t kLutMinRun = 512;
+
 // BinaryRowsBroadcast with one operand read across (`across`, rows > 0): per block of
 // rows x cols output elements, tiles of `width` columns (rows x width bytes within 16 KB) are
 // transposed into a scratch buffer, and each tile row is one run of output elements. Threads
@@ -439,9 +443,17 @@ Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, co
   const DispatchTable& table = Dispatch();
   const auto dense = [n](const BroadcastOperand& x) { return x.each == 1 && x.period == n; };
   const bool a_dense = dense(a), b_dense = dense(b);
+  // One broadcast value held over runs of at least kLutMinRun outputs against a dense operand (an
+  // SE block's [N, C, 1, 1] scale over an NCHW activation: H * W outputs per value): there every
+  // output is a function of the dense operand's byte alone, so its 256 values come from the
+  // kernel itself on a ramp (the same formula, so the same bytes) and the run is a table lookup.
+  const BroadcastOperand* runs = a_dense == b_dense ? nullptr : a_dense ? &b : &a;
+  if (runs != nullptr && runs->each < kLutMinRun) runs = nullptr;
+  const bool runs_are_a = runs == &a;
+  LookupX8Fn* lut = table.x8_lut;
   ParallelSegments(n, [&](size_t begin, size_t end) {
     alignas(64) uint8_t a_buf[kPiece], b_buf[kPiece];
-    ForEachSegment(begin, end, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
+    const auto pieces = [&](size_t offset, size_t count, bool vector) {
       for (size_t done = 0; done < count; done += kPiece) {
         const size_t m = std::min(kPiece, count - done);
         const size_t at = offset + done;
@@ -456,6 +468,35 @@ Status BinaryRowsBroadcast(const BinarySpec& spec, const BroadcastOperand& a, co
           pb = b_buf;
         }
         BinaryPiece(table, params, spec.dtype, vector, m, pa, pb, y, at);
+      }
+    };
+    if (runs == nullptr) {
+      ForEachSegment(begin, end, row_length, vector_length, pieces);
+      return;
+    }
+    alignas(64) uint8_t results[256], ramp[256], held[256];
+    for (size_t i = 0; i < 256; ++i) ramp[i] = static_cast<uint8_t>(i);
+    int key = -1;  // (value << 1) | vector formula, of the table in `results`
+    const uint8_t* values = static_cast<const uint8_t*>(runs->data);
+    const uint8_t* other = static_cast<const uint8_t*>(runs_are_a ? b.data : a.data);
+    ForEachSegment(begin, end, row_length, vector_length, [&](size_t offset, size_t count, bool vector) {
+      for (size_t at = offset, stop = offset + count; at < stop;) {
+        const size_t block = at / runs->each;
+        const size_t run_end = std::min(stop, (block + 1) * runs->each);
+        if (run_end - at < kLutMinRun) {
+          pieces(at, run_end - at, vector);
+        } else {
+          const uint8_t v = values[block % runs->period];
+          const int wanted = (v << 1) | (vector ? 1 : 0);
+          if (wanted != key) {
+            // results[j] = the op on (v, byte j) in the operands' order (a qint8 operand's byte j is int8 j).
+            std::memset(held, v, sizeof(held));
+            BinaryPiece(table, params, spec.dtype, vector, 256, runs_are_a ? held : ramp, runs_are_a ? ramp : held, results, 0);
+            key = wanted;
+          }
+          lut(run_end - at, other + at, results, static_cast<uint8_t*>(y) + at);
+        }
+        at = run_end;
       }
     });
   });

@@ -13,6 +13,10 @@
 #include "ops/quantize.h"
 #include "ukernels/dispatch.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace qk {
 namespace {
 
@@ -174,9 +178,31 @@ void RunRows(const T* x, size_t rows, size_t n, T* y) {
   constexpr size_t kBlock = 256;
   float sums[kBlock];
   const uint8_t* bytes = reinterpret_cast<const uint8_t*>(x);
+#if defined(__SSE2__)
+  // Rows of 2 to 16 bytes (NCHW over 3x3 or 4x4 spatial dims): one 16-byte load per row, the
+  // bytes past the row masked off and the rest summed by psadbw. Only rows whose load stays
+  // inside the input (r * n + 16 <= rows * n) take it; the last few go through RowByteSum.
+  const size_t vector_rows = n <= 16 && rows * n >= 16 ? (rows * n - 16) / n + 1 : 0;
+  alignas(16) uint8_t mask_bytes[16];
+  for (size_t i = 0; i < 16; ++i) mask_bytes[i] = i < n ? 0xFF : 0;
+  const __m128i mask = _mm_load_si128(reinterpret_cast<const __m128i*>(mask_bytes));
+  const __m128i flip_bytes = _mm_set1_epi8(static_cast<char>(flip & 0xFF));
+#else
+  const size_t vector_rows = 0;
+#endif
   for (size_t r0 = 0; r0 < rows; r0 += kBlock) {
     const size_t m = std::min(kBlock, rows - r0);
-    for (size_t r = 0; r < m; ++r) {
+    size_t r = 0;
+#if defined(__SSE2__)
+    const size_t vm = vector_rows > r0 ? std::min(m, vector_rows - r0) : 0;
+    for (; r < vm; ++r) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + (r0 + r) * n));
+      const __m128i sad = _mm_sad_epu8(_mm_and_si128(_mm_xor_si128(v, flip_bytes), mask), _mm_setzero_si128());
+      const int32_t total = _mm_cvtsi128_si32(sad) + _mm_cvtsi128_si32(_mm_srli_si128(sad, 8));
+      sums[r] = static_cast<float>(total - bias);
+    }
+#endif
+    for (; r < m; ++r) {
       sums[r] = static_cast<float>(static_cast<int32_t>(RowByteSum(bytes + (r0 + r) * n, n, flip)) - bias);
     }
     // Lane-wise: the compiler makes this SIMD divisions.

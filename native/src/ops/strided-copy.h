@@ -41,6 +41,8 @@ class StridedCopyOp final : public Op {
   // RangeError naming the parameter: element size, rank, a negative size, or strides that reach
   // outside src ("srcStrides") or dst ("dstStrides").
   static Status Prepare(const StridedCopyParams& params, std::shared_ptr<const StridedCopyOp>* out);
+  // The same into an op the caller holds (the binding's one-shot copies: no heap allocation per call).
+  static Status PrepareInto(const StridedCopyParams& params, StridedCopyOp* op);
 
   const char* name() const override { return "strided_copy"; }
   size_t input_count() const override { return 1; }
