@@ -56,8 +56,11 @@ std::vector<int8_t> PackQuads(const std::vector<int8_t>& w, size_t channels, siz
 }
 
 // kernel or row_kernel (the other null) on one random case.
+// window_stride > 0 (row kernels): a 1-D window, taps one spacing apart and pixels window_stride
+// spacings apart, with symmetric weights and their quads (the AVX-512 kernel's shared pairs).
 bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, DwconvRowU8Fn* row_kernel, Random& rng,
-               size_t channels, size_t taps, size_t pixels, int32_t x_zp, int32_t y_zp, bool relu, bool extreme) {
+               size_t channels, size_t taps, size_t pixels, int32_t x_zp, int32_t y_zp, bool relu, bool extreme,
+               size_t window_stride = 0) {
   auto value = [&] {
     return extreme ? static_cast<uint8_t>(rng.Int(0, 1) ? 255 : 0) : static_cast<uint8_t>(rng.Int(0, 255));
   };
@@ -66,7 +69,9 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, DwconvRowU8Fn
   std::unique_ptr<uint8_t[]> padding(new uint8_t[channels]);
   std::fill(padding.get(), padding.get() + channels, static_cast<uint8_t>(x_zp));
   std::vector<const uint8_t*> base(taps);
-  const size_t step = channels * static_cast<size_t>(rng.Int(0, 2)) + static_cast<size_t>(rng.Int(0, 3));
+  const size_t spacing = channels + static_cast<size_t>(rng.Int(0, 5));
+  const size_t step = window_stride > 0 ? window_stride * spacing
+                                        : channels * static_cast<size_t>(rng.Int(0, 2)) + static_cast<size_t>(rng.Int(0, 3));
   if (row_kernel == nullptr) {
     // Distinct input pixels (some taps share one, some read padding), each its own heap block.
     const size_t sources = taps + pixels;
@@ -83,7 +88,7 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, DwconvRowU8Fn
     std::vector<size_t> offset(taps);
     size_t size = 0;
     for (size_t t = 0; t < taps; ++t) {
-      offset[t] = static_cast<size_t>(rng.Int(0, static_cast<int64_t>(3 * channels)));
+      offset[t] = window_stride > 0 ? t * spacing : static_cast<size_t>(rng.Int(0, static_cast<int64_t>(3 * channels)));
       size = std::max(size, offset[t] + (pixels - 1) * step + channels);
     }
     blocks.emplace_back(new uint8_t[size]);
@@ -97,7 +102,7 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, DwconvRowU8Fn
   std::vector<int32_t> w_zp(channels);
   // Symmetric weights (zero point 0, PyTorch's default) fit int8 after the zero point: the
   // AVX-512 kernel runs those blocks on quads of taps (vpdpbusd) instead of pairs.
-  const bool symmetric = rng.Int(0, 2) == 0;
+  const bool symmetric = window_stride > 0 || rng.Int(0, 2) == 0;
   for (size_t c = 0; c < channels; ++c) {
     w_zp[c] = symmetric ? 0 : extreme ? (rng.Int(0, 1) ? 127 : -128) : static_cast<int32_t>(rng.Int(-128, 127));
     for (size_t t = 0; t < taps; ++t) {
@@ -107,7 +112,8 @@ bool CheckCase(Context& ctx, const char* name, DwconvU8Fn* kernel, DwconvRowU8Fn
   }
   const std::vector<int16_t> packed = PackWeights(w, w_zp, channels, taps);
   // Symmetric cases pass the quads most of the time (kernels without a quad path ignore them).
-  const std::vector<int8_t> quads = symmetric && rng.Int(0, 3) != 0 ? PackQuads(w, channels, taps) : std::vector<int8_t>();
+  const std::vector<int8_t> quads =
+      symmetric && (window_stride > 0 || rng.Int(0, 3) != 0) ? PackQuads(w, channels, taps) : std::vector<int8_t>();
   // The output stage's constants of the three engines (ops/qgemm.h): fbgemm's fp32 bias term,
   // qnnpack's int32 bias, onednn's zero point added in fp32 before rounding.
   const int engine = static_cast<int>(rng.Int(0, 2));
@@ -182,6 +188,24 @@ void RegisterDwconvTests(const char* name, Isa isa, DwconvU8Fn* kernel, DwconvRo
     CheckCase(ctx, name, kernel, row_kernel, rng, 256, 5, 17, 128, 3, false, false);
     CheckCase(ctx, name, kernel, row_kernel, rng, 96, 9, 13, 255, 0, true, true);
     CheckCase(ctx, name, kernel, row_kernel, rng, 64, 4, 40, 7, 200, false, false);
+    // 1-D windows (conv1d rows), stride 1 and 2, every tap count the shared pairs take and a few
+    // beside them, full blocks and tails, one pixel to many.
+    if (row_kernel != nullptr) {
+      const size_t kWindowTaps[] = {2, 3, 4, 5, 7};
+      const size_t kWindowChannels[] = {32, 33, 64, 95, 256};
+      for (size_t stride = 1; stride <= 2; ++stride) {
+        for (size_t taps : kWindowTaps) {
+          for (size_t channels : kWindowChannels) {
+            const size_t pixels = static_cast<size_t>(rng.Int(1, 3)) == 1 ? 1 : static_cast<size_t>(rng.Int(2, 37));
+            const int32_t x_zp = static_cast<int32_t>(rng.Int(0, 255)), y_zp = static_cast<int32_t>(rng.Int(0, 255));
+            if (!CheckCase(ctx, name, kernel, row_kernel, rng, channels, taps, pixels, x_zp, y_zp, rng.Int(0, 3) == 0,
+                           rng.Int(0, 3) == 0, stride)) {
+              return;
+            }
+          }
+        }
+      }
+    }
   });
 }
 

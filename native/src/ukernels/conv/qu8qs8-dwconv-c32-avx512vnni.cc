@@ -217,15 +217,40 @@ inline __m256i RequantizeQuad(__m256i acc, __m256 bias_term, __m256 multiplier, 
   return _mm256_add_epi32(_mm256_cvtps_epi32(t), y_zp);
 }
 
+// Two taps' bytes of 32 channels side by side (punpck{l,h}bw of taps a and b).
+struct QuadPair {
+  __m256i lo, hi;
+};
+
+inline QuadPair MakePair(__m256i a, __m256i b) { return QuadPair{_mm256_unpacklo_epi8(a, b), _mm256_unpackhi_epi8(a, b)}; }
+
+// The four quad vectors of pairs ab and cd (taps a, b, c, d) added into acc0..acc3.
+inline void AddPairs(const QuadPair& ab, const QuadPair& cd, const __m256i* w, __m256i& acc0, __m256i& acc1,
+                     __m256i& acc2, __m256i& acc3) {
+  acc0 = _mm256_dpbusd_epi32(acc0, _mm256_unpacklo_epi16(ab.lo, cd.lo), _mm256_loadu_si256(w));
+  acc1 = _mm256_dpbusd_epi32(acc1, _mm256_unpackhi_epi16(ab.lo, cd.lo), _mm256_loadu_si256(w + 1));
+  acc2 = _mm256_dpbusd_epi32(acc2, _mm256_unpacklo_epi16(ab.hi, cd.hi), _mm256_loadu_si256(w + 2));
+  acc3 = _mm256_dpbusd_epi32(acc3, _mm256_unpackhi_epi16(ab.hi, cd.hi), _mm256_loadu_si256(w + 3));
+}
+
 // The four quad vectors of taps a, b, c, d (32 channels each) added into acc0..acc3.
 inline void AddQuad(__m256i a, __m256i b, __m256i c, __m256i d, const __m256i* w, __m256i& acc0, __m256i& acc1,
                     __m256i& acc2, __m256i& acc3) {
-  const __m256i ab_lo = _mm256_unpacklo_epi8(a, b), ab_hi = _mm256_unpackhi_epi8(a, b);
-  const __m256i cd_lo = _mm256_unpacklo_epi8(c, d), cd_hi = _mm256_unpackhi_epi8(c, d);
-  acc0 = _mm256_dpbusd_epi32(acc0, _mm256_unpacklo_epi16(ab_lo, cd_lo), _mm256_loadu_si256(w));
-  acc1 = _mm256_dpbusd_epi32(acc1, _mm256_unpackhi_epi16(ab_lo, cd_lo), _mm256_loadu_si256(w + 1));
-  acc2 = _mm256_dpbusd_epi32(acc2, _mm256_unpacklo_epi16(ab_hi, cd_hi), _mm256_loadu_si256(w + 2));
-  acc3 = _mm256_dpbusd_epi32(acc3, _mm256_unpackhi_epi16(ab_hi, cd_hi), _mm256_loadu_si256(w + 3));
+  AddPairs(MakePair(a, b), MakePair(c, d), w, acc0, acc1, acc2, acc3);
+}
+
+// One pixel's 32 outputs from its four quad accumulators, stored at y.
+template <bool kLean>
+inline void StoreQuadPixel(__m256i acc0, __m256i acc1, __m256i acc2, __m256i acc3, const __m256 (&bias)[kQuadVectors],
+                           const __m256 (&mult)[kQuadVectors], __m256 lo, __m256 hi, __m256 y_zp_f, __m256i y_zp,
+                           uint8_t* y) {
+  const __m256i r0 = RequantizeQuad<kLean>(acc0, bias[0], mult[0], lo, hi, y_zp_f, y_zp);
+  const __m256i r1 = RequantizeQuad<kLean>(acc1, bias[1], mult[1], lo, hi, y_zp_f, y_zp);
+  const __m256i r2 = RequantizeQuad<kLean>(acc2, bias[2], mult[2], lo, hi, y_zp_f, y_zp);
+  const __m256i r3 = RequantizeQuad<kLean>(acc3, bias[3], mult[3], lo, hi, y_zp_f, y_zp);
+  // The int32 results are <= 255 (negative ones end at 0 in the saturating packs).
+  const __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(r0, r1), _mm256_packus_epi32(r2, r3));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), bytes);
 }
 
 // A full 32-channel block on quads (kTaps > 0: that tap count, so the whole quads and the
@@ -251,20 +276,64 @@ void QuadBlockPixels(size_t c, size_t taps, size_t pixels, const Src& input, con
       const __m256i a = load(t), b = rest > 1 ? load(t + 1) : a, x2 = rest > 2 ? load(t + 2) : a;
       AddQuad(a, b, x2, a, wq + whole * kQuadVectors, acc0, acc1, acc2, acc3);
     }
-    const __m256i r0 = RequantizeQuad<kLean>(acc0, bias[0], mult[0], lo, hi, y_zp_f, y_zp);
-    const __m256i r1 = RequantizeQuad<kLean>(acc1, bias[1], mult[1], lo, hi, y_zp_f, y_zp);
-    const __m256i r2 = RequantizeQuad<kLean>(acc2, bias[2], mult[2], lo, hi, y_zp_f, y_zp);
-    const __m256i r3 = RequantizeQuad<kLean>(acc3, bias[3], mult[3], lo, hi, y_zp_f, y_zp);
-    // The int32 results are <= 255 (negative ones end at 0 in the saturating packs).
-    const __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(r0, r1), _mm256_packus_epi32(r2, r3));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + p * y_stride + c), bytes);
+    StoreQuadPixel<kLean>(acc0, acc1, acc2, acc3, bias, mult, lo, hi, y_zp_f, y_zp, y + p * y_stride + c);
+  }
+}
+
+// ---- 1-D windows: the byte pairs shared between pixels -----------------------------------
+//
+// A row call whose taps are one `spacing` apart and whose pixels are kStride (1 or 2) spacings
+// apart is a 1-D window (a conv1d, or a 2-D conv with one kernel row). There the quads' first
+// unpack, the bytes of input pixels j and j + 1 side by side (a pair P(j)), is the same for
+// every output pixel that reads j and j + 1 at an even tap offset: pixel p's quads are
+// unpack16(P(s p), P(s p + 2)) and unpack16(P(s p + 4), P(s p + 6)), so each pixel makes one
+// new pair (its last) and takes the others from earlier pixels: for a 5-tap window 2 + 8
+// shuffles and one load instead of 16 and 6. A pair past the last tap (x_5 in a 5-tap window,
+// x_3 in a 3-tap one) meets a 0 weight, as the generic path's repeated tap does; it reads the
+// pixel after the window, which only the call's last pixel may not own, so that pixel takes the
+// generic path. Same products, same wrapping int32 sums: the same bytes.
+struct Window {
+  const uint8_t* x0;  // tap 0 of pixel 0 (channel 0)
+  size_t spacing;     // bytes between consecutive taps
+};
+
+template <size_t kTaps, size_t kStride, bool kLean>
+void WindowQuadPixels(size_t c, size_t pixels, const Window& window, const int8_t* quads,
+                      const __m256i (&corr)[kQuadVectors], const __m256 (&bias)[kQuadVectors],
+                      const __m256 (&mult)[kQuadVectors], __m256 lo, __m256 hi, __m256 y_zp_f, __m256i y_zp,
+                      uint8_t* y, size_t y_stride) {
+  static_assert(kTaps == 3 || kTaps == 5, "one or two quads");
+  constexpr size_t kPairs = (kTaps + 1) / 2;  // pairs at tap offsets 0, 2, 4: the last is new per pixel
+  constexpr size_t kRing = 8;                 // > the span of pair offsets live at once (2 (kPairs - 1) + kStride)
+  const uint8_t* x = window.x0 + c;
+  const size_t spacing = window.spacing;
+  const auto make = [&](size_t j) {
+    return MakePair(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j * spacing)),
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + (j + 1) * spacing)));
+  };
+  QuadPair ring[kRing];
+  // The pairs that pixels before the first new one would have made: every offset below the
+  // first pixel's last pair at stride 1 (pixel p makes P(p + 2 (kPairs - 1))), the even ones at 2.
+  for (size_t j = 0; j < 2 * (kPairs - 1); j += kStride) ring[j % kRing] = make(j);
+  const __m256i* wq = reinterpret_cast<const __m256i*>(quads);
+  const __m256i zero = _mm256_setzero_si256();
+  for (size_t p = 0; p < pixels; ++p) {
+    const size_t j0 = kStride * p, last = j0 + 2 * (kPairs - 1);
+    ring[last % kRing] = make(last);
+    __m256i acc0 = corr[0], acc1 = corr[1], acc2 = corr[2], acc3 = corr[3];
+    const QuadPair& p0 = ring[j0 % kRing];
+    const QuadPair& p1 = ring[(j0 + 2) % kRing];
+    AddPairs(p0, p1, wq, acc0, acc1, acc2, acc3);
+    if (kTaps == 5) AddPairs(ring[(j0 + 4) % kRing], QuadPair{zero, zero}, wq + kQuadVectors, acc0, acc1, acc2, acc3);
+    StoreQuadPixel<kLean>(acc0, acc1, acc2, acc3, bias, mult, lo, hi, y_zp_f, y_zp, y + p * y_stride + c);
   }
 }
 
 // A full block on its quads (params->quads, packed by ops/conv.cc when every weight fits int8).
 template <bool kLean, typename Src>
-void QuadBlock(size_t c, size_t taps, size_t pixels, const Src& input, const DwconvU8Params* params, const __m256 lo,
-               __m256 hi, __m256 y_zp_f, __m256i y_zp, uint8_t* y, size_t y_stride) {
+void QuadBlock(size_t c, size_t taps, size_t pixels, const Src& input, const Window* window, size_t stride,
+               const DwconvU8Params* params, const __m256 lo, __m256 hi, __m256 y_zp_f, __m256i y_zp, uint8_t* y,
+               size_t y_stride) {
   const size_t count = (taps + 3) / 4;
   const int8_t* quads = params->quads + c / kDwconvQuadChannels * count * kDwconvQuadBytes;
   // acc starts at bias_int - x_zp * sum of the weights: vpdpbusd of x_zp bytes with the quads.
@@ -280,6 +349,24 @@ void QuadBlock(size_t c, size_t taps, size_t pixels, const Src& input, const Dwc
     bias[v] = QuadLanes(params->bias_term + c, v);
     mult[v] = QuadLanes(params->multiplier + c, v);
   }
+  if (window != nullptr && pixels >= 2 && (taps == 3 || taps == 5) && (stride == 1 || stride == 2)) {
+    // All but the last pixel on the shared pairs; the last one (whose pairs would read past its
+    // window) below, on the generic path.
+    const size_t shared = pixels - 1;
+    if (taps == 3 && stride == 1) {
+      WindowQuadPixels<3, 1, kLean>(c, shared, *window, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride);
+    } else if (taps == 3) {
+      WindowQuadPixels<3, 2, kLean>(c, shared, *window, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride);
+    } else if (stride == 1) {
+      WindowQuadPixels<5, 1, kLean>(c, shared, *window, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride);
+    } else {
+      WindowQuadPixels<5, 2, kLean>(c, shared, *window, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride);
+    }
+    const auto last = [&input, shared](size_t p, size_t t) { return input(p + shared, t); };
+    QuadBlockPixels<0, kLean>(c, taps, 1, last, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y + shared * y_stride,
+                              y_stride);
+    return;
+  }
   switch (taps) {
     case 3: QuadBlockPixels<3, kLean>(c, taps, pixels, input, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride); break;
     case 5: QuadBlockPixels<5, kLean>(c, taps, pixels, input, quads, corr, bias, mult, lo, hi, y_zp_f, y_zp, y, y_stride); break;
@@ -291,9 +378,11 @@ void QuadBlock(size_t c, size_t taps, size_t pixels, const Src& input, const Dwc
 
 // Every channel block of `pixels` output pixels; input(p, t) points at channel 0 of the input
 // pixel that tap t of pixel p reads.
+// window: the call's 1-D window geometry (row calls whose taps are evenly spaced), or null;
+// stride: its pixels' step in taps.
 template <typename Src>
-void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const int16_t* weights, uint8_t* y,
-         size_t y_stride, const DwconvU8Params* params) {
+void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const Window* window, size_t stride,
+         const int16_t* weights, uint8_t* y, size_t y_stride, const DwconvU8Params* params) {
   const size_t padded = (channels + kDwconvChannelAlign - 1) / kDwconvChannelAlign * kDwconvChannelAlign;
   const size_t pairs = (taps + 1) / 2;
   const __m512i zp_pair = _mm512_set1_epi32(params->x_zero_point * 0x10001);
@@ -312,9 +401,9 @@ void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const in
     const size_t n = channels - c < 32 ? channels - c : 32;
     if (n == 32 && params->quads != nullptr) {
       if (lean) {
-        QuadBlock<true>(c, taps, pixels, input, params, lo8, hi8, y_zp_f8, y_zp8, y, y_stride);
+        QuadBlock<true>(c, taps, pixels, input, window, stride, params, lo8, hi8, y_zp_f8, y_zp8, y, y_stride);
       } else {
-        QuadBlock<false>(c, taps, pixels, input, params, lo8, hi8, y_zp_f8, y_zp8, y, y_stride);
+        QuadBlock<false>(c, taps, pixels, input, window, stride, params, lo8, hi8, y_zp_f8, y_zp8, y, y_stride);
       }
       continue;
     }
@@ -359,15 +448,24 @@ void Run(size_t channels, size_t pixels, size_t taps, const Src& input, const in
 void qk_qu8qs8_dwconv_ukernel_c32__avx512vnni(size_t channels, size_t pixels, size_t taps,
                                               const uint8_t* const* input, const int16_t* weights, uint8_t* y,
                                               size_t y_stride, const DwconvU8Params* params) {
-  Run(channels, pixels, taps, [input, taps](size_t p, size_t t) { return input[p * taps + t]; }, weights, y, y_stride,
-      params);
+  Run(channels, pixels, taps, [input, taps](size_t p, size_t t) { return input[p * taps + t]; }, nullptr, 0, weights, y,
+      y_stride, params);
 }
 
 void qk_qu8qs8_dwconv_row_ukernel_c32__avx512vnni(size_t channels, size_t pixels, size_t taps,
                                                   const uint8_t* const* base, size_t step, const int16_t* weights,
                                                   uint8_t* y, size_t y_stride, const DwconvU8Params* params) {
-  Run(channels, pixels, taps, [base, step](size_t p, size_t t) { return base[t] + p * step; }, weights, y, y_stride,
-      params);
+  // A 1-D window: taps one spacing apart, pixels one or two spacings apart (WindowQuadPixels).
+  Window window{base[0], 0};
+  size_t stride = 0;
+  if (taps >= 2 && base[1] > base[0]) {
+    window.spacing = static_cast<size_t>(base[1] - base[0]);
+    bool even = true;
+    for (size_t t = 2; t < taps; ++t) even = even && base[t] == base[0] + t * window.spacing;
+    stride = !even ? 0 : step == window.spacing ? 1 : step == 2 * window.spacing ? 2 : 0;
+  }
+  Run(channels, pixels, taps, [base, step](size_t p, size_t t) { return base[t] + p * step; },
+      stride != 0 ? &window : nullptr, stride, weights, y, y_stride, params);
 }
 
 }  // namespace qk
