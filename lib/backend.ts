@@ -36,7 +36,7 @@ export interface BackendInfo {
    * Bytes of freed heap that glibc's malloc keeps for later outputs instead of returning them to
    * the kernel (QKERNELS_KEEP_FREED_MB, default 128 MB; 0 when malloc was left as it was), and
    * why: outputs are freed by V8's garbage collector tens of MB at a time, and fresh pages cost
-   * more than the kernels that fill them (README, "Memory").
+   * more than the kernels that fill them (README, "Memory allocator").
    */
   freedPagesKept: number;
   freedPagesPolicy: string;
@@ -54,8 +54,8 @@ function nativeIsas(): readonly Isa[] {
 const version: string = (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 // A bad QKERNELS_MAX_ISA, QKERNELS_QUANTIZED_ENGINE or QKERNELS_KEEP_FREED_MB does not stop
-// loading (the best level, fbgemm's numerics, the default are used) but must not pass silently either: warn once per process and
-// variable, however many times the module is loaded.
+// loading (the best level, fbgemm's numerics, the default keep are used) but must not pass
+// silently either: warn once per process and variable, however many times the module is loaded.
 {
   const native = addon.backendInfo();
   const flags = process as unknown as Record<symbol, boolean>;

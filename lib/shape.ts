@@ -320,46 +320,29 @@ function isTypedArray(a: NumericArray): a is NumericArray & { subarray(begin: nu
 }
 
 /**
- * The copy's dims in dst's memory order (largest dst stride first), size-1 dims dropped and
- * neighbours merged where both sides step over them as one dim: the innermost dim is then
- * the longest run the two layouts share.
+ * The merged dims of the last mergeDims call: sizes, source and destination strides (scratch
+ * that grows with the rank; read before the next call), and its dim order scratch.
  */
-function copyDims(shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[]): [number[], number[], number[]] {
-  const dims = shape.map((_, d) => d).filter((d) => shape[d] !== 1);
-  dims.sort((a, b) => dstStrides[b] - dstStrides[a] || srcStrides[b] - srcStrides[a] || a - b);
-  const size: number[] = [];
-  const from: number[] = [];
-  const to: number[] = [];
-  for (const d of dims) {
-    const k = size.length - 1;
-    if (k >= 0 && from[k] === srcStrides[d] * shape[d] && to[k] === dstStrides[d] * shape[d]) {
-      size[k] *= shape[d];
-      from[k] = srcStrides[d];
-      to[k] = dstStrides[d];
-    } else {
-      size.push(shape[d]);
-      from.push(srcStrides[d]);
-      to.push(dstStrides[d]);
-    }
-  }
-  return [size, from, to];
-}
-
-/** The merged dims of the last mergeDims call (at most NATIVE_MAX_RANK of each): sizes, source and destination strides. */
-const mergedSize = new Float64Array(8);
-const mergedFrom = new Float64Array(8);
-const mergedTo = new Float64Array(8);
-/** mergeDims' dim order scratch. */
-const mergeOrder = new Int32Array(8);
+let mergedSize = new Float64Array(8);
+let mergedFrom = new Float64Array(8);
+let mergedTo = new Float64Array(8);
+let mergeOrder = new Int32Array(8);
 
 /**
- * copyDims for a copy of at most 8 dims, without arrays or a sort per call (contiguous() runs per
- * op call on model paths: copyDims' filter, sort and pushes were most of a channel shuffle's JS
- * time). The same dims in the same order (insertion sort by copyDims' comparison, which is a
- * total order, so the result is the one Array.prototype.sort gives), merged the same way, into
- * mergedSize / mergedFrom / mergedTo; returns the merged rank. Read them before the next call.
+ * The copy's dims in dst's memory order (largest dst stride first, then largest src stride, then
+ * lowest dim), size-1 dims dropped and neighbours merged where both sides step over them as one
+ * dim: the innermost dim is then the longest run the two layouts share. Into mergedSize /
+ * mergedFrom / mergedTo, without arrays or a sort per call (contiguous() runs per op call on model
+ * paths: a filter, a sort and pushes were most of a channel shuffle's JS time; the insertion sort
+ * by that total order gives the order Array.prototype.sort would). Returns the merged rank.
  */
 function mergeDims(shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[]): number {
+  if (mergeOrder.length < shape.length) {
+    mergedSize = new Float64Array(shape.length);
+    mergedFrom = new Float64Array(shape.length);
+    mergedTo = new Float64Array(shape.length);
+    mergeOrder = new Int32Array(shape.length);
+  }
   let n = 0;
   for (let d = 0; d < shape.length; d++) {
     if (shape[d] === 1) continue;
@@ -368,7 +351,7 @@ function mergeDims(shape: readonly number[], srcStrides: readonly number[], dstS
     let at = n++;
     while (at > 0) {
       const prev = mergeOrder[at - 1];
-      // copyDims' comparator: larger dst stride first, then larger src stride, then lower dim (d > prev here).
+      // The order above: larger dst stride first, then larger src stride, then lower dim (d > prev here).
       const before = dst > dstStrides[prev] || (dst === dstStrides[prev] && src > srcStrides[prev]);
       if (!before) break;
       mergeOrder[at] = prev;
@@ -416,8 +399,13 @@ const NATIVE_MAX_RANK = 8;
 const nativeLayouts = Array.from({ length: NATIVE_MAX_RANK + 1 }, (_, rank) => new Float64Array(1 + 3 * rank));
 
 /** The native copy's layout argument: [rank, sizes, srcStrides, dstStrides] (into `layout`, or a new array). */
-function copyLayout(dims: readonly number[], from: readonly number[], to: readonly number[], layout = new Float64Array(1 + 3 * dims.length)): Float64Array {
-  const rank = dims.length;
+function copyLayout(
+  rank: number,
+  dims: ArrayLike<number>,
+  from: ArrayLike<number>,
+  to: ArrayLike<number>,
+  layout = new Float64Array(1 + 3 * rank),
+): Float64Array {
   layout[0] = rank;
   for (let k = 0; k < rank; k++) {
     layout[1 + k] = dims[k];
@@ -458,11 +446,13 @@ export function stridedCopy(
 ): void {
   const numel = numelOf(shape);
   if (numel === 0) return;
-  const [dims, from, to] = copyDims(shape, srcStrides, dstStrides);
-  const rank = dims.length;
+  const rank = mergeDims(shape, srcStrides, dstStrides);
+  const dims = mergedSize;
+  const from = mergedFrom;
+  const to = mergedTo;
   const tracer = activeTracer();
   // While jit.trace records, a copy of a traced tensor is a step of the plan (the native copy).
-  if (tracer !== null && tracer.copy(src, dst, () => copyLayout(rank === 0 ? [1] : dims, rank === 0 ? [1] : from, rank === 0 ? [1] : to))) return;
+  if (tracer !== null && tracer.copy(src, dst, () => (rank === 0 ? copyLayout(1, [1], [1], [1]) : copyLayout(rank, dims, from, to)))) return;
   if (rank === 0) {
     dst[0] = src[0];
     return;
@@ -473,7 +463,7 @@ export function stridedCopy(
   const dstInner = to[last];
   const contiguousRuns = srcInner === 1 && dstInner === 1 && inner >= MIN_SET_RUN;
   if ((!contiguousRuns || numel / inner > MAX_SET_RUNS) && numel >= NATIVE_MIN_ELEMENTS && rank <= NATIVE_MAX_RANK && nativeCopyable(src, dst)) {
-    const layout = copyLayout(dims, from, to, nativeLayouts[rank]);
+    const layout = copyLayout(rank, dims, from, to, nativeLayouts[rank]);
     native.elementwiseStridedCopy(src as unknown as ArrayBufferView, dst as unknown as ArrayBufferView, layout);
     return;
   }
@@ -515,28 +505,13 @@ export function stridedCopyNew<T extends NumericArray>(
   make: (length: number) => T,
 ): T {
   const numel = numelOf(shape);
-  if (numel >= NATIVE_MIN_ELEMENTS && shape.length <= NATIVE_MAX_RANK && activeTracer() === null && isTypedArray(src)) {
-    // copyDims' dims into shared scratch; the decision below is the one the arrays gave.
+  if (numel >= NATIVE_MIN_ELEMENTS && activeTracer() === null && isTypedArray(src)) {
     const rank = mergeDims(shape, srcStrides, dstStrides);
     const inner = rank > 0 ? mergedSize[rank - 1] : 1;
     const contiguousRuns = rank > 0 && mergedFrom[rank - 1] === 1 && mergedTo[rank - 1] === 1 && inner >= MIN_SET_RUN;
-    if (rank > 0 && (!contiguousRuns || numel / inner > MAX_SET_RUNS)) {
-      const layout = nativeLayouts[rank];
-      layout[0] = rank;
-      for (let k = 0; k < rank; k++) {
-        layout[1 + k] = mergedSize[k];
-        layout[1 + rank + k] = mergedFrom[k];
-        layout[1 + 2 * rank + k] = mergedTo[k];
-      }
-      return native.elementwiseStridedCopyNew(src as unknown as ArrayBufferView, length, layout) as unknown as T;
-    }
-  } else if (numel >= NATIVE_MIN_ELEMENTS && activeTracer() === null && isTypedArray(src)) {
-    const [dims, from, to] = copyDims(shape, srcStrides, dstStrides);
-    const rank = dims.length;
-    const inner = rank > 0 ? dims[rank - 1] : 1;
-    const contiguousRuns = rank > 0 && from[rank - 1] === 1 && to[rank - 1] === 1 && inner >= MIN_SET_RUN;
     if (rank > 0 && rank <= NATIVE_MAX_RANK && (!contiguousRuns || numel / inner > MAX_SET_RUNS)) {
-      return native.elementwiseStridedCopyNew(src as unknown as ArrayBufferView, length, copyLayout(dims, from, to, nativeLayouts[rank])) as unknown as T;
+      const layout = copyLayout(rank, mergedSize, mergedFrom, mergedTo, nativeLayouts[rank]);
+      return native.elementwiseStridedCopyNew(src as unknown as ArrayBufferView, length, layout) as unknown as T;
     }
   }
   const dst = make(length);
