@@ -18,6 +18,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstdint>
 
 #include "ukernels/ukernels.h"
 
@@ -456,12 +457,14 @@ void qk_qu8qs8_dwconv_row_ukernel_c32__avx512vnni(size_t channels, size_t pixels
                                                   const uint8_t* const* base, size_t step, const int16_t* weights,
                                                   uint8_t* y, size_t y_stride, const DwconvU8Params* params) {
   // A 1-D window: taps one spacing apart, pixels one or two spacings apart (WindowQuadPixels).
+  // Addresses compare as integers: the taps may point into different buffers (a padded line).
   Window window{base[0], 0};
   size_t stride = 0;
-  if (taps >= 2 && base[1] > base[0]) {
-    window.spacing = static_cast<size_t>(base[1] - base[0]);
+  const uintptr_t first = reinterpret_cast<uintptr_t>(base[0]);
+  if (taps >= 2 && reinterpret_cast<uintptr_t>(base[1]) > first) {
+    window.spacing = reinterpret_cast<uintptr_t>(base[1]) - first;
     bool even = true;
-    for (size_t t = 2; t < taps; ++t) even = even && base[t] == base[0] + t * window.spacing;
+    for (size_t t = 2; t < taps; ++t) even = even && reinterpret_cast<uintptr_t>(base[t]) == first + t * window.spacing;
     stride = !even ? 0 : step == window.spacing ? 1 : step == 2 * window.spacing ? 2 : 0;
   }
   Run(channels, pixels, taps, [base, step](size_t p, size_t t) { return base[t] + p * step; },
